@@ -1,0 +1,1 @@
+"""pydcos actors package."""
