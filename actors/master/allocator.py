@@ -1,0 +1,578 @@
+"""Mesos' hierarchical DRF allocator as one pure function: ``allocate(snapshot, now)``.
+
+The master actor builds a :class:`ClusterSnapshot` (agents with their free resources,
+frameworks with their allocations and decline filters, role weights and quotas), calls
+:func:`allocate` and sends the resulting offers. No I/O, no clock: ``now`` is an argument,
+so tests drive time by hand (like libprocess' ``Clock::advance`` in Mesos' allocator tests).
+
+Per cycle, as in Mesos' ``HierarchicalAllocatorProcess::__allocate``:
+
+1. *Quota stage* (only when some role's guarantee is unmet): roles below their guarantee
+   are offered unreserved resources up to the missing amount.
+2. *Fair-share stage*: for each agent (in snapshot order; shuffle it if you want Mesos'
+   random spread), roles are visited by lowest *weighted dominant share*
+   (dominant share / weight, DRF), and inside a role frameworks by lowest dominant share.
+   The first framework that is not filtered gets all of the agent's free resources it may
+   use (unreserved plus its role's static reservations) in one offer. Offered resources
+   count as allocated at once, so shares move as the cycle goes on. Unreserved resources
+   are held back when handing them out would leave too little for other roles' unmet
+   guarantees (Mesos' "quota headroom").
+
+Offers never include crumbs: an offer must reach one of the *min allocatable* quantities
+(Mesos' default ``cpus:0.01|mem:32``). A role never gets more than its quota *limit*:
+the offer is shrunk to the remaining headroom, as Mesos does.
+
+Everything a framework did not get is explained (Nomad-style) by :class:`Rejection` rows,
+with ``"*"`` as a wildcard so a fully used cluster costs O(agents), not O(agents x
+frameworks). :meth:`Allocation.explain` turns them into one sentence.
+
+Performance: shares live in plain ``dict[str, int]`` of milli-units; roles and frameworks
+are kept in small sorted lists updated with ``bisect`` after each offer instead of being
+re-sorted per agent; agents without reservations take a fast path with no copying.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import insort
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import NamedTuple
+
+from actors.resources import (
+    Attributes,
+    ResourceError,
+    Resources,
+    to_milli,
+)
+
+__all__ = [
+    "ANY",
+    "DEFAULT_MIN_ALLOCATABLE",
+    "DEFAULT_REFUSE_SECONDS",
+    "MAX_REFUSE_SECONDS",
+    "Agent",
+    "Allocation",
+    "AllocatorConfig",
+    "ClusterSnapshot",
+    "Framework",
+    "Offer",
+    "OfferFilter",
+    "Quota",
+    "RejectReason",
+    "Rejection",
+    "allocate",
+    "decline_filter",
+    "dominant_share",
+]
+
+DEFAULT_REFUSE_SECONDS = 5.0
+"""Mesos' ``Filters.refuse_seconds`` default when a framework declines without one."""
+
+MAX_REFUSE_SECONDS = 365 * 24 * 3600.0
+"""Mesos caps decline filters at one year."""
+
+DEFAULT_MIN_ALLOCATABLE: tuple[Mapping[str, float], ...] = ({"cpus": 0.01}, {"mem": 32.0})
+"""Mesos' default ``--min_allocatable_resources=cpus:0.01|mem:32``: an offer must hold
+at least one of these quantities, so frameworks are never offered crumbs."""
+
+ANY = "*"
+"""Wildcard in :class:`Rejection`: the reason holds for every framework or every agent."""
+
+_EMPTY = Resources()
+_EMPTY_ATTRIBUTES = Attributes()
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True, slots=True)
+class OfferFilter:
+    """A decline filter: do not offer ``agent_id`` to this framework again until ``until``.
+
+    As in Mesos' ``RefusedOfferFilter`` the filter only hides offers that are contained in
+    the declined ``resources``: if more frees up on the agent, the framework sees it.
+    """
+
+    agent_id: str
+    """The agent whose offer was declined."""
+    until: float
+    """Expiry time, on the same clock as ``now``."""
+    resources: Resources | None = None
+    """Declined resources; None filters any offer of this agent."""
+    role: str | None = None
+    """Only filter offers for this role (multi-role frameworks); None: every role."""
+
+    def applies(self, offered: Resources, role: str, now: float) -> bool:
+        """Whether this filter hides an offer of ``offered`` for ``role`` at ``now``."""
+        if now >= self.until or (self.role is not None and self.role != role):
+            return False
+        return self.resources is None or self.resources.contains(offered)
+
+
+def decline_filter(
+    agent_id: str,
+    now: float,
+    refuse_seconds: float | None = DEFAULT_REFUSE_SECONDS,
+    resources: Resources | None = None,
+    role: str | None = None,
+) -> OfferFilter | None:
+    """The filter a decline installs, with Mesos' rules for ``refuse_seconds``.
+
+    None, negative or NaN means the 5 s default; more than a year is capped at a year;
+    zero installs no filter (returns None), so the framework may be re-offered at once.
+    """
+    if refuse_seconds is None or math.isnan(refuse_seconds) or refuse_seconds < 0:
+        refuse_seconds = DEFAULT_REFUSE_SECONDS
+    if refuse_seconds == 0:
+        return None
+    seconds = min(refuse_seconds, MAX_REFUSE_SECONDS)
+    return OfferFilter(agent_id=agent_id, until=now + seconds, resources=resources, role=role)
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    """One agent as the allocator sees it."""
+
+    agent_id: str
+    """Master-assigned agent id."""
+    hostname: str
+    """For offers and explanations."""
+    total: Resources
+    """Everything the agent has, static reservations carrying their role."""
+    allocated: Resources = _EMPTY
+    """Used by tasks and executors plus outstanding offers (never offered again)."""
+    attributes: Attributes = _EMPTY_ATTRIBUTES
+    """Agent attributes (zone, rack, ...), passed through for constraint matching."""
+    reachable: bool = True
+    """False once the master stopped hearing from it; it gets no offers."""
+
+
+@dataclass(frozen=True, slots=True)
+class Framework:
+    """One registered framework as the allocator sees it."""
+
+    framework_id: str
+    """Master-assigned framework id."""
+    roles: tuple[str, ...]
+    """Roles it subscribes with (Mesos MULTI_ROLE); offers carry one of them."""
+    active: bool = True
+    """False while disconnected or deactivated: no offers."""
+    suppressed_roles: frozenset[str] = frozenset()
+    """Roles for which it called SUPPRESS: it wants no offers for them."""
+    filters: tuple[OfferFilter, ...] = ()
+    """Its decline filters; expired ones are ignored, so the caller may prune lazily."""
+    allocation: Mapping[str, Resources] = field(default_factory=dict)
+    """Per role, what it holds cluster-wide (tasks and outstanding offers): its DRF share."""
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """A role's quota on scalar resources (Mesos 1.9+ guarantees and limits)."""
+
+    guarantee: Mapping[str, float] = field(default_factory=dict)
+    """Resources the role gets before fair sharing, e.g. ``{"cpus": 4}``."""
+    limit: Mapping[str, float] = field(default_factory=dict)
+    """The role is never offered beyond this; names not listed are unlimited."""
+
+    def __post_init__(self) -> None:
+        for kind, amounts in (("guarantee", self.guarantee), ("limit", self.limit)):
+            for name, amount in amounts.items():
+                to_milli(amount, f"quota {kind} {name}")
+        for name, amount in self.guarantee.items():
+            if name in self.limit and self.limit[name] < amount:
+                raise ResourceError(
+                    f"quota {name}: guarantee {amount!r} exceeds limit {self.limit[name]!r}"
+                )
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSnapshot:
+    """Everything one allocation cycle looks at."""
+
+    agents: Sequence[Agent]
+    """All known agents; unreachable ones are reported, not offered."""
+    frameworks: Sequence[Framework]
+    """All registered frameworks."""
+    weights: Mapping[str, float] = field(default_factory=dict)
+    """Role weights (Mesos ``/weights``); unlisted roles weigh 1."""
+    quotas: Mapping[str, Quota] = field(default_factory=dict)
+    """Role quotas; unlisted roles have none."""
+
+
+@dataclass(frozen=True, slots=True)
+class AllocatorConfig:
+    """Tunables that Mesos exposes as master flags."""
+
+    min_allocatable: tuple[Mapping[str, float], ...] = DEFAULT_MIN_ALLOCATABLE
+    """An offer must contain at least one of these quantities (empty: any non-empty)."""
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+class Offer(NamedTuple):
+    """Resources of one agent offered to one framework for one role."""
+
+    framework_id: str
+    agent_id: str
+    hostname: str
+    role: str
+    resources: Resources
+
+
+class RejectReason(StrEnum):
+    """Why a framework was not offered an agent this cycle (for operators)."""
+
+    FILTERED = "filtered"
+    QUOTA_LIMIT = "role quota limit reached"
+    QUOTA_HEADROOM = "held back for other roles' quota guarantees"
+    AGENT_UNREACHABLE = "agent unreachable"
+    FRAMEWORK_SUPPRESSED = "framework suppressed"
+    FRAMEWORK_INACTIVE = "framework inactive"
+    NO_FREE_RESOURCES = "no free resources"
+
+
+class Rejection(NamedTuple):
+    """One reason a framework got no offer for an agent; ``"*"`` (ANY) is a wildcard."""
+
+    framework_id: str
+    agent_id: str
+    reason: RejectReason
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """The result of one cycle: offers to send and why everything else waits."""
+
+    offers: tuple[Offer, ...]
+    """Offers to send, at most one per (framework, agent, role)."""
+    rejections: tuple[Rejection, ...]
+    """Reasons, with ``"*"`` wildcards for agent-wide or framework-wide ones."""
+
+    def reasons(self, framework_id: str, agent_id: str) -> list[Rejection]:
+        """Rejections that concern this framework and agent, wildcards included."""
+        return [
+            r
+            for r in self.rejections
+            if r.framework_id in (framework_id, ANY) and r.agent_id in (agent_id, ANY)
+        ]
+
+    def explain(self, framework_id: str, agent_id: str) -> str:
+        """One sentence for operators: why ``framework_id`` got (or not) ``agent_id``."""
+        for o in self.offers:
+            if o.agent_id == agent_id and o.framework_id == framework_id:
+                return f"offered {o.resources} for role {o.role}"
+        found = self.reasons(framework_id, agent_id)
+        if found:
+            return "; ".join(
+                f"{r.reason.value}: {r.detail}" if r.detail else r.reason.value for r in found
+            )
+        winners = sorted({o.framework_id for o in self.offers if o.agent_id == agent_id})
+        if winners:
+            return f"offered to {', '.join(winners)} (lower weighted dominant share)"
+        return "nothing to offer"
+
+
+# --------------------------------------------------------------------------- algorithm
+
+
+def dominant_share(allocated: Mapping[str, int], total: Mapping[str, int]) -> float:
+    """DRF: the largest fraction of any cluster resource held (milli-unit inputs)."""
+    share = 0.0
+    for name, amount in allocated.items():
+        t = total.get(name)
+        if t:
+            s = amount / t
+            if s > share:
+                share = s
+    return share
+
+
+def _add_into(acc: dict[str, int], amounts: Mapping[str, int]) -> None:
+    for name, v in amounts.items():
+        acc[name] = acc.get(name, 0) + v
+
+
+def _allocatable(milli: Mapping[str, int], minimums: Sequence[Mapping[str, int]]) -> bool:
+    if not minimums:
+        return bool(milli)
+    for need in minimums:
+        for name, amount in need.items():
+            if milli.get(name, 0) < amount:
+                break
+        else:
+            return True
+    return False
+
+
+class _Cycle:
+    """Mutable bookkeeping of one :func:`allocate` call; never escapes it."""
+
+    def __init__(self, snapshot: ClusterSnapshot, now: float, config: AllocatorConfig) -> None:
+        self.now = now
+        self.minimums = [
+            {n: to_milli(v, f"min_allocatable {n}") for n, v in m.items()}
+            for m in config.min_allocatable
+        ]
+        self.offers: dict[tuple[str, str, str], Resources] = {}
+        self.hostnames: dict[str, str] = {}
+        self.rejections: list[Rejection] = []
+        self.weights: dict[str, float] = {}
+        for role, w in snapshot.weights.items():
+            if not (isinstance(w, int | float) and math.isfinite(w) and w > 0):
+                raise ResourceError(f"weight of role {role}: must be positive, got {w!r}")
+            self.weights[role] = float(w)
+
+        # Cluster totals: the DRF denominator (reachable agents only, as Mesos removes
+        # unreachable agents from its sorters).
+        total: dict[str, int] = {}
+        for a in snapshot.agents:
+            if a.reachable:
+                _add_into(total, a.total.milli_totals())
+        self.total = total
+
+        # Role and framework allocations -> shares.
+        self.role_alloc: dict[str, dict[str, int]] = {}
+        self.fw_alloc: dict[tuple[str, str], dict[str, int]] = {}
+        self.role_fws: dict[str, list[tuple[float, str]]] = {}
+        self.fw_key: dict[tuple[str, str], float] = {}
+        self.filters: dict[tuple[str, str], list[OfferFilter]] = {}
+        for fw in snapshot.frameworks:
+            fid = fw.framework_id
+            for role, res in fw.allocation.items():
+                amounts = res.milli_totals()
+                _add_into(self.role_alloc.setdefault(role, {}), amounts)
+                _add_into(self.fw_alloc.setdefault((fid, role), {}), amounts)
+            if not fw.active:
+                self.rejections.append(Rejection(fid, ANY, RejectReason.FRAMEWORK_INACTIVE, ""))
+                continue
+            for role in fw.roles:
+                if role in fw.suppressed_roles:
+                    self.rejections.append(
+                        Rejection(fid, ANY, RejectReason.FRAMEWORK_SUPPRESSED, f"role {role}")
+                    )
+                    continue
+                self.role_fws.setdefault(role, [])
+            for flt in fw.filters:
+                if flt.until > now:
+                    self.filters.setdefault((fid, flt.agent_id), []).append(flt)
+        for fw in snapshot.frameworks:
+            if not fw.active:
+                continue
+            for role in fw.roles:
+                if role in self.role_fws and role not in fw.suppressed_roles:
+                    key = dominant_share(self.fw_alloc.get((fw.framework_id, role), {}), total)
+                    self.fw_key[(fw.framework_id, role)] = key
+                    insort(self.role_fws[role], (key, fw.framework_id))
+        self.role_key: dict[str, float] = {}
+        self.role_order: list[tuple[float, str]] = []
+        for role in self.role_fws:
+            key = self._role_share(role)
+            self.role_key[role] = key
+            self.role_order.append((key, role))
+        self.role_order.sort()
+
+        self._init_quota(snapshot)
+
+    def _role_share(self, role: str) -> float:
+        share = dominant_share(self.role_alloc.get(role, {}), self.total)
+        return share / self.weights.get(role, 1.0)
+
+    # ------------------------------------------------------------------ quota
+
+    def _init_quota(self, snapshot: ClusterSnapshot) -> None:
+        """Quota consumption = allocation + unallocated reservations (Mesos 1.9+)."""
+        self.limits: dict[str, dict[str, int]] = {}
+        self.guarantees: dict[str, dict[str, int]] = {}
+        for role, q in snapshot.quotas.items():
+            if q.limit:
+                self.limits[role] = {n: to_milli(v) for n, v in q.limit.items()}
+            if q.guarantee:
+                self.guarantees[role] = {n: to_milli(v) for n, v in q.guarantee.items()}
+        self.consumed: dict[str, dict[str, int]] = {}
+        self.available: dict[str, int] = {}  # unreserved, unallocated, reachable
+        if not (self.limits or self.guarantees):
+            return
+        quota_roles = set(self.limits) | set(self.guarantees)
+        for role in quota_roles:
+            self.consumed[role] = dict(self.role_alloc.get(role, {}))
+        for a in snapshot.agents:
+            if not a.reachable:
+                continue
+            free = a.total.saturating_sub(a.allocated)
+            if self.guarantees:
+                _add_into(self.available, free.unreserved().milli_totals())
+            if free.has_reservations():
+                for role in free.roles() & quota_roles:
+                    _add_into(self.consumed[role], free.for_role(role).milli_totals())
+
+    def unmet(self, role: str) -> dict[str, int]:
+        """What is still missing from ``role``'s guarantee (positive entries only)."""
+        g = self.guarantees.get(role)
+        if not g:
+            return {}
+        used = self.consumed.get(role, {})
+        return {n: v - used.get(n, 0) for n, v in g.items() if v > used.get(n, 0)}
+
+    def caps(self, role: str, stage1: bool) -> tuple[dict[str, int], RejectReason | None]:
+        """Per-name caps on *unreserved* resources offered to ``role`` now, and which rule
+        binds hardest (for the rejection message)."""
+        caps: dict[str, int] = {}
+        binding: RejectReason | None = None
+        limit = self.limits.get(role)
+        if limit:
+            used = self.consumed[role]
+            for n, v in limit.items():
+                caps[n] = v - used.get(n, 0)
+            binding = RejectReason.QUOTA_LIMIT
+        if self.guarantees:
+            required: dict[str, int] = {}
+            for r in self.guarantees:
+                if r != role:
+                    _add_into(required, self.unmet(r))
+            for n, need in required.items():
+                cap = self.available.get(n, 0) - need
+                if cap < caps.get(n, cap + 1):
+                    caps[n] = cap
+                    binding = RejectReason.QUOTA_HEADROOM
+            if stage1:
+                used = self.consumed.get(role, {})
+                for n, g in self.guarantees.get(role, {}).items():
+                    v = g - used.get(n, 0)
+                    if v < caps.get(n, v + 1):
+                        caps[n] = v
+        return caps, binding
+
+    # ------------------------------------------------------------------ offers
+
+    def offer(
+        self, fid: str, role: str, agent: Agent, res: Resources, unreserved: Mapping[str, int]
+    ) -> None:
+        """Record an offer and move shares, quota consumption and headroom accordingly."""
+        key = (fid, agent.agent_id, role)
+        prev = self.offers.get(key)
+        self.offers[key] = res if prev is None else prev + res
+        self.hostnames[agent.agent_id] = agent.hostname
+        amounts = res.milli_totals()
+        _add_into(self.role_alloc.setdefault(role, {}), amounts)
+        _add_into(self.fw_alloc.setdefault((fid, role), {}), amounts)
+
+        fws = self.role_fws[role]
+        old = self.fw_key[(fid, role)]
+        fws.remove((old, fid))
+        new = dominant_share(self.fw_alloc[(fid, role)], self.total)
+        self.fw_key[(fid, role)] = new
+        insort(fws, (new, fid))
+
+        old = self.role_key[role]
+        self.role_order.remove((old, role))
+        new = self._role_share(role)
+        self.role_key[role] = new
+        insort(self.role_order, (new, role))
+
+        if unreserved:
+            if role in self.consumed:
+                _add_into(self.consumed[role], unreserved)
+            if self.guarantees:
+                for n, v in unreserved.items():
+                    self.available[n] = self.available.get(n, 0) - v
+
+    def visit(self, agent: Agent, free: Resources, roles: Sequence[str], stage1: bool) -> Resources:
+        """Offer ``free`` on one agent to ``roles`` in order; return what is left.
+
+        Within a role the first unfiltered framework takes everything the role may use;
+        what it could not take (other roles' reservations, quota leftovers) goes on to
+        the next role, as in Mesos.
+        """
+        quota = bool(self.limits or self.guarantees)
+        now = self.now
+        aid = agent.agent_id
+        for role in roles:
+            offerable = free.allocatable_to(role)
+            if not offerable:
+                continue
+            binding: RejectReason | None = None
+            unreserved: Mapping[str, int] = {}
+            if quota:
+                part = offerable.unreserved()
+                caps, binding = self.caps(role, stage1)
+                shrunk = part.shrink_scalars(caps) if caps else part
+                if shrunk is not part:
+                    offerable = offerable.saturating_sub(part) + shrunk
+                    part = shrunk
+                else:
+                    binding = None
+                unreserved = part.milli_totals()
+                if stage1 and not unreserved:
+                    continue
+            if not _allocatable(offerable.milli_totals(), self.minimums):
+                if binding is not None:
+                    for _, fid in self.role_fws[role]:
+                        self.rejections.append(
+                            Rejection(fid, aid, binding, f"role {role}: nothing left to offer")
+                        )
+                continue
+            for _, fid in tuple(self.role_fws[role]):
+                flts = self.filters.get((fid, aid))
+                if flts:
+                    hit = [f for f in flts if f.applies(offerable, role, now)]
+                    if hit:
+                        until = max(f.until for f in hit)
+                        self.rejections.append(
+                            Rejection(fid, aid, RejectReason.FILTERED, f"filtered until {until:g}")
+                        )
+                        continue
+                self.offer(fid, role, agent, offerable, unreserved)
+                free = _EMPTY if offerable is free else free.saturating_sub(offerable)
+                break
+            if not free:
+                break
+        return free
+
+
+def allocate(
+    snapshot: ClusterSnapshot, now: float, config: AllocatorConfig | None = None
+) -> Allocation:
+    """Run one allocation cycle over ``snapshot`` at time ``now``; see the module docstring.
+
+    Pure: the snapshot is not modified. The caller turns the offers into messages and adds
+    them to the agents' and frameworks' allocations before the next cycle (Mesos counts an
+    outstanding offer as allocated).
+    """
+    cycle = _Cycle(snapshot, now, config or AllocatorConfig())
+    agents: list[tuple[Agent, Resources]] = []
+    for agent in snapshot.agents:
+        if not agent.reachable:
+            cycle.rejections.append(
+                Rejection(ANY, agent.agent_id, RejectReason.AGENT_UNREACHABLE, agent.hostname)
+            )
+            continue
+        free = agent.total.saturating_sub(agent.allocated)
+        if not _allocatable(free.milli_totals(), cycle.minimums):
+            detail = f"free {free}" if free else "fully allocated"
+            cycle.rejections.append(
+                Rejection(ANY, agent.agent_id, RejectReason.NO_FREE_RESOURCES, detail)
+            )
+            continue
+        agents.append((agent, free))
+
+    if cycle.role_order:
+        if cycle.guarantees:
+            for i, (agent, free) in enumerate(agents):
+                hungry = [r for _, r in cycle.role_order if cycle.unmet(r)]
+                if not hungry:
+                    break
+                agents[i] = (agent, cycle.visit(agent, free, hungry, stage1=True))
+        for agent, free in agents:
+            if free:
+                order = [r for _, r in cycle.role_order]
+                cycle.visit(agent, free, order, stage1=False)
+
+    offers = tuple(
+        Offer(fid, aid, cycle.hostnames[aid], role, res)
+        for (fid, aid, role), res in cycle.offers.items()
+    )
+    return Allocation(offers=offers, rejections=tuple(cycle.rejections))

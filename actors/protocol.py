@@ -1,0 +1,430 @@
+"""The cluster manager's wire protocol: what agents, masters and frameworks say to each other.
+
+Shaped after Mesos' v1 scheduler and agent APIs (calls SUBSCRIBE, ACCEPT, DECLINE, REVIVE,
+SUPPRESS, KILL, ACKNOWLEDGE, RECONCILE, TEARDOWN; events SUBSCRIBED, OFFERS, RESCIND,
+UPDATE, ERROR, FAILURE), but carried as actor messages over the transport instead of
+HTTP streams.
+
+Every record is a frozen dataclass whose fields are msgpack-friendly (str, int, float,
+bool, None, list, dict, nested records), so one codec can carry all of them. Resources
+travel as the plain dict form of ``actors.resources.Resources`` and are parsed (and so
+validated) at the receiving edge: the master never trusts a peer's arithmetic.
+
+Delivery is at-most-once. Handlers are idempotent; what must not be lost (status
+updates) is acknowledged end to end and resent by the agent until acknowledged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# --------------------------------------------------------------------------------------
+# Shared records
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """What to run: a shell command, or an argv when ``shell`` is false."""
+
+    value: str | None = None
+    """The shell command line (``/bin/sh -c value``) when shell is true."""
+    args: list[str] = field(default_factory=list)
+    """The argv when shell is false."""
+    shell: bool = True
+    """Run ``value`` through the shell (Mesos' CommandInfo.shell)."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Extra environment variables for the task."""
+    uris: list[dict[str, Any]] = field(default_factory=list)
+    """Fetcher URIs: ``{"value": ..., "executable": bool, "extract": bool}``."""
+    user: str | None = None
+    """Run as this user, when the agent may switch users."""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskInfo:
+    """A task a framework asks to launch on an offered agent (Mesos' TaskInfo)."""
+
+    task_id: str
+    """Unique within the framework; reusing a live id is refused."""
+    name: str
+    """Human-readable name, shown in UIs and logs."""
+    agent_id: str
+    """The agent of the offer the task is launched from."""
+    resources: dict[str, Any]
+    """The resources the task consumes, in ``Resources.to_dict()`` form."""
+    command: CommandSpec | None = None
+    """The command to run (None only for containers whose image has an entrypoint)."""
+    container: dict[str, Any] | None = None
+    """Container settings: ``{"type": "MESOS"|"DOCKER", "docker": {...}, "volumes": [...]}``."""
+    health_checks: list[dict[str, Any]] = field(default_factory=list)
+    """Agent-side health checks (Marathon's healthChecks shape)."""
+    kill_grace_period: float = 3.0
+    """Seconds between SIGTERM and SIGKILL when the task is killed."""
+    labels: dict[str, str] = field(default_factory=dict)
+    """Free-form labels, copied to the container."""
+
+
+# --------------------------------------------------------------------------------------
+# Agent <-> master
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterAgent:
+    """An agent asks the leading master to admit it (first registration)."""
+
+    hostname: str
+    """The agent's host name, as constraints and UIs see it."""
+    address: str
+    """Transport address of the agent actor (``tcp://host:port/agent``)."""
+    resources: dict[str, Any]
+    """Total resources the agent offers, in ``Resources.to_dict()`` form."""
+    attributes: dict[str, Any] = field(default_factory=dict)
+    """Agent attributes (``zone``, ``rack``, ``containerizers``...)."""
+    version: str = ""
+    """The pydcos version the agent runs."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReregisterAgent:
+    """An agent that has an id already comes back, carrying the tasks it runs."""
+
+    agent_id: str
+    """The id the master gave it at first registration."""
+    hostname: str
+    """The agent's host name."""
+    address: str
+    """Transport address of the agent actor."""
+    resources: dict[str, Any]
+    """Total resources."""
+    attributes: dict[str, Any] = field(default_factory=dict)
+    """Agent attributes."""
+    tasks: list[AgentTask] = field(default_factory=list)
+    """Every task the agent still supervises, so a new leader knows about them."""
+    version: str = ""
+    """The pydcos version the agent runs."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRegistered:
+    """The master's answer to (re-)registration."""
+
+    agent_id: str
+    """The agent's id, stable across re-registrations."""
+    master_id: str
+    """The id of the master that admitted it; a change means a failover happened."""
+    ping_interval: float
+    """How often the master will ping (seconds)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentTask:
+    """What an agent knows of one task (sent in re-registration)."""
+
+    task: TaskInfo
+    """The task as launched."""
+    framework_id: str
+    """The framework that owns it."""
+    state: str
+    """The latest state (an ``actors.task_states.TaskState`` value)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """Master -> agent health probe; the agent answers with Pong."""
+
+    master_id: str
+    """The pinging master; an agent ignores pings from a master it has not registered with."""
+    seq: int
+    """Sequence number echoed in the Pong."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pong:
+    """Agent -> master answer to a Ping."""
+
+    agent_id: str
+    """The answering agent."""
+    seq: int
+    """The Ping's sequence number."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunTask:
+    """Master -> agent: launch this task for this framework."""
+
+    framework_id: str
+    """The owning framework."""
+    framework_address: str
+    """Where the framework lives (for the agent's records; updates still go via master)."""
+    task: TaskInfo
+    """The task to launch."""
+
+
+@dataclass(frozen=True, slots=True)
+class KillTask:
+    """Master -> agent: kill a task (SIGTERM, grace period, SIGKILL)."""
+
+    framework_id: str
+    """The owning framework."""
+    task_id: str
+    """The task to kill."""
+    grace_period: float | None = None
+    """Override of the task's kill grace period, in seconds."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    """A task's state change, agent -> master -> framework, acknowledged end to end."""
+
+    framework_id: str
+    """The owning framework."""
+    task_id: str
+    """The task whose state changed."""
+    agent_id: str
+    """The agent that runs (ran) the task."""
+    state: str
+    """The new state (``TASK_RUNNING`` ...)."""
+    uuid: str
+    """Identifies this update for acknowledgement; empty for master-generated updates
+    that need no acknowledgement (reconciliation answers)."""
+    timestamp: float
+    """When the state changed (wall clock, seconds)."""
+    reason: str | None = None
+    """Mesos reason code (``REASON_COMMAND_EXECUTOR_FAILED`` ...)."""
+    message: str = ""
+    """Human-readable detail."""
+    healthy: bool | None = None
+    """Health check verdict, when the task has checks."""
+    source: str = "SOURCE_AGENT"
+    """Who generated it: SOURCE_AGENT, SOURCE_MASTER or SOURCE_EXECUTOR."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdateAck:
+    """Framework -> master -> agent: an update was received; stop resending it."""
+
+    framework_id: str
+    """The owning framework."""
+    agent_id: str
+    """The agent that sent the update."""
+    task_id: str
+    """The task."""
+    uuid: str
+    """The acknowledged update's uuid."""
+
+
+# --------------------------------------------------------------------------------------
+# Framework (scheduler) <-> master
+
+
+@dataclass(frozen=True, slots=True)
+class FrameworkInfo:
+    """Who a framework is (Mesos' FrameworkInfo)."""
+
+    name: str
+    """Display name (``marathon``, ``metronome``, ...)."""
+    roles: list[str] = field(default_factory=lambda: ["*"])
+    """The roles it takes resources as (weighted DRF runs over roles)."""
+    failover_timeout: float = 0.0
+    """Seconds the master keeps the framework's tasks after it disconnects."""
+    framework_id: str | None = None
+    """Set when re-subscribing after a failover, to keep the same id."""
+    user: str = "root"
+    """Default user for its tasks."""
+    hostname: str = ""
+    """Where the scheduler runs."""
+    principal: str | None = None
+    """Authentication principal (the IAM issue builds on it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribe:
+    """Framework -> master: register, or re-register with ``info.framework_id``."""
+
+    info: FrameworkInfo
+    """Who the framework is."""
+    address: str
+    """The framework actor's transport address, for events."""
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribed:
+    """Master -> framework: registration done."""
+
+    framework_id: str
+    """The (possibly new) framework id; persist it to re-register later."""
+    master_id: str
+    """The leading master's id."""
+    heartbeat_interval: float
+    """Seconds between master heartbeats to the framework."""
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """A resource offer: one agent's free resources for one framework."""
+
+    offer_id: str
+    """Unique id; accept or decline by it."""
+    framework_id: str
+    """The framework offered to."""
+    agent_id: str
+    """The agent the resources are on."""
+    hostname: str
+    """The agent's host name (constraints)."""
+    resources: dict[str, Any]
+    """What is offered, in ``Resources.to_dict()`` form."""
+    attributes: dict[str, Any] = field(default_factory=dict)
+    """The agent's attributes (constraints)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Offers:
+    """Master -> framework: a batch of offers."""
+
+    offers: list[Offer]
+    """The offers."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rescind:
+    """Master -> framework: an offer is no longer valid (agent lost, timeout)."""
+
+    offer_id: str
+    """The withdrawn offer."""
+
+
+@dataclass(frozen=True, slots=True)
+class Accept:
+    """Framework -> master: use offers for operations (LAUNCH; later RESERVE, CREATE...)."""
+
+    framework_id: str
+    """The accepting framework."""
+    offer_ids: list[str]
+    """Offers consumed by this call (all on one agent, as in Mesos)."""
+    operations: list[dict[str, Any]]
+    """``{"type": "LAUNCH", "tasks": [TaskInfo...]}``; RESERVE/UNRESERVE/CREATE/DESTROY
+    are reserved for the volumes issue and are refused for now."""
+    refuse_seconds: float = 5.0
+    """Filter for the unused remainder of the offers."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decline:
+    """Framework -> master: not interested in these offers for ``refuse_seconds``."""
+
+    framework_id: str
+    """The declining framework."""
+    offer_ids: list[str]
+    """The declined offers."""
+    refuse_seconds: float = 5.0
+    """Mesos' Filters.refuse_seconds (default 5 s)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Revive:
+    """Framework -> master: clear filters and resume offers."""
+
+    framework_id: str
+    """The framework."""
+
+
+@dataclass(frozen=True, slots=True)
+class Suppress:
+    """Framework -> master: send no offers until Revive."""
+
+    framework_id: str
+    """The framework."""
+
+
+@dataclass(frozen=True, slots=True)
+class Kill:
+    """Framework -> master: kill one of its tasks."""
+
+    framework_id: str
+    """The framework."""
+    task_id: str
+    """The task."""
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledge:
+    """Framework -> master: acknowledge a status update by uuid."""
+
+    framework_id: str
+    """The framework."""
+    agent_id: str
+    """The agent that sent the update."""
+    task_id: str
+    """The task."""
+    uuid: str
+    """The update's uuid."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reconcile:
+    """Framework -> master: tell me the latest state of these tasks (all, when empty)."""
+
+    framework_id: str
+    """The framework."""
+    task_ids: list[str] = field(default_factory=list)
+    """Explicit reconciliation; empty means implicit (every task of the framework)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Teardown:
+    """Framework -> master: unregister and kill all its tasks."""
+
+    framework_id: str
+    """The framework."""
+
+
+@dataclass(frozen=True, slots=True)
+class FrameworkError:
+    """Master -> framework: a call was refused; ``message`` says what and why."""
+
+    message: str
+    """What was wrong, naming the field and the value."""
+    call: str = ""
+    """The refused call's type name."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLost:
+    """Master -> framework: an agent became unreachable or was removed."""
+
+    agent_id: str
+    """The lost agent."""
+
+
+CLUSTER_MESSAGES: tuple[type, ...] = (
+    CommandSpec,
+    TaskInfo,
+    RegisterAgent,
+    ReregisterAgent,
+    AgentRegistered,
+    AgentTask,
+    Ping,
+    Pong,
+    RunTask,
+    KillTask,
+    StatusUpdate,
+    StatusUpdateAck,
+    FrameworkInfo,
+    Subscribe,
+    Subscribed,
+    Offer,
+    Offers,
+    Rescind,
+    Accept,
+    Decline,
+    Revive,
+    Suppress,
+    Kill,
+    Acknowledge,
+    Reconcile,
+    Teardown,
+    FrameworkError,
+    AgentLost,
+)
+"""Every record above, in a stable order, for registration with the transport codec."""

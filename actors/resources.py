@@ -1,0 +1,774 @@
+"""Agent resources and attributes: Mesos' value model as immutable value objects.
+
+Why a hand-rolled model: the allocator adds, subtracts and compares resources thousands
+of times per cycle, so the representation is three plain dicts keyed by ``(name, role)``:
+
+- scalars (cpus, mem, disk, gpus, ...) as integer *milli-units*: Mesos stores scalars in
+  fixed point with three decimal digits, so 0.1 + 0.2 is exactly 0.3 and rounding drift
+  can never over-commit an agent;
+- ranges (ports) as a sorted tuple of merged, inclusive ``(begin, end)`` pairs;
+- sets as frozensets of strings.
+
+A role of ``"*"`` means unreserved; any other role is a static reservation for that role
+(Mesos' ``cpus(web):2``). Text syntax follows Mesos' ``--resources`` and
+``--attributes`` agent flags. Bad input raises :class:`ResourceError`, naming the field
+and the value.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, TypeAlias
+
+__all__ = [
+    "MAX_RANGE_VALUE",
+    "MAX_SCALAR",
+    "UNRESERVED",
+    "AttributeValue",
+    "Attributes",
+    "ResourceError",
+    "Resources",
+    "from_milli",
+    "parse_attributes",
+    "parse_resources",
+    "reserved_resources_json",
+    "to_mesos_json",
+    "to_milli",
+]
+
+UNRESERVED = "*"
+"""The role of resources that any role may be offered (Mesos' default role)."""
+
+MAX_SCALAR = 1e12
+"""Largest accepted scalar: a petabyte of memory in MB; anything above is a typo."""
+
+MAX_RANGE_VALUE = 2**64 - 1
+"""Mesos ranges are uint64."""
+
+_MAX_PORT = 65535
+_MILLI = 1000
+_INTEGRAL = frozenset({"gpus"})  # Mesos rejects fractional GPUs.
+_MESOS_SCALARS = ("cpus", "mem", "disk", "gpus")
+_KNOWN_TYPES = {"cpus": "scalar", "mem": "scalar", "disk": "scalar", "gpus": "scalar"}
+_KNOWN_TYPES["ports"] = "ranges"
+
+_NAME_RE = re.compile(r"[A-Za-z0-9_.\-]+\Z")
+_ROLE_RE = re.compile(r"(\*|[A-Za-z0-9_.\-/]+)\Z")
+_NUMBER_RE = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\Z")
+_ITEM_RE = re.compile(r"(?P<name>[^:()\s]+)\s*(\((?P<role>[^)]*)\))?\s*:(?P<value>.*)\Z", re.S)
+_TEXT_RE = re.compile(r"[A-Za-z0-9_/.\-]+\Z")
+
+Key: TypeAlias = tuple[str, str]
+Ranges: TypeAlias = tuple[tuple[int, int], ...]
+
+
+class ResourceError(ValueError):
+    """Malformed, out-of-range or insufficient resources; the message names field and value."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def to_milli(value: float, field: str = "scalar") -> int:
+    """Convert a scalar to fixed-point milli-units, rejecting NaN, inf, negatives and huge."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ResourceError(f"{field}: expected a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ResourceError(f"{field}: value must be finite, got {value!r}")
+    if value < 0:
+        raise ResourceError(f"{field}: value must not be negative, got {value!r}")
+    if value > MAX_SCALAR:
+        raise ResourceError(f"{field}: value {value!r} exceeds the maximum {MAX_SCALAR:g}")
+    return round(value * _MILLI)
+
+
+def from_milli(milli: int) -> float:
+    """Back from fixed point to a float for display and JSON."""
+    return milli / _MILLI
+
+
+def _check_name(name: str, field: str) -> str:
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise ResourceError(f"{field}: invalid resource name {name!r}")
+    return name
+
+
+def _check_role(role: str, field: str) -> str:
+    if (
+        not isinstance(role, str)
+        or not _ROLE_RE.match(role)
+        or role in (".", "..")
+        or role.startswith("-")
+    ):
+        raise ResourceError(f"{field}: invalid role {role!r}")
+    return role
+
+
+def _label(name: str, role: str) -> str:
+    return name if role == UNRESERVED else f"{name}({role})"
+
+
+def _merge(ranges: Iterable[tuple[int, int]]) -> Ranges:
+    """Sort and coalesce overlapping or adjacent inclusive ranges."""
+    out: list[list[int]] = []
+    for b, e in sorted(ranges):
+        if out and b <= out[-1][1] + 1:
+            if e > out[-1][1]:
+                out[-1][1] = e
+        else:
+            out.append([b, e])
+    return tuple((b, e) for b, e in out)
+
+
+def _ranges_contain(big: Ranges, small: Ranges) -> bool:
+    """Every range of ``small`` lies inside one range of ``big`` (both merged, sorted)."""
+    i, n = 0, len(big)
+    for b, e in small:
+        while i < n and big[i][1] < b:
+            i += 1
+        if i == n or big[i][0] > b or big[i][1] < e:
+            return False
+    return True
+
+
+def _ranges_subtract(big: Ranges, small: Ranges) -> Ranges:
+    out: list[tuple[int, int]] = []
+    j, m = 0, len(small)
+    for b, e in big:
+        cur = b
+        while j < m and small[j][1] < cur:
+            j += 1
+        k = j
+        while k < m and small[k][0] <= e:
+            sb, se = small[k]
+            if sb > cur:
+                out.append((cur, sb - 1))
+            cur = max(cur, se + 1)
+            if se > e:
+                break
+            k += 1
+        if cur <= e:
+            out.append((cur, e))
+    return tuple(out)
+
+
+def _ranges_text(ranges: Ranges) -> str:
+    return "[" + ",".join(f"{b}-{e}" for b, e in ranges) + "]"
+
+
+def _parse_number(text: str, field: str) -> float:
+    text = text.strip()
+    if not _NUMBER_RE.match(text):
+        raise ResourceError(f"{field}: not a number: {text!r}")
+    return float(text)
+
+
+def _parse_ranges(text: str, field: str, upper: int) -> Ranges:
+    inner = text.strip()[1:-1].strip()
+    if not inner:
+        raise ResourceError(f"{field}: empty range list {text!r}")
+    pairs: list[tuple[int, int]] = []
+    for part in inner.split(","):
+        bounds = part.strip().split("-")
+        if len(bounds) != 2 or not all(x.strip().isdigit() for x in bounds):
+            raise ResourceError(f"{field}: malformed range {part.strip()!r} in {text!r}")
+        b, e = int(bounds[0]), int(bounds[1])
+        pairs.append((b, e))
+    return _checked_ranges(pairs, field, upper, text)
+
+
+def _checked_ranges(pairs: Iterable[Any], field: str, upper: int, shown: object) -> Ranges:
+    checked: list[tuple[int, int]] = []
+    for pair in pairs:
+        if (
+            not isinstance(pair, list | tuple)
+            or len(pair) != 2
+            or not all(isinstance(x, int) and not isinstance(x, bool) for x in pair)
+        ):
+            raise ResourceError(f"{field}: malformed range {pair!r} in {shown!r}")
+        b, e = pair
+        if b > e:
+            raise ResourceError(f"{field}: range begin > end ({b}-{e}) in {shown!r}")
+        if b < 0 or e > upper:
+            raise ResourceError(f"{field}: range {b}-{e} outside 0-{upper} in {shown!r}")
+        checked.append((b, e))
+    checked.sort()
+    for (_, e1), (b2, _) in itertools.pairwise(checked):
+        if b2 <= e1:
+            raise ResourceError(f"{field}: overlapping ranges in {shown!r}")
+    return _merge(checked)
+
+
+def _parse_set(text: str, field: str) -> frozenset[str]:
+    inner = text.strip()[1:-1]
+    items = [x.strip() for x in inner.split(",")]
+    if not items or not all(items):
+        raise ResourceError(f"{field}: malformed set {text!r}")
+    return frozenset(items)
+
+
+# --------------------------------------------------------------------------- Resources
+
+
+class Resources:
+    """An immutable bag of resources; see the module docstring for the representation.
+
+    Arithmetic: ``a + b``; ``a - b`` raises :class:`ResourceError` unless ``a.contains(b)``
+    (never goes negative); ``a.saturating_sub(b)`` clamps at zero for accounting that
+    must survive a buggy report. Values compare and hash by content.
+    """
+
+    __slots__ = ("_hash", "_ranges", "_scalars", "_sets", "_totals")
+
+    _scalars: dict[Key, int]
+    _ranges: dict[Key, Ranges]
+    _sets: dict[Key, frozenset[str]]
+    _hash: int | None
+    _totals: dict[str, int] | None
+
+    def __init__(self) -> None:
+        """Create an empty bag; use the ``parse``/``from_*`` constructors for content."""
+        self._scalars = {}
+        self._ranges = {}
+        self._sets = {}
+        self._hash = None
+        self._totals = None
+
+    @classmethod
+    def _make(
+        cls,
+        scalars: dict[Key, int],
+        ranges: dict[Key, Ranges] | None = None,
+        sets: dict[Key, frozenset[str]] | None = None,
+    ) -> Resources:
+        """Trusted constructor: callers guarantee positive, merged, non-empty content."""
+        r = cls.__new__(cls)
+        r._scalars = scalars
+        r._ranges = ranges if ranges is not None else {}
+        r._sets = sets if sets is not None else {}
+        r._hash = None
+        r._totals = None
+        return r
+
+    # ------------------------------------------------------------------ constructors
+
+    @classmethod
+    def parse(cls, text: str) -> Resources:
+        """Parse Mesos' text form, e.g. ``cpus:4;mem:8192;cpus(web):2;ports:[31000-32000]``."""
+        return parse_resources(text)
+
+    @classmethod
+    def from_scalars(cls, values: Mapping[str, float], role: str = UNRESERVED) -> Resources:
+        """Build from ``{"cpus": 4, "mem": 8192}``, all reserved for ``role``."""
+        _check_role(role, "role")
+        scalars: dict[Key, int] = {}
+        for name, value in values.items():
+            _check_name(name, "name")
+            milli = _checked_scalar(name, value)
+            if milli:
+                scalars[(name, role)] = milli
+        return cls._make(scalars)
+
+    @classmethod
+    def from_milli_totals(cls, values: Mapping[str, int], role: str = UNRESERVED) -> Resources:
+        """Trusted: build from already fixed-point scalars (allocator bookkeeping)."""
+        return cls._make({(n, role): v for n, v in values.items() if v > 0})
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Resources:
+        """Inverse of :meth:`to_dict`; validates like :func:`parse_resources`."""
+        if not isinstance(data, Mapping):
+            raise ResourceError(f"resources: expected a mapping, got {data!r}")
+        scalars: dict[Key, int] = {}
+        ranges: dict[Key, Ranges] = {}
+        sets: dict[Key, frozenset[str]] = {}
+        for label, value in data.items():
+            name, role = _split_label(label)
+            key = (name, role)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                _expect_type(name, "scalar", label)
+                milli = _checked_scalar(label, value)
+                if milli:
+                    scalars[key] = milli
+            elif isinstance(value, list | tuple) and value and isinstance(value[0], str):
+                _expect_type(name, "set", label)
+                if not all(isinstance(x, str) and x for x in value):
+                    raise ResourceError(f"{label}: malformed set {value!r}")
+                sets[key] = frozenset(value)
+            elif isinstance(value, list | tuple) and value:
+                _expect_type(name, "ranges", label)
+                upper = _MAX_PORT if name == "ports" else MAX_RANGE_VALUE
+                ranges[key] = _checked_ranges(value, label, upper, value)
+            else:
+                raise ResourceError(f"{label}: unsupported resource value {value!r}")
+        return cls._make(scalars, ranges, sets)
+
+    # ------------------------------------------------------------------ value object
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Resources):
+            return NotImplemented
+        return (
+            self._scalars == other._scalars
+            and self._ranges == other._ranges
+            and self._sets == other._sets
+        )
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(
+                (
+                    frozenset(self._scalars.items()),
+                    frozenset(self._ranges.items()),
+                    frozenset(self._sets.items()),
+                )
+            )
+        return self._hash
+
+    def __bool__(self) -> bool:
+        return bool(self._scalars or self._ranges or self._sets)
+
+    def __repr__(self) -> str:
+        return f"Resources({str(self)!r})"
+
+    def __str__(self) -> str:
+        """Mesos' text form; :meth:`parse` reads it back."""
+        parts = [f"{_label(n, r)}:{_fmt(v)}" for (n, r), v in sorted(self._scalars.items())]
+        parts += [f"{_label(n, r)}:{_ranges_text(v)}" for (n, r), v in sorted(self._ranges.items())]
+        parts += [
+            f"{_label(n, r)}:{{{','.join(sorted(v))}}}" for (n, r), v in sorted(self._sets.items())
+        ]
+        return ";".join(parts)
+
+    # ------------------------------------------------------------------ arithmetic
+
+    def __add__(self, other: Resources) -> Resources:
+        if not other:
+            return self
+        if not self:
+            return other
+        scalars = dict(self._scalars)
+        for k, v in other._scalars.items():
+            scalars[k] = scalars.get(k, 0) + v
+        ranges = self._ranges
+        if other._ranges:
+            ranges = dict(ranges)
+            for k, rv in other._ranges.items():
+                ranges[k] = _merge(ranges.get(k, ()) + rv)
+        sets = self._sets
+        if other._sets:
+            sets = dict(sets)
+            for k, sv in other._sets.items():
+                sets[k] = sets.get(k, frozenset()) | sv
+        return Resources._make(scalars, ranges, sets)
+
+    def contains(self, other: Resources) -> bool:
+        """True when ``other`` can be carved out of ``self`` (same names, same roles)."""
+        mine = self._scalars
+        for k, v in other._scalars.items():
+            if mine.get(k, 0) < v:
+                return False
+        for k, rv in other._ranges.items():
+            if not _ranges_contain(self._ranges.get(k, ()), rv):
+                return False
+        return all(sv <= self._sets.get(k, frozenset()) for k, sv in other._sets.items())
+
+    def __sub__(self, other: Resources) -> Resources:
+        if not other:
+            return self
+        if not self.contains(other):
+            raise ResourceError(f"cannot subtract {other} from {self}: not contained")
+        return self._subtract(other)
+
+    def saturating_sub(self, other: Resources) -> Resources:
+        """``self - other`` clamped at zero per entry; for free = total - (reported used)."""
+        if not other:
+            return self
+        return self._subtract(other)
+
+    def _subtract(self, other: Resources) -> Resources:
+        scalars = dict(self._scalars)
+        for k, v in other._scalars.items():
+            left = scalars.get(k, 0) - v
+            if left > 0:
+                scalars[k] = left
+            else:
+                scalars.pop(k, None)
+        ranges = self._ranges
+        if other._ranges:
+            ranges = dict(ranges)
+            for k, rv in other._ranges.items():
+                if k in ranges:
+                    rest = _ranges_subtract(ranges[k], rv)
+                    if rest:
+                        ranges[k] = rest
+                    else:
+                        del ranges[k]
+        sets = self._sets
+        if other._sets:
+            sets = dict(sets)
+            for k, sv in other._sets.items():
+                if k in sets:
+                    rest_set = sets[k] - sv
+                    if rest_set:
+                        sets[k] = rest_set
+                    else:
+                        del sets[k]
+        return Resources._make(scalars, ranges, sets)
+
+    # ------------------------------------------------------------------ roles
+
+    def roles(self) -> frozenset[str]:
+        """Every role that holds something here, ``"*"`` included."""
+        keys = [*self._scalars, *self._ranges, *self._sets]
+        return frozenset(r for _, r in keys)
+
+    def has_reservations(self) -> bool:
+        """True if any entry is reserved for a role (fast path for the allocator)."""
+        for keys in (self._scalars, self._ranges, self._sets):
+            for _, r in keys:
+                if r != UNRESERVED:
+                    return True
+        return False
+
+    def filter_roles(self, keep: Iterable[str]) -> Resources:
+        """Only the entries whose role is in ``keep``."""
+        ks = set(keep)
+        return Resources._make(
+            {k: v for k, v in self._scalars.items() if k[1] in ks},
+            {k: v for k, v in self._ranges.items() if k[1] in ks},
+            {k: v for k, v in self._sets.items() if k[1] in ks},
+        )
+
+    def for_role(self, role: str) -> Resources:
+        """Entries reserved for exactly ``role`` (``"*"``: the unreserved part)."""
+        return self.filter_roles((role,))
+
+    def unreserved(self) -> Resources:
+        """The part any role may be offered."""
+        return self.for_role(UNRESERVED)
+
+    def reserved(self) -> Resources:
+        """Everything statically reserved for some role."""
+        return Resources._make(
+            {k: v for k, v in self._scalars.items() if k[1] != UNRESERVED},
+            {k: v for k, v in self._ranges.items() if k[1] != UNRESERVED},
+            {k: v for k, v in self._sets.items() if k[1] != UNRESERVED},
+        )
+
+    def allocatable_to(self, role: str) -> Resources:
+        """What Mesos may offer a framework in ``role``: unreserved plus role's reservations."""
+        if not self.has_reservations():
+            return self
+        return self.filter_roles((UNRESERVED, role))
+
+    def reserve(self, role: str) -> Resources:
+        """The same quantities reserved for ``role`` (``"*"`` unreserves)."""
+        _check_role(role, "role")
+        scalars: dict[Key, int] = {}
+        for (n, _), v in self._scalars.items():
+            scalars[(n, role)] = scalars.get((n, role), 0) + v
+        ranges: dict[Key, Ranges] = {}
+        for (n, _), rv in self._ranges.items():
+            ranges[(n, role)] = _merge(ranges.get((n, role), ()) + rv)
+        sets: dict[Key, frozenset[str]] = {}
+        for (n, _), sv in self._sets.items():
+            sets[(n, role)] = sets.get((n, role), frozenset()) | sv
+        return Resources._make(scalars, ranges, sets)
+
+    # ------------------------------------------------------------------ quantities
+
+    def milli_totals(self) -> dict[str, int]:
+        """Scalars summed over roles in milli-units (cached; do not mutate)."""
+        if self._totals is None:
+            totals: dict[str, int] = {}
+            for (n, _), v in self._scalars.items():
+                totals[n] = totals.get(n, 0) + v
+            self._totals = totals
+        return self._totals
+
+    def scalar(self, name: str, role: str | None = None) -> float:
+        """Amount of ``name`` (all roles, or just ``role``) as a float."""
+        if role is None:
+            return from_milli(self.milli_totals().get(name, 0))
+        return from_milli(self._scalars.get((name, role), 0))
+
+    def scalars(self) -> dict[str, float]:
+        """Scalars summed over roles, as floats."""
+        return {n: from_milli(v) for n, v in self.milli_totals().items()}
+
+    def ranges(self, name: str, role: str | None = None) -> Ranges:
+        """Merged ranges of ``name`` (all roles, or just ``role``)."""
+        if role is not None:
+            return self._ranges.get((name, role), ())
+        return _merge(p for (n, _), rv in self._ranges.items() if n == name for p in rv)
+
+    def set(self, name: str, role: str | None = None) -> frozenset[str]:
+        """Items of set resource ``name`` (all roles, or just ``role``)."""
+        if role is not None:
+            return self._sets.get((name, role), frozenset())
+        out: frozenset[str] = frozenset()
+        for (n, _), sv in self._sets.items():
+            if n == name:
+                out |= sv
+        return out
+
+    def shrink_scalars(self, caps: Mapping[str, int], role: str = UNRESERVED) -> Resources:
+        """Cap each scalar ``name`` of ``role`` at ``caps[name]`` milli-units.
+
+        Used for quota: Mesos shrinks an offer to a role's remaining headroom instead of
+        skipping the agent. Integral resources (gpus) are rounded down to whole units.
+        """
+        scalars = dict(self._scalars)
+        changed = False
+        for name, cap in caps.items():
+            key = (name, role)
+            cap = max(cap, 0)
+            if name in _INTEGRAL:
+                cap -= cap % _MILLI
+            if scalars.get(key, 0) > cap:
+                changed = True
+                if cap > 0:
+                    scalars[key] = cap
+                else:
+                    del scalars[key]
+        if not changed:
+            return self
+        return Resources._make(scalars, self._ranges, self._sets)
+
+    # ------------------------------------------------------------------ serialization
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, msgpack-friendly form: ``{"cpus": 4.0, "cpus(web)": 2.0, "ports": [[a, b]]}``.
+
+        Set resources become sorted lists of strings, so the three kinds stay apart.
+        """
+        out: dict[str, Any] = {}
+        for (n, r), v in self._scalars.items():
+            out[_label(n, r)] = from_milli(v)
+        for (n, r), rv in self._ranges.items():
+            out[_label(n, r)] = [[b, e] for b, e in rv]
+        for (n, r), sv in self._sets.items():
+            out[_label(n, r)] = sorted(sv)
+        return out
+
+
+def _fmt(milli: int) -> str:
+    whole, frac = divmod(milli, _MILLI)
+    return str(whole) if not frac else f"{whole}.{frac:03d}".rstrip("0")
+
+
+def _checked_scalar(field: str, value: float) -> int:
+    milli = to_milli(value, field)
+    name = field.split("(", 1)[0]
+    if name in _INTEGRAL and milli % _MILLI:
+        raise ResourceError(f"{field}: must be a whole number, got {value!r}")
+    return milli
+
+
+def _expect_type(name: str, kind: str, field: str) -> None:
+    known = _KNOWN_TYPES.get(name)
+    if known is not None and known != kind:
+        raise ResourceError(f"{field}: {name} must be {known}, got {kind}")
+
+
+def _split_label(label: str) -> Key:
+    if not isinstance(label, str):
+        raise ResourceError(f"resources: invalid name {label!r}")
+    m = re.fullmatch(r"([^()]+)(?:\(([^)]*)\))?", label.strip())
+    if not m:
+        raise ResourceError(f"resources: invalid name {label!r}")
+    name = _check_name(m.group(1).strip(), label)
+    role = m.group(2)
+    return name, (UNRESERVED if role is None else _check_role(role.strip(), label))
+
+
+def parse_resources(text: str) -> Resources:
+    """Parse Mesos' ``--resources`` text form.
+
+    ``cpus:4;mem:8192;disk:20000;ports:[31000-32000]``; ranges may list several spans
+    (``ports:[31000-31005,32000-32100]``); ``{a,b}`` is a set; ``cpus(web):2`` is reserved
+    for role ``web``. Repeated entries add up as in Mesos, but overlapping ranges raise.
+    """
+    if not isinstance(text, str):
+        raise ResourceError(f"resources: expected text, got {text!r}")
+    scalars: dict[Key, int] = {}
+    ranges: dict[Key, Ranges] = {}
+    sets: dict[Key, frozenset[str]] = {}
+    for raw in text.split(";"):
+        item = raw.strip()
+        if not item:
+            continue
+        m = _ITEM_RE.match(item)
+        if not m:
+            raise ResourceError(f"resources: cannot parse {item!r} (expected name:value)")
+        name = _check_name(m.group("name"), item)
+        role_text = m.group("role")
+        role = UNRESERVED if role_text is None else _check_role(role_text.strip(), item)
+        field = _label(name, role)
+        key = (name, role)
+        value = m.group("value").strip()
+        if value.startswith("[") and value.endswith("]"):
+            _expect_type(name, "ranges", field)
+            upper = _MAX_PORT if name == "ports" else MAX_RANGE_VALUE
+            parsed = _parse_ranges(value, field, upper)
+            if key in ranges:
+                if any(_ranges_subtract(((b, e),), ranges[key]) != ((b, e),) for b, e in parsed):
+                    raise ResourceError(f"{field}: overlapping ranges in {value!r}")
+                parsed = _merge(ranges[key] + parsed)
+            ranges[key] = parsed
+        elif value.startswith("{") and value.endswith("}"):
+            _expect_type(name, "set", field)
+            sets[key] = sets.get(key, frozenset()) | _parse_set(value, field)
+        else:
+            _expect_type(name, "scalar", field)
+            milli = _checked_scalar(field, _parse_number(value, field))
+            if milli:
+                scalars[key] = scalars.get(key, 0) + milli
+                if scalars[key] > MAX_SCALAR * _MILLI:
+                    raise ResourceError(f"{field}: total exceeds the maximum {MAX_SCALAR:g}")
+    return Resources._make(scalars, ranges, sets)
+
+
+def to_mesos_json(resources: Resources) -> dict[str, Any]:
+    """The shape of ``/mesos/master/state``: totals over roles, ranges as ``"[a-b,c-d]"``.
+
+    cpus, mem, disk and gpus are always present (Mesos prints ``0.0`` for absent ones).
+    """
+    out: dict[str, Any] = {n: 0.0 for n in _MESOS_SCALARS}
+    out.update(resources.scalars())
+    names = {n for n, _ in resources._ranges}
+    for n in sorted(names):
+        out[n] = _ranges_text(resources.ranges(n))
+    for n in sorted({n for n, _ in resources._sets}):
+        out[n] = "{" + ",".join(sorted(resources.set(n))) + "}"
+    return out
+
+
+def reserved_resources_json(resources: Resources) -> dict[str, dict[str, Any]]:
+    """Mesos' ``reserved_resources`` map: role -> :func:`to_mesos_json` of its share."""
+    return {
+        role: to_mesos_json(resources.for_role(role))
+        for role in sorted(resources.roles())
+        if role != UNRESERVED
+    }
+
+
+# --------------------------------------------------------------------------- attributes
+
+AttributeValue: TypeAlias = str | float | Ranges | frozenset[str]
+"""TEXT (str), SCALAR (float), RANGES (merged pairs) or SET (frozenset), as in Mesos."""
+
+
+class Attributes(Mapping[str, AttributeValue]):
+    """Immutable agent attributes (``zone:a;rack:r1;ssd:true``), used by constraints.
+
+    Mesos types each value by its shape: ``[..]`` ranges, ``{..}`` set, a number is a
+    scalar, anything else text (so ``ssd:true`` is the text ``"true"``).
+    """
+
+    __slots__ = ("_items",)
+    _items: dict[str, AttributeValue]
+
+    def __init__(self, items: Mapping[str, AttributeValue] | None = None) -> None:
+        """Wrap already-typed values (use :func:`parse_attributes` for text)."""
+        object.__setattr__(self, "_items", dict(items or {}))
+
+    def __getitem__(self, key: str) -> AttributeValue:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._items.items()))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Attributes):
+            return self._items == other._items
+        return NotImplemented
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Attributes is immutable")
+
+    def __repr__(self) -> str:
+        return f"Attributes({self.to_text()!r})"
+
+    def to_text(self) -> str:
+        """Mesos' ``--attributes`` form; :func:`parse_attributes` reads it back."""
+        return ";".join(f"{k}:{_attr_text(v)}" for k, v in self._items.items())
+
+    def to_dict(self) -> dict[str, str | float]:
+        """Mesos' JSON shape (also our plain form): text/scalar as is, ranges/sets as text."""
+        return {k: (v if isinstance(v, str | float) else _attr_text(v)) for k, v in self.items()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Attributes:
+        """Inverse of :meth:`to_dict`; numbers are scalars, strings are parsed by shape."""
+        if not isinstance(data, Mapping):
+            raise ResourceError(f"attributes: expected a mapping, got {data!r}")
+        items: dict[str, AttributeValue] = {}
+        for k, v in data.items():
+            _check_name(k, "attributes")
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                if not math.isfinite(v):
+                    raise ResourceError(f"attribute {k}: value must be finite, got {v!r}")
+                items[k] = float(v)
+            elif isinstance(v, str):
+                items[k] = _parse_attr_value(k, v)
+            else:
+                raise ResourceError(f"attribute {k}: unsupported value {v!r}")
+        return cls(items)
+
+
+def _attr_text(v: AttributeValue) -> str:
+    if isinstance(v, str):
+        return v
+    if isinstance(v, float):
+        return repr(v) if not v.is_integer() else str(int(v))
+    if isinstance(v, frozenset):
+        return "{" + ",".join(sorted(v)) + "}"
+    return _ranges_text(v)
+
+
+def _parse_attr_value(name: str, value: str) -> AttributeValue:
+    field = f"attribute {name}"
+    value = value.strip()
+    if value.startswith("[") and value.endswith("]"):
+        return _parse_ranges(value, field, MAX_RANGE_VALUE)
+    if value.startswith("{") and value.endswith("}"):
+        return _parse_set(value, field)
+    if _NUMBER_RE.match(value):
+        number = float(value)
+        if not math.isfinite(number):
+            raise ResourceError(f"{field}: value must be finite, got {value!r}")
+        return number
+    if not _TEXT_RE.match(value):
+        raise ResourceError(f"{field}: invalid text value {value!r}")
+    return value
+
+
+def parse_attributes(text: str) -> Attributes:
+    """Parse Mesos' ``--attributes`` text form, e.g. ``zone:a;rack:r1;ssd:true``."""
+    if not isinstance(text, str):
+        raise ResourceError(f"attributes: expected text, got {text!r}")
+    items: dict[str, AttributeValue] = {}
+    for raw in text.split(";"):
+        item = raw.strip()
+        if not item:
+            continue
+        name, sep, value = item.partition(":")
+        name = name.strip()
+        if not sep:
+            raise ResourceError(f"attributes: cannot parse {item!r} (expected name:value)")
+        _check_name(name, "attributes")
+        if name in items:
+            raise ResourceError(f"attribute {name}: given twice in {text!r}")
+        items[name] = _parse_attr_value(name, value)
+    return Attributes(items)
