@@ -1,0 +1,225 @@
+"""Groups: the tree of apps Marathon deploys as a whole, and its dependency order.
+
+A deployment plan is computed from two root groups (now and wanted), so the tree is the
+unit of desired state. Dependencies may name an app or a whole group; a group's own
+dependencies apply to every app inside it. Apps start in dependency order and stop in
+reverse, which is what `dependency_levels` gives the planner.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ._app import AppDefinition
+from ._errors import InvalidPath, ValidationFailed
+from ._paths import ROOT, is_ancestor, normalize_path, parent_of
+
+_GROUP_FIELDS = frozenset({"id", "apps", "groups", "dependencies", "version"})
+
+
+def _prefixed(exc: ValidationFailed, prefix: str) -> list[tuple[str, str]]:
+    return [
+        (prefix + ("" if d["path"] == "/" else d["path"]), message)
+        for d in exc.details
+        for message in d["errors"]
+    ]
+
+
+@dataclass(frozen=True)
+class Group:
+    """An immutable group: apps and sub-groups directly inside `id`, plus dependencies."""
+
+    id: str = ROOT
+    apps: tuple[AppDefinition, ...] = ()
+    groups: tuple[Group, ...] = ()
+    dependencies: tuple[str, ...] = ()
+    version: str | None = None
+
+    @classmethod
+    def from_json(
+        cls, data: Mapping[str, Any], *, base: str = ROOT, version: str | None = None
+    ) -> Group:
+        """Parse a group document (`POST /v2/groups`), validating every app in it.
+
+        Apps and sub-groups must be direct children of the group, ids unique; all
+        problems are reported together with paths like `/groups/0/apps/1/instances`.
+        """
+        problems: list[tuple[str, str]] = []
+        group = cls._parse(data, base, version, "", problems)
+        if problems or group is None:
+            raise ValidationFailed(problems)
+        return group
+
+    @classmethod
+    def _parse(
+        cls,
+        data: Any,
+        base: str,
+        version: str | None,
+        where: str,
+        problems: list[tuple[str, str]],
+    ) -> Group | None:
+        if not isinstance(data, Mapping):
+            problems.append((where or "/", "a group must be a JSON object"))
+            return None
+        for key in sorted(set(data) - _GROUP_FIELDS):
+            problems.append((f"{where}/{key}", f"unknown field {key!r}"))
+        try:
+            group_id = normalize_path(str(data.get("id", base)), base)
+        except InvalidPath as exc:
+            problems.append((f"{where}/id", str(exc)))
+            return None
+        apps: list[AppDefinition] = []
+        for index, raw in enumerate(data.get("apps", [])):
+            try:
+                app = AppDefinition.from_json(raw, base=group_id, version=version)
+            except ValidationFailed as exc:
+                problems.extend(_prefixed(exc, f"{where}/apps/{index}"))
+                continue
+            if parent_of(app.id) != group_id:
+                problems.append(
+                    (f"{where}/apps/{index}/id", f"app {app.id} is not a child of {group_id}")
+                )
+            apps.append(app)
+        groups: list[Group] = []
+        for index, raw in enumerate(data.get("groups", [])):
+            sub = cls._parse(raw, group_id, version, f"{where}/groups/{index}", problems)
+            if sub is None:
+                continue
+            if parent_of(sub.id) != group_id or sub.id == group_id:
+                problems.append(
+                    (f"{where}/groups/{index}/id", f"group {sub.id} is not a child of {group_id}")
+                )
+            groups.append(sub)
+        seen: set[str] = set()
+        for child in [a.id for a in apps] + [g.id for g in groups]:
+            if child in seen:
+                problems.append((f"{where}/id", f"{child} is defined twice"))
+            seen.add(child)
+        dependencies: list[str] = []
+        for index, dep in enumerate(data.get("dependencies", [])):
+            try:
+                dependencies.append(normalize_path(str(dep), parent_of(group_id)))
+            except InvalidPath as exc:
+                problems.append((f"{where}/dependencies/{index}", str(exc)))
+        return cls(
+            id=group_id,
+            apps=tuple(apps),
+            groups=tuple(groups),
+            dependencies=tuple(dependencies),
+            version=version if version is not None else data.get("version"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Marathon's `GET /v2/groups` shape (recursive)."""
+        out: dict[str, Any] = {
+            "id": self.id,
+            "apps": [a.to_json() for a in self.apps],
+            "groups": [g.to_json() for g in self.groups],
+            "dependencies": list(self.dependencies),
+        }
+        if self.version is not None:
+            out["version"] = self.version
+        return out
+
+    # ---------------------------------------------------------------- queries
+
+    def walk(self) -> Iterator[Group]:
+        """This group and every group below it, parents first."""
+        yield self
+        for sub in self.groups:
+            yield from sub.walk()
+
+    def transitive_apps(self) -> dict[str, AppDefinition]:
+        """Every app in the tree by id."""
+        return {app.id: app for group in self.walk() for app in group.apps}
+
+    def app(self, app_id: str) -> AppDefinition | None:
+        """The app with this id anywhere in the tree, or None."""
+        return self.transitive_apps().get(app_id)
+
+    # ---------------------------------------------------------------- updates
+
+    def put_app(self, app: AppDefinition) -> Group:
+        """A tree with `app` added or replaced, creating missing groups on the way."""
+        if parent_of(app.id) == self.id:
+            kept = tuple(a for a in self.apps if a.id != app.id)
+            return dataclasses.replace(self, apps=(*kept, app))
+        for index, sub in enumerate(self.groups):
+            if sub.id == app.id or is_ancestor(sub.id, app.id):
+                groups = list(self.groups)
+                groups[index] = sub.put_app(app)
+                return dataclasses.replace(self, groups=tuple(groups))
+        child_id = self._child_towards(app.id)
+        return dataclasses.replace(self, groups=(*self.groups, Group(id=child_id).put_app(app)))
+
+    def remove_app(self, app_id: str) -> Group:
+        """A tree without the app (unchanged if absent); empty groups are kept."""
+        return dataclasses.replace(
+            self,
+            apps=tuple(a for a in self.apps if a.id != app_id),
+            groups=tuple(g.remove_app(app_id) for g in self.groups),
+        )
+
+    def _child_towards(self, path: str) -> str:
+        rest = path[len(self.id) :].strip("/") if self.id != ROOT else path.strip("/")
+        first = rest.split("/", 1)[0]
+        return f"{self.id.rstrip('/')}/{first}"
+
+
+def app_dependencies(root: Group) -> dict[str, frozenset[str]]:
+    """For every app, the apps it must wait for.
+
+    A dependency on a path means every app at or below it; a group's dependencies are
+    inherited by all apps inside it. Dependencies naming nothing in the tree are
+    ignored for ordering (they may be created by a later deployment).
+    """
+    apps = root.transitive_apps()
+
+    def expand(path: str) -> set[str]:
+        return {a for a in apps if a == path or is_ancestor(path, a)}
+
+    inherited: dict[str, set[str]] = {}
+
+    def visit(group: Group, from_parents: frozenset[str]) -> None:
+        deps = from_parents | frozenset(group.dependencies)
+        for app in group.apps:
+            inherited[app.id] = set(deps) | set(app.dependencies)
+        for sub in group.groups:
+            visit(sub, deps)
+
+    visit(root, frozenset())
+    result: dict[str, frozenset[str]] = {}
+    for app_id, paths in inherited.items():
+        targets: set[str] = set()
+        for path in paths:
+            targets |= expand(path)
+        targets.discard(app_id)
+        result[app_id] = frozenset(targets)
+    return result
+
+
+def dependency_levels(root: Group) -> tuple[tuple[str, ...], ...]:
+    """Apps in start order: level 0 depends on nothing, level n only on levels < n.
+
+    Apps in one level may start in parallel (Marathon deploys them in one step). A
+    cycle raises `ValidationFailed`, as Marathon refuses cyclic groups.
+    """
+    deps = app_dependencies(root)
+    level: dict[str, int] = {}
+    remaining = dict(deps)
+    while remaining:
+        ready = [a for a, d in remaining.items() if all(x in level for x in d)]
+        if not ready:
+            cycle = ", ".join(sorted(remaining))
+            raise ValidationFailed.single(
+                "/dependencies", f"dependency graph has a cycle among: {cycle}"
+            )
+        for app_id in ready:
+            level[app_id] = 1 + max((level[d] for d in remaining[app_id]), default=-1)
+            del remaining[app_id]
+    depth = max(level.values(), default=-1) + 1
+    return tuple(tuple(sorted(a for a, n in level.items() if n == i)) for i in range(depth))
