@@ -373,3 +373,28 @@ def test_teardown_kills_tasks_and_forgets_the_framework() -> None:
     out = c.handle(p.Teardown(fid))
     assert one(sends(out, AGENT, p.KillTask)).task_id == "t1"
     assert fid not in c.core.frameworks and c.core.tasks == {}
+
+
+def test_state_json_has_mesos_field_names() -> None:
+    from actors.master._state_json import frameworks_json, slaves_json, state_json, tasks_json
+
+    c = Cluster()
+    aid = c.add_agent()
+    fid = c.subscribe()
+    c.launch(one(c.offers()), "t1", "cpus:1;mem:64")
+    state = state_json(
+        c.core,
+        hostname="h",
+        address="tcp://127.0.0.1:5050/master",
+        leader_address="tcp://127.0.0.1:5050/master",
+        elected_time=1.0,
+    )
+    assert state["leader"] == "master@127.0.0.1:5050"
+    assert state["activated_slaves"] == 1
+    slave = one(state["slaves"])
+    assert slave["id"] == aid and slave["used_resources"]["cpus"] == 1.0
+    fw = one(state["frameworks"])
+    assert fw["id"] == fid and one(fw["tasks"])["state"] == "TASK_STAGING"
+    assert one(tasks_json(c.core)["tasks"])["slave_id"] == aid
+    assert one(slaves_json(c.core)["slaves"])["resources"]["mem"] == 4096.0
+    assert one(frameworks_json(c.core)["frameworks"])["name"] == "test"
