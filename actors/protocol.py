@@ -397,6 +397,14 @@ class AgentLost:
     """The lost agent."""
 
 
+@dataclass(frozen=True, slots=True)
+class MasterChanged:
+    """Local notice (from the leader watcher): the leading master is now at ``address``."""
+
+    address: str | None
+    """The leader's master-actor address, or None while no master leads."""
+
+
 CLUSTER_MESSAGES: tuple[type, ...] = (
     CommandSpec,
     TaskInfo,
@@ -426,5 +434,6 @@ CLUSTER_MESSAGES: tuple[type, ...] = (
     Teardown,
     FrameworkError,
     AgentLost,
+    MasterChanged,
 )
 """Every record above, in a stable order, for registration with the transport codec."""

@@ -1,0 +1,360 @@
+"""The agent actor: registers with the leading master, runs tasks, reports their states.
+
+Status updates are reliable the way Mesos' status update manager makes them: each task
+has a stream of updates; the head of each stream is sent to the master and resent every
+``update_retry_interval`` until the framework's acknowledgement comes back (through the
+master); only then is the next update of that task sent. After a master failover the
+agent re-registers with every task it still supervises, then resends the heads.
+
+Tasks run through a ``TaskRunner``: ``SimulatedRunner`` (no process; for scale tests)
+or a runner over the real containerizers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from actors import protocol as p
+from actors.resources import Attributes, Resources
+from actors.task_states import TaskState, is_terminal
+from runtime import Actor, ActorRef
+
+log = logging.getLogger("actors.agent")
+
+_STATES = frozenset(s.value for s in TaskState)
+
+AGENT_ACTOR = "agent"
+"""The registered name of the agent actor on an agent's node."""
+
+Report = Callable[[str, str, str | None, str, bool | None], None]
+"""report(task_id, state, reason, message, healthy): any thread may call it."""
+
+
+class TaskRunner(Protocol):
+    """How the agent starts and stops tasks; reports flow back through ``report``."""
+
+    name: str
+
+    def launch(self, framework_id: str, task: p.TaskInfo, report: Report) -> None: ...
+
+    def kill(self, task_id: str, grace: float | None, report: Report) -> None: ...
+
+
+class SimulatedRunner:
+    """Tasks that run with no process: RUNNING at once, KILLED when killed.
+
+    A task labelled ``pydcos.simulated.exit`` finishes by itself with that state
+    (``TASK_FINISHED``, ``TASK_FAILED``) right after RUNNING, for batch-style tests.
+    """
+
+    name = "simulated"
+
+    def __init__(self) -> None:
+        self.running: set[str] = set()
+
+    def launch(self, framework_id: str, task: p.TaskInfo, report: Report) -> None:
+        self.running.add(task.task_id)
+        report(task.task_id, TaskState.RUNNING.value, None, "", None)
+        exit_state = task.labels.get("pydcos.simulated.exit")
+        if exit_state:
+            self.running.discard(task.task_id)
+            report(task.task_id, exit_state, None, "simulated exit", None)
+
+    def kill(self, task_id: str, grace: float | None, report: Report) -> None:
+        if task_id in self.running:
+            self.running.discard(task_id)
+            report(task_id, TaskState.KILLED.value, None, "killed", None)
+
+
+@dataclass(slots=True)
+class _Task:
+    framework_id: str
+    info: p.TaskInfo
+    state: str = TaskState.STAGING.value
+    stream: deque[p.StatusUpdate] = field(default_factory=deque)
+    sent_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Report:
+    task_id: str
+    state: str
+    reason: str | None
+    message: str
+    healthy: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Retry:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class GetAgentState:
+    """Ask the agent what it runs (for tests, the CLI and the metrics issue)."""
+
+
+class AgentActor(Actor):
+    """One per agent process; named ``agent``."""
+
+    def __init__(
+        self,
+        *,
+        hostname: str,
+        address: str,
+        resources: Resources,
+        attributes: Attributes | None = None,
+        runner: TaskRunner | None = None,
+        master: str | None = None,
+        work_dir: str | None = None,
+        update_retry_interval: float = 2.0,
+        register_retry_interval: float = 1.0,
+        resolve: Callable[[str], ActorRef] | None = None,
+        version: str = "",
+    ) -> None:
+        super().__init__()
+        self.hostname = hostname
+        self.address = address
+        self.resources = resources
+        self.attributes = attributes or Attributes()
+        self.runner: TaskRunner = runner or SimulatedRunner()
+        self.master_address = master
+        self.work_dir = work_dir
+        self.update_retry_interval = update_retry_interval
+        self.register_retry_interval = register_retry_interval
+        self._resolve = resolve
+        self.version = version
+        self.agent_id: str | None = None
+        self.master_id: str | None = None
+        self.registered = False
+        self.tasks: dict[str, _Task] = {}
+        self._master_ref: ActorRef | None = None
+        self._last_register = 0.0
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    def started(self) -> None:
+        self.agent_id = self._load_agent_id()
+        self.send_interval(
+            min(self.update_retry_interval, self.register_retry_interval) / 2, _Retry()
+        )
+        if self.master_address:
+            self._register()
+
+    def _id_file(self) -> Path | None:
+        return Path(self.work_dir, "meta", "agent_id") if self.work_dir else None
+
+    def _load_agent_id(self) -> str | None:
+        path = self._id_file()
+        if path is None or not path.exists():
+            return None
+        text = path.read_text().strip()
+        if not text or len(text) > 200 or not text.isprintable():
+            log.error("agent: ignoring corrupt agent id file %s: %r", path, text[:50])
+            return None
+        return text
+
+    def _save_agent_id(self, agent_id: str) -> None:
+        path = self._id_file()
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w") as f:
+            f.write(agent_id)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+    # -- master -------------------------------------------------------------------
+
+    def _master(self) -> ActorRef | None:
+        if self._master_ref is None and self.master_address:
+            resolve = self._resolve or self.node.ref
+            self._master_ref = resolve(self.master_address)
+        return self._master_ref
+
+    def _tell_master(self, message: Any) -> None:
+        ref = self._master()
+        if ref is not None:
+            ref.tell(message)
+
+    def _register(self) -> None:
+        self._last_register = time.monotonic()
+        res = self.resources.to_dict()
+        attrs = self.attributes.to_dict()
+        if self.agent_id is None:
+            self._tell_master(
+                p.RegisterAgent(self.hostname, self.address, res, attrs, self.version)
+            )
+            return
+        tasks = [
+            p.AgentTask(t.info, t.framework_id, t.state)
+            for t in self.tasks.values()
+            if not is_terminal(t.state) or t.stream
+        ]
+        self._tell_master(
+            p.ReregisterAgent(
+                self.agent_id, self.hostname, self.address, res, attrs, tasks, self.version
+            )
+        )
+
+    # -- messages -----------------------------------------------------------------
+
+    def receive(self, message: Any) -> Any:
+        if isinstance(message, _Report):
+            self._on_report(message)
+        elif isinstance(message, p.StatusUpdateAck):
+            self._on_ack(message)
+        elif isinstance(message, p.RunTask):
+            self._on_run_task(message)
+        elif isinstance(message, p.Ping):
+            if self.registered and self.agent_id and message.master_id == self.master_id:
+                self._tell_master(p.Pong(self.agent_id, message.seq))
+            elif not self.registered:
+                self._register()
+        elif isinstance(message, p.KillTask):
+            self._on_kill(message)
+        elif isinstance(message, p.AgentRegistered):
+            self._on_registered(message)
+        elif isinstance(message, _Retry):
+            self._on_retry()
+        elif isinstance(message, p.MasterChanged):
+            if message.address != self.master_address:
+                self.master_address = message.address
+                self._master_ref = None
+                self.registered = False
+                if message.address:
+                    self._register()
+        elif isinstance(message, GetAgentState):
+            return {
+                "agent_id": self.agent_id,
+                "registered": self.registered,
+                "master": self.master_address,
+                "tasks": {tid: t.state for tid, t in self.tasks.items()},
+                "pending_updates": sum(len(t.stream) for t in self.tasks.values()),
+            }
+        else:
+            return super().receive(message)
+        return None
+
+    def _on_registered(self, m: p.AgentRegistered) -> None:
+        if self.agent_id != m.agent_id:
+            self._save_agent_id(m.agent_id)
+        self.agent_id = m.agent_id
+        self.master_id = m.master_id
+        self.registered = True
+        log.info("agent %s registered with master %s", m.agent_id, m.master_id)
+        now = time.monotonic()
+        for t in self.tasks.values():
+            if t.stream:
+                self._send_head(t, now)
+
+    def _on_retry(self) -> None:
+        now = time.monotonic()
+        if not self.registered:
+            if self.master_address and now - self._last_register >= self.register_retry_interval:
+                self._register()
+            return
+        for t in self.tasks.values():
+            if t.stream and now - t.sent_at >= self.update_retry_interval:
+                self._send_head(t, now)
+
+    # -- tasks --------------------------------------------------------------------
+
+    def _report_fn(
+        self, task_id: str, state: str, reason: str | None, message: str, healthy: bool | None
+    ) -> None:
+        self.ref.tell(_Report(task_id, state, reason, message, healthy))
+
+    def _on_run_task(self, m: p.RunTask) -> None:
+        task_id = m.task.task_id
+        if task_id in self.tasks and not is_terminal(self.tasks[task_id].state):
+            return  # a duplicate RunTask (resent by a new leader) launches nothing twice
+        self.tasks[task_id] = _Task(m.framework_id, m.task)
+        try:
+            self.runner.launch(m.framework_id, m.task, self._report_fn)
+        except Exception as exc:  # a runner bug must fail the task, not the agent
+            log.exception("agent: launching %s failed", task_id)
+            self._report_fn(
+                task_id, TaskState.FAILED.value, "REASON_CONTAINER_LAUNCH_FAILED", str(exc), None
+            )
+
+    def _on_kill(self, m: p.KillTask) -> None:
+        t = self.tasks.get(m.task_id)
+        if t is None:
+            self._enqueue(
+                _Task(m.framework_id, p.TaskInfo(m.task_id, m.task_id, self.agent_id or "", {})),
+                TaskState.LOST.value,
+                "REASON_TASK_UNKNOWN",
+                "kill of a task this agent does not run",
+                None,
+                keep=False,
+            )
+            return
+        if is_terminal(t.state):
+            return
+        self.runner.kill(m.task_id, m.grace_period, self._report_fn)
+
+    def _on_report(self, r: _Report) -> None:
+        t = self.tasks.get(r.task_id)
+        if t is None:
+            return
+        if is_terminal(t.state):
+            return  # exactly one terminal update per task
+        state, message = r.state, r.message
+        if state not in _STATES:
+            # A runner that reports nonsense fails its task, never the agent.
+            log.error("agent: runner reported unknown state %r for %s", state, r.task_id)
+            state, message = TaskState.FAILED.value, f"runner reported unknown state {r.state!r}"
+        self._enqueue(t, state, r.reason, message, r.healthy)
+
+    def _enqueue(
+        self,
+        t: _Task,
+        state: str,
+        reason: str | None,
+        message: str,
+        healthy: bool | None,
+        keep: bool = True,
+    ) -> None:
+        t.state = state
+        update = p.StatusUpdate(
+            framework_id=t.framework_id,
+            task_id=t.info.task_id,
+            agent_id=self.agent_id or "",
+            state=state,
+            uuid=uuid.uuid4().hex,
+            timestamp=time.time(),
+            reason=reason,
+            message=message,
+            healthy=healthy,
+        )
+        if not keep:
+            self._tell_master(update)
+            return
+        t.stream.append(update)
+        if len(t.stream) == 1 and self.registered:
+            self._send_head(t, time.monotonic())
+
+    def _send_head(self, t: _Task, now: float) -> None:
+        t.sent_at = now
+        self._tell_master(t.stream[0])
+
+    def _on_ack(self, m: p.StatusUpdateAck) -> None:
+        t = self.tasks.get(m.task_id)
+        if t is None or not t.stream or t.stream[0].uuid != m.uuid:
+            return  # duplicate or stale acknowledgement: harmless
+        t.stream.popleft()
+        if t.stream:
+            self._send_head(t, time.monotonic())
+        elif is_terminal(t.state):
+            del self.tasks[m.task_id]

@@ -1,0 +1,219 @@
+"""The master actor: a thin shell that moves ``MasterCore`` effects to the world.
+
+It runs only on the leading master (the election starts and stops it). Every incoming
+protocol message goes to ``MasterCore.handle``; the returned effects are carried out in
+order: ``Persist``/``Unpersist`` synchronously in the registry store (so nothing is
+acknowledged before it is durable), ``Send`` as a tell to the address, ``Watch`` as a
+monitor whose ``Down`` comes back to the core as ``PeerDown``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from actors import protocol as p
+from actors.master._master_core import (
+    Effect,
+    MasterConfig,
+    MasterCore,
+    PeerDown,
+    Persist,
+    Send,
+    Unpersist,
+    Watch,
+)
+from actors.master._state_json import frameworks_json, slaves_json, state_json, tasks_json
+from runtime import Actor, ActorRef, Down
+
+log = logging.getLogger("actors.master")
+
+MASTER_ACTOR = "master"
+"""The registered name of the master actor on the leading master's node."""
+
+
+class RegistryStore(Protocol):
+    """Where the master keeps what must survive a failover (ZooKeeper in production)."""
+
+    def load(self, kind: str) -> list[dict[str, Any]]: ...
+
+    def save(self, kind: str, key: str, doc: dict[str, Any]) -> None: ...
+
+    def delete(self, kind: str, key: str) -> None: ...
+
+
+class MemoryRegistryStore:
+    """A registry store in memory, for tests and single-process demos."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, dict[str, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def load(self, kind: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(d) for d in self.docs.get(kind, {}).values()]
+
+    def save(self, kind: str, key: str, doc: dict[str, Any]) -> None:
+        with self._lock:
+            self.docs.setdefault(kind, {})[key] = dict(doc)
+
+    def delete(self, kind: str, key: str) -> None:
+        with self._lock:
+            self.docs.get(kind, {}).pop(key, None)
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Timer message: run the core's periodic duties."""
+
+
+@dataclass(frozen=True, slots=True)
+class GetState:
+    """Ask the master for a Mesos-shaped JSON document."""
+
+    what: str = "state"
+    """One of ``state``, ``slaves``, ``frameworks``, ``tasks``."""
+    params: dict[str, Any] | None = None
+    """Query parameters (``limit``, ``offset``, ``order``, ``framework_id``, ``task_id``)."""
+
+
+class MasterActor(Actor):
+    """Leader-only: agents, frameworks, offers and tasks (see ``MasterCore``)."""
+
+    def __init__(
+        self,
+        master_id: str,
+        store: RegistryStore,
+        *,
+        address: str,
+        hostname: str = "localhost",
+        config: MasterConfig | None = None,
+        resolve: Callable[[str], ActorRef] | None = None,
+        tick_interval: float = 0.02,
+    ) -> None:
+        super().__init__()
+        self.master_id = master_id
+        self.store = store
+        self.address = address
+        self.hostname = hostname
+        self.config = config or MasterConfig()
+        self._resolve = resolve
+        self._tick_interval = tick_interval
+        self._refs: dict[str, ActorRef] = {}
+        self._watched: dict[ActorRef, str] = {}
+        self.core: MasterCore | None = None
+        self.elected_at: float | None = None
+
+    def started(self) -> None:
+        now = self.clock.now()
+        self.core = MasterCore(
+            self.master_id,
+            self.config,
+            now=now,
+            recovered_agents=self.store.load("agents"),
+            recovered_frameworks=self.store.load("frameworks"),
+        )
+        for problem in self.core.errors:
+            log.error("registry: skipped a corrupt record: %s", problem)
+        self.elected_at = now
+        self.send_interval(self._tick_interval, Tick())
+        log.info(
+            "master %s leading with %d agents and %d frameworks from the registry",
+            self.master_id,
+            len(self.core.agents),
+            len(self.core.frameworks),
+        )
+
+    def _ref(self, address: str) -> ActorRef:
+        ref = self._refs.get(address)
+        if ref is None:
+            ref = self._resolve(address) if self._resolve else self.node.ref(address)
+            self._refs[address] = ref
+        return ref
+
+    def receive(self, message: Any) -> Any:
+        core = self.core
+        assert core is not None
+        now = self.clock.now()
+        if isinstance(message, Tick):
+            self._apply(core.tick(now))
+            return None
+        if isinstance(message, GetState):
+            return self._state(core, message)
+        if isinstance(message, Down):
+            address = self._watched.pop(message.ref, None)
+            if address is not None:
+                self._refs.pop(address, None)
+                self._apply(core.handle(PeerDown(address), now))
+            return None
+        if isinstance(message, p.Ping):
+            return None
+        try:
+            effects = core.handle(message, now, _sender_of(message))
+        except TypeError:
+            log.warning("master: dropped a message of unexpected type %s", type(message).__name__)
+            raise
+        self._apply(effects)
+        # Batch: allocate right away when something changed, instead of waiting a tick.
+        out: list[Effect] = []
+        core.maybe_allocate(now, out)
+        self._apply(out)
+        return None
+
+    def _apply(self, effects: list[Effect]) -> None:
+        for e in effects:
+            if isinstance(e, Send):
+                try:
+                    self._ref(e.to).tell(e.message)
+                except Exception as exc:  # a bad peer address must not crash the master
+                    log.warning(
+                        "master: cannot send %s to %s: %s", type(e.message).__name__, e.to, exc
+                    )
+            elif isinstance(e, Persist):
+                self.store.save(e.kind, e.key, e.value)
+            elif isinstance(e, Unpersist):
+                self.store.delete(e.kind, e.key)
+            elif isinstance(e, Watch):
+                ref = self._ref(e.address)
+                if ref not in self._watched:
+                    self._watched[ref] = e.address
+                    try:
+                        self.monitor(ref)
+                    except NotImplementedError:
+                        pass
+
+    def _state(self, core: MasterCore, m: GetState) -> dict[str, Any]:
+        params = m.params or {}
+        if m.what == "slaves":
+            return slaves_json(core)
+        if m.what == "frameworks":
+            return frameworks_json(core)
+        if m.what == "tasks":
+            return tasks_json(
+                core,
+                limit=int(params.get("limit", 100)),
+                offset=int(params.get("offset", 0)),
+                order=str(params.get("order", "des")),
+                framework_id=params.get("framework_id"),
+                task_id=params.get("task_id"),
+            )
+        if m.what == "state":
+            return state_json(
+                core,
+                hostname=self.hostname,
+                address=self.address,
+                leader_address=self.address,
+                elected_time=self.elected_at,
+            )
+        raise ValueError(
+            f"GetState.what: {m.what!r} is not one of state, slaves, frameworks, tasks"
+        )
+
+
+def _sender_of(message: Any) -> str | None:
+    """The reply address a message names for itself (used for error replies)."""
+    address = getattr(message, "address", None)
+    return address if isinstance(address, str) else None
