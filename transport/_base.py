@@ -1,0 +1,271 @@
+"""What the real and the fake transport share: inbound frame handling, liveness, counters.
+
+Both transports run every inbound frame through ``_TransportBase._handle_frame`` so the
+fake decodes, counts and answers exactly like the real one; they differ only in how
+bytes move.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from transport._codec import MessageRegistry, codec
+from transport._envelope import Envelope, Kind
+from transport._errors import DecodeError, MessageTooLarge, RemoteError, UnknownTarget
+
+log = logging.getLogger("transport")
+
+DEFAULT_MAX_MESSAGE_SIZE = 8 * 1024 * 1024
+DEFAULT_HEARTBEAT_INTERVAL = 1.0
+DEFAULT_HEARTBEAT_TIMEOUT = 5.0
+
+OnEnvelope = Callable[[Envelope], None]
+OnPeerDown = Callable[[str], None]
+
+
+class RateLimitedLog:
+    """Log a warning per key at most once per ``interval`` seconds, counting the rest."""
+
+    def __init__(self, logger: logging.Logger, interval: float = 5.0) -> None:
+        self._log = logger
+        self._interval = interval
+        self._last: dict[str, float] = {}
+        self._suppressed: Counter[str] = Counter()
+
+    def warning(self, key: str, msg: str, *args: object) -> None:
+        now = time.monotonic()
+        last = self._last.get(key)
+        if last is not None and now - last < self._interval:
+            self._suppressed[key] += 1
+            return
+        if len(self._last) > 1000:  # bounded: keys come from a small set of reasons
+            self._last.clear()
+        self._last[key] = now
+        n = self._suppressed.pop(key, 0)
+        if n:
+            self._log.warning(msg + " (%d similar messages suppressed)", *args, n)
+        else:
+            self._log.warning(msg, *args)
+
+
+class _Peer:
+    """Liveness of one peer we send to."""
+
+    __slots__ = ("down", "last_recv")
+
+    def __init__(self, now: float) -> None:
+        self.last_recv = now
+        self.down = False
+
+
+class _TransportBase:
+    """Shared half of ZmqTransport and FakeTransport. Methods marked I/O run on one thread."""
+
+    def __init__(
+        self,
+        *,
+        registry: MessageRegistry | None,
+        max_message_size: int,
+        on_envelope: OnEnvelope,
+        on_peer_down: OnPeerDown | None,
+        heartbeat_interval: float,
+        heartbeat_timeout: float,
+    ) -> None:
+        if heartbeat_timeout <= heartbeat_interval:
+            raise ValueError(
+                f"heartbeat_timeout ({heartbeat_timeout}) must exceed "
+                f"heartbeat_interval ({heartbeat_interval})"
+            )
+        self.registry = registry if registry is not None else codec
+        self.max_message_size = max_message_size
+        self._on_envelope = on_envelope
+        self._on_peer_down = on_peer_down
+        self.heartbeat_interval = heartbeat_interval
+        self.heartbeat_timeout = heartbeat_timeout
+        self._counters: Counter[str] = Counter()  # mutated only on the I/O thread
+        self._rlog = RateLimitedLog(log)
+        self._peers: dict[str, _Peer] = {}
+        self._now = time.monotonic()
+        self._address = ""
+        self._ping = b""
+        self._pong = b""
+
+    # -- public ---------------------------------------------------------------------
+
+    @property
+    def address(self) -> str:
+        """The address peers use to reach this transport (``sender_node`` of its envelopes)."""
+        return self._address
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """Snapshot of per-reason counters, e.g. ``{"decode:truncated": 3}``."""
+        return dict(self._counters)
+
+    def encode_unchecked(self, envelope: Envelope) -> bytes:
+        """Encode without the size check (to measure an envelope)."""
+        return self.registry.encode(envelope)
+
+    def encode(self, envelope: Envelope) -> bytes:
+        """Encode and size-check an envelope (raises EncodeError / MessageTooLarge)."""
+        data = self.registry.encode(envelope)
+        if len(data) > self.max_message_size:
+            raise MessageTooLarge(len(data), self.max_message_size)
+        return data
+
+    def send(self, peer_address: str, envelope: Envelope) -> None:
+        """Queue ``envelope`` for ``peer_address``. Thread-safe, never blocks.
+
+        Encoding happens here, on the caller's thread, so an unencodable or oversized
+        message fails at its origin. Delivery is at-most-once.
+        """
+        self._enqueue(peer_address, self.encode(envelope))
+
+    def reply(self, request: Envelope, body: Any, *, sender_actor: str | None = None) -> None:
+        """Send a REPLY to an ASK (``corr_id = request.msg_id``)."""
+        self.send(request.sender_node, self._answer(request, Kind.REPLY, body, sender_actor))
+
+    def reply_error(
+        self, request: Envelope, exc: BaseException, *, sender_actor: str | None = None
+    ) -> None:
+        """Send an ERROR reply carrying ``RemoteError(type(exc).__name__, str(exc))``."""
+        body = RemoteError.from_exception(exc)
+        self.send(request.sender_node, self._answer(request, Kind.ERROR, body, sender_actor))
+
+    def _answer(
+        self, request: Envelope, kind: Kind, body: Any, sender_actor: str | None
+    ) -> Envelope:
+        return Envelope(
+            corr_id=request.msg_id,
+            sender_node=self._address,
+            sender_actor=sender_actor if sender_actor is not None else request.target,
+            target=request.sender_actor or "",
+            kind=kind,
+            body=body,
+        )
+
+    # -- to implement ---------------------------------------------------------------
+
+    def _enqueue(self, peer: str, data: bytes) -> None:
+        raise NotImplementedError
+
+    def _emit(self, peer: str, frames: list[bytes]) -> None:
+        """I/O: put frames on the wire to ``peer`` (in order)."""
+        raise NotImplementedError
+
+    def _send_pong(self, reply_path: Any) -> None:
+        """I/O: answer a heartbeat ping on the connection it came in on."""
+        raise NotImplementedError
+
+    def _note_inbound(self, sender_node: str, reply_path: Any) -> None:
+        """I/O: a valid envelope from ``sender_node`` arrived over ``reply_path``."""
+
+    # -- I/O thread -----------------------------------------------------------------
+
+    def _count(self, key: str) -> None:
+        self._counters[key] += 1
+
+    def _init_heartbeats(self) -> None:
+        hb = Envelope(msg_id=0, sender_node=self._address, target="", kind=Kind.HEARTBEAT)
+        self._ping = self.registry.encode(hb)
+        self._pong = self.registry.encode(
+            Envelope(msg_id=0, corr_id=0, sender_node=self._address, target="", kind=Kind.HEARTBEAT)
+        )
+
+    def _track(self, peer: str) -> None:
+        """I/O: start watching the liveness of a peer we are about to send to."""
+        if peer not in self._peers:
+            self._peers[peer] = _Peer(self._now)
+
+    def _seen(self, peer: str) -> None:
+        p = self._peers.get(peer)
+        if p is not None:
+            p.last_recv = self._now
+            if p.down:
+                p.down = False
+                self._count("peer:up")
+                log.info("peer %s is reachable again", peer)
+
+    def _tick(self) -> None:
+        """I/O, every heartbeat interval: ping every peer, report the ones gone silent."""
+        now = self._now
+        ping = [self._ping]
+        for addr, p in list(self._peers.items()):
+            if not p.down and now - p.last_recv > self.heartbeat_timeout:
+                p.down = True
+                self._count("peer:down")
+                log.warning("peer %s missed heartbeats for %.1fs: down", addr, now - p.last_recv)
+                if self._on_peer_down is not None:
+                    try:
+                        self._on_peer_down(addr)
+                    except Exception:
+                        self._count("callback:error")
+                        log.exception("on_peer_down(%r) raised", addr)
+            self._emit(addr, ping)
+
+    def _handle_frame(self, frame: bytes, route: str | None, reply_path: Any) -> None:
+        """I/O: one inbound frame (one or more envelopes). Never raises.
+
+        Every problem is logged (rate-limited) and counted. ``route`` is the peer address
+        when the frame arrived on our own connection to it (any traffic there proves the
+        peer alive); None when it arrived on the listener.
+        """
+        if route is not None:
+            self._seen(route)
+        try:
+            items = self.registry.decode_batch(frame, self.max_message_size)
+        except Exception as exc:  # a decoder bug must not kill the I/O thread
+            self._count("decode:internal")
+            self._rlog.warning("decode:internal", "decoder failed: %r", exc)
+            return
+        for env in items:
+            if type(env) is Envelope:
+                self._handle_envelope(env, route, reply_path)
+            else:
+                self._bad_frame(env)  # type: ignore[arg-type]
+
+    def _bad_frame(self, exc: DecodeError) -> None:
+        self._count("decode:" + exc.reason)
+        self._rlog.warning("decode:" + exc.reason, "dropped a bad envelope: %s", exc)
+        hdr = exc.header
+        if hdr is not None and hdr.kind is Kind.ASK:
+            self._error_reply(hdr, "DecodeError", str(exc))
+
+    def _handle_envelope(self, env: Envelope, route: str | None, reply_path: Any) -> None:
+        if env.kind is Kind.HEARTBEAT:
+            if env.corr_id is None:
+                self._send_pong(reply_path)
+            if route is None:
+                self._seen(env.sender_node)
+            return
+        if route is None:
+            self._note_inbound(env.sender_node, reply_path)
+            if env.sender_node in self._peers:
+                self._seen(env.sender_node)
+        try:
+            self._on_envelope(env)
+        except UnknownTarget as exc:
+            self._count("target:unknown")
+            self._rlog.warning("target:unknown", "no actor %r: %s", env.target, exc)
+            if env.kind is Kind.ASK:
+                self._error_reply(env, "UnknownTarget", str(exc) or f"no actor {env.target!r}")
+        except Exception as exc:
+            self._count("handler:error")
+            self._rlog.warning("handler:error", "on_envelope raised %r", exc)
+            if env.kind is Kind.ASK:
+                self._error_reply(env, type(exc).__name__, str(exc))
+
+    def _error_reply(self, request: Envelope, type_name: str, message: str) -> None:
+        try:
+            data = self.encode(
+                self._answer(request, Kind.ERROR, RemoteError(type_name, message[:1000]), None)
+            )
+            self._emit(request.sender_node, [data])
+            self._count("error_reply:sent")
+        except Exception as exc:
+            self._count("error_reply:failed")
+            self._rlog.warning("error_reply:failed", "cannot send error reply: %r", exc)

@@ -1,0 +1,480 @@
+"""ZmqTransport: one ROUTER to listen, one DEALER per peer, one I/O thread owning them all.
+
+    actor threads ──send()──► encode on caller ─► deque ─┐ (one eventfd write per burst)
+                                                         ▼
+                          ┌──────────── I/O thread (owns every socket) ────────────┐
+      peers' DEALERs ───► │ ROUTER ─► decode ─► on_envelope(env)                    │
+                          │ drain deque ─► group by peer ─► DEALER.send_multipart   │
+                          │ heartbeats: ping every interval, on_peer_down on silence│
+                          │ ZAP handler (CURVE): accept only authorised public keys │
+                          └────────────────────────────────────────────────────────┘
+
+A burst of envelopes to one peer travels as one ZeroMQ frame holding the msgpack
+envelopes back to back (msgpack is self-delimiting), up to ``max_message_size`` bytes:
+one libzmq call and one Python-level send per batch instead of one per envelope. Since
+no frame exceeds ``max_message_size``, MAXMSGSIZE on every socket refuses anything
+larger at the libzmq level, before Python sees it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from collections import deque
+from threading import get_ident
+from typing import Any
+
+import zmq
+from zmq.utils import z85
+
+from transport._base import (
+    DEFAULT_HEARTBEAT_INTERVAL,
+    DEFAULT_HEARTBEAT_TIMEOUT,
+    DEFAULT_MAX_MESSAGE_SIZE,
+    OnEnvelope,
+    OnPeerDown,
+    _TransportBase,
+)
+from transport._codec import MessageRegistry
+from transport._errors import TransportError
+from transport._security import Security
+
+log = logging.getLogger("transport.zmq")
+
+CLIENT_PREFIX = "client:"
+"""Address prefix of a connect-only transport (``bind=None``); peers answer it over the
+connection it opened, since it has no listener to connect back to."""
+
+_BATCH = 1024  # envelopes per frame at most
+_RECV_ROUNDS = 512  # multipart messages read per socket per loop turn before other work
+_DRAIN_MAX = 65536  # queued envelopes moved per loop turn
+_MAX_PENDING = 1_000_000  # envelopes held for a peer whose send queue is full
+
+
+class _Route:
+    """Where frames for one peer address go."""
+
+    __slots__ = ("addr", "ident", "pending", "sock")
+
+    def __init__(self, addr: str, sock: zmq.Socket[Any], ident: bytes | None) -> None:
+        self.addr = addr
+        self.sock = sock
+        self.ident = ident  # None: our DEALER to the peer; bytes: via our ROUTER
+        self.pending: deque[bytes] = deque()
+
+
+def _make_wakeup() -> tuple[int, int]:
+    if hasattr(os, "eventfd"):
+        fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        return fd, fd
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    os.set_blocking(w, False)
+    return r, w
+
+
+class ZmqTransport(_TransportBase):
+    """The real transport. See the module docstring for the threading model."""
+
+    def __init__(
+        self,
+        bind: str | None = "tcp://127.0.0.1:0",
+        *,
+        advertise: str | None = None,
+        security: Security,
+        on_envelope: OnEnvelope,
+        on_peer_down: OnPeerDown | None = None,
+        registry: MessageRegistry | None = None,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
+        heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT,
+        linger: float = 0.1,
+        hwm: int = 100_000,
+    ) -> None:
+        super().__init__(
+            registry=registry,
+            max_message_size=max_message_size,
+            on_envelope=on_envelope,
+            on_peer_down=on_peer_down,
+            heartbeat_interval=heartbeat_interval,
+            heartbeat_timeout=heartbeat_timeout,
+        )
+        if bind is not None and not security.can_serve:
+            raise TransportError(
+                "this security holds no cluster secret key, so it cannot listen: "
+                "use bind=None for a connect-only client"
+            )
+        self.bind = bind
+        self.advertise = advertise
+        self.security = security
+        self.linger = linger
+        self.hwm = hwm
+        self._outq: deque[tuple[str, bytes]] = deque()
+        self._signalled = False
+        self._stopping = False
+        self._started = False
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._wake_r = self._wake_w = -1
+        self._io_ident = -1
+        # I/O-thread state
+        self._ctx: zmq.Context[Any] | None = None
+        self._poller = zmq.Poller()
+        self._router: zmq.Socket[Any] | None = None
+        self._zap: zmq.Socket[Any] | None = None
+        self._routes: dict[str, _Route] = {}
+        self._by_sock: dict[zmq.Socket[Any], _Route] = {}
+        self._client_idents: dict[str, bytes] = {}
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> ZmqTransport:
+        """Bind and start the I/O thread; returns once ``address`` is known."""
+        if self._started:
+            raise TransportError("transport already started")
+        self._started = True
+        self._wake_r, self._wake_w = _make_wakeup()
+        self._thread = threading.Thread(target=self._run, name="transport-io", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            self._thread.join()
+            raise TransportError(f"transport failed to start: {self._error}") from self._error
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Flush what is queued (bounded by ``linger``), close the sockets, join the thread."""
+        if self._thread is None or self._stopping:
+            return
+        self._stopping = True
+        self._wake()
+        self._thread.join(timeout)
+        for fd in {self._wake_r, self._wake_w}:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def __enter__(self) -> ZmqTransport:
+        return self.start() if not self._started else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- caller threads -------------------------------------------------------------
+
+    def _enqueue(self, peer: str, data: bytes) -> None:
+        if self._stopping:
+            return  # at-most-once: a send racing shutdown is dropped
+        self._outq.append((peer, data))
+        # From the I/O thread itself (a reply sent inside on_envelope) no wakeup is
+        # needed: the loop drains the queue before it polls again.
+        if not self._signalled and get_ident() != self._io_ident:
+            self._signalled = True
+            self._wake()
+
+    def _wake(self) -> None:
+        try:
+            if self._wake_r == self._wake_w:
+                os.eventfd_write(self._wake_w, 1)
+            else:
+                os.write(self._wake_w, b"\0")
+        except (BlockingIOError, OSError):
+            pass  # already signalled (pipe full) or shutting down
+
+    # -- I/O thread -----------------------------------------------------------------
+
+    def _run(self) -> None:
+        self._io_ident = get_ident()
+        ctx: zmq.Context[Any] = zmq.Context(io_threads=1)
+        self._ctx = ctx
+        try:
+            self._setup(ctx)
+        except BaseException as exc:
+            self._error = exc
+            ctx.destroy(linger=0)
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            self._loop()
+        except BaseException:  # pragma: no cover - last resort, should not happen
+            log.exception("transport I/O thread crashed")
+            self._count("io:crashed")
+        finally:
+            ctx.destroy(linger=int(self.linger * 1000))
+
+    def _setup(self, ctx: zmq.Context[Any]) -> None:
+        sec = self.security
+        self._poller.register(self._wake_r, zmq.POLLIN)
+        if self.bind is None:
+            self._address = CLIENT_PREFIX + uuid.uuid4().hex
+        else:
+            if sec.mode == "curve":
+                zap = ctx.socket(zmq.REP)
+                zap.linger = 0
+                zap.bind("inproc://zeromq.zap.01")
+                self._zap = zap
+                self._poller.register(zap, zmq.POLLIN)
+            router = ctx.socket(zmq.ROUTER)
+            self._sockopts(router)
+            router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+            if sec.mode == "curve":
+                router.curve_server = True
+                router.curve_secretkey = sec.server_secret
+                router.curve_publickey = sec.server_public
+                router.zap_domain = b"pydcos"
+            router.bind(self.bind)
+            self._router = router
+            self._poller.register(router, zmq.POLLIN)
+            bound = router.getsockopt_string(zmq.LAST_ENDPOINT)
+            self._address = self._advertised(bound)
+        self._init_heartbeats()
+        log.info("transport %s listening (%s)", self._address, sec.mode)
+
+    def _advertised(self, bound: str) -> str:
+        port = bound.rsplit(":", 1)[1]
+        adv = self.advertise
+        if adv is None:
+            host = bound.rsplit(":", 1)[0]
+            if host in ("tcp://0.0.0.0", "tcp://*", "tcp://[::]"):
+                log.warning("bound to %s without advertise=: advertising 127.0.0.1", bound)
+                host = "tcp://127.0.0.1"
+            return f"{host}:{port}"
+        head, _, tail = adv.rpartition(":")
+        if head and head != "tcp" and tail.isdigit():
+            return adv if int(tail) != 0 else f"{head}:{port}"
+        return f"{adv}:{port}"
+
+    def _sockopts(self, s: zmq.Socket[Any]) -> None:
+        s.linger = int(self.linger * 1000)
+        s.sndhwm = self.hwm
+        s.rcvhwm = self.hwm
+        s.setsockopt(zmq.MAXMSGSIZE, self.max_message_size)
+        s.setsockopt(zmq.RECONNECT_IVL, 100)
+        s.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
+
+    def _loop(self) -> None:
+        poller = self._poller
+        wake = self._wake_r
+        router = self._router
+        zap = self._zap
+        interval = self.heartbeat_interval
+        next_tick = time.monotonic() + interval
+        while True:
+            timeout = 0 if self._outq else int(max(0.0, next_tick - time.monotonic()) * 1000) + 1
+            events = poller.poll(timeout)
+            self._now = now = time.monotonic()
+            for sock, ev in events:
+                if sock is router:
+                    self._recv_router()
+                elif sock == wake:
+                    self._clear_wake()
+                elif sock is zap:
+                    self._handle_zap()
+                else:
+                    r = self._by_sock.get(sock)
+                    if r is None:
+                        continue
+                    if ev & zmq.POLLIN:
+                        self._recv_dealer(r)
+                    if ev & zmq.POLLOUT and r.pending:
+                        self._flush_pending(r)
+            if self._outq:
+                self._drain()
+            if self._stopping:
+                self._signalled = False
+                self._drain()
+                return
+            if now >= next_tick:
+                self._tick()
+                next_tick = now + interval
+
+    def _clear_wake(self) -> None:
+        try:
+            if self._wake_r == self._wake_w:
+                os.eventfd_read(self._wake_r)
+            else:
+                os.read(self._wake_r, 4096)
+        except BlockingIOError:
+            pass
+        self._signalled = False  # BEFORE draining: a send after this point wakes us again
+
+    def _drain(self) -> None:
+        q = self._outq
+        batches: dict[str, list[bytes]] = {}
+        n = 0
+        while q and n < _DRAIN_MAX:
+            peer, data = q.popleft()
+            n += 1
+            b = batches.get(peer)
+            if b is None:
+                batches[peer] = [data]
+            else:
+                b.append(data)
+        for peer, frames in batches.items():
+            self._emit(peer, frames)
+
+    def _recv_router(self) -> None:
+        router = self._router
+        assert router is not None
+        handle = self._handle_frame
+        for _ in range(_RECV_ROUNDS):
+            try:
+                parts = router.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            ident = parts[0]
+            for i in range(1, len(parts)):
+                handle(parts[i], None, ident)
+
+    def _recv_dealer(self, r: _Route) -> None:
+        handle = self._handle_frame
+        for _ in range(_RECV_ROUNDS):
+            try:
+                parts = r.sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            for f in parts:
+                handle(f, r.addr, r.sock)
+
+    def _handle_zap(self) -> None:
+        assert self._zap is not None
+        try:
+            msg = self._zap.recv_multipart(zmq.NOBLOCK)
+        except zmq.Again:
+            return
+        if len(msg) < 6:
+            return
+        request_id, address, mechanism, creds = msg[1], msg[3], msg[5], msg[6:]
+        key = z85.encode(creds[0]) if mechanism == b"CURVE" and len(creds) == 1 else b""
+        ok = key in self.security.authorized
+        if not ok:
+            self._count("auth:denied")
+            self._rlog.warning(
+                "auth:denied",
+                "refused %s connection from %s: key %s is not authorised",
+                mechanism.decode(errors="replace"),
+                address.decode(errors="replace"),
+                key.decode(errors="replace") or "-",
+            )
+        status = [b"200", b"OK"] if ok else [b"400", b"key not authorised"]
+        self._zap.send_multipart([b"1.0", request_id, *status, key if ok else b"", b""])
+
+    def _open_route(self, peer: str) -> _Route | None:
+        if peer.startswith(CLIENT_PREFIX):
+            ident = self._client_idents.get(peer)
+            if ident is None or self._router is None:
+                return None
+            r = _Route(peer, self._router, ident)
+        else:
+            assert self._ctx is not None
+            sec = self.security
+            sock = self._ctx.socket(zmq.DEALER)
+            self._sockopts(sock)
+            if sec.mode == "curve":
+                sock.curve_serverkey = sec.server_public
+                sock.curve_publickey = sec.client_public
+                sock.curve_secretkey = sec.client_secret
+            try:
+                sock.connect(peer)
+            except zmq.ZMQError as exc:
+                sock.close(linger=0)
+                self._rlog.warning("send:bad_address", "cannot connect to %r: %s", peer, exc)
+                return None
+            r = _Route(peer, sock, None)
+            self._by_sock[sock] = r
+            self._poller.register(sock, zmq.POLLIN)
+        self._routes[peer] = r
+        self._track(peer)
+        return r
+
+    def _note_inbound(self, sender_node: str, reply_path: Any) -> None:
+        if (
+            sender_node.startswith(CLIENT_PREFIX)
+            and type(reply_path) is bytes
+            and self._client_idents.get(sender_node) != reply_path
+        ):
+            if len(self._client_idents) > 100_000:
+                self._client_idents.clear()
+            self._client_idents[sender_node] = reply_path
+            r = self._routes.get(sender_node)
+            if r is not None:
+                r.ident = reply_path
+
+    def _emit(self, peer: str, frames: list[bytes]) -> None:
+        r = self._routes.get(peer)
+        if r is None:
+            r = self._open_route(peer)
+            if r is None:
+                self._counters["send:unroutable"] += len(frames)
+                return
+        if r.pending:
+            self._hold(r, frames)
+        else:
+            self._write(r, frames)
+
+    def _hold(self, r: _Route, frames: list[bytes]) -> None:
+        room = _MAX_PENDING - len(r.pending)
+        if room < len(frames):
+            self._counters["send:overflow"] += len(frames) - max(room, 0)
+            self._rlog.warning("send:overflow", "peer %s is not reading: dropping", r.addr)
+            frames = frames[: max(room, 0)]
+        r.pending.extend(frames)
+
+    def _write(self, r: _Route, frames: list[bytes]) -> None:
+        """Send envelopes as few frames as possible: each frame carries consecutive
+        envelopes back to back, up to ``max_message_size`` bytes (one libzmq call each)."""
+        sock = r.sock
+        limit = self.max_message_size
+        n = len(frames)
+        i = 0
+        while i < n:
+            if n == 1:
+                batch = frames[0]
+                j = 1
+            else:
+                size = len(frames[i])
+                j = i + 1
+                while j < n and j - i < _BATCH and size + len(frames[j]) <= limit:
+                    size += len(frames[j])
+                    j += 1
+                batch = frames[i] if j == i + 1 else b"".join(frames[i:j])
+            try:
+                if r.ident is None:
+                    sock.send(batch, zmq.NOBLOCK, copy=len(batch) < 65536)
+                else:
+                    sock.send_multipart([r.ident, batch], zmq.NOBLOCK)
+            except zmq.Again:
+                if r.ident is not None:  # a client's pipe is full: drop, do not stall
+                    self._counters["send:overflow"] += j - i
+                    i = j
+                    continue
+                self._hold(r, frames[i:])
+                self._poller.register(sock, zmq.POLLIN | zmq.POLLOUT)
+                return
+            except zmq.ZMQError as exc:  # EHOSTUNREACH: the client is gone
+                self._counters["send:unreachable"] += n - i
+                self._rlog.warning("send:unreachable", "cannot send to %s: %s", r.addr, exc)
+                return
+            i = j
+
+    def _flush_pending(self, r: _Route) -> None:
+        frames = list(r.pending)
+        r.pending.clear()
+        self._poller.register(r.sock, zmq.POLLIN)
+        self._write(r, frames)
+
+    def _send_pong(self, reply_path: Any) -> None:
+        try:
+            if type(reply_path) is bytes:
+                if self._router is not None:
+                    self._router.send_multipart([reply_path, self._pong], zmq.NOBLOCK)
+            else:
+                reply_path.send(self._pong, zmq.NOBLOCK)
+        except zmq.ZMQError:
+            self._count("heartbeat:pong_failed")
