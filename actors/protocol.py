@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from runtime import register_message
+
 # --------------------------------------------------------------------------------------
 # Shared records
 
@@ -295,6 +297,18 @@ class Rescind:
 
 
 @dataclass(frozen=True, slots=True)
+class Operation:
+    """One offer operation (Mesos' Offer.Operation)."""
+
+    type: str
+    """``LAUNCH``; RESERVE/UNRESERVE/CREATE/DESTROY are reserved for the volumes issue."""
+    tasks: list[TaskInfo] = field(default_factory=list)
+    """The tasks of a LAUNCH."""
+    resources: dict[str, Any] = field(default_factory=dict)
+    """The resources of a RESERVE/UNRESERVE/CREATE/DESTROY (not supported yet)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Accept:
     """Framework -> master: use offers for operations (LAUNCH; later RESERVE, CREATE...)."""
 
@@ -302,9 +316,8 @@ class Accept:
     """The accepting framework."""
     offer_ids: list[str]
     """Offers consumed by this call (all on one agent, as in Mesos)."""
-    operations: list[dict[str, Any]]
-    """``{"type": "LAUNCH", "tasks": [TaskInfo...]}``; RESERVE/UNRESERVE/CREATE/DESTROY
-    are reserved for the volumes issue and are refused for now."""
+    operations: list[Operation]
+    """What to do with the offered resources; only LAUNCH is supported for now."""
     refuse_seconds: float = 5.0
     """Filter for the unused remainder of the offers."""
 
@@ -424,6 +437,7 @@ CLUSTER_MESSAGES: tuple[type, ...] = (
     Offer,
     Offers,
     Rescind,
+    Operation,
     Accept,
     Decline,
     Revive,
@@ -437,3 +451,6 @@ CLUSTER_MESSAGES: tuple[type, ...] = (
     MasterChanged,
 )
 """Every record above, in a stable order, for registration with the transport codec."""
+
+for _cls in CLUSTER_MESSAGES:
+    register_message(_cls)

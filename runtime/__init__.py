@@ -18,6 +18,7 @@ from runtime._messages import (
 )
 from runtime._node import Node
 from runtime._ref import ActorRef, AskFuture, LocalActorRef
+from runtime._remote import NOCONNECTION, RemoteActorRef, split_address
 from runtime._supervisor import (
     ChildInfo,
     ChildSpec,
@@ -42,9 +43,12 @@ from runtime.errors import (
     SupervisorError,
     UnknownMessage,
 )
+from transport import RemoteError
+from transport import register as register_message
 
 __all__ = [
     "KILLED",
+    "NOCONNECTION",
     "NOPROC",
     "NORMAL",
     "SHUTDOWN",
@@ -65,6 +69,8 @@ __all__ = [
     "LocalActorRef",
     "ManualClock",
     "Node",
+    "RemoteActorRef",
+    "RemoteError",
     "RestartChild",
     "RestartIntensityExceeded",
     "RuntimeSystemError",
@@ -81,4 +87,6 @@ __all__ = [
     "WhichChildren",
     "add_restart",
     "is_normal_exit",
+    "register_message",
+    "split_address",
 ]

@@ -168,7 +168,13 @@ class Actor(pykka.ThreadingActor):
         target: Actor | None = None
         local = ref._local()
         if local is None:
-            raise NotImplementedError(f"monitoring {type(ref).__name__} is not supported yet")
+            from runtime._remote import RemoteActorRef
+
+            remoting = self._rt_node._remoting
+            if not isinstance(ref, RemoteActorRef) or remoting is None:
+                raise TypeError(f"monitor: cannot monitor {ref!r}")
+            remoting.monitor(self, ref)
+            return
         try:
             target = local._current()
         except RuntimeSystemError:
@@ -180,6 +186,13 @@ class Actor(pykka.ThreadingActor):
 
     def demonitor(self, ref: ActorRef) -> None:
         """Stop watching; a Down already queued before this call is still delivered."""
+        if ref._local() is None:
+            from runtime._remote import RemoteActorRef
+
+            remoting = self._rt_node._remoting
+            if isinstance(ref, RemoteActorRef) and remoting is not None:
+                remoting.demonitor(self, ref)
+            return
         for target in self._rt_monitoring.pop(ref, []):
             target._rt_remove_watch(self, ref)
 

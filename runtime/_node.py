@@ -22,6 +22,7 @@ from runtime.errors import (
 )
 
 if TYPE_CHECKING:
+    from runtime._remote import Remoting
     from runtime._supervisor import SupervisorRef
 
 __all__ = ["Node"]
@@ -75,6 +76,7 @@ class Node:
         self._dead_letters = 0
         self._unhandled = 0
         self._state = "running"
+        self._remoting: Remoting | None = None
         root_ref = self._spawn(
             Supervisor,
             (),
@@ -171,14 +173,92 @@ class Node:
             raise ActorNotFound(f"no actor named {name!r} on node {self.name!r}")
         return LocalActorRef(self, actor, name)
 
-    def ref(self, name: str) -> LocalActorRef:
-        """A by-name ref resolved at each use; the name need not be registered yet."""
+    def ref(self, name: str) -> ActorRef:
+        """A ref by name or by address.
+
+        A plain name gives a local by-name ref, resolved at each use (the name need
+        not be registered yet). An address ``tcp://host:port/name`` gives a remote ref,
+        or a local one when the address is this node's own.
+        """
+        if "://" in name or name.startswith("client:"):
+            from runtime._remote import split_address
+
+            node_address, actor = split_address(name)
+            remoting = self._remoting
+            if remoting is not None and node_address == remoting.address:
+                return LocalActorRef(self, self._names.get(actor), actor)
+            if remoting is None:
+                raise RuntimeSystemError(
+                    f"node {self.name!r} has no network transport: call node.listen() "
+                    f"before using the remote address {name!r}"
+                )
+            return remoting.ref(node_address, actor)
         return LocalActorRef(self, self._names.get(name), name)
+
+    # --- network ------------------------------------------------------------------
+    def listen(
+        self,
+        bind: str | None = "tcp://127.0.0.1:0",
+        *,
+        security: Any = None,
+        advertise: str | None = None,
+        heartbeat_interval: float = 1.0,
+        heartbeat_timeout: float = 5.0,
+        max_message_size: int | None = None,
+    ) -> str:
+        """Put this node on the network; returns its address (``tcp://host:port``).
+
+        ``security`` is a ``transport.Security``: CURVE for anything but local
+        development. Without one, plain mode is used and the transport logs a warning.
+        ``bind=None`` makes a connect-only client node (scripts, the CLI).
+        """
+        from runtime._remote import Remoting
+        from transport import Security
+
+        if self._remoting is not None:
+            raise RuntimeSystemError(f"node {self.name!r} is already listening")
+        self._remoting = Remoting(
+            self,
+            bind,
+            security=security if security is not None else Security.plain(),
+            advertise=advertise,
+            heartbeat_interval=heartbeat_interval,
+            heartbeat_timeout=heartbeat_timeout,
+            max_message_size=max_message_size,
+        )
+        return self._remoting.address
+
+    @property
+    def address(self) -> str | None:
+        """This node's network address, or None until `listen()`."""
+        return self._remoting.address if self._remoting is not None else None
+
+    @property
+    def transport_counters(self) -> dict[str, int]:
+        """The transport's per-reason counters (bad frames, unknown targets...)."""
+        return self._remoting.transport.counters if self._remoting is not None else {}
+
+    def actor_address(self, name: str) -> str:
+        """The network address of local actor `name` (``tcp://host:port/name``)."""
+        if self._remoting is None:
+            raise RuntimeSystemError(f"node {self.name!r} is not listening")
+        return f"{self._remoting.address}/{name}"
 
     def registered(self) -> list[str]:
         return sorted(n for n, a in list(self._names.items()) if not a._rt_dead)
 
     # --- transport entry point ----------------------------------------------------
+    def _deliver_local(self, name: str, message: Any, reply: Reply | None) -> bool:
+        """Like `deliver`, but says False (and does nothing) for an unknown name, so the
+        transport can answer UnknownTarget itself."""
+        actor = self._names.get(name)
+        if actor is None or actor._rt_dead:
+            return False
+        actor.actor_inbox.put(Envelope(message, CallbackReply(reply) if reply else None))
+        if actor._rt_dead:
+            actor._rt_drain()
+        return True
+
     def deliver(self, name: str, message: Any, reply: Reply | None) -> None:
         """Hand an incoming network message to the local actor called `name`.
 
@@ -248,6 +328,8 @@ class Node:
         for actor in reversed(tops):
             self._stop_actor(actor, max(0.0, deadline - time.monotonic()))
         self._stop_actor(self._root_actor, max(0.0, deadline - time.monotonic()))
+        if self._remoting is not None:
+            self._remoting.stop()
         self._state = "stopped"
         if self._owned_clock is not None:
             self._owned_clock.close()

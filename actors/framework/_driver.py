@@ -229,7 +229,7 @@ class SchedulerDriver:
     def accept(
         self,
         offer_ids: Sequence[str],
-        operations: list[dict[str, Any]],
+        operations: list[p.Operation],
         refuse_seconds: float = 5.0,
     ) -> None:
         self._tell(p.Accept(self._fid(), list(offer_ids), operations, refuse_seconds))
@@ -238,7 +238,7 @@ class SchedulerDriver:
         self, offer_ids: Sequence[str], tasks: Sequence[p.TaskInfo], refuse_seconds: float = 5.0
     ) -> None:
         """Accept ``offer_ids`` with one LAUNCH of ``tasks`` (Mesos' launchTasks)."""
-        self.accept(offer_ids, [{"type": "LAUNCH", "tasks": list(tasks)}], refuse_seconds)
+        self.accept(offer_ids, [p.Operation("LAUNCH", list(tasks))], refuse_seconds)
 
     def decline(self, offer_ids: Sequence[str], refuse_seconds: float = 5.0) -> None:
         self._tell(p.Decline(self._fid(), list(offer_ids), refuse_seconds))

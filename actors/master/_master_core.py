@@ -776,18 +776,12 @@ class MasterCore:
         fw = self._framework(m.framework_id, "Accept", sender, out)
         if fw is None:
             return
-        tasks = [
-            t
-            for op in m.operations
-            if isinstance(op, dict) and op.get("type") == "LAUNCH"
-            for t in op.get("tasks") or []
-        ]
+        tasks = [t for op in m.operations if op.type == "LAUNCH" for t in op.tasks]
         problem = self._check_offers(fw, m)
         if problem is None:
             for op in m.operations:
-                kind = op.get("type") if isinstance(op, dict) else op
-                if kind != "LAUNCH":
-                    problem = f"operations: type {kind!r} is not supported (only LAUNCH)"
+                if op.type != "LAUNCH":
+                    problem = f"operations: type {op.type!r} is not supported (only LAUNCH)"
                     break
         if problem is not None:
             out.append(Send(fw.address, p.FrameworkError(problem, "Accept")))

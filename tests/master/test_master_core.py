@@ -82,7 +82,7 @@ class Cluster:
             command=p.CommandSpec("sleep 100"),
         )
         return self.handle(
-            p.Accept(self.fid, [offer.offer_id], [{"type": "LAUNCH", "tasks": [task]}], **kw)
+            p.Accept(self.fid, [offer.offer_id], [p.Operation("LAUNCH", [task])], **kw)
         )
 
 
@@ -172,7 +172,7 @@ def test_absurd_task_resources_are_refused_and_the_master_carries_on(
     c.subscribe()
     offer = one(c.offers())
     task = p.TaskInfo("t1", "t1", offer.agent_id, resources, p.CommandSpec("true"))
-    out = c.handle(p.Accept(c.fid, [offer.offer_id], [{"type": "LAUNCH", "tasks": [task]}]))
+    out = c.handle(p.Accept(c.fid, [offer.offer_id], [p.Operation("LAUNCH", [task])]))
     upd = one(sends(out, FW, p.StatusUpdate))
     assert upd.state == "TASK_ERROR" and "resources" in upd.message
     assert c.core.tasks == {}
@@ -183,7 +183,7 @@ def test_unsupported_operation_is_refused_by_name() -> None:
     c.add_agent()
     c.subscribe()
     offer = one(c.offers())
-    out = c.handle(p.Accept(c.fid, [offer.offer_id], [{"type": "RESERVE"}]))
+    out = c.handle(p.Accept(c.fid, [offer.offer_id], [p.Operation("RESERVE")]))
     assert "'RESERVE'" in one(sends(out, FW, p.FrameworkError)).message
 
 
@@ -358,7 +358,7 @@ def test_implicit_reconciliation_reports_every_task() -> None:
     task_b = p.TaskInfo(
         "b", "b", offer.agent_id, Resources.parse("cpus:1;mem:32").to_dict(), p.CommandSpec("true")
     )
-    c.handle(p.Accept(c.fid, [offer.offer_id], [{"type": "LAUNCH", "tasks": [task_a, task_b]}]))
+    c.handle(p.Accept(c.fid, [offer.offer_id], [p.Operation("LAUNCH", [task_a, task_b])]))
     out = c.handle(p.Reconcile(c.fid))
     assert sorted(u.task_id for u in sends(out, FW, p.StatusUpdate)) == ["a", "b"]
     unknown = one(sends(c.handle(p.Reconcile(c.fid, ["zzz"])), FW, p.StatusUpdate))

@@ -1,0 +1,128 @@
+"""ActorRefs across two OS processes over real ZeroMQ (plain mode, loopback)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runtime import (
+    NOCONNECTION,
+    Actor,
+    ActorDead,
+    ActorNotFound,
+    Down,
+    Node,
+    RemoteActorRef,
+    RemoteError,
+)
+from tests.runtime._remote_messages import Bump, Count
+from tests.runtime.conftest import wait_until
+
+PEER = Path(__file__).with_name("_remote_peer.py")
+
+
+@pytest.fixture
+def peer() -> Iterator[tuple[subprocess.Popen[str], str]]:
+    proc = subprocess.Popen(
+        [sys.executable, str(PEER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    address = proc.stdout.readline().strip()
+    assert address.startswith("tcp://"), address
+    yield proc, address
+    if proc.poll() is None:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+@pytest.fixture
+def node() -> Iterator[Node]:
+    n = Node("local", on_fatal=lambda reason: None)
+    n.listen(heartbeat_interval=0.2, heartbeat_timeout=1.0)
+    yield n
+    n.shutdown(5)
+
+
+def test_tell_and_ask_cross_processes_with_registered_records(node: Node, peer: Any) -> None:
+    _, address = peer
+    counter = node.ref(f"{address}/counter")
+    assert isinstance(counter, RemoteActorRef)
+    for _ in range(100):
+        counter.tell(Bump(2))
+    assert wait_until(lambda: counter.ask(Count(), timeout=5) == 200, what="200 bumps")
+    echo = node.ref(f"{address}/echo")
+    assert echo.ask({"nested": [1, "two", None]}) == {"nested": [1, "two", None]}
+    futures = [echo.ask_future(i, timeout=5) for i in range(500)]
+    assert [f.get() for f in futures] == list(range(500))
+
+
+def test_ask_to_a_missing_actor_fails_at_once(node: Node, peer: Any) -> None:
+    _, address = peer
+    started = time.monotonic()
+    with pytest.raises(ActorNotFound, match="nobody"):
+        node.ref(f"{address}/nobody").ask("hi", timeout=30)
+    assert time.monotonic() - started < 10  # an error reply, not the 30 s timeout
+
+
+def test_remote_handler_exception_comes_back_typed(node: Node, peer: Any) -> None:
+    _, address = peer
+    echo = node.ref(f"{address}/echo")
+    with pytest.raises(RemoteError) as info:
+        echo.ask("boom")
+    assert info.value.type_name == "ValueError" and "boom requested" in info.value.message
+    assert echo.ask("still alive") == "still alive"  # an ask failure never kills the actor
+
+
+def test_own_address_resolves_to_a_local_ref(node: Node) -> None:
+    class Local(Actor):
+        def receive(self, message: Any) -> Any:
+            return ("local", message)
+
+    node.spawn(Local, name="here")
+    ref = node.ref(node.actor_address("here"))
+    assert not isinstance(ref, RemoteActorRef)
+    assert ref.ask(1) == ("local", 1)
+
+
+def test_bad_addresses_are_refused_by_name(node: Node) -> None:
+    for bad in ("tcp://host:1/", "udp://h:1/x", "tcp:///x"):
+        with pytest.raises(ValueError, match="actor address"):
+            node.ref(bad)
+
+
+def test_killed_peer_fails_pending_asks_and_monitors_see_down(node: Node, peer: Any) -> None:
+    proc, address = peer
+    downs: list[Down] = []
+
+    class Watcher(Actor):
+        def started(self) -> None:
+            self.monitor(node.ref(f"{address}/echo"))
+
+        def receive(self, message: Any) -> Any:
+            if isinstance(message, Down):
+                downs.append(message)
+
+    node.spawn(Watcher, name="watcher")
+    echo = node.ref(f"{address}/echo")
+    assert echo.ask("up") == "up"
+    proc.kill()
+    proc.wait(5)
+    pending = echo.ask_future("never answered", timeout=30)
+    started = time.monotonic()
+    with pytest.raises(ActorDead, match="unreachable"):
+        pending.get()
+    assert time.monotonic() - started < 10
+    wait_until(lambda: downs, timeout=10, what="Down from the monitor")
+    assert downs[0].reason == NOCONNECTION and downs[0].name == "echo"
+    assert not echo.is_alive()
