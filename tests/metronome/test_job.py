@@ -1,0 +1,239 @@
+"""Job specs: Metronome's defaults, validation rules and 422 error shape.
+
+Rules from Metronome's ``jobspec.schema.json`` / ``JobRunSpec`` / ``schedulespec``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from actors.marathon import Agent
+from actors.metronome import JobSpec, ScheduleSpec, ValidationFailed
+
+
+def job(**run: Any) -> dict[str, Any]:
+    return {"id": "prod.backup", "run": {"cmd": "backup.sh", **run}}
+
+
+def errors_of(data: Any) -> dict[str, list[str]]:
+    with pytest.raises(ValidationFailed) as info:
+        JobSpec.from_json(data)
+    assert info.value.status == 422
+    assert info.value.body["message"] == "Object is not valid"
+    return {d["path"]: d["errors"] for d in info.value.body["details"]}
+
+
+def test_defaults_are_metronomes() -> None:
+    """Metronome JobRunSpec: cpus 1, mem 128, disk 0, maxLaunchDelay 1 h, restart NEVER."""
+    spec = JobSpec.from_json({"id": "sleepy", "run": {"cmd": "sleep 1"}})
+    run = spec.run
+    assert (run.cpus, run.mem, run.disk, run.gpus) == (1, 128, 0, 0)
+    assert run.max_launch_delay_seconds == 3600
+    assert run.restart.policy == "NEVER" and run.restart.active_deadline_seconds is None
+    assert spec.schedules == () and dict(spec.labels) == {}
+
+
+def test_artifact_defaults_are_metronomes() -> None:
+    """Metronome's ArtifactFormat: extract true, executable false, cache false."""
+    spec = JobSpec.from_json(job(artifacts=[{"uri": "http://x/a.tgz"}]))
+    assert spec.run.artifacts[0].to_json() == {
+        "uri": "http://x/a.tgz",
+        "executable": False,
+        "extract": True,
+        "cache": False,
+    }
+
+
+def test_schedule_defaults_are_metronomes() -> None:
+    """Metronome ScheduleSpec: UTC, 15 min starting deadline, ALLOW, enabled."""
+    s = ScheduleSpec.from_json({"id": "nightly", "cron": "0 3 * * *"})
+    assert (s.timezone, s.starting_deadline_seconds) == ("UTC", 900)
+    assert (s.concurrency_policy, s.enabled) == ("ALLOW", True)
+
+
+FULL_JOB: dict[str, Any] = {
+    "id": "prod.etl-nightly",
+    "description": "nightly ETL",
+    "labels": {"team": "data"},
+    "run": {
+        "cmd": "etl --all",
+        "cpus": 0.5,
+        "mem": 256,
+        "disk": 10,
+        "gpus": 0,
+        "env": {"MODE": "full"},
+        "user": "nobody",
+        "artifacts": [{"uri": "http://x/etl", "executable": True, "extract": False, "cache": True}],
+        "docker": {"image": "busybox:1", "forcePullImage": True},
+        "placement": {
+            "constraints": [
+                {"attribute": "rack", "operator": "LIKE", "value": "r[12]"},
+                {"attribute": "hostname", "operator": "UNLIKE", "value": "bad.*"},
+            ]
+        },
+        "volumes": [{"containerPath": "/data", "hostPath": "/srv/data", "mode": "RW"}],
+        "restart": {"policy": "ON_FAILURE", "activeDeadlineSeconds": 600},
+        "taskKillGracePeriodSeconds": 5,
+        "maxLaunchDelay": 300,
+    },
+    "schedules": [
+        {
+            "id": "nightly",
+            "cron": "30 2 * * *",
+            "timezone": "Europe/Berlin",
+            "startingDeadlineSeconds": 120,
+            "concurrencyPolicy": "FORBID",
+            "enabled": False,
+        }
+    ],
+}
+
+
+def test_a_rendered_job_is_valid_input_and_round_trips() -> None:
+    """What GET returns must be accepted by PUT, and persistence must be lossless."""
+    spec = JobSpec.from_json(FULL_JOB)
+    again = JobSpec.from_json(spec.to_json())
+    assert again == spec
+    assert spec.to_json()["run"]["placement"] == FULL_JOB["run"]["placement"]
+    assert spec.to_json()["schedules"] == FULL_JOB["schedules"]
+
+
+def test_nulls_mean_not_given() -> None:
+    spec = JobSpec.from_json({"id": "a", "description": None, "run": {"cmd": "x", "user": None}})
+    assert spec.description is None and spec.run.user is None
+
+
+def test_eq_is_read_as_is() -> None:
+    """Metronome's older EQ operator is the same rule as IS."""
+    raw = job(placement={"constraints": [{"attribute": "rack", "operator": "EQ", "value": "r1"}]})
+    (constraint,) = JobSpec.from_json(raw).run.constraints
+    assert constraint.operator == "IS"
+
+
+@pytest.mark.parametrize(
+    ("attributes", "ok"),
+    [({"rack": "r1", "zone": "a"}, True), ({"rack": "r3", "zone": "a"}, False), ({}, False)],
+)
+def test_placement_uses_marathons_matcher(attributes: dict[str, str], ok: bool) -> None:
+    """IS / LIKE / UNLIKE, Metronome's operators, decided by actors.marathon.match."""
+    raw = job(
+        placement={
+            "constraints": [
+                {"attribute": "rack", "operator": "LIKE", "value": "r[12]"},
+                {"attribute": "zone", "operator": "IS", "value": "a"},
+                {"attribute": "gpu", "operator": "UNLIKE", "value": "yes"},
+            ]
+        }
+    )
+    verdict = JobSpec.from_json(raw).run.placement(Agent("h1", attributes))
+    assert verdict.ok is ok
+    if not ok:
+        assert "rack" in verdict.reason
+
+
+def test_a_docker_image_alone_is_enough() -> None:
+    """Metronome: "Cmd, docker or ucr image must be specified"."""
+    spec = JobSpec.from_json({"id": "img", "run": {"docker": {"image": "alpine"}}})
+    assert spec.run.cmd is None and spec.run.docker is not None
+
+
+@pytest.mark.parametrize(
+    ("data", "path"),
+    [
+        ({"id": "Prod", "run": {"cmd": "x"}}, "/id"),
+        ({"id": "prod_backup", "run": {"cmd": "x"}}, "/id"),
+        ({"id": "-prod", "run": {"cmd": "x"}}, "/id"),
+        ({"id": "prod..backup", "run": {"cmd": "x"}}, "/id"),
+        ({"id": "prod.", "run": {"cmd": "x"}}, "/id"),
+        ({"run": {"cmd": "x"}}, "/id"),
+        ({"id": "a"}, "/run"),
+        ({"id": "a", "run": {}}, "/run/cmd"),
+        ({"id": "a", "run": {"args": ["x"]}}, "/run/cmd"),
+        ({"id": "a", "run": {"cmd": "x", "args": ["y"]}}, "/run/args"),
+        ({"id": "a", "run": {"cmd": ""}}, "/run/cmd"),
+        (job(cpus=0.001), "/run/cpus"),
+        (job(cpus=0), "/run/cpus"),
+        (job(mem=31), "/run/mem"),
+        (job(disk=-1), "/run/disk"),
+        (job(gpus=1.5), "/run/gpus"),
+        (job(maxLaunchDelay=0), "/run/maxLaunchDelay"),
+        (job(env={"A": 1}), "/run/env/A"),
+        (job(docker={}), "/run/docker/image"),
+        (job(restart={"policy": "ALWAYS"}), "/run/restart/policy"),
+        (
+            job(restart={"policy": "ON_FAILURE", "activeDeadlineSeconds": -1}),
+            "/run/restart/activeDeadlineSeconds",
+        ),
+        (job(volumes=[{"containerPath": "/d", "mode": "RW"}]), "/run/volumes/0/hostPath"),
+        (
+            job(volumes=[{"containerPath": "/d", "hostPath": "/h", "mode": "RX"}]),
+            "/run/volumes/0/mode",
+        ),
+        (job(artifacts=[{"executable": True}]), "/run/artifacts/0/uri"),
+        (
+            job(placement={"constraints": [{"attribute": "r", "operator": "UNIQUE"}]}),
+            "/run/placement/constraints/0/operator",
+        ),
+        (
+            job(placement={"constraints": [{"attribute": "r", "operator": "IS"}]}),
+            "/run/placement/constraints/0/value",
+        ),
+        (
+            job(placement={"constraints": [{"attribute": "r", "operator": "LIKE", "value": "("}]}),
+            "/run/placement/constraints/0/value",
+        ),
+        (job(cpu=2), "/run/cpu"),
+        ({**job(), "instances": 2}, "/instances"),
+        ({**job(), "schedules": [{"id": "s", "cron": "61 * * * *"}]}, "/schedules/0/cron"),
+        ({**job(), "schedules": [{"id": "s", "cron": "* * * *"}]}, "/schedules/0/cron"),
+        ({**job(), "schedules": [{"id": "s", "cron": "0 0 30 2 *"}]}, "/schedules/0/cron"),
+        (
+            {**job(), "schedules": [{"id": "s", "cron": "* * * * *", "timezone": "Mars/Base"}]},
+            "/schedules/0/timezone",
+        ),
+        (
+            {**job(), "schedules": [{"id": "s", "cron": "* * * * *", "timezone": "../etc/passwd"}]},
+            "/schedules/0/timezone",
+        ),
+        (
+            {
+                **job(),
+                "schedules": [{"id": "s", "cron": "* * * * *", "concurrencyPolicy": "REPLACE"}],
+            },
+            "/schedules/0/concurrencyPolicy",
+        ),
+        (
+            {
+                **job(),
+                "schedules": [{"id": "s", "cron": "* * * * *", "startingDeadlineSeconds": 30}],
+            },
+            "/schedules/0/startingDeadlineSeconds",
+        ),
+        ({**job(), "schedules": [{"id": "S!", "cron": "* * * * *"}]}, "/schedules/0/id"),
+        ({**job(), "schedules": [{"id": "s"}]}, "/schedules/0/cron"),
+        ({**job(), "schedules": [{"id": "s", "cron": "* * * * *"}] * 2}, "/schedules/1/id"),
+    ],
+)
+def test_each_bad_input_names_its_field(data: dict[str, Any], path: str) -> None:
+    """Metronome answers 422 with one detail per bad field, at the field's JSON path."""
+    errors = errors_of(data)
+    assert path in errors, errors
+    assert all(errors[path])
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    errors = errors_of({"id": "Bad", "run": {"cpus": 0, "mem": 1, "cmd": "x"}})
+    assert {"/id", "/run/cpus", "/run/mem"} <= set(errors)
+
+
+def test_the_error_message_names_the_minimum() -> None:
+    errors = errors_of(job(cpus=0.001))
+    assert "0.01" in errors["/run/cpus"][0]
+    errors = errors_of(job(mem=16))
+    assert "32" in errors["/run/mem"][0]
+
+
+def test_a_non_object_body_is_a_422_not_a_crash() -> None:
+    assert "/" in errors_of(["not", "a", "job"])
