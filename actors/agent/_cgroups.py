@@ -1,0 +1,145 @@
+"""A per-task cgroup on v1 (one dir per controller) or v2 (one unified dir)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "pids")
+CFS_PERIOD_US = 100_000
+
+
+def detect_version(root: Path = CGROUP_ROOT) -> int | None:
+    """2 for a unified hierarchy, 1 for v1 with memory+cpu mounted, None otherwise."""
+    if (root / "cgroup.controllers").exists():
+        return 2
+    if (root / "memory" / "memory.limit_in_bytes").exists() and (root / "cpu").is_dir():
+        return 1
+    return None
+
+
+class Cgroup:
+    """Create, limit, inspect and destroy one task's cgroup."""
+
+    def __init__(self, version: int, name: str, root: Path = CGROUP_ROOT) -> None:
+        self.version = version
+        self.name = name
+        self.root = root
+
+    def dirs(self) -> list[Path]:
+        if self.version == 2:
+            return [self.root / self.name]
+        return [self.root / c / self.name for c in V1_CONTROLLERS if (self.root / c).is_dir()]
+
+    def procs_files(self) -> list[str]:
+        return [str(d / "cgroup.procs") for d in self.dirs()]
+
+    def _file(self, controller: str, name: str) -> Path:
+        if self.version == 2:
+            return self.root / self.name / name
+        return self.root / controller / self.name / name
+
+    def create(self, cpus: float, mem_mb: float) -> None:
+        if self.version == 2:
+            self._enable_v2_controllers()
+        for d in self.dirs():
+            d.mkdir(parents=True, exist_ok=True)
+        mem = int(mem_mb * 1024 * 1024)
+        quota = max(1000, int(cpus * CFS_PERIOD_US))
+        if self.version == 2:
+            (self.root / self.name / "memory.max").write_text(str(mem))
+            with contextlib.suppress(OSError):
+                (self.root / self.name / "memory.swap.max").write_text("0")
+            (self.root / self.name / "cpu.max").write_text(f"{quota} {CFS_PERIOD_US}")
+        else:
+            self._file("memory", "memory.limit_in_bytes").write_text(str(mem))
+            with contextlib.suppress(OSError):
+                self._file("memory", "memory.memsw.limit_in_bytes").write_text(str(mem))
+            self._file("cpu", "cpu.cfs_period_us").write_text(str(CFS_PERIOD_US))
+            self._file("cpu", "cpu.cfs_quota_us").write_text(str(quota))
+            self._file("cpu", "cpu.shares").write_text(str(max(2, int(cpus * 1024))))
+
+    def _enable_v2_controllers(self) -> None:
+        parts = Path(self.name).parts
+        cur = self.root
+        for part in parts[:-1]:
+            with contextlib.suppress(OSError):
+                (cur / "cgroup.subtree_control").write_text("+memory +cpu +pids")
+            cur = cur / part
+            cur.mkdir(exist_ok=True)
+        with contextlib.suppress(OSError):
+            (cur / "cgroup.subtree_control").write_text("+memory +cpu +pids")
+
+    def exists(self) -> bool:
+        return any(d.is_dir() for d in self.dirs())
+
+    def pids(self) -> list[int]:
+        seen: set[int] = set()
+        for f in self.procs_files():
+            try:
+                seen.update(int(x) for x in Path(f).read_text().split())
+            except (OSError, ValueError):
+                continue
+        return sorted(seen)
+
+    def oom_killed(self) -> bool:
+        """Did the kernel's OOM killer act in this cgroup (or the limit get hit hard)?"""
+        try:
+            if self.version == 2:
+                for line in self._file("memory", "memory.events").read_text().splitlines():
+                    k, _, v = line.partition(" ")
+                    if k == "oom_kill" and int(v) > 0:
+                        return True
+                return False
+            for line in self._file("memory", "memory.oom_control").read_text().splitlines():
+                k, _, v = line.partition(" ")
+                if k == "oom_kill" and int(v) > 0:
+                    return True
+            return False
+        except (OSError, ValueError):
+            return False
+
+    def cpu_time_s(self) -> float:
+        try:
+            if self.version == 2:
+                for line in self._file("cpu", "cpu.stat").read_text().splitlines():
+                    k, _, v = line.partition(" ")
+                    if k == "usage_usec":
+                        return int(v) / 1e6
+                return 0.0
+            return int(self._file("cpuacct", "cpuacct.usage").read_text()) / 1e9
+        except (OSError, ValueError):
+            return 0.0
+
+    def mem_bytes(self) -> int:
+        try:
+            if self.version == 2:
+                return int(self._file("memory", "memory.current").read_text())
+            return int(self._file("memory", "memory.usage_in_bytes").read_text())
+        except (OSError, ValueError):
+            return 0
+
+    def kill_all(self, sig: int) -> None:
+        for pid in self.pids():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+
+    def destroy(self, timeout: float = 5.0) -> None:
+        """SIGKILL whatever is left, then remove the directories (retrying while busy)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.kill_all(9)
+            busy = False
+            for d in self.dirs():
+                try:
+                    d.rmdir()
+                except FileNotFoundError:
+                    pass
+                except OSError:
+                    busy = True
+            if not busy or time.monotonic() > deadline:
+                return
+            time.sleep(0.02)

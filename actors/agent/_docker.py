@@ -1,0 +1,461 @@
+"""The Docker containerizer, through the docker SDK against a real engine.
+
+Containers are named `pydcos-<agent_id>-<task_id>` and labelled `pydcos.agent_id`,
+`pydcos.task_id`, so a restarted agent finds them again. The sandbox is mounted at
+/mnt/mesos/sandbox (as Mesos does) and the container's logs are streamed into the
+sandbox's stdout/stderr by two pump threads. Containers are removed once their
+terminal update has been delivered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+
+from actors.agent._base import TaskHandle, busy_port, invalid
+from actors.agent._checkpoint import read_checkpoints, write_checkpoint
+from actors.agent._fetcher import fetch
+from actors.agent._health_runner import CommandRunner
+from actors.agent._sandbox import RotatingFile, Sandbox
+from actors.agent._spec import (
+    REASON_COMMAND_EXECUTOR_FAILED,
+    REASON_CONTAINER_LAUNCH_FAILED,
+    REASON_CONTAINER_LIMITATION_MEMORY,
+    REASON_EXECUTOR_TERMINATED,
+    TASK_FAILED,
+    TASK_FINISHED,
+    TASK_RUNNING,
+    TASK_STARTING,
+    FetchError,
+    OnHealth,
+    OnUpdate,
+    RecoveredTask,
+    TaskSpec,
+    Usage,
+)
+
+log = logging.getLogger("actors.agent.docker")
+
+LABEL_AGENT = "pydcos.agent_id"
+LABEL_TASK = "pydcos.task_id"
+SANDBOX_IN_CONTAINER = "/mnt/mesos/sandbox"
+
+
+def _engine_message(e: Exception) -> str:
+    if isinstance(e, docker.errors.APIError):
+        return str(e.explanation or e)
+    return str(e)
+
+
+def _exit_state(code: int, oom: bool, mem: float) -> tuple[str, str | None, str]:
+    if oom:
+        return (
+            TASK_FAILED,
+            REASON_CONTAINER_LIMITATION_MEMORY,
+            f"memory limit exceeded ({mem:g} MB): the kernel OOM killer killed the container",
+        )
+    if code == 0:
+        return TASK_FINISHED, None, "exited with status 0"
+    if code == 127:
+        return (
+            TASK_FAILED,
+            REASON_COMMAND_EXECUTOR_FAILED,
+            "exited with status 127: command not found",
+        )
+    return TASK_FAILED, REASON_COMMAND_EXECUTOR_FAILED, f"exited with status {code}"
+
+
+class DockerTask(TaskHandle):
+    kind = "docker"
+
+    def __init__(self, *a: Any, containerizer: DockerContainerizer, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self._c = containerizer
+        self._container: Any = None
+        self._pumps: list[threading.Thread] = []
+
+    @property
+    def container_id(self) -> str | None:
+        return self._container.id if self._container is not None else None
+
+    def _launch(self) -> None:
+        try:
+            self._launch_inner()
+        except Exception as e:
+            log.exception("launch of %s failed", self.task_id)
+            self._remove()
+            self._emit(
+                TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED, f"launch failed: {_engine_message(e)}"
+            )
+
+    def _launch_inner(self) -> None:
+        spec, c = self.spec, self._c
+        bad = invalid(spec)
+        if bad:
+            self._emit(*bad)
+            return
+        self.sandbox.create()
+        try:
+            for uri in spec.uris:
+                fetch(uri, self.sandbox.path)
+        except FetchError as e:
+            self._emit(TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED, str(e))
+            return
+        mappings = spec.resolved_port_mappings() if spec.network == "BRIDGE" else ()
+        busy = busy_port(spec.host_ports())
+        if busy:
+            self._emit(TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED, busy)
+            return
+        self._emit(TASK_STARTING, None, "starting")
+        assert spec.image is not None
+        client = c.client
+        try:
+            if spec.force_pull:
+                client.images.pull(spec.image)
+            else:
+                client.images.get(spec.image)
+        except docker.errors.ImageNotFound as e:
+            self._emit(
+                TASK_FAILED,
+                REASON_CONTAINER_LAUNCH_FAILED,
+                f"image {spec.image!r} not found: {_engine_message(e)}",
+            )
+            return
+        except docker.errors.APIError as e:
+            self._emit(
+                TASK_FAILED,
+                REASON_CONTAINER_LAUNCH_FAILED,
+                f"cannot pull image {spec.image!r}: {_engine_message(e)}",
+            )
+            return
+        name = c.container_name(self.task_id)
+        with contextlib.suppress(docker.errors.NotFound):
+            client.containers.get(name).remove(force=True)  # a stale one from a crash
+        labels = dict(spec.labels)
+        labels.update({LABEL_AGENT: c.agent_id, LABEL_TASK: self.task_id})
+        volumes = {str(self.sandbox.path): {"bind": SANDBOX_IN_CONTAINER, "mode": "rw"}}
+        for v in spec.volumes:
+            volumes[v.host_path] = {
+                "bind": v.container_path,
+                "mode": "ro" if v.mode.upper() == "RO" else "rw",
+            }
+        kw: dict[str, Any] = {
+            "name": name,
+            "labels": labels,
+            "environment": self.sandbox.environment(spec, c.host, SANDBOX_IN_CONTAINER),
+            "nano_cpus": int(spec.cpus * 1e9),
+            "mem_limit": int(spec.mem * 1024 * 1024),
+            "memswap_limit": int(spec.mem * 1024 * 1024),
+            "network_mode": "host" if spec.network == "HOST" else "bridge",
+            "volumes": volumes,
+            "detach": True,
+        }
+        if spec.command:
+            kw["entrypoint"] = ["/bin/sh", "-c"]
+            kw["command"] = [spec.command]
+        elif spec.args:
+            kw["command"] = list(spec.args)
+        if mappings:
+            kw["ports"] = {f"{m.container_port}/{m.protocol}": m.host_port for m in mappings}
+        self._container = client.containers.create(spec.image, **kw)
+        if self._kill_requested.is_set():
+            self._remove()
+            self._emit(*self._killed_state())
+            return
+        try:
+            self._container.start()
+        except docker.errors.APIError as e:
+            msg = _engine_message(e)
+            self._remove()
+            self._emit(
+                TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED, f"cannot start container: {msg}"
+            )
+            return
+        self.checkpoint_data = {
+            "kind": "docker",
+            "task_id": self.task_id,
+            "spec": spec.to_json(),
+            "container_id": self._container.id,
+            "container_name": name,
+            "sandbox": str(self.sandbox.path),
+        }
+        write_checkpoint(self.work_dir, self.task_id, self.checkpoint_data)
+        self._emit(TASK_RUNNING, None, "running")
+        self._attach(since=None)
+        if self._kill_requested.is_set():
+            threading.Thread(
+                target=self._stop_container, args=(spec.kill_grace_period,), daemon=True
+            ).start()
+
+    def _attach(self, since: int | None) -> None:
+        for stream in ("stdout", "stderr"):
+            t = threading.Thread(
+                target=self._pump,
+                args=(stream, since),
+                name=f"logs-{stream}-{self.task_id}",
+                daemon=True,
+            )
+            t.start()
+            self._pumps.append(t)
+        threading.Thread(target=self._watch, name=f"watch-{self.task_id}", daemon=True).start()
+        self._start_health(self._host_ports(), self._exec_runner())
+
+    def _host_ports(self) -> tuple[int, ...]:
+        return self.spec.host_ports()
+
+    def _exec_runner(self) -> CommandRunner:
+        def run(command: str, timeout: float) -> tuple[bool, str]:
+            result: list[Any] = []
+
+            def go() -> None:
+                try:
+                    result.append(self._container.exec_run(["/bin/sh", "-c", command]))
+                except Exception as e:
+                    result.append(e)
+
+            t = threading.Thread(target=go, daemon=True)
+            t.start()
+            t.join(timeout)
+            if not result:
+                return False, f"command health check timed out after {timeout:g}s"
+            r = result[0]
+            if isinstance(r, Exception):
+                return False, f"command health check failed: {_engine_message(r)}"
+            return r.exit_code == 0, f"command health check exited with status {r.exit_code}"
+
+        return run
+
+    def _pump(self, stream: str, since: int | None) -> None:
+        sink = RotatingFile(
+            self.sandbox.path / stream, self.sandbox.max_log_bytes, self.sandbox.max_log_files
+        )
+        try:
+            kw: dict[str, Any] = {
+                "stream": True,
+                "follow": True,
+                "stdout": stream == "stdout",
+                "stderr": stream == "stderr",
+            }
+            if since is not None:
+                kw["since"] = since
+            for chunk in self._container.logs(**kw):
+                sink.write(chunk)
+        except Exception as e:
+            log.debug("log pump %s of %s ended: %s", stream, self.task_id, e)
+        finally:
+            sink.close()
+
+    def _watch(self) -> None:
+        code: int | None = None
+        while code is None:
+            try:
+                code = int(self._container.wait()["StatusCode"])
+            except docker.errors.NotFound:
+                break
+            except Exception as e:  # engine hiccup or read timeout: look again
+                log.debug("wait on %s: %s", self.task_id, e)
+                time.sleep(0.5)
+        oom = False
+        with contextlib.suppress(Exception):
+            self._container.reload()
+            oom = bool(self._container.attrs["State"].get("OOMKilled"))
+        for t in self._pumps:
+            t.join(5)
+        if self._kill_requested.is_set():
+            st = self._killed_state()
+        elif code is None:
+            st = (TASK_FAILED, REASON_EXECUTOR_TERMINATED, "container disappeared")
+        else:
+            st = _exit_state(code, oom, self.spec.mem)
+        self._remove()
+        self._emit(*st)
+
+    def _remove(self) -> None:
+        if self._container is not None:
+            with contextlib.suppress(Exception):
+                self._container.remove(force=True)
+
+    def _stop_container(self, grace: float) -> None:
+        try:
+            self._container.stop(timeout=max(0, round(grace)))
+        except docker.errors.NotFound:
+            pass
+        except Exception as e:
+            log.warning("docker stop %s: %s; killing", self.task_id, e)
+            with contextlib.suppress(Exception):
+                self._container.kill()
+
+    def _kill_sequence(self, grace: float) -> None:
+        if self._container is None:
+            return  # _launch notices the kill request
+        self._stop_container(grace)
+
+    def usage(self) -> Usage | None:
+        if self._container is None:
+            return None
+        try:
+            s = self._container.stats(stream=False, one_shot=True)
+        except Exception:
+            return None
+        cpu = s.get("cpu_stats", {}).get("cpu_usage", {}).get("total_usage", 0) / 1e9
+        mem = int(s.get("memory_stats", {}).get("usage", 0))
+        return Usage(cpu, mem, int(self.spec.mem * 1024 * 1024), self.spec.cpus)
+
+
+class DockerContainerizer:
+    """Launches DOCKER tasks. `available` is False (with `unavailable_reason`) when the
+    engine does not answer; construction never raises for that."""
+
+    name = "docker"
+
+    def __init__(
+        self,
+        work_dir: str | Path,
+        docker_url: str | None = None,
+        agent_id: str = "local",
+        host: str = "127.0.0.1",
+        max_log_bytes: int = 10 * 1024 * 1024,
+        max_log_files: int = 3,
+    ) -> None:
+        self.work_dir = str(work_dir)
+        self.agent_id = agent_id
+        self.host = host
+        self.max_log_bytes = max_log_bytes
+        self.max_log_files = max_log_files
+        self.available = False
+        self.unavailable_reason: str | None = None
+        self.client: Any = None
+        try:
+            if docker_url:
+                self.client = docker.DockerClient(base_url=docker_url, timeout=60)
+            else:
+                self.client = docker.from_env(timeout=60)
+            self.client.ping()
+            self.available = True
+        except Exception as e:
+            self.unavailable_reason = f"Docker engine unreachable ({docker_url or 'env'}): {e}"
+            log.warning("docker containerizer unavailable: %s", self.unavailable_reason)
+
+    def container_name(self, task_id: str) -> str:
+        return re.sub(r"[^a-zA-Z0-9_.-]", "_", f"pydcos-{self.agent_id}-{task_id}")
+
+    def _sandbox(self, task_id: str) -> Sandbox:
+        return Sandbox(self.work_dir, task_id, self.max_log_bytes, self.max_log_files)
+
+    def launch(
+        self,
+        spec: TaskSpec,
+        sandbox: Sandbox | None,
+        on_update: OnUpdate,
+        on_health: OnHealth | None = None,
+    ) -> DockerTask:
+        task = DockerTask(
+            spec,
+            sandbox or self._sandbox(spec.task_id),
+            on_update,
+            on_health,
+            self.work_dir,
+            containerizer=self,
+        )
+        if not self.available:
+            task._fail_early(
+                TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED, str(self.unavailable_reason)
+            )
+            return task
+        threading.Thread(target=task._launch, name=f"launch-{spec.task_id}", daemon=True).start()
+        return task
+
+    def recover(
+        self,
+        checkpoints: list[dict[str, Any]] | None = None,
+        on_update_for: Callable[[str], OnUpdate] | None = None,
+        on_health_for: Callable[[str], OnHealth | None] | None = None,
+        kill_orphans: bool = True,
+    ) -> list[RecoveredTask]:
+        """Find this agent's containers by label; reattach running ones, report the rest."""
+        cps = [
+            cp
+            for cp in (read_checkpoints(self.work_dir) if checkpoints is None else checkpoints)
+            if cp.get("kind") == "docker"
+        ]
+        if not self.available:
+            return [
+                RecoveredTask(
+                    cp["task_id"],
+                    False,
+                    None,
+                    TASK_FAILED,
+                    REASON_EXECUTOR_TERMINATED,
+                    f"cannot recover: {self.unavailable_reason}",
+                )
+                for cp in cps
+            ]
+        found = {
+            c.labels.get(LABEL_TASK): c
+            for c in self.client.containers.list(
+                all=True, filters={"label": f"{LABEL_AGENT}={self.agent_id}"}
+            )
+        }
+        out = []
+        for cp in cps:
+            tid = cp["task_id"]
+            container = found.pop(tid, None)
+            term = cp.get("terminal")
+            if term:
+                if container is not None:
+                    with contextlib.suppress(Exception):
+                        container.remove(force=True)
+                out.append(
+                    RecoveredTask(tid, False, None, term["state"], term["reason"], term["message"])
+                )
+                continue
+            spec = TaskSpec.from_json(cp["spec"])
+            if container is not None and container.status in ("running", "restarting"):
+                on_update = on_update_for(tid) if on_update_for else (lambda *_: None)
+                on_health = on_health_for(tid) if on_health_for else None
+                task = DockerTask(
+                    spec,
+                    self._sandbox(tid),
+                    on_update,
+                    on_health,
+                    self.work_dir,
+                    containerizer=self,
+                )
+                task._container = container
+                task.checkpoint_data = cp
+                task.state = TASK_RUNNING
+                task._attach(since=int(time.time()))
+                out.append(RecoveredTask(tid, True, task, TASK_RUNNING, None, "reattached"))
+                continue
+            if container is None:
+                st: tuple[str, str | None, str] = (
+                    TASK_FAILED,
+                    REASON_EXECUTOR_TERMINATED,
+                    "container is gone after the agent restarted",
+                )
+            else:
+                state = container.attrs.get("State", {})
+                s, r, m = _exit_state(
+                    int(state.get("ExitCode", -1)), bool(state.get("OOMKilled")), spec.mem
+                )
+                st = (s, r, f"{m} while the agent was down")
+                with contextlib.suppress(Exception):
+                    container.remove(force=True)
+            cp["terminal"] = {"state": st[0], "reason": st[1], "message": st[2]}
+            write_checkpoint(self.work_dir, tid, cp)
+            out.append(RecoveredTask(tid, False, None, *st))
+        if kill_orphans:
+            for tid, container in found.items():
+                log.warning("removing orphan container %s (task %s)", container.name, tid)
+                with contextlib.suppress(Exception):
+                    container.remove(force=True)
+        return out

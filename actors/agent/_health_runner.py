@@ -1,0 +1,147 @@
+"""Runs health checks (HTTP, TCP, COMMAND) in a thread and feeds `_health.on_result`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+
+from actors.agent import _health
+from actors.agent._spec import HealthCheckSpec, HealthReport
+
+log = logging.getLogger(__name__)
+
+CommandRunner = Callable[[str, float], tuple[bool, str]]
+"""run(command, timeout) -> (ok, message); lets Docker run COMMAND checks in the container."""
+
+
+def check_http(host: str, port: int, path: str, timeout: float) -> tuple[bool, str]:
+    url = f"http://{host}:{port}{path}"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            code = r.status
+    except urllib.error.HTTPError as e:
+        code = e.code
+    except (OSError, ValueError) as e:
+        return False, f"HTTP GET {url} failed: {e}"
+    # Mesos: 2xx and 3xx are healthy.
+    return 200 <= code < 400, f"HTTP GET {url} returned {code}"
+
+
+def check_tcp(host: str, port: int, timeout: float) -> tuple[bool, str]:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True, f"TCP connect to {host}:{port} succeeded"
+    except OSError as e:
+        return False, f"TCP connect to {host}:{port} failed: {e}"
+
+
+def command_runner(env: dict[str, str], cwd: str) -> CommandRunner:
+    def run(command: str, timeout: float) -> tuple[bool, str]:
+        proc = subprocess.Popen(
+            ["/bin/sh", "-c", command],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            rc = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+            return False, f"command health check timed out after {timeout:g}s"
+        return rc == 0, f"command health check exited with status {rc}"
+
+    return run
+
+
+class HealthCheckRunner:
+    """One thread per task running its first health check (Mesos allows one per task)."""
+
+    def __init__(
+        self,
+        task_id: str,
+        spec: HealthCheckSpec,
+        host_ports: tuple[int, ...],
+        on_report: Callable[[HealthReport], None],
+        run_command: CommandRunner | None = None,
+        host: str = "127.0.0.1",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.task_id = task_id
+        self.spec = spec
+        self.host = host
+        self.host_ports = host_ports
+        self.on_report = on_report
+        self.run_command = run_command
+        self.clock = clock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"health-{task_id}", daemon=True)
+        self.state = _health.initial(clock())
+
+    def start(self) -> HealthCheckRunner:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _port(self) -> int:
+        if self.spec.port:
+            return self.spec.port
+        idx = self.spec.port_index or 0
+        if idx >= len(self.host_ports):
+            raise ValueError(f"health check port index {idx} but task has ports {self.host_ports}")
+        return self.host_ports[idx]
+
+    def check_once(self) -> tuple[bool, str]:
+        proto = self.spec.protocol.upper().removeprefix("MESOS_")
+        timeout = self.spec.timeout_seconds
+        try:
+            if proto == "HTTP":
+                return check_http(self.host, self._port(), self.spec.path, timeout)
+            if proto == "TCP":
+                return check_tcp(self.host, self._port(), timeout)
+            if proto == "COMMAND":
+                if not self.spec.command or self.run_command is None:
+                    return False, "COMMAND health check without a command"
+                return self.run_command(self.spec.command, timeout)
+            return False, f"unknown health check protocol {self.spec.protocol!r}"
+        except Exception as e:  # a check must never kill the runner
+            return False, f"health check error: {e}"
+
+    def _run(self) -> None:
+        last: float | None = None
+        while not self._stop.is_set():
+            due = _health.next_check_at(self.state, self.spec, last)
+            if self._stop.wait(max(0.0, due - self.clock())):
+                return
+            last = self.clock()
+            ok, msg = self.check_once()
+            now = self.clock()
+            self.state, effects = _health.on_result(self.state, self.spec, ok, now, msg, now - last)
+            for e in effects:
+                if self._stop.is_set():
+                    return
+                try:
+                    self.on_report(
+                        HealthReport(
+                            self.task_id, e.healthy, e.consecutive_failures, e.message, e.kill
+                        )
+                    )
+                except Exception:
+                    log.exception("health report callback failed for %s", self.task_id)
+            if self.state.killed:
+                return

@@ -1,0 +1,223 @@
+"""Task descriptions, state names and small records shared by the containerizers.
+
+Everything here is an immutable record so a task supervisor actor can pass it in
+messages and a checkpoint can store it as JSON (`to_json` / `from_json`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+# Task states, named as in Mesos; the agent actor maps them to the shared TaskState enum.
+TASK_STARTING = "TASK_STARTING"
+TASK_RUNNING = "TASK_RUNNING"
+TASK_FINISHED = "TASK_FINISHED"
+TASK_FAILED = "TASK_FAILED"
+TASK_KILLED = "TASK_KILLED"
+TASK_ERROR = "TASK_ERROR"
+TERMINAL_STATES = frozenset({TASK_FINISHED, TASK_FAILED, TASK_KILLED, TASK_ERROR})
+
+# Reasons, named as in Mesos' TaskStatus.Reason.
+REASON_COMMAND_EXECUTOR_FAILED = "REASON_COMMAND_EXECUTOR_FAILED"
+REASON_CONTAINER_LAUNCH_FAILED = "REASON_CONTAINER_LAUNCH_FAILED"
+REASON_CONTAINER_LIMITATION_MEMORY = "REASON_CONTAINER_LIMITATION_MEMORY"
+REASON_EXECUTOR_TERMINATED = "REASON_EXECUTOR_TERMINATED"
+REASON_TASK_INVALID = "REASON_TASK_INVALID"
+REASON_TASK_HEALTH_CHECK_STATUS_UPDATED = "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED"
+REASON_FETCH_FAILED = "REASON_CONTAINER_LAUNCH_FAILED"  # Mesos reports fetch failures so
+
+MIN_MEM_MB = 32.0
+"""Mesos' MIN_MEMORY: a task asking for less is refused with TASK_ERROR."""
+
+OnUpdate = Callable[[str, "str | None", str], None]
+"""on_update(state, reason, message): called from a containerizer thread."""
+
+
+class AgentError(Exception):
+    """Root of the errors raised by actors.agent."""
+
+
+class FetchError(AgentError):
+    """A URI could not be fetched into the sandbox."""
+
+
+class LaunchError(AgentError):
+    """A task could not be started; the message says what and why."""
+
+
+@dataclass(frozen=True)
+class UriSpec:
+    """One fetcher URI (Mesos CommandInfo.URI)."""
+
+    uri: str
+    """file://, http://, https:// or an absolute path."""
+    executable: bool = False
+    """chmod +x the fetched file."""
+    extract: bool = True
+    """unpack .tar.gz/.tgz/.tar/.zip archives into the sandbox (Mesos default: true)."""
+    output_file: str | None = None
+    """name inside the sandbox; default: the URI's basename."""
+
+
+@dataclass(frozen=True)
+class HealthCheckSpec:
+    """A Mesos/Marathon health check run by the agent next to the task."""
+
+    protocol: str = "HTTP"
+    """HTTP, TCP or COMMAND (MESOS_HTTP / MESOS_TCP are accepted as aliases)."""
+    path: str = "/"
+    """HTTP path."""
+    port_index: int | None = 0
+    """index into the task's host ports (Marathon's portIndex)."""
+    port: int | None = None
+    """a fixed host port; wins over port_index."""
+    command: str | None = None
+    """shell command for COMMAND checks; exit 0 is healthy."""
+    grace_period_seconds: float = 300.0
+    interval_seconds: float = 60.0
+    timeout_seconds: float = 20.0
+    max_consecutive_failures: int = 3
+    delay_seconds: float = 15.0
+
+
+@dataclass(frozen=True)
+class PortMapping:
+    """Docker BRIDGE port mapping; host_port 0 takes the next offered port."""
+
+    container_port: int
+    host_port: int = 0
+    protocol: str = "tcp"
+
+
+@dataclass(frozen=True)
+class Volume:
+    """Host-path volume for Docker (Marathon container.volumes)."""
+
+    container_path: str
+    host_path: str
+    mode: str = "RW"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What to run. Resources follow Mesos units: cpus (shares), mem and disk in MB."""
+
+    task_id: str
+    command: str | None = None
+    """run through /bin/sh -c (shell=true)."""
+    args: tuple[str, ...] = ()
+    """with command None: argv run directly (Docker: appended to the image entrypoint)."""
+    container_type: str = "MESOS"
+    """MESOS (native) or DOCKER."""
+    image: str | None = None
+    network: str = "HOST"
+    """HOST or BRIDGE (Docker only)."""
+    port_mappings: tuple[PortMapping, ...] = ()
+    volumes: tuple[Volume, ...] = ()
+    force_pull: bool = False
+    cpus: float = 0.1
+    mem: float = 32.0
+    disk: float = 0.0
+    ports: tuple[int, ...] = ()
+    """host ports offered to and accepted for this task."""
+    env: tuple[tuple[str, str], ...] = ()
+    uris: tuple[UriSpec, ...] = ()
+    health_checks: tuple[HealthCheckSpec, ...] = ()
+    kill_grace_period: float = 3.0
+    labels: tuple[tuple[str, str], ...] = ()
+    app_id: str | None = None
+    """Marathon app id, exported as MARATHON_APP_ID."""
+
+    def host_ports(self) -> tuple[int, ...]:
+        """Ports the task uses on the host: mapped host ports in BRIDGE mode, else ports."""
+        if self.container_type == "DOCKER" and self.network == "BRIDGE":
+            return tuple(m.host_port for m in self.resolved_port_mappings())
+        return self.ports
+
+    def resolved_port_mappings(self) -> tuple[PortMapping, ...]:
+        """Port mappings with host_port 0 replaced by the next unused offered port."""
+        used = {m.host_port for m in self.port_mappings if m.host_port}
+        free = [p for p in self.ports if p not in used]
+        out = []
+        for m in self.port_mappings:
+            if m.host_port == 0:
+                if not free:
+                    raise LaunchError(
+                        f"port mapping for container port {m.container_port} needs a host "
+                        f"port but the task has no more offered ports ({list(self.ports)})"
+                    )
+                m = dataclasses.replace(m, host_port=free.pop(0))
+            out.append(m)
+        return tuple(out)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> TaskSpec:
+        d = dict(d)
+        d["uris"] = tuple(UriSpec(**u) for u in d.get("uris", ()))
+        d["health_checks"] = tuple(HealthCheckSpec(**h) for h in d.get("health_checks", ()))
+        d["port_mappings"] = tuple(PortMapping(**p) for p in d.get("port_mappings", ()))
+        d["volumes"] = tuple(Volume(**v) for v in d.get("volumes", ()))
+        for key in ("env", "labels"):
+            d[key] = tuple(tuple(kv) for kv in d.get(key, ()))
+        d["args"] = tuple(d.get("args", ()))
+        d["ports"] = tuple(d.get("ports", ()))
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Resource usage of one task (Mesos ResourceStatistics, a subset)."""
+
+    cpu_time_s: float
+    """user + system CPU seconds since the task started."""
+    mem_bytes: int
+    """current memory use (cgroup memory usage or Docker stats)."""
+    mem_limit_bytes: int | None = None
+    cpus_limit: float | None = None
+
+
+@dataclass(frozen=True)
+class RecoveredTask:
+    """The outcome of recover() for one checkpointed task."""
+
+    task_id: str
+    running: bool
+    """True: reattached, `handle` watches it. False: it ended while the agent was away."""
+    handle: Any = None
+    state: str | None = None
+    """terminal state for a task that is gone."""
+    reason: str | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """One health result worth a status update (Mesos TaskStatus.healthy)."""
+
+    task_id: str
+    healthy: bool
+    consecutive_failures: int
+    message: str
+    kill: bool = False
+
+
+OnHealth = Callable[[HealthReport], None]
+
+
+@dataclass
+class UpdateLog:
+    """A thread-safe recorder of updates; handy for tests and the bench."""
+
+    updates: list[tuple[str, str | None, str]] = field(default_factory=list)
+
+    def __call__(self, state: str, reason: str | None, message: str) -> None:
+        self.updates.append((state, reason, message))
+
+    def states(self) -> list[str]:
+        return [u[0] for u in list(self.updates)]
