@@ -5,6 +5,7 @@ See runtime/README.md for the picture and the failure rules.
 
 from runtime._actor import Actor
 from runtime._clock import Clock, ManualClock, SystemClock
+from runtime._connect import Cluster, NoCluster, connect, parse_zk_url
 from runtime._intensity import add_restart
 from runtime._messages import (
     KILLED,
@@ -61,6 +62,7 @@ __all__ = [
     "ChildInfo",
     "ChildSpec",
     "Clock",
+    "Cluster",
     "CountChildren",
     "DeleteChild",
     "Down",
@@ -68,6 +70,7 @@ __all__ = [
     "InvalidChildSpec",
     "LocalActorRef",
     "ManualClock",
+    "NoCluster",
     "Node",
     "RemoteActorRef",
     "RemoteError",
@@ -86,7 +89,9 @@ __all__ = [
     "UnknownMessage",
     "WhichChildren",
     "add_restart",
+    "connect",
     "is_normal_exit",
+    "parse_zk_url",
     "register_message",
     "split_address",
 ]

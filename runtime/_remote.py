@@ -52,9 +52,11 @@ def split_address(address: str) -> tuple[str, str]:
     if not isinstance(address, str):
         raise ValueError(f"actor address: {address!r} is not a string")
     head, sep, name = address.rpartition("/")
+    if head.startswith("client:") and sep and name and "/" not in head and len(head) > 7:
+        return head, name  # a connect-only client node, reachable over its own link
     if not sep or not name or not head or head.endswith("/") or "://" not in head:
         raise ValueError(f"actor address: {address!r} is not of the form tcp://host:port/name")
-    if not (head.startswith("tcp://") or head.startswith("client:")):
+    if not head.startswith("tcp://"):
         raise ValueError(f"actor address: {address!r} must start with tcp://")
     return head, name
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -115,6 +116,7 @@ class MasterActor(Actor):
             now=now,
             recovered_agents=self.store.load("agents"),
             recovered_frameworks=self.store.load("frameworks"),
+            wall_offset=time.time() - now,
         )
         for problem in self.core.errors:
             log.error("registry: skipped a corrupt record: %s", problem)

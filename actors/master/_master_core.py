@@ -246,8 +246,11 @@ class MasterCore:
         now: float,
         recovered_agents: Iterable[dict[str, Any]] = (),
         recovered_frameworks: Iterable[dict[str, Any]] = (),
+        wall_offset: float = 0.0,
     ) -> None:
         self.master_id = master_id
+        self.wall_offset = wall_offset
+        """Add to a ``now`` to get wall-clock seconds (for timestamps people read)."""
         self.config = config or MasterConfig()
         self.started_at = now
         self.agents: dict[str, AgentRecord] = {}
@@ -895,7 +898,7 @@ class MasterCore:
                     agent_id=str(t.agent_id),
                     state=state.value,
                     uuid="",
-                    timestamp=now,
+                    timestamp=now + self.wall_offset,
                     reason=reason.value,
                     message=message,
                     source="SOURCE_MASTER",
@@ -975,7 +978,7 @@ class MasterCore:
                         agent_id=t.agent_id,
                         state=state.value,
                         uuid="",
-                        timestamp=now,
+                        timestamp=now + self.wall_offset,
                         reason=reason.value if reason else None,
                         message=message,
                         healthy=t.healthy,
@@ -1035,7 +1038,7 @@ class MasterCore:
                         agent_id="",
                         state=TaskState.UNKNOWN.value,
                         uuid="",
-                        timestamp=now,
+                        timestamp=now + self.wall_offset,
                         reason=TaskReason.RECONCILIATION.value,
                         message="kill of a task the master does not know",
                         source="SOURCE_MASTER",
@@ -1089,7 +1092,7 @@ class MasterCore:
                         agent_id=agent_id,
                         state=state.value,
                         uuid="",
-                        timestamp=now,
+                        timestamp=now + self.wall_offset,
                         reason=reason.value,
                         message="",
                         healthy=healthy,

@@ -28,8 +28,8 @@ def _pid(address: str, name: str) -> str:
     return f"{name}@{hostport}"
 
 
-def task_json(t: TaskRecord) -> dict[str, Any]:
-    status: dict[str, Any] = {"state": t.state.value, "timestamp": t.updated_at}
+def task_json(t: TaskRecord, wall: float = 0.0) -> dict[str, Any]:
+    status: dict[str, Any] = {"state": t.state.value, "timestamp": t.updated_at + wall}
     if t.healthy is not None:
         status["healthy"] = t.healthy
     out: dict[str, Any] = {
@@ -63,14 +63,14 @@ def offer_json(o: OfferRecord) -> dict[str, Any]:
     }
 
 
-def agent_json(a: AgentRecord) -> dict[str, Any]:
+def agent_json(a: AgentRecord, wall: float = 0.0) -> dict[str, Any]:
     free = a.total.saturating_sub(a.used)
     return {
         "id": a.agent_id,
         "pid": _pid(a.address, "slave(1)"),
         "hostname": a.hostname,
         "port": _port(a.address),
-        "registered_time": a.registered_at,
+        "registered_time": a.registered_at + wall,
         "resources": to_mesos_json(a.total),
         "used_resources": to_mesos_json(a.used),
         "offered_resources": to_mesos_json(a.offered),
@@ -101,7 +101,7 @@ def framework_json(core: MasterCore, fw: FrameworkRecord) -> dict[str, Any]:
         t = core.tasks.get((fw.framework_id, task_id))
         if t is not None:
             used = used + t.resources
-            tasks.append(task_json(t))
+            tasks.append(task_json(t, core.wall_offset))
     offered = Resources()
     offers = []
     for offer_id in sorted(fw.offers):
@@ -109,7 +109,9 @@ def framework_json(core: MasterCore, fw: FrameworkRecord) -> dict[str, Any]:
         if o is not None:
             offered = offered + o.resources
             offers.append(offer_json(o))
-    completed = [task_json(t) for t in core.completed if t.framework_id == fw.framework_id]
+    completed = [
+        task_json(t, core.wall_offset) for t in core.completed if t.framework_id == fw.framework_id
+    ]
     info = fw.info
     return {
         "id": fw.framework_id,
@@ -125,7 +127,7 @@ def framework_json(core: MasterCore, fw: FrameworkRecord) -> dict[str, Any]:
         "active": fw.connected and not fw.suppressed,
         "connected": fw.connected,
         "recovered": False,
-        "registered_time": fw.registered_at,
+        "registered_time": fw.registered_at + core.wall_offset,
         "unregistered_time": 0,
         "used_resources": to_mesos_json(used),
         "offered_resources": to_mesos_json(offered),
@@ -143,7 +145,7 @@ def framework_json(core: MasterCore, fw: FrameworkRecord) -> dict[str, Any]:
 def slaves_json(core: MasterCore) -> dict[str, Any]:
     """``/mesos/master/slaves``."""
     return {
-        "slaves": [agent_json(a) for a in core.agents.values()],
+        "slaves": [agent_json(a, core.wall_offset) for a in core.agents.values()],
         "recovered_slaves": [],
     }
 
@@ -173,7 +175,7 @@ def tasks_json(
     if task_id is not None:
         records = [t for t in records if t.task_id == task_id]
     records.sort(key=lambda t: t.updated_at, reverse=(order != "asc"))
-    return {"tasks": [task_json(t) for t in records[offset : offset + limit]]}
+    return {"tasks": [task_json(t, core.wall_offset) for t in records[offset : offset + limit]]}
 
 
 def state_json(
@@ -195,14 +197,14 @@ def state_json(
         "id": core.master_id,
         "pid": _pid(address, "master"),
         "hostname": hostname,
-        "start_time": core.started_at,
-        "elected_time": elected_time,
+        "start_time": core.started_at + core.wall_offset,
+        "elected_time": elected_time + core.wall_offset if elected_time is not None else None,
         "leader": _pid(leader_address, "master"),
         "activated_slaves": sum(1 for a in agents if a.reachable and not a.recovering),
         "deactivated_slaves": 0,
         "unreachable_slaves": sum(1 for a in agents if not a.reachable),
         "flags": flags or {},
-        "slaves": [agent_json(a) for a in agents],
+        "slaves": [agent_json(a, core.wall_offset) for a in agents],
         "frameworks": [framework_json(core, fw) for fw in core.frameworks.values()],
         "completed_frameworks": [],
         "orphan_tasks": [],

@@ -1,0 +1,147 @@
+"""``AgentProcess``: one pydcos agent (what ``pydcos agent`` runs).
+
+```
+ AgentProcess
+   Node (transport)                         LeaderWatch (ZooKeeper)
+     root supervisor                           leader changes --MasterChanged--> agent
+       "agent" AgentActor --TaskRunner--> simulated | containers (native, docker)
+```
+
+Resources and attributes come from flags; resources default to what the machine has
+(psutil), as a Mesos agent's do.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from actors import protocol as p
+from actors.agent._agent_actor import AGENT_ACTOR, AgentActor, SimulatedRunner, TaskRunner
+from actors.master._actor import MASTER_ACTOR
+from actors.resources import Attributes, Resources, parse_attributes
+from runtime import ChildSpec, Node
+from transport import Security
+from zk import LeaderInfo, LeaderWatch, connect
+
+log = logging.getLogger("actors.agent")
+
+VERSION = "0.1.0"
+
+
+def default_resources(work_dir: str | None = None) -> Resources:
+    """What this machine has, as Mesos computes it: all cpus, memory minus 1 GB (or
+    half when small), the work dir's free disk, and ports 31000-32000."""
+    cpus = float(psutil.cpu_count() or 1)
+    total_mb = psutil.virtual_memory().total / 2**20
+    mem = total_mb - 1024 if total_mb >= 2048 else total_mb / 2
+    disk_path = work_dir if work_dir and os.path.exists(work_dir) else "/"
+    disk = psutil.disk_usage(disk_path).free / 2**20
+    return Resources.parse(f"cpus:{cpus:g};mem:{int(mem)};disk:{int(disk)};ports:[31000-32000]")
+
+
+@dataclass
+class AgentOptions:
+    """Settings of one agent process (the ``pydcos agent`` flags)."""
+
+    zk: str
+    security: Security
+    resources: Resources
+    attributes: Attributes = field(default_factory=Attributes)
+    work_dir: str | None = None
+    containerizers: tuple[str, ...] = ("mesos", "docker")
+    docker_url: str | None = None
+    bind: str = "tcp://127.0.0.1:0"
+    advertise: str | None = None
+    hostname: str = ""
+    session_timeout: float = 2.0
+
+
+class AgentProcess:
+    """Start with ``start()``; stop with ``stop()``. Stopping the agent leaves its
+    tasks running (Mesos' agent restart semantics); only a kill stops a task."""
+
+    def __init__(self, options: AgentOptions) -> None:
+        self.options = options
+        self.node = Node("agent")
+        self.client: Any = None
+        self.watch: LeaderWatch | None = None
+        self.runner: TaskRunner | None = None
+        self.hostname = options.hostname or socket.gethostname()
+
+    def _make_runner(self) -> tuple[TaskRunner, list[str]]:
+        names = list(self.options.containerizers)
+        if names == ["simulated"]:
+            return SimulatedRunner(), ["simulated"]
+        from actors.agent._facade import Containerizers
+        from actors.agent._runner import ContainerRunner
+
+        work_dir = self.options.work_dir
+        if work_dir is None:
+            raise ValueError("--work-dir is required for the mesos and docker containerizers")
+        c = Containerizers(
+            work_dir,
+            [n for n in names if n != "simulated"],
+            docker_url=self.options.docker_url,
+            host=self.hostname if self.hostname != "localhost" else "127.0.0.1",
+        )
+        for name, why in c.reasons.items():
+            log.warning("containerizer %s unavailable: %s", name, why)
+        return ContainerRunner(c), c.available()
+
+    def start(self) -> AgentProcess:
+        o = self.options
+        if o.work_dir:
+            Path(o.work_dir).mkdir(parents=True, exist_ok=True)
+        self.node.listen(o.bind, security=o.security, advertise=o.advertise)
+        self.runner, available = self._make_runner()
+        attrs = dict(o.attributes.to_dict())
+        attrs.setdefault("containerizers", ",".join(available) or "none")
+        spec = ChildSpec(
+            AGENT_ACTOR,
+            AgentActor,
+            restart="permanent",
+            kwargs={
+                "hostname": self.hostname,
+                "address": self.node.actor_address(AGENT_ACTOR),
+                "resources": o.resources,
+                "attributes": Attributes.from_dict(attrs),
+                "runner": self.runner,
+                "work_dir": o.work_dir,
+                "version": VERSION,
+            },
+            name=AGENT_ACTOR,
+        )
+        self.node.root.start_child(spec)
+        self.client = connect(o.zk, session_timeout=o.session_timeout)
+        self.watch = LeaderWatch(self.client, self._on_leader)
+        log.info("agent %s listening on %s", self.hostname, self.node.address)
+        return self
+
+    def _on_leader(self, leader: LeaderInfo | None) -> None:
+        address = f"{leader.address}/{MASTER_ACTOR}" if leader is not None else None
+        self.node.ref(AGENT_ACTOR).tell(p.MasterChanged(address))
+
+    def stop(self) -> None:
+        if self.watch is not None:
+            self.watch.stop()
+            self.watch = None
+        self.node.shutdown(10)
+        if self.client is not None:
+            try:
+                self.client.stop()
+                self.client.close()
+            except Exception:
+                pass
+            self.client = None
+
+
+def parse_agent_attributes(text: str) -> Attributes:
+    """``zone:a;rack:r1`` (Mesos' --attributes)."""
+    return parse_attributes(text) if text else Attributes()

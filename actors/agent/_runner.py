@@ -1,0 +1,150 @@
+"""``ContainerRunner``: the agent actor's ``TaskRunner`` over the real containerizers.
+
+Turns the wire ``TaskInfo`` (Mesos-shaped) into a containerizer ``TaskSpec`` and hands
+containerizer callbacks back to the agent as reports. A TaskInfo that cannot be turned
+into a spec (bad ports, bad health check) fails as TASK_ERROR naming the field; the
+agent carries on.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from actors import protocol as p
+from actors.agent._facade import Containerizers
+from actors.agent._spec import HealthCheckSpec, PortMapping, TaskSpec, UriSpec, Volume
+from actors.resources import ResourceError, Resources
+
+log = logging.getLogger("actors.agent")
+
+Report = Any  # actors.agent._agent_actor.Report (kept loose to avoid an import cycle)
+
+
+class SpecError(ValueError):
+    """A TaskInfo field the containerizers cannot honour; the message names it."""
+
+
+def _health(h: dict[str, Any]) -> HealthCheckSpec:
+    try:
+        return HealthCheckSpec(
+            protocol=str(h.get("protocol", "HTTP")),
+            path=str(h.get("path", "/")),
+            port_index=h.get("portIndex", 0) if h.get("port") is None else None,
+            port=h.get("port"),
+            command=(h.get("command") or {}).get("value")
+            if isinstance(h.get("command"), dict)
+            else h.get("command"),
+            grace_period_seconds=float(h.get("gracePeriodSeconds", 300)),
+            interval_seconds=float(h.get("intervalSeconds", 60)),
+            timeout_seconds=float(h.get("timeoutSeconds", 20)),
+            max_consecutive_failures=int(h.get("maxConsecutiveFailures", 3)),
+            delay_seconds=float(h.get("delaySeconds", 15)),
+        )
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise SpecError(f"health_checks: {h!r:.120} is not a valid health check ({exc})") from None
+
+
+def task_spec(task: p.TaskInfo, app_id: str | None = None) -> TaskSpec:
+    """The containerizer's view of a launched task."""
+    try:
+        res = Resources.from_dict(task.resources)
+    except ResourceError as exc:
+        raise SpecError(f"resources: {exc}") from None
+    ports: list[int] = []
+    for begin, end in res.ranges("ports"):
+        ports.extend(range(begin, end + 1))
+        if len(ports) > 1000:
+            raise SpecError(f"resources: too many ports ({len(ports)}+) for one task")
+    cmd = task.command
+    container = task.container or {}
+    ctype = str(container.get("type", "MESOS")).upper()
+    docker = container.get("docker") or {}
+    if not isinstance(docker, dict):
+        raise SpecError(f"container.docker: {docker!r:.80} is not an object")
+    mappings = []
+    for m in container.get("portMappings") or docker.get("portMappings") or []:
+        try:
+            mappings.append(
+                PortMapping(
+                    int(m["containerPort"]),
+                    int(m.get("hostPort", 0)),
+                    str(m.get("protocol", "tcp")),
+                )
+            )
+        except (KeyError, TypeError, ValueError):
+            raise SpecError(f"container.portMappings: {m!r:.80} is not valid") from None
+    volumes = []
+    for v in container.get("volumes") or []:
+        try:
+            volumes.append(
+                Volume(str(v["containerPath"]), str(v["hostPath"]), str(v.get("mode", "RW")))
+            )
+        except (KeyError, TypeError):
+            raise SpecError(f"container.volumes: {v!r:.80} is not valid") from None
+    uris = tuple(
+        UriSpec(
+            str(u.get("value") or u.get("uri")),
+            bool(u.get("executable", False)),
+            bool(u.get("extract", True)),
+        )
+        for u in (cmd.uris if cmd else [])
+    )
+    env = dict(cmd.env) if cmd else {}
+    labels = dict(task.labels)
+    return TaskSpec(
+        task_id=task.task_id,
+        command=cmd.value if cmd and cmd.shell else None,
+        args=tuple(cmd.args) if cmd and not cmd.shell else (),
+        container_type=ctype,
+        image=docker.get("image"),
+        network=str(docker.get("network", "HOST")).upper(),
+        port_mappings=tuple(mappings),
+        volumes=tuple(volumes),
+        force_pull=bool(docker.get("forcePullImage", False)),
+        cpus=res.scalar("cpus") or 0.1,
+        mem=res.scalar("mem") or 32.0,
+        disk=res.scalar("disk"),
+        ports=tuple(ports),
+        env=tuple(sorted(env.items())),
+        uris=uris,
+        health_checks=tuple(_health(h) for h in task.health_checks[:1]),
+        kill_grace_period=task.kill_grace_period,
+        labels=tuple(sorted(labels.items())),
+        app_id=app_id or labels.get("MARATHON_APP_ID"),
+    )
+
+
+class ContainerRunner:
+    """Runs tasks in native (``mesos``) or Docker containers."""
+
+    name = "containers"
+
+    def __init__(self, containerizers: Containerizers) -> None:
+        self.containerizers = containerizers
+        self.handles: dict[str, Any] = {}
+
+    def launch(self, framework_id: str, task: p.TaskInfo, report: Report) -> None:
+        task_id = task.task_id
+        try:
+            spec = task_spec(task)
+        except SpecError as exc:
+            report(task_id, "TASK_ERROR", "REASON_TASK_INVALID", str(exc), None)
+            return
+
+        def on_update(state: str, reason: str | None, message: str) -> None:
+            report(task_id, state, reason, message, None)
+
+        def on_health(h: Any) -> None:
+            handle = self.handles.get(task_id)
+            state = getattr(handle, "state", None) or "TASK_RUNNING"
+            report(task_id, state, "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED", h.message, h.healthy)
+
+        self.handles[task_id] = self.containerizers.launch(spec, None, on_update, on_health)
+
+    def kill(self, task_id: str, grace: float | None, report: Report) -> None:
+        handle = self.handles.get(task_id)
+        if handle is None:
+            report(task_id, "TASK_LOST", "REASON_TASK_UNKNOWN", "no such task on this agent", None)
+            return
+        handle.kill(grace)

@@ -1,0 +1,193 @@
+"""``MasterProcess``: one pydcos master (what ``pydcos master`` runs).
+
+```
+ MasterProcess
+   Node (transport: ROUTER on --bind)          HttpGateway (every master)
+     root supervisor                              leader  -> serves
+       "master" MasterActor  <- only while leading standby -> 307 to the leader
+   Election (ZooKeeper) --on_elected--> start_child("master")
+                        --on_revoked--> terminate_child("master")   (fencing: at once)
+   LeaderWatch --------> gateway's idea of the leader
+```
+
+The registry (agents, frameworks) lives in the ZooKeeper state store under
+``/registry``, so a new leader starts from what the old one persisted.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from actors.gateway import HttpGateway
+from actors.gateway import LeaderInfo as GatewayLeader
+from actors.master._actor import MASTER_ACTOR, MasterActor
+from actors.master._master_core import MasterConfig, new_master_id
+from runtime import ActorRef, ChildSpec, Node
+from transport import Security
+from zk import Election, LeaderInfo, LeaderWatch, StateStore, ZkError, connect
+
+log = logging.getLogger("actors.master")
+
+VERSION = "0.1.0"
+
+
+class ZkRegistryStore:
+    """The master's ``RegistryStore`` on the ZooKeeper state store: ``<kind>/<key>``."""
+
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+
+    def load(self, kind: str) -> list[dict[str, Any]]:
+        out = []
+        for key, doc in self.store.get_all(kind).items():
+            if isinstance(doc.value, dict):
+                out.append(doc.value)
+            else:
+                log.error("registry: %s is not a JSON object; skipped", key)
+        return out
+
+    def save(self, kind: str, key: str, doc: dict[str, Any]) -> None:
+        self.store.put(f"{kind}/{_safe(key)}", doc)
+
+    def delete(self, kind: str, key: str) -> None:
+        self.store.delete(f"{kind}/{_safe(key)}")
+
+
+def _safe(key: str) -> str:
+    return key.replace("/", "_")
+
+
+@dataclass
+class MasterOptions:
+    """Settings of one master process (the ``pydcos master`` flags)."""
+
+    zk: str
+    """ZooKeeper hosts, optionally with a chroot: ``127.0.0.1:2181/pydcos``."""
+    security: Security
+    bind: str = "tcp://127.0.0.1:0"
+    advertise: str | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = 0
+    hostname: str = ""
+    session_timeout: float = 2.0
+    config: MasterConfig | None = None
+
+
+class MasterProcess:
+    """Start with ``start()``; stop with ``stop()`` (idempotent)."""
+
+    def __init__(self, options: MasterOptions) -> None:
+        self.options = options
+        self.node = Node("master")
+        self.client: Any = None
+        self.election: Election | None = None
+        self.watch: LeaderWatch | None = None
+        self.gateway: HttpGateway | None = None
+        self.leader: LeaderInfo | None = None
+        self._leading = threading.Event()
+        self._lock = threading.Lock()
+        self.hostname = options.hostname or socket.gethostname()
+
+    @property
+    def address(self) -> str:
+        assert self.node.address is not None
+        return self.node.address
+
+    def _master_ref(self) -> ActorRef | None:
+        return self.node.ref(MASTER_ACTOR) if self._leading.is_set() else None
+
+    def _gateway_leader(self) -> GatewayLeader | None:
+        leader = self.leader
+        if leader is None or not leader.http_url:
+            return None
+        return GatewayLeader(leader.http_url, f"{leader.address}/{MASTER_ACTOR}")
+
+    def start(self) -> MasterProcess:
+        o = self.options
+        self.node.listen(o.bind, security=o.security, advertise=o.advertise)
+        self.client = connect(o.zk, session_timeout=o.session_timeout)
+        self.registry = ZkRegistryStore(StateStore(self.client, "/registry"))
+        self.gateway = HttpGateway(
+            o.http_host,
+            o.http_port,
+            leader=self._gateway_leader,
+            is_leader=self._leading.is_set,
+            master=self._master_ref,
+        ).start()
+        self.watch = LeaderWatch(self.client, self._on_leader)
+        info = LeaderInfo(
+            address=self.address,
+            http_url=self.gateway.url,
+            hostname=self.hostname,
+            version=VERSION,
+        )
+        self.election = Election(
+            self.client, info, on_elected=self._on_elected, on_revoked=self._on_revoked
+        ).start()
+        log.info("master listening on %s, HTTP %s", self.address, self.gateway.url)
+        return self
+
+    def _on_leader(self, leader: LeaderInfo | None) -> None:
+        self.leader = leader
+        log.info("leader is now %s", leader.address if leader else None)
+
+    def _on_elected(self, term: int) -> None:
+        with self._lock:
+            master_id = new_master_id()
+            spec = ChildSpec(
+                MASTER_ACTOR,
+                MasterActor,
+                restart="permanent",
+                shutdown=5.0,
+                args=(master_id, self.registry),
+                kwargs={
+                    "address": f"{self.address}/{MASTER_ACTOR}",
+                    "hostname": self.hostname,
+                    "config": self.options.config,
+                },
+                name=MASTER_ACTOR,
+            )
+            self.node.root.start_child(spec)
+            self._leading.set()
+            log.info("elected (term %d): master %s is leading", term, master_id)
+
+    def _on_revoked(self, reason: str) -> None:
+        # Fencing: stop leader-only work before anything else.
+        self._leading.clear()
+        with self._lock:
+            try:
+                self.node.root.terminate_child(MASTER_ACTOR)
+                self.node.root.delete_child(MASTER_ACTOR)
+            except Exception as exc:
+                log.warning("stopping the master actor after revocation (%s): %s", reason, exc)
+        log.warning("leadership revoked: %s", reason)
+
+    def abdicate(self) -> None:
+        if self.election is not None:
+            self.election.abdicate()
+
+    def stop(self) -> None:
+        if self.election is not None:
+            try:
+                self.election.stop()
+            except ZkError as exc:
+                log.warning("leaving the election: %s", exc)
+            self.election = None
+        if self.watch is not None:
+            self.watch.stop()
+            self.watch = None
+        if self.gateway is not None:
+            self.gateway.stop()
+            self.gateway = None
+        self.node.shutdown(10)
+        if self.client is not None:
+            try:
+                self.client.stop()
+                self.client.close()
+            except Exception:
+                pass
+            self.client = None

@@ -1,0 +1,239 @@
+"""``pydcos``: the command line.
+
+Process commands (``master``, ``agent``, ``zk``) run in the foreground until SIGTERM or
+SIGINT; ``cluster keys`` writes the transport's CURVE keys. Every error is one readable
+line on stderr and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+DEFAULT_HOME = Path(os.environ.get("PYDCOS_HOME", str(Path.home() / ".pydcos")))
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as one line, exit status 1."""
+
+
+def _keys_dir(args: argparse.Namespace) -> Path:
+    return Path(args.keys or os.environ.get("PYDCOS_KEYS") or DEFAULT_HOME / "keys")
+
+
+def node_security(args: argparse.Namespace) -> Any:
+    """CURVE from the key directory, unless --insecure-dev says plain."""
+    from transport import Security, TransportError
+
+    if args.insecure_dev:
+        return Security.plain()
+    keys = _keys_dir(args)
+    secret = keys / "cluster.key_secret"
+    if not secret.exists():
+        raise CliError(
+            f"no transport keys in {keys}: run 'pydcos cluster keys --dir {keys}' "
+            "or pass --insecure-dev for local development"
+        )
+    try:
+        return Security.curve(secret, keys / "authorized_keys")
+    except TransportError as exc:
+        raise CliError(f"transport keys in {keys}: {exc}") from None
+
+
+def _wait_for_signal() -> None:
+    done = threading.Event()
+
+    def handler(signum: int, frame: Any) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    while not done.wait(0.5):
+        pass
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--zk", required=True, help="ZooKeeper hosts[/chroot], e.g. 127.0.0.1:2181/pydcos"
+    )
+    p.add_argument("--bind", default="tcp://127.0.0.1:0", help="transport address to listen on")
+    p.add_argument("--advertise", default=None, help="address peers should use, if not --bind")
+    p.add_argument("--hostname", default="", help="host name to publish")
+    p.add_argument("--keys", default=None, help="transport key directory (CURVE)")
+    p.add_argument("--insecure-dev", action="store_true", help="plain transport (dev only)")
+    p.add_argument("--session-timeout", type=float, default=2.0, help="ZooKeeper session (s)")
+
+
+def cmd_master(args: argparse.Namespace) -> int:
+    from actors.master._process import MasterOptions, MasterProcess
+
+    security = node_security(args)
+    proc = MasterProcess(
+        MasterOptions(
+            zk=args.zk,
+            security=security,
+            bind=args.bind,
+            advertise=args.advertise,
+            http_host=args.http_host,
+            http_port=args.http_port,
+            hostname=args.hostname,
+            session_timeout=args.session_timeout,
+        )
+    )
+    try:
+        proc.start()
+    except Exception as exc:
+        proc.stop()
+        raise CliError(f"master failed to start: {exc}") from None
+    print(f"master {proc.address} http {proc.gateway.url if proc.gateway else '-'}", flush=True)
+    try:
+        _wait_for_signal()
+    finally:
+        proc.stop()
+    return 0
+
+
+def cmd_agent(args: argparse.Namespace) -> int:
+    from actors.agent._process import (
+        AgentOptions,
+        AgentProcess,
+        default_resources,
+        parse_agent_attributes,
+    )
+    from actors.resources import ResourceError, Resources
+
+    try:
+        resources = (
+            Resources.parse(args.resources) if args.resources else default_resources(args.work_dir)
+        )
+        attributes = parse_agent_attributes(args.attributes or "")
+    except ResourceError as exc:
+        raise CliError(str(exc)) from None
+    names = tuple(n.strip() for n in args.containerizers.split(",") if n.strip())
+    for n in names:
+        if n not in ("mesos", "docker", "simulated"):
+            raise CliError(f"--containerizers: {n!r} is not one of mesos, docker, simulated")
+    if "simulated" in names and len(names) > 1:
+        raise CliError("--containerizers: 'simulated' cannot be combined with others")
+    security = node_security(args)
+    proc = AgentProcess(
+        AgentOptions(
+            zk=args.zk,
+            security=security,
+            resources=resources,
+            attributes=attributes,
+            work_dir=args.work_dir,
+            containerizers=names,
+            docker_url=args.docker_url,
+            bind=args.bind,
+            advertise=args.advertise,
+            hostname=args.hostname,
+            session_timeout=args.session_timeout,
+        )
+    )
+    try:
+        proc.start()
+    except Exception as exc:
+        proc.stop()
+        raise CliError(f"agent failed to start: {exc}") from None
+    print(f"agent {proc.node.address} resources {resources}", flush=True)
+    try:
+        _wait_for_signal()
+    finally:
+        proc.stop()
+    return 0
+
+
+def cmd_zk(args: argparse.Namespace) -> int:
+    from zk import ZkError, ZooKeeperServer
+
+    server = ZooKeeperServer(port=args.port) if args.port else ZooKeeperServer()
+    try:
+        server.start()
+    except ZkError as exc:
+        raise CliError(str(exc)) from None
+    print(f"zookeeper {server.hosts} pid {server.pid}", flush=True)
+    try:
+        _wait_for_signal()
+    finally:
+        server.stop()
+    return 0
+
+
+def cmd_cluster_keys(args: argparse.Namespace) -> int:
+    from transport import generate_keys
+
+    directory = Path(args.dir) if args.dir else _keys_dir(args)
+    if (directory / "cluster.key_secret").exists() and not args.force:
+        print(f"keys already exist in {directory} (use --force to replace them)")
+        return 0
+    files = generate_keys(directory)
+    print(f"cluster keypair: {files.server_secret}")
+    print(f"client keypair:  {files.client_secret}")
+    print(f"authorized keys: {files.authorized_keys_dir}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pydcos", description="pydcos: a datacenter operating system on actors"
+    )
+    parser.add_argument("--log-level", default=os.environ.get("PYDCOS_LOG", "INFO"))
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    m = sub.add_parser("master", help="run a master (joins the leader election)")
+    _add_common(m)
+    m.add_argument("--http-host", default="127.0.0.1")
+    m.add_argument("--http-port", type=int, default=0, help="HTTP port (0: a free one)")
+    m.set_defaults(fn=cmd_master)
+
+    a = sub.add_parser("agent", help="run an agent (offers this machine's resources)")
+    _add_common(a)
+    a.add_argument("--resources", default="", help="e.g. 'cpus:4;mem:8192;ports:[31000-32000]'")
+    a.add_argument("--attributes", default="", help="e.g. 'zone:a;rack:r1'")
+    a.add_argument("--work-dir", default=None, help="sandboxes and checkpoints")
+    a.add_argument("--containerizers", default="mesos,docker", help="mesos,docker | simulated")
+    a.add_argument("--docker-url", default=None, help="Docker engine, e.g. unix:///run/docker.sock")
+    a.set_defaults(fn=cmd_agent)
+
+    z = sub.add_parser("zk", help="run a development ZooKeeper (the real server)")
+    z.add_argument("--port", type=int, default=0)
+    z.set_defaults(fn=cmd_zk)
+
+    c = sub.add_parser("cluster", help="local cluster tools")
+    csub = c.add_subparsers(dest="cluster_command", metavar="SUBCOMMAND")
+    csub.required = True
+    k = csub.add_parser("keys", help="generate the transport's CURVE keys")
+    k.add_argument("--dir", default=None)
+    k.add_argument("--keys", default=None, help=argparse.SUPPRESS)
+    k.add_argument("--force", action="store_true")
+    k.set_defaults(fn=cmd_cluster_keys)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = getattr(logging, str(args.log_level).upper(), None)
+    if not isinstance(level, int):
+        print(f"pydcos: --log-level: {args.log_level!r} is not a log level", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.fn(args))
+    except CliError as exc:
+        print(f"pydcos: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
