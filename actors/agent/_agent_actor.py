@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from actors import protocol as p
 from actors.resources import Attributes, Resources
 from actors.task_states import TaskState, is_terminal
-from runtime import Actor, ActorRef
+from runtime import Actor, ActorRef, register_message
 
 log = logging.getLogger("actors.agent")
 
@@ -100,6 +100,9 @@ class _Retry:
 @dataclass(frozen=True, slots=True)
 class GetAgentState:
     """Ask the agent what it runs (for tests, the CLI and the metrics issue)."""
+
+
+register_message(GetAgentState)
 
 
 class AgentActor(Actor):

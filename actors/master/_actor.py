@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -28,7 +29,7 @@ from actors.master._master_core import (
     Watch,
 )
 from actors.master._state_json import frameworks_json, slaves_json, state_json, tasks_json
-from runtime import Actor, ActorRef, Down
+from runtime import Actor, ActorRef, Down, register_message
 
 log = logging.getLogger("actors.master")
 
@@ -81,6 +82,9 @@ class GetState:
     """Query parameters (``limit``, ``offset``, ``order``, ``framework_id``, ``task_id``)."""
 
 
+register_message(GetState)
+
+
 class MasterActor(Actor):
     """Leader-only: agents, frameworks, offers and tasks (see ``MasterCore``)."""
 
@@ -107,6 +111,8 @@ class MasterActor(Actor):
         self._watched: dict[ActorRef, str] = {}
         self.core: MasterCore | None = None
         self.elected_at: float | None = None
+        self.cycle_ms: deque[float] = deque(maxlen=1000)
+        """Wall time of recent allocation cycles, for the metrics endpoint."""
 
     def started(self) -> None:
         now = self.clock.now()
@@ -141,7 +147,7 @@ class MasterActor(Actor):
         assert core is not None
         now = self.clock.now()
         if isinstance(message, Tick):
-            self._apply(core.tick(now))
+            self._apply(self._timed(core, core.tick, now))
             return None
         if isinstance(message, GetState):
             return self._state(core, message)
@@ -159,11 +165,20 @@ class MasterActor(Actor):
             log.warning("master: dropped a message of unexpected type %s", type(message).__name__)
             raise
         self._apply(effects)
-        # Batch: allocate right away when something changed, instead of waiting a tick.
+        # Allocate right away when something changed, instead of waiting for a tick.
         out: list[Effect] = []
-        core.maybe_allocate(now, out)
+        self._timed(core, lambda t: core.maybe_allocate(t, out), now)
         self._apply(out)
         return None
+
+    def _timed(self, core: MasterCore, fn: Callable[[float], Any], now: float) -> Any:
+        """Run ``fn(now)``; if it ran an allocation cycle, record how long it took."""
+        before = core.alloc_cycles
+        started = time.perf_counter()
+        result = fn(now)
+        if core.alloc_cycles != before:
+            self.cycle_ms.append((time.perf_counter() - started) * 1000.0)
+        return result
 
     def _apply(self, effects: list[Effect]) -> None:
         for e in effects:
@@ -202,6 +217,17 @@ class MasterActor(Actor):
                 framework_id=params.get("framework_id"),
                 task_id=params.get("task_id"),
             )
+        if m.what == "metrics":
+            cycles = sorted(self.cycle_ms)
+            return {
+                "agents": len(core.agents),
+                "frameworks": len(core.frameworks),
+                "tasks": len(core.tasks),
+                "offers": len(core.offers),
+                "alloc_cycles": core.alloc_cycles,
+                "alloc_cycle_ms_p50": cycles[len(cycles) // 2] if cycles else None,
+                "alloc_cycle_ms_max": cycles[-1] if cycles else None,
+            }
         if m.what == "state":
             return state_json(
                 core,

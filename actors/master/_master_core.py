@@ -262,6 +262,8 @@ class MasterCore:
         self._ids = itertools.count(1)
         self._last_ping = now
         self._last_alloc = -math.inf
+        self.alloc_cycles = 0
+        """Allocation cycles run so far (the actor times them)."""
         self._dirty = True
         self.recovery_deadline: float | None = None
         self._deferred_reconcile: list[p.Reconcile] = []
@@ -702,6 +704,7 @@ class MasterCore:
         """One allocation cycle; offers are batched into one ``Offers`` per framework."""
         if not self.frameworks or not self.agents:
             return
+        self.alloc_cycles += 1
         result = allocate(self.snapshot(now), now, self.alloc_config)
         batches: dict[str, list[p.Offer]] = {}
         for o in result.offers:
