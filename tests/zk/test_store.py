@@ -1,0 +1,196 @@
+"""State store against the real ZooKeeper: CAS, large values, watches, corrupt data.
+
+Marathon lost apps to znodes above 1 MB (Marathon #1043, #2509): here a large value is
+chunked atomically or refused, never half-written.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from kazoo.client import KazooClient
+
+from zk import (
+    CorruptData,
+    Document,
+    DocumentExists,
+    StateStore,
+    ValueTooLarge,
+    VersionConflict,
+)
+from zk.testing import wait_for
+
+pytestmark = pytest.mark.zk
+
+
+@pytest.fixture
+def store(zk_client: KazooClient) -> StateStore:
+    return StateStore(zk_client)
+
+
+def test_create_get_put_delete_round_trip(store: StateStore) -> None:
+    doc = store.create("apps/web", {"id": "/web", "instances": 2})
+    assert doc.version == 0
+    got = store.get("apps/web")
+    assert got is not None and got.value == {"id": "/web", "instances": 2} and got.version == 0
+    assert store.put("apps/web", {"id": "/web", "instances": 3}).version == 1
+    assert store.list("apps") == ["web"]
+    assert set(store.get_all("apps")) == {"apps/web"}
+    assert store.delete("apps/web") is True
+    assert store.get("apps/web") is None
+    assert store.delete("apps/web") is False
+
+
+def test_create_refuses_an_existing_document(store: StateStore) -> None:
+    store.create("k", 1)
+    with pytest.raises(DocumentExists, match="/state/docs/k"):
+        store.create("k", 2)
+
+
+def test_compare_and_set_loses_to_a_concurrent_write(store: StateStore) -> None:
+    first = store.create("apps/db", {"v": 1})
+    store.put("apps/db", {"v": 2}, version=first.version)  # writer A wins
+    with pytest.raises(VersionConflict) as info:  # writer B read the same version
+        store.put("apps/db", {"v": 3}, version=first.version)
+    assert info.value.expected == 0 and info.value.actual == 1
+    assert "/state/docs/apps/db" in str(info.value)
+    current = store.get("apps/db")
+    assert current is not None and current.value == {"v": 2}
+    with pytest.raises(VersionConflict):
+        store.delete("apps/db", version=0)
+
+
+def test_update_from_many_threads_loses_no_increment(store: StateStore) -> None:
+    store.create("counter", 0)
+
+    def bump() -> None:
+        for _ in range(10):
+            store.update("counter", lambda v: v + 1)
+
+    threads = [threading.Thread(target=bump) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    doc = store.get("counter")
+    assert doc is not None and doc.value == 40 and doc.version == 40
+
+
+def big(n_bytes: int, tag: str) -> str:
+    return (tag * (n_bytes // len(tag) + 1))[:n_bytes]
+
+
+def test_a_value_above_one_znode_is_chunked_and_read_back_whole(store: StateStore) -> None:
+    value = {"blob": big(2_500_000, "abc")}
+    doc = store.create("apps/huge", value)
+    assert doc.chunked
+    got = store.get("apps/huge")
+    assert got is not None and got.value == value and got.chunked
+    # Replace with a small value: the old chunks go in the same transaction.
+    store.put("apps/huge", {"small": True}, version=got.version)
+    assert store.client.get_children(store.chunks) == []
+    assert store.require("apps/huge").value == {"small": True}
+
+
+def test_readers_never_see_a_mix_of_two_large_values(store: StateStore) -> None:
+    a, b = {"blob": big(1_800_000, "A")}, {"blob": big(1_800_000, "B")}
+    store.create("mix", a)
+    stop = threading.Event()
+    seen: list[Any] = []
+    errors: list[BaseException] = []
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                doc = store.get("mix")
+                assert doc is not None
+                seen.append(doc.value["blob"][:1] + doc.value["blob"][-1:])
+            except BaseException as exc:
+                errors.append(exc)
+                return
+
+    t = threading.Thread(target=reader)
+    t.start()
+    for i in range(6):
+        store.put("mix", b if i % 2 == 0 else a)
+    stop.set()
+    t.join()
+    assert not errors
+    assert seen and set(seen) <= {"AA", "BB"}
+    assert store.collect_garbage(older_than=0.0) == 0  # no chunk left unreferenced
+
+
+def test_without_chunking_a_large_value_is_refused_and_nothing_is_written(
+    zk_client: KazooClient,
+) -> None:
+    store = StateStore(zk_client, root="/strict", chunking=False)
+    store.create("app", {"small": 1})
+    with pytest.raises(ValueTooLarge, match=r"/strict/docs/app is \d+ bytes"):
+        store.put("app", {"blob": big(1_200_000, "x")})
+    assert store.require("app").value == {"small": 1}
+    assert zk_client.get_children(store.chunks) == []
+
+
+def test_a_value_above_max_bytes_is_refused(zk_client: KazooClient) -> None:
+    store = StateStore(zk_client, root="/capped", max_bytes=1000)
+    with pytest.raises(ValueTooLarge, match="above the limit of 1000 bytes"):
+        store.create("app", big(2000, "y"))
+    assert store.get("app") is None
+
+
+def test_watch_reports_every_settled_change_and_deletion(store: StateStore) -> None:
+    seen: list[Document | None] = []
+    store.watch("apps/w", seen.append)
+    wait_for(lambda: seen == [None], what="initial None")
+    store.create("apps/w", {"n": 1})
+    wait_for(lambda: seen and seen[-1] is not None and seen[-1].value == {"n": 1}, what="create")
+    store.put("apps/w", {"blob": big(1_100_000, "z")})
+    wait_for(lambda: seen[-1] is not None and seen[-1].chunked, what="chunked update")
+    store.delete("apps/w")
+    wait_for(lambda: seen[-1] is None, what="delete")
+
+
+def test_watch_children(store: StateStore) -> None:
+    names: list[list[str]] = []
+    store.watch_children("apps", names.append)
+    store.create("apps/a", 1)
+    store.create("apps/b", 2)
+    wait_for(lambda: names and names[-1] == ["a", "b"], what="both children")
+
+
+def test_corrupt_or_foreign_documents_are_named_and_skipped(
+    store: StateStore, zk_client: KazooClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    store.create("apps/good", {"ok": True})
+    zk_client.create(store.docs + "/apps/garbage", b"\x00\x01 not ours")
+    zk_client.create(store.docs + "/apps/badjson", b'{"pydcos":"pydcos.doc/1"}\n{nope')
+    with pytest.raises(CorruptData, match="/state/docs/apps/garbage"):
+        store.get("apps/garbage")
+    with pytest.raises(CorruptData, match="/state/docs/apps/badjson: not UTF-8 JSON"):
+        store.get("apps/badjson")
+    assert list(store.get_all("apps")) == ["apps/good"]
+    assert "/state/docs/apps/garbage" in caplog.text
+    # A plain write repairs it; a CAS-guarded update refuses to build on garbage.
+    store.put("apps/garbage", {"repaired": True})
+    assert store.require("apps/garbage").value == {"repaired": True}
+
+
+def test_a_missing_chunk_is_reported_as_corrupt(store: StateStore, zk_client: KazooClient) -> None:
+    store.create("c", {"blob": big(1_500_000, "q")})
+    victim = sorted(zk_client.get_children(store.chunks))[0]
+    zk_client.delete(f"{store.chunks}/{victim}")
+    with pytest.raises(CorruptData, match=r"/state/docs/c: chunk .* is missing"):
+        store.get("c")
+    assert store.get_all() == {}
+    assert store.delete("c") is True
+
+
+def test_orphan_chunks_of_a_dead_writer_are_collected(
+    store: StateStore, zk_client: KazooClient
+) -> None:
+    zk_client.create(f"{store.chunks}/deadbeef-00000", b"half of something")
+    store.create("live", {"blob": big(1_200_000, "L")})
+    assert store.collect_garbage(older_than=0.0) == 1
+    assert store.require("live").value["blob"][:1] == "L"

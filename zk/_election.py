@@ -1,0 +1,522 @@
+"""Leader election for masters, with fencing on connection loss.
+
+Each contender creates an ephemeral sequential znode under the election path holding
+its JSON-encoded ``LeaderInfo``. The leader is the member with the lowest sequence
+number whose data decodes; everyone (contenders and observers) applies the same rule,
+so they agree. A contender watches only its predecessor: when that node vanishes, one
+notification later it re-reads the members and, if first, leads. No polling.
+
+Fencing (the ordering contract):
+
+* ``is_leader`` is cleared synchronously in the session listener on SUSPENDED or LOST,
+  BEFORE ``on_revoked`` runs and before ZooKeeper could let anyone else win (the client
+  notices a dead connection after 2/3 of the session timeout; the server expires the
+  session only after all of it).
+* After SUSPENDED it leads again only by winning again: on reconnect it re-reads the
+  members and calls ``on_elected`` with a new term if its node is still first.
+* After LOST its node is gone: it rejoins as a new contender at the back of the line.
+* ``on_elected`` and ``on_revoked`` alternate strictly and run on the election's own
+  thread, never concurrently; they should start/stop work and return quickly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from types import TracebackType
+from typing import Any
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import (
+    ConnectionClosedError,
+    ConnectionLoss,
+    KazooException,
+    NoNodeError,
+    SessionExpiredError,
+)
+from kazoo.protocol.states import KazooState, WatchedEvent
+from kazoo.recipe.watchers import ChildrenWatch
+
+from zk._client import decode_json, encode_json
+from zk._errors import CorruptData, ZkError
+from zk._members import decide, find_token, member_prefix, order_members, parse_member
+from zk._retry import DEFAULT_RETRY, RetryPolicy
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ELECTION_PATH = "/election"
+
+
+@dataclass(frozen=True)
+class LeaderInfo:
+    """What a contender publishes about itself (Mesos' MasterInfo, as JSON)."""
+
+    address: str
+    """Actor address of the master's node, e.g. ``tcp://127.0.0.1:5050``."""
+    http_url: str = ""
+    """Base URL of the master's HTTP API (gateway), e.g. ``http://127.0.0.1:5050``."""
+    hostname: str = field(default_factory=socket.gethostname)
+    version: str = ""
+    """pydcos version of the contender."""
+    started_at: float = field(default_factory=time.time)
+    """Wall-clock start time of the contender process (seconds since the epoch)."""
+    pid: int = field(default_factory=os.getpid)
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Anything else worth publishing; unknown JSON keys land here when decoding."""
+    node: str = field(default="", compare=False)
+    """The member znode this was read from (filled in on read, not encoded)."""
+
+    def encode(self) -> bytes:
+        d = asdict(self)
+        d.pop("node")
+        return encode_json(d)
+
+    @classmethod
+    def decode(cls, path: str, data: bytes) -> LeaderInfo:
+        """Decode a member znode; CorruptData (naming ``path``) if it is not ours."""
+        raw = decode_json(path, data)
+        if not isinstance(raw, dict):
+            raise CorruptData(path, f"expected a JSON object, got {type(raw).__name__}", data)
+        if not isinstance(raw.get("address"), str):
+            raise CorruptData(path, "no string field 'address'", data)
+        known = {f.name for f in fields(cls)} - {"node", "extra"}
+        kwargs: dict[str, Any] = {k: raw[k] for k in known if k in raw}
+        extra_raw = raw.get("extra") or {}
+        if not isinstance(extra_raw, dict):
+            raise CorruptData(path, "field 'extra' is not an object", data)
+        extra = dict(extra_raw)
+        extra.update({k: v for k, v in raw.items() if k not in known and k != "extra"})
+        try:
+            info = cls(**kwargs, extra=extra, node=path.rsplit("/", 1)[-1])
+            float(info.started_at)
+            int(info.pid)
+        except (TypeError, ValueError) as exc:
+            raise CorruptData(path, f"bad field ({exc})", data) from None
+        return info
+
+
+class _Members:
+    """Reads the valid, ordered members of an election path, caching decoded data.
+
+    Member data never changes after create, so each znode is read once. Foreign names
+    and undecodable data are logged once with their path and left out.
+    """
+
+    def __init__(self, client: KazooClient, path: str, retry: RetryPolicy) -> None:
+        self._client = client
+        self._path = path
+        self._retry = retry
+        self._cache: dict[str, LeaderInfo | None] = {}
+        self._lock = threading.Lock()
+
+    def read(self, children: list[str] | None = None) -> list[LeaderInfo]:
+        if children is None:
+            try:
+                children = self._retry(self._client.get_children, self._path)
+            except NoNodeError:
+                return []
+        with self._lock:
+            for name in children:
+                if parse_member(name) is None and name not in self._cache:
+                    log.warning(
+                        "foreign child %s/%s under the election path: skipped", self._path, name
+                    )
+                    self._cache[name] = None
+            out: list[LeaderInfo] = []
+            for name in order_members(children):
+                if name not in self._cache:
+                    info = self._fetch(name)
+                    if info is False:
+                        continue  # vanished between list and get
+                    self._cache[name] = info if isinstance(info, LeaderInfo) else None
+                cached = self._cache[name]
+                if cached is not None:
+                    out.append(cached)
+            for gone in set(self._cache) - set(children):
+                del self._cache[gone]
+            return out
+
+    def _fetch(self, name: str) -> LeaderInfo | bool | None:
+        path = f"{self._path}/{name}"
+        try:
+            data, _ = self._retry(self._client.get, path)
+        except NoNodeError:
+            return False
+        try:
+            return LeaderInfo.decode(path, data)
+        except CorruptData as exc:
+            log.warning("%s: skipped", exc)
+            return None
+
+
+def read_leader(
+    client: KazooClient, path: str = DEFAULT_ELECTION_PATH, retry: RetryPolicy = DEFAULT_RETRY
+) -> LeaderInfo | None:
+    """The current leader's published info, or None if there is none."""
+    members = _Members(client, path, retry).read()
+    return members[0] if members else None
+
+
+def read_contenders(
+    client: KazooClient, path: str = DEFAULT_ELECTION_PATH, retry: RetryPolicy = DEFAULT_RETRY
+) -> list[LeaderInfo]:
+    """Every valid contender in line order (the leader first)."""
+    return _Members(client, path, retry).read()
+
+
+class LeaderWatch:
+    """Calls ``callback(leader_or_None)`` whenever the published leader changes.
+
+    Driven by one children watch on the election path: when the leader's ephemeral node
+    vanishes, the next member is reported in the same notification. On session loss it
+    reports None (leader unknown) and re-reads on reconnect. Callbacks run on kazoo's
+    event thread; keep them short.
+    """
+
+    def __init__(
+        self,
+        client: KazooClient,
+        callback: Callable[[LeaderInfo | None], Any],
+        path: str = DEFAULT_ELECTION_PATH,
+        retry: RetryPolicy = DEFAULT_RETRY,
+    ) -> None:
+        self._client = client
+        self._callback = callback
+        self._path = path
+        self._members = _Members(client, path, retry)
+        self._current: LeaderInfo | None = None
+        self._known = False
+        self._stopped = False
+        self._lock = threading.Lock()
+        retry(client.ensure_path, path)
+        client.add_listener(self._on_state)
+        self._watch = ChildrenWatch(client, path, self._on_children)
+
+    @property
+    def leader(self) -> LeaderInfo | None:
+        return self._current
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._client.remove_listener(self._on_state)
+
+    def _on_children(self, children: list[str]) -> bool | None:
+        if self._stopped:
+            return False
+        try:
+            members = self._members.read(children)
+        except (ZkError, KazooException) as exc:
+            log.warning("reading election members at %s failed: %r", self._path, exc)
+            return None
+        self._publish(members[0] if members else None)
+        return None
+
+    def _on_state(self, state: KazooState) -> None:
+        if state == KazooState.LOST:
+            self._client.handler.spawn(self._publish, None)
+
+    def _publish(self, leader: LeaderInfo | None) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            node = leader.node if leader is not None else None
+            current = self._current.node if self._current is not None else None
+            if self._known and node == current:
+                return
+            self._current = leader
+            self._known = True
+            try:
+                self._callback(leader)
+            except Exception:
+                log.exception("leader watch callback failed")
+
+
+_STOP = "stop"
+_CHECK = "check"
+_SUSPENDED = "suspended"
+_LOST = "lost"
+_ABDICATE = "abdicate"
+
+
+class Election:
+    """One contender for leadership. See the module docstring for the fencing contract.
+
+    ``on_elected(term)`` runs when this contender starts leading (term counts this
+    contender's leaderships from 1); ``on_revoked(reason)`` when it stops, with reason one
+    of ``suspended``, ``session lost``, ``abdicated``, ``node deleted``, ``stopped``,
+    ``error``.
+    """
+
+    def __init__(
+        self,
+        client: KazooClient,
+        info: LeaderInfo,
+        *,
+        path: str = DEFAULT_ELECTION_PATH,
+        on_elected: Callable[[int], Any] | None = None,
+        on_revoked: Callable[[str], Any] | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
+    ) -> None:
+        self.client = client
+        self.info = info
+        self.path = path.rstrip("/") or "/"
+        self._on_elected = on_elected
+        self._on_revoked = on_revoked
+        self._retry = retry
+        self._members = _Members(client, self.path, retry)
+        self._events: queue.Queue[tuple[str, threading.Event | None, bool]] = queue.Queue()
+        self._leading = threading.Event()  # cleared at once on SUSPENDED/LOST
+        self._active = False  # on_elected ran and on_revoked has not (worker thread only)
+        self._node: str | None = None  # our member name
+        self._token = uuid.uuid4().hex
+        self._term = 0
+        self._thread: threading.Thread | None = None
+        self._started = False
+        # Set by the session listener; _elect checks it under the lock so a leadership
+        # can never begin after SUSPENDED/LOST was seen.
+        self._fence_lock = threading.Lock()
+        self._disconnected = client.state != KazooState.CONNECTED
+
+    # -- public API --------------------------------------------------------------------
+
+    @property
+    def is_leader(self) -> bool:
+        """True while leader-only work may run. Leader-only loops should check it."""
+        return self._leading.is_set()
+
+    @property
+    def term(self) -> int:
+        return self._term
+
+    @property
+    def node(self) -> str | None:
+        """Our member znode name while we are in line."""
+        return self._node
+
+    def start(self) -> Election:
+        """Join the election (non-blocking); ``wait_leader`` waits for a win."""
+        if self._started:
+            return self
+        self._started = True
+        self._retry(self.client.ensure_path, self.path)
+        self._thread = threading.Thread(
+            target=self._run, name=f"election-{self.info.address}", daemon=True
+        )
+        self._thread.start()
+        self.client.add_listener(self._on_state)
+        self._put(_CHECK)
+        return self
+
+    def wait_leader(self, timeout: float) -> bool:
+        """Wait until this contender leads; False on timeout."""
+        return self._leading.wait(timeout)
+
+    def leader(self) -> LeaderInfo | None:
+        """The published leader (maybe another contender)."""
+        return read_leader(self.client, self.path, self._retry)
+
+    def abdicate(self, rejoin: bool = True, timeout: float = 10.0) -> None:
+        """Hand leadership over on purpose: stop leader work, then delete our node.
+
+        The next contender is notified by the deletion. With ``rejoin`` this contender
+        queues up again at the back of the line (alone, it wins again at once). A no-op
+        when not leading.
+        """
+        self._put(_ABDICATE, wait=timeout, rejoin=rejoin)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Leave the election: revoke if leading, delete our node, end the thread."""
+        if not self._started:
+            return
+        self.client.remove_listener(self._on_state)
+        self._put(_STOP, wait=timeout)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        self._started = False
+
+    def __enter__(self) -> Election:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- event plumbing ----------------------------------------------------------------
+
+    def _put(self, kind: str, wait: float | None = None, rejoin: bool = True) -> None:
+        if threading.current_thread() is self._thread:
+            self._handle(kind, rejoin)  # called from on_elected/on_revoked: do it inline
+            if kind == _STOP:
+                self._events.put((_STOP, None, False))  # and let the loop end
+            return
+        done = threading.Event() if wait is not None else None
+        self._events.put((kind, done, rejoin))
+        if done is not None and not done.wait(wait):
+            raise ZkError(f"election at {self.path}: {kind} not done within {wait} s")
+
+    def _on_state(self, state: KazooState) -> None:
+        # Runs on kazoo's connection thread: no blocking, just fence and enqueue.
+        with self._fence_lock:
+            self._disconnected = state != KazooState.CONNECTED
+            if self._disconnected:
+                self._leading.clear()
+        if state == KazooState.SUSPENDED:
+            self._events.put((_SUSPENDED, None, True))
+        elif state == KazooState.LOST:
+            self._events.put((_LOST, None, True))
+        else:
+            self._events.put((_CHECK, None, True))
+
+    def _on_watch(self, event: WatchedEvent) -> None:
+        self._events.put((_CHECK, None, True))
+
+    def _run(self) -> None:
+        while True:
+            kind, done, rejoin = self._events.get()
+            try:
+                self._handle(kind, rejoin)
+            except Exception:
+                log.exception("election %s: handling %s failed", self.path, kind)
+                self._revoke("error")
+                self._recheck_later()
+            finally:
+                if done is not None:
+                    done.set()
+            if kind == _STOP:
+                return
+
+    def _handle(self, kind: str, rejoin: bool) -> None:
+        if kind == _CHECK:
+            self._check()
+        elif kind == _SUSPENDED:
+            self._revoke("suspended")
+        elif kind == _LOST:
+            self._revoke("session lost")
+            self._node = None
+        elif kind == _ABDICATE:
+            if not self._active:
+                return  # only a leader abdicates
+            self._revoke("abdicated")  # leader work stops BEFORE the successor can win
+            self._delete_own()
+            if rejoin:
+                self._check()
+        elif kind == _STOP:
+            self._revoke("stopped")
+            self._delete_own()
+            self._started = False
+
+    # -- the election proper (worker thread only) --------------------------------------
+
+    def _revoke(self, reason: str) -> None:
+        self._leading.clear()
+        if not self._active:
+            return
+        self._active = False
+        log.info("election %s: %s stops leading (%s)", self.path, self.info.address, reason)
+        if self._on_revoked is not None:
+            try:
+                self._on_revoked(reason)
+            except Exception:
+                log.exception("on_revoked callback failed")
+
+    def _elect(self) -> None:
+        with self._fence_lock:
+            if self._disconnected:
+                return  # the CONNECTED event will make us check again
+            self._term += 1
+            self._active = True
+            self._leading.set()
+        log.info("election %s: %s leads (term %d)", self.path, self.info.address, self._term)
+        if self._on_elected is not None:
+            try:
+                self._on_elected(self._term)
+            except Exception:
+                log.exception("on_elected callback failed")
+
+    def _delete_own(self) -> None:
+        node, self._node = self._node, None
+        if node is None or not self.client.connected:
+            return
+        with contextlib.suppress(NoNodeError, ConnectionLoss, SessionExpiredError, ZkError):
+            self._retry(self.client.delete, f"{self.path}/{node}")
+
+    def _create_own(self) -> str:
+        """Create our member node, or adopt the one a lost reply already created.
+
+        The token is fixed per Election, so a create retried across a connection loss
+        (or a session change) finds its earlier success instead of queueing twice.
+        """
+        prefix = f"{self.path}/{member_prefix(self._token)}"
+        data = self.info.encode()
+        for _ in range(20):
+            try:
+                children = self._retry(self.client.get_children, self.path)
+            except NoNodeError:
+                self._retry(self.client.ensure_path, self.path)
+                continue
+            found = find_token(children, self._token)
+            if found is not None:
+                stat = self._retry(self.client.exists, f"{self.path}/{found}")
+                if stat is not None and stat.ephemeralOwner == self.client.client_id[0]:
+                    return found
+                if stat is not None:  # left by our expired session: not ours to keep
+                    with contextlib.suppress(NoNodeError):
+                        self._retry(self.client.delete, f"{self.path}/{found}")
+                continue
+            try:
+                created = self.client.create(prefix, data, ephemeral=True, sequence=True)
+            except (ConnectionLoss, NoNodeError):
+                continue
+            return str(created).rsplit("/", 1)[-1]
+        raise ZkError(f"could not create a member node under {self.path}")
+
+    def _check(self) -> None:
+        if not self._started or self.client.state != KazooState.CONNECTED:
+            return  # the CONNECTED listener event will bring us back
+        try:
+            if self._node is None:
+                self._node = self._create_own()
+            members = self._members.read()
+            d = decide([m.node for m in members], self._node)
+            if not d.present:
+                log.warning("election %s: our node %s vanished", self.path, self._node)
+                self._revoke("node deleted")
+                self._node = None
+                self._events.put((_CHECK, None, True))
+                return
+            if d.leader:
+                # Watch our own node too: if someone deletes it we must step down.
+                if self.client.exists(f"{self.path}/{self._node}", watch=self._on_watch) is None:
+                    self._events.put((_CHECK, None, True))
+                    return
+                if not self._active:
+                    self._elect()
+                return
+            self._revoke("node deleted")  # not first any more (only after manual edits)
+            pred = f"{self.path}/{d.predecessor}"
+            if self.client.exists(pred, watch=self._on_watch) is None:
+                self._events.put((_CHECK, None, True))  # it went before the watch was set
+        except (SessionExpiredError, ConnectionClosedError):
+            self._revoke("session lost")
+            self._node = None
+        except (ConnectionLoss, ZkError) as exc:
+            log.warning("election %s: ZooKeeper unreachable (%r); waiting", self.path, exc)
+            self._revoke("suspended")
+            self._recheck_later()
+
+    def _recheck_later(self, delay: float = 0.5) -> None:
+        t = threading.Timer(delay, self._events.put, args=((_CHECK, None, True),))
+        t.daemon = True
+        t.start()

@@ -1,0 +1,533 @@
+"""Versioned JSON documents in ZooKeeper, with compare-and-set and large-value chunks.
+
+Layout under the client's chroot (``/pydcos``)::
+
+    <root>/docs/<key>            header line + JSON body          (one znode per document)
+    <root>/docs/<key>            header line naming chunks        (a chunked document)
+    <root>/chunks/<wid>-<n>      raw slices of a large body       (immutable once written)
+
+A document's version is the znode version of its ``docs`` node: every write, inline or
+chunked, changes that one znode once, so compare-and-set works the same for both.
+
+Writing a value larger than one znode (ZooKeeper refuses requests above jute.maxbuffer,
+about 1 MB, and a multi-op transaction counts as ONE request) goes in two steps:
+
+1. write every chunk as its own new znode under a fresh write id (invisible: nothing
+   points at them yet);
+2. in ONE small transaction, compare-and-set the header to point at them and delete the
+   chunks of the previous value.
+
+Readers only follow the header, so they see the old value or the new one, never a mix;
+the header carries the body's size and sha256, checked on read. A writer that dies
+between the steps leaves unreferenced chunks behind, never a half-written document
+(``collect_garbage`` removes them).
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import json
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import (
+    BadVersionError,
+    ConnectionLoss,
+    NodeExistsError,
+    NoNodeError,
+    NotEmptyError,
+    OperationTimeoutError,
+    RolledBackError,
+)
+from kazoo.protocol.states import ZnodeStat
+from kazoo.recipe.watchers import ChildrenWatch, DataWatch
+
+from zk._client import decode_json, encode_json
+from zk._errors import (
+    CorruptData,
+    DocumentExists,
+    InvalidKey,
+    NoDocument,
+    ValueTooLarge,
+    VersionConflict,
+    ZkError,
+)
+from zk._retry import DEFAULT_RETRY, RetryPolicy
+
+log = logging.getLogger(__name__)
+
+MAGIC = "pydcos.doc/1"
+#: ZooKeeper's default jute.maxbuffer is 1,048,575 bytes per request; keep clear of it.
+DEFAULT_NODE_LIMIT = 1_000_000
+DEFAULT_CHUNK_SIZE = 900_000
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+
+
+def check_key(key: str) -> str:
+    """Validate a document key: relative, ``/``-separated, no empty/dot segments."""
+    if not isinstance(key, str) or not key:
+        raise InvalidKey(str(key), "empty")
+    if key.startswith("/") or key.endswith("/"):
+        raise InvalidKey(key, "must not start or end with '/'")
+    for seg in key.split("/"):
+        if seg in ("", ".", "..") or "\x00" in seg:
+            raise InvalidKey(key, f"bad segment {seg!r}")
+        if seg == "zookeeper":
+            raise InvalidKey(key, "'zookeeper' is reserved")
+    return key
+
+
+@dataclass(frozen=True)
+class Document:
+    """One stored value and the version to pass back for compare-and-set."""
+
+    key: str
+    value: Any
+    version: int
+    """ZooKeeper znode version of the document (0 after create, +1 per write)."""
+    size: int
+    """Encoded body size in bytes."""
+    chunked: bool
+    mtime: float
+    """Last write, seconds since the epoch (from ZooKeeper)."""
+
+
+@dataclass(frozen=True)
+class _Raw:
+    header: dict[str, Any] | None  # None: an empty folder node, not a document
+    body: bytes
+    stat: ZnodeStat
+
+
+class StoreWatch:
+    """Handle for a watch; ``stop()`` ends it (kazoo drops it at the next event)."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+class StateStore:
+    """Versioned JSON documents under ``root`` (relative to the client's chroot)."""
+
+    def __init__(
+        self,
+        client: KazooClient,
+        root: str = "/state",
+        *,
+        chunking: bool = True,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        node_limit: int = DEFAULT_NODE_LIMIT,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        retry: RetryPolicy = DEFAULT_RETRY,
+    ) -> None:
+        if chunk_size > node_limit:
+            raise ValueError(f"chunk_size {chunk_size} is above node_limit {node_limit}")
+        self.client = client
+        self.root = root.rstrip("/")
+        self.docs = f"{self.root}/docs"
+        self.chunks = f"{self.root}/chunks"
+        self.chunking = chunking
+        self.max_bytes = max_bytes
+        self.node_limit = node_limit
+        self.chunk_size = chunk_size
+        self.retry = retry
+        retry(client.ensure_path, self.docs)
+        retry(client.ensure_path, self.chunks)
+
+    def path(self, key: str) -> str:
+        return f"{self.docs}/{check_key(key)}"
+
+    # -- reads -------------------------------------------------------------------------
+
+    def get(self, key: str) -> Document | None:
+        """The document at ``key``, or None. CorruptData if it holds foreign data."""
+        path = self.path(key)
+        for _ in range(10):
+            raw = self._read_raw(path)
+            if raw is None or raw.header is None:
+                return None
+            doc = self._assemble(key, path, raw)
+            if doc is not None:
+                return doc
+        raise ZkError(f"document at {path} kept changing while being read")
+
+    def require(self, key: str) -> Document:
+        doc = self.get(key)
+        if doc is None:
+            raise NoDocument(self.path(key))
+        return doc
+
+    def list(self, prefix: str = "") -> builtins.list[str]:
+        """Names directly under ``prefix`` (documents and folders), sorted."""
+        base = self.path(prefix) if prefix else self.docs
+        try:
+            return sorted(self.retry(self.client.get_children, base))
+        except NoNodeError:
+            return []
+
+    def get_all(self, prefix: str = "") -> dict[str, Document]:
+        """Documents directly under ``prefix`` by key; corrupt ones are logged and skipped."""
+        out: dict[str, Document] = {}
+        for name in self.list(prefix):
+            key = f"{prefix}/{name}" if prefix else name
+            try:
+                doc = self.get(key)
+            except CorruptData as exc:
+                log.warning("%s: skipped", exc)
+                continue
+            if doc is not None:
+                out[key] = doc
+        return out
+
+    # -- writes ------------------------------------------------------------------------
+
+    def create(self, key: str, value: Any) -> Document:
+        """Store a new document; DocumentExists if one is there."""
+        return self._write(key, value, expect=-1)
+
+    def put(self, key: str, value: Any, version: int | None = None) -> Document:
+        """Store ``value``. With ``version``: only if the document is still at it
+        (compare-and-set, else VersionConflict). Without: last write wins."""
+        return self._write(key, value, expect=version)
+
+    def update(self, key: str, fn: Callable[[Any], Any], tries: int = 100) -> Document:
+        """Read-modify-write: ``fn(old_value_or_None) -> new value``, retried on conflicts
+        with a short jittered pause; ``fn`` may run several times and must be pure."""
+        path = self.path(key)
+        last: ZkError | None = None
+        for attempt in range(tries):
+            try:
+                cur = self.get(key)
+            except CorruptData as exc:
+                raise CorruptData(path, f"cannot update: {exc.reason}") from exc
+            try:
+                if cur is None:
+                    return self.create(key, fn(None))
+                return self.put(key, fn(cur.value), version=cur.version)
+            except (VersionConflict, DocumentExists) as exc:
+                last = exc
+                time.sleep(random.uniform(0, min(0.05, 0.002 * (attempt + 1))))
+        assert last is not None
+        raise last
+
+    def delete(self, key: str, version: int | None = None) -> bool:
+        """Delete the document and its chunks atomically; False if there was none."""
+        path = self.path(key)
+        for _ in range(20):
+            raw = self._read_raw(path, tolerate_corrupt=True)
+            if raw is None or raw.header is None:
+                if version is not None:
+                    raise VersionConflict(path, version, None)
+                return False
+            if version is not None and raw.stat.version != version:
+                raise VersionConflict(path, version, raw.stat.version)
+            txn = self.client.transaction()
+            for name in self._existing_chunks(raw.header):
+                txn.delete(f"{self.chunks}/{name}")
+            txn.delete(path, version=raw.stat.version)
+            results = self._run_txn(txn, path)
+            if results is None:
+                continue
+            err = _first_error(results)
+            if err is None:
+                return True
+            if isinstance(err, NotEmptyError):
+                raise ZkError(f"cannot delete {path}: it has child documents")
+            if version is not None and isinstance(err, BadVersionError | NoNodeError):
+                actual = self._version(path)
+                raise VersionConflict(path, version, actual)
+        raise ZkError(f"document at {path} kept changing while being deleted")
+
+    def collect_garbage(self, older_than: float = 600.0) -> int:
+        """Delete chunks no document references, older than ``older_than`` seconds
+        (younger ones may belong to a write in progress). Returns how many went."""
+        referenced: set[str] = set()
+        self._walk_refs(self.docs, referenced)
+        removed = 0
+        now = time.time()
+        for name in self.retry(self.client.get_children, self.chunks):
+            if name in referenced:
+                continue
+            try:
+                _, stat = self.retry(self.client.get, f"{self.chunks}/{name}")
+                if now - stat.mtime / 1000.0 < older_than:
+                    continue
+                self.retry(self.client.delete, f"{self.chunks}/{name}")
+                removed += 1
+            except NoNodeError:
+                continue
+        return removed
+
+    # -- watches -----------------------------------------------------------------------
+
+    def watch(self, key: str, callback: Callable[[Document | None], Any]) -> StoreWatch:
+        """Call ``callback(doc_or_None)`` now and after every change of ``key``.
+
+        Corrupt data is logged with its path and not reported. Runs on kazoo's event
+        thread; changes in quick succession may be coalesced into the latest value.
+        """
+        path = self.path(key)
+        handle = StoreWatch()
+
+        def on_data(data: bytes | None, stat: ZnodeStat | None, event: object = None) -> bool:
+            if handle.stopped:
+                return False
+            try:
+                doc = self.get(key)
+            except CorruptData as exc:
+                log.warning("%s: skipped", exc)
+                return True
+            except ZkError as exc:
+                log.warning("watch on %s: read failed: %r", path, exc)
+                return True
+            try:
+                callback(doc)
+            except Exception:
+                log.exception("state store watch callback for %s failed", path)
+            return True
+
+        DataWatch(self.client, path, on_data)
+        return handle
+
+    def watch_children(
+        self, prefix: str, callback: Callable[[builtins.list[str]], Any]
+    ) -> StoreWatch:
+        """Call ``callback(sorted_names)`` now and whenever names under ``prefix`` change."""
+        base = self.path(prefix) if prefix else self.docs
+        self.retry(self.client.ensure_path, base)
+        handle = StoreWatch()
+
+        def on_children(children: builtins.list[str]) -> bool:
+            if handle.stopped:
+                return False
+            try:
+                callback(sorted(children))
+            except Exception:
+                log.exception("state store children callback for %s failed", base)
+            return True
+
+        ChildrenWatch(self.client, base, on_children)
+        return handle
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _read_raw(self, path: str, tolerate_corrupt: bool = False) -> _Raw | None:
+        try:
+            data, stat = self.retry(self.client.get, path)
+        except NoNodeError:
+            return None
+        if not data:
+            return _Raw(None, b"", stat)
+        try:
+            header, body = _split(path, data)
+        except CorruptData:
+            if not tolerate_corrupt:
+                raise
+            return _Raw({"pydcos": "corrupt"}, b"", stat)
+        return _Raw(header, body, stat)
+
+    def _version(self, path: str) -> int | None:
+        stat = self.retry(self.client.exists, path)
+        return None if stat is None else int(stat.version)
+
+    def _assemble(self, key: str, path: str, raw: _Raw) -> Document | None:
+        """Decode ``raw``; None means the document changed under us (read again)."""
+        header = raw.header or {}
+        names = _chunk_names(header)
+        if names:
+            parts: builtins.list[bytes] = []
+            for name in names:
+                try:
+                    part, _ = self.retry(self.client.get, f"{self.chunks}/{name}")
+                except NoNodeError:
+                    if self._version(path) != raw.stat.version:
+                        return None  # rewritten meanwhile: its old chunks went with it
+                    raise CorruptData(path, f"chunk {self.chunks}/{name} is missing") from None
+                parts.append(part)
+            body = b"".join(parts)
+            digest = hashlib.sha256(body).hexdigest()
+            if len(body) != header.get("size") or digest != header.get("sha256"):
+                if self._version(path) != raw.stat.version:
+                    return None
+                raise CorruptData(path, "chunks do not match the header's size/sha256")
+        else:
+            body = raw.body
+        value = decode_json(path, body)
+        return Document(
+            key=key,
+            value=value,
+            version=int(raw.stat.version),
+            size=len(body),
+            chunked=bool(names),
+            mtime=raw.stat.mtime / 1000.0,
+        )
+
+    def _write(self, key: str, value: Any, expect: int | None) -> Document:
+        """expect: None = any, -1 = must not exist, n = must be at version n."""
+        path = self.path(key)
+        try:
+            body = encode_json(value)
+        except (TypeError, ValueError) as exc:
+            raise ZkError(f"value for {path} is not JSON-encodable: {exc}") from None
+        if len(body) > self.max_bytes:
+            raise ValueTooLarge(path, len(body), self.max_bytes)
+        inline = _join({"pydcos": MAGIC}, body)
+        new_chunks: builtins.list[str] = []
+        if len(inline) + len(path) > self.node_limit:
+            if not self.chunking:
+                raise ValueTooLarge(path, len(inline), self.node_limit)
+            new_chunks = self._write_chunks(body)
+            data = _join(
+                {
+                    "pydcos": MAGIC,
+                    "chunks": new_chunks,
+                    "size": len(body),
+                    "sha256": hashlib.sha256(body).hexdigest(),
+                },
+                b"",
+            )
+        else:
+            data = inline
+        try:
+            return self._commit(key, path, value, data, len(body), new_chunks, expect)
+        except BaseException:
+            self._drop_chunks(new_chunks)
+            raise
+
+    def _commit(
+        self,
+        key: str,
+        path: str,
+        value: Any,
+        data: bytes,
+        size: int,
+        new_chunks: builtins.list[str],
+        expect: int | None,
+    ) -> Document:
+        parent = path.rsplit("/", 1)[0]
+        for _ in range(50):
+            raw = self._read_raw(path, tolerate_corrupt=True)
+            exists = raw is not None and raw.header is not None
+            if expect == -1 and exists:
+                raise DocumentExists(path)
+            if expect is not None and expect >= 0:
+                if not exists:
+                    raise VersionConflict(path, expect, None)
+                assert raw is not None
+                if raw.stat.version != expect:
+                    raise VersionConflict(path, expect, raw.stat.version)
+            txn = self.client.transaction()
+            if raw is None:
+                self.retry(self.client.ensure_path, parent)
+                txn.create(path, data)
+            else:
+                txn.set_data(path, data, version=raw.stat.version)
+                for name in self._existing_chunks(raw.header or {}):
+                    txn.delete(f"{self.chunks}/{name}")
+            results = self._run_txn(txn, path)
+            if results is None:
+                continue
+            err = _first_error(results)
+            if err is None:
+                version = 0 if raw is None else raw.stat.version + 1
+                return Document(key, value, version, size, bool(new_chunks), time.time())
+            if isinstance(err, NodeExistsError | BadVersionError | NoNodeError):
+                continue  # someone else wrote in between: re-check the expectation
+            raise ZkError(f"writing {path} failed: {err!r}")
+        raise ZkError(f"document at {path} kept changing while being written")
+
+    def _existing_chunks(self, header: dict[str, Any]) -> builtins.list[str]:
+        """Chunks of the old value still present (a damaged document may lack some; the
+        version check on the header keeps this race-free)."""
+        return [
+            n
+            for n in _chunk_names(header)
+            if self.retry(self.client.exists, f"{self.chunks}/{n}") is not None
+        ]
+
+    def _run_txn(self, txn: Any, path: str) -> builtins.list[Any] | None:
+        """Commit once; None if the connection dropped (the caller re-reads and decides:
+        a committed transaction shows up as a changed version)."""
+        try:
+            return list(txn.commit())
+        except (ConnectionLoss, OperationTimeoutError):
+            self.retry(self.client.exists, path)  # wait for the connection to return
+            return None
+
+    def _write_chunks(self, body: bytes) -> builtins.list[str]:
+        wid = uuid.uuid4().hex
+        names: builtins.list[str] = []
+        try:
+            for i, off in enumerate(range(0, len(body), self.chunk_size)):
+                name = f"{wid}-{i:05d}"
+                try:
+                    self.retry(
+                        self.client.create,
+                        f"{self.chunks}/{name}",
+                        body[off : off + self.chunk_size],
+                    )
+                except NodeExistsError:
+                    pass  # our own create, retried after a lost reply
+                names.append(name)
+        except BaseException:
+            self._drop_chunks(names)
+            raise
+        return names
+
+    def _drop_chunks(self, names: builtins.list[str]) -> None:
+        for name in names:
+            try:
+                self.retry(self.client.delete, f"{self.chunks}/{name}")
+            except (NoNodeError, ZkError):
+                pass  # garbage collection will get it
+
+    def _walk_refs(self, path: str, out: set[str]) -> None:
+        try:
+            data, _ = self.retry(self.client.get, path)
+            children = self.retry(self.client.get_children, path)
+        except NoNodeError:
+            return
+        if data and path != self.docs:
+            try:
+                header, _ = _split(path, data)
+                out.update(_chunk_names(header))
+            except CorruptData:
+                pass
+        for c in children:
+            self._walk_refs(f"{path}/{c}", out)
+
+
+def _join(header: dict[str, Any], body: bytes) -> bytes:
+    return json.dumps(header, separators=(",", ":")).encode("utf-8") + b"\n" + body
+
+
+def _split(path: str, data: bytes) -> tuple[dict[str, Any], bytes]:
+    head, sep, body = data.partition(b"\n")
+    if not sep:
+        raise CorruptData(path, "no pydcos document header", data)
+    header = decode_json(path, head)
+    if not isinstance(header, dict) or header.get("pydcos") != MAGIC:
+        raise CorruptData(path, f"header is not {MAGIC!r}", data)
+    return header, body
+
+
+def _chunk_names(header: dict[str, Any]) -> list[str]:
+    names = header.get("chunks") or []
+    return [n for n in names if isinstance(n, str)]
+
+
+def _first_error(results: list[Any]) -> BaseException | None:
+    errors = [r for r in results if isinstance(r, BaseException)]
+    real = [e for e in errors if not isinstance(e, RolledBackError)]
+    chosen = real or errors
+    return chosen[0] if chosen else None
