@@ -105,9 +105,11 @@ class HttpGateway:
 
     # -- routes -------------------------------------------------------------------
 
-    def add_leader_routes(self, prefix: str, routes: list[web.RouteDef]) -> None:
-        """Mount routes that only the leader serves (a standby redirects them)."""
-        self._leader_only_prefixes.append(prefix)
+    def add_leader_routes(self, prefixes: tuple[str, ...], routes: list[web.RouteDef]) -> None:
+        """Mount routes that only the leader serves (a standby redirects them).
+
+        Call before ``start()``: aiohttp freezes the router once it serves."""
+        self._leader_only_prefixes.extend(prefixes)
         self.app.add_routes(routes)
 
     def _add_mesos_routes(self) -> None:

@@ -4,6 +4,7 @@ The allocator is pure (see :mod:`actors.master.allocator`); the master actor tha
 it snapshots and sends its offers lives next to it.
 """
 
+from actors.master._services import LeaderService, ServiceContext
 from actors.master.allocator import (
     ANY,
     DEFAULT_MIN_ALLOCATABLE,
@@ -32,11 +33,13 @@ __all__ = [
     "AllocatorConfig",
     "ClusterSnapshot",
     "Framework",
+    "LeaderService",
     "Offer",
     "OfferFilter",
     "Quota",
     "RejectReason",
     "Rejection",
+    "ServiceContext",
     "allocate",
     "decline_filter",
     "dominant_share",

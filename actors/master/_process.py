@@ -26,6 +26,7 @@ from actors.gateway import HttpGateway
 from actors.gateway import LeaderInfo as GatewayLeader
 from actors.master._actor import MASTER_ACTOR, MasterActor
 from actors.master._master_core import MasterConfig, new_master_id
+from actors.master._services import LeaderService, ServiceContext
 from runtime import ActorRef, ChildSpec, Node
 from transport import Security
 from zk import Election, LeaderInfo, LeaderWatch, StateStore, ZkError, connect
@@ -75,6 +76,8 @@ class MasterOptions:
     hostname: str = ""
     session_timeout: float = 2.0
     config: MasterConfig | None = None
+    services: tuple[LeaderService, ...] = ()
+    """Leader services (Marathon, Metronome...) started after the master actor."""
 
 
 class MasterProcess:
@@ -91,6 +94,8 @@ class MasterProcess:
         self._leading = threading.Event()
         self._lock = threading.Lock()
         self.hostname = options.hostname or socket.gethostname()
+        self._service_children: list[str] = []
+        self.context: ServiceContext | None = None
 
     @property
     def address(self) -> str:
@@ -117,7 +122,17 @@ class MasterProcess:
             leader=self._gateway_leader,
             is_leader=self._leading.is_set,
             master=self._master_ref,
-        ).start()
+        )
+        self.context = ServiceContext(
+            node=self.node,
+            zk=self.client,
+            master_address=f"{self.address}/{MASTER_ACTOR}",
+            hostname=self.hostname,
+        )
+        for service in o.services:
+            self.gateway.add_leader_routes(service.prefixes, service.routes(self.context))
+        self.gateway.start()
+        self.context.http_url = self.gateway.url
         self.watch = LeaderWatch(self.client, self._on_leader)
         info = LeaderInfo(
             address=self.address,
@@ -154,11 +169,29 @@ class MasterProcess:
             self.node.root.start_child(spec)
             self._leading.set()
             log.info("elected (term %d): master %s is leading", term, master_id)
+            assert self.context is not None
+            for service in self.options.services:
+                for child in service.child_specs(self.context):
+                    try:
+                        self.node.root.start_child(child)
+                    except Exception:
+                        log.exception(
+                            "leader service %s: starting %s failed", service.name, child.id
+                        )
+                        continue
+                    self._service_children.append(child.id)
 
     def _on_revoked(self, reason: str) -> None:
         # Fencing: stop leader-only work before anything else.
         self._leading.clear()
         with self._lock:
+            while self._service_children:
+                child_id = self._service_children.pop()
+                try:
+                    self.node.root.terminate_child(child_id)
+                    self.node.root.delete_child(child_id)
+                except Exception as exc:
+                    log.warning("stopping %s after revocation (%s): %s", child_id, reason, exc)
             try:
                 self.node.root.terminate_child(MASTER_ACTOR)
                 self.node.root.delete_child(MASTER_ACTOR)

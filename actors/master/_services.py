@@ -1,0 +1,57 @@
+"""Leader services: what runs on the leading master besides the master actor.
+
+Marathon and Metronome are frameworks like any other, but DC/OS runs them on the
+masters. Each is a ``LeaderService``: its actors start (in order, under the node's root
+supervisor) right after the master actor when this master is elected, and stop (in
+reverse) the moment leadership is revoked. Its HTTP routes are mounted on every
+master's gateway at start-up as leader-only routes, so a standby redirects them.
+
+```
+ MasterProcess
+   on_elected:  master actor, then for each service: service.child_specs(ctx)...
+   on_revoked:  ...children stopped in reverse order, master actor last
+   gateway:     service.routes(ctx) mounted under service.prefixes (leader-only)
+```
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from runtime import ChildSpec, Node
+
+
+@dataclass
+class ServiceContext:
+    """What a leader service gets from the master process."""
+
+    node: Node
+    """The master's node (the service's actors are spawned on it)."""
+    zk: Any
+    """The master's started KazooClient (under the cluster chroot)."""
+    master_address: str
+    """Transport address of this node's master actor (frameworks subscribe to it)."""
+    hostname: str
+    """This master's host name."""
+    http_url: str = ""
+    """This master's gateway base URL (set once the gateway listens)."""
+
+
+class LeaderService(Protocol):
+    """A component that runs only on the leading master (Marathon, Metronome...)."""
+
+    name: str
+    """Short name, used in logs (``marathon``)."""
+    prefixes: tuple[str, ...]
+    """URL prefixes its routes live under (``/marathon/``); standbys redirect them."""
+
+    def child_specs(self, ctx: ServiceContext) -> list[ChildSpec]:
+        """Actors to start, in order, when this master is elected."""
+        ...
+
+    def routes(self, ctx: ServiceContext) -> list[web.RouteDef]:
+        """HTTP routes, mounted once at start-up on every master's gateway."""
+        ...
