@@ -246,6 +246,15 @@ class _TransportBase:
             self._note_inbound(env.sender_node, reply_path)
             if env.sender_node in self._peers:
                 self._seen(env.sender_node)
+        self._dispatch(env)
+
+    def _dispatch(self, env: Envelope) -> None:
+        """I/O: hand an envelope to ``on_envelope`` (the real transport defers this to
+        the end of its loop turn)."""
+        self._deliver(env)
+
+    def _deliver(self, env: Envelope) -> None:
+        """I/O: call ``on_envelope``; count and answer its failures."""
         try:
             self._on_envelope(env)
         except UnknownTarget as exc:

@@ -31,6 +31,7 @@ _Dec = Callable[[Any], Any]
 _Enc = Callable[[Any], Any] | None  # None: the value is msgpack-native as it is
 
 _KINDS: dict[int, Kind] = {int(k): k for k in Kind}
+_unpackb = msgpack.unpackb
 _NATIVE = (dict, list, str, int, float, bool, type(None), bytes, tuple)
 
 
@@ -403,6 +404,19 @@ class MessageRegistry:
             return [DecodeError("too_large", f"{n} bytes > limit {max_size}")]
         if n == 0:
             return [DecodeError("truncated", "empty frame")]
+        # Fast path, the common frame of a request/reply exchange: exactly one envelope.
+        # unpackb derives the same limits from the frame size as the Unpacker below;
+        # anything else (several envelopes, bad bytes) takes the general path, which
+        # alone classifies errors, so both paths give identical results.
+        try:
+            obj = _unpackb(frame, raw=False, strict_map_key=False, ext_hook=_reject_ext)
+        except Exception:
+            pass
+        else:
+            try:
+                return [self.decode_obj(obj)]
+            except DecodeError as exc:
+                return [exc]
         unp = msgpack.Unpacker(
             raw=False, strict_map_key=False, ext_hook=_reject_ext, max_buffer_size=n
         )

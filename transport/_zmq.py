@@ -24,8 +24,9 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from threading import get_ident
-from typing import Any
+from typing import Any, cast
 
 import zmq
 from zmq.utils import z85
@@ -39,6 +40,7 @@ from transport._base import (
     _TransportBase,
 )
 from transport._codec import MessageRegistry
+from transport._envelope import Envelope
 from transport._errors import TransportError
 from transport._security import Security
 
@@ -52,6 +54,14 @@ _BATCH = 1024  # envelopes per frame at most
 _RECV_ROUNDS = 512  # multipart messages read per socket per loop turn before other work
 _DRAIN_MAX = 65536  # queued envelopes moved per loop turn
 _MAX_PENDING = 1_000_000  # envelopes held for a peer whose send queue is full
+
+# Plain ints for the hot path: pyzmq's constants are IntFlag members, and every
+# ``&``/``|`` on them runs enum machinery in Python (a few microseconds a message).
+_POLLIN = int(zmq.POLLIN)
+_POLLOUT = int(zmq.POLLOUT)
+_NOBLOCK = int(zmq.NOBLOCK)
+_EVENTS = int(zmq.EVENTS)
+_RCVMORE = int(zmq.RCVMORE)
 
 
 class _Route:
@@ -129,6 +139,7 @@ class ZmqTransport(_TransportBase):
         self._routes: dict[str, _Route] = {}
         self._by_sock: dict[zmq.Socket[Any], _Route] = {}
         self._client_idents: dict[str, bytes] = {}
+        self._inbound: list[Envelope] = []
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -263,6 +274,7 @@ class ZmqTransport(_TransportBase):
         wake = self._wake_r
         router = self._router
         zap = self._zap
+        inbound = self._inbound
         interval = self.heartbeat_interval
         next_tick = time.monotonic() + interval
         while True:
@@ -280,19 +292,34 @@ class ZmqTransport(_TransportBase):
                     r = self._by_sock.get(sock)
                     if r is None:
                         continue
-                    if ev & zmq.POLLIN:
+                    if ev & _POLLIN:
                         self._recv_dealer(r)
-                    if ev & zmq.POLLOUT and r.pending:
+                    if ev & _POLLOUT and r.pending:
                         self._flush_pending(r)
             if self._outq:
                 self._drain()
             if self._stopping:
+                self._deliver_inbound()
                 self._signalled = False
                 self._drain()
                 return
             if now >= next_tick:
                 self._tick()
                 next_tick = now + interval
+            if inbound:
+                # Last, right before poll() drops the GIL: handing an envelope over wakes
+                # an actor (or an ask's caller), which then needs the GIL at once.
+                self._deliver_inbound()
+
+    def _dispatch(self, env: Envelope) -> None:
+        self._inbound.append(env)
+
+    def _deliver_inbound(self) -> None:
+        inbound = self._inbound
+        deliver = self._deliver
+        for env in inbound:
+            deliver(env)
+        inbound.clear()
 
     def _clear_wake(self) -> None:
         try:
@@ -323,24 +350,37 @@ class ZmqTransport(_TransportBase):
         router = self._router
         assert router is not None
         handle = self._handle_frame
+        recv = router.recv
+        opt = cast("Callable[[int], int]", router.getsockopt)
+        # Read while EVENTS says a message is ready rather than until zmq.Again: the
+        # check neither raises nor releases the GIL (recv does), so a thread we just
+        # handed a message to does not have to fight us for the GIL.
         for _ in range(_RECV_ROUNDS):
             try:
-                parts = router.recv_multipart(zmq.NOBLOCK)
+                ident = recv(_NOBLOCK)
             except zmq.Again:
                 return
-            ident = parts[0]
-            for i in range(1, len(parts)):
-                handle(parts[i], None, ident)
+            while opt(_RCVMORE):
+                handle(recv(_NOBLOCK), None, ident)
+            if not opt(_EVENTS) & _POLLIN:
+                return
 
     def _recv_dealer(self, r: _Route) -> None:
         handle = self._handle_frame
+        addr = r.addr
+        sock = r.sock
+        recv = sock.recv
+        opt = cast("Callable[[int], int]", sock.getsockopt)
         for _ in range(_RECV_ROUNDS):
             try:
-                parts = r.sock.recv_multipart(zmq.NOBLOCK)
+                frame = recv(_NOBLOCK)
             except zmq.Again:
                 return
-            for f in parts:
-                handle(f, r.addr, r.sock)
+            handle(frame, addr, sock)
+            while opt(_RCVMORE):
+                handle(recv(_NOBLOCK), addr, sock)
+            if not opt(_EVENTS) & _POLLIN:
+                return
 
     def _handle_zap(self) -> None:
         assert self._zap is not None
@@ -446,9 +486,9 @@ class ZmqTransport(_TransportBase):
                 batch = frames[i] if j == i + 1 else b"".join(frames[i:j])
             try:
                 if r.ident is None:
-                    sock.send(batch, zmq.NOBLOCK, copy=len(batch) < 65536)
+                    sock.send(batch, _NOBLOCK, copy=len(batch) < 65536)
                 else:
-                    sock.send_multipart([r.ident, batch], zmq.NOBLOCK)
+                    sock.send_multipart([r.ident, batch], _NOBLOCK)
             except zmq.Again:
                 if r.ident is not None:  # a client's pipe is full: drop, do not stall
                     self._counters["send:overflow"] += j - i
