@@ -208,19 +208,20 @@ class Node:
     ) -> str:
         """Put this node on the network; returns its address (``tcp://host:port``).
 
-        ``security`` is a ``transport.Security``: CURVE for anything but local
-        development. Without one, plain mode is used and the transport logs a warning.
+        ``security`` is a ``transport.Security``. Without one, CURVE is used with the
+        cluster keys in ``$PYDCOS_KEYS`` (default ``~/.pydcos/keys``, written by
+        ``pydcos cluster keys``), and a missing key is an error: plain, unencrypted
+        mode is only ever used when asked for with ``transport.Security.plain()``.
         ``bind=None`` makes a connect-only client node (scripts, the CLI).
         """
         from runtime._remote import Remoting
-        from transport import Security
 
         if self._remoting is not None:
             raise RuntimeSystemError(f"node {self.name!r} is already listening")
         self._remoting = Remoting(
             self,
             bind,
-            security=security if security is not None else Security.plain(),
+            security=security if security is not None else default_security(),
             advertise=advertise,
             heartbeat_interval=heartbeat_interval,
             heartbeat_timeout=heartbeat_timeout,
@@ -370,6 +371,22 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<Node {self.name!r} {self._state}>"
+
+
+def default_security() -> Any:
+    """CURVE with the cluster keypair from ``$PYDCOS_KEYS`` or ``~/.pydcos/keys``."""
+    from pathlib import Path
+
+    from transport import Security
+
+    keys = Path(os.environ.get("PYDCOS_KEYS") or Path.home() / ".pydcos" / "keys")
+    secret = keys / "cluster.key_secret"
+    if not secret.exists():
+        raise RuntimeSystemError(
+            f"no cluster key at {secret}: run 'pydcos cluster keys', set PYDCOS_KEYS, or "
+            "pass security=transport.Security.plain() for local development"
+        )
+    return Security.curve(secret, keys / "authorized_keys")
 
 
 def _check_name(name: object) -> None:

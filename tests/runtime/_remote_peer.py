@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from runtime import Actor, Node
 from tests.runtime._remote_messages import Bump, Count
+from transport import Security
 
 
 class Echo(Actor):
@@ -36,7 +37,7 @@ class Counter(Actor):
 
 def main() -> None:
     node = Node("peer", on_fatal=lambda reason: None)
-    address = node.listen(heartbeat_interval=0.2, heartbeat_timeout=1.0)
+    address = node.listen(security=Security.plain(), heartbeat_interval=0.2, heartbeat_timeout=1.0)
     node.spawn(Echo, name="echo")
     node.spawn(Counter, name="counter")
     print(address, flush=True)

@@ -23,6 +23,7 @@ from runtime import (
 )
 from tests.runtime._remote_messages import Bump, Count
 from tests.runtime.conftest import wait_until
+from transport import Security
 
 PEER = Path(__file__).with_name("_remote_peer.py")
 
@@ -49,7 +50,7 @@ def peer() -> Iterator[tuple[subprocess.Popen[str], str]]:
 @pytest.fixture
 def node() -> Iterator[Node]:
     n = Node("local", on_fatal=lambda reason: None)
-    n.listen(heartbeat_interval=0.2, heartbeat_timeout=1.0)
+    n.listen(security=Security.plain(), heartbeat_interval=0.2, heartbeat_timeout=1.0)
     yield n
     n.shutdown(5)
 
@@ -126,3 +127,43 @@ def test_killed_peer_fails_pending_asks_and_monitors_see_down(node: Node, peer: 
     wait_until(lambda: downs, timeout=10, what="Down from the monitor")
     assert downs[0].reason == NOCONNECTION and downs[0].name == "echo"
     assert not echo.is_alive()
+
+
+def test_listen_without_keys_refuses_instead_of_going_plain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runtime import RuntimeSystemError
+
+    monkeypatch.setenv("PYDCOS_KEYS", str(tmp_path / "nokeys"))
+    n = Node("nokeys", on_fatal=lambda reason: None)
+    try:
+        with pytest.raises(RuntimeSystemError, match="pydcos cluster keys"):
+            n.listen()
+        assert n.address is None
+    finally:
+        n.shutdown(2)
+
+
+def test_listen_defaults_to_curve_with_the_cluster_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from transport import generate_keys
+
+    generate_keys(tmp_path)
+    monkeypatch.setenv("PYDCOS_KEYS", str(tmp_path))
+    a = Node("a", on_fatal=lambda reason: None)
+    b = Node("b", on_fatal=lambda reason: None)
+    try:
+
+        class Echo(Actor):
+            def receive(self, message: Any) -> Any:
+                return message
+
+        a.listen()
+        b.listen()
+        a.spawn(Echo, name="echo")
+        assert b.ref(a.actor_address("echo")).ask("secret", timeout=5) == "secret"
+        assert a._remoting is not None and a._remoting.transport.security.mode == "curve"
+    finally:
+        a.shutdown(5)
+        b.shutdown(5)
