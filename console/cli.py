@@ -70,9 +70,35 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--session-timeout", type=float, default=2.0, help="ZooKeeper session (s)")
 
 
+def master_config(args: argparse.Namespace) -> Any:
+    """``MasterConfig`` from the master's timing flags (its defaults where one is absent)."""
+    import dataclasses
+    import math
+
+    from actors.master._master_core import MasterConfig
+
+    config = MasterConfig()
+    changes: dict[str, Any] = {}
+    if args.ping_interval is not None:
+        if not (math.isfinite(args.ping_interval) and args.ping_interval > 0):
+            raise CliError(f"--ping-interval: {args.ping_interval!r} must be a positive number")
+        changes["ping_interval"] = args.ping_interval
+    if args.max_missed_pings is not None:
+        if args.max_missed_pings < 1:
+            raise CliError(f"--max-missed-pings: {args.max_missed_pings!r} must be at least 1")
+        changes["max_missed_pings"] = args.max_missed_pings
+    if args.agent_reregister_timeout is not None:
+        t = args.agent_reregister_timeout
+        if not (math.isfinite(t) and t >= 0):
+            raise CliError(f"--agent-reregister-timeout: {t!r} must be a number >= 0")
+        changes["agent_reregister_timeout"] = t
+    return dataclasses.replace(config, **changes)
+
+
 def cmd_master(args: argparse.Namespace) -> int:
     from actors.master._process import MasterOptions, MasterProcess
 
+    config = master_config(args)
     security = node_security(args)
     proc = MasterProcess(
         MasterOptions(
@@ -84,6 +110,7 @@ def cmd_master(args: argparse.Namespace) -> int:
             http_port=args.http_port,
             hostname=args.hostname,
             session_timeout=args.session_timeout,
+            config=config,
         )
     )
     try:
@@ -192,6 +219,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(m)
     m.add_argument("--http-host", default="127.0.0.1")
     m.add_argument("--http-port", type=int, default=0, help="HTTP port (0: a free one)")
+    m.add_argument(
+        "--ping-interval", type=float, default=None, help="seconds between agent pings (1)"
+    )
+    m.add_argument(
+        "--max-missed-pings",
+        type=int,
+        default=None,
+        help="unanswered pings after which an agent is unreachable (5)",
+    )
+    m.add_argument(
+        "--agent-reregister-timeout",
+        type=float,
+        default=None,
+        help="after a failover, seconds agents have to re-register (10)",
+    )
     m.set_defaults(fn=cmd_master)
 
     a = sub.add_parser("agent", help="run an agent (offers this machine's resources)")

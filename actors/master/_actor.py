@@ -159,11 +159,12 @@ class MasterActor(Actor):
             return None
         if isinstance(message, p.Ping):
             return None
-        try:
-            effects = core.handle(message, now, _sender_of(message))
-        except TypeError:
+        if not core.handles(message):
+            # Anything may arrive over the wire (an untyped msgpack body, another actor's
+            # record); raising here would crash the leader's actor and lose its state.
             log.warning("master: dropped a message of unexpected type %s", type(message).__name__)
-            raise
+            return None
+        effects = core.handle(message, now, _sender_of(message))
         self._apply(effects)
         # Allocate right away when something changed, instead of waiting for a tick.
         out: list[Effect] = []

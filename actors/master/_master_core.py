@@ -321,6 +321,11 @@ class MasterCore:
 
     # -- entry points -----------------------------------------------------------------
 
+    @staticmethod
+    def handles(msg: Any) -> bool:
+        """Whether ``msg`` is a message ``handle`` knows (else it raises TypeError)."""
+        return type(msg) in _HANDLERS
+
     def handle(self, msg: Any, now: float, sender: str | None = None) -> list[Effect]:
         """Apply one incoming message; return the effects to carry out in order."""
         out: list[Effect] = []

@@ -128,6 +128,7 @@ class MasterProcess:
             zk=self.client,
             master_address=f"{self.address}/{MASTER_ACTOR}",
             hostname=self.hostname,
+            abdicate=self.abdicate,
         )
         for service in o.services:
             self.gateway.add_leader_routes(service.prefixes, service.routes(self.context))

@@ -16,6 +16,7 @@ master's gateway at start-up as leader-only routes, so a standby redirects them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -38,6 +39,8 @@ class ServiceContext:
     """This master's host name."""
     http_url: str = ""
     """This master's gateway base URL (set once the gateway listens)."""
+    abdicate: Callable[[], None] | None = None
+    """Step down as leader (Marathon's ``DELETE /v2/leader``); None if not possible."""
 
 
 class LeaderService(Protocol):

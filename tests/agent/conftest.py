@@ -2,13 +2,42 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
+from actors.agent._cgroups import CGROUP_ROOT
 from actors.agent._dockerd import DockerDaemon, DockerDaemonError
+from actors.agent._native import NativeContainerizer
+
+CGROUP_PREFIX = "pydcos-test-"
+"""Native tests run their tasks under the cgroup root ``pydcos-test-<pytest pid>``."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_test_cgroups(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Leave no ``/sys/fs/cgroup/*/pydcos-test-<pid>`` behind: remove this session's root
+    (and any task cgroup under it) at the end, and empty roots of dead sessions now."""
+    for d in CGROUP_ROOT.glob(f"*/{CGROUP_PREFIX}*"):
+        pid = d.name[len(CGROUP_PREFIX) :]
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):
+            with contextlib.suppress(OSError):
+                d.rmdir()  # only if empty: a dead session's live tasks are not ours to kill
+    for d in CGROUP_ROOT.glob(f"{CGROUP_PREFIX}*"):  # cgroup v2: one hierarchy
+        pid = d.name[len(CGROUP_PREFIX) :]
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):
+            with contextlib.suppress(OSError):
+                d.rmdir()
+    yield
+    work_dir = tmp_path_factory.mktemp("cgroup-cleanup")
+    native = NativeContainerizer(work_dir, cgroup_root=f"{CGROUP_PREFIX}{os.getpid()}")
+    native.remove_cgroup_root(kill_tasks=True)
+
 
 _DOCKERD: dict[str, object] = {}
 

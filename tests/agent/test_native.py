@@ -204,7 +204,9 @@ def test_http_health_check_turns_healthy_then_unhealthy_kills(
     reports: list[HealthReport] = []
     spec = TaskSpec(
         task_id="web",
-        command=f"{sys.executable} -m http.server {port} --bind 127.0.0.1 & "
+        # busybox, not this venv's Python: the task's private /tmp hides a checkout
+        # (and its venv) that lives under /tmp.
+        command=f"/bin/busybox httpd -f -p 127.0.0.1:{port} -h . & "
         "echo started; sleep 2; rm -rf ./*; echo gone > /dev/null; kill %1; sleep 60",
         ports=(port,),
         health_checks=(HealthCheckSpec(protocol="HTTP", path="/stdout", **FAST),),  # type: ignore[arg-type]
@@ -222,7 +224,7 @@ def test_tcp_health_check_healthy(native: NativeContainerizer) -> None:
     reports: list[HealthReport] = []
     spec = TaskSpec(
         task_id="tcp",
-        command=f"{sys.executable} -m http.server {port} --bind 127.0.0.1",
+        command=f"/bin/busybox httpd -f -p 127.0.0.1:{port} -h .",
         ports=(port,),
         health_checks=(HealthCheckSpec(protocol="TCP", **FAST),),  # type: ignore[arg-type]
     )
