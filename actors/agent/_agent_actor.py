@@ -222,7 +222,10 @@ class AgentActor(Actor):
         elif isinstance(message, p.Ping):
             if self.registered and self.agent_id and message.master_id == self.master_id:
                 self._tell_master(p.Pong(self.agent_id, message.seq))
-            elif not self.registered:
+            elif time.monotonic() - self._last_register >= self.register_retry_interval:
+                # A master we are not registered with pings us (it restarted, or took
+                # over): re-register with our tasks, at most once per retry interval.
+                self.registered = False
                 self._register()
         elif isinstance(message, p.KillTask):
             self._on_kill(message)
@@ -231,12 +234,14 @@ class AgentActor(Actor):
         elif isinstance(message, _Retry):
             self._on_retry()
         elif isinstance(message, p.MasterChanged):
+            # From the leader watch, or from a new master announcing itself: either way
+            # re-register now (idempotent at the master).
             if message.address != self.master_address:
                 self.master_address = message.address
                 self._master_ref = None
-                self.registered = False
-                if message.address:
-                    self._register()
+            self.registered = False
+            if message.address:
+                self._register()
         elif isinstance(message, GetAgentState):
             return {
                 "agent_id": self.agent_id,

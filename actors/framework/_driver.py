@@ -102,6 +102,14 @@ class _FrameworkActor(Actor):
             s.error(d, message.message)
         elif isinstance(message, p.AgentLost):
             s.agent_lost(d, message.agent_id)
+        elif isinstance(message, p.MasterChanged):
+            # A master announced itself (failover or restart): subscribe again to it.
+            if message.address:
+                if message.address != d._master_address:
+                    d._master_address = message.address
+                    d._master_ref = None
+                d._subscribed.clear()
+                d._subscribe()
         elif isinstance(message, _MasterChanged):
             changed = message.address != d._master_address
             d._master_address = message.address

@@ -34,6 +34,10 @@ class LeaderInfo:
     """The leader's master-actor address."""
 
 
+_ANY_MASTER = frozenset({"/mesos/master/redirect", "/mesos/master/health"})
+"""Paths every master answers itself, leading or not (as Mesos does)."""
+
+
 def json_error(status: int, message: str, **extra: Any) -> web.Response:
     return web.json_response({"message": message, **extra}, status=status)
 
@@ -128,7 +132,7 @@ class HttpGateway:
     async def _standby_middleware(
         self, request: web.Request, handler: Handler
     ) -> web.StreamResponse:
-        if request.path == "/mesos/master/redirect" or not any(
+        if request.path in _ANY_MASTER or not any(
             request.path.startswith(p) for p in self._leader_only_prefixes
         ):
             return await handler(request)

@@ -27,6 +27,7 @@ from actors.master._master_core import (
     Send,
     Unpersist,
     Watch,
+    new_master_id,
 )
 from actors.master._state_json import frameworks_json, slaves_json, state_json, tasks_json
 from runtime import Actor, ActorRef, Down, register_message
@@ -90,7 +91,7 @@ class MasterActor(Actor):
 
     def __init__(
         self,
-        master_id: str,
+        master_id: str | None,
         store: RegistryStore,
         *,
         address: str,
@@ -100,7 +101,9 @@ class MasterActor(Actor):
         tick_interval: float = 0.02,
     ) -> None:
         super().__init__()
-        self.master_id = master_id
+        # A fresh id per actor instance: a supervisor restart is a new master to the
+        # agents, which then re-register with their tasks.
+        self.master_id = master_id or new_master_id()
         self.store = store
         self.address = address
         self.hostname = hostname
@@ -123,11 +126,13 @@ class MasterActor(Actor):
             recovered_agents=self.store.load("agents"),
             recovered_frameworks=self.store.load("frameworks"),
             wall_offset=time.time() - now,
+            address=self.address,
         )
         for problem in self.core.errors:
             log.error("registry: skipped a corrupt record: %s", problem)
         self.elected_at = now
         self.send_interval(self._tick_interval, Tick())
+        self._apply(self.core.announce())
         log.info(
             "master %s leading with %d agents and %d frameworks from the registry",
             self.master_id,

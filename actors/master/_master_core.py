@@ -247,8 +247,11 @@ class MasterCore:
         recovered_agents: Iterable[dict[str, Any]] = (),
         recovered_frameworks: Iterable[dict[str, Any]] = (),
         wall_offset: float = 0.0,
+        address: str = "",
     ) -> None:
         self.master_id = master_id
+        self.address = address
+        """This master actor's transport address (announced to the registry's peers)."""
         self.wall_offset = wall_offset
         """Add to a ``now`` to get wall-clock seconds (for timestamps people read)."""
         self.config = config or MasterConfig()
@@ -325,6 +328,20 @@ class MasterCore:
     def handles(msg: Any) -> bool:
         """Whether ``msg`` is a message ``handle`` knows (else it raises TypeError)."""
         return type(msg) in _HANDLERS
+
+    def announce(self) -> list[Effect]:
+        """After a failover or a restart: tell every agent and framework from the registry
+        that this master leads, so they re-register now instead of after a timeout."""
+        out: list[Effect] = []
+        here = p.MasterChanged(self.address) if self.address else None
+        if here is None:
+            return out
+        for rec in self.agents.values():
+            out.append(Send(rec.address, here))
+        for fw in self.frameworks.values():
+            if fw.address:
+                out.append(Send(fw.address, here))
+        return out
 
     def handle(self, msg: Any, now: float, sender: str | None = None) -> list[Effect]:
         """Apply one incoming message; return the effects to carry out in order."""
@@ -494,7 +511,12 @@ class MasterCore:
 
     def _ping_agents(self, now: float, out: list[Effect]) -> None:
         for rec in self.agents.values():
-            if not rec.reachable or rec.recovering:
+            if rec.recovering:
+                # Not judged yet: a ping tells it this master exists, so it re-registers.
+                rec.ping_seq += 1
+                out.append(Send(rec.address, p.Ping(self.master_id, rec.ping_seq)))
+                continue
+            if not rec.reachable:
                 continue
             rec.missed_pings += 1
             if rec.missed_pings > self.config.max_missed_pings:

@@ -25,7 +25,7 @@ from typing import Any
 from actors.gateway import HttpGateway
 from actors.gateway import LeaderInfo as GatewayLeader
 from actors.master._actor import MASTER_ACTOR, MasterActor
-from actors.master._master_core import MasterConfig, new_master_id
+from actors.master._master_core import MasterConfig
 from actors.master._services import LeaderService, ServiceContext
 from runtime import ActorRef, ChildSpec, Node
 from transport import Security
@@ -153,13 +153,12 @@ class MasterProcess:
 
     def _on_elected(self, term: int) -> None:
         with self._lock:
-            master_id = new_master_id()
             spec = ChildSpec(
                 MASTER_ACTOR,
                 MasterActor,
                 restart="permanent",
                 shutdown=5.0,
-                args=(master_id, self.registry),
+                args=(None, self.registry),
                 kwargs={
                     "address": f"{self.address}/{MASTER_ACTOR}",
                     "hostname": self.hostname,
@@ -169,7 +168,7 @@ class MasterProcess:
             )
             self.node.root.start_child(spec)
             self._leading.set()
-            log.info("elected (term %d): master %s is leading", term, master_id)
+            log.info("elected (term %d): this master is leading", term)
             assert self.context is not None
             for service in self.options.services:
                 for child in service.child_specs(self.context):

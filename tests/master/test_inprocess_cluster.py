@@ -217,3 +217,61 @@ def test_new_master_learns_running_tasks_from_agents_and_the_framework_keeps_its
     assert sorted(t["id"] for t in state["tasks"]) == ["task-0", "task-1"]
     assert {t["state"] for t in state["tasks"]} == {"TASK_RUNNING"}
     driver.stop(failover=True)
+
+
+def test_a_restarted_master_actor_keeps_agents_tasks_and_framework(node: Node) -> None:
+    """The supervisor restarts a crashed master actor with a fresh master id; it announces
+    itself, so agents re-register with their tasks and the framework re-subscribes,
+    instead of the agents being declared unreachable after the re-registration window."""
+    from runtime import ChildSpec
+
+    store = MemoryRegistryStore()
+    resolve = resolver(node)
+    node.root.start_child(
+        ChildSpec(
+            "master",
+            MasterActor,
+            args=(None, store),
+            kwargs={
+                "address": "tcp://h:1/master",
+                "config": MasterConfig(ping_interval=0.1, agent_reregister_timeout=1.0),
+                "resolve": resolve,
+            },
+            name="master",
+        )
+    )
+    node.spawn(
+        AgentActor,
+        hostname="agent0",
+        address="tcp://h:1/agent0",
+        resources=Resources.parse("cpus:2;mem:1024"),
+        master="tcp://h:1/master",
+        resolve=resolve,
+        update_retry_interval=0.2,
+        register_retry_interval=0.2,
+        name="agent0",
+    )
+    sched = Runner(2, exit_state="")
+    driver = SchedulerDriver(
+        sched,
+        p.FrameworkInfo("svc", failover_timeout=60),
+        node,
+        master="tcp://h:1/master",
+        address="tcp://h:1/fw",
+        resolve=resolve,
+        name="fw",
+    ).start()
+    assert driver.wait_subscribed(5)
+    wait_for(lambda: sum(u.state == "TASK_RUNNING" for u in sched.updates) == 2, what="running")
+    first_master = driver.master_id
+    node.stop(node.ref("master"))  # the permanent child comes back as a new instance
+    wait_for(lambda: driver.master_id not in (None, first_master), what="re-subscription")
+    state = wait_for(
+        lambda: (s := node.ref("master").ask(GetState("tasks")))["tasks"] and s,
+        what="tasks known to the restarted master",
+    )
+    assert sorted(t["id"] for t in state["tasks"]) == ["task-0", "task-1"]
+    time.sleep(1.5)  # past the re-registration window: the agent must still be active
+    slaves = node.ref("master").ask(GetState("slaves"))["slaves"]
+    assert [s["active"] for s in slaves] == [True]
+    driver.stop(failover=True)
