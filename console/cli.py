@@ -95,10 +95,40 @@ def master_config(args: argparse.Namespace) -> Any:
     return dataclasses.replace(config, **changes)
 
 
+LEADER_SERVICES = {
+    "marathon": ("actors.marathon", "MarathonService"),
+    "metronome": ("actors.metronome", "MetronomeService"),
+}
+"""Services a master can run while leading: name -> (module, class)."""
+
+DEFAULT_SERVICES = ""
+"""Started by default (becomes "marathon,metronome" once both services exist)."""
+
+
+def leader_services(spec: str) -> tuple[Any, ...]:
+    """``--services marathon,metronome`` -> service instances (a bad name is an error)."""
+    import importlib
+
+    out = []
+    for name in (n.strip() for n in spec.split(",")):
+        if not name:
+            continue
+        if name not in LEADER_SERVICES:
+            known = ", ".join(sorted(LEADER_SERVICES))
+            raise CliError(f"--services: {name!r} is not one of {known}")
+        module, cls = LEADER_SERVICES[name]
+        try:
+            out.append(getattr(importlib.import_module(module), cls)())
+        except (ImportError, AttributeError) as exc:
+            raise CliError(f"--services: {name} is not available: {exc}") from None
+    return tuple(out)
+
+
 def cmd_master(args: argparse.Namespace) -> int:
     from actors.master._process import MasterOptions, MasterProcess
 
     config = master_config(args)
+    services = leader_services(args.services)
     security = node_security(args)
     proc = MasterProcess(
         MasterOptions(
@@ -111,6 +141,7 @@ def cmd_master(args: argparse.Namespace) -> int:
             hostname=args.hostname,
             session_timeout=args.session_timeout,
             config=config,
+            services=services,
         )
     )
     try:
@@ -219,6 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(m)
     m.add_argument("--http-host", default="127.0.0.1")
     m.add_argument("--http-port", type=int, default=0, help="HTTP port (0: a free one)")
+    m.add_argument(
+        "--services",
+        default=DEFAULT_SERVICES,
+        help="leader services to run, e.g. marathon,metronome",
+    )
     m.add_argument(
         "--ping-interval", type=float, default=None, help="seconds between agent pings (1)"
     )
