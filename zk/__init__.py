@@ -19,6 +19,7 @@ from zk._election import (
     read_leader,
 )
 from zk._errors import (
+    BatchFailed,
     CorruptData,
     DocumentExists,
     InvalidKey,
@@ -41,7 +42,7 @@ from zk._server import (
     find_java,
     four_letter_word,
 )
-from zk._store import Document, StateStore, StoreWatch
+from zk._store import Delete, Document, Put, StateStore, StoreWatch
 
 __all__ = [
     "DEFAULT_CHROOT",
@@ -50,7 +51,9 @@ __all__ = [
     "DEFAULT_RETRY",
     "DEFAULT_SESSION_TIMEOUT",
     "DEFAULT_TICK_MS",
+    "BatchFailed",
     "CorruptData",
+    "Delete",
     "Document",
     "DocumentExists",
     "Election",
@@ -59,6 +62,7 @@ __all__ = [
     "LeaderInfo",
     "LeaderWatch",
     "NoDocument",
+    "Put",
     "Registry",
     "RetryPolicy",
     "StateStore",

@@ -84,3 +84,18 @@ class InvalidKey(ZkError, ValueError):
     def __init__(self, key: str, reason: str) -> None:
         super().__init__(f"invalid key {key!r}: {reason}")
         self.key = key
+
+
+class BatchFailed(ZkError):
+    """A ``StateStore.write_many`` batch stopped part way.
+
+    ``done`` maps each key written before the failure to its new version (None:
+    deleted); each multi transaction is atomic, the batch as a whole is not.
+    ``conflict`` is True when a version check failed (another writer), False when
+    ZooKeeper did not answer.
+    """
+
+    def __init__(self, message: str, done: dict[str, int | None], conflict: bool) -> None:
+        super().__init__(message)
+        self.done = done
+        self.conflict = conflict

@@ -45,12 +45,14 @@ from kazoo.exceptions import (
     NotEmptyError,
     OperationTimeoutError,
     RolledBackError,
+    SessionExpiredError,
 )
 from kazoo.protocol.states import ZnodeStat
 from kazoo.recipe.watchers import ChildrenWatch, DataWatch
 
 from zk._client import decode_json, encode_json
 from zk._errors import (
+    BatchFailed,
     CorruptData,
     DocumentExists,
     InvalidKey,
@@ -114,6 +116,30 @@ class StoreWatch:
 
     def stop(self) -> None:
         self.stopped = True
+
+
+@dataclass(frozen=True)
+class Put:
+    """Batch op: write ``value`` at ``key``; create it (``version`` None) or CAS from
+    ``version``."""
+
+    key: str
+    value: Any
+    version: int | None
+
+
+@dataclass(frozen=True)
+class Delete:
+    """Batch op: delete ``key`` if it is still at ``version``."""
+
+    key: str
+    version: int
+
+
+BATCH_BYTES = 400_000
+"""Payload per multi transaction; ZooKeeper refuses requests above ~1 MB."""
+BATCH_OPS = 500
+"""Operations per multi transaction."""
 
 
 class StateStore:
@@ -445,6 +471,88 @@ class StateStore:
                 continue  # someone else wrote in between: re-check the expectation
             raise ZkError(f"writing {path} failed: {err!r}")
         raise ZkError(f"document at {path} kept changing while being written")
+
+    def write_many(self, ops: builtins.list[Put | Delete]) -> dict[str, int | None]:
+        """Write many documents with few round trips: compare-and-set ``multi``
+        transactions of up to ``BATCH_OPS`` ops / ``BATCH_BYTES`` each.
+
+        Returns each key's new version (None: deleted). A document too large for one
+        znode goes through ``put``/``create`` on its own (they chunk it). A document
+        that was stored chunked and is now written inline (or deleted) leaves its old
+        chunks behind for ``collect_garbage``: reading every document first would cost
+        the round trips batching saves. Raises ``BatchFailed`` (with what was done) when
+        a version check fails or ZooKeeper does not answer; each multi is atomic, the
+        batch is not.
+        """
+        done: dict[str, int | None] = {}
+        inline: builtins.list[tuple[Put | Delete, bytes]] = []
+        try:
+            for op in ops:
+                if isinstance(op, Delete):
+                    inline.append((op, b""))
+                    continue
+                body = encode_json(op.value)
+                data = _join({"pydcos": MAGIC}, body)
+                if len(data) + len(self.path(op.key)) > self.node_limit:
+                    doc = (
+                        self.create(op.key, op.value)
+                        if op.version is None
+                        else self.put(op.key, op.value, version=op.version)
+                    )
+                    done[op.key] = doc.version
+                else:
+                    inline.append((op, data))
+            group: builtins.list[tuple[Put | Delete, bytes]] = []
+            size = 0
+            for item in inline:
+                if group and (size + len(item[1]) > BATCH_BYTES or len(group) >= BATCH_OPS):
+                    self._commit_many(group, done)
+                    group, size = [], 0
+                group.append(item)
+                size += len(item[1]) + 200
+            if group:
+                self._commit_many(group, done)
+        except BatchFailed as exc:
+            exc.done = done
+            raise
+        except (VersionConflict, DocumentExists, NoDocument) as exc:
+            raise BatchFailed(str(exc), done, conflict=True) from exc
+        except (ZkError, ConnectionLoss, OperationTimeoutError, SessionExpiredError) as exc:
+            raise BatchFailed(f"ZooKeeper did not answer: {exc!r}", done, conflict=False) from exc
+        return done
+
+    def _commit_many(
+        self, group: builtins.list[tuple[Put | Delete, bytes]], done: dict[str, int | None]
+    ) -> None:
+        parents = {
+            self.path(op.key).rsplit("/", 1)[0]
+            for op, _ in group
+            if isinstance(op, Put) and op.version is None
+        }
+        for parent in parents:
+            self.retry(self.client.ensure_path, parent)
+        txn = self.client.transaction()
+        for op, data in group:
+            path = self.path(op.key)
+            if isinstance(op, Delete):
+                txn.delete(path, version=op.version)
+            elif op.version is None:
+                txn.create(path, data)
+            else:
+                txn.set_data(path, data, version=op.version)
+        results = list(txn.commit())
+        for (op, _), r in zip(group, results, strict=False):
+            if isinstance(r, BaseException) and not isinstance(r, RolledBackError):
+                path = self.path(op.key)
+                if isinstance(r, BadVersionError | NodeExistsError | NoNodeError):
+                    raise BatchFailed(
+                        f"{path}: {type(r).__name__} (another writer?)", done, conflict=True
+                    )
+                raise BatchFailed(f"{path}: {r!r}", done, conflict=False)
+        for op, _ in group:
+            done[op.key] = (
+                None if isinstance(op, Delete) else (0 if op.version is None else op.version + 1)
+            )
 
     def _existing_chunks(self, header: dict[str, Any]) -> builtins.list[str]:
         """Chunks of the old value still present (a damaged document may lack some; the

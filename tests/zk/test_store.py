@@ -194,3 +194,32 @@ def test_orphan_chunks_of_a_dead_writer_are_collected(
     store.create("live", {"blob": big(1_200_000, "L")})
     assert store.collect_garbage(older_than=0.0) == 1
     assert store.require("live").value["blob"][:1] == "L"
+
+
+def test_write_many_batches_cas_writes_and_reads_back(store: StateStore) -> None:
+    from zk import Delete, Put
+
+    store.put("keep", {"n": 0})
+    store.put("gone", {"n": 0})
+    big = {"blob": "x" * 1_500_000}
+    ops: list[Any] = [Put(f"jobs/j{i}", {"i": i}, None) for i in range(300)]
+    ops += [Put("keep", {"n": 1}, 0), Delete("gone", 0), Put("big", big, None)]
+    versions = store.write_many(ops)
+    assert versions["jobs/j0"] == 0 and versions["keep"] == 1 and versions["gone"] is None
+    assert store.require("jobs/j299").value == {"i": 299}
+    assert store.require("keep").value == {"n": 1}
+    assert store.get("gone") is None
+    assert store.require("big").chunked and store.require("big").value == big
+
+
+def test_write_many_stops_at_a_version_conflict_and_says_what_it_did(
+    store: StateStore,
+) -> None:
+    from zk import BatchFailed, Put
+
+    store.put("a", {"v": 1})
+    store.put("a", {"v": 2})  # now at version 1
+    with pytest.raises(BatchFailed) as info:
+        store.write_many([Put("a", {"v": 3}, 0)])
+    assert info.value.conflict and info.value.done == {}
+    assert store.require("a").value == {"v": 2}  # nothing overwritten

@@ -1,0 +1,808 @@
+"""The Metronome actor: a framework on the cluster manager, a thin shell over the pure half.
+
+```
+ HTTP handlers ──Command(op, future)──►┐            ┌──► ZooKeeper (write_batch: multi, CAS)
+ SchedulerDriver ──offers/updates─────►│ Metronome  │      then, in order:
+ timer ──_Tick (scheduler_step, Tick)─►┘  actor     └──► futures (HTTP 201/200), launches,
+                                                          kills, acknowledgements, revive
+```
+
+Ordering contract (README of the pure half):
+
+* every change goes into the job's ONE document (`_store.py`): a schedule cursor and
+  the run it starts, a finished run and its history record, are one write;
+* nothing leaves the actor before the write that explains it: an HTTP reply, a task
+  launch (its task id is recorded in the run first), a kill, and the acknowledgement of
+  a status update all wait in ``_after`` until the flush that persisted the change;
+* writes are coalesced: the actor flushes when its inbox is empty, after
+  ``flush_max_dirty`` changed jobs, or ``flush_max_delay`` seconds after the first
+  change, so a burst of 1,000 status updates costs a few ZooKeeper multis.
+
+After a (re)start the actor reloads every job, subscribes with the persisted framework
+id, and reconciles every task its runs think may be alive; a recorded task is never
+launched again (the run state machine moves a provably-never-launched task to a new
+attempt when the master answers TASK_UNKNOWN/TASK_DROPPED).
+
+Time: wall-clock ``clock()`` (default ``time.time``) for cron slots and run deadlines,
+injectable for tests; the tick period is a separate, real-time setting.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from types import MappingProxyType
+from typing import Any
+
+from actors import protocol as p
+from actors.framework import Scheduler, SchedulerDriver
+from actors.marathon import Agent
+from actors.resources import Resources
+from actors.task_states import TaskState, is_terminal
+from runtime import Actor, ActorRef
+
+from ._history import DEFAULT_HISTORY_LIMIT
+from ._ids import make_run_id, parse_task_id
+from ._job import JobSpec
+from ._run import (
+    JobRun,
+    KillTask,
+    LaunchTask,
+    RunEffect,
+    RunFinished,
+    StopRun,
+    TaskUpdate,
+    Tick,
+    create_run,
+    step,
+)
+from ._schedule import ScheduleSpec, ScheduleState, SlotSkipped, StartRun, next_fire, step_schedule
+from ._store import Delete, MetronomeStore, Op, Put, StoreConflict, StoreUnavailable, job_key
+from ._time import format_time
+from ._view import RECENT_FINISHED, SKIPS_KEPT, JobEntry, MetronomeView, ViewBoard
+
+log = logging.getLogger("actors.metronome")
+
+METRONOME_ACTOR = "metronome"
+"""The registered name of the Metronome actor on the leading master's node."""
+FRAMEWORK_NAME = "metronome"
+SIMULATED_EXIT_LABEL = "pydcos.simulated.exit"
+"""A job label copied to its tasks like every label; simulated agents obey it."""
+
+
+@dataclass(frozen=True)
+class MetronomeConfig:
+    """Settings of the Metronome actor."""
+
+    tick_interval: float = 1.0
+    """Real seconds between scheduler/run ticks (tests use ~0.05 with a manual clock)."""
+    reconcile_interval: float = 300.0
+    """Real seconds between periodic explicit reconciliations of live tasks."""
+    failover_timeout: float = 604800.0
+    """The framework's failover timeout: a week, so a failover never kills jobs."""
+    history_limit: int = DEFAULT_HISTORY_LIMIT
+    flush_max_dirty: int = 512
+    flush_max_delay: float = 0.05
+    decline_seconds: float = 120.0
+    """Filter for offers declined while nothing waits to launch (revive clears it)."""
+    retry_decline_seconds: float = 1.0
+    """Filter for offers that fit none of the waiting launches."""
+    role: str = "*"
+
+
+# ------------------------------------------------------------------------ messages
+
+
+@dataclass(frozen=True)
+class Command:
+    """An HTTP request for the actor; ``reply`` gets ``(status, body)`` once persisted."""
+
+    op: str
+    args: tuple[Any, ...]
+    reply: concurrent.futures.Future[tuple[int, Any]]
+
+
+@dataclass(frozen=True)
+class _Tick:
+    pass
+
+
+@dataclass(frozen=True)
+class _Offers:
+    offers: list[p.Offer]
+
+
+@dataclass(frozen=True)
+class _Update:
+    update: p.StatusUpdate
+
+
+@dataclass(frozen=True)
+class _Subscribed:
+    framework_id: str
+
+
+@dataclass(frozen=True)
+class _FrameworkError:
+    message: str
+
+
+class ApiError(Exception):
+    """An HTTP answer other than success, with Metronome's JSON body."""
+
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = {"message": message, **extra}
+
+
+def unknown_job(job_id: str) -> ApiError:
+    return ApiError(404, f"Job '{job_id}' does not exist")
+
+
+class _Adapter(Scheduler):
+    """Scheduler callbacks (driver thread) -> messages to the Metronome actor."""
+
+    def __init__(self, ref: ActorRef) -> None:
+        self.ref = ref
+
+    def registered(self, driver: SchedulerDriver, framework_id: str, master_id: str) -> None:
+        self.ref.tell(_Subscribed(framework_id))
+
+    def reregistered(self, driver: SchedulerDriver, framework_id: str, master_id: str) -> None:
+        self.ref.tell(_Subscribed(framework_id))
+
+    def resource_offers(self, driver: SchedulerDriver, offers: list[p.Offer]) -> None:
+        self.ref.tell(_Offers(offers))
+
+    def status_update(self, driver: SchedulerDriver, update: p.StatusUpdate) -> None:
+        self.ref.tell(_Update(update))
+
+    def error(self, driver: SchedulerDriver, message: str) -> None:
+        self.ref.tell(_FrameworkError(message))
+
+
+# ---------------------------------------------------------------------- task info
+
+
+def _scalars(job: JobSpec) -> dict[str, float]:
+    rs = job.run
+    return {"cpus": rs.cpus, "mem": rs.mem, "disk": rs.disk, "gpus": float(rs.gpus)}
+
+
+def task_info(run: JobRun, task_id: str, agent_id: str) -> p.TaskInfo:
+    """The TaskInfo of one run attempt (labels: the job's, as Metronome copies them)."""
+    rs = run.job.run
+    uris = [
+        {"value": a.uri, "executable": a.executable, "extract": a.extract, "cache": a.cache}
+        for a in rs.artifacts
+    ]
+    env = dict(rs.env)
+    if rs.cmd is not None:
+        command = p.CommandSpec(value=rs.cmd, env=env, uris=uris, user=rs.user)
+    else:
+        command = p.CommandSpec(
+            value=None, args=list(rs.args or ()), shell=False, env=env, uris=uris, user=rs.user
+        )
+    volumes = [v.to_json() for v in rs.volumes]
+    container: dict[str, Any] | None = None
+    if rs.docker is not None:
+        container = {
+            "type": "DOCKER",
+            "docker": {"image": rs.docker.image, "forcePullImage": rs.docker.force_pull_image},
+            "volumes": volumes,
+        }
+    elif volumes:
+        container = {"type": "MESOS", "volumes": volumes}
+    labels = dict(run.job.labels)
+    return p.TaskInfo(
+        task_id=task_id,
+        name=run.job_id,
+        agent_id=agent_id,
+        resources=Resources.from_scalars(_scalars(run.job)).to_dict(),
+        command=command,
+        container=container,
+        kill_grace_period=(
+            rs.task_kill_grace_period_seconds
+            if rs.task_kill_grace_period_seconds is not None
+            else 3.0
+        ),
+        labels=labels,
+    )
+
+
+def _containerizer_ok(job: JobSpec, attributes: dict[str, Any]) -> bool:
+    raw = attributes.get("containerizers")
+    if raw is None:
+        return True  # an agent that does not say: trust it (in-process test agents)
+    names = {n.strip() for n in str(raw).split(",")}
+    if "simulated" in names:
+        return True
+    return ("docker" if job.run.docker is not None else "mesos") in names
+
+
+# ------------------------------------------------------------------------- the actor
+
+
+class MetronomeActor(Actor):
+    """Leader-only: jobs, schedules, runs; a framework of the cluster manager."""
+
+    start_timeout = 60.0
+    """Loading thousands of jobs from ZooKeeper takes a while."""
+
+    def __init__(
+        self,
+        zk: Any,
+        *,
+        master: str,
+        board: ViewBoard | None = None,
+        clock: Callable[[], float] = time.time,
+        config: MetronomeConfig | None = None,
+        hostname: str = "",
+        resolve: Callable[[str], ActorRef] | None = None,
+        driver_name: str | None = None,
+        driver_address: str | None = None,
+    ) -> None:
+        """``master`` is the master actor's address; ``resolve``, ``driver_name`` and
+        ``driver_address`` are for in-process clusters without a transport (tests)."""
+        super().__init__()
+        self.zk = zk
+        self.master = master
+        self.board = board if board is not None else ViewBoard()
+        self.now = clock
+        self.config = config or MetronomeConfig()
+        self.hostname = hostname
+        self._resolve = resolve
+        self._driver_name = driver_name
+        self._driver_address = driver_address
+        self.store: MetronomeStore | None = None
+        self.driver: SchedulerDriver | None = None
+        self.framework_id: str | None = None
+        self.entries: dict[str, JobEntry] = {}
+        self.versions: dict[str, tuple[int | None, bool]] = {}
+        """Job id -> (znode version, chunked) of its stored document."""
+        self.unreadable: set[str] = set()
+        self.pending: dict[str, tuple[str, str]] = {}
+        """Task id -> (job id, run id): persisted launch decisions waiting for an offer."""
+        self.subscribed = False
+        self.suppressed = False
+        self._filtered = False
+        self._want_revive = False
+        self._dirty: set[str] = set()
+        self._deletes: dict[str, tuple[int, bool]] = {}
+        self._after: list[Callable[[], None]] = []
+        self._waiting: list[concurrent.futures.Future[tuple[int, Any]]] = []
+        self._first_dirty: float | None = None
+        self._last_reconcile = 0.0
+        self._next_slot: dict[tuple[str, ScheduleSpec, float], float] = {}
+        self.stats = {"flushes": 0, "docs_written": 0, "launched": 0}
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def started(self) -> None:
+        self.store = MetronomeStore(self.zk)
+        for job_id, (doc, version, chunked) in self.store.load_jobs().items():
+            try:
+                self.entries[job_id] = JobEntry.from_doc(doc)
+            except Exception as exc:
+                log.error("metronome: job document %s is unreadable, skipped: %s", job_id, exc)
+                self.unreadable.add(job_id)
+                continue
+            self.versions[job_id] = (version, chunked)
+        self.framework_id = self.store.framework_id()
+        info = p.FrameworkInfo(
+            name=FRAMEWORK_NAME,
+            roles=[self.config.role],
+            failover_timeout=self.config.failover_timeout,
+            framework_id=self.framework_id,
+            hostname=self.hostname,
+        )
+        self.driver = SchedulerDriver(
+            _Adapter(self.ref),
+            info,
+            self.node,
+            master=self.master,
+            auto_acknowledge=False,
+            resolve=self._resolve,
+            name=self._driver_name,
+            address=self._driver_address,
+        ).start()
+        self._publish()
+        self.send_interval(self.config.tick_interval, _Tick())
+        runs = sum(len(e.runs) for e in self.entries.values())
+        log.info(
+            "metronome: %d jobs, %d active runs loaded; framework id %s",
+            len(self.entries),
+            runs,
+            self.framework_id,
+        )
+
+    def stopped(self) -> None:
+        self.board.publish(None)
+        self._fail_waiting("Metronome stopped (leadership lost?); retry")
+        if self.driver is not None:
+            self.driver.stop(failover=True)  # keep the tasks: the next leader adopts them
+            self.driver = None
+
+    # -- dispatch -------------------------------------------------------------------
+
+    def receive(self, message: Any) -> Any:
+        if isinstance(message, _Update):
+            self._on_update(message.update)
+        elif isinstance(message, _Offers):
+            self._on_offers(message.offers)
+        elif isinstance(message, Command):
+            self._on_command(message)
+        elif isinstance(message, _Tick):
+            self._on_tick()
+        elif isinstance(message, _Subscribed):
+            self._on_subscribed(message.framework_id)
+        elif isinstance(message, _FrameworkError):
+            log.warning("metronome: the master refused a call: %s", message.message)
+        elif message == "stats":
+            return {**self.stats, "pending": len(self.pending), "jobs": len(self.entries)}
+        else:
+            return super().receive(message)
+        self._maybe_flush()
+        return None
+
+    # -- persistence ----------------------------------------------------------------
+
+    def _touch(self, job_id: str) -> None:
+        self._dirty.add(job_id)
+        if self._first_dirty is None:
+            self._first_dirty = time.monotonic()
+
+    def _later(self, fn: Callable[[], None]) -> None:
+        self._after.append(fn)
+        if self._first_dirty is None:
+            self._first_dirty = time.monotonic()
+
+    def _maybe_flush(self) -> None:
+        if not (self._dirty or self._deletes or self._after):
+            return
+        if (
+            self.actor_inbox.empty()
+            or len(self._dirty) >= self.config.flush_max_dirty
+            or time.monotonic() - (self._first_dirty or 0.0) >= self.config.flush_max_delay
+        ):
+            self._flush()
+
+    def _flush(self) -> None:
+        """Write every changed job, then (only then) carry out what waited for it."""
+        assert self.store is not None
+        ops: list[Op] = []
+        for job_id in self._dirty:
+            entry = self.entries.get(job_id)
+            if entry is None:
+                continue
+            version, chunked = self.versions.get(job_id, (None, False))
+            ops.append(Put(job_key(job_id), entry.to_doc(), version, chunked))
+        for job_id, (version, chunked) in self._deletes.items():
+            ops.append(Delete(job_key(job_id), version, chunked))
+        if ops:
+            try:
+                written = self.store.write_batch(ops)
+            except StoreUnavailable as exc:
+                self._record_written(exc.done)
+                log.warning("metronome: ZooKeeper write failed, retrying at the next tick: %s", exc)
+                return
+            except StoreConflict as exc:
+                self._record_written(exc.done)
+                log.error("metronome: its state changed under it, restarting: %s", exc)
+                self._fail_waiting(f"Metronome's state changed under it: {exc}")
+                raise  # crash: the supervisor restarts us from what ZooKeeper holds
+            self._record_written(written)
+            self.stats["flushes"] += 1
+            self.stats["docs_written"] += len(ops)
+        self._dirty.clear()
+        self._deletes.clear()
+        self._first_dirty = None
+        self._publish()
+        after, self._after = self._after, []
+        self._waiting.clear()
+        for fn in after:
+            try:
+                fn()
+            except Exception:
+                log.exception("metronome: an effect after a write failed")
+        if self._want_revive:
+            self._want_revive = False
+            self._revive()
+
+    def _record_written(self, written: dict[str, Any]) -> None:
+        for key, w in written.items():
+            job_id = key.split("/", 1)[1]
+            self._dirty.discard(job_id)
+            if w.version is None:
+                self.versions.pop(job_id, None)
+                self._deletes.pop(job_id, None)
+            else:
+                self.versions[job_id] = (w.version, w.chunked)
+
+    def _fail_waiting(self, message: str) -> None:
+        """Answer 503 to every HTTP request still waiting for a write."""
+        for fut in self._waiting:
+            if not fut.done():
+                fut.set_result((503, {"message": message}))
+        self._waiting.clear()
+
+    def _publish(self) -> None:
+        self.board.publish(MetronomeView(MappingProxyType(dict(self.entries))), self.ref)
+
+    # -- entries ----------------------------------------------------------------------
+
+    def _replace_run(
+        self, job_id: str, old: JobRun, new: JobRun, effects: tuple[RunEffect, ...]
+    ) -> None:
+        """Store the stepped run and queue its effects to run after the write."""
+        entry = self.entries[job_id]
+        runs = tuple(new if r is old else r for r in entry.runs)
+        history = entry.hist
+        recent = entry.recent
+        for effect in effects:
+            if isinstance(effect, LaunchTask):
+                self._later(partial(self._queue_launch, effect))
+            elif isinstance(effect, KillTask):
+                self._later(partial(self._kill, effect.task_id))
+            elif isinstance(effect, RunFinished):
+                runs = tuple(r for r in runs if r.id != new.id)
+                history = history.record(new, self.config.history_limit)
+                recent = (new, *recent)[:RECENT_FINISHED]
+                log.info("metronome: run %s of %s %s", new.id, job_id, effect.status.value)
+        self.entries[job_id] = dataclasses.replace(entry, runs=runs, history=history, recent=recent)
+        self._touch(job_id)
+
+    def _add_run(self, job_id: str, run: JobRun, now: float) -> JobRun:
+        """A new run, launched at once (its task recorded before the launch)."""
+        entry = self.entries[job_id]
+        self.entries[job_id] = dataclasses.replace(entry, runs=(*entry.runs, run))
+        launched, effects = step(run, Tick(), now)
+        self._replace_run(job_id, run, launched, effects)
+        return launched
+
+    # -- launching --------------------------------------------------------------------
+
+    def _queue_launch(self, effect: LaunchTask) -> None:
+        self.pending[effect.task_id] = (effect.job_id, effect.run_id)
+        self._want_revive = True
+
+    def _revive(self) -> None:
+        if self.driver is None or not self.subscribed:
+            return
+        if self.suppressed or self._filtered:
+            self.driver.revive()
+            self.suppressed = False
+            self._filtered = False
+
+    def _kill(self, task_id: str) -> None:
+        if self.pending.pop(task_id, None) is not None:
+            log.info("metronome: %s was never launched; asking the master anyway", task_id)
+        if self.driver is not None and self.subscribed:
+            self.driver.kill(task_id)
+
+    def _launchable(self, task_id: str, where: tuple[str, str]) -> JobRun | None:
+        entry = self.entries.get(where[0])
+        run = entry.run(where[1]) if entry is not None else None
+        if run is None or run.stop_requested_at is not None:
+            return None
+        task = run.current_task
+        if task is None or task.id != task_id or task.status is not None:
+            return None
+        return run
+
+    def _on_offers(self, offers: list[p.Offer]) -> None:
+        driver = self.driver
+        if driver is None:
+            return
+        for offer in offers:
+            if not self.pending:
+                driver.decline([offer.offer_id], self.config.decline_seconds)
+                self._filtered = True
+                continue
+            try:
+                free = Resources.from_dict(offer.resources).scalars()
+            except Exception as exc:
+                log.warning("metronome: offer %s unreadable: %s", offer.offer_id, exc)
+                driver.decline([offer.offer_id], self.config.retry_decline_seconds)
+                continue
+            agent = Agent(offer.hostname, {k: str(v) for k, v in offer.attributes.items()})
+            tasks: list[p.TaskInfo] = []
+            for task_id, where in list(self.pending.items()):
+                run = self._launchable(task_id, where)
+                if run is None:
+                    del self.pending[task_id]
+                    continue
+                need = _scalars(run.job)
+                if any(free.get(k, 0.0) + 1e-9 < v for k, v in need.items() if v > 0):
+                    continue
+                if not _containerizer_ok(run.job, offer.attributes):
+                    continue
+                if run.job.run.constraints and not run.job.run.placement(agent).ok:
+                    continue
+                tasks.append(task_info(run, task_id, offer.agent_id))
+                del self.pending[task_id]
+                for k, v in need.items():
+                    free[k] = free.get(k, 0.0) - v
+                if free.get("cpus", 0.0) < 0.01 or free.get("mem", 0.0) < 32:
+                    break
+            if tasks:
+                refuse = 0.0 if self.pending else 5.0
+                driver.launch([offer.offer_id], tasks, refuse_seconds=refuse)
+                self.stats["launched"] += len(tasks)
+            else:
+                driver.decline([offer.offer_id], self.config.retry_decline_seconds)
+                self._filtered = True
+        if not self.pending and not self.suppressed and self.subscribed:
+            driver.suppress()
+            self.suppressed = True
+
+    # -- status updates ---------------------------------------------------------------
+
+    def _acknowledge(self, update: p.StatusUpdate) -> None:
+        if update.uuid and self.driver is not None and self.subscribed:
+            self.driver.acknowledge(update)
+
+    def _on_update(self, update: p.StatusUpdate) -> None:
+        parsed = parse_task_id(update.task_id)
+        entry = self.entries.get(parsed[0]) if parsed else None
+        run = entry.run(parsed[1]) if entry is not None and parsed else None
+        try:
+            state = TaskState(update.state)
+        except ValueError:
+            log.warning("metronome: %s: unknown state %r", update.task_id, update.state)
+            self._later(partial(self._acknowledge, update))
+            return
+        if run is None or entry is None:
+            # Not an active run's task (finished run, deleted job, foreign task).
+            if not is_terminal(state) and state is not TaskState.UNKNOWN:
+                log.info("metronome: killing stray task %s (%s)", update.task_id, state.value)
+                self._later(partial(self._kill, update.task_id))
+            self._later(partial(self._acknowledge, update))
+            return
+        new, effects = step(run, TaskUpdate(update.task_id, state), self.now())
+        if new is not run or effects:
+            self._replace_run(entry.job_id, run, new, effects)
+        self._later(partial(self._acknowledge, update))
+
+    def _on_subscribed(self, framework_id: str) -> None:
+        assert self.store is not None and self.driver is not None
+        self.subscribed = True
+        if framework_id != self.framework_id:
+            self.store.save_framework_id(framework_id)  # rare: write it at once
+            self.framework_id = framework_id
+            log.info("metronome: registered as framework %s", framework_id)
+        self._reconcile()
+        if self.pending or self._want_revive:
+            self.driver.revive()
+            self.suppressed = self._filtered = False
+        else:
+            self.driver.suppress()
+            self.suppressed = True
+
+    def _reconcile(self) -> None:
+        ids = [
+            t
+            for e in self.entries.values()
+            for r in e.runs
+            for t in r.live_task_ids()
+            if t not in self.pending
+        ]
+        self._last_reconcile = time.monotonic()
+        if ids and self.driver is not None and self.subscribed:
+            self.driver.reconcile(ids)
+
+    # -- time -------------------------------------------------------------------------
+
+    def _on_tick(self) -> None:
+        now = self.now()
+        for job_id in list(self.entries):
+            entry = self.entries[job_id]
+            if entry.job.schedules:
+                self._tick_schedules(entry, now)
+            for run in self.entries[job_id].runs:
+                new, effects = step(run, Tick(), now)
+                if new is not run or effects:
+                    self._replace_run(job_id, run, new, effects)
+        if (
+            self.subscribed
+            and time.monotonic() - self._last_reconcile >= self.config.reconcile_interval
+        ):
+            self._reconcile()
+        if self.pending and self.subscribed and (self.suppressed or self._filtered):
+            self._revive()
+        if self._dirty or self._deletes:
+            self._flush()  # also retries a failed write
+
+    def _due(self, job_id: str, spec: ScheduleSpec, cursor: float, now: float) -> bool:
+        if not spec.enabled:
+            return False
+        key = (job_id, spec, cursor)
+        slot = self._next_slot.get(key)
+        if slot is None:
+            if len(self._next_slot) > 100_000:
+                self._next_slot.clear()
+            slot = next_fire(spec, cursor)
+            self._next_slot[key] = slot
+        return slot <= now
+
+    def _tick_schedules(self, entry: JobEntry, now: float) -> None:
+        job_id = entry.job_id
+        for spec in entry.job.schedules:
+            cursor = entry.cursors.get(spec.id, now)
+            if not self._due(job_id, spec, cursor, now):
+                continue
+            entry = self.entries[job_id]
+            state = ScheduleState(job_id, spec, cursor)
+            new_state, effects = step_schedule(state, now, len(entry.runs))
+            # One document: the cursor and the runs it starts are written together.
+            cursors = {**entry.cursors, spec.id: new_state.last_fired_slot}
+            skipped = list(entry.skipped)
+            self.entries[job_id] = dataclasses.replace(entry, cursors=MappingProxyType(cursors))
+            self._touch(job_id)
+            for effect in effects:
+                if isinstance(effect, SlotSkipped):
+                    log.warning(
+                        "metronome: %s schedule %s skipped slot %s: %s (%s)",
+                        job_id,
+                        spec.id,
+                        format_time(effect.slot),
+                        effect.reason.value,
+                        effect.detail,
+                    )
+                    skipped.insert(
+                        0,
+                        {
+                            "scheduleId": spec.id,
+                            "slot": format_time(effect.slot),
+                            "reason": effect.reason.value,
+                            "detail": effect.detail,
+                        },
+                    )
+                elif isinstance(effect, StartRun):
+                    cur = self.entries[job_id]
+                    if cur.run(effect.run_id) is not None or cur.hist.knows(effect.run_id):
+                        continue  # this slot's run exists already (deterministic id)
+                    run = create_run(
+                        cur.job,
+                        effect.run_id,
+                        now,
+                        starting_deadline_seconds=spec.starting_deadline_seconds,
+                        schedule_id=spec.id,
+                    )
+                    log.info("metronome: %s schedule %s starts run %s", job_id, spec.id, run.id)
+                    self._add_run(job_id, run, now)
+            if len(skipped) != len(entry.skipped):
+                cur = self.entries[job_id]
+                self.entries[job_id] = dataclasses.replace(cur, skipped=tuple(skipped[:SKIPS_KEPT]))
+
+    # -- commands (HTTP) ----------------------------------------------------------------
+
+    def _on_command(self, cmd: Command) -> None:
+        if cmd.reply.done():
+            return  # the HTTP side gave up already
+        try:
+            result = getattr(self, f"_cmd_{cmd.op}")(*cmd.args)
+        except ApiError as exc:
+            self._reply(cmd, (exc.status, exc.body), now=True)
+            return
+        except Exception as exc:
+            log.exception("metronome: %s failed", cmd.op)
+            self._reply(cmd, (500, {"message": f"internal error: {type(exc).__name__}: {exc}"}))
+            return
+        self._reply(cmd, result)
+
+    def _reply(self, cmd: Command, result: tuple[int, Any], now: bool = False) -> None:
+        def send() -> None:
+            if not cmd.reply.done():
+                cmd.reply.set_result(result)
+
+        if now:
+            send()
+        else:
+            self._waiting.append(cmd.reply)
+            self._later(send)  # after the write that the answer reports
+
+    def _entry(self, job_id: str) -> JobEntry:
+        entry = self.entries.get(job_id)
+        if entry is None:
+            raise unknown_job(job_id)
+        return entry
+
+    def _cmd_create_job(self, job: JobSpec) -> tuple[int, Any]:
+        if job.id in self.entries or job.id in self.unreadable:
+            raise ApiError(409, f"Job with id '{job.id}' already exists")
+        now = self.now()
+        self.entries[job.id] = JobEntry(
+            job=job, cursors=MappingProxyType({s.id: now for s in job.schedules})
+        )
+        self._deletes.pop(job.id, None)
+        self._touch(job.id)
+        return 201, job.to_json(embed_schedules=bool(job.schedules))
+
+    def _cmd_update_job(self, job: JobSpec) -> tuple[int, Any]:
+        entry = self._entry(job.id)
+        # Metronome: PUT /v1/jobs/{id} replaces the spec but keeps the schedules.
+        job = dataclasses.replace(job, schedules=entry.job.schedules)
+        self.entries[job.id] = dataclasses.replace(entry, job=job)
+        self._touch(job.id)
+        return 200, job.to_json(embed_schedules=False)
+
+    def _cmd_delete_job(self, job_id: str, stop_runs: bool) -> tuple[int, Any]:
+        entry = self._entry(job_id)
+        if entry.runs and not stop_runs:
+            raise ApiError(409, "There are active job runs. Override with stopCurrentJobRuns=true")
+        for run in entry.runs:
+            for task_id in run.live_task_ids():
+                self._later(partial(self._kill, task_id))
+        del self.entries[job_id]
+        self._dirty.discard(job_id)
+        version, chunked = self.versions.get(job_id, (None, False))
+        if version is not None:
+            self._deletes[job_id] = (version, chunked)
+        if self._first_dirty is None:
+            self._first_dirty = time.monotonic()
+        return 200, entry.job.to_json(embed_schedules=False)
+
+    def _set_schedules(
+        self, entry: JobEntry, schedules: tuple[ScheduleSpec, ...], cursors: dict[str, float]
+    ) -> None:
+        job = dataclasses.replace(entry.job, schedules=schedules)
+        self.entries[job.id] = dataclasses.replace(
+            entry, job=job, cursors=MappingProxyType(cursors)
+        )
+        self._touch(job.id)
+
+    def _cmd_create_schedule(self, job_id: str, spec: ScheduleSpec) -> tuple[int, Any]:
+        entry = self._entry(job_id)
+        if any(s.id == spec.id for s in entry.job.schedules):
+            raise ApiError(409, f"Schedule with id '{spec.id}' already exists")
+        cursors = {**entry.cursors, spec.id: self.now()}
+        self._set_schedules(entry, (*entry.job.schedules, spec), cursors)
+        return 201, spec.api_json(self.now())
+
+    def _cmd_update_schedule(self, job_id: str, spec: ScheduleSpec) -> tuple[int, Any]:
+        entry = self._entry(job_id)
+        old = next((s for s in entry.job.schedules if s.id == spec.id), None)
+        if old is None:
+            raise ApiError(404, f"Schedule '{spec.id}' does not exist")
+        now = self.now()
+        state = ScheduleState(job_id, old, entry.cursors.get(spec.id, now)).updated(spec, now)
+        cursors = {**entry.cursors, spec.id: state.last_fired_slot}
+        schedules = tuple(spec if s.id == spec.id else s for s in entry.job.schedules)
+        self._set_schedules(entry, schedules, cursors)
+        return 200, spec.api_json(now)
+
+    def _cmd_delete_schedule(self, job_id: str, schedule_id: str) -> tuple[int, Any]:
+        entry = self._entry(job_id)
+        if not any(s.id == schedule_id for s in entry.job.schedules):
+            raise ApiError(404, f"Schedule '{schedule_id}' does not exist")
+        cursors = {k: v for k, v in entry.cursors.items() if k != schedule_id}
+        schedules = tuple(s for s in entry.job.schedules if s.id != schedule_id)
+        self._set_schedules(entry, schedules, cursors)
+        return 200, None
+
+    def _cmd_start_run(self, job_id: str) -> tuple[int, Any]:
+        entry = self._entry(job_id)
+        now = self.now()
+        run_id = make_run_id(now, uuid.uuid4().hex)
+        while entry.run(run_id) is not None:
+            run_id = make_run_id(now, uuid.uuid4().hex)
+        run = self._add_run(job_id, create_run(entry.job, run_id, now), now)
+        return 201, run.api_json()
+
+    def _cmd_stop_run(self, job_id: str, run_id: str) -> tuple[int, Any]:
+        entry = self._entry(job_id)
+        run = entry.run(run_id)
+        if run is None:
+            raise ApiError(404, f"Job Run '{run_id}' does not exist")
+        new, effects = step(run, StopRun(), self.now())
+        if new is not run or effects:
+            self._replace_run(job_id, run, new, effects)
+        return 200, new.api_json()

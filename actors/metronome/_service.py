@@ -1,0 +1,72 @@
+"""``MetronomeService``: Metronome as a leader service of the master process.
+
+```
+ MasterProcess(services=(MetronomeService(),))
+   elected  -> root supervisor starts "metronome" (MetronomeActor; registered name
+               "metronome") after the master actor; it subscribes to this node's master
+   revoked  -> the actor stops at once (its driver stops with failover: tasks live on)
+   gateway  -> /metronome/... and /service/metronome/... (leader-only: standbys redirect)
+```
+
+The routes are built once at start-up and read the `ViewBoard` the running actor
+publishes to, so a standby or a leader whose actor is not up yet answers 503.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from actors.master import ServiceContext
+from runtime import ChildSpec
+
+from ._actor import METRONOME_ACTOR, MetronomeActor, MetronomeConfig
+from ._api import PREFIXES, MetronomeApi
+from ._view import ViewBoard
+
+
+class MetronomeService:
+    """The ``LeaderService`` for Metronome (``--services metronome``)."""
+
+    name = "metronome"
+    prefixes: tuple[str, ...] = tuple(prefix + "/" for prefix in PREFIXES)
+
+    def __init__(
+        self,
+        config: MetronomeConfig | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        actor_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        """``clock`` is the wall clock cron and deadlines run on (tests inject one);
+        ``actor_kwargs`` go to `MetronomeActor` as they are (in-process test clusters)."""
+        self.config = config or MetronomeConfig()
+        self.clock = clock
+        self.actor_kwargs = dict(actor_kwargs or {})
+        self.board = ViewBoard()
+
+    def child_specs(self, ctx: ServiceContext) -> list[ChildSpec]:
+        return [
+            ChildSpec(
+                METRONOME_ACTOR,
+                MetronomeActor,
+                restart="permanent",
+                shutdown=10.0,
+                args=(ctx.zk,),
+                kwargs={
+                    "master": ctx.master_address,
+                    "board": self.board,
+                    "clock": self.clock,
+                    "config": self.config,
+                    "hostname": ctx.hostname,
+                    **self.actor_kwargs,
+                },
+                name=METRONOME_ACTOR,
+            )
+        ]
+
+    def routes(self, ctx: ServiceContext) -> list[web.RouteDef]:
+        return MetronomeApi(self.board, clock=self.clock).routes()

@@ -1,0 +1,74 @@
+"""A pydcos master with Metronome as a leader service, for the end-to-end tests and
+``bench/metronome.py`` (until ``pydcos master --services metronome`` exists).
+
+    python tests/metronome/_master_main.py --zk HOST:PORT/CHROOT [--tick 0.2]
+
+Prints ``master <address> http <url>`` (the CLI's banner) once up; stops on SIGTERM
+or when stdin closes (if ``--stdin``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from actors.master._master_core import MasterConfig
+from actors.master._process import MasterOptions, MasterProcess
+from actors.metronome import MetronomeConfig, MetronomeService
+from transport import Security
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--zk", required=True)
+    ap.add_argument("--tick", type=float, default=0.2)
+    ap.add_argument("--ping-interval", type=float, default=0.25)
+    ap.add_argument("--max-missed-pings", type=int, default=4)
+    ap.add_argument("--agent-reregister-timeout", type=float, default=2.0)
+    ap.add_argument("--stdin", action="store_true", help="also stop when stdin closes")
+    args = ap.parse_args()
+    logging.basicConfig(
+        level=os.environ.get("PYDCOS_LOG", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    service = MetronomeService(MetronomeConfig(tick_interval=args.tick))
+    proc = MasterProcess(
+        MasterOptions(
+            zk=args.zk,
+            security=Security.plain(),
+            config=MasterConfig(
+                ping_interval=args.ping_interval,
+                max_missed_pings=args.max_missed_pings,
+                agent_reregister_timeout=args.agent_reregister_timeout,
+            ),
+            services=(service,),
+        )
+    ).start()
+    print(f"master {proc.address} http {proc.gateway.url if proc.gateway else '-'}", flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: done.set())
+    signal.signal(signal.SIGINT, lambda *a: done.set())
+    if args.stdin:
+
+        def watch_stdin() -> None:
+            try:
+                sys.stdin.read()
+            except (OSError, ValueError):
+                pass
+            done.set()
+
+        threading.Thread(target=watch_stdin, daemon=True).start()
+    done.wait()
+    proc.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
