@@ -1,11 +1,21 @@
-"""Marathon, the long-running service scheduler: the pure half.
+"""Marathon, the long-running service scheduler.
 
-App definitions (parse, validate, defaults, render, patch), groups and dependency
-order, constraint matching, launch backoff, the deployment planner and the
-rolling-upgrade step machine. No I/O, no threads, time passed in; the Marathon actor
-and the REST API sit on top. See README.md for the map.
+The pure half: app definitions (parse, validate, defaults, render, patch), groups and
+dependency order, constraint matching, launch backoff, the deployment planner and the
+rolling-upgrade step machine (no I/O, time passed in). On top: ``MarathonActor`` (a
+framework on the cluster manager, persisted in ZooKeeper), its REST API and
+``MarathonService``, the leader service that runs both on the leading master. See
+README.md for the map.
 """
 
+from ._actor import (
+    MARATHON_ACTOR,
+    ApiReply,
+    ApiRequest,
+    Instance,
+    MarathonActor,
+    MarathonConfig,
+)
 from ._app import (
     AppDefinition,
     Container,
@@ -25,6 +35,7 @@ from ._app import (
 from ._backoff import LaunchBackoff
 from ._constraints import Agent, Constraint, Match, match, match_one
 from ._errors import InvalidPath, MarathonError, ValidationFailed
+from ._events import EVENT_TYPES, EventBus
 from ._group import Group, app_dependencies, dependency_levels
 from ._paths import normalize_path
 from ._plan import (
@@ -37,6 +48,8 @@ from ._plan import (
     StopApplication,
     plan_deployment,
 )
+from ._service import MarathonService
+from ._store import MarathonStore, MemoryMarathonStore, ZkMarathonStore
 from ._upgrade import (
     DeploymentActionFinished,
     Effect,
@@ -58,7 +71,11 @@ from ._upgrade import (
 )
 
 __all__ = [
+    "EVENT_TYPES",
+    "MARATHON_ACTOR",
     "Agent",
+    "ApiReply",
+    "ApiRequest",
     "AppDefinition",
     "Constraint",
     "Container",
@@ -69,15 +86,22 @@ __all__ = [
     "DockerSpec",
     "Effect",
     "Event",
+    "EventBus",
     "FetchUri",
     "Group",
     "HealthCheck",
+    "Instance",
     "InvalidPath",
     "KillTasks",
     "LaunchBackoff",
     "LaunchTasks",
+    "MarathonActor",
+    "MarathonConfig",
     "MarathonError",
+    "MarathonService",
+    "MarathonStore",
     "Match",
+    "MemoryMarathonStore",
     "NewTaskFailed",
     "NewTaskHealthy",
     "NewTaskRunning",
@@ -95,6 +119,7 @@ __all__ = [
     "ValidationFailed",
     "VersionInfo",
     "Volume",
+    "ZkMarathonStore",
     "app_dependencies",
     "dependency_levels",
     "format_version",

@@ -1,0 +1,371 @@
+"""Marathon's REST API (``/marathon/v2/...``) on the master's aiohttp gateway.
+
+Handlers never block the event loop: each request becomes one ``ApiRequest`` asked of
+the Marathon actor from the loop's executor, and the (possibly large) answer is
+JSON-encoded in the same executor job. The gateway mounts these routes as leader-only,
+so a standby answers with a redirect to the leader before any handler runs.
+
+App ids are paths with slashes, so the app routes use ``{id:.+}``; the routes with a
+suffix (``/restart``, ``/tasks``, ``/versions``) are registered before the bare
+``{id:.+}`` ones, and aiohttp tries routes in registration order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from actors.master._services import ServiceContext
+
+from ._actor import MARATHON_ACTOR, ApiReply, ApiRequest
+from ._errors import InvalidPath
+from ._events import EventBus, timestamp
+from ._paths import normalize_path
+
+log = logging.getLogger("actors.marathon")
+
+P = "/marathon"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    value = request.query.get(name)
+    return value is not None and value.lower() in ("", "true", "1", "yes")
+
+
+def _embed(request: web.Request) -> list[str]:
+    out: list[str] = []
+    for raw in request.query.getall("embed", []):
+        out.extend(x.strip() for x in raw.split(",") if x.strip())
+    return out
+
+
+def _bad_json(message: str) -> web.Response:
+    return web.json_response(
+        {"message": "Invalid JSON", "details": [{"path": "/", "errors": [message]}]},
+        status=400,
+    )
+
+
+class _Api:
+    def __init__(self, ctx: ServiceContext, bus: EventBus, timeout: float) -> None:
+        self.ctx = ctx
+        self.bus = bus
+        self.timeout = timeout
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _call_sync(self, req: ApiRequest) -> tuple[int, bytes | None, dict[str, str]]:
+        ref = self.ctx.node.ref(MARATHON_ACTOR)
+        reply: ApiReply = ref.ask(req, timeout=self.timeout)
+        body = None if reply.body is None else json.dumps(reply.body).encode()
+        return reply.status, body, dict(reply.headers)
+
+    async def call(self, req: ApiRequest) -> web.Response:
+        loop = asyncio.get_running_loop()
+        status, body, headers = await loop.run_in_executor(None, self._call_sync, req)
+        if body is None:
+            return web.Response(status=status, headers=headers)
+        return web.Response(
+            status=status, body=body, headers=headers, content_type="application/json"
+        )
+
+    async def body(self, request: web.Request) -> Any:
+        raw = await request.read()
+        if not raw.strip():
+            raise web.HTTPBadRequest(
+                text=json.dumps(
+                    {
+                        "message": "Invalid JSON",
+                        "details": [{"path": "/", "errors": ["empty body"]}],
+                    }
+                ),
+                content_type="application/json",
+            )
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise web.HTTPBadRequest(
+                text=json.dumps(
+                    {
+                        "message": "Invalid JSON",
+                        "details": [{"path": "/", "errors": [f"malformed JSON: {exc}"]}],
+                    }
+                ),
+                content_type="application/json",
+            ) from None
+
+    @staticmethod
+    def app_id(request: web.Request) -> str:
+        raw = request.match_info.get("id", "")
+        try:
+            return normalize_path(raw)
+        except InvalidPath as exc:
+            raise web.HTTPUnprocessableEntity(
+                text=json.dumps(
+                    {
+                        "message": "Object is not valid",
+                        "details": [{"path": "/id", "errors": [str(exc)]}],
+                    }
+                ),
+                content_type="application/json",
+            ) from None
+
+    # ------------------------------------------------------------------ apps
+
+    async def list_apps(self, request: web.Request) -> web.StreamResponse:
+        params: dict[str, Any] = {"embed": _embed(request)}
+        for key in ("id", "label", "cmd"):
+            if key in request.query:
+                params[key] = request.query[key]
+        return await self.call(ApiRequest("list_apps", params=params))
+
+    async def create_app(self, request: web.Request) -> web.StreamResponse:
+        body = await self.body(request)
+        return await self.call(
+            ApiRequest("create_app", params={"force": _flag(request, "force")}, body=body)
+        )
+
+    async def get_app(self, request: web.Request) -> web.StreamResponse:
+        return await self.call(
+            ApiRequest("get_app", self.app_id(request), params={"embed": _embed(request)})
+        )
+
+    async def put_app(self, request: web.Request) -> web.StreamResponse:
+        body = await self.body(request)
+        params = {"force": _flag(request, "force"), "partial": _flag(request, "partialUpdate")}
+        return await self.call(ApiRequest("put_app", self.app_id(request), params, body))
+
+    async def patch_app(self, request: web.Request) -> web.StreamResponse:
+        body = await self.body(request)
+        params = {"force": _flag(request, "force"), "partial": True, "patch_only": True}
+        return await self.call(ApiRequest("put_app", self.app_id(request), params, body))
+
+    async def delete_app(self, request: web.Request) -> web.StreamResponse:
+        return await self.call(
+            ApiRequest("delete_app", self.app_id(request), {"force": _flag(request, "force")})
+        )
+
+    async def restart_app(self, request: web.Request) -> web.StreamResponse:
+        return await self.call(
+            ApiRequest("restart_app", self.app_id(request), {"force": _flag(request, "force")})
+        )
+
+    async def app_tasks(self, request: web.Request) -> web.StreamResponse:
+        return await self.call(ApiRequest("app_tasks", self.app_id(request)))
+
+    async def kill_app_tasks(self, request: web.Request) -> web.StreamResponse:
+        params = {
+            "scale": _flag(request, "scale"),
+            "force": _flag(request, "force"),
+            "host": request.query.get("host"),
+        }
+        return await self.call(ApiRequest("kill_app_tasks", self.app_id(request), params))
+
+    async def kill_task(self, request: web.Request) -> web.StreamResponse:
+        params = {
+            "scale": _flag(request, "scale"),
+            "force": _flag(request, "force"),
+            "task_id": request.match_info["task_id"],
+        }
+        return await self.call(ApiRequest("kill_task", self.app_id(request), params))
+
+    async def versions(self, request: web.Request) -> web.StreamResponse:
+        return await self.call(ApiRequest("versions", self.app_id(request)))
+
+    async def version(self, request: web.Request) -> web.StreamResponse:
+        return await self.call(
+            ApiRequest("version", self.app_id(request), {"version": request.match_info["version"]})
+        )
+
+    # ------------------------------------------------------------------ tasks
+
+    async def list_tasks(self, request: web.Request) -> web.StreamResponse:
+        status = [s for raw in request.query.getall("status", []) for s in raw.split(",") if s]
+        return await self.call(ApiRequest("list_tasks", params={"status": status}))
+
+    async def delete_tasks(self, request: web.Request) -> web.StreamResponse:
+        body = await self.body(request)
+        params = {"scale": _flag(request, "scale"), "force": _flag(request, "force")}
+        return await self.call(ApiRequest("delete_tasks", params=params, body=body))
+
+    # ------------------------------------------------------------ deployments
+
+    async def deployments(self, request: web.Request) -> web.StreamResponse:
+        return await self.call(ApiRequest("deployments"))
+
+    async def cancel_deployment(self, request: web.Request) -> web.StreamResponse:
+        params = {"deployment_id": request.match_info["id"], "force": _flag(request, "force")}
+        return await self.call(ApiRequest("cancel_deployment", params=params))
+
+    # ------------------------------------------------------------------ groups
+
+    async def get_group(self, request: web.Request) -> web.StreamResponse:
+        group_id = request.match_info.get("id", "/")
+        return await self.call(
+            ApiRequest("get_group", group_id or "/", params={"embed": _embed(request)})
+        )
+
+    async def put_group(self, request: web.Request) -> web.StreamResponse:
+        body = await self.body(request)
+        params = {"force": _flag(request, "force"), "create": request.method == "POST"}
+        group_id = request.match_info.get("id")
+        if group_id is not None:
+            group_id = self.app_id(request)
+        return await self.call(ApiRequest("put_group", group_id, params, body))
+
+    async def delete_group(self, request: web.Request) -> web.StreamResponse:
+        group_id = request.match_info.get("id", "/")
+        return await self.call(
+            ApiRequest("delete_group", group_id or "/", {"force": _flag(request, "force")})
+        )
+
+    # ------------------------------------------------------------------ queue
+
+    async def queue(self, request: web.Request) -> web.StreamResponse:
+        return await self.call(ApiRequest("queue"))
+
+    async def reset_delay(self, request: web.Request) -> web.StreamResponse:
+        return await self.call(ApiRequest("reset_delay", self.app_id(request)))
+
+    # ------------------------------------------------------------------ misc
+
+    async def info(self, request: web.Request) -> web.StreamResponse:
+        return await self.call(ApiRequest("info"))
+
+    async def metrics(self, request: web.Request) -> web.StreamResponse:
+        return await self.call(ApiRequest("metrics"))
+
+    async def ping(self, request: web.Request) -> web.StreamResponse:
+        return web.Response(text="pong")
+
+    async def get_leader(self, request: web.Request) -> web.StreamResponse:
+        url = self.ctx.http_url
+        return web.json_response({"leader": url.removeprefix("http://")})
+
+    async def delete_leader(self, request: web.Request) -> web.StreamResponse:
+        abdicate = self.ctx.abdicate
+        if abdicate is None:
+            return web.json_response({"message": "this master cannot abdicate"}, status=503)
+        loop = asyncio.get_running_loop()
+        # Answer first, then step down (the answer would otherwise race the fencing).
+        loop.call_later(0.05, lambda: loop.run_in_executor(None, abdicate))
+        return web.json_response({"message": "Leadership abdicated"})
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        """Server-sent events: ``event: <eventType>`` and ``data: <json>`` per event."""
+        wanted = {t for raw in request.query.getall("event_type", []) for t in raw.split(",") if t}
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=10_000)
+        lost = [0]
+
+        def put(event: dict[str, Any] | None) -> None:
+            if queue.full():
+                lost[0] += 1
+                return
+            queue.put_nowait(event)
+
+        def push(event: dict[str, Any] | None) -> None:
+            loop.call_soon_threadsafe(put, event)
+
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                "Connection": "keep-alive",
+            }
+        )
+        await response.prepare(request)
+        token = self.bus.subscribe(push)
+        try:
+            attached = {
+                "eventType": "event_stream_attached",
+                "timestamp": timestamp(),
+                "remoteAddress": request.remote or "",
+            }
+            if not wanted or "event_stream_attached" in wanted:
+                await response.write(_sse(attached))
+            idle = 0.0
+            while not _closing(request):
+                try:
+                    event = await asyncio.wait_for(queue.get(), 0.5)
+                except TimeoutError:
+                    idle += 0.5
+                    if idle >= 15.0:  # keep-alive, as Marathon's stream
+                        idle = 0.0
+                        await response.write(b"\n")
+                    continue
+                if event is None:
+                    break
+                if wanted and event["eventType"] not in wanted:
+                    continue
+                await response.write(_sse(event))
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self.bus.unsubscribe(token)
+        with contextlib.suppress(Exception):
+            await response.write_eof()
+        return response
+
+
+def _closing(request: web.Request) -> bool:
+    """True once the client left or the server is shutting down (aiohttp then waits
+    for running handlers, so a stream must notice and end by itself)."""
+    transport = request.transport
+    if transport is None or transport.is_closing():
+        return True
+    return bool(getattr(request.protocol, "_force_close", False))
+
+
+def _sse(event: dict[str, Any]) -> bytes:
+    return f"event: {event['eventType']}\ndata: {json.dumps(event)}\n\n".encode()
+
+
+def api_routes(ctx: ServiceContext, bus: EventBus, timeout: float = 10.0) -> list[web.RouteDef]:
+    """Every ``/marathon`` route, suffix routes before the bare ``{id:.+}`` ones."""
+    a = _Api(ctx, bus, timeout)
+    app = P + "/v2/apps/{id:.+}"
+    group = P + "/v2/groups/{id:.+}"
+    return [
+        web.get(P + "/ping", a.ping),
+        web.get(P + "/metrics", a.metrics),
+        web.get(P + "/v2/info", a.info),
+        web.get(P + "/v2/leader", a.get_leader),
+        web.delete(P + "/v2/leader", a.delete_leader),
+        web.get(P + "/v2/events", a.events),
+        web.get(P + "/v2/apps", a.list_apps),
+        web.get(P + "/v2/apps/", a.list_apps),
+        web.post(P + "/v2/apps", a.create_app),
+        web.post(P + "/v2/apps/", a.create_app),
+        web.post(app + "/restart", a.restart_app),
+        web.delete(app + "/tasks/{task_id}", a.kill_task),
+        web.get(app + "/tasks", a.app_tasks),
+        web.delete(app + "/tasks", a.kill_app_tasks),
+        web.get(app + "/versions/{version}", a.version),
+        web.get(app + "/versions", a.versions),
+        web.get(app, a.get_app),
+        web.put(app, a.put_app),
+        web.patch(app, a.patch_app),
+        web.delete(app, a.delete_app),
+        web.get(P + "/v2/tasks", a.list_tasks),
+        web.post(P + "/v2/tasks/delete", a.delete_tasks),
+        web.get(P + "/v2/deployments", a.deployments),
+        web.delete(P + "/v2/deployments/{id}", a.cancel_deployment),
+        web.get(P + "/v2/groups", a.get_group),
+        web.post(P + "/v2/groups", a.put_group),
+        web.put(P + "/v2/groups", a.put_group),
+        web.delete(P + "/v2/groups", a.delete_group),
+        web.get(group, a.get_group),
+        web.post(group, a.put_group),
+        web.put(group, a.put_group),
+        web.delete(group, a.delete_group),
+        web.get(P + "/v2/queue", a.queue),
+        web.delete(P + "/v2/queue/{id:.+}/delay", a.reset_delay),
+    ]

@@ -1,0 +1,103 @@
+"""Marathon's event stream (``GET /v2/events``): the actor publishes, HTTP clients listen.
+
+The bus is the one object shared by the Marathon actor's thread and the gateway's
+event loop. ``publish`` never blocks the actor: each subscriber is a callback that
+hands the event to its own loop (``call_soon_threadsafe``); a subscriber whose queue
+is full loses events rather than slowing Marathon down (its stream says so).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+log = logging.getLogger("actors.marathon")
+
+EVENT_TYPES = (
+    "api_post_event",
+    "status_update_event",
+    "instance_changed_event",
+    "health_status_changed_event",
+    "failed_health_check_event",
+    "unhealthy_instance_kill_event",
+    "deployment_info",
+    "deployment_success",
+    "deployment_failed",
+    "deployment_step_success",
+    "deployment_step_failure",
+    "group_change_success",
+    "app_terminated_event",
+    "framework_message_event",
+    "scheduler_registered_event",
+    "scheduler_reregistered_event",
+    "scheduler_disconnected_event",
+    "remove_health_check_event",
+    "add_health_check_event",
+    "event_stream_attached",
+    "event_stream_detached",
+)
+"""Every eventType this Marathon produces (a subset of Marathon's)."""
+
+
+def timestamp(now: float | None = None) -> str:
+    """Marathon's event timestamp: ISO-8601 UTC with milliseconds."""
+    moment = datetime.fromtimestamp(time.time() if now is None else now, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+Subscriber = Callable[[dict[str, Any] | None], None]
+"""Gets each event; ``None`` means "the stream ends" (leadership lost)."""
+
+
+class EventBus:
+    """Fan-out of event dicts (each with ``eventType`` and ``timestamp``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscribers: dict[int, Subscriber] = {}
+        self._next = 0
+        self.published = 0
+
+    def subscribe(self, callback: Subscriber) -> int:
+        with self._lock:
+            self._next += 1
+            self._subscribers[self._next] = callback
+            return self._next
+
+    def unsubscribe(self, token: int) -> None:
+        with self._lock:
+            self._subscribers.pop(token, None)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    def publish(self, event_type: str, **fields: Any) -> None:
+        if not self._subscribers:
+            self.published += 1
+            return
+        event = {"eventType": event_type, "timestamp": timestamp(), **fields}
+        with self._lock:
+            subscribers = list(self._subscribers.values())
+        self.published += 1
+        for callback in subscribers:
+            try:
+                callback(event)
+            except Exception:  # a broken listener must never hurt the publisher
+                log.exception("event subscriber failed on %s", event_type)
+
+    def close_all(self) -> None:
+        """End every stream (this master stopped leading; clients reconnect and are
+        redirected to the new leader)."""
+        with self._lock:
+            subscribers = list(self._subscribers.values())
+            self._subscribers.clear()
+        for callback in subscribers:
+            try:
+                callback(None)
+            except Exception:
+                log.exception("event subscriber failed on close")

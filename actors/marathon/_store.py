@@ -1,0 +1,167 @@
+"""Where Marathon keeps what must survive a master failover.
+
+```
+ /marathon (zk.StateStore under the cluster chroot)
+   framework-id              {"id": "..."}                         re-register with it
+   root                      the root group, every app with version/versionInfo
+   versions/<app>            [app JSON, ...] oldest first, the last 50
+   deployments/<id>          {"id","version","original","target","restart","step"}
+   instances/<app>           {"instances": [task record, ...]}     written BEFORE launch
+```
+
+App ids become keys by turning ``/`` into ``_`` (``_`` is not allowed in Marathon ids,
+so the mapping is one to one). Ordering contract for the actor: a change is written
+here BEFORE it is acknowledged (HTTP 200/201) or acted upon (a task is launched only
+after its instance record is stored), so a new leader never meets a task or app it
+does not know about.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Protocol
+
+VERSIONS_KEPT = 50
+"""App versions kept per app (Marathon's default ``max_versions``)."""
+
+
+def app_key(app_id: str) -> str:
+    """``/prod/web`` -> ``_prod_web``: one store key segment per app."""
+    return app_id.replace("/", "_")
+
+
+def key_app(key: str) -> str:
+    """Inverse of ``app_key``."""
+    return key.replace("_", "/")
+
+
+class MarathonStore(Protocol):
+    """Durable state of Marathon; ZooKeeper in production (``ZkMarathonStore``)."""
+
+    def load(self) -> dict[str, Any]:
+        """Everything: ``{"framework_id", "root", "versions", "deployments", "instances"}``."""
+        ...
+
+    def save_framework_id(self, framework_id: str) -> None: ...
+
+    def save_root(self, root: dict[str, Any]) -> None: ...
+
+    def save_versions(self, app_id: str, versions: list[dict[str, Any]]) -> None: ...
+
+    def delete_versions(self, app_id: str) -> None: ...
+
+    def save_deployment(self, deployment_id: str, doc: dict[str, Any]) -> None: ...
+
+    def delete_deployment(self, deployment_id: str) -> None: ...
+
+    def save_instances(self, app_id: str, records: list[dict[str, Any]]) -> None: ...
+
+
+class ZkMarathonStore:
+    """``MarathonStore`` on ``zk.StateStore`` (versioned JSON documents)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def load(self) -> dict[str, Any]:
+        s = self.store
+        fid = s.get("framework-id")
+        root = s.get("root")
+        return {
+            "framework_id": fid.value.get("id") if fid is not None else None,
+            "root": root.value if root is not None else None,
+            "versions": {
+                key_app(k.split("/", 1)[1]): d.value for k, d in s.get_all("versions").items()
+            },
+            "deployments": [d.value for d in s.get_all("deployments").values()],
+            "instances": {
+                key_app(k.split("/", 1)[1]): list(d.value.get("instances", []))
+                for k, d in s.get_all("instances").items()
+            },
+        }
+
+    def save_framework_id(self, framework_id: str) -> None:
+        self.store.put("framework-id", {"id": framework_id})
+
+    def save_root(self, root: dict[str, Any]) -> None:
+        self.store.put("root", root)
+
+    def save_versions(self, app_id: str, versions: list[dict[str, Any]]) -> None:
+        self.store.put(f"versions/{app_key(app_id)}", versions[-VERSIONS_KEPT:])
+
+    def delete_versions(self, app_id: str) -> None:
+        self.store.delete(f"versions/{app_key(app_id)}")
+
+    def save_deployment(self, deployment_id: str, doc: dict[str, Any]) -> None:
+        self.store.put(f"deployments/{deployment_id}", doc)
+
+    def delete_deployment(self, deployment_id: str) -> None:
+        self.store.delete(f"deployments/{deployment_id}")
+
+    def save_instances(self, app_id: str, records: list[dict[str, Any]]) -> None:
+        key = f"instances/{app_key(app_id)}"
+        if records:
+            self.store.put(key, {"instances": records})
+        else:
+            self.store.delete(key)
+
+
+class MemoryMarathonStore:
+    """A ``MarathonStore`` in memory (unit tests, demos); counts writes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.framework_id: str | None = None
+        self.root: dict[str, Any] | None = None
+        self.versions: dict[str, list[dict[str, Any]]] = {}
+        self.deployments: dict[str, dict[str, Any]] = {}
+        self.instances: dict[str, list[dict[str, Any]]] = {}
+        self.writes = 0
+
+    def load(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "framework_id": self.framework_id,
+                "root": self.root,
+                "versions": {k: list(v) for k, v in self.versions.items()},
+                "deployments": list(self.deployments.values()),
+                "instances": {k: list(v) for k, v in self.instances.items()},
+            }
+
+    def save_framework_id(self, framework_id: str) -> None:
+        with self._lock:
+            self.framework_id = framework_id
+            self.writes += 1
+
+    def save_root(self, root: dict[str, Any]) -> None:
+        with self._lock:
+            self.root = root
+            self.writes += 1
+
+    def save_versions(self, app_id: str, versions: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self.versions[app_id] = list(versions[-VERSIONS_KEPT:])
+            self.writes += 1
+
+    def delete_versions(self, app_id: str) -> None:
+        with self._lock:
+            self.versions.pop(app_id, None)
+            self.writes += 1
+
+    def save_deployment(self, deployment_id: str, doc: dict[str, Any]) -> None:
+        with self._lock:
+            self.deployments[deployment_id] = doc
+            self.writes += 1
+
+    def delete_deployment(self, deployment_id: str) -> None:
+        with self._lock:
+            self.deployments.pop(deployment_id, None)
+            self.writes += 1
+
+    def save_instances(self, app_id: str, records: list[dict[str, Any]]) -> None:
+        with self._lock:
+            if records:
+                self.instances[app_id] = list(records)
+            else:
+                self.instances.pop(app_id, None)
+            self.writes += 1

@@ -1,0 +1,55 @@
+"""A pydcos master with Marathon, as its own OS process (end-to-end tests).
+
+    python tests/marathon/_master_main.py --zk HOST:PORT/chroot --hostname master-1
+
+Prints ``master <transport address> http <gateway url>`` once up; stops on SIGTERM.
+Plain transport security (``--insecure-dev`` style): loopback tests only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+
+def main() -> None:
+    from actors.marathon import MarathonConfig, MarathonService
+    from actors.master._master_core import MasterConfig
+    from actors.master._process import MasterOptions, MasterProcess
+    from transport import Security
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--zk", required=True)
+    ap.add_argument("--hostname", default="master")
+    args = ap.parse_args()
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    proc = MasterProcess(
+        MasterOptions(
+            zk=args.zk,
+            security=Security.plain(),
+            hostname=args.hostname,
+            session_timeout=2.0,
+            config=MasterConfig(
+                ping_interval=0.25, max_missed_pings=4, agent_reregister_timeout=5.0
+            ),
+            services=(MarathonService(MarathonConfig(tick_interval=0.1)),),
+        )
+    ).start()
+    print(f"master {proc.address} http {proc.gateway.url if proc.gateway else '-'}", flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: done.set())
+    signal.signal(signal.SIGINT, lambda *a: done.set())
+    done.wait()
+    proc.stop()
+
+
+if __name__ == "__main__":
+    main()
