@@ -101,8 +101,8 @@ LEADER_SERVICES = {
 }
 """Services a master can run while leading: name -> (module, class)."""
 
-DEFAULT_SERVICES = ""
-"""Started by default (becomes "marathon,metronome" once both services exist)."""
+DEFAULT_SERVICES = "marathon,metronome"
+"""Leader services a master runs unless told otherwise (as DC/OS masters do)."""
 
 
 def leader_services(spec: str) -> tuple[Any, ...]:
