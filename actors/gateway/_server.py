@@ -141,6 +141,10 @@ class HttpGateway:
         leader = self._leader()
         if leader is None:
             return json_error(503, "no master is leading; an election is in progress")
+        if leader.http_url.rstrip("/") == self.url:
+            # Published as leader a moment before its leader-only work has started:
+            # redirecting would point at ourselves.
+            return json_error(503, "this master was just elected and is starting; retry")
         raise web.HTTPTemporaryRedirect(leader.http_url.rstrip("/") + str(request.rel_url))
 
     def _state_handler(self, what: str) -> Handler:

@@ -51,4 +51,13 @@ def test_standby_masters_answer_307_to_the_leader_and_redirect_names_it(
         return r.status == 307 and r.headers["location"].startswith(new.http_url)
 
     wait_for(redirects_to_new, 20, "the surviving standby to redirect to the new leader")
+
+    # ZooKeeper publishes the new leader a moment before its leader-only work starts;
+    # meanwhile it answers 503 (never a redirect to itself).
+    def serving() -> bool:
+        r = http_get(f"{new.http_url}/mesos/master/state")
+        assert r.status in (200, 503), r.status
+        return r.status == 200
+
+    wait_for(serving, 20, "the new leader to serve its state")
     assert cluster.get("state", new)["hostname"] == new.name

@@ -58,7 +58,7 @@ def test_sigkill_of_the_leading_master_loses_restarts_and_duplicates_no_task(
     wait_for(lambda: fw.driver.master_id == state["id"], 20, "framework re-subscription")
     assert fw.framework_id == fid
     assert ("reregistered", fid, state["id"]) in fw.sched.registrations
-    frameworks = cluster.get("frameworks", new)["frameworks"]
+    frameworks = [f for f in cluster.get("frameworks", new)["frameworks"] if f["id"] == fid]
     assert [(f["id"], f["active"]) for f in frameworks] == [(fid, True)]
 
     # Nothing was lost, restarted or duplicated: no new state for any task, same pids.
