@@ -8,6 +8,13 @@ agent re-registers with every task it still supervises, then resends the heads.
 
 Tasks run through a ``TaskRunner``: ``SimulatedRunner`` (no process; for scale tests)
 or a runner over the real containerizers.
+
+Recovery (Mesos' ``--recover=reconnect``): with a work dir and a runner whose tasks
+outlive the agent (``runner.checkpoints``), every task and its pending updates are
+checkpointed (``_task_store``). A restarted agent, before it first registers, asks the
+runner to ``recover()`` (reattach to running containers, report how the others ended),
+joins that with its checkpoints (``plan_recovery``, pure), re-registers with the tasks
+and resends what was never acknowledged. Running tasks are not restarted.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from actors import protocol as p
+from actors.agent._spec import RecoveredTask
+from actors.agent._task_store import RecoveryPlan, StoredTask, TaskStore, plan_recovery
 from actors.resources import Attributes, Resources
 from actors.task_states import TaskState, is_terminal
 from runtime import Actor, ActorRef, register_message
@@ -42,10 +51,26 @@ class TaskRunner(Protocol):
     """How the agent starts and stops tasks; reports flow back through ``report``."""
 
     name: str
+    checkpoints: bool
+    """Its tasks outlive the agent process, so the agent checkpoints them (with a work
+    dir) and recovers them after a restart."""
 
     def launch(self, framework_id: str, task: p.TaskInfo, report: Report) -> None: ...
 
     def kill(self, task_id: str, grace: float | None, report: Report) -> None: ...
+
+    def recover(self, report: Report) -> list[RecoveredTask]:
+        """Tasks of an earlier agent process: reattached (later updates go to
+        ``report``) or ended (with their terminal state and reason)."""
+        ...
+
+    def forget(self, task_id: str) -> None:
+        """The task is over and fully acknowledged: drop what the runner keeps of it."""
+        ...
+
+    def usage(self) -> dict[str, dict[str, Any]]:
+        """``{task_id: {cpu_time_s, mem_bytes, mem_limit_bytes, cpus_limit}}``."""
+        ...
 
 
 class SimulatedRunner:
@@ -56,9 +81,20 @@ class SimulatedRunner:
     """
 
     name = "simulated"
+    checkpoints = False
+    """Simulated tasks die with the agent: nothing to checkpoint or recover."""
 
     def __init__(self) -> None:
         self.running: set[str] = set()
+
+    def recover(self, report: Report) -> list[RecoveredTask]:
+        return []
+
+    def forget(self, task_id: str) -> None:
+        self.running.discard(task_id)
+
+    def usage(self) -> dict[str, dict[str, Any]]:
+        return {}
 
     def launch(self, framework_id: str, task: p.TaskInfo, report: Report) -> None:
         self.running.add(task.task_id)
@@ -102,11 +138,25 @@ class GetAgentState:
     """Ask the agent what it runs (for tests, the CLI and the metrics issue)."""
 
 
+@dataclass(frozen=True, slots=True)
+class GetUsage:
+    """Ask the agent for the resource usage of its running tasks (Mesos'
+    ``/monitor/statistics``). The reply: ``{task_id: {"cpu_time_s": float,
+    "mem_bytes": int, "mem_limit_bytes": int | None, "cpus_limit": float | None}}``,
+    from the task's cgroup or Docker stats; a task whose usage cannot be read is left
+    out."""
+
+
 register_message(GetAgentState)
+register_message(GetUsage)
 
 
 class AgentActor(Actor):
     """One per agent process; named ``agent``."""
+
+    start_timeout = 60.0
+    """``started()`` recovers tasks (Docker: a round trip per container) before the
+    actor takes messages."""
 
     def __init__(
         self,
@@ -141,16 +191,72 @@ class AgentActor(Actor):
         self.tasks: dict[str, _Task] = {}
         self._master_ref: ActorRef | None = None
         self._last_register = 0.0
+        self._store: TaskStore | None = (
+            TaskStore(work_dir) if work_dir and getattr(self.runner, "checkpoints", False) else None
+        )
+        self.recovery: RecoveryPlan | None = None
+        """What the last ``started()`` recovered (for logs and tests)."""
 
     # -- lifecycle ----------------------------------------------------------------
 
     def started(self) -> None:
         self.agent_id = self._load_agent_id()
+        if self._store is not None:
+            self._recover(self._store)
         self.send_interval(
             min(self.update_retry_interval, self.register_retry_interval) / 2, _Retry()
         )
         if self.master_address:
             self._register()
+
+    def _recover(self, store: TaskStore) -> None:
+        """Rebuild ``self.tasks`` from the checkpoints and the runner's recovered
+        containers, BEFORE the first (re-)registration, so it reports them."""
+        stored = store.load()
+        recovered = self.runner.recover(self._report_fn)
+        plan = plan_recovery(stored, recovered)
+        self.recovery = plan
+        for r in plan.resume:
+            s = r.stored
+            t = _Task(s.framework_id, s.info, s.state, deque(s.updates))
+            self.tasks[s.info.task_id] = t
+            if r.enqueue is not None:
+                state, reason, message = r.enqueue
+                self._enqueue(t, state, reason, message, None)
+        for tid in plan.forget:
+            self._forget(tid)
+        for tid in plan.orphans:
+            log.warning("agent: killing orphaned container of task %s", tid)
+            try:
+                self.runner.kill(tid, 0.0, lambda *a: None)
+            except Exception:
+                log.exception("agent: killing orphan %s failed", tid)
+        if stored or recovered:
+            log.info(
+                "agent: recovered %d task(s) (%d reattached), %d pending update(s); "
+                "forgot %d, killing %d orphan(s)",
+                len(plan.resume),
+                sum(1 for r in plan.resume if r.running),
+                sum(len(t.stream) for t in self.tasks.values()),
+                len(plan.forget),
+                len(plan.orphans),
+            )
+
+    def _checkpoint(self, t: _Task) -> None:
+        """Persist the task and its pending updates (no-op without a store)."""
+        if self._store is None:
+            return
+        self._store.save(StoredTask(t.framework_id, t.info, t.state, tuple(t.stream)))
+
+    def _forget(self, task_id: str) -> None:
+        """Over and acknowledged: the runner's checkpoint first, then ours."""
+        if self._store is None:
+            return
+        try:
+            self.runner.forget(task_id)
+        except Exception:
+            log.exception("agent: forgetting %s failed", task_id)
+        self._store.remove(task_id)
 
     def _id_file(self) -> Path | None:
         return Path(self.work_dir, "meta", "agent_id") if self.work_dir else None
@@ -242,6 +348,8 @@ class AgentActor(Actor):
             self.registered = False
             if message.address:
                 self._register()
+        elif isinstance(message, GetUsage):
+            return self.runner.usage()
         elif isinstance(message, GetAgentState):
             return {
                 "agent_id": self.agent_id,
@@ -287,7 +395,8 @@ class AgentActor(Actor):
         task_id = m.task.task_id
         if task_id in self.tasks and not is_terminal(self.tasks[task_id].state):
             return  # a duplicate RunTask (resent by a new leader) launches nothing twice
-        self.tasks[task_id] = _Task(m.framework_id, m.task)
+        t = self.tasks[task_id] = _Task(m.framework_id, m.task)
+        self._checkpoint(t)  # BEFORE the launch: a restarted agent knows what it started
         try:
             self.runner.launch(m.framework_id, m.task, self._report_fn)
         except Exception as exc:  # a runner bug must fail the task, not the agent
@@ -350,6 +459,7 @@ class AgentActor(Actor):
             self._tell_master(update)
             return
         t.stream.append(update)
+        self._checkpoint(t)  # BEFORE sending: a sent update is never forgotten
         if len(t.stream) == 1 and self.registered:
             self._send_head(t, time.monotonic())
 
@@ -363,6 +473,10 @@ class AgentActor(Actor):
             return  # duplicate or stale acknowledgement: harmless
         t.stream.popleft()
         if t.stream:
+            self._checkpoint(t)
             self._send_head(t, time.monotonic())
         elif is_terminal(t.state):
             del self.tasks[m.task_id]
+            self._forget(m.task_id)
+        else:
+            self._checkpoint(t)

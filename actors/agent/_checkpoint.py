@@ -15,10 +15,15 @@ def checkpoint_dir(work_dir: str | Path) -> Path:
 
 def write_checkpoint(work_dir: str | Path, task_id: str, data: dict[str, Any]) -> Path:
     """Write temp + fsync + rename + fsync(dir): a reader sees the old or the new file."""
-    d = checkpoint_dir(work_dir)
+    return atomic_write_json(checkpoint_dir(work_dir) / f"{task_id}.json", data)
+
+
+def atomic_write_json(path: Path, data: Any) -> Path:
+    """``data`` as JSON at ``path``, atomically and durably (temp + fsync + rename +
+    fsync of the directory), so a crash leaves the old file or the new one."""
+    d = path.parent
     d.mkdir(parents=True, exist_ok=True)
-    path = d / f"{task_id}.json"
-    fd, tmp = tempfile.mkstemp(prefix=f".{task_id}.", suffix=".tmp", dir=d)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem[:100]}.", suffix=".tmp", dir=d)
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(data, f, sort_keys=True)
@@ -54,7 +59,9 @@ def read_checkpoints(work_dir: str | Path) -> list[dict[str, Any]]:
 
 
 def remove_checkpoint(work_dir: str | Path, task_id: str) -> None:
-    try:
-        (checkpoint_dir(work_dir) / f"{task_id}.json").unlink()
-    except FileNotFoundError:
-        pass
+    """Forget a task: its checkpoint and its exit-status file (native)."""
+    for name in (f"{task_id}.json", f"{task_id}.exit"):
+        try:
+            (checkpoint_dir(work_dir) / name).unlink()
+        except FileNotFoundError:
+            pass

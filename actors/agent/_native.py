@@ -196,13 +196,13 @@ class NativeTask(TaskHandle):
                 self._cleanup_cgroup()
                 self._emit(TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED, f"cannot start: {e}")
                 return
-        self._pid = self._proc.pid
+        pid = self._proc.pid
         self.checkpoint_data = {
             "kind": "mesos",
             "task_id": self.task_id,
             "spec": spec.to_json(),
-            "pid": self._pid,
-            "start_time": _start_time(self._pid),
+            "pid": pid,
+            "start_time": _start_time(pid),
             "isolated": self.isolated,
             "cgroup": self.cgroup.name if self.cgroup else None,
             "cgroup_version": self.cgroup.version if self.cgroup else None,
@@ -211,6 +211,9 @@ class NativeTask(TaskHandle):
             "host": c.host,
         }
         write_checkpoint(self.work_dir, self.task_id, self.checkpoint_data)
+        # Published only once checkpointed: whoever sees the pid (the agent, a test that
+        # SIGKILLs the agent next) can rely on a restarted agent finding the task.
+        self._pid = pid
         message = "running" if self.isolated else f"running WITHOUT isolation: {c.isolation_note}"
         self._emit(TASK_RUNNING, None, message)
         self._start_watch()

@@ -13,6 +13,8 @@ Resources and attributes come from flags; resources default to what the machine 
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import socket
@@ -57,6 +59,8 @@ class AgentOptions:
     work_dir: str | None = None
     containerizers: tuple[str, ...] = ("mesos", "docker")
     docker_url: str | None = None
+    cgroup_root: str = "pydcos"
+    """Parent cgroup of the native tasks' cgroups (``/sys/fs/cgroup/<ctrl>/<root>/<id>``)."""
     bind: str = "tcp://127.0.0.1:0"
     advertise: str | None = None
     hostname: str = ""
@@ -89,7 +93,9 @@ class AgentProcess:
             work_dir,
             [n for n in names if n != "simulated"],
             docker_url=self.options.docker_url,
+            agent_id=containerizer_id(work_dir),
             host=self.hostname if self.hostname != "localhost" else "127.0.0.1",
+            cgroup_root=self.options.cgroup_root,
         )
         for name, why in c.reasons.items():
             log.warning("containerizer %s unavailable: %s", name, why)
@@ -102,7 +108,9 @@ class AgentProcess:
         self.node.listen(o.bind, security=o.security, advertise=o.advertise)
         self.runner, available = self._make_runner()
         attrs = dict(o.attributes.to_dict())
-        attrs.setdefault("containerizers", ",".join(available) or "none")
+        # What this agent can run, as a text attribute (which cannot hold commas):
+        # "mesos/docker", "mesos" when the Docker engine is unreachable, "none".
+        attrs.setdefault("containerizers", "/".join(available) or "none")
         spec = ChildSpec(
             AGENT_ACTOR,
             AgentActor,
@@ -140,6 +148,25 @@ class AgentProcess:
             except Exception:
                 pass
             self.client = None
+
+
+def containerizer_id(work_dir: str) -> str:
+    """A stable id of this agent's containers (Docker names and labels), persisted in
+    ``<work_dir>/meta/containerizer_id``: the agent id is only known after registration,
+    and agents sharing one Docker engine must not recover (or reap) each other's
+    containers."""
+    import uuid
+
+    from actors.agent._checkpoint import atomic_write_json
+
+    path = Path(work_dir, "meta", "containerizer_id")
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        text = str(json.loads(path.read_text()))
+        if text.isalnum() and 0 < len(text) <= 40:
+            return text
+    new = uuid.uuid4().hex[:12]
+    atomic_write_json(path, new)
+    return new
 
 
 def parse_agent_attributes(text: str) -> Attributes:

@@ -8,12 +8,25 @@ agent carries on.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from actors import protocol as p
+from actors.agent._checkpoint import remove_checkpoint
 from actors.agent._facade import Containerizers
-from actors.agent._spec import HealthCheckSpec, PortMapping, TaskSpec, UriSpec, Volume
+from actors.agent._spec import (
+    HealthCheckSpec,
+    PortMapping,
+    RecoveredTask,
+    TaskSpec,
+    UriSpec,
+    Usage,
+    Volume,
+)
 from actors.resources import ResourceError, Resources
 
 log = logging.getLogger("actors.agent")
@@ -116,31 +129,59 @@ def task_spec(task: p.TaskInfo, app_id: str | None = None) -> TaskSpec:
 
 
 class ContainerRunner:
-    """Runs tasks in native (``mesos``) or Docker containers."""
+    """Runs tasks in native (``mesos``) or Docker containers.
+
+    Every containerizer callback reports through ``self._report``, the function of the
+    latest ``launch``/``recover`` caller, so a restarted agent actor (the supervisor
+    restarted it in the same process) gets the updates of tasks launched by its
+    predecessor.
+    """
 
     name = "containers"
+    checkpoints = True
+    """The agent actor checkpoints tasks for this runner (its tasks outlive the agent)."""
 
-    def __init__(self, containerizers: Containerizers) -> None:
+    def __init__(self, containerizers: Containerizers, usage_timeout: float = 2.0) -> None:
         self.containerizers = containerizers
         self.handles: dict[str, Any] = {}
+        self.usage_timeout = usage_timeout
+        self._report: Report | None = None
+        self._recovered = False
+
+    def _send(
+        self, task_id: str, state: str, reason: str | None, message: str, healthy: bool | None
+    ) -> None:
+        report = self._report
+        if report is not None:
+            report(task_id, state, reason, message, healthy)
+
+    def _on_update(self, task_id: str) -> Callable[[str, str | None, str], None]:
+        def on_update(state: str, reason: str | None, message: str) -> None:
+            self._send(task_id, state, reason, message, None)
+
+        return on_update
+
+    def _on_health(self, task_id: str) -> Callable[[Any], None]:
+        def on_health(h: Any) -> None:
+            handle = self.handles.get(task_id)
+            state = getattr(handle, "state", None) or "TASK_RUNNING"
+            self._send(
+                task_id, state, "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED", h.message, h.healthy
+            )
+
+        return on_health
 
     def launch(self, framework_id: str, task: p.TaskInfo, report: Report) -> None:
+        self._report = report
         task_id = task.task_id
         try:
             spec = task_spec(task)
         except SpecError as exc:
             report(task_id, "TASK_ERROR", "REASON_TASK_INVALID", str(exc), None)
             return
-
-        def on_update(state: str, reason: str | None, message: str) -> None:
-            report(task_id, state, reason, message, None)
-
-        def on_health(h: Any) -> None:
-            handle = self.handles.get(task_id)
-            state = getattr(handle, "state", None) or "TASK_RUNNING"
-            report(task_id, state, "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED", h.message, h.healthy)
-
-        self.handles[task_id] = self.containerizers.launch(spec, None, on_update, on_health)
+        self.handles[task_id] = self.containerizers.launch(
+            spec, None, self._on_update(task_id), self._on_health(task_id)
+        )
 
     def kill(self, task_id: str, grace: float | None, report: Report) -> None:
         handle = self.handles.get(task_id)
@@ -148,3 +189,59 @@ class ContainerRunner:
             report(task_id, "TASK_LOST", "REASON_TASK_UNKNOWN", "no such task on this agent", None)
             return
         handle.kill(grace)
+
+    def recover(self, report: Report) -> list[RecoveredTask]:
+        """Reattach to the tasks of a previous agent process (containerizer checkpoints:
+        pid + start time + cgroup, Docker labels); report how the others ended.
+
+        The first call asks the containerizers; a later one (the agent actor restarted
+        in this process) answers from the handles this runner already holds."""
+        self._report = report
+        if self._recovered:
+            return [
+                RecoveredTask(
+                    tid,
+                    not h.done,
+                    h,
+                    h.state or "TASK_STARTING",
+                    h.reason,
+                    h.message,
+                )
+                for tid, h in self.handles.items()
+            ]
+        self._recovered = True
+        out = self.containerizers.recover(self._on_update, self._on_health)
+        for r in out:
+            if r.running and r.handle is not None:
+                self.handles[r.task_id] = r.handle
+        return out
+
+    def forget(self, task_id: str) -> None:
+        """The task's last update was acknowledged: drop its handle and checkpoint (the
+        sandbox stays for a later garbage collection)."""
+        self.handles.pop(task_id, None)
+        remove_checkpoint(self.containerizers.work_dir, task_id)
+
+    def usage(self) -> dict[str, dict[str, Any]]:
+        """``{task_id: {cpu_time_s, mem_bytes, mem_limit_bytes, cpus_limit}}`` of the tasks
+        still running, sampled in parallel (Docker stats take a round trip each) and
+        bounded by ``usage_timeout`` so a slow engine cannot stall the agent."""
+        live = [(tid, h) for tid, h in list(self.handles.items()) if not h.done]
+        results: dict[str, Usage | None] = {}
+
+        def sample(tid: str, h: Any) -> None:
+            try:
+                results[tid] = h.usage()
+            except Exception as exc:
+                log.debug("usage of %s: %s", tid, exc)
+
+        threads = [
+            threading.Thread(target=sample, args=(tid, h), daemon=True, name=f"usage-{tid}")
+            for tid, h in live
+        ]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + self.usage_timeout
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        return {tid: dataclasses.asdict(u) for tid, u in list(results.items()) if u is not None}

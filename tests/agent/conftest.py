@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -39,28 +41,47 @@ def _remove_test_cgroups(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
     native.remove_cgroup_root(kill_tasks=True)
 
 
-_DOCKERD: dict[str, object] = {}
+_DOCKERD: dict[str, Any] = {"users": 0}
+
+
+def acquire_dockerd() -> DockerDaemon:
+    """The session's one private dockerd (with the busybox test image), shared by every
+    fixture that wants it (tests/agent, tests/e2e); skips, saying why, if it cannot start.
+    Pair with ``release_dockerd()``: the last release stops it by PID."""
+    if "error" in _DOCKERD:
+        pytest.skip(str(_DOCKERD["error"]))
+    if "daemon" not in _DOCKERD:
+        d = DockerDaemon()
+        try:
+            d.start()
+            d.build_test_image()
+        except (DockerDaemonError, Exception) as e:
+            d.stop()
+            _DOCKERD["error"] = (
+                f"dockerd could not start: {e}\n--- dockerd log tail ---\n{d.log_tail()}"
+            )
+            print(_DOCKERD["error"], file=sys.stderr)
+            pytest.skip(str(_DOCKERD["error"]))
+        _DOCKERD["daemon"] = d
+    _DOCKERD["users"] += 1
+    daemon: DockerDaemon = _DOCKERD["daemon"]
+    return daemon
+
+
+def release_dockerd() -> None:
+    _DOCKERD["users"] -= 1
+    if _DOCKERD["users"] <= 0 and "daemon" in _DOCKERD:
+        _DOCKERD.pop("daemon").stop()
 
 
 @pytest.fixture(scope="session")
 def dockerd() -> Iterator[DockerDaemon]:
     """The real Docker engine on a private socket with the busybox test image built."""
-    if "error" in _DOCKERD:
-        pytest.skip(str(_DOCKERD["error"]))
-    d = DockerDaemon()
-    try:
-        d.start()
-        d.build_test_image()
-    except (DockerDaemonError, Exception) as e:
-        d.stop()
-        _DOCKERD["error"] = (
-            f"dockerd could not start: {e}\n--- dockerd log tail ---\n{d.log_tail()}"
-        )
-        pytest.skip(str(_DOCKERD["error"]))
+    d = acquire_dockerd()
     try:
         yield d
     finally:
-        d.stop()
+        release_dockerd()
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@
 
 Every process is stopped by PID in teardown, even when the test failed (SIGTERM, then
 SIGKILL); native tasks left behind by a SIGKILLed agent are killed through their
-checkpoints and their cgroups removed. A failed test gets the tail of every log in its
+checkpoints and their cgroups removed, then the test's own cgroup root
+(``--cgroup-root pydcos-e2e-<pid>-<n>``). A failed test gets the tail of every log in its
 report (section "e2e logs").
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import http.client
+import itertools
 import json
 import os
 import signal
@@ -52,6 +54,7 @@ LOG_TAIL = 120
 """Lines of each process log shown in a failed test's report."""
 
 _PR_SET_PDEATHSIG = 1
+_ROOTS = itertools.count(1)
 
 
 def _die_with_parent() -> None:
@@ -220,6 +223,14 @@ def kill_native_tasks(work_dir: Path) -> list[int]:
     return killed
 
 
+def remove_cgroup_root(root: str, scratch: Path) -> None:
+    """SIGKILL whatever still runs under the cgroup ``root`` and remove it."""
+    from actors.agent._native import NativeContainerizer
+
+    with contextlib.suppress(Exception):
+        NativeContainerizer(scratch, cgroup_root=root).remove_cgroup_root(kill_tasks=True)
+
+
 def task_alive(cp: dict[str, Any]) -> bool:
     """Is the checkpointed native task's process the one that was started (not a reused pid)?"""
     import psutil
@@ -354,6 +365,8 @@ class E2ECluster:
     masters: list[Proc] = field(default_factory=list)
     agents: list[Proc] = field(default_factory=list)
     frameworks: list[Framework] = field(default_factory=list)
+    cgroup_root: str = field(default_factory=lambda: f"pydcos-e2e-{os.getpid()}-{next(_ROOTS)}")
+    """Parent cgroup of this test's native tasks (every agent's ``--cgroup-root``)."""
     _zk: KazooClient | None = None
 
     @property
@@ -416,6 +429,8 @@ class E2ECluster:
             resources,
             "--work-dir",
             str(work_dir),
+            "--cgroup-root",
+            self.cgroup_root,
             *extra,
         )
         proc = Proc(name, argv, self.logs / f"{name}.log", "agent", work_dir=work_dir).start()
@@ -531,6 +546,7 @@ class E2ECluster:
         for agent in self.agents:
             if agent.work_dir is not None and agent.work_dir.exists():
                 kill_native_tasks(agent.work_dir)
+        remove_cgroup_root(self.cgroup_root, self.tmp_path)
         if self._zk is not None:
             with contextlib.suppress(Exception):
                 close_quietly(self._zk)
@@ -562,6 +578,19 @@ def pytest_runtest_makereport(
     if rep.failed and cluster is not None:
         rep.sections.append(("e2e logs", cluster.log_tails()))
     return rep
+
+
+@pytest.fixture(scope="session")
+def dockerd() -> Iterator[Any]:
+    """The session's private Docker engine (tests/agent/conftest.py), shared with the
+    agent tests; skipped, saying why, when dockerd cannot start here."""
+    from tests.agent.conftest import acquire_dockerd, release_dockerd
+
+    d = acquire_dockerd()
+    try:
+        yield d
+    finally:
+        release_dockerd()
 
 
 @pytest.fixture
