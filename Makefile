@@ -28,7 +28,13 @@ test: install lint typecheck
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: install
-	$(PY) examples/supervision_demo.py
+	$(PY) -m console.cli cluster up --masters 3 --agents 2
+	$(PY) examples/demo_setup.py
+	$(PY) -m console.cli dashboard
+	@echo "The cluster is still running: 'make down' (or '.venv/bin/pydcos cluster down') stops it."
+
+down:
+	@if [ -x $(PY) ]; then $(PY) -m console.cli cluster down; else echo "nothing to stop (no $(VENV))"; fi
 
 bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -1,1 +1,57 @@
-"""pydcos console package."""
+"""pydcos console: the ``pydcos`` CLI, the local cluster launcher and the dashboard.
+
+See README.md for the map. The public pieces:
+
+* ``Launcher`` / ``UpOptions``: ``cluster up|down|status`` as a library
+* ``ClusterClient`` / ``resolve_target``: which cluster, and HTTP/actor access to it
+* ``DashboardApp`` with a ``DataSource`` (``LiveSource`` for a cluster, ``FakeSource``
+  for tests), ``Model`` and its events
+"""
+
+from typing import Any
+
+# Lazy: `python -m console.cli master` must not pay for Textual's import.
+_WHERE = {
+    "ApiError": "_client",
+    "ClientError": "_client",
+    "ClusterClient": "_client",
+    "NoCluster": "_client",
+    "Target": "_client",
+    "resolve_target": "_client",
+    "DashboardApp": "_dashboard",
+    "screen_text": "_dashboard",
+    "FakeSource": "_fake",
+    "DataSource": "_feed",
+    "LiveSource": "_feed",
+    "Launcher": "_launcher",
+    "LauncherError": "_launcher",
+    "UpOptions": "_launcher",
+    "Model": "_model",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'console' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"console.{_WHERE[name]}"), name)
+
+
+__all__ = [
+    "ApiError",
+    "ClientError",
+    "ClusterClient",
+    "DashboardApp",
+    "DataSource",
+    "FakeSource",
+    "Launcher",
+    "LauncherError",
+    "LiveSource",
+    "Model",
+    "NoCluster",
+    "Target",
+    "UpOptions",
+    "resolve_target",
+    "screen_text",
+]

@@ -1,8 +1,10 @@
 """``pydcos``: the command line.
 
 Process commands (``master``, ``agent``, ``zk``) run in the foreground until SIGTERM or
-SIGINT; ``cluster keys`` writes the transport's CURVE keys. Every error is one readable
-line on stderr and a non-zero exit status.
+SIGINT; ``cluster keys`` writes the transport's CURVE keys. ``cluster up|down|status|logs``
+run a local cluster; ``node``, ``task``, ``marathon``, ``job`` and ``actor`` are the
+dcos-shaped verbs (rich tables, ``--json`` for scripts); ``dashboard`` is the Textual
+console. Every error is one readable line on stderr and a non-zero exit status.
 """
 
 from __future__ import annotations
@@ -179,6 +181,10 @@ def cmd_agent(args: argparse.Namespace) -> int:
             raise CliError(f"--containerizers: {n!r} is not one of mesos, docker, simulated")
     if "simulated" in names and len(names) > 1:
         raise CliError("--containerizers: 'simulated' cannot be combined with others")
+    cgroup_root = args.cgroup_root.strip("/")
+    if not cgroup_root or ".." in cgroup_root.split("/") or not cgroup_root.isprintable():
+        raise CliError(f"--cgroup-root: {args.cgroup_root!r} is not a cgroup name")
+    args.cgroup_root = cgroup_root
     security = node_security(args)
     proc = AgentProcess(
         AgentOptions(
@@ -189,6 +195,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
             work_dir=args.work_dir,
             containerizers=names,
             docker_url=args.docker_url,
+            cgroup_root=args.cgroup_root,
             bind=args.bind,
             advertise=args.advertise,
             hostname=args.hostname,
@@ -211,7 +218,13 @@ def cmd_agent(args: argparse.Namespace) -> int:
 def cmd_zk(args: argparse.Namespace) -> int:
     from zk import ZkError, ZooKeeperServer
 
-    server = ZooKeeperServer(port=args.port) if args.port else ZooKeeperServer()
+    kwargs: dict[str, Any] = {}
+    if args.port:
+        kwargs["port"] = args.port
+    if args.data_dir:
+        Path(args.data_dir).mkdir(parents=True, exist_ok=True)
+        kwargs["data_dir"] = args.data_dir
+    server = ZooKeeperServer(**kwargs)
     try:
         server.start()
     except ZkError as exc:
@@ -227,6 +240,15 @@ def cmd_zk(args: argparse.Namespace) -> int:
 def cmd_cluster_keys(args: argparse.Namespace) -> int:
     from transport import generate_keys
 
+    if not args.dir and not args.keys:
+        # A local cluster made by `cluster up` keeps its keys in its state dir.
+        from console import _state
+
+        rec = _state.load(Path(args.state_dir) if args.state_dir else _state.default_state_dir())
+        if rec is not None and rec.keys:
+            print(f"keys of the local cluster in {rec.state_dir}: {rec.keys}")
+            print(f"  clients: pydcos ... (found through the state dir) or --keys {rec.keys}")
+            return 0
     directory = Path(args.dir) if args.dir else _keys_dir(args)
     if (directory / "cluster.key_secret").exists() and not args.force:
         print(f"keys already exist in {directory} (use --force to replace them)")
@@ -242,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pydcos", description="pydcos: a datacenter operating system on actors"
     )
-    parser.add_argument("--log-level", default=os.environ.get("PYDCOS_LOG", "INFO"))
+    parser.add_argument("--log-level", default=os.environ.get("PYDCOS_LOG"))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -279,10 +301,16 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--work-dir", default=None, help="sandboxes and checkpoints")
     a.add_argument("--containerizers", default="mesos,docker", help="mesos,docker | simulated")
     a.add_argument("--docker-url", default=None, help="Docker engine, e.g. unix:///run/docker.sock")
+    a.add_argument(
+        "--cgroup-root",
+        default="pydcos",
+        help="parent cgroup of native tasks (/sys/fs/cgroup/<controller>/<root>/<task>)",
+    )
     a.set_defaults(fn=cmd_agent)
 
     z = sub.add_parser("zk", help="run a development ZooKeeper (the real server)")
     z.add_argument("--port", type=int, default=0)
+    z.add_argument("--data-dir", default=None, help="keep ZooKeeper's data here (else a temp dir)")
     z.set_defaults(fn=cmd_zk)
 
     c = sub.add_parser("cluster", help="local cluster tools")
@@ -292,13 +320,22 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--dir", default=None)
     k.add_argument("--keys", default=None, help=argparse.SUPPRESS)
     k.add_argument("--force", action="store_true")
+    k.add_argument("--state-dir", default=None, help=argparse.SUPPRESS)
     k.set_defaults(fn=cmd_cluster_keys)
+
+    from console._commands import add_console_commands
+
+    add_console_commands(sub, csub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.log_level is None:
+        # Processes log their life; the console's verbs keep stderr for errors.
+        quiet = getattr(args, "quiet_logs", False)
+        args.log_level = "WARNING" if quiet else "INFO"
     level = getattr(logging, str(args.log_level).upper(), None)
     if not isinstance(level, int):
         print(f"pydcos: --log-level: {args.log_level!r} is not a log level", file=sys.stderr)
@@ -308,6 +345,14 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.fn(args))
     except CliError as exc:
         print(f"pydcos: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        from console._commands import user_error
+
+        message = user_error(exc)
+        if message is None:
+            raise
+        print(f"pydcos: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

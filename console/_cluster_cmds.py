@@ -1,0 +1,186 @@
+"""``pydcos cluster up|down|status|logs``: the launcher with a face (rich progress, tables)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+from console import _state as st
+from console._launcher import Launcher, LauncherError, UpOptions
+from console._output import Out, console
+
+
+def _state_dir(arg: str | None) -> Path:
+    return Path(arg).expanduser() if arg else st.default_state_dir()
+
+
+def cluster_up(opts: UpOptions, as_json: bool = False) -> int:
+    launcher = Launcher(opts.state_dir)
+    out = Out(as_json)
+    rec = launcher.running()
+    if rec is not None:
+        up = sum(st.alive(p) for p in rec.processes)
+        out.result(
+            {"already_up": True, "state_dir": str(launcher.state_dir), "zk": rec.zk},
+            f"the cluster in {launcher.state_dir} is already up ({up} of "
+            f"{len(rec.processes)} processes running): 'pydcos cluster status' shows it, "
+            "'pydcos cluster down' stops it",
+        )
+        return 0
+    err = console(stderr=True)
+    started = time.monotonic()
+    steps = {
+        "zk": "ZooKeeper" if opts.zk is None else f"ZooKeeper {opts.zk}",
+        "masters": "masters started",
+        "leader": "leader elected",
+        "agents": "agents registered",
+    }
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description:<20}"),
+        BarColumn(bar_width=24),
+        MofNCompleteColumn(),
+        console=err,
+        transient=not err.is_terminal,
+        disable=not err.is_terminal,
+    ) as progress:
+        ids = {
+            "zk": progress.add_task(steps["zk"], total=1),
+            "masters": progress.add_task(steps["masters"], total=opts.masters),
+            "leader": progress.add_task(steps["leader"], total=1),
+            "agents": progress.add_task(steps["agents"], total=max(opts.agents, 1)),
+        }
+
+        def report(step: str, done: int, total: int) -> None:
+            progress.update(ids[step], completed=done, total=max(total, 1))
+
+        rec = launcher.up(opts, report)
+    elapsed = time.monotonic() - started
+    status = launcher.status(rec)
+    if as_json:
+        out.json({**status, "ready_s": round(elapsed, 3)})
+        return 0
+    _print_ready(out, status, rec, elapsed)
+    return 0
+
+
+def _print_ready(out: Out, status: dict[str, Any], rec: st.ClusterRecord, elapsed: float) -> None:
+    out.line(f"[bold green]cluster up[/] in {elapsed:.1f} s  (state dir {rec.state_dir})")
+    if rec.docker_note:
+        out.line(f"[yellow]note:[/] {rec.docker_note}")
+    _status_table(out, status)
+    leader = status.get("leader") or {}
+    url = leader.get("http_url", "")
+    sd = "" if Path(rec.state_dir) == st.default_state_dir() else f" --state-dir {rec.state_dir}"
+    out.line("")
+    out.line(f"ZooKeeper   zk://{rec.zk}")
+    if url:
+        out.line(f"Mesos       {url}/mesos/master/state")
+        out.line(f"Marathon    {url}/marathon/v2/apps")
+        out.line(f"Metronome   {url}/metronome/v1/jobs")
+    out.line("")
+    out.line("next:")
+    for cmd in (
+        "node list",
+        "marathon app add examples/apps/web.json",
+        "task list",
+        "dashboard",
+        "cluster status",
+        "cluster down",
+    ):
+        extra = sd if cmd.startswith("cluster") else ""
+        out.line(f"  pydcos {cmd}{extra}")
+    if sd:
+        out.line(f"  (other verbs find this cluster with: export PYDCOS_ZK={rec.zk})")
+
+
+def _status_table(out: Out, status: dict[str, Any]) -> None:
+    rows = [
+        (
+            p["name"],
+            p["pid"],
+            "[green]up[/]" if p["up"] else "[red]down[/]",
+            p["role"],
+            p["http_url"] or p["address"],
+            p["log"],
+        )
+        for p in status["processes"]
+    ]
+    out.table(("COMPONENT", "PID", "STATE", "ROLE", "ADDRESS", "LOG"), rows, "Processes")
+
+
+def cluster_down(state_dir: Path, as_json: bool = False) -> int:
+    launcher = Launcher(state_dir)
+    out = Out(as_json)
+    rec = launcher.record()
+    if rec is None:
+        out.result(
+            {"stopped": [], "state_dir": str(state_dir)},
+            f"no local cluster recorded in {state_dir}: nothing to stop",
+        )
+        return 0
+    started = time.monotonic()
+    stopped = launcher.down()
+    took = time.monotonic() - started
+    out.result(
+        {"stopped": stopped, "state_dir": str(state_dir), "down_s": round(took, 3)},
+        f"stopped {len(stopped)} process(es) in {took:.1f} s: {', '.join(stopped) or '-'}",
+    )
+    return 0
+
+
+def cluster_status(state_dir: Path, as_json: bool = False) -> int:
+    launcher = Launcher(state_dir)
+    out = Out(as_json)
+    rec = launcher.record()
+    if rec is None:
+        if as_json:
+            out.json({"state_dir": str(state_dir), "up": False, "processes": []})
+        else:
+            out.line(f"no local cluster in {state_dir}; start one with 'pydcos cluster up'")
+        return 1
+    status = launcher.status(rec)
+    up = all(p["up"] for p in status["processes"])
+    status["up"] = up
+    if as_json:
+        out.json(status)
+        return 0 if up else 1
+    leader = status.get("leader")
+    if leader:
+        out.line(f"leader: {leader['hostname']} {leader['http_url']}  (zk://{status['zk']})")
+    elif status["zk_error"]:
+        out.line(f"[red]{status['zk_error']}[/]")
+    else:
+        out.line("[yellow]no leader: an election is in progress[/]")
+    _status_table(out, status)
+    return 0 if up else 1
+
+
+def cluster_logs(state_dir: Path, component: str, follow: bool, lines: int) -> int:
+    rec = st.load(state_dir)
+    if rec is None:
+        raise LauncherError(f"no local cluster in {state_dir}; start one with 'pydcos cluster up'")
+    p = rec.get(component)
+    if p is None:
+        names = ", ".join(x.name for x in rec.processes)
+        raise LauncherError(f"no component {component!r}; one of: {names}")
+    path = Path(p.log)
+    with open(path, "rb") as f:
+        data = f.read().splitlines(keepends=True)
+        sys.stdout.write(b"".join(data[-lines:] if lines > 0 else data).decode(errors="replace"))
+        sys.stdout.flush()
+        try:
+            while follow:
+                chunk = f.read()
+                if chunk:
+                    sys.stdout.write(chunk.decode(errors="replace"))
+                    sys.stdout.flush()
+                else:
+                    time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass
+    return 0

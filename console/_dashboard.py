@@ -1,0 +1,506 @@
+"""``pydcos dashboard``: a Textual console in the spirit of k9s and the DC/OS UI.
+
+```
+ DataSource (LiveSource | a test's fake) --emit(event)--> FeedEvent message (thread-safe)
+   on_feed_event: Model.apply(event) -> dirty tables            (no I/O on the UI thread)
+   flush() every 100 ms: only dirty tables, only changed rows/cells (DataTable keys)
+ keys: s scale  r restart  k kill task  l task log  / filter  ? help  q quit
+```
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.console import Console
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Input, RichLog, Static
+
+from console import _model as m
+from console._feed import DataSource
+
+FLUSH_INTERVAL = 0.1
+
+
+class FeedEvent(Message):
+    """An event from the data source, delivered on the UI thread."""
+
+    def __init__(self, event: object) -> None:
+        super().__init__()
+        self.event = event
+
+
+def bar(used: float, total: float, width: int = 8) -> Text:
+    frac = 0.0 if total <= 0 else max(0.0, min(1.0, used / total))
+    full = round(frac * width)
+    color = "green" if frac < 0.7 else ("yellow" if frac < 0.9 else "red")
+    t = Text("█" * full, style=color)
+    t.append("░" * (width - full), style="grey37")
+    t.append(f" {used:g}/{total:g}")
+    return t
+
+
+def _scalar(res: Any, name: str) -> float:
+    v = res.get(name, 0) if isinstance(res, dict) else 0
+    return float(v) if isinstance(v, int | float) else 0.0
+
+
+class TableSync:
+    """Keeps a DataTable equal to a dict of rows, touching only what changed."""
+
+    def __init__(self, table: DataTable[Any], columns: Sequence[tuple[str, str]]) -> None:
+        self.table = table
+        self.keys = [k for _, k in columns]
+        for label, key in columns:
+            table.add_column(label, key=key)
+        self.rows: dict[str, tuple[Any, ...]] = {}
+
+    def sync(self, rows: dict[str, tuple[Any, ...]]) -> None:
+        t = self.table
+        gone = [k for k in self.rows if k not in rows]
+        if len(gone) > 32 and len(gone) * 2 > len(self.rows):
+            t.clear()  # one clear beats many removals (each is O(rows))
+            self.rows = {}
+        else:
+            for key in gone:
+                t.remove_row(key)
+                del self.rows[key]
+        for key, row in rows.items():
+            old = self.rows.get(key)
+            if old is None:
+                t.add_row(*row, key=key)
+            elif old != row:
+                for col, a, b in zip(self.keys, old, row, strict=True):
+                    if a != b:
+                        t.update_cell(key, col, b)
+            self.rows[key] = row
+
+    def selected_key(self) -> str | None:
+        t = self.table
+        if t.row_count == 0:
+            return None
+        try:
+            row_key, _ = t.coordinate_to_cell_key(t.cursor_coordinate)
+        except Exception:
+            return None
+        return None if row_key.value is None else str(row_key.value)
+
+
+class PromptScreen(ModalScreen[str | None]):
+    """One line of input (the new instance count)."""
+
+    BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, prompt: str, value: str = "") -> None:
+        super().__init__()
+        self.prompt, self.value = prompt, value
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="prompt"):
+            yield Static(self.prompt)
+            yield Input(value=self.value, id="prompt-input")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class LogScreen(ModalScreen[None]):
+    """A task's stdout, followed (tail -f) until closed."""
+
+    BINDINGS: ClassVar = [Binding("escape,q", "close", "Close")]
+
+    def __init__(self, task_id: str, path: Path | None) -> None:
+        super().__init__()
+        self.task_id, self.path = task_id, path
+        self._stop = threading.Event()
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="log"):
+            yield Static(f"log of {self.task_id}  (esc closes)", classes="title")
+            yield RichLog(id="log-view", max_lines=5000, wrap=False)
+
+    def on_mount(self) -> None:
+        view = self.query_one(RichLog)
+        if self.path is None:
+            view.write(f"no local sandbox for {self.task_id} (task log reads local clusters)")
+            return
+        threading.Thread(target=self._follow, args=(self.path,), daemon=True).start()
+
+    def _follow(self, path: Path) -> None:
+        view = self.query_one(RichLog)
+        with open(path, "rb") as f:
+            lines = f.read().splitlines()[-200:]
+            self.app.call_from_thread(view.write, b"\n".join(lines).decode(errors="replace"))
+            while not self._stop.wait(0.25):
+                chunk = f.read()
+                if chunk:
+                    text = chunk.decode(errors="replace").rstrip("\n")
+                    self.app.call_from_thread(view.write, text)
+
+    def action_close(self) -> None:
+        self._stop.set()
+        self.dismiss(None)
+
+
+HELP = """\
+[b]pydcos dashboard[/b]  (events from Marathon's /v2/events and ZooKeeper)
+
+  s  scale the selected app        r  restart the selected app
+  k  kill the selected task        l  follow the selected task's log
+  /  filter apps and tasks         tab  move between tables
+  ?  this help                     q  quit (the cluster keeps running)
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar = [Binding("escape,q,question_mark", "close", "Close")]
+
+    def compose(self) -> ComposeResult:
+        yield Static(HELP, id="help")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class DashboardApp(App[None]):
+    """The console. ``source`` is injectable: a ``LiveSource`` or a test's fake."""
+
+    TITLE = "pydcos"
+    CSS = """
+    #header { height: 1; background: $primary-background; padding: 0 1; }
+    #header.electing { background: darkorange; color: black; }
+    .row1 { height: 8; }
+    .row2 { height: 9; }
+    DataTable { height: 1fr; border: round $panel; }
+    DataTable:focus { border: round $accent; }
+    #masters { width: 44; }
+    #jobs { width: 56; }
+    #events { height: 7; border: round $panel; }
+    #filter { dock: bottom; display: none; }
+    #filter.shown { display: block; }
+    #prompt, #log, #help { background: $panel; border: thick $accent; padding: 1; }
+    #prompt { width: 50; height: 9; }
+    #log { width: 90%; height: 90%; }
+    PromptScreen, LogScreen, HelpScreen { align: center middle; }
+    #help { width: 70; height: 12; }
+    """
+    BINDINGS: ClassVar = [
+        Binding("s", "scale", "Scale"),
+        Binding("r", "restart", "Restart"),
+        Binding("k", "kill", "Kill task"),
+        Binding("l", "log", "Log"),
+        Binding("slash", "filter", "Filter"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, source: DataSource, *, clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
+        self.source = source
+        self.model = m.Model(clock=clock)
+        self.clock = clock
+        self.dirty: set[str] = set()
+        self.filter = ""
+        self.syncs: dict[str, TableSync] = {}
+        self.last_flush_ms = 0.0
+
+    # -- layout -----------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static("pydcos: connecting...", id="header")
+        with Horizontal(classes="row1"):
+            yield DataTable(id="masters", cursor_type="row")
+            yield DataTable(id="nodes", cursor_type="row")
+        with Horizontal(classes="row2"):
+            yield DataTable(id="apps", cursor_type="row")
+            yield DataTable(id="jobs", cursor_type="row")
+        yield DataTable(id="tasks", cursor_type="row")
+        yield RichLog(id="events", max_lines=500, wrap=False)
+        yield Input(placeholder="filter apps and tasks (enter: keep, esc: clear)", id="filter")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        cols: dict[str, list[tuple[str, str]]] = {
+            "masters": [("MASTER", "host"), ("ROLE", "role"), ("HTTP", "http")],
+            "nodes": [
+                ("NODE", "host"),
+                ("STATE", "state"),
+                ("CPU", "cpu"),
+                ("MEM", "mem"),
+                ("DISK", "disk"),
+                ("TASKS", "tasks"),
+            ],
+            "apps": [
+                ("SERVICE", "id"),
+                ("RUNNING", "running"),
+                ("HEALTHY", "healthy"),
+                ("STAGED", "staged"),
+                ("DEPLOYMENT", "deployment"),
+                ("CONTAINER", "container"),
+            ],
+            "jobs": [
+                ("JOB", "id"),
+                ("STATUS", "status"),
+                ("SCHEDULE", "cron"),
+                ("OK/FAIL", "runs"),
+            ],
+            "tasks": [
+                ("TASK", "id"),
+                ("SERVICE", "app"),
+                ("STATE", "state"),
+                ("HEALTH", "health"),
+                ("HOST", "host"),
+            ],
+        }
+        for name, columns in cols.items():
+            table = self.query_one(f"#{name}", DataTable)
+            table.border_title = name.capitalize()
+            self.syncs[name] = TableSync(table, columns)
+        self.query_one("#events", RichLog).border_title = "Events"
+        self.set_interval(FLUSH_INTERVAL, self.flush)
+        self.source.start(self.post_event)
+        self.query_one("#apps", DataTable).focus()
+
+    def post_event(self, event: object) -> None:
+        """The source's ``emit``: any thread."""
+        self.post_message(FeedEvent(event))
+
+    def on_feed_event(self, message: FeedEvent) -> None:
+        self.dirty |= self.model.apply(message.event)
+
+    def on_unmount(self) -> None:
+        self.source.stop()
+
+    # -- rendering --------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Redraw what changed since the last flush (called every 100 ms)."""
+        if not self.dirty and not self.model.new_events:
+            return
+        started = time.perf_counter()
+        dirty, self.dirty = self.dirty, set()
+        if "header" in dirty or "masters" in dirty or "apps" in dirty or "tasks" in dirty:
+            self._header()
+        if "masters" in dirty:
+            self.syncs["masters"].sync(self._master_rows())
+        if "nodes" in dirty:
+            self.syncs["nodes"].sync(self._node_rows())
+        if "apps" in dirty or "tasks" in dirty:
+            self.syncs["apps"].sync(self._app_rows())
+        if "tasks" in dirty:
+            self.syncs["tasks"].sync(self._task_rows())
+        if "jobs" in dirty:
+            self.syncs["jobs"].sync(self._job_rows())
+        if self.model.new_events:
+            log = self.query_one("#events", RichLog)
+            for ts, text in self.model.new_events[-50:]:
+                log.write(f"{time.strftime('%H:%M:%S', time.localtime(ts))} {text}")
+            self.model.new_events.clear()
+        self.last_flush_ms = (time.perf_counter() - started) * 1000.0
+
+    def _header(self) -> None:
+        md = self.model
+        header = self.query_one("#header", Static)
+        if md.electing:
+            header.add_class("electing")
+            header.update("pydcos  ⚠ no leader: a new leader is being elected...")
+            return
+        header.remove_class("electing")
+        leader = md.leader
+        name = (leader.hostname or leader.address) if leader else "?"
+        url = leader.http_url if leader else ""
+        header.update(
+            f"pydcos  leader [b]{name}[/b] {url}   masters {len(md.masters)}   "
+            f"nodes {len(md.nodes)}   services {len(md.apps)}   tasks {len(md.tasks)}   "
+            f"jobs {len(md.jobs)}" + (f"   filter: {self.filter}" if self.filter else "")
+        )
+
+    def _match(self, *values: str) -> bool:
+        f = self.filter.lower()
+        return not f or any(f in v.lower() for v in values)
+
+    def _master_rows(self) -> dict[str, tuple[Any, ...]]:
+        lead = self.model.leader.address if self.model.leader else None
+        return {
+            str(x.get("address")): (
+                x.get("hostname", ""),
+                Text("leader", style="bold green") if x.get("address") == lead else "standby",
+                x.get("http_url", ""),
+            )
+            for x in self.model.masters
+        }
+
+    def _node_rows(self) -> dict[str, tuple[Any, ...]]:
+        out: dict[str, tuple[Any, ...]] = {}
+        for node_id, a in sorted(
+            self.model.nodes.items(), key=lambda kv: str(kv[1].get("hostname"))
+        ):
+            total, used = a.get("resources") or {}, a.get("used_resources") or {}
+            out[node_id] = (
+                a.get("hostname", node_id),
+                "active" if a.get("active") else Text("unreachable", style="red"),
+                bar(_scalar(used, "cpus"), _scalar(total, "cpus")),
+                bar(_scalar(used, "mem"), _scalar(total, "mem")),
+                bar(_scalar(used, "disk"), _scalar(total, "disk")),
+                str(a.get("task_count", "")),
+            )
+        return out
+
+    def _app_rows(self) -> dict[str, tuple[Any, ...]]:
+        out: dict[str, tuple[Any, ...]] = {}
+        for app_id, app in sorted(self.model.apps.items()):
+            if not self._match(app_id, app.cmd):
+                continue
+            running, staged, healthy = self.model.app_counts(app_id)
+            ok = running >= app.instances
+            out[app_id] = (
+                app_id,
+                Text(f"{running}/{app.instances}", style="green" if ok else "yellow"),
+                f"{healthy}" if app.has_health else "-",
+                str(staged),
+                (Text("deploying", style="yellow") if app.deployments else "-"),
+                app.container,
+            )
+        return out
+
+    def _task_rows(self) -> dict[str, tuple[Any, ...]]:
+        out: dict[str, tuple[Any, ...]] = {}
+        for task_id, t in self.model.tasks.items():
+            if self.filter and not self._match(task_id, t.app, t.host, t.state):
+                continue
+            health = "-" if t.healthy is None else ("healthy" if t.healthy else "unhealthy")
+            out[task_id] = (task_id, t.app, t.state.removeprefix("TASK_"), health, t.host)
+        return out
+
+    def _job_rows(self) -> dict[str, tuple[Any, ...]]:
+        out: dict[str, tuple[Any, ...]] = {}
+        for job_id, j in sorted(self.model.jobs.items()):
+            schedules = j.get("schedules") or []
+            summary = j.get("historySummary") or {}
+            out[job_id] = (
+                job_id,
+                "running" if j.get("activeRuns") else ("scheduled" if schedules else "idle"),
+                ",".join(s.get("cron", "") for s in schedules) or "-",
+                f"{summary.get('successCount', 0)}/{summary.get('failureCount', 0)}",
+            )
+        return out
+
+    # -- actions ----------------------------------------------------------------------
+
+    def _selected(self, table: str) -> str | None:
+        return self.syncs[table].selected_key() if table in self.syncs else None
+
+    def _act(self, what: str, fn: Callable[[], str]) -> None:
+        def run() -> None:
+            try:
+                text = fn()
+            except Exception as exc:
+                text = f"{what} failed: {exc}"
+            self.post_event(m.FeedNote(text))
+
+        threading.Thread(target=run, name=f"dashboard-{what}", daemon=True).start()
+
+    def action_scale(self) -> None:
+        app_id = self._selected("apps")
+        if app_id is None:
+            self.notify("select a service first", severity="warning")
+            return
+        current = self.model.apps[app_id].instances if app_id in self.model.apps else 0
+
+        def done(value: str | None) -> None:
+            if value is None:
+                return
+            try:
+                n = int(value)
+                if n < 0:
+                    raise ValueError
+            except ValueError:
+                self.notify(f"{value!r} is not a number of instances", severity="error")
+                return
+            self._act("scale", lambda: self.source.scale_app(app_id, n))
+
+        self.push_screen(PromptScreen(f"instances of {app_id}:", str(current)), done)
+
+    def action_restart(self) -> None:
+        app_id = self._selected("apps")
+        if app_id is not None:
+            self._act("restart", lambda: self.source.restart_app(app_id))
+
+    def action_kill(self) -> None:
+        task_id = self._selected("tasks")
+        if task_id is not None:
+            t = self.model.tasks.get(task_id)
+            app = t.app if t is not None and t.framework == "marathon" else ""
+            self._act("kill", lambda: self.source.kill_task(task_id, app))
+
+    def action_log(self) -> None:
+        task_id = self._selected("tasks")
+        if task_id is not None:
+            self.push_screen(LogScreen(task_id, self.source.log_path(task_id)))
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("shown")
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.filter = event.value.strip()
+            self.dirty |= {"apps", "tasks", "header"}
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            self.query_one("#tasks", DataTable).focus()
+
+    def on_key(self, event: Any) -> None:
+        box = self.query_one("#filter", Input)
+        if event.key == "escape" and box.has_focus:
+            box.value = ""
+            box.remove_class("shown")
+            self.query_one("#apps", DataTable).focus()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+
+def screen_text(app: App[Any]) -> str:
+    """The current screen as plain text (for snapshot tests and the benchmark)."""
+    width, height = app.size
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system=None,
+        record=True,
+        legacy_windows=False,
+        safe_box=False,
+    )
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text(styles=False)
+
+
+def run_dashboard(target: Any) -> int:
+    from console._feed import LiveSource
+
+    source = LiveSource(target)
+    DashboardApp(source).run()
+    where = "" if target.local is None else f" --state-dir {target.local.state_dir}"
+    print(
+        "dashboard closed; the cluster keeps running. Stop it with 'make down' or "
+        f"'pydcos cluster down{where}'."
+    )
+    return 0

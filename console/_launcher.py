@@ -1,0 +1,581 @@
+"""``pydcos cluster up|down|status|logs``: a local cluster of detached processes.
+
+```
+ cluster up ──spawn (start_new_session)──> pydcos zk        (unless --zk)    logs/zk.log
+            ──spawn, at the same time ───> pydcos master x N (ZooKeeper: retried)
+            ──spawn, at the same time ───> pydcos agent  x M (own work dir, ports, zone)
+            ──poll: banners, leader (ZooKeeper), active agents (/mesos/master/slaves)
+            ──write cluster.json (PIDs + start times, addresses, logs)
+ cluster down: agents ─> native tasks + containers ─> masters ─> ZooKeeper
+               each tier: SIGTERM, wait, SIGKILL the process group; verified by PID
+```
+
+Everything is started in parallel: masters and agents retry ZooKeeper until it serves,
+so the JVM's start-up overlaps the Python imports of the other processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from console import _state as st
+from console._state import ClusterRecord, ProcRecord
+
+REPO = Path(__file__).resolve().parents[1]
+
+MASTER_SERVICES = "marathon,metronome"
+"""What ``cluster up`` asks every master to run as leader services. TODO(console):
+passed as ``--services`` only when ``pydcos master`` has that flag (the lead wires it);
+``master_services_args()`` checks, so nothing else changes when it lands."""
+
+AGENT_CPUS = 2
+AGENT_MEM = 2048
+AGENT_DISK = 4096
+PORTS_PER_AGENT = 100
+FIRST_PORT = 31000
+ZONES = ("zone-a", "zone-b", "zone-c")
+
+STOP_GRACE = {"agent": 1.2, "master": 1.2, "zk": 1.0}
+"""Seconds a tier gets after SIGTERM before SIGKILL (down must take <= 3 s)."""
+
+
+class LauncherError(Exception):
+    """``cluster up``/``down`` failed; the message is one line for the user."""
+
+
+@dataclass
+class UpOptions:
+    masters: int = 3
+    agents: int = 3
+    zk: str | None = None
+    """An existing ensemble ``host:port,...``; None starts one."""
+    state_dir: Path = field(default_factory=st.default_state_dir)
+    docker: bool = True
+    docker_url: str | None = None
+    insecure_dev: bool = False
+    session_timeout: float = 2.0
+    timeout: float = 60.0
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cli_argv(*args: str) -> list[str]:
+    """``python -m console.cli ...`` with this interpreter."""
+    return [sys.executable, "-m", "console.cli", *args]
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    path = env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(REPO) + (os.pathsep + path if path else "")
+    return env
+
+
+def master_services_args() -> list[str]:
+    """``--services marathon,metronome`` if ``pydcos master`` accepts it, else nothing."""
+    from console.cli import build_parser
+
+    parser = build_parser()
+    for action in parser._subparsers._group_actions if parser._subparsers else []:
+        choices = getattr(action, "choices", None) or {}
+        master = choices.get("master")
+        if master is not None and "--services" in master._option_string_actions:
+            return ["--services", MASTER_SERVICES]
+    return []
+
+
+def probe_docker(url: str | None) -> tuple[bool, str]:
+    """Is a Docker engine reachable (``url`` or the default socket)? (ok, why not)."""
+    try:
+        import docker
+
+        client = (
+            docker.DockerClient(base_url=url, timeout=2)
+            if url
+            else docker.DockerClient(base_url="unix:///var/run/docker.sock", timeout=2)
+        )
+        try:
+            client.ping()
+        finally:
+            client.close()
+        return True, ""
+    except Exception as exc:
+        where = url or "unix:///var/run/docker.sock"
+        return False, f"no Docker engine at {where} ({type(exc).__name__})"
+
+
+def agent_resources(index: int) -> str:
+    lo = FIRST_PORT + (index - 1) * PORTS_PER_AGENT
+    hi = lo + PORTS_PER_AGENT - 1
+    return f"cpus:{AGENT_CPUS};mem:{AGENT_MEM};disk:{AGENT_DISK};ports:[{lo}-{hi}]"
+
+
+def agent_attributes(index: int) -> str:
+    return f"zone:{ZONES[(index - 1) % len(ZONES)]};rack:rack-{index}"
+
+
+def read_banner(path: Path, offset: int, word: str) -> list[str] | None:
+    """The words of the first line starting with ``word`` written after ``offset``."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        words = line.split()
+        if words and words[0] == word and len(words) >= 2:
+            return words
+    return None
+
+
+def log_tail(path: str | Path, lines: int = 5) -> str:
+    try:
+        text = Path(path).read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join(text[-lines:])
+
+
+def http_json(url: str, timeout: float = 2.0) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return json.loads(r.read())
+
+
+# ------------------------------------------------------------------------------ up
+
+
+@dataclass
+class _Started:
+    rec: ProcRecord
+    popen: subprocess.Popen[bytes]
+    offset: int
+    banner: str
+
+
+Progress = Callable[[str, int, int], None]
+"""progress(step, done, total): ``zk``, ``masters``, ``leader``, ``agents``."""
+
+
+class Launcher:
+    """Start, inspect and stop the local cluster recorded in ``state_dir``."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = Path(state_dir).expanduser()
+
+    @property
+    def logs(self) -> Path:
+        return self.state_dir / "logs"
+
+    def record(self) -> ClusterRecord | None:
+        return st.load(self.state_dir)
+
+    def running(self) -> ClusterRecord | None:
+        """The record, if any of its processes is still alive."""
+        rec = self.record()
+        if rec is not None and any(st.alive(p) for p in rec.processes):
+            return rec
+        return None
+
+    # -- up -------------------------------------------------------------------------
+
+    def check_prerequisites(self, opts: UpOptions) -> None:
+        if opts.zk is None:
+            from zk import ZkNotInstalled, find_classpath, find_java
+
+            try:
+                find_java()
+                find_classpath()
+            except ZkNotInstalled as exc:
+                raise LauncherError(f"cannot start ZooKeeper: {exc}") from None
+        if opts.masters < 1 or opts.agents < 0:
+            raise LauncherError(
+                f"--masters {opts.masters} --agents {opts.agents}: need at least one master"
+            )
+
+    def _spawn(self, name: str, kind: str, argv: list[str], banner: str) -> _Started:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        log_path = self.logs / f"{name}.log"
+        with open(log_path, "ab") as log:
+            log.write(f"---- start {name} {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
+            log.flush()
+            offset = log.tell()
+            popen = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=str(REPO),
+                env=child_env(),
+                start_new_session=True,
+                close_fds=True,
+            )
+        rec = ProcRecord(
+            name=name,
+            kind=kind,
+            pid=popen.pid,
+            started=st.start_time(popen.pid),
+            log=str(log_path),
+            argv=argv,
+        )
+        return _Started(rec, popen, offset, banner)
+
+    def up(self, opts: UpOptions, progress: Progress | None = None) -> ClusterRecord:
+        """Start everything and wait until a leader is elected and every agent is active.
+
+        On failure every started process is stopped again before the error is raised."""
+        progress = progress or (lambda step, done, total: None)
+        self.check_prerequisites(opts)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        keys = ""
+        if not opts.insecure_dev:
+            keys = str(self.ensure_keys())
+        secure = ["--insecure-dev"] if opts.insecure_dev else ["--keys", keys]
+        containerizers, note = "mesos", "Docker disabled (--no-docker): agents run native tasks"
+        if opts.docker:
+            ok, why = probe_docker(opts.docker_url)
+            if ok:
+                containerizers, note = "mesos,docker", ""
+            else:
+                note = f"{why}: agents run native (mesos) tasks only"
+        started: list[_Started] = []
+        zk_hosts = opts.zk or ""
+        if opts.zk is None:
+            port = free_port()
+            zk_hosts = f"127.0.0.1:{port}"
+            data = self.state_dir / "zk"
+            data.mkdir(parents=True, exist_ok=True)
+            started.append(
+                self._spawn(
+                    "zk",
+                    "zk",
+                    cli_argv("zk", "--port", str(port), "--data-dir", str(data)),
+                    "zookeeper",
+                )
+            )
+        record = ClusterRecord(
+            state_dir=str(self.state_dir),
+            zk_hosts=zk_hosts,
+            insecure_dev=opts.insecure_dev,
+            keys=keys,
+            containerizers=containerizers,
+            docker_note=note,
+        )
+        zk = record.zk
+        common = ["--zk", zk, *secure, "--session-timeout", str(opts.session_timeout)]
+        services = master_services_args()
+        try:
+            for i in range(1, opts.masters + 1):
+                argv = cli_argv("master", *common, "--hostname", f"master-{i}", *services)
+                started.append(self._spawn(f"master-{i}", "master", argv, "master"))
+            for j in range(1, opts.agents + 1):
+                work = self.state_dir / "agents" / f"agent-{j}"
+                argv = cli_argv(
+                    "agent",
+                    *common,
+                    "--hostname",
+                    f"agent-{j}",
+                    "--work-dir",
+                    str(work),
+                    "--resources",
+                    agent_resources(j),
+                    "--attributes",
+                    agent_attributes(j),
+                    "--containerizers",
+                    containerizers,
+                    *(["--docker-url", opts.docker_url] if opts.docker_url else []),
+                )
+                s = self._spawn(f"agent-{j}", "agent", argv, "agent")
+                s.rec.work_dir, s.rec.resources = str(work), agent_resources(j)
+                s.rec.attributes = agent_attributes(j)
+                started.append(s)
+            record.processes = [s.rec for s in started]
+            st.save(record)  # from now on `cluster down` can stop them
+            self._wait_ready(record, started, opts, progress)
+        except BaseException:
+            self._stop_started(started)
+            st.forget(self.state_dir)
+            raise
+        st.save(record)
+        return record
+
+    def _wait_ready(
+        self, record: ClusterRecord, started: list[_Started], opts: UpOptions, progress: Progress
+    ) -> None:
+        deadline = time.monotonic() + opts.timeout
+        masters = [s for s in started if s.rec.kind == "master"]
+        agents = [s for s in started if s.rec.kind == "agent"]
+        zk_proc = next((s for s in started if s.rec.kind == "zk"), None)
+        zk_up = zk_proc is None
+        client: Any = None
+        leader: Any = None
+        active = 0
+        waiting_for = "ZooKeeper"
+        try:
+            while True:
+                for s in started:
+                    if s.popen.poll() is not None:
+                        tail = log_tail(s.rec.log, 3).replace("\n", " | ")
+                        raise LauncherError(
+                            f"{s.rec.name} exited with status {s.popen.returncode} "
+                            f"(log {s.rec.log}): {tail}"
+                        )
+                    if not s.rec.address and not (s.rec.kind == "zk" and s.rec.child_pid):
+                        words = read_banner(Path(s.rec.log), s.offset, s.banner)
+                        if words is not None:
+                            self._take_banner(s.rec, words)
+                if zk_proc is not None and zk_proc.rec.child_pid:
+                    zk_up = True
+                progress("zk", int(zk_up), 1)
+                progress("masters", sum(bool(s.rec.address) for s in masters), len(masters))
+                progress("agents", active, len(agents))
+                if zk_up and client is None:
+                    from zk import connect as zk_connect
+
+                    client = zk_connect(record.zk_hosts, chroot=record.chroot, session_timeout=5.0)
+                if client is not None and all(s.rec.address for s in masters):
+                    from zk import read_leader
+
+                    leader = read_leader(client)
+                    waiting_for = "a leader"
+                    progress("leader", int(leader is not None), 1)
+                    if leader is not None and leader.http_url:
+                        waiting_for = "agents to register"
+                        try:
+                            slaves = http_json(f"{leader.http_url}/mesos/master/slaves")
+                            active = sum(1 for a in slaves.get("slaves", []) if a.get("active"))
+                        except Exception:
+                            active = 0
+                        progress("agents", active, len(agents))
+                        if active >= len(agents) and all(s.rec.address for s in agents):
+                            return
+                elif not zk_up:
+                    waiting_for = "ZooKeeper"
+                else:
+                    waiting_for = "masters to start"
+                if time.monotonic() > deadline:
+                    raise LauncherError(
+                        f"the cluster was not ready within {opts.timeout:g} s (waiting for "
+                        f"{waiting_for}); logs in {self.logs}"
+                    )
+                time.sleep(0.05)
+        finally:
+            if client is not None:
+                from zk import close_quietly
+
+                with contextlib.suppress(Exception):
+                    close_quietly(client)
+
+    @staticmethod
+    def _take_banner(rec: ProcRecord, words: list[str]) -> None:
+        if rec.kind == "zk":
+            # "zookeeper 127.0.0.1:PORT pid JAVA_PID"
+            rec.address = words[1]
+            if len(words) >= 4 and words[3].isdigit():
+                rec.child_pid = int(words[3])
+            else:
+                rec.child_pid = -1
+        elif rec.kind == "master":
+            # "master tcp://... http http://..."
+            if words[1].startswith("tcp://"):
+                rec.address = words[1]
+                rec.http_url = words[3] if len(words) >= 4 else ""
+        elif words[1].startswith("tcp://"):
+            rec.address = words[1]
+
+    def _stop_started(self, started: list[_Started]) -> None:
+        recs = [s.rec for s in started]
+        self.stop_processes(recs)
+        for s in started:
+            with contextlib.suppress(Exception):
+                s.popen.wait(0.1)
+
+    def ensure_keys(self) -> Path:
+        from transport import generate_keys
+
+        keys = self.state_dir / "keys"
+        if not (keys / "cluster.key_secret").exists():
+            generate_keys(keys)
+        return keys
+
+    # -- down -----------------------------------------------------------------------
+
+    def down(self) -> list[str]:
+        """Stop what the record names: agents, their tasks, masters, ZooKeeper.
+
+        Returns the names of the processes that were running. Raises LauncherError if
+        a recorded process survived SIGKILL (it never should)."""
+        rec = self.record()
+        if rec is None:
+            return []
+        was_up = [p.name for p in rec.processes if st.alive(p)]
+        self.stop_processes(rec.processes)
+        for agent in rec.by_kind("agent"):
+            if agent.work_dir:
+                kill_tasks(Path(agent.work_dir))
+        left = [p.name for p in rec.processes if st.alive(p)]
+        zk = rec.get("zk")
+        if zk is not None and zk.child_pid > 0 and st.process_alive(zk.child_pid):
+            left.append(f"zk (java pid {zk.child_pid})")
+        if left:
+            raise LauncherError(f"still running after SIGKILL: {', '.join(left)}")
+        st.forget(self.state_dir)
+        return was_up
+
+    def stop_processes(self, procs: list[ProcRecord]) -> None:
+        """Agents first, then masters, then ZooKeeper; SIGTERM, wait, SIGKILL."""
+        for kind in ("agent", "master", "zk"):
+            tier = [p for p in procs if p.kind == kind and st.alive(p)]
+            stop_tier(tier, STOP_GRACE[kind])
+            if kind == "zk":
+                for p in procs:
+                    if p.kind == "zk" and p.child_pid > 0 and st.process_alive(p.child_pid):
+                        with contextlib.suppress(ProcessLookupError, PermissionError):
+                            os.kill(p.child_pid, signal.SIGKILL)
+
+    # -- status ---------------------------------------------------------------------
+
+    def status(self, rec: ClusterRecord, zk_timeout: float = 3.0) -> dict[str, Any]:
+        """Who is up (by PID) and who leads (from ZooKeeper)."""
+        leader: Any = None
+        contenders: list[Any] = []
+        zk_error = ""
+        try:
+            from zk import close_quietly, read_contenders
+            from zk import connect as zk_connect
+
+            client = zk_connect(
+                rec.zk_hosts, chroot=rec.chroot, session_timeout=5.0, connect_timeout=zk_timeout
+            )
+            try:
+                contenders = read_contenders(client)
+                leader = contenders[0] if contenders else None
+            finally:
+                close_quietly(client)
+        except Exception as exc:
+            zk_error = f"ZooKeeper at {rec.zk_hosts} unreachable: {type(exc).__name__}"
+        joined = {c.address for c in contenders}
+        rows = []
+        for p in rec.processes:
+            up = st.alive(p)
+            role = ""
+            if p.kind == "master":
+                if leader is not None and p.address == leader.address:
+                    role = "leader"
+                elif p.address in joined:
+                    role = "standby"
+                elif up:
+                    role = "not in election"
+            rows.append(
+                {
+                    "name": p.name,
+                    "kind": p.kind,
+                    "pid": p.pid,
+                    "up": up,
+                    "role": role,
+                    "address": p.address,
+                    "http_url": p.http_url,
+                    "work_dir": p.work_dir,
+                    "log": p.log,
+                }
+            )
+        return {
+            "state_dir": rec.state_dir,
+            "zk": rec.zk,
+            "leader": (
+                {
+                    "address": leader.address,
+                    "http_url": leader.http_url,
+                    "hostname": leader.hostname,
+                }
+                if leader is not None
+                else None
+            ),
+            "zk_error": zk_error,
+            "insecure_dev": rec.insecure_dev,
+            "keys": rec.keys,
+            "containerizers": rec.containerizers,
+            "processes": rows,
+        }
+
+
+def stop_tier(tier: list[ProcRecord], grace: float) -> None:
+    for p in tier:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(p.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(st.alive(p) for p in tier):
+        time.sleep(0.02)
+    for p in tier:
+        if st.alive(p):
+            # The process group: the component and any helper it started in it.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(p.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(p.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline and any(st.alive(p) for p in tier):
+        time.sleep(0.02)
+
+
+def kill_tasks(work_dir: Path) -> list[str]:
+    """Kill what an agent left running (Mesos agents leave tasks running when they stop):
+    native tasks by checkpointed PID (and their cgroups), Docker containers by id."""
+    from actors.agent import read_checkpoints
+
+    killed: list[str] = []
+    docker_ids: list[str] = []
+    for cp in read_checkpoints(work_dir):
+        if cp.get("kind") == "docker" and cp.get("container_id"):
+            docker_ids.append(str(cp["container_id"]))
+            continue
+        if cp.get("kind") != "mesos":
+            continue
+        pid = cp.get("pid")
+        if isinstance(pid, int) and st.process_alive(pid, _float(cp.get("start_time"))):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+            killed.append(str(cp.get("task_id", pid)))
+        if cp.get("cgroup") and cp.get("cgroup_version"):
+            with contextlib.suppress(Exception):
+                from actors.agent._cgroups import Cgroup
+
+                Cgroup(int(cp["cgroup_version"]), str(cp["cgroup"])).destroy(timeout=1.0)
+    if docker_ids:
+        with contextlib.suppress(Exception):
+            import docker
+
+            client = docker.from_env(timeout=5)
+            for cid in docker_ids:
+                with contextlib.suppress(Exception):
+                    client.containers.get(cid).remove(force=True)
+                    killed.append(cid[:12])
+    return killed
+
+
+def _float(v: Any) -> float | None:
+    try:
+        return float(v) if v is not None else None
+    except (TypeError, ValueError):
+        return None

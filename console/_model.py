@@ -1,0 +1,311 @@
+"""The dashboard's picture of the cluster, built from events (pure: no I/O, no Textual).
+
+A feed (``_feed.LiveSource`` or a test's fake) emits the records below; ``Model.apply``
+folds each into the state and returns which tables changed, so the app redraws only
+those, and only the rows that differ. Marathon's SSE events arrive as ``MarathonEvent``
+with the public shapes (``status_update_event``, ``deployment_info``...).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+TERMINAL = frozenset(
+    {
+        "TASK_FINISHED",
+        "TASK_FAILED",
+        "TASK_KILLED",
+        "TASK_ERROR",
+        "TASK_LOST",
+        "TASK_DROPPED",
+        "TASK_GONE",
+    }
+)
+STAGED = frozenset({"TASK_STAGING", "TASK_STARTING"})
+
+# -- events (what a feed emits) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LeaderChanged:
+    """The leading master changed; all None while an election is in progress."""
+
+    address: str | None
+    http_url: str | None = None
+    hostname: str | None = None
+
+
+@dataclass(frozen=True)
+class Masters:
+    """Every master in the election (ZooKeeper contenders), the leader first."""
+
+    masters: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Nodes:
+    """``/mesos/master/slaves``' ``slaves`` (the slow periodic refresh)."""
+
+    slaves: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Apps:
+    """``/marathon/v2/apps?embed=apps.counts`` (after a (re)connect)."""
+
+    apps: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Tasks:
+    """Active tasks: Marathon's ``/v2/tasks`` or the master's, after a (re)connect."""
+
+    tasks: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Deployments:
+    deployments: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Jobs:
+    """``/metronome/v1/jobs?embed=activeRuns,schedules,historySummary``."""
+
+    jobs: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class MarathonEvent:
+    """One event of ``/marathon/v2/events`` (its JSON data)."""
+
+    event: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FeedNote:
+    """Something the feed wants the user to know (a reconnect, an error)."""
+
+    text: str
+
+
+# -- rows -----------------------------------------------------------------------------
+
+
+@dataclass
+class App:
+    id: str
+    instances: int = 0
+    healthy: int = 0
+    has_health: bool = False
+    deployments: set[str] = field(default_factory=set)
+    container: str = "MESOS"
+    cmd: str = ""
+
+
+@dataclass
+class Task:
+    id: str
+    app: str
+    state: str
+    host: str = ""
+    healthy: bool | None = None
+    framework: str = ""
+
+
+class Model:
+    """Folded state. ``apply(event)`` -> names of the tables that changed."""
+
+    def __init__(self, max_events: int = 500, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.leader: LeaderChanged | None = None
+        self.electing = True
+        self.masters: list[dict[str, Any]] = []
+        self.nodes: dict[str, dict[str, Any]] = {}
+        self.apps: dict[str, App] = {}
+        self.tasks: dict[str, Task] = {}
+        self.deployments: dict[str, dict[str, Any]] = {}
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.events: deque[tuple[float, str]] = deque(maxlen=max_events)
+        self.new_events: list[tuple[float, str]] = []
+
+    def log(self, text: str, now: float | None = None) -> None:
+        item = (self.clock() if now is None else now, text)
+        self.events.append(item)
+        self.new_events.append(item)
+
+    # -- derived ------------------------------------------------------------------
+
+    def app_counts(self, app_id: str) -> tuple[int, int, int]:
+        """(running, staged, healthy) of an app, from its tasks."""
+        running = staged = healthy = 0
+        for t in self.tasks.values():
+            if t.app != app_id:
+                continue
+            if t.state == "TASK_RUNNING":
+                running += 1
+                healthy += t.healthy is True
+            elif t.state in STAGED:
+                staged += 1
+        return running, staged, healthy
+
+    # -- folding ------------------------------------------------------------------
+
+    def apply(self, ev: object) -> set[str]:
+        if isinstance(ev, LeaderChanged):
+            old = self.leader.hostname if self.leader and self.leader.address else None
+            self.leader = ev
+            self.electing = ev.address is None
+            if ev.address is None:
+                self.log(f"leader {old or '?'} gone: electing a new leader")
+            else:
+                self.log(f"leader is {ev.hostname or ev.address} ({ev.http_url})")
+            return {"header", "masters"}
+        if isinstance(ev, Masters):
+            self.masters = list(ev.masters)
+            return {"masters", "header"}
+        if isinstance(ev, Nodes):
+            self.nodes = {str(a.get("id")): a for a in ev.slaves}
+            return {"nodes"}
+        if isinstance(ev, Apps):
+            self.apps = {}
+            for a in ev.apps:
+                app = _app_from_json(a)
+                self.apps[app.id] = app
+            return {"apps"}
+        if isinstance(ev, Tasks):
+            self.tasks = {}
+            for t in ev.tasks:
+                task = _task_from_json(t)
+                if task.state not in TERMINAL:
+                    self.tasks[task.id] = task
+            return {"tasks", "apps"}
+        if isinstance(ev, Deployments):
+            self.deployments = {str(d.get("id")): d for d in ev.deployments}
+            for app in self.apps.values():
+                app.deployments = {
+                    i
+                    for i, d in self.deployments.items()
+                    if app.id in (d.get("affectedApps") or [])
+                }
+            return {"apps"}
+        if isinstance(ev, Jobs):
+            self.jobs = {str(j.get("id")): j for j in ev.jobs}
+            return {"jobs"}
+        if isinstance(ev, MarathonEvent):
+            return self._marathon(ev.event)
+        if isinstance(ev, FeedNote):
+            self.log(ev.text)
+            return {"events"}
+        return set()
+
+    def _marathon(self, e: dict[str, Any]) -> set[str]:
+        kind = str(e.get("eventType", ""))
+        if kind == "status_update_event":
+            task_id = str(e.get("taskId", ""))
+            state = str(e.get("taskStatus", ""))
+            app_id = str(e.get("appId", ""))
+            if state in TERMINAL:
+                self.tasks.pop(task_id, None)
+            else:
+                t = self.tasks.get(task_id)
+                if t is None:
+                    t = self.tasks[task_id] = Task(task_id, app_id, state, framework="marathon")
+                t.state = state
+                t.host = str(e.get("host") or t.host)
+            self.log(f"{app_id} {task_id[-12:]} {state}")
+            return {"tasks", "apps", "events"}
+        if kind in ("health_status_changed_event",):
+            t = self.tasks.get(str(e.get("taskId") or e.get("instanceId") or ""))
+            if t is not None:
+                t.healthy = bool(e.get("alive"))
+            self.log(f"{e.get('appId')} health {'ok' if e.get('alive') else 'failing'}")
+            return {"tasks", "apps", "events"}
+        if kind == "deployment_info":
+            plan = e.get("plan") or {}
+            dep_id = str(plan.get("id", ""))
+            apps = _plan_apps(plan)
+            self.deployments[dep_id] = {"id": dep_id, "affectedApps": apps}
+            for a in apps:
+                if a in self.apps:
+                    self.apps[a].deployments.add(dep_id)
+            self.log(f"deployment {dep_id[:8]} started: {', '.join(apps)}")
+            return {"apps", "events"}
+        if kind in ("deployment_success", "deployment_failed"):
+            dep_id = str(e.get("id") or (e.get("plan") or {}).get("id", ""))
+            self.deployments.pop(dep_id, None)
+            for app in self.apps.values():
+                app.deployments.discard(dep_id)
+            word = "finished" if kind == "deployment_success" else "FAILED"
+            self.log(f"deployment {dep_id[:8]} {word}")
+            return {"apps", "events"}
+        if kind == "api_post_event":
+            app = _app_from_json(e.get("appDefinition") or {})
+            old = self.apps.get(app.id)
+            if old is not None:
+                app.deployments = old.deployments
+            self.apps[app.id] = app
+            self.log(f"app {app.id} changed: {app.instances} instance(s)")
+            return {"apps", "events"}
+        if kind == "app_terminated_event":
+            app_id = str(e.get("appId", ""))
+            self.apps.pop(app_id, None)
+            self.log(f"app {app_id} removed")
+            return {"apps", "events"}
+        if kind in ("scheduler_registered_event", "scheduler_reregistered_event"):
+            self.log(f"marathon {kind.split('_')[1]} with master {e.get('master', '')}")
+            return {"events"}
+        return set()
+
+
+def _plan_apps(plan: dict[str, Any]) -> list[str]:
+    apps = plan.get("affectedApps")
+    if isinstance(apps, list):
+        return [str(a) for a in apps]
+    out: list[str] = []
+    for step in plan.get("steps") or []:
+        for action in (step or {}).get("actions") or []:
+            a = str(action.get("app", ""))
+            if a and a not in out:
+                out.append(a)
+    return out
+
+
+def _app_from_json(a: dict[str, Any]) -> App:
+    container = a.get("container") or {}
+    image = (container.get("docker") or {}).get("image", "")
+    return App(
+        id=str(a.get("id", "")),
+        instances=int(a.get("instances", 0) or 0),
+        has_health=bool(a.get("healthChecks")),
+        deployments={str(d.get("id")) for d in a.get("deployments") or [] if isinstance(d, dict)},
+        container=str(container.get("type", "MESOS")),
+        cmd=str(a.get("cmd") or image or ""),
+    )
+
+
+def _task_from_json(t: dict[str, Any]) -> Task:
+    """A task of Marathon's ``/v2/tasks`` or of the master's ``/mesos/master/tasks``."""
+    if "appId" in t:
+        hc = t.get("healthCheckResults") or []
+        return Task(
+            id=str(t.get("id", "")),
+            app=str(t.get("appId", "")),
+            state=str(t.get("state") or t.get("taskStatus") or "TASK_RUNNING"),
+            host=str(t.get("host", "")),
+            healthy=all(h.get("alive") for h in hc) if hc else None,
+            framework="marathon",
+        )
+    st = t.get("statuses") or [{}]
+    return Task(
+        id=str(t.get("id", "")),
+        app=str(t.get("name", "")),
+        state=str(t.get("state", "")),
+        host=str(t.get("slave_id", "")),
+        healthy=st[-1].get("healthy"),
+        framework=str(t.get("framework_id", "")),
+    )

@@ -1,0 +1,666 @@
+"""The dcos-shaped verbs: ``node``, ``task``, ``marathon``, ``job``, ``actor``.
+
+Each takes parsed arguments and a ``ClusterClient`` and returns an exit status. They
+speak the public HTTP shapes (Mesos ``/mesos/master/*``, Marathon ``/marathon/v2/*``,
+Metronome ``/metronome/v1/*``) to the leader's gateway; ``actor`` verbs use the
+transport (``runtime.connect``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from console._client import ApiError, ClientError, ClusterClient, app_path
+from console._output import Out, fmt_num, scalar
+
+TERMINAL = {
+    "TASK_FINISHED",
+    "TASK_FAILED",
+    "TASK_KILLED",
+    "TASK_ERROR",
+    "TASK_LOST",
+    "TASK_DROPPED",
+    "TASK_GONE",
+}
+
+
+class VerbError(ClientError):
+    """Bad input or a missing object: one line, exit 1."""
+
+
+def read_json_file(name: str, what: str) -> Any:
+    try:
+        text = sys.stdin.read() if name == "-" else Path(name).read_text()
+    except OSError as exc:
+        raise VerbError(f"{what} file {name}: {exc.strerror or exc}") from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise VerbError(f"{what} file {name}: invalid JSON: {exc}") from None
+
+
+def _service(c: ClusterClient, method: str, path: str, name: str, **kw: Any) -> Any:
+    """A Marathon/Metronome call; a 404 without its route says the service is absent."""
+    try:
+        return c.request(method, path, **kw)
+    except ApiError as exc:
+        body = exc.body if isinstance(exc.body, dict) else {}
+        if exc.status == 404 and body.get("message") in (None, "Not Found"):
+            raise VerbError(
+                f"{name} is not running on this cluster (masters start it with '--services {name}')"
+            ) from None
+        raise
+
+
+def marathon(c: ClusterClient, method: str, path: str, **kw: Any) -> Any:
+    return _service(c, method, "/marathon" + path, "marathon", **kw)
+
+
+def metronome(c: ClusterClient, method: str, path: str, **kw: Any) -> Any:
+    return _service(c, method, "/metronome" + path, "metronome", **kw)
+
+
+# ------------------------------------------------------------------------------ nodes
+
+
+def node_list(c: ClusterClient, out: Out) -> int:
+    slaves = c.get("/mesos/master/slaves").get("slaves", [])
+    if out.as_json:
+        out.json(slaves)
+        return 0
+
+    def usage(a: dict[str, Any], r: str) -> str:
+        used, total = scalar(a.get("used_resources"), r), scalar(a.get("resources"), r)
+        return f"{fmt_num(used)}/{fmt_num(total)}"
+
+    rows = [
+        (
+            a.get("hostname"),
+            a.get("id"),
+            "active" if a.get("active") else ("unreachable" if not a.get("reachable") else "-"),
+            usage(a, "cpus"),
+            usage(a, "mem"),
+            usage(a, "disk"),
+            a.get("task_count", ""),
+            ";".join(f"{k}:{v}" for k, v in sorted((a.get("attributes") or {}).items())),
+        )
+        for a in sorted(slaves, key=lambda a: str(a.get("hostname")))
+    ]
+    out.table(
+        ("HOSTNAME", "ID", "STATE", "CPUS", "MEM", "DISK", "TASKS", "ATTRIBUTES"), rows, "Nodes"
+    )
+    return 0
+
+
+# ------------------------------------------------------------------------------ tasks
+
+
+def all_tasks(c: ClusterClient) -> list[dict[str, Any]]:
+    tasks: list[dict[str, Any]] = []
+    offset = 0
+    while True:
+        page = c.get("/mesos/master/tasks", limit=1000, offset=offset).get("tasks", [])
+        tasks.extend(page)
+        if len(page) < 1000:
+            return tasks
+        offset += 1000
+
+
+def task_list(c: ClusterClient, out: Out, completed: bool = False) -> int:
+    tasks = all_tasks(c)
+    if not completed:
+        tasks = [t for t in tasks if t.get("state") not in TERMINAL]
+    if out.as_json:
+        out.json(tasks)
+        return 0
+    hosts = {a["id"]: a.get("hostname", "") for a in c.get("/mesos/master/slaves")["slaves"]}
+    fws = {
+        f["id"]: f.get("name", "") for f in c.get("/mesos/master/frameworks").get("frameworks", [])
+    }
+    rows = [
+        (
+            t.get("name"),
+            hosts.get(t.get("slave_id", ""), t.get("slave_id")),
+            fws.get(t.get("framework_id", ""), t.get("framework_id")),
+            t.get("state"),
+            t.get("id"),
+        )
+        for t in sorted(tasks, key=lambda t: str(t.get("id")))
+    ]
+    out.table(("NAME", "HOST", "FRAMEWORK", "STATE", "ID"), rows, "Tasks")
+    return 0
+
+
+def find_sandbox(c: ClusterClient, task_id: str) -> Path:
+    """The task's sandbox dir on a local agent (exact id, else a unique prefix)."""
+    rec = c.target.local
+    if rec is not None:
+        exact: list[Path] = []
+        prefix: list[Path] = []
+        for agent in rec.by_kind("agent"):
+            root = Path(agent.work_dir) / "sandboxes"
+            if (root / task_id).is_dir():
+                exact.append(root / task_id)
+            elif root.is_dir():
+                prefix.extend(d for d in root.iterdir() if d.name.startswith(task_id))
+        if exact:
+            return exact[0]
+        if len(prefix) == 1:
+            return prefix[0]
+        if len(prefix) > 1:
+            names = ", ".join(sorted(d.name for d in prefix)[:5])
+            raise VerbError(f"task id {task_id!r} is ambiguous: {names}")
+    known = c.get("/mesos/master/tasks", task_id=task_id).get("tasks", [])
+    if not known:
+        raise VerbError(f"no task with id {task_id!r} (see 'pydcos task list --completed')")
+    if rec is None:
+        raise VerbError(
+            f"task {task_id} runs on agent {known[0].get('slave_id')}: its sandbox is only "
+            "readable on that machine (task log reads local clusters' sandboxes)"
+        )
+    raise VerbError(f"task {task_id} has no sandbox yet on this cluster's agents")
+
+
+def task_log(
+    c: ClusterClient, out: Out, task_id: str, follow: bool, lines: int, stderr: bool
+) -> int:
+    sandbox = find_sandbox(c, task_id)
+    path = sandbox / ("stderr" if stderr else "stdout")
+    if not path.exists():
+        raise VerbError(f"task {sandbox.name}: no {path.name} in its sandbox {sandbox}")
+    with open(path, "rb") as f:
+        data = f.read()
+        tail = data.splitlines(keepends=True)[-lines:] if lines > 0 else []
+        sys.stdout.write(b"".join(tail).decode(errors="replace"))
+        sys.stdout.flush()
+        if not follow:
+            return 0
+        try:
+            while True:
+                chunk = f.read()
+                if chunk:
+                    sys.stdout.write(chunk.decode(errors="replace"))
+                    sys.stdout.flush()
+                elif path.stat().st_size < f.tell():  # rotated (copytruncate)
+                    f.seek(0)
+                else:
+                    time.sleep(0.2)
+        except KeyboardInterrupt:
+            return 0
+
+
+# ------------------------------------------------------------------------------ marathon
+
+
+def _props(items: list[str]) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    for item in items:
+        key, eq, raw = item.partition("=")
+        if not eq or not key:
+            raise VerbError(f"{item!r} is not a property of the form name=value (instances=3)")
+        try:
+            body[key] = json.loads(raw)
+        except ValueError:
+            body[key] = raw
+    return body
+
+
+def _deployment_line(doc: Any, what: str) -> str:
+    dep = ""
+    if isinstance(doc, dict):
+        deps = doc.get("deployments") or []
+        dep = doc.get("deploymentId") or (deps[0].get("id") if deps else "") or ""
+    return f"{what}" + (f" (deployment {dep})" if dep else "")
+
+
+def app_add(c: ClusterClient, out: Out, source: str) -> int:
+    app = read_json_file(source, "app")
+    doc = marathon(c, "POST", "/v2/apps", body=app, what="app add")
+    app_id = doc.get("id", app.get("id") if isinstance(app, dict) else "?")
+    out.result(doc, _deployment_line(doc, f"created app {app_id}"))
+    return 0
+
+
+def app_list(c: ClusterClient, out: Out) -> int:
+    apps = marathon(c, "GET", "/v2/apps", query={"embed": "apps.counts"}).get("apps", [])
+    if out.as_json:
+        out.json(apps)
+        return 0
+    rows = []
+    for a in sorted(apps, key=lambda a: str(a.get("id"))):
+        container = (a.get("container") or {}).get("type", "MESOS")
+        deps = a.get("deployments") or []
+        cmd = a.get("cmd") or ((a.get("container") or {}).get("docker") or {}).get("image", "")
+        healthy = a.get("tasksHealthy", 0) if a.get("healthChecks") else "-"
+        rows.append(
+            (
+                a.get("id"),
+                fmt_num(float(a.get("mem", 0))),
+                fmt_num(float(a.get("cpus", 0))),
+                f"{a.get('tasksRunning', 0)}/{a.get('instances', 0)}",
+                a.get("tasksStaged", 0),
+                healthy,
+                ",".join(d.get("id", "")[:8] for d in deps) or "-",
+                container,
+                str(cmd)[:40],
+            )
+        )
+    out.table(
+        ("ID", "MEM", "CPUS", "TASKS", "STAGED", "HEALTHY", "DEPLOYMENT", "CONTAINER", "CMD"),
+        rows,
+        "Apps",
+    )
+    return 0
+
+
+def app_show(c: ClusterClient, out: Out, app_id: str) -> int:
+    doc = marathon(c, "GET", app_path(app_id).removeprefix("/marathon"), what=f"app {app_id}")
+    app = doc.get("app", doc)
+    if out.as_json:
+        out.json(app)
+        return 0
+    out.json(app)
+    try:
+        queue = marathon(c, "GET", "/v2/queue").get("queue", [])
+    except ClientError:
+        queue = []
+    for q in queue:
+        if (q.get("app") or {}).get("id") == app.get("id"):
+            summary = q.get("processedOffersSummary") or {}
+            reasons = [
+                f"{r.get('reason')} x{r.get('declined')}"
+                for r in summary.get("rejectSummaryLastOffers", [])
+                if r.get("declined")
+            ]
+            out.line(
+                f"waiting: {q.get('count', 0)} instance(s) to launch"
+                + (f"; offers declined for: {', '.join(reasons)}" if reasons else "")
+            )
+    return 0
+
+
+def app_update(c: ClusterClient, out: Out, app_id: str, changes: list[str], force: bool) -> int:
+    path = app_path(app_id).removeprefix("/marathon")
+    query: dict[str, Any] = {"force": "true"} if force else {}
+    if len(changes) == 1 and "=" not in changes[0]:
+        body = read_json_file(changes[0], "app")
+    elif changes:
+        body = _props(changes)
+        query["partialUpdate"] = "true"
+        marathon(c, "GET", path, what=f"app {app_id}")  # 404 -> "App '/x' does not exist"
+    else:
+        raise VerbError("app update: give name=value properties (instances=3) or an app file")
+    doc = marathon(c, "PUT", path, body=body, query=query, what=f"app update {app_id}")
+    out.result(doc, _deployment_line(doc, f"updated app {app_id}"))
+    return 0
+
+
+def app_restart(c: ClusterClient, out: Out, app_id: str, force: bool) -> int:
+    path = app_path(app_id).removeprefix("/marathon") + "/restart"
+    query = {"force": "true"} if force else None
+    doc = marathon(c, "POST", path, body={}, query=query, what=f"app restart {app_id}")
+    out.result(doc, _deployment_line(doc, f"restarting app {app_id}"))
+    return 0
+
+
+def app_remove(c: ClusterClient, out: Out, app_id: str, force: bool) -> int:
+    path = app_path(app_id).removeprefix("/marathon")
+    query = {"force": "true"} if force else None
+    doc = marathon(c, "DELETE", path, query=query, what=f"app remove {app_id}")
+    out.result(doc, _deployment_line(doc, f"removing app {app_id}"))
+    return 0
+
+
+def deployment_list(c: ClusterClient, out: Out) -> int:
+    deps = marathon(c, "GET", "/v2/deployments")
+    if out.as_json:
+        out.json(deps)
+        return 0
+    rows = []
+    for d in deps:
+        actions = [f"{a.get('action')} {a.get('app', '')}" for a in d.get("currentActions") or []]
+        rows.append(
+            (
+                d.get("id"),
+                ",".join(d.get("affectedApps") or []),
+                "; ".join(actions),
+                f"{d.get('currentStep', 0)}/{d.get('totalSteps', 0)}",
+                d.get("version", ""),
+            )
+        )
+    out.table(("ID", "APPS", "ACTIONS", "STEP", "VERSION"), rows, "Deployments")
+    return 0
+
+
+def deployment_watch(c: ClusterClient, out: Out, dep_id: str, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    seen = False
+    last = ""
+    while True:
+        deps = {d.get("id"): d for d in marathon(c, "GET", "/v2/deployments")}
+        d = deps.get(dep_id)
+        if d is None:
+            if not seen:
+                out.result({"id": dep_id, "done": True}, f"deployment {dep_id} is not running")
+            else:
+                out.result({"id": dep_id, "done": True}, f"deployment {dep_id} finished")
+            return 0
+        seen = True
+        now = f"step {d.get('currentStep', 0)}/{d.get('totalSteps', 0)}: " + ", ".join(
+            f"{a.get('action')} {a.get('app', '')}" for a in d.get("currentActions") or []
+        )
+        if now != last and not out.as_json:
+            out.line(f"{dep_id} {now}")
+            last = now
+        if time.monotonic() > deadline:
+            raise VerbError(f"deployment {dep_id} still running after {timeout:g} s")
+        time.sleep(0.5)
+
+
+def deployment_rollback(c: ClusterClient, out: Out, dep_id: str, force: bool) -> int:
+    path = "/v2/deployments/" + quote(dep_id, safe="")
+    query = {"force": "true"} if force else None
+    try:
+        doc = marathon(c, "DELETE", path, query=query, what=f"deployment {dep_id}")
+    except ApiError as exc:
+        if exc.status == 404:
+            raise VerbError(f"no deployment with id {dep_id!r}") from None
+        raise
+    if force:
+        out.result(doc, f"deployment {dep_id} cancelled")
+    else:
+        new = doc.get("deploymentId", "") if isinstance(doc, dict) else ""
+        out.result(doc, f"rolling back {dep_id}" + (f": deployment {new}" if new else ""))
+    return 0
+
+
+def marathon_task_list(c: ClusterClient, out: Out, app_id: str | None) -> int:
+    tasks = marathon(c, "GET", "/v2/tasks").get("tasks", [])
+    if app_id:
+        want = "/" + app_id.strip("/")
+        tasks = [t for t in tasks if t.get("appId") == want]
+    if out.as_json:
+        out.json(tasks)
+        return 0
+    rows = []
+    for t in sorted(tasks, key=lambda t: (str(t.get("appId")), str(t.get("id")))):
+        hc = t.get("healthCheckResults") or []
+        healthy = all(h.get("alive") for h in hc) if hc else "-"
+        rows.append(
+            (
+                t.get("appId"),
+                healthy,
+                t.get("state", ""),
+                t.get("startedAt") or "",
+                t.get("host"),
+                ",".join(str(p) for p in t.get("ports") or []),
+                t.get("id"),
+            )
+        )
+    out.table(("APP", "HEALTHY", "STATE", "STARTED", "HOST", "PORTS", "ID"), rows, "Tasks")
+    return 0
+
+
+# ------------------------------------------------------------------------------ jobs
+
+
+def _job_path(job_id: str, rest: str = "") -> str:
+    return "/v1/jobs/" + quote(job_id, safe="") + rest
+
+
+def _job_get(c: ClusterClient, job_id: str, embed: list[str]) -> Any:
+    try:
+        return metronome(c, "GET", _job_path(job_id), query={"embed": embed}, what=f"job {job_id}")
+    except ApiError as exc:
+        if exc.status == 404 and "does not exist" in str(exc):
+            raise VerbError(f"no job with id {job_id!r} (see 'pydcos job list')") from None
+        raise
+
+
+def job_add(c: ClusterClient, out: Out, source: str) -> int:
+    job = read_json_file(source, "job")
+    doc = metronome(c, "POST", "/v1/jobs", body=job, what="job add")
+    out.result(doc, f"created job {doc.get('id', '?')}")
+    return 0
+
+
+def job_list(c: ClusterClient, out: Out) -> int:
+    jobs = metronome(
+        c, "GET", "/v1/jobs", query={"embed": ["activeRuns", "schedules", "historySummary"]}
+    )
+    if out.as_json:
+        out.json(jobs)
+        return 0
+    rows = []
+    for j in sorted(jobs, key=lambda j: str(j.get("id"))):
+        schedules = j.get("schedules") or []
+        summary = j.get("historySummary") or {}
+        active = j.get("activeRuns") or []
+        rows.append(
+            (
+                j.get("id"),
+                "running" if active else ("scheduled" if schedules else "idle"),
+                ",".join(s.get("cron", "") for s in schedules) or "-",
+                ",".join(s.get("nextRunAt", "") for s in schedules if s.get("enabled", True))
+                or "-",
+                summary.get("successCount", 0),
+                summary.get("failureCount", 0),
+                summary.get("lastSuccessAt") or "-",
+            )
+        )
+    out.table(
+        ("ID", "STATUS", "SCHEDULE", "NEXT RUN", "OK", "FAILED", "LAST SUCCESS"), rows, "Jobs"
+    )
+    return 0
+
+
+def job_show(c: ClusterClient, out: Out, job_id: str) -> int:
+    out.json(_job_get(c, job_id, ["activeRuns", "schedules", "historySummary"]))
+    return 0
+
+
+def job_run(c: ClusterClient, out: Out, job_id: str) -> int:
+    _job_get(c, job_id, [])
+    doc = metronome(c, "POST", _job_path(job_id, "/runs"), body={}, what=f"job run {job_id}")
+    out.result(doc, f"started run {doc.get('id', '?')} of job {job_id}")
+    return 0
+
+
+def job_history(c: ClusterClient, out: Out, job_id: str) -> int:
+    doc = _job_get(c, job_id, ["history", "activeRuns"])
+    history = doc.get("history") or {}
+    runs: list[tuple[str, str, str, str]] = []
+    for r in doc.get("activeRuns") or []:
+        runs.append((r.get("id", ""), r.get("status", "ACTIVE"), r.get("createdAt", ""), ""))
+    for status, key in (("SUCCESS", "successfulFinishedRuns"), ("FAILED", "failedFinishedRuns")):
+        for r in history.get(key) or []:
+            runs.append((r.get("id", ""), status, r.get("createdAt", ""), r.get("finishedAt", "")))
+    if out.as_json:
+        out.json({"id": job_id, "activeRuns": doc.get("activeRuns") or [], "history": history})
+        return 0
+    runs.sort(key=lambda r: r[2], reverse=True)
+    out.line(
+        f"job {job_id}: {history.get('successCount', 0)} succeeded, "
+        f"{history.get('failureCount', 0)} failed"
+    )
+    out.table(("RUN", "STATUS", "STARTED", "FINISHED"), runs, "Runs")
+    return 0
+
+
+def job_remove(c: ClusterClient, out: Out, job_id: str, stop_runs: bool) -> int:
+    _job_get(c, job_id, [])
+    query = {"stopCurrentJobRuns": "true"} if stop_runs else None
+    doc = metronome(c, "DELETE", _job_path(job_id), query=query, what=f"job remove {job_id}")
+    out.result(doc or {"id": job_id, "removed": True}, f"removed job {job_id}")
+    return 0
+
+
+def schedule_add(c: ClusterClient, out: Out, job_id: str, source: str) -> int:
+    _job_get(c, job_id, [])
+    sched = read_json_file(source, "schedule")
+    doc = metronome(
+        c, "POST", _job_path(job_id, "/schedules"), body=sched, what=f"schedule of {job_id}"
+    )
+    out.result(doc, f"added schedule {doc.get('id', '?')} to job {job_id}")
+    return 0
+
+
+def schedule_show(c: ClusterClient, out: Out, job_id: str) -> int:
+    _job_get(c, job_id, [])
+    scheds = metronome(c, "GET", _job_path(job_id, "/schedules"))
+    if out.as_json:
+        out.json(scheds)
+        return 0
+    rows = [
+        (
+            s.get("id"),
+            s.get("cron"),
+            s.get("timezone", "UTC"),
+            s.get("enabled", True),
+            s.get("concurrencyPolicy", ""),
+            s.get("nextRunAt", ""),
+        )
+        for s in scheds
+    ]
+    out.table(("ID", "CRON", "TIMEZONE", "ENABLED", "CONCURRENCY", "NEXT RUN"), rows, "Schedules")
+    return 0
+
+
+def schedule_remove(c: ClusterClient, out: Out, job_id: str, sched_id: str) -> int:
+    _job_get(c, job_id, [])
+    path = _job_path(job_id, "/schedules/" + quote(sched_id, safe=""))
+    try:
+        metronome(c, "DELETE", path, what=f"schedule {sched_id}")
+    except ApiError as exc:
+        if exc.status == 404:
+            raise VerbError(f"job {job_id} has no schedule {sched_id!r}") from None
+        raise
+    out.result({"job": job_id, "schedule": sched_id, "removed": True}, f"removed {sched_id}")
+    return 0
+
+
+# ------------------------------------------------------------------------------ actors
+
+
+def _plain(v: Any) -> Any:
+    """A reply as JSON-able data (records become dicts named by their type)."""
+    if is_dataclass(v) and not isinstance(v, type):
+        return {"@type": type(v).__name__, **{k: _plain(x) for k, x in asdict(v).items()}}
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, list | tuple | set | frozenset):
+        return [_plain(x) for x in v]
+    if isinstance(v, bytes):
+        return v.decode(errors="replace")
+    return v
+
+
+def _message(text: str) -> Any:
+    """Plain JSON; an object with ``"@type"`` names a registered message record."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise VerbError(f"message {text[:60]!r} is not JSON: {exc}") from None
+    if isinstance(value, dict) and "@type" in value:
+        import actors.master._actor  # noqa: F401  (registers GetState)
+        from transport import codec
+
+        name = str(value.pop("@type"))
+        cls = codec._by_name.get(name)
+        if cls is None:  # a short name: GetState for actors.master._actor.GetState
+            found = [c for n, c in codec._by_name.items() if n.rsplit(".", 1)[-1] == name]
+            cls = found[0] if len(found) == 1 else None
+        if cls is None:
+            raise VerbError(f"@type {name!r} is not a registered message type")
+        try:
+            return cls(**value)
+        except TypeError as exc:
+            raise VerbError(f"@type {name}: {exc}") from None
+    return value
+
+
+def _ref(c: ClusterClient, name: str) -> tuple[Any, str]:
+    cluster = c.cluster()
+    if "://" in name:
+        return cluster.actor(name), name
+    leader = c.leader()
+    address = f"{leader.address}/{name}"
+    return cluster.actor(address), address
+
+
+def actor_ask(c: ClusterClient, out: Out, name: str, text: str, timeout: float) -> int:
+    from runtime import ActorNotFound, AskTimeout, RuntimeSystemError
+
+    message = _message(text)
+    ref, address = _ref(c, name)
+    try:
+        reply = ref.ask(message, timeout=timeout)
+    except ActorNotFound:
+        raise VerbError(f"no actor named {name!r} at {address}") from None
+    except AskTimeout:
+        raise VerbError(f"{name} did not answer within {timeout:g} s ({address})") from None
+    except RuntimeSystemError as exc:
+        raise VerbError(f"ask {name}: {exc}") from None
+    except Exception as exc:
+        raise VerbError(f"{name} failed the ask: {type(exc).__name__}: {exc}") from None
+    out.json(_plain(reply))
+    return 0
+
+
+def actor_tell(c: ClusterClient, out: Out, name: str, text: str) -> int:
+    message = _message(text)
+    ref, address = _ref(c, name)
+    ref.tell(message)
+    time.sleep(0.2)  # let the I/O thread put it on the wire before we close
+    out.result({"sent": True, "to": address}, f"sent to {address} (a tell has no reply)")
+    return 0
+
+
+def actor_list(c: ClusterClient, out: Out) -> int:
+    from actors.master._actor import GetState
+
+    leader = c.leader()
+    state = c.cluster().actor(f"{leader.address}/master").ask(GetState("state"), timeout=5.0)
+    rows: list[dict[str, Any]] = [
+        {
+            "name": "master",
+            "address": f"{leader.address}/master",
+            "node": leader.hostname,
+            "kind": "leading master",
+        }
+    ]
+    for a in state.get("slaves", []):
+        hostport = str(a.get("pid", "")).partition("@")[2]
+        rows.append(
+            {
+                "name": "agent",
+                "address": f"tcp://{hostport}/agent",
+                "node": a.get("hostname", ""),
+                "kind": "agent " + str(a.get("id", "")),
+            }
+        )
+    for f in state.get("frameworks", []):
+        hostport = str(f.get("pid", "")).partition("@")[2]
+        rows.append(
+            {
+                "name": f.get("name", ""),
+                "address": f"tcp://{hostport}" if hostport else "",
+                "node": f.get("hostname", ""),
+                "kind": "framework " + str(f.get("id", "")),
+            }
+        )
+    if out.as_json:
+        out.json(rows)
+        return 0
+    out.table(
+        ("NAME", "ADDRESS", "NODE", "KIND"),
+        [(r["name"], r["address"], r["node"], r["kind"]) for r in rows],
+        "Actors",
+    )
+    return 0
