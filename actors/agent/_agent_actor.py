@@ -201,6 +201,9 @@ class AgentActor(Actor):
 
     def started(self) -> None:
         self.agent_id = self._load_agent_id()
+        bind = getattr(self.runner, "bind", None)
+        if bind is not None:
+            bind(self.node)  # where the runner's task supervisors live
         if self._store is not None:
             self._recover(self._store)
         self.send_interval(

@@ -26,9 +26,10 @@ import psutil
 
 from actors import protocol as p
 from actors.agent._agent_actor import AGENT_ACTOR, AgentActor, SimulatedRunner, TaskRunner
+from actors.agent._runner import TASKS_SUPERVISOR
 from actors.master._actor import MASTER_ACTOR
 from actors.resources import Attributes, Resources, parse_attributes
-from runtime import ChildSpec, Node
+from runtime import ChildSpec, Node, Supervisor
 from transport import Security
 from zk import LeaderInfo, LeaderWatch, connect
 
@@ -111,6 +112,17 @@ class AgentProcess:
         # What this agent can run, as a text attribute (which cannot hold commas):
         # "mesos/docker", "mesos" when the Docker engine is unreachable, "none".
         attrs.setdefault("containerizers", "/".join(available) or "none")
+        # Task supervisors live beside the agent actor, not under it: an agent actor
+        # restart must not take running tasks with it.
+        self.node.root.start_child(
+            ChildSpec(
+                TASKS_SUPERVISOR,
+                Supervisor,
+                kind="supervisor",
+                kwargs={"strategy": "one_for_one"},
+                name=TASKS_SUPERVISOR,
+            )
+        )
         spec = ChildSpec(
             AGENT_ACTOR,
             AgentActor,

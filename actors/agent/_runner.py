@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -27,11 +28,16 @@ from actors.agent._spec import (
     Usage,
     Volume,
 )
+from actors.agent._task_supervisor import Kill, TaskSupervisor, _Health, _Update
 from actors.resources import ResourceError, Resources
+from runtime import ActorNotFound, ActorRef, ChildSpec, Node, Supervisor, SupervisorRef
 
 log = logging.getLogger("actors.agent")
 
 Report = Any  # actors.agent._agent_actor.Report (kept loose to avoid an import cycle)
+
+TASKS_SUPERVISOR = "tasks"
+"""Registered name of the supervisor of an agent's task supervisors."""
 
 
 class SpecError(ValueError):
@@ -129,24 +135,49 @@ def task_spec(task: p.TaskInfo, app_id: str | None = None) -> TaskSpec:
 
 
 class ContainerRunner:
-    """Runs tasks in native (``mesos``) or Docker containers.
+    """Runs each task in a native (``mesos``) or Docker container, under its own
+    ``TaskSupervisor`` actor (children of the node's ``tasks`` supervisor).
 
-    Every containerizer callback reports through ``self._report``, the function of the
-    latest ``launch``/``recover`` caller, so a restarted agent actor (the supervisor
-    restarted it in the same process) gets the updates of tasks launched by its
-    predecessor.
+    Every report goes through ``self._report``, the function of the latest
+    ``launch``/``recover`` caller, so a restarted agent actor (the supervisor restarted
+    it in the same process) gets the updates of tasks launched by its predecessor.
     """
 
     name = "containers"
     checkpoints = True
     """The agent actor checkpoints tasks for this runner (its tasks outlive the agent)."""
 
-    def __init__(self, containerizers: Containerizers, usage_timeout: float = 2.0) -> None:
+    def __init__(
+        self,
+        containerizers: Containerizers,
+        usage_timeout: float = 2.0,
+        tasks_supervisor: str = TASKS_SUPERVISOR,
+    ) -> None:
         self.containerizers = containerizers
         self.handles: dict[str, Any] = {}
+        self.supervisors: dict[str, tuple[str, ActorRef]] = {}
+        """task id -> (child id, TaskSupervisor ref)."""
         self.usage_timeout = usage_timeout
+        self._tasks_name = tasks_supervisor
+        self._tasks: SupervisorRef | None = None
         self._report: Report | None = None
         self._recovered = False
+
+    # -- wiring -------------------------------------------------------------------
+
+    def bind(self, node: Node) -> None:
+        """Find the node's ``tasks`` supervisor (``AgentProcess`` starts it next to the
+        agent actor), or start one here (tests, embedded agents)."""
+        if self._tasks is not None:
+            return
+        try:
+            ref: ActorRef = node.lookup(self._tasks_name)
+        except ActorNotFound:
+            ref = node.spawn(Supervisor, strategy="one_for_one", name=self._tasks_name)
+        self._tasks = SupervisorRef(ref)
+
+    def _current_report(self) -> Report | None:
+        return self._report
 
     def _send(
         self, task_id: str, state: str, reason: str | None, message: str, healthy: bool | None
@@ -155,14 +186,43 @@ class ContainerRunner:
         if report is not None:
             report(task_id, state, reason, message, healthy)
 
+    def _supervise(self, task_id: str, **kwargs: Any) -> None:
+        """Start the TaskSupervisor of ``task_id`` (launching or adopting its container)."""
+        if self._tasks is None:
+            raise RuntimeError("ContainerRunner.bind(node) was not called")
+        # Unique per supervisor: two frameworks may reuse a task id, and a new runner
+        # (a restarted agent) may share the node's tasks supervisor.
+        child_id = f"{task_id}#{uuid.uuid4().hex[:12]}"
+        ref = self._tasks.start_child(
+            ChildSpec(
+                child_id,
+                TaskSupervisor,
+                restart="temporary",
+                shutdown=5.0,
+                args=(task_id, self._current_report),
+                kwargs=kwargs,
+            )
+        )
+        self.supervisors[task_id] = (child_id, ref)
+
     def _on_update(self, task_id: str) -> Callable[[str, str | None, str], None]:
+        """Callback for a recovered container: through its supervisor once it has one."""
+
         def on_update(state: str, reason: str | None, message: str) -> None:
-            self._send(task_id, state, reason, message, None)
+            sup = self.supervisors.get(task_id)
+            if sup is not None:
+                sup[1].tell(_Update(state, reason, message))
+            else:
+                self._send(task_id, state, reason, message, None)
 
         return on_update
 
     def _on_health(self, task_id: str) -> Callable[[Any], None]:
         def on_health(h: Any) -> None:
+            sup = self.supervisors.get(task_id)
+            if sup is not None:
+                sup[1].tell(_Health(bool(h.healthy), str(h.message)))
+                return
             handle = self.handles.get(task_id)
             state = getattr(handle, "state", None) or "TASK_RUNNING"
             self._send(
@@ -170,6 +230,8 @@ class ContainerRunner:
             )
 
         return on_health
+
+    # -- TaskRunner ---------------------------------------------------------------
 
     def launch(self, framework_id: str, task: p.TaskInfo, report: Report) -> None:
         self._report = report
@@ -179,11 +241,19 @@ class ContainerRunner:
         except SpecError as exc:
             report(task_id, "TASK_ERROR", "REASON_TASK_INVALID", str(exc), None)
             return
-        self.handles[task_id] = self.containerizers.launch(
-            spec, None, self._on_update(task_id), self._on_health(task_id)
-        )
+
+        def launch(on_update: Callable[..., None], on_health: Callable[[Any], None]) -> Any:
+            handle = self.containerizers.launch(spec, None, on_update, on_health)
+            self.handles[task_id] = handle
+            return handle
+
+        self._supervise(task_id, launch=launch)
 
     def kill(self, task_id: str, grace: float | None, report: Report) -> None:
+        sup = self.supervisors.get(task_id)
+        if sup is not None:
+            sup[1].tell(Kill(grace))
+            return
         handle = self.handles.get(task_id)
         if handle is None:
             report(task_id, "TASK_LOST", "REASON_TASK_UNKNOWN", "no such task on this agent", None)
@@ -192,7 +262,8 @@ class ContainerRunner:
 
     def recover(self, report: Report) -> list[RecoveredTask]:
         """Reattach to the tasks of a previous agent process (containerizer checkpoints:
-        pid + start time + cgroup, Docker labels); report how the others ended.
+        pid + start time + cgroup, Docker labels), each under a new TaskSupervisor;
+        report how the others ended.
 
         The first call asks the containerizers; a later one (the agent actor restarted
         in this process) answers from the handles this runner already holds."""
@@ -214,12 +285,19 @@ class ContainerRunner:
         for r in out:
             if r.running and r.handle is not None:
                 self.handles[r.task_id] = r.handle
+                self._supervise(r.task_id, handle=r.handle)
         return out
 
     def forget(self, task_id: str) -> None:
-        """The task's last update was acknowledged: drop its handle and checkpoint (the
-        sandbox stays for a later garbage collection)."""
+        """The task's last update was acknowledged: stop its supervisor, drop its handle
+        and checkpoint (the sandbox stays for a later garbage collection)."""
         self.handles.pop(task_id, None)
+        sup = self.supervisors.pop(task_id, None)
+        if sup is not None and self._tasks is not None:
+            try:
+                self._tasks.terminate_child(sup[0], timeout=10.0)
+            except Exception as exc:  # already gone: temporary children vanish on exit
+                log.debug("stopping the supervisor of %s: %s", task_id, exc)
         remove_checkpoint(self.containerizers.work_dir, task_id)
 
     def usage(self) -> dict[str, dict[str, Any]]:
