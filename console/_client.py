@@ -86,10 +86,19 @@ def resolve_target(
     insecure_dev: bool = False,
 ) -> Target:
     zk = zk or os.environ.get("PYDCOS_ZK")
+    rec = st.load(Path(state_dir) if state_dir else st.default_state_dir())
     if zk:
         hosts, chroot = split_zk(zk)
+        if rec is not None and (rec.zk_hosts, rec.chroot) == (hosts, chroot):
+            # The local cluster, named by its ZooKeeper: use its keys and work dirs too.
+            return Target(
+                hosts,
+                chroot,
+                keys or rec.keys or None,
+                insecure_dev or rec.insecure_dev,
+                local=rec,
+            )
         return Target(hosts, chroot, keys, insecure_dev)
-    rec = st.load(Path(state_dir) if state_dir else st.default_state_dir())
     if rec is None or not any(st.alive(p) for p in rec.processes if p.kind != "agent"):
         raise NoCluster(NO_CLUSTER_HINT)
     return Target(

@@ -95,7 +95,10 @@ def _print_ready(out: Out, status: dict[str, Any], rec: st.ClusterRecord, elapse
         extra = sd if cmd.startswith("cluster") else ""
         out.line(f"  pydcos {cmd}{extra}")
     if sd:
-        out.line(f"  (other verbs find this cluster with: export PYDCOS_ZK={rec.zk})")
+        hint = f"export PYDCOS_ZK={rec.zk}"
+        if rec.keys:
+            hint += f" PYDCOS_KEYS={rec.keys}"
+        out.line(f"  (from another shell or state dir, find this cluster with: {hint})")
 
 
 def _status_table(out: Out, status: dict[str, Any]) -> None:
