@@ -79,6 +79,8 @@ class E2E:
         self.zk, self.tmp, self.client = zk, tmp, zk_client
         self.procs: list[Proc] = []
         self.work_dirs: list[Path] = []
+        self.cgroup_root = f"pydcos-e2e-marathon-{os.getpid()}-{tmp.name}"
+        """A private parent cgroup for this test's native tasks, removed at teardown."""
 
     def master(self) -> Proc:
         name = f"master-{sum(1 for p in self.procs if p.name.startswith('master')) + 1}"
@@ -116,6 +118,8 @@ class E2E:
             resources,
             "--work-dir",
             str(work),
+            "--cgroup-root",
+            self.cgroup_root,
         ]
         proc = Proc(name, argv, self.tmp / f"{name}.log")
         self.procs.append(proc)
@@ -140,6 +144,9 @@ class E2E:
                 if cp.get("kind") == "mesos" and isinstance(pid, int) and not cp.get("terminal"):
                     with contextlib.suppress(ProcessLookupError, PermissionError):
                         os.killpg(pid, signal.SIGKILL)
+        from tests.e2e.conftest import remove_cgroup_root
+
+        remove_cgroup_root(self.cgroup_root, self.tmp)
 
 
 @pytest.fixture
