@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,8 @@ class E2E:
         self.zk, self.tmp, self.client = zk, tmp, zk_client
         self.procs: list[Proc] = []
         self.work_dirs: list[Path] = []
+        self.docker_urls: dict[Path, str] = {}
+        """work dir -> Docker engine of that agent: its containers are removed at teardown."""
         self.cgroup_root = f"pydcos-e2e-marathon-{os.getpid()}-{tmp.name}"
         """A private parent cgroup for this test's native tasks, removed at teardown."""
 
@@ -96,10 +99,14 @@ class E2E:
         self.procs.append(proc)
         return proc.wait_up("master")
 
-    def agent(self, resources: str, containerizers: str = "simulated") -> Proc:
+    def agent(
+        self, resources: str, containerizers: str = "simulated", docker_url: str | None = None
+    ) -> Proc:
         name = f"agent-{sum(1 for p in self.procs if p.name.startswith('agent')) + 1}"
         work = self.tmp / name
         self.work_dirs.append(work)
+        if docker_url is not None:
+            self.docker_urls[work] = docker_url
         argv = [
             sys.executable,
             "-m",
@@ -121,6 +128,8 @@ class E2E:
             "--cgroup-root",
             self.cgroup_root,
         ]
+        if docker_url is not None:
+            argv += ["--docker-url", docker_url]
         proc = Proc(name, argv, self.tmp / f"{name}.log")
         self.procs.append(proc)
         return proc.wait_up("agent")
@@ -144,9 +153,48 @@ class E2E:
                 if cp.get("kind") == "mesos" and isinstance(pid, int) and not cp.get("terminal"):
                     with contextlib.suppress(ProcessLookupError, PermissionError):
                         os.killpg(pid, signal.SIGKILL)
+        for work, url in self.docker_urls.items():
+            _remove_agent_containers(work, url)
         from tests.e2e.conftest import remove_cgroup_root
 
         remove_cgroup_root(self.cgroup_root, self.tmp)
+
+
+def agent_containers(work: Path, docker_url: str) -> list[Any]:
+    """The Docker containers (running or not) of the agent on ``work``, by its label."""
+    import json
+
+    import docker
+
+    from actors.agent._docker import LABEL_AGENT
+
+    ns = json.loads((work / "meta" / "containerizer_id").read_text())
+    client = docker.DockerClient(base_url=docker_url, timeout=30)
+    try:
+        return list(client.containers.list(all=True, filters={"label": f"{LABEL_AGENT}={ns}"}))
+    finally:
+        client.close()
+
+
+def _remove_agent_containers(work: Path, docker_url: str) -> None:
+    """Agents leave their containers running when they stop (by design): remove them."""
+    with contextlib.suppress(Exception):
+        for c in agent_containers(work, docker_url):
+            with contextlib.suppress(Exception):
+                c.remove(force=True)
+
+
+@pytest.fixture(scope="session")
+def dockerd() -> Iterator[Any]:
+    """The session's private Docker engine (tests/agent/conftest.py); skipped, saying
+    why, when dockerd cannot start here."""
+    from tests.agent.conftest import acquire_dockerd, release_dockerd
+
+    d = acquire_dockerd()
+    try:
+        yield d
+    finally:
+        release_dockerd()
 
 
 @pytest.fixture
@@ -279,3 +327,62 @@ def test_native_task_killed_with_sigkill_is_replaced(e2e: E2E) -> None:
     failure = _app(http, "/native")["lastTaskFailure"]
     assert failure["taskId"] == first["id"] and failure["state"] in ("TASK_FAILED", "TASK_KILLED")
     del agent
+
+
+@pytest.mark.docker
+def test_docker_app_with_bridge_port_mapping_is_reachable_on_its_host_port(
+    e2e: E2E, dockerd: Any
+) -> None:
+    """A DOCKER app on BRIDGE networking with hostPort 0: Marathon takes a port from the
+    offer, the agent publishes the container port on it; busybox httpd answers there.
+    Deleting the app kills the task and removes its container."""
+    from actors.agent._dockerd import TEST_IMAGE
+
+    e2e.master()
+    e2e.agent(
+        "cpus:2;mem:512;ports:[31000-31050]", containerizers="mesos,docker", docker_url=dockerd.url
+    )
+    work = e2e.work_dirs[-1]
+    http = e2e.http()
+    wait_for(lambda: http.get("/marathon/v2/info")["frameworkId"], what="Marathon up")
+    app = {
+        "id": "/web-docker",
+        "container": {
+            "type": "DOCKER",
+            "docker": {"image": TEST_IMAGE, "network": "BRIDGE"},
+            "portMappings": [{"containerPort": 8080, "hostPort": 0, "protocol": "tcp"}],
+        },
+        "cmd": "mkdir -p /www && echo hello-docker > /www/index.html"
+        " && exec httpd -f -p 0.0.0.0:8080 -h /www",
+        "cpus": 0.1,
+        "mem": 32,
+        "instances": 1,
+    }
+    status, body, _ = http("POST", APPS, app)
+    assert status == 201, body
+
+    def running() -> list[dict[str, Any]]:
+        a = http.get(f"{APPS}/web-docker?embed=apps.tasks")["app"]
+        return [t for t in a["tasks"] if t["state"] == "TASK_RUNNING"]
+
+    (task,) = wait_for(running, timeout=30, what="web-docker RUNNING")
+    port = task["ports"][0]
+    assert 31000 <= port <= 31050, task
+    (container,) = agent_containers(work, dockerd.url)
+    bindings = container.attrs["HostConfig"]["PortBindings"]
+    assert bindings["8080/tcp"][0]["HostPort"] == str(port), bindings
+
+    def fetch() -> bytes | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=2) as r:
+                return bytes(r.read())
+        except OSError:
+            return None  # httpd not listening yet
+
+    assert wait_for(fetch, timeout=15, what=f"httpd on 127.0.0.1:{port}") == b"hello-docker\n"
+
+    status, body, _ = http("DELETE", f"{APPS}/web-docker")
+    assert status == 200, body
+    wait_for(lambda: http("GET", f"{APPS}/web-docker")[0] == 404, timeout=20, what="app gone")
+    wait_for(lambda: not agent_containers(work, dockerd.url), timeout=20, what="container gone")
+    assert fetch() is None
