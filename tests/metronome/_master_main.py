@@ -5,16 +5,26 @@
 
 Prints ``master <address> http <url>`` (the CLI's banner) once up; stops on SIGTERM
 or when stdin closes (if ``--stdin``).
+
+Test hook (this script only; ``pydcos master`` never reads it): with
+``PYDCOS_TEST_METRONOME_CLOCK=SCALE[@ANCHOR]`` Metronome runs on an accelerated wall
+clock, ``ANCHOR + (time.time() - ANCHOR) * SCALE`` (ANCHOR: epoch seconds, default the
+start of this process), so with SCALE 60 a ``* * * * *`` schedule fires about once a
+real second. Masters given the same ANCHOR share one accelerated clock, so a failover
+neither replays nor skips slots.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import signal
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -23,6 +33,25 @@ from actors.master._master_core import MasterConfig
 from actors.master._process import MasterOptions, MasterProcess
 from actors.metronome import MetronomeConfig, MetronomeService
 from transport import Security
+
+TEST_CLOCK_ENV = "PYDCOS_TEST_METRONOME_CLOCK"
+"""``SCALE[@ANCHOR]``: run Metronome on an accelerated clock (end-to-end tests only)."""
+
+
+def scaled_clock(spec: str) -> Callable[[], float]:
+    """The accelerated wall clock ``TEST_CLOCK_ENV`` describes (ValueError if malformed)."""
+    scale_text, _, anchor_text = spec.partition("@")
+    scale = float(scale_text)
+    if not (math.isfinite(scale) and 1.0 <= scale <= 3600.0):
+        raise ValueError(f"{TEST_CLOCK_ENV}: scale {scale_text!r} is not within 1..3600")
+    anchor = float(anchor_text) if anchor_text else time.time()
+    if not math.isfinite(anchor):
+        raise ValueError(f"{TEST_CLOCK_ENV}: anchor {anchor_text!r} is not a time")
+
+    def clock() -> float:
+        return anchor + (time.time() - anchor) * scale
+
+    return clock
 
 
 def main() -> int:
@@ -38,7 +67,13 @@ def main() -> int:
         level=os.environ.get("PYDCOS_LOG", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    service = MetronomeService(MetronomeConfig(tick_interval=args.tick))
+    clock: Callable[[], float] = time.time
+    if spec := os.environ.get(TEST_CLOCK_ENV):
+        clock = scaled_clock(spec)
+        logging.getLogger("actors.metronome").warning(
+            "metronome: TEST CLOCK %s=%s (not wall time)", TEST_CLOCK_ENV, spec
+        )
+    service = MetronomeService(MetronomeConfig(tick_interval=args.tick), clock=clock)
     proc = MasterProcess(
         MasterOptions(
             zk=args.zk,

@@ -1,12 +1,24 @@
-"""Metronome across real processes: two masters (Metronome as a leader service), one
-simulated agent, the real ZooKeeper. Kill -9 the leading master during an active run:
-the new leader adopts the run and the agent still runs exactly one task for it.
+"""Metronome across real processes: masters (tests/metronome/_master_main.py, Metronome as
+a leader service), agents (``python -m console.cli agent``), the real ZooKeeper.
+
+* a run started now of a native job ends SUCCESS and lands in the job's history;
+* a failing native job (ON_FAILURE) is retried until its activeDeadlineSeconds, then
+  FAILED with every attempt's task in the run;
+* a schedule fires on an accelerated clock (``PYDCOS_TEST_METRONOME_CLOCK``, read only by
+  _master_main.py) once per slot; disabled, it stops firing and stays disabled after
+  the leader is SIGKILLed;
+* kill -9 of the leader during an active run: the new leader adopts the run and the
+  agent still runs exactly one task for it.
+
+Every process is stopped by PID at teardown; native tasks left behind are killed
+through the agent's checkpoints and the test's private cgroup root is removed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import http.client
+import itertools
 import json
 import os
 import signal
@@ -19,27 +31,43 @@ from typing import Any
 
 import pytest
 
-from .conftest import wait_for
+from .conftest import FINISH, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.zk]
 
 REPO = Path(__file__).resolve().parents[2]
 MASTER_MAIN = Path(__file__).with_name("_master_main.py")
+TEST_CLOCK_ENV = "PYDCOS_TEST_METRONOME_CLOCK"  # _master_main.TEST_CLOCK_ENV
+SCALE = 60.0
+"""Accelerated clock for the schedule test: a cron minute lasts about a real second."""
+_ROOTS = itertools.count(1)
 
 
 class Proc:
-    def __init__(self, name: str, argv: list[str], log: Path) -> None:
+    def __init__(
+        self, name: str, argv: list[str], log: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.name, self.argv, self.log = name, argv, log
+        self.env = dict(env or {})
         self.popen: subprocess.Popen[bytes] | None = None
         self.address = self.url = ""
 
     def start(self) -> Proc:
-        env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1", **self.env)
         with open(self.log, "ab") as out:
             self.popen = subprocess.Popen(
-                self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=REPO,
+                env=env,
             )
         return self
+
+    @property
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
 
     def wait_up(self, banner: str) -> Proc:
         def up() -> bool:
@@ -94,64 +122,267 @@ def request(url: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
         conn.close()
 
 
-@pytest.fixture
-def procs(tmp_path: Path) -> Iterator[list[Proc]]:
-    made: list[Proc] = []
-    yield made
-    for proc in reversed(made):
-        proc.stop()
+class Cluster:
+    """The processes of one test, all in one ZooKeeper chroot; `stop` cleans up."""
 
+    def __init__(self, zk: str, tmp: Path) -> None:
+        self.zk, self.tmp = zk, tmp
+        self.procs: list[Proc] = []
+        self.masters: list[Proc] = []
+        self.work_dirs: list[Path] = []
+        self.cgroup_root = f"pydcos-e2e-metronome-{os.getpid()}-{next(_ROOTS)}"
+        """A private parent cgroup for this test's native tasks, removed at teardown."""
 
-def test_leader_killed_during_an_active_run_leaves_one_task(
-    zk_hosts: str, zk_chroot: str, tmp_path: Path, procs: list[Proc]
-) -> None:
-    zk = f"{zk_hosts}{zk_chroot}"
-    masters = []
-    for i in range(2):
-        m = Proc(
-            f"master-{i}",
-            [sys.executable, str(MASTER_MAIN), "--zk", zk, "--tick", "0.1"],
-            tmp_path / f"master-{i}.log",
-        )
-        procs.append(m.start())
-        masters.append(m.wait_up("master"))
-    agent = Proc(
-        "agent",
-        [
+    def master(self, env: dict[str, str] | None = None) -> Proc:
+        name = f"master-{len(self.masters)}"
+        argv = [sys.executable, str(MASTER_MAIN), "--zk", self.zk, "--tick", "0.1"]
+        m = Proc(name, argv, self.tmp / f"{name}.log", env)
+        self.procs.append(m.start())
+        self.masters.append(m)
+        return m.wait_up("master")
+
+    def agent(self, containerizers: str = "simulated") -> Proc:
+        name = f"agent-{len(self.work_dirs)}"
+        work = self.tmp / name
+        self.work_dirs.append(work)
+        argv = [
             sys.executable,
             "-m",
             "console.cli",
             "agent",
             "--zk",
-            zk,
+            self.zk,
             "--insecure-dev",
+            "--hostname",
+            name,
             "--containerizers",
-            "simulated",
+            containerizers,
             "--resources",
             "cpus:4;mem:4096",
             "--work-dir",
-            str(tmp_path / "agent"),
-        ],
-        tmp_path / "agent.log",
-    )
-    procs.append(agent.start())
-    agent.wait_up("agent")
+            str(work),
+            "--cgroup-root",
+            self.cgroup_root,
+        ]
+        a = Proc(name, argv, self.tmp / f"{name}.log")
+        self.procs.append(a.start())
+        return a.wait_up("agent")
 
-    def leader() -> Proc | None:
-        for m in masters:
-            if m.popen is not None and m.popen.poll() is None:
+    def leader(self) -> Proc | None:
+        """The master whose Metronome answers (standbys redirect, or 503 while starting)."""
+        for m in self.masters:
+            if m.alive:
                 with contextlib.suppress(OSError):
                     if request(m.url + "/metronome/v1/jobs")[0] == 200:
                         return m
         return None
 
-    first = wait_for(leader, timeout=30, what="a leading master with Metronome")
+    def wait_leader(self) -> Proc:
+        leader: Proc = wait_for(self.leader, timeout=30, what="a leading master with Metronome")
+        return leader
+
+    def wait_agents(self, url: str, count: int = 1) -> None:
+        wait_for(
+            lambda: len(request(url + "/mesos/master/slaves")[1]["slaves"]) >= count,
+            timeout=30,
+            what="agents registered",
+        )
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            proc.stop()
+        from tests.e2e.conftest import kill_native_tasks, remove_cgroup_root
+
+        for work in self.work_dirs:
+            with contextlib.suppress(Exception):
+                kill_native_tasks(work)
+        remove_cgroup_root(self.cgroup_root, self.tmp)
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {p.name}\n{p.log.read_text(errors='replace')[-3000:]}"
+            for p in self.procs
+            if p.log.exists()
+        )
+
+
+@pytest.fixture
+def cluster(zk_hosts: str, zk_chroot: str, tmp_path: Path) -> Iterator[Cluster]:
+    c = Cluster(f"{zk_hosts}{zk_chroot}", tmp_path)
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+def _ok(status_body: tuple[int, Any], status: int = 200) -> Any:
+    got, body = status_body
+    assert got == status, (got, body)
+    return body
+
+
+def job_with_history(url: str, job_id: str) -> dict[str, Any]:
+    """One snapshot of the job: its active runs and its history (one view, no race)."""
+    body: dict[str, Any] = _ok(
+        request(f"{url}/metronome/v1/jobs/{job_id}?embed=history&embed=activeRuns")
+    )
+    return body
+
+
+def run_ids(doc: dict[str, Any]) -> list[str]:
+    """Every run the snapshot names: active and finished."""
+    h = doc["history"]
+    runs = [*doc["activeRuns"], *h["successfulFinishedRuns"], *h["failedFinishedRuns"]]
+    return [r["id"] for r in runs]
+
+
+# ----------------------------------------------------------------------- native runs
+
+
+def test_run_now_of_a_native_job_succeeds_and_lands_in_history(cluster: Cluster) -> None:
+    url = cluster.master().url
+    cluster.agent("mesos")
+    cluster.wait_leader()
+    cluster.wait_agents(url)
+    base = url + "/metronome/v1"
+    spec = {"id": "hello", "run": {"cmd": "/bin/echo metronome-e2e-ok", "cpus": 0.1, "mem": 32}}
+    assert _ok(request(base + "/jobs", "POST", spec), 201)["id"] == "hello"
+    run = _ok(request(base + "/jobs/hello/runs", "POST"), 201)
+    assert run["jobId"] == "hello" and run["status"] in ("INITIAL", "STARTING")
+
+    def succeeded() -> Any:
+        doc = job_with_history(url, "hello")
+        return doc["history"]["successCount"] == 1 and doc
+
+    doc = wait_for(succeeded, timeout=30, what="the run in history")
+    h = doc["history"]
+    assert h["failureCount"] == 0 and h["lastSuccessAt"] is not None
+    assert [r["id"] for r in h["successfulFinishedRuns"]] == [run["id"]]
+    assert h["failedFinishedRuns"] == [] and doc["activeRuns"] == []
+    done = _ok(request(f"{base}/jobs/hello/runs/{run['id']}"))
+    assert done["status"] == "SUCCESS"
+    assert [(t["id"], t["status"]) for t in done["tasks"]] == [
+        (f"hello_{run['id']}.1", "TASK_FINISHED")
+    ]
+    # The command really ran on the agent: its output is in the task's sandbox.
+    outputs = [p.read_text(errors="replace") for p in cluster.work_dirs[0].rglob("stdout")]
+    assert any("metronome-e2e-ok" in out for out in outputs), outputs
+
+
+def test_failing_native_job_is_retried_until_its_active_deadline(cluster: Cluster) -> None:
+    url = cluster.master().url
+    cluster.agent("mesos")
+    cluster.wait_leader()
+    cluster.wait_agents(url)
+    base = url + "/metronome/v1"
+    spec = {
+        "id": "flaky",
+        "run": {
+            "cmd": "exit 1",
+            "cpus": 0.1,
+            "mem": 32,
+            "restart": {"policy": "ON_FAILURE", "activeDeadlineSeconds": 5},
+        },
+    }
+    _ok(request(base + "/jobs", "POST", spec), 201)
+    run = _ok(request(base + "/jobs/flaky/runs", "POST"), 201)
+    run_url = f"{base}/jobs/flaky/runs/{run['id']}"
+
+    def failed() -> Any:
+        body = _ok(request(run_url))
+        return body["status"] == "FAILED" and body
+
+    final = wait_for(failed, timeout=30, what="the run FAILED after its deadline")
+    ids = [t["id"] for t in final["tasks"]]
+    assert len(ids) >= 2, final  # retried: more than one attempt
+    assert ids == [f"flaky_{run['id']}.{n}" for n in range(1, len(ids) + 1)]  # one per attempt
+    assert {t["status"] for t in final["tasks"]} == {"TASK_FAILED"}
+    h = wait_for(
+        lambda: (h := job_with_history(url, "flaky")["history"])["failureCount"] == 1 and h,
+        what="the failed run in history",
+    )
+    assert h["successCount"] == 0
+    assert [r["id"] for r in h["failedFinishedRuns"]] == [run["id"]]
+    assert _ok(request(base + "/jobs/flaky/runs")) == []
+
+
+# ---------------------------------------------------------------- schedules, failover
+
+
+def test_schedule_fires_once_per_slot_and_stays_disabled_across_a_leader_kill(
+    cluster: Cluster,
+) -> None:
+    """On a clock 60x faster than wall time shared by both masters."""
+    env = {TEST_CLOCK_ENV: f"{SCALE}@{time.time()!r}"}
+    for _ in range(2):
+        cluster.master(env)
+    cluster.agent("simulated")
+    first = cluster.wait_leader()
+    cluster.wait_agents(first.url)
+    base = first.url + "/metronome/v1"
+    every_minute = [{"id": "m", "cron": "* * * * *"}]
+    for job_id in ("tick", "pulse"):  # "pulse" keeps firing: proof that minutes pass
+        spec = {
+            "id": job_id,
+            "run": {"cmd": "true", "cpus": 0.1, "mem": 32},
+            "labels": FINISH,
+            "schedules": every_minute,
+        }
+        _ok(request(base + "/jobs", "POST", spec), 201)
+
+    tick = wait_for(
+        lambda: (d := job_with_history(first.url, "tick"))["history"]["successCount"] >= 2 and d,
+        timeout=30,
+        what="two scheduled runs",
+    )
+    ids = run_ids(tick)
+    assert len(set(ids)) == len(ids)
+    # A scheduled run id starts with its slot (YYYYmmddHHMMSS): one run per slot, and
+    # the slots (newest first in history) strictly increase.
+    slots = [r["id"][:14] for r in tick["history"]["successfulFinishedRuns"]][::-1]
+    assert slots == sorted(set(slots)), slots
+    assert all(s.endswith("00") for s in slots), slots  # whole minutes: cron slots
+
+    # Disable: the PUT answers after the write, so the runs it lets through are known.
+    r = request(base + "/jobs/tick/schedules/m", "PUT", {**every_minute[0], "enabled": False})
+    assert _ok(r)["enabled"] is False
+    frozen = set(run_ids(job_with_history(first.url, "tick")))
+
+    def pulse_runs(url: str) -> int:
+        count: int = job_with_history(url, "pulse")["history"]["successCount"]
+        return count
+
+    def minutes_pass(url: str, n: int) -> None:
+        start = pulse_runs(url)
+        wait_for(lambda: pulse_runs(url) >= start + n, timeout=30, what=f"{n} more minutes")
+
+    minutes_pass(first.url, 2)
+    assert set(run_ids(job_with_history(first.url, "tick"))) == frozen
+
+    first.kill9()
+    second = wait_for(
+        lambda: (m := cluster.leader()) is not None and m is not first and m,
+        timeout=30,
+        what="a new leader",
+    )
+    sched = _ok(request(second.url + "/metronome/v1/jobs/tick/schedules/m"))
+    assert sched["enabled"] is False
+    minutes_pass(second.url, 2)  # the new leader's scheduler runs (pulse fires) ...
+    doc = job_with_history(second.url, "tick")
+    assert set(run_ids(doc)) == frozen  # ... and the disabled schedule stays quiet
+    assert doc["activeRuns"] == []
+    assert _ok(request(second.url + "/metronome/v1/jobs/tick/schedules/m"))["enabled"] is False
+
+
+def test_leader_killed_during_an_active_run_leaves_one_task(cluster: Cluster) -> None:
+    masters = [cluster.master() for _ in range(2)]
+    cluster.agent("simulated")
+    first = cluster.wait_leader()
+    assert first in masters
     base = first.url + "/metronome/v1"
     status, _ = request(base + "/jobs", "POST", {"id": "long", "run": {"cmd": "sleep 1000"}})
     assert status == 201
-    wait_for(
-        lambda: request(first.url + "/mesos/master/slaves")[1]["slaves"], what="agent registered"
-    )
+    cluster.wait_agents(first.url)
     status, run = request(base + "/jobs/long/runs", "POST")
     assert status == 201
     run_url = f"/metronome/v1/jobs/long/runs/{run['id']}"
@@ -159,8 +390,11 @@ def test_leader_killed_during_an_active_run_leaves_one_task(
     task_id = f"long_{run['id']}.1"
 
     first.kill9()
-    second = wait_for(leader, timeout=30, what="a new leader")
-    assert second is not first
+    second = wait_for(
+        lambda: (m := cluster.leader()) is not None and m is not first and m,
+        timeout=30,
+        what="a new leader",
+    )
 
     def reconciled() -> Any:
         status, body = request(second.url + run_url)
