@@ -18,8 +18,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import MappingProxyType
 from typing import Any
+
+from actors._validation import empty_map, frozen_map
 
 from ._constraints import Constraint
 from ._errors import InvalidPath, ValidationFailed
@@ -36,14 +37,6 @@ DEFAULT_BACKOFF_FACTOR = 1.15
 # Marathon 1.x source: `DefaultMaxLaunchDelay = 1.hour` (some docs show 300).
 DEFAULT_MAX_LAUNCH_DELAY_SECONDS = 3600.0
 DEFAULT_KILL_SELECTION = "YOUNGEST_FIRST"
-
-
-def _empty() -> Mapping[str, str]:
-    return MappingProxyType({})
-
-
-def _frozen_map(raw: Mapping[str, Any] | None) -> Mapping[str, str]:
-    return MappingProxyType(dict(raw or {}))
 
 
 def format_version(epoch_seconds: float) -> str:
@@ -72,7 +65,7 @@ class PortMapping:
     service_port: int = 0
     protocol: str = "tcp"
     name: str | None = None
-    labels: Mapping[str, str] = field(default_factory=_empty)
+    labels: Mapping[str, str] = field(default_factory=empty_map)
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> PortMapping:
@@ -82,7 +75,7 @@ class PortMapping:
             service_port=raw.get("servicePort", 0),
             protocol=raw.get("protocol", "tcp"),
             name=raw.get("name"),
-            labels=_frozen_map(raw.get("labels")),
+            labels=frozen_map(raw.get("labels")),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -187,7 +180,7 @@ class PortDefinition:
     port: int = 0
     protocol: str = "tcp"
     name: str | None = None
-    labels: Mapping[str, str] = field(default_factory=_empty)
+    labels: Mapping[str, str] = field(default_factory=empty_map)
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> PortDefinition:
@@ -195,7 +188,7 @@ class PortDefinition:
             port=raw["port"],
             protocol=raw.get("protocol", "tcp"),
             name=raw.get("name"),
-            labels=_frozen_map(raw.get("labels")),
+            labels=frozen_map(raw.get("labels")),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -347,8 +340,8 @@ class AppDefinition:
     disk: float = DEFAULT_DISK
     gpus: int = DEFAULT_GPUS
     instances: int = DEFAULT_INSTANCES
-    env: Mapping[str, str] = field(default_factory=_empty)
-    labels: Mapping[str, str] = field(default_factory=_empty)
+    env: Mapping[str, str] = field(default_factory=empty_map)
+    labels: Mapping[str, str] = field(default_factory=empty_map)
     accepted_resource_roles: tuple[str, ...] | None = None
     container: Container | None = None
     port_definitions: tuple[PortDefinition, ...] = (PortDefinition(),)
@@ -445,8 +438,8 @@ class AppDefinition:
             disk=data.get("disk", DEFAULT_DISK),
             gpus=data.get("gpus", DEFAULT_GPUS),
             instances=data.get("instances", DEFAULT_INSTANCES),
-            env=_frozen_map(data.get("env")),
-            labels=_frozen_map(data.get("labels")),
+            env=frozen_map(data.get("env")),
+            labels=frozen_map(data.get("labels")),
             accepted_resource_roles=(
                 tuple(data["acceptedResourceRoles"]) if "acceptedResourceRoles" in data else None
             ),

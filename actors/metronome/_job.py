@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
+from actors._validation import empty_map, frozen_map
 from actors.marathon import Agent, Constraint, Match, match
 
 from ._errors import ValidationFailed
@@ -36,14 +36,6 @@ DEFAULT_GPUS = 0
 DEFAULT_MAX_LAUNCH_DELAY_SECONDS = 3600
 """Metronome's ``JobRunSpec.DefaultMaxLaunchDelay = 1.hour``."""
 DEFAULT_RESTART_POLICY = "NEVER"
-
-
-def _empty() -> Mapping[str, str]:
-    return MappingProxyType({})
-
-
-def _frozen_map(raw: Mapping[str, Any] | None) -> Mapping[str, str]:
-    return MappingProxyType(dict(raw or {}))
 
 
 def _drop_nulls(value: Any) -> Any:
@@ -152,7 +144,7 @@ class RunSpec:
     mem: float = DEFAULT_MEM
     disk: float = DEFAULT_DISK
     gpus: int = DEFAULT_GPUS
-    env: Mapping[str, str] = field(default_factory=_empty)
+    env: Mapping[str, str] = field(default_factory=empty_map)
     user: str | None = None
     artifacts: tuple[Artifact, ...] = ()
     docker: DockerSpec | None = None
@@ -174,7 +166,7 @@ class RunSpec:
             mem=float(raw.get("mem", DEFAULT_MEM)),
             disk=float(raw.get("disk", DEFAULT_DISK)),
             gpus=int(raw.get("gpus", DEFAULT_GPUS)),
-            env=_frozen_map(raw.get("env")),
+            env=frozen_map(raw.get("env")),
             user=raw.get("user"),
             artifacts=tuple(Artifact.from_json(a) for a in raw.get("artifacts", [])),
             docker=(
@@ -253,7 +245,7 @@ class JobSpec:
     id: str
     run: RunSpec
     description: str | None = None
-    labels: Mapping[str, str] = field(default_factory=_empty)
+    labels: Mapping[str, str] = field(default_factory=empty_map)
     schedules: tuple[ScheduleSpec, ...] = ()
 
     @classmethod
@@ -281,7 +273,7 @@ class JobSpec:
             id=data["id"],
             run=RunSpec.from_json(data["run"]),
             description=data.get("description"),
-            labels=_frozen_map(data.get("labels")),
+            labels=frozen_map(data.get("labels")),
             schedules=tuple(ScheduleSpec.from_json(s) for s in data.get("schedules", [])),
         )
 
