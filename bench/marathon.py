@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.scheduling import spawn_role, stop_processes  # noqa: E402
 
 TASK_CPUS, TASK_MEM = 0.05, 16.0
 TASK: dict[str, Any] = {"cpus": TASK_CPUS, "mem": TASK_MEM, "portDefinitions": []}
@@ -167,26 +168,11 @@ def run(agents: int, instances: int, apps: int, samples: int) -> dict[str, Any]:
     from runtime import connect
     from zk import ZooKeeperServer
 
-    env = dict(os.environ, PYTHONPATH=str(ROOT), PYDCOS_LOG="WARNING")
     procs: list[subprocess.Popen[str]] = []
     tmp = tempfile.mkdtemp(prefix="pydcos-bench-marathon-")
 
     def spawn(*args: str) -> str:
-        log = open(Path(tmp) / f"{args[1]}.log", "w")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(
-            [sys.executable, __file__, *args],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-            env=env,
-        )
-        procs.append(proc)
-        assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
-        if not line:
-            raise RuntimeError(f"{args[1]} did not start; see {log.name}")
-        return line
+        return spawn_role(__file__, list(args), tmp, procs)[1]
 
     with ZooKeeperServer() as zk_server:
         try:
@@ -258,18 +244,7 @@ def run(agents: int, instances: int, apps: int, samples: int) -> dict[str, Any]:
                 "tasks_seen": n_tasks,
             }
         finally:
-            for proc in procs:
-                if proc.poll() is None and proc.stdin is not None:
-                    try:
-                        proc.stdin.close()
-                    except OSError:
-                        pass
-            for proc in procs:
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(5)
+            stop_processes(procs)
 
 
 def main() -> None:

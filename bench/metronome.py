@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import signal
 import statistics
 import subprocess
@@ -40,6 +39,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.scheduling import spawn_role, stop_processes  # noqa: E402
 
 AGENT_RES = "cpus:8;mem:16384"
 LABELS = {"pydcos.simulated.exit": "TASK_FINISHED"}
@@ -242,26 +243,11 @@ def run(agents: int, jobs: int, history: int) -> dict[str, Any]:
     from runtime import connect
     from zk import ZooKeeperServer
 
-    env = dict(os.environ, PYTHONPATH=str(ROOT), PYDCOS_LOG="WARNING")
     procs: list[subprocess.Popen[str]] = []
     tmp = tempfile.mkdtemp(prefix="pydcos-bench-metronome-")
 
     def spawn(*args: str) -> str:
-        log = open(Path(tmp) / f"{args[1]}.log", "w")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(
-            [sys.executable, __file__, *args],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-            env=env,
-        )
-        procs.append(proc)
-        assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
-        if not line:
-            raise RuntimeError(f"{args[1]} did not start; see {log.name}")
-        return line
+        return spawn_role(__file__, list(args), tmp, procs)[1]
 
     with ZooKeeperServer() as zk_server:
         try:
@@ -281,18 +267,7 @@ def run(agents: int, jobs: int, history: int) -> dict[str, Any]:
             cluster.close()
             return result
         finally:
-            for proc in procs:
-                if proc.poll() is None and proc.stdin is not None:
-                    try:
-                        proc.stdin.close()
-                    except OSError:
-                        pass
-            for proc in procs:
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(5)
+            stop_processes(procs)
 
 
 def main() -> None:

@@ -103,6 +103,46 @@ def role_agents(master: str, count: int) -> None:
     node.shutdown(10)
 
 
+def spawn_role(
+    script: str, args: list[str], log_dir: str, procs: list[subprocess.Popen[str]]
+) -> tuple[subprocess.Popen[str], str]:
+    """Start ``script --role ...`` as a child (added to ``procs`` at once, so a failure
+    later still stops it); returns it and the first line it prints (its addresses)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYDCOS_LOG="WARNING")
+    log = open(Path(log_dir) / f"{args[1]}.log", "w")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen(
+        [sys.executable, script, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+        env=env,
+    )
+    procs.append(proc)
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    if not line:
+        raise RuntimeError(f"{args[1]} did not start; see {log.name}")
+    return proc, line
+
+
+def stop_processes(procs: list[subprocess.Popen[str]]) -> None:
+    """Stop every child by PID: close its stdin (the roles exit on EOF), then kill
+    whatever has not exited within 15 s."""
+    for proc in procs:
+        if proc.poll() is None and proc.stdin is not None:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+    for proc in procs:
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
 def _serve_until_stdin_closes() -> None:
     signal.signal(signal.SIGTERM, lambda *a: sys.stdin.close())
     try:
@@ -181,26 +221,11 @@ def run(agents: int, tasks: int) -> dict[str, Any]:
     from runtime import connect
     from zk import ZooKeeperServer
 
-    env = dict(os.environ, PYTHONPATH=str(ROOT), PYDCOS_LOG="WARNING")
     procs: list[subprocess.Popen[str]] = []
     tmp = tempfile.mkdtemp(prefix="pydcos-bench-sched-")
 
     def spawn(*args: str) -> tuple[subprocess.Popen[str], str]:
-        log = open(Path(tmp) / f"{args[1]}.log", "w")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(
-            [sys.executable, __file__, *args],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-            env=env,
-        )
-        procs.append(proc)
-        assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
-        if not line:
-            raise RuntimeError(f"{args[1]} did not start; see {log.name}")
-        return proc, line
+        return spawn_role(__file__, list(args), tmp, procs)
 
     with ZooKeeperServer() as zk_server:
         try:
@@ -274,18 +299,7 @@ def run(agents: int, tasks: int) -> dict[str, Any]:
                 "master_rss_mb": rss_mb,
             }
         finally:
-            for proc in procs:
-                if proc.poll() is None and proc.stdin is not None:
-                    try:
-                        proc.stdin.close()
-                    except OSError:
-                        pass
-            for proc in procs:
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(5)
+            stop_processes(procs)
 
 
 def _peak_rss_mb(pid: int) -> float:
