@@ -483,10 +483,17 @@ class MarathonActor(Actor):
     def _load(self) -> None:
         data = self.store.load()
         self.framework_id = data.get("framework_id")
-        root_doc = data.get("root")
-        if root_doc:
-            self.root = Group.from_json(root_doc)
         self.versions = {k: list(v) for k, v in (data.get("versions") or {}).items()}
+        root_doc = data.get("root")
+        root_bad = bool(data.get("root_unreadable"))
+        if root_doc:
+            try:
+                self.root = Group.from_json(root_doc)
+            except (MarathonError, KeyError, TypeError, ValueError) as exc:
+                log.error("marathon: the stored root group is not valid (%s)", exc)
+                root_bad = True
+        if root_bad:
+            self.root = self._root_from_versions()
         now = self.clock.now()
         for doc in sorted(data.get("deployments") or [], key=lambda d: str(d.get("version"))):
             try:
@@ -528,6 +535,23 @@ class MarathonActor(Actor):
             len(self.runs),
             self.framework_id,
         )
+
+    def _root_from_versions(self) -> Group:
+        """The root group rebuilt from each app's newest stored version, for when the
+        root document itself cannot be read (group-level dependencies are lost; apps,
+        their settings and versions are not)."""
+        root = Group()
+        for app_id, history in sorted(self.versions.items()):
+            for doc in reversed(history):
+                try:
+                    root = root.put_app(AppDefinition.from_json(doc))
+                    break
+                except (MarathonError, KeyError, TypeError, ValueError) as exc:
+                    log.error("marathon: a stored version of %s is not valid: %s", app_id, exc)
+        log.warning(
+            "marathon: rebuilt the root group from %d app(s)' versions", len(root.transitive_apps())
+        )
+        return root
 
     # ------------------------------------------------------------------- dispatch
 

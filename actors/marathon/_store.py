@@ -18,8 +18,13 @@ does not know about.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any, Protocol
+
+from zk import ZkError
+
+log = logging.getLogger("actors.marathon")
 
 VERSIONS_KEPT = 50
 """App versions kept per app (Marathon's default ``max_versions``)."""
@@ -64,21 +69,55 @@ class ZkMarathonStore:
         self.store = store
 
     def load(self) -> dict[str, Any]:
+        """Everything stored; a corrupt or foreign document is logged with its path and
+        skipped (left in place, never overwritten by this read)."""
         s = self.store
-        fid = s.get("framework-id")
-        root = s.get("root")
+        fid = self._get("framework-id", dict)
+        root = self._get("root", dict)
         return {
-            "framework_id": fid.value.get("id") if fid is not None else None,
-            "root": root.value if root is not None else None,
+            "framework_id": fid.get("id") if fid is not None else None,
+            "root": root,
+            "root_unreadable": root is None and self._exists("root"),
             "versions": {
-                key_app(k.split("/", 1)[1]): d.value for k, d in s.get_all("versions").items()
+                key_app(k.split("/", 1)[1]): d.value
+                for k, d in s.get_all("versions").items()
+                if self._shaped(k, d.value, list)
             },
-            "deployments": [d.value for d in s.get_all("deployments").values()],
+            "deployments": [
+                d.value
+                for k, d in s.get_all("deployments").items()
+                if self._shaped(k, d.value, dict)
+            ],
             "instances": {
                 key_app(k.split("/", 1)[1]): list(d.value.get("instances", []))
                 for k, d in s.get_all("instances").items()
+                if self._shaped(k, d.value, dict)
             },
         }
+
+    def _get(self, key: str, shape: type) -> Any:
+        try:
+            doc = self.store.get(key)
+        except ZkError as exc:  # CorruptData names the path
+            log.error("marathon: %s is unreadable, skipped: %s", self.store.path(key), exc)
+            return None
+        if doc is None or not self._shaped(key, doc.value, shape):
+            return None
+        return doc.value
+
+    def _shaped(self, key: str, value: Any, shape: type) -> bool:
+        if isinstance(value, shape):
+            return True
+        log.error(
+            "marathon: %s holds a %s, not a %s; skipped",
+            self.store.path(key),
+            type(value).__name__,
+            shape.__name__,
+        )
+        return False
+
+    def _exists(self, key: str) -> bool:
+        return bool(self.store.client.exists(self.store.path(key)))
 
     def save_framework_id(self, framework_id: str) -> None:
         self.store.put("framework-id", {"id": framework_id})

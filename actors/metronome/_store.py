@@ -31,7 +31,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from zk import BatchFailed, StateStore
+from zk import BatchFailed, StateStore, ZkError
 from zk import Delete as ZkDelete
 from zk import Put as ZkPut
 
@@ -107,7 +107,15 @@ class MetronomeStore:
     # -- reads ---------------------------------------------------------------------
 
     def framework_id(self) -> str | None:
-        doc = self.state.get(FRAMEWORK_KEY)
+        try:
+            doc = self.state.get(FRAMEWORK_KEY)
+        except ZkError as exc:  # corrupt or foreign data: reported with its path, skipped
+            log.error(
+                "metronome: %s is unreadable (%s); registering as a new framework",
+                self.state.path(FRAMEWORK_KEY),
+                exc,
+            )
+            return None
         if doc is None or not isinstance(doc.value, dict):
             return None
         fid = doc.value.get("frameworkId")
