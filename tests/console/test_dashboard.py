@@ -34,6 +34,19 @@ def run(
     asyncio.run(main())
 
 
+async def stable_screen(app: DashboardApp, pilot: Any, tries: int = 50) -> str:
+    """The screen once layout has settled: two captures in a row agree (column widths
+    are sized over a few refreshes, later on a loaded machine)."""
+    last = ""
+    for _ in range(tries):
+        await settle(app, pilot)
+        text = screen_text(app)
+        if text == last:
+            return text
+        last = text
+    return last
+
+
 async def settle(app: DashboardApp, pilot: Any) -> None:
     for _ in range(3):
         await pilot.pause(0.05)
@@ -124,20 +137,22 @@ def test_log_screen_follows_the_task_sandbox(tmp_path: Path) -> None:
     run(FakeSource(apps=1, tasks=1, log_dir=tmp_path), body)
 
 
-def test_refresh_of_1000_tasks_is_fast() -> None:
+def test_a_refresh_of_1000_tasks_updates_every_row() -> None:
+    """How fast is bench/console.py's business; here: every changed row is updated."""
     source = FakeSource(apps=10, tasks=1000)
 
     async def body(app: DashboardApp, pilot: Any) -> None:
-        assert app.syncs["tasks"].table.row_count == 1000
+        table = app.syncs["tasks"].table
+        assert table.row_count == 1000
         tasks = source.tasks()
         for t in tasks:
             t["state"] = "TASK_STAGING"
-        started = time.perf_counter()
         app.dirty |= app.model.apply(m.Tasks(tasks))
         app.flush()
         await pilot.pause()
-        took_ms = (time.perf_counter() - started) * 1000
-        assert took_ms < 500, took_ms  # the bench holds the 100 ms target; CI is noisy
+        assert table.row_count == 1000
+        states = [str(table.get_row_at(i)) for i in range(table.row_count)]
+        assert all("STAGING" in row and "RUNNING" not in row for row in states)
 
     run(source, body)
 
@@ -149,7 +164,7 @@ def test_snapshot_120x40() -> None:
     time.tzset()
 
     async def body(app: DashboardApp, pilot: Any) -> None:
-        text = screen_text(app)
+        text = await stable_screen(app, pilot)
         if os.environ.get("PYDCOS_UPDATE_SNAPSHOTS") or not SNAPSHOT.exists():
             SNAPSHOT.write_text(text)
         assert text == SNAPSHOT.read_text()

@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -313,7 +312,6 @@ def test_native_task_killed_with_sigkill_is_replaced(e2e: E2E) -> None:
 
     pid = wait_for(lambda: pid_of(first["id"]), timeout=30, what="checkpointed pid")
     os.killpg(pid, signal.SIGKILL)
-    started = time.monotonic()
     wait_for(
         lambda: [
             t
@@ -323,7 +321,6 @@ def test_native_task_killed_with_sigkill_is_replaced(e2e: E2E) -> None:
         timeout=30,
         what="replacement running",
     )
-    assert time.monotonic() - started < 30
     failure = _app(http, "/native")["lastTaskFailure"]
     assert failure["taskId"] == first["id"] and failure["state"] in ("TASK_FAILED", "TASK_KILLED")
     del agent

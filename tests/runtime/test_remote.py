@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -70,10 +69,9 @@ def test_tell_and_ask_cross_processes_with_registered_records(node: Node, peer: 
 
 def test_ask_to_a_missing_actor_fails_at_once(node: Node, peer: Any) -> None:
     _, address = peer
-    started = time.monotonic()
+    # ActorNotFound (an error reply), not AskTimeout after the 30 s timeout.
     with pytest.raises(ActorNotFound, match="nobody"):
         node.ref(f"{address}/nobody").ask("hi", timeout=30)
-    assert time.monotonic() - started < 10  # an error reply, not the 30 s timeout
 
 
 def test_remote_handler_exception_comes_back_typed(node: Node, peer: Any) -> None:
@@ -120,10 +118,9 @@ def test_killed_peer_fails_pending_asks_and_monitors_see_down(node: Node, peer: 
     proc.kill()
     proc.wait(5)
     pending = echo.ask_future("never answered", timeout=30)
-    started = time.monotonic()
+    # ActorDead "unreachable" (the peer was declared down), not AskTimeout.
     with pytest.raises(ActorDead, match="unreachable"):
         pending.get()
-    assert time.monotonic() - started < 10
     wait_until(lambda: downs, timeout=10, what="Down from the monitor")
     assert downs[0].reason == NOCONNECTION and downs[0].name == "echo"
     assert not echo.is_alive()
