@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -170,6 +171,8 @@ def run(agents: int, instances: int, apps: int, samples: int) -> dict[str, Any]:
 
     procs: list[subprocess.Popen[str]] = []
     tmp = tempfile.mkdtemp(prefix="pydcos-bench-marathon-")
+    # Logs stay only when the run fails (the error names them); a good run cleans up.
+    ok = False
 
     def spawn(*args: str) -> str:
         return spawn_role(__file__, list(args), tmp, procs)[1]
@@ -234,6 +237,7 @@ def run(agents: int, instances: int, apps: int, samples: int) -> dict[str, Any]:
             base_apps_ms = p50_ms(lambda: json.dumps(apps_doc).encode(), samples)
             base_tasks_ms = p50_ms(lambda: json.dumps(tasks_doc).encode(), samples)
             cluster.close()
+            ok = True
             return {
                 "scale_1000_s": scale_s,
                 "raw_1000_s": raw_s,
@@ -245,6 +249,8 @@ def run(agents: int, instances: int, apps: int, samples: int) -> dict[str, Any]:
             }
         finally:
             stop_processes(procs)
+            if ok:
+                shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> None:

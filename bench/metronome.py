@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import signal
 import statistics
 import subprocess
@@ -245,6 +246,8 @@ def run(agents: int, jobs: int, history: int) -> dict[str, Any]:
 
     procs: list[subprocess.Popen[str]] = []
     tmp = tempfile.mkdtemp(prefix="pydcos-bench-metronome-")
+    # Logs stay only when the run fails (the error names them); a good run cleans up.
+    ok = False
 
     def spawn(*args: str) -> str:
         return spawn_role(__file__, list(args), tmp, procs)[1]
@@ -265,9 +268,12 @@ def run(agents: int, jobs: int, history: int) -> dict[str, Any]:
             port = int(zk_server.hosts.rsplit(":", 1)[1])
             result = asyncio.run(_bench(url, jobs, history, port))
             cluster.close()
+            ok = True
             return result
         finally:
             stop_processes(procs)
+            if ok:
+                shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -223,6 +224,8 @@ def run(agents: int, tasks: int) -> dict[str, Any]:
 
     procs: list[subprocess.Popen[str]] = []
     tmp = tempfile.mkdtemp(prefix="pydcos-bench-sched-")
+    # Logs stay only when the run fails (the error names them); a good run cleans up.
+    ok = False
 
     def spawn(*args: str) -> tuple[subprocess.Popen[str], str]:
         return spawn_role(__file__, list(args), tmp, procs)
@@ -290,6 +293,7 @@ def run(agents: int, tasks: int) -> dict[str, Any]:
             rss_mb = _peak_rss_mb(master_proc.pid)
             driver.stop(failover=True)
             cluster.close()
+            ok = True
             return {
                 "elapsed_s": elapsed,
                 "tasks_per_s": tasks / elapsed,
@@ -300,6 +304,8 @@ def run(agents: int, tasks: int) -> dict[str, Any]:
             }
         finally:
             stop_processes(procs)
+            if ok:
+                shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _peak_rss_mb(pid: int) -> float:

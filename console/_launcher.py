@@ -432,6 +432,7 @@ class Launcher:
         for agent in rec.by_kind("agent"):
             if agent.work_dir:
                 kill_tasks(Path(agent.work_dir))
+        remove_empty_cgroup_root()
         left = [p.name for p in rec.processes if st.alive(p)]
         zk = rec.get("zk")
         if zk is not None and zk.child_pid > 0 and st.process_alive(zk.child_pid):
@@ -572,6 +573,17 @@ def kill_tasks(work_dir: Path) -> list[str]:
                     client.containers.get(cid).remove(force=True)
                     killed.append(cid[:12])
     return killed
+
+
+def remove_empty_cgroup_root(root: str = "pydcos") -> None:
+    """Remove the agents' parent cgroup if nothing is left in it (rmdir refuses a
+    non-empty cgroup, so another cluster's running tasks are never touched)."""
+    with contextlib.suppress(Exception):
+        from actors.agent._cgroups import CGROUP_ROOT
+
+        for d in [*CGROUP_ROOT.glob(f"*/{root}"), CGROUP_ROOT / root]:
+            with contextlib.suppress(OSError):
+                d.rmdir()
 
 
 def _float(v: Any) -> float | None:
