@@ -228,12 +228,13 @@ def cmd_zk(args: argparse.Namespace) -> int:
     try:
         server.start()
     except ZkError as exc:
+        server.close()
         raise CliError(str(exc)) from None
     print(f"zookeeper {server.hosts} pid {server.pid}", flush=True)
     try:
         _wait_for_signal()
     finally:
-        server.stop()
+        server.close()  # a temporary data dir goes too; --data-dir is kept
     return 0
 
 
