@@ -28,7 +28,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -37,7 +36,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.scheduling import spawn_role, stop_processes  # noqa: E402
+from bench.scheduling import launch_all, spawn_role, stop_processes  # noqa: E402
 
 TASK_CPUS, TASK_MEM = 0.05, 16.0
 TASK: dict[str, Any] = {"cpus": TASK_CPUS, "mem": TASK_MEM, "portDefinitions": []}
@@ -107,46 +106,16 @@ def running(base: str, app_id: str) -> int:
 def raw_framework(cluster: Any, master_addr: str, tasks: int) -> float:
     """Seconds for a bare SchedulerDriver to get ``tasks`` tasks RUNNING."""
     from actors import protocol as p
-    from actors.framework import Scheduler, SchedulerDriver
+    from actors.framework import SchedulerDriver
     from actors.resources import Resources
 
-    need = Resources.from_scalars({"cpus": TASK_CPUS, "mem": TASK_MEM})
-    done = threading.Event()
-    counters = {"launched": 0, "running": 0}
-
-    class Raw(Scheduler):
-        def resource_offers(self, driver: SchedulerDriver, offers: list[p.Offer]) -> None:
-            for offer in offers:
-                free, batch = Resources.from_dict(offer.resources), []
-                while counters["launched"] < tasks and free.contains(need):
-                    batch.append(
-                        p.TaskInfo(
-                            f"raw{counters['launched']}",
-                            "raw",
-                            offer.agent_id,
-                            need.to_dict(),
-                            p.CommandSpec("true"),
-                        )
-                    )
-                    free = free - need
-                    counters["launched"] += 1
-                if batch:
-                    driver.launch([offer.offer_id], batch, refuse_seconds=60)
-                else:
-                    driver.decline([offer.offer_id], refuse_seconds=60)
-
-        def status_update(self, driver: SchedulerDriver, update: p.StatusUpdate) -> None:
-            if update.state == "TASK_RUNNING":
-                counters["running"] += 1
-                if counters["running"] == tasks:
-                    done.set()
-
+    raw = launch_all(tasks, Resources.from_scalars({"cpus": TASK_CPUS, "mem": TASK_MEM}), "raw")
     started = time.perf_counter()
     driver = SchedulerDriver(
-        Raw(), p.FrameworkInfo("raw-baseline"), cluster.node, master=master_addr
+        raw, p.FrameworkInfo("raw-baseline"), cluster.node, master=master_addr
     ).start()
-    if not done.wait(120):
-        raise RuntimeError(f"raw framework: only {counters['running']}/{tasks} RUNNING")
+    if not raw.done.wait(120):
+        raise RuntimeError(f"raw framework: only {raw.running}/{tasks} RUNNING")
     elapsed = time.perf_counter() - started
     driver.stop(failover=False)  # teardown: its tasks are killed, resources freed
     return elapsed

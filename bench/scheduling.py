@@ -127,6 +127,48 @@ def spawn_role(
     return proc, line
 
 
+def launch_all(tasks: int, need: Any, prefix: str) -> Any:
+    """A framework that launches ``tasks`` tasks of ``need`` from whatever it is offered
+    and sets ``.done`` when all are RUNNING (the bare-framework baseline and workload)."""
+    from actors import protocol as p
+    from actors.framework import Scheduler, SchedulerDriver
+    from actors.resources import Resources
+
+    class LaunchAll(Scheduler):
+        def __init__(self) -> None:
+            self.launched = 0
+            self.running = 0
+            self.done = threading.Event()
+
+        def resource_offers(self, driver: SchedulerDriver, offers: list[p.Offer]) -> None:
+            for offer in offers:
+                free, batch = Resources.from_dict(offer.resources), []
+                while self.launched < tasks and free.contains(need):
+                    batch.append(
+                        p.TaskInfo(
+                            f"{prefix}{self.launched}",
+                            prefix,
+                            offer.agent_id,
+                            need.to_dict(),
+                            p.CommandSpec("true"),
+                        )
+                    )
+                    free = free - need
+                    self.launched += 1
+                if batch:
+                    driver.launch([offer.offer_id], batch, refuse_seconds=60)
+                else:
+                    driver.decline([offer.offer_id], refuse_seconds=60)
+
+        def status_update(self, driver: SchedulerDriver, update: p.StatusUpdate) -> None:
+            if update.state == "TASK_RUNNING":
+                self.running += 1
+                if self.running == tasks:
+                    self.done.set()
+
+    return LaunchAll()
+
+
 def stop_processes(procs: list[subprocess.Popen[str]]) -> None:
     """Stop every child by PID: close its stdin (the roles exit on EOF), then kill
     whatever has not exited within 15 s."""
@@ -216,7 +258,7 @@ def baseline_core(agents: int, tasks: int) -> dict[str, float]:
 
 def run(agents: int, tasks: int) -> dict[str, Any]:
     from actors import protocol as p
-    from actors.framework import Scheduler, SchedulerDriver
+    from actors.framework import SchedulerDriver
     from actors.master._actor import GetState
     from actors.resources import Resources
     from runtime import connect
@@ -246,44 +288,13 @@ def run(agents: int, tasks: int) -> dict[str, Any]:
                     raise RuntimeError("agents did not all register within 120 s")
                 time.sleep(0.2)
 
-            need = Resources.parse(TASK_RES)
-            done = threading.Event()
-            counters = {"launched": 0, "running": 0}
-
-            class Bench(Scheduler):
-                def resource_offers(self, driver: SchedulerDriver, offers: list[p.Offer]) -> None:
-                    for offer in offers:
-                        free, batch = Resources.from_dict(offer.resources), []
-                        while counters["launched"] < tasks and free.contains(need):
-                            i = counters["launched"]
-                            batch.append(
-                                p.TaskInfo(
-                                    f"t{i}",
-                                    "t",
-                                    offer.agent_id,
-                                    need.to_dict(),
-                                    p.CommandSpec("true"),
-                                )
-                            )
-                            free = free - need
-                            counters["launched"] += 1
-                        if batch:
-                            driver.launch([offer.offer_id], batch, refuse_seconds=60)
-                        else:
-                            driver.decline([offer.offer_id], refuse_seconds=60)
-
-                def status_update(self, driver: SchedulerDriver, update: p.StatusUpdate) -> None:
-                    if update.state == "TASK_RUNNING":
-                        counters["running"] += 1
-                        if counters["running"] == tasks:
-                            done.set()
-
+            bench = launch_all(tasks, Resources.parse(TASK_RES), "t")
             started = time.perf_counter()
             driver = SchedulerDriver(
-                Bench(), p.FrameworkInfo("bench"), cluster.node, master=master_addr
+                bench, p.FrameworkInfo("bench"), cluster.node, master=master_addr
             ).start()
-            if not done.wait(300):
-                raise RuntimeError(f"only {counters['running']}/{tasks} RUNNING after 300 s")
+            if not bench.done.wait(300):
+                raise RuntimeError(f"only {bench.running}/{tasks} RUNNING after 300 s")
             while stats.ask("stats", timeout=60)["pending_updates"] > 0:
                 if time.perf_counter() - started > 300:
                     raise RuntimeError("acknowledgements did not drain")
