@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import json
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -41,9 +40,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.scheduling import spawn_role, stop_processes  # noqa: E402
+from bench.scheduling import (  # noqa: E402
+    _serve_until_stdin_closes,
+    role_agents,
+    spawn_role,
+    stop_processes,
+)
 
-AGENT_RES = "cpus:8;mem:16384"
 LABELS = {"pydcos.simulated.exit": "TASK_FINISHED"}
 
 
@@ -67,41 +70,6 @@ def role_master(zk_hosts: str) -> None:
     print(f"MASTER {proc.address} {proc.gateway.url if proc.gateway else ''}", flush=True)
     _serve_until_stdin_closes()
     proc.stop()
-
-
-def role_agents(master: str, count: int) -> None:
-    from actors.agent._agent_actor import AgentActor, SimulatedRunner
-    from actors.resources import Resources
-    from runtime import Node
-    from transport import Security
-
-    node = Node("agents", on_fatal=lambda reason: None)
-    node.listen(security=Security.plain())
-    res = Resources.parse(AGENT_RES)
-    for i in range(count):
-        name = f"agent{i}"
-        node.spawn(
-            AgentActor,
-            hostname=f"sim-{i:04d}",
-            address=node.actor_address(name),
-            resources=res,
-            runner=SimulatedRunner(),
-            master=master,
-            update_retry_interval=10.0,
-            register_retry_interval=2.0,
-            name=name,
-        )
-    print(f"AGENTS {node.address}", flush=True)
-    _serve_until_stdin_closes()
-    node.shutdown(10)
-
-
-def _serve_until_stdin_closes() -> None:
-    signal.signal(signal.SIGTERM, lambda *a: sys.stdin.close())
-    try:
-        sys.stdin.read()
-    except (OSError, ValueError):
-        pass
 
 
 # ---------------------------------------------------------------------------- baselines
