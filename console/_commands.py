@@ -195,8 +195,7 @@ def add_console_commands(sub: Any, csub: Any) -> None:
 
     # marathon
     m = _group(sub, "marathon", "long-running services (Marathon's v2 API)")
-    app = m.add_parser("app", help="apps").add_subparsers(dest="app_command", metavar="SUBCOMMAND")
-    app.required = True
+    app = _group(m, "app", "apps")
     a = _leaf(
         app,
         "add",
@@ -232,10 +231,7 @@ def add_console_commands(sub: Any, csub: Any) -> None:
     )
     a.add_argument("app_id", metavar="ID")
     a.add_argument("--force", action="store_true")
-    dep = m.add_parser("deployment", help="deployments").add_subparsers(
-        dest="deployment_command", metavar="SUBCOMMAND"
-    )
-    dep.required = True
+    dep = _group(m, "deployment", "deployments")
     _leaf(dep, "list", "deployments in progress", lambda c, o, a: v.deployment_list(c, o))
     d = _leaf(
         dep,
@@ -253,10 +249,7 @@ def add_console_commands(sub: Any, csub: Any) -> None:
     )
     d.add_argument("deployment_id", metavar="ID")
     d.add_argument("--force", action="store_true")
-    mt = m.add_parser("task", help="Marathon's tasks").add_subparsers(
-        dest="mtask_command", metavar="SUBCOMMAND"
-    )
-    mt.required = True
+    mt = _group(m, "task", "Marathon's tasks")
     d = _leaf(
         mt,
         "list",
@@ -290,10 +283,7 @@ def add_console_commands(sub: Any, csub: Any) -> None:
     )
     j.add_argument("job_id", metavar="ID")
     j.add_argument("--stop-current-job-runs", action="store_true")
-    sched = job.add_parser("schedule", help="a job's cron schedules").add_subparsers(
-        dest="schedule_command", metavar="SUBCOMMAND"
-    )
-    sched.required = True
+    sched = _group(job, "schedule", "a job's cron schedules")
     s = _leaf(
         sched,
         "add",
