@@ -127,12 +127,10 @@ class Cluster:
         return self.node.ref(f"{self._leader.address}/{name}")
 
     def close(self) -> None:
+        from zk import close_quietly
+
         self._watch.stop()
-        try:
-            self._client.stop()
-            self._client.close()
-        except Exception:
-            pass
+        close_quietly(self._client)
         if self._owns_node:
             self.node.shutdown(5)
 
@@ -178,5 +176,7 @@ def connect(
         return Cluster(node, client)
     except Exception:
         node.shutdown(2)
-        client.stop()
+        from zk import close_quietly
+
+        close_quietly(client)
         raise

@@ -67,10 +67,11 @@ def connect(
 
 def close_quietly(client: KazooClient) -> None:
     """Stop and close a client, ignoring errors (used in teardown paths)."""
-    try:
-        client.stop()
-    finally:
-        client.close()
+    for step in (client.stop, client.close):
+        try:
+            step()
+        except Exception as exc:
+            log.debug("closing the ZooKeeper client: %s: %r", step.__name__, exc)
 
 
 def expire_session(client: KazooClient, timeout: float = 10.0) -> None:

@@ -31,7 +31,7 @@ from actors.master._actor import MASTER_ACTOR
 from actors.resources import Attributes, Resources, parse_attributes
 from runtime import ChildSpec, Node, Supervisor
 from transport import Security
-from zk import LeaderInfo, LeaderWatch, connect
+from zk import LeaderInfo, LeaderWatch, close_quietly, connect
 
 log = logging.getLogger("actors.agent")
 
@@ -154,11 +154,7 @@ class AgentProcess:
             self.watch = None
         self.node.shutdown(10)
         if self.client is not None:
-            try:
-                self.client.stop()
-                self.client.close()
-            except Exception:
-                pass
+            close_quietly(self.client)
             self.client = None
 
 

@@ -29,7 +29,7 @@ from actors.master._master_core import MasterConfig
 from actors.master._services import LeaderService, ServiceContext
 from runtime import ActorRef, ChildSpec, Node
 from transport import Security
-from zk import Election, LeaderInfo, LeaderWatch, StateStore, ZkError, connect
+from zk import Election, LeaderInfo, LeaderWatch, StateStore, ZkError, close_quietly, connect
 
 log = logging.getLogger("actors.master")
 
@@ -218,9 +218,5 @@ class MasterProcess:
             self.gateway = None
         self.node.shutdown(10)
         if self.client is not None:
-            try:
-                self.client.stop()
-                self.client.close()
-            except Exception:
-                pass
+            close_quietly(self.client)
             self.client = None
