@@ -909,6 +909,38 @@ class MasterCore:
             return f"task {t.task_id}: kill_grace_period {t.kill_grace_period!r} must be >= 0"
         return None
 
+    def _send_update(
+        self,
+        out: list[Effect],
+        address: str,
+        framework_id: str,
+        task_id: str,
+        agent_id: str,
+        state: TaskState,
+        reason: TaskReason | None,
+        message: str,
+        now: float,
+        healthy: bool | None = None,
+    ) -> None:
+        """A master-generated update: no uuid, so the framework owes no acknowledgement."""
+        out.append(
+            Send(
+                address,
+                p.StatusUpdate(
+                    framework_id=framework_id,
+                    task_id=task_id,
+                    agent_id=agent_id,
+                    state=state.value,
+                    uuid="",
+                    timestamp=now + self.wall_offset,
+                    reason=reason.value if reason else None,
+                    message=message,
+                    healthy=healthy,
+                    source="SOURCE_MASTER",
+                ),
+            )
+        )
+
     def _reject_task(
         self,
         fw: FrameworkRecord,
@@ -919,21 +951,16 @@ class MasterCore:
         now: float,
         out: list[Effect],
     ) -> None:
-        out.append(
-            Send(
-                fw.address,
-                p.StatusUpdate(
-                    framework_id=fw.framework_id,
-                    task_id=str(t.task_id),
-                    agent_id=str(t.agent_id),
-                    state=state.value,
-                    uuid="",
-                    timestamp=now + self.wall_offset,
-                    reason=reason.value,
-                    message=message,
-                    source="SOURCE_MASTER",
-                ),
-            )
+        self._send_update(
+            out,
+            fw.address,
+            fw.framework_id,
+            str(t.task_id),
+            str(t.agent_id),
+            state,
+            reason,
+            message,
+            now,
         )
 
     def _launch(
@@ -999,22 +1026,17 @@ class MasterCore:
         t.message = message
         fw = self.frameworks.get(t.framework_id)
         if fw is not None and fw.connected:
-            out.append(
-                Send(
-                    fw.address,
-                    p.StatusUpdate(
-                        framework_id=t.framework_id,
-                        task_id=t.task_id,
-                        agent_id=t.agent_id,
-                        state=state.value,
-                        uuid="",
-                        timestamp=now + self.wall_offset,
-                        reason=reason.value if reason else None,
-                        message=message,
-                        healthy=t.healthy,
-                        source="SOURCE_MASTER",
-                    ),
-                )
+            self._send_update(
+                out,
+                fw.address,
+                t.framework_id,
+                t.task_id,
+                t.agent_id,
+                state,
+                reason,
+                message,
+                now,
+                t.healthy,
             )
 
     def _on_status_update(
@@ -1059,21 +1081,16 @@ class MasterCore:
         if t is None:
             if self.recovery_deadline is not None:
                 return  # Might be on an agent that has not re-registered; Mesos waits too.
-            out.append(
-                Send(
-                    fw.address,
-                    p.StatusUpdate(
-                        framework_id=m.framework_id,
-                        task_id=m.task_id,
-                        agent_id="",
-                        state=TaskState.UNKNOWN.value,
-                        uuid="",
-                        timestamp=now + self.wall_offset,
-                        reason=TaskReason.RECONCILIATION.value,
-                        message="kill of a task the master does not know",
-                        source="SOURCE_MASTER",
-                    ),
-                )
+            self._send_update(
+                out,
+                fw.address,
+                m.framework_id,
+                m.task_id,
+                "",
+                TaskState.UNKNOWN,
+                TaskReason.RECONCILIATION,
+                "kill of a task the master does not know",
+                now,
             )
             return
         agent = self.agents.get(t.agent_id)
@@ -1093,12 +1110,7 @@ class MasterCore:
         for task_id in ids:
             t = self.tasks.get((m.framework_id, task_id))
             if t is not None:
-                state, agent_id, reason, healthy = (
-                    t.state,
-                    t.agent_id,
-                    TaskReason.RECONCILIATION,
-                    t.healthy,
-                )
+                state, agent_id, healthy = t.state, t.agent_id, t.healthy
             else:
                 done = next(
                     (
@@ -1112,23 +1124,17 @@ class MasterCore:
                     state, agent_id, healthy = done.state, done.agent_id, done.healthy
                 else:
                     state, agent_id, healthy = TaskState.UNKNOWN, "", None
-                reason = TaskReason.RECONCILIATION
-            out.append(
-                Send(
-                    fw.address,
-                    p.StatusUpdate(
-                        framework_id=m.framework_id,
-                        task_id=task_id,
-                        agent_id=agent_id,
-                        state=state.value,
-                        uuid="",
-                        timestamp=now + self.wall_offset,
-                        reason=reason.value,
-                        message="",
-                        healthy=healthy,
-                        source="SOURCE_MASTER",
-                    ),
-                )
+            self._send_update(
+                out,
+                fw.address,
+                m.framework_id,
+                task_id,
+                agent_id,
+                state,
+                TaskReason.RECONCILIATION,
+                "",
+                now,
+                healthy,
             )
 
 
