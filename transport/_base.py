@@ -117,24 +117,44 @@ class _TransportBase:
             raise MessageTooLarge(len(data), self.max_message_size)
         return data
 
-    def send(self, peer_address: str, envelope: Envelope) -> None:
+    def send(self, peer_address: str, envelope: Envelope, *, lazy: bool = False) -> bool:
         """Queue ``envelope`` for ``peer_address``. Thread-safe, never blocks.
 
         Encoding happens here, on the caller's thread, so an unencodable or oversized
         message fails at its origin. Delivery is at-most-once.
-        """
-        self._enqueue(peer_address, self.encode(envelope))
 
-    def reply(self, request: Envelope, body: Any, *, sender_actor: str | None = None) -> None:
-        """Send a REPLY to an ASK (``corr_id = request.msg_id``)."""
-        self.send(request.sender_node, self._answer(request, Kind.REPLY, body, sender_actor))
+        ``lazy``: the caller is about to block (a synchronous ask, the end of a
+        handler) and will wake the I/O thread itself, by writing 1 to ``wake_fd`` in
+        the same GIL-free call that puts it to sleep; True means it owes that wake-up.
+        """
+        return self._enqueue(peer_address, self.encode(envelope), lazy)
+
+    def reply(
+        self, request: Envelope, body: Any, *, sender_actor: str | None = None, lazy: bool = False
+    ) -> bool:
+        """Send a REPLY to an ASK (``corr_id = request.msg_id``); ``lazy`` as in `send`."""
+        return self.send(
+            request.sender_node, self._answer(request, Kind.REPLY, body, sender_actor), lazy=lazy
+        )
 
     def reply_error(
-        self, request: Envelope, exc: BaseException, *, sender_actor: str | None = None
-    ) -> None:
+        self,
+        request: Envelope,
+        exc: BaseException,
+        *,
+        sender_actor: str | None = None,
+        lazy: bool = False,
+    ) -> bool:
         """Send an ERROR reply carrying ``RemoteError(type(exc).__name__, str(exc))``."""
         body = RemoteError.from_exception(exc)
-        self.send(request.sender_node, self._answer(request, Kind.ERROR, body, sender_actor))
+        return self.send(
+            request.sender_node, self._answer(request, Kind.ERROR, body, sender_actor), lazy=lazy
+        )
+
+    @property
+    def wake_fd(self) -> int:
+        """The eventfd a `lazy` sender writes 1 to (-1: nothing to wake)."""
+        return -1
 
     def _answer(
         self, request: Envelope, kind: Kind, body: Any, sender_actor: str | None
@@ -150,7 +170,8 @@ class _TransportBase:
 
     # -- to implement ---------------------------------------------------------------
 
-    def _enqueue(self, peer: str, data: bytes) -> None:
+    def _enqueue(self, peer: str, data: bytes, lazy: bool = False) -> bool:
+        """Queue one encoded envelope; True if the caller now owes the wake-up."""
         raise NotImplementedError
 
     def _emit(self, peer: str, frames: list[bytes]) -> None:

@@ -71,9 +71,10 @@ class FakeTransport(_TransportBase):
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _enqueue(self, peer: str, data: bytes) -> None:
+    def _enqueue(self, peer: str, data: bytes, lazy: bool = False) -> bool:
         if self._running:
             self._net._post((self._address, peer, data, None))
+        return False
 
     def _emit(self, peer: str, frames: list[bytes]) -> None:
         for f in frames:

@@ -14,12 +14,21 @@ envelopes back to back (msgpack is self-delimiting), up to ``max_message_size`` 
 one libzmq call and one Python-level send per batch instead of one per envelope. Since
 no frame exceeds ``max_message_size``, MAXMSGSIZE on every socket refuses anything
 larger at the libzmq level, before Python sees it.
+
+The I/O thread waits in one ``epoll_wait`` over the wake-up eventfd and every socket's
+ZMQ_FD (cheaper than ``zmq.Poller``, which polls each socket's state before and after
+it sleeps). After it hands an ask to a local actor, or a reply to a caller, it first
+spins up to ``spin_us`` without the GIL (C helper ``transport._spin``): the answer is
+usually back within microseconds, and on a virtual machine waking a sleeping thread
+costs tens. A ``lazy`` send leaves the wake-up to the sender, which pays it in the
+same GIL-free call that puts it to sleep (see ``runtime._inbox``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import select
 import threading
 import time
 import uuid
@@ -40,11 +49,20 @@ from transport._base import (
     _TransportBase,
 )
 from transport._codec import MessageRegistry
-from transport._envelope import Envelope
+from transport._envelope import Envelope, Kind
 from transport._errors import TransportError
 from transport._security import Security
 
 log = logging.getLogger("transport.zmq")
+
+try:
+    from transport._spin import wait as spin_wait
+except ImportError:  # pragma: no cover - the C helper did not build: plain epoll
+    spin_wait = None
+    log.warning(
+        "transport: the C helper transport._spin is not built (no C compiler at install?):"
+        " the I/O thread will not spin, remote asks are slower; reinstall with gcc to fix"
+    )
 
 CLIENT_PREFIX = "client:"
 """Address prefix of a connect-only transport (``bind=None``); peers answer it over the
@@ -62,6 +80,11 @@ _POLLOUT = int(zmq.POLLOUT)
 _NOBLOCK = int(zmq.NOBLOCK)
 _EVENTS = int(zmq.EVENTS)
 _RCVMORE = int(zmq.RCVMORE)
+_ASK = Kind.ASK
+_REPLY = Kind.REPLY
+
+DEFAULT_SPIN_US = 100.0
+"""How long the I/O thread spins for an answer after handing over an ask or a reply."""
 
 
 class _Route:
@@ -74,6 +97,19 @@ class _Route:
         self.sock = sock
         self.ident = ident  # None: our DEALER to the peer; bytes: via our ROUTER
         self.pending: deque[bytes] = deque()
+
+
+def _env_spin_us() -> float:
+    raw = os.environ.get("PYDCOS_IO_SPIN_US")
+    if raw is None or raw == "":
+        return DEFAULT_SPIN_US
+    try:
+        value = float(raw)
+    except ValueError:
+        raise TransportError(f"PYDCOS_IO_SPIN_US: {raw!r} is not a number") from None
+    if not 0 <= value <= 10_000:
+        raise TransportError(f"PYDCOS_IO_SPIN_US: {raw!r} is not between 0 and 10000")
+    return value
 
 
 def _make_wakeup() -> tuple[int, int]:
@@ -103,6 +139,7 @@ class ZmqTransport(_TransportBase):
         heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT,
         linger: float = 0.1,
         hwm: int = 100_000,
+        spin_us: float | None = None,
     ) -> None:
         super().__init__(
             registry=registry,
@@ -122,6 +159,12 @@ class ZmqTransport(_TransportBase):
         self.security = security
         self.linger = linger
         self.hwm = hwm
+        if spin_us is None:
+            spin_us = _env_spin_us()
+        self.spin_ns = int(spin_us * 1000)
+        """After handing over an ask or a reply, the I/O thread spins this long (without
+        the GIL, in the C helper) before it sleeps: on a VM, waking a sleeping thread
+        costs tens of microseconds, and the answer is usually back sooner. 0: never."""
         self._outq: deque[tuple[str, bytes]] = deque()
         self._signalled = False
         self._stopping = False
@@ -133,7 +176,9 @@ class ZmqTransport(_TransportBase):
         self._io_ident = -1
         # I/O-thread state
         self._ctx: zmq.Context[Any] | None = None
-        self._poller = zmq.Poller()
+        self._ep: select.epoll | None = None
+        self._sock_by_fd: dict[int, zmq.Socket[Any]] = {}
+        self._recheck: set[zmq.Socket[Any]] = set()  # look at ZMQ_EVENTS before sleeping
         self._router: zmq.Socket[Any] | None = None
         self._zap: zmq.Socket[Any] | None = None
         self._routes: dict[str, _Route] = {}
@@ -164,11 +209,16 @@ class ZmqTransport(_TransportBase):
         self._stopping = True
         self._wake()
         self._thread.join(timeout)
-        for fd in {self._wake_r, self._wake_w}:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+
+    def __del__(self) -> None:
+        # Not in stop(): a thread that owes this transport a wake-up (a lazy send)
+        # holds a reference to it and may still write the eventfd after stop().
+        for fd in {getattr(self, "_wake_r", -1), getattr(self, "_wake_w", -1)}:
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
 
     def __enter__(self) -> ZmqTransport:
         return self.start() if not self._started else self
@@ -178,15 +228,22 @@ class ZmqTransport(_TransportBase):
 
     # -- caller threads -------------------------------------------------------------
 
-    def _enqueue(self, peer: str, data: bytes) -> None:
+    def _enqueue(self, peer: str, data: bytes, lazy: bool = False) -> bool:
         if self._stopping:
-            return  # at-most-once: a send racing shutdown is dropped
+            return False  # at-most-once: a send racing shutdown is dropped
         self._outq.append((peer, data))
         # From the I/O thread itself (a reply sent inside on_envelope) no wakeup is
         # needed: the loop drains the queue before it polls again.
         if not self._signalled and get_ident() != self._io_ident:
             self._signalled = True
+            if lazy and self._wake_w == self._wake_r:
+                return True  # the caller writes wake_fd as it goes to sleep
             self._wake()
+        return False
+
+    @property
+    def wake_fd(self) -> int:
+        return self._wake_w if self._wake_w == self._wake_r else -1
 
     def _wake(self) -> None:
         try:
@@ -203,11 +260,13 @@ class ZmqTransport(_TransportBase):
         self._io_ident = get_ident()
         ctx: zmq.Context[Any] = zmq.Context(io_threads=1)
         self._ctx = ctx
+        self._ep = select.epoll()
         try:
             self._setup(ctx)
         except BaseException as exc:
             self._error = exc
             ctx.destroy(linger=0)
+            self._ep.close()
             self._ready.set()
             return
         self._ready.set()
@@ -218,10 +277,12 @@ class ZmqTransport(_TransportBase):
             self._count("io:crashed")
         finally:
             ctx.destroy(linger=int(self.linger * 1000))
+            self._ep.close()
 
     def _setup(self, ctx: zmq.Context[Any]) -> None:
         sec = self.security
-        self._poller.register(self._wake_r, zmq.POLLIN)
+        assert self._ep is not None
+        self._ep.register(self._wake_r, select.EPOLLIN)
         if self.bind is None:
             self._address = CLIENT_PREFIX + uuid.uuid4().hex
         else:
@@ -230,7 +291,7 @@ class ZmqTransport(_TransportBase):
                 zap.linger = 0
                 zap.bind("inproc://zeromq.zap.01")
                 self._zap = zap
-                self._poller.register(zap, zmq.POLLIN)
+                self._watch(zap)
             router = ctx.socket(zmq.ROUTER)
             self._sockopts(router)
             router.setsockopt(zmq.ROUTER_MANDATORY, 1)
@@ -241,7 +302,7 @@ class ZmqTransport(_TransportBase):
                 router.zap_domain = b"pydcos"
             router.bind(self.bind)
             self._router = router
-            self._poller.register(router, zmq.POLLIN)
+            self._watch(router)
             bound = router.getsockopt_string(zmq.LAST_ENDPOINT)
             self._address = self._advertised(bound)
         self._init_heartbeats()
@@ -269,33 +330,52 @@ class ZmqTransport(_TransportBase):
         s.setsockopt(zmq.RECONNECT_IVL, 100)
         s.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
 
+    def _watch(self, sock: zmq.Socket[Any]) -> None:
+        """Put a socket's ZMQ_FD in the epoll set (level-triggered on the fd itself).
+
+        The fd only says "look at ZMQ_EVENTS": it signals commands for the socket, and
+        any send or recv may consume that signal. So a socket is looked at when its fd
+        fires, and also after every turn that wrote to it or stopped reading it early
+        (``_recheck``), before the loop sleeps again.
+        """
+        assert self._ep is not None
+        fd = int(sock.getsockopt(zmq.FD))
+        self._sock_by_fd[fd] = sock
+        self._ep.register(fd, select.EPOLLIN)
+
     def _loop(self) -> None:
-        poller = self._poller
+        assert self._ep is not None
+        ep_poll = self._ep.poll
+        epfd = self._ep.fileno()
+        spin = 0
+        spin_ns = self.spin_ns if spin_wait is not None else 0
         wake = self._wake_r
-        router = self._router
-        zap = self._zap
+        by_fd = self._sock_by_fd
+        service = self._service
         inbound = self._inbound
         interval = self.heartbeat_interval
         next_tick = time.monotonic() + interval
+        timeout = interval
         while True:
-            timeout = 0 if self._outq else int(max(0.0, next_tick - time.monotonic()) * 1000) + 1
-            events = poller.poll(timeout)
+            # One epoll_wait: the only Python work before the GIL is dropped is a
+            # C call, so a thread we just woke does not queue behind us for the GIL.
+            if spin:
+                events = spin_wait(epfd, timeout, spin)
+                spin = 0
+            else:
+                events = ep_poll(timeout)
             self._now = now = time.monotonic()
-            for sock, ev in events:
-                if sock is router:
-                    self._recv_router()
-                elif sock == wake:
+            ready = self._recheck
+            self._recheck = set()
+            for fd, _ev in events:
+                if fd == wake:
                     self._clear_wake()
-                elif sock is zap:
-                    self._handle_zap()
                 else:
-                    r = self._by_sock.get(sock)
-                    if r is None:
-                        continue
-                    if ev & _POLLIN:
-                        self._recv_dealer(r)
-                    if ev & _POLLOUT and r.pending:
-                        self._flush_pending(r)
+                    sock = by_fd.get(fd)
+                    if sock is not None:
+                        ready.add(sock)
+            for sock in ready:
+                service(sock)
             if self._outq:
                 self._drain()
             if self._stopping:
@@ -306,20 +386,56 @@ class ZmqTransport(_TransportBase):
             if now >= next_tick:
                 self._tick()
                 next_tick = now + interval
-            if inbound:
-                # Last, right before poll() drops the GIL: handing an envelope over wakes
-                # an actor (or an ask's caller), which then needs the GIL at once.
-                self._deliver_inbound()
+            # A send may have consumed a socket's fd signal (its commands were
+            # processed): read what became readable before sleeping.
+            if self._recheck:
+                ready = self._recheck
+                self._recheck = set()
+                for sock in ready:
+                    service(sock)
+            # Last, right before the wait drops the GIL: handing an envelope over wakes
+            # an actor (or an ask's caller), which then needs the GIL at once. After an
+            # ask or a reply, an answer usually comes back within microseconds: spin.
+            if inbound and self._deliver_inbound():
+                spin = spin_ns
+            if self._outq or self._recheck:
+                timeout = 0.0
+            else:
+                timeout = max(0.0, next_tick - time.monotonic()) + 0.001
+
+    def _service(self, sock: zmq.Socket[Any]) -> None:
+        """Read what a socket holds and flush what waits for room on it."""
+        opt = cast("Callable[[int], int]", sock.getsockopt)
+        ev = opt(_EVENTS)
+        if ev & _POLLIN:
+            if sock is self._router:
+                self._recv_router()
+            elif sock is self._zap:
+                self._handle_zap()
+            else:
+                r = self._by_sock.get(sock)
+                if r is not None:
+                    self._recv_dealer(r)
+        if ev & _POLLOUT:
+            r = self._by_sock.get(sock)
+            if r is not None and r.pending:
+                self._flush_pending(r)
 
     def _dispatch(self, env: Envelope) -> None:
         self._inbound.append(env)
 
-    def _deliver_inbound(self) -> None:
+    def _deliver_inbound(self) -> bool:
+        """Hand over what this turn read; True if an answer may come back at once (an
+        ask went to a local actor, or a reply to a caller who may ask again)."""
         inbound = self._inbound
         deliver = self._deliver
+        quick = False
         for env in inbound:
             deliver(env)
+            if env.kind is _ASK or env.kind is _REPLY:
+                quick = True
         inbound.clear()
+        return quick
 
     def _clear_wake(self) -> None:
         try:
@@ -364,6 +480,7 @@ class ZmqTransport(_TransportBase):
                 handle(recv(_NOBLOCK), None, ident)
             if not opt(_EVENTS) & _POLLIN:
                 return
+        self._recheck.add(router)  # more to read: come back after other work
 
     def _recv_dealer(self, r: _Route) -> None:
         handle = self._handle_frame
@@ -381,6 +498,7 @@ class ZmqTransport(_TransportBase):
                 handle(recv(_NOBLOCK), addr, sock)
             if not opt(_EVENTS) & _POLLIN:
                 return
+        self._recheck.add(sock)  # more to read: come back after other work
 
     def _handle_zap(self) -> None:
         assert self._zap is not None
@@ -404,6 +522,7 @@ class ZmqTransport(_TransportBase):
             )
         status = [b"200", b"OK"] if ok else [b"400", b"key not authorised"]
         self._zap.send_multipart([b"1.0", request_id, *status, key if ok else b"", b""])
+        self._recheck.add(self._zap)  # the next request may be waiting already
 
     def _open_route(self, peer: str) -> _Route | None:
         if peer.startswith(CLIENT_PREFIX):
@@ -428,7 +547,7 @@ class ZmqTransport(_TransportBase):
                 return None
             r = _Route(peer, sock, None)
             self._by_sock[sock] = r
-            self._poller.register(sock, zmq.POLLIN)
+            self._watch(sock)
         self._routes[peer] = r
         self._track(peer)
         return r
@@ -470,6 +589,7 @@ class ZmqTransport(_TransportBase):
         """Send envelopes as few frames as possible: each frame carries consecutive
         envelopes back to back, up to ``max_message_size`` bytes (one libzmq call each)."""
         sock = r.sock
+        self._recheck.add(sock)
         limit = self.max_message_size
         n = len(frames)
         i = 0
@@ -494,8 +614,7 @@ class ZmqTransport(_TransportBase):
                     self._counters["send:overflow"] += j - i
                     i = j
                     continue
-                self._hold(r, frames[i:])
-                self._poller.register(sock, zmq.POLLIN | zmq.POLLOUT)
+                self._hold(r, frames[i:])  # flushed when ZMQ_EVENTS says POLLOUT
                 return
             except zmq.ZMQError as exc:  # EHOSTUNREACH: the client is gone
                 self._counters["send:unreachable"] += n - i
@@ -506,7 +625,6 @@ class ZmqTransport(_TransportBase):
     def _flush_pending(self, r: _Route) -> None:
         frames = list(r.pending)
         r.pending.clear()
-        self._poller.register(r.sock, zmq.POLLIN)
         self._write(r, frames)
 
     def _send_pong(self, reply_path: Any) -> None:
@@ -514,7 +632,9 @@ class ZmqTransport(_TransportBase):
             if type(reply_path) is bytes:
                 if self._router is not None:
                     self._router.send_multipart([reply_path, self._pong], zmq.NOBLOCK)
+                    self._recheck.add(self._router)
             else:
                 reply_path.send(self._pong, zmq.NOBLOCK)
+                self._recheck.add(reply_path)
         except zmq.ZMQError:
             self._count("heartbeat:pong_failed")

@@ -1,0 +1,78 @@
+"""The I/O loop's hand-off rules: lazy sends, the spin setting, both wait paths."""
+
+from __future__ import annotations
+
+import os
+import queue
+from collections.abc import Iterator
+
+import pytest
+
+from transport import Envelope, Kind, Security, TransportError, ZmqTransport, _zmq
+
+SLOW_HB = {"heartbeat_interval": 30.0, "heartbeat_timeout": 60.0}
+
+
+def _pair(**kw: object) -> Iterator[tuple[ZmqTransport, ZmqTransport, queue.Queue[Envelope]]]:
+    got: queue.Queue[Envelope] = queue.Queue()
+    a = ZmqTransport(security=Security.plain(), on_envelope=lambda e: None, **SLOW_HB, **kw)
+    b = ZmqTransport(security=Security.plain(), on_envelope=got.put, **SLOW_HB, **kw)
+    a.start()
+    b.start()
+    try:
+        yield a, b, got
+    finally:
+        a.stop()
+        b.stop()
+
+
+@pytest.fixture(params=["spin", "no-spin", "no-c-helper"])
+def pair(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[ZmqTransport, ZmqTransport, queue.Queue[Envelope]]]:
+    if request.param == "no-c-helper":
+        monkeypatch.setattr(_zmq, "spin_wait", None)
+    elif _zmq.spin_wait is None:
+        pytest.skip("transport._spin was not built")
+    yield from _pair(spin_us=0.0 if request.param == "no-spin" else 200.0)
+
+
+def _tell(a: ZmqTransport, i: int) -> Envelope:
+    return Envelope(sender_node=a.address, target="x", kind=Kind.TELL, body=i)
+
+
+def test_lazy_send_is_delivered_once_the_owed_wake_is_paid(pair: tuple) -> None:
+    a, b, got = pair
+    assert a.send(b.address, _tell(a, 0)) is False  # an eager send wakes the I/O thread
+    assert got.get(timeout=5).body == 0
+    # Heartbeats come every 30 s: only the wake-up the lazy sender owes moves this one.
+    assert a.send(b.address, _tell(a, 1), lazy=True) is True
+    assert a.send(b.address, _tell(a, 2), lazy=True) is False  # already owed
+    assert a.wake_fd >= 0
+    os.eventfd_write(a.wake_fd, 1)
+    assert [got.get(timeout=5).body for _ in range(2)] == [1, 2]
+
+
+def test_asks_and_replies_keep_flowing_in_every_wait_mode(pair: tuple) -> None:
+    a, b, got = pair
+    for i in range(300):
+        a.send(b.address, _tell(a, i))
+    assert [got.get(timeout=5).body for _ in range(300)] == list(range(300))
+
+
+def test_spin_setting_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYDCOS_IO_SPIN_US", "25")
+    t = ZmqTransport(security=Security.plain(), on_envelope=lambda e: None)
+    assert t.spin_ns == 25_000
+    monkeypatch.setenv("PYDCOS_IO_SPIN_US", "0")
+    assert ZmqTransport(security=Security.plain(), on_envelope=lambda e: None).spin_ns == 0
+    monkeypatch.delenv("PYDCOS_IO_SPIN_US")
+    t = ZmqTransport(security=Security.plain(), on_envelope=lambda e: None)
+    assert t.spin_ns == int(_zmq.DEFAULT_SPIN_US * 1000)
+
+
+@pytest.mark.parametrize("bad", ["fast", "-1", "1e9", "nan"])
+def test_a_bad_spin_setting_is_refused_by_name(monkeypatch: pytest.MonkeyPatch, bad: str) -> None:
+    monkeypatch.setenv("PYDCOS_IO_SPIN_US", bad)
+    with pytest.raises(TransportError, match=r"PYDCOS_IO_SPIN_US: .*" + bad):
+        ZmqTransport(security=Security.plain(), on_envelope=lambda e: None)
