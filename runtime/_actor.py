@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 import pykka
 from pykka import messages as pykka_messages
 
+from runtime._inbox import Inbox, bind_inbox, pay_wake
 from runtime._messages import (
     KILLED,
     NOPROC,
@@ -76,7 +77,7 @@ class Actor(pykka.ThreadingActor):
     start_timeout: ClassVar[float] = 5.0
     """How long `spawn` waits for `started()` before killing the actor."""
 
-    actor_inbox: queue.SimpleQueue[Envelope]  # type: ignore[assignment]
+    actor_inbox: Inbox[Envelope]  # type: ignore[assignment]
     ref: LocalActorRef
     """A ref pinned to this actor instance (not to its name)."""
     exit_reason: Any = None
@@ -87,8 +88,8 @@ class Actor(pykka.ThreadingActor):
         raise TypeError(f"start {cls.__name__} with node.spawn({cls.__name__}, ...)")
 
     @staticmethod
-    def _create_actor_inbox() -> queue.SimpleQueue[Envelope]:  # type: ignore[override]
-        return queue.SimpleQueue()
+    def _create_actor_inbox() -> Inbox[Envelope]:  # type: ignore[override]
+        return Inbox()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
@@ -225,6 +226,14 @@ class Actor(pykka.ThreadingActor):
 
     def _actor_loop(self) -> None:
         self._rt_ident = threading.get_ident()
+        bind_inbox(self.actor_inbox)
+        try:
+            self._rt_loop()
+        finally:
+            bind_inbox(None)
+            pay_wake()
+
+    def _rt_loop(self) -> None:
         try:
             self.started()
         except BaseException as exc:
@@ -338,7 +347,7 @@ class Actor(pykka.ThreadingActor):
         self._rt_done.set()
 
     def _rt_drain(self) -> None:
-        get = self.actor_inbox.get_nowait  # type: ignore[attr-defined]
+        get = self.actor_inbox.get_nowait
         while True:
             try:
                 envelope = get()

@@ -255,7 +255,8 @@ class Node:
         actor = self._names.get(name)
         if actor is None or actor._rt_dead:
             return False
-        actor.actor_inbox.put(Envelope(message, CallbackReply(reply) if reply else None))
+        # From the I/O thread, which waits for its next event right after.
+        actor.actor_inbox.hand_over(Envelope(message, CallbackReply(reply) if reply else None))
         if actor._rt_dead:
             actor._rt_drain()
         return True

@@ -15,6 +15,7 @@ from _thread import allocate_lock
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from runtime._inbox import pay_wake, thread_waker
 from runtime.errors import ActorDead, ActorNotFound, AskTimeout
 
 if TYPE_CHECKING:
@@ -75,10 +76,7 @@ class AskFuture:
             return
         self._value = value
         self._done = True
-        try:
-            self._lock.release()
-        except RuntimeError:  # two producers raced; the first one won
-            pass
+        self._wake()
 
     def set_exception(self, exc_info: ExcInfo | BaseException | None = None) -> None:
         if self._done:
@@ -89,9 +87,12 @@ class AskFuture:
             error = exc_info[1] if exc_info is not None else None
         self._error = error if error is not None else ActorDead(f"{self._what}: no reply")
         self._done = True
+        self._wake()
+
+    def _wake(self) -> None:
         try:
             self._lock.release()
-        except RuntimeError:
+        except RuntimeError:  # two producers raced; the first one won
             pass
 
     # --- consumer side --------------------------------------------------------
@@ -126,6 +127,41 @@ class AskFuture:
         if self._wait(timeout):
             return self._result()
         raise AskTimeout(f"{self._what}: no reply within {timeout:.3f}s")
+
+
+class FdAskFuture(AskFuture):
+    """An AskFuture that its producer fills from another busy thread (the transport's
+    I/O thread, for remote asks): it wakes the asking thread through that thread's
+    eventfd with the GIL released (see `runtime._inbox`), so the caller does not wake
+    only to wait for the GIL. The asking thread, as it goes to sleep, also pays the
+    wake-up it owes the I/O thread for a lazily sent ask."""
+
+    __slots__ = ("_waker",)
+
+    def __init__(self, what: str = "ask", deadline: float | None = None) -> None:
+        super().__init__(what, deadline)
+        self._waker = thread_waker()
+
+    def _wake(self) -> None:
+        self._waker.signal()
+        try:
+            self._lock.release()  # for get() callers on other threads
+        except RuntimeError:
+            pass
+
+    def _wait(self, timeout: float) -> bool:
+        waker = self._waker
+        if self._done or waker is not thread_waker():
+            pay_wake()
+            return super()._wait(timeout)
+        end = time.monotonic() + timeout
+        while not self._done:
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            waker.wait(left)  # pays what this thread owes, in the same GIL-free call
+        pay_wake()
+        return self._done
 
 
 class ActorRef(abc.ABC):
@@ -235,7 +271,7 @@ class LocalActorRef(ActorRef):
         if actor is None or actor._rt_dead:
             actor = self._current()
         slot = AskFuture("ask")
-        actor.actor_inbox.put(Envelope(message, slot))
+        actor.actor_inbox.hand_over(Envelope(message, slot))
         if actor._rt_dead and not slot._done:
             raise ActorDead(f"{self!r} stopped before handling {type(message).__name__}")
         if slot._wait(timeout):
@@ -249,7 +285,7 @@ class LocalActorRef(ActorRef):
         except (ActorDead, ActorNotFound) as exc:
             fut.set_exception(exc)
             return fut
-        actor.actor_inbox.put(Envelope(message, fut))
+        actor.actor_inbox.hand_over(Envelope(message, fut))
         if actor._rt_dead and not fut._done:
             fut.set_exception(ActorDead(f"{self!r} stopped before handling the message"))
         return fut

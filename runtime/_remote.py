@@ -21,8 +21,9 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from runtime._inbox import bound_inbox, owe_wake
 from runtime._messages import Down
-from runtime._ref import ActorRef, AskFuture
+from runtime._ref import ActorRef, AskFuture, FdAskFuture
 from runtime.errors import ActorDead, ActorNotFound, AskTimeout
 from transport import (
     Envelope,
@@ -104,30 +105,40 @@ class RemoteActorRef(ActorRef):
             log.warning("tell to %s failed: %s", self.address, exc)
 
     def ask_future(self, message: Any, timeout: float = 5.0) -> AskFuture:
+        return self._ask(message, timeout, False)
+
+    def _ask(self, message: Any, timeout: float, lazy: bool) -> AskFuture:
+        """``lazy``: the caller blocks on the future at once, so it wakes the I/O thread
+        itself as it goes to sleep (see `runtime._inbox`)."""
         r = self._remoting
         deadline = time.monotonic() + timeout
-        fut = AskFuture(f"ask {self.address}", deadline)
+        fut = FdAskFuture(f"ask {self.address}", deadline)
         msg_id = new_msg_id()
         r.pending.add(msg_id, self._node_address, deadline, fut)
         r.maybe_expire()
+        transport = r.transport
         try:
-            r.transport.send(
+            owed = transport.send(
                 self._node_address,
                 Envelope(
                     msg_id=msg_id,
-                    sender_node=r.transport.address,
+                    sender_node=transport.address,
                     target=self._name,
                     kind=Kind.ASK,
                     body=message,
                 ),
+                lazy=lazy,
             )
         except Exception as exc:
             r.pending.cancel(msg_id)
             fut.set_exception(exc)
+        else:
+            if owed:
+                owe_wake(transport)
         return fut
 
     def ask(self, message: Any, timeout: float = 5.0) -> Any:
-        fut = self.ask_future(message, timeout)
+        fut = self._ask(message, timeout, True)
         try:
             return fut.get()
         except AskTimeout:
@@ -215,17 +226,22 @@ class Remoting:
             transport = self.transport
 
             def reply(result: Any, error: BaseException | None) -> None:
+                # On an actor's thread the handler is over: the thread takes its next
+                # message or sleeps right away, and wakes the I/O thread then.
+                lazy = bound_inbox() is not None
                 try:
                     if error is None:
-                        transport.reply(env, result)
+                        owed = transport.reply(env, result, lazy=lazy)
                     else:
-                        transport.reply_error(env, error)
+                        owed = transport.reply_error(env, error, lazy=lazy)
                 except Exception as exc:  # e.g. an unencodable reply value
                     log.warning("reply to %s failed: %s", env.sender_node, exc)
                     try:
-                        transport.reply_error(env, exc)
+                        owed = transport.reply_error(env, exc, lazy=lazy)
                     except Exception:
-                        pass
+                        return
+                if owed:
+                    owe_wake(transport)
 
             if not self.node._deliver_local(env.target, env.body, reply):
                 raise UnknownTarget(f"no actor named {env.target!r} on node {self.node.name!r}")

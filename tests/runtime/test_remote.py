@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -164,3 +165,50 @@ def test_listen_defaults_to_curve_with_the_cluster_keys(
     finally:
         a.shutdown(5)
         b.shutdown(5)
+
+
+def test_actor_that_asks_remotely_in_its_handler_replies_to_a_remote_caller() -> None:
+    """Both wake-ups an actor thread may owe an I/O thread (its own synchronous remote
+    ask, then its reply to a remote ask) are paid. Heartbeats come every 30 s here, so
+    a lost wake-up would leave an ask waiting past its 5 s timeout."""
+    nodes = [Node(n, on_fatal=lambda reason: None) for n in ("echoer", "relay", "client")]
+    for n in nodes:
+        n.listen(security=Security.plain(), heartbeat_interval=30.0, heartbeat_timeout=60.0)
+    echoer, middle, client = nodes
+
+    class Echo(Actor):
+        def receive(self, message: Any) -> Any:
+            return message
+
+    class Relay(Actor):
+        def receive(self, message: Any) -> Any:
+            return ("relayed", middle.ref(echoer.actor_address("echo")).ask(message, timeout=5))
+
+    try:
+        echoer.spawn(Echo, name="echo")
+        middle.spawn(Relay, name="relay")
+        relay = client.ref(middle.actor_address("relay"))
+        assert isinstance(relay, RemoteActorRef)
+        for i in range(200):
+            assert relay.ask(i, timeout=5) == ["relayed", i]
+        futures = [relay.ask_future(i, timeout=5) for i in range(200)]
+        assert [f.get() for f in futures] == [["relayed", i] for i in range(200)]
+    finally:
+        for n in nodes:
+            n.shutdown(5)
+
+
+def test_asks_from_many_threads_at_once_all_come_back(node: Node, peer: Any) -> None:
+    _, address = peer
+    echo = node.ref(f"{address}/echo")
+    results: dict[int, list[Any]] = {}
+
+    def worker(t: int) -> None:
+        results[t] = [echo.ask((t, i), timeout=10) for i in range(100)]
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert {t: r for t, r in results.items()} == {t: [[t, i] for i in range(100)] for t in range(8)}
