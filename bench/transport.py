@@ -41,7 +41,7 @@ import msgpack
 import zmq
 
 from runtime import Actor, Node
-from transport import Security, generate_keys
+from transport import Security, _zmq, generate_keys
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -439,6 +439,9 @@ def main() -> int:
         f"{'met' if met else 'NOT met'}; {plain['samples']} round trips per side and mode, "
         f"{ROUNDS} rounds, {time.monotonic() - t_start:.0f}s"
     )
+    spin_us = _zmq._env_spin_us() if _zmq.spin_wait is not None else 0.0
+    helper = "C helper built" if _zmq.spin_wait is not None else "C helper NOT built: no spin"
+    print(f"I/O thread spin after an ask or reply: {spin_us:g} us ({helper}; PYDCOS_IO_SPIN_US)")
     out = {
         "bench": "transport",
         "ask_rtt_p50_ratio": round(plain["ask_rtt_p50_ratio"], 3),
@@ -448,6 +451,7 @@ def main() -> int:
         "tells_per_s": round(plain["tells_per_s"]),
         "raw_oneway_per_s": round(plain["raw_oneway_per_s"]),
         "curve_ask_rtt_p50_ratio": round(curve["ask_rtt_p50_ratio"], 3),
+        "io_spin_us": spin_us,
         "targets_met": met,
     }
     if ray_fig is not None:
