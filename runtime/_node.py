@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from runtime._actor import Actor, _spawn_ctx
 from runtime._clock import Clock, SystemClock
 from runtime._messages import SHUTDOWN, Down, _Stop
-from runtime._ref import ActorRef, CallbackReply, Envelope, LocalActorRef
+from runtime._ref import ActorRef, CallbackReply, Envelope, LocalActorRef, ReplySlot
 from runtime.errors import (
     ActorDead,
     ActorNotFound,
@@ -249,14 +249,14 @@ class Node:
         return sorted(n for n, a in list(self._names.items()) if not a._rt_dead)
 
     # --- transport entry point ----------------------------------------------------
-    def _deliver_local(self, name: str, message: Any, reply: Reply | None) -> bool:
-        """Like `deliver`, but says False (and does nothing) for an unknown name, so the
-        transport can answer UnknownTarget itself."""
+    def _deliver_local(self, name: str, message: Any, reply_to: ReplySlot | None) -> bool:
+        """Like `deliver`, but takes the reply slot itself and says False (and does
+        nothing) for an unknown name, so the transport can answer UnknownTarget."""
         actor = self._names.get(name)
         if actor is None or actor._rt_dead:
             return False
         # From the I/O thread, which waits for its next event right after.
-        actor.actor_inbox.hand_over(Envelope(message, CallbackReply(reply) if reply else None))
+        actor.actor_inbox.hand_over(Envelope(message, reply_to))
         if actor._rt_dead:
             actor._rt_drain()
         return True

@@ -223,27 +223,7 @@ class Remoting:
             if not self.node._deliver_local(env.target, env.body, None):
                 raise UnknownTarget(f"no actor named {env.target!r} on node {self.node.name!r}")
         elif kind is Kind.ASK:
-            transport = self.transport
-
-            def reply(result: Any, error: BaseException | None) -> None:
-                # On an actor's thread the handler is over: the thread takes its next
-                # message or sleeps right away, and wakes the I/O thread then.
-                lazy = bound_inbox() is not None
-                try:
-                    if error is None:
-                        owed = transport.reply(env, result, lazy=lazy)
-                    else:
-                        owed = transport.reply_error(env, error, lazy=lazy)
-                except Exception as exc:  # e.g. an unencodable reply value
-                    log.warning("reply to %s failed: %s", env.sender_node, exc)
-                    try:
-                        owed = transport.reply_error(env, exc, lazy=lazy)
-                    except Exception:
-                        return
-                if owed:
-                    owe_wake(transport)
-
-            if not self.node._deliver_local(env.target, env.body, reply):
+            if not self.node._deliver_local(env.target, env.body, _RemoteReply(self, env)):
                 raise UnknownTarget(f"no actor named {env.target!r} on node {self.node.name!r}")
         elif kind is Kind.REPLY:
             fut = self.pending.resolve(env.corr_id)
@@ -281,6 +261,47 @@ class Remoting:
             self._monitors[ref.node_address] = [
                 (a, r) for (a, r) in lst if not (a is actor and r == ref)
             ]
+
+
+class _RemoteReply:
+    """The reply slot of a remote ask: the actor loop's ``set`` / ``set_exception``
+    send the answer back through the transport. Never raises into the actor."""
+
+    __slots__ = ("_env", "_remoting")
+
+    def __init__(self, remoting: Remoting, env: Envelope) -> None:
+        self._remoting = remoting
+        self._env = env
+
+    def set(self, value: Any = None) -> None:
+        self._send(value, None)
+
+    def set_exception(self, exc_info: Any = None) -> None:
+        if isinstance(exc_info, BaseException):
+            error: BaseException | None = exc_info
+        else:
+            error = exc_info[1] if exc_info is not None else None
+        self._send(None, error if error is not None else ActorDead("no reply"))
+
+    def _send(self, result: Any, error: BaseException | None) -> None:
+        transport = self._remoting.transport
+        env = self._env
+        # On an actor's thread the handler is over: the thread takes its next message
+        # or sleeps right away, and wakes the I/O thread then (see runtime._inbox).
+        lazy = bound_inbox() is not None
+        try:
+            if error is None:
+                owed = transport.reply(env, result, lazy=lazy)
+            else:
+                owed = transport.reply_error(env, error, lazy=lazy)
+        except Exception as exc:  # e.g. an unencodable reply value
+            log.warning("reply to %s failed: %s", env.sender_node, exc)
+            try:
+                owed = transport.reply_error(env, exc, lazy=lazy)
+            except Exception:
+                return
+        if owed:
+            owe_wake(transport)
 
 
 def _error_from(body: Any) -> BaseException:
