@@ -89,6 +89,10 @@ class LiveSource:
         if self._watch is not None:
             with contextlib.suppress(Exception):
                 self._watch.stop()
+        # Let the loops finish before closing the client: one that is mid-resync would
+        # otherwise open a new ZooKeeper connection after close() and leak it.
+        for t in self._threads:
+            t.join(2.0)
         self.client.close()
 
     def _on_leader(self, leader: Any) -> None:
@@ -133,6 +137,8 @@ class LiveSource:
     def _masters(self) -> None:
         from zk import read_contenders
 
+        if self._stop.is_set():
+            return  # stopping: do not reconnect a client that stop() closes
         try:
             contenders = read_contenders(self.client.zk())
         except Exception:
