@@ -570,6 +570,9 @@ class NativeContainerizer:
             time.sleep(self._rotate_interval)
             with self._tasks_lock:
                 tasks = list(self._tasks.values())
+                if not tasks:  # no task left: end; the next _track starts a new one
+                    self._rotator = None
+                    return
             for t in tasks:
                 with contextlib.suppress(OSError):
                     t.sandbox.rotate_if_needed()
