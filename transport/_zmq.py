@@ -409,6 +409,23 @@ class ZmqTransport(_TransportBase):
         """A socket's fd fired: read at once (almost always there is a message, and a
         recv that finds none settles the socket's state as ZMQ_EVENTS would), then
         flush what waits for room on it."""
+        self._recv(sock)
+        r = self._by_sock.get(sock)
+        if r is not None and r.pending and int(sock.getsockopt(_EVENTS)) & _POLLOUT:
+            self._flush_pending(r)
+
+    def _service(self, sock: zmq.Socket[Any]) -> None:
+        """Read what a socket holds and flush what waits for room on it (for a socket
+        whose fd did not fire: ask ZMQ_EVENTS first, cheaper than a failing recv)."""
+        ev = int(sock.getsockopt(_EVENTS))
+        if ev & _POLLIN:
+            self._recv(sock)
+        if ev & _POLLOUT:
+            r = self._by_sock.get(sock)
+            if r is not None and r.pending:
+                self._flush_pending(r)
+
+    def _recv(self, sock: zmq.Socket[Any]) -> None:
         if sock is self._router:
             self._recv_router()
         elif sock is self._zap:
@@ -417,27 +434,6 @@ class ZmqTransport(_TransportBase):
             r = self._by_sock.get(sock)
             if r is not None:
                 self._recv_dealer(r)
-                if r.pending and int(sock.getsockopt(_EVENTS)) & _POLLOUT:
-                    self._flush_pending(r)
-
-    def _service(self, sock: zmq.Socket[Any]) -> None:
-        """Read what a socket holds and flush what waits for room on it (for a socket
-        whose fd did not fire: ask ZMQ_EVENTS first, cheaper than a failing recv)."""
-        opt = cast("Callable[[int], int]", sock.getsockopt)
-        ev = opt(_EVENTS)
-        if ev & _POLLIN:
-            if sock is self._router:
-                self._recv_router()
-            elif sock is self._zap:
-                self._handle_zap()
-            else:
-                r = self._by_sock.get(sock)
-                if r is not None:
-                    self._recv_dealer(r)
-        if ev & _POLLOUT:
-            r = self._by_sock.get(sock)
-            if r is not None and r.pending:
-                self._flush_pending(r)
 
     def _dispatch(self, env: Envelope) -> None:
         self._inbound.append(env)
