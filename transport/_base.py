@@ -127,7 +127,7 @@ class _TransportBase:
         handler) and will wake the I/O thread itself, by writing 1 to ``wake_fd`` in
         the same GIL-free call that puts it to sleep; True means it owes that wake-up.
         """
-        return self._enqueue(peer_address, self.encode(envelope), lazy)
+        return self._enqueue(peer_address, self.encode(envelope), lazy, envelope.kind is Kind.ASK)
 
     def reply(
         self, request: Envelope, body: Any, *, sender_actor: str | None = None, lazy: bool = False
@@ -170,8 +170,9 @@ class _TransportBase:
 
     # -- to implement ---------------------------------------------------------------
 
-    def _enqueue(self, peer: str, data: bytes, lazy: bool = False) -> bool:
-        """Queue one encoded envelope; True if the caller now owes the wake-up."""
+    def _enqueue(self, peer: str, data: bytes, lazy: bool = False, ask: bool = False) -> bool:
+        """Queue one encoded envelope; True if the caller now owes the wake-up. ``ask``:
+        it is an ASK, whose reply the sender will wait for."""
         raise NotImplementedError
 
     def _emit(self, peer: str, frames: list[bytes]) -> None:

@@ -71,7 +71,7 @@ class FakeTransport(_TransportBase):
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _enqueue(self, peer: str, data: bytes, lazy: bool = False) -> bool:
+    def _enqueue(self, peer: str, data: bytes, lazy: bool = False, ask: bool = False) -> bool:
         if self._running:
             self._net._post((self._address, peer, data, None))
         return False

@@ -1,8 +1,9 @@
 /* Thread hand-offs without the GIL, for the transport's I/O thread and its callers.
  *
- * wait():     the I/O thread's epoll_wait, first spinning a few tens of microseconds
- *             when a reply is expected soon: on a virtual machine a sleeping thread
- *             costs tens of microseconds to wake, and the spin catches the answer.
+ * wait():     the I/O thread's epoll_wait, first polling for up to spin_ns when an
+ *             answer is expected soon (yielding the CPU between polls, so a thread
+ *             runnable here goes first): on a virtual machine a sleeping thread costs
+ *             tens of microseconds to wake, more than the wait.
  * hand_off(): signal one eventfd and sleep on another in ONE call without the GIL, so
  *             the thread we wake never finds the GIL held by us and sleeps again.
  *
@@ -12,6 +13,7 @@
 #include <Python.h>
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <time.h>
@@ -25,16 +27,6 @@ now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static inline void
-cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __asm__ __volatile__("pause");
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
 }
 
 static PyObject *
@@ -60,7 +52,9 @@ spin_wait(PyObject *self, PyObject *args)
             n = epoll_wait(epfd, evs, MAX_EVENTS, 0);
             if (n != 0 || now_ns() >= end)
                 break;
-            cpu_relax();
+            /* Polite: a thread runnable on this CPU (the actor we just woke, if the
+             * kernel put it here) runs now instead of after the spin. */
+            sched_yield();
         }
     }
     if (n == 0 && !(polled && ms == 0))

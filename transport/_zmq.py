@@ -17,11 +17,12 @@ larger at the libzmq level, before Python sees it.
 
 The I/O thread waits in one ``epoll_wait`` over the wake-up eventfd and every socket's
 ZMQ_FD (cheaper than ``zmq.Poller``, which polls each socket's state before and after
-it sleeps). After it hands an ask to a local actor, or a reply to a caller, it first
-spins up to ``spin_us`` without the GIL (C helper ``transport._spin``): the answer is
-usually back within microseconds, and on a virtual machine waking a sleeping thread
-costs tens. A ``lazy`` send leaves the wake-up to the sender, which pays it in the
-same GIL-free call that puts it to sleep (see ``runtime._inbox``).
+it sleeps). When an answer is expected soon (it handed an ask to a local actor or a
+reply to a caller, or it sent an ask whose caller now blocks) it first polls for up to
+``spin_us``, without the GIL and yielding the CPU between polls (C helper
+``transport._spin``): on a virtual machine waking a sleeping thread costs tens of
+microseconds, more than the wait. A ``lazy`` send leaves the wake-up to the sender,
+which pays it in the same GIL-free call that puts it to sleep (see ``runtime._inbox``).
 """
 
 from __future__ import annotations
@@ -83,8 +84,10 @@ _RCVMORE = int(zmq.RCVMORE)
 _ASK = Kind.ASK
 _REPLY = Kind.REPLY
 
-DEFAULT_SPIN_US = 100.0
-"""How long the I/O thread spins for an answer after handing over an ask or a reply."""
+DEFAULT_SPIN_US = 200.0
+"""How long the I/O thread spins (politely: it yields the CPU to any runnable thread
+between polls) before sleeping, after it hands over an ask or a reply, and after it
+sends an ask whose caller blocks on the reply."""
 
 
 class _Route:
@@ -162,11 +165,14 @@ class ZmqTransport(_TransportBase):
         if spin_us is None:
             spin_us = _env_spin_us()
         self.spin_ns = int(spin_us * 1000)
-        """After handing over an ask or a reply, the I/O thread spins this long (without
-        the GIL, in the C helper) before it sleeps: on a VM, waking a sleeping thread
-        costs tens of microseconds, and the answer is usually back sooner. 0: never."""
+        """How long the I/O thread polls before it sleeps when an answer is expected
+        soon: after handing over an ask or a reply, and after sending a synchronous ask
+        (Linux's SO_BUSY_POLL in user space). Without the GIL, in the C helper, yielding
+        the CPU between polls. On a VM waking a sleeping thread costs tens of
+        microseconds, and the answer is usually back sooner. 0: never."""
         self._outq: deque[tuple[str, bytes]] = deque()
         self._signalled = False
+        self._reply_awaited = False
         self._stopping = False
         self._started = False
         self._thread: threading.Thread | None = None
@@ -228,10 +234,12 @@ class ZmqTransport(_TransportBase):
 
     # -- caller threads -------------------------------------------------------------
 
-    def _enqueue(self, peer: str, data: bytes, lazy: bool = False) -> bool:
+    def _enqueue(self, peer: str, data: bytes, lazy: bool = False, ask: bool = False) -> bool:
         if self._stopping:
             return False  # at-most-once: a send racing shutdown is dropped
         self._outq.append((peer, data))
+        if ask and lazy:
+            self._reply_awaited = True  # a caller blocks on the reply: spin for it
         # From the I/O thread itself (a reply sent inside on_envelope) no wakeup is
         # needed: the loop drains the queue before it polls again.
         if not self._signalled and get_ident() != self._io_ident:
@@ -380,6 +388,9 @@ class ZmqTransport(_TransportBase):
                 service(sock)
             if self._outq:
                 self._drain()
+                if self._reply_awaited:
+                    self._reply_awaited = False
+                    spin = spin_ns
             if self._stopping:
                 self._deliver_inbound()
                 self._signalled = False

@@ -76,3 +76,16 @@ def test_a_bad_spin_setting_is_refused_by_name(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setenv("PYDCOS_IO_SPIN_US", bad)
     with pytest.raises(TransportError, match=r"PYDCOS_IO_SPIN_US: .*" + bad):
         ZmqTransport(security=Security.plain(), on_envelope=lambda e: None)
+
+
+def test_a_lazily_sent_ask_is_delivered_and_the_sender_loop_goes_on(pair: tuple) -> None:
+    """A lazy ASK also makes the I/O thread poll for the reply before it sleeps."""
+    a, b, got = pair
+    for i in range(50):
+        ask = Envelope(sender_node=a.address, target="x", kind=Kind.ASK, body=i)
+        owed = a.send(b.address, ask, lazy=True)
+        if owed:
+            os.eventfd_write(a.wake_fd, 1)
+        assert got.get(timeout=5).body == i
+    a.send(b.address, _tell(a, "after"))
+    assert got.get(timeout=5).body == "after"
