@@ -228,3 +228,17 @@ def test_hand_off_rejects_bad_arguments() -> None:
     os.close(w)
     with pytest.raises(OSError):
         hand_off(-1, r, 0.0)  # a wait fd that is not open
+
+
+@pytest.mark.skipif(_inbox._c_signal is None, reason="transport._spin was not built")
+def test_signal_keeping_the_gil_wakes_and_reports_a_bad_fd(target: _Target) -> None:
+    from transport._spin import signal
+
+    signal(target.fd)
+    signal(target.fd)
+    assert target.signalled() == 2
+    r, w = os.pipe()
+    os.close(r)
+    os.close(w)
+    with pytest.raises(OSError):
+        signal(w)
