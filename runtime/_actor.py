@@ -1,9 +1,10 @@
-"""The `Actor` base class: pykka's thread and inbox, with the runtime's own loop.
+"""The `Actor` base class: pykka's thread, with the runtime's own loop and inbox.
 
-We replace pykka's receive loop (not its threads or inbox) because its failure
-paths do not fit supervision: a BaseException there calls
-`ActorRegistry.stop_all()` and takes down every actor in the process, a crash
-reason is not reported to anyone, and an ask cannot reply through a callback.
+We replace pykka's receive loop (not its threads) because its failure paths do not
+fit supervision: a BaseException there calls `ActorRegistry.stop_all()` and takes
+down every actor in the process, a crash reason is not reported to anyone, and an
+ask cannot reply through a callback. The inbox is `runtime._inbox.Inbox`, which wakes
+a sleeping actor without handing it a GIL its waker still holds.
 """
 
 from __future__ import annotations
