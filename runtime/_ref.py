@@ -49,6 +49,14 @@ class Envelope:
         self.reply_to = reply_to
 
 
+def error_of(exc_info: ExcInfo | BaseException | None) -> BaseException | None:
+    """The exception in what a reply slot's ``set_exception`` receives: an exception,
+    a ``sys.exc_info()``-style triple, or None."""
+    if isinstance(exc_info, BaseException):
+        return exc_info
+    return exc_info[1] if exc_info is not None else None
+
+
 class AskFuture:
     """The pending reply of one ask; `get()` never waits past the ask's deadline.
 
@@ -81,10 +89,7 @@ class AskFuture:
     def set_exception(self, exc_info: ExcInfo | BaseException | None = None) -> None:
         if self._done:
             return
-        if isinstance(exc_info, BaseException):
-            error: BaseException | None = exc_info
-        else:
-            error = exc_info[1] if exc_info is not None else None
+        error = error_of(exc_info)
         self._error = error if error is not None else ActorDead(f"{self._what}: no reply")
         self._done = True
         self._wake()
@@ -335,10 +340,7 @@ class CallbackReply:
             log.exception("reply callback failed")
 
     def set_exception(self, exc_info: ExcInfo | BaseException | None = None) -> None:
-        if isinstance(exc_info, BaseException):
-            error: BaseException | None = exc_info
-        else:
-            error = exc_info[1] if exc_info is not None else None
+        error = error_of(exc_info)
         try:
             self._fn(None, error if error is not None else ActorDead("no reply"))
         except Exception:

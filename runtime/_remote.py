@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from runtime._inbox import bound_inbox, owe_wake
 from runtime._messages import Down
-from runtime._ref import ActorRef, AskFuture, FdAskFuture
+from runtime._ref import ActorRef, AskFuture, FdAskFuture, error_of
 from runtime.errors import ActorDead, ActorNotFound, AskTimeout
 from transport import (
     Envelope,
@@ -277,10 +277,7 @@ class _RemoteReply:
         self._send(value, None)
 
     def set_exception(self, exc_info: Any = None) -> None:
-        if isinstance(exc_info, BaseException):
-            error: BaseException | None = exc_info
-        else:
-            error = exc_info[1] if exc_info is not None else None
+        error = error_of(exc_info)
         self._send(None, error if error is not None else ActorDead("no reply"))
 
     def _send(self, result: Any, error: BaseException | None) -> None:
