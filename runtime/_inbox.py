@@ -26,6 +26,8 @@ import threading
 from collections import deque
 from typing import Any, Generic, Protocol, TypeVar
 
+from transport._wakes import deferred
+
 try:
     from transport._spin import hand_off as _c_hand_off
     from transport._spin import signal as _c_signal
@@ -46,6 +48,10 @@ class Wakeable(Protocol):
 
 
 def _signal(fd: int) -> None:
+    held = deferred()
+    if held is not None:  # the transport's I/O thread: written once it lets the GIL go
+        held.append(fd)
+        return
     try:
         os.eventfd_write(fd, 1)
     except OSError:  # pragma: no cover - saturated counter: the reader is awake anyway

@@ -4,6 +4,8 @@
  *             answer is expected soon (yielding the CPU between polls, so a thread
  *             runnable here goes first): on a virtual machine a sleeping thread costs
  *             tens of microseconds to wake, more than the wait.
+ *             The eventfds it is given are written first, once the GIL is let go:
+ *             the threads it wakes (actors, ask callers) find the GIL free.
  * hand_off(): signal one eventfd and sleep on another in ONE call without the GIL, so
  *             the thread we wake never finds the GIL held by us and sleeps again.
  *
@@ -29,13 +31,59 @@ now_ns(void)
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* The ints of a list of eventfds to signal, copied so that they can be used without
+ * the GIL. Returns the count, or -1 with an exception set. *out is buf, or memory
+ * from PyMem_Malloc when the list did not fit in it (the caller frees that). */
+static Py_ssize_t
+fds_of(PyObject *list, int *buf, Py_ssize_t cap, int **out)
+{
+    *out = buf;
+    if (list == NULL || list == Py_None)
+        return 0;
+    if (!PyList_Check(list)) {
+        PyErr_SetString(PyExc_TypeError, "signal_fds must be a list of ints");
+        return -1;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    int *fds = buf;
+    if (n > cap) {
+        fds = PyMem_Malloc(n * sizeof(int));
+        if (fds == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        long v = PyLong_AsLong(PyList_GET_ITEM(list, i));
+        if (v == -1 && PyErr_Occurred()) {
+            if (fds != buf)
+                PyMem_Free(fds);
+            return -1;
+        }
+        fds[i] = (int)v;
+    }
+    *out = fds;
+    return n;
+}
+
+static void
+signal_all(const int *fds, Py_ssize_t n)
+{
+    uint64_t one = 1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        ssize_t w = write(fds[i], &one, sizeof one);
+        (void)w; /* EAGAIN: saturated, the reader is awake anyway */
+    }
+}
+
 static PyObject *
 spin_wait(PyObject *self, PyObject *args)
 {
     int epfd;
     double timeout;
     long long spin_ns;
-    if (!PyArg_ParseTuple(args, "idL", &epfd, &timeout, &spin_ns))
+    PyObject *signal_list = NULL;
+    if (!PyArg_ParseTuple(args, "idL|O", &epfd, &timeout, &spin_ns, &signal_list))
         return NULL;
     int ms = timeout < 0 ? -1 : (int)(timeout * 1000.0 + 0.999);
     struct epoll_event evs[MAX_EVENTS];
@@ -44,7 +92,19 @@ spin_wait(PyObject *self, PyObject *args)
         PyErr_Format(PyExc_ValueError, "epfd %d is not a file descriptor", epfd);
         return NULL;
     }
+    int sig_buf[64];
+    int *sig;
+    Py_ssize_t n_sig = fds_of(signal_list, sig_buf, 64, &sig);
+    if (n_sig < 0)
+        return NULL;
+    /* Taken: the caller's list is emptied for its next turn. */
+    if (n_sig > 0 && PyList_SetSlice(signal_list, 0, n_sig, NULL) < 0) {
+        if (sig != sig_buf)
+            PyMem_Free(sig);
+        return NULL;
+    }
     Py_BEGIN_ALLOW_THREADS
+    signal_all(sig, n_sig); /* without the GIL: whoever wakes finds it free */
     if (spin_ns > 0) {
         long long end = now_ns() + spin_ns;
         polled = 1;
@@ -62,6 +122,8 @@ spin_wait(PyObject *self, PyObject *args)
     if (n < 0)
         err = errno;
     Py_END_ALLOW_THREADS
+    if (sig != sig_buf)
+        PyMem_Free(sig);
     if (n < 0) {
         if (err == EINTR)
             return PyList_New(0);
@@ -146,8 +208,10 @@ static PyMethodDef methods[] = {
      "(if >= 0), then wait up to timeout_s (< 0: for ever) for the non-blocking eventfd "
      "wait_fd and reset it; True if it was signalled. One call without the GIL."},
     {"wait", spin_wait, METH_VARARGS,
-     "wait(epfd, timeout_s, spin_ns) -> [(fd, events)]: epoll_wait, first spinning up to "
-     "spin_ns nanoseconds without sleeping, all without the GIL."},
+     "wait(epfd, timeout_s, spin_ns[, signal_fds]) -> [(fd, events)]: epoll_wait, first "
+     "spinning up to spin_ns nanoseconds without sleeping, all without the GIL. The "
+     "eventfds in the list signal_fds are written first, also without the GIL, and the "
+     "list is emptied."},
     {NULL, NULL, 0, NULL},
 };
 

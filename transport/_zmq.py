@@ -53,6 +53,7 @@ from transport._codec import MessageRegistry
 from transport._envelope import Envelope, Kind
 from transport._errors import TransportError
 from transport._security import Security
+from transport._wakes import defer_wakes
 
 log = logging.getLogger("transport.zmq")
 
@@ -113,6 +114,13 @@ def _env_spin_us() -> float:
     if not 0 <= value <= 10_000:
         raise TransportError(f"PYDCOS_IO_SPIN_US: {raw!r} is not between 0 and 10000")
     return value
+
+
+def _write_eventfd(fd: int) -> None:
+    try:
+        os.eventfd_write(fd, 1)
+    except OSError:
+        pass  # saturated (the reader is awake anyway) or already closed
 
 
 def _make_wakeup() -> tuple[int, int]:
@@ -352,6 +360,18 @@ class ZmqTransport(_TransportBase):
         self._ep.register(fd, select.EPOLLIN)
 
     def _loop(self) -> None:
+        # Wake-ups this thread makes (actors, ask callers) wait for the GIL-free wait.
+        held: list[int] = []
+        if spin_wait is not None:
+            defer_wakes(held)
+        try:
+            self._turns(held)
+        finally:
+            defer_wakes(None)
+            for fd in held:
+                _write_eventfd(fd)
+
+    def _turns(self, held: list[int]) -> None:
         assert self._ep is not None
         ep_poll = self._ep.poll
         epfd = self._ep.fileno()
@@ -368,8 +388,8 @@ class ZmqTransport(_TransportBase):
         while True:
             # One epoll_wait: the only Python work before the GIL is dropped is a
             # C call, so a thread we just woke does not queue behind us for the GIL.
-            if spin:
-                events = spin_wait(epfd, timeout, spin)
+            if spin_wait is not None:
+                events = spin_wait(epfd, timeout, spin, held)
                 spin = 0
             else:
                 events = ep_poll(timeout)

@@ -242,3 +242,58 @@ def test_signal_keeping_the_gil_wakes_and_reports_a_bad_fd(target: _Target) -> N
     os.close(w)
     with pytest.raises(OSError):
         signal(w)
+
+
+@pytest.mark.skipif(_inbox._c_hand_off is None, reason="transport._spin was not built")
+def test_spin_wait_writes_the_held_wakes_first_and_empties_the_list(target: _Target) -> None:
+    from transport._spin import wait
+
+    ep = select.epoll()
+    try:
+        held = [target.fd, target.fd]
+        assert wait(ep.fileno(), 0.0, 0, held) == []
+        assert held == []  # taken: the caller reuses the list
+        assert target.signalled() == 2
+        many = [target.fd] * 100  # more than the helper's stack buffer
+        wait(ep.fileno(), 0.0, 0, many)
+        assert many == [] and target.signalled() == 100
+        assert wait(ep.fileno(), 0.0, 0, None) == []
+        with pytest.raises(TypeError):
+            wait(ep.fileno(), 0.0, 0, (target.fd,))  # a list, not any sequence
+        bad = [target.fd, "x"]
+        with pytest.raises(TypeError):
+            wait(ep.fileno(), 0.0, 0, bad)
+        assert bad == [target.fd, "x"]  # nothing taken, nothing written
+        assert target.signalled() == 0
+    finally:
+        ep.close()
+
+
+def test_a_thread_that_defers_wakes_holds_them_until_it_waits(target: _Target) -> None:
+    from transport._wakes import defer_wakes, deferred
+
+    box: Inbox[int] = Inbox()
+    got: list[int] = []
+    consumer = threading.Thread(target=lambda: got.append(box.get()))
+    consumer.start()
+    deadline = time.monotonic() + 5
+    while not box._sleeping and time.monotonic() < deadline:
+        time.sleep(0.001)
+    held: list[int] = []
+    defer_wakes(held)
+    try:
+        assert deferred() is held
+        box.hand_over(1)  # the consumer is asleep: its wake-up is held back, not written
+        thread_waker().signal()
+        assert len(held) == 2
+        consumer.join(0.2)
+        assert consumer.is_alive() and got == []
+    finally:
+        defer_wakes(None)
+    assert deferred() is None
+    for fd in held:  # what the transport's wait does, without the GIL
+        os.eventfd_write(fd, 1)
+    consumer.join(5)
+    assert got == [1]
+    assert thread_waker()._fd in held
+    thread_waker().wait(0)  # reset this thread's waker for the other tests

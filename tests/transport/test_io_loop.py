@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import queue
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -89,3 +90,20 @@ def test_a_lazily_sent_ask_is_delivered_and_the_sender_loop_goes_on(pair: tuple)
         assert got.get(timeout=5).body == i
     a.send(b.address, _tell(a, "after"))
     assert got.get(timeout=5).body == "after"
+
+
+def test_the_io_thread_holds_back_its_wakes_until_it_waits(pair: tuple) -> None:
+    from transport._wakes import deferred
+
+    a, b, _got = pair
+    seen: list[object] = []
+    b._on_envelope = lambda env: seen.append(deferred())
+    a.send(b.address, _tell(a, 0))
+    deadline = time.monotonic() + 5
+    while not seen and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert len(seen) == 1
+    # With the C helper the I/O thread holds its wake-ups for its GIL-free wait;
+    # without it there is no such wait, and wake-ups are written at once.
+    assert (seen[0] is not None) == (_zmq.spin_wait is not None)
+    assert deferred() is None  # only the I/O thread defers

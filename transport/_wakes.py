@@ -1,0 +1,34 @@
+"""Wake-ups a thread holds back until it stops holding the GIL.
+
+A thread that wakes another while it still holds the GIL makes the woken thread sleep
+again at once, on the GIL, until the waker lets go of it; that second sleep and wake
+cost as much as the first on a virtual machine. The transport's I/O thread wakes actors
+and ask callers, then goes on with Python work before it waits. So, on that thread,
+eventfd writes are held back (`defer_wakes`) and done by the C helper's ``wait`` once
+it has let go of the GIL, right before it polls: the woken thread finds the GIL free.
+``runtime._inbox`` asks `deferred` before each wake-up it makes.
+"""
+
+from __future__ import annotations
+
+import threading
+
+__all__ = ["defer_wakes", "deferred"]
+
+
+class _Local(threading.local):
+    deferred: list[int] | None = None  # class default: no AttributeError to catch
+
+
+_local = _Local()
+
+
+def defer_wakes(into: list[int] | None) -> None:
+    """From now on, the calling thread's wake-ups go into ``into`` (None: done at once).
+    Only for a thread that hands that list to ``transport._spin.wait`` before it blocks."""
+    _local.deferred = into
+
+
+def deferred() -> list[int] | None:
+    """The calling thread's list of held-back wake-ups, or None."""
+    return _local.deferred
