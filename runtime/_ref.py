@@ -75,7 +75,7 @@ class AskFuture:
         self._done = False
         self._value: Any = None
         self._error: BaseException | None = None
-        self._what = what
+        self._what: object = what
         self._deadline = deadline
 
     # --- producer side (actor loop, transport) -------------------------------
@@ -90,7 +90,7 @@ class AskFuture:
         if self._done:
             return
         error = error_of(exc_info)
-        self._error = error if error is not None else ActorDead(f"{self._what}: no reply")
+        self._error = error if error is not None else ActorDead(f"{self._describe()}: no reply")
         self._done = True
         self._wake()
 
@@ -112,6 +112,10 @@ class AskFuture:
             return True
         return self._done
 
+    def _describe(self) -> str:
+        """What this ask was, for error messages (formatted only when one is raised)."""
+        return str(self._what)
+
     def _result(self) -> Any:
         if self._error is not None:
             raise self._error
@@ -131,7 +135,7 @@ class AskFuture:
             raise ValueError("AskFuture.get: no timeout and no deadline")
         if self._wait(timeout):
             return self._result()
-        raise AskTimeout(f"{self._what}: no reply within {timeout:.3f}s")
+        raise AskTimeout(f"{self._describe()}: no reply within {timeout:.3f}s")
 
 
 class FdAskFuture(AskFuture):
@@ -143,9 +147,23 @@ class FdAskFuture(AskFuture):
 
     __slots__ = ("_waker",)
 
-    def __init__(self, what: str = "ask", deadline: float | None = None) -> None:
-        super().__init__(what, deadline)
+    def __init__(self, what: object = "ask", deadline: float | None = None) -> None:
+        """``what``: a description, or the ref asked (described only if an error is
+        raised: one ask per round trip should not format a string it never shows)."""
+        # AskFuture.__init__ inlined: this runs once per remote ask.
+        lock = allocate_lock()
+        lock.acquire()
+        self._lock = lock
+        self._done = False
+        self._value = None
+        self._error = None
+        self._what = what
+        self._deadline = deadline
         self._waker = thread_waker()
+
+    def _describe(self) -> str:
+        w = self._what
+        return w if isinstance(w, str) else f"ask {getattr(w, 'address', w)}"
 
     def _wake(self) -> None:
         self._waker.signal()

@@ -112,23 +112,13 @@ class RemoteActorRef(ActorRef):
         itself as it goes to sleep (see `runtime._inbox`)."""
         r = self._remoting
         deadline = time.monotonic() + timeout
-        fut = FdAskFuture(f"ask {self.address}", deadline)
+        fut = FdAskFuture(self, deadline)
         msg_id = new_msg_id()
         r.pending.add(msg_id, self._node_address, deadline, fut)
         r.maybe_expire()
         transport = r.transport
         try:
-            owed = transport.send(
-                self._node_address,
-                Envelope(
-                    msg_id=msg_id,
-                    sender_node=transport.address,
-                    target=self._name,
-                    kind=Kind.ASK,
-                    body=message,
-                ),
-                lazy=lazy,
-            )
+            owed = transport.send_ask(self._node_address, msg_id, self._name, message, lazy=lazy)
         except Exception as exc:
             r.pending.cancel(msg_id)
             fut.set_exception(exc)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from transport._codec import MessageRegistry, codec
-from transport._envelope import Envelope, Kind
+from transport._envelope import Envelope, Kind, new_msg_id
 from transport._errors import DecodeError, MessageTooLarge, RemoteError, UnknownTarget
 
 log = logging.getLogger("transport")
@@ -129,13 +129,35 @@ class _TransportBase:
         """
         return self._enqueue(peer_address, self.encode(envelope), lazy, envelope.kind is Kind.ASK)
 
+    def send_ask(
+        self, peer_address: str, msg_id: int, target: str, body: Any, *, lazy: bool = False
+    ) -> bool:
+        """`send` of ``Envelope(msg_id=msg_id, sender_node=self.address, target=target,
+        kind=ASK, body=body)``, without building it (once per remote ask)."""
+        data = self.registry.encode_fields(
+            msg_id, None, self._address, None, target, Kind.ASK, body
+        )
+        if len(data) > self.max_message_size:
+            raise MessageTooLarge(len(data), self.max_message_size)
+        return self._enqueue(peer_address, data, lazy, True)
+
     def reply(
         self, request: Envelope, body: Any, *, sender_actor: str | None = None, lazy: bool = False
     ) -> bool:
-        """Send a REPLY to an ASK (``corr_id = request.msg_id``); ``lazy`` as in `send`."""
-        return self.send(
-            request.sender_node, self._answer(request, Kind.REPLY, body, sender_actor), lazy=lazy
+        """Send a REPLY to an ASK (``corr_id = request.msg_id``); ``lazy`` as in `send`.
+        The same bytes as `send` of `_answer`'s envelope, without building it."""
+        data = self.registry.encode_fields(
+            new_msg_id(),
+            request.msg_id,
+            self._address,
+            sender_actor if sender_actor is not None else request.target,
+            request.sender_actor or "",
+            Kind.REPLY,
+            body,
         )
+        if len(data) > self.max_message_size:
+            raise MessageTooLarge(len(data), self.max_message_size)
+        return self._enqueue(request.sender_node, data, lazy, False)
 
     def reply_error(
         self,

@@ -35,6 +35,21 @@ _unpackb = msgpack.unpackb
 _NATIVE = (dict, list, str, int, float, bool, type(None), bytes, tuple)
 
 
+class _Packers(threading.local):
+    packer: msgpack.Packer | None = None  # class default: no AttributeError to catch
+
+
+_packers = _Packers()
+
+
+def _packer() -> msgpack.Packer:
+    """This thread's Packer (``msgpack.packb`` makes a new one for every call)."""
+    p = _packers.packer
+    if p is None:
+        p = _packers.packer = msgpack.Packer()
+    return p
+
+
 def _reject_ext(code: int, data: bytes) -> NoReturn:
     raise DecodeError("ext_type", f"msgpack extension type {code} is not allowed")
 
@@ -369,23 +384,45 @@ class MessageRegistry:
 
     def encode(self, env: Envelope) -> bytes:
         """One envelope as one msgpack frame."""
-        mtype, body = self.encode_body(env.body)
+        return self.encode_fields(
+            env.msg_id,
+            env.corr_id,
+            env.sender_node,
+            env.sender_actor,
+            env.target,
+            env.kind,
+            env.body,
+            env.version,
+        )
+
+    def encode_fields(
+        self,
+        msg_id: int,
+        corr_id: int | None,
+        sender_node: str,
+        sender_actor: str | None,
+        target: str,
+        kind: Kind,
+        message: Any,
+        version: int = PROTOCOL_VERSION,
+    ) -> bytes:
+        """What `encode` gives for the envelope of these fields, without building it
+        (the hot path of asks and replies)."""
+        cls = type(message)
+        name = self._by_cls.get(cls)
+        if name is not None:
+            mtype, body = name, self._schema(cls).encode(message)
+        elif cls in _NATIVE:
+            mtype, body = "", message
+        else:
+            raise EncodeError(f"{cls.__qualname__} is not a registered message type")
         try:
-            return msgpack.packb(
-                [
-                    env.version,
-                    env.msg_id,
-                    env.corr_id,
-                    env.sender_node,
-                    env.sender_actor,
-                    env.target,
-                    int(env.kind),
-                    mtype,
-                    body,
-                ]
+            # Kind is an IntEnum: msgpack writes it as the plain int it is.
+            return _packer().pack(
+                [version, msg_id, corr_id, sender_node, sender_actor, target, kind, mtype, body]
             )
         except (TypeError, ValueError, OverflowError) as exc:
-            raise EncodeError(f"cannot encode {mtype or type(env.body).__name__}: {exc}") from None
+            raise EncodeError(f"cannot encode {mtype or cls.__name__}: {exc}") from None
 
     def decode(self, data: bytes, max_size: int | None = None) -> Envelope:
         """Strictly decode one frame holding one envelope; raises DecodeError."""

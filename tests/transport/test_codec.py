@@ -247,3 +247,27 @@ def test_every_documented_reason_is_exercised() -> None:
 def test_shape_from_shared_messages_roundtrips() -> None:
     s = Shape("sq", [Point(0, 0.0)], {}, b"", False)
     assert codec.decode(codec.encode(env(s))).body == s
+
+
+@pytest.mark.parametrize("body", [Point(1, 2.0), {"v": 1}, None])
+def test_encode_fields_gives_the_bytes_of_the_envelope(body: object) -> None:
+    e = Envelope(
+        msg_id=7,
+        corr_id=3,
+        sender_node="tcp://h:1",
+        sender_actor="a",
+        target="t",
+        kind=Kind.REPLY,
+        body=body,
+    )
+    assert codec.encode_fields(7, 3, "tcp://h:1", "a", "t", Kind.REPLY, body) == codec.encode(e)
+
+
+def test_encode_fields_refuses_what_encode_refuses() -> None:
+    with pytest.raises(EncodeError, match="not a registered message type"):
+        codec.encode_fields(1, None, "n", None, "t", Kind.ASK, object())
+    with pytest.raises(EncodeError, match="cannot encode"):
+        codec.encode_fields(1, None, "n", None, "t", Kind.ASK, {"big": 2**70})
+    # the thread's packer is left clean by a failed encode
+    e = Envelope(msg_id=1, sender_node="n", target="t", kind=Kind.ASK, body=1)
+    assert codec.decode(codec.encode(e)) == e

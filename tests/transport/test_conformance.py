@@ -6,7 +6,7 @@ import pytest
 
 from tests.transport._messages import Point, Shape
 from tests.transport.conftest import MAX, Harness, wait_for
-from transport import Envelope, Kind, MessageTooLarge, RemoteError
+from transport import Envelope, Kind, MessageTooLarge, RemoteError, new_msg_id
 
 
 def test_tell_is_delivered(harness: Harness) -> None:
@@ -100,3 +100,15 @@ def test_reconnects_after_peer_restart(harness: Harness) -> None:
     harness.restart_peer()
     assert harness.ask_until_answered({"op": "echo", "v": 2}).body == 2
     assert harness.local.counters.get("peer:up", 0) >= 1
+
+
+def test_send_ask_is_an_ask_without_a_sender_actor(harness: Harness) -> None:
+    msg_id = new_msg_id()
+    harness.local.send_ask(harness.peer, msg_id, "echo", Point(1, 2.0))
+    reply = harness.recv(lambda e: e.corr_id == msg_id)
+    assert reply.kind is Kind.REPLY
+    assert reply.body == Point(1, 2.0)
+    assert reply.sender_node == harness.peer
+    assert reply.target == ""  # the ask named no sender actor
+    with pytest.raises(MessageTooLarge):
+        harness.local.send_ask(harness.peer, new_msg_id(), "echo", "x" * (MAX + 1))
