@@ -13,6 +13,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
 #include <sched.h>
@@ -198,7 +199,215 @@ signal_fd(PyObject *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+
+/* ---- Direct libzmq calls for the I/O thread's hot path ----------------------------
+ *
+ * pyzmq's getsockopt() converts the option to an enum in Python on every call, and its
+ * send() and recv_multipart() are Python wrappers; together several microseconds a
+ * message. These call the very libzmq that pyzmq loaded (bound once by path, with
+ * RTLD_NOLOAD: never a second copy) on the handle pyzmq exposes as Socket.underlying.
+ * Same thread rule as pyzmq's own calls: only the thread that owns the socket.
+ */
+
+#define ZMQ_SNDMORE_ 2
+#define ZMQ_DONTWAIT_ 1
+#define ZMQ_EVENTS_ 15
+
+typedef struct {
+    unsigned char _[64];
+} __attribute__((aligned(8))) zmsg_t;
+
+static int (*z_getsockopt)(void *, int, void *, size_t *);
+static int (*z_send)(void *, const void *, size_t, int);
+static int (*z_msg_init)(zmsg_t *);
+static int (*z_msg_recv)(zmsg_t *, void *, int);
+static int (*z_msg_close)(zmsg_t *);
+static void *(*z_msg_data)(zmsg_t *);
+static size_t (*z_msg_size)(const zmsg_t *);
+static int (*z_msg_more)(const zmsg_t *);
+static int (*z_errno)(void);
+static const char *(*z_strerror)(int);
+static int zmq_bound;
+
+static PyObject *
+zmq_bind_lib(PyObject *self, PyObject *arg)
+{
+    const char *path = PyUnicode_AsUTF8(arg);
+    if (path == NULL)
+        return NULL;
+    void *h = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+    if (h == NULL)
+        Py_RETURN_FALSE; /* not the library pyzmq loaded: keep using pyzmq */
+#define SYM(var, name)                                                                   \
+    do {                                                                                 \
+        *(void **)(&var) = dlsym(h, name);                                               \
+        if (var == NULL)                                                                 \
+            Py_RETURN_FALSE;                                                             \
+    } while (0)
+    SYM(z_getsockopt, "zmq_getsockopt");
+    SYM(z_send, "zmq_send");
+    SYM(z_msg_init, "zmq_msg_init");
+    SYM(z_msg_recv, "zmq_msg_recv");
+    SYM(z_msg_close, "zmq_msg_close");
+    SYM(z_msg_data, "zmq_msg_data");
+    SYM(z_msg_size, "zmq_msg_size");
+    SYM(z_msg_more, "zmq_msg_more");
+    SYM(z_errno, "zmq_errno");
+    SYM(z_strerror, "zmq_strerror");
+#undef SYM
+    zmq_bound = 1;
+    Py_RETURN_TRUE;
+}
+
+static void *
+handle_of(PyObject *arg)
+{
+    if (!zmq_bound) {
+        PyErr_SetString(PyExc_RuntimeError, "libzmq is not bound (zmq_bind)");
+        return NULL;
+    }
+    void *h = PyLong_AsVoidPtr(arg);
+    if (h == NULL && !PyErr_Occurred())
+        PyErr_SetString(PyExc_ValueError, "a null socket handle");
+    return h;
+}
+
+static PyObject *
+zmq_error(int err)
+{
+    errno = err;
+    return PyErr_Format(PyExc_OSError, "libzmq: %s (errno %d)", z_strerror(err), err);
+}
+
+static PyObject *
+zmq_events(PyObject *self, PyObject *arg)
+{
+    void *sock = handle_of(arg);
+    if (sock == NULL)
+        return NULL;
+    int ev = 0;
+    size_t len = sizeof ev;
+    if (z_getsockopt(sock, ZMQ_EVENTS_, &ev, &len) != 0)
+        return zmq_error(z_errno());
+    return PyLong_FromLong(ev);
+}
+
+/* recv_all(handle, max_msgs) -> (messages, drained): each message a list of its parts
+ * as bytes; drained is True when the socket said EAGAIN (nothing left to read). */
+static PyObject *
+zmq_recv_all(PyObject *self, PyObject *args)
+{
+    PyObject *harg;
+    int max_msgs;
+    if (!PyArg_ParseTuple(args, "Oi", &harg, &max_msgs))
+        return NULL;
+    void *sock = handle_of(harg);
+    if (sock == NULL)
+        return NULL;
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+    int drained = 0;
+    PyObject *parts = NULL;
+    for (int m = 0; m < max_msgs;) {
+        zmsg_t msg;
+        z_msg_init(&msg);
+        int rc = z_msg_recv(&msg, sock, ZMQ_DONTWAIT_);
+        if (rc < 0) {
+            int err = z_errno();
+            z_msg_close(&msg);
+            if (err == EAGAIN && parts == NULL) {
+                drained = 1;
+                break;
+            }
+            if (err == EINTR)
+                continue;
+            Py_XDECREF(parts);
+            Py_DECREF(out);
+            return zmq_error(err);
+        }
+        PyObject *b = PyBytes_FromStringAndSize(z_msg_data(&msg), (Py_ssize_t)z_msg_size(&msg));
+        int more = z_msg_more(&msg);
+        z_msg_close(&msg);
+        if (b == NULL)
+            goto fail;
+        if (parts == NULL && (parts = PyList_New(0)) == NULL) {
+            Py_DECREF(b);
+            goto fail;
+        }
+        int r = PyList_Append(parts, b);
+        Py_DECREF(b);
+        if (r < 0)
+            goto fail;
+        if (!more) {
+            r = PyList_Append(out, parts);
+            Py_CLEAR(parts);
+            if (r < 0)
+                goto fail;
+            m++;
+        }
+    }
+    return Py_BuildValue("(NO)", out, drained ? Py_True : Py_False);
+fail:
+    Py_XDECREF(parts);
+    Py_DECREF(out);
+    return NULL;
+}
+
+/* send(handle, data, ident=None) -> 0, or the errno (EAGAIN: no room; EHOSTUNREACH: a
+ * ROUTER's peer is gone): non-blocking, and the caller decides what an error means.
+ * With ident, the two parts [ident, data] (a ROUTER's addressing). */
+static PyObject *
+zmq_send_frame(PyObject *self, PyObject *args)
+{
+    PyObject *harg;
+    Py_buffer data, ident = {0};
+    PyObject *ident_obj = Py_None;
+    if (!PyArg_ParseTuple(args, "Oy*|O", &harg, &data, &ident_obj))
+        return NULL;
+    void *sock = handle_of(harg);
+    int err = 0;
+    if (sock == NULL) {
+        PyBuffer_Release(&data);
+        return NULL;
+    }
+    if (ident_obj != Py_None) {
+        if (PyObject_GetBuffer(ident_obj, &ident, PyBUF_SIMPLE) < 0) {
+            PyBuffer_Release(&data);
+            return NULL;
+        }
+        while (z_send(sock, ident.buf, ident.len, ZMQ_DONTWAIT_ | ZMQ_SNDMORE_) < 0) {
+            err = z_errno();
+            if (err != EINTR)
+                break;
+            err = 0;
+        }
+        PyBuffer_Release(&ident);
+    }
+    if (err == 0) {
+        while (z_send(sock, data.buf, data.len, ZMQ_DONTWAIT_) < 0) {
+            err = z_errno();
+            if (err != EINTR)
+                break;
+            err = 0;
+        }
+    }
+    PyBuffer_Release(&data);
+    return PyLong_FromLong(err);
+}
+
 static PyMethodDef methods[] = {
+    {"zmq_bind", zmq_bind_lib, METH_O,
+     "zmq_bind(path) -> bool: use the libzmq already loaded from path (by pyzmq) for "
+     "the calls below; False if it is not loaded or lacks a symbol."},
+    {"zmq_events", zmq_events, METH_O,
+     "zmq_events(handle) -> int: ZMQ_EVENTS of the socket at Socket.underlying."},
+    {"zmq_recv_all", zmq_recv_all, METH_VARARGS,
+     "zmq_recv_all(handle, max_msgs) -> (messages, drained): read up to max_msgs "
+     "messages without blocking, each as a list of its parts; drained: EAGAIN was seen."},
+    {"zmq_send", zmq_send_frame, METH_VARARGS,
+     "zmq_send(handle, data, ident=None) -> errno: send data (after ident, as a ROUTER "
+     "does) without blocking; 0 when sent."},
     {"signal", signal_fd, METH_O,
      "signal(fd): write 1 to the eventfd fd WITHOUT letting the GIL go. For a producer "
      "that goes on working: the woken thread waits for the GIL, so it takes a batch of "

@@ -59,12 +59,38 @@ log = logging.getLogger("transport.zmq")
 
 try:
     from transport._spin import wait as spin_wait
+    from transport._spin import zmq_bind, zmq_events, zmq_recv_all, zmq_send
 except ImportError:  # pragma: no cover - the C helper did not build: plain epoll
     spin_wait = None
     log.warning(
         "transport: the C helper transport._spin is not built (no C compiler at install?):"
         " the I/O thread will not spin, remote asks are slower; reinstall with gcc to fix"
     )
+
+
+def _bind_libzmq() -> bool:
+    """Point the C helper at the libzmq pyzmq loaded, found in this process's memory
+    map; False (pyzmq's own calls are used) if there is not exactly one such file."""
+    if spin_wait is None:
+        return False
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {
+                line.split(None, 5)[5].strip()
+                for line in maps
+                if line.count(" ") >= 5 and "/libzmq" in line
+            }
+    except OSError:
+        return False
+    if len(paths) != 1:
+        log.info("transport: libzmq mapped from %d files: using pyzmq's calls", len(paths))
+        return False
+    return bool(zmq_bind(paths.pop()))
+
+
+_direct = _bind_libzmq()
+"""True: the I/O thread calls libzmq directly through the C helper for its hot-path
+receives, sends and ZMQ_EVENTS checks (pyzmq's wrappers cost microseconds a message)."""
 
 CLIENT_PREFIX = "client:"
 """Address prefix of a connect-only transport (``bind=None``); peers answer it over the
@@ -82,6 +108,7 @@ _POLLOUT = int(zmq.POLLOUT)
 _NOBLOCK = int(zmq.NOBLOCK)
 _EVENTS = int(zmq.EVENTS)
 _RCVMORE = int(zmq.RCVMORE)
+_EAGAIN = int(zmq.EAGAIN)
 _ASK = Kind.ASK
 _REPLY = Kind.REPLY
 
@@ -192,6 +219,7 @@ class ZmqTransport(_TransportBase):
         self._ctx: zmq.Context[Any] | None = None
         self._ep: select.epoll | None = None
         self._sock_by_fd: dict[int, zmq.Socket[Any]] = {}
+        self._handle: dict[zmq.Socket[Any], int] = {}  # Socket.underlying, for _direct
         self._recheck: set[zmq.Socket[Any]] = set()  # look at ZMQ_EVENTS before sleeping
         self._router: zmq.Socket[Any] | None = None
         self._zap: zmq.Socket[Any] | None = None
@@ -357,6 +385,7 @@ class ZmqTransport(_TransportBase):
         assert self._ep is not None
         fd = int(sock.getsockopt(zmq.FD))
         self._sock_by_fd[fd] = sock
+        self._handle[sock] = sock.underlying
         self._ep.register(fd, select.EPOLLIN)
 
     def _loop(self) -> None:
@@ -442,19 +471,24 @@ class ZmqTransport(_TransportBase):
         flush what waits for room on it."""
         self._recv(sock)
         r = self._by_sock.get(sock)
-        if r is not None and r.pending and int(sock.getsockopt(_EVENTS)) & _POLLOUT:
+        if r is not None and r.pending and self._events(sock) & _POLLOUT:
             self._flush_pending(r)
 
     def _service(self, sock: zmq.Socket[Any]) -> None:
         """Read what a socket holds and flush what waits for room on it (for a socket
         whose fd did not fire: ask ZMQ_EVENTS first, cheaper than a failing recv)."""
-        ev = int(sock.getsockopt(_EVENTS))
+        ev = self._events(sock)
         if ev & _POLLIN:
             self._recv(sock)
         if ev & _POLLOUT:
             r = self._by_sock.get(sock)
             if r is not None and r.pending:
                 self._flush_pending(r)
+
+    def _events(self, sock: zmq.Socket[Any]) -> int:
+        if _direct:
+            return int(zmq_events(self._handle[sock]))
+        return int(sock.getsockopt(_EVENTS))
 
     def _recv(self, sock: zmq.Socket[Any]) -> None:
         if sock is self._router:
@@ -511,6 +545,15 @@ class ZmqTransport(_TransportBase):
         router = self._router
         assert router is not None
         handle = self._handle_frame
+        if _direct:
+            msgs, drained = zmq_recv_all(self._handle[router], _RECV_ROUNDS)
+            for parts in msgs:
+                ident = parts[0]
+                for i in range(1, len(parts)):
+                    handle(parts[i], None, ident)
+            if not drained:
+                self._recheck.add(router)  # more to read: come back after other work
+            return
         recv = router.recv
         opt = cast("Callable[[int], int]", router.getsockopt)
         # Read while EVENTS says a message is ready rather than until zmq.Again: the
@@ -531,6 +574,14 @@ class ZmqTransport(_TransportBase):
         handle = self._handle_frame
         addr = r.addr
         sock = r.sock
+        if _direct:
+            msgs, drained = zmq_recv_all(self._handle[sock], _RECV_ROUNDS)
+            for parts in msgs:
+                for frame in parts:
+                    handle(frame, addr, sock)
+            if not drained:
+                self._recheck.add(sock)  # more to read: come back after other work
+            return
         recv = sock.recv
         opt = cast("Callable[[int], int]", sock.getsockopt)
         for _ in range(_RECV_ROUNDS):
@@ -635,6 +686,8 @@ class ZmqTransport(_TransportBase):
         envelopes back to back, up to ``max_message_size`` bytes (one libzmq call each)."""
         sock = r.sock
         self._recheck.add(sock)
+        handle = self._handle.get(sock, 0)
+        direct = _direct and handle != 0
         limit = self.max_message_size
         n = len(frames)
         i = 0
@@ -650,7 +703,13 @@ class ZmqTransport(_TransportBase):
                     j += 1
                 batch = frames[i] if j == i + 1 else b"".join(frames[i:j])
             try:
-                if r.ident is None:
+                if direct and len(batch) < 65536:
+                    err = zmq_send(handle, batch, r.ident)
+                    if err == _EAGAIN:
+                        raise zmq.Again(err)
+                    if err:
+                        raise zmq.ZMQError(err)
+                elif r.ident is None:
                     sock.send(batch, _NOBLOCK, copy=len(batch) < 65536)
                 else:
                     sock.send_multipart([r.ident, batch], _NOBLOCK)

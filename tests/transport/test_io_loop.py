@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import queue
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -27,14 +29,19 @@ def _pair(**kw: object) -> Iterator[tuple[ZmqTransport, ZmqTransport, queue.Queu
         b.stop()
 
 
-@pytest.fixture(params=["spin", "no-spin", "no-c-helper"])
+@pytest.fixture(params=["spin", "no-spin", "pyzmq-calls", "no-c-helper"])
 def pair(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[ZmqTransport, ZmqTransport, queue.Queue[Envelope]]]:
     if request.param == "no-c-helper":
         monkeypatch.setattr(_zmq, "spin_wait", None)
+        monkeypatch.setattr(_zmq, "_direct", False)
     elif _zmq.spin_wait is None:
         pytest.skip("transport._spin was not built")
+    elif request.param == "pyzmq-calls":
+        monkeypatch.setattr(_zmq, "_direct", False)
+    elif not _zmq._direct:
+        pytest.skip("the C helper is not bound to libzmq")
     yield from _pair(spin_us=0.0 if request.param == "no-spin" else 200.0)
 
 
@@ -107,3 +114,68 @@ def test_the_io_thread_holds_back_its_wakes_until_it_waits(pair: tuple) -> None:
     # without it there is no such wait, and wake-ups are written at once.
     assert (seen[0] is not None) == (_zmq.spin_wait is not None)
     assert deferred() is None  # only the I/O thread defers
+
+
+def test_multipart_and_batched_frames_arrive_in_every_mode(pair: tuple) -> None:
+    a, b, got = pair
+    # A raw DEALER talks to b's ROUTER with extra parts: each part is a frame.
+    import zmq
+
+    env = [a.encode(_tell(a, i)) for i in range(3)]
+    ctx = zmq.Context.instance()
+    d = ctx.socket(zmq.DEALER)
+    d.linger = 0
+    try:
+        d.connect(b.address)
+        d.send_multipart([env[0], env[1] + env[2]])
+        assert [got.get(timeout=5).body for _ in range(3)] == [0, 1, 2]
+    finally:
+        d.close()
+
+
+@pytest.fixture
+def zmq_pair() -> Iterator[tuple[Any, Any]]:
+    import zmq
+
+    from transport import _zmq
+
+    if not _zmq._direct:
+        pytest.skip("the C helper is not bound to libzmq")
+    ctx = zmq.Context()
+    router = ctx.socket(zmq.ROUTER)
+    router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+    router.bind("inproc://direct")
+    dealer = ctx.socket(zmq.DEALER)
+    dealer.setsockopt(zmq.IDENTITY, b"d1")
+    dealer.connect("inproc://direct")
+    try:
+        yield router, dealer
+    finally:
+        ctx.destroy(linger=0)
+
+
+def test_direct_libzmq_calls_move_messages_and_report_errors(zmq_pair: tuple[Any, Any]) -> None:
+    import zmq
+    from transport._spin import zmq_bind, zmq_events, zmq_recv_all, zmq_send
+
+    router, dealer = zmq_pair
+    r, d = router.underlying, dealer.underlying
+    assert zmq_recv_all(r, 10) == ([], True)  # nothing yet: drained
+    assert zmq_events(d) & zmq.POLLOUT
+    assert zmq_send(d, b"one") == 0
+    dealer.send_multipart([b"two", b"three"])
+    deadline = time.monotonic() + 5
+    while not zmq_events(r) & zmq.POLLIN and time.monotonic() < deadline:
+        time.sleep(0.001)
+    msgs, drained = zmq_recv_all(r, 1)  # one message at most: maybe more left
+    assert msgs == [[b"d1", b"one"]] and drained is False
+    msgs, drained = zmq_recv_all(r, 10)
+    assert msgs == [[b"d1", b"two", b"three"]] and drained is True
+    assert zmq_send(r, b"back", b"d1") == 0  # a ROUTER's [ident, data]
+    assert dealer.recv() == b"back"
+    assert zmq_send(r, b"lost", b"nobody") == errno.EHOSTUNREACH  # no exception: an errno
+    with pytest.raises(ValueError):
+        zmq_events(0)
+    with pytest.raises(TypeError):
+        zmq_send(d, "not bytes")  # type: ignore[arg-type]
+    assert zmq_bind("/nonexistent/libzmq.so") is False
