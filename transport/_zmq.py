@@ -424,8 +424,11 @@ class ZmqTransport(_TransportBase):
             # One epoll_wait: the only Python work before the GIL is dropped is a
             # C call, so a thread we just woke does not queue behind us for the GIL.
             if spin_wait is not None:
-                events = spin_wait(epfd, timeout, spin, held)
-                spin = 0
+                if timeout:
+                    events = spin_wait(epfd, timeout, spin, held)
+                    spin = 0
+                else:  # work is waiting: look, do not poll; keep `spin` for the next wait
+                    events = spin_wait(epfd, 0.0, 0, held)
             else:
                 events = ep_poll(timeout)
             self._now = now = time.monotonic()

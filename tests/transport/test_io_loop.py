@@ -179,3 +179,28 @@ def test_direct_libzmq_calls_move_messages_and_report_errors(zmq_pair: tuple[Any
     with pytest.raises(TypeError):
         zmq_send(d, "not bytes")  # type: ignore[arg-type]
     assert zmq_bind("/nonexistent/libzmq.so") is False
+
+
+def test_the_io_thread_never_polls_when_work_is_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reply sent from inside on_envelope waits in the queue for the next turn: that
+    turn's wait must only look (timeout 0, no polling), then send it."""
+    if _zmq.spin_wait is None:
+        pytest.skip("transport._spin was not built")
+    calls: list[tuple[float, int]] = []
+    real = _zmq.spin_wait
+
+    def recording(epfd: int, timeout: float, spin: int, held: list[int]) -> Any:
+        calls.append((timeout, spin))
+        return real(epfd, timeout, spin, held)
+
+    monkeypatch.setattr(_zmq, "spin_wait", recording)
+    replies: queue.Queue[Envelope] = queue.Queue()
+    b: ZmqTransport
+    a = ZmqTransport(security=Security.plain(), on_envelope=replies.put, **SLOW_HB)
+    b = ZmqTransport(security=Security.plain(), on_envelope=lambda e: b.reply(e, e.body), **SLOW_HB)
+    with a, b:
+        for i in range(20):
+            a.send(b.address, Envelope(sender_node=a.address, target="x", kind=Kind.ASK, body=i))
+            assert replies.get(timeout=5).body == i
+    assert any(spin for _, spin in calls)  # it does poll after handing over an ask
+    assert not [c for c in calls if c[0] == 0.0 and c[1]]
