@@ -150,15 +150,8 @@ class FdAskFuture(AskFuture):
     def __init__(self, what: object = "ask", deadline: float | None = None) -> None:
         """``what``: a description, or the ref asked (described only if an error is
         raised: one ask per round trip should not format a string it never shows)."""
-        # AskFuture.__init__ inlined: this runs once per remote ask.
-        lock = allocate_lock()
-        lock.acquire()
-        self._lock = lock
-        self._done = False
-        self._value = None
-        self._error = None
+        super().__init__("ask", deadline)
         self._what = what
-        self._deadline = deadline
         self._waker = thread_waker()
 
     def _describe(self) -> str:

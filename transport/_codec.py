@@ -408,21 +408,14 @@ class MessageRegistry:
     ) -> bytes:
         """What `encode` gives for the envelope of these fields, without building it
         (the hot path of asks and replies)."""
-        cls = type(message)
-        name = self._by_cls.get(cls)
-        if name is not None:
-            mtype, body = name, self._schema(cls).encode(message)
-        elif cls in _NATIVE:
-            mtype, body = "", message
-        else:
-            raise EncodeError(f"{cls.__qualname__} is not a registered message type")
+        mtype, body = self.encode_body(message)
         try:
             # Kind is an IntEnum: msgpack writes it as the plain int it is.
             return _packer().pack(
                 [version, msg_id, corr_id, sender_node, sender_actor, target, kind, mtype, body]
             )
         except (TypeError, ValueError, OverflowError) as exc:
-            raise EncodeError(f"cannot encode {mtype or cls.__name__}: {exc}") from None
+            raise EncodeError(f"cannot encode {mtype or type(message).__name__}: {exc}") from None
 
     def decode(self, data: bytes, max_size: int | None = None) -> Envelope:
         """Strictly decode one frame holding one envelope; raises DecodeError."""

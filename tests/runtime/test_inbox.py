@@ -7,6 +7,7 @@ import queue
 import select
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -64,15 +65,21 @@ def test_inbox_is_fifo_and_reports_empty() -> None:
         box.get_nowait()
 
 
-def test_inbox_get_sleeps_until_a_put_from_another_thread(hand_off_impl: str) -> None:
-    box: Inbox[str] = Inbox()
-    got: list[str] = []
+def _sleeping_consumer(box: Inbox[Any], got: list[Any]) -> threading.Thread:
+    """A thread that takes one item from ``box`` into ``got``, once it is asleep on it."""
     t = threading.Thread(target=lambda: got.append(box.get()))
     t.start()
     deadline = time.monotonic() + 5
     while not box._sleeping and time.monotonic() < deadline:
         time.sleep(0.001)
     assert box._sleeping, "the consumer never went to sleep"
+    return t
+
+
+def test_inbox_get_sleeps_until_a_put_from_another_thread(hand_off_impl: str) -> None:
+    box: Inbox[str] = Inbox()
+    got: list[str] = []
+    t = _sleeping_consumer(box, got)
     box.put("hello")
     t.join(5)
     assert got == ["hello"]
@@ -274,11 +281,7 @@ def test_a_thread_that_defers_wakes_holds_them_until_it_waits(target: _Target) -
 
     box: Inbox[int] = Inbox()
     got: list[int] = []
-    consumer = threading.Thread(target=lambda: got.append(box.get()))
-    consumer.start()
-    deadline = time.monotonic() + 5
-    while not box._sleeping and time.monotonic() < deadline:
-        time.sleep(0.001)
+    consumer = _sleeping_consumer(box, got)
     held: list[int] = []
     defer_wakes(held)
     try:
