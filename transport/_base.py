@@ -112,7 +112,9 @@ class _TransportBase:
 
     def encode(self, envelope: Envelope) -> bytes:
         """Encode and size-check an envelope (raises EncodeError / MessageTooLarge)."""
-        data = self.registry.encode(envelope)
+        return self._checked(self.registry.encode(envelope))
+
+    def _checked(self, data: bytes) -> bytes:
         if len(data) > self.max_message_size:
             raise MessageTooLarge(len(data), self.max_message_size)
         return data
@@ -137,26 +139,13 @@ class _TransportBase:
         data = self.registry.encode_fields(
             msg_id, None, self._address, None, target, Kind.ASK, body
         )
-        if len(data) > self.max_message_size:
-            raise MessageTooLarge(len(data), self.max_message_size)
-        return self._enqueue(peer_address, data, lazy, True)
+        return self._enqueue(peer_address, self._checked(data), lazy, True)
 
     def reply(
         self, request: Envelope, body: Any, *, sender_actor: str | None = None, lazy: bool = False
     ) -> bool:
-        """Send a REPLY to an ASK (``corr_id = request.msg_id``); ``lazy`` as in `send`.
-        The same bytes as `send` of `_answer`'s envelope, without building it."""
-        data = self.registry.encode_fields(
-            new_msg_id(),
-            request.msg_id,
-            self._address,
-            sender_actor if sender_actor is not None else request.target,
-            request.sender_actor or "",
-            Kind.REPLY,
-            body,
-        )
-        if len(data) > self.max_message_size:
-            raise MessageTooLarge(len(data), self.max_message_size)
+        """Send a REPLY to an ASK (``corr_id = request.msg_id``); ``lazy`` as in `send`."""
+        data = self._encode_answer(request, Kind.REPLY, body, sender_actor)
         return self._enqueue(request.sender_node, data, lazy, False)
 
     def reply_error(
@@ -169,26 +158,29 @@ class _TransportBase:
     ) -> bool:
         """Send an ERROR reply carrying ``RemoteError(type(exc).__name__, str(exc))``."""
         body = RemoteError.from_exception(exc)
-        return self.send(
-            request.sender_node, self._answer(request, Kind.ERROR, body, sender_actor), lazy=lazy
-        )
+        data = self._encode_answer(request, Kind.ERROR, body, sender_actor)
+        return self._enqueue(request.sender_node, data, lazy, False)
 
     @property
     def wake_fd(self) -> int:
         """The eventfd a `lazy` sender writes 1 to (-1: nothing to wake)."""
         return -1
 
-    def _answer(
+    def _encode_answer(
         self, request: Envelope, kind: Kind, body: Any, sender_actor: str | None
-    ) -> Envelope:
-        return Envelope(
-            corr_id=request.msg_id,
-            sender_node=self._address,
-            sender_actor=sender_actor if sender_actor is not None else request.target,
-            target=request.sender_actor or "",
-            kind=kind,
-            body=body,
+    ) -> bytes:
+        """The REPLY or ERROR envelope answering ``request``, encoded and size-checked
+        (straight from its fields: no Envelope is built, once per answered ask)."""
+        data = self.registry.encode_fields(
+            new_msg_id(),
+            request.msg_id,
+            self._address,
+            sender_actor if sender_actor is not None else request.target,
+            request.sender_actor or "",
+            kind,
+            body,
         )
+        return self._checked(data)
 
     # -- to implement ---------------------------------------------------------------
 
@@ -314,8 +306,8 @@ class _TransportBase:
 
     def _error_reply(self, request: Envelope, type_name: str, message: str) -> None:
         try:
-            data = self.encode(
-                self._answer(request, Kind.ERROR, RemoteError(type_name, message[:1000]), None)
+            data = self._encode_answer(
+                request, Kind.ERROR, RemoteError(type_name, message[:1000]), None
             )
             self._emit(request.sender_node, [data])
             self._count("error_reply:sent")
