@@ -26,7 +26,7 @@ import threading
 from collections import deque
 from typing import Any, Generic, Protocol, TypeVar
 
-from transport._wakes import deferred
+from transport._wakes import deferred, write_eventfd
 
 try:
     from transport._spin import hand_off as _c_hand_off
@@ -52,10 +52,7 @@ def _signal(fd: int) -> None:
     if held is not None:  # the transport's I/O thread: written once it lets the GIL go
         held.append(fd)
         return
-    try:
-        os.eventfd_write(fd, 1)
-    except OSError:  # pragma: no cover - saturated counter: the reader is awake anyway
-        pass
+    write_eventfd(fd)
 
 
 def _signal_keeping_gil(fd: int) -> None:

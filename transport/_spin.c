@@ -322,9 +322,8 @@ zmq_recv_all(PyObject *self, PyObject *args)
             }
             if (err == EINTR)
                 continue;
-            Py_XDECREF(parts);
-            Py_DECREF(out);
-            return zmq_error(err);
+            zmq_error(err);
+            goto fail;
         }
         PyObject *b = PyBytes_FromStringAndSize(z_msg_data(&msg), (Py_ssize_t)z_msg_size(&msg));
         int more = z_msg_more(&msg);

@@ -11,9 +11,10 @@ it has let go of the GIL, right before it polls: the woken thread finds the GIL 
 
 from __future__ import annotations
 
+import os
 import threading
 
-__all__ = ["defer_wakes", "deferred"]
+__all__ = ["defer_wakes", "deferred", "write_eventfd"]
 
 
 class _Local(threading.local):
@@ -32,3 +33,12 @@ def defer_wakes(into: list[int] | None) -> None:
 def deferred() -> list[int] | None:
     """The calling thread's list of held-back wake-ups, or None."""
     return _local.deferred
+
+
+def write_eventfd(fd: int) -> None:
+    """Add 1 to the eventfd ``fd`` now; a saturated counter (its reader is awake
+    anyway) or a descriptor closed at shutdown is not an error."""
+    try:
+        os.eventfd_write(fd, 1)
+    except OSError:
+        pass

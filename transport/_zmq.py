@@ -53,7 +53,7 @@ from transport._codec import MessageRegistry
 from transport._envelope import Envelope, Kind
 from transport._errors import TransportError
 from transport._security import Security
-from transport._wakes import defer_wakes
+from transport._wakes import defer_wakes, write_eventfd
 
 log = logging.getLogger("transport.zmq")
 
@@ -141,13 +141,6 @@ def _env_spin_us() -> float:
     if not 0 <= value <= 10_000:
         raise TransportError(f"PYDCOS_IO_SPIN_US: {raw!r} is not between 0 and 10000")
     return value
-
-
-def _write_eventfd(fd: int) -> None:
-    try:
-        os.eventfd_write(fd, 1)
-    except OSError:
-        pass  # saturated (the reader is awake anyway) or already closed
 
 
 def _make_wakeup() -> tuple[int, int]:
@@ -404,7 +397,7 @@ class ZmqTransport(_TransportBase):
         finally:
             defer_wakes(None)
             for fd in held:
-                _write_eventfd(fd)
+                write_eventfd(fd)
 
     def _turns(self, held: list[int]) -> None:
         assert self._ep is not None

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import zmq
 
 from transport import Envelope, Kind, Security, TransportError, ZmqTransport, _zmq
 
@@ -119,8 +120,6 @@ def test_the_io_thread_holds_back_its_wakes_until_it_waits(pair: tuple) -> None:
 def test_multipart_and_batched_frames_arrive_in_every_mode(pair: tuple) -> None:
     a, b, got = pair
     # A raw DEALER talks to b's ROUTER with extra parts: each part is a frame.
-    import zmq
-
     env = [a.encode(_tell(a, i)) for i in range(3)]
     ctx = zmq.Context.instance()
     d = ctx.socket(zmq.DEALER)
@@ -135,10 +134,6 @@ def test_multipart_and_batched_frames_arrive_in_every_mode(pair: tuple) -> None:
 
 @pytest.fixture
 def zmq_pair() -> Iterator[tuple[Any, Any]]:
-    import zmq
-
-    from transport import _zmq
-
     if not _zmq._direct:
         pytest.skip("the C helper is not bound to libzmq")
     ctx = zmq.Context()
@@ -155,9 +150,8 @@ def zmq_pair() -> Iterator[tuple[Any, Any]]:
 
 
 def test_direct_libzmq_calls_move_messages_and_report_errors(zmq_pair: tuple[Any, Any]) -> None:
-    import zmq
-    from transport._spin import zmq_bind, zmq_events, zmq_recv_all, zmq_send
-
+    zmq_bind, zmq_events = _zmq.zmq_bind, _zmq.zmq_events
+    zmq_recv_all, zmq_send = _zmq.zmq_recv_all, _zmq.zmq_send
     router, dealer = zmq_pair
     r, d = router.underlying, dealer.underlying
     assert zmq_recv_all(r, 10) == ([], True)  # nothing yet: drained
