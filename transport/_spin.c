@@ -23,6 +23,13 @@
 #include <unistd.h>
 
 #define MAX_EVENTS 256
+#define MAX_CHECKS 64
+#define ZMQ_EVENTS_ 15
+#define ZMQ_POLLIN_ 1
+
+/* Bound by zmq_bind() below; wait() uses it to look at sockets without the GIL. */
+static int (*z_getsockopt)(void *, int, void *, size_t *);
+static int zmq_bound;
 
 static long long
 now_ns(void)
@@ -83,9 +90,37 @@ spin_wait(PyObject *self, PyObject *args)
     int epfd;
     double timeout;
     long long spin_ns;
-    PyObject *signal_list = NULL;
-    if (!PyArg_ParseTuple(args, "idL|O", &epfd, &timeout, &spin_ns, &signal_list))
+    PyObject *signal_list = NULL, *check_list = NULL;
+    if (!PyArg_ParseTuple(args, "idL|OO", &epfd, &timeout, &spin_ns, &signal_list, &check_list))
         return NULL;
+    void *check[MAX_CHECKS];
+    Py_ssize_t n_check = 0;
+    if (check_list != NULL && check_list != Py_None) {
+        if (!PyList_Check(check_list)) {
+            PyErr_SetString(PyExc_TypeError, "check must be a list of socket handles");
+            return NULL;
+        }
+        n_check = PyList_GET_SIZE(check_list);
+        if (n_check > 0 && !zmq_bound) {
+            PyErr_SetString(PyExc_RuntimeError, "libzmq is not bound (zmq_bind)");
+            return NULL;
+        }
+        if (n_check > MAX_CHECKS) {
+            PyErr_Format(PyExc_ValueError, "at most %d sockets to check, got %zd", MAX_CHECKS,
+                         n_check);
+            return NULL;
+        }
+        for (Py_ssize_t i = 0; i < n_check; i++) {
+            check[i] = PyLong_AsVoidPtr(PyList_GET_ITEM(check_list, i));
+            if (check[i] == NULL) {
+                if (!PyErr_Occurred())
+                    PyErr_SetString(PyExc_ValueError, "a null socket handle");
+                return NULL;
+            }
+        }
+    }
+    int readable[MAX_CHECKS];
+    int n_readable = 0;
     int ms = timeout < 0 ? -1 : (int)(timeout * 1000.0 + 0.999);
     struct epoll_event evs[MAX_EVENTS];
     int n = 0, err = 0, polled = 0;
@@ -106,7 +141,17 @@ spin_wait(PyObject *self, PyObject *args)
     }
     Py_BEGIN_ALLOW_THREADS
     signal_all(sig, n_sig); /* without the GIL: whoever wakes finds it free */
-    if (spin_ns > 0) {
+    /* Sockets that a send or a partial read may have left readable without their fd
+     * saying so: looked at now, while the threads just woken run, not before. */
+    for (Py_ssize_t i = 0; i < n_check; i++) {
+        int ev = 0;
+        size_t len = sizeof ev;
+        if (z_getsockopt(check[i], ZMQ_EVENTS_, &ev, &len) != 0 || (ev & ZMQ_POLLIN_))
+            readable[n_readable++] = (int)i; /* an error: let the caller's read see it */
+    }
+    if (n_readable > 0) {
+        n = 0;
+    } else if (spin_ns > 0) {
         long long end = now_ns() + spin_ns;
         polled = 1;
         for (;;) {
@@ -118,7 +163,7 @@ spin_wait(PyObject *self, PyObject *args)
             sched_yield();
         }
     }
-    if (n == 0 && !(polled && ms == 0))
+    if (n == 0 && n_readable == 0 && !(polled && ms == 0))
         n = epoll_wait(epfd, evs, MAX_EVENTS, ms);
     if (n < 0)
         err = errno;
@@ -131,7 +176,7 @@ spin_wait(PyObject *self, PyObject *args)
         errno = err;
         return PyErr_SetFromErrno(PyExc_OSError);
     }
-    PyObject *out = PyList_New(n);
+    PyObject *out = PyList_New(n + n_readable);
     if (out == NULL)
         return NULL;
     for (int i = 0; i < n; i++) {
@@ -141,6 +186,14 @@ spin_wait(PyObject *self, PyObject *args)
             return NULL;
         }
         PyList_SET_ITEM(out, i, t);
+    }
+    for (int i = 0; i < n_readable; i++) { /* (handle, 0): no epoll event is 0 */
+        PyObject *t = Py_BuildValue("(Ni)", PyLong_FromVoidPtr(check[readable[i]]), 0);
+        if (t == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, n + i, t);
     }
     return out;
 }
@@ -211,13 +264,11 @@ signal_fd(PyObject *self, PyObject *arg)
 
 #define ZMQ_SNDMORE_ 2
 #define ZMQ_DONTWAIT_ 1
-#define ZMQ_EVENTS_ 15
 
 typedef struct {
     unsigned char _[64];
 } __attribute__((aligned(8))) zmsg_t;
 
-static int (*z_getsockopt)(void *, int, void *, size_t *);
 static int (*z_send)(void *, const void *, size_t, int);
 static int (*z_msg_init)(zmsg_t *);
 static int (*z_msg_recv)(zmsg_t *, void *, int);
@@ -227,7 +278,6 @@ static size_t (*z_msg_size)(const zmsg_t *);
 static int (*z_msg_more)(const zmsg_t *);
 static int (*z_errno)(void);
 static const char *(*z_strerror)(int);
-static int zmq_bound;
 
 static PyObject *
 zmq_bind_lib(PyObject *self, PyObject *arg)
@@ -416,10 +466,12 @@ static PyMethodDef methods[] = {
      "(if >= 0), then wait up to timeout_s (< 0: for ever) for the non-blocking eventfd "
      "wait_fd and reset it; True if it was signalled. One call without the GIL."},
     {"wait", spin_wait, METH_VARARGS,
-     "wait(epfd, timeout_s, spin_ns[, signal_fds]) -> [(fd, events)]: epoll_wait, first "
-     "spinning up to spin_ns nanoseconds without sleeping, all without the GIL. The "
-     "eventfds in the list signal_fds are written first, also without the GIL, and the "
-     "list is emptied."},
+     "wait(epfd, timeout_s, spin_ns[, signal_fds[, check]]) -> [(fd, events)]: "
+     "epoll_wait, first spinning up to spin_ns nanoseconds without sleeping, all without "
+     "the GIL. The eventfds in the list signal_fds are written first, also without the "
+     "GIL, and the list is emptied. Then the sockets in the list check (handles, as "
+     "Socket.underlying) are looked at: if any has a message (ZMQ_EVENTS), wait returns "
+     "(handle, 0) for each such one at once, without waiting."},
     {NULL, NULL, 0, NULL},
 };
 

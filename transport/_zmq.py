@@ -99,6 +99,7 @@ connection it opened, since it has no listener to connect back to."""
 _BATCH = 1024  # envelopes per frame at most
 _RECV_ROUNDS = 512  # multipart messages read per socket per loop turn before other work
 _DRAIN_MAX = 65536  # queued envelopes moved per loop turn
+_MAX_CHECKS = 64  # sockets the C wait looks at per turn (MAX_CHECKS in _spin.c)
 _MAX_PENDING = 1_000_000  # envelopes held for a peer whose send queue is full
 
 # Plain ints for the hot path: pyzmq's constants are IntFlag members, and every
@@ -213,6 +214,7 @@ class ZmqTransport(_TransportBase):
         self._ep: select.epoll | None = None
         self._sock_by_fd: dict[int, zmq.Socket[Any]] = {}
         self._handle: dict[zmq.Socket[Any], int] = {}  # Socket.underlying, for _direct
+        self._by_handle: dict[int, zmq.Socket[Any]] = {}
         self._recheck: set[zmq.Socket[Any]] = set()  # look at ZMQ_EVENTS before sleeping
         self._router: zmq.Socket[Any] | None = None
         self._zap: zmq.Socket[Any] | None = None
@@ -220,6 +222,7 @@ class ZmqTransport(_TransportBase):
         self._by_sock: dict[zmq.Socket[Any], _Route] = {}
         self._client_idents: dict[str, bytes] = {}
         self._inbound: list[Envelope] = []
+        self._first_read = _RECV_ROUNDS  # messages read when a socket's fd fires
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -385,6 +388,7 @@ class ZmqTransport(_TransportBase):
         fd = int(sock.getsockopt(zmq.FD))
         self._sock_by_fd[fd] = sock
         self._handle[sock] = sock.underlying
+        self._by_handle[sock.underlying] = sock
         self._ep.register(fd, select.EPOLLIN)
 
     def _loop(self) -> None:
@@ -405,10 +409,19 @@ class ZmqTransport(_TransportBase):
         epfd = self._ep.fileno()
         spin = 0
         spin_ns = self.spin_ns if spin_wait is not None else 0
+        # With libzmq bound, the sockets to look at again before sleeping are looked at
+        # by the C wait, after it has woken the threads this turn handed work to: the
+        # look (a system call in libzmq) is off their path. Reads stop after the first
+        # message for the same reason (finding the socket empty costs the same call).
+        c_check = _direct and spin_wait is not None
+        self._first_read = 1 if c_check else _RECV_ROUNDS
+        check: list[int] = []
         wake = self._wake_r
         by_fd = self._sock_by_fd
+        by_handle = self._by_handle
         service = self._service
         read = self._read
+        recv = self._recv
         inbound = self._inbound
         interval = self.heartbeat_interval
         next_tick = time.monotonic() + interval
@@ -418,18 +431,24 @@ class ZmqTransport(_TransportBase):
             # C call, so a thread we just woke does not queue behind us for the GIL.
             if spin_wait is not None:
                 if timeout:
-                    events = spin_wait(epfd, timeout, spin, held)
+                    events = spin_wait(epfd, timeout, spin, held, check)
                     spin = 0
                 else:  # work is waiting: look, do not poll; keep `spin` for the next wait
-                    events = spin_wait(epfd, 0.0, 0, held)
+                    events = spin_wait(epfd, 0.0, 0, held, check)
+                check = []
             else:
                 events = ep_poll(timeout)
             self._now = now = time.monotonic()
             ready = self._recheck
             self._recheck = set()
-            for fd, _ev in events:
+            for fd, ev in events:
                 if fd == wake:
                     self._clear_wake()
+                elif ev == 0:  # the C wait's look: this socket has messages
+                    sock = by_handle.get(fd)
+                    if sock is not None:
+                        ready.discard(sock)
+                        recv(sock, _RECV_ROUNDS)
                 else:
                     sock = by_fd.get(fd)
                     if sock is not None:
@@ -452,7 +471,7 @@ class ZmqTransport(_TransportBase):
                 next_tick = now + interval
             # A send may have consumed a socket's fd signal (its commands were
             # processed): read what became readable before sleeping.
-            if self._recheck:
+            if self._recheck and not c_check:
                 ready = self._recheck
                 self._recheck = set()
                 for sock in ready:
@@ -462,16 +481,36 @@ class ZmqTransport(_TransportBase):
             # ask or a reply, an answer usually comes back within microseconds: spin.
             if inbound and self._deliver_inbound():
                 spin = spin_ns
+            if c_check and self._recheck:
+                check = self._checks()
             if self._outq or self._recheck:
                 timeout = 0.0
             else:
                 timeout = max(0.0, next_tick - time.monotonic()) + 0.001
 
+    def _checks(self) -> list[int]:
+        """The handles of the sockets to look at again, for the C wait to look at once
+        it has woken the threads this turn handed work to; the rare socket with frames
+        waiting for room is serviced here (and may come back for the next turn)."""
+        socks = self._recheck
+        self._recheck = set()
+        by_sock = self._by_sock
+        handles: list[int] = []
+        for sock in socks:
+            r = by_sock.get(sock)
+            if r is not None and r.pending:
+                self._service(sock)
+            elif len(handles) < _MAX_CHECKS:
+                handles.append(self._handle[sock])
+            else:  # the C wait's limit: the rest next turn
+                self._recheck.add(sock)
+        return handles
+
     def _read(self, sock: zmq.Socket[Any]) -> None:
         """A socket's fd fired: read at once (almost always there is a message, and a
         recv that finds none settles the socket's state as ZMQ_EVENTS would), then
         flush what waits for room on it."""
-        self._recv(sock)
+        self._recv(sock, self._first_read)
         r = self._by_sock.get(sock)
         if r is not None and r.pending and self._events(sock) & _POLLOUT:
             self._flush_pending(r)
@@ -481,7 +520,7 @@ class ZmqTransport(_TransportBase):
         whose fd did not fire: ask ZMQ_EVENTS first, cheaper than a failing recv)."""
         ev = self._events(sock)
         if ev & _POLLIN:
-            self._recv(sock)
+            self._recv(sock, _RECV_ROUNDS)
         if ev & _POLLOUT:
             r = self._by_sock.get(sock)
             if r is not None and r.pending:
@@ -492,15 +531,17 @@ class ZmqTransport(_TransportBase):
             return int(zmq_events(self._handle[sock]))
         return int(sock.getsockopt(_EVENTS))
 
-    def _recv(self, sock: zmq.Socket[Any]) -> None:
+    def _recv(self, sock: zmq.Socket[Any], rounds: int) -> None:
+        """Read up to ``rounds`` messages; a socket not read until it said EAGAIN goes
+        back to ``_recheck``."""
         if sock is self._router:
-            self._recv_router()
+            self._recv_router(rounds)
         elif sock is self._zap:
             self._handle_zap()
         else:
             r = self._by_sock.get(sock)
             if r is not None:
-                self._recv_dealer(r)
+                self._recv_dealer(r, rounds)
 
     def _dispatch(self, env: Envelope) -> None:
         self._inbound.append(env)
@@ -541,12 +582,12 @@ class ZmqTransport(_TransportBase):
         for peer, frames in batches.items():
             self._emit(peer, frames)
 
-    def _recv_router(self) -> None:
+    def _recv_router(self, rounds: int) -> None:
         router = self._router
         assert router is not None
         handle = self._handle_frame
         if _direct:
-            msgs, drained = zmq_recv_all(self._handle[router], _RECV_ROUNDS)
+            msgs, drained = zmq_recv_all(self._handle[router], rounds)
             for parts in msgs:
                 ident = parts[0]
                 for i in range(1, len(parts)):
@@ -559,7 +600,7 @@ class ZmqTransport(_TransportBase):
         # Read while EVENTS says a message is ready rather than until zmq.Again: the
         # check neither raises nor releases the GIL (recv does), so a thread we just
         # handed a message to does not have to fight us for the GIL.
-        for _ in range(_RECV_ROUNDS):
+        for _ in range(rounds):
             try:
                 ident = recv(_NOBLOCK)
             except zmq.Again:
@@ -570,12 +611,12 @@ class ZmqTransport(_TransportBase):
                 return
         self._recheck.add(router)  # more to read: come back after other work
 
-    def _recv_dealer(self, r: _Route) -> None:
+    def _recv_dealer(self, r: _Route, rounds: int) -> None:
         handle = self._handle_frame
         addr = r.addr
         sock = r.sock
         if _direct:
-            msgs, drained = zmq_recv_all(self._handle[sock], _RECV_ROUNDS)
+            msgs, drained = zmq_recv_all(self._handle[sock], rounds)
             for parts in msgs:
                 for frame in parts:
                     handle(frame, addr, sock)
@@ -584,7 +625,7 @@ class ZmqTransport(_TransportBase):
             return
         recv = sock.recv
         opt = cast("Callable[[int], int]", sock.getsockopt)
-        for _ in range(_RECV_ROUNDS):
+        for _ in range(rounds):
             try:
                 frame = recv(_NOBLOCK)
             except zmq.Again:

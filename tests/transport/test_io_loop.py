@@ -183,9 +183,9 @@ def test_the_io_thread_never_polls_when_work_is_waiting(monkeypatch: pytest.Monk
     calls: list[tuple[float, int]] = []
     real = _zmq.spin_wait
 
-    def recording(epfd: int, timeout: float, spin: int, held: list[int]) -> Any:
+    def recording(epfd: int, timeout: float, spin: int, held: list[int], check: Any) -> Any:
         calls.append((timeout, spin))
-        return real(epfd, timeout, spin, held)
+        return real(epfd, timeout, spin, held, check)
 
     monkeypatch.setattr(_zmq, "spin_wait", recording)
     replies: queue.Queue[Envelope] = queue.Queue()
