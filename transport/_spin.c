@@ -31,21 +31,6 @@
 static int (*z_getsockopt)(void *, int, void *, size_t *);
 static int zmq_bound;
 
-/* A yield that kept the spinning thread off its CPU this long handed a CPU-bound
- * thread (of any priority, even SCHED_IDLE) the rest of a scheduler tick, and every
- * later spin would do the same: the spins of the next NO_YIELD_NS do not yield. */
-#define LONG_YIELD_NS 200000LL
-#define NO_YIELD_NS 1000000000LL
-static long long no_yield_until; /* CLOCK_MONOTONIC ns; shared by all I/O threads */
-
-#if defined(__x86_64__) || defined(__i386__)
-#define CPU_RELAX() __builtin_ia32_pause()
-#elif defined(__aarch64__)
-#define CPU_RELAX() __asm__ __volatile__("yield")
-#else
-#define CPU_RELAX() __asm__ __volatile__("" ::: "memory")
-#endif
-
 static long long
 now_ns(void)
 {
@@ -171,20 +156,11 @@ spin_wait(PyObject *self, PyObject *args)
         polled = 1;
         for (;;) {
             n = epoll_wait(epfd, evs, MAX_EVENTS, 0);
-            long long t = now_ns();
-            if (n != 0 || t >= end)
+            if (n != 0 || now_ns() >= end)
                 break;
-            if (t < __atomic_load_n(&no_yield_until, __ATOMIC_RELAXED)) {
-                for (int k = 0; k < 50; k++)
-                    CPU_RELAX();
-                continue;
-            }
             /* Polite: a thread runnable on this CPU (the actor we just woke, if the
              * kernel put it here) runs now instead of after the spin. */
             sched_yield();
-            long long after = now_ns();
-            if (after - t > LONG_YIELD_NS)
-                __atomic_store_n(&no_yield_until, after + NO_YIELD_NS, __ATOMIC_RELAXED);
         }
     }
     if (n == 0 && n_readable == 0 && !(polled && ms == 0))
