@@ -23,6 +23,8 @@ reply to a caller, or it sent an ask whose caller now blocks) it first polls for
 ``transport._spin``): on a virtual machine waking a sleeping thread costs tens of
 microseconds, more than the wait. A ``lazy`` send leaves the wake-up to the sender,
 which pays it in the same GIL-free call that puts it to sleep (see ``runtime._inbox``).
+What libzmq needs a system call for (a look at ``ZMQ_EVENTS``, a read that finds a socket
+empty) the C wait does after those wake-ups, so that it never delays the woken thread.
 """
 
 from __future__ import annotations

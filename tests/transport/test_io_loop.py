@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import queue
+import select
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -132,6 +133,22 @@ def test_multipart_and_batched_frames_arrive_in_every_mode(pair: tuple) -> None:
         d.close()
 
 
+def test_a_backlog_of_single_messages_is_read_whole_in_every_mode(pair: tuple) -> None:
+    """With libzmq bound, an fd event reads one message and the C wait's look finds the
+    rest: none is left behind until the next heartbeat (30 s away)."""
+    a, b, got = pair
+    ctx = zmq.Context.instance()
+    d = ctx.socket(zmq.DEALER)
+    d.linger = 0
+    try:
+        d.connect(b.address)
+        for i in range(500):  # one message each, sent faster than one is read
+            d.send(a.encode(_tell(a, i)))
+        assert [got.get(timeout=5).body for _ in range(500)] == list(range(500))
+    finally:
+        d.close()
+
+
 @pytest.fixture
 def zmq_pair() -> Iterator[tuple[Any, Any]]:
     if not _zmq._direct:
@@ -173,6 +190,39 @@ def test_direct_libzmq_calls_move_messages_and_report_errors(zmq_pair: tuple[Any
     with pytest.raises(TypeError):
         zmq_send(d, "not bytes")  # type: ignore[arg-type]
     assert zmq_bind("/nonexistent/libzmq.so") is False
+
+
+def test_the_c_wait_looks_at_sockets_after_paying_the_held_wakes(
+    zmq_pair: tuple[Any, Any],
+) -> None:
+    """``check``: each socket handle is looked at (ZMQ_EVENTS) once the held wake-ups are
+    written, and a readable one ends the wait at once as ``(handle, 0)``."""
+
+    router, dealer = zmq_pair
+    r, d = router.underlying, dealer.underlying
+    ep = select.epoll()  # nothing registered: only a look can end a wait early
+    fd = os.eventfd(0, os.EFD_NONBLOCK)
+    try:
+        held = [fd]
+        assert _zmq.spin_wait(ep.fileno(), 0.0, 0, held, [r, d]) == []  # nothing to read
+        assert held == [] and os.eventfd_read(fd) == 1  # the wake was paid all the same
+        dealer.send(b"hello")
+        deadline = time.monotonic() + 5
+        while not _zmq.zmq_events(r) & zmq.POLLIN and time.monotonic() < deadline:
+            time.sleep(0.001)
+        # A 30 s wait that returns the handle did not wait: the look found the message.
+        assert _zmq.spin_wait(ep.fileno(), 30.0, 0, [], [d, r]) == [(r, 0)]
+        assert _zmq.spin_wait(ep.fileno(), 30.0, 10_000, [], [r]) == [(r, 0)]  # no spin
+        assert _zmq.zmq_recv_all(r, 10) == ([[b"d1", b"hello"]], True)
+        with pytest.raises(TypeError):
+            _zmq.spin_wait(ep.fileno(), 0.0, 0, [], (r,))
+        with pytest.raises(ValueError):
+            _zmq.spin_wait(ep.fileno(), 0.0, 0, [], [0])
+        with pytest.raises(ValueError):
+            _zmq.spin_wait(ep.fileno(), 0.0, 0, [], [r] * 65)
+    finally:
+        os.close(fd)
+        ep.close()
 
 
 def test_the_io_thread_never_polls_when_work_is_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
