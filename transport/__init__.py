@@ -8,6 +8,7 @@ from transport._base import (
     DEFAULT_HEARTBEAT_INTERVAL,
     DEFAULT_HEARTBEAT_TIMEOUT,
     DEFAULT_MAX_MESSAGE_SIZE,
+    DEFAULT_REAP_AFTER,
 )
 from transport._codec import MessageRegistry, codec, register
 from transport._envelope import PROTOCOL_VERSION, Envelope, Kind, new_msg_id
@@ -29,6 +30,7 @@ __all__ = [
     "DEFAULT_HEARTBEAT_INTERVAL",
     "DEFAULT_HEARTBEAT_TIMEOUT",
     "DEFAULT_MAX_MESSAGE_SIZE",
+    "DEFAULT_REAP_AFTER",
     "PROTOCOL_VERSION",
     "DecodeError",
     "EncodeError",

@@ -22,6 +22,9 @@ log = logging.getLogger("transport")
 DEFAULT_MAX_MESSAGE_SIZE = 8 * 1024 * 1024
 DEFAULT_HEARTBEAT_INTERVAL = 1.0
 DEFAULT_HEARTBEAT_TIMEOUT = 5.0
+DEFAULT_REAP_AFTER = 60.0
+"""Seconds a peer stays down (silent beyond the heartbeat timeout) before the transport
+forgets it: no more pings, its connection closed, what waited for it dropped."""
 
 OnEnvelope = Callable[[Envelope], None]
 OnPeerDown = Callable[[str], None]
@@ -74,18 +77,22 @@ class _TransportBase:
         on_peer_down: OnPeerDown | None,
         heartbeat_interval: float,
         heartbeat_timeout: float,
+        reap_after: float = DEFAULT_REAP_AFTER,
     ) -> None:
         if heartbeat_timeout <= heartbeat_interval:
             raise ValueError(
                 f"heartbeat_timeout ({heartbeat_timeout}) must exceed "
                 f"heartbeat_interval ({heartbeat_interval})"
             )
+        if not reap_after >= 0:
+            raise ValueError(f"reap_after ({reap_after}) must be >= 0 seconds")
         self.registry = registry if registry is not None else codec
         self.max_message_size = max_message_size
         self._on_envelope = on_envelope
         self._on_peer_down = on_peer_down
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_timeout = heartbeat_timeout
+        self.reap_after = reap_after
         self._counters: Counter[str] = Counter()  # mutated only on the I/O thread
         self._rlog = RateLimitedLog(log)
         self._peers: dict[str, _Peer] = {}
@@ -100,6 +107,13 @@ class _TransportBase:
     def address(self) -> str:
         """The address peers use to reach this transport (``sender_node`` of its envelopes)."""
         return self._address
+
+    @property
+    def peers(self) -> dict[str, bool]:
+        """The peers whose heartbeats this transport watches: address -> reachable. A
+        peer down for ``reap_after`` seconds is forgotten (until something is sent to
+        it again)."""
+        return {addr: not p.down for addr, p in list(self._peers.items())}
 
     @property
     def counters(self) -> dict[str, int]:
@@ -200,6 +214,9 @@ class _TransportBase:
     def _note_inbound(self, sender_node: str, reply_path: Any) -> None:
         """I/O: a valid envelope from ``sender_node`` arrived over ``reply_path``."""
 
+    def _forget(self, peer: str) -> None:
+        """I/O: ``peer`` was down for ``reap_after``: release what is kept for it."""
+
     # -- I/O thread -----------------------------------------------------------------
 
     def _count(self, key: str) -> None:
@@ -230,7 +247,16 @@ class _TransportBase:
         """I/O, every heartbeat interval: ping every peer, report the ones gone silent."""
         now = self._now
         ping = [self._ping]
+        forget_after = self.heartbeat_timeout + self.reap_after
         for addr, p in list(self._peers.items()):
+            if p.down and now - p.last_recv > forget_after:
+                # A node that is gone for good (a stopped agent, a finished CLI client)
+                # must not cost a socket, a ping per interval and a backlog for ever.
+                del self._peers[addr]
+                self._forget(addr)
+                self._count("peer:reaped")
+                log.info("peer %s silent for %.0fs: forgotten", addr, now - p.last_recv)
+                continue
             if not p.down and now - p.last_recv > self.heartbeat_timeout:
                 p.down = True
                 self._count("peer:down")

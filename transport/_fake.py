@@ -27,6 +27,7 @@ from transport._base import (
     DEFAULT_HEARTBEAT_INTERVAL,
     DEFAULT_HEARTBEAT_TIMEOUT,
     DEFAULT_MAX_MESSAGE_SIZE,
+    DEFAULT_REAP_AFTER,
     OnEnvelope,
     OnPeerDown,
     _TransportBase,
@@ -115,6 +116,7 @@ class FakeNetwork:
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
         heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT,
+        reap_after: float = DEFAULT_REAP_AFTER,
     ) -> FakeTransport:
         """A new (not yet started) transport at ``address`` (default ``fake://nodeN``)."""
         if address is None:
@@ -130,6 +132,7 @@ class FakeNetwork:
             on_peer_down=on_peer_down,
             heartbeat_interval=heartbeat_interval,
             heartbeat_timeout=heartbeat_timeout,
+            reap_after=reap_after,
         )
 
     @property

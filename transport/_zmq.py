@@ -47,6 +47,7 @@ from transport._base import (
     DEFAULT_HEARTBEAT_INTERVAL,
     DEFAULT_HEARTBEAT_TIMEOUT,
     DEFAULT_MAX_MESSAGE_SIZE,
+    DEFAULT_REAP_AFTER,
     OnEnvelope,
     OnPeerDown,
     _TransportBase,
@@ -171,6 +172,7 @@ class ZmqTransport(_TransportBase):
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL,
         heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT,
+        reap_after: float = DEFAULT_REAP_AFTER,
         linger: float = 0.1,
         hwm: int = 100_000,
         spin_us: float | None = None,
@@ -182,6 +184,7 @@ class ZmqTransport(_TransportBase):
             on_peer_down=on_peer_down,
             heartbeat_interval=heartbeat_interval,
             heartbeat_timeout=heartbeat_timeout,
+            reap_after=reap_after,
         )
         if bind is not None and not security.can_serve:
             raise TransportError(
@@ -703,6 +706,27 @@ class ZmqTransport(_TransportBase):
             r = self._routes.get(sender_node)
             if r is not None:
                 r.ident = reply_path
+
+    def _forget(self, peer: str) -> None:
+        self._client_idents.pop(peer, None)
+        r = self._routes.pop(peer, None)
+        if r is None:
+            return
+        if r.pending:
+            self._counters["send:reaped"] += len(r.pending)
+            r.pending.clear()
+        if r.ident is not None:
+            return  # a connect-only client, reached through our ROUTER
+        sock = r.sock
+        del self._by_sock[sock]
+        self._recheck.discard(sock)
+        self._by_handle.pop(self._handle.pop(sock, 0), None)
+        for fd, s in list(self._sock_by_fd.items()):
+            if s is sock:
+                del self._sock_by_fd[fd]
+                assert self._ep is not None
+                self._ep.unregister(fd)
+        sock.close(linger=0)  # frames queued in libzmq for the peer go with it
 
     def _emit(self, peer: str, frames: list[bytes]) -> None:
         r = self._routes.get(peer)

@@ -102,6 +102,17 @@ def test_reconnects_after_peer_restart(harness: Harness) -> None:
     assert harness.local.counters.get("peer:up", 0) >= 1
 
 
+def test_a_peer_down_for_long_is_forgotten_then_reached_again(harness: Harness) -> None:
+    assert harness.ask({"op": "echo", "v": 1}).body == 1
+    assert harness.local.peers == {harness.peer: True}
+    harness.kill_peer()
+    wait_for(lambda: harness.local.counters.get("peer:reaped"), what="peer forgotten")
+    assert harness.downs == [harness.peer] and harness.local.peers == {}
+    harness.restart_peer()
+    assert harness.ask_until_answered({"op": "echo", "v": 2}).body == 2
+    assert harness.local.peers == {harness.peer: True}
+
+
 def test_send_ask_is_an_ask_without_a_sender_actor(harness: Harness) -> None:
     msg_id = new_msg_id()
     harness.local.send_ask(harness.peer, msg_id, "echo", Point(1, 2.0))
