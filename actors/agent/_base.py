@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import logging
 import socket
 import threading
 from typing import Any
 
+from actors.agent import _health
 from actors.agent._checkpoint import write_checkpoint
 from actors.agent._health_runner import CommandRunner, HealthCheckRunner
 from actors.agent._sandbox import Sandbox
@@ -93,7 +95,10 @@ class TaskHandle:
         self.reason: str | None = None
         self.message = ""
         self.health: HealthReport | None = None
-        self._health_runner: HealthCheckRunner | None = None
+        """The task's health, all its checks together (`_health.combine`)."""
+        self._health_runners: list[HealthCheckRunner] = []
+        self._health_latest: list[HealthReport | None] = []  # per check
+        self._health_lock = threading.Lock()
         self.checkpoint_data: dict[str, Any] = {}
 
     # -- public API -----------------------------------------------------------------
@@ -147,8 +152,8 @@ class TaskHandle:
             self.state, self.reason, self.message = state, reason, message
             terminal = state in TERMINAL_STATES
             if terminal:
-                if self._health_runner:
-                    self._health_runner.stop()
+                for runner in self._health_runners:
+                    runner.stop()
                 if self.checkpoint_data:
                     self.checkpoint_data["terminal"] = {
                         "state": state,
@@ -174,15 +179,37 @@ class TaskHandle:
         return TASK_KILLED, reason, message
 
     def _start_health(self, host_ports: tuple[int, ...], run_command: CommandRunner) -> None:
-        if not self.spec.health_checks or self._done.is_set():
+        checks = self.spec.health_checks
+        if not checks or self._done.is_set():
             return
-        self._health_runner = HealthCheckRunner(
-            self.task_id,
-            self.spec.health_checks[0],
-            host_ports,
-            self._health_report,
-            run_command,
-        ).start()
+        self._health_latest = [None] * len(checks)
+        self._health_runners = [
+            HealthCheckRunner(
+                self.task_id,
+                check,
+                host_ports,
+                functools.partial(self._check_report, i),
+                run_command,
+            )
+            for i, check in enumerate(checks)
+        ]
+        for runner in self._health_runners:
+            runner.start()
+
+    def _check_report(self, index: int, report: HealthReport) -> None:
+        """One check's result changed: report the task's health if that changed it."""
+        with self._health_lock:
+            self._health_latest[index] = report
+            combined = _health.combine(self.task_id, self._health_latest)
+            if combined is None:
+                return
+            prev = self.health
+            if combined.kill:
+                if prev is not None and prev.kill:
+                    return  # one kill is enough when several checks call for it
+            elif prev is not None and prev.healthy == combined.healthy:
+                return
+            self._health_report(combined)
 
     def _health_report(self, report: HealthReport) -> None:
         self.health = report

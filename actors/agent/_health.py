@@ -11,14 +11,18 @@ Rules (Mesos src/checks/health_checker.cpp):
 - a counted failure makes the task unhealthy; after `max_consecutive_failures` in a
   row the task is to be killed; a success resets the count and makes it healthy.
 Effects are emitted when health changes and when a kill is due.
+
+A task with several checks (Marathon's ``healthChecks`` is a list) runs each on its own
+and is healthy only when all of them are (`combine`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from actors.agent._spec import HealthCheckSpec
+from actors.agent._spec import HealthCheckSpec, HealthReport
 
 
 @dataclass(frozen=True)
@@ -84,3 +88,23 @@ def on_result(
     return dataclasses.replace(
         state, healthy=False, consecutive_failures=failures, killed=kill
     ), effects
+
+
+def combine(task_id: str, latest: Sequence[HealthReport | None]) -> HealthReport | None:
+    """The task's health from the latest report of each of its checks (None: that check
+    has not reported yet), as Marathon judges a task with several health checks.
+
+    Unhealthy as soon as one check fails (the failing check with the most consecutive
+    failures is the one reported; a kill due from any of them kills the task); healthy
+    once every check has passed; None (unknown) while some have not reported and none
+    has failed.
+    """
+    failing = [r for r in latest if r is not None and not r.healthy]
+    if failing:
+        worst = max(failing, key=lambda r: r.consecutive_failures)
+        kill = any(r.kill for r in failing)
+        return HealthReport(task_id, False, worst.consecutive_failures, worst.message, kill)
+    if latest and all(r is not None for r in latest):
+        messages = [r.message for r in latest if r is not None]
+        return HealthReport(task_id, True, 0, "; ".join(messages))
+    return None

@@ -68,7 +68,8 @@ def command_runner(env: dict[str, str], cwd: str) -> CommandRunner:
 
 
 class HealthCheckRunner:
-    """One thread per task running its first health check (Mesos allows one per task)."""
+    """One thread running one of a task's health checks (the task handle runs one per
+    check and combines their results: `_health.combine`)."""
 
     def __init__(
         self,

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from actors.agent import _health
-from actors.agent._spec import HealthCheckSpec
+from actors.agent._spec import HealthCheckSpec, HealthReport
 
 SPEC = HealthCheckSpec(
     grace_period_seconds=10,
@@ -83,3 +83,28 @@ def test_kill_exactly_when_max_failures_in_a_row(results: list[bool]) -> None:
         run = 0 if ok else run + 1
         should_kill = should_kill or run >= SPEC.max_consecutive_failures
         assert s.killed == should_kill
+
+
+# -- several checks per task (Marathon's healthChecks list) ------------------------------
+def _r(healthy: bool, failures: int = 0, message: str = "", kill: bool = False) -> HealthReport:
+    return HealthReport("t", healthy, failures, message, kill)
+
+
+def test_combine_is_unknown_until_every_check_reported_and_none_failed() -> None:
+    assert _health.combine("t", []) is None
+    assert _health.combine("t", [None, None]) is None
+    assert _health.combine("t", [_r(True, message="a ok"), None]) is None
+    both = _health.combine("t", [_r(True, message="a ok"), _r(True, message="b ok")])
+    assert both == HealthReport("t", True, 0, "a ok; b ok")
+
+
+def test_combine_is_unhealthy_as_soon_as_one_check_fails() -> None:
+    one = _health.combine("t", [None, _r(False, 1, "b down")])
+    assert one == HealthReport("t", False, 1, "b down")
+    worst = _health.combine("t", [_r(False, 2, "a down"), _r(True), _r(False, 5, "c down")])
+    assert worst == HealthReport("t", False, 5, "c down")
+
+
+def test_combine_kills_when_any_failing_check_calls_for_it() -> None:
+    out = _health.combine("t", [_r(False, 3, "a dead", kill=True), _r(False, 4, "b down")])
+    assert out is not None and out.kill and not out.healthy and out.consecutive_failures == 4

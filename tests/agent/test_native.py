@@ -247,6 +247,30 @@ def test_command_health_check_unhealthy_then_killed(native: NativeContainerizer)
     assert reports[-1].kill
 
 
+def test_several_health_checks_all_must_pass_and_any_can_kill(
+    native: NativeContainerizer,
+) -> None:
+    port = free_port()
+    reports: list[HealthReport] = []
+    spec = TaskSpec(
+        task_id="twochecks",
+        command=f"/bin/busybox httpd -f -p 127.0.0.1:{port} -h . & "
+        "sleep 1; touch ok; sleep 1; rm ok; sleep 60",
+        ports=(port,),
+        health_checks=(
+            HealthCheckSpec(protocol="TCP", **FAST),  # type: ignore[arg-type]
+            HealthCheckSpec(protocol="COMMAND", command="test -e ok", **FAST),  # type: ignore[arg-type]
+        ),
+    )
+    h = native.launch(spec, None, UpdateLog(), reports.append)
+    assert h.wait(20) == TASK_KILLED
+    # Healthy only once both passed: the first report carries both checks' messages.
+    assert reports[0].healthy
+    assert "TCP connect" in reports[0].message and "command" in reports[0].message
+    assert [r.kill for r in reports].count(True) == 1 and reports[-1].kill
+    assert "command health check" in reports[-1].message
+
+
 # -- fetcher and sandbox ----------------------------------------------------------------
 @pytest.fixture
 def http_dir(tmp_path: Path) -> Iterator[tuple[Path, int]]:
