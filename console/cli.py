@@ -185,6 +185,10 @@ def cmd_agent(args: argparse.Namespace) -> int:
     if not cgroup_root or ".." in cgroup_root.split("/") or not cgroup_root.isprintable():
         raise CliError(f"--cgroup-root: {args.cgroup_root!r} is not a cgroup name")
     args.cgroup_root = cgroup_root
+    if not (0 < args.gc_delay < float("inf")):
+        raise CliError(f"--gc-delay: {args.gc_delay!r} is not a positive number of seconds")
+    if not (0 <= args.gc_disk_headroom <= 1):
+        raise CliError(f"--gc-disk-headroom: {args.gc_disk_headroom!r} is not between 0 and 1")
     security = node_security(args)
     proc = AgentProcess(
         AgentOptions(
@@ -200,6 +204,8 @@ def cmd_agent(args: argparse.Namespace) -> int:
             advertise=args.advertise,
             hostname=args.hostname,
             session_timeout=args.session_timeout,
+            gc_delay=args.gc_delay,
+            gc_disk_headroom=args.gc_disk_headroom,
         )
     )
     try:
@@ -306,6 +312,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--cgroup-root",
         default="pydcos",
         help="parent cgroup of native tasks (/sys/fs/cgroup/<controller>/<root>/<task>)",
+    )
+    a.add_argument(
+        "--gc-delay",
+        type=float,
+        default=7 * 24 * 3600.0,
+        help="seconds an unused sandbox is kept while the disk is empty (604800: a week)",
+    )
+    a.add_argument(
+        "--gc-disk-headroom",
+        type=float,
+        default=0.1,
+        help="disk fraction to keep free; sandboxes go sooner as the disk fills (0.1)",
     )
     a.set_defaults(fn=cmd_agent)
 

@@ -134,6 +134,11 @@ class _Retry:
 
 
 @dataclass(frozen=True, slots=True)
+class _CollectGarbage:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
 class GetAgentState:
     """Ask the agent what it runs (for tests, the CLI and the metrics issue)."""
 
@@ -172,6 +177,7 @@ class AgentActor(Actor):
         register_retry_interval: float = 1.0,
         resolve: Callable[[str], ActorRef] | None = None,
         version: str = "",
+        gc_interval: float = 60.0,
     ) -> None:
         super().__init__()
         self.hostname = hostname
@@ -185,6 +191,9 @@ class AgentActor(Actor):
         self.register_retry_interval = register_retry_interval
         self._resolve = resolve
         self.version = version
+        self.gc_interval = gc_interval
+        """Seconds between sandbox garbage collections (Mesos' ``--disk_watch_interval``),
+        for a runner that has sandboxes (``collect_garbage``)."""
         self.agent_id: str | None = None
         self.master_id: str | None = None
         self.registered = False
@@ -209,6 +218,8 @@ class AgentActor(Actor):
         self.send_interval(
             min(self.update_retry_interval, self.register_retry_interval) / 2, _Retry()
         )
+        if getattr(self.runner, "collect_garbage", None) is not None:
+            self.send_interval(self.gc_interval, _CollectGarbage())
         if self.master_address:
             self._register()
 
@@ -342,6 +353,8 @@ class AgentActor(Actor):
             self._on_registered(message)
         elif isinstance(message, _Retry):
             self._on_retry()
+        elif isinstance(message, _CollectGarbage):
+            self.runner.collect_garbage()  # type: ignore[attr-defined]
         elif isinstance(message, p.MasterChanged):
             # From the leader watch, or from a new master announcing itself: either way
             # re-register now (idempotent at the master).

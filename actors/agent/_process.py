@@ -66,6 +66,10 @@ class AgentOptions:
     advertise: str | None = None
     hostname: str = ""
     session_timeout: float = 2.0
+    gc_delay: float = 7 * 24 * 3600.0
+    """Seconds an unused sandbox is kept on an empty disk (Mesos' ``--gc_delay``)."""
+    gc_disk_headroom: float = 0.1
+    """Disk fraction to keep free: sandboxes go sooner as the disk fills."""
 
 
 class AgentProcess:
@@ -100,7 +104,10 @@ class AgentProcess:
         )
         for name, why in c.reasons.items():
             log.warning("containerizer %s unavailable: %s", name, why)
-        return ContainerRunner(c), c.available()
+        runner = ContainerRunner(
+            c, gc_delay=self.options.gc_delay, gc_disk_headroom=self.options.gc_disk_headroom
+        )
+        return runner, c.available()
 
     def start(self) -> AgentProcess:
         o = self.options

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from actors import protocol as p
+from actors.agent import _gc
 from actors.agent._checkpoint import remove_checkpoint
 from actors.agent._facade import Containerizers
 from actors.agent._spec import (
@@ -152,8 +153,13 @@ class ContainerRunner:
         containerizers: Containerizers,
         usage_timeout: float = 2.0,
         tasks_supervisor: str = TASKS_SUPERVISOR,
+        gc_delay: float = _gc.DEFAULT_GC_DELAY,
+        gc_disk_headroom: float = _gc.DEFAULT_GC_DISK_HEADROOM,
     ) -> None:
         self.containerizers = containerizers
+        self.gc_delay = gc_delay
+        self.gc_disk_headroom = gc_disk_headroom
+        self._gc_thread: threading.Thread | None = None
         self.handles: dict[str, Any] = {}
         self.supervisors: dict[str, tuple[str, ActorRef]] = {}
         """task id -> (child id, TaskSupervisor ref)."""
@@ -299,6 +305,30 @@ class ContainerRunner:
             except Exception as exc:  # already gone: temporary children vanish on exit
                 log.debug("stopping the supervisor of %s: %s", task_id, exc)
         remove_checkpoint(self.containerizers.work_dir, task_id)
+
+    def collect_garbage(self) -> threading.Thread | None:
+        """Remove the sandboxes of tasks this agent no longer tracks once they are due
+        (`_gc`), in a thread of its own: removing big sandboxes must not hold up the
+        agent. None if the previous pass is still running."""
+        if self._gc_thread is not None and self._gc_thread.is_alive():
+            return None
+        live = set(self.handles) | set(self.supervisors)
+
+        def run() -> None:
+            try:
+                _gc.collect(
+                    self.containerizers.work_dir,
+                    live,
+                    time.time(),
+                    self.gc_delay,
+                    self.gc_disk_headroom,
+                )
+            except Exception:
+                log.exception("sandbox gc failed")
+
+        self._gc_thread = threading.Thread(target=run, name="sandbox-gc", daemon=True)
+        self._gc_thread.start()
+        return self._gc_thread
 
     def usage(self) -> dict[str, dict[str, Any]]:
         """``{task_id: {cpu_time_s, mem_bytes, mem_limit_bytes, cpus_limit}}`` of the tasks

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,36 @@ def test_each_task_runs_under_its_own_supervisor_actor(node: Node, tmp_path: Pat
         assert sum(s in ("TASK_FINISHED", "TASK_KILLED") for s in reports.states(tid)) == 1
         runner.forget(tid)
     wait_for(lambda: tasks.which_children() == [], what="supervisors gone")
+
+
+def test_sandbox_gc_removes_forgotten_tasks_sandboxes_only(node: Node, tmp_path: Path) -> None:
+    runner = ContainerRunner(
+        Containerizers(tmp_path, ["mesos"], cgroup_root=f"pydcos-test-{os.getpid()}"),
+        gc_delay=1.0,  # every unused sandbox idle past the floor (60 s) goes
+    )
+    runner.bind(node)
+    reports = Reports()
+    runner.launch("fw", task("done", "exit 0"), reports)
+    runner.launch("fw", task("busy", "sleep 30"), reports)
+    wait_for(lambda: "TASK_FINISHED" in reports.states("done"), what="done finished")
+    wait_for(lambda: "TASK_RUNNING" in reports.states("busy"), what="busy running")
+    boxes = tmp_path / "sandboxes"
+    long_ago = time.time() - 3600
+    for tid in ("done", "busy"):
+        for path in [*(boxes / tid).iterdir(), boxes / tid]:
+            os.utime(path, (long_ago, long_ago))
+    gc = runner.collect_garbage()
+    assert gc is not None
+    gc.join(10)
+    assert (boxes / "done").exists()  # finished, but not acknowledged yet: still tracked
+    runner.forget("done")
+    gc = runner.collect_garbage()
+    assert gc is not None
+    gc.join(10)
+    assert not (boxes / "done").exists() and (boxes / "busy").exists()
+    runner.kill("busy", 0.5, reports)
+    wait_for(lambda: "TASK_KILLED" in reports.states("busy"), what="busy killed")
+    runner.forget("busy")
 
 
 def test_a_task_supervisor_reports_one_terminal_state_and_nothing_after(node: Node) -> None:

@@ -115,6 +115,17 @@ def test_no_cluster_says_how_to_start_one(tmp_path: Path) -> None:
     assert len(lines) == 1 and "pydcos cluster up" in lines[0]
 
 
+def test_agent_gc_flags_are_validated_in_one_line(tmp_path: Path) -> None:
+    for flag, value in (("--gc-delay", "-5"), ("--gc-delay", "nan"), ("--gc-disk-headroom", "2")):
+        r = pydcos(
+            "agent", "--zk", "127.0.0.1:1", "--insecure-dev", "--work-dir", str(tmp_path),
+            flag, value,
+        )  # fmt: skip
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 1 and len(lines) == 1, r.stderr
+        assert flag in lines[0] and value in lines[0]
+
+
 def test_cluster_up_without_java_is_one_clear_line(tmp_path: Path) -> None:
     env = dict(os.environ, PATH="/nonexistent")
     r = pydcos("cluster", "up", "--insecure-dev", "--state-dir", str(tmp_path / "s"), env=env)
