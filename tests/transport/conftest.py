@@ -27,7 +27,6 @@ from transport import (
 ROOT = Path(__file__).resolve().parents[2]
 MAX = 1 << 20  # max_message_size in the conformance suite
 HB = {"heartbeat_interval": 0.1, "heartbeat_timeout": 0.6}
-REAP_AFTER = 0.5  # the local transport forgets a peer down this long
 
 
 def wait_for(pred: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
@@ -151,7 +150,6 @@ class ZmqHarness(Harness):
             on_envelope=self.on_envelope,
             on_peer_down=self.downs.append,
             max_message_size=MAX,
-            reap_after=REAP_AFTER,
             **HB,
         ).start()
 
@@ -189,7 +187,6 @@ class FakeHarness(Harness):
             on_envelope=self.on_envelope,
             on_peer_down=self.downs.append,
             max_message_size=MAX,
-            reap_after=REAP_AFTER,
             **HB,
         ).start()
 

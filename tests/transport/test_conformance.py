@@ -103,6 +103,7 @@ def test_reconnects_after_peer_restart(harness: Harness) -> None:
 
 
 def test_a_peer_down_for_long_is_forgotten_then_reached_again(harness: Harness) -> None:
+    harness.local.reap_after = 0.5  # read at every heartbeat tick
     assert harness.ask({"op": "echo", "v": 1}).body == 1
     assert harness.local.peers == {harness.peer: True}
     harness.kill_peer()
