@@ -160,6 +160,7 @@ def cmd_master(args: argparse.Namespace) -> int:
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
+    from actors.agent._gc import DEFAULT_GC_DELAY, DEFAULT_GC_DISK_HEADROOM
     from actors.agent._process import (
         AgentOptions,
         AgentProcess,
@@ -185,10 +186,12 @@ def cmd_agent(args: argparse.Namespace) -> int:
     if not cgroup_root or ".." in cgroup_root.split("/") or not cgroup_root.isprintable():
         raise CliError(f"--cgroup-root: {args.cgroup_root!r} is not a cgroup name")
     args.cgroup_root = cgroup_root
-    if not (0 < args.gc_delay < float("inf")):
-        raise CliError(f"--gc-delay: {args.gc_delay!r} is not a positive number of seconds")
-    if not (0 <= args.gc_disk_headroom <= 1):
-        raise CliError(f"--gc-disk-headroom: {args.gc_disk_headroom!r} is not between 0 and 1")
+    gc_delay = DEFAULT_GC_DELAY if args.gc_delay is None else args.gc_delay
+    if not (0 < gc_delay < float("inf")):
+        raise CliError(f"--gc-delay: {gc_delay!r} is not a positive number of seconds")
+    headroom = DEFAULT_GC_DISK_HEADROOM if args.gc_disk_headroom is None else args.gc_disk_headroom
+    if not (0 <= headroom <= 1):
+        raise CliError(f"--gc-disk-headroom: {headroom!r} is not between 0 and 1")
     security = node_security(args)
     proc = AgentProcess(
         AgentOptions(
@@ -204,8 +207,8 @@ def cmd_agent(args: argparse.Namespace) -> int:
             advertise=args.advertise,
             hostname=args.hostname,
             session_timeout=args.session_timeout,
-            gc_delay=args.gc_delay,
-            gc_disk_headroom=args.gc_disk_headroom,
+            gc_delay=gc_delay,
+            gc_disk_headroom=headroom,
         )
     )
     try:
@@ -316,13 +319,13 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument(
         "--gc-delay",
         type=float,
-        default=7 * 24 * 3600.0,
+        default=None,
         help="seconds an unused sandbox is kept while the disk is empty (604800: a week)",
     )
     a.add_argument(
         "--gc-disk-headroom",
         type=float,
-        default=0.1,
+        default=None,
         help="disk fraction to keep free; sandboxes go sooner as the disk fills (0.1)",
     )
     a.set_defaults(fn=cmd_agent)

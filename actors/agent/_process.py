@@ -26,6 +26,7 @@ import psutil
 
 from actors import protocol as p
 from actors.agent._agent_actor import AGENT_ACTOR, AgentActor, SimulatedRunner, TaskRunner
+from actors.agent._gc import DEFAULT_GC_DELAY, DEFAULT_GC_DISK_HEADROOM
 from actors.agent._runner import TASKS_SUPERVISOR
 from actors.master._actor import MASTER_ACTOR
 from actors.resources import Attributes, Resources, parse_attributes
@@ -66,9 +67,9 @@ class AgentOptions:
     advertise: str | None = None
     hostname: str = ""
     session_timeout: float = 2.0
-    gc_delay: float = 7 * 24 * 3600.0
+    gc_delay: float = DEFAULT_GC_DELAY
     """Seconds an unused sandbox is kept on an empty disk (Mesos' ``--gc_delay``)."""
-    gc_disk_headroom: float = 0.1
+    gc_disk_headroom: float = DEFAULT_GC_DISK_HEADROOM
     """Disk fraction to keep free: sandboxes go sooner as the disk fills."""
 
 
