@@ -40,6 +40,11 @@ def wait_for(pred: Callable[[], Any], timeout: float = 10.0, what: str = "condit
         time.sleep(0.01)
 
 
+def tell_from(src: Any, body: object) -> Envelope:
+    """A TELL from the transport ``src`` to the actor "x"."""
+    return Envelope(sender_node=src.address, target="x", kind=Kind.TELL, body=body)
+
+
 class Harness:
     """A local transport under test plus an echo peer (see tests/transport/_peer.py)."""
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import zmq
 
+from tests.transport.conftest import tell_from
 from transport import Envelope, Kind, Security, TransportError, ZmqTransport, _zmq
 
 SLOW_HB = {"heartbeat_interval": 30.0, "heartbeat_timeout": 60.0}
@@ -47,17 +48,13 @@ def pair(
     yield from _pair(spin_us=0.0 if request.param == "no-spin" else 200.0)
 
 
-def _tell(a: ZmqTransport, i: int) -> Envelope:
-    return Envelope(sender_node=a.address, target="x", kind=Kind.TELL, body=i)
-
-
 def test_lazy_send_is_delivered_once_the_owed_wake_is_paid(pair: tuple) -> None:
     a, b, got = pair
-    assert a.send(b.address, _tell(a, 0)) is False  # an eager send wakes the I/O thread
+    assert a.send(b.address, tell_from(a, 0)) is False  # an eager send wakes the I/O thread
     assert got.get(timeout=5).body == 0
     # Heartbeats come every 30 s: only the wake-up the lazy sender owes moves this one.
-    assert a.send(b.address, _tell(a, 1), lazy=True) is True
-    assert a.send(b.address, _tell(a, 2), lazy=True) is False  # already owed
+    assert a.send(b.address, tell_from(a, 1), lazy=True) is True
+    assert a.send(b.address, tell_from(a, 2), lazy=True) is False  # already owed
     assert a.wake_fd >= 0
     os.eventfd_write(a.wake_fd, 1)
     assert [got.get(timeout=5).body for _ in range(2)] == [1, 2]
@@ -66,7 +63,7 @@ def test_lazy_send_is_delivered_once_the_owed_wake_is_paid(pair: tuple) -> None:
 def test_asks_and_replies_keep_flowing_in_every_wait_mode(pair: tuple) -> None:
     a, b, got = pair
     for i in range(300):
-        a.send(b.address, _tell(a, i))
+        a.send(b.address, tell_from(a, i))
     assert [got.get(timeout=5).body for _ in range(300)] == list(range(300))
 
 
@@ -97,7 +94,7 @@ def test_a_lazily_sent_ask_is_delivered_and_the_sender_loop_goes_on(pair: tuple)
         if owed:
             os.eventfd_write(a.wake_fd, 1)
         assert got.get(timeout=5).body == i
-    a.send(b.address, _tell(a, "after"))
+    a.send(b.address, tell_from(a, "after"))
     assert got.get(timeout=5).body == "after"
 
 
@@ -107,7 +104,7 @@ def test_the_io_thread_holds_back_its_wakes_until_it_waits(pair: tuple) -> None:
     a, b, _got = pair
     seen: list[object] = []
     b._on_envelope = lambda env: seen.append(deferred())
-    a.send(b.address, _tell(a, 0))
+    a.send(b.address, tell_from(a, 0))
     deadline = time.monotonic() + 5
     while not seen and time.monotonic() < deadline:
         time.sleep(0.001)
@@ -121,7 +118,7 @@ def test_the_io_thread_holds_back_its_wakes_until_it_waits(pair: tuple) -> None:
 def test_multipart_and_batched_frames_arrive_in_every_mode(pair: tuple) -> None:
     a, b, got = pair
     # A raw DEALER talks to b's ROUTER with extra parts: each part is a frame.
-    env = [a.encode(_tell(a, i)) for i in range(3)]
+    env = [a.encode(tell_from(a, i)) for i in range(3)]
     ctx = zmq.Context.instance()
     d = ctx.socket(zmq.DEALER)
     d.linger = 0
@@ -143,7 +140,7 @@ def test_a_backlog_of_single_messages_is_read_whole_in_every_mode(pair: tuple) -
     try:
         d.connect(b.address)
         for i in range(500):  # one message each, sent faster than one is read
-            d.send(a.encode(_tell(a, i)))
+            d.send(a.encode(tell_from(a, i)))
         assert [got.get(timeout=5).body for _ in range(500)] == list(range(500))
     finally:
         d.close()

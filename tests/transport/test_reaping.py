@@ -5,19 +5,14 @@ from __future__ import annotations
 
 import queue
 import time
-from typing import Any
 
 import pytest
 import zmq
 
-from tests.transport.conftest import wait_for
+from tests.transport.conftest import tell_from, wait_for
 from transport import Envelope, FakeNetwork, Kind, Security, TransportError, ZmqTransport
 
 FAST = {"heartbeat_interval": 0.05, "heartbeat_timeout": 0.25}
-
-
-def _tell(src: Any, body: object) -> Envelope:
-    return Envelope(sender_node=src.address, target="x", kind=Kind.TELL, body=body)
 
 
 def _listen(got: queue.Queue[Envelope], bind: str = "tcp://127.0.0.1:0") -> ZmqTransport:
@@ -45,7 +40,7 @@ def test_a_dead_peer_is_forgotten_and_reached_again_on_the_next_send() -> None:
     b = _listen(got)
     addr = b.address
     try:
-        a.send(addr, _tell(a, 1))
+        a.send(addr, tell_from(a, 1))
         assert got.get(timeout=5).body == 1
         assert a.peers == {addr: True}
         b.stop()
@@ -54,7 +49,7 @@ def test_a_dead_peer_is_forgotten_and_reached_again_on_the_next_send() -> None:
         assert a.peers == {}
         assert not a._routes and not a._by_sock  # its DEALER socket is closed
         b = _listen(got, addr)  # the same address comes back
-        a.send(addr, _tell(a, 2))
+        a.send(addr, tell_from(a, 2))
         assert got.get(timeout=5).body == 2
         assert a.peers == {addr: True}
     finally:
@@ -97,7 +92,7 @@ def test_the_fake_network_forgets_a_dead_peer_at_the_same_time() -> None:
         "fake://a", on_envelope=lambda e: None, on_peer_down=downs.append, reap_after=5.0
     ).start()
     b = net.transport("fake://b", on_envelope=lambda e: None).start()
-    a.send("fake://b", _tell(a, 1))
+    a.send("fake://b", tell_from(a, 1))
     net.advance(0.5)
     assert a.peers == {"fake://b": True}
     b.stop()
@@ -128,7 +123,7 @@ def test_zmq_sockets_of_forgotten_peers_are_closed() -> None:
         s.close(linger=0)
     try:
         for p in ports:
-            a.send(f"tcp://127.0.0.1:{p}", _tell(a, p))
+            a.send(f"tcp://127.0.0.1:{p}", tell_from(a, p))
         wait_for(lambda: a.counters.get("peer:reaped", 0) == 20, what="20 peers forgotten")
         assert a.peers == {} and not a._routes and not a._by_sock
         assert list(a._handle) == [a._router]  # only the listener is left
