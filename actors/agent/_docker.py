@@ -82,6 +82,9 @@ class DockerTask(TaskHandle):
         self._c = containerizer
         self._container: Any = None
         self._pumps: list[threading.Thread] = []
+        self._pumped: dict[str, int] = {"stdout": 0, "stderr": 0}
+        """Bytes each pump wrote, so the tail a follow missed at exit can be added."""
+        self._pumps_since: int | None = None
 
     @property
     def container_id(self) -> str | None:
@@ -197,6 +200,7 @@ class DockerTask(TaskHandle):
             ).start()
 
     def _attach(self, since: int | None) -> None:
+        self._pumps_since = since
         for stream in ("stdout", "stderr"):
             t = threading.Thread(
                 target=self._pump,
@@ -249,6 +253,7 @@ class DockerTask(TaskHandle):
                 kw["since"] = since
             for chunk in self._container.logs(**kw):
                 sink.write(chunk)
+                self._pumped[stream] += len(chunk)
         except Exception as e:
             log.debug("log pump %s of %s ended: %s", stream, self.task_id, e)
         finally:
@@ -270,6 +275,7 @@ class DockerTask(TaskHandle):
             oom = bool(self._container.attrs["State"].get("OOMKilled"))
         for t in self._pumps:
             t.join(5)
+        self._catch_up_logs()
         if self._kill_requested.is_set():
             st = self._killed_state()
         elif code is None:
@@ -278,6 +284,33 @@ class DockerTask(TaskHandle):
             st = _exit_state(code, oom, self.spec.mem)
         self._remove()
         self._emit(*st)
+
+    def _catch_up_logs(self) -> None:
+        """A ``logs(follow=True)`` that attaches while the container exits can end before
+        the last lines (the engine closes the follow at exit): read the whole log once
+        more and append what the pump did not get. Only when nothing was reattached
+        with ``since`` (the counts would not cover the log from its start)."""
+        if self._pumps_since is not None:
+            return
+        for stream in ("stdout", "stderr"):
+            try:
+                data = self._container.logs(
+                    stream=False, stdout=stream == "stdout", stderr=stream == "stderr"
+                )
+            except Exception as e:
+                log.debug("log catch-up %s of %s: %s", stream, self.task_id, e)
+                continue
+            missed = data[self._pumped[stream] :]
+            if not missed:
+                continue
+            sink = RotatingFile(
+                self.sandbox.path / stream, self.sandbox.max_log_bytes, self.sandbox.max_log_files
+            )
+            try:
+                sink.write(missed)
+                self._pumped[stream] += len(missed)
+            finally:
+                sink.close()
 
     def _remove(self) -> None:
         if self._container is not None:
