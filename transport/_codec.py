@@ -7,13 +7,16 @@ Wire format of an envelope: a msgpack array of nine items
 where a registered record's body is a map ``{field name: value}`` (nested records are maps
 too, their type known from the annotation) and an untyped body (``mtype == ""``) is any
 msgpack-native value. Decoding checks every item against the annotations and raises
-``DecodeError`` with a ``reason`` code on the first problem.
+``DecodeError`` with a ``reason`` code on the first problem. A ``float`` field holding NaN
+or ±infinity is such a problem (``non_finite``): no record field means "not a number",
+and one NaN cpus once crashed every master that read it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 import threading
 import types
 import typing
@@ -247,9 +250,14 @@ class MessageRegistry:
             def dec_float(v: Any) -> Any:
                 t = type(v)
                 if t is float:
-                    return v
+                    if math.isfinite(v):
+                        return v
+                    raise DecodeError("non_finite", f"{where}: {v!r} is not a finite number")
                 if t is int:
-                    return float(v)
+                    try:
+                        return float(v)
+                    except OverflowError:  # a msgpack int is 64-bit: cannot happen
+                        raise DecodeError("non_finite", f"{where}: {v} overflows") from None
                 _fail(where, tp, v)
 
             return None, dec_float

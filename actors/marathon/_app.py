@@ -14,13 +14,12 @@ YOUNGEST_FIRST, one dynamic port for apps without port mappings).
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from actors._validation import empty_map, frozen_map
+from actors._validation import empty_map, frozen_map, json_problems, schema_message
 
 from ._constraints import Constraint
 from ._errors import InvalidPath, ValidationFailed
@@ -378,6 +377,11 @@ class AppDefinition:
             # null means "not given" (as Marathon's readers treat it), which is also what
             # makes a GET response, with its nulls, valid input for a PUT.
             data = {k: v for k, v in data.items() if v is not None}
+        # Before the schema: its minimum/maximum let NaN through, and nothing may
+        # recurse into a document nested without bound.
+        problems = json_problems(data)
+        if problems:
+            raise ValidationFailed(problems)
         problems = _schema_problems(data)
         if problems:
             raise ValidationFailed(problems)
@@ -403,7 +407,7 @@ class AppDefinition:
         dependencies: list[str] = []
         for index, dep in enumerate(data.get("dependencies", [])):
             try:
-                resolved = normalize_path(dep, parent_of(app_id))
+                resolved = normalize_path(dep, parent_of(app_id), climb=True)
             except InvalidPath as exc:
                 problems.append((f"/dependencies/{index}", str(exc)))
                 continue
@@ -568,7 +572,7 @@ def _schema_problems(data: Any) -> list[tuple[str, str]]:
                 (path, 'must be "disabled" or {"inactiveAfterSeconds", "expungeAfterSeconds"}')
             )
         else:
-            problems.append((path, error.message))
+            problems.append((path, schema_message(error)))
     problems.sort(key=lambda p: p[0])
     return problems
 
@@ -669,8 +673,21 @@ def _semantic_problems(
         )
     if app.version is not None and not _valid_timestamp(app.version):
         problems.append(("/version", f"version {app.version!r} is not an ISO-8601 timestamp"))
-    if math.isinf(app.cpus) or math.isinf(app.mem) or math.isinf(app.disk):
-        problems.append(("/", "resources must be finite"))
+    problems.extend(_nul_problems(app))
+    return problems
+
+
+def _nul_problems(app: AppDefinition) -> list[tuple[str, str]]:
+    """A NUL byte cannot cross execve: such a cmd, arg or env value could never run."""
+    problems: list[tuple[str, str]] = []
+    if app.cmd is not None and "\x00" in app.cmd:
+        problems.append(("/cmd", "cmd contains a NUL character"))
+    for index, arg in enumerate(app.args or ()):
+        if "\x00" in arg:
+            problems.append((f"/args/{index}", "an argument contains a NUL character"))
+    for name, value in app.env.items():
+        if "\x00" in value:
+            problems.append((f"/env/{name}", "the value contains a NUL character"))
     return problems
 
 

@@ -13,6 +13,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from actors._validation import json_problems
+
 from ._app import AppDefinition
 from ._errors import InvalidPath, ValidationFailed
 from ._paths import ROOT, is_ancestor, normalize_path, parent_of
@@ -28,6 +30,19 @@ def _prefixed(exc: ValidationFailed, prefix: str) -> list[tuple[str, str]]:
     ]
 
 
+def _count_apps(data: Any) -> int:
+    """Apps in a group document and all its sub-groups (iterative: no recursion)."""
+    count, stack = 0, [data]
+    while stack:
+        doc = stack.pop()
+        if not isinstance(doc, Mapping):
+            continue
+        apps, groups = doc.get("apps"), doc.get("groups")
+        count += len(apps) if isinstance(apps, list) else 0
+        stack.extend(groups if isinstance(groups, list) else ())
+    return count
+
+
 @dataclass(frozen=True)
 class Group:
     """An immutable group: apps and sub-groups directly inside `id`, plus dependencies."""
@@ -40,14 +55,29 @@ class Group:
 
     @classmethod
     def from_json(
-        cls, data: Mapping[str, Any], *, base: str = ROOT, version: str | None = None
+        cls,
+        data: Mapping[str, Any],
+        *,
+        base: str = ROOT,
+        version: str | None = None,
+        max_apps: int | None = None,
     ) -> Group:
         """Parse a group document (`POST /v2/groups`), validating every app in it.
 
         Apps and sub-groups must be direct children of the group, ids unique; all
         problems are reported together with paths like `/groups/0/apps/1/instances`.
+        `max_apps` bounds the apps of the whole document (the API passes
+        `MAX_GROUP_APPS`; the stored root, grown one app at a time, has no bound).
         """
-        problems: list[tuple[str, str]] = []
+        problems = json_problems(data)
+        if problems:
+            raise ValidationFailed(problems)
+        if max_apps is not None:
+            count = _count_apps(data)
+            if count > max_apps:
+                raise ValidationFailed.single(
+                    "/apps", f"the group holds {count} apps: at most {max_apps} are allowed"
+                )
         group = cls._parse(data, base, version, "", problems)
         if problems or group is None:
             raise ValidationFailed(problems)
@@ -67,8 +97,16 @@ class Group:
             return None
         for key in sorted(set(data) - _GROUP_FIELDS):
             problems.append((f"{where}/{key}", f"unknown field {key!r}"))
+        raw_id = data.get("id", base)
+        if not isinstance(raw_id, str):
+            problems.append((f"{where}/id", f"a group id must be a string, got {raw_id!r:.60}"))
+            return None
+        for key in ("apps", "groups", "dependencies"):
+            if not isinstance(data.get(key, []), list):
+                problems.append((f"{where}/{key}", f"{key} must be a JSON array"))
+                return None
         try:
-            group_id = normalize_path(str(data.get("id", base)), base)
+            group_id = normalize_path(raw_id, base)
         except InvalidPath as exc:
             problems.append((f"{where}/id", str(exc)))
             return None
@@ -102,7 +140,7 @@ class Group:
         dependencies: list[str] = []
         for index, dep in enumerate(data.get("dependencies", [])):
             try:
-                dependencies.append(normalize_path(str(dep), parent_of(group_id)))
+                dependencies.append(normalize_path(str(dep), parent_of(group_id), climb=True))
             except InvalidPath as exc:
                 problems.append((f"{where}/dependencies/{index}", str(exc)))
         return cls(

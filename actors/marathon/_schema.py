@@ -14,14 +14,48 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from actors._validation import (
+    MAX_ARGS,
+    MAX_CMD_LENGTH,
+    MAX_CPUS,
+    MAX_DISK_MB,
+    MAX_ENV,
+    MAX_ENV_NAME_LENGTH,
+    MAX_ENV_VALUE_LENGTH,
+    MAX_GPUS,
+    MAX_HEALTH_CHECKS,
+    MAX_ID_LENGTH,
+    MAX_INSTANCES,
+    MAX_LABEL_KEY_LENGTH,
+    MAX_LABEL_VALUE_LENGTH,
+    MAX_LABELS,
+    MAX_MEM_MB,
+    MAX_PORTS,
+    MAX_SECONDS,
+    MIN_CPUS,
+    MIN_MEM_MB,
+)
+
 CONSTRAINT_OPERATORS = ("UNIQUE", "CLUSTER", "GROUP_BY", "LIKE", "UNLIKE", "MAX_PER", "IS")
 HEALTH_PROTOCOLS = ("HTTP", "HTTPS", "TCP", "COMMAND", "MESOS_HTTP", "MESOS_HTTPS", "MESOS_TCP")
 
 _PORT = {"type": "integer", "minimum": 0, "maximum": 65535}
-_LABELS = {"type": "object", "additionalProperties": {"type": "string"}}
-_NON_NEG_INT = {"type": "integer", "minimum": 0}
-_NON_NEG_NUM = {"type": "number", "minimum": 0}
-_STRING_LIST = {"type": "array", "items": {"type": "string"}}
+_LABELS = {
+    "type": "object",
+    "maxProperties": MAX_LABELS,
+    "propertyNames": {"minLength": 1, "maxLength": MAX_LABEL_KEY_LENGTH},
+    "additionalProperties": {"type": "string", "maxLength": MAX_LABEL_VALUE_LENGTH},
+}
+_ENV = {
+    "type": "object",
+    "maxProperties": MAX_ENV,
+    # A name with "=" or NUL cannot be put in a process environment.
+    "propertyNames": {"pattern": r"^[^=\x00]+$", "maxLength": MAX_ENV_NAME_LENGTH},
+    "additionalProperties": {"type": "string", "maxLength": MAX_ENV_VALUE_LENGTH},
+}
+_SECONDS = {"type": "integer", "minimum": 0, "maximum": MAX_SECONDS}
+_NON_NEG_SECONDS = {"type": "number", "minimum": 0, "maximum": MAX_SECONDS}
+_SHORT_LIST = {"type": "array", "maxItems": 64, "items": {"type": "string", "maxLength": 1024}}
 _PROTOCOL = {"type": "string", "enum": ["tcp", "udp", "udp,tcp", "tcp,udp"]}
 
 _PORT_MAPPING = {
@@ -68,19 +102,25 @@ APP_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["id"],
     "properties": {
-        "id": {"type": "string", "minLength": 1},
-        "cmd": {"type": "string", "minLength": 1},
-        "args": _STRING_LIST,
-        "user": {"type": "string"},
-        "executor": {"type": "string"},
-        "cpus": _NON_NEG_NUM,
-        "mem": _NON_NEG_NUM,
-        "disk": _NON_NEG_NUM,
-        "gpus": _NON_NEG_INT,
-        "instances": _NON_NEG_INT,
-        "env": {"type": "object", "additionalProperties": {"type": "string"}},
+        "id": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH},
+        "cmd": {"type": "string", "minLength": 1, "maxLength": MAX_CMD_LENGTH},
+        "args": {
+            "type": "array",
+            "maxItems": MAX_ARGS,
+            "items": {"type": "string", "maxLength": MAX_CMD_LENGTH},
+        },
+        "user": {"type": "string", "maxLength": 255},
+        "executor": {"type": "string", "maxLength": 1024},
+        # The same minimums as Metronome and the agent: an app that could never launch
+        # (every task TASK_ERROR) is refused here, at creation.
+        "cpus": {"type": "number", "minimum": MIN_CPUS, "maximum": MAX_CPUS},
+        "mem": {"type": "number", "minimum": MIN_MEM_MB, "maximum": MAX_MEM_MB},
+        "disk": {"type": "number", "minimum": 0, "maximum": MAX_DISK_MB},
+        "gpus": {"type": "integer", "minimum": 0, "maximum": MAX_GPUS},
+        "instances": {"type": "integer", "minimum": 0, "maximum": MAX_INSTANCES},
+        "env": _ENV,
         "labels": _LABELS,
-        "acceptedResourceRoles": _STRING_LIST,
+        "acceptedResourceRoles": _SHORT_LIST,
         "container": {
             "type": "object",
             "additionalProperties": False,
@@ -106,10 +146,14 @@ APP_SCHEMA: dict[str, Any] = {
                                 },
                             },
                         },
-                        "portMappings": {"type": "array", "items": _PORT_MAPPING},
+                        "portMappings": {
+                            "type": "array",
+                            "maxItems": MAX_PORTS,
+                            "items": _PORT_MAPPING,
+                        },
                     },
                 },
-                "portMappings": {"type": "array", "items": _PORT_MAPPING},
+                "portMappings": {"type": "array", "maxItems": MAX_PORTS, "items": _PORT_MAPPING},
                 "volumes": {
                     "type": "array",
                     "items": {
@@ -125,9 +169,10 @@ APP_SCHEMA: dict[str, Any] = {
                 },
             },
         },
-        "ports": {"type": "array", "items": _PORT},
+        "ports": {"type": "array", "maxItems": MAX_PORTS, "items": _PORT},
         "portDefinitions": {
             "type": "array",
+            "maxItems": MAX_PORTS,
             "items": {
                 "type": "object",
                 "additionalProperties": False,
@@ -141,16 +186,17 @@ APP_SCHEMA: dict[str, Any] = {
             },
         },
         "requirePorts": {"type": "boolean"},
-        "constraints": {"type": "array", "items": _CONSTRAINT},
+        "constraints": {"type": "array", "maxItems": 64, "items": _CONSTRAINT},
         "healthChecks": {
             "type": "array",
+            "maxItems": MAX_HEALTH_CHECKS,
             "items": {
                 "type": "object",
                 "additionalProperties": False,
                 "properties": {
                     "protocol": {"type": "string", "enum": list(HEALTH_PROTOCOLS)},
                     "path": {"type": "string"},
-                    "portIndex": _NON_NEG_INT,
+                    "portIndex": {"type": "integer", "minimum": 0, "maximum": MAX_PORTS},
                     "port": _PORT,
                     "command": {
                         "type": "object",
@@ -158,11 +204,11 @@ APP_SCHEMA: dict[str, Any] = {
                         "required": ["value"],
                         "properties": {"value": {"type": "string", "minLength": 1}},
                     },
-                    "gracePeriodSeconds": _NON_NEG_INT,
-                    "intervalSeconds": {"type": "integer", "minimum": 1},
-                    "timeoutSeconds": {"type": "integer", "minimum": 1},
-                    "maxConsecutiveFailures": _NON_NEG_INT,
-                    "delaySeconds": _NON_NEG_INT,
+                    "gracePeriodSeconds": _SECONDS,
+                    "intervalSeconds": {"type": "integer", "minimum": 1, "maximum": MAX_SECONDS},
+                    "timeoutSeconds": {"type": "integer", "minimum": 1, "maximum": MAX_SECONDS},
+                    "maxConsecutiveFailures": {"type": "integer", "minimum": 0, "maximum": 10_000},
+                    "delaySeconds": _SECONDS,
                     "ignoreHttp1xx": {"type": "boolean"},
                 },
             },
@@ -175,11 +221,15 @@ APP_SCHEMA: dict[str, Any] = {
                 "maximumOverCapacity": {"type": "number", "minimum": 0, "maximum": 1},
             },
         },
-        "backoffSeconds": _NON_NEG_NUM,
-        "backoffFactor": {"type": "number", "minimum": 1},
-        "maxLaunchDelaySeconds": _NON_NEG_NUM,
+        "backoffSeconds": _NON_NEG_SECONDS,
+        "backoffFactor": {"type": "number", "minimum": 1, "maximum": 100},
+        "maxLaunchDelaySeconds": _NON_NEG_SECONDS,
         "killSelection": {"type": "string", "enum": ["YOUNGEST_FIRST", "OLDEST_FIRST"]},
-        "taskKillGracePeriodSeconds": {"type": ["integer", "null"], "minimum": 0},
+        "taskKillGracePeriodSeconds": {
+            "type": ["integer", "null"],
+            "minimum": 0,
+            "maximum": MAX_SECONDS,
+        },
         "unreachableStrategy": {
             "oneOf": [
                 {"type": "string", "const": "disabled"},
@@ -187,15 +237,20 @@ APP_SCHEMA: dict[str, Any] = {
                     "type": "object",
                     "additionalProperties": False,
                     "properties": {
-                        "inactiveAfterSeconds": _NON_NEG_INT,
-                        "expungeAfterSeconds": _NON_NEG_INT,
+                        "inactiveAfterSeconds": _SECONDS,
+                        "expungeAfterSeconds": _SECONDS,
                     },
                 },
             ]
         },
-        "dependencies": _STRING_LIST,
+        "dependencies": {
+            "type": "array",
+            "maxItems": 256,
+            "items": {"type": "string", "maxLength": MAX_ID_LENGTH},
+        },
         "fetch": {
             "type": "array",
+            "maxItems": 64,
             "items": {
                 "type": "object",
                 "additionalProperties": False,
@@ -209,7 +264,7 @@ APP_SCHEMA: dict[str, Any] = {
                 },
             },
         },
-        "uris": {"type": "array", "items": {"type": "string", "minLength": 1}},
+        "uris": {"type": "array", "maxItems": 64, "items": {"type": "string", "minLength": 1}},
         "version": {"type": "string"},
         "versionInfo": {
             "type": "object",

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+
+from actors._validation import BadJson, parse_json_body
 
 from ._actor import Command
 from ._errors import ValidationFailed
@@ -125,9 +126,16 @@ class MetronomeApi:
     async def _body(self, request: web.Request) -> Any:
         raw = await request.read()
         try:
-            return json.loads(raw or b"null")
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise _message(400, f"Invalid JSON: {exc}") from None
+            return parse_json_body(raw or b"null")
+        except BadJson as exc:
+            # Finite numbers only and bounded nesting (issue 30), naming the field.
+            raise _Reply(
+                400,
+                {
+                    "message": f"Invalid JSON: {exc}",
+                    "details": [{"path": exc.path, "errors": [exc.reason]}],
+                },
+            ) from None
 
     async def _command(self, op: str, *args: Any) -> web.Response:
         actor = self.board.actor

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors._validation import empty_map, frozen_map
+from actors._validation import empty_map, frozen_map, json_problems
 from actors.marathon import Agent, Constraint, Match, match
 
 from ._errors import ValidationFailed
@@ -231,6 +231,14 @@ def _run_problems(run: Mapping[str, Any]) -> list[tuple[str, str]]:
         problems.append(
             ("/run/cmd", "a job needs run.cmd or run.docker.image (Cmd or docker image)")
         )
+    if "\x00" in run.get("cmd", ""):
+        problems.append(("/run/cmd", "cmd contains a NUL character"))
+    for index, arg in enumerate(run.get("args") or ()):
+        if "\x00" in arg:
+            problems.append((f"/run/args/{index}", "an argument contains a NUL character"))
+    for name, value in (run.get("env") or {}).items():
+        if "\x00" in value:
+            problems.append((f"/run/env/{name}", "the value contains a NUL character"))
     constraints = run.get("placement", {}).get("constraints", [])
     for index, raw in enumerate(constraints):
         for message in constraint_from_json(raw).problems():
@@ -254,6 +262,11 @@ class JobSpec:
 
         Also the loader of persisted jobs: `to_json` output is always valid input.
         """
+        # Before anything recurses (_drop_nulls, the schema): bounded depth, finite
+        # numbers (a schema's minimum lets NaN through).
+        problems = json_problems(data)
+        if problems:
+            raise ValidationFailed(problems)
         data = _drop_nulls(data)
         problems = schema_problems(JOB_VALIDATOR, data)
         if problems:

@@ -15,21 +15,59 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from actors._validation import (
+    MAX_ARGS,
+    MAX_CMD_LENGTH,
+    MAX_CPUS,
+    MAX_DISK_MB,
+    MAX_ENV,
+    MAX_ENV_NAME_LENGTH,
+    MAX_ENV_VALUE_LENGTH,
+    MAX_GPUS,
+    MAX_ID_LENGTH,
+    MAX_LABEL_KEY_LENGTH,
+    MAX_LABEL_VALUE_LENGTH,
+    MAX_LABELS,
+    MAX_MEM_MB,
+    MAX_SECONDS,
+    MIN_MEM_MB,
+    schema_message,
+)
+from actors._validation import MIN_CPUS as _MIN_CPUS
+
 CONSTRAINT_OPERATORS = ("IS", "EQ", "LIKE", "UNLIKE")
 """Metronome's placement operators; EQ is the older spelling of IS."""
 CONCURRENCY_POLICIES = ("ALLOW", "FORBID")
 RESTART_POLICIES = ("NEVER", "ON_FAILURE")
 
-# One name per dot-separated segment: lowercase alphanumerics, inner dashes.
-JOB_ID_PATTERN = r"^([a-z0-9]+(-[a-z0-9]+)*)(\.([a-z0-9]+(-[a-z0-9]+)*))*$"
-SCHEDULE_ID_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+# One name per dot-separated segment: lowercase alphanumerics, inner dashes. ``\Z``, not
+# ``$``: jsonschema searches with Python's re, where ``$`` also matches before a final
+# newline ("job\n" would pass).
+JOB_ID_PATTERN = r"^([a-z0-9]+(-[a-z0-9]+)*)(\.([a-z0-9]+(-[a-z0-9]+)*))*\Z"
+SCHEDULE_ID_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?\Z"
 
-MIN_CPUS = 0.01
-MIN_MEM = 32.0
+MIN_CPUS = _MIN_CPUS
+MIN_MEM = MIN_MEM_MB
+"""The agent's and Marathon's minimums too (one constant, actors/_validation.py)."""
+MAX_SCHEDULES = 16
+MAX_CRON_LENGTH = 256
 MIN_STARTING_DEADLINE_SECONDS = 60
 """Metronome's ScheduleSpec validator: ``startingDeadline >= 1.minute``."""
 
-_STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
+_LABELS = {
+    "type": "object",
+    "maxProperties": MAX_LABELS,
+    "propertyNames": {"minLength": 1, "maxLength": MAX_LABEL_KEY_LENGTH},
+    "additionalProperties": {"type": "string", "maxLength": MAX_LABEL_VALUE_LENGTH},
+}
+_ENV = {
+    "type": "object",
+    "maxProperties": MAX_ENV,
+    # A name with "=" or NUL cannot be put in a process environment.
+    "propertyNames": {"pattern": r"^[^=\x00]+$", "maxLength": MAX_ENV_NAME_LENGTH},
+    "additionalProperties": {"type": "string", "maxLength": MAX_ENV_VALUE_LENGTH},
+}
+_SECONDS = {"type": "integer", "minimum": 0, "maximum": MAX_SECONDS}
 
 SCHEDULE_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -37,12 +75,13 @@ SCHEDULE_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["id", "cron"],
     "properties": {
-        "id": {"type": "string", "pattern": SCHEDULE_ID_PATTERN},
-        "cron": {"type": "string", "minLength": 1},
-        "timezone": {"type": "string", "minLength": 1},
+        "id": {"type": "string", "maxLength": 63, "pattern": SCHEDULE_ID_PATTERN},
+        "cron": {"type": "string", "minLength": 1, "maxLength": MAX_CRON_LENGTH},
+        "timezone": {"type": "string", "minLength": 1, "maxLength": 64},
         "startingDeadlineSeconds": {
             "type": "integer",
             "minimum": MIN_STARTING_DEADLINE_SECONDS,
+            "maximum": MAX_SECONDS,
         },
         "concurrencyPolicy": {"type": "string", "enum": list(CONCURRENCY_POLICIES)},
         "enabled": {"type": "boolean"},
@@ -57,24 +96,29 @@ JOB_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["id", "run"],
     "properties": {
-        "id": {"type": "string", "pattern": JOB_ID_PATTERN},
-        "description": {"type": "string"},
-        "labels": _STRING_MAP,
-        "schedules": {"type": "array", "items": {"type": "object"}},
+        "id": {"type": "string", "maxLength": MAX_ID_LENGTH, "pattern": JOB_ID_PATTERN},
+        "description": {"type": "string", "maxLength": 4096},
+        "labels": _LABELS,
+        "schedules": {"type": "array", "maxItems": MAX_SCHEDULES, "items": {"type": "object"}},
         "run": {
             "type": "object",
             "additionalProperties": False,
             "properties": {
-                "cmd": {"type": "string", "minLength": 1},
-                "args": {"type": "array", "items": {"type": "string"}},
-                "cpus": {"type": "number", "minimum": MIN_CPUS},
-                "mem": {"type": "number", "minimum": MIN_MEM},
-                "disk": {"type": "number", "minimum": 0},
-                "gpus": {"type": "integer", "minimum": 0},
-                "env": _STRING_MAP,
-                "user": {"type": "string", "minLength": 1},
+                "cmd": {"type": "string", "minLength": 1, "maxLength": MAX_CMD_LENGTH},
+                "args": {
+                    "type": "array",
+                    "maxItems": MAX_ARGS,
+                    "items": {"type": "string", "maxLength": MAX_CMD_LENGTH},
+                },
+                "cpus": {"type": "number", "minimum": MIN_CPUS, "maximum": MAX_CPUS},
+                "mem": {"type": "number", "minimum": MIN_MEM, "maximum": MAX_MEM_MB},
+                "disk": {"type": "number", "minimum": 0, "maximum": MAX_DISK_MB},
+                "gpus": {"type": "integer", "minimum": 0, "maximum": MAX_GPUS},
+                "env": _ENV,
+                "user": {"type": "string", "minLength": 1, "maxLength": 255},
                 "artifacts": {
                     "type": "array",
+                    "maxItems": 64,
                     "items": {
                         "type": "object",
                         "additionalProperties": False,
@@ -102,6 +146,7 @@ JOB_SCHEMA: dict[str, Any] = {
                     "properties": {
                         "constraints": {
                             "type": "array",
+                            "maxItems": 64,
                             "items": {
                                 "type": "object",
                                 "additionalProperties": False,
@@ -120,6 +165,7 @@ JOB_SCHEMA: dict[str, Any] = {
                 },
                 "volumes": {
                     "type": "array",
+                    "maxItems": 64,
                     "items": {
                         "type": "object",
                         "additionalProperties": False,
@@ -136,11 +182,15 @@ JOB_SCHEMA: dict[str, Any] = {
                     "additionalProperties": False,
                     "properties": {
                         "policy": {"type": "string", "enum": list(RESTART_POLICIES)},
-                        "activeDeadlineSeconds": {"type": "integer", "minimum": 0},
+                        "activeDeadlineSeconds": _SECONDS,
                     },
                 },
-                "taskKillGracePeriodSeconds": {"type": "number", "minimum": 0},
-                "maxLaunchDelay": {"type": "integer", "minimum": 1},
+                "taskKillGracePeriodSeconds": {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": MAX_SECONDS,
+                },
+                "maxLaunchDelay": {"type": "integer", "minimum": 1, "maximum": MAX_SECONDS},
             },
         },
     },
@@ -170,5 +220,15 @@ def schema_problems(validator: Draft202012Validator, data: Any) -> list[tuple[st
             for name in sorted(set(error.instance) - allowed):
                 problems.append(("/" + "/".join([*parts, name]), "unknown property"))
             continue
-        problems.append(("/" + "/".join(parts), error.message))
+        if error.validator == "pattern" and parts and parts[-1] == "id":
+            problems.append(("/" + "/".join(parts), _id_message(error.instance)))
+            continue
+        problems.append(("/" + "/".join(parts), schema_message(error)))
     return problems
+
+
+def _id_message(value: str) -> str:
+    return (
+        f"{value[:60]!r} is not a valid id: use lowercase letters, digits and dashes, in "
+        "dot-separated names that begin and end with a letter or digit"
+    )

@@ -69,14 +69,32 @@ def test_health_check_defaults_are_marathons() -> None:
     [
         ("web", "/", "/web"),
         ("web", "/prod", "/prod/web"),
-        ("../db", "/prod/web", "/prod/db"),
-        ("/prod//web/", "/", "/prod/web"),
-        ("./a.b-c/x9", "/g", "/g/a.b-c/x9"),
+        ("/prod/web/", "/", "/prod/web"),
+        ("a.b-c/x9", "/g", "/g/a.b-c/x9"),
     ],
 )
-def test_relative_ids_are_normalised_against_the_group(raw: str, base: str, expected: str) -> None:
+def test_relative_ids_are_resolved_against_the_group(raw: str, base: str, expected: str) -> None:
     """Marathon resolves relative app ids against the enclosing group."""
     assert AppDefinition.from_json({"id": raw, "cmd": "x"}, base=base).id == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "base"),
+    [
+        ("../db", "/prod/web"),
+        ("/a/../b", "/"),
+        ("/prod//web", "/"),
+        ("./a", "/g"),
+        ("/a/.", "/"),
+    ],
+)
+def test_an_id_that_would_be_normalised_is_refused(raw: str, base: str) -> None:
+    """Issue 30: `/a/../b` was quietly stored as `/b`; an id is never rewritten, it is
+    a 422 at /id naming the id."""
+    with pytest.raises(ValidationFailed) as info:
+        AppDefinition.from_json({"id": raw, "cmd": "x"}, base=base)
+    assert info.value.paths == ["/id"]
+    assert repr(raw) in info.value.details[0]["errors"][0]
 
 
 @pytest.mark.parametrize("bad", ["Web", "-web", "web-", "a_b", "../..", "a/.x", "/"])

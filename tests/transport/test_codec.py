@@ -271,3 +271,36 @@ def test_encode_fields_refuses_what_encode_refuses() -> None:
     # the thread's packer is left clean by a failed encode
     e = Envelope(msg_id=1, sender_node="n", target="t", kind=Kind.ASK, body=1)
     assert codec.decode(codec.encode(e)) == e
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_a_non_finite_float_field_is_refused(reg: MessageRegistry, bad: float) -> None:
+    """Issue 30: a NaN in a record field crashed whoever computed with it; the strict
+    decoder refuses it (reason "non_finite") instead of handing it on."""
+    with pytest.raises(DecodeError) as ei:
+        reg.decode(raw(reg, {"x": 1, "y": bad, "label": None}, "Point"))
+    assert ei.value.reason == "non_finite"
+    assert "Point.y" in str(ei.value)
+
+
+def test_a_non_finite_float_nested_in_a_record_is_refused(reg: MessageRegistry) -> None:
+    good = reg.encode(env(Rich(Color.RED, Pair(1, ()), frozenset(), None, 1, (1, "a"), {})))
+    obj = msgpack.unpackb(good, strict_map_key=False)
+    body = dict(obj[8], nested={"k": [{"x": 1, "y": float("nan"), "label": None}]})
+    assert reason(reg, msgpack.packb([*obj[:8], body])) == "non_finite"
+    body = dict(obj[8], maybe={"x": 1, "y": float("-inf"), "label": None})
+    assert reason(reg, msgpack.packb([*obj[:8], body])) == "non_finite"
+
+
+@pytest.mark.parametrize("ok", [0.0, -0.0, 1.5e308, -1e-300, 7])
+def test_finite_floats_still_decode(reg: MessageRegistry, ok: float) -> None:
+    """Neighbours of the refused values: the largest finite floats, -0.0, an int."""
+    decoded = reg.decode(raw(reg, {"x": 1, "y": ok, "label": None}, "Point")).body
+    assert decoded == Point(1, float(ok))
+
+
+def test_untyped_bodies_are_not_inspected() -> None:
+    """Only typed float fields are checked: an untyped body is the sender's business
+    (its consumer validates it, like Marathon's JSON)."""
+    e = codec.decode(codec.encode(env({"v": float("inf")})))
+    assert e.body == {"v": float("inf")}
