@@ -38,7 +38,8 @@ class DecodeError(TransportError):
     ``reason`` is a short, stable code used as the counter key (``decode:<reason>``):
     ``too_large``, ``truncated``, ``extra_data``, ``malformed``, ``huge_length``,
     ``ext_type``, ``bad_utf8``, ``bad_envelope``, ``version``, ``bad_kind``,
-    ``unknown_type``, ``missing_field``, ``extra_field``, ``field_type``, ``invalid_value``.
+    ``unknown_type``, ``missing_field``, ``extra_field``, ``field_type``, ``invalid_value``,
+    ``non_finite`` (NaN or ±infinity in a ``float`` field).
 
     ``header`` is the envelope with ``body=None`` when the envelope header itself decoded
     and only the body was bad; the transport uses it to send an error reply to an ask.
@@ -61,6 +62,7 @@ class DecodeError(TransportError):
             "extra_field",
             "field_type",
             "invalid_value",
+            "non_finite",
         }
     )
 

@@ -11,6 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from actors._validation import MIN_CPUS as _MIN_CPUS
+from actors._validation import MIN_MEM_MB as _MIN_MEM_MB
+
 # Task states, named as in Mesos; the agent actor maps them to the shared TaskState enum.
 TASK_STARTING = "TASK_STARTING"
 TASK_RUNNING = "TASK_RUNNING"
@@ -29,8 +32,11 @@ REASON_TASK_INVALID = "REASON_TASK_INVALID"
 REASON_TASK_HEALTH_CHECK_STATUS_UPDATED = "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED"
 REASON_FETCH_FAILED = "REASON_CONTAINER_LAUNCH_FAILED"  # Mesos reports fetch failures so
 
-MIN_MEM_MB = 32.0
-"""Mesos' MIN_MEMORY: a task asking for less is refused with TASK_ERROR."""
+MIN_MEM_MB = _MIN_MEM_MB
+"""Mesos' MIN_MEMORY: a task asking for less is refused with TASK_ERROR (the one constant
+Marathon and Metronome validate against too: actors/_validation.py)."""
+MIN_CPUS = _MIN_CPUS
+"""Mesos' MIN_CPUS, shared the same way."""
 
 OnUpdate = Callable[[str, "str | None", str], None]
 """on_update(state, reason, message): called from a containerizer thread."""
