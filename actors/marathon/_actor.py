@@ -36,6 +36,7 @@ from datetime import datetime
 from typing import Any
 
 from actors import protocol as p
+from actors._validation import MAX_GROUP_APPS, MAX_INSTANCES
 from actors.framework import Scheduler, SchedulerDriver
 from actors.resources import ResourceError, Resources
 from actors.task_states import TERMINAL_STATES, TaskState
@@ -1771,7 +1772,7 @@ class MarathonActor(Actor):
         doc.pop("version", None)
         if "scaleBy" in doc:
             return self._scale_group(doc, version, req)
-        group = Group.from_json(doc, base=ROOT)
+        group = Group.from_json(doc, base=ROOT, max_apps=MAX_GROUP_APPS)
         if group.id in self.apps:
             raise ValidationFailed.single("/id", f"{group.id} is an app, not a group")
         existing = _find_group(self.root, group.id)
@@ -1794,8 +1795,17 @@ class MarathonActor(Actor):
         if group is None:
             raise _not_found(f"Group '{group_id}' does not exist")
         factor = doc["scaleBy"]
-        if not isinstance(factor, int | float) or factor < 0:
-            raise ValidationFailed.single("/scaleBy", "scaleBy must be a non-negative number")
+        if not isinstance(factor, int | float) or not 0 <= factor <= MAX_INSTANCES:
+            raise ValidationFailed.single(
+                "/scaleBy", f"scaleBy must be a number in [0, {MAX_INSTANCES}], got {factor!r:.40}"
+            )
+        largest = max((a.instances for a in group.transitive_apps().values()), default=0)
+        if round(largest * factor) > MAX_INSTANCES:
+            raise ValidationFailed.single(
+                "/scaleBy",
+                f"scaleBy {factor:g} would give {round(largest * factor)} instances: "
+                f"at most {MAX_INSTANCES} per app",
+            )
         target = self.root
         for app in group.transitive_apps().values():
             scaled = dataclasses.replace(app, instances=round(app.instances * factor))

@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from actors._validation import BadJson, parse_json_body
 from actors.master._services import ServiceContext
 
 from ._actor import MARATHON_ACTOR, ApiReply, ApiRequest
@@ -89,13 +90,13 @@ class _Api:
                 content_type="application/json",
             )
         try:
-            return json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+            return parse_json_body(raw)  # finite numbers, bounded depth (issue 30)
+        except BadJson as exc:
             raise web.HTTPBadRequest(
                 text=json.dumps(
                     {
                         "message": "Invalid JSON",
-                        "details": [{"path": "/", "errors": [f"malformed JSON: {exc}"]}],
+                        "details": [{"path": exc.path, "errors": [exc.reason]}],
                     }
                 ),
                 content_type="application/json",
