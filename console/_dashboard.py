@@ -4,16 +4,23 @@
  DataSource (LiveSource | a test's fake) --emit(event)--> FeedEvent message (thread-safe)
    on_feed_event: Model.apply(event) -> dirty tables            (no I/O on the UI thread)
    flush() every 100 ms: only dirty tables, only changed rows/cells (DataTable keys)
- keys: s scale  r restart  k kill task  l task log  / filter  ? help  q quit
+ keys: s scale  r restart  k kill task (asks y/n)  l task log  / filter  ? help  q quit
 ```
+
+Masters come from ZooKeeper's election and the local state dir, so a dead master stays
+listed, as ``down``; the header and the Masters panel say "electing" from the moment the
+leader stops answering until ZooKeeper names its successor. Column widths are fixed (a
+panel never reflows as rows arrive) and fit a 120-column terminal.
 """
 
 from __future__ import annotations
 
 import io
+import os
+import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,7 +28,7 @@ from rich.console import Console
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Input, RichLog, Static
@@ -30,6 +37,8 @@ from console import _model as m
 from console._feed import DataSource
 
 FLUSH_INTERVAL = 0.1
+NODE_BAR = 6
+"""Cells of a usage bar: three bars, their figures and the node's name fit in 76."""
 
 
 class FeedEvent(Message):
@@ -58,11 +67,13 @@ def _scalar(res: Any, name: str) -> float:
 class TableSync:
     """Keeps a DataTable equal to a dict of rows, touching only what changed."""
 
-    def __init__(self, table: DataTable[Any], columns: Sequence[tuple[str, str]]) -> None:
+    def __init__(
+        self, table: DataTable[Any], columns: Sequence[tuple[str, str, int | None]]
+    ) -> None:
         self.table = table
-        self.keys = [k for _, k in columns]
-        for label, key in columns:
-            table.add_column(label, key=key)
+        self.keys = [k for _, k, _ in columns]
+        for label, key, width in columns:
+            table.add_column(label, key=key, width=width)
         self.rows: dict[str, tuple[Any, ...]] = {}
 
     def sync(self, rows: dict[str, tuple[Any, ...]]) -> None:
@@ -117,6 +128,30 @@ class PromptScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question (before anything that can't be undone, like killing a task)."""
+
+    BINDINGS: ClassVar = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm"):
+            yield Static(self.question)
+            yield Static("[b]y[/b] yes    [b]n[/b] / esc no", classes="keys")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+NO_OUTPUT = "no output yet (stdout and stderr are empty); new lines will show here"
+
+
 class LogScreen(ModalScreen[None]):
     """A task's stdout, followed (tail -f) until closed."""
 
@@ -143,7 +178,13 @@ class LogScreen(ModalScreen[None]):
         view = self.query_one(RichLog)
         with open(path, "rb") as f:
             lines = f.read().splitlines()[-200:]
-            self.app.call_from_thread(view.write, b"\n".join(lines).decode(errors="replace"))
+            if lines:
+                self.app.call_from_thread(view.write, b"\n".join(lines).decode(errors="replace"))
+            else:
+                stderr = path.with_name("stderr")
+                empty = not stderr.exists() or stderr.stat().st_size == 0
+                hint = NO_OUTPUT if empty else "no output on stdout yet (stderr has some)"
+                self.app.call_from_thread(view.write, Text(hint, style="italic"))
             while not self._stop.wait(0.25):
                 chunk = f.read()
                 if chunk:
@@ -156,23 +197,69 @@ class LogScreen(ModalScreen[None]):
 
 
 HELP = """\
-[b]pydcos dashboard[/b]  (events from Marathon's /v2/events and ZooKeeper)
+[b]pydcos dashboard[/b]: live from Marathon's events and ZooKeeper
 
-  s  scale the selected app        r  restart the selected app
-  k  kill the selected task        l  follow the selected task's log
-  /  filter apps and tasks         tab  move between tables
-  ?  this help                     q  quit (the cluster keeps running)
-"""
+  s    scale the selected service (asks for the count)
+  r    restart the selected service
+  k    kill the selected task (asks y/n first)
+  l    follow the selected task's output (esc closes)
+  /    filter services and tasks (esc clears)
+  tab  move between panels
+  ?    this help (esc closes)
+  q    quit (the cluster keeps running)
+
+Masters: leader, standby, electing (no leader yet), down
+Apps: RUNNING is running/instances; DEPLOYMENT deploying or -"""
+"""One column, lines of at most 62 cells: readable, unwrapped, at 80x24."""
 
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar = [Binding("escape,q,question_mark", "close", "Close")]
 
     def compose(self) -> ComposeResult:
-        yield Static(HELP, id="help")
+        with VerticalScroll(id="help"):
+            yield Static(HELP)
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+COLUMNS: dict[str, list[tuple[str, str, int | None]]] = {
+    "masters": [("MASTER", "host", 10), ("ROLE", "role", 8), ("HTTP", "http", 15)],
+    "nodes": [
+        ("NODE", "host", None),
+        ("STATE", "state", None),
+        ("CPU", "cpu", None),
+        ("MEM", "mem", None),
+        ("DISK", "disk", None),
+        ("TASKS", "tasks", None),
+    ],
+    "apps": [
+        ("SERVICE", "id", 14),
+        ("RUNNING", "running", 7),
+        ("HEALTHY", "healthy", 7),
+        ("STAGED", "staged", 6),
+        ("DEPLOYMENT", "deployment", 10),
+        ("CONTAINER", "container", 9),
+    ],
+    "jobs": [
+        ("JOB", "id", 14),
+        ("STATUS", "status", 9),
+        ("SCHEDULE", "cron", 11),
+        ("OK/FAIL", "runs", 7),
+    ],
+    "tasks": [
+        ("TASK", "id", 40),
+        ("SERVICE", "app", 16),
+        ("STATE", "state", 8),
+        ("HEALTH", "health", 9),
+        ("HOST", "host", None),
+    ],
+}
+"""Fixed widths (cells; each column also has 1 cell of padding on both sides): a panel
+never reflows as rows arrive, and every header fits at 120 columns with room for a
+scroll bar. HOST takes what is left; Nodes size to their (similar) usage bars.
+Masters show their HTTP address without the scheme, so ROLE fits "electing"."""
 
 
 class DashboardApp(App[None]):
@@ -186,16 +273,19 @@ class DashboardApp(App[None]):
     .row2 { height: 9; }
     DataTable { height: 1fr; border: round $panel; }
     DataTable:focus { border: round $accent; }
-    #masters { width: 44; }
-    #jobs { width: 56; }
+    #masters { width: 42; }
+    #apps { width: 69; }
     #events { height: 7; border: round $panel; }
     #filter { dock: bottom; display: none; }
     #filter.shown { display: block; }
-    #prompt, #log, #help { background: $panel; border: thick $accent; padding: 1; }
+    #prompt, #log, #help, #confirm { background: $panel; border: thick $accent; padding: 1; }
     #prompt { width: 50; height: 9; }
+    #confirm { width: auto; max-width: 100%; height: auto; padding: 1 2; }
+    #confirm Static { width: auto; }
+    #confirm .keys { margin-top: 1; }
     #log { width: 90%; height: 90%; }
-    PromptScreen, LogScreen, HelpScreen { align: center middle; }
-    #help { width: 70; height: 12; }
+    PromptScreen, LogScreen, HelpScreen, ConfirmScreen { align: center middle; }
+    #help { width: 68; max-width: 100%; height: auto; max-height: 100%; padding: 0 1; }
     """
     BINDINGS: ClassVar = [
         Binding("s", "scale", "Scale"),
@@ -207,8 +297,14 @@ class DashboardApp(App[None]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, source: DataSource, *, clock: Callable[[], float] = time.time) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        source: DataSource,
+        *,
+        clock: Callable[[], float] = time.time,
+        driver_class: Any = None,
+    ) -> None:
+        super().__init__(driver_class=driver_class)
         self.source = source
         self.model = m.Model(clock=clock)
         self.clock = clock
@@ -233,39 +329,7 @@ class DashboardApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        cols: dict[str, list[tuple[str, str]]] = {
-            "masters": [("MASTER", "host"), ("ROLE", "role"), ("HTTP", "http")],
-            "nodes": [
-                ("NODE", "host"),
-                ("STATE", "state"),
-                ("CPU", "cpu"),
-                ("MEM", "mem"),
-                ("DISK", "disk"),
-                ("TASKS", "tasks"),
-            ],
-            "apps": [
-                ("SERVICE", "id"),
-                ("RUNNING", "running"),
-                ("HEALTHY", "healthy"),
-                ("STAGED", "staged"),
-                ("DEPLOYMENT", "deployment"),
-                ("CONTAINER", "container"),
-            ],
-            "jobs": [
-                ("JOB", "id"),
-                ("STATUS", "status"),
-                ("SCHEDULE", "cron"),
-                ("OK/FAIL", "runs"),
-            ],
-            "tasks": [
-                ("TASK", "id"),
-                ("SERVICE", "app"),
-                ("STATE", "state"),
-                ("HEALTH", "health"),
-                ("HOST", "host"),
-            ],
-        }
-        for name, columns in cols.items():
+        for name, columns in COLUMNS.items():
             table = self.query_one(f"#{name}", DataTable)
             table.border_title = name.capitalize()
             self.syncs[name] = TableSync(table, columns)
@@ -314,10 +378,19 @@ class DashboardApp(App[None]):
     def _header(self) -> None:
         md = self.model
         header = self.query_one("#header", Static)
+        masters = self.query_one("#masters", DataTable)
         if md.electing:
             header.add_class("electing")
-            header.update("pydcos  ⚠ no leader: a new leader is being elected...")
+            masters.border_title = "Masters: electing a leader"
+            if md.leader is None:
+                header.update("pydcos  connecting: waiting for a leader...")
+            else:
+                header.update(
+                    f"pydcos  ⚠ electing a leader: {m.leader_name(md.leader)} is gone, "
+                    "a new leader is being elected..."
+                )
             return
+        masters.border_title = "Masters"
         header.remove_class("electing")
         leader = md.leader
         name = (leader.hostname or leader.address) if leader else "?"
@@ -333,12 +406,12 @@ class DashboardApp(App[None]):
         return not f or any(f in v.lower() for v in values)
 
     def _master_rows(self) -> dict[str, tuple[Any, ...]]:
-        lead = self.model.leader.address if self.model.leader else None
+        styles = {"leader": "bold green", "down": "bold red", "electing": "yellow"}
         return {
-            str(x.get("address")): (
+            str(x["address"]): (
                 x.get("hostname", ""),
-                Text("leader", style="bold green") if x.get("address") == lead else "standby",
-                x.get("http_url", ""),
+                Text(x["state"], style=styles.get(x["state"], "")),
+                str(x.get("http_url", "")).removeprefix("http://"),
             )
             for x in self.model.masters
         }
@@ -352,9 +425,9 @@ class DashboardApp(App[None]):
             out[node_id] = (
                 a.get("hostname", node_id),
                 "active" if a.get("active") else Text("unreachable", style="red"),
-                bar(_scalar(used, "cpus"), _scalar(total, "cpus")),
-                bar(_scalar(used, "mem"), _scalar(total, "mem")),
-                bar(_scalar(used, "disk"), _scalar(total, "disk")),
+                bar(_scalar(used, "cpus"), _scalar(total, "cpus"), NODE_BAR),
+                bar(_scalar(used, "mem"), _scalar(total, "mem"), NODE_BAR),
+                bar(_scalar(used, "disk"), _scalar(total, "disk"), NODE_BAR),
                 str(a.get("task_count", "")),
             )
         return out
@@ -441,10 +514,18 @@ class DashboardApp(App[None]):
 
     def action_kill(self) -> None:
         task_id = self._selected("tasks")
-        if task_id is not None:
-            t = self.model.tasks.get(task_id)
-            app = t.app if t is not None and t.framework == "marathon" else ""
-            self._act("kill", lambda: self.source.kill_task(task_id, app))
+        if task_id is None:
+            self.notify("select a task first (tab to the Tasks panel)", severity="warning")
+            return
+        t = self.model.tasks.get(task_id)
+        app = t.app if t is not None and t.framework == "marathon" else ""
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self._act("kill", lambda: self.source.kill_task(task_id, app))
+
+        where = f" of {app}" if app else ""
+        self.push_screen(ConfirmScreen(f"kill task {task_id}{where}?"), done)
 
     def action_log(self) -> None:
         task_id = self._selected("tasks")
@@ -493,11 +574,70 @@ def screen_text(app: App[Any]) -> str:
     return console.export_text(styles=False)
 
 
+def terminal_size(
+    fds: Iterable[int], env: dict[str, str] | None = None, fallback: tuple[int, int] = (80, 24)
+) -> tuple[int, int]:
+    """(columns, lines) of the first of ``fds`` that is a terminal.
+
+    Textual asks stdout only, so with stdout piped (``pydcos dashboard | tee x``) it drew
+    at 80x25 inside a larger terminal, although it draws on stderr. ``COLUMNS``/``LINES``
+    win, as in ``shutil.get_terminal_size``.
+    """
+    vars_: Any = os.environ if env is None else env
+    try:
+        cols, lines = int(vars_.get("COLUMNS", "0")), int(vars_.get("LINES", "0"))
+    except ValueError:
+        cols = lines = 0
+    if cols > 0 and lines > 0:
+        return cols, lines
+    for fd in fds:
+        try:
+            size = os.get_terminal_size(fd)
+        except (OSError, ValueError):
+            continue
+        if size.columns > 0 and size.lines > 0:
+            return size.columns, size.lines
+    return fallback
+
+
+def _tty_fds() -> list[int]:
+    """stderr (where Textual draws), stdin, stdout, then the controlling terminal."""
+    fds = []
+    for stream in (sys.__stderr__, sys.__stdin__, sys.__stdout__):
+        try:
+            if stream is not None:
+                fds.append(stream.fileno())
+        except (OSError, ValueError):
+            continue
+    return fds
+
+
+def _sized_driver() -> Any:
+    """Textual's Linux driver, sized by ``terminal_size`` (None elsewhere: the default)."""
+    if sys.platform == "win32":
+        return None
+    from textual.drivers.linux_driver import LinuxDriver
+
+    class SizedDriver(LinuxDriver):
+        def _get_terminal_size(self) -> tuple[int, int]:
+            fds = _tty_fds()
+            try:
+                tty = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
+            except OSError:
+                return terminal_size(fds)
+            try:
+                return terminal_size([*fds, tty])
+            finally:
+                os.close(tty)
+
+    return SizedDriver
+
+
 def run_dashboard(target: Any) -> int:
     from console._feed import LiveSource
 
     source = LiveSource(target)
-    DashboardApp(source).run()
+    DashboardApp(source, driver_class=_sized_driver()).run()
     where = "" if target.local is None else f" --state-dir {target.local.state_dir}"
     print(
         "dashboard closed; the cluster keeps running. Stop it with 'make down' or "

@@ -5,8 +5,13 @@
    LeaderWatch (ZooKeeper) ──LeaderChanged──> emit          (an election shows at once)
        new leader ──> resync: Apps, Tasks, Deployments, Jobs, Nodes (one read each)
    SSE thread: GET <leader>/marathon/v2/events ──MarathonEvent──> emit
+       stream ends, leader's port shut ──LeaderLost──> emit      ("electing" until ZooKeeper
+                                                                  names the successor)
        stream ends (failover) ──> wait for the next leader, reconnect, resync
-   slow refresh (every 5 s): Nodes (usage), Jobs, Masters
+   refresh thread (RefreshPlan): Apps, Deployments, Tasks re-read 0.5 s after a
+       deployment/app event, and everything every 5 s: the panels converge to the API's
+       truth even when an event was missed or never sent (a rollback, a failover)
+   Masters: ZooKeeper's contenders + the state dir's masters (a dead one shows as down)
  actions: scale_app, restart_app, kill_task (Marathon REST), log_path (local sandbox)
 ```
 
@@ -19,7 +24,9 @@ import contextlib
 import http.client
 import json
 import logging
+import socket
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,7 +40,67 @@ log = logging.getLogger("console.feed")
 Emit = Callable[[object], None]
 
 SLOW_REFRESH = 5.0
-"""Seconds between node-usage refreshes (the only periodic read)."""
+"""Seconds between full re-reads (node usage, jobs, masters, and Marathon's truth)."""
+
+REREAD_DELAY = 0.5
+"""Seconds after a deployment or app event before Marathon's truth is re-read (a burst of
+events costs one read)."""
+
+REREAD_AFTER = frozenset(
+    {
+        "deployment_info",
+        "deployment_success",
+        "deployment_failed",
+        "deployment_step_success",
+        "deployment_step_failure",
+        "api_post_event",
+        "app_terminated_event",
+    }
+)
+"""Marathon events after which the apps, deployments and tasks are read again."""
+
+
+class RefreshPlan:
+    """When to re-read: pure (time passed in), so the rule is tested without a cluster.
+
+    Events alone drifted (after a rollback the Apps panel kept ``2/3 deploying`` while
+    the API said 2 instances): Marathon sends no event for some changes, and a stream
+    broken by a failover loses some. So the truth is read again ``delay`` after any
+    deployment/app event, and all of it every ``every`` seconds regardless.
+    """
+
+    def __init__(self, now: float, every: float = SLOW_REFRESH, delay: float = REREAD_DELAY):
+        self.every, self.delay = every, delay
+        self.next_full = now + every
+        self.kicked_at: float | None = None
+
+    def event(self, kind: str, now: float) -> bool:
+        """Note a Marathon event; True when it schedules a re-read."""
+        if kind not in REREAD_AFTER:
+            return False
+        if self.kicked_at is None:
+            self.kicked_at = now
+        return True
+
+    def due(self, now: float) -> str | None:
+        """``"full"``, ``"marathon"`` (apps, deployments, tasks) or None."""
+        if now >= self.next_full:
+            return "full"
+        if self.kicked_at is not None and now >= self.kicked_at + self.delay:
+            return "marathon"
+        return None
+
+    def done(self, what: str, now: float) -> None:
+        self.kicked_at = None
+        if what == "full":
+            self.next_full = now + self.every
+
+    def wait(self, now: float) -> float:
+        """Seconds until something is due (0 when it is)."""
+        due = self.next_full
+        if self.kicked_at is not None:
+            due = min(due, self.kicked_at + self.delay)
+        return max(0.0, due - now)
 
 
 class DataSource(Protocol):
@@ -65,6 +132,9 @@ class LiveSource:
         self._threads: list[threading.Thread] = []
         self._sse_conn: http.client.HTTPConnection | None = None
         self._leader_url: str | None = None
+        self._leader: Any = None
+        self._plan = RefreshPlan(time.monotonic())
+        self._kick = threading.Event()
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -81,6 +151,7 @@ class LiveSource:
     def stop(self) -> None:
         self._stop.set()
         self._leader_changed.set()
+        self._kick.set()
         conn = self._sse_conn
         if conn is not None:
             with contextlib.suppress(Exception):
@@ -98,10 +169,12 @@ class LiveSource:
     def _on_leader(self, leader: Any) -> None:
         if leader is None or not getattr(leader, "http_url", ""):
             self._leader_url = None
+            self._leader = None
             self.client._leader = None
             self._emit(m.LeaderChanged(None))
         else:
             self._leader_url = str(leader.http_url).rstrip("/")
+            self._leader = leader
             self.client._leader = leader
             self._emit(m.LeaderChanged(leader.address, leader.http_url, leader.hostname))
         self._leader_changed.set()
@@ -117,19 +190,28 @@ class LiveSource:
 
     def resync(self) -> None:
         """One read of everything (after a connect or a failover)."""
+        self._read(full=True)
+        self._masters()
+
+    def _read(self, full: bool) -> None:
+        """Marathon's apps, tasks and deployments (and with ``full`` nodes and jobs)."""
         reads: list[tuple[Callable[[], Any], Callable[[Any], object]]] = [
-            (lambda: self._get("/mesos/master/slaves")["slaves"], m.Nodes),
             (lambda: self._get("/marathon/v2/apps", embed="apps.counts")["apps"], m.Apps),
             (lambda: self._get("/marathon/v2/tasks")["tasks"], m.Tasks),
             (lambda: self._get("/marathon/v2/deployments"), m.Deployments),
-            (self._jobs, m.Jobs),
         ]
+        if full:
+            reads += [
+                (lambda: self._get("/mesos/master/slaves")["slaves"], m.Nodes),
+                (self._jobs, m.Jobs),
+            ]
         for read, make in reads:
+            if self._stop.is_set():
+                return
             try:
                 self._emit(make(read()))
             except (ClientError, KeyError, TypeError) as exc:
-                log.debug("resync: %s", exc)
-        self._masters()
+                log.debug("read: %s", exc)
 
     def _jobs(self) -> Any:
         return self._get("/metronome/v1/jobs", embed=["activeRuns", "schedules", "historySummary"])
@@ -143,6 +225,12 @@ class LiveSource:
             contenders = read_contenders(self.client.zk())
         except Exception:
             return
+        rec = self.target.local
+        known = [
+            {"hostname": p.name, "address": p.address, "http_url": p.http_url}
+            for p in (rec.by_kind("master") if rec is not None else [])
+            if p.address
+        ]
         self._emit(
             m.Masters(
                 [
@@ -153,28 +241,59 @@ class LiveSource:
                         "leader": i == 0,
                     }
                     for i, c in enumerate(contenders)
-                ]
+                ],
+                known,
             )
         )
 
     def _slow_loop(self) -> None:
-        while not self._stop.wait(SLOW_REFRESH):
+        plan = self._plan
+        while not self._stop.is_set():
+            self._kick.wait(plan.wait(time.monotonic()))
+            self._kick.clear()
+            if self._stop.is_set():
+                return
+            now = time.monotonic()
+            what = plan.due(now)
+            if what is None:
+                continue
+            plan.done(what, now)
             if self._leader_url is None:
                 continue
-            with contextlib.suppress(ClientError, KeyError, TypeError):
-                self._emit(m.Nodes(self._get("/mesos/master/slaves")["slaves"]))
-            with contextlib.suppress(ClientError, KeyError, TypeError):
-                self._emit(m.Jobs(self._jobs()))
-            self._masters()
+            self._read(full=what == "full")
+            if what == "full":
+                self._masters()
+
+    def _answers(self, url: str) -> bool:
+        """Does the leader's HTTP port take a connection? (SIGKILLed: refused at once.)"""
+        u = urlsplit(url)
+        try:
+            socket.create_connection((u.hostname or "127.0.0.1", u.port or 80), 1.0).close()
+        except OSError:
+            return False
+        return True
 
     # -- Marathon's event stream ----------------------------------------------------
 
     def _sse_loop(self) -> None:
+        lost: str | None = None
         while not self._stop.is_set():
             url = self._leader_url
             if url is None:
                 self._leader_changed.wait(1.0)
                 self._leader_changed.clear()
+                continue
+            if url == lost:
+                # The leader is gone but ZooKeeper still names it (its session has not
+                # expired): wait for the successor, or for it to answer again.
+                self._leader_changed.wait(1.0)
+                self._leader_changed.clear()
+                if self._leader_url == lost and not self._answers(lost):
+                    continue
+                lost = None
+                leader = self._leader
+                if leader is not None and self._leader_url == url:
+                    self._emit(m.LeaderChanged(leader.address, leader.http_url, leader.hostname))
                 continue
             self._leader_changed.clear()
             self.resync()
@@ -182,8 +301,14 @@ class LiveSource:
                 self._stream(url)
             except Exception as exc:
                 log.debug("event stream from %s: %s", url, exc)
-            if not self._stop.is_set():
-                self._stop.wait(0.3)
+            if self._stop.is_set():
+                return
+            leader = self._leader
+            if self._leader_url == url and leader is not None and not self._answers(url):
+                lost = url
+                self._emit(m.LeaderLost(str(leader.address)))
+                continue
+            self._stop.wait(0.3)
 
     def _stream(self, base: str) -> None:
         u = urlsplit(base)
@@ -213,6 +338,8 @@ class LiveSource:
                     data = []
                     if isinstance(event, dict):
                         self._emit(m.MarathonEvent(event))
+                        if self._plan.event(str(event.get("eventType", "")), time.monotonic()):
+                            self._kick.set()
         finally:
             self._sse_conn = None
             with contextlib.suppress(Exception):

@@ -40,10 +40,22 @@ class LeaderChanged:
 
 
 @dataclass(frozen=True)
+class LeaderLost:
+    """The leader stopped answering (its event stream broke and its HTTP port is shut)
+    while ZooKeeper still names it: its session has not expired yet, so no successor is
+    published. From here until the next ``LeaderChanged`` the cluster has no leader."""
+
+    address: str
+
+
+@dataclass(frozen=True)
 class Masters:
-    """Every master in the election (ZooKeeper contenders), the leader first."""
+    """Every master in the election (ZooKeeper contenders), the leader first, and the
+    masters the cluster is known to have (``known``: the local cluster's state dir), so a
+    master that died, and left the election, still shows, as ``down``."""
 
     masters: list[dict[str, Any]]
+    known: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -117,6 +129,18 @@ class Task:
     framework: str = ""
 
 
+def master_state(
+    address: str, up: set[str], leader: str | None, electing: bool, lost: str | None
+) -> str:
+    """A master's ROLE cell: ``down`` when it left the election or stopped answering as
+    leader; ``electing`` for the live ones while there is no leader; else leader/standby."""
+    if address not in up or address == lost:
+        return "down"
+    if electing:
+        return "electing"
+    return "leader" if address == leader else "standby"
+
+
 class Model:
     """Folded state. ``apply(event)`` -> names of the tables that changed."""
 
@@ -124,7 +148,12 @@ class Model:
         self.clock = clock
         self.leader: LeaderChanged | None = None
         self.electing = True
-        self.masters: list[dict[str, Any]] = []
+        self.known_masters: dict[str, dict[str, Any]] = {}
+        """Every master ever seen (contenders, the state dir), by transport address."""
+        self.masters_up: set[str] = set()
+        """Addresses in the election right now (the last ``Masters``)."""
+        self.lost: str | None = None
+        """The leader that stopped answering (``LeaderLost``), until it is replaced."""
         self.nodes: dict[str, dict[str, Any]] = {}
         self.apps: dict[str, App] = {}
         self.tasks: dict[str, Task] = {}
@@ -139,6 +168,16 @@ class Model:
         self.new_events.append(item)
 
     # -- derived ------------------------------------------------------------------
+
+    @property
+    def masters(self) -> list[dict[str, Any]]:
+        """Known masters by hostname, each with its ``state`` (see ``master_state``)."""
+        lead = self.leader.address if self.leader else None
+        out = []
+        for addr, info in self.known_masters.items():
+            state = master_state(addr, self.masters_up, lead, self.electing, self.lost)
+            out.append({**info, "address": addr, "state": state})
+        return sorted(out, key=lambda x: (str(x.get("hostname", "")), str(x["address"])))
 
     def app_counts(self, app_id: str) -> tuple[int, int, int]:
         """(running, staged, healthy) of an app, from its tasks."""
@@ -157,16 +196,34 @@ class Model:
 
     def apply(self, ev: object) -> set[str]:
         if isinstance(ev, LeaderChanged):
-            old = self.leader.hostname if self.leader and self.leader.address else None
+            old = self.leader if self.leader and self.leader.address else None
+            if ev.address is None:
+                if self.electing and self.leader is not None:
+                    return set()  # already electing (a lost leader, then ZooKeeper agrees)
+                self.lost = old.address if old else self.lost
+                self.log(f"leader {leader_name(old)} gone: electing a new leader")
+            elif self.electing or old is None or old.address != ev.address:
+                self.log(f"leader is {ev.hostname or ev.address} ({ev.http_url})")
+            if ev.address is not None and ev.address == self.lost:
+                self.lost = None  # it came back (a blip, not a death)
             self.leader = ev
             self.electing = ev.address is None
-            if ev.address is None:
-                self.log(f"leader {old or '?'} gone: electing a new leader")
-            else:
-                self.log(f"leader is {ev.hostname or ev.address} ({ev.http_url})")
-            return {"header", "masters"}
+            if ev.address is not None:
+                self.known_masters.setdefault(
+                    ev.address, {"hostname": ev.hostname or "", "http_url": ev.http_url or ""}
+                )
+                self.masters_up.add(ev.address)
+            return {"header", "masters", "events"}
+        if isinstance(ev, LeaderLost):
+            lead = self.leader.address if self.leader else None
+            if lead != ev.address or self.electing:
+                return set()  # an old leader's stream; the successor is already known
+            self.lost = ev.address
+            self.electing = True
+            self.log(f"leader {leader_name(self.leader)} stopped answering: electing a new leader")
+            return {"header", "masters", "events"}
         if isinstance(ev, Masters):
-            self.masters = list(ev.masters)
+            self._masters(ev)
             return {"masters", "header"}
         if isinstance(ev, Nodes):
             self.nodes = {str(a.get("id")): a for a in ev.slaves}
@@ -203,20 +260,50 @@ class Model:
             return {"events"}
         return set()
 
+    def _masters(self, ev: Masters) -> None:
+        up = {str(x.get("address")): x for x in ev.masters if x.get("address")}
+        for addr, x in up.items():
+            self.known_masters[addr] = {
+                "hostname": str(x.get("hostname", "")),
+                "http_url": str(x.get("http_url", "")),
+            }
+        for x in ev.known:
+            addr = str(x.get("address") or "")
+            if addr:
+                self.known_masters.setdefault(
+                    addr,
+                    {
+                        "hostname": str(x.get("hostname", "")),
+                        "http_url": str(x.get("http_url", "")),
+                    },
+                )
+        # A master restarted on a new address: its old, down entry is the same machine.
+        urls = {str(x.get("http_url")) for x in up.values() if x.get("http_url")}
+        for addr in [a for a, x in self.known_masters.items() if a not in up]:
+            if self.known_masters[addr].get("http_url") in urls:
+                del self.known_masters[addr]
+        self.masters_up = set(up)
+        if self.lost is not None and self.lost not in up:
+            self.lost = None  # ZooKeeper caught up: it is down by membership now
+
     def _marathon(self, e: dict[str, Any]) -> set[str]:
         kind = str(e.get("eventType", ""))
         if kind == "status_update_event":
             task_id = str(e.get("taskId", ""))
             state = str(e.get("taskStatus", ""))
             app_id = str(e.get("appId", ""))
+            known = self.tasks.get(task_id)
+            before = known.state if known is not None else None
             if state in TERMINAL:
                 self.tasks.pop(task_id, None)
             else:
-                t = self.tasks.get(task_id)
+                t = known
                 if t is None:
                     t = self.tasks[task_id] = Task(task_id, app_id, state, framework="marathon")
                 t.state = state
                 t.host = str(e.get("host") or t.host)
+            if before == state:
+                return {"tasks"}  # a repeat (reconciliation, a new leader): not news
             self.log(f"{app_id} {task_id[-12:]} {state}")
             return {"tasks", "apps", "events"}
         if kind in ("health_status_changed_event",):
@@ -260,6 +347,12 @@ class Model:
             self.log(f"marathon {kind.split('_')[1]} with master {e.get('master', '')}")
             return {"events"}
         return set()
+
+
+def leader_name(leader: LeaderChanged | None) -> str:
+    if leader is None or leader.address is None:
+        return "?"
+    return leader.hostname or leader.address
 
 
 def _plan_apps(plan: dict[str, Any]) -> list[str]:

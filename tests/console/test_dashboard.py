@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
+import struct
+import termios
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.text import Text
 
 from console import _model as m
-from console._dashboard import DashboardApp, screen_text
-from console._fake import FakeSource
+from console._dashboard import HELP, ConfirmScreen, DashboardApp, screen_text, terminal_size
+from console._fake import FakeSource, sample_masters
+from console._feed import RefreshPlan
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "dashboard_120x40.txt"
 
@@ -85,20 +90,89 @@ def test_pressing_s_scales_the_selected_app_and_the_change_shows() -> None:
     run(source, body)
 
 
-def test_k_kills_the_selected_task() -> None:
+def test_k_asks_for_confirmation_and_n_keeps_the_task() -> None:
     source = FakeSource(apps=1, tasks=2)
 
     async def body(app: DashboardApp, pilot: Any) -> None:
         app.query_one("#tasks").focus()
         await pilot.press("k")
         await settle(app, pilot)
-        assert source.calls[0][0] == "kill"
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "kill task svc-0.task-00000 of /svc-0?" in screen_text(app)
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert source.calls == []
+        assert app.syncs["tasks"].table.row_count == 2
+
+    run(source, body)
+
+
+def test_k_then_y_kills_the_selected_task() -> None:
+    source = FakeSource(apps=1, tasks=2)
+
+    async def body(app: DashboardApp, pilot: Any) -> None:
+        app.query_one("#tasks").focus()
+        await pilot.press("k")
+        await settle(app, pilot)
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert source.calls[0] == ("kill", "svc-0.task-00000", "/svc-0")
         assert app.syncs["tasks"].table.row_count == 1
 
     run(source, body)
 
 
-def test_a_failover_shows_an_election_and_recovers() -> None:
+def master_roles(app: DashboardApp) -> dict[str, str]:
+    return {str(row[0]): str(row[1]) for row in app.syncs["masters"].rows.values()}
+
+
+def test_killed_leader_shows_electing_then_down_after_the_election() -> None:
+    """3 masters, SIGKILL the leader: "electing" from the moment it stops answering until
+    ZooKeeper names the successor, then the dead master stays listed as down."""
+    source = FakeSource()
+
+    async def body(app: DashboardApp, pilot: Any) -> None:
+        assert master_roles(app) == {
+            "master-1": "leader",
+            "master-2": "standby",
+            "master-3": "standby",
+        }
+        source.kill_leader()
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "electing a leader: master-1 is gone" in text
+        assert "Masters: electing a leader" in text
+        assert master_roles(app) == {
+            "master-1": "down",
+            "master-2": "electing",
+            "master-3": "electing",
+        }
+        source.elect("master-3")
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "leader master-3" in text and "electing" not in text.splitlines()[0]
+        assert master_roles(app) == {
+            "master-1": "down",
+            "master-2": "standby",
+            "master-3": "leader",
+        }
+        assert "masters 3" in text  # the dead one is still counted and shown
+
+    run(source, body)
+
+
+def test_a_master_known_from_the_state_dir_but_not_in_the_election_is_down() -> None:
+    async def body(app: DashboardApp, pilot: Any) -> None:
+        masters = sample_masters()
+        app.post_event(m.Masters([{**masters[0], "leader": True}], masters))
+        await settle(app, pilot)
+        assert master_roles(app) == {"master-1": "leader", "master-2": "down", "master-3": "down"}
+
+    run(FakeSource(), body)
+
+
+def test_zookeeper_losing_the_leader_shows_an_election_and_recovers() -> None:
     async def body(app: DashboardApp, pilot: Any) -> None:
         app.post_event(m.LeaderChanged(None))
         await settle(app, pilot)
@@ -109,6 +183,119 @@ def test_a_failover_shows_an_election_and_recovers() -> None:
         assert "leader master-3" in text and "being elected" not in text
 
     run(FakeSource(), body)
+
+
+def test_after_a_rollback_the_apps_panel_converges_to_the_api() -> None:
+    """Scale 2 -> 3 gets stuck (2/3 deploying); the rollback reverts to 2 instances.
+    Marathon sends no event that sets instances back or ends the stuck deployment: only
+    the re-read of /v2/apps and /v2/deployments does."""
+    source = FakeSource(apps=1, tasks=2)
+
+    async def body(app: DashboardApp, pilot: Any) -> None:
+        source.stuck = True
+        source.scale_app("/svc-0", 3)
+        await settle(app, pilot)
+        row = app.syncs["apps"].rows["/svc-0"]
+        assert (str(row[1]), str(row[4])) == ("2/3", "deploying")
+        source.rollback(source.deployments[0]["id"])
+        await settle(app, pilot)
+        row = app.syncs["apps"].rows["/svc-0"]
+        assert (str(row[1]), str(row[3]), str(row[4])) == ("2/2", "0", "-")
+        assert app.model.apps["/svc-0"].instances == 2
+        assert app.syncs["tasks"].table.row_count == 2
+
+    run(source, body)
+
+
+def test_a_repeated_task_running_is_not_logged_again() -> None:
+    async def body(app: DashboardApp, pilot: Any) -> None:
+        before = len(app.model.events)
+        update = {
+            "eventType": "status_update_event",
+            "appId": "/svc-0",
+            "taskId": "svc-0.task-00000",
+            "taskStatus": "TASK_RUNNING",
+        }
+        app.post_event(m.MarathonEvent(update))  # already running (from /v2/tasks)
+        await settle(app, pilot)
+        assert len(app.model.events) == before
+        app.post_event(m.MarathonEvent({**update, "taskStatus": "TASK_KILLED"}))
+        app.post_event(
+            m.MarathonEvent({**update, "taskId": "svc-0.new", "taskStatus": "TASK_RUNNING"})
+        )
+        await settle(app, pilot)
+        logged = [text for _, text in list(app.model.events)[before:]]
+        assert logged == ["/svc-0 0.task-00000 TASK_KILLED", "/svc-0 svc-0.new TASK_RUNNING"]
+
+    run(FakeSource(apps=1, tasks=1), body)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_help_is_readable_unwrapped(size: tuple[int, int]) -> None:
+    lines = [Text.from_markup(x).plain.strip() for x in HELP.splitlines() if x.strip()]
+
+    async def body(app: DashboardApp, pilot: Any) -> None:
+        await pilot.press("question_mark")
+        await settle(app, pilot)
+        text = screen_text(app)
+        for line in lines:
+            assert line in text, f"help line cut or wrapped at {size}: {line!r}"
+        await pilot.press("escape")
+
+    run(FakeSource(), body, size=size)
+
+
+def test_app_columns_keep_their_width_and_headers_at_120() -> None:
+    source = FakeSource(apps=2, tasks=2)
+
+    async def body(app: DashboardApp, pilot: Any) -> None:
+        header = next(x for x in screen_text(app).splitlines() if "SERVICE" in x and "RUNNING" in x)
+        app.post_event(
+            m.Apps(
+                [
+                    {"id": "/a-very-long-service-name/web", "instances": 12, "healthChecks": []},
+                    {"id": "/b", "instances": 1, "container": {"type": "DOCKER"}},
+                ]
+            )
+        )
+        app.post_event(m.Deployments([{"id": "d1", "affectedApps": ["/b"]}]))
+        await settle(app, pilot)
+        after = next(x for x in screen_text(app).splitlines() if "SERVICE" in x and "RUNNING" in x)
+        assert after == header
+        assert "CONTAINER" in after
+
+    run(source, body)
+
+
+def test_log_of_a_task_without_output_says_so(tmp_path: Path) -> None:
+    task_id = "svc-0.task-00000"
+    (tmp_path / task_id).mkdir()
+    (tmp_path / task_id / "stdout").write_text("")
+    (tmp_path / task_id / "stderr").write_text("")
+
+    async def body(app: DashboardApp, pilot: Any) -> None:
+        app.query_one("#tasks").focus()
+        await pilot.press("l")
+        await pilot.pause(0.5)
+        assert "no output yet (stdout and stderr are empty)" in screen_text(app)
+        await pilot.press("escape")
+
+    run(FakeSource(apps=1, tasks=1, log_dir=tmp_path), body)
+
+
+def test_terminal_size_comes_from_a_terminal_when_stdout_is_a_pipe() -> None:
+    """`pydcos dashboard | tee` drew at 80x25 in a 120x40 terminal: stdout is a pipe,
+    but stderr (where Textual draws) is the terminal."""
+    master, slave = os.openpty()
+    r, w = os.pipe()
+    try:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        assert terminal_size([w, slave], env={}) == (120, 40)
+        assert terminal_size([w], env={}) == (80, 24)
+        assert terminal_size([slave], env={"COLUMNS": "100", "LINES": "30"}) == (100, 30)
+    finally:
+        for fd in (master, slave, r, w):
+            os.close(fd)
 
 
 def test_filter_narrows_tasks() -> None:
@@ -185,3 +372,36 @@ def test_small_terminal_still_renders(size: tuple[int, int]) -> None:
         assert "pydcos" in screen_text(app)
 
     run(FakeSource(), body, size=size)
+
+
+@pytest.mark.parametrize(
+    ("address", "up", "leader", "electing", "lost", "state"),
+    [
+        ("a", {"a", "b"}, "a", False, None, "leader"),
+        ("b", {"a", "b"}, "a", False, None, "standby"),
+        ("c", {"a", "b"}, "a", False, None, "down"),  # in the state dir, not in the election
+        ("a", {"a", "b"}, "a", True, "a", "down"),  # stopped answering, ZooKeeper not yet aware
+        ("b", {"a", "b"}, "a", True, "a", "electing"),
+        ("a", {"a", "b"}, "b", False, "a", "down"),  # replaced, its session not yet expired
+    ],
+)
+def test_master_state(
+    address: str, up: set[str], leader: str, electing: bool, lost: str | None, state: str
+) -> None:
+    assert m.master_state(address, up, leader, electing, lost) == state
+
+
+def test_refresh_plan_rereads_after_deployment_events_and_periodically() -> None:
+    plan = RefreshPlan(now=100.0, every=5.0, delay=0.5)
+    assert plan.due(100.0) is None and plan.wait(100.0) == 5.0
+    assert not plan.event("status_update_event", 101.0)  # task updates: events suffice
+    assert plan.due(101.0) is None
+    assert plan.event("deployment_success", 101.0)
+    assert plan.event("deployment_info", 101.2)  # a burst: still one read
+    assert plan.due(101.4) is None and plan.wait(101.4) == pytest.approx(0.1)
+    assert plan.due(101.5) == "marathon"
+    plan.done("marathon", 101.5)
+    assert plan.due(104.9) is None
+    assert plan.due(105.0) == "full"
+    plan.done("full", 105.0)
+    assert plan.due(109.9) is None and plan.due(110.0) == "full"
