@@ -152,6 +152,18 @@ class Pong:
 
 
 @dataclass(frozen=True, slots=True)
+class UpdateAgent:
+    """Agent -> master: its total resources changed (Mesos' ``UpdateSlaveMessage``), e.g.
+    a port in its range is now held by another process on the host. The master rescinds
+    the agent's outstanding offers and offers from the new total."""
+
+    agent_id: str
+    """The updating agent."""
+    resources: dict[str, Any]
+    """Its new total, in ``Resources.to_dict()`` form."""
+
+
+@dataclass(frozen=True, slots=True)
 class RunTask:
     """Master -> agent: launch this task for this framework."""
 
@@ -427,6 +439,7 @@ CLUSTER_MESSAGES: tuple[type, ...] = (
     AgentTask,
     Ping,
     Pong,
+    UpdateAgent,
     RunTask,
     KillTask,
     StatusUpdate,

@@ -19,6 +19,7 @@ and resends what was never acknowledged. Running tasks are not restarted.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -30,7 +31,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from actors import protocol as p
-from actors.agent._spec import RecoveredTask
+from actors.agent import _ports
+from actors.agent._spec import REASON_CONTAINER_LAUNCH_FAILED, RecoveredTask
 from actors.agent._task_store import RecoveryPlan, StoredTask, TaskStore, plan_recovery
 from actors.resources import Attributes, Resources
 from actors.task_states import TaskState, is_terminal
@@ -139,6 +141,11 @@ class _CollectGarbage:
 
 
 @dataclass(frozen=True, slots=True)
+class _CheckPorts:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
 class GetAgentState:
     """Ask the agent what it runs (for tests, the CLI and the metrics issue)."""
 
@@ -178,6 +185,7 @@ class AgentActor(Actor):
         resolve: Callable[[str], ActorRef] | None = None,
         version: str = "",
         gc_interval: float = 60.0,
+        port_check_interval: float = 5.0,
     ) -> None:
         super().__init__()
         self.hostname = hostname
@@ -194,6 +202,11 @@ class AgentActor(Actor):
         self.gc_interval = gc_interval
         """Seconds between sandbox garbage collections (Mesos' ``--disk_watch_interval``),
         for a runner that has sandboxes (``collect_garbage``)."""
+        self.port_check_interval = port_check_interval
+        """Seconds between looks for ports of this agent's range that another process on
+        the host holds (``_ports``), for a runner whose tasks bind host ports."""
+        self.advertised: Resources = resources
+        """The total last sent to the master: ``resources`` less foreign-held ports."""
         self.agent_id: str | None = None
         self.master_id: str | None = None
         self.registered = False
@@ -220,6 +233,8 @@ class AgentActor(Actor):
         )
         if getattr(self.runner, "collect_garbage", None) is not None:
             self.send_interval(self.gc_interval, _CollectGarbage())
+        if self._checks_host_ports():
+            self.send_interval(self.port_check_interval, _CheckPorts())
         if self.master_address:
             self._register()
 
@@ -312,7 +327,8 @@ class AgentActor(Actor):
 
     def _register(self) -> None:
         self._last_register = time.monotonic()
-        res = self.resources.to_dict()
+        self.advertised = self._host_free_resources()
+        res = self.advertised.to_dict()
         attrs = self.attributes.to_dict()
         if self.agent_id is None:
             self._tell_master(
@@ -355,6 +371,8 @@ class AgentActor(Actor):
             self._on_retry()
         elif isinstance(message, _CollectGarbage):
             self.runner.collect_garbage()  # type: ignore[attr-defined]
+        elif isinstance(message, _CheckPorts):
+            self._check_ports()
         elif isinstance(message, p.MasterChanged):
             # From the leader watch, or from a new master announcing itself: either way
             # re-register now (idempotent at the master).
@@ -400,6 +418,48 @@ class AgentActor(Actor):
             if t.stream and now - t.sent_at >= self.update_retry_interval:
                 self._send_head(t, now)
 
+    # -- host ports ---------------------------------------------------------------
+
+    def _checks_host_ports(self) -> bool:
+        """Only tasks that really run (not simulated ones) bind host ports."""
+        return bool(getattr(self.runner, "binds_host_ports", False)) and bool(
+            self.resources.ranges("ports")
+        )
+
+    def _host_free_resources(self, leaving: str | None = None) -> Resources:
+        """``resources`` without the ports another process on this host holds. Ports of
+        this agent's own live tasks (but ``leaving``) are the master's to account for."""
+        if not self._checks_host_ports():
+            return self.resources
+        own: set[int] = set()
+        for tid, t in self.tasks.items():
+            if tid != leaving and not is_terminal(t.state):
+                with contextlib.suppress(Exception):
+                    own.update(_ports.offered_ports(Resources.from_dict(t.info.resources)))
+        candidates = [x for x in _ports.offered_ports(self.resources) if x not in own]
+        busy = _ports.busy_ports(candidates)
+        return _ports.without_ports(self.resources, busy)
+
+    def _check_ports(self, leaving: str | None = None) -> None:
+        """Tell the master when the set of ports held by others changed, BEFORE anything
+        that makes it offer again (a launch failure's status update)."""
+        if not self.registered or not self.agent_id or not self._checks_host_ports():
+            return
+        fresh = self._host_free_resources(leaving)
+        if fresh == self.advertised:
+            return
+        held = set(_ports.offered_ports(self.advertised)) - set(_ports.offered_ports(fresh))
+        freed = set(_ports.offered_ports(fresh)) - set(_ports.offered_ports(self.advertised))
+        if held:
+            log.warning(
+                "agent: not offering port(s) %s: in use on this host by another process",
+                _ports.to_ranges(held),
+            )
+        if freed:
+            log.info("agent: offering port(s) %s again: free on this host", _ports.to_ranges(freed))
+        self.advertised = fresh
+        self._tell_master(p.UpdateAgent(self.agent_id, fresh.to_dict()))
+
     # -- tasks --------------------------------------------------------------------
 
     def _report_fn(
@@ -444,6 +504,10 @@ class AgentActor(Actor):
         if is_terminal(t.state):
             return  # exactly one terminal update per task
         state, message = r.state, r.message
+        if state == TaskState.FAILED.value and r.reason == REASON_CONTAINER_LAUNCH_FAILED:
+            # Perhaps a port taken since it was offered: stop offering it before the
+            # framework hears of the failure and asks again.
+            self._check_ports(leaving=r.task_id)
         if state not in _STATES:
             # A runner that reports nonsense fails its task, never the agent.
             log.error("agent: runner reported unknown state %r for %s", state, r.task_id)

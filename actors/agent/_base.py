@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import functools
 import logging
-import socket
 import threading
 from typing import Any
 
 from actors.agent import _health
 from actors.agent._checkpoint import write_checkpoint
 from actors.agent._health_runner import CommandRunner, HealthCheckRunner
+from actors.agent._ports import first_busy
 from actors.agent._sandbox import Sandbox
 from actors.agent._spec import (
     MIN_CPUS,
@@ -50,20 +49,10 @@ def validate(spec: TaskSpec) -> str | None:
 
 
 def busy_port(ports: tuple[int, ...]) -> str | None:
-    """A message naming the first host port something already listens on, or None."""
-    for port in ports:
-        for family, addr in ((socket.AF_INET, "0.0.0.0"),):
-            s = socket.socket(family, socket.SOCK_STREAM)
-            try:
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                s.bind((addr, port))
-            except OSError as e:
-                if e.errno == errno.EADDRINUSE:
-                    return f"port {port} is not free: {e.strerror}"
-                return f"port {port} cannot be used: {e}"
-            finally:
-                s.close()
-    return None
+    """A message naming the first host port something already holds, or None: the
+    agent does not offer such ports, but another process may take one in between
+    (``_ports``)."""
+    return first_busy(ports)
 
 
 class TaskHandle:

@@ -147,6 +147,9 @@ class ContainerRunner:
     name = "containers"
     checkpoints = True
     """The agent actor checkpoints tasks for this runner (its tasks outlive the agent)."""
+    binds_host_ports = True
+    """Its tasks bind the host's ports: the agent leaves ports other processes hold out
+    of its offers (``_ports``)."""
 
     def __init__(
         self,

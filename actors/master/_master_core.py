@@ -509,6 +509,26 @@ class MasterCore:
         if rec is not None:
             rec.missed_pings = 0
 
+    def _on_update_agent(
+        self, m: p.UpdateAgent, now: float, out: list[Effect], sender: str | None = None
+    ) -> None:
+        """The agent's total changed (ports another process on its host holds): offers
+        made from the old total are rescinded; the next cycle offers from the new one."""
+        rec = self.agents.get(m.agent_id)
+        if rec is None or not rec.reachable or rec.recovering:
+            return  # its (re-)registration will carry the current total
+        try:
+            total = Resources.from_dict(m.resources)
+        except (ResourceError, TypeError, ValueError) as exc:
+            self.errors.append(f"agent {m.agent_id} update refused: {exc}")
+            return
+        if total == rec.total:
+            return
+        rec.total = total
+        for offer_id in list(rec.offers):
+            self._rescind(offer_id, out)
+        self._dirty = True
+
     def _ping_agents(self, now: float, out: list[Effect]) -> None:
         for rec in self.agents.values():
             if rec.recovering:
@@ -1159,6 +1179,7 @@ _HANDLERS: dict[type, Any] = {
     p.RegisterAgent: MasterCore._on_register_agent,
     p.ReregisterAgent: MasterCore._on_reregister_agent,
     p.Pong: MasterCore._on_pong,
+    p.UpdateAgent: MasterCore._on_update_agent,
     p.StatusUpdate: MasterCore._on_status_update,
     p.Subscribe: MasterCore._on_subscribe,
     p.Accept: MasterCore._on_accept,
