@@ -129,6 +129,9 @@ class AgentTask:
     """The framework that owns it."""
     state: str
     """The latest state (an ``actors.task_states.TaskState`` value)."""
+    healthy: bool | None = None
+    """The latest health check result (None: no checks or no result yet). A new leader
+    learns health only from this, since agents report health on a change only."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +293,9 @@ class Offer:
     """What is offered, in ``Resources.to_dict()`` form."""
     attributes: dict[str, Any] = field(default_factory=dict)
     """The agent's attributes (constraints)."""
+    ip: str = ""
+    """The agent's advertised IP address (Mesos' ``Offer.url.address.ip``), where its
+    tasks are reached; empty when the agent advertises a name rather than an IP."""
 
 
 @dataclass(frozen=True, slots=True)

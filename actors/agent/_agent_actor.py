@@ -119,6 +119,9 @@ class _Task:
     state: str = TaskState.STAGING.value
     stream: deque[p.StatusUpdate] = field(default_factory=deque)
     sent_at: float = 0.0
+    healthy: bool | None = None
+    """The latest health check result, re-sent on re-registration: a new leader has
+    no other way to learn it (health is reported on a change only)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,7 +339,7 @@ class AgentActor(Actor):
             )
             return
         tasks = [
-            p.AgentTask(t.info, t.framework_id, t.state)
+            p.AgentTask(t.info, t.framework_id, t.state, t.healthy)
             for t in self.tasks.values()
             if not is_terminal(t.state) or t.stream
         ]
@@ -524,6 +527,8 @@ class AgentActor(Actor):
         keep: bool = True,
     ) -> None:
         t.state = state
+        if healthy is not None:
+            t.healthy = healthy
         update = p.StatusUpdate(
             framework_id=t.framework_id,
             task_id=t.info.task_id,

@@ -24,6 +24,7 @@ Rules follow Mesos where it has one:
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import math
 import uuid as uuid_mod
@@ -501,6 +502,10 @@ class MasterCore:
         else:
             t.state = state
             t.updated_at = now
+        # The agent's latest health for the task: a new leader has no other source
+        # (health is reported on a change only), and reconciliation answers with it.
+        if at.healthy is not None:
+            t.healthy = at.healthy
         if announce:
             self._master_update(t, state, TaskReason.AGENT_REREGISTERED, "", now, out)
 
@@ -773,6 +778,7 @@ class MasterCore:
                     hostname=agent.hostname,
                     resources=o.resources.to_dict(),
                     attributes=agent.attributes.to_dict(),
+                    ip=address_ip(agent.address),
                 )
             )
         for address, offers in batches.items():
@@ -1156,6 +1162,17 @@ class MasterCore:
                 now,
                 healthy,
             )
+
+
+def address_ip(address: str) -> str:
+    """The IP in a transport address (``tcp://10.0.0.5:5050/agent`` -> ``10.0.0.5``);
+    empty when the host part is a name (``tcp://agent-1:5050``) or is missing."""
+    rest = address.split("://", 1)[-1].split("/", 1)[0]
+    host = rest[1 : rest.find("]")] if rest.startswith("[") else rest.rsplit(":", 1)[0]
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return ""
 
 
 def _with_id(info: p.FrameworkInfo, fid: str) -> p.FrameworkInfo:
