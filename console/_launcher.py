@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,11 @@ AGENT_MEM = 2048
 AGENT_DISK = 4096
 PORTS_PER_AGENT = 100
 FIRST_PORT = 31000
+PORT_SPAN = (20000, 32767)
+"""Where a cluster's agents' port ranges lie: above Marathon's service ports
+(10000-20000), below Linux's ephemeral ports (32768-60999). Each cluster takes a block
+picked by its state dir (``cluster_first_port``), so two local clusters seldom offer
+the same ports; agents also never offer a port another process holds (actors/agent/_ports)."""
 ZONES = ("zone-a", "zone-b", "zone-c")
 
 STOP_GRACE = {"agent": 1.2, "master": 1.2, "zk": 1.0}
@@ -123,8 +129,19 @@ def probe_docker(url: str | None) -> tuple[bool, str]:
         return False, f"no Docker engine at {where} ({type(exc).__name__})"
 
 
-def agent_resources(index: int) -> str:
-    lo = FIRST_PORT + (index - 1) * PORTS_PER_AGENT
+def cluster_first_port(state_dir: Path, agents: int) -> int:
+    """The first port of this cluster's agents: a block of ``agents * PORTS_PER_AGENT``
+    ports in ``PORT_SPAN``, stable for a state dir and different for most others."""
+    size = max(1, agents) * PORTS_PER_AGENT
+    slots = (PORT_SPAN[1] + 1 - PORT_SPAN[0]) // size
+    if slots < 1:
+        return FIRST_PORT
+    slot = zlib.crc32(str(Path(state_dir).expanduser().resolve()).encode()) % slots
+    return PORT_SPAN[0] + slot * size
+
+
+def agent_resources(index: int, first_port: int = FIRST_PORT) -> str:
+    lo = first_port + (index - 1) * PORTS_PER_AGENT
     hi = lo + PORTS_PER_AGENT - 1
     return f"cpus:{AGENT_CPUS};mem:{AGENT_MEM};disk:{AGENT_DISK};ports:[{lo}-{hi}]"
 
@@ -287,6 +304,7 @@ class Launcher:
             for i in range(1, opts.masters + 1):
                 argv = cli_argv("master", *common, "--hostname", f"master-{i}", *services)
                 started.append(self._spawn(f"master-{i}", "master", argv, "master"))
+            first_port = cluster_first_port(self.state_dir, opts.agents)
             for j in range(1, opts.agents + 1):
                 work = self.state_dir / "agents" / f"agent-{j}"
                 argv = cli_argv(
@@ -297,7 +315,7 @@ class Launcher:
                     "--work-dir",
                     str(work),
                     "--resources",
-                    agent_resources(j),
+                    agent_resources(j, first_port),
                     "--attributes",
                     agent_attributes(j),
                     "--containerizers",
@@ -305,7 +323,7 @@ class Launcher:
                     *(["--docker-url", opts.docker_url] if opts.docker_url else []),
                 )
                 s = self._spawn(f"agent-{j}", "agent", argv, "agent")
-                s.rec.work_dir, s.rec.resources = str(work), agent_resources(j)
+                s.rec.work_dir, s.rec.resources = str(work), agent_resources(j, first_port)
                 s.rec.attributes = agent_attributes(j)
                 started.append(s)
             record.processes = [s.rec for s in started]
