@@ -2,6 +2,13 @@
 
 Handlers never block the loop: asks to actors run in the loop's default executor.
 Every error is JSON ``{"message": ...}`` with a 4xx/5xx status, naming the bad value.
+
+Mesos paths are served twice, as DC/OS' Admin Router (``/mesos/master/state``) and as a
+Mesos master on its own port (``/master/state``, and ``/state`` through libprocess'
+delegate). Which master answers follows Mesos: the cluster's state (``state``,
+``state-summary``, ``slaves``, ``frameworks``, ``tasks``, ``roles``) only the leader, a
+standby redirects it; a master's own facts (``/flags``, ``/version``, ``/health``,
+``/metrics/snapshot`` with ``master/elected`` 0 on a standby, ``/redirect``) every master.
 """
 
 from __future__ import annotations
@@ -10,13 +17,17 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from actors.master._about import MasterAbout, build_info, system_metrics
 from actors.master._actor import GetState
+from actors.master._state_json import build_json, master_metrics
 from runtime import ActorRef, RuntimeSystemError
 
 log = logging.getLogger("actors.gateway")
@@ -34,8 +45,43 @@ class LeaderInfo:
     """The leader's master-actor address."""
 
 
-_ANY_MASTER = frozenset({"/mesos/master/redirect", "/mesos/master/health"})
+_MESOS_BASES = ("/mesos/master", "/master", "")
+"""Where a master's endpoints are: Admin Router's path, the master's own, libprocess'
+delegate (``/state`` is ``/master/state`` on a Mesos master's port)."""
+
+_LEADER_DOCS = ("state", "state-summary", "slaves", "frameworks", "tasks", "roles")
+"""Master endpoints only the leader answers (a standby redirects, as Mesos)."""
+
+_LEADER_PATHS = frozenset(
+    f"{base}/{what}{ext}" for base in _MESOS_BASES for what in _LEADER_DOCS for ext in ("", ".json")
+)
+
+_ANY_MASTER = frozenset(
+    {f"{base}/{what}" for base in _MESOS_BASES for what in ("redirect", "health", "flags")}
+    | {"/mesos/metrics/snapshot", "/metrics/snapshot", "/mesos/version", "/version"}
+)
 """Paths every master answers itself, leading or not (as Mesos does)."""
+
+
+def _with_trailing_slashes(routes: list[web.RouteDef]) -> list[web.RouteDef]:
+    """Each fixed path also with a trailing slash, as Marathon (Jersey) accepts
+    ``GET /v2/groups/`` for ``GET /v2/groups``; paths that already have their slashed
+    twin, or end in a variable, are left alone."""
+    have = {(r.method, r.path) for r in routes}
+    extra = [
+        web.RouteDef(r.method, r.path + "/", r.handler, {})
+        for r in routes
+        if not r.path.endswith(("/", "}")) and (r.method, r.path + "/") not in have
+    ]
+    return routes + extra
+
+
+def _service_alias(prefix: str) -> str | None:
+    """DC/OS' ``/service/<name>`` path for a service mounted at ``/<name>/``."""
+    bare = prefix.rstrip("/")
+    if not bare or bare.startswith("/service/"):
+        return None
+    return "/service" + bare
 
 
 def json_error(status: int, message: str, **extra: Any) -> web.Response:
@@ -91,6 +137,7 @@ class HttpGateway:
         is_leader: Callable[[], bool],
         master: Callable[[], ActorRef | None],
         ask_timeout: float = 5.0,
+        about: MasterAbout | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -98,6 +145,10 @@ class HttpGateway:
         self._is_leader = is_leader
         self._master = master
         self.ask_timeout = ask_timeout
+        self.about = about
+        """This master's facts (flags, start time); the master process sets them once its
+        port is known. Until then ``/flags`` is empty and uptime counts from here."""
+        self._created = time.time()
         self.app = web.Application(middlewares=[_errors], client_max_size=8 * 1024 * 1024)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -112,19 +163,41 @@ class HttpGateway:
     def add_leader_routes(self, prefixes: tuple[str, ...], routes: list[web.RouteDef]) -> None:
         """Mount routes that only the leader serves (a standby redirects them).
 
+        A service at ``/<name>/`` is also mounted at DC/OS' ``/service/<name>/`` (Admin
+        Router's path for every service), unless it mounts that path itself; every fixed
+        path also answers with a trailing slash.
         Call before ``start()``: aiohttp freezes the router once it serves."""
         self._leader_only_prefixes.extend(prefixes)
+        routes = _with_trailing_slashes(routes)
         self.app.add_routes(routes)
+        mounted = {p.rstrip("/") for p in prefixes}
+        for prefix in prefixes:
+            alias = _service_alias(prefix)
+            if alias is None or alias in mounted:
+                continue
+            bare = prefix.rstrip("/")
+            self._leader_only_prefixes.append(alias + "/")
+            self.app.add_routes(
+                [
+                    web.RouteDef(r.method, alias + r.path[len(bare) :], r.handler, {})
+                    for r in routes
+                    if r.path == bare or r.path.startswith(bare + "/")
+                ]
+            )
 
     def _add_mesos_routes(self) -> None:
         r = self.app.router
-        for path in ("/mesos/master/state", "/mesos/master/state.json"):
-            r.add_get(path, self._state_handler("state"))
-        for what in ("slaves", "frameworks", "tasks"):
-            r.add_get(f"/mesos/master/{what}", self._state_handler(what))
-            r.add_get(f"/mesos/master/{what}.json", self._state_handler(what))
-        r.add_get("/mesos/master/redirect", self._redirect)
-        r.add_get("/mesos/master/health", self._health)
+        for base in _MESOS_BASES:
+            for what in _LEADER_DOCS:
+                r.add_get(f"{base}/{what}", self._state_handler(what))
+                r.add_get(f"{base}/{what}.json", self._state_handler(what))
+            r.add_get(f"{base}/redirect", self._redirect)
+            r.add_get(f"{base}/health", self._health)
+            r.add_get(f"{base}/flags", self._flags)
+        for path in ("/mesos/metrics/snapshot", "/metrics/snapshot"):
+            r.add_get(path, self._metrics)
+        for path in ("/mesos/version", "/version"):
+            r.add_get(path, self._version)
         r.add_get("/ping", self._ping)
         self.app.middlewares.append(self._standby_middleware)
 
@@ -132,8 +205,10 @@ class HttpGateway:
     async def _standby_middleware(
         self, request: web.Request, handler: Handler
     ) -> web.StreamResponse:
-        if request.path in _ANY_MASTER or not any(
-            request.path.startswith(p) for p in self._leader_only_prefixes
+        path = request.path
+        if path in _ANY_MASTER or (
+            path not in _LEADER_PATHS
+            and not any(path.startswith(p) for p in self._leader_only_prefixes)
         ):
             return await handler(request)
         if self._is_leader():
@@ -176,10 +251,39 @@ class HttpGateway:
         return await loop.run_in_executor(None, lambda: ref.ask(message, timeout=self.ask_timeout))
 
     async def _redirect(self, request: web.Request) -> web.StreamResponse:
+        """Mesos' ``/master/redirect``: 307 to the leader's base as a protocol-relative
+        URL (``//host:port``), from every master, the leader included."""
         leader = self._leader()
         if leader is None:
             return json_error(503, "no master is leading; an election is in progress")
-        raise web.HTTPTemporaryRedirect(leader.http_url.rstrip("/") + "/mesos/master")
+        netloc = urlsplit(leader.http_url).netloc
+        if not netloc:
+            return json_error(503, f"the leader published no HTTP address: {leader.http_url!r}")
+        raise web.HTTPTemporaryRedirect("//" + netloc)
+
+    def _started_at(self) -> float:
+        return self.about.started_at if self.about is not None else self._created
+
+    async def _metrics(self, request: web.Request) -> web.StreamResponse:
+        """``/metrics/snapshot``: every master answers its own (Mesos' metrics are per
+        process); only the leader's ``master/*`` gauges count the cluster."""
+        uptime = max(0.0, time.time() - self._started_at())
+        elected = self._is_leader()
+        doc: dict[str, float] | None = None
+        if elected and self._master() is not None:
+            doc = await self.ask_master(GetState("snapshot", {"uptime_secs": uptime}))
+        if doc is None:
+            doc = master_metrics(None, elected=elected, uptime_secs=uptime)
+        loop = asyncio.get_running_loop()
+        doc.update(await loop.run_in_executor(None, system_metrics))
+        return web.json_response(dict(sorted(doc.items())))
+
+    async def _version(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(build_json(build_info()))
+
+    async def _flags(self, request: web.Request) -> web.StreamResponse:
+        """``/flags``: this master's options as strings (``{"flags": {...}}``)."""
+        return web.json_response({"flags": dict(self.about.flags) if self.about else {}})
 
     async def _health(self, request: web.Request) -> web.StreamResponse:
         return web.Response(status=200)

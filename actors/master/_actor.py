@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from actors import protocol as p
+from actors.master._about import MasterAbout, build_info
 from actors.master._master_core import (
     Effect,
     MasterConfig,
@@ -25,11 +26,21 @@ from actors.master._master_core import (
     PeerDown,
     Persist,
     Send,
+    TaskRecord,
     Unpersist,
     Watch,
     new_master_id,
 )
-from actors.master._state_json import frameworks_json, slaves_json, state_json, tasks_json
+from actors.master._state_json import (
+    frameworks_json,
+    master_metrics,
+    roles_json,
+    slaves_json,
+    state_json,
+    state_summary_json,
+    tasks_json,
+)
+from actors.task_states import TaskState
 from runtime import Actor, ActorRef, Down, register_message
 
 log = logging.getLogger("actors.master")
@@ -78,7 +89,8 @@ class GetState:
     """Ask the master for a Mesos-shaped JSON document."""
 
     what: str = "state"
-    """One of ``state``, ``slaves``, ``frameworks``, ``tasks``."""
+    """One of ``state``, ``state-summary``, ``slaves``, ``frameworks``, ``tasks``,
+    ``roles``, ``snapshot`` (the ``master/*`` metrics) or ``metrics`` (pydcos' own)."""
     params: dict[str, Any] | None = None
     """Query parameters (``limit``, ``offset``, ``order``, ``framework_id``, ``task_id``)."""
 
@@ -99,6 +111,7 @@ class MasterActor(Actor):
         config: MasterConfig | None = None,
         resolve: Callable[[str], ActorRef] | None = None,
         tick_interval: float = 0.02,
+        about: MasterAbout | None = None,
     ) -> None:
         super().__init__()
         # A fresh id per actor instance: a supervisor restart is a new master to the
@@ -116,6 +129,11 @@ class MasterActor(Actor):
         self.elected_at: float | None = None
         self.cycle_ms: deque[float] = deque(maxlen=1000)
         """Wall time of recent allocation cycles, for the metrics endpoint."""
+        self.about = about
+        """This master's facts (flags, cluster, log dir) for ``/master/state``."""
+        self.ended: Counter[TaskState] = Counter()
+        """Tasks that reached each terminal state under this leader (Mesos' counters)."""
+        self._last_completed: TaskRecord | None = None
 
     def started(self) -> None:
         now = self.clock.now()
@@ -153,6 +171,7 @@ class MasterActor(Actor):
         now = self.clock.now()
         if isinstance(message, Tick):
             self._apply(self._timed(core, core.tick, now))
+            self._count_ended(core)
             return None
         if isinstance(message, GetState):
             return self._state(core, message)
@@ -171,11 +190,23 @@ class MasterActor(Actor):
             return None
         effects = core.handle(message, now, _sender_of(message))
         self._apply(effects)
+        self._count_ended(core)
         # Allocate right away when something changed, instead of waiting for a tick.
         out: list[Effect] = []
         self._timed(core, lambda t: core.maybe_allocate(t, out), now)
         self._apply(out)
         return None
+
+    def _count_ended(self, core: MasterCore) -> None:
+        """Count the tasks newly appended to ``core.completed`` (it only ever appends;
+        the newest one seen is remembered by identity, so a bounded deque is fine)."""
+        last = self._last_completed
+        for t in reversed(core.completed):
+            if t is last:
+                break
+            self.ended[t.state] += 1
+        if core.completed:
+            self._last_completed = core.completed[-1]
 
     def _timed(self, core: MasterCore, fn: Callable[[float], Any], now: float) -> Any:
         """Run ``fn(now)``; if it ran an allocation cycle, record how long it took."""
@@ -235,15 +266,36 @@ class MasterActor(Actor):
                 "alloc_cycle_ms_max": cycles[-1] if cycles else None,
             }
         if m.what == "state":
+            about = self.about
             return state_json(
                 core,
                 hostname=self.hostname,
                 address=self.address,
                 leader_address=self.address,
                 elected_time=self.elected_at,
+                about=about,
+                build=build_info(),
+                http_url=about.http_url if about is not None else "",
+            )
+        if m.what == "state-summary":
+            return state_summary_json(
+                core,
+                hostname=self.hostname,
+                cluster=self.about.cluster if self.about is not None else None,
+            )
+        if m.what == "roles":
+            return roles_json(core)
+        if m.what == "snapshot":
+            self._count_ended(core)
+            return master_metrics(
+                core,
+                elected=True,
+                uptime_secs=float(params.get("uptime_secs", 0.0)),
+                ended=self.ended,
             )
         raise ValueError(
-            f"GetState.what: {m.what!r} is not one of state, slaves, frameworks, tasks"
+            f"GetState.what: {m.what!r} is not one of state, state-summary, slaves, "
+            "frameworks, tasks, roles, snapshot, metrics"
         )
 
 

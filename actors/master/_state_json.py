@@ -1,14 +1,20 @@
 """Mesos' read-only HTTP shapes, rendered from the master core (pure).
 
-``/mesos/master/state``, ``/slaves``, ``/frameworks`` and ``/tasks`` answer with the field
-names Mesos 1.x uses, so dashboards and scripts written for Mesos read them unchanged.
-Fields pydcos has no equivalent for (``git_sha``, executors) are present and empty.
+``/mesos/master/state``, ``/state-summary``, ``/slaves``, ``/frameworks``, ``/tasks``,
+``/roles``, ``/metrics/snapshot`` and ``/version`` answer with the field names Mesos 1.x
+uses (``src/master/readonly_handler.cpp``, ``src/master/metrics.cpp``), so dashboards and
+scripts written for Mesos read them unchanged. Fields pydcos has no equivalent for
+(executors) are present and empty.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
+from actors.master._about import BuildInfo, MasterAbout
 from actors.master._master_core import (
     AgentRecord,
     FrameworkRecord,
@@ -16,7 +22,8 @@ from actors.master._master_core import (
     OfferRecord,
     TaskRecord,
 )
-from actors.resources import Resources, reserved_resources_json, to_mesos_json
+from actors.resources import UNRESERVED, Resources, reserved_resources_json, to_mesos_json
+from actors.task_states import TaskState
 
 VERSION = "1.11.0"
 """The Mesos API version whose shapes these follow."""
@@ -178,6 +185,39 @@ def tasks_json(
     return {"tasks": [task_json(t, core.wall_offset) for t in records[offset : offset + limit]]}
 
 
+def leader_info_json(
+    core: MasterCore, *, hostname: str, address: str, http_url: str
+) -> dict[str, Any]:
+    """Mesos' ``MasterInfo`` of the leader (``leader_info``): ``port`` and ``address`` are
+    where its HTTP API answers, ``pid`` its actor address as Mesos prints it."""
+    u = urlsplit(http_url) if http_url else None
+    ip = (u.hostname or "") if u else ""
+    port = (u.port or 0) if u else 0
+    return {
+        "id": core.master_id,
+        "pid": _pid(address, "master"),
+        "port": port,
+        "hostname": hostname,
+        "address": {"hostname": hostname, "ip": ip, "port": port},
+    }
+
+
+def build_json(build: BuildInfo) -> dict[str, Any]:
+    """Mesos' build fields (``/version`` and the top of ``/master/state``); ``git_sha``
+    and ``git_branch`` only when known, as Mesos."""
+    out: dict[str, Any] = {
+        "version": VERSION,
+        "build_date": build.build_date,
+        "build_time": build.build_time,
+        "build_user": build.build_user,
+    }
+    if build.git_sha:
+        out["git_sha"] = build.git_sha
+    if build.git_branch:
+        out["git_branch"] = build.git_branch
+    return out
+
+
 def state_json(
     core: MasterCore,
     *,
@@ -186,27 +226,260 @@ def state_json(
     leader_address: str,
     elected_time: float | None,
     flags: dict[str, str] | None = None,
+    about: MasterAbout | None = None,
+    build: BuildInfo | None = None,
+    http_url: str = "",
 ) -> dict[str, Any]:
-    """``/mesos/master/state``: everything, as one document."""
+    """``/mesos/master/state``: everything, as one document (the leader answers it, so
+    ``leader_info`` describes this master). ``cluster`` and ``log_dir`` come from the
+    master's own facts, ``log_dir`` only when it logs to a file (as Mesos with and
+    without ``--log_dir``)."""
     agents = list(core.agents.values())
-    return {
-        "version": VERSION,
-        "git_sha": "",
-        "build_date": "",
-        "build_user": "pydcos",
-        "id": core.master_id,
-        "pid": _pid(address, "master"),
-        "hostname": hostname,
-        "start_time": core.started_at + core.wall_offset,
-        "elected_time": elected_time + core.wall_offset if elected_time is not None else None,
-        "leader": _pid(leader_address, "master"),
-        "activated_slaves": sum(1 for a in agents if a.reachable and not a.recovering),
-        "deactivated_slaves": 0,
-        "unreachable_slaves": sum(1 for a in agents if not a.reachable),
-        "flags": flags or {},
-        "slaves": [agent_json(a, core.wall_offset) for a in agents],
-        "frameworks": [framework_json(core, fw) for fw in core.frameworks.values()],
-        "completed_frameworks": [],
-        "orphan_tasks": [],
-        "unregistered_frameworks": [],
+    doc: dict[str, Any] = build_json(build) if build is not None else {"version": VERSION}
+    doc.update(
+        {
+            "id": core.master_id,
+            "pid": _pid(address, "master"),
+            "hostname": hostname,
+            "capabilities": ["AGENT_UPDATE", "AGENT_DRAINING"],
+            "start_time": core.started_at + core.wall_offset,
+            "activated_slaves": sum(1 for a in agents if a.reachable and not a.recovering),
+            "deactivated_slaves": 0,
+            "unreachable_slaves": sum(1 for a in agents if not a.reachable),
+            "leader": _pid(leader_address, "master"),
+            "leader_info": leader_info_json(
+                core, hostname=hostname, address=leader_address, http_url=http_url
+            ),
+        }
+    )
+    if elected_time is not None:
+        doc["elected_time"] = elected_time + core.wall_offset
+    if about is not None:
+        doc["cluster"] = about.cluster
+        if about.log_dir:
+            doc["log_dir"] = about.log_dir
+    doc["flags"] = dict(about.flags) if about is not None else dict(flags or {})
+    doc.update(
+        {
+            "slaves": [agent_json(a, core.wall_offset) for a in agents],
+            "recovered_slaves": [],
+            "frameworks": [framework_json(core, fw) for fw in core.frameworks.values()],
+            "completed_frameworks": [],
+            "orphan_tasks": [],
+            "unregistered_frameworks": [],
+        }
+    )
+    return doc
+
+
+_SUMMARY_STATES = (
+    TaskState.STAGING,
+    TaskState.STARTING,
+    TaskState.RUNNING,
+    TaskState.KILLING,
+    TaskState.FINISHED,
+    TaskState.KILLED,
+    TaskState.FAILED,
+    TaskState.LOST,
+    TaskState.ERROR,
+    TaskState.UNREACHABLE,
+)
+"""The per-agent and per-framework task counts of ``/state-summary`` (Mesos' order)."""
+
+
+def _all_tasks(core: MasterCore) -> list[TaskRecord]:
+    return list(core.tasks.values()) + list(core.completed)
+
+
+def _state_counts(records: Iterable[TaskRecord]) -> dict[str, int]:
+    counts = Counter(t.state for t in records)
+    return {s.value: counts.get(s, 0) for s in _SUMMARY_STATES}
+
+
+def state_summary_json(core: MasterCore, *, hostname: str, cluster: str | None) -> dict[str, Any]:
+    """``/mesos/master/state-summary``: agents and frameworks without their tasks, each
+    with its ``TASK_*`` counts (live tasks and the completed ones the master remembers)
+    and the ids on the other side (``framework_ids`` / ``slave_ids``)."""
+    records = _all_tasks(core)
+    by_agent: dict[str, list[TaskRecord]] = {}
+    by_framework: dict[str, list[TaskRecord]] = {}
+    for t in records:
+        by_agent.setdefault(t.agent_id, []).append(t)
+        by_framework.setdefault(t.framework_id, []).append(t)
+    live_fws: dict[str, set[str]] = {}
+    live_agents: dict[str, set[str]] = {}
+    for t in core.tasks.values():
+        live_fws.setdefault(t.agent_id, set()).add(t.framework_id)
+        live_agents.setdefault(t.framework_id, set()).add(t.agent_id)
+    slaves = []
+    for a in core.agents.values():
+        doc = agent_json(a, core.wall_offset)
+        doc["deactivated"] = False
+        doc.update(_state_counts(by_agent.get(a.agent_id, [])))
+        doc["framework_ids"] = sorted(live_fws.get(a.agent_id, set()))
+        slaves.append(doc)
+    frameworks = []
+    for fw in core.frameworks.values():
+        full = framework_json(core, fw)
+        doc = {
+            k: full[k]
+            for k in (
+                "id",
+                "name",
+                "pid",
+                "used_resources",
+                "offered_resources",
+                "capabilities",
+                "hostname",
+                "webui_url",
+                "active",
+                "connected",
+                "recovered",
+            )
+        }
+        doc.update(_state_counts(by_framework.get(fw.framework_id, [])))
+        doc["slave_ids"] = sorted(live_agents.get(fw.framework_id, set()))
+        frameworks.append(doc)
+    out: dict[str, Any] = {"hostname": hostname}
+    if cluster:
+        out["cluster"] = cluster
+    out["slaves"] = slaves
+    out["frameworks"] = frameworks
+    return out
+
+
+def _quantities(resources: Resources) -> dict[str, float]:
+    """Mesos' ``ResourceQuantities`` JSON: the scalars that are there, and only those."""
+    return {k: v for k, v in sorted(resources.scalars().items()) if v}
+
+
+def roles_json(core: MasterCore) -> dict[str, Any]:
+    """``/mesos/master/roles``: every role the master knows (frameworks subscribed to it,
+    a weight or quota configured, reservations on agents), with its weight, quota,
+    what is allocated to and offered to it, and its frameworks."""
+    cfg = core.config
+    names: set[str] = set(cfg.weights) | set(cfg.quotas)
+    members: dict[str, list[str]] = {}
+    for fw in core.frameworks.values():
+        for role in fw.info.roles:
+            names.add(role)
+            members.setdefault(role, []).append(fw.framework_id)
+    reserved: dict[str, Resources] = {}
+    for a in core.agents.values():
+        for role in a.total.roles():
+            if role != UNRESERVED:
+                names.add(role)
+                reserved[role] = reserved.get(role, Resources()) + a.total.for_role(role)
+    allocated: dict[str, Resources] = {}
+    for t in core.tasks.values():
+        allocated[t.role] = allocated.get(t.role, Resources()) + t.resources
+    offered: dict[str, Resources] = {}
+    for o in core.offers.values():
+        offered[o.role] = offered.get(o.role, Resources()) + o.resources
+    roles = []
+    for name in sorted(names):
+        quota = cfg.quotas.get(name)
+        alloc = allocated.get(name, Resources())
+        offer = offered.get(name, Resources())
+        roles.append(
+            {
+                "name": name,
+                "weight": float(cfg.weights.get(name, 1.0)),
+                "quota": {
+                    "role": name,
+                    "guarantee": dict(quota.guarantee) if quota else {},
+                    "limit": dict(quota.limit) if quota else {},
+                    "consumed": _quantities(alloc),
+                },
+                "resources": _quantities(alloc + offer),
+                "allocated": _quantities(alloc),
+                "offered": _quantities(offer),
+                "reserved": _quantities(reserved.get(name, Resources())),
+                "frameworks": sorted(members.get(name, [])),
+            }
+        )
+    return {"roles": roles}
+
+
+_LIVE_GAUGES = (
+    TaskState.STAGING,
+    TaskState.STARTING,
+    TaskState.RUNNING,
+    TaskState.KILLING,
+    TaskState.UNREACHABLE,
+)
+"""Task states Mesos reports as gauges (tasks in that state now)."""
+
+_TERMINAL_COUNTERS = (
+    TaskState.FINISHED,
+    TaskState.FAILED,
+    TaskState.KILLED,
+    TaskState.LOST,
+    TaskState.ERROR,
+    TaskState.DROPPED,
+    TaskState.GONE,
+    TaskState.GONE_BY_OPERATOR,
+)
+"""Task states Mesos reports as counters (tasks that ended so, since this leader began)."""
+
+_RESOURCE_NAMES = ("cpus", "gpus", "mem", "disk")
+
+
+def _metric_name(state: TaskState) -> str:
+    return "master/tasks_" + state.value.removeprefix("TASK_").lower()
+
+
+def master_metrics(
+    core: MasterCore | None,
+    *,
+    elected: bool,
+    uptime_secs: float,
+    ended: Mapping[TaskState, int] | None = None,
+) -> dict[str, float]:
+    """The ``master/*`` part of ``/metrics/snapshot``, with Mesos' names and meanings.
+
+    A standby (``core`` None) answers too, as a Mesos standby does: ``master/elected`` 0
+    and every gauge 0. ``ended`` counts tasks that reached each terminal state under
+    this leader (Mesos' counters start at 0 on every master too)."""
+    out: dict[str, float] = {
+        "master/elected": 1.0 if elected else 0.0,
+        "master/uptime_secs": float(uptime_secs),
     }
+    agents = list(core.agents.values()) if core is not None else []
+    frameworks = list(core.frameworks.values()) if core is not None else []
+    live = Counter(t.state for t in core.tasks.values()) if core is not None else Counter()
+    connected = [a for a in agents if a.reachable and not a.recovering]
+    active_fw = sum(1 for f in frameworks if f.connected and not f.suppressed)
+    out.update(
+        {
+            "master/slaves_active": float(len(connected)),
+            "master/slaves_inactive": 0.0,
+            "master/slaves_connected": float(len(connected)),
+            "master/slaves_disconnected": 0.0,
+            "master/slaves_unreachable": float(sum(1 for a in agents if not a.reachable)),
+            "master/frameworks_active": float(active_fw),
+            "master/frameworks_inactive": float(len(frameworks) - active_fw),
+            "master/frameworks_connected": float(sum(1 for f in frameworks if f.connected)),
+            "master/frameworks_disconnected": float(sum(1 for f in frameworks if not f.connected)),
+            "master/outstanding_offers": float(len(core.offers) if core is not None else 0),
+        }
+    )
+    for state in _LIVE_GAUGES:
+        out[_metric_name(state)] = float(live.get(state, 0))
+    for state in _TERMINAL_COUNTERS:
+        out[_metric_name(state)] = float((ended or {}).get(state, 0))
+    total = Resources()
+    used = Resources()
+    for a in connected:
+        total = total + a.total
+        used = used + a.used
+    for name in _RESOURCE_NAMES:
+        t, u = total.scalar(name), used.scalar(name)
+        out[f"master/{name}_total"] = t
+        out[f"master/{name}_used"] = u
+        out[f"master/{name}_percent"] = u / t if t else 0.0
+        out[f"master/{name}_revocable_total"] = 0.0
+        out[f"master/{name}_revocable_used"] = 0.0
+        out[f"master/{name}_revocable_percent"] = 0.0
+    out["allocator/mesos/allocation_runs"] = float(core.alloc_cycles if core is not None else 0)
+    return out
