@@ -17,6 +17,11 @@ Fencing (the ordering contract):
 * After LOST its node is gone: it rejoins as a new contender at the back of the line.
 * ``on_elected`` and ``on_revoked`` alternate strictly and run on the election's own
   thread, never concurrently; they should start/stop work and return quickly.
+
+Terms: every win, by any contender, takes the next number of one cluster-wide counter,
+the version of the ``<path>-term`` znode (each ``set`` bumps it atomically, so no
+read-modify-write can race). Terms only grow across leaders and failovers, so two
+leaders' logs never show the same term; a lost reply may leave a gap, never a repeat.
 """
 
 from __future__ import annotations
@@ -157,6 +162,20 @@ class _Members:
             return None
 
 
+def term_path(path: str = DEFAULT_ELECTION_PATH) -> str:
+    """The term counter of the election at ``path``: a sibling, not a child, so
+    members are never confused with it (``/election`` -> ``/election-term``)."""
+    return (path.rstrip("/") or "/election") + "-term"
+
+
+def read_term(
+    client: KazooClient, path: str = DEFAULT_ELECTION_PATH, retry: RetryPolicy = DEFAULT_RETRY
+) -> int:
+    """The latest term taken at ``path`` (0 before the first election)."""
+    stat = retry(client.exists, term_path(path))
+    return int(stat.version) if stat is not None else 0
+
+
 def read_leader(
     client: KazooClient, path: str = DEFAULT_ELECTION_PATH, retry: RetryPolicy = DEFAULT_RETRY
 ) -> LeaderInfo | None:
@@ -249,8 +268,9 @@ _ABDICATE = "abdicate"
 class Election:
     """One contender for leadership. See the module docstring for the fencing contract.
 
-    ``on_elected(term)`` runs when this contender starts leading (term counts this
-    contender's leaderships from 1); ``on_revoked(reason)`` when it stops, with reason one
+    ``on_elected(term)`` runs when this contender starts leading (term is the
+    cluster-wide leadership number, see the module docstring); ``on_revoked(reason)``
+    when it stops, with reason one
     of ``suspended``, ``session lost``, ``abdicated``, ``node deleted``, ``stopped``,
     ``error``.
     """
@@ -278,6 +298,8 @@ class Election:
         self._node: str | None = None  # our member name
         self._token = uuid.uuid4().hex
         self._term = 0
+        self.term_path = term_path(self.path)
+        """The znode whose version counts the leaderships of this election."""
         self._thread: threading.Thread | None = None
         self._started = False
         # Set by the session listener; _elect checks it under the lock so a leadership
@@ -294,6 +316,7 @@ class Election:
 
     @property
     def term(self) -> int:
+        """The term of this contender's current (or last) leadership; 0 before any."""
         return self._term
 
     @property
@@ -431,11 +454,18 @@ class Election:
             except Exception:
                 log.exception("on_revoked callback failed")
 
-    def _elect(self) -> None:
+    def _next_term(self) -> int:
+        """Take the next cluster-wide term: one atomic ``set`` bumps the counter
+        znode's version (its data names the latest leader, for people reading it)."""
+        self._retry(self.client.ensure_path, self.term_path)
+        stat = self._retry(self.client.set, self.term_path, self.info.address.encode())
+        return int(stat.version)
+
+    def _elect(self, term: int) -> None:
         with self._fence_lock:
             if self._disconnected:
                 return  # the CONNECTED event will make us check again
-            self._term += 1
+            self._term = term
             self._active = True
             self._leading.set()
         log.info("election %s: %s leads (term %d)", self.path, self.info.address, self._term)
@@ -502,7 +532,7 @@ class Election:
                     self._events.put((_CHECK, None, True))
                     return
                 if not self._active:
-                    self._elect()
+                    self._elect(self._next_term())
                 return
             self._revoke("node deleted")  # not first any more (only after manual edits)
             pred = f"{self.path}/{d.predecessor}"

@@ -24,6 +24,7 @@ from typing import Any
 
 from actors.gateway import HttpGateway
 from actors.gateway import LeaderInfo as GatewayLeader
+from actors.master._about import MasterAbout, master_about
 from actors.master._actor import MASTER_ACTOR, MasterActor
 from actors.master._master_core import MasterConfig
 from actors.master._services import LeaderService, ServiceContext
@@ -96,6 +97,7 @@ class MasterProcess:
         self.hostname = options.hostname or socket.gethostname()
         self._service_children: list[str] = []
         self.context: ServiceContext | None = None
+        self.about: MasterAbout | None = None
 
     @property
     def address(self) -> str:
@@ -134,6 +136,9 @@ class MasterProcess:
             self.gateway.add_leader_routes(service.prefixes, service.routes(self.context))
         self.gateway.start()
         self.context.http_url = self.gateway.url
+        self.about = self.gateway.about = master_about(
+            o, hostname=self.hostname, http_host=self.gateway.host, http_port=self.gateway.port
+        )
         self.watch = LeaderWatch(self.client, self._on_leader)
         info = LeaderInfo(
             address=self.address,
@@ -163,6 +168,7 @@ class MasterProcess:
                     "address": f"{self.address}/{MASTER_ACTOR}",
                     "hostname": self.hostname,
                     "config": self.options.config,
+                    "about": self.about,
                 },
                 name=MASTER_ACTOR,
             )
