@@ -720,7 +720,7 @@ def patch_app(existing: AppDefinition, patch: Mapping[str, Any], *, version: str
     default. The id may be repeated but not changed. The result is stamped with
     `version` and a versionInfo that knows whether this was only a scale.
     """
-    if "id" in patch:
+    if patch.get("id") is not None:  # null means "not given", as everywhere else
         try:
             patched_id = normalize_path(str(patch["id"]), parent_of(existing.id))
         except InvalidPath as exc:
@@ -733,8 +733,8 @@ def patch_app(existing: AppDefinition, patch: Mapping[str, Any], *, version: str
     for key in ("version", "versionInfo"):
         merged.pop(key, None)
     for key, value in patch.items():
-        if key in ("version", "versionInfo"):
-            continue
+        if key in ("id", "version", "versionInfo"):
+            continue  # the id was checked above; null means "keep it" too
         if value is None:
             merged.pop(key, None)
         else:

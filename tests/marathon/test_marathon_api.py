@@ -76,7 +76,7 @@ def cluster(zk_hosts: str, zk_chroot: str) -> Iterator[Cluster]:
 def test_app_lifecycle_create_scale_update_restart_delete(cluster: Cluster) -> None:
     http = cluster.http
     status, body, headers = http(
-        "POST", APPS, {"id": "web", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 2}
+        "POST", APPS, {"id": "web", "cmd": "sleep 1000", "cpus": 0.1, "mem": 32, "instances": 2}
     )
     assert status == 201, body
     assert body["id"] == "/web" and body["instances"] == 2
@@ -91,7 +91,7 @@ def test_app_lifecycle_create_scale_update_restart_delete(cluster: Cluster) -> N
 
     # Scale: only instances change, so no restart.
     status, body, headers = http(
-        "PUT", f"{APPS}/web", {"cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 4}
+        "PUT", f"{APPS}/web", {"cmd": "sleep 1000", "cpus": 0.1, "mem": 32, "instances": 4}
     )
     assert status == 200, body
     assert set(body) == {"version", "deploymentId"}
@@ -135,7 +135,7 @@ def test_invalid_requests_get_marathon_shaped_errors_and_change_nothing(
 ) -> None:
     http = cluster.http
     status, body, _ = http(
-        "POST", APPS, {"id": "ok", "cmd": "sleep 1", "instances": 1, "cpus": 0.1, "mem": 16}
+        "POST", APPS, {"id": "ok", "cmd": "sleep 1", "instances": 1, "cpus": 0.1, "mem": 32}
     )
     assert status == 201
     wait_for(cluster.no_deployments, what="deployed")
@@ -176,7 +176,7 @@ def test_conflicting_change_gets_409_until_forced_and_stuck_deployment_says_why(
         "id": "uniq",
         "cmd": "sleep 100",
         "cpus": 0.1,
-        "mem": 16,
+        "mem": 32,
         "instances": 5,
         "constraints": [["hostname", "UNIQUE"]],
     }
@@ -215,7 +215,7 @@ def test_cancelling_a_deployment_rolls_the_app_back(cluster: Cluster) -> None:
         "id": "roll",
         "cmd": "sleep 100",
         "cpus": 0.1,
-        "mem": 16,
+        "mem": 32,
         "instances": 2,
         "constraints": [["hostname", "UNIQUE"]],
     }
@@ -244,7 +244,7 @@ def test_event_stream_reports_the_deployment(cluster: Cluster) -> None:
     try:
         wait_for(lambda: "event_stream_attached" in listener.types(), what="attached")
         status, _, _ = cluster.http(
-            "POST", APPS, {"id": "ev", "cmd": "sleep 9", "cpus": 0.1, "mem": 16, "instances": 1}
+            "POST", APPS, {"id": "ev", "cmd": "sleep 9", "cpus": 0.1, "mem": 32, "instances": 1}
         )
         assert status == 201
         wanted = {
@@ -270,7 +270,7 @@ def test_failing_app_backs_off_and_delete_delay_relaunches_at_once(cluster: Clus
         "id": "crash",
         "cmd": "false",
         "cpus": 0.1,
-        "mem": 16,
+        "mem": 32,
         "instances": 1,
         "backoffSeconds": 60,
         "labels": {"pydcos.simulated.exit": "TASK_FAILED"},
@@ -301,7 +301,7 @@ def test_tasks_endpoints_kill_and_scale(cluster: Cluster) -> None:
     http = cluster.http
     assert (
         http(
-            "POST", APPS, {"id": "/g/k", "cmd": "sleep 9", "cpus": 0.1, "mem": 16, "instances": 3}
+            "POST", APPS, {"id": "/g/k", "cmd": "sleep 9", "cpus": 0.1, "mem": 32, "instances": 3}
         )[0]
         == 201
     )
@@ -343,12 +343,12 @@ def test_groups_deploy_in_dependency_order_and_delete(cluster: Cluster) -> None:
     group = {
         "id": "/shop",
         "apps": [
-            {"id": "db", "cmd": "sleep 9", "cpus": 0.1, "mem": 16, "instances": 1},
+            {"id": "db", "cmd": "sleep 9", "cpus": 0.1, "mem": 32, "instances": 1},
             {
                 "id": "web",
                 "cmd": "sleep 9",
                 "cpus": 0.1,
-                "mem": 16,
+                "mem": 32,
                 "instances": 2,
                 "dependencies": ["/shop/db"],
             },
@@ -384,7 +384,7 @@ def test_unhealthy_instance_killed_by_the_agent_is_replaced(zk_hosts: str, zk_ch
             "id": "hc",
             "cmd": "sleep 9",
             "cpus": 0.1,
-            "mem": 16,
+            "mem": 32,
             "instances": 1,
             "backoffSeconds": 0.1,
             "healthChecks": [
@@ -451,7 +451,7 @@ def test_a_corrupt_root_group_in_zookeeper_is_skipped_and_apps_come_back_from_ve
     first = Cluster(f"{zk_hosts}{zk_chroot}", agents=1)
     try:
         status, body, _ = first.http(
-            "POST", APPS, {"id": "/keep", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16}
+            "POST", APPS, {"id": "/keep", "cmd": "sleep 1000", "cpus": 0.1, "mem": 32}
         )
         assert status == 201, body
         wait_for(lambda: first.running("/keep", 1), what="running")

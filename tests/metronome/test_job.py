@@ -237,3 +237,74 @@ def test_the_error_message_names_the_minimum() -> None:
 
 def test_a_non_object_body_is_a_422_not_a_crash() -> None:
     assert "/" in errors_of(["not", "a", "job"])
+
+
+# ---------------------------------------------------------------- issue 30: poison input
+
+
+@pytest.mark.parametrize(
+    ("data", "path", "says"),
+    [
+        (job(cpus=float("nan")), "/run/cpus", "nan"),
+        (job(mem=float("inf")), "/run/mem", "inf"),
+        (job(disk=float("-inf")), "/run/disk", "-inf"),
+        (job(cpus=10**30), "/run/cpus", "out of range"),
+        (job(cpus=1024.5), "/run/cpus", "1024"),
+        (job(mem=5 * 1024 * 1024), "/run/mem", "maximum"),
+        (job(disk=10**9), "/run/disk", "maximum"),
+        (job(gpus=65), "/run/gpus", "64"),
+        (job(maxLaunchDelay=10**9), "/run/maxLaunchDelay", "maximum"),
+        (job(taskKillGracePeriodSeconds=float("nan")), "/run/taskKillGracePeriodSeconds", "nan"),
+        (
+            job(restart={"policy": "ON_FAILURE", "activeDeadlineSeconds": 10**12}),
+            "/run/restart/activeDeadlineSeconds",
+            "maximum",
+        ),
+        (job(cmd="x" * 32_769), "/run/cmd", "32769 characters"),
+        (job(cmd="echo \x00"), "/run/cmd", "NUL"),
+        (job(env={"A": "v" * 32_769}), "/run/env/A", "32769 characters"),
+        (job(env={"A=B": "v"}), "/run/env", "'A=B'"),
+        (job(env={"A": "\x00"}), "/run/env/A", "NUL"),
+        ({**job(), "labels": {"k": "v" * 8193}}, "/labels/k", "8193 characters"),
+        ({**job(), "labels": {f"k{i}": "v" for i in range(257)}}, "/labels", "257 entries"),
+        ({**job(), "id": "Prod"}, "/id", "'Prod'"),
+        ({**job(), "id": "prod\n"}, "/id", "'prod\\n'"),
+        ({**job(), "id": "prod\x00"}, "/id", "'prod\\x00'"),
+        ({**job(), "id": "a..b"}, "/id", "'a..b'"),
+        ({**job(), "id": "../etc"}, "/id", "'../etc'"),
+        ({**job(), "id": "a/b"}, "/id", "'a/b'"),
+        ({**job(), "id": "a" * 5000}, "/id", "5000 characters"),
+        ({**job(), "id": "a" * 256}, "/id", "256 characters"),
+        ({**job(), "labels": {"deep": [[[[]]]] * 1}}, "/labels/deep", "string"),
+    ],
+)
+def test_poison_job_input_is_a_422_naming_the_field(data: Any, path: str, says: str) -> None:
+    """Issue 30: Metronome accepted NaN too; bounds and id rules as for Marathon apps."""
+    errors = errors_of(data)
+    assert path in errors, errors
+    assert says in " ".join(errors[path]), errors
+    assert all(len(m) < 400 for ms in errors.values() for m in ms)
+
+
+def test_a_job_nested_past_the_json_depth_is_a_422_without_recursing() -> None:
+    deep: Any = "x"
+    for _ in range(100_000):
+        deep = [deep]
+    errors = errors_of({**job(), "labels": {"deep": deep}})
+    assert "nested deeper than 64 levels" in next(iter(errors.values()))[0]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        job(cpus=0.01, mem=32),
+        job(cpus=1024, mem=4 * 1024 * 1024, disk=0.0, gpus=64),
+        job(disk=-0.0),
+        {**job(), "id": "a" * 255},
+        {**job(), "id": "prod.backup-1.x9"},
+        job(env={"A": "v" * 32_768}),
+    ],
+)
+def test_job_values_at_the_limits_are_accepted(data: Any) -> None:
+    spec = JobSpec.from_json(data)
+    assert JobSpec.from_json(spec.to_json()) == spec
