@@ -69,41 +69,58 @@ class ZkMarathonStore:
         self.store = store
 
     def load(self) -> dict[str, Any]:
-        """Everything stored; a corrupt or foreign document is logged with its path and
-        skipped (left in place, never overwritten by this read)."""
-        s = self.store
-        fid = self._get("framework-id", dict)
-        root = self._get("root", dict)
+        """Everything stored; a corrupt or foreign document is logged with its path,
+        skipped (left in place, never overwritten by this read) and listed in
+        ``unreadable`` (store key -> reason) for the leader's quarantine report."""
+        unreadable: dict[str, str] = {}
+        fid = self._get("framework-id", dict, unreadable)
+        root = self._get("root", dict, unreadable)
+        deployments = self._all("deployments", dict, unreadable)
         return {
             "framework_id": fid.get("id") if fid is not None else None,
             "root": root,
             "root_unreadable": root is None and self._exists("root"),
             "versions": {
-                key_app(k.split("/", 1)[1]): d.value
-                for k, d in s.get_all("versions").items()
-                if self._shaped(k, d.value, list)
+                key_app(k.split("/", 1)[1]): v
+                for k, v in self._all("versions", list, unreadable).items()
             },
-            "deployments": [
-                d.value
-                for k, d in s.get_all("deployments").items()
-                if self._shaped(k, d.value, dict)
-            ],
+            "deployments": list(deployments.values()),
+            "deployments_by_key": deployments,
             "instances": {
-                key_app(k.split("/", 1)[1]): list(d.value.get("instances", []))
-                for k, d in s.get_all("instances").items()
-                if self._shaped(k, d.value, dict)
+                key_app(k.split("/", 1)[1]): v.get("instances", [])
+                for k, v in self._all("instances", dict, unreadable).items()
             },
+            "unreadable": unreadable,
         }
 
-    def _get(self, key: str, shape: type) -> Any:
+    def _all(self, prefix: str, shape: type, unreadable: dict[str, str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in self.store.list(prefix):
+            key = f"{prefix}/{name}"
+            value = self._get(key, shape, unreadable)
+            if value is not None:
+                out[key] = value
+        return out
+
+    def _get(self, key: str, shape: type, unreadable: dict[str, str] | None = None) -> Any:
         try:
             doc = self.store.get(key)
         except ZkError as exc:  # CorruptData names the path
             log.error("marathon: %s is unreadable, skipped: %s", self.store.path(key), exc)
+            if unreadable is not None:
+                unreadable[key] = f"unreadable: {exc}"[:500]
             return None
-        if doc is None or not self._shaped(key, doc.value, shape):
+        if doc is None:
+            return None
+        if not self._shaped(key, doc.value, shape):
+            if unreadable is not None:
+                unreadable[key] = f"holds a {type(doc.value).__name__}, not a {shape.__name__}"
             return None
         return doc.value
+
+    def path(self, key: str) -> str:
+        """The znode of ``key`` (under the cluster chroot), for reports."""
+        return str(self.store.path(key))
 
     def _shaped(self, key: str, value: Any, shape: type) -> bool:
         if isinstance(value, shape):

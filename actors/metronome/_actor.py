@@ -63,9 +63,18 @@ from ._run import (
     step,
 )
 from ._schedule import ScheduleSpec, ScheduleState, SlotSkipped, StartRun, next_fire, step_schedule
-from ._store import Delete, MetronomeStore, Op, Put, StoreConflict, StoreUnavailable, job_key
+from ._store import (
+    Delete,
+    MetronomeStore,
+    Op,
+    Put,
+    StoreConflict,
+    StoreUnavailable,
+    job_key,
+    record_problem,
+)
 from ._time import format_time
-from ._view import RECENT_FINISHED, SKIPS_KEPT, JobEntry, MetronomeView, ViewBoard
+from ._view import EMBEDS, RECENT_FINISHED, SKIPS_KEPT, JobEntry, MetronomeView, ViewBoard
 
 log = logging.getLogger("actors.metronome")
 
@@ -94,6 +103,8 @@ class MetronomeConfig:
     retry_decline_seconds: float = 1.0
     """Filter for offers that fit none of the waiting launches."""
     role: str = "*"
+    failures_to_quarantine: int = 3
+    """Consecutive failures handling one job after which it is quarantined."""
 
 
 # ------------------------------------------------------------------------ messages
@@ -282,18 +293,28 @@ class MetronomeActor(Actor):
         self._last_reconcile = 0.0
         self._next_slot: dict[tuple[str, ScheduleSpec, float], float] = {}
         self.stats = {"flushes": 0, "docs_written": 0, "launched": 0}
+        self.quarantined: dict[str, dict[str, Any]] = {}
+        """Job id -> report of a job document this leader refused to use (kept in
+        ZooKeeper, left alone, listed by ``GET /v1/quarantine``)."""
+        self.errors: dict[str, int] = {}
+        """Exceptions caught per place (``tick``, ``update``, ``command``...): /v1/metrics."""
+        self._failures: dict[str, int] = {}
 
     # -- lifecycle ------------------------------------------------------------------
 
     def started(self) -> None:
         self.store = MetronomeStore(self.zk)
-        for job_id, (doc, version, chunked) in self.store.load_jobs().items():
+        docs, unreadable = self.store.load_jobs_checked()
+        for job_id, reason in unreadable.items():
+            self._quarantine(job_id, reason)
+        now = self.now()
+        for job_id, (doc, version, chunked) in docs.items():
             try:
-                self.entries[job_id] = JobEntry.from_doc(doc)
+                entry = _checked_entry(job_id, doc, now)
             except Exception as exc:
-                log.error("metronome: job document %s is unreadable, skipped: %s", job_id, exc)
-                self.unreadable.add(job_id)
+                self._quarantine(job_id, _reason(exc))
                 continue
+            self.entries[job_id] = entry
             self.versions[job_id] = (version, chunked)
         self.framework_id = self.store.framework_id()
         info = p.FrameworkInfo(
@@ -317,11 +338,54 @@ class MetronomeActor(Actor):
         self.send_interval(self.config.tick_interval, _Tick())
         runs = sum(len(e.runs) for e in self.entries.values())
         log.info(
-            "metronome: %d jobs, %d active runs loaded; framework id %s",
+            "metronome: %d jobs, %d active runs loaded; framework id %s; %d quarantined",
             len(self.entries),
             runs,
             self.framework_id,
+            len(self.quarantined),
         )
+
+    # -- quarantine -----------------------------------------------------------------
+
+    def _quarantine(self, job_id: str, reason: str) -> None:
+        """Leave a job alone for good (until an operator deletes it): its document
+        stays in ZooKeeper untouched, its tasks are neither adopted nor killed."""
+        path = self.store.path(job_id) if self.store is not None else job_id
+        log.error(
+            "metronome: QUARANTINED job %s (%s): %s (kept in ZooKeeper, not acted upon)",
+            job_id,
+            path,
+            reason,
+        )
+        self.quarantined[job_id] = {
+            "path": path,
+            "kind": "job",
+            "id": job_id,
+            "reason": reason[:500],
+            "since": format_time(time.time()),
+        }
+        self.unreadable.add(job_id)
+        if self.entries.pop(job_id, None) is not None:
+            self._dirty.discard(job_id)
+            self.pending = {t: w for t, w in self.pending.items() if w[0] != job_id}
+            self._publish()
+
+    def _error(self, where: str) -> None:
+        self.errors[where] = self.errors.get(where, 0) + 1
+
+    def _job_failed(self, job_id: str, where: str, exc: BaseException) -> None:
+        """Log and count an exception while handling ``job_id``; quarantine the job
+        after ``failures_to_quarantine`` of them in a row."""
+        log.error("metronome: %s of job %s failed: %r", where, job_id, exc, exc_info=exc)
+        self._error(where)
+        n = self._failures.get(job_id, 0) + 1
+        self._failures[job_id] = n
+        if n >= self.config.failures_to_quarantine and job_id in self.entries:
+            self._quarantine(job_id, f"{where} failed {n} times in a row: {_reason(exc)}")
+
+    def _job_ok(self, job_id: str) -> None:
+        if self._failures:
+            self._failures.pop(job_id, None)
 
     def stopped(self) -> None:
         self.board.publish(None)
@@ -333,22 +397,32 @@ class MetronomeActor(Actor):
     # -- dispatch -------------------------------------------------------------------
 
     def receive(self, message: Any) -> Any:
-        if isinstance(message, _Update):
-            self._on_update(message.update)
-        elif isinstance(message, _Offers):
-            self._on_offers(message.offers)
-        elif isinstance(message, Command):
-            self._on_command(message)
-        elif isinstance(message, _Tick):
-            self._on_tick()
-        elif isinstance(message, _Subscribed):
-            self._on_subscribed(message.framework_id)
-        elif isinstance(message, _FrameworkError):
-            log.warning("metronome: the master refused a call: %s", message.message)
-        elif message == "stats":
+        """One message. An exception is logged and counted and never stops the actor
+        (each handler also guards each job on its own); only `StoreConflict` crashes
+        it on purpose, to reload from what ZooKeeper holds."""
+        if message == "stats":
             return {**self.stats, "pending": len(self.pending), "jobs": len(self.entries)}
-        else:
+        if not isinstance(message, _Update | _Offers | Command | _Tick | _Subscribed):
+            if isinstance(message, _FrameworkError):
+                log.warning("metronome: the master refused a call: %s", message.message)
+                return None
             return super().receive(message)
+        try:
+            if isinstance(message, _Update):
+                self._on_update(message.update)
+            elif isinstance(message, _Offers):
+                self._on_offers(message.offers)
+            elif isinstance(message, Command):
+                self._on_command(message)
+            elif isinstance(message, _Tick):
+                self._on_tick()
+            else:
+                self._on_subscribed(message.framework_id)
+        except StoreConflict:
+            raise
+        except Exception:
+            self._error("handler")
+            log.exception("metronome: handling %s failed; carrying on", type(message).__name__)
         self._maybe_flush()
         return None
 
@@ -378,12 +452,18 @@ class MetronomeActor(Actor):
         """Write every changed job, then (only then) carry out what waited for it."""
         assert self.store is not None
         ops: list[Op] = []
-        for job_id in self._dirty:
+        for job_id in list(self._dirty):
             entry = self.entries.get(job_id)
             if entry is None:
                 continue
+            try:
+                doc = entry.to_doc()
+            except Exception as exc:  # cannot be stored: never write half of it
+                self._error("flush")
+                self._quarantine(job_id, f"its state cannot be stored: {_reason(exc)}")
+                continue
             version, chunked = self.versions.get(job_id, (None, False))
-            ops.append(Put(job_key(job_id), entry.to_doc(), version, chunked))
+            ops.append(Put(job_key(job_id), doc, version, chunked))
         for job_id, (version, chunked) in self._deletes.items():
             ops.append(Delete(job_key(job_id), version, chunked))
         if ops:
@@ -515,18 +595,23 @@ class MetronomeActor(Actor):
             agent = Agent(offer.hostname, {k: str(v) for k, v in offer.attributes.items()})
             tasks: list[p.TaskInfo] = []
             for task_id, where in list(self.pending.items()):
-                run = self._launchable(task_id, where)
-                if run is None:
-                    del self.pending[task_id]
+                try:
+                    run = self._launchable(task_id, where)
+                    if run is None:
+                        del self.pending[task_id]
+                        continue
+                    need = _scalars(run.job)
+                    if any(free.get(k, 0.0) + 1e-9 < v for k, v in need.items() if v > 0):
+                        continue
+                    if not _containerizer_ok(run.job, offer.attributes):
+                        continue
+                    if run.job.run.constraints and not run.job.run.placement(agent).ok:
+                        continue
+                    tasks.append(task_info(run, task_id, offer.agent_id))
+                except Exception as exc:
+                    self.pending.pop(task_id, None)
+                    self._job_failed(where[0], "launch", exc)
                     continue
-                need = _scalars(run.job)
-                if any(free.get(k, 0.0) + 1e-9 < v for k, v in need.items() if v > 0):
-                    continue
-                if not _containerizer_ok(run.job, offer.attributes):
-                    continue
-                if run.job.run.constraints and not run.job.run.placement(agent).ok:
-                    continue
-                tasks.append(task_info(run, task_id, offer.agent_id))
                 del self.pending[task_id]
                 for k, v in need.items():
                     free[k] = free.get(k, 0.0) - v
@@ -551,6 +636,19 @@ class MetronomeActor(Actor):
 
     def _on_update(self, update: p.StatusUpdate) -> None:
         parsed = parse_task_id(update.task_id)
+        if parsed is not None and parsed[0] in self.quarantined:
+            self._later(partial(self._acknowledge, update))  # neither adopted nor killed
+            return
+        try:
+            self._on_job_update(update, parsed)
+        except Exception as exc:
+            self._job_failed(parsed[0] if parsed else update.task_id, "status update", exc)
+            self._later(partial(self._acknowledge, update))  # or the agent resends forever
+        else:
+            if parsed is not None:
+                self._job_ok(parsed[0])
+
+    def _on_job_update(self, update: p.StatusUpdate, parsed: tuple[str, str, int] | None) -> None:
         entry = self.entries.get(parsed[0]) if parsed else None
         run = entry.run(parsed[1]) if entry is not None and parsed else None
         try:
@@ -603,13 +701,18 @@ class MetronomeActor(Actor):
     def _on_tick(self) -> None:
         now = self.now()
         for job_id in list(self.entries):
-            entry = self.entries[job_id]
-            if entry.job.schedules:
-                self._tick_schedules(entry, now)
-            for run in self.entries[job_id].runs:
-                new, effects = step(run, Tick(), now)
-                if new is not run or effects:
-                    self._replace_run(job_id, run, new, effects)
+            try:
+                entry = self.entries[job_id]
+                if entry.job.schedules:
+                    self._tick_schedules(entry, now)
+                for run in self.entries[job_id].runs:
+                    new, effects = step(run, Tick(), now)
+                    if new is not run or effects:
+                        self._replace_run(job_id, run, new, effects)
+            except Exception as exc:  # this job only: the others still run on time
+                self._job_failed(job_id, "tick", exc)
+            else:
+                self._job_ok(job_id)
         if (
             self.subscribed
             and time.monotonic() - self._last_reconcile >= self.config.reconcile_interval
@@ -693,8 +796,11 @@ class MetronomeActor(Actor):
             self._reply(cmd, (exc.status, exc.body), now=True)
             return
         except Exception as exc:
-            log.exception("metronome: %s failed", cmd.op)
-            self._reply(cmd, (500, {"message": f"internal error: {type(exc).__name__}: {exc}"}))
+            about = _job_of(cmd)
+            log.exception("metronome: %s%s failed", cmd.op, f" of job {about}" if about else "")
+            self._error("command")
+            message = f"{cmd.op}{f' of job {about}' if about else ''} failed: {_reason(exc)}"
+            self._reply(cmd, (500, {"message": message}), now=True)
             return
         self._reply(cmd, result)
 
@@ -712,10 +818,45 @@ class MetronomeActor(Actor):
     def _entry(self, job_id: str) -> JobEntry:
         entry = self.entries.get(job_id)
         if entry is None:
+            if job_id in self.quarantined:
+                raise ApiError(
+                    409,
+                    f"Job '{job_id}' is quarantined: {self.quarantined[job_id]['reason']}; "
+                    "delete it with DELETE /v1/jobs/{id}; see GET /v1/quarantine",
+                )
             raise unknown_job(job_id)
         return entry
 
+    def _cmd_quarantine(self) -> tuple[int, Any]:
+        """``GET /v1/quarantine``: job documents this leader refused to use, and why."""
+        return 200, {"quarantined": [self.quarantined[k] for k in sorted(self.quarantined)]}
+
+    def _cmd_metrics(self) -> tuple[int, Any]:
+        """``GET /v1/metrics`` (Dropwizard-shaped, like Metronome's): counters of the
+        exceptions caught per place, and the actor's gauges."""
+        gauges = {
+            "jobs": len(self.entries),
+            "runs.active": sum(len(e.runs) for e in self.entries.values()),
+            "launch-queue": len(self.pending),
+            "quarantined": len(self.quarantined),
+        }
+        counters = {
+            **{k: v for k, v in self.stats.items()},
+            **{f"errors.{k}": v for k, v in sorted(self.errors.items())},
+        }
+        return 200, {
+            "version": "4.0.0",
+            "gauges": {f"metronome.{k}.gauge": {"value": v} for k, v in gauges.items()},
+            "counters": {f"metronome.{k}.counter": {"count": v} for k, v in counters.items()},
+        }
+
     def _cmd_create_job(self, job: JobSpec) -> tuple[int, Any]:
+        if job.id in self.quarantined:
+            raise ApiError(
+                409,
+                f"Job with id '{job.id}' already exists and is quarantined "
+                f"({self.quarantined[job.id]['reason']}); delete it first",
+            )
         if job.id in self.entries or job.id in self.unreadable:
             raise ApiError(409, f"Job with id '{job.id}' already exists")
         now = self.now()
@@ -735,6 +876,14 @@ class MetronomeActor(Actor):
         return 200, job.to_json(embed_schedules=False)
 
     def _cmd_delete_job(self, job_id: str, stop_runs: bool) -> tuple[int, Any]:
+        if job_id in self.quarantined and job_id not in self.entries:
+            assert self.store is not None
+            self.store.delete_quarantined(job_id)  # the way out without zkCli
+            self.quarantined.pop(job_id, None)
+            self.unreadable.discard(job_id)
+            self._failures.pop(job_id, None)
+            log.warning("metronome: quarantined job %s deleted on request", job_id)
+            return 200, {"id": job_id}
         entry = self._entry(job_id)
         if entry.runs and not stop_runs:
             raise ApiError(409, "There are active job runs. Override with stopCurrentJobRuns=true")
@@ -806,3 +955,43 @@ class MetronomeActor(Actor):
         if new is not run or effects:
             self._replace_run(job_id, run, new, effects)
         return 200, new.api_json()
+
+
+# ---------------------------------------------------------------------- quarantine
+
+
+def _reason(exc: BaseException) -> str:
+    """One line saying why: a validation error's fields, else the exception."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict) and body.get("details"):
+        parts = [f"{d.get('path')}: {'; '.join(d.get('errors', []))}" for d in body["details"]]
+        return "; ".join(parts)[:500]
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _job_of(cmd: Command) -> str | None:
+    first = cmd.args[0] if cmd.args else None
+    if isinstance(first, JobSpec):
+        return first.id
+    return first if isinstance(first, str) else None
+
+
+def _checked_entry(job_id: str, doc: Any, now: float) -> JobEntry:
+    """A stored job document as an entry, after trying what the actor will do with
+    it (schedule slots, a tick of each run, rendering, storing); raises on a poison
+    record so the caller can quarantine it instead of crashing every leader."""
+    if not isinstance(doc, dict):
+        raise ValueError(f"a job document must be a JSON object, not {type(doc).__name__}")
+    problem = record_problem(doc)
+    if problem is not None:
+        raise ValueError(problem)
+    entry = JobEntry.from_doc(doc)
+    if entry.job_id != job_id:
+        raise ValueError(f"/job/id: {entry.job_id!r} is stored under {job_id!r}")
+    for spec in entry.job.schedules:
+        next_fire(spec, entry.cursors.get(spec.id, now))
+    for run in entry.runs:
+        step(run, Tick(), now)
+    entry.api_json(EMBEDS, now)
+    entry.to_doc()
+    return entry

@@ -77,6 +77,8 @@ class MetronomeApi:
         table = [
             ("GET", "/ping", self.ping),
             ("GET", "/info", self.info),
+            ("GET", "/v1/quarantine", self.quarantine),
+            ("GET", "/v1/metrics", self.metrics),
             ("GET", "/v1/jobs", self.list_jobs),
             ("POST", "/v1/jobs", self.create_job),
             ("GET", "/v1/jobs/{job_id}", self.get_job),
@@ -174,6 +176,13 @@ class MetronomeApi:
 
     async def info(self, request: web.Request) -> web.StreamResponse:
         return web.json_response({"version": VERSION, "libVersion": LIB_VERSION})
+
+    async def quarantine(self, request: web.Request) -> web.StreamResponse:
+        """pydcos: job documents the leader refused to load (kept, left alone)."""
+        return await self._command("quarantine")
+
+    async def metrics(self, request: web.Request) -> web.StreamResponse:
+        return await self._command("metrics")
 
     # -- jobs ---------------------------------------------------------------------------
 

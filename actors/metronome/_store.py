@@ -28,6 +28,7 @@ reloads, rather than overwrite what it did not read.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,6 +133,35 @@ class MetronomeStore:
             out[key.split("/", 1)[1]] = (doc.value, doc.version, doc.chunked)
         return out
 
+    def load_jobs_checked(self) -> tuple[dict[str, tuple[Any, int, bool]], dict[str, str]]:
+        """Like `load_jobs`, and the job documents that could not be read at all
+        (``{job id: reason}``: not JSON, a foreign header, missing chunks), which
+        `load_jobs` only logs; the actor quarantines both kinds of bad record."""
+        docs: dict[str, tuple[Any, int, bool]] = {}
+        unreadable: dict[str, str] = {}
+        for name in self.state.list(JOBS):
+            try:
+                doc = self.state.get(job_key(name))
+            except ZkError as exc:
+                log.error("metronome: %s is unreadable: %s", self.path(name), exc)
+                unreadable[name] = f"unreadable: {exc}"[:500]
+                continue
+            if doc is not None:
+                docs[name] = (doc.value, doc.version, doc.chunked)
+        return docs, unreadable
+
+    def path(self, job_id: str) -> str:
+        """The znode of a job's document (under the cluster chroot), for reports."""
+        try:
+            return str(self.state.path(job_key(job_id)))
+        except ZkError:
+            return f"{self.state.docs}/{JOBS}/{job_id!r}"
+
+    def delete_quarantined(self, job_id: str) -> bool:
+        """Delete a quarantined job's document whatever its version (an operator's
+        ``DELETE /v1/jobs/{id}``: the actor never tracked it)."""
+        return bool(self.state.delete(job_key(job_id)))
+
     def names(self) -> list[str]:
         return self.state.list(JOBS)
 
@@ -160,3 +190,18 @@ class MetronomeStore:
             err.done = {k: Written(v) for k, v in exc.done.items()}
             raise err from exc
         return {k: Written(v) for k, v in versions.items()}
+
+
+def record_problem(value: Any, where: str = "") -> str | None:
+    """Where a stored record holds a NaN or an Infinity (JSON ``NaN`` parses to one),
+    or None; iterative, so a deeply nested record cannot exhaust the stack."""
+    stack: list[tuple[Any, str]] = [(value, where)]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return f"{path or '/'}: {item!r} is not a finite number"
+        if isinstance(item, dict):
+            stack.extend((v, f"{path}/{k}") for k, v in item.items())
+        elif isinstance(item, list | tuple):
+            stack.extend((v, f"{path}/{i}") for i, v in enumerate(item))
+    return None
