@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import struct
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
 
 import msgpack
 import pytest
@@ -11,7 +16,7 @@ import zmq
 
 from actors import protocol as p
 from tests.e2e._tasks import task
-from tests.e2e.conftest import E2ECluster, Framework, http_get, wait_for
+from tests.e2e.conftest import E2ECluster, Framework, Proc, http_get, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.zk]
 
@@ -183,3 +188,283 @@ def test_garbage_frames_on_the_masters_transport_port_do_not_take_it_down(
     fw.driver.launch([offer.offer_id], [task("still-works", offer.agent_id)])
     assert update(fw, "still-works").state == "TASK_RUNNING"
     assert leader.alive
+
+
+# ------------------------------------------------- issue 30: poison input over HTTP
+#
+# One cluster for the whole table (3 masters, no agents: seeded apps have 0 instances, so
+# nothing runs and every GET is stable). Each row sends one bad body to one endpoint and
+# checks: the status, that the answer names the field, that Marathon's apps and groups
+# and Metronome's jobs read the same before and after, and that every master is up.
+
+POISON_APP = {"id": "/keep", "cmd": "sleep 100", "cpus": 0.1, "mem": 32, "instances": 0}
+POISON_GROUP = {"id": "/grp", "apps": [{"id": "/grp/a", "cmd": "sleep 100", "instances": 0}]}
+POISON_JOB = {"id": "keep", "run": {"cmd": "sleep 1", "cpus": 0.1, "mem": 32}}
+
+
+@pytest.fixture(scope="module")
+def poison_cluster(zk_hosts: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2ECluster]:
+    c = E2ECluster(zk_hosts, f"/poison-{os.getpid()}", tmp_path_factory.mktemp("poison"))
+    try:
+        c.start(masters=3, agents=0)
+        leader = c.leader()
+        for method, path, body in [
+            ("POST", "/marathon/v2/apps", POISON_APP),
+            ("POST", "/marathon/v2/groups", POISON_GROUP),
+            ("POST", "/metronome/v1/jobs", POISON_JOB),
+        ]:
+            status, answer = _send(leader, method, path, json.dumps(body).encode())
+            assert status == 201, (path, status, answer)
+        wait_for(lambda: _deployments(c) == [], 30, "the seed deployments to finish")
+        yield c
+    except Exception:
+        print(c.log_tails())
+        raise
+    finally:
+        c.stop_all()
+
+
+def _send(master: Proc, method: str, path: str, body: bytes) -> tuple[int, Any]:
+    u = urlsplit(master.http_url)
+    conn = http.client.HTTPConnection(u.hostname or "127.0.0.1", u.port or 80, timeout=20)
+    try:
+        conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        raw = r.read()
+        try:
+            return r.status, json.loads(raw)
+        except ValueError:
+            return r.status, raw.decode(errors="replace")
+    finally:
+        conn.close()
+
+
+def _deployments(c: E2ECluster) -> Any:
+    return http_get(f"{c.leader().http_url}/marathon/v2/deployments").json()
+
+
+def _stored(c: E2ECluster) -> dict[str, Any]:
+    """What a user can read back of everything stored."""
+    base = c.leader().http_url
+    out = {}
+    for path in (
+        "/marathon/v2/apps",
+        "/marathon/v2/groups",
+        "/marathon/v2/deployments",
+        "/metronome/v1/jobs?embed=schedules",
+    ):
+        r = http_get(base + path)
+        assert r.status == 200, (path, r.status, r.body[:300])
+        out[path] = r.json()
+    return out
+
+
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+# (name, the field's raw JSON text, where it goes, expected status, what the answer names)
+_FIELDS: list[tuple[str, str, str, int, str]] = [
+    ("nan", "NaN", "cpus", 400, "cpus"),
+    ("infinity", "Infinity", "mem", 400, "mem"),
+    ("minus-infinity", "-Infinity", "disk", 400, "disk"),
+    ("1e309", "1e309", "cpus", 400, "cpus"),
+    ("huge-int", str(10**30), "cpus", 422, "cpus"),
+    ("negative", "-1", "cpus", 422, "cpus"),
+    ("zero-cpus", "0", "cpus", 422, "cpus"),
+    ("mem-16", "16", "mem", 422, "mem"),
+    ("deep-1000", _nested(1000), "env", 400, "nested deeper"),
+    ("deep-100000", _nested(100_000), "env", 400, "nested deeper"),
+]
+_APP_ONLY: list[tuple[str, str, str, int, str]] = [
+    ("instances-1e12", str(10**12), "instances", 422, "instances"),
+    ("instances-huge", str(10**30), "instances", 422, "instances"),
+    ("instances-negative", "-1", "instances", 422, "instances"),
+    ("port-70000", "[70000]", "ports", 422, "ports"),
+    ("health-checks-17", json.dumps([{"protocol": "TCP"}] * 17), "healthChecks", 422, "health"),
+]
+_IDS: list[tuple[str, str]] = [
+    ("dot-dot", "/keep/../other"),
+    ("dot", "/./keep"),
+    ("nul", "/ke\u0000ep"),
+    ("control", "/ke\u0001ep"),
+    ("newline", "/keep\n"),
+    ("uppercase", "/KEEP"),
+    ("5000-chars", "/" + "a" * 5000),
+]
+_JOB_IDS: list[tuple[str, str]] = [
+    ("dot-dot", "a..b"),
+    ("nul", "ke\u0000ep"),
+    ("control", "ke\u0001ep"),
+    ("newline", "keep\n"),
+    ("uppercase", "KEEP"),
+    ("5000-chars", "a" * 5000),
+]
+
+
+def _with(doc: dict[str, Any], field: str, raw: str) -> str:
+    """``doc`` as JSON text with ``"field": raw`` added (raw may be any JSON text, even
+    the NaN Python's json would write)."""
+    text = json.dumps({k: v for k, v in doc.items() if k != field})
+    return f'{text[:-1]}, "{field}": {raw}}}'
+
+
+def _cases() -> list[Any]:
+    app = {k: v for k, v in POISON_APP.items()}
+    cases = []
+    for name, raw, field, status, says in _FIELDS + _APP_ONLY:
+        cases.append(
+            pytest.param(
+                "POST",
+                "/marathon/v2/apps",
+                _with(app, field, raw),
+                status,
+                says,
+                id=f"app-post-{name}",
+            )
+        )
+        body = _with({k: v for k, v in app.items() if k != "id"}, field, raw)
+        cases.append(
+            pytest.param("PUT", "/marathon/v2/apps/keep", body, status, says, id=f"app-put-{name}")
+        )
+        cases.append(
+            pytest.param(
+                "PATCH",
+                "/marathon/v2/apps/keep",
+                "{" + f'"{field}": {raw}' + "}",
+                status,
+                says,
+                id=f"app-patch-{name}",
+            )
+        )
+        inner = _with({"id": "b", "cmd": "x", "instances": 0}, field, raw)
+        group = '{"id": "/grp", "apps": [' + inner + "]}"
+        cases.append(
+            pytest.param(
+                "PUT", "/marathon/v2/groups/grp", group, status, says, id=f"group-put-{name}"
+            )
+        )
+        cases.append(
+            pytest.param(
+                "POST",
+                "/marathon/v2/groups",
+                group.replace('"/grp"', '"/grp2"'),
+                status,
+                says,
+                id=f"group-post-{name}",
+            )
+        )
+        if (name, raw, field, status, says) in _FIELDS:
+            run = _with({"cmd": "x"}, field, raw)
+            job = '{"id": "keep", "run": ' + run + "}"
+            cases.append(
+                pytest.param(
+                    "PUT", "/metronome/v1/jobs/keep", job, status, says, id=f"job-put-{name}"
+                )
+            )
+            cases.append(
+                pytest.param(
+                    "POST",
+                    "/metronome/v1/jobs",
+                    job.replace('"keep"', '"new"'),
+                    status,
+                    says,
+                    id=f"job-post-{name}",
+                )
+            )
+    for name, bad in _IDS:
+        raw = json.dumps(bad)
+        cases.append(
+            pytest.param(
+                "POST",
+                "/marathon/v2/apps",
+                _with(app, "id", raw),
+                422,
+                "/id",
+                id=f"app-post-id-{name}",
+            )
+        )
+        cases.append(
+            pytest.param(
+                "PUT",
+                "/marathon/v2/apps/keep",
+                _with(app, "id", raw),
+                422,
+                "/id",
+                id=f"app-put-id-{name}",
+            )
+        )
+        cases.append(
+            pytest.param(
+                "POST",
+                "/marathon/v2/groups",
+                '{"id": ' + raw + "}",
+                422,
+                "/id",
+                id=f"group-post-id-{name}",
+            )
+        )
+    for name, bad in _JOB_IDS:
+        job = '{"id": ' + json.dumps(bad) + ', "run": {"cmd": "x"}}'
+        cases.append(
+            pytest.param("POST", "/metronome/v1/jobs", job, 422, "/id", id=f"job-post-id-{name}")
+        )
+    cases.append(
+        pytest.param("PUT", "/marathon/v2/apps/KEEP", "{}", 422, "/id", id="app-put-url-uppercase")
+    )
+    cases.append(
+        pytest.param(
+            "PUT",
+            "/metronome/v1/jobs/KEEP",
+            '{"run": {"cmd": "x"}}',
+            422,
+            "/id",
+            id="job-put-url-uppercase",
+        )
+    )
+    return cases
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status", "says"), _cases())
+def test_poison_input_is_refused_naming_the_field_and_changes_nothing(
+    poison_cluster: E2ECluster, method: str, path: str, body: str, status: int, says: str
+) -> None:
+    """Issue 30: `"cpus": NaN` was stored and then killed every master that loaded it;
+    10^12 instances, 5,000-character ids, `/a/../b` and mem 16 were stored; 100,000
+    levels of nesting answered 500. Each is refused before anything is stored."""
+    c = poison_cluster
+    before = _stored(c)
+    got, answer = _send(c.leader(), method, path, body.encode())
+    assert got == status, (got, answer)
+    text = json.dumps(answer)
+    assert says in text, answer
+    if isinstance(answer, dict) and "details" in answer:
+        assert answer["details"] and all(d["path"] for d in answer["details"]), answer
+    assert _stored(c) == before
+    assert all(m.alive for m in c.masters), [m.name for m in c.masters if not m.alive]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("PATCH", "/marathon/v2/apps/keep", '{"disk": -0}'),
+        ("PATCH", "/marathon/v2/apps/keep", '{"disk": -0.0}'),
+        (
+            "PUT",
+            "/metronome/v1/jobs/keep",
+            '{"run": {"cmd": "sleep 1", "cpus": 0.1, "mem": 32, "disk": -0.0}}',
+        ),
+    ],
+)
+def test_minus_zero_is_zero(poison_cluster: E2ECluster, method: str, path: str, body: str) -> None:
+    """-0 is 0 where 0 is allowed: accepted, and stored as the 0 that was there."""
+    c = poison_cluster
+    got, answer = _send(c.leader(), method, path, body.encode())
+    assert got in (200, 201), (got, answer)
+    wait_for(lambda: _deployments(c) == [], 30, "no deployment left")
+    stored = _stored(c)
+    apps = {a["id"]: a for a in stored["/marathon/v2/apps"]["apps"]}
+    assert apps["/keep"]["disk"] == 0 and str(apps["/keep"]["disk"]) in ("0", "0.0")
+    jobs = {j["id"]: j for j in stored["/metronome/v1/jobs?embed=schedules"]}
+    assert jobs["keep"]["run"]["disk"] == 0 and str(jobs["keep"]["run"]["disk"]) == "0.0"
+    assert all(m.alive for m in c.masters)
