@@ -131,7 +131,8 @@ def framework_json(core: MasterCore, fw: FrameworkRecord) -> dict[str, Any]:
         "roles": list(info.roles),
         "failover_timeout": info.failover_timeout,
         "checkpoint": True,
-        "active": fw.connected and not fw.suppressed,
+        # Mesos: active unless disconnected or deactivated; suppressing offers is not.
+        "active": fw.connected,
         "connected": fw.connected,
         "recovered": False,
         "registered_time": fw.registered_at + core.wall_offset,
@@ -449,7 +450,7 @@ def master_metrics(
     frameworks = list(core.frameworks.values()) if core is not None else []
     live = Counter(t.state for t in core.tasks.values()) if core is not None else Counter()
     connected = [a for a in agents if a.reachable and not a.recovering]
-    active_fw = sum(1 for f in frameworks if f.connected and not f.suppressed)
+    active_fw = sum(1 for f in frameworks if f.connected)
     out.update(
         {
             "master/slaves_active": float(len(connected)),
