@@ -2,6 +2,10 @@
 
 Supervisors read `now()` for restart intensity and actors schedule their timers
 through `call_at()`, so a test can advance time instead of sleeping.
+
+Two readings, never mixed: `now()` is monotonic (timeouts, intervals, deadlines: it
+never jumps), `wall()` is seconds since the epoch (every timestamp a user sees:
+`lastSuccess`, `stagedAt`, event times). Rendering `now()` as a date gives 1970.
 """
 
 from __future__ import annotations
@@ -24,9 +28,16 @@ class Cancellable(Protocol):
 
 
 class Clock(Protocol):
-    """What the runtime needs from time: a monotonic reading and a scheduler."""
+    """What the runtime needs from time: a monotonic reading, the wall clock and a
+    scheduler."""
 
-    def now(self) -> float: ...
+    def now(self) -> float:
+        """Monotonic seconds: for timeouts and intervals only, never shown as a date."""
+        ...
+
+    def wall(self) -> float:
+        """Seconds since the epoch (UTC): for timestamps rendered to users."""
+        ...
 
     def call_at(self, when: float, fn: Callable[[], None]) -> Cancellable: ...
 
@@ -64,14 +75,19 @@ class ManualClock:
     from inside its callback fires the right number of times within one advance.
     """
 
-    def __init__(self, start: float = 0.0) -> None:
+    def __init__(self, start: float = 0.0, wall_start: float = 1_700_000_000.0) -> None:
         self._now = start
+        self._wall_offset = wall_start - start
+        """`wall()` moves with `now()`: advancing the clock advances both."""
         self._heap: list[_Entry] = []
         self._seq = itertools.count()
         self._lock = threading.Lock()
 
     def now(self) -> float:
         return self._now
+
+    def wall(self) -> float:
+        return self._now + self._wall_offset
 
     def call_at(self, when: float, fn: Callable[[], None]) -> Cancellable:
         entry = _Entry(when, next(self._seq), fn)
@@ -119,6 +135,9 @@ class SystemClock:
 
     def now(self) -> float:
         return time.monotonic()
+
+    def wall(self) -> float:
+        return time.time()
 
     def call_at(self, when: float, fn: Callable[[], None]) -> Cancellable:
         entry = _Entry(when, next(self._seq), fn)

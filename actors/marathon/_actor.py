@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
@@ -56,6 +55,7 @@ from ._plan import (
     StopApplication,
     plan_deployment,
 )
+from ._ports import DEFAULT_PORT_RANGE, assign_service_ports, service_ports, taken_ports
 from ._store import MarathonStore
 from ._upgrade import (
     DeploymentActionFinished,
@@ -109,6 +109,10 @@ class MarathonConfig:
     """Seconds between implicit reconciliations."""
     kill_retry_seconds: float = 10.0
     """Resend a kill when the task is still alive after this long."""
+    local_port_min: int = DEFAULT_PORT_RANGE[0]
+    """Lowest service port Marathon assigns (Marathon's ``--local_port_min``)."""
+    local_port_max: int = DEFAULT_PORT_RANGE[1]
+    """Highest service port Marathon assigns (Marathon's ``--local_port_max``)."""
     ask_timeout: float = 10.0
 
 
@@ -206,11 +210,18 @@ class Instance:
     """The app version the task was launched with."""
     agent_id: str
     host: str
+    """The agent's hostname as the master knows it (Marathon's ``host``)."""
     ports: list[int]
     staged_at: float
+    """Wall-clock seconds (every timestamp of an instance is wall time: it is shown)."""
     state: str = TaskState.STAGING.value
     started_at: float | None = None
+    ip: str = ""
+    """The agent's advertised IP (``ipAddresses``); the host when the offer had none."""
+    service_ports: list[int] = field(default_factory=list)
+    """The app's service ports when the task was launched (Marathon's ``servicePorts``)."""
     healthy: bool | None = None
+    first_success: float | None = None
     last_success: float | None = None
     last_failure: float | None = None
     failure_cause: str | None = None
@@ -233,7 +244,9 @@ class Instance:
             "version": self.version,
             "agentId": self.agent_id,
             "host": self.host,
+            "ip": self.ip,
             "ports": self.ports,
+            "servicePorts": self.service_ports,
             "stagedAt": self.staged_at,
             "startedAt": self.started_at,
             "state": self.state,
@@ -248,7 +261,9 @@ class Instance:
             version=str(doc["version"]),
             agent_id=str(doc["agentId"]),
             host=str(doc["host"]),
+            ip=str(doc.get("ip") or doc["host"]),
             ports=[int(x) for x in doc.get("ports", [])],
+            service_ports=[int(x) for x in doc.get("servicePorts") or []],
             staged_at=float(doc["stagedAt"]),
             started_at=doc.get("startedAt"),
             state=str(doc.get("state", TaskState.STAGING.value)),
@@ -260,38 +275,28 @@ class Instance:
         return self.state == TaskState.RUNNING.value
 
     def to_json(self, has_checks: bool) -> dict[str, Any]:
-        """Marathon's task JSON (cached until the instance changes)."""
+        """Marathon's task JSON (``EnrichedTask`` in Marathon's RAML), exactly its fields:
+        strict clients build objects from them, so nothing is added (cached until the
+        instance changes)."""
         if self._json is None:
             out: dict[str, Any] = {
                 "id": self.task_id,
                 "appId": self.app_id,
                 "host": self.host,
+                "ipAddresses": [{"ipAddress": self.ip or self.host, "protocol": "IPv4"}],
                 "ports": list(self.ports),
-                "servicePorts": [],
+                "servicePorts": list(self.service_ports),
                 "slaveId": self.agent_id,
-                "agentId": self.agent_id,
                 "stagedAt": timestamp(self.staged_at),
                 "startedAt": timestamp(self.started_at) if self.started_at else None,
-                "version": self.version,
                 "state": self.state,
-                "ipAddresses": [{"ipAddress": self.host, "protocol": "IPv4"}],
+                "version": self.version,
+                "healthCheckResults": [],
                 "localVolumes": [],
+                "role": "*",
             }
             if has_checks and self.healthy is not None:
-                out["healthCheckResults"] = [
-                    {
-                        "alive": self.healthy,
-                        "consecutiveFailures": self.consecutive_failures,
-                        "firstSuccess": None,
-                        "lastSuccess": timestamp(self.last_success) if self.last_success else None,
-                        "lastFailure": timestamp(self.last_failure) if self.last_failure else None,
-                        "lastFailureCause": self.failure_cause,
-                        "instanceId": self.task_id,
-                        "taskId": self.task_id,
-                    }
-                ]
-            else:
-                out["healthCheckResults"] = []
+                out["healthCheckResults"] = [self.health_json()]
             self._json = out
         return self._json
 
@@ -309,6 +314,22 @@ class _OfferStats:
     last_round: list[str] = field(default_factory=list)
     """Detailed reasons of the latest offer batch that could not be used."""
     last_unused: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=10))
+
+    def health_json(self) -> dict[str, Any]:
+        """Marathon's ``Health`` of this task (one entry: pydcos combines the checks)."""
+
+        def at(when: float | None) -> str | None:
+            return timestamp(when) if when is not None else None
+
+        return {
+            "alive": bool(self.healthy),
+            "consecutiveFailures": self.consecutive_failures,
+            "firstSuccess": at(self.first_success),
+            "lastSuccess": at(self.last_success),
+            "lastFailure": at(self.last_failure),
+            "lastFailureCause": self.failure_cause,
+            "instanceId": self.task_id,
+        }
 
 
 @dataclass
@@ -439,11 +460,13 @@ class MarathonActor(Actor):
         self.persist_dirty: set[str] = set()
         self.last_reconcile = 0.0
         self.counters: Counter[str] = Counter()
-        self.started_wall = time.time()
+        self.started_wall = 0.0
 
     # ------------------------------------------------------------------ lifecycle
 
     def started(self) -> None:
+        self.started_wall = self.clock.wall()
+        self.bus.wall = self.clock.wall  # event timestamps from this actor's wall clock
         self._load()
         info = p.FrameworkInfo(
             name="marathon",
@@ -619,6 +642,7 @@ class MarathonActor(Actor):
 
     def _on_update(self, u: p.StatusUpdate) -> None:
         now = self.clock.now()
+        wall = self.clock.wall()
         self.counters["status_updates"] += 1
         inst = self.instances.get(u.task_id)
         if inst is None:
@@ -643,17 +667,21 @@ class MarathonActor(Actor):
             message=u.message,
             appId=inst.app_id,
             host=inst.host,
-            ipAddresses=[{"ipAddress": inst.host, "protocol": "IPv4"}],
+            ipAddresses=[{"ipAddress": inst.ip or inst.host, "protocol": "IPv4"}],
             ports=inst.ports,
             version=inst.version,
         )
         if u.healthy is not None:
+            # Health arrives with any update: the agent's on a change, the master's
+            # reconciliation answer (the latest known health) after a failover.
             inst.healthy = u.healthy
             if u.healthy:
-                inst.last_success = now
+                inst.last_success = wall
+                if inst.first_success is None:
+                    inst.first_success = wall
                 inst.consecutive_failures = 0
             else:
-                inst.last_failure = now
+                inst.last_failure = wall
                 inst.consecutive_failures += 1
                 inst.failure_cause = u.message or "health check failed"
             if u.healthy != old_healthy:
@@ -680,7 +708,7 @@ class MarathonActor(Actor):
             inst.unreachable_since = None
             inst.inactive = False
             if inst.started_at is None:
-                inst.started_at = u.timestamp or time.time()
+                inst.started_at = u.timestamp or wall
         if u.state in _TERMINAL:
             self._terminated(inst, u, now)
         else:
@@ -707,7 +735,7 @@ class MarathonActor(Actor):
                 "message": u.message,
                 "state": u.state,
                 "taskId": inst.task_id,
-                "timestamp": timestamp(),
+                "timestamp": timestamp(self.clock.wall()),
                 "version": inst.version,
                 "slaveId": inst.agent_id,
             }
@@ -1104,7 +1132,7 @@ class MarathonActor(Actor):
 
     def _on_offers(self, offers: list[p.Offer]) -> None:
         now = self.clock.now()
-        wall = time.time()
+        wall = self.clock.wall()
         self.counters["offers_received"] += len(offers)
         if self.driver is None or not self.subscribed:
             return
@@ -1296,7 +1324,9 @@ class MarathonActor(Actor):
             version=app.version or "",
             agent_id=offer.agent_id,
             host=offer.hostname,
+            ip=offer.ip or offer.hostname,
             ports=list(ports),
+            service_ports=[port for port in service_ports(app) if port],
             staged_at=wall,
         )
         return task, inst
@@ -1419,7 +1449,9 @@ class MarathonActor(Actor):
                 {
                     "count": count,
                     "delay": backoff.to_json(now),
-                    "since": timestamp(time.time() - (now - self.queued_since.get(app_id, now))),
+                    "since": timestamp(
+                        self.clock.wall() - (now - self.queued_since.get(app_id, now))
+                    ),
                     "app": app.to_json(),
                     "processedOffersSummary": {
                         "processedOffersCount": stats.processed,
@@ -1499,7 +1531,7 @@ class MarathonActor(Actor):
     def _now_version(self) -> str:
         """Now, as a Marathon version; strictly after the root's (versions order history
         and deployments, and another master's clock may be a little ahead)."""
-        now = time.time()
+        now = self.clock.wall()
         last = self.root.version
         if last:
             try:
@@ -1557,7 +1589,7 @@ class MarathonActor(Actor):
             )
         if self.root.app(parent_of(app.id)) is not None:
             raise ValidationFailed.single("/id", f"{parent_of(app.id)} is an app, not a group")
-        app = stamp_version(app, None, version)
+        app = stamp_version(self._with_service_ports(app, None), None, version)
         run = self._deploy(self.root.put_app(app), version, force=req.params.get("force", False))
         self.bus.publish(
             "api_post_event", clientIp="", uri=f"/v2/apps{app.id}", appDefinition=app.to_json()
@@ -1572,17 +1604,81 @@ class MarathonActor(Actor):
         return ApiReply(201, body_out, headers)
 
     def _op_put_app(self, req: ApiRequest) -> ApiReply:
+        """``PUT /v2/apps/{id}``: a partial update unless ``partialUpdate=false``
+        (Marathon's default is true: ``{"instances": 4}`` scales); creates the app when
+        it does not exist (then the body must be a whole app)."""
         app_id = normalize_path(req.app_id or "")
         body = req.body
         if not isinstance(body, dict):
             raise ValidationFailed.single("/", "an app must be a JSON object")
         existing = self.apps.get(app_id)
-        partial = bool(req.params.get("partial"))
         version = self._now_version()
+        app = self._updated_app(
+            app_id,
+            body,
+            version,
+            partial=bool(req.params.get("partial")),
+            patch_only=bool(req.params.get("patch_only")),
+        )
+        run = self._deploy(
+            self.root.put_app(app), version, force=bool(req.params.get("force", False))
+        )
+        self.bus.publish(
+            "api_post_event", clientIp="", uri=f"/v2/apps{app.id}", appDefinition=app.to_json()
+        )
+        return self._deployed(run, 200 if existing is not None else 201)
+
+    def _op_put_apps(self, req: ApiRequest) -> ApiReply:
+        """``PUT /v2/apps`` with an array: each element updates (partially, unless
+        ``partialUpdate=false``) or creates the app its ``id`` names; one deployment."""
+        body = req.body
+        if not isinstance(body, list) or not body:
+            raise ValidationFailed.single("/", "expected a non-empty JSON array of apps")
+        version = self._now_version()
+        target = self.root
+        seen: set[str] = set()
+        assigned: set[int] = set()
+        for index, item in enumerate(body):
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                raise ValidationFailed.single(f"/{index}/id", "each app needs a string id")
+            try:
+                app_id = normalize_path(item["id"])
+            except InvalidPath as exc:
+                raise ValidationFailed.single(f"/{index}/id", str(exc)) from None
+            if app_id in seen:
+                raise ValidationFailed.single(f"/{index}/id", f"{app_id} is given twice")
+            seen.add(app_id)
+            try:
+                app = self._updated_app(
+                    app_id, item, version, partial=bool(req.params.get("partial")),
+                    assigned=assigned,
+                )
+            except ValidationFailed as exc:
+                raise ValidationFailed(
+                    [(f"/{index}{d['path']}", e) for d in exc.body["details"] for e in d["errors"]]
+                ) from None
+            target = target.put_app(app)
+        run = self._deploy(target, version, force=bool(req.params.get("force", False)))
+        return self._deployed(run)
+
+    def _updated_app(
+        self,
+        app_id: str,
+        body: dict[str, Any],
+        version: str,
+        *,
+        partial: bool,
+        patch_only: bool = False,
+        assigned: set[int] | None = None,
+    ) -> AppDefinition:
+        """The app ``body`` makes of ``app_id``: merged onto the existing definition
+        when ``partial``, else the whole definition; service ports assigned (kept where
+        the app has them), version stamped, the existing one returned if unchanged."""
+        existing = self.apps.get(app_id)
         if existing is not None and partial:
             app = patch_app(existing, body, version=version)
         else:
-            if existing is None and partial and req.params.get("patch_only"):
+            if existing is None and partial and patch_only:
                 raise _not_found(f"App '{app_id}' does not exist")
             doc = dict(body)
             if "id" in doc and doc["id"] is not None:
@@ -1594,16 +1690,26 @@ class MarathonActor(Actor):
             doc["id"] = app_id
             doc.pop("version", None)
             doc.pop("versionInfo", None)
-            app = stamp_version(AppDefinition.from_json(doc), existing, version)
+            app = AppDefinition.from_json(doc)
+        app = stamp_version(self._with_service_ports(app, existing, assigned), existing, version)
         if existing is not None and app.config() == existing.config():
-            app = existing  # nothing changed: keep the version
-        run = self._deploy(
-            self.root.put_app(app), version, force=bool(req.params.get("force", False))
+            return existing  # nothing changed: keep the version
+        return app
+
+    def _with_service_ports(
+        self, app: AppDefinition, previous: AppDefinition | None, assigned: set[int] | None = None
+    ) -> AppDefinition:
+        """``app`` with its 0 service ports assigned from the configured range, unique
+        across apps (``assigned``: ports given to other apps of the same request)."""
+        taken = taken_ports(self.apps.values(), besides=app.id)
+        if assigned:
+            taken |= assigned
+        out = assign_service_ports(
+            app, previous, taken, (self.config.local_port_min, self.config.local_port_max)
         )
-        self.bus.publish(
-            "api_post_event", clientIp="", uri=f"/v2/apps{app.id}", appDefinition=app.to_json()
-        )
-        return self._deployed(run, 200 if existing is not None else 201)
+        if assigned is not None:
+            assigned.update(port for port in service_ports(out) if port)
+        return out
 
     def _op_delete_app(self, req: ApiRequest) -> ApiReply:
         app = self._app_or_404(req.app_id)
@@ -1772,6 +1878,8 @@ class MarathonActor(Actor):
         doc.pop("version", None)
         if "scaleBy" in doc:
             return self._scale_group(doc, version, req)
+        if not create and req.params.get("partial", True):
+            doc = self._merged_group_doc(doc, ROOT)
         group = Group.from_json(doc, base=ROOT, max_apps=MAX_GROUP_APPS)
         if group.id in self.apps:
             raise ValidationFailed.single("/id", f"{group.id} is an app, not a group")
@@ -1788,6 +1896,33 @@ class MarathonActor(Actor):
             _replace_group(self.root, group), version, force=bool(req.params.get("force"))
         )
         return self._deployed(run, 201 if create else 200)
+
+    def _merged_group_doc(self, doc: dict[str, Any], base: str) -> dict[str, Any]:
+        """A group update with each app that exists already merged onto its current
+        definition (Marathon's partial update: ``{"id": "web", "instances": 4}`` in a
+        group PUT scales); new apps stay as given, to be validated whole."""
+        try:
+            group_id = normalize_path(str(doc.get("id", base)), base)
+        except InvalidPath:
+            return doc  # Group.from_json reports it with its path
+        out = dict(doc)
+        if isinstance(doc.get("apps"), list):
+            apps = []
+            for raw in doc["apps"]:
+                existing = None
+                if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+                    try:
+                        existing = self.apps.get(normalize_path(raw["id"], group_id))
+                    except InvalidPath:
+                        existing = None
+                apps.append(_merged_app_doc(existing, raw) if existing is not None else raw)
+            out["apps"] = apps
+        if isinstance(doc.get("groups"), list):
+            out["groups"] = [
+                self._merged_group_doc(g, group_id) if isinstance(g, dict) else g
+                for g in doc["groups"]
+            ]
+        return out
 
     def _scale_group(self, doc: dict[str, Any], version: str, req: ApiRequest) -> ApiReply:
         group_id = normalize_path(str(doc["id"]))
@@ -1812,13 +1947,17 @@ class MarathonActor(Actor):
             target = target.put_app(stamp_version(scaled, app, version))
         return self._deployed(self._deploy(target, version, force=bool(req.params.get("force"))))
 
-    def _stamp_group(self, group: Group, version: str) -> Group:
+    def _stamp_group(self, group: Group, version: str, assigned: set[int] | None = None) -> Group:
+        """Version stamps and service ports for every app of ``group`` (``assigned``:
+        the service ports given to other apps of the same request so far)."""
+        assigned = set() if assigned is None else assigned
         apps = []
         for app in group.apps:
             prev = self.apps.get(app.id)
+            app = self._with_service_ports(app, prev, assigned)
             stamped = stamp_version(app, prev, version)
             apps.append(prev if prev is not None and prev.config() == app.config() else stamped)
-        groups = tuple(self._stamp_group(g, version) for g in group.groups)
+        groups = tuple(self._stamp_group(g, version, assigned) for g in group.groups)
         return dataclasses.replace(group, apps=tuple(apps), groups=groups, version=version)
 
     def _op_delete_group(self, req: ApiRequest) -> ApiReply:
@@ -1891,7 +2030,7 @@ class MarathonActor(Actor):
             "marathon.deployments.active.gauge": len(self.runs),
             "marathon.launch-queue.count.gauge": sum(self.queue.values()),
             "marathon.events.subscribers.gauge": self.bus.subscriber_count,
-            "marathon.uptime.gauge": round(time.time() - self.started_wall, 3),
+            "marathon.uptime.gauge": round(self.clock.wall() - self.started_wall, 3),
         }
         counters = {f"marathon.{k}.counter": v for k, v in sorted(self.counters.items())}
         return ApiReply(
@@ -1928,6 +2067,27 @@ def _label_matches(app: AppDefinition, selector: str) -> bool:
         elif term and term not in app.labels:
             return False
     return True
+
+
+def _merged_app_doc(existing: AppDefinition, update: dict[str, Any]) -> dict[str, Any]:
+    """``update``'s fields over ``existing``'s JSON, as ``patch_app`` merges (a null
+    falls back to the default; ``cmd`` and ``args`` replace each other)."""
+    merged = existing.to_json()
+    for key in ("version", "versionInfo"):
+        merged.pop(key, None)
+    for key, value in update.items():
+        if key in ("version", "versionInfo"):
+            continue
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    if update.get("cmd") is not None:
+        merged.pop("args", None)
+    if update.get("args") is not None:
+        merged.pop("cmd", None)
+    merged["id"] = update.get("id", existing.id)
+    return merged
 
 
 def _port_list(free: Resources) -> list[int]:

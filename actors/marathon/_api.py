@@ -40,6 +40,14 @@ def _flag(request: web.Request, name: str) -> bool:
     return value is not None and value.lower() in ("", "true", "1", "yes")
 
 
+def _partial(request: web.Request) -> bool:
+    """``partialUpdate``: true unless given as false (Marathon's default for PUT)."""
+    value = request.query.get("partialUpdate")
+    if value is None:
+        return True
+    return value.lower() not in ("false", "0", "no")
+
+
 def _embed(request: web.Request) -> list[str]:
     out: list[str] = []
     for raw in request.query.getall("embed", []):
@@ -140,8 +148,13 @@ class _Api:
 
     async def put_app(self, request: web.Request) -> web.StreamResponse:
         body = await self.body(request)
-        params = {"force": _flag(request, "force"), "partial": _flag(request, "partialUpdate")}
+        params = {"force": _flag(request, "force"), "partial": _partial(request)}
         return await self.call(ApiRequest("put_app", self.app_id(request), params, body))
+
+    async def put_apps(self, request: web.Request) -> web.StreamResponse:
+        body = await self.body(request)
+        params = {"force": _flag(request, "force"), "partial": _partial(request)}
+        return await self.call(ApiRequest("put_apps", params=params, body=body))
 
     async def patch_app(self, request: web.Request) -> web.StreamResponse:
         body = await self.body(request)
@@ -215,7 +228,11 @@ class _Api:
 
     async def put_group(self, request: web.Request) -> web.StreamResponse:
         body = await self.body(request)
-        params = {"force": _flag(request, "force"), "create": request.method == "POST"}
+        params = {
+            "force": _flag(request, "force"),
+            "create": request.method == "POST",
+            "partial": _partial(request),
+        }
         group_id = request.match_info.get("id")
         if group_id is not None:
             group_id = self.app_id(request)
@@ -287,7 +304,7 @@ class _Api:
         try:
             attached = {
                 "eventType": "event_stream_attached",
-                "timestamp": timestamp(),
+                "timestamp": timestamp(self.bus.wall()),
                 "remoteAddress": request.remote or "",
             }
             if not wanted or "event_stream_attached" in wanted:
@@ -345,6 +362,8 @@ def api_routes(ctx: ServiceContext, bus: EventBus, timeout: float = 10.0) -> lis
         web.get(P + "/v2/apps/", a.list_apps),
         web.post(P + "/v2/apps", a.create_app),
         web.post(P + "/v2/apps/", a.create_app),
+        web.put(P + "/v2/apps", a.put_apps),
+        web.put(P + "/v2/apps/", a.put_apps),
         web.post(app + "/restart", a.restart_app),
         web.delete(app + "/tasks/{task_id}", a.kill_task),
         web.get(app + "/tasks", a.app_tasks),

@@ -56,7 +56,10 @@ Subscriber = Callable[[dict[str, Any] | None], None]
 class EventBus:
     """Fan-out of event dicts (each with ``eventType`` and ``timestamp``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, wall: Callable[[], float] = time.time) -> None:
+        self.wall = wall
+        """Seconds since the epoch for each event's ``timestamp``; the Marathon actor
+        sets its own clock's ``wall`` here, so tests driving a ManualClock see it."""
         self._lock = threading.Lock()
         self._subscribers: dict[int, Subscriber] = {}
         self._next = 0
@@ -80,7 +83,7 @@ class EventBus:
         if not self._subscribers:
             self.published += 1
             return
-        event = {"eventType": event_type, "timestamp": timestamp(), **fields}
+        event = {"eventType": event_type, "timestamp": timestamp(self.wall()), **fields}
         with self._lock:
             subscribers = list(self._subscribers.values())
         self.published += 1
