@@ -129,6 +129,14 @@ def probe_docker(url: str | None) -> tuple[bool, str]:
         return False, f"no Docker engine at {where} ({type(exc).__name__})"
 
 
+AGENT_HOSTNAME = "127.0.0.1"
+"""The hostname every local agent registers with: the address it listens on. It is
+what Marathon gives as a task's ``host`` (and tasks get as ``$HOST``), so it must
+resolve and reach the task, which a made-up name (``agent-1``) does not; local agents
+share the machine, as agents started on one host do (Mesos' ``--hostname_lookup=false``
+also names an agent by its IP). ``rack``/``zone`` attributes still tell them apart."""
+
+
 def cluster_first_port(state_dir: Path, agents: int) -> int:
     """The first port of this cluster's agents: a block of ``agents * PORTS_PER_AGENT``
     ports in ``PORT_SPAN``, stable for a state dir and different for most others."""
@@ -311,7 +319,7 @@ class Launcher:
                     "agent",
                     *common,
                     "--hostname",
-                    f"agent-{j}",
+                    AGENT_HOSTNAME,
                     "--work-dir",
                     str(work),
                     "--resources",

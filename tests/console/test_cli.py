@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -46,9 +47,12 @@ def test_node_list_shows_both_agents(local_cluster: LocalCluster) -> None:
     r = local_cluster.cli("node", "list", "--json")
     assert r.returncode == 0, r.stderr
     nodes = json.loads(r.stdout)
-    assert sorted(n["hostname"] for n in nodes) == ["agent-1", "agent-2"]
+    # Local agents register with a hostname that resolves (Marathon's task ``host``).
+    assert [n["hostname"] for n in nodes] == ["127.0.0.1", "127.0.0.1"]
+    assert all(socket.gethostbyname(n["hostname"]) == "127.0.0.1" for n in nodes)
+    assert len({n["id"] for n in nodes}) == 2
     table = local_cluster.cli("node", "list")
-    assert "agent-1" in table.stdout and "HOSTNAME" in table.stdout
+    assert "127.0.0.1" in table.stdout and "HOSTNAME" in table.stdout
 
 
 def test_actor_ask_the_leading_master(local_cluster: LocalCluster) -> None:
