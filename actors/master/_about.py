@@ -119,7 +119,7 @@ def master_flags(
             "http_port": str(http_port),
             "cluster": cluster,
             "zk": zk if zk.startswith("zk://") else f"zk://{zk}",
-            "zk_session_timeout": out.get("session_timeout", ""),
+            "zk_session_timeout": out.get("session_timeout", "") + "secs",
         }
     )
     if log_dir:

@@ -142,7 +142,7 @@ def test_flags_are_the_options_as_mesos_strings() -> None:
     assert flags["log_dir"] == "/var/log/pydcos"
     assert flags["ping_interval"] == "0.25" and flags["agent_ping_timeout"] == "0.25secs"
     assert flags["max_agent_ping_timeouts"] == "4"
-    assert flags["zk_session_timeout"] == "2" and flags["services"] == ""
+    assert flags["zk_session_timeout"] == "2secs" and flags["services"] == ""
     assert "security" not in flags  # keys are never shown
     assert list(flags) == sorted(flags)
 
