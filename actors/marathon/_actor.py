@@ -25,6 +25,7 @@ All handlers run on the actor's thread; the HTTP layer only asks (from an execut
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import uuid
@@ -34,17 +35,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from kazoo.exceptions import KazooException
+
 from actors import protocol as p
 from actors._validation import MAX_GROUP_APPS, MAX_INSTANCES
 from actors.framework import Scheduler, SchedulerDriver
 from actors.resources import ResourceError, Resources
 from actors.task_states import TERMINAL_STATES, TaskState
 from runtime import Actor
+from zk import ValueTooLarge, ZkError
 
 from ._app import AppDefinition, VersionInfo, format_version, patch_app, stamp_version
 from ._backoff import LaunchBackoff
 from ._constraints import Agent, match
-from ._errors import InvalidPath, MarathonError, ValidationFailed
+from ._errors import InvalidPath, ValidationFailed
 from ._events import EventBus, timestamp
 from ._group import Group
 from ._paths import ROOT, is_ancestor, normalize_path, parent_of
@@ -56,7 +60,17 @@ from ._plan import (
     plan_deployment,
 )
 from ._ports import DEFAULT_PORT_RANGE, assign_service_ports, service_ports, taken_ports
-from ._store import MarathonStore
+from ._quarantine import (
+    BadRecord,
+    Quarantine,
+    Quarantined,
+    QuarantineKeepingStore,
+    check_app,
+    check_group,
+    instance_problem,
+    salvage_root,
+)
+from ._store import MarathonStore, app_key, key_app
 from ._upgrade import (
     DeploymentActionFinished,
     KillTasks,
@@ -114,6 +128,11 @@ class MarathonConfig:
     local_port_max: int = DEFAULT_PORT_RANGE[1]
     """Highest service port Marathon assigns (Marathon's ``--local_port_max``)."""
     ask_timeout: float = 10.0
+    adoption_timeout: float = 15.0
+    """After an election, reads wait (503, Retry-After) until every loaded task not
+    stored as running has been heard of (reconciled), at most this long."""
+    failures_to_quarantine: int = 3
+    """Consecutive converge failures after which an app is quarantined."""
 
 
 # ------------------------------------------------------------------------ messages
@@ -300,21 +319,6 @@ class Instance:
             self._json = out
         return self._json
 
-
-@dataclass
-class _OfferStats:
-    """Why an app's launches wait: Marathon's processedOffersSummary, simplified."""
-
-    processed: int = 0
-    unused: int = 0
-    last_unused_at: float | None = None
-    last_used_at: float | None = None
-    reasons: Counter[str] = field(default_factory=Counter)
-    """Reject reasons (InsufficientCpus, UnfulfilledConstraint...) since queued."""
-    last_round: list[str] = field(default_factory=list)
-    """Detailed reasons of the latest offer batch that could not be used."""
-    last_unused: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=10))
-
     def health_json(self) -> dict[str, Any]:
         """Marathon's ``Health`` of this task (one entry: pydcos combines the checks)."""
 
@@ -330,6 +334,21 @@ class _OfferStats:
             "lastFailureCause": self.failure_cause,
             "instanceId": self.task_id,
         }
+
+
+@dataclass
+class _OfferStats:
+    """Why an app's launches wait: Marathon's processedOffersSummary, simplified."""
+
+    processed: int = 0
+    unused: int = 0
+    last_unused_at: float | None = None
+    last_used_at: float | None = None
+    reasons: Counter[str] = field(default_factory=Counter)
+    """Reject reasons (InsufficientCpus, UnfulfilledConstraint...) since queued."""
+    last_round: list[str] = field(default_factory=list)
+    """Detailed reasons of the latest offer batch that could not be used."""
+    last_unused: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=10))
 
 
 @dataclass
@@ -505,60 +524,211 @@ class MarathonActor(Actor):
             self.driver = None
 
     def _load(self) -> None:
+        """Load every stored record, validating each one first.
+
+        A record that fails validation is QUARANTINED (``_quarantine.py``): kept in
+        ZooKeeper, logged, listed by ``GET /v2/quarantine``, left alone by the converge
+        loop. Nothing a record holds may raise out of here: every master that became
+        leader would load it and crash too. ZooKeeper errors do raise (the supervisor
+        retries the start)."""
+        self.q = Quarantine()
+        if not isinstance(self.store, QuarantineKeepingStore):
+            self.store = QuarantineKeepingStore(self.store, self.q)
         data = self.store.load()
-        self.framework_id = data.get("framework_id")
-        self.versions = {k: list(v) for k, v in (data.get("versions") or {}).items()}
+        fid = data.get("framework_id")
+        self.framework_id = fid if isinstance(fid, str) and fid else None
+        for key, reason in sorted((data.get("unreadable") or {}).items()):
+            self._quarantine_unreadable(str(key), str(reason))
+        self.versions = self._load_versions(data.get("versions") or {})
         root_doc = data.get("root")
         root_bad = bool(data.get("root_unreadable"))
-        if root_doc:
+        if root_doc is not None and not root_bad:
             try:
-                self.root = Group.from_json(root_doc)
-            except (MarathonError, KeyError, TypeError, ValueError) as exc:
-                log.error("marathon: the stored root group is not valid (%s)", exc)
+                self.root, bad_apps = salvage_root(root_doc)
+            except BadRecord as exc:
+                self.q.add("root", Quarantined(self._where("root"), "root", str(exc)))
                 root_bad = True
+            else:
+                for n, bad in enumerate(bad_apps):
+                    app_id = bad.app_id or f"<app without a valid id #{n}>"
+                    self.q.kept_apps[app_id] = bad
+                    self.q.quarantine_app(app_id, self._where("root"), bad.reason)
         if root_bad:
             self.root = self._root_from_versions()
         now = self.clock.now()
-        for doc in sorted(data.get("deployments") or [], key=lambda d: str(d.get("version"))):
+        self._load_deployments(data)
+        self.apps = self.root.transitive_apps()
+        for app_id, records in (data.get("instances") or {}).items():
+            self._load_instances(str(app_id), records)
+        for app in list(self.apps.values()):
             try:
-                original = Group.from_json(doc["original"])
-                target = Group.from_json(doc["target"])
+                self.backoff[app.id] = LaunchBackoff.for_app(app)
+            except Exception as exc:
+                self.q.quarantine_app(app.id, self._where("root"), f"{type(exc).__name__}: {exc}")
+        for run in list(self.runs.values()):
+            try:
+                self._start_step(run, now)
+            except Exception as exc:
+                log.exception("marathon: resuming deployment %s failed", run.plan.id)
+                self.runs.pop(run.plan.id, None)
+                key = f"deployments/{run.plan.id}"
+                self.q.add(
+                    f"deployment:{key}",
+                    Quarantined(
+                        self._where(key),
+                        "deployment",
+                        f"resuming it failed: {type(exc).__name__}: {exc}",
+                        run.plan.id,
+                    ),
+                )
+        # Reads wait until the tasks not stored as running have been heard of (the
+        # master answers the reconciliation once its agents re-registered): a view
+        # must never show a running task as staging.
+        self._adopting = {
+            i.task_id for i in self.instances.values() if not i.running and i.state not in _TERMINAL
+        }
+        self._adopt_deadline = now + self.config.adoption_timeout
+        log.info(
+            "marathon: loaded %d app(s), %d instance(s), %d deployment(s), framework %s; "
+            "%d record(s) quarantined, %d task(s) to adopt",
+            len(self.apps),
+            len(self.instances),
+            len(self.runs),
+            self.framework_id,
+            len(self.q.entries),
+            len(self._adopting),
+        )
+
+    def _where(self, key: str) -> str:
+        """The znode of a store key, for reports."""
+        try:
+            return str(getattr(self.store, "path")(key))  # noqa: B009 (not every store has it)
+        except Exception:
+            return f"/marathon/{key}"
+
+    def _quarantine_unreadable(self, key: str, reason: str) -> None:
+        kind, _, rest = key.partition("/")
+        ident = key_app(rest) if kind in ("versions", "instances") and rest else (rest or None)
+        qkey = {"root": "root", "framework-id": "framework-id"}.get(kind) or (
+            f"deployment:{key}" if kind == "deployments" else f"{kind}-unreadable:{ident}"
+        )
+        label = {"deployments": "deployment"}.get(kind, kind)
+        self.q.add(qkey, Quarantined(self._where(key), label, reason, ident))
+        if kind == "instances" and ident:
+            # Its tasks are unknown: launching or killing anything for it could double
+            # or lose instances, so the app waits for an operator.
+            self.q.apps[ident] = f"its instance records are unreadable: {reason}"
+
+    def _load_versions(self, stored: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {}
+        for app_id, history in stored.items():
+            good: list[dict[str, Any]] = []
+            bad: list[Any] = []
+            reasons: list[str] = []
+            for doc in history if isinstance(history, list) else []:
+                try:
+                    check_app(doc)
+                    good.append(doc)
+                except BadRecord as exc:
+                    bad.append(doc)
+                    reasons.append(str(exc))
+            if bad:
+                self.q.kept_versions[app_id] = bad
+                key = f"versions/{app_key(app_id)}"
+                self.q.add(
+                    f"versions:{app_id}",
+                    Quarantined(
+                        self._where(key),
+                        "versions",
+                        f"{len(bad)} stored version(s) not valid: {reasons[0]}",
+                        app_id,
+                    ),
+                )
+            if good:
+                out[app_id] = good
+        return out
+
+    def _load_deployments(self, data: dict[str, Any]) -> None:
+        by_key = data.get("deployments_by_key")
+        if not isinstance(by_key, dict):
+            by_key = {
+                f"deployments/{d.get('id') if isinstance(d, dict) else i}": d
+                for i, d in enumerate(data.get("deployments") or [])
+            }
+        now = self.clock.now()
+
+        def order(item: tuple[str, Any]) -> str:
+            doc = item[1]
+            return str(doc.get("version")) if isinstance(doc, dict) else ""
+
+        for key, doc in sorted(by_key.items(), key=order):
+            try:
+                if not isinstance(doc, dict):
+                    raise BadRecord(f"a deployment must be a JSON object, not {type(doc).__name__}")
+                original = check_group(doc.get("original"))
+                target = check_group(doc.get("target"))
+                restart = doc.get("restart") or ()
+                step_no = doc.get("step", 0)
+                if not isinstance(restart, list | tuple) or not all(
+                    isinstance(x, str) for x in restart
+                ):
+                    raise BadRecord(f"/restart: expected app ids, got {restart!r:.80}")
+                if not isinstance(step_no, int) or isinstance(step_no, bool) or step_no < 0:
+                    raise BadRecord(f"/step: expected a step number, got {step_no!r:.80}")
                 plan = plan_deployment(
                     original,
                     target,
                     plan_id=str(doc["id"]),
                     version=str(doc["version"]),
-                    restart=tuple(doc.get("restart") or ()),
+                    restart=tuple(restart),
                 )
-            except (KeyError, MarathonError) as exc:
-                log.error("marathon: deployment %r is unreadable (%s); dropped", doc.get("id"), exc)
+            except Exception as exc:
+                reason = str(exc) if isinstance(exc, BadRecord) else f"{type(exc).__name__}: {exc}"
+                ident = doc.get("id") if isinstance(doc, dict) else None
+                self.q.add(
+                    f"deployment:{key}",
+                    Quarantined(
+                        self._where(key),
+                        "deployment",
+                        reason,
+                        ident if isinstance(ident, str) else None,
+                    ),
+                )
                 continue
             # The deployment doc is written before the root: a newer target wins.
             if (target.version or "") > (self.root.version or ""):
                 self.root = target
-            run = _Run(plan, tuple(doc.get("restart") or ()), int(doc.get("step", 0)))
+            run = _Run(plan, tuple(restart), step_no)
             run.started_at = now
             self.runs[plan.id] = run
-        self.apps = self.root.transitive_apps()
-        for records in (data.get("instances") or {}).values():
-            for rec in records:
+
+    def _load_instances(self, app_id: str, records: Any) -> None:
+        bad: list[Any] = []
+        reasons: list[str] = []
+        for rec in records if isinstance(records, list) else [records]:
+            problem = instance_problem(rec)
+            if problem is None:
                 try:
-                    inst = Instance.from_record(rec)
-                except (KeyError, TypeError, ValueError) as exc:
-                    log.error("marathon: instance record %r is unreadable: %s", rec, exc)
+                    self._add_instance(Instance.from_record(rec))
                     continue
-                self._add_instance(inst)
-        for app in self.apps.values():
-            self.backoff[app.id] = LaunchBackoff.for_app(app)
-        for run in self.runs.values():
-            self._start_step(run, now)
-        log.info(
-            "marathon: loaded %d app(s), %d instance(s), %d deployment(s), framework %s",
-            len(self.apps),
-            len(self.instances),
-            len(self.runs),
-            self.framework_id,
-        )
+                except Exception as exc:
+                    problem = f"{type(exc).__name__}: {exc}"
+            bad.append(rec)
+            reasons.append(problem)
+            if isinstance(rec, dict) and isinstance(rec.get("taskId"), str):
+                self.q.tasks.add(rec["taskId"])
+        if bad:
+            self.q.kept_instances[app_id] = bad
+            key = f"instances/{app_key(app_id)}"
+            self.q.add(
+                f"instances:{app_id}",
+                Quarantined(
+                    self._where(key),
+                    "instances",
+                    f"{len(bad)} instance record(s) not valid: {reasons[0]}",
+                    app_id,
+                ),
+            )
 
     def _root_from_versions(self) -> Group:
         """The root group rebuilt from each app's newest stored version, for when the
@@ -570,7 +740,7 @@ class MarathonActor(Actor):
                 try:
                     root = root.put_app(AppDefinition.from_json(doc))
                     break
-                except (MarathonError, KeyError, TypeError, ValueError) as exc:
+                except Exception as exc:
                     log.error("marathon: a stored version of %s is not valid: %s", app_id, exc)
         log.warning(
             "marathon: rebuilt the root group from %d app(s)' versions", len(root.transitive_apps())
@@ -580,29 +750,121 @@ class MarathonActor(Actor):
     # ------------------------------------------------------------------- dispatch
 
     def receive(self, message: Any) -> Any:
+        """One message; whatever goes wrong handling it is logged and counted, and
+        never stops the actor (a crash loop would take the leader's Marathon down)."""
         if isinstance(message, ApiRequest):
             self.counters["api_requests"] += 1
             reply = self._api(message)
             self._converge()
+            self._check_adopted()
             return reply
-        if isinstance(message, p.StatusUpdate):
-            self._on_update(message)
-        elif isinstance(message, _OffersIn):
-            self._on_offers(message.offers)
-        elif isinstance(message, _Tick):
-            self._on_tick()
-        elif isinstance(message, _Subscribed):
-            self._on_subscribed(message)
-        elif isinstance(message, _Disconnected):
-            self.subscribed = False
-            self.bus.publish("scheduler_disconnected_event", message="leader changed")
-        elif isinstance(message, _FrameworkErr):
-            self.counters["framework_errors"] += 1
-            log.warning("marathon: the master refused a call: %s", message.message)
-        else:
+        if not isinstance(
+            message,
+            p.StatusUpdate | _OffersIn | _Tick | _Subscribed | _Disconnected | _FrameworkErr,
+        ):
             return super().receive(message)
+        try:
+            if isinstance(message, p.StatusUpdate):
+                self._on_status(message)
+            elif isinstance(message, _OffersIn):
+                self._on_offers_guarded(message.offers)
+            elif isinstance(message, _Tick):
+                self._on_tick()
+            elif isinstance(message, _Subscribed):
+                self._on_subscribed(message)
+            elif isinstance(message, _Disconnected):
+                self.subscribed = False
+                self.bus.publish("scheduler_disconnected_event", message="leader changed")
+            else:
+                self.counters["framework_errors"] += 1
+                log.warning("marathon: the master refused a call: %s", message.message)
+        except Exception:
+            self.counters["handler_errors"] += 1
+            log.exception("marathon: handling %s failed; carrying on", type(message).__name__)
         self._converge()
+        self._check_adopted()
         return None
+
+    def _on_status(self, u: p.StatusUpdate) -> None:
+        inst = self.instances.get(u.task_id)
+        if inst is None and u.task_id in self.q.tasks | self._quarantined_task_owner(u.task_id):
+            self._ack(u)  # a quarantined record's task: neither adopted nor killed
+            return
+        before = inst.state if inst is not None else None
+        self._on_update(u)
+        if (
+            inst is not None
+            and inst.running
+            and before != inst.state
+            and self.instances.get(inst.task_id) is inst
+        ):
+            # Stored as running (flushed at the next tick), so a new leader shows it
+            # running from the start instead of as the staging task it was launched as.
+            self.persist_dirty.add(inst.app_id)
+
+    def _quarantined_task_owner(self, task_id: str) -> set[str]:
+        """``{task_id}`` when the task belongs to an app the converge loop leaves alone
+        and that has no record of it (its instance records were unreadable)."""
+        prefix = task_id.rsplit(".", 1)[0]
+        for app_id in self.q.apps:
+            if app_id not in self.by_app and app_key(app_id).lstrip("_") == prefix:
+                return {task_id}
+        return set()
+
+    def _on_offers_guarded(self, offers: list[p.Offer]) -> None:
+        """``_on_offers``; when it raises, the offers are declined (never leaked) and
+        each waiting app is tried alone to find the one that fails, which counts as a
+        converge failure of that app (quarantined if it keeps failing)."""
+        try:
+            self._on_offers(offers)
+        except Exception:
+            self.counters["offer_errors"] += 1
+            log.exception("marathon: handling %d offer(s) failed; declining them", len(offers))
+            if self.driver is not None and self.subscribed:
+                with contextlib.suppress(Exception):
+                    self.driver.decline(
+                        [o.offer_id for o in offers], self.config.decline_refuse_seconds
+                    )
+            for app_id in list(self.queue):
+                app = self.apps.get(app_id)
+                if app is None or not offers:
+                    continue
+                try:
+                    free = Resources.from_dict(offers[0].resources)
+                    _fit(app, free, _port_list(free))
+                except ResourceError:
+                    continue
+                except Exception as exc:
+                    self._app_failed(app_id, f"matching offers failed: {type(exc).__name__}: {exc}")
+
+    def _app_failed(self, app_id: str, reason: str) -> None:
+        """One more consecutive failure of ``app_id``; quarantined at the limit."""
+        self.q.failures[app_id] += 1
+        self.counters["app_errors"] += 1
+        if self.q.failures[app_id] >= self.config.failures_to_quarantine:
+            self.q.quarantine_app(
+                app_id,
+                self._where("root"),
+                f"failed {self.q.failures[app_id]} times in a row: {reason}",
+            )
+            self.queue.pop(app_id, None)
+            self.queued_since.pop(app_id, None)
+
+    def _check_adopted(self) -> None:
+        if not self._adopting:
+            return
+        self._adopting = {
+            t for t in self._adopting if (i := self.instances.get(t)) is not None and not i.heard
+        }
+        if self._adopting and self.clock.now() >= self._adopt_deadline:
+            log.warning(
+                "marathon: %d task(s) not heard of within %.0f s of the election; serving",
+                len(self._adopting),
+                self.config.adoption_timeout,
+            )
+            self._adopting = set()
+        if not self._adopting:
+            log.info("marathon: state loaded and tasks adopted; serving requests")
 
     # ----------------------------------------------------------------- scheduler
 
@@ -857,22 +1119,50 @@ class MarathonActor(Actor):
         return inst.healthy is True if app.health_checks else True
 
     def _converge(self) -> None:
-        if not self.dirty:
-            self._suppress_or_revive()
-            return
-        before = sum(self.queue.values())
-        for _ in range(10):  # finishing a step may dirty apps of the next one
-            dirty, self.dirty = self.dirty, set()
-            for app_id in sorted(dirty):
-                self._converge_app(app_id)
-            self._advance_deployments()
+        """Converge every dirty app. One app's failure is caught, logged and counted,
+        and that app is skipped for this cycle (retried at the next message, and
+        quarantined after ``failures_to_quarantine`` failures in a row); quarantined
+        apps are left alone entirely. Never raises."""
+        failed: set[str] = set()
+        try:
             if not self.dirty:
-                break
-        if sum(self.queue.values()) > before and self.subscribed and self.driver is not None:
-            self.driver.revive()  # new work: clear our decline filters
-            self.suppressed = False
-            self.counters["revives"] += 1
-        self._suppress_or_revive()
+                self._suppress_or_revive()
+                return
+            before = sum(self.queue.values())
+            for _ in range(10):  # finishing a step may dirty apps of the next one
+                dirty, self.dirty = self.dirty - failed, set()
+                for app_id in sorted(dirty):
+                    if app_id in self.q.apps:
+                        self.queue.pop(app_id, None)
+                        self.queued_since.pop(app_id, None)
+                        continue
+                    try:
+                        self._converge_app(app_id)
+                    except Exception as exc:
+                        log.exception("marathon: converging %s failed; skipped this cycle", app_id)
+                        self.counters["converge_errors"] += 1
+                        self._app_failed(app_id, f"converging failed: {type(exc).__name__}: {exc}")
+                        failed.add(app_id)
+                    else:
+                        self.q.failures.pop(app_id, None)
+                try:
+                    self._advance_deployments()
+                except Exception:
+                    log.exception("marathon: advancing deployments failed; retried later")
+                    self.counters["converge_errors"] += 1
+                    break
+                if not self.dirty - failed:
+                    break
+            if sum(self.queue.values()) > before and self.subscribed and self.driver is not None:
+                self.driver.revive()  # new work: clear our decline filters
+                self.suppressed = False
+                self.counters["revives"] += 1
+            self._suppress_or_revive()
+        except Exception:
+            log.exception("marathon: the converge loop failed; retried at the next message")
+            self.counters["converge_errors"] += 1
+        finally:
+            self.dirty |= failed - set(self.q.apps)
 
     def _converge_app(self, app_id: str) -> None:
         now = self.clock.now()
@@ -1505,11 +1795,30 @@ class MarathonActor(Actor):
     # ------------------------------------------------------------------- API
 
     def _api(self, req: ApiRequest) -> ApiReply:
+        """Dispatch one REST operation. Until the state is loaded and the tasks adopted
+        every operation but the status ones answers 503 with ``Retry-After``. An
+        operation that raises answers 500 naming the app (503 when ZooKeeper did not
+        answer) and is counted; it never takes the actor down."""
         handler = getattr(self, f"_op_{req.op}", None)
         if handler is None:
             return ApiReply(404, {"message": f"unknown operation {req.op!r}"})
+        if self._adopting and req.op not in _ALWAYS_SERVED:
+            return ApiReply(
+                503,
+                {
+                    "message": "Marathon was just elected and is adopting "
+                    f"{len(self._adopting)} task(s); retry"
+                },
+                {"Retry-After": "1"},
+            )
         try:
+            quarantined = self._quarantined_app_op(req)
+            if quarantined is not None:
+                return quarantined
             result: ApiReply = handler(req)
+            if result.status < 300 and req.op in _APP_WRITES and req.app_id in self.q.apps:
+                self.q.release_app(req.app_id, f"changed by {req.op}")
+                self.dirty.add(req.app_id)
             return result
         except _Refused as exc:
             return ApiReply(exc.status, exc.body)
@@ -1523,10 +1832,57 @@ class MarathonActor(Actor):
                     "details": [{"path": "/id", "errors": [str(exc)]}],
                 },
             )
+        except ValueTooLarge as exc:
+            # Refused by the state store before anything reached ZooKeeper (the
+            # deployment, the largest document, is written first), as Marathon refuses a
+            # deployment plan above --zk_max_node_size.
+            return ApiReply(
+                422,
+                {
+                    "message": f"Object is not valid: the change would store {exc.size} "
+                    f"bytes in one document, above the limit of {exc.limit} bytes",
+                    "details": [{"path": "/", "errors": [str(exc)]}],
+                },
+            )
         except Exception as exc:
-            log.exception("marathon: %s failed", req.op)
+            about = f" of app {req.app_id}" if req.app_id else ""
+            if req.op == "create_app" and isinstance(req.body, dict):
+                about = f" of app {str(req.body.get('id'))[:200]}"
+            log.exception("marathon: %s%s failed", req.op, about)
             self.counters["api_errors"] += 1
-            return ApiReply(503, {"message": f"{req.op} failed: {type(exc).__name__}: {exc}"})
+            transient = isinstance(exc, ZkError | KazooException)
+            return ApiReply(
+                503 if transient else 500,
+                {"message": f"{req.op}{about} failed: {type(exc).__name__}: {exc}"[:2000]},
+                {"Retry-After": "1"} if transient else {},
+            )
+
+    def _quarantined_app_op(self, req: ApiRequest) -> ApiReply | None:
+        """The answer for an operation on an app quarantined when its stored definition
+        could not be loaded: ``DELETE`` removes it (the way out without touching
+        ZooKeeper by hand), a read says why it is not served; None otherwise."""
+        app_id = req.app_id
+        if not app_id or app_id not in self.q.kept_apps or app_id in self.apps:
+            return None
+        reason = self.q.apps.get(app_id, "")
+        if req.op == "delete_app":
+            version = self._now_version()
+            self.q.release_app(app_id, "deleted by DELETE /v2/apps")
+            run = self._deploy(self.root, version, force=bool(req.params.get("force", False)))
+            self.store.delete_versions(app_id)
+            self.versions.pop(app_id, None)
+            self.dirty.add(app_id)  # its tasks, if any, are killed now
+            return self._deployed(run)
+        if req.op in ("get_app", "app_tasks", "versions", "version", "kill_app_tasks"):
+            return ApiReply(
+                409,
+                {
+                    "message": f"App '{app_id}' is quarantined: its stored definition is not "
+                    f"valid ({reason}). Replace it with PUT /v2/apps{app_id} or remove it "
+                    f"with DELETE /v2/apps{app_id}; see GET /v2/quarantine."
+                },
+            )
+        return None
 
     def _now_version(self) -> str:
         """Now, as a Marathon version; strictly after the root's (versions order history
@@ -1650,7 +2006,10 @@ class MarathonActor(Actor):
             seen.add(app_id)
             try:
                 app = self._updated_app(
-                    app_id, item, version, partial=bool(req.params.get("partial")),
+                    app_id,
+                    item,
+                    version,
+                    partial=bool(req.params.get("partial")),
                     assigned=assigned,
                 )
             except ValidationFailed as exc:
@@ -2017,6 +2376,11 @@ class MarathonActor(Actor):
             },
         )
 
+    def _op_quarantine(self, req: ApiRequest) -> ApiReply:
+        """``GET /v2/quarantine``: every stored record this leader refused to use, with
+        where it is stored and why (see ``_quarantine.py``)."""
+        return ApiReply(200, {"quarantined": self.q.to_json()})
+
     def _op_metrics(self, req: ApiRequest) -> ApiReply:
         gauges = {
             "marathon.apps.active.gauge": len(self.apps),
@@ -2031,6 +2395,8 @@ class MarathonActor(Actor):
             "marathon.launch-queue.count.gauge": sum(self.queue.values()),
             "marathon.events.subscribers.gauge": self.bus.subscriber_count,
             "marathon.uptime.gauge": round(self.clock.wall() - self.started_wall, 3),
+            "marathon.quarantined.gauge": len(self.q.entries),
+            "marathon.adopting.gauge": len(self._adopting),
         }
         counters = {f"marathon.{k}.counter": v for k, v in sorted(self.counters.items())}
         return ApiReply(
@@ -2044,6 +2410,12 @@ class MarathonActor(Actor):
 
 
 # ------------------------------------------------------------------------ helpers
+
+
+_ALWAYS_SERVED = frozenset({"info", "metrics", "quarantine", "ping", "leader"})
+"""Operations answered even while a new leader is still adopting its tasks."""
+_APP_WRITES = frozenset({"put_app", "delete_app", "restart_app"})
+"""Operations that replace an app's definition: they lift a run-time quarantine."""
 
 
 def _attr_text(value: Any) -> str:

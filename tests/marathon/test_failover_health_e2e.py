@@ -95,3 +95,32 @@ def test_leader_killed_running_tasks_keep_their_health_and_a_scale_completes(
     final = _tasks(http, "/checked")
     assert len(final) == 3 and all(map(_healthy, final)), final
     assert {t["id"] for t in before} <= {t["id"] for t in final}
+
+
+def test_task_host_of_a_local_cluster_agent_resolves_to_its_ip(e2e: E2E) -> None:  # noqa: F811
+    """Issue 17 item 5: an agent started as ``pydcos cluster up`` starts it registers
+    with a hostname that resolves; a task's ``host`` resolves to its ``ipAddresses``."""
+    import socket
+    import sys
+
+    from console._launcher import AGENT_HOSTNAME
+    from tests.marathon.test_marathon_e2e import Proc
+
+    e2e.master()
+    work = e2e.tmp / "local-agent"
+    e2e.work_dirs.append(work)
+    argv = [sys.executable, "-m", "console.cli", "agent", "--zk", e2e.zk, "--insecure-dev"]
+    argv += ["--hostname", AGENT_HOSTNAME, "--containerizers", "simulated"]
+    argv += ["--resources", "cpus:2;mem:512;ports:[31000-31010]", "--work-dir", str(work)]
+    proc = Proc("agent-local", argv, e2e.tmp / "agent-local.log")
+    e2e.procs.append(proc)
+    proc.wait_up("agent")
+    http = e2e.http()
+    wait_for(lambda: http.get("/marathon/v2/info")["frameworkId"], what="Marathon up")
+    app = {"id": "reach", "cmd": "sleep 1000", "cpus": 0.1, "mem": 32, "instances": 1}
+    assert http("POST", APPS, app)[0] == 201
+    (task,) = wait_for(lambda: _tasks(http, "/reach"), timeout=30, what="a task")
+    (address,) = task["ipAddresses"]
+    assert address["ipAddress"] == "127.0.0.1"
+    assert socket.gethostbyname(task["host"]) == address["ipAddress"]
+    assert task["servicePorts"] and 10000 <= task["servicePorts"][0] <= 20000
