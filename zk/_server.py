@@ -33,9 +33,34 @@ from zk._errors import INSTALL_HINT, ZkNotInstalled, ZkServerError
 log = logging.getLogger(__name__)
 
 DEBIAN_JAR_DIR = Path("/usr/share/java")
+JUTE_MAXBUFFER = 1_048_575
+"""Largest request the server accepts, in bytes: ZooKeeper's own default, set explicitly
+(it also bounds what a client without credentials can make the server buffer). kazoo
+enforces no such limit, so the state store refuses larger writes itself and keeps each
+one to ``zk._store.DEFAULT_NODE_LIMIT`` (128 KiB)."""
+COMMIT_LOG_COUNT = 500
+"""ZooKeeper keeps the last 500 committed transactions in memory, each about three times
+over, and refills them when it replays its log at start-up; 500 is also the smallest
+value it accepts. What bounds that memory is the size of each write, which the state
+store keeps at 128 KiB (``zk._store.DEFAULT_NODE_LIMIT``): ~190 MiB at most. With the
+~1 MB chunks used before, a 7 MB app updated a few times ran the 256 MB heap out of
+memory, and again while replaying its log after the restart (issue 30)."""
+HEAP_MB = 512
+"""``-Xmx``: the committed transactions above, the data tree (every stored document,
+each at most ``zk._store.DEFAULT_MAX_BYTES``, 8 MiB) and a request's copies in flight.
+Measured: 60 rewrites of a 7 MB document and a restart pass with 320 MB; the cap is a
+ceiling, not a reservation (an idle server stays under 100 MB)."""
+SNAP_COUNT = 10_000
+"""Transactions between snapshots (ZooKeeper's default: 100,000)."""
+SNAP_SIZE_LIMIT_KB = 64 * 1024
+"""...or this many KiB of transaction log, whichever comes first (default: 4 GiB).
+Both bound what a restart replays, and so how long it takes and what it holds in memory."""
+SNAP_RETAIN_COUNT = 3
+"""Snapshots (and their logs) kept by the hourly purge; 3 is ZooKeeper's minimum."""
+PURGE_INTERVAL_HOURS = 1
 #: Measured on 2 cores: these flags take the JVM from ~1.0 s to ~0.6 s until ``imok``.
 DEFAULT_JVM_OPTS: tuple[str, ...] = (
-    "-Xmx256m",
+    f"-Xmx{HEAP_MB}m",
     "-Xms16m",
     "-Xss512k",
     "-XX:+UseSerialGC",
@@ -228,6 +253,11 @@ class ZooKeeperServer:
             "-Dorg.slf4j.simpleLogger.showDateTime=true",
             f"-Dzookeeper.forceSync={'yes' if self.fsync else 'no'}",
             "-Dzookeeper.preAllocSize=1024",
+            f"-Djute.maxbuffer={JUTE_MAXBUFFER}",
+            f"-Dzookeeper.commitLogCount={COMMIT_LOG_COUNT}",
+            # Die on OutOfMemoryError rather than limp on with a broken request pipeline:
+            # the owner (cluster up, a fixture) sees the exit and the log says why.
+            "-XX:+ExitOnOutOfMemoryError",
             "-Dzookeeper.admin.enableServer=false",
             "-cp",
             cp,
@@ -379,7 +409,10 @@ class ZooKeeperServer:
             "maxSessionTimeout": str(MAX_SESSION_MS),
             "initLimit": str(max(10, 10_000 // self.tick_ms)),
             "syncLimit": str(max(5, 2_000 // self.tick_ms)),
-            "autopurge.purgeInterval": "0",
+            "snapCount": str(SNAP_COUNT),
+            "snapSizeLimitInKb": str(SNAP_SIZE_LIMIT_KB),
+            "autopurge.snapRetainCount": str(SNAP_RETAIN_COUNT),
+            "autopurge.purgeInterval": str(PURGE_INTERVAL_HOURS),
         }
         if self.peers:
             cfg["electionPortBindRetry"] = "5"

@@ -66,10 +66,19 @@ from zk._retry import DEFAULT_RETRY, RetryPolicy
 log = logging.getLogger(__name__)
 
 MAGIC = "pydcos.doc/1"
-#: ZooKeeper's default jute.maxbuffer is 1,048,575 bytes per request; keep clear of it.
-DEFAULT_NODE_LIMIT = 1_000_000
-DEFAULT_CHUNK_SIZE = 900_000
-DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+DEFAULT_NODE_LIMIT = 128 * 1024
+"""Largest write sent to ZooKeeper in one request (an inline document, a chunk, a batch).
+
+Far below jute.maxbuffer (1 MiB) on purpose: ZooKeeper keeps its last 500 committed
+transactions in memory, each about three times over (the request, the transaction, its
+serialised copy), and refills them when it replays its log at start-up. At 128 KiB that
+is at most ~190 MiB whatever is written; at ~1 MB per chunk it was ~1.4 GB, and a 7 MB
+app updated a few times ran the 256 MB development heap out of memory (issue 30)."""
+DEFAULT_CHUNK_SIZE = 120 * 1024
+DEFAULT_MAX_BYTES = 8 * 1024 * 1024
+"""Largest document (encoded JSON): 8 MiB, 8x the API's 1 MiB request body, so that a
+document derived from one request (Marathon's deployment holds the root group twice)
+fits. Refused above with ``ValueTooLarge`` before anything reaches ZooKeeper."""
 
 
 def check_key(key: str) -> str:
@@ -136,8 +145,8 @@ class Delete:
     version: int
 
 
-BATCH_BYTES = 400_000
-"""Payload per multi transaction; ZooKeeper refuses requests above ~1 MB."""
+BATCH_BYTES = 100_000
+"""Payload per multi transaction: a multi is one request, kept under DEFAULT_NODE_LIMIT."""
 BATCH_OPS = 500
 """Operations per multi transaction."""
 
