@@ -50,7 +50,7 @@ from kazoo.exceptions import (
 from kazoo.protocol.states import KazooState, WatchedEvent
 from kazoo.recipe.watchers import ChildrenWatch
 
-from zk._client import decode_json, encode_json
+from zk._client import decode_json, encode_json, leader_acl
 from zk._errors import CorruptData, ZkError
 from zk._members import decide, find_token, member_prefix, order_members, parse_member
 from zk._retry import DEFAULT_RETRY, RetryPolicy
@@ -215,7 +215,7 @@ class LeaderWatch:
         self._known = False
         self._stopped = False
         self._lock = threading.Lock()
-        retry(client.ensure_path, path)
+        retry(client.ensure_path, path, leader_acl(client))
         client.add_listener(self._on_state)
         self._watch = ChildrenWatch(client, path, self._on_children)
 
@@ -329,7 +329,7 @@ class Election:
         if self._started:
             return self
         self._started = True
-        self._retry(self.client.ensure_path, self.path)
+        self._retry(self.client.ensure_path, self.path, leader_acl(self.client))
         self._thread = threading.Thread(
             target=self._run, name=f"election-{self.info.address}", daemon=True
         )
@@ -494,7 +494,7 @@ class Election:
             try:
                 children = self._retry(self.client.get_children, self.path)
             except NoNodeError:
-                self._retry(self.client.ensure_path, self.path)
+                self._retry(self.client.ensure_path, self.path, leader_acl(self.client))
                 continue
             found = find_token(children, self._token)
             if found is not None:
@@ -506,7 +506,9 @@ class Election:
                         self._retry(self.client.delete, f"{self.path}/{found}")
                 continue
             try:
-                created = self.client.create(prefix, data, ephemeral=True, sequence=True)
+                created = self.client.create(
+                    prefix, data, acl=leader_acl(self.client), ephemeral=True, sequence=True
+                )
             except (ConnectionLoss, NoNodeError):
                 continue
             return str(created).rsplit("/", 1)[-1]
