@@ -173,10 +173,10 @@ def test_each_leadership_logs_a_new_higher_term(cluster: E2ECluster) -> None:
     cluster.start(masters=2, agents=0)
     first = cluster.leader()
     wait_for(lambda: _terms(first), 20, "the first leader to log its term")
-    (old,) = _terms(first)
+    old = max(_terms(first))
     first.kill9()
     second = cluster.leader()
     assert second is not first
     wait_for(lambda: _terms(second), 20, "the new leader to log its term")
-    (new,) = _terms(second)
+    new = max(_terms(second))
     assert new > old >= 1
