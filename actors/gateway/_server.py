@@ -84,8 +84,17 @@ def _service_alias(prefix: str) -> str | None:
     return "/service" + bare
 
 
+MAX_BODY_BYTES = 1024 * 1024
+"""Largest request body, for every API (Marathon apps, groups and pods, Metronome jobs):
+1 MiB, Marathon's ``zk_max_node_size`` and aiohttp's own default. Bigger bodies get 413
+before any of them is parsed; whatever one body becomes in the state store fits
+``zk.DEFAULT_MAX_BYTES`` (8 MiB), which ZooKeeper's heap is sized for (zk/README.md)."""
+
+
 def json_error(status: int, message: str, **extra: Any) -> web.Response:
-    return web.json_response({"message": message, **extra}, status=status)
+    # A 503 here is always "not yet" (election, start-up, failover): say when to retry.
+    headers = {"Retry-After": "1"} if status == 503 else None
+    return web.json_response({"message": message, **extra}, status=status, headers=headers)
 
 
 @web.middleware
@@ -93,6 +102,13 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Whatever goes wrong, the client gets JSON, and the server keeps serving."""
     try:
         return await handler(request)
+    except web.HTTPRequestEntityTooLarge:
+        size = f"of {request.content_length} bytes " if request.content_length else ""
+        return json_error(
+            413,
+            f"request body {size}is larger than the limit of {MAX_BODY_BYTES} bytes",
+            limit=MAX_BODY_BYTES,
+        )
     except web.HTTPException as exc:
         if exc.status >= 400 and exc.content_type != "application/json":
             return json_error(exc.status, exc.reason or exc.text or "error")
@@ -149,7 +165,7 @@ class HttpGateway:
         """This master's facts (flags, start time); the master process sets them once its
         port is known. Until then ``/flags`` is empty and uptime counts from here."""
         self._created = time.time()
-        self.app = web.Application(middlewares=[_errors], client_max_size=8 * 1024 * 1024)
+        self.app = web.Application(middlewares=[_errors], client_max_size=MAX_BODY_BYTES)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import http.client
+import json
+import threading
+from collections import Counter
+from typing import Any
+from urllib.parse import urlsplit
+
 import pytest
 
 from tests.e2e._tasks import Launcher
-from tests.e2e.conftest import E2ECluster, native_checkpoints, task_alive, wait_for
+from tests.e2e.conftest import (
+    E2ECluster,
+    HttpReply,
+    http_get,
+    native_checkpoints,
+    task_alive,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.zk]
 
@@ -71,3 +85,99 @@ def test_sigkill_of_the_leading_master_loses_restarts_and_duplicates_no_task(
             assert (agent.name, cp["pid"], cp["start_time"]) == pids[tid]
             assert task_alive(cp), f"{tid} (pid {cp['pid']}) died during the failover"
     assert fw.sched.errors == []
+
+
+# ------------------------------------------------------------------- the failover view
+
+
+def _post(url: str, body: Any) -> HttpReply:
+    u = urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname or "127.0.0.1", u.port or 80, timeout=10)
+    try:
+        conn.request("POST", u.path, json.dumps(body), {"Content-Type": "application/json"})
+        r = conn.getresponse()
+        return HttpReply(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+    finally:
+        conn.close()
+
+
+def _get(base: str, path: str) -> tuple[int, Any]:
+    try:
+        r = http_get(base + path, timeout=3.0)
+    except OSError:
+        return 0, None  # the killed leader, or a master a redirect pointed at
+    try:
+        return r.status, (r.json() if r.status == 200 else r.headers)
+    except ValueError:
+        return r.status, None
+
+
+def _bad_views(status: int, body: Any, path: str, app_id: str, want: int) -> list[str]:
+    """What is wrong with one answer of a poller: anything but a 503, a redirect, a
+    connection refused, or a full view of ``want`` running tasks of ``app_id``."""
+    if status in (0, 307):
+        return []
+    if status == 503:
+        return [] if isinstance(body, dict) else [f"{path}: 503 without headers"]
+    if status != 200:
+        return [f"{path}: {status}"]
+    if path.startswith("/marathon/v2/apps"):
+        apps = [a for a in body["apps"] if a["id"] == app_id]
+        if len(apps) != 1:
+            return [f"{path}: {app_id} missing"]
+        app = apps[0]
+        states = Counter(t["state"] for t in app["tasks"])
+        if app["tasksRunning"] != want or states["TASK_RUNNING"] != want:
+            return [f"{path}: tasksRunning {app['tasksRunning']}, task states {dict(states)}"]
+        return []
+    states = Counter(t["state"] for t in body["tasks"] if t["appId"] == app_id)
+    return [] if states["TASK_RUNNING"] == want else [f"{path}: task states {dict(states)}"]
+
+
+def test_readers_never_see_running_tasks_as_staging_through_a_leader_sigkill(
+    cluster: E2ECluster,
+) -> None:
+    """Issue 30, failover view: a client polling Marathon through a leader SIGKILL sees
+    503s (with Retry-After) or full views, never a running app with fewer running
+    tasks: the new leader answers only once it has loaded its state and adopted the
+    tasks, and tasks known to be running stay TASK_RUNNING through the adoption."""
+    cluster.start(masters=3, agents=2)
+    base = cluster.leader().http_url
+    app = {"id": "/steady", "cmd": "sleep 1000", "cpus": 0.1, "mem": 32, "instances": 4}
+    r = _post(base + "/marathon/v2/apps", app)
+    assert r.status == 201, r.body[:300]
+
+    def running() -> int:
+        status, body = _get(base, "/marathon/v2/apps/steady")
+        return int(body["app"]["tasksRunning"]) if status == 200 else -1
+
+    wait_for(lambda: running() == 4, 30, "4 running tasks")
+    bad: list[str] = []
+    answered: Counter[str] = Counter()
+    stop = threading.Event()
+    paths = ("/marathon/v2/apps?embed=apps.tasks", "/marathon/v2/tasks")
+
+    def poll() -> None:
+        while not stop.is_set():
+            for m in [m for m in cluster.masters if m.alive]:
+                for path in paths:
+                    status, body = _get(m.http_url, path)
+                    answered[f"{m.name} {status}"] += 1
+                    problems = _bad_views(status, body, path, "/steady", 4)
+                    if status == 503 and "retry-after" not in body:
+                        problems.append(f"{m.name} {path}: 503 without Retry-After")
+                    bad.extend(f"{m.name} {p}" for p in problems)
+
+    poller = threading.Thread(target=poll, name="failover-view-poller", daemon=True)
+    poller.start()
+    try:
+        wait_for(lambda: sum(n for k, n in answered.items() if k.endswith(" 200")) >= 20, 10)
+        old = cluster.leader()
+        old.kill9()
+        new = cluster.leader(timeout=30)
+        assert new is not old
+        wait_for(lambda: answered[f"{new.name} 200"] >= 40, 30, "40 full views from the new leader")
+    finally:
+        stop.set()
+        poller.join(10)
+    assert bad == [], (bad[:20], dict(answered))
