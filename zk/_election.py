@@ -457,7 +457,7 @@ class Election:
     def _next_term(self) -> int:
         """Take the next cluster-wide term: one atomic ``set`` bumps the counter
         znode's version (its data names the latest leader, for people reading it)."""
-        self._retry(self.client.ensure_path, self.term_path)
+        self._retry(self.client.ensure_path, self.term_path, leader_acl(self.client))
         stat = self._retry(self.client.set, self.term_path, self.info.address.encode())
         return int(stat.version)
 
