@@ -99,6 +99,8 @@ def _cmd_up(args: argparse.Namespace) -> int:
         docker_url=args.docker_url,
         insecure_dev=args.insecure_dev,
         timeout=args.timeout,
+        default_user=args.default_user,
+        zk_credentials=Path(args.zk_credentials) if args.zk_credentials else None,
     )
     return cluster_up(opts, args.json)
 
@@ -155,7 +157,20 @@ def add_console_commands(sub: Any, csub: Any) -> None:
     up.add_argument("--no-docker", action="store_true", help="native (mesos) tasks only")
     up.add_argument("--docker-url", default=None, help="Docker engine (default: its socket)")
     up.add_argument("--insecure-dev", action="store_true", help="plain transport, no keys")
+    up.add_argument(
+        "--zk-credentials",
+        default=None,
+        metavar="FILE",
+        help="ZooKeeper digest credentials (user:password, mode 0600) for --zk's ensemble "
+        "(default: made in the state dir beside the keys)",
+    )
     up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for ready")
+    up.add_argument(
+        "--default-user",
+        default=None,
+        metavar="USER",
+        help="user of native tasks that name none (default: nobody as root, else you)",
+    )
     up.set_defaults(fn=_cmd_up)
     down = csub.add_parser("down", help="stop everything 'cluster up' started", parents=[state])
     down.set_defaults(fn=_cmd_down)
@@ -236,10 +251,10 @@ def add_console_commands(sub: Any, csub: Any) -> None:
     d = _leaf(
         dep,
         "watch",
-        "follow a deployment until it ends",
+        "follow a deployment (without ID: every deployment) until it ends",
         lambda c, o, a: v.deployment_watch(c, o, a.deployment_id, a.timeout),
     )
-    d.add_argument("deployment_id", metavar="ID")
+    d.add_argument("deployment_id", metavar="ID", nargs="?")
     d.add_argument("--timeout", type=float, default=600.0)
     d = _leaf(
         dep,

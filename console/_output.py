@@ -32,7 +32,9 @@ class Out:
     def table(
         self, columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None
     ) -> None:
-        t = Table(title=title, header_style="bold", box=None, pad_edge=False)
+        # No caption above the table: the dcos CLI prints none, and the command says
+        # what is listed (``title`` only names the rows in "(no apps)").
+        t = Table(header_style="bold", box=None, pad_edge=False)
         for c in columns:
             t.add_column(c, overflow="fold")
         n = 0

@@ -338,7 +338,9 @@ def deployment_list(c: ClusterClient, out: Out) -> int:
     return 0
 
 
-def deployment_watch(c: ClusterClient, out: Out, dep_id: str, timeout: float) -> int:
+def deployment_watch(c: ClusterClient, out: Out, dep_id: str | None, timeout: float) -> int:
+    if dep_id is None:
+        return _watch_all(c, out, timeout)
     deadline = time.monotonic() + timeout
     seen = False
     last = ""
@@ -360,6 +362,31 @@ def deployment_watch(c: ClusterClient, out: Out, dep_id: str, timeout: float) ->
             last = now
         if time.monotonic() > deadline:
             raise VerbError(f"deployment {dep_id} still running after {timeout:g} s")
+        time.sleep(0.5)
+
+
+def _watch_all(c: ClusterClient, out: Out, timeout: float) -> int:
+    """Every deployment, until none is left: what to run after ``app add`` or ``update``.
+    The last line is the same whether something was running or not, so scripts (and the
+    README's tour) can rely on it."""
+    deadline = time.monotonic() + timeout
+    last: dict[str, str] = {}
+    while True:
+        deps = marathon(c, "GET", "/v2/deployments")
+        if not deps:
+            out.result({"deployments": [], "done": True}, "no deployment in progress")
+            return 0
+        for d in deps:
+            dep_id = str(d.get("id"))
+            now = f"step {d.get('currentStep', 0)}/{d.get('totalSteps', 0)}: " + ", ".join(
+                f"{a.get('action')} {a.get('app', '')}" for a in d.get("currentActions") or []
+            )
+            if last.get(dep_id) != now and not out.as_json:
+                out.line(f"{dep_id} {now}")
+                last[dep_id] = now
+        if time.monotonic() > deadline:
+            ids = ", ".join(str(d.get("id")) for d in deps)
+            raise VerbError(f"deployment(s) {ids} still running after {timeout:g} s")
         time.sleep(0.5)
 
 

@@ -2,19 +2,35 @@
 
 busybox httpd in Docker when the agents have the Docker containerizer, else a native
 busybox httpd (native tasks have a private /tmp, so it serves /bin/busybox's directory);
-the ``tick`` job runs every minute.
+the job runs every minute. They are the example files under other ids (``/demo-web``,
+``demo-tick``), so the README's tour, which adds ``/web`` and ``tick``, works after
+``make demo`` too.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from console._state import default_state_dir, load  # noqa: E402
+
+APP_ID = "/demo-web"
+JOB_ID = "demo-tick"
+
+
+def renamed(src: Path, new_id: str, into: Path) -> Path:
+    """A copy of the example ``src`` with id ``new_id``, in ``into``."""
+    doc = json.loads(src.read_text())
+    doc["id"] = new_id
+    out = into / src.name
+    out.write_text(json.dumps(doc, indent=2))
+    return out
 
 
 def main() -> int:
@@ -23,20 +39,18 @@ def main() -> int:
         raise SystemExit("no local cluster: run 'pydcos cluster up' first")
     docker = "docker" in rec.containerizers.split(",")
     app = ROOT / "examples" / "apps" / ("web-docker.json" if docker else "web.json")
-    print(f"deploying {app.name} ({'Docker' if docker else 'native'} busybox httpd)")
+    kind = "Docker" if docker else "native"
+    print(f"deploying {app.name} as {APP_ID} ({kind} busybox httpd), job {JOB_ID}")
     py = sys.executable
-    rc = subprocess.call(
-        [py, str(ROOT / "examples" / "deploy_app.py"), "--file", str(app), "--no-wait"]
-    )
-    rc |= subprocess.call(
-        [
-            py,
-            str(ROOT / "examples" / "run_job.py"),
-            "--file",
-            str(ROOT / "examples" / "jobs" / "tick.json"),
-            "--no-run",
-        ]
-    )
+    with tempfile.TemporaryDirectory(prefix="pydcos-demo-") as tmp:
+        app = renamed(app, APP_ID, Path(tmp))
+        job = renamed(ROOT / "examples" / "jobs" / "tick.json", JOB_ID, Path(tmp))
+        rc = subprocess.call(
+            [py, str(ROOT / "examples" / "deploy_app.py"), "--file", str(app), "--no-wait"]
+        )
+        rc |= subprocess.call(
+            [py, str(ROOT / "examples" / "run_job.py"), "--file", str(job), "--no-run"]
+        )
     return rc
 
 

@@ -1,0 +1,306 @@
+"""README.md's tour, run as written against a real local cluster: what it shows is what a
+user sees.
+
+```
+ README.md "## A tour of the CLI" ```console blocks
+   "$ cmd  # comment" ──> the command;  the lines up to the next "$" ──> its output
+ PYDCOS_HOME=<tmp>  (the tour's default state dir, so `pydcos cluster up` is used as is)
+   each command: run it (pydcos -> python -m console.cli), stdout+stderr as one stream,
+   normalise both sides (pids, ports, ids, times, durations, paths), compare the lines.
+   Read-only commands (list, status, history, show, ask) are re-run until they match or
+   a deadline passes: the README shows the settled state a user sees seconds later.
+```
+
+The commands are parsed from README.md itself, so the two cannot drift. A command that
+is not ``pydcos ...`` must be in ``EQUIVALENTS`` (run here in an equivalent way) or in
+``SKIPPED``; anything else fails the test.
+
+Regenerate the tour's outputs after a change to what the commands print:
+``PYDCOS_UPDATE_README=1 pytest tests/console/test_readme_tour.py`` rewrites each
+command's output in README.md with what it printed (the state dir shown as
+``/root/.pydcos``, as ``make demo`` run as root prints it), then check the diff.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import difflib
+import json
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.console.conftest import REPO, pid_alive
+
+pytestmark = [pytest.mark.slow, pytest.mark.zk, pytest.mark.timeout(600)]
+
+README = REPO / "README.md"
+TOUR_HEADING = "## A tour of the CLI"
+SHOWN_HOME = "/root/.pydcos"
+"""How the state dir's parent appears in README.md (``make demo`` as root)."""
+
+READ_ONLY = re.compile(r"\b(list|status|history|show|ask)\b")
+"""Commands that change nothing: re-run until they match (state settles)."""
+SETTLE_TIMEOUT = 60.0
+
+SKIPPED: set[str] = set()
+"""Tour commands deliberately not run (none today)."""
+
+
+# -- parsing ------------------------------------------------------------------------------
+
+
+@dataclass
+class Step:
+    command: str
+    """The command as written, its ``# comment`` removed."""
+    expected: list[str]
+    """The README's output lines."""
+    line: int
+    """1-based line of the ``$`` in README.md (to rewrite it)."""
+
+
+def tour_section(text: str) -> tuple[int, int]:
+    """Line range [start, end) of the tour section (its heading to the next ``## ``)."""
+    lines = text.splitlines()
+    start = lines.index(TOUR_HEADING)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return start, end
+
+
+def strip_comment(command: str) -> str:
+    """``pydcos x      # why`` -> ``pydcos x``: a comment starts at two spaces and ``#``."""
+    return re.split(r"\s{2,}#", command, maxsplit=1)[0].strip()
+
+
+def parse_tour(text: str) -> list[Step]:
+    lines = text.splitlines()
+    start, end = tour_section(text)
+    steps: list[Step] = []
+    in_block = False
+    for i in range(start, end):
+        line = lines[i]
+        if line.startswith("```"):
+            in_block = line.strip() == "```console" and not in_block
+            continue
+        if not in_block:
+            continue
+        if line.startswith("$ "):
+            steps.append(Step(strip_comment(line[2:]), [], i + 1))
+        elif steps:
+            steps[-1].expected.append(line)
+    for s in steps:
+        while s.expected and not s.expected[-1].strip():
+            s.expected.pop()  # the blank line that separates groups of commands
+    return steps
+
+
+# -- normalisation ------------------------------------------------------------------------
+
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+RULES: list[tuple[str, str]] = [
+    (r"(?:/[\w.-]+)*/\.pydcos\b", "<home>"),  # the state dir's parent
+    (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?", "<time>"),
+    (r"\b\d{14}[A-Z0-9]{5}\b", "<run-id>"),  # Metronome run ids
+    (UUID, "<uuid>"),
+    (r"^<uuid> step \d+/\d+: .*$", ""),  # deployment watch progress (timing decides it)
+    (r"\b[0-9a-f]{8,}\b", "<hex>"),  # task ids, short deployment ids, framework ids
+    (r"-S\d+\b", "-S<n>"),  # agent ids
+    (r"\b(127\.0\.0\.1|localhost):\d+", r"\1:<port>"),
+    (r"^(zk|master-\d+|agent-\d+)(\s+)\d+\b", r"\1\2<pid>"),
+    (r"\bmaster-\d+\b", "master-<n>"),  # which master leads is up to the election
+    (r"\b\d+(?:\.\d+)?(\s?)(s|ms)\b", r"<t>\1\2"),  # durations
+    (r'"(alloc_\w+|offers)": [0-9.e+-]+', r'"\1": <n>'),  # actor ask's live counters
+    (r"^note: no Docker engine at .*$", ""),  # the host has Docker or not
+    (r"containerizers:mesos,docker", "containerizers:mesos"),
+    (r"\s+", " "),
+]
+
+
+def normalise(lines: list[str], hostnames: tuple[str, ...] = ()) -> collections.Counter[str]:
+    """The lines as a multiset, with what varies from run to run replaced by <tokens>.
+
+    Order is not compared: rows of a table come in the order of a dict or of an election
+    (which master leads); what a row says, and how many rows, is.
+    """
+    out: collections.Counter[str] = collections.Counter()
+    for raw in lines:
+        line = raw.rstrip()
+        for host in hostnames:
+            line = re.sub(rf"\b{re.escape(host)}\b", "<host>", line)
+        for pattern, repl in RULES:
+            line = re.sub(pattern, repl, line, flags=re.M)
+        line = line.strip()
+        if line:
+            out[line] += 1
+    return out
+
+
+def local_hostnames() -> tuple[str, ...]:
+    names = {socket.gethostname(), socket.getfqdn()}
+    return tuple(sorted((n for n in names if n and n != "localhost"), key=len, reverse=True))
+
+
+# -- running ------------------------------------------------------------------------------
+
+
+@dataclass
+class Tour:
+    home: Path
+    env: dict[str, str]
+
+    @property
+    def state_dir(self) -> Path:
+        return self.home / "cluster"
+
+    def run(self, command: str) -> list[str]:
+        argv = shlex.split(command)
+        assert argv[0] == "pydcos", f"not a pydcos command: {command!r}"
+        r = subprocess.run(
+            [sys.executable, "-m", "console.cli", *argv[1:]],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=180,
+            cwd=REPO,
+            env=self.env,
+        )
+        text = r.stdout.replace(str(self.home), SHOWN_HOME)
+        return [x.rstrip() for x in text.splitlines()]
+
+    def pids(self) -> list[int]:
+        with contextlib.suppress(OSError, ValueError):
+            rec = json.loads((self.state_dir / "cluster.json").read_text())
+            procs = rec["processes"]
+            return [p["pid"] for p in procs] + [p["child_pid"] for p in procs if p["child_pid"]]
+        return []
+
+
+def kill_leading_master(tour: Tour) -> list[str]:
+    """``kill -9 <pid of the leading master>``: the pid from ``cluster status --json``."""
+    status = json.loads("\n".join(tour.run("pydcos cluster status --json")))
+    leader = [p for p in status["processes"] if p.get("role") == "leader"]
+    assert len(leader) == 1, status
+    os.kill(int(leader[0]["pid"]), signal.SIGKILL)
+    return []
+
+
+EQUIVALENTS: dict[str, Callable[[Tour], list[str]]] = {
+    "kill -9 <pid of the leading master>": kill_leading_master,
+}
+
+
+@pytest.fixture
+def tour(tmp_path: Path) -> Iterator[Tour]:
+    home = tmp_path / "pydcos-home"
+    env = dict(os.environ, PYTHONPATH=str(REPO), PYDCOS_HOME=str(home))
+    env.pop("PYDCOS_ZK", None)
+    t = Tour(home, env)
+    seen: set[int] = set()
+    try:
+        yield t
+    finally:
+        seen.update(t.pids())
+        if (t.state_dir / "cluster.json").exists():
+            t.run("pydcos cluster down")
+        for pid in [p for p in seen if pid_alive(p)]:  # never leak a process
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_the_tour_parses_into_commands_with_outputs() -> None:
+    steps = parse_tour(README.read_text())
+    commands = [s.command for s in steps]
+    assert commands[0].startswith("pydcos cluster up")
+    assert commands[-1] == "pydcos cluster down"
+    assert all(c.startswith("pydcos ") or c in EQUIVALENTS or c in SKIPPED for c in commands)
+    assert "pydcos marathon app add examples/apps/web.json" in commands
+
+
+def test_normalise_hides_what_varies_and_keeps_what_matters() -> None:
+    a = [
+        "master-3   20011  up     leader   http://127.0.0.1:34209  /root/.pydcos/cluster/x.log",
+        "started run 20261126201418IK2ET of job tick",
+        "created app /web (deployment 83cfa708-9024-43b3-9384-4095c8254087)",
+        "cluster up in 4.4 s  (state dir /root/.pydcos/cluster)",
+    ]
+    b = [
+        "master-1 9956 up leader http://127.0.0.1:40191 /tmp/p/.pydcos/cluster/x.log",
+        "started run 20261206040638F1HSI of job tick",
+        "created app /web (deployment 515720c7-afff-4bea-aba2-7c50e3d00276)",
+        "cluster up in 12.0 s  (state dir /tmp/p/.pydcos/cluster)",
+    ]
+    assert normalise(a) == normalise(b)
+    assert normalise(["/web 32 0.10 2/2 0 2"]) != normalise(["/web 32 0.10 1/2 0 2"])
+    assert normalise(["created job tick"]) != normalise(["created job tock"])
+
+
+def test_readme_tour_prints_what_the_readme_shows(tour: Tour) -> None:
+    text = README.read_text()
+    steps = parse_tour(text)
+    hosts = local_hostnames()
+    update = bool(os.environ.get("PYDCOS_UPDATE_README"))
+    actual: dict[int, list[str]] = {}
+    failures: list[str] = []
+    for step in steps:
+        if step.command in SKIPPED:
+            continue
+        want = normalise(step.expected, hosts)
+        special = EQUIVALENTS.get(step.command)
+
+        def once(
+            step: Step = step, special: Callable[[Tour], list[str]] | None = special
+        ) -> list[str]:
+            return special(tour) if special is not None else tour.run(step.command)
+
+        got = once()
+        if normalise(got, hosts) != want and READ_ONLY.search(step.command) and not special:
+            deadline = time.monotonic() + SETTLE_TIMEOUT
+            while normalise(got, hosts) != want and time.monotonic() < deadline:
+                time.sleep(0.5)  # a re-run of a read-only command, not a stand-in for one
+                got = once()
+        actual[step.line] = got
+        if normalise(got, hosts) != want:
+            diff = "\n".join(
+                difflib.unified_diff(
+                    sorted(normalise(step.expected, hosts).elements()),
+                    sorted(normalise(got, hosts).elements()),
+                    "README.md",
+                    "printed",
+                    lineterm="",
+                )
+            )
+            failures.append(
+                f"$ {step.command}  (README.md:{step.line})\n{diff}\nprinted:\n" + "\n".join(got)
+            )
+    if update:
+        README.write_text(rewrite(text, steps, actual))
+    assert not failures, "\n\n".join(failures)
+
+
+def rewrite(text: str, steps: list[Step], actual: dict[int, list[str]]) -> str:
+    """README.md with each step's output replaced by what it printed."""
+    lines = text.splitlines()
+    out: list[str] = []
+    by_line = {s.line: s for s in steps}
+    i = 0
+    while i < len(lines):
+        out.append(lines[i])
+        step = by_line.get(i + 1)
+        i += 1
+        if step is None:
+            continue
+        i += len(step.expected)  # skip the old output (its trailing blanks stay)
+        out.extend(actual.get(step.line, step.expected))
+    return "\n".join(out) + "\n"
