@@ -65,6 +65,9 @@ class Target:
     keys: str | None = None
     insecure_dev: bool = False
     local: st.ClusterRecord | None = None
+    zk_credentials: str | None = None
+    """ZooKeeper digest credentials file (the local cluster's; else
+    ``$PYDCOS_ZK_CREDENTIALS``). Not needed to find the leader (world-readable)."""
 
     @property
     def zk(self) -> str:
@@ -97,6 +100,7 @@ def resolve_target(
                 keys or rec.keys or None,
                 insecure_dev or rec.insecure_dev,
                 local=rec,
+                zk_credentials=_local_credentials(rec),
             )
         return Target(hosts, chroot, keys, insecure_dev)
     if rec is None or not any(st.alive(p) for p in rec.processes if p.kind != "agent"):
@@ -107,7 +111,16 @@ def resolve_target(
         keys or rec.keys or None,
         insecure_dev or rec.insecure_dev,
         local=rec,
+        zk_credentials=_local_credentials(rec),
     )
+
+
+def _local_credentials(rec: st.ClusterRecord) -> str | None:
+    """The local cluster's ZooKeeper credentials file, if ``cluster up`` made one."""
+    from console._launcher import credentials_path
+
+    path = credentials_path(Path(rec.state_dir))
+    return str(path) if path.exists() else None
 
 
 class ClusterClient:
@@ -124,7 +137,7 @@ class ClusterClient:
 
     def zk(self) -> Any:
         if self._zk is None:
-            from zk import ZkUnavailable
+            from zk import BadCredentials, ZkUnavailable, resolve_credentials
             from zk import connect as zk_connect
 
             try:
@@ -133,7 +146,10 @@ class ClusterClient:
                     chroot=self.target.chroot,
                     session_timeout=5.0,
                     connect_timeout=3.0,
+                    credentials=resolve_credentials(self.target.zk_credentials),
                 )
+            except BadCredentials as exc:
+                raise ClientError(str(exc)) from None
             except ZkUnavailable:
                 raise NoCluster(
                     f"no cluster: ZooKeeper at {self.target.zk_hosts} does not answer "
@@ -230,6 +246,7 @@ class ClusterClient:
                     keys=self.target.keys,
                     insecure_dev=self.target.insecure_dev,
                     connect_timeout=3.0,
+                    zk_credentials=self.target.zk_credentials,
                 )
             except RtNoCluster as exc:
                 raise NoCluster(str(exc)) from None

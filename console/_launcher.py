@@ -73,6 +73,10 @@ class UpOptions:
     insecure_dev: bool = False
     session_timeout: float = 2.0
     timeout: float = 60.0
+    zk_credentials: Path | None = None
+    """ZooKeeper digest credentials to use (an external ensemble's; copied into the state
+    dir); None: the state dir's own, created on the first ``up``
+    (``<state-dir>/keys/zk.credentials``, mode 0600)."""
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -82,6 +86,22 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def credentials_path(state_dir: Path) -> Path:
+    """Where ``cluster up`` keeps the cluster's ZooKeeper credentials: beside the CURVE
+    keys, in the state dir (mode 0600)."""
+    from zk import CREDENTIALS_FILE
+
+    return Path(state_dir) / "keys" / CREDENTIALS_FILE
+
+
+def record_credentials(rec: ClusterRecord) -> Any:
+    """The recorded cluster's ``zk.ZkCredentials`` (None if its state dir has none)."""
+    from zk import read_credentials
+
+    path = credentials_path(Path(rec.state_dir))
+    return read_credentials(path) if path.exists() else None
 
 
 def cli_argv(*args: str) -> list[str]:
@@ -274,6 +294,7 @@ class Launcher:
         keys = ""
         if not opts.insecure_dev:
             keys = str(self.ensure_keys())
+        creds_file, creds = self.ensure_zk_credentials(opts)
         secure = ["--insecure-dev"] if opts.insecure_dev else ["--keys", keys]
         containerizers, note = "mesos", "Docker disabled (--no-docker): agents run native tasks"
         if opts.docker:
@@ -307,6 +328,7 @@ class Launcher:
         )
         zk = record.zk
         common = ["--zk", zk, *secure, "--session-timeout", str(opts.session_timeout)]
+        common += ["--zk-credentials", str(creds_file)]
         services = master_services_args()
         try:
             for i in range(1, opts.masters + 1):
@@ -336,7 +358,7 @@ class Launcher:
                 started.append(s)
             record.processes = [s.rec for s in started]
             st.save(record)  # from now on `cluster down` can stop them
-            self._wait_ready(record, started, opts, progress)
+            self._wait_ready(record, started, opts, progress, creds)
         except BaseException:
             self._stop_started(started)
             st.forget(self.state_dir)
@@ -345,7 +367,12 @@ class Launcher:
         return record
 
     def _wait_ready(
-        self, record: ClusterRecord, started: list[_Started], opts: UpOptions, progress: Progress
+        self,
+        record: ClusterRecord,
+        started: list[_Started],
+        opts: UpOptions,
+        progress: Progress,
+        creds: Any = None,
     ) -> None:
         deadline = time.monotonic() + opts.timeout
         masters = [s for s in started if s.rec.kind == "master"]
@@ -377,7 +404,14 @@ class Launcher:
                 if zk_up and client is None:
                     from zk import connect as zk_connect
 
-                    client = zk_connect(record.zk_hosts, chroot=record.chroot, session_timeout=5.0)
+                    if zk_proc is not None and creds is not None:
+                        self._protect_root(record.zk_hosts, creds)
+                    client = zk_connect(
+                        record.zk_hosts,
+                        chroot=record.chroot,
+                        session_timeout=5.0,
+                        credentials=creds,
+                    )
                 if client is not None and all(s.rec.address for s in masters):
                     from zk import read_leader
 
@@ -435,6 +469,38 @@ class Launcher:
             with contextlib.suppress(Exception):
                 s.popen.wait(0.1)
 
+    def _protect_root(self, hosts: str, creds: Any) -> None:
+        """Our own server: only the cluster may create znodes at its top, ``/``."""
+        from kazoo.exceptions import NoAuthError
+
+        from zk import protect_root
+
+        try:
+            protect_root(hosts, creds)
+        except NoAuthError:
+            raise LauncherError(
+                f"ZooKeeper's data in {self.state_dir / 'zk'} belongs to other credentials "
+                f"than {credentials_path(self.state_dir)}: restore that file, or remove "
+                "the data dir to start afresh"
+            ) from None
+
+    def ensure_zk_credentials(self, opts: UpOptions) -> tuple[Path, Any]:
+        """The credentials file every process gets (``--zk-credentials``) and what it
+        holds: the one given, else the state dir's, created with mode 0600."""
+        from zk import BadCredentials, ensure_credentials, read_credentials, write_credentials
+
+        path = credentials_path(self.state_dir)
+        try:
+            if opts.zk_credentials is None:
+                return path, ensure_credentials(path)
+            given = read_credentials(opts.zk_credentials)
+            # A copy in the state dir: status, down and the CLI find it there.
+            if not path.exists() or read_credentials(path) != given:
+                write_credentials(path, given)
+            return path, given
+        except BadCredentials as exc:
+            raise LauncherError(str(exc)) from None
+
     def ensure_keys(self) -> Path:
         from transport import generate_keys
 
@@ -491,7 +557,11 @@ class Launcher:
             from zk import connect as zk_connect
 
             client = zk_connect(
-                rec.zk_hosts, chroot=rec.chroot, session_timeout=5.0, connect_timeout=zk_timeout
+                rec.zk_hosts,
+                chroot=rec.chroot,
+                session_timeout=5.0,
+                connect_timeout=zk_timeout,
+                credentials=record_credentials(rec),
             )
             try:
                 contenders = read_contenders(client)

@@ -70,6 +70,13 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keys", default=None, help="transport key directory (CURVE)")
     p.add_argument("--insecure-dev", action="store_true", help="plain transport (dev only)")
     p.add_argument("--session-timeout", type=float, default=2.0, help="ZooKeeper session (s)")
+    p.add_argument(
+        "--zk-credentials",
+        default=None,
+        metavar="FILE",
+        help="ZooKeeper digest credentials (user:password, mode 0600) "
+        "($PYDCOS_ZK_CREDENTIALS; none: open ACLs)",
+    )
 
 
 def master_config(args: argparse.Namespace) -> Any:
@@ -142,6 +149,7 @@ def cmd_master(args: argparse.Namespace) -> int:
             http_port=args.http_port,
             hostname=args.hostname,
             session_timeout=args.session_timeout,
+            zk_credentials=args.zk_credentials,
             config=config,
             services=services,
         )
@@ -207,6 +215,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
             advertise=args.advertise,
             hostname=args.hostname,
             session_timeout=args.session_timeout,
+            zk_credentials=args.zk_credentials,
             gc_delay=gc_delay,
             gc_disk_headroom=headroom,
         )
@@ -261,12 +270,19 @@ def cmd_cluster_keys(args: argparse.Namespace) -> int:
             return 0
     directory = Path(args.dir) if args.dir else _keys_dir(args)
     if (directory / "cluster.key_secret").exists() and not args.force:
+        from zk import CREDENTIALS_FILE, ensure_credentials
+
+        ensure_credentials(directory / CREDENTIALS_FILE)  # key dirs made before it existed
         print(f"keys already exist in {directory} (use --force to replace them)")
         return 0
+    from zk import CREDENTIALS_FILE, generate_credentials, write_credentials
+
     files = generate_keys(directory)
+    creds = write_credentials(directory / CREDENTIALS_FILE, generate_credentials())
     print(f"cluster keypair: {files.server_secret}")
     print(f"client keypair:  {files.client_secret}")
     print(f"authorized keys: {files.authorized_keys_dir}")
+    print(f"ZooKeeper ACL:   {creds} (mode 0600; --zk-credentials {creds})")
     return 0
 
 

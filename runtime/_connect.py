@@ -149,9 +149,14 @@ def connect(
     session_timeout: float = 5.0,
     connect_timeout: float = 10.0,
     name: str = "client",
+    zk_credentials: str | Path | None = None,
 ) -> Cluster:
-    """Connect to the cluster whose ZooKeeper is at ``url`` (or ``$PYDCOS_ZK``)."""
-    from zk import ZkUnavailable
+    """Connect to the cluster whose ZooKeeper is at ``url`` (or ``$PYDCOS_ZK``).
+
+    ``zk_credentials``: the cluster's ZooKeeper credentials file (else
+    ``$PYDCOS_ZK_CREDENTIALS``); finding the leader needs none, its znodes are
+    world-readable."""
+    from zk import BadCredentials, ZkUnavailable, resolve_credentials
     from zk import connect as zk_connect
 
     url = url or os.environ.get("PYDCOS_ZK")
@@ -165,8 +170,16 @@ def connect(
     hosts, chroot = parse_zk_url(url)
     security = client_security(keys, insecure_dev)
     try:
+        credentials = resolve_credentials(zk_credentials)
+    except BadCredentials as exc:
+        raise NoCluster(str(exc)) from None
+    try:
         client = zk_connect(
-            hosts, chroot=chroot, session_timeout=session_timeout, connect_timeout=connect_timeout
+            hosts,
+            chroot=chroot,
+            session_timeout=session_timeout,
+            connect_timeout=connect_timeout,
+            credentials=credentials,
         )
     except ZkUnavailable as exc:
         raise NoCluster(f"cannot reach ZooKeeper at {hosts}: {exc}") from None

@@ -32,7 +32,7 @@ from actors.master._actor import MASTER_ACTOR
 from actors.resources import Attributes, Resources, parse_attributes
 from runtime import ChildSpec, Node, Supervisor
 from transport import Security
-from zk import LeaderInfo, LeaderWatch, close_quietly, connect
+from zk import LeaderInfo, LeaderWatch, close_quietly, connect, resolve_credentials
 
 log = logging.getLogger("actors.agent")
 
@@ -67,6 +67,8 @@ class AgentOptions:
     advertise: str | None = None
     hostname: str = ""
     session_timeout: float = 2.0
+    zk_credentials: str | None = None
+    """ZooKeeper digest credentials file (else ``$PYDCOS_ZK_CREDENTIALS``, else none)."""
     gc_delay: float = DEFAULT_GC_DELAY
     """Seconds an unused sandbox is kept on an empty disk (Mesos' ``--gc_delay``)."""
     gc_disk_headroom: float = DEFAULT_GC_DISK_HEADROOM
@@ -147,7 +149,11 @@ class AgentProcess:
             name=AGENT_ACTOR,
         )
         self.node.root.start_child(spec)
-        self.client = connect(o.zk, session_timeout=o.session_timeout)
+        self.client = connect(
+            o.zk,
+            session_timeout=o.session_timeout,
+            credentials=resolve_credentials(o.zk_credentials),
+        )
         self.watch = LeaderWatch(self.client, self._on_leader)
         log.info("agent %s listening on %s", self.hostname, self.node.address)
         return self

@@ -30,6 +30,20 @@ VERSIONS_KEPT = 50
 """App versions kept per app (Marathon's default ``max_versions``)."""
 
 
+def versions_over(versions: list[dict[str, Any]], limit: int) -> int:
+    """How many of the oldest ``versions`` to drop so the rest, as stored JSON, fit in
+    ``limit`` bytes (the newest one is always kept: the store refuses it if too big)."""
+    from zk import encoded_size
+
+    sizes = [encoded_size(v) + 1 for v in versions]
+    total = sum(sizes) + 1
+    drop = 0
+    while total > limit and drop < len(versions) - 1:
+        total -= sizes[drop]
+        drop += 1
+    return drop
+
+
 def app_key(app_id: str) -> str:
     """``/prod/web`` -> ``_prod_web``: one store key segment per app."""
     return app_id.replace("/", "_")
@@ -143,7 +157,13 @@ class ZkMarathonStore:
         self.store.put("root", root)
 
     def save_versions(self, app_id: str, versions: list[dict[str, Any]]) -> None:
-        self.store.put(f"versions/{app_key(app_id)}", versions[-VERSIONS_KEPT:])
+        """Store the last ``VERSIONS_KEPT`` versions, fewer if they would not fit one
+        state-store document: the oldest go first, and go from ``versions`` too (in
+        place), so the leader's memory holds what is stored (50 versions of a 1 MiB app
+        would be 50 MiB in ZooKeeper and several times that in the leader)."""
+        del versions[: max(0, len(versions) - VERSIONS_KEPT)]
+        del versions[: versions_over(versions, self.store.max_bytes)]
+        self.store.put(f"versions/{app_key(app_id)}", versions)
 
     def delete_versions(self, app_id: str) -> None:
         self.store.delete(f"versions/{app_key(app_id)}")

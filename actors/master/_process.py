@@ -30,7 +30,16 @@ from actors.master._master_core import MasterConfig
 from actors.master._services import LeaderService, ServiceContext
 from runtime import ActorRef, ChildSpec, Node
 from transport import Security
-from zk import Election, LeaderInfo, LeaderWatch, StateStore, ZkError, close_quietly, connect
+from zk import (
+    Election,
+    LeaderInfo,
+    LeaderWatch,
+    StateStore,
+    ZkError,
+    close_quietly,
+    connect,
+    resolve_credentials,
+)
 
 log = logging.getLogger("actors.master")
 
@@ -76,6 +85,8 @@ class MasterOptions:
     http_port: int = 0
     hostname: str = ""
     session_timeout: float = 2.0
+    zk_credentials: str | None = None
+    """ZooKeeper digest credentials file (else ``$PYDCOS_ZK_CREDENTIALS``, else none)."""
     config: MasterConfig | None = None
     services: tuple[LeaderService, ...] = ()
     """Leader services (Marathon, Metronome...) started after the master actor."""
@@ -116,7 +127,11 @@ class MasterProcess:
     def start(self) -> MasterProcess:
         o = self.options
         self.node.listen(o.bind, security=o.security, advertise=o.advertise)
-        self.client = connect(o.zk, session_timeout=o.session_timeout)
+        self.client = connect(
+            o.zk,
+            session_timeout=o.session_timeout,
+            credentials=resolve_credentials(o.zk_credentials),
+        )
         self.registry = ZkRegistryStore(StateStore(self.client, "/registry"))
         self.gateway = HttpGateway(
             o.http_host,
