@@ -73,6 +73,9 @@ class UpOptions:
     insecure_dev: bool = False
     session_timeout: float = 2.0
     timeout: float = 60.0
+    default_user: str | None = None
+    """``--default-user`` of every agent; None: the agent's default (``nobody`` when
+    running as root, else the invoking user)."""
     zk_credentials: Path | None = None
     """ZooKeeper digest credentials to use (an external ensemble's; copied into the state
     dir); None: the state dir's own, created on the first ``up``
@@ -351,6 +354,7 @@ class Launcher:
                     "--containerizers",
                     containerizers,
                     *(["--docker-url", opts.docker_url] if opts.docker_url else []),
+                    *(["--default-user", opts.default_user] if opts.default_user else []),
                 )
                 s = self._spawn(f"agent-{j}", "agent", argv, "agent")
                 s.rec.work_dir, s.rec.resources = str(work), agent_resources(j, first_port)

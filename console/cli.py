@@ -172,7 +172,9 @@ def cmd_agent(args: argparse.Namespace) -> int:
     from actors.agent._process import (
         AgentOptions,
         AgentProcess,
+        check_default_user,
         default_resources,
+        default_task_user,
         parse_agent_attributes,
     )
     from actors.resources import ResourceError, Resources
@@ -200,6 +202,10 @@ def cmd_agent(args: argparse.Namespace) -> int:
     headroom = DEFAULT_GC_DISK_HEADROOM if args.gc_disk_headroom is None else args.gc_disk_headroom
     if not (0 <= headroom <= 1):
         raise CliError(f"--gc-disk-headroom: {headroom!r} is not between 0 and 1")
+    try:
+        user = check_default_user(args.default_user) if args.default_user else default_task_user()
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     security = node_security(args)
     proc = AgentProcess(
         AgentOptions(
@@ -218,6 +224,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
             zk_credentials=args.zk_credentials,
             gc_delay=gc_delay,
             gc_disk_headroom=headroom,
+            default_user=user,
         )
     )
     try:
@@ -343,6 +350,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="disk fraction to keep free; sandboxes go sooner as the disk fills (0.1)",
+    )
+    a.add_argument(
+        "--default-user",
+        default=None,
+        metavar="USER",
+        help="user of native tasks that name none (default: nobody when the agent runs "
+        "as root, else the agent's own user; 'root' only if given here)",
     )
     a.set_defaults(fn=cmd_agent)
 

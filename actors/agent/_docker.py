@@ -21,6 +21,7 @@ from typing import Any
 import docker
 import docker.errors
 
+from actors.agent import _user
 from actors.agent._base import TaskHandle, busy_port, invalid
 from actors.agent._checkpoint import read_checkpoints, write_checkpoint
 from actors.agent._fetcher import fetch
@@ -169,6 +170,13 @@ class DockerTask(TaskHandle):
             kw["command"] = list(spec.args)
         if mappings:
             kw["ports"] = {f"{m.container_port}/{m.protocol}": m.host_port for m in mappings}
+        if spec.user:
+            # The engine resolves it among the image's users (an unknown one fails the
+            # start naming it). The sandbox goes to the host user of that name, if any,
+            # so the task can write there (Mesos does the same).
+            kw["user"] = spec.user
+            with contextlib.suppress(_user.UserError, OSError):
+                _user.chown_tree(self.sandbox.path, _user.lookup(spec.user))
         self._container = client.containers.create(spec.image, **kw)
         if self._kill_requested.is_set():
             self._remove()

@@ -12,9 +12,11 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from typing import Any
 
 from actors.agent import _health
 from actors.agent._spec import HealthCheckSpec, HealthReport
+from actors.agent._user import RunAs
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,12 @@ def check_tcp(host: str, port: int, timeout: float) -> tuple[bool, str]:
         return False, f"TCP connect to {host}:{port} failed: {e}"
 
 
-def command_runner(env: dict[str, str], cwd: str) -> CommandRunner:
+def command_runner(env: dict[str, str], cwd: str, run_as: RunAs | None = None) -> CommandRunner:
+    """COMMAND checks run on the host, as the task's user (``run_as``) when it has one."""
+    switch: dict[str, Any] = {}
+    if run_as is not None:
+        switch = {"user": run_as.uid, "group": run_as.gid, "extra_groups": list(run_as.groups)}
+
     def run(command: str, timeout: float) -> tuple[bool, str]:
         proc = subprocess.Popen(
             ["/bin/sh", "-c", command],
@@ -52,6 +59,7 @@ def command_runner(env: dict[str, str], cwd: str) -> CommandRunner:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            **switch,
         )
         try:
             rc = proc.wait(timeout)

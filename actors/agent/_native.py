@@ -30,7 +30,7 @@ from typing import Any
 
 import psutil
 
-from actors.agent import _cgroups
+from actors.agent import _cgroups, _user
 from actors.agent._base import TaskHandle, busy_port, invalid
 from actors.agent._checkpoint import checkpoint_dir, read_checkpoints, write_checkpoint
 from actors.agent._fetcher import fetch
@@ -126,6 +126,16 @@ class NativeTask(TaskHandle):
         if bad:
             self._emit(*bad)
             return
+        try:
+            run_as = _user.resolve(spec.user)
+            setpriv = _user.find_setpriv() if run_as is not None else None
+            if run_as is not None and setpriv is None:
+                raise _user.UserError(
+                    f"cannot run the task as user {run_as.name!r}: setpriv(1) not found"
+                )
+        except _user.UserError as e:
+            self._emit(TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED, str(e))
+            return
         self.sandbox.create()
         try:
             for uri in spec.uris:
@@ -133,6 +143,8 @@ class NativeTask(TaskHandle):
         except FetchError as e:
             self._emit(TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED, str(e))
             return
+        if run_as is not None:
+            _user.chown_tree(self.sandbox.path, run_as)
         busy = busy_port(spec.host_ports())
         if busy:
             self._emit(TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED, busy)
@@ -144,6 +156,11 @@ class NativeTask(TaskHandle):
         c = self._c
         inner = ["/bin/sh", "-c", spec.command] if spec.command else list(spec.args)
         env = self.sandbox.environment(spec, c.host)
+        if run_as is not None and setpriv is not None:
+            # Only the command switches: the isolation steps before it need root.
+            inner = [*_user.setpriv_argv(run_as, setpriv), *inner]
+            env.setdefault("USER", run_as.name)
+            env.setdefault("LOGNAME", run_as.name)
         self.status_file.parent.mkdir(parents=True, exist_ok=True)
         self.isolated = c.isolated
         init = [
@@ -217,7 +234,7 @@ class NativeTask(TaskHandle):
         message = "running" if self.isolated else f"running WITHOUT isolation: {c.isolation_note}"
         self._emit(TASK_RUNNING, None, message)
         self._start_watch()
-        self._start_health(spec.host_ports(), command_runner(env, str(self.sandbox.path)))
+        self._start_health(spec.host_ports(), command_runner(env, str(self.sandbox.path), run_as))
         if self._kill_requested.is_set():
             self._signal_term()
 
@@ -525,7 +542,12 @@ class NativeContainerizer:
             task.state = TASK_RUNNING
             task._start_watch()
             env = task.sandbox.environment(spec, cp.get("host", self.host))
-            task._start_health(spec.host_ports(), command_runner(env, str(task.sandbox.path)))
+            run_as = None
+            with contextlib.suppress(_user.UserError):
+                run_as = _user.resolve(spec.user)
+            task._start_health(
+                spec.host_ports(), command_runner(env, str(task.sandbox.path), run_as)
+            )
             return RecoveredTask(tid, True, task, TASK_RUNNING, None, "reattached")
         # Gone while the agent was away (or the pid was reused by another process).
         code = _read_status(Path(cp["status_file"]))

@@ -73,6 +73,9 @@ class AgentOptions:
     """Seconds an unused sandbox is kept on an empty disk (Mesos' ``--gc_delay``)."""
     gc_disk_headroom: float = DEFAULT_GC_DISK_HEADROOM
     """Disk fraction to keep free: sandboxes go sooner as the disk fills."""
+    default_user: str | None = None
+    """The user of native tasks that name none (``--default-user``; None: the agent's
+    own). ``pydcos agent`` passes ``default_task_user()`` unless told otherwise."""
 
 
 class AgentProcess:
@@ -108,7 +111,10 @@ class AgentProcess:
         for name, why in c.reasons.items():
             log.warning("containerizer %s unavailable: %s", name, why)
         runner = ContainerRunner(
-            c, gc_delay=self.options.gc_delay, gc_disk_headroom=self.options.gc_disk_headroom
+            c,
+            gc_delay=self.options.gc_delay,
+            gc_disk_headroom=self.options.gc_disk_headroom,
+            default_user=self.options.default_user,
         )
         return runner, c.available()
 
@@ -170,6 +176,35 @@ class AgentProcess:
         if self.client is not None:
             close_quietly(self.client)
             self.client = None
+
+
+DEFAULT_ROOT_TASK_USER = "nobody"
+"""The user of tasks that name none on an agent running as root: root only when asked
+for (``--default-user root``), as DC/OS' strict mode runs tasks as ``nobody``."""
+
+
+def default_task_user(euid: int | None = None) -> str | None:
+    """``--default-user``'s default: ``nobody`` for an agent running as root, else None
+    (tasks run as the agent's own user, the only one it can run them as)."""
+    return DEFAULT_ROOT_TASK_USER if (os.geteuid() if euid is None else euid) == 0 else None
+
+
+def check_default_user(name: str, euid: int | None = None) -> str:
+    """``--default-user NAME`` validated at start (the message names the flag and the
+    user): it must exist here, and an agent that is not root can only name itself."""
+    from actors.agent import _user
+
+    why = _user.valid_user_name(name)
+    if why:
+        raise ValueError(f"--default-user: {why}")
+    try:
+        target = _user.lookup(name)
+        problem = _user.switch_problem(target, os.geteuid() if euid is None else euid)
+    except _user.UserError as exc:
+        raise ValueError(f"--default-user: {exc}") from None
+    if problem:
+        raise ValueError(f"--default-user: {problem}")
+    return target.name
 
 
 def containerizer_id(work_dir: str) -> str:

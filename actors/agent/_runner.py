@@ -30,6 +30,7 @@ from actors.agent._spec import (
     Volume,
 )
 from actors.agent._task_supervisor import Kill, TaskSupervisor, _Health, _Update
+from actors.agent._user import valid_user_name
 from actors.resources import ResourceError, Resources
 from runtime import ActorNotFound, ActorRef, ChildSpec, Node, Supervisor, SupervisorRef
 
@@ -65,8 +66,11 @@ def _health(h: dict[str, Any]) -> HealthCheckSpec:
         raise SpecError(f"health_checks: {h!r:.120} is not a valid health check ({exc})") from None
 
 
-def task_spec(task: p.TaskInfo, app_id: str | None = None) -> TaskSpec:
-    """The containerizer's view of a launched task."""
+def task_spec(
+    task: p.TaskInfo, app_id: str | None = None, default_user: str | None = None
+) -> TaskSpec:
+    """The containerizer's view of a launched task. Its user: the task's own, else (native
+    tasks only: a host user means nothing inside an image) the agent's default."""
     try:
         res = Resources.from_dict(task.resources)
     except ResourceError as exc:
@@ -112,6 +116,11 @@ def task_spec(task: p.TaskInfo, app_id: str | None = None) -> TaskSpec:
     )
     env = dict(cmd.env) if cmd else {}
     labels = dict(task.labels)
+    user = cmd.user if cmd and cmd.user else None  # "" as Marathon may send: unset
+    if user is None and ctype != "DOCKER":
+        user = default_user
+    if user is not None and (why := valid_user_name(user)):
+        raise SpecError(why)
     return TaskSpec(
         task_id=task.task_id,
         command=cmd.value if cmd and cmd.shell else None,
@@ -132,6 +141,7 @@ def task_spec(task: p.TaskInfo, app_id: str | None = None) -> TaskSpec:
         kill_grace_period=task.kill_grace_period,
         labels=tuple(sorted(labels.items())),
         app_id=app_id or labels.get("MARATHON_APP_ID"),
+        user=user,
     )
 
 
@@ -158,8 +168,11 @@ class ContainerRunner:
         tasks_supervisor: str = TASKS_SUPERVISOR,
         gc_delay: float = _gc.DEFAULT_GC_DELAY,
         gc_disk_headroom: float = _gc.DEFAULT_GC_DISK_HEADROOM,
+        default_user: str | None = None,
     ) -> None:
         self.containerizers = containerizers
+        self.default_user = default_user
+        """The user of native tasks that name none (``pydcos agent --default-user``)."""
         self.gc_delay = gc_delay
         self.gc_disk_headroom = gc_disk_headroom
         self._gc_thread: threading.Thread | None = None
@@ -246,7 +259,7 @@ class ContainerRunner:
         self._report = report
         task_id = task.task_id
         try:
-            spec = task_spec(task)
+            spec = task_spec(task, default_user=self.default_user)
         except SpecError as exc:
             report(task_id, "TASK_ERROR", "REASON_TASK_INVALID", str(exc), None)
             return

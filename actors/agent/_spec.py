@@ -136,6 +136,9 @@ class TaskSpec:
     labels: tuple[tuple[str, str], ...] = ()
     app_id: str | None = None
     """Marathon app id, exported as MARATHON_APP_ID."""
+    user: str | None = None
+    """Run as this Unix user (the task's own, or the agent's default user); None: as the
+    agent's user. Native: switched to before exec (``_user``); Docker: ``--user``."""
 
     def host_ports(self) -> tuple[int, ...]:
         """Ports the task uses on the host: mapped host ports in BRIDGE mode, else ports."""

@@ -136,7 +136,11 @@ def test_port_that_is_not_free_fails_with_the_port(native: NativeContainerizer) 
         state, u = run(native, TaskSpec(task_id="busy", command="true", ports=(port,)))
     finally:
         s.close()
-    assert state == TASK_FAILED and f"port {port} is not free" in u.updates[-1][2]
+    assert state == TASK_FAILED
+    assert u.updates[-1][1:] == (
+        "REASON_CONTAINER_LAUNCH_FAILED",
+        f"port {port} is already in use on this host",
+    )
 
 
 def test_kill_sends_sigterm_then_sigkill_after_grace(native: NativeContainerizer) -> None:
