@@ -260,6 +260,11 @@ class _Api:
     async def metrics(self, request: web.Request) -> web.StreamResponse:
         return await self.call(ApiRequest("metrics"))
 
+    async def quarantine(self, request: web.Request) -> web.StreamResponse:
+        """pydcos: stored records the leader refused to load (not in /v2/info, whose
+        shape strict Marathon clients map onto fixed fields)."""
+        return await self.call(ApiRequest("quarantine"))
+
     async def ping(self, request: web.Request) -> web.StreamResponse:
         return web.Response(text="pong")
 
@@ -355,6 +360,7 @@ def api_routes(ctx: ServiceContext, bus: EventBus, timeout: float = 10.0) -> lis
         web.get(P + "/ping", a.ping),
         web.get(P + "/metrics", a.metrics),
         web.get(P + "/v2/info", a.info),
+        web.get(P + "/v2/quarantine", a.quarantine),
         web.get(P + "/v2/leader", a.get_leader),
         web.delete(P + "/v2/leader", a.delete_leader),
         web.get(P + "/v2/events", a.events),
