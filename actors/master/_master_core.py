@@ -1080,7 +1080,9 @@ class MasterCore:
                 self._finish_task(t, state, m.reason, now)
             else:
                 t.state, t.reason, t.updated_at = state, m.reason, now
-            t.message, t.healthy = m.message, m.healthy
+            t.message = m.message
+            if m.healthy is not None:  # None: this update says nothing about health
+                t.healthy = m.healthy
         fw = self.frameworks.get(m.framework_id)
         if fw is not None and fw.connected:
             out.append(Send(fw.address, m))
