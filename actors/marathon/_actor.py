@@ -70,7 +70,7 @@ from ._quarantine import (
     instance_problem,
     salvage_root,
 )
-from ._store import MarathonStore, app_key, key_app
+from ._store import MarathonStore, app_key, keep_versions, key_app
 from ._upgrade import (
     DeploymentActionFinished,
     KillTasks,
@@ -1359,7 +1359,7 @@ class MarathonActor(Actor):
             if prev is None or prev.version != app.version:
                 history = list(self.versions.get(app_id, []))
                 history.append(app.to_json())
-                changed_versions[app_id] = history[-50:]
+                changed_versions[app_id] = keep_versions(history)
         run = _Run(plan, restart, started_at=self.clock.now())
         # Persist FIRST: deployment (it carries the target), versions, root.
         if not plan.is_empty:

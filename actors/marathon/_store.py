@@ -22,7 +22,7 @@ import logging
 import threading
 from typing import Any, Protocol
 
-from zk import ZkError
+from zk import DEFAULT_MAX_BYTES, ZkError, encoded_size
 
 log = logging.getLogger("actors.marathon")
 
@@ -30,18 +30,25 @@ VERSIONS_KEPT = 50
 """App versions kept per app (Marathon's default ``max_versions``)."""
 
 
-def versions_over(versions: list[dict[str, Any]], limit: int) -> int:
-    """How many of the oldest ``versions`` to drop so the rest, as stored JSON, fit in
-    ``limit`` bytes (the newest one is always kept: the store refuses it if too big)."""
-    from zk import encoded_size
+VERSIONS_MAX_BYTES = DEFAULT_MAX_BYTES
+"""An app's stored versions, as one document, fit the state store's document limit."""
 
-    sizes = [encoded_size(v) + 1 for v in versions]
+
+def keep_versions(
+    versions: list[dict[str, Any]], limit: int = VERSIONS_MAX_BYTES
+) -> list[dict[str, Any]]:
+    """The newest ``VERSIONS_KEPT`` versions, fewer if they would not fit ``limit`` bytes
+    as stored JSON: 50 versions of a 1 MiB app would be 50 MiB in ZooKeeper and several
+    times that in the leader. The newest is always kept (the store refuses it if it
+    alone is too big). The leader keeps in memory what this keeps in the store."""
+    versions = versions[-VERSIONS_KEPT:]
+    sizes = [encoded_size(v) + 1 for v in versions]  # +1: the comma or bracket
     total = sum(sizes) + 1
     drop = 0
     while total > limit and drop < len(versions) - 1:
         total -= sizes[drop]
         drop += 1
-    return drop
+    return versions[drop:]
 
 
 def app_key(app_id: str) -> str:
@@ -157,13 +164,8 @@ class ZkMarathonStore:
         self.store.put("root", root)
 
     def save_versions(self, app_id: str, versions: list[dict[str, Any]]) -> None:
-        """Store the last ``VERSIONS_KEPT`` versions, fewer if they would not fit one
-        state-store document: the oldest go first, and go from ``versions`` too (in
-        place), so the leader's memory holds what is stored (50 versions of a 1 MiB app
-        would be 50 MiB in ZooKeeper and several times that in the leader)."""
-        del versions[: max(0, len(versions) - VERSIONS_KEPT)]
-        del versions[: versions_over(versions, self.store.max_bytes)]
-        self.store.put(f"versions/{app_key(app_id)}", versions)
+        key = f"versions/{app_key(app_id)}"
+        self.store.put(key, keep_versions(versions, self.store.max_bytes))
 
     def delete_versions(self, app_id: str) -> None:
         self.store.delete(f"versions/{app_key(app_id)}")
