@@ -7,19 +7,30 @@ chunked atomically or refused, never half-written.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
 from kazoo.client import KazooClient
 
 from zk import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_NODE_LIMIT,
+    JUTE_MAXBUFFER,
     CorruptData,
+    Delete,
     Document,
     DocumentExists,
+    Put,
     StateStore,
     ValueTooLarge,
     VersionConflict,
+    ZooKeeperServer,
+    close_quietly,
+    connect,
+    encoded_size,
 )
+from zk._store import BATCH_BYTES
 from zk.testing import wait_for
 
 pytestmark = pytest.mark.zk
@@ -197,7 +208,6 @@ def test_orphan_chunks_of_a_dead_writer_are_collected(
 
 
 def test_write_many_batches_cas_writes_and_reads_back(store: StateStore) -> None:
-    from zk import Delete, Put
 
     store.put("keep", {"n": 0})
     store.put("gone", {"n": 0})
@@ -215,7 +225,7 @@ def test_write_many_batches_cas_writes_and_reads_back(store: StateStore) -> None
 def test_write_many_stops_at_a_version_conflict_and_says_what_it_did(
     store: StateStore,
 ) -> None:
-    from zk import BatchFailed, Put
+    from zk import BatchFailed
 
     store.put("a", {"v": 1})
     store.put("a", {"v": 2})  # now at version 1
@@ -223,3 +233,66 @@ def test_write_many_stops_at_a_version_conflict_and_says_what_it_did(
         store.write_many([Put("a", {"v": 3}, 0)])
     assert info.value.conflict and info.value.done == {}
     assert store.require("a").value == {"v": 2}  # nothing overwritten
+
+
+# -- limits (issue 30: a 7 MB app and one PATCH ran ZooKeeper out of memory) --------------
+
+
+def test_the_largest_document_is_stored_in_writes_of_at_most_the_node_limit(
+    store: StateStore, zk_client: KazooClient
+) -> None:
+    """ZooKeeper keeps its last 500 transactions in memory: what bounds that memory is
+    the size of each write, so no znode the store writes exceeds ``DEFAULT_NODE_LIMIT``."""
+    value = big(DEFAULT_MAX_BYTES - 2, "L")  # a JSON string: two quotes around it
+    assert encoded_size(value) == DEFAULT_MAX_BYTES
+    doc = store.create("largest", value)
+    assert doc.chunked and doc.size == DEFAULT_MAX_BYTES
+    assert store.require("largest").value == value
+    _, stat = zk_client.get(store.path("largest"))  # the header: names the chunks
+    assert stat.dataLength < 10_000
+    chunks = zk_client.get_children(store.chunks)
+    assert len(chunks) >= DEFAULT_MAX_BYTES // DEFAULT_NODE_LIMIT
+    for name in chunks:
+        _, stat = zk_client.get(f"{store.chunks}/{name}")
+        assert stat.dataLength <= DEFAULT_NODE_LIMIT
+    assert BATCH_BYTES <= DEFAULT_NODE_LIMIT < JUTE_MAXBUFFER  # a multi is one request too
+
+
+def test_one_byte_over_the_largest_document_is_refused_before_it_reaches_zookeeper(
+    store: StateStore, zk_client: KazooClient
+) -> None:
+    store.create("app", {"small": 1})
+    too_big = big(DEFAULT_MAX_BYTES - 1, "X")
+    with pytest.raises(ValueTooLarge) as info:
+        store.put("app", too_big)
+    assert (info.value.size, info.value.limit) == (DEFAULT_MAX_BYTES + 1, DEFAULT_MAX_BYTES)
+    assert f"{DEFAULT_MAX_BYTES + 1} bytes" in str(info.value)
+    assert f"limit of {DEFAULT_MAX_BYTES} bytes" in str(info.value)
+    assert store.require("app").value == {"small": 1}
+    assert store.require("app").version == 0
+    assert zk_client.get_children(store.chunks) == []
+
+
+@pytest.mark.slow
+def test_zookeeper_holds_through_rewrites_of_the_largest_document_and_a_restart(
+    tmp_path: Path,
+) -> None:
+    """With the development server's defaults (heap, jute.maxbuffer, snapshots) and the
+    store's limits, 60 rewrites of 8 MiB documents (~500 MB written) and a restart that
+    replays the log leave ZooKeeper serving: before, ~100 MB ran it out of memory."""
+    with ZooKeeperServer(data_dir=tmp_path / "zk") as server:
+        pid = server.pid
+        client = connect(server.hosts)
+        try:
+            store = StateStore(client)
+            for i in range(60):
+                store.put(f"big{i % 4}", big(DEFAULT_MAX_BYTES - 2 - 10, f"{i:02d}") + "0123456789")
+                assert server.running and server.pid == pid, f"ZooKeeper exited at write {i}"
+            server.restart()
+            assert server.serving()
+            wait_for(lambda: client.connected, what="the client back")
+            assert store.require("big3").value.startswith("59")
+            assert store.collect_garbage(older_than=0.0) == 0
+            assert server.running, server.log_tail()
+        finally:
+            close_quietly(client)
