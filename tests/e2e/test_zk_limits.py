@@ -163,3 +163,40 @@ def _read(path: Path) -> Any:
 
     assert oct(os.stat(path).st_mode & 0o777) == "0o600"
     return read_credentials(path)
+
+
+def test_a_change_too_large_for_one_document_is_422_naming_size_and_limit(
+    cluster: E2ECluster, tmp_path: Path
+) -> None:
+    """Marathon's root group holds every app and a deployment holds the root twice (as
+    Marathon refuses a plan above --zk_max_node_size): the store refuses the deployment,
+    the first document written, so nothing of the change is stored."""
+    creds_file = write_credentials(tmp_path / "zk.credentials", generate_credentials())
+    master = cluster.add_master("--zk-credentials", str(creds_file)).wait_up()
+    base = cluster.leader().http_url
+    wait_for(lambda: request(base, "GET", "/marathon/v2/apps")[0] == 200, 30, "Marathon up")
+    accepted = 0
+    for i in range(10):
+        status, body = request(
+            base, "POST", "/marathon/v2/apps", app_body(f"/big-{i}", MAX_BODY_BYTES, "r")
+        )
+        if status != 201:
+            break
+        accepted += 1
+    assert 2 <= accepted < 5, accepted
+    assert status == 422, (status, str(body)[:300])
+    assert f"above the limit of {DEFAULT_MAX_BYTES} bytes" in body["message"]
+    assert body["details"][0]["errors"][0].startswith("value for /marathon/docs/deployments/")
+    assert request(base, "GET", f"/marathon/v2/apps/big-{accepted}")[0] == 404
+    client = connect(cluster.zk_hosts, chroot=cluster.chroot, credentials=_read(creds_file))
+    try:
+        store = StateStore(client, "/marathon")
+        root = store.require("root")
+        assert f"/big-{accepted}" not in json.dumps(root.value)
+        assert f"_big-{accepted}" not in store.list("versions")
+    finally:
+        close_quietly(client)
+    # The way out is the ordinary one: deleting an app makes room again.
+    assert request(base, "DELETE", "/marathon/v2/apps/big-0?force=true")[0] == 200
+    status, _ = request(base, "POST", "/marathon/v2/apps", app_body("/small", 2000, "s"))
+    assert status == 201 and master.alive
