@@ -72,6 +72,9 @@ class TableSync:
     ) -> None:
         self.table = table
         self.keys = [k for _, k, _ in columns]
+        self.auto = {k for _, k, w in columns if w is None}
+        """Columns sized by content: they must grow when a cell is updated, not only
+        when a row is added (else "0.1/2" shows as "0.1")."""
         for label, key, width in columns:
             table.add_column(label, key=key, width=width)
         self.rows: dict[str, tuple[Any, ...]] = {}
@@ -93,7 +96,7 @@ class TableSync:
             elif old != row:
                 for col, a, b in zip(self.keys, old, row, strict=True):
                     if a != b:
-                        t.update_cell(key, col, b)
+                        t.update_cell(key, col, b, update_width=col in self.auto)
             self.rows[key] = row
 
     def selected_key(self) -> str | None:
