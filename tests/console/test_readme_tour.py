@@ -304,3 +304,20 @@ def rewrite(text: str, steps: list[Step], actual: dict[int, list[str]]) -> str:
         i += len(step.expected)  # skip the old output (its trailing blanks stay)
         out.extend(actual.get(step.line, step.expected))
     return "\n".join(out) + "\n"
+
+
+def test_the_demo_leaves_the_tours_ids_free() -> None:
+    """`make demo` then the tour: the tour's `app add`/`job add` must not collide."""
+    sys.path.insert(0, str(REPO / "examples"))
+    try:
+        import demo_setup
+    finally:
+        sys.path.remove(str(REPO / "examples"))
+    added = set()
+    for step in parse_tour(README.read_text()):
+        argv = shlex.split(step.command)
+        if argv[1:3] in (["marathon", "app"], ["job", "add"]) and "add" in argv:
+            added.add(json.loads((REPO / argv[-1]).read_text())["id"].strip("/"))
+    assert {"web", "tick"} <= added
+    assert demo_setup.APP_ID.strip("/") not in added
+    assert demo_setup.JOB_ID not in added
