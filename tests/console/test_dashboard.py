@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import os
 import struct
+import subprocess
+import sys
 import termios
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -405,3 +409,52 @@ def test_refresh_plan_rereads_after_deployment_events_and_periodically() -> None
     assert plan.due(105.0) == "full"
     plan.done("full", 105.0)
     assert plan.due(109.9) is None and plan.due(110.0) == "full"
+
+
+PROBE = """
+import os
+import sys
+sys.path.insert(0, {repo!r})
+from console._dashboard import DashboardApp, _sized_driver
+from console._fake import FakeSource
+
+class Probe(DashboardApp):
+    def on_ready(self) -> None:
+        os.write(1, f"{{self.size.width}}x{{self.size.height}}\\n".encode())  # stdout: the pipe
+        self.exit()
+
+Probe(FakeSource(), driver_class=_sized_driver()).run()
+"""
+
+
+def test_piped_stdout_draws_at_the_terminals_size() -> None:
+    """`pydcos dashboard | cat` in a 120x40 terminal: the app is 120x40, not 80x24 (what
+    Textual's own driver finds, asking the piped stdout)."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    env["TERM"] = "xterm-256color"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PROBE.format(repo=str(Path(__file__).resolve().parents[2]))],
+        stdin=slave,
+        stderr=slave,
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    os.close(slave)
+
+    def drain() -> None:  # read what it draws, so the terminal's buffer never fills
+        with contextlib.suppress(OSError):
+            while os.read(master, 65536):
+                pass
+
+    threading.Thread(target=drain, daemon=True).start()
+    try:
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    assert out.strip().splitlines()[-1] == "120x40"
