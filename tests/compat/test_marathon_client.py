@@ -33,7 +33,12 @@ from marathon.models.app import MarathonHealthCheck  # noqa: E402
 from marathon.models.task import MarathonTask  # noqa: E402
 
 _why = services_available()
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(_why is not None, reason=_why or "")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(_why is not None, reason=_why or ""),
+    # The 2020 library calls logging's warn() and friends: its deprecations, not ours.
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+]
 
 
 def _masters(cluster: LocalCluster) -> list[dict[str, Any]]:
@@ -77,6 +82,10 @@ def _running(client: MarathonClient, app_id: str, n: int) -> list[MarathonTask]:
     return running if len(running) == n else []
 
 
+def _healthy_count(client: MarathonClient, app_id: str) -> int:
+    return int(client.get_app(app_id, embed_counts=True).tasks_healthy or 0)
+
+
 def _no_deployments(client: MarathonClient, app_id: str) -> bool:
     return not [d for d in client.list_deployments() if app_id in d.affected_apps]
 
@@ -92,8 +101,8 @@ def test_app_lifecycle_through_the_marathon_library(client: MarathonClient, app_
                 protocol="COMMAND",
                 command="true",
                 grace_period_seconds=30,
-                interval_seconds=1,
-                timeout_seconds=5,
+                interval_seconds=2,
+                timeout_seconds=1,
                 max_consecutive_failures=3,
             )
         ],
@@ -112,6 +121,7 @@ def test_app_lifecycle_through_the_marathon_library(client: MarathonClient, app_
         return bool(t) and all(r.alive for x in t for r in x.health_check_results)
 
     wait_for(healthy, timeout=60, what="health check results")
+    wait_for(lambda: _no_deployments(client, app_id), timeout=60, what="the first deployment")
 
     # scale_app sends PUT /v2/apps/{id} with {"instances": 3}: Marathon's partial update.
     deployment = client.scale_app(app_id, instances=3)
@@ -234,8 +244,16 @@ def test_the_librarys_own_event_stream_parses_every_event(
 def test_the_library_keeps_working_after_a_leader_sigkill(
     local_cluster: LocalCluster, client: MarathonClient, app_id: str
 ) -> None:
-    client.create_app(app_id, MarathonApp(cmd="sleep 1000", cpus=0.1, mem=32, instances=2))
+    check = MarathonHealthCheck(
+        protocol="COMMAND", command="true", interval_seconds=2, timeout_seconds=1
+    )
+    client.create_app(
+        app_id,
+        MarathonApp(cmd="sleep 1000", cpus=0.1, mem=32, instances=2, health_checks=[check]),
+    )
     before = {t.id for t in wait_for(lambda: _running(client, app_id, 2), timeout=60, what="2")}
+    wait_for(lambda: _healthy_count(client, app_id) == 2, timeout=60, what="2 healthy")
+    wait_for(lambda: _no_deployments(client, app_id), timeout=60, what="the deployment done")
     leader = _leader_url(local_cluster)
     pid = next(m["pid"] for m in _masters(local_cluster) if m["http_url"].rstrip("/") == leader)
     os.kill(pid, signal.SIGKILL)
@@ -244,6 +262,8 @@ def test_the_library_keeps_working_after_a_leader_sigkill(
         return {t.id for t in _running(client, app_id, 2)} == before
 
     wait_for(same_tasks, timeout=90, what="the same 2 tasks listed by the new leader")
+    # Health is adopted with the tasks (it was lost for good on failover once).
+    wait_for(lambda: _healthy_count(client, app_id) == 2, timeout=60, what="health adopted")
     client.scale_app(app_id, instances=1)
     wait_for(lambda: _running(client, app_id, 1), timeout=60, what="scaled to 1 after failover")
     client.delete_app(app_id, force=True)
