@@ -134,6 +134,8 @@ class LiveSource:
         self._leader_url: str | None = None
         self._leader: Any = None
         self._plan = RefreshPlan(time.monotonic())
+        self._plan_lock = threading.Lock()
+        """The SSE thread notes events, the refresh thread reads the plan."""
         self._kick = threading.Event()
 
     # -- lifecycle ----------------------------------------------------------------
@@ -249,15 +251,19 @@ class LiveSource:
     def _slow_loop(self) -> None:
         plan = self._plan
         while not self._stop.is_set():
-            self._kick.wait(plan.wait(time.monotonic()))
+            with self._plan_lock:
+                timeout = plan.wait(time.monotonic())
+            self._kick.wait(timeout)
             self._kick.clear()
             if self._stop.is_set():
                 return
             now = time.monotonic()
-            what = plan.due(now)
+            with self._plan_lock:
+                what = plan.due(now)
+                if what is not None:
+                    plan.done(what, now)
             if what is None:
                 continue
-            plan.done(what, now)
             if self._leader_url is None:
                 continue
             self._read(full=what == "full")
@@ -338,7 +344,11 @@ class LiveSource:
                     data = []
                     if isinstance(event, dict):
                         self._emit(m.MarathonEvent(event))
-                        if self._plan.event(str(event.get("eventType", "")), time.monotonic()):
+                        with self._plan_lock:
+                            kick = self._plan.event(
+                                str(event.get("eventType", "")), time.monotonic()
+                            )
+                        if kick:
                             self._kick.set()
         finally:
             self._sse_conn = None
