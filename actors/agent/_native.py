@@ -58,15 +58,22 @@ log = logging.getLogger("actors.agent.native")
 # Moves itself into each cgroup.procs named before "--", then execs the rest.
 _JOIN_CGROUPS = 'while [ "$1" != -- ]; do echo 0 > "$1" || exit 125; shift; done; shift; exec "$@"'
 # pid 1 of the task (or the session leader without isolation). $1 status file,
-# $2 sandbox, $3 "1" to set up the private /tmp, then the command's argv.
+# $2 sandbox, $3 "1" to set up the private /tmp, $4 a directory to hide under an empty
+# tmpfs (one the task's user cannot pass through on the way to its sandbox) or "", then
+# the command's argv. A sandbox under either tmpfs is bound back to its own path.
 _INIT = r"""
-st="$1"; sb="$2"; iso="$3"; shift 3
+st="$1"; sb="$2"; iso="$3"; hide="$4"; shift 4
 exec 9>"$st"
 if [ "$iso" = 1 ]; then
   mount -t tmpfs -o mode=1777 tmpfs /tmp || exit 125
-  case "$sb" in /tmp|/tmp/*)
-    mkdir -p "$sb" && mount --no-canonicalize --bind /proc/self/cwd "$sb" && cd "$sb" ;;
-  esac
+  if [ -n "$hide" ]; then
+    mount -t tmpfs -o mode=0755 tmpfs "$hide" || exit 125
+  fi
+  case "$sb" in /tmp|/tmp/*) hide=/tmp ;; esac
+  if [ -n "$hide" ]; then
+    (umask 022; mkdir -p "$sb") && mount --no-canonicalize --bind /proc/self/cwd "$sb" \
+      && cd "$sb" || exit 125
+  fi
 fi
 "$@" 9>&- &
 c=$!
@@ -163,14 +170,19 @@ class NativeTask(TaskHandle):
             env.setdefault("LOGNAME", run_as.name)
         self.status_file.parent.mkdir(parents=True, exist_ok=True)
         self.isolated = c.isolated
+        sandbox_path = Path(os.path.abspath(self.sandbox.path))
+        hide = None
+        if run_as is not None and self.isolated and not _under_tmp(sandbox_path):
+            hide = _user.closed_ancestor(sandbox_path, run_as)
         init = [
             "/bin/sh",
             "-c",
             _INIT,
             "pydcos-init",
             str(self.status_file),
-            str(self.sandbox.path),
+            str(sandbox_path),
             "1" if self.isolated else "0",
+            str(hide or ""),
             *inner,
         ]
         if self.isolated:
@@ -348,6 +360,10 @@ class NativeTask(TaskHandle):
             return Usage(cpu, int(mem), None, None)
         except psutil.Error:
             return None
+
+
+def _under_tmp(path: Path) -> bool:
+    return path == Path("/tmp") or Path("/tmp") in path.parents
 
 
 def _read_status(path: Path) -> int | None:

@@ -20,6 +20,8 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,3 +114,27 @@ def chown_tree(path: Path, target: RunAs) -> None:
     for root, dirs, files in os.walk(path):
         for name in dirs + files:
             os.chown(os.path.join(root, name), target.uid, target.gid, follow_symlinks=False)
+
+
+def may_search(st: os.stat_result, target: RunAs) -> bool:
+    """Can ``target`` pass through a directory with this stat (mode bits only, pure)?"""
+    if st.st_uid == target.uid:
+        return bool(st.st_mode & stat.S_IXUSR)
+    if st.st_gid in target.groups or st.st_gid == target.gid:
+        return bool(st.st_mode & stat.S_IXGRP)
+    return bool(st.st_mode & stat.S_IXOTH)
+
+
+def closed_ancestor(
+    path: Path, target: RunAs, lstat: Callable[[Path], os.stat_result] = os.stat
+) -> Path | None:
+    """The topmost directory above ``path`` that ``target`` cannot pass through (a work
+    dir under root's 0700 home), or None. An isolated task gets an empty tmpfs over it
+    holding just its sandbox, so ``$MESOS_SANDBOX`` works as that user; what it hides
+    was closed to the user anyway. ``/`` itself is never hidden."""
+    for parent in reversed(path.parents):
+        if parent == Path(parent.anchor):
+            continue
+        if not may_search(lstat(parent), target):
+            return parent
+    return None

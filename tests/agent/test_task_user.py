@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 import pwd
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -150,6 +152,39 @@ def test_a_native_task_runs_as_its_user_in_a_sandbox_it_owns(
     assert h.sandbox.stdout.read_text().strip() == "nobody"
     assert sandbox.stat().st_uid == NOBODY.pw_uid
     assert (sandbox / "made-here").stat().st_uid == NOBODY.pw_uid
+
+
+@as_root
+def test_a_sandbox_below_a_directory_closed_to_the_user_is_reachable_at_its_path() -> None:
+    """A work dir under root's 0700 home (``cluster up``'s default state dir): the task
+    (as nobody) still reaches ``$MESOS_SANDBOX`` by its absolute path, and sees nothing
+    else of the closed directory."""
+    closed = Path(tempfile.mkdtemp(prefix="pydcos-user-", dir="/var/tmp"))  # mode 0700
+    native = NativeContainerizer(closed / "work", cgroup_root=f"pydcos-test-{os.getpid()}")
+    (closed / "secret").write_text("root only")
+    try:
+        u = UpdateLog()
+        command = f'echo hi > "$MESOS_SANDBOX/abs" && ls -A {closed}'
+        spec = TaskSpec(task_id="closed", command=command, user="nobody")
+        h = native.launch(spec, None, u)
+        assert h.wait(20) == TASK_FINISHED, (u.updates, h.sandbox.stderr.read_text())
+        assert (h.sandbox.path / "abs").read_text() == "hi\n"
+        assert h.sandbox.stdout.read_text().split() == ["work"]  # no "secret"
+    finally:
+        native.remove_cgroup_root(kill_tasks=True)
+        shutil.rmtree(closed)
+
+
+def test_the_topmost_directory_closed_to_the_user_is_found() -> None:
+    nobody = _user.RunAs("nobody", 65534, 65534, (65534,))
+    modes = {"/": 0o755, "/root": 0o700, "/root/a": 0o700, "/root/a/b": 0o755}
+
+    def fake_stat(path: Path) -> os.stat_result:
+        return os.stat_result((0o040000 | modes[str(path)], 0, 0, 0, 0, 0, 0, 0, 0, 0))
+
+    assert _user.closed_ancestor(Path("/root/a/b/sandbox"), nobody, fake_stat) == Path("/root")
+    root = _user.RunAs("root", 0, 0, (0,))
+    assert _user.closed_ancestor(Path("/root/a/b/sandbox"), root, fake_stat) is None
 
 
 @as_root
