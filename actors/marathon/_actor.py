@@ -1860,7 +1860,16 @@ class MarathonActor(Actor):
     def _quarantined_app_op(self, req: ApiRequest) -> ApiReply | None:
         """The answer for an operation on an app quarantined when its stored definition
         could not be loaded: ``DELETE`` removes it (the way out without touching
-        ZooKeeper by hand), a read says why it is not served; None otherwise."""
+        ZooKeeper by hand), a read says why it is not served; None otherwise. The same
+        for ``DELETE /v2/deployments/<id>`` of a quarantined deployment."""
+        if req.op == "cancel_deployment":
+            key = f"deployments/{req.params.get('deployment_id')}"
+            if f"deployment:{key}" not in self.q.entries or key.endswith("/None"):
+                return None
+            self.store.delete_deployment(key.split("/", 1)[1])
+            self.q.entries.pop(f"deployment:{key}", None)
+            log.warning("marathon: quarantined %s deleted on request", key)
+            return ApiReply(202, {})
         app_id = req.app_id
         if not app_id or app_id not in self.q.kept_apps or app_id in self.apps:
             return None

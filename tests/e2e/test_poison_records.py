@@ -200,6 +200,8 @@ def test_poison_records_in_zookeeper_are_quarantined_and_the_leader_stays_up(
         "/poison out of quarantine",
     )
     assert all(a["id"] != "/poison" for a in marathon.require("root").value["apps"])
+    ok(base, "DELETE", "/marathon/v2/deployments/bogus", want=202)
+    assert zk.exists(marathon.path("deployments/bogus")) is None
     ok(base, "DELETE", f"{JOBS}/poison-cron")
     assert zk.exists(metronome.path("jobs/poison-cron")) is None
     assert [q["id"] for q in quarantined(base, "metronome")] == ["poison-bytes"]
