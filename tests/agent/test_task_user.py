@@ -71,6 +71,16 @@ def test_the_tasks_user_then_the_agents_default(
     assert task_spec(info(user, container), default_user=default).user == expected
 
 
+def test_metronomes_run_user_reaches_the_task() -> None:
+    from actors.metronome._actor import task_info
+    from actors.metronome._job import JobSpec
+    from actors.metronome._run import JobRun
+
+    job = JobSpec.from_json({"id": "etl", "run": {"cmd": "id -u", "user": "nobody"}})
+    spec = task_spec(task_info(JobRun("r1", job, 0.0), "etl.r1", "a"), default_user="other")
+    assert spec.user == "nobody"
+
+
 @pytest.mark.parametrize("bad", ["a b", "x:y", "../x", "nul\0", "\n"])
 def test_a_user_that_cannot_be_a_name_is_refused_naming_the_field(bad: str) -> None:
     with pytest.raises(SpecError, match=r"^user: "):
