@@ -23,7 +23,6 @@ from tests.e2e.conftest import E2ECluster, wait_for
 from zk import (
     DEFAULT_MAX_BYTES,
     DEFAULT_NODE_LIMIT,
-    JUTE_MAXBUFFER,
     StateStore,
     ZooKeeperServer,
     close_quietly,
@@ -83,13 +82,6 @@ def rss_mb(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) // 1024
     return 0
-
-
-def test_the_limits_fit_together() -> None:
-    """A body, and what Marathon derives from it (the deployment holds the root group
-    twice, versions hold it many times), fits one document; every write fits a request."""
-    assert 2 * MAX_BODY_BYTES + 64 * 1024 <= DEFAULT_MAX_BYTES
-    assert DEFAULT_NODE_LIMIT + 64 * 1024 <= JUTE_MAXBUFFER
 
 
 def test_zookeeper_and_the_leader_hold_through_100_creates_and_updates_of_the_largest_app(
