@@ -252,8 +252,9 @@ def test_readme_tour_prints_what_the_readme_shows(tour: Tour) -> None:
     hosts = local_hostnames()
     update = bool(os.environ.get("PYDCOS_UPDATE_README"))
     actual: dict[int, list[str]] = {}
+    """What each step printed, by its index in ``steps``."""
     failures: list[str] = []
-    for step in steps:
+    for index, step in enumerate(steps):
         if step.command in SKIPPED:
             continue
         want = normalise(step.expected, hosts)
@@ -270,7 +271,7 @@ def test_readme_tour_prints_what_the_readme_shows(tour: Tour) -> None:
             while normalise(got, hosts) != want and time.monotonic() < deadline:
                 time.sleep(0.5)  # a re-run of a read-only command, not a stand-in for one
                 got = once()
-        actual[step.line] = got
+        actual[index] = got
         if normalise(got, hosts) != want:
             diff = "\n".join(
                 difflib.unified_diff(
@@ -285,25 +286,40 @@ def test_readme_tour_prints_what_the_readme_shows(tour: Tour) -> None:
                 f"$ {step.command}  (README.md:{step.line})\n{diff}\nprinted:\n" + "\n".join(got)
             )
     if update:
-        README.write_text(rewrite(text, steps, actual))
+        # Others edit README.md too: read it again now and touch only the tour's outputs.
+        fresh = README.read_text()
+        again = parse_tour(fresh)
+        assert [s.command for s in again] == [s.command for s in steps], "the tour changed"
+        README.write_text(rewrite(fresh, again, actual))
     assert not failures, "\n\n".join(failures)
 
 
 def rewrite(text: str, steps: list[Step], actual: dict[int, list[str]]) -> str:
-    """README.md with each step's output replaced by what it printed."""
+    """README.md with each step's output (by index in ``steps``) replaced by what it
+    printed; every line outside the tour's outputs is kept as it is."""
     lines = text.splitlines()
     out: list[str] = []
-    by_line = {s.line: s for s in steps}
+    by_line = {s.line: (i, s) for i, s in enumerate(steps)}
     i = 0
     while i < len(lines):
         out.append(lines[i])
-        step = by_line.get(i + 1)
+        found = by_line.get(i + 1)
         i += 1
-        if step is None:
+        if found is None:
             continue
+        index, step = found
         i += len(step.expected)  # skip the old output (its trailing blanks stay)
-        out.extend(actual.get(step.line, step.expected))
-    return "\n".join(out) + "\n"
+        out.extend(actual.get(index, step.expected))
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
+
+
+def test_rewrite_touches_only_the_outputs() -> None:
+    text = README.read_text()
+    steps = parse_tour(text)
+    assert rewrite(text, steps, {}) == text
+    new = rewrite(text, steps, {0: ["<printed by the test>"]})
+    assert parse_tour(new)[0].expected == ["<printed by the test>"]
+    assert new.replace("<printed by the test>", "\n".join(steps[0].expected), 1) == text
 
 
 def test_the_demo_leaves_the_tours_ids_free() -> None:
