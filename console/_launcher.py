@@ -416,6 +416,11 @@ class Launcher:
                         session_timeout=5.0,
                         credentials=creds,
                     )
+                    if creds is not None:
+                        from zk import secure_tree
+
+                        # A state dir from before ACLs: its znodes are still open.
+                        secure_tree(client)
                 if client is not None and all(s.rec.address for s in masters):
                     from zk import read_leader
 

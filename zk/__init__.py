@@ -20,6 +20,7 @@ from zk._client import (
     protect_root,
     read_credentials,
     resolve_credentials,
+    secure_tree,
     write_credentials,
 )
 from zk._election import (
@@ -120,5 +121,6 @@ __all__ = [
     "read_credentials",
     "read_leader",
     "resolve_credentials",
+    "secure_tree",
     "write_credentials",
 ]

@@ -213,6 +213,38 @@ def protect_root(hosts: str, credentials: ZkCredentials, connect_timeout: float 
         close_quietly(client)
 
 
+def secure_tree(
+    client: KazooClient, readable: tuple[str, ...] = ("/election", "/election-term")
+) -> int:
+    """Give every znode under the client's chroot the client's ACL (``readable`` paths
+    and what is below them: ``leader_acl``), for znodes written before ACLs existed: a
+    rewrite keeps a znode's ACL, so old open znodes would stay open. Znodes another
+    identity owns (``NoAuth``) or that vanish meanwhile are left alone. Returns how many
+    changed."""
+    from kazoo.exceptions import NoAuthError, NoNodeError
+
+    own = list(client.default_acl or [])
+    if not own:
+        raise BadCredentials("secure_tree needs a client connected with credentials")
+    changed = 0
+    stack = ["/"]
+    while stack:
+        path = stack.pop()
+        wanted = own
+        if any(path == r or path.startswith(r + "/") for r in readable):
+            wanted = leader_acl(client) or own
+        try:
+            acls, _ = client.get_acls(path)
+            if sorted(map(repr, acls)) != sorted(map(repr, wanted)):
+                client.set_acls(path, wanted)
+                changed += 1
+            children = client.get_children(path)
+        except (NoAuthError, NoNodeError):
+            continue
+        stack.extend(f"{path.rstrip('/')}/{c}" for c in children)
+    return changed
+
+
 def close_quietly(client: KazooClient) -> None:
     """Stop and close a client, ignoring errors (used in teardown paths)."""
     for step in (client.stop, client.close):

@@ -35,6 +35,7 @@ from zk import (
     read_credentials,
     read_leader,
     resolve_credentials,
+    secure_tree,
     write_credentials,
 )
 from zk.testing import wait_for
@@ -202,3 +203,31 @@ def test_protect_root_lets_only_the_cluster_create_at_the_top(tmp_path: Path) ->
         finally:
             close_quietly(stranger)
             close_quietly(ours)
+
+
+@pytest.mark.zk
+def test_secure_tree_closes_znodes_written_before_acls_existed(
+    zk_connect: Callable[..., KazooClient],
+) -> None:
+    """A rewrite keeps a znode's ACL, so a state dir from before ACLs would stay open:
+    ``cluster up`` gives every existing znode the cluster's ACL (the election's: plus
+    world READ)."""
+    old = zk_connect()  # the cluster before this change: no credentials
+    StateStore(old, "/marathon").create("root", {"apps": []})
+    Registry(old).register("agents", "a1", {"host": "h"})
+    old.ensure_path("/election")
+    old.create("/election/member_x_0000000001", b'{"address": "tcp://h:1"}')
+    ours = zk_connect(credentials=CREDS)
+    assert secure_tree(ours) >= 8
+    assert secure_tree(ours) == 0  # nothing left to change
+    stranger = zk_connect()
+    with pytest.raises(NoAuthError):
+        stranger.get("/marathon/docs/root")
+    with pytest.raises(NoAuthError):
+        stranger.set("/registry/agents/a1", b"{}")
+    assert stranger.get("/election/member_x_0000000001")[0].startswith(b"{")
+    with pytest.raises(NoAuthError):
+        stranger.delete("/election/member_x_0000000001")
+    assert StateStore(ours, "/marathon").require("root").value == {"apps": []}
+    with pytest.raises(BadCredentials, match="credentials"):
+        secure_tree(stranger)
