@@ -265,6 +265,12 @@ scroll bar. HOST takes what is left; Nodes size to their (similar) usage bars.
 Masters show their HTTP address without the scheme, so ROLE fits "electing"."""
 
 
+def _masters_up(masters: list[dict[str, Any]]) -> str:
+    """``3``, or ``2/3`` (up/known) when some are down."""
+    up = sum(1 for x in masters if x["state"] != "down")
+    return str(up) if up == len(masters) else f"{up}/{len(masters)}"
+
+
 class DashboardApp(App[None]):
     """The console. ``source`` is injectable: a ``LiveSource`` or a test's fake."""
 
@@ -399,7 +405,7 @@ class DashboardApp(App[None]):
         name = (leader.hostname or leader.address) if leader else "?"
         url = leader.http_url if leader else ""
         header.update(
-            f"pydcos  leader [b]{name}[/b] {url}   masters {len(md.masters)}   "
+            f"pydcos  leader [b]{name}[/b] {url}   masters {_masters_up(md.masters)}   "
             f"nodes {len(md.nodes)}   services {len(md.apps)}   tasks {len(md.tasks)}   "
             f"jobs {len(md.jobs)}" + (f"   filter: {self.filter}" if self.filter else "")
         )

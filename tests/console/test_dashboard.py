@@ -161,7 +161,7 @@ def test_killed_leader_shows_electing_then_down_after_the_election() -> None:
             "master-2": "standby",
             "master-3": "leader",
         }
-        assert "masters 3" in text  # the dead one is still counted and shown
+        assert "masters 2/3" in text  # up/known: the dead one still counts
 
     run(source, body)
 
