@@ -10,7 +10,7 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from console import _state as st
-from console._launcher import Launcher, LauncherError, UpOptions
+from console._launcher import Launcher, LauncherError, UpOptions, credentials_path
 from console._output import Out, console
 
 
@@ -78,6 +78,9 @@ def _print_ready(out: Out, status: dict[str, Any], rec: st.ClusterRecord, elapse
     sd = "" if Path(rec.state_dir) == st.default_state_dir() else f" --state-dir {rec.state_dir}"
     out.line("")
     out.line(f"ZooKeeper   zk://{rec.zk}")
+    creds = credentials_path(Path(rec.state_dir))
+    if creds.exists():
+        out.line(f"  ACL       digest, credentials in {creds} (mode 0600)")
     if url:
         out.line(f"Mesos       {url}/mesos/master/state")
         out.line(f"Marathon    {url}/marathon/v2/apps")
@@ -98,6 +101,8 @@ def _print_ready(out: Out, status: dict[str, Any], rec: st.ClusterRecord, elapse
         hint = f"export PYDCOS_ZK={rec.zk}"
         if rec.keys:
             hint += f" PYDCOS_KEYS={rec.keys}"
+        if creds.exists():
+            hint += f" PYDCOS_ZK_CREDENTIALS={creds}"
         out.line(f"  (from another shell or state dir, find this cluster with: {hint})")
 
 
