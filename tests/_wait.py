@@ -9,15 +9,24 @@ from typing import Any
 
 
 def wait_for(
-    cond: Callable[[], Any], timeout: float = 20.0, what: str = "condition", interval: float = 0.05
+    cond: Callable[[], Any],
+    timeout: float = 20.0,
+    what: str = "condition",
+    interval: float = 0.02,
+    retry_errors: bool = True,
 ) -> Any:
-    """Poll ``cond`` until it returns something truthy, and return that; fail at the deadline."""
+    """Poll ``cond`` until it returns something truthy, and return that; fail at the deadline.
+
+    ``retry_errors``: a poll that raises (a server restarting, a failover) polls again;
+    unit tests of in-process code pass False so that a bug fails at once."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
         try:
             last = cond()
-        except Exception as exc:  # a poll that raises (a server restarting) polls again
+        except Exception as exc:
+            if not retry_errors:
+                raise
             last = exc
         else:
             if last:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import pytest
 from actors.agent._cgroups import CGROUP_ROOT
 from actors.agent._dockerd import DockerDaemon, DockerDaemonError
 from actors.agent._native import NativeContainerizer
+from tests._wait import wait_for as _shared_wait_for
 
 CGROUP_PREFIX = "pydcos-test-"
 """Native tests run their tasks under the cgroup root ``pydcos-test-<pytest pid>``."""
@@ -89,11 +90,5 @@ def work_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def wait_for(cond: Callable[[], object], timeout: float = 20.0, what: str = "condition") -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+wait_for = functools.partial(_shared_wait_for, retry_errors=False)
+"""The suite's one wait_for (tests/_wait.py); a poll that raises fails at once here."""

@@ -8,10 +8,11 @@ join of checkpoints and recovered containers (``plan_recovery``) is tested row b
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,22 +28,15 @@ from actors.agent._spec import RecoveredTask
 from actors.agent._task_store import StoredTask, TaskStore, plan_recovery
 from actors.resources import Resources
 from runtime import Actor, ActorRef, Node
+from tests._wait import wait_for as _shared_wait_for
 
 MASTER = "tcp://h:1/master"
 AGENT = "tcp://h:1/agent"
 FW = "fw-1"
 
 
-def wait_for(cond: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = cond()
-        if last:
-            return last
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r:.300})")
-
+wait_for = functools.partial(_shared_wait_for, retry_errors=False)
+"""The suite's one wait_for (tests/_wait.py); a poll that raises fails at once here."""
 
 # ------------------------------------------------------------------------------ fakes
 

@@ -41,6 +41,7 @@ from actors import protocol as p
 from actors.framework import Scheduler, SchedulerDriver
 from runtime import Cluster as ClusterHandle
 from runtime import connect
+from tests._wait import wait_for
 from zk import close_quietly, read_leader
 from zk import connect as zk_connect
 
@@ -61,24 +62,6 @@ def _die_with_parent() -> None:
     """Runs in the child: SIGKILL it if the test process dies (no orphans after a crash)."""
     with contextlib.suppress(Exception):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def wait_for(
-    cond: Callable[[], Any], timeout: float = 20.0, what: str = "condition", interval: float = 0.05
-) -> Any:
-    """Poll ``cond`` until it returns something truthy, and return that; fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = cond()
-        except Exception as exc:  # a poll that raises (server restarting) polls again
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r:.300})")
 
 
 # ------------------------------------------------------------------------------ HTTP

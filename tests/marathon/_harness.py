@@ -7,7 +7,6 @@ import http.client
 import json
 import socket
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -18,21 +17,6 @@ from actors import protocol as p
 from actors.agent._agent_actor import AgentActor, SimulatedRunner
 from actors.resources import Resources
 from actors.task_states import TaskState
-
-
-def wait_for(cond: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = cond()
-        except Exception as exc:  # a poll may race a failover: poll again
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r:.500})")
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -6,6 +6,7 @@ cores are: effects carried out in order, acknowledgements end to end, failover.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,16 +21,10 @@ from actors.master._actor import GetState, MasterActor, MemoryRegistryStore
 from actors.master._master_core import MasterConfig
 from actors.resources import Resources
 from runtime import ActorRef, Node
+from tests._wait import wait_for as _shared_wait_for
 
-
-def wait_for(cond: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
+wait_for = functools.partial(_shared_wait_for, retry_errors=False)
+"""The suite's one wait_for (tests/_wait.py); a poll that raises fails at once here."""
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from __future__ import annotations
 import http.client
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,19 +31,7 @@ FINISH = {"pydcos.simulated.exit": "TASK_FINISHED"}
 FAIL = {"pydcos.simulated.exit": "TASK_FAILED"}
 
 
-def wait_for(cond: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = cond()
-        except Exception as exc:  # a poll that raises (restarting actor) polls again
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r:.300})")
+from tests._wait import wait_for  # noqa: E402  (the suite's one wait_for)
 
 
 class FakeWallClock:

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from runtime import Actor, Down, ManualClock, Node
+from tests._wait import wait_for as _shared_wait_for
 
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    """Poll for an asynchronous outcome; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.001)
+wait_until = functools.partial(_shared_wait_for, interval=0.001, retry_errors=False)
+"""The suite's one wait_for (tests/_wait.py), polled fast for in-process actors."""
 
 
 class Events:

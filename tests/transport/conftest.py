@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import subprocess
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests._wait import wait_for as _shared_wait_for
 from tests.transport._peer import Echo
 from transport import (
     Envelope,
@@ -29,15 +31,8 @@ MAX = 1 << 20  # max_message_size in the conformance suite
 HB = {"heartbeat_interval": 0.1, "heartbeat_timeout": 0.6}
 
 
-def wait_for(pred: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
+wait_for = functools.partial(_shared_wait_for, retry_errors=False)
+"""The suite's one wait_for (tests/_wait.py); a poll that raises fails at once here."""
 
 
 def tell_from(src: Any, body: object) -> Envelope:
