@@ -33,6 +33,10 @@ class NoCluster(ClientError):
     pass
 
 
+class _Refused(ClientError):
+    """The leader's port refused the connection: nothing was sent, so a retry is safe."""
+
+
 class ApiError(ClientError):
     """An HTTP API said no; ``message`` is the API's own, with the field when given."""
 
@@ -126,9 +130,11 @@ def _local_credentials(rec: st.ClusterRecord) -> str | None:
 class ClusterClient:
     """HTTP and actor access to one cluster. Close it when done."""
 
-    def __init__(self, target: Target, timeout: float = 10.0) -> None:
+    def __init__(self, target: Target, timeout: float = 10.0, failover_wait: float = 20.0) -> None:
         self.target = target
         self.timeout = timeout
+        self.failover_wait = failover_wait
+        """How long a request waits out a failover (a new leader, a 503) before failing."""
         self._zk: Any = None
         self._leader: Any = None
         self._cluster: Any = None
@@ -190,18 +196,33 @@ class ClusterClient:
         what: str = "",
         ok: tuple[int, ...] = (200, 201, 202, 204),
     ) -> Any:
-        """JSON in, JSON out; raises ApiError for other statuses."""
-        url = self.base_url() + path + ("?" + urlencode(query, doseq=True) if query else "")
+        """JSON in, JSON out; raises ApiError for other statuses.
+
+        Through a failover (the leader refuses connections, or answers 503 while a new
+        one takes over) the leader is looked up again in ZooKeeper and the request sent
+        again, for up to ``failover_wait`` s: neither case reached a handler, so a
+        retried POST is not applied twice."""
+        rel = path + ("?" + urlencode(query, doseq=True) if query else "")
+        url = self.base_url() + rel
         data = json.dumps(body).encode() if body is not None else None
-        for _ in range(5):
-            status, headers, raw = self._once(method, url, data)
-            if status in (307, 308) and headers.get("location"):
+        deadline = time.monotonic() + self.failover_wait
+        redirects = 0
+        while True:
+            try:
+                status, headers, raw = self._once(method, url, data)
+            except _Refused as exc:
+                if time.monotonic() > deadline:
+                    raise ClientError(str(exc)) from None
+                url = self._relocated(rel, deadline)
+                continue
+            if status in (307, 308) and headers.get("location") and redirects < 5:
+                redirects += 1
                 loc = headers["location"]
                 url = loc if "://" in loc else self.base_url() + loc
                 continue
-            if status == 503:
-                # The leader changed under us: ask ZooKeeper again, once.
-                self._leader = None
+            if status == 503 and time.monotonic() < deadline:
+                url = self._relocated(rel, deadline)
+                continue
             break
         try:
             doc = json.loads(raw) if raw else None
@@ -224,10 +245,20 @@ class ClusterClient:
             conn.request(method, path, body=data, headers=headers)
             r = conn.getresponse()
             return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+        except ConnectionRefusedError as exc:
+            raise _Refused(f"{method} {url}: {exc}") from None
         except OSError as exc:
             raise ClientError(f"{method} {url}: {exc}") from None
         finally:
             conn.close()
+
+    def _relocated(self, rel: str, deadline: float) -> str:
+        """The URL of ``rel`` at the leader ZooKeeper names now, after a short pause
+        (a SIGKILLed leader stays named until its ZooKeeper session expires)."""
+        time.sleep(0.2)
+        self._leader = None
+        self.leader(wait=max(0.5, deadline - time.monotonic()))
+        return str(self._leader.http_url).rstrip("/") + rel
 
     def get(self, path: str, **query: Any) -> Any:
         return self.request("GET", path, query={k: v for k, v in query.items() if v is not None})
