@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import signal
 import sys
@@ -139,6 +140,9 @@ def cmd_master(args: argparse.Namespace) -> int:
     config = master_config(args)
     services = leader_services(args.services)
     security = node_security(args)
+    tenure = args.min_leader_tenure
+    if not (math.isfinite(tenure) and tenure >= 0):
+        raise CliError(f"--min-leader-tenure: {tenure!r} must be a number of seconds >= 0")
     proc = MasterProcess(
         MasterOptions(
             zk=args.zk,
@@ -150,6 +154,7 @@ def cmd_master(args: argparse.Namespace) -> int:
             hostname=args.hostname,
             session_timeout=args.session_timeout,
             zk_credentials=args.zk_credentials,
+            min_leader_tenure=args.min_leader_tenure,
             config=config,
             services=services,
         )
@@ -324,6 +329,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="after a failover, seconds agents have to re-register (10)",
+    )
+    m.add_argument(
+        "--min-leader-tenure",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="a new leader refuses DELETE /v2/leader (429) for this long (30)",
     )
     m.set_defaults(fn=cmd_master)
 

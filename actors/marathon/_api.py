@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -276,6 +277,17 @@ class _Api:
         abdicate = self.ctx.abdicate
         if abdicate is None:
             return web.json_response({"message": "this master cannot abdicate"}, status=503)
+        left = self.ctx.tenure_left() if self.ctx.tenure_left is not None else 0.0
+        if left > 0:
+            wait = max(1, math.ceil(left))
+            return web.json_response(
+                {
+                    "message": "this leader was elected too recently to abdicate "
+                    f"(--min-leader-tenure): retry in {wait} s"
+                },
+                status=429,
+                headers={"Retry-After": str(wait)},
+            )
         loop = asyncio.get_running_loop()
         # Answer first, then step down (the answer would otherwise race the fencing).
         loop.call_later(0.05, lambda: loop.run_in_executor(None, abdicate))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,6 +113,9 @@ class MasterOptions:
     session_timeout: float = 2.0
     zk_credentials: str | None = None
     """ZooKeeper digest credentials file (else ``$PYDCOS_ZK_CREDENTIALS``, else none)."""
+    min_leader_tenure: float = 30.0
+    """Seconds a new leader leads before ``DELETE /v2/leader`` may make it step down, so
+    that the endpoint cannot keep the cluster in elections (until IAM guards it)."""
     config: MasterConfig | None = None
     services: tuple[LeaderService, ...] = ()
     """Leader services (Marathon, Metronome...) started after the master actor."""
@@ -129,6 +133,7 @@ class MasterProcess:
         self.gateway: HttpGateway | None = None
         self.leader: LeaderInfo | None = None
         self._leading = threading.Event()
+        self._elected_at: float | None = None
         self._lock = threading.Lock()
         self.hostname = options.hostname or socket.gethostname()
         self._service_children: list[str] = []
@@ -172,6 +177,7 @@ class MasterProcess:
             master_address=f"{self.address}/{MASTER_ACTOR}",
             hostname=self.hostname,
             abdicate=self.abdicate,
+            tenure_left=self.tenure_left,
         )
         for service in o.services:
             self.gateway.add_leader_routes(service.prefixes, service.routes(self.context))
@@ -215,6 +221,7 @@ class MasterProcess:
             )
             self.node.root.start_child(spec)
             self._leading.set()
+            self._elected_at = time.monotonic()
             log.info("elected (term %d): this master is leading", term)
             assert self.context is not None
             for service in self.options.services:
@@ -249,6 +256,12 @@ class MasterProcess:
     def abdicate(self) -> None:
         if self.election is not None:
             self.election.abdicate()
+
+    def tenure_left(self) -> float:
+        """Seconds before this leader may abdicate (0 when it may, or does not lead)."""
+        if self._elected_at is None:
+            return 0.0
+        return max(0.0, self.options.min_leader_tenure - (time.monotonic() - self._elected_at))
 
     def stop(self) -> None:
         if self.election is not None:

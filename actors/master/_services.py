@@ -41,6 +41,8 @@ class ServiceContext:
     """This master's gateway base URL (set once the gateway listens)."""
     abdicate: Callable[[], None] | None = None
     """Step down as leader (Marathon's ``DELETE /v2/leader``); None if not possible."""
+    tenure_left: Callable[[], float] | None = None
+    """Seconds before this leader may abdicate (its minimum tenure); None: no floor."""
 
 
 class LeaderService(Protocol):

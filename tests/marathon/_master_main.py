@@ -37,6 +37,7 @@ def main() -> None:
             security=Security.plain(),
             hostname=args.hostname,
             session_timeout=2.0,
+            min_leader_tenure=0.0,
             config=MasterConfig(
                 ping_interval=0.25, max_missed_pings=4, agent_reregister_timeout=5.0
             ),

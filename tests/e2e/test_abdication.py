@@ -1,0 +1,50 @@
+"""DELETE /marathon/v2/leader cannot keep a cluster in elections: a leader elected less
+than --min-leader-tenure ago refuses with 429 and Retry-After (issue 30: until IAM
+guards the endpoint, anyone who reaches a master may call it)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.e2e.conftest import E2ECluster, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.zk]
+
+
+def _delete(url: str) -> tuple[int, dict[str, str], dict[str, object]]:
+    u = urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname or "127.0.0.1", u.port or 80, timeout=10)
+    try:
+        conn.request("DELETE", u.path)
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, json.loads(r.read() or b"{}")
+    finally:
+        conn.close()
+
+
+def test_a_new_leader_refuses_to_abdicate_within_its_tenure(cluster: E2ECluster) -> None:
+    cluster.add_master("--min-leader-tenure", "3600")
+    cluster.add_master("--min-leader-tenure", "3600")
+    for m in cluster.masters:
+        m.wait_up()
+    leader = cluster.leader()
+    status, headers, body = _delete(f"{leader.http_url}/marathon/v2/leader")
+    assert status == 429, body
+    assert "min-leader-tenure" in str(body["message"])
+    assert int(headers["retry-after"]) > 3000
+    assert cluster.leader() == leader and leader.alive
+
+
+def test_a_leader_past_its_tenure_abdicates(cluster: E2ECluster) -> None:
+    cluster.add_master("--min-leader-tenure", "0")
+    cluster.add_master("--min-leader-tenure", "0")
+    for m in cluster.masters:
+        m.wait_up()
+    first = cluster.leader()
+    status, _, body = _delete(f"{first.http_url}/marathon/v2/leader")
+    assert status == 200 and body["message"] == "Leadership abdicated"
+    wait_for(lambda: cluster.leader() != first, timeout=30, what="another master leading")
