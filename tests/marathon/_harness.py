@@ -17,6 +17,7 @@ from actors import protocol as p
 from actors.agent._agent_actor import AgentActor, SimulatedRunner
 from actors.resources import Resources
 from actors.task_states import TaskState
+from tests._wait import wait_for  # noqa: F401  (re-exported: the suite's one wait_for)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

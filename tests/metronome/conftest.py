@@ -26,12 +26,10 @@ from actors.master._master_core import MasterConfig
 from actors.metronome import METRONOME_ACTOR, MetronomeConfig, MetronomeService
 from actors.resources import Resources
 from runtime import ActorRef, Node
+from tests._wait import wait_for
 
 FINISH = {"pydcos.simulated.exit": "TASK_FINISHED"}
 FAIL = {"pydcos.simulated.exit": "TASK_FAILED"}
-
-
-from tests._wait import wait_for  # noqa: E402  (the suite's one wait_for)
 
 
 class FakeWallClock:
