@@ -35,6 +35,7 @@ class Cluster:
                 security=Security.plain(),
                 config=MasterConfig(ping_interval=0.5),
                 services=(self.service,),
+                min_leader_tenure=0.0,  # test_info_leader_ping_metrics abdicates at once
             )
         ).start()
         assert self.proc.gateway is not None
