@@ -124,7 +124,10 @@ class LiveSource:
 
     def __init__(self, target: Target) -> None:
         self.target = target
-        self.client = ClusterClient(target, timeout=5.0)
+        # No waiting out a failover inside a request (the CLI's default): the leader
+        # watch and the event stream follow the leader here, and a read that blocked
+        # until the successor is named would hide the "electing" state in between.
+        self.client = ClusterClient(target, timeout=5.0, failover_wait=0.0)
         self._emit: Emit = lambda ev: None
         self._stop = threading.Event()
         self._leader_changed = threading.Event()
@@ -323,6 +326,10 @@ class LiveSource:
         try:
             conn.request("GET", "/marathon/v2/events", headers={"Accept": "text/event-stream"})
             r = conn.getresponse()
+            if r.status == 503:
+                r.read()  # a leader just elected, still starting: soon, quietly
+                self._stop.wait(0.5)
+                return
             if r.status != 200:
                 r.read()
                 self._emit(m.FeedNote(f"event stream: HTTP {r.status}; retrying"))
