@@ -256,12 +256,12 @@ COLUMNS: dict[str, list[tuple[str, str, int | None]]] = {
         ("SERVICE", "app", 16),
         ("STATE", "state", 8),
         ("HEALTH", "health", 9),
-        ("HOST", "host", None),
+        ("HOST", "host", 24),
     ],
 }
 """Fixed widths (cells; each column also has 1 cell of padding on both sides): a panel
 never reflows as rows arrive, and every header fits at 120 columns with room for a
-scroll bar. HOST takes what is left; Nodes size to their (similar) usage bars.
+scroll bar. Nodes size to their (similar) usage bars.
 Masters show their HTTP address without the scheme, so ROLE fits "electing"."""
 
 

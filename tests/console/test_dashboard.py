@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from rich.text import Text
+from textual.widgets import DataTable
 
 from console import _model as m
 from console._dashboard import HELP, ConfirmScreen, DashboardApp, screen_text, terminal_size
@@ -49,6 +50,8 @@ async def stable_screen(app: DashboardApp, pilot: Any, tries: int = 50) -> str:
     last = ""
     for _ in range(tries):
         await settle(app, pilot)
+        if any(t._require_update_dimensions or t._updated_cells for t in app.query(DataTable)):
+            continue  # column widths are measured when the app is idle: not yet
         text = screen_text(app)
         if text == last:
             return text
