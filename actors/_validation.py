@@ -100,6 +100,32 @@ MAX_JSON_DEPTH = 64
 MAX_SAFE_INTEGER = 2**53
 """The largest integer every JSON reader (JavaScript, Jackson doubles) reads exactly."""
 
+# JSON-schema pieces Marathon's app and Metronome's job schemas share (same bounds).
+LABELS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "maxProperties": MAX_LABELS,
+    "propertyNames": {"minLength": 1, "maxLength": MAX_LABEL_KEY_LENGTH},
+    "additionalProperties": {"type": "string", "maxLength": MAX_LABEL_VALUE_LENGTH},
+}
+ENV_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "maxProperties": MAX_ENV,
+    # A name with "=" or NUL cannot be put in a process environment.
+    "propertyNames": {"pattern": r"^[^=\x00]+$", "maxLength": MAX_ENV_NAME_LENGTH},
+    "additionalProperties": {"type": "string", "maxLength": MAX_ENV_VALUE_LENGTH},
+}
+SECONDS_SCHEMA: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": MAX_SECONDS}
+
+
+def reason_of(exc: BaseException) -> str:
+    """One line saying why a record or an operation failed: a validation error's
+    fields (``/cpus: ...``), else the exception; at most 500 characters."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict) and body.get("details"):
+        parts = [f"{d.get('path')}: {'; '.join(d.get('errors', []))}" for d in body["details"]]
+        return "; ".join(parts)[:500]
+    return f"{type(exc).__name__}: {exc}"[:500]
+
 
 # ------------------------------------------------------------------------ JSON bodies
 

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from actors._validation import reason_of
 from actors.task_states import TaskState
 
 from ._app import AppDefinition
@@ -64,14 +65,6 @@ def non_finite(value: Any, where: str = "") -> str | None:
     return None
 
 
-def _reason(exc: BaseException) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict) and body.get("details"):
-        parts = [f"{d.get('path')}: {'; '.join(d.get('errors', []))}" for d in body["details"]]
-        return "; ".join(parts)[:500]
-    return f"{type(exc).__name__}: {exc}"[:500]
-
-
 def check_app(doc: Any, base: str = ROOT) -> AppDefinition:
     """The app a stored app JSON describes, or `BadRecord`: everything the leader does
     with an app on load (parse, backoff, render) is tried here first."""
@@ -85,7 +78,7 @@ def check_app(doc: Any, base: str = ROOT) -> AppDefinition:
         LaunchBackoff.for_app(app)
         app.to_json()
     except Exception as exc:
-        raise BadRecord(_reason(exc)) from None
+        raise BadRecord(reason_of(exc)) from None
     return app
 
 
@@ -102,7 +95,7 @@ def check_group(doc: Any) -> Group:
             LaunchBackoff.for_app(app)
             app.to_json()
     except Exception as exc:
-        raise BadRecord(_reason(exc)) from None
+        raise BadRecord(reason_of(exc)) from None
     return group
 
 

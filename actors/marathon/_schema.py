@@ -15,45 +15,31 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from actors._validation import (
+    ENV_SCHEMA,
+    LABELS_SCHEMA,
     MAX_ARGS,
     MAX_CMD_LENGTH,
     MAX_CPUS,
     MAX_DISK_MB,
-    MAX_ENV,
-    MAX_ENV_NAME_LENGTH,
-    MAX_ENV_VALUE_LENGTH,
     MAX_GPUS,
     MAX_HEALTH_CHECKS,
     MAX_ID_LENGTH,
     MAX_INSTANCES,
-    MAX_LABEL_KEY_LENGTH,
-    MAX_LABEL_VALUE_LENGTH,
-    MAX_LABELS,
     MAX_MEM_MB,
     MAX_PORTS,
     MAX_SECONDS,
     MIN_CPUS,
     MIN_MEM_MB,
+    SECONDS_SCHEMA,
 )
 
 CONSTRAINT_OPERATORS = ("UNIQUE", "CLUSTER", "GROUP_BY", "LIKE", "UNLIKE", "MAX_PER", "IS")
 HEALTH_PROTOCOLS = ("HTTP", "HTTPS", "TCP", "COMMAND", "MESOS_HTTP", "MESOS_HTTPS", "MESOS_TCP")
 
 _PORT = {"type": "integer", "minimum": 0, "maximum": 65535}
-_LABELS = {
-    "type": "object",
-    "maxProperties": MAX_LABELS,
-    "propertyNames": {"minLength": 1, "maxLength": MAX_LABEL_KEY_LENGTH},
-    "additionalProperties": {"type": "string", "maxLength": MAX_LABEL_VALUE_LENGTH},
-}
-_ENV = {
-    "type": "object",
-    "maxProperties": MAX_ENV,
-    # A name with "=" or NUL cannot be put in a process environment.
-    "propertyNames": {"pattern": r"^[^=\x00]+$", "maxLength": MAX_ENV_NAME_LENGTH},
-    "additionalProperties": {"type": "string", "maxLength": MAX_ENV_VALUE_LENGTH},
-}
-_SECONDS = {"type": "integer", "minimum": 0, "maximum": MAX_SECONDS}
+_LABELS = LABELS_SCHEMA
+_ENV = ENV_SCHEMA
+_SECONDS = SECONDS_SCHEMA
 _NON_NEG_SECONDS = {"type": "number", "minimum": 0, "maximum": MAX_SECONDS}
 _SHORT_LIST = {"type": "array", "maxItems": 64, "items": {"type": "string", "maxLength": 1024}}
 _PROTOCOL = {"type": "string", "enum": ["tcp", "udp", "udp,tcp", "tcp,udp"]}

@@ -41,6 +41,7 @@ from types import MappingProxyType
 from typing import Any
 
 from actors import protocol as p
+from actors._validation import reason_of
 from actors.framework import Scheduler, SchedulerDriver
 from actors.marathon import Agent
 from actors.resources import Resources
@@ -312,7 +313,7 @@ class MetronomeActor(Actor):
             try:
                 entry = _checked_entry(job_id, doc, now)
             except Exception as exc:
-                self._quarantine(job_id, _reason(exc))
+                self._quarantine(job_id, reason_of(exc))
                 continue
             self.entries[job_id] = entry
             self.versions[job_id] = (version, chunked)
@@ -381,7 +382,7 @@ class MetronomeActor(Actor):
         n = self._failures.get(job_id, 0) + 1
         self._failures[job_id] = n
         if n >= self.config.failures_to_quarantine and job_id in self.entries:
-            self._quarantine(job_id, f"{where} failed {n} times in a row: {_reason(exc)}")
+            self._quarantine(job_id, f"{where} failed {n} times in a row: {reason_of(exc)}")
 
     def _job_ok(self, job_id: str) -> None:
         if self._failures:
@@ -460,7 +461,7 @@ class MetronomeActor(Actor):
                 doc = entry.to_doc()
             except Exception as exc:  # cannot be stored: never write half of it
                 self._error("flush")
-                self._quarantine(job_id, f"its state cannot be stored: {_reason(exc)}")
+                self._quarantine(job_id, f"its state cannot be stored: {reason_of(exc)}")
                 continue
             version, chunked = self.versions.get(job_id, (None, False))
             ops.append(Put(job_key(job_id), doc, version, chunked))
@@ -799,7 +800,7 @@ class MetronomeActor(Actor):
             about = _job_of(cmd)
             log.exception("metronome: %s%s failed", cmd.op, f" of job {about}" if about else "")
             self._error("command")
-            message = f"{cmd.op}{f' of job {about}' if about else ''} failed: {_reason(exc)}"
+            message = f"{cmd.op}{f' of job {about}' if about else ''} failed: {reason_of(exc)}"
             self._reply(cmd, (500, {"message": message}), now=True)
             return
         self._reply(cmd, result)
@@ -958,15 +959,6 @@ class MetronomeActor(Actor):
 
 
 # ---------------------------------------------------------------------- quarantine
-
-
-def _reason(exc: BaseException) -> str:
-    """One line saying why: a validation error's fields, else the exception."""
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict) and body.get("details"):
-        parts = [f"{d.get('path')}: {'; '.join(d.get('errors', []))}" for d in body["details"]]
-        return "; ".join(parts)[:500]
-    return f"{type(exc).__name__}: {exc}"[:500]
 
 
 def _job_of(cmd: Command) -> str | None:

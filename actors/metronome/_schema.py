@@ -16,21 +16,18 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from actors._validation import (
+    ENV_SCHEMA,
+    LABELS_SCHEMA,
     MAX_ARGS,
     MAX_CMD_LENGTH,
     MAX_CPUS,
     MAX_DISK_MB,
-    MAX_ENV,
-    MAX_ENV_NAME_LENGTH,
-    MAX_ENV_VALUE_LENGTH,
     MAX_GPUS,
     MAX_ID_LENGTH,
-    MAX_LABEL_KEY_LENGTH,
-    MAX_LABEL_VALUE_LENGTH,
-    MAX_LABELS,
     MAX_MEM_MB,
     MAX_SECONDS,
     MIN_MEM_MB,
+    SECONDS_SCHEMA,
     schema_message,
 )
 from actors._validation import MIN_CPUS as _MIN_CPUS
@@ -54,20 +51,9 @@ MAX_CRON_LENGTH = 256
 MIN_STARTING_DEADLINE_SECONDS = 60
 """Metronome's ScheduleSpec validator: ``startingDeadline >= 1.minute``."""
 
-_LABELS = {
-    "type": "object",
-    "maxProperties": MAX_LABELS,
-    "propertyNames": {"minLength": 1, "maxLength": MAX_LABEL_KEY_LENGTH},
-    "additionalProperties": {"type": "string", "maxLength": MAX_LABEL_VALUE_LENGTH},
-}
-_ENV = {
-    "type": "object",
-    "maxProperties": MAX_ENV,
-    # A name with "=" or NUL cannot be put in a process environment.
-    "propertyNames": {"pattern": r"^[^=\x00]+$", "maxLength": MAX_ENV_NAME_LENGTH},
-    "additionalProperties": {"type": "string", "maxLength": MAX_ENV_VALUE_LENGTH},
-}
-_SECONDS = {"type": "integer", "minimum": 0, "maximum": MAX_SECONDS}
+_LABELS = LABELS_SCHEMA
+_ENV = ENV_SCHEMA
+_SECONDS = SECONDS_SCHEMA
 
 SCHEDULE_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
