@@ -149,6 +149,20 @@ def test_zookeeper_and_the_leader_hold_through_100_creates_and_updates_of_the_la
     assert master.alive and zk_server.pid == zk_pid
     print(f"leader RSS {rss_before} MB -> {rss_mb(master.pid)} MB after 100 writes of 1 MiB")
 
+    # The largest app survives a leader SIGKILL: the next leader loads it whole.
+    stored = request(base, "GET", "/marathon/v2/apps/big")[1]["app"]
+    standby = cluster.add_master("--zk-credentials", str(creds_file)).wait_up()
+    master.kill9()
+    wait_for(lambda: cluster.leader() == standby, 60, "the standby leading")
+
+    def served() -> Any:
+        status, body = request(standby.http_url, "GET", "/marathon/v2/apps/big")
+        return body["app"] if status == 200 else None
+
+    after = wait_for(served, 60, "the largest app served by the new leader")
+    assert after["env"] == stored["env"] and after["version"] == stored["version"]
+    assert zk_server.pid == zk_pid
+
 
 def _read(path: Path) -> Any:
     from zk import read_credentials
