@@ -407,7 +407,9 @@ class DashboardApp(App[None]):
         header.update(
             f"pydcos  leader [b]{name}[/b] {url}   masters {_masters_up(md.masters)}   "
             f"nodes {len(md.nodes)}   services {len(md.apps)}   tasks {len(md.tasks)}   "
-            f"jobs {len(md.jobs)}" + (f"   filter: {self.filter}" if self.filter else "")
+            f"jobs {len(md.jobs)}"
+            + (f"   [b red]⚠ quarantined {md.quarantine_count}[/]" if md.quarantine_count else "")
+            + (f"   filter: {self.filter}" if self.filter else "")
         )
 
     def _match(self, *values: str) -> bool:

@@ -209,6 +209,14 @@ class LiveSource:
             reads += [
                 (lambda: self._get("/mesos/master/slaves")["slaves"], m.Nodes),
                 (self._jobs, m.Jobs),
+                (
+                    lambda: self._get("/marathon/v2/quarantine")["quarantined"],
+                    _quarantined("marathon"),
+                ),
+                (
+                    lambda: self._get("/metronome/v1/quarantine")["quarantined"],
+                    _quarantined("metronome"),
+                ),
             ]
         for read, make in reads:
             if self._stop.is_set():
@@ -401,3 +409,10 @@ class LiveSource:
             if p.exists():
                 return p
         return None
+
+
+def _quarantined(service: str) -> Callable[[Any], m.Quarantined]:
+    def make(records: Any) -> m.Quarantined:
+        return m.Quarantined(service, list(records))
+
+    return make

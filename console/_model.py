@@ -92,6 +92,16 @@ class Jobs:
 
 
 @dataclass(frozen=True)
+class Quarantined:
+    """``GET /marathon/v2/quarantine`` or ``/metronome/v1/quarantine``: stored records the
+    leader refused to load (``path``, ``kind``, ``id``, ``reason``, ``since``)."""
+
+    service: str
+    """``marathon`` or ``metronome``."""
+    records: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class MarathonEvent:
     """One event of ``/marathon/v2/events`` (its JSON data)."""
 
@@ -159,6 +169,8 @@ class Model:
         self.tasks: dict[str, Task] = {}
         self.deployments: dict[str, dict[str, Any]] = {}
         self.jobs: dict[str, dict[str, Any]] = {}
+        self.quarantined: dict[str, list[dict[str, Any]]] = {}
+        """Per service, the stored records its leader quarantined (the header warns)."""
         self.events: deque[tuple[float, str]] = deque(maxlen=max_events)
         self.new_events: list[tuple[float, str]] = []
 
@@ -253,12 +265,30 @@ class Model:
         if isinstance(ev, Jobs):
             self.jobs = {str(j.get("id")): j for j in ev.jobs}
             return {"jobs"}
+        if isinstance(ev, Quarantined):
+            return self._quarantined(ev)
         if isinstance(ev, MarathonEvent):
             return self._marathon(ev.event)
         if isinstance(ev, FeedNote):
             self.log(ev.text)
             return {"events"}
         return set()
+
+    @property
+    def quarantine_count(self) -> int:
+        return sum(len(v) for v in self.quarantined.values())
+
+    def _quarantined(self, ev: Quarantined) -> set[str]:
+        def key(r: dict[str, Any]) -> str:
+            return str(r.get("path") or r.get("id") or r)
+
+        seen = {key(r) for r in self.quarantined.get(ev.service, [])}
+        for r in ev.records:
+            if key(r) not in seen:
+                what = f"{r.get('kind', 'record')} {r.get('id') or r.get('path', '')}".strip()
+                self.log(f"{ev.service} quarantined {what}: {r.get('reason', '')}")
+        self.quarantined[ev.service] = list(ev.records)
+        return {"header", "events"}
 
     def _masters(self, ev: Masters) -> None:
         up = {str(x.get("address")): x for x in ev.masters if x.get("address")}

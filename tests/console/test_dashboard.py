@@ -461,3 +461,30 @@ def test_piped_stdout_draws_at_the_terminals_size() -> None:
             proc.wait()
         os.close(master)
     assert out.strip().splitlines()[-1] == "120x40"
+
+
+def test_quarantined_records_are_counted_in_the_header_and_logged_once() -> None:
+    """Issue 30: a record the leader refused to load is reported in the dashboard too."""
+    bad = {
+        "path": "/marathon/versions/_bad",
+        "kind": "app",
+        "id": "/bad",
+        "reason": "/cpus: NaN is not allowed",
+        "since": "2026-12-06T00:00:00.000Z",
+    }
+
+    async def body(app: DashboardApp, pilot: Any) -> None:
+        app.post_event(m.Quarantined("marathon", [bad]))
+        await settle(app, pilot)
+        assert "quarantined 1" in screen_text(app).splitlines()[0]
+        logged = [text for _, text in app.model.events if "quarantined" in text]
+        assert logged == ["marathon quarantined app /bad: /cpus: NaN is not allowed"]
+        app.post_event(m.Quarantined("marathon", [bad]))  # the next periodic read
+        app.post_event(m.Quarantined("metronome", []))
+        await settle(app, pilot)
+        assert len([t for _, t in app.model.events if "quarantined" in t]) == 1
+        app.post_event(m.Quarantined("marathon", []))  # deleted or replaced
+        await settle(app, pilot)
+        assert "quarantined" not in screen_text(app).splitlines()[0]
+
+    run(FakeSource(apps=1, tasks=1), body)
