@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -242,7 +241,9 @@ def test_a_port_taken_after_the_offer_fails_the_task_naming_it(node: Node, tmp_p
             assert ports_of(update) == {own}
 
             # The agent's own task listens on `own`: not "another process".
-            server = f"exec {sys.executable} -m http.server --bind 127.0.0.1 {own}"
+            # busybox, not sys.executable: a native task has a private /tmp, and a clone
+            # (and its venv) under /tmp is not there inside the task.
+            server = f"exec /bin/busybox httpd -f -p 127.0.0.1:{own} -h /bin"
             agent.tell(p.RunTask(FW, "tcp://fw:1/fw", task("t2", own, server)))
             wait_for(lambda: _ports.in_use(own), 20, "t2 listening")
     # `taken` is free again: offered again, with `own` still in.
