@@ -13,9 +13,11 @@ from typing import Any
 import psutil
 import pytest
 
+from actors import protocol as p
 from actors.agent._cgroups import CGROUP_ROOT
 from actors.agent._dockerd import DockerDaemon, DockerDaemonError
 from actors.agent._native import NativeContainerizer
+from runtime import Actor
 from tests._wait import wait_for as _shared_wait_for
 
 CGROUP_PREFIX = "pydcos-test-"
@@ -92,3 +94,18 @@ def work_dir(tmp_path: Path) -> Path:
 
 wait_for = functools.partial(_shared_wait_for, retry_errors=False)
 """The suite's one wait_for (tests/_wait.py); a poll that raises fails at once here."""
+
+
+class RecordingMaster(Actor):
+    """A master for agent tests: records what the agent says and admits every
+    (re-)registration as agent ``agent-1`` (spawn it as ``master`` on the agent's node)."""
+
+    def __init__(self, log: list[Any]) -> None:
+        super().__init__()
+        self.log = log
+
+    def receive(self, message: Any) -> Any:
+        self.log.append(message)
+        if isinstance(message, p.RegisterAgent | p.ReregisterAgent):
+            self.node.ref("agent").tell(p.AgentRegistered("agent-1", "master-1", 1.0))
+        return None

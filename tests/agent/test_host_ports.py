@@ -31,8 +31,9 @@ from actors.agent._facade import Containerizers
 from actors.agent._runner import ContainerRunner
 from actors.master._master_core import MasterConfig, MasterCore, Send
 from actors.resources import Resources
-from runtime import Actor, ActorRef, Node
+from runtime import ActorRef, Node
 from tests._wait import wait_for
+from tests.agent.conftest import RecordingMaster
 from tests.marathon.test_marathon_e2e import APPS, E2E, _app
 
 MASTER = "tcp://h:1/master"
@@ -114,20 +115,6 @@ def test_master_rescinds_offers_and_offers_the_agents_new_total() -> None:
 
 
 # ------------------------------------------------------------------------------ agent
-
-
-class RecordingMaster(Actor):
-    """Records what the agent says; admits its registration as ``agent-1``."""
-
-    def __init__(self, log: list[Any]) -> None:
-        super().__init__()
-        self.log = log
-
-    def receive(self, message: Any) -> Any:
-        self.log.append(message)
-        if isinstance(message, p.RegisterAgent | p.ReregisterAgent):
-            self.node.ref("agent").tell(p.AgentRegistered("agent-1", "master-1", 1.0))
-        return None
 
 
 @pytest.fixture

@@ -27,8 +27,9 @@ from actors.agent._runner import ContainerRunner
 from actors.agent._spec import RecoveredTask
 from actors.agent._task_store import StoredTask, TaskStore, plan_recovery
 from actors.resources import Resources
-from runtime import Actor, ActorRef, Node
+from runtime import ActorRef, Node
 from tests._wait import wait_for as _shared_wait_for
+from tests.agent.conftest import RecordingMaster as FakeMaster
 
 MASTER = "tcp://h:1/master"
 AGENT = "tcp://h:1/agent"
@@ -39,20 +40,6 @@ wait_for = functools.partial(_shared_wait_for, retry_errors=False)
 """The suite's one wait_for (tests/_wait.py); a poll that raises fails at once here."""
 
 # ------------------------------------------------------------------------------ fakes
-
-
-class FakeMaster(Actor):
-    """Records what agents say; admits every (re-)registration as agent ``agent-1``."""
-
-    def __init__(self, log: list[Any]) -> None:
-        super().__init__()
-        self.log = log
-
-    def receive(self, message: Any) -> Any:
-        self.log.append(message)
-        if isinstance(message, p.RegisterAgent | p.ReregisterAgent):
-            self.node.ref("agent").tell(p.AgentRegistered("agent-1", "master-1", 1.0))
-        return None
 
 
 class FakeRunner:
