@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.scheduling import launch_all, spawn_role, stop_processes  # noqa: E402
 
-TASK_CPUS, TASK_MEM = 0.05, 16.0
+TASK_CPUS, TASK_MEM = 0.05, 32.0  # mem: the minimum Marathon accepts (actors/_validation)
 TASK: dict[str, Any] = {"cpus": TASK_CPUS, "mem": TASK_MEM, "portDefinitions": []}
 
 
