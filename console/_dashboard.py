@@ -20,6 +20,7 @@ import os
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -252,11 +253,11 @@ COLUMNS: dict[str, list[tuple[str, str, int | None]]] = {
         ("OK/FAIL", "runs", 7),
     ],
     "tasks": [
-        ("TASK", "id", 40),
+        ("TASK", "id", 48),
         ("SERVICE", "app", 16),
         ("STATE", "state", 8),
         ("HEALTH", "health", 9),
-        ("HOST", "host", 24),
+        ("HOST", "host", 16),
     ],
 }
 """Fixed widths (cells; each column also has 1 cell of padding on both sides): a panel
@@ -429,12 +430,16 @@ class DashboardApp(App[None]):
 
     def _node_rows(self) -> dict[str, tuple[Any, ...]]:
         out: dict[str, tuple[Any, ...]] = {}
+        names = Counter(str(a.get("hostname", "")) for a in self.model.nodes.values())
         for node_id, a in sorted(
-            self.model.nodes.items(), key=lambda kv: str(kv[1].get("hostname"))
+            self.model.nodes.items(), key=lambda kv: (str(kv[1].get("hostname")), kv[0])
         ):
             total, used = a.get("resources") or {}, a.get("used_resources") or {}
+            host = str(a.get("hostname", node_id))
+            if names[host] > 1:  # agents of one machine (a local cluster): tell them apart
+                host = f"{host} {node_id.rsplit('-', 1)[-1]}"
             out[node_id] = (
-                a.get("hostname", node_id),
+                host,
                 "active" if a.get("active") else Text("unreachable", style="red"),
                 bar(_scalar(used, "cpus"), _scalar(total, "cpus"), NODE_BAR),
                 bar(_scalar(used, "mem"), _scalar(total, "mem"), NODE_BAR),

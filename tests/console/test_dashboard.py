@@ -488,3 +488,19 @@ def test_quarantined_records_are_counted_in_the_header_and_logged_once() -> None
         assert "quarantined" not in screen_text(app).splitlines()[0]
 
     run(FakeSource(apps=1, tasks=1), body)
+
+
+def test_agents_sharing_a_hostname_are_told_apart_by_their_id() -> None:
+    """A local cluster's agents all register as 127.0.0.1 (a name that resolves)."""
+    nodes = [
+        {"id": f"c0ffee-S{i}", "hostname": "127.0.0.1", "active": True, "resources": {}}
+        for i in (1, 2)
+    ] + [{"id": "c0ffee-S3", "hostname": "10.0.0.7", "active": True, "resources": {}}]
+
+    async def body(app: DashboardApp, pilot: Any) -> None:
+        app.post_event(m.Nodes(nodes))
+        await settle(app, pilot)
+        names = [row[0] for row in app._node_rows().values()]
+        assert names == ["10.0.0.7", "127.0.0.1 S1", "127.0.0.1 S2"]
+
+    run(FakeSource(apps=1, tasks=1), body)
