@@ -45,7 +45,14 @@ from actors.task_states import TERMINAL_STATES, TaskState
 from runtime import Actor
 from zk import ValueTooLarge, ZkError
 
-from ._app import AppDefinition, VersionInfo, format_version, patch_app, stamp_version
+from ._app import (
+    AppDefinition,
+    VersionInfo,
+    format_version,
+    merged_app_json,
+    patch_app,
+    stamp_version,
+)
 from ._backoff import LaunchBackoff
 from ._constraints import Agent, match
 from ._errors import InvalidPath, ValidationFailed
@@ -634,16 +641,7 @@ class MarathonActor(Actor):
                     reasons.append(str(exc))
             if bad:
                 self.q.kept_versions[app_id] = bad
-                key = f"versions/{app_key(app_id)}"
-                self.q.add(
-                    f"versions:{app_id}",
-                    Quarantined(
-                        self._where(key),
-                        "versions",
-                        f"{len(bad)} stored version(s) not valid: {reasons[0]}",
-                        app_id,
-                    ),
-                )
+                self._report_bad_records("versions", "stored version(s)", app_id, reasons)
             if good:
                 out[app_id] = good
         return out
@@ -719,16 +717,20 @@ class MarathonActor(Actor):
                 self.q.tasks.add(rec["taskId"])
         if bad:
             self.q.kept_instances[app_id] = bad
-            key = f"instances/{app_key(app_id)}"
-            self.q.add(
-                f"instances:{app_id}",
-                Quarantined(
-                    self._where(key),
-                    "instances",
-                    f"{len(bad)} instance record(s) not valid: {reasons[0]}",
-                    app_id,
-                ),
-            )
+            self._report_bad_records("instances", "instance record(s)", app_id, reasons)
+
+    def _report_bad_records(self, kind: str, noun: str, app_id: str, reasons: list[str]) -> None:
+        """Quarantine entry for an app's ``versions`` or ``instances`` document, of which
+        ``len(reasons)`` records failed (the first reason shown)."""
+        self.q.add(
+            f"{kind}:{app_id}",
+            Quarantined(
+                self._where(f"{kind}/{app_key(app_id)}"),
+                kind,
+                f"{len(reasons)} {noun} not valid: {reasons[0]}",
+                app_id,
+            ),
+        )
 
     def _root_from_versions(self) -> Group:
         """The root group rebuilt from each app's newest stored version, for when the
@@ -2451,22 +2453,9 @@ def _label_matches(app: AppDefinition, selector: str) -> bool:
 
 
 def _merged_app_doc(existing: AppDefinition, update: dict[str, Any]) -> dict[str, Any]:
-    """``update``'s fields over ``existing``'s JSON, as ``patch_app`` merges (a null
-    falls back to the default; ``cmd`` and ``args`` replace each other)."""
-    merged = existing.to_json()
-    for key in ("version", "versionInfo"):
-        merged.pop(key, None)
-    for key, value in update.items():
-        if key in ("version", "versionInfo"):
-            continue
-        if value is None:
-            merged.pop(key, None)
-        else:
-            merged[key] = value
-    if update.get("cmd") is not None:
-        merged.pop("args", None)
-    if update.get("args") is not None:
-        merged.pop("cmd", None)
+    """A group update's app merged onto ``existing`` as ``patch_app`` merges, keeping
+    the id as the update gave it (relative ids resolve against the enclosing group)."""
+    merged = merged_app_json(existing, update)
     merged["id"] = update.get("id", existing.id)
     return merged
 

@@ -729,12 +729,21 @@ def patch_app(existing: AppDefinition, patch: Mapping[str, Any], *, version: str
             raise ValidationFailed.single(
                 "/id", f"the id of {existing.id} cannot be changed to {patched_id}"
             )
+    app = AppDefinition.from_json(merged_app_json(existing, patch), base=parent_of(existing.id))
+    return stamp_version(app, existing, version)
+
+
+def merged_app_json(existing: AppDefinition, patch: Mapping[str, Any]) -> dict[str, Any]:
+    """``existing``'s JSON with ``patch``'s top-level fields over it (Marathon's
+    AppUpdate: no deep merge; null falls back to the default; ``cmd`` and ``args``
+    replace each other; port mappings replace port definitions). Without ``id``,
+    ``version`` and ``versionInfo``: the caller decides the id, the version is stamped."""
     merged = existing.to_json()
-    for key in ("version", "versionInfo"):
+    for key in ("id", "version", "versionInfo"):
         merged.pop(key, None)
     for key, value in patch.items():
         if key in ("id", "version", "versionInfo"):
-            continue  # the id was checked above; null means "keep it" too
+            continue
         if value is None:
             merged.pop(key, None)
         else:
@@ -751,5 +760,5 @@ def patch_app(existing: AppDefinition, patch: Mapping[str, Any], *, version: str
             merged.pop("portDefinitions", None)
     if "portDefinitions" in patch and patch["portDefinitions"] is not None:
         merged.pop("ports", None)
-    app = AppDefinition.from_json(merged, base=parent_of(existing.id))
-    return stamp_version(app, existing, version)
+    merged["id"] = existing.id
+    return merged
