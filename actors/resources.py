@@ -32,9 +32,11 @@ __all__ = [
     "ResourceError",
     "Resources",
     "from_milli",
+    "merge_ranges",
     "parse_attributes",
     "parse_resources",
     "reserved_resources_json",
+    "resource_label",
     "to_mesos_json",
     "to_milli",
 ]
@@ -107,11 +109,12 @@ def _check_role(role: str, field: str) -> str:
     return role
 
 
-def _label(name: str, role: str) -> str:
+def resource_label(name: str, role: str) -> str:
+    """Mesos' text label of a resource: ``ports``, or ``ports(role)`` when reserved."""
     return name if role == UNRESERVED else f"{name}({role})"
 
 
-def _merge(ranges: Iterable[tuple[int, int]]) -> Ranges:
+def merge_ranges(ranges: Iterable[tuple[int, int]]) -> Ranges:
     """Sort and coalesce overlapping or adjacent inclusive ranges."""
     out: list[list[int]] = []
     for b, e in sorted(ranges):
@@ -199,7 +202,7 @@ def _checked_ranges(pairs: Iterable[Any], field: str, upper: int, shown: object)
     for (_, e1), (b2, _) in itertools.pairwise(checked):
         if b2 <= e1:
             raise ResourceError(f"{field}: overlapping ranges in {shown!r}")
-    return _merge(checked)
+    return merge_ranges(checked)
 
 
 def _parse_set(text: str, field: str) -> frozenset[str]:
@@ -336,10 +339,14 @@ class Resources:
 
     def __str__(self) -> str:
         """Mesos' text form; :meth:`parse` reads it back."""
-        parts = [f"{_label(n, r)}:{_fmt(v)}" for (n, r), v in sorted(self._scalars.items())]
-        parts += [f"{_label(n, r)}:{_ranges_text(v)}" for (n, r), v in sorted(self._ranges.items())]
+        parts = [f"{resource_label(n, r)}:{_fmt(v)}" for (n, r), v in sorted(self._scalars.items())]
         parts += [
-            f"{_label(n, r)}:{{{','.join(sorted(v))}}}" for (n, r), v in sorted(self._sets.items())
+            f"{resource_label(n, r)}:{_ranges_text(v)}"
+            for (n, r), v in sorted(self._ranges.items())
+        ]
+        parts += [
+            f"{resource_label(n, r)}:{{{','.join(sorted(v))}}}"
+            for (n, r), v in sorted(self._sets.items())
         ]
         return ";".join(parts)
 
@@ -357,7 +364,7 @@ class Resources:
         if other._ranges:
             ranges = dict(ranges)
             for k, rv in other._ranges.items():
-                ranges[k] = _merge(ranges.get(k, ()) + rv)
+                ranges[k] = merge_ranges(ranges.get(k, ()) + rv)
         sets = self._sets
         if other._sets:
             sets = dict(sets)
@@ -473,7 +480,7 @@ class Resources:
             scalars[(n, role)] = scalars.get((n, role), 0) + v
         ranges: dict[Key, Ranges] = {}
         for (n, _), rv in self._ranges.items():
-            ranges[(n, role)] = _merge(ranges.get((n, role), ()) + rv)
+            ranges[(n, role)] = merge_ranges(ranges.get((n, role), ()) + rv)
         sets: dict[Key, frozenset[str]] = {}
         for (n, _), sv in self._sets.items():
             sets[(n, role)] = sets.get((n, role), frozenset()) | sv
@@ -504,7 +511,7 @@ class Resources:
         """Merged ranges of ``name`` (all roles, or just ``role``)."""
         if role is not None:
             return self._ranges.get((name, role), ())
-        return _merge(p for (n, _), rv in self._ranges.items() if n == name for p in rv)
+        return merge_ranges(p for (n, _), rv in self._ranges.items() if n == name for p in rv)
 
     def set(self, name: str, role: str | None = None) -> frozenset[str]:
         """Items of set resource ``name`` (all roles, or just ``role``)."""
@@ -548,11 +555,11 @@ class Resources:
         """
         out: dict[str, Any] = {}
         for (n, r), v in self._scalars.items():
-            out[_label(n, r)] = from_milli(v)
+            out[resource_label(n, r)] = from_milli(v)
         for (n, r), rv in self._ranges.items():
-            out[_label(n, r)] = [[b, e] for b, e in rv]
+            out[resource_label(n, r)] = [[b, e] for b, e in rv]
         for (n, r), sv in self._sets.items():
-            out[_label(n, r)] = sorted(sv)
+            out[resource_label(n, r)] = sorted(sv)
         return out
 
 
@@ -608,7 +615,7 @@ def parse_resources(text: str) -> Resources:
         name = _check_name(m.group("name"), item)
         role_text = m.group("role")
         role = UNRESERVED if role_text is None else _check_role(role_text.strip(), item)
-        field = _label(name, role)
+        field = resource_label(name, role)
         key = (name, role)
         value = m.group("value").strip()
         if value.startswith("[") and value.endswith("]"):
@@ -618,7 +625,7 @@ def parse_resources(text: str) -> Resources:
             if key in ranges:
                 if any(_ranges_subtract(((b, e),), ranges[key]) != ((b, e),) for b, e in parsed):
                     raise ResourceError(f"{field}: overlapping ranges in {value!r}")
-                parsed = _merge(ranges[key] + parsed)
+                parsed = merge_ranges(ranges[key] + parsed)
             ranges[key] = parsed
         elif value.startswith("{") and value.endswith("}"):
             _expect_type(name, "set", field)

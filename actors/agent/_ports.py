@@ -25,7 +25,7 @@ import socket
 from collections.abc import Iterable
 from pathlib import Path
 
-from actors.resources import UNRESERVED, Resources
+from actors.resources import Resources, merge_ranges, resource_label
 
 PROC_NET = ("/proc/net/tcp", "/proc/net/tcp6", "/proc/net/udp", "/proc/net/udp6")
 """The kernel's socket tables: one socket a line, local address as ``HEXIP:HEXPORT``."""
@@ -128,13 +128,7 @@ def busy_ports(candidates: Iterable[int], with_sockets: set[int] | None = None) 
 
 def to_ranges(ports: Iterable[int]) -> list[list[int]]:
     """``[31000, 31001, 31005]`` -> ``[[31000, 31001], [31005, 31005]]`` (pure)."""
-    out: list[list[int]] = []
-    for p in sorted(set(ports)):
-        if out and out[-1][1] == p - 1:
-            out[-1][1] = p
-        else:
-            out.append([p, p])
-    return out
+    return [[b, e] for b, e in merge_ranges((p, p) for p in ports)]
 
 
 def without_ports(resources: Resources, ports: Iterable[int]) -> Resources:
@@ -147,8 +141,7 @@ def without_ports(resources: Resources, ports: Iterable[int]) -> Resources:
         mine = {p for b, e in resources.ranges("ports", role) for p in range(b, e + 1)}
         hit = drop & mine
         if hit:
-            label = "ports" if role == UNRESERVED else f"ports({role})"
-            remove[label] = to_ranges(hit)
+            remove[resource_label("ports", role)] = to_ranges(hit)
     if not remove:
         return resources
     return resources - Resources.from_dict(remove)

@@ -460,7 +460,7 @@ def master_metrics(
             "master/slaves_unreachable": float(sum(1 for a in agents if not a.reachable)),
             "master/frameworks_active": float(active_fw),
             "master/frameworks_inactive": float(len(frameworks) - active_fw),
-            "master/frameworks_connected": float(sum(1 for f in frameworks if f.connected)),
+            "master/frameworks_connected": float(active_fw),
             "master/frameworks_disconnected": float(sum(1 for f in frameworks if not f.connected)),
             "master/outstanding_offers": float(len(core.offers) if core is not None else 0),
         }
