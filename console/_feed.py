@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import json
 import logging
@@ -211,11 +212,11 @@ class LiveSource:
                 (self._jobs, m.Jobs),
                 (
                     lambda: self._get("/marathon/v2/quarantine")["quarantined"],
-                    _quarantined("marathon"),
+                    functools.partial(m.Quarantined, "marathon"),
                 ),
                 (
                     lambda: self._get("/metronome/v1/quarantine")["quarantined"],
-                    _quarantined("metronome"),
+                    functools.partial(m.Quarantined, "metronome"),
                 ),
             ]
         for read, make in reads:
@@ -409,10 +410,3 @@ class LiveSource:
             if p.exists():
                 return p
         return None
-
-
-def _quarantined(service: str) -> Callable[[Any], m.Quarantined]:
-    def make(records: Any) -> m.Quarantined:
-        return m.Quarantined(service, list(records))
-
-    return make
