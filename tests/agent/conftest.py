@@ -6,7 +6,8 @@ import contextlib
 import functools
 import os
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from actors import protocol as p
 from actors.agent._cgroups import CGROUP_ROOT
 from actors.agent._dockerd import DockerDaemon, DockerDaemonError
 from actors.agent._native import NativeContainerizer
-from runtime import Actor
+from runtime import Actor, ActorRef
 from tests._wait import wait_for as _shared_wait_for
 
 CGROUP_PREFIX = "pydcos-test-"
@@ -109,3 +110,30 @@ class RecordingMaster(Actor):
         if isinstance(message, p.RegisterAgent | p.ReregisterAgent):
             self.node.ref("agent").tell(p.AgentRegistered("agent-1", "master-1", 1.0))
         return None
+
+
+@contextlib.contextmanager
+def acking(
+    updates: Callable[[], Iterable[p.StatusUpdate]], agent: Callable[[], ActorRef | None]
+) -> Iterator[None]:
+    """A framework that acknowledges every status update ``updates()`` lists, to the
+    agent ``agent()`` names now (a restarted agent is a new actor)."""
+    stop = threading.Event()
+
+    def run() -> None:
+        acked: set[str] = set()
+        while not stop.is_set():
+            for u in list(updates()):
+                target = agent()
+                if u.uuid not in acked and target is not None:
+                    acked.add(u.uuid)
+                    target.tell(p.StatusUpdateAck(u.framework_id, u.agent_id, u.task_id, u.uuid))
+            stop.wait(0.02)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        t.join(2)

@@ -14,10 +14,8 @@ offering it before the framework hears of the failure.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +31,7 @@ from actors.master._master_core import MasterConfig, MasterCore, Send
 from actors.resources import Resources
 from runtime import ActorRef, Node
 from tests._wait import wait_for
-from tests.agent.conftest import RecordingMaster
+from tests.agent.conftest import RecordingMaster, acking
 from tests.marathon.test_marathon_e2e import APPS, E2E, _app
 
 MASTER = "tcp://h:1/master"
@@ -157,29 +155,6 @@ def ports_of(message: Any) -> set[int]:
     return set(_ports.offered_ports(Resources.from_dict(message.resources)))
 
 
-@contextlib.contextmanager
-def acking(agent: ActorRef, log: list[Any]) -> Iterator[None]:
-    """A framework that acknowledges every status update the master receives."""
-    stop = threading.Event()
-
-    def run() -> None:
-        acked: set[str] = set()
-        while not stop.is_set():
-            for u in [m for m in list(log) if isinstance(m, p.StatusUpdate)]:
-                if u.uuid not in acked:
-                    acked.add(u.uuid)
-                    agent.tell(p.StatusUpdateAck(u.framework_id, u.agent_id, u.task_id, u.uuid))
-            stop.wait(0.02)
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        t.join(2)
-
-
 def test_a_port_held_before_registration_is_not_registered(node: Node, tmp_path: Path) -> None:
     with socket.socket() as held, socket.socket() as spare:
         held.bind(("0.0.0.0", 0))
@@ -210,7 +185,7 @@ def test_a_port_taken_after_the_offer_fails_the_task_naming_it(node: Node, tmp_p
         reg = next(m for m in log if isinstance(m, p.RegisterAgent))
         assert ports_of(reg) == {taken, own}
         held.listen()  # the other process starts serving on it
-        with acking(agent, log):
+        with acking(lambda: [m for m in list(log) if isinstance(m, p.StatusUpdate)], lambda: agent):
             agent.tell(p.RunTask(FW, "tcp://fw:1/fw", task("t1", taken)))
             failed = wait_for(
                 lambda: next(

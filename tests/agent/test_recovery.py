@@ -7,11 +7,8 @@ join of checkpoints and recovered containers (``plan_recovery``) is tested row b
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +27,7 @@ from actors.resources import Resources
 from runtime import ActorRef, Node
 from tests._wait import wait_for as _shared_wait_for
 from tests.agent.conftest import RecordingMaster as FakeMaster
+from tests.agent.conftest import acking
 
 MASTER = "tcp://h:1/master"
 AGENT = "tcp://h:1/agent"
@@ -390,7 +388,7 @@ def test_bad_tasks_fail_with_what_and_why_and_the_agent_carries_on(
     runner = container_runner(tmp_path, cgroup_root)
     assert runner.containerizers.available() == ["mesos"]
     h.start_agent(runner)
-    with acking(h):
+    with acking(h.updates, lambda: h.agent):
         _bad_tasks(h)
 
 
@@ -413,30 +411,6 @@ def _bad_tasks(h: Harness) -> None:
     wait_for(lambda: h.state()["tasks"] == {}, 10, "every task acknowledged and forgotten")
 
 
-@contextlib.contextmanager
-def acking(h: Harness) -> Iterator[None]:
-    """A framework that acknowledges every update the fake master receives."""
-    stop = threading.Event()
-
-    def run() -> None:
-        acked: set[str] = set()
-        while not stop.is_set():
-            for u in h.updates():
-                agent = h.agent
-                if u.uuid not in acked and agent is not None:
-                    acked.add(u.uuid)
-                    agent.tell(p.StatusUpdateAck(u.framework_id, u.agent_id, u.task_id, u.uuid))
-            time.sleep(0.02)
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        t.join(2)
-
-
 def test_a_native_task_survives_an_agent_restart_and_reports_usage(
     node: Node, tmp_path: Path, cgroup_root: str
 ) -> None:
@@ -445,7 +419,7 @@ def test_a_native_task_survives_an_agent_restart_and_reports_usage(
     RUNNING, its usage read from its cgroup; killing it afterwards works."""
     h = Harness(node, tmp_path)
     h.start_agent(container_runner(tmp_path, cgroup_root))
-    with acking(h):
+    with acking(h.updates, lambda: h.agent):
         h.run(info("svc", "sleep 600", mem=64))
         h.wait_update("svc", "TASK_RUNNING", 20)
         pid = int(_cp(tmp_path, "svc")["pid"])
@@ -487,7 +461,7 @@ def test_an_agent_actor_restarted_in_process_takes_over_the_runners_tasks(
     h = Harness(node, tmp_path)
     runner = container_runner(tmp_path, cgroup_root)
     h.start_agent(runner)
-    with acking(h):
+    with acking(h.updates, lambda: h.agent):
         h.run(info("svc", "sleep 600"))
         h.wait_update("svc", "TASK_RUNNING", 20)
         wait_for(lambda: h.state()["pending_updates"] == 0, 5, "updates acknowledged")
