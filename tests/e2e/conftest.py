@@ -77,19 +77,28 @@ class HttpReply:
         return json.loads(self.body)
 
 
-def http_get(url: str, timeout: float = 5.0) -> HttpReply:
-    """GET without following redirects (so 307s can be checked)."""
+def http_request(
+    url: str, method: str = "GET", body: bytes | None = None, timeout: float = 5.0
+) -> HttpReply:
+    """One request without following redirects (so 307s can be checked); a ``body`` is
+    sent as JSON."""
     u = urlsplit(url)
     conn = http.client.HTTPConnection(u.hostname or "127.0.0.1", u.port or 80, timeout=timeout)
     try:
         path = u.path or "/"
         if u.query:
             path += "?" + u.query
-        conn.request("GET", path)
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        conn.request(method, path, body=body, headers=headers)
         r = conn.getresponse()
         return HttpReply(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
     finally:
         conn.close()
+
+
+def http_get(url: str, timeout: float = 5.0) -> HttpReply:
+    """GET without following redirects (so 307s can be checked)."""
+    return http_request(url, timeout=timeout)
 
 
 # ------------------------------------------------------------------------------ processes

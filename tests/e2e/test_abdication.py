@@ -4,26 +4,18 @@ guards the endpoint, anyone who reaches a master may call it)."""
 
 from __future__ import annotations
 
-import http.client
 import json
-from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.conftest import E2ECluster, wait_for
+from tests.e2e.conftest import E2ECluster, http_request, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.zk]
 
 
 def _delete(url: str) -> tuple[int, dict[str, str], dict[str, object]]:
-    u = urlsplit(url)
-    conn = http.client.HTTPConnection(u.hostname or "127.0.0.1", u.port or 80, timeout=10)
-    try:
-        conn.request("DELETE", u.path)
-        r = conn.getresponse()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, json.loads(r.read() or b"{}")
-    finally:
-        conn.close()
+    r = http_request(url, "DELETE", timeout=10)
+    return r.status, r.headers, json.loads(r.body or b"{}")
 
 
 def test_a_new_leader_refuses_to_abdicate_within_its_tenure(cluster: E2ECluster) -> None:

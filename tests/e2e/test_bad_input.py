@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import struct
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import msgpack
 import pytest
@@ -16,7 +14,7 @@ import zmq
 
 from actors import protocol as p
 from tests.e2e._tasks import task
-from tests.e2e.conftest import E2ECluster, Framework, Proc, http_get, wait_for
+from tests.e2e.conftest import E2ECluster, Framework, Proc, http_get, http_request, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.zk]
 
@@ -225,18 +223,11 @@ def poison_cluster(zk_hosts: str, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 def _send(master: Proc, method: str, path: str, body: bytes) -> tuple[int, Any]:
-    u = urlsplit(master.http_url)
-    conn = http.client.HTTPConnection(u.hostname or "127.0.0.1", u.port or 80, timeout=20)
+    r = http_request(master.http_url + path, method, body, timeout=20)
     try:
-        conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
-        r = conn.getresponse()
-        raw = r.read()
-        try:
-            return r.status, json.loads(raw)
-        except ValueError:
-            return r.status, raw.decode(errors="replace")
-    finally:
-        conn.close()
+        return r.status, r.json()
+    except ValueError:
+        return r.status, r.body.decode(errors="replace")
 
 
 def _deployments(c: E2ECluster) -> Any:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import threading
 from collections import Counter
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -16,6 +14,7 @@ from tests.e2e.conftest import (
     E2ECluster,
     HttpReply,
     http_get,
+    http_request,
     native_checkpoints,
     task_alive,
     wait_for,
@@ -91,14 +90,7 @@ def test_sigkill_of_the_leading_master_loses_restarts_and_duplicates_no_task(
 
 
 def _post(url: str, body: Any) -> HttpReply:
-    u = urlsplit(url)
-    conn = http.client.HTTPConnection(u.hostname or "127.0.0.1", u.port or 80, timeout=10)
-    try:
-        conn.request("POST", u.path, json.dumps(body), {"Content-Type": "application/json"})
-        r = conn.getresponse()
-        return HttpReply(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
-    finally:
-        conn.close()
+    return http_request(url, "POST", json.dumps(body).encode(), timeout=10)
 
 
 def _get(base: str, path: str) -> tuple[int, Any]:

@@ -12,15 +12,13 @@ leaves it stored; ``DELETE`` of the quarantined app or job is the way out.
 
 from __future__ import annotations
 
-import http.client
 import json
 import math
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.conftest import E2ECluster, Proc, wait_for
+from tests.e2e.conftest import E2ECluster, Proc, http_request, wait_for
 from zk import StateStore
 from zk._store import MAGIC
 
@@ -32,20 +30,12 @@ JOBS = "/metronome/v1/jobs"
 
 def call(base: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
     """One HTTP request (no redirects followed); the JSON body or None."""
-    u = urlsplit(base)
-    conn = http.client.HTTPConnection(u.hostname or "127.0.0.1", u.port or 80, timeout=10)
+    data = None if body is None else json.dumps(body).encode()
+    r = http_request(base + path, method, data, timeout=10)
     try:
-        data = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"} if data is not None else {}
-        conn.request(method, path, body=data, headers=headers)
-        r = conn.getresponse()
-        raw = r.read()
-        try:
-            return r.status, json.loads(raw) if raw else None
-        except ValueError:
-            return r.status, raw
-    finally:
-        conn.close()
+        return r.status, r.json() if r.body else None
+    except ValueError:
+        return r.status, r.body
 
 
 def ok(base: str, method: str, path: str, body: Any = None, want: int = 200) -> Any:

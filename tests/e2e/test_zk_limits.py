@@ -9,17 +9,15 @@ versions that fit), and ZooKeeper's heap is sized for those limits.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
 from actors.gateway._server import MAX_BODY_BYTES
-from tests.e2e.conftest import E2ECluster, wait_for
+from tests.e2e.conftest import E2ECluster, http_request, wait_for
 from zk import (
     DEFAULT_MAX_BYTES,
     DEFAULT_NODE_LIMIT,
@@ -65,16 +63,8 @@ def app_body(app_id: str, size: int, tag: str) -> bytes:
 
 
 def request(base: str, method: str, path: str, body: bytes | None = None) -> tuple[int, Any]:
-    u = urlsplit(base)
-    conn = http.client.HTTPConnection(u.hostname or "127.0.0.1", u.port or 80, timeout=60)
-    try:
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        conn.request(method, path, body=body, headers=headers)
-        r = conn.getresponse()
-        raw = r.read()
-        return r.status, json.loads(raw) if raw else None
-    finally:
-        conn.close()
+    r = http_request(base + path, method, body, timeout=60)
+    return r.status, r.json() if r.body else None
 
 
 def rss_mb(pid: int) -> int:
