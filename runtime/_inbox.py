@@ -146,11 +146,14 @@ class Inbox(Generic[T]):
     arrives after it found work anyway only costs one spurious turn.
     """
 
-    __slots__ = ("__weakref__", "_fd", "_items", "_sleeping")
+    __slots__ = ("__weakref__", "_fd", "_items", "_sleeping", "_sleeps")
 
     def __init__(self) -> None:
         self._items: deque[T] = deque()
         self._sleeping = False
+        self._sleeps = 0
+        """Times the consumer went to sleep: counted off the hot path (only before a
+        block), it tells `runtime.testing.settle` whether the consumer ran in between."""
         self._fd = -1  # made on the first sleep
 
     def put(self, item: T) -> None:
@@ -191,9 +194,19 @@ class Inbox(Generic[T]):
     def qsize(self) -> int:
         return len(self._items)
 
+    def idle_mark(self) -> int | None:
+        """If the consumer is asleep on an empty queue, how many times it has gone to
+        sleep so far (the same number twice means it did not run in between); None
+        while it has work or is running. Read from another thread by
+        `runtime.testing.settle`."""
+        if self._sleeping and not self._items:
+            return self._sleeps
+        return None
+
     def _sleep(self) -> None:
         if self._fd < 0:
             self._fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        self._sleeps += 1
         self._sleeping = True
         if self._items:  # a put came in between: no need to sleep
             self._sleeping = False

@@ -72,6 +72,8 @@ class Node:
         self._on_fatal = on_fatal if on_fatal is not None else _exit_process
         self._names: dict[str, Actor] = {}
         self._top: dict[int, Actor] = {}
+        self._live: dict[int, Actor] = {}
+        """Every actor of this node not yet dead (supervised ones too), for `actors()`."""
         self._lock = threading.Lock()
         self._dead_letters = 0
         self._unhandled = 0
@@ -125,6 +127,8 @@ class Node:
             raise TypeError(f"{actor_class.__name__}.__init__ must call super().__init__()")
         if name is not None:
             self._register_actor(name, actor)
+        with self._lock:
+            self._live[id(actor)] = actor
         parent: Actor | None = getattr(_spawn_ctx, "link", None)
         if parent is not None:
             actor._rt_watchers.append((parent, actor.ref, parent._rt_post))
@@ -245,6 +249,12 @@ class Node:
             raise RuntimeSystemError(f"node {self.name!r} is not listening")
         return f"{self._remoting.address}/{name}"
 
+    def actors(self) -> list[Actor]:
+        """Every live actor of this node, supervised or not, named or not (a snapshot;
+        `runtime.testing.settle` waits for all of them to go idle)."""
+        with self._lock:
+            return list(self._live.values())
+
     def registered(self) -> list[str]:
         return sorted(n for n, a in list(self._names.items()) if not a._rt_dead)
 
@@ -350,6 +360,7 @@ class Node:
             if name is not None and self._names.get(name) is actor:
                 del self._names[name]
             self._top.pop(id(actor), None)
+            self._live.pop(id(actor), None)
 
     def _dead_letter(self, target: object, message: Any) -> None:
         with self._lock:
