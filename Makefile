@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install sysdeps demo test lint typecheck unit bench down clean
+.PHONY: install sysdeps demo test lint imports typecheck unit bench down clean
 
 sysdeps:
 	@bash .ci/sysdeps
@@ -17,9 +17,17 @@ $(STAMP): setup.cfg setup.py pyproject.toml transport/_spin.c
 
 install: sysdeps $(STAMP)
 
+# The import contracts are in pyproject.toml ([tool.importlinter]); the custom private-modules
+# contract lives in .ci/import_contracts.py, hence the PYTHONPATH.
+LINT_IMPORTS := PYTHONPATH=.ci $(VENV)/bin/lint-imports --no-logo --no-cache
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(LINT_IMPORTS)
+
+imports: install
+	$(LINT_IMPORTS)
 
 typecheck: install
 	$(VENV)/bin/mypy
