@@ -1,10 +1,114 @@
-"""The framework (scheduler) API: what Marathon, Metronome and users' scripts build on.
+"""The framework toolkit: what Marathon, Metronome and users' scripts build on.
 
-Mesos' SchedulerDriver, as an actor: subclass ``Scheduler`` for the callbacks and drive
-the cluster through ``SchedulerDriver`` (accept, decline, launch, kill, reconcile,
-revive, suppress, acknowledge).
+- placement (``_placement.py``, pure): ``Agent``, ``Constraint``, ``match``/``match_one``,
+  ``Demand`` + ``fit`` (resources and ports, with reasons), ``containerizer_ok``, and
+  ``place`` chaining them; ``agent_of(offer)``.
+- ``LaunchBackoff`` (``_backoff.py``, pure): Marathon's RateLimiter rule.
+- the scheduler API (``_driver.py``): Mesos' SchedulerDriver for scripts (subclass
+  ``Scheduler``, drive the cluster through ``SchedulerDriver``).
+
+Imports are lazy (PEP 562): importing a pure module (``actors.framework._placement``, or
+``actors.metronome._run`` which uses it) loads no transport, ZooKeeper or HTTP library.
 """
 
-from actors.framework._driver import Scheduler, SchedulerDriver
+from __future__ import annotations
 
-__all__ = ["Scheduler", "SchedulerDriver"]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from actors.framework._backoff import BackoffSettings, LaunchBackoff
+    from actors.framework._driver import Scheduler, SchedulerDriver
+    from actors.framework._placement import (
+        CONSTRAINT_OPERATORS,
+        INSUFFICIENT_CPUS,
+        INSUFFICIENT_DISK,
+        INSUFFICIENT_GPUS,
+        INSUFFICIENT_MEMORY,
+        INSUFFICIENT_PORTS,
+        UNFULFILLED_CONSTRAINT,
+        UNSUPPORTED_CONTAINERIZER,
+        Agent,
+        Constraint,
+        Demand,
+        Fit,
+        Match,
+        agent_of,
+        attribute_text,
+        containerizer_ok,
+        fit,
+        match,
+        match_one,
+        place,
+        port_list,
+    )
+
+_EXPORTS = {
+    "actors.framework._backoff": ("BackoffSettings", "LaunchBackoff"),
+    "actors.framework._driver": ("Scheduler", "SchedulerDriver"),
+    "actors.framework._placement": (
+        "CONSTRAINT_OPERATORS",
+        "INSUFFICIENT_CPUS",
+        "INSUFFICIENT_DISK",
+        "INSUFFICIENT_GPUS",
+        "INSUFFICIENT_MEMORY",
+        "INSUFFICIENT_PORTS",
+        "UNFULFILLED_CONSTRAINT",
+        "UNSUPPORTED_CONTAINERIZER",
+        "Agent",
+        "Constraint",
+        "Demand",
+        "Fit",
+        "Match",
+        "agent_of",
+        "attribute_text",
+        "containerizer_ok",
+        "fit",
+        "match",
+        "match_one",
+        "place",
+        "port_list",
+    ),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = [
+    "CONSTRAINT_OPERATORS",
+    "INSUFFICIENT_CPUS",
+    "INSUFFICIENT_DISK",
+    "INSUFFICIENT_GPUS",
+    "INSUFFICIENT_MEMORY",
+    "INSUFFICIENT_PORTS",
+    "UNFULFILLED_CONSTRAINT",
+    "UNSUPPORTED_CONTAINERIZER",
+    "Agent",
+    "BackoffSettings",
+    "Constraint",
+    "Demand",
+    "Fit",
+    "LaunchBackoff",
+    "Match",
+    "Scheduler",
+    "SchedulerDriver",
+    "agent_of",
+    "attribute_text",
+    "containerizer_ok",
+    "fit",
+    "match",
+    "match_one",
+    "place",
+    "port_list",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'actors.framework' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
