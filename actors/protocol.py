@@ -23,6 +23,224 @@ from runtime import register_message
 
 # --------------------------------------------------------------------------------------
 # Shared records
+#
+# The typed task description. Each record checks in ``__post_init__`` the values the
+# agent acts on, so a bad value fails where it is built (a framework's bug surfaces in
+# the framework) or, on the wire, as a ``DecodeError`` naming the field; the agent never
+# meets a misspelt key or an unknown network on another machine.
+
+CONTAINER_TYPES = ("MESOS", "DOCKER")
+"""``ContainerInfo.type``: native (cgroups) or Docker."""
+NETWORK_MODES = ("HOST", "BRIDGE", "NONE", "USER")
+"""``ContainerInfo.network``; the agent runs HOST and BRIDGE and fails others as
+TASK_ERROR naming the network (Marathon accepts all four, as Mesos' NetworkInfo)."""
+VOLUME_MODES = ("RW", "RO")
+"""``VolumeInfo.mode``."""
+PORT_PROTOCOLS = ("tcp", "udp")
+"""``PortMapping.protocol`` and ``DiscoveryPort.protocol``."""
+HEALTH_PROTOCOLS = ("HTTP", "HTTPS", "TCP", "COMMAND", "MESOS_HTTP", "MESOS_HTTPS", "MESOS_TCP")
+"""``HealthCheckInfo.protocol`` (Marathon's names; ``MESOS_`` ones are aliases)."""
+
+
+class TaskDescriptionError(ValueError):
+    """A task-description field holds a value the agent cannot act on; names both."""
+
+
+def _one_of(where: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise TaskDescriptionError(f"{where}: {value!r:.60} is not one of {', '.join(allowed)}")
+
+
+def _port(where: str, value: object, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if type(value) is not int or not 0 <= value <= 65535:
+        raise TaskDescriptionError(f"{where}: {value!r:.60} is not a port number (0..65535)")
+
+
+def _text(where: str, value: object) -> None:
+    if type(value) is not str or not value:
+        raise TaskDescriptionError(f"{where}: {value!r:.60} must be a non-empty string")
+
+
+def _not_negative(where: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise TaskDescriptionError(f"{where}: {value!r:.60} must be a number >= 0")
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    """One ``docker run --key=value`` option (Mesos' DockerInfo.Parameter)."""
+
+    key: str
+    """The option name without dashes (``memory-swap``)."""
+    value: str
+    """Its value."""
+
+    def __post_init__(self) -> None:
+        _text("Parameter.key", self.key)
+
+
+@dataclass(frozen=True, slots=True)
+class DockerInfo:
+    """The Docker part of a container (Mesos' ContainerInfo.DockerInfo)."""
+
+    image: str
+    """The image to run (``busybox:1.36``)."""
+    privileged: bool = False
+    """Run the container privileged."""
+    parameters: list[Parameter] = field(default_factory=list)
+    """Extra ``docker run`` options."""
+    force_pull_image: bool = False
+    """Pull the image even when the agent has it."""
+
+    def __post_init__(self) -> None:
+        _text("DockerInfo.image", self.image)
+
+
+@dataclass(frozen=True, slots=True)
+class PortMapping:
+    """A container port published on a host port (BRIDGE networking)."""
+
+    container_port: int
+    """The port inside the container; 0 means "the same as host_port"."""
+    host_port: int
+    """The host port (one of the task's offered ports; 0: the next unused one)."""
+    protocol: str = "tcp"
+    """``tcp`` or ``udp`` (a ``tcp,udp`` port is two mappings)."""
+    name: str | None = None
+    """The port's name, for discovery."""
+
+    def __post_init__(self) -> None:
+        _port("PortMapping.container_port", self.container_port)
+        _port("PortMapping.host_port", self.host_port)
+        _one_of("PortMapping.protocol", self.protocol, PORT_PROTOCOLS)
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeInfo:
+    """A host path mounted into the task's container (Mesos' Volume, host-path kind)."""
+
+    container_path: str
+    """Where it appears inside the container."""
+    host_path: str
+    """The directory on the agent's host."""
+    mode: str = "RW"
+    """``RW`` or ``RO``."""
+
+    def __post_init__(self) -> None:
+        _text("VolumeInfo.container_path", self.container_path)
+        _text("VolumeInfo.host_path", self.host_path)
+        _one_of("VolumeInfo.mode", self.mode, VOLUME_MODES)
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerInfo:
+    """How a task is contained (Mesos' ContainerInfo)."""
+
+    type: str = "MESOS"
+    """``MESOS`` (native, cgroups) or ``DOCKER``."""
+    network: str = "HOST"
+    """``HOST``, ``BRIDGE``, ``NONE`` or ``USER``."""
+    docker: DockerInfo | None = None
+    """The image and Docker options; required when type is DOCKER."""
+    port_mappings: list[PortMapping] = field(default_factory=list)
+    """Published ports (BRIDGE)."""
+    volumes: list[VolumeInfo] = field(default_factory=list)
+    """Host paths mounted into the container."""
+
+    def __post_init__(self) -> None:
+        _one_of("ContainerInfo.type", self.type, CONTAINER_TYPES)
+        _one_of("ContainerInfo.network", self.network, NETWORK_MODES)
+        if self.type == "DOCKER" and self.docker is None:
+            raise TaskDescriptionError("ContainerInfo.docker: required when type is DOCKER")
+
+
+@dataclass(frozen=True, slots=True)
+class UriInfo:
+    """One file the fetcher puts into the sandbox (Mesos' CommandInfo.URI)."""
+
+    value: str
+    """``file://``, ``http://``, ``https://`` or an absolute path."""
+    executable: bool = False
+    """``chmod +x`` the fetched file."""
+    extract: bool = True
+    """Unpack ``.tar.gz``/``.tgz``/``.tar``/``.zip`` archives into the sandbox."""
+
+    def __post_init__(self) -> None:
+        _text("UriInfo.value", self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class HealthCheckInfo:
+    """A health check the agent runs next to the task (Marathon's healthChecks entry)."""
+
+    protocol: str = "HTTP"
+    """HTTP, HTTPS, TCP or COMMAND (``MESOS_HTTP``, ``MESOS_HTTPS``, ``MESOS_TCP`` alias)."""
+    path: str = "/"
+    """The HTTP path."""
+    port_index: int | None = 0
+    """Index into the task's host ports."""
+    port: int | None = None
+    """A fixed host port; wins over port_index."""
+    command: str | None = None
+    """The shell command of a COMMAND check; exit 0 is healthy."""
+    grace_period_seconds: float = 300.0
+    """Failures in this window after the task starts do not count."""
+    interval_seconds: float = 60.0
+    """Seconds between checks."""
+    timeout_seconds: float = 20.0
+    """A check taking longer fails."""
+    max_consecutive_failures: int = 3
+    """The task is killed after this many failures in a row (0: never)."""
+    delay_seconds: float = 15.0
+    """Seconds before the first check."""
+
+    def __post_init__(self) -> None:
+        _one_of("HealthCheckInfo.protocol", self.protocol, HEALTH_PROTOCOLS)
+        if self.port_index is not None and (
+            type(self.port_index) is not int or self.port_index < 0
+        ):
+            raise TaskDescriptionError(
+                f"HealthCheckInfo.port_index: {self.port_index!r:.60} must be an int >= 0"
+            )
+        _port("HealthCheckInfo.port", self.port, optional=True)
+        if self.protocol == "COMMAND" and not self.command:
+            raise TaskDescriptionError("HealthCheckInfo.command: required for COMMAND checks")
+        for name in ("grace_period_seconds", "interval_seconds", "timeout_seconds"):
+            _not_negative(f"HealthCheckInfo.{name}", getattr(self, name))
+        _not_negative("HealthCheckInfo.delay_seconds", self.delay_seconds)
+        if type(self.max_consecutive_failures) is not int or self.max_consecutive_failures < 0:
+            raise TaskDescriptionError(
+                "HealthCheckInfo.max_consecutive_failures: "
+                f"{self.max_consecutive_failures!r:.60} must be an int >= 0"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveryPort:
+    """One named port of a task (Mesos' DiscoveryInfo Port)."""
+
+    number: int
+    """The host port."""
+    name: str | None = None
+    """Its name; the agent exports it as ``PORT_<NAME>``."""
+    protocol: str = "tcp"
+    """``tcp`` or ``udp``."""
+
+    def __post_init__(self) -> None:
+        _port("DiscoveryPort.number", self.number)
+        _one_of("DiscoveryPort.protocol", self.protocol, PORT_PROTOCOLS)
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveryInfo:
+    """How a task is found (Mesos' DiscoveryInfo; Mesos-DNS reads it)."""
+
+    name: str
+    """The service name."""
+    ports: list[DiscoveryPort] = field(default_factory=list)
+    """The task's ports, in the order of its host ports."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +255,8 @@ class CommandSpec:
     """Run ``value`` through the shell (Mesos' CommandInfo.shell)."""
     env: dict[str, str] = field(default_factory=dict)
     """Extra environment variables for the task."""
-    uris: list[dict[str, Any]] = field(default_factory=list)
-    """Fetcher URIs: ``{"value": ..., "executable": bool, "extract": bool}``."""
+    uris: list[UriInfo] = field(default_factory=list)
+    """What the fetcher downloads into the sandbox before the command starts."""
     user: str | None = None
     """Run as this user, when the agent may switch users."""
 
@@ -57,14 +275,16 @@ class TaskInfo:
     """The resources the task consumes, in ``Resources.to_dict()`` form."""
     command: CommandSpec | None = None
     """The command to run (None only for containers whose image has an entrypoint)."""
-    container: dict[str, Any] | None = None
-    """Container settings: ``{"type": "MESOS"|"DOCKER", "docker": {...}, "volumes": [...]}``."""
-    health_checks: list[dict[str, Any]] = field(default_factory=list)
-    """Agent-side health checks (Marathon's healthChecks shape)."""
+    container: ContainerInfo | None = None
+    """How to contain it (None: a native MESOS task with host networking)."""
+    health_checks: list[HealthCheckInfo] = field(default_factory=list)
+    """Health checks the agent runs next to the task."""
     kill_grace_period: float = 3.0
     """Seconds between SIGTERM and SIGKILL when the task is killed."""
     labels: dict[str, str] = field(default_factory=dict)
-    """Free-form labels, copied to the container."""
+    """Free-form labels, copied to the container; the agent interprets none of them."""
+    discovery: DiscoveryInfo | None = None
+    """How the task is found (names its ports: the agent exports ``PORT_<NAME>``)."""
 
 
 # --------------------------------------------------------------------------------------
@@ -437,6 +657,15 @@ class MasterChanged:
 
 
 CLUSTER_MESSAGES: tuple[type, ...] = (
+    Parameter,
+    DockerInfo,
+    PortMapping,
+    VolumeInfo,
+    ContainerInfo,
+    UriInfo,
+    HealthCheckInfo,
+    DiscoveryPort,
+    DiscoveryInfo,
     CommandSpec,
     TaskInfo,
     RegisterAgent,
@@ -473,3 +702,47 @@ CLUSTER_MESSAGES: tuple[type, ...] = (
 
 for _cls in CLUSTER_MESSAGES:
     register_message(_cls)
+
+
+# --------------------------------------------------------------------------------------
+# Well-known actor names and the master's state query (owner: actors/master, H4).
+# They live here, at the bottom of the import graph, so the gateway, the agent, the
+# console and benchmarks can name and ask the master without importing its package.
+
+MASTER_ACTOR = "master"
+"""The registered name of the master actor on the leading master's node."""
+AGENT_ACTOR = "agent"
+"""The registered name of the agent actor on every agent's node."""
+MARATHON_ACTOR = "marathon"
+"""The registered name of Marathon's actor on the leading master's node."""
+METRONOME_ACTOR = "metronome"
+"""The registered name of Metronome's actor on the leading master's node."""
+
+GET_STATE_WHATS = (
+    "state",
+    "state-summary",
+    "slaves",
+    "frameworks",
+    "tasks",
+    "roles",
+    "snapshot",
+    "metrics",
+    "allocation",
+)
+"""What ``GetState.what`` may name, in the order error messages list them."""
+
+
+@dataclass(frozen=True, slots=True)
+class GetState:
+    """Client -> master (ask): a Mesos-shaped JSON document about the cluster."""
+
+    what: str = "state"
+    """One of ``GET_STATE_WHATS``: ``state``, ``state-summary``, ``slaves``,
+    ``frameworks``, ``tasks``, ``roles``, ``snapshot`` (the ``master/*`` metrics),
+    ``metrics`` (pydcos' own) or ``allocation`` (the last allocation cycle: offers made
+    and why every other framework/agent pair got nothing)."""
+    params: dict[str, Any] | None = None
+    """Query parameters (``limit``, ``offset``, ``order``, ``framework_id``, ``task_id``)."""
+
+
+register_message(GetState)

@@ -46,31 +46,28 @@ class SpecError(ValueError):
     """A TaskInfo field the containerizers cannot honour; the message names it."""
 
 
-def _health(h: dict[str, Any]) -> HealthCheckSpec:
-    try:
-        return HealthCheckSpec(
-            protocol=str(h.get("protocol", "HTTP")),
-            path=str(h.get("path", "/")),
-            port_index=h.get("portIndex", 0) if h.get("port") is None else None,
-            port=h.get("port"),
-            command=(h.get("command") or {}).get("value")
-            if isinstance(h.get("command"), dict)
-            else h.get("command"),
-            grace_period_seconds=float(h.get("gracePeriodSeconds", 300)),
-            interval_seconds=float(h.get("intervalSeconds", 60)),
-            timeout_seconds=float(h.get("timeoutSeconds", 20)),
-            max_consecutive_failures=int(h.get("maxConsecutiveFailures", 3)),
-            delay_seconds=float(h.get("delaySeconds", 15)),
-        )
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise SpecError(f"health_checks: {h!r:.120} is not a valid health check ({exc})") from None
+def _health(h: p.HealthCheckInfo) -> HealthCheckSpec:
+    return HealthCheckSpec(
+        protocol=h.protocol,
+        path=h.path,
+        port_index=h.port_index if h.port is None else None,
+        port=h.port,
+        command=h.command,
+        grace_period_seconds=h.grace_period_seconds,
+        interval_seconds=h.interval_seconds,
+        timeout_seconds=h.timeout_seconds,
+        max_consecutive_failures=h.max_consecutive_failures,
+        delay_seconds=h.delay_seconds,
+    )
 
 
 def task_spec(
     task: p.TaskInfo, app_id: str | None = None, default_user: str | None = None
 ) -> TaskSpec:
-    """The containerizer's view of a launched task. Its user: the task's own, else (native
-    tasks only: a host user means nothing inside an image) the agent's default."""
+    """The containerizer's view of a launched task, field by field from the typed
+    TaskInfo (the protocol records validated every value). Its user: the task's own,
+    else (native tasks only: a host user means nothing inside an image) the agent's
+    default."""
     try:
         res = Resources.from_dict(task.resources)
     except ResourceError as exc:
@@ -81,43 +78,17 @@ def task_spec(
         if len(ports) > 1000:
             raise SpecError(f"resources: too many ports ({len(ports)}+) for one task")
     cmd = task.command
-    container = task.container or {}
-    ctype = str(container.get("type", "MESOS")).upper()
-    docker = container.get("docker") or {}
-    if not isinstance(docker, dict):
-        raise SpecError(f"container.docker: {docker!r:.80} is not an object")
-    mappings = []
-    for m in container.get("portMappings") or docker.get("portMappings") or []:
-        try:
-            mappings.append(
-                PortMapping(
-                    int(m["containerPort"]),
-                    int(m.get("hostPort", 0)),
-                    str(m.get("protocol", "tcp")),
-                )
-            )
-        except (KeyError, TypeError, ValueError):
-            raise SpecError(f"container.portMappings: {m!r:.80} is not valid") from None
-    volumes = []
-    for v in container.get("volumes") or []:
-        try:
-            volumes.append(
-                Volume(str(v["containerPath"]), str(v["hostPath"]), str(v.get("mode", "RW")))
-            )
-        except (KeyError, TypeError):
-            raise SpecError(f"container.volumes: {v!r:.80} is not valid") from None
-    uris = tuple(
-        UriSpec(
-            str(u.get("value") or u.get("uri")),
-            bool(u.get("executable", False)),
-            bool(u.get("extract", True)),
-        )
-        for u in (cmd.uris if cmd else [])
+    container = task.container or p.ContainerInfo()
+    docker = container.docker
+    mappings = tuple(
+        PortMapping(m.container_port, m.host_port, m.protocol) for m in container.port_mappings
     )
+    volumes = tuple(Volume(v.container_path, v.host_path, v.mode) for v in container.volumes)
+    uris = tuple(UriSpec(u.value, u.executable, u.extract) for u in (cmd.uris if cmd else []))
     env = dict(cmd.env) if cmd else {}
     labels = dict(task.labels)
     user = cmd.user if cmd and cmd.user else None  # "" as Marathon may send: unset
-    if user is None and ctype != "DOCKER":
+    if user is None and container.type != "DOCKER":
         user = default_user
     if user is not None and (why := valid_user_name(user)):
         raise SpecError(why)
@@ -125,12 +96,12 @@ def task_spec(
         task_id=task.task_id,
         command=cmd.value if cmd and cmd.shell else None,
         args=tuple(cmd.args) if cmd and not cmd.shell else (),
-        container_type=ctype,
-        image=docker.get("image"),
-        network=str(docker.get("network", "HOST")).upper(),
-        port_mappings=tuple(mappings),
-        volumes=tuple(volumes),
-        force_pull=bool(docker.get("forcePullImage", False)),
+        container_type=container.type,
+        image=docker.image if docker else None,
+        network=container.network,
+        port_mappings=mappings,
+        volumes=volumes,
+        force_pull=docker.force_pull_image if docker else False,
         cpus=res.scalar("cpus") or 0.1,
         mem=res.scalar("mem") or 32.0,
         disk=res.scalar("disk"),

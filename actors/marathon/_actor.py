@@ -1562,9 +1562,7 @@ class MarathonActor(Actor):
         if ports:
             env["PORT"] = str(ports[0])
             env["PORTS"] = ",".join(str(x) for x in ports)
-        uris = [
-            {"value": f.uri, "executable": f.executable, "extract": f.extract} for f in app.fetch
-        ]
+        uris = [p.UriInfo(f.uri, f.executable, f.extract) for f in app.fetch]
         if app.args is not None:
             command: p.CommandSpec | None = p.CommandSpec(
                 args=list(app.args), shell=False, env=env, uris=uris, user=app.user
@@ -1573,28 +1571,45 @@ class MarathonActor(Actor):
             command = p.CommandSpec(value=app.cmd, env=env, uris=uris, user=app.user)
         else:
             command = p.CommandSpec(value=None, shell=False, env=env, uris=uris, user=app.user)
-        container: dict[str, Any] | None = None
+        container: p.ContainerInfo | None = None
         if app.container is not None:
             c = app.container
-            container = {"type": c.type, "volumes": [v.to_json() for v in c.volumes]}
-            if c.docker is not None:
-                docker: dict[str, Any] = {
-                    "image": c.docker.image,
-                    "forcePullImage": c.docker.force_pull_image,
-                    "privileged": c.docker.privileged,
-                    "network": c.docker.network or ("BRIDGE" if c.port_mappings else "HOST"),
-                    "parameters": [{"key": k, "value": v} for k, v in c.docker.parameters],
-                }
-                container["docker"] = docker
-            if c.port_mappings:
-                container["portMappings"] = [
-                    {
-                        "containerPort": m.container_port or ports[i],
-                        "hostPort": ports[i],
-                        "protocol": m.protocol,
-                    }
+            d = c.docker
+            container = p.ContainerInfo(
+                type=c.type,
+                network=(d.network or ("BRIDGE" if c.port_mappings else "HOST")) if d else "HOST",
+                docker=p.DockerInfo(
+                    image=d.image,
+                    privileged=d.privileged,
+                    parameters=[p.Parameter(k, v) for k, v in d.parameters],
+                    force_pull_image=d.force_pull_image,
+                )
+                if d is not None and d.image
+                else None,
+                port_mappings=[
+                    p.PortMapping(m.container_port or ports[i], ports[i], proto, m.name)
                     for i, m in enumerate(c.port_mappings)
-                ]
+                    for proto in m.protocol.split(",")
+                ],
+                volumes=[
+                    p.VolumeInfo(v.container_path, v.host_path or "", v.mode) for v in c.volumes
+                ],
+            )
+        protocols = [d.protocol for d in app.port_definitions] or (
+            [m.protocol for m in app.container.port_mappings] if app.container else []
+        )
+        discovery = p.DiscoveryInfo(
+            name=app.id.strip("/").replace("/", "."),
+            ports=[
+                p.DiscoveryPort(
+                    port,
+                    names[i] if i < len(names) else None,
+                    proto,
+                )
+                for i, port in enumerate(ports)
+                for proto in (protocols[i] if i < len(protocols) else "tcp").split(",")
+            ],
+        )
         labels = {str(k): str(v) for k, v in app.labels.items()}
         labels["MARATHON_APP_ID"] = app.id
         labels["MARATHON_APP_VERSION"] = app.version or ""
@@ -1605,9 +1620,24 @@ class MarathonActor(Actor):
             resources=need.to_dict(),
             command=command,
             container=container,
-            health_checks=[h.to_json() for h in app.health_checks],
+            health_checks=[
+                p.HealthCheckInfo(
+                    protocol=h.protocol,
+                    path=h.path or "/",
+                    port_index=h.port_index if h.port is None else None,
+                    port=h.port,
+                    command=h.command,
+                    grace_period_seconds=h.grace_period_seconds,
+                    interval_seconds=h.interval_seconds,
+                    timeout_seconds=h.timeout_seconds,
+                    max_consecutive_failures=h.max_consecutive_failures,
+                    delay_seconds=h.delay_seconds,
+                )
+                for h in app.health_checks
+            ],
             kill_grace_period=float(app.task_kill_grace_period_seconds or 3),
             labels=labels,
+            discovery=discovery,
         )
         inst = Instance(
             task_id=task_id,

@@ -53,7 +53,7 @@ def task_json(t: TaskRecord, wall: float = 0.0) -> dict[str, Any]:
         "labels": [{"key": k, "value": v} for k, v in sorted(t.task.labels.items())],
     }
     if t.task.container:
-        out["container"] = {"type": str(t.task.container.get("type", "MESOS"))}
+        out["container"] = {"type": t.task.container.type}
     if t.message:
         out["message"] = t.message
     if t.reason:

@@ -191,10 +191,7 @@ def _scalars(job: JobSpec) -> dict[str, float]:
 def task_info(run: JobRun, task_id: str, agent_id: str) -> p.TaskInfo:
     """The TaskInfo of one run attempt (labels: the job's, as Metronome copies them)."""
     rs = run.job.run
-    uris = [
-        {"value": a.uri, "executable": a.executable, "extract": a.extract, "cache": a.cache}
-        for a in rs.artifacts
-    ]
+    uris = [p.UriInfo(a.uri, a.executable, a.extract) for a in rs.artifacts]
     env = dict(rs.env)
     if rs.cmd is not None:
         command = p.CommandSpec(value=rs.cmd, env=env, uris=uris, user=rs.user)
@@ -202,16 +199,16 @@ def task_info(run: JobRun, task_id: str, agent_id: str) -> p.TaskInfo:
         command = p.CommandSpec(
             value=None, args=list(rs.args or ()), shell=False, env=env, uris=uris, user=rs.user
         )
-    volumes = [v.to_json() for v in rs.volumes]
-    container: dict[str, Any] | None = None
+    volumes = [p.VolumeInfo(v.container_path, v.host_path, v.mode) for v in rs.volumes]
+    container: p.ContainerInfo | None = None
     if rs.docker is not None:
-        container = {
-            "type": "DOCKER",
-            "docker": {"image": rs.docker.image, "forcePullImage": rs.docker.force_pull_image},
-            "volumes": volumes,
-        }
+        container = p.ContainerInfo(
+            type="DOCKER",
+            docker=p.DockerInfo(rs.docker.image, force_pull_image=rs.docker.force_pull_image),
+            volumes=volumes,
+        )
     elif volumes:
-        container = {"type": "MESOS", "volumes": volumes}
+        container = p.ContainerInfo(type="MESOS", volumes=volumes)
     labels = dict(run.job.labels)
     return p.TaskInfo(
         task_id=task_id,

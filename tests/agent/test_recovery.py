@@ -239,7 +239,7 @@ def test_task_store_round_trips_the_wire_records(tmp_path: Path) -> None:
     store = TaskStore(tmp_path)
     t = StoredTask(
         FW,
-        info("a/b c", labels={"k": "v"}, health_checks=[{"protocol": "TCP"}]),
+        info("a/b c", labels={"k": "v"}, health_checks=[p.HealthCheckInfo(protocol="TCP")]),
         "TASK_RUNNING",
         (p.StatusUpdate(FW, "a/b c", "agent-1", "TASK_RUNNING", "u1", 1.5, healthy=True),),
     )
@@ -395,7 +395,7 @@ def test_bad_tasks_fail_with_what_and_why_and_the_agent_carries_on(
 def _bad_tasks(h: Harness) -> None:
     h.run(info("nocmd", "/no/such/command --flag"))
     h.run(info("tiny", mem=8))
-    h.run(info("docker", container={"type": "DOCKER", "docker": {"image": "busybox"}}))
+    h.run(info("docker", container=p.ContainerInfo(type="DOCKER", docker=p.DockerInfo("busybox"))))
     h.run(info("good", "exit 0"))
 
     nocmd = h.wait_update("nocmd", "TASK_FAILED", 20)

@@ -190,7 +190,7 @@ def _docker_scenario(cluster: E2ECluster, agent: Proc, client: Any, image: str) 
             t.agent_id,
             t.resources,
             t.command,
-            container={"type": "DOCKER", "docker": {"image": image}},
+            container=p.ContainerInfo(type="DOCKER", docker=p.DockerInfo(image)),
             kill_grace_period=0.5,
         )
 
