@@ -268,8 +268,8 @@ class ClusterClient:
     def cluster(self) -> Any:
         """A ``runtime.Cluster`` handle (transport), made on first use."""
         if self._cluster is None:
+            from runtime import NoCluster as RtNoCluster
             from runtime import connect
-            from runtime._connect import NoCluster as RtNoCluster
 
             try:
                 self._cluster = connect(

@@ -14,18 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-TERMINAL = frozenset(
-    {
-        "TASK_FINISHED",
-        "TASK_FAILED",
-        "TASK_KILLED",
-        "TASK_ERROR",
-        "TASK_LOST",
-        "TASK_DROPPED",
-        "TASK_GONE",
-    }
-)
-STAGED = frozenset({"TASK_STAGING", "TASK_STARTING"})
+from actors.task_states import TERMINAL_STATES, TaskState
+
+STAGED = frozenset({TaskState.STAGING, TaskState.STARTING})
+"""States of a task that has not started yet (``TaskState`` compares equal to its
+wire name, so the events' plain strings are looked up directly)."""
 
 # -- events (what a feed emits) -----------------------------------------------------
 
@@ -250,7 +243,7 @@ class Model:
             self.tasks = {}
             for t in ev.tasks:
                 task = _task_from_json(t)
-                if task.state not in TERMINAL:
+                if task.state not in TERMINAL_STATES:
                     self.tasks[task.id] = task
             return {"tasks", "apps"}
         if isinstance(ev, Deployments):
@@ -324,7 +317,7 @@ class Model:
             app_id = str(e.get("appId", ""))
             known = self.tasks.get(task_id)
             before = known.state if known is not None else None
-            if state in TERMINAL:
+            if state in TERMINAL_STATES:
                 self.tasks.pop(task_id, None)
             else:
                 t = known

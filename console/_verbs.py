@@ -16,18 +16,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from actors.task_states import TERMINAL_STATES
 from console._client import ApiError, ClientError, ClusterClient, app_path
 from console._output import Out, fmt_num, scalar
-
-TERMINAL = {
-    "TASK_FINISHED",
-    "TASK_FAILED",
-    "TASK_KILLED",
-    "TASK_ERROR",
-    "TASK_LOST",
-    "TASK_DROPPED",
-    "TASK_GONE",
-}
 
 
 class VerbError(ClientError):
@@ -115,7 +106,7 @@ def all_tasks(c: ClusterClient) -> list[dict[str, Any]]:
 def task_list(c: ClusterClient, out: Out, completed: bool = False) -> int:
     tasks = all_tasks(c)
     if not completed:
-        tasks = [t for t in tasks if t.get("state") not in TERMINAL]
+        tasks = [t for t in tasks if t.get("state") not in TERMINAL_STATES]
     if out.as_json:
         out.json(tasks)
         return 0
@@ -595,12 +586,12 @@ def _message(text: str) -> Any:
     except ValueError as exc:
         raise VerbError(f"message {text[:60]!r} is not JSON: {exc}") from None
     if isinstance(value, dict) and "@type" in value:
-        import actors.master._actor  # noqa: F401  (registers GetState)
+        import actors.protocol  # noqa: F401  (registers GetState and the other messages)
         from transport import codec
 
         name = str(value.pop("@type"))
         cls = codec._by_name.get(name)
-        if cls is None:  # a short name: GetState for actors.master._actor.GetState
+        if cls is None:  # a short name: GetState for actors.protocol.GetState
             found = [c for n, c in codec._by_name.items() if n.rsplit(".", 1)[-1] == name]
             cls = found[0] if len(found) == 1 else None
         if cls is None:
@@ -650,7 +641,7 @@ def actor_tell(c: ClusterClient, out: Out, name: str, text: str) -> int:
 
 
 def actor_list(c: ClusterClient, out: Out) -> int:
-    from actors.master._actor import GetState
+    from actors.protocol import GetState
 
     leader = c.leader()
     state = c.cluster().actor(f"{leader.address}/master").ask(GetState("state"), timeout=5.0)
