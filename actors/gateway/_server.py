@@ -26,8 +26,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from actors.master._about import MasterAbout, build_info, system_metrics
-from actors.master._actor import GetState
 from actors.master._state_json import build_json, master_metrics
+from actors.protocol import GetState
 from runtime import ActorRef, RuntimeSystemError
 
 log = logging.getLogger("actors.gateway")

@@ -1,10 +1,20 @@
 """The Mesos-style master: leader duties, agent registry, DRF allocator, offers.
 
-The allocator is pure (see :mod:`actors.master.allocator`); the master actor that feeds
-it snapshots and sends its offers lives next to it.
+The allocator is pure (see :mod:`actors.master.allocator`); the master core
+(``MasterCore``, a step machine split by agents / frameworks / offers / tasks) and the
+actor that applies its effects live next to it. See README.md for the map.
+
+Imports are lazy (PEP 562): ``import actors.master.allocator`` or
+``from actors.master import MasterConfig`` loads no ZeroMQ, kazoo or aiohttp; only the
+names that need them (``MasterActor``, ``MasterProcess``, ...) do, when first used.
 """
 
-from actors.master._services import LeaderService, ServiceContext
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from actors.master._errors import MasterError, UnknownStateQuery
 from actors.master.allocator import (
     ANY,
     DEFAULT_MIN_ALLOCATABLE,
@@ -24,23 +34,127 @@ from actors.master.allocator import (
     dominant_share,
 )
 
+if TYPE_CHECKING:
+    from actors.master._actor import MasterActor, MemoryRegistryStore, RegistryStore
+    from actors.master._effects import Effect, PeerDown, Persist, Send, Unpersist, Watch
+    from actors.master._master_core import MasterCore, address_ip, new_master_id
+    from actors.master._process import (
+        DEFAULT_SERVICES,
+        LEADER_SERVICES,
+        MasterOptions,
+        MasterProcess,
+        ZkRegistryStore,
+        leader_services,
+    )
+    from actors.master._services import LeaderService, ServiceContext
+    from actors.master._state import (
+        AgentRecord,
+        FrameworkRecord,
+        MasterConfig,
+        MasterState,
+        OfferRecord,
+        TaskRecord,
+    )
+    from actors.master._state_json import master_metrics
+    from actors.protocol import MASTER_ACTOR, GetState
+
+_LAZY: dict[str, str] = {
+    # the actor shell and its registry stores
+    "MasterActor": "actors.master._actor",
+    "MemoryRegistryStore": "actors.master._actor",
+    "RegistryStore": "actors.master._actor",
+    # the step machine, its state and effects
+    "MasterCore": "actors.master._master_core",
+    "address_ip": "actors.master._master_core",
+    "new_master_id": "actors.master._master_core",
+    "MasterConfig": "actors.master._state",
+    "MasterState": "actors.master._state",
+    "AgentRecord": "actors.master._state",
+    "FrameworkRecord": "actors.master._state",
+    "OfferRecord": "actors.master._state",
+    "TaskRecord": "actors.master._state",
+    "Effect": "actors.master._effects",
+    "PeerDown": "actors.master._effects",
+    "Persist": "actors.master._effects",
+    "Send": "actors.master._effects",
+    "Unpersist": "actors.master._effects",
+    "Watch": "actors.master._effects",
+    # Mesos JSON
+    "master_metrics": "actors.master._state_json",
+    # the process and its leader services
+    "MasterOptions": "actors.master._process",
+    "MasterProcess": "actors.master._process",
+    "LEADER_SERVICES": "actors.master._process",
+    "DEFAULT_SERVICES": "actors.master._process",
+    "leader_services": "actors.master._process",
+    "ZkRegistryStore": "actors.master._process",
+    "LeaderService": "actors.master._services",
+    "ServiceContext": "actors.master._services",
+    # moved to actors.protocol; re-exported here for one step
+    "GetState": "actors.protocol",
+    "MASTER_ACTOR": "actors.protocol",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'actors.master' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
 __all__ = [
     "ANY",
     "DEFAULT_MIN_ALLOCATABLE",
     "DEFAULT_REFUSE_SECONDS",
+    "DEFAULT_SERVICES",
+    "LEADER_SERVICES",
+    "MASTER_ACTOR",
     "Agent",
+    "AgentRecord",
     "Allocation",
     "AllocatorConfig",
     "ClusterSnapshot",
+    "Effect",
     "Framework",
+    "FrameworkRecord",
+    "GetState",
     "LeaderService",
+    "MasterActor",
+    "MasterConfig",
+    "MasterCore",
+    "MasterError",
+    "MasterOptions",
+    "MasterProcess",
+    "MasterState",
+    "MemoryRegistryStore",
     "Offer",
     "OfferFilter",
+    "OfferRecord",
+    "PeerDown",
+    "Persist",
     "Quota",
+    "RegistryStore",
     "RejectReason",
     "Rejection",
+    "Send",
     "ServiceContext",
+    "TaskRecord",
+    "UnknownStateQuery",
+    "Unpersist",
+    "Watch",
+    "ZkRegistryStore",
+    "address_ip",
     "allocate",
     "decline_filter",
     "dominant_share",
+    "leader_services",
+    "master_metrics",
+    "new_master_id",
 ]

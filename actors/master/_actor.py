@@ -41,12 +41,14 @@ from actors.master._state_json import (
     tasks_json,
 )
 from actors.task_states import TaskState
-from runtime import Actor, ActorRef, Down, register_message
+from runtime import Actor, ActorRef, Down
 
 log = logging.getLogger("actors.master")
 
-MASTER_ACTOR = "master"
-"""The registered name of the master actor on the leading master's node."""
+MASTER_ACTOR = p.MASTER_ACTOR
+"""Re-exported from ``actors.protocol`` for one step; import it from there."""
+GetState = p.GetState
+"""Re-exported from ``actors.protocol`` for one step; import it from there."""
 
 
 class RegistryStore(Protocol):
@@ -82,20 +84,6 @@ class MemoryRegistryStore:
 @dataclass(frozen=True, slots=True)
 class Tick:
     """Timer message: run the core's periodic duties."""
-
-
-@dataclass(frozen=True, slots=True)
-class GetState:
-    """Ask the master for a Mesos-shaped JSON document."""
-
-    what: str = "state"
-    """One of ``state``, ``state-summary``, ``slaves``, ``frameworks``, ``tasks``,
-    ``roles``, ``snapshot`` (the ``master/*`` metrics) or ``metrics`` (pydcos' own)."""
-    params: dict[str, Any] | None = None
-    """Query parameters (``limit``, ``offset``, ``order``, ``framework_id``, ``task_id``)."""
-
-
-register_message(GetState)
 
 
 class MasterActor(Actor):

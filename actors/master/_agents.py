@@ -1,0 +1,277 @@
+"""Agents: registration, re-registration with tasks, pings, reachability, recovery.
+
+Mesos' rules kept here: agents are pinged every ``ping_interval``; after
+``max_missed_pings`` unanswered pings an agent is unreachable, its offers are rescinded
+and its tasks reported TASK_UNREACHABLE (``agent_ping_timeout`` x
+``max_agent_ping_timeouts``). After a failover, agents found in the registry have
+``agent_reregister_timeout`` to come back with their tasks before they are marked
+unreachable; reconciliation asked meanwhile is answered when that window closes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors import protocol as p
+from actors.master._effects import Effect, Persist, Send, Watch
+from actors.master._offers import rescind
+from actors.master._state import AgentRecord, MasterState, TaskRecord
+from actors.master._tasks import master_update, on_reconcile
+from actors.resources import Attributes, ResourceError, Resources
+from actors.task_states import TaskReason, TaskState, is_terminal
+
+
+def recover_agent(s: MasterState, doc: dict[str, Any]) -> None:
+    """Add an agent from the registry, ``recovering`` until it re-registers; a corrupt
+    record is skipped and noted."""
+    try:
+        rec = AgentRecord(
+            agent_id=str(doc["agent_id"]),
+            hostname=str(doc["hostname"]),
+            address=str(doc["address"]),
+            total=Resources.from_dict(doc["resources"]),
+            attributes=Attributes.from_dict(doc.get("attributes") or {}),
+            registered_at=float(doc.get("registered_at", 0.0)),
+            version=str(doc.get("version", "")),
+            recovering=True,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        s.errors.append(f"agent record {doc!r:.200}: {exc}")
+        return
+    s.agents[rec.agent_id] = rec
+
+
+def registered(s: MasterState, rec: AgentRecord) -> p.AgentRegistered:
+    """The answer to a (re-)registration."""
+    return p.AgentRegistered(
+        agent_id=rec.agent_id,
+        master_id=s.master_id,
+        ping_interval=s.config.ping_interval,
+    )
+
+
+def on_register_agent(
+    s: MasterState, m: p.RegisterAgent, now: float, out: list[Effect], sender: str | None = None
+) -> None:
+    try:
+        total = Resources.from_dict(m.resources)
+        attrs = Attributes.from_dict(m.attributes)
+    except (ResourceError, TypeError, ValueError) as exc:
+        s.errors.append(f"agent {m.hostname} ({m.address}) refused: {exc}")
+        return
+    # An agent that registers again from the same address (it lost our answer)
+    # gets its old id back instead of a second entry.
+    for rec in s.agents.values():
+        if rec.address == m.address and not rec.tasks:
+            rec.total, rec.attributes, rec.hostname = total, attrs, m.hostname
+            rec.reachable, rec.recovering, rec.missed_pings = True, False, 0
+            out.append(Persist("agents", rec.agent_id, rec.durable()))
+            out.append(Send(m.address, registered(s, rec)))
+            s.dirty = True
+            return
+    agent_id = f"{s.master_id}-S{s.next_id()}"
+    rec = AgentRecord(
+        agent_id=agent_id,
+        hostname=m.hostname,
+        address=m.address,
+        total=total,
+        attributes=attrs,
+        registered_at=now,
+        version=m.version,
+    )
+    s.agents[agent_id] = rec
+    out.append(Persist("agents", agent_id, rec.durable()))
+    out.append(Watch(m.address))
+    out.append(Send(m.address, registered(s, rec)))
+    s.dirty = True
+
+
+def on_reregister_agent(
+    s: MasterState, m: p.ReregisterAgent, now: float, out: list[Effect], sender: str | None = None
+) -> None:
+    try:
+        total = Resources.from_dict(m.resources)
+        attrs = Attributes.from_dict(m.attributes)
+    except (ResourceError, TypeError, ValueError) as exc:
+        s.errors.append(f"agent {m.agent_id} ({m.address}) refused: {exc}")
+        return
+    rec = s.agents.get(m.agent_id)
+    was_unreachable = rec is not None and not rec.reachable
+    if rec is None:
+        rec = AgentRecord(
+            agent_id=m.agent_id,
+            hostname=m.hostname,
+            address=m.address,
+            total=total,
+            attributes=attrs,
+            registered_at=now,
+            version=m.version,
+        )
+        s.agents[m.agent_id] = rec
+    else:
+        rec.hostname, rec.address, rec.total, rec.attributes = (
+            m.hostname,
+            m.address,
+            total,
+            attrs,
+        )
+        rec.version = m.version
+    rec.reachable, rec.recovering, rec.missed_pings = True, False, 0
+    reported: set[tuple[str, str]] = set()
+    for at in m.tasks:
+        key = (at.framework_id, at.task.task_id)
+        reported.add(key)
+        adopt_task(s, rec, at, now, out, announce=was_unreachable)
+    # Tasks we believed were on the agent but it no longer has: gone for good.
+    for key in list(rec.tasks - reported):
+        t = s.tasks.get(key)
+        if t is not None:
+            master_update(
+                s,
+                t,
+                TaskState.LOST,
+                TaskReason.AGENT_REREGISTERED,
+                "task was not reported by the re-registered agent",
+                now,
+                out,
+            )
+    out.append(Persist("agents", rec.agent_id, rec.durable()))
+    out.append(Watch(m.address))
+    out.append(Send(m.address, registered(s, rec)))
+    s.dirty = True
+    if s.recovery_deadline is not None and not any(a.recovering for a in s.agents.values()):
+        end_recovery(s, now, out)
+
+
+def adopt_task(
+    s: MasterState,
+    rec: AgentRecord,
+    at: p.AgentTask,
+    now: float,
+    out: list[Effect],
+    announce: bool,
+) -> None:
+    """Take a task a re-registering agent reports into the master's books (after a
+    failover the agents are the only source of the live tasks)."""
+    key = (at.framework_id, at.task.task_id)
+    try:
+        state = TaskState(at.state)
+        res = Resources.from_dict(at.task.resources)
+    except (ValueError, TypeError) as exc:
+        s.errors.append(f"agent {rec.agent_id} task {at.task.task_id}: {exc}")
+        return
+    if is_terminal(state):
+        return
+    t = s.tasks.get(key)
+    if t is None:
+        fw = s.frameworks.get(at.framework_id)
+        role = fw.info.roles[0] if fw and fw.info.roles else "*"
+        t = TaskRecord(
+            task=at.task,
+            framework_id=at.framework_id,
+            agent_id=rec.agent_id,
+            resources=res,
+            role=role,
+            state=state,
+            updated_at=now,
+        )
+        s.tasks[key] = t
+        rec.tasks.add(key)
+        rec.used = rec.used + res
+        if fw is not None:
+            fw.tasks.add(at.task.task_id)
+            fw.add_allocation(role, res)
+    else:
+        t.state = state
+        t.updated_at = now
+    # The agent's latest health for the task: a new leader has no other source
+    # (health is reported on a change only), and reconciliation answers with it.
+    if at.healthy is not None:
+        t.healthy = at.healthy
+    if announce:
+        master_update(s, t, state, TaskReason.AGENT_REREGISTERED, "", now, out)
+
+
+def on_pong(
+    s: MasterState, m: p.Pong, now: float, out: list[Effect], sender: str | None = None
+) -> None:
+    rec = s.agents.get(m.agent_id)
+    if rec is not None:
+        rec.missed_pings = 0
+
+
+def on_update_agent(
+    s: MasterState, m: p.UpdateAgent, now: float, out: list[Effect], sender: str | None = None
+) -> None:
+    """The agent's total changed (ports another process on its host holds): offers
+    made from the old total are rescinded; the next cycle offers from the new one."""
+    rec = s.agents.get(m.agent_id)
+    if rec is None or not rec.reachable or rec.recovering:
+        return  # its (re-)registration will carry the current total
+    try:
+        total = Resources.from_dict(m.resources)
+    except (ResourceError, TypeError, ValueError) as exc:
+        s.errors.append(f"agent {m.agent_id} update refused: {exc}")
+        return
+    if total == rec.total:
+        return
+    rec.total = total
+    for offer_id in list(rec.offers):
+        rescind(s, offer_id, out)
+    s.dirty = True
+
+
+def ping_agents(s: MasterState, now: float, out: list[Effect]) -> None:
+    """Ping every agent; one that missed too many pings becomes unreachable."""
+    for rec in s.agents.values():
+        if rec.recovering:
+            # Not judged yet: a ping tells it this master exists, so it re-registers.
+            rec.ping_seq += 1
+            out.append(Send(rec.address, p.Ping(s.master_id, rec.ping_seq)))
+            continue
+        if not rec.reachable:
+            continue
+        rec.missed_pings += 1
+        if rec.missed_pings > s.config.max_missed_pings:
+            mark_unreachable(s, rec, now, out, f"missed {s.config.max_missed_pings} pings")
+            continue
+        rec.ping_seq += 1
+        out.append(Send(rec.address, p.Ping(s.master_id, rec.ping_seq)))
+
+
+def mark_unreachable(
+    s: MasterState, rec: AgentRecord, now: float, out: list[Effect], why: str
+) -> None:
+    """Rescind the agent's offers, report its tasks TASK_UNREACHABLE, tell frameworks."""
+    rec.reachable = False
+    rec.recovering = False
+    for offer_id in list(rec.offers):
+        rescind(s, offer_id, out)
+    for key in sorted(rec.tasks):
+        t = s.tasks.get(key)
+        if t is not None and t.state is not TaskState.UNREACHABLE:
+            master_update(
+                s,
+                t,
+                TaskState.UNREACHABLE,
+                TaskReason.AGENT_DISCONNECTED,
+                f"agent {rec.hostname} unreachable: {why}",
+                now,
+                out,
+            )
+    for fw in s.frameworks.values():
+        if fw.connected:
+            out.append(Send(fw.address, p.AgentLost(rec.agent_id)))
+    s.dirty = True
+
+
+def end_recovery(s: MasterState, now: float, out: list[Effect]) -> None:
+    """The re-registration window closed: agents that did not come back are
+    unreachable, and reconciliation asked meanwhile is answered now."""
+    s.recovery_deadline = None
+    for rec in s.agents.values():
+        if rec.recovering:
+            mark_unreachable(s, rec, now, out, "did not re-register after failover")
+    deferred, s.deferred_reconcile = s.deferred_reconcile, []
+    for m in deferred:
+        on_reconcile(s, m, now, out)

@@ -1,0 +1,180 @@
+"""Frameworks: subscription, failover, disconnection, removal, revive and suppress.
+
+Mesos' rules kept here: a framework that re-subscribes with its id keeps its tasks and
+loses its outstanding offers (they are rescinded silently, it gets fresh ones); one that
+disconnects keeps its tasks for its ``failover_timeout``, after which (and never during a
+master's recovery window) it is removed and its tasks killed; teardown removes at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors import protocol as p
+from actors.master._effects import Effect, PeerDown, Persist, Send, Unpersist, Watch
+from actors.master._offers import rescind
+from actors.master._state import FrameworkRecord, MasterState, known_framework
+from actors.master._tasks import finish_task
+from actors.task_states import TaskReason, TaskState
+
+
+def recover_framework(s: MasterState, doc: dict[str, Any], now: float) -> None:
+    """Add a framework from the registry, disconnected since ``now`` (its failover
+    timeout runs from the failover); a corrupt record is skipped and noted."""
+    try:
+        info = p.FrameworkInfo(
+            name=str(doc["name"]),
+            roles=[str(r) for r in doc.get("roles") or ["*"]],
+            failover_timeout=float(doc.get("failover_timeout", 0.0)),
+            framework_id=str(doc["framework_id"]),
+            user=str(doc.get("user", "root")),
+            hostname=str(doc.get("hostname", "")),
+            principal=doc.get("principal"),
+        )
+        rec = FrameworkRecord(
+            framework_id=str(doc["framework_id"]),
+            info=info,
+            address=str(doc.get("address", "")),
+            registered_at=float(doc.get("registered_at", 0.0)),
+            connected=False,
+            disconnected_at=now,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        s.errors.append(f"framework record {doc!r:.200}: {exc}")
+        return
+    s.frameworks[rec.framework_id] = rec
+
+
+def with_id(info: p.FrameworkInfo, fid: str) -> p.FrameworkInfo:
+    """``info`` carrying the framework id the master assigned (or confirmed)."""
+    return p.FrameworkInfo(
+        name=info.name,
+        roles=list(info.roles),
+        failover_timeout=info.failover_timeout,
+        framework_id=fid,
+        user=info.user,
+        hostname=info.hostname,
+        principal=info.principal,
+    )
+
+
+def on_subscribe(
+    s: MasterState, m: p.Subscribe, now: float, out: list[Effect], sender: str | None = None
+) -> None:
+    info = m.info
+    if not info.name or not info.roles:
+        out.append(
+            Send(
+                m.address,
+                p.FrameworkError(
+                    f"FrameworkInfo: name {info.name!r} and roles {info.roles!r} must be non-empty",
+                    "Subscribe",
+                ),
+            )
+        )
+        return
+    fid = info.framework_id
+    rec = s.frameworks.get(fid) if fid else None
+    if rec is None:
+        fid = fid or f"{s.master_id}-{s.next_id():04d}"
+        rec = FrameworkRecord(
+            framework_id=fid,
+            info=with_id(info, fid),
+            address=m.address,
+            registered_at=now,
+        )
+        s.frameworks[fid] = rec
+    else:
+        # Failover of the scheduler (or of the master): same id, new address.
+        for offer_id in list(rec.offers):
+            rescind(s, offer_id, out, notify=False)
+        rec.info = with_id(info, rec.framework_id)
+        rec.address = m.address
+        rec.connected = True
+        rec.disconnected_at = None
+        rec.suppressed = False
+    out.append(Persist("frameworks", rec.framework_id, rec.durable()))
+    out.append(Watch(m.address))
+    out.append(
+        Send(
+            m.address,
+            p.Subscribed(rec.framework_id, s.master_id, s.config.heartbeat_interval),
+        )
+    )
+    s.dirty = True
+
+
+def disconnect_framework(
+    s: MasterState, fw: FrameworkRecord, now: float, out: list[Effect]
+) -> None:
+    """The framework's actor went away: keep its tasks, take back its offers."""
+    fw.connected = False
+    fw.disconnected_at = now
+    for offer_id in list(fw.offers):
+        rescind(s, offer_id, out, notify=False)
+    s.dirty = True
+
+
+def expire_frameworks(s: MasterState, now: float, out: list[Effect]) -> None:
+    """Remove frameworks disconnected for longer than their failover timeout."""
+    for fw in list(s.frameworks.values()):
+        if (
+            not fw.connected
+            and fw.disconnected_at is not None
+            and now - fw.disconnected_at >= fw.info.failover_timeout
+            and s.recovery_deadline is None
+        ):
+            remove_framework(s, fw, now, out)
+
+
+def remove_framework(s: MasterState, fw: FrameworkRecord, now: float, out: list[Effect]) -> None:
+    """Forget a framework for good: rescind its offers, kill its tasks, unpersist it."""
+    for offer_id in list(fw.offers):
+        rescind(s, offer_id, out, notify=False)
+    for task_id in sorted(fw.tasks):
+        t = s.tasks.get((fw.framework_id, task_id))
+        if t is None:
+            continue
+        agent = s.agents.get(t.agent_id)
+        if agent is not None and agent.reachable:
+            out.append(Send(agent.address, p.KillTask(fw.framework_id, task_id)))
+        finish_task(s, t, TaskState.KILLED, TaskReason.FRAMEWORK_REMOVED, now)
+    del s.frameworks[fw.framework_id]
+    out.append(Unpersist("frameworks", fw.framework_id))
+    s.dirty = True
+
+
+def on_teardown(
+    s: MasterState, m: p.Teardown, now: float, out: list[Effect], sender: str | None = None
+) -> None:
+    fw = known_framework(s, m.framework_id, "Teardown", sender, out)
+    if fw is not None:
+        remove_framework(s, fw, now, out)
+
+
+def on_revive(
+    s: MasterState, m: p.Revive, now: float, out: list[Effect], sender: str | None = None
+) -> None:
+    fw = known_framework(s, m.framework_id, "Revive", sender, out)
+    if fw is not None:
+        fw.suppressed = False
+        fw.filters.clear()
+        s.dirty = True
+
+
+def on_suppress(
+    s: MasterState, m: p.Suppress, now: float, out: list[Effect], sender: str | None = None
+) -> None:
+    fw = known_framework(s, m.framework_id, "Suppress", sender, out)
+    if fw is not None:
+        fw.suppressed = True
+
+
+def on_peer_down(
+    s: MasterState, m: PeerDown, now: float, out: list[Effect], sender: str | None = None
+) -> None:
+    for fw in s.frameworks.values():
+        if fw.address == m.address and fw.connected:
+            disconnect_framework(s, fw, now, out)
+    # Agents are judged by pings, not by the transport's opinion: a slow agent
+    # that answers pings is reachable.

@@ -1,0 +1,299 @@
+"""Offers: allocation cycles, declines, accepts (launch validation) and rescinds.
+
+The allocator (``actors.master.allocator.allocate``) decides who is offered what; this
+module feeds it a snapshot, turns its offers into ``Offers`` messages batched per
+framework, keeps the cycle's result (offers and ``Rejection`` rows) for
+``GetState("allocation")``, and applies Mesos' rules on the way back: an outstanding offer
+counts as allocated; a decline (and what an accept leaves unused) installs a filter; an
+invalid launch never reaches an agent, each bad task gets TASK_ERROR (TASK_DROPPED when
+its offer was invalid) naming what was wrong.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+
+from actors import protocol as p
+from actors.master._effects import Effect, Send
+from actors.master._state import (
+    AgentRecord,
+    FrameworkRecord,
+    MasterState,
+    OfferRecord,
+    known_framework,
+)
+from actors.master._tasks import launch, reject_task
+from actors.master.allocator import Agent as AllocAgent
+from actors.master.allocator import ClusterSnapshot, allocate, decline_filter
+from actors.master.allocator import Framework as AllocFramework
+from actors.resources import ResourceError, Resources
+from actors.task_states import TaskReason, TaskState
+
+_EMPTY = Resources()
+
+
+def address_ip(address: str) -> str:
+    """The IP in a transport address (``tcp://10.0.0.5:5050/agent`` -> ``10.0.0.5``);
+    empty when the host part is a name (``tcp://agent-1:5050``) or is missing."""
+    rest = address.split("://", 1)[-1].split("/", 1)[0]
+    host = rest[1 : rest.find("]")] if rest.startswith("[") else rest.rsplit(":", 1)[0]
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return ""
+
+
+# ------------------------------------------------------------------------ allocation
+
+
+def maybe_allocate(s: MasterState, now: float, out: list[Effect]) -> None:
+    """Run an allocation cycle if something changed (or filters may have expired)
+    and the last cycle is at least ``allocation_interval`` old."""
+    if now - s.last_alloc < s.config.allocation_interval:
+        return
+    has_filters = any(fw.filters for fw in s.frameworks.values())
+    if not s.dirty and not has_filters:
+        return
+    s.last_alloc = now
+    s.dirty = False
+    run_allocation(s, now, out)
+
+
+def snapshot(s: MasterState, now: float) -> ClusterSnapshot:
+    """The allocator's input: agents and frameworks as they stand (expired decline
+    filters are pruned on the way)."""
+    agents = [
+        AllocAgent(
+            agent_id=a.agent_id,
+            hostname=a.hostname,
+            total=a.total,
+            allocated=a.used + a.offered,
+            attributes=a.attributes,
+            reachable=a.reachable and not a.recovering,
+        )
+        for a in s.agents.values()
+    ]
+    frameworks = []
+    for fw in s.frameworks.values():
+        if fw.filters:
+            fw.filters = [f for f in fw.filters if f.until > now]
+        frameworks.append(
+            AllocFramework(
+                framework_id=fw.framework_id,
+                roles=tuple(fw.info.roles),
+                active=fw.connected,
+                suppressed_roles=frozenset(fw.info.roles) if fw.suppressed else frozenset(),
+                filters=tuple(fw.filters),
+                allocation=fw.allocation,
+            )
+        )
+    return ClusterSnapshot(
+        agents=agents,
+        frameworks=frameworks,
+        weights=s.config.weights,
+        quotas=s.config.quotas,
+    )
+
+
+def run_allocation(s: MasterState, now: float, out: list[Effect]) -> None:
+    """One allocation cycle; offers are batched into one ``Offers`` per framework and
+    the cycle's result is kept as ``s.last_allocation`` (the explanation of waiting)."""
+    if not s.frameworks or not s.agents:
+        return
+    s.alloc_cycles += 1
+    result = allocate(snapshot(s, now), now, s.alloc_config)
+    s.last_allocation = result
+    s.last_allocation_at = now
+    batches: dict[str, list[p.Offer]] = {}
+    for o in result.offers:
+        agent = s.agents[o.agent_id]
+        fw = s.frameworks[o.framework_id]
+        offer_id = f"{s.master_id}-O{s.next_id()}"
+        s.offers[offer_id] = OfferRecord(
+            offer_id, o.framework_id, o.agent_id, o.role, o.resources, now
+        )
+        agent.offered = agent.offered + o.resources
+        agent.offers.add(offer_id)
+        fw.offers.add(offer_id)
+        fw.add_allocation(o.role, o.resources)
+        batches.setdefault(fw.address, []).append(
+            p.Offer(
+                offer_id=offer_id,
+                framework_id=o.framework_id,
+                agent_id=o.agent_id,
+                hostname=agent.hostname,
+                resources=o.resources.to_dict(),
+                attributes=agent.attributes.to_dict(),
+                ip=address_ip(agent.address),
+            )
+        )
+    for address, offers in batches.items():
+        out.append(Send(address, p.Offers(offers)))
+
+
+# ------------------------------------------------------------------------ outstanding
+
+
+def release_offer(s: MasterState, offer_id: str) -> OfferRecord | None:
+    """Forget an outstanding offer and give its resources back to the pool."""
+    o = s.offers.pop(offer_id, None)
+    if o is None:
+        return None
+    agent = s.agents.get(o.agent_id)
+    if agent is not None:
+        agent.offered = agent.offered.saturating_sub(o.resources)
+        agent.offers.discard(offer_id)
+    fw = s.frameworks.get(o.framework_id)
+    if fw is not None:
+        fw.offers.discard(offer_id)
+        fw.sub_allocation(o.role, o.resources)
+    s.dirty = True
+    return o
+
+
+def rescind(s: MasterState, offer_id: str, out: list[Effect], notify: bool = True) -> None:
+    """Take an offer back; a connected framework is told (``Rescind``) unless not
+    ``notify`` (it is failing over or going away and will not use it anyway)."""
+    o = release_offer(s, offer_id)
+    if o is None or not notify:
+        return
+    fw = s.frameworks.get(o.framework_id)
+    if fw is not None and fw.connected:
+        out.append(Send(fw.address, p.Rescind(offer_id)))
+
+
+def expire_offers(s: MasterState, now: float, out: list[Effect]) -> None:
+    """Rescind offers older than ``offer_timeout`` (none when it is None, as Mesos)."""
+    timeout = s.config.offer_timeout
+    if timeout is None:
+        return
+    for o in [o for o in s.offers.values() if now - o.created_at >= timeout]:
+        rescind(s, o.offer_id, out)
+
+
+# ------------------------------------------------------------------------ calls
+
+
+def on_decline(
+    s: MasterState, m: p.Decline, now: float, out: list[Effect], sender: str | None = None
+) -> None:
+    fw = known_framework(s, m.framework_id, "Decline", sender, out)
+    if fw is None:
+        return
+    for offer_id in m.offer_ids:
+        o = s.offers.get(offer_id)
+        if o is None or o.framework_id != fw.framework_id:
+            continue  # Mesos ignores declines of unknown offers (they raced a rescind).
+        release_offer(s, offer_id)
+        f = decline_filter(o.agent_id, now, m.refuse_seconds, o.resources, o.role)
+        if f is not None:
+            fw.filters.append(f)
+
+
+def on_accept(
+    s: MasterState, m: p.Accept, now: float, out: list[Effect], sender: str | None = None
+) -> None:
+    fw = known_framework(s, m.framework_id, "Accept", sender, out)
+    if fw is None:
+        return
+    tasks = [t for op in m.operations if op.type == "LAUNCH" for t in op.tasks]
+    problem = check_offers(s, fw, m)
+    if problem is None:
+        for op in m.operations:
+            if op.type != "LAUNCH":
+                problem = f"operations: type {op.type!r} is not supported (only LAUNCH)"
+                break
+    if problem is not None:
+        out.append(Send(fw.address, p.FrameworkError(problem, "Accept")))
+        for t in tasks:
+            if isinstance(t, p.TaskInfo):
+                reject_task(
+                    s, fw, t, TaskState.DROPPED, TaskReason.INVALID_OFFERS, problem, now, out
+                )
+        # Valid offers named in a bad call go back to the pool (Mesos does the same).
+        for offer_id in m.offer_ids:
+            o = s.offers.get(offer_id)
+            if o is not None and o.framework_id == fw.framework_id:
+                release_offer(s, offer_id)
+        return
+    offers = [s.offers[i] for i in m.offer_ids]
+    agent = s.agents[offers[0].agent_id]
+    remaining = _EMPTY
+    for o in offers:
+        remaining = remaining + o.resources
+        release_offer(s, o.offer_id)
+    role = offers[0].role
+    seen: set[str] = set()
+    for t in tasks:
+        if not isinstance(t, p.TaskInfo):
+            out.append(
+                Send(
+                    fw.address,
+                    p.FrameworkError(f"LAUNCH: task {t!r:.80} is not a TaskInfo", "Accept"),
+                )
+            )
+            continue
+        error = check_task(s, fw, agent, t, seen)
+        res: Resources | None = None
+        if error is None:
+            try:
+                res = Resources.from_dict(t.resources)
+            except (ResourceError, TypeError, ValueError) as exc:
+                error = f"task {t.task_id}: resources: {exc}"
+        if error is None and res is not None:
+            if not res:
+                error = f"task {t.task_id}: resources are empty"
+            elif not remaining.contains(res):
+                error = (
+                    f"task {t.task_id}: resources {res} exceed what is left of the "
+                    f"offers ({remaining})"
+                )
+        if error is not None or res is None:
+            reject_task(s, fw, t, TaskState.ERROR, TaskReason.TASK_INVALID, error or "", now, out)
+            continue
+        seen.add(t.task_id)
+        remaining = remaining - res
+        launch(s, fw, agent, t, res, role, now, out)
+    f = decline_filter(agent.agent_id, now, m.refuse_seconds, remaining, role)
+    if remaining and f is not None:
+        fw.filters.append(f)
+    s.dirty = True
+
+
+def check_offers(s: MasterState, fw: FrameworkRecord, m: p.Accept) -> str | None:
+    """What is wrong with the offers an ``Accept`` names (None: nothing)."""
+    if not m.offer_ids:
+        return "offer_ids: must name at least one offer"
+    agent_ids = set()
+    for offer_id in m.offer_ids:
+        o = s.offers.get(offer_id)
+        if o is None:
+            return f"offer_ids: unknown offer {offer_id!r} (rescinded, used or never made)"
+        if o.framework_id != fw.framework_id:
+            return f"offer_ids: offer {offer_id!r} was made to another framework"
+        agent_ids.add(o.agent_id)
+    if len(agent_ids) > 1:
+        return f"offer_ids: offers span several agents {sorted(agent_ids)}"
+    if len(set(m.offer_ids)) != len(m.offer_ids):
+        return "offer_ids: an offer is named twice"
+    return None
+
+
+def check_task(
+    s: MasterState, fw: FrameworkRecord, agent: AgentRecord, t: p.TaskInfo, seen: set[str]
+) -> str | None:
+    """What is wrong with one task of a launch, before its resources (None: nothing)."""
+    if not t.task_id or not isinstance(t.task_id, str) or len(t.task_id) > 255:
+        return f"task_id: {t.task_id!r} must be a non-empty string of at most 255 chars"
+    if t.task_id in seen or (fw.framework_id, t.task_id) in s.tasks:
+        return f"task_id: {t.task_id!r} is already used by a live task"
+    if t.agent_id != agent.agent_id:
+        return (
+            f"task {t.task_id}: agent_id {t.agent_id!r} is not the offer's agent {agent.agent_id!r}"
+        )
+    if t.command is None and not t.container:
+        return f"task {t.task_id}: needs a command or a container"
+    if not math.isfinite(t.kill_grace_period) or t.kill_grace_period < 0:
+        return f"task {t.task_id}: kill_grace_period {t.kill_grace_period!r} must be >= 0"
+    return None

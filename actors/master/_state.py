@@ -1,0 +1,222 @@
+"""The leading master's state: its tunables, its records and the one ``MasterState``.
+
+Every handler module (``_agents``, ``_frameworks``, ``_offers``, ``_tasks``) reads and
+changes this one state; ``MasterCore`` is this state plus the router. Nothing here does
+I/O or reads a clock: times are the ``now`` the caller passes in.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from actors import protocol as p
+from actors.master._effects import Effect, Send
+from actors.master.allocator import Allocation, AllocatorConfig, OfferFilter, Quota
+from actors.resources import Attributes, Resources
+from actors.task_states import TaskState
+
+_EMPTY = Resources()
+
+# ------------------------------------------------------------------------------ config
+
+
+@dataclass(frozen=True, slots=True)
+class MasterConfig:
+    """Master tunables; the defaults are for development clusters on one machine.
+
+    Mesos' production defaults are slower (15 s pings x 5, 10 min re-registration):
+    here an unreachable agent is noticed in about ``ping_interval * max_missed_pings``.
+    """
+
+    ping_interval: float = 1.0
+    """Seconds between pings to each agent."""
+    max_missed_pings: int = 5
+    """Unanswered pings after which an agent is unreachable."""
+    agent_reregister_timeout: float = 10.0
+    """After a failover, how long agents from the registry have to re-register."""
+    allocation_interval: float = 0.05
+    """Minimum seconds between allocation cycles (the actor batches events into cycles)."""
+    offer_timeout: float | None = None
+    """Rescind offers older than this; None keeps them until used (Mesos' default)."""
+    heartbeat_interval: float = 5.0
+    """Told to frameworks in ``Subscribed``."""
+    completed_tasks_kept: int = 1000
+    """Finished tasks remembered for the state endpoint and reconciliation."""
+    weights: dict[str, float] = field(default_factory=dict)
+    """Role weights for DRF."""
+    quotas: dict[str, Quota] = field(default_factory=dict)
+    """Role quotas."""
+
+
+# ------------------------------------------------------------------------------ records
+
+
+@dataclass(slots=True)
+class AgentRecord:
+    """The master's view of one agent."""
+
+    agent_id: str
+    hostname: str
+    address: str
+    total: Resources
+    attributes: Attributes
+    registered_at: float
+    version: str = ""
+    reachable: bool = True
+    recovering: bool = False
+    """Known from the registry after a failover but not re-registered yet."""
+    missed_pings: int = 0
+    ping_seq: int = 0
+    used: Resources = _EMPTY
+    offered: Resources = _EMPTY
+    tasks: set[tuple[str, str]] = field(default_factory=set)
+    offers: set[str] = field(default_factory=set)
+
+    def durable(self) -> dict[str, Any]:
+        """What survives a master failover (Mesos' registry keeps agent info only)."""
+        return {
+            "agent_id": self.agent_id,
+            "hostname": self.hostname,
+            "address": self.address,
+            "resources": self.total.to_dict(),
+            "attributes": self.attributes.to_dict(),
+            "registered_at": self.registered_at,
+            "version": self.version,
+        }
+
+
+@dataclass(slots=True)
+class FrameworkRecord:
+    """The master's view of one framework."""
+
+    framework_id: str
+    info: p.FrameworkInfo
+    address: str
+    registered_at: float
+    connected: bool = True
+    disconnected_at: float | None = None
+    suppressed: bool = False
+    filters: list[OfferFilter] = field(default_factory=list)
+    allocation: dict[str, Resources] = field(default_factory=dict)
+    offers: set[str] = field(default_factory=set)
+    tasks: set[str] = field(default_factory=set)
+
+    def durable(self) -> dict[str, Any]:
+        """What survives a master failover: identity and failover timeout."""
+        i = self.info
+        return {
+            "framework_id": self.framework_id,
+            "name": i.name,
+            "roles": list(i.roles),
+            "failover_timeout": i.failover_timeout,
+            "user": i.user,
+            "hostname": i.hostname,
+            "principal": i.principal,
+            "address": self.address,
+            "registered_at": self.registered_at,
+        }
+
+    def add_allocation(self, role: str, res: Resources) -> None:
+        self.allocation[role] = self.allocation.get(role, _EMPTY) + res
+
+    def sub_allocation(self, role: str, res: Resources) -> None:
+        self.allocation[role] = self.allocation.get(role, _EMPTY).saturating_sub(res)
+
+
+@dataclass(slots=True)
+class OfferRecord:
+    """An outstanding offer."""
+
+    offer_id: str
+    framework_id: str
+    agent_id: str
+    role: str
+    resources: Resources
+    created_at: float
+
+
+@dataclass(slots=True)
+class TaskRecord:
+    """The master's view of one task."""
+
+    task: p.TaskInfo
+    framework_id: str
+    agent_id: str
+    resources: Resources
+    role: str
+    state: TaskState
+    updated_at: float
+    reason: str | None = None
+    message: str = ""
+    healthy: bool | None = None
+
+    @property
+    def task_id(self) -> str:
+        return self.task.task_id
+
+
+# ------------------------------------------------------------------------------ state
+
+
+@dataclass(eq=False)
+class MasterState:
+    """Agents, frameworks, offers and tasks of the leading master, and the counters of
+    its periodic duties. One instance per leadership term; not thread-safe."""
+
+    master_id: str
+    """This leadership's id; agent, framework and offer ids are minted under it."""
+    config: MasterConfig
+    started_at: float
+    """``now`` when this master started leading."""
+    address: str = ""
+    """This master actor's transport address (announced to the registry's peers)."""
+    wall_offset: float = 0.0
+    """Add to a ``now`` to get wall-clock seconds (for timestamps people read)."""
+    agents: dict[str, AgentRecord] = field(default_factory=dict)
+    frameworks: dict[str, FrameworkRecord] = field(default_factory=dict)
+    offers: dict[str, OfferRecord] = field(default_factory=dict)
+    tasks: dict[tuple[str, str], TaskRecord] = field(default_factory=dict)
+    """Live tasks by ``(framework_id, task_id)``."""
+    completed: deque[TaskRecord] = field(default_factory=deque)
+    """Terminal tasks, newest last, at most ``config.completed_tasks_kept``."""
+    alloc_config: AllocatorConfig = field(default_factory=AllocatorConfig)
+    ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    """Serial numbers for minted ids."""
+    last_ping: float = 0.0
+    last_alloc: float = -math.inf
+    alloc_cycles: int = 0
+    """Allocation cycles run so far (the actor times them)."""
+    dirty: bool = True
+    """Something changed that may change the next allocation."""
+    recovery_deadline: float | None = None
+    """After a failover: when agents from the registry that did not re-register are
+    declared unreachable (None once recovery is over)."""
+    deferred_reconcile: list[p.Reconcile] = field(default_factory=list)
+    """Reconciliation asked during recovery, answered when it ends."""
+    errors: list[str] = field(default_factory=list)
+    """Problems found in recovered registry data and refused input (path-free)."""
+    last_allocation: Allocation | None = None
+    """The last allocation cycle's result: offers made and why the rest got nothing."""
+    last_allocation_at: float | None = None
+    """``now`` of that cycle."""
+
+    def next_id(self) -> int:
+        return next(self.ids)
+
+
+def known_framework(
+    s: MasterState, fid: str, call: str, sender: str | None, out: list[Effect]
+) -> FrameworkRecord | None:
+    """The framework a call names; an unknown id gets a ``FrameworkError`` back to the
+    sender (when it named itself) and the call is ignored."""
+    fw = s.frameworks.get(fid)
+    if fw is None:
+        if sender:
+            out.append(Send(sender, p.FrameworkError(f"unknown framework_id {fid!r}", call)))
+        return None
+    return fw

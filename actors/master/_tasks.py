@@ -1,0 +1,271 @@
+"""Tasks: launching, status updates, acknowledgements, kills and reconciliation.
+
+Mesos' rules kept here: a terminal status update releases the task's resources at once
+(acknowledgements only stop the agent's resending); an update the master makes up itself
+(unreachable agent, reconciliation, a refused launch) carries no uuid, so the framework
+owes no acknowledgement; a disconnected framework gets agents' updates later, because the
+agent resends until acknowledged.
+"""
+
+from __future__ import annotations
+
+from actors import protocol as p
+from actors.master._effects import Effect, Send
+from actors.master._state import (
+    AgentRecord,
+    FrameworkRecord,
+    MasterState,
+    TaskRecord,
+    known_framework,
+)
+from actors.resources import Resources
+from actors.task_states import TaskReason, TaskState, is_terminal
+
+
+def send_update(
+    s: MasterState,
+    out: list[Effect],
+    address: str,
+    framework_id: str,
+    task_id: str,
+    agent_id: str,
+    state: TaskState,
+    reason: TaskReason | None,
+    message: str,
+    now: float,
+    healthy: bool | None = None,
+) -> None:
+    """A master-generated update: no uuid, so the framework owes no acknowledgement."""
+    out.append(
+        Send(
+            address,
+            p.StatusUpdate(
+                framework_id=framework_id,
+                task_id=task_id,
+                agent_id=agent_id,
+                state=state.value,
+                uuid="",
+                timestamp=now + s.wall_offset,
+                reason=reason.value if reason else None,
+                message=message,
+                healthy=healthy,
+                source="SOURCE_MASTER",
+            ),
+        )
+    )
+
+
+def reject_task(
+    s: MasterState,
+    fw: FrameworkRecord,
+    t: p.TaskInfo,
+    state: TaskState,
+    reason: TaskReason,
+    message: str,
+    now: float,
+    out: list[Effect],
+) -> None:
+    """Tell the framework a task it asked for will not run (TASK_ERROR/TASK_DROPPED)."""
+    send_update(
+        s,
+        out,
+        fw.address,
+        fw.framework_id,
+        str(t.task_id),
+        str(t.agent_id),
+        state,
+        reason,
+        message,
+        now,
+    )
+
+
+def launch(
+    s: MasterState,
+    fw: FrameworkRecord,
+    agent: AgentRecord,
+    t: p.TaskInfo,
+    res: Resources,
+    role: str,
+    now: float,
+    out: list[Effect],
+) -> None:
+    """Record a validated task as STAGING, charge its resources, send it to the agent."""
+    key = (fw.framework_id, t.task_id)
+    s.tasks[key] = TaskRecord(
+        task=t,
+        framework_id=fw.framework_id,
+        agent_id=agent.agent_id,
+        resources=res,
+        role=role,
+        state=TaskState.STAGING,
+        updated_at=now,
+    )
+    agent.tasks.add(key)
+    agent.used = agent.used + res
+    fw.tasks.add(t.task_id)
+    fw.add_allocation(role, res)
+    out.append(Send(agent.address, p.RunTask(fw.framework_id, fw.address, t)))
+
+
+def finish_task(
+    s: MasterState, t: TaskRecord, state: TaskState, reason: str | None, now: float
+) -> None:
+    """Make ``t`` terminal and release its resources (idempotent)."""
+    key = (t.framework_id, t.task_id)
+    if s.tasks.pop(key, None) is None:
+        return
+    t.state, t.reason, t.updated_at = state, reason, now
+    agent = s.agents.get(t.agent_id)
+    if agent is not None and key in agent.tasks:
+        agent.tasks.discard(key)
+        agent.used = agent.used.saturating_sub(t.resources)
+    fw = s.frameworks.get(t.framework_id)
+    if fw is not None:
+        fw.tasks.discard(t.task_id)
+        fw.sub_allocation(t.role, t.resources)
+    s.completed.append(t)
+    s.dirty = True
+
+
+def master_update(
+    s: MasterState,
+    t: TaskRecord,
+    state: TaskState,
+    reason: TaskReason | None,
+    message: str,
+    now: float,
+    out: list[Effect],
+) -> None:
+    """A master-generated update (no acknowledgement needed)."""
+    if is_terminal(state):
+        finish_task(s, t, state, reason.value if reason else None, now)
+    else:
+        t.state, t.updated_at = state, now
+        t.reason = reason.value if reason else None
+    t.message = message
+    fw = s.frameworks.get(t.framework_id)
+    if fw is not None and fw.connected:
+        send_update(
+            s,
+            out,
+            fw.address,
+            t.framework_id,
+            t.task_id,
+            t.agent_id,
+            state,
+            reason,
+            message,
+            now,
+            t.healthy,
+        )
+
+
+def on_status_update(
+    s: MasterState, m: p.StatusUpdate, now: float, out: list[Effect], sender: str | None = None
+) -> None:
+    try:
+        state = TaskState(m.state)
+    except ValueError:
+        s.errors.append(f"status update for {m.task_id}: unknown state {m.state!r}")
+        return
+    key = (m.framework_id, m.task_id)
+    t = s.tasks.get(key)
+    if t is not None:
+        if is_terminal(state):
+            finish_task(s, t, state, m.reason, now)
+        else:
+            t.state, t.reason, t.updated_at = state, m.reason, now
+        t.message = m.message
+        if m.healthy is not None:  # None: this update says nothing about health
+            t.healthy = m.healthy
+    fw = s.frameworks.get(m.framework_id)
+    if fw is not None and fw.connected:
+        out.append(Send(fw.address, m))
+    # A disconnected framework gets it later: the agent resends until acknowledged.
+
+
+def on_acknowledge(
+    s: MasterState, m: p.Acknowledge, now: float, out: list[Effect], sender: str | None = None
+) -> None:
+    fw = known_framework(s, m.framework_id, "Acknowledge", sender, out)
+    if fw is None or not m.uuid:
+        return
+    agent = s.agents.get(m.agent_id)
+    if agent is None or not agent.reachable:
+        return  # The agent will resend after it re-registers; the framework acks again.
+    out.append(
+        Send(agent.address, p.StatusUpdateAck(m.framework_id, m.agent_id, m.task_id, m.uuid))
+    )
+
+
+def on_kill(
+    s: MasterState, m: p.Kill, now: float, out: list[Effect], sender: str | None = None
+) -> None:
+    fw = known_framework(s, m.framework_id, "Kill", sender, out)
+    if fw is None:
+        return
+    t = s.tasks.get((m.framework_id, m.task_id))
+    if t is None:
+        if s.recovery_deadline is not None:
+            return  # Might be on an agent that has not re-registered; Mesos waits too.
+        send_update(
+            s,
+            out,
+            fw.address,
+            m.framework_id,
+            m.task_id,
+            "",
+            TaskState.UNKNOWN,
+            TaskReason.RECONCILIATION,
+            "kill of a task the master does not know",
+            now,
+        )
+        return
+    agent = s.agents.get(t.agent_id)
+    if agent is not None and agent.reachable:
+        out.append(Send(agent.address, p.KillTask(m.framework_id, m.task_id)))
+
+
+def on_reconcile(
+    s: MasterState, m: p.Reconcile, now: float, out: list[Effect], sender: str | None = None
+) -> None:
+    """Answer each task's latest state (explicit ids) or all live ones (implicit);
+    during recovery the answer waits until the agents had their chance to come back."""
+    fw = known_framework(s, m.framework_id, "Reconcile", sender, out)
+    if fw is None:
+        return
+    if s.recovery_deadline is not None:
+        s.deferred_reconcile.append(m)
+        return
+    ids = m.task_ids or sorted(fw.tasks)
+    for task_id in ids:
+        t = s.tasks.get((m.framework_id, task_id))
+        if t is not None:
+            state, agent_id, healthy = t.state, t.agent_id, t.healthy
+        else:
+            done = next(
+                (
+                    c
+                    for c in reversed(s.completed)
+                    if c.framework_id == m.framework_id and c.task_id == task_id
+                ),
+                None,
+            )
+            if done is not None:
+                state, agent_id, healthy = done.state, done.agent_id, done.healthy
+            else:
+                state, agent_id, healthy = TaskState.UNKNOWN, "", None
+        send_update(
+            s,
+            out,
+            fw.address,
+            m.framework_id,
+            task_id,
+            agent_id,
+            state,
+            TaskReason.RECONCILIATION,
+            "",
+            now,
+            healthy,
+        )
