@@ -94,6 +94,7 @@ class _TransportBase:
         self.heartbeat_timeout = heartbeat_timeout
         self.reap_after = reap_after
         self._counters: Counter[str] = Counter()  # mutated only on the I/O thread
+        self._ticks = 0  # heartbeat rounds run (I/O thread only)
         self._rlog = RateLimitedLog(log)
         self._peers: dict[str, _Peer] = {}
         self._now = time.monotonic()
@@ -114,6 +115,12 @@ class _TransportBase:
         peer down for ``reap_after`` seconds is forgotten (until something is sent to
         it again)."""
         return {addr: not p.down for addr, p in list(self._peers.items())}
+
+    @property
+    def ticks(self) -> int:
+        """Heartbeat rounds run so far: a test waits for a few more to show that a
+        round did NOT do something (ping a forgotten peer) without sleeping."""
+        return self._ticks
 
     @property
     def counters(self) -> dict[str, int]:
@@ -245,6 +252,7 @@ class _TransportBase:
 
     def _tick(self) -> None:
         """I/O, every heartbeat interval: ping every peer, report the ones gone silent."""
+        self._ticks += 1
         now = self._now
         ping = [self._ping]
         forget_after = self.heartbeat_timeout + self.reap_after

@@ -3,8 +3,10 @@
     python -m zk._contender HOSTS CHROOT NAME [--session-timeout S] [--path P] [--kazoo]
 
 Prints one line per event on stdout (``ready <session-hex>``, ``elected <term> <t>``,
-``revoked <reason> <t>``; ``t`` is ``time.monotonic()``, system-wide on Linux so
-comparable between processes). Reads commands on stdin: ``abdicate``, ``quit``.
+``revoked <reason> <t>``, ``checked <0|1>``; ``t`` is ``time.monotonic()``, system-wide
+on Linux so comparable between processes). Reads commands on stdin: ``abdicate``,
+``check`` (re-read the line now and act on it, then say ``checked`` and whether it
+leads), ``quit``.
 ``--kazoo`` runs bare kazoo's ``Election`` recipe instead (the benchmark's baseline).
 """
 
@@ -60,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         cmd = line.strip()
         if cmd == "abdicate":
             e.abdicate()
+        elif cmd == "check":
+            _say("checked", int(e.recheck()))
         elif cmd == "quit":
             break
     e.stop()

@@ -355,6 +355,15 @@ class Election:
         """
         self._put(_ABDICATE, wait=timeout, rejoin=rejoin)
 
+    def recheck(self, timeout: float = 10.0) -> bool:
+        """Sync with the server, re-read the line and act on it (lead or wait), then
+        return whether this contender leads. Once it returns, the contender has acted on
+        everything ZooKeeper knew when it was called: a test shows that a contender did
+        NOT become leader this way, not by waiting a while."""
+        self._retry(self.client.sync, self.path)
+        self._put(_CHECK, wait=timeout)
+        return self.is_leader
+
     def stop(self, timeout: float = 10.0) -> None:
         """Leave the election: revoke if leading, delete our node, end the thread."""
         if not self._started:

@@ -27,7 +27,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +40,7 @@ from actors import protocol as p
 from actors.framework import Scheduler, SchedulerDriver
 from runtime import Cluster as ClusterHandle
 from runtime import connect
-from tests._wait import wait_for
+from runtime.testing import wait_for
 from zk import close_quietly, read_leader
 from zk import connect as zk_connect
 
@@ -161,11 +160,8 @@ class Proc:
                     return True
             return False
 
-        deadline = time.monotonic() + timeout
-        while not banner():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{self.name} did not come up within {timeout} s")
-            time.sleep(0.05)
+        # A process that exited fails at once (retry_errors=False), not at the deadline.
+        wait_for(banner, timeout, f"{self.name} to come up", interval=0.05, retry_errors=False)
         return self
 
     @property

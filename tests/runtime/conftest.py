@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from runtime import Actor, Down, ManualClock, Node
-from tests._wait import wait_for as _shared_wait_for
+from runtime.testing import wait_for as _shared_wait_for
 
 wait_until = functools.partial(_shared_wait_for, interval=0.001, retry_errors=False)
-"""The suite's one wait_for (tests/_wait.py), polled fast for in-process actors."""
+"""The suite's one wait_for (runtime.testing), polled fast for in-process actors."""
 
 
 class Events:

@@ -13,6 +13,7 @@ import pytest
 
 from runtime import _inbox
 from runtime._inbox import Inbox, ThreadWaker, bind_inbox, owe_wake, pay_wake, thread_waker
+from runtime.testing import wait_for
 
 
 class _Target:
@@ -69,10 +70,7 @@ def _sleeping_consumer(box: Inbox[Any], got: list[Any]) -> threading.Thread:
     """A thread that takes one item from ``box`` into ``got``, once it is asleep on it."""
     t = threading.Thread(target=lambda: got.append(box.get()))
     t.start()
-    deadline = time.monotonic() + 5
-    while not box._sleeping and time.monotonic() < deadline:
-        time.sleep(0.001)
-    assert box._sleeping, "the consumer never went to sleep"
+    wait_for(lambda: box._sleeping, timeout=5, what="the consumer asleep", interval=0.001)
     return t
 
 

@@ -8,14 +8,13 @@ import os
 import queue
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests._wait import wait_for as _shared_wait_for
+from runtime.testing import wait_for as _shared_wait_for
 from tests.transport._peer import Echo
 from transport import (
     Envelope,
@@ -32,7 +31,7 @@ HB = {"heartbeat_interval": 0.1, "heartbeat_timeout": 0.6}
 
 
 wait_for = functools.partial(_shared_wait_for, retry_errors=False)
-"""The suite's one wait_for (tests/_wait.py); a poll that raises fails at once here."""
+"""The suite's one wait_for (runtime.testing); a poll that raises fails at once here."""
 
 
 def tell_from(src: Any, body: object) -> Envelope:
@@ -72,28 +71,31 @@ class Harness:
         for i, e in enumerate(self.others):
             if pred(e):
                 return self.others.pop(i)
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError("no matching envelope arrived")
+
+        def matching() -> Envelope | None:
             try:
-                e = self.inbox.get(timeout=left)
+                e = self.inbox.get(timeout=0.05)  # blocks: no sleep between polls
             except queue.Empty:
-                continue
+                return None
             if pred(e):
                 return e
             self.others.append(e)
+            return None
+
+        found: Envelope = wait_for(matching, timeout, "a matching envelope", interval=0.0)
+        return found
 
     def ask_until_answered(self, body: Any, timeout: float = 15.0) -> Envelope:
         """Asks are at-most-once: while a peer restarts, retry until one is answered."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def answered() -> Envelope | None:
             try:
                 return self.ask(body, timeout=0.5)
             except AssertionError:
-                if time.monotonic() > deadline:
-                    raise
+                return None
+
+        reply: Envelope = wait_for(answered, timeout, f"an answer to {body!r}", interval=0.0)
+        return reply
 
     def kill_peer(self) -> None:
         raise NotImplementedError
@@ -158,15 +160,14 @@ class ZmqHarness(Harness):
 
     def restart_peer(self) -> None:
         port = int(self.peer.rsplit(":", 1)[1])
-        deadline = time.monotonic() + 10
-        while True:  # the old socket may linger for a moment
+
+        def respawned() -> tuple[Any, str] | None:
             try:
-                self.proc, addr = spawn_peer("plain", self.keydir, port)
-                break
+                return spawn_peer("plain", self.keydir, port)
             except RuntimeError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+                return None  # the old socket may linger for a moment
+
+        self.proc, addr = wait_for(respawned, 10, f"the peer back on port {port}", interval=0.1)
         assert addr == self.peer
 
     def close(self) -> None:

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import queue
-import time
 from pathlib import Path
 
 from tests.transport.conftest import spawn_peer, stop_process, wait_for
 from transport import Envelope, Kind, Security, ZmqTransport, generate_keys
 
+FAST = {"heartbeat_interval": 0.05, "heartbeat_timeout": 0.25}
+"""For the clients that must give a server up: heard nothing, not even a pong."""
 
-def _client(security: Security) -> tuple[ZmqTransport, queue.Queue[Envelope]]:
+
+def _client(
+    security: Security, downs: list[str] | None = None
+) -> tuple[ZmqTransport, queue.Queue[Envelope]]:
     q: queue.Queue[Envelope] = queue.Queue()
-    return ZmqTransport(None, security=security, on_envelope=q.put).start(), q
+    if downs is None:
+        return ZmqTransport(None, security=security, on_envelope=q.put).start(), q
+    t = ZmqTransport(None, security=security, on_envelope=q.put, on_peer_down=downs.append, **FAST)
+    return t.start(), q
 
 
 def _ask(t: ZmqTransport, peer: str, body: object) -> Envelope:
@@ -60,12 +67,15 @@ def test_unauthorised_key_cannot_deliver_anything(keydir: Path, tmp_path: Path) 
         intruder_sec = Security.curve(
             keydir / "cluster.key", client_secret_file=other.client_secret
         )
-        t, q = _client(intruder_sec)
+        downs: list[str] = []
+        t, q = _client(intruder_sec, downs)
         try:
             for i in range(20):
                 _ask(t, server.address, i)
             wait_for(lambda: server.counters.get("auth:denied", 0) >= 1, what="auth:denied")
-            time.sleep(0.5)
+            # The intruder heard nothing back, not even a heartbeat's pong, for a whole
+            # heartbeat timeout: its connection never carried anything either way.
+            wait_for(lambda: server.address in downs, what="the intruder to give up")
             assert served == [] and q.empty()
         finally:
             t.stop()
@@ -75,11 +85,14 @@ def test_plain_client_cannot_reach_a_curve_server(keydir: Path) -> None:
     served: list[Envelope] = []
     server_sec = Security.curve(keydir / "cluster.key_secret", keydir / "authorized_keys")
     with ZmqTransport(security=server_sec, on_envelope=served.append) as server:
-        t, q = _client(Security.plain())
+        downs: list[str] = []
+        t, q = _client(Security.plain(), downs)
         try:
             for i in range(20):
                 _ask(t, server.address, i)
-            time.sleep(1.0)  # nothing to poll for: the handshake never completes
+            # The handshake never completes: the client hears nothing, not even a pong,
+            # for a whole heartbeat timeout, and declares the server down.
+            wait_for(lambda: server.address in downs, what="the plain client to give up")
             assert served == [] and q.empty()
         finally:
             t.stop()

@@ -6,14 +6,13 @@ import errno
 import os
 import queue
 import select
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import zmq
 
-from tests.transport.conftest import tell_from
+from tests.transport.conftest import tell_from, wait_for
 from transport import Envelope, Kind, Security, TransportError, ZmqTransport, _zmq
 
 SLOW_HB = {"heartbeat_interval": 30.0, "heartbeat_timeout": 60.0}
@@ -105,9 +104,7 @@ def test_the_io_thread_holds_back_its_wakes_until_it_waits(pair: tuple) -> None:
     seen: list[object] = []
     b._on_envelope = lambda env: seen.append(deferred())
     a.send(b.address, tell_from(a, 0))
-    deadline = time.monotonic() + 5
-    while not seen and time.monotonic() < deadline:
-        time.sleep(0.001)
+    wait_for(lambda: seen, timeout=5, what="the envelope delivered", interval=0.001)
     assert len(seen) == 1
     # With the C helper the I/O thread holds its wake-ups for its GIL-free wait;
     # without it there is no such wait, and wake-ups are written at once.
@@ -172,9 +169,7 @@ def test_direct_libzmq_calls_move_messages_and_report_errors(zmq_pair: tuple[Any
     assert zmq_events(d) & zmq.POLLOUT
     assert zmq_send(d, b"one") == 0
     dealer.send_multipart([b"two", b"three"])
-    deadline = time.monotonic() + 5
-    while not zmq_events(r) & zmq.POLLIN and time.monotonic() < deadline:
-        time.sleep(0.001)
+    wait_for(lambda: zmq_events(r) & zmq.POLLIN, timeout=5, what="POLLIN", interval=0.001)
     msgs, drained = zmq_recv_all(r, 1)  # one message at most: maybe more left
     assert msgs == [[b"d1", b"one"]] and drained is False
     msgs, drained = zmq_recv_all(r, 10)
@@ -204,9 +199,7 @@ def test_the_c_wait_looks_at_sockets_after_paying_the_held_wakes(
         assert _zmq.spin_wait(ep.fileno(), 0.0, 0, held, [r, d]) == []  # nothing to read
         assert held == [] and os.eventfd_read(fd) == 1  # the wake was paid all the same
         dealer.send(b"hello")
-        deadline = time.monotonic() + 5
-        while not _zmq.zmq_events(r) & zmq.POLLIN and time.monotonic() < deadline:
-            time.sleep(0.001)
+        wait_for(lambda: _zmq.zmq_events(r) & zmq.POLLIN, timeout=5, what="POLLIN", interval=0.001)
         # A 30 s wait that returns the handle did not wait: the look found the message.
         assert _zmq.spin_wait(ep.fileno(), 30.0, 0, [], [d, r]) == [(r, 0)]
         assert _zmq.spin_wait(ep.fileno(), 30.0, 10_000, [], [r]) == [(r, 0)]  # no spin

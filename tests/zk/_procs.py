@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
+
+from runtime.testing import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,8 +43,8 @@ class ContenderProc:
             text=True,
             bufsize=1,
         )
-        self.events: queue.Queue[list[str]] = queue.Queue()
         self.history: list[list[str]] = []
+        self._taken = 0  # history lines wait_event has looked at
         self.leading = False
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -59,20 +59,23 @@ class ContenderProc:
             elif parts[0] == "revoked":
                 self.leading = False
             self.history.append(parts)
-            self.events.put(parts)
 
     def wait_event(self, kind: str, timeout: float = 15.0) -> list[str]:
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"{self.name}: no {kind!r} within {timeout} s")
-            try:
-                ev = self.events.get(timeout=left)
-            except queue.Empty:
-                continue
-            if ev[0] == kind:
-                return ev
+        """The next event line of ``kind`` not yet returned (earlier ones of other kinds
+        are passed over, as they are read)."""
+
+        def next_of_kind() -> list[str] | None:
+            while self._taken < len(self.history):
+                ev = self.history[self._taken]
+                self._taken += 1
+                if ev[0] == kind:
+                    return ev
+            return None
+
+        event: list[str] = wait_for(
+            next_of_kind, timeout, f"{self.name}: a {kind!r} line", interval=0.005
+        )
+        return event
 
     def send(self, command: str) -> None:
         assert self.proc.stdin is not None
