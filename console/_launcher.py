@@ -36,11 +36,6 @@ from console._state import ClusterRecord, ProcRecord
 
 REPO = Path(__file__).resolve().parents[1]
 
-MASTER_SERVICES = "marathon,metronome"
-"""What ``cluster up`` asks every master to run as leader services. TODO(console):
-passed as ``--services`` only when ``pydcos master`` has that flag (the lead wires it);
-``master_services_args()`` checks, so nothing else changes when it lands."""
-
 AGENT_CPUS = 2
 AGENT_MEM = 2048
 AGENT_DISK = 4096
@@ -117,19 +112,6 @@ def child_env() -> dict[str, str]:
     path = env.get("PYTHONPATH", "")
     env["PYTHONPATH"] = str(REPO) + (os.pathsep + path if path else "")
     return env
-
-
-def master_services_args() -> list[str]:
-    """``--services marathon,metronome`` if ``pydcos master`` accepts it, else nothing."""
-    from console.cli import build_parser
-
-    parser = build_parser()
-    for action in parser._subparsers._group_actions if parser._subparsers else []:
-        choices = getattr(action, "choices", None) or {}
-        master = choices.get("master")
-        if master is not None and "--services" in master._option_string_actions:
-            return ["--services", MASTER_SERVICES]
-    return []
 
 
 def probe_docker(url: str | None) -> tuple[bool, str]:
@@ -332,7 +314,9 @@ class Launcher:
         zk = record.zk
         common = ["--zk", zk, *secure, "--session-timeout", str(opts.session_timeout)]
         common += ["--zk-credentials", str(creds_file)]
-        services = master_services_args()
+        from actors.master import DEFAULT_SERVICES
+
+        services = ["--services", ",".join(DEFAULT_SERVICES)]
         try:
             for i in range(1, opts.masters + 1):
                 argv = cli_argv("master", *common, "--hostname", f"master-{i}", *services)

@@ -85,7 +85,7 @@ def master_config(args: argparse.Namespace) -> Any:
     import dataclasses
     import math
 
-    from actors.master._master_core import MasterConfig
+    from actors.master import MasterConfig
 
     config = MasterConfig()
     changes: dict[str, Any] = {}
@@ -105,40 +105,21 @@ def master_config(args: argparse.Namespace) -> Any:
     return dataclasses.replace(config, **changes)
 
 
-LEADER_SERVICES = {
-    "marathon": ("actors.marathon", "MarathonService"),
-    "metronome": ("actors.metronome", "MetronomeService"),
-}
-"""Services a master can run while leading: name -> (module, class)."""
-
-DEFAULT_SERVICES = "marathon,metronome"
-"""Leader services a master runs unless told otherwise (as DC/OS masters do)."""
-
-
-def leader_services(spec: str) -> tuple[Any, ...]:
-    """``--services marathon,metronome`` -> service instances (a bad name is an error)."""
-    import importlib
-
-    out = []
-    for name in (n.strip() for n in spec.split(",")):
-        if not name:
-            continue
-        if name not in LEADER_SERVICES:
-            known = ", ".join(sorted(LEADER_SERVICES))
-            raise CliError(f"--services: {name!r} is not one of {known}")
-        module, cls = LEADER_SERVICES[name]
-        try:
-            out.append(getattr(importlib.import_module(module), cls)())
-        except (ImportError, AttributeError) as exc:
-            raise CliError(f"--services: {name} is not available: {exc}") from None
-    return tuple(out)
-
-
 def cmd_master(args: argparse.Namespace) -> int:
-    from actors.master._process import MasterOptions, MasterProcess
+    from actors.master import (
+        DEFAULT_SERVICES,
+        MasterError,
+        MasterOptions,
+        MasterProcess,
+        leader_services,
+    )
 
     config = master_config(args)
-    services = leader_services(args.services)
+    spec = ",".join(DEFAULT_SERVICES) if args.services is None else args.services
+    try:
+        services = leader_services(spec)
+    except MasterError as exc:
+        raise CliError(f"--{exc}") from None
     security = node_security(args)
     tenure = args.min_leader_tenure
     if not (math.isfinite(tenure) and tenure >= 0):
@@ -312,8 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--http-port", type=int, default=0, help="HTTP port (0: a free one)")
     m.add_argument(
         "--services",
-        default=DEFAULT_SERVICES,
-        help="leader services to run, e.g. marathon,metronome",
+        default=None,
+        help="leader services to run, e.g. marathon (default: marathon,metronome, "
+        "as DC/OS masters do)",
     )
     m.add_argument(
         "--ping-interval", type=float, default=None, help="seconds between agent pings (1)"

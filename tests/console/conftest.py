@@ -76,16 +76,13 @@ class LocalCluster:
 
 
 def services_available() -> str | None:
-    """Why Marathon/Metronome verbs can't be tested, or None when they can."""
+    """Why Marathon/Metronome verbs can't be tested, or None when they can (kept for
+    tests/compat; the masters always run both now)."""
     try:
         from actors.marathon import MarathonService  # noqa: F401
         from actors.metronome import MetronomeService  # noqa: F401
     except ImportError as exc:
-        return f"the Marathon/Metronome services are not importable yet: {exc}"
-    from console._launcher import master_services_args
-
-    if not master_services_args():
-        return "'pydcos master' has no --services flag yet"
+        return f"the Marathon/Metronome services are not importable: {exc}"
     return None
 
 

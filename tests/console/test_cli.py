@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.console.conftest import REPO, LocalCluster, pid_alive, pydcos, services_available
+from tests.console.conftest import REPO, LocalCluster, pid_alive, pydcos
 
 pytestmark = [pytest.mark.slow, pytest.mark.zk]
 
@@ -165,14 +165,9 @@ def test_live_feed_reports_the_leader_and_nodes(local_cluster: LocalCluster) -> 
     assert leaders and leaders[0].address and leaders[0].http_url
 
 
-# -- Marathon and Metronome (skipped until the services run on the masters) ---------------
-
-needs_services = pytest.mark.skipif(
-    services_available() is not None, reason=str(services_available())
-)
+# -- Marathon and Metronome (leader services on every master) ----------------------------
 
 
-@needs_services
 def test_app_add_list_scale_remove(local_cluster: LocalCluster, tmp_path: Path) -> None:
     app = {"id": "/sleepy", "cmd": "sleep 1000", "cpus": 0.1, "mem": 32, "instances": 1}
     f = tmp_path / "app.json"
@@ -204,7 +199,6 @@ def test_app_add_list_scale_remove(local_cluster: LocalCluster, tmp_path: Path) 
     assert missing.returncode == 1 and "does not exist" in missing.stderr
 
 
-@needs_services
 def test_invalid_app_gets_the_api_validation_message(local_cluster: LocalCluster) -> None:
     r = local_cluster.cli(
         "marathon", "app", "add", "-", stdin='{"id": "/x", "cmd": "true", "instances": -1}'
@@ -213,7 +207,6 @@ def test_invalid_app_gets_the_api_validation_message(local_cluster: LocalCluster
     assert "/instances" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
-@needs_services
 def test_job_run_and_history(local_cluster: LocalCluster, tmp_path: Path) -> None:
     job = {"id": "hello", "run": {"cmd": "echo hi", "cpus": 0.1, "mem": 32, "disk": 0}}
     f = tmp_path / "job.json"

@@ -10,10 +10,9 @@ import urllib.request
 
 import pytest
 
-from tests.console.conftest import LocalCluster, services_available
+from tests.console.conftest import LocalCluster
 
-_why = services_available()
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(_why is not None, reason=_why or "")]
+pytestmark = [pytest.mark.slow]
 
 
 def _leader_pid(cluster: LocalCluster) -> int:
