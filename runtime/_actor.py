@@ -21,7 +21,6 @@ from pykka import messages as pykka_messages
 from runtime._inbox import Inbox, bind_inbox, pay_wake
 from runtime._messages import (
     KILLED,
-    NOPROC,
     NORMAL,
     Down,
     _Stop,
@@ -31,7 +30,7 @@ from runtime._messages import (
 )
 from runtime._ref import ActorRef, Envelope, LocalActorRef
 from runtime._timers import TimerHandle
-from runtime.errors import ActorDead, RuntimeSystemError, UnknownMessage
+from runtime.errors import ActorDead, UnknownMessage
 
 if TYPE_CHECKING:
     from runtime._clock import Clock
@@ -166,37 +165,13 @@ class Actor(pykka.ThreadingActor):
 
         A named ref is resolved now (Erlang semantics: the monitor follows the
         actor, not the name). An unknown or dead target yields Down(reason="noproc").
+        A remote ref is watched through its node's heartbeats (reason "noconnection").
         """
-        target: Actor | None = None
-        local = ref._local()
-        if local is None:
-            from runtime._remote import RemoteActorRef
-
-            remoting = self._rt_node._remoting
-            if not isinstance(ref, RemoteActorRef) or remoting is None:
-                raise TypeError(f"monitor: cannot monitor {ref!r}")
-            remoting.monitor(self, ref)
-            return
-        try:
-            target = local._current()
-        except RuntimeSystemError:
-            target = None
-        if target is not None and target._rt_add_watch((self, ref, self._rt_post)):
-            self._rt_monitoring.setdefault(ref, []).append(target)
-        else:
-            self._rt_post(Down(ref, ref.name, NOPROC))
+        ref._monitor(self)
 
     def demonitor(self, ref: ActorRef) -> None:
         """Stop watching; a Down already queued before this call is still delivered."""
-        if ref._local() is None:
-            from runtime._remote import RemoteActorRef
-
-            remoting = self._rt_node._remoting
-            if isinstance(ref, RemoteActorRef) and remoting is not None:
-                remoting.demonitor(self, ref)
-            return
-        for target in self._rt_monitoring.pop(ref, []):
-            target._rt_remove_watch(self, ref)
+        ref._demonitor(self)
 
     # --- runtime internals ------------------------------------------------------
     def _rt_label(self) -> str:

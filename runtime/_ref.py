@@ -16,7 +16,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from runtime._inbox import pay_wake, thread_waker
-from runtime.errors import ActorDead, ActorNotFound, AskTimeout
+from runtime._messages import NOPROC, Down
+from runtime.errors import ActorDead, ActorNotFound, AskTimeout, RuntimeSystemError
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -210,6 +211,16 @@ class ActorRef(abc.ABC):
         """The in-process ref behind this one, if any (wrappers override this)."""
         return None
 
+    def _monitor(self, watcher: Actor, as_ref: ActorRef | None = None) -> None:
+        """Runtime side of `Actor.monitor`: make ``watcher`` get ``Down(as_ref or
+        self, ...)`` when the actor behind this ref stops. Each kind of ref knows how
+        (a local ref watches the actor, a remote one its node, a wrapper asks what it
+        wraps on its own behalf), so the actor never asks which kind it holds."""
+        raise TypeError(f"monitor: cannot monitor {self!r}")
+
+    def _demonitor(self, watcher: Actor, as_ref: ActorRef | None = None) -> None:
+        """Undo `_monitor` (a Down already queued is still delivered)."""
+
 
 class LocalActorRef(ActorRef):
     """A ref to an actor in this process: either pinned to one actor, or by name.
@@ -268,6 +279,25 @@ class LocalActorRef(ActorRef):
         if actor is None:
             return True
         return actor._rt_done.wait(timeout)
+
+    # --- monitoring -------------------------------------------------------------
+    def _monitor(self, watcher: Actor, as_ref: ActorRef | None = None) -> None:
+        """Watch the actor this ref resolves to NOW (Erlang: the monitor follows the
+        actor, not the name); an unknown or dead target yields Down(reason="noproc")."""
+        ref = self if as_ref is None else as_ref
+        try:
+            target: Actor | None = self._current()
+        except RuntimeSystemError:
+            target = None
+        if target is not None and target._rt_add_watch((watcher, ref, watcher._rt_post)):
+            watcher._rt_monitoring.setdefault(ref, []).append(target)
+        else:
+            watcher._rt_post(Down(ref, ref.name, NOPROC))
+
+    def _demonitor(self, watcher: Actor, as_ref: ActorRef | None = None) -> None:
+        ref = self if as_ref is None else as_ref
+        for target in watcher._rt_monitoring.pop(ref, []):
+            target._rt_remove_watch(watcher, ref)
 
     # --- messaging --------------------------------------------------------------
     def tell(self, message: Any) -> None:

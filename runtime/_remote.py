@@ -136,6 +136,13 @@ class RemoteActorRef(ActorRef):
                 f"no reply from {self.address} to {type(message).__name__} within {timeout}s"
             ) from None
 
+    def _monitor(self, watcher: Actor, as_ref: ActorRef | None = None) -> None:
+        """Across nodes the monitor follows the node (see the module docstring)."""
+        self._remoting.monitor(watcher, self._node_address, self if as_ref is None else as_ref)
+
+    def _demonitor(self, watcher: Actor, as_ref: ActorRef | None = None) -> None:
+        self._remoting.demonitor(watcher, self._node_address, self if as_ref is None else as_ref)
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RemoteActorRef):
             return NotImplemented
@@ -165,7 +172,7 @@ class Remoting:
         self.node = node
         self.pending: PendingAsks[AskFuture] = PendingAsks()
         self.down_peers: set[str] = set()
-        self._monitors: dict[str, list[tuple[Actor, RemoteActorRef]]] = {}
+        self._monitors: dict[str, list[tuple[Actor, ActorRef]]] = {}
         self._lock = threading.Lock()
         self._next_expiry = 0.0
         kwargs: dict[str, Any] = {}
@@ -233,8 +240,8 @@ class Remoting:
         for actor, ref in watchers:
             actor._rt_post(Down(ref, ref.name, NOCONNECTION))
 
-    def monitor(self, actor: Actor, ref: RemoteActorRef) -> None:
-        peer = ref.node_address
+    def monitor(self, actor: Actor, peer: str, ref: ActorRef) -> None:
+        """``actor`` gets ``Down(ref, ..., "noconnection")`` when ``peer`` goes down."""
         if peer in self.down_peers:
             actor._rt_post(Down(ref, ref.name, NOCONNECTION))
             return
@@ -245,12 +252,10 @@ class Remoting:
             peer, Envelope(sender_node=self.transport.address, target="", kind=Kind.HEARTBEAT)
         )
 
-    def demonitor(self, actor: Actor, ref: RemoteActorRef) -> None:
+    def demonitor(self, actor: Actor, peer: str, ref: ActorRef) -> None:
         with self._lock:
-            lst = self._monitors.get(ref.node_address, [])
-            self._monitors[ref.node_address] = [
-                (a, r) for (a, r) in lst if not (a is actor and r == ref)
-            ]
+            lst = self._monitors.get(peer, [])
+            self._monitors[peer] = [(a, r) for (a, r) in lst if not (a is actor and r == ref)]
 
 
 class _RemoteReply:

@@ -366,9 +366,10 @@ class Supervisor(Actor):
             raise StartFailed(f"child {spec.id!r}", exc) from exc
         finally:
             _spawn_ctx.link = saved
-        if not isinstance(ref, LocalActorRef):
+        local = ref._local() if isinstance(ref, ActorRef) else None
+        if local is None:
             raise StartFailed(f"child {spec.id!r}", TypeError(f"start returned {ref!r}"))
-        actor = ref._actor
+        actor = local._actor
         if actor is None:
             raise StartFailed(f"child {spec.id!r}", f"start returned an unresolved {ref!r}")
         # Recorded even if it already died: its Down (the link was set before its
@@ -475,6 +476,12 @@ class SupervisorRef(ActorRef):
 
     def _local(self) -> LocalActorRef | None:
         return self._ref._local()
+
+    def _monitor(self, watcher: Actor, as_ref: ActorRef | None = None) -> None:
+        self._ref._monitor(watcher, self if as_ref is None else as_ref)
+
+    def _demonitor(self, watcher: Actor, as_ref: ActorRef | None = None) -> None:
+        self._ref._demonitor(watcher, self if as_ref is None else as_ref)
 
     def start_child(self, spec: ChildSpec, timeout: float = 30.0) -> ActorRef:
         return self._ref.ask(StartChild(spec), timeout)  # type: ignore[no-any-return]

@@ -285,3 +285,37 @@ def test_actors_are_created_only_by_a_node() -> None:
         Worker.start()
     with pytest.raises(TypeError, match=r"node\.spawn"):
         Worker()
+
+
+def test_monitoring_is_the_refs_business_a_wrapper_is_reported_as_itself(node: Node) -> None:
+    """`Actor.monitor` asks the ref to watch (no isinstance on ref kinds): a wrapper
+    such as SupervisorRef delegates to what it wraps, and Down names the wrapper."""
+    from runtime import Supervisor, SupervisorRef
+
+    watcher = node.spawn(Watcher)
+    wrapped = SupervisorRef(node.spawn(Supervisor))
+    watcher.ask(("monitor", wrapped))
+    node.stop(wrapped)
+    assert wrapped._local() is not None and wrapped._local().join()  # type: ignore[union-attr]
+    downs = watcher.ask("downs")
+    assert [(d.ref, d.reason) for d in downs] == [(wrapped, "shutdown")]
+    watcher.ask(("demonitor", wrapped))  # nothing left to undo: a no-op
+
+
+def test_a_ref_kind_that_cannot_be_watched_says_so(node: Node) -> None:
+    from runtime import ActorRef
+
+    class Opaque(ActorRef):
+        name = "opaque"
+
+        def tell(self, message: Any) -> None: ...
+        def ask(self, message: Any, timeout: float = 5.0) -> Any: ...
+        def ask_future(self, message: Any, timeout: float = 5.0) -> Any: ...
+        def is_alive(self) -> bool:
+            return True
+
+    watcher = node.spawn(Watcher)
+    with pytest.raises(TypeError, match="cannot monitor"):
+        watcher.ask(("monitor", Opaque()))
+    watcher.ask(("demonitor", Opaque()))  # never monitored: nothing to undo
+    assert watcher.is_alive()
