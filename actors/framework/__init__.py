@@ -4,6 +4,8 @@
   ``Demand`` + ``fit`` (resources and ports, with reasons), ``containerizer_ok``, and
   ``place`` chaining them; ``agent_of(offer)``.
 - ``LaunchBackoff`` (``_backoff.py``, pure): Marathon's RateLimiter rule.
+- one task builder (``_task.py``, pure): ``build_task_info`` with ``command_spec``,
+  ``container_info``, ``discovery_info`` (typed records of ``actors.protocol``).
 - the scheduler API (``_driver.py``): Mesos' SchedulerDriver for scripts (subclass
   ``Scheduler``, drive the cluster through ``SchedulerDriver``).
 
@@ -42,8 +44,22 @@ if TYPE_CHECKING:
         place,
         port_list,
     )
+    from actors.framework._task import (
+        DEFAULT_KILL_GRACE_PERIOD,
+        build_task_info,
+        command_spec,
+        container_info,
+        discovery_info,
+    )
 
 _EXPORTS = {
+    "actors.framework._task": (
+        "DEFAULT_KILL_GRACE_PERIOD",
+        "build_task_info",
+        "command_spec",
+        "container_info",
+        "discovery_info",
+    ),
     "actors.framework._backoff": ("BackoffSettings", "LaunchBackoff"),
     "actors.framework._driver": ("Scheduler", "SchedulerDriver"),
     "actors.framework._placement": (
@@ -74,6 +90,7 @@ _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "CONSTRAINT_OPERATORS",
+    "DEFAULT_KILL_GRACE_PERIOD",
     "INSUFFICIENT_CPUS",
     "INSUFFICIENT_DISK",
     "INSUFFICIENT_GPUS",
@@ -92,7 +109,11 @@ __all__ = [
     "SchedulerDriver",
     "agent_of",
     "attribute_text",
+    "build_task_info",
+    "command_spec",
+    "container_info",
     "containerizer_ok",
+    "discovery_info",
     "fit",
     "match",
     "match_one",

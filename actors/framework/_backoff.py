@@ -20,6 +20,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from actors.framework._errors import InvalidSpec
+
 
 class BackoffSettings(Protocol):
     """What ``LaunchBackoff.for_app`` reads of an app (Marathon's ``AppDefinition``)."""
@@ -57,7 +59,7 @@ class LaunchBackoff:
         for name in ("backoff_seconds", "factor", "max_launch_delay_seconds"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"LaunchBackoff.{name} must be a number >= 0, got {value!r}")
+                raise InvalidSpec(f"LaunchBackoff.{name} must be a number >= 0, got {value!r}")
 
     @classmethod
     def for_app(cls, app: BackoffSettings) -> LaunchBackoff:

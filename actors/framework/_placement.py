@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from actors.framework._errors import InvalidSpec
 from actors.resources import Resources
 
 if TYPE_CHECKING:  # the protocol module loads the transport (zmq): types only
@@ -256,10 +257,10 @@ class Demand:
         for name in ("cpus", "mem", "disk", "gpus"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"Demand.{name} must be a number >= 0, got {value!r}")
+                raise InvalidSpec(f"Demand.{name} must be a number >= 0, got {value!r}")
         for port in self.ports:
             if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
-                raise ValueError(f"Demand.ports: {port!r} is not a port number (0-65535)")
+                raise InvalidSpec(f"Demand.ports: {port!r} is not a port number (0-65535)")
 
     def scalars(self) -> dict[str, float]:
         return {"cpus": self.cpus, "mem": self.mem, "disk": self.disk, "gpus": self.gpus}
@@ -343,7 +344,7 @@ def containerizer_ok(kind: str, agent: Agent) -> Match:
     and a "simulated" agent runs anything.
     """
     if kind not in ("mesos", "docker"):
-        raise ValueError(f"containerizer kind must be 'mesos' or 'docker', got {kind!r}")
+        raise InvalidSpec(f"containerizer kind must be 'mesos' or 'docker', got {kind!r}")
     raw = agent.attributes.get(CONTAINERIZERS_ATTRIBUTE)
     if raw is None:
         return Match(True, "ok")
