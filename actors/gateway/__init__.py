@@ -2,11 +2,76 @@
 
 The leader answers the cluster's state; a standby redirects it to the leader (307) or
 answers 503 when no master leads. A master's own facts (``/flags``, ``/version``,
-``/metrics/snapshot``, ``/redirect``) every master answers. Leader services mount their
-routes on the same server: Marathon at ``/marathon`` and DC/OS' ``/service/marathon``,
-Metronome at ``/metronome`` and ``/service/metronome``.
+``/metrics/snapshot``, ``/redirect``) every master answers; they are gathered by
+``_about.py`` (``MasterAbout``, ``build_info``...), which the master actor reuses. Leader
+services mount their routes on the same server: Marathon at ``/marathon`` and DC/OS'
+``/service/marathon``, Metronome at ``/metronome`` and ``/service/metronome``.
+
+The gateway imports nothing from ``actors.master``: it asks the master actor with
+``actors.protocol.GetState`` and is handed what it cannot know (the leader, a standby's
+metrics) as callables. Imports are lazy (PEP 562): the facts load no aiohttp.
 """
 
-from actors.gateway._server import HttpGateway, LeaderInfo
+from __future__ import annotations
 
-__all__ = ["HttpGateway", "LeaderInfo"]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from actors.gateway._about import (
+    DEFAULT_CLUSTER,
+    MESOS_VERSION,
+    BuildInfo,
+    MasterAbout,
+    build_info,
+    build_json,
+    cluster_name,
+    flag_value,
+    master_about,
+    master_flags,
+    system_metrics,
+)
+from actors.gateway._errors import GatewayError, GatewayStartError
+
+if TYPE_CHECKING:
+    from actors.gateway._server import MAX_BODY_BYTES, HttpGateway, LeaderInfo, json_error
+
+_LAZY = {
+    "HttpGateway": "actors.gateway._server",
+    "LeaderInfo": "actors.gateway._server",
+    "MAX_BODY_BYTES": "actors.gateway._server",
+    "json_error": "actors.gateway._server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'actors.gateway' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+__all__ = [
+    "DEFAULT_CLUSTER",
+    "MAX_BODY_BYTES",
+    "MESOS_VERSION",
+    "BuildInfo",
+    "GatewayError",
+    "GatewayStartError",
+    "HttpGateway",
+    "LeaderInfo",
+    "MasterAbout",
+    "build_info",
+    "build_json",
+    "cluster_name",
+    "flag_value",
+    "json_error",
+    "master_about",
+    "master_flags",
+    "system_metrics",
+]

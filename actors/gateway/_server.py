@@ -9,6 +9,11 @@ delegate). Which master answers follows Mesos: the cluster's state (``state``,
 ``state-summary``, ``slaves``, ``frameworks``, ``tasks``, ``roles``) only the leader, a
 standby redirects it; a master's own facts (``/flags``, ``/version``, ``/health``,
 ``/metrics/snapshot`` with ``master/elected`` 0 on a standby, ``/redirect``) every master.
+
+One pydcos path sits beside Mesos' (which stay exactly Mesos' shapes, for strict clients):
+``/mesos/master/allocation`` (and ``/master/allocation``) answers
+``GetState("allocation")``, the last allocation cycle's offers and the reason every other
+framework/agent pair got nothing; ``?framework_id=`` narrows it to one framework.
 """
 
 from __future__ import annotations
@@ -17,7 +22,6 @@ import asyncio
 import json
 import logging
 import threading
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,10 +29,10 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from actors.master._about import MasterAbout, build_info, system_metrics
-from actors.master._state_json import build_json, master_metrics
+from actors.gateway._about import MasterAbout, build_info, build_json, system_metrics
+from actors.gateway._errors import GatewayStartError
 from actors.protocol import GetState
-from runtime import ActorRef, RuntimeSystemError
+from runtime import ActorRef, Clock, RuntimeSystemError, SystemClock
 
 log = logging.getLogger("actors.gateway")
 
@@ -52,9 +56,14 @@ delegate (``/state`` is ``/master/state`` on a Mesos master's port)."""
 _LEADER_DOCS = ("state", "state-summary", "slaves", "frameworks", "tasks", "roles")
 """Master endpoints only the leader answers (a standby redirects, as Mesos)."""
 
+_PYDCOS_DOCS = ("allocation",)
+"""pydcos' own leader documents, beside Mesos' (Mesos has no such endpoint)."""
+
+_PYDCOS_BASES = ("/mesos/master", "/master")
+
 _LEADER_PATHS = frozenset(
     f"{base}/{what}{ext}" for base in _MESOS_BASES for what in _LEADER_DOCS for ext in ("", ".json")
-)
+) | frozenset(f"{base}/{what}" for base in _PYDCOS_BASES for what in _PYDCOS_DOCS)
 
 _ANY_MASTER = frozenset(
     {f"{base}/{what}" for base in _MESOS_BASES for what in ("redirect", "health", "flags")}
@@ -154,6 +163,8 @@ class HttpGateway:
         master: Callable[[], ActorRef | None],
         ask_timeout: float = 5.0,
         about: MasterAbout | None = None,
+        clock: Clock | None = None,
+        idle_metrics: Callable[[bool, float], dict[str, float]] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -164,7 +175,12 @@ class HttpGateway:
         self.about = about
         """This master's facts (flags, start time); the master process sets them once its
         port is known. Until then ``/flags`` is empty and uptime counts from here."""
-        self._created = time.time()
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._idle_metrics = idle_metrics
+        """The ``master/*`` metrics of a master with no master actor (a standby, or a
+        leader still starting), given ``(elected, uptime_secs)``; the master process
+        passes its own. Without it only ``master/elected`` and ``uptime_secs``."""
+        self._created = self._clock.wall()
         self.app = web.Application(middlewares=[_errors], client_max_size=MAX_BODY_BYTES)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -210,6 +226,9 @@ class HttpGateway:
             r.add_get(f"{base}/redirect", self._redirect)
             r.add_get(f"{base}/health", self._health)
             r.add_get(f"{base}/flags", self._flags)
+        for base in _PYDCOS_BASES:
+            for what in _PYDCOS_DOCS:
+                r.add_get(f"{base}/{what}", self._state_handler(what))
         for path in ("/mesos/metrics/snapshot", "/metrics/snapshot"):
             r.add_get(path, self._metrics)
         for path in ("/mesos/version", "/version"):
@@ -251,6 +270,8 @@ class HttpGateway:
                 for key in ("framework_id", "task_id"):
                     if key in request.query:
                         params[key] = request.query[key]
+            elif what == "allocation" and "framework_id" in request.query:
+                params["framework_id"] = request.query["framework_id"]
             doc = await self.ask_master(GetState(what, params))
             return web.json_response(doc)
 
@@ -283,13 +304,17 @@ class HttpGateway:
     async def _metrics(self, request: web.Request) -> web.StreamResponse:
         """``/metrics/snapshot``: every master answers its own (Mesos' metrics are per
         process); only the leader's ``master/*`` gauges count the cluster."""
-        uptime = max(0.0, time.time() - self._started_at())
+        uptime = max(0.0, self._clock.wall() - self._started_at())
         elected = self._is_leader()
         doc: dict[str, float] | None = None
         if elected and self._master() is not None:
             doc = await self.ask_master(GetState("snapshot", {"uptime_secs": uptime}))
         if doc is None:
-            doc = master_metrics(None, elected=elected, uptime_secs=uptime)
+            doc = (
+                self._idle_metrics(elected, uptime)
+                if self._idle_metrics is not None
+                else {"master/elected": 1.0 if elected else 0.0, "master/uptime_secs": uptime}
+            )
         loop = asyncio.get_running_loop()
         doc.update(await loop.run_in_executor(None, system_metrics))
         return web.json_response(dict(sorted(doc.items())))
@@ -317,9 +342,9 @@ class HttpGateway:
         self._thread = threading.Thread(target=self._run, name="http-gateway", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):
-            raise RuntimeError(f"HTTP gateway did not start within {timeout} s")
+            raise GatewayStartError(f"HTTP gateway did not start within {timeout} s")
         if self._error is not None:
-            raise RuntimeError(
+            raise GatewayStartError(
                 f"HTTP gateway could not listen on {self.host}:{self.port}: {self._error}"
             )
         return self

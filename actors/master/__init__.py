@@ -36,6 +36,7 @@ from actors.master.allocator import (
 
 if TYPE_CHECKING:
     from actors.master._actor import MasterActor, MemoryRegistryStore, RegistryStore
+    from actors.master._allocation import allocation_json
     from actors.master._effects import Effect, PeerDown, Persist, Send, Unpersist, Watch
     from actors.master._master_core import MasterCore, address_ip, new_master_id
     from actors.master._process import (
@@ -79,6 +80,8 @@ _LAZY: dict[str, str] = {
     "Send": "actors.master._effects",
     "Unpersist": "actors.master._effects",
     "Watch": "actors.master._effects",
+    # explaining waiting: GetState("allocation")
+    "allocation_json": "actors.master._allocation",
     # Mesos JSON
     "master_metrics": "actors.master._state_json",
     # the process and its leader services
@@ -152,6 +155,7 @@ __all__ = [
     "ZkRegistryStore",
     "address_ip",
     "allocate",
+    "allocation_json",
     "decline_filter",
     "dominant_share",
     "leader_services",

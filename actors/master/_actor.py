@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from actors import protocol as p
-from actors.master._about import MasterAbout, build_info
+from actors.gateway import MasterAbout, build_info
+from actors.master._allocation import allocation_json
+from actors.master._errors import UnknownStateQuery
 from actors.master._master_core import (
     Effect,
     MasterConfig,
@@ -131,7 +132,7 @@ class MasterActor(Actor):
             now=now,
             recovered_agents=self.store.load("agents"),
             recovered_frameworks=self.store.load("frameworks"),
-            wall_offset=time.time() - now,
+            wall_offset=self.clock.wall() - now,
             address=self.address,
         )
         for problem in self.core.errors:
@@ -199,10 +200,10 @@ class MasterActor(Actor):
     def _timed(self, core: MasterCore, fn: Callable[[float], Any], now: float) -> Any:
         """Run ``fn(now)``; if it ran an allocation cycle, record how long it took."""
         before = core.alloc_cycles
-        started = time.perf_counter()
+        started = self.clock.now()
         result = fn(now)
         if core.alloc_cycles != before:
-            self.cycle_ms.append((time.perf_counter() - started) * 1000.0)
+            self.cycle_ms.append((self.clock.now() - started) * 1000.0)
         return result
 
     def _apply(self, effects: list[Effect]) -> None:
@@ -273,6 +274,8 @@ class MasterActor(Actor):
             )
         if m.what == "roles":
             return roles_json(core)
+        if m.what == "allocation":
+            return allocation_json(core, params)
         if m.what == "snapshot":
             self._count_ended(core)
             return master_metrics(
@@ -281,9 +284,8 @@ class MasterActor(Actor):
                 uptime_secs=float(params.get("uptime_secs", 0.0)),
                 ended=self.ended,
             )
-        raise ValueError(
-            f"GetState.what: {m.what!r} is not one of state, state-summary, slaves, "
-            "frameworks, tasks, roles, snapshot, metrics"
+        raise UnknownStateQuery(
+            f"GetState.what: {m.what!r} is not one of {', '.join(p.GET_STATE_WHATS)}"
         )
 
 

@@ -100,11 +100,14 @@ def run_allocation(s: MasterState, now: float, out: list[Effect]) -> None:
     """One allocation cycle; offers are batched into one ``Offers`` per framework and
     the cycle's result is kept as ``s.last_allocation`` (the explanation of waiting)."""
     if not s.frameworks or not s.agents:
+        # Nothing to allocate; an earlier cycle's explanation would be stale.
+        s.last_allocation = s.last_snapshot = None
+        s.last_allocation_at = now
         return
     s.alloc_cycles += 1
-    result = allocate(snapshot(s, now), now, s.alloc_config)
-    s.last_allocation = result
-    s.last_allocation_at = now
+    snap = snapshot(s, now)
+    result = allocate(snap, now, s.alloc_config)
+    s.last_allocation, s.last_snapshot, s.last_allocation_at = result, snap, now
     batches: dict[str, list[p.Offer]] = {}
     for o in result.offers:
         agent = s.agents[o.agent_id]

@@ -19,16 +19,15 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
-from actors.gateway import HttpGateway
+from actors.gateway import HttpGateway, MasterAbout, master_about
 from actors.gateway import LeaderInfo as GatewayLeader
-from actors.master._about import MasterAbout, master_about
 from actors.master._actor import MASTER_ACTOR, MasterActor
 from actors.master._master_core import MasterConfig
 from actors.master._services import LeaderService, ServiceContext
+from actors.master._state_json import master_metrics
 from runtime import ActorRef, ChildSpec, Node
 from transport import Security
 from zk import (
@@ -92,6 +91,12 @@ def bound_malloc_retention() -> bool:
         return bool(libc.mallopt(m_mmap_threshold, MMAP_THRESHOLD))
     except (OSError, AttributeError):
         return False
+
+
+def _idle_metrics(elected: bool, uptime_secs: float) -> dict[str, float]:
+    """A standby's ``master/*`` metrics (``master/elected`` 0, every gauge 0), for the
+    gateway, which serves them without a master actor to ask."""
+    return master_metrics(None, elected=elected, uptime_secs=uptime_secs)
 
 
 def _safe(key: str) -> str:
@@ -208,6 +213,8 @@ class MasterProcess:
             leader=self._gateway_leader,
             is_leader=self._leading.is_set,
             master=self._master_ref,
+            clock=self.node.clock,
+            idle_metrics=_idle_metrics,
         )
         self.context = ServiceContext(
             node=self.node,
@@ -222,7 +229,11 @@ class MasterProcess:
         self.gateway.start()
         self.context.http_url = self.gateway.url
         self.about = self.gateway.about = master_about(
-            o, hostname=self.hostname, http_host=self.gateway.host, http_port=self.gateway.port
+            o,
+            hostname=self.hostname,
+            http_host=self.gateway.host,
+            http_port=self.gateway.port,
+            started_at=self.node.clock.wall(),
         )
         self.watch = LeaderWatch(self.client, self._on_leader)
         info = LeaderInfo(
@@ -259,7 +270,7 @@ class MasterProcess:
             )
             self.node.root.start_child(spec)
             self._leading.set()
-            self._elected_at = time.monotonic()
+            self._elected_at = self.node.clock.now()
             log.info("elected (term %d): this master is leading", term)
             assert self.context is not None
             for service in self.options.services:
@@ -299,7 +310,8 @@ class MasterProcess:
         """Seconds before this leader may abdicate (0 when it may, or does not lead)."""
         if self._elected_at is None:
             return 0.0
-        return max(0.0, self.options.min_leader_tenure - (time.monotonic() - self._elected_at))
+        elapsed = self.node.clock.now() - self._elected_at
+        return max(0.0, self.options.min_leader_tenure - elapsed)
 
     def stop(self) -> None:
         if self.election is not None:

@@ -16,7 +16,13 @@ from typing import Any
 
 from actors import protocol as p
 from actors.master._effects import Effect, Send
-from actors.master.allocator import Allocation, AllocatorConfig, OfferFilter, Quota
+from actors.master.allocator import (
+    Allocation,
+    AllocatorConfig,
+    ClusterSnapshot,
+    OfferFilter,
+    Quota,
+)
 from actors.resources import Attributes, Resources
 from actors.task_states import TaskState
 
@@ -204,6 +210,8 @@ class MasterState:
     """The last allocation cycle's result: offers made and why the rest got nothing."""
     last_allocation_at: float | None = None
     """``now`` of that cycle."""
+    last_snapshot: ClusterSnapshot | None = None
+    """What that cycle looked at (each agent's free resources, frameworks' roles)."""
 
     def next_id(self) -> int:
         return next(self.ids)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from actors.master._about import BuildInfo, MasterAbout
+from actors.gateway import MESOS_VERSION, BuildInfo, MasterAbout, build_json
 from actors.master._master_core import (
     AgentRecord,
     FrameworkRecord,
@@ -25,7 +25,7 @@ from actors.master._master_core import (
 from actors.resources import UNRESERVED, Resources, reserved_resources_json, to_mesos_json
 from actors.task_states import TaskState
 
-VERSION = "1.11.0"
+VERSION = MESOS_VERSION
 """The Mesos API version whose shapes these follow."""
 
 
@@ -201,22 +201,6 @@ def leader_info_json(
         "hostname": hostname,
         "address": {"hostname": hostname, "ip": ip, "port": port},
     }
-
-
-def build_json(build: BuildInfo) -> dict[str, Any]:
-    """Mesos' build fields (``/version`` and the top of ``/master/state``); ``git_sha``
-    and ``git_branch`` only when known, as Mesos."""
-    out: dict[str, Any] = {
-        "version": VERSION,
-        "build_date": build.build_date,
-        "build_time": build.build_time,
-        "build_user": build.build_user,
-    }
-    if build.git_sha:
-        out["git_sha"] = build.git_sha
-    if build.git_branch:
-        out["git_branch"] = build.git_branch
-    return out
 
 
 def state_json(

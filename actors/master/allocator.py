@@ -241,6 +241,10 @@ class Rejection(NamedTuple):
     agent_id: str
     reason: RejectReason
     detail: str
+    role: str | None = None
+    """The role the reason concerns; None: every role of the framework."""
+    until: float | None = None
+    """For ``FILTERED``: when the filter expires (on the clock of ``now``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +312,17 @@ def _allocatable(milli: Mapping[str, int], minimums: Sequence[Mapping[str, int]]
     return False
 
 
+def _too_small(minimums: Sequence[Mapping[str, float]]) -> str:
+    """``", below the smallest offer (cpus 0.01 or mem 32)"``: why some free resources
+    are not offered (only ports left, a sliver of cpus, ...)."""
+    if not minimums:
+        return ""
+    alternatives = " or ".join(
+        " and ".join(f"{name} {amount:g}" for name, amount in m.items()) for m in minimums
+    )
+    return f", below the smallest offer ({alternatives})"
+
+
 class _Cycle:
     """Mutable bookkeeping of one :func:`allocate` call; never escapes it."""
 
@@ -317,6 +332,8 @@ class _Cycle:
             {n: to_milli(v, f"min_allocatable {n}") for n, v in m.items()}
             for m in config.min_allocatable
         ]
+        self.too_small = _too_small(config.min_allocatable)
+        """Appended to a ``NO_FREE_RESOURCES`` detail: what an offer needs at least."""
         self.offers: dict[tuple[str, str, str], Resources] = {}
         self.hostnames: dict[str, str] = {}
         self.rejections: list[Rejection] = []
@@ -352,7 +369,7 @@ class _Cycle:
             for role in fw.roles:
                 if role in fw.suppressed_roles:
                     self.rejections.append(
-                        Rejection(fid, ANY, RejectReason.FRAMEWORK_SUPPRESSED, f"role {role}")
+                        Rejection(fid, ANY, RejectReason.FRAMEWORK_SUPPRESSED, f"role {role}", role)
                     )
                     continue
                 self.role_fws.setdefault(role, [])
@@ -512,7 +529,9 @@ class _Cycle:
                 if binding is not None:
                     for _, fid in self.role_fws[role]:
                         self.rejections.append(
-                            Rejection(fid, aid, binding, f"role {role}: nothing left to offer")
+                            Rejection(
+                                fid, aid, binding, f"role {role}: nothing left to offer", role
+                            )
                         )
                 continue
             for _, fid in tuple(self.role_fws[role]):
@@ -522,7 +541,14 @@ class _Cycle:
                     if hit:
                         until = max(f.until for f in hit)
                         self.rejections.append(
-                            Rejection(fid, aid, RejectReason.FILTERED, f"filtered until {until:g}")
+                            Rejection(
+                                fid,
+                                aid,
+                                RejectReason.FILTERED,
+                                f"filtered until {until:g}",
+                                role,
+                                until,
+                            )
                         )
                         continue
                 self.offer(fid, role, agent, offerable, unreserved)
@@ -552,7 +578,7 @@ def allocate(
             continue
         free = agent.total.saturating_sub(agent.allocated)
         if not _allocatable(free.milli_totals(), cycle.minimums):
-            detail = f"free {free}" if free else "fully allocated"
+            detail = f"free {free}{cycle.too_small}" if free else "fully allocated"
             cycle.rejections.append(
                 Rejection(ANY, agent.agent_id, RejectReason.NO_FREE_RESOURCES, detail)
             )

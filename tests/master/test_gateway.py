@@ -19,9 +19,8 @@ import pytest
 from aiohttp import web
 
 from actors import protocol as p
-from actors.gateway import HttpGateway, LeaderInfo
-from actors.master._about import MasterAbout
-from actors.master._actor import MasterActor, MemoryRegistryStore
+from actors.gateway import HttpGateway, LeaderInfo, MasterAbout
+from actors.master import MasterActor, MemoryRegistryStore, master_metrics
 from actors.resources import Resources
 from runtime import Actor, ActorRef, Node
 from zk.testing import wait_for
@@ -96,15 +95,26 @@ class Gateways:
         return [m for m in self.peers.ask("got", timeout=5) if isinstance(m, kind)]
 
 
+def idle_metrics(elected: bool, uptime: float) -> dict[str, float]:
+    """What the master process hands its gateway: a standby's ``master/*`` metrics."""
+    return master_metrics(None, elected=elected, uptime_secs=uptime)
+
+
 @pytest.fixture
 def cluster() -> Iterator[Gateways]:
     node = Node("gw", on_fatal=lambda reason: None)
     state: dict[str, Any] = {"leader": None, "master": None}
     leader_gw = HttpGateway(
-        leader=lambda: state["leader"], is_leader=lambda: True, master=lambda: state["master"]
+        leader=lambda: state["leader"],
+        is_leader=lambda: True,
+        master=lambda: state["master"],
+        idle_metrics=idle_metrics,
     )
     standby_gw = HttpGateway(
-        leader=lambda: state["leader"], is_leader=lambda: False, master=lambda: None
+        leader=lambda: state["leader"],
+        is_leader=lambda: False,
+        master=lambda: None,
+        idle_metrics=idle_metrics,
     )
     for gw in (leader_gw, standby_gw):
         gw.add_leader_routes(("/marathon/",), SERVICE_ROUTES)

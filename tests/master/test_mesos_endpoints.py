@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from actors import protocol as p
-from actors.master._about import _git_head, cluster_name, flag_value, master_flags
+from actors.gateway import cluster_name, flag_value, master_flags
+from actors.gateway._about import _git_head
 from actors.master._master_core import MasterConfig, MasterCore
 from actors.master._process import MasterOptions
 from actors.master._state_json import master_metrics, roles_json, state_summary_json

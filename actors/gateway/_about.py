@@ -3,7 +3,9 @@
 Mesos serves some endpoints from every master (``/flags``, ``/version``,
 ``/metrics/snapshot``) and puts some of the same facts in the leader's
 ``/master/state`` (``flags``, ``cluster``, ``log_dir``, ``build_time``). They are gathered
-here once, at start-up, so the gateway and the master actor show the same values.
+here once, at start-up, so the gateway and the master actor show the same values. They
+live with the gateway, which serves them from every master; the master actor imports
+them from ``actors.gateway`` (downward), never the reverse.
 
 Reading the environment (the build, where stderr goes) is kept in small functions
 apart from the pure ones that turn options into Mesos' string flags.
@@ -20,6 +22,9 @@ import time
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
+
+MESOS_VERSION = "1.11.0"
+"""The Mesos API version whose shapes the master's endpoints follow."""
 
 DEFAULT_CLUSTER = "pydcos"
 """The cluster name when the ZooKeeper URL has no chroot to name it after."""
@@ -138,13 +143,16 @@ def master_flags(
     return {k: v for k, v in sorted(out.items())}
 
 
-def master_about(options: Any, *, hostname: str, http_host: str, http_port: int) -> MasterAbout:
-    """Gather this master's facts (reads where stderr goes: call once at start-up)."""
+def master_about(
+    options: Any, *, hostname: str, http_host: str, http_port: int, started_at: float
+) -> MasterAbout:
+    """Gather this master's facts (reads where stderr goes: call once at start-up);
+    ``started_at`` is the process's start on the wall clock (its ``Clock.wall()``)."""
     cluster = cluster_name(str(getattr(options, "zk", "")))
     log_dir = stderr_log_dir()
     return MasterAbout(
         hostname=hostname,
-        started_at=time.time(),
+        started_at=started_at,
         cluster=cluster,
         log_dir=log_dir,
         http_url=f"http://{http_host}:{http_port}",
@@ -192,6 +200,22 @@ def build_info() -> BuildInfo:
         git_sha=sha,
         git_branch=branch,
     )
+
+
+def build_json(build: BuildInfo) -> dict[str, Any]:
+    """Mesos' build fields (``/version`` and the top of ``/master/state``); ``git_sha``
+    and ``git_branch`` only when known, as Mesos."""
+    out: dict[str, Any] = {
+        "version": MESOS_VERSION,
+        "build_date": build.build_date,
+        "build_time": build.build_time,
+        "build_user": build.build_user,
+    }
+    if build.git_sha:
+        out["git_sha"] = build.git_sha
+    if build.git_branch:
+        out["git_branch"] = build.git_branch
+    return out
 
 
 def _git_head(git: Path) -> tuple[str | None, str | None]:
