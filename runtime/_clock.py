@@ -18,9 +18,16 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-__all__ = ["Cancellable", "Clock", "ManualClock", "SystemClock"]
+__all__ = ["Cancellable", "Clock", "ManualClock", "SystemClock", "real_now"]
 
 log = logging.getLogger("runtime.clock")
+
+real_now = time.monotonic
+"""Real monotonic seconds, for how long a THREAD may block: ask timeouts, shutdown
+deadlines, the testing kit's polls. These bound real waiting on locks and eventfds, so
+they cannot follow an injected clock (a ManualClock does not move while a thread
+waits). Decisions read `Clock.now()` / `Clock.wall()` instead. (An alias, not a
+wrapper: asks read it on their hot path.)"""
 
 
 class Cancellable(Protocol):

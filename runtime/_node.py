@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from runtime._actor import Actor, _spawn_ctx
-from runtime._clock import Clock, SystemClock
+from runtime._clock import Clock, SystemClock, real_now
 from runtime._messages import SHUTDOWN, Down, _Stop
 from runtime._ref import ActorRef, CallbackReply, Envelope, LocalActorRef, ReplySlot
 from runtime.errors import (
@@ -336,10 +335,10 @@ class Node:
                 return
             self._state = "stopping"
             tops = list(self._top.values())
-        deadline = time.monotonic() + timeout
+        deadline = real_now() + timeout
         for actor in reversed(tops):
-            self._stop_actor(actor, max(0.0, deadline - time.monotonic()))
-        self._stop_actor(self._root_actor, max(0.0, deadline - time.monotonic()))
+            self._stop_actor(actor, max(0.0, deadline - real_now()))
+        self._stop_actor(self._root_actor, max(0.0, deadline - real_now()))
         if self._remoting is not None:
             self._remoting.stop()
         self._state = "stopped"

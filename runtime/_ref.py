@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import abc
 import logging
-import time
 from _thread import allocate_lock
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from runtime._clock import real_now
 from runtime._inbox import pay_wake, thread_waker
 from runtime._messages import NOPROC, Down
 from runtime.errors import ActorDead, ActorNotFound, AskTimeout, RuntimeSystemError
@@ -129,7 +129,7 @@ class AskFuture:
         Raises AskTimeout when nothing arrived in time.
         """
         if self._deadline is not None:
-            remaining = self._deadline - time.monotonic()
+            remaining = self._deadline - real_now()
             if timeout is None or timeout > remaining:
                 timeout = remaining
         elif timeout is None:
@@ -171,9 +171,9 @@ class FdAskFuture(AskFuture):
         if self._done or waker is not thread_waker():
             pay_wake()
             return super()._wait(timeout)
-        end = time.monotonic() + timeout
+        end = real_now() + timeout
         while not self._done:
-            left = end - time.monotonic()
+            left = end - real_now()
             if left <= 0:
                 break
             waker.wait(left)  # pays what this thread owes, in the same GIL-free call
@@ -325,7 +325,7 @@ class LocalActorRef(ActorRef):
         raise AskTimeout(f"no reply from {self!r} to {type(message).__name__} within {timeout}s")
 
     def ask_future(self, message: Any, timeout: float = 5.0) -> AskFuture:
-        fut = AskFuture(f"ask {self!r}", time.monotonic() + timeout)
+        fut = AskFuture(f"ask {self!r}", real_now() + timeout)
         try:
             actor = self._current()
         except (ActorDead, ActorNotFound) as exc:

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import TYPE_CHECKING, Any
 
+from runtime._clock import real_now
 from runtime._inbox import bound_inbox, owe_wake
 from runtime._messages import Down
 from runtime._ref import ActorRef, AskFuture, FdAskFuture, error_of
@@ -111,7 +111,7 @@ class RemoteActorRef(ActorRef):
         """``lazy``: the caller blocks on the future at once, so it wakes the I/O thread
         itself as it goes to sleep (see `runtime._inbox`)."""
         r = self._remoting
-        deadline = time.monotonic() + timeout
+        deadline = real_now() + timeout
         fut = FdAskFuture(self, deadline)
         msg_id = new_msg_id()
         r.pending.add(msg_id, self._node_address, deadline, fut)
@@ -203,7 +203,7 @@ class Remoting:
 
     def maybe_expire(self) -> None:
         """Drop the bookkeeping of asks past their deadline (their callers gave up)."""
-        now = time.monotonic()
+        now = real_now()
         if now < self._next_expiry:
             return
         self._next_expiry = now + 1.0

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from runtime._clock import ManualClock
+from runtime._clock import ManualClock, real_now
 
 if TYPE_CHECKING:
     from runtime._node import Node
@@ -39,9 +39,9 @@ def wait_for(
 
     ``retry_errors``: a poll that raises (a server restarting, a failover) polls again;
     unit tests of in-process code pass False so that a bug fails at once."""
-    deadline = time.monotonic() + timeout
+    deadline = real_now() + timeout
     last: Any = None
-    while time.monotonic() < deadline:
+    while real_now() < deadline:
         try:
             last = cond()
         except Exception as exc:
@@ -69,7 +69,7 @@ def settle(*nodes: Node, timeout: float = 10.0) -> None:
     if not nodes:
         raise ValueError("settle: give at least one Node")
     clocks = {id(n.clock): n.clock for n in nodes if isinstance(n.clock, ManualClock)}
-    deadline = time.monotonic() + timeout
+    deadline = real_now() + timeout
     previous: dict[int, int] | None = None
     while True:
         for clock in clocks.values():
@@ -81,7 +81,7 @@ def settle(*nodes: Node, timeout: float = 10.0) -> None:
             previous = marks
             continue  # look again at once: quiet must hold across two looks
         previous = None
-        if time.monotonic() >= deadline:
+        if real_now() >= deadline:
             raise AssertionError(
                 f"settle: after {timeout} s still busy: {', '.join(busy[:10])}"
                 + (f" and {len(busy) - 10} more" if len(busy) > 10 else "")
