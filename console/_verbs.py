@@ -8,6 +8,7 @@ transport (``runtime.connect``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -19,6 +20,8 @@ from urllib.parse import quote
 from actors.task_states import TERMINAL_STATES
 from console._client import ApiError, ClientError, ClusterClient, app_path
 from console._output import Out, fmt_num, scalar
+from console._waiting import explain, queue_entry
+from console._waiting import render as render_waiting
 
 
 class VerbError(ClientError):
@@ -251,29 +254,61 @@ def app_list(c: ClusterClient, out: Out) -> int:
 
 
 def app_show(c: ClusterClient, out: Out, app_id: str) -> int:
+    """The app's definition, and why its instances wait when some do (``--json``: the app
+    with ``"waiting"``: ``console._waiting.explain``'s document, or null)."""
     doc = marathon(c, "GET", app_path(app_id).removeprefix("/marathon"), what=f"app {app_id}")
     app = doc.get("app", doc)
+    waiting = explain_waiting(c, str(app.get("id", app_id)))
     if out.as_json:
-        out.json(app)
+        out.json({**app, "waiting": waiting})
         return 0
     out.json(app)
+    if waiting is not None:
+        shown = render_waiting(waiting)
+        for line in shown.lines:
+            out.line(line)
+        out.table(shown.columns, shown.rows, "Agents")
+    return 0
+
+
+def explain_waiting(c: ClusterClient, app_id: str) -> dict[str, Any] | None:
+    """Why ``app_id``'s instances wait (see ``console._waiting``), or None when none does.
+
+    Marathon's queue says which offers did not fit; the master's last allocation cycle,
+    asked over the transport, says which agents offered Marathon nothing and why. When the
+    master cannot be asked (no transport keys, an older master), Marathon's side is shown
+    with the reason.
+    """
     try:
         queue = marathon(c, "GET", "/v2/queue").get("queue", [])
     except ClientError:
-        queue = []
-    for q in queue:
-        if (q.get("app") or {}).get("id") == app.get("id"):
-            summary = q.get("processedOffersSummary") or {}
-            reasons = [
-                f"{r.get('reason')} x{r.get('declined')}"
-                for r in summary.get("rejectSummaryLastOffers", [])
-                if r.get("declined")
-            ]
-            out.line(
-                f"waiting: {q.get('count', 0)} instance(s) to launch"
-                + (f"; offers declined for: {', '.join(reasons)}" if reasons else "")
-            )
-    return 0
+        return None
+    if queue_entry(queue, app_id) is None:
+        return None
+    agents = c.get("/mesos/master/slaves").get("slaves", [])
+    framework_id: str | None = None
+    with contextlib.suppress(ClientError):
+        framework_id = marathon(c, "GET", "/v2/info").get("frameworkId") or None
+    allocation: dict[str, Any] | None = None
+    error: str | None = None
+    try:
+        allocation = master_allocation(c, framework_id)
+    except Exception as exc:  # the transport's errors, a refused query: shown, not fatal
+        error = str(exc) or type(exc).__name__
+    return explain(app_id, queue, agents, framework_id, allocation, error)
+
+
+def master_allocation(c: ClusterClient, framework_id: str | None = None) -> dict[str, Any]:
+    """The leading master's ``GetState("allocation")`` document (only the rows that concern
+    ``framework_id`` when given)."""
+    from actors.protocol import MASTER_ACTOR, GetState
+
+    leader = c.leader()
+    query = GetState("allocation", {"framework_id": framework_id} if framework_id else None)
+    doc = c.cluster().actor(f"{leader.address}/{MASTER_ACTOR}").ask(query, timeout=5.0)
+    if not isinstance(doc, dict):
+        raise VerbError(f"the master's allocation document is not an object: {doc!r:.80}")
+    return doc
 
 
 def app_update(c: ClusterClient, out: Out, app_id: str, changes: list[str], force: bool) -> int:

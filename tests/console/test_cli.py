@@ -11,11 +11,13 @@ import os
 import socket
 import subprocess
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from runtime.testing import wait_for
 from tests.console.conftest import REPO, LocalCluster, pid_alive, pydcos
 
 pytestmark = [pytest.mark.slow, pytest.mark.zk]
@@ -199,6 +201,74 @@ def test_app_add_list_scale_remove(local_cluster: LocalCluster, tmp_path: Path) 
     assert missing.returncode == 1 and "does not exist" in missing.stderr
 
 
+def test_app_show_explains_why_instances_wait(local_cluster: LocalCluster, tmp_path: Path) -> None:
+    """An app no agent can take (a zone no agent is in) says why it waits: per agent,
+    the offer Marathon could not use and the master's last allocation for Marathon."""
+    app = {
+        "id": "/nowhere",
+        "cmd": "sleep 1000",
+        "cpus": 0.1,
+        "mem": 32,
+        "instances": 1,
+        "constraints": [["zone", "LIKE", "nowhere"]],
+    }
+    f = tmp_path / "nowhere.json"
+    f.write_text(json.dumps(app))
+    assert local_cluster.cli("marathon", "app", "add", str(f)).returncode == 0
+    agents = {a["id"] for a in json.loads(local_cluster.cli("node", "list", "--json").stdout)}
+    assert len(agents) == 2
+
+    def explained() -> dict[str, Any] | None:
+        r = local_cluster.cli("marathon", "app", "show", "/nowhere", "--json")
+        waiting = json.loads(r.stdout)["waiting"]
+        seen = {a["agentId"] for a in waiting["agents"] if a["marathon"]} if waiting else set()
+        return waiting if seen == agents else None
+
+    try:
+        waiting = _wait(explained, "both agents' offers declined for the constraint")
+        assert waiting["count"] == 1 and waiting["appId"] == "/nowhere"
+        assert waiting["allocationError"] is None and waiting["frameworkId"]
+        for row in waiting["agents"]:
+            assert "constraint zone:LIKE:nowhere" in row["marathon"], row
+            assert isinstance(row["master"], list), row  # the master's side was asked
+        assert any(d["reason"] == "UnfulfilledConstraint" for d in waiting["declined"])
+        assert "no offer matches" in waiting["reason"]
+
+        human = local_cluster.cli("marathon", "app", "show", "/nowhere")
+        assert human.returncode == 0, human.stderr
+        assert "waiting: 1 instance(s) of /nowhere to launch" in human.stdout
+        assert "UnfulfilledConstraint x" in human.stdout
+        assert "MASTER (LAST ALLOCATION)" in human.stdout
+        for agent_id in agents:
+            assert agent_id in human.stdout
+    finally:
+        local_cluster.cli("marathon", "app", "remove", "/nowhere", "--force")
+
+
+def test_app_show_of_a_placed_app_has_no_waiting(local_cluster: LocalCluster) -> None:
+    r = local_cluster.cli(
+        "marathon",
+        "app",
+        "add",
+        "-",
+        stdin='{"id": "/placed", "cmd": "sleep 1000", "cpus": 0.1, "mem": 32, "instances": 1}',
+    )
+    assert r.returncode == 0, r.stderr
+    try:
+
+        def running() -> dict[str, Any] | None:
+            r = local_cluster.cli("marathon", "app", "show", "/placed", "--json")
+            doc = json.loads(r.stdout)
+            return doc if doc.get("tasksRunning") == 1 else None
+
+        doc = _wait(running, "the app running")
+        assert doc["id"] == "/placed" and doc["waiting"] is None
+        human = local_cluster.cli("marathon", "app", "show", "/placed")
+        assert "waiting:" not in human.stdout
+    finally:
+        local_cluster.cli("marathon", "app", "remove", "/placed", "--force")
+
+
 def test_invalid_app_gets_the_api_validation_message(local_cluster: LocalCluster) -> None:
     r = local_cluster.cli(
         "marathon", "app", "add", "-", stdin='{"id": "/x", "cmd": "true", "instances": -1}'
@@ -227,13 +297,6 @@ def test_job_run_and_history(local_cluster: LocalCluster, tmp_path: Path) -> Non
     assert local_cluster.cli("job", "remove", "hello").returncode == 0
 
 
-def _wait(cond: object, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if cond():  # type: ignore[operator]
-                return
-        except (StopIteration, ValueError, KeyError):
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
+def _wait(cond: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
+    """``runtime.testing.wait_for`` at the pace of a CLI run per poll."""
+    return wait_for(cond, timeout=timeout, what=what, interval=0.3)
