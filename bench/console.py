@@ -24,9 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from console import _model as m  # noqa: E402
-from console._dashboard import DashboardApp  # noqa: E402
-from console._fake import FakeSource  # noqa: E402
+from console import DashboardApp, FakeSource, Tasks  # noqa: E402
 
 MASTERS, AGENTS = 3, 3
 
@@ -110,7 +108,7 @@ def dashboard_refresh_ms(tasks: int = 1000, rounds: int = 7) -> float:
                 for t in rows:
                     t["state"] = state
                 started = time.perf_counter()
-                app.dirty |= app.model.apply(m.Tasks(rows))
+                app.dirty |= app.model.apply(Tasks(rows))
                 app.flush()
                 await pilot.pause()  # the screen is redrawn
                 samples.append((time.perf_counter() - started) * 1000.0)
