@@ -19,6 +19,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError
 from kazoo.security import ACL, Permissions, make_digest_acl_credential
 
+from runtime.testing import wait_for
 from zk import (
     BadCredentials,
     Election,
@@ -38,7 +39,6 @@ from zk import (
     secure_tree,
     write_credentials,
 )
-from zk.testing import wait_for
 
 CREDS = ZkCredentials("pydcos", "s3cret-for-tests")
 

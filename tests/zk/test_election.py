@@ -13,9 +13,9 @@ from collections.abc import Callable
 import pytest
 from kazoo.client import KazooClient
 
+from runtime.testing import wait_for
 from tests.zk._procs import ContenderProc
 from zk import Election, LeaderInfo, LeaderWatch, expire_session, read_contenders, read_leader
-from zk.testing import wait_for
 
 pytestmark = pytest.mark.zk
 
@@ -64,6 +64,20 @@ def test_first_contender_leads_and_everyone_reads_it(
     e2.stop()
     e1.stop()
     assert r1.revoked[-1][0] == "stopped"
+
+
+def test_recheck_acts_on_the_current_line_and_says_who_leads(
+    zk_connect: Callable[..., KazooClient],
+) -> None:
+    e1, _r1 = contender(zk_connect(), "m1")
+    e2, r2 = contender(zk_connect(), "m2")
+    assert e1.wait_leader(10)
+    assert e1.recheck() is True and e2.recheck() is False
+    assert e2.node is not None and r2.elected == []  # in line, and it never led
+    zk_connect().delete(f"/election/{e1.node}")  # an operator removes the leader's node
+    assert e2.recheck() is True  # no waiting for its watch: recheck read the new line
+    e1.stop()
+    e2.stop()
 
 
 def test_abdication_hands_over_to_the_next_contender(

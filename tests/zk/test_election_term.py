@@ -11,9 +11,9 @@ from collections.abc import Callable
 import pytest
 from kazoo.client import KazooClient
 
+from runtime.testing import wait_for
 from zk import Election, LeaderInfo, expire_session, read_contenders
 from zk._election import read_term, term_path
-from zk.testing import wait_for
 
 pytestmark = pytest.mark.zk
 

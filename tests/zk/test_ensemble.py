@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from runtime.testing import wait_for
 from zk import Election, LeaderInfo, StateStore, ZooKeeperEnsemble, close_quietly, connect
-from zk.testing import wait_for
 
 pytestmark = [pytest.mark.zk, pytest.mark.slow]
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 from kazoo.client import KazooClient
 
+from runtime.testing import wait_for
 from zk import Entry, Registry, expire_session
-from zk.testing import wait_for
 
 pytestmark = pytest.mark.zk
 

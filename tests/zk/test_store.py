@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from kazoo.client import KazooClient
 
+from runtime.testing import wait_for
 from zk import (
     DEFAULT_MAX_BYTES,
     DEFAULT_NODE_LIMIT,
@@ -31,7 +32,6 @@ from zk import (
     encoded_size,
 )
 from zk._store import BATCH_BYTES
-from zk.testing import wait_for
 
 pytestmark = pytest.mark.zk
 
