@@ -47,8 +47,7 @@ TASK: dict[str, Any] = {"cpus": TASK_CPUS, "mem": TASK_MEM, "portDefinitions": [
 
 def role_master(zk_hosts: str) -> None:
     from actors.marathon import MarathonService
-    from actors.master._master_core import MasterConfig
-    from actors.master._process import MasterOptions, MasterProcess
+    from actors.master import MasterConfig, MasterOptions, MasterProcess
     from bench.scheduling import _serve_until_stdin_closes
     from transport import Security
 
@@ -134,7 +133,7 @@ def p50_ms(fn: Any, n: int) -> float:
 
 
 def run(agents: int, instances: int, apps: int, samples: int) -> dict[str, Any]:
-    from actors.master._actor import GetState
+    from actors.protocol import GetState
     from runtime import connect
     from zk import ZooKeeperServer
 

@@ -54,8 +54,7 @@ LABELS = {"pydcos.simulated.exit": "TASK_FINISHED"}
 
 
 def role_master(zk_hosts: str) -> None:
-    from actors.master._master_core import MasterConfig
-    from actors.master._process import MasterOptions, MasterProcess
+    from actors.master import MasterConfig, MasterOptions, MasterProcess
     from actors.metronome import MetronomeConfig, MetronomeService
     from transport import Security
 
@@ -208,7 +207,7 @@ async def _bench(url: str, jobs: int, history: int, zk_port: int) -> dict[str, A
 
 
 def run(agents: int, jobs: int, history: int) -> dict[str, Any]:
-    from actors.master._actor import GetState
+    from actors.protocol import GetState
     from runtime import connect
     from zk import ZooKeeperServer
 

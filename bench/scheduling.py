@@ -43,8 +43,7 @@ TASK_RES = "cpus:0.1;mem:32"
 
 
 def role_master(zk_hosts: str) -> None:
-    from actors.master._master_core import MasterConfig
-    from actors.master._process import MasterOptions, MasterProcess
+    from actors.master import MasterConfig, MasterOptions, MasterProcess
     from transport import Security
 
     proc = MasterProcess(
@@ -200,7 +199,7 @@ def _serve_until_stdin_closes() -> None:
 def baseline_core(agents: int, tasks: int) -> dict[str, float]:
     """The same workload through the pure MasterCore: tasks/s and cycle time."""
     from actors import protocol as p
-    from actors.master._master_core import MasterConfig, MasterCore, Send
+    from actors.master import MasterConfig, MasterCore, Send
     from actors.resources import Resources
 
     core = MasterCore("bench", MasterConfig(ping_interval=1e9), now=0.0)
@@ -259,7 +258,7 @@ def baseline_core(agents: int, tasks: int) -> dict[str, float]:
 def run(agents: int, tasks: int) -> dict[str, Any]:
     from actors import protocol as p
     from actors.framework import SchedulerDriver
-    from actors.master._actor import GetState
+    from actors.protocol import GetState
     from actors.resources import Resources
     from runtime import connect
     from zk import ZooKeeperServer
