@@ -570,6 +570,9 @@ class Decline:
     """The declined offers."""
     refuse_seconds: float = 5.0
     """Mesos' Filters.refuse_seconds (default 5 s)."""
+    reason: str = ""
+    """Why the framework declined (free text for logs and FrameworkHarness; Mesos has no
+    such field)."""
 
 
 @dataclass(frozen=True, slots=True)

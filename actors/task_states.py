@@ -1,5 +1,10 @@
 """Mesos task states, status-update reasons and the ``TaskStatus`` record.
 
+The one definition of task states for the agent, the master, the frameworks and the
+console: ``TaskState`` and the sets below. Being a ``StrEnum``, a member equals its wire
+name, so ``"TASK_FAILED" in TERMINAL_STATES`` holds and an unknown name is simply not in
+any set.
+
 Everything here is pure and msgpack-friendly: enums are ``StrEnum`` (they encode as their
 Mesos names, e.g. ``"TASK_RUNNING"``) and :class:`TaskStatus` coerces plain strings back,
 so a decoded message compares equal to the one that was sent.
@@ -13,11 +18,14 @@ from enum import StrEnum
 from typing import Any
 
 __all__ = [
+    "ENDED_STATES",
+    "FAILURE_STATES",
     "TERMINAL_STATES",
     "TaskReason",
     "TaskSource",
     "TaskState",
     "TaskStatus",
+    "is_failure",
     "is_terminal",
     "transition_allowed",
 ]
@@ -63,9 +71,35 @@ TERMINAL_STATES: frozenset[TaskState] = frozenset(
 back (partition-aware frameworks); UNKNOWN is not either: the master simply does not know."""
 
 
+FAILURE_STATES: frozenset[TaskState] = frozenset(
+    {
+        TaskState.FAILED,
+        TaskState.ERROR,
+        TaskState.LOST,
+        TaskState.DROPPED,
+        TaskState.GONE,
+        TaskState.GONE_BY_OPERATOR,
+    }
+)
+"""Terminal states in which the task failed: neither it finished nor was it killed.
+Frameworks add what their own policy counts as a failure (Marathon: FINISHED, since an
+app's task must not end; Metronome: KILLED; both: UNKNOWN)."""
+
+ENDED_STATES: frozenset[TaskState] = TERMINAL_STATES | {TaskState.UNKNOWN}
+"""States after which a framework counts a task as gone: the terminal ones and UNKNOWN
+(the master never heard of it, so it will never report it again)."""
+
+
 def is_terminal(state: TaskState | str) -> bool:
-    """Whether a task in ``state`` is over for good and its resources are released."""
-    return TaskState(state) in TERMINAL_STATES
+    """Whether a task in ``state`` is over for good and its resources are released
+    (False for a name that is no task state)."""
+    return state in TERMINAL_STATES
+
+
+def is_failure(state: TaskState | str) -> bool:
+    """Whether ``state`` is one of ``FAILURE_STATES`` (False for a name that is no task
+    state)."""
+    return state in FAILURE_STATES
 
 
 def transition_allowed(old: TaskState | str, new: TaskState | str) -> bool:

@@ -42,8 +42,8 @@ log = logging.getLogger("actors.agent")
 
 _STATES = frozenset(s.value for s in TaskState)
 
-AGENT_ACTOR = "agent"
-"""The registered name of the agent actor on an agent's node."""
+AGENT_ACTOR = p.AGENT_ACTOR
+"""The registered name of the agent actor on an agent's node (``actors.protocol``'s)."""
 
 Report = Callable[[str, str, str | None, str, bool | None], None]
 """report(task_id, state, reason, message, healthy): any thread may call it."""

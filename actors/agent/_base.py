@@ -20,13 +20,13 @@ from actors.agent._spec import (
     REASON_TASK_INVALID,
     TASK_ERROR,
     TASK_KILLED,
-    TERMINAL_STATES,
     HealthReport,
     OnHealth,
     OnUpdate,
     TaskSpec,
     Usage,
 )
+from actors.task_states import TERMINAL_STATES
 
 log = logging.getLogger("actors.agent")
 

@@ -15,10 +15,12 @@ from pathlib import Path
 
 import psutil
 
+from actors.agent._errors import AgentError
+
 TEST_IMAGE = "pydcos-test-busybox:latest"
 
 
-class DockerDaemonError(Exception):
+class DockerDaemonError(AgentError):
     """dockerd could not start; the message carries its log tail."""
 
 

@@ -28,7 +28,7 @@ from actors import protocol as p
 from actors.agent._agent_actor import AGENT_ACTOR, AgentActor, SimulatedRunner, TaskRunner
 from actors.agent._gc import DEFAULT_GC_DELAY, DEFAULT_GC_DISK_HEADROOM
 from actors.agent._runner import TASKS_SUPERVISOR
-from actors.master._actor import MASTER_ACTOR
+from actors.protocol import MASTER_ACTOR
 from actors.resources import Attributes, Resources, parse_attributes
 from runtime import ChildSpec, Node, Supervisor
 from transport import Security

@@ -19,6 +19,7 @@ from typing import Any
 from actors import protocol as p
 from actors.agent import _gc
 from actors.agent._checkpoint import remove_checkpoint
+from actors.agent._errors import AgentError
 from actors.agent._facade import Containerizers
 from actors.agent._spec import (
     HealthCheckSpec,
@@ -42,7 +43,7 @@ TASKS_SUPERVISOR = "tasks"
 """Registered name of the supervisor of an agent's task supervisors."""
 
 
-class SpecError(ValueError):
+class SpecError(AgentError, ValueError):
     """A TaskInfo field the containerizers cannot honour; the message names it."""
 
 
@@ -61,9 +62,7 @@ def _health(h: p.HealthCheckInfo) -> HealthCheckSpec:
     )
 
 
-def task_spec(
-    task: p.TaskInfo, app_id: str | None = None, default_user: str | None = None
-) -> TaskSpec:
+def task_spec(task: p.TaskInfo, default_user: str | None = None) -> TaskSpec:
     """The containerizer's view of a launched task, field by field from the typed
     TaskInfo (the protocol records validated every value). Its user: the task's own,
     else (native tasks only: a host user means nothing inside an image) the agent's
@@ -72,11 +71,18 @@ def task_spec(
         res = Resources.from_dict(task.resources)
     except ResourceError as exc:
         raise SpecError(f"resources: {exc}") from None
-    ports: list[int] = []
+    offered: list[int] = []
     for begin, end in res.ranges("ports"):
-        ports.extend(range(begin, end + 1))
-        if len(ports) > 1000:
-            raise SpecError(f"resources: too many ports ({len(ports)}+) for one task")
+        offered.extend(range(begin, end + 1))
+        if len(offered) > 1000:
+            raise SpecError(f"resources: too many ports ({len(offered)}+) for one task")
+    discovery = task.discovery.ports if task.discovery else []
+    unknown = sorted({d.number for d in discovery} - set(offered))
+    if unknown:
+        raise SpecError(f"discovery.ports: {unknown} are not among the task's ports {offered}")
+    # PORT0..n follow the framework's order (discovery), then any other port in order.
+    ports = list(dict.fromkeys([d.number for d in discovery] + offered))
+    named = tuple(dict.fromkeys((d.name, d.number) for d in discovery if d.name))
     cmd = task.command
     container = task.container or p.ContainerInfo()
     docker = container.docker
@@ -86,7 +92,6 @@ def task_spec(
     volumes = tuple(Volume(v.container_path, v.host_path, v.mode) for v in container.volumes)
     uris = tuple(UriSpec(u.value, u.executable, u.extract) for u in (cmd.uris if cmd else []))
     env = dict(cmd.env) if cmd else {}
-    labels = dict(task.labels)
     user = cmd.user if cmd and cmd.user else None  # "" as Marathon may send: unset
     if user is None and container.type != "DOCKER":
         user = default_user
@@ -110,8 +115,8 @@ def task_spec(
         uris=uris,
         health_checks=tuple(_health(h) for h in task.health_checks),
         kill_grace_period=task.kill_grace_period,
-        labels=tuple(sorted(labels.items())),
-        app_id=app_id or labels.get("MARATHON_APP_ID"),
+        labels=tuple(sorted(task.labels.items())),
+        named_ports=named,
         user=user,
     )
 

@@ -52,25 +52,22 @@ class Sandbox:
     def environment(
         self, spec: TaskSpec, host: str, sandbox_path: str | None = None
     ) -> dict[str, str]:
-        """The task's environment, as the Mesos command executor and Marathon set it."""
+        """The task's environment: the one place it is built (frameworks send only their
+        own variables, e.g. Marathon's ``MARATHON_APP_ID``, in ``CommandSpec.env``).
+
+        Precedence, lowest first: the agent's defaults (PATH, HOME and the sandbox
+        paths), then the task's own env, then the variables that describe this task on
+        this agent (MESOS_TASK_ID, HOST, PORT0..n, PORT, PORTS, PORT_<NAME>), which a
+        task's env cannot fake (Marathon's values always won over the app's env)."""
         path = sandbox_path or str(self.path)
         env: dict[str, str] = {
             "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
             "MESOS_SANDBOX": path,
             "PYDCOS_SANDBOX": path,
-            "MESOS_TASK_ID": spec.task_id,
-            "HOST": host,
             "HOME": path,
         }
-        ports = list(spec.host_ports())
-        for i, p in enumerate(ports):
-            env[f"PORT{i}"] = str(p)
-        if ports:
-            env["PORT"] = str(ports[0])
-            env["PORTS"] = ",".join(str(p) for p in ports)
-        if spec.app_id:
-            env["MARATHON_APP_ID"] = spec.app_id
         env.update(dict(spec.env))
+        env.update(task_variables(spec, host))
         return env
 
     def rotate_if_needed(self) -> None:
@@ -88,6 +85,21 @@ class Sandbox:
                 return f.read().decode(errors="replace")
         except OSError:
             return ""
+
+
+def task_variables(spec: TaskSpec, host: str) -> dict[str, str]:
+    """MESOS_TASK_ID, HOST, PORT0..n, PORT and PORTS (the task's host ports, in the
+    framework's order) and PORT_<NAME> for each named port (upper-cased, ``-`` -> ``_``)."""
+    env = {"MESOS_TASK_ID": spec.task_id, "HOST": host}
+    ports = spec.host_ports()
+    for i, port in enumerate(ports):
+        env[f"PORT{i}"] = str(port)
+    if ports:
+        env["PORT"] = str(ports[0])
+        env["PORTS"] = ",".join(str(port) for port in ports)
+    for name, port in spec.named_ports:
+        env[f"PORT_{name.upper().replace('-', '_')}"] = str(port)
+    return env
 
 
 def _shift(path: Path, keep: int) -> None:

@@ -11,17 +11,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from actors import protocol as p
 from actors._validation import MIN_CPUS as _MIN_CPUS
 from actors._validation import MIN_MEM_MB as _MIN_MEM_MB
+from actors.agent._errors import AgentError
+from actors.task_states import TaskState
 
-# Task states, named as in Mesos; the agent actor maps them to the shared TaskState enum.
-TASK_STARTING = "TASK_STARTING"
-TASK_RUNNING = "TASK_RUNNING"
-TASK_FINISHED = "TASK_FINISHED"
-TASK_FAILED = "TASK_FAILED"
-TASK_KILLED = "TASK_KILLED"
-TASK_ERROR = "TASK_ERROR"
-TERMINAL_STATES = frozenset({TASK_FINISHED, TASK_FAILED, TASK_KILLED, TASK_ERROR})
+# The states a containerizer reports, as the plain wire strings of the one TaskState enum
+# (``actors.task_states``: the terminal set and the helpers live there only).
+TASK_STARTING = TaskState.STARTING.value
+TASK_RUNNING = TaskState.RUNNING.value
+TASK_FINISHED = TaskState.FINISHED.value
+TASK_FAILED = TaskState.FAILED.value
+TASK_KILLED = TaskState.KILLED.value
+TASK_ERROR = TaskState.ERROR.value
 
 # Reasons, named as in Mesos' TaskStatus.Reason.
 REASON_COMMAND_EXECUTOR_FAILED = "REASON_COMMAND_EXECUTOR_FAILED"
@@ -40,10 +43,6 @@ MIN_CPUS = _MIN_CPUS
 
 OnUpdate = Callable[[str, "str | None", str], None]
 """on_update(state, reason, message): called from a containerizer thread."""
-
-
-class AgentError(Exception):
-    """Root of the errors raised by actors.agent."""
 
 
 class FetchError(AgentError):
@@ -68,43 +67,13 @@ class UriSpec:
     """name inside the sandbox; default: the URI's basename."""
 
 
-@dataclass(frozen=True)
-class HealthCheckSpec:
-    """A Mesos/Marathon health check run by the agent next to the task."""
-
-    protocol: str = "HTTP"
-    """HTTP, TCP or COMMAND (MESOS_HTTP / MESOS_TCP are accepted as aliases)."""
-    path: str = "/"
-    """HTTP path."""
-    port_index: int | None = 0
-    """index into the task's host ports (Marathon's portIndex)."""
-    port: int | None = None
-    """a fixed host port; wins over port_index."""
-    command: str | None = None
-    """shell command for COMMAND checks; exit 0 is healthy."""
-    grace_period_seconds: float = 300.0
-    interval_seconds: float = 60.0
-    timeout_seconds: float = 20.0
-    max_consecutive_failures: int = 3
-    delay_seconds: float = 15.0
-
-
-@dataclass(frozen=True)
-class PortMapping:
-    """Docker BRIDGE port mapping; host_port 0 takes the next offered port."""
-
-    container_port: int
-    host_port: int = 0
-    protocol: str = "tcp"
-
-
-@dataclass(frozen=True)
-class Volume:
-    """Host-path volume for Docker (Marathon container.volumes)."""
-
-    container_path: str
-    host_path: str
-    mode: str = "RW"
+HealthCheckSpec = p.HealthCheckInfo
+"""A health check the agent runs next to the task: the wire record itself."""
+PortMapping = p.PortMapping
+"""A Docker BRIDGE port mapping (the wire record); host_port 0 takes the next offered
+port (``TaskSpec.resolved_port_mappings``)."""
+Volume = p.VolumeInfo
+"""A host-path volume (the wire record)."""
 
 
 @dataclass(frozen=True)
@@ -134,8 +103,9 @@ class TaskSpec:
     health_checks: tuple[HealthCheckSpec, ...] = ()
     kill_grace_period: float = 3.0
     labels: tuple[tuple[str, str], ...] = ()
-    app_id: str | None = None
-    """Marathon app id, exported as MARATHON_APP_ID."""
+    named_ports: tuple[tuple[str, int], ...] = ()
+    """(name, host port) of the task's named ports (``TaskInfo.discovery``), exported as
+    ``PORT_<NAME>``."""
     user: str | None = None
     """Run as this Unix user (the task's own, or the agent's default user); None: as the
     agent's user. Native: switched to before exec (``_user``); Docker: ``--user``."""
@@ -143,7 +113,8 @@ class TaskSpec:
     def host_ports(self) -> tuple[int, ...]:
         """Ports the task uses on the host: mapped host ports in BRIDGE mode, else ports."""
         if self.container_type == "DOCKER" and self.network == "BRIDGE":
-            return tuple(m.host_port for m in self.resolved_port_mappings())
+            # A port published for tcp and udp is two mappings but one port.
+            return tuple(dict.fromkeys(m.host_port for m in self.resolved_port_mappings()))
         return self.ports
 
     def resolved_port_mappings(self) -> tuple[PortMapping, ...]:
@@ -167,12 +138,16 @@ class TaskSpec:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> TaskSpec:
+        """Inverse of ``to_json``; also reads checkpoints of agents before the typed task
+        description, whose ``app_id`` (then exported as MARATHON_APP_ID, which Marathon
+        now sends in the task's env itself) is dropped."""
         d = dict(d)
+        d.pop("app_id", None)
         d["uris"] = tuple(UriSpec(**u) for u in d.get("uris", ()))
         d["health_checks"] = tuple(HealthCheckSpec(**h) for h in d.get("health_checks", ()))
         d["port_mappings"] = tuple(PortMapping(**p) for p in d.get("port_mappings", ()))
         d["volumes"] = tuple(Volume(**v) for v in d.get("volumes", ()))
-        for key in ("env", "labels"):
+        for key in ("env", "labels", "named_ports"):
             d[key] = tuple(tuple(kv) for kv in d.get(key, ()))
         d["args"] = tuple(d.get("args", ()))
         d["ports"] = tuple(d.get("ports", ()))

@@ -37,8 +37,12 @@ from transport import codec
 
 log = logging.getLogger("actors.agent")
 
-FORMAT = 1
-"""Version of a stream file; a file of another version is ignored (and logged)."""
+FORMAT = 2
+"""Version of a stream file. 2: the typed task description (``p.ContainerInfo``, ...).
+A version-1 file (written before, with ``container``, ``health_checks`` and ``uris`` as
+Marathon-shaped dicts) is converted on load (``upgrade_v1_task``), so tasks launched by
+an older agent are recovered, not orphaned; a file of any other version, or a version-1
+file that does not convert, is logged naming the file and the field, and skipped."""
 
 REASON_EXECUTOR_TERMINATED = "REASON_EXECUTOR_TERMINATED"
 
@@ -103,12 +107,15 @@ class TaskStore:
         for path in sorted(self.dir.glob("*.json")):
             try:
                 d = json.loads(path.read_text())
-                if d.get("format") != FORMAT:
-                    raise ValueError(f"format {d.get('format')!r}, expected {FORMAT}")
+                task = d["task"]
+                if d.get("format") == 1:
+                    task = upgrade_v1_task(task)
+                elif d.get("format") != FORMAT:
+                    raise ValueError(f"format {d.get('format')!r}, expected 1 or {FORMAT}")
                 out.append(
                     StoredTask(
                         framework_id=str(d["framework_id"]),
-                        info=_decode(p.TaskInfo, d["task"]),
+                        info=_decode(p.TaskInfo, task),
                         state=str(d["state"]),
                         updates=tuple(_decode(p.StatusUpdate, u) for u in d["updates"]),
                     )
@@ -116,6 +123,104 @@ class TaskStore:
             except Exception as exc:
                 log.error("agent: ignoring unreadable task checkpoint %s: %s", path, exc)
         return out
+
+
+def upgrade_v1_task(task: Any) -> Any:
+    """A version-1 checkpoint's ``TaskInfo`` body in the typed shape, for strict decoding.
+
+    Version 1 carried Marathon's JSON: ``container`` ``{"type", "docker": {"image",
+    "forcePullImage", "privileged", "network", "parameters"}, "portMappings",
+    "volumes": [{"containerPath", "hostPath", "mode"}]}``, ``health_checks`` in
+    Marathon's healthChecks shape and ``uris`` with a ``cache`` flag. Raises ValueError
+    naming the field when a piece is not what version 1 wrote."""
+    if not isinstance(task, dict):
+        raise ValueError(f"task: {task!r:.60} is not an object")
+    out = dict(task)
+    out.setdefault("discovery", None)  # v1 tasks carry their PORT_<NAME> in their env
+    command = out.get("command")
+    if isinstance(command, dict):
+        command = dict(command)
+        command["uris"] = [_v1_uri(u) for u in _v1_list(command.get("uris"), "uris")]
+        out["command"] = command
+    if out.get("container") is not None:
+        out["container"] = _v1_container(out["container"])
+    out["health_checks"] = [
+        _v1_health(h) for h in _v1_list(out.get("health_checks"), "health_checks")
+    ]
+    return out
+
+
+def _v1_list(v: Any, where: str) -> list[Any]:
+    if v is None:
+        return []
+    if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
+        raise ValueError(f"{where}: {v!r:.80} is not a list of objects")
+    return v
+
+
+def _v1_uri(u: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "value": u.get("value") or u.get("uri"),
+        "executable": bool(u.get("executable", False)),
+        "extract": bool(u.get("extract", True)),
+    }
+
+
+def _v1_container(c: Any) -> dict[str, Any]:
+    if not isinstance(c, dict):
+        raise ValueError(f"container: {c!r:.80} is not an object")
+    docker = c.get("docker") or {}
+    if not isinstance(docker, dict):
+        raise ValueError(f"container.docker: {docker!r:.80} is not an object")
+    mappings = c.get("portMappings") or docker.get("portMappings")
+    return {
+        "type": str(c.get("type", "MESOS")).upper(),
+        "network": str(docker.get("network", "HOST")).upper(),
+        "docker": {
+            "image": docker["image"],
+            "privileged": bool(docker.get("privileged", False)),
+            "parameters": [
+                {"key": str(x["key"]), "value": str(x["value"])}
+                for x in _v1_list(docker.get("parameters"), "container.docker.parameters")
+            ],
+            "force_pull_image": bool(docker.get("forcePullImage", False)),
+        }
+        if docker.get("image")
+        else None,
+        "port_mappings": [
+            {
+                "container_port": m["containerPort"],
+                "host_port": m.get("hostPort", 0),
+                "protocol": m.get("protocol", "tcp"),
+                "name": m.get("name"),
+            }
+            for m in _v1_list(mappings, "container.portMappings")
+        ],
+        "volumes": [
+            {
+                "container_path": v["containerPath"],
+                "host_path": v["hostPath"],
+                "mode": v.get("mode", "RW"),
+            }
+            for v in _v1_list(c.get("volumes"), "container.volumes")
+        ],
+    }
+
+
+def _v1_health(h: dict[str, Any]) -> dict[str, Any]:
+    command = h.get("command")
+    return {
+        "protocol": h.get("protocol", "HTTP"),
+        "path": h.get("path") or "/",
+        "port_index": h.get("portIndex", 0) if h.get("port") is None else None,
+        "port": h.get("port"),
+        "command": command.get("value") if isinstance(command, dict) else command,
+        "grace_period_seconds": h.get("gracePeriodSeconds", 300.0),
+        "interval_seconds": h.get("intervalSeconds", 60.0),
+        "timeout_seconds": h.get("timeoutSeconds", 20.0),
+        "max_consecutive_failures": h.get("maxConsecutiveFailures", 3),
+        "delay_seconds": h.get("delaySeconds", 15.0),
+    }
 
 
 # ------------------------------------------------------------------------------ the plan
@@ -163,7 +268,7 @@ def plan_recovery(stored: list[StoredTask], recovered: list[RecoveredTask]) -> R
     for s in stored:
         tid = s.info.task_id
         r = by_id.pop(tid, None)
-        if is_terminal_name(s.state):
+        if is_terminal(s.state):
             if r is not None and r.running:
                 orphans.append(tid)
             if s.updates:
@@ -188,7 +293,7 @@ def plan_recovery(stored: list[StoredTask], recovered: list[RecoveredTask]) -> R
             enqueue = None if state == s.state else (state, r.reason, r.message or "reattached")
             resume.append(Resume(s, running=True, enqueue=enqueue))
         else:
-            state = r.state if r.state and is_terminal_name(r.state) else TaskState.FAILED.value
+            state = r.state if r.state and is_terminal(r.state) else TaskState.FAILED.value
             resume.append(
                 Resume(
                     s,
@@ -199,10 +304,3 @@ def plan_recovery(stored: list[StoredTask], recovered: list[RecoveredTask]) -> R
     for tid, r in by_id.items():
         (orphans if r.running else forget).append(tid)
     return RecoveryPlan(tuple(resume), tuple(forget), tuple(orphans))
-
-
-def is_terminal_name(state: str) -> bool:
-    try:
-        return is_terminal(TaskState(state))
-    except ValueError:
-        return False

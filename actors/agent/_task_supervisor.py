@@ -26,7 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from actors.agent._spec import TERMINAL_STATES, TaskSpec, Usage
+from actors.agent._spec import TaskSpec, Usage
+from actors.task_states import TERMINAL_STATES
 from runtime import Actor
 
 log = logging.getLogger("actors.agent")

@@ -25,8 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from actors.agent._errors import AgentError
 
-class UserError(Exception):
+
+class UserError(AgentError):
     """The task cannot run as the user it asks for; the message names the user."""
 
 

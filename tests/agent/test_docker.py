@@ -124,7 +124,7 @@ def test_bridge_port_mapping_reachable_and_http_health(dk: DockerContainerizer) 
         "mkdir -p /www && echo hello > /www/index.html && httpd -f -p 80 -h /www",
         network="BRIDGE",
         ports=(port,),
-        port_mappings=(PortMapping(80),),
+        port_mappings=(PortMapping(80, 0),),
         health_checks=(
             HealthCheckSpec(
                 protocol="HTTP",

@@ -73,7 +73,7 @@ def test_output_and_mesos_environment_land_in_the_sandbox(native: NativeContaine
         command='echo out; echo err >&2; echo "$MESOS_SANDBOX|$PYDCOS_SANDBOX|$HOST|'
         '$PORT|$PORT0|$PORT1|$PORTS|$MESOS_TASK_ID|$MARATHON_APP_ID"; pwd',
         ports=(31000, 31001),
-        app_id="/web",
+        env=(("MARATHON_APP_ID", "/web"),),  # Marathon sends it in the task env
     )
     state, u = run(native, spec)
     assert state == TASK_FINISHED, u.updates

@@ -43,7 +43,7 @@ as_root = pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs ro
 # ------------------------------------------------------------------------------ pure
 
 
-def info(user: str | None = None, container: dict[str, Any] | None = None) -> p.TaskInfo:
+def info(user: str | None = None, container: p.ContainerInfo | None = None) -> p.TaskInfo:
     return p.TaskInfo(
         "t",
         "t",
@@ -61,8 +61,8 @@ def info(user: str | None = None, container: dict[str, Any] | None = None) -> p.
         (None, "nobody", None, "nobody"),  # else the agent's default
         ("", "nobody", None, "nobody"),  # Marathon's "" is no user
         (None, None, None, None),  # else the agent's own user
-        (None, "nobody", {"type": "DOCKER", "docker": {"image": "x"}}, None),  # image's
-        ("alice", "nobody", {"type": "DOCKER", "docker": {"image": "x"}}, "alice"),
+        (None, "nobody", p.ContainerInfo("DOCKER", docker=p.DockerInfo("x")), None),  # image's
+        ("alice", "nobody", p.ContainerInfo("DOCKER", docker=p.DockerInfo("x")), "alice"),
     ],
 )
 def test_the_tasks_user_then_the_agents_default(
