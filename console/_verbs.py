@@ -625,10 +625,10 @@ def _message(text: str) -> Any:
         from transport import codec
 
         name = str(value.pop("@type"))
-        cls = codec._by_name.get(name)
+        cls = codec.type_named(name)
         if cls is None:  # a short name: GetState for actors.protocol.GetState
-            found = [c for n, c in codec._by_name.items() if n.rsplit(".", 1)[-1] == name]
-            cls = found[0] if len(found) == 1 else None
+            found = [n for n in codec.names() if n.rsplit(".", 1)[-1] == name]
+            cls = codec.type_named(found[0]) if len(found) == 1 else None
         if cls is None:
             raise VerbError(f"@type {name!r} is not a registered message type")
         try:

@@ -216,6 +216,15 @@ class MessageRegistry:
     def name_of(self, cls: type) -> str | None:
         return self._by_cls.get(cls)
 
+    def type_named(self, name: str) -> type | None:
+        """The record type registered under ``name``, if any (``name_of``'s inverse)."""
+        return self._by_name.get(name)
+
+    def names(self) -> list[str]:
+        """Every registered message type name, sorted (for tools that list or resolve them)."""
+        with self._lock:
+            return sorted(self._by_name)
+
     def __contains__(self, item: object) -> bool:
         return item in self._by_name or item in self._by_cls
 
