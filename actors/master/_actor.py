@@ -253,6 +253,7 @@ class MasterActor(Actor):
                 "alloc_cycles": core.alloc_cycles,
                 "alloc_cycle_ms_p50": cycles[len(cycles) // 2] if cycles else None,
                 "alloc_cycle_ms_max": cycles[-1] if cycles else None,
+                "recovering": core.recovery_deadline is not None,
             }
         if m.what == "state":
             about = self.about

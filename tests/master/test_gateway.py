@@ -458,3 +458,27 @@ def test_a_trailing_slash_is_accepted_as_marathon_does(cluster: Gateways, base: 
     assert status == 200 and doc["path"] == base + "/v2/groups/"
     status, _, doc = request(cluster.leader.url + base + "/v2/groups/", "PUT")
     assert status == 200 and doc["method"] == "PUT"
+
+
+# ------------------------------------------------------------------------- allocation
+
+
+@pytest.mark.parametrize("base", ["/mesos/master", "/master"])
+def test_allocation_explains_why_a_framework_waits(cluster: Gateways, base: str) -> None:
+    """pydcos' own path beside Mesos' (whose shapes stay Mesos'): the last allocation
+    cycle, with the reason every framework/agent pair got nothing."""
+    aid, fid = run_a_task(cluster)
+    # run_a_task accepted without refuse_seconds: the rest of the agent is filtered 5 s.
+    url = f"{cluster.leader.url}{base}/allocation?framework_id={fid}"
+
+    def filtered() -> list[dict[str, Any]]:
+        return [r for r in get(url)[2]["rejections"] if r["reason"] == "FILTERED"]
+
+    wait_for(filtered, what="a cycle that shows the decline filter")
+    doc = get(url)[2]
+    row = next(r for r in doc["rejections"] if r["reason"] == "FILTERED")
+    assert (row["framework_id"], row["agent_id"], row["hostname"]) == (fid, aid, "agent-1.example")
+    assert row["role"] == "web" and row["until"] > doc["time"]
+    assert doc["frameworks"][0]["name"] == "marathon"
+    status, headers, _ = get(f"{cluster.standby.url}{base}/allocation?framework_id={fid}")
+    assert status == 307 and headers["Location"].endswith(f"{base}/allocation?framework_id={fid}")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,8 +16,8 @@ import pytest
 from actors import protocol as p
 from actors.agent._agent_actor import AgentActor, GetAgentState
 from actors.framework import Scheduler, SchedulerDriver
-from actors.master._actor import GetState, MasterActor, MemoryRegistryStore
-from actors.master._master_core import MasterConfig
+from actors.master import MasterActor, MasterConfig, MemoryRegistryStore
+from actors.protocol import GetState
 from actors.resources import Resources
 from runtime import ActorRef, Node
 from tests._wait import wait_for as _shared_wait_for
@@ -33,6 +32,10 @@ def node() -> Iterator[Node]:
     n = Node("test", on_fatal=fatal.append)
     yield n
     n.shutdown(timeout=5)
+
+
+def _no_pending_updates(agent: ActorRef) -> bool:
+    return bool(agent.ask(GetAgentState())["pending_updates"] == 0)
 
 
 def resolver(node: Node) -> Callable[[str], ActorRef]:
@@ -130,7 +133,7 @@ def test_framework_runs_tasks_to_completion_across_agents(node: Node) -> None:
     assert sched.done.wait(10), sched.updates
     # Every update was acknowledged: the agents forget finished tasks.
     for a in agents:
-        wait_for(lambda a=a: a.ask(GetAgentState())["pending_updates"] == 0, what="acks")
+        wait_for(functools.partial(_no_pending_updates, a), what="acks")
     state = node.ref("master").ask(GetState("state"))
     assert state["activated_slaves"] == 2
     assert {s["hostname"] for s in state["slaves"]} == {"agent0", "agent1"}
@@ -266,7 +269,12 @@ def test_a_restarted_master_actor_keeps_agents_tasks_and_framework(node: Node) -
         what="tasks known to the restarted master",
     )
     assert sorted(t["id"] for t in state["tasks"]) == ["task-0", "task-1"]
-    time.sleep(1.5)  # past the re-registration window: the agent must still be active
+    # The re-registration window is over (nothing left to expire: the agent came back),
+    # and the agent is still active.
+    wait_for(
+        lambda: not node.ref("master").ask(GetState("metrics"))["recovering"],
+        what="the re-registration window to close",
+    )
     slaves = node.ref("master").ask(GetState("slaves"))["slaves"]
     assert [s["active"] for s in slaves] == [True]
     driver.stop(failover=True)

@@ -10,8 +10,7 @@ from typing import Any
 from actors import protocol as p
 from actors.gateway import cluster_name, flag_value, master_flags
 from actors.gateway._about import _git_head
-from actors.master._master_core import MasterConfig, MasterCore
-from actors.master._process import MasterOptions
+from actors.master import MasterConfig, MasterCore, MasterOptions
 from actors.master._state_json import master_metrics, roles_json, state_summary_json
 from actors.master.allocator import Quota
 from actors.task_states import TaskState
