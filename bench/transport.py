@@ -41,7 +41,7 @@ import msgpack
 import zmq
 
 from runtime import Actor, Node
-from transport import Security, _zmq, generate_keys
+from transport import Security, generate_keys, io_spin
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -442,10 +442,7 @@ def main() -> int:
         f"{'met' if met else 'NOT met'}; {plain['samples']} round trips per side and mode, "
         f"{ROUNDS} rounds, {time.monotonic() - t_start:.0f}s"
     )
-    spin_us = _zmq._env_spin_us() if _zmq.spin_wait is not None else 0.0
-    helper = "C helper built" if _zmq.spin_wait is not None else "C helper NOT built: no spin"
-    if _zmq.spin_wait is not None and not _zmq._direct:
-        helper += ", libzmq not bound: pyzmq calls"
+    spin_us, helper = io_spin()
     print(f"I/O thread spin after an ask or reply: {spin_us:g} us ({helper}; PYDCOS_IO_SPIN_US)")
     out = {
         "bench": "transport",

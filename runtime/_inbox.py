@@ -26,14 +26,9 @@ import threading
 from collections import deque
 from typing import Any, Generic, Protocol, TypeVar
 
-from transport._wakes import deferred, write_eventfd
-
-try:
-    from transport._spin import hand_off as _c_hand_off
-    from transport._spin import signal as _c_signal
-except ImportError:  # pragma: no cover - the C helper did not build
-    _c_hand_off = None
-    _c_signal = None
+from transport import c_hand_off as _c_hand_off
+from transport import c_signal as _c_signal
+from transport import deferred, write_eventfd
 
 __all__ = ["Inbox", "ThreadWaker", "bind_inbox", "owe_wake", "pay_wake", "thread_waker"]
 

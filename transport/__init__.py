@@ -23,7 +23,8 @@ from transport._errors import (
 from transport._fake import FakeNetwork, FakeTransport
 from transport._pending import PendingAsks
 from transport._security import KeyFiles, Security, generate_keys
-from transport._zmq import CLIENT_PREFIX, ZmqTransport
+from transport._wakes import c_hand_off, c_signal, defer_wakes, deferred, write_eventfd
+from transport._zmq import CLIENT_PREFIX, ZmqTransport, io_spin
 
 __all__ = [
     "CLIENT_PREFIX",
@@ -47,8 +48,14 @@ __all__ = [
     "TransportError",
     "UnknownTarget",
     "ZmqTransport",
+    "c_hand_off",
+    "c_signal",
     "codec",
+    "defer_wakes",
+    "deferred",
     "generate_keys",
+    "io_spin",
     "new_msg_id",
     "register",
+    "write_eventfd",
 ]

@@ -134,6 +134,16 @@ class _Route:
         self.pending: deque[bytes] = deque()
 
 
+def io_spin() -> tuple[float, str]:
+    """How the I/O thread waits, for benchmark reports: its spin after an ask or a reply
+    in microseconds (``PYDCOS_IO_SPIN_US``; 0 without the C helper) and how the C
+    helper is wired, in words."""
+    if spin_wait is None:
+        return 0.0, "C helper NOT built: no spin"
+    helper = "C helper built" if _direct else "C helper built, libzmq not bound: pyzmq calls"
+    return _env_spin_us(), helper
+
+
 def _env_spin_us() -> float:
     raw = os.environ.get("PYDCOS_IO_SPIN_US")
     if raw is None or raw == "":
