@@ -22,9 +22,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from actors.agent import TASK_RUNNING, NativeContainerizer, TaskSpec
-from actors.agent._docker import DockerContainerizer
-from actors.agent._dockerd import TEST_IMAGE, DockerDaemon
+from actors.agent import (
+    TASK_RUNNING,
+    TEST_IMAGE,
+    DockerContainerizer,
+    DockerDaemon,
+    NativeContainerizer,
+    TaskSpec,
+)
 
 ROUNDS = 15
 

@@ -61,7 +61,7 @@ def role_master(zk_hosts: str) -> None:
 
 
 def role_agents(master: str, count: int) -> None:
-    from actors.agent._agent_actor import AgentActor, GetAgentState, SimulatedRunner
+    from actors.agent import AgentActor, GetAgentState, SimulatedRunner
     from actors.resources import Resources
     from runtime import Actor, Node
     from transport import Security

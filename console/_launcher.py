@@ -649,7 +649,7 @@ def kill_tasks(work_dir: Path) -> list[str]:
             killed.append(str(cp.get("task_id", pid)))
         if cp.get("cgroup") and cp.get("cgroup_version"):
             with contextlib.suppress(Exception):
-                from actors.agent._cgroups import Cgroup
+                from actors.agent import Cgroup
 
                 Cgroup(int(cp["cgroup_version"]), str(cp["cgroup"])).destroy(timeout=1.0)
     if docker_ids:
@@ -668,7 +668,7 @@ def remove_empty_cgroup_root(root: str = "pydcos") -> None:
     """Remove the agents' parent cgroup if nothing is left in it (rmdir refuses a
     non-empty cgroup, so another cluster's running tasks are never touched)."""
     with contextlib.suppress(Exception):
-        from actors.agent._cgroups import CGROUP_ROOT
+        from actors.agent import CGROUP_ROOT
 
         for d in [*CGROUP_ROOT.glob(f"*/{root}"), CGROUP_ROOT / root]:
             with contextlib.suppress(OSError):

@@ -154,8 +154,9 @@ def cmd_master(args: argparse.Namespace) -> int:
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
-    from actors.agent._gc import DEFAULT_GC_DELAY, DEFAULT_GC_DISK_HEADROOM
-    from actors.agent._process import (
+    from actors.agent import (
+        DEFAULT_GC_DELAY,
+        DEFAULT_GC_DISK_HEADROOM,
         AgentOptions,
         AgentProcess,
         check_default_user,
