@@ -14,7 +14,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from actors.master._errors import MasterError, UnknownStateQuery
+from actors.master._errors import (
+    AllocatorInputError,
+    BadStateQuery,
+    MasterError,
+    UnknownStateQuery,
+)
 from actors.master.allocator import (
     ANY,
     DEFAULT_MIN_ALLOCATABLE,
@@ -123,6 +128,8 @@ __all__ = [
     "AgentRecord",
     "Allocation",
     "AllocatorConfig",
+    "AllocatorInputError",
+    "BadStateQuery",
     "ClusterSnapshot",
     "Effect",
     "Framework",

@@ -36,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from actors.master._errors import BadStateQuery
 from actors.master._state import MasterState
 from actors.master.allocator import ANY, Rejection, RejectReason
 from actors.resources import to_mesos_json
@@ -45,7 +46,7 @@ def allocation_json(s: MasterState, params: Mapping[str, Any] | None = None) -> 
     """The last allocation cycle of ``s`` as JSON (see the module docstring)."""
     fid = (params or {}).get("framework_id")
     if fid is not None and not isinstance(fid, str):
-        raise ValueError(f"GetState allocation: framework_id {fid!r} must be a string")
+        raise BadStateQuery(f"GetState allocation: framework_id {fid!r} must be a string")
     result, snap, at = s.last_allocation, s.last_snapshot, s.last_allocation_at
     doc: dict[str, Any] = {
         "cycle": s.alloc_cycles,

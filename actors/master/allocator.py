@@ -40,9 +40,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
 
+from actors.master._errors import AllocatorInputError
 from actors.resources import (
     Attributes,
-    ResourceError,
     Resources,
     to_milli,
 )
@@ -182,7 +182,7 @@ class Quota:
                 to_milli(amount, f"quota {kind} {name}")
         for name, amount in self.guarantee.items():
             if name in self.limit and self.limit[name] < amount:
-                raise ResourceError(
+                raise AllocatorInputError(
                     f"quota {name}: guarantee {amount!r} exceeds limit {self.limit[name]!r}"
                 )
 
@@ -340,7 +340,7 @@ class _Cycle:
         self.weights: dict[str, float] = {}
         for role, w in snapshot.weights.items():
             if not (isinstance(w, int | float) and math.isfinite(w) and w > 0):
-                raise ResourceError(f"weight of role {role}: must be positive, got {w!r}")
+                raise AllocatorInputError(f"weight of role {role}: must be positive, got {w!r}")
             self.weights[role] = float(w)
 
         # Cluster totals: the DRF denominator (reachable agents only, as Mesos removes
