@@ -6,8 +6,11 @@
 - ``LaunchBackoff`` (``_backoff.py``, pure): Marathon's RateLimiter rule.
 - one task builder (``_task.py``, pure): ``build_task_info`` with ``command_spec``,
   ``container_info``, ``discovery_info`` (typed records of ``actors.protocol``).
-- the scheduler API (``_driver.py``): Mesos' SchedulerDriver for scripts (subclass
-  ``Scheduler``, drive the cluster through ``SchedulerDriver``).
+- the scheduler API (``_driver.py``): ``FrameworkDriver``, embedded in the actor that
+  owns a framework (the master's messages reach that actor directly: one mailbox hop;
+  ``handle(message)`` returns a typed ``FrameworkEvent``), and on top of it Mesos'
+  callback API for scripts (subclass ``Scheduler``, drive ``SchedulerDriver``).
+- ``actors.framework.testing.FrameworkHarness``: a master for testing one framework.
 
 Imports are lazy (PEP 562): importing a pure module (``actors.framework._placement``, or
 ``actors.metronome._run`` which uses it) loads no transport, ZooKeeper or HTTP library.
@@ -20,7 +23,15 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from actors.framework._backoff import BackoffSettings, LaunchBackoff
-    from actors.framework._driver import Scheduler, SchedulerDriver
+    from actors.framework._driver import (
+        Disconnected,
+        FrameworkDriver,
+        FrameworkEvent,
+        Registered,
+        Scheduler,
+        SchedulerDriver,
+    )
+    from actors.framework._errors import DriverError, FrameworkToolkitError, InvalidSpec
     from actors.framework._placement import (
         CONSTRAINT_OPERATORS,
         INSUFFICIENT_CPUS,
@@ -61,7 +72,15 @@ _EXPORTS = {
         "discovery_info",
     ),
     "actors.framework._backoff": ("BackoffSettings", "LaunchBackoff"),
-    "actors.framework._driver": ("Scheduler", "SchedulerDriver"),
+    "actors.framework._driver": (
+        "Disconnected",
+        "FrameworkDriver",
+        "FrameworkEvent",
+        "Registered",
+        "Scheduler",
+        "SchedulerDriver",
+    ),
+    "actors.framework._errors": ("DriverError", "FrameworkToolkitError", "InvalidSpec"),
     "actors.framework._placement": (
         "CONSTRAINT_OPERATORS",
         "INSUFFICIENT_CPUS",
@@ -102,9 +121,16 @@ __all__ = [
     "BackoffSettings",
     "Constraint",
     "Demand",
+    "Disconnected",
+    "DriverError",
     "Fit",
+    "FrameworkDriver",
+    "FrameworkEvent",
+    "FrameworkToolkitError",
+    "InvalidSpec",
     "LaunchBackoff",
     "Match",
+    "Registered",
     "Scheduler",
     "SchedulerDriver",
     "agent_of",

@@ -1,18 +1,31 @@
-"""``SchedulerDriver``: Mesos' scheduler driver as an actor.
+"""The scheduler API: Mesos' scheduler driver, with ONE mailbox between master and framework.
 
-The driver spawns one actor on the caller's node; the master sends it events (Subscribed,
-Offers, Rescind, StatusUpdate, FrameworkError, AgentLost) and it calls the user's
-``Scheduler`` callbacks on that actor's thread, one at a time, in arrival order. Driver
-calls (accept, decline, kill, ...) are tells to the current leader and may be made from
-any thread, callbacks included.
+```
+ master ──Offers/StatusUpdate/Subscribed/...──► owning actor's mailbox
+                                                  receive(): driver.handle(msg) -> event
+ owning actor's thread ──driver.launch/decline/kill/...──► master   (ref.tell)
+ leader watcher ──p.MasterChanged(address)──► owning actor's mailbox
+```
 
-Leader changes: whoever watches the election calls ``driver.master_changed(address)``;
-the driver re-subscribes with the framework id it was given, as a Mesos scheduler does
-after a master failover. Until ``Subscribed`` arrives it retries the subscription every
-``resubscribe_interval`` (the first message may race the election).
+``FrameworkDriver`` is not an actor: it is embedded in the actor that owns the framework
+(Marathon, Metronome, the ``_FrameworkActor`` behind ``SchedulerDriver``). The master
+sends its messages to that actor's own address; its ``receive`` hands each one to
+``driver.handle`` and gets back a typed event (``Registered``, ``Disconnected``, or the
+protocol's ``Offers``/``Rescind``/``StatusUpdate``/``AgentLost``/``FrameworkError``) or
+None. Outbound calls (accept, decline, kill, ...) are made on the same thread. So every
+field of the driver is read and written by one thread only, and an offer crosses one
+mailbox, not two.
 
-Status updates are acknowledged automatically after ``status_update`` returns, unless
-``auto_acknowledge=False``, in which case call ``driver.acknowledge(update)``.
+Leader changes arrive as ``p.MasterChanged(address)`` in the same mailbox, from the
+leader watcher or from a restarted master announcing itself: the driver re-subscribes
+with the framework id it was given, as a Mesos scheduler does after a master failover
+(a new address is also reported as ``Disconnected``). Until ``Subscribed`` arrives it
+retries every ``resubscribe_interval`` (the first message may race the election).
+
+``Scheduler``/``SchedulerDriver`` keep Mesos' callback API for scripts on top of it:
+callbacks run on the driver's actor thread one at a time; driver calls may be made from
+any thread (from another thread they are handed to that actor). Status updates are
+acknowledged after ``status_update`` returns unless ``auto_acknowledge=False``.
 """
 
 from __future__ import annotations
@@ -22,12 +35,234 @@ import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from actors import protocol as p
+from actors.framework._errors import DriverError, InvalidSpec
 from runtime import Actor, ActorRef, Node
 
 log = logging.getLogger("actors.framework")
+
+
+# ------------------------------------------------------------------------------ events
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """The master accepted the subscription."""
+
+    framework_id: str
+    """The framework's id (the one given back after a failover)."""
+    master_id: str
+    """The id of the master that accepted it."""
+    reregistered: bool
+    """False only for the very first subscription of a new framework."""
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    """The leading master went away (or another one leads); re-subscription is under way."""
+
+
+FrameworkEvent: TypeAlias = (
+    Registered
+    | Disconnected
+    | p.Offers
+    | p.Rescind
+    | p.StatusUpdate
+    | p.AgentLost
+    | p.FrameworkError
+)
+"""What ``FrameworkDriver.handle`` hands the owning actor."""
+
+_PASSED_ON = (p.Offers, p.Rescind, p.StatusUpdate, p.AgentLost, p.FrameworkError)
+
+
+@dataclass(frozen=True, slots=True)
+class _Resubscribe:
+    """The driver's retry tick (a timer of the owning actor)."""
+
+
+_HANDLED = (*_PASSED_ON, p.Subscribed, p.MasterChanged, _Resubscribe)
+
+
+# ------------------------------------------------------------------------------ driver
+
+
+class FrameworkDriver:
+    """Mesos' scheduler driver, embedded in the actor that owns the framework.
+
+    Every method must be called on that actor's thread: ``start`` from its
+    ``started()``, ``handles``/``handle`` from its ``receive``, calls from its handlers.
+    """
+
+    def __init__(
+        self,
+        info: p.FrameworkInfo,
+        *,
+        master: str | None = None,
+        address: str | None = None,
+        resolve: Callable[[str], ActorRef] | None = None,
+        resubscribe_interval: float = 1.0,
+    ) -> None:
+        """``master`` is the leader's master-actor address (``tcp://host:port/master``),
+        or None until a ``p.MasterChanged`` says. ``address`` is where the master reaches
+        the owning actor (default: its node's address and its name); ``resolve`` turns
+        an address into a ref (default: the node's)."""
+        if not isinstance(info, p.FrameworkInfo):
+            raise InvalidSpec(f"info: {info!r:.80} is not a FrameworkInfo")
+        if not resubscribe_interval > 0:
+            raise InvalidSpec(f"resubscribe_interval: {resubscribe_interval!r} must be > 0")
+        self.info = info
+        self.framework_id: str | None = info.framework_id
+        self.master_id: str | None = None
+        self.master_address = master
+        self.subscribed = False
+        self.resubscribe_interval = resubscribe_interval
+        self._address = address
+        self._resolve = resolve
+        self._master_ref: ActorRef | None = None
+
+    # -- lifecycle (owning actor's thread) ----------------------------------------
+
+    @property
+    def address(self) -> str:
+        if self._address is None:
+            raise DriverError("the driver has no address yet: call start(owner) first")
+        return self._address
+
+    def start(self, owner: Actor) -> None:
+        """From the owner's ``started()``: learn its address, start the retry timer and
+        subscribe to the master, if one is known."""
+        if self._address is None:
+            node_address = getattr(owner.node, "address", None)
+            if not node_address or not owner.name:
+                raise DriverError(
+                    f"{owner}: no transport address or no registered name; pass address="
+                )
+            self._address = f"{node_address}/{owner.name}"
+        if self._resolve is None:
+            self._resolve = owner.node.ref
+        owner.send_interval(self.resubscribe_interval, _Resubscribe())
+        if self.master_address:
+            self._subscribe()
+
+    def handles(self, message: Any) -> bool:
+        """Is ``message`` the driver's (from the master, the leader watcher or its timer)?"""
+        return isinstance(message, _HANDLED)
+
+    def handle(self, message: Any) -> FrameworkEvent | None:
+        """One of the driver's messages: update the subscription, return the event for
+        the owner (None when there is nothing for it to do)."""
+        if isinstance(message, _PASSED_ON):
+            return message
+        if isinstance(message, p.Subscribed):
+            reregistered = self.framework_id is not None
+            self.framework_id = message.framework_id
+            self.master_id = message.master_id
+            self.subscribed = True
+            return Registered(message.framework_id, message.master_id, reregistered)
+        if isinstance(message, p.MasterChanged):
+            return self._master_changed(message.address)
+        if isinstance(message, _Resubscribe):
+            if not self.subscribed and self.master_address:
+                self._subscribe()
+            return None
+        raise DriverError(f"not a framework driver message: {type(message).__name__}")
+
+    def _master_changed(self, address: str | None) -> FrameworkEvent | None:
+        moved = address != self.master_address
+        if moved:
+            self.master_address = address
+            self._master_ref = None
+        self.subscribed = False
+        if address:
+            self._subscribe()  # a restarted master at the same address: subscribe again
+        return Disconnected() if moved else None
+
+    # -- calls (owning actor's thread) --------------------------------------------
+
+    def _master(self) -> ActorRef | None:
+        if self._master_ref is None and self.master_address:
+            resolve = self._resolve
+            if resolve is None:
+                raise DriverError("the driver is not started: call start(owner) first")
+            self._master_ref = resolve(self.master_address)
+        return self._master_ref
+
+    def _tell(self, message: Any) -> None:
+        ref = self._master()
+        if ref is None:
+            log.warning(
+                "framework %s: no leading master; dropped %s",
+                self.info.name,
+                type(message).__name__,
+            )
+            return
+        ref.tell(message)
+
+    def _subscribe(self) -> None:
+        info = self.info
+        if self.framework_id and info.framework_id != self.framework_id:
+            info = p.FrameworkInfo(
+                name=info.name,
+                roles=list(info.roles),
+                failover_timeout=info.failover_timeout,
+                framework_id=self.framework_id,
+                user=info.user,
+                hostname=info.hostname,
+                principal=info.principal,
+            )
+        self._tell(p.Subscribe(info, self.address))
+
+    def _fid(self) -> str:
+        if self.framework_id is None:
+            raise DriverError("not subscribed yet: wait for Registered")
+        return self.framework_id
+
+    def accept(
+        self, offer_ids: Sequence[str], operations: list[p.Operation], refuse_seconds: float = 5.0
+    ) -> None:
+        self._tell(p.Accept(self._fid(), list(offer_ids), operations, refuse_seconds))
+
+    def launch(
+        self, offer_ids: Sequence[str], tasks: Sequence[p.TaskInfo], refuse_seconds: float = 5.0
+    ) -> None:
+        """Accept ``offer_ids`` with one LAUNCH of ``tasks`` (Mesos' launchTasks)."""
+        self.accept(offer_ids, [p.Operation("LAUNCH", list(tasks))], refuse_seconds)
+
+    def decline(
+        self, offer_ids: Sequence[str], refuse_seconds: float = 5.0, reason: str = ""
+    ) -> None:
+        """Decline ``offer_ids``; ``reason`` says why (logs, ``FrameworkHarness``)."""
+        if reason:
+            log.debug("framework %s declines %s: %s", self.info.name, list(offer_ids), reason)
+        self._tell(p.Decline(self._fid(), list(offer_ids), refuse_seconds, reason))
+
+    def kill(self, task_id: str) -> None:
+        self._tell(p.Kill(self._fid(), task_id))
+
+    def reconcile(self, task_ids: Sequence[str] = ()) -> None:
+        """Explicit for the given ids; implicit (all tasks) when empty."""
+        self._tell(p.Reconcile(self._fid(), list(task_ids)))
+
+    def revive(self) -> None:
+        self._tell(p.Revive(self._fid()))
+
+    def suppress(self) -> None:
+        self._tell(p.Suppress(self._fid()))
+
+    def acknowledge(self, update: p.StatusUpdate) -> None:
+        if update.uuid:
+            self._tell(p.Acknowledge(self._fid(), update.agent_id, update.task_id, update.uuid))
+
+    def teardown(self) -> None:
+        """Unregister: the master kills every task of the framework (Mesos' stop())."""
+        if self.framework_id and self.master_address:
+            self._tell(p.Teardown(self.framework_id))
+
+
+# ----------------------------------------------------------------- callbacks for scripts
 
 
 class Scheduler:
@@ -59,72 +294,74 @@ class Scheduler:
 
 
 @dataclass(frozen=True, slots=True)
-class _MasterChanged:
-    address: str | None
+class _Call:
+    """A driver call made off the actor's thread, to be made on it."""
+
+    method: str
+    args: tuple[Any, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class _Resubscribe:
-    pass
+class _Seen:
+    """What other threads may read of the driver: replaced whole, never mutated."""
+
+    framework_id: str | None
+    master_id: str | None
+
+
+_here = threading.local()
+"""On a ``_FrameworkActor``'s thread: ``owner`` is its ``SchedulerDriver``."""
 
 
 class _FrameworkActor(Actor):
-    def __init__(self, driver: SchedulerDriver) -> None:
+    def __init__(self, facade: SchedulerDriver, driver: FrameworkDriver) -> None:
         super().__init__()
+        self.facade = facade
         self.driver = driver
 
     def started(self) -> None:
-        self.send_interval(self.driver.resubscribe_interval, _Resubscribe())
-        if self.driver._master_address:
-            self.driver._subscribe()
+        _here.owner = self.facade
+        self.driver.start(self)
 
     def receive(self, message: Any) -> Any:
-        d = self.driver
-        s = d.scheduler
-        if isinstance(message, p.Offers):
-            s.resource_offers(d, list(message.offers))
-        elif isinstance(message, p.StatusUpdate):
-            s.status_update(d, message)
-            if d.auto_acknowledge and message.uuid:
-                d.acknowledge(message)
-        elif isinstance(message, p.Rescind):
-            s.offer_rescinded(d, message.offer_id)
-        elif isinstance(message, p.Subscribed):
-            first = d.framework_id is None
-            d.framework_id = message.framework_id
-            d.master_id = message.master_id
-            d._subscribed.set()
-            if first:
-                s.registered(d, message.framework_id, message.master_id)
-            else:
-                s.reregistered(d, message.framework_id, message.master_id)
-        elif isinstance(message, p.FrameworkError):
-            s.error(d, message.message)
-        elif isinstance(message, p.AgentLost):
-            s.agent_lost(d, message.agent_id)
-        elif isinstance(message, p.MasterChanged):
-            # A master announced itself (failover or restart): subscribe again to it.
-            if message.address:
-                if message.address != d._master_address:
-                    d._master_address = message.address
-                    d._master_ref = None
-                d._subscribed.clear()
-                d._subscribe()
-        elif isinstance(message, _MasterChanged):
-            changed = message.address != d._master_address
-            d._master_address = message.address
-            if changed:
-                d._subscribed.clear()
-                d._master_ref = None
-                s.disconnected(d)
-                if message.address:
-                    d._subscribe()
-        elif isinstance(message, _Resubscribe):
-            if not d._subscribed.is_set() and d._master_address:
-                d._subscribe()
-        else:
+        if isinstance(message, _Call):
+            try:
+                getattr(self.driver, message.method)(*message.args)
+            except Exception:
+                log.exception("framework %s: %s failed", self.driver.info.name, message.method)
+            return None
+        if not self.driver.handles(message):
             return super().receive(message)
+        driver = self.driver
+        event = driver.handle(message)
+        if driver.subscribed != self.facade.wait_subscribed(0) or (isinstance(event, Registered)):
+            seen = _Seen(driver.framework_id, driver.master_id if driver.subscribed else None)
+            self.facade._publish(seen, subscribed=driver.subscribed)
+        if event is not None:
+            self._dispatch(event)
         return None
+
+    def _dispatch(self, event: FrameworkEvent) -> None:
+        d, s = self.facade, self.facade.scheduler
+        if isinstance(event, p.Offers):
+            s.resource_offers(d, list(event.offers))
+        elif isinstance(event, p.StatusUpdate):
+            s.status_update(d, event)
+            if d.auto_acknowledge and event.uuid:
+                self.driver.acknowledge(event)
+        elif isinstance(event, p.Rescind):
+            s.offer_rescinded(d, event.offer_id)
+        elif isinstance(event, Registered):
+            if event.reregistered:
+                s.reregistered(d, event.framework_id, event.master_id)
+            else:
+                s.registered(d, event.framework_id, event.master_id)
+        elif isinstance(event, p.FrameworkError):
+            s.error(d, event.message)
+        elif isinstance(event, p.AgentLost):
+            s.agent_lost(d, event.agent_id)
+        elif isinstance(event, Disconnected):
+            s.disconnected(d)
 
 
 class SchedulerDriver:
@@ -149,17 +386,33 @@ class SchedulerDriver:
         self.scheduler = scheduler
         self.info = info
         self.node = node
-        self.framework_id: str | None = info.framework_id
-        self.master_id: str | None = None
         self.auto_acknowledge = auto_acknowledge
         self.resubscribe_interval = resubscribe_interval
         self.name = name or f"framework-{info.name}-{uuid.uuid4().hex[:8]}"
         self._address = address
         self._resolve = resolve
-        self._master_address = master
-        self._master_ref: ActorRef | None = None
+        self._master = master
+        self._seen = _Seen(info.framework_id, None)
         self._subscribed = threading.Event()
         self._actor: ActorRef | None = None
+        self._driver: FrameworkDriver | None = None
+
+    # -- what other threads may read ----------------------------------------------
+
+    @property
+    def framework_id(self) -> str | None:
+        return self._seen.framework_id
+
+    @property
+    def master_id(self) -> str | None:
+        return self._seen.master_id
+
+    def _publish(self, seen: _Seen, *, subscribed: bool) -> None:
+        self._seen = seen  # one reference swap of an immutable record
+        if subscribed:
+            self._subscribed.set()
+        else:
+            self._subscribed.clear()
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -168,12 +421,20 @@ class SchedulerDriver:
         if self._address is None:
             node_address = getattr(self.node, "address", None)
             if not node_address:
-                raise RuntimeError("the node has no transport address; pass address=")
+                raise DriverError("the node has no transport address; pass address=")
             self._address = f"{node_address}/{self.name}"
         return self._address
 
     def start(self) -> SchedulerDriver:
-        self._actor = self.node.spawn(_FrameworkActor, self, name=self.name)
+        driver = FrameworkDriver(
+            self.info,
+            master=self._master,
+            address=self.address,
+            resolve=self._resolve,
+            resubscribe_interval=self.resubscribe_interval,
+        )
+        self._driver = driver  # touched only on the actor's thread (see _call)
+        self._actor = self.node.spawn(_FrameworkActor, self, driver, name=self.name)
         return self
 
     def wait_subscribed(self, timeout: float = 10.0) -> bool:
@@ -183,56 +444,36 @@ class SchedulerDriver:
         """Stop the driver; without ``failover`` the framework is torn down (its tasks
         are killed), as Mesos' ``driver.stop()``; with it, the tasks keep running for
         the framework's failover timeout."""
-        if not failover and self.framework_id and self._master_address:
-            self._tell(p.Teardown(self.framework_id))
-        if self._actor is not None:
-            self.node.stop(self._actor)
-            self._actor = None
+        actor, self._actor = self._actor, None
+        if actor is None:
+            return
+        if not failover:
+            self._call("teardown", actor=actor)
+        self.node.stop(actor)
 
     def master_changed(self, address: str | None) -> None:
         """Called by the leader watcher: re-subscribe to the new leader."""
         if self._actor is not None:
-            self._actor.tell(_MasterChanged(address))
+            self._actor.tell(p.MasterChanged(address))
         else:
-            self._master_address = address
+            self._master = address
 
     # -- calls --------------------------------------------------------------------
 
-    def _master(self) -> ActorRef | None:
-        if self._master_ref is None and self._master_address:
-            resolve = self._resolve or self.node.ref
-            self._master_ref = resolve(self._master_address)
-        return self._master_ref
-
-    def _tell(self, message: Any) -> None:
-        ref = self._master()
-        if ref is None:
-            log.warning(
-                "framework %s: no leading master; dropped %s",
-                self.info.name,
-                type(message).__name__,
-            )
-            return
-        ref.tell(message)
-
-    def _subscribe(self) -> None:
-        info = self.info
-        if self.framework_id and info.framework_id != self.framework_id:
-            info = p.FrameworkInfo(
-                name=info.name,
-                roles=list(info.roles),
-                failover_timeout=info.failover_timeout,
-                framework_id=self.framework_id,
-                user=info.user,
-                hostname=info.hostname,
-                principal=info.principal,
-            )
-        self._tell(p.Subscribe(info, self.address))
+    def _call(self, method: str, *args: Any, actor: ActorRef | None = None) -> None:
+        target = actor or self._actor
+        if target is None:
+            raise DriverError(f"{method}: the driver is not started")
+        if getattr(_here, "owner", None) is self and self._driver is not None:
+            getattr(self._driver, method)(*args)  # a callback: already on the actor's thread
+        else:
+            target.tell(_Call(method, args))
 
     def _fid(self) -> str:
-        if self.framework_id is None:
-            raise RuntimeError("not subscribed yet: wait for registered() or wait_subscribed()")
-        return self.framework_id
+        fid = self.framework_id
+        if fid is None:
+            raise DriverError("not subscribed yet: wait for registered() or wait_subscribed()")
+        return fid
 
     def accept(
         self,
@@ -240,7 +481,8 @@ class SchedulerDriver:
         operations: list[p.Operation],
         refuse_seconds: float = 5.0,
     ) -> None:
-        self._tell(p.Accept(self._fid(), list(offer_ids), operations, refuse_seconds))
+        self._fid()
+        self._call("accept", list(offer_ids), operations, refuse_seconds)
 
     def launch(
         self, offer_ids: Sequence[str], tasks: Sequence[p.TaskInfo], refuse_seconds: float = 5.0
@@ -248,22 +490,30 @@ class SchedulerDriver:
         """Accept ``offer_ids`` with one LAUNCH of ``tasks`` (Mesos' launchTasks)."""
         self.accept(offer_ids, [p.Operation("LAUNCH", list(tasks))], refuse_seconds)
 
-    def decline(self, offer_ids: Sequence[str], refuse_seconds: float = 5.0) -> None:
-        self._tell(p.Decline(self._fid(), list(offer_ids), refuse_seconds))
+    def decline(
+        self, offer_ids: Sequence[str], refuse_seconds: float = 5.0, reason: str = ""
+    ) -> None:
+        self._fid()
+        self._call("decline", list(offer_ids), refuse_seconds, reason)
 
     def kill(self, task_id: str) -> None:
-        self._tell(p.Kill(self._fid(), task_id))
+        self._fid()
+        self._call("kill", task_id)
 
     def reconcile(self, task_ids: Sequence[str] = ()) -> None:
         """Explicit for the given ids; implicit (all tasks) when empty."""
-        self._tell(p.Reconcile(self._fid(), list(task_ids)))
+        self._fid()
+        self._call("reconcile", list(task_ids))
 
     def revive(self) -> None:
-        self._tell(p.Revive(self._fid()))
+        self._fid()
+        self._call("revive")
 
     def suppress(self) -> None:
-        self._tell(p.Suppress(self._fid()))
+        self._fid()
+        self._call("suppress")
 
     def acknowledge(self, update: p.StatusUpdate) -> None:
         if update.uuid:
-            self._tell(p.Acknowledge(self._fid(), update.agent_id, update.task_id, update.uuid))
+            self._fid()
+            self._call("acknowledge", update)
