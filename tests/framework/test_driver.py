@@ -182,7 +182,7 @@ def test_scheduler_driver_callbacks_and_calls_from_any_thread(
         ("update", "t1"),
     ]
     driver.stop()
-    assert harness.calls()[-1] == p.Teardown("framework-1")
+    wait_for(lambda: harness.calls()[-1] == p.Teardown("framework-1"), what="teardown")
 
 
 def test_calls_before_subscription_are_refused_by_name(node: Node) -> None:
