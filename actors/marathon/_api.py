@@ -25,9 +25,9 @@ from aiohttp import web
 from actors._validation import BadJson, parse_json_body
 from actors.master._services import ServiceContext
 
-from ._actor import MARATHON_ACTOR, ApiReply, ApiRequest
 from ._errors import InvalidPath
 from ._events import EventBus, timestamp
+from ._messages import MARATHON_ACTOR, ApiReply, ApiRequest
 from ._paths import normalize_path
 
 log = logging.getLogger("actors.marathon")

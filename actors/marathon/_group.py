@@ -179,6 +179,13 @@ class Group:
         """The app with this id anywhere in the tree, or None."""
         return self.transitive_apps().get(app_id)
 
+    def find_group(self, group_id: str) -> Group | None:
+        """The group with this id anywhere in the tree (this one included), or None."""
+        for g in self.walk():
+            if g.id == group_id:
+                return g
+        return None
+
     # ---------------------------------------------------------------- updates
 
     def put_app(self, app: AppDefinition) -> Group:
@@ -200,6 +207,25 @@ class Group:
             self,
             apps=tuple(a for a in self.apps if a.id != app_id),
             groups=tuple(g.remove_app(app_id) for g in self.groups),
+        )
+
+    def replace_group(self, group: Group) -> Group:
+        """A tree with the subtree at ``group.id`` replaced (missing groups created)."""
+        if group.id == self.id:
+            return group
+        for index, sub in enumerate(self.groups):
+            if sub.id == group.id or is_ancestor(sub.id, group.id):
+                groups = list(self.groups)
+                groups[index] = sub.replace_group(group)
+                return dataclasses.replace(self, groups=tuple(groups))
+        child = Group(id=self._child_towards(group.id))
+        return dataclasses.replace(self, groups=(*self.groups, child.replace_group(group)))
+
+    def remove_group(self, group_id: str) -> Group:
+        """A tree without the group ``group_id`` and everything in it (unchanged if absent)."""
+        return dataclasses.replace(
+            self,
+            groups=tuple(g.remove_group(group_id) for g in self.groups if g.id != group_id),
         )
 
     def _child_towards(self, path: str) -> str:

@@ -17,9 +17,10 @@ from actors.master._services import ServiceContext
 from runtime import ChildSpec
 from zk import StateStore
 
-from ._actor import MARATHON_ACTOR, MarathonActor, MarathonConfig
+from ._actor import MarathonActor
 from ._api import api_routes
 from ._events import EventBus
+from ._messages import MARATHON_ACTOR, MarathonConfig
 from ._store import ZkMarathonStore
 
 STORE_ROOT = "/marathon"

@@ -15,9 +15,15 @@ from typing import Any
 import pytest
 
 from actors import protocol as p
-from actors.marathon._actor import ApiReply, ApiRequest, MarathonActor, MarathonConfig
-from actors.marathon._events import EventBus
-from actors.marathon._store import MemoryMarathonStore
+from actors.marathon import (
+    ApiReply,
+    ApiRequest,
+    EventBus,
+    MarathonActor,
+    MarathonConfig,
+    MarathonCore,
+    MemoryMarathonStore,
+)
 from runtime import ManualClock, Node
 
 GOOD = {
@@ -46,8 +52,9 @@ class RecordingDriver:
         return lambda *args, **kwargs: self.calls.append((name, args))
 
 
-class BuggyMarathon(MarathonActor):
-    """Raises while converging, or answering, anything about ``/boom``."""
+class BuggyMarathon(MarathonCore):
+    """Raises while converging, or answering, anything about ``/boom`` (the decisions
+    live in the core: the actor shell is given this one)."""
 
     def _converge_app(self, app_id: str) -> None:
         if app_id == "/boom":
@@ -67,14 +74,15 @@ def node() -> Iterator[Node]:
     n.shutdown(timeout=5.0)
 
 
-def spawn(node: Node, store: MemoryMarathonStore, cls: type[MarathonActor] = MarathonActor) -> Any:
+def spawn(node: Node, store: MemoryMarathonStore, cls: type[MarathonCore] = MarathonCore) -> Any:
     return node.spawn(
-        cls,
+        MarathonActor,
         store,
         EventBus(),
         master_address="inproc://nowhere/master",
         config=MarathonConfig(failures_to_quarantine=3),
         driver_factory=RecordingDriver,
+        core_factory=cls,
     )
 
 

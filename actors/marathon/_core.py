@@ -1,0 +1,801 @@
+"""``MarathonCore``: Marathon's decisions as a step machine, no I/O.
+
+```
+ events                      MarathonCore (one MarathonState)       effects, in order
+ ApiRequest, Offers,     --> _ops.py _offers.py _deployments.py --> Persist*/Delete*, AwaitStored,
+ p.StatusUpdate, Tick,       _render.py _core.py (router, load,     Launch, Decline, Kill, Revive,
+ Subscribed, Disconnected,   status, offers, tick)                  Suppress, Reconcile,
+ Load, Stopping                                                     Acknowledge, Publish, Reply
+ Stored / StoreFailed    <-- fed back by the shell after AwaitStored
+```
+
+``handle(event, now, wall) -> list[Effect]`` mutates the core's state and returns the
+effects for the actor shell (``_actor.py``) to carry out IN ORDER (the ordering contract
+is in ``_messages.py``): store effects come first, and a batch whose follow-up needs them
+(a change before its HTTP answer, instance records before their launch, the framework
+id before the reconciliation) ends with ``AwaitStored``; the shell answers ``Stored``
+or ``StoreFailed`` before anything else. After each event the touched apps are
+converged (launch queue, kills, deployment progress) unless a batch awaits the store.
+
+Rules worth knowing:
+
+* a task whose record cannot be stored is never launched (its offers are declined);
+* status updates are acknowledged once handled; an instance that turns running is
+  rewritten at the next tick (a new leader then shows it running);
+* an exception handling one event is logged and counted (``handler_errors``,
+  ``offer_errors``, ``converge_errors``) and never stops the actor;
+* ``now`` is monotonic (delays, backoff), ``wall`` epoch seconds (everything shown).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from actors import protocol as p
+from actors.resources import ResourceError, Resources
+from actors.task_states import TaskState
+
+from ._app import AppDefinition
+from ._backoff import LaunchBackoff
+from ._events import timestamp
+from ._group import Group
+from ._instances import FAILURE_STATES, TERMINAL, Instance, OfferStats, config_key
+from ._messages import (
+    ApiRequest,
+    Decline,
+    Disconnected,
+    Effect,
+    FrameworkError,
+    Kill,
+    Launch,
+    Load,
+    MarathonConfig,
+    Offers,
+    PersistFrameworkId,
+    PersistInstances,
+    Reconcile,
+    Revive,
+    Stopping,
+    Stored,
+    StoreFailed,
+    Subscribed,
+    Tick,
+)
+from ._offers import OfferPlan, QueueEntry, build_task, fit, match_offers, port_list
+from ._ops import Operations
+from ._plan import plan_deployment
+from ._quarantine import (
+    BadRecord,
+    Quarantined,
+    check_app,
+    check_group,
+    instance_problem,
+    salvage_root,
+)
+from ._state import Run, StoreError, log
+from ._store import app_key, key_app
+from ._upgrade import NewTaskFailed, NewTaskHealthy, NewTaskRunning, OldTaskTerminated
+
+
+class MarathonCore(Operations):
+    """Marathon's scheduler, deployments, launch queue and REST backend, as a step
+    machine. Not thread-safe: the Marathon actor owns it and calls it from its thread."""
+
+    def __init__(
+        self,
+        config: MarathonConfig | None = None,
+        *,
+        master_address: str = "",
+        hostname: str = "localhost",
+    ) -> None:
+        super().__init__(config, master_address=master_address, hostname=hostname)
+
+    # ------------------------------------------------------------------ router
+
+    def handle(self, event: Any, now: float, wall: float) -> list[Effect]:
+        """Apply one event at monotonic ``now`` / epoch ``wall``; return the effects to
+        carry out in order. Raises TypeError for an event it does not know."""
+        self.now, self.wall = now, wall
+        self.out = []
+        if isinstance(event, Stored | StoreFailed):
+            self._resume(event)
+        elif isinstance(event, ApiRequest):
+            self.on_api(event)
+        elif isinstance(event, Load):
+            self._on_load(event)
+        elif isinstance(event, Stopping):
+            self._flush_instances(None)
+            return self.out
+        else:
+            handler = _HANDLERS.get(type(event))
+            if handler is None:
+                raise TypeError(f"marathon: unexpected event {type(event).__name__}")
+            try:
+                handler(self, event)
+            except Exception:
+                self.counters["handler_errors"] += 1
+                log.exception("marathon: handling %s failed; carrying on", type(event).__name__)
+        if self.pending is None:
+            self.converge()
+            self._check_adopted()
+        return self.out
+
+    @staticmethod
+    def handles(event: Any) -> bool:
+        """Whether ``handle`` knows ``event``."""
+        return type(event) in _HANDLERS or isinstance(
+            event, Stored | StoreFailed | ApiRequest | Load | Stopping
+        )
+
+    def _resume(self, event: Stored | StoreFailed) -> None:
+        pending, self.pending = self.pending, None
+        if pending is None:
+            log.warning("marathon: %s with nothing awaiting the store", type(event).__name__)
+            return
+        try:
+            if isinstance(event, Stored):
+                pending.on_stored()
+            else:
+                pending.on_failed(
+                    StoreError(event.error, transient=event.transient, too_large=event.too_large)
+                )
+        except Exception:
+            self.counters["handler_errors"] += 1
+            log.exception("marathon: carrying on after the store failed; carrying on")
+
+    # -------------------------------------------------------------------- load
+
+    def _on_load(self, event: Load) -> None:
+        self.started_wall = self.wall
+        self.znode_prefix = event.znode_prefix
+        self._load(event.data)
+        for app_id in list(self.apps) + list(self.by_app):
+            self.dirty.add(app_id)
+
+    def _load(self, data: dict[str, Any]) -> None:
+        """Load every stored record, validating each one first.
+
+        A record that fails validation is QUARANTINED (``_quarantine.py``): kept in
+        ZooKeeper, logged, listed by ``GET /v2/quarantine``, left alone by the converge
+        loop. Nothing a record holds may raise out of here: every master that became
+        leader would load it and crash too. ZooKeeper errors do raise (the supervisor
+        retries the start)."""
+        fid = data.get("framework_id")
+        self.framework_id = fid if isinstance(fid, str) and fid else None
+        for key, reason in sorted((data.get("unreadable") or {}).items()):
+            self._quarantine_unreadable(str(key), str(reason))
+        self.versions = self._load_versions(data.get("versions") or {})
+        root_doc = data.get("root")
+        root_bad = bool(data.get("root_unreadable"))
+        if root_doc is not None and not root_bad:
+            try:
+                self.root, bad_apps = salvage_root(root_doc)
+            except BadRecord as exc:
+                self.q.add("root", Quarantined(self.where("root"), "root", str(exc)))
+                root_bad = True
+            else:
+                for n, bad in enumerate(bad_apps):
+                    app_id = bad.app_id or f"<app without a valid id #{n}>"
+                    self.q.kept_apps[app_id] = bad
+                    self.q.quarantine_app(app_id, self.where("root"), bad.reason)
+        if root_bad:
+            self.root = self._root_from_versions()
+        now = self.now
+        self._load_deployments(data)
+        self.apps = self.root.transitive_apps()
+        for app_id, records in (data.get("instances") or {}).items():
+            self._load_instances(str(app_id), records)
+        for app in list(self.apps.values()):
+            try:
+                self.backoff[app.id] = LaunchBackoff.for_app(app)
+            except Exception as exc:
+                self.q.quarantine_app(app.id, self.where("root"), f"{type(exc).__name__}: {exc}")
+        for run in list(self.runs.values()):
+            try:
+                self.start_step(run, now)
+            except Exception as exc:
+                log.exception("marathon: resuming deployment %s failed", run.plan.id)
+                self.runs.pop(run.plan.id, None)
+                key = f"deployments/{run.plan.id}"
+                self.q.add(
+                    f"deployment:{key}",
+                    Quarantined(
+                        self.where(key),
+                        "deployment",
+                        f"resuming it failed: {type(exc).__name__}: {exc}",
+                        run.plan.id,
+                    ),
+                )
+        # Reads wait until the tasks not stored as running have been heard of (the
+        # master answers the reconciliation once its agents re-registered): a view
+        # must never show a running task as staging.
+        self.adopting = {
+            i.task_id for i in self.instances.values() if not i.running and i.state not in TERMINAL
+        }
+        self.adopt_deadline = now + self.config.adoption_timeout
+        log.info(
+            "marathon: loaded %d app(s), %d instance(s), %d deployment(s), framework %s; "
+            "%d record(s) quarantined, %d task(s) to adopt",
+            len(self.apps),
+            len(self.instances),
+            len(self.runs),
+            self.framework_id,
+            len(self.q.entries),
+            len(self.adopting),
+        )
+
+    def _quarantine_unreadable(self, key: str, reason: str) -> None:
+        kind, _, rest = key.partition("/")
+        ident = key_app(rest) if kind in ("versions", "instances") and rest else (rest or None)
+        qkey = {"root": "root", "framework-id": "framework-id"}.get(kind) or (
+            f"deployment:{key}" if kind == "deployments" else f"{kind}-unreadable:{ident}"
+        )
+        label = {"deployments": "deployment"}.get(kind, kind)
+        self.q.add(qkey, Quarantined(self.where(key), label, reason, ident))
+        if kind == "instances" and ident:
+            # Its tasks are unknown: launching or killing anything for it could double
+            # or lose instances, so the app waits for an operator.
+            self.q.apps[ident] = f"its instance records are unreadable: {reason}"
+
+    def _load_versions(self, stored: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {}
+        for app_id, history in stored.items():
+            good: list[dict[str, Any]] = []
+            bad: list[Any] = []
+            reasons: list[str] = []
+            for doc in history if isinstance(history, list) else []:
+                try:
+                    check_app(doc)
+                    good.append(doc)
+                except BadRecord as exc:
+                    bad.append(doc)
+                    reasons.append(str(exc))
+            if bad:
+                self.q.kept_versions[app_id] = bad
+                self._report_bad_records("versions", "stored version(s)", app_id, reasons)
+            if good:
+                out[app_id] = good
+        return out
+
+    def _load_deployments(self, data: dict[str, Any]) -> None:
+        by_key = data.get("deployments_by_key")
+        if not isinstance(by_key, dict):
+            by_key = {
+                f"deployments/{d.get('id') if isinstance(d, dict) else i}": d
+                for i, d in enumerate(data.get("deployments") or [])
+            }
+        now = self.now
+
+        def order(item: tuple[str, Any]) -> str:
+            doc = item[1]
+            return str(doc.get("version")) if isinstance(doc, dict) else ""
+
+        for key, doc in sorted(by_key.items(), key=order):
+            try:
+                if not isinstance(doc, dict):
+                    raise BadRecord(f"a deployment must be a JSON object, not {type(doc).__name__}")
+                original = check_group(doc.get("original"))
+                target = check_group(doc.get("target"))
+                restart = doc.get("restart") or ()
+                step_no = doc.get("step", 0)
+                if not isinstance(restart, list | tuple) or not all(
+                    isinstance(x, str) for x in restart
+                ):
+                    raise BadRecord(f"/restart: expected app ids, got {restart!r:.80}")
+                if not isinstance(step_no, int) or isinstance(step_no, bool) or step_no < 0:
+                    raise BadRecord(f"/step: expected a step number, got {step_no!r:.80}")
+                plan = plan_deployment(
+                    original,
+                    target,
+                    plan_id=str(doc["id"]),
+                    version=str(doc["version"]),
+                    restart=tuple(restart),
+                )
+            except Exception as exc:
+                reason = str(exc) if isinstance(exc, BadRecord) else f"{type(exc).__name__}: {exc}"
+                ident = doc.get("id") if isinstance(doc, dict) else None
+                self.q.add(
+                    f"deployment:{key}",
+                    Quarantined(
+                        self.where(key),
+                        "deployment",
+                        reason,
+                        ident if isinstance(ident, str) else None,
+                    ),
+                )
+                continue
+            # The deployment doc is written before the root: a newer target wins.
+            if (target.version or "") > (self.root.version or ""):
+                self.root = target
+            run = Run(plan, tuple(restart), step_no)
+            run.started_at = now
+            self.runs[plan.id] = run
+
+    def _load_instances(self, app_id: str, records: Any) -> None:
+        bad: list[Any] = []
+        reasons: list[str] = []
+        for rec in records if isinstance(records, list) else [records]:
+            problem = instance_problem(rec)
+            if problem is None:
+                try:
+                    self.add_instance(Instance.from_record(rec))
+                    continue
+                except Exception as exc:
+                    problem = f"{type(exc).__name__}: {exc}"
+            bad.append(rec)
+            reasons.append(problem)
+            if isinstance(rec, dict) and isinstance(rec.get("taskId"), str):
+                self.q.tasks.add(rec["taskId"])
+        if bad:
+            self.q.kept_instances[app_id] = bad
+            self._report_bad_records("instances", "instance record(s)", app_id, reasons)
+
+    def _report_bad_records(self, kind: str, noun: str, app_id: str, reasons: list[str]) -> None:
+        """Quarantine entry for an app's ``versions`` or ``instances`` document, of which
+        ``len(reasons)`` records failed (the first reason shown)."""
+        self.q.add(
+            f"{kind}:{app_id}",
+            Quarantined(
+                self.where(f"{kind}/{app_key(app_id)}"),
+                kind,
+                f"{len(reasons)} {noun} not valid: {reasons[0]}",
+                app_id,
+            ),
+        )
+
+    def _root_from_versions(self) -> Group:
+        """The root group rebuilt from each app's newest stored version, for when the
+        root document itself cannot be read (group-level dependencies are lost; apps,
+        their settings and versions are not)."""
+        root = Group()
+        for app_id, history in sorted(self.versions.items()):
+            for doc in reversed(history):
+                try:
+                    root = root.put_app(AppDefinition.from_json(doc))
+                    break
+                except Exception as exc:
+                    log.error("marathon: a stored version of %s is not valid: %s", app_id, exc)
+        log.warning(
+            "marathon: rebuilt the root group from %d app(s)' versions", len(root.transitive_apps())
+        )
+        return root
+
+    # --------------------------------------------------------------- scheduler
+
+    def _on_subscribed(self, m: Subscribed) -> None:
+        first = self.framework_id != m.framework_id
+        if not first:
+            self._subscribed(m, first)
+            return
+        # Stored FIRST: a new leader must re-register with the same framework id.
+        self.emit(PersistFrameworkId(m.framework_id))
+
+        def failed(exc: StoreError) -> None:
+            self.counters["handler_errors"] += 1
+            log.error("marathon: storing the framework id failed: %s", exc.error)
+
+        self.await_stored(lambda: self._subscribed(m, first), failed)  # type: ignore[arg-type]
+
+    def _subscribed(self, m: Subscribed, first: bool) -> None:
+        self.framework_id = m.framework_id
+        self.subscribed = True
+        self.suppressed = False
+        self.publish(
+            "scheduler_registered_event" if first else "scheduler_reregistered_event",
+            frameworkId=m.framework_id,
+            master=m.master_id,
+        )
+        log.info("marathon: subscribed as framework %s (master %s)", m.framework_id, m.master_id)
+        # Explicit for what we know (an unknown one comes back TASK_UNKNOWN), implicit
+        # for what the master knows and we do not (orphans are killed).
+        if self.instances:
+            self.emit(Reconcile(tuple(self.instances)))
+        self.emit(Reconcile())
+        self.last_reconcile = self.now
+        for inst in self.instances.values():
+            if inst.killing:
+                inst.kill_sent_at = 0.0
+        self.retry_kills(self.now)
+        self.dirty.update(self.by_app)
+        self.dirty.update(self.apps)
+
+    def _on_disconnected(self, m: Disconnected) -> None:
+        self.subscribed = False
+        self.publish("scheduler_disconnected_event", message="leader changed")
+
+    def _on_framework_error(self, m: FrameworkError) -> None:
+        self.counters["framework_errors"] += 1
+        log.warning("marathon: the master refused a call: %s", m.message)
+
+    def _flush_instances(self, on_failed: Callable[[Exception], None] | None) -> None:
+        """Write the instance records of every dirty app. With ``on_failed``, wait for
+        the store (the apps stay dirty until it confirms); without, best effort."""
+        apps = sorted(self.persist_dirty)
+        for app_id in apps:
+            records = [i.record() for i in self.by_app.get(app_id, {}).values()]
+            self.emit(PersistInstances(app_id, records, best_effort=on_failed is None))
+        if on_failed is None:
+            self.persist_dirty.clear()
+            return
+
+        def failed(exc: Exception) -> None:
+            err = exc.error if isinstance(exc, StoreError) else exc
+            log.warning("marathon: saving instances failed (retrying): %s", err)
+            on_failed(exc)
+
+        self.await_stored(lambda: self.persist_dirty.difference_update(apps), failed)
+
+    # ------------------------------------------------------------------ offers
+
+    def _on_offers(self, m: Offers) -> None:
+        """Match the offers against the launch queue; store the new instances' records,
+        THEN launch them (on a store failure nothing is launched and every offer is
+        declined); decline the rest. Whatever raises declines every offer (never leaked)
+        and counts against the app that makes matching fail (quarantined if it keeps
+        failing)."""
+        offers = m.offers
+        try:
+            self._match(offers)
+        except Exception:
+            self._offers_failed(offers)
+
+    def _offers_failed(self, offers: list[p.Offer]) -> None:
+        self.counters["offer_errors"] += 1
+        log.exception("marathon: handling %d offer(s) failed; declining them", len(offers))
+        if self.subscribed:
+            self.emit(
+                Decline(
+                    tuple(o.offer_id for o in offers),
+                    self.config.decline_refuse_seconds,
+                    "handling the offers failed",
+                )
+            )
+        for app_id in list(self.queue):
+            app = self.apps.get(app_id)
+            if app is None or not offers:
+                continue
+            try:
+                free = Resources.from_dict(offers[0].resources)
+                fit(app, free, port_list(free))
+            except ResourceError:
+                continue
+            except Exception as exc:
+                self.app_failed(app_id, f"matching offers failed: {type(exc).__name__}: {exc}")
+
+    def launch_queue(self) -> list[QueueEntry]:
+        """The apps waiting for launches, with the definition new instances get."""
+        out = []
+        for app_id, count in self.queue.items():
+            app = self.deploying_app(app_id)
+            if app is None or count <= 0:
+                continue
+            out.append(QueueEntry(app, count, self.backoff.get(app_id)))
+        return out
+
+    def _match(self, offers: list[p.Offer]) -> None:
+        now, wall = self.now, self.wall
+        self.counters["offers_received"] += len(offers)
+        if not self.subscribed:
+            return
+        queue = self.launch_queue()
+        placed = {
+            e.app.id: [
+                self.agent_of(i) for i in self.by_app.get(e.app.id, {}).values() if not i.killing
+            ]
+            for e in queue
+            if e.app.constraints
+        }
+        plan = match_offers(queue, offers, placed, now)
+        self.agents.update(plan.agents)
+        for offer_id, error in plan.bad_offers:
+            log.warning("marathon: offer %s has bad resources: %s", offer_id, error)
+        self._count_offers(queue, offers, plan, wall)
+        launches: list[tuple[p.Offer, list[p.TaskInfo]]] = []
+        new_instances: list[Instance] = []
+        for offer, placements in plan.launches:
+            tasks = []
+            for pl in placements:
+                task, inst = build_task(pl.app, offer, pl.resources, list(pl.ports), wall)
+                tasks.append(task)
+                new_instances.append(inst)
+            launches.append((offer, tasks))
+        if not new_instances:
+            self._decline(plan)
+            return
+        # Persist BEFORE launching: a new leader must know every task it may meet.
+        for inst in new_instances:
+            self.add_instance(inst)
+            self.persist_dirty.add(inst.app_id)
+
+        def stored() -> None:
+            try:
+                for inst in new_instances:
+                    self.dirty.add(inst.app_id)
+                    if inst.app_id in self.restarts:
+                        self.restart_event(inst, NewTaskRunning(inst.task_id))
+                for offer, tasks in launches:
+                    self.emit(Launch(offer.offer_id, tasks, refuse_seconds=1.0))
+                self.counters["tasks_launched"] += len(new_instances)
+                self._decline(plan)
+            except Exception:
+                self._offers_failed(offers)
+
+        def failed(exc: Exception) -> None:
+            log.warning("marathon: not launching: storing instances failed: %s", exc)
+            for inst in new_instances:
+                self.remove_instance(inst)
+            self.emit(
+                Decline(
+                    tuple(o.offer_id for o in offers),
+                    self.config.decline_refuse_seconds,
+                    "storing the instance records failed",
+                )
+            )
+
+        apps = sorted(self.persist_dirty)
+        for app_id in apps:
+            records = [i.record() for i in self.by_app.get(app_id, {}).values()]
+            self.emit(PersistInstances(app_id, records))
+
+        def all_stored() -> None:
+            self.persist_dirty.difference_update(apps)
+            stored()
+
+        self.await_stored(all_stored, failed)
+
+    def _decline(self, plan: OfferPlan) -> None:
+        if not plan.declines:
+            return
+        waiting = any(n > 0 for n in plan.left.values()) or any(n > 0 for n in self.queue.values())
+        refuse = self.config.decline_refuse_seconds if waiting else self.config.idle_refuse_seconds
+        reasons = plan.reasons
+        why = "; ".join(
+            f"{app_id}: {'; '.join(dict.fromkeys(r))}" for app_id, r in sorted(reasons.items())
+        )
+        self.emit(Decline(tuple(plan.declines), refuse, why or "nothing to launch"))
+        self.counters["offers_declined"] += len(plan.declines)
+
+    def _count_offers(
+        self, queue: list[QueueEntry], offers: list[p.Offer], plan: OfferPlan, wall: float
+    ) -> None:
+        """Marathon's processedOffersSummary from the plan: offers processed and unused
+        per app, reject reasons, and this batch's reasons for ``waitingReason``."""
+        if offers:
+            for e in queue:
+                if not (e.backoff is not None and e.backoff.is_delayed(self.now)):
+                    self.offer_stats.setdefault(e.app.id, OfferStats())
+        for app_id, n in plan.processed.items():
+            self.offer_stats.setdefault(app_id, OfferStats()).processed += n
+        for r in plan.rejections:
+            stats = self.offer_stats.setdefault(r.app_id, OfferStats())
+            stats.reasons[r.reason] += 1
+            stats.unused += 1
+            stats.last_unused_at = wall
+            stats.last_unused.append(
+                {
+                    "offer": {
+                        "id": r.offer.offer_id,
+                        "agentId": r.offer.agent_id,
+                        "hostname": r.offer.hostname,
+                    },
+                    "timestamp": timestamp(wall),
+                    "reason": [r.detail],
+                }
+            )
+        for app_id in plan.used:
+            self.offer_stats.setdefault(app_id, OfferStats()).last_used_at = wall
+        for app_id, reasons in plan.reasons.items():
+            self.offer_stats.setdefault(app_id, OfferStats()).last_round = reasons
+
+    # ------------------------------------------------------------------ status
+
+    def _on_status(self, u: p.StatusUpdate) -> None:
+        inst = self.instances.get(u.task_id)
+        if inst is None and u.task_id in self.q.tasks | self._quarantined_task_owner(u.task_id):
+            self.ack(u)  # a quarantined record's task: neither adopted nor killed
+            return
+        before = inst.state if inst is not None else None
+        self._on_update(u)
+        if (
+            inst is not None
+            and inst.running
+            and before != inst.state
+            and self.instances.get(inst.task_id) is inst
+        ):
+            # Stored as running (flushed at the next tick), so a new leader shows it
+            # running from the start instead of as the staging task it was launched as.
+            self.persist_dirty.add(inst.app_id)
+
+    def _quarantined_task_owner(self, task_id: str) -> set[str]:
+        """``{task_id}`` when the task belongs to an app the converge loop leaves alone
+        and that has no record of it (its instance records were unreadable)."""
+        prefix = task_id.rsplit(".", 1)[0]
+        for app_id in self.q.apps:
+            if app_id not in self.by_app and app_key(app_id).lstrip("_") == prefix:
+                return {task_id}
+        return set()
+
+    def _check_adopted(self) -> None:
+        if not self.adopting:
+            return
+        self.adopting = {
+            t for t in self.adopting if (i := self.instances.get(t)) is not None and not i.heard
+        }
+        if self.adopting and self.now >= self.adopt_deadline:
+            log.warning(
+                "marathon: %d task(s) not heard of within %.0f s of the election; serving",
+                len(self.adopting),
+                self.config.adoption_timeout,
+            )
+            self.adopting = set()
+        if not self.adopting:
+            log.info("marathon: state loaded and tasks adopted; serving requests")
+
+    def _on_update(self, u: p.StatusUpdate) -> None:
+        now = self.now
+        wall = self.wall
+        self.counters["status_updates"] += 1
+        inst = self.instances.get(u.task_id)
+        if inst is None:
+            if u.state not in TERMINAL and self.subscribed:
+                log.warning("marathon: killing unknown task %s (%s)", u.task_id, u.state)
+                self.emit(Kill(u.task_id))
+            self.ack(u)
+            return
+        inst.heard = True
+        app = self.apps.get(inst.app_id)
+        has_checks = bool(app and app.health_checks)
+        old_state, old_healthy = inst.state, inst.healthy
+        inst.state = u.state
+        inst._json = None
+        if u.agent_id and not inst.agent_id:
+            inst.agent_id = u.agent_id
+        self.publish(
+            "status_update_event",
+            slaveId=inst.agent_id,
+            taskId=inst.task_id,
+            taskStatus=u.state,
+            message=u.message,
+            appId=inst.app_id,
+            host=inst.host,
+            ipAddresses=[{"ipAddress": inst.ip or inst.host, "protocol": "IPv4"}],
+            ports=inst.ports,
+            version=inst.version,
+        )
+        if u.healthy is not None:
+            # Health arrives with any update: the agent's on a change, the master's
+            # reconciliation answer (the latest known health) after a failover.
+            inst.healthy = u.healthy
+            if u.healthy:
+                inst.last_success = wall
+                if inst.first_success is None:
+                    inst.first_success = wall
+                inst.consecutive_failures = 0
+            else:
+                inst.last_failure = wall
+                inst.consecutive_failures += 1
+                inst.failure_cause = u.message or "health check failed"
+            if u.healthy != old_healthy:
+                self.publish(
+                    "health_status_changed_event",
+                    appId=inst.app_id,
+                    instanceId=inst.task_id,
+                    taskId=inst.task_id,
+                    version=inst.version,
+                    alive=u.healthy,
+                )
+                if not u.healthy:
+                    self.publish(
+                        "failed_health_check_event",
+                        appId=inst.app_id,
+                        taskId=inst.task_id,
+                        instanceId=inst.task_id,
+                        healthCheck=app.health_checks[0].to_json() if has_checks and app else {},
+                    )
+        if u.state == TaskState.UNREACHABLE.value:
+            if inst.unreachable_since is None:
+                inst.unreachable_since = now
+        elif u.state == TaskState.RUNNING.value:
+            inst.unreachable_since = None
+            inst.inactive = False
+            if inst.started_at is None:
+                inst.started_at = u.timestamp or wall
+        if u.state in TERMINAL:
+            self._terminated(inst, u, now)
+        else:
+            serving = inst.running and (inst.healthy is True if has_checks else True)
+            if serving:
+                backoff = self.backoff.get(inst.app_id)
+                if backoff is not None and backoff.failures:
+                    self.backoff[inst.app_id] = backoff.task_running()
+                self.restart_event(inst, NewTaskHealthy(inst.task_id))
+            if old_state != u.state or old_healthy != inst.healthy:
+                self.dirty.add(inst.app_id)
+        self.ack(u)
+
+    def _terminated(self, inst: Instance, u: p.StatusUpdate, now: float) -> None:
+        self.remove_instance(inst)
+        self.persist_dirty.add(inst.app_id)
+        self.dirty.add(inst.app_id)
+        requested = inst.killing
+        if not requested and u.state in FAILURE_STATES | {TaskState.KILLED.value}:
+            self.counters["task_failures"] += 1
+            self.last_failure[inst.app_id] = {
+                "appId": inst.app_id,
+                "host": inst.host,
+                "message": u.message,
+                "state": u.state,
+                "taskId": inst.task_id,
+                "timestamp": timestamp(self.wall),
+                "version": inst.version,
+                "slaveId": inst.agent_id,
+            }
+            backoff = self.backoff.get(inst.app_id)
+            if backoff is not None:
+                self.backoff[inst.app_id] = backoff.task_failed(now)
+            if u.state == TaskState.KILLED.value and inst.healthy is False:
+                self.publish(
+                    "unhealthy_instance_kill_event",
+                    appId=inst.app_id,
+                    taskId=inst.task_id,
+                    instanceId=inst.task_id,
+                    version=inst.version,
+                    reason=u.message or "health check failed",
+                    host=inst.host,
+                    slaveId=inst.agent_id,
+                )
+        state = self.restarts.get(inst.app_id)
+        if state is not None:
+            app = self.deploying_app(inst.app_id)
+            if app is not None and inst.config_version == config_key(app):
+                self.restart_event(inst, NewTaskFailed(inst.task_id))
+            else:
+                self.restart_event(inst, OldTaskTerminated(inst.task_id))
+
+    def _on_tick(self) -> None:
+        now = self.now
+        for app_id, backoff in self.backoff.items():
+            if backoff.deadline is not None and backoff.deadline <= now and app_id in self.queue:
+                # The delay is over: offers declined meanwhile may have filters on them.
+                self.backoff[app_id] = dataclasses.replace(backoff, deadline=None)
+                if self.subscribed:
+                    self.emit(Revive())
+        for inst in list(self.instances.values()):
+            if inst.unreachable_since is None:
+                continue
+            app = self.apps.get(inst.app_id)
+            strategy = app.unreachable_strategy if app is not None else None
+            if strategy is None:
+                continue
+            gone_for = now - inst.unreachable_since
+            if gone_for >= strategy.expunge_after_seconds:
+                log.info("marathon: expunging unreachable task %s", inst.task_id)
+                self.kill(inst, "Expunged")
+                self.remove_instance(inst)
+                self.persist_dirty.add(inst.app_id)
+                self.dirty.add(inst.app_id)
+            elif gone_for >= strategy.inactive_after_seconds and not inst.inactive:
+                inst.inactive = True
+                self.dirty.add(inst.app_id)
+        self.retry_kills(now)
+        if self.subscribed and now - self.last_reconcile >= self.config.reconcile_interval:
+            self.emit(Reconcile())
+            self.last_reconcile = now
+        if self.runs:
+            for run in self.runs.values():
+                for action in run.current():
+                    self.dirty.add(action.app.id)
+        if self.persist_dirty:
+            self._flush_instances(lambda exc: None)  # still dirty: retried at the next tick
+
+
+_HANDLERS: dict[type, Callable[[MarathonCore, Any], None]] = {
+    p.StatusUpdate: MarathonCore._on_status,
+    Offers: MarathonCore._on_offers,
+    Tick: lambda core, _: core._on_tick(),
+    Subscribed: MarathonCore._on_subscribed,
+    Disconnected: MarathonCore._on_disconnected,
+    FrameworkError: MarathonCore._on_framework_error,
+}

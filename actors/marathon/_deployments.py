@@ -1,0 +1,381 @@
+"""Deployments in motion and converging apps to them (over ``MarathonState``).
+
+After every event the core *converges* each touched ("dirty") app: the launch queue
+gets the missing instances, surplus ones are killed in ``kill_order`` (through
+``_upgrade.scale_effects``), and deployment actions advance; the rolling-upgrade step
+machine of ``_upgrade.py`` drives restarts. ``deploy`` plans a change and emits its
+records (deployment, versions, root) BEFORE anything else: it returns a ``Deferred``
+that applies the change once they are stored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ._app import AppDefinition, VersionInfo
+from ._backoff import LaunchBackoff
+from ._group import Group
+from ._instances import Instance, OfferStats, config_key
+from ._messages import (
+    DeleteDeployment,
+    PersistDeployment,
+    PersistRoot,
+    PersistVersions,
+    Revive,
+    Suppress,
+)
+from ._paths import ROOT
+from ._plan import DeploymentAction, RestartApplication, StopApplication, plan_deployment
+from ._state import Answer, Deferred, MarathonState, Refused, Run, log
+from ._store import keep_versions
+from ._upgrade import (
+    DeploymentActionFinished,
+    KillTasks,
+    LaunchTasks,
+    NewTaskHealthy,
+    scale_effects,
+    start_restart,
+    step,
+)
+from ._upgrade import TaskInfo as UpgradeTask
+
+
+class Deployments(MarathonState):
+    """Deployments, rolling upgrades and the converge loop."""
+
+    def restart_event(self, inst: Instance, event: Any) -> None:
+        state = self.restarts.get(inst.app_id)
+        if state is None:
+            return
+        if isinstance(event, NewTaskHealthy):
+            app = self.deploying_app(inst.app_id)
+            if app is None or inst.config_version != config_key(app):
+                return
+        state, effects = step(state, event, self.now)
+        self.restarts[inst.app_id] = state
+        self._apply(effects)
+        self.dirty.add(inst.app_id)
+
+    def _apply(self, effects: Iterable[Any]) -> None:
+        for effect in effects:
+            if isinstance(effect, KillTasks):
+                for task_id in effect.task_ids:
+                    inst = self.instances.get(task_id)
+                    if inst is not None:
+                        self.kill(inst, effect.reason)
+            elif isinstance(effect, DeploymentActionFinished):
+                self.dirty.add(effect.app_id)
+            # LaunchTasks: the queue is derived from the restart state in _converge_app.
+
+    def converge(self) -> None:
+        """Converge every dirty app. One app's failure is caught, logged and counted,
+        and that app is skipped for this cycle (retried at the next message, and
+        quarantined after ``failures_to_quarantine`` failures in a row); quarantined
+        apps are left alone entirely. Never raises."""
+        failed: set[str] = set()
+        try:
+            if not self.dirty:
+                self._suppress_or_revive()
+                return
+            before = sum(self.queue.values())
+            for _ in range(10):  # finishing a step may dirty apps of the next one
+                dirty, self.dirty = self.dirty - failed, set()
+                for app_id in sorted(dirty):
+                    if app_id in self.q.apps:
+                        self.queue.pop(app_id, None)
+                        self.queued_since.pop(app_id, None)
+                        continue
+                    try:
+                        self._converge_app(app_id)
+                    except Exception as exc:
+                        log.exception("marathon: converging %s failed; skipped this cycle", app_id)
+                        self.counters["converge_errors"] += 1
+                        self.app_failed(app_id, f"converging failed: {type(exc).__name__}: {exc}")
+                        failed.add(app_id)
+                    else:
+                        self.q.failures.pop(app_id, None)
+                try:
+                    self._advance_deployments()
+                except Exception:
+                    log.exception("marathon: advancing deployments failed; retried later")
+                    self.counters["converge_errors"] += 1
+                    break
+                if not self.dirty - failed:
+                    break
+            if sum(self.queue.values()) > before and self.subscribed:
+                self.emit(Revive())  # new work: clear our decline filters
+                self.suppressed = False
+                self.counters["revives"] += 1
+            self._suppress_or_revive()
+        except Exception:
+            log.exception("marathon: the converge loop failed; retried at the next message")
+            self.counters["converge_errors"] += 1
+        finally:
+            self.dirty |= failed - set(self.q.apps)
+
+    def _converge_app(self, app_id: str) -> None:
+        now = self.now
+        app = self.deploying_app(app_id)
+        tasks = self.by_app.get(app_id, {})
+        restart = self.restarts.get(app_id)
+        want = 0
+        if app is None:
+            for inst in list(tasks.values()):
+                if not inst.killing:
+                    self.kill(inst, "DeletingApp")
+        elif restart is not None:
+            want = restart.pending_launches
+        else:
+            live = [i for i in tasks.values() if not i.killing and not i.inactive]
+            views = [
+                UpgradeTask(i.task_id, i.started_at or i.staged_at, self.serving(i, app))
+                for i in live
+            ]
+            effects = scale_effects(app, views)  # surplus ones die in kill_order
+            for effect in effects:
+                if isinstance(effect, LaunchTasks):
+                    want = effect.count
+            self._apply(effects)
+        if want > 0:
+            if self.queue.get(app_id, 0) == 0:
+                self.queued_since[app_id] = now
+                self.offer_stats[app_id] = OfferStats()
+            self.queue[app_id] = want
+        else:
+            self.queue.pop(app_id, None)
+            self.queued_since.pop(app_id, None)
+
+    def _suppress_or_revive(self) -> None:
+        if not self.subscribed:
+            return
+        work = any(n > 0 for n in self.queue.values())
+        if work and self.suppressed:
+            self.emit(Revive())
+            self.suppressed = False
+            self.counters["revives"] += 1
+        elif not work and not self.suppressed:
+            self.emit(Suppress())
+            self.suppressed = True
+            self.counters["suppresses"] += 1
+
+    def start_step(self, run: Run, now: float) -> None:
+        """Begin the actions of ``run``'s current step."""
+        run.done = set()
+        for action in run.current():
+            app = action.app
+            self.dirty.add(app.id)
+            if isinstance(action, RestartApplication):
+                key = config_key(app)
+                old: list[UpgradeTask] = []
+                new: list[UpgradeTask] = []
+                for inst in self.by_app.get(app.id, {}).values():
+                    is_new = inst.config_version == key
+                    if is_new:
+                        healthy = inst.heard and self.serving(inst, app)
+                    else:
+                        # Not heard from since a failover: assume it serves, which only
+                        # makes the upgrade keep more old instances, never fewer.
+                        healthy = not inst.heard or (
+                            inst.running and not inst.killing and inst.healthy is not False
+                        )
+                    t = UpgradeTask(inst.task_id, inst.started_at or inst.staged_at, healthy)
+                    (new if is_new else old).append(t)
+                state, effects = start_restart(app, old, now, new)
+                self.restarts[app.id] = state
+                self._apply(effects)
+                backoff = self.backoff.get(app.id)
+                if backoff is not None:
+                    self.backoff[app.id] = backoff.reset()
+
+    def _action_done(self, run: Run, action: DeploymentAction) -> bool:
+        app = action.app
+        tasks = self.by_app.get(app.id, {})
+        if isinstance(action, StopApplication):
+            return not tasks
+        if isinstance(action, RestartApplication):
+            state = self.restarts.get(app.id)
+            return state is not None and state.finished
+        if len(tasks) != app.instances:
+            return False
+        key = config_key(app)
+        return all(self.serving(i, app) and i.config_version == key for i in tasks.values())
+
+    def _advance_deployments(self) -> None:
+        now = self.now
+        for run in list(self.runs.values()):
+            while run.step < len(run.plan.steps):
+                for action in run.current():
+                    if action.app.id not in run.done and self._action_done(run, action):
+                        run.done.add(action.app.id)
+                        self.restarts.pop(action.app.id, None)
+                        if isinstance(action, StopApplication):
+                            self._app_gone(action.app.id)
+                if len(run.done) < len(run.current()):
+                    break
+                self.publish(
+                    "deployment_step_success",
+                    plan=self.plan_event(run),
+                    currentStep=run.plan.steps[run.step].to_json(),
+                )
+                run.step += 1
+                if run.step < len(run.plan.steps):
+                    self._save_deployment(run)
+                    self.start_step(run, now)
+            if run.step >= len(run.plan.steps):
+                self.finish_run(run, success=True)
+
+    def _app_gone(self, app_id: str) -> None:
+        if app_id in self.apps:
+            return
+        self.publish("app_terminated_event", appId=app_id)
+        self.backoff.pop(app_id, None)
+        self.last_failure.pop(app_id, None)
+        self.offer_stats.pop(app_id, None)
+
+    def _save_deployment(self, run: Run) -> None:
+        # Best effort: progress is re-derived after a failover anyway.
+        self.emit(PersistDeployment(run.plan.id, run.doc(), best_effort=True))
+
+    def finish_run(self, run: Run, *, success: bool) -> None:
+        self.runs.pop(run.plan.id, None)
+        for action in run.plan.steps[run.step].actions if run.step < len(run.plan.steps) else ():
+            self.restarts.pop(action.app.id, None)
+        for s in run.plan.steps:
+            for action in s.actions:
+                self.dirty.add(action.app.id)
+        self.emit(DeleteDeployment(run.plan.id, best_effort=True))
+        self.counters["deployments_succeeded" if success else "deployments_failed"] += 1
+        self.publish(
+            "deployment_success" if success else "deployment_failed",
+            id=run.plan.id,
+            plan=self.plan_event(run),
+        )
+
+    def plan_event(self, run: Run) -> dict[str, Any]:
+        doc = run.plan.to_json(min(run.step + 1, len(run.plan.steps)))
+        return {
+            "id": doc["id"],
+            "version": doc["version"],
+            "steps": doc["steps"],
+            "original": {"id": ROOT, "version": run.plan.original.version},
+            "target": {"id": ROOT, "version": run.plan.target.version},
+        }
+
+    def deploy(
+        self,
+        new_root: Group,
+        version: str,
+        *,
+        force: bool,
+        restart: tuple[str, ...] = (),
+        then: Callable[[Run], Answer],
+    ) -> Deferred:
+        """Plan, check locks, persist (deployment, versions, root); once stored, apply
+        and answer ``then(run)``.
+
+        Raises ``Refused`` (409) when an affected app is locked by another deployment
+        and ``force`` is false; ``ValidationFailed`` for a dependency cycle."""
+        new_root = dataclasses.replace(new_root, version=version)
+        plan = plan_deployment(
+            self.root, new_root, plan_id=str(uuid.uuid4()), version=version, restart=restart
+        )
+        affected = set(plan.affected_apps)
+        conflicts = [r for r in self.runs.values() if affected & set(r.plan.affected_apps)]
+        if conflicts and not force:
+            raise Refused(
+                409,
+                {
+                    "message": "App is locked by one or more deployments. Override with the "
+                    "option '?force=true'. View details at '/v2/deployments/<DEPLOYMENT_ID>'.",
+                    "deployments": [{"id": r.plan.id} for r in conflicts],
+                },
+            )
+        new_apps = new_root.transitive_apps()
+        changed_versions: dict[str, list[dict[str, Any]]] = {}
+        for app_id, app in new_apps.items():
+            prev = self.apps.get(app_id)
+            if prev is None or prev.version != app.version:
+                history = list(self.versions.get(app_id, []))
+                history.append(app.to_json())
+                changed_versions[app_id] = keep_versions(history)
+        run = Run(plan, restart, started_at=self.now)
+        # Persist FIRST: deployment (it carries the target), versions, root.
+        if not plan.is_empty:
+            self.emit(PersistDeployment(plan.id, run.doc()))
+        for app_id, history in changed_versions.items():
+            self.emit(PersistVersions(app_id, history))
+        self.emit(PersistRoot(new_root.to_json()))
+        return Deferred(
+            lambda: then(self._commit(run, new_root, new_apps, changed_versions, conflicts))
+        )
+
+    def _commit(
+        self,
+        run: Run,
+        new_root: Group,
+        new_apps: dict[str, AppDefinition],
+        changed_versions: dict[str, list[dict[str, Any]]],
+        conflicts: list[Run],
+    ) -> Run:
+        """Apply a deployment whose records are stored."""
+        plan, version = run.plan, run.plan.version
+        for conflict in conflicts:
+            self.finish_run(conflict, success=False)
+        self.root = new_root
+        self.apps = new_apps
+        self.versions.update(changed_versions)
+        for app_id, app in new_apps.items():
+            backoff = self.backoff.get(app_id)
+            self.backoff[app_id] = (
+                backoff.app_updated(app) if backoff is not None else LaunchBackoff.for_app(app)
+            )
+        self.counters["deployments_started"] += 1
+        if plan.is_empty:
+            self.publish("deployment_success", id=plan.id, plan=self.plan_event(run))
+            return run
+        self.runs[plan.id] = run
+        self.publish(
+            "deployment_info",
+            plan=self.plan_event(run),
+            currentStep=plan.steps[0].to_json(),
+        )
+        self.publish("group_change_success", groupId=ROOT, version=version)
+        self.start_step(run, run.started_at)
+        return run
+
+    def cancel(self, run: Run, *, version: str, then: Callable[[Run], Answer]) -> Deferred:
+        """Stop ``run`` by deploying its affected apps' original versions."""
+        target = self.root
+        for app_id in run.plan.affected_apps:
+            original = run.plan.original.app(app_id)
+            if original is None:
+                target = target.remove_app(app_id)
+            else:
+                # Back to the original config, keeping its lastConfigChangeAt so the
+                # instances still running it count as already upgraded.
+                info = original.version_info
+                restored = dataclasses.replace(
+                    original,
+                    version=version,
+                    version_info=VersionInfo(
+                        version, info.last_config_change_at if info else version
+                    ),
+                )
+                target = target.put_app(restored)
+        return self.deploy(target, version, force=True, then=then)
+
+    def app_failed(self, app_id: str, reason: str) -> None:
+        """One more consecutive failure of ``app_id``; quarantined at the limit."""
+        self.q.failures[app_id] += 1
+        self.counters["app_errors"] += 1
+        if self.q.failures[app_id] >= self.config.failures_to_quarantine:
+            self.q.quarantine_app(
+                app_id,
+                self.where("root"),
+                f"failed {self.q.failures[app_id]} times in a row: {reason}",
+            )
+            self.queue.pop(app_id, None)
+            self.queued_since.pop(app_id, None)

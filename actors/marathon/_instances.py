@@ -1,0 +1,176 @@
+"""Marathon's records of its tasks: ``Instance`` (what is stored and shown of one task)
+and ``OfferStats`` (why an app's launches wait). Plain data, no I/O."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from actors.task_states import TERMINAL_STATES, TaskState
+
+from ._app import AppDefinition
+from ._events import timestamp
+
+FAILURE_STATES = frozenset(
+    {
+        TaskState.FAILED.value,
+        TaskState.ERROR.value,
+        TaskState.LOST.value,
+        TaskState.DROPPED.value,
+        TaskState.GONE.value,
+        TaskState.GONE_BY_OPERATOR.value,
+        TaskState.FINISHED.value,
+        TaskState.UNKNOWN.value,
+    }
+)
+"""Terminal states that count as a failure of the app (backoff, lastTaskFailure)."""
+TERMINAL = frozenset(s.value for s in TERMINAL_STATES) | {TaskState.UNKNOWN.value}
+"""States after which an instance is gone (TASK_UNKNOWN: the master never heard of it)."""
+
+
+def config_key(app: AppDefinition) -> str:
+    """The app's ``lastConfigChangeAt``: old or new in a rolling upgrade."""
+    if app.version_info is not None:
+        return app.version_info.last_config_change_at
+    return app.version or ""
+
+
+def task_id_for(app_id: str) -> str:
+    """A new task id: ``<app path with / as _>.<uuid>`` (Marathon 1.x's older form)."""
+    return f"{app_id.strip('/').replace('/', '_')}.{uuid.uuid4().hex}"
+
+
+@dataclass(slots=True)
+class Instance:
+    """Marathon's view of one task (Marathon 1.4+ calls it an instance)."""
+
+    task_id: str
+    app_id: str
+    config_version: str
+    """The app's lastConfigChangeAt at launch: old or new in a rolling upgrade."""
+    version: str
+    """The app version the task was launched with."""
+    agent_id: str
+    host: str
+    """The agent's hostname as the master knows it (Marathon's ``host``)."""
+    ports: list[int]
+    staged_at: float
+    """Wall-clock seconds (every timestamp of an instance is wall time: it is shown)."""
+    state: str = TaskState.STAGING.value
+    started_at: float | None = None
+    ip: str = ""
+    """The agent's advertised IP (``ipAddresses``); the host when the offer had none."""
+    service_ports: list[int] = field(default_factory=list)
+    """The app's service ports when the task was launched (Marathon's ``servicePorts``)."""
+    healthy: bool | None = None
+    first_success: float | None = None
+    last_success: float | None = None
+    last_failure: float | None = None
+    failure_cause: str | None = None
+    consecutive_failures: int = 0
+    killing: bool = False
+    kill_sent_at: float = 0.0
+    kill_reason: str = ""
+    unreachable_since: float | None = None
+    inactive: bool = False
+    heard: bool = True
+    """False for records loaded after a failover until a status update arrives."""
+    _json: dict[str, Any] | None = None
+
+    def record(self) -> dict[str, Any]:
+        """What is persisted (instances/<app>)."""
+        return {
+            "taskId": self.task_id,
+            "appId": self.app_id,
+            "configVersion": self.config_version,
+            "version": self.version,
+            "agentId": self.agent_id,
+            "host": self.host,
+            "ip": self.ip,
+            "ports": self.ports,
+            "servicePorts": self.service_ports,
+            "stagedAt": self.staged_at,
+            "startedAt": self.started_at,
+            "state": self.state,
+        }
+
+    @classmethod
+    def from_record(cls, doc: dict[str, Any]) -> Instance:
+        return cls(
+            task_id=str(doc["taskId"]),
+            app_id=str(doc["appId"]),
+            config_version=str(doc["configVersion"]),
+            version=str(doc["version"]),
+            agent_id=str(doc["agentId"]),
+            host=str(doc["host"]),
+            ip=str(doc.get("ip") or doc["host"]),
+            ports=[int(x) for x in doc.get("ports", [])],
+            service_ports=[int(x) for x in doc.get("servicePorts") or []],
+            staged_at=float(doc["stagedAt"]),
+            started_at=doc.get("startedAt"),
+            state=str(doc.get("state", TaskState.STAGING.value)),
+            heard=False,
+        )
+
+    @property
+    def running(self) -> bool:
+        return self.state == TaskState.RUNNING.value
+
+    def to_json(self, has_checks: bool) -> dict[str, Any]:
+        """Marathon's task JSON (``EnrichedTask`` in Marathon's RAML), exactly its fields:
+        strict clients build objects from them, so nothing is added (cached until the
+        instance changes)."""
+        if self._json is None:
+            out: dict[str, Any] = {
+                "id": self.task_id,
+                "appId": self.app_id,
+                "host": self.host,
+                "ipAddresses": [{"ipAddress": self.ip or self.host, "protocol": "IPv4"}],
+                "ports": list(self.ports),
+                "servicePorts": list(self.service_ports),
+                "slaveId": self.agent_id,
+                "stagedAt": timestamp(self.staged_at),
+                "startedAt": timestamp(self.started_at) if self.started_at else None,
+                "state": self.state,
+                "version": self.version,
+                "healthCheckResults": [],
+                "localVolumes": [],
+                "role": "*",
+            }
+            if has_checks and self.healthy is not None:
+                out["healthCheckResults"] = [self.health_json()]
+            self._json = out
+        return self._json
+
+    def health_json(self) -> dict[str, Any]:
+        """Marathon's ``Health`` of this task (one entry: pydcos combines the checks)."""
+
+        def at(when: float | None) -> str | None:
+            return timestamp(when) if when is not None else None
+
+        return {
+            "alive": bool(self.healthy),
+            "consecutiveFailures": self.consecutive_failures,
+            "firstSuccess": at(self.first_success),
+            "lastSuccess": at(self.last_success),
+            "lastFailure": at(self.last_failure),
+            "lastFailureCause": self.failure_cause,
+            "instanceId": self.task_id,
+        }
+
+
+@dataclass
+class OfferStats:
+    """Why an app's launches wait: Marathon's processedOffersSummary, simplified."""
+
+    processed: int = 0
+    unused: int = 0
+    last_unused_at: float | None = None
+    last_used_at: float | None = None
+    reasons: Counter[str] = field(default_factory=Counter)
+    """Reject reasons (InsufficientCpus, UnfulfilledConstraint...) since queued."""
+    last_round: list[str] = field(default_factory=list)
+    """Detailed reasons of the latest offer batch that could not be used."""
+    last_unused: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=10))

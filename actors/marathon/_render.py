@@ -1,0 +1,217 @@
+"""Marathon's JSON views of the core's state: apps (with counts, tasks, last failure),
+groups, the launch queue (with why each app waits), deployments (with what each action
+waits for), ``/v2/info`` and ``/metrics``. Read-only, no I/O; times from the event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.task_states import TaskState
+
+from ._app import AppDefinition
+from ._backoff import LaunchBackoff
+from ._deployments import Deployments
+from ._events import timestamp
+from ._group import Group
+from ._instances import OfferStats
+from ._messages import FAILOVER_TIMEOUT, MARATHON_VERSION, ApiReply
+from ._plan import StopApplication
+from ._upgrade import waiting_reason
+
+
+class Views(Deployments):
+    """Renders the state as Marathon's REST API shows it."""
+
+    def _counts(self, app: AppDefinition) -> dict[str, int]:
+        staged = running = healthy = unhealthy = 0
+        for inst in self.by_app.get(app.id, {}).values():
+            if inst.running:
+                running += 1
+            elif inst.state in (TaskState.STAGING.value, TaskState.STARTING.value):
+                staged += 1
+            if inst.healthy is True:
+                healthy += 1
+            elif inst.healthy is False:
+                unhealthy += 1
+        return {
+            "tasksStaged": staged,
+            "tasksRunning": running,
+            "tasksHealthy": healthy,
+            "tasksUnhealthy": unhealthy,
+        }
+
+    def _deployments_of(self, app_id: str) -> list[dict[str, str]]:
+        return [{"id": r.plan.id} for r in self.runs.values() if app_id in r.plan.affected_apps]
+
+    def app_json(self, app: AppDefinition, embed: set[str]) -> dict[str, Any]:
+        out = app.to_json()
+        out.update(self._counts(app))
+        out["deployments"] = self._deployments_of(app.id)
+        if "apps.tasks" in embed or "app.tasks" in embed:
+            checks = bool(app.health_checks)
+            out["tasks"] = [i.to_json(checks) for i in self.by_app.get(app.id, {}).values()]
+        if ("apps.lastTaskFailure" in embed or "app.lastTaskFailure" in embed) and (
+            app.id in self.last_failure
+        ):
+            out["lastTaskFailure"] = self.last_failure[app.id]
+        if "apps.readiness" in embed:
+            out["readinessCheckResults"] = []
+        return out
+
+    def waiting_reason(self, app_id: str) -> str:
+        now = self.now
+        backoff = self.backoff.get(app_id)
+        if backoff is not None and backoff.is_delayed(now):
+            left = (backoff.deadline or now) - now
+            return (
+                f"backoff: next launch in {left:.1f}s after {backoff.failures} "
+                "consecutive failure(s)"
+            )
+        if not self.subscribed:
+            return "waiting for the framework to (re)register with the master"
+        stats = self.offer_stats.get(app_id)
+        if stats is None or (stats.processed == 0):
+            return "waiting for offers: none received yet"
+        if stats.last_round:
+            distinct = list(dict.fromkeys(stats.last_round))
+            shown = "; ".join(distinct[:3])
+            more = f" (+{len(distinct) - 3} more)" if len(distinct) > 3 else ""
+            return f"waiting for offers: no offer matches: {shown}{more}"
+        return "waiting for offers"
+
+    def queue_json(self) -> dict[str, Any]:
+        now = self.now
+        out = []
+        for app_id, count in sorted(self.queue.items()):
+            app = self.deploying_app(app_id)
+            if app is None or count <= 0:
+                continue
+            stats = self.offer_stats.get(app_id) or OfferStats()
+            backoff = self.backoff.get(app_id) or LaunchBackoff.for_app(app)
+            reject = [
+                {"reason": reason, "declined": n, "processed": stats.processed}
+                for reason, n in stats.reasons.most_common()
+            ]
+            out.append(
+                {
+                    "count": count,
+                    "delay": backoff.to_json(now),
+                    "since": timestamp(self.wall - (now - self.queued_since.get(app_id, now))),
+                    "app": app.to_json(),
+                    "processedOffersSummary": {
+                        "processedOffersCount": stats.processed,
+                        "unusedOffersCount": stats.unused,
+                        "lastUnusedOfferAt": timestamp(stats.last_unused_at)
+                        if stats.last_unused_at
+                        else None,
+                        "lastUsedOfferAt": timestamp(stats.last_used_at)
+                        if stats.last_used_at
+                        else None,
+                        "rejectSummaryLastOffers": reject,
+                        "rejectSummaryLaunchAttempt": reject,
+                    },
+                    "lastUnusedOffers": list(stats.last_unused),
+                    "waitingReason": self.waiting_reason(app_id),
+                }
+            )
+        return {"queue": out}
+
+    def deployments_json(self) -> list[dict[str, Any]]:
+        now = self.now
+        out = []
+        for run in self.runs.values():
+            doc = run.plan.to_json(min(run.step + 1, len(run.plan.steps)))
+            for action_doc, action in zip(doc["currentActions"], run.current(), strict=False):
+                app_id = action.app.id
+                if app_id in run.done:
+                    action_doc["waitingFor"] = "finished"
+                    continue
+                reasons = []
+                state = self.restarts.get(app_id)
+                if state is not None:
+                    reasons.append(waiting_reason(state, now))
+                if self.queue.get(app_id):
+                    reasons.append(f"{self.queue[app_id]} queued: {self.waiting_reason(app_id)}")
+                elif state is None:
+                    tasks = self.by_app.get(app_id, {})
+                    if isinstance(action, StopApplication):
+                        reasons.append(f"waiting for {len(tasks)} instance(s) to terminate")
+                    else:
+                        serving = sum(1 for i in tasks.values() if self.serving(i, action.app))
+                        reasons.append(
+                            f"{serving} of {action.app.instances} instance(s) running"
+                            + (" and healthy" if action.app.health_checks else "")
+                            + (f", {len(tasks)} alive" if len(tasks) != serving else "")
+                        )
+                action_doc["waitingFor"] = "; ".join(reasons)
+            out.append(doc)
+        return out
+
+    def group_json(self, group: Group, embed: set[str]) -> dict[str, Any]:
+        app_embed = {e.replace("group.apps.", "apps.") for e in embed}
+        out: dict[str, Any] = {
+            "id": group.id,
+            "apps": [self.app_json(a, app_embed) for a in group.apps],
+            "groups": [self.group_json(g, embed) for g in group.groups],
+            "dependencies": list(group.dependencies),
+            "version": group.version or self.root.version,
+            "pods": [],
+        }
+        return out
+
+    def info_json(self) -> ApiReply:
+        """``GET /v2/info``: Marathon's fields, one to one (strict clients map them)."""
+        url = self.http_url
+        leader = url.removeprefix("http://").removeprefix("https://")
+        return ApiReply(
+            200,
+            {
+                "name": "marathon",
+                "version": MARATHON_VERSION,
+                "buildref": "pydcos",
+                "elected": True,
+                "leader": leader,
+                "frameworkId": self.framework_id,
+                "marathon_config": {
+                    "master": self.master_address,
+                    "failover_timeout": FAILOVER_TIMEOUT,
+                    "framework_name": "marathon",
+                    "hostname": self.hostname,
+                    "decline_offer_duration": int(self.config.idle_refuse_seconds * 1000),
+                    "reconciliation_interval": int(self.config.reconcile_interval * 1000),
+                    "task_launch_timeout": 300000,
+                    "mesos_role": "*",
+                },
+                "zookeeper_config": {"zk": "zk://.../marathon", "zk_session_timeout": 10000},
+                "http_config": {"http_port": int(url.rsplit(":", 1)[-1] or 0) if url else 0},
+                "event_subscriber": {"type": "http_callback", "http_endpoints": []},
+            },
+        )
+
+    def metrics_json(self) -> ApiReply:
+        """``GET /metrics``: Dropwizard-shaped gauges and counters."""
+        gauges = {
+            "marathon.apps.active.gauge": len(self.apps),
+            "marathon.instances.running.gauge": sum(
+                1 for i in self.instances.values() if i.running
+            ),
+            "marathon.instances.staged.gauge": sum(
+                1 for i in self.instances.values() if i.state == TaskState.STAGING.value
+            ),
+            "marathon.instances.total.gauge": len(self.instances),
+            "marathon.deployments.active.gauge": len(self.runs),
+            "marathon.launch-queue.count.gauge": sum(self.queue.values()),
+            "marathon.events.subscribers.gauge": self.subscribers,
+            "marathon.uptime.gauge": round(self.wall - self.started_wall, 3),
+            "marathon.quarantined.gauge": len(self.q.entries),
+            "marathon.adopting.gauge": len(self.adopting),
+        }
+        counters = {f"marathon.{k}.counter": v for k, v in sorted(self.counters.items())}
+        return ApiReply(
+            200,
+            {
+                "version": "4.0.0",
+                "gauges": {k: {"value": v} for k, v in gauges.items()},
+                "counters": {k: {"count": v} for k, v in counters.items()},
+            },
+        )

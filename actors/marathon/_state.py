@@ -1,0 +1,263 @@
+"""``MarathonState``: everything Marathon knows, and the small helpers every part of the
+core shares (emit an effect, kill an instance, which definition governs an app now).
+
+The core is layered over this one state, each layer in its own file and each adding the
+decisions that change together (see README.md, "decision -> file"):
+
+    MarathonState (_state.py) -> Deployments (_deployments.py) -> Views (_render.py)
+      -> Operations (_ops.py) -> MarathonCore (_core.py: the event router)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from actors import protocol as p
+
+from ._app import AppDefinition
+from ._backoff import LaunchBackoff
+from ._constraints import Agent
+from ._group import Group
+from ._instances import Instance, OfferStats
+from ._messages import (
+    Acknowledge,
+    ApiReply,
+    AwaitStored,
+    Effect,
+    Kill,
+    MarathonConfig,
+    Publish,
+)
+from ._paths import ROOT
+from ._plan import DeploymentAction, DeploymentPlan, StopApplication
+from ._quarantine import Quarantine
+from ._upgrade import RestartState
+
+log = logging.getLogger("actors.marathon")
+
+
+@dataclass
+class Run:
+    """One deployment in motion."""
+
+    plan: DeploymentPlan
+    restart: tuple[str, ...]
+    step: int = 0
+    """0-based index of the current step; == len(steps) once finished."""
+    done: set[str] = field(default_factory=set)
+    """Apps whose action in the current step has finished."""
+    started_at: float = 0.0
+
+    def doc(self) -> dict[str, Any]:
+        return {
+            "id": self.plan.id,
+            "version": self.plan.version,
+            "original": self.plan.original.to_json(),
+            "target": self.plan.target.to_json(),
+            "restart": list(self.restart),
+            "step": self.step,
+        }
+
+    def current(self) -> tuple[DeploymentAction, ...]:
+        steps = self.plan.steps
+        return steps[self.step].actions if self.step < len(steps) else ()
+
+
+class Refused(Exception):
+    """An API request refused with a Marathon-shaped body (4xx)."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(body.get("message", ""))
+        self.status = status
+        self.body = body
+
+
+class StoreError(Exception):
+    """A store effect failed (fed back as ``StoreFailed``), classified by the shell."""
+
+    def __init__(
+        self,
+        error: Exception,
+        *,
+        transient: bool = False,
+        too_large: tuple[int, int] | None = None,
+    ) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.transient = transient
+        """ZooKeeper did not answer: retry (503 with ``Retry-After``)."""
+        self.too_large = too_large
+        """(size, limit) when a document exceeds the store's limit (422)."""
+
+
+def not_found(what: str) -> Refused:
+    return Refused(404, {"message": what})
+
+
+@dataclass
+class Deferred:
+    """An answer that waits for the store: ``then()`` runs once the store effects
+    emitted before it succeeded (it may defer again)."""
+
+    then: Callable[[], Answer]
+
+
+Answer = ApiReply | Deferred
+"""What an operation returns: its reply, or the rest of it after the store."""
+
+
+@dataclass
+class Pending:
+    """What the core does once the store effects before ``AwaitStored`` are done."""
+
+    on_stored: Callable[[], None]
+    on_failed: Callable[[Exception], None]
+
+
+class MarathonState:
+    """Desired state (root group, versions, deployments), observed state (instances),
+    the launch queue and the scheduler's bookkeeping. Not thread-safe: one actor owns
+    it; ``now``/``wall`` are the times of the event being handled."""
+
+    def __init__(
+        self,
+        config: MarathonConfig | None = None,
+        *,
+        master_address: str = "",
+        hostname: str = "localhost",
+    ) -> None:
+        self.config = config or MarathonConfig()
+        self.master_address = master_address
+        self.hostname = hostname
+        self.http_url = ""
+        """This master's HTTP URL (``/v2/info``'s ``leader``); the shell keeps it fresh."""
+        self.subscribers = 0
+        """Event stream subscribers (a metric); the shell keeps it fresh."""
+        self.now = 0.0
+        self.wall = 0.0
+        self.framework_id: str | None = None
+        self.subscribed = False
+        self.suppressed = False
+        self.root = Group(id=ROOT)
+        self.apps: dict[str, AppDefinition] = {}
+        self.versions: dict[str, list[dict[str, Any]]] = {}
+        self.instances: dict[str, Instance] = {}
+        self.by_app: dict[str, dict[str, Instance]] = {}
+        self.runs: dict[str, Run] = {}
+        self.restarts: dict[str, RestartState] = {}
+        self.queue: dict[str, int] = {}
+        self.queued_since: dict[str, float] = {}
+        self.backoff: dict[str, LaunchBackoff] = {}
+        self.offer_stats: dict[str, OfferStats] = {}
+        self.last_failure: dict[str, dict[str, Any]] = {}
+        self.agents: dict[str, Agent] = {}
+        self.dirty: set[str] = set()
+        """Apps to converge at the end of this event."""
+        self.persist_dirty: set[str] = set()
+        """Apps whose instance records must be written (at the next tick at the latest)."""
+        self.last_reconcile = 0.0
+        self.counters: Counter[str] = Counter()
+        self.started_wall = 0.0
+        self.q = Quarantine()
+        self.znode_prefix = "/marathon"
+        self.adopting: set[str] = set()
+        self.adopt_deadline = 0.0
+        self.out: list[Effect] = []
+        """Effects of the event being handled, in order."""
+        self.pending: Pending | None = None
+
+    # ------------------------------------------------------------------- effects
+
+    def emit(self, effect: Effect) -> None:
+        self.out.append(effect)
+
+    def publish(self, event_type: str, **fields: Any) -> None:
+        self.out.append(Publish(event_type, fields))
+
+    def await_stored(
+        self, on_stored: Callable[[], None], on_failed: Callable[[Exception], None]
+    ) -> None:
+        """End this batch: carry on with ``on_stored`` once the store effects emitted
+        so far succeeded, or ``on_failed`` with the error."""
+        self.pending = Pending(on_stored, on_failed)
+        self.out.append(AwaitStored())
+
+    def where(self, key: str) -> str:
+        """The znode of a store key, for reports."""
+        return f"{self.znode_prefix}/{key}"
+
+    def ack(self, update: p.StatusUpdate) -> None:
+        if update.uuid and self.subscribed:
+            self.emit(Acknowledge(update))
+
+    # ----------------------------------------------------------------- instances
+
+    def add_instance(self, inst: Instance) -> None:
+        self.instances[inst.task_id] = inst
+        self.by_app.setdefault(inst.app_id, {})[inst.task_id] = inst
+
+    def remove_instance(self, inst: Instance) -> None:
+        self.instances.pop(inst.task_id, None)
+        tasks = self.by_app.get(inst.app_id)
+        if tasks is not None:
+            tasks.pop(inst.task_id, None)
+            if not tasks:
+                del self.by_app[inst.app_id]
+
+    def kill(self, inst: Instance, reason: str) -> None:
+        """Mark ``inst`` as being killed and ask the master (again after
+        ``kill_retry_seconds``); unsubscribed, the kill is sent at the next subscription."""
+        now = self.now
+        if inst.killing and now - inst.kill_sent_at < self.config.kill_retry_seconds:
+            return
+        inst.killing = True
+        inst.kill_reason = reason
+        inst._json = None
+        if self.subscribed:
+            inst.kill_sent_at = now
+            self.emit(Kill(inst.task_id))
+            self.counters["tasks_killed"] += 1
+
+    def retry_kills(self, now: float) -> None:
+        for inst in list(self.instances.values()):
+            if inst.killing and now - inst.kill_sent_at >= self.config.kill_retry_seconds:
+                inst.kill_sent_at = 0.0
+                self.kill(inst, inst.kill_reason)
+
+    def agent_of(self, inst: Instance) -> Agent:
+        return self.agents.get(inst.agent_id) or Agent(inst.host)
+
+    # --------------------------------------------------------------- governance
+
+    def governing(self, app_id: str) -> tuple[Run | None, DeploymentAction | None, bool]:
+        """(run, action, started) of the deployment that owns ``app_id`` now, if any."""
+        for run in self.runs.values():
+            for index, s in enumerate(run.plan.steps):
+                if index < run.step:
+                    continue
+                for action in s.actions:
+                    if action.app.id == app_id:
+                        return run, action, index == run.step
+        return None, None, False
+
+    def deploying_app(self, app_id: str) -> AppDefinition | None:
+        """The definition instances of ``app_id`` should have right now."""
+        run, action, started = self.governing(app_id)
+        if run is not None and action is not None:
+            if not started:
+                return run.plan.original.app(app_id)
+            if isinstance(action, StopApplication):
+                return None
+            return action.app
+        return self.apps.get(app_id)
+
+    @staticmethod
+    def serving(inst: Instance, app: AppDefinition) -> bool:
+        """Running, not being killed, and healthy when the app has health checks."""
+        if not inst.running or inst.killing:
+            return False
+        return inst.healthy is True if app.health_checks else True
