@@ -20,7 +20,7 @@ from actors.framework import (
 )
 from actors.framework.testing import Declined, FrameworkHarness, Launched
 from runtime import Actor, Node
-from runtime.testing import wait_for
+from runtime.testing import settle, wait_for
 
 
 @pytest.fixture
@@ -205,6 +205,7 @@ def test_a_failover_stop_keeps_the_framework(node: Node, harness: FrameworkHarne
     ).start()
     assert driver.wait_subscribed(5)
     driver.stop(failover=True)
+    settle(node)  # every actor idle: whatever the driver sent has been recorded
     assert harness.count(p.Teardown) == 0
 
 
