@@ -4,7 +4,7 @@ See runtime/README.md for the picture and the failure rules.
 """
 
 from runtime._actor import Actor
-from runtime._clock import Clock, ManualClock, SystemClock
+from runtime._clock import Clock, ManualClock, SystemClock, real_now
 from runtime._connect import Cluster, NoCluster, connect, parse_zk_url
 from runtime._intensity import add_restart
 from runtime._messages import (
@@ -92,6 +92,7 @@ __all__ = [
     "connect",
     "is_normal_exit",
     "parse_zk_url",
+    "real_now",
     "register_message",
     "split_address",
 ]
