@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -329,7 +328,7 @@ class AgentActor(Actor):
             ref.tell(message)
 
     def _register(self) -> None:
-        self._last_register = time.monotonic()
+        self._last_register = self.clock.now()
         self.advertised = self._host_free_resources()
         res = self.advertised.to_dict()
         attrs = self.attributes.to_dict()
@@ -361,7 +360,7 @@ class AgentActor(Actor):
         elif isinstance(message, p.Ping):
             if self.registered and self.agent_id and message.master_id == self.master_id:
                 self._tell_master(p.Pong(self.agent_id, message.seq))
-            elif time.monotonic() - self._last_register >= self.register_retry_interval:
+            elif self.clock.now() - self._last_register >= self.register_retry_interval:
                 # A master we are not registered with pings us (it restarted, or took
                 # over): re-register with our tasks, at most once per retry interval.
                 self.registered = False
@@ -406,13 +405,13 @@ class AgentActor(Actor):
         self.master_id = m.master_id
         self.registered = True
         log.info("agent %s registered with master %s", m.agent_id, m.master_id)
-        now = time.monotonic()
+        now = self.clock.now()
         for t in self.tasks.values():
             if t.stream:
                 self._send_head(t, now)
 
     def _on_retry(self) -> None:
-        now = time.monotonic()
+        now = self.clock.now()
         if not self.registered:
             if self.master_address and now - self._last_register >= self.register_retry_interval:
                 self._register()
@@ -535,7 +534,7 @@ class AgentActor(Actor):
             agent_id=self.agent_id or "",
             state=state,
             uuid=uuid.uuid4().hex,
-            timestamp=time.time(),
+            timestamp=self.clock.wall(),
             reason=reason,
             message=message,
             healthy=healthy,
@@ -546,7 +545,7 @@ class AgentActor(Actor):
         t.stream.append(update)
         self._checkpoint(t)  # BEFORE sending: a sent update is never forgotten
         if len(t.stream) == 1 and self.registered:
-            self._send_head(t, time.monotonic())
+            self._send_head(t, self.clock.now())
 
     def _send_head(self, t: _Task, now: float) -> None:
         t.sent_at = now
@@ -559,7 +558,7 @@ class AgentActor(Actor):
         t.stream.popleft()
         if t.stream:
             self._checkpoint(t)
-            self._send_head(t, time.monotonic())
+            self._send_head(t, self.clock.now())
         elif is_terminal(t.state):
             del self.tasks[m.task_id]
             self._forget(m.task_id)

@@ -27,6 +27,7 @@ from actors.agent._spec import (
     Usage,
 )
 from actors.task_states import TERMINAL_STATES
+from runtime import Clock, SystemClock
 
 log = logging.getLogger("actors.agent")
 
@@ -70,7 +71,10 @@ class TaskHandle:
         on_update: OnUpdate,
         on_health: OnHealth | None,
         work_dir: str,
+        clock: Clock | None = None,
     ) -> None:
+        self.clock: Clock = clock or SystemClock()
+        """The containerizer's clock: health checks time their grace period with it."""
         self.spec = spec
         self.task_id = spec.task_id
         self.sandbox = sandbox
@@ -180,6 +184,7 @@ class TaskHandle:
                 host_ports,
                 functools.partial(self._check_report, i),
                 run_command,
+                clock=self.clock.now,
             )
             for i, check in enumerate(checks)
         ]

@@ -5,7 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+from runtime import real_now
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "pids")
@@ -127,9 +130,11 @@ class Cgroup:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)
 
-    def destroy(self, timeout: float = 5.0) -> None:
-        """SIGKILL whatever is left, then remove the directories (retrying while busy)."""
-        deadline = time.monotonic() + timeout
+    def destroy(self, timeout: float = 5.0, now: Callable[[], float] = real_now) -> None:
+        """SIGKILL whatever is left, then remove the directories (retrying while busy,
+        for ``timeout`` seconds of ``now``: real time by default, as this thread blocks
+        on the kernel)."""
+        deadline = now() + timeout
         while True:
             self.kill_all(9)
             busy = False
@@ -140,6 +145,6 @@ class Cgroup:
                     pass
                 except OSError:
                     busy = True
-            if not busy or time.monotonic() > deadline:
+            if not busy or now() > deadline:
                 return
             time.sleep(0.02)

@@ -43,6 +43,7 @@ from actors.agent._spec import (
     TaskSpec,
     Usage,
 )
+from runtime import Clock, SystemClock
 
 log = logging.getLogger("actors.agent.docker")
 
@@ -79,6 +80,7 @@ class DockerTask(TaskHandle):
     kind = "docker"
 
     def __init__(self, *a: Any, containerizer: DockerContainerizer, **kw: Any) -> None:
+        kw["clock"] = containerizer.clock
         super().__init__(*a, **kw)
         self._c = containerizer
         self._container: Any = None
@@ -366,7 +368,11 @@ class DockerContainerizer:
         host: str = "127.0.0.1",
         max_log_bytes: int = 10 * 1024 * 1024,
         max_log_files: int = 3,
+        clock: Clock | None = None,
     ) -> None:
+        self.clock: Clock = clock or SystemClock()
+        """The agent's clock: task health timing, and where a reattached log follow
+        resumes (wall seconds)."""
         self.work_dir = str(work_dir)
         self.agent_id = agent_id
         self.host = host
@@ -474,7 +480,7 @@ class DockerContainerizer:
                 task._container = container
                 task.checkpoint_data = cp
                 task.state = TASK_RUNNING
-                task._attach(since=int(time.time()))
+                task._attach(since=int(self.clock.wall()))
                 out.append(RecoveredTask(tid, True, task, TASK_RUNNING, None, "reattached"))
                 continue
             if container is None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import psutil
 
 from actors.agent._errors import AgentError
+from runtime import real_now
 
 TEST_IMAGE = "pydcos-test-busybox:latest"
 
@@ -66,10 +67,10 @@ class DockerDaemon:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + self.start_timeout
+        deadline = real_now() + self.start_timeout
         import docker
 
-        while time.monotonic() < deadline:
+        while real_now() < deadline:
             if self.proc.poll() is not None:
                 tail = self.log_tail()
                 self.stop()

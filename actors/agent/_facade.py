@@ -20,6 +20,7 @@ from actors.agent._spec import (
     RecoveredTask,
     TaskSpec,
 )
+from runtime import Clock, SystemClock
 
 log = logging.getLogger("actors.agent")
 
@@ -40,16 +41,23 @@ class Containerizers:
         docker_url: str | None = None,
         agent_id: str = "local",
         host: str = "127.0.0.1",
+        clock: Clock | None = None,
         **native_kw: Any,
     ) -> None:
+        self.clock: Clock = clock or SystemClock()
+        """One clock for every containerizer (the agent node's, from ``AgentProcess``)."""
         self.work_dir = str(work_dir)
         self.by_name: dict[str, Any] = {}
         self.reasons: dict[str, str] = {}
         for n in names:
             if n == "mesos":
-                self.by_name[n] = NativeContainerizer(work_dir, host=host, **native_kw)
+                self.by_name[n] = NativeContainerizer(
+                    work_dir, host=host, clock=self.clock, **native_kw
+                )
             elif n == "docker":
-                d = DockerContainerizer(work_dir, docker_url, agent_id=agent_id, host=host)
+                d = DockerContainerizer(
+                    work_dir, docker_url, agent_id=agent_id, host=host, clock=self.clock
+                )
                 self.by_name[n] = d
                 if not d.available:
                     self.reasons[n] = str(d.unavailable_reason)

@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from typing import Any
 from actors.agent import _health
 from actors.agent._spec import HealthCheckSpec, HealthReport
 from actors.agent._user import RunAs
+from runtime import real_now
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class HealthCheckRunner:
         on_report: Callable[[HealthReport], None],
         run_command: CommandRunner | None = None,
         host: str = "127.0.0.1",
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = real_now,
     ) -> None:
         self.task_id = task_id
         self.spec = spec

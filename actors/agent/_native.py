@@ -52,6 +52,7 @@ from actors.agent._spec import (
     TaskSpec,
     Usage,
 )
+from runtime import Clock, SystemClock, real_now
 
 log = logging.getLogger("actors.agent.native")
 
@@ -106,6 +107,7 @@ class NativeTask(TaskHandle):
     kind = "mesos"
 
     def __init__(self, *a: Any, containerizer: NativeContainerizer, **kw: Any) -> None:
+        kw["clock"] = containerizer.clock
         super().__init__(*a, **kw)
         self._c = containerizer
         self._pid: int | None = None
@@ -321,14 +323,16 @@ class NativeTask(TaskHandle):
         # A SIGTERM that races the task's start (it lands on a setup step, or before
         # the init's trap exists) is lost, so it is repeated every second of the grace
         # period until the task is gone.
-        deadline = time.monotonic() + grace
-        while self._signal_term() == 0 and time.monotonic() < deadline:
+        # real_now: this bounds how long this thread blocks on the task's exit (runtime's
+        # rule for real waits); a manual clock would never let the grace period end.
+        deadline = real_now() + grace
+        while self._signal_term() == 0 and real_now() < deadline:
             if self._done.wait(0.02):
                 return
-        while (left := deadline - time.monotonic()) > 0:
+        while (left := deadline - real_now()) > 0:
             if self._done.wait(min(1.0, left)):
                 return
-            if time.monotonic() < deadline:
+            if real_now() < deadline:
                 self._signal_term()
         if self._done.is_set():
             return
@@ -448,7 +452,10 @@ class NativeContainerizer:
         max_log_bytes: int = 10 * 1024 * 1024,
         max_log_files: int = 3,
         rotate_interval: float = 1.0,
+        clock: Clock | None = None,
     ) -> None:
+        self.clock: Clock = clock or SystemClock()
+        """The agent's clock, passed to every task (health check timing)."""
         self.work_dir = str(work_dir)
         self.host = host
         self.cgroup_root = cgroup_root

@@ -107,6 +107,7 @@ class AgentProcess:
             agent_id=containerizer_id(work_dir),
             host=self.hostname if self.hostname != "localhost" else "127.0.0.1",
             cgroup_root=self.options.cgroup_root,
+            clock=self.node.clock,
         )
         for name, why in c.reasons.items():
             log.warning("containerizer %s unavailable: %s", name, why)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -23,17 +22,24 @@ from actors.agent._errors import AgentError
 from actors.agent._facade import Containerizers
 from actors.agent._spec import (
     HealthCheckSpec,
-    PortMapping,
     RecoveredTask,
     TaskSpec,
     UriSpec,
     Usage,
-    Volume,
 )
 from actors.agent._task_supervisor import Kill, TaskSupervisor, _Health, _Update
 from actors.agent._user import valid_user_name
 from actors.resources import ResourceError, Resources
-from runtime import ActorNotFound, ActorRef, ChildSpec, Node, Supervisor, SupervisorRef
+from runtime import (
+    ActorNotFound,
+    ActorRef,
+    ChildSpec,
+    Clock,
+    Node,
+    Supervisor,
+    SupervisorRef,
+    real_now,
+)
 
 log = logging.getLogger("actors.agent")
 
@@ -48,18 +54,8 @@ class SpecError(AgentError, ValueError):
 
 
 def _health(h: p.HealthCheckInfo) -> HealthCheckSpec:
-    return HealthCheckSpec(
-        protocol=h.protocol,
-        path=h.path,
-        port_index=h.port_index if h.port is None else None,
-        port=h.port,
-        command=h.command,
-        grace_period_seconds=h.grace_period_seconds,
-        interval_seconds=h.interval_seconds,
-        timeout_seconds=h.timeout_seconds,
-        max_consecutive_failures=h.max_consecutive_failures,
-        delay_seconds=h.delay_seconds,
-    )
+    """The check as the runner reads it: a fixed ``port`` wins over ``port_index``."""
+    return h if h.port is None else dataclasses.replace(h, port_index=None)
 
 
 def task_spec(task: p.TaskInfo, default_user: str | None = None) -> TaskSpec:
@@ -86,10 +82,6 @@ def task_spec(task: p.TaskInfo, default_user: str | None = None) -> TaskSpec:
     cmd = task.command
     container = task.container or p.ContainerInfo()
     docker = container.docker
-    mappings = tuple(
-        PortMapping(m.container_port, m.host_port, m.protocol) for m in container.port_mappings
-    )
-    volumes = tuple(Volume(v.container_path, v.host_path, v.mode) for v in container.volumes)
     uris = tuple(UriSpec(u.value, u.executable, u.extract) for u in (cmd.uris if cmd else []))
     env = dict(cmd.env) if cmd else {}
     user = cmd.user if cmd and cmd.user else None  # "" as Marathon may send: unset
@@ -104,8 +96,8 @@ def task_spec(task: p.TaskInfo, default_user: str | None = None) -> TaskSpec:
         container_type=container.type,
         image=docker.image if docker else None,
         network=container.network,
-        port_mappings=mappings,
-        volumes=volumes,
+        port_mappings=tuple(container.port_mappings),
+        volumes=tuple(container.volumes),
         force_pull=docker.force_pull_image if docker else False,
         cpus=res.scalar("cpus") or 0.1,
         mem=res.scalar("mem") or 32.0,
@@ -145,7 +137,10 @@ class ContainerRunner:
         gc_delay: float = _gc.DEFAULT_GC_DELAY,
         gc_disk_headroom: float = _gc.DEFAULT_GC_DISK_HEADROOM,
         default_user: str | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        self.clock: Clock = clock or containerizers.clock
+        """Wall time for sandbox garbage collection (the containerizers' by default)."""
         self.containerizers = containerizers
         self.default_user = default_user
         """The user of native tasks that name none (``pydcos agent --default-user``)."""
@@ -311,7 +306,7 @@ class ContainerRunner:
                 _gc.collect(
                     self.containerizers.work_dir,
                     live,
-                    time.time(),
+                    self.clock.wall(),
                     self.gc_delay,
                     self.gc_disk_headroom,
                 )
@@ -341,7 +336,7 @@ class ContainerRunner:
         ]
         for t in threads:
             t.start()
-        deadline = time.monotonic() + self.usage_timeout
+        deadline = real_now() + self.usage_timeout  # real: bounds how long the agent blocks
         for t in threads:
-            t.join(max(0.0, deadline - time.monotonic()))
+            t.join(max(0.0, deadline - real_now()))
         return {tid: dataclasses.asdict(u) for tid, u in list(results.items()) if u is not None}

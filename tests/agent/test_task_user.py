@@ -72,7 +72,7 @@ def test_the_tasks_user_then_the_agents_default(
 
 
 def test_metronomes_run_user_reaches_the_task() -> None:
-    from actors.metronome._actor import task_info
+    from actors.metronome import task_info
     from actors.metronome._job import JobSpec
     from actors.metronome._run import JobRun
 
