@@ -60,6 +60,7 @@ from zk._server import (
 from zk._store import (
     DEFAULT_MAX_BYTES,
     DEFAULT_NODE_LIMIT,
+    MAGIC,
     Delete,
     Document,
     Put,
@@ -80,6 +81,7 @@ __all__ = [
     "DEFAULT_TICK_MS",
     "HEAP_MB",
     "JUTE_MAXBUFFER",
+    "MAGIC",
     "BadCredentials",
     "BatchFailed",
     "CorruptData",

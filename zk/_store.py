@@ -66,6 +66,8 @@ from zk._retry import DEFAULT_RETRY, RetryPolicy
 log = logging.getLogger(__name__)
 
 MAGIC = "pydcos.doc/1"
+"""The ``pydcos`` key of every document header: data without it is foreign (reported
+and skipped as `CorruptData`, never decoded)."""
 DEFAULT_NODE_LIMIT = 128 * 1024
 """Largest write sent to ZooKeeper in one request (an inline document, a chunk, a batch).
 

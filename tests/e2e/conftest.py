@@ -193,8 +193,7 @@ def kill_native_tasks(work_dir: Path) -> list[int]:
 
     Native tasks run in their own session and outlive a SIGKILLed agent by design; a test
     must not leave them (or their cgroups) behind."""
-    from actors.agent._cgroups import Cgroup
-    from actors.agent._checkpoint import read_checkpoints
+    from actors.agent import Cgroup, read_checkpoints
 
     killed = []
     for cp in read_checkpoints(work_dir):
@@ -213,7 +212,7 @@ def kill_native_tasks(work_dir: Path) -> list[int]:
 
 def remove_cgroup_root(root: str, scratch: Path) -> None:
     """SIGKILL whatever still runs under the cgroup ``root`` and remove it."""
-    from actors.agent._native import NativeContainerizer
+    from actors.agent import NativeContainerizer
 
     with contextlib.suppress(Exception):
         NativeContainerizer(scratch, cgroup_root=root).remove_cgroup_root(kill_tasks=True)
@@ -234,7 +233,7 @@ def task_alive(cp: dict[str, Any]) -> bool:
 
 
 def native_checkpoints(work_dir: Path) -> dict[str, dict[str, Any]]:
-    from actors.agent._checkpoint import read_checkpoints
+    from actors.agent import read_checkpoints
 
     return {str(cp["task_id"]): cp for cp in read_checkpoints(work_dir) if "task_id" in cp}
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from actors.agent._agent_actor import GetAgentState
+from actors.agent import GetAgentState
 from tests.e2e._tasks import Launcher, task
 from tests.e2e.conftest import E2ECluster, Framework, Proc, wait_for
 

@@ -17,8 +17,7 @@ import psutil
 import pytest
 
 from actors import protocol as p
-from actors.agent._agent_actor import GetAgentState, GetUsage
-from actors.agent._task_store import TaskStore
+from actors.agent import GetAgentState, GetUsage, TaskStore
 from tests.e2e._tasks import Launcher, task
 from tests.e2e.conftest import (
     E2ECluster,
@@ -159,7 +158,7 @@ def test_a_restarted_agent_reattaches_to_its_docker_containers(
     down is FAILED with its exit status and removed."""
     import docker
 
-    from actors.agent._dockerd import TEST_IMAGE
+    from actors.agent import TEST_IMAGE
 
     client = docker.DockerClient(base_url=dockerd.url, timeout=30)
     cluster.start(masters=1, agents=0)

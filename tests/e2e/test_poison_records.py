@@ -19,8 +19,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import E2ECluster, Proc, http_request, wait_for
-from zk import StateStore
-from zk._store import MAGIC
+from zk import MAGIC, StateStore
 
 pytestmark = [pytest.mark.slow, pytest.mark.zk]
 

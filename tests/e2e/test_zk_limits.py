@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from actors.gateway._server import MAX_BODY_BYTES
+from actors.gateway import MAX_BODY_BYTES
 from tests.e2e.conftest import E2ECluster, http_request, wait_for
 from zk import (
     DEFAULT_MAX_BYTES,
