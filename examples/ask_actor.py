@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _leader import zk_url
 
-from actors.master._actor import GetState
+from actors.protocol import GetState
 from runtime import connect
 
 
