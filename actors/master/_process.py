@@ -24,10 +24,11 @@ from typing import Any
 
 from actors.gateway import HttpGateway, MasterAbout, master_about
 from actors.gateway import LeaderInfo as GatewayLeader
-from actors.master._actor import MASTER_ACTOR, MasterActor
-from actors.master._master_core import MasterConfig
+from actors.master._actor import MasterActor
 from actors.master._services import LeaderService, ServiceContext
+from actors.master._state import MasterConfig
 from actors.master._state_json import master_metrics
+from actors.protocol import MASTER_ACTOR
 from runtime import ActorRef, ChildSpec, Node
 from transport import Security
 from zk import (
