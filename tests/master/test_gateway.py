@@ -23,7 +23,7 @@ from actors.gateway import HttpGateway, LeaderInfo, MasterAbout
 from actors.master import MasterActor, MemoryRegistryStore, master_metrics
 from actors.resources import Resources
 from runtime import Actor, ActorRef, Node
-from zk.testing import wait_for
+from runtime.testing import wait_for
 
 AGENT = "tcp://127.0.0.1:7001/agent"
 FW = "tcp://127.0.0.1:7100/sched"

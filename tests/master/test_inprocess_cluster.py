@@ -14,16 +14,16 @@ from typing import Any
 import pytest
 
 from actors import protocol as p
-from actors.agent._agent_actor import AgentActor, GetAgentState
+from actors.agent import AgentActor, GetAgentState
 from actors.framework import Scheduler, SchedulerDriver
 from actors.master import MasterActor, MasterConfig, MemoryRegistryStore
 from actors.protocol import GetState
 from actors.resources import Resources
 from runtime import ActorRef, Node
-from tests._wait import wait_for as _shared_wait_for
+from runtime.testing import wait_for as _shared_wait_for
 
 wait_for = functools.partial(_shared_wait_for, retry_errors=False)
-"""The suite's one wait_for (tests/_wait.py); a poll that raises fails at once here."""
+"""The suite's one wait_for (runtime.testing); a poll that raises fails at once here."""
 
 
 @pytest.fixture
