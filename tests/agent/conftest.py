@@ -15,9 +15,7 @@ import psutil
 import pytest
 
 from actors import protocol as p
-from actors.agent._cgroups import CGROUP_ROOT
-from actors.agent._dockerd import DockerDaemon, DockerDaemonError
-from actors.agent._native import NativeContainerizer
+from actors.agent import CGROUP_ROOT, DockerDaemon, DockerDaemonError, NativeContainerizer
 from runtime import Actor, ActorRef
 from tests._wait import wait_for as _shared_wait_for
 

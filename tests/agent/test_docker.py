@@ -13,18 +13,22 @@ import docker
 import pytest
 
 from actors.agent import (
+    LABEL_TASK,
+    REASON_CONTAINER_LIMITATION_MEMORY,
     TASK_FAILED,
     TASK_FINISHED,
     TASK_KILLED,
+    TEST_IMAGE,
     Containerizers,
+    DockerContainerizer,
+    DockerDaemon,
     HealthCheckSpec,
+    HealthReport,
     PortMapping,
     TaskSpec,
+    UpdateLog,
     Volume,
 )
-from actors.agent._docker import LABEL_TASK, DockerContainerizer
-from actors.agent._dockerd import TEST_IMAGE, DockerDaemon
-from actors.agent._spec import REASON_CONTAINER_LIMITATION_MEMORY, HealthReport, UpdateLog
 from tests.agent.conftest import wait_for
 
 pytestmark = pytest.mark.docker
@@ -175,7 +179,7 @@ def test_facade_lists_both_when_engine_is_up(dockerd: DockerDaemon, work_dir: Pa
 AGENT = """
 import sys, time
 sys.path.insert(0, {repo!r})
-from actors.agent._docker import DockerContainerizer
+from actors.agent import DockerContainerizer
 from actors.agent import TaskSpec
 c = DockerContainerizer({wd!r}, {url!r}, agent_id="rec")
 def s(t, cmd):

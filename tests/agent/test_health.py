@@ -5,8 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actors.agent import _health
-from actors.agent._spec import HealthCheckSpec, HealthReport
+from actors.agent import HealthCheckSpec, HealthReport, _health
 
 SPEC = HealthCheckSpec(
     grace_period_seconds=10,

@@ -23,10 +23,7 @@ from typing import Any
 import pytest
 
 from actors import protocol as p
-from actors.agent import _ports
-from actors.agent._agent_actor import AgentActor, GetAgentState
-from actors.agent._facade import Containerizers
-from actors.agent._runner import ContainerRunner
+from actors.agent import AgentActor, Containerizers, ContainerRunner, GetAgentState, _ports
 from actors.master._master_core import MasterConfig, MasterCore, Send
 from actors.resources import Resources
 from runtime import ActorRef, Node

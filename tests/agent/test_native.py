@@ -18,6 +18,7 @@ import psutil
 import pytest
 
 from actors.agent import (
+    REASON_CONTAINER_LIMITATION_MEMORY,
     TASK_ERROR,
     TASK_FAILED,
     TASK_FINISHED,
@@ -25,13 +26,14 @@ from actors.agent import (
     TASK_RUNNING,
     Containerizers,
     HealthCheckSpec,
+    HealthReport,
     NativeContainerizer,
     Sandbox,
     TaskSpec,
+    UpdateLog,
     UriSpec,
+    copytruncate,
 )
-from actors.agent._sandbox import copytruncate
-from actors.agent._spec import REASON_CONTAINER_LIMITATION_MEMORY, HealthReport, UpdateLog
 from tests.agent.conftest import wait_for
 
 REPO = Path(__file__).resolve().parents[2]

@@ -17,12 +17,18 @@ import psutil
 import pytest
 
 from actors import protocol as p
-from actors.agent._agent_actor import AgentActor, GetAgentState, GetUsage
-from actors.agent._checkpoint import checkpoint_dir
-from actors.agent._facade import Containerizers
-from actors.agent._runner import ContainerRunner
-from actors.agent._spec import RecoveredTask
-from actors.agent._task_store import StoredTask, TaskStore, plan_recovery
+from actors.agent import (
+    AgentActor,
+    Containerizers,
+    ContainerRunner,
+    GetAgentState,
+    GetUsage,
+    RecoveredTask,
+    StoredTask,
+    TaskStore,
+    checkpoint_dir,
+    plan_recovery,
+)
 from actors.resources import Resources
 from runtime import ActorRef, Node
 from tests._wait import wait_for as _shared_wait_for

@@ -12,9 +12,7 @@ from typing import Any
 import pytest
 
 from actors import protocol as p
-from actors.agent._facade import Containerizers
-from actors.agent._runner import TASKS_SUPERVISOR, ContainerRunner
-from actors.agent._task_supervisor import TaskSupervisor
+from actors.agent import TASKS_SUPERVISOR, Containerizers, ContainerRunner, TaskSupervisor
 from actors.resources import Resources
 from runtime import Node, SupervisorRef
 from tests.agent.conftest import wait_for

@@ -23,16 +23,20 @@ import pytest
 
 from actors import protocol as p
 from actors.agent import (
+    REASON_CONTAINER_LAUNCH_FAILED,
     TASK_FAILED,
     TASK_FINISHED,
     HealthCheckSpec,
+    HealthReport,
     NativeContainerizer,
+    SpecError,
     TaskSpec,
+    UpdateLog,
     _user,
+    check_default_user,
+    default_task_user,
+    task_spec,
 )
-from actors.agent._process import check_default_user, default_task_user
-from actors.agent._runner import SpecError, task_spec
-from actors.agent._spec import REASON_CONTAINER_LAUNCH_FAILED, HealthReport, UpdateLog
 from actors.resources import Resources
 from tests._wait import wait_for
 
@@ -278,8 +282,7 @@ def test_marathon_apps_run_as_their_user_or_the_agents_default(
 
 @pytest.mark.docker
 def test_a_docker_task_runs_as_its_user_inside_the_image(dockerd: Any, tmp_path: Path) -> None:
-    from actors.agent._docker import DockerContainerizer
-    from actors.agent._dockerd import TEST_IMAGE
+    from actors.agent import TEST_IMAGE, DockerContainerizer
 
     dk = DockerContainerizer(tmp_path, dockerd.url, agent_id=f"test-{tmp_path.name[-12:]}")
 
