@@ -554,7 +554,10 @@ class MarathonCore(Operations):
         why = "; ".join(
             f"{app_id}: {'; '.join(dict.fromkeys(r))}" for app_id, r in sorted(reasons.items())
         )
-        self.emit(Decline(tuple(plan.declines), refuse, why or "nothing to launch"))
+        if not why:
+            delayed = sorted(a for a, n in self.queue.items() if n > 0 and a not in plan.left)
+            why = f"in backoff: {', '.join(delayed)}" if delayed else "nothing to launch"
+        self.emit(Decline(tuple(plan.declines), refuse, why))
         self.counters["offers_declined"] += len(plan.declines)
 
     def _count_offers(

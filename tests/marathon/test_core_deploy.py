@@ -1,0 +1,88 @@
+"""MarathonCore, deploying: a change is stored before it is answered, an instance
+record before its task is launched, and a store that fails changes nothing."""
+
+from __future__ import annotations
+
+from actors.marathon._messages import (
+    AwaitStored,
+    PersistDeployment,
+    PersistInstances,
+    PersistRoot,
+    PersistVersions,
+    Reply,
+    Revive,
+)
+from tests.marathon._core_kit import Sim, app, declined, events, launched, of
+
+
+def test_create_stores_deployment_versions_and_root_before_replying() -> None:
+    sim = Sim()
+    effects = sim.request("create_app", body=app(instances=2))
+    kinds = [type(e) for e in effects]
+    assert kinds.index(PersistDeployment) < kinds.index(PersistVersions) < kinds.index(PersistRoot)
+    assert kinds.index(PersistRoot) < kinds.index(AwaitStored) < kinds.index(Reply)
+    reply = of(Reply, effects)[0].reply
+    assert reply.status == 201 and reply.headers["Location"] == "/v2/apps/web"
+    assert sim.core.queue == {"/web": 2}
+    assert "deployment_info" in events(effects)
+
+
+def test_a_store_that_fails_answers_503_and_changes_nothing() -> None:
+    sim = Sim()
+    sim.store_down = ConnectionError("zookeeper is gone")
+    reply = sim.api("create_app", body=app())
+    assert reply.status == 503 and reply.headers == {"Retry-After": "1"}
+    assert "ConnectionError" in reply.body["message"]
+    assert sim.core.apps == {} and sim.core.runs == {} and sim.core.queue == {}
+    sim.store_down = None
+    assert sim.api("create_app", body=app()).status == 201
+
+
+def test_instance_records_are_stored_before_their_tasks_launch() -> None:
+    sim = Sim()
+    sim.subscribe()
+    assert sim.api("create_app", body=app(instances=2)).status == 201
+    effects = sim.offers(sim.offer())
+    kinds = [type(e) for e in effects]
+    first_launch = next(i for i, e in enumerate(effects) if type(e).__name__ == "Launch")
+    assert kinds.index(PersistInstances) < kinds.index(AwaitStored) < first_launch
+    tasks = launched(effects)
+    assert len(tasks) == 2
+    stored = {r["taskId"] for r in sim.instances["/web"]}
+    assert stored == {t.task_id for t in tasks}
+    env = tasks[0].command.env if tasks[0].command else {}
+    assert env["MARATHON_APP_ID"] == "/web"
+
+
+def test_launches_wait_for_the_store_and_decline_every_offer_when_it_fails() -> None:
+    sim = Sim()
+    sim.subscribe()
+    sim.api("create_app", body=app())
+    sim.store_down = ConnectionError("zookeeper is gone")
+    o = sim.offer()
+    effects = sim.offers(o)
+    assert launched(effects) == [] and declined(effects) == [o.offer_id]
+    assert sim.core.instances == {} and sim.core.queue == {"/web": 1}
+    sim.store_down = None
+    assert len(launched(sim.offers(sim.offer()))) == 1
+
+
+def test_the_deployment_finishes_when_its_instances_run() -> None:
+    sim = Sim()
+    sim.subscribe()
+    sim.api("create_app", body=app(instances=2))
+    sim.offers(sim.offer())
+    assert sim.core.runs
+    out = []
+    for task_id in sim.tasks():
+        out += sim.update(task_id, "TASK_RUNNING")
+    assert "deployment_success" in events(out)
+    assert sim.core.runs == {} and sim.core.queue == {}
+    assert sim.api("get_app", "/web").body["app"]["tasksRunning"] == 2
+
+
+def test_new_launch_work_revives_offers_and_no_work_suppresses() -> None:
+    sim = Sim()
+    out = sim.subscribe()
+    assert [type(e).__name__ for e in out].count("Suppress") == 1
+    assert of(Revive, sim.request("create_app", body=app()))
