@@ -292,19 +292,19 @@ def explain_waiting(c: ClusterClient, app_id: str) -> dict[str, Any] | None:
     allocation: dict[str, Any] | None = None
     error: str | None = None
     try:
-        allocation = master_allocation(c, framework_id)
+        allocation = master_allocation(c)
     except Exception as exc:  # the transport's errors, a refused query: shown, not fatal
         error = str(exc) or type(exc).__name__
     return explain(app_id, queue, agents, framework_id, allocation, error)
 
 
-def master_allocation(c: ClusterClient, framework_id: str | None = None) -> dict[str, Any]:
-    """The leading master's ``GetState("allocation")`` document (only the rows that concern
-    ``framework_id`` when given)."""
+def master_allocation(c: ClusterClient) -> dict[str, Any]:
+    """The leading master's ``GetState("allocation")`` document, whole: the offers other
+    frameworks got tell why Marathon lost an agent on fair share."""
     from actors.protocol import MASTER_ACTOR, GetState
 
     leader = c.leader()
-    query = GetState("allocation", {"framework_id": framework_id} if framework_id else None)
+    query = GetState("allocation")
     doc = c.cluster().actor(f"{leader.address}/{MASTER_ACTOR}").ask(query, timeout=5.0)
     if not isinstance(doc, dict):
         raise VerbError(f"the master's allocation document is not an object: {doc!r:.80}")

@@ -96,7 +96,51 @@ def master_reasons(
         text = f"{words}: {detail}" if words and detail else words or detail
         if text and text not in reasons:
             reasons.append(text)
+    if not offered and not reasons:
+        # No row for this framework: the allocator gave the agent to another one (DRF).
+        names = {
+            _str(f.get("framework_id")): _str(f.get("name")) or _str(f.get("framework_id"))
+            for f in allocation.get("frameworks") or []
+            if isinstance(f, dict)
+        }
+        winners = sorted(
+            {
+                names.get(_str(o.get("framework_id"))) or _str(o.get("framework_id"))
+                for o in allocation.get("offers") or []
+                if isinstance(o, dict) and o.get("agent_id") == agent_id
+            }
+        )
+        if winners:
+            reasons.append(f"offered to {', '.join(winners)} instead (fair share)")
     return reasons, offered
+
+
+SCALARS = ("cpus", "mem", "disk", "gpus")
+"""The resources shown in a free-resources cell (ports would not fit)."""
+
+
+def agent_free(allocation: dict[str, Any], agent_id: str) -> dict[str, Any] | None:
+    """The agent's free resources as the master saw them in its last cycle, if listed."""
+    for a in allocation.get("agents") or []:
+        if isinstance(a, dict) and a.get("agent_id") == agent_id:
+            free = a.get("free")
+            return free if isinstance(free, dict) else None
+    return None
+
+
+def free_text(free: dict[str, Any] | None) -> str:
+    """``{"cpus": 2.0, "mem": 2048.0, ...}`` -> ``cpus 2, mem 2048`` (scalars only; gpus
+    when there are some)."""
+    if not free:
+        return "-"
+    parts = [
+        f"{name} {free[name]:g}"
+        for name in SCALARS
+        if isinstance(free.get(name), int | float)
+        and not isinstance(free.get(name), bool)
+        and (name != "gpus" or free[name] > 0)  # most agents have none: no news
+    ]
+    return ", ".join(parts) or "-"
 
 
 def explain(
@@ -136,12 +180,16 @@ def explain(
     for agent_id in sorted(known):
         master: list[str] | None = None
         offered = False
-        if allocation is not None and framework_id:
-            master, offered = master_reasons(allocation, framework_id, agent_id)
+        free = None
+        if allocation is not None:
+            free = agent_free(allocation, agent_id)
+            if framework_id:
+                master, offered = master_reasons(allocation, framework_id, agent_id)
         rows.append(
             {
                 "agentId": agent_id,
                 "hostname": known[agent_id],
+                "free": free,
                 "marathon": by_marathon.get(agent_id),
                 "master": master,
                 "offered": offered,
@@ -190,9 +238,10 @@ def render(doc: dict[str, Any]) -> Rendered:
             (
                 _str(a.get("agentId")),
                 _str(a.get("hostname")),
+                free_text(a.get("free")),
                 _str(a.get("marathon")) or "no offer seen",
                 master,
             )
         )
-    columns = ("AGENT", "HOSTNAME", "MARATHON (LAST OFFER)", "MASTER (LAST ALLOCATION)")
+    columns = ("AGENT", "HOSTNAME", "FREE", "MARATHON (LAST OFFER)", "MASTER (LAST ALLOCATION)")
     return Rendered(lines, columns, rows)

@@ -231,6 +231,7 @@ def test_app_show_explains_why_instances_wait(local_cluster: LocalCluster, tmp_p
         for row in waiting["agents"]:
             assert "constraint zone:LIKE:nowhere" in row["marathon"], row
             assert isinstance(row["master"], list), row  # the master's side was asked
+            assert row["free"] is not None, row  # as the master's last cycle saw the agent
         assert any(d["reason"] == "UnfulfilledConstraint" for d in waiting["declined"])
         assert "no offer matches" in waiting["reason"]
 
@@ -238,7 +239,7 @@ def test_app_show_explains_why_instances_wait(local_cluster: LocalCluster, tmp_p
         assert human.returncode == 0, human.stderr
         assert "waiting: 1 instance(s) of /nowhere to launch" in human.stdout
         assert "UnfulfilledConstraint x" in human.stdout
-        assert "MASTER (LAST ALLOCATION)" in human.stdout
+        assert "FREE" in human.stdout and "MASTER (LAST ALLOCATION)" in human.stdout
         for agent_id in agents:
             assert agent_id in human.stdout
     finally:

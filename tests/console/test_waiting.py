@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from console._waiting import explain, marathon_reasons, master_reasons, queue_entry, render
+from console._waiting import (
+    explain,
+    free_text,
+    marathon_reasons,
+    master_reasons,
+    queue_entry,
+    render,
+)
 
 FW = "fw-marathon"
 
@@ -103,14 +110,39 @@ def test_marathon_reasons_keep_each_agents_latest_unused_offer() -> None:
         ),
         ([rejection(FW, "a1", "filtered")] * 2, [], ["filtered"], False),
         ([], [{"framework_id": FW, "agent_id": "a1"}], [], True),
-        ([], [{"framework_id": "other", "agent_id": "a1"}], [], False),
+        (
+            [],
+            [
+                {"framework_id": "fw-2", "agent_id": "a1"},
+                {"framework_id": "fw-3", "agent_id": "a1"},
+            ],
+            ["offered to fw-3, metronome instead (fair share)"],
+            False,
+        ),
+        ([], [{"framework_id": "fw-2", "agent_id": "a2"}], [], False),
     ],
 )
 def test_master_reasons_concern_this_framework_and_agent_wildcards_included(
     rows: list[dict[str, Any]], offers: list[dict[str, Any]], want: list[str], offered: bool
 ) -> None:
-    allocation = {"offers": offers, "rejections": rows}
+    frameworks = [{"framework_id": "fw-2", "name": "metronome"}, {"framework_id": "fw-3"}]
+    allocation = {"offers": offers, "rejections": rows, "frameworks": frameworks}
     assert master_reasons(allocation, FW, "a1") == (want, offered)
+
+
+@pytest.mark.parametrize(
+    ("free", "text"),
+    [
+        (None, "-"),
+        ({}, "-"),
+        ({"ports": "[31000-31099]"}, "-"),
+        ({"cpus": 1.5, "mem": 2048.0, "disk": 0.0, "ports": "[1-2]"}, "cpus 1.5, mem 2048, disk 0"),
+        ({"cpus": True, "gpus": 1}, "gpus 1"),
+        ({"cpus": 0.0, "gpus": 0}, "cpus 0"),
+    ],
+)
+def test_free_text_shows_the_scalars(free: dict[str, Any] | None, text: str) -> None:
+    assert free_text(free) == text
 
 
 def test_explain_is_none_when_nothing_waits() -> None:
@@ -120,6 +152,7 @@ def test_explain_is_none_when_nothing_waits() -> None:
 def test_explain_joins_both_sides_per_agent() -> None:
     allocation = {
         "time": 1796539403.5,
+        "agents": [{"agent_id": "a1", "free": {"cpus": 2.0}}, {"agent_id": "a2", "free": {}}],
         "offers": [{"framework_id": FW, "agent_id": "a2"}],
         "rejections": [rejection(FW, "a1", "filtered", "declined earlier")],
     }
@@ -133,6 +166,7 @@ def test_explain_joins_both_sides_per_agent() -> None:
         {
             "agentId": "a1",
             "hostname": "host-1",
+            "free": {"cpus": 2.0},
             "marathon": "cpus: need 8, offer has 2",
             "master": ["filtered: declined earlier"],
             "offered": False,
@@ -140,11 +174,19 @@ def test_explain_joins_both_sides_per_agent() -> None:
         {
             "agentId": "a2",
             "hostname": "host-2",
+            "free": {},
             "marathon": "cpus: need 8, offer has 2",
             "master": [],
             "offered": True,
         },
-        {"agentId": "a3", "hostname": "host-3", "marathon": None, "master": [], "offered": False},
+        {
+            "agentId": "a3",
+            "hostname": "host-3",
+            "free": None,
+            "marathon": None,
+            "master": [],
+            "offered": False,
+        },
     ]
 
 
@@ -161,6 +203,7 @@ def test_explain_without_the_master_keeps_marathons_side_and_says_why() -> None:
 
 def test_render_for_people() -> None:
     allocation = {
+        "agents": [{"agent_id": "a1", "free": {"cpus": 2.0, "mem": 512.0}}],
         "offers": [{"framework_id": FW, "agent_id": "a2"}],
         "rejections": [rejection(FW, "a1", "filtered", "declined earlier")],
     }
@@ -176,10 +219,16 @@ def test_render_for_people() -> None:
         "  launch backoff: next attempt in 12.5 s",
     ]
     assert shown.rows == [
-        ("a1", "host-1", "cpus: need 8, offer has 2", "filtered: declined earlier"),
-        ("a2", "host-2", "cpus: need 8, offer has 2", "offered to Marathon"),
-        ("a3", "host-3", "no offer seen", "no reason recorded"),
+        (
+            "a1",
+            "host-1",
+            "cpus 2, mem 512",
+            "cpus: need 8, offer has 2",
+            "filtered: declined earlier",
+        ),
+        ("a2", "host-2", "-", "cpus: need 8, offer has 2", "offered to Marathon"),
+        ("a3", "host-3", "-", "no offer seen", "no reason recorded"),
     ]
     no_master = render(explain("/web", [entry()], SLAVES, FW, None, "timed out") or {})
     assert no_master.lines[-1] == "  master: last allocation not available (timed out)"
-    assert {row[3] for row in no_master.rows} == {"-"}
+    assert {row[4] for row in no_master.rows} == {"-"}
