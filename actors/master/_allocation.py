@@ -24,7 +24,8 @@ The shape (every time is wall-clock seconds since the epoch)::
                                "FRAMEWORK_INACTIVE" | "NO_FREE_RESOURCES",
                      "message": "filtered" | ..., (the reason in words)
                      "detail": "...",            (which role, which resources, ...)
-                     "until": float | null}]}    (FILTERED: when the filter expires)
+                     "until": float | null,      (FILTERED: when the filter expires)
+                     "declined_because": str | null}]}  (FILTERED: ``Decline.reason``)
 
 ``"*"`` is a wildcard (every framework, or every agent), so a fully used cluster costs
 one row per agent. ``params={"framework_id": id}`` keeps that framework's offers and the
@@ -92,7 +93,7 @@ def allocation_json(s: MasterState, params: Mapping[str, Any] | None = None) -> 
         if fid is None or o.framework_id == fid
     ]
     doc["rejections"] = [
-        rejection_json(r, hostnames.get(r.agent_id), at, s.wall_offset)
+        rejection_json(r, hostnames.get(r.agent_id), at, s.wall_offset, _decline_reason(s, r))
         for r in result.rejections
         if fid is None or r.framework_id in (fid, ANY)
     ]
@@ -100,14 +101,20 @@ def allocation_json(s: MasterState, params: Mapping[str, Any] | None = None) -> 
 
 
 def rejection_json(
-    r: Rejection, hostname: str | None, at: float, wall_offset: float
+    r: Rejection,
+    hostname: str | None,
+    at: float,
+    wall_offset: float,
+    declined_because: str | None = None,
 ) -> dict[str, Any]:
-    """One row; a filter's expiry becomes wall-clock time and seconds left."""
+    """One row; a filter's expiry becomes wall-clock time and seconds left, and the
+    framework's own reason for declining (when it gave one) is quoted."""
     detail = r.detail
     until = None
     if r.reason is RejectReason.FILTERED and r.until is not None:
         until = r.until + wall_offset
-        detail = f"declined earlier; filtered for {max(0.0, r.until - at):.1f} s more"
+        why = f" ({declined_because})" if declined_because else ""
+        detail = f"declined earlier{why}; filtered for {max(0.0, r.until - at):.1f} s more"
     return {
         "framework_id": r.framework_id,
         "agent_id": r.agent_id,
@@ -117,7 +124,21 @@ def rejection_json(
         "message": r.reason.value,
         "detail": detail,
         "until": until,
+        "declined_because": declined_because or None,
     }
+
+
+def _decline_reason(s: MasterState, r: Rejection) -> str | None:
+    """The reason of the filter behind a ``FILTERED`` row (the latest-expiring one)."""
+    if r.reason is not RejectReason.FILTERED:
+        return None
+    fw = s.frameworks.get(r.framework_id)
+    if fw is None:
+        return None
+    for f in fw.filters:
+        if f.agent_id == r.agent_id and f.until == r.until and f.reason:
+            return f.reason
+    return None
 
 
 def _framework_name(s: MasterState, framework_id: str) -> str | None:

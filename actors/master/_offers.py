@@ -189,7 +189,7 @@ def on_decline(
         if o is None or o.framework_id != fw.framework_id:
             continue  # Mesos ignores declines of unknown offers (they raced a rescind).
         release_offer(s, offer_id)
-        f = decline_filter(o.agent_id, now, m.refuse_seconds, o.resources, o.role)
+        f = decline_filter(o.agent_id, now, m.refuse_seconds, o.resources, o.role, m.reason)
         if f is not None:
             fw.filters.append(f)
 
@@ -258,7 +258,9 @@ def on_accept(
         seen.add(t.task_id)
         remaining = remaining - res
         launch(s, fw, agent, t, res, role, now, out)
-    f = decline_filter(agent.agent_id, now, m.refuse_seconds, remaining, role)
+    f = decline_filter(
+        agent.agent_id, now, m.refuse_seconds, remaining, role, "the rest of an accepted offer"
+    )
     if remaining and f is not None:
         fw.filters.append(f)
     s.dirty = True

@@ -103,6 +103,8 @@ class OfferFilter:
     """Declined resources; None filters any offer of this agent."""
     role: str | None = None
     """Only filter offers for this role (multi-role frameworks); None: every role."""
+    reason: str = ""
+    """Why the framework declined, as it said (``Decline.reason``), for operators."""
 
     def applies(self, offered: Resources, role: str, now: float) -> bool:
         """Whether this filter hides an offer of ``offered`` for ``role`` at ``now``."""
@@ -117,6 +119,7 @@ def decline_filter(
     refuse_seconds: float | None = DEFAULT_REFUSE_SECONDS,
     resources: Resources | None = None,
     role: str | None = None,
+    reason: str = "",
 ) -> OfferFilter | None:
     """The filter a decline installs, with Mesos' rules for ``refuse_seconds``.
 
@@ -128,7 +131,9 @@ def decline_filter(
     if refuse_seconds == 0:
         return None
     seconds = min(refuse_seconds, MAX_REFUSE_SECONDS)
-    return OfferFilter(agent_id=agent_id, until=now + seconds, resources=resources, role=role)
+    return OfferFilter(
+        agent_id=agent_id, until=now + seconds, resources=resources, role=role, reason=reason
+    )
 
 
 @dataclass(frozen=True, slots=True)

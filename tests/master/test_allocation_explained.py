@@ -223,6 +223,17 @@ def test_a_filter_row_names_its_role_and_wall_clock_expiry() -> None:
     assert row["until"] == pytest.approx(WALL + 100.1 + 10.0)
 
 
+def test_a_filter_row_quotes_the_frameworks_reason_for_declining() -> None:
+    m = master("cpus:2;mem:256")
+    offer = m.offers()[0]
+    why = "InsufficientMemory: app /web needs mem 512, the offer has 256"
+    m.handle(p.Decline(m.fid, [offer.offer_id], refuse_seconds=10.0, reason=why))
+    m.tick()
+    row = next(r for r in m.doc()["rejections"] if r["reason"] == "FILTERED")
+    assert row["declined_because"] == why
+    assert row["detail"] == f"declined earlier ({why}); filtered for 9.9 s more"
+
+
 def test_offers_and_the_agents_free_resources_are_shown() -> None:
     m = master("cpus:2;mem:256;ports:[31000-31009]")
     [offer] = m.offers()
