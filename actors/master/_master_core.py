@@ -40,7 +40,6 @@ from actors.master._state import (
     OfferRecord,
     TaskRecord,
 )
-from actors.master.allocator import ClusterSnapshot
 
 __all__ = [
     "AgentRecord",
@@ -140,14 +139,6 @@ class MasterCore(MasterState):
     def maybe_allocate(self, now: float, out: list[Effect]) -> None:
         """Run an allocation cycle if one is due (see ``_offers.maybe_allocate``)."""
         _offers.maybe_allocate(self, now, out)
-
-    def snapshot(self, now: float) -> ClusterSnapshot:
-        """The allocator's input as things stand."""
-        return _offers.snapshot(self, now)
-
-    def allocate(self, now: float, out: list[Effect]) -> None:
-        """One allocation cycle now, due or not."""
-        _offers.run_allocation(self, now, out)
 
 
 def new_master_id() -> str:
