@@ -7,46 +7,165 @@ No I/O, no threads, time passed in. On top: the Metronome actor (``_actor.py``),
 ZooKeeper persistence (``_store.py``), the ``/metronome/v1`` REST API (``_api.py``) and
 ``MetronomeService``, the leader service that runs them on the leading master. See
 README.md for the map.
+
+Imports are lazy (PEP 562): importing a pure module (``actors.metronome._run``) or a
+pure name loads no aiohttp, kazoo or zmq.
 """
 
-from ._actor import METRONOME_ACTOR, MetronomeActor, MetronomeConfig, task_info
-from ._api import MetronomeApi
-from ._errors import MetronomeError, ValidationFailed
-from ._history import DEFAULT_HISTORY_LIMIT, JobHistory, RunInfo
-from ._ids import make_run_id, parse_task_id, run_id_for_slot, task_id_for
-from ._job import Artifact, DockerSpec, JobSpec, RestartSpec, RunSpec, Volume
-from ._run import (
-    JobRun,
-    KillTask,
-    LaunchTask,
-    RunEffect,
-    RunEvent,
-    RunFinished,
-    RunStatus,
-    RunTask,
-    StopRun,
-    TaskUpdate,
-    Tick,
-    create_run,
-    launch_delay,
-    step,
-)
-from ._schedule import (
-    ScheduleEffect,
-    ScheduleSpec,
-    ScheduleState,
-    SkipReason,
-    SlotSkipped,
-    StartRun,
-    next_fire,
-    scheduler_step,
-    slots_between,
-    step_schedule,
-)
-from ._service import MetronomeService
-from ._store import MetronomeStore
-from ._time import format_time
-from ._view import JobEntry, MetronomeView, ViewBoard
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from actors.metronome._actor import (
+        METRONOME_ACTOR,
+        MetronomeActor,
+        MetronomeConfig,
+    )
+    from actors.metronome._api import (
+        MetronomeApi,
+    )
+    from actors.metronome._errors import (
+        MetronomeError,
+        ValidationFailed,
+    )
+    from actors.metronome._history import (
+        DEFAULT_HISTORY_LIMIT,
+        JobHistory,
+        RunInfo,
+    )
+    from actors.metronome._ids import (
+        make_run_id,
+        parse_task_id,
+        run_id_for_slot,
+        task_id_for,
+    )
+    from actors.metronome._job import (
+        Artifact,
+        DockerSpec,
+        JobSpec,
+        RestartSpec,
+        RunSpec,
+        Volume,
+    )
+    from actors.metronome._offers import (
+        task_info,
+    )
+    from actors.metronome._run import (
+        JobRun,
+        KillTask,
+        LaunchTask,
+        RunEffect,
+        RunEvent,
+        RunFinished,
+        RunStatus,
+        RunTask,
+        StopRun,
+        TaskUpdate,
+        Tick,
+        create_run,
+        launch_delay,
+        step,
+    )
+    from actors.metronome._schedule import (
+        ScheduleEffect,
+        ScheduleSpec,
+        ScheduleState,
+        SkipReason,
+        SlotSkipped,
+        StartRun,
+        next_fire,
+        scheduler_step,
+        slots_between,
+        step_schedule,
+    )
+    from actors.metronome._service import (
+        MetronomeService,
+    )
+    from actors.metronome._store import (
+        MetronomeStore,
+    )
+    from actors.metronome._time import (
+        format_time,
+    )
+    from actors.metronome._view import (
+        JobEntry,
+        MetronomeView,
+        ViewBoard,
+        Waiting,
+    )
+
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "actors.metronome._actor": (
+        "METRONOME_ACTOR",
+        "MetronomeActor",
+        "MetronomeConfig",
+    ),
+    "actors.metronome._api": ("MetronomeApi",),
+    "actors.metronome._errors": (
+        "MetronomeError",
+        "ValidationFailed",
+    ),
+    "actors.metronome._history": (
+        "DEFAULT_HISTORY_LIMIT",
+        "JobHistory",
+        "RunInfo",
+    ),
+    "actors.metronome._ids": (
+        "make_run_id",
+        "parse_task_id",
+        "run_id_for_slot",
+        "task_id_for",
+    ),
+    "actors.metronome._job": (
+        "Artifact",
+        "DockerSpec",
+        "JobSpec",
+        "RestartSpec",
+        "RunSpec",
+        "Volume",
+    ),
+    "actors.metronome._run": (
+        "JobRun",
+        "KillTask",
+        "LaunchTask",
+        "RunEffect",
+        "RunEvent",
+        "RunFinished",
+        "RunStatus",
+        "RunTask",
+        "StopRun",
+        "TaskUpdate",
+        "Tick",
+        "create_run",
+        "launch_delay",
+        "step",
+    ),
+    "actors.metronome._schedule": (
+        "ScheduleEffect",
+        "ScheduleSpec",
+        "ScheduleState",
+        "SkipReason",
+        "SlotSkipped",
+        "StartRun",
+        "next_fire",
+        "scheduler_step",
+        "slots_between",
+        "step_schedule",
+    ),
+    "actors.metronome._service": ("MetronomeService",),
+    "actors.metronome._store": ("MetronomeStore",),
+    "actors.metronome._time": ("format_time",),
+    "actors.metronome._view": (
+        "JobEntry",
+        "MetronomeView",
+        "ViewBoard",
+        "Waiting",
+    ),
+    "actors.metronome._offers": ("task_info",),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "DEFAULT_HISTORY_LIMIT",
@@ -86,6 +205,7 @@ __all__ = [
     "ValidationFailed",
     "ViewBoard",
     "Volume",
+    "Waiting",
     "create_run",
     "format_time",
     "launch_delay",
@@ -100,3 +220,16 @@ __all__ = [
     "task_id_for",
     "task_info",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'actors.metronome' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

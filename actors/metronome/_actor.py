@@ -2,9 +2,10 @@
 
 ```
  HTTP handlers ──Command(op, future)──►┐            ┌──► ZooKeeper (write_batch: multi, CAS)
- SchedulerDriver ──offers/updates─────►│ Metronome  │      then, in order:
+ master ──Offers/StatusUpdate/...─────►│ Metronome  │      then, in order:
  timer ──_Tick (scheduler_step, Tick)─►┘  actor     └──► futures (HTTP 201/200), launches,
                                                           kills, acknowledgements, revive
+ (the master talks to this actor itself: its FrameworkDriver is embedded, one mailbox)
 ```
 
 Ordering contract (README of the pure half):
@@ -23,8 +24,13 @@ id, and reconciles every task its runs think may be alive; a recorded task is ne
 launched again (the run state machine moves a provably-never-launched task to a new
 attempt when the master answers TASK_UNKNOWN/TASK_DROPPED).
 
-Time: wall-clock ``clock()`` (default ``time.time``) for cron slots and run deadlines,
-injectable for tests; the tick period is a separate, real-time setting.
+Offers are matched by the pure ``_offers.match_offer`` (the framework toolkit's
+placement: resources, containerizer, constraints); every attempt an offer cannot take
+gets a reason, shown in its run's JSON as ``waiting`` until it launches.
+
+Time: wall-clock ``clock()`` (default: the node clock's ``wall``) for cron slots, run
+deadlines and timestamps, injectable for tests; the node clock's ``now()`` for flush
+and reconcile intervals; the tick period is a separate setting.
 """
 
 from __future__ import annotations
@@ -32,7 +38,6 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import logging
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,15 +47,14 @@ from typing import Any
 
 from actors import protocol as p
 from actors._validation import reason_of
-from actors.framework import Scheduler, SchedulerDriver
-from actors.marathon import Agent
-from actors.resources import Resources
+from actors.framework import Disconnected, FrameworkDriver, Registered
 from actors.task_states import TaskState, is_terminal
 from runtime import Actor, ActorRef
 
 from ._history import DEFAULT_HISTORY_LIMIT
 from ._ids import make_run_id, parse_task_id
 from ._job import JobSpec
+from ._offers import Refusal, match_offer
 from ._run import (
     JobRun,
     KillTask,
@@ -75,11 +79,19 @@ from ._store import (
     record_problem,
 )
 from ._time import format_time
-from ._view import EMBEDS, RECENT_FINISHED, SKIPS_KEPT, JobEntry, MetronomeView, ViewBoard
+from ._view import (
+    EMBEDS,
+    RECENT_FINISHED,
+    SKIPS_KEPT,
+    JobEntry,
+    MetronomeView,
+    ViewBoard,
+    Waiting,
+)
 
 log = logging.getLogger("actors.metronome")
 
-METRONOME_ACTOR = "metronome"
+METRONOME_ACTOR = p.METRONOME_ACTOR
 """The registered name of the Metronome actor on the leading master's node."""
 FRAMEWORK_NAME = "metronome"
 SIMULATED_EXIT_LABEL = "pydcos.simulated.exit"
@@ -125,26 +137,6 @@ class _Tick:
     pass
 
 
-@dataclass(frozen=True)
-class _Offers:
-    offers: list[p.Offer]
-
-
-@dataclass(frozen=True)
-class _Update:
-    update: p.StatusUpdate
-
-
-@dataclass(frozen=True)
-class _Subscribed:
-    framework_id: str
-
-
-@dataclass(frozen=True)
-class _FrameworkError:
-    message: str
-
-
 class ApiError(Exception):
     """An HTTP answer other than success, with Metronome's JSON body."""
 
@@ -156,84 +148,6 @@ class ApiError(Exception):
 
 def unknown_job(job_id: str) -> ApiError:
     return ApiError(404, f"Job '{job_id}' does not exist")
-
-
-class _Adapter(Scheduler):
-    """Scheduler callbacks (driver thread) -> messages to the Metronome actor."""
-
-    def __init__(self, ref: ActorRef) -> None:
-        self.ref = ref
-
-    def registered(self, driver: SchedulerDriver, framework_id: str, master_id: str) -> None:
-        self.ref.tell(_Subscribed(framework_id))
-
-    def reregistered(self, driver: SchedulerDriver, framework_id: str, master_id: str) -> None:
-        self.ref.tell(_Subscribed(framework_id))
-
-    def resource_offers(self, driver: SchedulerDriver, offers: list[p.Offer]) -> None:
-        self.ref.tell(_Offers(offers))
-
-    def status_update(self, driver: SchedulerDriver, update: p.StatusUpdate) -> None:
-        self.ref.tell(_Update(update))
-
-    def error(self, driver: SchedulerDriver, message: str) -> None:
-        self.ref.tell(_FrameworkError(message))
-
-
-# ---------------------------------------------------------------------- task info
-
-
-def _scalars(job: JobSpec) -> dict[str, float]:
-    rs = job.run
-    return {"cpus": rs.cpus, "mem": rs.mem, "disk": rs.disk, "gpus": float(rs.gpus)}
-
-
-def task_info(run: JobRun, task_id: str, agent_id: str) -> p.TaskInfo:
-    """The TaskInfo of one run attempt (labels: the job's, as Metronome copies them)."""
-    rs = run.job.run
-    uris = [p.UriInfo(a.uri, a.executable, a.extract) for a in rs.artifacts]
-    env = dict(rs.env)
-    if rs.cmd is not None:
-        command = p.CommandSpec(value=rs.cmd, env=env, uris=uris, user=rs.user)
-    else:
-        command = p.CommandSpec(
-            value=None, args=list(rs.args or ()), shell=False, env=env, uris=uris, user=rs.user
-        )
-    volumes = [p.VolumeInfo(v.container_path, v.host_path, v.mode) for v in rs.volumes]
-    container: p.ContainerInfo | None = None
-    if rs.docker is not None:
-        container = p.ContainerInfo(
-            type="DOCKER",
-            docker=p.DockerInfo(rs.docker.image, force_pull_image=rs.docker.force_pull_image),
-            volumes=volumes,
-        )
-    elif volumes:
-        container = p.ContainerInfo(type="MESOS", volumes=volumes)
-    labels = dict(run.job.labels)
-    return p.TaskInfo(
-        task_id=task_id,
-        name=run.job_id,
-        agent_id=agent_id,
-        resources=Resources.from_scalars(_scalars(run.job)).to_dict(),
-        command=command,
-        container=container,
-        kill_grace_period=(
-            rs.task_kill_grace_period_seconds
-            if rs.task_kill_grace_period_seconds is not None
-            else 3.0
-        ),
-        labels=labels,
-    )
-
-
-def _containerizer_ok(job: JobSpec, attributes: dict[str, Any]) -> bool:
-    raw = attributes.get("containerizers")
-    if raw is None:
-        return True  # an agent that does not say: trust it (in-process test agents)
-    names = {n.strip() for n in str(raw).split(",")}
-    if "simulated" in names:
-        return True
-    return ("docker" if job.run.docker is not None else "mesos") in names
 
 
 # ------------------------------------------------------------------------- the actor
@@ -251,27 +165,27 @@ class MetronomeActor(Actor):
         *,
         master: str,
         board: ViewBoard | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         config: MetronomeConfig | None = None,
         hostname: str = "",
         resolve: Callable[[str], ActorRef] | None = None,
-        driver_name: str | None = None,
-        driver_address: str | None = None,
+        address: str | None = None,
     ) -> None:
-        """``master`` is the master actor's address; ``resolve``, ``driver_name`` and
-        ``driver_address`` are for in-process clusters without a transport (tests)."""
+        """``master`` is the master actor's address; ``clock`` the wall clock (default:
+        the node clock's ``wall``); ``resolve`` and ``address`` (where the master reaches
+        this actor) are for in-process clusters without a transport (tests)."""
         super().__init__()
         self.zk = zk
         self.master = master
         self.board = board if board is not None else ViewBoard()
-        self.now = clock
+        self._wall = clock
+        self.now: Callable[[], float] = clock or (lambda: self.clock.wall())
         self.config = config or MetronomeConfig()
         self.hostname = hostname
         self._resolve = resolve
-        self._driver_name = driver_name
-        self._driver_address = driver_address
+        self._address = address
         self.store: MetronomeStore | None = None
-        self.driver: SchedulerDriver | None = None
+        self.driver: FrameworkDriver | None = None
         self.framework_id: str | None = None
         self.entries: dict[str, JobEntry] = {}
         self.versions: dict[str, tuple[int | None, bool]] = {}
@@ -322,16 +236,10 @@ class MetronomeActor(Actor):
             framework_id=self.framework_id,
             hostname=self.hostname,
         )
-        self.driver = SchedulerDriver(
-            _Adapter(self.ref),
-            info,
-            self.node,
-            master=self.master,
-            auto_acknowledge=False,
-            resolve=self._resolve,
-            name=self._driver_name,
-            address=self._driver_address,
-        ).start()
+        self.driver = FrameworkDriver(
+            info, master=self.master, address=self._address, resolve=self._resolve
+        )
+        self.driver.start(self)
         self._publish()
         self.send_interval(self.config.tick_interval, _Tick())
         runs = sum(len(e.runs) for e in self.entries.values())
@@ -360,7 +268,7 @@ class MetronomeActor(Actor):
             "kind": "job",
             "id": job_id,
             "reason": reason[:500],
-            "since": format_time(time.time()),
+            "since": format_time(self.now()),
         }
         self.unreadable.add(job_id)
         if self.entries.pop(job_id, None) is not None:
@@ -388,9 +296,8 @@ class MetronomeActor(Actor):
     def stopped(self) -> None:
         self.board.publish(None)
         self._fail_waiting("Metronome stopped (leadership lost?); retry")
-        if self.driver is not None:
-            self.driver.stop(failover=True)  # keep the tasks: the next leader adopts them
-            self.driver = None
+        # No teardown: the tasks keep running and the next leader adopts them.
+        self.driver = None
 
     # -- dispatch -------------------------------------------------------------------
 
@@ -400,22 +307,18 @@ class MetronomeActor(Actor):
         it on purpose, to reload from what ZooKeeper holds."""
         if message == "stats":
             return {**self.stats, "pending": len(self.pending), "jobs": len(self.entries)}
-        if not isinstance(message, _Update | _Offers | Command | _Tick | _Subscribed):
-            if isinstance(message, _FrameworkError):
-                log.warning("metronome: the master refused a call: %s", message.message)
-                return None
+        driver = self.driver
+        framework = driver is not None and driver.handles(message)
+        if not framework and not isinstance(message, Command | _Tick):
             return super().receive(message)
         try:
-            if isinstance(message, _Update):
-                self._on_update(message.update)
-            elif isinstance(message, _Offers):
-                self._on_offers(message.offers)
+            if framework:
+                assert driver is not None
+                self._on_framework(driver.handle(message))
             elif isinstance(message, Command):
                 self._on_command(message)
-            elif isinstance(message, _Tick):
-                self._on_tick()
             else:
-                self._on_subscribed(message.framework_id)
+                self._on_tick()
         except StoreConflict:
             raise
         except Exception:
@@ -424,17 +327,31 @@ class MetronomeActor(Actor):
         self._maybe_flush()
         return None
 
+    def _on_framework(self, event: Any) -> None:
+        """What the master said, as the embedded driver hands it over."""
+        if isinstance(event, p.StatusUpdate):
+            self._on_update(event)
+        elif isinstance(event, p.Offers):
+            self._on_offers(event.offers)
+        elif isinstance(event, Registered):
+            self._on_subscribed(event.framework_id)
+        elif isinstance(event, p.FrameworkError):
+            log.warning("metronome: the master refused a call: %s", event.message)
+        elif isinstance(event, Disconnected):
+            log.info("metronome: the leading master went away; subscribing again")
+        # Rescind, AgentLost: nothing to do (offers are used at once; updates follow)
+
     # -- persistence ----------------------------------------------------------------
 
     def _touch(self, job_id: str) -> None:
         self._dirty.add(job_id)
         if self._first_dirty is None:
-            self._first_dirty = time.monotonic()
+            self._first_dirty = self.clock.now()
 
     def _later(self, fn: Callable[[], None]) -> None:
         self._after.append(fn)
         if self._first_dirty is None:
-            self._first_dirty = time.monotonic()
+            self._first_dirty = self.clock.now()
 
     def _maybe_flush(self) -> None:
         if not (self._dirty or self._deletes or self._after):
@@ -442,7 +359,7 @@ class MetronomeActor(Actor):
         if (
             self.actor_inbox.empty()
             or len(self._dirty) >= self.config.flush_max_dirty
-            or time.monotonic() - (self._first_dirty or 0.0) >= self.config.flush_max_delay
+            or self.clock.now() - (self._first_dirty or 0.0) >= self.config.flush_max_delay
         ):
             self._flush()
 
@@ -531,6 +448,13 @@ class MetronomeActor(Actor):
                 self._later(partial(self._kill, effect.task_id))
             elif isinstance(effect, RunFinished):
                 runs = tuple(r for r in runs if r.id != new.id)
+                if new.id in entry.waiting:
+                    entry = dataclasses.replace(
+                        entry,
+                        waiting=MappingProxyType(
+                            {k: v for k, v in entry.waiting.items() if k != new.id}
+                        ),
+                    )
                 history = history.record(new, self.config.history_limit)
                 recent = (new, *recent)[:RECENT_FINISHED]
                 log.info("metronome: run %s of %s %s", new.id, job_id, effect.status.value)
@@ -579,52 +503,78 @@ class MetronomeActor(Actor):
         driver = self.driver
         if driver is None:
             return
+        wall = self.now()
+        explained = False
         for offer in offers:
             if not self.pending:
-                driver.decline([offer.offer_id], self.config.decline_seconds)
+                driver.decline(
+                    [offer.offer_id], self.config.decline_seconds, "no run waits to launch"
+                )
                 self._filtered = True
                 continue
-            try:
-                free = Resources.from_dict(offer.resources).scalars()
-            except Exception as exc:
-                log.warning("metronome: offer %s unreadable: %s", offer.offer_id, exc)
-                driver.decline([offer.offer_id], self.config.retry_decline_seconds)
-                continue
-            agent = Agent(offer.hostname, {k: str(v) for k, v in offer.attributes.items()})
-            tasks: list[p.TaskInfo] = []
+            pending: list[tuple[str, JobRun]] = []
             for task_id, where in list(self.pending.items()):
-                try:
-                    run = self._launchable(task_id, where)
-                    if run is None:
-                        del self.pending[task_id]
-                        continue
-                    need = _scalars(run.job)
-                    if any(free.get(k, 0.0) + 1e-9 < v for k, v in need.items() if v > 0):
-                        continue
-                    if not _containerizer_ok(run.job, offer.attributes):
-                        continue
-                    if run.job.run.constraints and not run.job.run.placement(agent).ok:
-                        continue
-                    tasks.append(task_info(run, task_id, offer.agent_id))
-                except Exception as exc:
-                    self.pending.pop(task_id, None)
-                    self._job_failed(where[0], "launch", exc)
-                    continue
-                del self.pending[task_id]
-                for k, v in need.items():
-                    free[k] = free.get(k, 0.0) - v
-                if free.get("cpus", 0.0) < 0.01 or free.get("mem", 0.0) < 32:
-                    break
-            if tasks:
+                run = self._launchable(task_id, where)
+                if run is None:
+                    del self.pending[task_id]
+                else:
+                    pending.append((task_id, run))
+            plan = match_offer(offer, pending)
+            if plan.unreadable is not None:
+                log.warning("metronome: offer %s unreadable: %s", offer.offer_id, plan.unreadable)
+                driver.decline(
+                    [offer.offer_id], self.config.retry_decline_seconds, plan.decline_reason
+                )
+                continue
+            for task_id, exc in plan.failed:
+                failed = self.pending.pop(task_id, None)
+                if failed is not None:
+                    self._job_failed(failed[0], "launch", exc)
+            for refusal in plan.refusals:
+                self._waits(self.pending[refusal.task_id], refusal.task_id, offer, refusal, wall)
+                explained = True
+            if plan.launches:
+                for task_id, _ in plan.launches:
+                    explained |= self._launched(self.pending.pop(task_id))
                 refuse = 0.0 if self.pending else 5.0
-                driver.launch([offer.offer_id], tasks, refuse_seconds=refuse)
-                self.stats["launched"] += len(tasks)
+                driver.launch(
+                    [offer.offer_id], [task for _, task in plan.launches], refuse_seconds=refuse
+                )
+                self.stats["launched"] += len(plan.launches)
             else:
-                driver.decline([offer.offer_id], self.config.retry_decline_seconds)
+                driver.decline(
+                    [offer.offer_id], self.config.retry_decline_seconds, plan.decline_reason
+                )
                 self._filtered = True
         if not self.pending and not self.suppressed and self.subscribed:
             driver.suppress()
             self.suppressed = True
+        if explained and not (self._dirty or self._deletes):
+            self._publish()  # the view stays a persisted snapshot: else the flush publishes
+
+    def _waits(
+        self, where: tuple[str, str], task_id: str, offer: p.Offer, refusal: Refusal, wall: float
+    ) -> None:
+        """Note why ``task_id`` (of run ``where``) could not use ``offer``."""
+        entry = self.entries.get(where[0])
+        if entry is None:
+            return
+        waiting = entry.waiting.get(where[1])
+        if waiting is None or waiting.task_id != task_id:
+            waiting = Waiting(task_id)
+        waiting = waiting.refused(offer, refusal.reason, refusal.detail, wall)
+        self.entries[where[0]] = dataclasses.replace(
+            entry, waiting=MappingProxyType({**entry.waiting, where[1]: waiting})
+        )
+
+    def _launched(self, where: tuple[str, str]) -> bool:
+        """The run's attempt has an offer: it no longer waits. True if it did."""
+        entry = self.entries.get(where[0])
+        if entry is None or where[1] not in entry.waiting:
+            return False
+        waiting = {k: v for k, v in entry.waiting.items() if k != where[1]}
+        self.entries[where[0]] = dataclasses.replace(entry, waiting=MappingProxyType(waiting))
+        return True
 
     # -- status updates ---------------------------------------------------------------
 
@@ -690,7 +640,7 @@ class MetronomeActor(Actor):
             for t in r.live_task_ids()
             if t not in self.pending
         ]
-        self._last_reconcile = time.monotonic()
+        self._last_reconcile = self.clock.now()
         if ids and self.driver is not None and self.subscribed:
             self.driver.reconcile(ids)
 
@@ -713,7 +663,7 @@ class MetronomeActor(Actor):
                 self._job_ok(job_id)
         if (
             self.subscribed
-            and time.monotonic() - self._last_reconcile >= self.config.reconcile_interval
+            and self.clock.now() - self._last_reconcile >= self.config.reconcile_interval
         ):
             self._reconcile()
         if self.pending and self.subscribed and (self.suppressed or self._filtered):
@@ -894,7 +844,7 @@ class MetronomeActor(Actor):
         if version is not None:
             self._deletes[job_id] = (version, chunked)
         if self._first_dirty is None:
-            self._first_dirty = time.monotonic()
+            self._first_dirty = self.clock.now()
         return 200, entry.job.to_json(embed_schedules=False)
 
     def _set_schedules(

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -61,10 +60,11 @@ class MetronomeApi:
         self,
         board: ViewBoard,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float],
         timeout: float = 15.0,
         large: int = 200,
     ) -> None:
+        """``clock`` is the wall clock (epoch seconds) schedules are rendered at."""
         self.board = board
         self.clock = clock
         self.timeout = timeout
@@ -258,7 +258,7 @@ class MetronomeApi:
 
     async def list_runs(self, request: web.Request) -> web.StreamResponse:
         entry = self._entry(request)
-        return web.json_response([r.api_json() for r in entry.runs])
+        return web.json_response([entry.run_json(r) for r in entry.runs])
 
     async def get_run(self, request: web.Request) -> web.StreamResponse:
         entry = self._entry(request)
@@ -266,7 +266,7 @@ class MetronomeApi:
         run = entry.run(run_id) or entry.finished_run(run_id)
         if run is None:
             raise _message(404, f"Job Run '{run_id}' does not exist")
-        return web.json_response(run.api_json())
+        return web.json_response(entry.run_json(run))
 
     async def start_run(self, request: web.Request) -> web.StreamResponse:
         await request.read()  # Metronome takes no body here; ignore one if sent

@@ -12,7 +12,7 @@ disk 0, gpus 0, maxLaunchDelay 3600 s, restart NEVER without active deadline, ar
 extract=true executable=false cache=false, docker forcePullImage=false.
 
 Placement constraints are Metronome's ``{"attribute", "operator", "value"}`` objects but
-are held as `actors.marathon.Constraint`, so one matcher (Marathon's) decides placement
+are held as `actors.framework.Constraint`, so one matcher (the toolkit's) decides placement
 for services and jobs alike.
 """
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors._validation import empty_map, frozen_map, json_problems
-from actors.marathon import Agent, Constraint, Match, match
+from actors.framework import Agent, Constraint, Match, match
 
 from ._errors import ValidationFailed
 from ._schedule import ScheduleSpec, schedule_problems
@@ -121,7 +121,7 @@ class RestartSpec:
 
 
 def constraint_from_json(raw: Mapping[str, Any]) -> Constraint:
-    """Metronome's constraint object as Marathon's `Constraint` (EQ is read as IS)."""
+    """Metronome's constraint object as the toolkit's `Constraint` (EQ is read as IS)."""
     operator = "IS" if raw["operator"] == "EQ" else raw["operator"]
     return Constraint(raw["attribute"], operator, raw.get("value"))
 
@@ -214,7 +214,7 @@ class RunSpec:
         return out
 
     def placement(self, agent: Agent) -> Match:
-        """May this job's task run on `agent`? Marathon's matcher, with its reasons.
+        """May this job's task run on `agent`? the shared matcher, with its reasons.
 
         A run has one task at a time, so no "placed" instances take part (IS, LIKE and
         UNLIKE do not depend on them anyway).

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from actors.marathon import LaunchBackoff
+from actors.framework import LaunchBackoff
 from actors.task_states import TaskState, is_terminal
 
 from ._ids import task_id_for

@@ -14,7 +14,6 @@ publishes to, so a standby or a leader whose actor is not up yet answers 503.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -38,10 +37,11 @@ class MetronomeService:
         self,
         config: MetronomeConfig | None = None,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         actor_kwargs: dict[str, Any] | None = None,
     ) -> None:
-        """``clock`` is the wall clock cron and deadlines run on (tests inject one);
+        """``clock`` is the wall clock cron and deadlines run on (default: the node
+        clock's ``wall``; tests inject one);
         ``actor_kwargs`` go to `MetronomeActor` as they are (in-process test clusters)."""
         self.config = config or MetronomeConfig()
         self.clock = clock
@@ -69,4 +69,4 @@ class MetronomeService:
         ]
 
     def routes(self, ctx: ServiceContext) -> list[web.RouteDef]:
-        return MetronomeApi(self.board, clock=self.clock).routes()
+        return MetronomeApi(self.board, clock=self.clock or ctx.node.clock.wall).routes()

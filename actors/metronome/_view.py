@@ -10,23 +10,71 @@ cheap: the response is the cached bytes of each job joined with commas.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._history import JobHistory
 from ._job import JobSpec
 from ._run import JobRun
 from ._schedule import ScheduleSpec, ScheduleState, next_fire
+from ._time import format_time
+
+if TYPE_CHECKING:  # the protocol module loads the transport: types only
+    from actors import protocol as p
 
 EMBEDS = ("activeRuns", "schedules", "history", "historySummary")
 """Metronome's ``embed`` values for ``GET /v1/jobs`` and ``GET /v1/jobs/{id}``."""
 RECENT_FINISHED = 10
 """Finished runs kept in memory per job so ``GET .../runs/{runId}`` can still show them."""
 SKIPS_KEPT = 20
+LAST_UNUSED_KEPT = 5
+"""Offers kept per waiting run in ``lastUnusedOffers`` (Marathon keeps 10 per app)."""
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Why one run's current attempt waits for an offer (memory only, never stored)."""
+
+    task_id: str
+    """The waiting attempt's task."""
+    processed: int = 0
+    """Offers considered for it since it was queued."""
+    reasons: tuple[tuple[str, int], ...] = ()
+    """Refusals per reason code, since it was queued."""
+    last_unused: tuple[dict[str, Any], ...] = ()
+    """The newest offers it could not use (newest last)."""
+
+    def refused(self, offer: p.Offer, reason: str, detail: str, wall: float) -> Waiting:
+        """One more offer this attempt could not use, and why."""
+        counts = Counter(dict(self.reasons))
+        counts[reason] += 1
+        unused = {
+            "offer": {"id": offer.offer_id, "agentId": offer.agent_id, "hostname": offer.hostname},
+            "timestamp": format_time(wall),
+            "reason": [detail],
+        }
+        return dataclasses.replace(
+            self,
+            processed=self.processed + 1,
+            reasons=tuple(sorted(counts.items())),
+            last_unused=(*self.last_unused, unused)[-LAST_UNUSED_KEPT:],
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The run JSON's ``waiting`` object."""
+        latest = self.last_unused[-1]["reason"][0] if self.last_unused else None
+        return {
+            "reason": latest,
+            "reasons": dict(self.reasons),
+            "offersProcessed": self.processed,
+            "lastUnusedOffers": list(self.last_unused),
+        }
 
 
 @dataclass(frozen=True)
@@ -43,6 +91,10 @@ class JobEntry:
     """The newest slots that did not fire, and why (newest first)."""
     recent: tuple[JobRun, ...] = ()
     """Finished runs (memory only, newest first)."""
+    waiting: Mapping[str, Waiting] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False
+    )
+    """Run id -> why its current attempt waits for an offer (memory only)."""
     _cache: dict[Any, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @property
@@ -64,6 +116,15 @@ class JobEntry:
             if r.id == run_id:
                 return r
         return None
+
+    def run_json(self, run: JobRun) -> dict[str, Any]:
+        """The run's JSON, with ``waiting`` while its attempt waits for a usable offer."""
+        out = run.api_json()
+        waiting = self.waiting.get(run.id)
+        task = run.current_task
+        if waiting is not None and task is not None and task.id == waiting.task_id:
+            out["waiting"] = waiting.to_json()  # cleared when the attempt launches
+        return out
 
     def schedule_states(self) -> list[ScheduleState]:
         return [
@@ -103,7 +164,7 @@ class JobEntry:
         out = dict(self._base())
         for embed in embeds:
             if embed == "activeRuns":
-                out["activeRuns"] = [r.api_json() for r in self.runs]
+                out["activeRuns"] = [self.run_json(r) for r in self.runs]
             elif embed == "schedules":
                 out["schedules"] = self.schedules_json(now)
             elif embed == "history":

@@ -142,8 +142,7 @@ def cluster(zk_client: KazooClient) -> Iterator[MiniCluster]:
         clock=clock,
         actor_kwargs={
             "resolve": resolve,
-            "driver_name": "metronome-fw",
-            "driver_address": "tcp://h:1/metronome-fw",
+            "address": "tcp://h:1/metronome",
         },
     )
     ctx = ServiceContext(node=node, zk=zk_client, master_address="tcp://h:1/master", hostname="t")

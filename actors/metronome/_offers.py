@@ -1,0 +1,142 @@
+"""Metronome's offer matching and task description, on the framework toolkit. Pure.
+
+``match_offer(offer, pending)`` decides what one offer launches: the waiting run
+attempts in queue order, each placed by ``actors.framework.place`` (resources, the
+agent's containerizers, the job's constraints), each launched task taking its share of
+the offer. Every attempt the offer could not take gets the toolkit's reason, which the
+actor keeps per run as a ``Waiting`` record (``_view.py``) and shows in the run's JSON (field
+``waiting``, next to Marathon's ``GET /v2/queue`` shapes), so a user sees why a run
+sits in STARTING: ``{"reason": "mem: need 8192, offer has 4096", "reasons":
+{"InsufficientMemory": 3}, "offersProcessed": 3, "lastUnusedOffers": [...]}``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from actors import protocol as p
+from actors.framework import (
+    Demand,
+    agent_of,
+    build_task_info,
+    command_spec,
+    container_info,
+    place,
+)
+from actors.resources import ResourceError, Resources
+
+from ._job import JobSpec
+from ._run import JobRun
+
+MIN_CPUS_LEFT = 0.01
+MIN_MEM_LEFT = 32.0
+"""An offer with less left than this launches nothing more (no job can be smaller)."""
+
+
+def demand_of(job: JobSpec) -> Demand:
+    """What one task of ``job`` asks of an offer."""
+    rs = job.run
+    return Demand(cpus=rs.cpus, mem=rs.mem, disk=rs.disk, gpus=float(rs.gpus))
+
+
+def containerizer_of(job: JobSpec) -> str:
+    return "docker" if job.run.docker is not None else "mesos"
+
+
+def task_info(run: JobRun, task_id: str, agent_id: str) -> p.TaskInfo:
+    """The TaskInfo of one run attempt (labels: the job's, as Metronome copies them)."""
+    rs = run.job.run
+    volumes = [p.VolumeInfo(v.container_path, v.host_path, v.mode) for v in rs.volumes]
+    container: p.ContainerInfo | None = None
+    if rs.docker is not None:
+        docker = p.DockerInfo(rs.docker.image, force_pull_image=rs.docker.force_pull_image)
+        container = container_info("DOCKER", docker=docker, volumes=volumes)
+    elif volumes:
+        container = container_info("MESOS", volumes=volumes)
+    command = command_spec(
+        cmd=rs.cmd,
+        args=None if rs.cmd is not None else list(rs.args or ()),
+        env=rs.env,
+        uris=[p.UriInfo(a.uri, a.executable, a.extract) for a in rs.artifacts],
+        user=rs.user,
+    )
+    return build_task_info(
+        task_id,
+        run.job_id,
+        agent_id,
+        Resources.from_scalars(demand_of(run.job).scalars()),
+        command,
+        container=container,
+        kill_grace_period=rs.task_kill_grace_period_seconds,
+        labels=run.job.labels,
+    )
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One waiting attempt an offer could not take."""
+
+    task_id: str
+    reason: str
+    """The toolkit's code (InsufficientMemory, UnfulfilledConstraint, ...)."""
+    detail: str
+    """What a user reads ("mem: need 8192, offer has 4096")."""
+
+
+@dataclass(frozen=True)
+class OfferPlan:
+    """What to do with one offer."""
+
+    launches: tuple[tuple[str, p.TaskInfo], ...] = ()
+    """(task id, task) to launch on it, in queue order."""
+    refusals: tuple[Refusal, ...] = ()
+    """The waiting attempts it could not take, and why."""
+    failed: tuple[tuple[str, BaseException], ...] = ()
+    """(task id, error) of attempts whose job could not be described (a bug or a poison
+    record: the actor counts it against the job)."""
+    unreadable: str | None = None
+    """Why the offer's resources could not be read (then nothing else is set)."""
+
+    @property
+    def decline_reason(self) -> str:
+        """One line for the decline: the distinct details, most frequent first."""
+        if self.unreadable is not None:
+            return f"offer unreadable: {self.unreadable}"
+        counts = Counter(r.detail for r in self.refusals)
+        return "; ".join(detail for detail, _ in counts.most_common(3))
+
+
+def match_offer(offer: p.Offer, pending: Sequence[tuple[str, JobRun]]) -> OfferPlan:
+    """Place the waiting attempts ``pending`` ((task id, run), queue order) on ``offer``."""
+    try:
+        free = Resources.from_dict(offer.resources)
+    except ResourceError as exc:
+        return OfferPlan(unreadable=str(exc))
+    agent = agent_of(offer)
+    launches: list[tuple[str, p.TaskInfo]] = []
+    refusals: list[Refusal] = []
+    failed: list[tuple[str, BaseException]] = []
+    for task_id, run in pending:
+        try:
+            job = run.job
+            got = place(
+                demand_of(job),
+                free,
+                agent,
+                constraints=job.run.constraints,
+                containerizer=containerizer_of(job),
+            )
+            if got.resources is None:
+                refusals.append(Refusal(task_id, got.reason, got.detail))
+                continue
+            launches.append((task_id, task_info(run, task_id, offer.agent_id)))
+        except Exception as exc:
+            failed.append((task_id, exc))
+            continue
+        free = free - got.resources
+        left = free.scalars()
+        if left.get("cpus", 0.0) < MIN_CPUS_LEFT or left.get("mem", 0.0) < MIN_MEM_LEFT:
+            break
+    return OfferPlan(tuple(launches), tuple(refusals), tuple(failed))

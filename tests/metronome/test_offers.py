@@ -1,0 +1,178 @@
+"""Metronome's offers: the pure matcher (why an attempt cannot use an offer), and the
+actor against the FrameworkHarness playing the master (runs show why they wait)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kazoo.client import KazooClient
+
+from actors import protocol as p
+from actors.framework.testing import Declined, FrameworkHarness, Launched
+from actors.metronome import JobRun, JobSpec, MetronomeActor, MetronomeConfig, ViewBoard
+from actors.metronome._actor import Command
+from actors.metronome._offers import match_offer
+from runtime import Node
+from runtime.testing import wait_for
+
+
+def run_of(job_id: str, **run: Any) -> JobRun:
+    spec: dict[str, Any] = {"id": job_id, "run": {"cmd": "true", "cpus": 1, "mem": 128, **run}}
+    return JobRun(f"{job_id}-r1", JobSpec.from_json(spec), 0.0)
+
+
+def offer(resources: str, **attributes: Any) -> p.Offer:
+    from actors.resources import Resources
+
+    return p.Offer(
+        "o1", "f", "a1", "agent1", Resources.parse(resources).to_dict(), attributes=attributes
+    )
+
+
+MATCH_ROWS: list[tuple[str, p.Offer, list[JobRun], list[str], list[tuple[str, str]]]] = [
+    # (case, offer, waiting runs, launched jobs, refusals (reason code, detail fragment))
+    ("fits", offer("cpus:2;mem:512"), [run_of("a")], ["a"], []),
+    (
+        "too little memory",
+        offer("cpus:2;mem:64"),
+        [run_of("a")],
+        [],
+        [("InsufficientMemory", "mem: need 128, offer has 64")],
+    ),
+    (
+        "one offer, two tasks, until it runs out",
+        offer("cpus:2;mem:256"),
+        [run_of("a"), run_of("b"), run_of("c")],
+        ["a", "b"],
+        [],
+    ),
+    (
+        "a docker job on a mesos-only agent",
+        offer("cpus:2;mem:512", containerizers="mesos"),
+        [run_of("d", cmd=None, docker={"image": "busybox"})],
+        [],
+        [("UnsupportedContainerizer", "the task needs docker")],
+    ),
+    (
+        "a constraint the agent misses",
+        offer("cpus:2;mem:512", rack="r1"),
+        [
+            run_of(
+                "c",
+                placement={"constraints": [{"attribute": "rack", "operator": "IS", "value": "r2"}]},
+            )
+        ],
+        [],
+        [("UnfulfilledConstraint", "rack:IS:r2: rack=r1, needs exactly r2")],
+    ),
+    (
+        "the big one waits, the small one goes",
+        offer("cpus:2;mem:256"),
+        [run_of("big", mem=1024), run_of("small")],
+        ["small"],
+        [("InsufficientMemory", "mem: need 1024")],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "the_offer", "runs", "launched", "refused"),
+    MATCH_ROWS,
+    ids=[r[0] for r in MATCH_ROWS],
+)
+def test_match_offer(
+    case: str,
+    the_offer: p.Offer,
+    runs: list[JobRun],
+    launched: list[str],
+    refused: list[tuple[str, str]],
+) -> None:
+    plan = match_offer(the_offer, [(f"{r.job_id}.task", r) for r in runs])
+    assert [task.name for _, task in plan.launches] == launched
+    assert [r.reason for r in plan.refusals] == [code for code, _ in refused]
+    for (_, fragment), refusal in zip(refused, plan.refusals, strict=True):
+        assert fragment in refusal.detail
+    assert plan.failed == ()
+    if refused and not launched:
+        assert refused[0][1] in plan.decline_reason
+
+
+def test_an_unreadable_offer_is_declined_with_why() -> None:
+    bad = p.Offer("o1", "f", "a1", "agent1", {"cpus": -1})
+    plan = match_offer(bad, [("a.task", run_of("a"))])
+    assert plan.launches == () and plan.unreadable
+    assert plan.decline_reason.startswith("offer unreadable: ")
+
+
+# ------------------------------------------------------------- the actor, on a harness
+
+
+@pytest.fixture
+def node() -> Iterator[Node]:
+    n = Node("metronome-harness", on_fatal=lambda reason: None)
+    yield n
+    n.shutdown(timeout=5)
+
+
+def command(ref: Any, op: str, *args: Any) -> tuple[int, Any]:
+    reply: concurrent.futures.Future[tuple[int, Any]] = concurrent.futures.Future()
+    ref.tell(Command(op, args, reply))
+    return reply.result(timeout=10)
+
+
+@pytest.mark.zk
+def test_a_run_shows_why_it_waits_until_an_offer_fits(node: Node, zk_client: KazooClient) -> None:
+    harness = FrameworkHarness(node)
+    board = ViewBoard()
+    ref = node.spawn(
+        MetronomeActor,
+        zk_client,
+        master=harness.address,
+        board=board,
+        config=MetronomeConfig(tick_interval=0.05, reconcile_interval=3600.0),
+        resolve=harness.resolve,
+        address="tcp://h:1/metronome",
+        name="metronome",
+    )
+    assert harness.wait_subscribed(5)
+    spec = JobSpec.from_json({"id": "big", "run": {"cmd": "true", "cpus": 1, "mem": 8192}})
+    assert command(ref, "create_job", spec)[0] == 201
+    status, run = command(ref, "start_run", "big")
+    assert status == 201
+    wait_for(lambda: harness.count(p.Revive) >= 1, what="revive for the waiting run")
+
+    small = harness.offer("cpus:4;mem:4096", hostname="agent1")
+    declined = wait_for(harness.waiter(small.offer_id), what="the small offer declined")
+    assert isinstance(declined, Declined)
+    assert declined.reason == "mem: need 8192, offer has 4096"
+
+    def waiting() -> Any:
+        view = board.view
+        entry = view.get("big") if view is not None else None
+        return entry.run_json(entry.runs[0]).get("waiting") if entry and entry.runs else None
+
+    shown = wait_for(waiting, what="the run shows why it waits")
+    assert shown["reason"] == "mem: need 8192, offer has 4096"
+    assert shown["reasons"] == {"InsufficientMemory": 1}
+    assert shown["lastUnusedOffers"][0]["offer"] == {
+        "id": small.offer_id,
+        "agentId": "agent-1",
+        "hostname": "agent1",
+    }
+
+    big = harness.offer("cpus:4;mem:16384", agent_id="agent-2", hostname="agent2")
+    launched = wait_for(harness.waiter(big.offer_id), what="the big offer used")
+    assert isinstance(launched, Launched)
+    (task,) = launched.tasks
+    assert (task.name, task.agent_id) == ("big", "agent-2")
+    assert task.task_id in {t["id"] for t in run["tasks"]}
+    wait_for(lambda: waiting() is None, what="no longer waiting once launched")
+
+    update = harness.update(task.task_id, "TASK_FINISHED", agent_id="agent-2")
+    wait_for(lambda: update.uuid in harness.acknowledged, what="acknowledged after the write")
+    view = board.view
+    assert view is not None and view.get("big") is not None
+    assert view.get("big").runs == ()  # type: ignore[union-attr]
