@@ -34,13 +34,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from runtime.testing import wait_for
 from tests.console.conftest import REPO, pid_alive
 
 pytestmark = [pytest.mark.slow, pytest.mark.zk, pytest.mark.timeout(600)]
@@ -267,10 +267,25 @@ def test_readme_tour_prints_what_the_readme_shows(tour: Tour) -> None:
 
         got = once()
         if normalise(got, hosts) != want and READ_ONLY.search(step.command) and not special:
-            deadline = time.monotonic() + SETTLE_TIMEOUT
-            while normalise(got, hosts) != want and time.monotonic() < deadline:
-                time.sleep(0.5)  # a re-run of a read-only command, not a stand-in for one
-                got = once()
+            # A read-only command is re-run until it prints what the README shows; at the
+            # deadline the diff below shows what its last run printed.
+            runs = [got]
+
+            def settled(
+                runs: list[list[str]] = runs, want: collections.Counter[str] = want
+            ) -> bool:
+                runs.append(once())
+                return normalise(runs[-1], hosts) == want
+
+            with contextlib.suppress(AssertionError):
+                wait_for(
+                    settled,
+                    timeout=SETTLE_TIMEOUT,
+                    what=f"{step.command!r} to print what README.md shows",
+                    interval=0.5,
+                    retry_errors=False,
+                )
+            got = runs[-1]
         actual[index] = got
         if normalise(got, hosts) != want:
             diff = "\n".join(
