@@ -3,6 +3,7 @@
 See README.md for the map. The public pieces:
 
 * ``Launcher`` / ``UpOptions``: ``cluster up|down|status`` as a library
+* ``load_cluster(default_state_dir())``: the local cluster's ``ClusterRecord`` (or None)
 * ``ClusterClient`` / ``resolve_target``: which cluster, and HTTP/actor access to it
 * ``DashboardApp`` with a ``DataSource`` (``LiveSource`` for a cluster, ``FakeSource``
   for tests), ``Model`` and its events
@@ -27,6 +28,10 @@ _WHERE = {
     "LauncherError": "_launcher",
     "UpOptions": "_launcher",
     "Model": "_model",
+    # the local cluster's record (what `cluster up` wrote in its state dir)
+    "ClusterRecord": "_state",
+    "default_state_dir": "_state",
+    "load_cluster": "_state",
     # the model's events (what a DataSource emits)
     "LeaderChanged": "_model",
     "LeaderLost": "_model",
@@ -41,13 +46,17 @@ _WHERE = {
     "FeedNote": "_model",
 }
 
+_RENAMED = {"load_cluster": "load"}
+"""Public names that differ from the name in their module."""
+
 
 def __getattr__(name: str) -> Any:
     if name not in _WHERE:
         raise AttributeError(f"module 'console' has no attribute {name!r}")
     import importlib
 
-    return getattr(importlib.import_module(f"console.{_WHERE[name]}"), name)
+    module = importlib.import_module(f"console.{_WHERE[name]}")
+    return getattr(module, _RENAMED.get(name, name))
 
 
 __all__ = [
@@ -55,6 +64,7 @@ __all__ = [
     "Apps",
     "ClientError",
     "ClusterClient",
+    "ClusterRecord",
     "DashboardApp",
     "DataSource",
     "Deployments",
@@ -75,6 +85,8 @@ __all__ = [
     "Target",
     "Tasks",
     "UpOptions",
+    "default_state_dir",
+    "load_cluster",
     "resolve_target",
     "screen_text",
 ]

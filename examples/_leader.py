@@ -14,9 +14,9 @@ def zk_url(arg: str | None) -> str:
         return arg if arg.startswith("zk://") else "zk://" + arg
     if os.environ.get("PYDCOS_ZK"):
         return "zk://" + os.environ["PYDCOS_ZK"].removeprefix("zk://")
-    from console._state import default_state_dir, load
+    from console import default_state_dir, load_cluster
 
-    rec = load(default_state_dir())
+    rec = load_cluster(default_state_dir())
     if rec is None:
         raise SystemExit("no cluster: pass zk://HOST:PORT/pydcos or run 'pydcos cluster up'")
     return "zk://" + rec.zk

@@ -30,9 +30,9 @@ def main() -> int:
     args = ap.parse_args()
     keys = args.keys
     if keys is None and not args.insecure_dev:
-        from console._state import default_state_dir, load
+        from console import default_state_dir, load_cluster
 
-        rec = load(default_state_dir())
+        rec = load_cluster(default_state_dir())
         if rec is not None:
             keys, args.insecure_dev = rec.keys or None, rec.insecure_dev
     with connect(zk_url(args.zk), keys=keys, insecure_dev=args.insecure_dev) as cluster:

@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from console._state import default_state_dir, load  # noqa: E402
+from console import default_state_dir, load_cluster  # noqa: E402
 
 APP_ID = "/demo-web"
 JOB_ID = "demo-tick"
@@ -34,7 +34,7 @@ def renamed(src: Path, new_id: str, into: Path) -> Path:
 
 
 def main() -> int:
-    rec = load(default_state_dir())
+    rec = load_cluster(default_state_dir())
     if rec is None:
         raise SystemExit("no local cluster: run 'pydcos cluster up' first")
     docker = "docker" in rec.containerizers.split(",")
