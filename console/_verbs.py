@@ -676,14 +676,15 @@ def actor_tell(c: ClusterClient, out: Out, name: str, text: str) -> int:
 
 
 def actor_list(c: ClusterClient, out: Out) -> int:
-    from actors.protocol import GetState
+    from actors.protocol import AGENT_ACTOR, MASTER_ACTOR, GetState
 
     leader = c.leader()
-    state = c.cluster().actor(f"{leader.address}/master").ask(GetState("state"), timeout=5.0)
+    master = f"{leader.address}/{MASTER_ACTOR}"
+    state = c.cluster().actor(master).ask(GetState("state"), timeout=5.0)
     rows: list[dict[str, Any]] = [
         {
-            "name": "master",
-            "address": f"{leader.address}/master",
+            "name": MASTER_ACTOR,
+            "address": master,
             "node": leader.hostname,
             "kind": "leading master",
         }
@@ -692,8 +693,8 @@ def actor_list(c: ClusterClient, out: Out) -> int:
         hostport = str(a.get("pid", "")).partition("@")[2]
         rows.append(
             {
-                "name": "agent",
-                "address": f"tcp://{hostport}/agent",
+                "name": AGENT_ACTOR,
+                "address": f"tcp://{hostport}/{AGENT_ACTOR}",
                 "node": a.get("hostname", ""),
                 "kind": "agent " + str(a.get("id", "")),
             }
