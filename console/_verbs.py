@@ -285,7 +285,9 @@ def explain_waiting(c: ClusterClient, app_id: str) -> dict[str, Any] | None:
         return None
     if queue_entry(queue, app_id) is None:
         return None
-    agents = c.get("/mesos/master/slaves").get("slaves", [])
+    agents: list[Any] = []
+    with contextlib.suppress(ClientError):  # Marathon's offers still name the agents
+        agents = c.get("/mesos/master/slaves").get("slaves", [])
     framework_id: str | None = None
     with contextlib.suppress(ClientError):
         framework_id = marathon(c, "GET", "/v2/info").get("frameworkId") or None
