@@ -29,8 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from actors.master._master_core import MasterConfig
-from actors.master._process import MasterOptions, MasterProcess
+from actors.master import MasterConfig, MasterOptions, MasterProcess
 from actors.metronome import MetronomeConfig, MetronomeService
 from transport import Security
 

@@ -2,15 +2,14 @@
 Metronome actor on the real ZooKeeper, and the REST API through the real gateway.
 
 Local refs stand in for the transport (as in tests/master/test_inprocess_cluster.py);
-the wall clock Metronome reads is a `FakeWallClock` the test advances, and its tick
-runs every 20 ms of real time, so "every minute" takes one `advance(60)`.
+the wall clock Metronome reads is a `ManualClock`'s ``wall`` the test advances, and its
+tick runs every 20 ms of real time, so "every minute" takes one `advance(60)`.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,34 +17,17 @@ from typing import Any
 import pytest
 from kazoo.client import KazooClient
 
-from actors.agent._agent_actor import AgentActor, GetAgentState
+from actors.agent import AgentActor, GetAgentState
 from actors.gateway import HttpGateway
-from actors.master import ServiceContext
-from actors.master._actor import MasterActor, MemoryRegistryStore
-from actors.master._master_core import MasterConfig
-from actors.metronome import METRONOME_ACTOR, MetronomeConfig, MetronomeService
+from actors.master import MasterActor, MasterConfig, MemoryRegistryStore, ServiceContext
+from actors.metronome import MetronomeConfig, MetronomeService
+from actors.protocol import METRONOME_ACTOR
 from actors.resources import Resources
-from runtime import ActorRef, Node
-from tests._wait import wait_for
+from runtime import ActorRef, ManualClock, Node
+from runtime.testing import wait_for
 
 FINISH = {"pydcos.simulated.exit": "TASK_FINISHED"}
 FAIL = {"pydcos.simulated.exit": "TASK_FAILED"}
-
-
-class FakeWallClock:
-    """Epoch seconds that only move when the test says so."""
-
-    def __init__(self, start: float = 1_700_000_000.0) -> None:
-        self.t = start
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self.t
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.t += seconds
 
 
 @dataclass
@@ -61,7 +43,7 @@ class Reply:
 class MiniCluster:
     node: Node
     zk: KazooClient
-    clock: FakeWallClock
+    clock: ManualClock
     service: MetronomeService
     gateway: HttpGateway
     agents: Sequence[ActorRef]
@@ -136,10 +118,10 @@ def cluster(zk_client: KazooClient) -> Iterator[MiniCluster]:
         )
         for i in range(2)
     ]
-    clock = FakeWallClock()
+    clock = ManualClock(wall_start=1_700_000_000.0)
     service = MetronomeService(
         MetronomeConfig(tick_interval=0.02, reconcile_interval=3600.0),
-        clock=clock,
+        clock=clock.wall,
         actor_kwargs={
             "resolve": resolve,
             "address": "tcp://h:1/metronome",

@@ -98,7 +98,7 @@ def test_failing_job_is_retried_until_its_active_deadline(cluster: MiniCluster) 
     # Each attempt fails at once; the next waits for its backoff (capped at 5 s), so
     # each 10 s step of the manual clock lets exactly one more attempt launch.
     seen = wait_for(failed_attempts, what="first attempt failed")
-    while c.clock() + 10 < 1_700_000_000 + 120:
+    while c.clock.wall() + 10 < 1_700_000_000 + 120:
         c.clock.advance(10)
         before = seen
         seen = wait_for(lambda: (k := failed_attempts()) > before and k, what="a retry")  # noqa: B023

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from actors.marathon import Agent
+from actors.framework import Agent
 from actors.metronome import JobSpec, ScheduleSpec, ValidationFailed
 
 
