@@ -42,7 +42,7 @@ from enum import StrEnum
 from typing import Any
 
 from actors.framework import LaunchBackoff
-from actors.task_states import TaskState, is_terminal
+from actors.task_states import ENDED_STATES, TaskState, is_terminal
 
 from ._ids import task_id_for
 from ._job import JobSpec
@@ -54,18 +54,9 @@ KILL_RETRY_SECONDS = 30.0
 """A stop re-sends its kill this often until the task is confirmed gone."""
 
 _LOST_LAUNCH = frozenset({TaskState.DROPPED, TaskState.UNKNOWN})
-_FAILURE = frozenset(
-    {
-        TaskState.FAILED,
-        TaskState.KILLED,
-        TaskState.ERROR,
-        TaskState.LOST,
-        TaskState.DROPPED,
-        TaskState.GONE,
-        TaskState.GONE_BY_OPERATOR,
-        TaskState.UNKNOWN,
-    }
-)
+_FAILURE = ENDED_STATES - {TaskState.FINISHED}
+"""A task that ended without finishing (KILLED included: a job's task is not killed
+unless its run is stopped) fails its attempt."""
 
 
 class RunStatus(StrEnum):
