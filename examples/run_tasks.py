@@ -54,7 +54,7 @@ class RunN(Scheduler):
                 print(f"launching {len(tasks)} task(s) on {offer.hostname}")
                 driver.launch([offer.offer_id], tasks)
             else:
-                driver.decline([offer.offer_id], refuse_seconds=30)
+                driver.decline([offer.offer_id], refuse_seconds=30, reason="all tasks launched")
 
     def status_update(self, driver: SchedulerDriver, update: p.StatusUpdate) -> None:
         print(f"{update.task_id}: {update.state} {update.message}".rstrip())
