@@ -465,7 +465,26 @@ class DockerContainerizer:
                     RecoveredTask(tid, False, None, term["state"], term["reason"], term["message"])
                 )
                 continue
-            spec = TaskSpec.from_json(cp["spec"])
+            try:
+                spec = TaskSpec.from_json(cp["spec"])
+            except (KeyError, TypeError, ValueError) as e:
+                # A checkpoint this agent cannot read (another version's): the task cannot
+                # be supervised, so it ends here rather than run on unwatched.
+                log.error("cannot recover %s from its checkpoint: %s", tid, e)
+                if container is not None:
+                    with contextlib.suppress(Exception):
+                        container.remove(force=True)
+                out.append(
+                    RecoveredTask(
+                        tid,
+                        False,
+                        None,
+                        TASK_FAILED,
+                        REASON_EXECUTOR_TERMINATED,
+                        f"cannot recover: unreadable checkpoint ({e})",
+                    )
+                )
+                continue
             if container is not None and container.status in ("running", "restarting"):
                 on_update = on_update_for(tid) if on_update_for else (lambda *_: None)
                 on_health = on_health_for(tid) if on_health_for else None

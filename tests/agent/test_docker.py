@@ -28,6 +28,8 @@ from actors.agent import (
     TaskSpec,
     UpdateLog,
     Volume,
+    read_checkpoints,
+    write_checkpoint,
 )
 from tests.agent.conftest import wait_for
 
@@ -218,4 +220,25 @@ def test_recover_finds_containers_by_label(dockerd: DockerDaemon, work_dir: Path
     h = got["long"].handle
     h.kill(0)
     assert h.wait(30) == TASK_KILLED
+    client.close()
+
+
+def test_a_checkpoint_it_cannot_read_ends_the_task_and_its_container(
+    dockerd: DockerDaemon, work_dir: Path
+) -> None:
+    """A spec another agent version wrote (here: a port mapping protocol this one refuses)
+    fails the task at recovery, naming why, and removes its container: no unwatched task."""
+    c = DockerContainerizer(work_dir, dockerd.url, agent_id="unreadable")
+    h = c.launch(spec("odd", "sleep 60"), None, lambda *a: None)
+    wait_for(lambda: h.state == "TASK_RUNNING", 30, "odd running")
+    container_id = h.container_id
+    (cp,) = [x for x in read_checkpoints(work_dir) if x["task_id"] == "odd"]
+    cp["spec"]["port_mappings"] = [{"container_port": 53, "host_port": 0, "protocol": "udp,tcp"}]
+    write_checkpoint(work_dir, "odd", cp)
+    (got,) = DockerContainerizer(work_dir, dockerd.url, agent_id="unreadable").recover()
+    assert (got.task_id, got.running, got.state) == ("odd", False, TASK_FAILED)
+    assert "unreadable checkpoint" in got.message and "PortMapping.protocol" in got.message
+    client = docker.DockerClient(base_url=dockerd.url)
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.get(container_id)
     client.close()
