@@ -487,8 +487,9 @@ class SchedulerDriver:
     def launch(
         self, offer_ids: Sequence[str], tasks: Sequence[p.TaskInfo], refuse_seconds: float = 5.0
     ) -> None:
-        """Accept ``offer_ids`` with one LAUNCH of ``tasks`` (Mesos' launchTasks)."""
-        self.accept(offer_ids, [p.Operation("LAUNCH", list(tasks))], refuse_seconds)
+        """Mesos' launchTasks (see ``FrameworkDriver.launch``)."""
+        self._fid()
+        self._call("launch", list(offer_ids), list(tasks), refuse_seconds)
 
     def decline(
         self, offer_ids: Sequence[str], refuse_seconds: float = 5.0, reason: str = ""
