@@ -348,7 +348,7 @@ def containerizer_ok(kind: str, agent: Agent) -> Match:
     raw = agent.attributes.get(CONTAINERIZERS_ATTRIBUTE)
     if raw is None:
         return Match(True, "ok")
-    names = {n.strip() for n in str(raw).split(",") if n.strip()}
+    names = {n.strip() for n in re.split(r"[,/]", str(raw)) if n.strip()}  # agents: "mesos/docker"
     if "simulated" in names or kind in names:
         return Match(True, "ok")
     return Match(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-_EXPORTS: dict[str, str] = {
+_EXPORTS: dict[str, str] = {  # placement and backoff moved to the framework toolkit
     "MARATHON_ACTOR": "_messages",
     "ApiReply": "_messages",
     "ApiRequest": "_messages",
@@ -42,12 +42,12 @@ _EXPORTS: dict[str, str] = {
     "format_version": "_app",
     "patch_app": "_app",
     "stamp_version": "_app",
-    "LaunchBackoff": "_backoff",
-    "Agent": "_constraints",
-    "Constraint": "_constraints",
-    "Match": "_constraints",
-    "match": "_constraints",
-    "match_one": "_constraints",
+    "LaunchBackoff": "actors.framework",
+    "Agent": "actors.framework",
+    "Constraint": "actors.framework",
+    "Match": "actors.framework",
+    "match": "actors.framework",
+    "match_one": "actors.framework",
     "InvalidPath": "_errors",
     "MarathonError": "_errors",
     "ValidationFailed": "_errors",
@@ -160,6 +160,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from actors.framework import Agent, Constraint, LaunchBackoff, Match, match, match_one
+
     from ._actor import MarathonActor
     from ._app import (
         AppDefinition,
@@ -177,8 +179,6 @@ if TYPE_CHECKING:
         patch_app,
         stamp_version,
     )
-    from ._backoff import LaunchBackoff
-    from ._constraints import Agent, Constraint, Match, match, match_one
     from ._core import MarathonCore
     from ._errors import InvalidPath, MarathonError, ValidationFailed
     from ._events import EVENT_TYPES, EventBus
@@ -224,7 +224,8 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'actors.marathon' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    where = module if module.startswith("actors.") else f"{__name__}.{module}"
+    value = getattr(importlib.import_module(where), name)
     globals()[name] = value
     return value
 

@@ -1,34 +1,37 @@
 """The Marathon actor: the shell around ``MarathonCore`` on the leading master.
 
 ```
-  HTTP (/marathon/v2/...) --ApiRequest (ask)--> MarathonActor <--events-- _Forwarder
-                                                     |                   (SchedulerDriver's
-                 core.handle(event, now, wall) ------+                    Scheduler: tells)
+  HTTP (/marathon/v2/...) --ApiRequest (ask)--> MarathonActor <-- master: Offers, updates,
+                                                     |            Subscribed (one hop, read
+                 core.handle(event, now, wall) ------+            by its FrameworkDriver)
                                                      | effects, in order
         MarathonStore (ZooKeeper) <-- Persist*/Delete* (then Stored / StoreFailed back)
-        SchedulerDriver --> master: Launch, Decline, Kill, Revive, Suppress, Reconcile, Ack
+        FrameworkDriver --> master: Launch, Decline, Kill, Revive, Suppress, Reconcile, Ack
         EventBus <-- Publish                         HTTP <-- Reply
 ```
 
-Every decision is the core's (``_core.py`` and the layers under it); this shell only
-turns messages into events, stamps them with the injected clock, and carries the
-effects out in the order given (the ordering contract is in ``_messages.py``): a store
-effect that raises ends its batch and goes back to the core as ``StoreFailed`` (unless
-it was ``best_effort``: then it is logged); an ``AwaitStored`` goes back as ``Stored``.
+The master reaches this actor directly: its ``FrameworkDriver`` (``actors.framework``)
+is embedded, so offers and status updates cross one mailbox and the driver's fields are
+only touched on this thread. Every decision is the core's (``_core.py`` and the layers
+under it); this shell only turns messages into events, stamps them with the injected
+clock, and carries the effects out in the order given (the ordering contract is in
+``_messages.py``): a store effect that raises ends its batch and goes back to the core
+as ``StoreFailed`` (unless it was ``best_effort``: then it is logged); an
+``AwaitStored`` goes back as ``Stored``.
 All of it runs on the actor's thread; the HTTP layer only asks (from an executor).
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 from kazoo.exceptions import KazooException
 
 from actors import protocol as p
-from actors.framework import Scheduler, SchedulerDriver
+from actors.framework import Disconnected as DriverDisconnected
+from actors.framework import FrameworkDriver, Registered
 from runtime import Actor
 from zk import ValueTooLarge, ZkError
 
@@ -88,33 +91,6 @@ _STORE_EFFECTS = (
 )
 
 
-class _Forwarder(Scheduler):
-    """The driver's callbacks, turned into events in the Marathon actor's mailbox, so
-    all state lives on one thread. Acknowledgements are sent by the actor after the
-    core has handled an update."""
-
-    def __init__(self, tell: Callable[[Any], None]) -> None:
-        self.tell = tell
-
-    def registered(self, driver: SchedulerDriver, framework_id: str, master_id: str) -> None:
-        self.tell(Subscribed(framework_id, master_id))
-
-    def reregistered(self, driver: SchedulerDriver, framework_id: str, master_id: str) -> None:
-        self.tell(Subscribed(framework_id, master_id))
-
-    def resource_offers(self, driver: SchedulerDriver, offers: list[p.Offer]) -> None:
-        self.tell(Offers(offers))
-
-    def status_update(self, driver: SchedulerDriver, update: p.StatusUpdate) -> None:
-        self.tell(update)
-
-    def error(self, driver: SchedulerDriver, message: str) -> None:
-        self.tell(FrameworkError(message))
-
-    def disconnected(self, driver: SchedulerDriver) -> None:
-        self.tell(Disconnected())
-
-
 class MarathonActor(Actor):
     """Leader-only: carries out what ``MarathonCore`` decides (store, driver, bus, HTTP)."""
 
@@ -127,7 +103,7 @@ class MarathonActor(Actor):
         hostname: str = "localhost",
         http_url: Callable[[], str] | None = None,
         config: MarathonConfig | None = None,
-        driver_factory: Callable[[Scheduler, p.FrameworkInfo], SchedulerDriver] | None = None,
+        driver_factory: Callable[[p.FrameworkInfo], FrameworkDriver] | None = None,
         core_factory: Callable[..., MarathonCore] = MarathonCore,
     ) -> None:
         super().__init__()
@@ -139,7 +115,7 @@ class MarathonActor(Actor):
         self.hostname = hostname
         self.http_url = http_url or (lambda: "")
         self._driver_factory = driver_factory
-        self.driver: SchedulerDriver | None = None
+        self.driver: FrameworkDriver | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -153,19 +129,11 @@ class MarathonActor(Actor):
             framework_id=self.core.framework_id,
             hostname=self.hostname,
         )
-        forwarder = _Forwarder(self.ref.tell)
         if self._driver_factory is not None:
-            self.driver = self._driver_factory(forwarder, info)
+            self.driver = self._driver_factory(info)
         else:
-            self.driver = SchedulerDriver(
-                forwarder,
-                info,
-                self.node,
-                master=self.master_address,
-                auto_acknowledge=False,
-                name=f"marathon-framework-{uuid.uuid4().hex[:6]}",
-            )
-        self.driver.start()
+            self.driver = FrameworkDriver(info, master=self.master_address)
+        self.driver.start(self)  # the master talks to this actor (its node address + name)
         self.send_interval(self.config.tick_interval, Tick())
 
     def stopped(self) -> None:
@@ -174,10 +142,9 @@ class MarathonActor(Actor):
             self._feed(Stopping())
         except Exception:
             pass
-        if self.driver is not None:
-            # failover=True: the tasks keep running for the next leader's Marathon.
-            self.driver.stop(failover=True)
-            self.driver = None
+        # No teardown: the tasks keep running for the next leader's Marathon, which
+        # subscribes with the same framework id (failover_timeout).
+        self.driver = None
 
     def _znode_prefix(self) -> str:
         try:
@@ -194,7 +161,11 @@ class MarathonActor(Actor):
             self.core.http_url = self.http_url()
             self.core.subscribers = self.bus.subscriber_count
             return self._feed(message)
-        if not self.core.handles(message):
+        if self.driver is not None and self.driver.handles(message):
+            message = _core_event(self.driver.handle(message))
+            if message is None:
+                return None
+        elif not self.core.handles(message):
             return super().receive(message)
         try:
             self._feed(message)
@@ -255,7 +226,7 @@ class MarathonActor(Actor):
         elif isinstance(e, Launch):
             driver.launch([e.offer_id], e.tasks, refuse_seconds=e.refuse_seconds)
         elif isinstance(e, Decline):
-            driver.decline(list(e.offer_ids), e.refuse_seconds)
+            driver.decline(list(e.offer_ids), e.refuse_seconds, e.reason)
         elif isinstance(e, Kill):
             driver.kill(e.task_id)
         elif isinstance(e, Acknowledge):
@@ -272,6 +243,23 @@ class MarathonActor(Actor):
             driver.revive()
         elif isinstance(e, Suppress):
             driver.suppress()
+
+
+def _core_event(event: Any) -> Any:
+    """The core's event for what the driver made of a master's message (None: nothing
+    for Marathon: a rescinded offer was never used, a lost agent's tasks come back as
+    TASK_UNREACHABLE/LOST updates)."""
+    if isinstance(event, Registered):
+        return Subscribed(event.framework_id, event.master_id)
+    if isinstance(event, p.Offers):
+        return Offers(list(event.offers))
+    if isinstance(event, p.StatusUpdate):
+        return event
+    if isinstance(event, DriverDisconnected):
+        return Disconnected()
+    if isinstance(event, p.FrameworkError):
+        return FrameworkError(event.message)
+    return None
 
 
 def _store_failed(exc: Exception) -> StoreFailed:

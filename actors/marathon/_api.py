@@ -23,7 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from actors._validation import BadJson, parse_json_body
-from actors.master._services import ServiceContext
+from actors.master import ServiceContext
 
 from ._errors import InvalidPath
 from ._events import EventBus, timestamp

@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from actors._validation import empty_map, frozen_map, json_problems, schema_message
+from actors.framework import Constraint
 
-from ._constraints import Constraint
 from ._errors import InvalidPath, ValidationFailed
 from ._paths import ROOT, normalize_path, parent_of
 from ._schema import APP_VALIDATOR
@@ -524,6 +524,14 @@ class AppDefinition:
         if self.version_info is not None:
             out["versionInfo"] = self.version_info.to_json()
         return out
+
+    @property
+    def backoff_key(self) -> str | None:
+        """The configuration a launch delay belongs to (``LaunchBackoff``): the app's
+        ``lastConfigChangeAt``, so a config change starts afresh and a scale does not."""
+        if self.version_info is not None:
+            return self.version_info.last_config_change_at
+        return self.version
 
     # ------------------------------------------------------------- comparisons
 

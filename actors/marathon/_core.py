@@ -34,11 +34,11 @@ from collections.abc import Callable
 from typing import Any
 
 from actors import protocol as p
+from actors.framework import LaunchBackoff, fit
 from actors.resources import ResourceError, Resources
 from actors.task_states import TaskState
 
 from ._app import AppDefinition
-from ._backoff import LaunchBackoff
 from ._events import timestamp
 from ._group import Group
 from ._instances import FAILURE_STATES, TERMINAL, Instance, OfferStats, config_key
@@ -63,7 +63,7 @@ from ._messages import (
     Subscribed,
     Tick,
 )
-from ._offers import OfferPlan, QueueEntry, build_task, fit, match_offers, port_list
+from ._offers import OfferPlan, QueueEntry, build_task, demand_of, match_offers
 from ._ops import Operations
 from ._plan import plan_deployment
 from ._quarantine import (
@@ -457,8 +457,7 @@ class MarathonCore(Operations):
             if app is None or not offers:
                 continue
             try:
-                free = Resources.from_dict(offers[0].resources)
-                fit(app, free, port_list(free))
+                fit(demand_of(app), Resources.from_dict(offers[0].resources))
             except ResourceError:
                 continue
             except Exception as exc:

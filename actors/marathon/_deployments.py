@@ -15,8 +15,9 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from actors.framework import LaunchBackoff
+
 from ._app import AppDefinition, VersionInfo
-from ._backoff import LaunchBackoff
 from ._group import Group
 from ._instances import Instance, OfferStats, config_key
 from ._messages import (

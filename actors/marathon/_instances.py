@@ -8,25 +8,16 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors.task_states import TERMINAL_STATES, TaskState
+from actors.task_states import ENDED_STATES, TaskState
+from actors.task_states import FAILURE_STATES as _MESOS_FAILURES
 
 from ._app import AppDefinition
 from ._events import timestamp
 
-FAILURE_STATES = frozenset(
-    {
-        TaskState.FAILED.value,
-        TaskState.ERROR.value,
-        TaskState.LOST.value,
-        TaskState.DROPPED.value,
-        TaskState.GONE.value,
-        TaskState.GONE_BY_OPERATOR.value,
-        TaskState.FINISHED.value,
-        TaskState.UNKNOWN.value,
-    }
-)
-"""Terminal states that count as a failure of the app (backoff, lastTaskFailure)."""
-TERMINAL = frozenset(s.value for s in TERMINAL_STATES) | {TaskState.UNKNOWN.value}
+FAILURE_STATES: frozenset[TaskState] = _MESOS_FAILURES | {TaskState.FINISHED, TaskState.UNKNOWN}
+"""States that count as a failure of the app (backoff, lastTaskFailure): Mesos' failures,
+FINISHED (an app's task must not end) and UNKNOWN (lost after a failover)."""
+TERMINAL = ENDED_STATES
 """States after which an instance is gone (TASK_UNKNOWN: the master never heard of it)."""
 
 

@@ -3,24 +3,35 @@
 ``match_offers(queue, offers, placed, now) -> OfferPlan``: for each offer in turn, each
 app with launches left (and no backoff delay) takes as many instances as the offer's
 resources, ports and the app's constraints allow (Marathon's offer matcher: one offer
-may carry several tasks of several apps). Every refusal is a ``Rejection`` naming
-Marathon's reason (``InsufficientCpus``, ``InsufficientPorts``,
-``UnfulfilledConstraint``...) and a sentence (``cpus: need 2, offer has 1``), which feeds
-``GET /v2/queue``'s ``processedOffersSummary`` and ``waitingReason``.
+may carry several tasks of several apps), through the framework toolkit's ``place``
+(resources and ports, then the containerizer, then constraints). Every refusal is a
+``Rejection`` naming Marathon's reason (``InsufficientCpus``, ``InsufficientPorts``,
+``UnsupportedContainerizer``, ``UnfulfilledConstraint``...) and a sentence (``cpus:
+need 2, offer has 1``), which feeds ``GET /v2/queue``'s ``processedOffersSummary`` and
+``waitingReason``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from actors import protocol as p
+from actors.framework import (
+    Agent,
+    Demand,
+    LaunchBackoff,
+    agent_of,
+    build_task_info,
+    command_spec,
+    container_info,
+    discovery_info,
+    place,
+    port_list,
+)
 from actors.resources import ResourceError, Resources
 
 from ._app import AppDefinition
-from ._backoff import LaunchBackoff
-from ._constraints import Agent, match
 from ._instances import Instance, config_key, task_id_for
 from ._ports import service_ports
 
@@ -109,9 +120,9 @@ def match_offers(
     left = {e.app.id: e.count for e in work}
     plan.left = left
     on_agents = {e.app.id: list(placed.get(e.app.id, ())) for e in work if e.app.constraints}
+    demands = {e.app.id: demand_of(e.app) for e in work}
     for offer in offers:
-        attrs = {k: _attr_text(v) for k, v in (offer.attributes or {}).items()}
-        agent = Agent(offer.hostname, attrs)
+        agent = agent_of(offer)
         plan.agents[offer.agent_id] = agent
         try:
             free = Resources.from_dict(offer.resources)
@@ -128,27 +139,24 @@ def match_offers(
             plan.processed[app.id] = plan.processed.get(app.id, 0) + 1
             used_before = len(taken)
             while left[app.id] > 0:
-                need, ports, reason, detail = fit(app, free, free_ports)
-                if need is None:
-                    plan.rejections.append(Rejection(app.id, offer, reason, detail))
+                got = place(
+                    demands[app.id],
+                    free,
+                    agent,
+                    constraints=app.constraints,
+                    placed=on_agents.get(app.id, ()),
+                    containerizer=containerizer_of(app),
+                    free_ports=free_ports,
+                )
+                if got.resources is None:
+                    plan.rejections.append(Rejection(app.id, offer, got.reason, got.detail))
                     break
                 if app.constraints:
-                    verdict = match(app.constraints, agent, on_agents[app.id])
-                    if not verdict.ok:
-                        plan.rejections.append(
-                            Rejection(
-                                app.id,
-                                offer,
-                                "UnfulfilledConstraint",
-                                f"constraint {verdict.reason}",
-                            )
-                        )
-                        break
                     on_agents[app.id].append(agent)
-                free = free - need
-                for port in ports:
+                free = free - got.resources
+                for port in got.ports:
                     free_ports.remove(port)
-                taken.append(Placement(app, offer, need, tuple(ports)))
+                taken.append(Placement(app, offer, got.resources, tuple(got.ports)))
                 left[app.id] -= 1
             if len(taken) > used_before:
                 plan.used[app.id] = plan.used.get(app.id, 0) + 1
@@ -159,85 +167,21 @@ def match_offers(
     return plan
 
 
-def _attr_text(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def port_list(free: Resources) -> list[int]:
-    out: list[int] = []
-    for begin, end in free.ranges("ports"):
-        out.extend(range(begin, min(end, begin + 2000) + 1))
-    return out
-
-
-def fit(
-    app: AppDefinition, free: Resources, free_ports: list[int]
-) -> tuple[Resources | None, list[int], str, str]:
-    """(resources to take, host ports, reject reason, detail) for one instance: the
-    first resource the offer lacks, else the host ports in the app's port order."""
-    have = free.scalars()
-    for name, want, reason in (
-        ("cpus", app.cpus, "InsufficientCpus"),
-        ("mem", app.mem, "InsufficientMemory"),
-        ("disk", app.disk, "InsufficientDisk"),
-        ("gpus", float(app.gpus), "InsufficientGpus"),
-    ):
-        if want > 0 and have.get(name, 0.0) + 1e-9 < want:
-            return None, [], reason, f"{name}: need {want:g}, offer has {have.get(name, 0.0):g}"
-    fixed: list[int] = []
-    dynamic = 0
+def demand_of(app: AppDefinition) -> Demand:
+    """What one instance of ``app`` asks of an offer: its scalars and its host ports in
+    the app's port order (0 = any port; a port mapping's ``hostPort``, or with
+    ``requirePorts`` a port definition's ``port``, is exactly that port)."""
     if app.container is not None and app.container.port_mappings:
-        for m in app.container.port_mappings:
-            if m.host_port:
-                fixed.append(m.host_port)
-            else:
-                dynamic += 1
+        ports = tuple(m.host_port or 0 for m in app.container.port_mappings)
     else:
-        for d in app.port_definitions:
-            if app.require_ports and d.port:
-                fixed.append(d.port)
-            else:
-                dynamic += 1
-    ports: list[int] = []
-    available = set(free_ports)
-    for port in fixed:
-        if port not in available:
-            return None, [], "InsufficientPorts", f"ports: host port {port} is not offered"
-        ports.append(port)
-    if dynamic:
-        spare = [x for x in free_ports if x not in fixed][:dynamic]
-        if len(spare) < dynamic:
-            return (
-                None,
-                [],
-                "InsufficientPorts",
-                f"ports: need {dynamic} port(s), offer has {len(free_ports)}",
-            )
-        # Keep the order of the app's port list: fixed ports sit at their own index.
-        ports = _ordered_ports(app, fixed, spare)
-    scalars = {"cpus": app.cpus, "mem": app.mem}
-    if app.disk:
-        scalars["disk"] = app.disk
-    if app.gpus:
-        scalars["gpus"] = float(app.gpus)
-    need = Resources.from_scalars(scalars)
-    if ports:
-        need = need + Resources.from_dict({"ports": [[x, x] for x in sorted(ports)]})
-    return need, ports, "", ""
+        ports = tuple(d.port if app.require_ports and d.port else 0 for d in app.port_definitions)
+    return Demand(app.cpus, app.mem, app.disk, float(app.gpus), ports)
 
 
-def _ordered_ports(app: AppDefinition, fixed: list[int], spare: list[int]) -> list[int]:
-    out: list[int] = []
-    spare_iter = iter(spare)
-    if app.container is not None and app.container.port_mappings:
-        for m in app.container.port_mappings:
-            out.append(m.host_port if m.host_port else next(spare_iter))
-    else:
-        for d in app.port_definitions:
-            out.append(d.port if app.require_ports and d.port else next(spare_iter))
-    return out
+def containerizer_of(app: AppDefinition) -> str:
+    """The containerizer an instance needs: ``docker`` for a Docker image, else ``mesos``."""
+    c = app.container
+    return "docker" if c is not None and c.docker is not None and c.docker.image else "mesos"
 
 
 def build_task(
@@ -247,46 +191,38 @@ def build_task(
     ports: list[int],
     wall: float,
 ) -> tuple[p.TaskInfo, Instance]:
-    """The task to launch for one instance of ``app`` on ``offer`` and its record."""
+    """The task to launch for one instance of ``app`` on ``offer`` (taking ``need`` and
+    the host ``ports``), and its record. The environment holds Marathon's own
+    variables over the app's ``env``; the agent adds MESOS_TASK_ID, HOST, PORTn,
+    PORTS and PORT_<NAME> (from ``discovery``)."""
     task_id = task_id_for(app.id)
-    env = dict(app.env)
-    env.update(
-        {
+    name = app.id.strip("/").replace("/", ".")
+    command = command_spec(
+        cmd=app.cmd if app.args is None else None,
+        args=app.args,
+        env=app.env,
+        framework_env={
             "MARATHON_APP_ID": app.id,
             "MARATHON_APP_VERSION": app.version or "",
-            "MESOS_TASK_ID": task_id,
-            "HOST": offer.hostname,
             "MARATHON_APP_RESOURCE_CPUS": str(app.cpus),
             "MARATHON_APP_RESOURCE_MEM": str(app.mem),
-        }
+        },
+        uris=[p.UriInfo(f.uri, f.executable, f.extract) for f in app.fetch],
+        user=app.user,
     )
-    names = [d.name for d in app.port_definitions] or (
-        [m.name for m in app.container.port_mappings] if app.container else []
-    )
-    for index, port in enumerate(ports):
-        env[f"PORT{index}"] = str(port)
-        name = names[index] if index < len(names) else None
-        if name:
-            env[f"PORT_{name.upper().replace('-', '_')}"] = str(port)
-    if ports:
-        env["PORT"] = str(ports[0])
-        env["PORTS"] = ",".join(str(x) for x in ports)
-    uris = [p.UriInfo(f.uri, f.executable, f.extract) for f in app.fetch]
-    if app.args is not None:
-        command: p.CommandSpec | None = p.CommandSpec(
-            args=list(app.args), shell=False, env=env, uris=uris, user=app.user
-        )
-    elif app.cmd is not None:
-        command = p.CommandSpec(value=app.cmd, env=env, uris=uris, user=app.user)
-    else:
-        command = p.CommandSpec(value=None, shell=False, env=env, uris=uris, user=app.user)
     container: p.ContainerInfo | None = None
     if app.container is not None:
         c = app.container
         d = c.docker
-        container = p.ContainerInfo(
-            type=c.type,
-            network=(d.network or ("BRIDGE" if c.port_mappings else "HOST")) if d else "HOST",
+        # One mapping per protocol ("udp,tcp" publishes the host port twice).
+        mappings: list[p.PortMapping] = []
+        hosts: list[int] = []
+        for i, m in enumerate(c.port_mappings):
+            for proto in m.protocol.split(","):
+                mappings.append(p.PortMapping(m.container_port, ports[i], proto.strip(), m.name))
+                hosts.append(ports[i])
+        container = container_info(
+            c.type,
             docker=p.DockerInfo(
                 image=d.image,
                 privileged=d.privileged,
@@ -295,37 +231,26 @@ def build_task(
             )
             if d is not None and d.image
             else None,
-            port_mappings=[
-                p.PortMapping(m.container_port or ports[i], ports[i], proto, m.name)
-                for i, m in enumerate(c.port_mappings)
-                for proto in m.protocol.split(",")
-            ],
+            network=d.network if d is not None else None,
+            port_mappings=mappings,
+            host_ports=hosts,
             volumes=[p.VolumeInfo(v.container_path, v.host_path or "", v.mode) for v in c.volumes],
         )
+    names = [d.name for d in app.port_definitions] or (
+        [m.name for m in app.container.port_mappings] if app.container else []
+    )
     protocols = [d.protocol for d in app.port_definitions] or (
         [m.protocol for m in app.container.port_mappings] if app.container else []
-    )
-    discovery = p.DiscoveryInfo(
-        name=app.id.strip("/").replace("/", "."),
-        ports=[
-            p.DiscoveryPort(
-                port,
-                names[i] if i < len(names) else None,
-                proto,
-            )
-            for i, port in enumerate(ports)
-            for proto in (protocols[i] if i < len(protocols) else "tcp").split(",")
-        ],
     )
     labels = {str(k): str(v) for k, v in app.labels.items()}
     labels["MARATHON_APP_ID"] = app.id
     labels["MARATHON_APP_VERSION"] = app.version or ""
-    task = p.TaskInfo(
-        task_id=task_id,
-        name=app.id.strip("/").replace("/", "."),
-        agent_id=offer.agent_id,
-        resources=need.to_dict(),
-        command=command,
+    task = build_task_info(
+        task_id,
+        name,
+        offer.agent_id,
+        need,
+        command,
         container=container,
         health_checks=[
             p.HealthCheckInfo(
@@ -342,9 +267,9 @@ def build_task(
             )
             for h in app.health_checks
         ],
+        discovery=discovery_info(name, ports, names, protocols),
         kill_grace_period=float(app.task_kill_grace_period_seconds or 3),
         labels=labels,
-        discovery=discovery,
     )
     inst = Instance(
         task_id=task_id,

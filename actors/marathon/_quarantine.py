@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors._validation import reason_of
+from actors.framework import LaunchBackoff
 from actors.task_states import TaskState
 
 from ._app import AppDefinition
-from ._backoff import LaunchBackoff
 from ._events import timestamp
 from ._group import Group
 from ._paths import ROOT, normalize_path

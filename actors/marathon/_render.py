@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from actors.framework import LaunchBackoff
 from actors.task_states import TaskState
 
 from ._app import AppDefinition
-from ._backoff import LaunchBackoff
 from ._deployments import Deployments
 from ._events import timestamp
 from ._group import Group

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from actors.master._services import ServiceContext
+from actors.master import ServiceContext
 from runtime import ChildSpec
 from zk import StateStore
 

@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors import protocol as p
+from actors.framework import Agent, LaunchBackoff
 
 from ._app import AppDefinition
-from ._backoff import LaunchBackoff
-from ._constraints import Agent
 from ._group import Group
 from ._instances import Instance, OfferStats
 from ._messages import (

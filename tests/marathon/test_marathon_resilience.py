@@ -39,11 +39,14 @@ GOOD = {
 class RecordingDriver:
     """What Marathon asked of the master, in order (no master behind it)."""
 
-    def __init__(self, scheduler: Any, info: p.FrameworkInfo) -> None:
+    def __init__(self, info: p.FrameworkInfo) -> None:
         self.calls: list[tuple[str, Any]] = []
 
-    def start(self) -> RecordingDriver:
-        return self
+    def start(self, owner: Any) -> None:
+        self.calls.append(("start", owner))
+
+    def handles(self, message: Any) -> bool:
+        return False
 
     def stop(self, failover: bool = False) -> None:
         self.calls.append(("stop", failover))
