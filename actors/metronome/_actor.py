@@ -47,7 +47,7 @@ from typing import Any
 
 from actors import protocol as p
 from actors._validation import reason_of
-from actors.framework import Disconnected, FrameworkDriver, Registered
+from actors.framework import Disconnected, FrameworkDriver, FrameworkEvent, Registered
 from actors.task_states import TaskState, is_terminal
 from runtime import Actor, ActorRef
 
@@ -327,7 +327,7 @@ class MetronomeActor(Actor):
         self._maybe_flush()
         return None
 
-    def _on_framework(self, event: Any) -> None:
+    def _on_framework(self, event: FrameworkEvent | None) -> None:
         """What the master said, as the embedded driver hands it over."""
         if isinstance(event, p.StatusUpdate):
             self._on_update(event)
