@@ -98,6 +98,7 @@ class MarathonCore(Operations):
         """Apply one event at monotonic ``now`` / epoch ``wall``; return the effects to
         carry out in order. Raises TypeError for an event it does not know."""
         self.now, self.wall = now, wall
+        self.q.wall = wall
         self.out = []
         if isinstance(event, Stored | StoreFailed):
             self._resume(event)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -43,9 +42,10 @@ EVENT_TYPES = (
 """Every eventType this Marathon produces (a subset of Marathon's)."""
 
 
-def timestamp(now: float | None = None) -> str:
-    """Marathon's event timestamp: ISO-8601 UTC with milliseconds."""
-    moment = datetime.fromtimestamp(time.time() if now is None else now, tz=UTC)
+def timestamp(now: float) -> str:
+    """Marathon's event timestamp for epoch seconds ``now`` (a clock's ``wall()``):
+    ISO-8601 UTC with milliseconds."""
+    moment = datetime.fromtimestamp(now, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -56,7 +56,11 @@ Subscriber = Callable[[dict[str, Any] | None], None]
 class EventBus:
     """Fan-out of event dicts (each with ``eventType`` and ``timestamp``)."""
 
-    def __init__(self, wall: Callable[[], float] = time.time) -> None:
+    def __init__(self, wall: Callable[[], float] | None = None) -> None:
+        if wall is None:
+            from runtime import SystemClock  # lazily: the pure modules import timestamp
+
+            wall = SystemClock().wall
         self.wall = wall
         """Seconds since the epoch for each event's ``timestamp``; the Marathon actor
         sets its own clock's ``wall`` here, so tests driving a ManualClock see it."""

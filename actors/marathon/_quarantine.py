@@ -190,7 +190,8 @@ class Quarantined:
     reason: str
     id: str | None = None
     """The app (or deployment, task) it belongs to, when that can be read."""
-    since: str = field(default_factory=timestamp)
+    since: str = ""
+    """When it was quarantined (stamped by ``Quarantine.add``)."""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -222,8 +223,12 @@ class Quarantine:
     """Task ids of bad instance records: never killed as unknown."""
     failures: Counter[str] = field(default_factory=Counter)
     """Consecutive converge failures per app."""
+    wall: float = 0.0
+    """Epoch seconds of the event being handled (the core keeps it current): ``since``."""
 
     def add(self, key: str, entry: Quarantined) -> None:
+        if not entry.since:
+            entry.since = timestamp(self.wall)
         if key not in self.entries:
             log.error(
                 "marathon: QUARANTINED %s %s%s: %s (kept in ZooKeeper, not acted upon)",
