@@ -77,6 +77,18 @@ class Waiting:
         }
 
 
+def _backoff_json(run: JobRun, until: float) -> dict[str, Any]:
+    """``waiting`` of a run whose next attempt is held back by the launch backoff."""
+    return {
+        "reason": f"launch backoff after {run.failures} failed attempt(s), "
+        f"until {format_time(until)}",
+        "reasons": {"Backoff": 1},
+        "offersProcessed": 0,
+        "lastUnusedOffers": [],
+        "delayedUntil": format_time(until),
+    }
+
+
 @dataclass(frozen=True)
 class JobEntry:
     """One job: spec, schedule cursors, active runs, history (what its document holds)."""
@@ -124,6 +136,8 @@ class JobEntry:
         task = run.current_task
         if waiting is not None and task is not None and task.id == waiting.task_id:
             out["waiting"] = waiting.to_json()  # cleared when the attempt launches
+        elif task is None and run.next_launch_at is not None and not run.status.finished:
+            out["waiting"] = _backoff_json(run, run.next_launch_at)
         return out
 
     def schedule_states(self) -> list[ScheduleState]:

@@ -107,6 +107,21 @@ def test_an_unreadable_offer_is_declined_with_why() -> None:
     assert plan.decline_reason.startswith("offer unreadable: ")
 
 
+def test_a_run_in_backoff_says_until_when() -> None:
+    """ON_FAILURE: after a failed attempt the next one waits out the launch backoff."""
+    from actors.metronome import JobEntry, TaskUpdate, Tick, step
+
+    run = run_of("flaky", restart={"policy": "ON_FAILURE"})
+    run, _ = step(run, Tick(), 100.0)
+    assert run.current_task is not None
+    run, _ = step(run, TaskUpdate(run.current_task.id, "TASK_FAILED"), 101.0)
+    assert run.current_task is None and run.next_launch_at == 102.0
+    waiting = JobEntry(run.job, runs=(run,)).run_json(run)["waiting"]
+    assert waiting["reasons"] == {"Backoff": 1}
+    assert waiting["reason"].startswith("launch backoff after 1 failed attempt(s), until 1970-")
+    assert waiting["delayedUntil"] == waiting["reason"].rsplit("until ", 1)[1]
+
+
 # ------------------------------------------------------------- the actor, on a harness
 
 
