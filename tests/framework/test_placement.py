@@ -233,6 +233,7 @@ CONTAINERIZER_ROWS = [
         "agent h runs mesos, the task needs docker",
     ),
     ("a list with spaces", {"containerizers": "mesos, docker"}, "docker", True, ""),
+    ("the real agent's 'mesos/docker'", {"containerizers": "mesos/docker"}, "docker", True, ""),
     ("simulated runs anything", {"containerizers": "simulated"}, "docker", True, ""),
     ("docker only refuses mesos", {"containerizers": "docker"}, "mesos", False, "needs mesos"),
 ]
