@@ -461,13 +461,15 @@ class SchedulerDriver:
     # -- calls --------------------------------------------------------------------
 
     def _call(self, method: str, *args: Any, actor: ActorRef | None = None) -> None:
+        """Make the call on the driver's actor thread: at once from a callback (already
+        there), else handed to the actor in its mailbox."""
+        if getattr(_here, "owner", None) is self and self._driver is not None:
+            getattr(self._driver, method)(*args)
+            return
         target = actor or self._actor
         if target is None:
-            raise DriverError(f"{method}: the driver is not started")
-        if getattr(_here, "owner", None) is self and self._driver is not None:
-            getattr(self._driver, method)(*args)  # a callback: already on the actor's thread
-        else:
-            target.tell(_Call(method, args))
+            raise DriverError(f"{method}: the driver is not started (or stopped)")
+        target.tell(_Call(method, args))
 
     def _fid(self) -> str:
         fid = self.framework_id
