@@ -6,7 +6,9 @@ them to the user):
 
 - ``fit``: the offer's free cpus/mem/disk/gpus and ports against a ``Demand``. The reason
   is one of Marathon's codes (InsufficientCpus, InsufficientMemory, InsufficientDisk,
-  InsufficientGpus, InsufficientPorts) plus a detail ("cpus: need 2, offer has 1").
+  InsufficientGpus, InsufficientPorts; UnfulfilledRole when the totals fit only with
+  resources reserved for a role, since tasks take unreserved ones) plus a detail
+  ("cpus: need 2, offer has 1").
 - ``containerizer_ok``: an agent that names its containerizers (attribute
   ``containerizers``, e.g. "mesos,docker") must run the task's kind (code
   UnsupportedContainerizer).
@@ -225,6 +227,7 @@ INSUFFICIENT_GPUS = "InsufficientGpus"
 INSUFFICIENT_PORTS = "InsufficientPorts"
 UNFULFILLED_CONSTRAINT = "UnfulfilledConstraint"
 UNSUPPORTED_CONTAINERIZER = "UnsupportedContainerizer"
+UNFULFILLED_ROLE = "UnfulfilledRole"
 """Reason codes (Marathon's, plus the containerizer one): ``GET /v2/queue`` counts them."""
 
 _SCALARS = (
@@ -328,6 +331,10 @@ def fit(demand: Demand, free: Resources, free_ports: Sequence[int] | None = None
     need = Resources.from_scalars(demand.scalars())
     if ports:
         need = need + Resources.from_dict({"ports": [[x, x] for x in sorted(ports)]})
+    if not free.contains(need):  # the totals fit, but not as unreserved resources
+        return _refused(
+            UNFULFILLED_ROLE, f"resources: {need} fit only with resources reserved for a role"
+        )
     return Fit(need, ports)
 
 

@@ -204,6 +204,13 @@ def test_fit_honours_ports_already_taken_from_the_offer() -> None:
     assert (first.ports, second.ports) == ([31000], [31001])
 
 
+def test_resources_reserved_for_a_role_are_not_taken_as_unreserved() -> None:
+    reserved = Resources.from_scalars({"cpus": 2, "mem": 1024}, role="ops")
+    got = fit(Demand(cpus=1, mem=64), reserved)
+    assert (got.ok, got.reason) == (False, "UnfulfilledRole")
+    assert "reserved for a role" in got.detail
+
+
 def test_port_list_caps_a_huge_range() -> None:
     ports = port_list(Resources.from_dict({"ports": [[1000, 65000], [65100, 65101]]}))
     assert ports[0] == 1000 and ports[2000] == 3000 and ports[-2:] == [65100, 65101]
