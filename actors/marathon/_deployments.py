@@ -35,7 +35,6 @@ from ._store import keep_versions
 from ._upgrade import (
     DeploymentActionFinished,
     KillTasks,
-    LaunchTasks,
     NewTaskHealthy,
     scale_effects,
     start_restart,
@@ -131,15 +130,15 @@ class Deployments(MarathonState):
             want = restart.pending_launches
         else:
             live = [i for i in tasks.values() if not i.killing and not i.inactive]
-            views = [
-                UpgradeTask(i.task_id, i.started_at or i.staged_at, self.serving(i, app))
-                for i in live
-            ]
-            effects = scale_effects(app, views)  # surplus ones die in kill_order
-            for effect in effects:
-                if isinstance(effect, LaunchTasks):
-                    want = effect.count
-            self._apply(effects)
+            if len(live) < app.instances:
+                want = app.instances - len(live)
+            elif len(live) > app.instances:
+                # The task views only when some must die: this runs after every update.
+                views = [
+                    UpgradeTask(i.task_id, i.started_at or i.staged_at, self.serving(i, app))
+                    for i in live
+                ]
+                self._apply(scale_effects(app, views))  # the surplus dies in kill_order
         if want > 0:
             if self.queue.get(app_id, 0) == 0:
                 self.queued_since[app_id] = now
@@ -202,7 +201,11 @@ class Deployments(MarathonState):
         if len(tasks) != app.instances:
             return False
         key = config_key(app)
-        return all(self.serving(i, app) and i.config_version == key for i in tasks.values())
+        # Newest first: while instances come up in launch order, the first one not yet
+        # serving is found at once (this runs after every update of the app).
+        return all(
+            self.serving(i, app) and i.config_version == key for i in reversed(tasks.values())
+        )
 
     def _advance_deployments(self) -> None:
         now = self.now

@@ -21,6 +21,12 @@ TERMINAL = ENDED_STATES
 """States after which an instance is gone (TASK_UNKNOWN: the master never heard of it)."""
 
 
+RUNNING: str = TaskState.RUNNING.value
+STAGING: str = TaskState.STAGING.value
+"""Plain strings: compared on every update and every view of every instance (an enum's
+``.value`` is a descriptor call each time)."""
+
+
 def config_key(app: AppDefinition) -> str:
     """The app's ``lastConfigChangeAt``: old or new in a rolling upgrade."""
     if app.version_info is not None:
@@ -107,7 +113,7 @@ class Instance:
 
     @property
     def running(self) -> bool:
-        return self.state == TaskState.RUNNING.value
+        return self.state == RUNNING
 
     def to_json(self, has_checks: bool) -> dict[str, Any]:
         """Marathon's task JSON (``EnrichedTask`` in Marathon's RAML), exactly its fields:

@@ -13,7 +13,7 @@ from ._app import AppDefinition
 from ._deployments import Deployments
 from ._events import timestamp
 from ._group import Group
-from ._instances import OfferStats
+from ._instances import STAGING, OfferStats
 from ._messages import FAILOVER_TIMEOUT, MARATHON_VERSION, ApiReply
 from ._plan import StopApplication
 from ._upgrade import waiting_reason
@@ -24,10 +24,11 @@ class Views(Deployments):
 
     def _counts(self, app: AppDefinition) -> dict[str, int]:
         staged = running = healthy = unhealthy = 0
+        starting = (TaskState.STAGING.value, TaskState.STARTING.value)
         for inst in self.by_app.get(app.id, {}).values():
             if inst.running:
                 running += 1
-            elif inst.state in (TaskState.STAGING.value, TaskState.STARTING.value):
+            elif inst.state in starting:
                 staged += 1
             if inst.healthy is True:
                 healthy += 1
@@ -196,7 +197,7 @@ class Views(Deployments):
                 1 for i in self.instances.values() if i.running
             ),
             "marathon.instances.staged.gauge": sum(
-                1 for i in self.instances.values() if i.state == TaskState.STAGING.value
+                1 for i in self.instances.values() if i.state == STAGING
             ),
             "marathon.instances.total.gauge": len(self.instances),
             "marathon.deployments.active.gauge": len(self.runs),
