@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from actors import protocol as p
-from actors.agent._agent_actor import AgentActor, SimulatedRunner
+from actors.agent import AgentActor, SimulatedRunner
 from actors.resources import Resources
 from actors.task_states import TaskState
 from tests._wait import wait_for  # noqa: F401  (re-exported: the suite's one wait_for)

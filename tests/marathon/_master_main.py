@@ -20,8 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 def main() -> None:
     from actors.marathon import MarathonConfig, MarathonService
-    from actors.master._master_core import MasterConfig
-    from actors.master._process import MasterOptions, MasterProcess
+    from actors.master import MasterConfig, MasterOptions, MasterProcess
     from transport import Security
 
     ap = argparse.ArgumentParser()

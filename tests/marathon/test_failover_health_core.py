@@ -6,7 +6,7 @@ a reconciliation answer carries the latest TaskStatus, ``healthy`` included)."""
 from __future__ import annotations
 
 from actors import protocol as p
-from actors.master._master_core import MasterConfig, MasterCore
+from actors.master import MasterConfig, MasterCore
 from actors.resources import Resources
 from tests.master.test_master_core import AGENT, FW, Cluster, one, sends
 

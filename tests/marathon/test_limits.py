@@ -15,8 +15,8 @@ import pytest
 
 from actors import _validation as limits
 from actors._validation import BadJson, json_problems, parse_json_body
-from actors.agent._base import validate as agent_validate
-from actors.agent._spec import TaskSpec
+from actors.agent import TaskSpec
+from actors.agent import validate_spec as agent_validate
 from actors.marathon import AppDefinition, Group, ValidationFailed, patch_app
 from actors.metronome import JobSpec
 from actors.metronome import ValidationFailed as JobInvalid

@@ -7,15 +7,13 @@ Marathon's REST docs): create, scale, update, restart, delete; 422/409 bodies; e
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from actors.marathon import MarathonConfig, MarathonService
-from actors.master._master_core import MasterConfig
-from actors.master._process import MasterOptions, MasterProcess
+from actors.master import MasterConfig, MasterOptions, MasterProcess
 from tests.marathon._harness import HealthRunner, Http, SseListener, spawn_agents, wait_for
 from transport import Security
 
@@ -435,10 +433,14 @@ def test_info_leader_ping_metrics(cluster: Cluster) -> None:
     metrics = http.get("/marathon/metrics")
     assert "marathon.apps.active.gauge" in metrics["gauges"]
     assert isinstance(metrics["counters"], dict)
+    election = cluster.proc.election
+    assert election is not None
+    term = election.term
     status, body, _ = http("DELETE", "/marathon/v2/leader")
     assert status == 200 and body["message"] == "Leadership abdicated"
-    # Sole master: it is re-elected, and Marathon comes back with the same framework id.
-    time.sleep(0.3)
+    # Sole master: it is re-elected (a new term), and Marathon comes back with the same
+    # framework id.
+    wait_for(lambda: election.term > term, what="a new term")
     wait_for(lambda: http("GET", "/marathon/v2/info")[0] == 200, what="re-elected")
     again = wait_for(lambda: http.get("/marathon/v2/info")["frameworkId"], what="re-subscribed")
     assert again == info["frameworkId"]

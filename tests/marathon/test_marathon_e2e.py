@@ -144,7 +144,7 @@ class E2E:
     def stop(self) -> None:
         for proc in reversed(self.procs):
             proc.stop()
-        from actors.agent._checkpoint import read_checkpoints
+        from actors.agent import read_checkpoints
 
         for work in self.work_dirs:
             for cp in read_checkpoints(work):
@@ -165,7 +165,7 @@ def agent_containers(work: Path, docker_url: str) -> list[Any]:
 
     import docker
 
-    from actors.agent._docker import LABEL_AGENT
+    from actors.agent import LABEL_AGENT
 
     ns = json.loads((work / "meta" / "containerizer_id").read_text())
     client = docker.DockerClient(base_url=docker_url, timeout=30)
@@ -282,7 +282,7 @@ def test_leader_killed_mid_rolling_upgrade_the_new_leader_finishes_it(e2e: E2E) 
 
 
 def test_native_task_killed_with_sigkill_is_replaced(e2e: E2E) -> None:
-    from actors.agent._checkpoint import read_checkpoints
+    from actors.agent import read_checkpoints
 
     e2e.master()
     agent = e2e.agent("cpus:2;mem:512;ports:[31000-31050]", containerizers="mesos")
@@ -333,7 +333,7 @@ def test_docker_app_with_bridge_port_mapping_is_reachable_on_its_host_port(
     """A DOCKER app on BRIDGE networking with hostPort 0: Marathon takes a port from the
     offer, the agent publishes the container port on it; busybox httpd answers there.
     Deleting the app kills the task and removes its container."""
-    from actors.agent._dockerd import TEST_IMAGE
+    from actors.agent import TEST_IMAGE
 
     e2e.master()
     e2e.agent(

@@ -10,7 +10,7 @@ import pytest
 from actors.marathon._app import AppDefinition
 from actors.marathon._errors import ValidationFailed
 from actors.marathon._ports import assign_service_ports, service_ports, taken_ports
-from actors.master._master_core import address_ip
+from actors.master import address_ip
 from runtime import ManualClock, SystemClock
 
 
