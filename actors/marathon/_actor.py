@@ -75,8 +75,14 @@ from ._messages import (
 from ._quarantine import QuarantineKeepingStore
 from ._store import MarathonStore
 
-__all__ = ["MARATHON_ACTOR", "ApiReply", "ApiRequest", "Instance", "MarathonActor"]
-__all__ += ["MarathonConfig"]
+__all__ = [
+    "MARATHON_ACTOR",
+    "ApiReply",
+    "ApiRequest",
+    "Instance",
+    "MarathonActor",
+    "MarathonConfig",
+]
 
 log = logging.getLogger("actors.marathon")
 
@@ -109,7 +115,8 @@ class MarathonActor(Actor):
         super().__init__()
         self.config = config or MarathonConfig()
         self.core = core_factory(self.config, master_address=master_address, hostname=hostname)
-        self.store: MarathonStore = QuarantineKeepingStore(store, self.core.q)  # type: ignore[assignment]
+        # Writes keep the records the core quarantined (it owns ``core.q``).
+        self.store = QuarantineKeepingStore(store, self.core.q)
         self.bus = bus
         self.master_address = master_address
         self.hostname = hostname

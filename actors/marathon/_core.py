@@ -144,7 +144,7 @@ class MarathonCore(Operations):
                 )
         except Exception:
             self.counters["handler_errors"] += 1
-            log.exception("marathon: carrying on after the store failed; carrying on")
+            log.exception("marathon: resuming after the store answered failed; carrying on")
 
     # -------------------------------------------------------------------- load
 

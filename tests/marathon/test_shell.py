@@ -1,0 +1,123 @@
+"""The Marathon actor shell on a real node against a ``FrameworkHarness`` (a recording
+master): offers and updates reach the actor in one hop, its instance records are
+stored before the launch leaves, declines carry the offer matcher's reason, updates are
+acknowledged, and a store that fails answers the API and launches nothing. No
+ZooKeeper: an in-memory store; no HTTP: the API is asked directly."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from actors import protocol as p
+from actors.framework import FrameworkDriver
+from actors.framework.testing import Declined, FrameworkHarness, Launched
+from actors.marathon import (
+    ApiReply,
+    ApiRequest,
+    EventBus,
+    MarathonActor,
+    MarathonConfig,
+    MemoryMarathonStore,
+)
+from runtime import Node
+from runtime.testing import wait_for
+
+APP = {
+    "id": "/web",
+    "cmd": "sleep 1000",
+    "cpus": 0.5,
+    "mem": 64,
+    "instances": 2,
+    "constraints": [["hostname", "UNIQUE"]],
+}
+RES = "cpus:4;mem:4096;ports:[31000-31010]"
+
+
+class FlakyStore(MemoryMarathonStore):
+    """An in-memory store whose instance writes fail while ``down`` is set."""
+
+    down = False
+
+    def save_instances(self, app_id: str, records: list[dict[str, Any]]) -> None:
+        if self.down:
+            raise ConnectionError("the store is down")
+        super().save_instances(app_id, records)
+
+
+@pytest.fixture
+def node() -> Iterator[Node]:
+    n = Node("marathon-shell", on_fatal=lambda reason: None)
+    yield n
+    n.shutdown(timeout=5)
+
+
+def start(node: Node, store: MemoryMarathonStore) -> tuple[Any, FrameworkHarness]:
+    harness = FrameworkHarness(node)
+
+    def driver(info: p.FrameworkInfo) -> FrameworkDriver:
+        return FrameworkDriver(
+            info, master=harness.address, resolve=harness.resolve, address="tcp://h:1/marathon"
+        )
+
+    ref = node.spawn(
+        MarathonActor,
+        store,
+        EventBus(),
+        master_address=harness.address,
+        config=MarathonConfig(tick_interval=0.05),
+        driver_factory=driver,
+        name="marathon",
+    )
+    assert harness.wait_subscribed(5)
+    wait_for(lambda: store.framework_id == harness.framework_id, 5, "framework id stored")
+    return ref, harness
+
+
+def ask(ref: Any, op: str, app_id: str | None = None, body: Any = None) -> ApiReply:
+    reply: ApiReply = ref.ask(ApiRequest(op, app_id, body=body), timeout=5.0)
+    return reply
+
+
+def test_launch_decline_and_acknowledge_through_the_shell(node: Node) -> None:
+    store = MemoryMarathonStore()
+    ref, harness = start(node, store)
+    assert ask(ref, "create_app", body=APP).status == 201
+    assert store.root is not None and store.versions["/web"]
+
+    first = harness.offer(RES, agent_id="a1", hostname="agent1")
+    launched = wait_for(harness.waiter(first.offer_id), 5, "the first offer used")
+    assert isinstance(launched, Launched) and len(launched.tasks) == 1  # hostname:UNIQUE
+    (task,) = launched.tasks
+    assert [r["taskId"] for r in store.instances["/web"]] == [task.task_id]
+    assert task.command is not None and task.command.env["MARATHON_APP_ID"] == "/web"
+
+    again = harness.offer(RES, agent_id="a1", hostname="agent1")
+    declined = wait_for(harness.waiter(again.offer_id), 5, "the same host declined")
+    assert isinstance(declined, Declined)
+    assert "constraint hostname:UNIQUE" in declined.reason
+    assert declined.refuse_seconds == MarathonConfig().decline_refuse_seconds
+    (entry,) = ask(ref, "queue").body["queue"]
+    assert "constraint hostname:UNIQUE" in entry["waitingReason"]
+
+    update = harness.update(task.task_id, "TASK_RUNNING", agent_id="a1")
+    wait_for(lambda: update.uuid in harness.acknowledged, 5, "the update acknowledged")
+    tasks = ask(ref, "app_tasks", "/web").body["tasks"]
+    assert [(t["id"], t["state"]) for t in tasks] == [(task.task_id, "TASK_RUNNING")]
+
+
+def test_a_store_that_fails_launches_nothing_and_declines_the_offer(node: Node) -> None:
+    store = FlakyStore()
+    ref, harness = start(node, store)
+    assert ask(ref, "create_app", body={**APP, "constraints": []}).status == 201
+    store.down = True
+    offer = harness.offer(RES, agent_id="a1", hostname="agent1")
+    declined = wait_for(harness.waiter(offer.offer_id), 5, "the offer declined")
+    assert isinstance(declined, Declined) and harness.launches == []
+    assert ask(ref, "app_tasks", "/web").body["tasks"] == []
+    store.down = False
+    offer = harness.offer(RES, agent_id="a1", hostname="agent1")
+    launched = wait_for(harness.waiter(offer.offer_id), 5, "launched once the store is back")
+    assert isinstance(launched, Launched) and len(launched.tasks) == 2
