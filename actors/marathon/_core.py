@@ -96,7 +96,13 @@ class MarathonCore(Operations):
 
     def handle(self, event: Any, now: float, wall: float) -> list[Effect]:
         """Apply one event at monotonic ``now`` / epoch ``wall``; return the effects to
-        carry out in order. Raises TypeError for an event it does not know."""
+        carry out in order. Raises TypeError for an event it does not know, and
+        RuntimeError when a batch awaits the store and ``event`` is not its answer."""
+        if self.pending is not None and not isinstance(event, Stored | StoreFailed):
+            raise RuntimeError(
+                f"marathon: {type(event).__name__} while a batch awaits the store "
+                "(feed Stored or StoreFailed first)"
+            )
         self.now, self.wall = now, wall
         self.q.wall = wall
         self.out = []

@@ -3,6 +3,9 @@ record before its task is launched, and a store that fails changes nothing."""
 
 from __future__ import annotations
 
+import pytest
+
+from actors.marathon import ApiRequest
 from actors.marathon._messages import (
     AwaitStored,
     PersistDeployment,
@@ -11,6 +14,8 @@ from actors.marathon._messages import (
     PersistVersions,
     Reply,
     Revive,
+    StoreFailed,
+    Tick,
 )
 from tests.marathon._core_kit import Sim, app, declined, events, launched, of
 
@@ -86,3 +91,17 @@ def test_new_launch_work_revives_offers_and_no_work_suppresses() -> None:
     out = sim.subscribe()
     assert [type(e).__name__ for e in out].count("Suppress") == 1
     assert of(Revive, sim.request("create_app", body=app()))
+
+
+def test_a_document_above_the_store_limit_is_refused_with_422_and_nothing_changes() -> None:
+    sim = Sim()
+    now, wall = sim.clock.now(), sim.clock.wall()
+    batch = sim.core.handle(ApiRequest("create_app", None, {}, app()), now, wall)
+    assert isinstance(batch[-1], AwaitStored), "the change waits for the store"
+    with pytest.raises(RuntimeError, match="awaits the store"):
+        sim.core.handle(Tick(), now, wall)
+    failed = StoreFailed(ValueError("too big"), too_large=(2_000_000, 1_048_576))
+    (reply,) = of(Reply, sim.core.handle(failed, now, wall))
+    assert reply.reply.status == 422
+    assert "2000000 bytes in one document" in reply.reply.body["message"]
+    assert sim.core.apps == {} and sim.core.runs == {}
