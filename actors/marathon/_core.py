@@ -113,7 +113,7 @@ class MarathonCore(Operations):
         elif isinstance(event, Load):
             self._on_load(event)
         elif isinstance(event, Stopping):
-            self._flush_instances(None)
+            self._flush_instances(best_effort=True)
             return self.out
         else:
             handler = _HANDLERS.get(type(event))
@@ -416,23 +416,36 @@ class MarathonCore(Operations):
         self.counters["framework_errors"] += 1
         log.warning("marathon: the master refused a call: %s", m.message)
 
-    def _flush_instances(self, on_failed: Callable[[Exception], None] | None) -> None:
-        """Write the instance records of every dirty app. With ``on_failed``, wait for
-        the store (the apps stay dirty until it confirms); without, best effort."""
+    def _flush_instances(
+        self,
+        *,
+        then: Callable[[], None] | None = None,
+        failed: Callable[[Exception], None] | None = None,
+        best_effort: bool = False,
+    ) -> None:
+        """Write the instance records of every dirty app. Unless ``best_effort``, wait
+        for the store: the apps stay dirty until it confirms, then ``then()``; on a
+        failure ``failed(error)`` (default: log; the next tick retries)."""
         apps = sorted(self.persist_dirty)
         for app_id in apps:
             records = [i.record() for i in self.by_app.get(app_id, {}).values()]
-            self.emit(PersistInstances(app_id, records, best_effort=on_failed is None))
-        if on_failed is None:
+            self.emit(PersistInstances(app_id, records, best_effort=best_effort))
+        if best_effort:
             self.persist_dirty.clear()
             return
 
-        def failed(exc: Exception) -> None:
+        def stored() -> None:
+            self.persist_dirty.difference_update(apps)
+            if then is not None:
+                then()
+
+        def not_stored(exc: Exception) -> None:
             err = exc.error if isinstance(exc, StoreError) else exc
             log.warning("marathon: saving instances failed (retrying): %s", err)
-            on_failed(exc)
+            if failed is not None:
+                failed(exc)
 
-        self.await_stored(lambda: self.persist_dirty.difference_update(apps), failed)
+        self.await_stored(stored, not_stored)
 
     # ------------------------------------------------------------------ offers
 
@@ -529,7 +542,7 @@ class MarathonCore(Operations):
                 self._offers_failed(offers)
 
         def failed(exc: Exception) -> None:
-            log.warning("marathon: not launching: storing instances failed: %s", exc)
+            log.warning("marathon: not launching %d task(s)", len(new_instances))
             for inst in new_instances:
                 self.remove_instance(inst)
             self.emit(
@@ -540,16 +553,7 @@ class MarathonCore(Operations):
                 )
             )
 
-        apps = sorted(self.persist_dirty)
-        for app_id in apps:
-            records = [i.record() for i in self.by_app.get(app_id, {}).values()]
-            self.emit(PersistInstances(app_id, records))
-
-        def all_stored() -> None:
-            self.persist_dirty.difference_update(apps)
-            stored()
-
-        self.await_stored(all_stored, failed)
+        self._flush_instances(then=stored, failed=failed)
 
     def _decline(self, plan: OfferPlan) -> None:
         if not plan.declines:
@@ -563,7 +567,7 @@ class MarathonCore(Operations):
         if not why:
             delayed = sorted(a for a, n in self.queue.items() if n > 0 and a not in plan.left)
             why = f"in backoff: {', '.join(delayed)}" if delayed else "nothing to launch"
-        self.emit(Decline(tuple(plan.declines), refuse, why))
+        self.emit(Decline(tuple(plan.declines), refuse, why[:_REASON_CHARS]))
         self.counters["offers_declined"] += len(plan.declines)
 
     def _count_offers(
@@ -797,8 +801,11 @@ class MarathonCore(Operations):
                 for action in run.current():
                     self.dirty.add(action.app.id)
         if self.persist_dirty:
-            self._flush_instances(lambda exc: None)  # still dirty: retried at the next tick
+            self._flush_instances()  # on a failure still dirty: retried at the next tick
 
+
+_REASON_CHARS = 1000
+"""A decline's reason is for logs and the harness: bounded, however many apps wait."""
 
 _HANDLERS: dict[type, Callable[[MarathonCore, Any], None]] = {
     p.StatusUpdate: MarathonCore._on_status,
