@@ -5,7 +5,8 @@ The core is layered over this one state, each layer in its own file and each add
 decisions that change together (see README.md, "decision -> file"):
 
     MarathonState (_state.py) -> Deployments (_deployments.py) -> Views (_render.py)
-      -> Operations (_ops.py) -> MarathonCore (_core.py: the event router)
+      -> Operations (_ops.py) -> Loading (_load.py) -> MarathonCore (_core.py: the
+      event router, the scheduler's events: subscription, offers, status, tick)
 """
 
 from __future__ import annotations
