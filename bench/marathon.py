@@ -87,11 +87,17 @@ def get_json(url: str) -> Any:
 
 
 def wait(cond: Any, timeout: float, what: str, interval: float = 0.01) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
+    """``runtime.testing.wait_for``, failing at once on an error (a benchmark's poll
+    must not hide a broken endpoint)."""
+    from runtime.testing import wait_for
+
+    wait_for(cond, timeout, what, interval=interval, retry_errors=False)
+
+
+def agents_idle(base: str) -> bool:
+    """No agent runs anything (the raw framework's teardown has freed them all)."""
+    slaves = get_json(f"{base}/mesos/master/slaves")["slaves"]
+    return all(not s["used_resources"].get("cpus") for s in slaves)
 
 
 def running(base: str, app_id: str) -> int:
@@ -170,8 +176,8 @@ def run(agents: int, instances: int, apps: int, samples: int) -> dict[str, Any]:
             )
 
             raw_s = raw_framework(cluster, master_addr, instances)
-            # Let the teardown's kills free the agents before Marathon's turn.
-            time.sleep(1.0)
+            # The teardown's kills free the agents before Marathon's turn.
+            wait(lambda: agents_idle(base), 30, "the raw framework's tasks gone", 0.05)
 
             app = {"id": "/bench/app-0", "cmd": "sleep 1000", "instances": instances, **TASK}
             started = time.perf_counter()

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests._wait import wait_for
+from runtime.testing import wait_for
 from tests.console.conftest import LocalCluster, services_available
 
 marathon = pytest.importorskip("marathon", reason="the public Marathon client (dev extra)")

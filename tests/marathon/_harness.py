@@ -17,7 +17,7 @@ from actors import protocol as p
 from actors.agent import AgentActor, SimulatedRunner
 from actors.resources import Resources
 from actors.task_states import TaskState
-from tests._wait import wait_for  # noqa: F401  (re-exported: the suite's one wait_for)
+from runtime.testing import wait_for  # noqa: F401  (re-exported: the suite's one wait_for)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
