@@ -121,3 +121,24 @@ def test_a_store_that_fails_launches_nothing_and_declines_the_offer(node: Node) 
     offer = harness.offer(RES, agent_id="a1", hostname="agent1")
     launched = wait_for(harness.waiter(offer.offer_id), 5, "launched once the store is back")
     assert isinstance(launched, Launched) and len(launched.tasks) == 2
+
+
+def test_a_new_master_gets_a_resubscription_and_a_reconciliation(node: Node) -> None:
+    store = MemoryMarathonStore()
+    ref, harness = start(node, store)
+    assert ask(ref, "create_app", body={**APP, "instances": 1, "constraints": []}).status == 201
+    offer = harness.offer(RES, agent_id="a1", hostname="agent1")
+    launched = wait_for(harness.waiter(offer.offer_id), 5, "launched")
+    assert isinstance(launched, Launched)
+    (task,) = launched.tasks
+    before = len(harness.calls(p.Reconcile))
+    harness.fail_over("m2")
+    assert harness.wait_subscribed(5)
+
+    def reconciled() -> list[list[str]]:
+        return [r.task_ids for r in harness.calls(p.Reconcile)[before:]]
+
+    asked = wait_for(lambda: len(reconciled()) >= 2 and reconciled(), 5, "reconciliation")
+    assert asked[:2] == [[task.task_id], []], "explicit for its task, then implicit"
+    subscribe = harness.calls(p.Subscribe)[-1]
+    assert subscribe.info.framework_id == harness.framework_id, "the same framework id"
