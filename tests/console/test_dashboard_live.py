@@ -89,7 +89,10 @@ def http(method: str, url: str, body: Any = None) -> Any:
 async def until(
     app: DashboardApp, pilot: Any, cond: Callable[[], Any], what: str, timeout: float = 60.0
 ) -> None:
-    """Let the app run (events, 100 ms flushes) until ``cond`` holds."""
+    """Let the app run (events, 100 ms flushes) until ``cond`` holds.
+
+    Not ``runtime.testing.wait_for``: that one blocks the thread, and the app runs on this
+    test's event loop only while the test awaits (``pilot.pause``) between polls."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         await pilot.pause(0.1)
