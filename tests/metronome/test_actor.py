@@ -43,6 +43,12 @@ def history(c: MiniCluster, job_id: str) -> dict[str, Any]:
     return body
 
 
+def ticks_of(c: MiniCluster) -> int:
+    """Metronome's tick counter (``/v1/metrics``)."""
+    counters = c.get("/v1/metrics")["counters"]
+    return int(counters["metronome.ticks.counter"]["count"])
+
+
 def stored(c: MiniCluster, job_id: str) -> JobEntry | None:
     doc = StateStore(c.zk, "/metronome").get(job_key(job_id))
     return None if doc is None else JobEntry.from_doc(doc.value)
@@ -188,12 +194,11 @@ def test_disabled_schedule_stays_disabled_across_a_failover(cluster: MiniCluster
     c.start_metronome()
     sched = c.get("/v1/jobs/quiet/schedules/m")
     assert sched["enabled"] is False
+    ticks = ticks_of(c)
     c.clock.advance(180)
-    c.get("/v1/jobs")  # let a few ticks pass
     wait_for(lambda: stored(c, "quiet") is not None)
-    import time
-
-    time.sleep(0.3)
+    # Three ticks after the advance saw the missed minutes and started nothing.
+    wait_for(lambda: ticks_of(c) >= ticks + 3, what="three Metronome ticks")
     assert history(c, "quiet")["successCount"] == 0
     assert c.get("/v1/jobs/quiet/runs") == []
     # Enabling it starts from now: the three missed minutes are not replayed.

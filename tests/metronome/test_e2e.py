@@ -82,10 +82,7 @@ class Proc:
                     return True
             return False
 
-        deadline = time.monotonic() + 30
-        while not up():
-            assert time.monotonic() < deadline, f"{self.name} did not start"
-            time.sleep(0.05)
+        wait_for(up, 30, f"{self.name} up", interval=0.05, retry_errors=False)
         return self
 
     def kill9(self) -> None:
@@ -411,7 +408,14 @@ def test_leader_killed_during_an_active_run_leaves_one_task(cluster: Cluster) ->
         return [t["id"] for t in doc["tasks"] if t["id"].startswith("long_")]
 
     wait_for(lambda: agent_tasks() == [task_id], what="the task known to the new master")
-    time.sleep(1.0)  # a few Metronome ticks: nothing relaunches
+
+    def ticks() -> int:
+        status, doc = request(second.url + "/metronome/v1/metrics")
+        assert status == 200
+        return int(doc["counters"]["metronome.ticks.counter"]["count"])
+
+    seen = ticks()
+    wait_for(lambda: ticks() >= seen + 3, what="three Metronome ticks")  # nothing relaunches
     assert agent_tasks() == [task_id]
 
     status, _ = request(second.url + run_url + "/actions/stop", "POST")
