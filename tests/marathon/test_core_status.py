@@ -4,12 +4,14 @@ Marathon's UnreachableStrategy (inactive, then replaced; expunged later)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.marathon._core_kit import Sim, app, events, killed, launched
 
 CHECK = [{"protocol": "COMMAND", "command": {"value": "true"}}]
 
 
-def _one_running(**over: object) -> tuple[Sim, str]:
+def _one_running(**over: Any) -> tuple[Sim, str]:
     sim = Sim()
     sim.subscribe()
     sim.api("create_app", body=app(**over))

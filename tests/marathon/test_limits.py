@@ -242,12 +242,13 @@ def test_dependencies_may_still_climb_with_dot_dot() -> None:
 
 def test_a_patch_cannot_smuggle_a_bad_value_in() -> None:
     existing = AppDefinition.from_json(app())
-    for patch, path in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"instances": 10**6}, "/instances"),
         ({"mem": 16}, "/mem"),
         ({"cpus": float("nan")}, "/cpus"),
         ({"id": "/web/../web"}, "/id"),
-    ]:
+    ]
+    for patch, path in cases:
         with pytest.raises(ValidationFailed) as info:
             patch_app(existing, patch, version=V1)
         assert path in info.value.paths, (patch, info.value.details)

@@ -114,7 +114,7 @@ def test_strict_marathon_client_builds_task_objects() -> None:
     """The public ``marathon`` client maps each JSON field to a constructor argument:
     an extra field (``agentId``) is a TypeError on every task listing."""
     models = pytest.importorskip("marathon.models.task")
-    doc = {field: None for field in ENRICHED_TASK_FIELDS}
+    doc: dict[str, Any] = {field: None for field in ENRICHED_TASK_FIELDS}
     doc.update({"healthCheckResults": [dict.fromkeys(HEALTH_FIELDS)], "ipAddresses": []})
     task = models.MarathonTask.from_json(doc)
     assert task.health_check_results[0].alive is None
