@@ -12,7 +12,11 @@ effects out IN ORDER. Ordering contract (the master's, ``actors/master/_master_c
   raised (the shell skips the rest of the batch; the core answers the error, declines
   the offers, keeps the records dirty...). Nothing else is handled in between;
 * a store effect marked ``best_effort`` may fail alone: the shell logs it and goes on
-  (deployment progress is re-derived after a failover anyway).
+  (deployment progress is re-derived after a failover anyway);
+* status updates are acknowledged once handled, without waiting for their instance
+  records: those are written in one batch per tick (writing every update would cost a
+  ZooKeeper write of the app's whole instance table each time), and a new leader
+  re-learns anything newer from the reconciliation it starts with.
 
 No I/O, no clock and no threads here: time comes in as ``now`` (monotonic, for delays)
 and ``wall`` (epoch seconds, for what people read).
