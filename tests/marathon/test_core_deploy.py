@@ -105,3 +105,20 @@ def test_a_document_above_the_store_limit_is_refused_with_422_and_nothing_change
     assert reply.reply.status == 422
     assert "2000000 bytes in one document" in reply.reply.body["message"]
     assert sim.core.apps == {} and sim.core.runs == {}
+
+
+def test_a_dependent_app_waits_for_its_dependency_step() -> None:
+    sim = Sim()
+    sim.subscribe()
+    group = {
+        "id": "/g",
+        "apps": [app("/g/db"), app("/g/web", dependencies=["/g/db"])],
+    }
+    assert sim.api("put_group", "/g", group).status == 200
+    assert sim.core.queue == {"/g/db": 1}, "web's step is not reached yet"
+    [db] = launched(sim.offers(sim.offer()))
+    out = sim.update(db.task_id, "TASK_RUNNING")
+    assert "deployment_step_success" in events(out)
+    assert sim.core.queue == {"/g/web": 1}
+    [web] = launched(sim.offers(sim.offer()))
+    assert "deployment_success" in events(sim.update(web.task_id, "TASK_RUNNING"))
