@@ -460,6 +460,18 @@ class E2ECluster:
 
         return wait_for(find, timeout, "a live leading master")
 
+    def serving_leader(self, timeout: float = 30.0) -> Proc:
+        """The leader once it serves leader-only requests: ZooKeeper names a new leader a
+        moment before its leader-only work has started, and until then its gateway
+        answers 503 ("just elected and is starting; retry")."""
+
+        def serving() -> Proc | None:
+            m = self.leader()
+            return m if http_request(f"{m.http_url}/marathon/v2/leader").status == 200 else None
+
+        result: Proc = wait_for(serving, timeout, "the leader serving leader-only requests")
+        return result
+
     def standbys(self) -> list[Proc]:
         lead = self.leader()
         return [m for m in self.masters if m.alive and m is not lead]

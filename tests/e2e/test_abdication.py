@@ -23,7 +23,7 @@ def test_a_new_leader_refuses_to_abdicate_within_its_tenure(cluster: E2ECluster)
     cluster.add_master("--min-leader-tenure", "3600")
     for m in cluster.masters:
         m.wait_up()
-    leader = cluster.leader()
+    leader = cluster.serving_leader()
     status, headers, body = _delete(f"{leader.http_url}/marathon/v2/leader")
     assert status == 429, body
     assert "min-leader-tenure" in str(body["message"])
@@ -36,7 +36,7 @@ def test_a_leader_past_its_tenure_abdicates(cluster: E2ECluster) -> None:
     cluster.add_master("--min-leader-tenure", "0")
     for m in cluster.masters:
         m.wait_up()
-    first = cluster.leader()
+    first = cluster.serving_leader()
     status, _, body = _delete(f"{first.http_url}/marathon/v2/leader")
     assert status == 200 and body["message"] == "Leadership abdicated"
     wait_for(lambda: cluster.leader() != first, timeout=30, what="another master leading")
