@@ -1,11 +1,20 @@
 """pydcos actor runtime: Node, ActorRef, Actor, OTP supervision, clocks.
 
 See runtime/README.md for the picture and the failure rules.
+
+Imports are lazy (PEP 562): clocks, restart intensity, the system messages, errors and
+``register_message`` load with the package (pure: message modules such as
+``actors.protocol`` and decision modules need only these), while the node, actors,
+refs, supervision, remoting and ``connect`` (which bring ZeroMQ and pykka) load on
+first use. A module-level ``from runtime import X`` binds once: no lookup cost afterwards.
 """
 
-from runtime._actor import Actor
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from runtime._clock import Clock, ManualClock, SystemClock, real_now
-from runtime._connect import Cluster, NoCluster, connect, parse_zk_url
 from runtime._intensity import add_restart
 from runtime._messages import (
     KILLED,
@@ -17,22 +26,6 @@ from runtime._messages import (
     Shutdown,
     is_normal_exit,
 )
-from runtime._node import Node
-from runtime._ref import ActorRef, AskFuture, LocalActorRef
-from runtime._remote import NOCONNECTION, RemoteActorRef, split_address
-from runtime._supervisor import (
-    ChildInfo,
-    ChildSpec,
-    CountChildren,
-    DeleteChild,
-    RestartChild,
-    StartChild,
-    Supervisor,
-    SupervisorRef,
-    TerminateChild,
-    WhichChildren,
-)
-from runtime._timers import TimerHandle
 from runtime.errors import (
     ActorDead,
     ActorNotFound,
@@ -46,6 +39,48 @@ from runtime.errors import (
 )
 from transport import RemoteError
 from transport import register as register_message
+
+if TYPE_CHECKING:
+    from runtime._actor import Actor
+    from runtime._connect import Cluster, NoCluster, connect, parse_zk_url
+    from runtime._node import Node
+    from runtime._ref import ActorRef, AskFuture, LocalActorRef
+    from runtime._remote import NOCONNECTION, RemoteActorRef, split_address
+    from runtime._supervisor import (
+        ChildInfo,
+        ChildSpec,
+        CountChildren,
+        DeleteChild,
+        RestartChild,
+        StartChild,
+        Supervisor,
+        SupervisorRef,
+        TerminateChild,
+        WhichChildren,
+    )
+    from runtime._timers import TimerHandle
+
+_EXPORTS = {
+    "runtime._actor": ("Actor",),
+    "runtime._connect": ("Cluster", "NoCluster", "connect", "parse_zk_url"),
+    "runtime._node": ("Node",),
+    "runtime._ref": ("ActorRef", "AskFuture", "LocalActorRef"),
+    "runtime._remote": ("NOCONNECTION", "RemoteActorRef", "split_address"),
+    "runtime._supervisor": (
+        "ChildInfo",
+        "ChildSpec",
+        "CountChildren",
+        "DeleteChild",
+        "RestartChild",
+        "StartChild",
+        "Supervisor",
+        "SupervisorRef",
+        "TerminateChild",
+        "WhichChildren",
+    ),
+    "runtime._timers": ("TimerHandle",),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "KILLED",
@@ -96,3 +131,16 @@ __all__ = [
     "register_message",
     "split_address",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'runtime' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,36 +1,20 @@
 """ZooKeeper for pydcos: embedded server, leader election, state store, registry.
 
 Imports nothing from the rest of pydcos. See ``zk/README.md`` for the znode layout.
+
+Imports are lazy (PEP 562): the errors and the document limits (``DEFAULT_MAX_BYTES``,
+``encoded_size``, in the pure ``_documents``) load with the package; everything that
+needs kazoo or starts a server (client, election, registry, retry, server, store) loads
+on first use. So a pure module can catch ``ZkError`` or size a value without loading
+kazoo. A module-level ``from zk import X`` binds once: no lookup cost afterwards.
 """
 
-from zk._client import (
-    CREDENTIALS_ENV,
-    CREDENTIALS_FILE,
-    DEFAULT_CHROOT,
-    DEFAULT_SESSION_TIMEOUT,
-    BadCredentials,
-    ZkCredentials,
-    close_quietly,
-    connect,
-    encoded_size,
-    ensure_credentials,
-    expire_session,
-    generate_credentials,
-    leader_acl,
-    protect_root,
-    read_credentials,
-    resolve_credentials,
-    secure_tree,
-    write_credentials,
-)
-from zk._election import (
-    DEFAULT_ELECTION_PATH,
-    Election,
-    LeaderInfo,
-    LeaderWatch,
-    read_contenders,
-    read_leader,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from zk._documents import DEFAULT_MAX_BYTES, encoded_size
 from zk._errors import (
     BatchFailed,
     CorruptData,
@@ -44,29 +28,110 @@ from zk._errors import (
     ZkServerError,
     ZkUnavailable,
 )
-from zk._registry import Entry, Registry
-from zk._retry import DEFAULT_RETRY, RetryPolicy
-from zk._server import (
-    DEFAULT_JVM_OPTS,
-    DEFAULT_TICK_MS,
-    HEAP_MB,
-    JUTE_MAXBUFFER,
-    ZooKeeperEnsemble,
-    ZooKeeperServer,
-    find_classpath,
-    find_java,
-    four_letter_word,
-)
-from zk._store import (
-    DEFAULT_MAX_BYTES,
-    DEFAULT_NODE_LIMIT,
-    MAGIC,
-    Delete,
-    Document,
-    Put,
-    StateStore,
-    StoreWatch,
-)
+
+if TYPE_CHECKING:
+    from zk._client import (
+        CREDENTIALS_ENV,
+        CREDENTIALS_FILE,
+        DEFAULT_CHROOT,
+        DEFAULT_SESSION_TIMEOUT,
+        BadCredentials,
+        ZkCredentials,
+        close_quietly,
+        connect,
+        ensure_credentials,
+        expire_session,
+        generate_credentials,
+        leader_acl,
+        protect_root,
+        read_credentials,
+        resolve_credentials,
+        secure_tree,
+        write_credentials,
+    )
+    from zk._election import (
+        DEFAULT_ELECTION_PATH,
+        Election,
+        LeaderInfo,
+        LeaderWatch,
+        read_contenders,
+        read_leader,
+    )
+    from zk._registry import Entry, Registry
+    from zk._retry import DEFAULT_RETRY, RetryPolicy
+    from zk._server import (
+        DEFAULT_JVM_OPTS,
+        DEFAULT_TICK_MS,
+        HEAP_MB,
+        JUTE_MAXBUFFER,
+        ZooKeeperEnsemble,
+        ZooKeeperServer,
+        find_classpath,
+        find_java,
+        four_letter_word,
+    )
+    from zk._store import (
+        DEFAULT_NODE_LIMIT,
+        MAGIC,
+        Delete,
+        Document,
+        Put,
+        StateStore,
+        StoreWatch,
+    )
+
+_EXPORTS = {
+    "zk._client": (
+        "CREDENTIALS_ENV",
+        "CREDENTIALS_FILE",
+        "DEFAULT_CHROOT",
+        "DEFAULT_SESSION_TIMEOUT",
+        "BadCredentials",
+        "ZkCredentials",
+        "close_quietly",
+        "connect",
+        "ensure_credentials",
+        "expire_session",
+        "generate_credentials",
+        "leader_acl",
+        "protect_root",
+        "read_credentials",
+        "resolve_credentials",
+        "secure_tree",
+        "write_credentials",
+    ),
+    "zk._election": (
+        "DEFAULT_ELECTION_PATH",
+        "Election",
+        "LeaderInfo",
+        "LeaderWatch",
+        "read_contenders",
+        "read_leader",
+    ),
+    "zk._registry": ("Entry", "Registry"),
+    "zk._retry": ("DEFAULT_RETRY", "RetryPolicy"),
+    "zk._server": (
+        "DEFAULT_JVM_OPTS",
+        "DEFAULT_TICK_MS",
+        "HEAP_MB",
+        "JUTE_MAXBUFFER",
+        "ZooKeeperEnsemble",
+        "ZooKeeperServer",
+        "find_classpath",
+        "find_java",
+        "four_letter_word",
+    ),
+    "zk._store": (
+        "DEFAULT_NODE_LIMIT",
+        "MAGIC",
+        "Delete",
+        "Document",
+        "Put",
+        "StateStore",
+        "StoreWatch",
+    ),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "CREDENTIALS_ENV",
@@ -126,3 +191,16 @@ __all__ = [
     "secure_tree",
     "write_credentials",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'zk' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

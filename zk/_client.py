@@ -10,7 +10,6 @@ the leader without holding the secret that can rewrite the cluster's state.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import secrets
@@ -27,7 +26,7 @@ from kazoo.handlers.threading import KazooTimeoutError
 from kazoo.protocol.states import KazooState
 from kazoo.security import ACL, READ_ACL_UNSAFE, make_digest_acl
 
-from zk._errors import CorruptData, ZkError, ZkUnavailable
+from zk._errors import ZkError, ZkUnavailable
 from zk._retry import DEFAULT_RETRY, RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -286,24 +285,6 @@ def expire_session(client: KazooClient, timeout: float = 10.0) -> None:
     if not lost.wait(timeout):
         client.remove_listener(listener)
         raise ZkUnavailable(f"session 0x{session_id:x} did not expire within {timeout} s")
-
-
-def encode_json(value: Any) -> bytes:
-    """Compact, key-sorted UTF-8 JSON (stable bytes for stable versions)."""
-    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode("utf-8")
-
-
-def encoded_size(value: Any) -> int:
-    """Bytes ``value`` takes as stored JSON (what ``StateStore``'s limits count)."""
-    return len(encode_json(value))
-
-
-def decode_json(path: str, data: bytes) -> Any:
-    """Decode JSON found at ``path``; raise CorruptData naming the path if it is not JSON."""
-    try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CorruptData(path, f"not UTF-8 JSON ({exc})", data) from None
 
 
 Listener = Callable[[KazooState], Any]

@@ -50,7 +50,8 @@ from kazoo.exceptions import (
 from kazoo.protocol.states import KazooState, WatchedEvent
 from kazoo.recipe.watchers import ChildrenWatch
 
-from zk._client import decode_json, encode_json, leader_acl
+from zk._client import leader_acl
+from zk._documents import decode_json, encode_json
 from zk._errors import CorruptData, ZkError
 from zk._members import decide, find_token, member_prefix, order_members, parse_member
 from zk._retry import DEFAULT_RETRY, RetryPolicy

@@ -21,7 +21,7 @@ from kazoo.exceptions import NodeExistsError, NoNodeError
 from kazoo.protocol.states import KazooState
 from kazoo.recipe.watchers import ChildrenWatch
 
-from zk._client import decode_json, encode_json
+from zk._documents import decode_json, encode_json
 from zk._errors import CorruptData, InvalidKey, ZkError
 from zk._retry import DEFAULT_RETRY, RetryPolicy
 from zk._store import StoreWatch

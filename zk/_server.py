@@ -47,7 +47,7 @@ store keeps at 128 KiB (``zk._store.DEFAULT_NODE_LIMIT``): ~190 MiB at most. Wit
 memory, and again while replaying its log after the restart (issue 30)."""
 HEAP_MB = 512
 """``-Xmx``: the committed transactions above, the data tree (every stored document,
-each at most ``zk._store.DEFAULT_MAX_BYTES``, 8 MiB) and a request's copies in flight.
+each at most ``zk._documents.DEFAULT_MAX_BYTES``, 8 MiB) and a request's copies in flight.
 Measured: 60 rewrites of a 7 MB document and a restart pass with 320 MB; the cap is a
 ceiling, not a reservation (an idle server stays under 100 MB)."""
 SNAP_COUNT = 10_000

@@ -50,7 +50,7 @@ from kazoo.exceptions import (
 from kazoo.protocol.states import ZnodeStat
 from kazoo.recipe.watchers import ChildrenWatch, DataWatch
 
-from zk._client import decode_json, encode_json
+from zk._documents import DEFAULT_MAX_BYTES, decode_json, encode_json
 from zk._errors import (
     BatchFailed,
     CorruptData,
@@ -77,10 +77,6 @@ serialised copy), and refills them when it replays its log at start-up. At 128 K
 is at most ~190 MiB whatever is written; at ~1 MB per chunk it was ~1.4 GB, and a 7 MB
 app updated a few times ran the 256 MB development heap out of memory (issue 30)."""
 DEFAULT_CHUNK_SIZE = 120 * 1024
-DEFAULT_MAX_BYTES = 8 * 1024 * 1024
-"""Largest document (encoded JSON): 8 MiB, 8x the API's 1 MiB request body, so that a
-document derived from one request (Marathon's deployment holds the root group twice)
-fits. Refused above with ``ValueTooLarge`` before anything reaches ZooKeeper."""
 
 
 def check_key(key: str) -> str:

@@ -1,0 +1,36 @@
+"""How a stored document is encoded and how big it may be: pure, no ZooKeeper client.
+
+Kept apart from ``_client``/``_store`` (which import kazoo) so that code that only
+sizes a value against the store's limit (Marathon trimming an app's versions) can do so
+without loading kazoo.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from zk._errors import CorruptData
+
+DEFAULT_MAX_BYTES = 8 * 1024 * 1024
+"""Largest document (encoded JSON): 8 MiB, 8x the API's 1 MiB request body, so that a
+document derived from one request (Marathon's deployment holds the root group twice)
+fits. Refused above with ``ValueTooLarge`` before anything reaches ZooKeeper."""
+
+
+def encode_json(value: Any) -> bytes:
+    """Compact, key-sorted UTF-8 JSON (stable bytes for stable versions)."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode("utf-8")
+
+
+def encoded_size(value: Any) -> int:
+    """Bytes ``value`` takes as stored JSON (what ``StateStore``'s limits count)."""
+    return len(encode_json(value))
+
+
+def decode_json(path: str, data: bytes) -> Any:
+    """Decode JSON found at ``path``; raise CorruptData naming the path if it is not JSON."""
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorruptData(path, f"not UTF-8 JSON ({exc})", data) from None
