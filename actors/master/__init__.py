@@ -43,15 +43,13 @@ if TYPE_CHECKING:
     from actors.master._actor import MasterActor, MemoryRegistryStore, RegistryStore
     from actors.master._allocation import allocation_json
     from actors.master._effects import Effect, PeerDown, Persist, Send, Unpersist, Watch
-    from actors.master._master_core import MasterCore, address_ip, new_master_id
-    from actors.master._process import (
+    from actors.master._leader_services import (
         DEFAULT_SERVICES,
         LEADER_SERVICES,
-        MasterOptions,
-        MasterProcess,
-        ZkRegistryStore,
         leader_services,
     )
+    from actors.master._master_core import MasterCore, address_ip, new_master_id
+    from actors.master._process import MasterOptions, MasterProcess, ZkRegistryStore
     from actors.master._services import LeaderService, ServiceContext
     from actors.master._state import (
         AgentRecord,
@@ -92,9 +90,9 @@ _LAZY: dict[str, str] = {
     # the process and its leader services
     "MasterOptions": "actors.master._process",
     "MasterProcess": "actors.master._process",
-    "LEADER_SERVICES": "actors.master._process",
-    "DEFAULT_SERVICES": "actors.master._process",
-    "leader_services": "actors.master._process",
+    "LEADER_SERVICES": "actors.master._leader_services",
+    "DEFAULT_SERVICES": "actors.master._leader_services",
+    "leader_services": "actors.master._leader_services",
     "ZkRegistryStore": "actors.master._process",
     "LeaderService": "actors.master._services",
     "ServiceContext": "actors.master._services",

@@ -127,44 +127,6 @@ class MasterOptions:
     """Leader services (Marathon, Metronome...) started after the master actor."""
 
 
-LEADER_SERVICES: dict[str, tuple[str, str]] = {
-    "marathon": ("actors.marathon", "MarathonService"),
-    "metronome": ("actors.metronome", "MetronomeService"),
-}
-"""Leader services a master can run, by the name ``pydcos master --services`` takes:
-name -> (module, class). Named by string because the frameworks import the master
-(``LeaderService``), never the reverse."""
-
-DEFAULT_SERVICES: tuple[str, ...] = ("marathon", "metronome")
-"""What a master runs while leading unless told otherwise (as DC/OS masters do); also what
-``pydcos cluster up`` asks of every master."""
-
-
-def leader_services(names: str) -> tuple[LeaderService, ...]:
-    """``"marathon,metronome"`` -> service instances, in that order.
-
-    A name that is not in ``LEADER_SERVICES``, or a service that cannot be imported, is a
-    ``MasterError`` naming it (the CLI prints it as the ``--services`` flag's error).
-    """
-    import importlib
-
-    from actors.master._errors import MasterError
-
-    out: list[LeaderService] = []
-    for name in (n.strip() for n in names.split(",")):
-        if not name:
-            continue
-        if name not in LEADER_SERVICES:
-            known = ", ".join(sorted(LEADER_SERVICES))
-            raise MasterError(f"services: {name!r} is not one of {known}")
-        module, cls = LEADER_SERVICES[name]
-        try:
-            out.append(getattr(importlib.import_module(module), cls)())
-        except (ImportError, AttributeError) as exc:
-            raise MasterError(f"services: {name} is not available: {exc}") from None
-    return tuple(out)
-
-
 class MasterProcess:
     """Start with ``start()``; stop with ``stop()`` (idempotent)."""
 
