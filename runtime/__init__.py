@@ -11,11 +11,11 @@ first use. A module-level ``from runtime import X`` binds once: no lookup cost a
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from runtime._clock import Clock, ManualClock, SystemClock, real_now
 from runtime._intensity import add_restart
+from runtime._lazy import lazy_exports
 from runtime._messages import (
     KILLED,
     NOPROC,
@@ -126,6 +126,7 @@ __all__ = [
     "add_restart",
     "connect",
     "is_normal_exit",
+    "lazy_exports",
     "parse_zk_url",
     "real_now",
     "register_message",
@@ -133,14 +134,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'runtime' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -12,8 +12,9 @@ or the agent actor; the first use of a name loads its module.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from runtime import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     # errors (one root)
@@ -175,17 +176,9 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'actors.agent' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"actors.agent.{module}"), _RENAMED.get(name, name))
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(
+    __name__, {name: f".{module}" for name, module in _EXPORTS.items()}, _RENAMED
+)
 
 
 if TYPE_CHECKING:  # the static view of the lazy names above

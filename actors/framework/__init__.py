@@ -18,8 +18,9 @@ Imports are lazy (PEP 562): importing a pure module (``actors.framework._placeme
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from runtime import lazy_exports
 
 if TYPE_CHECKING:
     from actors.framework._backoff import BackoffSettings, LaunchBackoff
@@ -151,14 +152,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'actors.framework' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

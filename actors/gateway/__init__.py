@@ -14,8 +14,7 @@ metrics) as callables. Imports are lazy (PEP 562): the facts load no aiohttp.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from actors.gateway._about import (
     DEFAULT_CLUSTER,
@@ -31,6 +30,7 @@ from actors.gateway._about import (
     system_metrics,
 )
 from actors.gateway._errors import GatewayError, GatewayStartError
+from runtime import lazy_exports
 
 if TYPE_CHECKING:
     from actors.gateway._server import MAX_BODY_BYTES, HttpGateway, LeaderInfo, json_error
@@ -43,17 +43,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'actors.gateway' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [

@@ -15,8 +15,9 @@ the service and the stores do.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from runtime import lazy_exports
 
 _EXPORTS: dict[str, str] = {  # placement and backoff moved to the framework toolkit
     "MARATHON_ACTOR": "_messages",
@@ -220,15 +221,7 @@ if TYPE_CHECKING:
     )
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'actors.marathon' has no attribute {name!r}")
-    where = module if module.startswith("actors.") else f"{__name__}.{module}"
-    value = getattr(importlib.import_module(where), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {n: m if m.startswith("actors.") else f".{m}" for n, m in _EXPORTS.items()},
+)

@@ -11,8 +11,7 @@ names that need them (``MasterActor``, ``MasterProcess``, ...) do, when first us
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from actors.master._errors import (
     AllocatorInputError,
@@ -38,6 +37,7 @@ from actors.master.allocator import (
     decline_filter,
     dominant_share,
 )
+from runtime import lazy_exports
 
 if TYPE_CHECKING:
     from actors.master._actor import MasterActor, MemoryRegistryStore, RegistryStore
@@ -102,17 +102,7 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'actors.master' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [
