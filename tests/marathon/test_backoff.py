@@ -1,9 +1,10 @@
-"""Launch backoff on a manual clock (Marathon's RateLimiter rules)."""
+"""Marathon's side of the framework toolkit's launch backoff: an app's delay is keyed by
+its last config change (``AppDefinition.backoff_key``). The backoff rules themselves are
+tested once, in tests/framework/test_backoff.py."""
 
 from __future__ import annotations
 
-import pytest
-
+import actors.framework
 from actors.marathon import AppDefinition, LaunchBackoff, stamp_version
 
 V1 = "2024-01-01T00:00:00.000Z"
@@ -14,56 +15,12 @@ def app(**extra: object) -> AppDefinition:
     return stamp_version(AppDefinition.from_json({"id": "/a", "cmd": "x", **extra}), None, V1)
 
 
-def test_no_failure_no_delay() -> None:
-    backoff = LaunchBackoff.for_app(app())
-    assert backoff.next_launch_at(100.0) == 100.0
-    assert not backoff.is_delayed(100.0)
-    assert backoff.to_json(100.0) == {"timeLeftSeconds": 0, "overdue": True}
+def test_marathon_re_exports_the_toolkit_backoff_and_placement() -> None:
+    import actors.marathon as marathon
 
-
-def test_delay_grows_by_factor_per_consecutive_failure() -> None:
-    """Marathon docs: the backoff period is multiplied by the factor for each
-    consecutive failure until it reaches maxLaunchDelaySeconds."""
-    backoff = LaunchBackoff.for_app(app(backoffSeconds=2, backoffFactor=2))
-    now = 0.0
-    delays = []
-    for _ in range(4):
-        backoff = backoff.task_failed(now)
-        delays.append(backoff.next_launch_at(now) - now)
-    assert delays == [2, 4, 8, 16]
-
-
-def test_delay_is_capped_by_max_launch_delay() -> None:
-    backoff = LaunchBackoff.for_app(
-        app(backoffSeconds=10, backoffFactor=3, maxLaunchDelaySeconds=60)
-    )
-    for _ in range(5):
-        backoff = backoff.task_failed(0.0)
-    assert backoff.delay_seconds == 60
-    assert backoff.delay_after(10_000) == 60  # no float overflow on long streaks
-
-
-def test_default_sequence_is_one_second_times_1_15() -> None:
-    backoff = LaunchBackoff.for_app(app())
-    assert [round(backoff.delay_after(n), 4) for n in (1, 2, 3)] == [1.0, 1.15, 1.3225]
-
-
-def test_manual_clock_reaches_the_deadline() -> None:
-    backoff = LaunchBackoff.for_app(app(backoffSeconds=5)).task_failed(10.0)
-    assert backoff.is_delayed(12.0)
-    assert backoff.to_json(12.0) == {"timeLeftSeconds": 3, "overdue": False}
-    assert backoff.next_launch_at(12.0) == 15.0
-    assert not backoff.is_delayed(15.0)
-    assert backoff.next_launch_at(20.0) == 20.0
-
-
-@pytest.mark.parametrize("how", ["task_running", "reset"])
-def test_success_or_delete_delay_resets(how: str) -> None:
-    """Marathon: DELETE /v2/queue/{appId}/delay resets; so does a running instance."""
-    backoff = LaunchBackoff.for_app(app()).task_failed(0.0).task_failed(1.0)
-    backoff = getattr(backoff, how)()
-    assert backoff.failures == 0 and not backoff.is_delayed(1.0)
-    assert backoff.task_failed(2.0).next_launch_at(2.0) == 3.0  # starts over at 1 s
+    assert LaunchBackoff is actors.framework.LaunchBackoff
+    for name in ("Agent", "Constraint", "Match", "match", "match_one"):
+        assert getattr(marathon, name) is getattr(actors.framework, name), name
 
 
 def test_config_change_resets_but_scaling_keeps_the_delay() -> None:
