@@ -37,6 +37,7 @@ from actors.framework import LaunchBackoff
 from actors.task_states import TaskState
 
 from ._app import AppDefinition
+from ._errors import MarathonError
 from ._events import timestamp
 from ._group import Group
 from ._paths import ROOT, normalize_path
@@ -46,7 +47,7 @@ log = logging.getLogger("actors.marathon")
 _STATES = frozenset(s.value for s in TaskState)
 
 
-class BadRecord(Exception):
+class BadRecord(MarathonError):
     """A stored record is not usable; the message says why (field and value)."""
 
 

@@ -21,6 +21,7 @@ from actors import protocol as p
 from actors.framework import Agent, LaunchBackoff
 
 from ._app import AppDefinition
+from ._errors import MarathonError
 from ._group import Group
 from ._instances import Instance, OfferStats
 from ._messages import (
@@ -67,7 +68,7 @@ class Run:
         return steps[self.step].actions if self.step < len(steps) else ()
 
 
-class Refused(Exception):
+class Refused(MarathonError):
     """An API request refused with a Marathon-shaped body (4xx)."""
 
     def __init__(self, status: int, body: dict[str, Any]) -> None:
@@ -76,7 +77,7 @@ class Refused(Exception):
         self.body = body
 
 
-class StoreError(Exception):
+class StoreError(MarathonError):
     """A store effect failed (fed back as ``StoreFailed``), classified by the shell."""
 
     def __init__(

@@ -51,6 +51,7 @@ from actors.framework import Disconnected, FrameworkDriver, FrameworkEvent, Regi
 from actors.task_states import TaskState, is_terminal
 from runtime import Actor, ActorRef
 
+from ._errors import MetronomeError
 from ._history import DEFAULT_HISTORY_LIMIT
 from ._ids import make_run_id, parse_task_id
 from ._job import JobSpec
@@ -137,7 +138,7 @@ class _Tick:
     pass
 
 
-class ApiError(Exception):
+class ApiError(MetronomeError):
     """An HTTP answer other than success, with Metronome's JSON body."""
 
     def __init__(self, status: int, message: str, **extra: Any) -> None:

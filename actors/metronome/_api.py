@@ -25,7 +25,7 @@ from aiohttp import web
 from actors._validation import BadJson, parse_json_body
 
 from ._actor import Command
-from ._errors import ValidationFailed
+from ._errors import MetronomeError, ValidationFailed
 from ._job import JobSpec
 from ._schedule import ScheduleSpec
 from ._view import EMBEDS, JobEntry, MetronomeView, ViewBoard
@@ -36,7 +36,7 @@ LIB_VERSION = "pydcos-0.1.0"
 _EMBED_ORDER = {name: i for i, name in enumerate(EMBEDS)}
 
 
-class _Reply(Exception):
+class _Reply(MetronomeError):
     def __init__(self, status: int, body: Any) -> None:
         super().__init__(status)
         self.status = status
