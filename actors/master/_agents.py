@@ -50,15 +50,42 @@ def registered(s: MasterState, rec: AgentRecord) -> p.AgentRegistered:
     )
 
 
+def _parsed(
+    s: MasterState, m: p.RegisterAgent | p.ReregisterAgent, who: str
+) -> tuple[Resources, Attributes] | None:
+    """The agent's resources and attributes, or None (the refusal noted in ``s.errors``)."""
+    try:
+        return Resources.from_dict(m.resources), Attributes.from_dict(m.attributes)
+    except (ResourceError, TypeError, ValueError) as exc:
+        s.errors.append(f"agent {who} ({m.address}) refused: {exc}")
+        return None
+
+
+def _new_record(
+    agent_id: str,
+    m: p.RegisterAgent | p.ReregisterAgent,
+    total: Resources,
+    attrs: Attributes,
+    now: float,
+) -> AgentRecord:
+    return AgentRecord(
+        agent_id=agent_id,
+        hostname=m.hostname,
+        address=m.address,
+        total=total,
+        attributes=attrs,
+        registered_at=now,
+        version=m.version,
+    )
+
+
 def on_register_agent(
     s: MasterState, m: p.RegisterAgent, now: float, out: list[Effect], sender: str | None = None
 ) -> None:
-    try:
-        total = Resources.from_dict(m.resources)
-        attrs = Attributes.from_dict(m.attributes)
-    except (ResourceError, TypeError, ValueError) as exc:
-        s.errors.append(f"agent {m.hostname} ({m.address}) refused: {exc}")
+    parsed = _parsed(s, m, m.hostname)
+    if parsed is None:
         return
+    total, attrs = parsed
     # An agent that registers again from the same address (it lost our answer)
     # gets its old id back instead of a second entry.
     for rec in s.agents.values():
@@ -70,16 +97,7 @@ def on_register_agent(
             s.dirty = True
             return
     agent_id = f"{s.master_id}-S{s.next_id()}"
-    rec = AgentRecord(
-        agent_id=agent_id,
-        hostname=m.hostname,
-        address=m.address,
-        total=total,
-        attributes=attrs,
-        registered_at=now,
-        version=m.version,
-    )
-    s.agents[agent_id] = rec
+    rec = s.agents[agent_id] = _new_record(agent_id, m, total, attrs, now)
     out.append(Persist("agents", agent_id, rec.durable()))
     out.append(Watch(m.address))
     out.append(Send(m.address, registered(s, rec)))
@@ -89,25 +107,14 @@ def on_register_agent(
 def on_reregister_agent(
     s: MasterState, m: p.ReregisterAgent, now: float, out: list[Effect], sender: str | None = None
 ) -> None:
-    try:
-        total = Resources.from_dict(m.resources)
-        attrs = Attributes.from_dict(m.attributes)
-    except (ResourceError, TypeError, ValueError) as exc:
-        s.errors.append(f"agent {m.agent_id} ({m.address}) refused: {exc}")
+    parsed = _parsed(s, m, m.agent_id)
+    if parsed is None:
         return
+    total, attrs = parsed
     rec = s.agents.get(m.agent_id)
     was_unreachable = rec is not None and not rec.reachable
     if rec is None:
-        rec = AgentRecord(
-            agent_id=m.agent_id,
-            hostname=m.hostname,
-            address=m.address,
-            total=total,
-            attributes=attrs,
-            registered_at=now,
-            version=m.version,
-        )
-        s.agents[m.agent_id] = rec
+        rec = s.agents[m.agent_id] = _new_record(m.agent_id, m, total, attrs, now)
     else:
         rec.hostname, rec.address, rec.total, rec.attributes = (
             m.hostname,
