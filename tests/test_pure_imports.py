@@ -9,6 +9,7 @@ allowed (the codec that ``actors.protocol`` registers its messages with).
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 
@@ -16,45 +17,65 @@ import pytest
 
 IO_LIBRARIES = ("zmq", "kazoo", "aiohttp", "docker", "textual")
 
-PURE_MODULES = [
-    "actors.protocol",
-    "actors.task_states",
-    "actors.resources",
-    "actors._validation",
-    "actors.master.allocator",
-    "actors.master._master_core",
-    "actors.marathon._core",
-    "actors.marathon._plan",
-    "actors.marathon._app",
-    "actors.marathon._offers",
-    "actors.marathon._upgrade",
-    "actors.metronome._run",
-    "actors.metronome._schedule",
-    "actors.framework._placement",
-    "actors.framework._task",
-    "actors.agent._spec",
-    "runtime._clock",
-    "runtime._intensity",
+PURE_IMPORTS = [
+    "import actors.protocol",
+    "import actors.task_states",
+    "import actors.resources",
+    "import actors._validation",
+    "import actors.master.allocator",
+    "import actors.master._master_core",
+    "from actors.master import allocate, ClusterSnapshot, Quota, MasterError",
+    "from actors.gateway import MasterAbout, build_info, master_flags",
+    "import actors.marathon._core",
+    "import actors.marathon._plan",
+    "import actors.marathon._app",
+    "import actors.marathon._offers",
+    "import actors.marathon._upgrade",
+    "from actors.marathon import AppDefinition, Group, plan_deployment",
+    "import actors.metronome",
+    "import actors.metronome._run",
+    "import actors.metronome._job",
+    "import actors.metronome._schedule",
+    "import actors.framework",
+    "import actors.framework._placement",
+    "import actors.framework._backoff",
+    "import actors.framework._task",
+    "import actors.agent._spec",
+    "import runtime._clock",
+    "import runtime._intensity",
+    "import runtime",
+    "import transport",
+    "import zk",
+]
+
+LAZY_PACKAGES = [
     "runtime",
     "transport",
     "zk",
+    "actors.agent",
+    "actors.framework",
+    "actors.gateway",
+    "actors.marathon",
+    "actors.master",
+    "actors.metronome",
 ]
 
 
-@pytest.mark.parametrize("module", PURE_MODULES)
-def test_importing_a_pure_module_loads_no_io_library(module: str) -> None:
-    code = (
-        f"import sys, {module}\nprint(','.join(m for m in {IO_LIBRARIES!r} if m in sys.modules))\n"
-    )
+@pytest.mark.parametrize("statement", PURE_IMPORTS)
+def test_importing_a_pure_module_loads_no_io_library(statement: str) -> None:
+    loaded = f"print(','.join(m for m in {IO_LIBRARIES!r} if m in sys.modules))"
+    code = f"import sys; {statement}\n{loaded}\n"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
-    assert out.stdout.strip() == "", f"importing {module} loaded {out.stdout.strip()}"
+    assert out.stdout.strip() == "", f"{statement!r} loaded {out.stdout.strip()}"
 
 
-@pytest.mark.parametrize("package", ["runtime", "transport", "zk"])
+@pytest.mark.parametrize("package", LAZY_PACKAGES)
 def test_every_public_name_of_a_lazy_package_resolves(package: str) -> None:
-    module = __import__(package)
-    missing = [name for name in module.__all__ if not hasattr(module, name)]
+    module = importlib.import_module(package)
+    missing = [name for name in module.__all__ if getattr(module, name, None) is None]
     assert missing == []
     assert set(module.__all__) <= set(dir(module))
+    with pytest.raises(AttributeError, match="nope"):
+        _ = module.nope

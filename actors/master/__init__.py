@@ -60,7 +60,6 @@ if TYPE_CHECKING:
         TaskRecord,
     )
     from actors.master._state_json import master_metrics
-    from actors.protocol import MASTER_ACTOR, GetState
 
 _LAZY: dict[str, str] = {
     # the actor shell and its registry stores
@@ -96,9 +95,6 @@ _LAZY: dict[str, str] = {
     "ZkRegistryStore": "actors.master._process",
     "LeaderService": "actors.master._services",
     "ServiceContext": "actors.master._services",
-    # moved to actors.protocol; re-exported here for one step
-    "GetState": "actors.protocol",
-    "MASTER_ACTOR": "actors.protocol",
 }
 
 
@@ -111,7 +107,6 @@ __all__ = [
     "DEFAULT_REFUSE_SECONDS",
     "DEFAULT_SERVICES",
     "LEADER_SERVICES",
-    "MASTER_ACTOR",
     "Agent",
     "AgentRecord",
     "Allocation",
@@ -122,7 +117,6 @@ __all__ = [
     "Effect",
     "Framework",
     "FrameworkRecord",
-    "GetState",
     "LeaderService",
     "MasterActor",
     "MasterConfig",

@@ -46,10 +46,6 @@ from runtime import Actor, ActorRef, Down
 
 log = logging.getLogger("actors.master")
 
-MASTER_ACTOR = p.MASTER_ACTOR
-"""Re-exported from ``actors.protocol`` for one step; import it from there."""
-GetState = p.GetState
-"""Re-exported from ``actors.protocol`` for one step; import it from there."""
 
 
 class RegistryStore(Protocol):
@@ -162,7 +158,7 @@ class MasterActor(Actor):
             self._apply(self._timed(core, core.tick, now))
             self._count_ended(core)
             return None
-        if isinstance(message, GetState):
+        if isinstance(message, p.GetState):
             return self._state(core, message)
         if isinstance(message, Down):
             address = self._watched.pop(message.ref, None)
@@ -228,7 +224,7 @@ class MasterActor(Actor):
                     except NotImplementedError:
                         pass
 
-    def _state(self, core: MasterCore, m: GetState) -> dict[str, Any]:
+    def _state(self, core: MasterCore, m: p.GetState) -> dict[str, Any]:
         params = m.params or {}
         if m.what == "slaves":
             return slaves_json(core)
