@@ -47,7 +47,6 @@ from runtime import Actor, ActorRef, Down
 log = logging.getLogger("actors.master")
 
 
-
 class RegistryStore(Protocol):
     """Where the master keeps what must survive a failover (ZooKeeper in production)."""
 
