@@ -13,6 +13,7 @@ from typing import Any
 
 # Lazy: `python -m console.cli master` must not pay for Textual's import.
 _WHERE = {
+    "ConsoleError": "_errors",
     "ApiError": "_client",
     "ClientError": "_client",
     "ClusterClient": "_client",
@@ -65,6 +66,7 @@ __all__ = [
     "ClientError",
     "ClusterClient",
     "ClusterRecord",
+    "ConsoleError",
     "DashboardApp",
     "DataSource",
     "Deployments",

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from console import _state as st
+from console._errors import ConsoleError
 
 NO_CLUSTER_HINT = (
     "no cluster: pass --zk HOST:PORT/pydcos, set PYDCOS_ZK, or start a local one with "
@@ -25,7 +26,7 @@ NO_CLUSTER_HINT = (
 )
 
 
-class ClientError(Exception):
+class ClientError(ConsoleError):
     """A user-facing failure talking to the cluster (one line)."""
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from console import _state as st
+from console._errors import ConsoleError
 from console._state import ClusterRecord, ProcRecord
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,7 +53,7 @@ STOP_GRACE = {"agent": 1.2, "master": 1.2, "zk": 1.0}
 """Seconds a tier gets after SIGTERM before SIGKILL (down must take <= 3 s)."""
 
 
-class LauncherError(Exception):
+class LauncherError(ConsoleError):
     """``cluster up``/``down`` failed; the message is one line for the user."""
 
 

@@ -19,10 +19,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from console._errors import ConsoleError
+
 DEFAULT_HOME = Path(os.environ.get("PYDCOS_HOME", str(Path.home() / ".pydcos")))
 
 
-class CliError(Exception):
+class CliError(ConsoleError):
     """A user-facing failure: printed as one line, exit status 1."""
 
 

@@ -17,6 +17,7 @@ ROOTS = [
     ("actors.marathon", "MarathonError"),
     ("actors.master", "MasterError"),
     ("actors.metronome", "MetronomeError"),
+    ("console", "ConsoleError"),
 ]
 
 
