@@ -332,14 +332,22 @@ class MarathonCore(Loading):
             return
         waiting = any(n > 0 for n in plan.left.values()) or any(n > 0 for n in self.queue.values())
         refuse = self.config.decline_refuse_seconds if waiting else self.config.idle_refuse_seconds
-        reasons = plan.reasons
-        why = "; ".join(
-            f"{app_id}: {'; '.join(dict.fromkeys(r))}" for app_id, r in sorted(reasons.items())
-        )
-        if not why:
-            delayed = sorted(a for a, n in self.queue.items() if n > 0 and a not in plan.left)
-            why = f"in backoff: {', '.join(delayed)}" if delayed else "nothing to launch"
-        self.emit(Decline(tuple(plan.declines), refuse, why[:_REASON_CHARS]))
+        # Each offer is declined with ITS refusals (the master quotes the reason on that
+        # agent's FILTERED row); offers with the same reason share one Decline.
+        per_offer: dict[str, dict[str, list[str]]] = {}
+        for r in plan.rejections:
+            per_offer.setdefault(r.offer.offer_id, {}).setdefault(r.app_id, []).append(r.detail)
+        delayed = sorted(a for a, n in self.queue.items() if n > 0 and a not in plan.left)
+        idle = f"in backoff: {', '.join(delayed)}" if delayed else "nothing to launch"
+        groups: dict[str, list[str]] = {}
+        for offer_id in plan.declines:
+            reasons = per_offer.get(offer_id, {})
+            why = "; ".join(
+                f"{app_id}: {'; '.join(dict.fromkeys(r))}" for app_id, r in sorted(reasons.items())
+            )
+            groups.setdefault((why or idle)[:_REASON_CHARS], []).append(offer_id)
+        for why, offer_ids in groups.items():
+            self.emit(Decline(tuple(offer_ids), refuse, why))
         self.counters["offers_declined"] += len(plan.declines)
 
     def _count_offers(

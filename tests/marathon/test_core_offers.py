@@ -105,6 +105,25 @@ def test_declines_carry_the_reasons_and_the_queue_explains_the_wait() -> None:
     assert "constraint rack:CLUSTER:r2" in deployments[0]["currentActions"][0]["waitingFor"]
 
 
+def test_each_offer_is_declined_with_its_own_reason() -> None:
+    """The master quotes a decline's reason on that agent's FILTERED row, so an offer's
+    reason must speak of that offer only; offers refused alike share one Decline."""
+    sim = Sim()
+    sim.subscribe()
+    sim.api("create_app", body=app(constraints=[["rack", "CLUSTER", "r9"]]))
+    effects = sim.offers(
+        sim.offer("agent1", attrs={"rack": "r1"}),
+        sim.offer("agent2", attrs={"rack": "r2"}),
+        sim.offer("agent3", attrs={"rack": "r1"}),
+    )
+    by_reason = {d.reason: sorted(d.offer_ids) for d in of(Decline, effects)}
+    assert len(by_reason) == 2
+    [(r1, ids1)] = [(r, ids) for r, ids in by_reason.items() if "not rack=r1" in r]
+    [(r2, ids2)] = [(r, ids) for r, ids in by_reason.items() if "not rack=r2" in r]
+    assert "r2" not in r1.replace("r9", "") and "r1" not in r2.replace("r9", "")
+    assert len(ids1) == 2 and len(ids2) == 1
+
+
 def test_offers_with_nothing_to_launch_are_declined_for_longer() -> None:
     sim = Sim()
     sim.subscribe()
