@@ -36,10 +36,10 @@ from typing import Any
 from actors import protocol as p
 from actors.framework import fit
 from actors.resources import ResourceError, Resources
-from actors.task_states import TaskState
+from actors.task_states import ENDED_STATES, TaskState
 
 from ._events import timestamp
-from ._instances import FAILURE_STATES, TERMINAL, Instance, OfferStats, config_key
+from ._instances import FAILURE_STATES, Instance, OfferStats, config_key
 from ._load import Loading
 from ._messages import (
     ApiRequest,
@@ -432,7 +432,7 @@ class MarathonCore(Loading):
         self.counters["status_updates"] += 1
         inst = self.instances.get(u.task_id)
         if inst is None:
-            if u.state not in TERMINAL and self.subscribed:
+            if u.state not in ENDED_STATES and self.subscribed:
                 log.warning("marathon: killing unknown task %s (%s)", u.task_id, u.state)
                 self.emit(Kill(u.task_id))
             self.ack(u)
@@ -495,7 +495,7 @@ class MarathonCore(Loading):
             inst.inactive = False
             if inst.started_at is None:
                 inst.started_at = u.timestamp or wall
-        if u.state in TERMINAL:
+        if u.state in ENDED_STATES:
             self._terminated(inst, u, now)
         else:
             serving = inst.running and (inst.healthy is True if has_checks else True)

@@ -8,8 +8,8 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors.task_states import ENDED_STATES, TaskState
 from actors.task_states import FAILURE_STATES as _MESOS_FAILURES
+from actors.task_states import TaskState
 
 from ._app import AppDefinition
 from ._events import timestamp
@@ -17,8 +17,6 @@ from ._events import timestamp
 FAILURE_STATES: frozenset[TaskState] = _MESOS_FAILURES | {TaskState.FINISHED, TaskState.UNKNOWN}
 """States that count as a failure of the app (backoff, lastTaskFailure): Mesos' failures,
 FINISHED (an app's task must not end) and UNKNOWN (lost after a failover)."""
-TERMINAL = ENDED_STATES
-"""States after which an instance is gone (TASK_UNKNOWN: the master never heard of it)."""
 
 
 RUNNING: str = TaskState.RUNNING.value
@@ -28,10 +26,9 @@ STAGING: str = TaskState.STAGING.value
 
 
 def config_key(app: AppDefinition) -> str:
-    """The app's ``lastConfigChangeAt``: old or new in a rolling upgrade."""
-    if app.version_info is not None:
-        return app.version_info.last_config_change_at
-    return app.version or ""
+    """The app's ``lastConfigChangeAt``: old or new in a rolling upgrade (the same key its
+    launch backoff uses)."""
+    return app.backoff_key or ""
 
 
 def task_id_for(app_id: str) -> str:

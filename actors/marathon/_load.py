@@ -13,10 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from actors.framework import LaunchBackoff
+from actors.task_states import ENDED_STATES
 
 from ._app import AppDefinition
 from ._group import Group
-from ._instances import TERMINAL, Instance
+from ._instances import Instance
 from ._messages import Load
 from ._ops import Operations
 from ._plan import plan_deployment
@@ -100,7 +101,9 @@ class Loading(Operations):
         # master answers the reconciliation once its agents re-registered): a view
         # must never show a running task as staging.
         self.adopting = {
-            i.task_id for i in self.instances.values() if not i.running and i.state not in TERMINAL
+            i.task_id
+            for i in self.instances.values()
+            if not i.running and i.state not in ENDED_STATES
         }
         self.adopt_deadline = now + self.config.adoption_timeout
         log.info(
