@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from actors import protocol as p
+from actors._validation import MIN_CPUS, MIN_MEM_MB
 from actors.framework import (
     Demand,
     agent_of,
@@ -29,10 +30,6 @@ from actors.resources import ResourceError, Resources
 
 from ._job import JobSpec
 from ._run import JobRun
-
-MIN_CPUS_LEFT = 0.01
-MIN_MEM_LEFT = 32.0
-"""An offer with less left than this launches nothing more (no job can be smaller)."""
 
 
 def demand_of(job: JobSpec) -> Demand:
@@ -137,6 +134,6 @@ def match_offer(offer: p.Offer, pending: Sequence[tuple[str, JobRun]]) -> OfferP
             continue
         free = free - got.resources
         left = free.scalars()
-        if left.get("cpus", 0.0) < MIN_CPUS_LEFT or left.get("mem", 0.0) < MIN_MEM_LEFT:
-            break
+        if left.get("cpus", 0.0) < MIN_CPUS or left.get("mem", 0.0) < MIN_MEM_MB:
+            break  # what is left is below the smallest valid job
     return OfferPlan(tuple(launches), tuple(refusals), tuple(failed))
