@@ -12,6 +12,7 @@ sysdeps:
 $(STAMP): setup.cfg setup.py pyproject.toml transport/_spin.c
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	@bash .ci/http-parser $(PY)
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
