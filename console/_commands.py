@@ -344,3 +344,10 @@ def add_console_commands(sub: Any, csub: Any) -> None:
         "dashboard", help="the live console (Textual)", parents=[_cluster_flags()]
     )
     dash.set_defaults(fn=_cmd_dashboard)
+
+    # The platform services' verbs: each area adds its own, in its own module.
+    from console import _mesos_cmds, _net_cmds, _obs_cmds, _package_cmds
+
+    groups = {"node": node, "task": task, "marathon": m, "up": up}
+    for area in (_net_cmds, _obs_cmds, _package_cmds, _mesos_cmds):
+        area.add_commands(sub, groups)

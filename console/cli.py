@@ -109,17 +109,23 @@ def master_config(args: argparse.Namespace) -> Any:
 
 def cmd_master(args: argparse.Namespace) -> int:
     from actors.master import (
+        DEFAULT_NODE_SERVICES,
         DEFAULT_SERVICES,
         MasterError,
         MasterOptions,
         MasterProcess,
         leader_services,
+        node_services,
     )
 
     config = master_config(args)
     spec = ",".join(DEFAULT_SERVICES) if args.services is None else args.services
+    node_spec = (
+        ",".join(DEFAULT_NODE_SERVICES) if args.node_services is None else args.node_services
+    )
     try:
         services = leader_services(spec)
+        on_every_master = node_services(node_spec, vars(args))
     except MasterError as exc:
         raise CliError(f"--{exc}") from None
     security = node_security(args)
@@ -140,6 +146,7 @@ def cmd_master(args: argparse.Namespace) -> int:
             min_leader_tenure=args.min_leader_tenure,
             config=config,
             services=services,
+            node_services=on_every_master,
         )
     )
     try:
@@ -299,6 +306,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="leader services to run, e.g. marathon (default: marathon,metronome, "
         "as DC/OS masters do)",
+    )
+    m.add_argument(
+        "--node-services",
+        default=None,
+        help="services this master runs whether it leads or not (default: all of them)",
     )
     m.add_argument(
         "--ping-interval", type=float, default=None, help="seconds between agent pings (1)"

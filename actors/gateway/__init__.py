@@ -33,13 +33,20 @@ from actors.gateway._errors import GatewayError, GatewayStartError
 from runtime import lazy_exports
 
 if TYPE_CHECKING:
-    from actors.gateway._server import MAX_BODY_BYTES, HttpGateway, LeaderInfo, json_error
+    from actors.gateway._server import (
+        MAX_BODY_BYTES,
+        HttpGateway,
+        LeaderInfo,
+        agent_actor_address,
+        json_error,
+    )
 
 _LAZY = {
     "HttpGateway": "actors.gateway._server",
     "LeaderInfo": "actors.gateway._server",
     "MAX_BODY_BYTES": "actors.gateway._server",
     "json_error": "actors.gateway._server",
+    "agent_actor_address": "actors.gateway._server",
 }
 
 
@@ -56,6 +63,7 @@ __all__ = [
     "HttpGateway",
     "LeaderInfo",
     "MasterAbout",
+    "agent_actor_address",
     "build_info",
     "build_json",
     "cluster_name",

@@ -31,7 +31,7 @@ from aiohttp import web
 
 from actors.gateway._about import MasterAbout, build_info, build_json, system_metrics
 from actors.gateway._errors import GatewayStartError
-from actors.protocol import GetState
+from actors.protocol import AGENT_ACTOR, GetState
 from runtime import ActorRef, Clock, RuntimeSystemError, SystemClock
 
 log = logging.getLogger("actors.gateway")
@@ -150,6 +150,13 @@ def _int_param(request: web.Request, name: str, default: int, lo: int, hi: int) 
     return value
 
 
+def agent_actor_address(pid: str) -> str:
+    """Mesos' agent ``pid`` (``slave(1)@host:port``) -> the agent actor's transport
+    address (``tcp://host:port/agent``); empty when ``pid`` has no ``@``."""
+    _, at, hostport = pid.partition("@")
+    return f"tcp://{hostport}/{AGENT_ACTOR}" if at and hostport else ""
+
+
 class HttpGateway:
     """Serve the master's HTTP API on ``host:port`` (port 0 picks a free one)."""
 
@@ -165,6 +172,7 @@ class HttpGateway:
         about: MasterAbout | None = None,
         clock: Clock | None = None,
         idle_metrics: Callable[[bool, float], dict[str, float]] | None = None,
+        resolve: Callable[[str], ActorRef] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -180,7 +188,13 @@ class HttpGateway:
         """The ``master/*`` metrics of a master with no master actor (a standby, or a
         leader still starting), given ``(elected, uptime_secs)``; the master process
         passes its own. Without it only ``master/elected`` and ``uptime_secs``."""
+        self._resolve = resolve
+        """Address (``tcp://host:port/name``) -> ref, for asking actors on other nodes (an
+        agent's, or the leader's master actor from a standby); the master process passes
+        its node's ``ref``."""
         self._created = self._clock.wall()
+        self._agents: dict[str, str] = {}
+        self._agents_at = float("-inf")
         self.app = web.Application(middlewares=[_errors], client_max_size=MAX_BODY_BYTES)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -216,6 +230,12 @@ class HttpGateway:
                     if r.path == bare or r.path.startswith(bare + "/")
                 ]
             )
+
+    def add_routes(self, routes: list[web.RouteDef]) -> None:
+        """Mount routes that every master serves itself, leading or not (logs, metrics,
+        DNS, VIPs...): a standby answers them, asking the leader's or an agent's actors
+        with ``ask_at`` where it must. Call before ``start()``."""
+        self.app.add_routes(_with_trailing_slashes(routes))
 
     def _add_mesos_routes(self) -> None:
         r = self.app.router
@@ -286,6 +306,58 @@ class HttpGateway:
             )
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, lambda: ref.ask(message, timeout=self.ask_timeout))
+
+    async def ask_at(self, address: str, message: Any, timeout: float | None = None) -> Any:
+        """Ask the actor at ``address`` (any node's) without blocking the event loop;
+        ``leader_master_address()`` names the leading master's actor."""
+        if self._resolve is None:
+            raise web.HTTPServiceUnavailable(
+                text=json.dumps({"message": "this gateway cannot reach other nodes"}),
+                content_type="application/json",
+            )
+        ref = self._resolve(address)
+        wait = self.ask_timeout if timeout is None else timeout
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, lambda: ref.ask(message, timeout=wait))
+
+    AGENTS_TTL = 2.0
+    """Seconds the agents' addresses read from the leader are reused."""
+
+    async def agent_address(self, agent_id: str) -> str:
+        """The transport address of agent ``agent_id``'s actor (``tcp://host:port/agent``),
+        from the leader's ``slaves`` document, reused for ``AGENTS_TTL``; an unknown agent
+        is a 404 naming it. Any master can call it (a standby asks the leader)."""
+        now = self._clock.now()
+        if agent_id not in self._agents or now - self._agents_at > self.AGENTS_TTL:
+            leader = self.leader_master_address()
+            if self._is_leader() and self._master() is not None:
+                doc = await self.ask_master(GetState("slaves"))
+            elif leader is not None:
+                doc = await self.ask_at(leader, GetState("slaves"))
+            else:
+                raise web.HTTPServiceUnavailable(
+                    text=json.dumps(
+                        {"message": "no master is leading; an election is in progress"}
+                    ),
+                    content_type="application/json",
+                )
+            self._agents = {
+                str(a.get("id")): agent_actor_address(str(a.get("pid", "")))
+                for a in doc.get("slaves", [])
+            }
+            self._agents_at = now
+        address = self._agents.get(agent_id)
+        if not address:
+            raise web.HTTPNotFound(
+                text=json.dumps({"message": f"agent {agent_id!r} is not known to the leader"}),
+                content_type="application/json",
+            )
+        return address
+
+    def leader_master_address(self) -> str | None:
+        """The leading master's master-actor address, or None during an election."""
+        leader = self._leader()
+        return leader.address or None if leader is not None else None
 
     async def _redirect(self, request: web.Request) -> web.StreamResponse:
         """Mesos' ``/master/redirect``: 307 to the leader's base as a protocol-relative

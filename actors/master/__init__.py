@@ -44,13 +44,16 @@ if TYPE_CHECKING:
     from actors.master._allocation import allocation_json
     from actors.master._effects import Effect, PeerDown, Persist, Send, Unpersist, Watch
     from actors.master._leader_services import (
+        DEFAULT_NODE_SERVICES,
         DEFAULT_SERVICES,
         LEADER_SERVICES,
+        NODE_SERVICES,
         leader_services,
+        node_services,
     )
     from actors.master._master_core import MasterCore, address_ip, new_master_id
     from actors.master._process import MasterOptions, MasterProcess, ZkRegistryStore
-    from actors.master._services import LeaderService, ServiceContext
+    from actors.master._services import LeaderService, NodeService, ServiceContext
     from actors.master._state import (
         AgentRecord,
         FrameworkRecord,
@@ -92,8 +95,12 @@ _LAZY: dict[str, str] = {
     "LEADER_SERVICES": "actors.master._leader_services",
     "DEFAULT_SERVICES": "actors.master._leader_services",
     "leader_services": "actors.master._leader_services",
+    "NODE_SERVICES": "actors.master._leader_services",
+    "DEFAULT_NODE_SERVICES": "actors.master._leader_services",
+    "node_services": "actors.master._leader_services",
     "ZkRegistryStore": "actors.master._process",
     "LeaderService": "actors.master._services",
+    "NodeService": "actors.master._services",
     "ServiceContext": "actors.master._services",
 }
 
@@ -104,9 +111,11 @@ __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 __all__ = [
     "ANY",
     "DEFAULT_MIN_ALLOCATABLE",
+    "DEFAULT_NODE_SERVICES",
     "DEFAULT_REFUSE_SECONDS",
     "DEFAULT_SERVICES",
     "LEADER_SERVICES",
+    "NODE_SERVICES",
     "Agent",
     "AgentRecord",
     "Allocation",
@@ -126,6 +135,7 @@ __all__ = [
     "MasterProcess",
     "MasterState",
     "MemoryRegistryStore",
+    "NodeService",
     "Offer",
     "OfferFilter",
     "OfferRecord",
@@ -150,4 +160,5 @@ __all__ = [
     "leader_services",
     "master_metrics",
     "new_master_id",
+    "node_services",
 ]

@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING
 from actors.master._errors import MasterError
 
 if TYPE_CHECKING:
-    from actors.master._services import LeaderService
+    from collections.abc import Mapping
+    from typing import Any
+
+    from actors.master._services import LeaderService, NodeService
 
 LEADER_SERVICES: dict[str, tuple[str, str]] = {
     "marathon": ("actors.marathon", "MarathonService"),
@@ -47,4 +50,34 @@ def leader_services(names: str) -> tuple[LeaderService, ...]:
             out.append(getattr(importlib.import_module(module), cls)())
         except (ImportError, AttributeError) as exc:
             raise MasterError(f"services: {name} is not available: {exc}") from None
+    return tuple(out)
+
+
+NODE_SERVICES: dict[str, tuple[str, str]] = {}
+"""Services every master runs for its whole life, leading or not, by the name
+``pydcos master --node-services`` takes: name -> (module, class). The class is built with
+``cls.from_settings(settings)`` when it has that classmethod (``settings``: the master's
+command-line flags as a dict, e.g. ``dns_port``), else ``cls()``."""
+
+DEFAULT_NODE_SERVICES: tuple[str, ...] = ()
+"""What every master runs unless told otherwise (DC/OS runs these on every node)."""
+
+
+def node_services(names: str, settings: Mapping[str, Any] | None = None) -> tuple[NodeService, ...]:
+    """``"dns,l4lb"`` -> node service instances, in that order; an unknown or broken name
+    is a ``MasterError`` naming it (printed as the ``--node-services`` flag's error)."""
+    out: list[NodeService] = []
+    for name in (n.strip() for n in names.split(",")):
+        if not name:
+            continue
+        if name not in NODE_SERVICES:
+            known = ", ".join(sorted(NODE_SERVICES)) or "(none)"
+            raise MasterError(f"node-services: {name!r} is not one of {known}")
+        module, cls_name = NODE_SERVICES[name]
+        try:
+            cls = getattr(importlib.import_module(module), cls_name)
+        except (ImportError, AttributeError) as exc:
+            raise MasterError(f"node-services: {name} is not available: {exc}") from None
+        factory = getattr(cls, "from_settings", None)
+        out.append(factory(dict(settings or {})) if factory is not None else cls())
     return tuple(out)

@@ -25,7 +25,7 @@ from typing import Any
 from actors.gateway import HttpGateway, MasterAbout, master_about
 from actors.gateway import LeaderInfo as GatewayLeader
 from actors.master._actor import MasterActor
-from actors.master._services import LeaderService, ServiceContext
+from actors.master._services import LeaderService, NodeService, ServiceContext
 from actors.master._state import MasterConfig
 from actors.master._state_json import master_metrics
 from actors.protocol import MASTER_ACTOR
@@ -125,6 +125,8 @@ class MasterOptions:
     config: MasterConfig | None = None
     services: tuple[LeaderService, ...] = ()
     """Leader services (Marathon, Metronome...) started after the master actor."""
+    node_services: tuple[NodeService, ...] = ()
+    """Services every master runs for its whole life (DNS, load balancer...)."""
 
 
 class MasterProcess:
@@ -178,6 +180,7 @@ class MasterProcess:
             master=self._master_ref,
             clock=self.node.clock,
             idle_metrics=_idle_metrics,
+            resolve=self.node.ref,
         )
         self.context = ServiceContext(
             node=self.node,
@@ -186,11 +189,18 @@ class MasterProcess:
             hostname=self.hostname,
             abdicate=self.abdicate,
             tenure_left=self.tenure_left,
+            gateway=self.gateway,
+            leader_address=self._leader_master_address,
         )
         for service in o.services:
             self.gateway.add_leader_routes(service.prefixes, service.routes(self.context))
+        for node_service in o.node_services:
+            self.gateway.add_routes(node_service.routes(self.context))
         self.gateway.start()
         self.context.http_url = self.gateway.url
+        for node_service in o.node_services:
+            for child in node_service.child_specs(self.context):
+                self.node.root.start_child(child)
         self.about = self.gateway.about = master_about(
             o,
             hostname=self.hostname,
@@ -211,9 +221,20 @@ class MasterProcess:
         log.info("master listening on %s, HTTP %s", self.address, self.gateway.url)
         return self
 
+    def _leader_master_address(self) -> str | None:
+        leader = self.leader
+        return f"{leader.address}/{MASTER_ACTOR}" if leader is not None else None
+
     def _on_leader(self, leader: LeaderInfo | None) -> None:
         self.leader = leader
         log.info("leader is now %s", leader.address if leader else None)
+        if self.context is not None:
+            address = self._leader_master_address()
+            for listener in list(self.context.leader_listeners):
+                try:
+                    listener(address)
+                except Exception:
+                    log.exception("a leader listener failed")
 
     def _on_elected(self, term: int) -> None:
         with self._lock:

@@ -17,7 +17,7 @@ master's gateway at start-up as leader-only routes, so a standby redirects them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -43,6 +43,16 @@ class ServiceContext:
     """Step down as leader (Marathon's ``DELETE /v2/leader``); None if not possible."""
     tenure_left: Callable[[], float] | None = None
     """Seconds before this leader may abdicate (its minimum tenure); None: no floor."""
+    gateway: Any = None
+    """This master's ``HttpGateway`` (``ask_at``, ``leader_master_address``); set
+    before any service's ``routes`` are asked for."""
+    leader_address: Callable[[], str | None] = lambda: None
+    """The leading master's master-actor address now (``tcp://.../master``), or None
+    during an election. Every master knows it, leading or not."""
+    leader_listeners: list[Callable[[str | None], None]] = field(default_factory=list)
+    """Called (on ZooKeeper's thread: tell an actor, don't block) with the new leader's
+    master-actor address whenever it changes, None while no master leads. Node services
+    add theirs in ``child_specs``."""
 
 
 class LeaderService(Protocol):
@@ -59,4 +69,23 @@ class LeaderService(Protocol):
 
     def routes(self, ctx: ServiceContext) -> list[web.RouteDef]:
         """HTTP routes, mounted once at start-up on every master's gateway."""
+        ...
+
+
+class NodeService(Protocol):
+    """A component that runs on EVERY master, leading or not, for the process' lifetime
+    (DC/OS runs DNS and the load balancer on every node): its actors start under the
+    node's root supervisor once the gateway listens, before the election, and stop with
+    the process; its routes are served by this master itself (never redirected). It
+    follows the leader through ``ServiceContext.leader_listeners``."""
+
+    name: str
+    """Short name, used in logs (``dns``)."""
+
+    def child_specs(self, ctx: ServiceContext) -> list[ChildSpec]:
+        """Actors to start, in order, when the master process starts."""
+        ...
+
+    def routes(self, ctx: ServiceContext) -> list[web.RouteDef]:
+        """HTTP routes this master serves itself, mounted once at start-up."""
         ...
