@@ -68,6 +68,7 @@ _LEADER_PATHS = frozenset(
 _ANY_MASTER = frozenset(
     {f"{base}/{what}" for base in _MESOS_BASES for what in ("redirect", "health", "flags")}
     | {"/mesos/metrics/snapshot", "/metrics/snapshot", "/mesos/version", "/version"}
+    | {"/metrics"}
 )
 """Paths every master answers itself, leading or not (as Mesos does)."""
 
@@ -202,6 +203,11 @@ class HttpGateway:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._leader_only_prefixes: list[str] = ["/mesos/master/"]
+        from prometheus_client import CollectorRegistry
+
+        self.metrics_registry = CollectorRegistry()
+        """What ``/metrics`` renders (Prometheus text): this gateway's own registry, never
+        prometheus_client's global one (tests run several gateways in one process)."""
         self._add_mesos_routes()
 
     # -- routes -------------------------------------------------------------------
@@ -237,6 +243,21 @@ class HttpGateway:
         with ``ask_at`` where it must. Call before ``start()``."""
         self.app.add_routes(_with_trailing_slashes(routes))
 
+    def add_metrics_collector(self, collector: Any) -> None:
+        """Add a ``prometheus_client`` custom collector (``collect() -> Iterable[Metric]``)
+        to this master's ``/metrics``. ``collect`` runs on an executor thread, never on
+        the event loop, so it may block briefly (ask an actor)."""
+        self.metrics_registry.register(collector)
+
+    async def _prometheus(self, request: web.Request) -> web.StreamResponse:
+        """``/metrics``: Prometheus' text format, every master its own (a standby's says
+        ``pydcos_master_elected 0``)."""
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        loop = asyncio.get_running_loop()
+        body = await loop.run_in_executor(None, generate_latest, self.metrics_registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
     def _add_mesos_routes(self) -> None:
         r = self.app.router
         for base in _MESOS_BASES:
@@ -254,6 +275,7 @@ class HttpGateway:
         for path in ("/mesos/version", "/version"):
             r.add_get(path, self._version)
         r.add_get("/ping", self._ping)
+        r.add_get("/metrics", self._prometheus)
         self.app.middlewares.append(self._standby_middleware)
 
     @web.middleware
