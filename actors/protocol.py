@@ -227,10 +227,18 @@ class DiscoveryPort:
     """Its name; the agent exports it as ``PORT_<NAME>``."""
     protocol: str = "tcp"
     """``tcp`` or ``udp``."""
+    labels: dict[str, str] = field(default_factory=dict)
+    """The port's labels (Marathon's ``portDefinitions[].labels``, e.g.
+    ``{"VIP_0": "/web:80"}``): the load balancer reads its VIPs from them."""
 
     def __post_init__(self) -> None:
         _port("DiscoveryPort.number", self.number)
         _one_of("DiscoveryPort.protocol", self.protocol, PORT_PROTOCOLS)
+        for key, value in self.labels.items():
+            if type(key) is not str or type(value) is not str:
+                raise TaskDescriptionError(
+                    f"DiscoveryPort.labels: {key!r:.60}={value!r:.60} must map text to text"
+                )
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ ROOTS = [
     ("actors.agent", "AgentError"),
     ("actors.framework", "FrameworkToolkitError"),
     ("actors.gateway", "GatewayError"),
+    ("actors.l4lb", "L4lbError"),
     ("actors.marathon", "MarathonError"),
     ("actors.master", "MasterError"),
     ("actors.metronome", "MetronomeError"),

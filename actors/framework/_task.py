@@ -96,15 +96,22 @@ def discovery_info(
     ports: Sequence[int],
     names: Sequence[str | None] = (),
     protocols: Sequence[str] = (),
+    labels: Sequence[Mapping[str, str]] = (),
 ) -> p.DiscoveryInfo:
     """The task's host ports in its own order, with their names (the agent exports
-    ``PORT<i>`` and ``PORT_<NAME>`` from it). A protocol like ``tcp,udp`` is read as
-    its first entry."""
+    ``PORT<i>`` and ``PORT_<NAME>`` from it) and labels (``VIP_0``: the load balancer
+    and DNS read the task's VIPs there, as dcos-net reads Mesos' port labels). A
+    protocol like ``tcp,udp`` is read as its first entry."""
     out = []
     for i, port in enumerate(ports):
         name_i = names[i] if i < len(names) else None
         proto = protocols[i].split(",")[0].strip() if i < len(protocols) else "tcp"
-        out.append(p.DiscoveryPort(number=port, name=name_i or None, protocol=proto or "tcp"))
+        labels_i = {str(k): str(v) for k, v in labels[i].items()} if i < len(labels) else {}
+        out.append(
+            p.DiscoveryPort(
+                number=port, name=name_i or None, protocol=proto or "tcp", labels=labels_i
+            )
+        )
     return p.DiscoveryInfo(name=name, ports=out)
 
 

@@ -14,13 +14,14 @@ YOUNGEST_FIRST, one dynamic port for apps without port mappings).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from actors._validation import empty_map, frozen_map, json_problems, schema_message
 from actors.framework import Constraint
+from actors.l4lb import PortLabels, VipUse, port_vips, vip_conflicts
 
 from ._errors import InvalidPath, ValidationFailed
 from ._paths import ROOT, normalize_path, parent_of
@@ -682,6 +683,39 @@ def _semantic_problems(
     if app.version is not None and not _valid_timestamp(app.version):
         problems.append(("/version", f"version {app.version!r} is not an ISO-8601 timestamp"))
     problems.extend(_nul_problems(app))
+    problems.extend(app_vips(app)[1])
+    return problems
+
+
+def app_vips(app: AppDefinition) -> tuple[list[VipUse], list[tuple[str, str]]]:
+    """The VIPs (``VIP_n`` port labels) of ``app``'s ports, and the problems of the bad
+    ones (see ``actors.l4lb``: port range, name, loopback IP, TCP, balance)."""
+    if app.container is not None and app.container.port_mappings:
+        ports = [
+            PortLabels(f"/container/portMappings/{i}", m.labels, m.protocol)
+            for i, m in enumerate(app.container.port_mappings)
+        ]
+    else:
+        ports = [
+            PortLabels(f"/portDefinitions/{i}", d.labels, d.protocol)
+            for i, d in enumerate(app.port_definitions)
+        ]
+    return port_vips(ports)
+
+
+def vip_conflict_problems(
+    apps: Mapping[str, AppDefinition], changed: Iterable[str]
+) -> list[tuple[str, str]]:
+    """Problems of the ``changed`` apps' VIPs against every other app of ``apps`` (the
+    whole target): one VIP name used with two ports, or with two balances (422)."""
+    mine = {i: app_vips(apps[i])[0] for i in sorted(changed) if i in apps}
+    mine = {i: uses for i, uses in mine.items() if uses}
+    if not mine:  # the common case: nothing to compare, no walk over every app
+        return []
+    uses = {app_id: app_vips(app)[0] for app_id, app in apps.items()}
+    problems: list[tuple[str, str]] = []
+    for app_id, own in mine.items():
+        problems.extend(vip_conflicts(app_id, own, uses))
     return problems
 
 

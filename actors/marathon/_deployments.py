@@ -17,7 +17,8 @@ from typing import Any
 
 from actors.framework import LaunchBackoff
 
-from ._app import AppDefinition, VersionInfo
+from ._app import AppDefinition, VersionInfo, vip_conflict_problems
+from ._errors import ValidationFailed
 from ._group import Group
 from ._instances import Instance, OfferStats, config_key
 from ._messages import (
@@ -281,8 +282,15 @@ class Deployments(MarathonState):
         and answer ``then(run)``.
 
         Raises ``Refused`` (409) when an affected app is locked by another deployment
-        and ``force`` is false; ``ValidationFailed`` for a dependency cycle."""
+        and ``force`` is false; ``ValidationFailed`` for a dependency cycle, or for a VIP
+        another app holds with another port (checked first: nothing locked or stored)."""
         new_root = dataclasses.replace(new_root, version=version)
+        new_apps = new_root.transitive_apps()
+        vip_problems = vip_conflict_problems(
+            new_apps, [i for i, a in new_apps.items() if self.apps.get(i) != a]
+        )
+        if vip_problems:  # a 422 before any lock or store
+            raise ValidationFailed(vip_problems)
         plan = plan_deployment(
             self.root, new_root, plan_id=str(uuid.uuid4()), version=version, restart=restart
         )
@@ -297,7 +305,6 @@ class Deployments(MarathonState):
                     "deployments": [{"id": r.plan.id} for r in conflicts],
                 },
             )
-        new_apps = new_root.transitive_apps()
         changed_versions: dict[str, list[dict[str, Any]]] = {}
         for app_id, app in new_apps.items():
             prev = self.apps.get(app_id)

@@ -242,6 +242,9 @@ def build_task(
     protocols = [d.protocol for d in app.port_definitions] or (
         [m.protocol for m in app.container.port_mappings] if app.container else []
     )
+    port_labels = [d.labels for d in app.port_definitions] or (
+        [m.labels for m in app.container.port_mappings] if app.container else []
+    )
     labels = {str(k): str(v) for k, v in app.labels.items()}
     labels["MARATHON_APP_ID"] = app.id
     labels["MARATHON_APP_VERSION"] = app.version or ""
@@ -267,7 +270,14 @@ def build_task(
             )
             for h in app.health_checks
         ],
-        discovery=discovery_info(name, ports, names, protocols),
+        discovery=discovery_info(
+            # Mesos-DNS' name for the app (``/shop/web`` -> ``web-shop``), as Marathon's.
+            "-".join(reversed(app.id.strip("/").split("/"))),
+            ports,
+            names,
+            protocols,
+            port_labels,
+        ),
         kill_grace_period=float(app.task_kill_grace_period_seconds or 3),
         labels=labels,
     )

@@ -1,0 +1,99 @@
+"""Named VIPs and layer-4 load balancing (DC/OS' dcos-l4lb, on HAProxy).
+
+A port label ``VIP_0: "/web:80"`` on a Marathon app gives the app a stable address,
+``web.marathon.l4lb.thisdcos.directory:80``, balanced over the app's healthy instances.
+Every master runs the ``l4lb`` node service: it follows the leading master's task events
+(``WatchMaster``), keeps the VIP table (a pure function of those events), and drives a
+real HAProxy it supervises (backend changes through the runtime API, VIP changes by a
+hitless master-worker reload). See README.md for the map.
+
+Imports are lazy (PEP 562): the pure parts (labels, table, HAProxy config rendering)
+load no aiohttp, kazoo or ZeroMQ; Marathon imports the label rules from here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from actors.l4lb._errors import HaproxyError, InvalidVip, L4lbError
+from runtime import lazy_exports
+
+if TYPE_CHECKING:
+    from actors.l4lb._labels import (
+        BALANCE_LABEL,
+        BALANCES,
+        L4LB_ZONE,
+        NAMED_NETWORK,
+        PortLabels,
+        VipSpec,
+        VipUse,
+        dns_label,
+        is_vip_label,
+        parse_vip,
+        port_vips,
+        vip_conflicts,
+        vip_hostname,
+    )
+    from actors.l4lb._table import (
+        Backend,
+        Vip,
+        VipTable,
+        allocate,
+        cluster_salt,
+        is_backend,
+        vip_dns_records,
+        vips_json,
+    )
+
+_LAZY: dict[str, str] = {
+    "BALANCE_LABEL": "actors.l4lb._labels",
+    "BALANCES": "actors.l4lb._labels",
+    "L4LB_ZONE": "actors.l4lb._labels",
+    "NAMED_NETWORK": "actors.l4lb._labels",
+    "PortLabels": "actors.l4lb._labels",
+    "VipSpec": "actors.l4lb._labels",
+    "VipUse": "actors.l4lb._labels",
+    "dns_label": "actors.l4lb._labels",
+    "is_vip_label": "actors.l4lb._labels",
+    "parse_vip": "actors.l4lb._labels",
+    "port_vips": "actors.l4lb._labels",
+    "vip_conflicts": "actors.l4lb._labels",
+    "vip_hostname": "actors.l4lb._labels",
+    "Backend": "actors.l4lb._table",
+    "Vip": "actors.l4lb._table",
+    "VipTable": "actors.l4lb._table",
+    "allocate": "actors.l4lb._table",
+    "cluster_salt": "actors.l4lb._table",
+    "is_backend": "actors.l4lb._table",
+    "vip_dns_records": "actors.l4lb._table",
+    "vips_json": "actors.l4lb._table",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+
+__all__ = [
+    "BALANCES",
+    "BALANCE_LABEL",
+    "L4LB_ZONE",
+    "NAMED_NETWORK",
+    "Backend",
+    "HaproxyError",
+    "InvalidVip",
+    "L4lbError",
+    "PortLabels",
+    "Vip",
+    "VipSpec",
+    "VipTable",
+    "VipUse",
+    "allocate",
+    "cluster_salt",
+    "dns_label",
+    "is_backend",
+    "is_vip_label",
+    "parse_vip",
+    "port_vips",
+    "vip_conflicts",
+    "vip_dns_records",
+    "vip_hostname",
+    "vips_json",
+]
