@@ -757,3 +757,79 @@ class GetState:
 
 
 register_message(GetState)
+
+
+# --------------------------------------------------------------------------------------
+# Master state watch and operator calls (owner: H7, issue 22). Observers (DNS, l4lb,
+# the operator API's SUBSCRIBE) follow the cluster through the leading master's events,
+# exactly the JSON Mesos' operator SUBSCRIBE streams (``actors.master`` builds it).
+
+
+@dataclass(frozen=True, slots=True)
+class WatchMaster:
+    """Observer -> leading master actor (tell): stream me the cluster's state and changes.
+
+    The answer is a ``MasterEvent`` SUBSCRIBED (seq 1) with the full state, then one
+    event per change; sending it again restarts the subscription (a fresh SUBSCRIBED)."""
+
+    subscriber: str
+    """The observer actor's transport address (``tcp://host:port/name``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnwatchMaster:
+    """Observer -> leading master actor (tell): stop streaming to ``subscriber``."""
+
+    subscriber: str
+    """The address given in ``WatchMaster``."""
+
+
+@dataclass(frozen=True, slots=True)
+class MasterEvent:
+    """Leading master -> observer: one Mesos v1 operator-API event."""
+
+    event: dict[str, Any]
+    """Exactly the JSON Mesos' operator SUBSCRIBE streams (``{"type": "TASK_ADDED",
+    "task_added": {...}}``)."""
+    master_id: str
+    """The leading master's id (a new one after a failover)."""
+    seq: int
+    """1 (SUBSCRIBED), 2, 3... per subscription; a gap means lost events: re-send
+    ``WatchMaster`` for a fresh SUBSCRIBED."""
+
+
+OPERATOR_READS = (
+    "GET_STATE",
+    "GET_AGENTS",
+    "GET_FRAMEWORKS",
+    "GET_EXECUTORS",
+    "GET_TASKS",
+    "GET_ROLES",
+    "GET_MASTER",
+    "GET_QUOTA",
+    "GET_WEIGHTS",
+)
+"""The operator calls the leading master answers from its state (``OperatorCall``)."""
+
+OPERATOR_WRITES = ("UPDATE_WEIGHTS", "UPDATE_QUOTA")
+"""The operator calls that change the allocator's settings (persisted in the registry)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorCall:
+    """Client -> leading master actor (ask): one Mesos v1 operator call, already parsed
+    and validated by the caller (the master validates again: anything may arrive).
+
+    The answer is the v1 ``Response`` JSON (``{"type": "GET_STATE", "get_state": ...}``)
+    for a read, ``{}`` for an accepted update, ``{"error": "<field>: <why>"}`` for a
+    refused one (nothing changed)."""
+
+    type: str
+    """One of ``OPERATOR_READS`` or ``OPERATOR_WRITES``."""
+    body: dict[str, Any] = field(default_factory=dict)
+    """The call's own part: ``{"weight_infos": [...]}`` for UPDATE_WEIGHTS,
+    ``{"quota_configs": [...]}`` for UPDATE_QUOTA; empty for reads."""
+
+
+for _cls in (WatchMaster, UnwatchMaster, MasterEvent, OperatorCall):
+    register_message(_cls)

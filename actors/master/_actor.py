@@ -34,6 +34,7 @@ from actors.master._master_core import (
 )
 from actors.master._state_json import (
     frameworks_json,
+    leader_info_json,
     master_metrics,
     roles_json,
     slaves_json,
@@ -41,6 +42,7 @@ from actors.master._state_json import (
     state_summary_json,
     tasks_json,
 )
+from actors.master._v1 import v1_get_master
 from actors.task_states import TaskState
 from runtime import Actor, ActorRef, Down
 
@@ -127,6 +129,8 @@ class MasterActor(Actor):
             now=now,
             recovered_agents=self.store.load("agents"),
             recovered_frameworks=self.store.load("frameworks"),
+            recovered_weights=self.store.load("weights"),
+            recovered_quotas=self.store.load("quotas"),
             wall_offset=self.clock.wall() - now,
             address=self.address,
         )
@@ -159,6 +163,8 @@ class MasterActor(Actor):
             return None
         if isinstance(message, p.GetState):
             return self._state(core, message)
+        if isinstance(message, p.OperatorCall):
+            return self._operator_call(core, message, now)
         if isinstance(message, Down):
             address = self._watched.pop(message.ref, None)
             if address is not None:
@@ -222,6 +228,26 @@ class MasterActor(Actor):
                         self.monitor(ref)
                     except NotImplementedError:
                         pass
+
+    def _operator_call(self, core: MasterCore, m: p.OperatorCall, now: float) -> dict[str, Any]:
+        """A Mesos v1 operator call: GET_MASTER from this actor's facts, the rest from
+        the core; an update is persisted before it is answered."""
+        if m.type == "GET_MASTER":
+            about = self.about
+            info = leader_info_json(
+                core,
+                hostname=self.hostname,
+                address=self.address,
+                http_url=about.http_url if about is not None else "",
+            )
+            return {"type": "GET_MASTER", "get_master": v1_get_master(core, info, self.elected_at)}
+        answer, effects = core.operator(m, now)
+        self._apply(effects)
+        if "error" not in answer and m.type in p.OPERATOR_WRITES:
+            out: list[Effect] = []
+            core.maybe_allocate(now, out)
+            self._apply(out)
+        return answer
 
     def _state(self, core: MasterCore, m: p.GetState) -> dict[str, Any]:
         params = m.params or {}

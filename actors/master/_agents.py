@@ -13,10 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from actors import protocol as p
+from actors.master import _watch
 from actors.master._effects import Effect, Persist, Send, Watch
 from actors.master._offers import rescind
 from actors.master._state import AgentRecord, MasterState, TaskRecord
-from actors.master._tasks import master_update, on_reconcile
+from actors.master._tasks import master_status, master_update, on_reconcile
 from actors.resources import Attributes, ResourceError, Resources
 from actors.task_states import TaskReason, TaskState, is_terminal
 
@@ -95,6 +96,7 @@ def on_register_agent(
             out.append(Persist("agents", rec.agent_id, rec.durable()))
             out.append(Send(m.address, registered(s, rec)))
             s.dirty = True
+            _watch.agent_added(s, rec)
             return
     agent_id = f"{s.master_id}-S{s.next_id()}"
     rec = s.agents[agent_id] = _new_record(agent_id, m, total, attrs, now)
@@ -102,6 +104,7 @@ def on_register_agent(
     out.append(Watch(m.address))
     out.append(Send(m.address, registered(s, rec)))
     s.dirty = True
+    _watch.agent_added(s, rec)
 
 
 def on_reregister_agent(
@@ -124,6 +127,7 @@ def on_reregister_agent(
         )
         rec.version = m.version
     rec.reachable, rec.recovering, rec.missed_pings = True, False, 0
+    _watch.agent_added(s, rec)
     reported: set[tuple[str, str]] = set()
     for at in m.tasks:
         key = (at.framework_id, at.task.task_id)
@@ -188,13 +192,23 @@ def adopt_task(
         if fw is not None:
             fw.tasks.add(at.task.task_id)
             fw.add_allocation(role, res)
+        if at.healthy is not None:
+            t.healthy = at.healthy
+        _watch.task_added(s, t)
     else:
+        before = (t.state, t.healthy)
         t.state = state
         t.updated_at = now
+        if at.healthy is not None:
+            t.healthy = at.healthy
+        if (t.state, t.healthy) != before:
+            status = master_status(
+                s, t.framework_id, t.task_id, t.agent_id, state, None, "", now, t.healthy
+            )
+            t.last_status = status
+            _watch.task_updated(s, t, status)
     # The agent's latest health for the task: a new leader has no other source
     # (health is reported on a change only), and reconciliation answers with it.
-    if at.healthy is not None:
-        t.healthy = at.healthy
     if announce:
         master_update(s, t, state, TaskReason.AGENT_REREGISTERED, "", now, out)
 
@@ -266,6 +280,7 @@ def mark_unreachable(
                 now,
                 out,
             )
+    _watch.agent_removed(s, rec)
     for fw in s.frameworks.values():
         if fw.connected:
             out.append(Send(fw.address, p.AgentLost(rec.agent_id)))

@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from actors import protocol as p
+from actors.master import _watch
 from actors.master._effects import Effect, PeerDown, Persist, Send, Unpersist, Watch
 from actors.master._offers import rescind
 from actors.master._state import FrameworkRecord, MasterState, known_framework
-from actors.master._tasks import finish_task
+from actors.master._tasks import finish_task, master_status
 from actors.task_states import TaskReason, TaskState
 
 
@@ -75,6 +76,7 @@ def on_subscribe(
         return
     fid = info.framework_id
     rec = s.frameworks.get(fid) if fid else None
+    added = rec is None
     if rec is None:
         fid = fid or f"{s.master_id}-{s.next_id():04d}"
         rec = FrameworkRecord(
@@ -102,6 +104,10 @@ def on_subscribe(
         )
     )
     s.dirty = True
+    if added:
+        _watch.framework_added(s, rec)
+    else:
+        _watch.framework_updated(s, rec)
 
 
 def disconnect_framework(
@@ -113,6 +119,7 @@ def disconnect_framework(
     for offer_id in list(fw.offers):
         rescind(s, offer_id, out, notify=False)
     s.dirty = True
+    _watch.framework_updated(s, fw)
 
 
 def expire_frameworks(s: MasterState, now: float, out: list[Effect]) -> None:
@@ -139,9 +146,23 @@ def remove_framework(s: MasterState, fw: FrameworkRecord, now: float, out: list[
         if agent is not None and agent.reachable:
             out.append(Send(agent.address, p.KillTask(fw.framework_id, task_id)))
         finish_task(s, t, TaskState.KILLED, TaskReason.FRAMEWORK_REMOVED, now)
+        if s.watchers:
+            status = master_status(
+                s,
+                fw.framework_id,
+                task_id,
+                t.agent_id,
+                TaskState.KILLED,
+                TaskReason.FRAMEWORK_REMOVED,
+                "framework removed",
+                now,
+            )
+            t.last_status = status
+            _watch.task_updated(s, t, status)
     del s.frameworks[fw.framework_id]
     out.append(Unpersist("frameworks", fw.framework_id))
     s.dirty = True
+    _watch.framework_removed(s, fw)
 
 
 def on_teardown(
@@ -176,5 +197,6 @@ def on_peer_down(
     for fw in s.frameworks.values():
         if fw.address == m.address and fw.connected:
             disconnect_framework(s, fw, now, out)
+    _watch.on_peer_down(s, m, now, out, sender)  # a state watcher there is gone too
     # Agents are judged by pings, not by the transport's opinion: a slow agent
     # that answers pings is reachable.

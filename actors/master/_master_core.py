@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from actors import protocol as p
-from actors.master import _agents, _frameworks, _offers, _tasks
+from actors.master import _agents, _frameworks, _offers, _operator, _tasks, _watch
 from actors.master._effects import Effect, PeerDown, Persist, Send, Unpersist, Watch
 from actors.master._offers import address_ip
 from actors.master._state import (
@@ -74,6 +74,8 @@ class MasterCore(MasterState):
         now: float,
         recovered_agents: Iterable[dict[str, Any]] = (),
         recovered_frameworks: Iterable[dict[str, Any]] = (),
+        recovered_weights: Iterable[dict[str, Any]] = (),
+        recovered_quotas: Iterable[dict[str, Any]] = (),
         wall_offset: float = 0.0,
         address: str = "",
     ) -> None:
@@ -91,6 +93,9 @@ class MasterCore(MasterState):
             _agents.recover_agent(self, doc)
         for doc in recovered_frameworks:
             _frameworks.recover_framework(self, doc, now)
+        self.weights = dict(config.weights)
+        self.quotas = dict(config.quotas)
+        _operator.recover_settings(self, recovered_weights, recovered_quotas)
         if self.agents:
             self.recovery_deadline = now + self.config.agent_reregister_timeout
 
@@ -120,7 +125,16 @@ class MasterCore(MasterState):
         if handler is None:
             raise TypeError(f"master: unexpected message type {type(msg).__name__}")
         handler(self, msg, now, out, sender)
+        _watch.flush(self, out)
         return out
+
+    def operator(self, call: p.OperatorCall, now: float) -> tuple[dict[str, Any], list[Effect]]:
+        """Answer an operator call (v1 JSON; ``{"error": ...}`` when refused) and the
+        effects to carry out BEFORE the answer leaves (an update's ``Persist``)."""
+        out: list[Effect] = []
+        answer = _operator.answer(self, call, out)
+        _watch.flush(self, out)
+        return answer, out
 
     def tick(self, now: float) -> list[Effect]:
         """Periodic duties: pings, unreachable agents, recovery deadline, framework
@@ -134,11 +148,14 @@ class MasterCore(MasterState):
         _frameworks.expire_frameworks(self, now, out)
         _offers.expire_offers(self, now, out)
         _offers.maybe_allocate(self, now, out)
+        _watch.flush(self, out)
+        _watch.heartbeat(self, now, out)
         return out
 
     def maybe_allocate(self, now: float, out: list[Effect]) -> None:
         """Run an allocation cycle if one is due (see ``_offers.maybe_allocate``)."""
         _offers.maybe_allocate(self, now, out)
+        _watch.flush(self, out)
 
 
 def new_master_id() -> str:
@@ -162,5 +179,7 @@ _HANDLERS: dict[type, Handler] = {
     p.Reconcile: _tasks.on_reconcile,
     p.Teardown: _frameworks.on_teardown,
     PeerDown: _frameworks.on_peer_down,
+    p.WatchMaster: _watch.on_watch,
+    p.UnwatchMaster: _watch.on_unwatch,
 }
 """The router: one handler per message type, each over the one ``MasterState``."""

@@ -91,8 +91,8 @@ def snapshot(s: MasterState, now: float) -> ClusterSnapshot:
     return ClusterSnapshot(
         agents=agents,
         frameworks=frameworks,
-        weights=s.config.weights,
-        quotas=s.config.quotas,
+        weights=s.weights,
+        quotas=s.quotas,
     )
 
 

@@ -57,6 +57,8 @@ class MasterConfig:
     """Role weights for DRF."""
     quotas: dict[str, Quota] = field(default_factory=dict)
     """Role quotas."""
+    watch_heartbeat_interval: float = 15.0
+    """Seconds between HEARTBEAT events to state watchers (Mesos' operator default)."""
 
 
 # ------------------------------------------------------------------------------ records
@@ -160,6 +162,8 @@ class TaskRecord:
     reason: str | None = None
     message: str = ""
     healthy: bool | None = None
+    last_status: p.StatusUpdate | None = None
+    """The last update the master saw or made for the task (its v1 ``TaskStatus``)."""
 
     @property
     def task_id(self) -> str:
@@ -212,6 +216,17 @@ class MasterState:
     """``now`` of that cycle."""
     last_snapshot: ClusterSnapshot | None = None
     """What that cycle looked at (each agent's free resources, frameworks' roles)."""
+    weights: dict[str, float] = field(default_factory=dict)
+    """Role weights now (the config's, then the registry's and operators' updates)."""
+    quotas: dict[str, Quota] = field(default_factory=dict)
+    """Role quotas now (as ``weights``)."""
+    watchers: dict[str, int] = field(default_factory=dict)
+    """State watchers (``WatchMaster``): address -> seq of the last event sent."""
+    events: list[dict[str, Any]] = field(default_factory=list)
+    """v1 events of changes applied but not yet sent to the watchers (only collected
+    while there are watchers; ``_watch.flush`` turns them into ``Send`` effects)."""
+    watch_heartbeat_at: float = 0.0
+    """``now`` of the last HEARTBEAT to the watchers."""
 
     def next_id(self) -> int:
         return next(self.ids)

@@ -342,8 +342,7 @@ def roles_json(core: MasterCore) -> dict[str, Any]:
     """``/mesos/master/roles``: every role the master knows (frameworks subscribed to it,
     a weight or quota configured, reservations on agents), with its weight, quota,
     what is allocated to and offered to it, and its frameworks."""
-    cfg = core.config
-    names: set[str] = set(cfg.weights) | set(cfg.quotas)
+    names: set[str] = set(core.weights) | set(core.quotas)
     members: dict[str, list[str]] = {}
     for fw in core.frameworks.values():
         for role in fw.info.roles:
@@ -363,13 +362,13 @@ def roles_json(core: MasterCore) -> dict[str, Any]:
         offered[o.role] = offered.get(o.role, Resources()) + o.resources
     roles = []
     for name in sorted(names):
-        quota = cfg.quotas.get(name)
+        quota = core.quotas.get(name)
         alloc = allocated.get(name, Resources())
         offer = offered.get(name, Resources())
         roles.append(
             {
                 "name": name,
-                "weight": float(cfg.weights.get(name, 1.0)),
+                "weight": float(core.weights.get(name, 1.0)),
                 "quota": {
                     "role": name,
                     "guarantee": dict(quota.guarantee) if quota else {},

@@ -10,6 +10,7 @@ agent resends until acknowledged.
 from __future__ import annotations
 
 from actors import protocol as p
+from actors.master import _watch
 from actors.master._effects import Effect, Send
 from actors.master._state import (
     AgentRecord,
@@ -39,19 +40,34 @@ def send_update(
     out.append(
         Send(
             address,
-            p.StatusUpdate(
-                framework_id=framework_id,
-                task_id=task_id,
-                agent_id=agent_id,
-                state=state.value,
-                uuid="",
-                timestamp=now + s.wall_offset,
-                reason=reason.value if reason else None,
-                message=message,
-                healthy=healthy,
-                source="SOURCE_MASTER",
-            ),
+            master_status(s, framework_id, task_id, agent_id, state, reason, message, now, healthy),
         )
+    )
+
+
+def master_status(
+    s: MasterState,
+    framework_id: str,
+    task_id: str,
+    agent_id: str,
+    state: TaskState,
+    reason: TaskReason | None,
+    message: str,
+    now: float,
+    healthy: bool | None = None,
+) -> p.StatusUpdate:
+    """A status update the master makes up itself (SOURCE_MASTER, no uuid)."""
+    return p.StatusUpdate(
+        framework_id=framework_id,
+        task_id=task_id,
+        agent_id=agent_id,
+        state=state.value,
+        uuid="",
+        timestamp=now + s.wall_offset,
+        reason=reason.value if reason else None,
+        message=message,
+        healthy=healthy,
+        source="SOURCE_MASTER",
     )
 
 
@@ -105,6 +121,7 @@ def launch(
     agent.used = agent.used + res
     fw.tasks.add(t.task_id)
     fw.add_allocation(role, res)
+    _watch.task_added(s, s.tasks[key])
     out.append(Send(agent.address, p.RunTask(fw.framework_id, fw.address, t)))
 
 
@@ -138,27 +155,22 @@ def master_update(
     out: list[Effect],
 ) -> None:
     """A master-generated update (no acknowledgement needed)."""
+    before = (t.state, t.healthy)
     if is_terminal(state):
         finish_task(s, t, state, reason.value if reason else None, now)
     else:
         t.state, t.updated_at = state, now
         t.reason = reason.value if reason else None
     t.message = message
+    status = master_status(
+        s, t.framework_id, t.task_id, t.agent_id, state, reason, message, now, t.healthy
+    )
+    t.last_status = status
+    if (t.state, t.healthy) != before:
+        _watch.task_updated(s, t, status)
     fw = s.frameworks.get(t.framework_id)
     if fw is not None and fw.connected:
-        send_update(
-            s,
-            out,
-            fw.address,
-            t.framework_id,
-            t.task_id,
-            t.agent_id,
-            state,
-            reason,
-            message,
-            now,
-            t.healthy,
-        )
+        out.append(Send(fw.address, status))
 
 
 def on_status_update(
@@ -172,6 +184,7 @@ def on_status_update(
     key = (m.framework_id, m.task_id)
     t = s.tasks.get(key)
     if t is not None:
+        before = (t.state, t.healthy)
         if is_terminal(state):
             finish_task(s, t, state, m.reason, now)
         else:
@@ -179,6 +192,9 @@ def on_status_update(
         t.message = m.message
         if m.healthy is not None:  # None: this update says nothing about health
             t.healthy = m.healthy
+        t.last_status = m
+        if (t.state, t.healthy) != before:
+            _watch.task_updated(s, t, m)
     fw = s.frameworks.get(m.framework_id)
     if fw is not None and fw.connected:
         out.append(Send(fw.address, m))

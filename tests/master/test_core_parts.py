@@ -81,6 +81,8 @@ def test_the_router_sends_each_message_to_the_module_that_owns_it() -> None:
         "Kill": "_tasks",
         "Acknowledge": "_tasks",
         "Reconcile": "_tasks",
+        "WatchMaster": "_watch",
+        "UnwatchMaster": "_watch",
     }
 
 

@@ -1,0 +1,157 @@
+"""State watchers: the leading master streams its state and changes as Mesos v1 events.
+
+An observer (DNS, the l4lb, the operator API's SUBSCRIBE) sends ``WatchMaster``; it gets
+at once a ``MasterEvent`` SUBSCRIBED with the whole ``GET_STATE``, then one event per
+change: TASK_ADDED, TASK_UPDATED (state or health changed), AGENT_ADDED, AGENT_REMOVED,
+FRAMEWORK_ADDED/UPDATED/REMOVED, and a HEARTBEAT every ``watch_heartbeat_interval``.
+
+The handler modules call the ``*_added``/``*_updated``/``*_removed`` notes right after
+they change the state; a note costs nothing while nobody watches. The notes collect
+the events in ``s.events``; the router calls :func:`flush` once the message is applied,
+which appends one ``Send`` per watcher and event after the handler's own effects (so a
+``Persist`` still precedes everything that reports what it records). Each watcher's
+events are numbered 1, 2, 3...: a gap tells it to re-send ``WatchMaster``. A watcher is
+dropped on ``UnwatchMaster`` or when its node goes down (``PeerDown``).
+"""
+
+from __future__ import annotations
+
+from actors import protocol as p
+from actors.master._effects import Effect, PeerDown, Send, Watch
+from actors.master._state import AgentRecord, FrameworkRecord, MasterState, TaskRecord
+from actors.master._v1 import (
+    agent_ip,
+    v1_agent,
+    v1_framework,
+    v1_framework_info,
+    v1_get_state,
+    v1_id,
+    v1_task,
+    v1_task_status,
+)
+
+# ------------------------------------------------------------------------------ notes
+
+
+def task_added(s: MasterState, t: TaskRecord) -> None:
+    """A task entered the master's books (launched, or adopted from an agent)."""
+    if s.watchers:
+        s.events.append({"type": "TASK_ADDED", "task_added": {"task": v1_task(s, t)}})
+
+
+def task_updated(s: MasterState, t: TaskRecord, status: p.StatusUpdate) -> None:
+    """A task's state or health changed; ``status`` is the update that changed it."""
+    if s.watchers:
+        s.events.append(
+            {
+                "type": "TASK_UPDATED",
+                "task_updated": {
+                    "framework_id": v1_id(t.framework_id),
+                    "status": v1_task_status(status, agent_ip(s, t.agent_id)),
+                    "state": t.state.value,
+                },
+            }
+        )
+
+
+def agent_added(s: MasterState, rec: AgentRecord) -> None:
+    """An agent (re-)registered (observers treat AGENT_ADDED as an upsert)."""
+    if s.watchers:
+        s.events.append({"type": "AGENT_ADDED", "agent_added": {"agent": v1_agent(s, rec)}})
+
+
+def agent_removed(s: MasterState, rec: AgentRecord) -> None:
+    """An agent became unreachable (Mesos removes it until it re-registers)."""
+    if s.watchers:
+        s.events.append(
+            {"type": "AGENT_REMOVED", "agent_removed": {"agent_id": v1_id(rec.agent_id)}}
+        )
+
+
+def framework_added(s: MasterState, fw: FrameworkRecord) -> None:
+    if s.watchers:
+        s.events.append(
+            {"type": "FRAMEWORK_ADDED", "framework_added": {"framework": v1_framework(s, fw)}}
+        )
+
+
+def framework_updated(s: MasterState, fw: FrameworkRecord) -> None:
+    """Re-subscribed (scheduler failover) or disconnected."""
+    if s.watchers:
+        s.events.append(
+            {"type": "FRAMEWORK_UPDATED", "framework_updated": {"framework": v1_framework(s, fw)}}
+        )
+
+
+def framework_removed(s: MasterState, fw: FrameworkRecord) -> None:
+    if s.watchers:
+        s.events.append(
+            {
+                "type": "FRAMEWORK_REMOVED",
+                "framework_removed": {"framework_info": v1_framework_info(fw)},
+            }
+        )
+
+
+# ------------------------------------------------------------------------------ stream
+
+
+def subscribed_event(s: MasterState) -> dict[str, object]:
+    """SUBSCRIBED: the whole state and how often heartbeats come."""
+    return {
+        "type": "SUBSCRIBED",
+        "subscribed": {
+            "get_state": v1_get_state(s),
+            "heartbeat_interval_seconds": float(s.config.watch_heartbeat_interval),
+        },
+    }
+
+
+def flush(s: MasterState, out: list[Effect]) -> None:
+    """Send the collected events to every watcher, numbered per watcher."""
+    if not s.events:
+        return
+    events, s.events = s.events, []
+    for address in list(s.watchers):
+        seq = s.watchers[address]
+        for event in events:
+            seq += 1
+            out.append(Send(address, p.MasterEvent(event, s.master_id, seq)))
+        s.watchers[address] = seq
+
+
+def heartbeat(s: MasterState, now: float, out: list[Effect]) -> None:
+    """A HEARTBEAT to every watcher every ``watch_heartbeat_interval`` seconds."""
+    if not s.watchers or now - s.watch_heartbeat_at < s.config.watch_heartbeat_interval:
+        return
+    s.watch_heartbeat_at = now
+    s.events.append({"type": "HEARTBEAT"})
+    flush(s, out)
+
+
+def on_watch(
+    s: MasterState, m: p.WatchMaster, now: float, out: list[Effect], sender: str | None = None
+) -> None:
+    """(Re)start a subscription: SUBSCRIBED as seq 1, then every change."""
+    if not isinstance(m.subscriber, str) or not m.subscriber.startswith("tcp://"):
+        s.errors.append(f"WatchMaster.subscriber: {m.subscriber!r:.80} is not an actor address")
+        return
+    flush(s, out)  # events of earlier changes belong to the earlier subscriptions
+    if not s.watchers:
+        s.watch_heartbeat_at = now
+    s.watchers[m.subscriber] = 1
+    out.append(Watch(m.subscriber))
+    out.append(Send(m.subscriber, p.MasterEvent(subscribed_event(s), s.master_id, 1)))
+
+
+def on_unwatch(
+    s: MasterState, m: p.UnwatchMaster, now: float, out: list[Effect], sender: str | None = None
+) -> None:
+    s.watchers.pop(m.subscriber, None)
+
+
+def on_peer_down(
+    s: MasterState, m: PeerDown, now: float, out: list[Effect], sender: str | None = None
+) -> None:
+    """A watcher whose node went down gets nothing more (it re-subscribes on return)."""
+    s.watchers.pop(m.address, None)
