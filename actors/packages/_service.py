@@ -1,0 +1,65 @@
+"""``PackagesService``: Cosmos as a leader service of the master process.
+
+```
+ MasterProcess (every master)
+   gateway: /package/... and /cosmos/package/... (leader-only: standbys redirect)
+   on_elected: ChildSpec "packages" -> PackagesActor (repository list from ZooKeeper
+               /cosmos, seeded with the bundled Universe the first time)
+   on_revoked: the actor stops; installed packages are Marathon apps and live on
+```
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from actors.master import ServiceContext
+from runtime import ChildSpec
+from zk import StateStore
+
+from ._actor import PACKAGES_ACTOR, PackagesActor
+from ._api import PREFIXES, PackagesApi, Repositories
+
+STORE_ROOT = "/cosmos"
+"""The packages service's state store root, under the cluster chroot."""
+
+BUNDLED_UNIVERSE = Path(__file__).resolve().parents[2] / "universe" / "repo.json"
+"""The local Universe shipped in the source tree (``universe/``): every cluster's
+default repository, as DC/OS clusters start with Mesosphere's Universe."""
+
+
+def default_repositories() -> list[dict[str, str]]:
+    """The repositories a new cluster starts with: the bundled Universe, if present."""
+    if not BUNDLED_UNIVERSE.is_file():
+        return []
+    return [{"name": "Universe", "uri": BUNDLED_UNIVERSE.as_uri()}]
+
+
+class PackagesService:
+    """The ``LeaderService`` that runs the package manager on the leading master."""
+
+    name = "packages"
+    prefixes: tuple[str, ...] = tuple(p + "/" for p in PREFIXES)
+
+    def __init__(self, defaults: list[dict[str, str]] | None = None, timeout: float = 15.0) -> None:
+        self.defaults = default_repositories() if defaults is None else list(defaults)
+        self.timeout = timeout
+        self.repositories = Repositories()
+        """Fetched repositories, kept across leaderships of this master."""
+
+    def child_specs(self, ctx: ServiceContext) -> list[ChildSpec]:
+        return [
+            ChildSpec(
+                PACKAGES_ACTOR,
+                PackagesActor,
+                restart="permanent",
+                shutdown=5.0,
+                args=(StateStore(ctx.zk, STORE_ROOT), self.defaults),
+                name=PACKAGES_ACTOR,
+            )
+        ]
+
+    def routes(self, ctx: ServiceContext) -> list[web.RouteDef]:
+        return PackagesApi(ctx, self.repositories, timeout=self.timeout).routes()
