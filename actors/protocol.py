@@ -833,3 +833,32 @@ class OperatorCall:
 
 for _cls in (WatchMaster, UnwatchMaster, MasterEvent, OperatorCall):
     register_message(_cls)
+
+
+# --------------------------------------------------------------------------------------
+# Agent metrics (owner: H4, issue 21). Any master's gateway asks an agent's actor for
+# its metrics (DC/OS' metrics API v0 shapes); the agent samples every --metrics-interval.
+
+METRICS_SCOPES = ("node", "containers", "container", "app", "all", "history")
+"""What ``GetMetrics.scope`` may name."""
+
+
+@dataclass(frozen=True, slots=True)
+class GetMetrics:
+    """Gateway -> agent actor (ask). Replies, by ``scope``:
+
+    - ``node``: ``{"datapoints": [...], "dimensions": {...}}`` (dcos-metrics' node doc);
+    - ``containers``: the running containers' ids (``["task-id", ...]``);
+    - ``container`` / ``app``: that container's doc (``app``: no system datapoints), or
+      None when the agent runs no such container;
+    - ``all``: ``{"node": doc, "containers": {id: doc}, "agent": {collector figures}}``;
+    - ``history``: series since ``since`` (epoch seconds) for plots (``_metrics.history``).
+
+    A datapoint: ``{"name", "value", "unit", "timestamp" (RFC 3339), "tags"}``."""
+
+    scope: str
+    container_id: str = ""
+    since: float = 0.0
+
+
+register_message(GetMetrics)

@@ -198,6 +198,10 @@ def cmd_agent(args: argparse.Namespace) -> int:
     headroom = DEFAULT_GC_DISK_HEADROOM if args.gc_disk_headroom is None else args.gc_disk_headroom
     if not (0 <= headroom <= 1):
         raise CliError(f"--gc-disk-headroom: {headroom!r} is not between 0 and 1")
+    if not (0.1 <= args.metrics_interval <= 3600):
+        raise CliError(
+            f"--metrics-interval: {args.metrics_interval!r} is not between 0.1 and 3600 seconds"
+        )
     try:
         user = check_default_user(args.default_user) if args.default_user else default_task_user()
     except ValueError as exc:
@@ -221,6 +225,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
             gc_delay=gc_delay,
             gc_disk_headroom=headroom,
             default_user=user,
+            metrics_interval=args.metrics_interval,
         )
     )
     try:
@@ -359,6 +364,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="disk fraction to keep free; sandboxes go sooner as the disk fills (0.1)",
+    )
+    a.add_argument(
+        "--metrics-interval",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="seconds between two samples of node and container metrics (2)",
     )
     a.add_argument(
         "--default-user",

@@ -17,6 +17,7 @@ ROOTS = [
     ("actors.l4lb", "L4lbError"),
     ("actors.marathon", "MarathonError"),
     ("actors.master", "MasterError"),
+    ("actors.metrics", "MetricsError"),
     ("actors.metronome", "MetronomeError"),
     ("console", "ConsoleError"),
 ]

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from actors import protocol as p
-from actors.agent import _ports
+from actors.agent import _metrics, _ports
 from actors.agent._spec import REASON_CONTAINER_LAUNCH_FAILED, RecoveredTask
 from actors.agent._task_store import RecoveryPlan, StoredTask, TaskStore, plan_recovery
 from actors.resources import Attributes, Resources
@@ -188,6 +188,7 @@ class AgentActor(Actor):
         version: str = "",
         gc_interval: float = 60.0,
         port_check_interval: float = 5.0,
+        metrics_interval: float = _metrics.DEFAULT_INTERVAL,
     ) -> None:
         super().__init__()
         self.hostname = hostname
@@ -220,6 +221,10 @@ class AgentActor(Actor):
         )
         self.recovery: RecoveryPlan | None = None
         """What the last ``started()`` recovered (for logs and tests)."""
+        self.metrics = _metrics.MetricsCollector(
+            metrics_interval, paths=("/", work_dir) if work_dir else ("/",)
+        )
+        """Node and container samples, the last 10 minutes (``_metrics``, ``GetMetrics``)."""
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -237,6 +242,7 @@ class AgentActor(Actor):
             self.send_interval(self.gc_interval, _CollectGarbage())
         if self._checks_host_ports():
             self.send_interval(self.port_check_interval, _CheckPorts())
+        self.send_interval(self.metrics.interval, _metrics.MetricsTick())
         if self.master_address:
             self._register()
 
@@ -384,6 +390,8 @@ class AgentActor(Actor):
             self.registered = False
             if message.address:
                 self._register()
+        elif isinstance(message, (_metrics.MetricsTick, p.GetMetrics)):
+            return _metrics.handle(self, message, self.metrics)
         elif isinstance(message, GetUsage):
             return self.runner.usage()
         elif isinstance(message, GetAgentState):

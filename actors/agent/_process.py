@@ -73,6 +73,8 @@ class AgentOptions:
     """Seconds an unused sandbox is kept on an empty disk (Mesos' ``--gc_delay``)."""
     gc_disk_headroom: float = DEFAULT_GC_DISK_HEADROOM
     """Disk fraction to keep free: sandboxes go sooner as the disk fills."""
+    metrics_interval: float = 2.0
+    """Seconds between two metrics samples (``--metrics-interval``; issue 21)."""
     default_user: str | None = None
     """The user of native tasks that name none (``--default-user``; None: the agent's
     own). ``pydcos agent`` passes ``default_task_user()`` unless told otherwise."""
@@ -152,6 +154,7 @@ class AgentProcess:
                 "runner": self.runner,
                 "work_dir": o.work_dir,
                 "version": VERSION,
+                "metrics_interval": o.metrics_interval,
             },
             name=AGENT_ACTOR,
         )

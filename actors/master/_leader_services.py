@@ -53,13 +53,15 @@ def leader_services(names: str) -> tuple[LeaderService, ...]:
     return tuple(out)
 
 
-NODE_SERVICES: dict[str, tuple[str, str]] = {}
+NODE_SERVICES: dict[str, tuple[str, str]] = {
+    "metrics": ("actors.metrics", "MetricsService"),
+}
 """Services every master runs for its whole life, leading or not, by the name
 ``pydcos master --node-services`` takes: name -> (module, class). The class is built with
 ``cls.from_settings(settings)`` when it has that classmethod (``settings``: the master's
 command-line flags as a dict, e.g. ``dns_port``), else ``cls()``."""
 
-DEFAULT_NODE_SERVICES: tuple[str, ...] = ()
+DEFAULT_NODE_SERVICES: tuple[str, ...] = ("metrics",)
 """What every master runs unless told otherwise (DC/OS runs these on every node)."""
 
 
