@@ -1,0 +1,216 @@
+"""``DnsActor``: follows the leading master's events and keeps the server's table fresh.
+
+```
+ leader listener ──DnsLeaderChanged──> DnsActor ──WatchMaster──> leading master actor
+                                          ^                              |
+                                          └──── MasterEvent (seq 1 SUBSCRIBED, 2, 3...)
+ each event: apply_event(view) ──DnsRebuild (coalesced)──> build_table ──> server.set_table
+```
+
+Ordering rules: the old table keeps serving until the new one is complete (never an
+empty table in between); a subscription answers with a full SUBSCRIBED before any
+change, and a gap in ``seq`` or a silent leader means a fresh subscription (the old
+table still serves meanwhile). Before the first SUBSCRIBED the zones answer SERVFAIL,
+never NXDOMAIN, so a resolver tries another master instead of caching a negative.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from actors.dns._messages import DNS_ACTOR, DnsLeaderChanged, DnsRebuild, DnsTick
+from actors.dns._records import (
+    ClusterView,
+    DnsConfig,
+    RecordTable,
+    apply_event,
+    build_table,
+    expire_carried,
+    set_leader,
+)
+from actors.dns._server import DnsServer
+from actors.protocol import MasterEvent, UnwatchMaster, WatchMaster
+from runtime import Actor
+
+log = logging.getLogger("actors.dns")
+
+SUBSCRIBE_RETRY = 2.0
+"""Seconds without SUBSCRIBED after a WatchMaster before it is sent again."""
+DEFAULT_HEARTBEAT = 15.0
+CARRY_FOR = 15.0
+"""Seconds the previous leader's tasks are kept after a failover (the master gives agents
+10 s to re-register); then a fresh subscription has them all."""
+CARRY_GRACE = 5.0
+"""Seconds past CARRY_FOR after which carried tasks go even if no fresh state came."""
+
+
+def vip_records(view: ClusterView) -> dict[str, list[str]]:
+    """The load balancer's VIP names for the tasks in ``view`` (``actors.l4lb``'s pure
+    naming, so DNS and HAProxy agree); empty when that package is not there."""
+    try:
+        from actors.l4lb import vip_dns_records
+    except ImportError:
+        return {}
+    tasks = [{**t.raw, "state": t.state} for t in view.tasks.values()]
+    try:
+        records = vip_dns_records(tasks, dict(view.frameworks))
+    except Exception:
+        log.exception("dns: the VIP names could not be computed")
+        return {}
+    return {name: [ip] for name, ip in records.items()}
+
+
+class DnsActor(Actor):
+    """One per master. ``port_of()`` is the port to bind (0 at first: a free one; the
+    service remembers the bound one, so a restarted actor serves the same address);
+    ``publish(server)`` is called once the server listens."""
+
+    def __init__(
+        self,
+        config: DnsConfig,
+        host: str,
+        port_of: Callable[[], int],
+        upstreams: list[tuple[str, int]],
+        leader_address: Callable[[], str | None],
+        publish: Callable[[DnsServer], None] = lambda server: None,
+        extra_records: Callable[[ClusterView], Mapping[str, list[str]]] = vip_records,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.host, self.port_of, self.upstreams = host, port_of, upstreams
+        self.leader_address = leader_address
+        self.publish = publish
+        self.extra_records = extra_records
+        self.view = ClusterView()
+        self.server: DnsServer | None = None
+        self.serial = 0
+        self.ready = False
+        self.watching: str | None = None
+        self.master_id = ""
+        self.expect = 0
+        """Next seq: 1 while waiting for SUBSCRIBED, 0 when not subscribed."""
+        self.sent_at = 0.0
+        self.last_event_at = 0.0
+        self.heartbeat = DEFAULT_HEARTBEAT
+        self._rebuild_pending = False
+        self.me = ""
+
+    def started(self) -> None:
+        self.me = self.node.actor_address(self.name or DNS_ACTOR)
+        table = build_table(self.view, self.config, self.serial, ready=False)
+        self.server = DnsServer(table, self.host, self.port_of(), self.upstreams).start()
+        log.info("dns: serving on %s (udp+tcp), upstreams %s", self.server.address, self.upstreams)
+        self.publish(self.server)
+        self.send_interval(1.0, DnsTick())
+        self._leader(self.leader_address())
+
+    def stopped(self) -> None:
+        self._unwatch()
+        if self.server is not None:
+            self.server.stop()
+
+    def receive(self, message: Any) -> Any:
+        if isinstance(message, MasterEvent):
+            self._event(message)
+        elif isinstance(message, DnsRebuild):
+            self._rebuild()
+        elif isinstance(message, DnsTick):
+            self._tick()
+        elif isinstance(message, DnsLeaderChanged):
+            self._leader(message.address)
+        else:
+            return super().receive(message)
+        return None
+
+    # -- following the leader ---------------------------------------------------------
+
+    def _leader(self, address: str | None) -> None:
+        if address is not None:
+            # During an election leader.mesos keeps naming the last leader (no NXDOMAIN).
+            set_leader(self.view, address, self.host)
+        if address != self.watching:
+            self._unwatch()
+            self.watching = address
+            self.expect = 0
+            if address is not None:
+                self._subscribe()
+        self._request_rebuild()
+
+    def _subscribe(self) -> None:
+        if self.watching is None:
+            return
+        self.node.ref(self.watching).tell(WatchMaster(subscriber=self.me))
+        self.expect = 1
+        self.sent_at = self.clock.now()
+
+    def _unwatch(self) -> None:
+        if self.watching is not None:
+            try:
+                self.node.ref(self.watching).tell(UnwatchMaster(subscriber=self.me))
+            except Exception as exc:
+                log.debug("dns: unwatch %s: %s", self.watching, exc)
+
+    def _event(self, msg: MasterEvent) -> None:
+        now = self.clock.now()
+        event = msg.event if isinstance(msg.event, dict) else {}
+        kind = event.get("type")
+        if msg.seq == 1 and kind == "SUBSCRIBED":
+            self.view = apply_event(self.view, event, msg.master_id, now, CARRY_FOR)
+            self.master_id = msg.master_id
+            self.expect = 2
+            self.ready = True
+            hb = (event.get("subscribed") or {}).get("heartbeat_interval_seconds")
+            if isinstance(hb, int | float) and hb > 0:
+                self.heartbeat = float(hb)
+            self.last_event_at = now
+            self._request_rebuild()
+            return
+        if self.expect < 2 or msg.master_id != self.master_id:
+            return  # from a subscription we replaced, or before our SUBSCRIBED
+        self.last_event_at = now
+        if msg.seq != self.expect:
+            log.warning("dns: event %d arrived, %d expected: resubscribing", msg.seq, self.expect)
+            self._subscribe()
+            return
+        self.expect += 1
+        if kind == "HEARTBEAT":
+            return
+        self.view = apply_event(self.view, event, msg.master_id, now, CARRY_FOR)
+        self._request_rebuild()
+
+    def _tick(self) -> None:
+        now = self.clock.now()
+        if self.watching is None:
+            return
+        if self.expect == 1 and now - self.sent_at >= SUBSCRIBE_RETRY:
+            self._subscribe()
+        elif self.expect >= 2 and now - self.last_event_at > 3 * self.heartbeat:
+            log.warning(
+                "dns: no event from the leader for %.0f s: resubscribing", now - self.last_event_at
+            )
+            self._subscribe()
+        if self.view.carried and min(self.view.carried.values()) <= now:
+            if self.expect >= 2:
+                self._subscribe()  # a fresh state from this leader: every re-registered task
+            elif now - self.sent_at >= SUBSCRIBE_RETRY and expire_carried(self.view, now):
+                self._request_rebuild()
+
+    # -- the table --------------------------------------------------------------------
+
+    def _request_rebuild(self) -> None:
+        if not self._rebuild_pending:
+            self._rebuild_pending = True
+            self.ref.tell(DnsRebuild())
+
+    def _rebuild(self) -> None:
+        self._rebuild_pending = False
+        self.serial += 1
+        table = self.table()
+        if self.server is not None:
+            self.server.set_table(table)
+
+    def table(self) -> RecordTable:
+        extra = self.extra_records(self.view) if self.ready else {}
+        return build_table(self.view, self.config, self.serial, extra, ready=self.ready)
