@@ -133,7 +133,7 @@ def on_watch(
     s: MasterState, m: p.WatchMaster, now: float, out: list[Effect], sender: str | None = None
 ) -> None:
     """(Re)start a subscription: SUBSCRIBED as seq 1, then every change."""
-    if not isinstance(m.subscriber, str) or not m.subscriber.startswith("tcp://"):
+    if not isinstance(m.subscriber, str) or "/" not in m.subscriber:
         s.errors.append(f"WatchMaster.subscriber: {m.subscriber!r:.80} is not an actor address")
         return
     flush(s, out)  # events of earlier changes belong to the earlier subscriptions
