@@ -773,7 +773,8 @@ class WatchMaster:
     event per change; sending it again restarts the subscription (a fresh SUBSCRIBED)."""
 
     subscriber: str
-    """The observer actor's transport address (``tcp://host:port/name``)."""
+    """The observer actor's transport address (``tcp://host:port/name``, or a client
+    node's ``client:<id>/name``)."""
 
 
 @dataclass(frozen=True, slots=True)
