@@ -837,6 +837,139 @@ for _cls in (WatchMaster, UnwatchMaster, MasterEvent, OperatorCall):
 
 
 # --------------------------------------------------------------------------------------
+# Sandbox files and logs (issue 21, owner H3). The agent that holds a sandbox serves it
+# (``actors/agent/_logs.py``); every master's logs actor (``LOGS_ACTOR``, a node
+# service) serves that master's component logs and receives followers' replies. A
+# follower pulls: one FollowFile outstanding per reader, each answer at most
+# ``MAX_READ_BYTES``, so a slow reader never makes the agent or the master buffer more.
+
+LOGS_ACTOR = "logs"
+"""The registered name of the logs actor on every master's node."""
+
+DEFAULT_READ_BYTES = 64 * 1024
+"""Bytes a ReadFile/FollowFile returns when it names no ``length``."""
+MAX_READ_BYTES = 1024 * 1024
+"""The most bytes one ReadFile/FollowFile answer carries (larger lengths are clamped)."""
+MAX_FOLLOW_WAIT = 30.0
+"""The longest ``FollowFile.wait`` honoured, in seconds (larger waits are clamped)."""
+
+LOG_COMPONENTS = ("master", "agent", "zookeeper", "marathon", "metronome")
+"""Component logs ``/system/v1/logs/v2/component/<name>`` serves."""
+
+
+@dataclass(frozen=True, slots=True)
+class BrowseFiles:
+    """Gateway -> agent actor (ask): one directory of a sandbox, as Mesos'
+    ``/files/browse``. The reply is a ``FileListing``; nothing outside the sandbox is
+    listed (``../``, absolute paths elsewhere, symlinks out: status 403)."""
+
+    path: str = ""
+    """Without ``task_id``: an absolute path on the agent inside its sandboxes directory
+    (``<work_dir>/sandboxes/<task_id>/...``, what the agent state's ``directory``
+    names). With ``task_id``: a path relative to that task's sandbox (``""``: its root)."""
+    task_id: str = ""
+    """The task whose sandbox ``path`` is relative to; ``""``: ``path`` is absolute."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileListing:
+    """Agent -> gateway: the answer to ``BrowseFiles``."""
+
+    status: int
+    """200, or the HTTP status of the refusal: 400 bad path, 403 outside the sandbox,
+    404 no such directory/task."""
+    message: str
+    """Why, when ``status`` is not 200 (names the path or task); ``""`` otherwise."""
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    """Mesos' browse entries: ``path`` (absolute on the agent), ``size``, ``mtime``
+    (epoch seconds), ``mode`` (``-rw-r--r--``), ``nlink``, ``uid``, ``gid``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReadFile:
+    """Gateway -> agent actor, or -> a master's logs actor for its component logs
+    (ask): up to ``length`` bytes of a file from ``offset``. The reply is a
+    ``FileChunk``. Paths are confined as in ``BrowseFiles``."""
+
+    path: str = ""
+    """As ``BrowseFiles.path`` (``stdout``, ``stderr``, ``logs/app.log`` with a
+    ``task_id``); ignored for a ``component``."""
+    task_id: str = ""
+    """The task whose sandbox ``path`` is relative to; ``""``: ``path`` is absolute."""
+    component: str = ""
+    """A process log instead of a sandbox file: ``agent`` (agent actor), ``master`` or
+    ``zookeeper`` (a master's logs actor; ``marathon``/``metronome`` live in the leading
+    master's log)."""
+    offset: int = 0
+    """Where to start, in bytes; -1: no data, only the size (Mesos' ``offset=-1``)."""
+    length: int = DEFAULT_READ_BYTES
+    """At most this many bytes (clamped to ``MAX_READ_BYTES``; negative: 400)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FollowFile:
+    """Gateway -> agent actor or a master's logs actor (tell): a long-poll ``ReadFile``.
+    With data past ``offset`` (or the writer finished) the answer comes at once; else
+    as soon as data arrives, or after ``wait`` seconds with no data. The answer is a
+    ``FileChunk`` carrying ``request_id``, told to ``reply_to``. A reader keeps one
+    outstanding at a time (it pulls), so nothing queues up anywhere."""
+
+    request_id: str
+    """Chosen by the reader; echoed in the answer."""
+    reply_to: str
+    """The transport address of the actor the ``FileChunk`` is told to (a master's
+    logs actor: ``tcp://host:port/logs``)."""
+    path: str = ""
+    """As ``ReadFile.path``."""
+    task_id: str = ""
+    """As ``ReadFile.task_id``."""
+    component: str = ""
+    """As ``ReadFile.component``."""
+    offset: int = 0
+    """Where to read from, in bytes (>= 0)."""
+    length: int = DEFAULT_READ_BYTES
+    """At most this many bytes (clamped to ``MAX_READ_BYTES``)."""
+    wait: float = 10.0
+    """Seconds to hold the answer while nothing is past ``offset`` (clamped to
+    ``MAX_FOLLOW_WAIT``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileChunk:
+    """Agent or logs actor -> reader: bytes of a file (the answer to ``ReadFile`` and
+    ``FollowFile``)."""
+
+    status: int
+    """200, or the HTTP status of the refusal: 400 bad offset/length/path, 403 outside
+    the sandbox, 404 no such file, task or component log."""
+    message: str
+    """Why, when ``status`` is not 200 (names the path, task or component)."""
+    offset: int = 0
+    """Where ``data`` starts in the file. Less than the asked offset when the file
+    shrank under it (rotated: reading restarts at 0); for ``offset=-1``, the size."""
+    data: bytes = b""
+    """The bytes read (at most ``MAX_READ_BYTES``; empty: nothing new yet)."""
+    size: int = 0
+    """The file's size when read."""
+    done: bool = False
+    """The writer has finished (the task is over, or unknown to the agent): no byte
+    will follow ``offset + len(data)`` when that is ``size``."""
+    request_id: str = ""
+    """``FollowFile.request_id``; ``""`` for a ``ReadFile`` answer."""
+    read_at: float = 0.0
+    """Wall-clock seconds (the reader's node clock) when the bytes were read."""
+    path: str = ""
+    """The absolute path read, on the serving node (``""`` when refused)."""
+
+
+LOGS_MESSAGES: tuple[type, ...] = (BrowseFiles, FileListing, ReadFile, FollowFile, FileChunk)
+"""The sandbox/log records above, registered with the codec."""
+
+for _cls in LOGS_MESSAGES:
+    register_message(_cls)
+
+
+# --------------------------------------------------------------------------------------
 # Agent metrics (owner: H4, issue 21). Any master's gateway asks an agent's actor for
 # its metrics (DC/OS' metrics API v0 shapes); the agent samples every --metrics-interval.
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from actors import protocol as p
-from actors.agent import _metrics, _ports
+from actors.agent import _logs, _metrics, _ports
 from actors.agent._spec import REASON_CONTAINER_LAUNCH_FAILED, RecoveredTask
 from actors.agent._task_store import RecoveryPlan, StoredTask, TaskStore, plan_recovery
 from actors.resources import Attributes, Resources
@@ -392,6 +392,8 @@ class AgentActor(Actor):
                 self._register()
         elif isinstance(message, (_metrics.MetricsTick, p.GetMetrics)):
             return _metrics.handle(self, message, self.metrics)
+        elif isinstance(message, _logs.REQUESTS):
+            return _logs.handle(self, message)
         elif isinstance(message, GetUsage):
             return self.runner.usage()
         elif isinstance(message, GetAgentState):

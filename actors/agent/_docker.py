@@ -5,12 +5,20 @@ Containers are named `pydcos-<agent_id>-<task_id>` and labelled `pydcos.agent_id
 /mnt/mesos/sandbox (as Mesos does) and the container's logs are streamed into the
 sandbox's stdout/stderr by two pump threads. Containers are removed once their
 terminal update has been delivered.
+
+Logs survive an agent restart: each pump records how many bytes of the engine's stream
+are in the sandbox (``LogPosition``, under ``<work_dir>/meta/logpos``, written after
+the bytes), so a restarted agent reattaches from the start of the engine's log and skips
+exactly those: lines written while the agent was down are caught up, none twice (at
+most the one chunk in flight at a crash). A container that ended while the agent was
+down has its missing tail copied before it is removed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import threading
 import time
@@ -52,6 +60,32 @@ LABEL_TASK = "pydcos.task_id"
 SANDBOX_IN_CONTAINER = "/mnt/mesos/sandbox"
 
 
+class LogPosition:
+    """Bytes of one container stream already copied into the sandbox, on disk: a fixed
+    20-digit counter rewritten in place (one ``pwrite`` per chunk, no fsync: the page
+    cache outlives the agent process, which is the crash this covers)."""
+
+    def __init__(self, work_dir: str | Path, task_id: str, stream: str) -> None:
+        self.path = Path(work_dir, "meta", "logpos", f"{task_id}.{stream}")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        raw = os.pread(self._fd, 20, 0)
+        self.value = int(raw) if raw.strip().isdigit() else 0
+
+    def set(self, value: int) -> None:
+        self.value = value
+        os.pwrite(self._fd, b"%020d" % value, 0)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+
+    def remove(self) -> None:
+        self.close()
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+
+
 def _engine_message(e: Exception) -> str:
     if isinstance(e, docker.errors.APIError):
         return str(e.explanation or e)
@@ -88,6 +122,7 @@ class DockerTask(TaskHandle):
         self._pumped: dict[str, int] = {"stdout": 0, "stderr": 0}
         """Bytes each pump wrote, so the tail a follow missed at exit can be added."""
         self._pumps_since: int | None = None
+        self._positions: dict[str, LogPosition] = {}
 
     @property
     def container_id(self) -> str | None:
@@ -209,9 +244,21 @@ class DockerTask(TaskHandle):
                 target=self._stop_container, args=(spec.kill_grace_period,), daemon=True
             ).start()
 
+    def _position(self, stream: str) -> LogPosition | None:
+        """The on-disk count of ``stream``'s bytes in the sandbox (None: unwritable)."""
+        if stream not in self._positions:
+            try:
+                self._positions[stream] = LogPosition(self.work_dir, self.task_id, stream)
+            except OSError as e:
+                log.warning("log position of %s %s: %s", self.task_id, stream, e)
+                return None
+            self._pumped[stream] = self._positions[stream].value
+        return self._positions[stream]
+
     def _attach(self, since: int | None) -> None:
         self._pumps_since = since
         for stream in ("stdout", "stderr"):
+            self._position(stream)
             t = threading.Thread(
                 target=self._pump,
                 args=(stream, since),
@@ -261,9 +308,18 @@ class DockerTask(TaskHandle):
             }
             if since is not None:
                 kw["since"] = since
+            skip = self._pumped[stream]  # already in the sandbox (a reattach)
+            pos = self._positions.get(stream)
             for chunk in self._container.logs(**kw):
+                if skip:
+                    if len(chunk) <= skip:
+                        skip -= len(chunk)
+                        continue
+                    chunk, skip = chunk[skip:], 0
                 sink.write(chunk)
                 self._pumped[stream] += len(chunk)
+                if pos is not None:
+                    pos.set(self._pumped[stream])
         except Exception as e:
             log.debug("log pump %s of %s ended: %s", stream, self.task_id, e)
         finally:
@@ -286,6 +342,8 @@ class DockerTask(TaskHandle):
         for t in self._pumps:
             t.join(5)
         self._catch_up_logs()
+        for p in self._positions.values():
+            p.remove()  # the container goes: nothing to resume any more
         if self._kill_requested.is_set():
             st = self._killed_state()
         elif code is None:
@@ -319,6 +377,9 @@ class DockerTask(TaskHandle):
             try:
                 sink.write(missed)
                 self._pumped[stream] += len(missed)
+                pos = self._positions.get(stream)
+                if pos is not None:
+                    pos.set(self._pumped[stream])
             finally:
                 sink.close()
 
@@ -421,6 +482,21 @@ class DockerContainerizer:
         threading.Thread(target=task._launch, name=f"launch-{spec.task_id}", daemon=True).start()
         return task
 
+    def _catch_up_exited(self, spec: TaskSpec, task_id: str, container: Any) -> None:
+        """A container that ended while the agent was down: copy the tail of its log
+        the pumps never got into the sandbox, before the container (and its log) goes."""
+        task = DockerTask(
+            spec, self._sandbox(task_id), lambda *_: None, None, self.work_dir, containerizer=self
+        )
+        task._container = container
+        for stream in ("stdout", "stderr"):
+            task._position(stream)
+        try:
+            task._catch_up_logs()
+        finally:
+            for p in task._positions.values():
+                p.remove()
+
     def recover(
         self,
         checkpoints: list[dict[str, Any]] | None = None,
@@ -499,7 +575,7 @@ class DockerContainerizer:
                 task._container = container
                 task.checkpoint_data = cp
                 task.state = TASK_RUNNING
-                task._attach(since=int(self.clock.wall()))
+                task._attach(since=None)  # from the start, skipping what is in the sandbox
                 out.append(RecoveredTask(tid, True, task, TASK_RUNNING, None, "reattached"))
                 continue
             if container is None:
@@ -514,6 +590,7 @@ class DockerContainerizer:
                     int(state.get("ExitCode", -1)), bool(state.get("OOMKilled")), spec.mem
                 )
                 st = (s, r, f"{m} while the agent was down")
+                self._catch_up_exited(spec, tid, container)
                 with contextlib.suppress(Exception):
                     container.remove(force=True)
             cp["terminal"] = {"state": st[0], "reason": st[1], "message": st[2]}

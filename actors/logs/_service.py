@@ -1,0 +1,605 @@
+"""The logs node service: every master serves task logs, sandbox files and component
+logs over HTTP, reading them through the actor of the node that holds them.
+
+Routes (every master answers them itself, leading or not):
+
+- ``/system/v1/logs/v2/task/{task_id}`` and ``.../file/{file}``: a task's stdout, or
+  ``stderr`` or any sandbox path; ``.../browse?path=``: its sandbox directory;
+- ``/system/v1/agent/{agent_id}/logs/v2/task/{task_id}[/file/{file}]``: same, agent named;
+- ``/system/v1/logs/v2/component/{name}``: ``master``, ``zookeeper`` (this master's),
+  ``marathon``, ``metronome`` (the leading master's log, their lines);
+- ``/system/v1/agent/{agent_id}/logs/v2/component/agent``: an agent's own log;
+- Mesos' sandbox files API: ``/agent/{agent_id}/files/browse?path=``,
+  ``/files/read?path=&offset=&length=``, ``/files/download?path=``.
+
+Logs answer ``text/plain`` (default), ``application/json`` (one entry per line: the
+line, its ``offset``, its ``cursor``, a timestamp) or ``text/event-stream`` (follows the
+file; each event's ``id`` is the offset after its line, so ``Last-Event-ID`` resumes
+with no line lost or repeated). ``?skip=-N`` starts N lines before the cursor,
+``?cursor=BEG|END|<offset>``, ``?limit=N``.
+
+Following is a pull: the handler tells the agent one ``FollowFile`` (a long poll) at a
+time and waits for its ``FileChunk`` (told back to this master's ``LogsActor``), writes
+it, and only then asks for more; ``resp.write`` waits while the client's socket is full,
+so a slow reader holds at most one chunk here and one at the agent. An agent that stops
+answering ends the stream with an ``error`` event naming it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from actors import protocol as p
+from actors.logs._components import component_logs, set_component_log
+from actors.logs._errors import BadLogQuery, LogsError
+from actors.logs._files import FileServer, valid_task_id
+from actors.logs._lines import (
+    MAX_LINE_BYTES,
+    MAX_TAIL_SCAN,
+    SSE_KEEPALIVE,
+    Line,
+    LogQuery,
+    TailFinder,
+    component_filter,
+    cursor_offset,
+    json_entry,
+    negotiate,
+    parse_query,
+    split_lines,
+    sse_event,
+    sse_named,
+    text_line,
+    utf8_safe_end,
+)
+from runtime import Actor, ChildSpec
+
+log = logging.getLogger("actors.logs")
+
+FOLLOW_WAIT = 5.0
+"""Seconds an agent holds a follow request with no new data (a keepalive goes out
+then); an agent silent for this plus ``ANSWER_GRACE`` is probed, then declared gone."""
+ANSWER_GRACE = 3.0
+ASK_TIMEOUT = 5.0
+READ_CHUNK = p.MAX_READ_BYTES
+FOLLOW_CHUNK = 256 * 1024
+
+
+class SourceGone(LogsError):
+    """The node serving a log stopped answering mid-stream (names it)."""
+
+
+class _Pending:
+    """Follow requests in flight: request id -> the waiting handler's future."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._futures: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]] = {}
+
+    def add(self) -> tuple[str, asyncio.Future[Any]]:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        with self._lock:
+            rid = f"f{next(self._ids)}"
+            self._futures[rid] = (loop, fut)
+        return rid, fut
+
+    def drop(self, rid: str) -> None:
+        with self._lock:
+            self._futures.pop(rid, None)
+
+    def resolve(self, chunk: p.FileChunk) -> None:
+        """Any thread: hand ``chunk`` to its handler (a late or unknown one is dropped)."""
+        with self._lock:
+            entry = self._futures.pop(chunk.request_id, None)
+        if entry is None:
+            return
+        loop, fut = entry
+
+        def settle() -> None:
+            if not fut.done():
+                fut.set_result(chunk)
+
+        try:
+            loop.call_soon_threadsafe(settle)
+        except RuntimeError:
+            pass  # the gateway's loop is closed: nobody waits any more
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._futures)
+
+
+def master_components() -> dict[str, Any]:
+    """A master's component logs: its own (also Marathon's and Metronome's, which run
+    in it) and ZooKeeper's when it was told where that is."""
+    logs = component_logs()
+    out = {k: v for k, v in logs.items() if k in ("master", "zookeeper")}
+    if "master" in logs:
+        out["marathon"] = out["metronome"] = logs["master"]
+    return out
+
+
+class LogsActor(Actor):
+    """Every master's ``logs`` actor: serves this master's component logs
+    (``ReadFile``/``FollowFile`` with a ``component``) and hands the ``FileChunk``s
+    agents tell back to the HTTP handlers waiting for them."""
+
+    def __init__(self, pending: _Pending) -> None:
+        super().__init__()
+        self.pending = pending
+        self.files: FileServer | None = None
+
+    def started(self) -> None:
+        node = self.node
+
+        def send(address: str, chunk: p.FileChunk) -> None:
+            node.ref(address).tell(chunk)
+
+        self.files = FileServer(None, components=master_components, send=send, wall=self.clock.wall)
+
+    def stopped(self) -> None:
+        if self.files is not None:
+            self.files.close()
+
+    def receive(self, message: Any) -> Any:
+        if isinstance(message, p.FileChunk):
+            self.pending.resolve(message)
+            return None
+        assert self.files is not None
+        if isinstance(message, p.ReadFile):
+            return self.files.read(message)
+        if isinstance(message, p.FollowFile):
+            self.files.follow(message)
+            return None
+        if isinstance(message, p.BrowseFiles):
+            return p.FileListing(404, "masters keep no sandboxes: browse an agent's")
+        return super().receive(message)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a log is read: the actor serving it and what to ask for."""
+
+    address: str
+    """The serving actor (an agent's ``agent``, a master's ``logs``)."""
+    where: str
+    """Who that is, for messages: ``agent <id>``, ``master <address>``."""
+    task_id: str = ""
+    path: str = ""
+    component: str = ""
+    stream: str = "stdout"
+    """The JSON entries' ``STREAM`` field."""
+    match: Callable[[str], bool] | None = None
+    """Only lines it accepts are sent (Marathon's lines of the master log)."""
+    agent_id: str = ""
+
+
+def _http_error(status: int, message: str, **extra: Any) -> web.HTTPException:
+    cls = {
+        400: web.HTTPBadRequest,
+        403: web.HTTPForbidden,
+        404: web.HTTPNotFound,
+        503: web.HTTPServiceUnavailable,
+        502: web.HTTPBadGateway,
+    }.get(status, web.HTTPInternalServerError)
+    return cls(text=json.dumps({"message": message, **extra}), content_type="application/json")
+
+
+class LogsApi:
+    """The HTTP handlers of one master (see the module docstring)."""
+
+    def __init__(
+        self,
+        ctx: Any,
+        pending: _Pending,
+        follow_wait: float = FOLLOW_WAIT,
+        answer_grace: float = ANSWER_GRACE,
+    ) -> None:
+        self.ctx = ctx
+        self.pending = pending
+        self.follow_wait = follow_wait
+        self.answer_grace = answer_grace
+
+    @property
+    def gateway(self) -> Any:
+        return self.ctx.gateway
+
+    def routes(self) -> list[web.RouteDef]:
+        task = "/system/v1/logs/v2/task/{task_id}"
+        agent_task = "/system/v1/agent/{agent_id}/logs/v2/task/{task_id}"
+        return [
+            web.get(task, self.task_log),
+            web.get(task + "/file/{file:.+}", self.task_log),
+            web.get(task + "/browse", self.task_browse),
+            web.get(agent_task, self.task_log),
+            web.get(agent_task + "/file/{file:.+}", self.task_log),
+            web.get(agent_task + "/browse", self.task_browse),
+            web.get("/system/v1/logs/v2/component/{name}", self.component_log),
+            web.get("/system/v1/agent/{agent_id}/logs/v2/component/{name}", self.agent_log),
+            web.get("/agent/{agent_id}/files/browse", self.files_browse),
+            web.get("/agent/{agent_id}/files/read", self.files_read),
+            web.get("/agent/{agent_id}/files/download", self.files_download),
+        ]
+
+    # -- where a log is ---------------------------------------------------------------
+
+    async def _ask_leader(self, message: Any) -> Any:
+        leader = self.gateway.leader_master_address()
+        if leader is None:
+            raise _http_error(503, "no master is leading; an election is in progress")
+        return await self.gateway.ask_at(leader, message)
+
+    async def _task_agent(self, task_id: str) -> str:
+        doc = await self._ask_leader(
+            p.GetState("tasks", {"task_id": task_id, "limit": 1, "offset": 0, "order": "des"})
+        )
+        tasks = doc.get("tasks", []) if isinstance(doc, dict) else []
+        if not tasks:
+            raise _http_error(
+                404, f"task {task_id!r} is not known to the leading master", task_id=task_id
+            )
+        return str(tasks[0].get("slave_id", ""))
+
+    async def _task_source(self, request: web.Request, file: str) -> Source:
+        task_id = request.match_info["task_id"]
+        why = valid_task_id(task_id)
+        if why:
+            raise _http_error(400, why)
+        agent_id = request.match_info.get("agent_id") or await self._task_agent(task_id)
+        address = await self.gateway.agent_address(agent_id)
+        stream = file if file in ("stdout", "stderr") else "file"
+        return Source(address, f"agent {agent_id}", task_id, file, stream=stream, agent_id=agent_id)
+
+    def _leader_logs_address(self) -> str:
+        leader = self.gateway.leader_master_address()
+        if leader is None:
+            raise _http_error(503, "no master is leading; an election is in progress")
+        return leader.rsplit("/", 1)[0] + "/" + p.LOGS_ACTOR
+
+    # -- reading through actors ---------------------------------------------------------
+
+    async def _read(self, src: Source, offset: int, length: int) -> p.FileChunk:
+        message = p.ReadFile(src.path, src.task_id, src.component, offset, length)
+        try:
+            chunk = await self.gateway.ask_at(src.address, message, timeout=ASK_TIMEOUT)
+        except web.HTTPException:
+            raise
+        except Exception as exc:
+            raise SourceGone(f"{src.where} ({src.address}) did not answer: {exc}") from None
+        if not isinstance(chunk, p.FileChunk):
+            raise SourceGone(f"{src.where} answered {type(chunk).__name__}, not a FileChunk")
+        return chunk
+
+    async def _follow(self, src: Source, offset: int) -> p.FileChunk:
+        rid, fut = self.pending.add()
+        reply_to = self.ctx.node.actor_address(p.LOGS_ACTOR)
+        message = p.FollowFile(
+            rid,
+            reply_to,
+            src.path,
+            src.task_id,
+            src.component,
+            offset,
+            FOLLOW_CHUNK,
+            self.follow_wait,
+        )
+        try:
+            self.ctx.node.ref(src.address).tell(message)
+            return await asyncio.wait_for(fut, self.follow_wait + self.answer_grace)
+        except TimeoutError:
+            # Lost, or the node is gone: a plain read tells which.
+            size = await self._read(src, -1, 0)
+            return p.FileChunk(200, "", offset, b"", size.size, size.done)
+        finally:
+            self.pending.drop(rid)
+
+    async def _tail_start(self, src: Source, end: int, n: int) -> int:
+        """Where the last ``n`` lines before ``end`` start (reading backwards)."""
+        finder = TailFinder(n, end, src.match)
+        pos = end
+        while pos > 0 and end - pos < MAX_TAIL_SCAN:
+            start = max(0, pos - READ_CHUNK)
+            chunk = await self._read(src, start, pos - start)
+            if chunk.status != 200:
+                raise _http_error(chunk.status, chunk.message)
+            found = finder.feed(chunk.data[: pos - start], start)
+            if found is not None:
+                return found
+            pos = start
+        return pos
+
+    # -- handlers -------------------------------------------------------------------
+
+    async def task_log(self, request: web.Request) -> web.StreamResponse:
+        src = await self._task_source(request, request.match_info.get("file", "stdout"))
+        return await self._serve(request, src)
+
+    async def component_log(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        if name not in p.LOG_COMPONENTS:
+            raise _http_error(
+                404, f"component {name!r} is not one of {', '.join(p.LOG_COMPONENTS)}"
+            )
+        if name == "agent":
+            raise _http_error(
+                404,
+                "component 'agent' runs on agents: "
+                "GET /system/v1/agent/{agent_id}/logs/v2/component/agent",
+            )
+        if name in ("marathon", "metronome"):
+            address, where = self._leader_logs_address(), "the leading master"
+        else:
+            address, where = self.ctx.node.actor_address(p.LOGS_ACTOR), "this master"
+        src = Source(address, where, component=name, stream=name, match=component_filter(name))
+        return await self._serve(request, src)
+
+    async def agent_log(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        agent_id = request.match_info["agent_id"]
+        if name != "agent":
+            raise _http_error(404, f"agent {agent_id!r} keeps only the 'agent' component log")
+        address = await self.gateway.agent_address(agent_id)
+        src = Source(address, f"agent {agent_id}", component="agent", stream="agent")
+        return await self._serve(request, src)
+
+    async def task_browse(self, request: web.Request) -> web.StreamResponse:
+        src = await self._task_source(request, request.query.get("path", ""))
+        return await self._browse(src, p.BrowseFiles(src.path, src.task_id))
+
+    async def files_browse(self, request: web.Request) -> web.StreamResponse:
+        agent_id = request.match_info["agent_id"]
+        path = _required(request, "path")
+        address = await self.gateway.agent_address(agent_id)
+        return await self._browse(Source(address, f"agent {agent_id}"), p.BrowseFiles(path))
+
+    async def _browse(self, src: Source, message: p.BrowseFiles) -> web.StreamResponse:
+        try:
+            listing = await self.gateway.ask_at(src.address, message, timeout=ASK_TIMEOUT)
+        except web.HTTPException:
+            raise
+        except Exception as exc:
+            raise _http_error(502, f"{src.where} did not answer: {exc}") from None
+        if listing.status != 200:
+            raise _http_error(listing.status, listing.message)
+        return web.json_response(listing.entries)
+
+    async def files_read(self, request: web.Request) -> web.StreamResponse:
+        """Mesos' ``/files/read``: ``{"data": ..., "offset": ...}``; ``offset=-1`` gives
+        the size. The data never ends inside a UTF-8 character (those bytes come with
+        the next read), so ``offset + len(data.encode())`` is where to read next."""
+        agent_id = request.match_info["agent_id"]
+        path = _required(request, "path")
+        offset = _int_query(request, "offset", 0)
+        length = _int_query(request, "length", p.DEFAULT_READ_BYTES)
+        if offset < -1:
+            raise _http_error(400, f"query parameter offset: {offset} is negative")
+        if length < 0:
+            raise _http_error(400, f"query parameter length: {length} is negative")
+        address = await self.gateway.agent_address(agent_id)
+        src = Source(address, f"agent {agent_id}", path=path, agent_id=agent_id)
+        chunk = await self._checked(self._read(src, offset, min(length, p.MAX_READ_BYTES)))
+        if offset == -1:
+            return web.json_response({"data": "", "offset": chunk.size})
+        data = chunk.data
+        at_end = chunk.offset + len(data) >= chunk.size and chunk.done
+        if not at_end:
+            data = data[: utf8_safe_end(data)]
+        return web.json_response(
+            {"data": data.decode("utf-8", errors="replace"), "offset": chunk.offset}
+        )
+
+    async def files_download(self, request: web.Request) -> web.StreamResponse:
+        agent_id = request.match_info["agent_id"]
+        path = _required(request, "path")
+        address = await self.gateway.agent_address(agent_id)
+        src = Source(address, f"agent {agent_id}", path=path, agent_id=agent_id)
+        first = await self._checked(self._read(src, 0, READ_CHUNK))
+        name = path.rstrip("/").rsplit("/", 1)[-1] or "file"
+        resp = web.StreamResponse(
+            headers={
+                "Content-Type": "application/octet-stream",
+                "Content-Disposition": f'attachment; filename="{name}"',
+            }
+        )
+        await resp.prepare(request)
+        await self._raw(resp, src, first, until=first.size)
+        await resp.write_eof()
+        return resp
+
+    async def _checked(self, read: Any) -> p.FileChunk:
+        try:
+            chunk: p.FileChunk = await read
+        except SourceGone as exc:
+            raise _http_error(502, str(exc)) from None
+        if chunk.status != 200:
+            raise _http_error(chunk.status, chunk.message)
+        return chunk
+
+    async def _raw(
+        self, resp: web.StreamResponse, src: Source, chunk: p.FileChunk, until: int
+    ) -> None:
+        """Copy bytes as they are, reading the next chunk while writing this one."""
+        while True:
+            end = chunk.offset + len(chunk.data)
+            more = bool(chunk.data) and end < until
+            nxt = asyncio.ensure_future(self._read(src, end, READ_CHUNK)) if more else None
+            try:
+                if chunk.data:
+                    await resp.write(chunk.data)
+            except BaseException:
+                if nxt is not None:
+                    nxt.cancel()
+                raise
+            if nxt is None:
+                return
+            chunk = await nxt
+            if chunk.status != 200 or chunk.offset != end:
+                return  # gone or rotated under us: what was read is what there was
+
+    # -- the log stream ---------------------------------------------------------------
+
+    async def _serve(self, request: web.Request, src: Source) -> web.StreamResponse:
+        try:
+            query = parse_query(request.query, request.headers.get("Last-Event-ID"))
+        except BadLogQuery as exc:
+            raise _http_error(400, f"query parameter {exc}") from None
+        fmt = negotiate(request.headers.get("Accept"))
+        probe = await self._checked(self._read(src, -1, 0))
+        start = cursor_offset(query.cursor, probe.size)
+        if query.skip < 0:
+            start = await self._tail_start(src, start, -query.skip)
+        content_type = {
+            "text": "text/plain; charset=utf-8",
+            "json": "application/json",
+            "sse": "text/event-stream",
+        }[fmt]
+        headers = {"Content-Type": content_type, "Cache-Control": "no-cache"}
+        if fmt == "sse":
+            headers["X-Accel-Buffering"] = "no"
+        resp = web.StreamResponse(headers=headers)
+        await resp.prepare(request)
+        try:
+            if fmt == "text" and query.skip >= 0 and query.limit is None and src.match is None:
+                first = await self._read(src, start, READ_CHUNK)
+                if first.status == 200:
+                    await self._raw(resp, src, first, until=probe.size)
+            else:
+                await self._lines(resp, src, fmt, start, query)
+        except SourceGone as exc:
+            if fmt == "sse":
+                payload = {"message": str(exc), "agent_id": src.agent_id, "where": src.where}
+                await resp.write(sse_named("error", payload))
+        except ConnectionError:
+            return resp  # the client went away: nothing more to say to it
+        with _quiet():
+            await resp.write_eof()
+        return resp
+
+    async def _lines(
+        self, resp: web.StreamResponse, src: Source, fmt: str, start: int, query: LogQuery
+    ) -> None:
+        follow = fmt == "sse"
+        skip = max(0, query.skip)
+        sent = 0
+        carry = b""
+        carry_at = start
+        while True:
+            at = carry_at + len(carry)
+            if follow:
+                chunk = await self._follow(src, at)
+            else:
+                chunk = await self._read(src, at, READ_CHUNK)
+            if chunk.status != 200:
+                if follow:
+                    payload = {"message": chunk.message, "status": chunk.status}
+                    await resp.write(sse_named("error", payload))
+                return
+            if chunk.offset != at:  # rotated: the file starts over
+                carry, carry_at = b"", chunk.offset
+            data = carry + chunk.data
+            eof = chunk.offset + len(chunk.data) >= chunk.size
+            final = eof and (chunk.done or not follow)
+            lines, nxt = split_lines(data, carry_at, final=final, max_line=MAX_LINE_BYTES)
+            carry, carry_at = data[nxt - carry_at :], nxt
+            out: list[bytes] = []
+            for line in lines:
+                if skip:
+                    skip -= 1
+                    continue
+                if src.match is not None and not src.match(line.text):
+                    continue
+                out.append(_format(fmt, line, chunk.read_at, src.stream))
+                sent += 1
+                if query.limit is not None and sent >= query.limit:
+                    break
+            if out:
+                await resp.write(b"".join(out))
+            if query.limit is not None and sent >= query.limit:
+                return
+            if final and not carry:
+                if follow:
+                    await resp.write(sse_named("done", {"offset": carry_at, "where": src.where}))
+                return
+            if follow and not chunk.data:
+                await resp.write(SSE_KEEPALIVE)
+
+
+def _format(fmt: str, line: Line, read_at: float, stream: str) -> bytes:
+    if fmt == "sse":
+        return sse_event(line)
+    if fmt == "json":
+        return json_entry(line, read_at, stream)
+    return text_line(line)
+
+
+class _quiet:
+    """Ignore a client that went away while we finish the response."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
+        return kind is not None and issubclass(kind, ConnectionError)
+
+
+def _required(request: web.Request, name: str) -> str:
+    value = request.query.get(name)
+    if not value:
+        raise _http_error(400, f"query parameter {name} is required")
+    return value
+
+
+def _int_query(request: web.Request, name: str, default: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise _http_error(400, f"query parameter {name}: {raw!r} is not an integer") from None
+
+
+class LogsService:
+    """The ``logs`` node service: a ``LogsActor`` and the routes on every master."""
+
+    name = "logs"
+
+    def __init__(
+        self,
+        follow_wait: float = FOLLOW_WAIT,
+        log_file: str | None = None,
+        zk_log_file: str | None = None,
+    ) -> None:
+        self.follow_wait = follow_wait
+        self.pending = _Pending()
+        if log_file:
+            set_component_log("master", log_file)
+        if zk_log_file:
+            set_component_log("zookeeper", zk_log_file)
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> LogsService:
+        """``pydcos master --log-file F --zk-log-file Z``: where this master's output and
+        the ZooKeeper server's go (served as component logs)."""
+        return cls(
+            log_file=settings.get("log_file") or None,
+            zk_log_file=settings.get("zk_log_file") or None,
+        )
+
+    def child_specs(self, ctx: Any) -> list[ChildSpec]:
+        return [
+            ChildSpec(p.LOGS_ACTOR, LogsActor, kwargs={"pending": self.pending}, name=p.LOGS_ACTOR)
+        ]
+
+    def routes(self, ctx: Any) -> list[web.RouteDef]:
+        return LogsApi(ctx, self.pending, self.follow_wait).routes()
