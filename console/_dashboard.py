@@ -207,6 +207,7 @@ HELP = """\
   r    restart the selected service
   k    kill the selected task (asks y/n first)
   l    follow the selected task's output (esc closes)
+  m    CPU and memory plots of nodes and tasks (esc closes)
   /    filter services and tasks (esc clears)
   tab  move between panels
   ?    this help (esc closes)
@@ -305,6 +306,7 @@ class DashboardApp(App[None]):
         Binding("slash", "filter", "Filter"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
+        Binding("m", "metrics", "Metrics", show=False),
     ]
 
     def __init__(
@@ -571,6 +573,11 @@ class DashboardApp(App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_metrics(self) -> None:
+        from console._dash_metrics import open_metrics
+
+        open_metrics(self)
 
 
 def screen_text(app: App[Any]) -> str:
