@@ -19,6 +19,7 @@ ROOTS = [
     ("actors.master", "MasterError"),
     ("actors.metrics", "MetricsError"),
     ("actors.metronome", "MetronomeError"),
+    ("actors.packages", "PackagesError"),
     ("console", "ConsoleError"),
 ]
 

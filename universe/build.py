@@ -16,7 +16,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def render() -> str:
-    return json.dumps(build_repository(HERE), indent=2, sort_keys=True) + "\n"
+    return json.dumps(build_repository(HERE), indent=2) + "\n"
 
 
 def main() -> int:

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     )
     from actors.packages._options import merge, resolve_options, schema_defaults, schema_errors
     from actors.packages._render import build_app, build_job, installation, render_template
-    from actors.packages._service import BUNDLED_UNIVERSE, PackagesService, default_repositories
+    from actors.packages._repos import BUNDLED_UNIVERSE, default_repositories
+    from actors.packages._service import PackagesService
     from actors.packages._universe import Catalog, Package, parse_repository
 
 _WHERE = {
@@ -47,9 +48,9 @@ _WHERE = {
     "build_job": "._render",
     "installation": "._render",
     "render_template": "._render",
-    "BUNDLED_UNIVERSE": "._service",
+    "BUNDLED_UNIVERSE": "._repos",
     "PackagesService": "._service",
-    "default_repositories": "._service",
+    "default_repositories": "._repos",
     "Catalog": "._universe",
     "Package": "._universe",
     "parse_repository": "._universe",

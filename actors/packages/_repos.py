@@ -9,6 +9,7 @@ local HTTP server).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,7 +38,9 @@ def check_repository(name: Any, uri: Any) -> tuple[str, str]:
             f"uri: {uri!r}: repositories are file://, http:// or https:// URIs",
             {"uri": uri, "scheme": parts.scheme},
         )
-    if parts.scheme == "file" and not parts.path.startswith("/"):
+    if parts.scheme == "file" and (
+        parts.netloc not in ("", "localhost") or not parts.path.startswith("/")
+    ):
         raise UnsupportedRepositoryUri(
             f"uri: {uri!r}: a file:// URI needs an absolute path (file:///path/repo.json)",
             {"uri": uri},
@@ -95,3 +98,15 @@ def parse_stored(doc: Any) -> Repos:
             raise ValueError(f"bad repository entry {r!r}")
         out.append({"name": r["name"], "uri": r["uri"]})
     return out
+
+
+BUNDLED_UNIVERSE = Path(__file__).resolve().parents[2] / "universe" / "repo.json"
+"""The local Universe shipped in the source tree (``universe/``): every cluster's
+default repository, as DC/OS clusters start with Mesosphere's Universe."""
+
+
+def default_repositories() -> list[dict[str, str]]:
+    """The repositories a new cluster starts with: the bundled Universe, if present."""
+    if not BUNDLED_UNIVERSE.is_file():
+        return []
+    return [{"name": "Universe", "uri": BUNDLED_UNIVERSE.as_uri()}]

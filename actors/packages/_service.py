@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from aiohttp import web
 
 from actors.master import ServiceContext
@@ -21,20 +19,10 @@ from zk import StateStore
 
 from ._actor import PACKAGES_ACTOR, PackagesActor
 from ._api import PREFIXES, PackagesApi, Repositories
+from ._repos import default_repositories
 
 STORE_ROOT = "/cosmos"
 """The packages service's state store root, under the cluster chroot."""
-
-BUNDLED_UNIVERSE = Path(__file__).resolve().parents[2] / "universe" / "repo.json"
-"""The local Universe shipped in the source tree (``universe/``): every cluster's
-default repository, as DC/OS clusters start with Mesosphere's Universe."""
-
-
-def default_repositories() -> list[dict[str, str]]:
-    """The repositories a new cluster starts with: the bundled Universe, if present."""
-    if not BUNDLED_UNIVERSE.is_file():
-        return []
-    return [{"name": "Universe", "uri": BUNDLED_UNIVERSE.as_uri()}]
 
 
 class PackagesService:
