@@ -22,12 +22,13 @@ if TYPE_CHECKING:
 LEADER_SERVICES: dict[str, tuple[str, str]] = {
     "marathon": ("actors.marathon", "MarathonService"),
     "metronome": ("actors.metronome", "MetronomeService"),
+    "packages": ("actors.packages", "PackagesService"),
 }
 """Leader services a master can run, by the name ``pydcos master --services`` takes:
 name -> (module, class). Named by string because the frameworks import the master
 (``LeaderService``), never the reverse."""
 
-DEFAULT_SERVICES: tuple[str, ...] = ("marathon", "metronome")
+DEFAULT_SERVICES: tuple[str, ...] = ("marathon", "metronome", "packages")
 """What a master runs while leading unless told otherwise (as DC/OS masters do); also what
 ``pydcos cluster up`` asks of every master."""
 
