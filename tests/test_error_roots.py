@@ -17,6 +17,7 @@ ROOTS = [
     ("actors.l4lb", "L4lbError"),
     ("actors.marathon", "MarathonError"),
     ("actors.master", "MasterError"),
+    ("actors.mesos_api", "MesosApiError"),
     ("actors.metrics", "MetricsError"),
     ("actors.metronome", "MetronomeError"),
     ("actors.packages", "PackagesError"),

@@ -183,7 +183,7 @@ def test_a_master_made_update_has_no_uuid_to_acknowledge() -> None:
 
 
 def test_an_acknowledge_with_a_uuid_that_is_not_base64_is_refused() -> None:
-    with pytest.raises(BadCall, match="acknowledge.uuid"):
+    with pytest.raises(BadCall, match=r"acknowledge\.uuid"):
         uuid_from_call("not base64!", "acknowledge.uuid")
 
 
