@@ -12,6 +12,7 @@ import pytest
 
 ROOTS = [
     ("actors.agent", "AgentError"),
+    ("actors.dns", "DnsError"),
     ("actors.framework", "FrameworkToolkitError"),
     ("actors.gateway", "GatewayError"),
     ("actors.l4lb", "L4lbError"),

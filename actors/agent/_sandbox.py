@@ -68,6 +68,11 @@ class Sandbox:
         }
         env.update(dict(spec.env))
         env.update(task_variables(spec, host))
+        dns = os.environ.get("PYDCOS_DNS")
+        if dns:
+            # The cluster's DNS servers (ip:port,...), as the launcher gave them to the
+            # agent: tasks resolve <app>.marathon.mesos through them (issue 20).
+            env["PYDCOS_DNS"] = dns
         return env
 
     def rotate_if_needed(self) -> None:

@@ -46,16 +46,17 @@ CARRY_GRACE = 5.0
 """Seconds past CARRY_FOR after which carried tasks go even if no fresh state came."""
 
 
-def vip_records(view: ClusterView) -> dict[str, list[str]]:
+def vip_records(view: ClusterView, salt: str = "") -> dict[str, list[str]]:
     """The load balancer's VIP names for the tasks in ``view`` (``actors.l4lb``'s pure
-    naming, so DNS and HAProxy agree); empty when that package is not there."""
+    naming and addresses, hashed with the cluster's ``salt`` as the l4lb does, so DNS
+    and HAProxy agree); empty when that package is not there."""
     try:
         from actors.l4lb import vip_dns_records
     except ImportError:
         return {}
     tasks = [{**t.raw, "state": t.state} for t in view.tasks.values()]
     try:
-        records = vip_dns_records(tasks, dict(view.frameworks))
+        records = vip_dns_records(tasks, dict(view.frameworks), salt=salt)
     except Exception:
         log.exception("dns: the VIP names could not be computed")
         return {}

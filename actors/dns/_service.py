@@ -15,13 +15,14 @@ Settings come from ``pydcos master``'s flags (``from_settings(vars(args))``):
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 from typing import Any
 
 from aiohttp import web
 
-from actors.dns._actor import DnsActor
+from actors.dns._actor import DnsActor, vip_records
 from actors.dns._api import api_routes
 from actors.dns._errors import DnsConfigError
 from actors.dns._messages import DNS_ACTOR, DnsLeaderChanged
@@ -45,6 +46,16 @@ def read_resolv_conf(path: str = RESOLV_CONF) -> list[tuple[str, int]]:
         return []
 
 
+def _salt(zk: Any) -> str:
+    if not isinstance(zk, str) or not zk:
+        return ""
+    try:
+        from actors.l4lb import cluster_salt
+    except ImportError:
+        return ""
+    return cluster_salt(zk)
+
+
 class DnsService:
     """The ``NodeService`` named ``dns``."""
 
@@ -56,6 +67,7 @@ class DnsService:
         port: int = 0,
         upstreams: list[tuple[str, int]] | None = None,
         ttl: int = DEFAULT_TTL,
+        salt: str = "",
     ) -> None:
         try:
             ipaddress.IPv4Address(host)
@@ -66,6 +78,8 @@ class DnsService:
         if not 0 <= ttl <= MAX_TTL:
             raise DnsConfigError(f"dns-ttl: {ttl!r} is not between 0 and {MAX_TTL} seconds")
         self.host, self.port, self.ttl = host, port, ttl
+        self.salt = salt
+        """The cluster's identity for VIP address hashing (``actors.l4lb.cluster_salt``)."""
         self.explicit_upstreams = upstreams is not None
         self.upstreams = upstreams if upstreams is not None else read_resolv_conf()
         self.server: DnsServer | None = None
@@ -82,6 +96,7 @@ class DnsService:
             port=int(port) if port is not None else 0,
             upstreams=parse_upstreams(upstream) if upstream else None,
             ttl=int(ttl) if ttl is not None else DEFAULT_TTL,
+            salt=_salt(settings.get("zk")),
         )
 
     def _publish(self, server: DnsServer) -> None:
@@ -111,6 +126,7 @@ class DnsService:
                     "upstreams": list(self.upstreams),
                     "leader_address": ctx.leader_address,
                     "publish": self._publish,
+                    "extra_records": functools.partial(vip_records, salt=self.salt),
                 },
                 name=DNS_ACTOR,
             )

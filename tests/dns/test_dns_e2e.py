@@ -1,0 +1,196 @@
+"""DNS on a real cluster (``pydcos cluster up``), through real clients: dnspython, dig
+and ``pydcos node dns``. One cluster for the module: deploy /shop/web x3, resolve it,
+kill an instance, SIGKILL the leader while resolving."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import ipaddress
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dns.message
+import dns.query
+import dns.rcode
+import pytest
+
+from runtime.testing import wait_for
+from tests.console.conftest import LocalCluster, pid_alive, pydcos
+
+pytestmark = [pytest.mark.slow]
+
+APP = {
+    "id": "/shop/web",
+    "cmd": 'echo "$PYDCOS_DNS" > dns.txt; exec /bin/busybox httpd -f -p $PORT0 -h /bin',
+    "cpus": 0.1,
+    "mem": 32,
+    "instances": 3,
+    "portDefinitions": [{"port": 0, "name": "http", "labels": {"VIP_0": "/web:80"}}],
+}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    state = tmp_path_factory.mktemp("dns-cluster")
+    args = ("--insecure-dev", "--no-docker", "--masters", "2", "--agents", "2")
+    up = pydcos("cluster", "up", *args, "--state-dir", str(state))
+    c = LocalCluster(state, up)
+    pids: list[int] = []
+    with contextlib.suppress(Exception):
+        pids = c.pids()
+    try:
+        assert up.returncode == 0, f"cluster up failed: {up.stdout}\n{up.stderr}"
+        yield c
+    finally:
+        pydcos("cluster", "down", "--state-dir", str(state))
+        for pid in [p for p in pids if pid_alive(p)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def masters(c: LocalCluster) -> list[dict[str, Any]]:
+    return [p for p in c.record()["processes"] if p["kind"] == "master"]
+
+
+def dns_of(p: dict[str, Any]) -> tuple[str, int]:
+    flags = dict(zip(p["argv"], p["argv"][1:], strict=False))
+    return flags["--dns-host"], int(flags["--dns-port"])
+
+
+def http(url: str, method: str = "GET", body: Any = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        raw = r.read()
+    return json.loads(raw) if raw else None
+
+
+def leader(c: LocalCluster) -> dict[str, Any]:
+    for p in masters(c):
+        with contextlib.suppress(OSError):
+            if http(p["http_url"] + "/metrics/snapshot").get("master/elected") == 1:
+                return p
+    raise AssertionError("no master leads")
+
+
+def srv_ports(server: tuple[str, int], name: str = "_web-shop._tcp.marathon.mesos") -> list[int]:
+    q = dns.message.make_query(name, "SRV")
+    reply = dns.query.udp(q, server[0], port=server[1], timeout=2)
+    return sorted(rd.port for rrset in reply.answer for rd in rrset)
+
+
+def task_ports(c: LocalCluster) -> dict[str, int]:
+    doc = http(leader(c)["http_url"] + "/marathon/v2/apps/shop/web/tasks")
+    return {t["id"]: t["ports"][0] for t in doc["tasks"] if t.get("state") == "TASK_RUNNING"}
+
+
+def test_cluster_up_prints_every_masters_dns_address(cluster: LocalCluster) -> None:
+    for p in masters(cluster):
+        host, port = dns_of(p)
+        assert f"{host}:{port}" in cluster.up.stdout
+
+
+def test_three_instances_resolve_by_a_and_srv_through_every_master(cluster: LocalCluster) -> None:
+    http(leader(cluster)["http_url"] + "/marathon/v2/apps", "POST", APP)
+    ports = wait_for(lambda: len(task_ports(cluster)) == 3 and task_ports(cluster), 60, "3 tasks")
+    for p in masters(cluster):
+        server = dns_of(p)
+        wait_for(lambda s=server: srv_ports(s) == sorted(ports.values()), 10, "SRV records")
+        q = dns.message.make_query("web-shop.marathon.mesos", "A")
+        reply = dns.query.tcp(q, server[0], port=server[1], timeout=2)
+        assert reply.rcode() == dns.rcode.NOERROR
+        assert [rd.address for rrset in reply.answer for rd in rrset] == ["127.0.0.1"]
+    host, port = dns_of(masters(cluster)[0])
+    if shutil.which("dig"):
+        out = subprocess.run(
+            ["dig", "+short", "-p", str(port), f"@{host}", "_web-shop._tcp.marathon.mesos", "SRV"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        assert sorted(int(line.split()[2]) for line in out.stdout.splitlines()) == sorted(
+            ports.values()
+        )
+    r = cluster.cli("node", "dns", "/shop/web", "--type", "SRV", "--json")
+    assert r.returncode == 0, r.stderr
+    assert sorted(int(row["value"].split()[2]) for row in json.loads(r.stdout)) == sorted(
+        ports.values()
+    )
+    # Mesos-DNS' HTTP API on a master that may not lead
+    rows = http(
+        masters(cluster)[-1]["http_url"] + "/mesos_dns/v1/services/_web-shop._tcp.marathon.mesos"
+    )
+    assert sorted(int(row["port"]) for row in rows) == sorted(ports.values())
+    # the VIP name (the load balancer's address for /web:80), the same on every master
+    vips = set()
+    for p in masters(cluster):
+        q = dns.message.make_query("web.marathon.l4lb.thisdcos.directory", "A")
+        reply = dns.query.udp(q, *dns_of(p)[:1], port=dns_of(p)[1], timeout=2)
+        vips |= {rd.address for rrset in reply.answer for rd in rrset}
+    assert len(vips) == 1 and ipaddress.IPv4Address(vips.pop()) in ipaddress.ip_network(
+        "127.128.0.0/9"
+    )
+    # every task was told where the cluster's DNS is
+    expected = ",".join(f"{h}:{p}" for h, p in (dns_of(m) for m in masters(cluster)))
+    files = glob.glob(
+        str(Path(cluster.state_dir) / "agents" / "*" / "**" / "dns.txt"), recursive=True
+    )
+    assert files and {Path(f).read_text().strip() for f in files} == {expected}
+
+
+def test_a_killed_instance_leaves_dns_and_failover_keeps_names_resolving(
+    cluster: LocalCluster,
+) -> None:
+    ports = task_ports(cluster)
+    victim, gone = next(iter(ports.items()))
+    url = leader(cluster)["http_url"] + f"/marathon/v2/apps/shop/web/tasks/{victim}?scale=true"
+    http(url, "DELETE")
+    left = sorted(p for t, p in ports.items() if t != victim)
+    for server in [dns_of(p) for p in masters(cluster)]:
+        wait_for(lambda s=server: srv_ports(s) == left, 10, f"port {gone} gone from SRV")
+
+    old = leader(cluster)
+    survivor = dns_of(next(p for p in masters(cluster) if p["pid"] != old["pid"]))
+    answers: list[tuple[str, int]] = []
+    stop = threading.Event()
+
+    def resolve_all_along() -> None:
+        while not stop.is_set():
+            q = dns.message.make_query("_web-shop._tcp.marathon.mesos", "SRV")
+            try:
+                reply = dns.query.udp(q, survivor[0], port=survivor[1], timeout=1)
+                answers.append(
+                    (dns.rcode.to_text(reply.rcode()), sum(len(r) for r in reply.answer))
+                )
+            except Exception as exc:  # a lost datagram would show here
+                answers.append((type(exc).__name__, 0))
+            stop.wait(0.02)
+
+    t = threading.Thread(target=resolve_all_along, daemon=True)
+    t.start()
+    os.kill(old["pid"], signal.SIGKILL)
+    try:
+        new = wait_for(
+            lambda: leader(cluster)["pid"] != old["pid"] and leader(cluster), 30, "a new leader"
+        )
+        wait_for(lambda: len(answers) > 50, 10, "queries during the failover")
+        # the new leader's state reaches DNS (its port in _leader._tcp), names unchanged
+        new_port = int(new["address"].rsplit(":", 1)[1])
+        wait_for(
+            lambda: srv_ports(survivor, "_leader._tcp.mesos") == [new_port], 30, "new leader in DNS"
+        )
+    finally:
+        stop.set()
+        t.join(5)
+    assert srv_ports(survivor) == left
+    assert set(answers) == {("NOERROR", 2)}, {a: answers.count(a) for a in set(answers)}
