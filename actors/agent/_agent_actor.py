@@ -151,6 +151,11 @@ class _CheckPorts:
 class GetAgentState:
     """Ask the agent what it runs (for tests, the CLI and the metrics issue)."""
 
+    detail: bool = False
+    """Also who the agent is and each task as launched (``hostname``, ``address``,
+    ``version``, ``resources``, ``attributes``, ``work_dir``, ``task_details``), for
+    Mesos' agent ``/state`` (``actors.mesos_api``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class GetUsage:
@@ -397,13 +402,16 @@ class AgentActor(Actor):
         elif isinstance(message, GetUsage):
             return self.runner.usage()
         elif isinstance(message, GetAgentState):
-            return {
+            doc: dict[str, Any] = {
                 "agent_id": self.agent_id,
                 "registered": self.registered,
                 "master": self.master_address,
                 "tasks": {tid: t.state for tid, t in self.tasks.items()},
                 "pending_updates": sum(len(t.stream) for t in self.tasks.values()),
             }
+            if getattr(message, "detail", False):
+                doc.update(_state_detail(self))
+            return doc
         else:
             return super().receive(message)
         return None
@@ -574,3 +582,28 @@ class AgentActor(Actor):
             self._forget(m.task_id)
         else:
             self._checkpoint(t)
+
+
+def _state_detail(agent: AgentActor) -> dict[str, Any]:
+    """``GetAgentState(detail=True)``'s extra part: plain data (it crosses the wire)."""
+    return {
+        "hostname": agent.hostname,
+        "address": agent.address,
+        "version": agent.version,
+        "resources": agent.advertised.to_dict(),
+        "attributes": agent.attributes.to_dict(),
+        "work_dir": agent.work_dir,
+        "task_details": [
+            {
+                "task_id": tid,
+                "framework_id": t.framework_id,
+                "name": t.info.name,
+                "state": t.state,
+                "healthy": t.healthy,
+                "resources": dict(t.info.resources),
+                "labels": dict(t.info.labels),
+                "container_type": t.info.container.type if t.info.container else None,
+            }
+            for tid, t in agent.tasks.items()
+        ],
+    }

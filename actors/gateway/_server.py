@@ -376,6 +376,16 @@ class HttpGateway:
             )
         return address
 
+    def leader_http_url(self) -> str | None:
+        """The leading master's gateway base URL (``http://host:port``), or None during
+        an election; equal to ``url`` on the leader itself."""
+        leader = self._leader()
+        return leader.http_url.rstrip("/") or None if leader is not None else None
+
+    def is_leading(self) -> bool:
+        """Whether this master leads now (its leader-only work may still be starting)."""
+        return bool(self._is_leader())
+
     def leader_master_address(self) -> str | None:
         """The leading master's master-actor address, or None during an election."""
         leader = self._leader()

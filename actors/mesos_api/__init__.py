@@ -19,9 +19,11 @@ from actors.mesos_api._recordio import Decoder, decode_all, encode, encode_event
 from runtime import lazy_exports
 
 if TYPE_CHECKING:
+    from actors.mesos_api._agents import AgentApiService
     from actors.mesos_api._service import MESOS_ZK_PATH, MesosApiActor, MesosApiService
 
 _LAZY = {
+    "AgentApiService": "actors.mesos_api._agents",
     "MESOS_ZK_PATH": "actors.mesos_api._service",
     "MesosApiActor": "actors.mesos_api._service",
     "MesosApiService": "actors.mesos_api._service",
@@ -31,6 +33,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 __all__ = [
     "MESOS_ZK_PATH",
+    "AgentApiService",
     "BadCall",
     "BadRecordIO",
     "Decoder",
