@@ -348,6 +348,6 @@ def add_console_commands(sub: Any, csub: Any) -> None:
     # The platform services' verbs: each area adds its own, in its own module.
     from console import _mesos_cmds, _net_cmds, _obs_cmds, _package_cmds
 
-    groups = {"node": node, "task": task, "marathon": m, "up": up}
+    groups = {"node": node, "task": task, "marathon": m, "up": up, "leaf": _leaf, "group": _group}
     for area in (_net_cmds, _obs_cmds, _package_cmds, _mesos_cmds):
         area.add_commands(sub, groups)
