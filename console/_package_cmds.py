@@ -113,10 +113,10 @@ def describe(c: ClusterClient, out: Out, args: argparse.Namespace) -> int:
     for lic in pkg.get("licenses", []):
         rows.append(("license", f"{lic.get('name')} {lic.get('url', '')}"))
     out.table(("FIELD", "VALUE"), rows, "Fields")
-    options = _option_rows(pkg.get("config") or {})
-    if options:
+    option_rows = _option_rows(pkg.get("config") or {})
+    if option_rows:
         out.line("")
-        out.table(("OPTION", "TYPE", "DEFAULT", "DESCRIPTION"), options, "Options")
+        out.table(("OPTION", "TYPE", "DEFAULT", "DESCRIPTION"), option_rows, "Options")
     return 0
 
 
@@ -252,8 +252,7 @@ def _index(raw: str) -> int:
 def add_commands(sub: Any, groups: dict[str, Any]) -> None:
     """Add this area's verbs: ``sub`` is the top-level subparsers, ``groups`` the
     ``node``, ``task`` and ``marathon`` groups' subparsers and ``cluster up``'s parser."""
-    from console._commands import _group, _leaf
-
+    _leaf, _group = groups["leaf"], groups["group"]  # importing console._commands: a cycle
     pkg = _group(sub, "package", "install and manage packages from Universe repositories")
     x = _leaf(pkg, "search", "search the repositories' packages", search)
     x.add_argument("term", nargs="?", default="", metavar="TERM", help="name, tag or word; * globs")

@@ -90,5 +90,5 @@ def test_options_must_be_an_object_and_no_schema_means_the_user_options() -> Non
 
 
 def test_a_broken_schema_is_an_error_naming_config_json() -> None:
-    with pytest.raises(MalformedRequest, match="config.json is not a valid JSON schema"):
+    with pytest.raises(MalformedRequest, match=r"config\.json is not a valid JSON schema"):
         resolve_options("web", {"type": "objekt"}, {})

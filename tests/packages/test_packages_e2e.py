@@ -6,6 +6,7 @@ packages after a leader SIGKILL."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -19,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from actors.packages import BUNDLED_UNIVERSE
 from console._client import ClusterClient, resolve_target
 from runtime.testing import wait_for
 from tests.console.conftest import LocalCluster, pid_alive, pydcos
@@ -187,7 +189,8 @@ def _write_repo(tmp: Path) -> Path:
     (tmp / "assets" / "index.html").write_text("tiny page\n")
     tiny = (
         '{"id": "/{{name}}", "cpus": 0.1, "mem": 32, "instances": 1,'
-        ' "cmd": "mkdir -p www && cp index.html www/ && exec /bin/busybox httpd -f -p $PORT0 -h www",'
+        ' "cmd": "mkdir -p www && cp index.html www/'
+        ' && exec /bin/busybox httpd -f -p $PORT0 -h www",'
         ' "fetch": [{"uri": "{{{resource.assets.uris.page}}}"}],'
         ' "portDefinitions": [{"port": 0}]}'
     )
@@ -286,6 +289,50 @@ def test_a_cron_package_installs_a_metronome_job(
     assert "cron-echo" not in [j["id"] for j in jobs]
 
 
+def test_the_dashboard_catalog_installs_from_the_live_cluster(client: ClusterClient) -> None:
+    from textual.app import App
+    from textual.widgets import DataTable, Static
+
+    from console._dash_catalog import CatalogScreen, cosmos_for
+
+    class Host(App[None]):
+        source = client
+
+    async def main() -> None:
+        app = Host()
+        async with app.run_test(size=(120, 40)) as pilot:
+            cosmos = cosmos_for(type("Source", (), {"client": client})())
+            assert cosmos is not None
+            await app.push_screen(CatalogScreen(cosmos))
+            screen = app.screen
+            table = screen.query_one("#catalog-table", DataTable)
+            for _ in range(300):
+                if table.row_count:
+                    break
+                await pilot.pause(0.02)
+            await pilot.click("#catalog-search")
+            await pilot.press(*"httpbin", "enter")
+            for _ in range(300):
+                if table.row_count == 1:
+                    break
+                await pilot.pause(0.02)
+            assert table.row_count == 1
+            await pilot.press("i", "y")
+            status = screen.query_one("#catalog-status", Static)
+            for _ in range(500):
+                if "installed /echo" in str(status.render()):
+                    break
+                await pilot.pause(0.02)
+            assert "installed /echo" in str(status.render()), str(status.render())
+
+    asyncio.run(main())
+    task = wait_for(lambda: running_task(client, "/echo"), timeout=30, what="echo RUNNING")
+    doc = wait_for(lambda: json.loads(http_text(task["host"], task["ports"][0], "/get?x=1")))
+    assert doc["args"] == {"x": "1"}  # the httpbin-like server, fetched by the agent
+    status, _, answer = cosmos(client, "uninstall", {"packageName": "echo"})
+    assert status == 200, answer
+
+
 def _leader_pid(cluster: LocalCluster) -> int:
     for p in cluster.record()["processes"]:
         if p["kind"] != "master":
@@ -299,7 +346,11 @@ def _leader_pid(cluster: LocalCluster) -> int:
 def test_repositories_and_installed_packages_survive_a_leader_sigkill(
     cluster: LocalCluster, client: ClusterClient
 ) -> None:
-    # `mine` was added at index 0 by the file-repository test; install one more package.
+    status, _, doc = cosmos(
+        client, "repository/add", {"name": "again", "uri": BUNDLED_UNIVERSE.as_uri() + "?copy"}
+    )
+    assert status == 200, doc
+    before = doc["repositories"]
     status, _, doc = cosmos(
         client, "install", {"packageName": "hello-world", "options": {"service": {"name": "hw"}}}
     )
@@ -307,7 +358,7 @@ def test_repositories_and_installed_packages_survive_a_leader_sigkill(
     os.kill(_leader_pid(cluster), signal.SIGKILL)
     r = cluster.cli("package", "repo", "list", "--json")
     assert r.returncode == 0, r.stderr
-    assert [x["name"] for x in json.loads(r.stdout)["repositories"]] == ["mine", "Universe"]
+    assert json.loads(r.stdout)["repositories"] == before  # from ZooKeeper, in order
     listed = wait_for(
         lambda: json.loads(cluster.cli("package", "list", "--json").stdout)["packages"],
         timeout=30,

@@ -98,7 +98,9 @@ def test_cosmos_labels_win_over_a_template_that_sets_them_but_framework_name_is_
         ('["{{x}}"]', "is a list, not a JSON object"),
     ],
 )
-def test_a_template_that_is_not_a_json_object_names_the_package(template: str, expected: str) -> None:
+def test_a_template_that_is_not_a_json_object_names_the_package(
+    template: str, expected: str
+) -> None:
     with pytest.raises(InvalidTemplate) as info:
         render_template("broken", template, {"x": 1}, {})
     assert "package [broken]" in info.value.message and expected in info.value.message
@@ -135,6 +137,7 @@ def test_an_option_changes_what_runs() -> None:
     assert app["id"] == "/hi" and app["instances"] == 2
     assert app["portDefinitions"][0]["port"] == 18080 and app["requirePorts"] is True
     assert "echo 'yo' > www/index.html" in app["cmd"]
-    assert base64.b64decode(app["labels"]["DCOS_PACKAGE_OPTIONS"]) == json.dumps(
-        user, sort_keys=True, separators=(",", ":")
-    ).encode()
+    assert (
+        base64.b64decode(app["labels"]["DCOS_PACKAGE_OPTIONS"])
+        == json.dumps(user, sort_keys=True, separators=(",", ":")).encode()
+    )

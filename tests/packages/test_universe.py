@@ -40,7 +40,9 @@ def test_a_universe_repository_file_parses_every_package_version() -> None:
     web = packages[1]
     assert web.definition["upgradesFrom"] == ["1.0.0"]
     assert web.config["properties"]["service"]["properties"]["name"]["default"] == "web"
-    assert web.marathon_template is not None and '"id": "/{{service.name}}"' in web.marathon_template
+    assert (
+        web.marathon_template is not None and '"id": "/{{service.name}}"' in web.marathon_template
+    )
     assert web.metronome_template is None
     assert web.metadata()["images"] == {"icon-small": "https://downloads.example.com/web/icon.png"}
 
