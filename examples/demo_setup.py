@@ -4,7 +4,8 @@ busybox httpd in Docker when the agents have the Docker containerizer, else a na
 busybox httpd (native tasks have a private /tmp, so it serves /bin/busybox's directory);
 the job runs every minute. They are the example files under other ids (``/demo-web``,
 ``demo-tick``), so the README's tour, which adds ``/web`` and ``tick``, works after
-``make demo`` too.
+``make demo`` too. It also installs the bundled Universe's ``hello-world`` package as
+``/demo-hello`` (``pydcos package install``), so ``pydcos package list`` has one entry.
 """
 
 from __future__ import annotations
@@ -51,6 +52,17 @@ def main() -> int:
         rc |= subprocess.call(
             [py, str(ROOT / "examples" / "run_job.py"), "--file", str(job), "--no-run"]
         )
+        options = Path(tmp) / "hello.json"
+        options.write_text(
+            json.dumps(
+                {"service": {"name": "demo-hello"}, "hello": {"message": "Hello from make demo"}}
+            )
+        )
+        rc |= subprocess.call(
+            [py, "-m", "console.cli", "package", "install", "hello-world", "--yes",
+             "--options", str(options)],
+            cwd=ROOT,
+        )  # fmt: skip
     return rc
 
 
