@@ -524,6 +524,9 @@ class Offer:
     ip: str = ""
     """The agent's advertised IP address (Mesos' ``Offer.url.address.ip``), where its
     tasks are reached; empty when the agent advertises a name rather than an IP."""
+    port: int = 0
+    """The agent's transport port (Mesos' ``Offer.url.address.port``, the port of its
+    ``pid``); 0 when unknown."""
 
 
 @dataclass(frozen=True, slots=True)

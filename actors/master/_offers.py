@@ -44,6 +44,14 @@ def address_ip(address: str) -> str:
         return ""
 
 
+def address_port(address: str) -> int:
+    """The port in a transport address (``tcp://10.0.0.5:5051/agent`` -> 5051); 0 when
+    there is none."""
+    hostport = address.split("://", 1)[-1].split("/", 1)[0]
+    _, _, port = hostport.rpartition(":")
+    return int(port) if port.isdigit() else 0
+
+
 # ------------------------------------------------------------------------ allocation
 
 
@@ -129,6 +137,7 @@ def run_allocation(s: MasterState, now: float, out: list[Effect]) -> None:
                 resources=o.resources.to_dict(),
                 attributes=agent.attributes.to_dict(),
                 ip=address_ip(agent.address),
+                port=address_port(agent.address),
             )
         )
     for address, offers in batches.items():

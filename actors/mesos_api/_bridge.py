@@ -83,7 +83,9 @@ class Bridge(Actor):
     def receive(self, message: Any) -> Any:
         kind = _FORWARDED.get(type(message))
         if kind is not None:
-            self.post(kind, message)
+            # Offers carry when the allocation cycle's output reached the bridge (the
+            # node clock's monotonic now), for the offer-latency figures.
+            self.post(kind, (message, self.clock.now()) if kind == "offers" else message)
             return None
         if isinstance(message, p.Subscribed):
             if self.subscribed:

@@ -44,6 +44,7 @@ from actors.mesos_api._bridge import Bridge, Resubscribe
 from actors.mesos_api._errors import BadCall
 from actors.mesos_api._recordio import encode_event
 from actors.resources import Resources
+from actors.task_states import TERMINAL_STATES
 from runtime import ActorRef, Node
 
 log = logging.getLogger("actors.mesos_api")
@@ -54,6 +55,10 @@ MAX_QUEUED_BYTES = 4 * 1024 * 1024
 """Unsent events one stream may hold before it is closed as a reader that stopped."""
 
 STREAM_ID_HEADER = "Mesos-Stream-Id"
+
+OFFER_TIMES_KEPT = 10_000
+
+_TERMINAL = frozenset(state.value for state in TERMINAL_STATES)
 
 _CALL_TYPES = (
     "SUBSCRIBE",
@@ -96,17 +101,36 @@ class Subscription:
         """Offers streamed to the client and not yet used, declined or rescinded."""
         self.executors: dict[tuple[str, str], set[str]] = {}
         """(agent_id, executor_id) -> task ids, for SHUTDOWN."""
+        self.executor_of: dict[str, tuple[str, str]] = {}
+        """task id -> its (agent_id, executor_id), to forget it when it ends."""
         self.bridge: ActorRef | None = None
         self.transport: asyncio.BaseTransport | None = None
         self.subscribed = asyncio.Event()
         self.events = 0
+        self._inbox: deque[tuple[str, Any]] = deque()
+        self._drain_scheduled = False
 
     # -- from the bridge (any thread) ---------------------------------------------
 
     def post(self, kind: str, payload: Any) -> None:
+        """Hand one master message to the loop. A burst wakes the loop once: messages
+        wait in ``_inbox`` (a deque: thread-safe appends) and one ``_drain`` takes them
+        all, in order; the flag is cleared before draining, so a message appended after
+        the drain's last look schedules a new drain."""
+        self._inbox.append((kind, payload))
+        if self._drain_scheduled:
+            return
         loop = self.api.loop
         if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._on_event, kind, payload)
+            self._drain_scheduled = True
+            loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        self._drain_scheduled = False
+        inbox = self._inbox
+        while inbox:
+            kind, payload = inbox.popleft()
+            self._on_event(kind, payload)
 
     # -- on the loop ----------------------------------------------------------------
 
@@ -114,13 +138,22 @@ class Subscription:
         if self.closed is not None:
             return
         if kind == "offers":
+            m, at = m
             offers = []
+            seen = self.api.offer_times
             for o in m.offers:
                 self.offers[o.offer_id] = o
+                seen.append((o.offer_id, at))
                 offers.append(c.v1_offer(o, c.offer_role(o, self.info.roles)))
             self.push({"type": "OFFERS", "offers": {"offers": offers}})
         elif kind == "update":
             self.push({"type": "UPDATE", "update": {"status": c.v1_status(m)}})
+            if m.state in _TERMINAL:
+                key = self.executor_of.pop(m.task_id, None)
+                if key is not None and key in self.executors:
+                    self.executors[key].discard(m.task_id)
+                    if not self.executors[key]:
+                        del self.executors[key]
         elif kind == "rescind":
             if self.offers.pop(m.offer_id, None) is not None:
                 self.push({"type": "RESCIND", "rescind": {"offer_id": {"value": m.offer_id}}})
@@ -230,6 +263,9 @@ class SchedulerApi:
         self.version = version
         self.max_queued_bytes = max_queued_bytes
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.offer_times: deque[tuple[str, float]] = deque(maxlen=OFFER_TIMES_KEPT)
+        """(offer id, monotonic time the bridge got it) of recent offers: the start of
+        each offer's trip to its client (bench/mesos_api.py reads them)."""
         self.streams: dict[str, Subscription] = {}
         self.by_framework: dict[str, Subscription] = {}
         self.leading = False
@@ -424,6 +460,7 @@ class SchedulerApi:
             agent = c.id_value(s.get("agent_id"), "shutdown.agent_id")
             # pydcos runs each task as its own executor: shutting one down kills its tasks.
             for task_id in sorted(sub.executors.pop((agent, ex), set())):
+                sub.executor_of.pop(task_id, None)
                 self.tell(p.Kill(fid, task_id))
         elif kind == "ACKNOWLEDGE":
             a = c._obj(doc.get("acknowledge"), "acknowledge")
@@ -540,6 +577,7 @@ class SchedulerApi:
             return
         for lt in tasks:
             sub.executors.setdefault((agent, lt.executor_id), set()).add(lt.task.task_id)
+            sub.executor_of[lt.task.task_id] = (agent, lt.executor_id)
         self.tell(p.Accept(fid, ids, [p.Operation("LAUNCH", [lt.task for lt in tasks])], refuse))
 
 

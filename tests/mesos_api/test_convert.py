@@ -16,6 +16,7 @@ from actors.mesos_api._convert import (
     framework_info_from_v1,
     master_info,
     offer_role,
+    plain_v1_resources,
     resources_from_v1,
     task_from_v1,
     uuid_from_call,
@@ -81,6 +82,13 @@ def test_any_scalars_and_port_ranges_round_trip(
     except ValueError:
         return  # overlapping spans: not a valid agent resource to begin with
     assert resources_from_v1(v1_resources(res), "r") == res
+    assert plain_v1_resources(res.to_dict(), "*") == v1_resources(res, allocated_to="*")
+
+
+def test_offers_print_what_the_masters_builder_prints_for_every_kind_and_role() -> None:
+    res = Resources.parse("cpus:2;cpus(b):1;mem(a):3;ports:[1-5];ports(a):[7-9];zones:{x,y}")
+    assert plain_v1_resources(res.to_dict()) == v1_resources(res)
+    assert plain_v1_resources(res.to_dict(), "a") == v1_resources(res, allocated_to="a")
 
 
 def test_entries_of_one_name_add_up_and_reservations_win_over_role() -> None:
@@ -124,13 +132,18 @@ def test_an_offer_is_mesos_offer_json() -> None:
         resources=Resources.parse("cpus:4;mem:1024;ports:[31000-31099]").to_dict(),
         attributes={"zone": "a", "rack": 3.0},
         ip="127.0.0.1",
+        port=5051,
     )
     doc = v1_offer(offer, "*")
     assert doc["id"] == {"value": "M-O1"}
     assert doc["framework_id"] == {"value": "M-0001"}
     assert doc["agent_id"] == {"value": "M-S1"}
     assert doc["hostname"] == "agent-1"
-    assert doc["url"]["address"]["ip"] == "127.0.0.1" and doc["url"]["path"] == "/slave(1)"
+    assert doc["url"] == {
+        "scheme": "http",
+        "address": {"hostname": "agent-1", "ip": "127.0.0.1", "port": 5051},
+        "path": "/slave(1)",
+    }
     cpus = next(r for r in doc["resources"] if r["name"] == "cpus")
     assert cpus == {
         "name": "cpus",

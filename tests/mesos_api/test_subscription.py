@@ -5,6 +5,7 @@ Driven directly (the loop-side handler), with no HTTP server or master."""
 from __future__ import annotations
 
 import json
+from collections import deque
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,6 +18,7 @@ def subscription(max_queued_bytes: int = 1 << 20) -> tuple[Subscription, Any]:
     api = SimpleNamespace(
         max_queued_bytes=max_queued_bytes,
         by_framework={},
+        offer_times=deque(maxlen=10),
         loop=None,
         master_info=lambda master_id: {"id": master_id},
     )
@@ -54,12 +56,13 @@ def test_subscribed_names_the_framework_and_takes_the_stream_over() -> None:
 
 
 def test_offers_are_held_until_rescinded_and_only_held_ones_are_rescinded() -> None:
-    sub, _ = subscription()
-    sub._on_event("offers", p.Offers([offer("O1"), offer("O2", "A2")]))
+    sub, api = subscription()
+    sub._on_event("offers", (p.Offers([offer("O1"), offer("O2", "A2")]), 12.5))
     (event,) = streamed(sub)
     assert [o["id"]["value"] for o in event["offers"]["offers"]] == ["O1", "O2"]
     assert event["offers"]["offers"][0]["allocation_info"] == {"role": "dev"}
     assert set(sub.offers) == {"O1", "O2"}
+    assert list(api.offer_times) == [("O1", 12.5), ("O2", 12.5)]
     sub._on_event("rescind", p.Rescind("O1"))
     sub._on_event("rescind", p.Rescind("O-unknown"))
     assert streamed(sub) == [{"type": "RESCIND", "rescind": {"offer_id": {"value": "O1"}}}]
@@ -70,7 +73,7 @@ def test_offers_are_held_until_rescinded_and_only_held_ones_are_rescinded() -> N
 
 def test_update_framework_rescinds_what_the_master_took_back_silently() -> None:
     sub, _ = subscription()
-    sub._on_event("offers", p.Offers([offer("O1")]))
+    sub._on_event("offers", (p.Offers([offer("O1")]), 1.0))
     streamed(sub)
     sub._on_event("updated", p.Subscribed("F1", "M1", 5.0))
     assert streamed(sub) == [{"type": "RESCIND", "rescind": {"offer_id": {"value": "O1"}}}]
