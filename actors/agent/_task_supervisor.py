@@ -109,6 +109,10 @@ class TaskSupervisor(Actor):
             )
         elif isinstance(message, Kill):
             if self.handle is not None and self.state not in TERMINAL_STATES:
+                if self.state == "TASK_RUNNING":
+                    # As Mesos' executors: TASK_KILLING before the signal, so a load
+                    # balancer drains the task while it finishes its requests (issue 20).
+                    self._forward("TASK_KILLING", None, "the task is being killed", None)
                 self.handle.kill(message.grace)
         elif isinstance(message, TaskUsage):
             usage: Usage | None = self.handle.usage() if self.handle is not None else None

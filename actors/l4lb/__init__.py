@@ -19,6 +19,8 @@ from actors.l4lb._errors import HaproxyError, InvalidVip, L4lbError
 from runtime import lazy_exports
 
 if TYPE_CHECKING:
+    from actors.l4lb._actor import L4lbActor, VipView
+    from actors.l4lb._haproxy import HaproxyModel, plan, ready_servers, render_config
     from actors.l4lb._labels import (
         BALANCE_LABEL,
         BALANCES,
@@ -34,6 +36,9 @@ if TYPE_CHECKING:
         vip_conflicts,
         vip_hostname,
     )
+    from actors.l4lb._messages import L4LB_ACTOR
+    from actors.l4lb._process import Haproxy, find_haproxy
+    from actors.l4lb._service import VIPS_PATH, L4lbService
     from actors.l4lb._table import (
         Backend,
         Vip,
@@ -46,6 +51,17 @@ if TYPE_CHECKING:
     )
 
 _LAZY: dict[str, str] = {
+    "L4lbActor": "actors.l4lb._actor",
+    "VipView": "actors.l4lb._actor",
+    "HaproxyModel": "actors.l4lb._haproxy",
+    "plan": "actors.l4lb._haproxy",
+    "ready_servers": "actors.l4lb._haproxy",
+    "render_config": "actors.l4lb._haproxy",
+    "L4LB_ACTOR": "actors.l4lb._messages",
+    "Haproxy": "actors.l4lb._process",
+    "find_haproxy": "actors.l4lb._process",
+    "VIPS_PATH": "actors.l4lb._service",
+    "L4lbService": "actors.l4lb._service",
     "BALANCE_LABEL": "actors.l4lb._labels",
     "BALANCES": "actors.l4lb._labels",
     "L4LB_ZONE": "actors.l4lb._labels",
@@ -74,24 +90,35 @@ __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 __all__ = [
     "BALANCES",
     "BALANCE_LABEL",
+    "L4LB_ACTOR",
     "L4LB_ZONE",
     "NAMED_NETWORK",
+    "VIPS_PATH",
     "Backend",
+    "Haproxy",
     "HaproxyError",
+    "HaproxyModel",
     "InvalidVip",
+    "L4lbActor",
     "L4lbError",
+    "L4lbService",
     "PortLabels",
     "Vip",
     "VipSpec",
     "VipTable",
     "VipUse",
+    "VipView",
     "allocate",
     "cluster_salt",
     "dns_label",
+    "find_haproxy",
     "is_backend",
     "is_vip_label",
     "parse_vip",
+    "plan",
     "port_vips",
+    "ready_servers",
+    "render_config",
     "vip_conflicts",
     "vip_dns_records",
     "vip_hostname",

@@ -212,16 +212,30 @@ class VipTable:
     """agent id -> IP."""
     frameworks: dict[str, str] = field(default_factory=dict)
     """framework id -> name."""
+    carried: dict[str, float] = field(default_factory=dict)
+    """Tasks kept from the previous leader's state (task id -> until when): a new
+    leader's first state lacks the tasks of agents that have not re-registered yet
+    (they have 10 s), and a VIP must not lose its backends for that."""
 
-    def apply(self, event: Mapping[str, Any]) -> None:
-        """Fold one v1 operator event in (unknown types are ignored, as Mesos says)."""
+    def apply(self, event: Mapping[str, Any], *, carry_until: float | None = None) -> None:
+        """Fold one v1 operator event in (unknown types are ignored, as Mesos says).
+        ``carry_until``: for a ``SUBSCRIBED`` from a NEW leader, keep the tasks it does
+        not list until then (``expire`` drops them; an event about one adopts it)."""
         kind = event.get("type")
         if kind == "SUBSCRIBED":
+            before = self.tasks
             self.reset((event.get("subscribed") or {}).get("get_state") or {})
+            if carry_until is not None:
+                for task_id, view in before.items():
+                    if task_id not in self.tasks:
+                        self.tasks[task_id] = view
+                        self.carried[task_id] = carry_until
         elif kind == "TASK_ADDED":
             self._put_task((event.get("task_added") or {}).get("task") or {})
         elif kind == "TASK_UPDATED":
-            self._update_task(event.get("task_updated") or {})
+            update = event.get("task_updated") or {}
+            self.carried.pop(_value(update.get("status") or {}, "task_id"), None)
+            self._update_task(update)
         elif kind == "AGENT_ADDED":
             agent = (event.get("agent_added") or {}).get("agent") or {}
             self.agents[_value(agent.get("agent_info") or {}, "id")] = agent_ip(agent)
@@ -241,6 +255,7 @@ class VipTable:
         self.tasks = {}
         self.agents = {}
         self.frameworks = {}
+        self.carried = {}
         for agent in (state.get("get_agents") or {}).get("agents") or []:
             self.agents[_value(agent.get("agent_info") or {}, "id")] = agent_ip(agent)
         for fw in (state.get("get_frameworks") or {}).get("frameworks") or []:
@@ -250,10 +265,19 @@ class VipTable:
         for task in (state.get("get_tasks") or {}).get("tasks") or []:
             self._put_task(task)
 
+    def expire(self, now: float) -> bool:
+        """Drop carried tasks whose time is up; whether any went."""
+        gone = [task_id for task_id, until in self.carried.items() if until <= now]
+        for task_id in gone:
+            del self.carried[task_id]
+            self.tasks.pop(task_id, None)
+        return bool(gone)
+
     def _put_task(self, task: Mapping[str, Any]) -> None:
         view = task_view(task)
         if view is None:
             return
+        self.carried.pop(view.task_id, None)
         if view.state in LIVE_STATES:
             self.tasks[view.task_id] = view
         else:

@@ -1,0 +1,293 @@
+"""``L4lbActor``: follows the leading master's events and keeps HAProxy in step.
+
+```
+ leader listener ──L4lbLeaderChanged──> L4lbActor ──WatchMaster──> leading master actor
+                                           ^                               |
+                                           └──── MasterEvent (seq 1 SUBSCRIBED, 2, 3...)
+ each event: VipTable.apply ──L4lbSync (coalesced)──> plan(applied, vips)
+      ──> runtime API commands (backend change) | config + SIGUSR2 (VIP set change)
+ every 200 ms (L4lbTick): HAProxy dead? start it again from the current model
+```
+
+Ordering rules: a backend leaves HAProxy in the same sync that applies the event which
+took it out (a kill, a failed health check), before any later event; HAProxy's view is
+only ever replaced whole (a reload or a restart renders every current backend), so it
+never serves an empty VIP in between. A new leader's first state carries the previous
+leader's tasks for ``CARRY_FOR`` seconds (agents are still re-registering), so a
+failover does not empty a VIP. The table is published to ``VipView`` (read by the HTTP
+route and the console) after HAProxy took it.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from actors.l4lb._errors import HaproxyError
+from actors.l4lb._haproxy import HaproxyModel, Plan, plan, render_config
+from actors.l4lb._messages import L4LB_ACTOR, L4lbLeaderChanged, L4lbSync, L4lbTick
+from actors.l4lb._process import Haproxy
+from actors.l4lb._table import Vip, VipTable
+from actors.protocol import MasterEvent, UnwatchMaster, WatchMaster
+from runtime import Actor
+
+log = logging.getLogger("actors.l4lb")
+
+TICK = 0.2
+SUBSCRIBE_RETRY = 2.0
+"""Seconds without SUBSCRIBED after a WatchMaster before it is sent again."""
+DEFAULT_HEARTBEAT = 15.0
+CARRY_FOR = 15.0
+"""Seconds a new leader's missing tasks stay backends (agents have 10 s to re-register)."""
+
+
+class DataPlane(Protocol):
+    """What serves the VIPs: HAProxy, or the asyncio fallback."""
+
+    kind: str
+
+    @property
+    def running(self) -> bool: ...
+
+    @property
+    def pid(self) -> int | None: ...
+
+    def start(self, model: HaproxyModel) -> None: ...
+
+    def apply(self, step: Plan) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class HaproxyPlane:
+    """The real data plane: one supervised HAProxy in its own directory."""
+
+    kind = "haproxy"
+
+    def __init__(self, binary: str, directory: str | None = None) -> None:
+        self._own_dir = directory is None
+        self.dir = directory or tempfile.mkdtemp(prefix="pydcos-l4lb-")
+        self.haproxy = Haproxy(self.dir, binary)
+
+    @property
+    def running(self) -> bool:
+        return self.haproxy.running
+
+    @property
+    def pid(self) -> int | None:
+        return self.haproxy.pid
+
+    def start(self, model: HaproxyModel) -> None:
+        self.haproxy.stop()
+        self.haproxy.start(render_config(model, self.haproxy.paths))
+
+    def apply(self, step: Plan) -> None:
+        if step.reload:
+            self.haproxy.reload(render_config(step.model, self.haproxy.paths))
+        else:
+            self.haproxy.command(step.commands)
+
+    def stop(self) -> None:
+        self.haproxy.stop()
+        if self._own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@dataclass
+class VipView:
+    """The last table HAProxy took, for the HTTP route and the console (thread-safe)."""
+
+    vips: dict[str, Vip] = field(default_factory=dict)
+    ready: bool = False
+    """False until the first SUBSCRIBED was applied (the API then says 503)."""
+    data_plane: str = ""
+    pid: int | None = None
+    reloads: int = 0
+    restarts: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def publish(self, vips: dict[str, Vip], **facts: Any) -> None:
+        with self.lock:
+            self.vips = dict(vips)
+            for key, value in facts.items():
+                setattr(self, key, value)
+
+    def snapshot(self) -> tuple[dict[str, Vip], dict[str, Any]]:
+        with self.lock:
+            facts = {
+                "ready": self.ready,
+                "data_plane": self.data_plane,
+                "pid": self.pid,
+                "reloads": self.reloads,
+                "restarts": self.restarts,
+            }
+            return dict(self.vips), facts
+
+
+class L4lbActor(Actor):
+    """One per master (see the module docstring). ``plane`` builds the data plane."""
+
+    def __init__(
+        self,
+        salt: str,
+        leader_address: Callable[[], str | None],
+        view: VipView,
+        plane: Callable[[], DataPlane],
+    ) -> None:
+        super().__init__()
+        self.table = VipTable(salt=salt)
+        self.leader_address = leader_address
+        self.view = view
+        self.make_plane = plane
+        self.plane: DataPlane | None = None
+        self.applied = HaproxyModel()
+        self.watching: str | None = None
+        self.master_id = ""
+        self.expect = 0
+        """Next seq: 1 while waiting for SUBSCRIBED, 0 when not subscribed."""
+        self.sent_at = 0.0
+        self.last_event_at = 0.0
+        self.heartbeat = DEFAULT_HEARTBEAT
+        self.sync_pending = False
+        self.me = ""
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def started(self) -> None:
+        self.me = self.node.actor_address(self.name or L4LB_ACTOR)
+        # Started on this actor's thread: PDEATHSIG ties HAProxy to it.
+        self.plane = self.make_plane()
+        self.plane.start(self.applied)
+        self.view.publish({}, data_plane=self.plane.kind, pid=self.plane.pid)
+        self.send_interval(TICK, L4lbTick())
+        self._leader(self.leader_address())
+
+    def stopped(self) -> None:
+        self._unwatch()
+        if self.plane is not None:
+            self.plane.stop()
+
+    def receive(self, message: Any) -> Any:
+        if isinstance(message, MasterEvent):
+            self._event(message)
+        elif isinstance(message, L4lbSync):
+            self.sync_pending = False
+            self._sync()
+        elif isinstance(message, L4lbTick):
+            self._tick()
+        elif isinstance(message, L4lbLeaderChanged):
+            self._leader(message.address)
+        else:
+            return super().receive(message)
+        return None
+
+    # -- following the leader ---------------------------------------------------------
+
+    def _leader(self, address: str | None) -> None:
+        if address == self.watching:
+            return
+        self._unwatch()
+        self.watching = address
+        self.expect = 0
+        if address is not None:
+            self._subscribe()
+
+    def _subscribe(self) -> None:
+        if self.watching is None:
+            return
+        self.node.ref(self.watching).tell(WatchMaster(subscriber=self.me))
+        self.expect = 1
+        self.sent_at = self.clock.now()
+
+    def _unwatch(self) -> None:
+        if self.watching is not None:
+            try:
+                self.node.ref(self.watching).tell(UnwatchMaster(subscriber=self.me))
+            except Exception as exc:
+                log.debug("l4lb: unwatch %s: %s", self.watching, exc)
+
+    def _event(self, msg: MasterEvent) -> None:
+        now = self.clock.now()
+        event = msg.event if isinstance(msg.event, dict) else {}
+        kind = event.get("type")
+        if msg.seq == 1 and kind == "SUBSCRIBED":
+            new_leader = bool(self.master_id) and msg.master_id != self.master_id
+            self.table.apply(event, carry_until=now + CARRY_FOR if new_leader else None)
+            self.master_id = msg.master_id
+            self.expect = 2
+            hb = (event.get("subscribed") or {}).get("heartbeat_interval_seconds")
+            if isinstance(hb, int | float) and hb > 0:
+                self.heartbeat = float(hb)
+            self.last_event_at = now
+            self.view.publish(self.view.vips, ready=True)
+            self._request_sync()
+            return
+        if self.expect < 2 or msg.master_id != self.master_id:
+            return  # from a subscription we replaced, or before our SUBSCRIBED
+        self.last_event_at = now
+        if msg.seq != self.expect:
+            log.warning("l4lb: event %d arrived, %d expected: resubscribing", msg.seq, self.expect)
+            self._subscribe()
+            return
+        self.expect += 1
+        if kind == "HEARTBEAT":
+            return
+        self.table.apply(event)
+        self._request_sync()
+
+    def _request_sync(self) -> None:
+        if not self.sync_pending:
+            self.sync_pending = True
+            self.actor_ref.tell(L4lbSync())
+
+    def _tick(self) -> None:
+        now = self.clock.now()
+        if self.plane is not None and not self.plane.running:
+            self._restart("it exited")
+        if self.table.expire(now):
+            self._request_sync()
+        if self.watching is None:
+            return
+        if self.expect == 1 and now - self.sent_at >= SUBSCRIBE_RETRY:
+            self._subscribe()
+        elif self.expect >= 2 and now - self.last_event_at > 3 * self.heartbeat:
+            log.warning(
+                "l4lb: no event from the leader for %.0f s: resubscribing", now - self.last_event_at
+            )
+            self._subscribe()
+
+    # -- HAProxy ----------------------------------------------------------------------
+
+    def _sync(self) -> None:
+        vips = self.table.vips()
+        step = plan(self.applied, vips)
+        assert self.plane is not None
+        if step.reload or step.commands:
+            try:
+                self.plane.apply(step)
+                self.applied = step.model
+            except (HaproxyError, OSError) as exc:
+                self.applied = step.model
+                self._restart(f"a change failed: {exc}")
+        self.view.publish(
+            vips,
+            pid=self.plane.pid,
+            reloads=self.view.reloads + (1 if step.reload else 0),
+        )
+
+    def _restart(self, why: str) -> None:
+        """Start the data plane again from the current model (every current backend)."""
+        assert self.plane is not None
+        log.warning("l4lb: restarting %s (%s)", self.plane.kind, why)
+        try:
+            self.plane.start(self.applied)
+        except (HaproxyError, OSError) as exc:
+            log.error(
+                "l4lb: %s could not start: %s (next try in %.1f s)", self.plane.kind, exc, TICK
+            )
+        self.view.publish(self.view.vips, pid=self.plane.pid, restarts=self.view.restarts + 1)

@@ -1,0 +1,266 @@
+"""Named VIPs end to end (issue 20): real masters (with only the ``l4lb`` node service),
+a real agent running native tasks, real HAProxy, real ZooKeeper.
+
+One cluster for the module, in order: an app with 3 instances behind ``VIP_0``; plain
+HTTP through the VIP reaches all three; HAProxy's own runtime API (``show servers
+state``) on every master lists them; a killed instance leaves every HAProxy while a
+request loop through the VIP sees no failure; a SIGKILLed HAProxy comes back with the
+backends; after a leader SIGKILL the VIP still answers and still follows the tasks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import threading
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actors.l4lb import ready_servers
+from actors.l4lb._process import _ask
+from tests.e2e.conftest import E2ECluster, http_request
+from tests.marathon._harness import wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.zk]
+
+APP = "/l4lb-e2e/web"
+VIP = "/l4lb-e2e:80"
+APPS = "/marathon/v2/apps"
+
+
+SERVER = """
+import http.server, os, signal, threading
+me = os.environ["MESOS_TASK_ID"].encode()
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.0"
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(me)))
+        self.end_headers()
+        self.wfile.write(me)
+    def log_message(self, *args):
+        pass
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT0"])), H)
+# graceful, as a service behind a load balancer should be: keep serving a moment after
+# SIGTERM (the balancer drains it on TASK_KILLING), then stop
+signal.signal(signal.SIGTERM, lambda *a: threading.Timer(1.0, srv.shutdown).start())
+srv.serve_forever()
+"""
+
+
+def _app() -> dict[str, Any]:
+    serve = f"exec python3 -c '{SERVER}'"
+    return {
+        "id": APP,
+        "cmd": serve,
+        "cpus": 0.1,
+        "mem": 64,
+        "instances": 3,
+        "portDefinitions": [{"port": 0, "name": "http", "labels": {"VIP_0": VIP}}],
+        "healthChecks": [
+            {
+                "protocol": "HTTP",
+                "path": "/id",
+                "portIndex": 0,
+                "gracePeriodSeconds": 10,
+                "intervalSeconds": 2,
+                "timeoutSeconds": 1,
+                "maxConsecutiveFailures": 3,
+            }
+        ],
+    }
+
+
+@pytest.fixture(scope="module")
+def vip_cluster(zk_hosts: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2ECluster]:
+    c = E2ECluster(zk_hosts, f"/t-{uuid.uuid4().hex[:12]}", tmp_path_factory.mktemp("l4lb"))
+    try:
+        for _ in range(2):
+            c.add_master("--node-services", "l4lb")
+        c.add_agent("mesos", "cpus:4;mem:2048;disk:1000;ports:[31000-31100]")
+        for proc in c.masters + c.agents:
+            proc.wait_up()
+        c.wait_agents(1)
+        yield c
+    finally:
+        c.stop_all()
+
+
+def _json(url: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
+    reply = http_request(url, method, None if body is None else json.dumps(body).encode())
+    return reply.status, (reply.json() if reply.body else None)
+
+
+def _vips(master_url: str) -> list[dict[str, Any]]:
+    status, body = _json(f"{master_url}/networking/api/v1/vips")
+    return body if status == 200 else []
+
+
+def _haproxy_sockets(master_pid: int) -> tuple[int, str] | None:
+    """(HAProxy master PID, runtime socket) of the HAProxy a master process started."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == master_pid and argv and argv[0].endswith(b"haproxy") and b"-S" in argv:
+            master_sock = argv[argv.index(b"-S") + 1].decode().split(",")[0]
+            return int(entry.name), str(Path(master_sock).with_name("runtime.sock"))
+    return None
+
+
+def _ready_backends(master_pid: int) -> set[tuple[str, int]]:
+    """The servers the master's HAProxy sends new connections to (its runtime API)."""
+    found = _haproxy_sockets(master_pid)
+    if found is None:
+        return set()
+    try:
+        state = _ask(found[1], "show servers state")
+    except OSError:
+        return set()
+    return set().union(*ready_servers(state).values())
+
+
+def _has_exactly(pid: int, want: set[tuple[str, int]]) -> bool:
+    return _ready_backends(pid) == want
+
+
+def _lacks(pid: int, gone: tuple[str, int]) -> bool:
+    return gone not in _ready_backends(pid)
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return str(r.read().decode().strip())
+
+
+class _Loop:
+    """Requests through the VIP in a loop on a thread, counting failures."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self.ok, self.failed = url, 0, []  # type: ignore[var-annotated]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                _get(self.url)
+                self.ok += 1
+            except Exception as exc:
+                self.failed.append(repr(exc))
+
+    def __enter__(self) -> _Loop:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(10)
+
+
+def _backends(vip: dict[str, Any]) -> set[tuple[str, int]]:
+    return {(b["ip"], b["port"]) for b in vip["backend"]}
+
+
+def test_vip_reaches_every_healthy_instance_and_follows_kills_and_crashes(
+    vip_cluster: E2ECluster,
+) -> None:
+    c = vip_cluster
+    leader = c.serving_leader()
+    url = leader.http_url
+    # a bad VIP is a 422 naming the label, and nothing is stored
+    bad = {**_app(), "id": "/l4lb-e2e/bad"}
+    bad["portDefinitions"] = [{"port": 0, "labels": {"VIP_0": "/bad:70000"}}]
+    status, body = _json(f"{url}{APPS}", "POST", bad)
+    assert status == 422 and body["details"][0]["path"] == "/portDefinitions/0/labels/VIP_0"
+    assert _json(f"{url}{APPS}/l4lb-e2e/bad")[0] == 404
+
+    status, body = _json(f"{url}{APPS}", "POST", _app())
+    assert status == 201, body
+
+    def healthy_tasks() -> list[dict[str, Any]] | None:
+        tasks = _json(f"{url}{APPS}{APP}/tasks")[1]["tasks"]
+        ok = [t for t in tasks if all(h.get("alive") for h in t.get("healthCheckResults", []))]
+        ok = [t for t in ok if t.get("healthCheckResults")]
+        return ok if len(ok) == 3 else None
+
+    tasks = wait_for(healthy_tasks, 60, "3 healthy instances")
+    want = {("127.0.0.1", t["ports"][0]) for t in tasks}
+
+    # every master's API and HAProxy have the three
+    vip: dict[str, Any] = {}
+    for m in c.masters:
+
+        def listed(url: str = m.http_url) -> dict[str, Any] | None:
+            return next((v for v in _vips(url) if _backends(v) == want), None)
+
+        vip = wait_for(listed, 20, f"{m.name}'s VIP table")
+        assert vip["vip"] == "l4lb-e2e.marathon.l4lb.thisdcos.directory:80"
+        assert vip["apps"] == [APP] and vip["protocol"] == "tcp"
+        wait_for(partial(_has_exactly, m.pid, want), 10, f"{m.name}'s haproxy")
+    address = vip["address"]
+    through = f"http://{address}/id"
+
+    # plain HTTP through the VIP reaches all three instances
+    seen: set[str] = set()
+
+    def all_answered() -> bool:
+        seen.add(_get(through))
+        return len(seen) == 3
+
+    wait_for(all_answered, 20, "all 3 instances answer")
+    assert seen == {t["id"] for t in tasks}
+
+    # kill one: gone from every HAProxy, no request through the VIP fails meanwhile
+    victim = tasks[0]
+    gone = ("127.0.0.1", victim["ports"][0])
+    with _Loop(through) as loop:
+        wait_for(lambda: loop.ok >= 20, 20, "the request loop running")
+        status, _ = _json(f"{url}{APPS}{APP}/tasks/{victim['id']}?scale=true", "DELETE")
+        assert status == 200
+        for m in c.masters:
+            wait_for(partial(_lacks, m.pid, gone), 10, f"{m.name} drops it")
+        wait_for(lambda: loop.ok >= 40, 20, "more requests after the kill")
+    assert loop.failed == [], loop.failed[:5]
+    remaining = want - {gone}
+
+    # HAProxy SIGKILLed: its supervisor starts it again with the current backends
+    first = c.masters[0]
+    found = _haproxy_sockets(first.pid)
+    assert found is not None
+    os.kill(found[0], signal.SIGKILL)
+    wait_for(
+        lambda: (f := _haproxy_sockets(first.pid)) is not None and f[0] != found[0],
+        5,
+        "a new haproxy",
+    )
+    wait_for(lambda: _ready_backends(first.pid) == remaining, 5, "backends restored")
+    assert _get(through) in {t["id"] for t in tasks[1:]}
+
+    # leader SIGKILL: the other master's HAProxy keeps answering and follows the new leader
+    os.kill(leader.pid, signal.SIGKILL)
+    survivor = next(m for m in c.masters if m is not leader)
+    with _Loop(through) as loop:
+        wait_for(lambda: loop.ok >= 10, 20, "requests through the VIP after the kill")
+        new_leader = c.serving_leader(timeout=60)
+        assert new_leader is survivor
+        patch = f"{new_leader.http_url}{APPS}{APP}?force=true"
+        status, body = _json(patch, "PATCH", {"instances": 1})
+        assert status == 200, body
+        wait_for(lambda: len(_ready_backends(survivor.pid)) == 1, 40, "scaled down to one")
+    assert loop.failed == [], loop.failed[:5]
+    with contextlib.suppress(Exception):
+        _json(f"{new_leader.http_url}{APPS}{APP}", "DELETE")
