@@ -368,6 +368,7 @@ def test_invalid_accepts_get_400_naming_the_field_and_launch_nothing(cluster: E2
             t["id"] for t in cluster.tasks().values() if t["framework_id"] == a.framework_id
         }
         assert launched == {"good"}
+        assert b.call("REVIVE") == (202, "")  # the other framework was never disturbed
         assert a.call("TEARDOWN") == (202, "")
     finally:
         a.close()
@@ -397,6 +398,43 @@ def test_a_broken_stream_disconnects_the_framework_and_rescinds_its_offers(
         assert again.call("TEARDOWN") == (202, "")
     finally:
         again.close()
+
+
+def test_shutdown_update_framework_message_and_request_calls(cluster: E2ECluster) -> None:
+    url = cluster.serving_leader().http_url + "/api/v1/scheduler"
+    fw = RawScheduler(url, {"name": "caller", "user": "root", "roles": ["*"]})
+    try:
+        offer = fw.offer()
+        agent = offer["agent_id"]["value"]
+        assert fw.call("ACCEPT", **launch(offer, task("svc", agent))) == (202, "")
+        fw.wait("UPDATE", lambda e: e["update"]["status"]["state"] == "TASK_RUNNING")
+        data = {"agent_id": {"value": agent}, "executor_id": {"value": "svc"}, "data": "aGk="}
+        assert fw.call("MESSAGE", message=data) == (202, "")
+        status, text = fw.call("MESSAGE", message={**data, "data": "not base64!"})
+        assert status == 400 and "message.data" in text
+        assert fw.call("REQUEST", request={"requests": []}) == (202, "")
+        status, text = fw.call("LAUNCH_EVERYTHING")
+        assert status == 400 and "type" in text
+        # UPDATE_FRAMEWORK: a new name, seen by the master; the held offers are rescinded.
+        assert fw.call("REVIVE") == (202, "")
+        held = fw.offer()
+        info = {"name": "caller-renamed", "user": "root", "id": {"value": fw.framework_id}}
+        assert fw.call("UPDATE_FRAMEWORK", update_framework={"framework_info": info}) == (202, "")
+        fw.wait("RESCIND", lambda e: e["rescind"]["offer_id"] == held["id"])
+        wait_for(
+            lambda: any(
+                f["name"] == "caller-renamed" for f in cluster.get("frameworks")["frameworks"]
+            ),
+            20,
+            "the new name in /mesos/master/frameworks",
+        )
+        # SHUTDOWN of the task's executor (pydcos: the task is its own executor) kills it.
+        shutdown = {"agent_id": {"value": agent}, "executor_id": {"value": "svc"}}
+        assert fw.call("SHUTDOWN", shutdown=shutdown) == (202, "")
+        fw.wait("UPDATE", lambda e: e["update"]["status"]["state"] == "TASK_KILLED")
+        assert fw.call("TEARDOWN") == (202, "")
+    finally:
+        fw.close()
 
 
 def test_pymesos_follows_a_master_failover_and_keeps_its_tasks(
