@@ -197,16 +197,7 @@ def add_console_commands(sub: Any, csub: Any) -> None:
         lambda c, o, a: v.task_list(c, o, a.completed),
     )
     t.add_argument("--completed", action="store_true", help="include finished tasks")
-    t = _leaf(
-        task,
-        "log",
-        "a task's stdout (or --stderr) from its sandbox",
-        lambda c, o, a: v.task_log(c, o, a.task_id, a.follow, a.lines, a.stderr),
-    )
-    t.add_argument("task_id", metavar="TASK")
-    t.add_argument("--follow", "-f", action="store_true")
-    t.add_argument("--lines", "-n", type=int, default=10)
-    t.add_argument("--stderr", action="store_true")
+    # task log: console/_obs_cmds.py (through any master's HTTP API)
 
     # marathon
     m = _group(sub, "marathon", "long-running services (Marathon's v2 API)")

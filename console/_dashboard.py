@@ -22,7 +22,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.console import Console
@@ -153,53 +152,6 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(yes)
 
 
-NO_OUTPUT = "no output yet (stdout and stderr are empty); new lines will show here"
-
-
-class LogScreen(ModalScreen[None]):
-    """A task's stdout, followed (tail -f) until closed."""
-
-    BINDINGS: ClassVar = [Binding("escape,q", "close", "Close")]
-
-    def __init__(self, task_id: str, path: Path | None) -> None:
-        super().__init__()
-        self.task_id, self.path = task_id, path
-        self._stop = threading.Event()
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="log"):
-            yield Static(f"log of {self.task_id}  (esc closes)", classes="title")
-            yield RichLog(id="log-view", max_lines=5000, wrap=False)
-
-    def on_mount(self) -> None:
-        view = self.query_one(RichLog)
-        if self.path is None:
-            view.write(f"no local sandbox for {self.task_id} (task log reads local clusters)")
-            return
-        threading.Thread(target=self._follow, args=(self.path,), daemon=True).start()
-
-    def _follow(self, path: Path) -> None:
-        view = self.query_one(RichLog)
-        with open(path, "rb") as f:
-            lines = f.read().splitlines()[-200:]
-            if lines:
-                self.app.call_from_thread(view.write, b"\n".join(lines).decode(errors="replace"))
-            else:
-                stderr = path.with_name("stderr")
-                empty = not stderr.exists() or stderr.stat().st_size == 0
-                hint = NO_OUTPUT if empty else "no output on stdout yet (stderr has some)"
-                self.app.call_from_thread(view.write, Text(hint, style="italic"))
-            while not self._stop.wait(0.25):
-                chunk = f.read()
-                if chunk:
-                    text = chunk.decode(errors="replace").rstrip("\n")
-                    self.app.call_from_thread(view.write, text)
-
-    def action_close(self) -> None:
-        self._stop.set()
-        self.dismiss(None)
-
-
 HELP = """\
 [b]pydcos dashboard[/b]: live from Marathon's events and ZooKeeper
 
@@ -296,7 +248,7 @@ class DashboardApp(App[None]):
     #confirm Static { width: auto; }
     #confirm .keys { margin-top: 1; }
     #log { width: 90%; height: 90%; }
-    PromptScreen, LogScreen, HelpScreen, ConfirmScreen { align: center middle; }
+    PromptScreen, HelpScreen, ConfirmScreen { align: center middle; }
     #help { width: 68; max-width: 100%; height: auto; max-height: 100%; padding: 0 1; }
     """
     BINDINGS: ClassVar = [
@@ -550,7 +502,9 @@ class DashboardApp(App[None]):
     def action_log(self) -> None:
         task_id = self._selected("tasks")
         if task_id is not None:
-            self.push_screen(LogScreen(task_id, self.source.log_path(task_id)))
+            from console._dash_logs import open_task_log  # remote: any master's logs API
+
+            open_task_log(self, self.source, task_id)
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)

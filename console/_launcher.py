@@ -321,6 +321,9 @@ class Launcher:
         try:
             for i in range(1, opts.masters + 1):
                 argv = cli_argv("master", *common, "--hostname", f"master-{i}", *services)
+                argv += ["--log-file", str(self.logs / f"master-{i}.log")]  # served (logs)
+                if opts.zk is None:
+                    argv += ["--zk-log-file", str(self.logs / "zk.log")]
                 started.append(self._spawn(f"master-{i}", "master", argv, "master"))
             first_port = cluster_first_port(self.state_dir, opts.agents)
             for j in range(1, opts.agents + 1):
@@ -332,6 +335,8 @@ class Launcher:
                     AGENT_HOSTNAME,
                     "--work-dir",
                     str(work),
+                    "--log-file",
+                    str(self.logs / f"agent-{j}.log"),
                     "--resources",
                     agent_resources(j, first_port),
                     "--attributes",

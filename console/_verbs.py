@@ -131,64 +131,6 @@ def task_list(c: ClusterClient, out: Out, completed: bool = False) -> int:
     return 0
 
 
-def find_sandbox(c: ClusterClient, task_id: str) -> Path:
-    """The task's sandbox dir on a local agent (exact id, else a unique prefix)."""
-    rec = c.target.local
-    if rec is not None:
-        exact: list[Path] = []
-        prefix: list[Path] = []
-        for agent in rec.by_kind("agent"):
-            root = Path(agent.work_dir) / "sandboxes"
-            if (root / task_id).is_dir():
-                exact.append(root / task_id)
-            elif root.is_dir():
-                prefix.extend(d for d in root.iterdir() if d.name.startswith(task_id))
-        if exact:
-            return exact[0]
-        if len(prefix) == 1:
-            return prefix[0]
-        if len(prefix) > 1:
-            names = ", ".join(sorted(d.name for d in prefix)[:5])
-            raise VerbError(f"task id {task_id!r} is ambiguous: {names}")
-    known = c.get("/mesos/master/tasks", task_id=task_id).get("tasks", [])
-    if not known:
-        raise VerbError(f"no task with id {task_id!r} (see 'pydcos task list --completed')")
-    if rec is None:
-        raise VerbError(
-            f"task {task_id} runs on agent {known[0].get('slave_id')}: its sandbox is only "
-            "readable on that machine (task log reads local clusters' sandboxes)"
-        )
-    raise VerbError(f"task {task_id} has no sandbox yet on this cluster's agents")
-
-
-def task_log(
-    c: ClusterClient, out: Out, task_id: str, follow: bool, lines: int, stderr: bool
-) -> int:
-    sandbox = find_sandbox(c, task_id)
-    path = sandbox / ("stderr" if stderr else "stdout")
-    if not path.exists():
-        raise VerbError(f"task {sandbox.name}: no {path.name} in its sandbox {sandbox}")
-    with open(path, "rb") as f:
-        data = f.read()
-        tail = data.splitlines(keepends=True)[-lines:] if lines > 0 else []
-        sys.stdout.write(b"".join(tail).decode(errors="replace"))
-        sys.stdout.flush()
-        if not follow:
-            return 0
-        try:
-            while True:
-                chunk = f.read()
-                if chunk:
-                    sys.stdout.write(chunk.decode(errors="replace"))
-                    sys.stdout.flush()
-                elif path.stat().st_size < f.tell():  # rotated (copytruncate)
-                    f.seek(0)
-                else:
-                    time.sleep(0.2)
-        except KeyboardInterrupt:
-            return 0
-
-
 # ------------------------------------------------------------------------------ marathon
 
 

@@ -206,6 +206,10 @@ def cmd_agent(args: argparse.Namespace) -> int:
         user = check_default_user(args.default_user) if args.default_user else default_task_user()
     except ValueError as exc:
         raise CliError(str(exc)) from None
+    if args.log_file:
+        from actors.logs import set_component_log
+
+        set_component_log("agent", args.log_file)
     security = node_security(args)
     proc = AgentProcess(
         AgentOptions(
@@ -318,6 +322,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="services this master runs whether it leads or not (default: all of them)",
     )
     m.add_argument(
+        "--log-file",
+        default=None,
+        help="the file this master's output goes to: served as its component log",
+    )
+    m.add_argument(
+        "--zk-log-file",
+        default=None,
+        help="the ZooKeeper server's log file: served as the zookeeper component log",
+    )
+    m.add_argument(
         "--ping-interval", type=float, default=None, help="seconds between agent pings (1)"
     )
     m.add_argument(
@@ -346,6 +360,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--resources", default="", help="e.g. 'cpus:4;mem:8192;ports:[31000-32000]'")
     a.add_argument("--attributes", default="", help="e.g. 'zone:a;rack:r1'")
     a.add_argument("--work-dir", default=None, help="sandboxes and checkpoints")
+    a.add_argument(
+        "--log-file",
+        default=None,
+        help="the file this agent's output goes to: served as its component log",
+    )
     a.add_argument("--containerizers", default="mesos,docker", help="mesos,docker | simulated")
     a.add_argument("--docker-url", default=None, help="Docker engine, e.g. unix:///run/docker.sock")
     a.add_argument(

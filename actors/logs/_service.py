@@ -67,8 +67,9 @@ log = logging.getLogger("actors.logs")
 FOLLOW_WAIT = 5.0
 """Seconds an agent holds a follow request with no new data (a keepalive goes out
 then); an agent silent for this plus ``ANSWER_GRACE`` is probed, then declared gone."""
-ANSWER_GRACE = 3.0
+ANSWER_GRACE = 2.0
 ASK_TIMEOUT = 5.0
+PROBE_TIMEOUT = 2.0
 READ_CHUNK = p.MAX_READ_BYTES
 FOLLOW_CHUNK = 256 * 1024
 
@@ -210,9 +211,28 @@ class LogsApi:
         self.follow_wait = follow_wait
         self.answer_grace = answer_grace
 
+        self._agents: dict[str, str] = {}
+        """Agent id -> actor address, as last learnt: a log keeps flowing through an
+        election (no leader to ask) from the agent it was already read from."""
+
     @property
     def gateway(self) -> Any:
         return self.ctx.gateway
+
+    async def _agent_address(self, agent_id: str) -> str:
+        try:
+            address = str(await self.gateway.agent_address(agent_id))
+        except web.HTTPNotFound:
+            raise
+        except (web.HTTPServiceUnavailable, TimeoutError, RuntimeError, OSError):
+            known = self._agents.get(agent_id)
+            if known is None:
+                raise
+            return known
+        if len(self._agents) > 10_000:
+            self._agents.clear()
+        self._agents[agent_id] = address
+        return address
 
     def routes(self) -> list[web.RouteDef]:
         task = "/system/v1/logs/v2/task/{task_id}"
@@ -256,7 +276,7 @@ class LogsApi:
         if why:
             raise _http_error(400, why)
         agent_id = request.match_info.get("agent_id") or await self._task_agent(task_id)
-        address = await self.gateway.agent_address(agent_id)
+        address = await self._agent_address(agent_id)
         stream = file if file in ("stdout", "stderr") else "file"
         return Source(address, f"agent {agent_id}", task_id, file, stream=stream, agent_id=agent_id)
 
@@ -268,10 +288,12 @@ class LogsApi:
 
     # -- reading through actors ---------------------------------------------------------
 
-    async def _read(self, src: Source, offset: int, length: int) -> p.FileChunk:
+    async def _read(
+        self, src: Source, offset: int, length: int, timeout: float = ASK_TIMEOUT
+    ) -> p.FileChunk:
         message = p.ReadFile(src.path, src.task_id, src.component, offset, length)
         try:
-            chunk = await self.gateway.ask_at(src.address, message, timeout=ASK_TIMEOUT)
+            chunk = await self.gateway.ask_at(src.address, message, timeout=timeout)
         except web.HTTPException:
             raise
         except Exception as exc:
@@ -298,7 +320,7 @@ class LogsApi:
             return await asyncio.wait_for(fut, self.follow_wait + self.answer_grace)
         except TimeoutError:
             # Lost, or the node is gone: a plain read tells which.
-            size = await self._read(src, -1, 0)
+            size = await self._read(src, -1, 0, timeout=PROBE_TIMEOUT)
             return p.FileChunk(200, "", offset, b"", size.size, size.done)
         finally:
             self.pending.drop(rid)
@@ -348,7 +370,7 @@ class LogsApi:
         agent_id = request.match_info["agent_id"]
         if name != "agent":
             raise _http_error(404, f"agent {agent_id!r} keeps only the 'agent' component log")
-        address = await self.gateway.agent_address(agent_id)
+        address = await self._agent_address(agent_id)
         src = Source(address, f"agent {agent_id}", component="agent", stream="agent")
         return await self._serve(request, src)
 
@@ -359,7 +381,7 @@ class LogsApi:
     async def files_browse(self, request: web.Request) -> web.StreamResponse:
         agent_id = request.match_info["agent_id"]
         path = _required(request, "path")
-        address = await self.gateway.agent_address(agent_id)
+        address = await self._agent_address(agent_id)
         return await self._browse(Source(address, f"agent {agent_id}"), p.BrowseFiles(path))
 
     async def _browse(self, src: Source, message: p.BrowseFiles) -> web.StreamResponse:
@@ -385,7 +407,7 @@ class LogsApi:
             raise _http_error(400, f"query parameter offset: {offset} is negative")
         if length < 0:
             raise _http_error(400, f"query parameter length: {length} is negative")
-        address = await self.gateway.agent_address(agent_id)
+        address = await self._agent_address(agent_id)
         src = Source(address, f"agent {agent_id}", path=path, agent_id=agent_id)
         chunk = await self._checked(self._read(src, offset, min(length, p.MAX_READ_BYTES)))
         if offset == -1:
@@ -401,7 +423,7 @@ class LogsApi:
     async def files_download(self, request: web.Request) -> web.StreamResponse:
         agent_id = request.match_info["agent_id"]
         path = _required(request, "path")
-        address = await self.gateway.agent_address(agent_id)
+        address = await self._agent_address(agent_id)
         src = Source(address, f"agent {agent_id}", path=path, agent_id=agent_id)
         first = await self._checked(self._read(src, 0, READ_CHUNK))
         name = path.rstrip("/").rsplit("/", 1)[-1] or "file"
