@@ -267,7 +267,10 @@ def v1_task(s: MasterState, t: TaskRecord) -> dict[str, Any]:
         "agent_id": v1_id(t.agent_id),
         "state": t.state.value,
         "resources": v1_resources(t.resources, t.role),
-        "statuses": [task_status_of(s, t)],
+        # Mesos lists no status for a task still staging (no update yet).
+        "statuses": []
+        if t.last_status is None and t.state is TaskState.STAGING
+        else [task_status_of(s, t)],
     }
     if info.labels:
         out["labels"] = v1_labels(info.labels)

@@ -145,6 +145,7 @@ def test_task_added_then_updated_on_state_and_health_changes_only() -> None:
     assert task["framework_id"] == {"value": w.fid}
     assert task["agent_id"] == {"value": w.agent_id}
     assert task["labels"] == {"labels": [{"key": "owner", "value": "ops"}]}
+    assert task["state"] == "TASK_STAGING" and task["statuses"] == []  # no update yet
     assert task["discovery"]["ports"]["ports"][0] == {
         "number": 31000,
         "protocol": "tcp",
