@@ -29,6 +29,7 @@ from actors.master import ServiceContext
 from actors.mesos_api._convert import master_info
 from actors.mesos_api._scheduler import SchedulerApi
 from runtime import Actor, ChildSpec
+from zk import leader_acl
 
 log = logging.getLogger("actors.mesos_api")
 
@@ -58,10 +59,14 @@ class MesosApiActor(Actor):
             self.api.node.name, self.hostname, u.hostname or "", u.port or 0, MESOS_VERSION
         )
         try:
-            self.zk.ensure_path(MESOS_ZK_PATH)
+            # World-readable (as Mesos' EVERYONE_READ_CREATOR_ALL): frameworks find the
+            # leader with no ZooKeeper credentials, as they find Mesos' masters.
+            acl = leader_acl(self.zk)
+            self.zk.ensure_path(MESOS_ZK_PATH, acl=acl)
             self.znode = self.zk.create(
                 f"{MESOS_ZK_PATH}/json.info_",
                 json.dumps(info).encode(),
+                acl=acl,
                 ephemeral=True,
                 sequence=True,
             )
