@@ -23,12 +23,13 @@ LEADER_SERVICES: dict[str, tuple[str, str]] = {
     "marathon": ("actors.marathon", "MarathonService"),
     "metronome": ("actors.metronome", "MetronomeService"),
     "packages": ("actors.packages", "PackagesService"),
+    "mesos_api": ("actors.mesos_api", "MesosApiService"),
 }
 """Leader services a master can run, by the name ``pydcos master --services`` takes:
 name -> (module, class). Named by string because the frameworks import the master
 (``LeaderService``), never the reverse."""
 
-DEFAULT_SERVICES: tuple[str, ...] = ("marathon", "metronome", "packages")
+DEFAULT_SERVICES: tuple[str, ...] = ("marathon", "metronome", "mesos_api", "packages")
 """What a master runs while leading unless told otherwise (as DC/OS masters do); also what
 ``pydcos cluster up`` asks of every master."""
 
