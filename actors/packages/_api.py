@@ -370,6 +370,9 @@ class PackagesApi:
         if kind == "metronome":
             status, answer = await self._service("POST", "/service/metronome/v1/jobs", doc)
             installed_id = str(doc.get("id", ""))
+        elif _render.is_group(doc):
+            status, answer = await self._service("POST", "/marathon/v2/groups", doc)
+            installed_id = _render.service_id(doc)
         else:
             status, answer = await self._service("POST", "/marathon/v2/apps", doc)
             installed_id = _render.service_id(doc)
@@ -381,6 +384,7 @@ class PackagesApi:
             )
         if status in (400, 422):
             where, what = ("Metronome", "job") if kind == "metronome" else ("Marathon", "app")
+            what = "group" if kind == "marathon" and _render.is_group(doc) else what
             raise MarathonRejected(
                 f"package [{pkg.name}] rendered an invalid {what}: "
                 f"{where} said: {_marathon_errors(answer)}",
@@ -414,11 +418,17 @@ class PackagesApi:
         status, doc = await self._service("GET", "/marathon/v2/apps")
         if status != 200 or not isinstance(doc, dict):
             raise ServiceUnavailable(f"Marathon answered HTTP {status} listing apps")
+        groups: set[str] = set()
         for app in doc.get("apps", []):
             entry = _render.installation(app, "marathon")
-            if entry is not None:
-                entry["labels"] = app.get("labels") or {}
-                out.append(entry)
+            if entry is None:
+                continue
+            if entry["kind"] == "group":  # one installation per group, not per app
+                if entry["appId"] in groups:
+                    continue
+                groups.add(entry["appId"])
+            entry["labels"] = app.get("labels") or {}
+            out.append(entry)
         status, jobs = await self._service("GET", "/service/metronome/v1/jobs")
         if status == 200 and isinstance(jobs, list):
             for job in jobs:
@@ -473,6 +483,9 @@ class PackagesApi:
                 status, answer = await self._service(
                     "DELETE", path, query={"stopCurrentJobRuns": "true"}
                 )
+            elif e["kind"] == "group":
+                path = f"/marathon/v2/groups/{quote(e['appId'].strip('/'))}"
+                status, answer = await self._service("DELETE", path, query={"force": "true"})
             else:
                 path = f"/marathon/v2/apps/{quote(e['appId'].strip('/'))}"
                 status, answer = await self._service("DELETE", path, query={"force": "true"})

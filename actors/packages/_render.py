@@ -31,6 +31,9 @@ REGISTRY_VERSION = "DCOS_PACKAGE_REGISTRY_VERSION"
 IS_FRAMEWORK = "DCOS_PACKAGE_IS_FRAMEWORK"
 FRAMEWORK_NAME = "DCOS_PACKAGE_FRAMEWORK_NAME"
 SERVICE_NAME = "DCOS_SERVICE_NAME"
+GROUP = "DCOS_PACKAGE_GROUP"
+"""pydcos: on each app of a package that renders a Marathon *group*, the group's id (the
+installation is the group: ``list`` shows it once, ``uninstall`` deletes the group)."""
 
 PACKAGE_MEDIA_TYPE = "application/vnd.dcos.universe.package+json;charset=utf-8;version=v3"
 
@@ -148,14 +151,43 @@ def service_id(doc: dict[str, Any]) -> str:
     return raw if raw.startswith("/") else "/" + raw
 
 
+def is_group(doc: dict[str, Any]) -> bool:
+    """A rendered Marathon *group* (``apps``/``groups``), not an app."""
+    return ("apps" in doc or "groups" in doc) and "cmd" not in doc and "container" not in doc
+
+
+def _label(app: dict[str, Any], pkg: Package, user_options: dict[str, Any]) -> None:
+    labels = {str(k): str(v) for k, v in (app.get("labels") or {}).items()}
+    labels.setdefault(SERVICE_NAME, service_id(app).strip("/"))
+    labels.update(package_labels(pkg, user_options, labels))
+    app["labels"] = labels
+
+
+def _group_apps(group: dict[str, Any], parent: str) -> list[tuple[dict[str, Any], str]]:
+    """Every app of a group document with its absolute id (Marathon resolves a relative
+    id against its group)."""
+    gid = str(group.get("id", ""))
+    here = gid if gid.startswith("/") else parent.rstrip("/") + "/" + gid
+    out = []
+    for app in group.get("apps") or []:
+        if isinstance(app, dict):
+            aid = str(app.get("id", ""))
+            out.append((app, aid if aid.startswith("/") else here.rstrip("/") + "/" + aid))
+    for sub in group.get("groups") or []:
+        if isinstance(sub, dict):
+            out.extend(_group_apps(sub, here))
+    return out
+
+
 def build_app(
     pkg: Package,
     options: dict[str, Any],
     user_options: dict[str, Any],
     app_id: str | None = None,
 ) -> dict[str, Any]:
-    """The Marathon app ``install`` creates: the rendered template, its id replaced by
-    ``app_id`` when given, labelled. ``DCOS_SERVICE_NAME`` defaults to the id's path."""
+    """The Marathon app (or group) ``install`` creates: the rendered template, its id
+    replaced by ``app_id`` when given, labelled. ``DCOS_SERVICE_NAME`` defaults to the
+    id's path. In a group, every app is labelled, with the group's id in ``GROUP``."""
     template = pkg.marathon_template
     if template is None:
         raise InvalidTemplate(
@@ -169,10 +201,18 @@ def build_app(
             f"package [{pkg.name}]: the rendered app has no id (give appId)",
             {"packageName": pkg.name},
         )
-    labels = {str(k): str(v) for k, v in (app.get("labels") or {}).items()}
-    labels.setdefault(SERVICE_NAME, service_id(app).strip("/"))
-    labels.update(package_labels(pkg, user_options, labels))
-    app["labels"] = labels
+    if not is_group(app):
+        _label(app, pkg, user_options)
+        return app
+    gid = service_id(app)
+    members = _group_apps(app, "/")
+    if not members:
+        raise InvalidTemplate(
+            f"package [{pkg.name}]: the rendered group {gid} has no apps", {"packageName": pkg.name}
+        )
+    for member, _ in members:
+        _label(member, pkg, user_options)
+        member["labels"][GROUP] = gid
     return app
 
 
@@ -223,7 +263,9 @@ def installation(doc: dict[str, Any], kind: str = "marathon") -> dict[str, Any] 
             resource = None
         if resource:
             info["resourceDefinition"] = resource
-    app_id = str(doc.get("id", ""))
+    app_id = str(labels.get(GROUP) or doc.get("id", ""))
     if kind == "marathon" and not app_id.startswith("/"):
         app_id = "/" + app_id
+    if GROUP in labels:
+        kind = "group"
     return {"appId": app_id, "packageInformation": info, "kind": kind}

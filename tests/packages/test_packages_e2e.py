@@ -195,6 +195,11 @@ def _write_repo(tmp: Path) -> Path:
         ' "portDefinitions": [{"port": 0}]}'
     )
     broken = '{"id": "/broken", "cmd": "sleep 100", "cpus": 0.1, "mem": 1, "instances": 1}'
+    pair = (
+        '{"id": "/pair", "apps": ['
+        '{"id": "one", "cmd": "sleep 1000", "cpus": 0.1, "mem": 32, "instances": 1},'
+        '{"id": "two", "cmd": "sleep 1000", "cpus": 0.1, "mem": 32, "instances": 1}]}'
+    )
 
     def entry(name: str, template: str, **extra: Any) -> dict[str, Any]:
         return {
@@ -221,6 +226,7 @@ def _write_repo(tmp: Path) -> Path:
                 resource={"assets": {"uris": {"page": "assets/index.html"}}},
             ),
             entry("broken", broken),
+            entry("pair", pair),
         ]
     }
     path = tmp / "repo.json"
@@ -265,6 +271,21 @@ def test_install_from_an_added_file_repository(
     with pytest.raises(urllib.error.HTTPError) as denied:
         urllib.request.urlopen(client.base_url() + "/package/resource?url=file:///etc/passwd")
     assert denied.value.code == 404
+
+    # A package rendering a Marathon group: one installation, the group.
+    status, _, doc = cosmos(client, "install", {"packageName": "pair"}, "v2")
+    assert status == 200 and doc["appId"] == "/pair", doc
+    wait_for(lambda: running_task(client, "/pair/two"), timeout=30, what="/pair/two RUNNING")
+    listed = [p["appId"] for p in cosmos(client, "list", {"packageName": "pair"})[2]["packages"]]
+    assert listed == ["/pair"]
+    status, _, doc = cosmos(client, "uninstall", {"packageName": "pair"})
+    assert status == 200 and doc["results"][0]["appId"] == "/pair"
+    wait_for(
+        lambda: (
+            not any(a["id"].startswith("/pair/") for a in client.get("/marathon/v2/apps")["apps"])
+        ),
+        what="the group's apps removed",
+    )
 
     status, _, doc = cosmos(client, "uninstall", {"packageName": "tiny"})
     assert (status, doc["type"]) == (400, "AmbiguousAppId")

@@ -141,3 +141,41 @@ def test_an_option_changes_what_runs() -> None:
         base64.b64decode(app["labels"]["DCOS_PACKAGE_OPTIONS"])
         == json.dumps(user, sort_keys=True, separators=(",", ":")).encode()
     )
+
+
+def test_a_group_package_labels_every_app_and_lists_once_as_the_group() -> None:
+    import base64 as b64
+
+    template = (
+        '{"id": "/{{name}}", "apps": [{"id": "db", "cmd": "sleep 1", "cpus": 0.1, "mem": 32}],'
+        ' "groups": [{"id": "web", "apps": [{"id": "/{{name}}/web/fe", "cmd": "sleep 1",'
+        ' "cpus": 0.1, "mem": 32}]}]}'
+    )
+    entry = {
+        "packagingVersion": "3.0",
+        "name": "stack",
+        "version": "1.0",
+        "maintainer": "m",
+        "description": "a group",
+        "marathon": {"v2AppMustacheTemplate": b64.b64encode(template.encode()).decode()},
+        "config": {"properties": {"name": {"type": "string", "default": "shop"}}},
+    }
+    pkg = parse_repository({"packages": [entry]}, "file:///r.json")[0]
+    group = build_app(pkg, resolve_options("stack", pkg.config, {}), {})
+    db = group["apps"][0]
+    fe = group["groups"][0]["apps"][0]
+    for app, service in ((db, "db"), (fe, "shop/web/fe")):
+        assert app["labels"]["DCOS_PACKAGE_NAME"] == "stack"
+        assert app["labels"]["DCOS_PACKAGE_GROUP"] == "/shop"
+        assert app["labels"]["DCOS_SERVICE_NAME"] == service
+    entry_db = installation({"id": "/shop/db", "labels": db["labels"]})
+    assert entry_db is not None
+    assert (entry_db["appId"], entry_db["kind"]) == ("/shop", "group")
+    with pytest.raises(InvalidTemplate, match="has no apps"):
+        bare = {
+            **entry,
+            "marathon": {
+                "v2AppMustacheTemplate": b64.b64encode(b'{"id": "/g", "apps": []}').decode()
+            },
+        }
+        build_app(parse_repository({"packages": [bare]}, "file:///r.json")[0], {}, {})
