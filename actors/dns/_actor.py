@@ -28,7 +28,9 @@ from actors.dns._records import (
     apply_event,
     build_table,
     expire_carried,
+    record_inputs,
     set_leader,
+    updated_key,
 )
 from actors.dns._server import DnsServer
 from actors.protocol import MasterEvent, UnwatchMaster, WatchMaster
@@ -178,7 +180,11 @@ class DnsActor(Actor):
         self.expect += 1
         if kind == "HEARTBEAT":
             return
+        key = updated_key(event)
+        before = record_inputs(self.view.tasks.get(key)) if key else None
         self.view = apply_event(self.view, event, msg.master_id, now, CARRY_FOR)
+        if key and before is not None and before == record_inputs(self.view.tasks.get(key)):
+            return  # nothing DNS serves changed: keep the table (and its answer cache)
         self._request_rebuild()
 
     def _tick(self) -> None:

@@ -412,6 +412,23 @@ def apply_event(
     return view
 
 
+def updated_key(event: dict[str, Any]) -> str | None:
+    """The ``framework/task`` key a TASK_UPDATED event is about (None for other events)."""
+    if not isinstance(event, dict) or event.get("type") != "TASK_UPDATED":
+        return None
+    upd = _dict(event.get("task_updated"))
+    return f"{_value(upd, 'framework_id')}/{_value(_dict(upd.get('status')), 'task_id')}"
+
+
+def record_inputs(task: TaskView | None) -> tuple[Any, ...] | None:
+    """What a task's records depend on: an update that leaves this unchanged (a health
+    check result on a task without VIPs, a repeated RUNNING) needs no new table."""
+    if task is None:
+        return None
+    has_vip = any(k.startswith("VIP_") for p in task.discovery_ports for k, _ in p.labels)
+    return (task.state == RUNNING, task.agent_id, task.container_ips, has_vip and task.healthy)
+
+
 def set_leader(view: ClusterView, address: str | None, own_ip: str | None = None) -> None:
     """The leading master's actor address (``tcp://ip:port/master``) -> leader/masters."""
     hp = _pid_host_port(address) if address else None

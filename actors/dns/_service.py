@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from aiohttp import web
@@ -159,4 +160,48 @@ class DnsService:
         }
 
     def routes(self, ctx: ServiceContext) -> list[web.RouteDef]:
+        add = getattr(ctx.gateway, "add_metrics_collector", None)
+        if add is not None:
+            add(DnsCollector(self))
         return api_routes(self.table, self.config_doc)
+
+
+class DnsCollector:
+    """This master's DNS figures on ``/metrics`` (``pydcos_dns_*``)."""
+
+    def __init__(self, service: DnsService) -> None:
+        self.service = service
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        server = self.service.server
+        if server is None:
+            return
+        st = server.stats
+        q = CounterMetricFamily("pydcos_dns_queries", "DNS queries received", labels=["transport"])
+        q.add_metric(["udp"], st.udp_queries)
+        q.add_metric(["tcp"], st.tcp_queries)
+        yield q
+        yield CounterMetricFamily(
+            "pydcos_dns_forwarded", "queries forwarded upstream", value=st.forwarded
+        )
+        yield CounterMetricFamily(
+            "pydcos_dns_forward_failed",
+            "forwarded queries no upstream answered (SERVFAIL)",
+            value=st.forward_failed,
+        )
+        yield CounterMetricFamily(
+            "pydcos_dns_dropped", "packets dropped (not a query, or unsendable)", value=st.dropped
+        )
+        table = server.table
+        yield GaugeMetricFamily(
+            "pydcos_dns_ready", "1 once the leader's state arrived", value=int(table.ready)
+        )
+        yield GaugeMetricFamily(
+            "pydcos_dns_table_serial", "record table version", value=table.serial
+        )
+        names = GaugeMetricFamily("pydcos_dns_names", "names with records", labels=["type"])
+        names.add_metric(["A"], len(table.a))
+        names.add_metric(["SRV"], len(table.srv))
+        yield names

@@ -151,9 +151,10 @@ class Answerer:
             return FORWARD, True
         if q.qtype in UNSUPPORTED_QTYPES:
             return header_reply(data, RCODE.NOTIMP), False
-        if not self.table.ready:
-            return header_reply(data, RCODE.SERVFAIL), False
         edns = next((rr for rr in req.ar if rr.rtype == QTYPE.OPT), None)
+        if not self.table.ready:
+            # No state yet: SERVFAIL (with the question), never NXDOMAIN, not cached.
+            return self._pack(self._reply(req, RCODE.SERVFAIL, edns is not None), 512), False
         if edns is not None and (edns.ttl >> 16) & 0xFF != 0:
             # EDNS version other than 0: BADVERS (RFC 6891), header only.
             return header_reply(data, RCODE.FORMERR), False

@@ -205,3 +205,26 @@ def test_malformed_events_change_nothing() -> None:
         view = apply_event(view, ev, "m1")  # type: ignore[arg-type]
     after = build_table(view, CONFIG, 1)
     assert dict(after.a) == dict(before.a) and dict(after.srv) == dict(before.srv)
+
+
+def test_a_health_result_alone_needs_no_new_table_but_a_state_change_does() -> None:
+    from actors.dns._records import record_inputs, updated_key
+
+    view, _ = table_of(subscribed([v1_task("a.1"), v1_task("v.1", vip="/web:80", ports=(31001,))]))
+    health = task_updated("a.1", "TASK_RUNNING")
+    health["task_updated"]["status"]["healthy"] = False
+    key = updated_key(health)
+    assert key == "fw-1/a.1"
+    before = record_inputs(view.tasks[key])
+    view = apply_event(view, health, "m1")
+    assert record_inputs(view.tasks[key]) == before
+    # a VIP task's health matters (the load balancer's names may follow it)
+    vip_health = task_updated("v.1", "TASK_RUNNING")
+    vip_health["task_updated"]["status"]["healthy"] = False
+    before = record_inputs(view.tasks["fw-1/v.1"])
+    view = apply_event(view, vip_health, "m1")
+    assert record_inputs(view.tasks["fw-1/v.1"]) != before
+    killed = task_updated("a.1", "TASK_KILLED")
+    view = apply_event(view, killed, "m1")
+    assert record_inputs(view.tasks.get("fw-1/a.1")) is None
+    assert updated_key(task_added(v1_task("x"))) is None

@@ -35,22 +35,25 @@ class ExampleResolver(BaseResolver):  # type: ignore[misc]
         return reply
 
 
+QUIET = DNSLogger("-request,-reply,-truncated,-error,-recv,-send,-data")
+
+
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[tuple[str, int]]:
-    udp = UpstreamServer(
-        ExampleResolver(),
-        address="127.0.0.1",
-        port=0,
-        logger=DNSLogger("-request,-reply,-truncated,-error,-recv,-send,-data"),
-    )
-    port = udp.server.server_address[1]
-    tcp = UpstreamServer(
-        ExampleResolver(),
-        address="127.0.0.1",
-        port=port,
-        tcp=True,
-        logger=DNSLogger("-request,-reply,-truncated,-error,-recv,-send,-data"),
-    )
+    """dnslib's server on UDP and TCP, one port (a free UDP port whose TCP twin is free)."""
+    for _ in range(20):
+        udp = UpstreamServer(ExampleResolver(), address="127.0.0.1", port=0, logger=QUIET)
+        port = udp.server.server_address[1]
+        try:
+            tcp = UpstreamServer(
+                ExampleResolver(), address="127.0.0.1", port=port, tcp=True, logger=QUIET
+            )
+        except OSError:
+            udp.server.server_close()
+            continue
+        break
+    else:
+        pytest.fail("no port free for UDP and TCP")
     udp.start_thread()
     tcp.start_thread()
     yield ("127.0.0.1", port)
