@@ -185,7 +185,7 @@ def measure(state_dir: str, leader_url: str) -> dict[str, Any]:
                 raise RuntimeError(f"killing {victim['task_id']}: {status}")
             for m in masters:
                 _wait(
-                    lambda m=m: (
+                    lambda m=m, gone=gone: (
                         (e := _vip_entry(m)) is not None
                         and gone not in {(b["ip"], b["port"]) for b in e["backend"]}
                     ),
