@@ -26,7 +26,6 @@ import asyncio
 import json
 import logging
 import os
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +57,7 @@ from ._errors import (
     ResourceNotFound,
     ServiceUnavailable,
 )
+from ._metrics import PackagesMetrics
 from ._options import resolve_options
 from ._repos import check_repository
 from ._universe import Catalog, Package, describe_v1, describe_v3, list_versions, parse_repository
@@ -124,7 +124,9 @@ class Repositories:
         self.catalog_key: tuple[Any, ...] | None = None
         self.catalog: Catalog | None = None
 
-    async def load(self, uri: str, fresh: bool = False) -> list[Package]:
+    async def load(self, uri: str, now: float, fresh: bool = False) -> list[Package]:
+        """The packages at ``uri``; ``now`` is the node clock's monotonic time (the
+        age of an http(s) copy is measured with it)."""
         parts = urlsplit(uri)
         cached = self.cache.get(uri)
         loop = asyncio.get_running_loop()
@@ -142,7 +144,6 @@ class Repositories:
                     return cached.packages
                 packages = await loop.run_in_executor(None, _read_file_repo, uri, path)
             else:
-                now = time.monotonic()
                 if cached is not None and not fresh and now - cached.stamp < HTTP_TTL:
                     return cached.packages
                 stamp = now
@@ -156,8 +157,8 @@ class Repositories:
         self.cache[uri] = _Cached(stamp, packages)
         return packages
 
-    async def catalog_of(self, repos: list[dict[str, str]]) -> Catalog:
-        lists = [await self.load(r["uri"]) for r in repos]
+    async def catalog_of(self, repos: list[dict[str, str]], now: float) -> Catalog:
+        lists = [await self.load(r["uri"], now) for r in repos]
         key = tuple(id(x) for x in lists)
         if self.catalog is None or key != self.catalog_key:
             self.catalog = Catalog(lists)
@@ -214,11 +215,16 @@ class PackagesApi:
     """The handlers; ``routes()`` lists them under every prefix."""
 
     def __init__(
-        self, ctx: ServiceContext, repositories: Repositories, timeout: float = 15.0
+        self,
+        ctx: ServiceContext,
+        repositories: Repositories,
+        timeout: float = 15.0,
+        metrics: PackagesMetrics | None = None,
     ) -> None:
         self.ctx = ctx
         self.repositories = repositories
         self.timeout = timeout
+        self.metrics = metrics or PackagesMetrics()
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -244,13 +250,16 @@ class PackagesApi:
 
     def _operation(self, op: str, fn: Callable[[dict[str, Any], str], Awaitable[Any]]) -> Handler:
         async def handle(request: web.Request) -> web.StreamResponse:
+            started = self.ctx.node.clock.now()
             try:
                 _media.check_content_type(op, request.headers.get("Content-Type"))
                 version = _media.negotiate(op, request.headers.get("Accept"))
                 body = await self._body(request)
                 doc = await fn(body, version)
             except PackagesError as exc:
+                self.metrics.request(op, exc.status, self.ctx.node.clock.now() - started)
                 return _error(exc)
+            self.metrics.request(op, 200, self.ctx.node.clock.now() - started)
             return web.Response(
                 body=json.dumps(doc).encode(),
                 headers={"Content-Type": _media.response_type(op, version)},
@@ -296,7 +305,11 @@ class PackagesApi:
 
     async def _catalog(self) -> Catalog:
         reply = await self._ask(GetRepositories())
-        return await self.repositories.catalog_of(list(reply.repositories))
+        catalog = await self.repositories.catalog_of(
+            list(reply.repositories), self.ctx.node.clock.now()
+        )
+        self.metrics.catalog_packages = sum(len(v) for v in catalog.by_name.values())
+        return catalog
 
     async def _service(
         self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None
@@ -396,6 +409,7 @@ class PackagesApi:
                 {"packageName": pkg.name, "status": status},
             )
         log.info("packages: installed %s %s as %s", pkg.name, pkg.version, installed_id)
+        self.metrics.installed(pkg.name)
         out: dict[str, Any] = {
             "packageName": pkg.name,
             "packageVersion": pkg.version,
@@ -533,7 +547,9 @@ class PackagesApi:
         index = body.get("index")
         if index is not None and (not isinstance(index, int) or isinstance(index, bool)):
             raise MalformedRequest(f"index: {index!r} is not an integer", {"field": "index"})
-        await self.repositories.load(uri, fresh=True)  # unreachable or not Universe: refused
+        await self.repositories.load(
+            uri, self.ctx.node.clock.now(), fresh=True
+        )  # unreachable or not Universe: refused
         reply = await self._ask(AddRepository(name, uri, index))
         return {"repositories": list(reply.repositories)}
 

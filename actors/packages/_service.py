@@ -19,6 +19,7 @@ from zk import StateStore
 
 from ._actor import PACKAGES_ACTOR, PackagesActor
 from ._api import PREFIXES, PackagesApi, Repositories
+from ._metrics import PackagesMetrics
 from ._repos import default_repositories
 
 STORE_ROOT = "/cosmos"
@@ -35,6 +36,8 @@ class PackagesService:
         self.defaults = default_repositories() if defaults is None else list(defaults)
         self.timeout = timeout
         self.repositories = Repositories()
+        self.metrics = PackagesMetrics()
+        """Counted by the REST layer, read by ``/metrics``."""
         """Fetched repositories, kept across leaderships of this master."""
 
     def child_specs(self, ctx: ServiceContext) -> list[ChildSpec]:
@@ -50,4 +53,7 @@ class PackagesService:
         ]
 
     def routes(self, ctx: ServiceContext) -> list[web.RouteDef]:
-        return PackagesApi(ctx, self.repositories, timeout=self.timeout).routes()
+        add = getattr(ctx.gateway, "add_metrics_collector", None)
+        if add is not None:
+            add(self.metrics)
+        return PackagesApi(ctx, self.repositories, self.timeout, self.metrics).routes()

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from actors.packages import BUNDLED_UNIVERSE
 from console._client import ClusterClient, resolve_target
@@ -120,6 +121,15 @@ def test_install_hello_world_with_options_reach_it_list_it_uninstall_it(
     assert [(p["appId"], p["packageInformation"]["packageDefinition"]["name"]) for p in listed] == [
         ("/greeter", "hello-world")
     ]
+    with urllib.request.urlopen(client.base_url() + "/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    installs = {
+        s.labels.get("package"): s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+        if s.name == "pydcos_packages_installs_total"
+    }
+    assert installs == {"hello-world": 1.0}  # the leader's /metrics, read by Prometheus' parser
 
     r = cluster.cli("package", "uninstall", "hello-world", "--app-id", "greeter")
     assert r.returncode == 0, r.stderr
