@@ -10,7 +10,13 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from console import _state as st
-from console._launcher import Launcher, LauncherError, UpOptions, credentials_path
+from console._launcher import (
+    Launcher,
+    LauncherError,
+    UpOptions,
+    credentials_path,
+    dns_addresses,
+)
 from console._output import Out, console
 
 
@@ -85,6 +91,11 @@ def _print_ready(out: Out, status: dict[str, Any], rec: st.ClusterRecord, elapse
         out.line(f"Mesos       {url}/mesos/master/state")
         out.line(f"Marathon    {url}/marathon/v2/apps")
         out.line(f"Metronome   {url}/metronome/v1/jobs")
+    dns = dns_addresses(rec)
+    if dns:
+        host, _, port = dns[0].rpartition(":")
+        dig = f"dig @{host}" if port == "53" else f"dig -p {port} @{host}"
+        out.line(f"DNS         {', '.join(dns)}  ({dig} leader.mesos)")
     out.line("")
     out.line("next:")
     for cmd in (

@@ -101,6 +101,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         default_user=args.default_user,
         zk_credentials=Path(args.zk_credentials) if args.zk_credentials else None,
+        dns_port=getattr(args, "dns_port", 0),
     )
     return cluster_up(opts, args.json)
 

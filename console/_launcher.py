@@ -76,6 +76,9 @@ class UpOptions:
     """ZooKeeper digest credentials to use (an external ensemble's; copied into the state
     dir); None: the state dir's own, created on the first ``up``
     (``<state-dir>/keys/zk.credentials``, mode 0600)."""
+    dns_port: int = 0
+    """Every master's DNS port; 0: a free one each. A fixed port (``53``) is bound on
+    127.0.0.<i> by master i, since they share one machine (all of 127/8 is loopback)."""
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -85,6 +88,55 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def free_dns_port(host: str = "127.0.0.1") -> int:
+    """A port free for both UDP and TCP on ``host`` (DNS serves both on one port)."""
+    for _ in range(20):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind((host, 0))
+            port = int(udp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind((host, port))
+                except OSError:
+                    continue
+                return port
+    raise LauncherError(f"no port is free for DNS (UDP and TCP) on {host}")
+
+
+def dns_bindings(masters: int, port: int) -> list[tuple[str, int]]:
+    """Where each master's DNS listens: free ports on 127.0.0.1, or ``port`` on
+    127.0.0.<i> (checked free; below 1024 only as root)."""
+    if port == 0:
+        return [("127.0.0.1", free_dns_port()) for _ in range(masters)]
+    if not 0 < port < 65536:
+        raise LauncherError(f"--dns-port: {port} is not a port (1-65535, or 0: free ports)")
+    if port < 1024 and os.geteuid() != 0:
+        raise LauncherError(f"--dns-port {port}: ports below 1024 need root; use 0 (free ports)")
+    out = []
+    for i in range(1, masters + 1):
+        host = f"127.0.0.{i}"
+        for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+            with socket.socket(socket.AF_INET, kind) as sock:
+                try:
+                    sock.bind((host, port))
+                except OSError as exc:
+                    raise LauncherError(
+                        f"--dns-port {port}: {host}:{port} is taken: {exc}"
+                    ) from None
+        out.append((host, port))
+    return out
+
+
+def dns_addresses(rec: ClusterRecord) -> list[str]:
+    """Each master's DNS address (``ip:port``), read from the flags it was started with."""
+    out = []
+    for p in rec.by_kind("master"):
+        flags = dict(zip(p.argv, p.argv[1:], strict=False))
+        if "--dns-port" in flags:
+            out.append(f"{flags.get('--dns-host', '127.0.0.1')}:{flags['--dns-port']}")
+    return out
 
 
 def credentials_path(state_dir: Path) -> Path:
@@ -243,7 +295,9 @@ class Launcher:
                 f"--masters {opts.masters} --agents {opts.agents}: need at least one master"
             )
 
-    def _spawn(self, name: str, kind: str, argv: list[str], banner: str) -> _Started:
+    def _spawn(
+        self, name: str, kind: str, argv: list[str], banner: str, env: dict[str, str] | None = None
+    ) -> _Started:
         self.logs.mkdir(parents=True, exist_ok=True)
         log_path = self.logs / f"{name}.log"
         with open(log_path, "ab") as log:
@@ -256,7 +310,7 @@ class Launcher:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=str(REPO),
-                env=child_env(),
+                env={**child_env(), **(env or {})},
                 start_new_session=True,
                 close_fds=True,
             )
@@ -319,8 +373,13 @@ class Launcher:
 
         services = ["--services", ",".join(DEFAULT_SERVICES)]
         try:
+            dns = dns_bindings(opts.masters, opts.dns_port)
+            # Tasks find the cluster's DNS servers in $PYDCOS_DNS (the agent passes it on).
+            agent_env = {"PYDCOS_DNS": ",".join(f"{h}:{p}" for h, p in dns)}
             for i in range(1, opts.masters + 1):
                 argv = cli_argv("master", *common, "--hostname", f"master-{i}", *services)
+                dns_host, dns_port = dns[i - 1]
+                argv += ["--dns-host", dns_host, "--dns-port", str(dns_port)]
                 argv += ["--log-file", str(self.logs / f"master-{i}.log")]  # served (logs)
                 if opts.zk is None:
                     argv += ["--zk-log-file", str(self.logs / "zk.log")]
@@ -346,7 +405,7 @@ class Launcher:
                     *(["--docker-url", opts.docker_url] if opts.docker_url else []),
                     *(["--default-user", opts.default_user] if opts.default_user else []),
                 )
-                s = self._spawn(f"agent-{j}", "agent", argv, "agent")
+                s = self._spawn(f"agent-{j}", "agent", argv, "agent", agent_env)
                 s.rec.work_dir, s.rec.resources = str(work), agent_resources(j, first_port)
                 s.rec.attributes = agent_attributes(j)
                 started.append(s)

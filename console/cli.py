@@ -126,7 +126,7 @@ def cmd_master(args: argparse.Namespace) -> int:
     try:
         services = leader_services(spec)
         on_every_master = node_services(node_spec, vars(args))
-    except MasterError as exc:
+    except (MasterError, ValueError) as exc:
         raise CliError(f"--{exc}") from None
     security = node_security(args)
     tenure = args.min_leader_tenure
@@ -321,6 +321,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="services this master runs whether it leads or not (default: all of them)",
     )
+    m.add_argument("--dns-port", type=int, default=0, help="DNS port, UDP and TCP (0: a free one)")
+    m.add_argument("--dns-host", default=None, help="DNS address (default: --http-host)")
+    m.add_argument(
+        "--dns-upstream",
+        default=None,
+        metavar="IP[:PORT],...",
+        help="resolvers for names outside mesos/thisdcos.directory (default: /etc/resolv.conf)",
+    )
+    m.add_argument("--dns-ttl", type=int, default=5, help="TTL of DNS answers, seconds (5)")
     m.add_argument(
         "--log-file",
         default=None,

@@ -60,13 +60,14 @@ NODE_SERVICES: dict[str, tuple[str, str]] = {
     "agent-api": ("actors.mesos_api", "AgentApiService"),
     "l4lb": ("actors.l4lb", "L4lbService"),
     "logs": ("actors.logs", "LogsService"),
+    "dns": ("actors.dns", "DnsService"),
 }
 """Services every master runs for its whole life, leading or not, by the name
 ``pydcos master --node-services`` takes: name -> (module, class). The class is built with
 ``cls.from_settings(settings)`` when it has that classmethod (``settings``: the master's
 command-line flags as a dict, e.g. ``dns_port``), else ``cls()``."""
 
-DEFAULT_NODE_SERVICES: tuple[str, ...] = ("metrics", "agent-api", "l4lb", "logs")
+DEFAULT_NODE_SERVICES: tuple[str, ...] = ("metrics", "agent-api", "l4lb", "logs", "dns")
 """What every master runs unless told otherwise (DC/OS runs these on every node)."""
 
 
