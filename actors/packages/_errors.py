@@ -120,6 +120,16 @@ class RepositoryAlreadyPresent(RepositoryError):
     status = 409
 
 
+class RepositoryAddIndexOutOfBounds(RepositoryError):
+    type = "RepositoryAddIndexOutOfBounds"
+    status = 400
+
+
+class RepoNameOrUriMissing(RepositoryError):
+    type = "RepoNameOrUriMissing"
+    status = 400
+
+
 class RepositoryNotPresent(RepositoryError):
     type = "RepositoryNotPresent"
     status = 404

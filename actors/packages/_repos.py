@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 from ._errors import (
     MalformedRequest,
+    RepoNameOrUriMissing,
+    RepositoryAddIndexOutOfBounds,
     RepositoryAlreadyPresent,
     RepositoryNotPresent,
     UnsupportedRepositoryUri,
@@ -62,7 +64,7 @@ def add_repository(repos: Repos, name: str, uri: str, index: Any = None) -> Repo
     if index is None:
         index = len(repos)
     if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index <= len(repos):
-        raise MalformedRequest(
+        raise RepositoryAddIndexOutOfBounds(
             f"index: {index!r} is not between 0 and {len(repos)} (the number of repositories)",
             {"field": "index", "max": len(repos)},
         )
@@ -74,7 +76,7 @@ def add_repository(repos: Repos, name: str, uri: str, index: Any = None) -> Repo
 def delete_repository(repos: Repos, name: Any = None, uri: Any = None) -> Repos:
     """``repos`` without the one named by ``name`` or ``uri`` (at least one given)."""
     if name is None and uri is None:
-        raise MalformedRequest("give the repository's name or uri", {"field": "name"})
+        raise RepoNameOrUriMissing("give the repository's name or uri", {"field": "name"})
     for i, r in enumerate(repos):
         if (name is not None and r["name"] == name) or (uri is not None and r["uri"] == uri):
             return repos[:i] + repos[i + 1 :]

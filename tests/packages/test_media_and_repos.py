@@ -6,6 +6,8 @@ import pytest
 
 from actors.packages._errors import (
     MalformedRequest,
+    RepoNameOrUriMissing,
+    RepositoryAddIndexOutOfBounds,
     RepositoryAlreadyPresent,
     RepositoryNotPresent,
     UnsupportedRepositoryUri,
@@ -63,10 +65,12 @@ def test_repositories_are_added_at_an_index_and_names_and_uris_are_unique() -> N
         add_repository(repos, "mine", "file:///other.json")
     with pytest.raises(RepositoryAlreadyPresent):
         add_repository(repos, "other", "file:///u/repo.json")
-    with pytest.raises(MalformedRequest, match="index: 9 is not between 0 and 3"):
+    with pytest.raises(RepositoryAddIndexOutOfBounds, match="index: 9 is not between 0 and 3"):
         add_repository(repos, "x", "file:///x.json", 9)
     assert [r["name"] for r in delete_repository(repos, name="mine")] == ["Universe", "last"]
     assert len(delete_repository(repos, uri="file:///l/repo.json")) == 2
+    with pytest.raises(RepoNameOrUriMissing):
+        delete_repository(repos)
     with pytest.raises(RepositoryNotPresent, match="name \\[nope\\]"):
         delete_repository(repos, name="nope")
 
