@@ -214,20 +214,23 @@ class Subscription:
             self.queued = 0
             self.close(
                 f"the client read too slowly: over {self.api.max_queued_bytes} bytes of events "
-                "were waiting"
+                "were waiting",
+                abort=True,
             )
             return
         self.wake.set()
 
-    def close(self, reason: str) -> None:
+    def close(self, reason: str, *, abort: bool = False) -> None:
+        """End the stream; ``abort`` also drops the connection at once, which unblocks
+        a write waiting for a client that does not read."""
         if self.closed is not None:
             return
         self.closed = reason
         log.info("framework %s: stream %s closed: %s", self.framework_id, self.stream_id, reason)
         if self.api.by_framework.get(self.framework_id or "") is self:
             del self.api.by_framework[self.framework_id or ""]
-        if self.queued == 0 and self.transport is not None and "too slowly" in reason:
-            self.transport.close()  # unblock a write stuck waiting for the reader
+        if abort and self.transport is not None:
+            self.transport.close()
         self.wake.set()
 
 
