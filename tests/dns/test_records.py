@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from actors.dns import ClusterView, DnsConfig, apply_event, build_table, set_leader
 from actors.dns._records import expire_carried
 from tests.dns._events import (
@@ -228,3 +231,36 @@ def test_a_health_result_alone_needs_no_new_table_but_a_state_change_does() -> N
     view = apply_event(view, killed, "m1")
     assert record_inputs(view.tasks.get("fw-1/a.1")) is None
     assert updated_key(task_added(v1_task("x"))) is None
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 70000) | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+_kinds = st.sampled_from(
+    [
+        "SUBSCRIBED",
+        "TASK_ADDED",
+        "TASK_UPDATED",
+        "AGENT_ADDED",
+        "AGENT_REMOVED",
+        "FRAMEWORK_ADDED",
+        "FRAMEWORK_UPDATED",
+        "FRAMEWORK_REMOVED",
+        "HEARTBEAT",
+        "X",
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(_kinds, _json), max_size=6))
+def test_any_event_shapes_never_break_the_view_or_the_table(events: list) -> None:  # type: ignore[type-arg]
+    view, _ = table_of(subscribed([v1_task("a.1")]))
+    for kind, body in events:
+        key = kind.lower()
+        view = apply_event(view, {"type": kind, key: body}, "m1")
+    build_table(view, CONFIG, 9)
