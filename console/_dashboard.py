@@ -261,6 +261,7 @@ class DashboardApp(App[None]):
         Binding("q", "quit", "Quit"),
         Binding("m", "metrics", "Metrics", show=False),
         Binding("c", "catalog", "Catalog", show=False),
+        Binding("n", "names", "Names", show=False),
     ]
 
     def __init__(
@@ -534,6 +535,15 @@ class DashboardApp(App[None]):
         from console._dash_metrics import open_metrics
 
         open_metrics(self)
+
+    def action_names(self) -> None:
+        """The selected service's DNS and VIP names, in the events log (issue 20)."""
+        app_id = self._selected("apps")
+        app = self.model.apps.get(app_id) if app_id is not None else None
+        if app is None:
+            self.notify("select a service first", severity="warning")
+            return
+        self.query_one("#events", RichLog).write(f"{app.id}: {'  '.join(m.app_names(app))}")
 
     def action_catalog(self) -> None:
         from console._dash_catalog import open_catalog

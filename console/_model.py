@@ -120,6 +120,33 @@ class App:
     deployments: set[str] = field(default_factory=set)
     container: str = "MESOS"
     cmd: str = ""
+    vips: tuple[str, ...] = ()
+    """Its named VIPs' ``host:port`` (``VIP_n`` port labels), for the dashboard's names."""
+
+
+def app_names(app: App) -> list[str]:
+    """An app's DNS names: Mesos-DNS' (``/shop/web`` -> ``web-shop.marathon.mesos``) and
+    its VIPs' (``shop.marathon.l4lb.thisdcos.directory:80``)."""
+    label = "-".join(reversed([p for p in app.id.strip("/").split("/") if p]))
+    return [f"{label}.marathon.mesos", *app.vips]
+
+
+def _vips_of(a: dict[str, Any]) -> tuple[str, ...]:
+    from actors.l4lb import InvalidVip, is_vip_label, parse_vip, vip_hostname
+
+    ports = a.get("portDefinitions") or ((a.get("container") or {}).get("portMappings")) or []
+    out: list[str] = []
+    for port in ports if isinstance(ports, list) else []:
+        labels = port.get("labels") if isinstance(port, dict) else None
+        for key, value in sorted((labels or {}).items()):
+            if is_vip_label(key):
+                try:
+                    spec = parse_vip(value)
+                except InvalidVip:
+                    continue
+                host = vip_hostname(spec.name) if spec.name else spec.ip
+                out.append(f"{host}:{spec.port}")
+    return tuple(out)
 
 
 @dataclass
@@ -401,6 +428,7 @@ def _app_from_json(a: dict[str, Any]) -> App:
         deployments={str(d.get("id")) for d in a.get("deployments") or [] if isinstance(d, dict)},
         container=str(container.get("type", "MESOS")),
         cmd=str(a.get("cmd") or image or ""),
+        vips=_vips_of(a),
     )
 
 

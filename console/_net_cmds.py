@@ -11,6 +11,7 @@ is accepted for its Mesos-DNS name (``web-shop.marathon.mesos``; SRV:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 from typing import Any
 
@@ -114,6 +115,85 @@ def node_dns(client: ClusterClient, out: Out, args: argparse.Namespace) -> int:
     return 0
 
 
+def app_networking(client: ClusterClient, app: dict[str, Any]) -> dict[str, Any]:
+    """An app's names (H2, issue 20): its Mesos-DNS names (A, and SRV when it has ports)
+    and its VIPs as the masters' load balancers serve them (``/networking/api/v1/vips``;
+    from the app's ``VIP_n`` labels, without address, when the masters cannot say)."""
+    from actors.dns import app_dns_name
+    from actors.l4lb import is_vip_label, parse_vip, vip_hostname
+
+    app_id = str(app.get("id", ""))
+    label = app_dns_name(app_id)
+    ports = app.get("portDefinitions") or ((app.get("container") or {}).get("portMappings")) or []
+    dns = [f"{label}.marathon.mesos"] + ([f"_{label}._tcp.marathon.mesos"] if ports else [])
+    try:
+        served = client.get("/networking/api/v1/vips", app=app_id)
+    except ClientError:
+        served = None
+    vips: list[dict[str, Any]] = []
+    if isinstance(served, list):
+        for v in served:
+            vips.append(
+                {
+                    "vip": v.get("vip"),
+                    "address": v.get("address"),
+                    "balance": v.get("balance"),
+                    "backends": len(v.get("backend") or []),
+                }
+            )
+        return {"dns": dns, "vips": vips}
+    for port in ports:
+        for key, value in sorted((port.get("labels") or {}).items()):
+            if not is_vip_label(key):
+                continue
+            with contextlib.suppress(ValueError):
+                spec = parse_vip(value)
+                name = vip_hostname(spec.name) if spec.name else spec.ip
+                vips.append({"vip": f"{name}:{spec.port}", "address": None, "backends": None})
+    return {"dns": dns, "vips": vips}
+
+
+def networking_lines(names: dict[str, Any]) -> list[str]:
+    """``app_networking``'s document as the lines ``marathon app show`` prints."""
+    lines = [f"dns:  {', '.join(names['dns'])}"]
+    for v in names["vips"]:
+        where = f" -> {v['address']}" if v.get("address") else ""
+        count = v.get("backends")
+        backends = f" ({count} backend{'s' if count != 1 else ''})" if count is not None else ""
+        lines.append(f"vip:  {v['vip']}{where}{backends}")
+    return lines
+
+
+def node_vips(client: ClusterClient, out: Out, args: argparse.Namespace) -> int:
+    """The VIPs the masters' load balancers serve, with their backends (H2, issue 20)."""
+    app = args.app
+    if app is not None and not app.startswith("/"):
+        raise ClientError(f"--app: {app!r} is not a Marathon app id (/group/app)")
+    rows = client.get("/networking/api/v1/vips", app=app)
+    if not isinstance(rows, list):
+        raise ClientError(f"/networking/api/v1/vips answered {str(rows)[:80]!r}, not a list")
+    if out.as_json:
+        out.json(rows)
+        return 0
+    if not rows:
+        out.line("no VIPs" + (f" for {app}" if app else ""))
+        return 0
+    out.table(
+        ["VIP", "ADDRESS", "BALANCE", "BACKENDS", "APPS"],
+        [
+            [
+                str(v.get("vip")),
+                str(v.get("address")),
+                str(v.get("balance")),
+                " ".join(f"{b['ip']}:{b['port']}" for b in v.get("backend") or []) or "-",
+                " ".join(v.get("apps") or []),
+            ]
+            for v in rows
+        ],
+    )
+    return 0
+
+
 def add_commands(sub: Any, groups: dict[str, Any]) -> None:
     """Add this area's verbs: ``sub`` is the top-level subparsers, ``groups`` the
     ``node``, ``task`` and ``marathon`` groups' subparsers and ``cluster up``'s parser."""
@@ -130,3 +210,5 @@ def add_commands(sub: Any, groups: dict[str, Any]) -> None:
     p.add_argument("name", metavar="NAME", help="a DNS name, or a Marathon app id (/shop/web)")
     p.add_argument("--type", "-t", default="A", type=str.upper, choices=DNS_TYPES)
     p.add_argument("--server", default=None, metavar="IP[:PORT]", help="ask this DNS server")
+    p = leaf(groups["node"], "vips", "the VIPs the load balancers serve, with backends", node_vips)
+    p.add_argument("--app", default=None, metavar="APP_ID", help="only this app's VIPs")

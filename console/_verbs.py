@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from actors.task_states import TERMINAL_STATES
 from console._client import ApiError, ClientError, ClusterClient, app_path
+from console._net_cmds import app_networking, networking_lines
 from console._output import Out, fmt_num, scalar
 from console._waiting import explain, queue_entry
 from console._waiting import render as render_waiting
@@ -201,10 +202,13 @@ def app_show(c: ClusterClient, out: Out, app_id: str) -> int:
     doc = marathon(c, "GET", app_path(app_id).removeprefix("/marathon"), what=f"app {app_id}")
     app = doc.get("app", doc)
     waiting = explain_waiting(c, str(app.get("id", app_id)))
+    names = app_networking(c, app)
     if out.as_json:
-        out.json({**app, "waiting": waiting})
+        out.json({**app, "waiting": waiting, "networking": names})
         return 0
     out.json(app)
+    for line in networking_lines(names):
+        out.line(line)
     if waiting is not None:
         shown = render_waiting(waiting)
         for line in shown.lines:
