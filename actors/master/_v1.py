@@ -42,6 +42,7 @@ __all__ = [
     "v1_get_state",
     "v1_get_tasks",
     "v1_get_weights",
+    "v1_health_check",
     "v1_id",
     "v1_labels",
     "v1_resources",
@@ -187,6 +188,39 @@ def v1_container(c: p.ContainerInfo) -> dict[str, Any]:
     return out
 
 
+def v1_health_check(hc: p.HealthCheckInfo, ports: list[int]) -> dict[str, Any]:
+    """A ``HealthCheck``: ``type`` HTTP (``http.scheme`` https for HTTPS), TCP or
+    COMMAND, the checked port (a fixed ``port``, else the task's host port at
+    ``port_index``), and the timings."""
+    kind = hc.protocol.removeprefix("MESOS_")
+    port = hc.port
+    if port is None and hc.port_index is not None and hc.port_index < len(ports):
+        port = ports[hc.port_index]
+    out: dict[str, Any] = {}
+    if kind == "COMMAND":
+        out["type"] = "COMMAND"
+        out["command"] = {"shell": True, "value": hc.command or ""}
+    elif kind == "TCP":
+        out["type"] = "TCP"
+        out["tcp"] = {"port": port or 0}
+    else:
+        out["type"] = "HTTP"
+        http: dict[str, Any] = {"port": port or 0, "path": hc.path}
+        if kind == "HTTPS":
+            http["scheme"] = "https"
+        out["http"] = http
+    out.update(
+        {
+            "delay_seconds": float(hc.delay_seconds),
+            "interval_seconds": float(hc.interval_seconds),
+            "timeout_seconds": float(hc.timeout_seconds),
+            "consecutive_failures": hc.max_consecutive_failures,
+            "grace_period_seconds": float(hc.grace_period_seconds),
+        }
+    )
+    return out
+
+
 def v1_task_status(u: p.StatusUpdate, agent_ip: str | None = None) -> dict[str, Any]:
     """A ``TaskStatus`` from a status update; ``agent_ip`` adds
     ``container_status.network_infos`` (tasks on the host network have the agent's IP)."""
@@ -278,6 +312,9 @@ def v1_task(s: MasterState, t: TaskRecord) -> dict[str, Any]:
         out["discovery"] = v1_discovery(info.discovery)
     if info.container is not None:
         out["container"] = v1_container(info.container)
+    if info.health_checks:
+        ports = [n for b, e in t.resources.ranges("ports") for n in range(b, e + 1)]
+        out["health_check"] = v1_health_check(info.health_checks[0], ports)
     if info.command is not None and info.command.user:
         out["user"] = info.command.user
     out["kill_policy"] = {"grace_period": {"nanoseconds": int(info.kill_grace_period * 1e9)}}

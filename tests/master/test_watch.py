@@ -78,7 +78,7 @@ class World:
         )
         return out
 
-    def launch(self, task_id: str = "web.1") -> list[Any]:
+    def launch(self, task_id: str = "web.1", **kw: Any) -> list[Any]:
         offers = [
             o
             for e in self.tick()
@@ -93,6 +93,7 @@ class World:
             command=p.CommandSpec("sleep 100"),
             labels={"owner": "ops"},
             discovery=p.DiscoveryInfo("web", [p.DiscoveryPort(31000, "http", "tcp")]),
+            **kw,
         )
         accept = p.Accept(self.fid, [offers[0].offer_id], [p.Operation("LAUNCH", [task])])
         return self.handle(accept)
@@ -290,3 +291,15 @@ def test_reregistered_agent_reports_tasks_as_added_after_failover() -> None:
     assert added["state"] == "TASK_RUNNING"
     assert added["statuses"][0]["healthy"] is True
     assert any(isinstance(e, Persist) for e in out)
+
+
+def test_task_added_carries_its_health_check_with_the_checked_host_port() -> None:
+    w = World()
+    w.add_agent()
+    w.subscribe()
+    w.watch()
+    check = p.HealthCheckInfo("MESOS_HTTP", path="/ping", port_index=0, interval_seconds=2.0)
+    (added,) = events(w.launch(health_checks=[check]))
+    hc = added.event["task_added"]["task"]["health_check"]
+    assert hc["type"] == "HTTP" and hc["http"] == {"port": 31000, "path": "/ping"}
+    assert hc["interval_seconds"] == 2.0 and hc["consecutive_failures"] == 3
