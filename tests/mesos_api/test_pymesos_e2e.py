@@ -155,9 +155,12 @@ def test_pymesos_follows_a_standby_redirect_and_runs_ten_tasks_to_finished(
     app.send(launch=[{"id": t, "cmd": f"echo {t}"} for t in ids])
     for t in ids:
         app.state(t, "TASK_FINISHED", timeout=60)
+    actor_fw = cluster.framework("actor-driven")  # pydcos' own driver, same allocator
     state = cluster.get("state")
     mine = [f for f in state["frameworks"] if f["id"] == fid]
     assert mine and mine[0]["name"] == "ten"
+    assert actor_fw.framework_id in {f["id"] for f in state["frameworks"]}
+    actor_fw.close(teardown=True)  # give back the offers it holds
     done = [
         t
         for f in state["completed_frameworks"] + state["frameworks"]
