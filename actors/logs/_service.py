@@ -32,6 +32,7 @@ import itertools
 import json
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +73,8 @@ ASK_TIMEOUT = 5.0
 PROBE_TIMEOUT = 2.0
 READ_CHUNK = p.MAX_READ_BYTES
 FOLLOW_CHUNK = 256 * 1024
+RAW_AHEAD = 2
+"""Reads in flight while a plain download is written."""
 
 
 class SourceGone(LogsError):
@@ -450,23 +453,31 @@ class LogsApi:
     async def _raw(
         self, resp: web.StreamResponse, src: Source, chunk: p.FileChunk, until: int
     ) -> None:
-        """Copy bytes as they are, reading the next chunk while writing this one."""
-        while True:
-            end = chunk.offset + len(chunk.data)
-            more = bool(chunk.data) and end < until
-            nxt = asyncio.ensure_future(self._read(src, end, READ_CHUNK)) if more else None
-            try:
+        """Copy bytes as they are up to ``until``, keeping ``RAW_AHEAD`` reads in flight
+        while writing (so the agent, the transport and the socket all stay busy); the
+        memory this holds is bounded by ``RAW_AHEAD`` chunks."""
+        ahead: deque[tuple[int, asyncio.Future[p.FileChunk]]] = deque()
+        next_at = chunk.offset + len(chunk.data)
+        try:
+            while True:
+                while chunk.data and next_at < until and len(ahead) < RAW_AHEAD:
+                    n = min(READ_CHUNK, until - next_at)
+                    ahead.append((next_at, asyncio.ensure_future(self._read(src, next_at, n))))
+                    next_at += n
                 if chunk.data:
                     await resp.write(chunk.data)
-            except BaseException:
-                if nxt is not None:
-                    nxt.cancel()
-                raise
-            if nxt is None:
-                return
-            chunk = await nxt
-            if chunk.status != 200 or chunk.offset != end:
-                return  # gone or rotated under us: what was read is what there was
+                if not ahead:
+                    return
+                at, fut = ahead.popleft()
+                chunk = await fut
+                if chunk.status != 200 or chunk.offset != at or not chunk.data:
+                    return  # gone or rotated under us: what was read is what there was
+                if chunk.offset + len(chunk.data) < min(until, at + READ_CHUNK):
+                    await resp.write(chunk.data)  # the file is shorter than it was: stop
+                    return
+        finally:
+            for _, fut in ahead:
+                fut.cancel()
 
     # -- the log stream ---------------------------------------------------------------
 
@@ -488,13 +499,21 @@ class LogsApi:
         headers = {"Content-Type": content_type, "Cache-Control": "no-cache"}
         if fmt == "sse":
             headers["X-Accel-Buffering"] = "no"
+        raw = fmt == "text" and query.skip >= 0 and query.limit is None and src.match is None
+        first: p.FileChunk | None = None
+        if raw:
+            # The bytes as they are, up to the size the file had: a known length, so the
+            # body is not chunked (a client that gets fewer bytes knows it was cut).
+            until = max(start, probe.size)
+            first = await self._checked(self._read(src, start, min(READ_CHUNK, until - start)))
         resp = web.StreamResponse(headers=headers)
+        if first is not None:
+            resp.content_length = until - start
         await resp.prepare(request)
         try:
-            if fmt == "text" and query.skip >= 0 and query.limit is None and src.match is None:
-                first = await self._read(src, start, READ_CHUNK)
-                if first.status == 200:
-                    await self._raw(resp, src, first, until=probe.size)
+            if first is not None:
+                if first.data:
+                    await self._raw(resp, src, first, until=until)
             else:
                 await self._lines(resp, src, fmt, start, query)
         except SourceGone as exc:
