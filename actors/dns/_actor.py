@@ -38,8 +38,9 @@ from runtime import Actor
 
 log = logging.getLogger("actors.dns")
 
-SUBSCRIBE_RETRY = 2.0
-"""Seconds without SUBSCRIBED after a WatchMaster before it is sent again."""
+SUBSCRIBE_RETRY = 1.0
+"""Seconds without SUBSCRIBED after a WatchMaster before it is sent again (a new leader's
+ZooKeeper node can appear a moment before its master actor runs: the first is lost)."""
 DEFAULT_HEARTBEAT = 15.0
 CARRY_FOR = 15.0
 """Seconds the previous leader's tasks are kept after a failover (the master gives agents
@@ -106,7 +107,7 @@ class DnsActor(Actor):
         self.server = DnsServer(table, self.host, self.port_of(), self.upstreams).start()
         log.info("dns: serving on %s (udp+tcp), upstreams %s", self.server.address, self.upstreams)
         self.publish(self.server)
-        self.send_interval(1.0, DnsTick())
+        self.send_interval(0.5, DnsTick())
         self._leader(self.leader_address())
 
     def stopped(self) -> None:

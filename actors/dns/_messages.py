@@ -20,7 +20,7 @@ class DnsLeaderChanged:
 
 @dataclass(frozen=True, slots=True)
 class DnsTick:
-    """DNS actor -> itself, every second: retry a subscription that got no answer,
+    """DNS actor -> itself, twice a second: retry a subscription that got no answer,
     resubscribe after silence, end the carry-over after a failover."""
 
 
