@@ -209,6 +209,7 @@ class Subscription:
         self.queue.append(frame)
         self.queued += len(frame)
         self.events += 1
+        self.api.events_streamed += 1
         if self.queued > self.api.max_queued_bytes:
             self.queue.clear()
             self.queued = 0
@@ -229,8 +230,10 @@ class Subscription:
         log.info("framework %s: stream %s closed: %s", self.framework_id, self.stream_id, reason)
         if self.api.by_framework.get(self.framework_id or "") is self:
             del self.api.by_framework[self.framework_id or ""]
-        if abort and self.transport is not None:
-            self.transport.close()
+        if abort:
+            self.api.streams_cut += 1
+            if self.transport is not None:
+                self.transport.close()
         self.wake.set()
 
 
@@ -273,6 +276,12 @@ class SchedulerApi:
         self.by_framework: dict[str, Subscription] = {}
         self.leading = False
         self._names = itertools.count(1)
+        # Counters for /metrics, written on the loop only (readers copy them whole).
+        self.calls: dict[tuple[str, int], int] = {}
+        """(call type, HTTP status) -> calls answered."""
+        self.events_streamed = 0
+        self.streams_cut = 0
+        """Streams closed because their client read too slowly."""
         self._master: ActorRef | None = None
 
     # -- leadership (the service's actor thread) ----------------------------------
@@ -314,6 +323,16 @@ class SchedulerApi:
     # -- the endpoint ---------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        """One call (or a SUBSCRIBE stream, answered when it ends), counted by type and
+        status for ``/metrics``."""
+        seen: list[str] = []
+        resp = await self._handle(request, seen)
+        key = (seen[0] if seen else "invalid", resp.status)
+        self.calls[key] = self.calls.get(key, 0) + 1
+        return resp
+
+    async def _handle(self, request: web.Request, seen: list[str]) -> web.StreamResponse:
+        """The call; its type, once known, is appended to ``seen``."""
         self.loop = asyncio.get_running_loop()
         ctype = request.headers.get("Content-Type", "")
         if not ctype:
@@ -342,6 +361,7 @@ class SchedulerApi:
         kind = doc.get("type")
         if kind not in _CALL_TYPES:
             return _error(400, f"type: {kind!r:.60} is not one of {', '.join(_CALL_TYPES)}")
+        seen.append(kind)
         if not self.leading:
             return web.json_response(
                 {"message": "this master is not serving the scheduler API yet; retry"},

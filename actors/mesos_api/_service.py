@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -85,6 +86,38 @@ class MesosApiActor(Actor):
             self.znode = None
 
 
+class SchedulerApiMetrics:
+    """``/metrics`` for the scheduler API (a ``prometheus_client`` custom collector):
+    calls by type and status, open streams, events streamed, streams cut off."""
+
+    def __init__(self, api: SchedulerApi) -> None:
+        self.api = api
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        api = self.api
+        calls = CounterMetricFamily(
+            "pydcos_mesos_api_calls",
+            "Scheduler API calls answered, by call type and HTTP status",
+            labels=["call", "code"],
+        )
+        for (call, code), n in sorted(dict(api.calls).items()):
+            calls.add_metric([call, str(code)], n)
+        yield calls
+        yield GaugeMetricFamily(
+            "pydcos_mesos_api_streams", "Open scheduler API event streams", value=len(api.streams)
+        )
+        yield CounterMetricFamily(
+            "pydcos_mesos_api_events", "Events streamed to frameworks", value=api.events_streamed
+        )
+        yield CounterMetricFamily(
+            "pydcos_mesos_api_streams_cut",
+            "Streams closed because their client read too slowly",
+            value=api.streams_cut,
+        )
+
+
 class MesosApiService:
     """The ``LeaderService`` serving Mesos' v1 APIs (``--services mesos_api``)."""
 
@@ -125,6 +158,9 @@ class MesosApiService:
         ]
 
     def routes(self, ctx: ServiceContext) -> list[web.RouteDef]:
+        add_collector = getattr(ctx.gateway, "add_metrics_collector", None)
+        if add_collector is not None:
+            add_collector(SchedulerApiMetrics(self._api(ctx)))
         routes = self._api(ctx).routes()
         try:
             from actors.mesos_api._operator import operator_routes  # H7's operator API

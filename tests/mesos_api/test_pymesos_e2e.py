@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -253,6 +254,20 @@ def test_bad_calls_get_4xx_naming_the_field(cluster: E2ECluster) -> None:
     sub = {"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "x"}}}
     status, text = post(json.dumps(sub).encode(), json_h)
     assert status == 400 and "framework_info.name" in text
+    # Counted on the leader's /metrics (read with Prometheus' own parser).
+    from prometheus_client.parser import text_string_to_metric_families
+
+    leader_metrics = urlsplit(url)._replace(path="/metrics").geturl()
+    with urllib.request.urlopen(leader_metrics, timeout=10) as r:
+        families = {f.name: f for f in text_string_to_metric_families(r.read().decode())}
+    counted = {
+        (s.labels["call"], s.labels["code"]): s.value
+        for s in families["pydcos_mesos_api_calls"].samples
+        if s.name.endswith("_total")
+    }
+    assert counted[("REVIVE", "400")] >= 1 and counted[("REVIVE", "403")] >= 1
+    assert counted[("SUBSCRIBE", "400")] >= 1
+    assert "pydcos_mesos_api_streams" in families
 
 
 class RawScheduler:

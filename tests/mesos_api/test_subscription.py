@@ -19,6 +19,8 @@ def subscription(max_queued_bytes: int = 1 << 20) -> tuple[Subscription, Any]:
         max_queued_bytes=max_queued_bytes,
         by_framework={},
         offer_times=deque(maxlen=10),
+        events_streamed=0,
+        streams_cut=0,
         loop=None,
         master_info=lambda master_id: {"id": master_id},
     )
@@ -87,7 +89,7 @@ def test_a_refused_subscription_is_an_error_event_then_the_end_of_the_stream() -
 
 
 def test_a_client_that_stops_reading_is_cut_off_at_the_bound() -> None:
-    sub, _ = subscription(max_queued_bytes=1000)
+    sub, api = subscription(max_queued_bytes=1000)
     pushed = 0
     while sub.closed is None:
         sub._on_event("heartbeat", None)
@@ -95,5 +97,6 @@ def test_a_client_that_stops_reading_is_cut_off_at_the_bound() -> None:
         assert pushed < 100, "the queue grew past its bound"
     assert sub.queued == 0 and not sub.queue  # what waited is freed at once
     assert "read too slowly" in sub.closed
+    assert (api.streams_cut, api.events_streamed) == (1, pushed)
     sub._on_event("heartbeat", None)  # a closed stream queues nothing more
     assert not sub.queue
