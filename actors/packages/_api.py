@@ -67,6 +67,8 @@ log = logging.getLogger("actors.packages")
 PREFIXES = ("/package", "/cosmos/package")
 HTTP_TTL = 30.0
 """Seconds an http(s) repository is served from cache before it is fetched again."""
+CAPABILITIES = ("PACKAGE_MANAGEMENT", "METRONOME")
+CAPABILITIES_TYPE = "application/vnd.dcos.capabilities+json;charset=utf-8;version=v1"
 MAX_REPO_BYTES = 64 * 1024 * 1024
 MAX_RESOURCE_BYTES = 256 * 1024 * 1024
 FETCH_TIMEOUT = 10.0
@@ -246,7 +248,17 @@ class PackagesApi:
             for op, fn in ops:
                 out.append(web.post(f"{prefix}/{op.replace('.', '/')}", self._operation(op, fn)))
             out.append(web.get(f"{prefix}/resource", self.resource))
+        out.append(web.get("/capabilities", self.capabilities))
+        out.append(web.get("/cosmos/capabilities", self.capabilities))
         return out
+
+    async def capabilities(self, request: web.Request) -> web.StreamResponse:
+        """``GET /capabilities``: what this cluster's Cosmos offers (the DC/OS CLI asks it
+        before any ``package`` command). Static, so every master answers it."""
+        return web.Response(
+            body=json.dumps({"capabilities": [{"name": c} for c in CAPABILITIES]}).encode(),
+            headers={"Content-Type": CAPABILITIES_TYPE},
+        )
 
     def _operation(self, op: str, fn: Callable[[dict[str, Any], str], Awaitable[Any]]) -> Handler:
         async def handle(request: web.Request) -> web.StreamResponse:
@@ -346,7 +358,11 @@ class PackagesApi:
         name = _str_field(body, "packageName")
         assert name is not None
         pkg = (await self._catalog()).select(name, _str_field(body, "packageVersion", False))
-        return describe_v1(pkg) if version == "v1" else describe_v3(pkg)
+        if version == "v1":
+            return describe_v1(pkg)
+        if version == "v2":  # v2 is the bare package definition (the dcos library reads it so)
+            return describe_v3(pkg)["package"]
+        return describe_v3(pkg)
 
     async def list_versions(self, body: dict[str, Any], version: str) -> Any:
         name = _str_field(body, "packageName")

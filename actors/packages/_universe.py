@@ -333,7 +333,8 @@ def search_result(versions: Sequence[Package]) -> dict[str, Any]:
 
 
 def describe_v3(pkg: Package) -> dict[str, Any]:
-    """``describe-response`` v2/v3: ``{"package": <the package definition>}``."""
+    """``describe-response`` v3: ``{"package": <the package definition>}`` (v2 is the
+    definition alone)."""
     return {"package": dict(pkg.definition)}
 
 

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -362,6 +363,31 @@ def test_the_dashboard_catalog_installs_from_the_live_cluster(client: ClusterCli
     assert doc["args"] == {"x": "1"}  # the httpbin-like server, fetched by the agent
     status, _, answer = cosmos(client, "uninstall", {"packageName": "echo"})
     assert status == 200, answer
+
+
+@pytest.mark.skipif(
+    not os.environ.get("PYDCOS_DCOS_PYTHON"),
+    reason="the dcos 0.6.1 library needs its own Python <= 3.9 venv: set PYDCOS_DCOS_PYTHON",
+)
+def test_the_dcos_cli_library_drives_it_unmodified(client: ClusterClient) -> None:
+    script = Path(__file__).parent / "dcos_library_client.py"
+    run = subprocess.run(
+        [os.environ["PYDCOS_DCOS_PYTHON"], str(script), client.base_url()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    assert seen["enabled"] and seen["capability"]
+    assert seen["search"] == ["hello-world"]
+    assert (seen["version"], seen["versions"]) == ("0.2.0", ["0.2.0", "0.1.0"])
+    assert seen["config"] == ["hello", "service"] and seen["rendered_id"] == "/vialib"
+    assert ["/vialib", "hello-world", "0.2.0"] in seen["installed"]
+    assert "already installed" in seen["again"]
+    assert "Path: hello" in seen["bad"]  # the library's rendering of our JsonSchemaMismatch
+    assert seen["unknown"] == "Package [no-such-package] not found"
+    assert seen["after"] == []
 
 
 def _leader_pid(cluster: LocalCluster) -> int:
