@@ -98,7 +98,7 @@ class LogLine:
     """The offset after the line (its SSE id); None in plain text."""
 
 
-class LogEnd(Exception):
+class LogEnd(LogError):
     """The stream ended with an error event (an agent gone): the message names it."""
 
 

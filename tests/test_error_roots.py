@@ -16,6 +16,7 @@ ROOTS = [
     ("actors.framework", "FrameworkToolkitError"),
     ("actors.gateway", "GatewayError"),
     ("actors.l4lb", "L4lbError"),
+    ("actors.logs", "LogsError"),
     ("actors.marathon", "MarathonError"),
     ("actors.master", "MasterError"),
     ("actors.mesos_api", "MesosApiError"),
