@@ -140,6 +140,15 @@ def test_three_instances_resolve_by_a_and_srv_through_every_master(cluster: Loca
     assert len(vips) == 1 and ipaddress.IPv4Address(vips.pop()) in ipaddress.ip_network(
         "127.128.0.0/9"
     )
+    # the DNS figures on /metrics, read back by the Prometheus parser
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(masters(cluster)[0]["http_url"] + "/metrics", timeout=10) as r:
+        families = {f.name: f for f in text_string_to_metric_families(r.read().decode())}
+    udp = [
+        s.value for s in families["pydcos_dns_queries"].samples if s.labels == {"transport": "udp"}
+    ]
+    assert udp and udp[0] > 0 and families["pydcos_dns_ready"].samples[0].value == 1
     # every task was told where the cluster's DNS is
     expected = ",".join(f"{h}:{p}" for h, p in (dns_of(m) for m in masters(cluster)))
     files = glob.glob(
