@@ -128,7 +128,15 @@ class Paths:
 GLOBAL_TIMEOUTS = {"connect": "2s", "client": "5m", "server": "5m"}
 
 
-def render_config(model: HaproxyModel, paths: Paths, *, hard_stop_after: float = 5.0) -> str:
+HARD_STOP_AFTER = 30.0
+"""Seconds an old worker may keep its connections after a reload before it exits: a
+VIP added anywhere reloads the one HAProxy every VIP shares, so a long-lived connection
+through another VIP gets this long to finish (and no old process outlives it)."""
+
+
+def render_config(
+    model: HaproxyModel, paths: Paths, *, hard_stop_after: float = HARD_STOP_AFTER
+) -> str:
     """The whole configuration for ``model`` (see the module docstring)."""
     lines = [
         "# written by pydcos l4lb: every change is overwritten",

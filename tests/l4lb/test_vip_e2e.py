@@ -4,8 +4,9 @@ a real agent running native tasks, real HAProxy, real ZooKeeper.
 One cluster for the module, in order: an app with 3 instances behind ``VIP_0``; plain
 HTTP through the VIP reaches all three; HAProxy's own runtime API (``show servers
 state``) on every master lists them; a killed instance leaves every HAProxy while a
-request loop through the VIP sees no failure; a SIGKILLed HAProxy comes back with the
-backends; after a leader SIGKILL the VIP still answers and still follows the tasks.
+request loop through the VIP sees no failure; a rolling upgrade with health checks
+fails no request either; a SIGKILLed HAProxy comes back with the backends; after a
+leader SIGKILL the VIP still answers and still follows the tasks.
 """
 
 from __future__ import annotations
@@ -237,6 +238,23 @@ def test_vip_reaches_every_healthy_instance_and_follows_kills_and_crashes(
     assert loop.failed == [], loop.failed[:5]
     remaining = want - {gone}
 
+    # a rolling upgrade with health checks: zero failed requests through the VIP, and
+    # the VIP ends on the new instances only
+    with _Loop(through) as loop:
+        wait_for(lambda: loop.ok >= 10, 20, "the request loop running")
+        upgrade = f"{url}{APPS}{APP}?force=true"
+        status, body = _json(upgrade, "PATCH", {"env": {"VERSION": "2"}})
+        assert status == 200, body
+        wait_for(lambda: _json(f"{url}/marathon/v2/deployments")[1] == [], 60, "upgraded")
+        new = {("127.0.0.1", t["ports"][0]) for t in _json(f"{url}{APPS}{APP}/tasks")[1]["tasks"]}
+        assert len(new) == 2 and not new & remaining
+        for m in c.masters:
+            wait_for(partial(_has_exactly, m.pid, new), 10, f"{m.name} on the new instances")
+    assert loop.failed == [], loop.failed[:5]
+    assert loop.ok > 0
+    remaining = new
+    tasks = _json(f"{url}{APPS}{APP}/tasks")[1]["tasks"]
+
     # HAProxy SIGKILLed: its supervisor starts it again with the current backends
     first = c.masters[0]
     found = _haproxy_sockets(first.pid)
@@ -248,7 +266,7 @@ def test_vip_reaches_every_healthy_instance_and_follows_kills_and_crashes(
         "a new haproxy",
     )
     wait_for(lambda: _ready_backends(first.pid) == remaining, 5, "backends restored")
-    assert _get(through) in {t["id"] for t in tasks[1:]}
+    assert _get(through) in {t["id"] for t in tasks}
 
     # leader SIGKILL: the other master's HAProxy keeps answering and follows the new leader
     os.kill(leader.pid, signal.SIGKILL)
@@ -258,8 +276,8 @@ def test_vip_reaches_every_healthy_instance_and_follows_kills_and_crashes(
         new_leader = c.serving_leader(timeout=60)
         assert new_leader is survivor
         patch = f"{new_leader.http_url}{APPS}{APP}?force=true"
-        status, body = _json(patch, "PATCH", {"instances": 1})
-        assert status == 200, body
+        # Marathon answers 503 until it has loaded its state on the new leader
+        wait_for(lambda: _json(patch, "PATCH", {"instances": 1})[0] == 200, 30, "scaled down")
         wait_for(lambda: len(_ready_backends(survivor.pid)) == 1, 40, "scaled down to one")
     assert loop.failed == [], loop.failed[:5]
     with contextlib.suppress(Exception):
