@@ -135,7 +135,16 @@ def expire_frameworks(s: MasterState, now: float, out: list[Effect]) -> None:
 
 
 def remove_framework(s: MasterState, fw: FrameworkRecord, now: float, out: list[Effect]) -> None:
-    """Forget a framework for good: rescind its offers, kill its tasks, unpersist it."""
+    """Forget a framework for good: rescind its offers, kill its tasks, unpersist it. A
+    connected framework is told (Mesos' "Framework has been removed" error), so one
+    torn down by an operator stops instead of calling a master that forgot it."""
+    if fw.connected and fw.address:
+        out.append(
+            Send(
+                fw.address,
+                p.FrameworkError(f"framework {fw.framework_id} has been removed", "Teardown"),
+            )
+        )
     for offer_id in list(fw.offers):
         rescind(s, offer_id, out, notify=False)
     for task_id in sorted(fw.tasks):
