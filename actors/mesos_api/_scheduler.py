@@ -171,9 +171,10 @@ class Subscription:
                 self.push({"type": "RESCIND", "rescind": {"offer_id": {"value": oid}}})
             self.offers.clear()
         elif kind == "error":
-            if m.call == "Subscribe":
+            if m.call in ("Subscribe", "Teardown"):
+                # Refused, or removed (an operator's TEARDOWN): Mesos' ERROR, then the end.
                 self.push({"type": "ERROR", "error": {"message": m.message}})
-                self.close(f"subscription refused: {m.message}")
+                self.close(f"the master ended the framework: {m.message}")
             else:
                 # A call that raced a rescind: the task updates (TASK_DROPPED) say it.
                 log.info(

@@ -85,7 +85,7 @@ def test_a_refused_subscription_is_an_error_event_then_the_end_of_the_stream() -
     sub, _ = subscription()
     sub._on_event("error", p.FrameworkError("FrameworkInfo: name '' ...", "Subscribe"))
     assert streamed(sub) == [{"type": "ERROR", "error": {"message": "FrameworkInfo: name '' ..."}}]
-    assert sub.closed is not None and sub.closed.startswith("subscription refused")
+    assert sub.closed is not None and sub.closed.startswith("the master ended the framework")
 
 
 def test_a_client_that_stops_reading_is_cut_off_at_the_bound() -> None:
