@@ -80,14 +80,15 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class _Cached:
     stamp: Any
     packages: list[Package]
+    generation: int
+    """Bumped on every (re)load: the catalog is rebuilt when one of its inputs changed."""
 
 
 def _error(exc: PackagesError) -> web.Response:
-    return web.Response(
-        status=exc.status,
-        body=json.dumps(exc.body()).encode(),
-        headers={"Content-Type": _media.ERROR_TYPE},
-    )
+    headers = {"Content-Type": _media.ERROR_TYPE}
+    if exc.status == 503:
+        headers["Retry-After"] = "1"  # not yet (election, start-up): clients retry
+    return web.Response(status=exc.status, body=json.dumps(exc.body()).encode(), headers=headers)
 
 
 def _str_field(body: dict[str, Any], name: str, required: bool = True) -> str | None:
@@ -123,6 +124,7 @@ class Repositories:
 
     def __init__(self) -> None:
         self.cache: dict[str, _Cached] = {}
+        self.loads = 0
         self.catalog_key: tuple[Any, ...] | None = None
         self.catalog: Catalog | None = None
 
@@ -156,12 +158,13 @@ class Repositories:
                 log.warning("packages: repository %s unreadable, serving the last copy", uri)
                 return cached.packages
             raise
-        self.cache[uri] = _Cached(stamp, packages)
+        self.loads += 1
+        self.cache[uri] = _Cached(stamp, packages, self.loads)
         return packages
 
     async def catalog_of(self, repos: list[dict[str, str]], now: float) -> Catalog:
         lists = [await self.load(r["uri"], now) for r in repos]
-        key = tuple(id(x) for x in lists)
+        key = tuple((r["uri"], self.cache[r["uri"]].generation) for r in repos)
         if self.catalog is None or key != self.catalog_key:
             self.catalog = Catalog(lists)
             self.catalog_key = key
