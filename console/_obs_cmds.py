@@ -136,7 +136,9 @@ class LogReader:
         headers = {"Accept": "text/event-stream" if follow else "text/plain"}
         if self.last_id is not None:
             headers["Last-Event-ID"] = self.last_id
-        elif self.lines >= 0:
+        elif self.lines == 0:
+            query["cursor"] = "END"  # new lines only
+        elif self.lines > 0:
             query["skip"] = -self.lines
         url = self.path + ("?" + urlencode(query) if query else "")
         conn.request("GET", url, headers=headers)
