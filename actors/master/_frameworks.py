@@ -169,6 +169,8 @@ def remove_framework(s: MasterState, fw: FrameworkRecord, now: float, out: list[
             t.last_status = status
             _watch.task_updated(s, t, status)
     del s.frameworks[fw.framework_id]
+    fw.connected, fw.disconnected_at = False, now
+    s.completed_frameworks.append(fw)
     out.append(Unpersist("frameworks", fw.framework_id))
     s.dirty = True
     _watch.framework_removed(s, fw)

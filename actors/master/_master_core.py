@@ -87,6 +87,7 @@ class MasterCore(MasterState):
             address=address,
             wall_offset=wall_offset,
             completed=deque(maxlen=config.completed_tasks_kept),
+            completed_frameworks=deque(maxlen=config.completed_frameworks_kept),
             last_ping=now,
         )
         for doc in recovered_agents:

@@ -53,6 +53,9 @@ class MasterConfig:
     """Told to frameworks in ``Subscribed``."""
     completed_tasks_kept: int = 1000
     """Finished tasks remembered for the state endpoint and reconciliation."""
+    completed_frameworks_kept: int = 50
+    """Removed frameworks remembered for the state endpoints (Mesos'
+    ``--max_completed_frameworks``)."""
     weights: dict[str, float] = field(default_factory=dict)
     """Role weights for DRF."""
     quotas: dict[str, Quota] = field(default_factory=dict)
@@ -194,6 +197,8 @@ class MasterState:
     """Live tasks by ``(framework_id, task_id)``."""
     completed: deque[TaskRecord] = field(default_factory=deque)
     """Terminal tasks, newest last, at most ``config.completed_tasks_kept``."""
+    completed_frameworks: deque[FrameworkRecord] = field(default_factory=deque)
+    """Removed frameworks, newest last, at most ``config.completed_frameworks_kept``."""
     alloc_config: AllocatorConfig = field(default_factory=AllocatorConfig)
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     """Serial numbers for minted ids."""

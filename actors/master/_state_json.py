@@ -162,7 +162,7 @@ def frameworks_json(core: MasterCore) -> dict[str, Any]:
     """``/mesos/master/frameworks``."""
     return {
         "frameworks": [framework_json(core, fw) for fw in core.frameworks.values()],
-        "completed_frameworks": [],
+        "completed_frameworks": [framework_json(core, fw) for fw in core.completed_frameworks],
         "unregistered_frameworks": [],
     }
 
@@ -249,7 +249,7 @@ def state_json(
             "slaves": [agent_json(a, core.wall_offset) for a in agents],
             "recovered_slaves": [],
             "frameworks": [framework_json(core, fw) for fw in core.frameworks.values()],
-            "completed_frameworks": [],
+            "completed_frameworks": [framework_json(core, fw) for fw in core.completed_frameworks],
             "orphan_tasks": [],
             "unregistered_frameworks": [],
         }

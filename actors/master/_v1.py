@@ -435,10 +435,10 @@ def v1_get_agents(s: MasterState) -> dict[str, Any]:
 
 
 def v1_get_frameworks(s: MasterState) -> dict[str, Any]:
-    """``Response.GetFrameworks`` (removed frameworks are not remembered)."""
+    """``Response.GetFrameworks``: live frameworks, then the last removed ones."""
     return {
         "frameworks": [v1_framework(s, fw) for fw in s.frameworks.values()],
-        "completed_frameworks": [],
+        "completed_frameworks": [v1_framework(s, fw) for fw in s.completed_frameworks],
     }
 
 

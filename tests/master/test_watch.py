@@ -219,6 +219,11 @@ def test_frameworks_added_updated_on_disconnect_and_removed_on_teardown() -> Non
     assert killed.event["task_updated"]["state"] == "TASK_KILLED"
     assert killed.event["task_updated"]["status"]["reason"] == "REASON_FRAMEWORK_REMOVED"
     assert removed.event["framework_removed"]["framework_info"]["name"] == "marathon"
+    # The master remembers it (bounded), as Mesos' completed_frameworks.
+    (done,) = w.core.operator(p.OperatorCall("GET_FRAMEWORKS"), w.now)[0]["get_frameworks"][
+        "completed_frameworks"
+    ]
+    assert done["framework_info"]["id"] == {"value": w.fid} and done["active"] is False
     # The Unpersist of the framework comes before anyone is told it is gone.
     kinds = [type(e) for e in out]
     assert kinds.index(Unpersist) < max(i for i, e in enumerate(out) if isinstance(e, Send))

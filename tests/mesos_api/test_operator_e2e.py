@@ -186,6 +186,9 @@ def test_service_list_and_shutdown(cluster: E2ECluster) -> None:
     assert r.returncode == 0, r.stderr
     names = {f["name"] for f in json.loads(_cli(cluster, "service", "list", "--json").stdout)}
     assert "doomed" not in names
+    r = _cli(cluster, "service", "list", "--completed")
+    doomed = next(line.split() for line in r.stdout.splitlines() if line.startswith("doomed"))
+    assert doomed[2] == "False" and doomed[-1] == fw.framework_id
     bad = _cli(cluster, "service", "shutdown", "no-such-framework")
     assert bad.returncode != 0 and "no-such-framework" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
