@@ -284,12 +284,14 @@ class RawScheduler:
         self.stream_id = self.resp.getheader("Mesos-Stream-Id") or ""
         self.events: list[dict[str, Any]] = []
         self.framework_id = ""
+        self.ended = False
         threading.Thread(target=self._read, daemon=True).start()
         sub = self.wait("SUBSCRIBED")
         self.framework_id = sub["subscribed"]["framework_id"]["value"]
 
     def _read(self) -> None:
         decoder = Decoder()
+        self.ended = False
         with contextlib.suppress(Exception):
             while chunk := self.resp.read1(65536):
                 for record in decoder.feed(chunk):
@@ -299,6 +301,7 @@ class RawScheduler:
                     if "uuid" in status:  # the agent sends the next update after this one's ack
                         ack = {k: status[k] for k in ("agent_id", "task_id", "uuid")}
                         self.call("ACKNOWLEDGE", acknowledge=ack)
+        self.ended = True
 
     def wait(
         self, kind: str, pred: Callable[[dict[str, Any]], bool] = lambda e: True
@@ -451,6 +454,22 @@ def test_shutdown_update_framework_message_and_request_calls(cluster: E2ECluster
         assert fw.call("SHUTDOWN", shutdown=shutdown) == (202, "")
         fw.wait("UPDATE", lambda e: e["update"]["status"]["state"] == "TASK_KILLED")
         assert fw.call("TEARDOWN") == (202, "")
+    finally:
+        fw.close()
+
+
+def test_an_operator_teardown_ends_the_framework_with_an_error_event(cluster: E2ECluster) -> None:
+    leader = cluster.serving_leader().http_url
+    fw = RawScheduler(leader + "/api/v1/scheduler", {"name": "doomed", "user": "root"})
+    try:
+        teardown = {"type": "TEARDOWN", "teardown": {"framework_id": {"value": fw.framework_id}}}
+        status, text = call(
+            leader + "/api/v1", json.dumps(teardown).encode(), {"Content-Type": "application/json"}
+        )
+        assert status in (200, 202), text
+        error = fw.wait("ERROR")
+        assert "has been removed" in error["error"]["message"]
+        wait_for(lambda: fw.ended, 10, "the stream to end")
     finally:
         fw.close()
 
