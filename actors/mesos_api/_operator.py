@@ -367,6 +367,8 @@ def operator_routes(ctx: Any, max_stream_bytes: int = DEFAULT_STREAM_BUFFER) -> 
         if call.type == "TEARDOWN":
             return await _teardown(gateway, call)
         if call.type == "SUBSCRIBE":
+            # The master actor must be up (503 while this master is still starting).
+            await gateway.ask_master(p.OperatorCall("GET_WEIGHTS"))
             return await _subscribe(request, call, relay_ref, max_stream_bytes)
         field = UPDATE_FIELDS.get(call.type)
         answer = await gateway.ask_master(
