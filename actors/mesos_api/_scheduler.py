@@ -45,7 +45,7 @@ from actors.mesos_api._errors import BadCall
 from actors.mesos_api._recordio import encode_event
 from actors.resources import Resources
 from actors.task_states import TERMINAL_STATES
-from runtime import ActorRef, Node
+from runtime import ActorRef, Node, RuntimeSystemError
 
 log = logging.getLogger("actors.mesos_api")
 
@@ -414,12 +414,19 @@ class SchedulerApi:
         loop = asyncio.get_running_loop()
         name = f"mesos-sub-{next(self._names)}-{stream_id[:8]}"
         try:
-            sub.bridge = await loop.run_in_executor(
-                None,
-                lambda: self.node.spawn(
-                    Bridge, info, master=self.master_address, post=sub.post, name=name
-                ),
-            )
+            try:
+                sub.bridge = await loop.run_in_executor(
+                    None,
+                    lambda: self.node.spawn(
+                        Bridge, info, master=self.master_address, post=sub.post, name=name
+                    ),
+                )
+            except RuntimeSystemError as exc:  # the node is shutting down, the master gone
+                return web.json_response(
+                    {"message": f"cannot subscribe now: {exc}; retry"},
+                    status=503,
+                    headers={"Retry-After": "1"},
+                )
             await resp.prepare(request)
             await self._pump(request, sub, resp)
         finally:
