@@ -19,8 +19,8 @@ and the ``MasterCollector`` behind this master's ``/metrics`` (registered with
 from __future__ import annotations
 
 import json
-import re
 import logging
+import re
 import threading
 import urllib.request
 from collections.abc import Iterable
@@ -45,6 +45,14 @@ PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"message": message}, status=status)
+
+
+def with_cluster(doc: Any, cluster: str) -> Any:
+    """dcos-metrics' ``dimensions.cluster_id``: the agent does not know the cluster's
+    name, the master does (``--cluster``)."""
+    if isinstance(doc, dict) and isinstance(doc.get("dimensions"), dict):
+        doc["dimensions"]["cluster_id"] = cluster or ""
+    return doc
 
 
 class MetricsService:
@@ -77,7 +85,7 @@ class MetricsService:
                     ),
                     content_type="application/json",
                 ) from None
-            return agent_id, reply
+            return agent_id, with_cluster(reply, getattr(gateway.about, "cluster", ""))
 
         async def node(request: web.Request) -> web.StreamResponse:
             _, doc = await ask(request, GetMetrics("node"))

@@ -124,7 +124,7 @@ def test_metrics_end_to_end(cluster: LocalCluster) -> None:
     # a CPU burner uses about one core (its limit), through the standby
     def burning() -> dict[str, Any] | None:
         doc = get_json(sb + "/containers/" + ids["burn"])
-        return doc if values(doc).get("cpus.usage", 0) > 0.7 else None
+        return doc if values(doc).get("cpus.usage", 0) > 0.6 else None
 
     doc = wait_for(burning, timeout=60, what="the burner near one core", interval=0.5)
     v = values(doc)
