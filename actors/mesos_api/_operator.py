@@ -95,6 +95,10 @@ DEFAULT_STREAM_BUFFER = 8 * 1024 * 1024
 
 RELAY_ACTOR = "operator-events"
 
+OPERATOR_PATHS = ("/api/v1", "/mesos/api/v1", "/api/v1/operator", "/mesos/api/v1/operator")
+"""Mesos' operator endpoint (Admin Router's ``/mesos`` prefix too), and the
+``/api/v1/operator`` path pymesos' ``MesosOperatorMasterDriver`` posts to."""
+
 
 class CallRejected(MesosApiError):
     """A request that is not an operator call pydcos answers: HTTP ``status`` and why."""
@@ -382,7 +386,7 @@ def operator_routes(ctx: Any, max_stream_bytes: int = DEFAULT_STREAM_BUFFER) -> 
             return web.Response(status=200)
         return web.json_response(answer)
 
-    return [web.post(path, handler) for path in ("/api/v1", "/mesos/api/v1")]
+    return [web.post(path, handler) for path in OPERATOR_PATHS]
 
 
 def _error(status: int, message: str) -> web.Response:

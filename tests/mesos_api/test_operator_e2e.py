@@ -194,6 +194,76 @@ def test_service_list_and_shutdown(cluster: E2ECluster) -> None:
     assert len(bad.stderr.strip().splitlines()) == 1
 
 
+class PymesosOperator:
+    """pymesos' ``OperatorMaster``: records the callbacks its driver makes."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+        self.lock = threading.Lock()
+
+    def _record(self, name: str, arg: Any) -> None:
+        with self.lock:
+            self.calls.append((name, arg))
+
+    # pymesos' callback names
+    def taskAdded(self, task_info: Any) -> None:
+        self._record("taskAdded", task_info)
+
+    def taskUpdated(self, task_info: Any) -> None:
+        self._record("taskUpdated", task_info)
+
+    def frameworkAdded(self, framework_info: Any) -> None:
+        self._record("frameworkAdded", framework_info)
+
+    def frameworkUpdated(self, framework_info: Any) -> None:
+        self._record("frameworkUpdated", framework_info)
+
+    def frameworkRemoved(self, framework_info: Any) -> None:
+        self._record("frameworkRemoved", framework_info)
+
+    def agentAdded(self, agent_info: Any) -> None:
+        self._record("agentAdded", agent_info)
+
+    def agentRemoved(self, agent_id: Any) -> None:
+        self._record("agentRemoved", agent_id)
+
+    def seen(self, name: str) -> list[Any]:
+        with self.lock:
+            return [arg for n, arg in self.calls if n == name]
+
+
+def test_pymesos_operator_driver_through_a_standby(cluster: E2ECluster) -> None:
+    from pymesos import MesosOperatorMasterDriver
+
+    (standby,) = cluster.standbys()
+    operator = PymesosOperator()
+    driver = MesosOperatorMasterDriver(standby.http_url.removeprefix("http://"), operator)
+    driver.start()
+    try:
+        assert driver.getHealth() == {"type": "GET_HEALTH", "get_health": {"healthy": True}}
+        driver.updateWeights([{"role": "pm", "weight": 1.5}])
+        infos = driver.getWeights()["get_weights"]["weight_infos"]
+        assert {"role": "pm", "weight": 1.5} in infos
+        fw = cluster.framework("pm-watched")
+        wait_for(
+            lambda: [
+                f
+                for f in operator.seen("frameworkAdded")
+                if f["framework_info"]["name"] == "pm-watched"
+            ],
+            20,
+            "pymesos' frameworkAdded callback",
+        )
+        fw.close(teardown=True)
+        wait_for(
+            lambda: [f for f in operator.seen("frameworkRemoved") if f["name"] == "pm-watched"],
+            20,
+            "pymesos' frameworkRemoved callback",
+        )
+    finally:
+        driver.stop()
+
+
 def test_weights_survive_a_leader_sigkill(cluster: E2ECluster) -> None:
     leader = cluster.leader()
     update = {
@@ -215,9 +285,7 @@ def test_weights_survive_a_leader_sigkill(cluster: E2ECluster) -> None:
         r = call(new, {"type": "GET_WEIGHTS"})
         return r.json()["get_weights"]["weight_infos"] if r.status == 200 else None
 
-    assert wait_for(weights, 30, "GET_WEIGHTS on the new leader") == [
-        {"weight": 2.5, "role": "ops"}
-    ]
+    assert {"weight": 2.5, "role": "ops"} in wait_for(weights, 30, "GET_WEIGHTS on the new leader")
     roles = {r["name"]: r for r in cluster.get("roles", new)["roles"]}
     assert roles["ops"]["weight"] == 2.5
     # and the stream works on the new leader too
