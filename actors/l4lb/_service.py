@@ -23,6 +23,7 @@ the documented fallback, slower and without HAProxy's runtime API.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from aiohttp import web
@@ -87,7 +88,37 @@ class L4lbService:
         ]
 
     def routes(self, ctx: ServiceContext) -> list[web.RouteDef]:
+        add = getattr(ctx.gateway, "add_metrics_collector", None)
+        if add is not None:
+            add(VipCollector(self.view))
         return vip_routes(self.view)
+
+
+class VipCollector:
+    """``/metrics``: VIPs, backends per VIP, HAProxy reloads and restarts (Prometheus)."""
+
+    def __init__(self, view: VipView) -> None:
+        self.view = view
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        table, facts = self.view.snapshot()
+        yield GaugeMetricFamily("pydcos_l4lb_vips", "VIPs this master serves", value=len(table))
+        backends = GaugeMetricFamily(
+            "pydcos_l4lb_backends", "Backends of each VIP", labels=["vip", "address"]
+        )
+        for vip in table.values():
+            backends.add_metric(
+                [f"{vip.hostname or vip.address}:{vip.port}", vip.ident], len(vip.backends)
+            )
+        yield backends
+        yield CounterMetricFamily(
+            "pydcos_l4lb_haproxy_reloads", "HAProxy reloads (VIP set changes)", facts["reloads"]
+        )
+        yield CounterMetricFamily(
+            "pydcos_l4lb_haproxy_restarts", "HAProxy restarts after it died", facts["restarts"]
+        )
 
 
 def vip_routes(view: VipView) -> list[web.RouteDef]:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from actors.l4lb import ready_servers
 from actors.l4lb._process import _ask
@@ -142,6 +143,23 @@ def _lacks(pid: int, gone: tuple[str, int]) -> bool:
     return gone not in _ready_backends(pid)
 
 
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(entry.name))
+    return out
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return b"haproxy" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
+
+
 def _get(url: str) -> str:
     with urllib.request.urlopen(url, timeout=5) as r:
         return str(r.read().decode().strip())
@@ -214,6 +232,16 @@ def test_vip_reaches_every_healthy_instance_and_follows_kills_and_crashes(
         wait_for(partial(_has_exactly, m.pid, want), 10, f"{m.name}'s haproxy")
     address = vip["address"]
     through = f"http://{address}/id"
+    # Prometheus' own parser reads the l4lb's figures on a standby's /metrics
+    text = http_request(f"{c.masters[-1].http_url}/metrics").body.decode()
+    samples = {
+        s.name: s
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name.startswith("pydcos_l4lb_")
+    }
+    assert samples["pydcos_l4lb_backends"].value == 3
+    assert samples["pydcos_l4lb_backends"].labels["address"] == address
 
     # plain HTTP through the VIP reaches all three instances
     seen: set[str] = set()
@@ -245,7 +273,7 @@ def test_vip_reaches_every_healthy_instance_and_follows_kills_and_crashes(
         upgrade = f"{url}{APPS}{APP}?force=true"
         status, body = _json(upgrade, "PATCH", {"env": {"VERSION": "2"}})
         assert status == 200, body
-        wait_for(lambda: _json(f"{url}/marathon/v2/deployments")[1] == [], 60, "upgraded")
+        wait_for(lambda: _json(f"{url}/marathon/v2/deployments")[1] == [], 90, "upgraded")
         new = {("127.0.0.1", t["ports"][0]) for t in _json(f"{url}{APPS}{APP}/tasks")[1]["tasks"]}
         assert len(new) == 2 and not new & remaining
         for m in c.masters:
@@ -268,8 +296,15 @@ def test_vip_reaches_every_healthy_instance_and_follows_kills_and_crashes(
     wait_for(lambda: _ready_backends(first.pid) == remaining, 5, "backends restored")
     assert _get(through) in {t["id"] for t in tasks}
 
-    # leader SIGKILL: the other master's HAProxy keeps answering and follows the new leader
+    # leader SIGKILL: its HAProxy goes with it (PDEATHSIG; the worker follows its master,
+    # cutting the connections it held); the other master's HAProxy, on the same
+    # addresses, answers every new request and follows the new leader
+    doomed = _haproxy_sockets(leader.pid)
+    assert doomed is not None
+    doomed_worker = _children(doomed[0])
     os.kill(leader.pid, signal.SIGKILL)
+    for pid in (doomed[0], *doomed_worker):
+        wait_for(partial(_gone, pid), 10, f"the killed leader's haproxy {pid} gone")
     survivor = next(m for m in c.masters if m is not leader)
     with _Loop(through) as loop:
         wait_for(lambda: loop.ok >= 10, 20, "requests through the VIP after the kill")
