@@ -349,11 +349,7 @@ def operator_routes(ctx: Any, max_stream_bytes: int = DEFAULT_STREAM_BUFFER) -> 
 
     async def handler(request: web.Request) -> web.StreamResponse:
         gateway = ctx.gateway
-        if gateway is not None and not gateway.is_leading():
-            leader = gateway.leader_http_url()
-            if leader is None:
-                return _error(503, "no master is leading; an election is in progress")
-            raise web.HTTPTemporaryRedirect(leader + str(request.rel_url))
+        _to_leader(gateway, request)
         body = await request.read()
         try:
             call = parse_call(
@@ -386,7 +382,34 @@ def operator_routes(ctx: Any, max_stream_bytes: int = DEFAULT_STREAM_BUFFER) -> 
             return web.Response(status=200)
         return web.json_response(answer)
 
-    return [web.post(path, handler) for path in OPERATOR_PATHS]
+    async def teardown_v0(request: web.Request) -> web.StreamResponse:
+        """Mesos' ``POST /master/teardown`` (``frameworkId=...``, form or query): what
+        ``dcos service shutdown`` sends. Leader-only: the gateway redirects a standby."""
+        _to_leader(ctx.gateway, request)
+        form = await request.post()
+        fid = form.get("frameworkId") or request.query.get("frameworkId")
+        if not isinstance(fid, str) or not fid:
+            return _error(400, "frameworkId: missing; send frameworkId=<framework id>")
+        call = Call("TEARDOWN", {"teardown": {"framework_id": {"value": fid}}})
+        return await _teardown(ctx.gateway, call)
+
+    routes = [web.post(path, handler) for path in OPERATOR_PATHS]
+    routes += [web.post(f"{b}/teardown", teardown_v0) for b in ("/mesos/master", "/master")]
+    return routes
+
+
+def _to_leader(gateway: Any, request: web.Request) -> None:
+    """On a standby, redirect to the leader (307, as Mesos' ``api()``); 503 during an
+    election."""
+    if gateway is None or gateway.is_leading():
+        return
+    leader = gateway.leader_http_url()
+    if leader is None:
+        raise web.HTTPServiceUnavailable(
+            text=json.dumps({"message": "no master is leading; an election is in progress"}),
+            content_type="application/json",
+        )
+    raise web.HTTPTemporaryRedirect(leader + str(request.rel_url))
 
 
 def _error(status: int, message: str) -> web.Response:

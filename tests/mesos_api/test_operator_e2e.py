@@ -194,6 +194,18 @@ def test_service_list_and_shutdown(cluster: E2ECluster) -> None:
     assert len(bad.stderr.strip().splitlines()) == 1
 
 
+def test_v0_teardown_as_dcos_service_shutdown_sends_it(cluster: E2ECluster) -> None:
+    (standby,) = cluster.standbys()
+    fw = cluster.framework("doomed-v0")
+    curl = ["curl", "-sL", "-o", "/dev/null", "-w", "%{http_code}", "--post301", "--post302"]
+    url = f"{standby.http_url}/mesos/master/teardown"
+    r = subprocess.run([*curl, "-d", f"frameworkId={fw.framework_id}", url], capture_output=True)
+    assert r.stdout == b"200"
+    assert "doomed-v0" not in {f["name"] for f in cluster.get("frameworks")["frameworks"]}
+    r = subprocess.run([*curl, "-d", "frameworkId=nope", url], capture_output=True)
+    assert r.stdout == b"400"
+
+
 class PymesosOperator:
     """pymesos' ``OperatorMaster``: records the callbacks its driver makes."""
 
