@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import threading
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -131,6 +132,16 @@ def test_three_instances_resolve_by_a_and_srv_through_every_master(cluster: Loca
         masters(cluster)[-1]["http_url"] + "/mesos_dns/v1/services/_web-shop._tcp.marathon.mesos"
     )
     assert sorted(int(row["port"]) for row in rows) == sorted(ports.values())
+    base = masters(cluster)[-1]["http_url"] + "/mesos_dns/v1"
+    assert http(f"{base}/hosts/nope.marathon.mesos") == [{"host": "", "ip": ""}]  # as Mesos-DNS
+    assert http(f"{base}/version")["Service"] == "Mesos-DNS"
+    enum = http(f"{base}/enumerate")["frameworks"]
+    assert {t["id"] for f in enum if f["name"] == "marathon" for t in f["tasks"]} == set(ports)
+    try:
+        http(f"{base}/hosts/{'a' * 300}.mesos")
+        raise AssertionError("a 300-character name was accepted")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 400 and "host" in json.loads(exc.read())["message"]
     # the VIP name (the load balancer's address for /web:80), the same on every master
     vips = set()
     for p in masters(cluster):
