@@ -21,11 +21,13 @@ route and the console) after HAProxy took it.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from actors.l4lb._errors import HaproxyError
@@ -64,6 +66,22 @@ class DataPlane(Protocol):
     def stop(self) -> None: ...
 
 
+DIR_PREFIX = "pydcos-l4lb-"
+
+
+def remove_stale_dirs(root: str | None = None) -> None:
+    """Remove the HAProxy directories of master processes that are gone (a SIGKILLed
+    master cannot clean up; its HAProxy died with it). A directory names its owner's
+    PID in ``owner``; one whose owner still runs, or that names none, is left alone."""
+    for path in Path(root or tempfile.gettempdir()).glob(f"{DIR_PREFIX}*"):
+        try:
+            owner = int((path / "owner").read_text())
+            os.kill(owner, 0)
+        except (OSError, ValueError) as exc:
+            if isinstance(exc, ProcessLookupError):
+                shutil.rmtree(path, ignore_errors=True)
+
+
 class HaproxyPlane:
     """The real data plane: one supervised HAProxy in its own directory."""
 
@@ -71,7 +89,11 @@ class HaproxyPlane:
 
     def __init__(self, binary: str, directory: str | None = None) -> None:
         self._own_dir = directory is None
-        self.dir = directory or tempfile.mkdtemp(prefix="pydcos-l4lb-")
+        if directory is None:
+            remove_stale_dirs()
+            directory = tempfile.mkdtemp(prefix=DIR_PREFIX)
+            Path(directory, "owner").write_text(str(os.getpid()))
+        self.dir = directory
         self.haproxy = Haproxy(self.dir, binary)
 
     @property

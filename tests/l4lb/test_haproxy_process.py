@@ -134,3 +134,20 @@ def test_the_asyncio_fallback_serves_the_same_model(backends: list[Backend]) -> 
     finally:
         plane.stop()
     assert not plane.running
+
+
+def test_directories_of_gone_masters_are_removed(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from actors.l4lb._actor import DIR_PREFIX, remove_stale_dirs
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    for name, owner in (("dead", str(dead.pid)), ("alive", str(os.getpid())), ("none", None)):
+        d = tmp_path / f"{DIR_PREFIX}{name}"
+        d.mkdir()
+        if owner is not None:
+            (d / "owner").write_text(owner)
+    remove_stale_dirs(str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{DIR_PREFIX}alive", f"{DIR_PREFIX}none"]
