@@ -153,7 +153,14 @@ class AgentApiService:
             agent_id = request.match_info["agent_id"]
             gateway = ctx.gateway
             address = await gateway.agent_address(agent_id)
-            agent = await gateway.ask_at(address, GetAgentState(detail=True))
+            try:
+                agent = await gateway.ask_at(address, GetAgentState(detail=True))
+            except (RuntimeSystemError, TimeoutError) as exc:
+                return web.json_response(
+                    {"message": f"agent {agent_id!r} did not answer: {exc}"},
+                    status=503,
+                    headers={"Retry-After": "1"},
+                )
             if not isinstance(agent, dict) or "task_details" not in agent:
                 return web.json_response(
                     {"message": f"agent {agent_id!r} answered no state (an older agent?)"},

@@ -307,3 +307,12 @@ def test_weights_survive_a_leader_sigkill(cluster: E2ECluster) -> None:
         assert sub.seen()[0]["subscribed"]["heartbeat_interval_seconds"] == 15.0
     finally:
         sub.close()
+
+
+def test_agent_state_of_a_dead_agent_is_a_503_naming_it(cluster: E2ECluster) -> None:
+    agent_id = cluster.get("slaves", cluster.serving_leader())["slaves"][0]["id"]
+    cluster.agents[0].kill9()
+    (master, *_) = [m for m in cluster.masters if m.alive]
+    r = http_request(f"{master.http_url}/agent/{agent_id}/state", timeout=30)
+    assert r.status in (503, 404), r.body  # 404 once the leader dropped it
+    assert agent_id in r.json()["message"]
