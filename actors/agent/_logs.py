@@ -46,6 +46,7 @@ class AgentActor(Protocol):
     @property
     def clock(self) -> Any: ...
 
+
 REQUESTS: tuple[type, ...] = (p.BrowseFiles, p.ReadFile, p.FollowFile)
 """The messages the agent actor hands to ``handle``."""
 
