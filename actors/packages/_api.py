@@ -492,9 +492,10 @@ class PackagesApi:
         assert name is not None
         app_id = _str_field(body, "appId", False)
         remove_all = _bool_field(body, "all")
+        installed = await self._installed()
         found = [
             e
-            for e in await self._installed()
+            for e in installed
             if e["labels"].get(_render.NAME) == name
             and (app_id is None or e["appId"].strip("/") == app_id.strip("/"))
         ]
@@ -509,6 +510,11 @@ class PackagesApi:
                 f"Multiple apps named [{name}] are installed: [{ids}]; give appId or all",
                 {"packageName": name, "appIds": [e["appId"] for e in found]},
             )
+        still_named = {  # frameworks that installed apps other than these still run
+            e["labels"][_render.FRAMEWORK_NAME]
+            for e in installed
+            if _render.FRAMEWORK_NAME in e["labels"] and all(e is not f for f in found)
+        }
         results = []
         for e in found:
             if e["kind"] == "metronome":
@@ -526,7 +532,7 @@ class PackagesApi:
                 raise ServiceUnavailable(
                     f"uninstalling [{name}] {e['appId']}: HTTP {status}: {_marathon_errors(answer)}"
                 )
-            await self._teardown(e["labels"])
+            await self._teardown(e["labels"], still_named)
             metadata = e["packageInformation"]["packageDefinition"]
             result = {
                 "packageName": name,
@@ -538,10 +544,11 @@ class PackagesApi:
             results.append(result)
         return {"results": results}
 
-    async def _teardown(self, labels: dict[str, str]) -> None:
+    async def _teardown(self, labels: dict[str, str], still_named: set[str]) -> None:
         """A framework package's framework is torn down once its scheduler app is gone
-        (Cosmos does it through the master's ``/teardown``)."""
-        framework = labels.get(_render.FRAMEWORK_NAME)
+        (Cosmos does it through the master's ``/teardown``); see
+        ``frameworks_to_teardown`` for the ones that never are."""
+        framework = labels.get(_render.FRAMEWORK_NAME, "")
         if not framework:
             return
         from actors.protocol import Teardown
@@ -549,12 +556,14 @@ class PackagesApi:
         status, state = await self._service("GET", "/mesos/master/frameworks")
         if status != 200 or not isinstance(state, dict):
             return
-        for fw in state.get("frameworks", []):
-            if fw.get("name") == framework and fw.get("id"):
-                try:
-                    await self.ctx.gateway.ask_master(Teardown(str(fw["id"])))
-                except Exception as exc:
-                    log.warning("packages: teardown of %s failed: %s", framework, exc)
+        for fid in _render.frameworks_to_teardown(
+            framework, list(state.get("frameworks", [])), still_named
+        ):
+            try:
+                await self.ctx.gateway.ask_master(Teardown(fid))
+                log.info("packages: framework %s (%s) torn down", framework, fid)
+            except Exception as exc:
+                log.warning("packages: teardown of %s failed: %s", framework, exc)
 
     # -- repositories -----------------------------------------------------------------
 

@@ -269,3 +269,19 @@ def installation(doc: dict[str, Any], kind: str = "marathon") -> dict[str, Any] 
     if GROUP in labels:
         kind = "group"
     return {"appId": app_id, "packageInformation": info, "kind": kind}
+
+
+PLATFORM_FRAMEWORKS = frozenset({"marathon", "metronome"})
+"""Frameworks the platform itself runs: no package's uninstall ever tears them down,
+whatever its ``DCOS_PACKAGE_FRAMEWORK_NAME`` label claims."""
+
+
+def frameworks_to_teardown(
+    name: str, frameworks: list[dict[str, Any]], still_named: set[str]
+) -> list[str]:
+    """Ids of the frameworks called ``name`` (Mesos ``/frameworks`` entries) to tear down
+    once the package app that ran their scheduler is gone -- none for the platform's own
+    frameworks, none while another installed app still names ``name`` (``still_named``)."""
+    if not name or name in PLATFORM_FRAMEWORKS or name in still_named:
+        return []
+    return [str(f["id"]) for f in frameworks if f.get("name") == name and f.get("id")]

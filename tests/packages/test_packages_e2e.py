@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -363,6 +364,84 @@ def test_the_dashboard_catalog_installs_from_the_live_cluster(client: ClusterCli
     assert doc["args"] == {"x": "1"}  # the httpbin-like server, fetched by the agent
     status, _, answer = cosmos(client, "uninstall", {"packageName": "echo"})
     assert status == 200, answer
+
+
+def _framework_repo(tmp: Path) -> Path:
+    """A repository with a framework package: its app runs a pymesos scheduler."""
+    (tmp / "assets").mkdir()
+    (tmp / "assets" / "frame.py").write_text((Path(__file__).parent / "frame.py").read_text())
+    template = (
+        '{"id": "/{{name}}", "cpus": 0.1, "mem": 64, "instances": 1, "user": "{{user}}",'
+        ' "cmd": "exec {{{python}}} frame.py {{{master}}} {{framework}}",'
+        ' "fetch": [{"uri": "{{{resource.assets.uris.scheduler}}}"}],'
+        ' "labels": {"DCOS_PACKAGE_FRAMEWORK_NAME": "{{framework}}"}}'
+    )
+    repo = {
+        "packages": [
+            {
+                "packagingVersion": "3.0",
+                "name": "frame",
+                "version": "1.0",
+                "releaseVersion": 0,
+                "maintainer": "t@example.com",
+                "description": "a framework package",
+                "framework": True,
+                "marathon": {"v2AppMustacheTemplate": base64.b64encode(template.encode()).decode()},
+                "resource": {"assets": {"uris": {"scheduler": "assets/frame.py"}}},
+                "config": {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string", "default": "frame"},
+                        "framework": {"type": "string", "default": "pkg-frame"},
+                        "python": {"type": "string"},
+                        "user": {"type": "string", "default": "nobody"},
+                        "master": {"type": "string"},
+                    },
+                    "required": ["python", "master"],
+                },
+            }
+        ]
+    }
+    (tmp / "repo.json").write_text(json.dumps(repo))
+    return tmp / "repo.json"
+
+
+def _whoami() -> str:
+    import pwd
+
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+def frameworks(c: ClusterClient) -> dict[str, str]:
+    return {f["name"]: f["id"] for f in c.get("/mesos/master/frameworks")["frameworks"]}
+
+
+def test_uninstalling_a_framework_package_tears_its_framework_down_but_never_marathon(
+    cluster: LocalCluster, client: ClusterClient, tmp_path: Path
+) -> None:
+    repo = _framework_repo(tmp_path)
+    status, _, doc = cosmos(client, "repository/add", {"name": "frames", "uri": repo.as_uri()})
+    assert status == 200, doc
+    # The scheduler needs this venv's python (pymesos): run it as this test's user.
+    options = {"python": sys.executable, "master": f"zk://{cluster.zk}/mesos", "user": _whoami()}
+    status, _, doc = cosmos(client, "install", {"packageName": "frame", "options": options})
+    assert status == 200, doc
+    wait_for(lambda: "pkg-frame" in frameworks(client), timeout=30, what="pkg-frame registered")
+
+    # A package claiming to run Marathon's framework: its uninstall leaves Marathon alone.
+    impostor = {**options, "name": "impostor", "framework": "marathon"}
+    status, _, doc = cosmos(client, "install", {"packageName": "frame", "options": impostor})
+    assert status == 200, doc
+    status, _, doc = cosmos(client, "uninstall", {"packageName": "frame", "appId": "impostor"})
+    assert status == 200, doc
+    assert "marathon" in frameworks(client)
+
+    status, _, doc = cosmos(client, "uninstall", {"packageName": "frame"})
+    assert status == 200 and doc["results"][0]["appId"] == "/frame", doc
+    wait_for(lambda: "pkg-frame" not in frameworks(client), what="pkg-frame torn down")
+    assert "marathon" in frameworks(client)
+    status, _, doc = cosmos(client, "repository/delete", {"name": "frames"})
+    assert status == 200, doc
 
 
 @pytest.mark.skipif(

@@ -179,3 +179,18 @@ def test_a_group_package_labels_every_app_and_lists_once_as_the_group() -> None:
             },
         }
         build_app(parse_repository({"packages": [bare]}, "file:///r.json")[0], {}, {})
+
+
+def test_only_a_package_framework_no_other_app_runs_is_torn_down_and_never_the_platforms() -> None:
+    from actors.packages._render import frameworks_to_teardown
+
+    fws = [
+        {"id": "f-1", "name": "kafka"},
+        {"id": "f-2", "name": "kafka"},
+        {"id": "m", "name": "marathon"},
+    ]
+    assert frameworks_to_teardown("kafka", fws, set()) == ["f-1", "f-2"]
+    assert frameworks_to_teardown("kafka", fws, {"kafka"}) == []  # another instance runs it
+    assert frameworks_to_teardown("marathon", fws, set()) == []
+    assert frameworks_to_teardown("metronome", fws, set()) == []
+    assert frameworks_to_teardown("", fws, set()) == []
