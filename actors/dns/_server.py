@@ -83,8 +83,11 @@ class DnsServer:
         return f"{self.host}:{self.port}"
 
     def set_table(self, table: RecordTable) -> None:
-        """Serve ``table`` from the next query on (callable from any thread)."""
-        self.answerer = Answerer(table)
+        """Serve ``table`` from the next query on (callable from any thread); answers
+        the change leaves alike stay encoded (``Answerer.inherit``)."""
+        new = Answerer(table)
+        new.inherit(self.answerer)
+        self.answerer = new
 
     # -- lifecycle ----------------------------------------------------------------
 

@@ -88,9 +88,41 @@ class Answerer:
         self._rng = rng or random.Random()
         self._cache: dict[bytes, tuple[bytes, ...] | Forward] = {}
         self._tcp_cache: dict[bytes, tuple[bytes, ...] | Forward] = {}
+        self._origin: dict[tuple[bool, bytes], str] = {}
+        """(tcp, key) -> the name of a cached positive answer (what ``inherit`` checks)."""
+        self._last_origin: str | None = None
         self._turn = 0
         self.hits = 0
         self.misses = 0
+
+    def inherit(self, old: Answerer) -> int:
+        """Keep ``old``'s encoded answers that this table answers alike: forwarding
+        decisions, and positive answers whose records (and SRV targets' addresses) did
+        not change. A busy cluster swaps tables often; without this every swap would
+        send every hot name through the slow path again. Returns how many were kept.
+        Safe while ``old`` serves on another thread (the copies are taken under the GIL)."""
+        if old.table.config != self.table.config or not self.table.ready:
+            return 0
+        kept = 0
+        for tcp, src, dst in (
+            (False, old._cache, self._cache),
+            (True, old._tcp_cache, self._tcp_cache),
+        ):
+            try:
+                items = list(src.items())
+                origins = dict(old._origin)
+            except RuntimeError:
+                continue
+            for key, value in items:
+                if isinstance(value, Forward):
+                    dst[key] = value
+                    continue
+                name = origins.get((tcp, key))
+                if name is not None and same_records(old.table, self.table, name):
+                    dst[key] = value
+                    self._origin[(tcp, key)] = name
+                    kept += 1
+        return kept
 
     def answer(self, data: bytes, tcp: bool = False) -> bytes | Forward | None:
         """The reply to ``data`` (bytes), ``FORWARD``, or None (drop). Never raises."""
@@ -112,12 +144,15 @@ class Answerer:
             return result
         if cacheable and len(cache) >= CACHE_MAX:
             cache.clear()
+            self._origin = {k: v for k, v in self._origin.items() if k[0] != tcp}
         if isinstance(result, Forward):
             if cacheable:
                 cache[key] = result
             return result
         if cacheable:
             cache[key] = tuple(v[2:] for v in result)
+            if self._last_origin is not None:
+                self._origin[(tcp, key)] = self._last_origin
         return result[0]
 
     # -- slow path ----------------------------------------------------------------
@@ -125,6 +160,7 @@ class Answerer:
     def _slow(
         self, data: bytes, tcp: bool
     ) -> tuple[tuple[bytes, ...] | Forward | bytes | None, bool]:
+        self._last_origin = None
         if len(data) < 12:
             return None, False
         _, flags, qd, an, ns, ar = struct.unpack("!HHHHHH", data[:12])
@@ -201,6 +237,8 @@ class Answerer:
             reply = self._reply(req, rcode, edns)
             reply.add_auth(self._soa(zone, zone))
             return (self._pack(reply, limit),)
+        if not fixed:
+            self._last_origin = qname  # a plain positive answer: ``inherit`` may keep it
         orders = self._orders(a_rrs, srv_rrs)
         out = []
         for order in orders:
@@ -268,6 +306,13 @@ class Answerer:
             q=reply.questions[0],
         )
         return bytes(short.pack())
+
+
+def same_records(old: RecordTable, new: RecordTable, name: str) -> bool:
+    """Would ``name``'s positive answer be the same from both tables?"""
+    if old.a.get(name) != new.a.get(name) or old.srv.get(name) != new.srv.get(name):
+        return False
+    return all(old.a.get(s.target) == new.a.get(s.target) for s in new.srv.get(name, ()))
 
 
 def parse_reply(data: bytes) -> DNSRecord:

@@ -19,7 +19,7 @@ from actors.dns import (
     set_leader,
 )
 from actors.dns import make_query as q
-from tests.dns._events import subscribed, v1_task
+from tests.dns._events import subscribed, task_added, task_updated, v1_task
 
 CONFIG = DnsConfig(ttl=7, ns_ip="127.0.0.1")
 
@@ -214,3 +214,28 @@ def test_fuzz_any_packet_gets_a_valid_reply_forward_or_nothing(data: bytes, tcp:
     reply = DNSRecord.parse(out)
     assert reply.header.qr == 1 and out[:2] == data[:2]
     assert len(out) <= (65535 if tcp else 1232)
+
+
+def test_a_new_table_keeps_the_encoded_answers_it_would_give_alike() -> None:
+    view = ClusterView()
+    set_leader(view, "tcp://127.0.0.1:5050/master", "127.0.0.1")
+    tasks = [v1_task("w.0"), v1_task("o.0", name="other", discovery="other", ports=(32000,))]
+    view = apply_event(view, subscribed(tasks), "m1")
+    old = Answerer(build_table(view, CONFIG, 1))
+    for name, qtype in (("web-shop.marathon.mesos", "A"), ("_other._tcp.marathon.mesos", "SRV")):
+        ask(old, q(name, qtype))
+    old.answer(q("example.com", "A"))
+    ask(old, q("nope.marathon.mesos", "A"))  # negative: carries the serial, never kept
+    # other.* changes port; web-shop does not
+    view = apply_event(view, task_updated("o.0", "TASK_KILLED"), "m1")
+    view = apply_event(
+        view, task_added(v1_task("o.1", name="other", discovery="other", ports=(32001,))), "m1"
+    )
+    new = Answerer(build_table(view, CONFIG, 2))
+    assert new.inherit(old) == 1
+    ask(new, q("web-shop.marathon.mesos", "A"))
+    assert new.answer(q("example.com", "A")) is FORWARD
+    assert new.hits == 2 and new.misses == 0
+    assert [rr.rdata.port for rr in ask(new, q("_other._tcp.marathon.mesos", "SRV")).rr] == [32001]
+    assert ask(new, q("nope.marathon.mesos", "A")).auth[0].rdata.times[0] == 2
+    assert new.misses == 2
