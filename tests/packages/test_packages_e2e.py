@@ -194,6 +194,23 @@ def test_bad_inputs_get_cosmos_errors_and_install_nothing(client: ClusterClient)
     assert names == ["Universe"]
 
 
+def test_a_package_bigger_than_the_cluster_installs_and_marathon_says_why_it_waits(
+    cluster: LocalCluster, client: ClusterClient
+) -> None:
+    options = {"service": {"name": "big", "cpus": 64}}
+    status, _, doc = cosmos(client, "install", {"packageName": "redis-lite", "options": options})
+    assert status == 200 and doc["appId"] == "/big", doc
+
+    def waiting() -> Any:
+        r = cluster.cli("marathon", "app", "show", "/big", "--json")
+        return json.loads(r.stdout).get("waiting") if r.returncode == 0 else None
+
+    why = json.dumps(wait_for(waiting, what="Marathon's reason /big waits"))
+    assert "cpus: need 64" in why
+    status, _, doc = cosmos(client, "uninstall", {"packageName": "redis-lite"})
+    assert status == 200, doc
+
+
 def _write_repo(tmp: Path) -> Path:
     """A Universe repository of two packages in a directory of its own: ``tiny`` (a web
     server serving a fetched asset) and ``broken`` (renders an app Marathon refuses)."""
