@@ -1,6 +1,7 @@
 """Mesos' agent endpoints behind every master's gateway, as DC/OS' Admin Router serves
 them: ``/agent/{agent_id}/slave(1)/state`` and ``/agent/{agent_id}/state`` (also with
-``.json``).
+``.json``, and under Admin Router's legacy ``/slave/{agent_id}/``, which the DC/OS CLI's
+library reads).
 
 pydcos agents have no HTTP server: any master (a standby too) asks the agent's actor
 (``gateway.agent_address`` + ``ask_at`` with ``GetAgentState(detail=True)``) and the
@@ -178,7 +179,8 @@ class AgentApiService:
             return web.json_response(agent_state_json(agent_id, agent, frameworks, wall=wall))
 
         paths = [
-            f"/agent/{{agent_id}}/{prefix}state{ext}"
+            f"/{kind}/{{agent_id}}/{prefix}state{ext}"
+            for kind in ("agent", "slave")  # Admin Router's path, and its legacy one
             for prefix in ("slave(1)/", "")
             for ext in ("", ".json")
         ]

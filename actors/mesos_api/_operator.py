@@ -33,6 +33,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
 from aiohttp import web
 
@@ -386,8 +387,10 @@ def operator_routes(ctx: Any, max_stream_bytes: int = DEFAULT_STREAM_BUFFER) -> 
         """Mesos' ``POST /master/teardown`` (``frameworkId=...``, form or query): what
         ``dcos service shutdown`` sends. Leader-only: the gateway redirects a standby."""
         _to_leader(ctx.gateway, request)
-        form = await request.post()
-        fid = form.get("frameworkId") or request.query.get("frameworkId")
+        # Mesos reads the body as a query string whatever its Content-Type (the dcos
+        # library sends "frameworkId=..." with none).
+        body = (await request.read()).decode("utf-8", errors="replace")
+        fid = (parse_qs(body).get("frameworkId") or [""])[0] or request.query.get("frameworkId")
         if not isinstance(fid, str) or not fid:
             return _error(400, "frameworkId: missing; send frameworkId=<framework id>")
         call = Call("TEARDOWN", {"teardown": {"framework_id": {"value": fid}}})

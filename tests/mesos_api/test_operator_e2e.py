@@ -206,6 +206,56 @@ def test_v0_teardown_as_dcos_service_shutdown_sends_it(cluster: E2ECluster) -> N
     assert r.stdout == b"400"
 
 
+DCOS_LIBRARY_CLIENT = """
+import json, os, sys, tempfile
+url, doomed = sys.argv[1].rstrip("/"), sys.argv[2]
+cfg = os.path.join(tempfile.mkdtemp(), "dcos.toml")
+with open(cfg, "w") as f:
+    f.write('[core]\\ndcos_url = "{}"\\nssl_verify = "false"\\n'.format(url))
+os.chmod(cfg, 0o600)
+os.environ["DCOS_CONFIG"] = cfg
+from dcos import mesos
+client = mesos.DCOSClient()
+master = mesos.get_master(client)
+out = {"services": sorted([f["name"], f["active"], len(f["tasks"])]
+                          for f in master.frameworks(inactive=True))}
+task = master.task("opweb")
+out["directory"] = task.directory()
+out["agent_host"] = task.slave()["hostname"]
+client.shutdown_framework(doomed)
+out["after"] = sorted(f["name"] for f in mesos.get_master(client).frameworks(inactive=True))
+print(json.dumps(out))
+"""
+"""What ``dcos service``, ``dcos service shutdown`` and ``dcos task`` do, with the DC/OS
+CLI's own library (dcos 0.6.1, unmodified), run by its own Python <= 3.9."""
+
+
+@pytest.mark.skipif(
+    not os.environ.get("PYDCOS_DCOS_PYTHON"),
+    reason="the dcos 0.6.1 library needs its own Python <= 3.9 venv: set PYDCOS_DCOS_PYTHON",
+)
+def test_the_dcos_cli_library_lists_services_finds_sandboxes_and_shuts_down(
+    cluster: E2ECluster, tmp_path: Path
+) -> None:
+    script = tmp_path / "dcos_mesos_client.py"
+    script.write_text(DCOS_LIBRARY_CLIENT)
+    fw = cluster.framework("doomed-dcos")
+    (standby,) = cluster.standbys()
+    run = subprocess.run(
+        [os.environ["PYDCOS_DCOS_PYTHON"], str(script), standby.http_url, str(fw.framework_id)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    assert ["marathon", True, 1] in seen["services"]
+    assert ["doomed-dcos", True, 0] in seen["services"]
+    assert "/sandboxes/opweb." in seen["directory"]
+    assert seen["agent_host"] == "agent-1"
+    assert "doomed-dcos" not in seen["after"] and "marathon" in seen["after"]
+
+
 class PymesosOperator:
     """pymesos' ``OperatorMaster``: records the callbacks its driver makes."""
 
