@@ -15,7 +15,10 @@ Where each decision lives (all over the one ``MasterState`` of ``_state.py``):
   timeouts, teardown, revive and suppress;
 * ``_offers.py``: allocation cycles (and the last cycle's rejections, the explanation of
   waiting), declines and their filters, accepts and launch validation, rescinds;
-* ``_tasks.py``: launches, status updates, acknowledgements, kills, reconciliation.
+* ``_tasks.py``: launches, status updates, acknowledgements, kills, reconciliation;
+* ``_watch.py``: state watchers: the handlers note each change, ``handle``/``tick`` end
+  with ``_watch.flush`` (one ``Send`` of a v1 event per watcher, after the change's own
+  effects); ``_operator.py``: operator calls (``operator``).
 
 This module is the router: ``_HANDLERS`` maps each message type to its handler, and
 ``tick`` runs the periodic duties in a fixed order.
