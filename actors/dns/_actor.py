@@ -28,6 +28,7 @@ from actors.dns._records import (
     apply_event,
     build_table,
     expire_carried,
+    master_ips,
     record_inputs,
     set_leader,
     updated_key,
@@ -80,6 +81,7 @@ class DnsActor(Actor):
         leader_address: Callable[[], str | None],
         publish: Callable[[DnsServer], None] = lambda server: None,
         extra_records: Callable[[ClusterView], Mapping[str, list[str]]] = vip_records,
+        masters: Callable[[], list[str]] = list,
     ) -> None:
         super().__init__()
         self.config = config
@@ -87,6 +89,10 @@ class DnsActor(Actor):
         self.leader_address = leader_address
         self.publish = publish
         self.extra_records = extra_records
+        self.masters = masters
+        """Every master's transport address (the election's contenders), for master.mesos."""
+        self.other_masters: tuple[str, ...] = ()
+        self.ticks = 0
         self.view = ClusterView()
         self.server: DnsServer | None = None
         self.serial = 0
@@ -130,10 +136,26 @@ class DnsActor(Actor):
 
     # -- following the leader ---------------------------------------------------------
 
+    def _refresh_masters(self) -> bool:
+        """Re-read the election's contenders; True when the set of master IPs changed."""
+        try:
+            found = master_ips(self.masters())
+        except Exception as exc:
+            log.debug("dns: reading the masters: %s", exc)
+            return False
+        if found == self.other_masters:
+            return False
+        self.other_masters = found
+        leader = self.view.leader[0] if self.view.leader else None
+        ips = [ip for ip in (leader, self.host, *found) if ip]
+        self.view.masters = tuple(dict.fromkeys(ips))
+        return True
+
     def _leader(self, address: str | None) -> None:
         if address is not None:
             # During an election leader.mesos keeps naming the last leader (no NXDOMAIN).
-            set_leader(self.view, address, self.host)
+            set_leader(self.view, address, self.host, self.other_masters)
+            self._refresh_masters()
         if address != self.watching:
             self._unwatch()
             self.watching = address
@@ -190,6 +212,9 @@ class DnsActor(Actor):
 
     def _tick(self) -> None:
         now = self.clock.now()
+        self.ticks += 1
+        if self.ticks % 10 == 0 and self._refresh_masters():
+            self._request_rebuild()
         if self.watching is None:
             return
         if self.expect == 1 and now - self.sent_at >= SUBSCRIBE_RETRY:

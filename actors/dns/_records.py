@@ -429,12 +429,21 @@ def record_inputs(task: TaskView | None) -> tuple[Any, ...] | None:
     return (task.state == RUNNING, task.agent_id, task.container_ips, has_vip and task.healthy)
 
 
-def set_leader(view: ClusterView, address: str | None, own_ip: str | None = None) -> None:
-    """The leading master's actor address (``tcp://ip:port/master``) -> leader/masters."""
+def set_leader(
+    view: ClusterView, address: str | None, own_ip: str | None = None, others: tuple[str, ...] = ()
+) -> None:
+    """The leading master's actor address (``tcp://ip:port/master``) -> leader; masters:
+    the leader, this master and ``others`` (every contender in the election), deduped."""
     hp = _pid_host_port(address) if address else None
     view.leader = hp
-    masters = [ip for ip in (hp[0] if hp else None, own_ip) if ip]
+    masters = [ip for ip in (hp[0] if hp else None, own_ip, *others) if ip]
     view.masters = tuple(dict.fromkeys(masters))
+
+
+def master_ips(addresses: list[str]) -> tuple[str, ...]:
+    """Contenders' transport addresses (``tcp://ip:port``) -> their IPv4s, in order."""
+    out = [hp[0] for hp in (_pid_host_port(a) for a in addresses) if hp is not None]
+    return tuple(dict.fromkeys(out))
 
 
 # ---------------------------------------------------------------- records

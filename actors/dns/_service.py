@@ -47,6 +47,13 @@ def read_resolv_conf(path: str = RESOLV_CONF) -> list[tuple[str, int]]:
         return []
 
 
+def _contenders(client: Any) -> list[str]:
+    """Every master in the election (ZooKeeper), leader first: their transport addresses."""
+    from zk import read_contenders
+
+    return [c.address for c in read_contenders(client)] if client is not None else []
+
+
 def _salt(zk: Any) -> str:
     if not isinstance(zk, str) or not zk:
         return ""
@@ -128,6 +135,7 @@ class DnsService:
                     "leader_address": ctx.leader_address,
                     "publish": self._publish,
                     "extra_records": functools.partial(vip_records, salt=self.salt),
+                    "masters": functools.partial(_contenders, ctx.zk),
                 },
                 name=DNS_ACTOR,
             )

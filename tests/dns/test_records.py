@@ -264,3 +264,18 @@ def test_any_event_shapes_never_break_the_view_or_the_table(events: list) -> Non
         key = kind.lower()
         view = apply_event(view, {"type": kind, key: body}, "m1")
     build_table(view, CONFIG, 9)
+
+
+def test_master_mesos_lists_every_contender_once() -> None:
+    from actors.dns._records import master_ips
+
+    view = ClusterView()
+    others = master_ips(
+        ["tcp://127.0.0.1:5050", "tcp://127.0.0.2:5050", "garbage", "tcp://127.0.0.3:1"]
+    )
+    assert others == ("127.0.0.1", "127.0.0.2", "127.0.0.3")
+    set_leader(view, "tcp://127.0.0.2:5050/master", "127.0.0.3", others)
+    view = apply_event(view, subscribed([]), "m1")
+    t = build_table(view, CONFIG, 1)
+    assert t.a["leader.mesos."] == ("127.0.0.2",)
+    assert sorted(t.a["master.mesos."]) == ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
