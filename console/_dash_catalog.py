@@ -24,7 +24,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Footer, Input, Static
 
 Cosmos = Callable[[str, dict[str, Any]], Any]
 """``cosmos(op, body)`` -> Cosmos' answer (``op``: ``search``, ``describe``, ``install``);
@@ -108,6 +108,7 @@ class CatalogScreen(ModalScreen[None]):
                 yield DataTable(id="catalog-table", cursor_type="row")
                 yield Static("", id="catalog-details")
             yield Static("", id="catalog-status")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#catalog", Vertical).border_title = "Catalog"

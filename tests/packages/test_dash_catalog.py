@@ -11,7 +11,14 @@ from typing import Any
 
 from textual.widgets import DataTable, Static
 
-from actors.packages import BUNDLED_UNIVERSE, Catalog, PackagesError, build_app, parse_repository
+from actors.packages import (
+    BUNDLED_UNIVERSE,
+    Catalog,
+    PackagesError,
+    build_app,
+    build_job,
+    parse_repository,
+)
 from actors.packages import resolve_options as resolve
 from actors.packages._universe import describe_v3
 from console._dash_catalog import CatalogScreen, details, rows
@@ -35,7 +42,11 @@ class FakeCosmos:
             if op == "describe":
                 return describe_v3(pkg)
             if op == "install":
-                app = build_app(pkg, resolve(pkg.name, pkg.config, {}), {})
+                options = resolve(pkg.name, pkg.config, {})
+                if pkg.metronome_template is not None:
+                    app = build_job(pkg, options, {})
+                else:
+                    app = build_app(pkg, options, {})
                 if any(a["id"] == app["id"] for a in self.installed):
                     raise RuntimeError(f"Package [{pkg.name}] is already installed")
                 self.installed.append(app)
