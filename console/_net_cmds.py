@@ -38,11 +38,11 @@ def parse_server(text: str) -> tuple[str, int]:
 
 def query_name(name: str, qtype: str) -> str:
     """What to ask for: an app id becomes its Mesos-DNS name; names are validated."""
-    from actors.dns import app_dns_name
+    from actors.dns import app_dns_name, rfc952_label
 
     name = name.strip()
     if name.startswith("/"):
-        label = app_dns_name(name)
+        label = rfc952_label(app_dns_name(name))  # as the server names it
         if not label:
             raise ClientError(f"NAME: {name!r} is not a Marathon app id")
         name = f"_{label}._tcp.marathon.mesos" if qtype == "SRV" else f"{label}.marathon.mesos"

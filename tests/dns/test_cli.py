@@ -26,3 +26,7 @@ def test_servers() -> None:
     for bad in ("localhost:53", "127.0.0.1:0", "127.0.0.1:x", "127.0.0.1:70000"):
         with pytest.raises(ClientError, match="--server"):
             parse_server(bad)
+
+
+def test_app_ids_are_sanitised_as_the_server_names_them() -> None:
+    assert query_name("/Prod/My_App", "A") == "my-app-prod.marathon.mesos"
