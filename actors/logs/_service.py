@@ -199,6 +199,43 @@ def _http_error(status: int, message: str, **extra: Any) -> web.HTTPException:
     return cls(text=json.dumps({"message": message, **extra}), content_type="application/json")
 
 
+class LogsStats:
+    """This master's log serving, for ``/metrics`` (a prometheus_client collector).
+
+    ``pydcos_logs_follow_pending`` stays at most the number of open SSE streams however
+    slow their readers are: each holds one follow request at a time (the pull)."""
+
+    def __init__(self, pending: _Pending) -> None:
+        self.pending = pending
+        self.streams_open = 0
+        self.streams_total = 0
+        self.bytes_total = 0
+        self.sources_gone_total = 0
+
+    def collect(self) -> Any:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        yield GaugeMetricFamily(
+            "pydcos_logs_streams_open", "Log responses being written now", value=self.streams_open
+        )
+        yield GaugeMetricFamily(
+            "pydcos_logs_follow_pending",
+            "Follow requests waiting for an agent's answer",
+            value=len(self.pending),
+        )
+        yield CounterMetricFamily(
+            "pydcos_logs_streams_started", "Log responses started", value=self.streams_total
+        )
+        yield CounterMetricFamily(
+            "pydcos_logs_sent_bytes", "Log bytes written to clients", value=self.bytes_total
+        )
+        yield CounterMetricFamily(
+            "pydcos_logs_sources_gone",
+            "Log streams ended because the node serving them stopped answering",
+            value=self.sources_gone_total,
+        )
+
+
 class LogsApi:
     """The HTTP handlers of one master (see the module docstring)."""
 
@@ -214,6 +251,7 @@ class LogsApi:
         self.follow_wait = follow_wait
         self.answer_grace = answer_grace
 
+        self.stats = LogsStats(pending)
         self._agents: dict[str, str] = {}
         """Agent id -> actor address, as last learnt: a log keeps flowing through an
         election (no leader to ask) from the agent it was already read from."""
@@ -466,6 +504,7 @@ class LogsApi:
                     next_at += n
                 if chunk.data:
                     await resp.write(chunk.data)
+                    self.stats.bytes_total += len(chunk.data)
                 if not ahead:
                     return
                 at, fut = ahead.popleft()
@@ -510,6 +549,8 @@ class LogsApi:
         if first is not None:
             resp.content_length = until - start
         await resp.prepare(request)
+        self.stats.streams_open += 1
+        self.stats.streams_total += 1
         try:
             if first is not None:
                 if first.data:
@@ -517,11 +558,15 @@ class LogsApi:
             else:
                 await self._lines(resp, src, fmt, start, query)
         except SourceGone as exc:
+            self.stats.sources_gone_total += 1
             if fmt == "sse":
                 payload = {"message": str(exc), "agent_id": src.agent_id, "where": src.where}
-                await resp.write(sse_named("error", payload))
+                with _quiet():
+                    await resp.write(sse_named("error", payload))
         except ConnectionError:
             return resp  # the client went away: nothing more to say to it
+        finally:
+            self.stats.streams_open -= 1
         with _quiet():
             await resp.write_eof()
         return resp
@@ -564,7 +609,9 @@ class LogsApi:
                 if query.limit is not None and sent >= query.limit:
                     break
             if out:
-                await resp.write(b"".join(out))
+                body = b"".join(out)
+                await resp.write(body)
+                self.stats.bytes_total += len(body)
             if query.limit is not None and sent >= query.limit:
                 return
             if final and not carry:
@@ -643,4 +690,8 @@ class LogsService:
         ]
 
     def routes(self, ctx: Any) -> list[web.RouteDef]:
-        return LogsApi(ctx, self.pending, self.follow_wait).routes()
+        api = LogsApi(ctx, self.pending, self.follow_wait)
+        add = getattr(ctx.gateway, "add_metrics_collector", None)
+        if add is not None:
+            add(api.stats)
+        return api.routes()

@@ -262,6 +262,64 @@ def test_sandbox_files_api_and_traversal_refused(cluster: LocalCluster) -> None:
     assert status == 404 and "no-such-agent" in json.loads(body)["message"]
 
 
+def test_a_stalled_sse_reader_holds_one_chunk_and_no_pending_reads(cluster: LocalCluster) -> None:
+    """A client that stops reading: the master blocks writing to it and asks the agent
+    for nothing more (at most the one follow request in flight), whatever the log's
+    size; seen in the master's own Prometheus figures."""
+    import socket
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    app = cluster.state_dir / "flood.json"
+    flood = "yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c 8000000; exec sleep 100000"
+    app.write_text(json.dumps({**TICKER, "id": "/flood", "cmd": flood}))
+    assert cluster.cli("marathon", "app", "add", str(app)).returncode == 0
+    leader, standbys = masters(cluster)
+
+    def flooded() -> dict[str, Any] | None:
+        tasks = json.loads(get(leader["http_url"] + "/mesos/master/tasks")[1])["tasks"]
+        t = next((t for t in tasks if t["id"].startswith("flood.")), None)
+        if t is None or t["state"] != "TASK_RUNNING":
+            return None
+        q = urllib.parse.urlencode({"path": f"{sandbox_dir(cluster, t)}/stdout", "offset": -1})
+        url = f"{standbys[0]['http_url']}/agent/{t['slave_id']}/files/read?{q}"
+        return t if json.loads(get(url)[1])["offset"] >= 8_000_000 else None
+
+    task = wait_for(flooded, timeout=30, what="8 MB of log")
+    base = urllib.parse.urlsplit(standbys[0]["http_url"])
+
+    def figures() -> dict[str, float]:
+        text = get(standbys[0]["http_url"] + "/metrics")[1].decode()
+        return {
+            s.name: s.value
+            for fam in text_string_to_metric_families(text)
+            for s in fam.samples
+            if s.name.startswith("pydcos_logs_")
+        }
+
+    before = figures().get("pydcos_logs_sent_bytes_total", 0.0)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    try:
+        sock.connect((base.hostname, base.port))
+        sock.sendall(
+            f"GET /system/v1/logs/v2/task/{task['id']}?cursor=BEG HTTP/1.1\r\n"
+            f"Host: {base.netloc}\r\nAccept: text/event-stream\r\n\r\n".encode()
+        )
+        assert sock.recv(64).startswith(b"HTTP/1.1 200")
+        sent = wait_for(
+            lambda: (f := figures())["pydcos_logs_streams_open"] >= 1 and f, what="the stream"
+        )
+        for _ in range(3):  # the client reads nothing more: the master stays blocked
+            f = figures()
+            assert f["pydcos_logs_follow_pending"] <= 1, f
+            assert f["pydcos_logs_sent_bytes_total"] - before < 8_000_000, f  # not all of it
+        assert sent["pydcos_logs_streams_started_total"] >= 1
+    finally:
+        sock.close()
+        cluster.cli("marathon", "app", "remove", "/flood", "--force")
+
+
 def test_component_logs_of_masters_services_and_the_agent(cluster: LocalCluster) -> None:
     task = ticker_task(cluster)
     standby = masters(cluster)[1][0]["http_url"]
