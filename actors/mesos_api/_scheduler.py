@@ -105,7 +105,6 @@ class Subscription:
         """task id -> its (agent_id, executor_id), to forget it when it ends."""
         self.bridge: ActorRef | None = None
         self.transport: asyncio.BaseTransport | None = None
-        self.subscribed = asyncio.Event()
         self.events = 0
         self._inbox: deque[tuple[str, Any]] = deque()
         self._drain_scheduled = False
@@ -200,7 +199,6 @@ class Subscription:
                 },
             }
         )
-        self.subscribed.set()
 
     def push(self, event: dict[str, Any]) -> None:
         """Queue one event for the stream; past the bound, close the stream."""
