@@ -308,3 +308,21 @@ def test_task_added_carries_its_health_check_with_the_checked_host_port() -> Non
     hc = added.event["task_added"]["task"]["health_check"]
     assert hc["type"] == "HTTP" and hc["http"] == {"port": 31000, "path": "/ping"}
     assert hc["interval_seconds"] == 2.0 and hc["consecutive_failures"] == 3
+
+
+def test_a_recovered_agent_that_never_comes_back_is_removed_when_the_window_closes() -> None:
+    docs = [
+        {
+            "agent_id": "old-S1",
+            "hostname": "h1",
+            "address": AGENT,
+            "resources": Resources.parse("cpus:4;mem:4096").to_dict(),
+        }
+    ]
+    core = MasterCore(
+        "m2", MasterConfig(agent_reregister_timeout=5.0), now=0.0, recovered_agents=docs
+    )
+    core.handle(p.WatchMaster(W1), 0.0)
+    assert "AGENT_REMOVED" not in types(core.tick(4.0))
+    (removed,) = [m for m in events(core.tick(5.5)) if m.event["type"] == "AGENT_REMOVED"]
+    assert removed.event["agent_removed"]["agent_id"] == {"value": "old-S1"}
