@@ -353,8 +353,8 @@ class SchedulerApi:
         body = await request.read()  # a chunked body over the limit: 413 from the gateway
         try:
             doc = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            return _error(400, f"body: not a JSON object: {exc}")
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+            return _error(400, f"body: not a JSON object: {type(exc).__name__}: {exc}"[:300])
         if not isinstance(doc, dict):
             return _error(400, f"body: {doc!r:.60} is not a JSON object")
         kind = doc.get("type")

@@ -237,6 +237,8 @@ def test_bad_calls_get_4xx_naming_the_field(cluster: E2ECluster) -> None:
     assert status == 415 and "application/json" in text
     status, text = post(b"17\n{garbage", json_h)
     assert status == 400 and "body" in text
+    status, text = post(b"[" * 100_000, json_h)  # nesting too deep to parse: still a 400
+    assert status == 400 and "body" in text
     revive = json.dumps({"type": "REVIVE", "framework_id": {"value": "nope"}}).encode()
     status, text = post(revive, json_h)
     assert status == 400 and "Mesos-Stream-Id" in text
