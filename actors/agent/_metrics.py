@@ -66,6 +66,9 @@ class ContainerSample:
     mem_limit: int | None = None
     mem_rss: int = 0
     mem_cache: int = 0
+    at: float | None = None
+    """When the reading was taken by its source's own clock (epoch; Docker's ``read``),
+    when it has one: CPU rates then divide by the engine's interval, not ours."""
 
 
 def parse_kv(text: str) -> dict[str, int]:
@@ -164,6 +167,19 @@ def from_cgroup_v2(files: Mapping[str, str]) -> ContainerSample:
     )
 
 
+def parse_rfc3339(text: Any) -> float | None:
+    """``2026-12-06T09:30:00.123456789Z`` (Go's RFC3339Nano) -> epoch seconds; None for
+    anything else (and for Go's zero time, ``0001-01-01T00:00:00Z``)."""
+    if not isinstance(text, str) or not text.endswith("Z") or text.startswith("0001-"):
+        return None
+    head, dot, frac = text[:-1].partition(".")
+    try:
+        base = datetime.fromisoformat(head).replace(tzinfo=UTC).timestamp()
+        return base + (float("0." + frac) if dot and frac.isdigit() else 0.0)
+    except ValueError:
+        return None
+
+
 def from_docker_stats(s: Mapping[str, Any], cpus_limit: float | None = None) -> ContainerSample:
     """The engine's ``GET /containers/{id}/stats`` document -> a sample (v1 or v2 hosts:
     ``memory_stats.stats`` has ``total_rss``/``total_cache`` on v1, ``anon``/``file`` on
@@ -186,6 +202,7 @@ def from_docker_stats(s: Mapping[str, Any], cpus_limit: float | None = None) -> 
         mem_limit=int(limit) if isinstance(limit, int) and 0 < limit < UNLIMITED else None,
         mem_rss=int(st.get("total_rss", st.get("rss", st.get("anon", 0)))),
         mem_cache=int(st.get("total_cache", st.get("cache", st.get("file", 0)))),
+        at=parse_rfc3339(s.get("read")),
     )
 
 
@@ -591,22 +608,23 @@ class MetricsCollector:
     def __post_init__(self) -> None:
         self.ring = Ring(self.window, self.interval)
 
-    def tick(self, targets: list[Target], now: float, wall: float) -> threading.Thread | None:
-        """Start a pass over ``targets`` (``now``: monotonic, ``wall``: epoch, from the
-        agent's clock); None if the previous pass is still running."""
+    def tick(self, targets: list[Target], clock: Any) -> threading.Thread | None:
+        """Start a pass over ``targets`` (``clock``: the agent's, ``now()`` monotonic and
+        ``wall()`` epoch, read as each container is); None if the previous pass is still
+        running."""
         if self._thread is not None and self._thread.is_alive():
             self.skipped += 1
             return None
         self._thread = threading.Thread(
-            target=self._run, args=(targets, now, wall), name="metrics", daemon=True
+            target=self._run, args=(targets, clock), name="metrics", daemon=True
         )
         self._thread.start()
         return self._thread
 
-    def _run(self, targets: list[Target], now: float, wall: float) -> None:
+    def _run(self, targets: list[Target], clock: Any) -> None:
         t0 = time.thread_time()  # CPU time of this thread, not a clock
         try:
-            point = self.collect(targets, now, wall)
+            point = self.collect(targets, clock)
             with self._lock:
                 self.ring.append(point)
         except Exception:
@@ -615,7 +633,10 @@ class MetricsCollector:
             self.cpu_seconds += time.thread_time() - t0
             self.passes += 1
 
-    def collect(self, targets: list[Target], now: float, wall: float) -> Point:
+    def collect(self, targets: list[Target], clock: Any) -> Point:
+        """One pass (on the caller's thread). Each container's time is read right after
+        its files, so a pass delayed by a busy host does not skew its cores."""
+        wall = clock.wall()
         node = sample_node(self.paths, wall)
         containers: dict[str, tuple[ContainerInfo, ContainerSample, float | None]] = {}
         docker: list[Target] = []
@@ -628,15 +649,17 @@ class MetricsCollector:
                 except OSError:
                     continue
                 self._limits[cid] = limits
-                containers[cid] = self._with_usage(t.info, sample, now)
+                containers[cid] = self._with_usage(t.info, sample, clock.now())
             elif getattr(t.handle, "_container", None) is not None:
                 docker.append(t)
             else:
                 fallback = self._fallback(t)
                 if fallback is not None:
-                    containers[t.info.container_id] = self._with_usage(t.info, fallback, now)
+                    containers[t.info.container_id] = self._with_usage(
+                        t.info, fallback, clock.now()
+                    )
         if docker:
-            containers.update(self._docker(docker, now))
+            containers.update(self._docker(docker, clock))
         live = set(containers)
         for cid in [c for c in self._prev if c not in live]:
             del self._prev[cid]
@@ -647,7 +670,13 @@ class MetricsCollector:
         self, info: ContainerInfo, sample: ContainerSample, now: float
     ) -> tuple[ContainerInfo, ContainerSample, float | None]:
         prev = self._prev.get(info.container_id)
-        usage = cpu_usage(prev[1], sample, now - prev[0]) if prev is not None else None
+        usage = None
+        if prev is not None:
+            p_at, p = prev
+            if p.at is not None and sample.at is not None:
+                usage = cpu_usage(p, sample, sample.at - p.at)
+            else:
+                usage = cpu_usage(p, sample, now - p_at)
         self._prev[info.container_id] = (now, sample)
         return info, sample, usage
 
@@ -670,16 +699,18 @@ class MetricsCollector:
         )
 
     def _docker(
-        self, targets: list[Target], now: float
+        self, targets: list[Target], clock: Any
     ) -> dict[str, tuple[ContainerInfo, ContainerSample, float | None]]:
-        """Docker stats take an engine round trip each: in parallel, bounded to 2 s."""
-        got: dict[str, ContainerSample] = {}
+        """Docker stats take an engine round trip each: in parallel, bounded to 2 s; the
+        engine stamps each reading (``read``), which the cores are computed over."""
+        got: dict[str, tuple[float, ContainerSample]] = {}
 
         def one(t: Target) -> None:
             try:
                 s = t.handle._container.stats(stream=False, one_shot=True)
                 spec = getattr(t.handle, "spec", None)
-                got[t.info.container_id] = from_docker_stats(s, getattr(spec, "cpus", None))
+                sample = from_docker_stats(s, getattr(spec, "cpus", None))
+                got[t.info.container_id] = (clock.now(), sample)
             except Exception as exc:
                 log.debug("docker stats of %s: %s", t.info.task_id, exc)
 
@@ -689,7 +720,7 @@ class MetricsCollector:
         for th in threads:
             th.join(2.0)
         by_id = {t.info.container_id: t.info for t in targets}
-        return {cid: self._with_usage(by_id[cid], s, now) for cid, s in list(got.items())}
+        return {cid: self._with_usage(by_id[cid], s, at) for cid, (at, s) in list(got.items())}
 
     def answer(self, query: p.GetMetrics, agent_id: str, hostname: str) -> Any:
         extra = {
@@ -737,6 +768,6 @@ def handle(actor: Any, message: Any, collector: MetricsCollector) -> Any:
     """The agent actor's one dispatch branch (``MetricsTick`` or ``GetMetrics``)."""
     if isinstance(message, MetricsTick):
         handles = getattr(actor.runner, "handles", {})
-        collector.tick(targets_of(actor.tasks, handles), actor.clock.now(), actor.clock.wall())
+        collector.tick(targets_of(actor.tasks, handles), actor.clock)
         return None
     return collector.answer(message, actor.agent_id or "", actor.hostname)

@@ -137,3 +137,44 @@ def test_container_datapoints_shape() -> None:
     assert by_name["mem.limit"]["value"] == 67108864
     assert by_name["cpus.usage"]["value"] == pytest.approx(0.97)
     assert by_name["cpus.throttled.time"]["unit"] == "seconds"
+
+
+def test_docker_read_time_is_parsed() -> None:
+    from actors.agent._metrics import parse_rfc3339
+
+    assert parse_rfc3339("2023-11-14T22:13:20.5Z") == pytest.approx(1_700_000_000.5)
+    assert parse_rfc3339("2023-11-14T22:13:20.123456789Z") == pytest.approx(1_700_000_000.123456789)
+    assert parse_rfc3339("0001-01-01T00:00:00Z") is None  # Go's zero time (one_shot preread)
+    assert parse_rfc3339("yesterday") is None and parse_rfc3339(None) is None
+    assert from_docker_stats({"read": "2023-11-14T22:13:20Z"}).at == pytest.approx(1_700_000_000)
+
+
+def test_collector_reads_a_cgroup_directory_and_rates_over_the_clock(tmp_path: Path) -> None:
+    """The collector's plumbing on v2 files in a directory (no root needed): the second
+    pass's cores = CPU time delta / clock delta; a gone task leaves the next point."""
+    from actors.agent._cgroups import Cgroup
+    from actors.agent._metrics import MetricsCollector, Target
+    from runtime import ManualClock
+
+    d = tmp_path / "pydcos" / "t1"
+    d.mkdir(parents=True)
+    for f in (FIXTURES / "cgroup_v2" / "limited").iterdir():
+        (d / f.name).write_text(f.read_text())
+
+    class Handle:
+        cgroup = Cgroup(2, "pydcos/t1", root=tmp_path)
+        done = False
+
+    clock = ManualClock()
+    c = MetricsCollector(paths=(str(tmp_path),))
+    target = Target(ContainerInfo("t1", "t1", "web", "fw"), Handle())
+    first = c.collect([target], clock).containers["t1"]
+    assert first[2] is None and first[1].mem_limit == 67108864
+    stat = (d / "cpu.stat").read_text().replace("usage_usec 833201", "usage_usec 1833201")
+    (d / "cpu.stat").write_text(stat)
+    (d / "memory.max").write_text("1\n")  # limits are read once per container
+    clock.advance(2.0)
+    second = c.collect([target], clock).containers["t1"]
+    assert second[2] == pytest.approx(0.5)
+    assert second[1].mem_limit == 67108864
+    assert c.collect([], clock).containers == {}

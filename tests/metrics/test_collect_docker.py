@@ -12,7 +12,7 @@ import pytest
 
 from actors.agent import TEST_IMAGE, DockerContainerizer, DockerDaemon, TaskSpec, UpdateLog
 from actors.agent._metrics import ContainerInfo, MetricsCollector, Target
-from runtime import real_now
+from runtime import SystemClock
 from runtime.testing import wait_for
 from tests.agent.conftest import acquire_dockerd, release_dockerd
 
@@ -42,11 +42,11 @@ def test_docker_task_metrics_from_engine_stats(dockerd: DockerDaemon, tmp_path: 
     h = c.launch(spec, None, UpdateLog())
     try:
         wait_for(lambda: h.state == "TASK_RUNNING", timeout=60, what="the container running")
-        collector = MetricsCollector(paths=(str(tmp_path),))
+        collector, clock = MetricsCollector(paths=(str(tmp_path),)), SystemClock()
         target = Target(ContainerInfo("burn", "burn", "burn", "fw"), h)
 
         def sample() -> Any:
-            point = collector.collect([target], real_now(), real_now())
+            point = collector.collect([target], clock)
             got = point.containers.get("burn")
             return got if got is not None and (got[2] or 0) > 0.2 else None
 
@@ -55,13 +55,9 @@ def test_docker_task_metrics_from_engine_stats(dockerd: DockerDaemon, tmp_path: 
         assert s.mem_limit == 64 * 1024 * 1024
         assert s.cpus_limit == 0.5
         assert s.cpu_total_s > 0 and s.mem_bytes > 0
+        assert s.at is not None  # the engine's own time of the reading
         assert wait_for(
-            lambda: (
-                collector.collect([target], real_now(), real_now())
-                .containers["burn"][1]
-                .nr_throttled
-                > 0
-            ),
+            lambda: collector.collect([target], clock).containers["burn"][1].nr_throttled > 0,
             timeout=30,
             what="CFS throttling seen",
             interval=0.5,
