@@ -227,7 +227,9 @@ class Stream:
             return
         if data is None:
             self.closed = True
-        elif self.size + len(data) > self.max_bytes:
+        elif self.chunks and self.size + len(data) > self.max_bytes:
+            # (one record alone always fits: a big cluster's SUBSCRIBED may exceed the
+            # bound; a backlog of records may not)
             self.closed = self.overflowed = True
             self.chunks.clear()
             self.size = 0

@@ -288,6 +288,15 @@ def test_a_stream_that_is_not_read_is_cut_at_its_bound() -> None:
     assert overflowed and aborted and got == [b"12345", b""]
 
 
+def test_one_record_bigger_than_the_bound_still_goes_out() -> None:
+    async def scenario() -> tuple[bool, bytes | None]:
+        s = Stream(asyncio.get_running_loop(), max_bytes=10)
+        s.put(b"x" * 50)  # a big cluster's SUBSCRIBED
+        return s.overflowed, await s.next()
+
+    assert asyncio.run(scenario()) == (False, b"x" * 50)
+
+
 # -- agent state ------------------------------------------------------------------------
 
 
