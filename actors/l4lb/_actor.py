@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
 import tempfile
 import threading
 from collections.abc import Callable
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from actors.l4lb._errors import HaproxyError
-from actors.l4lb._haproxy import HaproxyModel, Plan, plan, render_config
+from actors.l4lb._haproxy import HaproxyModel, Plan, plan, proxy_name, render_config
 from actors.l4lb._messages import L4LB_ACTOR, L4lbLeaderChanged, L4lbSync, L4lbTick
 from actors.l4lb._process import Haproxy
 from actors.l4lb._table import Vip, VipTable
@@ -67,6 +68,19 @@ class DataPlane(Protocol):
 
 
 DIR_PREFIX = "pydcos-l4lb-"
+
+
+def bind_problem(address: str, port: int) -> str | None:
+    """Why HAProxy could not bind ``address:port`` (as it binds: ``SO_REUSEPORT``, so
+    the other masters' HAProxies sharing it are no problem), or None."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        try:
+            sock.bind((address, port))
+        except OSError as exc:
+            return f"{address}:{port} cannot be bound: {exc.strerror or exc}"
+    return None
 
 
 def remove_stale_dirs(root: str | None = None) -> None:
@@ -131,6 +145,8 @@ class VipView:
     pid: int | None = None
     reloads: int = 0
     restarts: int = 0
+    errors: dict[str, str] = field(default_factory=dict)
+    """VIPs (by ident) left out of HAProxy, and why (their address is held)."""
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def publish(self, vips: dict[str, Vip], **facts: Any) -> None:
@@ -147,6 +163,7 @@ class VipView:
                 "pid": self.pid,
                 "reloads": self.reloads,
                 "restarts": self.restarts,
+                "errors": dict(self.errors),
             }
             return dict(self.vips), facts
 
@@ -287,7 +304,18 @@ class L4lbActor(Actor):
 
     def _sync(self) -> None:
         vips = self.table.vips()
-        step = plan(self.applied, vips)
+        # A new VIP whose address something else holds (without SO_REUSEPORT) would fail
+        # HAProxy's whole reload: it is left out, and the API says why.
+        errors: dict[str, str] = {}
+        for ident, vip in vips.items():
+            if proxy_name(vip) not in self.applied.frontends:
+                problem = bind_problem(vip.address, vip.port)
+                if problem is not None:
+                    errors[ident] = problem
+        for ident in set(errors) - set(self.view.errors):
+            log.warning("l4lb: VIP %s left out: %s", ident, errors[ident])
+        serving = {ident: vip for ident, vip in vips.items() if ident not in errors}
+        step = plan(self.applied, serving)
         assert self.plane is not None
         if step.reload or step.commands:
             try:
@@ -300,6 +328,7 @@ class L4lbActor(Actor):
             vips,
             pid=self.plane.pid,
             reloads=self.view.reloads + (1 if step.reload else 0),
+            errors=errors,
         )
 
     def _restart(self, why: str) -> None:

@@ -125,7 +125,8 @@ def vip_routes(view: VipView) -> list[web.RouteDef]:
     """``GET /networking/api/v1/vips[?app=/web]``: every VIP with its backends, in
     dcos-net's ``/v1/vips`` shape (``[{"vip", "protocol", "backend": [{"ip",
     "port"}]}]``) plus ``address``, ``balance``, ``apps`` and each backend's
-    ``task_id``; headers say which data plane serves them."""
+    ``task_id``, and ``error`` when a VIP is left out (its address is held by another
+    program); headers say which data plane serves them."""
 
     async def vips(request: web.Request) -> web.StreamResponse:
         unknown = sorted(set(request.query) - {"app"})
@@ -145,6 +146,9 @@ def vip_routes(view: VipView) -> list[web.RouteDef]:
                 status=503,
             )
         body = vips_json(table)
+        for entry in body:
+            if entry["address"] in facts["errors"]:
+                entry["error"] = facts["errors"][entry["address"]]
         if app is not None:
             body = [v for v in body if app.rstrip("/") in v["apps"]]
         headers = {

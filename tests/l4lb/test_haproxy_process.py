@@ -151,3 +151,21 @@ def test_directories_of_gone_masters_are_removed(tmp_path: Path) -> None:
             (d / "owner").write_text(owner)
     remove_stale_dirs(str(tmp_path))
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"{DIR_PREFIX}alive", f"{DIR_PREFIX}none"]
+
+
+def test_an_address_held_without_reuseport_is_reported_before_any_reload() -> None:
+    import socket
+
+    from actors.l4lb._actor import bind_problem
+
+    with socket.socket() as plain:
+        plain.bind(("127.0.0.1", 0))
+        plain.listen()
+        port = plain.getsockname()[1]
+        problem = bind_problem("127.0.0.1", port)
+        assert problem is not None and f"127.0.0.1:{port}" in problem
+    with socket.socket() as shared:  # another master's HAProxy: shared, no problem
+        shared.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        shared.bind(("127.128.202.1", 0))
+        shared.listen()
+        assert bind_problem("127.128.202.1", shared.getsockname()[1]) is None

@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import threading
 import urllib.request
 import uuid
@@ -252,6 +253,30 @@ def test_vip_reaches_every_healthy_instance_and_follows_kills_and_crashes(
 
     wait_for(all_answered, 20, "all 3 instances answer")
     assert seen == {t["id"] for t in tasks}
+
+    # a VIP on an address another program holds is left out (the API says why); the
+    # other VIPs are untouched
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        squatter = {
+            "id": "/l4lb-e2e/held",
+            "cmd": "sleep 1000",
+            "cpus": 0.1,
+            "mem": 32,
+            "portDefinitions": [{"port": 0, "labels": {"VIP_0": f"127.0.0.1:{port}"}}],
+        }
+        assert _json(f"{url}{APPS}", "POST", squatter)[0] == 201
+
+        def refused() -> dict[str, Any] | None:
+            got = [v for v in _vips(url) if v["address"] == f"127.0.0.1:{port}"]
+            return got[0] if got and "error" in got[0] else None
+
+        entry = wait_for(refused, 20, "the held VIP reported")
+        assert "cannot be bound" in entry["error"]
+        assert _get(through) in seen
+        _json(f"{url}{APPS}/l4lb-e2e/held?force=true", "DELETE")
 
     # kill one: gone from every HAProxy, no request through the VIP fails meanwhile
     victim = tasks[0]
