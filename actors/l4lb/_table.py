@@ -223,13 +223,17 @@ class VipTable:
         not list until then (``expire`` drops them; an event about one adopts it)."""
         kind = event.get("type")
         if kind == "SUBSCRIBED":
-            before = self.tasks
+            before, agents_before = self.tasks, self.agents
             self.reset((event.get("subscribed") or {}).get("get_state") or {})
             if carry_until is not None:
                 for task_id, view in before.items():
                     if task_id not in self.tasks:
                         self.tasks[task_id] = view
                         self.carried[task_id] = carry_until
+                # a recovering leader lists its agents as recovered_agents until they
+                # re-register: their carried tasks keep their address meanwhile
+                for agent_id, ip in agents_before.items():
+                    self.agents.setdefault(agent_id, ip)
         elif kind == "TASK_ADDED":
             self._put_task((event.get("task_added") or {}).get("task") or {})
         elif kind == "TASK_UPDATED":

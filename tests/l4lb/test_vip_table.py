@@ -236,3 +236,13 @@ def test_a_new_leader_missing_tasks_keeps_them_for_the_carry_period() -> None:
     table.apply(subscribed(v1_task("t1")), carry_until=30.0)
     assert table.expire(30.0)
     assert backends(table) == {"127.0.0.1:31000"}
+
+
+def test_a_recovering_leader_keeps_carried_tasks_on_their_agents_addresses() -> None:
+    table = VipTable()
+    table.apply(subscribed(v1_task("t1"), v1_task("t2", port=31001, agent="a2")))
+    recovering = subscribed()
+    state = recovering["subscribed"]["get_state"]
+    state["get_agents"] = {"agents": [], "recovered_agents": [{"id": {"value": "a1"}}]}
+    table.apply(recovering, carry_until=10.0)
+    assert backends(table) == {"127.0.0.1:31000", "127.0.0.2:31001"}
