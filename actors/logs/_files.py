@@ -177,6 +177,9 @@ class FileServer:
         max_waiters: int = DEFAULT_MAX_WAITERS,
     ) -> None:
         self.root = Path(os.path.realpath(root)) if root is not None else None
+        self.root_alias = os.path.abspath(root) if root is not None else None
+        """The sandboxes directory as the agent names it (``--work-dir`` may go through
+        a symlink): absolute paths under it are read under ``root``."""
         self._components = components
         self._live = live
         self._send = send
@@ -205,6 +208,9 @@ class FileServer:
             return Confined(f, "", f)
         if self.root is None:
             return Refused(404, "this node keeps no sandboxes")
+        alias = self.root_alias
+        if alias and alias != str(self.root) and (path == alias or path.startswith(alias + "/")):
+            path = str(self.root) + path[len(alias) :]
         return confine(self.root, path, task_id)
 
     # -- browse -------------------------------------------------------------------

@@ -267,3 +267,15 @@ def test_many_threads_following_one_file_each_get_their_own_answer(root: Path) -
         f.write(b"x\n")
     ids = {s.answer().request_id for _ in range(20)}
     assert ids == {f"m{i}" for i in range(20)}
+
+
+def test_absolute_paths_through_a_symlinked_work_dir_are_found(root: Path, tmp_path: Path) -> None:
+    """The agent's state names sandboxes under ``--work-dir`` as given; when that goes
+    through a symlink the same files are served, and nothing outside them."""
+    link = tmp_path / "work-link"
+    link.symlink_to(root.parent)
+    s = FileServer(link / "sandboxes", send=lambda a, c: None, wall=lambda: 0.0)
+    chunk = s.read(p.ReadFile(f"{link}/sandboxes/t1/logs/app.log", length=100))
+    assert chunk.status == 200 and chunk.data == b"app\n"
+    escape = s.read(p.ReadFile(f"{link}/sandboxes/../outside", length=100))
+    assert escape.status == 403
