@@ -1,4 +1,9 @@
-"""Runs health checks (HTTP, TCP, COMMAND) in a thread and feeds `_health.on_result`."""
+"""Runs health checks (HTTP, HTTPS, TCP, COMMAND) in a thread and feeds `_health.on_result`.
+
+HTTPS checks do not verify the task's certificate (neither its chain nor its host
+name), as Mesos' checker does (it runs ``curl -k``): the task's certificate is usually
+self-signed, and the check asks "does it answer", not "is it who it claims".
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import urllib.error
@@ -24,10 +30,39 @@ CommandRunner = Callable[[str, float], tuple[bool, str]]
 """run(command, timeout) -> (ok, message); lets Docker run COMMAND checks in the container."""
 
 
-def check_http(host: str, port: int, path: str, timeout: float) -> tuple[bool, str]:
-    url = f"http://{host}:{port}{path}"
+RUNNABLE_PROTOCOLS = frozenset(
+    {"HTTP", "HTTPS", "TCP", "COMMAND", "MESOS_HTTP", "MESOS_HTTPS", "MESOS_TCP"}
+)
+"""Every health-check protocol this runner can run: frameworks refuse any other at
+create time (tests check that their lists are subsets of this one)."""
+
+
+def _unverified_context() -> ssl.SSLContext:
+    """TLS without certificate or host-name verification (Mesos' ``curl -k``)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A 3xx is an answer (healthy, as Mesos counts 200..399), not a hop to follow."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def check_http(
+    host: str, port: int, path: str, timeout: float, scheme: str = "http"
+) -> tuple[bool, str]:
+    """GET scheme://host:port/path; 200..399 is healthy (Mesos' HTTP check rule)."""
+    url = f"{scheme}://{host}:{port}{path}"
+    handlers: list[urllib.request.BaseHandler] = [_NoRedirect()]
+    if scheme == "https":
+        handlers.append(urllib.request.HTTPSHandler(context=_unverified_context()))
+    opener = urllib.request.build_opener(*handlers)
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
+        with opener.open(url, timeout=timeout) as r:
             code = r.status
     except urllib.error.HTTPError as e:
         code = e.code
@@ -119,8 +154,9 @@ class HealthCheckRunner:
         proto = self.spec.protocol.upper().removeprefix("MESOS_")
         timeout = self.spec.timeout_seconds
         try:
-            if proto == "HTTP":
-                return check_http(self.host, self._port(), self.spec.path, timeout)
+            if proto in ("HTTP", "HTTPS"):
+                scheme = proto.lower()
+                return check_http(self.host, self._port(), self.spec.path, timeout, scheme)
             if proto == "TCP":
                 return check_tcp(self.host, self._port(), timeout)
             if proto == "COMMAND":
