@@ -18,6 +18,7 @@ and Docker containerizer do too), and the id is what ``/containers`` lists.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import os
@@ -531,30 +532,48 @@ def _drops(c: Any) -> tuple[int, int, int, int]:
     return (c.dropin, c.dropout, c.errin, c.errout)
 
 
-def sample_node(paths: Iterable[str], wall: float) -> NodeSample:
+_HOST: dict[str, Any] = {}
+"""The last host sample of this process (``at``, ``sample``): every agent of a process
+(tests and benches run hundreds) shares one host, so one psutil pass serves them all."""
+_HOST_LOCK = threading.Lock()
+
+
+def sample_node(
+    paths: Iterable[str], wall: float, now: float | None = None, max_age: float = 0.0
+) -> NodeSample:
     """psutil's view of the node; ``paths``: the directories whose filesystems to report
-    (``/`` and the agent's work dir); ``wall``: now (epoch), for the uptime."""
+    (``/`` and the agent's work dir); ``wall``: now (epoch), for the uptime. The host part
+    is reused for ``max_age`` seconds of ``now`` (another agent of this process took it)."""
+    with _HOST_LOCK:
+        at, host = _HOST.get("at"), _HOST.get("sample")
+        if host is None or now is None or at is None or not 0 <= now - at < max_age:
+            host = _sample_host(wall)
+            _HOST.update(at=now, sample=host)
+    return dataclasses.replace(host, filesystems=_filesystems(paths))
+
+
+def _filesystems(paths: Iterable[str]) -> tuple[tuple[str, int, int, int, int, int, int], ...]:
+    """(path, bytes total/used/free, inodes total/used/free) once per filesystem."""
+    fss: dict[int, tuple[str, int, int, int, int, int, int]] = {}
+    for path in paths:
+        with contextlib.suppress(OSError):
+            st = os.statvfs(path)
+            if st.f_fsid in fss:
+                continue
+            total = st.f_blocks * st.f_frsize
+            free = st.f_bavail * st.f_frsize
+            used = (st.f_blocks - st.f_bfree) * st.f_frsize
+            inodes = (st.f_files, st.f_files - st.f_ffree, st.f_ffree)
+            fss[st.f_fsid] = (path, total, used, free, *inodes)
+    return tuple(fss.values())
+
+
+def _sample_host(wall: float) -> NodeSample:
     import psutil
 
     cpu = psutil.cpu_times_percent(interval=None)
     vm = psutil.virtual_memory()
     sw = psutil.swap_memory()
-    fss: dict[str, tuple[str, int, int, int, int, int, int]] = {}
-    for path in paths:
-        with contextlib.suppress(OSError):
-            st = os.statvfs(path)
-            du = psutil.disk_usage(path)
-            key = f"{st.f_fsid}"
-            if key not in fss:
-                fss[key] = (
-                    path,
-                    du.total,
-                    du.used,
-                    du.free,
-                    st.f_files,
-                    st.f_files - st.f_ffree,
-                    st.f_ffree,
-                )
     nets = tuple(
         (name, c.bytes_recv, c.bytes_sent, c.packets_recv, c.packets_sent, *_drops(c))
         for name, c in sorted(psutil.net_io_counters(pernic=True).items())
@@ -583,7 +602,6 @@ def sample_node(paths: Iterable[str], wall: float) -> NodeSample:
         swap_used=sw.used,
         process_count=nprocs,
         uptime_s=max(0.0, wall - psutil.boot_time()),
-        filesystems=tuple(fss.values()),
         networks=nets,  # type: ignore[arg-type]
     )
 
@@ -615,6 +633,9 @@ class MetricsCollector:
         if self._thread is not None and self._thread.is_alive():
             self.skipped += 1
             return None
+        if not targets:  # the node alone (a shared psutil pass): no thread for that
+            self._run(targets, clock)
+            return None
         self._thread = threading.Thread(
             target=self._run, args=(targets, clock), name="metrics", daemon=True
         )
@@ -637,7 +658,7 @@ class MetricsCollector:
         """One pass (on the caller's thread). Each container's time is read right after
         its files, so a pass delayed by a busy host does not skew its cores."""
         wall = clock.wall()
-        node = sample_node(self.paths, wall)
+        node = sample_node(self.paths, wall, clock.now(), self.interval / 2)
         containers: dict[str, tuple[ContainerInfo, ContainerSample, float | None]] = {}
         docker: list[Target] = []
         for t in targets:
