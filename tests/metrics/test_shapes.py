@@ -197,3 +197,24 @@ def test_pure_metrics_modules_load_no_io_library(statement: str) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == ""
+
+
+def test_a_simulated_agent_is_sampled_only_when_asked() -> None:
+    from actors.agent import SimulatedRunner
+    from actors.agent._metrics import MetricsCollector, MetricsTick, handle
+    from runtime import ManualClock
+
+    class Agent:
+        runner = SimulatedRunner()
+        tasks: dict[str, Any] = {}
+        clock = ManualClock()
+        agent_id = "a1"
+        hostname = "h"
+
+    c = MetricsCollector()
+    for _ in range(5):
+        handle(Agent(), MetricsTick(), c)
+    assert len(c.ring) == 0 and c.passes == 0
+    doc = handle(Agent(), GetMetrics("node"), c)
+    assert len(c.ring) == 1 and doc["dimensions"]["mesos_id"] == "a1"
+    assert {dp["name"] for dp in doc["datapoints"]} >= {"cpu.cores", "memory.total"}
