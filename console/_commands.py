@@ -102,6 +102,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         default_user=args.default_user,
         zk_credentials=Path(args.zk_credentials) if args.zk_credentials else None,
         dns_port=getattr(args, "dns_port", 0),
+        dns_upstream=getattr(args, "dns_upstream", None),
     )
     return cluster_up(opts, args.json)
 

@@ -79,6 +79,8 @@ class UpOptions:
     dns_port: int = 0
     """Every master's DNS port; 0: a free one each. A fixed port (``53``) is bound on
     127.0.0.<i> by master i, since they share one machine (all of 127/8 is loopback)."""
+    dns_upstream: str | None = None
+    """The masters' DNS upstreams (``ip[:port],...``); None: their /etc/resolv.conf."""
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -290,6 +292,13 @@ class Launcher:
                 find_classpath()
             except ZkNotInstalled as exc:
                 raise LauncherError(f"cannot start ZooKeeper: {exc}") from None
+        if opts.dns_upstream:
+            from actors.dns import DnsConfigError, parse_upstreams
+
+            try:
+                parse_upstreams(opts.dns_upstream)
+            except DnsConfigError as exc:
+                raise LauncherError(f"--{exc}") from None
         if opts.masters < 1 or opts.agents < 0:
             raise LauncherError(
                 f"--masters {opts.masters} --agents {opts.agents}: need at least one master"
@@ -380,6 +389,8 @@ class Launcher:
                 argv = cli_argv("master", *common, "--hostname", f"master-{i}", *services)
                 dns_host, dns_port = dns[i - 1]
                 argv += ["--dns-host", dns_host, "--dns-port", str(dns_port)]
+                if opts.dns_upstream:
+                    argv += ["--dns-upstream", opts.dns_upstream]
                 argv += ["--log-file", str(self.logs / f"master-{i}.log")]  # served (logs)
                 if opts.zk is None:
                     argv += ["--zk-log-file", str(self.logs / "zk.log")]

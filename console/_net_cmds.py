@@ -206,6 +206,12 @@ def add_commands(sub: Any, groups: dict[str, Any]) -> None:
         help="every master's DNS port (0: a free one each; 53 needs root: masters bind "
         "127.0.0.1, 127.0.0.2...)",
     )
+    up.add_argument(
+        "--dns-upstream",
+        default=None,
+        metavar="IP[:PORT],...",
+        help="where the masters' DNS forwards other names (default: their /etc/resolv.conf)",
+    )
     p = leaf(groups["node"], "dns", "resolve a name through the cluster's DNS", node_dns)
     p.add_argument("name", metavar="NAME", help="a DNS name, or a Marathon app id (/shop/web)")
     p.add_argument("--type", "-t", default="A", type=str.upper, choices=DNS_TYPES)

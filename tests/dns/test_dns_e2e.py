@@ -41,9 +41,13 @@ APP = {
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory, upstream: tuple[str, int]
+) -> Iterator[LocalCluster]:
     state = tmp_path_factory.mktemp("dns-cluster")
     args = ("--insecure-dev", "--no-docker", "--masters", "2", "--agents", "2")
+    # names outside the cluster's zones go to a local dnslib server, never off the machine
+    args += ("--dns-upstream", f"{upstream[0]}:{upstream[1]}")
     up = pydcos("cluster", "up", *args, "--state-dir", str(state))
     c = LocalCluster(state, up)
     pids: list[int] = []
@@ -100,6 +104,14 @@ def test_cluster_up_prints_every_masters_dns_address(cluster: LocalCluster) -> N
     for p in masters(cluster):
         host, port = dns_of(p)
         assert f"{host}:{port}" in cluster.up.stdout
+
+
+def test_other_names_are_forwarded_to_the_upstream_by_every_master(cluster: LocalCluster) -> None:
+    for p in masters(cluster):
+        host, port = dns_of(p)
+        q = dns.message.make_query("www.example.test", "A")
+        reply = dns.query.udp(q, host, port=port, timeout=3)
+        assert [rd.address for rrset in reply.answer for rd in rrset] == ["192.0.2.7"]
 
 
 def test_three_instances_resolve_by_a_and_srv_through_every_master(cluster: LocalCluster) -> None:
