@@ -311,15 +311,28 @@ def srv_ports(server: tuple[str, int], name: str) -> set[int]:
     return {rd.port for rrset in reply.answer for rd in rrset}
 
 
-def status_time(leader_url: str, port: int, states: tuple[str, ...]) -> float | None:
-    """The master's timestamp of the task on ``port`` reaching one of ``states``."""
+def running_task(leader_url: str, port: int) -> tuple[str, float] | None:
+    """The live task on host ``port`` once the master has it RUNNING: (id, timestamp).
+    Only live tasks: a port is reused by later tasks, completed ones keep it."""
+    doc = http(leader_url + "/mesos/master/state")
+    for fw in doc.get("frameworks", []):
+        for t in fw.get("tasks", []):
+            if t.get("resources", {}).get("ports") == f"[{port}-{port}]":
+                for st in t.get("statuses", []):
+                    if st.get("state") == "TASK_RUNNING":
+                        return str(t["id"]), float(st["timestamp"])
+    return None
+
+
+def ended_at(leader_url: str, task_id: str) -> float | None:
+    """The master's timestamp of task ``task_id`` leaving RUNNING (killing or ended)."""
     doc = http(leader_url + "/mesos/master/state")
     for fw in doc.get("frameworks", []):
         for t in fw.get("tasks", []) + fw.get("completed_tasks", []):
-            if t.get("resources", {}).get("ports") != f"[{port}-{port}]":
+            if t.get("id") != task_id:
                 continue
             for st in t.get("statuses", []):
-                if st.get("state") in states:
+                if st.get("state") in ENDED:
                     return float(st["timestamp"])
     return None
 
@@ -376,19 +389,17 @@ def freshness(c: Cluster) -> dict[str, Any]:
             )
             seen = time.time()
             (new,) = ports - before
-            ts = wait(lambda n=new: status_time(url, n, ("TASK_RUNNING",)), 10, "RUNNING", 0.05)
-            up.append(max(0.0, seen - ts))  # <0: seen within the clock reads
-            tasks = http(url + "/marathon/v2/apps/bench/fresh/tasks")["tasks"]
-            victim = next(t for t in tasks if t["ports"] and t["ports"][0] == new)
+            task_id, ts = wait(lambda n=new: running_task(url, n), 10, "RUNNING", 0.05)
+            up.append(max(0.0, seen - ts))  # <0 only within the clocks' resolution
             http(
-                url + f"/marathon/v2/apps/bench/fresh/tasks/{victim['id']}?scale=true&force=true",
+                url + f"/marathon/v2/apps/bench/fresh/tasks/{task_id}?scale=true&force=true",
                 "DELETE",
             )
             ports = wait(
                 lambda n=new: n not in (p := srv_ports(server, name)) and p, 30, "port gone"
             )
             gone = time.time()
-            ts = wait(lambda n=new: status_time(url, n, ENDED), 10, "killed", 0.05)
+            ts = wait(lambda t=task_id: ended_at(url, t), 10, "killed", 0.05)
             down.append(max(0.0, gone - ts))
     finally:
         with contextlib.suppress(Exception):
