@@ -404,13 +404,13 @@ def freshness(c: Cluster) -> dict[str, Any]:
     finally:
         with contextlib.suppress(Exception):
             http(url + "/marathon/v2/apps/bench/fresh?force=true", "DELETE")
-    log(f"fresh up (s): {[round(x, 3) for x in up]}")
-    log(f"fresh down (s): {[round(x, 3) for x in down]}")
+    log(f"fresh up (s): {[round(x, 4) for x in up]}")
+    log(f"fresh down (s): {[round(x, 4) for x in down]}")
     both = up + down
     return {
-        "dns_fresh_p99_s": round(pct(both, 0.99), 3),
-        "dns_fresh_up_p50_s": round(pct(up, 0.5), 3),
-        "dns_fresh_down_p50_s": round(pct(down, 0.5), 3),
+        "dns_fresh_p99_s": round(pct(both, 0.99), 4),
+        "dns_fresh_up_p50_s": round(pct(up, 0.5), 4),
+        "dns_fresh_down_p50_s": round(pct(down, 0.5), 4),
     }
 
 
