@@ -24,6 +24,7 @@ _EXPORTS: dict[str, str] = {
     "SpecError": "_runner",
     "DockerDaemonError": "_dockerd",
     "UserError": "_user",
+    "ImageError": "_layers",
     # task description and records
     "MIN_CPUS": "_spec",
     "MIN_MEM_MB": "_spec",
@@ -67,6 +68,17 @@ _EXPORTS: dict[str, str] = {
     "HealthCheckRunner": "_health_runner",
     "Cgroup": "_cgroups",
     "CGROUP_ROOT": "_cgroups",
+    # the universal runtime's image store (issue 19)
+    "IMAGE_REGISTRY_ENV": "_images",
+    "ImageConfig": "_images",
+    "ImageStore": "_images",
+    "Rootfs": "_images",
+    "import_image": "_images",
+    "inspect_image": "_images",
+    "list_images": "_images",
+    "normalize_name": "_images",
+    "parse_reference": "_images",
+    "remove_image": "_images",
     # checkpoints and recovery
     "atomic_write_json": "_checkpoint",
     "checkpoint_dir": "_checkpoint",
@@ -105,6 +117,7 @@ __all__ = [
     "CGROUP_ROOT",
     "DEFAULT_GC_DELAY",
     "DEFAULT_GC_DISK_HEADROOM",
+    "IMAGE_REGISTRY_ENV",
     "LABEL_AGENT",
     "LABEL_TASK",
     "MIN_CPUS",
@@ -140,11 +153,15 @@ __all__ = [
     "HealthEffect",
     "HealthReport",
     "HealthState",
+    "ImageConfig",
+    "ImageError",
+    "ImageStore",
     "LaunchError",
     "NativeContainerizer",
     "NativeTask",
     "PortMapping",
     "RecoveredTask",
+    "Rootfs",
     "Sandbox",
     "SimulatedRunner",
     "SpecError",
@@ -166,10 +183,16 @@ __all__ = [
     "default_resources",
     "default_task_user",
     "fetch",
+    "import_image",
+    "inspect_image",
+    "list_images",
+    "normalize_name",
     "parse_agent_attributes",
+    "parse_reference",
     "plan_recovery",
     "read_checkpoints",
     "remove_checkpoint",
+    "remove_image",
     "task_spec",
     "validate_spec",
     "write_checkpoint",
@@ -208,6 +231,19 @@ if TYPE_CHECKING:  # the static view of the lazy names above
     from actors.agent._gc import DEFAULT_GC_DELAY, DEFAULT_GC_DISK_HEADROOM
     from actors.agent._health import HealthEffect, HealthState
     from actors.agent._health_runner import HealthCheckRunner
+    from actors.agent._images import (
+        IMAGE_REGISTRY_ENV,
+        ImageConfig,
+        ImageStore,
+        Rootfs,
+        import_image,
+        inspect_image,
+        list_images,
+        normalize_name,
+        parse_reference,
+        remove_image,
+    )
+    from actors.agent._layers import ImageError
     from actors.agent._native import NativeContainerizer, NativeTask
     from actors.agent._process import (
         AgentOptions,
