@@ -344,3 +344,6 @@ def add_console_commands(sub: Any, csub: Any) -> None:
     groups = {"node": node, "task": task, "marathon": m, "up": up, "leaf": _leaf, "group": _group}
     for area in (_net_cmds, _obs_cmds, _package_cmds, _mesos_cmds):
         area.add_commands(sub, groups)
+    from console import _image_cmds  # pydcos image import|list|rm (issue 19)
+
+    _image_cmds.add_commands(sub, groups)

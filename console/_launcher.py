@@ -385,6 +385,8 @@ class Launcher:
             dns = dns_bindings(opts.masters, opts.dns_port)
             # Tasks find the cluster's DNS servers in $PYDCOS_DNS (the agent passes it on).
             agent_env = {"PYDCOS_DNS": ",".join(f"{h}:{p}" for h, p in dns)}
+            # Image names resolve in the cluster's local registry (`pydcos image import`).
+            agent_env["PYDCOS_IMAGE_REGISTRY"] = str(self.state_dir.resolve() / "images")
             for i in range(1, opts.masters + 1):
                 argv = cli_argv("master", *common, "--hostname", f"master-{i}", *services)
                 dns_host, dns_port = dns[i - 1]

@@ -76,7 +76,7 @@ def collect(
     try:
         entries = list(root.iterdir())
     except FileNotFoundError:
-        return []
+        entries = []
     for entry in entries:
         try:
             if entry.is_dir() and not entry.is_symlink():
@@ -100,4 +100,9 @@ def collect(
             age,
             fraction * 100,
         )
+    if (Path(work_dir) / "images").is_dir():
+        # The image store's roots and layers, by the same rules (issue 19).
+        from actors.agent._images import ImageStore
+
+        ImageStore.for_agent(work_dir, overlay=False).gc(live, now, gc_delay, headroom, used)
     return removed

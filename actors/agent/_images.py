@@ -316,9 +316,13 @@ class _Source:
             for m in self._tar.getmembers():
                 name = m.name[2:] if m.name.startswith("./") else m.name
                 self._members[name.rstrip("/")] = m
-        except (tarfile.TarError, EOFError, OSError) as e:
+        except (tarfile.TarError, EOFError) as e:
             self.close()
-            raise ImageError(f"image {image!r}: {path} is not an image tarball: {e}") from None
+            reason = "not a tar archive" if isinstance(e, tarfile.ReadError) else str(e)
+            raise ImageError(f"image {image!r}: {path} is not an image tarball: {reason}") from None
+        except OSError as e:
+            self.close()
+            raise ImageError(f"image {image!r}: cannot read {path}: {e}") from None
 
     def close(self) -> None:
         if self._tar is not None:

@@ -50,7 +50,7 @@ class ImageError(AgentError):
     an entry escaping the root, not an image, too big for the disk, unknown name...)."""
 
 
-class UnsafeEntry(ValueError):
+class UnsafeEntry(ImageError):
     """A layer entry the rules refuse; the message is the reason (no image name yet)."""
 
 
