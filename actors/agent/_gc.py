@@ -104,5 +104,5 @@ def collect(
         # The image store's roots and layers, by the same rules (issue 19).
         from actors.agent._images import ImageStore
 
-        ImageStore.for_agent(work_dir, overlay=False).gc(live, now, gc_delay, headroom, used)
+        ImageStore.for_agent(work_dir, overlay=False).gc(live, now, age)
     return removed

@@ -50,7 +50,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from actors.agent import _gc
 from actors.agent._layers import (
     ImageError,
     LayerInfo,
@@ -63,8 +62,9 @@ log = logging.getLogger("actors.agent.images")
 
 IMAGE_REGISTRY_ENV = "PYDCOS_IMAGE_REGISTRY"
 """The local registry directory an agent resolves image names in."""
-MIN_AGE = _gc.MIN_AGE
-"""Seconds: a container root younger than this is never collected (being provisioned)."""
+MIN_AGE = 60.0
+"""Seconds: a container root younger than this is never collected (being provisioned);
+the sandbox GC's floor (``_gc.MIN_AGE``), which decides the layers' age (`gc`)."""
 _MNT_DETACH = 2
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 _COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(:[0-9]+)?$")
@@ -1048,21 +1048,20 @@ class ImageStore:
         self,
         keep: Collection[str],
         now: float,
-        gc_delay: float = _gc.DEFAULT_GC_DELAY,
-        headroom: float = _gc.DEFAULT_GC_DISK_HEADROOM,
-        used: float | None = None,
+        layer_age: float,
     ) -> dict[str, list[str]]:
         """Remove the roots of containers not in ``keep`` (older than ``MIN_AGE``), then
-        the layers no remaining root uses that have been idle for the sandbox GC's
-        ``max_age``; ``now`` is wall time. Returns ``{"containers": [...], "layers":
-        [...]}`` removed."""
+        the layers no remaining root uses that have been idle for ``layer_age`` seconds
+        (the sandbox GC passes its ``max_age(gc_delay, headroom, disk used)``: the same
+        rules as sandboxes); ``now`` is wall time. Returns ``{"containers": [...],
+        "layers": [...]}`` removed."""
         removed: dict[str, list[str]] = {"containers": [], "layers": []}
         with self._lock:
             created: dict[str, float] = {}
             for cid in self.containers():
                 with contextlib.suppress(OSError):
                     created[cid] = (self.containers_dir / cid).stat().st_mtime
-            for cid in _gc.due(created, set(keep), now, MIN_AGE):
+            for cid in _due(created, set(keep), now, MIN_AGE):
                 try:
                     if self._release(cid):
                         removed["containers"].append(cid)
@@ -1077,9 +1076,7 @@ class ImageStore:
             for d in self.layers():
                 with contextlib.suppress(OSError):
                     idle[d] = (self._layer_path(d) / "layer.json").stat().st_mtime
-            fraction = _gc.disk_used(self.root) if used is None else used
-            age = _gc.max_age(gc_delay, headroom, fraction)
-            for d in _gc.due(idle, used_layers, now, age):
+            for d in _due(idle, used_layers, now, layer_age):
                 path = self._layer_path(d)
                 trash = Path(tempfile.mkdtemp(prefix="gc-", dir=self.tmp_dir))
                 try:
@@ -1100,6 +1097,11 @@ class ImageStore:
                 len(removed["layers"]),
             )
         return removed
+
+
+def _due(since: dict[str, float], keep: Collection[str], now: float, age: float) -> list[str]:
+    """Not kept and idle for longer than ``age`` (as ``_gc.due`` for sandboxes)."""
+    return sorted(k for k, t in since.items() if k not in keep and now - t > age)
 
 
 def _container_id(sandbox: Path | str) -> str:

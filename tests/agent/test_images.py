@@ -418,21 +418,24 @@ def test_gc_follows_the_sandbox_gc_rules(tmp_path: Path, overlay: bool) -> None:
     store.release("gone")
     now = time.time()
     # too young: nothing goes, even if not live
-    assert store.gc({"live"}, now) == {"containers": [], "layers": []}
+    assert store.gc({"live"}, now, _gc.max_age(_gc.DEFAULT_GC_DELAY, 0.1, 0.0)) == {
+        "containers": [],
+        "layers": [],
+    }
     for cid in ("live", "dead"):
         _age(store.containers_dir / cid, MIN_AGE + 5)
     for d in store.layers():
         _age(store._layer_path(d) / "layer.json", 3600)
-    removed = store.gc({"live"}, now, gc_delay=7200, headroom=0.1, used=0.0)
+    removed = store.gc({"live"}, now, _gc.max_age(7200, 0.1, 0.0))
     # dead's root goes; the busybox layer stays (live uses it); o:1's layer is idle 1 h
     # but a 7200 s delay on an empty disk keeps it ...
     assert removed == {"containers": ["dead"], "layers": []}
     # ... and a fuller disk shortens the delay, as for sandboxes
-    removed = store.gc({"live"}, now, gc_delay=7200, headroom=0.1, used=0.6)
+    removed = store.gc({"live"}, now, _gc.max_age(7200, 0.1, 0.6))
     assert removed["layers"] == [sha256(layer_tar([("file", "o", b"o")]))]
     assert store.containers() == ["live"]
     store.release("live")
-    removed = store.gc(set(), now, gc_delay=60, used=0.0)
+    removed = store.gc(set(), now, _gc.max_age(60, 0.1, 0.0))
     assert removed["layers"] == [sha256(busybox_layer())] and store.layers() == []
 
 
