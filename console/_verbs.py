@@ -291,6 +291,19 @@ def app_remove(c: ClusterClient, out: Out, app_id: str, force: bool) -> int:
     return 0
 
 
+def _action_text(a: Any) -> str:
+    """``RestartApplication /web``, plus the instances its readiness checks still wait
+    for (Marathon's ``readinessCheckResults``), e.g. ``(1 waiting for readiness: 503)``."""
+    text = f"{a.get('action')} {a.get('app', '')}"
+    results = [r for r in a.get("readinessCheckResults") or [] if isinstance(r, dict)]
+    waiting = [r for r in results if not r.get("ready")]
+    if waiting:
+        statuses = sorted({str((r.get("lastResponse") or {}).get("status", "")) for r in waiting})
+        shown = ", ".join(s for s in statuses if s)
+        text += f" ({len(waiting)} waiting for readiness" + (f": {shown})" if shown else ")")
+    return text
+
+
 def deployment_list(c: ClusterClient, out: Out) -> int:
     deps = marathon(c, "GET", "/v2/deployments")
     if out.as_json:
@@ -298,7 +311,7 @@ def deployment_list(c: ClusterClient, out: Out) -> int:
         return 0
     rows = []
     for d in deps:
-        actions = [f"{a.get('action')} {a.get('app', '')}" for a in d.get("currentActions") or []]
+        actions = [_action_text(a) for a in d.get("currentActions") or []]
         rows.append(
             (
                 d.get("id"),
@@ -329,7 +342,7 @@ def deployment_watch(c: ClusterClient, out: Out, dep_id: str | None, timeout: fl
             return 0
         seen = True
         now = f"step {d.get('currentStep', 0)}/{d.get('totalSteps', 0)}: " + ", ".join(
-            f"{a.get('action')} {a.get('app', '')}" for a in d.get("currentActions") or []
+            _action_text(a) for a in d.get("currentActions") or []
         )
         if now != last and not out.as_json:
             out.line(f"{dep_id} {now}")
@@ -353,7 +366,7 @@ def _watch_all(c: ClusterClient, out: Out, timeout: float) -> int:
         for d in deps:
             dep_id = str(d.get("id"))
             now = f"step {d.get('currentStep', 0)}/{d.get('totalSteps', 0)}: " + ", ".join(
-                f"{a.get('action')} {a.get('app', '')}" for a in d.get("currentActions") or []
+                _action_text(a) for a in d.get("currentActions") or []
             )
             if last.get(dep_id) != now and not out.as_json:
                 out.line(f"{dep_id} {now}")

@@ -23,8 +23,12 @@ All of it runs on the actor's thread; the HTTP layer only asks (from an executor
 
 from __future__ import annotations
 
+import http.client
 import logging
+import ssl
+import urllib.parse
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from kazoo.exceptions import KazooException
@@ -45,6 +49,7 @@ from ._messages import (
     ApiReply,
     ApiRequest,
     AwaitStored,
+    CheckReadiness,
     Decline,
     DeleteDeployment,
     DeleteVersions,
@@ -62,6 +67,7 @@ from ._messages import (
     PersistRoot,
     PersistVersions,
     Publish,
+    ReadinessResult,
     Reconcile,
     Reply,
     Revive,
@@ -123,6 +129,8 @@ class MarathonActor(Actor):
         self.http_url = http_url or (lambda: "")
         self._driver_factory = driver_factory
         self.driver: FrameworkDriver | None = None
+        self._checks: ThreadPoolExecutor | None = None
+        """Runs readiness checks off the actor thread (created at the first one)."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -152,6 +160,9 @@ class MarathonActor(Actor):
         # No teardown: the tasks keep running for the next leader's Marathon, which
         # subscribes with the same framework id (failover_timeout).
         self.driver = None
+        if self._checks is not None:
+            self._checks.shutdown(wait=False, cancel_futures=True)
+            self._checks = None
 
     def _znode_prefix(self) -> str:
         try:
@@ -228,6 +239,10 @@ class MarathonActor(Actor):
             store.delete_deployment(e.deployment_id)
         elif isinstance(e, PersistFrameworkId):
             store.save_framework_id(e.framework_id)
+        elif isinstance(e, CheckReadiness):
+            if self._checks is None:
+                self._checks = ThreadPoolExecutor(_CHECK_THREADS, "marathon-readiness")
+            self._checks.submit(self._check_readiness, e)
         elif driver is None:
             return  # not started yet, or stopped: the next leader's Marathon does it
         elif isinstance(e, Launch):
@@ -250,6 +265,46 @@ class MarathonActor(Actor):
             driver.revive()
         elif isinstance(e, Suppress):
             driver.suppress()
+
+    def _check_readiness(self, e: CheckReadiness) -> None:
+        """On a pool thread: run the check, tell the answer to this actor."""
+        try:
+            status, content_type, body = http_get(e.url, e.timeout)
+            result = ReadinessResult(e.task_id, e.seq, status, content_type, body)
+        except Exception as exc:
+            result = ReadinessResult(e.task_id, e.seq, 0, error=f"{type(exc).__name__}: {exc}")
+        try:
+            self.ref.tell(result)
+        except Exception:  # the actor is gone: nobody waits for the answer
+            pass
+
+
+_CHECK_THREADS = 4
+_BODY_BYTES = 16 * 1024
+
+
+def http_get(url: str, timeout: float) -> tuple[int, str, str]:
+    """GET ``url`` as Marathon's readiness checker: no redirects followed, HTTPS without
+    certificate verification, each socket operation bounded by ``timeout``. Returns
+    (status, content type, the body's first 16 KiB decoded as UTF-8)."""
+    parts = urllib.parse.urlsplit(url)
+    host, port = parts.hostname or "", parts.port
+    conn: http.client.HTTPConnection
+    if parts.scheme == "https":
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
+    else:
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""))
+        response = conn.getresponse()
+        body = response.read(_BODY_BYTES)
+        content_type = (response.getheader("Content-Type") or "").split(";")[0].strip()
+        return response.status, content_type, body.decode("utf-8", "replace")
+    finally:
+        conn.close()
 
 
 def _core_event(event: Any) -> Any:

@@ -25,6 +25,7 @@ from actors.l4lb import PortLabels, VipUse, port_vips, vip_conflicts
 
 from ._errors import InvalidPath, ValidationFailed
 from ._paths import ROOT, normalize_path, parent_of
+from ._readiness import ReadinessCheck, port_names, readiness_problems
 from ._schema import APP_VALIDATOR
 
 DEFAULT_CPUS = 1.0
@@ -348,6 +349,7 @@ class AppDefinition:
     require_ports: bool = False
     constraints: tuple[Constraint, ...] = ()
     health_checks: tuple[HealthCheck, ...] = ()
+    readiness_checks: tuple[ReadinessCheck, ...] = ()
     upgrade_strategy: UpgradeStrategy = field(default_factory=UpgradeStrategy)
     backoff_seconds: float = DEFAULT_BACKOFF_SECONDS
     backoff_factor: float = DEFAULT_BACKOFF_FACTOR
@@ -453,6 +455,9 @@ class AppDefinition:
             require_ports=data.get("requirePorts", False),
             constraints=tuple(Constraint.from_json(c) for c in data.get("constraints", [])),
             health_checks=tuple(HealthCheck.from_json(h) for h in data.get("healthChecks", [])),
+            readiness_checks=tuple(
+                ReadinessCheck.from_json(r) for r in data.get("readinessChecks", [])
+            ),
             upgrade_strategy=UpgradeStrategy(
                 strategy_raw.get("minimumHealthCapacity", 1.0),
                 strategy_raw.get("maximumOverCapacity", 1.0),
@@ -520,6 +525,8 @@ class AppDefinition:
                 else "disabled"
             ),
         }
+        if self.readiness_checks:  # Marathon's RAML: omitEmpty
+            out["readinessChecks"] = [r.to_json() for r in self.readiness_checks]
         if self.version is not None:
             out["version"] = self.version
         if self.version_info is not None:
@@ -667,6 +674,7 @@ def _semantic_problems(
                 (f"{where}/timeoutSeconds", "timeoutSeconds must be smaller than intervalSeconds")
             )
 
+    problems.extend(readiness_problems(app.readiness_checks, port_names(app)))
     for index, constraint in enumerate(app.constraints):
         for message in constraint.problems():
             problems.append((f"/constraints/{index}", message))

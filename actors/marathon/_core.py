@@ -54,6 +54,7 @@ from ._messages import (
     Offers,
     PersistFrameworkId,
     PersistInstances,
+    ReadinessResult,
     Reconcile,
     Revive,
     Stopping,
@@ -116,6 +117,7 @@ class MarathonCore(Loading):
         if self.pending is None:
             self.converge()
             self._check_adopted()
+            self.poll_readiness()
         return self.out
 
     @staticmethod
@@ -503,7 +505,9 @@ class MarathonCore(Loading):
                 backoff = self.backoff.get(inst.app_id)
                 if backoff is not None and backoff.failures:
                     self.backoff[inst.app_id] = backoff.task_running()
-                self.restart_event(inst, NewTaskHealthy(inst.task_id))
+                app_now = self.deploying_app(inst.app_id)
+                if app_now is None or self.readiness_ok(inst, app_now):
+                    self.restart_event(inst, NewTaskHealthy(inst.task_id))
             if old_state != u.state or old_healthy != inst.healthy:
                 self.dirty.add(inst.app_id)
         self.ack(u)
@@ -546,6 +550,27 @@ class MarathonCore(Loading):
                 self.restart_event(inst, NewTaskFailed(inst.task_id))
             else:
                 self.restart_event(inst, OldTaskTerminated(inst.task_id))
+
+    def _on_readiness(self, r: ReadinessResult) -> None:
+        """A readiness check answered: once ready, a serving instance counts for its
+        deployment step (a rolling upgrade may kill an old instance for it)."""
+        probe = self.readiness.answer(
+            r.task_id,
+            r.seq,
+            self.now,
+            status=r.status,
+            content_type=r.content_type,
+            body=r.body,
+            error=r.error,
+        )
+        inst = self.instances.get(r.task_id)
+        if inst is None:
+            return
+        self.dirty.add(inst.app_id)
+        app = self.deploying_app(inst.app_id)
+        if probe is not None and app is not None and self.serving(inst, app):
+            log.info("marathon: task %s is ready (%s)", inst.task_id, probe.url)
+            self.restart_event(inst, NewTaskHealthy(inst.task_id))
 
     def _on_tick(self) -> None:
         now = self.now
@@ -594,4 +619,5 @@ _HANDLERS: dict[type, Callable[[MarathonCore, Any], None]] = {
     Subscribed: MarathonCore._on_subscribed,
     Disconnected: MarathonCore._on_disconnected,
     FrameworkError: MarathonCore._on_framework_error,
+    ReadinessResult: MarathonCore._on_readiness,
 }

@@ -22,6 +22,7 @@ from ._errors import ValidationFailed
 from ._group import Group
 from ._instances import Instance, OfferStats, config_key
 from ._messages import (
+    CheckReadiness,
     DeleteDeployment,
     PersistDeployment,
     PersistRoot,
@@ -59,6 +60,32 @@ class Deployments(MarathonState):
         self.restarts[inst.app_id] = state
         self._apply(effects)
         self.dirty.add(inst.app_id)
+
+    def readiness_ok(self, inst: Instance, app: AppDefinition) -> bool:
+        """Its readiness check passed, or ``app`` has none (``_readiness.py``)."""
+        return not app.readiness_checks or self.readiness.is_ready(inst.task_id)
+
+    def poll_readiness(self) -> None:
+        """Emit the readiness checks due now: RUNNING instances on the config of a
+        start, scale or restart in motion; forget the probes of everything else."""
+        keep: list[str] = []
+        now = self.now
+        for run in self.runs.values():
+            for action in run.current():
+                app = action.app
+                if isinstance(action, StopApplication) or not app.readiness_checks:
+                    continue
+                key = config_key(app)
+                for inst in self.by_app.get(app.id, {}).values():
+                    if inst.config_version != key or inst.killing:
+                        continue
+                    keep.append(inst.task_id)
+                    if not inst.running or not inst.heard or app.id in run.done:
+                        continue
+                    r = self.readiness.poll(app, inst, now)
+                    if r is not None:
+                        self.emit(CheckReadiness(r.task_id, r.check_name, r.url, r.timeout, r.seq))
+        self.readiness.keep(keep)
 
     def _apply(self, effects: Iterable[Any]) -> None:
         for effect in effects:
@@ -175,7 +202,9 @@ class Deployments(MarathonState):
                 for inst in self.by_app.get(app.id, {}).values():
                     is_new = inst.config_version == key
                     if is_new:
-                        healthy = inst.heard and self.serving(inst, app)
+                        healthy = (
+                            inst.heard and self.serving(inst, app) and self.readiness_ok(inst, app)
+                        )
                     else:
                         # Not heard from since a failover: assume it serves, which only
                         # makes the upgrade keep more old instances, never fewer.
@@ -190,6 +219,13 @@ class Deployments(MarathonState):
                 backoff = self.backoff.get(app.id)
                 if backoff is not None:
                     self.backoff[app.id] = backoff.reset()
+            elif app.readiness_checks and not isinstance(action, StopApplication):
+                # Serving before the step: not checked (Marathon checks only the
+                # instances a deployment starts). Unheard ones (after a failover) are.
+                key = config_key(app)
+                for inst in self.by_app.get(app.id, {}).values():
+                    if inst.config_version == key and inst.heard and self.serving(inst, app):
+                        self.readiness.mark_ready(inst.task_id, app.id, app.readiness_checks[0])
 
     def _action_done(self, run: Run, action: DeploymentAction) -> bool:
         app = action.app
@@ -205,7 +241,8 @@ class Deployments(MarathonState):
         # Newest first: while instances come up in launch order, the first one not yet
         # serving is found at once (this runs after every update of the app).
         return all(
-            self.serving(i, app) and i.config_version == key for i in reversed(tasks.values())
+            self.serving(i, app) and i.config_version == key and self.readiness_ok(i, app)
+            for i in reversed(tasks.values())
         )
 
     def _advance_deployments(self) -> None:

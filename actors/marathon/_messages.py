@@ -156,6 +156,19 @@ class StoreFailed:
     """(size, limit): the document exceeds the store's limit; nothing was written."""
 
 
+@dataclass(frozen=True, slots=True)
+class ReadinessResult:
+    """Fed back by the shell: the answer to ``CheckReadiness`` ``seq`` (``error`` when
+    the request failed: refused, timed out...; then ``status`` is 0)."""
+
+    task_id: str
+    seq: int
+    status: int
+    content_type: str = ""
+    body: str = ""
+    error: str = ""
+
+
 Event = (
     ApiRequest
     | Load
@@ -168,6 +181,7 @@ Event = (
     | Stopping
     | Stored
     | StoreFailed
+    | ReadinessResult
 )
 
 
@@ -298,6 +312,18 @@ class Reply:
     reply: ApiReply
 
 
+@dataclass(frozen=True, slots=True)
+class CheckReadiness:
+    """GET ``url`` off the actor thread (HTTPS unverified, no redirects followed, at most
+    ``timeout`` seconds) and feed back ``ReadinessResult(task_id, seq, ...)``."""
+
+    task_id: str
+    check_name: str
+    url: str
+    timeout: float
+    seq: int
+
+
 StoreEffect = (
     PersistFrameworkId
     | PersistRoot
@@ -319,4 +345,5 @@ Effect = (
     | Acknowledge
     | Publish
     | Reply
+    | CheckReadiness
 )

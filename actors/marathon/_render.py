@@ -16,6 +16,7 @@ from ._group import Group
 from ._instances import STAGING, OfferStats
 from ._messages import FAILOVER_TIMEOUT, MARATHON_VERSION, ApiReply
 from ._plan import StopApplication
+from ._readiness import waiting_text
 from ._upgrade import waiting_reason
 
 
@@ -55,8 +56,8 @@ class Views(Deployments):
             app.id in self.last_failure
         ):
             out["lastTaskFailure"] = self.last_failure[app.id]
-        if "apps.readiness" in embed:
-            out["readinessCheckResults"] = []
+        if "apps.readiness" in embed or "app.readiness" in embed:
+            out["readinessCheckResults"] = self.readiness.results_json(app.id)
         return out
 
     def waiting_reason(self, app_id: str) -> str:
@@ -124,10 +125,12 @@ class Views(Deployments):
             doc = run.plan.to_json(min(run.step + 1, len(run.plan.steps)))
             for action_doc, action in zip(doc["currentActions"], run.current(), strict=False):
                 app_id = action.app.id
+                action_doc["readinessCheckResults"] = self.readiness.results_json(app_id)
                 if app_id in run.done:
                     action_doc["waitingFor"] = "finished"
                     continue
                 reasons = []
+                readiness = waiting_text(self.readiness.waiting(app_id))
                 state = self.restarts.get(app_id)
                 if state is not None:
                     reasons.append(waiting_reason(state, now))
@@ -144,6 +147,8 @@ class Views(Deployments):
                             + (" and healthy" if action.app.health_checks else "")
                             + (f", {len(tasks)} alive" if len(tasks) != serving else "")
                         )
+                if readiness:
+                    reasons.append(readiness)
                 action_doc["waitingFor"] = "; ".join(reasons)
             out.append(doc)
         return out

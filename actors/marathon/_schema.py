@@ -33,6 +33,8 @@ from actors._validation import (
     SECONDS_SCHEMA,
 )
 
+from ._readiness import READINESS_CHECK_SCHEMA
+
 CONSTRAINT_OPERATORS = ("UNIQUE", "CLUSTER", "GROUP_BY", "LIKE", "UNLIKE", "MAX_PER", "IS")
 HEALTH_PROTOCOLS = ("HTTP", "HTTPS", "TCP", "COMMAND", "MESOS_HTTP", "MESOS_HTTPS", "MESOS_TCP")
 
@@ -199,6 +201,7 @@ APP_SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "readinessChecks": {"type": "array", "maxItems": 16, "items": READINESS_CHECK_SCHEMA},
         "upgradeStrategy": {
             "type": "object",
             "additionalProperties": False,

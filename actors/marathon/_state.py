@@ -36,6 +36,7 @@ from ._messages import (
 from ._paths import ROOT
 from ._plan import DeploymentAction, DeploymentPlan, StopApplication
 from ._quarantine import Quarantine
+from ._readiness import Readiness
 from ._upgrade import RestartState
 
 log = logging.getLogger("actors.marathon")
@@ -156,6 +157,8 @@ class MarathonState:
         self.offer_stats: dict[str, OfferStats] = {}
         self.last_failure: dict[str, dict[str, Any]] = {}
         self.agents: dict[str, Agent] = {}
+        self.readiness = Readiness()
+        """Readiness probes of the deployment steps in motion (never stored)."""
         self.dirty: set[str] = set()
         """Apps to converge at the end of this event."""
         self.persist_dirty: set[str] = set()
