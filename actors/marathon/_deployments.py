@@ -67,7 +67,15 @@ class Deployments(MarathonState):
 
     def poll_readiness(self) -> None:
         """Emit the readiness checks due now: RUNNING instances on the config of a
-        start, scale or restart in motion; forget the probes of everything else."""
+        start, scale or restart in motion; forget the probes of everything else.
+        Never raises (logged and counted, retried at the next event)."""
+        try:
+            self._poll_readiness()
+        except Exception:
+            log.exception("marathon: polling readiness checks failed; retried later")
+            self.counters["readiness_errors"] += 1
+
+    def _poll_readiness(self) -> None:
         keep: list[str] = []
         now = self.now
         for run in self.runs.values():

@@ -26,13 +26,47 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from actors._validation import MAX_SECONDS
 
-if TYPE_CHECKING:  # no runtime import: _app imports this module
-    from ._app import AppDefinition
-    from ._instances import Instance
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str | None: ...
+
+
+class _Container(Protocol):
+    @property
+    def port_mappings(self) -> Sequence[_Named]: ...
+
+
+class AppDefinition(Protocol):
+    """What this module reads of an app (``_app.AppDefinition``, which imports this
+    module: a structural type keeps the import graph acyclic)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def container(self) -> _Container | None: ...
+    @property
+    def port_definitions(self) -> Sequence[_Named]: ...
+    @property
+    def readiness_checks(self) -> tuple[ReadinessCheck, ...]: ...
+
+
+class Instance(Protocol):
+    """What this module reads of an instance (``_instances.Instance``)."""
+
+    @property
+    def task_id(self) -> str: ...
+    @property
+    def ports(self) -> list[int]: ...
+    @property
+    def ip(self) -> str: ...
+    @property
+    def host(self) -> str: ...
+
 
 DEFAULT_NAME = "readinessCheck"
 DEFAULT_PROTOCOL = "HTTP"
