@@ -133,7 +133,10 @@ class Views(Deployments):
                 readiness = waiting_text(self.readiness.waiting(app_id))
                 state = self.restarts.get(app_id)
                 if state is not None:
-                    reasons.append(waiting_reason(state, now))
+                    reason = waiting_reason(state, now)
+                    if action.app.readiness_checks:  # the step machine's "healthy" is ready
+                        reason = reason.replace("to become healthy", "to become ready")
+                    reasons.append(reason)
                 if self.queue.get(app_id):
                     reasons.append(f"{self.queue[app_id]} queued: {self.waiting_reason(app_id)}")
                 elif state is None:
