@@ -157,6 +157,9 @@ def test_an_old_instance_is_killed_only_when_a_new_one_is_ready() -> None:
     [new] = [t.task_id for t in launched(sim.offers(sim.offer()))]
     [check] = checks(sim.update(new, "TASK_RUNNING"))
     assert killed(answer(sim, check, 503)) == [], "running but not ready: the old one stays"
+    waiting = deployment_action(sim)["waitingFor"]
+    assert "waiting for 1 new instance(s) to become ready" in waiting
+    assert "readiness check 'readinessCheck' (last answer: 503)" in waiting
     [check] = checks(sim.tick(5.0))
     assert killed(answer(sim, check, 200)) == old
     out = sim.update(old[0], "TASK_KILLED")
