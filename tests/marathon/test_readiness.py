@@ -161,3 +161,19 @@ def test_http_get_raises_when_nothing_listens() -> None:
 
     with pytest.raises(OSError):
         http_get("http://127.0.0.1:1/", 2.0)
+
+
+def test_the_console_names_the_instances_waiting_for_readiness() -> None:
+    from console._verbs import _action_text
+
+    action = {
+        "action": "RestartApplication",
+        "app": "/web",
+        "readinessCheckResults": [
+            {"name": "r", "taskId": "a", "ready": False, "lastResponse": {"status": 503}},
+            {"name": "r", "taskId": "b", "ready": False},
+            {"name": "r", "taskId": "c", "ready": True},
+        ],
+    }
+    assert _action_text(action) == "RestartApplication /web (2 waiting for readiness: 503)"
+    assert _action_text({"action": "ScaleApplication", "app": "/web"}) == "ScaleApplication /web"
