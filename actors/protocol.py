@@ -16,6 +16,7 @@ updates) is acknowledged end to end and resent by the agent until acknowledged.
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,14 +118,35 @@ class PortMapping:
         _one_of("PortMapping.protocol", self.protocol, PORT_PROTOCOLS)
 
 
+def volume_problem(container_path: str, host_path: str) -> tuple[str, str] | None:
+    """Why a host-path volume may not be mounted, as (field, message), or None.
+
+    Mesos' rules: a relative ``container_path`` is a path in the task's sandbox and a
+    relative ``host_path`` a directory of the sandbox (a sandbox volume); neither may
+    leave the sandbox (``..``), and no volume may cover the sandbox itself or the root.
+    Absolute host paths are the operator's business, as in Mesos and Docker."""
+    for name, value in (("container_path", container_path), ("host_path", host_path)):
+        if "\0" in value:
+            return name, f"{value!r:.80} contains a NUL byte"
+        norm = posixpath.normpath(value)
+        if value.startswith("/"):
+            if name == "container_path" and norm == "/":
+                return name, "'/' would cover the container's whole filesystem"
+        elif norm == "." and name == "container_path":
+            return name, f"{value!r:.80} is the sandbox itself: name a path inside it"
+        elif norm == ".." or norm.startswith("../"):
+            return name, f"{value!r:.80} escapes the sandbox (relative paths stay inside it)"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class VolumeInfo:
     """A host path mounted into the task's container (Mesos' Volume, host-path kind)."""
 
     container_path: str
-    """Where it appears inside the container."""
+    """Where it appears inside the container; relative: inside the task's sandbox."""
     host_path: str
-    """The directory on the agent's host."""
+    """The file or directory on the agent's host; relative: inside the task's sandbox."""
     mode: str = "RW"
     """``RW`` or ``RO``."""
 
@@ -132,6 +154,9 @@ class VolumeInfo:
         _text("VolumeInfo.container_path", self.container_path)
         _text("VolumeInfo.host_path", self.host_path)
         _one_of("VolumeInfo.mode", self.mode, VOLUME_MODES)
+        bad = volume_problem(self.container_path, self.host_path)
+        if bad is not None:
+            raise TaskDescriptionError(f"VolumeInfo.{bad[0]}: {bad[1]}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,8 +40,8 @@ def validate(spec: TaskSpec) -> str | None:
         return f"cpus {spec.cpus:g} is below the minimum of {MIN_CPUS:g}"
     if spec.container_type == "DOCKER" and not spec.image:
         return "a DOCKER task needs an image"
-    if spec.container_type == "MESOS" and not spec.command and not spec.args:
-        return "a MESOS task needs a command or args"
+    if spec.container_type == "MESOS" and not spec.command and not spec.args and not spec.image:
+        return "a MESOS task needs a command, args or an image"
     if spec.network not in ("HOST", "BRIDGE"):
         return f"unsupported network {spec.network!r} (HOST or BRIDGE)"
     if not spec.task_id or "/" in spec.task_id or spec.task_id in (".", ".."):

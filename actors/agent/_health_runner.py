@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
+import shutil
 import signal
 import socket
 import ssl
@@ -80,6 +82,30 @@ def check_tcp(host: str, port: int, timeout: float) -> tuple[bool, str]:
         return False, f"TCP connect to {host}:{port} failed: {e}"
 
 
+def _run_command(
+    argv: list[str], env: dict[str, str], cwd: str, timeout: float, **switch: Any
+) -> tuple[bool, str]:
+    proc = subprocess.Popen(
+        argv,
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        **switch,
+    )
+    try:
+        rc = proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        return False, f"command health check timed out after {timeout:g}s"
+    return rc == 0, f"command health check exited with status {rc}"
+
+
 def command_runner(env: dict[str, str], cwd: str, run_as: RunAs | None = None) -> CommandRunner:
     """COMMAND checks run on the host, as the task's user (``run_as``) when it has one."""
     switch: dict[str, Any] = {}
@@ -87,25 +113,31 @@ def command_runner(env: dict[str, str], cwd: str, run_as: RunAs | None = None) -
         switch = {"user": run_as.uid, "group": run_as.gid, "extra_groups": list(run_as.groups)}
 
     def run(command: str, timeout: float) -> tuple[bool, str]:
-        proc = subprocess.Popen(
-            ["/bin/sh", "-c", command],
-            env=env,
-            cwd=cwd,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            **switch,
-        )
-        try:
-            rc = proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
-            return False, f"command health check timed out after {timeout:g}s"
-        return rc == 0, f"command health check exited with status {rc}"
+        return _run_command(["/bin/sh", "-c", command], env, cwd, timeout, **switch)
+
+    return run
+
+
+def namespace_runner(
+    target_pid: Callable[[], int | None],
+    env: dict[str, str],
+    workdir: str,
+    uid: int,
+    gid: int,
+    nsenter: str | None = None,
+) -> CommandRunner:
+    """COMMAND checks of a task in an image: run inside its mount and pid namespaces
+    and its root (``nsenter -r``), as its user, from its working dir, with the image's
+    ``/bin/sh`` (Mesos runs a check in the task's container the same way)."""
+    tool = nsenter or shutil.which("nsenter") or "nsenter"
+
+    def run(command: str, timeout: float) -> tuple[bool, str]:
+        pid = target_pid()
+        if pid is None:
+            return False, "command health check: the task's container is gone"
+        argv = [tool, "-t", str(pid), "-m", "-p", "-r", "-S", str(uid), "-G", str(gid)]
+        script = f"cd {shlex.quote(workdir)} 2>/dev/null; {command}"
+        return _run_command([*argv, "/bin/sh", "-c", script], env, "/", timeout)
 
     return run
 

@@ -11,6 +11,24 @@ The task is started in a new session, so SIGKILLing the agent leaves it running;
 restarted agent reattaches through the checkpoint (pid + start time + cgroup) and
 watches it with a pidfd. When pid 1 exits the kernel kills the rest of the namespace;
 the cgroup catches anything left.
+
+Volumes (``TaskSpec.volumes``, Mesos' host-path and sandbox volumes) are bind mounts
+the init makes in the task's mount namespace (RO: bind, then remount read-only): a
+relative container path is in the sandbox, a relative host path is a directory of the
+sandbox; host paths hidden by the private /tmp are reached through a descriptor the
+init opened before hiding them (``/proc/self/fd/3``). Without an image an absolute
+container path must exist on the host (Mesos' rule; under the private /tmp it is
+created there).
+
+An image (``TaskSpec.image`` on a MESOS container: the universal runtime) is
+provisioned by the agent's `ImageStore` into a per-container root; the init then
+mounts the sandbox at ``/mnt/mesos/sandbox``, a fresh ``/proc``, a minimal ``/dev``,
+read-only ``/sys``, the host's ``/etc/hosts`` and ``/etc/resolv.conf`` (host
+networking, as Mesos' network isolator) and the volumes into that root, and a tiny
+launcher (`_ROOTFS_EXEC`) pivot_roots into it, detaches the host's root, switches to
+the image's user and execs the image's Entrypoint/Cmd (`image_argv`) with its Env
+(`image_env`) in its WorkingDir, as the Mesos runtime does. Nothing falls back to the
+host's filesystem: an image that cannot be provisioned fails the task naming it.
 """
 
 from __future__ import annotations
@@ -19,12 +37,15 @@ import contextlib
 import logging
 import os
 import select
+import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +55,8 @@ from actors.agent import _cgroups, _user
 from actors.agent._base import TaskHandle, busy_port, invalid
 from actors.agent._checkpoint import checkpoint_dir, read_checkpoints, write_checkpoint
 from actors.agent._fetcher import fetch
-from actors.agent._health_runner import command_runner
+from actors.agent._health_runner import command_runner, namespace_runner
+from actors.agent._images import ImageError, ImageStore, Rootfs
 from actors.agent._sandbox import Sandbox
 from actors.agent._spec import (
     REASON_COMMAND_EXECUTOR_FAILED,
@@ -46,11 +68,13 @@ from actors.agent._spec import (
     TASK_RUNNING,
     TASK_STARTING,
     FetchError,
+    LaunchError,
     OnHealth,
     OnUpdate,
     RecoveredTask,
     TaskSpec,
     Usage,
+    Volume,
 )
 from runtime import Clock, SystemClock, real_now
 
@@ -62,10 +86,28 @@ _JOIN_CGROUPS = 'while [ "$1" != -- ]; do echo 0 > "$1" || exit 125; shift; done
 # $2 sandbox, $3 "1" to set up the private /tmp, $4 a directory to hide under an empty
 # tmpfs (one the task's user cannot pass through on the way to its sandbox) or "", then
 # the command's argv. A sandbox under either tmpfs is bound back to its own path.
+# Descriptors 3 and 4 keep the hidden /tmp and directory reachable for the volumes'
+# mounts; the task inherits neither. `init_script` fills @SETUP@ (this host setup, or
+# the image root's) and @MOUNTS@ (the volumes).
 _INIT = r"""
 st="$1"; sb="$2"; iso="$3"; hide="$4"; shift 4
 exec 9>"$st"
-if [ "$iso" = 1 ]; then
+fail() { echo "pydcos-init: $*" >&2; exit 125; }
+P="$PATH"; PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+@SETUP@
+@MOUNTS@
+PATH="$P"
+"$@" 3<&- 4<&- 9>&- &
+c=$!
+trap 'kill -TERM $c 2>/dev/null' TERM
+while :; do wait $c; s=$?; kill -0 $c 2>/dev/null || break; done
+echo $s >&9
+exit $s
+"""
+
+_HOST_SETUP = r"""if [ "$iso" = 1 ]; then
+  exec 3</tmp || exit 125
+  if [ -n "$hide" ]; then exec 4<"$hide" || exit 125; fi
   mount -t tmpfs -o mode=1777 tmpfs /tmp || exit 125
   if [ -n "$hide" ]; then
     mount -t tmpfs -o mode=0755 tmpfs "$hide" || exit 125
@@ -75,14 +117,342 @@ if [ "$iso" = 1 ]; then
     (umask 022; mkdir -p "$sb") && mount --no-canonicalize --bind /proc/self/cwd "$sb" \
       && cd "$sb" || exit 125
   fi
+fi"""
+
+# The image root's setup (always isolated). @R@ the root (a mount point: pivot_root
+# needs one), @SB@ /mnt/mesos/sandbox, @PROC@, @DEV@, @SYS@: host paths inside the root
+# (`ImageLayout`), resolved by the agent through the image's symlinks.
+_ROOT_SETUP = r"""R=@R@
+mount --no-canonicalize --bind "$R" "$R" || fail "cannot bind the image root $R"
+mount --no-canonicalize --bind "$sb" @SB@ || fail "cannot mount the sandbox in the image"
+mount -t proc -o nosuid,nodev,noexec proc @PROC@ || fail "cannot mount /proc in the image"
+D=@DEV@
+mount -t tmpfs -o nosuid,mode=0755 tmpfs "$D" || fail "cannot mount /dev in the image"
+for d in null zero full random urandom tty; do
+  : > "$D/$d" && mount --bind "/dev/$d" "$D/$d" || fail "cannot make /dev/$d in the image"
+done
+mkdir -p "$D/shm" "$D/pts" && mount -t tmpfs -o nosuid,nodev,mode=1777 shm "$D/shm" \
+  || fail "cannot mount /dev/shm in the image"
+if mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$D/pts" 2>/dev/null; then
+  ln -s pts/ptmx "$D/ptmx"
 fi
-"$@" 9>&- &
-c=$!
-trap 'kill -TERM $c 2>/dev/null' TERM
-while :; do wait $c; s=$?; kill -0 $c 2>/dev/null || break; done
-echo $s >&9
-exit $s
+ln -s /proc/self/fd "$D/fd"; ln -s /proc/self/fd/0 "$D/stdin"
+ln -s /proc/self/fd/1 "$D/stdout"; ln -s /proc/self/fd/2 "$D/stderr"
+mount -t sysfs -o ro,nosuid,nodev,noexec sysfs @SYS@ 2>/dev/null || :"""
+
+
+# The last step of an image task, run (by pid 1 of its namespaces, as root, before the
+# host's root is gone) as ``python -I -S -c _ROOTFS_EXEC root workdir uid gid groups --
+# argv...``: pivot_root into the prepared root, detach the host's root (runc's
+# sequence), switch to the image's user and exec the command with its PATH. Exit 125
+# (setup), 126 (cannot exec), 127 (not found), as a shell would.
+_ROOTFS_EXEC = r"""
+import ctypes, os, sys
+root, wd, uid, gid, groups = sys.argv[1:6]
+argv = sys.argv[7:]
+def die(code, msg):
+    sys.stderr.write("pydcos-init: " + msg + "\n"); sys.stderr.flush(); os._exit(code)
+libc = ctypes.CDLL(None, use_errno=True)
+nr = {"x86_64": 155, "aarch64": 41, "armv7l": 218, "ppc64le": 203, "s390x": 217}
+try:
+    old = os.open("/", os.O_DIRECTORY | os.O_RDONLY)
+    os.chdir(root)
+    if libc.syscall(nr[os.uname().machine], b".", b".") != 0:
+        raise OSError(ctypes.get_errno(), "pivot_root " + root)
+    os.fchdir(old)
+    if libc.umount2(b".", 2) != 0:
+        raise OSError(ctypes.get_errno(), "detaching the host's root")
+    os.close(old)
+    os.chdir("/")
+    os.setgroups([int(g) for g in groups.split(",") if g])
+    os.setgid(int(gid))
+    os.setuid(int(uid))
+except (OSError, KeyError) as e:
+    die(125, "cannot enter the image root: %s" % (e,))
+try:
+    os.chdir(wd or "/")
+except OSError as e:
+    die(125, "cannot change to the working directory %s: %s" % (wd, e.strerror))
+# PATH is searched here: os.execvp would import modules the image does not have.
+cmd = argv[0]
+found = None
+if "/" in cmd:
+    found = cmd
+else:
+    for d in os.environ.get("PATH", "/usr/bin:/bin").split(":"):
+        c = (d or ".") + "/" + cmd
+        if os.path.isfile(c) and os.access(c, os.X_OK):
+            found = c
+            break
+if found is None:
+    die(127, "%s: not found in the image" % cmd)
+try:
+    os.execv(found, argv)
+except FileNotFoundError:
+    die(127, "%s: not found in the image" % cmd)
+except OSError as e:
+    die(126, "%s: cannot execute: %s" % (cmd, e.strerror))
 """
+
+IMAGE_SANDBOX = "/mnt/mesos/sandbox"
+"""Where an image task sees its sandbox (Mesos' ``--sandbox_directory``)."""
+DEFAULT_IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+"""PATH of an image task whose image and task set none (Docker's default)."""
+
+
+class VolumeError(LaunchError):
+    """A volume cannot be mounted (TASK_FAILED naming it)."""
+
+
+@dataclass(frozen=True)
+class Mount:
+    """One bind mount the init makes, as paths the init sees when it makes it."""
+
+    source: str
+    """The file or directory mounted (maybe ``/proc/self/fd/N/...``: under a hidden
+    directory)."""
+    target: str
+    """Where (the task's view; under the image root for image tasks)."""
+    readonly: bool
+    make: str = ""
+    """``dir`` or ``file``: create the target in the namespace first (inside a private
+    tmpfs, where the agent cannot)."""
+    name: str = ""
+    """The volume's container path, for messages."""
+
+
+@dataclass(frozen=True)
+class ImageUser:
+    """Who an image task runs as, from the image's own /etc/passwd and /etc/group."""
+
+    uid: int
+    gid: int
+    groups: tuple[int, ...]
+    home: str
+
+
+def init_script(mounts: Sequence[Mount] = (), layout: Mapping[str, str] | None = None) -> str:
+    """The init's shell script (pure): the host setup (private /tmp), or with
+    ``layout`` (root, sandbox, proc, dev, sys: host paths) the image root's setup;
+    then each mount in order (bind; RO: remount read-only)."""
+    q = shlex.quote
+    if layout is None:
+        setup = _HOST_SETUP
+    else:
+        setup = _ROOT_SETUP
+        for key in ("R", "SB", "PROC", "DEV", "SYS"):
+            setup = setup.replace(f"@{key}@", q(layout[key]))
+    lines = []
+    for m in mounts:
+        what = q(f"cannot mount volume {m.name or m.target} ({m.source})")
+        if m.make == "dir":
+            lines.append(f"mkdir -p {q(m.target)} || fail {what}")
+        elif m.make == "file":
+            parent = q(os.path.dirname(m.target) or "/")
+            lines.append(f"mkdir -p {parent} && : >> {q(m.target)} || fail {what}")
+        lines.append(f"mount --no-canonicalize --bind {q(m.source)} {q(m.target)} || fail {what}")
+        if m.readonly:
+            lines.append(f"mount --no-canonicalize -o remount,bind,ro {q(m.target)} || fail {what}")
+    return _INIT.replace("@SETUP@", setup).replace("@MOUNTS@", "\n".join(lines))
+
+
+def image_argv(command: str | None, args: Sequence[str], config: Any, image: str) -> list[str]:
+    """The argv of an image task, as the Mesos runtime builds it (pure): a shell command
+    runs as ``/bin/sh -c`` inside the image (Entrypoint and Cmd ignored); else the
+    image's Entrypoint followed by the task's args, or by the image's Cmd when the task
+    gives none; without an Entrypoint, the task's args, else the Cmd."""
+    if command:
+        return ["/bin/sh", "-c", command]
+    entrypoint = list(config.entrypoint or ())
+    rest = list(args) if args else list(config.cmd or ())
+    argv = entrypoint + rest
+    if not argv:
+        raise LaunchError(
+            f"image {image!r} has neither Entrypoint nor Cmd and the task gives no command"
+        )
+    return argv
+
+
+def image_env(config: Any, task_env: Mapping[str, str], user: ImageUser) -> dict[str, str]:
+    """An image task's environment (pure): a default PATH and the user's HOME, then the
+    image's Env, then the task's (its own variables and the agent's MESOS_*, PORT*
+    ones, which win, as Mesos sets the CommandInfo environment over the image's)."""
+    env = {"PATH": DEFAULT_IMAGE_PATH, "HOME": user.home or "/"}
+    env.update(config.env_dict())
+    env.update(task_env)
+    return env
+
+
+def _db_rows(text: str) -> list[list[str]]:
+    return [line.split(":") for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def image_user(spec: str, passwd: str, group: str, image: str) -> ImageUser:
+    """``user``, ``uid``, ``user:group`` or ``uid:gid`` resolved in the image's own
+    /etc/passwd and /etc/group texts (pure), as Docker does; "" is root."""
+    name, _, grp = (spec or "0").partition(":")
+    users = [r for r in _db_rows(passwd) if len(r) >= 7]
+    groups = [r for r in _db_rows(group) if len(r) >= 3]
+    row = next((r for r in users if r[0] == name or (name.isdigit() and r[2] == name)), None)
+    if row is None and not name.isdigit():
+        raise LaunchError(f"user {name!r} is not in the /etc/passwd of image {image!r}")
+    uid = int(name) if row is None else int(row[2])
+    # An id with no passwd entry runs with group 0, as runc does.
+    gid = int(row[3]) if row is not None and row[3].isdigit() else 0
+    home = row[5] if row is not None else "/"
+    if grp:
+        g = next((r for r in groups if r[0] == grp or (grp.isdigit() and r[2] == grp)), None)
+        if g is None and not grp.isdigit():
+            raise LaunchError(f"group {grp!r} is not in the /etc/group of image {image!r}")
+        gid = int(grp) if g is None else int(g[2])
+    member_of = set()
+    if row is not None:
+        for r in groups:
+            if len(r) >= 4 and r[2].isdigit() and row[0] in r[3].split(","):
+                member_of.add(int(r[2]))
+    extra = tuple(sorted(member_of - {gid}))
+    return ImageUser(uid, gid, extra, home)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _volume_source(v: Volume, sandbox: Path) -> Path:
+    """The host file or directory a volume mounts (created as a directory if missing,
+    as Mesos' host-path isolator and Docker do); a relative one must stay in the
+    sandbox (symlinks included)."""
+    if v.host_path.startswith("/"):
+        src = Path(os.path.realpath(v.host_path))
+    else:
+        src = Path(os.path.realpath(sandbox / v.host_path))
+        if not _inside(src, sandbox):
+            raise VolumeError(
+                f"volume {v.container_path!r}: hostPath {v.host_path!r} leaves the sandbox"
+            )
+    if not src.exists():
+        try:
+            src.mkdir(parents=True)
+        except OSError as e:
+            raise VolumeError(
+                f"volume {v.container_path!r}: cannot create hostPath {v.host_path!r}: {e.strerror}"
+            ) from None
+    return src
+
+
+def _in_sandbox_target(v: Volume, sandbox: Path, is_file: bool) -> Path:
+    """A relative container path's place in the sandbox (created), never out of it."""
+    t = Path(os.path.realpath(sandbox / v.container_path))
+    if not _inside(t, sandbox) or t == sandbox:
+        raise VolumeError(f"volume {v.container_path!r}: containerPath leaves the sandbox")
+    _make(t, is_file, v)
+    return t
+
+
+def _make(t: Path, is_file: bool, v: Volume) -> None:
+    try:
+        if is_file:
+            t.parent.mkdir(parents=True, exist_ok=True)
+            if not t.exists():
+                t.touch()
+        else:
+            t.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise VolumeError(
+            f"volume {v.container_path!r}: cannot create its mount point: {e.strerror}"
+        ) from None
+
+
+def _host_view(src: Path, sandbox: Path, hidden: Sequence[tuple[Path, str]]) -> str:
+    """``src`` as the init sees it after hiding /tmp (and the closed directory): through
+    the descriptor it opened on the hidden directory; the sandbox is bound back."""
+    if _inside(src, sandbox):
+        return str(src)
+    for top, fd in hidden:
+        if _inside(src, top):
+            rel = os.path.relpath(src, top)
+            return f"/proc/self/fd/{fd}" + ("" if rel == "." else f"/{rel}")
+    return str(src)
+
+
+def host_mounts(
+    volumes: Sequence[Volume], sandbox: Path, hidden: Sequence[tuple[Path, str]] = ()
+) -> list[Mount]:
+    """The mounts of a task without an image. ``hidden``: (directory, descriptor) the
+    init hides under a private tmpfs (/tmp -> 3, the closed directory -> 4); an
+    absolute container path there is created in that tmpfs, elsewhere it must exist
+    on the host (Mesos' rule for containers without an image)."""
+    sandbox = Path(os.path.realpath(sandbox))
+    out = []
+    for v in volumes:
+        src = _volume_source(v, sandbox)
+        is_file = not src.is_dir()
+        make = ""
+        if v.container_path.startswith("/"):
+            target = Path(os.path.normpath(v.container_path))
+            if any(_inside(target, top) for top, _ in hidden):
+                make = "file" if is_file else "dir"
+            elif not target.exists():
+                raise VolumeError(
+                    f"volume {v.container_path!r}: containerPath does not exist on the agent "
+                    "(without an image a volume is mounted over an existing path)"
+                )
+            else:
+                target = Path(os.path.realpath(target))
+        else:
+            target = _in_sandbox_target(v, sandbox, is_file)
+        out.append(
+            Mount(
+                _host_view(src, sandbox, hidden),
+                str(target),
+                v.mode == "RO",
+                make,
+                v.container_path,
+            )
+        )
+    return out
+
+
+_HOST_FILES = ("/etc/hosts", "/etc/resolv.conf")
+"""Host files an image task sees (host networking), as Mesos' network isolator binds
+them; /etc/hostname stays the image's."""
+
+
+def image_layout(rootfs: Any, sandbox: Path) -> dict[str, str]:
+    """The image root's mount points (created in the container's own root)."""
+    layout = {"R": str(rootfs.path)}
+    for key, where in (("SB", IMAGE_SANDBOX), ("PROC", "/proc"), ("DEV", "/dev"), ("SYS", "/sys")):
+        p = rootfs.resolve(where)
+        p.mkdir(parents=True, exist_ok=True)
+        layout[key] = str(p)
+    return layout
+
+
+def image_mounts(volumes: Sequence[Volume], sandbox: Path, rootfs: Any) -> list[Mount]:
+    """The mounts of an image task: the host's /etc/hosts and /etc/resolv.conf (RO),
+    then the volumes; a relative container path is in the sandbox
+    (``/mnt/mesos/sandbox/<path>``), an absolute one is created in the image's root."""
+    sandbox = Path(os.path.realpath(sandbox))
+    sb_in_root = rootfs.resolve(IMAGE_SANDBOX)
+    out = []
+    for f in _HOST_FILES:
+        if os.path.isfile(f):
+            t = rootfs.resolve(f)
+            _make(t, True, Volume(f, f, "RO"))
+            out.append(Mount(os.path.realpath(f), str(t), True, "", f))
+    for v in volumes:
+        src = _volume_source(v, sandbox)
+        is_file = not src.is_dir()
+        if v.container_path.startswith("/"):
+            target = rootfs.resolve(v.container_path)
+            if target == Path(rootfs.path):
+                raise VolumeError(f"volume {v.container_path!r}: covers the image's root")
+            _make(target, is_file, v)
+        else:
+            in_sb = _in_sandbox_target(v, sandbox, is_file)
+            target = sb_in_root / os.path.relpath(in_sb, sandbox)
+        out.append(Mount(str(src), str(target), v.mode == "RO", "", v.container_path))
+    return out
 
 
 def _start_time(pid: int) -> float | None:
@@ -115,6 +485,10 @@ class NativeTask(TaskHandle):
         self.cgroup: _cgroups.Cgroup | None = None
         self.status_file = checkpoint_dir(self.work_dir) / f"{self.task_id}.exit"
         self.isolated = False
+        self.rootfs: Rootfs | None = None
+        """The image root the task runs in (None: the host's filesystem)."""
+        self.image_run: dict[str, Any] = {}
+        """uid, gid, workdir, env of an image task (checkpointed: COMMAND checks)."""
 
     @property
     def pid(self) -> int | None:
@@ -135,16 +509,30 @@ class NativeTask(TaskHandle):
         if bad:
             self._emit(*bad)
             return
-        try:
-            run_as = _user.resolve(spec.user)
-            setpriv = _user.find_setpriv() if run_as is not None else None
-            if run_as is not None and setpriv is None:
-                raise _user.UserError(
-                    f"cannot run the task as user {run_as.name!r}: setpriv(1) not found"
-                )
-        except _user.UserError as e:
-            self._emit(TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED, str(e))
+        c = self._c
+        image = spec.image
+        if (image or spec.volumes) and not c.isolated:
+            # Never on the host's filesystem instead: the task would believe otherwise.
+            what = f"image {image!r}" if image else "volumes"
+            self._emit(
+                TASK_FAILED,
+                REASON_CONTAINER_LAUNCH_FAILED,
+                f"cannot run a task with {what}: the native containerizer has no "
+                f"isolation ({c.isolation_note})",
+            )
             return
+        run_as = setpriv = None
+        if not image:  # an image task's user is one of the image's (`image_user`)
+            try:
+                run_as = _user.resolve(spec.user)
+                setpriv = _user.find_setpriv() if run_as is not None else None
+                if run_as is not None and setpriv is None:
+                    raise _user.UserError(
+                        f"cannot run the task as user {run_as.name!r}: setpriv(1) not found"
+                    )
+            except _user.UserError as e:
+                self._emit(TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED, str(e))
+                return
         self.sandbox.create()
         try:
             for uri in spec.uris:
@@ -152,34 +540,60 @@ class NativeTask(TaskHandle):
         except FetchError as e:
             self._emit(TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED, str(e))
             return
+        sandbox_path = Path(os.path.abspath(self.sandbox.path))
+        if image:
+            try:
+                self.rootfs = c.images().provision(image, sandbox_path)
+            except ImageError as e:
+                self._emit(TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED, str(e))
+                return
+            except OSError as e:
+                self._emit(
+                    TASK_FAILED,
+                    REASON_CONTAINER_LAUNCH_FAILED,
+                    f"image {image!r} cannot be provisioned: {e}",
+                )
+                return
         if run_as is not None:
             _user.chown_tree(self.sandbox.path, run_as)
         busy = busy_port(spec.host_ports())
         if busy:
+            self._release_rootfs()
             self._emit(TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED, busy)
             return
         self._emit(TASK_STARTING, None, "starting")
         if self._kill_requested.is_set():
+            self._release_rootfs()
             self._emit(*self._killed_state())
             return
-        c = self._c
-        inner = ["/bin/sh", "-c", spec.command] if spec.command else list(spec.args)
-        env = self.sandbox.environment(spec, c.host)
-        if run_as is not None and setpriv is not None:
-            # Only the command switches: the isolation steps before it need root.
-            inner = [*_user.setpriv_argv(run_as, setpriv), *inner]
-            env.setdefault("USER", run_as.name)
-            env.setdefault("LOGNAME", run_as.name)
-        self.status_file.parent.mkdir(parents=True, exist_ok=True)
         self.isolated = c.isolated
-        sandbox_path = Path(os.path.abspath(self.sandbox.path))
         hide = None
-        if run_as is not None and self.isolated and not _under_tmp(sandbox_path):
-            hide = _user.closed_ancestor(sandbox_path, run_as)
+        try:
+            if self.rootfs is not None:
+                inner, env, script = self._image_launch(sandbox_path)
+            else:
+                inner = ["/bin/sh", "-c", spec.command] if spec.command else list(spec.args)
+                env = self.sandbox.environment(spec, c.host)
+                if run_as is not None and setpriv is not None:
+                    # Only the command switches: the isolation steps before it need root.
+                    inner = [*_user.setpriv_argv(run_as, setpriv), *inner]
+                    env.setdefault("USER", run_as.name)
+                    env.setdefault("LOGNAME", run_as.name)
+                if run_as is not None and self.isolated and not _under_tmp(sandbox_path):
+                    hide = _user.closed_ancestor(sandbox_path, run_as)
+                hidden = [(Path("/tmp"), "3")]
+                if hide is not None:
+                    hidden.append((Path(os.path.realpath(hide)), "4"))
+                script = init_script(host_mounts(spec.volumes, sandbox_path, hidden))
+        except LaunchError as e:
+            self._release_rootfs()
+            self._emit(TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED, str(e))
+            return
+        self.status_file.parent.mkdir(parents=True, exist_ok=True)
         init = [
             "/bin/sh",
             "-c",
-            _INIT,
+            script,
             "pydcos-init",
             str(self.status_file),
             str(sandbox_path),
@@ -225,6 +639,7 @@ class NativeTask(TaskHandle):
                 )
             except OSError as e:
                 self._cleanup_cgroup()
+                self._release_rootfs()
                 self._emit(TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED, f"cannot start: {e}")
                 return
         pid = self._proc.pid
@@ -241,16 +656,86 @@ class NativeTask(TaskHandle):
             "sandbox": str(self.sandbox.path),
             "host": c.host,
         }
+        if self.rootfs is not None:
+            self.checkpoint_data["image"] = {"rootfs": self.rootfs.to_json(), **self.image_run}
         write_checkpoint(self.work_dir, self.task_id, self.checkpoint_data)
         # Published only once checkpointed: whoever sees the pid (the agent, a test that
         # SIGKILLs the agent next) can rely on a restarted agent finding the task.
         self._pid = pid
         message = "running" if self.isolated else f"running WITHOUT isolation: {c.isolation_note}"
+        if self.rootfs is not None:
+            message = f"running in image {self.rootfs.image!r} ({self.rootfs.digest[:19]})"
         self._emit(TASK_RUNNING, None, message)
         self._start_watch()
-        self._start_health(spec.host_ports(), command_runner(env, str(self.sandbox.path), run_as))
+        self._start_health(spec.host_ports(), self._command_runner(env, run_as))
         if self._kill_requested.is_set():
             self._signal_term()
+
+    def _image_launch(self, sandbox_path: Path) -> tuple[list[str], dict[str, str], str]:
+        """(the init's command, its environment, its script) for a task in an image:
+        the image's user, argv, env and working dir applied as the Mesos runtime does."""
+        spec, rootfs = self.spec, self.rootfs
+        assert rootfs is not None
+        config = rootfs.config
+
+        def read(path: str) -> str:
+            try:
+                return rootfs.resolve(path).read_text(errors="replace")
+            except OSError:
+                return ""
+
+        user = image_user(
+            spec.user or config.user, read("/etc/passwd"), read("/etc/group"), rootfs.image
+        )
+        argv = image_argv(spec.command, spec.args, config, rootfs.image)
+        task_env = self.sandbox.environment(spec, self._c.host, sandbox_path=IMAGE_SANDBOX)
+        own = dict(spec.env)
+        for key in ("PATH", "HOME"):  # the agent's own, meaningless in the image
+            if key not in own:
+                task_env.pop(key, None)
+        env = image_env(config, task_env, user)
+        wd = config.working_dir or IMAGE_SANDBOX
+        if wd != IMAGE_SANDBOX:
+            with contextlib.suppress(OSError):
+                rootfs.resolve(wd).mkdir(parents=True, exist_ok=True)
+        if user.uid != 0:
+            _user.chown_tree(
+                sandbox_path, _user.RunAs(str(user.uid), user.uid, user.gid, user.groups)
+            )
+        layout = image_layout(rootfs, sandbox_path)
+        mounts = image_mounts(spec.volumes, sandbox_path, rootfs)
+        groups = ",".join(str(g) for g in user.groups)
+        inner = [sys.executable, "-I", "-S", "-c", _ROOTFS_EXEC, str(rootfs.path), wd]
+        inner += [str(user.uid), str(user.gid), groups, "--", *argv]
+        self.image_run = {"uid": user.uid, "gid": user.gid, "workdir": wd, "env": env}
+        return inner, env, init_script(mounts, layout)
+
+    def _command_runner(self, env: dict[str, str], run_as: _user.RunAs | None) -> Any:
+        """COMMAND checks: on the host for a host task; inside the container (its
+        namespaces and root, as the image's user) for an image task, as Mesos does."""
+        if self.rootfs is None:
+            return command_runner(env, str(self.sandbox.path), run_as)
+        run = self.image_run
+        return namespace_runner(
+            self._namespace_pid, run["env"], run["workdir"], run["uid"], run["gid"]
+        )
+
+    def _namespace_pid(self) -> int | None:
+        """pid 1 of the task's namespaces (unshare's child)."""
+        if self._pid is None:
+            return None
+        kids = _children(self._pid)
+        return min(kids) if kids else None
+
+    def _release_rootfs(self) -> None:
+        """Give the image root back to the store (unmounted and removed); a failure is
+        left to the store's GC."""
+        if self.rootfs is None:
+            return
+        try:
+            self._c.images().release(self.sandbox.path)
+        except (OSError, ImageError) as e:
+            log.warning("task %s: cannot release its image root: %s", self.task_id, e)
 
     # -- watching -------------------------------------------------------------------
     def _start_watch(self) -> None:
@@ -271,6 +756,7 @@ class NativeTask(TaskHandle):
         code = _read_status(self.status_file)
         oom = self.cgroup.oom_killed() if self.cgroup else False
         self._cleanup_cgroup()
+        self._release_rootfs()
         self._c._untrack(self)
         self.sandbox.rotate_if_needed()
         if self._kill_requested.is_set():
@@ -453,9 +939,12 @@ class NativeContainerizer:
         max_log_files: int = 3,
         rotate_interval: float = 1.0,
         clock: Clock | None = None,
+        image_store: ImageStore | None = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         """The agent's clock, passed to every task (health check timing)."""
+        self._image_store = image_store
+        self._image_lock = threading.Lock()
         self.work_dir = str(work_dir)
         self.host = host
         self.cgroup_root = cgroup_root
@@ -482,6 +971,13 @@ class NativeContainerizer:
         self._tasks_lock = threading.Lock()
         self._rotate_interval = rotate_interval
         self._rotator: threading.Thread | None = None
+
+    def images(self) -> ImageStore:
+        """The agent's image store (``<work_dir>/images``), made on first use."""
+        with self._image_lock:
+            if self._image_store is None:
+                self._image_store = ImageStore.for_agent(self.work_dir)
+            return self._image_store
 
     def _sandbox(self, task_id: str) -> Sandbox:
         return Sandbox(self.work_dir, task_id, self.max_log_bytes, self.max_log_files)
@@ -563,20 +1059,28 @@ class NativeContainerizer:
             task.isolated = bool(cp.get("isolated"))
             task.checkpoint_data = cp
             task.state = TASK_RUNNING
+            image = cp.get("image")
+            if image:
+                task.rootfs = Rootfs.from_json(image["rootfs"])
+                task.image_run = {k: image[k] for k in ("uid", "gid", "workdir", "env")}
             task._start_watch()
             env = task.sandbox.environment(spec, cp.get("host", self.host))
             run_as = None
-            with contextlib.suppress(_user.UserError):
-                run_as = _user.resolve(spec.user)
-            task._start_health(
-                spec.host_ports(), command_runner(env, str(task.sandbox.path), run_as)
-            )
+            if not image:
+                with contextlib.suppress(_user.UserError):
+                    run_as = _user.resolve(spec.user)
+            task._start_health(spec.host_ports(), task._command_runner(env, run_as))
             return RecoveredTask(tid, True, task, TASK_RUNNING, None, "reattached")
         # Gone while the agent was away (or the pid was reused by another process).
         code = _read_status(Path(cp["status_file"]))
         oom = cgroup.oom_killed() if cgroup else False
         if cgroup:
             cgroup.destroy()
+        if cp.get("image"):
+            try:
+                self.images().release(cp["sandbox"])
+            except (OSError, ImageError) as e:
+                log.warning("task %s: cannot release its image root: %s", tid, e)
         if oom:
             st: tuple[str, str | None, str] = (
                 TASK_FAILED,

@@ -85,7 +85,7 @@ def task_spec(task: p.TaskInfo, default_user: str | None = None) -> TaskSpec:
     uris = tuple(UriSpec(u.value, u.executable, u.extract) for u in (cmd.uris if cmd else []))
     env = dict(cmd.env) if cmd else {}
     user = cmd.user if cmd and cmd.user else None  # "" as Marathon may send: unset
-    if user is None and container.type != "DOCKER":
+    if user is None and container.type != "DOCKER" and docker is None:
         user = default_user
     if user is not None and (why := valid_user_name(user)):
         raise SpecError(why)

@@ -22,6 +22,7 @@ from typing import Any
 from actors._validation import empty_map, frozen_map, json_problems, schema_message
 from actors.framework import Constraint
 from actors.l4lb import PortLabels, VipUse, port_vips, vip_conflicts
+from actors.protocol import volume_problem
 
 from ._errors import InvalidPath, ValidationFailed
 from ._paths import ROOT, normalize_path, parent_of
@@ -637,6 +638,23 @@ def _semantic_problems(
         for index, volume in enumerate(container.volumes):
             if volume.host_path is None:
                 problems.append((f"/container/volumes/{index}/hostPath", "hostPath is required"))
+            elif (bad := volume_problem(volume.container_path, volume.host_path)) is not None:
+                field_name = "containerPath" if bad[0] == "container_path" else "hostPath"
+                problems.append((f"/container/volumes/{index}/{field_name}", bad[1]))
+        if container.type == "MESOS" and container.docker is not None:
+            # The universal runtime runs the image itself: Docker-engine switches would be
+            # silently ignored, so they are refused (as Marathon does for MESOS containers).
+            for key, given in (
+                ("privileged", container.docker.privileged),
+                ("parameters", bool(container.docker.parameters)),
+            ):
+                if given:
+                    problems.append(
+                        (
+                            f"/container/docker/{key}",
+                            f"{key} is only supported by DOCKER containers",
+                        )
+                    )
     for dup in _duplicates([p.port for p in app.port_definitions if p.port]):
         problems.append(("/portDefinitions", f"port {dup} is used twice"))
     for dup in _duplicates([p.name for p in app.port_definitions if p.name]):

@@ -24,6 +24,7 @@ from typing import Any
 
 from actors._validation import empty_map, frozen_map, json_problems
 from actors.framework import Agent, Constraint, Match, match
+from actors.protocol import volume_problem
 
 from ._errors import ValidationFailed
 from ._schedule import ScheduleSpec, schedule_problems
@@ -239,6 +240,12 @@ def _run_problems(run: Mapping[str, Any]) -> list[tuple[str, str]]:
     for name, value in (run.get("env") or {}).items():
         if "\x00" in value:
             problems.append((f"/run/env/{name}", "the value contains a NUL character"))
+    for index, volume in enumerate(run.get("volumes") or ()):
+        # Mesos' rules, the same as Marathon's: relative paths stay in the sandbox.
+        bad = volume_problem(volume["containerPath"], volume["hostPath"])
+        if bad is not None:
+            field_name = "containerPath" if bad[0] == "container_path" else "hostPath"
+            problems.append((f"/run/volumes/{index}/{field_name}", bad[1]))
     constraints = run.get("placement", {}).get("constraints", [])
     for index, raw in enumerate(constraints):
         for message in constraint_from_json(raw).problems():

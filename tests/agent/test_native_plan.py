@@ -1,0 +1,245 @@
+"""Pure parts of the native runtime: the init script, volume planning and validation,
+and the image's argv/env/user applied as the Mesos runtime does."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from actors import protocol as p
+from actors.agent import LaunchError
+from actors.agent._images import ImageConfig, Rootfs
+from actors.agent._native import (
+    DEFAULT_IMAGE_PATH,
+    IMAGE_SANDBOX,
+    ImageUser,
+    Mount,
+    VolumeError,
+    host_mounts,
+    image_argv,
+    image_env,
+    image_mounts,
+    image_user,
+    init_script,
+)
+
+CFG = ImageConfig(
+    entrypoint=("/bin/ep", "-x"),
+    cmd=("serve", "--port", "80"),
+    env=("PATH=/opt/bin:/bin", "A=image", "B=image"),
+    working_dir="/app",
+    user="www",
+)
+PASSWD = "root:x:0:0:root:/root:/bin/sh\nwww:x:33:34:www:/var/www:/bin/false\n# comment\n"
+GROUP = "root:x:0:\nwww-data:x:34:\nweb:x:101:www,other\nadm:x:4:www\n"
+
+
+# -- validation (Marathon / Metronome -> 422, the typed description) --------------------
+
+
+@pytest.mark.parametrize(
+    ("container_path", "host_path", "field"),
+    [
+        ("../up", "/srv", "container_path"),
+        ("a/../../up", "/srv", "container_path"),
+        (".", "/srv", "container_path"),
+        ("/", "/srv", "container_path"),
+        ("data", "../../etc", "host_path"),
+        ("data", "x/../..", "host_path"),
+    ],
+)
+def test_volume_paths_leaving_the_sandbox_are_refused(
+    container_path: str, host_path: str, field: str
+) -> None:
+    bad = p.volume_problem(container_path, host_path)
+    assert bad is not None and bad[0] == field
+    with pytest.raises(p.TaskDescriptionError, match=f"VolumeInfo.{field}"):
+        p.VolumeInfo(container_path, host_path, "RO")
+
+
+@pytest.mark.parametrize(
+    ("container_path", "host_path"),
+    [
+        ("data", "/srv/data"),
+        ("/var/lib/x", "/srv"),
+        ("a/b", "cache"),
+        ("logs", "."),
+        ("x", "a/../b"),
+    ],
+)
+def test_volumes_inside_the_sandbox_or_with_absolute_paths_are_fine(
+    container_path: str, host_path: str
+) -> None:
+    assert p.volume_problem(container_path, host_path) is None
+
+
+def test_marathon_and_metronome_answer_422_naming_the_volume_field() -> None:
+    from actors.marathon import AppDefinition
+    from actors.marathon import ValidationFailed as MarathonInvalid
+    from actors.metronome import JobSpec
+    from actors.metronome import ValidationFailed as MetronomeInvalid
+
+    vol = {"containerPath": "../escape", "hostPath": "/srv", "mode": "RW"}
+    with pytest.raises(MarathonInvalid) as app_err:
+        AppDefinition.from_json({"id": "/a", "cmd": "x", "container": {"volumes": [vol]}})
+    assert app_err.value.status == 422
+    assert app_err.value.paths == ["/container/volumes/0/containerPath"]
+    run = {"cmd": "true", "cpus": 0.1, "mem": 32, "disk": 0}
+    bad_host = {"containerPath": "d", "hostPath": "../../etc", "mode": "RO"}
+    with pytest.raises(MetronomeInvalid) as job_err:
+        JobSpec.from_json({"id": "j", "run": {**run, "volumes": [bad_host]}})
+    assert job_err.value.paths == ["/run/volumes/0/hostPath"]
+    ok = {"containerPath": "data", "hostPath": "/srv/data", "mode": "RO"}
+    assert JobSpec.from_json({"id": "j", "run": {**run, "volumes": [ok]}}).run.volumes
+
+
+def test_marathon_refuses_docker_engine_switches_on_a_mesos_container() -> None:
+    from actors.marathon import AppDefinition, ValidationFailed
+
+    image = {"image": "busybox", "privileged": True, "parameters": [{"key": "a", "value": "b"}]}
+    with pytest.raises(ValidationFailed) as err:
+        AppDefinition.from_json({"id": "/a", "container": {"type": "MESOS", "docker": image}})
+    assert err.value.paths == ["/container/docker/privileged", "/container/docker/parameters"]
+    app = AppDefinition.from_json(
+        {"id": "/a", "container": {"type": "MESOS", "docker": {"image": "busybox"}}}
+    )
+    assert app.container is not None and app.container.docker is not None
+
+
+# -- the image's command, environment and user ------------------------------------------
+
+
+def test_shell_command_runs_through_the_images_sh_ignoring_entrypoint_and_cmd() -> None:
+    assert image_argv("echo hi", (), CFG, "img") == ["/bin/sh", "-c", "echo hi"]
+
+
+def test_args_follow_the_entrypoint_and_replace_cmd() -> None:
+    assert image_argv(None, ("a", "b"), CFG, "img") == ["/bin/ep", "-x", "a", "b"]
+    assert image_argv(None, (), CFG, "img") == ["/bin/ep", "-x", "serve", "--port", "80"]
+    no_ep = ImageConfig(cmd=("httpd", "-f"))
+    assert image_argv(None, (), no_ep, "img") == ["httpd", "-f"]
+    assert image_argv(None, ("sh",), no_ep, "img") == ["sh"]
+
+
+def test_an_image_without_entrypoint_or_cmd_needs_a_command() -> None:
+    with pytest.raises(LaunchError, match="image 'bare' has neither Entrypoint nor Cmd"):
+        image_argv(None, (), ImageConfig(), "bare")
+
+
+def test_env_image_over_defaults_task_over_image() -> None:
+    user = ImageUser(33, 34, (), "/var/www")
+    env = image_env(CFG, {"B": "task", "MESOS_SANDBOX": IMAGE_SANDBOX}, user)
+    assert env == {
+        "PATH": "/opt/bin:/bin",
+        "HOME": "/var/www",
+        "A": "image",
+        "B": "task",
+        "MESOS_SANDBOX": IMAGE_SANDBOX,
+    }
+    assert image_env(ImageConfig(), {}, ImageUser(0, 0, (), "/root"))["PATH"] == DEFAULT_IMAGE_PATH
+
+
+def test_user_resolved_in_the_images_own_passwd_and_group() -> None:
+    assert image_user("www", PASSWD, GROUP, "img") == ImageUser(33, 34, (4, 101), "/var/www")
+    assert image_user("", PASSWD, GROUP, "img") == ImageUser(0, 0, (), "/root")
+    assert image_user("33:web", PASSWD, GROUP, "img") == ImageUser(33, 101, (4,), "/var/www")
+    assert image_user("1234", PASSWD, GROUP, "img") == ImageUser(1234, 0, (), "/")
+    assert image_user("1234:55", "", "", "img") == ImageUser(1234, 55, (), "/")
+    with pytest.raises(
+        LaunchError, match="user 'nobody2' is not in the /etc/passwd of image 'img'"
+    ):
+        image_user("nobody2", PASSWD, GROUP, "img")
+    with pytest.raises(LaunchError, match="group 'nope'"):
+        image_user("www:nope", PASSWD, GROUP, "img")
+
+
+# -- the init script ----------------------------------------------------------------------
+
+
+def test_init_script_binds_then_remounts_read_only_and_is_valid_sh() -> None:
+    mounts = [
+        Mount("/proc/self/fd/3/x y", "/tmp/data", True, "dir", "/tmp/data"),
+        Mount("/srv/f", "/sb/conf", False, "", "conf"),
+    ]
+    script = init_script(mounts)
+    lines = script.splitlines()
+    i = lines.index(
+        "mkdir -p /tmp/data || fail 'cannot mount volume /tmp/data (/proc/self/fd/3/x y)'"
+    )
+    assert lines[i + 1].startswith("mount --no-canonicalize --bind '/proc/self/fd/3/x y' /tmp/data")
+    assert lines[i + 2].startswith("mount --no-canonicalize -o remount,bind,ro /tmp/data")
+    assert "mount --no-canonicalize --bind /srv/f /sb/conf" in script
+    assert "remount,bind,ro /sb/conf" not in script
+    assert "exec 3</tmp" in script and "@MOUNTS@" not in script and "@SETUP@" not in script
+    subprocess.run(["/bin/sh", "-n", "-c", script], check=True)
+
+
+def test_init_script_for_an_image_sets_up_its_root_not_the_hosts_tmp() -> None:
+    layout = {
+        "R": "/r oot",
+        "SB": "/r oot/mnt/mesos/sandbox",
+        "PROC": "/p",
+        "DEV": "/d",
+        "SYS": "/s",
+    }
+    script = init_script([], layout)
+    assert "R='/r oot'" in script and "'/r oot/mnt/mesos/sandbox'" in script
+    assert "mount -t tmpfs -o mode=1777 tmpfs /tmp" not in script
+    assert "mount -t proc -o nosuid,nodev,noexec proc /p" in script
+    subprocess.run(["/bin/sh", "-n", "-c", script], check=True)
+
+
+# -- volume planning (real directories, no mounts) ----------------------------------------
+
+
+def test_host_mounts_follow_mesos_rules(tmp_path: Path) -> None:
+    sandbox = tmp_path / "sandbox"
+    sandbox.mkdir()
+    host = tmp_path / "host-data"  # under /tmp here: hidden by the private /tmp
+    existing = Path("/etc")
+    vols = [
+        p.VolumeInfo("data", str(host), "RO"),
+        p.VolumeInfo("/tmp/inside", "cache", "RW"),
+        p.VolumeInfo(str(existing), "cache", "RO"),
+    ]
+    hidden = [(Path("/tmp"), "3")]
+    m = host_mounts(vols, sandbox, hidden)
+    sb = sandbox.resolve()
+    rel = host.resolve().relative_to("/tmp")
+    assert m[0] == Mount(f"/proc/self/fd/3/{rel}", str(sb / "data"), True, "", "data")
+    assert host.is_dir() and (sandbox / "data").is_dir()  # created, as Mesos and Docker
+    assert m[1] == Mount(str(sb / "cache"), "/tmp/inside", False, "dir", "/tmp/inside")
+    assert m[2] == Mount(str(sb / "cache"), "/etc", True, "", "/etc")
+
+
+def test_host_mounts_refuse_missing_absolute_targets_and_symlink_escapes(tmp_path: Path) -> None:
+    sandbox = tmp_path / "sb"
+    sandbox.mkdir()
+    with pytest.raises(VolumeError, match="containerPath does not exist on the agent"):
+        host_mounts([p.VolumeInfo("/no/such/dir/pydcos", "/srv", "RO")], sandbox)
+    (sandbox / "evil").symlink_to("/etc")
+    with pytest.raises(VolumeError, match="hostPath 'evil' leaves the sandbox"):
+        host_mounts([p.VolumeInfo("x", "evil", "RO")], sandbox)
+    with pytest.raises(VolumeError, match="containerPath leaves the sandbox"):
+        host_mounts([p.VolumeInfo("evil/passwd", "/srv", "RO")], sandbox)
+
+
+def test_image_mounts_land_in_the_root_through_its_symlinks(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "data").symlink_to("/srv/real")  # absolute link: inside the image's root
+    sandbox = tmp_path / "sb"
+    sandbox.mkdir()
+    rootfs = Rootfs(root, ImageConfig(), "img", "sha256:x", "copy", "sb")
+    vols = [p.VolumeInfo("/data", "cache", "RW"), p.VolumeInfo("logs", "/var/log", "RO")]
+    m = image_mounts(vols, sandbox, rootfs)
+    by_name = {x.name: x for x in m}
+    assert (
+        by_name["/etc/hosts"].target == str(root / "etc/hosts") and by_name["/etc/hosts"].readonly
+    )
+    assert by_name["/data"].target == str(root / "srv/real")
+    assert (root / "srv/real").is_dir() and not Path("/srv/real").exists()
+    assert by_name["logs"].target == str(rootfs.resolve(IMAGE_SANDBOX) / "logs")
+    assert (sandbox / "logs").is_dir()
