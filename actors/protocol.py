@@ -318,6 +318,9 @@ class TaskInfo:
     """Free-form labels, copied to the container; the agent interprets none of them."""
     discovery: DiscoveryInfo | None = None
     """How the task is found (names its ports: the agent exports ``PORT_<NAME>``)."""
+    group_id: str = ""
+    """The task group it belongs to (Mesos' executor id of a LAUNCH_GROUP): ``""`` for a
+    plain task. The agent starts a group's tasks together and kills them together."""
 
 
 # --------------------------------------------------------------------------------------
@@ -575,9 +578,11 @@ class Operation:
     """One offer operation (Mesos' Offer.Operation)."""
 
     type: str
-    """``LAUNCH``; RESERVE/UNRESERVE/CREATE/DESTROY are reserved for the volumes issue."""
+    """``LAUNCH`` or ``LAUNCH_GROUP``; RESERVE/UNRESERVE/CREATE/DESTROY are reserved for
+    the volumes issue."""
     tasks: list[TaskInfo] = field(default_factory=list)
-    """The tasks of a LAUNCH."""
+    """The tasks of a LAUNCH, or the task group of a LAUNCH_GROUP (all with the same
+    non-empty ``group_id``: started all or none, on the offers' agent)."""
     resources: dict[str, Any] = field(default_factory=dict)
     """The resources of a RESERVE/UNRESERVE/CREATE/DESTROY (not supported yet)."""
 
@@ -1024,3 +1029,26 @@ class GetMetrics:
 
 
 register_message(GetMetrics)
+
+
+# --------------------------------------------------------------------------------------
+# Task groups (W3, issue 19: Marathon pods, Mesos' LAUNCH_GROUP)
+
+
+@dataclass(frozen=True, slots=True)
+class RunTaskGroup:
+    """Master -> agent: launch a task group (Mesos' RunTaskGroupMessage): every task
+    starts or none does; the members share the group's ephemeral volumes and are killed
+    together when one fails or is killed (Mesos' default executor)."""
+
+    framework_id: str
+    """The owning framework."""
+    framework_address: str
+    """Where the framework lives (for the agent's records)."""
+    group_id: str
+    """The group (every task's ``group_id``)."""
+    tasks: list[TaskInfo]
+    """The members, in launch order."""
+
+
+register_message(RunTaskGroup)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from actors import protocol as p
-from actors.agent import _logs, _metrics, _ports
+from actors.agent import _groups, _logs, _metrics, _ports
 from actors.agent._spec import REASON_CONTAINER_LAUNCH_FAILED, RecoveredTask
 from actors.agent._task_store import RecoveryPlan, StoredTask, TaskStore, plan_recovery
 from actors.resources import Attributes, Resources
@@ -368,6 +368,8 @@ class AgentActor(Actor):
             self._on_ack(message)
         elif isinstance(message, p.RunTask):
             self._on_run_task(message)
+        elif isinstance(message, p.RunTaskGroup):
+            _groups.run_group(self, message)
         elif isinstance(message, p.Ping):
             if self.registered and self.agent_id and message.master_id == self.master_id:
                 self._tell_master(p.Pong(self.agent_id, message.seq))
@@ -487,12 +489,14 @@ class AgentActor(Actor):
     ) -> None:
         self.ref.tell(_Report(task_id, state, reason, message, healthy))
 
-    def _on_run_task(self, m: p.RunTask) -> None:
+    def _on_run_task(self, m: p.RunTask, launch: bool = True) -> None:
         task_id = m.task.task_id
         if task_id in self.tasks and not is_terminal(self.tasks[task_id].state):
             return  # a duplicate RunTask (resent by a new leader) launches nothing twice
         t = self.tasks[task_id] = _Task(m.framework_id, m.task)
         self._checkpoint(t)  # BEFORE the launch: a restarted agent knows what it started
+        if not launch:
+            return  # a refused group's member: recorded only to carry its failure
         try:
             self.runner.launch(m.framework_id, m.task, self._report_fn)
         except Exception as exc:  # a runner bug must fail the task, not the agent
@@ -516,6 +520,7 @@ class AgentActor(Actor):
         if is_terminal(t.state):
             return
         self.runner.kill(m.task_id, m.grace_period, self._report_fn)
+        _groups.kill_members(self, t.info, m.grace_period, f"{m.task_id} of its group is killed")
 
     def _on_report(self, r: _Report) -> None:
         t = self.tasks.get(r.task_id)
@@ -533,6 +538,8 @@ class AgentActor(Actor):
             log.error("agent: runner reported unknown state %r for %s", state, r.task_id)
             state, message = TaskState.FAILED.value, f"runner reported unknown state {r.state!r}"
         self._enqueue(t, state, r.reason, message, r.healthy)
+        if t.info.group_id and _groups.kills_group(state):
+            _groups.kill_members(self, t.info, None, f"{r.task_id} of its group ended {state}")
 
     def _enqueue(
         self,

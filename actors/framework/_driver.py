@@ -228,8 +228,16 @@ class FrameworkDriver:
     def launch(
         self, offer_ids: Sequence[str], tasks: Sequence[p.TaskInfo], refuse_seconds: float = 5.0
     ) -> None:
-        """Accept ``offer_ids`` with one LAUNCH of ``tasks`` (Mesos' launchTasks)."""
-        self.accept(offer_ids, [p.Operation("LAUNCH", list(tasks))], refuse_seconds)
+        """Accept ``offer_ids`` with one LAUNCH of ``tasks`` (Mesos' launchTasks); tasks
+        with a ``group_id`` go in one LAUNCH_GROUP per group (all or none start)."""
+        plain = [t for t in tasks if not t.group_id]
+        groups: dict[str, list[p.TaskInfo]] = {}
+        for t in tasks:
+            if t.group_id:
+                groups.setdefault(t.group_id, []).append(t)
+        ops = [p.Operation("LAUNCH", plain)] if plain or not groups else []
+        ops.extend(p.Operation("LAUNCH_GROUP", members) for members in groups.values())
+        self.accept(offer_ids, ops, refuse_seconds)
 
     def decline(
         self, offer_ids: Sequence[str], refuse_seconds: float = 5.0, reason: str = ""

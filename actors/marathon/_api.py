@@ -29,6 +29,7 @@ from ._errors import InvalidPath
 from ._events import EventBus, timestamp
 from ._messages import MARATHON_ACTOR, ApiReply, ApiRequest
 from ._paths import normalize_path
+from ._pods_api import pod_routes
 
 log = logging.getLogger("actors.marathon")
 
@@ -406,4 +407,5 @@ def api_routes(ctx: ServiceContext, bus: EventBus, timeout: float = 10.0) -> lis
         web.delete(group, a.delete_group),
         web.get(P + "/v2/queue", a.queue),
         web.delete(P + "/v2/queue/{id:.+}/delay", a.reset_delay),
+        *pod_routes(a),
     ]

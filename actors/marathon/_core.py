@@ -64,6 +64,9 @@ from ._messages import (
     Tick,
 )
 from ._offers import OfferPlan, QueueEntry, build_task, demand_of, match_offers
+from ._pods import PodDefinition
+from ._pods_status import on_member_update, reconcile_ids
+from ._pods_tasks import build_pod_group
 from ._state import StoreError, log
 from ._store import app_key
 from ._upgrade import NewTaskFailed, NewTaskHealthy, NewTaskRunning, OldTaskTerminated
@@ -172,7 +175,7 @@ class MarathonCore(Loading):
         # Explicit for what we know (an unknown one comes back TASK_UNKNOWN), implicit
         # for what the master knows and we do not (orphans are killed).
         if self.instances:
-            self.emit(Reconcile(tuple(self.instances)))
+            self.emit(Reconcile(tuple(reconcile_ids(self))))
         self.emit(Reconcile())
         self.last_reconcile = self.now
         for inst in self.instances.values():
@@ -290,8 +293,12 @@ class MarathonCore(Loading):
         for offer, placements in plan.launches:
             tasks = []
             for pl in placements:
-                task, inst = build_task(pl.app, offer, pl.resources, list(pl.ports), wall)
-                tasks.append(task)
+                if isinstance(pl.app, PodDefinition):  # a pod instance: one task group
+                    group, inst = build_pod_group(pl.app, offer, pl.resources, list(pl.ports), wall)
+                    tasks.extend(group)
+                else:
+                    task, inst = build_task(pl.app, offer, pl.resources, list(pl.ports), wall)
+                    tasks.append(task)
                 new_instances.append(inst)
             launches.append((offer, tasks))
         if not new_instances:
@@ -387,6 +394,10 @@ class MarathonCore(Loading):
     # ------------------------------------------------------------------ status
 
     def _on_status(self, u: p.StatusUpdate) -> None:
+        routed = on_member_update(self, u)  # a pod member's update -> its instance's
+        if routed is None:
+            return
+        u = routed
         inst = self.instances.get(u.task_id)
         if inst is None and u.task_id in self.q.tasks | self._quarantined_task_owner(u.task_id):
             self.ack(u)  # a quarantined record's task: neither adopted nor killed

@@ -18,8 +18,9 @@ from actors._validation import json_problems
 from ._app import AppDefinition
 from ._errors import InvalidPath, ValidationFailed
 from ._paths import ROOT, is_ancestor, normalize_path, parent_of
+from ._pods import PodDefinition
 
-_GROUP_FIELDS = frozenset({"id", "apps", "groups", "dependencies", "version"})
+_GROUP_FIELDS = frozenset({"id", "apps", "pods", "groups", "dependencies", "version"})
 
 
 def _prefixed(exc: ValidationFailed, prefix: str) -> list[tuple[str, str]]:
@@ -41,6 +42,25 @@ def _count_apps(data: Any) -> int:
         count += len(apps) if isinstance(apps, list) else 0
         stack.extend(groups if isinstance(groups, list) else ())
     return count
+
+
+def _pods(
+    raw: list[Any], group_id: str, version: str | None, where: str, problems: list[tuple[str, str]]
+) -> list[AppDefinition]:
+    """A group document's ``pods`` (Marathon's; in the tree they sit with the apps)."""
+    out: list[AppDefinition] = []
+    for index, doc in enumerate(raw):
+        try:
+            pod = PodDefinition.from_json(doc, base=group_id, version=version)
+        except ValidationFailed as exc:
+            problems.extend(_prefixed(exc, f"{where}/pods/{index}"))
+            continue
+        if parent_of(pod.id) != group_id:
+            problems.append(
+                (f"{where}/pods/{index}/id", f"pod {pod.id} is not a child of {group_id}")
+            )
+        out.append(pod)
+    return out
 
 
 @dataclass(frozen=True)
@@ -101,7 +121,7 @@ class Group:
         if not isinstance(raw_id, str):
             problems.append((f"{where}/id", f"a group id must be a string, got {raw_id!r:.60}"))
             return None
-        for key in ("apps", "groups", "dependencies"):
+        for key in ("apps", "pods", "groups", "dependencies"):
             if not isinstance(data.get(key, []), list):
                 problems.append((f"{where}/{key}", f"{key} must be a JSON array"))
                 return None
@@ -122,6 +142,7 @@ class Group:
                     (f"{where}/apps/{index}/id", f"app {app.id} is not a child of {group_id}")
                 )
             apps.append(app)
+        apps.extend(_pods(data.get("pods", []), group_id, version, where, problems))
         groups: list[Group] = []
         for index, raw in enumerate(data.get("groups", [])):
             sub = cls._parse(raw, group_id, version, f"{where}/groups/{index}", problems)
@@ -155,7 +176,8 @@ class Group:
         """Marathon's `GET /v2/groups` shape (recursive)."""
         out: dict[str, Any] = {
             "id": self.id,
-            "apps": [a.to_json() for a in self.apps],
+            "apps": [a.to_json() for a in self.apps if not isinstance(a, PodDefinition)],
+            "pods": [a.to_json() for a in self.apps if isinstance(a, PodDefinition)],
             "groups": [g.to_json() for g in self.groups],
             "dependencies": list(self.dependencies),
         }

@@ -15,12 +15,12 @@ from typing import Any
 from actors.framework import LaunchBackoff
 from actors.task_states import ENDED_STATES
 
-from ._app import AppDefinition
 from ._group import Group
 from ._instances import Instance
 from ._messages import Load
 from ._ops import Operations
 from ._plan import plan_deployment
+from ._pods import definition_from_json
 from ._quarantine import (
     BadRecord,
     Quarantined,
@@ -244,7 +244,7 @@ class Loading(Operations):
         for app_id, history in sorted(self.versions.items()):
             for doc in reversed(history):
                 try:
-                    root = root.put_app(AppDefinition.from_json(doc))
+                    root = root.put_app(definition_from_json(doc))  # app or pod
                     break
                 except Exception as exc:
                     log.error("marathon: a stored version of %s is not valid: %s", app_id, exc)

@@ -33,6 +33,8 @@ from actors.resources import ResourceError, Resources
 
 from ._app import AppDefinition
 from ._instances import Instance, config_key, task_id_for
+from ._pods import PodDefinition
+from ._pods_tasks import pod_demand
 from ._ports import service_ports
 
 
@@ -171,6 +173,8 @@ def demand_of(app: AppDefinition) -> Demand:
     """What one instance of ``app`` asks of an offer: its scalars and its host ports in
     the app's port order (0 = any port; a port mapping's ``hostPort``, or with
     ``requirePorts`` a port definition's ``port``, is exactly that port)."""
+    if isinstance(app, PodDefinition):
+        return pod_demand(app)  # the containers' sums and every endpoint's host port
     if app.container is not None and app.container.port_mappings:
         ports = tuple(m.host_port or 0 for m in app.container.port_mappings)
     else:

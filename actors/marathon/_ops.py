@@ -27,12 +27,13 @@ from ._group import Group
 from ._instances import Instance
 from ._messages import ApiReply, ApiRequest, DeleteDeployment, DeleteVersions, Reply, Revive
 from ._paths import ROOT, normalize_path, parent_of
+from ._pods import PodDefinition
+from ._pods_ops import PodOperations
 from ._ports import assign_service_ports, service_ports, taken_ports
-from ._render import Views
 from ._state import Answer, Deferred, Refused, Run, StoreError, log, not_found
 
 
-class Operations(Views):
+class Operations(PodOperations):
     """Marathon's REST API over the core's state."""
 
     def on_api(self, req: ApiRequest) -> None:
@@ -191,7 +192,7 @@ class Operations(Views):
 
     def _app_or_404(self, app_id: str | None) -> AppDefinition:
         app = self.apps.get(app_id or "")
-        if app is None:
+        if app is None or isinstance(app, PodDefinition):
             raise not_found(f"App '{app_id}' does not exist")
         return app
 
@@ -226,6 +227,8 @@ class Operations(Views):
         apps = []
         for app_id in sorted(self.apps):
             app = self.apps[app_id]
+            if isinstance(app, PodDefinition):
+                continue  # pods are listed by /v2/pods
             if id_filter and id_filter not in app_id:
                 continue
             if label and not _label_matches(app, label):

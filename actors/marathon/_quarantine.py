@@ -41,6 +41,7 @@ from ._errors import MarathonError
 from ._events import timestamp
 from ._group import Group
 from ._paths import ROOT, normalize_path
+from ._pods import definition_from_json
 
 log = logging.getLogger("actors.marathon")
 
@@ -75,7 +76,7 @@ def check_app(doc: Any, base: str = ROOT) -> AppDefinition:
     if bad is not None:
         raise BadRecord(f"{bad}: not a finite number")
     try:
-        app = AppDefinition.from_json(doc, base=base)
+        app = definition_from_json(doc, base=base)  # an app's or a pod's
         LaunchBackoff.for_app(app)
         app.to_json()
     except Exception as exc:

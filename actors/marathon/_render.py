@@ -16,6 +16,7 @@ from ._group import Group
 from ._instances import STAGING, OfferStats
 from ._messages import FAILOVER_TIMEOUT, MARATHON_VERSION, ApiReply
 from ._plan import StopApplication
+from ._pods import PodDefinition
 from ._readiness import waiting_text
 from ._upgrade import waiting_reason
 
@@ -99,7 +100,7 @@ class Views(Deployments):
                     "count": count,
                     "delay": backoff.to_json(now),
                     "since": timestamp(self.wall - (now - self.queued_since.get(app_id, now))),
-                    "app": app.to_json(),
+                    ("pod" if isinstance(app, PodDefinition) else "app"): app.to_json(),
                     "processedOffersSummary": {
                         "processedOffersCount": stats.processed,
                         "unusedOffersCount": stats.unused,
@@ -160,11 +161,13 @@ class Views(Deployments):
         app_embed = {e.replace("group.apps.", "apps.") for e in embed}
         out: dict[str, Any] = {
             "id": group.id,
-            "apps": [self.app_json(a, app_embed) for a in group.apps],
+            "apps": [
+                self.app_json(a, app_embed) for a in group.apps if not isinstance(a, PodDefinition)
+            ],
             "groups": [self.group_json(g, embed) for g in group.groups],
             "dependencies": list(group.dependencies),
             "version": group.version or self.root.version,
-            "pods": [],
+            "pods": [a.to_json() for a in group.apps if isinstance(a, PodDefinition)],
         }
         return out
 

@@ -35,6 +35,7 @@ from ._messages import (
 )
 from ._paths import ROOT
 from ._plan import DeploymentAction, DeploymentPlan, StopApplication
+from ._pods_status import task_ids
 from ._quarantine import Quarantine
 from ._readiness import Readiness
 from ._upgrade import RestartState
@@ -223,7 +224,8 @@ class MarathonState:
         inst._json = None
         if self.subscribed:
             inst.kill_sent_at = now
-            self.emit(Kill(inst.task_id))
+            for task_id in task_ids(self, inst):  # a pod instance: each member
+                self.emit(Kill(task_id))
             self.counters["tasks_killed"] += 1
 
     def retry_kills(self, now: float) -> None:

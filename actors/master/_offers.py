@@ -209,12 +209,14 @@ def on_accept(
     fw = known_framework(s, m.framework_id, "Accept", sender, out)
     if fw is None:
         return
-    tasks = [t for op in m.operations if op.type == "LAUNCH" for t in op.tasks]
+    tasks = [t for op in m.operations if op.type in _LAUNCHES for t in op.tasks]
     problem = check_offers(s, fw, m)
     if problem is None:
         for op in m.operations:
-            if op.type != "LAUNCH":
-                problem = f"operations: type {op.type!r} is not supported (only LAUNCH)"
+            if op.type not in _LAUNCHES:
+                problem = (
+                    f"operations: type {op.type!r} is not supported (only LAUNCH, LAUNCH_GROUP)"
+                )
                 break
     if problem is not None:
         out.append(Send(fw.address, p.FrameworkError(problem, "Accept")))
@@ -237,7 +239,10 @@ def on_accept(
         release_offer(s, o.offer_id)
     role = offers[0].role
     seen: set[str] = set()
-    for t in tasks:
+    for op in m.operations:
+        if op.type == "LAUNCH_GROUP":
+            remaining = launch_group(s, fw, agent, op.tasks, remaining, role, seen, now, out)
+    for t in (t for op in m.operations if op.type == "LAUNCH" for t in op.tasks):
         if not isinstance(t, p.TaskInfo):
             out.append(
                 Send(
@@ -273,6 +278,70 @@ def on_accept(
     if remaining and f is not None:
         fw.filters.append(f)
     s.dirty = True
+
+
+_LAUNCHES = frozenset({"LAUNCH", "LAUNCH_GROUP"})
+
+
+def launch_group(
+    s: MasterState,
+    fw: FrameworkRecord,
+    agent: AgentRecord,
+    tasks: list[p.TaskInfo],
+    remaining: Resources,
+    role: str,
+    seen: set[str],
+    now: float,
+    out: list[Effect],
+) -> Resources:
+    """One LAUNCH_GROUP: every task valid and the whole group within the offers, or
+    every task TASK_ERROR (Mesos' all-or-nothing). Each member is recorded (TASK_ADDED
+    per task); the agent gets them in one ``RunTaskGroup``. Returns what is left."""
+    problem: str | None = None
+    charged: list[tuple[p.TaskInfo, Resources]] = []
+    left = remaining
+    good = [t for t in tasks if isinstance(t, p.TaskInfo)]
+    group_ids = {t.group_id for t in good}
+    if not tasks:
+        problem = "LAUNCH_GROUP: the task group is empty"
+    elif len(good) != len(tasks):
+        problem = "LAUNCH_GROUP: every member must be a TaskInfo"
+    elif len(group_ids) != 1 or not next(iter(group_ids)):
+        problem = f"LAUNCH_GROUP: members must share one non-empty group_id: {sorted(group_ids)}"
+    else:
+        names: set[str] = set()
+        for t in good:
+            problem = check_task(s, fw, agent, t, seen | names)
+            if problem is None:
+                try:
+                    res = Resources.from_dict(t.resources)
+                except (ResourceError, TypeError, ValueError) as exc:
+                    problem = f"task {t.task_id}: resources: {exc}"
+                else:
+                    if not res:
+                        problem = f"task {t.task_id}: resources are empty"
+                    elif not left.contains(res):
+                        problem = (
+                            f"task group {t.group_id}: resources exceed what is left of the "
+                            f"offers ({left}) at task {t.task_id}"
+                        )
+                    else:
+                        left = left - res
+                        charged.append((t, res))
+            if problem is not None:
+                break
+            names.add(t.task_id)
+    if problem is not None:
+        out.append(Send(fw.address, p.FrameworkError(problem, "Accept")))
+        for t in good:
+            reject_task(s, fw, t, TaskState.ERROR, TaskReason.TASK_INVALID, problem, now, out)
+        return remaining
+    for t, res in charged:
+        seen.add(t.task_id)
+        launch(s, fw, agent, t, res, role, now, out, send=False)
+    run = p.RunTaskGroup(fw.framework_id, fw.address, good[0].group_id, good)
+    out.append(Send(agent.address, run))
+    return left
 
 
 def check_offers(s: MasterState, fw: FrameworkRecord, m: p.Accept) -> str | None:

@@ -105,8 +105,10 @@ def launch(
     role: str,
     now: float,
     out: list[Effect],
+    send: bool = True,
 ) -> None:
-    """Record a validated task as STAGING, charge its resources, send it to the agent."""
+    """Record a validated task as STAGING, charge its resources, send it to the agent
+    (``send=False``: a task group's member, sent in one ``RunTaskGroup``)."""
     key = (fw.framework_id, t.task_id)
     s.tasks[key] = TaskRecord(
         task=t,
@@ -122,7 +124,8 @@ def launch(
     fw.tasks.add(t.task_id)
     fw.add_allocation(role, res)
     _watch.task_added(s, s.tasks[key])
-    out.append(Send(agent.address, p.RunTask(fw.framework_id, fw.address, t)))
+    if send:
+        out.append(Send(agent.address, p.RunTask(fw.framework_id, fw.address, t)))
 
 
 def finish_task(
