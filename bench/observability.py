@@ -202,7 +202,7 @@ def main() -> int:
              "--session-timeout", "2.0",
              "--zk-credentials", str(state / "keys" / "zk.credentials"),
              "--hostname", "127.0.0.1", "--work-dir", str(tmp / "big-agent"),
-             "--resources", "cpus:8;mem:16384;disk:8192;ports:[33000-33099]",
+             "--resources", "cpus:8;mem:16384;disk:8192",  # no ports: none needed
              "--attributes", "bench:big", "--containerizers", "mesos",
              "--cgroup-root", f"pydcos-bench-{os.getpid()}"],
             stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=env,
