@@ -183,9 +183,10 @@ def demand_of(app: AppDefinition) -> Demand:
 
 
 def containerizer_of(app: AppDefinition) -> str:
-    """The containerizer an instance needs: ``docker`` for a Docker image, else ``mesos``."""
+    """The containerizer an instance needs: ``docker`` for a DOCKER container, else
+    ``mesos`` (a MESOS container with ``docker.image`` runs on the universal runtime)."""
     c = app.container
-    return "docker" if c is not None and c.docker is not None and c.docker.image else "mesos"
+    return "docker" if c is not None and c.type == "DOCKER" else "mesos"
 
 
 def build_task(

@@ -1,0 +1,216 @@
+"""Images end to end, with real clients.
+
+- The real Docker engine (a private dockerd) loads and runs the busybox tarball
+  tests/ucr/_image.py builds, and reports the same layer digests we compute; an image the
+  engine built from a Dockerfile and ``docker save``d is imported with ``pydcos image
+  import`` and provisioned by the image store, as a Docker save and as the OCI layout
+  inside it.
+- A ``pydcos cluster up --no-docker`` cluster: ``pydcos image import`` then a Marathon
+  app ``{"container": {"type": "MESOS", "docker": {"image": "busybox"}}}`` serves the
+  image's own files with the image's busybox httpd (read with urllib); an app naming an
+  image nobody imported fails its task with a message naming the image.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tarfile
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actors.agent import DockerDaemon, DockerDaemonError, ImageStore, inspect_image
+from runtime.testing import wait_for
+from tests.console.conftest import LocalCluster, pid_alive, pydcos
+from tests.ucr._image import HOSTNAME_IN_IMAGE, INDEX_HTML, busybox_image, busybox_layer, sha256
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(os.geteuid() != 0, reason="image roots need root"),
+]
+
+
+# ---------------------------------------------------------------- the real Docker engine
+
+
+@pytest.fixture(scope="module")
+def dockerd() -> Iterator[DockerDaemon]:
+    if not Path("/usr/sbin/dockerd").exists() or shutil.which("docker") is None:
+        pytest.skip("no dockerd/docker on this machine")
+    d = DockerDaemon()
+    try:
+        d.start()
+    except DockerDaemonError as e:
+        pytest.skip(f"dockerd does not start here: {e}")
+    yield d
+    d.stop()
+
+
+def docker(d: DockerDaemon, *args: str) -> str:
+    r = subprocess.run(["docker", "-H", d.url, *args], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def test_the_engine_loads_and_runs_our_busybox_tarball(
+    dockerd: DockerDaemon, tmp_path: Path
+) -> None:
+    tar = busybox_image(tmp_path / "bb.tar", name="pydcos-w1-bb:1")
+    assert "pydcos-w1-bb:1" in docker(dockerd, "load", "-i", str(tar))
+    assert docker(dockerd, "run", "--rm", "pydcos-w1-bb:1", "cat", "/var/www/index.html") == (
+        INDEX_HTML
+    )
+    layers = json.loads(docker(dockerd, "image", "inspect", "pydcos-w1-bb:1"))[0]["RootFS"]
+    assert layers["Layers"] == [sha256(busybox_layer())] == inspect_image(tar)["layers"]
+
+
+def test_an_image_the_engine_built_and_saved_is_imported_and_provisioned(
+    dockerd: DockerDaemon, tmp_path: Path
+) -> None:
+    tag = dockerd.build_test_image("pydcos-w1-built:2")  # FROM scratch + RUN busybox --install
+    saved = tmp_path / "saved.tar"
+    docker(dockerd, "save", "-o", str(saved), tag)
+    state = tmp_path / "state"
+    r = pydcos("image", "import", str(saved), "--state-dir", str(state))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"imported {tag} (")
+    listed = json.loads(pydcos("image", "list", "--json", "--state-dir", str(state)).stdout)
+    assert [d["name"] for d in listed] == [tag]
+    engine_layers = json.loads(docker(dockerd, "image", "inspect", tag))[0]["RootFS"]["Layers"]
+    assert listed[0]["layers"] == engine_layers
+
+    store = ImageStore(tmp_path / "store", registry=state / "images")
+    rootfs = store.provision(tag, "t1")
+    try:
+        assert os.access(rootfs.path / "bin/busybox", os.X_OK)
+        assert os.readlink(rootfs.path / "bin/sh") == "/bin/busybox"  # busybox --install -s
+        assert rootfs.layers == tuple(engine_layers)
+    finally:
+        store.release("t1")
+
+
+def test_the_oci_layout_of_a_docker_save_is_provisioned(
+    dockerd: DockerDaemon, tmp_path: Path
+) -> None:
+    """Docker 25+ writes an OCI image layout beside manifest.json; read it alone."""
+    tag = dockerd.build_test_image("pydcos-w1-built:2")
+    saved = tmp_path / "saved.tar"
+    docker(dockerd, "save", "-o", str(saved), tag)
+    engine_layers = json.loads(docker(dockerd, "image", "inspect", tag))[0]["RootFS"]["Layers"]
+    store = ImageStore(tmp_path / "store")
+    layout = tmp_path / "layout"
+    with tarfile.open(saved) as t:
+        t.extractall(layout, filter="data")
+    if not (layout / "index.json").exists():
+        pytest.skip("this Docker (< 25) saves no OCI layout: tests/agent/test_images.py covers it")
+    (layout / "manifest.json").unlink()
+    assert inspect_image(layout)["format"] == "oci"
+    rootfs = store.provision(str(layout), "t2")
+    try:
+        assert rootfs.layers == tuple(engine_layers)
+        assert (rootfs.path / "bin/busybox").exists()
+    finally:
+        store.release("t2")
+
+
+# -------------------------------------------------------------------- a local cluster
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    state = tmp_path_factory.mktemp("ucr-cluster")
+    args = ("--insecure-dev", "--no-docker", "--masters", "1", "--agents", "1")
+    up = pydcos("cluster", "up", *args, "--state-dir", str(state))
+    c = LocalCluster(state, up)
+    pids: list[int] = []
+    with contextlib.suppress(Exception):
+        pids = c.pids()
+    try:
+        assert up.returncode == 0, f"cluster up failed: {up.stdout}\n{up.stderr}"
+        yield c
+    finally:
+        pydcos("cluster", "down", "--state-dir", str(state))
+        for pid in [p for p in pids if pid_alive(p)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def http(url: str, method: str = "GET", body: Any = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        raw = r.read()
+    return json.loads(raw) if raw else None
+
+
+def marathon(c: LocalCluster) -> str:
+    master = next(p for p in c.record()["processes"] if p["kind"] == "master")
+    return str(master["http_url"]) + "/marathon"
+
+
+def test_an_imported_image_runs_as_a_marathon_app(cluster: LocalCluster, tmp_path: Path) -> None:
+    tar = busybox_image(tmp_path / "bb.tar")
+    r = cluster.cli("image", "import", str(tar))
+    assert r.returncode == 0, r.stderr
+    assert "busybox:latest" in cluster.cli("image", "list").stdout
+    app = {
+        "id": "/ucr/web",
+        "cmd": "cat /etc/hostname; exec httpd -f -p $PORT0 -h /var/www",
+        "container": {"type": "MESOS", "docker": {"image": "busybox"}},
+        "cpus": 0.1,
+        "mem": 32,
+        "portDefinitions": [{"port": 0}],
+    }
+    base = marathon(cluster)
+    http(base + "/v2/apps", "POST", app)
+    try:
+
+        def running() -> Any:
+            tasks = http(base + "/v2/apps/ucr/web/tasks")["tasks"]
+            return [t for t in tasks if t.get("state") == "TASK_RUNNING"] or None
+
+        task = wait_for(running, 60, "the image app RUNNING")[0]
+        url = f"http://127.0.0.1:{task['ports'][0]}/index.html"
+
+        def served() -> Any:
+            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as resp:
+                return resp.read().decode()
+            return None
+
+        assert wait_for(served, 30, "httpd in the image") == INDEX_HTML
+        log = cluster.cli("task", "log", task["id"])
+        assert HOSTNAME_IN_IMAGE in log.stdout, log.stdout + log.stderr
+    finally:
+        http(base + "/v2/apps/ucr/web?force=true", "DELETE")
+
+
+def test_an_image_nobody_imported_fails_the_task_naming_it(cluster: LocalCluster) -> None:
+    app = {
+        "id": "/ucr/missing",
+        "cmd": "sleep 100",
+        "container": {"type": "MESOS", "docker": {"image": "nope:1.0"}},
+        "cpus": 0.1,
+        "mem": 32,
+    }
+    base = marathon(cluster)
+    http(base + "/v2/apps", "POST", app)
+    try:
+
+        def failure() -> Any:
+            doc = http(base + "/v2/apps/ucr/missing")["app"]
+            return doc.get("lastTaskFailure")
+
+        failed = wait_for(failure, 60, "the task failure")
+        assert failed["state"] == "TASK_FAILED"
+        assert "nope:1.0" in failed["message"] and "not found" in failed["message"]
+    finally:
+        http(base + "/v2/apps/ucr/missing?force=true", "DELETE")
