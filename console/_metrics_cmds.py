@@ -9,7 +9,6 @@ metrics document as the API gives it (``/system/v1/agent/{id}/metrics/v0/...``).
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 from urllib.parse import quote
 
@@ -158,12 +157,7 @@ def add_metrics_commands(groups: dict[str, Any]) -> None:
     """``node metrics ...`` and ``task metrics ...`` under the console's groups
     (``groups["leaf"]``/``["group"]``: console._commands' builders, passed in so that this
     module does not import it back)."""
-    builders = groups if "leaf" in groups else vars(sys.modules["console._commands"])
-    # (until console._commands passes them: it is loaded, being our caller)
-    _leaf, _group = (
-        builders["leaf" if "leaf" in groups else "_leaf"],
-        builders["group" if "group" in groups else "_group"],
-    )
+    _leaf, _group = groups["leaf"], groups["group"]
     node = _group(groups["node"], "metrics", "an agent's CPU, memory, disk (DC/OS metrics)")
     task = _group(groups["task"], "metrics", "a task's CPU and memory (DC/OS metrics)")
     for name, details, hlp in (
