@@ -5,6 +5,7 @@
   engine built from a Dockerfile and ``docker save``d is imported with ``pydcos image
   import`` and provisioned by the image store, as a Docker save and as the OCI layout
   inside it.
+(The cluster tests come first: no Docker engine runs while they do.)
 - A ``pydcos cluster up --no-docker`` cluster: ``pydcos image import`` then a Marathon
   app ``{"container": {"type": "MESOS", "docker": {"image": "busybox"}}}`` serves the
   image's own files with the image's busybox httpd (read with urllib); an app naming an
@@ -36,89 +37,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(os.geteuid() != 0, reason="image roots need root"),
 ]
-
-
-# ---------------------------------------------------------------- the real Docker engine
-
-
-@pytest.fixture(scope="module")
-def dockerd() -> Iterator[DockerDaemon]:
-    if not Path("/usr/sbin/dockerd").exists() or shutil.which("docker") is None:
-        pytest.skip("no dockerd/docker on this machine")
-    d = DockerDaemon()
-    try:
-        d.start()
-    except DockerDaemonError as e:
-        pytest.skip(f"dockerd does not start here: {e}")
-    yield d
-    d.stop()
-
-
-def docker(d: DockerDaemon, *args: str) -> str:
-    r = subprocess.run(["docker", "-H", d.url, *args], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    return r.stdout
-
-
-def test_the_engine_loads_and_runs_our_busybox_tarball(
-    dockerd: DockerDaemon, tmp_path: Path
-) -> None:
-    tar = busybox_image(tmp_path / "bb.tar", name="pydcos-w1-bb:1")
-    assert "pydcos-w1-bb:1" in docker(dockerd, "load", "-i", str(tar))
-    assert docker(dockerd, "run", "--rm", "pydcos-w1-bb:1", "cat", "/var/www/index.html") == (
-        INDEX_HTML
-    )
-    layers = json.loads(docker(dockerd, "image", "inspect", "pydcos-w1-bb:1"))[0]["RootFS"]
-    assert layers["Layers"] == [sha256(busybox_layer())] == inspect_image(tar)["layers"]
-
-
-def test_an_image_the_engine_built_and_saved_is_imported_and_provisioned(
-    dockerd: DockerDaemon, tmp_path: Path
-) -> None:
-    tag = dockerd.build_test_image("pydcos-w1-built:2")  # FROM scratch + RUN busybox --install
-    saved = tmp_path / "saved.tar"
-    docker(dockerd, "save", "-o", str(saved), tag)
-    state = tmp_path / "state"
-    r = pydcos("image", "import", str(saved), "--state-dir", str(state))
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.startswith(f"imported {tag} (")
-    listed = json.loads(pydcos("image", "list", "--json", "--state-dir", str(state)).stdout)
-    assert [d["name"] for d in listed] == [tag]
-    engine_layers = json.loads(docker(dockerd, "image", "inspect", tag))[0]["RootFS"]["Layers"]
-    assert listed[0]["layers"] == engine_layers
-
-    store = ImageStore(tmp_path / "store", registry=state / "images")
-    rootfs = store.provision(tag, "t1")
-    try:
-        assert os.access(rootfs.path / "bin/busybox", os.X_OK)
-        assert os.readlink(rootfs.path / "bin/sh") == "/bin/busybox"  # busybox --install -s
-        assert rootfs.layers == tuple(engine_layers)
-    finally:
-        store.release("t1")
-
-
-def test_the_oci_layout_of_a_docker_save_is_provisioned(
-    dockerd: DockerDaemon, tmp_path: Path
-) -> None:
-    """Docker 25+ writes an OCI image layout beside manifest.json; read it alone."""
-    tag = dockerd.build_test_image("pydcos-w1-built:2")
-    saved = tmp_path / "saved.tar"
-    docker(dockerd, "save", "-o", str(saved), tag)
-    engine_layers = json.loads(docker(dockerd, "image", "inspect", tag))[0]["RootFS"]["Layers"]
-    store = ImageStore(tmp_path / "store")
-    layout = tmp_path / "layout"
-    with tarfile.open(saved) as t:
-        t.extractall(layout, filter="data")
-    if not (layout / "index.json").exists():
-        pytest.skip("this Docker (< 25) saves no OCI layout: tests/agent/test_images.py covers it")
-    (layout / "manifest.json").unlink()
-    assert inspect_image(layout)["format"] == "oci"
-    rootfs = store.provision(str(layout), "t2")
-    try:
-        assert rootfs.layers == tuple(engine_layers)
-        assert (rootfs.path / "bin/busybox").exists()
-    finally:
-        store.release("t2")
 
 
 # -------------------------------------------------------------------- a local cluster
@@ -214,3 +132,86 @@ def test_an_image_nobody_imported_fails_the_task_naming_it(cluster: LocalCluster
         assert "nope:1.0" in failed["message"] and "not found" in failed["message"]
     finally:
         http(base + "/v2/apps/ucr/missing?force=true", "DELETE")
+
+
+# ---------------------------------------------------------------- the real Docker engine
+
+
+@pytest.fixture(scope="module")
+def dockerd() -> Iterator[DockerDaemon]:
+    if not Path("/usr/sbin/dockerd").exists() or shutil.which("docker") is None:
+        pytest.skip("no dockerd/docker on this machine")
+    d = DockerDaemon()
+    try:
+        d.start()
+    except DockerDaemonError as e:
+        pytest.skip(f"dockerd does not start here: {e}")
+    yield d
+    d.stop()
+
+
+def docker(d: DockerDaemon, *args: str) -> str:
+    r = subprocess.run(["docker", "-H", d.url, *args], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def test_the_engine_loads_and_runs_our_busybox_tarball(
+    dockerd: DockerDaemon, tmp_path: Path
+) -> None:
+    tar = busybox_image(tmp_path / "bb.tar", name="pydcos-w1-bb:1")
+    assert "pydcos-w1-bb:1" in docker(dockerd, "load", "-i", str(tar))
+    assert docker(dockerd, "run", "--rm", "pydcos-w1-bb:1", "cat", "/var/www/index.html") == (
+        INDEX_HTML
+    )
+    layers = json.loads(docker(dockerd, "image", "inspect", "pydcos-w1-bb:1"))[0]["RootFS"]
+    assert layers["Layers"] == [sha256(busybox_layer())] == inspect_image(tar)["layers"]
+
+
+def test_an_image_the_engine_built_and_saved_is_imported_and_provisioned(
+    dockerd: DockerDaemon, tmp_path: Path
+) -> None:
+    tag = dockerd.build_test_image("pydcos-w1-built:2")  # FROM scratch + RUN busybox --install
+    saved = tmp_path / "saved.tar"
+    docker(dockerd, "save", "-o", str(saved), tag)
+    state = tmp_path / "state"
+    r = pydcos("image", "import", str(saved), "--state-dir", str(state))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"imported {tag} (")
+    listed = json.loads(pydcos("image", "list", "--json", "--state-dir", str(state)).stdout)
+    assert [d["name"] for d in listed] == [tag]
+    engine_layers = json.loads(docker(dockerd, "image", "inspect", tag))[0]["RootFS"]["Layers"]
+    assert listed[0]["layers"] == engine_layers
+
+    store = ImageStore(tmp_path / "store", registry=state / "images")
+    rootfs = store.provision(tag, "t1")
+    try:
+        assert os.access(rootfs.path / "bin/busybox", os.X_OK)
+        assert os.readlink(rootfs.path / "bin/sh") == "/bin/busybox"  # busybox --install -s
+        assert rootfs.layers == tuple(engine_layers)
+    finally:
+        store.release("t1")
+
+
+def test_the_oci_layout_of_a_docker_save_is_provisioned(
+    dockerd: DockerDaemon, tmp_path: Path
+) -> None:
+    """Docker 25+ writes an OCI image layout beside manifest.json; read it alone."""
+    tag = dockerd.build_test_image("pydcos-w1-built:2")
+    saved = tmp_path / "saved.tar"
+    docker(dockerd, "save", "-o", str(saved), tag)
+    engine_layers = json.loads(docker(dockerd, "image", "inspect", tag))[0]["RootFS"]["Layers"]
+    store = ImageStore(tmp_path / "store")
+    layout = tmp_path / "layout"
+    with tarfile.open(saved) as t:
+        t.extractall(layout, filter="data")
+    if not (layout / "index.json").exists():
+        pytest.skip("this Docker (< 25) saves no OCI layout: tests/agent/test_images.py covers it")
+    (layout / "manifest.json").unlink()
+    assert inspect_image(layout)["format"] == "oci"
+    rootfs = store.provision(str(layout), "t2")
+    try:
+        assert rootfs.layers == tuple(engine_layers)
+        assert (rootfs.path / "bin/busybox").exists()
+    finally:
+        store.release("t2")
