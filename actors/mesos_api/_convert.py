@@ -8,12 +8,13 @@ operator API and the scheduler API print one shape. Inbound (calls): ``framework
 ``BadCall`` naming its JSON path (``task_infos[0].resources[1].scalar.value``) and the
 value, so the scheduler API answers 400 and launches nothing.
 
-What pydcos cannot run is refused, never silently dropped: a MESOS container with an
-image, a ``LAUNCH_GROUP`` on agents without a default executor.
+What pydcos cannot run is refused, never silently dropped. A ``LAUNCH_GROUP`` is a task
+group the agent runs as Mesos' default executor does (``launch_group_from_v1``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,7 @@ __all__ = [
     "LaunchedTask",
     "framework_info_from_v1",
     "id_value",
+    "launch_group_from_v1",
     "master_info",
     "offer_role",
     "plain_v1_resources",
@@ -474,14 +476,37 @@ class LaunchedTask:
     """What it takes from the offers."""
 
 
-def task_from_v1(value: Any, where: str) -> LaunchedTask:
+def task_from_v1(value: Any, where: str, group_id: str = "") -> LaunchedTask:
     """Mesos' ``TaskInfo`` JSON -> ``p.TaskInfo``. A task with a custom ``executor`` and
     no command runs the executor's command in the task's place (pydcos agents have no
-    executor API: the executor process is the task); its resources add to the task's."""
+    executor API: the executor process is the task); its resources add to the task's.
+    ``group_id``: a member of a LAUNCH_GROUP (no executor of its own, as Mesos)."""
+    if group_id and isinstance(value, dict) and value.get("executor") is not None:
+        raise BadCall(f"{where}.executor: a task of a task group has no executor (as Mesos)")
     try:
-        return _task_from_v1(value, where)
+        lt = _task_from_v1(value, where)
     except p.TaskDescriptionError as exc:
         raise BadCall(f"{where}: {exc}") from None
+    if not group_id:
+        return lt
+    return LaunchedTask(dataclasses.replace(lt.task, group_id=group_id), group_id, lt.resources)
+
+
+def launch_group_from_v1(op: dict[str, Any], at: str) -> tuple[str, list[Any], Resources]:
+    """A v1 ``LAUNCH_GROUP`` operation -> (group id = its executor id, the task JSONs,
+    the executor's resources)."""
+    lg = _obj(op.get("launch_group"), f"{at}.launch_group")
+    ex = _obj(lg.get("executor"), f"{at}.launch_group.executor")
+    group_id = id_value(ex.get("executor_id"), f"{at}.launch_group.executor.executor_id")
+    kind = ex.get("type", "DEFAULT")
+    if kind != "DEFAULT":
+        raise BadCall(f"{at}.launch_group.executor.type: {kind!r:.40}: only DEFAULT runs groups")
+    res = resources_from_v1(ex.get("resources", []), f"{at}.launch_group.executor.resources")
+    tg = _obj(lg.get("task_group"), f"{at}.launch_group.task_group")
+    tasks = _list(tg.get("tasks"), f"{at}.launch_group.task_group.tasks")
+    if not tasks:
+        raise BadCall(f"{at}.launch_group.task_group.tasks: a task group needs a task")
+    return group_id, tasks, res
 
 
 def _task_from_v1(value: Any, where: str) -> LaunchedTask:

@@ -571,20 +571,25 @@ class SchedulerApi:
             at = f"accept.operations[{i}]"
             op = c._obj(raw, at)
             kind = op.get("type")
+            group = ""
             if kind == "LAUNCH_GROUP":
-                raise BadCall(
-                    f"{at}.type: LAUNCH_GROUP: agent {agent} cannot run task groups (pydcos "
-                    "agents have no default executor); launch the tasks with LAUNCH"
+                # The agent runs the group as Mesos' default executor would; the
+                # executor's own resources are checked against the offers, not charged.
+                group, infos, ex_res = c.launch_group_from_v1(op, at)
+                if not free.contains(ex_res):
+                    raise BadCall(f"{at}.launch_group.executor.resources: exceed the offers")
+                where_tasks = f"{at}.launch_group.task_group.tasks"
+            elif kind != "LAUNCH":
+                raise BadCall(f"{at}.type: {kind!r:.40} is not supported (LAUNCH, LAUNCH_GROUP)")
+            else:
+                infos = c._list(
+                    c._obj(op.get("launch"), f"{at}.launch").get("task_infos"),
+                    f"{at}.launch.task_infos",
                 )
-            if kind != "LAUNCH":
-                raise BadCall(f"{at}.type: {kind!r:.40} is not supported (LAUNCH is)")
-            infos = c._list(
-                c._obj(op.get("launch"), f"{at}.launch").get("task_infos"),
-                f"{at}.launch.task_infos",
-            )
+                where_tasks = f"{at}.launch.task_infos"
             for j, t in enumerate(infos):
-                where = f"{at}.launch.task_infos[{j}]"
-                lt = c.task_from_v1(t, where)
+                where = f"{where_tasks}[{j}]"
+                lt = c.task_from_v1(t, where, group_id=group)
                 if lt.task.agent_id != agent:
                     raise BadCall(
                         f"{where}.agent_id: {lt.task.agent_id!r} is not the offers' agent {agent!r}"
@@ -607,7 +612,14 @@ class SchedulerApi:
         for lt in tasks:
             sub.executors.setdefault((agent, lt.executor_id), set()).add(lt.task.task_id)
             sub.executor_of[lt.task.task_id] = (agent, lt.executor_id)
-        self.tell(p.Accept(fid, ids, [p.Operation("LAUNCH", [lt.task for lt in tasks])], refuse))
+        plain = [lt.task for lt in tasks if not lt.task.group_id]
+        ops = [p.Operation("LAUNCH", plain)] if plain else []
+        groups: dict[str, list[p.TaskInfo]] = {}
+        for lt in tasks:
+            if lt.task.group_id:
+                groups.setdefault(lt.task.group_id, []).append(lt.task)
+        ops += [p.Operation("LAUNCH_GROUP", members) for members in groups.values()]
+        self.tell(p.Accept(fid, ids, ops, refuse))
 
 
 def _offer_ids(value: Any, where: str) -> list[str]:

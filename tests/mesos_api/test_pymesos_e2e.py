@@ -354,6 +354,43 @@ def launch(offer: dict[str, Any], *tasks: dict[str, Any], op: str = "LAUNCH") ->
     return {"accept": {"offer_ids": [offer["id"]], "operations": [{"type": op, key: body}]}}
 
 
+def test_launch_group_runs_a_task_group_and_kills_it_as_a_whole(cluster: E2ECluster) -> None:
+    """Mesos' LAUNCH_GROUP (default executor): both members run; killing one kills the
+    group (the other member ends too), each member reported as a task."""
+    url = cluster.serving_leader().http_url + "/api/v1/scheduler"
+    a = RawScheduler(url, {"name": "raw-group", "user": "root", "failover_timeout": 0})
+    try:
+        offer = a.offer()
+        agent = offer["agent_id"]["value"]
+        payload = launch(offer, task("g1.a", agent), task("g1.b", agent), op="LAUNCH_GROUP")
+        payload["accept"]["operations"][0]["launch_group"]["executor"] = {
+            "executor_id": {"value": "g1"},
+            "framework_id": {"value": a.framework_id},
+            "type": "DEFAULT",
+        }
+        assert a.call("ACCEPT", **payload) == (202, "")
+        for tid in ("g1.a", "g1.b"):
+            a.wait(
+                "UPDATE",
+                lambda e, t=tid: (
+                    e["update"]["status"]["task_id"]["value"] == t
+                    and e["update"]["status"]["state"] == "TASK_RUNNING"
+                ),
+            )
+        assert a.call("KILL", kill={"task_id": {"value": "g1.a"}}) == (202, "")
+        for tid in ("g1.a", "g1.b"):
+            a.wait(
+                "UPDATE",
+                lambda e, t=tid: (
+                    e["update"]["status"]["task_id"]["value"] == t
+                    and e["update"]["status"]["state"] == "TASK_KILLED"
+                ),
+            )
+        assert a.call("TEARDOWN") == (202, "")
+    finally:
+        a.close()
+
+
 def test_invalid_accepts_get_400_naming_the_field_and_launch_nothing(cluster: E2ECluster) -> None:
     url = cluster.serving_leader().http_url + "/api/v1/scheduler"
     a = RawScheduler(url, {"name": "raw-a", "user": "root", "failover_timeout": 0})
@@ -375,7 +412,7 @@ def test_invalid_accepts_get_400_naming_the_field_and_launch_nothing(cluster: E2
                 launch(offer, task("x5", agent, container={"type": "RKT"})),
                 "container.type",
             ),
-            (a, launch(offer, task("x6", agent), op="LAUNCH_GROUP"), "LAUNCH_GROUP"),
+            (a, launch(offer, task("x6", agent), op="LAUNCH_GROUP"), "launch_group.executor"),
             (a, {"accept": {"offer_ids": [{"value": "made-up"}], "operations": []}}, "made-up"),
         ]
         for who, payload, field in cases:
