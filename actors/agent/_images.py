@@ -964,7 +964,7 @@ class ImageStore:
             target.mkdir()
             lower = _dedupe_top([self._layer_path(d) / "fs" for d in pulled.diff_ids])
             backend = "copy"
-            if self.overlay and lower:
+            if self.overlay and lower and self._overlay_ready(pulled.diff_ids):
                 upper, work = cdir / "upper", cdir / "work"
                 upper.mkdir()
                 work.mkdir()
@@ -987,6 +987,18 @@ class ImageStore:
                 self.release(cid)
                 raise
         return rootfs
+
+    def _overlay_ready(self, diff_ids: tuple[str, ...]) -> bool:
+        """Every layer can be an overlayfs lowerdir (one unpacked by a store without
+        overlay has no whiteout markers: that root is copied instead)."""
+        for d in diff_ids:
+            try:
+                doc = json.loads((self._layer_path(d) / "layer.json").read_text())
+            except (OSError, ValueError):
+                return False
+            if not LayerInfo.from_json(doc).overlay_ready():
+                return False
+        return True
 
     def _copy_layers(self, image: str, diff_ids: tuple[str, ...], target: Path) -> None:
         infos = []

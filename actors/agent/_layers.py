@@ -76,6 +76,12 @@ class LayerInfo:
     """Bytes of file content written."""
     whiteouts: list[str] = field(default_factory=list)
     opaque: list[str] = field(default_factory=list)
+    markers: bool = False
+    """Whiteouts and opaque dirs are also written overlayfs' way (usable as a lowerdir)."""
+
+    def overlay_ready(self) -> bool:
+        """Usable as an overlayfs lowerdir: it hides nothing, or says so overlay's way."""
+        return self.markers or not (self.whiteouts or self.opaque)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -83,6 +89,7 @@ class LayerInfo:
             "size": self.size,
             "whiteouts": self.whiteouts,
             "opaque": self.opaque,
+            "markers": self.markers,
         }
 
     @staticmethod
@@ -92,6 +99,7 @@ class LayerInfo:
             int(doc.get("size", 0)),
             [str(x) for x in doc.get("whiteouts", [])],
             [str(x) for x in doc.get("opaque", [])],
+            bool(doc.get("markers", False)),
         )
 
 
@@ -296,7 +304,7 @@ def unpack_layer(
     is an `ImageError`. Every refusal is an `ImageError` naming ``image``, the layer and
     the entry; ``dest`` is then left for the caller to remove."""
     as_root = os.geteuid() == 0
-    info = LayerInfo(diff_id="")
+    info = LayerInfo(diff_id="", markers=markers)
     dirs: list[tuple[Path, tarfile.TarInfo]] = []
     try:
         outer, inner = open_layer_stream(blob, f"layer {layer}")

@@ -446,3 +446,17 @@ def test_sandbox_gc_pass_collects_image_roots(tmp_path: Path) -> None:
     _age(store.containers_dir / "old-task", MIN_AGE + 5)
     _gc.collect(work, live=set(), now=time.time())
     assert store.containers() == [] and len(store.layers()) == 1  # layers: a week by default
+
+
+@pytest.mark.skipif(not OVERLAY, reason="no overlayfs / root")
+def test_layers_unpacked_without_overlay_markers_are_copied_not_mounted(tmp_path: Path) -> None:
+    l1 = layer_tar([("file", "a", b"1"), ("file", "b", b"2")])
+    l2 = layer_tar([("file", ".wh.a", b"")])
+    path = build_image(tmp_path / "i.tar", [l1, l2])
+    ImageStore(tmp_path / "s", overlay=False).pull(str(path))  # no markers in the cache
+    store = ImageStore(tmp_path / "s", overlay=True)
+    r = store.provision(str(path), "t")
+    try:
+        assert r.backend == "copy" and sorted(os.listdir(r.path)) == ["b"]
+    finally:
+        store.release("t")
