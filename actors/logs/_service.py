@@ -34,7 +34,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aiohttp import web
@@ -323,6 +323,26 @@ class LogsApi:
         stream = file if file in ("stdout", "stderr") else "file"
         return Source(address, f"agent {agent_id}", task_id, file, stream=stream, agent_id=agent_id)
 
+    async def _moved(self, src: Source) -> Source | None:
+        """``src`` at its agent's address as the leader knows it now, if that changed
+        (a restarted agent re-registers from a new port; the gateway's address cache can
+        be a few seconds old); None when it did not (the agent is gone)."""
+        if not src.agent_id:
+            return None
+        try:
+            doc = await self._ask_leader(p.GetState("slaves"))
+        except Exception:
+            return None
+        from actors.gateway import agent_actor_address
+
+        for a in doc.get("slaves", []) if isinstance(doc, dict) else []:
+            if str(a.get("id")) == src.agent_id:
+                address = agent_actor_address(str(a.get("pid", "")))
+                if address and address != src.address:
+                    self._agents[src.agent_id] = address
+                    return replace(src, address=address)
+        return None
+
     def _leader_logs_address(self) -> str:
         leader = self.gateway.leader_master_address()
         if leader is None:
@@ -486,9 +506,7 @@ class LogsApi:
             chunk: p.FileChunk = await read
         except SourceGone as exc:
             raise _http_error(502, str(exc)) from None
-        if chunk.status != 200:
-            raise _http_error(chunk.status, chunk.message)
-        return chunk
+        return _ok(chunk)
 
     async def _raw(
         self, resp: web.StreamResponse, src: Source, chunk: p.FileChunk, until: int
@@ -528,7 +546,14 @@ class LogsApi:
         except BadLogQuery as exc:
             raise _http_error(400, f"query parameter {exc}") from None
         fmt = negotiate(request.headers.get("Accept"))
-        probe = await self._checked(self._read(src, -1, 0))
+        try:
+            probe = _ok(await self._read(src, -1, 0))
+        except SourceGone as exc:
+            moved = await self._moved(src)
+            if moved is None:
+                raise _http_error(502, str(exc)) from None
+            src = moved  # the agent restarted on another port: read it there
+            probe = await self._checked(self._read(src, -1, 0))
         start = cursor_offset(query.cursor, probe.size)
         if query.skip < 0:
             start = await self._tail_start(src, start, -query.skip)
@@ -583,10 +608,17 @@ class LogsApi:
         carry_at = start
         while True:
             at = carry_at + len(carry)
-            if follow:
-                chunk = await self._follow(src, at)
-            else:
-                chunk = await self._read(src, at, READ_CHUNK)
+            try:
+                if follow:
+                    chunk = await self._follow(src, at)
+                else:
+                    chunk = await self._read(src, at, READ_CHUNK)
+            except SourceGone:
+                moved = await self._moved(src)
+                if moved is None:
+                    raise  # gone, not moved: the stream ends naming it
+                src = moved
+                continue
             if chunk.status != 200:
                 if follow:
                     payload = {"message": chunk.message, "status": chunk.status}
@@ -622,6 +654,13 @@ class LogsApi:
                 return
             if follow and not chunk.data:
                 await resp.write(SSE_KEEPALIVE)
+
+
+def _ok(chunk: p.FileChunk) -> p.FileChunk:
+    """The chunk, or the HTTP error its status says (403, 404...)."""
+    if chunk.status != 200:
+        raise _http_error(chunk.status, chunk.message)
+    return chunk
 
 
 def _format(fmt: str, line: Line, read_at: float, stream: str) -> bytes:

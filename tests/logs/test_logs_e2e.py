@@ -229,6 +229,8 @@ def test_text_json_skip_limit_cursor_and_stderr(cluster: LocalCluster) -> None:
     assert entries[0]["offset"] == 0 and entries[1]["offset"] == int(entries[0]["cursor"])
     status, body = get(f"{base}/file/stderr?cursor={entries[1]['cursor']}&limit=1")
     assert body.decode() == "err 3\n"
+    r = cluster.cli("task", "log", "--file", "stderr", "--lines", "2", task["id"])
+    assert r.returncode == 0 and numbers(r.stdout.splitlines(), "err"), r.stderr
     for bad in ("limit=x", "skip=1.5", "cursor=-4"):
         status, body = get(f"{base}?{bad}")
         assert status == 400 and bad.split("=")[0] in json.loads(body)["message"]
@@ -241,6 +243,12 @@ def test_sandbox_files_api_and_traversal_refused(cluster: LocalCluster) -> None:
     status, body = get(f"{m}/agent/{agent}/files/browse?path={urllib.parse.quote(directory)}")
     names = {e["path"].rsplit("/", 1)[-1] for e in json.loads(body)}
     assert status == 200 and {"stdout", "stderr"} <= names
+    status, body = get(f"{m}/system/v1/logs/v2/task/{task['id']}/browse")
+    assert status == 200 and {"stdout", "stderr"} <= {
+        e["path"].rsplit("/", 1)[-1] for e in json.loads(body)
+    }
+    status, body = get(f"{m}/agent/{agent}/files/download?path={directory}/stdout")
+    assert status == 200 and body.startswith(b"tick 1\ntick 2\n")
     q = urllib.parse.urlencode({"path": f"{directory}/stdout", "offset": 0, "length": 7})
     status, body = get(f"{m}/agent/{agent}/files/read?{q}")
     assert status == 200 and json.loads(body) == {"data": "tick 1\n", "offset": 0}
