@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import http.client
 import logging
+import queue
 import ssl
+import threading
 import urllib.parse
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from kazoo.exceptions import KazooException
@@ -129,7 +130,7 @@ class MarathonActor(Actor):
         self.http_url = http_url or (lambda: "")
         self._driver_factory = driver_factory
         self.driver: FrameworkDriver | None = None
-        self._checks: ThreadPoolExecutor | None = None
+        self._checks: _CheckPool | None = None
         """Runs readiness checks off the actor thread (created at the first one)."""
 
     # ------------------------------------------------------------------ lifecycle
@@ -161,7 +162,7 @@ class MarathonActor(Actor):
         # subscribes with the same framework id (failover_timeout).
         self.driver = None
         if self._checks is not None:
-            self._checks.shutdown(wait=False, cancel_futures=True)
+            self._checks.close()
             self._checks = None
 
     def _znode_prefix(self) -> str:
@@ -241,8 +242,8 @@ class MarathonActor(Actor):
             store.save_framework_id(e.framework_id)
         elif isinstance(e, CheckReadiness):
             if self._checks is None:
-                self._checks = ThreadPoolExecutor(_CHECK_THREADS, "marathon-readiness")
-            self._checks.submit(self._check_readiness, e)
+                self._checks = _CheckPool(self._check_readiness)
+            self._checks.put(e)
         elif driver is None:
             return  # not started yet, or stopped: the next leader's Marathon does it
         elif isinstance(e, Launch):
@@ -281,6 +282,31 @@ class MarathonActor(Actor):
 
 _CHECK_THREADS = 4
 _BODY_BYTES = 16 * 1024
+
+
+class _CheckPool:
+    """A few daemon threads running readiness checks in order of arrival: a check in
+    flight never holds the master process open at exit (an executor's threads would)."""
+
+    def __init__(self, run: Callable[[CheckReadiness], None]) -> None:
+        self._run = run
+        self._queue: queue.SimpleQueue[CheckReadiness | None] = queue.SimpleQueue()
+        for n in range(_CHECK_THREADS):
+            threading.Thread(target=self._work, name=f"marathon-readiness-{n}", daemon=True).start()
+
+    def put(self, check: CheckReadiness) -> None:
+        self._queue.put(check)
+
+    def close(self) -> None:
+        for _ in range(_CHECK_THREADS):
+            self._queue.put(None)
+
+    def _work(self) -> None:
+        while (check := self._queue.get()) is not None:
+            try:
+                self._run(check)
+            except Exception:  # never lose a worker
+                log.exception("marathon: readiness check of %s failed", check.task_id)
 
 
 def http_get(url: str, timeout: float) -> tuple[int, str, str]:
