@@ -227,3 +227,14 @@ def test_metrics_end_to_end(cluster: LocalCluster) -> None:
     )
     after = families(standby["http_url"] + "/metrics")
     assert after["pydcos_master_leader_changes"].samples[0].value >= 2
+
+    # an agent that is gone: a clear 503 naming it (the leader still lists it)
+    agent = next(p for p in cluster.record()["processes"] if p["kind"] == "agent")
+    os.kill(agent["pid"], signal.SIGKILL)
+    status, body = wait_for(
+        lambda: (r := get(sb + "/node"))[0] == 503 and r,
+        timeout=60,
+        what="a 503 for the dead agent",
+        interval=0.5,
+    )
+    assert agent_id in json.loads(body)["message"]
