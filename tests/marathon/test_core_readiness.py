@@ -271,3 +271,33 @@ def test_readiness_checks_render_back_with_marathon_defaults() -> None:
     plain = Sim()
     plain.api("create_app", body=app())
     assert "readinessChecks" not in plain.api("get_app", "/web").body["app"], "omitEmpty"
+
+
+def test_the_upgrade_strategy_bounds_apply_to_ready_instances() -> None:
+    strategy = {"minimumHealthCapacity": 1, "maximumOverCapacity": 0.5}  # floor 2, at most 3
+    sim, old = started(Sim(), instances=2, upgradeStrategy=strategy)
+    sim.request("put_app", "/web", {"cmd": "sleep 2000"}, partial=True)
+    new = [t.task_id for t in launched(sim.offers(sim.offer()))]
+    assert len(new) == 1, "2 old + 1 new = the capacity bound"
+    [check] = checks(sim.update(new[0], "TASK_RUNNING"))
+    answer(sim, check, 503)
+    assert launched(sim.offers(sim.offer())) == [], "no room until an old one goes"
+    [check] = checks(sim.tick(5.0))
+    [victim] = killed(answer(sim, check, 200))
+    assert victim in old
+    sim.update(victim, "TASK_KILLED")
+    [second] = [t.task_id for t in launched(sim.offers(sim.offer()))]
+    [check] = checks(sim.update(second, "TASK_RUNNING"))
+    [last] = killed(answer(sim, check, 200))
+    assert {victim, last} == set(old)
+    assert "deployment_success" in events(sim.update(last, "TASK_KILLED"))
+
+
+def test_an_instance_without_the_named_port_waits_and_says_why() -> None:
+    sim = Sim()
+    sim.subscribe()
+    sim.api("create_app", body=ready_app())
+    [task] = launched(sim.offers(sim.offer()))
+    sim.core.instances[task.task_id].ports = []  # as if the agent gave it no host port
+    assert checks(sim.update(task.task_id, "TASK_RUNNING")) == []
+    assert "1 without port 'http-api'" in deployment_action(sim)["waitingFor"]
