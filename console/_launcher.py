@@ -595,6 +595,9 @@ class Launcher:
         for agent in rec.by_kind("agent"):
             if agent.work_dir:
                 kill_tasks(Path(agent.work_dir))
+                from actors.agent import release_image_roots  # overlay mounts (issue 19)
+
+                release_image_roots(Path(agent.work_dir))
         remove_empty_cgroup_root()
         left = [p.name for p in rec.processes if st.alive(p)]
         zk = rec.get("zk")

@@ -79,6 +79,7 @@ _EXPORTS: dict[str, str] = {
     "normalize_name": "_images",
     "parse_reference": "_images",
     "remove_image": "_images",
+    "release_image_roots": "_images",
     # checkpoints and recovery
     "atomic_write_json": "_checkpoint",
     "checkpoint_dir": "_checkpoint",
@@ -109,7 +110,7 @@ _EXPORTS: dict[str, str] = {
 }
 """Public name -> the private module defining it."""
 
-_RENAMED = {"validate_spec": "validate"}
+_RENAMED = {"validate_spec": "validate", "release_image_roots": "release_all"}
 """Public names that differ from the name in their module."""
 
 __all__ = [
@@ -191,6 +192,7 @@ __all__ = [
     "parse_reference",
     "plan_recovery",
     "read_checkpoints",
+    "release_image_roots",
     "remove_checkpoint",
     "remove_image",
     "task_spec",
@@ -243,6 +245,7 @@ if TYPE_CHECKING:  # the static view of the lazy names above
         parse_reference,
         remove_image,
     )
+    from actors.agent._images import release_all as release_image_roots
     from actors.agent._layers import ImageError
     from actors.agent._native import NativeContainerizer, NativeTask
     from actors.agent._process import (

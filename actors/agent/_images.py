@@ -1111,6 +1111,24 @@ class ImageStore:
         return removed
 
 
+def release_all(work_dir: Path | str) -> list[str]:
+    """Unmount and remove every container root of the agent whose work dir this is (its
+    tasks are gone: ``pydcos cluster down`` killed them); the layer cache stays, so the
+    next agent starts warm. Returns the container ids released."""
+    root = Path(work_dir) / "images"
+    if not (root / "containers").is_dir():
+        return []
+    store = ImageStore(root, overlay=False)
+    released = []
+    for cid in store.containers():
+        try:
+            if store.release(cid):
+                released.append(cid)
+        except (OSError, ImageError) as e:
+            log.warning("images: cannot release the root of %s: %s", cid, e)
+    return released
+
+
 def _due(since: dict[str, float], keep: Collection[str], now: float, age: float) -> list[str]:
     """Not kept and idle for longer than ``age`` (as ``_gc.due`` for sandboxes)."""
     return sorted(k for k, t in since.items() if k not in keep and now - t > age)

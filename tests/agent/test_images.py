@@ -460,3 +460,17 @@ def test_layers_unpacked_without_overlay_markers_are_copied_not_mounted(tmp_path
         assert r.backend == "copy" and sorted(os.listdir(r.path)) == ["b"]
     finally:
         store.release("t")
+
+
+@pytest.mark.parametrize("overlay", BACKENDS)
+def test_release_all_roots_of_a_stopped_agent(tmp_path: Path, overlay: bool) -> None:
+    from actors.agent import release_image_roots
+
+    store = ImageStore.for_agent(tmp_path / "work", overlay=overlay)
+    path = busybox_image(tmp_path / "bb.tar")
+    store.provision(str(path), "a")
+    store.provision(str(path), "b")
+    assert release_image_roots(tmp_path / "work") == ["a", "b"]
+    assert store.containers() == [] and len(store.layers()) == 1
+    assert str(store.root) not in Path("/proc/self/mounts").read_text()
+    assert release_image_roots(tmp_path / "nothing-here") == []

@@ -59,6 +59,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
         for pid in [p for p in pids if pid_alive(p)]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+    # The image app was left running: cluster down unmounted its root too.
+    assert mounts_under(state) == []
+
+
+def mounts_under(path: Path) -> list[str]:
+    lines = Path("/proc/self/mounts").read_text().splitlines()
+    return [m.split()[1] for m in lines if m.split()[1].startswith(str(path))]
 
 
 def http(url: str, method: str = "GET", body: Any = None) -> Any:
@@ -107,8 +114,11 @@ def test_an_imported_image_runs_as_a_marathon_app(cluster: LocalCluster, tmp_pat
         assert wait_for(served, 30, "httpd in the image") == INDEX_HTML
         log = cluster.cli("task", "log", task["id"])
         assert HOSTNAME_IN_IMAGE in log.stdout, log.stdout + log.stderr
-    finally:
+        assert len(mounts_under(cluster.state_dir)) == 1  # its overlay root
+    except BaseException:
         http(base + "/v2/apps/ucr/web?force=true", "DELETE")
+        raise
+    # left running on purpose: `cluster down` must clean its root up (the fixture checks)
 
 
 def test_an_image_nobody_imported_fails_the_task_naming_it(cluster: LocalCluster) -> None:
