@@ -347,3 +347,6 @@ def add_console_commands(sub: Any, csub: Any) -> None:
     from console import _image_cmds  # pydcos image import|list|rm (issue 19)
 
     _image_cmds.add_commands(sub, groups)
+    from console import _pod_cmds  # pydcos marathon pod add|list|show|update|remove (issue 19)
+
+    _pod_cmds.add_commands(sub, groups)

@@ -25,14 +25,13 @@ import re
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from actors import protocol as p
 from actors.task_states import TaskState, is_terminal
 
-if TYPE_CHECKING:
-    from actors.agent._agent_actor import AgentActor
-
+AgentActor = Any
+"""The agent actor (``_agent_actor.AgentActor``; not imported: it imports this module)."""
 log = logging.getLogger("actors.agent")
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")

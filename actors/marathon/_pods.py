@@ -671,10 +671,19 @@ class _Validator:
                 c = [c.get("fieldName"), c.get("operator")] + (
                     [c["value"]] if c.get("value") is not None else []
                 )
+            if (
+                not isinstance(c, list)
+                or not 2 <= len(c) <= 3
+                or not all(isinstance(x, str) for x in c)
+            ):
+                self.bad(where, f"invalid constraint {c!r:.60}: [field, operator(, value)]")
+                continue
             try:
-                Constraint.from_json(c)
+                problems = Constraint.from_json(c).problems()
             except Exception as exc:
-                self.bad(where, f"invalid constraint {c!r:.60}: {exc}")
+                problems = [str(exc)]
+            if problems:
+                self.bad(where, f"invalid constraint {c!r:.60}: {'; '.join(problems)}")
                 continue
             constraints.append([str(x) for x in c])
         placement: dict[str, Any] = {"constraints": constraints}

@@ -5,7 +5,7 @@ them (``parse_pod_path``, pure) and asks the Marathon actor like the app routes 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -13,8 +13,14 @@ from ._errors import InvalidPath
 from ._messages import ApiRequest
 from ._paths import normalize_path
 
-if TYPE_CHECKING:
-    from ._api import _Api
+
+class _Api(Protocol):
+    """What the routes use of ``_api._Api`` (structural: no import cycle)."""
+
+    async def call(self, req: ApiRequest) -> web.Response: ...
+
+    async def body(self, request: web.Request) -> Any: ...
+
 
 P = "/marathon/v2/pods"
 

@@ -21,6 +21,7 @@ import signal
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -208,6 +209,25 @@ def test_a_two_container_pod_shares_its_volume_and_is_replaced_as_a_whole(
     )
     versions = http(f"{marathon(cluster)}/v2/pods/duo::versions")[1]
     assert versions == [new["spec"]["version"]]
+
+
+def test_the_cli_adds_lists_shows_and_removes_a_pod(cluster: LocalCluster, tmp_path: Path) -> None:
+    doc = pod_doc("/cli")
+    doc["containers"][1]["healthCheck"]["http"]["path"] = "/"
+    path = tmp_path / "cli.json"
+    path.write_text(json.dumps(doc))
+    added = cluster.cli("marathon", "pod", "add", str(path))
+    assert added.returncode == 0 and "created pod /cli" in added.stdout, added.stderr
+    wait_for(lambda: status(cluster, "/cli").get("status") == "STABLE", 60, "the CLI's pod STABLE")
+    listed = cluster.cli("marathon", "pod", "list")
+    row = next(line for line in listed.stdout.splitlines() if line.startswith("/cli"))
+    assert row.split()[:5] == ["/cli", "STABLE", "1/1", "1", "writer,web"]
+    shown = json.loads(cluster.cli("marathon", "pod", "show", "cli", "--json").stdout)
+    assert shown["id"] == "/cli" and shown["instances"][0]["status"] == "STABLE"
+    bad = cluster.cli("marathon", "pod", "show", "/nope")
+    assert bad.returncode == 1 and "Pod '/nope' does not exist" in bad.stderr
+    removed = cluster.cli("marathon", "pod", "remove", "cli")
+    assert removed.returncode == 0 and "removing pod cli" in removed.stdout
 
 
 def test_a_pod_too_big_waits_with_a_reason_then_is_deleted(cluster: LocalCluster) -> None:
