@@ -45,6 +45,8 @@ def native(tmp_path: Path) -> Iterator[NativeContainerizer]:
         pytest.skip(f"no isolation: {c.isolation_note}")
     yield c
     c.remove_cgroup_root(kill_tasks=True)
+    for cid in c.images().containers():  # overlay mounts on the host: never leak one
+        c.images().release(cid)
 
 
 def free_port() -> int:
