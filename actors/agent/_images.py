@@ -1098,6 +1098,17 @@ class ImageStore:
                     continue
                 shutil.rmtree(trash, ignore_errors=True)
                 removed["layers"].append(d)
+            if removed["layers"]:  # checked images whose layers are gone: read again
+                present = set(self.layers())
+                for entry in self.index_dir.glob("*.json"):
+                    try:
+                        ids = json.loads(entry.read_text())["diff_ids"]
+                        stale_entry = not set(ids) <= present
+                    except (OSError, ValueError, KeyError, TypeError):
+                        stale_entry = True
+                    if stale_entry:
+                        with contextlib.suppress(OSError):
+                            entry.unlink()
             for stale in self.tmp_dir.iterdir():
                 with contextlib.suppress(OSError):
                     if now - stale.stat().st_mtime > MIN_AGE:

@@ -435,8 +435,10 @@ def test_gc_follows_the_sandbox_gc_rules(tmp_path: Path, overlay: bool) -> None:
     assert removed["layers"] == [sha256(layer_tar([("file", "o", b"o")]))]
     assert store.containers() == ["live"]
     store.release("live")
+    assert len(list(store.index_dir.glob("*.json"))) == 1  # busybox's, still valid
     removed = store.gc(set(), now, _gc.max_age(60, 0.1, 0.0))
     assert removed["layers"] == [sha256(busybox_layer())] and store.layers() == []
+    assert list(store.index_dir.glob("*.json")) == []
 
 
 def test_sandbox_gc_pass_collects_image_roots(tmp_path: Path) -> None:
