@@ -294,7 +294,7 @@ def app_remove(c: ClusterClient, out: Out, app_id: str, force: bool) -> int:
 def _action_text(a: Any) -> str:
     """``RestartApplication /web``, plus the instances its readiness checks still wait
     for (Marathon's ``readinessCheckResults``), e.g. ``(1 waiting for readiness: 503)``."""
-    text = f"{a.get('action')} {a.get('app', '')}"
+    text = f"{a.get('action')} {a.get('app') or a.get('pod', '')}"
     results = [r for r in a.get("readinessCheckResults") or [] if isinstance(r, dict)]
     waiting = [r for r in results if not r.get("ready")]
     if waiting:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from actors import protocol as p
+from actors.agent._errors import AgentError
 from actors.task_states import TaskState, is_terminal
 
 AgentActor = Any
@@ -47,7 +48,7 @@ class GroupPlan:
     """Directories to create first (the shared volumes)."""
 
 
-class GroupError(ValueError):
+class GroupError(AgentError):
     """A task group the agent refuses (every member fails with this message)."""
 
 

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 from ._app import AppDefinition
 from ._group import Group, dependency_levels
+from ._pods import PodDefinition
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class DeploymentAction:
     app: AppDefinition
 
     def to_json(self) -> dict[str, Any]:
+        if isinstance(self.app, PodDefinition):  # Marathon's StartPod, ScalePod... {"pod": id}
+            return {"action": self.action.replace("Application", "Pod"), "pod": self.app.id}
         return {"action": self.action, "app": self.app.id}
 
 
@@ -89,6 +92,20 @@ class DeploymentPlan:
         return tuple(sorted({a.app.id for s in self.steps for a in s.actions}))
 
     @property
+    def affected_pods(self) -> tuple[str, ...]:
+        """The pods among ``affected_apps`` (Marathon's ``affectedPods``)."""
+        return tuple(
+            sorted(
+                {
+                    a.app.id
+                    for s in self.steps
+                    for a in s.actions
+                    if isinstance(a.app, PodDefinition)
+                }
+            )
+        )
+
+    @property
     def is_empty(self) -> bool:
         """True when the trees need no work (Marathon answers such a PUT with no plan)."""
         return not self.steps
@@ -101,8 +118,8 @@ class DeploymentPlan:
         return {
             "id": self.id,
             "version": self.version,
-            "affectedApps": list(self.affected_apps),
-            "affectedPods": [],
+            "affectedApps": [a for a in self.affected_apps if a not in self.affected_pods],
+            "affectedPods": list(self.affected_pods),
             "steps": [s.to_json() for s in self.steps],
             "currentActions": [{**a.to_json(), "readinessCheckResults": []} for a in current],
             "currentStep": current_step,

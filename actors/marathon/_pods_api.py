@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from ._errors import InvalidPath
+from ._errors import InvalidPath, MarathonError
 from ._messages import ApiRequest
 from ._paths import normalize_path
 
@@ -25,7 +25,7 @@ class _Api(Protocol):
 P = "/marathon/v2/pods"
 
 
-class BadPodPath(ValueError):
+class BadPodPath(MarathonError):
     """A ``/v2/pods/...`` path that names no operation (HTTP 404)."""
 
 

@@ -240,7 +240,7 @@ def test_a_pod_too_big_waits_with_a_reason_then_is_deleted(cluster: LocalCluster
         deps = http(f"{marathon(cluster)}/v2/deployments")[1]
         for d in deps:
             for action in d["currentActions"]:
-                if action.get("app") == "/big" and "cpus" in action.get("waitingFor", ""):
+                if action.get("pod") == "/big" and "cpus" in action.get("waitingFor", ""):
                     return str(action["waitingFor"])
         return None
 
