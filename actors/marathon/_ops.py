@@ -491,6 +491,8 @@ class Operations(PodOperations):
         out = []
         for app_id, tasks in self.by_app.items():
             app = self.apps.get(app_id)
+            if isinstance(app, PodDefinition):
+                continue  # pod instances: /v2/pods/{id}::status
             checks = bool(app and app.health_checks)
             for inst in tasks.values():
                 if wanted and inst.state.removeprefix("TASK_").lower() not in wanted:
@@ -514,7 +516,10 @@ class Operations(PodOperations):
         raise not_found(f"App '{app_id}' has no version {wanted}")
 
     def _op_deployments(self, req: ApiRequest) -> ApiReply:
-        return ApiReply(200, self.deployments_json())
+        # pydcos' ``waitingFor`` only when asked (``?embed=waitingFor``): strict clients
+        # (the public marathon library) map every field of a deployment action.
+        waiting = "waitingFor" in (req.params.get("embed") or ())
+        return ApiReply(200, self.deployments_json(waiting=waiting))
 
     def _op_cancel_deployment(self, req: ApiRequest) -> Answer:
         run = self.runs.get(str(req.params.get("deployment_id")))

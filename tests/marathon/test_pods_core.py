@@ -164,6 +164,7 @@ def test_groups_list_pods_and_apps_do_not() -> None:
     assert [x["id"] for x in group["pods"]] == ["/duo"] and group["apps"] == []
     assert sim.api("list_apps").body == {"apps": []}
     assert sim.api("get_app", "/duo").status == 404
+    assert sim.api("list_tasks").body == {"tasks": []}  # pod instances are not app tasks
 
 
 def test_a_pod_too_big_for_every_agent_says_why_it_waits() -> None:
