@@ -9,7 +9,8 @@
 - A ``pydcos cluster up --no-docker`` cluster: ``pydcos image import`` then a Marathon
   app ``{"container": {"type": "MESOS", "docker": {"image": "busybox"}}}`` serves the
   image's own files with the image's busybox httpd (read with urllib); an app naming an
-  image nobody imported fails its task with a message naming the image.
+  image nobody imported fails its task with a message naming the image; after a leader
+  SIGKILL the running image app is untouched and a new one launches.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     state = tmp_path_factory.mktemp("ucr-cluster")
-    args = ("--insecure-dev", "--no-docker", "--masters", "1", "--agents", "1")
+    args = ("--insecure-dev", "--no-docker", "--masters", "2", "--agents", "1")
     up = pydcos("cluster", "up", *args, "--state-dir", str(state))
     c = LocalCluster(state, up)
     pids: list[int] = []
@@ -77,9 +78,28 @@ def http(url: str, method: str = "GET", body: Any = None) -> Any:
     return json.loads(raw) if raw else None
 
 
+def leader(c: LocalCluster) -> dict[str, Any]:
+    for p in c.record()["processes"]:
+        if p["kind"] == "master" and pid_alive(p["pid"]):
+            with contextlib.suppress(OSError):
+                if http(p["http_url"] + "/metrics/snapshot").get("master/elected") == 1:
+                    return dict(p)
+    raise AssertionError("no master leads")
+
+
 def marathon(c: LocalCluster) -> str:
-    master = next(p for p in c.record()["processes"] if p["kind"] == "master")
-    return str(master["http_url"]) + "/marathon"
+    return str(leader(c)["http_url"]) + "/marathon"
+
+
+def running_tasks(base: str, app_id: str) -> Any:
+    tasks = http(f"{base}/v2/apps{app_id}/tasks")["tasks"]
+    return [t for t in tasks if t.get("state") == "TASK_RUNNING"] or None
+
+
+def served(url: str) -> Any:
+    with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as resp:
+        return resp.read().decode()
+    return None
 
 
 def test_an_imported_image_runs_as_a_marathon_app(cluster: LocalCluster, tmp_path: Path) -> None:
@@ -98,20 +118,9 @@ def test_an_imported_image_runs_as_a_marathon_app(cluster: LocalCluster, tmp_pat
     base = marathon(cluster)
     http(base + "/v2/apps", "POST", app)
     try:
-
-        def running() -> Any:
-            tasks = http(base + "/v2/apps/ucr/web/tasks")["tasks"]
-            return [t for t in tasks if t.get("state") == "TASK_RUNNING"] or None
-
-        task = wait_for(running, 60, "the image app RUNNING")[0]
+        task = wait_for(lambda: running_tasks(base, "/ucr/web"), 60, "the image app RUNNING")[0]
         url = f"http://127.0.0.1:{task['ports'][0]}/index.html"
-
-        def served() -> Any:
-            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as resp:
-                return resp.read().decode()
-            return None
-
-        assert wait_for(served, 30, "httpd in the image") == INDEX_HTML
+        assert wait_for(lambda: served(url), 30, "httpd in the image") == INDEX_HTML
         log = cluster.cli("task", "log", task["id"])
         assert HOSTNAME_IN_IMAGE in log.stdout, log.stdout + log.stderr
         assert len(mounts_under(cluster.state_dir)) == 1  # its overlay root
@@ -142,6 +151,29 @@ def test_an_image_nobody_imported_fails_the_task_naming_it(cluster: LocalCluster
         assert "nope:1.0" in failed["message"] and "not found" in failed["message"]
     finally:
         http(base + "/v2/apps/ucr/missing?force=true", "DELETE")
+
+
+def test_after_a_leader_sigkill_image_apps_run_on(cluster: LocalCluster) -> None:
+    old = leader(cluster)
+    before = running_tasks(marathon(cluster), "/ucr/web")
+    assert before, "test_an_imported_image_runs_as_a_marathon_app runs first"
+    os.kill(old["pid"], signal.SIGKILL)
+    wait_for(lambda: leader(cluster)["pid"] != old["pid"], 30, "a new leader")
+    base = marathon(cluster)
+    app = {
+        "id": "/ucr/after",
+        "cmd": "exec httpd -f -p $PORT0 -h /var/www",
+        "container": {"type": "MESOS", "docker": {"image": "busybox:latest"}},
+        "cpus": 0.1,
+        "mem": 32,
+        "portDefinitions": [{"port": 0}],
+    }
+    wait_for(lambda: http(base + "/v2/apps", "POST", app), 30, "the new leader's Marathon")
+    task = wait_for(lambda: running_tasks(base, "/ucr/after"), 60, "an image app after failover")
+    url = f"http://127.0.0.1:{task[0]['ports'][0]}/index.html"
+    assert wait_for(lambda: served(url), 30, "httpd in the image") == INDEX_HTML
+    # the first app's task was never touched
+    assert [t["id"] for t in running_tasks(base, "/ucr/web")] == [t["id"] for t in before]
 
 
 # ---------------------------------------------------------------- the real Docker engine
