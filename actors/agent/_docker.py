@@ -185,10 +185,14 @@ class DockerTask(TaskHandle):
         labels.update({LABEL_AGENT: c.agent_id, LABEL_TASK: self.task_id})
         volumes = {str(self.sandbox.path): {"bind": SANDBOX_IN_CONTAINER, "mode": "rw"}}
         for v in spec.volumes:
-            volumes[v.host_path] = {
-                "bind": v.container_path,
-                "mode": "ro" if v.mode.upper() == "RO" else "rw",
-            }
+            # Mesos' rules (as the native runtime): relative paths are in the sandbox.
+            host = v.host_path
+            if not host.startswith("/"):
+                host = str(self.sandbox.path / host)
+            bind = v.container_path
+            if not bind.startswith("/"):
+                bind = f"{SANDBOX_IN_CONTAINER}/{bind}"
+            volumes[host] = {"bind": bind, "mode": "ro" if v.mode.upper() == "RO" else "rw"}
         kw: dict[str, Any] = {
             "name": name,
             "labels": labels,
