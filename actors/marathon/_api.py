@@ -214,7 +214,7 @@ class _Api:
     # ------------------------------------------------------------ deployments
 
     async def deployments(self, request: web.Request) -> web.StreamResponse:
-        return await self.call(ApiRequest("deployments"))
+        return await self.call(ApiRequest("deployments", params={"embed": _embed(request)}))
 
     async def cancel_deployment(self, request: web.Request) -> web.StreamResponse:
         params = {"deployment_id": request.match_info["id"], "force": _flag(request, "force")}

@@ -119,7 +119,9 @@ class Views(Deployments):
             )
         return {"queue": out}
 
-    def deployments_json(self) -> list[dict[str, Any]]:
+    def deployments_json(self, waiting: bool = False) -> list[dict[str, Any]]:
+        """``GET /v2/deployments``: Marathon's shape; with ``waiting`` each current action
+        also says what it waits for (pydcos' ``waitingFor``, a sentence)."""
         now = self.now
         out = []
         for run in self.runs.values():
@@ -127,6 +129,8 @@ class Views(Deployments):
             for action_doc, action in zip(doc["currentActions"], run.current(), strict=False):
                 app_id = action.app.id
                 action_doc["readinessCheckResults"] = self.readiness.results_json(app_id)
+                if not waiting:
+                    continue
                 if app_id in run.done:
                     action_doc["waitingFor"] = "finished"
                     continue

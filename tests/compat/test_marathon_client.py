@@ -159,6 +159,31 @@ def test_app_lifecycle_through_the_marathon_library(client: MarathonClient, app_
     wait_for(gone, timeout=60, what="the app gone")
 
 
+def test_a_deployment_in_progress_parses_in_the_library(
+    client: MarathonClient, app_id: str
+) -> None:
+    """A deployment that waits (no agent matches the constraint) is listed while it runs:
+    the library maps every field of a deployment and of its current actions, so any
+    pydcos extension there (``waitingFor``) must stay opt-in."""
+    app = MarathonApp(
+        cmd="sleep 1000",
+        cpus=0.1,
+        mem=32,
+        instances=1,
+        constraints=[("hostname", "LIKE", "no-such-host")],
+    )
+    client.create_app(app_id, app)
+
+    def listed() -> list[Any]:
+        return [d for d in client.list_deployments() if app_id in d.affected_apps]
+
+    deployments = wait_for(listed, timeout=30, what="the waiting deployment listed")
+    actions = deployments[0].current_actions
+    assert actions and actions[0].app == app_id and actions[0].action == "StartApplication"
+    client.delete_app(app_id, force=True)
+    wait_for(lambda: all(a.id != app_id for a in client.list_apps()), what="the app gone")
+
+
 def _collect_events(url: str, sink: list[dict[str, Any]], stop: threading.Event) -> None:
     with contextlib.suppress(Exception):
         resp = requests.get(url, stream=True, headers={"Accept": "text/event-stream"}, timeout=60)

@@ -101,7 +101,7 @@ def test_declines_carry_the_reasons_and_the_queue_explains_the_wait() -> None:
         {"reason": "UnfulfilledConstraint", "declined": 1, "processed": 1}
     ]
     assert entry["lastUnusedOffers"][0]["offer"]["hostname"] == "agent1"
-    deployments = sim.api("deployments").body
+    deployments = sim.api("deployments", embed=["waitingFor"]).body
     assert "constraint rack:CLUSTER:r2" in deployments[0]["currentActions"][0]["waitingFor"]
 
 

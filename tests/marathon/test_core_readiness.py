@@ -31,7 +31,7 @@ def answer(sim: Sim, check: CheckReadiness, status: int, **kw: Any) -> list[Any]
 
 
 def deployment_action(sim: Sim) -> dict[str, Any]:
-    deployments = sim.api("deployments").body
+    deployments = sim.api("deployments", embed=["waitingFor"]).body
     assert len(deployments) == 1, deployments
     actions: list[dict[str, Any]] = deployments[0]["currentActions"]
     assert len(actions) == 1

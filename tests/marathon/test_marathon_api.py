@@ -184,7 +184,7 @@ def test_conflicting_change_gets_409_until_forced_and_stuck_deployment_says_why(
     dep_id = headers["Marathon-Deployment-Id"]
 
     def stuck() -> Any:
-        deps = http.get("/marathon/v2/deployments")
+        deps = http.get("/marathon/v2/deployments?embed=waitingFor")
         return deps and "hostname:UNIQUE" in deps[0]["currentActions"][0]["waitingFor"] and deps
 
     deps = wait_for(stuck, what="deployment blocked by the constraint")

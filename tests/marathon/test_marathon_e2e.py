@@ -245,7 +245,7 @@ def test_leader_killed_mid_rolling_upgrade_the_new_leader_finishes_it(e2e: E2E) 
     v2, dep_id = body["version"], body["deploymentId"]
 
     def blocked() -> bool:
-        deps = http.get("/marathon/v2/deployments")
+        deps = http.get("/marathon/v2/deployments?embed=waitingFor")
         return bool(deps) and "agent-3" in deps[0]["currentActions"][0]["waitingFor"]
 
     wait_for(blocked, what="upgrade blocked on placement")
