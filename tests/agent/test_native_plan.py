@@ -243,3 +243,60 @@ def test_image_mounts_land_in_the_root_through_its_symlinks(tmp_path: Path) -> N
     assert (root / "srv/real").is_dir() and not Path("/srv/real").exists()
     assert by_name["logs"].target == str(rootfs.resolve(IMAGE_SANDBOX) / "logs")
     assert (sandbox / "logs").is_dir()
+
+
+# -- the typed task description -> the agent's spec ---------------------------------------
+
+
+def test_a_metronome_jobs_run_volumes_reach_the_native_agent_as_mounts(tmp_path: Path) -> None:
+    from actors.agent._runner import task_spec
+    from actors.metronome import JobRun, JobSpec, task_info
+
+    vols = [
+        {"containerPath": "cache", "hostPath": "scratch", "mode": "RW"},
+        {"containerPath": "/etc", "hostPath": str(tmp_path / "conf"), "mode": "RO"},
+    ]
+    job = JobSpec.from_json(
+        {
+            "id": "nightly",
+            "run": {"cmd": "true", "cpus": 0.1, "mem": 32, "disk": 0, "volumes": vols},
+        }
+    )
+    info = task_info(JobRun("r1", job, 0.0), "nightly.r1", "agent-1")
+    spec = task_spec(info)
+    assert spec.container_type == "MESOS" and spec.image is None
+    assert spec.volumes == (
+        p.VolumeInfo("cache", "scratch", "RW"),
+        p.VolumeInfo("/etc", str(tmp_path / "conf"), "RO"),
+    )
+    sandbox = tmp_path / "sandbox"
+    sandbox.mkdir()
+    mounts = host_mounts(spec.volumes, sandbox)
+    assert [(m.target, m.readonly) for m in mounts] == [
+        (str(sandbox.resolve() / "cache"), False),
+        ("/etc", True),
+    ]
+
+
+def test_a_marathon_mesos_app_with_an_image_reaches_the_agent_with_it() -> None:
+    from actors.agent._runner import task_spec
+
+    info = p.TaskInfo(
+        "web.1",
+        "web",
+        "agent-1",
+        {"cpus": 0.1, "mem": 32.0},
+        command=p.CommandSpec(value=None, args=["-f"], shell=False, user="nobody"),
+        container=p.ContainerInfo(type="MESOS", docker=p.DockerInfo(image="busybox:1.36")),
+    )
+    spec = task_spec(info, default_user="agentuser")
+    assert (spec.container_type, spec.image, spec.args, spec.user) == (
+        "MESOS",
+        "busybox:1.36",
+        ("-f",),
+        "nobody",  # the task's own user, resolved in the image
+    )
+    bare = p.TaskInfo(
+        "web.2", "web", "agent-1", {"cpus": 0.1, "mem": 32.0}, container=info.container
+    )
+    assert task_spec(bare, default_user="agentuser").user is None  # no host user in an image
