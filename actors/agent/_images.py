@@ -849,6 +849,9 @@ class ImageStore:
                 f"store (${IMAGE_REGISTRY_ENV})"
             )
         path = registry_file(self.registry, ref.value)
+        if not path.is_file() and ref.value.endswith(":latest"):
+            # Mesos' local puller names an untagged image's archive <repository>.tar
+            path = self.registry / f"{ref.value[: -len(':latest')]}.tar"
         if not path.is_file():
             raise ImageError(
                 f"image {image!r} not found in the local image store {self.registry} "

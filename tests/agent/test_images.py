@@ -8,6 +8,7 @@ import functools
 import http.server
 import json
 import os
+import shutil
 import tarfile
 import threading
 import time
@@ -318,6 +319,11 @@ def test_names_resolve_in_the_local_registry(
         match=r"'nginx:1' not found in the local image store .*image import FILE --name nginx:1",
     ):
         store.provision("nginx:1", "t2")
+    # an archive dropped in Mesos' way (<repository>.tar for an untagged name) is found too
+    shutil.copy(tmp_path / "bb.tar", registry / "mesos-style.tar")
+    assert store.provision("mesos-style", "t5").path.is_dir()
+    with pytest.raises(ImageError, match="not found"):
+        store.provision("mesos-style:1", "t6")
     with pytest.raises(ImageError, match="no local image store"):
         ImageStore(tmp_path / "other", overlay=False).provision("busybox", "t3")
     with pytest.raises(ImageError, match="no such file"):
