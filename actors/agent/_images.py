@@ -567,7 +567,7 @@ def inspect_image(path: Path, image: str | None = None, verify: bool = True) -> 
         if verify:
             for i, layer in enumerate(parsed.layers):
                 with src.open(layer.blob) as f:
-                    n, outer, inner = scan_layer(f, image=label, layer=f"{i} ({layer.blob})")
+                    n, outer, inner = scan_layer(f, image=label, layer=str(i))
                 _check_digests(label, i, layer, outer, inner)
                 size += n
     created = parsed.config_doc.get("created")
@@ -937,7 +937,7 @@ class ImageStore:
                     f,
                     fs,
                     image=image,
-                    layer=f"{i} ({layer.blob})",
+                    layer=str(i),
                     markers=self.overlay,
                     budget=budget,
                 )
