@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +24,7 @@ from actors.agent._images import (
     MIN_AGE,
     ImageConfig,
     ImageStore,
+    Rootfs,
     import_image,
     inspect_image,
     list_images,
@@ -482,3 +484,28 @@ def test_release_all_roots_of_a_stopped_agent(tmp_path: Path, overlay: bool) -> 
     assert store.containers() == [] and len(store.layers()) == 1
     assert str(store.root) not in Path("/proc/self/mounts").read_text()
     assert release_image_roots(tmp_path / "nothing-here") == []
+
+
+def test_concurrent_launches_of_one_cold_image_unpack_it_once(tmp_path: Path) -> None:
+    store = ImageStore(tmp_path / "s", overlay=OVERLAY)
+    path = busybox_image(tmp_path / "bb.tar")
+    results: dict[str, Any] = {}
+
+    def launch(cid: str) -> None:
+        try:
+            results[cid] = store.provision(str(path), cid)
+        except Exception as e:  # reported below
+            results[cid] = e
+
+    threads = [threading.Thread(target=launch, args=(f"t{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    try:
+        assert all(isinstance(r, Rootfs) for r in results.values()), results
+        assert len(results) == 4 and len(store.layers()) == 1
+        assert list(store.tmp_dir.iterdir()) == []
+    finally:
+        for cid in list(results):
+            store.release(cid)
