@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import io
 import json
 import os
 import shutil
@@ -108,11 +109,11 @@ def test_registry_layout_is_mesos_local_puller(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------ parsing
 
 
-@pytest.mark.parametrize("fmt", ["docker-save", "oci", "oci-dir"])
+@pytest.mark.parametrize("fmt", ["docker-save", "docker25", "oci", "oci-dir"])
 def test_inspect_docker_save_and_oci_layouts(tmp_path: Path, fmt: str) -> None:
     path = busybox_image(tmp_path / "img", fmt=fmt)
     doc = inspect_image(path)
-    assert doc["format"] == ("docker-save" if fmt == "docker-save" else "oci")
+    assert doc["format"] == ("docker-save" if fmt.startswith("docker") else "oci")
     assert doc["names"][0] == BUSYBOX_NAME
     assert len(doc["layers"]) == 1 and doc["size"] > 1_000_000
     assert doc["config"]["Cmd"] == ["sh"] and doc["config"]["Env"] == list(IMAGE_ENV)
@@ -202,7 +203,7 @@ def test_tampered_config_is_refused(tmp_path: Path) -> None:
             if m.name.endswith(".json") and m.name != "manifest.json":
                 data = data.replace(b'"sh"', b'"id"')
             m.size = len(data)
-            dst.addfile(m, __import__("io").BytesIO(data))
+            dst.addfile(m, io.BytesIO(data))
     with pytest.raises(ImageError, match="config digest mismatch"):
         inspect_image(out, "evil:1")
 
@@ -239,7 +240,7 @@ def test_unsafe_layer_names_image_and_entry_and_writes_nothing_outside(tmp_path:
 
 
 @pytest.mark.parametrize("overlay", BACKENDS)
-@pytest.mark.parametrize("fmt", ["docker-save", "oci"])
+@pytest.mark.parametrize("fmt", ["docker-save", "docker25", "oci"])
 def test_provision_busybox(tmp_path: Path, overlay: bool, fmt: str) -> None:
     store = overlay_store(tmp_path, overlay)
     path = busybox_image(tmp_path / "bb", fmt=fmt)
@@ -509,3 +510,18 @@ def test_concurrent_launches_of_one_cold_image_unpack_it_once(tmp_path: Path) ->
     finally:
         for cid in list(results):
             store.release(cid)
+
+
+def test_docker25_layer_blob_is_checked_against_its_name(tmp_path: Path) -> None:
+    path = busybox_image(tmp_path / "bb.tar", fmt="docker25")
+    out = tmp_path / "evil.tar"
+    layer_blob = f"blobs/sha256/{sha256(busybox_layer())[7:]}"
+    with tarfile.open(path) as src, tarfile.open(out, "w") as dst:
+        for m in src.getmembers():
+            f = src.extractfile(m)
+            data = bytearray(f.read() if f else b"")
+            if m.name == layer_blob:
+                data[-5000] ^= 0xFF  # in the tar's end padding: still a valid tar
+            dst.addfile(m, io.BytesIO(bytes(data)))
+    with pytest.raises(ImageError, match="layer 0 digest mismatch: the manifest says"):
+        inspect_image(out, "evil:25")

@@ -156,8 +156,9 @@ def build_image(
 ) -> Path:
     """Write an image of ``layers`` (uncompressed tars, lowest first) at ``path``.
 
-    fmt: ``docker-save`` (a tar like ``docker save``), ``oci`` (a tar of an OCI layout)
-    or ``oci-dir`` (the layout as a directory). ``compress``: gzip the layer blobs (OCI
+    fmt: ``docker-save`` (a tar like ``docker save`` before Docker 25), ``docker25`` (an
+    OCI layout with a ``manifest.json``, as Docker >= 25 saves), ``oci`` (a tar of an OCI
+    layout) or ``oci-dir`` (the layout as a directory). ``compress``: gzip the layer blobs (OCI
     only; Docker save layers are plain tars). ``diff_ids``/``config_doc`` override what
     the config says (tests of bad digests)."""
     ids = list(diff_ids) if diff_ids is not None else [sha256(layer) for layer in layers]
@@ -176,7 +177,7 @@ def build_image(
             {"Config": f"{cfg_digest.split(':')[1]}.json", "RepoTags": [name], "Layers": names}
         ]
         files["manifest.json"] = _dump(manifest)
-    elif fmt in ("oci", "oci-dir"):
+    elif fmt in ("oci", "oci-dir", "docker25"):
         descs = []
         for layer in layers:
             blob = gzipped(layer) if compress else layer
@@ -214,6 +215,16 @@ def build_image(
             }
         )
         files["oci-layout"] = _dump({"imageLayoutVersion": "1.0.0"})
+        if fmt == "docker25":  # Docker >= 25 saves an OCI layout plus its manifest.json
+            files["manifest.json"] = _dump(
+                [
+                    {
+                        "Config": f"blobs/sha256/{cfg_digest.split(':')[1]}",
+                        "RepoTags": [name],
+                        "Layers": [f"blobs/sha256/{d['digest'].split(':')[1]}" for d in descs],
+                    }
+                ]
+            )
     else:
         raise ValueError(fmt)
     if fmt == "oci-dir":
