@@ -40,6 +40,55 @@ from runtime.errors import (
 from transport import RemoteError
 from transport import register as register_message
 
+# Cluster actors (issue 27): wire records (pure) and the script API (remote, handles).
+_ACTOR_RECORDS = (
+    "ActorCall",
+    "ActorEvent",
+    "ActorInfo",
+    "ActorList",
+    "ActorSpec",
+    "ActorTell",
+    "CallFailed",
+    "CheckpointSaved",
+    "GetActor",
+    "GetWorkingDir",
+    "KillActor",
+    "ListActors",
+    "OwnerGone",
+    "PutWorkingDir",
+    "RegisterWorker",
+    "SaveCheckpoint",
+    "SpawnActor",
+    "StopWorker",
+    "Supervise",
+    "SupervisionInfo",
+    "UnwatchActors",
+    "WaitActor",
+    "WatchActors",
+    "WorkerAssignment",
+    "WorkerFailed",
+    "WorkerReady",
+    "spec_problem",
+    "FRAMEWORK_ACTOR",
+    "WORKER_ACTOR",
+    "ACTOR_STATES",
+    "RESTART_TYPES",
+    "LIFETIMES",
+    "SUPERVISE_STRATEGIES",
+)
+_CLUSTER_ACTORS = (
+    "ActorError",
+    "ActorFuture",
+    "ActorHandle",
+    "ActorMethodError",
+    "ActorRestarting",
+    "ActorStopped",
+    "RemoteClass",
+    "SerializationError",
+    "monitor",
+    "remote",
+)
+
 if TYPE_CHECKING:
     from runtime._actor import Actor
     from runtime._connect import Cluster, NoCluster, connect, parse_zk_url
@@ -62,6 +111,8 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "runtime._actor": ("Actor",),
+    "runtime._actor_records": _ACTOR_RECORDS,
+    "runtime._cluster_actors": _CLUSTER_ACTORS,
     "runtime._connect": ("Cluster", "NoCluster", "connect", "parse_zk_url"),
     "runtime._node": ("Node",),
     "runtime._ref": ("ActorRef", "AskFuture", "LocalActorRef"),
@@ -133,5 +184,7 @@ __all__ = [
     "split_address",
 ]
 
+
+__all__ += [*_ACTOR_RECORDS, *_CLUSTER_ACTORS]
 
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)
