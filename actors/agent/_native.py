@@ -119,40 +119,45 @@ _HOST_SETUP = r"""if [ "$iso" = 1 ]; then
   fi
 fi"""
 
-# The image root's setup (always isolated). @R@ the root (a mount point: pivot_root
-# needs one), @SB@ /mnt/mesos/sandbox, @PROC@, @DEV@, @SYS@: host paths inside the root
-# (`ImageLayout`), resolved by the agent through the image's symlinks.
-_ROOT_SETUP = r"""R=@R@
-mount --no-canonicalize --bind "$R" "$R" || fail "cannot bind the image root $R"
-mount --no-canonicalize --bind "$sb" @SB@ || fail "cannot mount the sandbox in the image"
-mount -t proc -o nosuid,nodev,noexec proc @PROC@ || fail "cannot mount /proc in the image"
-D=@DEV@
-mount -t tmpfs -o nosuid,mode=0755 tmpfs "$D" || fail "cannot mount /dev in the image"
-for d in null zero full random urandom tty; do
-  : > "$D/$d" && mount --bind "/dev/$d" "$D/$d" || fail "cannot make /dev/$d in the image"
-done
-mkdir -p "$D/shm" "$D/pts" && mount -t tmpfs -o nosuid,nodev,mode=1777 shm "$D/shm" \
-  || fail "cannot mount /dev/shm in the image"
-if mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$D/pts" 2>/dev/null; then
-  ln -s pts/ptmx "$D/ptmx"
-fi
-ln -s /proc/self/fd "$D/fd"; ln -s /proc/self/fd/0 "$D/stdin"
-ln -s /proc/self/fd/1 "$D/stdout"; ln -s /proc/self/fd/2 "$D/stderr"
-mount -t sysfs -o ro,nosuid,nodev,noexec sysfs @SYS@ 2>/dev/null || :"""
-
-
-# The last step of an image task, run (by pid 1 of its namespaces, as root, before the
-# host's root is gone) as ``python -I -S -c _ROOTFS_EXEC root workdir uid gid groups --
-# argv...``: pivot_root into the prepared root, detach the host's root (runc's
-# sequence), switch to the image's user and exec the command with its PATH. Exit 125
-# (setup), 126 (cannot exec), 127 (not found), as a shell would.
+# The image task's setup and exec, run by pid 1 of its namespaces (as root, in its mount
+# namespace) as ``python -I -S -c _ROOTFS_EXEC root workdir uid gid groups <ops> --
+# argv...``: make the root's mounts (`rootfs_ops`, flattened by `ops_argv`: one process
+# instead of a fork+exec of mount(8) per mount, and no json/re imports), pivot_root into
+# the root, detach the host's root (runc's sequence), switch to the image's user and exec
+# the command with its PATH.
+# Exit 125 (setup), 126 (cannot exec), 127 (not found), as a shell would.
 _ROOTFS_EXEC = r"""
 import ctypes, os, sys
-root, wd, uid, gid, groups = sys.argv[1:6]
-argv = sys.argv[7:]
+a = sys.argv
+root, wd, uid, gid, groups = a[1:6]
+ops, i = [], 7
+for _ in range(int(a[6])):
+    k = int(a[i + 3])
+    ops.append([a[i], a[i + 1] == "1", a[i + 2], *a[i + 4 : i + 4 + k]])
+    i += 4 + k
+argv = a[i + 1 :]
 def die(code, msg):
     sys.stderr.write("pydcos-init: " + msg + "\n"); sys.stderr.flush(); os._exit(code)
 libc = ctypes.CDLL(None, use_errno=True)
+def b(x):
+    return x.encode() if x else None
+for op in ops:
+    kind, optional, what = op[0], op[1], op[2]
+    try:
+        if kind == "mount":
+            src, tgt, fstype, flags, data = op[3:8]
+            if libc.mount(b(src), b(tgt), b(fstype), int(flags), b(data)) != 0:
+                e = ctypes.get_errno()
+                raise OSError(e, os.strerror(e))
+        elif kind == "file":
+            os.close(os.open(op[3], os.O_WRONLY | os.O_CREAT, 0o666))
+        elif kind == "mkdir":
+            os.makedirs(op[3], exist_ok=True)
+        elif kind == "symlink":
+            os.symlink(op[3], op[4])
+    except OSError as e:
+        if not optional:
+            die(125, "cannot %s: %s" % (what, e.strerror))
 nr = {"x86_64": 155, "aarch64": 41, "armv7l": 218, "ppc64le": 203, "s390x": 217}
 try:
     old = os.open("/", os.O_DIRECTORY | os.O_RDONLY)
@@ -231,17 +236,12 @@ class ImageUser:
     home: str
 
 
-def init_script(mounts: Sequence[Mount] = (), layout: Mapping[str, str] | None = None) -> str:
-    """The init's shell script (pure): the host setup (private /tmp), or with
-    ``layout`` (root, sandbox, proc, dev, sys: host paths) the image root's setup;
-    then each mount in order (bind; RO: remount read-only)."""
+def init_script(mounts: Sequence[Mount] = (), host: bool = True) -> str:
+    """The init's shell script (pure): the host setup (private /tmp) unless ``host`` is
+    False (an image task: its launcher makes the root's mounts, `rootfs_ops`), then each
+    mount in order (bind; RO: remount read-only)."""
     q = shlex.quote
-    if layout is None:
-        setup = _HOST_SETUP
-    else:
-        setup = _ROOT_SETUP
-        for key in ("R", "SB", "PROC", "DEV", "SYS"):
-            setup = setup.replace(f"@{key}@", q(layout[key]))
+    setup = _HOST_SETUP if host else ":"
     lines = []
     for m in mounts:
         what = q(f"cannot mount volume {m.name or m.target} ({m.source})")
@@ -254,6 +254,97 @@ def init_script(mounts: Sequence[Mount] = (), layout: Mapping[str, str] | None =
         if m.readonly:
             lines.append(f"mount --no-canonicalize -o remount,bind,ro {q(m.target)} || fail {what}")
     return _INIT.replace("@SETUP@", setup).replace("@MOUNTS@", "\n".join(lines))
+
+
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND = 1, 2, 4, 8, 32, 4096
+"""mount(2) flags (linux/mount.h)."""
+_DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+"""The host devices an image task gets in its own /dev (Mesos' and runc's default set)."""
+
+
+def rootfs_ops(layout: Mapping[str, str], sandbox: str, mounts: Sequence[Mount]) -> list[list[Any]]:
+    """What the launcher does in the task's mount namespace before pivot_root (pure):
+    the root bound on itself (pivot_root needs a mount point), the sandbox at
+    /mnt/mesos/sandbox, a new /proc, a /dev tmpfs with the usual devices, shm and a
+    private devpts, /sys read-only, then ``mounts`` (bind; RO: remounted read-only).
+    Each op is ``[kind, optional, what, *args]``."""
+    root, dev = layout["R"], layout["DEV"]
+    nosuid = MS_NOSUID | MS_NODEV | MS_NOEXEC
+    ops: list[list[Any]] = [
+        ["mount", False, f"bind the image root {root}", root, root, None, MS_BIND, None],
+        [
+            "mount",
+            False,
+            "mount the sandbox in the image",
+            sandbox,
+            layout["SB"],
+            None,
+            MS_BIND,
+            None,
+        ],
+        ["mount", False, "mount /proc in the image", "proc", layout["PROC"], "proc", nosuid, None],
+        ["mount", False, "mount /dev in the image", "tmpfs", dev, "tmpfs", MS_NOSUID, "mode=0755"],
+    ]
+    for d in _DEVICES:
+        ops.append(["file", False, f"make /dev/{d} in the image", f"{dev}/{d}"])
+        ops.append(
+            [
+                "mount",
+                False,
+                f"make /dev/{d} in the image",
+                f"/dev/{d}",
+                f"{dev}/{d}",
+                None,
+                MS_BIND,
+                None,
+            ]
+        )
+    ops += [
+        ["mkdir", False, "make /dev/shm in the image", f"{dev}/shm"],
+        ["mkdir", False, "make /dev/pts in the image", f"{dev}/pts"],
+        [
+            "mount",
+            False,
+            "mount /dev/shm in the image",
+            "shm",
+            f"{dev}/shm",
+            "tmpfs",
+            MS_NOSUID | MS_NODEV,
+            "mode=1777",
+        ],
+        [
+            "mount",
+            True,
+            "",
+            "devpts",
+            f"{dev}/pts",
+            "devpts",
+            MS_NOSUID | MS_NOEXEC,
+            "newinstance,ptmxmode=0666,mode=0620",
+        ],
+        ["symlink", True, "", "pts/ptmx", f"{dev}/ptmx"],
+        ["symlink", True, "", "/proc/self/fd", f"{dev}/fd"],
+    ]
+    for i, name in enumerate(("stdin", "stdout", "stderr")):
+        ops.append(["symlink", True, "", f"/proc/self/fd/{i}", f"{dev}/{name}"])
+    ops.append(["mount", True, "", "sysfs", layout["SYS"], "sysfs", MS_RDONLY | nosuid, None])
+    for m in mounts:
+        what = f"mount volume {m.name or m.target} ({m.source})"
+        ops.append(["mount", False, what, m.source, m.target, None, MS_BIND, None])
+        if m.readonly:
+            flags = MS_REMOUNT | MS_BIND | MS_RDONLY
+            ops.append(["mount", False, what, None, m.target, None, flags, None])
+    return ops
+
+
+def ops_argv(ops: Sequence[Sequence[Any]]) -> list[str]:
+    """``ops`` as the launcher's argv (pure): their count, then per op its kind,
+    ``1`` if optional, what it does, its argument count and arguments (None -> "")."""
+    out = [str(len(ops))]
+    for kind, optional, what, *args in ops:
+        out += [kind, "1" if optional else "", what, str(len(args))]
+        out += ["" if x is None else str(x) for x in args]
+    return out
 
 
 def image_argv(command: str | None, args: Sequence[str], config: Any, image: str) -> list[str]:
@@ -704,11 +795,12 @@ class NativeTask(TaskHandle):
             )
         layout = image_layout(rootfs, sandbox_path)
         mounts = image_mounts(spec.volumes, sandbox_path, rootfs)
+        ops = ops_argv(rootfs_ops(layout, str(sandbox_path), mounts))
         groups = ",".join(str(g) for g in user.groups)
         inner = [sys.executable, "-I", "-S", "-c", _ROOTFS_EXEC, str(rootfs.path), wd]
-        inner += [str(user.uid), str(user.gid), groups, "--", *argv]
+        inner += [str(user.uid), str(user.gid), groups, *ops, "--", *argv]
         self.image_run = {"uid": user.uid, "gid": user.gid, "workdir": wd, "env": env}
-        return inner, env, init_script(mounts, layout)
+        return inner, env, init_script(host=False)
 
     def _command_runner(self, env: dict[str, str], run_as: _user.RunAs | None) -> Any:
         """COMMAND checks: on the host for a host task; inside the container (its

@@ -14,6 +14,12 @@ from actors.agent._images import ImageConfig, Rootfs
 from actors.agent._native import (
     DEFAULT_IMAGE_PATH,
     IMAGE_SANDBOX,
+    MS_BIND,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_RDONLY,
+    MS_REMOUNT,
     ImageUser,
     Mount,
     VolumeError,
@@ -23,6 +29,8 @@ from actors.agent._native import (
     image_mounts,
     image_user,
     init_script,
+    ops_argv,
+    rootfs_ops,
 )
 
 CFG = ImageConfig(
@@ -176,19 +184,35 @@ def test_init_script_binds_then_remounts_read_only_and_is_valid_sh() -> None:
     subprocess.run(["/bin/sh", "-n", "-c", script], check=True)
 
 
-def test_init_script_for_an_image_sets_up_its_root_not_the_hosts_tmp() -> None:
-    layout = {
-        "R": "/r oot",
-        "SB": "/r oot/mnt/mesos/sandbox",
-        "PROC": "/p",
-        "DEV": "/d",
-        "SYS": "/s",
-    }
-    script = init_script([], layout)
-    assert "R='/r oot'" in script and "'/r oot/mnt/mesos/sandbox'" in script
+def test_an_image_tasks_init_leaves_the_hosts_tmp_alone() -> None:
+    script = init_script([], host=False)
     assert "mount -t tmpfs -o mode=1777 tmpfs /tmp" not in script
-    assert "mount -t proc -o nosuid,nodev,noexec proc /p" in script
     subprocess.run(["/bin/sh", "-n", "-c", script], check=True)
+
+
+def test_rootfs_ops_mount_the_sandbox_proc_dev_then_the_volumes_read_only_last() -> None:
+    layout = {"R": "/r", "SB": "/r/mnt/mesos/sandbox", "PROC": "/r/proc", "DEV": "/r/dev"}
+    layout["SYS"] = "/r/sys"
+    vol = Mount("/srv/data", "/r/data", True, "", "/data")
+    ops = rootfs_ops(layout, "/agent/sandboxes/t", [vol])
+    mounts = [(o[3], o[4], o[5], o[6]) for o in ops if o[0] == "mount"]
+    assert mounts[:4] == [
+        ("/r", "/r", None, MS_BIND),
+        ("/agent/sandboxes/t", "/r/mnt/mesos/sandbox", None, MS_BIND),
+        ("proc", "/r/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC),
+        ("tmpfs", "/r/dev", "tmpfs", MS_NOSUID),
+    ]
+    assert ("/dev/null", "/r/dev/null", None, MS_BIND) in mounts
+    assert mounts[-2:] == [
+        ("/srv/data", "/r/data", None, MS_BIND),
+        (None, "/r/data", None, MS_REMOUNT | MS_BIND | MS_RDONLY),
+    ]
+    # Only the extras may fail (devpts, sysfs, /dev symlinks); every other op is required.
+    assert {o[0] for o in ops if o[1]} == {"mount", "symlink"}
+    assert [o[3] for o in ops if o[1] and o[0] == "mount"] == ["devpts", "sysfs"]
+    flat = ops_argv(ops)  # the launcher gets them as argv
+    assert flat[0] == str(len(ops)) and flat[1:5] == ["mount", "", "bind the image root /r", "5"]
+    assert flat[5:10] == ["/r", "/r", "", str(MS_BIND), ""]
 
 
 # -- volume planning (real directories, no mounts) ----------------------------------------
