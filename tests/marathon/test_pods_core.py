@@ -177,7 +177,7 @@ def test_a_pod_too_big_for_every_agent_says_why_it_waits() -> None:
     queue = sim.api("queue").body["queue"]
     assert queue[0]["pod"]["id"] == "/duo"
     assert "cpus" in queue[0]["waitingReason"]
-    deployment = sim.api("deployments").body[0]
+    deployment = sim.api("deployments", embed=["waitingFor"]).body[0]
     assert deployment["affectedPods"] == ["/duo"] and deployment["affectedApps"] == []
     action = deployment["currentActions"][0]
     assert (action["action"], action["pod"]) == ("StartPod", "/duo")

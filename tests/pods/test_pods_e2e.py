@@ -230,6 +230,63 @@ def test_the_cli_adds_lists_shows_and_removes_a_pod(cluster: LocalCluster, tmp_p
     assert removed.returncode == 0 and "removing pod cli" in removed.stdout
 
 
+def test_an_image_container_and_a_native_one_share_a_volume(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    """A container with ``image`` runs inside that image (universal runtime: no Docker
+    engine), the volume at an absolute path there; its native sibling sees the files."""
+    from tests.ucr._image import busybox_image
+
+    tar = busybox_image(tmp_path / "busybox.tar", name="busybox:pods")
+    imported = cluster.cli("image", "import", str(tar))
+    assert imported.returncode == 0, imported.stderr
+    doc = {
+        "id": "/imgpod",
+        "volumes": [{"name": "v"}],
+        "containers": [
+            {
+                "name": "boxed",
+                "resources": {"cpus": 0.1, "mem": 32},
+                "image": {"kind": "DOCKER", "id": "busybox:pods"},
+                "exec": {
+                    "command": {
+                        "shell": "{ cat /etc/hostname; ls /; } > /v/root.txt; exec sleep 3600"
+                    }
+                },
+                "volumeMounts": [{"name": "v", "mountPath": "/v"}],
+            },
+            {
+                "name": "native",
+                "resources": {"cpus": 0.1, "mem": 32},
+                "exec": {
+                    "command": {
+                        "shell": "until [ -s v/root.txt ]; do sleep 0.1; done; "
+                        "cp v/root.txt seen.txt; exec sleep 3600"
+                    }
+                },
+                "volumeMounts": [{"name": "v", "mountPath": "v", "readOnly": True}],
+            },
+        ],
+    }
+    code, body, _ = http(f"{marathon(cluster)}/v2/pods", "POST", doc)
+    assert code == 201, body
+    wait_for(
+        lambda: status(cluster, "/imgpod").get("status") == "STABLE", 60, "the image pod STABLE"
+    )
+    inst = status(cluster, "/imgpod")["instances"][0]
+    native = inst["containers"][1]["containerId"]
+    sandbox = next(cluster.state_dir.glob(f"agents/*/sandboxes/{native}"))
+    listed = wait_for(
+        lambda: (sandbox / "seen.txt").is_file() and (sandbox / "seen.txt").read_text(),
+        30,
+        "the image container's file, read through the native one's mount",
+    )
+    # The image's root (the busybox marker file), not the host's.
+    assert "pydcos-busybox-image" in listed.split() and "usr" not in listed.split()
+    code, _, _ = http(f"{marathon(cluster)}/v2/pods/imgpod", "DELETE")
+    assert code == 202
+
+
 def test_a_pod_too_big_waits_with_a_reason_then_is_deleted(cluster: LocalCluster) -> None:
     big = pod_doc("/big")
     big["containers"][0]["resources"]["cpus"] = 512
@@ -237,7 +294,7 @@ def test_a_pod_too_big_waits_with_a_reason_then_is_deleted(cluster: LocalCluster
     assert code == 201, body
 
     def reason() -> str | None:
-        deps = http(f"{marathon(cluster)}/v2/deployments")[1]
+        deps = http(f"{marathon(cluster)}/v2/deployments?embed=waitingFor")[1]
         for d in deps:
             for action in d["currentActions"]:
                 if action.get("pod") == "/big" and "cpus" in action.get("waitingFor", ""):
