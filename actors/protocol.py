@@ -341,6 +341,9 @@ class RegisterAgent:
     """Agent attributes (``zone``, ``rack``, ``containerizers``...)."""
     version: str = ""
     """The pydcos version the agent runs."""
+    checkpointed_resources: dict[str, Any] = field(default_factory=dict)
+    """Dynamic reservations and persistent volumes the agent checkpointed (issue 23);
+    ``resources`` stays its plain ``--resources``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,6 +364,8 @@ class ReregisterAgent:
     """Every task the agent still supervises, so a new leader knows about them."""
     version: str = ""
     """The pydcos version the agent runs."""
+    checkpointed_resources: dict[str, Any] = field(default_factory=dict)
+    """Dynamic reservations and persistent volumes the agent checkpointed (issue 23)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -578,13 +583,14 @@ class Operation:
     """One offer operation (Mesos' Offer.Operation)."""
 
     type: str
-    """``LAUNCH`` or ``LAUNCH_GROUP``; RESERVE/UNRESERVE/CREATE/DESTROY are reserved for
-    the volumes issue."""
+    """``LAUNCH``, ``LAUNCH_GROUP``, ``RESERVE``, ``UNRESERVE``, ``CREATE``, ``DESTROY``."""
     tasks: list[TaskInfo] = field(default_factory=list)
     """The tasks of a LAUNCH, or the task group of a LAUNCH_GROUP (all with the same
     non-empty ``group_id``: started all or none, on the offers' agent)."""
     resources: dict[str, Any] = field(default_factory=dict)
-    """The resources of a RESERVE/UNRESERVE/CREATE/DESTROY (not supported yet)."""
+    """The resources of a RESERVE/UNRESERVE/CREATE/DESTROY in ``Resources.to_dict()`` form,
+    as they are AFTER a RESERVE/CREATE (``{"cpus(web,alice)": 1}``, ``{"disk(web,alice)
+    [v1:data]": 100}``) and as they are now for UNRESERVE/DESTROY (Mesos' shapes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -622,6 +628,8 @@ class Revive:
 
     framework_id: str
     """The framework."""
+    roles: list[str] = field(default_factory=list)
+    """Only these of its roles (Mesos 1.9+); empty: all of them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -630,6 +638,8 @@ class Suppress:
 
     framework_id: str
     """The framework."""
+    roles: list[str] = field(default_factory=list)
+    """Only these of its roles (Mesos 1.9+); empty: all of them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -845,7 +855,14 @@ OPERATOR_READS = (
 )
 """The operator calls the leading master answers from its state (``OperatorCall``)."""
 
-OPERATOR_WRITES = ("UPDATE_WEIGHTS", "UPDATE_QUOTA")
+OPERATOR_WRITES = (
+    "UPDATE_WEIGHTS",
+    "UPDATE_QUOTA",
+    "RESERVE_RESOURCES",
+    "UNRESERVE_RESOURCES",
+    "CREATE_VOLUMES",
+    "DESTROY_VOLUMES",
+)
 """The operator calls that change the allocator's settings (persisted in the registry)."""
 
 
@@ -1052,3 +1069,27 @@ class RunTaskGroup:
 
 
 register_message(RunTaskGroup)
+
+
+# --------------------------------------------------------------------------------------
+# Storage (S1, issue 23): dynamic reservations and persistent volumes. Reserved resources
+# and volumes travel in ``Resources.to_dict()`` form (``cpus(web,alice,{k:v})``,
+# ``disk(web,alice)[persistence_id:container_path]``, see actors/resources.py); a task
+# that uses a volume lists it in ``TaskInfo.resources``: the agent mounts
+# ``<work_dir>/volumes/roles/<role>/<persistence_id>`` at its ``container_path``.
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointResources:
+    """Master -> agent (tell): the agent's complete dynamic reservations and persistent
+    volumes now (Mesos' CheckpointResourcesMessage). Sent after every RESERVE, UNRESERVE,
+    CREATE or DESTROY on the agent and at (re-)registration. The agent checkpoints them,
+    creates the directory of each new volume and deletes those of volumes gone."""
+
+    agent_id: str
+    """The agent (its id from the master)."""
+    resources: dict[str, Any]
+    """``Resources.dynamic()`` of the agent's total, in ``to_dict()`` form."""
+
+
+register_message(CheckpointResources)

@@ -13,15 +13,36 @@ A role of ``"*"`` means unreserved; any other role is a static reservation for t
 (Mesos' ``cpus(web):2``). Text syntax follows Mesos' ``--resources`` and
 ``--attributes`` agent flags. Bad input raises :class:`ResourceError`, naming the field
 and the value.
+
+Dynamic reservations and persistent volumes (Mesos' ``Resource.reservations`` of type
+DYNAMIC and ``DiskInfo.persistence``/``volume``) keep the same two-part key: the second
+part is a *slot*, the role plus what distinguishes the reservation, in Mesos 1.0's text
+form (``name(role,principal,{labels})[persistence_id:container_path]``):
+
+- ``cpus(web,alice):2`` reserved dynamically for ``web`` by principal ``alice``;
+  ``cpus(web,):2`` has no principal; ``cpus(web,alice,{owner:m,task:t1}):2`` has labels;
+- ``disk(web,alice)[data1:data]:100`` a persistent volume of 100 MB with persistence id
+  ``data1`` mounted at ``data`` (``[data1:data:RO]`` read-only);
+- a volume on statically reserved disk is ``disk(web)[data1:data]:100``.
+
+Principal, label keys/values, ids and paths are percent-encoded where they contain
+``%,:;{}()[]=`` or spaces, so every key is one canonical string: two reservations are the
+same resource only if role, principal and labels all match (as in Mesos). Every role
+method (``roles``, ``for_role``, ``allocatable_to``...) reads the slot's role, so the
+allocator offers dynamically reserved resources only to their role with no change. A
+volume is atomic: ``contains`` needs the whole volume (Mesos never splits one).
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, TypeAlias
+from dataclasses import dataclass
+from typing import Any, NamedTuple, TypeAlias
+from urllib.parse import quote, unquote
 
 __all__ = [
     "MAX_RANGE_VALUE",
@@ -29,8 +50,12 @@ __all__ = [
     "UNRESERVED",
     "AttributeValue",
     "Attributes",
+    "Reservation",
+    "ResourceEntry",
     "ResourceError",
     "Resources",
+    "Volume",
+    "apply_checkpointed",
     "from_milli",
     "merge_ranges",
     "parse_attributes",
@@ -60,7 +85,13 @@ _KNOWN_TYPES["ports"] = "ranges"
 _NAME_RE = re.compile(r"[A-Za-z0-9_.\-]+\Z")
 _ROLE_RE = re.compile(r"(\*|[A-Za-z0-9_.\-/]+)\Z")
 _NUMBER_RE = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\Z")
-_ITEM_RE = re.compile(r"(?P<name>[^:()\s]+)\s*(\((?P<role>[^)]*)\))?\s*:(?P<value>.*)\Z", re.S)
+_ITEM_RE = re.compile(
+    r"(?P<name>[^:()\[\]\s]+)\s*(\((?P<role>[^)]*)\))?\s*(\[(?P<vol>[^\]]*)\])?\s*:(?P<value>.*)\Z",
+    re.S,
+)
+_LABEL_RE = re.compile(r"([^()\[\]]+)(?:\(([^)]*)\))?(?:\[([^\]]*)\])?\Z")
+_SAFE = "!$&'*+./@^_`|~-"  # quote() leaves letters, digits and these; the rest is %XX
+_VOLUME_MODES = ("RW", "RO")
 _TEXT_RE = re.compile(r"[A-Za-z0-9_/.\-]+\Z")
 
 Key: TypeAlias = tuple[str, str]
@@ -110,8 +141,181 @@ def _check_role(role: str, field: str) -> str:
 
 
 def resource_label(name: str, role: str) -> str:
-    """Mesos' text label of a resource: ``ports``, or ``ports(role)`` when reserved."""
-    return name if role == UNRESERVED else f"{name}({role})"
+    """Mesos' text label of a resource: ``ports``, or ``ports(role)`` when reserved;
+    ``role`` may be a slot (``web,alice`` or ``web,alice[id:path]``, see the module)."""
+    if role == UNRESERVED:
+        return name
+    i = role.find("[")
+    if i < 0:
+        return f"{name}({role})"
+    return f"{name}({role[:i]}){role[i:]}"
+
+
+# --------------------------------------------------------------------------- reservations
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """A dynamic reservation (Mesos' ``ReservationInfo`` of type DYNAMIC)."""
+
+    role: str
+    principal: str = ""
+    """Who reserved (the operator's or framework's principal; may be empty)."""
+    labels: tuple[tuple[str, str], ...] = ()
+    """Sorted ``(key, value)`` pairs (Marathon tags its reservations with them)."""
+
+    def labels_dict(self) -> dict[str, str]:
+        return dict(self.labels)
+
+
+@dataclass(frozen=True, slots=True)
+class Volume:
+    """A persistent volume on reserved disk (Mesos' ``DiskInfo.persistence``+``volume``)."""
+
+    persistence_id: str
+    container_path: str
+    """Where the task sees it: relative paths are under the sandbox."""
+    mode: str = "RW"
+    """``RW`` or ``RO``."""
+
+
+class _Slot(NamedTuple):
+    role: str
+    reservation: Reservation | None
+    volume: Volume | None
+
+
+class ResourceEntry(NamedTuple):
+    """One resource of a bag with its reservation spelled out (for JSON builders)."""
+
+    name: str
+    role: str
+    reservation: Reservation | None
+    """None: unreserved (role ``*``) or statically reserved."""
+    volume: Volume | None
+    value: float | Ranges | frozenset[str]
+    label: str
+    """Its :meth:`Resources.to_dict` key."""
+
+
+def _enc(text: str) -> str:
+    return quote(text, safe=_SAFE)
+
+
+def _dec(text: str, field: str) -> str:
+    try:
+        return unquote(text, errors="strict")
+    except UnicodeDecodeError:
+        raise ResourceError(f"{field}: bad percent-encoding in {text!r}") from None
+
+
+def reservation_slot(
+    role: str, principal: str = "", labels: Mapping[str, str] | None = None
+) -> str:
+    """The canonical slot of a dynamic reservation (``web,alice,{k:v}``)."""
+    _check_role(role, "role")
+    if role == UNRESERVED:
+        raise ResourceError("role: resources cannot be reserved for role '*'")
+    if not isinstance(principal, str) or len(principal) > 256:
+        raise ResourceError(f"principal: {principal!r:.60} must be a string of <= 256 chars")
+    text = f"{role},{_enc(principal)}"
+    if labels:
+        items = []
+        for k, v in sorted(labels.items()):
+            if not isinstance(k, str) or not k or not isinstance(v, str):
+                raise ResourceError(f"labels: {k!r:.40}={v!r:.40} must be non-empty text keys")
+            items.append(f"{_enc(k)}:{_enc(v)}")
+        text += ",{" + ",".join(items) + "}"
+    return text
+
+
+def _volume_text(persistence_id: str, container_path: str, mode: str) -> str:
+    if not isinstance(persistence_id, str) or not persistence_id or len(persistence_id) > 255:
+        raise ResourceError(f"persistence id {persistence_id!r:.60} must be 1-255 chars")
+    if not isinstance(container_path, str) or not container_path or "\0" in container_path:
+        raise ResourceError(f"volume container_path {container_path!r:.60} must be non-empty")
+    if ".." in container_path.split("/"):
+        raise ResourceError(
+            f"volume container_path {container_path!r:.60} escapes the sandbox (..)"
+        )
+    if mode not in _VOLUME_MODES:
+        raise ResourceError(f"volume mode {mode!r:.20} must be RW or RO")
+    suffix = ":RO" if mode == "RO" else ""
+    return f"[{_enc(persistence_id)}:{_enc(container_path)}{suffix}]"
+
+
+@functools.lru_cache(maxsize=8192)
+def _slot(slot: str) -> _Slot:
+    """Parse a canonical slot (trusted: built by :func:`_canonical_slot`)."""
+    if slot == UNRESERVED or ("," not in slot and "[" not in slot):
+        return _Slot(slot, None, None)
+    role_part, _, vol_part = slot.partition("[")
+    volume = None
+    if vol_part:
+        bits = vol_part[:-1].split(":")
+        mode = bits[2] if len(bits) > 2 else "RW"
+        volume = Volume(unquote(bits[0]), unquote(bits[1]), mode)
+    role, comma, rest = role_part.partition(",")
+    reservation = None
+    if comma:
+        principal, _, labels_text = rest.partition(",")
+        labels: list[tuple[str, str]] = []
+        if labels_text:
+            for item in labels_text[1:-1].split(","):
+                k, _, v = item.partition(":")
+                labels.append((unquote(k), unquote(v)))
+        reservation = Reservation(role, unquote(principal), tuple(labels))
+    return _Slot(role, reservation, volume)
+
+
+def _slot_role(slot: str) -> str:
+    return slot if slot == UNRESERVED else _slot(slot).role
+
+
+def _canonical_slot(name: str, role_text: str | None, vol_text: str | None, field: str) -> str:
+    """Validate the ``(role...)`` and ``[volume]`` parts of a label; the canonical slot."""
+    if role_text is None:
+        role_part = UNRESERVED
+    else:
+        role_text = role_text.strip()
+        role, comma, rest = role_text.partition(",")
+        role = _check_role(role.strip(), field)
+        if not comma:
+            role_part = role
+        else:
+            principal_text, comma2, labels_text = rest.partition(",")
+            labels: dict[str, str] = {}
+            if comma2:
+                labels_text = labels_text.strip()
+                if not (labels_text.startswith("{") and labels_text.endswith("}")):
+                    raise ResourceError(f"{field}: labels must be {{key:value,...}}")
+                for item in filter(None, (x.strip() for x in labels_text[1:-1].split(","))):
+                    k, colon, v = item.partition(":")
+                    if not colon:
+                        raise ResourceError(f"{field}: label {item!r} must be key:value")
+                    key = _dec(k.strip(), field)
+                    if key in labels:
+                        raise ResourceError(f"{field}: label {key!r} given twice")
+                    labels[key] = _dec(v.strip(), field)
+            try:
+                role_part = reservation_slot(role, _dec(principal_text.strip(), field), labels)
+            except ResourceError as exc:
+                raise ResourceError(f"{field}: {exc}") from None
+    if vol_text is None:
+        return role_part
+    if name != "disk":
+        raise ResourceError(f"{field}: only disk can be a persistent volume")
+    if role_part == UNRESERVED:
+        raise ResourceError(f"{field}: a persistent volume needs reserved disk")
+    bits = vol_text.strip().split(":")
+    if len(bits) not in (2, 3):
+        raise ResourceError(f"{field}: volume must be [persistence_id:container_path(:RO)]")
+    mode = bits[2].strip() if len(bits) == 3 else "RW"
+    try:
+        vol = _volume_text(_dec(bits[0].strip(), field), _dec(bits[1].strip(), field), mode)
+    except ResourceError as exc:
+        raise ResourceError(f"{field}: {exc}") from None
+    return role_part + vol
 
 
 def merge_ranges(ranges: Iterable[tuple[int, int]]) -> Ranges:
@@ -376,8 +580,9 @@ class Resources:
         """True when ``other`` can be carved out of ``self`` (same names, same roles)."""
         mine = self._scalars
         for k, v in other._scalars.items():
-            if mine.get(k, 0) < v:
-                return False
+            have = mine.get(k, 0)
+            if have < v or (have != v and "[" in k[1]):
+                return False  # a persistent volume is taken whole or not at all
         for k, rv in other._ranges.items():
             if not _ranges_contain(self._ranges.get(k, ()), rv):
                 return False
@@ -431,7 +636,7 @@ class Resources:
     def roles(self) -> frozenset[str]:
         """Every role that holds something here, ``"*"`` included."""
         keys = [*self._scalars, *self._ranges, *self._sets]
-        return frozenset(r for _, r in keys)
+        return frozenset(_slot_role(r) for _, r in keys)
 
     def has_reservations(self) -> bool:
         """True if any entry is reserved for a role (fast path for the allocator)."""
@@ -444,10 +649,11 @@ class Resources:
     def filter_roles(self, keep: Iterable[str]) -> Resources:
         """Only the entries whose role is in ``keep``."""
         ks = set(keep)
+        sr = _slot_role
         return Resources._make(
-            {k: v for k, v in self._scalars.items() if k[1] in ks},
-            {k: v for k, v in self._ranges.items() if k[1] in ks},
-            {k: v for k, v in self._sets.items() if k[1] in ks},
+            {k: v for k, v in self._scalars.items() if sr(k[1]) in ks},
+            {k: v for k, v in self._ranges.items() if sr(k[1]) in ks},
+            {k: v for k, v in self._sets.items() if sr(k[1]) in ks},
         )
 
     def for_role(self, role: str) -> Resources:
@@ -459,7 +665,7 @@ class Resources:
         return self.for_role(UNRESERVED)
 
     def reserved(self) -> Resources:
-        """Everything statically reserved for some role."""
+        """Everything reserved for some role (statically or dynamically)."""
         return Resources._make(
             {k: v for k, v in self._scalars.items() if k[1] != UNRESERVED},
             {k: v for k, v in self._ranges.items() if k[1] != UNRESERVED},
@@ -473,7 +679,8 @@ class Resources:
         return self.filter_roles((UNRESERVED, role))
 
     def reserve(self, role: str) -> Resources:
-        """The same quantities reserved for ``role`` (``"*"`` unreserves)."""
+        """The same quantities statically reserved for ``role`` (``"*"`` unreserves);
+        dynamic reservations and volumes are flattened into plain ``role`` entries."""
         _check_role(role, "role")
         scalars: dict[Key, int] = {}
         for (n, _), v in self._scalars.items():
@@ -485,6 +692,120 @@ class Resources:
         for (n, _), sv in self._sets.items():
             sets[(n, role)] = sets.get((n, role), frozenset()) | sv
         return Resources._make(scalars, ranges, sets)
+
+    # ------------------------------------------------------------------ dynamic
+
+    def _map_slots(self, fn: Any) -> Resources:
+        """Rebuild with every slot passed through ``fn(name, slot) -> slot``."""
+        scalars: dict[Key, int] = {}
+        for (n, r), v in self._scalars.items():
+            k = (n, fn(n, r))
+            scalars[k] = scalars.get(k, 0) + v
+        ranges: dict[Key, Ranges] = {}
+        for (n, r), rv in self._ranges.items():
+            k = (n, fn(n, r))
+            ranges[k] = merge_ranges(ranges.get(k, ()) + rv)
+        sets: dict[Key, frozenset[str]] = {}
+        for (n, r), sv in self._sets.items():
+            k = (n, fn(n, r))
+            sets[k] = sets.get(k, frozenset()) | sv
+        return Resources._make(scalars, ranges, sets)
+
+    def _slots(self) -> Iterator[tuple[str, str]]:
+        for keys in (self._scalars, self._ranges, self._sets):
+            yield from keys
+
+    def entries(self) -> Iterator[ResourceEntry]:
+        """Each resource with its reservation and volume spelled out (sorted by label)."""
+        rows: list[ResourceEntry] = []
+        items: list[tuple[Key, float | Ranges | frozenset[str]]] = [
+            *((k, from_milli(v)) for k, v in self._scalars.items()),
+            *self._ranges.items(),
+            *self._sets.items(),
+        ]
+        for (n, r), value in items:
+            info = _slot(r)
+            label = resource_label(n, r)
+            rows.append(ResourceEntry(n, info.role, info.reservation, info.volume, value, label))
+        rows.sort(key=lambda e: e.label)
+        return iter(rows)
+
+    def dynamic(self) -> Resources:
+        """Only the dynamically reserved entries (persistent volumes included): what an
+        agent checkpoints and the registry keeps (Mesos' checkpointed resources)."""
+        return Resources._make(
+            {k: v for k, v in self._scalars.items() if _slot(k[1]).reservation},
+            {k: v for k, v in self._ranges.items() if _slot(k[1]).reservation},
+            {k: v for k, v in self._sets.items() if _slot(k[1]).reservation},
+        )
+
+    def reserve_dynamic(
+        self, role: str, principal: str = "", labels: Mapping[str, str] | None = None
+    ) -> Resources:
+        """RESERVE: these unreserved resources, dynamically reserved for ``role``.
+
+        Raises :class:`ResourceError` naming an entry that is not unreserved (Mesos
+        reserves from ``*`` only, no refinement here)."""
+        slot = reservation_slot(role, principal, labels)
+        for n, r in self._slots():
+            if r != UNRESERVED:
+                raise ResourceError(
+                    f"{resource_label(n, r)}: only unreserved resources can be reserved"
+                )
+        return self._map_slots(lambda n, r: slot)
+
+    def unreserve_dynamic(self) -> Resources:
+        """UNRESERVE: the same quantities back to ``*``; every entry must be a dynamic
+        reservation without a volume (destroy the volume first)."""
+        for n, r in self._slots():
+            info = _slot(r)
+            if info.reservation is None:
+                raise ResourceError(
+                    f"{resource_label(n, r)}: not dynamically reserved, cannot unreserve"
+                )
+            if info.volume is not None:
+                raise ResourceError(
+                    f"{resource_label(n, r)}: a persistent volume; destroy it before unreserving"
+                )
+        return self._map_slots(lambda n, r: UNRESERVED)
+
+    def create_volume(
+        self, persistence_id: str, container_path: str, mode: str = "RW"
+    ) -> Resources:
+        """CREATE: this reserved disk as one persistent volume."""
+        vol = _volume_text(persistence_id, container_path, mode)
+        if self._ranges or self._sets or not self._scalars:
+            raise ResourceError(f"volume {persistence_id}: only disk can be a volume, got {self}")
+        if len(self._scalars) != 1:
+            raise ResourceError(
+                f"volume {persistence_id}: needs disk of exactly one reservation, got {self}"
+            )
+        for n, r in self._scalars:
+            if n != "disk":
+                raise ResourceError(f"volume {persistence_id}: only disk can be a volume, got {n}")
+            if r == UNRESERVED:
+                raise ResourceError(
+                    f"volume {persistence_id}: disk must be reserved first "
+                    "(CREATE without a reservation)"
+                )
+            if "[" in r:
+                raise ResourceError(f"{resource_label(n, r)}: already a persistent volume")
+        return self._map_slots(lambda n, r: r + vol)
+
+    def strip_volumes(self) -> Resources:
+        """DESTROY: persistent volumes back to the reserved disk they were made of."""
+        return self._map_slots(lambda n, r: r.split("[", 1)[0])
+
+    def volumes(self) -> list[ResourceEntry]:
+        """The persistent volumes here (``entry.volume`` is set; value in MB)."""
+        return [e for e in self.entries() if e.volume is not None]
+
+    def base_form(self) -> Resources:
+        """What these resources were before any RESERVE/CREATE: volumes stripped and
+        dynamic reservations back to ``*``; static reservations stay."""
+        return self._map_slots(
+            lambda n, r: UNRESERVED if _slot(r).reservation else r.split("[", 1)[0]
+        )
 
     # ------------------------------------------------------------------ quantities
 
@@ -585,12 +906,11 @@ def _expect_type(name: str, kind: str, field: str) -> None:
 def _split_label(label: str) -> Key:
     if not isinstance(label, str):
         raise ResourceError(f"resources: invalid name {label!r}")
-    m = re.fullmatch(r"([^()]+)(?:\(([^)]*)\))?", label.strip())
+    m = _LABEL_RE.match(label.strip())
     if not m:
         raise ResourceError(f"resources: invalid name {label!r}")
     name = _check_name(m.group(1).strip(), label)
-    role = m.group(2)
-    return name, (UNRESERVED if role is None else _check_role(role.strip(), label))
+    return name, _canonical_slot(name, m.group(2), m.group(3), label)
 
 
 def parse_resources(text: str) -> Resources:
@@ -613,8 +933,7 @@ def parse_resources(text: str) -> Resources:
         if not m:
             raise ResourceError(f"resources: cannot parse {item!r} (expected name:value)")
         name = _check_name(m.group("name"), item)
-        role_text = m.group("role")
-        role = UNRESERVED if role_text is None else _check_role(role_text.strip(), item)
+        role = _canonical_slot(name, m.group("role"), m.group("vol"), item)
         field = resource_label(name, role)
         key = (name, role)
         value = m.group("value").strip()
@@ -638,6 +957,21 @@ def parse_resources(text: str) -> Resources:
                 if scalars[key] > MAX_SCALAR * _MILLI:
                     raise ResourceError(f"{field}: total exceeds the maximum {MAX_SCALAR:g}")
     return Resources._make(scalars, ranges, sets)
+
+
+def apply_checkpointed(base: Resources, checkpointed: Resources) -> Resources:
+    """An agent's total: its ``--resources`` with its dynamic reservations and volumes
+    applied. Raises :class:`ResourceError` naming what no longer fits (an agent restarted
+    with smaller ``--resources`` must refuse to start rather than lose reservations)."""
+    if not checkpointed:
+        return base
+    plain = checkpointed.base_form()
+    if not base.contains(plain):
+        raise ResourceError(
+            f"agent resources {base} no longer hold its reservations and volumes "
+            f"{checkpointed} (they need {plain})"
+        )
+    return (base - plain) + checkpointed
 
 
 def to_mesos_json(resources: Resources) -> dict[str, Any]:
