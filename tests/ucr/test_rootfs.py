@@ -164,3 +164,36 @@ def test_image_tasks_without_isolation_fail_instead_of_running_on_the_host(
     h = c.launch(TaskSpec(task_id="noiso", command="true", image=str(image)), None, u)
     assert h.wait(30) == TASK_FAILED
     assert "cannot run a task with image" in u.updates[-1][2]
+
+
+def test_the_task_runs_as_a_user_of_the_image_and_owns_its_sandbox(
+    native: NativeContainerizer, image: Path
+) -> None:
+    """``user`` is looked up in the image's /etc/passwd (nobody = 65534 there), the
+    sandbox is the user's, root's powers are gone (no mount, no write to /etc)."""
+    spec = TaskSpec(
+        task_id="asuser",
+        command='id -u; id -g; echo "$HOME"; echo ok > "$MESOS_SANDBOX/mine"; '
+        "touch /etc/x 2>/dev/null && echo ETC-WRITABLE; "
+        "mount -t tmpfs t /tmp 2>/dev/null && echo CAN-MOUNT; true",
+        image=str(image),
+        user="nobody",
+    )
+    u = UpdateLog()
+    h = native.launch(spec, None, u)
+    assert h.wait(60) == TASK_FINISHED, (u.updates, h.sandbox.tail("stderr"))
+    assert output(native, "asuser").splitlines() == ["65534", "65534", "/nonexistent"]
+    mine = Sandbox(native.work_dir, "asuser").path / "mine"
+    assert mine.read_text() == "ok\n" and mine.stat().st_uid == 65534
+
+
+def test_a_user_the_image_does_not_know_fails_the_task_naming_both(
+    native: NativeContainerizer, image: Path
+) -> None:
+    u = UpdateLog()
+    h = native.launch(
+        TaskSpec(task_id="nouser", command="true", image=str(image), user="alice"), None, u
+    )
+    assert h.wait(60) == TASK_FAILED
+    assert "user 'alice' is not in the /etc/passwd of image" in u.updates[-1][2], u.updates
+    assert native.images().containers() == []  # its root was given back
