@@ -401,11 +401,10 @@ def _container(value: Any, where: str) -> p.ContainerInfo:
         if d.get("docker") is not None:
             raise BadCall(f"{where}.docker: only for type DOCKER (type is MESOS)")
         mesos = d.get("mesos")
+        image = None
         if mesos is not None and _obj(mesos, f"{where}.mesos").get("image") is not None:
-            raise BadCall(
-                f"{where}.mesos.image: pydcos' native containerizer runs no images; use type DOCKER"
-            )
-        return p.ContainerInfo(type="MESOS", network="HOST", volumes=volumes)
+            image = _ucr_image(mesos["image"], f"{where}.mesos.image")
+        return p.ContainerInfo(type="MESOS", network="HOST", docker=image, volumes=volumes)
     dk = _obj(d.get("docker"), f"{where}.docker")
     network = _one_of(dk.get("network", "HOST"), f"{where}.docker.network", _DOCKER_NETWORKS)
     mappings = []
@@ -440,6 +439,17 @@ def _container(value: Any, where: str) -> p.ContainerInfo:
     return p.ContainerInfo(
         type="DOCKER", network=network, docker=docker, port_mappings=mappings, volumes=volumes
     )
+
+
+def _ucr_image(value: Any, where: str) -> p.DockerInfo:
+    """Mesos' Image of a MESOS container (the universal runtime runs it, no Docker
+    engine): a DOCKER image by ``docker.name``, pulled again when ``cached`` is false.
+    APPC images are not run."""
+    d = _obj(value, where)
+    _one_of(d.get("type"), f"{where}.type", ("DOCKER",))
+    name = _str(_obj(d.get("docker"), f"{where}.docker").get("name"), f"{where}.docker.name")
+    cached = _bool(d.get("cached", True), f"{where}.cached")
+    return p.DockerInfo(image=name, force_pull_image=not cached)
 
 
 def _discovery(value: Any, where: str) -> p.DiscoveryInfo:
@@ -531,8 +541,8 @@ def _task_from_v1(value: Any, where: str) -> LaunchedTask:
             container = _container(exd["container"], f"{where}.executor.container")
         if exd.get("resources"):
             res = res + resources_from_v1(exd["resources"], f"{where}.executor.resources")
-    if command is None and (container is None or container.type != "DOCKER"):
-        raise BadCall(f"{where}: needs a command, an executor, or a DOCKER container")
+    if command is None and (container is None or container.docker is None):
+        raise BadCall(f"{where}: needs a command, an executor, or a container image")
     if not res:
         raise BadCall(f"{where}.resources: must not be empty")
     checks = []

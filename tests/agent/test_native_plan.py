@@ -324,3 +324,29 @@ def test_a_marathon_mesos_app_with_an_image_reaches_the_agent_with_it() -> None:
         "web.2", "web", "agent-1", {"cpus": 0.1, "mem": 32.0}, container=info.container
     )
     assert task_spec(bare, default_user="agentuser").user is None  # no host user in an image
+
+
+def test_a_v1_scheduler_api_mesos_image_is_run_by_the_universal_runtime() -> None:
+    """A pymesos-style TaskInfo with Mesos' ``container.mesos.image`` (type DOCKER) reaches
+    the agent as a MESOS task with that image (it used to be refused: "runs no images")."""
+    from actors.agent._runner import task_spec
+    from actors.mesos_api._convert import BadCall, task_from_v1
+
+    v1 = {
+        "name": "web",
+        "task_id": {"value": "t1"},
+        "agent_id": {"value": "A1"},
+        "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.5}}],
+        "container": {  # no command: the image's Entrypoint/Cmd
+            "type": "MESOS",
+            "mesos": {"image": {"type": "DOCKER", "docker": {"name": "busybox:1.36"}}},
+            "volumes": [{"container_path": "data", "host_path": "/srv", "mode": "RO"}],
+        },
+    }
+    spec = task_spec(task_from_v1(v1, "t").task)
+    assert (spec.container_type, spec.image, spec.force_pull) == ("MESOS", "busybox:1.36", False)
+    assert spec.volumes == (p.VolumeInfo("data", "/srv", "RO"),)
+    assert spec.command is None and spec.args == ()
+    appc = {**v1, "container": {"type": "MESOS", "mesos": {"image": {"type": "APPC"}}}}
+    with pytest.raises(BadCall, match=r"t.container.mesos.image.type: 'APPC'"):
+        task_from_v1(appc, "t")
