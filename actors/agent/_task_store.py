@@ -112,6 +112,9 @@ class TaskStore:
                     task = upgrade_v1_task(task)
                 elif d.get("format") != FORMAT:
                     raise ValueError(f"format {d.get('format')!r}, expected 1 or {FORMAT}")
+                if isinstance(task, dict):
+                    # Written before task groups: a plain task (the field's default).
+                    task = {**task, "group_id": task.get("group_id", "")}
                 out.append(
                     StoredTask(
                         framework_id=str(d["framework_id"]),
@@ -137,6 +140,7 @@ def upgrade_v1_task(task: Any) -> Any:
         raise ValueError(f"task: {task!r:.60} is not an object")
     out = dict(task)
     out.setdefault("discovery", None)  # v1 tasks carry their PORT_<NAME> in their env
+    out.setdefault("group_id", "")  # no task groups then
     command = out.get("command")
     if isinstance(command, dict):
         command = dict(command)

@@ -72,3 +72,19 @@ def test_an_escaping_volume_cannot_even_be_described() -> None:
 def test_a_member_that_finishes_leaves_the_others_running() -> None:
     assert kills_group("TASK_FAILED") and kills_group("TASK_KILLED") and kills_group("TASK_LOST")
     assert not kills_group("TASK_FINISHED") and not kills_group("TASK_RUNNING")
+
+
+def test_a_checkpoint_written_before_task_groups_still_recovers(tmp_path: Path) -> None:
+    import json
+
+    from actors.agent._task_store import FORMAT, TaskStore
+    from transport import codec
+
+    store = TaskStore(tmp_path)
+    task = codec.encode_body(member("web.1", ""))[1]
+    del task["group_id"]  # what an agent before this change wrote
+    store.dir.mkdir(parents=True, exist_ok=True)
+    doc = {"format": FORMAT, "framework_id": "fw", "task": task, "state": "TASK_RUNNING"}
+    (store.dir / "web.1.json").write_text(json.dumps({**doc, "updates": []}))
+    (loaded,) = store.load()
+    assert loaded.info.task_id == "web.1" and loaded.info.group_id == ""
