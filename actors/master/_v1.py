@@ -161,7 +161,12 @@ def v1_container(c: p.ContainerInfo) -> dict[str, Any]:
     """``ContainerInfo``: type, the Docker image and its network and port mappings,
     host-path volumes."""
     out: dict[str, Any] = {"type": c.type}
-    if c.docker is not None:
+    if c.type == "MESOS" and c.docker is not None:
+        # An image run by the universal runtime: Mesos' ContainerInfo.MesosInfo.image.
+        image = {"name": c.docker.image}
+        cached = not c.docker.force_pull_image
+        out["mesos"] = {"image": {"type": "DOCKER", "docker": image, "cached": cached}}
+    elif c.docker is not None:
         docker: dict[str, Any] = {
             "image": c.docker.image,
             "network": c.network if c.network in ("HOST", "BRIDGE", "NONE", "USER") else "HOST",

@@ -350,3 +350,15 @@ def test_a_v1_scheduler_api_mesos_image_is_run_by_the_universal_runtime() -> Non
     appc = {**v1, "container": {"type": "MESOS", "mesos": {"image": {"type": "APPC"}}}}
     with pytest.raises(BadCall, match=r"t.container.mesos.image.type: 'APPC'"):
         task_from_v1(appc, "t")
+
+
+def test_the_v1_apis_show_an_image_task_as_mesos_shows_a_ucr_container() -> None:
+    from actors.master import v1_container
+
+    ucr = p.ContainerInfo(type="MESOS", docker=p.DockerInfo(image="busybox", force_pull_image=True))
+    assert v1_container(ucr) == {
+        "type": "MESOS",
+        "mesos": {"image": {"type": "DOCKER", "docker": {"name": "busybox"}, "cached": False}},
+    }
+    engine = v1_container(p.ContainerInfo(type="DOCKER", docker=p.DockerInfo(image="busybox")))
+    assert engine["docker"]["image"] == "busybox" and "mesos" not in engine
