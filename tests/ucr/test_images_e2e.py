@@ -169,7 +169,13 @@ def test_after_a_leader_sigkill_image_apps_run_on(cluster: LocalCluster) -> None
         "portDefinitions": [{"port": 0}],
     }
     wait_for(lambda: http(base + "/v2/apps", "POST", app), 30, "the new leader's Marathon")
-    task = wait_for(lambda: running_tasks(base, "/ucr/after"), 60, "an image app after failover")
+    try:
+        task = wait_for(
+            lambda: running_tasks(base, "/ucr/after"), 60, "an image app after failover"
+        )
+    except AssertionError as e:
+        doc = http(marathon(cluster) + "/v2/apps/ucr/after")["app"]
+        raise AssertionError(f"{e}; lastTaskFailure {doc.get('lastTaskFailure')}") from None
     url = f"http://127.0.0.1:{task[0]['ports'][0]}/index.html"
     assert wait_for(lambda: served(url), 30, "httpd in the image") == INDEX_HTML
     # the first app's task was never touched
