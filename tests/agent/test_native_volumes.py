@@ -5,6 +5,8 @@ and sandbox volumes bind-mounted in the task's mount namespace, RO and RW, and r
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,3 +97,27 @@ def test_volumes_without_isolation_fail_instead_of_being_ignored(work_dir: Path)
     state, u, _ = run(c, spec)
     assert state == TASK_FAILED
     assert "cannot run a task with volumes" in u.updates[-1][2]
+
+
+def test_a_volume_below_a_directory_hidden_from_the_tasks_user_is_still_mounted() -> None:
+    """A task user's sandbox below a directory closed to that user (hidden under an empty
+    tmpfs, `_user.closed_ancestor`): a host path in that directory is mounted through the
+    descriptor the init opened before hiding it; the rest of the directory stays hidden."""
+    closed = Path(tempfile.mkdtemp(prefix="pydcos-vol-", dir="/var/tmp"))  # mode 0700
+    try:
+        data = closed / "data"
+        data.mkdir(mode=0o755)
+        (data / "f").write_text("behind a closed directory\n")
+        (closed / "secret").write_text("root only")
+        c = NativeContainerizer(closed / "work", cgroup_root=f"pydcos-test-{os.getpid()}")
+        spec = TaskSpec(
+            task_id="hidden",
+            command=f"id -u; cat vol/f; ls -A {closed}",
+            user="nobody",
+            volumes=(p.VolumeInfo("vol", str(data), "RO"),),
+        )
+        state, u, out = run(c, spec)
+        assert state == TASK_FINISHED, (u.updates, out)
+        assert out.splitlines() == ["65534", "behind a closed directory", "work"]
+    finally:
+        shutil.rmtree(closed)
