@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from runtime._cluster_actors import ActorsMixin
 from runtime._node import Node
 from runtime._ref import ActorRef
 from runtime.errors import RuntimeSystemError
@@ -66,8 +67,30 @@ def client_security(keys: str | Path | None, insecure_dev: bool) -> Any:
     return Security.curve(cluster_key, client_secret_file=client_secret)
 
 
-class Cluster:
-    """A connection to one pydcos cluster. Close it (or use ``with``) when done."""
+def _local_cluster(
+    keys: str | Path | None, insecure_dev: bool
+) -> tuple[str | None, str | Path | None, bool]:
+    """The cluster ``pydcos cluster up`` started (``$PYDCOS_HOME/cluster/cluster.json``):
+    its ZooKeeper URL, and its keys / insecure mode unless given."""
+    import json
+
+    home = Path(os.environ.get("PYDCOS_HOME") or Path.home() / ".pydcos")
+    try:
+        record = json.loads((home / "cluster" / "cluster.json").read_text())
+        url = f"zk://{record['zk_hosts']}{record.get('chroot', DEFAULT_CHROOT)}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, keys, insecure_dev
+    if keys is None and not insecure_dev:
+        insecure_dev = bool(record.get("insecure_dev"))
+        keys = record.get("keys") or None
+    return url, keys, insecure_dev
+
+
+class Cluster(ActorsMixin):
+    """A connection to one pydcos cluster. Close it (or use ``with``) when done.
+
+    Cluster actors (``spawn``, ``get_actor``, ``kill``, ``wait``, ``supervise``) come
+    from ``runtime._cluster_actors.ActorsMixin``."""
 
     def __init__(self, node: Node, client: Any, *, owns_node: bool = True) -> None:
         from zk import LeaderWatch
@@ -129,6 +152,7 @@ class Cluster:
     def close(self) -> None:
         from zk import close_quietly
 
+        self._close_actors()
         self._watch.stop()
         close_quietly(self._client)
         if self._owns_node:
@@ -160,6 +184,8 @@ def connect(
     from zk import connect as zk_connect
 
     url = url or os.environ.get("PYDCOS_ZK")
+    if not url:
+        url, keys, insecure_dev = _local_cluster(keys, insecure_dev)
     if not url:
         raise NoCluster(
             "no cluster given: pass connect('zk://host:port/pydcos') or set PYDCOS_ZK "
