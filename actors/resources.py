@@ -60,10 +60,14 @@ __all__ = [
     "merge_ranges",
     "parse_attributes",
     "parse_resources",
+    "reservation_slot",
     "reserved_resources_json",
     "resource_label",
+    "resources_from_v1",
+    "resources_v1",
     "to_mesos_json",
     "to_milli",
+    "v1_resource_label",
 ]
 
 UNRESERVED = "*"
@@ -646,6 +650,10 @@ class Resources:
                     return True
         return False
 
+    def has_dynamic(self) -> bool:
+        """True if any entry is a dynamic reservation or a persistent volume."""
+        return any("," in r or "[" in r for _, r in self._slots())
+
     def filter_roles(self, keep: Iterable[str]) -> Resources:
         """Only the entries whose role is in ``keep``."""
         ks = set(keep)
@@ -972,6 +980,154 @@ def apply_checkpointed(base: Resources, checkpointed: Resources) -> Resources:
             f"{checkpointed} (they need {plain})"
         )
     return (base - plain) + checkpointed
+
+
+def resources_v1(res: Resources, allocated_to: str | None = None) -> list[dict[str, Any]]:
+    """Mesos' ``repeated Resource`` JSON (v1 API and ``*_resources_full``): one entry per
+    name and slot, sorted by role; a reservation's ``reservations`` (STATIC, or DYNAMIC
+    with ``principal`` and ``labels``), a volume's ``disk.persistence``/``disk.volume``;
+    ``allocated_to`` adds ``allocation_info.role``."""
+    out: list[dict[str, Any]] = []
+    for e in sorted(res.entries(), key=lambda e: e.role):
+        entry: dict[str, Any] = {"name": e.name}
+        v = e.value
+        if isinstance(v, float):
+            entry["type"] = "SCALAR"
+            entry["scalar"] = {"value": v}
+        elif isinstance(v, frozenset):
+            entry["type"] = "SET"
+            entry["set"] = {"item": sorted(v)}
+        else:
+            entry["type"] = "RANGES"
+            entry["ranges"] = {"range": [{"begin": b, "end": x} for b, x in v]}
+        entry["role"] = e.role
+        if e.reservation is not None:
+            rsv: dict[str, Any] = {"type": "DYNAMIC", "role": e.role}
+            if e.reservation.principal:
+                rsv["principal"] = e.reservation.principal
+            if e.reservation.labels:
+                rsv["labels"] = {
+                    "labels": [{"key": k, "value": x} for k, x in e.reservation.labels]
+                }
+            entry["reservations"] = [rsv]
+        elif e.role != UNRESERVED:
+            entry["reservations"] = [{"type": "STATIC", "role": e.role}]
+        if e.volume is not None:
+            persistence: dict[str, Any] = {"id": e.volume.persistence_id}
+            if e.reservation is not None and e.reservation.principal:
+                persistence["principal"] = e.reservation.principal
+            entry["disk"] = {
+                "persistence": persistence,
+                "volume": {"container_path": e.volume.container_path, "mode": e.volume.mode},
+            }
+        if allocated_to is not None:
+            entry["allocation_info"] = {"role": allocated_to}
+        out.append(entry)
+    return out
+
+
+def v1_resource_label(r: Mapping[str, Any], where: str) -> str:
+    """The :meth:`Resources.to_dict` key of one Mesos ``Resource`` JSON object: its name,
+    role, reservation (the last of ``reservations``, or the pre-1.4 ``role`` +
+    ``reservation``) and ``disk.persistence``/``disk.volume``. Raises
+    :class:`ResourceError` naming the field."""
+    name = r.get("name")
+    if not isinstance(name, str):
+        raise ResourceError(f"{where}.name: {name!r:.60} must be a string")
+    _check_name(name, f"{where}.name")
+    role, principal, labels, dynamic = UNRESERVED, "", {}, False
+    reservations = r.get("reservations")
+    if reservations:
+        if not isinstance(reservations, list) or not isinstance(reservations[-1], Mapping):
+            raise ResourceError(f"{where}.reservations: {reservations!r:.60} must be a list")
+        last = reservations[-1]
+        role = last.get("role")
+        kind = last.get("type", "DYNAMIC" if "principal" in last else "STATIC")
+        if kind not in ("STATIC", "DYNAMIC"):
+            raise ResourceError(f"{where}.reservations.type: {kind!r:.40} is not STATIC or DYNAMIC")
+        dynamic = kind == "DYNAMIC"
+        principal = last.get("principal", "")
+        labels = _v1_labels(last.get("labels"), f"{where}.reservations.labels")
+    elif r.get("role") not in (None, UNRESERVED):
+        role = r.get("role")
+        old = r.get("reservation")
+        if isinstance(old, Mapping):
+            dynamic = True
+            principal = old.get("principal", "")
+            labels = _v1_labels(old.get("labels"), f"{where}.reservation.labels")
+    if not isinstance(role, str):
+        raise ResourceError(f"{where}.role: {role!r:.60} must be a string")
+    if not isinstance(principal, str):
+        raise ResourceError(f"{where}: principal {principal!r:.60} must be a string")
+    _check_role(role, f"{where}.role")
+    try:
+        slot = reservation_slot(role, principal, labels) if dynamic else role
+    except ResourceError as exc:
+        raise ResourceError(f"{where}: {exc}") from None
+    disk = r.get("disk")
+    if isinstance(disk, Mapping) and disk.get("persistence"):
+        pers, vol = disk.get("persistence"), disk.get("volume") or {}
+        if not isinstance(pers, Mapping) or not isinstance(vol, Mapping):
+            raise ResourceError(f"{where}.disk: {disk!r:.80} is malformed")
+        if name != "disk" or slot == UNRESERVED:
+            raise ResourceError(f"{where}.disk: a persistent volume needs reserved disk")
+        try:
+            slot += _volume_text(pers.get("id"), vol.get("container_path"), vol.get("mode") or "RW")
+        except ResourceError as exc:
+            raise ResourceError(f"{where}.disk: {exc}") from None
+    return resource_label(name, slot)
+
+
+def _v1_labels(value: Any, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    items = value.get("labels") if isinstance(value, Mapping) else None
+    if not isinstance(items, list):
+        raise ResourceError(f"{where}: {value!r:.60} must be {{'labels': [...]}}")
+    out: dict[str, str] = {}
+    for it in items:
+        if not isinstance(it, Mapping) or not isinstance(it.get("key"), str):
+            raise ResourceError(f"{where}: {it!r:.60} must be {{'key', 'value'}}")
+        out[it["key"]] = str(it.get("value", ""))
+    return out
+
+
+def resources_from_v1(value: Any, where: str = "resources") -> Resources:
+    """Mesos' ``repeated Resource`` JSON -> ``Resources`` (entries of one slot add up)."""
+    if not isinstance(value, list):
+        raise ResourceError(f"{where}: {value!r:.60} must be a list of Resource objects")
+    total = Resources()
+    for i, r in enumerate(value):
+        at = f"{where}[{i}]"
+        if not isinstance(r, Mapping):
+            raise ResourceError(f"{at}: {r!r:.60} must be an object")
+        label = v1_resource_label(r, at)
+        kind = r.get("type", "SCALAR")
+        one: Any
+        if kind == "SCALAR":
+            one = (
+                (r.get("scalar") or {}).get("value")
+                if isinstance(r.get("scalar"), Mapping)
+                else None
+            )
+        elif kind == "RANGES":
+            spans = (
+                (r.get("ranges") or {}).get("range")
+                if isinstance(r.get("ranges"), Mapping)
+                else None
+            )
+            if not isinstance(spans, list):
+                raise ResourceError(f"{at}.ranges.range: {spans!r:.60} must be a list")
+            one = [[s.get("begin"), s.get("end")] if isinstance(s, Mapping) else s for s in spans]
+        elif kind == "SET":
+            one = (r.get("set") or {}).get("item") if isinstance(r.get("set"), Mapping) else None
+        else:
+            raise ResourceError(f"{at}.type: {kind!r:.40} is not SCALAR, RANGES or SET")
+        try:
+            total = total + Resources.from_dict({label: one})
+        except ResourceError as exc:
+            raise ResourceError(f"{at}: {exc}") from None
+    return total
 
 
 def to_mesos_json(resources: Resources) -> dict[str, Any]:

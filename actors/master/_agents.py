@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from actors import protocol as p
-from actors.master import _watch
+from actors.master import _reservations, _watch
 from actors.master._effects import Effect, Persist, Send, Watch
 from actors.master._offers import rescind
 from actors.master._state import AgentRecord, MasterState, TaskRecord
@@ -91,18 +91,26 @@ def on_register_agent(
     # gets its old id back instead of a second entry.
     for rec in s.agents.values():
         if rec.address == m.address and not rec.tasks:
-            rec.total, rec.attributes, rec.hostname = total, attrs, m.hostname
+            with_ckpt = _reservations.registered_total(s, rec, m, total)
+            if with_ckpt is None:
+                return
+            rec.total, rec.attributes, rec.hostname = with_ckpt, attrs, m.hostname
             rec.reachable, rec.recovering, rec.missed_pings = True, False, 0
             out.append(Persist("agents", rec.agent_id, rec.durable()))
             out.append(Send(m.address, registered(s, rec)))
+            _reservations.sync_agent(rec, m, out)
             s.dirty = True
             _watch.agent_added(s, rec)
             return
+    with_ckpt = _reservations.registered_total(s, None, m, total)
+    if with_ckpt is None:
+        return
     agent_id = f"{s.master_id}-S{s.next_id()}"
-    rec = s.agents[agent_id] = _new_record(agent_id, m, total, attrs, now)
+    rec = s.agents[agent_id] = _new_record(agent_id, m, with_ckpt, attrs, now)
     out.append(Persist("agents", agent_id, rec.durable()))
     out.append(Watch(m.address))
     out.append(Send(m.address, registered(s, rec)))
+    _reservations.sync_agent(rec, m, out)
     s.dirty = True
     _watch.agent_added(s, rec)
 
@@ -114,6 +122,10 @@ def on_reregister_agent(
     if parsed is None:
         return
     total, attrs = parsed
+    with_ckpt = _reservations.registered_total(s, s.agents.get(m.agent_id), m, total)
+    if with_ckpt is None:
+        return
+    total = with_ckpt
     rec = s.agents.get(m.agent_id)
     was_unreachable = rec is not None and not rec.reachable
     if rec is None:
@@ -149,6 +161,7 @@ def on_reregister_agent(
     out.append(Persist("agents", rec.agent_id, rec.durable()))
     out.append(Watch(m.address))
     out.append(Send(m.address, registered(s, rec)))
+    _reservations.sync_agent(rec, m, out)
     s.dirty = True
     if s.recovery_deadline is not None and not any(a.recovering for a in s.agents.values()):
         end_recovery(s, now, out)

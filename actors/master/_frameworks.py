@@ -95,6 +95,7 @@ def on_subscribe(
         rec.connected = True
         rec.disconnected_at = None
         rec.suppressed = False
+        rec.suppressed_roles.clear()
     out.append(Persist("frameworks", rec.framework_id, rec.durable()))
     out.append(Watch(m.address))
     out.append(
@@ -188,17 +189,40 @@ def on_revive(
     s: MasterState, m: p.Revive, now: float, out: list[Effect], sender: str | None = None
 ) -> None:
     fw = known_framework(s, m.framework_id, "Revive", sender, out)
-    if fw is not None:
+    if fw is not None and m.roles:  # Mesos 1.9+: revive only these roles
+        if _unknown_roles(fw, m.roles, "Revive", out):
+            return
+        if fw.suppressed:
+            fw.suppressed = False
+            fw.suppressed_roles = set(fw.info.roles)
+        fw.suppressed_roles -= set(m.roles)
+        fw.filters = [f for f in fw.filters if f.role is not None and f.role not in m.roles]
+        s.dirty = True
+    elif fw is not None:
         fw.suppressed = False
+        fw.suppressed_roles.clear()
         fw.filters.clear()
         s.dirty = True
+
+
+def _unknown_roles(fw: FrameworkRecord, roles: list[str], call: str, out: list[Effect]) -> bool:
+    """Per-role Suppress/Revive must name the framework's roles (FrameworkError if not)."""
+    bad = [r for r in roles if r not in fw.info.roles]
+    if bad and fw.connected:
+        msg = f"roles: {bad!r:.80} are not among the framework's roles {list(fw.info.roles)}"
+        out.append(Send(fw.address, p.FrameworkError(msg, call)))
+    return bool(bad)
 
 
 def on_suppress(
     s: MasterState, m: p.Suppress, now: float, out: list[Effect], sender: str | None = None
 ) -> None:
     fw = known_framework(s, m.framework_id, "Suppress", sender, out)
-    if fw is not None:
+    if fw is not None and m.roles:  # Mesos 1.9+: suppress only these roles
+        if not _unknown_roles(fw, m.roles, "Suppress", out):
+            fw.suppressed_roles |= set(m.roles)
+            s.dirty = True
+    elif fw is not None:
         fw.suppressed = True
 
 

@@ -16,6 +16,7 @@ import math
 
 from actors import protocol as p
 from actors.master._effects import Effect, Send
+from actors.master._reservations import STORAGE_OPS, accept_operation
 from actors.master._state import (
     AgentRecord,
     FrameworkRecord,
@@ -91,7 +92,9 @@ def snapshot(s: MasterState, now: float) -> ClusterSnapshot:
                 framework_id=fw.framework_id,
                 roles=tuple(fw.info.roles),
                 active=fw.connected,
-                suppressed_roles=frozenset(fw.info.roles) if fw.suppressed else frozenset(),
+                suppressed_roles=frozenset(fw.info.roles)
+                if fw.suppressed
+                else frozenset(fw.suppressed_roles),
                 filters=tuple(fw.filters),
                 allocation=fw.allocation,
             )
@@ -213,9 +216,10 @@ def on_accept(
     problem = check_offers(s, fw, m)
     if problem is None:
         for op in m.operations:
-            if op.type not in _LAUNCHES:
+            if op.type not in _LAUNCHES and op.type not in STORAGE_OPS:
                 problem = (
-                    f"operations: type {op.type!r} is not supported (only LAUNCH, LAUNCH_GROUP)"
+                    f"operations: type {op.type!r:.40} is not supported (LAUNCH, LAUNCH_GROUP,"
+                    " RESERVE, UNRESERVE, CREATE, DESTROY)"
                 )
                 break
     if problem is not None:
@@ -238,6 +242,9 @@ def on_accept(
         remaining = remaining + o.resources
         release_offer(s, o.offer_id)
     role = offers[0].role
+    for op in m.operations:  # storage first, in order: a LAUNCH may use what they made
+        if op.type in STORAGE_OPS:
+            remaining = accept_operation(s, fw, agent, op, remaining, out)
     seen: set[str] = set()
     for op in m.operations:
         if op.type == "LAUNCH_GROUP":

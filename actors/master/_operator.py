@@ -17,6 +17,13 @@ from typing import Any
 from actors import protocol as p
 from actors.master._effects import Effect, Persist, Unpersist
 from actors.master._errors import MasterError
+from actors.master._offers import rescind
+from actors.master._reservations import (
+    OPERATOR_STORAGE_CALLS,
+    StorageRefused,
+    operator_call,
+    role_consumption,
+)
 from actors.master._state import MasterState
 from actors.master._v1 import (
     v1_get_agents,
@@ -173,6 +180,21 @@ def _check_capacity(s: MasterState, quotas: Mapping[str, Quota]) -> None:
             )
 
 
+def _check_usage(s: MasterState, quotas: Mapping[str, Quota]) -> None:
+    """Without ``force``, Mesos 1.9 refuses a limit below what the role consumes now."""
+    for role, q in sorted(quotas.items()):
+        if not q.limit:
+            continue
+        used = role_consumption(s, role)
+        for name, limit in sorted(q.limit.items()):
+            have = used.scalar(name)
+            if have > limit + 1e-9:
+                raise OperatorCallRefused(
+                    f"update_quota: the limit of {name} for role {role!r} ({limit:g}) is below"
+                    f" its current consumption ({have:g}); set force to true to set it anyway"
+                )
+
+
 def update_weights(s: MasterState, body: Mapping[str, Any], out: list[Effect]) -> None:
     """Validate, persist, apply (raises ``OperatorCallRefused``: nothing changed)."""
     weights = parse_weights(body)
@@ -193,6 +215,7 @@ def update_quota(s: MasterState, body: Mapping[str, Any], out: list[Effect]) -> 
             after[role] = q
     if not force:
         _check_capacity(s, after)
+        _check_usage(s, {r: q for r, q in updates.items() if q is not None})
     for role, q in updates.items():
         if q is None:
             out.append(Unpersist("quotas", role))
@@ -238,8 +261,11 @@ def answer(s: MasterState, call: p.OperatorCall, out: list[Effect]) -> dict[str,
         if call.type == "UPDATE_QUOTA":
             update_quota(s, _body(call.body), out)
             return {}
+        if call.type in OPERATOR_STORAGE_CALLS:
+            operator_call(s, str(call.type), _body(call.body), out, rescind)
+            return {}
         return read(s, str(call.type))
-    except OperatorCallRefused as exc:
+    except (OperatorCallRefused, StorageRefused) as exc:
         return {"error": str(exc)}
 
 

@@ -112,6 +112,8 @@ class FrameworkRecord:
     connected: bool = True
     disconnected_at: float | None = None
     suppressed: bool = False
+    suppressed_roles: set[str] = field(default_factory=set)
+    """Roles suppressed one by one (Mesos 1.9+ ``Suppress.roles``); ``suppressed``: all."""
     filters: list[OfferFilter] = field(default_factory=list)
     allocation: dict[str, Resources] = field(default_factory=dict)
     offers: set[str] = field(default_factory=set)

@@ -22,7 +22,13 @@ from actors.master._master_core import (
     OfferRecord,
     TaskRecord,
 )
-from actors.resources import UNRESERVED, Resources, reserved_resources_json, to_mesos_json
+from actors.resources import (
+    UNRESERVED,
+    Resources,
+    reserved_resources_json,
+    resources_v1,
+    to_mesos_json,
+)
 from actors.task_states import TaskState
 
 VERSION = MESOS_VERSION
@@ -83,6 +89,13 @@ def agent_json(a: AgentRecord, wall: float = 0.0) -> dict[str, Any]:
         "offered_resources": to_mesos_json(a.offered),
         "reserved_resources": reserved_resources_json(a.total),
         "unreserved_resources": to_mesos_json(a.total.unreserved()),
+        "reserved_resources_full": {
+            role: resources_v1(a.total.for_role(role))
+            for role in sorted(a.total.roles() - {UNRESERVED})
+        },
+        "unreserved_resources_full": resources_v1(a.total.unreserved()),
+        "used_resources_full": resources_v1(a.used),
+        "offered_resources_full": resources_v1(a.offered),
         "available_resources": to_mesos_json(free),
         "attributes": a.attributes.to_dict(),
         "active": a.reachable and not a.recovering,

@@ -22,7 +22,7 @@ from actors import protocol as p
 from actors.gateway import MESOS_VERSION
 from actors.master._state import AgentRecord, FrameworkRecord, MasterState, TaskRecord
 from actors.master.allocator import Quota
-from actors.resources import UNRESERVED, Attributes, Resources
+from actors.resources import UNRESERVED, Attributes, Resources, resources_v1
 from actors.task_states import TaskState
 
 __all__ = [
@@ -100,6 +100,8 @@ def v1_resources(res: Resources, allocated_to: str | None = None) -> list[dict[s
     A reserved resource carries its ``role`` and a STATIC ``reservations`` entry (Mesos
     1.x prints both); ``allocated_to`` adds ``allocation_info.role`` (a task's or an
     offer's resources)."""
+    if res.has_dynamic():  # dynamic reservations and volumes (issue 23)
+        return resources_v1(res, allocated_to)
     out: list[dict[str, Any]] = []
     for role in sorted(res.roles()):
         for label, value in res.for_role(role).to_dict().items():

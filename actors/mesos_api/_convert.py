@@ -22,7 +22,7 @@ from typing import Any
 from actors import protocol as p
 from actors.master import uuid_from_v1, v1_attributes, v1_id, v1_resources, v1_task_status
 from actors.mesos_api._errors import BadCall
-from actors.resources import Attributes, ResourceError, Resources
+from actors.resources import Attributes, ResourceError, Resources, v1_resource_label
 
 __all__ = [
     "LaunchedTask",
@@ -117,6 +117,10 @@ def resources_from_v1(value: Any, where: str) -> Resources:
         elif r.get("role") is not None:
             role = _str(r["role"], f"{at}.role")
         label = name if role == "*" else f"{name}({role})"
+        try:  # dynamic reservations and persistent volumes (issue 23)
+            label = v1_resource_label(r, at)
+        except ResourceError as exc:
+            raise BadCall(str(exc)) from None
         kind = r.get("type", "SCALAR")
         if kind == "SCALAR":
             v = _num(_obj(r.get("scalar"), f"{at}.scalar").get("value"), f"{at}.scalar.value")
@@ -180,6 +184,8 @@ def plain_v1_resources(
     offer travels in (the same entries in the same order), without parsing it into a
     ``Resources`` first: an OFFERS event of 150 agents costs ~1 ms instead of ~4 ms on
     the way to the framework. The master already validated what it offers."""
+    if any("," in label or "[" in label for label in resources):  # reserved/volumes
+        return v1_resources(Resources.from_dict(resources), allocated_to)
     out: list[tuple[str, dict[str, Any]]] = []
     for label, value in resources.items():
         name, paren, rest = label.partition("(")
@@ -206,7 +212,7 @@ def offer_role(offer: p.Offer, roles: list[str]) -> str:
     """The role an offer is allocated to: its reservation's, else the framework's first."""
     for label in offer.resources:
         if "(" in label:
-            return label.partition("(")[2][:-1]
+            return label.partition("(")[2].partition(")")[0].partition(",")[0]
     return roles[0] if roles else "*"
 
 

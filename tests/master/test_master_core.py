@@ -183,8 +183,8 @@ def test_unsupported_operation_is_refused_by_name() -> None:
     c.add_agent()
     c.subscribe()
     offer = one(c.offers())
-    out = c.handle(p.Accept(c.fid, [offer.offer_id], [p.Operation("RESERVE")]))
-    assert "'RESERVE'" in one(sends(out, FW, p.FrameworkError)).message
+    out = c.handle(p.Accept(c.fid, [offer.offer_id], [p.Operation("GROW_VOLUME")]))
+    assert "'GROW_VOLUME'" in one(sends(out, FW, p.FrameworkError)).message
 
 
 def test_calls_from_an_unknown_framework_get_an_error() -> None:
