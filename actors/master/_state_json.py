@@ -49,7 +49,7 @@ def task_json(t: TaskRecord, wall: float = 0.0) -> dict[str, Any]:
         "id": t.task_id,
         "name": t.task.name,
         "framework_id": t.framework_id,
-        "executor_id": "",
+        "executor_id": t.task.group_id,  # a task group's executor ("" for a plain task)
         "slave_id": t.agent_id,
         "agent_id": t.agent_id,
         "state": t.state.value,

@@ -313,6 +313,8 @@ def v1_task(s: MasterState, t: TaskRecord) -> dict[str, Any]:
         if t.last_status is None and t.state is TaskState.STAGING
         else [task_status_of(s, t)],
     }
+    if info.group_id:  # a task group's member: its (default) executor's id, as Mesos
+        out["executor_id"] = v1_id(info.group_id)
     if info.labels:
         out["labels"] = v1_labels(info.labels)
     if info.discovery is not None:

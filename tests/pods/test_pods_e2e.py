@@ -172,6 +172,7 @@ def test_a_two_container_pod_shares_its_volume_and_is_replaced_as_a_whole(
     tasks = [t for f in state["frameworks"] for t in f["tasks"] if t["id"].startswith(inst["id"])]
     assert sorted(t["id"] for t in tasks) == sorted(c["containerId"] for c in inst["containers"])
     assert len({t["slave_id"] for t in tasks}) == 1
+    assert {t["executor_id"] for t in tasks} == {inst["id"]}  # the group's executor
     # /v2/groups lists the pod; /v2/apps does not.
     group = http(f"{marathon(cluster)}/v2/groups")[1]
     assert [p["id"] for p in group["pods"]] == ["/duo"]
