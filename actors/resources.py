@@ -56,6 +56,7 @@ __all__ = [
     "Resources",
     "Volume",
     "apply_checkpointed",
+    "apply_operation",
     "from_milli",
     "merge_ranges",
     "parse_attributes",
@@ -1128,6 +1129,42 @@ def resources_from_v1(value: Any, where: str = "resources") -> Resources:
         except ResourceError as exc:
             raise ResourceError(f"{at}: {exc}") from None
     return total
+
+
+def apply_operation(kind: str, res: Resources, available: Resources) -> Resources:
+    """What is left of ``available`` (offers) after one RESERVE/UNRESERVE/CREATE/DESTROY
+    of ``res`` (in its after-RESERVE/CREATE, resp. current form): the framework-side
+    mirror of the master's check, so a LAUNCH in the same ACCEPT can use the reserved
+    resources or the volume. Raises :class:`ResourceError` naming the resource."""
+    if kind == "RESERVE":
+        for e in res.entries():
+            if e.reservation is None or e.volume is not None:
+                raise ResourceError(f"RESERVE: {e.label} must be a dynamic reservation")
+        before = res.base_form()
+        if not available.contains(before):
+            raise ResourceError(f"RESERVE: {before} exceed the offers ({available})")
+        return available - before + res
+    if kind == "UNRESERVE":
+        after = res.unreserve_dynamic()
+        if not available.contains(res):
+            raise ResourceError(f"UNRESERVE: {res} are not in the offers ({available})")
+        return available - res + after
+    if kind == "CREATE":
+        if not res or len(res.volumes()) != len(list(res.entries())):
+            raise ResourceError(f"CREATE: {res} must be persistent volumes")
+        disk = res.strip_volumes()
+        if not available.contains(disk):
+            raise ResourceError(
+                f"CREATE: volume needs reserved disk {disk} not in the offers ({available})"
+            )
+        return available - disk + res
+    if kind == "DESTROY":
+        if not res or len(res.volumes()) != len(list(res.entries())):
+            raise ResourceError(f"DESTROY: {res} must be persistent volumes")
+        if not available.contains(res):
+            raise ResourceError(f"DESTROY: volume {res} is not in the offers ({available})")
+        return available - res + res.strip_volumes()
+    raise ResourceError(f"operation type {kind!r:.40} is not RESERVE/UNRESERVE/CREATE/DESTROY")
 
 
 def to_mesos_json(resources: Resources) -> dict[str, Any]:

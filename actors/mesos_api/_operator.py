@@ -76,10 +76,6 @@ NOT_IMPLEMENTED = (
     "DRAIN_AGENT",
     "DEACTIVATE_AGENT",
     "REACTIVATE_AGENT",
-    "RESERVE_RESOURCES",
-    "UNRESERVE_RESOURCES",
-    "CREATE_VOLUMES",
-    "DESTROY_VOLUMES",
     "GROW_VOLUME",
     "SHRINK_VOLUME",
     "SET_QUOTA",
@@ -90,6 +86,13 @@ NOT_IMPLEMENTED = (
 """Mesos operator calls pydcos knows by name but does not implement (501)."""
 
 UPDATE_FIELDS = {"UPDATE_WEIGHTS": "update_weights", "UPDATE_QUOTA": "update_quota"}
+STORAGE_FIELDS = {  # issue 23: applied by the master, 202 Accepted / 409 as Mesos
+    "RESERVE_RESOURCES": "reserve_resources",
+    "UNRESERVE_RESOURCES": "unreserve_resources",
+    "CREATE_VOLUMES": "create_volumes",
+    "DESTROY_VOLUMES": "destroy_volumes",
+}
+UPDATE_FIELDS.update(STORAGE_FIELDS)
 
 DEFAULT_STREAM_BUFFER = 8 * 1024 * 1024
 """Bytes a SUBSCRIBE stream may hold unsent before its client is disconnected."""
@@ -380,9 +383,9 @@ def operator_routes(ctx: Any, max_stream_bytes: int = DEFAULT_STREAM_BUFFER) -> 
         if not isinstance(answer, dict):
             return _error(500, f"the master answered {type(answer).__name__}")
         if "error" in answer:
-            return _error(400, str(answer["error"]))
+            return _error(409 if call.type in STORAGE_FIELDS else 400, str(answer["error"]))
         if field is not None:
-            return web.Response(status=200)
+            return web.Response(status=202 if call.type in STORAGE_FIELDS else 200)
         return web.json_response(answer)
 
     async def teardown_v0(request: web.Request) -> web.StreamResponse:
@@ -400,6 +403,9 @@ def operator_routes(ctx: Any, max_stream_bytes: int = DEFAULT_STREAM_BUFFER) -> 
 
     routes = [web.post(path, handler) for path in OPERATOR_PATHS]
     routes += [web.post(f"{b}/teardown", teardown_v0) for b in ("/mesos/master", "/master")]
+    from actors.mesos_api._storage import storage_routes  # late: it imports this module
+
+    routes += storage_routes(ctx)
     return routes
 
 

@@ -43,7 +43,7 @@ from actors.mesos_api import _convert as c
 from actors.mesos_api._bridge import Bridge, Resubscribe
 from actors.mesos_api._errors import BadCall
 from actors.mesos_api._recordio import encode_event
-from actors.resources import Resources
+from actors.resources import ResourceError, Resources, apply_operation
 from actors.task_states import TERMINAL_STATES
 from runtime import ActorRef, Node, RuntimeSystemError
 
@@ -477,9 +477,9 @@ class SchedulerApi:
                 sub.offers.pop(oid, None)  # unknown ones: ignored, as Mesos
             self.tell(p.Decline(fid, ids, refuse))
         elif kind == "REVIVE":
-            self.tell(p.Revive(fid))
+            self.tell(p.Revive(fid, _roles(doc.get("revive"), "revive.roles")))
         elif kind == "SUPPRESS":
-            self.tell(p.Suppress(fid))
+            self.tell(p.Suppress(fid, _roles(doc.get("suppress"), "suppress.roles")))
         elif kind == "KILL":
             k = c._obj(doc.get("kill"), "kill")
             self.tell(p.Kill(fid, c.id_value(k.get("task_id"), "kill.task_id")))
@@ -566,12 +566,25 @@ class SchedulerApi:
         for o in offers:
             free = free + Resources.from_dict(o.resources)
         tasks: list[c.LaunchedTask] = []
+        storage: list[p.Operation] = []
         seen: set[str] = set()
         for i, raw in enumerate(c._list(a.get("operations", []), "accept.operations")):
             at = f"accept.operations[{i}]"
             op = c._obj(raw, at)
             kind = op.get("type")
             group = ""
+            if kind in _STORAGE_OPS:  # issue 23: applied by the master, in order
+                part, field = _STORAGE_OPS[kind]
+                where_res = f"{at}.{part}.{field}"
+                res = c.resources_from_v1(
+                    c._obj(op.get(part), f"{at}.{part}").get(field), where_res
+                )
+                try:
+                    free = apply_operation(kind, res, free)
+                except ResourceError as exc:
+                    raise BadCall(f"{where_res}: {exc}") from None
+                storage.append(p.Operation(kind, resources=res.to_dict()))
+                continue
             if kind == "LAUNCH_GROUP":
                 # The agent runs the group as Mesos' default executor would; the
                 # executor's own resources are checked against the offers, not charged.
@@ -580,7 +593,10 @@ class SchedulerApi:
                     raise BadCall(f"{at}.launch_group.executor.resources: exceed the offers")
                 where_tasks = f"{at}.launch_group.task_group.tasks"
             elif kind != "LAUNCH":
-                raise BadCall(f"{at}.type: {kind!r:.40} is not supported (LAUNCH, LAUNCH_GROUP)")
+                raise BadCall(
+                    f"{at}.type: {kind!r:.40} is not supported (LAUNCH, LAUNCH_GROUP,"
+                    " RESERVE, UNRESERVE, CREATE, DESTROY)"
+                )
             else:
                 infos = c._list(
                     c._obj(op.get("launch"), f"{at}.launch").get("task_infos"),
@@ -606,20 +622,36 @@ class SchedulerApi:
                 tasks.append(lt)
         for oid in ids:
             sub.offers.pop(oid, None)
-        if not tasks:
+        if not tasks and not storage:
             self.tell(p.Decline(fid, ids, refuse))
             return
         for lt in tasks:
             sub.executors.setdefault((agent, lt.executor_id), set()).add(lt.task.task_id)
             sub.executor_of[lt.task.task_id] = (agent, lt.executor_id)
         plain = [lt.task for lt in tasks if not lt.task.group_id]
-        ops = [p.Operation("LAUNCH", plain)] if plain else []
+        ops = storage + ([p.Operation("LAUNCH", plain)] if plain else [])
         groups: dict[str, list[p.TaskInfo]] = {}
         for lt in tasks:
             if lt.task.group_id:
                 groups.setdefault(lt.task.group_id, []).append(lt.task)
         ops += [p.Operation("LAUNCH_GROUP", members) for members in groups.values()]
         self.tell(p.Accept(fid, ids, ops, refuse))
+
+
+_STORAGE_OPS = {
+    "RESERVE": ("reserve", "resources"),
+    "UNRESERVE": ("unreserve", "resources"),
+    "CREATE": ("create", "volumes"),
+    "DESTROY": ("destroy", "volumes"),
+}
+
+
+def _roles(value: Any, where: str) -> list[str]:
+    """SUPPRESS/REVIVE ``roles`` (Mesos 1.9+); none: every role of the framework."""
+    if value is None:
+        return []
+    roles = c._obj(value, where.rsplit(".", 1)[0]).get("roles") or []
+    return [c._str(r, f"{where}[{i}]") for i, r in enumerate(c._list(roles, where))]
 
 
 def _offer_ids(value: Any, where: str) -> list[str]:
