@@ -15,6 +15,7 @@ member's own update is acknowledged here), so the core's rules for apps (backoff
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -59,6 +60,18 @@ def members_of(core: Any) -> dict[str, dict[str, Member]]:
     if table is None:
         table = core.__dict__["pod_members"] = {}
     return table
+
+
+MAX_TERMINATIONS = 10
+"""Recent instance terminations kept per pod (``PodStatus.terminationHistory``)."""
+
+
+def terminations_of(core: Any, pod_id: str) -> deque[dict[str, Any]]:
+    """The pod's most recent instance terminations, oldest first (in memory only)."""
+    table: dict[str, deque[dict[str, Any]]] = core.__dict__.setdefault("pod_terminations", {})
+    if pod_id not in table:
+        table[pod_id] = deque(maxlen=MAX_TERMINATIONS)
+    return table[pod_id]
 
 
 def pod_of(core: Any, inst: Instance) -> PodDefinition | None:
@@ -146,6 +159,14 @@ def on_member_update(core: Any, u: p.StatusUpdate) -> p.StatusUpdate | None:
     state, inst_healthy, message = aggregate(pod_of(core, inst), table)
     if state in ENDED_STATES:
         members_of(core).pop(instance_id, None)
+        terminations_of(core, inst.app_id).append(
+            {
+                "instanceID": instance_id,
+                "startedAt": timestamp(inst.started_at or inst.staged_at),
+                "terminatedAt": timestamp(core.wall),
+                "message": message or u.message or state,
+            }
+        )
     elif (
         inst.heard
         and state == inst.state
@@ -268,7 +289,7 @@ def pod_status_json(
         "status": status,
         "statusSince": since,
         "instances": docs,
-        "terminationHistory": [],
+        "terminationHistory": list(reversed(terminations_of(core, pod.id))),
         "lastUpdated": timestamp(core.wall),
         "lastChanged": since,
     }

@@ -94,6 +94,9 @@ def test_a_failed_member_replaces_the_whole_instance() -> None:
     sim.update(tasks[1].task_id, "TASK_FAILED")
     assert old not in sim.core.instances
     assert sim.core.last_failure["/duo"]["state"] == "TASK_FAILED"
+    history = sim.api("pod_status", "/duo").body["terminationHistory"]
+    assert [h["instanceID"] for h in history] == [old]
+    assert "TASK_FAILED" in history[0]["message"] and history[0]["terminatedAt"]
     # The sibling's own KILLED (the agent kills the group) is acknowledged, not a new failure.
     effects = sim.update(tasks[0].task_id, "TASK_KILLED")
     assert not killed(effects)
