@@ -168,6 +168,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
         DEFAULT_GC_DISK_HEADROOM,
         AgentOptions,
         AgentProcess,
+        check_checkpointed_resources,
         check_default_user,
         default_resources,
         default_task_user,
@@ -198,6 +199,13 @@ def cmd_agent(args: argparse.Namespace) -> int:
     headroom = DEFAULT_GC_DISK_HEADROOM if args.gc_disk_headroom is None else args.gc_disk_headroom
     if not (0 <= headroom <= 1):
         raise CliError(f"--gc-disk-headroom: {headroom!r} is not between 0 and 1")
+    if not (0.1 <= args.disk_watch_interval <= 86400):
+        raise CliError(
+            f"--disk-watch-interval: {args.disk_watch_interval!r} "
+            "is not between 0.1 and 86400 seconds"
+        )
+    if args.work_dir and (bad := check_checkpointed_resources(args.work_dir, resources)):
+        raise CliError(f"agent refuses to start: {bad}")
     if not (0.1 <= args.metrics_interval <= 3600):
         raise CliError(
             f"--metrics-interval: {args.metrics_interval!r} is not between 0.1 and 3600 seconds"
@@ -230,6 +238,8 @@ def cmd_agent(args: argparse.Namespace) -> int:
             gc_disk_headroom=headroom,
             default_user=user,
             metrics_interval=args.metrics_interval,
+            enforce_disk_quota=args.enforce_disk_quota,
+            disk_watch_interval=args.disk_watch_interval,
         )
     )
     try:
@@ -392,6 +402,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="disk fraction to keep free; sandboxes go sooner as the disk fills (0.1)",
+    )
+    a.add_argument(
+        "--enforce-disk-quota",
+        action="store_true",
+        help="kill a task whose persistent volume outgrows its size (else only reported)",
+    )
+    a.add_argument(
+        "--disk-watch-interval",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="seconds between two disk usage checks of persistent volumes (15)",
     )
     a.add_argument(
         "--metrics-interval",

@@ -107,6 +107,9 @@ _EXPORTS: dict[str, str] = {
     "default_resources": "_process",
     "default_task_user": "_process",
     "parse_agent_attributes": "_process",
+    "check_checkpointed_resources": "_volumes",
+    "VolumeBook": "_volumes",
+    "volume_path": "_volumes",
 }
 """Public name -> the private module defining it."""
 
@@ -177,7 +180,9 @@ __all__ = [
     "Usage",
     "UserError",
     "Volume",
+    "VolumeBook",
     "atomic_write_json",
+    "check_checkpointed_resources",
     "check_default_user",
     "checkpoint_dir",
     "copytruncate",
@@ -197,6 +202,7 @@ __all__ = [
     "remove_image",
     "task_spec",
     "validate_spec",
+    "volume_path",
     "write_checkpoint",
 ]
 

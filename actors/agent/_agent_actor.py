@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from actors import protocol as p
-from actors.agent import _groups, _logs, _metrics, _ports
+from actors.agent import _groups, _logs, _metrics, _ports, _volumes
 from actors.agent._spec import REASON_CONTAINER_LAUNCH_FAILED, RecoveredTask
 from actors.agent._task_store import RecoveryPlan, StoredTask, TaskStore, plan_recovery
 from actors.resources import Attributes, Resources
@@ -194,6 +194,8 @@ class AgentActor(Actor):
         gc_interval: float = 60.0,
         port_check_interval: float = 5.0,
         metrics_interval: float = _metrics.DEFAULT_INTERVAL,
+        enforce_disk_quota: bool = False,
+        disk_watch_interval: float = _volumes.DEFAULT_DISK_WATCH_INTERVAL,
     ) -> None:
         super().__init__()
         self.hostname = hostname
@@ -230,10 +232,16 @@ class AgentActor(Actor):
             metrics_interval, paths=("/", work_dir) if work_dir else ("/",)
         )
         """Node and container samples, the last 10 minutes (``_metrics``, ``GetMetrics``)."""
+        self.enforce_disk_quota = enforce_disk_quota
+        """Kill a task whose persistent volume outgrows its size (``_volumes``)."""
+        self.disk_watch_interval = disk_watch_interval
+        self.volume_book: _volumes.VolumeBook | None = None
+        self.disk_limited: dict[str, str] = {}
 
     # -- lifecycle ----------------------------------------------------------------
 
     def started(self) -> None:
+        _volumes.setup(self)  # refuses --resources that lost checkpointed reservations
         self.agent_id = self._load_agent_id()
         bind = getattr(self.runner, "bind", None)
         if bind is not None:
@@ -343,9 +351,17 @@ class AgentActor(Actor):
         self.advertised = self._host_free_resources()
         res = self.advertised.to_dict()
         attrs = self.attributes.to_dict()
+        held = _volumes.checkpointed(self)
         if self.agent_id is None:
             self._tell_master(
-                p.RegisterAgent(self.hostname, self.address, res, attrs, self.version)
+                p.RegisterAgent(
+                    self.hostname,
+                    self.address,
+                    res,
+                    attrs,
+                    self.version,
+                    checkpointed_resources=held,
+                )
             )
             return
         tasks = [
@@ -355,7 +371,14 @@ class AgentActor(Actor):
         ]
         self._tell_master(
             p.ReregisterAgent(
-                self.agent_id, self.hostname, self.address, res, attrs, tasks, self.version
+                self.agent_id,
+                self.hostname,
+                self.address,
+                res,
+                attrs,
+                tasks,
+                self.version,
+                checkpointed_resources=held,
             )
         )
 
@@ -388,6 +411,10 @@ class AgentActor(Actor):
             self.runner.collect_garbage()  # type: ignore[attr-defined]
         elif isinstance(message, _CheckPorts):
             self._check_ports()
+        elif isinstance(message, _volumes.DiskTick):
+            _volumes.check_usage(self)
+        elif isinstance(message, p.CheckpointResources):
+            _volumes.on_checkpoint(self, message.resources)
         elif isinstance(message, p.MasterChanged):
             # From the leader watch, or from a new master announcing itself: either way
             # re-register now (idempotent at the master).
@@ -493,12 +520,22 @@ class AgentActor(Actor):
         task_id = m.task.task_id
         if task_id in self.tasks and not is_terminal(self.tasks[task_id].state):
             return  # a duplicate RunTask (resent by a new leader) launches nothing twice
-        t = self.tasks[task_id] = _Task(m.framework_id, m.task)
+        task, refused = m.task, ""
+        try:
+            task = _volumes.prepare(self, m.task)  # its persistent volumes mounted
+        except _volumes.VolumeError as exc:
+            refused = str(exc)
+        t = self.tasks[task_id] = _Task(m.framework_id, task)
         self._checkpoint(t)  # BEFORE the launch: a restarted agent knows what it started
         if not launch:
             return  # a refused group's member: recorded only to carry its failure
+        if refused:
+            self._report_fn(
+                task_id, TaskState.FAILED.value, REASON_CONTAINER_LAUNCH_FAILED, refused, None
+            )
+            return
         try:
-            self.runner.launch(m.framework_id, m.task, self._report_fn)
+            self.runner.launch(m.framework_id, task, self._report_fn)
         except Exception as exc:  # a runner bug must fail the task, not the agent
             log.exception("agent: launching %s failed", task_id)
             self._report_fn(
@@ -528,8 +565,8 @@ class AgentActor(Actor):
             return
         if is_terminal(t.state):
             return  # exactly one terminal update per task
-        state, message = r.state, r.message
-        if state == TaskState.FAILED.value and r.reason == REASON_CONTAINER_LAUNCH_FAILED:
+        state, reason, message = _volumes.translate(self, r.state, r.reason, r.message, r.task_id)
+        if state == TaskState.FAILED.value and reason == REASON_CONTAINER_LAUNCH_FAILED:
             # Perhaps a port taken since it was offered: stop offering it before the
             # framework hears of the failure and asks again.
             self._check_ports(leaving=r.task_id)
@@ -537,7 +574,7 @@ class AgentActor(Actor):
             # A runner that reports nonsense fails its task, never the agent.
             log.error("agent: runner reported unknown state %r for %s", state, r.task_id)
             state, message = TaskState.FAILED.value, f"runner reported unknown state {r.state!r}"
-        self._enqueue(t, state, r.reason, message, r.healthy)
+        self._enqueue(t, state, reason, message, r.healthy)
         if t.info.group_id and _groups.kills_group(state):
             _groups.kill_members(self, t.info, None, f"{r.task_id} of its group ended {state}")
 

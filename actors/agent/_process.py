@@ -75,6 +75,10 @@ class AgentOptions:
     """Disk fraction to keep free: sandboxes go sooner as the disk fills."""
     metrics_interval: float = 2.0
     """Seconds between two metrics samples (``--metrics-interval``; issue 21)."""
+    enforce_disk_quota: bool = False
+    """Kill a task whose persistent volume outgrows its size (``--enforce-disk-quota``)."""
+    disk_watch_interval: float = 15.0
+    """Seconds between two volume usage checks (``--disk-watch-interval``)."""
     default_user: str | None = None
     """The user of native tasks that name none (``--default-user``; None: the agent's
     own). ``pydcos agent`` passes ``default_task_user()`` unless told otherwise."""
@@ -155,6 +159,8 @@ class AgentProcess:
                 "work_dir": o.work_dir,
                 "version": VERSION,
                 "metrics_interval": o.metrics_interval,
+                "enforce_disk_quota": o.enforce_disk_quota,
+                "disk_watch_interval": o.disk_watch_interval,
             },
             name=AGENT_ACTOR,
         )

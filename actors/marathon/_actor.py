@@ -40,6 +40,7 @@ from actors.framework import FrameworkDriver, Registered
 from runtime import Actor
 from zk import ValueTooLarge, ZkError
 
+from . import _resident
 from ._core import MarathonCore
 from ._events import EventBus
 from ._instances import Instance
@@ -62,6 +63,7 @@ from ._messages import (
     Load,
     MarathonConfig,
     Offers,
+    Operate,
     PersistDeployment,
     PersistFrameworkId,
     PersistInstances,
@@ -144,6 +146,7 @@ class MarathonActor(Actor):
             failover_timeout=FAILOVER_TIMEOUT,
             framework_id=self.core.framework_id,
             hostname=self.hostname,
+            roles=["*", _resident.ROLE],  # "marathon": resident apps' reservations
         )
         if self._driver_factory is not None:
             self.driver = self._driver_factory(info)
@@ -248,6 +251,8 @@ class MarathonActor(Actor):
             return  # not started yet, or stopped: the next leader's Marathon does it
         elif isinstance(e, Launch):
             driver.launch([e.offer_id], e.tasks, refuse_seconds=e.refuse_seconds)
+        elif isinstance(e, Operate):  # a resident app's RESERVE+CREATE or DESTROY+UNRESERVE
+            driver.accept([e.offer_id], e.operations, refuse_seconds=e.refuse_seconds)
         elif isinstance(e, Decline):
             driver.decline(list(e.offer_ids), e.refuse_seconds, e.reason)
         elif isinstance(e, Kill):

@@ -27,6 +27,7 @@ from actors.protocol import volume_problem
 from ._errors import InvalidPath, ValidationFailed
 from ._paths import ROOT, normalize_path, parent_of
 from ._readiness import ReadinessCheck, port_names, readiness_problems
+from ._resident import PersistentInfo, resident_defaults, volume_problems
 from ._schema import APP_VALIDATOR
 
 DEFAULT_CPUS = 1.0
@@ -95,17 +96,31 @@ class PortMapping:
 
 @dataclass(frozen=True)
 class Volume:
-    """A host path mounted into the container."""
+    """A host path mounted into the container, or a local persistent volume."""
 
     container_path: str
     host_path: str | None
     mode: str
+    persistent: PersistentInfo | None = None
+    """Set for a local persistent volume (a resident app: ``_resident``)."""
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> Volume:
-        return cls(raw["containerPath"], raw.get("hostPath"), raw["mode"])
+        persistent = raw.get("persistent")
+        return cls(
+            raw["containerPath"],
+            raw.get("hostPath"),
+            raw["mode"],
+            PersistentInfo.from_json(persistent) if persistent is not None else None,
+        )
 
     def to_json(self) -> dict[str, Any]:
+        if self.persistent is not None:
+            return {
+                "containerPath": self.container_path,
+                "mode": self.mode,
+                "persistent": self.persistent.to_json(),
+            }
         return {"containerPath": self.container_path, "hostPath": self.host_path, "mode": self.mode}
 
 
@@ -480,6 +495,7 @@ class AppDefinition:
                 else None
             ),
         )
+        app = resident_defaults(app, data)  # upgradeStrategy 0.5/0, unreachable disabled
         problems.extend(_semantic_problems(app, data, ports_given))
         if problems:
             raise ValidationFailed(problems)
@@ -635,7 +651,10 @@ def _semantic_problems(
             problems.append(("/container/portMappings", f"servicePort {dup} is used twice"))
         for dup in _duplicates([m.name for m in mappings if m.name]):
             problems.append(("/container/portMappings", f"port name {dup!r} is used twice"))
+        problems.extend(volume_problems(app))  # persistent volumes (resident apps)
         for index, volume in enumerate(container.volumes):
+            if volume.persistent is not None:
+                continue
             if volume.host_path is None:
                 problems.append((f"/container/volumes/{index}/hostPath", "hostPath is required"))
             elif (bad := volume_problem(volume.container_path, volume.host_path)) is not None:

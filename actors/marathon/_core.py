@@ -38,6 +38,7 @@ from actors.framework import fit
 from actors.resources import ResourceError, Resources
 from actors.task_states import ENDED_STATES, TaskState
 
+from . import _resident
 from ._events import timestamp
 from ._instances import FAILURE_STATES, Instance, OfferStats, config_key
 from ._load import Loading
@@ -206,6 +207,7 @@ class MarathonCore(Loading):
         apps = sorted(self.persist_dirty)
         for app_id in apps:
             records = [i.record() for i in self.by_app.get(app_id, {}).values()]
+            records += self.resident.records(app_id)  # resident apps' reservations
             self.emit(PersistInstances(app_id, records, best_effort=best_effort))
         if best_effort:
             self.persist_dirty.clear()
@@ -276,6 +278,19 @@ class MarathonCore(Loading):
         if not self.subscribed:
             return
         queue = self.launch_queue()
+        resident = _resident.match(
+            self.resident,
+            queue,
+            offers,
+            framework_id=self.framework_id or "",
+            live_tasks=set(self.instances),
+            apps=self.apps,
+            now=now,
+        )
+        for op in resident.operations:
+            self.emit(op)
+        self.persist_dirty.update(resident.changed_apps)
+        queue, offers = resident.queue_left, resident.offers_left
         placed = {
             e.app.id: [
                 self.agent_of(i) for i in self.by_app.get(e.app.id, {}).values() if not i.killing
@@ -290,6 +305,10 @@ class MarathonCore(Loading):
         self._count_offers(queue, offers, plan, wall)
         launches: list[tuple[p.Offer, list[p.TaskInfo]]] = []
         new_instances: list[Instance] = []
+        for offer, app, reservation, need, ports in resident.launches:
+            task, inst = _resident.launch_on(offer, app, reservation, need, ports, wall)
+            launches.append((offer, [task]))
+            new_instances.append(inst)
         for offer, placements in plan.launches:
             tasks = []
             for pl in placements:

@@ -32,6 +32,7 @@ from ._messages import (
 )
 from ._paths import ROOT
 from ._plan import DeploymentAction, RestartApplication, StopApplication, plan_deployment
+from ._resident import has_work
 from ._state import Answer, Deferred, MarathonState, Refused, Run, log
 from ._store import keep_versions
 from ._upgrade import (
@@ -187,7 +188,7 @@ class Deployments(MarathonState):
     def _suppress_or_revive(self) -> None:
         if not self.subscribed:
             return
-        work = any(n > 0 for n in self.queue.values())
+        work = any(n > 0 for n in self.queue.values()) or has_work(self.resident, self.apps)
         if work and self.suppressed:
             self.emit(Revive())
             self.suppressed = False

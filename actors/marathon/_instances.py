@@ -71,6 +71,8 @@ class Instance:
     inactive: bool = False
     heard: bool = True
     """False for records loaded after a failover until a status update arrives."""
+    local_volumes: list[dict[str, str]] = field(default_factory=list)
+    """A resident task's persistent volumes (``containerPath``, ``persistenceId``)."""
     _json: dict[str, Any] | None = None
 
     def record(self) -> dict[str, Any]:
@@ -88,6 +90,7 @@ class Instance:
             "stagedAt": self.staged_at,
             "startedAt": self.started_at,
             "state": self.state,
+            **({"localVolumes": self.local_volumes} if self.local_volumes else {}),
         }
 
     @classmethod
@@ -106,6 +109,7 @@ class Instance:
             started_at=doc.get("startedAt"),
             state=str(doc.get("state", TaskState.STAGING.value)),
             heard=False,
+            local_volumes=[dict(v) for v in doc.get("localVolumes") or []],
         )
 
     @property
@@ -130,7 +134,7 @@ class Instance:
                 "state": self.state,
                 "version": self.version,
                 "healthCheckResults": [],
-                "localVolumes": [],
+                "localVolumes": [dict(v) for v in self.local_volumes],
                 "role": "*",
             }
             if has_checks and self.healthy is not None:

@@ -29,6 +29,7 @@ from ._quarantine import (
     instance_problem,
     salvage_root,
 )
+from ._resident import Reservation, is_reservation_record
 from ._state import Run, log
 from ._store import app_key, key_app
 
@@ -208,6 +209,15 @@ class Loading(Operations):
         bad: list[Any] = []
         reasons: list[str] = []
         for rec in records if isinstance(records, list) else [records]:
+            if is_reservation_record(rec):  # a resident instance's reservation
+                try:
+                    r = Reservation.from_record(rec, self.now)
+                    self.resident.by_id[r.reservation_id] = r
+                    continue
+                except (KeyError, TypeError, ValueError) as exc:
+                    bad.append(rec)
+                    reasons.append(f"reservation record: {type(exc).__name__}: {exc}")
+                    continue
             problem = instance_problem(rec)
             if problem is None:
                 try:

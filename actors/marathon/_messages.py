@@ -258,6 +258,18 @@ class Launch:
 
 
 @dataclass(frozen=True, slots=True)
+class Operate:
+    """Accept ``offer_id`` with these operations only (a resident app's RESERVE+CREATE,
+    or DESTROY+UNRESERVE of a reservation nobody needs: ``_resident``)."""
+
+    offer_id: str
+    operations: list[p.Operation]
+    refuse_seconds: float = 0.0
+    """0: the rest of the offer (the reservation just made) comes straight back."""
+    why: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Decline:
     """Decline offers with a filter of ``refuse_seconds``; ``reason`` says why."""
 
@@ -337,6 +349,7 @@ Effect = (
     StoreEffect
     | AwaitStored
     | Launch
+    | Operate
     | Decline
     | Kill
     | Revive

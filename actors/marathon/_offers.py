@@ -239,7 +239,11 @@ def build_task(
             network=d.network if d is not None else None,
             port_mappings=mappings,
             host_ports=hosts,
-            volumes=[p.VolumeInfo(v.container_path, v.host_path or "", v.mode) for v in c.volumes],
+            volumes=[
+                p.VolumeInfo(v.container_path, v.host_path or "", v.mode)
+                for v in c.volumes
+                if v.persistent is None  # in the task's resources: the agent mounts it
+            ],
         )
     names = [d.name for d in app.port_definitions] or (
         [m.name for m in app.container.port_mappings] if app.container else []

@@ -46,6 +46,22 @@ _NON_NEG_SECONDS = {"type": "number", "minimum": 0, "maximum": MAX_SECONDS}
 _SHORT_LIST = {"type": "array", "maxItems": 64, "items": {"type": "string", "maxLength": 1024}}
 _PROTOCOL = {"type": "string", "enum": ["tcp", "udp", "udp,tcp", "tcp,udp"]}
 
+_PERSISTENT = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "type": {"type": "string", "enum": ["root", "path", "mount"]},
+        "size": {"type": "integer", "minimum": 1, "maximum": 2**40},
+        "maxSize": {"type": "integer", "minimum": 1, "maximum": 2**40},
+        "constraints": {
+            "type": "array",
+            "maxItems": 16,
+            "items": {"type": "array", "maxItems": 3, "items": {"type": "string"}},
+        },
+    },
+}
+"""A local persistent volume (Marathon's ``PersistentVolumeInfo``): see ``_resident``."""
+
 _PORT_MAPPING = {
     "type": "object",
     "additionalProperties": False,
@@ -152,6 +168,7 @@ APP_SCHEMA: dict[str, Any] = {
                             "containerPath": {"type": "string", "minLength": 1},
                             "hostPath": {"type": "string", "minLength": 1},
                             "mode": {"type": "string", "enum": ["RO", "RW"]},
+                            "persistent": _PERSISTENT,
                         },
                     },
                 },

@@ -38,6 +38,7 @@ from ._plan import DeploymentAction, DeploymentPlan, StopApplication
 from ._pods_status import task_ids
 from ._quarantine import Quarantine
 from ._readiness import Readiness
+from ._resident import ResidentBook
 from ._upgrade import RestartState
 
 log = logging.getLogger("actors.marathon")
@@ -159,6 +160,8 @@ class MarathonState:
         self.last_failure: dict[str, dict[str, Any]] = {}
         self.agents: dict[str, Agent] = {}
         self.readiness = Readiness()
+        self.resident = ResidentBook()
+        """Reservations of resident apps' instances (``_resident``; stored with instances)."""
         """Readiness probes of the deployment steps in motion (never stored)."""
         self.dirty: set[str] = set()
         """Apps to converge at the end of this event."""
