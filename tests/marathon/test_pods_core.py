@@ -226,3 +226,27 @@ def test_failover_reloads_pods_and_reconciles_members() -> None:
         new.update(t.task_id, "TASK_RUNNING")
     assert new.api("pod_status", "/duo").body["status"] == "STABLE"
     assert not of(Launch, new.offers(new.offer()))
+
+
+def test_placement_constraints_apply_to_whole_instances() -> None:
+    sim = Sim()
+    sim.subscribe()
+    body = pod(instances=2)
+    body["scheduling"] = {"placement": {"constraints": [["hostname", "UNIQUE"]]}}
+    assert sim.api("create_pod", body=body).status == 201
+    first = launched(sim.offers(sim.offer("agent1", "cpus:8;mem:8192;ports:[31000-31009]")))
+    assert len(first) == 2  # one instance (two members): UNIQUE keeps the 2nd off agent1
+    assert len(launched(sim.offers(sim.offer("agent1")))) == 0
+    second = launched(sim.offers(sim.offer("agent2")))
+    assert len(second) == 2 and {t.agent_id for t in second} == {"id-agent2"}
+    assert first[0].group_id != second[0].group_id
+
+
+def test_backoff_delays_the_replacement_of_a_failing_pod() -> None:
+    sim, tasks = started(Sim())
+    run(sim, tasks)
+    sim.update(tasks[0].task_id, "TASK_FAILED")
+    assert launched(sim.offers(sim.offer())) == []  # within the backoff (1 s)
+    assert "backoff" in sim.api("queue").body["queue"][0]["waitingReason"]
+    sim.tick(2)
+    assert len(launched(sim.offers(sim.offer()))) == 2
