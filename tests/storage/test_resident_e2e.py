@@ -1,0 +1,214 @@
+"""A resident Marathon app end to end on real processes (``pydcos cluster up``: ZooKeeper,
+one master, two native agents), driven with plain HTTP as a Marathon client does:
+
+- the app writes a counter on its persistent volume twice a second; Marathon reserved
+  and created the volume, the task lists it in ``localVolumes`` and the agent keeps it
+  at ``<work_dir>/volumes/roles/marathon/<persistence id>``;
+- kill -9 of its task: the replacement runs on the SAME agent and starts from the
+  counter its predecessor left;
+- the agent SIGKILLed: restarted with smaller ``--resources`` it refuses to start
+  (naming the reservations), restarted as before it recovers; volume and data are there;
+- the app deleted: the volume directory is gone, the agent holds no reservation and the
+  master's ``/slaves`` shows its resources unreserved again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runtime.testing import wait_for
+from tests.console.conftest import REPO, LocalCluster, pid_alive, pydcos
+
+pytestmark = pytest.mark.slow
+
+COUNTER = (
+    "n=$(cat data/counter 2>/dev/null || echo 0); echo start ${n:-0}; "
+    "while true; do n=$((n+1)); echo $n > data/counter.tmp; mv data/counter.tmp data/counter; "
+    "sleep 0.5; done"
+)
+
+
+def resident_app(app_id: str = "/db") -> dict[str, Any]:
+    return {
+        "id": app_id,
+        "cmd": COUNTER,
+        "cpus": 0.1,
+        "mem": 32,
+        "instances": 1,
+        "backoffSeconds": 0.2,
+        "container": {
+            "type": "MESOS",
+            "volumes": [
+                {"containerPath": "data", "mode": "RW", "persistent": {"type": "root", "size": 16}}
+            ],
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    state = tmp_path_factory.mktemp("resident-cluster")
+    args = ("--insecure-dev", "--no-docker", "--masters", "1", "--agents", "2")
+    up = pydcos("cluster", "up", *args, "--state-dir", str(state))
+    c = LocalCluster(state, up)
+    pids: list[int] = []
+    with contextlib.suppress(Exception):
+        pids = c.pids()
+    extra: list[subprocess.Popen[bytes]] = []
+    c.extra = extra  # type: ignore[attr-defined]
+    try:
+        assert up.returncode == 0, f"cluster up failed: {up.stdout}\n{up.stderr}"
+        yield c
+    finally:
+        for proc in extra:  # agents this test restarted itself
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            proc.wait(10)
+        pydcos("cluster", "down", "--state-dir", str(state))
+        for pid in [p for p in pids if pid_alive(p)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def http(cluster: LocalCluster, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    base = _master_url(cluster)
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(base + path, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def _master_url(cluster: LocalCluster) -> str:
+    for line in cluster.up.stdout.splitlines():
+        if line.startswith("Marathon"):
+            return line.split()[1].split("/marathon")[0]
+    raise AssertionError(f"no Marathon URL in: {cluster.up.stdout}")
+
+
+def tasks(cluster: LocalCluster) -> list[dict[str, Any]]:
+    status, body = http(cluster, "GET", "/marathon/v2/apps/db/tasks")
+    return list(body["tasks"]) if status == 200 else []
+
+
+def running(cluster: LocalCluster, not_id: str = "") -> dict[str, Any] | None:
+    for t in tasks(cluster):
+        if t["state"] == "TASK_RUNNING" and t["id"] != not_id:
+            return t
+    return None
+
+
+def agent_of(cluster: LocalCluster, agent_id: str) -> dict[str, Any]:
+    for p in cluster.record()["processes"]:
+        wd = p.get("work_dir")
+        if wd and (Path(wd) / "meta" / "agent_id").read_text().strip() == agent_id:
+            return dict(p)
+    raise AssertionError(f"no agent process with id {agent_id}")
+
+
+def counter(volume: Path) -> int:
+    try:
+        return int((volume / "counter").read_text().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def slaves(cluster: LocalCluster) -> dict[str, dict[str, Any]]:
+    status, body = http(cluster, "GET", "/mesos/master/slaves")
+    assert status == 200
+    return {s["id"]: s for s in body["slaves"]}
+
+
+def task_pid(work_dir: Path, task_id: str) -> int:
+    doc = json.loads((work_dir / "meta" / "tasks" / f"{task_id}.json").read_text())
+    return int(doc["pid"])
+
+
+def start_agent(cluster: LocalCluster, argv: list[str]) -> subprocess.Popen[bytes]:
+    log = open(cluster.state_dir / "logs" / "agent-restarted.log", "ab")  # noqa: SIM115
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=env)
+    cluster.extra.append(proc)  # type: ignore[attr-defined]
+    return proc
+
+
+def test_a_resident_app_keeps_its_data_across_kills_agent_restarts_and_is_wiped_on_delete(
+    cluster: LocalCluster,
+) -> None:
+    # Bad input first: nothing is created.
+    bad = dict(resident_app("/bad"))
+    bad["container"] = {
+        "type": "MESOS",
+        "volumes": [{"containerPath": "/abs", "mode": "RW", "persistent": {"size": 1}}],
+    }
+    status, body = http(cluster, "POST", "/marathon/v2/apps", bad)
+    assert status == 422 and "containerPath" in json.dumps(body), body
+
+    status, body = http(cluster, "POST", "/marathon/v2/apps", resident_app())
+    assert status == 201, body
+    assert body["upgradeStrategy"] == {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0.0}
+    first = wait_for(lambda: running(cluster), 30, "the resident task RUNNING")
+    (local,) = first["localVolumes"]
+    assert local["containerPath"] == "data" and local["persistenceId"].startswith("db#data#")
+    agent = agent_of(cluster, first["slaveId"])
+    work = Path(agent["work_dir"])
+    volume = work / "volumes" / "roles" / "marathon" / local["persistenceId"]
+    wait_for(lambda: counter(volume) >= 3, 20, "the counter written on the volume")
+    reserved = slaves(cluster)[first["slaveId"]]["reserved_resources"]
+    assert reserved["marathon"]["disk"] == 16 and reserved["marathon"]["mem"] == 32
+
+    # kill -9 the task: the replacement is on the same agent and sees the counter.
+    seen = counter(volume)
+    os.kill(task_pid(work, first["id"]), signal.SIGKILL)
+    second = wait_for(lambda: running(cluster, first["id"]), 30, "the replacement RUNNING")
+    assert second["slaveId"] == first["slaveId"]
+    assert second["localVolumes"] == first["localVolumes"]
+    stdout = work / "sandboxes" / second["id"] / "stdout"
+    start = wait_for(lambda: stdout.exists() and stdout.read_text().split(), 20, "its stdout")
+    assert start[0] == "start" and int(start[1]) >= seen, start
+
+    # The agent SIGKILLed; with smaller --resources it refuses; as before it recovers.
+    os.kill(agent["pid"], signal.SIGKILL)
+    wait_for(lambda: not pid_alive(agent["pid"]), 10, "the agent gone")
+    argv = list(agent["argv"])
+    small = list(argv)
+    small[small.index("--resources") + 1] = "cpus:2;mem:2048;disk:8"
+    refused = subprocess.run(
+        small,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert refused.returncode != 0 and "reservations" in refused.stderr, refused.stderr
+    assert volume.is_dir()
+    start_agent(cluster, argv)
+    wait_for(lambda: slaves(cluster).get(first["slaveId"], {}).get("active"), 30, "re-registered")
+    before = counter(volume)
+    wait_for(lambda: counter(volume) > before, 20, "the counter still growing")
+    assert running(cluster)["id"] == second["id"]  # type: ignore[index]
+
+    # Delete: the volume is destroyed, the reservation is gone, resources unreserved.
+    status, _ = http(cluster, "DELETE", "/marathon/v2/apps/db")
+    assert status == 200
+    wait_for(lambda: not volume.exists(), 30, "the volume destroyed on the agent")
+    wait_for(lambda: not slaves(cluster)[first["slaveId"]]["reserved_resources"], 30, "unreserved")
+    cp = json.loads((work / "meta" / "resources.json").read_text())
+    assert cp["resources"] == {}
+    s = slaves(cluster)[first["slaveId"]]
+    assert s["unreserved_resources"]["cpus"] == s["resources"]["cpus"]
