@@ -350,3 +350,6 @@ def add_console_commands(sub: Any, csub: Any) -> None:
     from console import _pod_cmds  # pydcos marathon pod add|list|show|update|remove (issue 19)
 
     _pod_cmds.add_commands(sub, groups)
+    from console import _storage_cmds  # pydcos quota list|set|remove (issue 23)
+
+    _storage_cmds.add_commands(sub, groups)

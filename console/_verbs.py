@@ -64,6 +64,19 @@ def metronome(c: ClusterClient, method: str, path: str, **kw: Any) -> Any:
 # ------------------------------------------------------------------------------ nodes
 
 
+def reserved_text(reserved: dict[str, Any]) -> str:
+    """``reserved_resources`` (role -> resources) as ``web(cpus:1,mem:128)``; ``-``."""
+    parts = []
+    for role, res in sorted(reserved.items()):
+        amounts = [
+            f"{n}:{fmt_num(scalar(res, n))}"
+            for n in ("cpus", "mem", "disk", "gpus")
+            if scalar(res, n)
+        ]
+        parts.append(f"{role}({','.join(amounts)})")
+    return " ".join(parts) or "-"
+
+
 def node_list(c: ClusterClient, out: Out) -> int:
     slaves = c.get("/mesos/master/slaves").get("slaves", [])
     if out.as_json:
@@ -83,12 +96,15 @@ def node_list(c: ClusterClient, out: Out) -> int:
             usage(a, "mem"),
             usage(a, "disk"),
             a.get("task_count", ""),
+            reserved_text(a.get("reserved_resources") or {}),
             ";".join(f"{k}:{v}" for k, v in sorted((a.get("attributes") or {}).items())),
         )
         for a in sorted(slaves, key=lambda a: str(a.get("hostname")))
     ]
     out.table(
-        ("HOSTNAME", "ID", "STATE", "CPUS", "MEM", "DISK", "TASKS", "ATTRIBUTES"), rows, "Nodes"
+        ("HOSTNAME", "ID", "STATE", "CPUS", "MEM", "DISK", "TASKS", "RESERVED", "ATTRIBUTES"),
+        rows,
+        "Nodes",
     )
     return 0
 

@@ -123,6 +123,12 @@ def cluster(zk_hosts: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         c.stop_all()
 
 
+def cli(c: E2ECluster, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real ``pydcos`` CLI against the test's cluster."""
+    argv = [sys.executable, "-m", "console.cli", *args, "--zk", c.zk, "--insecure-dev"]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+
+
 def slave(c: E2ECluster) -> dict[str, Any]:
     (s,) = c.get("slaves")["slaves"]
     return dict(s)
@@ -179,6 +185,8 @@ def test_reserve_volumes_quota_and_failover(cluster: E2ECluster) -> None:
 
         # Quota stops the db framework at its limit (Mesos' v0 /quota).
         assert request(f"{base}/quota", "POST", {"role": "db", "guarantee": []})[0] == 400
+        bad = cli(c, "quota", "set", "db")
+        assert bad.returncode != 0 and "at least one of --cpus" in bad.stderr
         status, _ = request(
             f"{base}/quota",
             "POST",
@@ -212,7 +220,15 @@ def test_reserve_volumes_quota_and_failover(cluster: E2ECluster) -> None:
     assert s["reserved_resources"]["web"]["mem"] == 128.0
     base = f"{new.http_url}/mesos/master"
     assert json.loads(request(f"{base}/quota", "GET")[1])["infos"][0]["role"] == "db"
+    listed = json.loads(cli(c, "quota", "list", "--json").stdout)
+    assert listed[0]["role"] == "db" and listed[0]["limits"]["cpus"]["value"] == 1.0
+    nodes = cli(c, "node", "list").stdout
+    assert "web(cpus:1,mem:128,disk:200)" in nodes, nodes
     assert request(f"{base}/quota/db", "DELETE")[0] == 200
+    gone = cli(c, "quota", "remove", "db")
+    assert gone.returncode != 0 and "has no quota" in gone.stderr
+    assert cli(c, "quota", "set", "db", "--cpus", "2", "--mem", "512").returncode == 0
+    assert "cpus:2 mem:512" in cli(c, "quota", "list").stdout
     unreserve = [scalar("cpus", 1), scalar("disk", 200)]
     assert post_form(f"{base}/unreserve", slaveId=agent_id, resources=unreserve)[0] == 202
     assert slave(c)["reserved_resources"]["web"] == {
