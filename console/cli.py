@@ -124,7 +124,7 @@ def cmd_master(args: argparse.Namespace) -> int:
         ",".join(DEFAULT_NODE_SERVICES) if args.node_services is None else args.node_services
     )
     try:
-        services = leader_services(spec)
+        services = leader_services(spec, vars(args))
         on_every_master = node_services(node_spec, vars(args))
     except (MasterError, ValueError) as exc:
         raise CliError(f"--{exc}") from None

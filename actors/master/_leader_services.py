@@ -24,6 +24,7 @@ LEADER_SERVICES: dict[str, tuple[str, str]] = {
     "metronome": ("actors.metronome", "MetronomeService"),
     "packages": ("actors.packages", "PackagesService"),
     "mesos_api": ("actors.mesos_api", "MesosApiService"),
+    "actors": ("actors.cluster_actors", "ClusterActorsService"),
 }
 """Leader services a master can run, by the name ``pydcos master --services`` takes:
 name -> (module, class). Named by string because the frameworks import the master
@@ -34,8 +35,11 @@ DEFAULT_SERVICES: tuple[str, ...] = ("marathon", "metronome", "mesos_api", "pack
 ``pydcos cluster up`` asks of every master."""
 
 
-def leader_services(names: str) -> tuple[LeaderService, ...]:
-    """``"marathon,metronome"`` -> service instances, in that order.
+def leader_services(
+    names: str, settings: Mapping[str, Any] | None = None
+) -> tuple[LeaderService, ...]:
+    """``"marathon,metronome"`` -> service instances, in that order (built with
+    ``cls.from_settings(settings)`` when the class has it, as node services are).
 
     A name that is not in ``LEADER_SERVICES``, or a service that cannot be imported, is a
     ``MasterError`` naming it (the CLI prints it as the ``--services`` flag's error).
@@ -49,9 +53,11 @@ def leader_services(names: str) -> tuple[LeaderService, ...]:
             raise MasterError(f"services: {name!r} is not one of {known}")
         module, cls = LEADER_SERVICES[name]
         try:
-            out.append(getattr(importlib.import_module(module), cls)())
+            made = getattr(importlib.import_module(module), cls)
         except (ImportError, AttributeError) as exc:
             raise MasterError(f"services: {name} is not available: {exc}") from None
+        factory = getattr(made, "from_settings", None)
+        out.append(factory(dict(settings or {})) if factory is not None else made())
     return tuple(out)
 
 

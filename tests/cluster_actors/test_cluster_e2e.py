@@ -1,0 +1,241 @@
+"""Cluster actors end to end (issue 27, the cluster side): two real masters running the
+``actors`` leader service, two real agents running native tasks, the real ZooKeeper, and
+scripts using the public script API (``runtime.connect`` + ``@remote``).
+
+One cluster for the module. In order: spawn, call, named lookup from a second script,
+names unique (DuplicateName / get_if_exists), unplaceable resources fail naming them;
+``kill -9`` of a worker: restarted in place with its checkpoint; ``kill -9`` of an
+agent: re-placed on the other agent; one_for_all across the two agents; an owner
+script that exits stops its owned actor, not the detached one; OOM reported and
+restarted; leader SIGKILL during calls: the actors keep running, names and handles
+keep working. Every wait is a condition (no timing asserted).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runtime import ActorStopped, DuplicateName, connect
+from runtime.testing import wait_for
+from tests.e2e.conftest import REPO, E2ECluster, http_request
+
+from ._e2e_actors import Counter, Hog
+
+pytestmark = [pytest.mark.slow, pytest.mark.zk]
+
+
+@pytest.fixture(scope="module")
+def cluster(zk_hosts: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2ECluster]:
+    c = E2ECluster(zk_hosts, f"/t-{uuid.uuid4().hex[:12]}", tmp_path_factory.mktemp("actors"))
+    try:
+        for _ in range(2):
+            c.add_master("--services", "actors", "--node-services", "")
+        for zone in ("zone-a", "zone-b"):
+            c.add_agent(
+                "mesos",
+                "cpus:2;mem:1024;disk:100;ports:[31000-31100]",
+                "--attributes",
+                f"zone:{zone}",
+            )
+        for proc in c.masters + c.agents:
+            proc.wait_up()
+        c.wait_agents(2)
+        yield c
+    finally:
+        c.stop_all()
+
+
+@pytest.fixture(scope="module")
+def script(cluster: E2ECluster) -> Iterator[Any]:
+    handle = connect(cluster.url, insecure_dev=True, session_timeout=5.0)
+    try:
+        yield handle
+    finally:
+        handle.close()
+
+
+def actors_api(cluster: E2ECluster, path: str = "", method: str = "GET", body: Any = None) -> Any:
+    lead = cluster.leader()
+    data = json.dumps(body).encode() if body is not None else None
+    r = http_request(f"{lead.http_url}/actors/v1/actors{path}", method, data)
+    return r.status, (r.json() if r.body else None)
+
+
+def row(cluster: E2ECluster, actor_id: str) -> dict[str, Any]:
+    status, body = actors_api(cluster, f"/{actor_id}")
+    assert status == 200, body
+    return body  # type: ignore[no-any-return]
+
+
+def agent_of(cluster: E2ECluster, actor_id: str) -> str:
+    return str(row(cluster, actor_id)["agent_id"])
+
+
+def test_spawn_call_lookup_names_and_kill(cluster: E2ECluster, script: Any) -> None:
+    c = script.spawn(Counter, 10, name="counter", constraints=[["zone", "IS", "zone-a"]])
+    assert c.incr(5).result(30) == 15
+    futs = [c.incr() for _ in range(200)]
+    script.wait(futs)
+    assert c.value().result(10) == 215
+    info = row(cluster, c.actor_id)
+    assert info["state"] == "RUNNING" and info["class"].endswith("Counter")
+    assert info["node"] == "agent-1" and info["cpus"] == 0.1
+
+    with connect(cluster.url, insecure_dev=True) as other:
+        same = other.get_actor("counter")
+        assert same.value().result(10) == 215
+        with pytest.raises(DuplicateName):
+            other.spawn(Counter, name="counter")
+        again = other.spawn(Counter, name="counter", get_if_exists=True)
+        assert again.actor_id == c.actor_id
+
+    # The HTTP API the CLI uses: call a method, then kill by name.
+    status, body = actors_api(cluster, "/counter/call", "POST", {"method": "incr", "args": [5]})
+    assert (status, body["result"]) == (200, 220)
+    status, body = actors_api(cluster, "/counter", "DELETE")
+    assert status == 200 and body["state"] == "STOPPED"
+    wait_for(lambda: row(cluster, c.actor_id)["state"] == "STOPPED", 20, "the kill")
+    status, _ = actors_api(cluster, "/default/counter")
+    assert status == 404 or row(cluster, c.actor_id)["state"] == "STOPPED"
+
+
+def test_resources_no_agent_has_fail_the_spawn_naming_them(script: Any) -> None:
+    with pytest.raises(ActorStopped, match=r"mem=4096.*agent-\d: mem: need 4096"):
+        h = script.spawn(Counter, mem=4096, placement_timeout=2)
+        h.value().result(30)
+    with pytest.raises(ActorStopped, match="constraint zone:IS:mars"):
+        h = script.spawn(Counter, constraints=[["zone", "IS", "mars"]], placement_timeout=2)
+        h.value().result(30)
+
+
+def test_a_killed_worker_restarts_in_place_with_its_checkpoint(
+    cluster: E2ECluster, script: Any
+) -> None:
+    c = script.spawn(Counter, 1, max_restarts=3)
+    assert c.incr(41).result(30) == 42
+    where, pid = agent_of(cluster, c.actor_id), c.pid().result(10)
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: c.value().result(10) == 42, 30, "the restarted incarnation", retry_errors=True)
+    info = row(cluster, c.actor_id)
+    assert info["restarts"] == 1 and info["agent_id"] == where and info["incarnation"] == 2
+    assert c.pid().result(10) != pid
+    script.kill(c)
+
+
+def test_one_for_all_across_two_agents(cluster: E2ECluster, script: Any) -> None:
+    a = script.spawn_request(Counter, 0, constraints=[["zone", "IS", "zone-a"]], name="sup-a")
+    b = script.spawn_request(Counter, 0, constraints=[["zone", "IS", "zone-b"]], name="sup-b")
+    sup = script.supervise(strategy="one_for_all", children=[a, b], intensity=5, period=60)
+    ha, hb = sup.children  # handles, in order
+    assert ha.incr().result(30) == 1 and hb.incr(2).result(30) == 2
+    assert agent_of(cluster, ha.actor_id) != agent_of(cluster, hb.actor_id)
+    pid_b = hb.pid().result(10)
+    os.kill(ha.pid().result(10), signal.SIGKILL)
+    wait_for(
+        lambda: row(cluster, hb.actor_id)["incarnation"] == 2
+        and row(cluster, hb.actor_id)["state"] == "RUNNING",
+        30,
+        "the sibling restarted too",
+    )
+    wait_for(lambda: hb.pid().result(10) != pid_b, 30, "b's new worker", retry_errors=True)
+    assert row(cluster, ha.actor_id)["state"] == "RUNNING"
+    for h in (ha, hb):
+        script.kill(h)
+
+
+OWNER_SCRIPT = """
+import sys
+from runtime import connect
+sys.path.insert(0, {tests!r})
+from cluster_actors._e2e_actors import Counter
+with connect({url!r}, insecure_dev=True) as c:
+    owned = c.spawn(Counter, name="owned-by-script")
+    detached = c.spawn(Counter, name="detached-one", lifetime="detached")
+    print(owned.incr().result(30), detached.incr().result(30), flush=True)
+"""
+
+
+def test_an_owner_exiting_stops_its_owned_actors_only(cluster: E2ECluster, script: Any) -> None:
+    code = OWNER_SCRIPT.format(tests=str(REPO / "tests"), url=cluster.url)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, timeout=90, cwd=REPO
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert done.stdout.split() == [b"1", b"1"]
+    detached = script.get_actor("detached-one")
+    assert detached.incr().result(10) == 2
+
+    def owned_gone() -> bool:
+        status, body = actors_api(cluster, "?all=true")
+        states = {r["name"]: r["state"] for r in body["actors"]}
+        return states.get("owned-by-script") == "STOPPED"
+
+    wait_for(owned_gone, 30, "the owned actor stopped")
+    script.kill(detached)
+
+
+def test_an_oom_kill_is_reported_and_the_actor_restarted(cluster: E2ECluster, script: Any) -> None:
+    h = script.spawn(Hog, mem=64, max_restarts=1)
+    assert h.ping().result(30) == "pong"
+    with pytest.raises(Exception) as info:
+        h.eat(256).result(60)
+    assert "memory" in str(info.value).lower()
+    wait_for(lambda: row(cluster, h.actor_id)["state"] == "RUNNING", 30, "the restart")
+    r = row(cluster, h.actor_id)
+    assert r["restarts"] == 1 and r["last_exit"].startswith("OOM-killed")
+    script.kill(h)
+
+
+def test_agent_loss_replaces_the_actor_on_the_other_agent(
+    cluster: E2ECluster, script: Any
+) -> None:
+    c = script.spawn(Counter, 7, name="survivor", lifetime="detached", max_restarts=3)
+    assert c.incr().result(30) == 8
+    first = agent_of(cluster, c.actor_id)
+    agent = next(a for a in cluster.agents if a.alive and first in (a.work_dir and str(a.work_dir)) or True)
+    state = cluster.get("state")
+    hostname = next(s["hostname"] for s in state["slaves"] if s["id"] == first)
+    victim = next(a for a in cluster.agents if a.name == hostname)
+    del agent
+    victim.kill9()
+    wait_for(
+        lambda: row(cluster, c.actor_id)["state"] == "RUNNING"
+        and row(cluster, c.actor_id)["agent_id"] != first,
+        60,
+        "re-placement on the other agent",
+    )
+    assert c.incr().result(30) == 9  # its checkpoint came along
+    cluster.restart(victim)
+
+
+def test_leader_failover_during_calls(cluster: E2ECluster, script: Any) -> None:
+    c = script.get_actor("survivor")
+    before = c.value().result(10)
+    lead = cluster.leader()
+    futs = [c.incr() for _ in range(50)]
+    lead.kill9()
+    script.wait(futs, timeout=60)
+    assert c.value().result(30) == before + 50  # the worker never stopped
+    new = cluster.serving_leader()
+    assert new is not lead
+    wait_for(lambda: row(cluster, c.actor_id)["state"] == "RUNNING", 30, "adopted by the new leader")
+    with connect(cluster.url, insecure_dev=True) as other:
+        assert other.get_actor("survivor").incr().result(30) == before + 51
+    assert row(cluster, c.actor_id)["incarnation"] == 1 or row(cluster, c.actor_id)["restarts"] == 0
+    script.kill(c)
+    cluster.restart(lead)
+
+
+def test_tests_dir_is_importable() -> None:
+    assert Path(REPO / "tests" / "cluster_actors" / "_e2e_actors.py").exists()
