@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install sysdeps demo test lint imports typecheck unit bench down clean
+.PHONY: install sysdeps demo test lint imports typecheck unit bench bench-ray down clean
 
 sysdeps:
 	@bash .ci/sysdeps
@@ -47,6 +47,11 @@ down:
 
 bench: install
 	@for b in bench/[a-z]*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# Issue 27: bench/cluster_actors.py measures Ray beside pydcos when ray is installed.
+bench-ray: install
+	@$(PY) -c 'import ray' 2>/dev/null || $(PY) -m pip install -q 'ray>=2.9'
+	$(PY) bench/cluster_actors.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info build transport/_spin*.so

@@ -103,7 +103,7 @@ def load_class(class_name: str, blob: bytes) -> type:
         obj: Any = importlib.import_module(module)
         for part in qual.split("."):
             obj = getattr(obj, part)
-        cls = getattr(obj, "__remote_class__", obj)
+        cls = obj if isinstance(obj, type) else getattr(obj, "cls", obj)  # @remote
     if not isinstance(cls, type):
         raise TypeError(f"{class_name} is not a class but {type(cls).__name__}")
     return cls

@@ -347,13 +347,14 @@ _WD_SKIP = {".git", "__pycache__", ".venv", "venv", "node_modules", ".mypy_cache
 MAX_WORKING_DIR = 32 << 20
 
 
-def pack_dir(directory: Path) -> tuple[str, bytes]:
-    """(sha256, tar.gz) of ``directory``'s files, deterministic (sorted, mtime 0)."""
+def pack_dir(directory: Path, prefix: str = "") -> tuple[str, bytes]:
+    """(sha256, tar.gz) of ``directory``'s files under ``prefix/``, deterministic
+    (sorted, mtime 0, no owners), so the same code has the same address."""
     import hashlib
     import io
     import tarfile
 
-    key = str(directory.resolve())
+    key = f"{directory.resolve()}|{prefix}"
     if key in _WD_CACHE:
         return _WD_CACHE[key]
     buf = io.BytesIO()
@@ -364,8 +365,8 @@ def pack_dir(directory: Path) -> tuple[str, bytes]:
                 if f.endswith((".pyc", ".pyo")):
                     continue
                 path = Path(root) / f
-                rel = path.relative_to(directory)
-                info = tar.gettarinfo(str(path), arcname=str(rel))
+                rel = str(path.relative_to(directory))
+                info = tar.gettarinfo(str(path), arcname=f"{prefix}/{rel}" if prefix else rel)
                 info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
                 if info.isfile():
                     with open(path, "rb") as fh:
@@ -380,27 +381,34 @@ def pack_dir(directory: Path) -> tuple[str, bytes]:
     return result
 
 
-def needs_working_dir(cls: type) -> Path | None:
-    """The directory to ship for an importable class defined outside the installed
-    packages (a module beside the script), else None."""
-    if cls.__module__ == "__main__":
+INSTALLED_TOPS = frozenset({"runtime", "actors", "transport", "zk", "console"})
+"""pydcos' own packages: every worker imports them from its installation."""
+
+
+def needs_working_dir(cls: type) -> tuple[Path, str] | None:
+    """(directory, name in the tarball) to ship so the worker can import ``cls``: the
+    script's directory for a top-level module beside it (Ray's working_dir), the
+    top-level package's directory for a package; None for ``__main__`` classes (they
+    travel by value) and for installed code (site-packages, the stdlib, pydcos)."""
+    if cls.__module__ == "__main__" or "<locals>" in cls.__qualname__:
+        return None
+    top = cls.__module__.split(".")[0]
+    if top in INSTALLED_TOPS:
         return None
     module = sys.modules.get(cls.__module__)
     file = getattr(module, "__file__", None)
     if not file:
         return None
     path = Path(file).resolve()
-    here = Path(__file__).resolve().parents[1]  # the pydcos checkout / install root
-    for prefix in {sys.prefix, sys.base_prefix, str(here)}:
+    for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix}:
         if str(path).startswith(str(Path(prefix).resolve()) + os.sep):
             return None
-    top = cls.__module__.split(".")[0]
-    depth = cls.__module__.count(".") + (1 if path.name == "__init__.py" else 0)
-    root = path.parent
-    for _ in range(depth):
-        root = root.parent
-    del top
-    return root
+    if "." not in cls.__module__ and path.name != "__init__.py":
+        return path.parent, ""
+    package = path.parent
+    for _ in range(cls.__module__.count(".") - (0 if path.name == "__init__.py" else 1)):
+        package = package.parent
+    return package, top
 
 
 # -- futures --------------------------------------------------------------------------
@@ -856,10 +864,27 @@ class ActorsMixin:
         return self.actor(FRAMEWORK_ACTOR, timeout)
 
     def framework_ask(self, message: Any, timeout: float = 10.0) -> Any:
-        try:
-            return self._framework_ref(timeout).ask(message, timeout=timeout)
-        except (RemoteError, ActorNotFound) as exc:
-            raise _framework_error(exc, type(message).__name__) from None
+        """Ask the placing framework on the leader. While the leader has no framework
+        actor yet (just elected, services starting) the ask never reached anyone: it
+        is retried until ``timeout``, so a script started right after ``cluster up``
+        works."""
+        deadline = real_now() + timeout
+        while True:
+            try:
+                left = max(0.5, deadline - real_now())
+                return self._framework_ref(left).ask(message, timeout=left)
+            except ActorNotFound as exc:
+                # The transport's UnknownTarget (no framework actor on that node), not
+                # the framework's own "no such actor" answer.
+                missing = f"no actor named {FRAMEWORK_ACTOR!r}" in str(exc)
+                if missing and real_now() + 0.1 < deadline:
+                    time.sleep(0.1)
+                    continue
+                if missing:
+                    raise _framework_error(exc, type(message).__name__) from None
+                raise
+            except RemoteError as exc:
+                raise _framework_error(exc, type(message).__name__) from None
 
     def watch(self, handle: ActorHandle) -> None:
         self._actors_init()
@@ -923,9 +948,9 @@ class ActorsMixin:
         class_name, blob = class_payload(rc.cls)
         args_blob = dumps_call(args, kwargs, f"{rc.__name__}.__init__")
         wd_sha, python_path = "", []
-        directory = Path(working_dir) if working_dir is not None else needs_working_dir(rc.cls)
-        if directory is not None:
-            wd_sha = self._upload_dir(directory)
+        ship = (Path(working_dir), "") if working_dir is not None else needs_working_dir(rc.cls)
+        if ship is not None:
+            wd_sha = self._upload_dir(*ship)
             python_path = ["."]
         spec = ActorSpec(
             class_name=class_name,
@@ -954,10 +979,10 @@ class ActorsMixin:
             placement_timeout=placement_timeout,
         )
 
-    def _upload_dir(self, directory: Path) -> str:
+    def _upload_dir(self, directory: Path, prefix: str = "") -> str:
         if not directory.is_dir():
             raise ValueError(f"working_dir: {directory} is not a directory")
-        sha, data = pack_dir(directory)
+        sha, data = pack_dir(directory, prefix)
         uploaded: set[str] = self.__dict__.setdefault("_uploaded_dirs", set())
         if sha not in uploaded:
             self.framework_ask(PutWorkingDir(sha, data), timeout=30.0)

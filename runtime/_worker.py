@@ -182,7 +182,7 @@ class ActorHost:
                 self._queue.put((message, reply))
             return
         if reply is not None:
-            reply.set_exception(UnknownMessage(f"actor host: unexpected {t.__name__}"))
+            reply.set_exception(UnknownMessage("actor host", message))
 
     def _serve(self) -> None:
         get = self._queue.get
@@ -336,7 +336,7 @@ class Worker(ActorsMixin):
                     log.info("stop: %s", message.reason)
                     worker.stop(0)
                 else:
-                    raise UnknownMessage(f"worker: unexpected {type(message).__name__}")
+                    raise UnknownMessage("worker", message)
                 return None
 
         self.node.spawn(Control, name=CONTROL_ACTOR)
@@ -500,10 +500,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     args = parse_args(argv)
-    try:
-        import prctl  # type: ignore[import-not-found]  # noqa: F401
-    except ImportError:
-        pass
+    import cloudpickle  # noqa: F401  (classes from __main__ need it: load it while idle)
+
     worker = Worker(args)
     try:
         worker.start()

@@ -13,6 +13,7 @@ import itertools
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -90,7 +91,8 @@ class MiniFramework(Actor):
             str(a.info.incarnation),
             "--insecure-dev",
         ]
-        a.proc = subprocess.Popen(argv, preexec_fn=_die_with_parent)  # noqa: PLW1509
+        sandbox = tempfile.mkdtemp(prefix=f"mini-{a.info.actor_id}-")
+        a.proc = subprocess.Popen(argv, cwd=sandbox, preexec_fn=_die_with_parent)
         proc = a.proc
         threading.Thread(target=self._reap, args=(a, proc), daemon=True).start()
 
@@ -100,7 +102,7 @@ class MiniFramework(Actor):
 
     # -- messages ------------------------------------------------------------------------
 
-    def receive(self, m: Any) -> Any:  # noqa: C901, PLR0911, PLR0912
+    def receive(self, m: Any) -> Any:
         t = type(m)
         if t is SpawnActor:
             for a in self.actors.values():

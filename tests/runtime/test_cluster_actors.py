@@ -164,7 +164,7 @@ def test_remote_options_and_misuse() -> None:
     assert rc.options(mem=256).options_["mem"] == 256 and rc.options_["mem"] == 128
     with pytest.raises(TypeError, match="unknown option"):
         rc.options(gpus=1)
-    with pytest.raises(TypeError, match="cluster.spawn"):
+    with pytest.raises(TypeError, match=r"cluster\.spawn"):
         rc(1)
     assert remote(Plain).options_["max_restarts"] == 3
     with pytest.raises(TypeError, match="classes"):
@@ -215,7 +215,7 @@ def test_records_round_trip_and_decode_strictly() -> None:
 def test_missing_method_fails_at_once_without_a_round_trip() -> None:
     ctx = FakeContext()
     h = ActorHandle(info(), ctx)  # type: ignore[arg-type]
-    with pytest.raises(AttributeError, match="no method 'nope'.*incr"):
+    with pytest.raises(AttributeError, match=r"no method 'nope'.*incr"):
         h.nope  # noqa: B018
     assert ctx.asked == [] and ctx.node.refs == {}
 
@@ -277,7 +277,9 @@ def test_an_oom_kill_says_so() -> None:
     h._apply(info("RESTARTING", 1, reason="REASON_CONTAINER_LIMITATION_MEMORY", message="oom"))
     with pytest.raises(ActorRestarting, match=r"out of memory.*128 MB"):
         fut.result(1)
-    assert "out of memory" in end_message(info("FAILED", reason="REASON_CONTAINER_LIMITATION_MEMORY"))
+    assert "out of memory" in end_message(
+        info("FAILED", reason="REASON_CONTAINER_LIMITATION_MEMORY")
+    )
 
 
 def test_transport_loss_marks_the_handle_restarting() -> None:
