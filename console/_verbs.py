@@ -219,11 +219,14 @@ def app_show(c: ClusterClient, out: Out, app_id: str) -> int:
     app = doc.get("app", doc)
     waiting = explain_waiting(c, str(app.get("id", app_id)))
     names = app_networking(c, app)
+    volumes = app_volumes(c, app)
     if out.as_json:
-        out.json({**app, "waiting": waiting, "networking": names})
+        out.json({**app, "waiting": waiting, "networking": names, "volumes": volumes})
         return 0
     out.json(app)
     for line in networking_lines(names):
+        out.line(line)
+    for line in volume_lines(volumes):
         out.line(line)
     if waiting is not None:
         shown = render_waiting(waiting)
@@ -231,6 +234,53 @@ def app_show(c: ClusterClient, out: Out, app_id: str) -> int:
             out.line(line)
         out.table(shown.columns, shown.rows, "Agents")
     return 0
+
+
+def app_volumes(c: ClusterClient, app: dict[str, Any]) -> list[dict[str, Any]]:
+    """The app's volumes: host paths as defined; each persistent volume with the agents
+    and persistence ids its tasks hold (Marathon's ``localVolumes``)."""
+    container = app.get("container") or {}
+    defined = [v for v in container.get("volumes") or [] if isinstance(v, dict)]
+    if not defined:
+        return []
+    held: dict[str, list[dict[str, str]]] = {}
+    if any("persistent" in v for v in defined):
+        with contextlib.suppress(ClientError):
+            tasks = marathon(c, "GET", f"/v2/apps/{str(app.get('id', '')).strip('/')}/tasks")
+            for t in tasks.get("tasks", []):
+                for lv in t.get("localVolumes") or []:
+                    held.setdefault(lv.get("containerPath", ""), []).append(
+                        {
+                            "agent": t.get("slaveId", ""),
+                            "persistenceId": lv.get("persistenceId", ""),
+                        }
+                    )
+    out = []
+    for v in defined:
+        row = {"containerPath": v.get("containerPath"), "mode": v.get("mode", "RW")}
+        if "persistent" in v:
+            p = v["persistent"] or {}
+            row.update(persistent=True, sizeMiB=p.get("size"), type=p.get("type", "root"))
+            row["held"] = held.get(str(v.get("containerPath")), [])
+        else:
+            row.update(persistent=False, hostPath=v.get("hostPath"))
+        out.append(row)
+    return out
+
+
+def volume_lines(volumes: list[dict[str, Any]]) -> list[str]:
+    """One line per volume (and per agent holding a persistent one)."""
+    lines = []
+    for v in volumes:
+        if not v.get("persistent"):
+            lines.append(f"volume: {v['hostPath']} -> {v['containerPath']} ({v['mode']})")
+            continue
+        head = f"volume: {v['containerPath']} persistent {v['sizeMiB']} MiB ({v['mode']})"
+        if not v["held"]:
+            lines.append(f"{head}, not created yet")
+        for h in v["held"]:
+            lines.append(f"{head} on agent {h['agent']}: {h['persistenceId']}")
+    return lines
 
 
 def explain_waiting(c: ClusterClient, app_id: str) -> dict[str, Any] | None:

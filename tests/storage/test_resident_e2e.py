@@ -181,6 +181,17 @@ def test_a_resident_app_keeps_its_data_across_kills_agent_restarts_and_is_wiped_
     start = wait_for(lambda: stdout.exists() and stdout.read_text().split(), 20, "its stdout")
     assert start[0] == "start" and int(start[1]) >= seen, start
 
+    # The CLI shows the volume and where it lives.
+    shown = cluster.cli("marathon", "app", "show", "/db")
+    assert shown.returncode == 0, shown.stderr
+    line = (
+        f"volume: data persistent 16 MiB (RW) on agent {first['slaveId']}: {local['persistenceId']}"
+    )
+    assert line in shown.stdout, shown.stdout
+    shown = cluster.cli("marathon", "app", "show", "/db", "--json")
+    (vol,) = json.loads(shown.stdout)["volumes"]
+    assert vol["held"] == [{"agent": first["slaveId"], "persistenceId": local["persistenceId"]}]
+
     # The agent SIGKILLed; with smaller --resources it refuses; as before it recovers.
     os.kill(agent["pid"], signal.SIGKILL)
     wait_for(lambda: not pid_alive(agent["pid"]), 10, "the agent gone")
