@@ -32,7 +32,7 @@ from ._messages import (
 )
 from ._paths import ROOT
 from ._plan import DeploymentAction, RestartApplication, StopApplication, plan_deployment
-from ._resident import has_work
+from ._resident import has_work, resident_change_problems
 from ._state import Answer, Deferred, MarathonState, Refused, Run, log
 from ._store import keep_versions
 from ._upgrade import (
@@ -335,6 +335,9 @@ class Deployments(MarathonState):
         vip_problems = vip_conflict_problems(
             new_apps, [i for i, a in new_apps.items() if self.apps.get(i) != a]
         )
+        for i, a in new_apps.items():  # what a resident app reserved cannot change
+            if i in self.apps and self.apps[i] != a:
+                vip_problems.extend(resident_change_problems(self.apps[i], a))
         if vip_problems:  # a 422 before any lock or store
             raise ValidationFailed(vip_problems)
         plan = plan_deployment(

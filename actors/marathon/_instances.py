@@ -135,7 +135,7 @@ class Instance:
                 "version": self.version,
                 "healthCheckResults": [],
                 "localVolumes": [dict(v) for v in self.local_volumes],
-                "role": "*",
+                "role": "marathon" if self.local_volumes else "*",  # its reservation's
             }
             if has_checks and self.healthy is not None:
                 out["healthCheckResults"] = [self.health_json()]

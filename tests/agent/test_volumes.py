@@ -137,3 +137,33 @@ def test_a_task_killed_for_its_disk_ends_failed_with_the_limitation_reason() -> 
     state, reason, message = translate(agent, "TASK_KILLED", None, "killed", "t1")
     assert (state, reason) == ("TASK_FAILED", "REASON_CONTAINER_LIMITATION_DISK")
     assert "exceeds" in message and agent.disk_limited == {}
+
+
+def test_the_usage_check_reports_and_kills_only_when_enforced(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from actors.agent._volumes import check_usage
+
+    res = _volume("v1", mb=0.25)
+    book = VolumeBook(tmp_path)
+    book.apply(Checkpointed(res))
+    (volume_path(tmp_path, "marathon", "v1") / "big").write_bytes(os.urandom(400_000))
+    kills: list[str] = []
+    runner = SimpleNamespace(kill=lambda tid, grace, report: kills.append(tid))
+    task = SimpleNamespace(state="TASK_RUNNING", info=_task(res + Resources.parse("cpus:0.1")))
+    agent = SimpleNamespace(
+        volume_book=book,
+        tasks={"t1": task},
+        disk_limited={},
+        enforce_disk_quota=False,
+        runner=runner,
+        _report_fn=None,
+    )
+    ((tid, spec, used),) = check_usage(agent)
+    assert (tid, spec.persistence_id) == ("t1", "v1") and used >= 400_000
+    assert kills == [] and agent.disk_limited == {}  # reported only
+    agent.enforce_disk_quota = True
+    check_usage(agent)
+    assert kills == ["t1"] and "exceeds its size" in agent.disk_limited["t1"]
+    check_usage(agent)
+    assert kills == ["t1"]  # killed once

@@ -41,8 +41,15 @@ class Master:
 
     def offer(self) -> p.Offer:
         self.n += 1
-        return p.Offer(f"{self.host}-o{self.n}", FID, f"id-{self.host}", self.host,
-                       self.free.to_dict(), {}, ip="")
+        return p.Offer(
+            f"{self.host}-o{self.n}",
+            FID,
+            f"id-{self.host}",
+            self.host,
+            self.free.to_dict(),
+            {},
+            ip="",
+        )
 
     def apply(self, op: p.Operation) -> None:
         res = Resources.from_dict(op.resources)
@@ -112,9 +119,10 @@ def test_a_failed_instance_relaunches_on_the_same_agent_only() -> None:
     assert not launched(effects) and not of(Operate, effects)
     (again,) = launched(sim.offers(m.offer()))
     assert again.agent_id == "id-agent1" and again.task_id != task.task_id
-    assert Resources.from_dict(again.resources).volumes() == Resources.from_dict(
-        task.resources
-    ).volumes()
+    assert (
+        Resources.from_dict(again.resources).volumes()
+        == Resources.from_dict(task.resources).volumes()
+    )
 
 
 def test_scale_down_keeps_the_reservation_and_scale_up_reuses_it() -> None:
@@ -129,9 +137,10 @@ def test_scale_down_keeps_the_reservation_and_scale_up_reuses_it() -> None:
     assert len(sim.core.resident.by_id) == 1
     sim.request("put_app", "/db", {"instances": 1}, partial=True)
     (again,) = launched(sim.offers(m.offer()))
-    assert Resources.from_dict(again.resources).volumes() == Resources.from_dict(
-        task.resources
-    ).volumes()
+    assert (
+        Resources.from_dict(again.resources).volumes()
+        == Resources.from_dict(task.resources).volumes()
+    )
 
 
 def test_delete_destroys_and_unreserves_and_offers_are_whole_again() -> None:
@@ -189,15 +198,27 @@ def test_labelled_resources_nobody_claims_are_wiped() -> None:
         ({"containerPath": "..", "mode": "RW", "persistent": {"size": 1}}, {}, "containerPath"),
         ({"containerPath": "d", "mode": "RW", "persistent": {}}, {}, "persistent/size"),
         ({"containerPath": "d", "mode": "RO", "persistent": {"size": 1}}, {}, "mode"),
-        ({"containerPath": "d", "mode": "RW", "persistent": {"size": 1, "type": "mount"}}, {},
-         "persistent/type"),
-        ({"containerPath": "d", "mode": "RW", "hostPath": "x", "persistent": {"size": 1}}, {},
-         "hostPath"),
+        (
+            {"containerPath": "d", "mode": "RW", "persistent": {"size": 1, "type": "mount"}},
+            {},
+            "persistent/type",
+        ),
+        (
+            {"containerPath": "d", "mode": "RW", "hostPath": "x", "persistent": {"size": 1}},
+            {},
+            "hostPath",
+        ),
         (VOLUME, {"upgradeStrategy": {"minimumHealthCapacity": 1}}, "minimumHealthCapacity"),
-        (VOLUME, {"upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 1}},
-         "maximumOverCapacity"),
-        (VOLUME, {"unreachableStrategy": {"inactiveAfterSeconds": 1, "expungeAfterSeconds": 2}},
-         "unreachableStrategy"),
+        (
+            VOLUME,
+            {"upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 1}},
+            "maximumOverCapacity",
+        ),
+        (
+            VOLUME,
+            {"unreachableStrategy": {"inactiveAfterSeconds": 1, "expungeAfterSeconds": 2}},
+            "unreachableStrategy",
+        ),
     ],
 )
 def test_bad_resident_definitions_are_refused_naming_the_field(
@@ -219,7 +240,31 @@ def test_resident_defaults_and_shape() -> None:
     assert doc["upgradeStrategy"] == {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0.0}
     assert doc["unreachableStrategy"] == "disabled"
     assert doc["container"]["volumes"] == [
-        {"containerPath": "data", "mode": "RW",
-         "persistent": {"type": "root", "size": 64, "constraints": []}}
+        {
+            "containerPath": "data",
+            "mode": "RW",
+            "persistent": {"type": "root", "size": 64, "constraints": []},
+        }
     ]
     assert AppDefinition.from_json(doc) == a
+
+
+def test_what_a_resident_app_reserved_cannot_change() -> None:
+    sim = Sim()
+    sim.api("create_app", body=resident())
+    reply = sim.api("put_app", "/db", {"mem": 128}, partial=True)
+    assert reply.status == 422 and "/mem" in str(reply.body)
+    other = {"containerPath": "logs", "mode": "RW", "persistent": {"size": 8}}
+    container = {"type": "MESOS", "volumes": [VOLUME, other]}
+    reply = sim.api("put_app", "/db", {"container": container}, partial=True)
+    assert reply.status == 422 and "/container/volumes" in str(reply.body)
+    assert sim.api("put_app", "/db", {"instances": 3}, partial=True, force=True).status == 200
+    assert sim.core.apps["/db"].mem == 64
+
+
+def test_jobs_refuse_persistent_volumes_naming_the_field() -> None:
+    from actors.metronome._job import JobSpec
+
+    run = {"cmd": "x", "cpus": 0.1, "mem": 32, "disk": 0, "volumes": [VOLUME]}
+    with pytest.raises(Exception, match="/run/volumes/0/persistent"):
+        JobSpec.from_json({"id": "j", "run": run})
