@@ -59,7 +59,7 @@ def resident_app(app_id: str = "/db") -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     state = tmp_path_factory.mktemp("resident-cluster")
-    args = ("--insecure-dev", "--no-docker", "--masters", "1", "--agents", "2")
+    args = ("--insecure-dev", "--no-docker", "--masters", "2", "--agents", "2")
     up = pydcos("cluster", "up", *args, "--state-dir", str(state))
     c = LocalCluster(state, up)
     pids: list[int] = []
@@ -94,10 +94,23 @@ def http(cluster: LocalCluster, method: str, path: str, body: Any = None) -> tup
 
 
 def _master_url(cluster: LocalCluster) -> str:
-    for line in cluster.up.stdout.splitlines():
-        if line.startswith("Marathon"):
-            return line.split()[1].split("/marathon")[0]
-    raise AssertionError(f"no Marathon URL in: {cluster.up.stdout}")
+    """The leading master's URL (the one whose Marathon names itself leader)."""
+
+    def leading() -> str | None:
+        for p in cluster.record()["processes"]:
+            url = p.get("http_url") or ""
+            if p["kind"] != "master" or not url or not pid_alive(p["pid"]):
+                continue
+            try:
+                with urllib.request.urlopen(url + "/marathon/v2/leader", timeout=2) as r:
+                    if json.loads(r.read())["leader"] == url.split("://", 1)[1]:
+                        return str(url)
+            except (OSError, ValueError, KeyError):
+                continue
+        return None
+
+    url: str = wait_for(leading, 30, "a leading master serving Marathon")
+    return url
 
 
 def tasks(cluster: LocalCluster) -> list[dict[str, Any]]:
@@ -213,6 +226,19 @@ def test_a_resident_app_keeps_its_data_across_kills_agent_restarts_and_is_wiped_
     before = counter(volume)
     wait_for(lambda: counter(volume) > before, 20, "the counter still growing")
     assert running(cluster)["id"] == second["id"]  # type: ignore[index]
+
+    # The leading master SIGKILLed: the new leader's Marathon knows the reservation and
+    # relaunches a killed task on it again.
+    leader = _master_url(cluster)
+    (lead,) = [p for p in cluster.record()["processes"] if p.get("http_url") == leader]
+    os.kill(lead["pid"], signal.SIGKILL)
+    wait_for(lambda: _master_url(cluster) != leader, 30, "a new leader")
+    wait_for(lambda: running(cluster), 30, "the task adopted by the new leader")
+    seen = counter(volume)
+    os.kill(task_pid(work, second["id"]), signal.SIGKILL)
+    third = wait_for(lambda: running(cluster, second["id"]), 30, "relaunched after failover")
+    assert third["slaveId"] == first["slaveId"] and third["localVolumes"] == first["localVolumes"]
+    wait_for(lambda: counter(volume) > seen, 20, "the counter going on from where it was")
 
     # Delete: the volume is destroyed, the reservation is gone, resources unreserved.
     status, _ = http(cluster, "DELETE", "/marathon/v2/apps/db")
