@@ -26,9 +26,16 @@ JOB_ID = "demo-tick"
 
 
 def renamed(src: Path, new_id: str, into: Path) -> Path:
-    """A copy of the example ``src`` with id ``new_id``, in ``into``."""
+    """A copy of the example ``src`` with id ``new_id``, in ``into``; a named VIP label
+    (``VIP_0: "/web:80"``) is renamed too, so the demo's app and the README tour's do not
+    share one VIP."""
     doc = json.loads(src.read_text())
     doc["id"] = new_id
+    for port in doc.get("portDefinitions", []):
+        labels = port.get("labels", {})
+        for key, value in labels.items():
+            if key.startswith("VIP_") and value.startswith("/"):
+                labels[key] = new_id + value[value.rindex(":") :]
     out = into / src.name
     out.write_text(json.dumps(doc, indent=2))
     return out

@@ -13,7 +13,8 @@ user sees.
 
 The commands are parsed from README.md itself, so the two cannot drift. A command that
 is not ``pydcos ...`` must be in ``EQUIVALENTS`` (run here in an equivalent way) or in
-``SKIPPED``; anything else fails the test.
+``SKIPPED``; anything else fails the test. A ``pydcos`` command may end in ``| tail -N``
+(its last N lines are compared).
 
 Regenerate the tour's outputs after a change to what the commands print:
 ``PYDCOS_UPDATE_README=1 pytest tests/console/test_readme_tour.py`` rewrites each
@@ -26,10 +27,12 @@ from __future__ import annotations
 import collections
 import contextlib
 import difflib
+import functools
 import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -50,8 +53,10 @@ TOUR_HEADING = "## A tour of the CLI"
 SHOWN_HOME = "/root/.pydcos"
 """How the state dir's parent appears in README.md (``make demo`` as root)."""
 
-READ_ONLY = re.compile(r"\b(list|status|history|show|ask)\b")
+READ_ONLY = re.compile(r"\b(list|status|history|show|ask|dns|vips|log)\b|^dig ")
 """Commands that change nothing: re-run until they match (state settles)."""
+TAIL = re.compile(r"(?P<command>.+?)\s*\|\s*tail -(?P<lines>\d+)")
+"""``pydcos ... | tail -N``: the command, and how many of its last lines the README shows."""
 SETTLE_TIMEOUT = 60.0
 
 SKIPPED: set[str] = set()
@@ -117,7 +122,10 @@ RULES: list[tuple[str, str]] = [
     (r"^<uuid> step \d+/\d+: .*$", ""),  # deployment watch progress (timing decides it)
     (r"\b[0-9a-f]{8,}\b", "<hex>"),  # task ids, short deployment ids, framework ids
     (r"-S\d+\b", "-S<n>"),  # agent ids
+    (r"<hex>-\d{4}\b", "<hex>-<n>"),  # framework ids: the order frameworks registered in
+    (r"\b127\.(?!0\.0\.1\b)\d{1,3}\.\d{1,3}\.\d{1,3}\b", "<vip-ip>"),  # hashed from the salt
     (r"\b(127\.0\.0\.1|localhost):\d+", r"\1:<port>"),
+    (r"(\s-p )\d+\b", r"\1<port>"),  # dig -p PORT (cluster up's DNS hint)
     (r"^(zk|master-\d+|agent-\d+)(\s+)\d+\b", r"\1\2<pid>"),
     (r"\bmaster-\d+\b", "master-<n>"),  # which master leads is up to the election
     (r"\b\d+(?:\.\d+)?(\s?)(s|ms)\b", r"<t>\1\2"),  # durations
@@ -165,6 +173,9 @@ class Tour:
         return self.home / "cluster"
 
     def run(self, command: str) -> list[str]:
+        tail = TAIL.fullmatch(command)
+        if tail:
+            return self.run(tail["command"])[-int(tail["lines"]) :]
         argv = shlex.split(command)
         assert argv[0] == "pydcos", f"not a pydcos command: {command!r}"
         r = subprocess.run(
@@ -196,8 +207,41 @@ def kill_leading_master(tour: Tour) -> list[str]:
     return []
 
 
+def dns_address(tour: Tour) -> tuple[str, int]:
+    """The first live master's DNS server (``cluster up``'s DNS line), from its argv."""
+    rec = json.loads((tour.state_dir / "cluster.json").read_text())
+    for proc in rec["processes"]:
+        argv = proc["argv"]
+        if proc["kind"] == "master" and "--dns-port" in argv and pid_alive(proc["pid"]):
+            host = argv[argv.index("--dns-host") + 1] if "--dns-host" in argv else "127.0.0.1"
+            return host, int(argv[argv.index("--dns-port") + 1])
+    raise AssertionError(f"no live master with a DNS port in {tour.state_dir}")
+
+
+def dig_short(name: str, tour: Tour) -> list[str]:
+    """``dig +short -p <dns port> @127.0.0.1 NAME`` with the real port: dig itself when
+    installed (``make`` installs bind9-dnsutils), else dnspython's answer, printed alike."""
+    host, port = dns_address(tour)
+    if shutil.which("dig"):
+        argv = ["dig", "+short", "+time=2", "+tries=1", "-p", str(port), f"@{host}", name]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        return [x.rstrip() for x in r.stdout.splitlines()]
+    import dns.exception
+    import dns.message
+    import dns.query
+
+    try:
+        reply = dns.query.udp(dns.message.make_query(name, "A"), host, port=port, timeout=2)
+    except dns.exception.Timeout:
+        return []
+    return [item.to_text() for rrset in reply.answer for item in rrset]
+
+
 EQUIVALENTS: dict[str, Callable[[Tour], list[str]]] = {
     "kill -9 <pid of the leading master>": kill_leading_master,
+    "dig +short -p <dns port> @127.0.0.1 web.marathon.l4lb.thisdcos.directory": (
+        functools.partial(dig_short, "web.marathon.l4lb.thisdcos.directory")
+    ),
 }
 
 
@@ -244,6 +288,21 @@ def test_normalise_hides_what_varies_and_keeps_what_matters() -> None:
     assert normalise(a) == normalise(b)
     assert normalise(["/web 32 0.10 2/2 0 2"]) != normalise(["/web 32 0.10 1/2 0 2"])
     assert normalise(["created job tick"]) != normalise(["created job tock"])
+    vip = "web.marathon.l4lb.thisdcos.directory:80 -> 127.189.231.133:80 (2 backends)"
+    assert normalise([vip]) == normalise([vip.replace("127.189.231.133", "127.140.2.8")])
+    assert normalise(["web.marathon.mesos. A 5 127.0.0.1"]) != normalise(
+        ["web.marathon.mesos. A 5 127.140.2.8"]
+    )
+    assert normalise(["metronome master-1 True 0 3d949f1e91a5-0002"]) == normalise(
+        ["metronome master-2 True 0 90dcc32daad0-0004"]
+    )
+    hint = "DNS 127.0.0.1:51905, 127.0.0.1:42791  (dig -p 51905 @127.0.0.1 leader.mesos)"
+    assert normalise([hint]) == normalise([hint.replace("51905", "40001")])
+
+
+def test_a_pipe_to_tail_keeps_the_last_lines(tmp_path: Path) -> None:
+    tour = Tour(tmp_path, dict(os.environ, PYTHONPATH=str(REPO)))
+    assert tour.run("pydcos --help | tail -1") == tour.run("pydcos --help")[-1:]
 
 
 def test_readme_tour_prints_what_the_readme_shows(tour: Tour) -> None:
@@ -266,7 +325,7 @@ def test_readme_tour_prints_what_the_readme_shows(tour: Tour) -> None:
             return special(tour) if special is not None else tour.run(step.command)
 
         got = once()
-        if normalise(got, hosts) != want and READ_ONLY.search(step.command) and not special:
+        if normalise(got, hosts) != want and READ_ONLY.search(step.command):
             # A read-only command is re-run until it prints what the README shows; at the
             # deadline the diff below shows what its last run printed.
             runs = [got]
@@ -337,8 +396,9 @@ def test_rewrite_touches_only_the_outputs() -> None:
     assert new.replace("<printed by the test>", "\n".join(steps[0].expected), 1) == text
 
 
-def test_the_demo_leaves_the_tours_ids_free() -> None:
-    """`make demo` then the tour: the tour's `app add`/`job add` must not collide."""
+def test_the_demo_leaves_the_tours_ids_free(tmp_path: Path) -> None:
+    """`make demo` then the tour: the tour's `app add`/`job add` (and /web's VIP) must not
+    collide."""
     sys.path.insert(0, str(REPO / "examples"))
     try:
         import demo_setup
@@ -352,3 +412,12 @@ def test_the_demo_leaves_the_tours_ids_free() -> None:
     assert {"web", "tick"} <= added
     assert demo_setup.APP_ID.strip("/") not in added
     assert demo_setup.JOB_ID not in added
+    web = REPO / "examples" / "apps" / "web.json"
+    demo_web = json.loads(demo_setup.renamed(web, demo_setup.APP_ID, tmp_path).read_text())
+    vips = [
+        value
+        for port in demo_web["portDefinitions"]
+        for key, value in port.get("labels", {}).items()
+        if key.startswith("VIP_")
+    ]
+    assert vips == [demo_setup.APP_ID + ":80"]  # not the tour's /web:80
