@@ -433,13 +433,16 @@ class Resources:
     must survive a buggy report. Values compare and hash by content.
     """
 
-    __slots__ = ("_hash", "_ranges", "_scalars", "_sets", "_totals")
+    __slots__ = ("_cache", "_hash", "_ranges", "_scalars", "_sets", "_totals")
 
     _scalars: dict[Key, int]
     _ranges: dict[Key, Ranges]
     _sets: dict[Key, frozenset[str]]
     _hash: int | None
     _totals: dict[str, int] | None
+    _cache: dict[Any, Any] | None
+    """Derived bags (per-role views, differences), memoized: a bag is immutable and an
+    agent's total lives across allocation cycles, so the allocator computes them once."""
 
     def __init__(self) -> None:
         """Create an empty bag; use the ``parse``/``from_*`` constructors for content."""
@@ -448,6 +451,7 @@ class Resources:
         self._sets = {}
         self._hash = None
         self._totals = None
+        self._cache = None
 
     @classmethod
     def _make(
@@ -463,6 +467,7 @@ class Resources:
         r._sets = sets if sets is not None else {}
         r._hash = None
         r._totals = None
+        r._cache = None
         return r
 
     # ------------------------------------------------------------------ constructors
@@ -606,6 +611,11 @@ class Resources:
             return self
         return self._subtract(other)
 
+    def _memo(self) -> dict[Any, Any]:
+        if self._cache is None:
+            self._cache = {}
+        return self._cache
+
     def _subtract(self, other: Resources) -> Resources:
         scalars = dict(self._scalars)
         for k, v in other._scalars.items():
@@ -671,7 +681,13 @@ class Resources:
 
     def unreserved(self) -> Resources:
         """The part any role may be offered."""
-        return self.for_role(UNRESERVED)
+        if not self.has_reservations():
+            return self
+        cache = self._memo()
+        out = cache.get("*")
+        if out is None:
+            out = cache["*"] = self.for_role(UNRESERVED)
+        return out  # type: ignore[no-any-return]
 
     def reserved(self) -> Resources:
         """Everything reserved for some role (statically or dynamically)."""
@@ -685,7 +701,11 @@ class Resources:
         """What Mesos may offer a framework in ``role``: unreserved plus role's reservations."""
         if not self.has_reservations():
             return self
-        return self.filter_roles((UNRESERVED, role))
+        cache = self._memo()
+        out = cache.get(("to", role))
+        if out is None:
+            out = cache[("to", role)] = self.filter_roles((UNRESERVED, role))
+        return out  # type: ignore[no-any-return]
 
     def reserve(self, role: str) -> Resources:
         """The same quantities statically reserved for ``role`` (``"*"`` unreserves);
