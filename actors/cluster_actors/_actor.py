@@ -159,7 +159,9 @@ class ClusterActorsActor(Actor):
         """Actor id -> the spec its workers build (class and args blobs)."""
         self._replies: dict[str, c.Reply] = {}
         self._watched: dict[ActorRef, str] = {}
-        self._owners: set[str] = set()
+        """Monitored ref -> its node address."""
+        self._nodes: dict[str, set[str]] = {}
+        """Monitored node -> the owner/watcher addresses on it."""
         self._requests = itertools.count(1)
         self._dirty = True
 
@@ -243,11 +245,11 @@ class ClusterActorsActor(Actor):
             self._step(c.Tick())
             return None
         if t is Down:
-            owner = self._watched.pop(m.ref, None)
-            if owner is not None:
-                self._owners.discard(owner)
-                log.info("cluster actors: owner %s went away", owner)
-                self._step(c.OwnerDown(owner))
+            node = self._watched.pop(m.ref, None)
+            if node is not None:
+                log.info("cluster actors: node %s went away (%s)", node, m.reason)
+                for address in sorted(self._nodes.pop(node, ())):
+                    self._step(c.OwnerDown(address))
             return None
         if t is runtime.SpawnActor:
             return self._spawn(m)
@@ -275,23 +277,22 @@ class ClusterActorsActor(Actor):
             log.warning("cluster actors: worker of %s failed: %s", m.actor_id, m.message)
             self._step(c.WorkerFailed(m.actor_id, m.incarnation, m.message, m.permanent))
             return None
-        name = t.__name__
-        if name == "OwnerGone":
+        if t is runtime.OwnerGone:
             self._step(c.OwnerDown(m.owner))
             return None
-        if name == "SaveCheckpoint":
+        if t is runtime.SaveCheckpoint:
             return self._checkpoint(m)
-        if name == "PutWorkingDir":
+        if t is runtime.PutWorkingDir:
             assert self.store is not None
             self.store.put_code(m.sha256, m.data)
             return m.sha256
-        if name == "GetWorkingDir":
+        if t is runtime.GetWorkingDir:
             assert self.store is not None
             data = self.store.code(m.sha256)
             if data is None:
                 raise ValueError(f"working_dir {m.sha256!r:.70} is not stored on this cluster")
             return data
-        if name == "Supervise":
+        if t is runtime.Supervise:
             return self._supervise(m)
         if m == "view":
             return list(self.board.actors)
@@ -395,14 +396,24 @@ class ClusterActorsActor(Actor):
         ref.tell(message)
 
     def _watch(self, address: str) -> None:
-        """Monitor the node of ``address`` (an owner or watcher): its loss -> OwnerDown."""
-        if address in self._owners or not address:
+        """Monitor the node of ``address`` (an owner's node address or a watcher's actor
+        address): when that node goes down every address recorded for it gets OwnerDown
+        (owned actors stop, watchers are dropped). Monitors follow nodes, not actors."""
+        if not address:
             return
-        target = address if address.count("/") > 2 else f"{address}/actor-events"
+        try:
+            node, _ = runtime.split_address(address)
+            target = address
+        except ValueError:
+            node, target = address, f"{address}/actor-events"
+        known = self._nodes.get(node)
+        if known is not None:
+            known.add(address)
+            return
         try:
             ref = self._resolve(target) if self._resolve else self.node.ref(target)
-            self._watched[ref] = address
-            self._owners.add(address)
+            self._nodes[node] = {address}
+            self._watched[ref] = node
             self.monitor(ref)
         except Exception as exc:
             log.warning("cluster actors: cannot watch %s: %s", address, exc)
@@ -516,7 +527,7 @@ class ClusterActorsActor(Actor):
             self.store.save_checkpoint(m.actor_id, m.incarnation, m.seq, bytes(m.data))
         self._apply(effects)
         self._reply(rid)
-        return runtime.CheckpointSaved(m.actor_id, m.seq, len(m.data))  # type: ignore[attr-defined]
+        return runtime.CheckpointSaved(m.actor_id, m.seq, len(m.data))
 
     def _supervise(self, m: Any) -> Any:
         assert self.core is not None and self.store is not None
@@ -547,7 +558,7 @@ class ClusterActorsActor(Actor):
         self._reply(rid)
         g = self.core.groups[group_id]
         infos = [self._info(r) for r in (self.core.get(a) for a in g.children) if r is not None]
-        return runtime.SupervisionInfo(group_id, g.strategy, "RUNNING", infos)  # type: ignore[attr-defined]
+        return runtime.SupervisionInfo(group_id, g.strategy, "RUNNING", infos)
 
     # -- views ----------------------------------------------------------------------
 

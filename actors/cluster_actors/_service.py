@@ -282,7 +282,7 @@ class ClusterActorsService:
         try:
             data = await loop.run_in_executor(
                 None,
-                lambda: ref.ask(runtime.GetWorkingDir(sha), timeout=10.0),  # type: ignore[attr-defined]
+                lambda: ref.ask(runtime.GetWorkingDir(sha), timeout=10.0),
             )
         except Exception as exc:
             return _json_error(404, f"working_dir {sha}: {exc}")
