@@ -12,13 +12,8 @@ from actors import protocol as p
 from actors.marathon import AppDefinition
 from actors.marathon._errors import ValidationFailed
 from actors.marathon._messages import Load, Operate, Revive, Suppress
-from actors.marathon._resident import (
-    LABEL_FRAMEWORK,
-    LABEL_RESERVATION,
-    ROLE,
-    labelled_parts,
-    match,
-)
+from actors.marathon._resident import LABEL_FRAMEWORK, LABEL_RESERVATION, ROLE, labelled_parts
+from actors.marathon._resident_offers import match
 from actors.resources import Resources
 from tests.marathon._core_kit import FID, Sim, app, launched, of
 
