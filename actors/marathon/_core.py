@@ -38,7 +38,7 @@ from actors.framework import fit
 from actors.resources import ResourceError, Resources
 from actors.task_states import ENDED_STATES, TaskState
 
-from . import _resident
+from . import _resident_offers
 from ._events import timestamp
 from ._instances import FAILURE_STATES, Instance, OfferStats, config_key
 from ._load import Loading
@@ -278,7 +278,7 @@ class MarathonCore(Loading):
         if not self.subscribed:
             return
         queue = self.launch_queue()
-        resident = _resident.match(
+        resident = _resident_offers.match(
             self.resident,
             queue,
             offers,
@@ -306,7 +306,7 @@ class MarathonCore(Loading):
         launches: list[tuple[p.Offer, list[p.TaskInfo]]] = []
         new_instances: list[Instance] = []
         for offer, app, reservation, need, ports in resident.launches:
-            task, inst = _resident.launch_on(offer, app, reservation, need, ports, wall)
+            task, inst = _resident_offers.launch_on(offer, app, reservation, need, ports, wall)
             launches.append((offer, [task]))
             new_instances.append(inst)
         for offer, placements in plan.launches:
