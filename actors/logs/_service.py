@@ -289,9 +289,19 @@ class LogsApi:
             web.get(agent_task + "/browse", self.task_browse),
             web.get("/system/v1/logs/v2/component/{name}", self.component_log),
             web.get("/system/v1/agent/{agent_id}/logs/v2/component/{name}", self.agent_log),
-            web.get("/agent/{agent_id}/files/browse", self.files_browse),
-            web.get("/agent/{agent_id}/files/read", self.files_read),
-            web.get("/agent/{agent_id}/files/download", self.files_download),
+            # Mesos' files API, at Admin Router's path and its legacy /slave/ twin (the
+            # DC/OS CLI's `dcos task log` reads /slave/{id}/files/read.json), with and
+            # without Mesos' .json suffix.
+            *(
+                web.get(f"/{base}/{{agent_id}}/files/{what}{ext}", handler)
+                for base in ("agent", "slave")
+                for what, handler in (
+                    ("browse", self.files_browse),
+                    ("read", self.files_read),
+                    ("download", self.files_download),
+                )
+                for ext in ("", ".json")
+            ),
         ]
 
     # -- where a log is ---------------------------------------------------------------

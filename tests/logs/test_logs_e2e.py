@@ -247,12 +247,18 @@ def test_sandbox_files_api_and_traversal_refused(cluster: LocalCluster) -> None:
     assert status == 200 and {"stdout", "stderr"} <= {
         e["path"].rsplit("/", 1)[-1] for e in json.loads(body)
     }
-    status, body = get(f"{m}/agent/{agent}/files/download?path={directory}/stdout")
+    download = f"{m}/agent/{agent}/files/download?path={directory}/stdout"
+    # The ticker may have printed only its first line when this test runs alone.
+    status, body = wait_for(lambda: (r := get(download))[1].count(b"\n") >= 2 and r, what="2 ticks")
     assert status == 200 and body.startswith(b"tick 1\ntick 2\n")
     q = urllib.parse.urlencode({"path": f"{directory}/stdout", "offset": 0, "length": 7})
     status, body = get(f"{m}/agent/{agent}/files/read?{q}")
     assert status == 200 and json.loads(body) == {"data": "tick 1\n", "offset": 0}
+    # Admin Router's legacy path, which the DC/OS CLI's `dcos task log` reads.
+    status, body = get(f"{m}/slave/{agent}/files/read.json?{q}")
+    assert status == 200 and json.loads(body) == {"data": "tick 1\n", "offset": 0}
     refused = [
+        f"/slave/{agent}/files/read.json?path=/etc/passwd&offset=0",
         f"/agent/{agent}/files/read?path=/etc/passwd&offset=0",
         f"/agent/{agent}/files/read?path={directory}/../../../../../../etc/passwd",
         f"/agent/{agent}/files/browse?path=/",
