@@ -41,6 +41,7 @@ from actors import protocol as p
 from actors.gateway import build_info, build_json
 from actors.mesos_api._errors import MesosApiError
 from actors.mesos_api._recordio import encode_event
+from actors.mesos_api._storage import storage_routes
 from runtime import Actor, ActorRef, Down
 
 log = logging.getLogger("actors.mesos_api.operator")
@@ -403,9 +404,7 @@ def operator_routes(ctx: Any, max_stream_bytes: int = DEFAULT_STREAM_BUFFER) -> 
 
     routes = [web.post(path, handler) for path in OPERATOR_PATHS]
     routes += [web.post(f"{b}/teardown", teardown_v0) for b in ("/mesos/master", "/master")]
-    from actors.mesos_api._storage import storage_routes  # late: it imports this module
-
-    routes += storage_routes(ctx)
+    routes += storage_routes(ctx, _to_leader)
     return routes
 
 

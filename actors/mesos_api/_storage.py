@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
 from aiohttp import web
 
 from actors import protocol as p
-from actors.mesos_api._operator import _error, _to_leader
 
 _CALLS = {
     "reserve": ("RESERVE_RESOURCES", "resources"),
@@ -91,8 +91,13 @@ def quota_request(doc: Any) -> dict[str, Any]:
     return {"force": force, "quota_configs": [config]}
 
 
-def storage_routes(ctx: Any) -> list[web.RouteDef]:
-    """The v0 routes (``ctx``: the master's ``ServiceContext``)."""
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"message": message}, status=status)
+
+
+def storage_routes(ctx: Any, _to_leader: Callable[[Any, web.Request], None]) -> list[web.RouteDef]:
+    """The v0 routes (``ctx``: the master's ``ServiceContext``; ``_to_leader(gateway,
+    request)`` redirects a standby, from the operator module)."""
 
     async def ask(call: str, body: dict[str, Any]) -> web.Response:
         answer = await ctx.gateway.ask_master(p.OperatorCall(call, body))
