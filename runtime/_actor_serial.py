@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import inspect
 import pickle
 from typing import Any
 
@@ -111,6 +110,8 @@ def load_class(class_name: str, blob: bytes) -> type:
 
 def method_table(cls: type) -> tuple[list[str], list[str]]:
     """(public method names, the ``async def`` ones), sorted."""
+    import inspect
+
     methods: list[str] = []
     asyncs: list[str] = []
     for name in dir(cls):

@@ -28,7 +28,6 @@ it rebuilds itself on that node through the process' *context* (the script's
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import os
@@ -347,18 +346,36 @@ _WD_SKIP = {".git", "__pycache__", ".venv", "venv", "node_modules", ".mypy_cache
 MAX_WORKING_DIR = 32 << 20
 
 
-def pack_dir(directory: Path, prefix: str = "") -> tuple[str, bytes]:
-    """(sha256, tar.gz) of ``directory``'s files under ``prefix/``, deterministic
-    (sorted, mtime 0, no owners), so the same code has the same address."""
+def pack_dir(
+    directory: Path, prefix: str = "", extra: Sequence[tuple[Path, str]] = ()
+) -> tuple[str, bytes]:
+    """(sha256, tar.gz) of ``directory``'s files under ``prefix/`` (plus the ``extra``
+    (file, name in the tarball) pairs, e.g. parent packages' ``__init__.py``),
+    deterministic (sorted, mtime 0, no owners), so the same
+    code has the same address."""
     import hashlib
     import io
     import tarfile
 
-    key = f"{directory.resolve()}|{prefix}"
+    key = f"{directory.resolve()}|{prefix}|{[str(e) for e in extra]}"
     if key in _WD_CACHE:
         return _WD_CACHE[key]
     buf = io.BytesIO()
+
+    def add(tar: tarfile.TarFile, path: Path, arcname: str) -> None:
+        info = tar.gettarinfo(str(path), arcname=arcname)
+        info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+        if info.isfile():
+            with open(path, "rb") as fh:
+                tar.addfile(info, fh)
+        if buf.tell() > MAX_WORKING_DIR:
+            raise SerializationError(
+                f"working_dir {directory} is larger than {MAX_WORKING_DIR >> 20} MB"
+            )
+
     with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=6) as tar:
+        for path, arcname in extra:
+            add(tar, path, arcname)
         for root, dirs, files in os.walk(directory):
             dirs[:] = sorted(d for d in dirs if d not in _WD_SKIP)
             for f in sorted(files):
@@ -366,15 +383,7 @@ def pack_dir(directory: Path, prefix: str = "") -> tuple[str, bytes]:
                     continue
                 path = Path(root) / f
                 rel = str(path.relative_to(directory))
-                info = tar.gettarinfo(str(path), arcname=f"{prefix}/{rel}" if prefix else rel)
-                info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
-                if info.isfile():
-                    with open(path, "rb") as fh:
-                        tar.addfile(info, fh)
-                if buf.tell() > MAX_WORKING_DIR:
-                    raise SerializationError(
-                        f"working_dir {directory} is larger than {MAX_WORKING_DIR >> 20} MB"
-                    )
+                add(tar, path, f"{prefix}/{rel}" if prefix else rel)
     data = buf.getvalue()
     result = (hashlib.sha256(data).hexdigest(), data)
     _WD_CACHE[key] = result
@@ -385,15 +394,17 @@ INSTALLED_TOPS = frozenset({"runtime", "actors", "transport", "zk", "console"})
 """pydcos' own packages: every worker imports them from its installation."""
 
 
-def needs_working_dir(cls: type) -> tuple[Path, str] | None:
-    """(directory, name in the tarball) to ship so the worker can import ``cls``: the
-    script's directory for a top-level module beside it (Ray's working_dir), the
-    top-level package's directory for a package; None for ``__main__`` classes (they
-    travel by value) and for installed code (site-packages, the stdlib, pydcos)."""
+def needs_working_dir(cls: type) -> tuple[Path, str, list[tuple[Path, str]]] | None:
+    """What to ship so the worker can import ``cls``: (directory, its name in the
+    tarball, parent packages' ``__init__.py`` files). A top-level module beside the
+    script: the script's directory (Ray's working_dir); a module in a package: its own
+    package directory under its dotted path, with the parents' ``__init__.py`` only.
+    None for ``__main__`` classes (they travel by value) and installed code
+    (site-packages, the stdlib, pydcos)."""
     if cls.__module__ == "__main__" or "<locals>" in cls.__qualname__:
         return None
-    top = cls.__module__.split(".")[0]
-    if top in INSTALLED_TOPS:
+    parts = cls.__module__.split(".")
+    if parts[0] in INSTALLED_TOPS:
         return None
     module = sys.modules.get(cls.__module__)
     file = getattr(module, "__file__", None)
@@ -403,12 +414,22 @@ def needs_working_dir(cls: type) -> tuple[Path, str] | None:
     for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix}:
         if str(path).startswith(str(Path(prefix).resolve()) + os.sep):
             return None
-    if "." not in cls.__module__ and path.name != "__init__.py":
-        return path.parent, ""
+    package_parts = parts if path.name == "__init__.py" else parts[:-1]
+    if not package_parts:
+        return path.parent, "", []
     package = path.parent
-    for _ in range(cls.__module__.count(".") - (0 if path.name == "__init__.py" else 1)):
-        package = package.parent
-    return package, top
+    root = package
+    for _ in package_parts:
+        root = root.parent
+    inits = [
+        (
+            root.joinpath(*package_parts[:i], "__init__.py"),
+            "/".join([*package_parts[:i], "__init__.py"]),
+        )
+        for i in range(1, len(package_parts))
+    ]
+    # the tarball holds root-relative paths: ``package`` goes in as a/b/c
+    return package, "/".join(package_parts), [(p, a) for p, a in inits if p.exists()]
 
 
 # -- futures --------------------------------------------------------------------------
@@ -486,6 +507,8 @@ class ActorFuture:
         return None
 
     def __await__(self) -> Any:
+        import asyncio
+
         loop = asyncio.get_running_loop()
         return loop.run_in_executor(None, self.result).__await__()
 
@@ -948,7 +971,7 @@ class ActorsMixin:
         class_name, blob = class_payload(rc.cls)
         args_blob = dumps_call(args, kwargs, f"{rc.__name__}.__init__")
         wd_sha, python_path = "", []
-        ship = (Path(working_dir), "") if working_dir is not None else needs_working_dir(rc.cls)
+        ship = (Path(working_dir), "", []) if working_dir is not None else needs_working_dir(rc.cls)
         if ship is not None:
             wd_sha = self._upload_dir(*ship)
             python_path = ["."]
@@ -979,10 +1002,12 @@ class ActorsMixin:
             placement_timeout=placement_timeout,
         )
 
-    def _upload_dir(self, directory: Path, prefix: str = "") -> str:
+    def _upload_dir(
+        self, directory: Path, prefix: str = "", extra: Sequence[tuple[Path, str]] = ()
+    ) -> str:
         if not directory.is_dir():
             raise ValueError(f"working_dir: {directory} is not a directory")
-        sha, data = pack_dir(directory, prefix)
+        sha, data = pack_dir(directory, prefix, extra)
         uploaded: set[str] = self.__dict__.setdefault("_uploaded_dirs", set())
         if sha not in uploaded:
             self.framework_ask(PutWorkingDir(sha, data), timeout=30.0)

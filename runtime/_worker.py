@@ -26,16 +26,13 @@ returned is durable.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import pickle
 import queue
 import sys
-import tarfile
 import threading
 import traceback
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -111,9 +108,9 @@ class ActorHost:
         self.methods: frozenset[str] = frozenset()
         self.asyncs: frozenset[str] = frozenset()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._pool: ThreadPoolExecutor | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._sem: asyncio.Semaphore | None = None
+        self._pool: Any = None  # ThreadPoolExecutor when max_concurrency > 1
+        self._loop: Any = None  # asyncio loop when the class has async methods
+        self._sem: Any = None
         self._ckpt_lock = threading.Lock()
         self._ckpt_last: bytes | None = None
         self._ckpt_seq = 0
@@ -142,6 +139,8 @@ class ActorHost:
         self.asyncs = frozenset(asyncs)
         self._ckpt_last = checkpoint
         if self.asyncs:
+            import asyncio
+
             loop = asyncio.new_event_loop()
             self._loop = loop
             ready = threading.Event()
@@ -155,6 +154,8 @@ class ActorHost:
             threading.Thread(target=run, name="actor-loop", daemon=True).start()
             ready.wait(5)
         elif max_concurrency > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
             self._pool = ThreadPoolExecutor(max_concurrency, thread_name_prefix="actor")
         else:
             threading.Thread(target=self._serve, name="actor", daemon=True).start()
@@ -223,9 +224,13 @@ class ActorHost:
             )
 
     def _start_async(self, message: Any, reply: Any) -> None:
+        import asyncio
+
         asyncio.ensure_future(self._run_async(message, reply))
 
     async def _run_async(self, message: Any, reply: Any) -> None:
+        import asyncio
+
         assert self._sem is not None
         async with self._sem:
             try:
@@ -454,6 +459,7 @@ class Worker(ActorsMixin):
     def _install_working_dir(self, sha: str, python_path: list[str]) -> None:
         import hashlib
         import io
+        import tarfile
 
         target = Path(os.environ.get("MESOS_SANDBOX") or os.getcwd()) / "working_dir" / sha[:16]
         if not target.exists():
@@ -462,7 +468,17 @@ class Worker(ActorsMixin):
                 raise ImportError(f"working dir {sha[:12]}: bad content from the framework")
             tmp = target.with_name(target.name + ".tmp")
             with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-                tar.extractall(tmp, filter="data")
+                if hasattr(tarfile, "data_filter"):
+                    tar.extractall(tmp, filter="data")
+                else:  # Python < 3.11.4: refuse what the data filter would
+                    for m in tar.getmembers():
+                        if (
+                            not (m.isfile() or m.isdir())
+                            or m.name.startswith("/")
+                            or ".." in Path(m.name).parts
+                        ):
+                            raise ImportError(f"working dir {sha[:12]}: unsafe member {m.name!r}")
+                    tar.extractall(tmp)
             tmp.rename(target)
         for entry in python_path or ["."]:
             path = str((target / entry).resolve())
