@@ -1056,7 +1056,10 @@ def v1_resource_label(r: Mapping[str, Any], where: str) -> str:
     if not isinstance(name, str):
         raise ResourceError(f"{where}.name: {name!r:.60} must be a string")
     _check_name(name, f"{where}.name")
-    role, principal, labels, dynamic = UNRESERVED, "", {}, False
+    role: Any = UNRESERVED
+    principal: Any = ""
+    labels: dict[str, str] = {}
+    dynamic = False
     reservations = r.get("reservations")
     if reservations:
         if not isinstance(reservations, list) or not isinstance(reservations[-1], Mapping):
@@ -1093,7 +1096,8 @@ def v1_resource_label(r: Mapping[str, Any], where: str) -> str:
         if name != "disk" or slot == UNRESERVED:
             raise ResourceError(f"{where}.disk: a persistent volume needs reserved disk")
         try:
-            slot += _volume_text(pers.get("id"), vol.get("container_path"), vol.get("mode") or "RW")
+            pid, path = pers.get("id"), vol.get("container_path")
+            slot += _volume_text(str(pid or ""), str(path or ""), vol.get("mode") or "RW")
         except ResourceError as exc:
             raise ResourceError(f"{where}.disk: {exc}") from None
     return resource_label(name, slot)
