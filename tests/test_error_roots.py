@@ -12,6 +12,7 @@ import pytest
 
 ROOTS = [
     ("actors.agent", "AgentError"),
+    ("actors.cluster_actors", "ClusterActorsError"),
     ("actors.dns", "DnsError"),
     ("actors.framework", "FrameworkToolkitError"),
     ("actors.gateway", "GatewayError"),

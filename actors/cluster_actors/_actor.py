@@ -384,6 +384,8 @@ class ClusterActorsActor(Actor):
                     driver.kill(e.task_id)
                 elif isinstance(e, c.Revive):
                     driver.revive()
+                elif isinstance(e, c.Suppress):
+                    driver.suppress()
                 elif isinstance(e, c.Reconcile):
                     driver.reconcile(list(e.task_ids))
             except Exception:

@@ -271,6 +271,11 @@ class Revive:
 
 
 @dataclass(frozen=True)
+class Suppress:
+    """Nothing waits for a place: ask the master for no offers (Revive undoes it)."""
+
+
+@dataclass(frozen=True)
 class Reconcile:
     task_ids: tuple[str, ...]
 
@@ -291,6 +296,7 @@ Effect: TypeAlias = (
     | Changed
     | Watch
     | Revive
+    | Suppress
     | Reconcile
 )
 
@@ -487,8 +493,7 @@ class ActorsCore:
             self._checkpoint(event, wall, out)
         elif isinstance(event, Registered):
             out.append(Reconcile(tuple(sorted(self.tasks))))
-            if self._placeable(now):
-                out.append(Revive())
+            out.append(Revive() if self._waiting() else Suppress())
         elif isinstance(event, Tick):
             self._tick(now, wall, out)
         return out
@@ -546,8 +551,19 @@ class ActorsCore:
         waiting.sort(key=lambda r: (r.pending_since or 0.0, r.order))
         return waiting
 
+    def _waiting(self) -> bool:
+        """Does any actor wait for a place (now or after its restart delay)?"""
+        return any(
+            r.state in (ActorState.PENDING, ActorState.RESTARTING) for r in self.actors.values()
+        )
+
     def _offers(self, offers: Sequence[p.Offer], now: float, out: list[Effect]) -> None:
         self.offers_seen += len(offers)
+        self._offers_each(offers, now, out)
+        if not self._waiting():
+            out.append(Suppress())
+
+    def _offers_each(self, offers: Sequence[p.Offer], now: float, out: list[Effect]) -> None:
         for offer in offers:
             waiting = self._placeable(now)
             if not waiting:

@@ -30,7 +30,7 @@ LEADER_SERVICES: dict[str, tuple[str, str]] = {
 name -> (module, class). Named by string because the frameworks import the master
 (``LeaderService``), never the reverse."""
 
-DEFAULT_SERVICES: tuple[str, ...] = ("marathon", "metronome", "mesos_api", "packages")
+DEFAULT_SERVICES: tuple[str, ...] = ("marathon", "metronome", "mesos_api", "packages", "actors")
 """What a master runs while leading unless told otherwise (as DC/OS masters do); also what
 ``pydcos cluster up`` asks of every master."""
 

@@ -201,7 +201,7 @@ def test_an_owner_exiting_stops_its_owned_actors_only(cluster: E2ECluster, scrip
     assert detached.incr().result(10) == 2
 
     def owned_gone() -> bool:
-        status, body = actors_api(cluster, "?all=true")
+        _, body = actors_api(cluster, "?all=true")
         states = {r["name"]: r["state"] for r in body["actors"]}
         return states.get("owned-by-script") == "STOPPED"
 

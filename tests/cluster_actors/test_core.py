@@ -27,11 +27,13 @@ from actors.cluster_actors._core import (
     RegisterWorker,
     ReleaseName,
     Reply,
+    Revive,
     SaveActor,
     SaveCheckpoint,
     Spawn,
     StopWorker,
     Supervise,
+    Suppress,
     TaskStatus,
     Tick,
     Watch,
@@ -236,10 +238,15 @@ def test_no_offer_at_all_says_so() -> None:
     assert "no offer arrived" in sim.core.get(a).last_exit  # type: ignore[union-attr]
 
 
-def test_an_idle_framework_declines_for_long() -> None:
+def test_an_idle_framework_declines_for_long_and_suppresses_offers() -> None:
     sim = Sim(idle_decline_seconds=60)
-    (d,) = sim.do(Offers((offer(),)))
-    assert isinstance(d, Decline) and d.refuse_seconds == 60
+    d, s = sim.do(Offers((offer(),)))
+    assert isinstance(d, Decline) and d.refuse_seconds == 60 and s == Suppress()
+    assert Suppress() in sim.do(Registered())
+    a = sim.spawn()
+    assert Revive() in sim.effects
+    out = sim.do(Offers((offer(),)))
+    assert Suppress() in out and sim.state(a) == "STARTING"
 
 
 # -- names and lifetimes ----------------------------------------------------------------
@@ -560,7 +567,8 @@ def test_a_new_leader_adopts_the_persisted_actors() -> None:
     assert new.core.names["default/counter"] == a
     rec = new.core.actors[a]
     assert rec.state is ActorState.RUNNING and rec.address == "tcp://w:1/actor"
-    (reconcile,) = new.do(Registered())
+    reconcile, suppress = new.do(Registered())
+    assert suppress == Suppress()  # nothing waits for a place
     assert set(reconcile.task_ids) == {f"{a}.1", f"{b}.1"}  # type: ignore[union-attr]
     # The worker re-registers as ready with the new leader: nothing is relaunched.
     out = new.do(RegisterWorker(a, 1, "tcp://w:1/actor", "ctl", ready=True))
