@@ -87,6 +87,21 @@ def retry_call(fn: Any, retry: tuple[type[BaseException], ...], limit: float = 6
 # -- pydcos --------------------------------------------------------------------------
 
 
+def worker_pid(actor_id: str, incarnation: int) -> int:
+    """The worker's host PID (``os.getpid()`` inside a PID namespace is not it)."""
+    import psutil
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for proc in psutil.process_iter(["cmdline"]):
+            argv = proc.info["cmdline"] or []
+            if "runtime.worker" in argv and actor_id in argv and "--incarnation" in argv:
+                if argv[argv.index("--incarnation") + 1] == str(incarnation):
+                    return int(proc.pid)
+        time.sleep(0.05)
+    raise SystemExit(f"bench: no worker process for {actor_id} #{incarnation}")
+
+
 def agent_of(record: dict[str, Any], worker_pid: int) -> dict[str, Any] | None:
     """The agent process (from cluster.json) whose process tree holds ``worker_pid``."""
     import psutil
@@ -153,7 +168,7 @@ def bench_pydcos(args: argparse.Namespace) -> dict[str, Any]:
 
             restarts = []
             for _ in range(3):
-                pid = c.pid().result(10)
+                pid = worker_pid(c.actor_id, c.info.incarnation)
                 t0 = time.perf_counter()
                 os.kill(pid, signal.SIGKILL)
                 retry_call(lambda: c.incr().result(30), (ActorRestarting, AskTimeout))
@@ -161,7 +176,8 @@ def bench_pydcos(args: argparse.Namespace) -> dict[str, Any]:
             out["restart_s"] = round(p50(restarts), 3)
 
             # Agent loss: the agent and its workers die together (a machine gone).
-            pid = c.pid().result(10)
+            c.incr().result(30)
+            pid = worker_pid(c.actor_id, c.info.incarnation)
             agent = agent_of(record, pid)
             if agent is None:
                 out["replace_s"] = None
