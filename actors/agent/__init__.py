@@ -110,6 +110,7 @@ _EXPORTS: dict[str, str] = {
     "check_checkpointed_resources": "_volumes",
     "VolumeBook": "_volumes",
     "volume_path": "_volumes",
+    "parse_docker_volume": "_volumes",
 }
 """Public name -> the private module defining it."""
 
@@ -194,6 +195,7 @@ __all__ = [
     "list_images",
     "normalize_name",
     "parse_agent_attributes",
+    "parse_docker_volume",
     "parse_reference",
     "plan_recovery",
     "read_checkpoints",

@@ -193,6 +193,8 @@ class DockerTask(TaskHandle):
             if not bind.startswith("/"):
                 bind = f"{SANDBOX_IN_CONTAINER}/{bind}"
             volumes[host] = {"bind": bind, "mode": "ro" if v.mode.upper() == "RO" else "rw"}
+        for name, bind, mode in spec.docker_volumes:  # named volumes (created if missing)
+            volumes[name] = {"bind": bind, "mode": mode}
         kw: dict[str, Any] = {
             "name": name,
             "labels": labels,
@@ -204,6 +206,8 @@ class DockerTask(TaskHandle):
             "volumes": volumes,
             "detach": True,
         }
+        if spec.volume_driver:
+            kw["volume_driver"] = spec.volume_driver
         if spec.command:
             kw["entrypoint"] = ["/bin/sh", "-c"]
             kw["command"] = [spec.command]

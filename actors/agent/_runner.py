@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from actors import protocol as p
-from actors.agent import _gc
+from actors.agent import _gc, _volumes
 from actors.agent._checkpoint import remove_checkpoint
 from actors.agent._errors import AgentError
 from actors.agent._facade import Containerizers
@@ -89,6 +89,13 @@ def task_spec(task: p.TaskInfo, default_user: str | None = None) -> TaskSpec:
         user = default_user
     if user is not None and (why := valid_user_name(user)):
         raise SpecError(why)
+    named_volumes: tuple[tuple[str, str, str], ...] = ()
+    driver = None
+    if docker is not None and container.type == "DOCKER":
+        try:
+            named_volumes, driver = _volumes.docker_volumes(docker.parameters)
+        except _volumes.VolumeError as exc:
+            raise SpecError(f"container.docker.parameters: {exc}") from None
     return TaskSpec(
         task_id=task.task_id,
         command=cmd.value if cmd and cmd.shell else None,
@@ -110,6 +117,8 @@ def task_spec(task: p.TaskInfo, default_user: str | None = None) -> TaskSpec:
         labels=tuple(sorted(task.labels.items())),
         named_ports=named,
         user=user,
+        docker_volumes=named_volumes,
+        volume_driver=driver,
     )
 
 

@@ -109,6 +109,11 @@ class TaskSpec:
     user: str | None = None
     """Run as this Unix user (the task's own, or the agent's default user); None: as the
     agent's user. Native: switched to before exec (``_user``); Docker: ``--user``."""
+    docker_volumes: tuple[tuple[str, str, str], ...] = ()
+    """Docker named volumes (name, container path, ``rw``/``ro``): the ``volume`` docker
+    parameters (``docker run --volume name:/path``); Docker only."""
+    volume_driver: str | None = None
+    """Their driver (the ``volume-driver`` docker parameter; None: ``local``)."""
 
     def host_ports(self) -> tuple[int, ...]:
         """Ports the task uses on the host: mapped host ports in BRIDGE mode, else ports."""
@@ -147,7 +152,7 @@ class TaskSpec:
         d["health_checks"] = tuple(HealthCheckSpec(**h) for h in d.get("health_checks", ()))
         d["port_mappings"] = tuple(PortMapping(**p) for p in d.get("port_mappings", ()))
         d["volumes"] = tuple(Volume(**v) for v in d.get("volumes", ()))
-        for key in ("env", "labels", "named_ports"):
+        for key in ("env", "labels", "named_ports", "docker_volumes"):
             d[key] = tuple(tuple(kv) for kv in d.get(key, ()))
         d["args"] = tuple(d.get("args", ()))
         d["ports"] = tuple(d.get("ports", ()))

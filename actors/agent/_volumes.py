@@ -28,6 +28,7 @@ import dataclasses
 import json
 import logging
 import os
+import posixpath
 import re
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
@@ -49,7 +50,7 @@ _ID_RE = re.compile(r"[A-Za-z0-9_.\-#:@+]+\Z")
 _MAX_ID = 255
 
 
-class VolumeError(AgentError):
+class VolumeError(AgentError, ValueError):
     """A persistent volume or reservation the agent cannot accept (names it)."""
 
 
@@ -497,3 +498,45 @@ def checkpointed(agent: Any) -> dict[str, Any]:
     """What the agent reports at (re-)registration: its checkpointed dynamic set."""
     book: VolumeBook | None = getattr(agent, "volume_book", None)
     return book.current.resources.to_dict() if book is not None else {}
+
+
+# ------------------------------------------------------------------ Docker named volumes
+
+_DOCKER_VOLUME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}\Z")
+
+
+def parse_docker_volume(value: str) -> tuple[str, str, str]:
+    """A Docker named volume from a ``volume`` docker parameter (``docker run --volume``):
+    ``name:/container/path[:ro|rw]`` -> (name, path, "ro"|"rw"). A host path (``/x:/y``)
+    is not a named volume: host paths are ``container.volumes`` entries."""
+    parts = value.split(":")
+    if len(parts) not in (2, 3):
+        raise VolumeError(f"volume {value!r:.80}: expected name:/container/path[:ro|rw]")
+    name, path = parts[0], parts[1]
+    mode = parts[2] if len(parts) == 3 else "rw"
+    if not _DOCKER_VOLUME_NAME.match(name):
+        raise VolumeError(
+            f"volume {value!r:.80}: {name!r:.60} is not a Docker volume name "
+            "([A-Za-z0-9][A-Za-z0-9_.-]*; host paths go in container.volumes)"
+        )
+    if not path.startswith("/") or posixpath.normpath(path) == "/" or "\0" in path:
+        raise VolumeError(f"volume {value!r:.80}: {path!r:.60} must be an absolute path, not /")
+    if mode not in ("ro", "rw"):
+        raise VolumeError(f"volume {value!r:.80}: mode {mode!r:.20} is not ro or rw")
+    return name, posixpath.normpath(path), mode
+
+
+def docker_volumes(
+    parameters: Iterable[Any],
+) -> tuple[tuple[tuple[str, str, str], ...], str | None]:
+    """The named volumes and the volume driver of a Docker task's parameters."""
+    vols = []
+    driver = None
+    for prm in parameters:
+        if prm.key == "volume":
+            vols.append(parse_docker_volume(prm.value))
+        elif prm.key == "volume-driver":
+            if not _DOCKER_VOLUME_NAME.match(prm.value):
+                raise VolumeError(f"volume-driver {prm.value!r:.60} is not a driver name")
+            driver = prm.value
+    return tuple(vols), driver

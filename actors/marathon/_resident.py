@@ -121,6 +121,15 @@ def volume_problems(app: AppDefinition) -> list[tuple[str, str]]:
     c = app.container
     if c is None:
         return problems
+    if c.type == "DOCKER" and c.docker is not None:  # Docker named volumes
+        from actors.agent import parse_docker_volume
+
+        for i, (key, value) in enumerate(c.docker.parameters):
+            if key == "volume":
+                try:
+                    parse_docker_volume(value)
+                except ValueError as exc:
+                    problems.append((f"/container/docker/parameters/{i}/value", str(exc)))
     paths: list[str] = []
     for i, v in enumerate(c.volumes):
         info = getattr(v, "persistent", None)

@@ -263,3 +263,21 @@ def test_jobs_refuse_persistent_volumes_naming_the_field() -> None:
     run = {"cmd": "x", "cpus": 0.1, "mem": 32, "disk": 0, "volumes": [VOLUME]}
     with pytest.raises(Exception, match="/run/volumes/0/persistent"):
         JobSpec.from_json({"id": "j", "run": run})
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [("vol1:/data", True), ("vol1:/data:ro", True), ("/host:/data", False), ("v:data", False)],
+)
+def test_docker_named_volumes_are_checked_at_create(value: str, ok: bool) -> None:
+    doc = app(
+        "/d",
+        container={
+            "type": "DOCKER",
+            "docker": {"image": "busybox", "parameters": [{"key": "volume", "value": value}]},
+        },
+    )
+    reply = Sim().api("create_app", body=doc)
+    assert (reply.status == 201) is ok, reply.body
+    if not ok:
+        assert "/container/docker/parameters/0/value" in str(reply.body)
