@@ -312,16 +312,25 @@ def add_console_commands(sub: Any, csub: Any) -> None:
     s.add_argument("schedule_id", metavar="SCHEDULE")
 
     # actor
+    from console import _actor_cmds as ua  # users' cluster actors (issue 27)
+
     act = _group(sub, "actor", "named actors: list, ask, tell")
-    _leaf(act, "list", "named actors across the cluster", lambda c, o, a: v.actor_list(c, o))
+    _leaf(
+        act,
+        "list",
+        "named actors across the cluster (system, then users')",
+        lambda c, o, a: ua.actor_list(c, o, v.actor_list),
+    )
     x = _leaf(
         act,
         "ask",
-        "ask NAME (or tcp://host:port/name) a JSON message; print the reply",
-        lambda c, o, a: v.actor_ask(c, o, a.name, a.message, a.timeout),
+        "ask NAME (or tcp://host:port/name) a JSON message; print the reply "
+        "(a user actor: ask NAME METHOD [JSON_ARGS])",
+        lambda c, o, a: ua.actor_ask(c, o, a, v.actor_ask),
     )
     x.add_argument("name", metavar="NAME")
     x.add_argument("message", metavar="JSON")
+    x.add_argument("args", metavar="JSON_ARGS", nargs="?", default=None)
     x.add_argument("--timeout", type=float, default=5.0)
     x = _leaf(
         act,
@@ -350,6 +359,7 @@ def add_console_commands(sub: Any, csub: Any) -> None:
     from console import _pod_cmds  # pydcos marathon pod add|list|show|update|remove (issue 19)
 
     _pod_cmds.add_commands(sub, groups)
+    ua.add_commands(sub, {**groups, "actor": act})  # pydcos actor show|kill (issue 27)
     from console import _storage_cmds  # pydcos quota list|set|remove (issue 23)
 
     _storage_cmds.add_commands(sub, groups)

@@ -161,6 +161,7 @@ HELP = """\
   l    follow the selected task's output (esc closes)
   m    CPU and memory plots of nodes and tasks (esc closes)
   c    package catalog: search, describe, install (esc closes)
+  a    users' cluster actors; k kills one (esc closes)
   /    filter services and tasks (esc clears)
   tab  move between panels
   ?    this help (esc closes)
@@ -262,6 +263,7 @@ class DashboardApp(App[None]):
         Binding("m", "metrics", "Metrics", show=False),
         Binding("c", "catalog", "Catalog", show=False),
         Binding("n", "names", "Names", show=False),
+        Binding("a", "actors", "Actors", show=False),
     ]
 
     def __init__(
@@ -549,6 +551,11 @@ class DashboardApp(App[None]):
         from console._dash_catalog import open_catalog
 
         open_catalog(self)
+
+    def action_actors(self) -> None:
+        from console._dash_actors import open_actors  # users' cluster actors (issue 27)
+
+        open_actors(self)
 
 
 def screen_text(app: App[Any]) -> str:

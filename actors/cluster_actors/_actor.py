@@ -27,10 +27,14 @@ import dataclasses
 import getpass
 import itertools
 import logging
+import shutil
 import sys
+import tarfile
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -164,6 +168,7 @@ class ClusterActorsActor(Actor):
         """Monitored node -> the owner/watcher addresses on it."""
         self._requests = itertools.count(1)
         self._dirty = True
+        self._bundle_dir: Path | None = None
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -173,11 +178,23 @@ class ClusterActorsActor(Actor):
         argv = [s.python, "-m", "runtime.worker", "--framework", address]
         if s.zk_url:
             argv += ["--zk", s.zk_url]
-        argv += ["--insecure-dev"] if s.insecure_dev or not s.keys else ["--keys", s.keys]
+        uris: tuple[str, ...] = ()
+        env: dict[str, str] = {}
+        if s.insecure_dev or not s.keys:
+            argv += ["--insecure-dev"]
+        else:
+            # Tasks get a private /tmp: the keys reach the sandbox through the fetcher.
+            bundle = self._key_bundle(Path(s.keys))
+            uris = (f"file://{bundle}",)
+            argv += ["--keys", "keys"]
+            if (Path(s.keys) / "zk.credentials").exists():
+                env["PYDCOS_ZK_CREDENTIALS"] = "keys/zk.credentials"
         core_config = dataclasses.replace(
             s.core,
             worker_command=tuple(argv),
             worker_user=s.core.worker_user or s.user or None,
+            worker_uris=s.core.worker_uris + uris,
+            worker_env=(*s.core.worker_env, *sorted(env.items())),
         )
         self.core = c.ActorsCore(core_config)
         self.store = ActorsStore(self.zk)
@@ -212,12 +229,34 @@ class ClusterActorsActor(Actor):
             self.framework_id,
         )
 
+    def _key_bundle(self, keys: Path) -> Path:
+        """``keys/`` (the cluster's CURVE keys, authorized client keys, ZooKeeper
+        credentials) as a tar.gz in a private directory of this master, for the
+        fetcher to unpack into each worker's sandbox (removed when the actor stops)."""
+        self._bundle_dir = Path(tempfile.mkdtemp(prefix="pydcos-actor-keys-"))
+        bundle = self._bundle_dir / "worker-keys.tar.gz"
+        with tarfile.open(bundle, "w:gz") as tar:
+            for name in (
+                "cluster.key",
+                "cluster.key_secret",
+                "client.key",
+                "client.key_secret",
+                "zk.credentials",
+                "authorized_keys",
+            ):
+                if (keys / name).exists():
+                    tar.add(keys / name, arcname=f"keys/{name}")
+        bundle.chmod(0o600)
+        return bundle
+
     def _orphan(self, r: ActorRecord) -> bool:
         log.error("cluster actors: actor %s has no stored spec; dropped", r.actor_id)
         return False
 
     def stopped(self) -> None:
         self.board.clear()
+        if self._bundle_dir is not None:
+            shutil.rmtree(self._bundle_dir, ignore_errors=True)
         # No teardown: the workers keep running and the next leader adopts them.
         self.driver = None
 

@@ -324,6 +324,8 @@ class CoreConfig:
     """The worker's argv up to its per-task flags (the shell puts the master's
     interpreter, the framework address, ZooKeeper and key flags in)."""
     worker_env: tuple[tuple[str, str], ...] = ()
+    worker_uris: tuple[str, ...] = ()
+    """Fetched (and unpacked) into every worker's sandbox (the keys bundle)."""
     worker_user: str | None = None
     """The user workers run as (default: the agent's task user); the shell sets the
     master's own user so the worker's interpreter is the master's."""
@@ -655,7 +657,12 @@ class ActorsCore:
             f"actor.{r.spec.name or r.actor_id}",
             agent_id,
             resources,
-            command_spec(args=argv, framework_env=env, user=cfg.worker_user),
+            command_spec(
+                args=argv,
+                framework_env=env,
+                uris=[p.UriInfo(u, extract=True) for u in cfg.worker_uris],
+                user=cfg.worker_user,
+            ),
             kill_grace_period=cfg.kill_grace_period,
             labels=labels,
         )
@@ -1133,6 +1140,7 @@ class ActorsCore:
             "lifetime": spec.lifetime,
             "owner": spec.owner,
             "uptime": round(wall - (r.started_wall or wall), 1) if running else None,
+            "started": r.started_wall if running else None,
             "cpus": spec.cpus,
             "mem": spec.mem,
             "constraints": [c.to_json() for c in spec.constraints],

@@ -97,6 +97,7 @@ class ClusterActorsService:
         self.calls = 0
         self.call_errors = 0
         self.node: Any = None
+        self.wall: Any = None
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> ClusterActorsService:
@@ -138,6 +139,7 @@ class ClusterActorsService:
 
     def routes(self, ctx: ServiceContext) -> list[web.RouteDef]:
         self.node = ctx.node
+        self.wall = ctx.node.clock.wall
         if ctx.gateway is not None and hasattr(ctx.gateway, "add_metrics_collector"):
             ctx.gateway.add_metrics_collector(_Collector(self))
         return [
@@ -159,9 +161,20 @@ class ClusterActorsService:
             )
         return ref
 
+    def rows(self) -> list[dict[str, Any]]:
+        """The published actors, their uptime as of now."""
+        now = self.wall() if self.wall is not None else None
+        out = []
+        for row in self.board.actors:
+            started = row.get("started")
+            if now is not None and started:
+                row = {**row, "uptime": round(max(0.0, now - started), 1)}
+            out.append(row)
+        return out
+
     def _find(self, ref: str) -> dict[str, Any]:
         self._ref()
-        rows = self.board.actors
+        rows = self.rows()
         ns, _, name = ref.rpartition("/")
         for row in rows:
             if row["id"] == ref:
@@ -181,7 +194,7 @@ class ClusterActorsService:
             return _json_error(400, f"all: {everything!r} must be true or false")
         rows = [
             r
-            for r in self.board.actors
+            for r in self.rows()
             if everything == "true" or r["state"] not in ("STOPPED", "FAILED")
         ]
         ns = request.query.get("namespace")
