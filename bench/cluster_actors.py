@@ -95,9 +95,13 @@ def worker_pid(actor_id: str, incarnation: int) -> int:
     while time.monotonic() < deadline:
         for proc in psutil.process_iter(["cmdline"]):
             argv = proc.info["cmdline"] or []
-            if "runtime.worker" in argv and actor_id in argv and "--incarnation" in argv:
-                if argv[argv.index("--incarnation") + 1] == str(incarnation):
-                    return int(proc.pid)
+            if (
+                "runtime.worker" in argv
+                and actor_id in argv
+                and "--incarnation" in argv
+                and argv[argv.index("--incarnation") + 1] == str(incarnation)
+            ):
+                return int(proc.pid)
         time.sleep(0.05)
     raise SystemExit(f"bench: no worker process for {actor_id} #{incarnation}")
 

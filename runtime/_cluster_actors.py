@@ -269,7 +269,6 @@ class RemoteClass:
         self.__qualname__ = cls.__qualname__
         self.__module__ = cls.__module__
         self.__doc__ = cls.__doc__
-        cls.__remote_class__ = cls  # type: ignore[attr-defined]
 
     def options(self, **overrides: Any) -> RemoteClass:
         unknown = sorted(set(overrides) - set(_OPTION_NAMES))
@@ -558,6 +557,7 @@ class ActorHandle:
         self._ref: Any = None
         self._incarnation = 0
         self._inflight: list[ActorFuture] = []
+        self._prune_at = 256
         self._changed = threading.Condition(self._lock)
         self._watched = False
         self._monitors: list[DownFuture] = []
@@ -705,8 +705,9 @@ class ActorHandle:
         fut = ActorFuture(self, method, ask)
         inflight = self._inflight
         inflight.append(fut)
-        if len(inflight) > 256:
-            self._inflight = [f for f in inflight if not f.done()]
+        if len(inflight) > self._prune_at:  # amortised: the bound doubles with what stays
+            live = self._inflight = [f for f in inflight if not f.done()]
+            self._prune_at = max(256, 2 * len(live))
         return fut
 
     def _tell(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
