@@ -269,3 +269,30 @@ def test_spawn_errors_are_clear(conn: Any) -> None:
     with pytest.raises(ActorStopped, match="cpus"):
         bad.total().result(60)
     assert time.monotonic() - started < 60
+
+
+def test_one_for_all_supervision_across_two_agents(conn: Any) -> None:
+    sup = conn.supervise(
+        strategy="one_for_all",
+        children=[
+            Ledger.child("a", name="sup-a", constraints=[["zone", "IS", "zone-a"]]),
+            Ledger.child("b", name="sup-b", constraints=[["zone", "IS", "zone-b"]]),
+        ],
+        intensity=3,
+        period=30.0,
+    )
+    a, b = sup.children
+    assert a.add(1).result(60) == 1 and b.add(2).result(60) == 2
+    assert a.info.agent_id != b.info.agent_id
+    os.kill(worker_pid(a.actor_id, a.info.incarnation), signal.SIGKILL)
+
+    def both_restarted() -> bool:
+        try:
+            return bool(b.total().result(30) == 2 and a.total().result(30) == 1)
+        except ActorRestarting:
+            return False
+
+    wait_for(lambda: both_restarted() and b.info.incarnation >= 2, timeout=60,
+             what="one_for_all restarted the sibling too")  # fmt: skip
+    for h in sup.children:
+        conn.kill(h)
