@@ -617,13 +617,12 @@ class Resources:
         return self._cache
 
     def _subtract(self, other: Resources) -> Resources:
-        scalars = dict(self._scalars)
-        for k, v in other._scalars.items():
-            left = scalars.get(k, 0) - v
-            if left > 0:
-                scalars[k] = left
-            else:
-                scalars.pop(k, None)
+        o = other._scalars
+        if o:  # one pass over our keys (an agent total may hold a dozen reserved ones)
+            get = o.get
+            scalars = {k: r for k, v in self._scalars.items() if (r := v - get(k, 0)) > 0}
+        else:
+            scalars = self._scalars
         ranges = self._ranges
         if other._ranges:
             ranges = dict(ranges)
@@ -664,6 +663,24 @@ class Resources:
     def has_dynamic(self) -> bool:
         """True if any entry is a dynamic reservation or a persistent volume."""
         return any("," in r or "[" in r for _, r in self._slots())
+
+    def by_role(self) -> dict[str, Resources]:
+        """The bag split by role (``"*"``: the unreserved part), memoized."""
+        cache = self._memo()
+        out: dict[str, Resources] | None = cache.get("by_role")
+        if out is None:
+            sr = _slot_role
+            parts: dict[str, tuple[dict[Key, int], dict[Key, Ranges], dict[Key, frozenset[str]]]]
+            parts = {}
+            for i, items in enumerate((self._scalars, self._ranges, self._sets)):
+                for k, v in items.items():
+                    role = sr(k[1])
+                    bag = parts.get(role)
+                    if bag is None:
+                        bag = parts[role] = ({}, {}, {})
+                    bag[i][k] = v  # type: ignore[index]
+            out = cache["by_role"] = {r: Resources._make(*bag) for r, bag in parts.items()}
+        return out
 
     def filter_roles(self, keep: Iterable[str]) -> Resources:
         """Only the entries whose role is in ``keep``."""

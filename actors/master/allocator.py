@@ -42,6 +42,7 @@ from typing import NamedTuple
 
 from actors.master._errors import AllocatorInputError
 from actors.resources import (
+    UNRESERVED,
     Attributes,
     Resources,
     to_milli,
@@ -510,6 +511,8 @@ class _Cycle:
         the next role, as in Mesos.
         """
         quota = bool(self.limits or self.guarantees)
+        if not quota and free.has_reservations():
+            return self._visit_parts(agent, free, roles)
         now = self.now
         aid = agent.agent_id
         for role in roles:
@@ -562,6 +565,58 @@ class _Cycle:
             if not free:
                 break
         return free
+
+    def _visit_parts(self, agent: Agent, free: Resources, roles: Sequence[str]) -> Resources:
+        """``visit`` for an agent with reservations and no quota in play: the agent's free
+        resources are split by role once (instead of filtered and subtracted per role);
+        each role is offered the unreserved part (until someone takes it) plus its own."""
+        parts = free.by_role()
+        unres = parts.get(UNRESERVED)
+        taken: set[str] = set()
+        aid = agent.agent_id
+        for role in roles:
+            own = parts.get(role) if role != UNRESERVED else None
+            if unres is None and own is None:
+                continue
+            if unres is None:
+                assert own is not None
+                offerable = own
+            elif own is None:
+                offerable = unres
+            else:
+                offerable = free.allocatable_to(role) if not taken else unres + own
+            if not _allocatable(offerable.milli_totals(), self.minimums):
+                continue
+            for _, fid in tuple(self.role_fws[role]):
+                if self._filtered(fid, aid, offerable, role):
+                    continue
+                self.offer(fid, role, agent, offerable, {})
+                if own is not None:
+                    taken.add(role)
+                if unres is not None:
+                    unres = None
+                    taken.add(UNRESERVED)
+                break
+        if not taken:
+            return free
+        left = Resources()
+        for role, part in parts.items():
+            if role not in taken:
+                left = left + part
+        return left
+
+    def _filtered(self, fid: str, aid: str, offerable: Resources, role: str) -> bool:
+        flts = self.filters.get((fid, aid))
+        if not flts:
+            return False
+        hit = [f for f in flts if f.applies(offerable, role, self.now)]
+        if not hit:
+            return False
+        until = max(f.until for f in hit)
+        self.rejections.append(
+            Rejection(fid, aid, RejectReason.FILTERED, f"filtered until {until:g}", role, until)
+        )
+        return True
 
 
 def allocate(
