@@ -133,6 +133,12 @@ def agent_of(cluster: LocalCluster, agent_id: str) -> dict[str, Any]:
     raise AssertionError(f"no agent process with id {agent_id}")
 
 
+def rack_of(agent: dict[str, Any]) -> str:
+    """The agent's ``rack`` attribute (``zone:zone-a;rack:rack-1`` in cluster up)."""
+    attrs = dict(a.split(":", 1) for a in str(agent.get("attributes", "")).split(";") if a)
+    return attrs["rack"]
+
+
 def counter(volume: Path) -> int:
     try:
         return int((volume / "counter").read_text().strip() or 0)
@@ -221,7 +227,8 @@ def test_a_resident_app_keeps_its_data_across_kills_agent_restarts_and_is_wiped_
     )
     assert refused.returncode != 0 and "reservations" in refused.stderr, refused.stderr
     assert volume.is_dir()
-    start_agent(cluster, argv)
+    # (restarted enforcing disk quotas, checked every second: see the /fill app below)
+    start_agent(cluster, [*argv, "--enforce-disk-quota", "--disk-watch-interval", "1"])
     wait_for(lambda: slaves(cluster).get(first["slaveId"], {}).get("active"), 30, "re-registered")
     before = counter(volume)
     wait_for(lambda: counter(volume) > before, 20, "the counter still growing")
@@ -240,12 +247,33 @@ def test_a_resident_app_keeps_its_data_across_kills_agent_restarts_and_is_wiped_
     assert third["slaveId"] == first["slaveId"] and third["localVolumes"] == first["localVolumes"]
     wait_for(lambda: counter(volume) > seen, 20, "the counter going on from where it was")
 
+    # A task writing more than its volume's size is killed by the enforcing agent:
+    # TASK_FAILED with the disk limitation's message (Marathon's lastTaskFailure).
+    fill = dict(resident_app("/fill"))
+    fill.update(
+        cmd="dd if=/dev/zero of=data/blob bs=1M count=20; sleep 600",
+        backoffSeconds=60,
+        constraints=[["rack", "CLUSTER", rack_of(agent)]],  # on the enforcing agent
+    )
+    status, body = http(cluster, "POST", "/marathon/v2/apps", fill)
+    assert status == 201, body
+
+    def failure() -> dict[str, Any] | None:
+        _, doc = http(cluster, "GET", "/marathon/v2/apps/fill")
+        last = doc["app"].get("lastTaskFailure")
+        return last if last and last["state"] == "TASK_FAILED" else None
+
+    last = wait_for(failure, 30, "the /fill task killed for its disk usage")
+    assert "exceeds its size (16 MB)" in last["message"], last
+    assert last["slaveId"] == first["slaveId"]
+    assert http(cluster, "DELETE", "/marathon/v2/apps/fill")[0] == 200
+
     # Delete: the volume is destroyed, the reservation is gone, resources unreserved.
     status, _ = http(cluster, "DELETE", "/marathon/v2/apps/db")
     assert status == 200
     wait_for(lambda: not volume.exists(), 30, "the volume destroyed on the agent")
     wait_for(lambda: not slaves(cluster)[first["slaveId"]]["reserved_resources"], 30, "unreserved")
-    cp = json.loads((work / "meta" / "resources.json").read_text())
-    assert cp["resources"] == {}
+    checkpoint = work / "meta" / "resources.json"  # the master tells the agent after it
+    wait_for(lambda: json.loads(checkpoint.read_text())["resources"] == {}, 20, "agent told")
     s = slaves(cluster)[first["slaveId"]]
     assert s["unreserved_resources"]["cpus"] == s["resources"]["cpus"]
