@@ -503,6 +503,11 @@ class ClusterActorsActor(Actor):
             config = config_of(m)
         except InvalidActorSpec as exc:
             raise ValueError(str(exc)) from None
+        if config.role not in ("*", self.settings.role):
+            raise ValueError(
+                f"spec.role: {config.role!r} is not a role of the actors framework "
+                f"(it takes offers for {self.settings.role!r})"
+            )
         if config.code_sha and self.store.code(config.code_sha) is None:
             raise ValueError(
                 f"spec.working_dir: {config.code_sha[:12]}... was not uploaded "

@@ -333,6 +333,8 @@ class CoreConfig:
     """Seconds a restart waits for its own agent's offer before taking any agent."""
     start_timeout: float = 60.0
     """Seconds a launched worker has to become ready before it counts as crashed."""
+    immediate_restarts: int = 3
+    """Restarts of a crash streak made without delay before the backoff starts."""
     restart_backoff: float = 0.5
     restart_backoff_factor: float = 2.0
     max_restart_delay: float = 10.0
@@ -585,10 +587,11 @@ class ActorsCore:
                 )
                 continue
             agent = agent_of(offer)
+            where = f"{offer.hostname}/{offer.agent_id.rsplit('-', 1)[-1]}"
             tasks: list[p.TaskInfo] = []
             for r in waiting:
                 if r.prefer_agent and now < r.prefer_until and offer.agent_id != r.prefer_agent:
-                    r.refusals[offer.hostname] = "waiting for its own agent (restart in place)"
+                    r.refusals[where] = "waiting for its own agent (restart in place)"
                     continue
                 spec = r.spec
                 got = place(
@@ -599,14 +602,14 @@ class ActorsCore:
                     containerizer="mesos",
                 )
                 if got.resources is None:
-                    r.refusals[offer.hostname] = got.detail or got.reason
+                    r.refusals[where] = got.detail or got.reason
                     continue
                 free = free - got.resources
                 tasks.append(self._launch(r, offer, got.resources, now, out))
             if tasks:
                 out.append(Launch(offer.offer_id, tuple(tasks)))
             else:
-                details = sorted({r.refusals.get(offer.hostname, "") for r in waiting} - {""})
+                details = sorted({r.refusals.get(where, "") for r in waiting} - {""})
                 out.append(
                     Decline(offer.offer_id, "; ".join(details[:3]), self.config.decline_seconds)
                 )
@@ -830,7 +833,9 @@ class ActorsCore:
             self.config.restart_backoff_factor,
             self.config.max_restart_delay,
         )
-        return backoff.delay_after(streak)  # the first crash of a streak restarts at once
+        # The first crashes of a streak restart at once (as OTP and Ray do); a worker
+        # that keeps crashing young backs off (max_restarts -1 must not spin).
+        return backoff.delay_after(streak - self.config.immediate_restarts + 1)
 
     def _to_restart(
         self,

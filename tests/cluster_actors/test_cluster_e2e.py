@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from runtime import ActorStopped, DuplicateName, connect
 from runtime.testing import wait_for
@@ -132,7 +133,7 @@ def test_spawn_call_lookup_names_and_kill(cluster: E2ECluster, script: Any) -> N
 
 
 def test_resources_no_agent_has_fail_the_spawn_naming_them(script: Any) -> None:
-    with pytest.raises(ActorStopped, match=r"mem=4096.*agent-\d: mem: need 4096"):
+    with pytest.raises(ActorStopped, match=r"mem=4096.*agent-\d/S\d+: mem: need 4096"):
         h = script.spawn(Counter, mem=4096, placement_timeout=2)
         h.value().result(30)
     with pytest.raises(ActorStopped, match="constraint zone:IS:mars"):
@@ -219,6 +220,17 @@ def test_an_oom_kill_is_reported_and_the_actor_restarted(cluster: E2ECluster, sc
     r = row(cluster, h.actor_id)
     assert r["restarts"] == 1 and r["last_exit"].startswith("OOM-killed")
     script.kill(h)
+    # Prometheus figures, read with the real client's parser.
+    text = http_request(f"{cluster.leader().http_url}/metrics").body.decode()
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for fam in text_string_to_metric_families(text)
+        for s in fam.samples
+        if s.name.startswith("pydcos_cluster_actors")
+    }
+    assert samples[("pydcos_cluster_actors_oom_kills_total", ())] >= 1
+    assert samples[("pydcos_cluster_actors_restarts_total", ())] >= 3
+    assert ("pydcos_cluster_actors", (("state", "RUNNING"),)) in samples
 
 
 def test_agent_loss_replaces_the_actor_on_the_other_agent(cluster: E2ECluster, script: Any) -> None:
