@@ -181,6 +181,7 @@ class _Api:
             "scale": _flag(request, "scale"),
             "force": _flag(request, "force"),
             "host": request.query.get("host"),
+            "wipe": _flag(request, "wipe"),
         }
         return await self.call(ApiRequest("kill_app_tasks", self.app_id(request), params))
 
@@ -189,6 +190,7 @@ class _Api:
             "scale": _flag(request, "scale"),
             "force": _flag(request, "force"),
             "task_id": request.match_info["task_id"],
+            "wipe": _flag(request, "wipe"),
         }
         return await self.call(ApiRequest("kill_task", self.app_id(request), params))
 

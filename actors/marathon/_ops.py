@@ -30,6 +30,7 @@ from ._paths import ROOT, normalize_path, parent_of
 from ._pods import PodDefinition
 from ._pods_ops import PodOperations
 from ._ports import assign_service_ports, service_ports, taken_ports
+from ._resident import forget_reservations
 from ._state import Answer, Deferred, Refused, Run, StoreError, log, not_found
 
 
@@ -456,6 +457,8 @@ class Operations(PodOperations):
         app = self._app_or_404(req.app_id)
         host = req.params.get("host")
         victims = [i for i in self.by_app.get(app.id, {}).values() if not host or i.host == host]
+        if req.params.get("wipe"):  # resident: forget their reservations and volumes
+            self.persist_dirty.update(forget_reservations(self.resident, victims))
         return self._kill_tasks(
             victims, bool(req.params.get("scale")), bool(req.params.get("force"))
         )
@@ -466,6 +469,8 @@ class Operations(PodOperations):
         inst = self.by_app.get(app.id, {}).get(task_id)
         if inst is None:
             raise not_found(f"Task '{task_id}' does not exist")
+        if req.params.get("wipe"):  # resident: forget its reservation and volumes
+            self.persist_dirty.update(forget_reservations(self.resident, [inst]))
         reply = self._kill_tasks(
             [inst], bool(req.params.get("scale")), bool(req.params.get("force"))
         )

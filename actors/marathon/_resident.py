@@ -29,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import posixpath
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -370,3 +370,14 @@ def has_work(book: ResidentBook, apps: Mapping[str, Any]) -> bool:
     """Offers are needed although no launch waits: a reservation to wipe (its app is
     gone) or one not yet seen in an offer. Marathon must not suppress then."""
     return any(r.app_id not in apps or r.state == RESERVING for r in book.by_id.values())
+
+
+def forget_reservations(book: ResidentBook, instances: Iterable[Any]) -> set[str]:
+    """``DELETE .../tasks/<id>?wipe=true``: forget the reservations of these instances'
+    tasks (their resources, no longer claimed, are wiped when offered; a replacement
+    reserves anew, anywhere). Returns the apps whose records changed."""
+    ids = {i.task_id for i in instances}
+    gone = [r for r in book.by_id.values() if r.task_id in ids]
+    for r in gone:
+        del book.by_id[r.reservation_id]
+    return {r.app_id for r in gone}

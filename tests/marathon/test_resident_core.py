@@ -281,3 +281,25 @@ def test_docker_named_volumes_are_checked_at_create(value: str, ok: bool) -> Non
     assert (reply.status == 201) is ok, reply.body
     if not ok:
         assert "/container/docker/parameters/0/value" in str(reply.body)
+
+
+def test_kill_with_wipe_forgets_the_reservation_and_the_replacement_reserves_anew() -> None:
+    sim, m = Sim(), Master()
+    task = _start(sim, m)
+    sim.update(task.task_id, "TASK_RUNNING")
+    reply = sim.api("kill_task", "/db", task_id=task.task_id, wipe=True)
+    assert reply.status == 200
+    assert not sim.core.resident.by_id
+    sim.update(task.task_id, "TASK_KILLED")
+    m.give_back(task)
+    sim.tick(60)
+    (op,) = of(Operate, sim.offers(m.offer()))  # the old reservation: wiped
+    assert [o.type for o in op.operations] == ["DESTROY", "UNRESERVE"]
+    for o in op.operations:
+        m.apply(o)
+    ops = _operate(sim, m, sim.offers(m.offer()))  # a new one for the replacement
+    assert [o.type for o in ops[0].operations] == ["RESERVE", "CREATE"]
+    (again,) = launched(sim.offers(m.offer()))
+    old = Resources.from_dict(task.resources).volumes()[0].volume
+    new = Resources.from_dict(again.resources).volumes()[0].volume
+    assert old is not None and new is not None and old.persistence_id != new.persistence_id
