@@ -23,6 +23,10 @@ ray`` works): ``ray.init()`` on this machine, the same class and the same operat
    <= 5 s. Ray on one machine has no second node to lose: null (Ray marks a node dead
    after its health checks fail, ~15 s by default).
 
+Both sides give the actor 1 CPU: pydcos enforces it (a cgroup CPU quota on the worker's
+native container: at ``cpus=0.1`` the worker is throttled to a tenth of a core and
+pipelined calls drop ~4x), Ray only counts it.
+
 Last line: one JSON object; Ray's figures are null when ray is not installed.
 """
 
@@ -87,23 +91,18 @@ def retry_call(fn: Any, retry: tuple[type[BaseException], ...], limit: float = 6
 # -- pydcos --------------------------------------------------------------------------
 
 
-def worker_pid(actor_id: str, incarnation: int) -> int:
-    """The worker's host PID (``os.getpid()`` inside a PID namespace is not it)."""
+def worker_pid(address: str) -> int:
+    """The host PID of the worker serving ``address`` (``tcp://127.0.0.1:PORT/actor``):
+    the process listening on that port (inside its PID namespace the worker sees
+    another PID, and a warm worker's command line names no actor)."""
     import psutil
 
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        for proc in psutil.process_iter(["cmdline"]):
-            argv = proc.info["cmdline"] or []
-            if (
-                "runtime.worker" in argv
-                and actor_id in argv
-                and "--incarnation" in argv
-                and argv[argv.index("--incarnation") + 1] == str(incarnation)
-            ):
-                return int(proc.pid)
-        time.sleep(0.05)
-    raise SystemExit(f"bench: no worker process for {actor_id} #{incarnation}")
+    port = int(address.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+    for conn in psutil.net_connections(kind="tcp"):
+        listening = conn.status == psutil.CONN_LISTEN and conn.laddr
+        if listening and conn.laddr.port == port and conn.pid:
+            return int(conn.pid)
+    raise AssertionError(f"no process listens on {address}")
 
 
 def agent_of(record: dict[str, Any], worker_pid: int) -> dict[str, Any] | None:
@@ -136,7 +135,7 @@ def bench_pydcos(args: argparse.Namespace) -> dict[str, Any]:
             raise SystemExit(f"bench: cluster up failed: {up.stdout}\n{up.stderr}")
         record = json.loads((state / "cluster.json").read_text())
         zk = f"zk://{record['zk_hosts']}{record['chroot']}"
-        rc = remote(cpus=0.1, mem=64, max_restarts=-1)(Counter)
+        rc = remote(cpus=1.0, mem=128, max_restarts=-1)(Counter)
         with connect(zk, insecure_dev=True) as cluster:
             cluster.wait_leader(30)
             warm = cluster.spawn(rc)  # the first spawn also warms the framework's caches
@@ -172,7 +171,7 @@ def bench_pydcos(args: argparse.Namespace) -> dict[str, Any]:
 
             restarts = []
             for _ in range(3):
-                pid = worker_pid(c.actor_id, c.info.incarnation)
+                pid = worker_pid(c.info.address)
                 t0 = time.perf_counter()
                 os.kill(pid, signal.SIGKILL)
                 retry_call(lambda: c.incr().result(30), (ActorRestarting, AskTimeout))
@@ -181,7 +180,7 @@ def bench_pydcos(args: argparse.Namespace) -> dict[str, Any]:
 
             # Agent loss: the agent and its workers die together (a machine gone).
             c.incr().result(30)
-            pid = worker_pid(c.actor_id, c.info.incarnation)
+            pid = worker_pid(c.info.address)
             agent = agent_of(record, pid)
             if agent is None:
                 out["replace_s"] = None
@@ -210,7 +209,7 @@ def bench_ray(args: argparse.Namespace) -> dict[str, Any]:
     ray.init(num_cpus=4, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     out: dict[str, Any] = {"ray_version": ray.__version__}
     try:
-        rc = ray.remote(num_cpus=0.1, max_restarts=-1)(Counter)
+        rc = ray.remote(num_cpus=1, max_restarts=-1)(Counter)
         warm = rc.remote()
         ray.get(warm.incr.remote())
         ray.kill(warm)

@@ -190,25 +190,25 @@ def _gone(conn: Any, name: str) -> bool:
     return False
 
 
-def worker_pid(actor_id: str, incarnation: int) -> int:
-    """The worker's host PID (inside its container it may see another, e.g. in a PID
-    namespace): the ``python -m runtime.worker`` process of that actor incarnation."""
+def worker_pid(address: str) -> int:
+    """The host PID of the worker serving ``address`` (``tcp://127.0.0.1:PORT/actor``):
+    the process listening on that port (inside its PID namespace the worker sees
+    another PID, and a warm worker's command line names no actor)."""
     import psutil
 
-    for proc in psutil.process_iter(["cmdline"]):
-        argv = proc.info["cmdline"] or []
-        if "runtime.worker" in argv and actor_id in argv:
-            i = argv.index("--incarnation") if "--incarnation" in argv else -1
-            if i >= 0 and argv[i + 1] == str(incarnation):
-                return int(proc.pid)
-    raise AssertionError(f"no worker process for {actor_id} #{incarnation}")
+    port = int(address.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+    for conn in psutil.net_connections(kind="tcp"):
+        listening = conn.status == psutil.CONN_LISTEN and conn.laddr
+        if listening and conn.laddr.port == port and conn.pid:
+            return int(conn.pid)
+    raise AssertionError(f"no process listens on {address}")
 
 
 def test_worker_sigkill_restarts_it_with_its_checkpoint(conn: Any) -> None:
     led = conn.spawn(Ledger, "bob", name="ledger-bob")
     for amount in (10, 20, 30):
         led.add(amount).result(60)
-    pid = worker_pid(led.actor_id, led.info.incarnation)
+    pid = worker_pid(led.info.address)
     os.kill(pid, signal.SIGKILL)
 
     def restored() -> bool:
@@ -219,7 +219,7 @@ def test_worker_sigkill_restarts_it_with_its_checkpoint(conn: Any) -> None:
 
     wait_for(restored, timeout=60, what="restarted with its checkpoint")
     assert led.info.incarnation >= 2 and led.info.restarts >= 1
-    assert worker_pid(led.actor_id, led.info.incarnation) != pid
+    assert worker_pid(led.info.address) != pid
     conn.kill(led)
 
 
@@ -284,7 +284,7 @@ def test_one_for_all_supervision_across_two_agents(conn: Any) -> None:
     a, b = sup.children
     assert a.add(1).result(60) == 1 and b.add(2).result(60) == 2
     assert a.info.agent_id != b.info.agent_id
-    os.kill(worker_pid(a.actor_id, a.info.incarnation), signal.SIGKILL)
+    os.kill(worker_pid(a.info.address), signal.SIGKILL)
 
     def both_restarted() -> bool:
         try:
