@@ -670,15 +670,15 @@ class Resources:
         out: dict[str, Resources] | None = cache.get("by_role")
         if out is None:
             sr = _slot_role
-            parts: dict[str, tuple[dict[Key, int], dict[Key, Ranges], dict[Key, frozenset[str]]]]
-            parts = {}
-            for i, items in enumerate((self._scalars, self._ranges, self._sets)):
+            parts: dict[str, tuple[dict[Key, Any], dict[Key, Any], dict[Key, Any]]] = {}
+            sources: tuple[dict[Key, Any], ...] = (self._scalars, self._ranges, self._sets)
+            for i, items in enumerate(sources):
                 for k, v in items.items():
                     role = sr(k[1])
                     bag = parts.get(role)
                     if bag is None:
                         bag = parts[role] = ({}, {}, {})
-                    bag[i][k] = v  # type: ignore[index]
+                    bag[i][k] = v
             out = cache["by_role"] = {r: Resources._make(*bag) for r, bag in parts.items()}
         return out
 
