@@ -785,6 +785,10 @@ class ActorsCore:
         out: list[Effect],
     ) -> None:
         """The current incarnation of ``r`` is gone: finish, restart or give up."""
+        if lost and r.control:
+            # Its agent is unreachable, not necessarily its worker: tell the worker to
+            # exit so two incarnations never serve (a late one is refused anyway).
+            out.append(StopWorker(r.control, r.actor_id, "its agent was lost; replaced"))
         r.address = None
         r.control = ""
         if r.state is ActorState.STOPPING:

@@ -337,7 +337,8 @@ def test_an_actor_whose_agent_dies_is_replaced_elsewhere_at_once() -> None:
     a = sim.spawn(max_restarts=1)
     sim.place("a1")
     sim.run(a)
-    sim.do(AgentGone("a1"))
+    out = sim.do(AgentGone("a1"))
+    assert StopWorker("ctl", a, "its agent was lost; replaced") in out
     assert sim.state(a) == "RESTARTING"
     assert "agent lost" in sim.core.actors[a].last_exit
     (task,) = sim.place("a2")
