@@ -41,7 +41,7 @@ from actors import protocol as p
 from actors.gateway import build_info, build_json
 from actors.mesos_api._errors import MesosApiError
 from actors.mesos_api._recordio import encode_event
-from actors.mesos_api._storage import storage_routes
+from actors.mesos_api._storage import LEGACY_QUOTA_CALLS, legacy_quota_body, storage_routes
 from runtime import Actor, ActorRef, Down
 
 log = logging.getLogger("actors.mesos_api.operator")
@@ -59,6 +59,7 @@ SUPPORTED = (
     *p.OPERATOR_WRITES,
     "TEARDOWN",
     "SUBSCRIBE",
+    *LEGACY_QUOTA_CALLS,
 )
 """Every operator call pydcos answers."""
 
@@ -79,8 +80,6 @@ NOT_IMPLEMENTED = (
     "REACTIVATE_AGENT",
     "GROW_VOLUME",
     "SHRINK_VOLUME",
-    "SET_QUOTA",
-    "REMOVE_QUOTA",
     "MARK_AGENT_GONE",
     "UPDATE_MAINTENANCE",
 )
@@ -377,6 +376,15 @@ def operator_routes(ctx: Any, max_stream_bytes: int = DEFAULT_STREAM_BUFFER) -> 
             # The master actor must be up (503 while this master is still starting).
             await gateway.ask_master(p.OperatorCall("GET_WEIGHTS"))
             return await _subscribe(request, call, relay_ref, max_stream_bytes)
+        if call.type in LEGACY_QUOTA_CALLS:  # issue 23: as UPDATE_QUOTA (Mesos 1.9)
+            try:
+                quota = legacy_quota_body(call.type, call.body)
+            except ValueError as exc:
+                return _error(400, str(exc))
+            answer = await gateway.ask_master(p.OperatorCall("UPDATE_QUOTA", quota))
+            if isinstance(answer, dict) and "error" in answer:
+                return _error(400, str(answer["error"]))
+            return web.Response(status=200)
         field = UPDATE_FIELDS.get(call.type)
         answer = await gateway.ask_master(
             p.OperatorCall(call.type, call.body[field] if field else {})

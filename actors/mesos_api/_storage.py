@@ -95,6 +95,29 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"message": message}, status=status)
 
 
+LEGACY_QUOTA_CALLS = ("SET_QUOTA", "REMOVE_QUOTA")
+"""Mesos' deprecated v1 quota calls (pymesos' ``setQuota``/``removeQuota``), answered
+as UPDATE_QUOTA."""
+
+
+def legacy_quota_body(kind: str, doc: dict[str, Any]) -> dict[str, Any]:
+    """SET_QUOTA ``{"set_quota": {"quota_request": {role, guarantee, force}}}`` or
+    REMOVE_QUOTA ``{"remove_quota": {"role"}}`` -> the UPDATE_QUOTA body; ``ValueError``
+    names the field."""
+    if kind == "SET_QUOTA":
+        part = doc.get("set_quota")
+        req = part.get("quota_request") if isinstance(part, dict) else None
+        try:
+            return quota_request(req)
+        except ValueError as exc:
+            raise ValueError(f"set_quota.quota_request.{exc}") from None
+    part = doc.get("remove_quota")
+    role = part.get("role") if isinstance(part, dict) else None
+    if not isinstance(role, str) or not role:
+        raise ValueError(f"remove_quota.role: {role!r:.60} must be a non-empty string")
+    return {"force": True, "quota_configs": [{"role": role}]}
+
+
 def storage_routes(ctx: Any, _to_leader: Callable[[Any, web.Request], None]) -> list[web.RouteDef]:
     """The v0 routes (``ctx``: the master's ``ServiceContext``; ``_to_leader(gateway,
     request)`` redirects a standby, from the operator module)."""

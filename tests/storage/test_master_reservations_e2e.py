@@ -229,9 +229,25 @@ def test_reserve_volumes_quota_and_failover(cluster: E2ECluster) -> None:
     assert gone.returncode != 0 and "has no quota" in gone.stderr
     assert cli(c, "quota", "set", "db", "--cpus", "2", "--mem", "512").returncode == 0
     assert "cpus:2 mem:512" in cli(c, "quota", "list").stdout
-    unreserve = [scalar("cpus", 1), scalar("disk", 200)]
-    assert post_form(f"{base}/unreserve", slaveId=agent_id, resources=unreserve)[0] == 202
-    assert slave(c)["reserved_resources"]["web"] == {
-        **slave(c)["reserved_resources"]["web"],
-        "cpus": 0.0,
-    }
+    # The v1 operator API through pymesos' unmodified operator driver.
+    from pymesos import MesosOperatorMasterDriver, OperatorMaster
+
+    driver = MesosOperatorMasterDriver(new.http_url.removeprefix("http://"), OperatorMaster())
+    driver.start()
+    try:
+        driver.createVolumes(agent_id, [VOLUME])
+        assert any(r.get("disk") for r in slave(c)["reserved_resources_full"]["web"])
+        driver.destroyVolumes(agent_id, [VOLUME])
+        driver.unreserveResources(agent_id, [scalar("cpus", 1), scalar("disk", 200)])
+        with pytest.raises(RuntimeError, match="is not reserved on the agent"):
+            driver.unreserveResources(agent_id, [scalar("cpus", 1)])
+        cpus = {"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.5}}
+        driver.setQuota({"role": "batch", "guarantee": [cpus]})
+        roles = [i["role"] for i in driver.getQuota()["get_quota"]["status"]["infos"]]
+        assert "batch" in roles
+        driver.removeQuota("batch")
+    finally:
+        driver.stop()
+    s = slave(c)
+    assert s["reserved_resources"]["web"]["cpus"] == 0.0
+    assert s["unreserved_resources"]["cpus"] == 4.0
