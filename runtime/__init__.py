@@ -60,6 +60,8 @@ _ACTOR_RECORDS = (
     "SaveCheckpoint",
     "SpawnActor",
     "StopWorker",
+    "PingWorker",
+    "WorkerStatus",
     "Supervise",
     "SupervisionInfo",
     "UnwatchActors",

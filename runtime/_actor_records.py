@@ -52,6 +52,7 @@ __all__ = [
     "KillActor",
     "ListActors",
     "OwnerGone",
+    "PingWorker",
     "PutWorkingDir",
     "RegisterWorker",
     "SaveCheckpoint",
@@ -65,6 +66,7 @@ __all__ = [
     "WorkerAssignment",
     "WorkerFailed",
     "WorkerReady",
+    "WorkerStatus",
     "spec_problem",
 ]
 
@@ -432,6 +434,23 @@ class StopWorker:
     reason: str = "killed"
 
 
+@dataclass(frozen=True, slots=True)
+class PingWorker:
+    """Framework -> worker control (ask): a liveness probe faster than the transport's
+    5 s heartbeat timeout (agent loss re-placement). Reply ``WorkerStatus``."""
+
+    actor_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStatus:
+    actor_id: str
+    incarnation: int
+    ready: bool
+    calls: int
+    """Calls served by this incarnation (a rate for Prometheus)."""
+
+
 # -- calls (script -> worker, direct) -------------------------------------------------------
 
 
@@ -490,6 +509,8 @@ ACTOR_RECORDS: tuple[type, ...] = (
     SaveCheckpoint,
     CheckpointSaved,
     StopWorker,
+    PingWorker,
+    WorkerStatus,
     ActorCall,
     ActorTell,
     CallFailed,

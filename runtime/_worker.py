@@ -43,12 +43,14 @@ from runtime._actor_records import (
     ActorTell,
     CallFailed,
     GetWorkingDir,
+    PingWorker,
     RegisterWorker,
     SaveCheckpoint,
     StopWorker,
     WorkerAssignment,
     WorkerFailed,
     WorkerReady,
+    WorkerStatus,
 )
 from runtime._actor_serial import load_class, loads
 from runtime._cluster_actors import ActorsMixin
@@ -340,6 +342,10 @@ class Worker(ActorsMixin):
                 elif type(message) is StopWorker:
                     log.info("stop: %s", message.reason)
                     worker.stop(0)
+                elif type(message) is PingWorker:
+                    return WorkerStatus(
+                        worker.actor_id, worker.incarnation, worker.ready, worker.host.calls
+                    )
                 else:
                     raise UnknownMessage("worker", message)
                 return None

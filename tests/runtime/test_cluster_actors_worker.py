@@ -88,6 +88,7 @@ class Broken:
 def cluster() -> Iterator[MiniCluster]:
     node, ref = start_framework()
     c = MiniCluster(node)
+    c.framework_actor = ref._current()  # type: ignore[attr-defined]
     yield c
     c.close()
     ref._current().stop_all()
@@ -172,3 +173,13 @@ def test_class_from_a_module_beside_the_script_travels_as_working_dir(
         assert g.hi("bob").result(30) == "hi bob from beside_mod"
     finally:
         sys.path.remove(str(tmp_path))
+
+
+def test_the_framework_can_probe_a_worker_faster_than_heartbeats(cluster: MiniCluster) -> None:
+    from runtime import PingWorker, WorkerStatus
+
+    s = cluster.spawn(Store, name="probed")
+    assert s.put("a", 1).result(30) == 1
+    control = cluster.framework_actor.actors[s.actor_id].control  # type: ignore[attr-defined]
+    status = cluster.node.ref(control).ask(PingWorker(s.actor_id), timeout=5)
+    assert status == WorkerStatus(s.actor_id, 1, True, 1)
