@@ -109,6 +109,21 @@ class ActorsBoard:
             self.ref = None
 
 
+_TELLS: frozenset[type] = frozenset(
+    {
+        _Tick,
+        Down,
+        runtime.RegisterWorker,
+        runtime.WorkerReady,
+        runtime.WorkerFailed,
+        runtime.WatchActors,
+        runtime.UnwatchActors,
+        runtime.OwnerGone,
+    }
+)
+"""Messages nobody waits an answer for (see ``receive``)."""
+
+
 def config_of(m: runtime.SpawnActor) -> ActorConfig:
     """The pure core's view of a spawn request (validated; errors name the field)."""
     spec = m.spec
@@ -265,6 +280,13 @@ class ClusterActorsActor(Actor):
     def receive(self, message: Any) -> Any:
         try:
             return self._receive(message)
+        except Exception:
+            if type(message) not in _TELLS:
+                raise  # an ask: the caller gets the error
+            # A tell has nobody to answer: log it rather than crash (which would drop
+            # the watchers and the asks in flight; the state itself is in ZooKeeper).
+            log.exception("cluster actors: handling %s failed", type(message).__name__)
+            return None
         finally:
             if self._dirty:
                 self._publish()
