@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import statistics
@@ -206,10 +207,10 @@ def bench_ray(args: argparse.Namespace) -> dict[str, Any]:
         import ray
     except ImportError:
         return {"ray": "not installed"}
-    ray.init(num_cpus=4, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    ray.init(num_cpus=4, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
     out: dict[str, Any] = {"ray_version": ray.__version__}
     try:
-        rc = ray.remote(num_cpus=1, max_restarts=-1)(Counter)
+        rc: Any = ray.remote(num_cpus=1, max_restarts=-1)(Counter)
         warm = rc.remote()
         ray.get(warm.incr.remote())
         ray.kill(warm)
@@ -268,7 +269,7 @@ def main() -> None:
         return
     mine = bench_pydcos(args)
     print(f"pydcos: {json.dumps(mine)}", flush=True)
-    theirs = {"ray": "skipped"} if args.no_ray else bench_ray(args)
+    theirs: dict[str, Any] = {"ray": "skipped"} if args.no_ray else bench_ray(args)
     print(f"ray:    {json.dumps(theirs)}", flush=True)
 
     ray_spawn = theirs.get("ray_spawn_p50_ms")
@@ -279,7 +280,7 @@ def main() -> None:
         mine["restart_s"] <= 1.0,
         mine.get("replace_s") is not None and mine["replace_s"] <= 5.0,
     ]
-    if ray_spawn is not None:
+    if ray_spawn is not None and ray_call is not None and ray_rate is not None:
         checks += [
             mine["spawn_p50_ms"] <= 0.5 * ray_spawn,
             mine["call_p50_us"] <= 0.5 * ray_call,

@@ -131,10 +131,11 @@ class MiniFramework(Actor):
             self._launch(a)
             return info
         if t is RegisterWorker:
-            a = self.actors.get(m.actor_id)
-            if a is None or a.info.incarnation != m.incarnation or a.killed:
+            found = self.actors.get(m.actor_id)
+            if found is None or found.info.incarnation != m.incarnation or found.killed:
                 self.node.ref(m.control).tell(StopWorker(m.actor_id, "unknown"))
                 return None
+            a = found
             a.control = m.control
             r = a.request
             self.node.ref(m.control).tell(
@@ -163,7 +164,7 @@ class MiniFramework(Actor):
             raise ActorNotFound(f"no actor named {m.name!r}")
         if t is KillActor:
             a = self._get(m.actor_id)
-            self._stop(a, "killed")
+            self._stop_worker(a, "killed")
             return a.info
         if t is ListActors:
             return ActorList([a.info for a in self.actors.values()])
@@ -176,7 +177,7 @@ class MiniFramework(Actor):
         if t is OwnerGone:
             for a in list(self.actors.values()):
                 if a.info.owner == m.owner and a.info.lifetime == "owned":
-                    self._stop(a, "owner gone")
+                    self._stop_worker(a, "owner gone")
             return None
         if t is SaveCheckpoint:
             a = self._get(m.actor_id)
@@ -212,7 +213,7 @@ class MiniFramework(Actor):
             raise ActorNotFound(f"no actor {actor_id!r}")
         return a
 
-    def _stop(self, a: _Actor, why: str) -> None:
+    def _stop_worker(self, a: _Actor, why: str) -> None:
         a.killed = True
         if a.control:
             self.node.ref(a.control).tell(StopWorker(a.info.actor_id, why))

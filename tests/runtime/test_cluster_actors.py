@@ -180,14 +180,15 @@ def spec(**kw: Any) -> ActorSpec:
 
 def test_spec_validation_names_the_field() -> None:
     assert spec_problem(spec()) is None
-    for kw, field in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"cpus": 0.0}, "cpus"),
         ({"mem": 1.0}, "mem"),
         ({"restart": "sometimes"}, "restart"),
         ({"max_restarts": -2}, "max_restarts"),
         ({"max_concurrency": 0}, "max_concurrency"),
         ({"constraints": [["zone"]]}, "constraints"),
-    ]:
+    ]
+    for kw, field in cases:
         with pytest.raises(ValueError, match=field):
             spec(**kw)
     with pytest.raises(ValueError, match="lifetime"):
