@@ -103,6 +103,21 @@ Key: TypeAlias = tuple[str, str]
 Ranges: TypeAlias = tuple[tuple[int, int], ...]
 
 
+_KEYS: dict[Key, Key] = {}
+
+
+def _key(name: str, slot: str) -> Key:
+    """One shared tuple per key: bags parsed apart (an agent's total, a task's resources)
+    then share key objects, so the allocator's dict lookups compare by identity."""
+    k = (name, slot)
+    found = _KEYS.get(k)
+    if found is not None:
+        return found
+    if len(_KEYS) < 65536:  # bounded: keys come from agents and tasks, not per request
+        _KEYS[k] = k
+    return k
+
+
 class ResourceError(ValueError):
     """Malformed, out-of-range or insufficient resources; the message names field and value."""
 
@@ -504,7 +519,7 @@ class Resources:
         sets: dict[Key, frozenset[str]] = {}
         for label, value in data.items():
             name, role = _split_label(label)
-            key = (name, role)
+            key = _key(name, role)
             if isinstance(value, int | float) and not isinstance(value, bool):
                 _expect_type(name, "scalar", label)
                 milli = _checked_scalar(label, value)
@@ -745,15 +760,15 @@ class Resources:
         """Rebuild with every slot passed through ``fn(name, slot) -> slot``."""
         scalars: dict[Key, int] = {}
         for (n, r), v in self._scalars.items():
-            k = (n, fn(n, r))
+            k = _key(n, fn(n, r))
             scalars[k] = scalars.get(k, 0) + v
         ranges: dict[Key, Ranges] = {}
         for (n, r), rv in self._ranges.items():
-            k = (n, fn(n, r))
+            k = _key(n, fn(n, r))
             ranges[k] = merge_ranges(ranges.get(k, ()) + rv)
         sets: dict[Key, frozenset[str]] = {}
         for (n, r), sv in self._sets.items():
-            k = (n, fn(n, r))
+            k = _key(n, fn(n, r))
             sets[k] = sets.get(k, frozenset()) | sv
         return Resources._make(scalars, ranges, sets)
 
@@ -899,7 +914,7 @@ class Resources:
         scalars = dict(self._scalars)
         changed = False
         for name, cap in caps.items():
-            key = (name, role)
+            key = _key(name, role)
             cap = max(cap, 0)
             if name in _INTEGRAL:
                 cap -= cap % _MILLI
@@ -981,7 +996,7 @@ def parse_resources(text: str) -> Resources:
         name = _check_name(m.group("name"), item)
         role = _canonical_slot(name, m.group("role"), m.group("vol"), item)
         field = resource_label(name, role)
-        key = (name, role)
+        key = _key(name, role)
         value = m.group("value").strip()
         if value.startswith("[") and value.endswith("]"):
             _expect_type(name, "ranges", field)
