@@ -254,11 +254,13 @@ class FrameworkDriver:
         """Explicit for the given ids; implicit (all tasks) when empty."""
         self._tell(p.Reconcile(self._fid(), list(task_ids)))
 
-    def revive(self) -> None:
-        self._tell(p.Revive(self._fid()))
+    def revive(self, roles: Sequence[str] = ()) -> None:
+        """Offers again (only for ``roles``, Mesos 1.9+, when given)."""
+        self._tell(p.Revive(self._fid(), list(roles)))
 
-    def suppress(self) -> None:
-        self._tell(p.Suppress(self._fid()))
+    def suppress(self, roles: Sequence[str] = ()) -> None:
+        """No offers until revive (only for ``roles``, Mesos 1.9+, when given)."""
+        self._tell(p.Suppress(self._fid(), list(roles)))
 
     def acknowledge(self, update: p.StatusUpdate) -> None:
         if update.uuid:
@@ -516,13 +518,13 @@ class SchedulerDriver:
         self._fid()
         self._call("reconcile", list(task_ids))
 
-    def revive(self) -> None:
+    def revive(self, roles: Sequence[str] = ()) -> None:
         self._fid()
-        self._call("revive")
+        self._call("revive", list(roles))
 
-    def suppress(self) -> None:
+    def suppress(self, roles: Sequence[str] = ()) -> None:
         self._fid()
-        self._call("suppress")
+        self._call("suppress", list(roles))
 
     def acknowledge(self, update: p.StatusUpdate) -> None:
         if update.uuid:
