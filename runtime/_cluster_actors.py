@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -173,10 +174,36 @@ def method_error(failed: CallFailed, actor: str) -> ActorMethodError:
         err = ActorMethodError(failed.type_name, failed.message)
     err.type_name = failed.type_name
     err.message = failed.message
-    err.remote_traceback = failed.traceback
+    err.remote_traceback = localise_traceback(failed.traceback)
     err.cause = cause
     err.actor = actor
     return err
+
+
+_DYNAMIC = re.compile(r'^(  File )"<dynamic-code>", line (\d+), in (.+)$')
+
+
+def localise_traceback(tb: str) -> str:
+    """cloudpickle names the code of ``__main__`` classes ``<dynamic-code>``; their line
+    numbers are the script's, so point such frames back at this script, with the line."""
+    if "<dynamic-code>" not in tb:
+        return tb
+    import linecache
+
+    script = getattr(sys.modules.get("__main__"), "__file__", None)
+    if not script:
+        return tb
+    out = []
+    for line in tb.splitlines():
+        m = _DYNAMIC.match(line)
+        if m is None:
+            out.append(line)
+            continue
+        out.append(f'{m.group(1)}"{script}", line {m.group(2)}, in {m.group(3)}')
+        source = linecache.getline(script, int(m.group(2))).strip()
+        if source:
+            out.append(f"    {source}")
+    return "\n".join(out) + ("\n" if tb.endswith("\n") else "")
 
 
 def _framework_error(exc: BaseException, what: str) -> BaseException:
@@ -205,7 +232,7 @@ def end_message(info: ActorInfo) -> str:
             f"out of memory: the worker passed its {info.mem:g} MB limit and was killed "
             f"({OOM_REASON})" + (f": {info.message}" if info.message else "")
         )
-    elif info.reason:
+    elif info.reason and info.reason not in why:
         why = f"{why} ({info.reason})"
     return f"actor {label!r} ({info.class_name}): {why}"
 

@@ -348,3 +348,28 @@ def test_packed_working_dir_is_content_addressed(tmp_path: Path) -> None:
     other.mkdir()
     (other / "mod.py").write_text("X = 1\n")
     assert pack_dir(other)[0] == sha and len(sha) == 64 and data
+
+
+def test_tracebacks_of_main_classes_point_back_at_the_script(tmp_path: Path) -> None:
+    import sys
+    import types
+
+    from runtime._cluster_actors import localise_traceback
+
+    script = tmp_path / "job.py"
+    script.write_text("class A:\n    def f(self):\n        raise ValueError('x')\n")
+    fake_main = types.ModuleType("__main__")
+    fake_main.__file__ = str(script)
+    real = sys.modules["__main__"]
+    sys.modules["__main__"] = fake_main
+    try:
+        tb = (
+            "Traceback (most recent call last):\n"
+            '  File "<dynamic-code>", line 3, in f\n'
+            "ValueError: x\n"
+        )
+        out = localise_traceback(tb)
+    finally:
+        sys.modules["__main__"] = real
+    assert f"  File \"{script}\", line 3, in f\n    raise ValueError('x')\n" in out
+    assert localise_traceback("plain") == "plain"
