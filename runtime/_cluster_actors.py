@@ -915,27 +915,48 @@ class ActorsMixin:
         return self.actor(FRAMEWORK_ACTOR, timeout)
 
     def framework_ask(self, message: Any, timeout: float = 10.0) -> Any:
-        """Ask the placing framework on the leader. While the leader has no framework
-        actor yet (just elected, services starting) the ask never reached anyone: it
-        is retried until ``timeout``, so a script started right after ``cluster up``
-        works."""
+        """Ask the placing framework on the leader, riding out a leader change.
+
+        Retried until ``timeout``: while no master leads or the leader has no
+        framework actor yet (just elected, services starting: the ask reached no
+        one); when the leader's node is down (a new one is being elected: the leader
+        watch moves us to it); and, for idempotent asks, when one attempt gets no
+        reply. A ``SpawnActor`` of a named actor is retried with ``get_if_exists``,
+        so a spawn the dead leader had recorded is not refused as a duplicate."""
+        from runtime._connect import NoCluster
+
         deadline = real_now() + timeout
+        idempotent = not isinstance(message, (SpawnActor, Supervise, KillActor))
         while True:
+            left = deadline - real_now()
+            if left <= 0:
+                raise AskTimeout(f"{type(message).__name__}: no framework reply in {timeout}s")
             try:
-                left = max(0.5, deadline - real_now())
-                return self._framework_ref(left).ask(message, timeout=left)
+                ref = self._framework_ref(max(0.1, left))
+                if hasattr(ref, "is_alive") and not ref.is_alive():
+                    raise ActorDead(f"the leader {ref!r} is unreachable")
+                per_try = min(left, 3.0) if idempotent else left
+                return ref.ask(message, timeout=per_try)
+            except NoCluster:
+                pass  # no leader right now: wait for one
             except ActorNotFound as exc:
                 # The transport's UnknownTarget (no framework actor on that node), not
                 # the framework's own "no such actor" answer.
-                missing = f"no actor named {FRAMEWORK_ACTOR!r}" in str(exc)
-                if missing and real_now() + 0.1 < deadline:
-                    time.sleep(0.1)
-                    continue
-                if missing:
+                if f"no actor named {FRAMEWORK_ACTOR!r}" not in str(exc):
+                    raise
+                if real_now() + 0.1 >= deadline:
                     raise _framework_error(exc, type(message).__name__) from None
-                raise
+            except ActorDead:
+                if real_now() + 0.2 >= deadline:
+                    raise
+                if isinstance(message, SpawnActor) and message.name:
+                    message = dataclasses.replace(message, get_if_exists=True)
+            except AskTimeout:
+                if not idempotent or real_now() + 0.2 >= deadline:
+                    raise
             except RemoteError as exc:
                 raise _framework_error(exc, type(message).__name__) from None
+            time.sleep(0.1)
 
     def watch(self, handle: ActorHandle) -> None:
         self._actors_init()

@@ -373,3 +373,64 @@ def test_tracebacks_of_main_classes_point_back_at_the_script(tmp_path: Path) -> 
         sys.modules["__main__"] = real
     assert f"  File \"{script}\", line 3, in f\n    raise ValueError('x')\n" in out
     assert localise_traceback("plain") == "plain"
+
+
+class ScriptedFramework(ActorsMixin):
+    """A Cluster whose framework answers are scripted: ``answers`` per attempt."""
+
+    def __init__(self, answers: list[Any]) -> None:
+        self.answers = answers
+        self.sent: list[Any] = []
+
+    def actor(self, name: str, timeout: float = 10.0) -> Any:
+        owner = self
+
+        class Ref:
+            def is_alive(self) -> bool:
+                return not isinstance(owner.answers[0], str)
+
+            def ask(self, message: Any, timeout: float = 5.0) -> Any:
+                owner.sent.append(message)
+                answer = owner.answers.pop(0)
+                if isinstance(answer, BaseException):
+                    raise answer
+                return answer
+
+        if self.answers and self.answers[0] == "no leader":
+            self.answers.pop(0)
+            from runtime import NoCluster
+
+            raise NoCluster("no master became leader")
+        return Ref()
+
+
+def test_framework_asks_ride_out_a_leader_change() -> None:
+    from runtime import ActorNotFound, GetActor
+
+    answer = info()
+    fw = ScriptedFramework(
+        [
+            "no leader",
+            ActorDead("node tcp://old-leader is unreachable"),
+            ActorNotFound("no actor named 'cluster_actors' on node 'master'"),
+            AskTimeout("no reply"),
+            answer,
+        ]
+    )
+    assert fw.framework_ask(GetActor(name="counter"), timeout=10) == answer
+    assert len(fw.sent) == 4
+    # the framework's own "no such actor" is an answer, not a reason to retry
+    fw = ScriptedFramework([ActorNotFound("no actor named 'ghost'")])
+    with pytest.raises(ActorNotFound, match="ghost"):
+        fw.framework_ask(GetActor(name="ghost"))
+
+
+def test_a_named_spawn_retried_after_a_dead_leader_takes_the_recorded_actor() -> None:
+    answer = info()
+    fw = ScriptedFramework([ActorDead("leader gone"), answer])
+    request = SpawnActor(spec(), name="counter")
+    assert fw.framework_ask(request, timeout=10) == answer
+    assert [m.get_if_exists for m in fw.sent] == [False, True]
+    fw = ScriptedFramework([AskTimeout("no reply")])
+    with pytest.raises(AskTimeout):  # a spawn is not re-sent blindly after a timeout
+        fw.framework_ask(SpawnActor(spec()), timeout=10)
