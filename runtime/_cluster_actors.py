@@ -688,7 +688,10 @@ class ActorHandle:
                 if new.state not in TERMINAL and not (
                     new.state == "RUNNING" and new.incarnation >= want
                 ):
-                    time.sleep(0.02)  # the framework answered before it was ready
+                    # The framework answered before it was ready: its ActorEvent
+                    # (WatchActors) wakes us as soon as the state changes.
+                    with self._changed:
+                        self._changed.wait_for(lambda seen=new: self._info is not seen, 0.25)
 
     def _lost(self, exc: BaseException) -> BaseException:
         """The worker stopped answering (node down / wrong actor): restarting."""
