@@ -104,7 +104,10 @@ def test_split_path_matches_the_generic_path(seed: int) -> None:
             if rnd.random() < 0.6
         }
         used = rnd.choice(["", "cpus:0.5;mem:64"])
-        agents.append(agent(i, reserved, used))
+        a = agent(i, reserved, used)
+        if rnd.random() < 0.3:  # a static reservation too (agent flag cpus(web):1)
+            a = Agent(a.agent_id, a.hostname, a.total + R("cpus(web):1"), a.allocated)
+        agents.append(a)
     fws = [Framework(f"f{j}", (rnd.choice(roles),)) for j in range(5)]
     plain = allocate(ClusterSnapshot(agents=agents, frameworks=fws), 1.0)
     quota = {"unused-role": Quota(limit={"cpus": 1.0})}
