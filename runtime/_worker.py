@@ -297,6 +297,7 @@ class Worker(ActorsMixin):
         self.node: Any = None
         self.host = ActorHost(self)
         self.ready = False
+        self._ready_event = threading.Event()
         self.done = threading.Event()
         self.exit_code = 0
         self._leader_client: Any = None
@@ -376,6 +377,10 @@ class Worker(ActorsMixin):
         from zk import LeaderWatch
         from zk import connect as zk_connect
 
+        # Not on the spawn's critical path: importing kazoo and connecting cost
+        # tens of ms of CPU; the framework address we were given is good until a
+        # leader change, so follow changes only once the actor is up.
+        self._ready_event.wait(2.0)
         hosts, chroot = parse_zk_url(self.args.zk)
         try:
             client = zk_connect(hosts, chroot=chroot, session_timeout=10.0, connect_timeout=10.0)
@@ -447,6 +452,7 @@ class Worker(ActorsMixin):
         self.ready = True
         address = self.node.actor_address(WORKER_ACTOR)
         self.framework().tell(WorkerReady(a.actor_id, a.incarnation, address))
+        self._ready_event.set()
         log.info(
             "actor %s (%s) #%d ready at %s", a.actor_id, spec.class_name, a.incarnation, address
         )
