@@ -1,10 +1,12 @@
 """Pod launch vs single task launch, for bench/ucr.py (``from _pods import measure``).
 
-One ``pydcos cluster up`` (1 master, 1 agent, native containers). In alternating rounds:
-POST a single-task app (``sleep``) and a 2-container pod (two ``sleep`` containers
-sharing an ephemeral volume), each timed from just before the POST to the moment the
-LAST of its tasks is TASK_RUNNING (the agents' own status timestamps, read from the
-master's state: no polling error in the figure), then removed and waited gone.
+One ``pydcos cluster up`` (1 master, 1 agent, native containers). In rounds (alternating
+which goes first): POST a single-task app (``sleep``) and a 2-container pod (two
+``sleep`` containers sharing an ephemeral volume), each timed from just before the POST
+to the moment the LAST of its tasks is TASK_RUNNING (the agents' own status timestamps,
+read from the master's state: no polling error in the figure), then removed and waited
+gone, and the cluster left to settle. The offer cycle (an allocation every 50 ms) is
+most of the noise: hence medians of many rounds.
 
 ``measure()`` -> median(pod) / median(single task), or None when the cluster could not
 run them; it prints the medians. Run alone: ``.venv/bin/python bench/_pods.py``.
@@ -25,7 +27,9 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-ROUNDS = 7
+ROUNDS = 15
+SETTLE = 0.3
+"""Seconds between rounds: each launch starts from the same quiet cluster."""
 
 
 def _http(url: str, method: str = "GET", body: Any = None) -> Any:
@@ -114,6 +118,7 @@ def _one(base: str, kind: str, n: int) -> float | None:
     at = _running_at(base, prefix, count, t0 + 60)
     _http(remove, "DELETE")
     _gone(base, prefix, time.time() + 60)
+    time.sleep(SETTLE)  # the freed resources' offers come and go before the next POST
     return None if at is None else at - t0
 
 
@@ -141,7 +146,8 @@ def measure(rounds: int = ROUNDS) -> float | None:
         pods: list[float] = []
         _one(base, "app", -1)  # warm-up: the framework's first offers, code paths
         for n in range(rounds):
-            for kind, out in (("app", singles), ("pod", pods)):
+            order = [("app", singles), ("pod", pods)]
+            for kind, out in order if n % 2 == 0 else order[::-1]:  # no order bias
                 took = _one(base, kind, n)
                 if took is not None:
                     out.append(took)
