@@ -203,6 +203,14 @@ class ActorHost:
             out: Any = pickle.dumps(result, protocol=5)
         except Exception as exc:
             out = self._failure(message, exc)
+        except BaseException as exc:  # sys.exit() in a method: the actor exits, as OTP's
+            self._finish(self._failure(message, exc), reply)
+            code = exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) else 1
+            log.warning(
+                "%s raised %s: the worker exits (%d)", message.method, type(exc).__name__, code
+            )
+            self.worker.stop(code)
+            return
         self._finish(out, reply)
 
     def _failure(self, message: Any, exc: BaseException) -> CallFailed:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime import ActorRestarting, ActorStopped, monitor, remote
+from runtime import ActorMethodError, ActorRestarting, ActorStopped, monitor, remote
 from runtime.testing import wait_for
 
 from ._mini_framework import MiniCluster, start_framework
@@ -183,3 +183,23 @@ def test_the_framework_can_probe_a_worker_faster_than_heartbeats(cluster: MiniCl
     control = cluster.framework_actor.actors[s.actor_id].control  # type: ignore[attr-defined]
     status = cluster.node.ref(control).ask(PingWorker(s.actor_id), timeout=5)
     assert status == WorkerStatus(s.actor_id, 1, True, 1)
+
+
+class Quitter:
+    def quit(self, code: int) -> None:
+        sys.exit(code)
+
+    def ping(self) -> str:
+        return "pong"
+
+
+def test_sys_exit_in_a_method_ends_the_worker_and_the_framework_restarts_it(
+    cluster: MiniCluster,
+) -> None:
+    q = cluster.spawn(Quitter, max_restarts=2)
+    assert q.ping().result(30) == "pong"
+    with pytest.raises(ActorMethodError, match="SystemExit") as caught:  # never exits us
+        q.quit(3).result(30)
+    assert not isinstance(caught.value, SystemExit)
+    wait_for(lambda: q.info.incarnation == 2, timeout=30, what="restarted after its exit")
+    assert q.ping().result(30) == "pong"
