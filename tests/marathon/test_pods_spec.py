@@ -233,3 +233,24 @@ def test_pod_paths(
 def test_unknown_pod_paths(method: str, rest: str) -> None:
     with pytest.raises(BadPodPath):
         parse_pod_path(method, rest)
+
+
+@pytest.mark.parametrize(
+    ("check", "protocol"),
+    [
+        ({"http": {"endpoint": "http", "scheme": "HTTPS"}}, "HTTPS"),
+        ({"tcp": {"endpoint": "http"}}, "TCP"),
+        ({"exec": {"command": {"shell": "test -f ready"}}}, "COMMAND"),
+    ],
+)
+def test_health_checks_become_the_agents_checks(check: dict[str, Any], protocol: str) -> None:
+    pod = PodDefinition.from_json(with_("/containers/0/healthCheck", check))
+    offer = p.Offer("o1", "fw", "a1", "host1", {}, {}, ip="")
+    need = Resources.from_dict({"cpus": 0.75, "mem": 96.0, "disk": 10.0, "ports": [[31005, 31005]]})
+    tasks, _ = build_pod_group(pod, offer, need, [31005], 1000.0)
+    (hc,) = tasks[0].health_checks
+    assert hc.protocol == protocol and not tasks[1].health_checks
+    if protocol == "COMMAND":
+        assert hc.command == "test -f ready" and hc.port is None
+    else:
+        assert hc.port == 31005
