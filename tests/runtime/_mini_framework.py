@@ -69,6 +69,8 @@ class MiniFramework(Actor):
         self.code: dict[str, bytes] = {}
         self.watchers: dict[str, set[str]] = {}
         self.ids = itertools.count(1)
+        self.warm: list[tuple[str, int]] = []  # (control address, pid) of idle warm workers
+        self.warm_procs: list[subprocess.Popen[bytes]] = []
         self.lock = threading.Lock()
 
     # -- helpers -------------------------------------------------------------------------
@@ -95,6 +97,15 @@ class MiniFramework(Actor):
         a.proc = subprocess.Popen(argv, cwd=sandbox, preexec_fn=_die_with_parent)
         proc = a.proc
         threading.Thread(target=self._reap, args=(a, proc), daemon=True).start()
+
+    def start_warm(self) -> subprocess.Popen[bytes]:
+        """A warm worker (``--actor-id ""``): it registers and waits for any actor."""
+        argv = [sys.executable, "-m", "runtime.worker", "--framework", self._address(),
+                "--actor-id", "", "--insecure-dev"]  # fmt: skip
+        sandbox = tempfile.mkdtemp(prefix="mini-warm-")
+        proc = subprocess.Popen(argv, cwd=sandbox, preexec_fn=_die_with_parent)  # noqa: PLW1509
+        self.warm_procs.append(proc)
+        return proc
 
     def _reap(self, a: _Actor, proc: subprocess.Popen[bytes]) -> None:
         code = proc.wait()
@@ -128,8 +139,19 @@ class MiniFramework(Actor):
                 mem=m.spec.mem,
             )
             a = self.actors[actor_id] = _Actor(info, m)
-            self._launch(a)
+            if self.warm:  # hand it to a warm worker: no process start
+                a.control, pid = self.warm.pop(0)
+                a.proc = next(p for p in self.warm_procs if p.pid == pid)
+                self.node.ref(a.control).tell(
+                    WorkerAssignment(actor_id, 1, m.spec, m.name, m.namespace, None, 4096)
+                )
+                threading.Thread(target=self._reap, args=(a, a.proc), daemon=True).start()
+            else:
+                self._launch(a)
             return info
+        if t is RegisterWorker and m.actor_id == "":
+            self.warm.append((m.control, m.pid))
+            return None
         if t is RegisterWorker:
             found = self.actors.get(m.actor_id)
             if found is None or found.info.incarnation != m.incarnation or found.killed:
@@ -223,6 +245,10 @@ class MiniFramework(Actor):
         self._set(a, state="STOPPED", address="", message=why)
 
     def stop_all(self) -> None:
+        for proc in self.warm_procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
         for a in self.actors.values():
             a.killed = True
             if a.proc is not None and a.proc.poll() is None:

@@ -203,3 +203,13 @@ def test_sys_exit_in_a_method_ends_the_worker_and_the_framework_restarts_it(
     assert not isinstance(caught.value, SystemExit)
     wait_for(lambda: q.info.incarnation == 2, timeout=30, what="restarted after its exit")
     assert q.ping().result(30) == "pong"
+
+
+def test_a_warm_worker_takes_the_next_actor(cluster: MiniCluster) -> None:
+    fw = cluster.framework_actor  # type: ignore[attr-defined]
+    proc = fw.start_warm()
+    wait_for(lambda: len(fw.warm) == 1, timeout=30, what="warm worker registered")
+    s = cluster.spawn(Store, name="on-warm", a=7)
+    assert s.get("a").result(30) == 7
+    assert fw.actors[s.actor_id].proc is proc and fw.warm == []
+    cluster.kill(s)
