@@ -690,8 +690,12 @@ class ActorHandle:
                 ):
                     # The framework answered before it was ready: its ActorEvent
                     # (WatchActors) wakes us as soon as the state changes.
-                    with self._changed:
-                        self._changed.wait_for(lambda seen=new: self._info is not seen, 0.25)
+                    self._wait_change(new, 0.25)
+
+    def _wait_change(self, seen: ActorInfo, timeout: float) -> None:
+        """Sleep until the actor's state is newer than ``seen`` (or ``timeout``)."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._info is not seen, timeout)
 
     def _lost(self, exc: BaseException) -> BaseException:
         """The worker stopped answering (node down / wrong actor): restarting."""

@@ -103,7 +103,7 @@ class MiniFramework(Actor):
         argv = [sys.executable, "-m", "runtime.worker", "--framework", self._address(),
                 "--actor-id", "", "--insecure-dev"]  # fmt: skip
         sandbox = tempfile.mkdtemp(prefix="mini-warm-")
-        proc = subprocess.Popen(argv, cwd=sandbox, preexec_fn=_die_with_parent)  # noqa: PLW1509
+        proc = subprocess.Popen(argv, cwd=sandbox, preexec_fn=_die_with_parent)
         self.warm_procs.append(proc)
         return proc
 
