@@ -204,14 +204,17 @@ class ActorHost:
         except Exception as exc:
             out = self._failure(message, exc)
         except BaseException as exc:  # sys.exit() in a method: the actor exits, as OTP's
-            self._finish(self._failure(message, exc), reply)
-            code = exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) else 1
-            log.warning(
-                "%s raised %s: the worker exits (%d)", message.method, type(exc).__name__, code
-            )
-            self.worker.stop(code)
+            self._exit(message, exc, reply)
             return
         self._finish(out, reply)
+
+    def _exit(self, message: Any, exc: BaseException, reply: Any) -> None:
+        """The method raised SystemExit (or another BaseException): answer the caller,
+        then end the worker with that code (0: a normal exit, for ``transient``)."""
+        self._finish(self._failure(message, exc), reply)
+        code = exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) else 1
+        log.warning("%s raised %s: the worker exits (%d)", message.method, type(exc).__name__, code)
+        self.worker.stop(code)
 
     def _failure(self, message: Any, exc: BaseException) -> CallFailed:
         if message.method not in self.methods and not hasattr(self.instance, message.method):
@@ -252,6 +255,9 @@ class ActorHost:
                 out: Any = pickle.dumps(result, protocol=5)
             except Exception as exc:
                 out = self._failure(message, exc)
+            except BaseException as exc:  # not into the loop: it would stop serving
+                self._exit(message, exc, reply)
+                return
         if self._ckpt_enabled():
             await asyncio.get_running_loop().run_in_executor(None, self._finish, out, reply)
         else:

@@ -119,6 +119,9 @@ class Ledger:
         await asyncio.sleep(delay)
         return len(self.entries)
 
+    def close(self, code: int) -> None:
+        sys.exit(code)
+
     def hog(self, mb: int) -> int:
         block = bytearray(mb << 20)
         for i in range(0, len(block), 4096):
@@ -298,3 +301,15 @@ def test_one_for_all_supervision_across_two_agents(conn: Any) -> None:
              what="one_for_all restarted the sibling too")  # fmt: skip
     for h in sup.children:
         conn.kill(h)
+
+
+def test_a_transient_actor_exiting_normally_is_not_restarted(conn: Any) -> None:
+    from runtime import ActorMethodError
+
+    led = conn.spawn(Ledger, "dave", name="ledger-dave", restart="transient")
+    assert led.add(1).result(60) == 1
+    down = monitor(led)
+    with pytest.raises(ActorMethodError, match="SystemExit"):
+        led.close(0).result(30)
+    assert down.result(30).name == "ledger-dave"
+    assert led.info.incarnation == 1 and led.info.state == "STOPPED"

@@ -189,6 +189,9 @@ class Quitter:
     def quit(self, code: int) -> None:
         sys.exit(code)
 
+    async def quit_async(self, code: int) -> None:
+        sys.exit(code)
+
     def ping(self) -> str:
         return "pong"
 
@@ -203,6 +206,9 @@ def test_sys_exit_in_a_method_ends_the_worker_and_the_framework_restarts_it(
     assert not isinstance(caught.value, SystemExit)
     wait_for(lambda: q.info.incarnation == 2, timeout=30, what="restarted after its exit")
     assert q.ping().result(30) == "pong"
+    with pytest.raises(ActorMethodError, match="SystemExit"):  # on the asyncio loop too
+        q.quit_async(4).result(30)
+    wait_for(lambda: q.info.incarnation == 3, timeout=30, what="restarted again")
 
 
 def test_a_warm_worker_takes_the_next_actor(cluster: MiniCluster) -> None:
