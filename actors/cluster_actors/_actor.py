@@ -45,7 +45,7 @@ from runtime import Actor, ActorRef, Down
 
 from . import _core as c
 from ._errors import ClusterActorsError, InvalidActorSpec
-from ._model import ActorConfig, ActorRecord, Group
+from ._model import ActorConfig, ActorRecord, ActorState, Group
 from ._store import ActorsStore
 
 log = logging.getLogger("actors.cluster_actors")
@@ -70,12 +70,34 @@ class FrameworkSettings:
     tick_interval: float = 0.25
     role: str = "*"
     failover_timeout: float = 604800.0
+    probe_interval: float = 0.5
+    """Seconds between liveness probes (``PingWorker``) of each running worker."""
+    probe_timeout: float = 1.5
+    probe_misses: int = 2
+    """Unanswered probes in a row after which a worker is lost (re-placed at once):
+    faster than waiting for the master to declare its agent unreachable."""
     core: c.CoreConfig = field(default_factory=c.CoreConfig)
 
 
 @dataclass(frozen=True)
 class _Tick:
     pass
+
+
+@dataclass(frozen=True)
+class _Probe:
+    pass
+
+
+@dataclass
+class _Probing:
+    """One worker's probe in flight and its misses in a row."""
+
+    incarnation: int
+    future: Any = None
+    sent: float = 0.0
+    misses: int = 0
+    calls: int = 0
 
 
 class ActorsBoard:
@@ -112,6 +134,7 @@ class ActorsBoard:
 _TELLS: frozenset[type] = frozenset(
     {
         _Tick,
+        _Probe,
         Down,
         runtime.RegisterWorker,
         runtime.WorkerReady,
@@ -184,6 +207,9 @@ class ClusterActorsActor(Actor):
         self._requests = itertools.count(1)
         self._dirty = True
         self._bundle_dir: Path | None = None
+        self._probing: dict[str, _Probing] = {}
+        self.calls_total = 0
+        """Calls the workers served, summed from their probe answers (Prometheus)."""
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -236,6 +262,8 @@ class ClusterActorsActor(Actor):
         )
         self.driver.start(self)
         self.send_interval(s.tick_interval, _Tick())
+        if s.probe_interval > 0:
+            self.send_interval(s.probe_interval, _Probe())
         self._publish()
         log.info(
             "cluster actors: %d actors adopted, %d groups; framework id %s",
@@ -305,6 +333,9 @@ class ClusterActorsActor(Actor):
         if t is _Tick:
             self._step(c.Tick())
             return None
+        if t is _Probe:
+            self._probe()
+            return None
         if t is Down:
             node = self._watched.pop(m.ref, None)
             if node is not None:
@@ -329,9 +360,11 @@ class ClusterActorsActor(Actor):
             self._step(c.Watchers(m.subscriber, tuple(m.actor_ids), add))
             return None
         if t is runtime.RegisterWorker:
+            log.info("cluster actors: worker %s.%d registered", m.actor_id, m.incarnation)
             self._step(c.RegisterWorker(m.actor_id, m.incarnation, m.address, m.control, m.ready))
             return None
         if t is runtime.WorkerReady:
+            log.info("cluster actors: worker %s.%d ready", m.actor_id, m.incarnation)
             self._step(c.WorkerReady(m.actor_id, m.incarnation, m.address))
             return None
         if t is runtime.WorkerFailed:
@@ -383,6 +416,61 @@ class ClusterActorsActor(Actor):
             log.warning("cluster actors: the master refused a call: %s", event.message)
         elif isinstance(event, Disconnected):
             log.info("cluster actors: the leading master went away; subscribing again")
+
+    # -- liveness probes --------------------------------------------------------------
+
+    def _probe(self) -> None:
+        """Ask every running worker ``PingWorker`` (without waiting: the answer is read
+        at the next round); ``probe_misses`` unanswered in a row -> ``WorkerLost``."""
+        core, s = self.core, self.settings
+        assert core is not None
+        now = self.clock.now()
+        live = {
+            r.actor_id: r
+            for r in core.actors.values()
+            if r.state is ActorState.RUNNING and r.control
+        }
+        for actor_id in list(self._probing):
+            if actor_id not in live:
+                del self._probing[actor_id]
+        lost: list[tuple[str, int, str]] = []
+        for actor_id, r in live.items():
+            probe = self._probing.get(actor_id)
+            if probe is None or probe.incarnation != r.incarnation:
+                probe = self._probing[actor_id] = _Probing(r.incarnation)
+            fut = probe.future
+            if fut is not None:
+                if fut.done():
+                    try:
+                        status = fut.get(0)
+                        probe.misses = 0
+                        calls = int(getattr(status, "calls", 0))
+                        if calls > probe.calls:
+                            self.calls_total += calls - probe.calls
+                            self._dirty = True  # the board's figures changed
+                        probe.calls = calls
+                    except Exception:
+                        probe.misses += 1
+                    probe.future = None
+                elif now - probe.sent >= s.probe_timeout:
+                    probe.misses += 1
+                    probe.future = None
+                else:
+                    continue  # still waiting for this one
+            if probe.misses >= s.probe_misses:
+                lost.append((actor_id, r.incarnation, f"{probe.misses} probes unanswered"))
+                del self._probing[actor_id]
+                continue
+            try:
+                ref = self._resolve(r.control) if self._resolve else self.node.ref(r.control)
+                probe.future = ref.ask_future(runtime.PingWorker(actor_id), timeout=s.probe_timeout)
+                probe.sent = now
+            except Exception as exc:
+                log.debug("cluster actors: probe of %s not sent: %s", actor_id, exc)
+                probe.misses += 1
+        for actor_id, incarnation, why in lost:
+            log.warning("cluster actors: worker of %s lost: %s; re-placing it", actor_id, why)
+            self._step(c.WorkerLost(actor_id, incarnation, why))
 
     # -- core -----------------------------------------------------------------------
 
@@ -439,6 +527,7 @@ class ClusterActorsActor(Actor):
                         log.warning("cluster actors: not subscribed; %s dropped", e)
                 elif isinstance(e, c.Launch):
                     driver.launch([e.offer_id], list(e.tasks), refuse_seconds=1.0)
+                    log.info("cluster actors: launched %s", [t.task_id for t in e.tasks])
                 elif isinstance(e, c.Decline):
                     driver.decline([e.offer_id], e.refuse_seconds, e.reason)
                 elif isinstance(e, c.KillTask):
@@ -670,6 +759,5 @@ class ClusterActorsActor(Actor):
             core.describe(r, wall)
             for r in [*core.actors.values(), *reversed(core.finished.values())]
         )
-        self.board.publish(
-            rows, core.counts(), dict(core.stats.__dict__), self.ref, self.framework_id
-        )
+        stats = {**core.stats.__dict__, "calls": self.calls_total}
+        self.board.publish(rows, core.counts(), stats, self.ref, self.framework_id)

@@ -111,6 +111,16 @@ class WorkerFailed:
 
 
 @dataclass(frozen=True)
+class WorkerLost:
+    """The worker stopped answering the framework's probes while no status said why:
+    its agent (and it) are unreachable, or it hangs. Re-placed at once, anywhere."""
+
+    actor_id: str
+    incarnation: int
+    why: str
+
+
+@dataclass(frozen=True)
 class SaveCheckpoint:
     request_id: str
     actor_id: str
@@ -160,6 +170,7 @@ Event: TypeAlias = (
     | RegisterWorker
     | WorkerReady
     | WorkerFailed
+    | WorkerLost
     | SaveCheckpoint
     | TaskStatus
     | Offers
@@ -483,6 +494,8 @@ class ActorsCore:
             self._ready(event.actor_id, event.incarnation, event.address, now, wall, out)
         elif isinstance(event, WorkerFailed):
             self._worker_failed(event, now, wall, out)
+        elif isinstance(event, WorkerLost):
+            self._worker_lost(event, now, wall, out)
         elif isinstance(event, Kill):
             self._kill_request(event, out)
         elif isinstance(event, OwnerDown):
@@ -726,6 +739,16 @@ class ActorsCore:
                 out.append(KillTask(task_id, r.agent_id or ""))
             return
         r.last_exit = e.message  # the task's end follows and decides the restart
+
+    def _worker_lost(self, e: WorkerLost, now: float, wall: float, out: list[Effect]) -> None:
+        r = self._current(e.actor_id, e.incarnation)
+        if r is None or r.state is not ActorState.RUNNING or not r.task_id:
+            return
+        task_id = r.task_id
+        out.append(KillTask(task_id, r.agent_id or ""))  # if its agent still hears us
+        self.tasks.pop(task_id, None)
+        r.last_reason = "REASON_WORKER_UNREACHABLE"
+        self._ended(r, f"worker unreachable ({e.why})", False, True, now, wall, out)
 
     def _checkpoint(self, e: SaveCheckpoint, wall: float, out: list[Effect]) -> None:
         r = self._current(e.actor_id, e.incarnation)

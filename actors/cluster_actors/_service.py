@@ -334,6 +334,12 @@ class _Collector:
             counter = CounterMetricFamily(f"pydcos_cluster_actors_{key}", help_text)
             counter.add_metric([], stats.get(key, 0))
             yield counter
+        served = CounterMetricFamily(
+            "pydcos_cluster_actors_calls",
+            "Method calls served by the workers (from their liveness probes; rate() = calls/s)",
+        )
+        served.add_metric([], stats.get("calls", 0))
+        yield served
         calls = CounterMetricFamily(
             "pydcos_cluster_actors_api_calls", "Method calls made through /actors/v1 (CLI, HTTP)"
         )

@@ -89,8 +89,9 @@ def worker_pid(task_id: str) -> int:
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if b"runtime.worker" in cmdline and want in cmdline + b"\x00":
-            return int(entry.name)
+        argv = cmdline.split(b"\x00")
+        if argv[1:3] == [b"-m", b"runtime.worker"] and want in cmdline + b"\x00":
+            return int(entry.name)  # the python worker itself, not its container's init
     raise AssertionError(f"no worker process for {task_id}")
 
 
@@ -102,6 +103,17 @@ def kill_worker(cluster: E2ECluster, actor_id: str) -> int:
 
 def agent_of(cluster: E2ECluster, actor_id: str) -> str:
     return str(row(cluster, actor_id)["agent_id"])
+
+
+def metrics(cluster: E2ECluster) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The leader's pydcos_cluster_actors_* samples, read with prometheus_client's parser."""
+    text = http_request(f"{cluster.leader().http_url}/metrics").body.decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for fam in text_string_to_metric_families(text)
+        for s in fam.samples
+        if s.name.startswith("pydcos_cluster_actors")
+    }
 
 
 def test_spawn_call_lookup_names_and_kill(cluster: E2ECluster, script: Any) -> None:
@@ -213,6 +225,9 @@ def test_an_owner_exiting_stops_its_owned_actors_only(cluster: E2ECluster, scrip
 def test_an_oom_kill_is_reported_and_the_actor_restarted(cluster: E2ECluster, script: Any) -> None:
     h = script.spawn(Hog, mem=64, max_restarts=1)
     assert h.ping().result(30) == "pong"
+    # Calls go straight to the workers; the framework counts them from its probes.
+    calls = ("pydcos_cluster_actors_calls_total", ())
+    wait_for(lambda: metrics(cluster).get(calls, 0) > 0, 20, "calls counted")
     with pytest.raises(Exception) as info:
         h.eat(256).result(60)
     assert "memory" in str(info.value).lower()
@@ -220,16 +235,9 @@ def test_an_oom_kill_is_reported_and_the_actor_restarted(cluster: E2ECluster, sc
     r = row(cluster, h.actor_id)
     assert r["restarts"] == 1 and r["last_exit"].startswith("OOM-killed")
     script.kill(h)
-    # Prometheus figures, read with the real client's parser.
-    text = http_request(f"{cluster.leader().http_url}/metrics").body.decode()
-    samples = {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for fam in text_string_to_metric_families(text)
-        for s in fam.samples
-        if s.name.startswith("pydcos_cluster_actors")
-    }
+    samples = metrics(cluster)
     assert samples[("pydcos_cluster_actors_oom_kills_total", ())] >= 1
-    assert samples[("pydcos_cluster_actors_restarts_total", ())] >= 3
+    assert samples[("pydcos_cluster_actors_restarts_total", ())] >= 1
     assert ("pydcos_cluster_actors", (("state", "RUNNING"),)) in samples
 
 
@@ -238,7 +246,9 @@ def test_agent_loss_replaces_the_actor_on_the_other_agent(cluster: E2ECluster, s
     assert c.incr().result(30) == 8
     first = agent_of(cluster, c.actor_id)
     victim = next(a for a in cluster.agents if a.name == row(cluster, c.actor_id)["node"])
-    victim.kill9()
+    worker = worker_pid(row(cluster, c.actor_id)["task_id"])
+    victim.kill9()  # the machine is gone: its agent and the worker on it
+    os.kill(worker, signal.SIGKILL)
     wait_for(
         lambda: (
             row(cluster, c.actor_id)["state"] == "RUNNING"

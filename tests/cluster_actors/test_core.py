@@ -39,6 +39,7 @@ from actors.cluster_actors._core import (
     Watch,
     Watchers,
     WorkerFailed,
+    WorkerLost,
     WorkerReady,
 )
 from actors.cluster_actors._errors import InvalidActorSpec
@@ -346,6 +347,24 @@ def test_an_actor_whose_agent_dies_is_replaced_elsewhere_at_once() -> None:
     # The late TASK_LOST of the old incarnation changes nothing.
     sim.do(TaskStatus(f"{a}.1", "TASK_LOST", "a1"))
     assert sim.state(a) == "STARTING" and sim.core.stats.replaced == 1
+
+
+def test_a_worker_that_stops_answering_probes_is_replaced_anywhere_at_once() -> None:
+    sim = Sim()
+    a = sim.spawn(max_restarts=2)
+    sim.place("a1")
+    sim.run(a)
+    out = sim.do(WorkerLost(a, 1, "2 probes unanswered"))
+    assert KillTask(f"{a}.1", "a1") in out
+    r = sim.core.actors[a]
+    assert r.state is ActorState.RESTARTING and r.prefer_agent is None and r.restarts == 1
+    assert "worker unreachable" in r.last_exit
+    (task,) = sim.place("a2")
+    assert task.task_id == f"{a}.2"
+    # The agent's late word on the old incarnation changes nothing; a stale probe neither.
+    sim.do(TaskStatus(f"{a}.1", "TASK_UNREACHABLE", "a1"))
+    sim.do(WorkerLost(a, 1, "late"))
+    assert sim.state(a) == "STARTING" and sim.core.actors[a].restarts == 1
 
 
 def test_max_restarts_bounds_the_restarts() -> None:
