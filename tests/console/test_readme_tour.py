@@ -132,6 +132,13 @@ RULES: list[tuple[str, str]] = [
     (r'"(alloc_\w+|offers)": [0-9.e+-]+', r'"\1": <n>'),  # actor ask's live counters
     (r"^note: no Docker engine at .*$", ""),  # the host has Docker or not
     (r"containerizers:mesos,docker", "containerizers:mesos"),
+    # node list: what each agent runs, and so which agent (attributes) holds the resident
+    # app's reservation, is placement; how many agents hold which reservation is not
+    (
+        r"^(127\.0\.0\.1\s+<hex>-S<n>\s+active)(?:\s+[\d.]+/\d+){3}\s+\d+(\s+\S+)\s+\S+$",
+        r"\1 <used>\2 <attributes>",
+    ),
+    (r"^starting at [1-9]\d*$", "starting at <n>"),  # a resident task's count, not 0
     (r"\s+", " "),
 ]
 
@@ -237,8 +244,54 @@ def dig_short(name: str, tour: Tour) -> list[str]:
     return [item.to_text() for rrset in reply.answer for item in rrset]
 
 
+def kill_counter_task(tour: Tour) -> list[str]:
+    """``kill -9 <pid of the counter task>``: the running /counter task's pid, from the
+    agent's checkpoint (``<work dir>/meta/tasks/<task id>.json``), once the task has
+    counted on its volume (a user reads the README for a few seconds first; killed before
+    its first count, the replacement would rightly start at 0)."""
+
+    def counted() -> bool:
+        for count in tour.state_dir.glob("agents/*/volumes/roles/*/counter#data#*/count"):
+            with contextlib.suppress(OSError, ValueError):
+                if int(count.read_text()) >= 2:
+                    return True
+        return False
+
+    wait_for(counted, timeout=30, what="the /counter task to count on its volume")
+
+    def running() -> int | None:
+        for meta in tour.state_dir.glob("agents/*/meta/tasks/counter.*.json"):
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                pid = int(json.loads(meta.read_text())["pid"])
+                if pid_alive(pid):
+                    return pid
+        return None
+
+    os.kill(wait_for(running, timeout=30, what="the /counter task's process"), signal.SIGKILL)
+    return []
+
+
+def run_example(command: str, tour: Tour) -> list[str]:
+    """``python examples/...``: the example script with this venv's python, in the repo."""
+    argv = shlex.split(command)
+    r = subprocess.run(
+        [sys.executable, *argv[1:]],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        env=tour.env,
+    )
+    return [x.rstrip() for x in r.stdout.splitlines()]
+
+
+BUILD_IMAGE = "python examples/images/build_busybox.py /tmp/busybox.tar"
+
 EQUIVALENTS: dict[str, Callable[[Tour], list[str]]] = {
     "kill -9 <pid of the leading master>": kill_leading_master,
+    BUILD_IMAGE: functools.partial(run_example, BUILD_IMAGE),
+    "kill -9 <pid of the counter task>": kill_counter_task,
     "dig +short -p <dns port> @127.0.0.1 web.marathon.l4lb.thisdcos.directory": (
         functools.partial(dig_short, "web.marathon.l4lb.thisdcos.directory")
     ),
@@ -298,6 +351,16 @@ def test_normalise_hides_what_varies_and_keeps_what_matters() -> None:
     )
     hint = "DNS 127.0.0.1:51905, 127.0.0.1:42791  (dig -p 51905 @127.0.0.1 leader.mesos)"
     assert normalise([hint]) == normalise([hint.replace("51905", "40001")])
+    node = "127.0.0.1  f96528de206b-S2  active  0.70/2  240/2048  64/4096  7      {}  zone:a"
+    reserved = node.format("marathon(cpus:0.10,mem:32,disk:64)")
+    assert normalise([reserved]) == normalise(
+        [reserved.replace("0.70/2  240/2048  64/4096  7", "0.10/2  32/2048  64/4096  1")]
+    )
+    assert normalise([reserved]) != normalise([node.format("-")])
+    other_rack = reserved.replace("zone:a", "zone:b")
+    assert normalise([reserved]) == normalise([other_rack])
+    assert normalise(["starting at 7"]) == normalise(["starting at 12"])
+    assert normalise(["starting at 7"]) != normalise(["starting at 0"])
 
 
 def test_a_pipe_to_tail_keeps_the_last_lines(tmp_path: Path) -> None:
