@@ -72,8 +72,8 @@ class FrameworkSettings:
     failover_timeout: float = 604800.0
     probe_interval: float = 0.5
     """Seconds between liveness probes (``PingWorker``) of each running worker."""
-    probe_timeout: float = 1.5
-    probe_misses: int = 2
+    probe_timeout: float = 1.0
+    probe_misses: int = 3
     """Unanswered probes in a row after which a worker is lost (re-placed at once):
     faster than waiting for the master to declare its agent unreachable."""
     core: c.CoreConfig = field(default_factory=c.CoreConfig)

@@ -340,6 +340,9 @@ class CoreConfig:
     worker_user: str | None = None
     """The user workers run as (default: the agent's task user); the shell sets the
     master's own user so the worker's interpreter is the master's."""
+    avoid_seconds: float = 30.0
+    """After its worker stopped answering, an actor avoids that agent this long (the
+    master may still offer a dead agent's resources until it declares it lost)."""
     in_place_wait: float = 3.0
     """Seconds a restart waits for its own agent's offer before taking any agent."""
     start_timeout: float = 60.0
@@ -603,6 +606,9 @@ class ActorsCore:
             where = f"{offer.hostname}/{offer.agent_id.rsplit('-', 1)[-1]}"
             tasks: list[p.TaskInfo] = []
             for r in waiting:
+                if r.avoid.get(offer.agent_id, 0.0) > now:
+                    r.refusals[where] = "its worker there stopped answering (agent lost?)"
+                    continue
                 if r.prefer_agent and now < r.prefer_until and offer.agent_id != r.prefer_agent:
                     r.refusals[where] = "waiting for its own agent (restart in place)"
                     continue
@@ -748,6 +754,8 @@ class ActorsCore:
         out.append(KillTask(task_id, r.agent_id or ""))  # if its agent still hears us
         self.tasks.pop(task_id, None)
         r.last_reason = "REASON_WORKER_UNREACHABLE"
+        if r.agent_id:  # its agent may be gone too, with offers still outstanding
+            r.avoid[r.agent_id] = now + self.config.avoid_seconds
         self._ended(r, f"worker unreachable ({e.why})", False, True, now, wall, out)
 
     def _checkpoint(self, e: SaveCheckpoint, wall: float, out: list[Effect]) -> None:

@@ -244,6 +244,8 @@ class ActorRecord:
     prefer_agent: str | None = None
     """Restart in place: only this agent's offers until ``prefer_until``."""
     prefer_until: float = 0.0
+    avoid: dict[str, float] = field(default_factory=dict)
+    """Agent id -> until when (monotonic) this actor refuses its offers."""
     order: int = 0
     """Spawn order: the placement queue's tie-breaker."""
     refusals: dict[str, str] = field(default_factory=dict)

@@ -359,6 +359,8 @@ def test_a_worker_that_stops_answering_probes_is_replaced_anywhere_at_once() -> 
     r = sim.core.actors[a]
     assert r.state is ActorState.RESTARTING and r.prefer_agent is None and r.restarts == 1
     assert "worker unreachable" in r.last_exit
+    out = sim.do(Offers((offer("a1"),)))  # the dead agent's offer, not yet rescinded
+    assert isinstance(out[-1], Decline) and "stopped answering" in out[-1].reason
     (task,) = sim.place("a2")
     assert task.task_id == f"{a}.2"
     # The agent's late word on the old incarnation changes nothing; a stale probe neither.
