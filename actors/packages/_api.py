@@ -67,6 +67,9 @@ log = logging.getLogger("actors.packages")
 PREFIXES = ("/package", "/cosmos/package")
 HTTP_TTL = 30.0
 """Seconds an http(s) repository is served from cache before it is fetched again."""
+TEARDOWN_WAIT = 60.0
+"""Seconds an uninstall waits for Marathon to stop a framework package's scheduler
+before it tears the framework down anyway."""
 CAPABILITIES = ("PACKAGE_MANAGEMENT", "METRONOME")
 CAPABILITIES_TYPE = "application/vnd.dcos.capabilities+json;charset=utf-8;version=v1"
 MAX_REPO_BYTES = 64 * 1024 * 1024
@@ -230,6 +233,7 @@ class PackagesApi:
         self.repositories = repositories
         self.timeout = timeout
         self.metrics = metrics or PackagesMetrics()
+        self._background: set[asyncio.Future[None]] = set()
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -532,7 +536,10 @@ class PackagesApi:
                 raise ServiceUnavailable(
                     f"uninstalling [{name}] {e['appId']}: HTTP {status}: {_marathon_errors(answer)}"
                 )
-            await self._teardown(e["labels"], still_named)
+            if e["kind"] != "metronome" and e["labels"].get(_render.FRAMEWORK_NAME):
+                # Torn down once Marathon has stopped the scheduler: a teardown while it
+                # still runs would see it subscribe again as a new framework.
+                self._later(self._teardown_when_gone(path, e["labels"], still_named))
             metadata = e["packageInformation"]["packageDefinition"]
             result = {
                 "packageName": name,
@@ -543,6 +550,26 @@ class PackagesApi:
                 result["postUninstallNotes"] = metadata["postUninstallNotes"]
             results.append(result)
         return {"results": results}
+
+    def _later(self, work: Awaitable[None]) -> None:
+        """Run ``work`` after this request has answered, keeping it referenced."""
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _teardown_when_gone(
+        self, path: str, labels: dict[str, str], still_named: set[str]
+    ) -> None:
+        """Tear the package's framework down once Marathon no longer has its scheduler
+        app (its tasks killed), or after ``TEARDOWN_WAIT`` seconds whatever happens."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + TEARDOWN_WAIT
+        while loop.time() < deadline:
+            status, _ = await self._service("GET", path)
+            if status == 404:
+                break
+            await asyncio.sleep(0.2)
+        await self._teardown(labels, still_named)
 
     async def _teardown(self, labels: dict[str, str], still_named: set[str]) -> None:
         """A framework package's framework is torn down once its scheduler app is gone

@@ -233,6 +233,11 @@ def test_a_rotated_file_is_followed_from_its_start(root: Path) -> None:
     with open(out, "ab") as f:
         f.write(b"after rotation\n")
     chunk = s.answer()
+    if chunk.offset == 0 and chunk.data == b"":
+        # The truncation was seen before the write: the answer says "start again at 0"
+        # with nothing yet, and the next follow from 0 gets the line.
+        s.files.follow(follow("r6", 0))
+        chunk = s.answer()
     assert chunk.offset == 0 and chunk.data == b"after rotation\n"
 
 

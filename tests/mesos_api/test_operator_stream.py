@@ -87,10 +87,15 @@ def test_a_client_that_never_reads_is_disconnected_when_its_buffer_fills(world: 
     sent = 0
     while relay_streams(world.node) == 2 and sent < 20_000:
         for _ in range(20):
-            info = p.FrameworkInfo("x" * size, ["*"], 60.0, framework_id="fw-1")
-            world.master.tell(p.Subscribe(info, me))
             sent += 1
+            name = f"{'x' * size}-{sent:08d}"
+            info = p.FrameworkInfo(name, ["*"], 60.0, framework_id="fw-1")
+            world.master.tell(p.Subscribe(info, me))
         world.master.ask(p.GetState("metrics"))  # the master has applied them
+        # Pace the producer on the READER (its backlog stays ~20 kB, far below the
+        # bound, however loaded the machine is): only the stalled stream can fill up.
+        marker = name.encode()
+        wait_for(lambda m=marker: m in got or relay_streams(world.node) != 2, 20, "the reader")
     wait_for(lambda: relay_streams(world.node) == 1, 20, "the stalled stream dropped")
     assert sent * size > 4 * BUFFER  # more than the bound was produced before the cut
 
