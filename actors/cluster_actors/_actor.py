@@ -27,6 +27,7 @@ import dataclasses
 import getpass
 import itertools
 import logging
+import os
 import shutil
 import sys
 import tarfile
@@ -274,11 +275,25 @@ class ClusterActorsActor(Actor):
 
     def _key_bundle(self, keys: Path) -> Path:
         """``keys/`` (the cluster's CURVE keys, authorized client keys, ZooKeeper
-        credentials) as a tar.gz in a private directory of this master, for the
-        fetcher to unpack into each worker's sandbox (removed when the actor stops)."""
-        self._bundle_dir = Path(tempfile.mkdtemp(prefix="pydcos-actor-keys-"))
-        bundle = self._bundle_dir / "worker-keys.tar.gz"
-        with tarfile.open(bundle, "w:gz") as tar:
+        credentials) as a tar.gz for the fetcher to unpack into each worker's sandbox.
+        Written beside the keys (``worker-keys.tar.gz``, mode 0600: nothing new leaks,
+        and a SIGKILLed master leaves no copy elsewhere); a private temporary directory
+        of this master when the key directory is read-only (removed when it stops)."""
+        try:
+            bundle = keys / "worker-keys.tar.gz"
+            self._write_bundle(keys, bundle)
+            return bundle
+        except OSError:
+            self._bundle_dir = Path(tempfile.mkdtemp(prefix="pydcos-actor-keys-"))
+            bundle = self._bundle_dir / "worker-keys.tar.gz"
+            self._write_bundle(keys, bundle)
+            return bundle
+
+    @staticmethod
+    def _write_bundle(keys: Path, bundle: Path) -> None:
+        tmp = bundle.with_name(f".{bundle.name}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
             for name in (
                 "cluster.key",
                 "cluster.key_secret",
@@ -289,8 +304,7 @@ class ClusterActorsActor(Actor):
             ):
                 if (keys / name).exists():
                     tar.add(keys / name, arcname=f"keys/{name}")
-        bundle.chmod(0o600)
-        return bundle
+        os.replace(tmp, bundle)
 
     def _orphan(self, r: ActorRecord) -> bool:
         log.error("cluster actors: actor %s has no stored spec; dropped", r.actor_id)
