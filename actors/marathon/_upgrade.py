@@ -19,9 +19,11 @@ Rolling upgrade rule (Marathon's TaskReplaceActor), with n = `instances`:
 
 Corner (Marathon's choice, kept): when ``min_healthy == max_capacity`` (e.g. {1, 0})
 nothing could ever start without breaking a bound, so Marathon allows a temporary
-over-capacity of one instance (it only sacrifices health instead for resident apps,
-which pydcos does not have yet). The health floor is therefore never broken by the
-machine itself; only the over-capacity bound is, by exactly one, in that corner.
+over-capacity of one instance. Resident apps (persistent volumes: ``_resident``)
+sacrifice health instead: one more old instance is killed at once, since a new
+instance can only start on the reservation (and volume) an old one frees, never
+beside it. So the health floor is broken by exactly one for resident apps in that
+corner, and the over-capacity bound by exactly one for the others; never both.
 
 "Healthy" means healthy for apps with health checks and running for apps without;
 the actor decides which event to send.
@@ -36,6 +38,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ._app import AppDefinition
+from ._resident import is_resident
 
 
 @dataclass(frozen=True)
@@ -190,9 +193,17 @@ def restart_bounds(app: AppDefinition, running: int) -> tuple[int, int, int]:
     min_healthy = _ceil(n * strategy.minimum_health_capacity)
     max_capacity = _floor(n * (1 + strategy.maximum_over_capacity))
     kill_now = max(0, running - min_healthy)
-    if n > 0 and min_healthy == max_capacity and max_capacity <= running:
-        max_capacity += 1  # Marathon: temporary over-capacity of one to make progress
+    if _stuck(app, min_healthy, max_capacity, running):
+        if is_resident(app):  # Marathon: kill one more, a new one takes its reservation
+            kill_now = running - min_healthy + 1
+        else:
+            max_capacity += 1  # Marathon: temporary over-capacity of one to make progress
     return min_healthy, max_capacity, kill_now
+
+
+def _stuck(app: AppDefinition, min_healthy: int, max_capacity: int, running: int) -> bool:
+    """The {1, 0}-like corner: no instance can start or die without breaking a bound."""
+    return app.instances > 0 and min_healthy == max_capacity and max_capacity <= running
 
 
 def start_restart(
@@ -208,12 +219,16 @@ def start_restart(
     """
     all_running = len(old_tasks) + len(new_tasks)
     min_healthy, max_capacity, _ = restart_bounds(app, all_running)
+    # Resident apps in the corner: the floor is one lower (see the module docstring).
+    floor = min_healthy
+    if is_resident(app) and _stuck(app, min_healthy, max_capacity, all_running):
+        floor -= 1
     new_tasks = list(new_tasks)[: app.instances]
     new_healthy = frozenset(t.id for t in new_tasks if t.healthy)
     ordered = kill_order(old_tasks, app.kill_selection)
     # Keep just enough healthy old tasks to hold the floor together with the new ones
     # that are healthy already; unhealthy old tasks hold nothing up and go first.
-    keep = 0 if app.instances == 0 else max(0, min_healthy - len(new_healthy))
+    keep = 0 if app.instances == 0 else max(0, floor - len(new_healthy))
     kill_now = len(ordered) - min(keep, sum(1 for t in ordered if t.healthy))
     sentenced = tuple(t.id for t in ordered[:kill_now])
     state = RestartState(

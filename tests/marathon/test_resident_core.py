@@ -15,7 +15,7 @@ from actors.marathon._messages import Load, Operate, Revive, Suppress
 from actors.marathon._resident import LABEL_FRAMEWORK, LABEL_RESERVATION, ROLE, labelled_parts
 from actors.marathon._resident_offers import match
 from actors.resources import Resources
-from tests.marathon._core_kit import FID, Sim, app, launched, of
+from tests.marathon._core_kit import FID, Sim, app, killed, launched, of
 
 VOLUME = {"containerPath": "data", "mode": "RW", "persistent": {"type": "root", "size": 64}}
 
@@ -303,3 +303,53 @@ def test_kill_with_wipe_forgets_the_reservation_and_the_replacement_reserves_ane
     old = Resources.from_dict(task.resources).volumes()[0].volume
     new = Resources.from_dict(again.resources).volumes()[0].volume
     assert old is not None and new is not None and old.persistence_id != new.persistence_id
+
+
+def _volume_ids(task: p.TaskInfo) -> list[str]:
+    return [
+        v.volume.persistence_id
+        for v in Resources.from_dict(task.resources).volumes()
+        if v.volume is not None
+    ]
+
+
+@pytest.mark.parametrize(
+    ("op", "body"),
+    [("restart_app", None), ("put_app", {"cmd": "sleep 2000"})],
+    ids=["restart", "upgrade"],
+)
+def test_a_restart_or_upgrade_relaunches_on_the_same_reservation_and_volume(
+    op: str, body: dict[str, Any] | None
+) -> None:
+    """Marathon's TaskReplaceActor for a resident app: the old task dies FIRST (health
+    is sacrificed instead of over-capacity), then the new version launches on the
+    reservation it frees, with the same persistence id; nothing is reserved anew."""
+    sim, m = Sim(), Master()
+    other = Master("agent2")
+    task = _start(sim, m)
+    sim.update(task.task_id, "TASK_RUNNING")
+    params = {"partial": True} if body else {}
+    effects = sim.request(op, "/db", body, **params)
+    assert killed(effects) == [task.task_id]
+    # While the old task dies: no new reservation anywhere, no launch.
+    for agent in (m, other):
+        effects = sim.offers(agent.offer())
+        assert not of(Operate, effects) and not launched(effects)
+    sim.update(task.task_id, "TASK_KILLED")
+    m.give_back(task)
+    effects = sim.offers(other.offer())
+    assert not of(Operate, effects) and not launched(effects)
+    effects = sim.offers(m.offer())
+    assert not of(Operate, effects)
+    (again,) = launched(effects)
+    assert again.agent_id == "id-agent1" and again.task_id != task.task_id
+    assert _volume_ids(again) == _volume_ids(task)
+    if body:
+        assert "sleep 2000" in str(again.command)
+    sim.update(again.task_id, "TASK_RUNNING")
+    assert len(sim.core.resident.by_id) == 1
+    (r,) = sim.core.resident.by_id.values()
+    assert r.task_id == again.task_id
+    assert not sim.core.runs  # the deployment finished
+    (shown,) = sim.api("list_tasks", "/db").body["tasks"]
+    assert [v["persistenceId"] for v in shown["localVolumes"]] == _volume_ids(task)

@@ -5,7 +5,7 @@ one master, two native agents), driven with plain HTTP as a Marathon client does
   and created the volume, the task lists it in ``localVolumes`` and the agent keeps it
   at ``<work_dir>/volumes/roles/marathon/<persistence id>``;
 - kill -9 of its task: the replacement runs on the SAME agent and starts from the
-  counter its predecessor left;
+  counter its predecessor left; a restart (new version) too, on the same reservation;
 - the agent SIGKILLed: restarted with smaller ``--resources`` it refuses to start
   (naming the reservations), restarted as before it recovers; volume and data are there;
 - the app deleted: the volume directory is gone, the agent holds no reservation and the
@@ -199,6 +199,25 @@ def test_a_resident_app_keeps_its_data_across_kills_agent_restarts_and_is_wiped_
     stdout = work / "sandboxes" / second["id"] / "stdout"
     start = wait_for(lambda: stdout.exists() and stdout.read_text().split(), 20, "its stdout")
     assert start[0] == "start" and int(start[1]) >= seen, start
+
+    # A restart (a new version): the old task dies first, the new one runs on the SAME
+    # reservation and volume; nothing new is reserved (one volume dir, 16 MiB reserved).
+    seen = counter(volume)
+    status, body = http(cluster, "POST", "/marathon/v2/apps/db/restart", {})
+    assert status == 200, body
+    restarted = wait_for(lambda: running(cluster, second["id"]), 30, "the restarted task")
+    wait_for(
+        lambda: not http(cluster, "GET", "/marathon/v2/deployments")[1], 30, "the restart done"
+    )
+    assert restarted["slaveId"] == first["slaveId"]
+    assert restarted["localVolumes"] == first["localVolumes"]
+    stdout = work / "sandboxes" / restarted["id"] / "stdout"
+    start = wait_for(lambda: stdout.exists() and stdout.read_text().split(), 20, "its stdout")
+    assert start[0] == "start" and int(start[1]) >= seen, start
+    assert [d.name for d in volume.parent.iterdir()] == [local["persistenceId"]]
+    reserved = slaves(cluster)[first["slaveId"]]["reserved_resources"]
+    assert reserved["marathon"]["disk"] == 16 and reserved["marathon"]["mem"] == 32
+    second = restarted
 
     # The CLI shows the volume and where it lives.
     shown = cluster.cli("marathon", "app", "show", "/db")
