@@ -18,7 +18,7 @@ from actors.master._effects import Effect, Persist, Send, Watch
 from actors.master._offers import rescind
 from actors.master._state import AgentRecord, MasterState, TaskRecord
 from actors.master._tasks import master_status, master_update, on_reconcile
-from actors.resources import Attributes, ResourceError, Resources
+from actors.resources import Attributes, ResourceError, Resources, apply_checkpointed
 from actors.task_states import TaskReason, TaskState, is_terminal
 
 
@@ -238,12 +238,15 @@ def on_update_agent(
     s: MasterState, m: p.UpdateAgent, now: float, out: list[Effect], sender: str | None = None
 ) -> None:
     """The agent's total changed (ports another process on its host holds): offers
-    made from the old total are rescinded; the next cycle offers from the new one."""
+    made from the old total are rescinded; the next cycle offers from the new one.
+    The agent sends its plain resources: its dynamic reservations and volumes (the
+    master's books) are applied to them, never dropped."""
     rec = s.agents.get(m.agent_id)
     if rec is None or not rec.reachable or rec.recovering:
         return  # its (re-)registration will carry the current total
     try:
-        total = Resources.from_dict(m.resources)
+        plain = Resources.from_dict(m.resources)
+        total = apply_checkpointed(plain, rec.total.dynamic())
     except (ResourceError, TypeError, ValueError) as exc:
         s.errors.append(f"agent {m.agent_id} update refused: {exc}")
         return

@@ -223,6 +223,24 @@ def test_an_agents_own_checkpoint_is_adopted_when_the_master_has_none() -> None:
     assert m.total().dynamic() == R(RESERVED)
 
 
+def test_an_agents_host_ports_update_keeps_its_reservations_and_volumes() -> None:
+    """``UpdateAgent`` carries the agent's plain ``--resources`` less the ports another
+    process holds: the master applies its reservations to it (it once replaced the total,
+    and a resident task's reservation vanished from offers and /slaves while it ran)."""
+    m = Master()
+    aid = m.add_agent("cpus:4;mem:4096;disk:1000;ports:[31000-31009]")
+    m.operator("RESERVE_RESOURCES", RESERVED, aid)
+    m.operator("CREATE_VOLUMES", VOLUME, aid)
+    before = m.total().dynamic()
+    fresh = R("cpus:4;mem:4096;disk:1000;ports:[31000-31004]")
+    m.handle(p.UpdateAgent(aid, fresh.to_dict()))
+    assert m.total().dynamic() == before
+    assert m.total() == (fresh - before.base_form()) + before
+    # An update too small for the reservations is refused, named; nothing is lost.
+    m.handle(p.UpdateAgent(aid, R("cpus:4;mem:4096;disk:10").to_dict()))
+    assert m.total().dynamic() == before and "no longer hold" in m.core.errors[-1]
+
+
 def quota(role: str, force: bool = False, **limits: float) -> p.OperatorCall:
     lim = {k: {"value": v} for k, v in limits.items()}
     cfg = {"role": role, "limits": lim}
