@@ -260,9 +260,12 @@ def test_leader_killed_mid_rolling_upgrade_the_new_leader_finishes_it(e2e: E2E) 
         timeout=20,
         what="Marathon re-registered with the same framework id",
     )
-    deps = http.get("/marathon/v2/deployments")
+    # A new leader answers 503 ("just elected and is adopting N task(s); retry") until
+    # it has heard from the tasks it adopted: retry as a client does.
+    deps = wait_for(lambda: [http.get("/marathon/v2/deployments")], what="deployments")[0]
     assert [d["id"] for d in deps] == [dep_id]
-    assert set(http.get(f"{APPS}/svc/versions")["versions"]) == {v1, v2}
+    versions = wait_for(lambda: http.get(f"{APPS}/svc/versions"), what="versions")
+    assert set(versions["versions"]) == {v1, v2}
 
     e2e.agent("cpus:4;mem:1024;ports:[31000-31050]")
     peak = 0
