@@ -55,16 +55,23 @@ def uptime_text(seconds: Any) -> str:
     return f"{s // 86400}d"
 
 
-def user_actors(c: ClusterClient, everything: bool = False) -> list[dict[str, Any]]:
-    """The framework's actors (live ones; ``everything``: the finished ones too), or []
-    when the cluster does not run the ``actors`` service."""
+def _actors_doc(c: ClusterClient, everything: bool = False) -> dict[str, Any]:
     try:
         doc = c.request("GET", "/actors/v1/actors", query={"all": str(everything).lower()})
     except ApiError as exc:
         if exc.status in (404, 503):
-            return []
+            return {}
         raise
-    return list(doc.get("actors", [])) if isinstance(doc, dict) else []
+    return doc if isinstance(doc, dict) else {}
+
+
+def user_actors(c: ClusterClient, everything: bool = False) -> list[dict[str, Any]]:
+    """The framework's actors (live ones; ``everything``: the finished ones too), or []
+    when the cluster does not run the ``actors`` service."""
+    return list(_actors_doc(c, everything).get("actors", []))
+
+
+WARM_COLUMNS = ("TASK", "NODE", "STATE", "CPUS/MEM")
 
 
 def user_rows(actors: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
@@ -87,8 +94,11 @@ USER_COLUMNS = ("NAME", "ID", "CLASS", "NODE", "STATE", "RESTARTS", "UPTIME", "C
 
 
 def actor_list(c: ClusterClient, out: Out, system_list: Any) -> int:
-    """The system actors (``system_list``: the existing verb), then the user actors."""
-    actors = user_actors(c)
+    """The system actors (``system_list``: the existing verb), then the user actors and
+    the framework's warm workers (idle tasks launched ahead: they hold their resources)."""
+    doc = _actors_doc(c)
+    actors = list(doc.get("actors", []))
+    warm = list(doc.get("warm", []))
     if out.as_json:
         import contextlib
         import io
@@ -114,11 +124,28 @@ def actor_list(c: ClusterClient, out: Out, system_list: Any) -> int:
             }
             for a in actors
         ]
+        rows += [
+            {
+                "name": w["id"],
+                "address": "",
+                "node": w["node"],
+                "kind": "warm worker",
+                "id": w["id"],
+                "state": w["state"],
+                "cpus": w["cpus"],
+                "mem": w["mem"],
+            }
+            for w in warm
+        ]
         out.json(rows)
         return 0
     system_list(c, out)
     out.line("")
     out.table(USER_COLUMNS, user_rows(actors), "User actors")
+    if warm:
+        out.line("")
+        rows_w = [(w["id"], w["node"], w["state"], f"{w['cpus']:g}/{w['mem']:g}") for w in warm]
+        out.table(WARM_COLUMNS, rows_w, "Warm workers (idle, held by the actors framework)")
     return 0
 
 

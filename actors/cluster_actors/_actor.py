@@ -111,6 +111,8 @@ class ActorsBoard:
         self.stats: MappingProxyType[str, int] = MappingProxyType({})
         self.ref: ActorRef | None = None
         self.framework_id: str | None = None
+        self.warm: tuple[dict[str, Any], ...] = ()
+        """The warm pool's workers (``ActorsCore.warm_rows``)."""
 
     def publish(
         self,
@@ -119,8 +121,10 @@ class ActorsBoard:
         stats: dict[str, int],
         ref: ActorRef | None,
         framework_id: str | None,
+        warm: tuple[dict[str, Any], ...] = (),
     ) -> None:
         with self._lock:
+            self.warm = warm
             self.actors = actors
             self.counts = MappingProxyType(dict(counts))
             self.stats = MappingProxyType(dict(stats))
@@ -375,7 +379,11 @@ class ClusterActorsActor(Actor):
             return None
         if t is runtime.RegisterWorker:
             log.info("cluster actors: worker %s.%d registered", m.actor_id, m.incarnation)
-            self._step(c.RegisterWorker(m.actor_id, m.incarnation, m.address, m.control, m.ready))
+            self._step(
+                c.RegisterWorker(
+                    m.actor_id, m.incarnation, m.address, m.control, m.ready, m.task_id
+                )
+            )
             return None
         if t is runtime.WorkerReady:
             log.info("cluster actors: worker %s.%d ready", m.actor_id, m.incarnation)
@@ -774,4 +782,6 @@ class ClusterActorsActor(Actor):
             for r in [*core.actors.values(), *reversed(core.finished.values())]
         )
         stats = {**core.stats.__dict__, "calls": self.calls_total}
-        self.board.publish(rows, core.counts(), stats, self.ref, self.framework_id)
+        self.board.publish(
+            rows, core.counts(), stats, self.ref, self.framework_id, tuple(core.warm_rows())
+        )

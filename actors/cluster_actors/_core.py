@@ -89,10 +89,12 @@ class Watchers:
 @dataclass(frozen=True)
 class RegisterWorker:
     actor_id: str
+    """Empty for a warm worker (launched ahead, waiting for an actor)."""
     incarnation: int
     address: str
     control: str
     ready: bool = False
+    task_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -358,6 +360,21 @@ class CoreConfig:
     idle_decline_seconds: float = 60.0
     kill_grace_period: float = 3.0
     max_checkpoint_bytes: int = MAX_CHECKPOINT_BYTES
+    warm_per_agent: int = 1
+    """Idle workers kept launched ahead on each agent (0: none), while actors are in
+    use: a spawn that fits one is assigned to it at once (no offer, no interpreter
+    start) and the pool is refilled through the next offer."""
+    warm_cpus: float = 1.0
+    """A warm worker's task resources (accounted as the framework's, like any task): it
+    serves an actor asking at most ``warm_cpus`` and exactly ``warm_mem`` (its memory
+    limit is the cgroup's, so an actor never gets a limit other than the one it asked)."""
+    warm_mem: float = 128.0
+    warm_idle_seconds: float = 600.0
+    """The pool is kept this long after the last spawn, then its workers are stopped (a
+    cluster that runs no actors holds no warm workers)."""
+    warm_retry_seconds: float = 10.0
+    """After an agent's offer could not hold a warm worker (or one died before it
+    registered), no warm worker is asked of that agent for this long."""
 
 
 def restart_wanted(restart: str, normal: bool) -> bool:
@@ -405,6 +422,24 @@ class Stats:
     spawn_failures: int = 0
     oom_kills: int = 0
     launches: int = 0
+    warm_launched: int = 0
+    warm_assigned: int = 0
+
+
+@dataclass
+class WarmWorker:
+    """An idle worker task launched ahead (``--actor-id ''``): it registers, then waits
+    for one ``WorkerAssignment``; assigned, its task becomes the actor's incarnation."""
+
+    task_id: str
+    agent_id: str
+    hostname: str
+    agent: Any
+    """The placement toolkit's view of its agent (attributes, for constraints)."""
+    resources: Resources
+    launched: float
+    control: str = ""
+    """Its control address once it registered (idle, assignable)."""
 
 
 class ActorsCore:
@@ -427,6 +462,12 @@ class ActorsCore:
         self.stats = Stats()
         self.offers_seen = 0
         self._order = 0
+        self.warm: dict[str, WarmWorker] = {}
+        """Task id -> warm worker (launched or idle)."""
+        self.warm_agents: dict[str, float] = {}
+        """Agents seen in offers -> no warm worker asked of them before (monotonic)."""
+        self.warm_wanted_until = float("-inf")
+        """The pool is kept until then (monotonic): ``warm_idle_seconds`` after a spawn."""
 
     # -- restore after a failover ---------------------------------------------------
 
@@ -513,7 +554,11 @@ class ActorsCore:
             self._checkpoint(event, wall, out)
         elif isinstance(event, Registered):
             out.append(Reconcile(tuple(sorted(self.tasks))))
-            out.append(Revive() if self._waiting() else Suppress())
+            if self.tasks:
+                # Implicit too: a previous leader's warm workers (never persisted) come
+                # back as unknown running tasks, and unknown tasks are killed.
+                out.append(Reconcile(()))
+            out.append(Revive() if self._waiting(now) else Suppress())
         elif isinstance(event, Tick):
             self._tick(now, wall, out)
         return out
@@ -555,6 +600,8 @@ class ActorsCore:
             out.append(ClaimName(key, actor_id))
         if config.lifetime == "owned" and config.owner:
             out.append(Watch(config.owner))
+        self.warm_wanted_until = now + self.config.warm_idle_seconds
+        self._use_warm(now, out)
         out.append(Revive())
         out.append(Reply(e.request_id, actor_id))
         out.append(Changed(actor_id))
@@ -571,22 +618,180 @@ class ActorsCore:
         waiting.sort(key=lambda r: (r.pending_since or 0.0, r.order))
         return waiting
 
-    def _waiting(self) -> bool:
-        """Does any actor wait for a place (now or after its restart delay)?"""
-        return any(
+    def _waiting(self, now: float) -> bool:
+        """Does any actor wait for a place (now or after its restart delay), or the warm
+        pool for a worker?"""
+        return self._pool_short(now) or any(
             r.state in (ActorState.PENDING, ActorState.RESTARTING) for r in self.actors.values()
         )
+
+    # -- the warm pool ------------------------------------------------------------------
+
+    def _pool_wanted(self, now: float) -> bool:
+        return self.config.warm_per_agent > 0 and now < self.warm_wanted_until
+
+    def _warm_short_on(self, agent_id: str, now: float) -> bool:
+        """Should this agent's next offer launch a warm worker?"""
+        if not self._pool_wanted(now) or self.warm_agents.get(agent_id, 0.0) > now:
+            return False
+        held = sum(1 for w in self.warm.values() if w.agent_id == agent_id)
+        return held < self.config.warm_per_agent
+
+    def _pool_short(self, now: float) -> bool:
+        """Offers are wanted for the pool: an agent known short, or none known yet."""
+        if not self._pool_wanted(now):
+            return False
+        if not self.warm_agents:
+            return True
+        return any(self._warm_short_on(a, now) for a in self.warm_agents)
+
+    def warm_fits(self, r: ActorRecord, w: WarmWorker, now: float) -> bool:
+        """Can idle warm worker ``w`` host ``r`` now? Same memory limit, enough cpus, no
+        disk or role of its own, constraints met by ``w``'s agent, and neither avoided
+        nor kept from its own agent by a restart in place."""
+        spec = r.spec
+        if not w.control or spec.role != "*" or spec.disk > 0:
+            return False
+        if spec.mem != self.config.warm_mem or spec.cpus > self.config.warm_cpus:
+            return False
+        if r.avoid.get(w.agent_id, 0.0) > now:
+            return False
+        if r.prefer_agent and now < r.prefer_until and w.agent_id != r.prefer_agent:
+            return False
+        got = place(
+            Demand(cpus=spec.cpus, mem=spec.mem, disk=spec.disk),
+            w.resources,
+            w.agent,
+            constraints=spec.constraints,
+            containerizer="mesos",
+        )
+        return got.resources is not None
+
+    def _use_warm(self, now: float, out: list[Effect]) -> None:
+        """Hand idle warm workers to the actors waiting for a place that they fit."""
+        if not any(w.control for w in self.warm.values()):
+            return
+        for r in self._placeable(now):
+            for w in sorted(self.warm.values(), key=lambda w: w.launched):
+                if self.warm_fits(r, w, now):
+                    self._assign_warm(r, w, now, out)
+                    break
+
+    def _assign_warm(self, r: ActorRecord, w: WarmWorker, now: float, out: list[Effect]) -> None:
+        del self.warm[w.task_id]
+        if r.task_id:
+            self.tasks.pop(r.task_id, None)
+        if r.agent_id is not None and r.agent_id != w.agent_id:
+            self.stats.replaced += 1
+        r.incarnation += 1
+        r.task_id = w.task_id
+        r.agent_id = w.agent_id
+        r.hostname = w.hostname
+        r.address = None
+        r.control = w.control
+        r.state = ActorState.STARTING
+        r.pending_since = now
+        r.prefer_agent = None
+        r.refusals.clear()
+        self.tasks[w.task_id] = r.actor_id
+        self.stats.warm_assigned += 1
+        out.append(SaveActor(r.to_doc()))
+        out.append(Changed(r.actor_id))
+        out.append(Assign(w.control, r.actor_id, r.incarnation))
+        out.append(Revive())  # refill the pool
+
+    def _warm_task(
+        self, offer: p.Offer, agent: Any, resources: Resources, now: float
+    ) -> p.TaskInfo:
+        cfg = self.config
+        task_id = f"warm-{uuid.uuid4().hex[:12]}"
+        self.warm[task_id] = WarmWorker(
+            task_id, offer.agent_id, offer.hostname, agent, resources, launched=now
+        )
+        self.stats.warm_launched += 1
+        argv = [*cfg.worker_command, "--actor-id", "", "--incarnation", "1", "--task-id", task_id]
+        return build_task_info(
+            task_id,
+            "actor.warm-worker",
+            offer.agent_id,
+            resources,
+            command_spec(
+                args=argv,
+                framework_env=dict(cfg.worker_env),
+                uris=[p.UriInfo(u, extract=True) for u in cfg.worker_uris],
+                user=cfg.worker_user,
+            ),
+            kill_grace_period=cfg.kill_grace_period,
+            labels={"pydcos.actor.warm": "true"},
+        )
+
+    def _register_warm(self, e: RegisterWorker, now: float, out: list[Effect]) -> None:
+        w = self.warm.get(e.task_id)
+        if w is None or not self._pool_wanted(now):
+            out.append(StopWorker(e.control, "", "this warm worker is not wanted"))
+            if w is not None:
+                del self.warm[w.task_id]
+                out.append(KillTask(w.task_id, w.agent_id))
+            return
+        w.control = e.control
+        self._use_warm(now, out)
+
+    def _warm_status(self, e: TaskStatus, now: float, out: list[Effect]) -> None:
+        w = self.warm[e.task_id]
+        if e.state not in ENDED:
+            return
+        del self.warm[e.task_id]
+        if not w.control:  # it died young: do not relaunch there at once
+            self.warm_agents[w.agent_id] = now + self.config.warm_retry_seconds
+        if self._pool_short(now):
+            out.append(Revive())
+
+    def _warm_tick(self, now: float, out: list[Effect]) -> None:
+        retire = not self._pool_wanted(now)
+        for w in sorted(self.warm.values(), key=lambda w: w.task_id):
+            young = not w.control and now - w.launched >= self.config.start_timeout
+            if not (retire or young):
+                continue
+            del self.warm[w.task_id]
+            if w.control:
+                out.append(StopWorker(w.control, "", "the warm pool is retired"))
+            out.append(KillTask(w.task_id, w.agent_id))
+            if young:
+                self.warm_agents[w.agent_id] = now + self.config.warm_retry_seconds
+
+    def warm_rows(self) -> list[dict[str, Any]]:
+        """The warm workers as ``actor list`` shows them (idle, or starting)."""
+        return [
+            {
+                "id": w.task_id,
+                "name": "",
+                "namespace": "",
+                "class": "(warm worker)",
+                "state": "IDLE" if w.control else "STARTING",
+                "node": w.hostname,
+                "agent_id": w.agent_id,
+                "address": "",
+                "task_id": w.task_id,
+                "incarnation": 0,
+                "restarts": 0,
+                "cpus": self.config.warm_cpus,
+                "mem": self.config.warm_mem,
+                "kind": "warm worker",
+            }
+            for w in sorted(self.warm.values(), key=lambda w: w.launched)
+        ]
 
     def _offers(self, offers: Sequence[p.Offer], now: float, out: list[Effect]) -> None:
         self.offers_seen += len(offers)
         self._offers_each(offers, now, out)
-        if not self._waiting():
+        if not self._waiting(now):
             out.append(Suppress())
 
     def _offers_each(self, offers: Sequence[p.Offer], now: float, out: list[Effect]) -> None:
         for offer in offers:
             waiting = self._placeable(now)
-            if not waiting:
+            self.warm_agents.setdefault(offer.agent_id, 0.0)
+            if not waiting and not self._warm_short_on(offer.agent_id, now):
                 out.append(
                     Decline(
                         offer.offer_id,
@@ -625,13 +830,20 @@ class ActorsCore:
                     continue
                 free = free - got.resources
                 tasks.append(self._launch(r, offer, got.resources, now, out))
+            cfg = self.config
+            while self._warm_short_on(offer.agent_id, now):
+                got = place(Demand(cpus=cfg.warm_cpus, mem=cfg.warm_mem), free, agent)
+                if got.resources is None:
+                    self.warm_agents[offer.agent_id] = now + cfg.warm_retry_seconds
+                    break
+                free = free - got.resources
+                tasks.append(self._warm_task(offer, agent, got.resources, now))
             if tasks:
                 out.append(Launch(offer.offer_id, tuple(tasks)))
             else:
                 details = sorted({r.refusals.get(where, "") for r in waiting} - {""})
-                out.append(
-                    Decline(offer.offer_id, "; ".join(details[:3]), self.config.decline_seconds)
-                )
+                why = "; ".join(details[:3]) or "no room for a warm worker"
+                out.append(Decline(offer.offer_id, why, self.config.decline_seconds))
 
     def _launch(
         self, r: ActorRecord, offer: p.Offer, resources: Resources, now: float, out: list[Effect]
@@ -698,6 +910,9 @@ class ActorsCore:
         return r
 
     def _register(self, e: RegisterWorker, now: float, wall: float, out: list[Effect]) -> None:
+        if not e.actor_id:
+            self._register_warm(e, now, out)
+            return
         r = self._current(e.actor_id, e.incarnation)
         if r is None or r.state not in (ActorState.STARTING, ActorState.RUNNING):
             out.append(StopWorker(e.control, e.actor_id, "this incarnation is not wanted"))
@@ -788,6 +1003,9 @@ class ActorsCore:
     # -- task status ------------------------------------------------------------------
 
     def _status(self, e: TaskStatus, now: float, wall: float, out: list[Effect]) -> None:
+        if e.task_id in self.warm:
+            self._warm_status(e, now, out)
+            return
         actor_id = self.tasks.get(e.task_id)
         r = self.actors.get(actor_id) if actor_id else None
         if r is None or r.task_id != e.task_id:
@@ -900,6 +1118,7 @@ class ActorsCore:
         out.append(SaveActor(r.to_doc()))
         out.append(Changed(r.actor_id))
         out.append(Revive())
+        self._use_warm(now, out)
 
     def _finish(self, r: ActorRecord) -> None:
         self.finished[r.actor_id] = r
@@ -980,6 +1199,9 @@ class ActorsCore:
             watchers.discard(owner)
 
     def _agent_gone(self, agent_id: str, now: float, wall: float, out: list[Effect]) -> None:
+        for w in [w for w in self.warm.values() if w.agent_id == agent_id]:
+            del self.warm[w.task_id]
+        self.warm_agents.pop(agent_id, None)
         for r in sorted(self.actors.values(), key=lambda r: r.actor_id):
             if (
                 r.agent_id == agent_id
@@ -1118,6 +1340,8 @@ class ActorsCore:
     # -- time ---------------------------------------------------------------------------
 
     def _tick(self, now: float, wall: float, out: list[Effect]) -> None:
+        self._warm_tick(now, out)
+        self._use_warm(now, out)
         revive = False
         for r in sorted(self.actors.values(), key=lambda r: r.actor_id):
             if r.pending_since is None:

@@ -203,6 +203,7 @@ class ClusterActorsService:
         return web.json_response(
             {
                 "actors": rows,
+                "warm": list(self.board.warm),
                 "counts": dict(self.board.counts),
                 "stats": dict(self.board.stats),
                 "frameworkId": self.board.framework_id,

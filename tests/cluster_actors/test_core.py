@@ -23,6 +23,7 @@ from actors.cluster_actors._core import (
     Launch,
     Offers,
     OwnerDown,
+    Reconcile,
     Registered,
     RegisterWorker,
     ReleaseName,
@@ -71,6 +72,7 @@ class Sim:
     """A core, a manual clock and helpers that play the master and the workers."""
 
     def __init__(self, **cfg: Any) -> None:
+        cfg.setdefault("warm_per_agent", 0)  # the warm pool: tests/cluster_actors/test_core_warm.py
         self.core = ActorsCore(CoreConfig(**cfg))
         self.now = 100.0
         self.wall = 1_700_000_000.0
@@ -589,8 +591,9 @@ def test_a_new_leader_adopts_the_persisted_actors() -> None:
     assert new.core.names["default/counter"] == a
     rec = new.core.actors[a]
     assert rec.state is ActorState.RUNNING and rec.address == "tcp://w:1/actor"
-    reconcile, suppress = new.do(Registered())
+    reconcile, implicit, suppress = new.do(Registered())
     assert suppress == Suppress()  # nothing waits for a place
+    assert implicit == Reconcile(())  # unknown tasks (a previous leader's warm workers)
     assert set(reconcile.task_ids) == {f"{a}.1", f"{b}.1"}  # type: ignore[union-attr]
     # The worker re-registers as ready with the new leader: nothing is relaunched.
     out = new.do(RegisterWorker(a, 1, "tcp://w:1/actor", "ctl", ready=True))
