@@ -372,6 +372,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="a new leader refuses DELETE /v2/leader (429) for this long (30)",
     )
+    m.add_argument(
+        "--actors-warm-workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="idle cluster-actor workers kept per agent while actors are in use (1; 0: none)",
+    )
+    m.add_argument(
+        "--actors-warm-size",
+        default="1:128",
+        metavar="CPUS:MEM",
+        help="a warm worker's task resources; it hosts actors asking <= CPUS and exactly MEM",
+    )
     m.set_defaults(fn=cmd_master)
 
     a = sub.add_parser("agent", help="run an agent (offers this machine's resources)")

@@ -32,6 +32,7 @@ from actors.master import ServiceContext
 from runtime import ChildSpec
 
 from ._actor import CLUSTER_ACTORS_ACTOR, ActorsBoard, ClusterActorsActor, FrameworkSettings
+from ._core import CoreConfig
 
 PREFIX = "/actors/v1"
 _SAFE_BUILTINS = frozenset(
@@ -79,6 +80,23 @@ def zk_url_of(client: Any) -> str:
     return f"zk://{hosts}{chroot}" if hosts else ""
 
 
+def warm_pool_config(workers: Any, size: Any) -> CoreConfig:
+    """The core's warm pool from ``--actors-warm-workers N --actors-warm-size CPUS:MEM``
+    (a ValueError names the flag and the value)."""
+    if not isinstance(workers, int) or isinstance(workers, bool) or not 0 <= workers <= 16:
+        raise ValueError(f"actors-warm-workers: {workers!r} must be an integer in [0, 16]")
+    cpus_text, _, mem_text = str(size).partition(":")
+    try:
+        cpus, mem = float(cpus_text), float(mem_text)
+    except ValueError:
+        cpus = mem = -1.0
+    if not (0.01 <= cpus <= 1024 and 16 <= mem <= 1 << 20):
+        raise ValueError(
+            f"actors-warm-size: {size!r} must be CPUS:MEM (cpus >= 0.01, mem >= 16 MB)"
+        )
+    return CoreConfig(warm_per_agent=workers, warm_cpus=cpus, warm_mem=mem)
+
+
 class ClusterActorsService:
     """The ``LeaderService`` for cluster actors (``--services actors``)."""
 
@@ -104,7 +122,12 @@ class ClusterActorsService:
         """From the ``pydcos master`` flags: workers use the same keys (or plain)."""
         keys = settings.get("keys")
         insecure = bool(settings.get("insecure_dev"))
-        return cls(FrameworkSettings(keys=str(keys) if keys else None, insecure_dev=insecure))
+        core = warm_pool_config(
+            settings.get("actors_warm_workers", 1), settings.get("actors_warm_size", "1:128")
+        )
+        return cls(
+            FrameworkSettings(keys=str(keys) if keys else None, insecure_dev=insecure, core=core)
+        )
 
     def _settings(self, ctx: ServiceContext) -> FrameworkSettings:
         import dataclasses

@@ -239,3 +239,21 @@ def test_a_new_leader_kills_the_previous_leaders_warm_workers() -> None:
     assert Reconcile((f"{a}.1",)) in out and Reconcile(()) in out
     out = sim.do(TaskStatus("warm-of-the-old-leader", "TASK_RUNNING", "a1"))
     assert KillTask("warm-of-the-old-leader", "a1") in out
+
+
+def test_the_master_flags_size_the_pool_and_bad_values_are_named() -> None:
+    import pytest
+
+    from actors.cluster_actors._service import warm_pool_config
+
+    cfg = warm_pool_config(2, "0.5:256")
+    assert (cfg.warm_per_agent, cfg.warm_cpus, cfg.warm_mem) == (2, 0.5, 256.0)
+    assert warm_pool_config(0, "1:128").warm_per_agent == 0
+    for workers, size, named in (
+        (-1, "1:128", "actors-warm-workers: -1"),
+        ("2", "1:128", "actors-warm-workers: '2'"),
+        (1, "lots", "actors-warm-size: 'lots'"),
+        (1, "1:8", "actors-warm-size: '1:8'"),
+    ):
+        with pytest.raises(ValueError, match="^" + named):
+            warm_pool_config(workers, size)
