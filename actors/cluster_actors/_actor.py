@@ -71,7 +71,7 @@ class FrameworkSettings:
     tick_interval: float = 0.25
     role: str = "*"
     failover_timeout: float = 604800.0
-    probe_interval: float = 0.5
+    probe_interval: float = 0.25
     """Seconds between liveness probes (``PingWorker``) of each running worker."""
     probe_timeout: float = 1.0
     probe_misses: int = 3

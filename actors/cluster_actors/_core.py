@@ -31,6 +31,11 @@ Rules:
   agent when its agent is lost; a member of a supervision group restarts as the group's
   strategy says (one_for_one, one_for_all, rest_for_one), and a group past its
   intensity (restarts within period) stops all its children (FAILED);
+* a warm pool (``warm_per_agent`` idle workers per agent, tasks of ``warm_cpus`` and
+  ``warm_mem``, kept ``warm_idle_seconds`` after the last spawn): a spawn or restart
+  asking exactly ``warm_mem`` and at most ``warm_cpus`` (no disk, role ``*``, its
+  constraints met by the worker's agent) is assigned to an idle one at once, which
+  becomes its incarnation (task id ``warm-...``); the pool is refilled through offers;
 * owned actors stop when their owner's node goes down (``OwnerDown``); detached ones
   live until killed; terminal actors (STOPPED, FAILED) stay in a bounded ``finished``
   list so late waiters still learn how they ended.
@@ -373,8 +378,11 @@ class CoreConfig:
     """The pool is kept this long after the last spawn, then its workers are stopped (a
     cluster that runs no actors holds no warm workers)."""
     warm_retry_seconds: float = 10.0
-    """After an agent's offer could not hold a warm worker (or one died before it
-    registered), no warm worker is asked of that agent for this long."""
+    """After a warm worker died before it registered, none is launched on its agent
+    for this long (a worker that cannot start must not spin)."""
+    warm_full_seconds: float = 2.0
+    """After an agent's offer had no room for a warm worker, its offers are not asked
+    for one this long (then offers are revived: an actor there may have ended)."""
 
 
 def restart_wanted(restart: str, normal: bool) -> bool:
@@ -748,6 +756,11 @@ class ActorsCore:
 
     def _warm_tick(self, now: float, out: list[Effect]) -> None:
         retire = not self._pool_wanted(now)
+        if not retire and any(
+            until <= now < until + 1.0 and self._warm_short_on(agent, now)
+            for agent, until in self.warm_agents.items()
+        ):
+            out.append(Revive())  # an agent may take its warm worker again
         for w in sorted(self.warm.values(), key=lambda w: w.task_id):
             young = not w.control and now - w.launched >= self.config.start_timeout
             if not (retire or young):
@@ -834,7 +847,7 @@ class ActorsCore:
             while self._warm_short_on(offer.agent_id, now):
                 got = place(Demand(cpus=cfg.warm_cpus, mem=cfg.warm_mem), free, agent)
                 if got.resources is None:
-                    self.warm_agents[offer.agent_id] = now + cfg.warm_retry_seconds
+                    self.warm_agents[offer.agent_id] = now + cfg.warm_full_seconds
                     break
                 free = free - got.resources
                 tasks.append(self._warm_task(offer, agent, got.resources, now))
@@ -1036,8 +1049,24 @@ class ActorsCore:
         """The current incarnation of ``r`` is gone: finish, restart or give up."""
         if lost and r.control:
             # Its agent is unreachable, not necessarily its worker: tell the worker to
-            # exit so two incarnations never serve (a late one is refused anyway).
-            out.append(StopWorker(r.control, r.actor_id, "its agent was lost; replaced"))
+            # exit so two incarnations never serve (a late one is refused anyway). Told
+            # after the re-placement's effects: a tell to a dead node must not delay them.
+            stop = StopWorker(r.control, r.actor_id, "its agent was lost; replaced")
+            self._ended_now(r, why, normal, lost, now, wall, out)
+            out.append(stop)
+        else:
+            self._ended_now(r, why, normal, lost, now, wall, out)
+
+    def _ended_now(
+        self,
+        r: ActorRecord,
+        why: str,
+        normal: bool,
+        lost: bool,
+        now: float,
+        wall: float,
+        out: list[Effect],
+    ) -> None:
         r.address = None
         r.control = ""
         if r.state is ActorState.STOPPING:

@@ -257,3 +257,28 @@ def test_the_master_flags_size_the_pool_and_bad_values_are_named() -> None:
     ):
         with pytest.raises(ValueError, match="^" + named):
             warm_pool_config(workers, size)
+
+
+def test_a_full_agent_is_asked_again_for_its_warm_worker_soon_after() -> None:
+    sim = warm_sim(warm_full_seconds=2.0)
+    a = sim.spawn(cpus=1.0, mem=64)
+    assert [t.task_id for t in sim.place("a1", cpus=1.0)] == [f"{a}.1"]  # no room left
+    assert not launched(sim.do(Offers((offer("a1"),))))  # not asked again at once
+    out = sim.advance(2.1)
+    assert Revive() in out
+    (warm,) = sim.place("a1")
+    assert warm.task_id.startswith("warm-")
+
+
+def test_a_lost_worker_is_told_to_stop_after_its_replacement_was_assigned() -> None:
+    from actors.cluster_actors._core import WorkerLost
+
+    sim = warm_sim()
+    a = sim.spawn(cpus=1.0, mem=128, max_restarts=2)
+    sim.place("a1", cpus=1.0)
+    sim.run(a)
+    fill(sim, "a2")
+    out = sim.do(WorkerLost(a, 1, "3 probes unanswered"))
+    kinds = [type(e).__name__ for e in out]
+    assert kinds.index("Assign") < kinds.index("StopWorker")
+    assert sim.core.actors[a].agent_id == "a2"
