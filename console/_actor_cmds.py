@@ -84,10 +84,19 @@ def user_rows(actors: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
             a["state"],
             a["restarts"],
             uptime_text(a.get("uptime")),
-            f"{a['cpus']:g}/{a['mem']:g}",
+            _cpus_mem(a),
         )
         for a in actors
     ]
+
+
+def _cpus_mem(a: dict[str, Any]) -> str:
+    """Asked cpus/mem, and what its task holds when more (a warm worker's size)."""
+    asked = f"{a['cpus']:g}/{a['mem']:g}"
+    held = (a.get("task_cpus", a["cpus"]), a.get("task_mem", a["mem"]))
+    if held != (a["cpus"], a["mem"]):
+        return f"{asked} (warm {held[0]:g}/{held[1]:g})"
+    return asked
 
 
 USER_COLUMNS = ("NAME", "ID", "CLASS", "NODE", "STATE", "RESTARTS", "UPTIME", "CPUS/MEM")

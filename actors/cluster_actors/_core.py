@@ -1436,6 +1436,7 @@ class ActorsCore:
             "started": r.started_wall if running else None,
             "cpus": spec.cpus,
             "mem": spec.mem,
+            **self._held(r),
             "constraints": [c.to_json() for c in spec.constraints],
             "group": r.group or "",
             "last_exit": r.last_exit,
@@ -1446,6 +1447,13 @@ class ActorsCore:
             else {},
             "created": r.created,
         }
+
+    def _held(self, r: ActorRecord) -> dict[str, float]:
+        """What its task holds: a warm worker's size when it runs in one (the pool's
+        tasks are sized ahead, so an actor asking fewer cpus holds the warm size)."""
+        if r.task_id and r.task_id.startswith("warm-"):
+            return {"task_cpus": self.config.warm_cpus, "task_mem": self.config.warm_mem}
+        return {"task_cpus": r.spec.cpus, "task_mem": r.spec.mem}
 
     def counts(self) -> dict[str, int]:
         """Actors by shown state (live ones and the remembered finished ones)."""

@@ -282,3 +282,15 @@ def test_a_lost_worker_is_told_to_stop_after_its_replacement_was_assigned() -> N
     kinds = [type(e).__name__ for e in out]
     assert kinds.index("Assign") < kinds.index("StopWorker")
     assert sim.core.actors[a].agent_id == "a2"
+
+
+def test_an_actor_in_a_warm_worker_shows_what_its_task_holds() -> None:
+    sim = warm_sim()
+    a = sim.spawn(cpus=0.5, mem=128)
+    assert len(sim.place("a1")) == 2  # a cold launch and a1's warm worker
+    fill(sim, "a2")
+    b = sim.spawn(cpus=0.5, mem=128)
+    row_a = sim.core.describe(sim.core.actors[a], sim.wall)
+    row_b = sim.core.describe(sim.core.actors[b], sim.wall)
+    assert (row_a["cpus"], row_a["task_cpus"]) == (0.5, 0.5)
+    assert (row_b["cpus"], row_b["task_cpus"], row_b["task_mem"]) == (0.5, 1.0, 128.0)
