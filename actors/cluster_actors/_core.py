@@ -687,24 +687,8 @@ class ActorsCore:
 
     def _assign_warm(self, r: ActorRecord, w: WarmWorker, now: float, out: list[Effect]) -> None:
         del self.warm[w.task_id]
-        if r.task_id:
-            self.tasks.pop(r.task_id, None)
-        if r.agent_id is not None and r.agent_id != w.agent_id:
-            self.stats.replaced += 1
-        r.incarnation += 1
-        r.task_id = w.task_id
-        r.agent_id = w.agent_id
-        r.hostname = w.hostname
-        r.address = None
-        r.control = w.control
-        r.state = ActorState.STARTING
-        r.pending_since = now
-        r.prefer_agent = None
-        r.refusals.clear()
-        self.tasks[w.task_id] = r.actor_id
         self.stats.warm_assigned += 1
-        out.append(SaveActor(r.to_doc()))
-        out.append(Changed(r.actor_id))
+        self._new_incarnation(r, w.task_id, w.agent_id, w.hostname, w.control, now, out)
         out.append(Assign(w.control, r.actor_id, r.incarnation))
         out.append(Revive())  # refill the pool
 
@@ -861,25 +845,40 @@ class ActorsCore:
     def _launch(
         self, r: ActorRecord, offer: p.Offer, resources: Resources, now: float, out: list[Effect]
     ) -> p.TaskInfo:
+        self.stats.launches += 1
+        self._new_incarnation(r, None, offer.agent_id, offer.hostname, "", now, out)
+        return self.task_info(r, offer.agent_id, resources)
+
+    def _new_incarnation(
+        self,
+        r: ActorRecord,
+        task_id: str | None,
+        agent_id: str,
+        hostname: str,
+        control: str,
+        now: float,
+        out: list[Effect],
+    ) -> None:
+        """Start the next incarnation of ``r`` on ``agent_id``: a launch (``task_id``
+        None: a fresh task id, no control yet) and a warm worker's assignment (its task
+        and control) differ only there; the start timeout counts from now."""
         if r.task_id:
             self.tasks.pop(r.task_id, None)
-        if r.agent_id is not None and r.agent_id != offer.agent_id:
+        if r.agent_id is not None and r.agent_id != agent_id:
             self.stats.replaced += 1
         r.incarnation += 1
-        r.task_id = task_id_of(r.actor_id, r.incarnation)
-        r.agent_id = offer.agent_id
-        r.hostname = offer.hostname
+        r.task_id = task_id_of(r.actor_id, r.incarnation) if task_id is None else task_id
+        r.agent_id = agent_id
+        r.hostname = hostname
         r.address = None
-        r.control = ""
+        r.control = control
         r.state = ActorState.STARTING
-        r.pending_since = now  # the start timeout counts from the launch
+        r.pending_since = now
         r.prefer_agent = None
         r.refusals.clear()
         self.tasks[r.task_id] = r.actor_id
-        self.stats.launches += 1
         out.append(SaveActor(r.to_doc()))
         out.append(Changed(r.actor_id))
-        return self.task_info(r, offer.agent_id, resources)
 
     def task_info(self, r: ActorRecord, agent_id: str, resources: Resources) -> p.TaskInfo:
         """The worker task of ``r``'s current incarnation."""
@@ -1047,15 +1046,17 @@ class ActorsCore:
         out: list[Effect],
     ) -> None:
         """The current incarnation of ``r`` is gone: finish, restart or give up."""
-        if lost and r.control:
-            # Its agent is unreachable, not necessarily its worker: tell the worker to
-            # exit so two incarnations never serve (a late one is refused anyway). Told
-            # after the re-placement's effects: a tell to a dead node must not delay them.
-            stop = StopWorker(r.control, r.actor_id, "its agent was lost; replaced")
-            self._ended_now(r, why, normal, lost, now, wall, out)
+        # Lost: its agent is unreachable, not necessarily its worker: tell the worker to
+        # exit so two incarnations never serve (a late one is refused anyway). Told
+        # after the re-placement's effects: a tell to a dead node must not delay them.
+        stop = (
+            StopWorker(r.control, r.actor_id, "its agent was lost; replaced")
+            if lost and r.control
+            else None
+        )
+        self._ended_now(r, why, normal, lost, now, wall, out)
+        if stop is not None:
             out.append(stop)
-        else:
-            self._ended_now(r, why, normal, lost, now, wall, out)
 
     def _ended_now(
         self,
@@ -1095,16 +1096,23 @@ class ActorsCore:
         if not r.ready_seen:  # lost with its agent before it ever ran: place it again
             self._to_restart(r, why, now, out, delay=0.0, in_place=False, count=False)
             return
-        if not restart_wanted(r.spec.restart, normal):
-            if normal:
-                self._finish_stopped(r, why, out)
-            else:
-                self._finish_failed(r, f"{why}; restart type {r.spec.restart}", out)
+        if self._finished_unwanted(r, why, normal, out):
             return
         if r.spec.max_restarts != -1 and r.restarts >= r.spec.max_restarts:
             self._finish_failed(r, f"{why}; max_restarts={r.spec.max_restarts} reached", out)
             return
         self._to_restart(r, why, now, out, delay=self._delay(r, now), in_place=not lost)
+
+    def _finished_unwanted(self, r: ActorRecord, why: str, normal: bool, out: list[Effect]) -> bool:
+        """Finish ``r`` when its restart type wants no restart for this end (an actor
+        alone or a group's child alike); True when it did."""
+        if restart_wanted(r.spec.restart, normal):
+            return False
+        if normal:
+            self._finish_stopped(r, why, out)
+        else:
+            self._finish_failed(r, f"{why}; restart type {r.spec.restart}", out)
+        return True
 
     def _delay(self, r: ActorRecord, now: float) -> float:
         stable = r.ready_at is not None and now - r.ready_at >= self.config.stable_seconds
@@ -1287,11 +1295,7 @@ class ActorsCore:
         wall: float,
         out: list[Effect],
     ) -> None:
-        if not restart_wanted(r.spec.restart, normal):
-            if normal:
-                self._finish_stopped(r, why, out)
-            else:
-                self._finish_failed(r, f"{why}; restart type {r.spec.restart}", out)
+        if self._finished_unwanted(r, why, normal, out):
             return
         if not group_intensity_ok(g, wall):
             reason = (
