@@ -15,6 +15,8 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +58,7 @@ def pid_alive(pid: int) -> bool:
 class LocalCluster:
     state_dir: Path
     up: subprocess.CompletedProcess[str]
+    down: subprocess.CompletedProcess[str] | None = None
 
     def record(self) -> dict[str, Any]:
         return json.loads((self.state_dir / "cluster.json").read_text())
@@ -73,6 +76,64 @@ class LocalCluster:
         out = [p["pid"] for p in r["processes"]]
         out += [p["child_pid"] for p in r["processes"] if p.get("child_pid", 0) > 0]
         return out
+
+
+@contextlib.contextmanager
+def started_cluster(
+    state: Path, *up_args: str, check_down: bool = False, check_left: bool = False
+) -> Iterator[LocalCluster]:
+    """``pydcos cluster up *up_args --state-dir state`` (asserted to succeed) for a test
+    module's own cluster; on exit ``cluster down`` (its result in ``.down``) and every
+    recorded PID still alive SIGKILLed, so a failed test leaks nothing. ``check_down``:
+    assert down succeeded; ``check_left``: assert it left no recorded process running."""
+    up = pydcos("cluster", "up", *up_args, "--state-dir", str(state))
+    cluster = LocalCluster(state, up)
+    pids: list[int] = []
+    with contextlib.suppress(Exception):
+        pids = cluster.pids()
+    try:
+        assert up.returncode == 0, f"cluster up failed: {up.stdout}\n{up.stderr}"
+        yield cluster
+    finally:
+        cluster.down = pydcos("cluster", "down", "--state-dir", str(state))
+        left = [p for p in pids if pid_alive(p)]
+        for pid in left:  # never leak, even when down is broken
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    if check_down:
+        assert cluster.down.returncode == 0, cluster.down.stderr
+    if check_left:
+        assert not left, f"cluster down left processes running: {left}"
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    """(status, body) of a GET, an HTTP error's included."""
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def http_json(url: str, method: str = "GET", body: Any = None) -> Any:
+    """A JSON request's decoded answer (None when empty); an HTTP error raises."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        raw = r.read()
+    return json.loads(raw) if raw else None
+
+
+def leader(c: LocalCluster) -> dict[str, Any]:
+    """The process record of the live master that says it leads (no waiting)."""
+    for p in c.record()["processes"]:
+        if p["kind"] == "master" and pid_alive(p["pid"]):
+            with contextlib.suppress(OSError):
+                if http_json(p["http_url"] + "/metrics/snapshot").get("master/elected") == 1:
+                    return dict(p)
+    raise AssertionError("no master leads")
 
 
 def services_available() -> str | None:

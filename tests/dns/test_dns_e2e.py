@@ -26,7 +26,8 @@ import dns.rcode
 import pytest
 
 from runtime.testing import wait_for
-from tests.console.conftest import LocalCluster, pid_alive, pydcos
+from tests.console.conftest import LocalCluster, leader, started_cluster
+from tests.console.conftest import http_json as http
 
 pytestmark = [pytest.mark.slow]
 
@@ -48,19 +49,8 @@ def cluster(
     args = ("--insecure-dev", "--no-docker", "--masters", "2", "--agents", "2")
     # names outside the cluster's zones go to a local dnslib server, never off the machine
     args += ("--dns-upstream", f"{upstream[0]}:{upstream[1]}")
-    up = pydcos("cluster", "up", *args, "--state-dir", str(state))
-    c = LocalCluster(state, up)
-    pids: list[int] = []
-    with contextlib.suppress(Exception):
-        pids = c.pids()
-    try:
-        assert up.returncode == 0, f"cluster up failed: {up.stdout}\n{up.stderr}"
+    with started_cluster(state, *args) as c:
         yield c
-    finally:
-        pydcos("cluster", "down", "--state-dir", str(state))
-        for pid in [p for p in pids if pid_alive(p)]:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
 
 
 def masters(c: LocalCluster) -> list[dict[str, Any]]:
@@ -70,23 +60,6 @@ def masters(c: LocalCluster) -> list[dict[str, Any]]:
 def dns_of(p: dict[str, Any]) -> tuple[str, int]:
     flags = dict(zip(p["argv"], p["argv"][1:], strict=False))
     return flags["--dns-host"], int(flags["--dns-port"])
-
-
-def http(url: str, method: str = "GET", body: Any = None) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method)
-    req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, timeout=10) as r:
-        raw = r.read()
-    return json.loads(raw) if raw else None
-
-
-def leader(c: LocalCluster) -> dict[str, Any]:
-    for p in masters(c):
-        with contextlib.suppress(OSError):
-            if http(p["http_url"] + "/metrics/snapshot").get("master/elected") == 1:
-                return p
-    raise AssertionError("no master leads")
 
 
 def srv_ports(server: tuple[str, int], name: str = "_web-shop._tcp.marathon.mesos") -> list[int]:

@@ -28,7 +28,7 @@ import psutil
 import pytest
 
 from runtime.testing import wait_for
-from tests.console.conftest import LocalCluster, pid_alive, pydcos
+from tests.console.conftest import LocalCluster, pid_alive, started_cluster
 
 pytestmark = pytest.mark.slow
 
@@ -76,19 +76,8 @@ def pod_doc(pod_id: str = "/duo") -> dict[str, Any]:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     state = tmp_path_factory.mktemp("pods-cluster")
     args = ("--insecure-dev", "--no-docker", "--masters", "2", "--agents", "1")
-    up = pydcos("cluster", "up", *args, "--state-dir", str(state))
-    c = LocalCluster(state, up)
-    pids: list[int] = []
-    with contextlib.suppress(Exception):
-        pids = c.pids()
-    try:
-        assert up.returncode == 0, f"cluster up failed: {up.stdout}\n{up.stderr}"
+    with started_cluster(state, *args) as c:
         yield c
-    finally:
-        pydcos("cluster", "down", "--state-dir", str(state))
-        for pid in [p for p in pids if pid_alive(p)]:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
 
 
 def masters(c: LocalCluster) -> list[dict[str, Any]]:

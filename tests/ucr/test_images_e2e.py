@@ -31,7 +31,8 @@ import pytest
 
 from actors.agent import DockerDaemon, DockerDaemonError, ImageStore, inspect_image
 from runtime.testing import wait_for
-from tests.console.conftest import LocalCluster, pid_alive, pydcos
+from tests.console.conftest import LocalCluster, leader, pydcos, started_cluster
+from tests.console.conftest import http_json as http
 from tests.ucr._image import HOSTNAME_IN_IMAGE, INDEX_HTML, busybox_image, busybox_layer, sha256
 
 pytestmark = [
@@ -47,19 +48,8 @@ pytestmark = [
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     state = tmp_path_factory.mktemp("ucr-cluster")
     args = ("--insecure-dev", "--no-docker", "--masters", "2", "--agents", "1")
-    up = pydcos("cluster", "up", *args, "--state-dir", str(state))
-    c = LocalCluster(state, up)
-    pids: list[int] = []
-    with contextlib.suppress(Exception):
-        pids = c.pids()
-    try:
-        assert up.returncode == 0, f"cluster up failed: {up.stdout}\n{up.stderr}"
+    with started_cluster(state, *args) as c:
         yield c
-    finally:
-        pydcos("cluster", "down", "--state-dir", str(state))
-        for pid in [p for p in pids if pid_alive(p)]:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
     # The image app was left running: cluster down unmounted its root too.
     assert mounts_under(state) == []
 
@@ -67,24 +57,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
 def mounts_under(path: Path) -> list[str]:
     lines = Path("/proc/self/mounts").read_text().splitlines()
     return [m.split()[1] for m in lines if m.split()[1].startswith(str(path))]
-
-
-def http(url: str, method: str = "GET", body: Any = None) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method)
-    req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, timeout=10) as r:
-        raw = r.read()
-    return json.loads(raw) if raw else None
-
-
-def leader(c: LocalCluster) -> dict[str, Any]:
-    for p in c.record()["processes"]:
-        if p["kind"] == "master" and pid_alive(p["pid"]):
-            with contextlib.suppress(OSError):
-                if http(p["http_url"] + "/metrics/snapshot").get("master/elected") == 1:
-                    return dict(p)
-    raise AssertionError("no master leads")
 
 
 def marathon(c: LocalCluster) -> str:
