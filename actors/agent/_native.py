@@ -675,7 +675,8 @@ class NativeTask(TaskHandle):
                 hidden = [(Path("/tmp"), "3")]
                 if hide is not None:
                     hidden.append((Path(os.path.realpath(hide)), "4"))
-                script = init_script(host_mounts(spec.volumes, sandbox_path, hidden))
+                volumes = (*spec.volumes, *install_volumes()) if self.isolated else spec.volumes
+                script = init_script(host_mounts(volumes, sandbox_path, hidden))
         except LaunchError as e:
             self._release_rootfs()
             self._emit(TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED, str(e))
@@ -942,6 +943,23 @@ class NativeTask(TaskHandle):
             return Usage(cpu, int(mem), None, None)
         except psutil.Error:
             return None
+
+
+def install_volumes() -> tuple[Volume, ...]:
+    """This agent's own Python and pydcos, read-only at their own paths, when they live
+    under /tmp: the task's private /tmp would hide them, and some tasks run them (the
+    cluster actors' workers, a framework packaged with the cluster's Python), e.g. from
+    a checkout cloned into /tmp. Nested paths are mounted once."""
+    here = Path(os.path.realpath(Path(__file__).resolve().parents[2]))  # the source tree
+    roots = sorted(
+        {
+            p
+            for p in (Path(os.path.realpath(sys.prefix)), here)
+            if _under_tmp(p) and p != Path("/tmp")
+        }
+    )
+    keep = [r for r in roots if not any(o != r and o in r.parents for o in roots)]
+    return tuple(Volume(container_path=str(r), host_path=str(r), mode="RO") for r in keep)
 
 
 def _under_tmp(path: Path) -> bool:
