@@ -27,6 +27,7 @@ import signal
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -590,6 +591,26 @@ def dockerd() -> Iterator[Any]:
         yield d
     finally:
         release_dockerd()
+
+
+@contextlib.contextmanager
+def module_cluster(
+    zk_hosts: str, scratch: Path, master_args: tuple[str, ...], agent_resources: str
+) -> Iterator[E2ECluster]:
+    """A module's own cluster in a fresh chroot: two masters started with
+    ``master_args``, one ``mesos`` agent offering ``agent_resources``, up and registered;
+    every process stopped on exit."""
+    c = E2ECluster(zk_hosts, f"/t-{uuid.uuid4().hex[:12]}", scratch)
+    try:
+        for _ in range(2):
+            c.add_master(*master_args)
+        c.add_agent("mesos", agent_resources)
+        for proc in c.masters + c.agents:
+            proc.wait_up()
+        c.wait_agents(1)
+        yield c
+    finally:
+        c.stop_all()
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ import signal
 import socket
 import threading
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -29,7 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from actors.l4lb import ready_servers
 from actors.l4lb._process import _ask
-from tests.e2e.conftest import E2ECluster, http_request
+from tests.e2e.conftest import E2ECluster, http_request, module_cluster
 from tests.marathon._harness import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.zk]
@@ -84,17 +83,10 @@ def _app() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def vip_cluster(zk_hosts: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2ECluster]:
-    c = E2ECluster(zk_hosts, f"/t-{uuid.uuid4().hex[:12]}", tmp_path_factory.mktemp("l4lb"))
-    try:
-        for _ in range(2):
-            c.add_master("--node-services", "l4lb")
-        c.add_agent("mesos", "cpus:4;mem:2048;disk:1000;ports:[31000-31100]")
-        for proc in c.masters + c.agents:
-            proc.wait_up()
-        c.wait_agents(1)
+    scratch = tmp_path_factory.mktemp("l4lb")
+    resources = "cpus:4;mem:2048;disk:1000;ports:[31000-31100]"
+    with module_cluster(zk_hosts, scratch, ("--node-services", "l4lb"), resources) as c:
         yield c
-    finally:
-        c.stop_all()
 
 
 def _json(url: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 
 from runtime.testing import wait_for
-from tests.console.conftest import REPO, LocalCluster, pid_alive, pydcos
+from tests.console.conftest import REPO, LocalCluster, get, pid_alive, started_cluster
 
 pytestmark = [pytest.mark.slow]
 
@@ -45,37 +45,13 @@ TICKER = {
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     state = tmp_path_factory.mktemp("logs-cluster")
-    up = pydcos(
-        "cluster", "up", "--insecure-dev", "--no-docker", "--masters", "2", "--agents", "1",
-        "--state-dir", str(state),
-    )  # fmt: skip
-    c = LocalCluster(state, up)
-    pids: list[int] = []
-    with contextlib.suppress(Exception):
-        pids = c.pids()
-    try:
-        assert up.returncode == 0, f"cluster up failed: {up.stdout}\n{up.stderr}"
+    args = ("--insecure-dev", "--no-docker", "--masters", "2", "--agents", "1")
+    with started_cluster(state, *args, check_down=True) as c:
         app = state / "ticker.json"
         app.write_text(json.dumps(TICKER))
         r = c.cli("marathon", "app", "add", str(app))
         assert r.returncode == 0, r.stderr
         yield c
-    finally:
-        down = pydcos("cluster", "down", "--state-dir", str(state))
-        left = [p for p in pids if pid_alive(p)]
-        for pid in left:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        assert down.returncode == 0, down.stderr
-
-
-def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-    req = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
 
 
 def masters(c: LocalCluster) -> tuple[dict[str, Any], list[dict[str, Any]]]:

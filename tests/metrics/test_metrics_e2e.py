@@ -21,7 +21,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from runtime.testing import wait_for
-from tests.console.conftest import LocalCluster, pid_alive, pydcos
+from tests.console.conftest import LocalCluster, get, pid_alive, started_cluster
 
 pytestmark = pytest.mark.slow
 
@@ -39,24 +39,13 @@ FILL = {
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     state = tmp_path_factory.mktemp("metrics-cluster")
-    up = pydcos(
-        "cluster", "up", "--insecure-dev", "--no-docker", "--masters", "2", "--agents", "1",
-        "--state-dir", str(state),
-    )  # fmt: skip
-    c = LocalCluster(state, up)
-    pids: list[int] = []
+    args = ("--insecure-dev", "--no-docker", "--masters", "2", "--agents", "1")
     try:
-        pids = c.pids()
-        assert up.returncode == 0, f"cluster up failed: {up.stdout}\n{up.stderr}"
-        yield c
+        with started_cluster(state, *args, check_down=True) as c:
+            yield c
     finally:
-        down = pydcos("cluster", "down", "--state-dir", str(state))
-        for pid in pids:
-            if pid_alive(pid):
-                os.kill(pid, signal.SIGKILL)
         left = reap_tasks(state)
-        assert down.returncode == 0, down.stderr
-        assert not left, f"cluster down left task processes running: {left}"
+    assert not left, f"cluster down left task processes running: {left}"
 
 
 def reap_tasks(state: Path) -> list[int]:
@@ -71,14 +60,6 @@ def reap_tasks(state: Path) -> list[int]:
                 proc.kill()
                 left.append(proc.pid)
     return left
-
-
-def get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
 
 
 def get_json(url: str) -> Any:

@@ -20,14 +20,13 @@ import collections.abc
 import json
 import os
 import signal
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from runtime.testing import wait_for
-from tests.e2e.conftest import E2ECluster, http_request
+from tests.e2e.conftest import E2ECluster, http_request, module_cluster
 
 # marathon 0.13.0 (the newest release) still names collections.Iterable, which Python 3.10
 # moved to collections.abc: the old alias, as tests/compat/conftest.py gives it.
@@ -71,17 +70,10 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT0"])), H).serv
 
 @pytest.fixture(scope="module")
 def cluster(zk_hosts: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2ECluster]:
-    c = E2ECluster(zk_hosts, f"/t-{uuid.uuid4().hex[:12]}", tmp_path_factory.mktemp("ready"))
-    try:
-        for _ in range(2):
-            c.add_master("--node-services", "")
-        c.add_agent("mesos", "cpus:2;mem:1024;disk:100;ports:[31000-31100]")
-        for proc in c.masters + c.agents:
-            proc.wait_up()
-        c.wait_agents(1)
+    scratch = tmp_path_factory.mktemp("ready")
+    resources = "cpus:2;mem:1024;disk:100;ports:[31000-31100]"
+    with module_cluster(zk_hosts, scratch, ("--node-services", ""), resources) as c:
         yield c
-    finally:
-        c.stop_all()
 
 
 def _client(c: E2ECluster) -> MarathonClient:
