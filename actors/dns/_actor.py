@@ -34,6 +34,7 @@ from actors.dns._records import (
     updated_key,
 )
 from actors.dns._server import DnsServer
+from actors.master import WatchFollower, tell_all
 from actors.protocol import MasterEvent, UnwatchMaster, WatchMaster
 from runtime import Actor
 
@@ -97,18 +98,11 @@ class DnsActor(Actor):
         self.server: DnsServer | None = None
         self.serial = 0
         self.ready = False
-        self.watching: str | None = None
-        self.master_id = ""
-        self.expect = 0
-        """Next seq: 1 while waiting for SUBSCRIBED, 0 when not subscribed."""
-        self.sent_at = 0.0
-        self.last_event_at = 0.0
-        self.heartbeat = DEFAULT_HEARTBEAT
+        self.follower = WatchFollower(SUBSCRIBE_RETRY, DEFAULT_HEARTBEAT, label="dns", logger=log)
         self._rebuild_pending = False
-        self.me = ""
 
     def started(self) -> None:
-        self.me = self.node.actor_address(self.name or DNS_ACTOR)
+        self.follower.subscriber = self.node.actor_address(self.name or DNS_ACTOR)
         table = build_table(self.view, self.config, self.serial, ready=False)
         self.server = DnsServer(table, self.host, self.port_of(), self.upstreams).start()
         log.info("dns: serving on %s (udp+tcp), upstreams %s", self.server.address, self.upstreams)
@@ -117,7 +111,7 @@ class DnsActor(Actor):
         self._leader(self.leader_address())
 
     def stopped(self) -> None:
-        self._unwatch()
+        self._tell(self.follower.unwatch())
         if self.server is not None:
             self.server.stop()
 
@@ -156,56 +150,30 @@ class DnsActor(Actor):
             # During an election leader.mesos keeps naming the last leader (no NXDOMAIN).
             set_leader(self.view, address, self.host, self.other_masters)
             self._refresh_masters()
-        if address != self.watching:
-            self._unwatch()
-            self.watching = address
-            self.expect = 0
-            if address is not None:
-                self._subscribe()
+        self._tell(self.follower.leader(address, self.clock.now()))
         self._request_rebuild()
 
-    def _subscribe(self) -> None:
-        if self.watching is None:
-            return
-        self.node.ref(self.watching).tell(WatchMaster(subscriber=self.me))
-        self.expect = 1
-        self.sent_at = self.clock.now()
-
-    def _unwatch(self) -> None:
-        if self.watching is not None:
-            try:
-                self.node.ref(self.watching).tell(UnwatchMaster(subscriber=self.me))
-            except Exception as exc:
-                log.debug("dns: unwatch %s: %s", self.watching, exc)
+    def _tell(self, tells: list[tuple[str, WatchMaster | UnwatchMaster]]) -> None:
+        tell_all(self.node.ref, tells, log)
 
     def _event(self, msg: MasterEvent) -> None:
         now = self.clock.now()
+        verdict = self.follower.accept(msg, now)
         event = msg.event if isinstance(msg.event, dict) else {}
-        kind = event.get("type")
-        if msg.seq == 1 and kind == "SUBSCRIBED":
+        if verdict == "resubscribe":
+            self._tell(self.follower.subscribe(now))
+        elif verdict == "reset":
             self.view = apply_event(self.view, event, msg.master_id, now, CARRY_FOR)
-            self.master_id = msg.master_id
-            self.expect = 2
             self.ready = True
-            hb = (event.get("subscribed") or {}).get("heartbeat_interval_seconds")
-            if isinstance(hb, int | float) and hb > 0:
-                self.heartbeat = float(hb)
-            self.last_event_at = now
             self._request_rebuild()
-            return
-        if self.expect < 2 or msg.master_id != self.master_id:
-            return  # from a subscription we replaced, or before our SUBSCRIBED
-        self.last_event_at = now
-        if msg.seq != self.expect:
-            log.warning("dns: event %d arrived, %d expected: resubscribing", msg.seq, self.expect)
-            self._subscribe()
-            return
-        self.expect += 1
-        if kind == "HEARTBEAT":
-            return
+        elif verdict == "apply":
+            self._apply(event, msg.master_id, now)
+
+    def _apply(self, event: dict[str, Any], master_id: str, now: float) -> None:
+        """One change: the table is rebuilt only when something DNS serves changed."""
         key = updated_key(event)
         before = record_inputs(self.view.tasks.get(key)) if key else None
-        self.view = apply_event(self.view, event, msg.master_id, now, CARRY_FOR)
+        self.view = apply_event(self.view, event, master_id, now, CARRY_FOR)
         if key and before is not None and before == record_inputs(self.view.tasks.get(key)):
             return  # nothing DNS serves changed: keep the table (and its answer cache)
         self._request_rebuild()
@@ -215,19 +183,14 @@ class DnsActor(Actor):
         self.ticks += 1
         if self.ticks % 10 == 0 and self._refresh_masters():
             self._request_rebuild()
-        if self.watching is None:
+        if self.follower.watching is None:
             return
-        if self.expect == 1 and now - self.sent_at >= SUBSCRIBE_RETRY:
-            self._subscribe()
-        elif self.expect >= 2 and now - self.last_event_at > 3 * self.heartbeat:
-            log.warning(
-                "dns: no event from the leader for %.0f s: resubscribing", now - self.last_event_at
-            )
-            self._subscribe()
+        self._tell(self.follower.tick(now))
         if self.view.carried and min(self.view.carried.values()) <= now:
-            if self.expect >= 2:
-                self._subscribe()  # a fresh state from this leader: every re-registered task
-            elif now - self.sent_at >= SUBSCRIBE_RETRY and expire_carried(self.view, now):
+            if self.follower.subscribed:
+                # a fresh state from this leader: every re-registered task
+                self._tell(self.follower.subscribe(now))
+            elif now - self.follower.sent_at >= SUBSCRIBE_RETRY and expire_carried(self.view, now):
                 self._request_rebuild()
 
     # -- the table --------------------------------------------------------------------

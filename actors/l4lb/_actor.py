@@ -36,6 +36,7 @@ from actors.l4lb._haproxy import HaproxyModel, Plan, plan, proxy_name, render_co
 from actors.l4lb._messages import L4LB_ACTOR, L4lbLeaderChanged, L4lbSync, L4lbTick
 from actors.l4lb._process import Haproxy
 from actors.l4lb._table import Vip, VipTable
+from actors.master import WatchFollower, tell_all
 from actors.protocol import MasterEvent, UnwatchMaster, WatchMaster
 from runtime import Actor
 
@@ -185,20 +186,13 @@ class L4lbActor(Actor):
         self.make_plane = plane
         self.plane: DataPlane | None = None
         self.applied = HaproxyModel()
-        self.watching: str | None = None
-        self.master_id = ""
-        self.expect = 0
-        """Next seq: 1 while waiting for SUBSCRIBED, 0 when not subscribed."""
-        self.sent_at = 0.0
-        self.last_event_at = 0.0
-        self.heartbeat = DEFAULT_HEARTBEAT
+        self.follower = WatchFollower(SUBSCRIBE_RETRY, DEFAULT_HEARTBEAT, label="l4lb", logger=log)
         self.sync_pending = False
-        self.me = ""
 
     # -- lifecycle --------------------------------------------------------------------
 
     def started(self) -> None:
-        self.me = self.node.actor_address(self.name or L4LB_ACTOR)
+        self.follower.subscriber = self.node.actor_address(self.name or L4LB_ACTOR)
         # Started on this actor's thread: PDEATHSIG ties HAProxy to it.
         self.plane = self.make_plane()
         self.plane.start(self.applied)
@@ -207,7 +201,7 @@ class L4lbActor(Actor):
         self._leader(self.leader_address())
 
     def stopped(self) -> None:
-        self._unwatch()
+        self._tell(self.follower.unwatch())
         if self.plane is not None:
             self.plane.stop()
 
@@ -228,56 +222,26 @@ class L4lbActor(Actor):
     # -- following the leader ---------------------------------------------------------
 
     def _leader(self, address: str | None) -> None:
-        if address == self.watching:
-            return
-        self._unwatch()
-        self.watching = address
-        self.expect = 0
-        if address is not None:
-            self._subscribe()
+        self._tell(self.follower.leader(address, self.clock.now()))
 
-    def _subscribe(self) -> None:
-        if self.watching is None:
-            return
-        self.node.ref(self.watching).tell(WatchMaster(subscriber=self.me))
-        self.expect = 1
-        self.sent_at = self.clock.now()
-
-    def _unwatch(self) -> None:
-        if self.watching is not None:
-            try:
-                self.node.ref(self.watching).tell(UnwatchMaster(subscriber=self.me))
-            except Exception as exc:
-                log.debug("l4lb: unwatch %s: %s", self.watching, exc)
+    def _tell(self, tells: list[tuple[str, WatchMaster | UnwatchMaster]]) -> None:
+        tell_all(self.node.ref, tells, log)
 
     def _event(self, msg: MasterEvent) -> None:
         now = self.clock.now()
+        previous = self.follower.master_id
+        verdict = self.follower.accept(msg, now)
         event = msg.event if isinstance(msg.event, dict) else {}
-        kind = event.get("type")
-        if msg.seq == 1 and kind == "SUBSCRIBED":
-            new_leader = bool(self.master_id) and msg.master_id != self.master_id
+        if verdict == "resubscribe":
+            self._tell(self.follower.subscribe(now))
+        elif verdict == "reset":
+            new_leader = bool(previous) and msg.master_id != previous
             self.table.apply(event, carry_until=now + CARRY_FOR if new_leader else None)
-            self.master_id = msg.master_id
-            self.expect = 2
-            hb = (event.get("subscribed") or {}).get("heartbeat_interval_seconds")
-            if isinstance(hb, int | float) and hb > 0:
-                self.heartbeat = float(hb)
-            self.last_event_at = now
             self.view.publish(self.view.vips, ready=True)
             self._request_sync()
-            return
-        if self.expect < 2 or msg.master_id != self.master_id:
-            return  # from a subscription we replaced, or before our SUBSCRIBED
-        self.last_event_at = now
-        if msg.seq != self.expect:
-            log.warning("l4lb: event %d arrived, %d expected: resubscribing", msg.seq, self.expect)
-            self._subscribe()
-            return
-        self.expect += 1
-        if kind == "HEARTBEAT":
-            return
-        self.table.apply(event)
-        self._request_sync()
+        elif verdict == "apply":
+            self.table.apply(event)
+            self._request_sync()
 
     def _request_sync(self) -> None:
         if not self.sync_pending:
@@ -290,15 +254,7 @@ class L4lbActor(Actor):
             self._restart("it exited")
         if self.table.expire(now):
             self._request_sync()
-        if self.watching is None:
-            return
-        if self.expect == 1 and now - self.sent_at >= SUBSCRIBE_RETRY:
-            self._subscribe()
-        elif self.expect >= 2 and now - self.last_event_at > 3 * self.heartbeat:
-            log.warning(
-                "l4lb: no event from the leader for %.0f s: resubscribing", now - self.last_event_at
-            )
-            self._subscribe()
+        self._tell(self.follower.tick(now))
 
     # -- HAProxy ----------------------------------------------------------------------
 

@@ -89,6 +89,7 @@ if TYPE_CHECKING:
         v1_time,
         v1_uuid,
     )
+    from actors.master._watch_follower import WatchFollower, tell_all
 
 _LAZY: dict[str, str] = {
     # the actor shell and its registry stores
@@ -153,6 +154,9 @@ _LAZY: dict[str, str] = {
     "LeaderService": "actors.master._services",
     "NodeService": "actors.master._services",
     "ServiceContext": "actors.master._services",
+    # following the leading master's state watch (WatchMaster / MasterEvent)
+    "WatchFollower": "actors.master._watch_follower",
+    "tell_all": "actors.master._watch_follower",
 }
 
 
@@ -202,6 +206,7 @@ __all__ = [
     "UnknownStateQuery",
     "Unpersist",
     "Watch",
+    "WatchFollower",
     "ZkRegistryStore",
     "address_ip",
     "allocate",
@@ -212,6 +217,7 @@ __all__ = [
     "master_metrics",
     "new_master_id",
     "node_services",
+    "tell_all",
     "uuid_from_v1",
     "v1_agent",
     "v1_agent_info",

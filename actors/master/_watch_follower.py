@@ -1,0 +1,142 @@
+"""``WatchFollower``: following the leading master's state watch, as decisions only.
+
+An observer (the DNS and l4lb actors) tells the leading master ``WatchMaster`` and gets
+``MasterEvent`` seq 1 SUBSCRIBED (the full state), then 2, 3, ... one per change, with
+HEARTBEATs in between. Keeping that stream whole is the same everywhere: on a leader
+change unwatch the old leader and watch the new one; take seq 1 SUBSCRIBED as a full
+reset (its master id and heartbeat interval); then take only the next seq from that
+master (a gap means events were lost: subscribe again for a fresh full state); and
+subscribe again when the subscribe went unanswered, or when nothing (not even a
+HEARTBEAT) came for three heartbeat intervals. This class holds that bookkeeping and
+sends nothing: its methods return the ``(address, message)`` pairs to tell and what to
+do with an event, so the actor only sends and applies (and it is tested on plain
+values).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Literal, Protocol
+
+from actors.protocol import MasterEvent, UnwatchMaster, WatchMaster
+
+Tell = tuple[str, WatchMaster | UnwatchMaster]
+Verdict = Literal["reset", "apply", "resubscribe", "ignore"]
+
+SILENT_HEARTBEATS = 3
+"""Heartbeat intervals without any event after which the leader counts as silent."""
+
+
+class WatchFollower:
+    """The subscription of one observer (``subscriber``: its transport address) to the
+    leading master's events. ``subscribe_retry``: seconds without SUBSCRIBED before the
+    ``WatchMaster`` is sent again (a new leader's ZooKeeper node can appear a moment
+    before its master actor runs: the first is lost). ``label`` prefixes the warnings."""
+
+    def __init__(
+        self,
+        subscribe_retry: float,
+        default_heartbeat: float = 15.0,
+        subscriber: str = "",
+        label: str = "watch",
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.subscribe_retry = subscribe_retry
+        self.subscriber = subscriber
+        self.label = label
+        self.log = logger or logging.getLogger("actors.master.watch")
+        self.watching: str | None = None
+        self.master_id = ""
+        self.expect = 0
+        """Next seq: 1 while waiting for SUBSCRIBED, 0 when not subscribed."""
+        self.sent_at = 0.0
+        self.last_event_at = 0.0
+        self.heartbeat = default_heartbeat
+
+    @property
+    def subscribed(self) -> bool:
+        """True once a SUBSCRIBED came for the current subscription."""
+        return self.expect >= 2
+
+    def leader(self, address: str | None, now: float) -> list[Tell]:
+        """The leader is now ``address`` (None: no leader): unwatch the old one and
+        watch the new one; nothing when it did not change."""
+        if address == self.watching:
+            return []
+        tells = self.unwatch()
+        self.watching = address
+        self.expect = 0
+        return tells + self.subscribe(now)
+
+    def subscribe(self, now: float) -> list[Tell]:
+        """(Re)subscribe to the watched leader: a fresh SUBSCRIBED will follow."""
+        if self.watching is None:
+            return []
+        self.expect = 1
+        self.sent_at = now
+        return [(self.watching, WatchMaster(subscriber=self.subscriber))]
+
+    def unwatch(self) -> list[Tell]:
+        """Stop the current subscription (on a leader change, or when stopping)."""
+        if self.watching is None:
+            return []
+        return [(self.watching, UnwatchMaster(subscriber=self.subscriber))]
+
+    def accept(self, msg: MasterEvent, now: float) -> Verdict:
+        """What to do with ``msg``: ``reset`` (a SUBSCRIBED: replace the whole view),
+        ``apply`` (the next change), ``resubscribe`` (a gap: call ``subscribe``) or
+        ``ignore`` (a HEARTBEAT, or an event of a replaced subscription)."""
+        event: dict[str, Any] = msg.event if isinstance(msg.event, dict) else {}
+        kind = event.get("type")
+        if msg.seq == 1 and kind == "SUBSCRIBED":
+            self.master_id = msg.master_id
+            self.expect = 2
+            hb = (event.get("subscribed") or {}).get("heartbeat_interval_seconds")
+            if isinstance(hb, int | float) and hb > 0:
+                self.heartbeat = float(hb)
+            self.last_event_at = now
+            return "reset"
+        if self.expect < 2 or msg.master_id != self.master_id:
+            return "ignore"  # from a subscription we replaced, or before our SUBSCRIBED
+        self.last_event_at = now
+        if msg.seq != self.expect:
+            self.log.warning(
+                "%s: event %d arrived, %d expected: resubscribing", self.label, msg.seq, self.expect
+            )
+            return "resubscribe"
+        self.expect += 1
+        return "ignore" if kind == "HEARTBEAT" else "apply"
+
+    def tick(self, now: float) -> list[Tell]:
+        """Subscribe again when the subscribe went unanswered for ``subscribe_retry``
+        seconds, or when the leader was silent for ``SILENT_HEARTBEATS`` heartbeats."""
+        if self.watching is None:
+            return []
+        if self.expect == 1 and now - self.sent_at >= self.subscribe_retry:
+            return self.subscribe(now)
+        silent = now - self.last_event_at
+        if self.expect >= 2 and silent > SILENT_HEARTBEATS * self.heartbeat:
+            self.log.warning(
+                "%s: no event from the leader for %.0f s: resubscribing", self.label, silent
+            )
+            return self.subscribe(now)
+        return []
+
+
+class _Ref(Protocol):
+    def tell(self, message: Any) -> None: ...
+
+
+def tell_all(ref: Callable[[str], _Ref], tells: list[Tell], log: logging.Logger) -> None:
+    """Send ``tells`` through ``ref`` (the actor's ``node.ref``). A failed
+    ``UnwatchMaster`` is only logged (the old leader may be gone: its subscription went
+    with it); a failed ``WatchMaster`` raises, as the actor's own failure."""
+    for address, message in tells:
+        if not isinstance(message, UnwatchMaster):
+            ref(address).tell(message)
+            continue
+        try:
+            ref(address).tell(message)
+        except Exception as exc:
+            log.debug("unwatch %s: %s", address, exc)

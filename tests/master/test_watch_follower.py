@@ -1,0 +1,129 @@
+"""``WatchFollower``: following the leading master's state watch, on plain values."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from actors.master import WatchFollower, tell_all
+from actors.protocol import MasterEvent, UnwatchMaster, WatchMaster
+
+ME = "tcp://127.0.0.1:5000/dns"
+OLD = "tcp://127.0.0.1:6000/master"
+NEW = "tcp://127.0.0.1:7000/master"
+
+
+def subscribed(master_id: str = "m1", heartbeat: Any = 5) -> MasterEvent:
+    event = {"type": "SUBSCRIBED", "subscribed": {"heartbeat_interval_seconds": heartbeat}}
+    return MasterEvent(event=event, master_id=master_id, seq=1)
+
+
+def change(seq: int, master_id: str = "m1", kind: str = "TASK_ADDED") -> MasterEvent:
+    return MasterEvent(event={"type": kind}, master_id=master_id, seq=seq)
+
+
+def following(now: float = 0.0) -> WatchFollower:
+    """Subscribed to OLD as ``m1`` with a 5 s heartbeat, seq 2 next."""
+    follower = WatchFollower(subscribe_retry=1.0, default_heartbeat=15.0, subscriber=ME)
+    follower.leader(OLD, now)
+    assert follower.accept(subscribed(), now) == "reset"
+    return follower
+
+
+def test_a_new_leader_is_watched_and_the_old_one_unwatched() -> None:
+    follower = WatchFollower(subscribe_retry=1.0, subscriber=ME)
+    assert follower.leader(OLD, 0.0) == [(OLD, WatchMaster(subscriber=ME))]
+    assert (follower.watching, follower.expect, follower.sent_at) == (OLD, 1, 0.0)
+    assert follower.leader(OLD, 1.0) == []  # the same leader: nothing to tell
+    assert follower.leader(NEW, 2.0) == [
+        (OLD, UnwatchMaster(subscriber=ME)),
+        (NEW, WatchMaster(subscriber=ME)),
+    ]
+    assert (follower.watching, follower.sent_at) == (NEW, 2.0)
+    assert follower.leader(None, 3.0) == [(NEW, UnwatchMaster(subscriber=ME))]
+    assert (follower.watching, follower.expect) == (None, 0)
+    assert follower.unwatch() == [] and follower.subscribe(4.0) == [] and follower.tick(99) == []
+
+
+def test_subscribed_resets_and_records_master_and_heartbeat() -> None:
+    follower = following(now=3.0)
+    assert (follower.master_id, follower.expect, follower.heartbeat) == ("m1", 2, 5.0)
+    assert follower.last_event_at == 3.0 and follower.subscribed
+    # a SUBSCRIBED without a usable heartbeat keeps the one known
+    for bad in (None, 0, -1, "5"):
+        assert follower.accept(subscribed("m2", bad), 4.0) == "reset"
+        assert (follower.master_id, follower.heartbeat) == ("m2", 5.0)
+
+
+def test_events_in_order_apply_and_heartbeats_are_ignored() -> None:
+    follower = following()
+    assert follower.accept(change(2), 1.0) == "apply"
+    assert follower.accept(change(3, kind="HEARTBEAT"), 2.0) == "ignore"
+    assert follower.accept(change(4), 3.0) == "apply"
+    assert (follower.expect, follower.last_event_at) == (5, 3.0)
+
+
+def test_events_before_subscribed_or_from_another_master_are_ignored() -> None:
+    follower = WatchFollower(subscribe_retry=1.0, subscriber=ME)
+    follower.leader(OLD, 0.0)
+    assert follower.accept(change(2), 1.0) == "ignore"  # before our SUBSCRIBED
+    assert follower.accept(MasterEvent({"type": "HEARTBEAT"}, "m1", 1), 1.0) == "ignore"
+    follower.accept(subscribed(), 2.0)
+    assert follower.accept(change(2, master_id="m0"), 3.0) == "ignore"
+    assert (follower.expect, follower.last_event_at) == (2, 2.0)
+
+
+def test_a_gap_asks_for_a_fresh_subscription(caplog: pytest.LogCaptureFixture) -> None:
+    follower = following()
+    follower.label = "dns"
+    with caplog.at_level(logging.WARNING):
+        assert follower.accept(change(3), 1.0) == "resubscribe"
+    assert "dns: event 3 arrived, 2 expected: resubscribing" in caplog.text
+    assert follower.last_event_at == 1.0
+    assert follower.subscribe(1.0) == [(OLD, WatchMaster(subscriber=ME))]
+    assert (follower.expect, follower.subscribed) == (1, False)
+    assert follower.accept(change(2), 1.5) == "ignore"  # the old stream, until SUBSCRIBED
+
+
+def test_tick_retries_an_unanswered_subscribe() -> None:
+    follower = WatchFollower(subscribe_retry=1.0, subscriber=ME)
+    follower.leader(OLD, 10.0)
+    assert follower.tick(10.9) == []
+    assert follower.tick(11.0) == [(OLD, WatchMaster(subscriber=ME))]
+    assert follower.sent_at == 11.0 and follower.tick(11.5) == []
+
+
+def test_tick_resubscribes_after_three_silent_heartbeats() -> None:
+    follower = following(now=0.0)  # heartbeat 5 s
+    assert follower.accept(change(2, kind="HEARTBEAT"), 10.0) == "ignore"
+    assert follower.tick(25.0) == []  # 15 s silent: not more than three heartbeats
+    assert follower.tick(25.1) == [(OLD, WatchMaster(subscriber=ME))]
+    assert follower.expect == 1
+
+
+class Ref:
+    def __init__(self, sent: list[tuple[str, Any]], fail: bool) -> None:
+        self.sent, self.fail, self.address = sent, fail, ""
+
+    def tell(self, message: Any) -> None:
+        if self.fail:
+            raise OSError("gone")
+        self.sent.append((self.address, message))
+
+
+def test_tell_all_sends_and_a_failed_unwatch_is_only_logged() -> None:
+    sent: list[tuple[str, Any]] = []
+
+    def ref(address: str) -> Ref:
+        r = Ref(sent, fail=address == OLD)
+        r.address = address
+        return r
+
+    tells = WatchFollower(1.0, subscriber=ME)
+    tells.leader(OLD, 0.0)
+    tell_all(ref, tells.leader(NEW, 1.0), logging.getLogger("test"))
+    assert sent == [(NEW, WatchMaster(subscriber=ME))]
+    with pytest.raises(OSError):
+        tell_all(ref, [(OLD, WatchMaster(subscriber=ME))], logging.getLogger("test"))
