@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import os
 import signal
@@ -26,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from actors.packages import BUNDLED_UNIVERSE
 from console._client import ClusterClient, resolve_target
 from runtime.testing import wait_for
-from tests.console.conftest import LocalCluster, pid_alive, pydcos
+from tests.console.conftest import LocalCluster, started_cluster
 
 pytestmark = [pytest.mark.slow]
 
@@ -36,25 +35,9 @@ V1 = ";charset=utf-8;version=v1"
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     state = tmp_path_factory.mktemp("pkgcluster")
-    up = pydcos(
-        "cluster", "up", "--insecure-dev", "--no-docker", "--masters", "2", "--agents", "1",
-        "--state-dir", str(state),
-    )  # fmt: skip
-    c = LocalCluster(state, up)
-    pids: list[int] = []
-    with contextlib.suppress(Exception):
-        pids = c.pids()
-    try:
-        assert up.returncode == 0, f"cluster up failed: {up.stdout}\n{up.stderr}"
+    args = ("--insecure-dev", "--no-docker", "--masters", "2", "--agents", "1")
+    with started_cluster(state, *args, check_down=True, check_left=True) as c:
         yield c
-    finally:
-        down = pydcos("cluster", "down", "--state-dir", str(state))
-        left = [p for p in pids if pid_alive(p)]
-        for pid in left:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        assert down.returncode == 0, down.stderr
-        assert not left, f"cluster down left processes running: {left}"
 
 
 @pytest.fixture(scope="module")
