@@ -51,9 +51,10 @@ class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 srv = http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT0"])), H)
-# graceful, as a service behind a load balancer should be: keep serving a moment after
-# SIGTERM (the balancer drains it on TASK_KILLING), then stop
-signal.signal(signal.SIGTERM, lambda *a: threading.Timer(1.0, srv.shutdown).start())
+# graceful, as a service behind a load balancer should be: keep serving through most of
+# its kill grace period (3 s) after SIGTERM (the balancer drains it on TASK_KILLING, which
+# a loaded machine may take more than a second to act on), then stop
+signal.signal(signal.SIGTERM, lambda *a: threading.Timer(2.5, srv.shutdown).start())
 srv.serve_forever()
 """
 
