@@ -438,7 +438,7 @@ def test_uninstalling_a_framework_package_tears_its_framework_down_but_never_mar
 
     status, _, doc = cosmos(client, "uninstall", {"packageName": "frame"})
     assert status == 200 and doc["results"][0]["appId"] == "/frame", doc
-    wait_for(lambda: "pkg-frame" not in frameworks(client), what="pkg-frame torn down")
+    wait_for(lambda: "pkg-frame" not in frameworks(client), 60, "pkg-frame torn down")
     assert "marathon" in frameworks(client)
     status, _, doc = cosmos(client, "repository/delete", {"name": "frames"})
     assert status == 200, doc
