@@ -51,6 +51,14 @@ def node_security(args: argparse.Namespace) -> Any:
         raise CliError(f"transport keys in {keys}: {exc}") from None
 
 
+def _banner(line: str) -> None:
+    """A process' ready line, in ONE write: print() writes the text and the newline
+    separately, and with unbuffered output a log line from another thread (the
+    election, a node service) could land between them, gluing itself to the address."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 def _wait_for_signal() -> None:
     done = threading.Event()
 
@@ -154,7 +162,7 @@ def cmd_master(args: argparse.Namespace) -> int:
     except Exception as exc:
         proc.stop()
         raise CliError(f"master failed to start: {exc}") from None
-    print(f"master {proc.address} http {proc.gateway.url if proc.gateway else '-'}", flush=True)
+    _banner(f"master {proc.address} http {proc.gateway.url if proc.gateway else '-'}")
     try:
         _wait_for_signal()
     finally:
@@ -247,7 +255,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
     except Exception as exc:
         proc.stop()
         raise CliError(f"agent failed to start: {exc}") from None
-    print(f"agent {proc.node.address} resources {resources}", flush=True)
+    _banner(f"agent {proc.node.address} resources {resources}")
     try:
         _wait_for_signal()
     finally:
@@ -270,7 +278,7 @@ def cmd_zk(args: argparse.Namespace) -> int:
     except ZkError as exc:
         server.close()
         raise CliError(str(exc)) from None
-    print(f"zookeeper {server.hosts} pid {server.pid}", flush=True)
+    _banner(f"zookeeper {server.hosts} pid {server.pid}")
     try:
         _wait_for_signal()
     finally:

@@ -354,7 +354,11 @@ def test_the_dashboard_log_pane_follows_the_selected_task_remotely(cluster: Loca
                 raise AssertionError(f"timed out waiting for {what}")
 
             await until(lambda: task["id"] in app.model.tasks, "the task in the model")
-            app.query_one("#tasks").focus()
+            table = app.query_one("#tasks")
+            # The table is synced from the model a moment later: `l` on an empty table
+            # only says there is no task yet.
+            await until(lambda: table.row_count > 0, "the task's row")
+            table.focus()
             await pilot.press("l")
             await until(lambda: isinstance(app.screen, TaskLogScreen), "the log pane")
             pane = app.screen
