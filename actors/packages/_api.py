@@ -539,7 +539,8 @@ class PackagesApi:
             if e["kind"] != "metronome" and e["labels"].get(_render.FRAMEWORK_NAME):
                 # Torn down once Marathon has stopped the scheduler: a teardown while it
                 # still runs would see it subscribe again as a new framework.
-                self._later(self._teardown_when_gone(path, e["labels"], still_named))
+                work = self._teardown_when_gone(path, e["appId"], e["labels"], still_named)
+                self._later(work)
             metadata = e["packageInformation"]["packageDefinition"]
             result = {
                 "packageName": name,
@@ -558,18 +559,40 @@ class PackagesApi:
         task.add_done_callback(self._background.discard)
 
     async def _teardown_when_gone(
-        self, path: str, labels: dict[str, str], still_named: set[str]
+        self, path: str, app_id: str, labels: dict[str, str], still_named: set[str]
     ) -> None:
         """Tear the package's framework down once Marathon no longer has its scheduler
         app (its tasks killed), or after ``TEARDOWN_WAIT`` seconds whatever happens."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + TEARDOWN_WAIT
         while loop.time() < deadline:
-            status, _ = await self._service("GET", path)
-            if status == 404:
-                break
+            try:
+                if await self._gone(path, app_id):
+                    break
+            except Exception as exc:  # Marathon busy or failing over: ask again
+                log.debug("packages: waiting for %s to go: %s", path, exc)
             await asyncio.sleep(0.2)
-        await self._teardown(labels, still_named)
+        try:
+            await self._teardown(labels, still_named)
+        except Exception:
+            log.exception("packages: tearing down the framework of %s failed", path)
+
+    async def _gone(self, path: str, app_id: str) -> bool:
+        """Marathon no longer has the app (or group) AND no deployment still stops it:
+        the app disappears from ``/v2/apps`` when its removal starts, while its tasks
+        (the scheduler) are still being killed."""
+        status, _ = await self._service("GET", path)
+        if status != 404:
+            return False
+        status, deployments = await self._service("GET", "/marathon/v2/deployments")
+        if status != 200 or not isinstance(deployments, list):
+            return False
+        prefix = app_id.rstrip("/") + "/"
+        for d in deployments:
+            for affected in d.get("affectedApps", []) if isinstance(d, dict) else []:
+                if affected == app_id or str(affected).startswith(prefix):
+                    return False
+        return True
 
     async def _teardown(self, labels: dict[str, str], still_named: set[str]) -> None:
         """A framework package's framework is torn down once its scheduler app is gone
