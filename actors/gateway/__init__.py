@@ -33,6 +33,16 @@ from actors.gateway._errors import GatewayError, GatewayStartError
 from runtime import lazy_exports
 
 if TYPE_CHECKING:
+    from actors.gateway._auth import (
+        PUBLIC_PATHS,
+        RouteResource,
+        forbidden,
+        is_public,
+        permit,
+        principal,
+        reader,
+        rid_for,
+    )
     from actors.gateway._server import (
         MAX_BODY_BYTES,
         HttpGateway,
@@ -42,6 +52,14 @@ if TYPE_CHECKING:
     )
 
 _LAZY = {
+    "PUBLIC_PATHS": "actors.gateway._auth",
+    "RouteResource": "actors.gateway._auth",
+    "rid_for": "actors.gateway._auth",
+    "is_public": "actors.gateway._auth",
+    "principal": "actors.gateway._auth",
+    "permit": "actors.gateway._auth",
+    "reader": "actors.gateway._auth",
+    "forbidden": "actors.gateway._auth",
     "HttpGateway": "actors.gateway._server",
     "LeaderInfo": "actors.gateway._server",
     "MAX_BODY_BYTES": "actors.gateway._server",
@@ -57,19 +75,27 @@ __all__ = [
     "DEFAULT_CLUSTER",
     "MAX_BODY_BYTES",
     "MESOS_VERSION",
+    "PUBLIC_PATHS",
     "BuildInfo",
     "GatewayError",
     "GatewayStartError",
     "HttpGateway",
     "LeaderInfo",
     "MasterAbout",
+    "RouteResource",
     "agent_actor_address",
     "build_info",
     "build_json",
     "cluster_name",
     "flag_value",
+    "forbidden",
+    "is_public",
     "json_error",
     "master_about",
     "master_flags",
+    "permit",
+    "principal",
+    "reader",
+    "rid_for",
     "system_metrics",
 ]

@@ -30,6 +30,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from actors.gateway._about import MasterAbout, build_info, build_json, system_metrics
+from actors.gateway._auth import Authenticator
+from actors.gateway._auth import check as _auth_check
 from actors.gateway._errors import GatewayStartError
 from actors.protocol import AGENT_ACTOR, GetState
 from runtime import ActorRef, Clock, RuntimeSystemError, SystemClock
@@ -203,6 +205,7 @@ class HttpGateway:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._leader_only_prefixes: list[str] = ["/mesos/master/"]
+        self._auth: Authenticator | None = None
         from prometheus_client import CollectorRegistry
 
         self.metrics_registry = CollectorRegistry()
@@ -276,7 +279,24 @@ class HttpGateway:
             r.add_get(path, self._version)
         r.add_get("/ping", self._ping)
         r.add_get("/metrics", self._prometheus)
+        self.app.middlewares.append(self._auth_middleware)
         self.app.middlewares.append(self._standby_middleware)
+
+    def set_auth(self, auth: Authenticator | None) -> None:
+        """Require a token and Admin Router permissions on every route but the login
+        (``actors.iam.GatewayAuth``); None: an open gateway (``--no-auth``). Call before
+        ``start()`` so that no request is ever served unchecked."""
+        self._auth = auth
+
+    @property
+    def auth(self) -> Authenticator | None:
+        """The authenticator in force, or None when auth is off."""
+        return self._auth
+
+    @web.middleware
+    async def _auth_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        # Before the standby redirect: every master verifies tokens itself.
+        return await _auth_check(self._auth, request, handler)
 
     @web.middleware
     async def _standby_middleware(
