@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         permit,
         principal,
         reader,
+        requires,
         rid_for,
     )
     from actors.gateway._server import (
@@ -60,6 +61,7 @@ _LAZY = {
     "permit": "actors.gateway._auth",
     "reader": "actors.gateway._auth",
     "forbidden": "actors.gateway._auth",
+    "requires": "actors.gateway._auth",
     "HttpGateway": "actors.gateway._server",
     "LeaderInfo": "actors.gateway._server",
     "MAX_BODY_BYTES": "actors.gateway._server",
@@ -96,6 +98,7 @@ __all__ = [
     "permit",
     "principal",
     "reader",
+    "requires",
     "rid_for",
     "system_metrics",
 ]

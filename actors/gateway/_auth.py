@@ -209,6 +209,19 @@ def reader(request: web.Request, rid_of: Callable[[str], str]) -> Callable[[str]
     return lambda oid: allowed(who, rid_of(oid), "read")
 
 
+def requires(rid: str, action: str, handler: Handler) -> Handler:
+    """``handler`` guarded by one fixed permission (``dcos:mesos:agent:sandbox`` read for
+    the sandbox files API): 403 naming it when the caller lacks it; a no-op with auth off."""
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        if not permit(request, rid, action):
+            return forbidden(rid, action, principal(request))
+        return await handler(request)
+
+    guarded.__doc__ = handler.__doc__
+    return guarded
+
+
 def forbidden(rid: str, action: str, who: Any = None) -> web.Response:
     """The 403 every check answers: JSON naming the resource and the action."""
     from aiohttp import web

@@ -40,6 +40,7 @@ from typing import Any
 from aiohttp import web
 
 from actors import protocol as p
+from actors.gateway import requires
 from actors.logs._components import component_logs, set_component_log
 from actors.logs._errors import BadLogQuery, LogsError
 from actors.logs._files import FileServer, valid_task_id
@@ -62,6 +63,9 @@ from actors.logs._lines import (
     utf8_safe_end,
 )
 from runtime import Actor, ChildSpec
+
+SANDBOX = "dcos:mesos:agent:sandbox"
+"""DC/OS' permission to read task sandboxes through the files API."""
 
 log = logging.getLogger("actors.logs")
 
@@ -293,7 +297,9 @@ class LogsApi:
             # DC/OS CLI's `dcos task log` reads /slave/{id}/files/read.json), with and
             # without Mesos' .json suffix.
             *(
-                web.get(f"/{base}/{{agent_id}}/files/{what}{ext}", handler)
+                web.get(
+                    f"/{base}/{{agent_id}}/files/{what}{ext}", requires(SANDBOX, "read", handler)
+                )
                 for base in ("agent", "slave")
                 for what, handler in (
                     ("browse", self.files_browse),

@@ -23,8 +23,10 @@ from typing import Any
 from aiohttp import web
 
 from actors._validation import BadJson, parse_json_body
+from actors.gateway import forbidden, permit, reader
 from actors.master import ServiceContext
 
+from . import _authz
 from ._errors import InvalidPath
 from ._events import EventBus, timestamp
 from ._messages import MARATHON_ACTOR, ApiReply, ApiRequest
@@ -72,15 +74,22 @@ class _Api:
 
     # ------------------------------------------------------------------ plumbing
 
-    def _call_sync(self, req: ApiRequest) -> tuple[int, bytes | None, dict[str, str]]:
+    def _call_sync(
+        self, req: ApiRequest, visible: _authz.Visible | None = None
+    ) -> tuple[int, bytes | None, dict[str, str]]:
         ref = self.ctx.node.ref(MARATHON_ACTOR)
         reply: ApiReply = ref.ask(req, timeout=self.timeout)
-        body = None if reply.body is None else json.dumps(reply.body).encode()
+        doc = reply.body
+        if visible is not None and reply.status == 200 and req.op in _authz.LIST_FILTERS:
+            doc = _authz.LIST_FILTERS[req.op](doc, visible)  # only what the caller may read
+        body = None if doc is None else json.dumps(doc).encode()
         return reply.status, body, dict(reply.headers)
 
-    async def call(self, req: ApiRequest) -> web.Response:
+    async def call(self, req: ApiRequest, visible: _authz.Visible | None = None) -> web.Response:
+        """Ask the Marathon actor; ``visible`` (from ``visible()``) narrows list answers
+        to what the caller may read."""
         loop = asyncio.get_running_loop()
-        status, body, headers = await loop.run_in_executor(None, self._call_sync, req)
+        status, body, headers = await loop.run_in_executor(None, self._call_sync, req, visible)
         if body is None:
             return web.Response(status=status, headers=headers)
         return web.Response(
@@ -112,6 +121,61 @@ class _Api:
                 content_type="application/json",
             ) from None
 
+    # ------------------------------------------------------------------ permissions
+
+    @staticmethod
+    def visible(request: web.Request) -> _authz.Visible | None:
+        """What the caller may read (None: everything, auth off or superuser)."""
+        return reader(request, _authz.service_rid)
+
+    @staticmethod
+    def denied(request: web.Request, paths: list[str], action: str) -> web.Response | None:
+        """The 403 when the caller may not ``action`` every one of ``paths``, else None."""
+        for path in paths:
+            rid = _authz.service_rid(path)
+            if not permit(request, rid, action):
+                return forbidden(rid, action)
+        return None
+
+    def app_denied(self, request: web.Request, action: str) -> web.Response | None:
+        return self.denied(request, [self.app_id(request)], action)
+
+    async def _ask_doc(self, req: ApiRequest) -> Any:
+        loop = asyncio.get_running_loop()
+        ref = self.ctx.node.ref(MARATHON_ACTOR)
+        reply: ApiReply = await loop.run_in_executor(
+            None, lambda: ref.ask(req, timeout=self.timeout)
+        )
+        return reply.body if reply.status == 200 else None
+
+    async def tasks_denied(self, request: web.Request, body: Any) -> web.Response | None:
+        """``POST /v2/tasks/delete``: ``update`` on the app of every task named (tasks
+        nobody runs are left to the operation, which answers them)."""
+        ids = body.get("ids") if isinstance(body, dict) else None
+        if not isinstance(ids, list):
+            return None  # the operation answers the malformed body
+        doc = await self._ask_doc(ApiRequest("list_tasks", params={"status": []}))
+        app_of: dict[str, str] = {
+            str(t.get("id")): str(t["appId"])
+            for t in (doc or {}).get("tasks", [])
+            if isinstance(t, dict) and isinstance(t.get("appId"), str)
+        }
+        apps = sorted({app_of[i] for i in ids if isinstance(i, str) and i in app_of})
+        return self.denied(request, apps, "update")
+
+    async def deployment_denied(self, request: web.Request, dep_id: str) -> web.Response | None:
+        """``DELETE /v2/deployments/<id>``: ``update`` on every app and pod it affects."""
+        doc = await self._ask_doc(ApiRequest("deployments", params={"embed": []}))
+        for dep in doc if isinstance(doc, list) else []:
+            if isinstance(dep, dict) and dep.get("id") == dep_id:
+                ids = [*dep.get("affectedApps", []), *dep.get("affectedPods", [])]
+                return self.denied(request, [i for i in ids if isinstance(i, str)], "update")
+        return None
+
+    @staticmethod
+    def admin_denied(request: web.Request, rid: str, action: str) -> web.Response | None:
+        return None if permit(request, rid, action) else forbidden(rid, action)
+
     @staticmethod
     def app_id(request: web.Request) -> str:
         raw = request.match_info.get("id", "")
@@ -135,48 +199,66 @@ class _Api:
         for key in ("id", "label", "cmd"):
             if key in request.query:
                 params[key] = request.query[key]
-        return await self.call(ApiRequest("list_apps", params=params))
+        return await self.call(ApiRequest("list_apps", params=params), self.visible(request))
 
     async def create_app(self, request: web.Request) -> web.StreamResponse:
         body = await self.body(request)
+        if no := self.denied(request, _authz.body_ids(body), "create"):
+            return no
         return await self.call(
             ApiRequest("create_app", params={"force": _flag(request, "force")}, body=body)
         )
 
     async def get_app(self, request: web.Request) -> web.StreamResponse:
+        if no := self.app_denied(request, "read"):
+            return no
         return await self.call(
             ApiRequest("get_app", self.app_id(request), params={"embed": _embed(request)})
         )
 
     async def put_app(self, request: web.Request) -> web.StreamResponse:
+        if no := self.app_denied(request, "update"):
+            return no
         body = await self.body(request)
         params = {"force": _flag(request, "force"), "partial": _partial(request)}
         return await self.call(ApiRequest("put_app", self.app_id(request), params, body))
 
     async def put_apps(self, request: web.Request) -> web.StreamResponse:
         body = await self.body(request)
+        if no := self.denied(request, _authz.body_ids(body), "update"):
+            return no
         params = {"force": _flag(request, "force"), "partial": _partial(request)}
         return await self.call(ApiRequest("put_apps", params=params, body=body))
 
     async def patch_app(self, request: web.Request) -> web.StreamResponse:
+        if no := self.app_denied(request, "update"):
+            return no
         body = await self.body(request)
         params = {"force": _flag(request, "force"), "partial": True, "patch_only": True}
         return await self.call(ApiRequest("put_app", self.app_id(request), params, body))
 
     async def delete_app(self, request: web.Request) -> web.StreamResponse:
+        if no := self.app_denied(request, "delete"):
+            return no
         return await self.call(
             ApiRequest("delete_app", self.app_id(request), {"force": _flag(request, "force")})
         )
 
     async def restart_app(self, request: web.Request) -> web.StreamResponse:
+        if no := self.app_denied(request, "update"):
+            return no
         return await self.call(
             ApiRequest("restart_app", self.app_id(request), {"force": _flag(request, "force")})
         )
 
     async def app_tasks(self, request: web.Request) -> web.StreamResponse:
+        if no := self.app_denied(request, "read"):
+            return no
         return await self.call(ApiRequest("app_tasks", self.app_id(request)))
 
     async def kill_app_tasks(self, request: web.Request) -> web.StreamResponse:
+        if no := self.app_denied(request, "update"):
+            return no
         params = {
             "scale": _flag(request, "scale"),
             "force": _flag(request, "force"),
@@ -186,6 +268,8 @@ class _Api:
         return await self.call(ApiRequest("kill_app_tasks", self.app_id(request), params))
 
     async def kill_task(self, request: web.Request) -> web.StreamResponse:
+        if no := self.app_denied(request, "update"):
+            return no
         params = {
             "scale": _flag(request, "scale"),
             "force": _flag(request, "force"),
@@ -195,9 +279,13 @@ class _Api:
         return await self.call(ApiRequest("kill_task", self.app_id(request), params))
 
     async def versions(self, request: web.Request) -> web.StreamResponse:
+        if no := self.app_denied(request, "read"):
+            return no
         return await self.call(ApiRequest("versions", self.app_id(request)))
 
     async def version(self, request: web.Request) -> web.StreamResponse:
+        if no := self.app_denied(request, "read"):
+            return no
         return await self.call(
             ApiRequest("version", self.app_id(request), {"version": request.match_info["version"]})
         )
@@ -206,19 +294,31 @@ class _Api:
 
     async def list_tasks(self, request: web.Request) -> web.StreamResponse:
         status = [s for raw in request.query.getall("status", []) for s in raw.split(",") if s]
-        return await self.call(ApiRequest("list_tasks", params={"status": status}))
+        return await self.call(
+            ApiRequest("list_tasks", params={"status": status}), self.visible(request)
+        )
 
     async def delete_tasks(self, request: web.Request) -> web.StreamResponse:
         body = await self.body(request)
+        # Auth on and not a superuser: whose tasks are they?
+        if self.visible(request) is not None and (no := await self.tasks_denied(request, body)):
+            return no
         params = {"scale": _flag(request, "scale"), "force": _flag(request, "force")}
         return await self.call(ApiRequest("delete_tasks", params=params, body=body))
 
     # ------------------------------------------------------------ deployments
 
     async def deployments(self, request: web.Request) -> web.StreamResponse:
-        return await self.call(ApiRequest("deployments", params={"embed": _embed(request)}))
+        return await self.call(
+            ApiRequest("deployments", params={"embed": _embed(request)}), self.visible(request)
+        )
 
     async def cancel_deployment(self, request: web.Request) -> web.StreamResponse:
+        dep_id = request.match_info["id"]
+        if self.visible(request) is not None and (
+            no := await self.deployment_denied(request, dep_id)
+        ):
+            return no
         params = {"deployment_id": request.match_info["id"], "force": _flag(request, "force")}
         return await self.call(ApiRequest("cancel_deployment", params=params))
 
@@ -226,8 +326,13 @@ class _Api:
 
     async def get_group(self, request: web.Request) -> web.StreamResponse:
         group_id = request.match_info.get("id", "/")
+        if (group_id or "/").strip("/") and (
+            no := self.denied(request, [self.app_id(request)], "read")
+        ):
+            return no
         return await self.call(
-            ApiRequest("get_group", group_id or "/", params={"embed": _embed(request)})
+            ApiRequest("get_group", group_id or "/", params={"embed": _embed(request)}),
+            self.visible(request),
         )
 
     async def put_group(self, request: web.Request) -> web.StreamResponse:
@@ -240,10 +345,16 @@ class _Api:
         group_id = request.match_info.get("id")
         if group_id is not None:
             group_id = self.app_id(request)
+        action = "create" if request.method == "POST" else "update"
+        if no := self.denied(request, _authz.group_ids(body, group_id), action):
+            return no
         return await self.call(ApiRequest("put_group", group_id, params, body))
 
     async def delete_group(self, request: web.Request) -> web.StreamResponse:
         group_id = request.match_info.get("id", "/")
+        path = self.app_id(request) if (group_id or "/").strip("/") else "/"
+        if no := self.denied(request, [path], "delete"):
+            return no
         return await self.call(
             ApiRequest("delete_group", group_id or "/", {"force": _flag(request, "force")})
         )
@@ -251,9 +362,11 @@ class _Api:
     # ------------------------------------------------------------------ queue
 
     async def queue(self, request: web.Request) -> web.StreamResponse:
-        return await self.call(ApiRequest("queue"))
+        return await self.call(ApiRequest("queue"), self.visible(request))
 
     async def reset_delay(self, request: web.Request) -> web.StreamResponse:
+        if no := self.app_denied(request, "update"):
+            return no
         return await self.call(ApiRequest("reset_delay", self.app_id(request)))
 
     # ------------------------------------------------------------------ misc
@@ -267,6 +380,8 @@ class _Api:
     async def quarantine(self, request: web.Request) -> web.StreamResponse:
         """pydcos: stored records the leader refused to load (not in /v2/info, whose
         shape strict Marathon clients map onto fixed fields)."""
+        if no := self.admin_denied(request, _authz.CONFIG, "read"):
+            return no
         return await self.call(ApiRequest("quarantine"))
 
     async def ping(self, request: web.Request) -> web.StreamResponse:
@@ -277,6 +392,8 @@ class _Api:
         return web.json_response({"leader": url.removeprefix("http://")})
 
     async def delete_leader(self, request: web.Request) -> web.StreamResponse:
+        if no := self.admin_denied(request, _authz.LEADER, "update"):
+            return no
         abdicate = self.ctx.abdicate
         if abdicate is None:
             return web.json_response({"message": "this master cannot abdicate"}, status=503)
@@ -298,6 +415,8 @@ class _Api:
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         """Server-sent events: ``event: <eventType>`` and ``data: <json>`` per event."""
+        if no := self.admin_denied(request, _authz.EVENTS, "read"):
+            return no
         wanted = {t for raw in request.query.getall("event_type", []) for t in raw.split(",") if t}
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=10_000)

@@ -17,7 +17,11 @@ from ._paths import normalize_path
 class _Api(Protocol):
     """What the routes use of ``_api._Api`` (structural: no import cycle)."""
 
-    async def call(self, req: ApiRequest) -> web.Response: ...
+    async def call(self, req: ApiRequest, visible: Any = None) -> web.Response: ...
+
+    def visible(self, request: web.Request) -> Any: ...
+
+    def denied(self, request: web.Request, paths: list[str], action: str) -> Any: ...
 
     async def body(self, request: web.Request) -> Any: ...
 
@@ -59,6 +63,25 @@ def parse_pod_path(method: str, rest: str) -> tuple[str, str | None, dict[str, A
     raise BadPodPath(f"{method} /v2/pods{pod_id}::{verb} is not an operation")
 
 
+_POD_ACTIONS = {
+    "create_pod": "create",
+    "get_pod": "read",
+    "pod_status": "read",
+    "pod_versions": "read",
+    "pod_version": "read",
+    "put_pod": "update",
+    "kill_pod_instances": "update",
+    "delete_pod": "delete",
+}
+"""Pod operation -> the action it needs on the pod's path (the rest are lists)."""
+
+
+def _pod_body_ids(body: Any) -> list[str]:
+    if isinstance(body, dict) and isinstance(body.get("id"), str):
+        return [body["id"]]
+    return []
+
+
 def pod_routes(api: _Api) -> list[web.RouteDef]:
     async def handle(request: web.Request) -> web.StreamResponse:
         rest = request.match_info["rest"]
@@ -82,7 +105,13 @@ def pod_routes(api: _Api) -> list[web.RouteDef]:
             op == "kill_pod_instances" and not params.get("instance_id")
         ):
             body = await api.body(request)
-        return await api.call(ApiRequest(op, pod_id, params, body))
+        # DC/OS permissions: the pod's path with the operation's action; lists filtered.
+        if op in _POD_ACTIONS:
+            paths = [pod_id] if pod_id else _pod_body_ids(body)
+            if no := api.denied(request, paths, _POD_ACTIONS[op]):
+                return no  # type: ignore[no-any-return]
+            return await api.call(ApiRequest(op, pod_id, params, body))
+        return await api.call(ApiRequest(op, pod_id, params, body), api.visible(request))
 
     return [
         web.route(method, P + "{rest:.*}", handle) for method in ("GET", "POST", "PUT", "DELETE")

@@ -38,7 +38,7 @@ from typing import Any
 from aiohttp import web
 
 from actors import protocol as p
-from actors.gateway import MAX_BODY_BYTES
+from actors.gateway import MAX_BODY_BYTES, forbidden, permit, principal
 from actors.mesos_api import _convert as c
 from actors.mesos_api._bridge import Bridge, Resubscribe
 from actors.mesos_api._errors import BadCall
@@ -46,6 +46,9 @@ from actors.mesos_api._recordio import encode_event
 from actors.resources import ResourceError, Resources, apply_operation
 from actors.task_states import TERMINAL_STATES
 from runtime import ActorRef, Node, RuntimeSystemError
+
+FRAMEWORK_ROLE_RID = "dcos:mesos:master:framework:role"
+"""DC/OS Mesos' resource for frameworks registering as ``<role>`` (action create)."""
 
 log = logging.getLogger("actors.mesos_api")
 
@@ -400,6 +403,11 @@ class SchedulerApi:
                     f"{info.framework_id!r}"
                 )
             info = c_with_id(info, fid)
+        # DC/OS: registering a framework needs create on each of its roles.
+        for role in info.roles or ["*"]:
+            rid = f"{FRAMEWORK_ROLE_RID}:{role}"
+            if not permit(request, rid, "create"):
+                return forbidden(rid, "create", principal(request))
         stream_id = str(uuid.uuid4())
         sub = Subscription(self, stream_id, info)
         sub.transport = request.transport

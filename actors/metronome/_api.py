@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
 from actors._validation import BadJson, parse_json_body
+from actors.gateway import forbidden, permit, reader
 
 from ._actor import Command
 from ._errors import MetronomeError, ValidationFailed
@@ -51,6 +53,24 @@ def _json(status: int, body: Any) -> web.Response:
 
 def _message(status: int, message: str) -> _Reply:
     return _Reply(status, {"message": message})
+
+
+JOBS_RID = "dcos:service:metronome:metronome:jobs"
+"""DC/OS Metronome's resource: ``<JOBS_RID>:<job-group>/<job-name>``."""
+
+
+def job_rid(job_id: str) -> str:
+    """Job id -> its resource, dots as path separators (``team-a.backup`` ->
+    ``...:jobs:team-a/backup``), so a grant on ``...:jobs:team-a`` covers the group."""
+    return f"{JOBS_RID}:{job_id.replace('.', '/')}" if job_id else JOBS_RID
+
+
+def _need(request: web.Request, job_id: str, action: str) -> None:
+    """Raise the 403 (JSON naming resource and action) unless the caller may."""
+    rid = job_rid(job_id)
+    if not permit(request, rid, action):
+        denied = forbidden(rid, action)
+        raise _Reply(403, json.loads(denied.body))  # type: ignore[arg-type]
 
 
 class MetronomeApi:
@@ -118,8 +138,9 @@ class MetronomeApi:
             raise _message(503, "Metronome is not running on this master yet; retry")
         return view
 
-    def _entry(self, request: web.Request) -> JobEntry:
+    def _entry(self, request: web.Request, action: str = "read") -> JobEntry:
         job_id = request.match_info["job_id"]
+        _need(request, job_id, action)
         entry = self._view().get(job_id)
         if entry is None:
             raise _message(404, f"Job '{job_id}' does not exist")
@@ -179,6 +200,7 @@ class MetronomeApi:
 
     async def quarantine(self, request: web.Request) -> web.StreamResponse:
         """pydcos: job documents the leader refused to load (kept, left alone)."""
+        _need(request, "", "read")  # stored documents of every job: the whole tree
         return await self._command("quarantine")
 
     async def metrics(self, request: web.Request) -> web.StreamResponse:
@@ -195,6 +217,10 @@ class MetronomeApi:
             body = await loop.run_in_executor(None, view.jobs_bytes, embeds, now)
         else:
             body = view.jobs_bytes(embeds, now)
+        visible = reader(request, job_rid)
+        if visible is not None:  # only the jobs the caller may read
+            jobs = [j for j in json.loads(body) if visible(str(j.get("id", "")))]
+            body = json.dumps(jobs).encode()
         return web.Response(body=body, content_type="application/json")
 
     async def get_job(self, request: web.Request) -> web.StreamResponse:
@@ -205,10 +231,12 @@ class MetronomeApi:
 
     async def create_job(self, request: web.Request) -> web.StreamResponse:
         job = JobSpec.from_json(await self._body(request))
+        _need(request, job.id, "create")
         return await self._command("create_job", job)
 
     async def update_job(self, request: web.Request) -> web.StreamResponse:
         job_id = request.match_info["job_id"]
+        _need(request, job_id, "update")
         data = await self._body(request)
         if isinstance(data, dict):
             data = {**data, "id": job_id}  # Metronome: the path names the job
@@ -219,6 +247,7 @@ class MetronomeApi:
         raw = request.query.get("stopCurrentJobRuns", "false").lower()
         if raw not in ("true", "false"):
             raise _message(400, f"query parameter stopCurrentJobRuns: {raw!r} is not a boolean")
+        _need(request, request.match_info["job_id"], "delete")
         return await self._command("delete_job", request.match_info["job_id"], raw == "true")
 
     # -- schedules ------------------------------------------------------------------------
@@ -237,12 +266,14 @@ class MetronomeApi:
 
     async def create_schedule(self, request: web.Request) -> web.StreamResponse:
         job_id = request.match_info["job_id"]
+        _need(request, job_id, "update")
         spec = ScheduleSpec.from_json(await self._body(request))
         return await self._command("create_schedule", job_id, spec)
 
     async def update_schedule(self, request: web.Request) -> web.StreamResponse:
         job_id = request.match_info["job_id"]
         sid = request.match_info["schedule_id"]
+        _need(request, job_id, "update")
         data = await self._body(request)
         if isinstance(data, dict):
             data = {**data, "id": sid}
@@ -250,6 +281,7 @@ class MetronomeApi:
         return await self._command("update_schedule", job_id, spec)
 
     async def delete_schedule(self, request: web.Request) -> web.StreamResponse:
+        _need(request, request.match_info["job_id"], "update")
         return await self._command(
             "delete_schedule", request.match_info["job_id"], request.match_info["schedule_id"]
         )
@@ -270,9 +302,11 @@ class MetronomeApi:
 
     async def start_run(self, request: web.Request) -> web.StreamResponse:
         await request.read()  # Metronome takes no body here; ignore one if sent
+        _need(request, request.match_info["job_id"], "update")
         return await self._command("start_run", request.match_info["job_id"])
 
     async def stop_run(self, request: web.Request) -> web.StreamResponse:
+        _need(request, request.match_info["job_id"], "update")
         return await self._command(
             "stop_run", request.match_info["job_id"], request.match_info["run_id"]
         )
