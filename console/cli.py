@@ -127,6 +127,11 @@ def cmd_master(args: argparse.Namespace) -> int:
     )
 
     config = master_config(args)
+    if args.advertise:
+        from console._hosts import unowned_advertise
+
+        if why := unowned_advertise(args.advertise):
+            raise CliError(f"master refuses to start: {why}")
     spec = ",".join(DEFAULT_SERVICES) if args.services is None else args.services
     node_spec = (
         ",".join(DEFAULT_NODE_SERVICES) if args.node_services is None else args.node_services
@@ -272,9 +277,24 @@ def cmd_zk(args: argparse.Namespace) -> int:
     if args.data_dir:
         Path(args.data_dir).mkdir(parents=True, exist_ok=True)
         kwargs["data_dir"] = args.data_dir
+    if args.host:
+        kwargs["host"] = args.host
+    if args.peers:  # one member of an ensemble (cluster up --hosts / --zk-ensemble)
+        from zk._server import parse_peers
+
+        try:
+            kwargs["peers"] = parse_peers(args.peers)
+        except ValueError as exc:
+            raise CliError(f"--peers: {exc}") from None
+        me = [p for p in kwargs["peers"] if p.server_id == args.server_id]
+        if not me:
+            raise CliError(f"--server-id: {args.server_id!r} is not one of --peers' ids")
+        kwargs["server_id"] = args.server_id
+        kwargs.setdefault("port", me[0].client_port)
+        kwargs.setdefault("host", me[0].host)
     server = ZooKeeperServer(**kwargs)
     try:
-        server.start()
+        server.start(serving=not args.peers)  # a member alone has no quorum yet
     except ZkError as exc:
         server.close()
         raise CliError(str(exc)) from None
@@ -454,6 +474,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     z = sub.add_parser("zk", help="run a development ZooKeeper (the real server)")
     z.add_argument("--port", type=int, default=0)
+    z.add_argument("--host", default=None, help="address to serve on (default 127.0.0.1)")
+    z.add_argument("--server-id", type=int, default=None, help="this member's id (ensemble)")
+    z.add_argument("--peers", default=None, help="ensemble: ID=HOST:CLIENT:QUORUM:ELECTION,...")
     z.add_argument("--data-dir", default=None, help="keep ZooKeeper's data here (else a temp dir)")
     z.set_defaults(fn=cmd_zk)
 
