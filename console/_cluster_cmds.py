@@ -38,6 +38,12 @@ def cluster_up(opts: UpOptions, as_json: bool = False) -> int:
         )
         return 0
     err = console(stderr=True)
+    if opts.hosts:
+        from console._hosts import netns_unsupported
+
+        why = netns_unsupported()
+        if why:
+            err.print(f"[yellow]warning:[/] {why}: falling back to loopback (127.0.0.1)")
     started = time.monotonic()
     steps = {
         "zk": "ZooKeeper" if opts.zk is None else f"ZooKeeper {opts.zk}",
@@ -78,7 +84,10 @@ def _print_ready(out: Out, status: dict[str, Any], rec: st.ClusterRecord, elapse
     out.line(f"[bold green]cluster up[/] in {elapsed:.1f} s  (state dir {rec.state_dir})")
     if rec.docker_note:
         out.line(f"[yellow]note:[/] {rec.docker_note}")
+    if rec.hosts_note:
+        out.line(f"[yellow]warning:[/] {rec.hosts_note}")
     _status_table(out, status)
+    _hosts_tables(out, status, rec)
     leader = status.get("leader") or {}
     url = leader.get("http_url", "")
     sd = "" if Path(rec.state_dir) == st.default_state_dir() else f" --state-dir {rec.state_dir}"
@@ -115,6 +124,29 @@ def _print_ready(out: Out, status: dict[str, Any], rec: st.ClusterRecord, elapse
         if creds.exists():
             hint += f" PYDCOS_ZK_CREDENTIALS={creds}"
         out.line(f"  (from another shell or state dir, find this cluster with: {hint})")
+
+
+def _hosts_tables(out: Out, status: dict[str, Any], rec: st.ClusterRecord) -> None:
+    """``--hosts``: each host's address and namespace; an ensemble: each member's health."""
+    if rec.network:
+        hrows = [(h["name"], h["ip"], h["netns"]) for h in rec.hosts]
+        title = f"Hosts on {rec.network['subnet']} (this machine: {rec.network['gateway_ip']})"
+        out.table(("HOST", "IP", "NETNS"), hrows, title)
+    members = status.get("zk_members") or []
+    if len(members) > 1 or rec.zk_members:
+        rows = [
+            (
+                str(m["id"] or "-"),
+                m["host"] or "-",
+                m["address"],
+                m["mode"] if m["mode"] != "down" else "[red]down[/]",
+                m.get("znode_count", "-"),
+                m.get("num_alive_connections", "-"),
+            )
+            for m in members
+        ]
+        head = ("ID", "HOST", "ADDRESS", "MODE", "ZNODES", "CONNECTIONS")
+        out.table(head, rows, "ZooKeeper ensemble (srvr/mntr)")
 
 
 def _status_table(out: Out, status: dict[str, Any]) -> None:
@@ -176,6 +208,7 @@ def cluster_status(state_dir: Path, as_json: bool = False) -> int:
     else:
         out.line("[yellow]no leader: an election is in progress[/]")
     _status_table(out, status)
+    _hosts_tables(out, status, rec)
     return 0 if up else 1
 
 

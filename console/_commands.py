@@ -103,6 +103,8 @@ def _cmd_up(args: argparse.Namespace) -> int:
         zk_credentials=Path(args.zk_credentials) if args.zk_credentials else None,
         dns_port=getattr(args, "dns_port", 0),
         dns_upstream=getattr(args, "dns_upstream", None),
+        hosts=getattr(args, "hosts", False),
+        zk_ensemble=getattr(args, "zk_ensemble", 0),
     )
     return cluster_up(opts, args.json)
 
@@ -363,3 +365,6 @@ def add_console_commands(sub: Any, csub: Any) -> None:
     from console import _storage_cmds  # pydcos quota list|set|remove (issue 23)
 
     _storage_cmds.add_commands(sub, groups)
+    from console import _hosts_cmds  # cluster up --hosts, partition, heal, zk; node install (26)
+
+    _hosts_cmds.add_commands(sub, {**groups, "cluster": csub})

@@ -33,6 +33,21 @@ from typing import Any
 
 from console import _state as st
 from console._errors import ConsoleError
+from console._hosts import (
+    DNS_PORT,
+    PARTITIONS,
+    HostsError,
+    HostSpec,
+    NetPlan,
+    cluster_tag,
+    create_network,
+    destroy_network,
+    enter_netns,
+    netns_unsupported,
+    plan_network,
+    plan_zk_members,
+    root_routes,
+)
 from console._state import ClusterRecord, ProcRecord
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,6 +96,12 @@ class UpOptions:
     127.0.0.<i> by master i, since they share one machine (all of 127/8 is loopback)."""
     dns_upstream: str | None = None
     """The masters' DNS upstreams (``ip[:port],...``); None: their /etc/resolv.conf."""
+    hosts: bool = False
+    """Every master and agent on its own simulated host (a network namespace with its own
+    address, ``console._hosts``); falls back to loopback, saying so, without root/netns."""
+    zk_ensemble: int = 0
+    """ZooKeeper servers to start: 0 = the default (3 with ``hosts``, else 1); N > 1 on
+    loopback gives an ensemble on free loopback ports."""
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -299,13 +320,25 @@ class Launcher:
                 parse_upstreams(opts.dns_upstream)
             except DnsConfigError as exc:
                 raise LauncherError(f"--{exc}") from None
+        if opts.zk_ensemble and opts.zk is not None:
+            raise LauncherError(
+                f"--zk-ensemble {opts.zk_ensemble}: not with --zk (that ensemble is yours)"
+            )
+        if not 0 <= opts.zk_ensemble <= 9:
+            raise LauncherError(f"--zk-ensemble {opts.zk_ensemble}: between 1 and 9 servers")
         if opts.masters < 1 or opts.agents < 0:
             raise LauncherError(
                 f"--masters {opts.masters} --agents {opts.agents}: need at least one master"
             )
 
     def _spawn(
-        self, name: str, kind: str, argv: list[str], banner: str, env: dict[str, str] | None = None
+        self,
+        name: str,
+        kind: str,
+        argv: list[str],
+        banner: str,
+        env: dict[str, str] | None = None,
+        netns: str = "",
     ) -> _Started:
         self.logs.mkdir(parents=True, exist_ok=True)
         log_path = self.logs / f"{name}.log"
@@ -322,6 +355,7 @@ class Launcher:
                 env={**child_env(), **(env or {})},
                 start_new_session=True,
                 close_fds=True,
+                preexec_fn=enter_netns(netns) if netns else None,
             )
         rec = ProcRecord(
             name=name,
@@ -330,6 +364,7 @@ class Launcher:
             started=st.start_time(popen.pid),
             log=str(log_path),
             argv=argv,
+            netns=netns,
         )
         return _Started(rec, popen, offset, banner)
 
@@ -345,48 +380,50 @@ class Launcher:
             keys = str(self.ensure_keys())
         creds_file, creds = self.ensure_zk_credentials(opts)
         secure = ["--insecure-dev"] if opts.insecure_dev else ["--keys", keys]
+        plan = self.plan_hosts(opts)
         containerizers, note = "mesos", "Docker disabled (--no-docker): agents run native tasks"
-        if opts.docker:
+        if plan is not None:
+            note = (
+                "Docker disabled with --hosts: containers would run in this machine's "
+                "network, not on their agent's host; agents run native (mesos) tasks"
+            )
+        elif opts.docker:
             ok, why = probe_docker(opts.docker_url)
             if ok:
                 containerizers, note = "mesos,docker", ""
             else:
                 note = f"{why}: agents run native (mesos) tasks only"
-        started: list[_Started] = []
-        zk_hosts = opts.zk or ""
-        if opts.zk is None:
-            port = free_port()
-            zk_hosts = f"127.0.0.1:{port}"
-            data = self.state_dir / "zk"
-            data.mkdir(parents=True, exist_ok=True)
-            started.append(
-                self._spawn(
-                    "zk",
-                    "zk",
-                    cli_argv("zk", "--port", str(port), "--data-dir", str(data)),
-                    "zookeeper",
-                )
-            )
         record = ClusterRecord(
             state_dir=str(self.state_dir),
-            zk_hosts=zk_hosts,
+            zk_hosts=opts.zk or "",
             insecure_dev=opts.insecure_dev,
             keys=keys,
             containerizers=containerizers,
             docker_note=note,
+            hosts_note=self.hosts_note,
         )
-        zk = record.zk
-        common = ["--zk", zk, *secure, "--session-timeout", str(opts.session_timeout)]
-        common += ["--zk-credentials", str(creds_file)]
-        from actors.master import DEFAULT_SERVICES
-
-        services = ["--services", ",".join(DEFAULT_SERVICES)]
+        started: list[_Started] = []
         try:
-            dns = dns_bindings(opts.masters, opts.dns_port)
+            if plan is not None:
+                record.network = plan.to_dict()
+                st.save(record)  # from now on `cluster down` removes the namespaces
+                create_network(plan)
+            started += self._spawn_zk(opts, record, plan)
+            zk = record.zk
+            common = ["--zk", zk, *secure, "--session-timeout", str(opts.session_timeout)]
+            common += ["--zk-credentials", str(creds_file)]
+            from actors.master import DEFAULT_SERVICES
+
+            services = ["--services", ",".join(DEFAULT_SERVICES)]
+            if plan is not None:
+                dns = [(h.ip, DNS_PORT) for h in plan.masters]
+            else:
+                dns = dns_bindings(opts.masters, opts.dns_port)
             # Tasks find the cluster's DNS servers in $PYDCOS_DNS (the agent passes it on).
             agent_env = {"PYDCOS_DNS": ",".join(f"{h}:{p}" for h, p in dns)}
             # Image names resolve in the cluster's local registry (`pydcos image import`).
             agent_env["PYDCOS_IMAGE_REGISTRY"] = str(self.state_dir.resolve() / "images")
+            members = record.zk_members
             for i in range(1, opts.masters + 1):
                 argv = cli_argv("master", *common, "--hostname", f"master-{i}", *services)
                 dns_host, dns_port = dns[i - 1]
@@ -394,17 +431,30 @@ class Launcher:
                 if opts.dns_upstream:
                     argv += ["--dns-upstream", opts.dns_upstream]
                 argv += ["--log-file", str(self.logs / f"master-{i}.log")]  # served (logs)
+                host = plan.masters[i - 1] if plan is not None else None
+                if host is not None:
+                    argv += ["--bind", f"tcp://{host.ip}:0", "--advertise", f"tcp://{host.ip}"]
+                    argv += ["--http-host", host.ip]
                 if opts.zk is None:
-                    argv += ["--zk-log-file", str(self.logs / "zk.log")]
-                started.append(self._spawn(f"master-{i}", "master", argv, "master"))
+                    # The master serves the log of the ZooKeeper member on its host.
+                    zk_log = (
+                        f"zk-{members[(i - 1) % len(members)]['server_id']}" if members else "zk"
+                    )
+                    argv += ["--zk-log-file", str(self.logs / f"{zk_log}.log")]
+                s = self._spawn(
+                    f"master-{i}", "master", argv, "master", netns=host.netns if host else ""
+                )
+                s.rec.host = host.name if host else ""
+                started.append(s)
             first_port = cluster_first_port(self.state_dir, opts.agents)
             for j in range(1, opts.agents + 1):
                 work = self.state_dir / "agents" / f"agent-{j}"
+                ahost = plan.agents[j - 1] if plan is not None else None
                 argv = cli_argv(
                     "agent",
                     *common,
                     "--hostname",
-                    AGENT_HOSTNAME,
+                    ahost.ip if ahost else AGENT_HOSTNAME,
                     "--work-dir",
                     str(work),
                     "--log-file",
@@ -418,19 +468,110 @@ class Launcher:
                     *(["--docker-url", opts.docker_url] if opts.docker_url else []),
                     *(["--default-user", opts.default_user] if opts.default_user else []),
                 )
-                s = self._spawn(f"agent-{j}", "agent", argv, "agent", agent_env)
+                if ahost is not None:
+                    argv += ["--bind", f"tcp://{ahost.ip}:0", "--advertise", f"tcp://{ahost.ip}"]
+                s = self._spawn(
+                    f"agent-{j}", "agent", argv, "agent", agent_env, ahost.netns if ahost else ""
+                )
                 s.rec.work_dir, s.rec.resources = str(work), agent_resources(j, first_port)
                 s.rec.attributes = agent_attributes(j)
+                s.rec.host = ahost.name if ahost else ""
                 started.append(s)
             record.processes = [s.rec for s in started]
             st.save(record)  # from now on `cluster down` can stop them
             self._wait_ready(record, started, opts, progress, creds)
         except BaseException:
             self._stop_started(started)
+            if plan is not None:
+                destroy_network(plan)
             st.forget(self.state_dir)
             raise
         st.save(record)
         return record
+
+    hosts_note = ""
+    """Why ``--hosts`` fell back to loopback (set by ``plan_hosts``), '' otherwise."""
+
+    def plan_hosts(self, opts: UpOptions) -> NetPlan | None:
+        """The hosts to create for ``--hosts`` (None: loopback). Without root or network
+        namespaces, ``hosts_note`` says so and the cluster runs on loopback."""
+        self.hosts_note = ""
+        if not opts.hosts:
+            return None
+        why = netns_unsupported()
+        if why is not None:
+            self.hosts_note = f"{why}: falling back to loopback (127.0.0.1) for every node"
+            return None
+        if opts.dns_port not in (0, DNS_PORT):
+            raise LauncherError(
+                f"--dns-port {opts.dns_port}: with --hosts every master serves DNS on its "
+                f"own address, port {DNS_PORT}"
+            )
+        try:
+            return plan_network(
+                cluster_tag(self.state_dir), opts.masters, opts.agents, root_routes()
+            )
+        except HostsError as exc:
+            raise LauncherError(str(exc)) from None
+
+    def _spawn_zk(
+        self, opts: UpOptions, record: ClusterRecord, plan: NetPlan | None
+    ) -> list[_Started]:
+        """Start the cluster's ZooKeeper: none with ``--zk``; one server on loopback by
+        default; an ensemble (``zk-1``...) with ``--zk-ensemble N`` (loopback, free ports)
+        or ``--hosts`` (one member per master host, 3 by default)."""
+        if opts.zk is not None:
+            return []
+        size = opts.zk_ensemble or (3 if plan is not None else 1)
+        data = self.state_dir / "zk"
+        if size == 1 and plan is None:
+            port = free_port()
+            record.zk_hosts = f"127.0.0.1:{port}"
+            data.mkdir(parents=True, exist_ok=True)
+            argv = cli_argv("zk", "--port", str(port), "--data-dir", str(data))
+            return [self._spawn("zk", "zk", argv, "zookeeper")]
+        from zk._server import Peer, loopback_peers
+
+        if plan is not None:
+            members = plan_zk_members(plan.masters, size)
+            peers = [
+                Peer(m.server_id, m.client_port, m.quorum_port, m.election_port, m.ip)
+                for m in members
+            ]
+            on: dict[int, HostSpec] = {}
+            for m in members:
+                spec = plan.host(m.host)
+                if spec is not None:
+                    on[m.server_id] = spec
+        else:
+            peers = loopback_peers(size)
+            on = {}
+        record.zk_members = [
+            {
+                "server_id": p.server_id,
+                "host": on[p.server_id].name if p.server_id in on else "",
+                "ip": p.host,
+                "client_port": p.client_port,
+                "quorum_port": p.quorum_port,
+                "election_port": p.election_port,
+            }
+            for p in peers
+        ]
+        record.zk_hosts = ",".join(f"{p.host}:{p.client_port}" for p in peers)
+        peer_arg = ",".join(p.to_arg() for p in peers)
+        out = []
+        for p in peers:
+            d = data / f"zk-{p.server_id}"
+            d.mkdir(parents=True, exist_ok=True)
+            argv = cli_argv("zk", "--data-dir", str(d), "--server-id", str(p.server_id))
+            argv += ["--peers", peer_arg]
+            host = on.get(p.server_id)
+            s = self._spawn(
+                f"zk-{p.server_id}", "zk", argv, "zookeeper", netns=host.netns if host else ""
+            )
+            s.rec.host = host.name if host else ""
+            out.append(s)
+        return out
 
     def _wait_ready(
         self,
@@ -443,8 +584,8 @@ class Launcher:
         deadline = time.monotonic() + opts.timeout
         masters = [s for s in started if s.rec.kind == "master"]
         agents = [s for s in started if s.rec.kind == "agent"]
-        zk_proc = next((s for s in started if s.rec.kind == "zk"), None)
-        zk_up = zk_proc is None
+        zk_procs = [s for s in started if s.rec.kind == "zk"]
+        zk_up = not zk_procs
         client: Any = None
         leader: Any = None
         active = 0
@@ -462,7 +603,7 @@ class Launcher:
                         words = read_banner(Path(s.rec.log), s.offset, s.banner)
                         if words is not None:
                             self._take_banner(s.rec, words)
-                if zk_proc is not None and zk_proc.rec.child_pid:
+                if zk_procs and all(z.rec.child_pid for z in zk_procs):
                     zk_up = True
                 progress("zk", int(zk_up), 1)
                 progress("masters", sum(bool(s.rec.address) for s in masters), len(masters))
@@ -470,7 +611,7 @@ class Launcher:
                 if zk_up and client is None:
                     from zk import connect as zk_connect
 
-                    if zk_proc is not None and creds is not None:
+                    if zk_procs and creds is not None:
                         self._protect_root(record.zk_hosts, creds)
                     client = zk_connect(
                         record.zk_hosts,
@@ -600,9 +741,15 @@ class Launcher:
                 release_image_roots(Path(agent.work_dir))
         remove_empty_cgroup_root()
         left = [p.name for p in rec.processes if st.alive(p)]
-        zk = rec.get("zk")
-        if zk is not None and zk.child_pid > 0 and st.process_alive(zk.child_pid):
-            left.append(f"zk (java pid {zk.child_pid})")
+        for zk in rec.by_kind("zk"):
+            if zk.child_pid > 0 and st.process_alive(zk.child_pid):
+                left.append(f"{zk.name} (java pid {zk.child_pid})")
+        if rec.network:
+            # The hosts: their namespaces (veths and bridge go with them) and the uplink.
+            plan = NetPlan.from_dict(rec.network)
+            left += destroy_network(plan)
+            with contextlib.suppress(FileNotFoundError):
+                (self.state_dir / PARTITIONS).unlink()
         if left:
             raise LauncherError(f"still running after SIGKILL: {', '.join(left)}")
         st.forget(self.state_dir)
@@ -618,6 +765,72 @@ class Launcher:
                     if p.kind == "zk" and p.child_pid > 0 and st.process_alive(p.child_pid):
                         with contextlib.suppress(ProcessLookupError, PermissionError):
                             os.kill(p.child_pid, signal.SIGKILL)
+
+    # -- one ZooKeeper member ---------------------------------------------------------
+
+    def _zk_member(self, rec: ClusterRecord, n: int) -> ProcRecord:
+        p = rec.get(f"zk-{n}")
+        if p is None:
+            names = ", ".join(x.name for x in rec.by_kind("zk")) or "none"
+            raise LauncherError(
+                f"no ZooKeeper member {n} in this cluster (members: {names}; an ensemble "
+                "comes with --hosts or --zk-ensemble N)"
+            )
+        return p
+
+    def _record_or_fail(self) -> ClusterRecord:
+        rec = self.record()
+        if rec is None:
+            raise LauncherError(
+                f"no local cluster in {self.state_dir}; start one with 'pydcos cluster up'"
+            )
+        return rec
+
+    def zk_stop(self, n: int) -> int:
+        """SIGKILL ZooKeeper member ``n`` (its JVM, then its ``pydcos zk`` wrapper): a
+        crash. Returns the JVM's PID. Raises LauncherError if it is not running."""
+        rec = self._record_or_fail()
+        p = self._zk_member(rec, n)
+        if not st.alive(p):
+            raise LauncherError(f"ZooKeeper member {n} is not running (pid {p.pid} is gone)")
+        java = p.child_pid
+        if java > 0 and st.process_alive(java):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(java, signal.SIGKILL)
+        stop_tier([p], 0.0)
+        deadline = time.monotonic() + 5.0
+        while java > 0 and st.process_alive(java) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return java
+
+    def zk_start(self, n: int, wait: bool = True, timeout: float = 30.0) -> int:
+        """Start member ``n`` again: same argv, data dir, ports and host. Returns the new
+        JVM's PID (0 if ``wait`` is False). Raises LauncherError if it is running."""
+        rec = self._record_or_fail()
+        p = self._zk_member(rec, n)
+        if st.alive(p):
+            raise LauncherError(f"ZooKeeper member {n} is already running (pid {p.pid})")
+        s = self._spawn(p.name, "zk", p.argv, "zookeeper", netns=p.netns)
+        s.rec.host = p.host
+        deadline = time.monotonic() + timeout
+        while wait and not s.rec.child_pid:
+            if s.popen.poll() is not None:
+                raise LauncherError(
+                    f"{p.name} exited with status {s.popen.returncode} (log {p.log}): "
+                    + log_tail(p.log, 3).replace("\n", " | ")
+                )
+            words = read_banner(Path(s.rec.log), s.offset, "zookeeper")
+            if words is not None:
+                self._take_banner(s.rec, words)
+            elif time.monotonic() > deadline:
+                raise LauncherError(f"{p.name} did not start within {timeout:g} s (log {p.log})")
+            else:
+                time.sleep(0.05)
+        # Re-read: another command may have changed the record meanwhile.
+        fresh = self._record_or_fail()
+        fresh.processes = [s.rec if x.name == p.name else x for x in fresh.processes]
+        st.save(fresh)
+        return s.rec.child_pid if wait else 0
 
     # -- status ---------------------------------------------------------------------
 
@@ -672,6 +885,8 @@ class Launcher:
         return {
             "state_dir": rec.state_dir,
             "zk": rec.zk,
+            "zk_members": zk_member_health(rec),
+            "hosts": rec.hosts,
             "leader": (
                 {
                     "address": leader.address,
@@ -687,6 +902,42 @@ class Launcher:
             "containerizers": rec.containerizers,
             "processes": rows,
         }
+
+
+def zk_member_health(rec: ClusterRecord, timeout: float = 0.5) -> list[dict[str, Any]]:
+    """Each ZooKeeper server of the cluster: its ``srvr`` mode (``leader``,
+    ``follower``, ``standalone``; ``down`` when it does not answer; ``not serving`` when
+    it runs without a quorum) and the znode count and latency from ``mntr``."""
+    from zk import four_letter_word
+
+    members = rec.zk_members or [
+        {"server_id": 0, "host": "", "ip": h.rsplit(":", 1)[0], "client_port": h.rsplit(":", 1)[1]}
+        for h in rec.zk_hosts.split(",")
+        if ":" in h
+    ]
+    out = []
+    for m in members:
+        row: dict[str, Any] = {
+            "id": m["server_id"],
+            "host": m.get("host", ""),
+            "address": f"{m['ip']}:{m['client_port']}",
+            "mode": "down",
+        }
+        try:
+            srvr = four_letter_word(m["ip"], int(m["client_port"]), "srvr", timeout)
+            row["mode"] = "not serving"
+            for line in srvr.splitlines():
+                if line.startswith("Mode:"):
+                    row["mode"] = line.split(":", 1)[1].strip()
+            mntr = four_letter_word(m["ip"], int(m["client_port"]), "mntr", timeout)
+            for line in mntr.splitlines():
+                key, _, value = line.partition("\t")
+                if key in ("zk_znode_count", "zk_avg_latency", "zk_num_alive_connections"):
+                    row[key.removeprefix("zk_")] = value.strip()
+        except OSError:
+            pass
+        out.append(row)
+    return out
 
 
 def stop_tier(tier: list[ProcRecord], grace: float) -> None:

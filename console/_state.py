@@ -59,6 +59,10 @@ class ProcRecord:
     attributes: str = ""
     child_pid: int = 0
     """ZooKeeper: the JVM's PID (the ``pydcos zk`` wrapper's child)."""
+    host: str = ""
+    """``cluster up --hosts``: the simulated host (``master-1``...) it runs on."""
+    netns: str = ""
+    """... and that host's network namespace ('' on loopback)."""
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> ProcRecord:
@@ -77,8 +81,21 @@ class ClusterRecord:
     keys: str = ""
     containerizers: str = "mesos"
     docker_note: str = ""
+    hosts_note: str = ""
+    """Why ``--hosts`` fell back to loopback ('' when it did not)."""
     created: float = field(default_factory=time.time)
     processes: list[ProcRecord] = field(default_factory=list)
+    network: dict[str, Any] = field(default_factory=dict)
+    """``cluster up --hosts``: the ``console._hosts.NetPlan`` (tag, subnet, namespaces,
+    ``hosts: [{name, role, ip, netns}]``); empty on loopback."""
+    zk_members: list[dict[str, Any]] = field(default_factory=list)
+    """A ZooKeeper ensemble started by ``cluster up`` (``--hosts``/``--zk-ensemble``):
+    ``[{server_id, host, ip, client_port, quorum_port, election_port}]``."""
+
+    @property
+    def hosts(self) -> list[dict[str, Any]]:
+        """``[{name, role, ip, netns}]`` with ``--hosts``, else empty."""
+        return list(self.network.get("hosts", []))
 
     @property
     def zk(self) -> str:
@@ -88,7 +105,7 @@ class ClusterRecord:
         return [p for p in self.processes if p.kind == kind]
 
     def get(self, name: str) -> ProcRecord | None:
-        aliases = {"zookeeper": "zk"}
+        aliases = {"zookeeper": "zk" if any(p.name == "zk" for p in self.processes) else "zk-1"}
         name = aliases.get(name, name)
         return next((p for p in self.processes if p.name == name), None)
 

@@ -526,7 +526,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--zk", default="", help="zk://... to follow leader changes")
     ap.add_argument("--keys", default=None, help="cluster keys dir (CURVE)")
     ap.add_argument("--insecure-dev", action="store_true")
-    ap.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    # $HOST: the agent's address (on its own host with `cluster up --hosts`).
+    ap.add_argument("--host", default=os.environ.get("HOST") or "127.0.0.1", help="listen on")
     ap.add_argument("--task-id", default="")
     args = ap.parse_args(argv)
     if "://" not in args.framework or not args.framework.rsplit("/", 1)[-1]:

@@ -144,12 +144,52 @@ def find_classpath(
 
 @dataclass(frozen=True)
 class Peer:
-    """One member of an ensemble: its id and its three loopback ports."""
+    """One member of an ensemble: its id, its three ports and its address (loopback for
+    tests and ``--zk-ensemble``; the host's IP with ``cluster up --hosts``)."""
 
     server_id: int
     client_port: int
     quorum_port: int
     election_port: int
+    host: str = "127.0.0.1"
+
+    def to_arg(self) -> str:
+        """``ID=HOST:CLIENT:QUORUM:ELECTION`` (what ``pydcos zk --peers`` takes)."""
+        return (
+            f"{self.server_id}={self.host}:{self.client_port}:"
+            f"{self.quorum_port}:{self.election_port}"
+        )
+
+
+def parse_peers(text: str) -> list[Peer]:
+    """``1=HOST:C:Q:E,2=...`` -> peers. Raises ValueError naming the bad item."""
+    peers: list[Peer] = []
+    for item in (x.strip() for x in text.split(",")):
+        if not item:
+            continue
+        sid, eq, rest = item.partition("=")
+        parts = rest.split(":")
+        try:
+            if not eq or len(parts) != 4 or not parts[0]:
+                raise ValueError
+            peer = Peer(int(sid), int(parts[1]), int(parts[2]), int(parts[3]), parts[0])
+        except ValueError:
+            raise ValueError(f"{item!r} is not ID=HOST:CLIENT:QUORUM:ELECTION") from None
+        if peer.server_id < 1 or not all(
+            0 < p < 65536 for p in (peer.client_port, peer.quorum_port, peer.election_port)
+        ):
+            raise ValueError(f"{item!r}: the id must be >= 1 and ports 1-65535")
+        peers.append(peer)
+    if len({p.server_id for p in peers}) != len(peers):
+        raise ValueError(f"{text!r}: a server id appears twice")
+    return peers
+
+
+def loopback_peers(size: int, host: str = "127.0.0.1") -> list[Peer]:
+    """``size`` members on ``host`` with free ports (bound, read back, released)."""
+    return [
+        Peer(i, free_port(host), free_port(host), free_port(host), host) for i in range(1, size + 1)
+    ]
 
 
 _live: set[ZooKeeperServer] = set()
@@ -265,8 +305,10 @@ class ZooKeeperServer:
             str(self.data_dir / "zoo.cfg"),
         ]
 
-    def start(self) -> ZooKeeperServer:
-        """Start the process and wait until it serves. Idempotent while running."""
+    def start(self, *, serving: bool = True) -> ZooKeeperServer:
+        """Start the process and wait until it serves (``serving=False``: until it
+        answers ``ruok``, as an ensemble member restarted without a quorum does).
+        Idempotent while running."""
         if self.running:
             return self
         # Fail fast with the install hint before creating anything.
@@ -278,7 +320,10 @@ class ZooKeeperServer:
         for attempt in range(attempts):
             try:
                 self._spawn()
-                self.wait_serving(self.startup_timeout)
+                if serving:
+                    self.wait_serving(self.startup_timeout)
+                else:
+                    self.wait_running(self.startup_timeout)
                 return self
             except ZkServerError:
                 died = self._proc is not None and self._proc.poll() is not None
@@ -301,6 +346,21 @@ class ZooKeeperServer:
                 )
             if self.ruok() and self.serving():
                 return
+            if time.monotonic() > deadline:
+                raise ZkServerError(
+                    f"ZooKeeper on {self.hosts} (pid {self.pid}) did not answer within "
+                    f"{timeout:.0f} s; log {self._log_file}:\n{self.log_tail()}"
+                )
+            time.sleep(0.03)
+
+    def wait_running(self, timeout: float) -> None:
+        """Poll ``ruok`` until the process answers (it may still lack a quorum)."""
+        deadline = time.monotonic() + timeout
+        while not self.ruok():
+            if self._proc is None or self._proc.poll() is not None:
+                raise ZkServerError(
+                    f"ZooKeeper on {self.hosts} exited; log {self._log_file}:\n{self.log_tail()}"
+                )
             if time.monotonic() > deadline:
                 raise ZkServerError(
                     f"ZooKeeper on {self.hosts} (pid {self.pid}) did not answer within "
@@ -418,7 +478,7 @@ class ZooKeeperServer:
             cfg["electionPortBindRetry"] = "5"
             cfg["cnxTimeout"] = "1000"
             for p in self.peers:
-                cfg[f"server.{p.server_id}"] = f"{self.host}:{p.quorum_port}:{p.election_port}"
+                cfg[f"server.{p.server_id}"] = f"{p.host}:{p.quorum_port}:{p.election_port}"
         cfg.update(self.extra_config)
         return "".join(f"{k}={v}\n" for k, v in cfg.items())
 
@@ -476,9 +536,7 @@ class ZooKeeperEnsemble:
         self._own_base = base_dir is None
         self.base_dir = Path(base_dir or tempfile.mkdtemp(prefix="pydcos-zk-ensemble-"))
         self.startup_timeout = startup_timeout
-        self.peers = [
-            Peer(i, free_port(host), free_port(host), free_port(host)) for i in range(1, size + 1)
-        ]
+        self.peers = loopback_peers(size, host)
         self.servers = [
             ZooKeeperServer(
                 port=p.client_port,
