@@ -46,6 +46,9 @@ PURE_IMPORTS = [
     "import runtime",
     "import transport",
     "import zk",
+    "import actors.iam._model",
+    "import actors.iam._tokens",
+    "from actors.iam import GatewayAuth, Principal, Unauthenticated, hash_password",
 ]
 
 LAZY_PACKAGES = [
@@ -55,6 +58,7 @@ LAZY_PACKAGES = [
     "actors.agent",
     "actors.framework",
     "actors.gateway",
+    "actors.iam",
     "actors.marathon",
     "actors.master",
     "actors.metronome",
