@@ -120,6 +120,23 @@ def resolve_target(
     )
 
 
+TOKEN_ENV = "PYDCOS_TOKEN"
+"""A login token to send instead of the CLI's stored one (scripts, tests)."""
+
+
+def token_for(target: Target) -> str | None:
+    """The token to send to ``target``: ``$PYDCOS_TOKEN``, else the one ``auth login``
+    (or ``cluster up``) stored for its ZooKeeper (``Target.zk``), else None."""
+    from console._auth_cmds import load_token
+
+    return load_token(target.zk)
+
+
+def authorization(token: str | None) -> dict[str, str]:
+    """The header DC/OS' Admin Router reads (``Authorization: token=<jwt>``)."""
+    return {"Authorization": f"token={token}"} if token else {}
+
+
 def _local_credentials(rec: st.ClusterRecord) -> str | None:
     """The local cluster's ZooKeeper credentials file, if ``cluster up`` made one."""
     from console._launcher import credentials_path
@@ -139,6 +156,16 @@ class ClusterClient:
         self._zk: Any = None
         self._leader: Any = None
         self._cluster: Any = None
+        self._token: str | None = None
+        self._token_read = False
+
+    def auth_headers(self) -> dict[str, str]:
+        """``Authorization: token=<jwt>`` when the CLI is logged in (or
+        ``$PYDCOS_TOKEN`` is set); read once per client."""
+        if not self._token_read:
+            self._token = token_for(self.target)
+            self._token_read = True
+        return authorization(self._token)
 
     # -- ZooKeeper --------------------------------------------------------------------
 
@@ -229,6 +256,12 @@ class ClusterClient:
             doc = json.loads(raw) if raw else None
         except ValueError:
             doc = raw.decode(errors="replace")
+        if status == 401 and 401 not in ok:
+            raise ApiError(
+                status,
+                {"message": f"{_message(doc)}; log in with 'pydcos auth login' or set {TOKEN_ENV}"},
+                what or f"{method} {path}",
+            )
         if status not in ok:
             raise ApiError(status, doc, what or f"{method} {path}")
         return doc
@@ -240,7 +273,7 @@ class ClusterClient:
         )
         try:
             path = (u.path or "/") + ("?" + u.query if u.query else "")
-            headers = {"Accept": "application/json"}
+            headers = {"Accept": "application/json", **self.auth_headers()}
             if data is not None:
                 headers["Content-Type"] = "application/json"
             conn.request(method, path, body=data, headers=headers)
@@ -301,6 +334,10 @@ class ClusterClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _message(doc: Any) -> str:
+    return str(doc.get("message")) if isinstance(doc, dict) and doc.get("message") else "HTTP 401"
 
 
 def app_path(app_id: str) -> str:

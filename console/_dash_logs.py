@@ -127,7 +127,9 @@ def remote_lines(client: Any, task_id: str, prefer: str | None = None) -> Lines:
     path = f"/system/v1/logs/v2/task/{quote(task_id, safe='')}"
 
     def lines(stop: threading.Event) -> Iterator[str]:
-        reader = LogReader(master_urls(client, prefer), path, TAIL, stop=stop)
+        reader = LogReader(
+            master_urls(client, prefer), path, TAIL, stop=stop, headers=client.auth_headers()
+        )
         for line in reader.follow():
             yield line.text
 

@@ -333,7 +333,8 @@ class LiveSource:
         conn = http.client.HTTPConnection(u.hostname or "127.0.0.1", u.port or 80, timeout=30)
         self._sse_conn = conn
         try:
-            conn.request("GET", "/marathon/v2/events", headers={"Accept": "text/event-stream"})
+            headers = {"Accept": "text/event-stream", **self.client.auth_headers()}
+            conn.request("GET", "/marathon/v2/events", headers=headers)
             r = conn.getresponse()
             if r.status == 503:
                 r.read()  # a leader just elected, still starting: soon, quietly

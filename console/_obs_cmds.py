@@ -115,8 +115,11 @@ class LogReader:
         stop: threading.Event | None = None,
         read_timeout: float = READ_TIMEOUT,
         reconnect_window: float = RECONNECT_WINDOW,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.masters = masters
+        self.headers = dict(headers or {})
+        """Sent with every request (``Authorization`` when the CLI is logged in)."""
         self.path = path
         self.lines = lines
         self.stop = stop or threading.Event()
@@ -133,7 +136,7 @@ class LogReader:
             u.hostname or "127.0.0.1", u.port or 80, timeout=self.read_timeout
         )
         query: dict[str, Any] = {}
-        headers = {"Accept": "text/event-stream" if follow else "text/plain"}
+        headers = {"Accept": "text/event-stream" if follow else "text/plain", **self.headers}
         if self.last_id is not None:
             headers["Last-Event-ID"] = self.last_id
         elif self.lines == 0:
@@ -362,7 +365,10 @@ def task_log(c: ClusterClient, out: Out, args: Any) -> int:
         raise LogError(f"no task with id {args.task!r} (see 'pydcos task list --completed')")
     masters = master_urls(c, args.master)
     readers = [
-        (_short(str(t["id"])), LogReader(masters, task_log_path(t, file), args.lines))
+        (
+            _short(str(t["id"])),
+            LogReader(masters, task_log_path(t, file), args.lines, headers=c.auth_headers()),
+        )
         for t in tasks
     ]
     try:
@@ -388,7 +394,7 @@ def node_log(c: ClusterClient, out: Out, args: Any) -> int:
             prefer = c.base_url()  # the leading master's own log
         path = f"/system/v1/logs/v2/component/{name}"
         label = name
-    reader = LogReader(master_urls(c, prefer), path, args.lines)
+    reader = LogReader(master_urls(c, prefer), path, args.lines, headers=c.auth_headers())
     return _print_stream([(label, reader)], args.follow, out)
 
 
@@ -398,7 +404,7 @@ def service_log(c: ClusterClient, out: Out, args: Any) -> int:
     if args.service not in ("marathon", "metronome"):
         raise LogError(f"service {args.service!r}: logs of marathon and metronome are kept")
     path = f"/system/v1/logs/v2/component/{args.service}"
-    reader = LogReader(master_urls(c, args.master), path, args.lines)
+    reader = LogReader(master_urls(c, args.master), path, args.lines, headers=c.auth_headers())
     return _print_stream([(args.service, reader)], args.follow, out)
 
 
