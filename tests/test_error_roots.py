@@ -25,6 +25,7 @@ ROOTS = [
     ("actors.metronome", "MetronomeError"),
     ("actors.packages", "PackagesError"),
     ("console", "ConsoleError"),
+    ("zk", "ZkError"),
 ]
 
 

@@ -19,6 +19,7 @@ from zk._errors import (
     BatchFailed,
     CorruptData,
     DocumentExists,
+    Fenced,
     InvalidKey,
     NoDocument,
     ValueTooLarge,
@@ -56,7 +57,10 @@ if TYPE_CHECKING:
         LeaderWatch,
         read_contenders,
         read_leader,
+        read_term,
+        term_path,
     )
+    from zk._lease import Acting, LeaderLease
     from zk._registry import Entry, Registry
     from zk._retry import DEFAULT_RETRY, RetryPolicy
     from zk._server import (
@@ -75,6 +79,7 @@ if TYPE_CHECKING:
         MAGIC,
         Delete,
         Document,
+        Fence,
         Put,
         StateStore,
         StoreWatch,
@@ -107,7 +112,10 @@ _EXPORTS = {
         "LeaderWatch",
         "read_contenders",
         "read_leader",
+        "read_term",
+        "term_path",
     ),
+    "zk._lease": ("Acting", "LeaderLease"),
     "zk._registry": ("Entry", "Registry"),
     "zk._retry": ("DEFAULT_RETRY", "RetryPolicy"),
     "zk._server": (
@@ -126,6 +134,7 @@ _EXPORTS = {
         "MAGIC",
         "Delete",
         "Document",
+        "Fence",
         "Put",
         "StateStore",
         "StoreWatch",
@@ -147,6 +156,7 @@ __all__ = [
     "HEAP_MB",
     "JUTE_MAXBUFFER",
     "MAGIC",
+    "Acting",
     "BadCredentials",
     "BatchFailed",
     "CorruptData",
@@ -155,8 +165,11 @@ __all__ = [
     "DocumentExists",
     "Election",
     "Entry",
+    "Fence",
+    "Fenced",
     "InvalidKey",
     "LeaderInfo",
+    "LeaderLease",
     "LeaderWatch",
     "NoDocument",
     "Put",
@@ -187,8 +200,10 @@ __all__ = [
     "read_contenders",
     "read_credentials",
     "read_leader",
+    "read_term",
     "resolve_credentials",
     "secure_tree",
+    "term_path",
     "write_credentials",
 ]
 

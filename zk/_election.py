@@ -15,6 +15,14 @@ Fencing (the ordering contract):
 * After SUSPENDED it leads again only by winning again: on reconnect it re-reads the
   members and calls ``on_elected`` with a new term if its node is still first.
 * After LOST its node is gone: it rejoins as a new contender at the back of the line.
+* The lease (``zk._lease``): the leader acts only while a heartbeat answered by the
+  server proves its session alive (``is_leader`` goes False when the lease runs out, even
+  before the client notices the dead connection), and it abdicates (a fresh node at the
+  back of the line) when suspended for a whole session timeout, so a partitioned leader
+  stops before the servers can expire its session and elect another.
+* Fencing of writes: ``fence()`` gives the ``zk.Fence`` of the current term; a
+  ``StateStore`` built with it checks the term znode's version in every write
+  transaction, so a deposed leader's late write is refused (``zk.Fenced``).
 * ``on_elected`` and ``on_revoked`` alternate strictly and run on the election's own
   thread, never concurrently; they should start/stop work and return quickly.
 
@@ -53,8 +61,10 @@ from kazoo.recipe.watchers import ChildrenWatch
 from zk._client import leader_acl
 from zk._documents import decode_json, encode_json
 from zk._errors import CorruptData, ZkError
+from zk._lease import Acting, LeaderLease
 from zk._members import decide, find_token, member_prefix, order_members, parse_member
 from zk._retry import DEFAULT_RETRY, RetryPolicy
+from zk._store import Fence
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +274,8 @@ _CHECK = "check"
 _SUSPENDED = "suspended"
 _LOST = "lost"
 _ABDICATE = "abdicate"
+_LAPSED = "lapsed"
+_GIVE_UP = "give up"
 
 
 class Election:
@@ -285,6 +297,8 @@ class Election:
         on_elected: Callable[[int], Any] | None = None,
         on_revoked: Callable[[str], Any] | None = None,
         retry: RetryPolicy = DEFAULT_RETRY,
+        session_timeout: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.info = info
@@ -299,6 +313,7 @@ class Election:
         self._node: str | None = None  # our member name
         self._token = uuid.uuid4().hex
         self._term = 0
+        self._stale_node: str | None = None
         self.term_path = term_path(self.path)
         """The znode whose version counts the leaderships of this election."""
         self._thread: threading.Thread | None = None
@@ -307,13 +322,38 @@ class Election:
         # can never begin after SUSPENDED/LOST was seen.
         self._fence_lock = threading.Lock()
         self._disconnected = client.state != KazooState.CONNECTED
+        if session_timeout is None:
+            session_timeout = float(getattr(client, "_session_timeout", 10_000)) / 1000.0
+        self._clock = clock
+        self._lease = LeaderLease(session_timeout)
+        self._lease_lock = threading.Lock()
+        self._lapsed = False  # the lease ran out while leading (worker re-checks on renew)
+        self._gave_up = False  # abdicated for the session's sake (until a new session)
+        self._beat_stop = threading.Event()
 
     # -- public API --------------------------------------------------------------------
 
     @property
     def is_leader(self) -> bool:
-        """True while leader-only work may run. Leader-only loops should check it."""
-        return self._leading.is_set()
+        """True while leader-only work may run: elected, connected, and the lease on
+        the session still held. Leader-only loops (and launches, kills, writes) check it."""
+        return self._leading.is_set() and self.acting() is Acting.ACT
+
+    def acting(self) -> Acting:
+        """The lease's verdict now (see ``zk._lease``)."""
+        with self._lease_lock:
+            return self._lease.decide(self._clock())
+
+    def fence(self) -> Fence:
+        """The write fence of the current term: a ``StateStore(..., fence=...)`` with it
+        refuses writes once this term is over (checked by ZooKeeper in each write's
+        transaction, and locally by ``is_leader`` first)."""
+        term = self._term
+
+        def active() -> bool:
+            return self._term == term and self.is_leader
+
+        return Fence(self.term_path, term, active=active)
 
     @property
     def term(self) -> int:
@@ -336,6 +376,10 @@ class Election:
         )
         self._thread.start()
         self.client.add_listener(self._on_state)
+        self._beat_stop.clear()
+        threading.Thread(
+            target=self._heartbeat, name=f"election-lease-{self.info.address}", daemon=True
+        ).start()
         self._put(_CHECK)
         return self
 
@@ -370,6 +414,7 @@ class Election:
         if not self._started:
             return
         self.client.remove_listener(self._on_state)
+        self._beat_stop.set()
         self._put(_STOP, wait=timeout)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
@@ -401,6 +446,11 @@ class Election:
 
     def _on_state(self, state: KazooState) -> None:
         # Runs on kazoo's connection thread: no blocking, just fence and enqueue.
+        with self._lease_lock:
+            if state == KazooState.SUSPENDED:
+                self._lease.suspended(self._clock())
+            elif state == KazooState.LOST:
+                self._lease.session_lost()
         with self._fence_lock:
             self._disconnected = state != KazooState.CONNECTED
             if self._disconnected:
@@ -411,6 +461,40 @@ class Election:
             self._events.put((_LOST, None, True))
         else:
             self._events.put((_CHECK, None, True))
+
+    def _heartbeat(self) -> None:
+        """Renew the lease with answered reads; act on its verdict (own thread)."""
+        interval = self._lease.heartbeat_interval
+        while not self._beat_stop.wait(interval):
+            sent = self._clock()
+            try:
+                self.client.exists_async(self.path).get(timeout=self._lease.session_timeout)
+            except Exception:  # no answer: the lease simply is not renewed
+                pass
+            else:
+                with self._lease_lock:
+                    self._lease.renew(sent)
+            self._judge()
+
+    def _judge(self) -> None:
+        verdict = self.acting()
+        if verdict is Acting.ACT:
+            if self._lapsed:
+                self._lapsed = False
+                self._events.put((_CHECK, None, True))  # lead again if still first
+            return
+        if not self._leading.is_set() and verdict is Acting.STOP:
+            return
+        if verdict is Acting.ABDICATE and self._gave_up:
+            return
+        with self._fence_lock:
+            self._leading.clear()
+        if verdict is Acting.ABDICATE:
+            self._gave_up = True
+            self._events.put((_GIVE_UP, None, True))
+        elif not self._lapsed:
+            self._lapsed = True
+            self._events.put((_LAPSED, None, True))
 
     def _on_watch(self, event: WatchedEvent) -> None:
         self._events.put((_CHECK, None, True))
@@ -435,9 +519,20 @@ class Election:
             self._check()
         elif kind == _SUSPENDED:
             self._revoke("suspended")
+        elif kind == _LAPSED:
+            self._revoke("lease expired")
+        elif kind == _GIVE_UP:
+            # Suspended for a whole session timeout: the servers may have expired the
+            # session and elected another master. Never resume the old place in line:
+            # a new token makes the next check queue a fresh node (the old one is
+            # deleted if it is still there).
+            self._revoke("session lost")
+            self._stale_node, self._node = self._node, None
+            self._token = uuid.uuid4().hex
         elif kind == _LOST:
             self._revoke("session lost")
             self._node = None
+            self._gave_up = False
         elif kind == _ABDICATE:
             if not self._active:
                 return  # only a leader abdicates
@@ -527,10 +622,18 @@ class Election:
     def _check(self) -> None:
         if not self._started or self.client.state != KazooState.CONNECTED:
             return  # the CONNECTED listener event will bring us back
+        sent = self._clock()
         try:
+            if self._stale_node is not None:
+                with contextlib.suppress(NoNodeError):
+                    self._retry(self.client.delete, f"{self.path}/{self._stale_node}")
+                self._stale_node = None
             if self._node is None:
                 self._node = self._create_own()
             members = self._members.read()
+            with self._lease_lock:
+                self._lease.renew(sent)
+            self._gave_up = False
             d = decide([m.node for m in members], self._node)
             if not d.present:
                 log.warning("election %s: our node %s vanished", self.path, self._node)

@@ -99,3 +99,19 @@ class BatchFailed(ZkError):
         super().__init__(message)
         self.done = done
         self.conflict = conflict
+
+
+class Fenced(ZkError):
+    """A write of leader state refused: the writer's election term is over.
+
+    Every write of a fenced ``StateStore`` is one ZooKeeper transaction that also checks
+    the election's term znode is still at the writer's term; a deposed leader's late
+    write (a reply lost in a partition, a thread that had not stopped yet) fails here
+    instead of overwriting what the new leader wrote. Also raised without a round trip
+    when the writer already knows it stopped leading (connection SUSPENDED)."""
+
+    def __init__(self, path: str, term: int, detail: str) -> None:
+        super().__init__(f"write to {path} refused: the writer's term {term} is over ({detail})")
+        self.path = path
+        self.term = term
+        self.detail = detail

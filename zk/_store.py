@@ -21,6 +21,12 @@ Readers only follow the header, so they see the old value or the new one, never 
 the header carries the body's size and sha256, checked on read. A writer that dies
 between the steps leaves unreferenced chunks behind, never a half-written document
 (``collect_garbage`` removes them).
+
+Fencing: a store built with ``fence=Fence(term_znode, term)`` (the leader's, see
+``Election.fence``) adds ``check(term_znode, term)`` to every write transaction (inline
+and chunked header commits, deletes, ``write_many`` batches), so a deposed leader's late
+write fails with ``Fenced`` instead of overwriting its successor's state. Chunks are
+written unfenced: nothing references them until a fenced header commit does.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kazoo.client import KazooClient
@@ -55,6 +61,7 @@ from zk._errors import (
     BatchFailed,
     CorruptData,
     DocumentExists,
+    Fenced,
     InvalidKey,
     NoDocument,
     ValueTooLarge,
@@ -106,6 +113,25 @@ class Document:
     chunked: bool
     mtime: float
     """Last write, seconds since the epoch (from ZooKeeper)."""
+
+
+@dataclass(frozen=True)
+class Fence:
+    """The writer's election term: writes succeed only while the znode at ``path`` is at
+    ``version`` (every new leadership bumps it, see ``zk._election``).
+
+    ``active`` is a local gate checked before each write (the election's "still leading"
+    flag, cleared the moment the connection is SUSPENDED): a writer that knows it stopped
+    leading fails at once, without a round trip to a ZooKeeper it may not reach."""
+
+    path: str
+    version: int
+    active: Callable[[], bool] | None = field(default=None, compare=False, repr=False)
+
+    def guard(self, doc_path: str) -> None:
+        """Raise ``Fenced`` if the local gate says the term is over."""
+        if self.active is not None and not self.active():
+            raise Fenced(doc_path, self.version, "this writer stopped leading")
 
 
 @dataclass(frozen=True)
@@ -162,6 +188,7 @@ class StateStore:
         node_limit: int = DEFAULT_NODE_LIMIT,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         retry: RetryPolicy = DEFAULT_RETRY,
+        fence: Fence | None = None,
     ) -> None:
         if chunk_size > node_limit:
             raise ValueError(f"chunk_size {chunk_size} is above node_limit {node_limit}")
@@ -174,6 +201,8 @@ class StateStore:
         self.node_limit = node_limit
         self.chunk_size = chunk_size
         self.retry = retry
+        self.fence = fence
+        """Leader term every write is checked against (None: unfenced, e.g. tests)."""
         retry(client.ensure_path, self.docs)
         retry(client.ensure_path, self.chunks)
 
@@ -264,13 +293,14 @@ class StateStore:
                 return False
             if version is not None and raw.stat.version != version:
                 raise VersionConflict(path, version, raw.stat.version)
-            txn = self.client.transaction()
+            txn = self._transaction(path)
             for name in self._existing_chunks(raw.header):
                 txn.delete(f"{self.chunks}/{name}")
             txn.delete(path, version=raw.stat.version)
             results = self._run_txn(txn, path)
             if results is None:
                 continue
+            self._check_fence(path, results)
             err = _first_error(results)
             if err is None:
                 return True
@@ -459,7 +489,7 @@ class StateStore:
                 assert raw is not None
                 if raw.stat.version != expect:
                     raise VersionConflict(path, expect, raw.stat.version)
-            txn = self.client.transaction()
+            txn = self._transaction(path)
             if raw is None:
                 self.retry(self.client.ensure_path, parent)
                 txn.create(path, data)
@@ -470,6 +500,7 @@ class StateStore:
             results = self._run_txn(txn, path)
             if results is None:
                 continue
+            self._check_fence(path, results)
             err = _first_error(results)
             if err is None:
                 version = 0 if raw is None else raw.stat.version + 1
@@ -522,6 +553,8 @@ class StateStore:
         except BatchFailed as exc:
             exc.done = done
             raise
+        except Fenced:
+            raise
         except (VersionConflict, DocumentExists, NoDocument) as exc:
             raise BatchFailed(str(exc), done, conflict=True) from exc
         except (ZkError, ConnectionLoss, OperationTimeoutError, SessionExpiredError) as exc:
@@ -538,7 +571,7 @@ class StateStore:
         }
         for parent in parents:
             self.retry(self.client.ensure_path, parent)
-        txn = self.client.transaction()
+        txn = self._transaction(self.path(group[0][0].key))
         for op, data in group:
             path = self.path(op.key)
             if isinstance(op, Delete):
@@ -548,6 +581,9 @@ class StateStore:
             else:
                 txn.set_data(path, data, version=op.version)
         results = list(txn.commit())
+        self._check_fence(self.path(group[0][0].key), results)
+        if self.fence is not None:
+            results = results[1:]
         for (op, _), r in zip(group, results, strict=False):
             if isinstance(r, BaseException) and not isinstance(r, RolledBackError):
                 path = self.path(op.key)
@@ -560,6 +596,24 @@ class StateStore:
             done[op.key] = (
                 None if isinstance(op, Delete) else (0 if op.version is None else op.version + 1)
             )
+
+    def _transaction(self, path: str) -> Any:
+        """A transaction whose first op checks the writer's term (when fenced)."""
+        txn = self.client.transaction()
+        if self.fence is not None:
+            self.fence.guard(path)
+            txn.check(self.fence.path, self.fence.version)
+        return txn
+
+    def _check_fence(self, path: str, results: builtins.list[Any]) -> None:
+        """Raise ``Fenced`` when the transaction's term check failed."""
+        if self.fence is None or not results:
+            return
+        first = results[0]
+        if isinstance(first, BadVersionError | NoNodeError):
+            stat = self.retry(self.client.exists, self.fence.path)
+            now = "its term znode is gone" if stat is None else f"now at term {stat.version}"
+            raise Fenced(path, self.fence.version, f"{self.fence.path} is {now}")
 
     def _existing_chunks(self, header: dict[str, Any]) -> builtins.list[str]:
         """Chunks of the old value still present (a damaged document may lack some; the

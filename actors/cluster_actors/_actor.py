@@ -189,9 +189,12 @@ class ClusterActorsActor(Actor):
         hostname: str = "",
         resolve: Callable[[str], ActorRef] | None = None,
         address: str | None = None,
+        fence: Any = None,
     ) -> None:
         super().__init__()
         self.zk = zk
+        self.fence = fence
+        """The leader term's ``zk.Fence``: a deposed leader's writes are refused."""
         self.master = master
         self.settings = settings or FrameworkSettings()
         self.board = board if board is not None else ActorsBoard()
@@ -243,7 +246,7 @@ class ClusterActorsActor(Actor):
             worker_env=(*s.core.worker_env, *sorted(env.items())),
         )
         self.core = c.ActorsCore(core_config)
-        self.store = ActorsStore(self.zk)
+        self.store = ActorsStore(self.zk, fence=self.fence)
         records, specs, groups = self.store.load()
         self.wire = specs
         records = [r for r in records if r.actor_id in specs or self._orphan(r)]

@@ -152,6 +152,7 @@ class ClusterActorsService:
                     "settings": self._settings(ctx),
                     "board": self.board,
                     "hostname": ctx.hostname,
+                    "fence": ctx.fence,
                     **self.actor_kwargs,
                 },
                 name=CLUSTER_ACTORS_ACTOR,

@@ -68,8 +68,8 @@ def check_code(sha: str, data: bytes) -> None:
 class ActorsStore:
     """Reads and writes of the framework's documents (ZooKeeper errors -> ActorStoreError)."""
 
-    def __init__(self, zk: Any, root: str = STORE_ROOT) -> None:
-        self.store = StateStore(zk, root)
+    def __init__(self, zk: Any, root: str = STORE_ROOT, fence: Any = None) -> None:
+        self.store = StateStore(zk, root, fence=fence)
         self.code_cache: dict[str, bytes] = {}
 
     def _call(self, what: str, fn: Any, *args: Any) -> Any:

@@ -70,6 +70,7 @@ from ._pods_status import on_member_update, reconcile_ids
 from ._pods_tasks import build_pod_group
 from ._state import StoreError, log
 from ._store import app_key
+from ._unreachable import UnreachableAction, unreachable_action
 from ._upgrade import NewTaskFailed, NewTaskHealthy, NewTaskRunning, OldTaskTerminated
 
 
@@ -615,16 +616,15 @@ class MarathonCore(Loading):
                 continue
             app = self.apps.get(inst.app_id)
             strategy = app.unreachable_strategy if app is not None else None
-            if strategy is None:
-                continue
-            gone_for = now - inst.unreachable_since
-            if gone_for >= strategy.expunge_after_seconds:
+            action = unreachable_action(inst.unreachable_since, inst.inactive, strategy, now)
+            if action is UnreachableAction.EXPUNGE:
                 log.info("marathon: expunging unreachable task %s", inst.task_id)
                 self.kill(inst, "Expunged")
                 self.remove_instance(inst)
                 self.persist_dirty.add(inst.app_id)
                 self.dirty.add(inst.app_id)
-            elif gone_for >= strategy.inactive_after_seconds and not inst.inactive:
+            elif action is UnreachableAction.INACTIVATE:
+                log.info("marathon: unreachable task %s is inactive: replacing it", inst.task_id)
                 inst.inactive = True
                 self.dirty.add(inst.app_id)
         self.retry_kills(now)

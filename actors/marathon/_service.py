@@ -39,7 +39,7 @@ class MarathonService:
         """Shared by the actor (publishes) and the HTTP layer (SSE streams)."""
 
     def child_specs(self, ctx: ServiceContext) -> list[ChildSpec]:
-        store = ZkMarathonStore(StateStore(ctx.zk, STORE_ROOT))
+        store = ZkMarathonStore(StateStore(ctx.zk, STORE_ROOT, fence=ctx.fence))
         return [
             ChildSpec(
                 MARATHON_ACTOR,

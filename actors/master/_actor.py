@@ -98,8 +98,14 @@ class MasterActor(Actor):
         resolve: Callable[[str], ActorRef] | None = None,
         tick_interval: float = 0.02,
         about: MasterAbout | None = None,
+        may_act: Callable[[], bool] | None = None,
     ) -> None:
         super().__init__()
+        self._may_act = may_act
+        """The election's lease (``Election.is_leader``): False the moment this master
+        may no longer be the only leader (ZooKeeper SUSPENDED, lease run out). Effects
+        are then dropped: no launch, kill or registry write before the actor stops."""
+        self._held_back = 0
         # A fresh id per actor instance: a supervisor restart is a new master to the
         # agents, which then re-register with their tasks.
         self.master_id = master_id or new_master_id()
@@ -208,6 +214,14 @@ class MasterActor(Actor):
         return result
 
     def _apply(self, effects: list[Effect]) -> None:
+        if effects and self._may_act is not None and not self._may_act():
+            self._held_back += len(effects)
+            log.warning(
+                "master: not acting (leadership lease lost): dropped %d effects (%d so far)",
+                len(effects),
+                self._held_back,
+            )
+            return
         for e in effects:
             if isinstance(e, Send):
                 try:

@@ -127,6 +127,16 @@ def on_reregister_agent(
         return
     total = with_ckpt
     rec = s.agents.get(m.agent_id)
+    if rec is not None:
+        changed = reregistration_change(rec, total)
+        if changed is not None:
+            # Never merged silently: its tasks and offers were accounted against the old
+            # facts. The agent stays unreachable; a fresh work dir registers it anew.
+            s.errors.append(
+                f"agent {m.agent_id} ({m.address}) refused: it re-registered with {changed}; "
+                "restart it with an empty work dir to register as a new agent"
+            )
+            return
     was_unreachable = rec is not None and not rec.reachable
     if rec is None:
         rec = s.agents[m.agent_id] = _new_record(m.agent_id, m, total, attrs, now)
@@ -165,6 +175,22 @@ def on_reregister_agent(
     s.dirty = True
     if s.recovery_deadline is not None and not any(a.recovering for a in s.agents.values()):
         end_recovery(s, now, out)
+
+
+def reregistration_change(rec: AgentRecord, total: Resources) -> str | None:
+    """What differs between a known agent and the one re-registering under its id, or
+    None. Its scalar resources (cpus, mem, disk, gpus) must match: tasks and offers were
+    accounted against them. Ports may differ (another process on the host may hold some,
+    see ``UpdateAgent``), and so may its address (a restarted agent listens anew)."""
+    theirs, ours = total.scalars(), rec.total.scalars()
+    if theirs != ours:
+        diff = ", ".join(
+            f"{k} {theirs.get(k, 0):g} (was {ours.get(k, 0):g})"
+            for k in sorted(set(theirs) | set(ours))
+            if theirs.get(k, 0) != ours.get(k, 0)
+        )
+        return f"different resources: {diff}"
+    return None
 
 
 def adopt_task(

@@ -235,11 +235,18 @@ class MasterProcess:
             hostname=self.hostname,
             version=VERSION,
         )
+        # Assigned before start(): _on_elected may run before start() returns.
         self.election = Election(
             self.client, info, on_elected=self._on_elected, on_revoked=self._on_revoked
-        ).start()
+        )
+        self.election.start()
         log.info("master listening on %s, HTTP %s", self.address, self.gateway.url)
         return self
+
+    def _may_act(self) -> bool:
+        """The election's lease: leading, connected, session provably alive."""
+        election = self.election
+        return election is not None and election.is_leader
 
     def _leader_master_address(self) -> str | None:
         leader = self.leader
@@ -258,6 +265,12 @@ class MasterProcess:
 
     def _on_elected(self, term: int) -> None:
         with self._lock:
+            # Fencing: every leader write of this term checks the term in ZooKeeper.
+            assert self.election is not None
+            fence = self.election.fence()
+            self.registry = ZkRegistryStore(StateStore(self.client, "/registry", fence=fence))
+            if self.context is not None:
+                self.context.fence = fence
             spec = ChildSpec(
                 MASTER_ACTOR,
                 MasterActor,
@@ -269,6 +282,7 @@ class MasterProcess:
                     "hostname": self.hostname,
                     "config": self.options.config,
                     "about": self.about,
+                    "may_act": self._may_act,
                 },
                 name=MASTER_ACTOR,
             )

@@ -49,10 +49,21 @@ class ServiceContext:
     leader_address: Callable[[], str | None] = lambda: None
     """The leading master's master-actor address now (``tcp://.../master``), or None
     during an election. Every master knows it, leading or not."""
+    fence: Any = None
+    """The current term's ``zk.Fence`` (set on election, before ``child_specs``): leader
+    services build their state store with ``store(root)`` so a deposed leader's late
+    write is refused (``zk.Fenced``). None on a standby."""
     leader_listeners: list[Callable[[str | None], None]] = field(default_factory=list)
     """Called (on ZooKeeper's thread: tell an actor, don't block) with the new leader's
     master-actor address whenever it changes, None while no master leads. Node services
     add theirs in ``child_specs``."""
+
+    def store(self, root: str) -> Any:
+        """A ``zk.StateStore`` under ``root`` bound to this term's fence (unfenced
+        without one, e.g. in tests that build a context by hand)."""
+        from zk import StateStore
+
+        return StateStore(self.zk, root, fence=self.fence)
 
 
 class LeaderService(Protocol):

@@ -171,12 +171,15 @@ class MetronomeActor(Actor):
         hostname: str = "",
         resolve: Callable[[str], ActorRef] | None = None,
         address: str | None = None,
+        fence: Any = None,
     ) -> None:
-        """``master`` is the master actor's address; ``clock`` the wall clock (default:
+        """``master`` is the master actor's address; ``fence`` the leader term's
+        ``zk.Fence`` (writes of a deposed leader refused); ``clock`` the wall clock (default:
         the node clock's ``wall``); ``resolve`` and ``address`` (where the master reaches
         this actor) are for in-process clusters without a transport (tests)."""
         super().__init__()
         self.zk = zk
+        self.fence = fence
         self.master = master
         self.board = board if board is not None else ViewBoard()
         self._wall = clock
@@ -216,7 +219,7 @@ class MetronomeActor(Actor):
     # -- lifecycle ------------------------------------------------------------------
 
     def started(self) -> None:
-        self.store = MetronomeStore(self.zk)
+        self.store = MetronomeStore(self.zk, fence=self.fence)
         docs, unreadable = self.store.load_jobs_checked()
         for job_id, reason in unreadable.items():
             self._quarantine(job_id, reason)

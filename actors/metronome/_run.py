@@ -30,7 +30,10 @@ task failure fails the run. ON_FAILURE: relaunch after Marathon's launch backoff
 live task and the run ends FAILED once the task is gone (Metronome: an aborted run is
 failed); a task that reports FINISHED before the kill lands still makes the run SUCCESS,
 since its work is done. UNREACHABLE is not terminal (the agent may come back): the run
-keeps waiting.
+keeps waiting, and stays active (a FORBID job starts no other run meanwhile: its task
+may be running on the far side of a partition), until the task comes back or has been
+unreachable for ``UNREACHABLE_EXPUNGE_SECONDS``: then the attempt is lost (a failure)
+and the task is killed should it ever come back.
 """
 
 from __future__ import annotations
@@ -50,6 +53,9 @@ from ._time import format_optional, format_time
 
 BACKOFF_SECONDS = 1.0
 BACKOFF_FACTOR = 1.15
+UNREACHABLE_EXPUNGE_SECONDS = 600.0
+"""How long a run waits for its UNREACHABLE task to come back before it gives the attempt
+up (Marathon's default ``expungeAfterSeconds``)."""
 KILL_RETRY_SECONDS = 30.0
 """A stop re-sends its kill this often until the task is confirmed gone."""
 
@@ -84,6 +90,8 @@ class RunTask:
     status: str | None = None
     """Last reported Mesos state (``TASK_RUNNING``...); None until the first update."""
     completed_at: float | None = None
+    unreachable_at: float | None = None
+    """Since when it is UNREACHABLE (None otherwise)."""
 
     @property
     def alive(self) -> bool:
@@ -105,12 +113,18 @@ class RunTask:
             "startedAt": self.started_at,
             "status": self.status,
             "completedAt": self.completed_at,
+            "unreachableAt": self.unreachable_at,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RunTask:
         return cls(
-            data["id"], data["attempt"], data["startedAt"], data["status"], data["completedAt"]
+            data["id"],
+            data["attempt"],
+            data["startedAt"],
+            data["status"],
+            data["completedAt"],
+            data.get("unreachableAt"),
         )
 
 
@@ -337,6 +351,14 @@ def _on_tick(run: JobRun, now: float) -> tuple[JobRun, tuple[RunEffect, ...]]:
             return dataclasses.replace(run, last_kill_at=now), (KillTask(task.id),)
         return run, ()
     if task is not None:
+        if (
+            task.status == TaskState.UNREACHABLE.value
+            and task.unreachable_at is not None
+            and now >= task.unreachable_at + UNREACHABLE_EXPUNGE_SECONDS
+        ):
+            # Gone too long: the attempt is lost; kill it should it come back.
+            lost, effects = _on_update(run, TaskUpdate(task.id, TaskState.LOST), now)
+            return lost, (KillTask(task.id), *effects)
         return run, ()  # launched (maybe before a failover): wait for updates
     if run.status is RunStatus.INITIAL:
         deadline = run.starting_deadline_seconds
@@ -374,7 +396,13 @@ def _on_update(run: JobRun, event: TaskUpdate, now: float) -> tuple[JobRun, tupl
         return run, ()  # duplicate of a terminal update
     never_reported = task.status is None
     terminal = is_terminal(state) or state is TaskState.UNKNOWN
-    updated = dataclasses.replace(task, status=state.value, completed_at=now if terminal else None)
+    unreachable_at = (task.unreachable_at or now) if state is TaskState.UNREACHABLE else None
+    updated = dataclasses.replace(
+        task,
+        status=state.value,
+        completed_at=now if terminal else None,
+        unreachable_at=unreachable_at,
+    )
     run = _replace_task(run, updated)
     if state is TaskState.RUNNING:
         return dataclasses.replace(run, status=RunStatus.ACTIVE), ()

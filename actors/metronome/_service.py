@@ -62,6 +62,7 @@ class MetronomeService:
                     "clock": self.clock,
                     "config": self.config,
                     "hostname": ctx.hostname,
+                    "fence": ctx.fence,
                     **self.actor_kwargs,
                 },
                 name=METRONOME_ACTOR,

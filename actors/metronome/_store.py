@@ -99,9 +99,9 @@ class Written:
 class MetronomeStore:
     """Jobs and the framework id in ZooKeeper (see the module docstring)."""
 
-    def __init__(self, client: Any, root: str = STORE_ROOT) -> None:
+    def __init__(self, client: Any, root: str = STORE_ROOT, fence: Any = None) -> None:
         self.client = client
-        self.state = StateStore(client, root)
+        self.state = StateStore(client, root, fence=fence)
         self.client_retry = self.state.retry
         self.state.retry(client.ensure_path, self.state.path(JOBS))
 

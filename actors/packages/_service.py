@@ -47,7 +47,7 @@ class PackagesService:
                 PackagesActor,
                 restart="permanent",
                 shutdown=5.0,
-                args=(StateStore(ctx.zk, STORE_ROOT), self.defaults),
+                args=(StateStore(ctx.zk, STORE_ROOT, fence=ctx.fence), self.defaults),
                 name=PACKAGES_ACTOR,
             )
         ]
