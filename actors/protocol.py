@@ -903,7 +903,7 @@ MAX_READ_BYTES = 1024 * 1024
 MAX_FOLLOW_WAIT = 30.0
 """The longest ``FollowFile.wait`` honoured, in seconds (larger waits are clamped)."""
 
-LOG_COMPONENTS = ("master", "agent", "zookeeper", "marathon", "metronome")
+LOG_COMPONENTS = ("master", "agent", "zookeeper", "marathon", "metronome", "iam-audit")
 """Component logs ``/system/v1/logs/v2/component/<name>`` serves."""
 
 

@@ -359,6 +359,30 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="services this master runs whether it leads or not (default: all of them)",
     )
+    m.add_argument(
+        "--iam-key",
+        default=None,
+        metavar="FILE",
+        help="the cluster's RSA private key (PEM): signs login tokens; auth is on with it",
+    )
+    m.add_argument(
+        "--iam-bootstrap",
+        default=None,
+        metavar="FILE",
+        help="first superuser ({uid, password_hash}, mode 0600), created if no user exists",
+    )
+    m.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="open gateway: no login, anyone who reaches it is superuser (dev clusters)",
+    )
+    m.add_argument(
+        "--iam-token-ttl",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="lifetime of login tokens (432000: 5 days, as DC/OS)",
+    )
     m.add_argument("--dns-port", type=int, default=0, help="DNS port, UDP and TCP (0: a free one)")
     m.add_argument("--dns-host", default=None, help="DNS address (default: --http-host)")
     m.add_argument(

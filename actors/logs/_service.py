@@ -133,7 +133,7 @@ def master_components() -> dict[str, Any]:
     """A master's component logs: its own (also Marathon's and Metronome's, which run
     in it) and ZooKeeper's when it was told where that is."""
     logs = component_logs()
-    out = {k: v for k, v in logs.items() if k in ("master", "zookeeper")}
+    out = {k: v for k, v in logs.items() if k in ("master", "zookeeper", "iam-audit")}
     if "master" in logs:
         out["marathon"] = out["metronome"] = logs["master"]
     return out

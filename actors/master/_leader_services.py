@@ -25,12 +25,22 @@ LEADER_SERVICES: dict[str, tuple[str, str]] = {
     "packages": ("actors.packages", "PackagesService"),
     "mesos_api": ("actors.mesos_api", "MesosApiService"),
     "actors": ("actors.cluster_actors", "ClusterActorsService"),
+    "iam": ("actors.iam", "IamService"),
+    "service_proxy": ("actors.sdk", "ServiceProxyService"),
 }
 """Leader services a master can run, by the name ``pydcos master --services`` takes:
 name -> (module, class). Named by string because the frameworks import the master
 (``LeaderService``), never the reverse."""
 
-DEFAULT_SERVICES: tuple[str, ...] = ("marathon", "metronome", "mesos_api", "packages", "actors")
+DEFAULT_SERVICES: tuple[str, ...] = (
+    "iam",
+    "marathon",
+    "metronome",
+    "mesos_api",
+    "packages",
+    "actors",
+    "service_proxy",
+)
 """What a master runs while leading unless told otherwise (as DC/OS masters do); also what
 ``pydcos cluster up`` asks of every master."""
 
@@ -62,6 +72,7 @@ def leader_services(
 
 
 NODE_SERVICES: dict[str, tuple[str, str]] = {
+    "iam": ("actors.iam", "IamNodeService"),
     "metrics": ("actors.metrics", "MetricsService"),
     "agent-api": ("actors.mesos_api", "AgentApiService"),
     "l4lb": ("actors.l4lb", "L4lbService"),
@@ -73,7 +84,7 @@ NODE_SERVICES: dict[str, tuple[str, str]] = {
 ``cls.from_settings(settings)`` when it has that classmethod (``settings``: the master's
 command-line flags as a dict, e.g. ``dns_port``), else ``cls()``."""
 
-DEFAULT_NODE_SERVICES: tuple[str, ...] = ("metrics", "agent-api", "l4lb", "logs", "dns")
+DEFAULT_NODE_SERVICES: tuple[str, ...] = ("iam", "metrics", "agent-api", "l4lb", "logs", "dns")
 """What every master runs unless told otherwise (DC/OS runs these on every node)."""
 
 
