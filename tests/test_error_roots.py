@@ -16,6 +16,7 @@ ROOTS = [
     ("actors.dns", "DnsError"),
     ("actors.framework", "FrameworkToolkitError"),
     ("actors.gateway", "GatewayError"),
+    ("actors.iam", "IamError"),
     ("actors.l4lb", "L4lbError"),
     ("actors.logs", "LogsError"),
     ("actors.marathon", "MarathonError"),
