@@ -161,10 +161,14 @@ def cluster_tag(state_dir: Path | str) -> str:
 
 def parse_routes(text: str) -> list[str]:
     """The destination prefixes of ``ip route`` output (``default`` skipped)."""
+    types = {"unicast", "local", "broadcast", "multicast", "anycast", "nat", "throw"}
+    types |= {"unreachable", "blackhole", "prohibit"}
     out = []
     for line in text.splitlines():
         words = line.split()
-        if not words or words[0] in ("default", "unreachable", "blackhole", "prohibit"):
+        if words and words[0] in types:  # ``local 127.0.0.0/8 ...`` (table all)
+            words = words[1:]
+        if not words or words[0] == "default":
             continue
         dst = words[0]
         try:
