@@ -601,6 +601,28 @@ class Resources:
                 sets[k] = sets.get(k, frozenset()) | sv
         return Resources._make(scalars, ranges, sets)
 
+    @classmethod
+    def sum(cls, items: Iterable[Resources]) -> Resources:
+        """``r1 + r2 + ...`` in one pass (the state views sum 100,000 tasks: one
+        accumulator instead of a new bag per addition)."""
+        scalars: dict[Key, int] = {}
+        ranges: dict[Key, list[tuple[int, int]]] = {}
+        sets: dict[Key, set[str]] = {}
+        for r in items:
+            for k, v in r._scalars.items():
+                scalars[k] = scalars.get(k, 0) + v
+            for k, rv in r._ranges.items():
+                ranges.setdefault(k, []).extend(rv)
+            for k, sv in r._sets.items():
+                sets.setdefault(k, set()).update(sv)
+        if not (scalars or ranges or sets):
+            return cls()
+        return cls._make(
+            scalars,
+            {k: merge_ranges(v) for k, v in ranges.items()},
+            {k: frozenset(v) for k, v in sets.items()},
+        )
+
     def contains(self, other: Resources) -> bool:
         """True when ``other`` can be carved out of ``self`` (same names, same roles)."""
         mine = self._scalars

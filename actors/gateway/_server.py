@@ -334,7 +334,11 @@ class HttpGateway:
                         params[key] = request.query[key]
             elif what == "allocation" and "framework_id" in request.query:
                 params["framework_id"] = request.query["framework_id"]
+            elif what == "state":
+                params["encoded"] = True  # bytes, encoded once per state change (H8)
             doc = await self.ask_master(GetState(what, params))
+            if isinstance(doc, bytes):
+                return web.Response(body=doc, content_type="application/json", charset="utf-8")
             return web.json_response(doc)
 
         return handler

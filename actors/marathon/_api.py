@@ -82,7 +82,11 @@ class _Api:
         doc = reply.body
         if visible is not None and reply.status == 200 and req.op in _authz.LIST_FILTERS:
             doc = _authz.LIST_FILTERS[req.op](doc, visible)  # only what the caller may read
-        body = None if doc is None else json.dumps(doc).encode()
+            body = None if doc is None else json.dumps(doc).encode()
+        elif reply.encode is not None:
+            body = reply.encode()  # the tasks' cached texts, encoded here, off the actor
+        else:
+            body = None if doc is None else json.dumps(doc).encode()
         return reply.status, body, dict(reply.headers)
 
     async def call(self, req: ApiRequest, visible: _authz.Visible | None = None) -> web.Response:

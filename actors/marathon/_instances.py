@@ -3,6 +3,7 @@ and ``OfferStats`` (why an app's launches wait). Plain data, no I/O."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -74,6 +75,9 @@ class Instance:
     local_volumes: list[dict[str, str]] = field(default_factory=list)
     """A resident task's persistent volumes (``containerPath``, ``persistenceId``)."""
     _json: dict[str, Any] | None = None
+    _text: tuple[dict[str, Any], str] | None = None
+    """``_json`` encoded, with the very dict it encodes: the HTTP layer encodes off the
+    actor's thread, and a text is reused only while ``_json`` is still that dict."""
 
     def record(self) -> dict[str, Any]:
         """What is persisted (instances/<app>)."""
@@ -141,6 +145,18 @@ class Instance:
                 out["healthCheckResults"] = [self.health_json()]
             self._json = out
         return self._json
+
+    def json_text(self, shown: dict[str, Any]) -> str:
+        """``json.dumps(shown)`` where ``shown`` is what ``to_json`` returned: encoded once
+        per version of the instance. Safe from another thread: a stale text is never
+        reused (it is paired with the dict it encodes) nor kept for a dict not current."""
+        cached = self._text
+        if cached is not None and cached[0] is shown:
+            return cached[1]
+        text = json.dumps(shown)
+        if self._json is shown:
+            self._text = (shown, text)
+        return text
 
     def health_json(self) -> dict[str, Any]:
         """Marathon's ``Health`` of this task (one entry: pydcos combines the checks)."""

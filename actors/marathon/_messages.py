@@ -24,6 +24,7 @@ and ``wall`` (epoch seconds, for what people read).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +90,9 @@ class ApiReply:
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
+    encode: Callable[[], bytes] | None = field(default=None, compare=False, repr=False)
+    """``json.dumps(body).encode()``, faster (tasks' cached texts), safe to call off the
+    actor's thread; None: encode ``body``. Lists of 100,000 tasks take seconds otherwise."""
 
 
 # -------------------------------------------------------------------------- events

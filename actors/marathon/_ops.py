@@ -30,6 +30,7 @@ from ._paths import ROOT, normalize_path, parent_of
 from ._pods import PodDefinition
 from ._pods_ops import PodOperations
 from ._ports import assign_service_ports, service_ports, taken_ports
+from ._render import shown_reply
 from ._resident import forget_reservations
 from ._state import Answer, Deferred, Refused, Run, StoreError, log, not_found
 
@@ -226,6 +227,7 @@ class Operations(PodOperations):
         id_filter = req.params.get("id")
         label = req.params.get("label")
         apps = []
+        shown: dict[int, Instance] = {}
         for app_id in sorted(self.apps):
             app = self.apps[app_id]
             if isinstance(app, PodDefinition):
@@ -234,13 +236,14 @@ class Operations(PodOperations):
                 continue
             if label and not _label_matches(app, label):
                 continue
-            apps.append(self.app_json(app, embed))
-        return ApiReply(200, {"apps": apps})
+            apps.append(self.app_json(app, embed, shown))
+        return shown_reply({"apps": apps}, shown)
 
     def _op_get_app(self, req: ApiRequest) -> ApiReply:
         app = self._app_or_404(req.app_id)
         embed = set(req.params.get("embed") or ()) | {"apps.tasks", "apps.lastTaskFailure"}
-        return ApiReply(200, {"app": self.app_json(app, embed)})
+        shown: dict[int, Instance] = {}
+        return shown_reply({"app": self.app_json(app, embed, shown)}, shown)
 
     def _op_create_app(self, req: ApiRequest) -> Answer:
         body = req.body
@@ -420,10 +423,9 @@ class Operations(PodOperations):
 
     def _op_app_tasks(self, req: ApiRequest) -> ApiReply:
         app = self._app_or_404(req.app_id)
-        checks = bool(app.health_checks)
-        return ApiReply(
-            200, {"tasks": [i.to_json(checks) for i in self.by_app.get(app.id, {}).values()]}
-        )
+        shown: dict[int, Instance] = {}
+        tasks = self.tasks_json(app, self.by_app.get(app.id, {}).values(), shown)
+        return shown_reply({"tasks": tasks}, shown)
 
     def _kill_tasks(
         self, victims: list[Instance], scale: bool, force: bool, wipe: bool = False
@@ -493,17 +495,17 @@ class Operations(PodOperations):
 
     def _op_list_tasks(self, req: ApiRequest) -> ApiReply:
         wanted = {s.lower() for s in req.params.get("status") or ()}
-        out = []
+        out: list[dict[str, Any]] = []
+        shown: dict[int, Instance] = {}
         for app_id, tasks in self.by_app.items():
             app = self.apps.get(app_id)
             if isinstance(app, PodDefinition):
                 continue  # pod instances: /v2/pods/{id}::status
-            checks = bool(app and app.health_checks)
-            for inst in tasks.values():
-                if wanted and inst.state.removeprefix("TASK_").lower() not in wanted:
-                    continue
-                out.append(inst.to_json(checks))
-        return ApiReply(200, {"tasks": out})
+            chosen: Any = tasks.values()
+            if wanted:
+                chosen = [i for i in chosen if i.state.removeprefix("TASK_").lower() in wanted]
+            out += self.tasks_json(app, chosen, shown)
+        return shown_reply({"tasks": out}, shown)
 
     def _op_versions(self, req: ApiRequest) -> ApiReply:
         app_id = req.app_id or ""
@@ -541,7 +543,8 @@ class Operations(PodOperations):
         if group is None:
             raise not_found(f"Group '{group_id}' does not exist")
         embed = set(req.params.get("embed") or ())
-        return ApiReply(200, self.group_json(group, embed))
+        shown: dict[int, Instance] = {}
+        return shown_reply(self.group_json(group, embed, shown), shown)
 
     def _op_put_group(self, req: ApiRequest) -> Answer:
         body = req.body

@@ -4,6 +4,8 @@ waits for), ``/v2/info`` and ``/metrics``. Read-only, no I/O; times from the eve
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from typing import Any
 
 from actors.framework import LaunchBackoff
@@ -13,7 +15,7 @@ from ._app import AppDefinition
 from ._deployments import Deployments
 from ._events import timestamp
 from ._group import Group
-from ._instances import STAGING, OfferStats
+from ._instances import STAGING, Instance, OfferStats
 from ._messages import FAILOVER_TIMEOUT, MARATHON_VERSION, ApiReply
 from ._plan import StopApplication
 from ._pods import PodDefinition
@@ -21,8 +23,49 @@ from ._readiness import waiting_text
 from ._upgrade import waiting_reason
 
 
+def encode_shown(doc: Any, shown: dict[int, Instance]) -> bytes:
+    """``json.dumps(doc).encode()``, byte for byte, where the task dicts in ``doc`` that
+    ``shown`` maps (by ``id``) to their instance take that instance's cached text.
+
+    Runs on the HTTP executor's thread: ``doc`` was built for this one request, and an
+    instance's dict is replaced, never changed, when the instance changes."""
+    if not shown:
+        return json.dumps(doc).encode()
+    return _text(doc, shown).encode()
+
+
+def _text(v: Any, shown: dict[int, Instance]) -> str:
+    if type(v) is dict:
+        inst = shown.get(id(v))
+        if inst is not None:
+            return inst.json_text(v)
+        if not all(type(k) is str for k in v):
+            return json.dumps(v)  # json.dumps turns other keys into strings
+        return "{" + ", ".join(json.dumps(k) + ": " + _text(x, shown) for k, x in v.items()) + "}"
+    if type(v) is list:
+        parts = []
+        for x in v:  # the hot loop: 100,000 tasks, most with a current cached text
+            inst = shown.get(id(x))
+            if inst is not None:
+                cached = inst._text
+                ok = cached is not None and cached[0] is x
+                parts.append(cached[1] if ok else _text(x, shown))  # type: ignore[index]
+            else:
+                parts.append(_text(x, shown))
+        return "[" + ", ".join(parts) + "]"
+    return json.dumps(v)
+
+
+def shown_reply(body: dict[str, Any], shown: dict[int, Instance]) -> ApiReply:
+    """A 200 whose task dicts (``shown``) are encoded from their instances' texts."""
+    return ApiReply(200, body, encode=lambda: encode_shown(body, shown))
+
+
 class Views(Deployments):
-    """Renders the state as Marathon's REST API shows it."""
+    """Renders the state as Marathon's REST API shows it.
+
+    ``shown``, when a view gets one, collects the instances whose task dicts it put in
+    the answer (``id(dict) -> instance``), for ``shown_reply``."""
 
     def _counts(self, app: AppDefinition) -> dict[str, int]:
         staged = running = healthy = unhealthy = 0
@@ -46,19 +89,37 @@ class Views(Deployments):
     def _deployments_of(self, app_id: str) -> list[dict[str, str]]:
         return [{"id": r.plan.id} for r in self.runs.values() if app_id in r.plan.affected_apps]
 
-    def app_json(self, app: AppDefinition, embed: set[str]) -> dict[str, Any]:
+    def app_json(
+        self, app: AppDefinition, embed: set[str], shown: dict[int, Instance] | None = None
+    ) -> dict[str, Any]:
         out = app.to_json()
         out.update(self._counts(app))
         out["deployments"] = self._deployments_of(app.id)
         if "apps.tasks" in embed or "app.tasks" in embed:
-            checks = bool(app.health_checks)
-            out["tasks"] = [i.to_json(checks) for i in self.by_app.get(app.id, {}).values()]
+            out["tasks"] = self.tasks_json(app, self.by_app.get(app.id, {}).values(), shown)
         if ("apps.lastTaskFailure" in embed or "app.lastTaskFailure" in embed) and (
             app.id in self.last_failure
         ):
             out["lastTaskFailure"] = self.last_failure[app.id]
         if "apps.readiness" in embed or "app.readiness" in embed:
             out["readinessCheckResults"] = self.readiness.results_json(app.id)
+        return out
+
+    @staticmethod
+    def tasks_json(
+        app: AppDefinition | None,
+        instances: Iterable[Instance],
+        shown: dict[int, Instance] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The task dicts of ``instances`` (of ``app``), noted in ``shown``."""
+        checks = bool(app and app.health_checks)
+        if shown is None:
+            return [i.to_json(checks) for i in instances]
+        out = []
+        for i in instances:
+            d = i.to_json(checks)
+            shown[id(d)] = i
+            out.append(d)
         return out
 
     def waiting_reason(self, app_id: str) -> str:
@@ -161,14 +222,18 @@ class Views(Deployments):
             out.append(doc)
         return out
 
-    def group_json(self, group: Group, embed: set[str]) -> dict[str, Any]:
+    def group_json(
+        self, group: Group, embed: set[str], shown: dict[int, Instance] | None = None
+    ) -> dict[str, Any]:
         app_embed = {e.replace("group.apps.", "apps.") for e in embed}
         out: dict[str, Any] = {
             "id": group.id,
             "apps": [
-                self.app_json(a, app_embed) for a in group.apps if not isinstance(a, PodDefinition)
+                self.app_json(a, app_embed, shown)
+                for a in group.apps
+                if not isinstance(a, PodDefinition)
             ],
-            "groups": [self.group_json(g, embed) for g in group.groups],
+            "groups": [self.group_json(g, embed, shown) for g in group.groups],
             "dependencies": list(group.dependencies),
             "version": group.version or self.root.version,
             "pods": [a.to_json() for a in group.apps if isinstance(a, PodDefinition)],

@@ -129,6 +129,8 @@ class MasterCore(MasterState):
         if handler is None:
             raise TypeError(f"master: unexpected message type {type(msg).__name__}")
         handler(self, msg, now, out, sender)
+        if type(msg) is not p.Pong:  # a pong only resets a counter no view shows
+            self.generation += 1
         _watch.flush(self, out)
         return out
 
@@ -137,6 +139,8 @@ class MasterCore(MasterState):
         effects to carry out BEFORE the answer leaves (an update's ``Persist``)."""
         out: list[Effect] = []
         answer = _operator.answer(self, call, out)
+        if call.type in p.OPERATOR_WRITES:
+            self.generation += 1
         _watch.flush(self, out)
         return answer, out
 
@@ -144,21 +148,29 @@ class MasterCore(MasterState):
         """Periodic duties: pings, unreachable agents, recovery deadline, framework
         failover timeouts, offer timeouts, and an allocation cycle when one is due."""
         out: list[Effect] = []
+        changed = False
         if now - self.last_ping >= self.config.ping_interval:
             self.last_ping = now
             _agents.ping_agents(self, now, out)
+            changed = True  # an agent may have become unreachable (with no effect to show)
         if self.recovery_deadline is not None and now >= self.recovery_deadline:
             _agents.end_recovery(self, now, out)
+            changed = True
         _frameworks.expire_frameworks(self, now, out)
         _offers.expire_offers(self, now, out)
         _offers.maybe_allocate(self, now, out)
+        if changed or out:
+            self.generation += 1
         _watch.flush(self, out)
         _watch.heartbeat(self, now, out)
         return out
 
     def maybe_allocate(self, now: float, out: list[Effect]) -> None:
         """Run an allocation cycle if one is due (see ``_offers.maybe_allocate``)."""
+        before = len(out)
         _offers.maybe_allocate(self, now, out)
+        if len(out) != before:
+            self.generation += 1
         _watch.flush(self, out)
 
 

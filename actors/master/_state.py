@@ -87,6 +87,8 @@ class AgentRecord:
     offered: Resources = _EMPTY
     tasks: set[tuple[str, str]] = field(default_factory=set)
     offers: set[str] = field(default_factory=set)
+    json_cache: tuple[tuple[Any, ...], str] | None = field(default=None, repr=False, compare=False)
+    """Encoded agent JSON and what it was rendered from (as ``TaskRecord.json_cache``)."""
 
     def durable(self) -> dict[str, Any]:
         """What survives a master failover (Mesos' registry keeps agent info only)."""
@@ -169,6 +171,9 @@ class TaskRecord:
     healthy: bool | None = None
     last_status: p.StatusUpdate | None = None
     """The last update the master saw or made for the task (its v1 ``TaskStatus``)."""
+    json_cache: tuple[tuple[Any, ...], str] | None = field(default=None, repr=False, compare=False)
+    """``/master/state``'s encoded task JSON and the fields it was rendered from
+    (``_state_json.task_json_text``): 100,000 tasks re-encoded per request cost seconds."""
 
     @property
     def task_id(self) -> str:
@@ -234,6 +239,9 @@ class MasterState:
     while there are watchers; ``_watch.flush`` turns them into ``Send`` effects)."""
     watch_heartbeat_at: float = 0.0
     """``now`` of the last HEARTBEAT to the watchers."""
+    generation: int = 0
+    """Bumped by every message, operator write or periodic duty that may have changed
+    what the JSON views show: rendered views are cached under it (``MasterActor``)."""
 
     def next_id(self) -> int:
         return next(self.ids)

@@ -9,6 +9,7 @@ scripts written for Mesos read them unchanged. Fields pydcos has no equivalent f
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -67,6 +68,18 @@ def task_json(t: TaskRecord, wall: float = 0.0) -> dict[str, Any]:
     return out
 
 
+def task_json_text(t: TaskRecord, wall: float = 0.0) -> str:
+    """``json.dumps(task_json(t, wall))``, kept on the record until a field it shows
+    changes (the key holds them: records change in place, resources are replaced)."""
+    key = (t.state, t.updated_at, t.healthy, t.message, t.reason, t.resources, t.role, wall)
+    cached = t.json_cache
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    text = json.dumps(task_json(t, wall))
+    t.json_cache = (key, text)
+    return text
+
+
 def offer_json(o: OfferRecord) -> dict[str, Any]:
     return {
         "id": o.offer_id,
@@ -106,6 +119,36 @@ def agent_json(a: AgentRecord, wall: float = 0.0) -> dict[str, Any]:
     }
 
 
+def agent_json_text(a: AgentRecord, wall: float = 0.0) -> str:
+    """``json.dumps(agent_json(a, wall))``, kept on the record as ``task_json_text``
+    (resources are immutable values replaced on change: compared by identity first)."""
+    key = (
+        a.total,
+        a.used,
+        a.offered,
+        a.reachable,
+        a.recovering,
+        a.version,
+        len(a.tasks),
+        a.attributes,
+        a.address,
+        a.hostname,
+        a.registered_at,
+        wall,
+    )
+    cached = a.json_cache
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    text = json.dumps(agent_json(a, wall))
+    a.json_cache = (key, text)
+    return text
+
+
+def _list_text(items: Iterable[str]) -> str:
+    """A JSON array of already-encoded items, as ``json.dumps`` separates them."""
+    return "[" + ", ".join(items) + "]"
+
+
 def _port(address: str) -> int:
     hostport = address.removeprefix("tcp://").split("/", 1)[0]
     try:
@@ -114,26 +157,20 @@ def _port(address: str) -> int:
         return 0
 
 
-def framework_json(core: MasterCore, fw: FrameworkRecord) -> dict[str, Any]:
-    used = Resources()
-    tasks = []
-    for task_id in sorted(fw.tasks):
-        t = core.tasks.get((fw.framework_id, task_id))
-        if t is not None:
-            used = used + t.resources
-            tasks.append(task_json(t, core.wall_offset))
-    offered = Resources()
-    offers = []
-    for offer_id in sorted(fw.offers):
-        o = core.offers.get(offer_id)
-        if o is not None:
-            offered = offered + o.resources
-            offers.append(offer_json(o))
-    completed = [
-        task_json(t, core.wall_offset) for t in core.completed if t.framework_id == fw.framework_id
-    ]
+def _framework_parts(
+    core: MasterCore, fw: FrameworkRecord
+) -> tuple[dict[str, Any], list[TaskRecord], list[TaskRecord], list[OfferRecord]]:
+    """A framework's JSON without its task and offer lists, and the records of those
+    lists in order (live tasks by id, completed ones oldest first, offers by id)."""
+    fid = fw.framework_id
+    tasks = core.tasks
+    live = [t for t in (tasks.get((fid, task_id)) for task_id in sorted(fw.tasks)) if t]
+    used = Resources.sum(t.resources for t in live)
+    offers = [o for o in (core.offers.get(i) for i in sorted(fw.offers)) if o is not None]
+    offered = Resources.sum(o.resources for o in offers)
+    completed = [t for t in core.completed if t.framework_id == fid]
     info = fw.info
-    return {
+    head = {
         "id": fw.framework_id,
         "name": info.name,
         "pid": _pid(fw.address, "scheduler") if fw.address else "",
@@ -155,12 +192,44 @@ def framework_json(core: MasterCore, fw: FrameworkRecord) -> dict[str, Any]:
         "resources": to_mesos_json(used + offered),
         "capabilities": ["MULTI_ROLE", "PARTITION_AWARE"],
         "webui_url": "",
+    }
+    return head, live, completed, offers
+
+
+def framework_json(core: MasterCore, fw: FrameworkRecord) -> dict[str, Any]:
+    head, live, completed, offers = _framework_parts(core, fw)
+    wall = core.wall_offset
+    tasks = [task_json(t, wall) for t in live]
+    return {
+        **head,
         "tasks": tasks,
-        "completed_tasks": completed,
+        "completed_tasks": [task_json(t, wall) for t in completed],
         "unreachable_tasks": [t for t in tasks if t["state"] == "TASK_UNREACHABLE"],
-        "offers": offers,
+        "offers": [offer_json(o) for o in offers],
         "executors": [],
     }
+
+
+def framework_json_text(core: MasterCore, fw: FrameworkRecord) -> str:
+    """``json.dumps(framework_json(core, fw))`` from the records' cached task texts:
+    the lists come last in the object, so they are appended to the encoded head."""
+    head, live, completed, offers = _framework_parts(core, fw)
+    wall = core.wall_offset
+    unreachable = TaskState.UNREACHABLE
+    tasks = [task_json_text(t, wall) for t in live]
+    gone = [text for t, text in zip(live, tasks, strict=True) if t.state is unreachable]
+    return (
+        json.dumps(head)[:-1]
+        + ', "tasks": '
+        + _list_text(tasks)
+        + ', "completed_tasks": '
+        + _list_text(task_json_text(t, wall) for t in completed)
+        + ', "unreachable_tasks": '
+        + _list_text(gone)
+        + ', "offers": '
+        + json.dumps([offer_json(o) for o in offers])
+        + ', "executors": []}'
+    )
 
 
 def slaves_json(core: MasterCore) -> dict[str, Any]:
@@ -216,7 +285,7 @@ def leader_info_json(
     }
 
 
-def state_json(
+def _state_head(
     core: MasterCore,
     *,
     hostname: str,
@@ -228,11 +297,7 @@ def state_json(
     build: BuildInfo | None = None,
     http_url: str = "",
 ) -> dict[str, Any]:
-    """``/mesos/master/state``: everything, as one document (the leader answers it, so
-    ``leader_info`` describes this master). ``cluster`` and ``log_dir`` come from the
-    master's own facts, ``log_dir`` only when it logs to a file (as Mesos with and
-    without ``--log_dir``)."""
-    agents = list(core.agents.values())
+    agents = core.agents.values()
     doc: dict[str, Any] = build_json(build) if build is not None else {"version": VERSION}
     doc.update(
         {
@@ -257,9 +322,39 @@ def state_json(
         if about.log_dir:
             doc["log_dir"] = about.log_dir
     doc["flags"] = dict(about.flags) if about is not None else dict(flags or {})
+    return doc
+
+
+def state_json(
+    core: MasterCore,
+    *,
+    hostname: str,
+    address: str,
+    leader_address: str,
+    elected_time: float | None,
+    flags: dict[str, str] | None = None,
+    about: MasterAbout | None = None,
+    build: BuildInfo | None = None,
+    http_url: str = "",
+) -> dict[str, Any]:
+    """``/mesos/master/state``: everything, as one document (the leader answers it, so
+    ``leader_info`` describes this master). ``cluster`` and ``log_dir`` come from the
+    master's own facts, ``log_dir`` only when it logs to a file (as Mesos with and
+    without ``--log_dir``)."""
+    doc = _state_head(
+        core,
+        hostname=hostname,
+        address=address,
+        leader_address=leader_address,
+        elected_time=elected_time,
+        flags=flags,
+        about=about,
+        build=build,
+        http_url=http_url,
+    )
     doc.update(
         {
-            "slaves": [agent_json(a, core.wall_offset) for a in agents],
+            "slaves": [agent_json(a, core.wall_offset) for a in core.agents.values()],
             "recovered_slaves": [],
             "frameworks": [framework_json(core, fw) for fw in core.frameworks.values()],
             "completed_frameworks": [framework_json(core, fw) for fw in core.completed_frameworks],
@@ -268,6 +363,45 @@ def state_json(
         }
     )
     return doc
+
+
+def state_json_bytes(
+    core: MasterCore,
+    *,
+    hostname: str,
+    address: str,
+    leader_address: str,
+    elected_time: float | None,
+    flags: dict[str, str] | None = None,
+    about: MasterAbout | None = None,
+    build: BuildInfo | None = None,
+    http_url: str = "",
+) -> bytes:
+    """``json.dumps(state_json(...)).encode()``, byte for byte, from the records'
+    cached texts: at 100,000 tasks a few tens of ms instead of seconds."""
+    head = _state_head(
+        core,
+        hostname=hostname,
+        address=address,
+        leader_address=leader_address,
+        elected_time=elected_time,
+        flags=flags,
+        about=about,
+        build=build,
+        http_url=http_url,
+    )
+    wall = core.wall_offset
+    text = (
+        json.dumps(head)[:-1]
+        + ', "slaves": '
+        + _list_text(agent_json_text(a, wall) for a in core.agents.values())
+        + ', "recovered_slaves": [], "frameworks": '
+        + _list_text(framework_json_text(core, fw) for fw in core.frameworks.values())
+        + ', "completed_frameworks": '
+        + _list_text(framework_json_text(core, fw) for fw in core.completed_frameworks)
+        + ', "orphan_tasks": [], "unregistered_frameworks": []}'
+    )
+    return text.encode()
 
 
 _SUMMARY_STATES = (
