@@ -127,7 +127,7 @@ TOKEN_ENV = "PYDCOS_TOKEN"
 def token_for(target: Target) -> str | None:
     """The token to send to ``target``: ``$PYDCOS_TOKEN``, else the one ``auth login``
     (or ``cluster up``) stored for its ZooKeeper (``Target.zk``), else None."""
-    from console._auth_cmds import load_token
+    from console._token_store import load_token
 
     return load_token(target.zk)
 

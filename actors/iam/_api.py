@@ -17,7 +17,7 @@ import json
 import logging
 import threading
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
@@ -41,7 +41,9 @@ from actors.iam._tokens import (
 )
 
 if TYPE_CHECKING:
-    from actors.iam._service import IamService
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from actors.iam._audit import AuditLog
 
 log = logging.getLogger("actors.iam")
 
@@ -105,10 +107,20 @@ def _only(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
         raise InvalidInput(f"body: unknown field {extra[0]!r} (accepted: {', '.join(allowed)})")
 
 
+class Backend(Protocol):
+    """What the routes need of the leader service (``IamService``)."""
+
+    signing_key: rsa.RSAPrivateKey | None
+    token_ttl: int
+    audit: AuditLog
+
+    def store(self) -> Any: ...
+
+
 class IamApi:
     """The routes; ``service`` holds the store, the signing key and the audit log."""
 
-    def __init__(self, service: IamService, wall: Callable[[], float]) -> None:
+    def __init__(self, service: Backend, wall: Callable[[], float]) -> None:
         self.service = service
         self.wall = wall
         self.limiter = LoginLimiter()

@@ -159,7 +159,12 @@ class IamService:
         return self._store
 
     def child_specs(self, ctx: ServiceContext) -> list[ChildSpec]:
+        """On election: a store bound to this term's fence (a deposed leader's late
+        write is refused, ``zk.Fenced`` -> 503), used by the API and the bootstrap."""
         self._zk = ctx.zk
+        make = getattr(ctx, "store", None)
+        if ctx.zk is not None:
+            self._store = make(STORE_ROOT) if callable(make) else _store(ctx.zk)
         return [
             ChildSpec(
                 IAM_ACTOR,
