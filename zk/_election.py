@@ -377,6 +377,7 @@ class Election:
         self._thread.start()
         self.client.add_listener(self._on_state)
         self._beat_stop.clear()
+        self._watch_receipts()
         threading.Thread(
             target=self._heartbeat, name=f"election-lease-{self.info.address}", daemon=True
         ).start()
@@ -461,6 +462,40 @@ class Election:
             self._events.put((_LOST, None, True))
         else:
             self._events.put((_CHECK, None, True))
+
+    def _watch_receipts(self) -> None:
+        """Renew the lease on every packet the connection reads, not only on our own
+        heartbeats: a busy leader's heartbeat waits behind its own queued writes (one
+        session answers in order), while the replies to those writes keep arriving.
+
+        A packet read at ``r`` proves the session alive at ``r``; kazoo sends a request
+        or a ping at least every third of the session timeout while it runs, so the
+        server heard us no earlier than ``r - session_timeout / 3`` (the proof time
+        given to the lease). Hooks kazoo's ``ConnectionHandler._read_socket``; without
+        it (another kazoo), only the heartbeats renew."""
+        conn = getattr(self.client, "_connection", None)
+        original = getattr(conn, "_read_socket", None)
+        if conn is None or original is None or getattr(original, "_pydcos_lease", False):
+            listeners = getattr(original, "_pydcos_lease", None)
+            if isinstance(listeners, list):
+                listeners.append(self._on_receipt)
+            return
+        listeners_list: list[Callable[[], None]] = [self._on_receipt]
+
+        def read_socket(read_timeout: float) -> Any:
+            result = original(read_timeout)
+            for listener in listeners_list:
+                listener()
+            return result
+
+        read_socket._pydcos_lease = listeners_list  # type: ignore[attr-defined]
+        conn._read_socket = read_socket
+
+    def _on_receipt(self) -> None:
+        if not self._started:
+            return
+        with self._lease_lock:
+            self._lease.renew(self._clock() - self._lease.session_timeout / 3)
 
     def _heartbeat(self) -> None:
         """Renew the lease with answered reads; act on its verdict (own thread)."""
