@@ -1,0 +1,208 @@
+"""The scale bench's processes and clients: real masters, agent hosts, keep-alive HTTP.
+
+Every process here is a real OS process on loopback, stopped by PID (and SIGKILLed by
+the kernel if this script dies: PDEATHSIG):
+
+* ``pydcos master`` (``python -m console.cli master --insecure-dev``), two of them
+  (leader + standby), with the real ZooKeeper, their default leader and node services
+  (Marathon, Metronome, the Mesos APIs, DNS, ...) exactly as ``cluster up`` runs them;
+* agent hosts (bench/_scale_agents.py), each thousands of simulated ``AgentActor``s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SESSION_TIMEOUT = 4.0
+"""ZooKeeper session of the masters (s): a SIGKILLed leader is replaced after about this.
+``pydcos master``'s default is 2 s; a leader busy with 100,000 tasks on a 2-core machine
+shared with 10,000 agents must not miss its heartbeats, so the bench gives it 4 s (the
+figure counts against failover time, honestly)."""
+PING_INTERVAL = 15.0
+"""Seconds between agent pings: Mesos' default (``--agent_ping_timeout`` 15 s)."""
+REREGISTER_TIMEOUT = 120.0
+"""After a failover, seconds agents have to re-register before their tasks are LOST
+(Mesos' default is 10 minutes; pydcos' 10 s is for small clusters)."""
+
+
+def _die_with_parent() -> None:
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+
+
+def _supports(flag: str) -> bool:
+    """Whether ``pydcos master`` knows ``flag`` (``--no-auth`` arrives with IAM)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "console.cli", "master", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        check=False,
+    )
+    return flag in out.stdout
+
+
+@dataclass
+class Proc:
+    name: str
+    argv: list[str]
+    log_path: Path
+    popen: subprocess.Popen[bytes] | None = None
+    banner: list[str] = field(default_factory=list)
+
+    def start(self, stdin_pipe: bool = False) -> Proc:
+        env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1", PYDCOS_LOG="WARNING")
+        env.pop("PYDCOS_ZK", None)
+        with open(self.log_path, "ab") as log:
+            self.popen = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env=env,
+                preexec_fn=_die_with_parent,
+            )
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.popen is not None
+        return self.popen.pid
+
+    def wait_banner(self, word: str, timeout: float) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.popen is not None
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"{self.name} exited ({self.popen.returncode}): {self.tail()}")
+            for line in self.log_path.read_text(errors="replace").splitlines():
+                words = line.split()
+                if len(words) >= 2 and words[0] == word and words[1].startswith("tcp://"):
+                    self.banner = words
+                    return words
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name} not up within {timeout} s: {self.tail()}")
+
+    def tail(self, n: int = 15) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+
+    def rss_mb(self) -> float:
+        return _status_kb(self.pid, "VmRSS") / 1024
+
+    def kill9(self) -> None:
+        if self.popen is None or self.popen.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(10)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.popen is None or self.popen.poll() is not None:
+            return
+        if self.popen.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.popen.stdin.close()
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.popen.pid, signal.SIGTERM)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill9()
+
+
+def _status_kb(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {key} for pid {pid}")
+
+
+def start_master(zk: str, log_dir: Path, serial: int, no_auth: bool) -> Proc:
+    argv = [sys.executable, "-m", "console.cli", "master", "--zk", zk, "--insecure-dev"]
+    argv += ["--session-timeout", str(SESSION_TIMEOUT), "--ping-interval", str(PING_INTERVAL)]
+    argv += ["--agent-reregister-timeout", str(REREGISTER_TIMEOUT), "--min-leader-tenure", "0"]
+    if no_auth:
+        argv.append("--no-auth")
+    name = f"master-{serial}"
+    return Proc(name, argv, log_dir / f"{name}.log").start()
+
+
+def start_agent_host(zk: str, log_dir: Path, first: int, count: int) -> Proc:
+    argv = [sys.executable, str(ROOT / "bench" / "_scale_agents.py"), "--zk", zk]
+    argv += ["--count", str(count), "--first", str(first)]
+    name = f"agents-{first}"
+    return Proc(name, argv, log_dir / f"{name}.log").start(stdin_pipe=True)
+
+
+class Http:
+    """A keep-alive HTTP/1.1 client per thread on one base URL (like any API client
+    that polls). ``get`` returns (status, body, seconds)."""
+
+    def __init__(self, base: str, timeout: float = 120.0) -> None:
+        u = urlsplit(base)
+        self.host, self.port = u.hostname or "127.0.0.1", u.port or 80
+        self.timeout = timeout
+        self.local = threading.local()
+
+    def _conn(self) -> http.client.HTTPConnection:
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            self.local.conn = conn
+        return conn
+
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes, float]:
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        for attempt in (0, 1):
+            conn = self._conn()
+            t0 = time.perf_counter()
+            try:
+                conn.request(method, path, body=data, headers=headers)
+                r = conn.getresponse()
+                raw = r.read()
+                return r.status, raw, time.perf_counter() - t0
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                self.local.conn = None
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def get_json(self, path: str) -> Any:
+        status, raw, _ = self.request("GET", path)
+        if status != 200:
+            raise RuntimeError(f"GET {path}: {status} {raw[:200]!r}")
+        return json.loads(raw)
+
+    def close(self) -> None:
+        conn = getattr(self.local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self.local.conn = None
+
+
+def pct(xs: list[float], q: float) -> float:
+    """Nearest-rank percentile (p99 of 20 samples is the largest)."""
+    import math
+
+    s = sorted(xs)
+    return s[max(0, math.ceil(q / 100 * len(s)) - 1)]

@@ -1,0 +1,772 @@
+"""Datacenter scale: 10,000 agents and 100,000 tasks on one leader, grown in steps.
+
+    .venv/bin/python bench/scale.py [--agents 1000,5000,10000] [--tasks 10000,50000,100000]
+                                    [--quick] [--profile DIR] [--no-failover] [--no-bad-input]
+
+What runs, all real OS processes on loopback with the real ZooKeeper (Debian package):
+
+* two ``pydcos master`` processes (leader + standby; a fresh standby replaces every
+  killed leader), started as ``cluster up`` starts them, with their default services
+  (Marathon, Metronome, Mesos APIs, DNS, L4LB, metrics, logs), ``--insecure-dev``
+  transport and ``--no-auth`` when the master has that flag;
+* agent hosts (bench/_scale_agents.py): up to 2,500 simulated agents per process, each a
+  real ``AgentActor`` (registration, pings, acknowledged status updates) with
+  ``SimulatedRunner`` tasks (no process), the containerizer bench/scheduling.py uses;
+* this script: an HTTP client of the Marathon, Metronome and Mesos APIs only, plus a
+  ``runtime.connect`` handle to read the leader's allocation metrics.
+
+Each step (agents[i], tasks[i]) adds agents (all of a host's at once: the registration
+flood), then tasks: 95% as Marathon apps of up to 1,000 instances, 5% as Metronome job
+runs (one long-running task per run), and measures: allocation cycle p50/p99 (the
+leader's last 1,000 cycles), offers/s, tasks launched/s (first POST until the agents run
+them all), leader RSS and marginal bytes per agent and per task, ZooKeeper data size
+(``mntr``), p50/p99 of GET /marathon/v2/apps, /marathon/v2/tasks, /mesos/master/state,
+/metronome/v1/jobs (20 requests each, the first after a change uncached), then a leader
+SIGKILL: time until the new leader is elected, until every agent has re-registered (the
+storm), until it serves the full state, and until it launches again (a probe app's
+tasks RUNNING: ``failover_s``), with tasks lost or restarted counted.
+
+After the last step, the issue's bad inputs at full size (bench/_scale_bad.py): a
+framework that never answers offers, a client hammering /v2/tasks, and the registration
+flood figures collected above.
+
+matplotlib is not a dependency of pydcos, so no PNG: the curves are drawn with plotext in
+the terminal. Growth exponent of a figure = log(f2/f1) / log(n2/n1) between the first and
+the last step's task counts (10k and 100k). Last line: one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench._scale_cluster import (  # noqa: E402
+    Http,
+    Proc,
+    _supports,
+    pct,
+    start_agent_host,
+    start_master,
+)
+from bench._scale_profile import Profile, top_frames  # noqa: E402
+
+AGENTS_PER_HOST = 2500
+APP_INSTANCES = 1000
+METRONOME_SHARE = 0.05
+TASK = {"cpus": 0.05, "mem": 32}
+PROBE_INSTANCES = 10
+FAILOVER_TIMEOUT = 300.0
+"""Past this, a failover is reported incomplete (its figures so far) and growth stops."""
+GET_SAMPLES = 20
+ENDPOINTS = {
+    "apps": "/marathon/v2/apps",
+    "tasks": "/marathon/v2/tasks",
+    "state": "/mesos/master/state",
+    "jobs": "/metronome/v1/jobs",
+}
+TARGETS = {
+    "alloc_p50_ms": 200.0,
+    "launch_per_s": 2000.0,
+    "leader_rss_mb": 2048.0,
+    "get_p50_ms": 250.0,
+    "get_p99_ms": 1000.0,
+    "failover_s": 10.0,
+    "growth": 1.1,
+}
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+class Bench:
+    def __init__(self, tmp: Path, profile_dir: Path | None) -> None:
+        from zk import ZooKeeperServer
+
+        self.tmp = tmp
+        self.profile_dir = profile_dir
+        self.zk_server = ZooKeeperServer().start()
+        self.zk = f"{self.zk_server.hosts}/pydcos-scale"
+        self.no_auth = _supports("--no-auth")
+        self.masters: list[Proc] = []
+        self.hosts: list[Proc] = []
+        self.host_refs: list[Any] = []
+        self.serial = 0
+        self.agents = 0
+        self.apps: dict[str, int] = {}
+        self.jobs = 0
+        self.profiles: list[str] = []
+        from runtime import connect
+        from zk import connect as zk_connect
+
+        self.zkc = zk_connect(self.zk_server.hosts, chroot="/pydcos-scale")
+        for _ in range(2):
+            self.add_master()
+        self.cluster = connect("zk://" + self.zk, insecure_dev=True)
+        self.leader = self.wait_leader(None, 60)
+
+    # ------------------------------------------------------------------ processes
+
+    def add_master(self) -> Proc:
+        self.serial += 1
+        m = start_master(self.zk, self.tmp, self.serial, self.no_auth)
+        self.masters.append(m)
+        m.wait_banner("master", 60)
+        return m
+
+    def wait_leader(self, old: str | None, timeout: float) -> dict[str, Any]:
+        """The published leader (another than ``old``) with its process and clients."""
+        from zk import read_leader
+
+        deadline = time.monotonic() + timeout
+        while True:
+            info = read_leader(self.zkc)
+            if info is not None and info.address != old and info.http_url:
+                for m in self.masters:
+                    if m.banner and m.banner[1] == info.address:
+                        http = Http(info.http_url)
+                        ref = self.cluster.node.ref(f"{info.address}/master")
+                        return {"address": info.address, "proc": m, "http": http, "ref": ref}
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no new leader within {timeout} s")
+            time.sleep(0.02)
+
+    def metrics(self) -> dict[str, Any]:
+        from actors.protocol import GetState
+
+        out: dict[str, Any] = self.leader["ref"].ask(GetState("metrics"), timeout=60)
+        return out
+
+    def snapshot(self) -> dict[str, float]:
+        from actors.protocol import GetState
+
+        out: dict[str, float] = self.leader["ref"].ask(GetState("snapshot"), timeout=60)
+        return out
+
+    def host_stats(self, what: str = "stats") -> dict[str, int]:
+        total: dict[str, int] = {}
+        for ref in self.host_refs:
+            for k, v in ref.ask(what, timeout=120).items():
+                total[k] = total.get(k, 0) + v
+        return total
+
+    def zk_size(self) -> dict[str, int]:
+        from zk import four_letter_word
+
+        host, port = self.zk_server.hosts.split(":")
+        out = {}
+        for line in four_letter_word(host, int(port), "mntr", timeout=5).splitlines():
+            k, _, v = line.partition("\t")
+            if k in ("zk_approximate_data_size", "zk_znode_count"):
+                out[k] = int(v)
+        return out
+
+    # ------------------------------------------------------------------ agents
+
+    def grow_agents(self, target: int) -> dict[str, Any]:
+        """Start hosts for the missing agents, all at once; time until the leader counts
+        them all, while another client keeps asking for /marathon/v2/apps."""
+        if target <= self.agents:
+            return {"added": 0}
+        rss0 = self.leader["proc"].rss_mb()
+        cycles0 = self.snapshot()["allocator/mesos/allocation_runs"]
+        probe = Prober(self.leader["http"], ENDPOINTS["apps"]).start()
+        t0 = time.monotonic()
+        new = []
+        first = self.agents
+        while first < target:
+            count = min(AGENTS_PER_HOST, target - first)
+            new.append(start_agent_host(self.zk, self.tmp, first, count))
+            first += count
+        self.hosts += new
+        for h in new:
+            words = h.wait_banner("AGENTS", 600)
+            self.host_refs.append(self.cluster.node.ref(f"{words[1]}/stats"))
+        spawned = time.monotonic() - t0
+        while self.snapshot()["master/slaves_active"] < target:
+            if time.monotonic() - t0 > 900:
+                raise RuntimeError(f"agents did not all register: {self.snapshot()}")
+            time.sleep(0.2)
+        elapsed = time.monotonic() - t0
+        probe.stop()
+        cycles = self.snapshot()["allocator/mesos/allocation_runs"] - cycles0
+        added = target - self.agents
+        self.agents = target
+        rss1 = self.leader["proc"].rss_mb()
+        return {
+            "added": added,
+            "register_s": elapsed,
+            "spawn_s": spawned,
+            "register_per_s": added / elapsed,
+            "alloc_cycles_during": cycles,
+            "probe_max_ms": probe.max_ms(),
+            "probe_n": len(probe.times),
+            "bytes_per_agent": max(0.0, (rss1 - rss0) * 1024 * 1024 / added),
+        }
+
+    # ------------------------------------------------------------------ tasks
+
+    def grow_tasks(self, target: int, profile_name: str | None) -> dict[str, Any]:
+        """POST apps and job runs for the missing tasks (8 clients at once); time until
+        the agents run them all and Marathon reports them running."""
+        have = self.expected_tasks()
+        if target <= have:
+            return {"added": 0}
+        want_jobs = round(target * METRONOME_SHARE)
+        new_jobs = range(self.jobs, max(self.jobs, want_jobs))
+        want_apps = target - max(want_jobs, self.jobs) - sum(self.apps.values())
+        new_apps: list[tuple[str, int]] = []
+        k = len(self.apps)
+        while want_apps > 0:
+            n = min(APP_INSTANCES, want_apps)
+            new_apps.append((f"/scale/app-{k:04d}", n))
+            want_apps -= n
+            k += 1
+        http = self.leader["http"]
+        rss0 = self.leader["proc"].rss_mb()
+        m0 = self.metrics()
+        stats0 = self.host_stats()
+        prof = self._profile(profile_name)
+        t0 = time.monotonic()
+
+        def post_app(app: tuple[str, int]) -> None:
+            body = {"id": app[0], "cmd": "sleep 3600", "instances": app[1], **TASK}
+            body["portDefinitions"] = []
+            status, raw, _ = http.request("POST", "/marathon/v2/apps", body)
+            if status != 201:
+                raise RuntimeError(f"POST app {app[0]}: {status} {raw[:300]!r}")
+
+        def post_job(i: int) -> None:
+            jid = f"scale-j{i:05d}"
+            body = {"id": jid, "run": {"cmd": "sleep 3600", **TASK}}
+            status, raw, _ = http.request("POST", "/metronome/v1/jobs", body)
+            if status != 201:
+                raise RuntimeError(f"POST job {jid}: {status} {raw[:300]!r}")
+            status, raw, _ = http.request("POST", f"/metronome/v1/jobs/{jid}/runs", {})
+            if status != 201:
+                raise RuntimeError(f"POST run {jid}: {status} {raw[:300]!r}")
+
+        with ThreadPoolExecutor(8) as pool:
+            futs = [pool.submit(post_app, a) for a in new_apps]
+            futs += [pool.submit(post_job, i) for i in new_jobs]
+            for f in futs:
+                f.result()
+        posted = time.monotonic() - t0
+        for app_id, n in new_apps:
+            self.apps[app_id] = n
+        self.jobs = max(self.jobs, want_jobs)
+        expected = self.expected_tasks()
+        timeout = max(180.0, (expected - have) / 100)
+        while (running := self.host_stats()["running"]) < expected:
+            if time.monotonic() - t0 > timeout:
+                raise RuntimeError(f"only {running}/{expected} tasks running after {timeout} s")
+            time.sleep(0.1)
+        agents_done = time.monotonic() - t0
+        self.wait_marathon_running(sum(self.apps.values()), 300)
+        elapsed = time.monotonic() - t0
+        self._stop_profile(prof)
+        m1 = self.metrics()
+        stats1 = self.host_stats()
+        rss1 = self.leader["proc"].rss_mb()
+        offers = None
+        if "offers_made" in m1 and "offers_made" in m0:
+            offers = (m1["offers_made"] - m0["offers_made"]) / agents_done
+        return {
+            "added": expected - have,
+            "post_s": posted,
+            "launch_s": agents_done,
+            "marathon_s": elapsed,
+            "launch_per_s": (expected - have) / agents_done,
+            "launches": stats1["launches"] - stats0["launches"],
+            "offers_per_s": offers,
+            "alloc_p50_ms": m1["alloc_cycle_ms_p50"],
+            "alloc_p99_ms": m1.get("alloc_cycle_ms_p99", m1["alloc_cycle_ms_max"]),
+            "alloc_p99_is_max": "alloc_cycle_ms_p99" not in m1,
+            "alloc_cycles": m1["alloc_cycles"] - m0["alloc_cycles"],
+            "bytes_per_task": max(0.0, (rss1 - rss0) * 1024 * 1024 / (expected - have)),
+        }
+
+    def expected_tasks(self) -> int:
+        return sum(self.apps.values()) + self.jobs
+
+    def wait_marathon_running(self, n: int, timeout: float) -> None:
+        http = self.leader["http"]
+        t0 = time.monotonic()
+        while True:
+            try:
+                apps = http.get_json(ENDPOINTS["apps"])["apps"]
+                got = sum(a["tasksRunning"] for a in apps if a["id"].startswith("/scale/app-"))
+            except (OSError, RuntimeError):
+                got = -1
+            if got >= n:
+                return
+            if time.monotonic() - t0 > timeout:
+                raise RuntimeError(f"Marathon counts {got}/{n} running after {timeout} s")
+            time.sleep(0.2)
+
+    # ------------------------------------------------------------------ reads
+
+    def measure_gets(self, profile_name: str | None) -> dict[str, Any]:
+        prof = self._profile(profile_name)
+        out: dict[str, Any] = {}
+        http = self.leader["http"]
+        for key, path in ENDPOINTS.items():
+            times, size = [], 0
+            t_end = time.monotonic() + 60
+            for _ in range(GET_SAMPLES):
+                status, raw, dt = http.request("GET", path)
+                if status != 200:
+                    raise RuntimeError(f"GET {path}: {status} {raw[:200]!r}")
+                times.append(dt * 1000)
+                size = len(raw)
+                if time.monotonic() > t_end:
+                    break
+            out[f"{key}_p50_ms"] = pct(times, 50)
+            out[f"{key}_p99_ms"] = pct(times, 99)
+            out[f"{key}_first_ms"] = times[0]
+            out[f"{key}_bytes"] = size
+        self._stop_profile(prof)
+        return out
+
+    # ------------------------------------------------------------------ failover
+
+    def failover(self, profile_name: str | None) -> dict[str, Any]:
+        """SIGKILL the leader; time the new leader's election, the agents' re-registration
+        storm, the full state served, and a probe app's tasks RUNNING."""
+        old = self.leader
+        http_old = old["http"]
+        ids_before = {t["id"] for t in http_old.get_json(ENDPOINTS["tasks"])["tasks"]}
+        stats0 = self.host_stats()
+        expected = self.expected_tasks()
+        standby = next(m for m in self.masters if m is not old["proc"])
+        prof = self._profile(profile_name, pid=standby.pid)
+        t0 = time.monotonic()
+        old["proc"].kill9()
+        self.masters.remove(old["proc"])
+        self.leader = self.wait_leader(old["address"], 120)
+        elected = time.monotonic() - t0
+        http = self.leader["http"]
+        probe_id = f"/probe/p{self.serial}"
+        body = {"id": probe_id, "cmd": "sleep 3600", "instances": PROBE_INSTANCES, **TASK}
+        body["portDefinitions"] = []
+        probe_err = ""
+        while True:
+            try:
+                status, raw, _ = http.request("POST", "/marathon/v2/apps", body)
+                if status == 201:
+                    break
+                probe_err = f"{status} {raw[:200]!r}"
+            except OSError as exc:
+                probe_err = str(exc)
+            if time.monotonic() - t0 > 300:
+                raise RuntimeError(f"the new leader did not take the probe app: {probe_err}")
+            time.sleep(0.05)
+        accepted = time.monotonic() - t0
+        storm = full_state = launching = None
+        total_agents = self.agents
+        log(f"  new leader elected in {elected:.1f} s, took the probe app at {accepted:.1f} s")
+        incomplete = False
+        while storm is None or full_state is None or launching is None:
+            now = time.monotonic() - t0
+            if now > FAILOVER_TIMEOUT:
+                log(
+                    f"  failover incomplete after {FAILOVER_TIMEOUT} s: storm={storm} "
+                    f"state={full_state} launching={launching}"
+                )
+                incomplete = True
+                break
+            if launching is None:
+                s = self.host_stats()
+                if s["launches"] >= stats0["launches"] + PROBE_INSTANCES:
+                    launching = time.monotonic() - t0
+                    log(f"  launching again at {launching:.1f} s")
+            try:
+                snap = self.snapshot()
+            except Exception:
+                time.sleep(0.1)
+                continue
+            if storm is None and snap["master/slaves_active"] >= total_agents:
+                storm = time.monotonic() - t0
+                log(f"  every agent re-registered at {storm:.1f} s")
+            if full_state is None and snap["master/tasks_running"] >= expected:
+                # The leader counts every task; now the full documents must serve them.
+                state = http.get_json(ENDPOINTS["state"])
+                n = sum(len(f["tasks"]) for f in state["frameworks"])
+                apps = http.get_json(ENDPOINTS["apps"])["apps"]
+                mara = sum(a["tasksRunning"] for a in apps if a["id"].startswith("/scale/app-"))
+                if n >= expected and mara >= sum(self.apps.values()):
+                    full_state = time.monotonic() - t0
+                    log(f"  full state served at {full_state:.1f} s")
+            time.sleep(0.1)
+        self._stop_profile(prof)
+        rss = self.leader["proc"].rss_mb()
+        if incomplete:
+            return {
+                "elected_s": elected,
+                "probe_accepted_s": accepted,
+                "storm_s": storm,
+                "full_state_s": full_state,
+                "failover_s": launching,
+                "failover_incomplete": True,
+                "new_leader_rss_mb": rss,
+            }
+        ids_after = {t["id"] for t in http.get_json(ENDPOINTS["tasks"])["tasks"]}
+        stats1 = self.host_stats()
+        lost = len(ids_before - ids_after)
+        restarted = stats1["launches"] - stats0["launches"] - PROBE_INSTANCES
+        killed = stats1["kills"] - stats0["kills"]
+        # Remove the probe and bring back a standby for the next step.
+        status, raw, _ = http.request("DELETE", f"/marathon/v2/apps{probe_id}")
+        if status not in (200, 202):
+            raise RuntimeError(f"DELETE probe: {status} {raw[:200]!r}")
+        self.add_master()
+        deadline = time.monotonic() + 120
+        while self.host_stats()["running"] > expected:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the probe app's tasks were not killed")
+            time.sleep(0.1)
+        return {
+            "elected_s": elected,
+            "probe_accepted_s": accepted,
+            "storm_s": storm,
+            "full_state_s": full_state,
+            "failover_s": launching,
+            "lost": lost,
+            "restarted": max(0, restarted),
+            "killed": killed,
+            "new_leader_rss_mb": rss,
+        }
+
+    # ------------------------------------------------------------------ profiles
+
+    def _profile(self, name: str | None, pid: int | None = None) -> Profile | None:
+        if name is None or self.profile_dir is None:
+            return None
+        pid = pid if pid is not None else self.leader["proc"].pid
+        return Profile(pid, self.profile_dir / f"{name}.txt").start()
+
+    def _stop_profile(self, prof: Profile | None) -> None:
+        if prof is None:
+            return
+        path = prof.stop()
+        if path is None:
+            log(f"py-spy failed: {prof.error}")
+            return
+        summary = top_frames(path)
+        path.with_suffix(".top.txt").write_text(summary)
+        self.profiles.append(str(path))
+        log(f"profile {path} ({path.with_suffix('.top.txt').name})")
+
+    def close(self) -> None:
+        for h in self.hosts:
+            h.stop()
+        for m in self.masters:
+            m.stop()
+        from zk import close_quietly
+
+        close_quietly(self.zkc)
+        self.cluster.close()
+        self.zk_server.close()
+
+
+class Prober:
+    """Another client: GETs ``path`` in a loop (one at a time) while something else
+    happens; its latencies show whether the leader kept answering."""
+
+    def __init__(self, http: Http, path: str) -> None:
+        self.http, self.path = Http(f"http://{http.host}:{http.port}"), path
+        self.times: list[float] = []
+        self.errors = 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> Prober:
+        self.thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self.done.is_set():
+            try:
+                status, _, dt = self.http.request("GET", self.path)
+                if status == 200:
+                    self.times.append(dt * 1000)
+                else:
+                    self.errors += 1
+            except OSError:
+                self.errors += 1
+            self.done.wait(0.1)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join(120)
+        self.http.close()
+
+    def max_ms(self) -> float | None:
+        return max(self.times) if self.times else None
+
+    def p50_ms(self) -> float | None:
+        return pct(self.times, 50) if self.times else None
+
+
+# ---------------------------------------------------------------------- report
+
+
+def exponent(f1: float | None, f2: float | None, n1: int, n2: int, floor: float) -> float | None:
+    if f1 is None or f2 is None or n1 == n2:
+        return None
+    return math.log(max(f2, floor) / max(f1, floor)) / math.log(n2 / n1)
+
+
+GROWTH_FIGURES: dict[str, float] = {
+    # figure -> floor (below it, a difference is noise, not growth)
+    "alloc_p50_ms": 1.0,
+    "launch_ms_per_task": 0.01,
+    "leader_rss_mb": 50.0,
+    "apps_p50_ms": 2.0,
+    "tasks_p50_ms": 2.0,
+    "state_p50_ms": 2.0,
+    "jobs_p50_ms": 2.0,
+    "failover_s": 0.5,
+}
+
+
+def run_step(bench: Bench, a: int, t: int, prof: str | None, failover: bool) -> dict[str, Any]:
+    """One growth step: agents, then tasks, then the reads, ZooKeeper, the failover."""
+    row: dict[str, Any] = {"agents": a, "tasks": t}
+    log(f"step: growing to {a} agents")
+    ga = bench.grow_agents(a)
+    row.update({k: ga.get(k) for k in ("register_s", "register_per_s", "bytes_per_agent")})
+    row["flood"] = ga
+    log(f"  agents in {ga.get('register_s', 0):.1f} s; growing to {t} tasks")
+    gt = bench.grow_tasks(t, f"launch-{prof}" if prof else None)
+    row.update(gt)
+    log(f"  tasks: {gt.get('launch_per_s', 0):.0f}/s; reading the APIs")
+    row.update(bench.measure_gets(f"gets-{prof}" if prof else None))
+    row["leader_rss_mb"] = bench.leader["proc"].rss_mb()
+    z = bench.zk_size()
+    row["zk_mb"] = z.get("zk_approximate_data_size", 0) / 1e6
+    row["zk_znodes"] = z.get("zk_znode_count", 0)
+    if failover:
+        log("  leader SIGKILL")
+        fo = bench.failover(f"recovery-{prof}" if prof else None)
+        row.update(fo)
+        row["leader_rss_mb"] = max(row["leader_rss_mb"], fo["new_leader_rss_mb"])
+    row["launch_ms_per_task"] = 1000.0 / row["launch_per_s"]
+    row["stamp"] = time.strftime("%H:%M:%S")
+    log(f"  step done: {json.dumps({k: v for k, v in row.items() if k != 'flood'})}")
+    return row
+
+
+def growth(
+    rows: list[dict[str, Any]], figures: dict[str, float] = GROWTH_FIGURES
+) -> dict[str, float | None]:
+    """Growth exponent of every figure between the first and the last step."""
+    first, final = rows[0], rows[-1]
+    return {
+        k: exponent(first.get(k), final.get(k), first["tasks"], final["tasks"], floor)
+        for k, floor in figures.items()
+    }
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    cols = [
+        ("agents", "agents", "{:d}"),
+        ("tasks", "tasks", "{:d}"),
+        ("alloc p50", "alloc_p50_ms", "{:.1f}"),
+        ("alloc p99", "alloc_p99_ms", "{:.1f}"),
+        ("offers/s", "offers_per_s", "{:.0f}"),
+        ("launch/s", "launch_per_s", "{:.0f}"),
+        ("RSS MB", "leader_rss_mb", "{:.0f}"),
+        ("B/agent", "bytes_per_agent", "{:.0f}"),
+        ("B/task", "bytes_per_task", "{:.0f}"),
+        ("ZK MB", "zk_mb", "{:.1f}"),
+        ("apps p50/p99", ("apps_p50_ms", "apps_p99_ms"), "{:.0f}/{:.0f}"),
+        ("tasks p50/p99", ("tasks_p50_ms", "tasks_p99_ms"), "{:.0f}/{:.0f}"),
+        ("state p50/p99", ("state_p50_ms", "state_p99_ms"), "{:.0f}/{:.0f}"),
+        ("jobs p50/p99", ("jobs_p50_ms", "jobs_p99_ms"), "{:.0f}/{:.0f}"),
+        ("reg s", "register_s", "{:.1f}"),
+        ("storm s", "storm_s", "{:.1f}"),
+        ("state s", "full_state_s", "{:.1f}"),
+        ("failover s", "failover_s", "{:.1f}"),
+        ("lost/restart", ("lost", "restarted"), "{:d}/{:d}"),
+    ]
+    head = [c[0] for c in cols]
+    body = []
+    for r in rows:
+        cells = []
+        for _, key, fmt in cols:
+            vals = [r.get(k) for k in key] if isinstance(key, tuple) else [r.get(key)]
+            cells.append("-" if any(v is None for v in vals) else fmt.format(*vals))
+        body.append(cells)
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(head, widths, strict=True))]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(b, widths, strict=True)) for b in body]
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict[str, Any]]) -> str:
+    import plotext as plt
+
+    xs = [r["tasks"] / 1000 for r in rows]
+    plt.clear_figure()
+    plt.plotsize(78, 22)
+    plt.theme("clear")
+    for key, label in (
+        ("alloc_p50_ms", "alloc p50"),
+        ("apps_p50_ms", "/v2/apps p50"),
+        ("tasks_p50_ms", "/v2/tasks p50"),
+        ("state_p50_ms", "/state p50"),
+        ("jobs_p50_ms", "/v1/jobs p50"),
+    ):
+        ys = [r.get(key) or 0.0 for r in rows]
+        plt.plot(xs, ys, label=label, marker="dot")
+    plt.title("leader latency (ms) vs tasks (thousands)")
+    plt.xlabel("tasks (k)")
+    out = re.sub(r"\x1b\[[0-9;]*m", "", str(plt.build()))
+    plt.clear_figure()
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--agents", default="1000,5000,10000")
+    ap.add_argument("--tasks", default="10000,50000,100000")
+    ap.add_argument("--quick", action="store_true", help="200,500 agents; 2000,5000 tasks")
+    ap.add_argument("--profile", default=None, metavar="DIR", help="py-spy the leader")
+    ap.add_argument(
+        "--profile-steps", default="last", help="which steps to profile: last | all (last)"
+    )
+    ap.add_argument("--no-failover", action="store_true")
+    ap.add_argument("--no-bad-input", action="store_true")
+    ap.add_argument("--json-out", default=None, help="also write every step's figures here")
+    args = ap.parse_args()
+    if args.quick:
+        args.agents, args.tasks = "200,500", "2000,5000"
+    try:
+        agents = [int(x) for x in args.agents.split(",")]
+        tasks = [int(x) for x in args.tasks.split(",")]
+    except ValueError:
+        print(f"--agents/--tasks: {args.agents!r}/{args.tasks!r} must be integers", file=sys.stderr)
+        return 2
+    if len(agents) != len(tasks) or not agents or min(agents + tasks) < 1:
+        print("--agents and --tasks need the same number of positive steps", file=sys.stderr)
+        return 2
+    if agents != sorted(agents) or tasks != sorted(tasks):
+        print("--agents and --tasks must grow step by step", file=sys.stderr)
+        return 2
+    profile_dir = Path(args.profile) if args.profile else None
+    if profile_dir is not None:
+        profile_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="pydcos-bench-scale-"))
+    rows: list[dict[str, Any]] = []
+    bad: dict[str, Any] = {}
+    ok = False
+    bench = None
+    started = time.monotonic()
+    try:
+        bench = Bench(tmp, profile_dir)
+        log(f"masters up (no-auth flag: {bench.no_auth}); logs in {tmp}")
+        for i, (a, t) in enumerate(zip(agents, tasks, strict=True)):
+            last = i == len(agents) - 1
+            tag = f"{a // 1000}k-{t // 1000}k" if a >= 1000 else f"{a}-{t}"
+            prof = tag if (last or args.profile_steps == "all") else None
+            row = run_step(bench, a, t, prof, failover=not args.no_failover)
+            rows.append(row)
+            if row.get("failover_incomplete"):
+                log("the failover did not complete: growth stops here")
+                break
+        if not args.no_bad_input and not rows[-1].get("failover_incomplete"):
+            from bench._scale_bad import run_bad_inputs
+
+            log("bad inputs at full size")
+            bad = run_bad_inputs(bench)
+        ok = True
+    finally:
+        if bench is not None:
+            bench.close()
+        if ok:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"logs kept in {tmp}", file=sys.stderr)
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps({"steps": rows, "bad": bad}, indent=1))
+    print(table(rows))
+    if len(rows) > 1:
+        print(plot(rows))
+    first, final = rows[0], rows[-1]
+    exps_by = growth(rows)
+    exps = [v for v in exps_by.values() if v is not None]
+    max_growth = max(exps) if exps else None
+    print(
+        "growth exponents "
+        f"({first['tasks']} -> {final['tasks']} tasks): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in exps_by.items() if v is not None)
+    )
+    for key, value in bad.items():
+        print(f"bad input {key}: {json.dumps(value)}")
+    print("plot: plotext in the terminal (matplotlib is not a dependency: no PNG)")
+    profiles = ", ".join(bench.profiles) if bench is not None else ""
+    print(f"total {time.monotonic() - started:.0f} s; profiles: {profiles or '-'}")
+    gets_ok = all(
+        final[f"{k}_p50_ms"] <= TARGETS["get_p50_ms"]
+        and final[f"{k}_p99_ms"] <= TARGETS["get_p99_ms"]
+        for k in ENDPOINTS
+    )
+    full_size = final["agents"] >= 10000 and final["tasks"] >= 100000
+    met = bool(
+        full_size
+        and final["alloc_p50_ms"] <= TARGETS["alloc_p50_ms"]
+        and final["launch_per_s"] >= TARGETS["launch_per_s"]
+        and final["leader_rss_mb"] <= TARGETS["leader_rss_mb"]
+        and gets_ok
+        and final.get("failover_s") is not None
+        and final["failover_s"] <= TARGETS["failover_s"]
+        and all(r.get("lost", 0) == 0 and r.get("restarted", 0) == 0 for r in rows)
+        and max_growth is not None
+        and max_growth <= TARGETS["growth"]
+        and bad.get("ok", args.no_bad_input)
+    )
+
+    def r(v: Any, nd: int = 1) -> Any:
+        return None if v is None else round(v, nd)
+
+    print(
+        json.dumps(
+            {
+                "bench": "scale",
+                "agents": final["agents"],
+                "tasks": final["tasks"],
+                "alloc_p50_ms": r(final["alloc_p50_ms"], 2),
+                "launch_per_s": r(final["launch_per_s"]),
+                "leader_rss_mb": r(final["leader_rss_mb"]),
+                "bytes_per_task": r(final["bytes_per_task"], 0),
+                "apps_p50_ms": r(final["apps_p50_ms"]),
+                "tasks_p50_ms": r(final["tasks_p50_ms"]),
+                "state_p50_ms": r(final["state_p50_ms"]),
+                "jobs_p50_ms": r(final["jobs_p50_ms"]),
+                "failover_s": r(final.get("failover_s"), 2),
+                "max_growth_exponent": r(max_growth, 3),
+                "targets_met": met,
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYDCOS_LOG", "WARNING")
+    sys.exit(main())
