@@ -266,3 +266,75 @@ def test_iam_survives_a_leader_sigkill(acs: Acs) -> None:
     assert call(f"{new.http_url}/acs/api/v1/users/alice", token=t).status == 200
     assert acs.login("alice", ALICE_PW).status == 200
     old.start().wait_up()
+
+
+def pydcos(acs: Acs, home: Path, *args: str, env: dict[str, str] | None = None) -> Any:
+    import os
+    import subprocess
+    import sys
+
+    e = dict(os.environ, PYDCOS_HOME=str(home), **(env or {}))
+    e.pop("PYDCOS_TOKEN", None)
+    e.pop("PYDCOS_ZK", None)
+    argv = [sys.executable, "-m", "console.cli", *args]
+    if args[-3:-2] != ("keypair",):
+        argv += ["--zk", acs.c.zk, "--insecure-dev"]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, env=e)
+
+
+def test_cli_login_grant_and_service_account(acs: Acs, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    r = pydcos(acs, home, "auth", "list-users")
+    assert r.returncode != 0 and "log in" in r.stderr
+    r = pydcos(
+        acs,
+        home,
+        "auth",
+        "login",
+        "--username",
+        "bootstrapuser",
+        "--password-env",
+        "BOOT_PW",
+        env={"BOOT_PW": PASSWORD},
+    )
+    assert r.returncode == 0, r.stderr
+    assert "Login successful!" in r.stdout
+    assert (home / "auth.json").stat().st_mode & 0o777 == 0o600
+    r = pydcos(
+        acs,
+        home,
+        "security",
+        "org",
+        "users",
+        "create",
+        "bob",
+        "--password-env",
+        "BOB_PW",
+        env={"BOB_PW": "bob-Pa55word"},
+    )
+    assert r.returncode == 0, r.stderr
+    rid = f"{MARATHON}:/team-b"
+    r = pydcos(acs, home, "security", "org", "users", "grant", "bob", rid, "full")
+    assert r.returncode == 0, r.stderr
+    r = pydcos(acs, home, "security", "org", "users", "show", "bob", "--json")
+    doc = json.loads(r.stdout)
+    assert [p["rid"] for p in doc["permissions"]["direct"]] == [rid]
+    r = pydcos(acs, home, "auth", "list-users")
+    assert "bob" in r.stdout and "bootstrapuser" in r.stdout
+    # a bad rid is one line and a non-zero exit, and nothing was granted
+    r = pydcos(acs, home, "security", "org", "users", "grant", "bob", "dcos:x y", "full")
+    assert r.returncode != 0 and "rid" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    # a service account from a keypair the CLI made, logging in with its key
+    priv, pub = tmp_path / "sa.key", tmp_path / "sa.pub"
+    r = pydcos(acs, home, "security", "org", "service-accounts", "keypair", str(priv), str(pub))
+    assert r.returncode == 0 and priv.stat().st_mode & 0o777 == 0o600
+    r = pydcos(acs, home, "security", "org", "service-accounts", "create", "cli-sa", "-p", str(pub))
+    assert r.returncode == 0, r.stderr
+    sa_home = tmp_path / "sa-home"
+    r = pydcos(acs, sa_home, "auth", "login", "--username", "cli-sa", "--private-key", str(priv))
+    assert r.returncode == 0, r.stderr
+    token = pydcos(acs, sa_home, "auth", "token").stdout.strip()
+    assert jwt.decode(token, options={"verify_signature": False})["uid"] == "cli-sa"
+    r = pydcos(acs, home, "auth", "logout")
+    assert r.returncode == 0 and "Logged out" in r.stdout
+    assert pydcos(acs, home, "auth", "token").returncode != 0
