@@ -234,6 +234,8 @@ class PackagesApi:
         self.timeout = timeout
         self.metrics = metrics or PackagesMetrics()
         self._background: set[asyncio.Future[None]] = set()
+        self.cluster_scope: Callable[[], dict[str, Any]] = dict
+        """The ``pydcos`` template scope (set by the service: SDK schedulers need it)."""
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -395,7 +397,8 @@ class PackagesApi:
                 _render.build_job(pkg, options, user_options, app_id),
                 "metronome",
             )
-        return pkg, user_options, _render.build_app(pkg, options, user_options, app_id), "marathon"
+        app = _render.build_app(pkg, options, user_options, app_id, self.cluster_scope())
+        return pkg, user_options, app, "marathon"
 
     async def render(self, body: dict[str, Any], version: str) -> Any:
         _, _, doc, kind = await self._prepare(body)

@@ -66,13 +66,21 @@ def _scope(value: Any) -> Any:
 
 
 def render_template(
-    package: str, template: str, options: dict[str, Any], resource: dict[str, Any]
+    package: str,
+    template: str,
+    options: dict[str, Any],
+    resource: dict[str, Any],
+    cluster: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``template`` rendered with ``options`` and ``resource`` in scope, parsed as JSON.
-    Anything but a JSON object is `InvalidTemplate` naming the package."""
+    Anything but a JSON object is `InvalidTemplate` naming the package. ``cluster`` is
+    the ``pydcos`` scope (``actors.sdk``'s ``cluster_scope``: how an SDK scheduler
+    reaches this cluster)."""
     scope = _scope(options)
     if resource:
         scope = {**scope, "resource": _scope(resource)}
+    if cluster:
+        scope = {**scope, "pydcos": _scope(cluster)}
     text = chevron.render(template, scope)
     try:
         doc = json.loads(text)
@@ -184,6 +192,7 @@ def build_app(
     options: dict[str, Any],
     user_options: dict[str, Any],
     app_id: str | None = None,
+    cluster: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The Marathon app (or group) ``install`` creates: the rendered template, its id
     replaced by ``app_id`` when given, labelled. ``DCOS_SERVICE_NAME`` defaults to the
@@ -193,7 +202,7 @@ def build_app(
         raise InvalidTemplate(
             f"package [{pkg.name}] has no Marathon template", {"packageName": pkg.name}
         )
-    app = render_template(pkg.name, template, options, pkg.resource)
+    app = render_template(pkg.name, template, options, pkg.resource, cluster)
     if app_id:
         app["id"] = app_id
     if not str(app.get("id", "")).strip("/"):

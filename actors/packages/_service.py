@@ -11,6 +11,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from aiohttp import web
 
 from actors.master import ServiceContext
@@ -33,6 +36,8 @@ class PackagesService:
     prefixes: tuple[str, ...] = tuple(p + "/" for p in PREFIXES)
 
     def __init__(self, defaults: list[dict[str, str]] | None = None, timeout: float = 15.0) -> None:
+        self.settings: dict[str, Any] = {}
+        """The master's flags (``keys``, ``insecure_dev``): the SDK template scope."""
         self.defaults = default_repositories() if defaults is None else list(defaults)
         self.timeout = timeout
         self.repositories = Repositories()
@@ -56,4 +61,20 @@ class PackagesService:
         add = getattr(ctx.gateway, "add_metrics_collector", None)
         if add is not None:
             add(self.metrics)
-        return PackagesApi(ctx, self.repositories, self.timeout, self.metrics).routes()
+        api = PackagesApi(ctx, self.repositories, self.timeout, self.metrics)
+        api.cluster_scope = lambda: self._cluster_scope(ctx)
+        return api.routes()
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> PackagesService:
+        made = cls()
+        made.settings = dict(settings)
+        return made
+
+    def _cluster_scope(self, ctx: ServiceContext) -> dict[str, Any]:
+        from actors.sdk import cluster_scope
+
+        keys = self.settings.get("keys")
+        return cluster_scope(
+            ctx.zk, str(keys) if keys else None, bool(self.settings.get("insecure_dev"))
+        )

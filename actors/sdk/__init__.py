@@ -1,0 +1,95 @@
+"""The service SDK: a stateful service as a spec (dcos-commons' ``svc.yml``) plus small
+hooks, run by a generic scheduler with plans (see docs/sdk.md and README.md here).
+
+- ``load_spec(yaml_text, options, base_dir=None) -> ServiceSpec`` (``_spec.py``, pure):
+  mustache-rendered, schema-validated; ``SpecError.path`` names the YAML path.
+  ``check_update(old, new) -> [problems]``: what a new target config may not change.
+- plans (``_plans.py``, pure): ``PlanRun``, ``active_steps``, ``plan_json``.
+- ``ServiceCore`` (``_core.py``, pure): plans x task statuses x offers -> reserve,
+  launch, kill; recovery in place; pod restart/replace.
+- the scheduler process: ``python -m actors.sdk.scheduler --spec svc.yml`` (a framework
+  on the actor driver, its state in ZooKeeper, its HTTP API ``/v1/plans...``).
+- ``ServiceProxyService`` (``_proxy.py``): the master's ``/service/<name>/`` route to a
+  Marathon app's task (Admin Router's), through which the CLI reaches a scheduler.
+
+Imports are lazy: ``from actors.sdk import load_spec`` loads no aiohttp, kazoo or zmq.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from runtime import lazy_exports
+
+if TYPE_CHECKING:
+    from actors.sdk._core import Context, Effects, ServiceCore, TaskRecord, Want
+    from actors.sdk._errors import (
+        PlanCommandError,
+        PlanNotFound,
+        SdkError,
+        SpecError,
+        StateError,
+        UpdateRefused,
+    )
+    from actors.sdk._plans import PlanRun, active_steps, plan_json
+    from actors.sdk._proxy import ServiceProxyService
+    from actors.sdk._scope import cluster_scope
+    from actors.sdk._spec import (
+        PlanSpec,
+        PodSpec,
+        ServiceSpec,
+        TaskSpec,
+        check_update,
+        load_spec,
+    )
+
+_EXPORTS = {
+    "actors.sdk._core": ("Context", "Effects", "ServiceCore", "TaskRecord", "Want"),
+    "actors.sdk._errors": (
+        "PlanCommandError",
+        "PlanNotFound",
+        "SdkError",
+        "SpecError",
+        "StateError",
+        "UpdateRefused",
+    ),
+    "actors.sdk._plans": ("PlanRun", "active_steps", "plan_json"),
+    "actors.sdk._proxy": ("ServiceProxyService",),
+    "actors.sdk._scope": ("cluster_scope",),
+    "actors.sdk._spec": (
+        "PlanSpec",
+        "PodSpec",
+        "ServiceSpec",
+        "TaskSpec",
+        "check_update",
+        "load_spec",
+    ),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = [
+    "Context",
+    "Effects",
+    "PlanCommandError",
+    "PlanNotFound",
+    "PlanRun",
+    "PlanSpec",
+    "PodSpec",
+    "SdkError",
+    "ServiceCore",
+    "ServiceProxyService",
+    "ServiceSpec",
+    "SpecError",
+    "StateError",
+    "TaskRecord",
+    "TaskSpec",
+    "UpdateRefused",
+    "Want",
+    "active_steps",
+    "check_update",
+    "cluster_scope",
+    "load_spec",
+    "plan_json",
+]
+
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)
