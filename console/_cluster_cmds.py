@@ -39,7 +39,7 @@ def cluster_up(opts: UpOptions, as_json: bool = False) -> int:
         return 0
     err = console(stderr=True)
     if opts.hosts:
-        from console._hosts import netns_unsupported
+        from console._netns import netns_unsupported
 
         why = netns_unsupported()
         if why:

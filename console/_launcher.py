@@ -33,7 +33,7 @@ from typing import Any
 
 from console import _state as st
 from console._errors import ConsoleError
-from console._hosts import (
+from console._netns import (
     DNS_PORT,
     PARTITIONS,
     HostsError,
@@ -530,7 +530,7 @@ class Launcher:
             data.mkdir(parents=True, exist_ok=True)
             argv = cli_argv("zk", "--port", str(port), "--data-dir", str(data))
             return [self._spawn("zk", "zk", argv, "zookeeper")]
-        from zk._server import Peer, loopback_peers
+        from zk import Peer, loopback_peers
 
         if plan is not None:
             members = plan_zk_members(plan.masters, size)

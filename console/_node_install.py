@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from console._hosts import HostsError
+from console._netns import HostsError
 
 MASTER_PORT = 5050
 AGENT_PORT = 5051

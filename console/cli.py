@@ -280,7 +280,7 @@ def cmd_zk(args: argparse.Namespace) -> int:
     if args.host:
         kwargs["host"] = args.host
     if args.peers:  # one member of an ensemble (cluster up --hosts / --zk-ensemble)
-        from zk._server import parse_peers
+        from zk import parse_peers
 
         try:
             kwargs["peers"] = parse_peers(args.peers)

@@ -29,7 +29,7 @@ from console._hosts import (
     unowned_advertise,
 )
 from console._node_install import parse_zk_url, plan_install, write_install
-from zk._server import Peer, ZooKeeperServer, parse_peers
+from zk import Peer, ZooKeeperServer, parse_peers
 
 REPO = Path(__file__).resolve().parents[2]
 IFNAMSIZ = 15
