@@ -39,6 +39,7 @@ from actors.master._state_json import (
     roles_json,
     slaves_json,
     state_json,
+    state_json_bytes,
     state_summary_json,
     tasks_json,
 )
@@ -126,6 +127,8 @@ class MasterActor(Actor):
         self.ended: Counter[TaskState] = Counter()
         """Tasks that reached each terminal state under this leader (Mesos' counters)."""
         self._last_completed: TaskRecord | None = None
+        self._state_bytes: tuple[int, bytes] | None = None
+        """``/master/state`` encoded, and the core generation it shows."""
 
     def started(self) -> None:
         now = self.clock.now()
@@ -263,7 +266,7 @@ class MasterActor(Actor):
             self._apply(out)
         return answer
 
-    def _state(self, core: MasterCore, m: p.GetState) -> dict[str, Any]:
+    def _state(self, core: MasterCore, m: p.GetState) -> dict[str, Any] | bytes:
         params = m.params or {}
         if m.what == "slaves":
             return slaves_json(core)
@@ -287,12 +290,19 @@ class MasterActor(Actor):
                 "offers": len(core.offers),
                 "alloc_cycles": core.alloc_cycles,
                 "alloc_cycle_ms_p50": cycles[len(cycles) // 2] if cycles else None,
+                "alloc_cycle_ms_p99": cycles[int(len(cycles) * 0.99)] if cycles else None,
                 "alloc_cycle_ms_max": cycles[-1] if cycles else None,
+                "offers_made": core.offers_made,
                 "recovering": core.recovery_deadline is not None,
             }
         if m.what == "state":
             about = self.about
-            return state_json(
+            render = state_json_bytes if params.get("encoded") else state_json
+            if render is state_json_bytes:
+                cached = self._state_bytes
+                if cached is not None and cached[0] == core.generation:
+                    return cached[1]
+            doc = render(
                 core,
                 hostname=self.hostname,
                 address=self.address,
@@ -302,6 +312,11 @@ class MasterActor(Actor):
                 build=build_info(),
                 http_url=about.http_url if about is not None else "",
             )
+            if isinstance(doc, bytes):
+                # Encoded once per state generation, shared by every request until
+                # the next change (strict clients get the same bytes state_json gives).
+                self._state_bytes = (core.generation, doc)
+            return doc
         if m.what == "state-summary":
             return state_summary_json(
                 core,

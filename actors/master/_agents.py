@@ -40,6 +40,14 @@ def recover_agent(s: MasterState, doc: dict[str, Any]) -> None:
         s.errors.append(f"agent record {doc!r:.200}: {exc}")
         return
     s.agents[rec.agent_id] = rec
+    note_address(s, rec)
+
+
+def note_address(s: MasterState, rec: AgentRecord) -> None:
+    """Index ``rec`` under its address (``MasterState.agents_at``)."""
+    ids = s.agents_at.setdefault(rec.address, [])
+    if rec.agent_id not in ids:
+        ids.append(rec.agent_id)
 
 
 def registered(s: MasterState, rec: AgentRecord) -> p.AgentRegistered:
@@ -89,7 +97,8 @@ def on_register_agent(
     total, attrs = parsed
     # An agent that registers again from the same address (it lost our answer)
     # gets its old id back instead of a second entry.
-    for rec in s.agents.values():
+    for known in s.agents_at.get(m.address, ()):
+        rec = s.agents[known]
         if rec.address == m.address and not rec.tasks:
             with_ckpt = _reservations.registered_total(s, rec, m, total)
             if with_ckpt is None:
@@ -107,6 +116,7 @@ def on_register_agent(
         return
     agent_id = f"{s.master_id}-S{s.next_id()}"
     rec = s.agents[agent_id] = _new_record(agent_id, m, with_ckpt, attrs, now)
+    note_address(s, rec)
     out.append(Persist("agents", agent_id, rec.durable()))
     out.append(Watch(m.address))
     out.append(Send(m.address, registered(s, rec)))
@@ -148,6 +158,7 @@ def on_reregister_agent(
             attrs,
         )
         rec.version = m.version
+    note_address(s, rec)
     rec.reachable, rec.recovering, rec.missed_pings = True, False, 0
     _watch.agent_added(s, rec)
     reported: set[tuple[str, str]] = set()

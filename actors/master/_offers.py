@@ -119,6 +119,7 @@ def run_allocation(s: MasterState, now: float, out: list[Effect]) -> None:
     snap = snapshot(s, now)
     result = allocate(snap, now, s.alloc_config)
     s.last_allocation, s.last_snapshot, s.last_allocation_at = result, snap, now
+    s.offers_made += len(result.offers)
     batches: dict[str, list[p.Offer]] = {}
     for o in result.offers:
         agent = s.agents[o.agent_id]

@@ -213,6 +213,8 @@ class MasterState:
     last_alloc: float = -math.inf
     alloc_cycles: int = 0
     """Allocation cycles run so far (the actor times them)."""
+    offers_made: int = 0
+    """Offers sent so far under this leadership (offers/s for the scale bench)."""
     dirty: bool = True
     """Something changed that may change the next allocation."""
     recovery_deadline: float | None = None
@@ -239,6 +241,10 @@ class MasterState:
     while there are watchers; ``_watch.flush`` turns them into ``Send`` effects)."""
     watch_heartbeat_at: float = 0.0
     """``now`` of the last HEARTBEAT to the watchers."""
+    agents_at: dict[str, list[str]] = field(default_factory=dict)
+    """Transport address -> ids of the agents registered from it, oldest first (entries
+    may be stale: checked on use). A registration finds its old record in O(1) instead
+    of scanning 10,000 agents (a registration storm was quadratic)."""
     generation: int = 0
     """Bumped by every message, operator write or periodic duty that may have changed
     what the JSON views show: rendered views are cached under it (``MasterActor``)."""
