@@ -1,0 +1,210 @@
+"""The ``redis`` service's task helpers: readiness, backup, restore.
+
+    python -m actors.sdk.services.redis.node ready primary|replica
+    python -m actors.sdk.services.redis.node backup     # BACKUP_NAME from the plan's parameters
+    python -m actors.sdk.services.redis.node restore    # BACKUP_NAME from the plan's parameters
+
+Run by the SDK with the task's env (``HOST``, ``PORT_<NAME>``, ``SDK_<POD>_<j>_...`` for
+every instance, the plan's parameters). They talk to the servers with ``redis-cli``, the
+real client (Debian ``redis-tools``); see ``logic`` for what a backup and a restore are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from actors.sdk.services.redis.logic import (
+    Address,
+    RedisServiceError,
+    backup_dir,
+    backup_name,
+    keys_of,
+    loaded,
+    parse_info,
+    primary_ready,
+    replica_synced,
+    restore_server_argv,
+    sdk_address,
+    sdk_count,
+)
+
+SYNC_TIMEOUT_S = 300.0
+
+
+def binary(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise RedisServiceError(
+            f"{name} not found on PATH ({os.environ.get('PATH', '')!r}); the redis service's "
+            "tasks run the host's binaries: apt-get install redis-server redis-tools"
+        )
+    return found
+
+
+def cli(addr: Address, *args: str, timeout: float = 10.0) -> str:
+    """One ``redis-cli`` command's reply text (raises with redis-cli's words on failure)."""
+    proc = subprocess.run(
+        [binary("redis-cli"), "-h", addr.host, "-p", str(addr.port), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    out = proc.stdout.strip()
+    if proc.returncode != 0 or out.startswith(("ERR", "Could not connect")):
+        raise RedisServiceError(
+            f"redis-cli {' '.join(args)} on {addr}: {(out or proc.stderr).strip()}"
+        )
+    return out
+
+
+def info(addr: Address, section: str = "") -> dict[str, str]:
+    try:
+        return parse_info(cli(addr, "INFO", *([section] if section else []), timeout=5.0))
+    except (RedisServiceError, subprocess.TimeoutExpired):
+        return {}
+
+
+def wait(what: str, check: object, timeout: float = SYNC_TIMEOUT_S) -> str:
+    """Poll ``check() -> (ok, why)`` until ok; raise with the last reason at the deadline."""
+    deadline = time.monotonic() + timeout
+    why = "not checked yet"
+    while time.monotonic() < deadline:
+        ok, why = check()  # type: ignore[operator]
+        if ok:
+            return str(why)
+        time.sleep(0.05)
+    raise RedisServiceError(f"{what}: not done after {timeout:.0f} s ({why})")
+
+
+def own_address(env: Mapping[str, str], port_name: str) -> Address:
+    raw = env.get(f"PORT_{port_name.upper()}", "")
+    if not raw.isdigit():
+        raise RedisServiceError(f"PORT_{port_name.upper()} must be a port, got {raw!r}")
+    return Address(env.get("HOST") or "127.0.0.1", int(raw))
+
+
+def ready(role: str, env: Mapping[str, str]) -> int:
+    me = own_address(env, "redis")
+    data = info(me)
+    if role == "primary":
+        ok, why = primary_ready(data)
+    else:
+        ok, why = replica_synced(data, sdk_address(env, "primary", 0, "redis"))
+    print(f"redis {role} {me}: {why}")
+    return 0 if ok else 1
+
+
+def backup(env: Mapping[str, str]) -> int:
+    name = backup_name(env)
+    directory = Path(backup_dir(env))
+    directory.mkdir(parents=True, exist_ok=True)
+    primary = sdk_address(env, "primary", 0, "redis")
+    keys = keys_of(info(primary, "keyspace"))
+    partial = directory / f"{name}.rdb.partial"
+    started = time.monotonic()
+    cli(primary, "--rdb", str(partial), timeout=SYNC_TIMEOUT_S)
+    final = directory / f"{name}.rdb"
+    partial.replace(final)
+    meta = {
+        "name": name,
+        "keys": keys,
+        "bytes": final.stat().st_size,
+        "primary": str(primary),
+        "service": env.get("FRAMEWORK_NAME", ""),
+        "taken_at": time.time(),  # a process entry point: wall clock for the record
+    }
+    (directory / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
+    print(
+        f"redis backup {name}: {keys} keys, {meta['bytes']} bytes from {primary} to {final} "
+        f"in {time.monotonic() - started:.2f} s",
+        flush=True,
+    )
+    return 0
+
+
+def restore(env: Mapping[str, str]) -> int:
+    name = backup_name(env)
+    directory = Path(backup_dir(env))
+    rdb = directory / f"{name}.rdb"
+    if not rdb.is_file():
+        have = sorted(p.stem for p in directory.glob("*.rdb")) if directory.is_dir() else []
+        raise RedisServiceError(
+            f"no backup {name!r} in {directory} (backups there: {', '.join(have) or 'none'})"
+        )
+    primary = sdk_address(env, "primary", 0, "redis")
+    source = own_address(env, "restore")
+    started = time.monotonic()
+    argv = restore_server_argv(
+        binary("redis-server"), source.host, source.port, str(directory), rdb.name
+    )
+    # Diskless: the throw-away server streams its dataset; it must not rewrite the backup.
+    argv += ["--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0"]
+    server = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+    try:
+        wait(f"loading {rdb}", lambda: (loaded(info(source, "persistence")), "loading"), 120)
+        expected = keys_of(info(source, "keyspace"))
+        cli(primary, "REPLICAOF", source.host, str(source.port))
+        wait(
+            f"full sync of the primary {primary} from the backup",
+            lambda: replica_synced(info(primary, "replication"), source),
+        )
+        cli(primary, "REPLICAOF", "NO", "ONE")
+        got = keys_of(info(primary, "keyspace"))
+        if got != expected:
+            raise RedisServiceError(
+                f"primary {primary} has {got} keys after the restore, backup {expected}"
+            )
+        for j in range(sdk_count(env, "replica")):
+            replica = sdk_address(env, "replica", j, "redis")
+
+            def synced(replica: Address = replica) -> tuple[bool, str]:
+                ok, why = replica_synced(info(replica), primary)
+                n = keys_of(info(replica, "keyspace"))
+                return (ok and n == expected), f"{why}, {n}/{expected} keys"
+
+            wait(f"replica {replica} resync", synced)
+    finally:
+        server.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.wait(10)
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    print(
+        f"redis restore {name}: {expected} keys into {primary} and its replicas "
+        f"in {time.monotonic() - started:.2f} s",
+        flush=True,
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="redis-node", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("ready", help="exit 0 once this server is ready")
+    r.add_argument("role", choices=("primary", "replica"))
+    sub.add_parser("backup", help="snapshot the primary to BACKUP_DIR/BACKUP_NAME.rdb")
+    sub.add_parser("restore", help="load BACKUP_DIR/BACKUP_NAME.rdb into the primary")
+    args = parser.parse_args(argv)
+    try:
+        if args.cmd == "ready":
+            return ready(args.role, os.environ)
+        if args.cmd == "backup":
+            return backup(os.environ)
+        return restore(os.environ)
+    except (RedisServiceError, subprocess.TimeoutExpired) as exc:
+        print(f"redis-node {args.cmd}: {exc}", file=sys.stderr, flush=True)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
