@@ -237,6 +237,7 @@ def test_standby_verifies_tokens_and_redirects_acs_to_the_leader(acs: Acs) -> No
 
 def test_audit_log_is_a_component_log_and_no_secret_is_logged(acs: Acs) -> None:
     t = acs.token()
+    assert acs.login("bootstrapuser", "not-the-password").status == 401
     call(acs.url("/groups/audited"), "PUT", {}, t)
     leader = acs.leader()
 
@@ -251,6 +252,9 @@ def test_audit_log_is_a_component_log_and_no_secret_is_logged(acs: Acs) -> None:
     entry = next(e for e in lines if e["what"] == "create group audited")
     assert entry["who"] == "bootstrapuser" and entry["allowed"] is True and entry["time"] > 0
     assert any(e["what"] == "login" and e["allowed"] is False for e in lines)
+    denied = [e for e in lines if e["who"] == "alice" and e["allowed"] is False]
+    assert denied and denied[0]["rid"] == "dcos:adminrouter:acs"
+    assert denied[0]["what"] == "PUT /acs/api/v1/users/mallory"
     for path in acs.c.logs.iterdir():
         text = path.read_text(errors="replace")
         for secret in (PASSWORD, ALICE_PW, "victim-Pa55", t, t.split(".")[2]):
