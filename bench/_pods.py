@@ -129,6 +129,7 @@ def measure(rounds: int = ROUNDS) -> float | None:
         "up",
         "--insecure-dev",
         "--no-docker",
+        "--no-auth",
         "--masters",
         "1",
         "--agents",

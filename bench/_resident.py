@@ -105,7 +105,8 @@ def _base(up_stdout: str) -> str | None:
 def measure(rounds: int = ROUNDS) -> float | None:
     state = Path(tempfile.mkdtemp(prefix="bench-resident-"))
     up = _cli(
-        "cluster", "up", "--insecure-dev", "--no-docker", "--masters", "1", "--agents", "2",
+        "cluster", "up", "--insecure-dev", "--no-docker", "--no-auth", "--masters", "1",
+        "--agents", "2",
         "--state-dir", str(state),
     )  # fmt: skip
     try:

@@ -128,7 +128,7 @@ def bench_pydcos(args: argparse.Namespace) -> dict[str, Any]:
 
     work = Path(tempfile.mkdtemp(prefix="pydcos-bench-actors-"))
     state = work / "cluster"
-    up = cli(state, "cluster", "up", "--insecure-dev", "--no-docker", "--masters", "1",
+    up = cli(state, "cluster", "up", "--insecure-dev", "--no-docker", "--no-auth", "--masters", "1",
              "--agents", "2")  # fmt: skip
     out: dict[str, Any] = {}
     try:

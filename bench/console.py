@@ -67,6 +67,7 @@ def cluster_times() -> tuple[float, float, int]:
             "up",
             "--insecure-dev",
             "--no-docker",
+            "--no-auth",
             "--masters",
             str(MASTERS),
             "--agents",

@@ -428,7 +428,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-net-") as tmp:
         results.update(throughput(Path(tmp)))
         state = Path(tmp) / "cluster"
-        args = ("--insecure-dev", "--no-docker", "--masters", "2", "--agents", "2")
+        args = ("--insecure-dev", "--no-docker", "--no-auth", "--masters", "2", "--agents", "2")
         up = pydcos("cluster", "up", *args, "--state-dir", str(state))
         try:
             if up.returncode != 0:

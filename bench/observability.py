@@ -174,7 +174,8 @@ def main() -> int:
     agent_id = ""
     leader = standby = ""
     out: dict[str, Any] = {"bench": "observability"}
-    up = cli("cluster", "up", "--insecure-dev", "--no-docker", "--masters", "2", "--agents", "1",
+    up = cli("cluster", "up", "--insecure-dev", "--no-docker", "--no-auth", "--masters", "2",
+             "--agents", "1",
              "--state-dir", str(state))  # fmt: skip
     try:
         if up.returncode != 0:

@@ -162,7 +162,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="pydcos-bench-packages-"))
     state = work / "cluster"
-    up = cli(state, "cluster", "up", "--insecure-dev", "--no-docker", "--masters", "1",
+    up = cli(state, "cluster", "up", "--insecure-dev", "--no-docker", "--no-auth", "--masters", "1",
              "--agents", "1")  # fmt: skip
     try:
         if up.returncode != 0:

@@ -38,6 +38,10 @@ def cluster_up(opts: UpOptions, as_json: bool = False) -> int:
         )
         return 0
     err = console(stderr=True)
+    if not opts.auth:
+        from console._iam_setup import NO_AUTH_WARNING
+
+        err.print(f"[bold red]{NO_AUTH_WARNING}[/]")
     if opts.hosts:
         from console._netns import netns_unsupported
 
@@ -73,11 +77,52 @@ def cluster_up(opts: UpOptions, as_json: bool = False) -> int:
         rec = launcher.up(opts, report)
     elapsed = time.monotonic() - started
     status = launcher.status(rec)
+    auth = _auth_summary(launcher)
     if as_json:
-        out.json({**status, "ready_s": round(elapsed, 3)})
+        out.json({**status, "ready_s": round(elapsed, 3), "auth": auth})
         return 0
     _print_ready(out, status, rec, elapsed)
+    _print_auth(out, auth)
     return 0
+
+
+def _auth_summary(launcher: Launcher) -> dict[str, Any]:
+    """Auth as ``up`` left it: on/off, the superuser, its password the FIRST time only."""
+    iam = launcher.iam
+    if iam is None:
+        return {"enabled": False}
+    doc: dict[str, Any] = {
+        "enabled": True,
+        "uid": iam.uid,
+        "password_file": str(iam.password_file),
+        "logged_in": bool(launcher.token),
+    }
+    if iam.fresh:
+        doc["password"] = iam.password  # printed once; the file keeps it (mode 0600)
+    if launcher.login_error:
+        doc["login_error"] = launcher.login_error
+    return doc
+
+
+def _print_auth(out: Out, auth: dict[str, Any]) -> None:
+    if not auth["enabled"]:
+        from console._iam_setup import NO_AUTH_WARNING
+
+        out.line(f"[bold red]{NO_AUTH_WARNING}[/]")
+        return
+    out.line("")
+    if "password" in auth:
+        out.line(
+            f"[bold]superuser[/] {auth['uid']}  password [bold]{auth['password']}[/]  "
+            f"(shown once; kept in {auth['password_file']}, mode 0600)"
+        )
+    else:
+        out.line(f"superuser   {auth['uid']}  (password in {auth['password_file']})")
+    if auth["logged_in"]:
+        out.line(f"the CLI is logged in as {auth['uid']} ('pydcos auth login' for another user)")
+    else:
+        why = auth.get("login_error", "no answer")
+        out.line(f"[yellow]warning:[/] the CLI could not log in ({why}): 'pydcos auth login'")
 
 
 def _print_ready(out: Out, status: dict[str, Any], rec: st.ClusterRecord, elapsed: float) -> None:

@@ -105,6 +105,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         dns_upstream=getattr(args, "dns_upstream", None),
         hosts=getattr(args, "hosts", False),
         zk_ensemble=getattr(args, "zk_ensemble", 0),
+        auth=not args.no_auth,
     )
     return cluster_up(opts, args.json)
 
@@ -161,6 +162,11 @@ def add_console_commands(sub: Any, csub: Any) -> None:
     up.add_argument("--no-docker", action="store_true", help="native (mesos) tasks only")
     up.add_argument("--docker-url", default=None, help="Docker engine (default: its socket)")
     up.add_argument("--insecure-dev", action="store_true", help="plain transport, no keys")
+    up.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="no login: anyone who reaches a master is superuser (throw-away dev clusters)",
+    )
     up.add_argument(
         "--zk-credentials",
         default=None,
@@ -365,6 +371,9 @@ def add_console_commands(sub: Any, csub: Any) -> None:
     from console import _storage_cmds  # pydcos quota list|set|remove (issue 23)
 
     _storage_cmds.add_commands(sub, groups)
+    from console import _auth_cmds  # pydcos auth ..., security org ... (issue 24)
+
+    _auth_cmds.add_commands(sub, groups)
     from console import _hosts_cmds  # cluster up --hosts, partition, heal, zk; node install (26)
 
     _hosts_cmds.add_commands(sub, {**groups, "cluster": csub})

@@ -99,6 +99,9 @@ class UpOptions:
     hosts: bool = False
     """Every master and agent on its own simulated host (a network namespace with its own
     address, ``console._hosts``); falls back to loopback, saying so, without root/netns."""
+    auth: bool = True
+    """Masters require login (issue 24): ``cluster up`` makes the cluster key and the first
+    superuser and logs the CLI in; False (``--no-auth``): an open dev cluster."""
     zk_ensemble: int = 0
     """ZooKeeper servers to start: 0 = the default (3 with ``hosts``, else 1); N > 1 on
     loopback gives an ensemble on free loopback ports."""
@@ -262,9 +265,15 @@ def log_tail(path: str | Path, lines: int = 5) -> str:
     return "\n".join(text[-lines:])
 
 
-def http_json(url: str, timeout: float = 2.0) -> Any:
-    with urllib.request.urlopen(url, timeout=timeout) as r:
+def http_json(url: str, timeout: float = 2.0, token: str | None = None) -> Any:
+    headers = {"Authorization": f"token={token}"} if token else {}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout) as r:
         return json.loads(r.read())
+
+
+LOGIN_PATIENCE = 15.0
+"""Seconds ``cluster up`` keeps retrying a refused bootstrap login (the leader's IAM
+service creates the superuser a moment after its election) before giving up on it."""
 
 
 # ------------------------------------------------------------------------------ up
@@ -287,6 +296,12 @@ class Launcher:
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = Path(state_dir).expanduser()
+        self.iam: Any = None
+        """``console._iam_setup.IamSetup`` of the last ``up`` with auth on (None: off)."""
+        self.token: str | None = None
+        """The bootstrap superuser's token ``up`` logged the CLI in with."""
+        self.login_error = ""
+        """Why ``up`` could not log the CLI in ('' when it did, or auth is off)."""
 
     @property
     def logs(self) -> Path:
@@ -379,6 +394,10 @@ class Launcher:
         if not opts.insecure_dev:
             keys = str(self.ensure_keys())
         creds_file, creds = self.ensure_zk_credentials(opts)
+        from console import _iam_setup
+
+        self.iam = _iam_setup.prepare(self.state_dir) if opts.auth else None
+        self.token, self.login_error = None, ""
         secure = ["--insecure-dev"] if opts.insecure_dev else ["--keys", keys]
         plan = self.plan_hosts(opts)
         containerizers, note = "mesos", "Docker disabled (--no-docker): agents run native tasks"
@@ -426,6 +445,7 @@ class Launcher:
             members = record.zk_members
             for i in range(1, opts.masters + 1):
                 argv = cli_argv("master", *common, "--hostname", f"master-{i}", *services)
+                argv += _iam_setup.master_flags(self.iam)
                 dns_host, dns_port = dns[i - 1]
                 argv += ["--dns-host", dns_host, "--dns-port", str(dns_port)]
                 if opts.dns_upstream:
@@ -487,6 +507,10 @@ class Launcher:
             st.forget(self.state_dir)
             raise
         st.save(record)
+        if self.token:
+            from console._auth_cmds import save_token
+
+            save_token(record.zk, self.token)
         return record
 
     hosts_note = ""
@@ -630,13 +654,22 @@ class Launcher:
                     leader = read_leader(client)
                     waiting_for = "a leader"
                     progress("leader", int(leader is not None), 1)
-                    if leader is not None and leader.http_url:
+                    if leader is not None and leader.http_url and not self._logged_in(leader):
+                        waiting_for = "the bootstrap superuser's login"
+                    elif leader is not None and leader.http_url:
                         waiting_for = "agents to register"
-                        try:
-                            slaves = http_json(f"{leader.http_url}/mesos/master/slaves")
-                            active = sum(1 for a in slaves.get("slaves", []) if a.get("active"))
-                        except Exception:
+                        if self.login_error:  # no token to read the agents with
+                            if all(s.rec.address for s in agents):
+                                return
                             active = 0
+                        else:
+                            try:
+                                slaves = http_json(
+                                    f"{leader.http_url}/mesos/master/slaves", token=self.token
+                                )
+                                active = sum(1 for a in slaves.get("slaves", []) if a.get("active"))
+                            except Exception:
+                                active = 0
                         progress("agents", active, len(agents))
                         if active >= len(agents) and all(s.rec.address for s in agents):
                             return
@@ -656,6 +689,27 @@ class Launcher:
 
                 with contextlib.suppress(Exception):
                     close_quietly(client)
+
+    _refused_since: float | None = None
+
+    def _logged_in(self, leader: Any) -> bool:
+        """With auth on, log in as the bootstrap superuser at the leader (once); True
+        when there is nothing more to try (logged in, auth off, or refused for
+        ``LOGIN_PATIENCE`` s: ``login_error`` says why)."""
+        if self.iam is None or self.token or self.login_error:
+            return True
+        from console._iam_setup import LoginRefused, login
+
+        try:
+            self.token = login(leader.http_url, self.iam.uid, self.iam.password)
+        except LoginRefused as exc:
+            now = time.monotonic()
+            if self._refused_since is None:
+                self._refused_since = now
+            elif now - self._refused_since > LOGIN_PATIENCE:
+                self.login_error = str(exc)
+                return True
+        return self.token is not None
 
     @staticmethod
     def _take_banner(rec: ProcRecord, words: list[str]) -> None:

@@ -91,7 +91,7 @@ def _with_trailing_slashes(routes: list[web.RouteDef]) -> list[web.RouteDef]:
 def _service_alias(prefix: str) -> str | None:
     """DC/OS' ``/service/<name>`` path for a service mounted at ``/<name>/``."""
     bare = prefix.rstrip("/")
-    if not bare or bare.startswith("/service/"):
+    if not bare or bare == "/service" or bare.startswith("/service/"):
         return None
     return "/service" + bare
 

@@ -77,7 +77,7 @@ class Cluster:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     home = tmp_path_factory.mktemp("home")
     c = Cluster(home)
-    up = pydcos("cluster", "up", "--insecure-dev", "--no-docker", "--masters", "1",
+    up = pydcos("cluster", "up", "--insecure-dev", "--no-docker", "--no-auth", "--masters", "1",
                 "--agents", "2", "--state-dir", str(c.state))  # fmt: skip
     try:
         assert up.returncode == 0, f"cluster up failed: {up.stdout}\n{up.stderr}"

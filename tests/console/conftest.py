@@ -1,7 +1,7 @@
 """A real local cluster per test module, started with the real ``pydcos cluster up``.
 
 ```
- local_cluster (module) ── python -m console.cli cluster up --insecure-dev --state-dir tmp
+ local_cluster (module) ── python -m console.cli cluster up --insecure-dev --no-auth ...
                         └─ teardown: cluster down, then every recorded PID checked gone
                            (and SIGKILLed if not, so a failed test leaks nothing)
 ```
@@ -80,13 +80,22 @@ class LocalCluster:
 
 @contextlib.contextmanager
 def started_cluster(
-    state: Path, *up_args: str, check_down: bool = False, check_left: bool = False
+    state: Path,
+    *up_args: str,
+    check_down: bool = False,
+    check_left: bool = False,
+    auth: bool = False,
+    env: dict[str, str] | None = None,
 ) -> Iterator[LocalCluster]:
     """``pydcos cluster up *up_args --state-dir state`` (asserted to succeed) for a test
     module's own cluster; on exit ``cluster down`` (its result in ``.down``) and every
     recorded PID still alive SIGKILLed, so a failed test leaks nothing. ``check_down``:
-    assert down succeeded; ``check_left``: assert it left no recorded process running."""
-    up = pydcos("cluster", "up", *up_args, "--state-dir", str(state))
+    assert down succeeded; ``check_left``: assert it left no recorded process running.
+    ``auth``: login required (issue 24); off by default (``--no-auth``) so that tests
+    about other things need no token. ``env``: the ``up`` process' environment (give an
+    auth cluster its own ``PYDCOS_HOME``: ``up`` stores the CLI's token there)."""
+    no_auth = () if auth or "--no-auth" in up_args else ("--no-auth",)
+    up = pydcos("cluster", "up", *up_args, *no_auth, "--state-dir", str(state), env=env)
     cluster = LocalCluster(state, up)
     pids: list[int] = []
     with contextlib.suppress(Exception):
@@ -95,7 +104,7 @@ def started_cluster(
         assert up.returncode == 0, f"cluster up failed: {up.stdout}\n{up.stderr}"
         yield cluster
     finally:
-        cluster.down = pydcos("cluster", "down", "--state-dir", str(state))
+        cluster.down = pydcos("cluster", "down", "--state-dir", str(state), env=env)
         left = [p for p in pids if pid_alive(p)]
         for pid in left:  # never leak, even when down is broken
             with contextlib.suppress(ProcessLookupError):
@@ -155,6 +164,7 @@ def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClu
         "up",
         "--insecure-dev",
         "--no-docker",
+        "--no-auth",
         "--masters",
         "3",
         "--agents",

@@ -134,7 +134,9 @@ def test_agent_gc_flags_are_validated_in_one_line(tmp_path: Path) -> None:
 
 def test_cluster_up_without_java_is_one_clear_line(tmp_path: Path) -> None:
     env = dict(os.environ, PATH="/nonexistent")
-    r = pydcos("cluster", "up", "--insecure-dev", "--state-dir", str(tmp_path / "s"), env=env)
+    r = pydcos(
+        "cluster", "up", "--insecure-dev", "--no-auth", "--state-dir", str(tmp_path / "s"), env=env
+    )
     assert r.returncode == 1
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "java" in lines[0].lower(), r.stderr

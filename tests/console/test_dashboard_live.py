@@ -52,6 +52,7 @@ def cluster(tmp_path: Path) -> Iterator[Path]:
         "up",
         "--insecure-dev",
         "--no-docker",
+        "--no-auth",
         "--masters",
         "2",
         "--agents",

@@ -115,6 +115,8 @@ def parse_tour(text: str) -> list[Step]:
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 RULES: list[tuple[str, str]] = [
+    # cluster up's first superuser: a random password, printed once (issue 24)
+    (r"\bpassword \S+(?=\s+\(shown once)", "password <password>"),
     (r"(?:/[\w.-]+)*/\.pydcos\b", "<home>"),  # the state dir's parent
     (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?", "<time>"),
     (r"\b\d{14}[A-Z0-9]{5}\b", "<run-id>"),  # Metronome run ids

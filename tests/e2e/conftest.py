@@ -392,6 +392,8 @@ class E2ECluster:
             str(MAX_MISSED_PINGS),
             "--agent-reregister-timeout",
             "10",
+            # Auth off unless a test opts in with --iam-key (issue 24).
+            *(() if "--iam-key" in extra or "--no-auth" in extra else ("--no-auth",)),
             *extra,
         )
         proc = Proc(name, argv, self.logs / f"{name}.log", "master").start()

@@ -81,12 +81,13 @@ def _all_routes(gw: HttpGateway) -> list[tuple[str, str]]:
         if route.method in ("HEAD", "OPTIONS"):
             continue
         canonical = route.resource.canonical if route.resource is not None else ""
-        out.add((route.method, canonical))
+        out.add(("GET" if route.method == "*" else route.method, canonical))
     return sorted(out)
 
 
-@pytest.fixture(scope="module")
-def built() -> Iterator[tuple[HttpGateway, FakeAuth]]:
+def master_gateway() -> HttpGateway:
+    """A gateway with the routes of EVERY registered leader and node service mounted, as
+    a master running all of them mounts them (not started)."""
     node = Node("master")
     gw = HttpGateway(leader=lambda: None, is_leader=lambda: True, master=lambda: None)
     ctx = ServiceContext(
@@ -100,6 +101,17 @@ def built() -> Iterator[tuple[HttpGateway, FakeAuth]]:
         gw.add_leader_routes(service.prefixes, service.routes(ctx))
     for node_service in node_services(",".join(NODE_SERVICES)):
         gw.add_routes(node_service.routes(ctx))
+    return gw
+
+
+def master_routes() -> list[tuple[str, str]]:
+    """(method, concrete path) of every route a master mounts, public ones excluded."""
+    return [(m, _sample(c)) for m, c in _all_routes(master_gateway()) if not is_public(_sample(c))]
+
+
+@pytest.fixture(scope="module")
+def built() -> Iterator[tuple[HttpGateway, FakeAuth]]:
+    gw = master_gateway()
     auth = FakeAuth({("alice", "dcos:adminrouter:service:marathon", "full")})
     gw.set_auth(auth)
     gw.start()

@@ -59,7 +59,7 @@ def resident_app(app_id: str = "/db") -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     state = tmp_path_factory.mktemp("resident-cluster")
-    args = ("--insecure-dev", "--no-docker", "--masters", "2", "--agents", "2")
+    args = ("--insecure-dev", "--no-docker", "--no-auth", "--masters", "2", "--agents", "2")
     up = pydcos("cluster", "up", *args, "--state-dir", str(state))
     c = LocalCluster(state, up)
     pids: list[int] = []
