@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import ctypes
 import hashlib
 import os
 import signal
@@ -74,6 +75,13 @@ def static_config(template_text: str, data_dir: Path, dynamic_file: Path) -> str
     lines += [f"{k}={v}" for k, v in FORCED.items()]
     lines += [f"dataDir={data_dir}", f"dynamicConfigFile={dynamic_file}"]
     return "\n".join(lines) + "\n"
+
+
+def _die_with_parent() -> None:
+    """In the JVM's child: SIGKILLed if this launcher dies (a kill -9 of the task's
+    process kills its server too, as outside a pid namespace nothing else would)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def four_letter(host: str, port: int, word: str) -> str:
@@ -199,7 +207,7 @@ def start(volume: Path, template: Path, env: Mapping[str, str]) -> int:
         f"{f' ({who})' if who else ''}; membership {dynamic.name}",
         flush=True,
     )
-    proc = subprocess.Popen(java_argv(cfg, env), env=dict(env))
+    proc = subprocess.Popen(java_argv(cfg, env), env=dict(env), preexec_fn=_die_with_parent)
 
     stopping: list[int] = []
 
