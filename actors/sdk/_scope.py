@@ -10,7 +10,9 @@ address or key paths. DC/OS schedulers find ``master.mesos:2181`` the same impli
 | ``python`` | the master's Python (the project's venv: it imports ``actors``) |
 | ``root`` | the project directory (bundled specs: ``{{{pydcos.root}}}/actors/sdk/services/...``) |
 | ``zk`` | ``zk://host:port,.../chroot`` of the cluster |
-| ``keys_uri`` | ``file://.../sdk-keys.tar.gz``: the CURVE client keys and ZooKeeper credentials for the fetcher to unpack as ``keys/`` (mode 0600, beside the cluster's keys); ``""`` on an insecure dev cluster |
+| ``keys_uri`` | ``file://.../sdk-keys.tar.gz``: the CURVE client keys and ZooKeeper |
+| | credentials, for the fetcher to unpack as ``keys/`` (mode 0600, beside the cluster's |
+| | keys); ``""`` on an insecure dev cluster |
 | ``insecure`` | true on an insecure dev cluster (no keys) |
 | ``user`` | the user the master runs as (the scheduler and its tasks run as it) |
 """

@@ -436,10 +436,27 @@ def load_spec(
         raise SpecError(where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(doc, dict):
         raise SpecError("", "the spec must be a YAML mapping (name, pods, plans)")
+    _stringify_step_keys(doc)
     errors = _schema_errors(doc)
     if errors:
         raise errors[0]
     return _build(doc, Path(base_dir) if base_dir is not None else None)
+
+
+def _stringify_step_keys(doc: dict[str, Any]) -> None:
+    """``- 0: [[bootstrap]]``: YAML reads the instance index as an int key."""
+    plans = doc.get("plans")
+    if not isinstance(plans, dict):
+        return
+    for plan in plans.values():
+        phases = plan.get("phases") if isinstance(plan, dict) else None
+        for phase in (phases or {}).values() if isinstance(phases, dict) else ():
+            steps = phase.get("steps") if isinstance(phase, dict) else None
+            if isinstance(steps, list):
+                phase["steps"] = [
+                    {str(k): v for k, v in st.items()} if isinstance(st, dict) else st
+                    for st in steps
+                ]
 
 
 def spec_from_data(doc: dict[str, Any], base_dir: Path | None = None) -> ServiceSpec:
