@@ -174,7 +174,7 @@ def _grant(client: ClusterClient, out: Out, args: argparse.Namespace, kind: str,
     name = args.uid if kind == "users" else args.gid
     path = f"{ACS}/acls/{_rid(args.rid)}/{kind}/{who}/{args.action}"
     verb = "granted" if on else "revoked"
-    client.request("PUT" if on else "DELETE", path, what=f"{verb[:-2]} {args.action}")
+    client.request("PUT" if on else "DELETE", path, what="grant" if on else "revoke")
     out.result(
         {"rid": args.rid, kind[:-1]: name, "action": args.action, verb: True},
         f"{args.action} on {args.rid} {verb} {'to' if on else 'from'} {name}",

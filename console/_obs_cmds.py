@@ -33,7 +33,7 @@ from actors.task_states import TERMINAL_STATES
 from console._client import ClientError, ClusterClient
 from console._output import Out
 
-COMPONENTS = ("master", "agent", "zookeeper", "marathon", "metronome")
+COMPONENTS = ("master", "agent", "zookeeper", "marathon", "metronome", "iam-audit")
 RECONNECT_WINDOW = 30.0
 """Seconds a follow keeps trying other masters after losing its stream."""
 READ_TIMEOUT = 20.0
