@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime import register_message
+from transport import codec as _transport_codec
 
 # --------------------------------------------------------------------------------------
 # Shared records
@@ -884,6 +885,8 @@ class OperatorCall:
 
 for _cls in (WatchMaster, UnwatchMaster, MasterEvent, OperatorCall):
     register_message(_cls)
+# One event goes to every watcher: packed once, its bytes shared (issue 29, H8).
+_transport_codec.share_field(MasterEvent, "event")
 
 
 # --------------------------------------------------------------------------------------

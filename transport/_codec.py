@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+import os
 import threading
 import types
 import typing
@@ -36,6 +37,10 @@ _Enc = Callable[[Any], Any] | None  # None: the value is msgpack-native as it is
 _KINDS: dict[int, Kind] = {int(k): k for k in Kind}
 _unpackb = msgpack.unpackb
 _NATIVE = (dict, list, str, int, float, bool, type(None), bytes, tuple)
+_PLACEHOLDER = os.urandom(24)
+"""Stands for a shared field's value while the rest of a frame is packed: random, so no
+other field of the frame (ids, names, numbers) can hold it."""
+_PLACEHOLDER_PACKED = msgpack.packb(_PLACEHOLDER)
 
 
 class _Packers(threading.local):
@@ -181,7 +186,15 @@ class MessageRegistry:
         self._by_cls: dict[type, str] = {}
         self._schemas: dict[type, _Schema] = {}
         self._lock = threading.Lock()
+        self._shared: dict[type, str] = {}
+        self._packed: dict[int, tuple[Any, bytes]] = {}
         self.register(RemoteError, name="transport.RemoteError")
+
+    def share_field(self, cls: type, field: str) -> None:
+        """Messages of ``cls`` often carry one same ``field`` value (by identity) to many
+        receivers (a master event fanned out to every watcher): that value is packed once
+        and its bytes reused; frames are byte for byte what ``encode`` gives otherwise."""
+        self._shared[cls] = field
 
     # -- registration ---------------------------------------------------------------
 
@@ -427,12 +440,36 @@ class MessageRegistry:
         (the hot path of asks and replies)."""
         mtype, body = self.encode_body(message)
         try:
+            shared = self._shared.get(type(message)) if self._shared else None
+            if shared is not None:
+                value = getattr(message, shared)
+                if type(body) is dict and body.get(shared) is value:
+                    head = [version, msg_id, corr_id, sender_node, sender_actor, target, kind]
+                    return self._pack_sharing(head, mtype, body, shared, value)
             # Kind is an IntEnum: msgpack writes it as the plain int it is.
             return _packer().pack(
                 [version, msg_id, corr_id, sender_node, sender_actor, target, kind, mtype, body]
             )
         except (TypeError, ValueError, OverflowError) as exc:
             raise EncodeError(f"cannot encode {mtype or type(message).__name__}: {exc}") from None
+
+    def _pack_sharing(
+        self, head: list[Any], mtype: str, body: dict[str, Any], shared: str, value: Any
+    ) -> bytes:
+        """The envelope packed with a placeholder for the shared value, whose bytes (from
+        the cache: keyed by identity, checked) are spliced in (msgpack concatenates)."""
+        pk = _packer()
+        cached = self._packed.get(id(value))
+        if cached is not None and cached[0] is value:
+            packed = cached[1]
+        else:
+            packed = pk.pack(value)
+            if len(self._packed) >= 256:
+                self._packed.clear()  # a fan-out reuses a value at once: keep few
+            self._packed[id(value)] = (value, packed)
+        frame = pk.pack([*head, mtype, {**body, shared: _PLACEHOLDER}])
+        at = frame.find(_PLACEHOLDER_PACKED)
+        return frame[:at] + packed + frame[at + len(_PLACEHOLDER_PACKED) :]
 
     def decode(self, data: bytes, max_size: int | None = None) -> Envelope:
         """Strictly decode one frame holding one envelope; raises DecodeError."""

@@ -112,12 +112,18 @@ def flush(s: MasterState, out: list[Effect]) -> None:
     if not s.events:
         return
     events, s.events = s.events, []
-    for address in list(s.watchers):
-        seq = s.watchers[address]
-        for event in events:
-            seq += 1
-            out.append(Send(address, p.MasterEvent(event, s.master_id, seq)))
-        s.watchers[address] = seq
+    watchers = s.watchers
+    addresses = list(watchers)
+    mid = s.master_id
+    # Event by event, every watcher in turn: the transport packs each event once and
+    # shares its bytes among the watchers' frames (codec ``share_field``), which needs
+    # the same event to go out to all of them back to back. Each watcher's own events
+    # still go out in order, numbered 1, 2, 3...
+    for event in events:
+        for address in addresses:
+            seq = watchers[address] + 1
+            watchers[address] = seq
+            out.append(Send(address, p.MasterEvent(event, mid, seq)))
 
 
 def heartbeat(s: MasterState, now: float, out: list[Effect]) -> None:
