@@ -377,3 +377,6 @@ def add_console_commands(sub: Any, csub: Any) -> None:
     from console import _hosts_cmds  # cluster up --hosts, partition, heal, zk; node install (26)
 
     _hosts_cmds.add_commands(sub, {**groups, "cluster": csub})
+    from console import _sdk_cmds  # pydcos service plan|pod|endpoints (issue 28)
+
+    _sdk_cmds.add_commands(sub, groups)
