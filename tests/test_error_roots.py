@@ -25,6 +25,7 @@ ROOTS = [
     ("actors.metrics", "MetricsError"),
     ("actors.metronome", "MetronomeError"),
     ("actors.packages", "PackagesError"),
+    ("actors.sdk", "SdkError"),
     ("console", "ConsoleError"),
     ("zk", "ZkError"),
 ]
