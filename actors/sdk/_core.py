@@ -566,9 +566,10 @@ class ServiceCore:
                 continue
             ops: list[p.Operation] = []
             for w in list(pending):
-                r = self.reservations.get(w.instance)
-                if r is None or not r.reserved or r.agent_id != offer.agent_id:
+                mine_r = self.reservations.get(w.instance)
+                if mine_r is None or not mine_r.reserved or mine_r.agent_id != offer.agent_id:
                     continue
+                r = mine_r
                 if not all(self._reserved_ok(w.pod, i) for i in range(self.spec.pods[w.pod].count)):
                     continue
                 need = self._task_resources(w, r)
@@ -726,8 +727,8 @@ class ServiceCore:
                 if rr is None:
                     continue
                 env[f"SDK_{key}_{i}_HOST"] = rr.host
-                for port_name, port in sorted(rr.ports.items()):
-                    env[f"SDK_{key}_{i}_PORT_{_env_name(port_name)}"] = str(port)
+                for port_name, number in sorted(rr.ports.items()):
+                    env[f"SDK_{key}_{i}_PORT_{_env_name(port_name)}"] = str(number)
         rs = pod.resource_sets[t.resource_set]
         for port in rs.ports:
             if port.env_key and port.name in r.ports:

@@ -241,7 +241,7 @@ def plan_json(
     message}], strategy, status}], errors, strategy, status}``. ``step_status`` gives an
     active step's observed (status, message)."""
     active = {s.name for s in active_steps(plan, run)}
-    phases = []
+    phases: list[dict[str, Any]] = []
     for ph in plan.phases:
         steps = []
         for s in ph.steps:
@@ -276,5 +276,5 @@ def plan_json(
         "phases": phases,
         "errors": list(run.errors),
         "strategy": plan.strategy,
-        "status": _rollup([ph["status"] for ph in phases], run.interrupted),
+        "status": _rollup([str(ph["status"]) for ph in phases], run.interrupted),
     }

@@ -403,8 +403,8 @@ def _schema_errors(doc: Any) -> list[SpecError]:
                 out.append(SpecError(_yaml_path([*path, m.group(1)]), "required"))
                 continue
         if err.validator == "additionalProperties":
-            m = re.findall(r"'([^']+)'", err.message.split("(")[-1])
-            names = m or ["?"]
+            found = re.findall(r"'([^']+)'", err.message.split("(")[-1])
+            names = found or ["?"]
             out.append(
                 SpecError(
                     _yaml_path([*path, names[0]]),
