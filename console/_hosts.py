@@ -72,6 +72,7 @@ from console._netns import (
     plan_network,
     plan_partition,
     plan_zk_members,
+    plan_zk_partition,
     root_routes,
     setup_commands,
     teardown_commands,
@@ -119,6 +120,7 @@ __all__ = [
     "plan_network",
     "plan_partition",
     "plan_zk_members",
+    "plan_zk_partition",
     "root_routes",
     "setup_commands",
     "teardown_commands",
@@ -204,11 +206,38 @@ class Hosts:
             json.dump({"rules": [r.to_dict() for r in rules]}, f, indent=2)
         os.replace(tmp, self._partitions_path)
 
+    def zk_member_specs(self) -> list[ZkMember]:
+        from console import _state as st
+
+        rec = st.load(self.state_dir)
+        return [
+            ZkMember(
+                int(m["server_id"]),
+                str(m.get("host", "")),
+                str(m["ip"]),
+                int(m["client_port"]),
+                int(m["quorum_port"]),
+                int(m["election_port"]),
+            )
+            for m in (rec.zk_members if rec is not None else [])
+        ]
+
     def partition(self, target: str, from_: Sequence[str] | None = None) -> list[Rule]:
-        """Cut ``target`` off from ``from_`` (None: every other host). Returns the rules
+        """Cut ``target`` off from ``from_`` (None: every other host). ``zk-N`` cuts
+        ZooKeeper member N off from everyone (clients and peers) while the master on its
+        host keeps its other traffic (``from_`` must then be None). Returns the rules
         added (a repeated cut adds none)."""
         applied = self.applied()
-        new = merge_rules(applied, plan_partition(self.plan, target, from_))
+        if target.startswith("zk-"):
+            if from_:
+                raise HostsError(f"--from: {target} is cut off from every client and peer")
+            n = target.removeprefix("zk-")
+            if not n.isdigit():
+                raise HostsError(f"{target!r}: a ZooKeeper member is zk-1, zk-2, ...")
+            planned = plan_zk_partition(self.plan, self.zk_member_specs(), int(n))
+        else:
+            planned = plan_partition(self.plan, target, from_)
+        new = merge_rules(applied, planned)
         done: list[Rule] = []
         try:
             for r in new:
@@ -238,7 +267,7 @@ class Hosts:
         out: dict[str, list[str]] = {}
         for r in self.applied():
             if r.chain == "INPUT":
-                out.setdefault(r.host, []).append(r.peer)
+                out.setdefault(r.host, []).append(r.peer or " ".join(r.match))
         return out
 
     # -- ZooKeeper members ------------------------------------------------------------

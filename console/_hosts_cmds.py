@@ -36,10 +36,16 @@ def cmd_partition(args: argparse.Namespace) -> int:
         added = hosts.partition(args.host, from_)
     except HostsError as exc:
         raise _fail(exc) from None
-    peers = sorted({hosts.name_of(r.peer) or r.peer for r in added if r.host == args.host})
+    if args.host.startswith("zk-"):
+        member = next(m for m in hosts.zk_member_specs() if f"zk-{m.server_id}" == args.host)
+        peers = ["every ZooKeeper client and peer"]
+        where = f"{member.address} on {member.host}"
+    else:
+        peers = sorted({hosts.name_of(r.peer) or r.peer for r in added if r.host == args.host})
+        where = hosts.ip(args.host)
     out.result(
         {"host": args.host, "from": peers, "rules": [r.to_dict() for r in added]},
-        f"partitioned {args.host} ({hosts.ip(args.host)}) from {', '.join(peers) or '-'}: "
+        f"partitioned {args.host} ({where}) from {', '.join(peers) or '-'}: "
         f"{len(added)} DROP rule(s); 'pydcos cluster heal' removes them",
     )
     return 0
@@ -144,7 +150,9 @@ def add_commands(sub: Any, groups: dict[str, Any]) -> None:
         help="cut a host off the network (iptables DROP, both ways; --hosts clusters)",
         parents=[state],
     )
-    p.add_argument("host", metavar="HOST", help="master-1, agent-2, ...")
+    p.add_argument(
+        "host", metavar="HOST", help="master-1, agent-2, ...; zk-N: one ZooKeeper member only"
+    )
     p.add_argument(
         "--from",
         dest="from_",

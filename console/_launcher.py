@@ -26,7 +26,7 @@ import sys
 import time
 import urllib.request
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -610,6 +610,9 @@ class Launcher:
         agents = [s for s in started if s.rec.kind == "agent"]
         zk_procs = [s for s in started if s.rec.kind == "zk"]
         zk_up = not zk_procs
+        # An ensemble's members drop connections while they elect their leader: expected.
+        quiet = quiet_kazoo(len(zk_procs) > 1)
+        quiet.__enter__()
         client: Any = None
         leader: Any = None
         active = 0
@@ -684,6 +687,7 @@ class Launcher:
                     )
                 time.sleep(0.05)
         finally:
+            quiet.__exit__(None, None, None)
             if client is not None:
                 from zk import close_quietly
 
@@ -893,17 +897,20 @@ class Launcher:
         leader: Any = None
         contenders: list[Any] = []
         zk_error = ""
+        # An ensemble with a member down or cut off: kazoo may try that one first.
+        zk_timeout = max(zk_timeout, 2.5 * len(rec.zk_members))
         try:
             from zk import close_quietly, read_contenders
             from zk import connect as zk_connect
 
-            client = zk_connect(
-                rec.zk_hosts,
-                chroot=rec.chroot,
-                session_timeout=5.0,
-                connect_timeout=zk_timeout,
-                credentials=record_credentials(rec),
-            )
+            with quiet_kazoo(len(rec.zk_members) > 1):
+                client = zk_connect(
+                    rec.zk_hosts,
+                    chroot=rec.chroot,
+                    session_timeout=5.0,
+                    connect_timeout=zk_timeout,
+                    credentials=record_credentials(rec),
+                )
             try:
                 contenders = read_contenders(client)
                 leader = contenders[0] if contenders else None
@@ -956,6 +963,22 @@ class Launcher:
             "containerizers": rec.containerizers,
             "processes": rows,
         }
+
+
+@contextlib.contextmanager
+def quiet_kazoo(on: bool = True) -> Iterator[None]:
+    """kazoo's "Connection dropped" warnings off (an ensemble electing, a member down:
+    expected, and the CLI's table says it better)."""
+    import logging
+
+    logger = logging.getLogger("kazoo.client")
+    level = logger.level
+    if on:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def zk_member_health(rec: ClusterRecord, timeout: float = 0.5) -> list[dict[str, Any]]:

@@ -270,19 +270,24 @@ def teardown_commands(plan: NetPlan) -> list[list[str]]:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One iptables DROP rule inside ``netns``: INPUT from ``peer`` or OUTPUT to it."""
+    """One iptables DROP rule inside ``netns``: INPUT from ``peer`` or OUTPUT to it
+    (``peer`` '': any address), narrowed by ``match`` (ports, interface) if given."""
 
     netns: str
     chain: str
     peer: str
-    """The peer's IP."""
+    """The peer's IP ('' for a ZooKeeper member's port rules)."""
     host: str = ""
-    """Whose namespace (the host's name), for messages."""
+    """Whose namespace (the host's name, or ``zk-N``), for messages."""
+    match: tuple[str, ...] = ()
+    """More iptables match arguments (``-o eth0 -p tcp -m multiport --dports ...``)."""
 
     def spec(self) -> list[str]:
         """The rule's match and target (what ``-I``/``-D``/``-C`` take after the chain)."""
         side = "-s" if self.chain == "INPUT" else "-d"
-        return [side, f"{self.peer}/32", "-m", "comment", "--comment", RULE_COMMENT, "-j", "DROP"]
+        where = [side, f"{self.peer}/32"] if self.peer else []
+        tail = ["-m", "comment", "--comment", RULE_COMMENT, "-j", "DROP"]
+        return [*where, *self.match, *tail]
 
     def argv(self, action: str) -> list[str]:
         """``ip netns exec NS iptables -w ACTION CHAIN ...`` (``-I``, ``-D`` or ``-C``)."""
@@ -291,12 +296,15 @@ class Rule:
     def command(self, action: str) -> list[str]:
         return [*self.argv(action), *self.spec()]
 
-    def to_dict(self) -> dict[str, str]:
-        return asdict(self)
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["match"] = list(self.match)
+        return d
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> Rule:
-        return Rule(str(d["netns"]), str(d["chain"]), str(d["peer"]), str(d.get("host", "")))
+        match = tuple(str(x) for x in d.get("match", ()))
+        return Rule(str(d["netns"]), str(d["chain"]), str(d["peer"]), str(d.get("host", "")), match)
 
 
 def plan_partition(
@@ -390,6 +398,39 @@ def plan_zk_members(masters: Sequence[HostSpec], size: int) -> list[ZkMember]:
             ZkMember(i, h.name, h.ip, ZK_CLIENT_PORT + k, ZK_QUORUM_PORT + k, ZK_ELECTION_PORT + k)
         )
     return out
+
+
+def plan_zk_partition(plan: NetPlan, members: Sequence[ZkMember], n: int) -> list[Rule]:
+    """Cut ZooKeeper member ``n`` off from every client and peer while its host (the
+    master beside it) keeps its other traffic: in that host's namespace, on its link
+    (``eth0``: the host's own master still reaches it over loopback, where it finds no
+    quorum), drop TCP to and from the member's three ports, and to and from the other
+    members' quorum and election ports (the connections the member opens itself). The
+    master on the same host still reaches the other members' client ports."""
+    me = next((m for m in members if m.server_id == n), None)
+    if me is None:
+        ids = ", ".join(f"zk-{m.server_id}" for m in members) or "none"
+        raise HostsError(f"no ZooKeeper member zk-{n} in this cluster; members: {ids}")
+    host = plan.host(me.host)
+    if host is None:
+        raise HostsError(f"zk-{n} runs on loopback, not on a host of ours: nothing to cut")
+    own = f"{me.client_port},{me.quorum_port},{me.election_port}"
+    others = sorted(
+        {str(p) for m in members if m.server_id != n for p in (m.quorum_port, m.election_port)}
+    )
+    name = f"zk-{n}"
+    tcp = ("-p", "tcp", "-m", "multiport")
+    rules = [
+        Rule(host.netns, "INPUT", "", name, ("-i", NODE_IF, *tcp, "--dports", own)),
+        Rule(host.netns, "OUTPUT", "", name, ("-o", NODE_IF, *tcp, "--sports", own)),
+    ]
+    if others:
+        peer_ports = ",".join(others)
+        rules += [
+            Rule(host.netns, "OUTPUT", "", name, ("-o", NODE_IF, *tcp, "--dports", peer_ports)),
+            Rule(host.netns, "INPUT", "", name, ("-i", NODE_IF, *tcp, "--sports", peer_ports)),
+        ]
+    return rules
 
 
 def ensemble_hosts(members: Sequence[ZkMember]) -> str:

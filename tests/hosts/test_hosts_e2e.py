@@ -213,6 +213,22 @@ def zk_modes(hc: LocalCluster) -> list[str]:
     return [m["mode"] for m in status["zk_members"]]
 
 
+def test_one_zk_member_partitioned_the_cluster_still_launches(
+    hc: LocalCluster, hosts: Hosts
+) -> None:
+    cut = hosts.partition("zk-2")  # the member only: master-2 beside it keeps working
+    try:
+        assert cut and {r.host for r in cut} == {"zk-2"}
+        wait_for(lambda: zk_modes(hc)[1] == "down", 20, "zk-2 unreachable")
+        assert sorted(zk_modes(hc)[::2]) == ["follower", "leader"]
+        code, body = request(f"{leader_url(hc)}/marathon/v2/apps", "POST", web_app("/zk2-cut"))
+        assert code == 201, body
+        running_tasks(hc, "/zk2-cut", 1)
+    finally:
+        hosts.heal()
+    wait_for(lambda: sorted(zk_modes(hc)) == ["follower", "follower", "leader"], 30, "quorum")
+
+
 def test_one_zk_member_down_the_cluster_still_launches(hc: LocalCluster) -> None:
     res = hc.cli("cluster", "zk", "stop", "1")
     assert res.returncode == 0, res.stderr
@@ -233,7 +249,7 @@ def test_one_zk_member_down_the_cluster_still_launches(hc: LocalCluster) -> None
 def test_two_zk_members_down_no_change_is_accepted_then_all_recovers(hc: LocalCluster) -> None:
     wait_for(lambda: sorted(zk_modes(hc)) == ["follower", "follower", "leader"], 30, "quorum")
     before = {a["id"] for a in request(f"{leader_url(hc)}/marathon/v2/apps")[1]["apps"]}
-    assert {"/across", "/one-zk-down"} <= before
+    assert {"/across", "/zk2-cut", "/one-zk-down"} <= before
     masters = [p["http_url"] for p in hc.record()["processes"] if p["kind"] == "master"]
     for n in ("1", "2"):
         assert hc.cli("cluster", "zk", "stop", n).returncode == 0

@@ -24,6 +24,7 @@ from console._hosts import (
     plan_network,
     plan_partition,
     plan_zk_members,
+    plan_zk_partition,
     setup_commands,
     teardown_commands,
     unowned_advertise,
@@ -341,3 +342,22 @@ def test_node_install_cli(tmp_path: Path) -> None:
         env=env,
     )
     assert bad.returncode != 0 and "expected zk://" in bad.stderr
+
+
+def test_a_zk_member_partition_drops_only_zookeeper_ports_on_the_link() -> None:
+    p = plan()
+    members = plan_zk_members(p.masters, 3)
+    rules = plan_zk_partition(p, members, 2)
+    m2 = p.host("master-2")
+    assert m2 is not None and {r.netns for r in rules} == {m2.netns}
+    assert {r.host for r in rules} == {"zk-2"} and all(r.peer == "" for r in rules)
+    specs = [" ".join(r.spec()) for r in rules]
+    assert all(("-i eth0" in x or "-o eth0" in x) and "-p tcp" in x for x in specs)
+    assert any("--dports 2181,2888,3888" in x for x in specs)  # nobody reaches it
+    assert any("--dports 2888,3888" in x and "-o eth0" in x for x in specs)  # it reaches no peer
+    assert not any(
+        "--dports 2181" in x and "-o eth0" in x for x in specs
+    )  # master-2 reaches zk-1/3
+    assert Rule.from_dict(json.loads(json.dumps(rules[0].to_dict()))) == rules[0]
+    with pytest.raises(HostsError, match="no ZooKeeper member zk-7"):
+        plan_zk_partition(p, members, 7)
