@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from actors.iam._audit import AuditLog
 from actors.iam._errors import Unauthenticated
-from actors.iam._model import Policy, account_allowed
+from actors.iam._model import Policy
 from actors.iam._tokens import TokenCache, parse_authorization, verify_token
 
 
@@ -96,10 +96,7 @@ class GatewayAuth:
         for a token issued before); nodes are trusted."""
         if who.kind == "node":
             return True
-        account = self.view.policy.account(who.uid)
-        if account is None:
-            return False
-        return account_allowed(account, rid, action)
+        return self.view.policy.allowed(who.uid, rid, action)
 
     def audit(self, who: Principal | None, what: str, allowed: bool, **detail: str) -> None:
         self.audit_log.append(who.uid if who else None, what, allowed, **detail)

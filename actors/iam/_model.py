@@ -47,6 +47,7 @@ DESCRIPTION_MAX = 512
 PASSWORD_MIN = 5
 PASSWORD_MAX = 1024
 PUBLIC_KEY_MAX = 16384
+MEMO_LIMIT = 100_000
 
 _UID_RE = re.compile(r"[A-Za-z0-9@._-]+")
 _RID_RE = re.compile(r"dcos:[A-Za-z0-9@._:/*-]+")
@@ -226,15 +227,24 @@ class Policy:
             if u.get("curve_key"):
                 self.curve_keys[u["curve_key"]] = uid
         self.groups_of = member_of
+        self.memo: dict[tuple[str, str, str], bool] = {}
+        """Answers of ``allowed`` for this policy (a new state is a new Policy, so the
+        memo never outlives the grants it was computed from)."""
 
     def account(self, uid: str) -> Account | None:
         return self.accounts.get(uid)
 
     def allowed(self, uid: str, rid: str, action: str) -> bool:
-        acc = self.accounts.get(uid)
-        if acc is None:
-            return False
-        return account_allowed(acc, rid, action)
+        """Memoised: a list view asks the same (uid, rid) on every request."""
+        key = (uid, rid, action)
+        hit = self.memo.get(key)
+        if hit is None:
+            acc = self.accounts.get(uid)
+            hit = acc is not None and account_allowed(acc, rid, action)
+            if len(self.memo) >= MEMO_LIMIT:
+                self.memo.clear()
+            self.memo[key] = hit
+        return hit
 
     def superusers(self) -> list[str]:
         return sorted(uid for uid, a in self.accounts.items() if a.superuser)
