@@ -1,0 +1,175 @@
+"""The SDK end to end on a real `pydcos cluster up` (1 master, 2 agents, CURVE keys, no
+auth): the hello example installed as a package (Cosmos renders the scheduler's Marathon
+app with the ``pydcos`` scope), its deploy plan walked through the master's
+``/service/hello/v1`` proxy, the scheduler SIGKILLed mid-deploy (Marathon restarts it, it
+carries on from ZooKeeper), a server SIGKILLed (recovered in place: same agent, same
+volume, same port), a custom plan with a parameter, and the CLI's refusals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from console._client import ClusterClient, resolve_target
+from runtime.testing import wait_for
+from tests.console.conftest import REPO, LocalCluster, started_cluster
+
+pytestmark = [pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    state = tmp_path_factory.mktemp("sdkcluster")
+    args = ("--no-docker", "--masters", "1", "--agents", "2")
+    with started_cluster(state, *args, check_down=True, check_left=True) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def client(cluster: LocalCluster) -> Iterator[ClusterClient]:
+    with ClusterClient(resolve_target(None, cluster.state_dir, None, True)) as c:
+        yield c
+
+
+def http(c: ClusterClient, path: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
+    """urllib against the master's gateway, as any HTTP client would."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(c.base_url() + path, data=data, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def plan(c: ClusterClient, name: str = "deploy") -> dict[str, Any]:
+    status, doc = http(c, f"/service/hello/v1/plans/{name}")
+    assert status in (200, 202), doc
+    return dict(doc)
+
+
+def steps(doc: dict[str, Any]) -> dict[str, str]:
+    return {s["name"]: s["status"] for ph in doc["phases"] for s in ph["steps"]}
+
+
+def scheduler_pid() -> int | None:
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        cmd = proc.info["cmdline"] or []
+        if "actors.sdk.scheduler" in cmd and any("examples/sdk/hello/svc.yml" in a for a in cmd):
+            return int(proc.info["pid"])
+    return None
+
+
+def server_pid(port: int) -> int | None:
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        cmd = proc.info["cmdline"] or []
+        if "http.server" in cmd and str(port) in cmd:
+            return int(proc.info["pid"])
+    return None
+
+
+def pod_task(c: ClusterClient, pod: str) -> dict[str, Any]:
+    status, doc = http(c, f"/service/hello/v1/pod/{pod}/info")
+    assert status == 200, doc
+    return next(t for t in doc if t["info"]["name"].endswith("-server"))
+
+
+def test_hello_installs_deploys_recovers_and_runs_its_plans(
+    cluster: LocalCluster, client: ClusterClient, tmp_path: Path
+) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "hello_repo", REPO / "examples" / "sdk" / "hello" / "build_repo.py"
+    )
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    repo = mod.build(tmp_path / "repo")
+    r = cluster.cli("package", "repo", "add", "hello-sdk", str(repo))
+    assert r.returncode == 0, r.stderr
+    options = tmp_path / "options.json"
+    # Each readiness check waits 2 s: the deploy takes long enough to kill its scheduler.
+    options.write_text(json.dumps({"hello": {"count": 2, "ready_delay": 2}}))
+    r = cluster.cli("package", "install", "hello-sdk", "--yes", "--options", str(options))
+    assert r.returncode == 0, r.stderr
+
+    # -- mid-deploy: SIGKILL the scheduler once hello-0 is done, before the rest is
+    wait_for(lambda: steps(plan(client)).get("hello-0:[server]") == "COMPLETE", 60, "hello-0")
+    pid = scheduler_pid()
+    assert pid is not None
+    before = plan(client)
+    assert before["status"] != "COMPLETE", before
+    first = pod_task(client, "hello-0")["info"]["taskId"]["value"]
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: (scheduler_pid() or pid) != pid, 60, "Marathon restarted the scheduler")
+    wait_for(lambda: plan(client)["status"] == "COMPLETE", 90, "deploy complete after restart")
+    # It carried on: hello-0 was not launched again, and every instance runs once.
+    assert pod_task(client, "hello-0")["info"]["taskId"]["value"] == first
+    r = cluster.cli("service", "plan", "status", "hello")
+    assert r.returncode == 0 and "deploy (serial strategy) (COMPLETE)" in r.stdout, r.stdout
+    assert "hello-1:[server] (COMPLETE)" in r.stdout
+
+    # -- endpoints: host:port and Mesos-DNS names per named port; the server answers
+    status, ep = http(client, "/service/hello/v1/endpoints/http")
+    assert status == 200 and len(ep["address"]) == 2, ep
+    assert ep["dns"][0].startswith("hello-0-server.hello.mesos:")
+    host, port = ep["address"][0].rsplit(":", 1)
+    with urllib.request.urlopen(f"http://{host}:{port}/log", timeout=5) as resp:
+        assert resp.read().decode().count("start hello-0-server") == 1
+
+    # -- kill -9 a server: recovered in place, same agent, same volume (its log grows)
+    old = pod_task(client, "hello-0")
+    victim = server_pid(int(port))
+    assert victim is not None
+    os.kill(victim, signal.SIGKILL)
+
+    def recovered() -> dict[str, Any] | None:
+        t = pod_task(client, "hello-0")
+        new = t["info"]["taskId"]["value"] != old["info"]["taskId"]["value"]
+        return t if new and t["status"]["state"] == "TASK_RUNNING" else None
+
+    new = wait_for(recovered, 60, "hello-0 recovered")
+    assert new["info"]["slaveId"] == old["info"]["slaveId"]
+    assert new["info"]["volumes"] == old["info"]["volumes"]
+    assert new["info"]["ports"] == old["info"]["ports"]
+
+    def log_text() -> str | None:
+        try:
+            with urllib.request.urlopen(f"http://{host}:{port}/log", timeout=5) as resp:
+                text = resp.read().decode()
+        except OSError:
+            return None
+        return text if text.count("start hello-0-server") == 2 else None
+
+    wait_for(log_text, 30, "the same volume, written twice")
+    assert plan(client, "recovery")["status"] == "COMPLETE"
+
+    # -- a custom plan with a parameter reaching its tasks' environment
+    r = cluster.cli("service", "plan", "start", "hello", "sidecar", "-p", "PLAN_PARAMETER=howdy")
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: plan(client, "sidecar")["status"] == "COMPLETE", 60, "sidecar plan")
+    outs = list(cluster.state_dir.glob("agents/*/sandboxes/hello-*-sidecar__*/stdout"))
+    assert len(outs) == 2
+    assert all("says howdy" in p.read_text() for p in outs)
+
+    # -- refusals: unknown plan 404, healthy pod replace without --force, bad -p
+    status, doc = http(client, "/service/hello/v1/plans/nope")
+    assert status == 404 and "nope" in doc["message"]
+    status, doc = http(client, "/service/hello/v1/plans/deploy/forceComplete?phase=x", "POST")
+    assert status == 404, doc
+    r = cluster.cli("service", "pod", "replace", "hello", "hello-1")
+    assert r.returncode == 1 and "healthy" in r.stderr and "--force" in r.stderr
+    r = cluster.cli("service", "plan", "start", "hello", "sidecar", "-p", "BAD PARAM")
+    assert r.returncode == 1 and "KEY=VALUE" in r.stderr
+    r = cluster.cli("service", "pod", "list", "nope")
+    assert r.returncode == 1 and "not found" in r.stderr
