@@ -72,17 +72,7 @@ def maybe_allocate(s: MasterState, now: float, out: list[Effect]) -> None:
 def snapshot(s: MasterState, now: float) -> ClusterSnapshot:
     """The allocator's input: agents and frameworks as they stand (expired decline
     filters are pruned on the way)."""
-    agents = [
-        AllocAgent(
-            agent_id=a.agent_id,
-            hostname=a.hostname,
-            total=a.total,
-            allocated=a.used + a.offered,
-            attributes=a.attributes,
-            reachable=a.reachable and not a.recovering,
-        )
-        for a in s.agents.values()
-    ]
+    agents = [_alloc_view(a) for a in s.agents.values()]
     frameworks = []
     for fw in s.frameworks.values():
         if fw.filters:
@@ -105,6 +95,34 @@ def snapshot(s: MasterState, now: float) -> ClusterSnapshot:
         weights=s.weights,
         quotas=s.quotas,
     )
+
+
+def _alloc_view(a: AgentRecord) -> AllocAgent:
+    """The allocator's view of ``a``: last cycle's while nothing in it changed (its
+    resources are immutable values, replaced on change: compared by identity)."""
+    v = a.alloc_view
+    reachable = a.reachable and not a.recovering
+    if (
+        v is not None
+        and v.reachable is reachable
+        and v.total is a.total
+        and v.attributes is a.attributes
+        and v.hostname is a.hostname
+        and a.alloc_parts == (a.used, a.offered)
+    ):
+        return v
+    allocated = a.used + a.offered
+    v = a.alloc_view = AllocAgent(
+        agent_id=a.agent_id,
+        hostname=a.hostname,
+        total=a.total,
+        allocated=allocated,
+        attributes=a.attributes,
+        reachable=reachable,
+        free=a.total.saturating_sub(allocated),
+    )
+    a.alloc_parts = (a.used, a.offered)
+    return v
 
 
 def run_allocation(s: MasterState, now: float, out: list[Effect]) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from actors import protocol as p
 from actors.master._effects import Effect, Send
+from actors.master.allocator import Agent as AllocAgent
 from actors.master.allocator import (
     Allocation,
     AllocatorConfig,
@@ -89,6 +90,12 @@ class AgentRecord:
     offers: set[str] = field(default_factory=set)
     json_cache: tuple[tuple[Any, ...], str] | None = field(default=None, repr=False, compare=False)
     """Encoded agent JSON and what it was rendered from (as ``TaskRecord.json_cache``)."""
+    alloc_view: AllocAgent | None = field(default=None, repr=False, compare=False)
+    """The allocator's view of this agent in the last cycle, reused while the fields it
+    was built from are the same objects (``_offers.snapshot``): 10,000 agents' free
+    resources are not recomputed every cycle when a few changed."""
+    alloc_parts: tuple[Resources, Resources] | None = field(default=None, repr=False, compare=False)
+    """``(used, offered)`` that ``alloc_view`` was built from."""
 
     def durable(self) -> dict[str, Any]:
         """What survives a master failover (Mesos' registry keeps agent info only)."""

@@ -153,6 +153,9 @@ class Agent:
     """Agent attributes (zone, rack, ...), passed through for constraint matching."""
     reachable: bool = True
     """False once the master stopped hearing from it; it gets no offers."""
+    free: Resources | None = field(default=None, compare=False, repr=False)
+    """``total - allocated`` when the caller already knows it (the master keeps each
+    agent's view between cycles and recomputes it only when the agent changed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -636,7 +639,9 @@ def allocate(
                 Rejection(ANY, agent.agent_id, RejectReason.AGENT_UNREACHABLE, agent.hostname)
             )
             continue
-        free = agent.total.saturating_sub(agent.allocated)
+        free = agent.free
+        if free is None:
+            free = agent.total.saturating_sub(agent.allocated)
         if not _allocatable(free.milli_totals(), cycle.minimums):
             detail = f"free {free}{cycle.too_small}" if free else "fully allocated"
             cycle.rejections.append(

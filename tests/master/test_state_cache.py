@@ -10,6 +10,7 @@ from typing import Any
 
 from actors import protocol as p
 from actors.master import MasterConfig, MasterCore
+from actors.master._offers import snapshot
 from actors.master._state_json import state_json, state_json_bytes
 from actors.resources import Resources
 from tests.master.test_master_core import AGENT, AGENT2, FW, Cluster, sends
@@ -75,3 +76,40 @@ def test_generation_moves_with_changes_and_not_with_pongs() -> None:
     g = c.core.generation
     c.core.tick(c.now)  # nothing due, nothing changed
     assert c.core.generation == g
+
+
+def fresh_views(core: MasterCore) -> list[tuple[Any, ...]]:
+    out = []
+    for a in core.agents.values():
+        allocated = a.used + a.offered
+        free = a.total.saturating_sub(allocated)
+        out.append((a.agent_id, a.hostname, a.total, allocated, free, a.attributes))
+        out[-1] += (a.reachable and not a.recovering,)
+    return out
+
+
+def cached_views(core: MasterCore) -> list[tuple[Any, ...]]:
+    snap = snapshot(core, 0.0)
+    return [
+        (v.agent_id, v.hostname, v.total, v.allocated, v.free, v.attributes, v.reachable)
+        for v in snap.agents
+    ]
+
+
+def test_the_allocators_agent_views_are_reused_only_while_unchanged() -> None:
+    c = Cluster(MasterCore("m1", MasterConfig(ping_interval=1.0, max_missed_pings=2), now=1000.0))
+    aid = c.add_agent(AGENT, "cpus:4;mem:4096")
+    c.add_agent(AGENT2, "cpus:2;mem:1024")
+    fid = c.subscribe()
+    assert cached_views(c.core) == fresh_views(c.core)
+    offer = next(o for o in c.offers() if o.agent_id == aid)  # offered: views change
+    assert cached_views(c.core) == fresh_views(c.core)
+    c.launch(offer, "t1", "cpus:1;mem:256")  # used changes, the rest is filtered
+    assert cached_views(c.core) == fresh_views(c.core)
+    c.handle(p.StatusUpdate(fid, "t1", aid, "TASK_FINISHED", "u-1", c.now))
+    assert cached_views(c.core) == fresh_views(c.core)
+    for _ in range(4):  # AGENT2 stops answering: unreachable
+        c.tick(1.0)
+        c.handle(p.Pong(aid, 0))
+    assert cached_views(c.core) == fresh_views(c.core)
+    assert [v[-1] for v in cached_views(c.core)] == [True, False]
