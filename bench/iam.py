@@ -163,7 +163,9 @@ def authz_batch_us(rounds: int = 50) -> tuple[float, float, int]:
     who = Principal("u7", "user", False)
     rids = [f"{MARATHON_RID}:/team-{i % 60}/svc-{i}/web/{i % 3}" for i in range(999)]
     rids.append("dcos:adminrouter:service:marathon")
-    cold, warm, allowed = [], [], 0
+    cold: list[float] = []
+    warm: list[float] = []
+    allowed = 0
     for i in range(rounds):
         auth.view.update(s, i + 2)  # a new Policy: an empty memo
         for out in (cold, warm):
