@@ -112,3 +112,22 @@ def test_cli_token_store_is_0600_keyed_by_target_env_overrides(
     monkeypatch.delenv("PYDCOS_TOKEN")
     assert forget_token("127.0.0.1:2181/pydcos") and not forget_token("127.0.0.1:2181/pydcos")
     assert load_token("127.0.0.1:2181/pydcos") is None
+
+
+def test_bootstrap_creates_the_superuser_only_on_an_empty_cluster() -> None:
+    from actors.iam import Policy
+    from actors.iam._service import bootstrap_state
+
+    first = bootstrap_state(None, "bootstrapuser", "$argon2id$h")
+    assert Policy(first).superusers() == ["bootstrapuser"]
+    again = bootstrap_state(first, "other", "$argon2id$h2")
+    assert again is first  # a cluster with users is left alone (a second leader, a restart)
+
+
+def test_token_ttl_flag_is_checked() -> None:
+    from actors.iam._service import _ttl
+
+    assert _ttl(None) == 5 * 24 * 3600 and _ttl("3600") == 3600
+    for bad in ("x", "10", str(10**9), "nan", "inf"):
+        with pytest.raises(IamConfigError, match="iam-token-ttl"):
+            _ttl(bad)
