@@ -34,7 +34,7 @@ from typing import Any
 
 from actors import protocol as p
 from actors.framework import Scheduler, SchedulerDriver
-from actors.sdk._core import Context, Effects, ServiceCore
+from actors.sdk._core import ACTIVE, Context, Effects, ServiceCore
 from actors.sdk._errors import SdkError, SpecError, StateError
 from actors.sdk._spec import ServiceSpec, load_spec
 from actors.sdk._store import SdkStore
@@ -158,6 +158,10 @@ class SdkScheduler(Scheduler):
             self.core.framework_id = framework_id
             self.store.put("framework", {"id": framework_id})
         self.registered_once.set()
+        with self.lock:
+            known = [t.task_id for t in self.core.tasks.values() if t.state in ACTIVE]
+        if known:
+            driver.reconcile(known)  # explicit: a task the master forgot comes back UNKNOWN
         driver.reconcile([])
 
     def reregistered(self, driver: SchedulerDriver, framework_id: str, master_id: str) -> None:
@@ -256,6 +260,26 @@ class ApiServer:
 # ------------------------------------------------------------------------------ main
 
 
+def forget_if_torn_down(cluster: Any, store: SdkStore) -> None:
+    """A framework torn down (``package uninstall``) killed its tasks: a scheduler
+    installed again under the same name starts afresh (its old reservations, which no
+    record claims any more, are wiped when their agents offer them), as dcos-commons'
+    uninstall leaves nothing behind."""
+    state = store.load()
+    fid = state["framework"]
+    if not fid:
+        return
+    try:
+        doc = cluster.actor("master", timeout=10).ask(p.GetState("frameworks"), timeout=10)
+    except Exception as exc:  # no answer: keep the state (the safe side)
+        log.warning("sdk: cannot ask the master about framework %s: %s", fid, exc)
+        return
+    done = {str(f.get("id")) for f in (doc or {}).get("completed_frameworks") or []}
+    if fid in done:
+        log.warning("sdk: framework %s was torn down: starting afresh", fid)
+        store.clear()
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(
         prog="python -m actors.sdk.scheduler", description=__doc__.splitlines()[0]
@@ -317,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         store = SdkStore(client, spec.name)
         context = Context(python=sys.executable, user=getpass.getuser())
         shell = SdkScheduler(spec, store, clock, context)
+        forget_if_torn_down(cluster, store)
         api = ApiServer(shell, args.host, args.port).start()
         context.api_url = f"http://{args.host}:{api.port}"
         shell.restore()
