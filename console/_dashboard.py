@@ -162,6 +162,7 @@ HELP = """\
   m    CPU and memory plots of nodes and tasks (esc closes)
   c    package catalog: search, describe, install (esc closes)
   a    users' cluster actors; k kills one (esc closes)
+  p    SDK services' plans, live (esc closes)
   /    filter services and tasks (esc clears)
   tab  move between panels
   ?    this help (esc closes)
@@ -264,6 +265,7 @@ class DashboardApp(App[None]):
         Binding("c", "catalog", "Catalog", show=False),
         Binding("n", "names", "Names", show=False),
         Binding("a", "actors", "Actors", show=False),
+        Binding("p", "plans", "Plans", show=False),
     ]
 
     def __init__(
@@ -556,6 +558,11 @@ class DashboardApp(App[None]):
         from console._dash_actors import open_actors  # users' cluster actors (issue 27)
 
         open_actors(self)
+
+    def action_plans(self) -> None:
+        from console._dash_sdk import open_plans  # SDK services' plans (issue 28)
+
+        open_plans(self)
 
 
 def screen_text(app: App[Any]) -> str:
