@@ -206,17 +206,8 @@ class IamApi:
                 {"message": "this cluster has no signing key (--iam-key): auth is off"},
                 status=503,
             )
-        state = await self._state()
-        user = state["users"].get(uid)
         try:
-            if password is not None:
-                stored = user.get("password_hash") if user and user.get("kind") == "user" else None
-                ok = await self._run(verify_password, stored, password)
-                if not ok:
-                    raise Unauthenticated("login failed: wrong uid or password")
-            else:
-                pem = user.get("public_key") if user and user.get("kind") == "service" else None
-                verify_service_login(str(token), uid, pem, now)
+            jwt_ = await self._run(self._login_sync, uid, password, token, now)
         except Unauthenticated as exc:
             with self._limiter_lock:
                 self.limiter.fail(uid, address, now)
@@ -225,8 +216,29 @@ class IamApi:
             )
             raise
         self.service.audit.append(uid, "login", True, address=address)
-        jwt_ = issue_token(key, uid, now, self.service.token_ttl)
         return web.json_response({"token": jwt_})
+
+    def _login_sync(self, uid: str, password: str | None, token: str | None, now: float) -> str:
+        """One executor call: read the account, check the password (argon2id, against a
+        dummy hash when there is none) or the service account's JWT, sign the token."""
+        store = self.service.store()
+        key = self.service.signing_key
+        if store is None or key is None:
+            raise _StoreDown("no ZooKeeper or no signing key")
+        try:
+            doc = store.get(STATE_KEY)
+        except Exception as exc:  # ZooKeeper: connection lost, session expired...
+            raise _StoreDown(str(exc)) from None
+        users = (doc.value or {}).get("users", {}) if doc is not None else {}
+        user = users.get(uid) if isinstance(users, dict) else None
+        if password is not None:
+            stored = user.get("password_hash") if user and user.get("kind") == "user" else None
+            if not verify_password(stored, password):
+                raise Unauthenticated("login failed: wrong uid or password")
+        else:
+            pem = user.get("public_key") if user and user.get("kind") == "service" else None
+            verify_service_login(str(token), uid, pem, now)
+        return issue_token(key, uid, now, self.service.token_ttl)
 
     async def get_jwks(self, request: web.Request) -> web.StreamResponse:
         key = self.service.signing_key
