@@ -81,7 +81,8 @@ def on_result(
     if state.initializing and now - state.started_at <= spec.grace_period_seconds:
         return state, []
     failures = state.consecutive_failures + 1
-    kill = failures >= spec.max_consecutive_failures
+    # 0 means never (Marathon's maxConsecutiveFailures, HealthCheckInfo's contract).
+    kill = 0 < spec.max_consecutive_failures <= failures
     effects = []
     if state.healthy is not False or kill:
         effects.append(HealthEffect(False, failures, message or "health check failed", kill))
