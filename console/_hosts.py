@@ -180,6 +180,19 @@ class Hosts:
             self.exec_argv(name, argv), capture_output=True, text=True, timeout=timeout
         )
 
+    def tcp_connect(self, source: str, ip: str, port: int, timeout: float = 1.5) -> bool:
+        """Can host ``source`` open a TCP connection to ``ip:port`` right now (from its
+        own namespace)? For partition checks: a dropped SYN is a timeout, False."""
+        import sys
+
+        code = (
+            "import socket,sys\n"
+            f"s=socket.socket(); s.settimeout({float(timeout)!r})\n"
+            f"sys.exit(0 if s.connect_ex(({ip!r},{int(port)}))==0 else 1)\n"
+        )
+        res = self.run_on(source, [sys.executable, "-c", code], timeout=timeout + 30)
+        return bool(res.returncode == 0)
+
     # -- partitions -------------------------------------------------------------------
 
     @property

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -96,13 +95,7 @@ def running_tasks(hc: LocalCluster, app: str, n: int) -> list[dict[str, Any]]:
 
 
 def tcp_connect(hosts: Hosts, source: str, ip: str, port: int) -> bool:
-    """Can ``source`` open a TCP connection to ``ip:port`` (from its own namespace)?"""
-    code = (
-        "import socket,sys\n"
-        f"s=socket.socket(); s.settimeout(1.5)\n"
-        f"sys.exit(0 if s.connect_ex(({ip!r},{port}))==0 else 1)\n"
-    )
-    return hosts.run_on(source, [sys.executable, "-c", code]).returncode == 0
+    return hosts.tcp_connect(source, ip, port)
 
 
 def web_app(app_id: str) -> dict[str, Any]:
