@@ -508,7 +508,7 @@ class Launcher:
             raise
         st.save(record)
         if self.token:
-            from console._auth_cmds import save_token
+            from console._token_store import save_token
 
             save_token(record.zk, self.token)
         return record
