@@ -75,6 +75,10 @@ class PackagesService:
         from actors.sdk import cluster_scope
 
         keys = self.settings.get("keys")
+        creds = self.settings.get("zk_credentials")
         return cluster_scope(
-            ctx.zk, str(keys) if keys else None, bool(self.settings.get("insecure_dev"))
+            ctx.zk,
+            str(keys) if keys else None,
+            bool(self.settings.get("insecure_dev")),
+            str(creds) if creds else None,
         )

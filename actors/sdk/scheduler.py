@@ -322,6 +322,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.keys and not args.zk_credentials and (Path(args.keys) / "zk.credentials").exists():
         args.zk_credentials = str(Path(args.keys) / "zk.credentials")
+    if args.keys and not (Path(args.keys) / "client.key_secret").exists():
+        # The bundle of an --insecure-dev cluster: ZooKeeper credentials, no CURVE keys.
+        log.info("sdk: %s holds no CURVE client keys: plain transport", args.keys)
+        args.keys = None
     from runtime import connect, parse_zk_url
     from zk import close_quietly, resolve_credentials
     from zk import connect as zk_connect
