@@ -46,6 +46,7 @@ from console._netns import (
     netns_unsupported,
     plan_network,
     plan_zk_members,
+    remove_stale,
     root_routes,
 )
 from console._state import ClusterRecord, ProcRecord
@@ -531,10 +532,10 @@ class Launcher:
                 f"--dns-port {opts.dns_port}: with --hosts every master serves DNS on its "
                 f"own address, port {DNS_PORT}"
             )
+        tag = cluster_tag(self.state_dir)
         try:
-            return plan_network(
-                cluster_tag(self.state_dir), opts.masters, opts.agents, root_routes()
-            )
+            remove_stale(tag)  # no process of this state dir runs (up checked)
+            return plan_network(tag, opts.masters, opts.agents, root_routes())
         except HostsError as exc:
             raise LauncherError(str(exc)) from None
 

@@ -488,6 +488,21 @@ def destroy_network(plan: NetPlan) -> list[str]:
     return leftovers(plan)
 
 
+def remove_stale(tag: str) -> list[str]:
+    """Remove namespaces and the uplink of an earlier cluster with this ``tag`` (this
+    state dir) that ``down`` never cleaned (a killed ``up``, a reboot of the record).
+    Only called when no process of the state dir's record runs. Returns what went."""
+    gone = []
+    listed = _run(["ip", "netns", "list"], check=False).stdout.split()
+    for ns in (x for x in listed if x.startswith(f"{tag}-")):
+        if _run(["ip", "netns", "del", ns], check=False).returncode == 0:
+            gone.append(ns)
+    link = Path(f"/sys/class/net/{tag}").exists()
+    if link and _run(["ip", "link", "del", tag], check=False).returncode == 0:
+        gone.append(f"link {tag}")
+    return gone
+
+
 def leftovers(plan: NetPlan) -> list[str]:
     left = []
     listed = _run(["ip", "netns", "list"], check=False).stdout.split()

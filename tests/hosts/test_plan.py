@@ -19,12 +19,14 @@ from console._hosts import (
     advertise_host,
     cluster_tag,
     merge_rules,
+    netns_unsupported,
     parse_routes,
     pick_subnet,
     plan_network,
     plan_partition,
     plan_zk_members,
     plan_zk_partition,
+    remove_stale,
     setup_commands,
     teardown_commands,
     unowned_advertise,
@@ -361,3 +363,23 @@ def test_a_zk_member_partition_drops_only_zookeeper_ports_on_the_link() -> None:
     assert Rule.from_dict(json.loads(json.dumps(rules[0].to_dict()))) == rules[0]
     with pytest.raises(HostsError, match="no ZooKeeper member zk-7"):
         plan_zk_partition(p, members, 7)
+
+
+@pytest.mark.skipif(netns_unsupported() is not None, reason=str(netns_unsupported()))
+def test_stale_namespaces_of_this_state_dir_are_removed(tmp_path: Path) -> None:
+    tag = cluster_tag(tmp_path)
+    subprocess.run(["ip", "netns", "add", f"{tag}-agent-1"], check=True)
+    subprocess.run(
+        ["ip", "link", "add", tag, "type", "veth", "peer", "name", f"{tag}p"], check=True
+    )
+    other = cluster_tag(tmp_path / "other")
+    subprocess.run(["ip", "netns", "add", f"{other}-agent-1"], check=True)
+    try:
+        assert set(remove_stale(tag)) == {f"{tag}-agent-1", f"link {tag}"}
+        listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        assert f"{tag}-" not in listed and f"{other}-agent-1" in listed  # not another's
+        assert not Path(f"/sys/class/net/{tag}").exists()
+    finally:
+        subprocess.run(["ip", "netns", "del", f"{tag}-agent-1"], capture_output=True)
+        subprocess.run(["ip", "link", "del", tag], capture_output=True)
+        subprocess.run(["ip", "netns", "del", f"{other}-agent-1"], capture_output=True)
