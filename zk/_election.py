@@ -15,9 +15,11 @@ Fencing (the ordering contract):
 * After SUSPENDED it leads again only by winning again: on reconnect it re-reads the
   members and calls ``on_elected`` with a new term if its node is still first.
 * After LOST its node is gone: it rejoins as a new contender at the back of the line.
-* The lease (``zk._lease``): the leader acts only while a heartbeat answered by the
-  server proves its session alive (``is_leader`` goes False when the lease runs out, even
-  before the client notices the dead connection), and it abdicates (a fresh node at the
+* The lease (``zk._lease``): the leader acts only while a recently answered heartbeat
+  (a ``sync``: it goes through the quorum's leader, while a read may be answered by a
+  follower cut off from it) proves its session alive (``is_leader`` goes False when the
+  lease runs out, even before the client notices the dead connection: a cut-off
+  follower keeps answering pings for a while), and it abdicates (a fresh node at the
   back of the line) when suspended for a whole session timeout, so a partitioned leader
   stops before the servers can expire its session and elect another.
 * Fencing of writes: ``fence()`` gives the ``zk.Fence`` of the current term; a
@@ -226,6 +228,8 @@ class LeaderWatch:
         self._known = False
         self._stopped = False
         self._lock = threading.Lock()
+        self._generation = 0
+        self._gen_lock = threading.Lock()
         retry(client.ensure_path, path, leader_acl(client))
         client.add_listener(self._on_state)
         self._watch = ChildrenWatch(client, path, self._on_children)
@@ -250,12 +254,30 @@ class LeaderWatch:
         return None
 
     def _on_state(self, state: KazooState) -> None:
+        # kazoo's ChildrenWatch re-reads the children after a new session but calls us
+        # only if they CHANGED: after an expiry with the same leader it stays silent, and
+        # the None published on LOST would stay forever (an agent cut off by a partition
+        # never learnt the leader again). So re-read the line ourselves on reconnect;
+        # the generation makes a late LOST task never overwrite a newer answer.
+        with self._gen_lock:
+            self._generation += 1
+            gen = self._generation
         if state == KazooState.LOST:
-            self._client.handler.spawn(self._publish, None)
+            self._client.handler.spawn(self._publish, None, gen)
+        elif state == KazooState.CONNECTED:
+            self._client.handler.spawn(self._refresh, gen)
 
-    def _publish(self, leader: LeaderInfo | None) -> None:
+    def _refresh(self, gen: int) -> None:
+        try:
+            members = self._members.read()
+        except (ZkError, KazooException) as exc:
+            log.warning("re-reading election members at %s failed: %r", self._path, exc)
+            return
+        self._publish(members[0] if members else None, gen)
+
+    def _publish(self, leader: LeaderInfo | None, gen: int | None = None) -> None:
         with self._lock:
-            if self._stopped:
+            if self._stopped or (gen is not None and gen != self._generation):
                 return
             node = leader.node if leader is not None else None
             current = self._current.node if self._current is not None else None
@@ -330,6 +352,7 @@ class Election:
         self._lapsed = False  # the lease ran out while leading (worker re-checks on renew)
         self._gave_up = False  # abdicated for the session's sake (until a new session)
         self._beat_stop = threading.Event()
+        self._acting_term: int | None = None  # the term last seen acting (heartbeat)
 
     # -- public API --------------------------------------------------------------------
 
@@ -377,7 +400,6 @@ class Election:
         self._thread.start()
         self.client.add_listener(self._on_state)
         self._beat_stop.clear()
-        self._watch_receipts()
         threading.Thread(
             target=self._heartbeat, name=f"election-lease-{self.info.address}", daemon=True
         ).start()
@@ -463,56 +485,67 @@ class Election:
         else:
             self._events.put((_CHECK, None, True))
 
-    def _watch_receipts(self) -> None:
-        """Renew the lease on every packet the connection reads, not only on our own
-        heartbeats: a busy leader's heartbeat waits behind its own queued writes (one
-        session answers in order), while the replies to those writes keep arriving.
-
-        A packet read at ``r`` proves the session alive at ``r``; kazoo sends a request
-        or a ping at least every third of the session timeout while it runs, so the
-        server heard us no earlier than ``r - session_timeout / 3`` (the proof time
-        given to the lease). Hooks kazoo's ``ConnectionHandler._read_socket``; without
-        it (another kazoo), only the heartbeats renew."""
-        conn = getattr(self.client, "_connection", None)
-        original = getattr(conn, "_read_socket", None)
-        if conn is None or original is None or getattr(original, "_pydcos_lease", False):
-            listeners = getattr(original, "_pydcos_lease", None)
-            if isinstance(listeners, list):
-                listeners.append(self._on_receipt)
-            return
-        listeners_list: list[Callable[[], None]] = [self._on_receipt]
-
-        def read_socket(read_timeout: float) -> Any:
-            result = original(read_timeout)
-            for listener in listeners_list:
-                listener()
-            return result
-
-        read_socket._pydcos_lease = listeners_list  # type: ignore[attr-defined]
-        conn._read_socket = read_socket
-
-    def _on_receipt(self) -> None:
-        if not self._started:
-            return
-        with self._lease_lock:
-            self._lease.renew(self._clock() - self._lease.session_timeout / 3)
-
     def _heartbeat(self) -> None:
-        """Renew the lease with answered reads; act on its verdict (own thread)."""
-        interval = self._lease.heartbeat_interval
-        while not self._beat_stop.wait(interval):
-            sent = self._clock()
-            try:
-                self.client.exists_async(self.path).get(timeout=self._lease.session_timeout)
-            except Exception:  # no answer: the lease simply is not renewed
-                pass
-            else:
-                with self._lease_lock:
-                    self._lease.renew(sent)
+        """Renew the lease with answered syncs while leading; judge it (own thread).
+
+        Only the leader beats fast (a sixth of the session timeout). kazoo checks for an
+        unanswered ping only when no request was sent for a third of the session
+        timeout, so a client that sends requests more often never notices a dead
+        connection by itself: standbys must not beat (they must notice the partition
+        and move to a live server), and a lapsed leader beats once per session timeout
+        (slow enough for kazoo's check, often enough to lead again after a stall)."""
+        fast = self._lease.heartbeat_interval
+        slow = self._lease.session_timeout
+        last = -slow
+        while not self._beat_stop.wait(fast):
+            now = self._clock()
+            if self._leading.is_set() or (self._lapsed and now - last >= slow):
+                last = now
+                # A sync goes through the quorum's leader (a read may be answered by a
+                # follower cut off from it, which proves nothing), and never blocks
+                # here: the verdict must be judged on time.
+                try:
+                    result = self.client.sync_async(self.path)
+                    result.rawlink(lambda r, sent=now: self._on_beat(r, sent))
+                except Exception:  # no connection: the lease simply is not renewed
+                    pass
             self._judge()
+
+    def _on_beat(self, result: Any, sent: float) -> None:
+        if result.successful():
+            with self._lease_lock:
+                self._lease.renew(sent)
+
+    def _stopped_acting_at(self) -> float:
+        """When acting stopped (monotonic): the lease's end or the suspension,
+        whichever came first, else now."""
+        now = self._clock()
+        with self._lease_lock:
+            marks = [self._lease.expires_at(), self._lease.suspended_at]
+        past = [m for m in marks if m is not None and m <= now]
+        return min(past) if past else now
 
     def _judge(self) -> None:
         verdict = self.acting()
+        leading = self._leading.is_set()
+        if leading and verdict is Acting.ACT:
+            self._acting_term = self._term
+        elif self._acting_term is not None:
+            # Logged with the wall time acting stopped: every launch, kill and write
+            # checks ``is_leader``, which has been False since then.
+            at = self._stopped_acting_at()
+            wall = time.time() - (self._clock() - at)
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(wall))
+            log.warning(
+                "election %s: %s stopped acting at %s,%03d (term %d, %s)",
+                self.path,
+                self.info.address,
+                stamp,
+                int(wall % 1 * 1000),
+                self._acting_term,
+                verdict.value if leading else "suspended or revoked",
+            )
+            self._acting_term = None
         if verdict is Acting.ACT:
             if self._lapsed:
                 self._lapsed = False
@@ -665,9 +698,10 @@ class Election:
                 self._stale_node = None
             if self._node is None:
                 self._node = self._create_own()
-            members = self._members.read()
+            self.client.sync(self.path)  # through the quorum's leader: renews the lease
             with self._lease_lock:
                 self._lease.renew(sent)
+            members = self._members.read()
             self._gave_up = False
             d = decide([m.node for m in members], self._node)
             if not d.present:

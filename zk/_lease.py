@@ -5,14 +5,18 @@ after its read timeout (about 2/3 of the session timeout without an answer), and
 loaded process notices later still; meanwhile the servers expire the session after the
 whole session timeout and let another master win. Two leaders would act at once.
 
-The rule: the server resets a session's timer whenever it hears from the client, so a
-heartbeat SENT at ``t`` and answered proves the session cannot expire before
-``t + session_timeout``. The leader acts only until ``t + session_timeout * (1 - margin)``
-of its last answered heartbeat, whatever the connection state says, and stops at once on
-SUSPENDED. It abdicates (gives its place in line up, rejoins at the back) when the
-session is LOST, or when it has been SUSPENDED for a whole session timeout: by then the
-servers have expired the session and may have a new leader (Marathon #2509: a leader
-that never abdicated on connection loss; #1043, #4000: no leader after ZK trouble).
+The rule: the quorum resets a session's timer whenever it hears from the client, so a
+heartbeat SENT at ``t`` and answered through the quorum's leader (a ``sync``; a read may
+be answered by a follower cut off from the quorum, which proves nothing) shows the
+session cannot expire before about ``t + session_timeout`` (less the follower's report
+delay, half a ZooKeeper tick, well inside the margin). The leader acts only until
+``t + session_timeout * (1 - margin)`` of its last answered heartbeat, whatever the
+connection state says (a follower cut off from the quorum keeps answering pings for a
+while), and stops at once on SUSPENDED. It abdicates (gives its place in line up,
+rejoins at the back) when the session is LOST, or when it has been SUSPENDED for a
+whole session timeout: by then the servers have expired the session and may have a new
+leader (Marathon #2509: a leader that never abdicated on connection loss; #1043, #4000:
+no leader after ZooKeeper trouble).
 
 ```
  answered heartbeat sent at t          lease end                server may expire

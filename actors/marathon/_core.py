@@ -616,14 +616,14 @@ class MarathonCore(Loading):
                 continue
             app = self.apps.get(inst.app_id)
             strategy = app.unreachable_strategy if app is not None else None
-            action = unreachable_action(inst.unreachable_since, inst.inactive, strategy, now)
-            if action is UnreachableAction.EXPUNGE:
+            verdict = unreachable_action(inst.unreachable_since, inst.inactive, strategy, now)
+            if verdict is UnreachableAction.EXPUNGE:
                 log.info("marathon: expunging unreachable task %s", inst.task_id)
                 self.kill(inst, "Expunged")
                 self.remove_instance(inst)
                 self.persist_dirty.add(inst.app_id)
                 self.dirty.add(inst.app_id)
-            elif action is UnreachableAction.INACTIVATE:
+            elif verdict is UnreachableAction.INACTIVATE:
                 log.info("marathon: unreachable task %s is inactive: replacing it", inst.task_id)
                 inst.inactive = True
                 self.dirty.add(inst.app_id)

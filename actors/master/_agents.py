@@ -269,6 +269,11 @@ def on_pong(
     rec = s.agents.get(m.agent_id)
     if rec is not None:
         rec.missed_pings = 0
+        if not rec.reachable and not rec.recovering and s.address:
+            # An unreachable agent answers again (the partition healed): it still thinks
+            # it is registered, so ask it to re-register with its tasks (Mesos' agent
+            # notices the missing pings itself; this master tells it instead).
+            out.append(Send(rec.address, p.MasterChanged(s.address)))
 
 
 def on_update_agent(
@@ -304,6 +309,9 @@ def ping_agents(s: MasterState, now: float, out: list[Effect]) -> None:
             out.append(Send(rec.address, p.Ping(s.master_id, rec.ping_seq)))
             continue
         if not rec.reachable:
+            # Keep probing: its Pong after a partition heals triggers re-registration.
+            rec.ping_seq += 1
+            out.append(Send(rec.address, p.Ping(s.master_id, rec.ping_seq)))
             continue
         rec.missed_pings += 1
         if rec.missed_pings > s.config.max_missed_pings:

@@ -74,6 +74,7 @@ def test_marathon_unreachable_strategy(
 
 AGENT = "tcp://10.0.0.2:7001/agent"
 FW = "tcp://10.0.0.9:7100/sched"
+MASTER = "tcp://10.0.0.1:5050/master"
 
 
 def _sends(out: list[Any], kind: type) -> list[Any]:
@@ -83,7 +84,7 @@ def _sends(out: list[Any], kind: type) -> list[Any]:
 class _Master:
     def __init__(self) -> None:
         self.now = 0.0
-        self.core = MasterCore("m1", MasterConfig(), now=0.0)
+        self.core = MasterCore("m1", MasterConfig(), now=0.0, address=MASTER)
 
     def handle(self, message: Any) -> list[Any]:
         return list(self.core.handle(message, self.now))
@@ -124,6 +125,11 @@ def test_an_unreachable_agent_that_comes_back_unchanged_gets_its_tasks_reconcile
     aid, fid, task = _registered_agent_with_task(m)
     ups = _partition(m)
     assert [(u.task_id, u.state) for u in ups] == [("t1", "TASK_UNREACHABLE")]
+    # Still probed while unreachable; its first answer after the heal asks it back.
+    pings = _sends(m.tick(m.core.config.ping_interval), p.Ping)
+    assert pings
+    out = m.handle(p.Pong(aid, pings[-1].seq))
+    assert _sends(out, p.MasterChanged) == [p.MasterChanged(MASTER)]
     res = Resources.parse("cpus:2;mem:1024").to_dict()
     out = m.handle(
         p.ReregisterAgent(aid, "a1", AGENT, res, {}, [p.AgentTask(task, fid, "TASK_RUNNING")])

@@ -201,3 +201,20 @@ def test_kill_9_of_the_leader_process_yields_exactly_one_new_leader(
     finally:
         for p in procs:
             p.close()
+
+
+def test_a_leader_watch_whose_session_expired_reports_the_same_leader_again(
+    zk_connect: Callable[..., KazooClient],
+) -> None:
+    """kazoo calls a children watch after a new session only if the children changed:
+    with the same leader throughout, the watch must still report it again (an agent cut
+    off by a partition long enough for its session to expire learnt no leader after)."""
+    e1, _r1 = contender(zk_connect(), "m1")
+    assert e1.wait_leader(10)
+    seen: list[str | None] = []
+    watcher = zk_connect()
+    LeaderWatch(watcher, lambda li: seen.append(li.address if li else None))
+    wait_for(lambda: seen == ["tcp://m1:5050"], what="m1 seen")
+    expire_session(watcher)
+    wait_for(lambda: seen[-1:] == ["tcp://m1:5050"] and None in seen, what="m1 seen again")
+    e1.stop()
