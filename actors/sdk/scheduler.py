@@ -46,6 +46,8 @@ FAILOVER_TIMEOUT = 7 * 24 * 3600.0
 """dcos-commons' schedulers keep their tasks for a week while the scheduler is away."""
 
 TICK = 0.5
+REVIVE_EVERY = 2.0
+"""While launches wait, offers are revived at most this often (declines filter 15 s)."""
 
 
 def project_root() -> Path:
@@ -59,6 +61,23 @@ def resolve_spec(path: str) -> Path:
     if given.is_absolute() or given.exists():
         return given
     return project_root() / given
+
+
+def _fatal_on_state_error(fn: Callable[..., None]) -> Callable[..., None]:
+    """A driver callback whose state could not be written must not act (nor let the
+    driver acknowledge): the process exits and Marathon starts a scheduler that reads
+    the state again (persist BEFORE acting)."""
+
+    def wrapped(*args: Any) -> None:
+        try:
+            fn(*args)
+        except StateError as exc:
+            log.error("sdk: %s: exiting before acting on it", exc)
+            os._exit(4)
+
+    wrapped.__name__ = fn.__name__
+    wrapped.__doc__ = fn.__doc__
+    return wrapped
 
 
 class SdkScheduler(Scheduler):
@@ -78,6 +97,7 @@ class SdkScheduler(Scheduler):
         self.driver: SchedulerDriver | None = None
         self.registered_once = threading.Event()
         self.refused: list[str] = []
+        self._revived = -REVIVE_EVERY
 
     # -- state -------------------------------------------------------------------------
 
@@ -116,8 +136,13 @@ class SdkScheduler(Scheduler):
         self.store.put(f"configs/{self.core.spec.config_id}", self.core.spec.raw)
 
     def _persist(self) -> None:
-        for key in self.core.take_dirty():
-            self.store.put(key, self.core.snapshot(key))
+        keys = self.core.take_dirty()
+        for i, key in enumerate(keys):
+            try:
+                self.store.put(key, self.core.snapshot(key))
+            except StateError:
+                self.core.dirty.update(keys[i:])  # written at the next chance
+                raise
 
     def call(self, fn: Callable[[ServiceCore], Any]) -> Any:
         """Run ``fn(core)`` under the lock (the HTTP API), then persist and act."""
@@ -148,10 +173,15 @@ class SdkScheduler(Scheduler):
             now = self.clock.now()
             wants, kills = self.core.progress(now)
             self._persist()
-        self._act(Effects(kills=kills, revive=bool(wants)))
+        now = self.clock.now()
+        revive = bool(wants) and now - self._revived >= REVIVE_EVERY
+        if revive:
+            self._revived = now
+        self._act(Effects(kills=kills, revive=revive))
 
     # -- driver callbacks (the driver's thread) ------------------------------------------
 
+    @_fatal_on_state_error
     def registered(self, driver: SchedulerDriver, framework_id: str, master_id: str) -> None:
         log.info("sdk: registered as framework %s (master %s)", framework_id, master_id)
         with self.lock:
@@ -167,6 +197,7 @@ class SdkScheduler(Scheduler):
     def reregistered(self, driver: SchedulerDriver, framework_id: str, master_id: str) -> None:
         self.registered(driver, framework_id, master_id)
 
+    @_fatal_on_state_error
     def resource_offers(self, driver: SchedulerDriver, offers: list[p.Offer]) -> None:
         with self.lock:
             eff = self.core.offers(offers, self.clock.now(), self.clock.wall())
@@ -179,6 +210,7 @@ class SdkScheduler(Scheduler):
             )
         self._act(eff)
 
+    @_fatal_on_state_error
     def status_update(self, driver: SchedulerDriver, update: p.StatusUpdate) -> None:
         with self.lock:
             ours = self.core.status(update, self.clock.now())
