@@ -128,6 +128,9 @@ def _security(mode: str, keydir: str) -> Security:
 def serve_node(mode: str, keydir: str) -> None:
     node = Node(f"bench-server-{mode}")
     address = node.listen(security=_security(mode, keydir))
+    if mode == "curve" and os.environ.get("PYDCOS_BENCH_PEER_POLICY"):
+        # As a master with auth on (issue 24): every message read with its User-Id.
+        node.set_peer_policy(lambda key: False, lambda key, env: None)
     node.spawn(Echo, name="echo")
     node.spawn(Counter, name="counter")
     threading.Thread(target=_exit_on_stdin_eof, args=(node.shutdown,), daemon=True).start()

@@ -38,10 +38,6 @@ def cluster_up(opts: UpOptions, as_json: bool = False) -> int:
         )
         return 0
     err = console(stderr=True)
-    if not opts.auth:
-        from console._iam_setup import NO_AUTH_WARNING
-
-        err.print(f"[bold red]{NO_AUTH_WARNING}[/]")
     if opts.hosts:
         from console._netns import netns_unsupported
 
@@ -79,6 +75,10 @@ def cluster_up(opts: UpOptions, as_json: bool = False) -> int:
     status = launcher.status(rec)
     auth = _auth_summary(launcher)
     if as_json:
+        if not auth["enabled"]:
+            from console._iam_setup import NO_AUTH_WARNING
+
+            err.print(f"[bold red]{NO_AUTH_WARNING}[/]")
         out.json({**status, "ready_s": round(elapsed, 3), "auth": auth})
         return 0
     _print_ready(out, status, rec, elapsed)

@@ -237,6 +237,14 @@ class Node:
         """This node's network address, or None until `listen()`."""
         return self._remoting.address if self._remoting is not None else None
 
+    def set_peer_policy(self, key_check: Any, policy: Any) -> None:
+        """Let connections with CURVE keys outside the cluster's (service accounts, when
+        ``key_check(key)``) reach this node's actors, each message checked with
+        ``policy(key, envelope) -> None | why not`` (``transport.PeerPolicy``)."""
+        if self._remoting is None:
+            raise RuntimeSystemError(f"node {self.name!r} is not listening")
+        self._remoting.transport.set_peer_policy(key_check, policy)
+
     @property
     def transport_counters(self) -> dict[str, int]:
         """The transport's per-reason counters (bad frames, unknown targets...)."""

@@ -19,6 +19,9 @@ from transport._errors import DecodeError, MessageTooLarge, RemoteError, Unknown
 
 log = logging.getLogger("transport")
 
+CLIENT_NODE_PREFIX = "client:"
+"""Address prefix of a connect-only transport (``_zmq.CLIENT_PREFIX``)."""
+
 DEFAULT_MAX_MESSAGE_SIZE = 8 * 1024 * 1024
 DEFAULT_HEARTBEAT_INTERVAL = 1.0
 DEFAULT_HEARTBEAT_TIMEOUT = 5.0
@@ -28,6 +31,11 @@ forgets it: no more pings, its connection closed, what waited for it dropped."""
 
 OnEnvelope = Callable[[Envelope], None]
 OnPeerDown = Callable[[str], None]
+PeerPolicy = Callable[[str, Envelope], "str | None"]
+"""``(peer's CURVE public key (Z85), envelope) -> None`` to deliver it, else why not (the
+ask is answered with a ``Forbidden`` error naming it)."""
+KeyCheck = Callable[[str], bool]
+"""``(CURVE public key (Z85)) -> may connect``, for keys outside ``authorized``."""
 
 
 class RateLimitedLog:
@@ -101,8 +109,22 @@ class _TransportBase:
         self._address = ""
         self._ping = b""
         self._pong = b""
+        self._peer_policy: PeerPolicy | None = None
+        self._key_check: KeyCheck | None = None
+        self._peer: str | None = None
+        self._client_owner: dict[str, str] = {}  # client address -> the non-node key using it
+        """I/O: the CURVE key of the connection the frame being handled came from, when
+        it is not a node's (None: a node, trusted as before)."""
 
     # -- public ---------------------------------------------------------------------
+
+    def set_peer_policy(self, key_check: KeyCheck | None, policy: PeerPolicy | None) -> None:
+        """Let keys outside ``Security.authorized`` connect when ``key_check(key)`` says
+        so (service accounts), and deliver what they send only when ``policy(key, env)``
+        returns None. The nodes' keys (``authorized``) stay trusted. Call before peers
+        connect; None, None: only authorised keys again."""
+        self._peer_policy = policy
+        self._key_check = key_check
 
     @property
     def address(self) -> str:
@@ -313,10 +335,47 @@ class _TransportBase:
                 self._seen(env.sender_node)
             return
         if route is None:
+            peer = self._peer
+            if peer is not None and not self._peer_permits(env, peer, reply_path):
+                return
             self._note_inbound(env.sender_node, reply_path)
             if env.sender_node in self._peers:
                 self._seen(env.sender_node)
         self._dispatch(env)
+
+    def _peer_permits(self, env: Envelope, key: str, reply_path: Any) -> bool:
+        """I/O: whether an envelope from a non-node key goes on (answers to our own asks
+        always do); a refused ask is answered with ``Forbidden`` and the reason. Such a
+        peer speaks as a client (``client:<id>``) that it alone may use: answers to a
+        client go over the connection it last spoke on, so another key taking its name
+        would take its answers."""
+        sender = env.sender_node
+        owner = self._client_owner.get(sender)
+        if not sender.startswith(CLIENT_NODE_PREFIX) or (owner is not None and owner != key):
+            self._count("auth:sender")
+            self._rlog.warning(
+                "auth:sender", "refused a message naming sender %r from key %s", sender, key
+            )
+            return False
+        if owner is None:
+            if len(self._client_owner) > 100_000:
+                self._client_owner.clear()
+            self._client_owner[sender] = key
+        if env.kind is Kind.REPLY or env.kind is Kind.ERROR:
+            return True
+        self._note_inbound(sender, reply_path)  # so that a refusal reaches it too
+        policy = self._peer_policy
+        try:
+            why = policy(key, env) if policy is not None else "no permission policy here"
+        except Exception as exc:  # a policy bug refuses, it never delivers
+            self._rlog.warning("auth:policy", "permission check failed: %r", exc)
+            why = "the permission check failed"
+        if why is None:
+            return True
+        self._count("auth:forbidden")
+        if env.kind is Kind.ASK:
+            self._error_reply(env, "Forbidden", why)
+        return False
 
     def _dispatch(self, env: Envelope) -> None:
         """I/O: hand an envelope to ``on_envelope`` (the real transport defers this to

@@ -276,6 +276,7 @@ static int (*z_msg_close)(zmsg_t *);
 static void *(*z_msg_data)(zmsg_t *);
 static size_t (*z_msg_size)(const zmsg_t *);
 static int (*z_msg_more)(const zmsg_t *);
+static const char *(*z_msg_gets)(const zmsg_t *, const char *); /* optional (4.1+) */
 static int (*z_errno)(void);
 static const char *(*z_strerror)(int);
 
@@ -305,6 +306,7 @@ zmq_bind_lib(PyObject *self, PyObject *arg)
     SYM(z_errno, "zmq_errno");
     SYM(z_strerror, "zmq_strerror");
 #undef SYM
+    *(void **)(&z_msg_gets) = dlsym(h, "zmq_msg_gets"); /* NULL: no zmq_recv_users */
     zmq_bound = 1;
     Py_RETURN_TRUE;
 }
@@ -403,6 +405,87 @@ fail:
     return NULL;
 }
 
+/* recv_users(handle, max_msgs) -> (messages, drained): as recv_all, each message's parts
+ * followed by one more item: the User-Id the ZAP handler gave its connection (bytes, b""
+ * without one), read from the first part's metadata. A ROUTER's ident is chosen by its
+ * peer; the User-Id is what ZAP authenticated (the peer's CURVE key). */
+static PyObject *
+zmq_recv_users(PyObject *self, PyObject *args)
+{
+    PyObject *harg;
+    int max_msgs;
+    if (!PyArg_ParseTuple(args, "Oi", &harg, &max_msgs))
+        return NULL;
+    void *sock = handle_of(harg);
+    if (sock == NULL)
+        return NULL;
+    if (z_msg_gets == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "this libzmq has no zmq_msg_gets");
+        return NULL;
+    }
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+    int drained = 0;
+    PyObject *parts = NULL;
+    PyObject *user = NULL;
+    for (int m = 0; m < max_msgs;) {
+        zmsg_t msg;
+        z_msg_init(&msg);
+        int rc = z_msg_recv(&msg, sock, ZMQ_DONTWAIT_);
+        if (rc < 0) {
+            int err = z_errno();
+            z_msg_close(&msg);
+            if (err == EAGAIN && parts == NULL) {
+                drained = 1;
+                break;
+            }
+            if (err == EINTR)
+                continue;
+            zmq_error(err);
+            goto fail;
+        }
+        if (parts == NULL) {
+            const char *u = z_msg_gets(&msg, "User-Id");
+            user = PyBytes_FromString(u != NULL ? u : "");
+            if (user == NULL) {
+                z_msg_close(&msg);
+                goto fail;
+            }
+        }
+        PyObject *b = PyBytes_FromStringAndSize(z_msg_data(&msg), (Py_ssize_t)z_msg_size(&msg));
+        int more = z_msg_more(&msg);
+        z_msg_close(&msg);
+        if (b == NULL)
+            goto fail;
+        if (parts == NULL && (parts = PyList_New(0)) == NULL) {
+            Py_DECREF(b);
+            goto fail;
+        }
+        int r = PyList_Append(parts, b);
+        Py_DECREF(b);
+        if (r < 0)
+            goto fail;
+        if (!more) {
+            r = PyList_Append(parts, user);
+            Py_CLEAR(user);
+            if (r < 0)
+                goto fail;
+            r = PyList_Append(out, parts);
+            Py_CLEAR(parts);
+            if (r < 0)
+                goto fail;
+            m++;
+        }
+    }
+    return Py_BuildValue("(NO)", out, drained ? Py_True : Py_False);
+fail:
+    Py_XDECREF(user);
+    Py_XDECREF(parts);
+    Py_DECREF(out);
+    return NULL;
+}
+
 /* send(handle, data, ident=None) -> 0, or the errno (EAGAIN: no room; EHOSTUNREACH: a
  * ROUTER's peer is gone): non-blocking, and the caller decides what an error means.
  * With ident, the two parts [ident, data] (a ROUTER's addressing). */
@@ -454,6 +537,9 @@ static PyMethodDef methods[] = {
     {"zmq_recv_all", zmq_recv_all, METH_VARARGS,
      "zmq_recv_all(handle, max_msgs) -> (messages, drained): read up to max_msgs "
      "messages without blocking, each as a list of its parts; drained: EAGAIN was seen."},
+    {"zmq_recv_users", zmq_recv_users, METH_VARARGS,
+     "zmq_recv_users(handle, max_msgs) -> (messages, drained): as zmq_recv_all, each "
+     "message's parts followed by its connection's User-Id (b'' without one)."},
     {"zmq_send", zmq_send_frame, METH_VARARGS,
      "zmq_send(handle, data, ident=None) -> errno: send data (after ident, as a ROUTER "
      "does) without blocking; 0 when sent."},

@@ -65,6 +65,10 @@ try:
     from transport._spin import zmq_bind, zmq_events, zmq_recv_all, zmq_send
 except ImportError:  # pragma: no cover - the C helper did not build: plain epoll
     spin_wait = None
+try:
+    from transport._spin import zmq_recv_users
+except ImportError:  # pragma: no cover - an older build of the helper: pyzmq's frames
+    zmq_recv_users = None
     log.warning(
         "transport: the C helper transport._spin is not built (no C compiler at install?):"
         " the I/O thread will not spin, remote asks are slower; reinstall with gcc to fix"
@@ -600,6 +604,9 @@ class ZmqTransport(_TransportBase):
     def _recv_router(self, rounds: int) -> None:
         router = self._router
         assert router is not None
+        if self._key_check is not None:
+            self._recv_router_users(router, rounds)
+            return
         handle = self._handle_frame
         if _direct:
             msgs, drained = zmq_recv_all(self._handle[router], rounds)
@@ -625,6 +632,39 @@ class ZmqTransport(_TransportBase):
             if not opt(_EVENTS) & _POLLIN:
                 return
         self._recheck.add(router)  # more to read: come back after other work
+
+    def _recv_router_users(self, router: zmq.Socket[Any], rounds: int) -> None:
+        """``_recv_router`` when keys outside ``authorized`` may connect: each message
+        with its connection's User-Id (the CURVE key our ZAP handler authenticated), so
+        that what a service account sends is checked against its permissions."""
+        handle = self._handle_frame
+        trusted = self.security.authorized
+        if _direct and zmq_recv_users is not None:
+            msgs, drained = zmq_recv_users(self._handle[router], rounds)
+        else:
+            msgs, drained = [], False
+            for _ in range(rounds):
+                try:
+                    first = router.recv(_NOBLOCK, copy=False)
+                except zmq.Again:
+                    drained = True
+                    break
+                parts = [first.bytes]
+                while router.getsockopt(zmq.RCVMORE):
+                    parts.append(router.recv(_NOBLOCK))
+                parts.append(str(first.get("User-Id") or "").encode())
+                msgs.append(parts)
+        try:
+            for parts in msgs:
+                user = parts.pop()
+                ident = parts[0]
+                self._peer = None if user in trusted or not user else user.decode()
+                for i in range(1, len(parts)):
+                    handle(parts[i], None, ident)
+        finally:
+            self._peer = None
+        if not drained:
+            self._recheck.add(router)
 
     def _recv_dealer(self, r: _Route, rounds: int) -> None:
         handle = self._handle_frame
@@ -663,6 +703,11 @@ class ZmqTransport(_TransportBase):
         request_id, address, mechanism, creds = msg[1], msg[3], msg[5], msg[6:]
         key = z85.encode(creds[0]) if mechanism == b"CURVE" and len(creds) == 1 else b""
         ok = key in self.security.authorized
+        if not ok and key and self._key_check is not None:
+            try:  # a service account's key (its messages are checked, see _recv_router)
+                ok = bool(self._key_check(key.decode()))
+            except Exception as exc:
+                self._rlog.warning("auth:key_check", "key check failed: %r", exc)
         if not ok:
             self._count("auth:denied")
             self._rlog.warning(

@@ -33,6 +33,7 @@ from actors.gateway._errors import GatewayError, GatewayStartError
 from runtime import lazy_exports
 
 if TYPE_CHECKING:
+    from actors.gateway._actor_auth import ActorApiAuth
     from actors.gateway._auth import (
         PUBLIC_PATHS,
         RouteResource,
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     )
 
 _LAZY = {
+    "ActorApiAuth": "actors.gateway._actor_auth",
     "PUBLIC_PATHS": "actors.gateway._auth",
     "RouteResource": "actors.gateway._auth",
     "rid_for": "actors.gateway._auth",
@@ -78,6 +80,7 @@ __all__ = [
     "MAX_BODY_BYTES",
     "MESOS_VERSION",
     "PUBLIC_PATHS",
+    "ActorApiAuth",
     "BuildInfo",
     "GatewayError",
     "GatewayStartError",

@@ -216,6 +216,12 @@ class MasterProcess:
             self.gateway.add_leader_routes(service.prefixes, service.routes(self.context))
         for node_service in o.node_services:
             self.gateway.add_routes(node_service.routes(self.context))
+        if self.gateway.auth is not None and o.security.mode == "curve":
+            from actors.gateway import ActorApiAuth
+
+            # Scripts with a service account's CURVE key act as it (issue 24).
+            actor_auth = ActorApiAuth(self.gateway.auth)
+            self.node.set_peer_policy(actor_auth.key_check, actor_auth.policy)
         self.gateway.start()
         self.context.http_url = self.gateway.url
         for node_service in o.node_services:

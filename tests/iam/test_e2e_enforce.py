@@ -294,6 +294,65 @@ def test_an_unmodified_marathon_client_with_a_token(world: World) -> None:
     assert err.value.status_code == 401
 
 
+def test_a_script_with_a_service_account_curve_key_acts_as_that_account(
+    world: World, tmp_path: Path
+) -> None:
+    """The actor API: a script connects with its own CURVE keypair, registered on the
+    service account ``robot``; what it asks the leading master is checked against
+    robot's permissions (the HTTP twin's), an unregistered key cannot connect at all."""
+    import shutil
+
+    import zmq.auth
+
+    from actors import protocol as p
+    from runtime import AskTimeout, RemoteError
+    from runtime import connect as connect_cluster
+
+    keys = tmp_path / "robot-keys"
+    keys.mkdir()
+    public, _ = zmq.auth.create_certificates(keys, "client")
+    shutil.copy(world.cluster.state_dir / "keys" / "cluster.key", keys / "cluster.key")
+    curve = zmq.auth.load_certificate(public)[0].decode()
+    _, rsa_public = generate_keypair()
+    world.acs("PUT", "/users/robot", {"public_key": rsa_public, "curve_public_key": curve})
+    url = f"zk://{world.cluster.zk}"
+    creds = str(world.cluster.state_dir / "keys" / "zk.credentials")
+    script = connect_cluster(url, keys=keys, zk_credentials=creds)
+    try:
+        master = script.actor(p.MASTER_ACTOR)
+        with pytest.raises(RemoteError, match="'robot' may not full dcos:adminrouter:ops:mesos"):
+            master.ask(p.GetState("frameworks"), timeout=10)
+        teardown = p.Teardown("some-framework")
+        with pytest.raises(RemoteError, match="dcos:adminrouter:ops:mesos"):
+            master.ask(teardown, timeout=10)
+        world.grant("users", "robot", "dcos:adminrouter:ops:mesos")
+        doc = wait_for(
+            lambda: master.ask(p.GetState("frameworks"), timeout=10),
+            timeout=30,
+            what="robot's new grant to reach the leader's IAM view",
+        )
+        assert {f["name"] for f in doc["frameworks"]} >= {"marathon"}
+        # Any other actor (cluster actors, Marathon's) is an operator's: ops:actors.
+        with pytest.raises(RemoteError, match="dcos:adminrouter:ops:actors"):
+            script.actor("marathon").ask(p.GetState("frameworks"), timeout=10)
+    finally:
+        script.close()
+    # The audit log names the refusals (served as the iam-audit component log).
+    r = call(world.leader_url() + "/system/v1/logs/v2/component/iam-audit", token=world.root())
+    assert r.status == 200 and b"robot" in r.body and b"ops:mesos" in r.body
+    # A key no service account registered: ZAP refuses the connection itself.
+    stranger = tmp_path / "stranger-keys"
+    stranger.mkdir()
+    zmq.auth.create_certificates(stranger, "client")
+    shutil.copy(world.cluster.state_dir / "keys" / "cluster.key", stranger / "cluster.key")
+    other = connect_cluster(url, keys=stranger, zk_credentials=creds)
+    try:
+        with pytest.raises(AskTimeout):
+            other.actor(p.MASTER_ACTOR).ask(p.GetState("frameworks"), timeout=3)
+    finally:
+        other.close()
+
+
 def test_tokens_still_work_after_a_leader_sigkill(world: World) -> None:
     old = world.leader_url()
     pid = next(p["pid"] for p in world.masters() if p["http_url"] == old)
