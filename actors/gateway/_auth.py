@@ -181,9 +181,9 @@ def principal(request: web.Request) -> Any:
     return request.get(_PRINCIPAL_KEY)
 
 
-def permit(request: web.Request, rid: str, action: str) -> bool:
+def permit(request: web.Request, rid: str, action: str, *, audit: bool = True) -> bool:
     """Whether the request's principal may do ``action`` on ``rid``; True when auth is off.
-    A refusal is written to the audit log."""
+    A refusal is written to the audit log (unless ``audit`` is False: a probe)."""
     auth: Authenticator | None = request.get(_AUTH_KEY)
     if auth is None:
         return True
@@ -192,7 +192,8 @@ def permit(request: web.Request, rid: str, action: str) -> bool:
         return False
     if auth.allowed(who, rid, action):
         return True
-    auth.audit(who, f"{request.method} {request.path}", False, rid=rid, action=action)
+    if audit:
+        auth.audit(who, f"{request.method} {request.path}", False, rid=rid, action=action)
     return False
 
 

@@ -61,16 +61,31 @@ JOBS_RID = "dcos:service:metronome:metronome:jobs"
 
 def job_rid(job_id: str) -> str:
     """Job id -> its resource, dots as path separators (``team-a.backup`` ->
-    ``...:jobs:team-a/backup``), so a grant on ``...:jobs:team-a`` covers the group."""
+    ``...:jobs:team-a/backup``)."""
     return f"{JOBS_RID}:{job_id.replace('.', '/')}" if job_id else JOBS_RID
+
+
+def job_rids(job_id: str) -> tuple[str, ...]:
+    """The job's resource, then its groups' (``...:jobs:team-a/backup``,
+    ``...:jobs:team-a``): a grant on a job group covers the jobs in it, as DC/OS."""
+    parts = [p for p in job_id.split(".") if p]
+    return tuple(job_rid(".".join(parts[:i])) for i in range(len(parts), 0, -1)) or (JOBS_RID,)
+
+
+def may(request: web.Request, job_id: str, action: str, *, audit: bool = True) -> bool:
+    """Whether the caller may ``action`` job ``job_id`` (True with auth off); a refusal
+    is audited once, on the job's own resource (unless ``audit`` is False)."""
+    rids = job_rids(job_id)
+    if any(permit(request, rid, action, audit=False) for rid in rids):
+        return True
+    return permit(request, rids[0], action, audit=audit)
 
 
 def _need(request: web.Request, job_id: str, action: str) -> None:
     """Raise the 403 (JSON naming resource and action) unless the caller may."""
-    rid = job_rid(job_id)
-    if not permit(request, rid, action):
-        denied = forbidden(rid, action)
-        raise _Reply(403, json.loads(denied.body))  # type: ignore[arg-type]
+    if not may(request, job_id, action):
+        rid = job_rid(job_id)
+        raise _Reply(403, json.loads(forbidden(rid, action).text or "{}"))
 
 
 class MetronomeApi:
@@ -217,9 +232,12 @@ class MetronomeApi:
             body = await loop.run_in_executor(None, view.jobs_bytes, embeds, now)
         else:
             body = view.jobs_bytes(embeds, now)
-        visible = reader(request, job_rid)
-        if visible is not None:  # only the jobs the caller may read
-            jobs = [j for j in json.loads(body) if visible(str(j.get("id", "")))]
+        if reader(request, job_rid) is not None:  # only the jobs the caller may read
+            jobs = [
+                j
+                for j in json.loads(body)
+                if may(request, str(j.get("id", "")), "read", audit=False)
+            ]
             body = json.dumps(jobs).encode()
         return web.Response(body=body, content_type="application/json")
 

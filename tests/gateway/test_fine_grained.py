@@ -14,7 +14,7 @@ from actors.marathon._authz import (
     group_ids,
     service_rid,
 )
-from actors.metronome._api import job_rid
+from actors.metronome._api import job_rid, job_rids
 
 
 def team_a(path: str) -> bool:
@@ -82,3 +82,9 @@ def test_write_targets() -> None:
 def test_metronome_job_resource_uses_dots_as_the_hierarchy() -> None:
     assert job_rid("team-a.backup") == "dcos:service:metronome:metronome:jobs:team-a/backup"
     assert job_rid("") == "dcos:service:metronome:metronome:jobs"
+    assert job_rids("team-a.nightly.backup") == (
+        "dcos:service:metronome:metronome:jobs:team-a/nightly/backup",
+        "dcos:service:metronome:metronome:jobs:team-a/nightly",
+        "dcos:service:metronome:metronome:jobs:team-a",
+    )
+    assert job_rids("") == ("dcos:service:metronome:metronome:jobs",)
