@@ -269,6 +269,30 @@ def test_two_zk_members_down_no_change_is_accepted_then_all_recovers(hc: LocalCl
     running_tasks(hc, "/after-quorum", 1)
 
 
+def test_after_a_leader_sigkill_dns_and_apps_follow_the_new_leader(
+    hc: LocalCluster, hosts: Hosts
+) -> None:
+    import os
+    import signal
+
+    old = leader_url(hc)
+    proc = next(p for p in hc.record()["processes"] if p.get("http_url") == old)
+    os.kill(proc["pid"], signal.SIGKILL)
+    new = wait_for(lambda: (u := leader_url(hc)) != old and u, 40, "a new leader")
+    new_ip = new.split("//", 1)[1].rsplit(":", 1)[0]
+    assert new_ip != hosts.ip(proc["host"])
+    survivor = next(h for h in ("master-1", "master-2", "master-3") if h != proc["host"])
+
+    def leader_dns() -> set[str]:
+        q = dns.message.make_query("leader.mesos.", dns.rdatatype.A)
+        reply = dns.query.udp(q, hosts.ip(survivor), port=53, timeout=2)
+        return {r.address for rrset in reply.answer for r in rrset}
+
+    wait_for(lambda: leader_dns() == {new_ip}, 30, "leader.mesos naming the new leader")
+    task = running_tasks(hc, "/across", 1)[0]  # the app survived, on its own host
+    assert hosts.tcp_connect(survivor, task["host"], task["ports"][0])
+
+
 def test_down_leaves_no_namespace_link_or_rule(hc: LocalCluster, hosts: Hosts) -> None:
     hc.cli("cluster", "partition", "agent-1")  # a rule in force must go too
     pids = hc.pids()
