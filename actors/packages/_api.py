@@ -55,6 +55,7 @@ from ._errors import (
     RepositoryError,
     RepositoryNotUniverse,
     ResourceNotFound,
+    ServiceSpecInvalid,
     ServiceUnavailable,
 )
 from ._metrics import PackagesMetrics
@@ -217,6 +218,20 @@ async def _http_get(uri: str, limit: int) -> bytes:
         raise RepositoryError(
             f"repository {uri} is unreachable: {type(exc).__name__}: {exc}", {"uri": uri}
         ) from None
+
+
+def _check_sdk_spec(package: str, app: dict[str, Any]) -> None:
+    """An SDK service whose spec is invalid with these options is refused at install,
+    naming the YAML path (issue 28)."""
+    from actors.sdk import check_scheduler_app
+
+    found = check_scheduler_app(app)
+    if found is not None:
+        path, err = found
+        raise ServiceSpecInvalid(
+            f"package [{package}]: service spec {path.name}: {err}",
+            {"packageName": package, "path": err.path, "spec": str(path)},
+        )
 
 
 class PackagesApi:
@@ -398,6 +413,7 @@ class PackagesApi:
                 "metronome",
             )
         app = _render.build_app(pkg, options, user_options, app_id, self.cluster_scope())
+        _check_sdk_spec(pkg.name, app)
         return pkg, user_options, app, "marathon"
 
     async def render(self, body: dict[str, Any], version: str) -> Any:

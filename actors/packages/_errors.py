@@ -67,6 +67,14 @@ class InvalidTemplate(PackagesError):
     status = 400
 
 
+class ServiceSpecInvalid(PackagesError):
+    """An SDK service's spec (svc.yml), rendered with the app's env, is invalid;
+    ``data.path`` is the YAML path of the bad value."""
+
+    type = "ServiceSpecInvalid"
+    status = 400
+
+
 class MarathonRejected(PackagesError):
     """Marathon (or Metronome) refused what the package rendered; ``data`` carries its
     errors, the message names the package."""

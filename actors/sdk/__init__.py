@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         check_update,
         load_spec,
     )
+    from actors.sdk._validate import check_scheduler_app
 
 _EXPORTS = {
     "actors.sdk._core": ("Context", "Effects", "ServiceCore", "TaskRecord", "Want"),
@@ -56,6 +57,7 @@ _EXPORTS = {
     "actors.sdk._plans": ("PlanRun", "active_steps", "plan_json"),
     "actors.sdk._proxy": ("ServiceProxyService",),
     "actors.sdk._scope": ("cluster_scope",),
+    "actors.sdk._validate": ("check_scheduler_app",),
     "actors.sdk._spec": (
         "PlanSpec",
         "PodSpec",
@@ -86,6 +88,7 @@ __all__ = [
     "UpdateRefused",
     "Want",
     "active_steps",
+    "check_scheduler_app",
     "check_update",
     "cluster_scope",
     "load_spec",
