@@ -192,6 +192,13 @@ def _hosts_tables(out: Out, status: dict[str, Any], rec: st.ClusterRecord) -> No
         ]
         head = ("ID", "HOST", "ADDRESS", "MODE", "ZNODES", "CONNECTIONS")
         out.table(head, rows, "ZooKeeper ensemble (srvr/mntr)")
+        on = {m["host"] for m in rec.zk_members if m.get("host")}
+        if on and len(on) < len(rec.zk_members):
+            out.line(
+                f"[yellow]note:[/] {len(rec.zk_members)} ZooKeeper members share "
+                f"{len(on)} master host(s) (next ports on a shared host): losing a host "
+                "may lose the quorum; start 3 masters for one member per host"
+            )
 
 
 def _status_table(out: Out, status: dict[str, Any]) -> None:
