@@ -108,7 +108,10 @@ def cmd_node_install(args: argparse.Namespace) -> int:
     except HostsError as exc:
         raise _fail(exc) from None
     root = Path(args.root)
-    written = write_install(root, files)
+    try:
+        written = write_install(root, files)
+    except OSError as exc:
+        raise LauncherError(f"node install: cannot write under {root}: {exc}") from None
     units = [p.name for p in written if p.suffix == ".service"]
     out.result(
         {"root": str(root), "files": [str(p) for p in written], "units": units},
