@@ -7,6 +7,7 @@ volume, same port), a custom plan with a parameter, and the CLI's refusals."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -97,6 +98,30 @@ def test_hello_installs_deploys_recovers_and_runs_its_plans(
     repo = mod.build(tmp_path / "repo")
     r = cluster.cli("package", "repo", "add", "hello-sdk", str(repo))
     assert r.returncode == 0, r.stderr
+
+    # -- a package whose spec has a cycle: refused at install, naming the YAML path
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "svc.yml").write_text(
+        "name: broken\npods:\n  p: {count: 1, tasks: {t: {goal: RUNNING, cpus: 0.1, "
+        "memory: 8, cmd: x}}}\nplans:\n  deploy:\n    phases:\n"
+        "      a: {pod: p, dependencies: [b]}\n      b: {pod: p, dependencies: [a]}\n"
+    )
+    doc = json.loads(repo.read_text())
+    bad = dict(doc["packages"][0], name="broken-sdk")
+    template = base64.b64decode(bad["marathon"]["v2AppMustacheTemplate"]).decode()
+    template = template.replace(
+        "{{{pydcos.root}}}/examples/sdk/hello/svc.yml", str(broken / "svc.yml")
+    )
+    bad["marathon"] = {"v2AppMustacheTemplate": base64.b64encode(template.encode()).decode()}
+    (broken / "repo.json").write_text(json.dumps({"packages": [bad]}))
+    r = cluster.cli("package", "repo", "add", "broken", str(broken / "repo.json"))
+    assert r.returncode == 0, r.stderr
+    r = cluster.cli("package", "install", "broken-sdk", "--yes")
+    assert r.returncode == 1, r.stdout
+    assert "plans.deploy.phases.a.dependencies: cycle: a -> b -> a" in r.stderr, r.stderr
+    # nothing was created (its app would have been /hello, the default service.name)
+    assert "/hello" not in {a["id"] for a in client.get("/marathon/v2/apps")["apps"]}
     options = tmp_path / "options.json"
     # Each readiness check waits 2 s: the deploy takes long enough to kill its scheduler.
     options.write_text(json.dumps({"hello": {"count": 2, "ready_delay": 2}}))
