@@ -23,7 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from actors._validation import BadJson, parse_json_body
-from actors.gateway import forbidden, permit, reader
+from actors.gateway import forbidden, permit, principal, reader
 from actors.master import ServiceContext
 
 from . import _authz
@@ -138,7 +138,7 @@ class _Api:
         for path in paths:
             rid = _authz.service_rid(path)
             if not permit(request, rid, action):
-                return forbidden(rid, action)
+                return forbidden(rid, action, principal(request))
         return None
 
     def app_denied(self, request: web.Request, action: str) -> web.Response | None:
@@ -178,7 +178,9 @@ class _Api:
 
     @staticmethod
     def admin_denied(request: web.Request, rid: str, action: str) -> web.Response | None:
-        return None if permit(request, rid, action) else forbidden(rid, action)
+        if permit(request, rid, action):
+            return None
+        return forbidden(rid, action, principal(request))
 
     @staticmethod
     def app_id(request: web.Request) -> str:

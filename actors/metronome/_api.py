@@ -24,7 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from actors._validation import BadJson, parse_json_body
-from actors.gateway import forbidden, permit, reader
+from actors.gateway import forbidden, permit, principal, reader
 
 from ._actor import Command
 from ._errors import MetronomeError, ValidationFailed
@@ -85,7 +85,8 @@ def _need(request: web.Request, job_id: str, action: str) -> None:
     """Raise the 403 (JSON naming resource and action) unless the caller may."""
     if not may(request, job_id, action):
         rid = job_rid(job_id)
-        raise _Reply(403, json.loads(forbidden(rid, action).text or "{}"))
+        denied = forbidden(rid, action, principal(request))
+        raise _Reply(403, json.loads(denied.text or "{}"))
 
 
 class MetronomeApi:
