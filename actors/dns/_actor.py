@@ -34,7 +34,7 @@ from actors.dns._records import (
     updated_key,
 )
 from actors.dns._server import DnsServer
-from actors.master import WatchFollower, tell_all
+from actors.master import RebuildPacer, WatchFollower, tell_all
 from actors.protocol import MasterEvent, UnwatchMaster, WatchMaster
 from runtime import Actor
 
@@ -100,6 +100,9 @@ class DnsActor(Actor):
         self.ready = False
         self.follower = WatchFollower(SUBSCRIBE_RETRY, DEFAULT_HEARTBEAT, label="dns", logger=log)
         self._rebuild_pending = False
+        self.pacer = RebuildPacer()
+        """At 10,000 tasks a rebuild takes a good part of a second: during a storm of
+        events (a failover's re-registrations) one per event starved the process."""
 
     def started(self) -> None:
         self.follower.subscriber = self.node.actor_address(self.name or DNS_ACTOR)
@@ -198,14 +201,20 @@ class DnsActor(Actor):
     def _request_rebuild(self) -> None:
         if not self._rebuild_pending:
             self._rebuild_pending = True
-            self.ref.tell(DnsRebuild())
+            wait = self.pacer.delay(self.clock.now())
+            if wait > 0:  # a stream of changes: one rebuild per pace, not one per event
+                self.send_after(wait, DnsRebuild())
+            else:
+                self.ref.tell(DnsRebuild())
 
     def _rebuild(self) -> None:
         self._rebuild_pending = False
         self.serial += 1
+        started = self.clock.now()
         table = self.table()
         if self.server is not None:
             self.server.set_table(table)
+        self.pacer.done(started, self.clock.now())
 
     def table(self) -> RecordTable:
         extra = self.extra_records(self.view) if self.ready else {}

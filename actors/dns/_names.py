@@ -11,6 +11,7 @@ Marathon app ``/shop/web`` is served as ``web-shop`` (its path reversed, joined 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 RFC952_MAX = 24
@@ -52,6 +53,7 @@ def label(name: str, rfc952: bool = True) -> str:
     return rfc952_label(name) if rfc952 else rfc1123_label(name)
 
 
+@functools.lru_cache(maxsize=16384)  # every table rebuild names every task again
 def domain_frag(name: str, rfc952: bool = True) -> str:
     """A framework name as one or more labels joined by dots (``marathon.prod`` stays
     two labels); parts that mangle to nothing are dropped."""
@@ -63,6 +65,7 @@ def app_dns_name(app_id: str) -> str:
     return "-".join(reversed([p for p in app_id.strip("/").split("/") if p]))
 
 
+@functools.lru_cache(maxsize=131072)  # ~100,000 tasks' digests, ~15 MB at most
 def task_hash(task_id: str) -> str:
     """Mesos-DNS' 5-character zbase32 digest of a task id (canonical names)."""
     digest = hashlib.sha1(task_id.encode()).digest()

@@ -36,7 +36,7 @@ from actors.l4lb._haproxy import HaproxyModel, Plan, plan, proxy_name, render_co
 from actors.l4lb._messages import L4LB_ACTOR, L4lbLeaderChanged, L4lbSync, L4lbTick
 from actors.l4lb._process import Haproxy
 from actors.l4lb._table import Vip, VipTable
-from actors.master import WatchFollower, tell_all
+from actors.master import RebuildPacer, WatchFollower, tell_all
 from actors.protocol import MasterEvent, UnwatchMaster, WatchMaster
 from runtime import Actor
 
@@ -188,6 +188,8 @@ class L4lbActor(Actor):
         self.applied = HaproxyModel()
         self.follower = WatchFollower(SUBSCRIBE_RETRY, DEFAULT_HEARTBEAT, label="l4lb", logger=log)
         self.sync_pending = False
+        self.pacer = RebuildPacer()
+        """Syncs (the VIP table and HAProxy) paced by their own cost (see RebuildPacer)."""
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -210,7 +212,9 @@ class L4lbActor(Actor):
             self._event(message)
         elif isinstance(message, L4lbSync):
             self.sync_pending = False
+            started = self.clock.now()
             self._sync()
+            self.pacer.done(started, self.clock.now())
         elif isinstance(message, L4lbTick):
             self._tick()
         elif isinstance(message, L4lbLeaderChanged):
@@ -246,7 +250,11 @@ class L4lbActor(Actor):
     def _request_sync(self) -> None:
         if not self.sync_pending:
             self.sync_pending = True
-            self.actor_ref.tell(L4lbSync())
+            wait = self.pacer.delay(self.clock.now())
+            if wait > 0:  # a stream of changes: one sync per pace, not one per event
+                self.send_after(wait, L4lbSync())
+            else:
+                self.actor_ref.tell(L4lbSync())
 
     def _tick(self) -> None:
         now = self.clock.now()

@@ -89,7 +89,7 @@ if TYPE_CHECKING:
         v1_time,
         v1_uuid,
     )
-    from actors.master._watch_follower import WatchFollower, tell_all
+    from actors.master._watch_follower import RebuildPacer, WatchFollower, tell_all
 
 _LAZY: dict[str, str] = {
     # the actor shell and its registry stores
@@ -156,6 +156,7 @@ _LAZY: dict[str, str] = {
     "ServiceContext": "actors.master._services",
     # following the leading master's state watch (WatchMaster / MasterEvent)
     "WatchFollower": "actors.master._watch_follower",
+    "RebuildPacer": "actors.master._watch_follower",
     "tell_all": "actors.master._watch_follower",
 }
 
@@ -197,6 +198,7 @@ __all__ = [
     "PeerDown",
     "Persist",
     "Quota",
+    "RebuildPacer",
     "RegistryStore",
     "RejectReason",
     "Rejection",

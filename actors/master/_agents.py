@@ -40,7 +40,16 @@ def recover_agent(s: MasterState, doc: dict[str, Any]) -> None:
         s.errors.append(f"agent record {doc!r:.200}: {exc}")
         return
     s.agents[rec.agent_id] = rec
+    rec.persisted = rec.durable()
     note_address(s, rec)
+
+
+def persist_agent(rec: AgentRecord, out: list[Effect]) -> None:
+    """``Persist`` the agent's registry record unless the registry holds it already."""
+    doc = rec.durable()
+    if doc != rec.persisted:
+        out.append(Persist("agents", rec.agent_id, doc))
+        rec.persisted = doc
 
 
 def note_address(s: MasterState, rec: AgentRecord) -> None:
@@ -105,7 +114,7 @@ def on_register_agent(
                 return
             rec.total, rec.attributes, rec.hostname = with_ckpt, attrs, m.hostname
             rec.reachable, rec.recovering, rec.missed_pings = True, False, 0
-            out.append(Persist("agents", rec.agent_id, rec.durable()))
+            persist_agent(rec, out)
             out.append(Send(m.address, registered(s, rec)))
             _reservations.sync_agent(rec, m, out)
             s.dirty = True
@@ -117,7 +126,7 @@ def on_register_agent(
     agent_id = f"{s.master_id}-S{s.next_id()}"
     rec = s.agents[agent_id] = _new_record(agent_id, m, with_ckpt, attrs, now)
     note_address(s, rec)
-    out.append(Persist("agents", agent_id, rec.durable()))
+    persist_agent(rec, out)
     out.append(Watch(m.address))
     out.append(Send(m.address, registered(s, rec)))
     _reservations.sync_agent(rec, m, out)
@@ -179,7 +188,7 @@ def on_reregister_agent(
                 now,
                 out,
             )
-    out.append(Persist("agents", rec.agent_id, rec.durable()))
+    persist_agent(rec, out)
     out.append(Watch(m.address))
     out.append(Send(m.address, registered(s, rec)))
     _reservations.sync_agent(rec, m, out)

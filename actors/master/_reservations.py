@@ -154,7 +154,8 @@ def commit(s: MasterState, agent: AgentRecord, total: Resources, out: list[Effec
     """Install a new total: persisted before anything is answered, told to the agent."""
     agent.total = total
     s.dirty = True
-    out.append(Persist("agents", agent.agent_id, agent.durable()))
+    agent.persisted = agent.durable()  # what the registry holds from now on
+    out.append(Persist("agents", agent.agent_id, agent.persisted))
     if agent.reachable and not agent.recovering:
         out.append(Send(agent.address, checkpoint_message(agent)))
     _watch.agent_added(s, agent)

@@ -96,6 +96,10 @@ class AgentRecord:
     resources are not recomputed every cycle when a few changed."""
     alloc_parts: tuple[Resources, Resources] | None = field(default=None, repr=False, compare=False)
     """``(used, offered)`` that ``alloc_view`` was built from."""
+    persisted: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    """``durable()`` as the registry holds it (recovered or last persisted): an agent
+    re-registering unchanged after a failover costs no ZooKeeper write (10,000 of them
+    were serial round trips on the leader's actor thread)."""
 
     def durable(self) -> dict[str, Any]:
         """What survives a master failover (Mesos' registry keeps agent info only)."""

@@ -140,3 +140,30 @@ def tell_all(ref: Callable[[str], _Ref], tells: list[Tell], log: logging.Logger)
             ref(address).tell(message)
         except Exception as exc:
             log.debug("unwatch %s: %s", address, exc)
+
+
+class RebuildPacer:
+    """When an observer may rebuild what it derives from the watch (the DNS table, the
+    VIP table): at once after a quiet spell, else not sooner than ``factor`` times the
+    last rebuild's own cost after it (at most ``max_gap`` s), so a stream of changes (a
+    re-registration storm: one event per agent) costs at most ``1/(1+factor)`` of a
+    core instead of one whole rebuild per event. Small tables rebuild in a millisecond
+    and stay as fresh as before; decisions only, time passed in."""
+
+    def __init__(self, factor: float = 4.0, max_gap: float = 1.0) -> None:
+        self.factor = factor
+        self.max_gap = max_gap
+        self.cost = 0.0
+        """Seconds the last rebuild took."""
+        self.ended = float("-inf")
+        """When it ended."""
+
+    def delay(self, now: float) -> float:
+        """Seconds to wait before the next rebuild (0: now)."""
+        gap = min(self.max_gap, self.factor * self.cost)
+        return max(0.0, self.ended + gap - now)
+
+    def done(self, started: float, ended: float) -> None:
+        """A rebuild ran from ``started`` to ``ended``."""
+        self.cost = max(0.0, ended - started)
+        self.ended = ended

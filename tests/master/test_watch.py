@@ -295,7 +295,19 @@ def test_reregistered_agent_reports_tasks_as_added_after_failover() -> None:
     added = events(out)[1].event["task_added"]["task"]
     assert added["state"] == "TASK_RUNNING"
     assert added["statuses"][0]["healthy"] is True
-    assert any(isinstance(e, Persist) for e in out)
+    # Unchanged since the registry's record: no ZooKeeper write (issue 29's storm).
+    assert not any(isinstance(e, Persist) for e in out)
+    moved = "tcp://127.0.0.1:7009/agent"  # a changed record is written before the answer
+    out = core.handle(
+        p.ReregisterAgent("old-S1", "h1", moved, Resources.parse("cpus:4;mem:4096").to_dict()),
+        2.0,
+    )
+    written = [
+        type(e)
+        for e in out
+        if isinstance(e, Persist) or (isinstance(e, Send) and type(e.message) is p.AgentRegistered)
+    ]
+    assert written == [Persist, Send]
 
 
 def test_task_added_carries_its_health_check_with_the_checked_host_port() -> None:
