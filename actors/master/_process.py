@@ -16,6 +16,7 @@ The registry (agents, frameworks) lives in the ZooKeeper state store under
 
 from __future__ import annotations
 
+import gc
 import logging
 import socket
 import threading
@@ -79,6 +80,22 @@ back, but made every large buffer an mmap/munmap pair with fresh page faults: a 
 log chunk crossing a master (transport, codec, HTTP) cost ~2.5 ms instead of ~0.8. A
 periodic trim returns the freed pages (top of heap and ``madvise`` of free runs) while
 large buffers keep being reused from the heap: RSS ~81-85 MB after the same rounds."""
+
+
+GC_THRESHOLDS = (100_000, 50, 100)
+"""``gc.set_threshold`` of a master process (CPython's default is ``(700, 10, 10)``).
+
+Why: a leader holding 100,000 tasks has millions of live objects, and every full
+collection walks them all: with the defaults the in-process 10,000-agent/100,000-task
+run spent 7.0 s of CPU in 21 full collections of ~0.3 s each (pauses of the actor
+thread, the HTTP loop and the lease heartbeat alike); with these, 1.3 s and one full
+collection. Records die by reference counting; the cycle collector only has to find
+the rare cycle, so collecting it 140x less often costs little memory."""
+
+
+def tune_gc() -> None:
+    """Apply ``GC_THRESHOLDS`` to this process (a master's entry point calls it)."""
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 class HeapTrimmer:
@@ -184,6 +201,7 @@ class MasterProcess:
 
     def start(self) -> MasterProcess:
         o = self.options
+        tune_gc()
         self.trimmer = HeapTrimmer().start()
         self.node.listen(o.bind, security=o.security, advertise=o.advertise)
         self.client = connect(
