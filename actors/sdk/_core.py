@@ -1026,6 +1026,11 @@ class ServiceCore:
             rec = self.tasks.get(f"{instance}-{t}")
             if rec is None:
                 continue
+            rs = pod.resource_sets[pod.tasks[t].resource_set]
+            own_ports = {port.name for port in rs.ports}
+            own_paths = {v.path for v in pod.task_volumes(t)}
+            ports = {k: v for k, v in (r.ports if r is not None else {}).items() if k in own_ports}
+            vols = [v for v in (r.volumes if r is not None else []) if v["path"] in own_paths]
             out.append(
                 {
                     "info": {
@@ -1036,10 +1041,10 @@ class ServiceCore:
                         "goal": pod.tasks[t].goal,
                         "configId": rec.config_id,
                         "plan": rec.plan,
-                        "ports": dict(r.ports) if r is not None else {},
+                        "ports": ports,
                         "volumes": [
                             {"path": v["path"], "size": v["size"], "persistenceId": v["pid"]}
-                            for v in (r.volumes if r is not None else [])
+                            for v in vols
                         ],
                     },
                     "status": {

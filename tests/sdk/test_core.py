@@ -356,3 +356,13 @@ def test_status_of_a_task_that_is_not_ours() -> None:
     core, _ = deployed(count=1)
     stray = p.StatusUpdate("fw", "stray", "S0", "TASK_RUNNING", "u", 0.0)
     assert core.status(stray, 1.0) is False  # the shell kills it
+
+
+def test_pod_info_shows_each_task_its_own_ports_and_volumes() -> None:
+    core, sim = deployed(count=1)
+    core.plan_command("backup", "start", params={"BACKUP_NAME": "b"})
+    sim.round()
+    info = {t["info"]["name"]: t["info"] for t in core.pod_info("node-0")}
+    assert set(info["node-0-server"]["ports"]) == {"client", "peer"}
+    assert [v["path"] for v in info["node-0-server"]["volumes"]] == ["data"]
+    assert info["node-0-backup"]["ports"] == {} and info["node-0-backup"]["volumes"] == []
