@@ -49,6 +49,8 @@ PURE_IMPORTS = [
     "import actors.iam._model",
     "import actors.iam._tokens",
     "from actors.iam import GatewayAuth, Principal, Unauthenticated, hash_password",
+    "from actors.sdk import load_spec, check_update, ServiceCore, plan_json, SdkError",
+    "import actors.sdk._core",
 ]
 
 LAZY_PACKAGES = [
@@ -62,6 +64,7 @@ LAZY_PACKAGES = [
     "actors.marathon",
     "actors.master",
     "actors.metronome",
+    "actors.sdk",
 ]
 
 
