@@ -283,6 +283,7 @@ def test_redis_backup_flushall_restore_brings_the_keys_back_everywhere(
 
     def hook(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "PYTHONPATH": str(REPO), **sdk, "HOST": "127.0.0.1", **extra}
+        env["MESOS_SANDBOX"] = str(tmp_path / "tools")
         argv = [sys.executable, "-m", "actors.sdk.services.redis.node", *args]
         return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
 

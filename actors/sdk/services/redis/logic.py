@@ -4,9 +4,11 @@ Backups are RDB snapshots taken over the wire (``redis-cli --rdb``, Redis' own
 replication handshake), written to a directory on the agent's host that outlives every
 pod (``BACKUP_DIR``, default ``/var/tmp/pydcos-backups/<service>``: outside the task's
 private /tmp). A restore loads the snapshot into a throw-away ``redis-server`` and makes
-the primary a replica of it for one full sync, then promotes it back (``REPLICAOF NO
-ONE``) and saves: the primary is never stopped, and its replicas resync from it as after
-any full sync of their master.
+the primary and its replicas replicas of it (one full sync each, from one shared
+BGSAVE), then promotes the primary back (``REPLICAOF NO ONE``) and points the replicas
+at it again (a partial resync: the primary keeps the snapshot's replication id as its
+secondary one). No server is stopped, no file is placed by hand, and each server's own
+RDB on its volume is the restored dataset (a replica writes what it receives).
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -141,37 +142,51 @@ def restore(env: Mapping[str, str]) -> int:
             f"no backup {name!r} in {directory} (backups there: {', '.join(have) or 'none'})"
         )
     primary = sdk_address(env, "primary", 0, "redis")
+    replicas = [sdk_address(env, "replica", j, "redis") for j in range(sdk_count(env, "replica"))]
     source = own_address(env, "restore")
     started = time.monotonic()
+    # The throw-away server reads the backup through a symlink in the sandbox: a sync's
+    # BGSAVE renames its file over the link, never over the backup.
+    work = Path(env.get("MESOS_SANDBOX") or tempfile.gettempdir()) / "restore-source"
+    work.mkdir(parents=True, exist_ok=True)
+    link = work / rdb.name
+    link.unlink(missing_ok=True)
+    link.symlink_to(rdb)
     argv = restore_server_argv(
-        binary("redis-server"), source.host, source.port, str(directory), rdb.name
+        binary("redis-server"), source.host, source.port, str(work), rdb.name
     )
-    # Diskless: the throw-away server streams its dataset; it must not rewrite the backup.
-    argv += ["--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0"]
+    # On disk: the three servers' syncs, asked at once, share one BGSAVE.
+    argv += ["--repl-diskless-sync", "no"]
     server = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
     try:
         wait(f"loading {rdb}", lambda: (loaded(info(source, "persistence")), "loading"), 120)
         expected = keys_of(info(source, "keyspace"))
-        cli(primary, "REPLICAOF", source.host, str(source.port))
-        wait(
-            f"full sync of the primary {primary} from the backup",
-            lambda: replica_synced(info(primary, "replication"), source),
-        )
+        # Every server full-syncs from the backup at once; then the primary is promoted
+        # back and its replicas follow it again with a partial resync (the primary keeps
+        # the backup's replication id as its secondary id).
+        for server_address in (primary, *replicas):
+            cli(server_address, "REPLICAOF", source.host, str(source.port))
+        for server_address in (primary, *replicas):
+            wait(
+                f"full sync of {server_address} from the backup",
+                lambda a=server_address: replica_synced(info(a, "replication"), source),
+            )
         cli(primary, "REPLICAOF", "NO", "ONE")
         got = keys_of(info(primary, "keyspace"))
         if got != expected:
             raise RedisServiceError(
                 f"primary {primary} has {got} keys after the restore, backup {expected}"
             )
-        for j in range(sdk_count(env, "replica")):
-            replica = sdk_address(env, "replica", j, "redis")
+        for replica in replicas:
+            cli(replica, "REPLICAOF", primary.host, str(primary.port))
+        for replica in replicas:
 
             def synced(replica: Address = replica) -> tuple[bool, str]:
                 ok, why = replica_synced(info(replica), primary)
                 n = keys_of(info(replica, "keyspace"))
                 return (ok and n == expected), f"{why}, {n}/{expected} keys"
 
-            wait(f"replica {replica} resync", synced)
+            wait(f"replica {replica} following the primary again", synced)
     finally:
         server.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -179,6 +194,7 @@ def restore(env: Mapping[str, str]) -> int:
         if server.poll() is None:
             server.kill()
             server.wait()
+        link.unlink(missing_ok=True)
     print(
         f"redis restore {name}: {expected} keys into {primary} and its replicas "
         f"in {time.monotonic() - started:.2f} s",
