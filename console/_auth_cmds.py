@@ -64,7 +64,12 @@ def auth_login(client: ClusterClient, out: Out, args: argparse.Namespace) -> int
     import getpass
     import time
 
-    uid = args.username or input("Username: ").strip()
+    try:
+        uid = args.username or input("Username: ").strip()
+    except EOFError:
+        raise ClientError("--username: not given and no terminal to ask on") from None
+    if not uid:
+        raise ClientError("--username: empty")
     body: dict[str, str] = {"uid": uid}
     if args.private_key:
         from actors.iam import service_login_token
@@ -79,7 +84,10 @@ def auth_login(client: ClusterClient, out: Out, args: argparse.Namespace) -> int
     elif args.password_env:
         body["password"] = _secret_from_env(args.password_env, "password")
     else:
-        body["password"] = getpass.getpass("Password: ")
+        try:
+            body["password"] = getpass.getpass("Password: ")
+        except EOFError:
+            raise ClientError("--password-env: not given and no terminal to ask on") from None
     doc = client.request("POST", f"{ACS}/auth/login", body, what="login")
     token = doc.get("token") if isinstance(doc, dict) else None
     if not isinstance(token, str) or not token:
@@ -131,7 +139,10 @@ def users_create(client: ClusterClient, out: Out, args: argparse.Namespace) -> i
     elif args.password_env:
         password = _secret_from_env(args.password_env, "password")
     else:
-        password = getpass.getpass(f"Password for {args.uid}: ")
+        try:
+            password = getpass.getpass(f"Password for {args.uid}: ")
+        except EOFError:
+            raise ClientError("--password-env: not given and no terminal to ask on") from None
     body = {"description": args.description or "", "password": password}
     client.request("PUT", f"{ACS}/users/{uid}", body, what=f"create user {args.uid}")
     out.result({"uid": args.uid}, f"user {args.uid} created")
