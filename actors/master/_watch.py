@@ -107,6 +107,40 @@ def subscribed_event(s: MasterState) -> dict[str, object]:
     }
 
 
+SUBSCRIBED_MAX_AGENTS = 2000
+SUBSCRIBED_MAX_TASKS = 2000
+"""At most this many registered agents and live tasks in the SUBSCRIBED sent to an
+observer on another node; the rest follow at once as AGENT_ADDED / TASK_ADDED (which
+observers take as upserts). Why: a state of 10,000 tasks is ~9 MB of msgpack, over the
+transport's 8 MB frame limit, so a standby's DNS and l4lb never got their SUBSCRIBED
+(and asked again every 45 s); 100,000 tasks would be ~90 MB in one frame. Observers in
+the leader's own process (the operator API's SUBSCRIBE) get the whole state in one."""
+
+
+def paged_subscribed(s: MasterState) -> list[dict[str, object]]:
+    """SUBSCRIBED with at most ``SUBSCRIBED_MAX_*`` agents and live tasks, then one
+    AGENT_ADDED per further agent and one TASK_ADDED per further task."""
+    first = subscribed_event(s)
+    state = first["subscribed"]["get_state"]  # type: ignore[index]
+    agents = state["get_agents"]["agents"]
+    tasks = state["get_tasks"]["tasks"]
+    if len(agents) <= SUBSCRIBED_MAX_AGENTS and len(tasks) <= SUBSCRIBED_MAX_TASKS:
+        return [first]
+    state["get_agents"]["agents"] = agents[:SUBSCRIBED_MAX_AGENTS]
+    state["get_tasks"]["tasks"] = tasks[:SUBSCRIBED_MAX_TASKS]
+    out: list[dict[str, object]] = [first]
+    out += [
+        {"type": "AGENT_ADDED", "agent_added": {"agent": a}} for a in agents[SUBSCRIBED_MAX_AGENTS:]
+    ]
+    out += [{"type": "TASK_ADDED", "task_added": {"task": t}} for t in tasks[SUBSCRIBED_MAX_TASKS:]]
+    return out
+
+
+def _node_of(address: str) -> str:
+    """``tcp://host:port`` of an actor address ``tcp://host:port/name``."""
+    return address.rsplit("/", 1)[0]
+
+
 def flush(s: MasterState, out: list[Effect]) -> None:
     """Send the collected events to every watcher, numbered per watcher."""
     if not s.events:
@@ -145,9 +179,12 @@ def on_watch(
     flush(s, out)  # events of earlier changes belong to the earlier subscriptions
     if not s.watchers:
         s.watch_heartbeat_at = now
-    s.watchers[m.subscriber] = 1
     out.append(Watch(m.subscriber))
-    out.append(Send(m.subscriber, p.MasterEvent(subscribed_event(s), s.master_id, 1)))
+    local = bool(s.address) and _node_of(m.subscriber) == _node_of(s.address)
+    events = [subscribed_event(s)] if local else paged_subscribed(s)
+    for seq, event in enumerate(events, start=1):
+        out.append(Send(m.subscriber, p.MasterEvent(event, s.master_id, seq)))
+    s.watchers[m.subscriber] = len(events)
 
 
 def on_unwatch(

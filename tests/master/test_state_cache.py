@@ -83,8 +83,8 @@ def fresh_views(core: MasterCore) -> list[tuple[Any, ...]]:
     for a in core.agents.values():
         allocated = a.used + a.offered
         free = a.total.saturating_sub(allocated)
-        out.append((a.agent_id, a.hostname, a.total, allocated, free, a.attributes))
-        out[-1] += (a.reachable and not a.recovering,)
+        reachable = a.reachable and not a.recovering
+        out.append((a.agent_id, a.hostname, a.total, allocated, free, a.attributes, reachable))
     return out
 
 
