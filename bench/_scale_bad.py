@@ -35,7 +35,10 @@ class RssSampler:
 
     def _run(self) -> None:
         while not self.done.is_set():
-            self.samples.append(self.proc.rss_mb())
+            try:
+                self.samples.append(self.proc.rss_mb())
+            except (OSError, RuntimeError):  # the process is gone (the bench is stopping)
+                return
             self.done.wait(0.5)
 
     def stop(self) -> float:
@@ -64,7 +67,8 @@ def probe_launch(bench: Any, name: str, timeout: float = 120.0) -> dict[str, Any
             break
         time.sleep(0.05)
     launched = bench.host_stats()["launches"] - base["launches"]
-    status, raw, _ = http.request("DELETE", f"/marathon/v2/apps{app_id}")
+    # force: a probe still deploying (starved of offers) is locked by its deployment.
+    status, raw, _ = http.request("DELETE", f"/marathon/v2/apps{app_id}?force=true")
     if status not in (200, 202):
         raise RuntimeError(f"DELETE {app_id}: {status} {raw[:200]!r}")
     deadline = time.monotonic() + 120
@@ -113,12 +117,13 @@ def silent_framework(bench: Any, hold: float = 15.0) -> dict[str, Any]:
         while silent.offers == 0 and time.monotonic() - t0 < 30:
             time.sleep(0.05)
         first_offer = time.monotonic() - t0 if silent.offers else None
-        probe = probe_launch(bench, "silent", timeout=60)
-        outstanding = []
+        outstanding = [bench.snapshot()["master/outstanding_offers"]]
+        probe = probe_launch(bench, "silent", timeout=hold * 4)
         while time.monotonic() - t0 < hold:
             outstanding.append(bench.snapshot()["master/outstanding_offers"])
             time.sleep(0.5)
         snap1 = bench.snapshot()
+        outstanding.append(snap1["master/outstanding_offers"])
     finally:
         driver.stop(failover=False)
     peak = sampler.stop()

@@ -135,9 +135,11 @@ def _status_kb(pid: int, key: str) -> int:
     raise RuntimeError(f"no {key} for pid {pid}")
 
 
-def start_master(zk: str, log_dir: Path, serial: int, no_auth: bool) -> Proc:
+def start_master(
+    zk: str, log_dir: Path, serial: int, no_auth: bool, session_timeout: float = SESSION_TIMEOUT
+) -> Proc:
     argv = [sys.executable, "-m", "console.cli", "master", "--zk", zk, "--insecure-dev"]
-    argv += ["--session-timeout", str(SESSION_TIMEOUT), "--ping-interval", str(PING_INTERVAL)]
+    argv += ["--session-timeout", str(session_timeout), "--ping-interval", str(PING_INTERVAL)]
     argv += ["--agent-reregister-timeout", str(REREGISTER_TIMEOUT), "--min-leader-tenure", "0"]
     if no_auth:
         argv.append("--no-auth")

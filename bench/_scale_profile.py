@@ -109,6 +109,12 @@ _LOOPS = (
 )
 
 
+_WAITS = {"Condition.wait", "EpollSelector.select", "_hand_off", "Queue.get"}
+"""Frames where a thread sleeps (py-spy may still count it on CPU around the syscall)."""
+_GENERIC = ("(threading.py)", "Actor._rt_", "Actor._actor_loop", "<module>", "_run_code")
+"""Frames on every stack of their thread: no information in an inclusive ranking."""
+
+
 def component(frames: list[str]) -> str:
     """Who a stack belongs to: the innermost ``XxxActor.receive`` on it, else the first
     known loop (gateway, transport, ZooKeeper client), else ``other``."""
@@ -140,11 +146,16 @@ def top_frames(path: Path, n: int = 20) -> str:
         for f in {_short(f) for f in frames}:
             incl[f] += count
     lines = [f"{path.name}: {total} samples at {RATE}/s (~{total / RATE:.1f} CPU-s)"]
-    lines.append(f"top {n} by SELF samples:")
-    for f, c in self_c.most_common(n):
+    waiting = sum(c for f, c in self_c.items() if f.split(" (")[0] in _WAITS)
+    lines.append(
+        f"top {n} by SELF samples ({100 * waiting / total:.1f}% were threads waiting in "
+        f"{', '.join(sorted(_WAITS))}: not listed):"
+    )
+    for f, c in [x for x in self_c.most_common() if x[0].split(" (")[0] not in _WAITS][:n]:
         lines.append(f"  {100 * c / total:5.1f}%  {f}")
-    lines.append(f"top {n} by INCLUSIVE samples (function anywhere on the stack):")
-    for f, c in incl.most_common(n + 10)[:n]:
+    lines.append(f"top {n} by INCLUSIVE samples (function anywhere on the stack; loops left out):")
+    ranked = [x for x in incl.most_common() if not any(g in x[0] for g in _GENERIC)]
+    for f, c in ranked[:n]:
         lines.append(f"  {100 * c / total:5.1f}%  {f}")
     lines.append("samples by component (actor receive() on the stack, else the thread loop):")
     for t, c in threads.most_common(12):

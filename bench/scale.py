@@ -38,6 +38,7 @@ the last step's task counts (10k and 100k). Last line: one JSON object.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -55,6 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._scale_cluster import (  # noqa: E402
+    SESSION_TIMEOUT,
     Http,
     Proc,
     _supports,
@@ -69,6 +71,9 @@ APP_INSTANCES = 1000
 METRONOME_SHARE = 0.05
 TASK = {"cpus": 0.05, "mem": 32}
 PROBE_INSTANCES = 10
+POSTERS = 4
+"""Clients creating apps and jobs at once."""
+POST_PATIENCE = 300.0
 FAILOVER_TIMEOUT = 300.0
 """Past this, a failover is reported incomplete (its figures so far) and growth stops."""
 GET_SAMPLES = 20
@@ -94,10 +99,13 @@ def log(msg: str) -> None:
 
 
 class Bench:
-    def __init__(self, tmp: Path, profile_dir: Path | None) -> None:
+    def __init__(
+        self, tmp: Path, profile_dir: Path | None, session_timeout: float = SESSION_TIMEOUT
+    ) -> None:
         from zk import ZooKeeperServer
 
         self.tmp = tmp
+        self.session_timeout = session_timeout
         self.profile_dir = profile_dir
         self.zk_server = ZooKeeperServer().start()
         self.zk = f"{self.zk_server.hosts}/pydcos-scale"
@@ -110,6 +118,8 @@ class Bench:
         self.apps: dict[str, int] = {}
         self.jobs = 0
         self.profiles: list[str] = []
+        self.leader_changes = 0
+        """Leaderships lost without a SIGKILL from this bench (ZooKeeper session expired)."""
         from runtime import connect
         from zk import connect as zk_connect
 
@@ -123,7 +133,7 @@ class Bench:
 
     def add_master(self) -> Proc:
         self.serial += 1
-        m = start_master(self.zk, self.tmp, self.serial, self.no_auth)
+        m = start_master(self.zk, self.tmp, self.serial, self.no_auth, self.session_timeout)
         self.masters.append(m)
         m.wait_banner("master", 60)
         return m
@@ -144,6 +154,20 @@ class Bench:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"no new leader within {timeout} s")
             time.sleep(0.02)
+
+    def _follow_leader(self) -> None:
+        """After an unexpected failure: if another master leads now (the leader lost its
+        ZooKeeper session), follow it and count the change."""
+        from zk import read_leader
+
+        try:
+            info = read_leader(self.zkc)
+        except Exception:
+            return
+        if info is not None and info.address != self.leader["address"]:
+            log(f"  leadership moved on its own to {info.address}")
+            self.leader_changes += 1
+            self.leader = self.wait_leader(self.leader["address"], 60)
 
     def metrics(self) -> dict[str, Any]:
         from actors.protocol import GetState
@@ -246,21 +270,27 @@ class Bench:
         def post_app(app: tuple[str, int]) -> None:
             body = {"id": app[0], "cmd": "sleep 3600", "instances": app[1], **TASK}
             body["portDefinitions"] = []
-            status, raw, _ = http.request("POST", "/marathon/v2/apps", body)
-            if status != 201:
-                raise RuntimeError(f"POST app {app[0]}: {status} {raw[:300]!r}")
+            post(http, "/marathon/v2/apps", body, f"app {app[0]}")
 
         def post_job(i: int) -> None:
             jid = f"scale-j{i:05d}"
             body = {"id": jid, "run": {"cmd": "sleep 3600", **TASK}}
-            status, raw, _ = http.request("POST", "/metronome/v1/jobs", body)
-            if status != 201:
-                raise RuntimeError(f"POST job {jid}: {status} {raw[:300]!r}")
-            status, raw, _ = http.request("POST", f"/metronome/v1/jobs/{jid}/runs", {})
-            if status != 201:
-                raise RuntimeError(f"POST run {jid}: {status} {raw[:300]!r}")
+            post(http, "/metronome/v1/jobs", body, f"job {jid}")
+            # A run is not idempotent: a 503 may have started it, so look before a retry.
+            deadline = time.monotonic() + POST_PATIENCE
+            while True:
+                try:
+                    post(http, f"/metronome/v1/jobs/{jid}/runs", {}, f"run of {jid}", False)
+                    return
+                except RuntimeError:
+                    if time.monotonic() > deadline:
+                        raise
+                time.sleep(1.0)
+                with contextlib.suppress(OSError, RuntimeError, ValueError):
+                    if http.get_json(f"/metronome/v1/jobs/{jid}/runs"):
+                        return
 
-        with ThreadPoolExecutor(8) as pool:
+        with ThreadPoolExecutor(POSTERS) as pool:
             futs = [pool.submit(post_app, a) for a in new_apps]
             futs += [pool.submit(post_job, i) for i in new_jobs]
             for f in futs:
@@ -325,16 +355,28 @@ class Bench:
         out: dict[str, Any] = {}
         http = self.leader["http"]
         for key, path in ENDPOINTS.items():
-            times, size = [], 0
+            times, size, errors, last_error = [], 0, 0, ""
             t_end = time.monotonic() + 60
             for _ in range(GET_SAMPLES):
-                status, raw, dt = http.request("GET", path)
-                if status != 200:
-                    raise RuntimeError(f"GET {path}: {status} {raw[:200]!r}")
+                try:
+                    status, raw, dt = http.request("GET", path)
+                except OSError as exc:
+                    status, raw, dt = 0, str(exc).encode(), 60.0
+                # A failed request counts at its full time (a 503 after the gateway's
+                # timeout is a slow answer to the client), and as an error.
                 times.append(dt * 1000)
-                size = len(raw)
+                if status != 200:
+                    errors += 1
+                    last_error = f"{status} {raw[:160]!r}"
+                else:
+                    size = len(raw)
                 if time.monotonic() > t_end:
                     break
+            if errors == len(times):
+                raise RuntimeError(f"GET {path}: every request failed, last {last_error}")
+            if errors:
+                log(f"  GET {path}: {errors}/{len(times)} failed, last {last_error}")
+            out[f"{key}_errors"] = errors
             out[f"{key}_p50_ms"] = pct(times, 50)
             out[f"{key}_p99_ms"] = pct(times, 99)
             out[f"{key}_first_ms"] = times[0]
@@ -354,6 +396,7 @@ class Bench:
         expected = self.expected_tasks()
         standby = next(m for m in self.masters if m is not old["proc"])
         prof = self._profile(profile_name, pid=standby.pid)
+        changes0 = self.leader_changes
         t0 = time.monotonic()
         old["proc"].kill9()
         self.masters.remove(old["proc"])
@@ -397,6 +440,7 @@ class Bench:
             try:
                 snap = self.snapshot()
             except Exception:
+                self._follow_leader()
                 time.sleep(0.1)
                 continue
             if storm is None and snap["master/slaves_active"] >= total_agents:
@@ -404,10 +448,16 @@ class Bench:
                 log(f"  every agent re-registered at {storm:.1f} s")
             if full_state is None and snap["master/tasks_running"] >= expected:
                 # The leader counts every task; now the full documents must serve them.
-                state = http.get_json(ENDPOINTS["state"])
-                n = sum(len(f["tasks"]) for f in state["frameworks"])
-                apps = http.get_json(ENDPOINTS["apps"])["apps"]
-                mara = sum(a["tasksRunning"] for a in apps if a["id"].startswith("/scale/app-"))
+                try:
+                    state = http.get_json(ENDPOINTS["state"])
+                    n = sum(len(f["tasks"]) for f in state["frameworks"])
+                    apps = http.get_json(ENDPOINTS["apps"])["apps"]
+                    mara = sum(a["tasksRunning"] for a in apps if a["id"].startswith("/scale/app-"))
+                except (OSError, RuntimeError, ValueError) as exc:
+                    log(f"  reading the full state: {exc}")
+                    self._follow_leader()
+                    http = self.leader["http"]
+                    n = mara = -1
                 if n >= expected and mara >= sum(self.apps.values()):
                     full_state = time.monotonic() - t0
                     log(f"  full state served at {full_state:.1f} s")
@@ -422,6 +472,7 @@ class Bench:
                 "full_state_s": full_state,
                 "failover_s": launching,
                 "failover_incomplete": True,
+                "leader_changes": self.leader_changes - changes0,
                 "new_leader_rss_mb": rss,
             }
         ids_after = {t["id"] for t in http.get_json(ENDPOINTS["tasks"])["tasks"]}
@@ -445,6 +496,7 @@ class Bench:
             "storm_s": storm,
             "full_state_s": full_state,
             "failover_s": launching,
+            "leader_changes": self.leader_changes - changes0,
             "lost": lost,
             "restarted": max(0, restarted),
             "killed": killed,
@@ -481,6 +533,25 @@ class Bench:
         close_quietly(self.zkc)
         self.cluster.close()
         self.zk_server.close()
+
+
+def post(http: Http, path: str, body: Any, what: str, retry: bool = True) -> None:
+    """POST that must give 201, retried like a patient client on a busy leader: a 503
+    (the leader did not answer the gateway in time) or a broken connection is retried for
+    up to POST_PATIENCE s; a 409 after such a retry means the first try did create it."""
+    deadline = time.monotonic() + POST_PATIENCE
+    retried = False
+    while True:
+        try:
+            status, raw, _ = http.request("POST", path, body)
+        except OSError as exc:
+            status, raw = 0, str(exc).encode()
+        if status == 201 or (status == 409 and retried):
+            return
+        if not retry or status not in (0, 502, 503, 504) or time.monotonic() > deadline:
+            raise RuntimeError(f"POST {what}: {status} {raw[:300]!r}")
+        retried = True
+        time.sleep(1.0)
 
 
 class Prober:
@@ -567,6 +638,7 @@ def run_step(bench: Bench, a: int, t: int, prof: str | None, failover: bool) -> 
         row["leader_rss_mb"] = max(row["leader_rss_mb"], fo["new_leader_rss_mb"])
     row["launch_ms_per_task"] = 1000.0 / row["launch_per_s"]
     row["stamp"] = time.strftime("%H:%M:%S")
+    row["load1"] = os.getloadavg()[0]
     log(f"  step done: {json.dumps({k: v for k, v in row.items() if k != 'flood'})}")
     return row
 
@@ -603,6 +675,8 @@ def table(rows: list[dict[str, Any]]) -> str:
         ("state s", "full_state_s", "{:.1f}"),
         ("failover s", "failover_s", "{:.1f}"),
         ("lost/restart", ("lost", "restarted"), "{:d}/{:d}"),
+        ("flaps", "leader_changes", "{:d}"),
+        ("load", "load1", "{:.1f}"),
     ]
     head = [c[0] for c in cols]
     body = []
@@ -650,7 +724,16 @@ def main() -> int:
     ap.add_argument(
         "--profile-steps", default="last", help="which steps to profile: last | all (last)"
     )
+    ap.add_argument(
+        "--session-timeout",
+        type=float,
+        default=SESSION_TIMEOUT,
+        help=f"the masters' ZooKeeper session, s ({SESSION_TIMEOUT}; Mesos' default is 10)",
+    )
     ap.add_argument("--no-failover", action="store_true")
+    ap.add_argument(
+        "--failover-steps", default="all", help="steps that end with a SIGKILL: all | last"
+    )
     ap.add_argument("--no-bad-input", action="store_true")
     ap.add_argument("--json-out", default=None, help="also write every step's figures here")
     args = ap.parse_args()
@@ -674,27 +757,45 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="pydcos-bench-scale-"))
     rows: list[dict[str, Any]] = []
     bad: dict[str, Any] = {}
+    failed = ""
     ok = False
     bench = None
     started = time.monotonic()
     try:
-        bench = Bench(tmp, profile_dir)
-        log(f"masters up (no-auth flag: {bench.no_auth}); logs in {tmp}")
+        if not 0.4 <= args.session_timeout <= 60:
+            print(f"--session-timeout: {args.session_timeout!r} is not 0.4..60 s", file=sys.stderr)
+            return 2
+        bench = Bench(tmp, profile_dir, args.session_timeout)
+        log(
+            f"masters up (--no-auth: {bench.no_auth}, session {args.session_timeout} s); "
+            f"logs in {tmp}"
+        )
         for i, (a, t) in enumerate(zip(agents, tasks, strict=True)):
             last = i == len(agents) - 1
             tag = f"{a // 1000}k-{t // 1000}k" if a >= 1000 else f"{a}-{t}"
             prof = tag if (last or args.profile_steps == "all") else None
-            row = run_step(bench, a, t, prof, failover=not args.no_failover)
+            fo = not args.no_failover and (last or args.failover_steps == "all")
+            try:
+                row = run_step(bench, a, t, prof, failover=fo)
+            except Exception as exc:
+                log(f"step {a} agents / {t} tasks FAILED: {exc!r}: growth stops here")
+                failed = f"{a} agents / {t} tasks: {exc}"
+                break
             rows.append(row)
             if row.get("failover_incomplete"):
                 log("the failover did not complete: growth stops here")
                 break
-        if not args.no_bad_input and not rows[-1].get("failover_incomplete"):
+        if (
+            rows
+            and not failed
+            and not args.no_bad_input
+            and not rows[-1].get("failover_incomplete")
+        ):
             from bench._scale_bad import run_bad_inputs
 
             log("bad inputs at full size")
             bad = run_bad_inputs(bench)
-        ok = True
+        ok = not failed
     finally:
         if bench is not None:
             bench.close()
@@ -704,7 +805,13 @@ def main() -> int:
             print(f"logs kept in {tmp}", file=sys.stderr)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps({"steps": rows, "bad": bad}, indent=1))
+    if not rows:
+        print(f"no step completed: {failed}")
+        print(json.dumps({"bench": "scale", "error": failed, "targets_met": False}))
+        return 1
     print(table(rows))
+    if failed:
+        print(f"FAILED at {failed}")
     if len(rows) > 1:
         print(plot(rows))
     first, final = rows[0], rows[-1]
@@ -739,6 +846,7 @@ def main() -> int:
         and max_growth is not None
         and max_growth <= TARGETS["growth"]
         and bad.get("ok", args.no_bad_input)
+        and not failed
     )
 
     def r(v: Any, nd: int = 1) -> Any:
