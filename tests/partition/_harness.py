@@ -153,3 +153,46 @@ class HostsCluster:
         p = self.proc(name)
         os.kill(p.pid, signal.SIGKILL)
         return p.pid
+
+
+def pydcos_env(pid: int) -> dict[str, str]:
+    """The ``PYDCOS_*`` variables of a running process (to restart it alike)."""
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return {}
+    pairs = (item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
+    return {k.decode(): v.decode() for k, v in pairs if k.startswith(b"PYDCOS_")}
+
+
+def restart(state_dir: Path | str, name: str, env: dict[str, str], timeout: float = 30.0) -> int:
+    """Start a killed master or agent again, as ``cluster up`` started it (same argv,
+    namespace, work dir), wait for its ready line and update the cluster record.
+    Returns the new PID."""
+    import time
+
+    from console import _state as st
+    from console._launcher import Launcher, read_banner
+
+    launcher = Launcher(Path(state_dir))
+    rec = launcher._record_or_fail()
+    old = next(p for p in rec.processes if p.name == name)
+    started = launcher._spawn(old.name, old.kind, old.argv, old.kind, env, netns=old.netns)
+    started.rec.host, started.rec.work_dir = old.host, old.work_dir
+    started.rec.resources, started.rec.attributes = old.resources, old.attributes
+    deadline = time.monotonic() + timeout
+    while True:
+        if started.popen.poll() is not None:
+            raise RuntimeError(f"{name} exited with status {started.popen.returncode}")
+        words = read_banner(Path(started.rec.log), started.offset, old.kind)
+        if words is not None:
+            launcher._take_banner(started.rec, words)
+            if started.rec.address:
+                break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name} did not start within {timeout:g} s")
+        time.sleep(0.05)
+    fresh = launcher._record_or_fail()
+    fresh.processes = [started.rec if x.name == name else x for x in fresh.processes]
+    st.save(fresh)
+    return started.popen.pid
