@@ -515,14 +515,15 @@ def leftovers(plan: NetPlan) -> list[str]:
 def enter_netns(netns: str) -> Callable[[], None]:
     """A ``preexec_fn`` that moves the child into ``netns`` (network only: unlike ``ip
     netns exec`` it keeps the mount namespace, so /sys/fs/cgroup and the agents' mounts
-    stay those of this machine)."""
+    stay those of this machine). libc is loaded here, in the parent: the child, forked
+    from a process with threads, only makes system calls (no dlopen and its locks)."""
     path = f"/run/netns/{netns}"
+    setns = ctypes.CDLL("libc.so.6", use_errno=True).setns
 
     def enter() -> None:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
         fd = os.open(path, os.O_RDONLY)
         try:
-            if libc.setns(fd, CLONE_NEWNET) != 0:
+            if setns(fd, CLONE_NEWNET) != 0:
                 raise OSError(ctypes.get_errno(), f"setns {path}")
         finally:
             os.close(fd)
