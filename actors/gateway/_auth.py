@@ -18,8 +18,11 @@ object with ``authenticate``/``allowed``/``audit`` (``actors.iam.GatewayAuth``) 
 
 from __future__ import annotations
 
+import contextvars
+import hmac
 import logging
 import re
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -162,6 +165,45 @@ def is_public(path: str) -> bool:
     return (path.rstrip("/") or "/") in PUBLIC_PATHS
 
 
+# -- calls a master makes to its own gateway -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NodePrincipal:
+    """This master itself (``kind`` "node": trusted, as the nodes' CURVE keys are)."""
+
+    uid: str = "pydcos_master"
+    kind: str = "node"
+    superuser: bool = True
+
+
+INTERNAL = NodePrincipal()
+_INTERNAL_TOKEN = "internal." + secrets.token_urlsafe(32)
+"""Known only inside this process: a service calling its own master's gateway with no
+request to act for (a background task) authenticates with it."""
+
+_CALLER: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "pydcos_gateway_caller", default=None
+)
+"""The ``Authorization`` of the request being served (set by the middleware), so that a
+service calling another one on behalf of a request (Cosmos -> Marathon, as DC/OS' Cosmos
+forwards its caller's token) acts as that caller, never with more rights."""
+
+
+def forward_headers() -> dict[str, str]:
+    """Headers for a request a service sends to its own master's gateway: the caller's
+    ``Authorization`` inside a request (and in tasks it started), else this master's own
+    identity. Harmless with auth off."""
+    caller = _CALLER.get()
+    return {"Authorization": caller or f"token={_INTERNAL_TOKEN}"}
+
+
+def _internal(authorization: str | None) -> bool:
+    return authorization is not None and hmac.compare_digest(
+        authorization.encode(), f"token={_INTERNAL_TOKEN}".encode()
+    )
+
+
 # -- per-request helpers for handlers ---------------------------------------------------
 
 
@@ -275,8 +317,12 @@ async def check(
     request[_AUTH_KEY] = auth
     if is_public(request.path):
         return await handler(request)
+    header = request.headers.get("Authorization")
+    if _internal(header):
+        request[_PRINCIPAL_KEY] = INTERNAL
+        return await handler(request)
     try:
-        who = auth.authenticate(request.headers.get("Authorization"))
+        who = auth.authenticate(header)
     except Exception as exc:
         if type(exc).__name__ == "Unauthenticated":
             reason = str(exc) or "invalid token"
@@ -290,4 +336,8 @@ async def check(
     if not auth.allowed(who, res.rid, ADMIN_ACTION):
         auth.audit(who, f"{request.method} {request.path}", False, rid=res.rid, action=ADMIN_ACTION)
         return forbidden(res.rid, ADMIN_ACTION, who)
-    return await handler(request)
+    caller = _CALLER.set(header)  # the handler (and tasks it starts) act as the caller
+    try:
+        return await handler(request)
+    finally:
+        _CALLER.reset(caller)

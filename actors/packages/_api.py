@@ -35,6 +35,7 @@ import aiohttp
 from aiohttp import web
 
 from actors._validation import BadJson, parse_json_body
+from actors.gateway import forward_headers
 from actors.master import ServiceContext
 
 from . import _media, _render
@@ -356,7 +357,14 @@ class PackagesApi:
         try:
             async with (
                 aiohttp.ClientSession(timeout=timeout) as s,
-                s.request(method, url, json=body, params=query, allow_redirects=False) as r,
+                s.request(
+                    method,
+                    url,
+                    json=body,
+                    params=query,
+                    allow_redirects=False,
+                    headers=forward_headers(),  # as the caller (auth), as DC/OS' Cosmos
+                ) as r,
             ):
                 raw = await r.read()
                 try:

@@ -20,7 +20,15 @@ from typing import Any
 
 import pytest
 
-from actors.gateway import HttpGateway, is_public, permit, principal, reader, rid_for
+from actors.gateway import (
+    HttpGateway,
+    forward_headers,
+    is_public,
+    permit,
+    principal,
+    reader,
+    rid_for,
+)
 from actors.gateway._auth import _AUTH_KEY, _PRINCIPAL_KEY, check
 from actors.master import LEADER_SERVICES, NODE_SERVICES, ServiceContext
 from actors.master._leader_services import leader_services, node_services
@@ -262,3 +270,13 @@ def test_check_is_a_no_op_without_auth() -> None:
 
     resp = asyncio.run(check(None, Req(), _ok))  # type: ignore[arg-type]
     assert resp.status == 200
+
+
+def test_a_master_calling_itself_is_trusted_and_a_forged_internal_token_is_not(
+    built: tuple[HttpGateway, FakeAuth],
+) -> None:
+    gw, _ = built
+    internal = forward_headers()["Authorization"]  # outside any request: the master's own
+    assert internal.startswith("token=internal.")
+    assert _request(gw.url + "/mesos/master/flags", "GET", internal)[0] == 200
+    assert _request(gw.url + "/mesos/master/flags", "GET", "token=internal.forged")[0] == 401
