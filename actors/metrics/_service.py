@@ -198,8 +198,11 @@ class MasterCollector:
         return value if isinstance(value, int) else None
 
     def _get(self, path: str) -> Any:
+        from actors.gateway import forward_headers
+
         url = str(self.ctx.http_url).rstrip("/") + path
-        with urllib.request.urlopen(url, timeout=self.timeout) as r:
+        req = urllib.request.Request(url, headers=forward_headers())  # this master's own
+        with urllib.request.urlopen(req, timeout=self.timeout) as r:
             return json.loads(r.read())
 
     @staticmethod
