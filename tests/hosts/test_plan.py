@@ -368,13 +368,12 @@ def test_a_zk_member_partition_drops_only_zookeeper_ports_on_the_link() -> None:
 @pytest.mark.skipif(netns_unsupported() is not None, reason=str(netns_unsupported()))
 def test_stale_namespaces_of_this_state_dir_are_removed(tmp_path: Path) -> None:
     tag = cluster_tag(tmp_path)
-    subprocess.run(["ip", "netns", "add", f"{tag}-agent-1"], check=True)
-    subprocess.run(
-        ["ip", "link", "add", tag, "type", "veth", "peer", "name", f"{tag}p"], check=True
-    )
     other = cluster_tag(tmp_path / "other")
-    subprocess.run(["ip", "netns", "add", f"{other}-agent-1"], check=True)
-    try:
+    try:  # every setup step inside: a failed one leaves nothing behind either
+        subprocess.run(["ip", "netns", "add", f"{tag}-agent-1"], check=True)
+        veth = ["ip", "link", "add", tag, "type", "veth", "peer", "name", f"{tag}p"]
+        subprocess.run(veth, check=True)
+        subprocess.run(["ip", "netns", "add", f"{other}-agent-1"], check=True)
         assert set(remove_stale(tag)) == {f"{tag}-agent-1", f"link {tag}"}
         listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
         assert f"{tag}-" not in listed and f"{other}-agent-1" in listed  # not another's
