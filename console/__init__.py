@@ -33,6 +33,8 @@ _WHERE = {
     "ClusterRecord": "_state",
     "default_state_dir": "_state",
     "load_cluster": "_state",
+    # the CLI's login token for a cluster ($PYDCOS_TOKEN, else `auth login`'s)
+    "load_token": "_token_store",
     # the model's events (what a DataSource emits)
     "LeaderChanged": "_model",
     "LeaderLost": "_model",

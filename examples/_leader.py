@@ -36,11 +36,24 @@ def leader_url(zk: str) -> str:
     return str(leader.http_url).rstrip("/")
 
 
-def call(method: str, url: str, body: Any = None) -> Any:
+def auth_headers(zk: str) -> dict[str, str]:
+    """``Authorization: token=...`` as DC/OS clients send it: ``$PYDCOS_TOKEN``, else the
+    token ``pydcos auth login`` (or ``cluster up``) stored for this cluster."""
+    from console import load_token
+
+    token = load_token(zk.removeprefix("zk://"))
+    return {"Authorization": f"token={token}"} if token else {}
+
+
+def call(method: str, url: str, body: Any = None, zk: str | None = None) -> Any:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(
-        url, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
+    if zk is None:
+        try:
+            zk = zk_url(None)
+        except SystemExit:  # no local cluster: $PYDCOS_TOKEN alone, if set
+            zk = ""
+    headers = {"Content-Type": "application/json", **auth_headers(zk)}
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
     with urllib.request.urlopen(req, timeout=10) as r:
         raw = r.read()
     return json.loads(raw) if raw else None

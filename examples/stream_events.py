@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _leader import leader_url, zk_url
+from _leader import auth_headers, leader_url, zk_url
 
 
 def main() -> int:
@@ -33,7 +33,8 @@ def main() -> int:
             url = leader_url(zk) + "/marathon/v2/events" + ("?" + query if query else "")
             print(f"-- connected to {url}", flush=True)
             try:
-                with urllib.request.urlopen(url, timeout=60) as r:
+                req = urllib.request.Request(url, headers=auth_headers(zk))
+                with urllib.request.urlopen(req, timeout=60) as r:
                     for raw in r:
                         line = raw.decode().rstrip()
                         if line.startswith("data:"):
