@@ -1,9 +1,11 @@
-"""The SDK end to end on a real `pydcos cluster up` (1 master, 2 agents, CURVE keys, no
+"""The SDK end to end on a real `pydcos cluster up` (2 masters, 2 agents, CURVE keys, no
 auth): the hello example installed as a package (Cosmos renders the scheduler's Marathon
 app with the ``pydcos`` scope), its deploy plan walked through the master's
 ``/service/hello/v1`` proxy, the scheduler SIGKILLed mid-deploy (Marathon restarts it, it
 carries on from ZooKeeper), a server SIGKILLed (recovered in place: same agent, same
-volume, same port), a custom plan with a parameter, and the CLI's refusals."""
+volume, same port), a custom plan with a parameter, the CLI's refusals, and the
+leading master SIGKILLed (the scheduler follows the new leader: its API answers through
+it, a pod restart relaunches in place)."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ import pytest
 
 from console._client import ClusterClient, resolve_target
 from runtime.testing import wait_for
-from tests.console.conftest import REPO, LocalCluster, started_cluster
+from tests.console.conftest import REPO, LocalCluster, leader, pid_alive, started_cluster
 
 pytestmark = [pytest.mark.slow]
 
@@ -30,7 +32,7 @@ pytestmark = [pytest.mark.slow]
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     state = tmp_path_factory.mktemp("sdkcluster")
-    args = ("--no-docker", "--masters", "1", "--agents", "2")
+    args = ("--no-docker", "--masters", "2", "--agents", "2")
     with started_cluster(state, *args, check_down=True, check_left=True) as c:
         yield c
 
@@ -123,8 +125,8 @@ def test_hello_installs_deploys_recovers_and_runs_its_plans(
     # nothing was created (its app would have been /hello, the default service.name)
     assert "/hello" not in {a["id"] for a in client.get("/marathon/v2/apps")["apps"]}
     options = tmp_path / "options.json"
-    # Each readiness check waits 2 s: the deploy takes long enough to kill its scheduler.
-    options.write_text(json.dumps({"hello": {"count": 2, "ready_delay": 2}}))
+    # Each readiness check waits 1 s: the deploy takes long enough to kill its scheduler.
+    options.write_text(json.dumps({"hello": {"count": 2, "ready_delay": 1}}))
     r = cluster.cli("package", "install", "hello-sdk", "--yes", "--options", str(options))
     assert r.returncode == 0, r.stderr
 
@@ -198,3 +200,44 @@ def test_hello_installs_deploys_recovers_and_runs_its_plans(
     assert r.returncode == 1 and "KEY=VALUE" in r.stderr
     r = cluster.cli("service", "pod", "list", "nope")
     assert r.returncode == 1 and "not found" in r.stderr
+
+
+def test_after_a_leader_sigkill_the_scheduler_follows_the_new_leader(
+    cluster: LocalCluster, client: ClusterClient
+) -> None:
+    """Runs after the test above (same module cluster, hello deployed)."""
+    old_leader = leader(cluster)
+    before = pod_task(client, "hello-1")
+    os.kill(old_leader["pid"], signal.SIGKILL)
+    wait_for(lambda: not pid_alive(old_leader["pid"]), 10, "old leader gone")
+
+    def new_leader() -> dict[str, Any] | None:
+        try:
+            now = leader(cluster)
+        except AssertionError:
+            return None
+        return now if now["pid"] != old_leader["pid"] else None
+
+    wait_for(new_leader, 60, "a new leader")
+    # The CLI finds the new leader; its /service proxy reaches the same scheduler.
+    wait_for(
+        lambda: cluster.cli("service", "plan", "status", "hello").returncode == 0,
+        60,
+        "plans through the new leader",
+    )
+    r = cluster.cli("service", "plan", "status", "hello")
+    assert "deploy (serial strategy) (COMPLETE)" in r.stdout, r.stdout
+    r = cluster.cli("service", "pod", "restart", "hello", "hello-1")
+    assert r.returncode == 0 and "hello-1-server" in r.stdout, r.stderr
+
+    def restarted() -> dict[str, Any] | None:
+        r = cluster.cli("service", "pod", "info", "hello", "hello-1", "--json")
+        if r.returncode != 0:
+            return None
+        t = next(x for x in json.loads(r.stdout) if x["info"]["name"].endswith("-server"))
+        moved = t["info"]["taskId"]["value"] != before["info"]["taskId"]["value"]
+        return t if moved and t["status"]["state"] == "TASK_RUNNING" else None
+
+    after = wait_for(restarted, 60, "hello-1 relaunched by the re-subscribed scheduler")
+    assert after["info"]["slaveId"] == before["info"]["slaveId"]
+    assert after["info"]["volumes"] == before["info"]["volumes"]
