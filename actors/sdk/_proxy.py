@@ -112,8 +112,10 @@ class ServiceProxyService:
         found = await self._upstream(name, request)
         if found is None:
             return web.json_response(
-                {"message": f"service {name!r} not found (no running Marathon app labelled "
-                            f"DCOS_SERVICE_NAME={name})"},
+                {
+                    "message": f"service {name!r} not found (no running Marathon app labelled "
+                    f"DCOS_SERVICE_NAME={name})"
+                },
                 status=404,
             )
         scheme, where = found
