@@ -62,10 +62,14 @@ from actors import protocol as p  # noqa: E402
 from actors.agent import GetAgentState  # noqa: E402
 from actors.framework import Scheduler, SchedulerDriver  # noqa: E402
 from actors.resources import Resources  # noqa: E402
-from console._hosts import netns_unsupported  # noqa: E402
-from console._launcher import Launcher  # noqa: E402
+from console import Launcher  # noqa: E402
 from runtime import connect  # noqa: E402
-from tests.partition._harness import HostsCluster, pydcos_env, restart  # noqa: E402
+from tests.partition._harness import (  # noqa: E402
+    HostsCluster,
+    netns_unsupported,
+    pydcos_env,
+    restart,
+)
 
 TARGETS = {"restore_p99_s": 10.0, "partition_failover_p50_s": 3.0}
 APPS = ("/soak/a", "/soak/b", "/soak/c")

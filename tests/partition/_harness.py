@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from console._hosts import Hosts
+from console._hosts import Hosts, netns_unsupported
+
+__all__ = ["HostsCluster", "netns_unsupported", "pydcos_env", "request", "restart"]
 
 
 def request(
