@@ -246,3 +246,15 @@ def test_metronome_run_across_a_partition(
     # While not finished the run counts as active for FORBID (step_schedule's
     # active_runs): a second run of the job is never started across the partition.
     assert run.status.finished is (status in (RunStatus.SUCCESS, RunStatus.FAILED))
+
+
+def test_an_agent_back_under_a_new_id_is_a_new_agent_the_old_one_stays_unreachable() -> None:
+    m = _Master()
+    aid, _fid, _task = _registered_agent_with_task(m)
+    _partition(m)
+    res = Resources.parse("cpus:2;mem:1024").to_dict()
+    out = m.handle(p.RegisterAgent("a1", AGENT, res, {}))  # a wiped work dir: no id
+    (reg,) = _sends(out, p.AgentRegistered)
+    assert reg.agent_id != aid
+    old, new = m.core.agents[aid], m.core.agents[reg.agent_id]
+    assert not old.reachable and old.tasks and new.reachable and not new.tasks
