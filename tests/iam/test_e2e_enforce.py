@@ -282,6 +282,33 @@ def test_a_service_account_logs_in_with_its_key_and_launches_a_job(world: World)
     assert r.status == 403
 
 
+def test_mesos_roles_on_subscribe_and_the_sandbox_permission(world: World) -> None:
+    """Mesos' own resources behind Admin Router's: a framework subscribing on the v1
+    HTTP API needs create on its role; the files API needs dcos:mesos:agent:sandbox."""
+    world.acs("PUT", "/users/fw", {"password": "fw-Pa55word-enforce"})
+    world.grant("users", "fw", "dcos:adminrouter:ops:mesos")
+    world.grant("users", "fw", "dcos:adminrouter:ops:slave")
+    fw = world.login("fw", "fw-Pa55word-enforce")
+    base = world.leader_url()
+    info = {"user": "root", "name": "probe", "roles": ["analytics"]}
+    subscribe = {"type": "SUBSCRIBE", "subscribe": {"framework_info": info}}
+    r = call(base + "/api/v1/scheduler", "POST", subscribe, fw)
+    assert r.status == 403, r.body
+    assert r.json()["rid"] == "dcos:mesos:master:framework:role:analytics"
+    assert r.json()["action"] == "create"
+    agent = call(base + "/mesos/master/slaves", token=fw).json()["slaves"][0]["id"]
+    files = f"{base}/agent/{agent}/files/browse?path=/"
+    r = call(files, token=fw)
+    assert r.status == 403 and r.json()["rid"] == "dcos:mesos:agent:sandbox", r.body
+    world.grant("users", "fw", "dcos:mesos:agent:sandbox", "read")
+
+    def past_the_permission() -> bool:  # the files API itself answers now (any status)
+        reply = call(files, token=fw)
+        return reply.status != 403 or "rid" not in (reply.json() or {})
+
+    wait_for(past_the_permission, timeout=20, what="the sandbox grant to apply")
+
+
 def test_an_unmodified_marathon_client_with_a_token(world: World) -> None:
     marathon = pytest.importorskip("marathon", reason="the public Marathon client (dev extra)")
     client = marathon.MarathonClient(
