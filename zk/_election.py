@@ -646,7 +646,13 @@ class Election:
             try:
                 self._on_elected(self._term)
             except Exception:
-                log.exception("on_elected callback failed")
+                # A leader that could not start its work must not keep the place: the
+                # others would wait forever behind a leader doing nothing. Step down,
+                # and queue up again at the back after a pause (alone, it retries).
+                log.exception("on_elected callback failed: abdicating")
+                self._revoke("error")
+                self._delete_own()
+                self._recheck_later(1.0)
 
     def _delete_own(self) -> None:
         node, self._node = self._node, None

@@ -218,3 +218,25 @@ def test_a_leader_watch_whose_session_expired_reports_the_same_leader_again(
     expire_session(watcher)
     wait_for(lambda: seen[-1:] == ["tcp://m1:5050"] and None in seen, what="m1 seen again")
     e1.stop()
+
+
+def test_a_leader_whose_on_elected_fails_abdicates_to_the_next(
+    zk_connect: Callable[..., KazooClient],
+) -> None:
+    """A leader that could not start its work (its master actor failed to start) must
+    not keep the place while doing nothing: the next contender leads."""
+
+    def broken(term: int) -> None:
+        raise RuntimeError("master actor failed to start")
+
+    e1 = Election(
+        zk_connect(),
+        LeaderInfo(address="tcp://m1:5050"),
+        on_elected=broken,
+    ).start()
+    wait_for(lambda: e1.node is not None, what="m1 in line")
+    e2, r2 = contender(zk_connect(), "m2")
+    wait_for(lambda: e2.is_leader, timeout=20, what="m2 leads after m1 failed to start")
+    assert r2.elected and not e1.is_leader
+    e1.stop()
+    e2.stop()
