@@ -75,6 +75,8 @@ ZK_ELECTION_PORT = 3888
 """ZooKeeper's usual ports: each host is a namespace created empty by ``cluster up``, so
 nothing else can hold them (members that share a host take the next ports)."""
 DNS_PORT = 53
+VIP_NETWORK = "127.128.0.0/9"
+"""The named VIPs' range (``actors.l4lb.NAMED_NETWORK``; a test checks they agree)."""
 CLONE_NEWNET = 0x40000000
 
 
@@ -246,12 +248,55 @@ def setup_commands(plan: NetPlan) -> list[list[str]]:
             ["ip", "-n", h.netns, "addr", "add", f"{h.ip}/{prefix}", "dev", NODE_IF],
             ["ip", "-n", h.netns, "link", "set", NODE_IF, "up"],
         ]
+    cmds += vip_route_commands(plan)
     cmds += [
         ["ip", "link", "add", plan.uplink, "type", "veth", *_peer(UPLINK, plan.hub)],
         ["ip", "-n", plan.hub, "link", "set", UPLINK, "master", BRIDGE, "up"],
         ["ip", "addr", "add", f"{plan.gateway_ip}/{prefix}", "dev", plan.uplink],
         ["ip", "link", "set", plan.uplink, "up"],
     ]
+    return cmds
+
+
+def vip_master(plan: NetPlan, agent: HostSpec) -> HostSpec:
+    """The master whose HAProxy serves ``agent``'s named VIPs: agent j -> master
+    ``(j-1) % masters + 1`` (round robin, fixed: predictable in tests and demos)."""
+    j = int(agent.name.rsplit("-", 1)[1])
+    return plan.masters[(j - 1) % len(plan.masters)]
+
+
+def vip_route_commands(plan: NetPlan) -> list[list[str]]:
+    """Named VIPs (``VIP_NETWORK``) for tasks on agent hosts. The load balancer runs
+    on masters, where HAProxy binds the VIPs on loopback; an agent host routes the VIP
+    range to its master instead of keeping it local:
+
+    - agent: loopback keeps 127.0.0.0/9 only; ``VIP_NETWORK`` goes via the master on
+      ``eth0`` (``route_localnet`` lets 127/8 leave loopback) and is masqueraded to the
+      agent's address, so replies come back;
+    - master: ``route_localnet`` accepts 127/8 destinations arriving on ``eth0``, and
+      its HAProxy, bound to the VIP, answers.
+
+    IP VIPs (``127.x`` outside the named range) stay on each host's own loopback."""
+    cmds: list[list[str]] = []
+    if not plan.masters:
+        return cmds
+    localnet = ["sysctl", "-qw", "net.ipv4.conf.all.route_localnet=1"]
+    localnet += [f"net.ipv4.conf.{NODE_IF}.route_localnet=1"]
+    for m in plan.masters:
+        cmds.append(["ip", "netns", "exec", m.netns, *localnet])
+    for a in plan.agents:
+        via = vip_master(plan, a)
+        ns = a.netns
+        cmds += [
+            ["ip", "netns", "exec", ns, *localnet],
+            ["ip", "-n", ns, "route", "del", "local", "127.0.0.0/8", "dev", "lo", "table", "local"],
+            ["ip", "-n", ns, "route", "add", "local", "127.0.0.0/9", "dev", "lo", "table", "local"],
+            ["ip", "-n", ns, "route", "add", VIP_NETWORK, "via", via.ip, "dev", NODE_IF],
+            [
+                *("ip", "netns", "exec", ns, "iptables", "-w", "-t", "nat", "-A", "POSTROUTING"),
+                *("-o", NODE_IF, "-d", VIP_NETWORK, "-j", "MASQUERADE"),
+            ],
+        ]
     return cmds
 
 

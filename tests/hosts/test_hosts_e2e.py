@@ -98,7 +98,8 @@ def tcp_connect(hosts: Hosts, source: str, ip: str, port: int) -> bool:
     return hosts.tcp_connect(source, ip, port)
 
 
-def web_app(app_id: str) -> dict[str, Any]:
+def web_app(app_id: str, vip: str = "") -> dict[str, Any]:
+    labels = {"VIP_0": vip} if vip else {}
     return {
         "id": app_id,
         "cmd": "mkdir -p www && echo served-by-$HOST > www/index.html && "
@@ -106,7 +107,7 @@ def web_app(app_id: str) -> dict[str, Any]:
         "cpus": 0.1,
         "mem": 32,
         "instances": 1,
-        "portDefinitions": [{"port": 0, "name": "http"}],
+        "portDefinitions": [{"port": 0, "name": "http", "labels": labels}],
     }
 
 
@@ -144,7 +145,8 @@ def test_dns_on_each_master_answers_distinct_agent_ips(hc: LocalCluster, hosts: 
 
 
 def test_an_app_is_reachable_from_another_host(hc: LocalCluster, hosts: Hosts) -> None:
-    code, body = request(f"{leader_url(hc)}/marathon/v2/apps", "POST", web_app("/across"))
+    app = web_app("/across", vip="/across:80")
+    code, body = request(f"{leader_url(hc)}/marathon/v2/apps", "POST", app)
     assert code == 201, body
     task = running_tasks(hc, "/across", 1)[0]
     host, port = task["host"], task["ports"][0]
@@ -162,6 +164,27 @@ def test_an_app_is_reachable_from_another_host(hc: LocalCluster, hosts: Hosts) -
     q = dns.message.make_query("across.marathon.mesos.", dns.rdatatype.A)
     reply = dns.query.udp(q, hosts.ip("master-1"), port=53, timeout=2)
     assert {r.address for rrset in reply.answer for r in rrset} == {host}
+
+
+def test_a_named_vip_is_reachable_from_every_agent_host(hc: LocalCluster, hosts: Hosts) -> None:
+    """The VIP resolves (master DNS) and answers from each agent host: its VIP range is
+    routed to a master, whose HAProxy balances over the task on (maybe) a third host."""
+    q = dns.message.make_query("across.marathon.l4lb.thisdcos.directory.", dns.rdatatype.A)
+
+    def vip() -> str | None:
+        reply = dns.query.udp(q, hosts.ip("master-2"), port=53, timeout=2)
+        ips = [r.address for rrset in reply.answer for r in rrset]
+        return ips[0] if ips else None
+
+    ip = wait_for(vip, 20, "the VIP's DNS name")
+    task = running_tasks(hc, "/across", 1)[0]
+    for agent in ("agent-1", "agent-2", "agent-3"):
+
+        def fetch(a: str = agent) -> str | None:
+            res = hosts.run_on(a, ["curl", "-s", "--max-time", "3", f"http://{ip}:80/index.html"])
+            return res.stdout.strip() if res.returncode == 0 else None
+
+        assert wait_for(fetch, 30, f"the VIP from {agent}") == f"served-by-{task['host']}"
 
 
 # -- partitions ----------------------------------------------------------------------------

@@ -382,3 +382,25 @@ def test_stale_namespaces_of_this_state_dir_are_removed(tmp_path: Path) -> None:
         subprocess.run(["ip", "netns", "del", f"{tag}-agent-1"], capture_output=True)
         subprocess.run(["ip", "link", "del", tag], capture_output=True)
         subprocess.run(["ip", "netns", "del", f"{other}-agent-1"], capture_output=True)
+
+
+def test_agent_hosts_route_named_vips_to_a_master() -> None:
+    from actors.l4lb import NAMED_NETWORK
+    from console._netns import VIP_NETWORK, vip_master, vip_route_commands
+
+    assert str(NAMED_NETWORK) == VIP_NETWORK
+    p = plan(2, 3)
+    assert [vip_master(p, a).name for a in p.agents] == ["master-1", "master-2", "master-1"]
+    cmds = [" ".join(c) for c in vip_route_commands(p)]
+    a1, m1 = p.host("agent-1"), p.host("master-1")
+    assert a1 is not None and m1 is not None
+    assert f"ip -n {a1.netns} route add {VIP_NETWORK} via {m1.ip} dev eth0" in cmds
+    assert any(a1.netns in c and "MASQUERADE" in c and VIP_NETWORK in c for c in cmds)
+    assert any(m1.netns in c and "route_localnet=1" in c for c in cmds)
+    # Loopback keeps 127.0.0.0/9 (127.0.0.1, IP VIPs) on every agent host.
+    assert f"ip -n {a1.netns} route add local 127.0.0.0/9 dev lo table local" in cmds
+    lone = plan(1, 0)  # no agent: only the master accepts 127/8 on its link
+    sysctl = ["net.ipv4.conf.all.route_localnet=1", "net.ipv4.conf.eth0.route_localnet=1"]
+    assert vip_route_commands(lone) == [
+        ["ip", "netns", "exec", lone.masters[0].netns, "sysctl", "-qw", *sysctl]
+    ]
