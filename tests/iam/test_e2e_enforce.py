@@ -18,6 +18,8 @@ import json
 import os
 import signal
 import stat
+import subprocess
+import sys
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -378,6 +380,16 @@ def test_a_script_with_a_service_account_curve_key_acts_as_that_account(
             other.actor(p.MASTER_ACTOR).ask(p.GetState("frameworks"), timeout=3)
     finally:
         other.close()
+    # The same script launches tasks as robot once robot may register in role "*":
+    # examples/run_tasks.py (a framework on the actor API), unchanged, with robot's keys.
+    run = [sys.executable, str(REPO / "examples" / "run_tasks.py"), url, "--keys", str(keys)]
+    run += ["--tasks", "2", "--timeout", "30"]
+    refused = subprocess.run([*run[:-1], "5"], capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0  # Subscribe dropped: no role grant yet
+    world.grant("users", "robot", "dcos:mesos:master:framework:role:*", "create")
+    done = subprocess.run(run, capture_output=True, text=True, timeout=90, env=world.env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "done: 2 finished, 0 failed" in done.stdout
 
 
 def test_tokens_still_work_after_a_leader_sigkill(world: World) -> None:
