@@ -131,17 +131,18 @@ def test_every_node_has_its_own_address(hc: LocalCluster, hosts: Hosts) -> None:
 def test_dns_on_each_master_answers_distinct_agent_ips(hc: LocalCluster, hosts: Hosts) -> None:
     agent_ips = {hosts.ip(f"agent-{j}") for j in (1, 2, 3)}
     master_ips = {hosts.ip(f"master-{i}") for i in (1, 2, 3)}
-    for master_ip in sorted(master_ips):
 
-        def answer(name: str, ip: str = master_ip) -> set[str]:
-            q = dns.message.make_query(name, dns.rdatatype.A)
-            reply = dns.query.udp(q, ip, port=53, timeout=2)
-            return {r.address for rrset in reply.answer for r in rrset}
+    def answer(ip: str, name: str) -> set[str]:
+        q = dns.message.make_query(name, dns.rdatatype.A)
+        reply = dns.query.udp(q, ip, port=53, timeout=2)
+        return {r.address for rrset in reply.answer for r in rrset}
 
-        assert wait_for(lambda a=answer: a("agent.mesos.") == agent_ips, 20, "agent.mesos")
-        assert answer("leader.mesos.") <= master_ips and len(answer("leader.mesos.")) == 1
+    for ip in sorted(master_ips):
+        assert wait_for(lambda: answer(ip, "agent.mesos.") == agent_ips, 20, "agent.mesos")  # noqa: B023
+        leader = answer(ip, "leader.mesos.")
+        assert leader <= master_ips and len(leader) == 1
         # Contenders are re-read every few ticks: every master's address, in time.
-        assert wait_for(lambda a=answer: a("master.mesos.") == master_ips, 30, "master.mesos")
+        assert wait_for(lambda: answer(ip, "master.mesos.") == master_ips, 30, "master.mesos")  # noqa: B023
 
 
 def test_an_app_is_reachable_from_another_host(hc: LocalCluster, hosts: Hosts) -> None:
