@@ -608,9 +608,16 @@ class Resources:
         scalars: dict[Key, int] = {}
         ranges: dict[Key, list[tuple[int, int]]] = {}
         sets: dict[Key, set[str]] = {}
+        counts: dict[int, list[Any]] = {}  # one bag shared by many tasks: counted once
         for r in items:
+            seen = counts.get(id(r))
+            if seen is None:
+                counts[id(r)] = [r, 1]
+            else:
+                seen[1] += 1
+        for r, n in counts.values():
             for k, v in r._scalars.items():
-                scalars[k] = scalars.get(k, 0) + v
+                scalars[k] = scalars.get(k, 0) + v * n
             for k, rv in r._ranges.items():
                 ranges.setdefault(k, []).extend(rv)
             for k, sv in r._sets.items():

@@ -16,7 +16,7 @@ from actors import protocol as p
 from actors.master import _reservations, _watch
 from actors.master._effects import Effect, Persist, Send, Watch
 from actors.master._offers import rescind
-from actors.master._state import AgentRecord, MasterState, TaskRecord
+from actors.master._state import AgentRecord, MasterState, TaskRecord, interned
 from actors.master._tasks import master_status, master_update, on_reconcile
 from actors.resources import Attributes, ResourceError, Resources, apply_checkpointed
 from actors.task_states import TaskReason, TaskState, is_terminal
@@ -226,7 +226,7 @@ def adopt_task(
     key = (at.framework_id, at.task.task_id)
     try:
         state = TaskState(at.state)
-        res = Resources.from_dict(at.task.resources)
+        res = interned(Resources.from_dict(at.task.resources))
     except (ValueError, TypeError) as exc:
         s.errors.append(f"agent {rec.agent_id} task {at.task.task_id}: {exc}")
         return

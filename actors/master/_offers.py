@@ -11,6 +11,7 @@ its offer was invalid) naming what was wrong.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 
@@ -22,6 +23,7 @@ from actors.master._state import (
     FrameworkRecord,
     MasterState,
     OfferRecord,
+    interned,
     known_framework,
 )
 from actors.master._tasks import launch, reject_task
@@ -34,6 +36,7 @@ from actors.task_states import TaskReason, TaskState
 _EMPTY = Resources()
 
 
+@functools.lru_cache(maxsize=65536)  # every offer names its agent's: parse each once
 def address_ip(address: str) -> str:
     """The IP in a transport address (``tcp://10.0.0.5:5050/agent`` -> ``10.0.0.5``);
     empty when the host part is a name (``tcp://agent-1:5050``) or is missing."""
@@ -45,6 +48,7 @@ def address_ip(address: str) -> str:
         return ""
 
 
+@functools.lru_cache(maxsize=65536)
 def address_port(address: str) -> int:
     """The port in a transport address (``tcp://10.0.0.5:5051/agent`` -> 5051); 0 when
     there is none."""
@@ -281,7 +285,7 @@ def on_accept(
         res: Resources | None = None
         if error is None:
             try:
-                res = Resources.from_dict(t.resources)
+                res = interned(Resources.from_dict(t.resources))
             except (ResourceError, TypeError, ValueError) as exc:
                 error = f"task {t.task_id}: resources: {exc}"
         if error is None and res is not None:
@@ -340,7 +344,7 @@ def launch_group(
             problem = check_task(s, fw, agent, t, seen | names)
             if problem is None:
                 try:
-                    res = Resources.from_dict(t.resources)
+                    res = interned(Resources.from_dict(t.resources))
                 except (ResourceError, TypeError, ValueError) as exc:
                     problem = f"task {t.task_id}: resources: {exc}"
                 else:

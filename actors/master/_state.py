@@ -67,6 +67,21 @@ class MasterConfig:
 
 # ------------------------------------------------------------------------------ records
 
+_INTERNED: dict[Resources, Resources] = {}
+
+
+def interned(res: Resources) -> Resources:
+    """One shared bag per distinct task shape: 100,000 tasks of a few apps hold a few
+    bags, not 100,000 (bytes per task; framework totals sum them by identity). Bounded:
+    forgotten past 4,096 shapes (shapes still in use keep their bags, only sharing ends)."""
+    known = _INTERNED.get(res)
+    if known is not None:
+        return known
+    if len(_INTERNED) >= 4096:
+        _INTERNED.clear()
+    _INTERNED[res] = res
+    return res
+
 
 @dataclass(slots=True)
 class AgentRecord:
@@ -164,6 +179,9 @@ class OfferRecord:
     role: str
     resources: Resources
     created_at: float
+    json_text: str | None = field(default=None, repr=False, compare=False)
+    """``/master/state``'s encoded offer (an offer never changes): 10,000 outstanding
+    offers were re-rendered on every request."""
 
 
 @dataclass(slots=True)

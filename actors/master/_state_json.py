@@ -80,6 +80,14 @@ def task_json_text(t: TaskRecord, wall: float = 0.0) -> str:
     return text
 
 
+def offer_json_text(o: OfferRecord) -> str:
+    """``json.dumps(offer_json(o))``, once per offer."""
+    text = o.json_text
+    if text is None:
+        text = o.json_text = json.dumps(offer_json(o))
+    return text
+
+
 def offer_json(o: OfferRecord) -> dict[str, Any]:
     return {
         "id": o.offer_id,
@@ -144,11 +152,6 @@ def agent_json_text(a: AgentRecord, wall: float = 0.0) -> str:
     return text
 
 
-def _list_text(items: Iterable[str]) -> str:
-    """A JSON array of already-encoded items, as ``json.dumps`` separates them."""
-    return "[" + ", ".join(items) + "]"
-
-
 def _port(address: str) -> int:
     hostport = address.removeprefix("tcp://").split("/", 1)[0]
     try:
@@ -211,25 +214,31 @@ def framework_json(core: MasterCore, fw: FrameworkRecord) -> dict[str, Any]:
 
 
 def framework_json_text(core: MasterCore, fw: FrameworkRecord) -> str:
-    """``json.dumps(framework_json(core, fw))`` from the records' cached task texts:
-    the lists come last in the object, so they are appended to the encoded head."""
+    """``json.dumps(framework_json(core, fw))`` from the records' cached task texts."""
+    parts: list[str] = []
+    _framework_parts_text(core, fw, parts)
+    return "".join(parts)
+
+
+def _framework_parts_text(core: MasterCore, fw: FrameworkRecord, parts: list[str]) -> None:
+    """Append the pieces of ``framework_json_text`` to ``parts`` (joined once by the
+    caller: 100,000 tasks make a 45 MB text, copied once rather than per piece). The
+    lists come last in the object, so they follow the encoded head."""
     head, live, completed, offers = _framework_parts(core, fw)
     wall = core.wall_offset
     unreachable = TaskState.UNREACHABLE
     tasks = [task_json_text(t, wall) for t in live]
     gone = [text for t, text in zip(live, tasks, strict=True) if t.state is unreachable]
-    return (
-        json.dumps(head)[:-1]
-        + ', "tasks": '
-        + _list_text(tasks)
-        + ', "completed_tasks": '
-        + _list_text(task_json_text(t, wall) for t in completed)
-        + ', "unreachable_tasks": '
-        + _list_text(gone)
-        + ', "offers": '
-        + json.dumps([offer_json(o) for o in offers])
-        + ', "executors": []}'
-    )
+    parts.append(json.dumps(head)[:-1])
+    parts.append(', "tasks": [')
+    parts.append(", ".join(tasks))
+    parts.append('], "completed_tasks": [')
+    parts.append(", ".join([task_json_text(t, wall) for t in completed]))
+    parts.append('], "unreachable_tasks": [')
+    parts.append(", ".join(gone))
+    parts.append('], "offers": [')
+    parts.append(", ".join([offer_json_text(o) for o in offers]))
+    parts.append('], "executors": []}')
 
 
 def slaves_json(core: MasterCore) -> dict[str, Any]:
@@ -391,17 +400,18 @@ def state_json_bytes(
         http_url=http_url,
     )
     wall = core.wall_offset
-    text = (
-        json.dumps(head)[:-1]
-        + ', "slaves": '
-        + _list_text(agent_json_text(a, wall) for a in core.agents.values())
-        + ', "recovered_slaves": [], "frameworks": '
-        + _list_text(framework_json_text(core, fw) for fw in core.frameworks.values())
-        + ', "completed_frameworks": '
-        + _list_text(framework_json_text(core, fw) for fw in core.completed_frameworks)
-        + ', "orphan_tasks": [], "unregistered_frameworks": []}'
-    )
-    return text.encode()
+    parts = [json.dumps(head)[:-1], ', "slaves": [']
+    parts.append(", ".join([agent_json_text(a, wall) for a in core.agents.values()]))
+    parts.append('], "recovered_slaves": [], "frameworks": [')
+    for group in (core.frameworks.values(), core.completed_frameworks):
+        for i, fw in enumerate(group):
+            if i:
+                parts.append(", ")
+            _framework_parts_text(core, fw, parts)
+        if group is not core.completed_frameworks:
+            parts.append('], "completed_frameworks": [')
+    parts.append('], "orphan_tasks": [], "unregistered_frameworks": []}')
+    return "".join(parts).encode()
 
 
 _SUMMARY_STATES = (
