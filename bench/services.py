@@ -375,7 +375,7 @@ def main() -> None:
     backups = Path(tempfile.mkdtemp(prefix="bench-services-backups-", dir="/var/tmp"))
     os.chmod(backups, 0o1777)
     state = work / "cluster"
-    up = cli(state, "cluster", "up", "--no-auth", "--insecure-dev", "--no-docker", "--agents", "3")
+    up = cli(state, "cluster", "up", "--no-auth", "--no-docker", "--agents", "3")
     try:
         if up.returncode != 0:
             raise SystemExit(f"bench: cluster up failed: {up.stdout}\n{up.stderr}")

@@ -238,8 +238,9 @@ def redis_cli(address: str, *args: str) -> str:
     return done.stdout.strip()
 
 
-def start_plan(base: str, service: str, name: str, params: dict[str, str]) -> None:
-    http_json(f"{base}/service/{service}/v1/plans/{name}/start", "POST", params)
+def start_plan(base: str, service: str, name: str, params: dict[str, str]) -> Any:
+    """``plans/<name>/start`` with the plan's parameters; its answer (raises on an error)."""
+    return http_json(f"{base}/service/{service}/v1/plans/{name}/start", "POST", params) or True
 
 
 def test_redis_installs_replicates_and_restores_a_backup_after_a_flush(
@@ -273,7 +274,7 @@ def test_redis_installs_replicates_and_restores_a_backup_after_a_flush(
     os.kill(old["pid"], signal.SIGKILL)
     base = wait_for(lambda: str(leader(cluster)["http_url"]).rstrip("/"), 60, "new leader")
     assert base != str(old["http_url"]).rstrip("/")
-    wait_for(lambda: start_plan(base, "redis", "restore", {"BACKUP_NAME": "before-flush"}) is None,
+    wait_for(lambda: start_plan(base, "redis", "restore", {"BACKUP_NAME": "before-flush"}),
              60, "restore started through the new leader")  # fmt: skip
     wait_for(lambda: plan_complete(base, "redis", "restore"), 90, "restore plan")
     for a in servers:

@@ -22,6 +22,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import chevron
@@ -179,7 +180,7 @@ def test_zookeeper_members_grow_an_ensemble_recover_in_place_and_move(
     members = [new_member(tmp_path, i) for i in range(3)]
     for m in members:  # one at a time, as the serial deploy plan: next only when ready
         launch(procs, m, members)
-        wait_for(lambda m=m: is_ready(m, members), 90, f"zookeeper-{m.index} ready")
+        wait_for(partial(is_ready, m, members), 90, f"zookeeper-{m.index} ready")
     modes = sorted(
         four_letter_word("127.0.0.1", m.ports["CLIENT"], "srvr").split("Mode: ")[1].split()[0]
         for m in members
@@ -287,12 +288,15 @@ def test_redis_backup_flushall_restore_brings_the_keys_back_everywhere(
         argv = [sys.executable, "-m", "actors.sdk.services.redis.node", *args]
         return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
 
-    for role, port in (("primary", "primary"), ("replica", "replica-0"), ("replica", "replica-1")):
-        wait_for(
-            lambda r=role, p=port: hook("ready", r, PORT_REDIS=str(ports[p])).returncode == 0,
-            30,
-            f"{port} ready",
-        )
+    def ready(role: str, server: str) -> bool:
+        return hook("ready", role, PORT_REDIS=str(ports[server])).returncode == 0
+
+    for role, server in (
+        ("primary", "primary"),
+        ("replica", "replica-0"),
+        ("replica", "replica-1"),
+    ):
+        wait_for(partial(ready, role, server), 30, f"{server} ready")
     keys = [f"k{i}" for i in range(500)]
     for i in range(0, len(keys), 100):
         batch = [x for k in keys[i : i + 100] for x in (k, f"v-{k}")]

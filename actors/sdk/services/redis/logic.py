@@ -17,11 +17,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from actors.sdk import SdkError
+
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 DEFAULT_BACKUP_ROOT = "/var/tmp/pydcos-backups"
 
 
-class RedisServiceError(ValueError):
+class RedisServiceError(SdkError, ValueError):
     """A bad parameter or a state the task cannot work from (names the value)."""
 
 

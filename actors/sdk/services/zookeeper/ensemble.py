@@ -21,6 +21,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from actors.sdk import SdkError
+
 DYNAMIC_PREFIX = "zoo.cfg.dynamic"
 """Dynamic config files on the volume: ``zoo.cfg.dynamic.<hex version>``; ZooKeeper
 names each new one after the old one's prefix."""
@@ -28,7 +30,7 @@ SERVER_RE = re.compile(r"^server\.(\d+)=(.+)$")
 SERVING_MODES = frozenset({"leader", "follower"})
 
 
-class EnsembleError(ValueError):
+class EnsembleError(SdkError, ValueError):
     """A membership or a member address that cannot be used (names the value)."""
 
 
