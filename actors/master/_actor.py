@@ -14,7 +14,7 @@ import threading
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from actors import protocol as p
 from actors.gateway import MasterAbout, build_info
@@ -87,6 +87,10 @@ class Tick:
 
 class MasterActor(Actor):
     """Leader-only: agents, frameworks, offers and tasks (see ``MasterCore``)."""
+
+    start_timeout: ClassVar[float] = 120.0
+    """``started()`` reads the registry (10,000 agents are 10,000 documents): the
+    runtime's 5 s default killed a new leader's master actor mid-recovery."""
 
     def __init__(
         self,
