@@ -641,6 +641,43 @@ class PackagesApi:
                 log.info("packages: framework %s (%s) torn down", framework, fid)
             except Exception as exc:
                 log.warning("packages: teardown of %s failed: %s", framework, exc)
+        if framework not in still_named:
+            await self._sdk_cleanup(framework)
+
+    async def _sdk_cleanup(self, service: str) -> None:
+        """An SDK service's volumes and reservations, and its scheduler's ZooKeeper
+        state, go with it (dcos-commons' uninstall plan), through the operator API;
+        retried while its killed tasks still hold them. Nothing for other frameworks."""
+        from actors.sdk import STATE_ROOT, cleanup_calls
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + TEARDOWN_WAIT
+        while True:
+            status, slaves = await self._service("GET", "/mesos/master/slaves")
+            calls = cleanup_calls(slaves, service) if status == 200 else None
+            if calls == []:
+                break
+            for call in calls or []:
+                code, answer = await self._service("POST", "/mesos/api/v1", body=call)
+                if code >= 300:
+                    log.info("packages: %s of %s: HTTP %s %s", call["type"], service, code, answer)
+                    break
+            if loop.time() > deadline:
+                log.warning("packages: reservations of %s left after %ss", service, TEARDOWN_WAIT)
+                break
+            await asyncio.sleep(1.0)
+        zk = self.ctx.zk
+        if zk is not None:
+            from kazoo.exceptions import NoNodeError
+
+            def delete() -> None:
+                try:
+                    zk.delete(f"{STATE_ROOT}/{service}", recursive=True)
+                except NoNodeError:
+                    pass
+
+            await loop.run_in_executor(None, delete)
+        log.info("packages: %s's reservations, volumes and state removed", service)
 
     # -- repositories -----------------------------------------------------------------
 

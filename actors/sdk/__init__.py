@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from runtime import lazy_exports
 
 if TYPE_CHECKING:
+    from actors.sdk._cleanup import STATE_ROOT, cleanup_calls
     from actors.sdk._core import Context, Effects, ServiceCore, TaskRecord, Want
     from actors.sdk._errors import (
         PlanCommandError,
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from actors.sdk._validate import check_scheduler_app
 
 _EXPORTS = {
+    "actors.sdk._cleanup": ("STATE_ROOT", "cleanup_calls"),
     "actors.sdk._core": ("Context", "Effects", "ServiceCore", "TaskRecord", "Want"),
     "actors.sdk._errors": (
         "PlanCommandError",
@@ -70,6 +72,7 @@ _EXPORTS = {
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
+    "STATE_ROOT",
     "Context",
     "Effects",
     "PlanCommandError",
@@ -90,6 +93,7 @@ __all__ = [
     "active_steps",
     "check_scheduler_app",
     "check_update",
+    "cleanup_calls",
     "cluster_scope",
     "load_spec",
     "plan_json",

@@ -241,3 +241,26 @@ def test_after_a_leader_sigkill_the_scheduler_follows_the_new_leader(
     after = wait_for(restarted, 60, "hello-1 relaunched by the re-subscribed scheduler")
     assert after["info"]["slaveId"] == before["info"]["slaveId"]
     assert after["info"]["volumes"] == before["info"]["volumes"]
+
+
+def test_uninstall_leaves_no_reservation_volume_or_state(
+    cluster: LocalCluster, client: ClusterClient
+) -> None:
+    """Runs last: Cosmos tears the framework down, then unreserves and destroys."""
+    r = cluster.cli("package", "uninstall", "hello-sdk")
+    assert r.returncode == 0, r.stderr
+
+    def clean() -> bool:
+        try:
+            slaves = client.get("/mesos/master/slaves")["slaves"]
+        except Exception:
+            return False
+        return all(not s.get("reserved_resources_full") for s in slaves)
+
+    wait_for(clean, 90, "no reservation left")
+    volumes = list(cluster.state_dir.glob("agents/*/volumes/roles/hello-role/*"))
+    wait_for(
+        lambda: not list(cluster.state_dir.glob("agents/*/volumes/roles/hello-role/*")),
+        30,
+        f"volume directories removed ({volumes})",
+    )
