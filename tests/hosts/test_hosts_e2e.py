@@ -163,8 +163,12 @@ def test_an_app_is_reachable_from_another_host(hc: LocalCluster, hosts: Hosts) -
     assert wait_for(fetch, 20, f"curl {url} from {other}") == f"served-by-{host}"
     # DNS names the task's host too.
     q = dns.message.make_query("across.marathon.mesos.", dns.rdatatype.A)
-    reply = dns.query.udp(q, hosts.ip("master-1"), port=53, timeout=2)
-    assert {r.address for rrset in reply.answer for r in rrset} == {host}
+
+    def task_ips() -> set[str]:  # the DNS table follows task events, paced
+        reply = dns.query.udp(q, hosts.ip("master-1"), port=53, timeout=2)
+        return {r.address for rrset in reply.answer for r in rrset}
+
+    wait_for(lambda: task_ips() == {host}, 20, "across.marathon.mesos naming the task's host")
 
 
 def test_a_named_vip_is_reachable_from_every_agent_host(hc: LocalCluster, hosts: Hosts) -> None:
