@@ -50,3 +50,14 @@ def test_a_changed_instance_is_encoded_anew() -> None:
     assert after != before and b'"alive": false' in after
     sim.update(task_id, "TASK_FAILED")
     assert task_id.encode() not in encoded(sim.api("list_tasks", status=["running"]))
+
+
+def test_a_reconciliation_answer_keeps_the_cached_json() -> None:
+    sim = running_sim()
+    task_id = sim.tasks("/prod/db")[0]
+    inst = sim.core.instances[task_id]
+    shown = inst.to_json(False)
+    sim.update(task_id, "TASK_RUNNING")  # the periodic reconciliation: nothing changed
+    assert inst.to_json(False) is shown
+    sim.update(task_id, "TASK_KILLING")
+    assert inst.to_json(False)["state"] == "TASK_KILLING"
