@@ -131,7 +131,7 @@ RULES: list[tuple[str, str]] = [
     (r"^(zk|master-\d+|agent-\d+)(\s+)\d+\b", r"\1\2<pid>"),
     (r"\bmaster-\d+\b", "master-<n>"),  # which master leads is up to the election
     (r"\b\d+(?:\.\d+)?(\s?)(s|ms)\b", r"<t>\1\2"),  # durations
-    (r'"(alloc_\w+|offers)": [0-9.e+-]+', r'"\1": <n>'),  # actor ask's live counters
+    (r'"(alloc_\w+|offers\w*)": [0-9.e+-]+', r'"\1": <n>'),  # actor ask's live counters
     (r"^note: no Docker engine at .*$", ""),  # the host has Docker or not
     (r"containerizers:mesos,docker", "containerizers:mesos"),
     # node list: what each agent runs, and so which agent (attributes) holds the resident
