@@ -15,6 +15,7 @@ from actors.packages import BUNDLED_UNIVERSE, Catalog, build_app, parse_reposito
 from actors.sdk import SpecError, load_spec
 from actors.sdk.services import service_dir
 from actors.sdk.services.redis import logic as rl
+from actors.sdk.services.redis.feed import parse_command, reply_to
 from actors.sdk.services.zookeeper import ensemble as ze
 from actors.sdk.services.zookeeper.node import static_config, super_digest
 
@@ -303,8 +304,24 @@ def test_sdk_addresses_name_the_missing_variable() -> None:
         rl.sdk_address(env, "replica", 0, "redis")
 
 
-def test_the_restore_server_never_writes_the_backup() -> None:
-    argv = rl.restore_server_argv("redis-server", "h", 7, "/b", "n.rdb")
-    assert argv[argv.index("--save") + 1] == ""
-    assert argv[argv.index("--dbfilename") + 1] == "n.rdb"
-    assert argv[argv.index("--appendonly") + 1] == "no"
+def test_the_snapshot_feed_parses_a_replicas_handshake() -> None:
+    stream = b"*1\r\n$4\r\nPING\r\n*3\r\n$8\r\nREPLCONF\r\n$14\r\nlistening-port\r\n$4\r\n6380"
+    words, rest = parse_command(stream)
+    assert words == [b"PING"]
+    assert parse_command(rest) == (None, rest)  # incomplete: wait for more bytes
+    words, rest = parse_command(rest + b"\r\n" + b"PSYNC ? -1\r\n")
+    assert words == [b"REPLCONF", b"listening-port", b"6380"]
+    assert parse_command(rest) == ([b"PSYNC", b"?", b"-1"], b"")
+    with pytest.raises(rl.RedisServiceError, match="RESP"):
+        parse_command(b"*x\r\n")
+
+
+def test_the_snapshot_feed_answers_as_a_master_and_sends_the_file_on_psync() -> None:
+    assert reply_to([b"PING"], "r" * 40, 0) == (b"+PONG\r\n", False)
+    assert reply_to([b"replconf", b"capa", b"eof"], "r" * 40, 0) == (b"+OK\r\n", False)
+    assert reply_to([b"PSYNC", b"?", b"-1"], "r" * 40, 0) == (
+        b"+FULLRESYNC " + b"r" * 40 + b" 0\r\n",
+        True,
+    )
+    answer, snapshot = reply_to([b"SET", b"k", b"v"], "r" * 40, 0)
+    assert answer.startswith(b"-ERR") and not snapshot

@@ -3,12 +3,13 @@
 Backups are RDB snapshots taken over the wire (``redis-cli --rdb``, Redis' own
 replication handshake), written to a directory on the agent's host that outlives every
 pod (``BACKUP_DIR``, default ``/var/tmp/pydcos-backups/<service>``: outside the task's
-private /tmp). A restore loads the snapshot into a throw-away ``redis-server`` and makes
-the primary and its replicas replicas of it (one full sync each, from one shared
-BGSAVE), then promotes the primary back (``REPLICAOF NO ONE``) and points the replicas
-at it again (a partial resync: the primary keeps the snapshot's replication id as its
-secondary one). No server is stopped, no file is placed by hand, and each server's own
-RDB on its volume is the restored dataset (a replica writes what it receives).
+private /tmp). A restore serves the snapshot file over Redis' replication protocol
+(``feed.SnapshotFeed``: a master whose full sync payload is the file itself) and makes
+the primary and its replicas replicas of it, all at once, then promotes the primary back
+(``REPLICAOF NO ONE``) and points the replicas at it again (a partial resync: the
+primary keeps the feed's replication id as its secondary one). No server is stopped, no
+file is placed by hand, and each server's own RDB on its volume is the restored dataset
+(a replica writes what it receives before loading it).
 """
 
 from __future__ import annotations
@@ -135,29 +136,3 @@ def keys_of(keyspace: Mapping[str, str]) -> int:
                 if k == "keys" and v.isdigit():
                     total += int(v)
     return total
-
-
-def restore_server_argv(
-    redis_server: str, host: str, port: int, directory: str, dbfilename: str
-) -> list[str]:
-    """The throw-away server that serves a backup for the primary's full sync: loads
-    the RDB, never writes it (``save ""``, no AOF), listens on the task's own port."""
-    return [
-        redis_server,
-        "--bind",
-        host,
-        "--port",
-        str(port),
-        "--dir",
-        directory,
-        "--dbfilename",
-        dbfilename,
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--protected-mode",
-        "no",
-        "--daemonize",
-        "no",
-    ]

@@ -12,28 +12,25 @@ real client (Debian ``redis-tools``); see ``logic`` for what a backup and a rest
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from actors.sdk.services.redis.feed import SnapshotFeed
 from actors.sdk.services.redis.logic import (
     Address,
     RedisServiceError,
     backup_dir,
     backup_name,
     keys_of,
-    loaded,
     parse_info,
     primary_ready,
     replica_synced,
-    restore_server_argv,
     sdk_address,
     sdk_count,
 )
@@ -132,6 +129,14 @@ def backup(env: Mapping[str, str]) -> int:
     return 0
 
 
+def rdb_keys(env: Mapping[str, str], directory: Path, name: str) -> int | None:
+    """The key count the backup's record states (None without a readable record)."""
+    try:
+        return int(json.loads((directory / f"{name}.json").read_text())["keys"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def restore(env: Mapping[str, str]) -> int:
     name = backup_name(env)
     directory = Path(backup_dir(env))
@@ -145,26 +150,12 @@ def restore(env: Mapping[str, str]) -> int:
     replicas = [sdk_address(env, "replica", j, "redis") for j in range(sdk_count(env, "replica"))]
     source = own_address(env, "restore")
     started = time.monotonic()
-    # The throw-away server reads the backup through a symlink in the sandbox: a sync's
-    # BGSAVE renames its file over the link, never over the backup.
-    work = Path(env.get("MESOS_SANDBOX") or tempfile.gettempdir()) / "restore-source"
-    work.mkdir(parents=True, exist_ok=True)
-    link = work / rdb.name
-    link.unlink(missing_ok=True)
-    link.symlink_to(rdb)
-    argv = restore_server_argv(
-        binary("redis-server"), source.host, source.port, str(work), rdb.name
-    )
-    # On disk: the three servers' syncs, asked at once, share one BGSAVE.
-    # Uncompressed: the snapshot only crosses loopback, and compressing is what costs.
-    argv += ["--repl-diskless-sync", "no", "--rdbcompression", "no"]
-    server = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+    feed = SnapshotFeed(rdb, source.host, source.port).start()
     try:
-        wait(f"loading {rdb}", lambda: (loaded(info(source, "persistence")), "loading"), 120)
-        expected = keys_of(info(source, "keyspace"))
+        expected = rdb_keys(env, directory, name)
         # Every server full-syncs from the backup at once; then the primary is promoted
         # back and its replicas follow it again with a partial resync (the primary keeps
-        # the backup's replication id as its secondary id).
+        # the feed's replication id as its secondary id).
         for server_address in (primary, *replicas):
             cli(server_address, "REPLICAOF", source.host, str(source.port))
         for server_address in (primary, *replicas):
@@ -174,7 +165,9 @@ def restore(env: Mapping[str, str]) -> int:
             )
         cli(primary, "REPLICAOF", "NO", "ONE")
         got = keys_of(info(primary, "keyspace"))
-        if got != expected:
+        if expected is None:
+            expected = got
+        elif got != expected:
             raise RedisServiceError(
                 f"primary {primary} has {got} keys after the restore, backup {expected}"
             )
@@ -189,13 +182,9 @@ def restore(env: Mapping[str, str]) -> int:
 
             wait(f"replica {replica} following the primary again", synced)
     finally:
-        server.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            server.wait(10)
-        if server.poll() is None:
-            server.kill()
-            server.wait()
-        link.unlink(missing_ok=True)
+        feed.stop()
+    if feed.errors:
+        print(f"redis restore {name}: feed: {'; '.join(feed.errors)}", file=sys.stderr)
     print(
         f"redis restore {name}: {expected} keys into {primary} and its replicas "
         f"in {time.monotonic() - started:.2f} s",
