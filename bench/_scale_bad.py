@@ -85,7 +85,7 @@ def flood(bench: Any, extra: int = 2500) -> dict[str, Any]:
     out: dict[str, Any] = bench.grow_agents(bench.agents + extra)
     out["rss_before_mb"], out["rss_peak_mb"] = rss0, sampler.stop()
     out["rss_after_mb"] = bench.leader["proc"].rss_mb()
-    out["ok"] = bool(out["alloc_cycles_during"] > 0 and out["probe_n"] > 0)
+    out["ok"] = bool((out["alloc_cycles_during"] or 0) > 0 and out["probe_n"] > 0)
     return out
 
 

@@ -228,13 +228,22 @@ class Bench:
             words = h.wait_banner("AGENTS", 600)
             self.host_refs.append(self.cluster.node.ref(f"{words[1]}/stats"))
         spawned = time.monotonic() - t0
-        while self.snapshot()["master/slaves_active"] < target:
+        active = 0.0
+        while active < target:
             if time.monotonic() - t0 > 900:
-                raise RuntimeError(f"agents did not all register: {self.snapshot()}")
+                raise RuntimeError(f"agents did not all register: {active}/{target}")
+            try:
+                active = self.snapshot()["master/slaves_active"]
+            except Exception as exc:  # a leader too busy to answer, or gone
+                log(f"  asking the leader for its agents: {exc!r}")
+                self._follow_leader()
             time.sleep(0.2)
         elapsed = time.monotonic() - t0
         probe.stop()
-        cycles = self.snapshot()["allocator/mesos/allocation_runs"] - cycles0
+        try:
+            cycles = self.snapshot()["allocator/mesos/allocation_runs"] - cycles0
+        except Exception:
+            cycles = None
         added = target - self.agents
         self.agents = target
         rss1 = self.leader["proc"].rss_mb()
