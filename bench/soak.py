@@ -23,8 +23,9 @@ ZooKeeper member with it: members live on the master hosts); then heal / restart
 
 After each fault (once healed) and at the end:
 * ``lost_changes``: an acknowledged app change (instances, env) not in Marathon;
-* ``restore``: seconds from the heal/restart until every app runs exactly its
-  ``instances`` tasks with no deployment left (p99 target 10 s);
+* ``restore``: seconds from the SIGKILL (the process is restarted 2-5 s later), or
+  from the heal of a partition, until every agent is active and every app runs exactly
+  its ``instances`` tasks with no deployment left (p99 target 10 s);
 * ``needless_restarts``: a task that was running before the fault, on a host the fault
   did not touch, and is gone after it (its id changed: restarted or killed);
 * ``duplicate_runs``: two runs of the FORBID job active at once (polled every second,
@@ -82,8 +83,8 @@ FAULTS = (
     "partition_agent",
     "partition_standby_zk",
 )
-PARTITION_HOLD = 12.0
-"""Seconds a partition lasts: past the agents' ping timeout (~6 s) and the apps'
+PARTITION_HOLD = 16.0
+"""Seconds a partition lasts: past the agents' ping timeout (~6-7 s) plus the apps'
 ``inactiveAfterSeconds`` (5 s), so replacements start and their surplus must die."""
 LIVE = ("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_UNREACHABLE")
 
@@ -233,24 +234,54 @@ class ForbidWatch:
 # -- checks ------------------------------------------------------------------------------
 
 
-def stable(hc: HostsCluster, changes: Changes) -> bool:
-    """Every agent is active, and every app runs exactly its instances, all RUNNING,
-    with no deployment left."""
+def unstable(hc: HostsCluster) -> str | None:
+    """Why the cluster is not settled (None: every agent is active, and every app runs
+    exactly its instances, all RUNNING, with no deployment left)."""
     state = hc.mesos_state()
-    if state is None or not all(a.get("active") for a in state.get("slaves", [])):
-        return False
+    if state is None:
+        return "no leader answers"
+    # An unreachable agent is not listed among the slaves at all (Mesos' shape).
+    active = [a["hostname"] for a in state.get("slaves", []) if a.get("active")]
+    if len(active) < len(hc.procs("agent")):
+        return f"agents active: {sorted(active)}"
     code, body = hc.api("GET", "/marathon/v2/apps?embed=apps.tasks", timeout=5)
     if code != 200:
-        return False
+        return f"Marathon answers {code}"
     apps = {a["id"]: a for a in body["apps"]}
     for app_id in APPS:
         a = apps.get(app_id)
-        if a is None or a.get("deployments"):
-            return False
-        tasks = a.get("tasks", [])
-        if len(tasks) != a["instances"] or any(t["state"] != "TASK_RUNNING" for t in tasks):
-            return False
-    return True
+        if a is None:
+            return f"{app_id} missing"
+        if a.get("deployments"):
+            return f"{app_id} deploying"
+        states = sorted(t["state"] for t in a.get("tasks", []))
+        if len(states) != a["instances"] or any(st != "TASK_RUNNING" for st in states):
+            return f"{app_id}: {a['instances']} instances, tasks {states}"
+    return None
+
+
+def stable(hc: HostsCluster, changes: Changes) -> bool:
+    return unstable(hc) is None
+
+
+def settle(hc: HostsCluster, since: float, timeout: float) -> float:
+    """Seconds from ``since`` until settled; logs each reason it waited for, with when
+    it was last seen (where a slow restore spends its time). TimeoutError if never."""
+    reasons: dict[str, float] = {}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            why = unstable(hc)
+        except Exception as exc:  # a leader going away mid-request
+            why = f"error {type(exc).__name__}"
+        if why is None:
+            if reasons:
+                shown = "; ".join(f"{r} (until {t:.1f} s)" for r, t in reasons.items())
+                log(f"  waited for: {shown[:600]}")
+            return time.monotonic() - since
+        reasons[why.split(":")[0] if "tasks" not in why else why] = time.monotonic() - since
+        time.sleep(0.2)
+    raise TimeoutError(f"not settled within {timeout:g} s: {unstable(hc)}")
 
 
 def lost_changes(hc: HostsCluster, changes: Changes) -> list[str]:
@@ -353,6 +384,7 @@ def inject(hc: HostsCluster, fault: str, rng: random.Random) -> tuple[set[str], 
             else rng.choice([m for m in masters if m.name != leader.name])
         )
         env = pydcos_env(victim.pid)
+        facts["since"] = time.monotonic()
         os.kill(victim.pid, signal.SIGKILL)
         if fault == "kill_leader":
             wait(lambda: hc.leader(exclude=victim.name), 60, "a new leader")
@@ -362,6 +394,7 @@ def inject(hc: HostsCluster, fault: str, rng: random.Random) -> tuple[set[str], 
     if fault == "kill_agent":
         victim = rng.choice(hc.procs("agent"))
         env = pydcos_env(victim.pid)
+        facts["since"] = time.monotonic()
         os.kill(victim.pid, signal.SIGKILL)
         time.sleep(3.0)
         restart(hc.state_dir, victim.name, env)
@@ -369,6 +402,7 @@ def inject(hc: HostsCluster, fault: str, rng: random.Random) -> tuple[set[str], 
     if fault == "kill_zk":
         n = rng.randint(1, 3)
         launcher = Launcher(hc.state_dir)
+        facts["since"] = time.monotonic()
         launcher.zk_stop(n)
         time.sleep(5.0)
         launcher.zk_start(n)
@@ -477,16 +511,21 @@ def main() -> int:
         for i in range(args.faults):
             fault = kinds[rng.randrange(len(kinds))]
             changes.paused.set()
-            wait(lambda: stable(hc, changes), 120, "stable before the fault")
+            try:
+                wait(lambda: stable(hc, changes), 120, "stable before the fault")
+            except TimeoutError:
+                log(f"  not settled before fault {i + 1}: {unstable(hc)}")
+                restores.append(math.inf)
+                continue
             before = snapshot(hc)
             log(f"fault {i + 1}/{args.faults}: {fault}")
             touched, facts = inject(hc, fault, rng)
-            t_heal = time.monotonic()
+            # Restore time: from the kill (the process is back by now), or from the heal.
+            t_heal = facts.get("since", time.monotonic())
             if "failover_s" in facts:
                 failovers.append(facts["failover_s"])
             try:
-                wait(lambda: stable(hc, changes), 180, "instances restored")
-                restores.append(time.monotonic() - t_heal)
+                restores.append(settle(hc, t_heal, 180))
             except TimeoutError as exc:
                 log(f"  NOT restored: {exc}")
                 restores.append(math.inf)
@@ -507,7 +546,11 @@ def main() -> int:
             changes.paused.clear()
             time.sleep(rng.uniform(3.0, 6.0))  # changes flow between faults
         changes.paused.set()
-        wait(lambda: stable(hc, changes), 120, "stable at the end")
+        try:
+            wait(lambda: stable(hc, changes), 120, "stable at the end")
+        except TimeoutError:
+            log(f"  not settled at the end: {unstable(hc)}")
+            restores.append(math.inf)
         lost += lost_changes(hc, changes)
         unknown += unknown_tasks(hc, cluster.node, short)
         restore_p99 = percentile(restores, 99)
