@@ -103,14 +103,14 @@ def test_c_opens_the_catalog_which_searches_describes_and_installs_with_defaults
         screen = app.screen
         assert isinstance(screen, CatalogScreen)
         table = screen.query_one("#catalog-table", DataTable)
-        await until(pilot, lambda: table.row_count == 4, "the catalog's packages")
+        await until(pilot, lambda: table.row_count == 6, "the catalog's packages")
         info = screen.query_one("#catalog-details", Static)
         await until(pilot, lambda: "hello-world" in str(info.render()), "details")
         assert "service.port = 0" in str(info.render())
 
         # search narrows the list
         await pilot.click("#catalog-search")
-        await pilot.press(*"redis", "enter")
+        await pilot.press(*"redis-lite", "enter")
         await until(pilot, lambda: table.row_count == 1, "search results")
         await until(pilot, lambda: "redis.max_keys" in str(info.render()), "redis details")
 
