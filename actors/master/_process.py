@@ -33,9 +33,12 @@ from actors.protocol import MASTER_ACTOR
 from runtime import ActorRef, ChildSpec, Node
 from transport import Security
 from zk import (
+    BatchFailed,
+    Delete,
     Election,
     LeaderInfo,
     LeaderWatch,
+    Put,
     StateStore,
     ZkError,
     close_quietly,
@@ -68,6 +71,22 @@ class ZkRegistryStore:
 
     def delete(self, kind: str, key: str) -> None:
         self.store.delete(f"{kind}/{_safe(key)}")
+
+    def save_many(self, docs: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """Several records in few ZooKeeper multi transactions (new agents' records:
+        created); a record that already exists, or a batch cut short, is written on its
+        own after (``save``: last write wins), so every record ends stored."""
+        ops: list[Put | Delete] = [
+            Put(f"{kind}/{_safe(key)}", doc, None) for kind, key, doc in docs
+        ]
+        done: dict[str, int | None] = {}
+        try:
+            done = self.store.write_many(ops)
+        except BatchFailed as exc:
+            done = exc.done
+        for op in ops:
+            if isinstance(op, Put) and op.key not in done:
+                self.store.put(op.key, op.value)
 
 
 TRIM_INTERVAL = 5.0
