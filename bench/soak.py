@@ -23,9 +23,10 @@ ZooKeeper member with it: members live on the master hosts); then heal / restart
 
 After each fault (once healed) and at the end:
 * ``lost_changes``: an acknowledged app change (instances, env) not in Marathon;
-* ``restore``: seconds from the SIGKILL (the process is restarted 2-5 s later), or
-  from the heal of a partition, until every agent is active and every app runs exactly
-  its ``instances`` tasks with no deployment left (p99 target 10 s);
+* ``restore``: seconds from the moment the fault is undone (the killed process
+  restarted 2-5 s after the SIGKILL, the partition healed) until every agent is active
+  and every app runs exactly its ``instances`` tasks with no deployment left (p99
+  target 10 s);
 * ``needless_restarts``: a task that was running before the fault, on a host the fault
   did not touch, and is gone after it (its id changed: restarted or killed);
 * ``duplicate_runs``: two runs of the FORBID job active at once (polled every second,
@@ -129,6 +130,14 @@ class Changes:
         self.paused = threading.Event()
         self.stop = threading.Event()
         self.lock = threading.Lock()
+        self.busy = threading.Lock()
+        """Held while a change is in flight: ``pause`` waits for it, so no change lands
+        after the pre-fault snapshot."""
+
+    def pause(self) -> None:
+        self.paused.set()
+        with self.busy:
+            pass
 
     def app_json(self, app_id: str, instances: int, version: int) -> dict[str, Any]:
         return {
@@ -157,14 +166,15 @@ class Changes:
 
     def run(self) -> None:
         while not self.stop.wait(self.rng.uniform(2.0, 4.0)):
-            if self.paused.is_set():
-                continue
-            app = self.rng.choice(APPS)
-            cur = self.expected.get(app, {"instances": 2, "version": 0})
-            if self.rng.random() < 0.5:
-                self.put(app, self.rng.randint(1, 3), cur["version"])
-            else:
-                self.put(app, cur["instances"], cur["version"] + 1)
+            with self.busy:
+                if self.paused.is_set():
+                    continue
+                app = self.rng.choice(APPS)
+                cur = self.expected.get(app, {"instances": 2, "version": 0})
+                if self.rng.random() < 0.5:
+                    self.put(app, self.rng.randint(1, 3), cur["version"])
+                else:
+                    self.put(app, cur["instances"], cur["version"] + 1)
 
 
 class ShortTasks(Scheduler):
@@ -510,7 +520,7 @@ def main() -> int:
         forbid_twice = 0
         for i in range(args.faults):
             fault = kinds[rng.randrange(len(kinds))]
-            changes.paused.set()
+            changes.pause()
             try:
                 wait(lambda: stable(hc, changes), 120, "stable before the fault")
             except TimeoutError:
@@ -520,8 +530,9 @@ def main() -> int:
             before = snapshot(hc)
             log(f"fault {i + 1}/{args.faults}: {fault}")
             touched, facts = inject(hc, fault, rng)
-            # Restore time: from the kill (the process is back by now), or from the heal.
-            t_heal = facts.get("since", time.monotonic())
+            # Restore time: from the moment the fault is undone (the killed process
+            # restarted, the partition healed) until settled.
+            t_heal = time.monotonic()
             if "failover_s" in facts:
                 failovers.append(facts["failover_s"])
             try:
@@ -545,7 +556,7 @@ def main() -> int:
             )
             changes.paused.clear()
             time.sleep(rng.uniform(3.0, 6.0))  # changes flow between faults
-        changes.paused.set()
+        changes.pause()
         try:
             wait(lambda: stable(hc, changes), 120, "stable at the end")
         except TimeoutError:
