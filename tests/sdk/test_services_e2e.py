@@ -6,7 +6,9 @@
   (the scheduler app's env, as Cosmos' service update does) rolls one member at a time
   while a kazoo client keeps writing and no two members are ever down together.
 - ``pydcos package install redis``: keys written to the primary reach the replicas;
-  ``backup`` plan, FLUSHALL, ``restore`` plan: the keys are back on all three.
+  ``backup`` plan, FLUSHALL, a SIGKILL of the leading master, ``restore`` plan through
+  the next leader: the keys are back on all three; a healthy replica's ``pod replace``
+  is refused without force, and forced, the new replica syncs every key.
 
 Clients: kazoo and ZooKeeper's 4lw on the members' ports, redis-cli, plain HTTP on the
 master's ``/service/<name>/v1`` API (dcos-commons' paths).
@@ -23,6 +25,8 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -238,6 +242,23 @@ def redis_cli(address: str, *args: str) -> str:
     return done.stdout.strip()
 
 
+def run_id(address: str) -> str:
+    """The server process' run id (``INFO server``): a new process, a new id."""
+    for line in redis_cli(address, "INFO", "server").splitlines():
+        if line.startswith("run_id:"):
+            return line.split(":", 1)[1].strip()
+    return ""
+
+
+def post(url: str) -> tuple[int, str]:
+    req = urllib.request.Request(url, data=b"", method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
 def start_plan(base: str, service: str, name: str, params: dict[str, str]) -> Any:
     """``plans/<name>/start`` with the plan's parameters; its answer (raises on an error)."""
     return http_json(f"{base}/service/{service}/v1/plans/{name}/start", "POST", params) or True
@@ -282,3 +303,21 @@ def test_redis_installs_replicates_and_restores_a_backup_after_a_flush(
         assert redis_cli(a, "GET", "k999") == "v999", a
     assert redis_cli(primary, "ROLE").splitlines()[0] == "master"
     assert redis_cli(primary, "SET", "after-restore", "1") == "OK"
+
+    # pod replace of a healthy replica: refused without force; forced, the new replica
+    # (fresh volume) finds the primary through the SDK's env and syncs every key
+    def run_ids() -> set[str]:
+        return {run_id(a) for a in endpoints(base, "redis", "redis")}
+
+    before = run_ids()
+    status, body = post(f"{base}/service/redis/v1/pod/replica-1/replace")
+    assert status == 409, (status, body)
+    status, body = post(f"{base}/service/redis/v1/pod/replica-1/replace?force=true")
+    assert status == 200, (status, body)
+
+    def replaced_in_sync() -> bool:
+        now = endpoints(base, "redis", "redis")
+        new_process = len(run_ids() - before) == 1
+        return new_process and [redis_cli(a, "DBSIZE") for a in now] == ["1001"] * 3
+
+    wait_for(replaced_in_sync, 90, "replaced replica in sync")
