@@ -238,18 +238,54 @@ class StateStore:
             return []
 
     def get_all(self, prefix: str = "") -> dict[str, Document]:
-        """Documents directly under ``prefix`` by key; corrupt ones are logged and skipped."""
-        out: dict[str, Document] = {}
-        for name in self.list(prefix):
-            key = f"{prefix}/{name}" if prefix else name
+        """Documents directly under ``prefix`` by key; corrupt ones are logged and skipped.
+
+        Pipelined: every child's read is sent before the first answer is awaited (kazoo
+        sends them on one connection), so a new leader loading 10,000 agent records pays
+        about one round trip, not 10,000. A chunked document, or a read that failed,
+        takes the one-by-one path (``get``: chunks, retries, changes while reading)."""
+        keys = [f"{prefix}/{name}" if prefix else name for name in self.list(prefix)]
+        pending: builtins.list[tuple[str, Any]] = []
+        for key in keys:
             try:
-                doc = self.get(key)
+                pending.append((key, self.client.get_async(self.path(key))))
+            except (ConnectionLoss, SessionExpiredError, OperationTimeoutError):
+                pending.append((key, None))
+        out: dict[str, Document] = {}
+        for key, answer in pending:
+            try:
+                doc = self._pipelined(key, answer)
             except CorruptData as exc:
                 log.warning("%s: skipped", exc)
                 continue
             if doc is not None:
                 out[key] = doc
         return out
+
+    def _pipelined(self, key: str, answer: Any) -> Document | None:
+        """The document from a pipelined read, else from ``get`` (chunked, or the read
+        failed). CorruptData for foreign data, as ``get``."""
+        path = self.path(key)
+        if answer is not None:
+            try:
+                data, stat = answer.get(timeout=self.retry.deadline or 10.0)
+            except NoNodeError:
+                return None
+            except Exception:  # connection trouble: the retrying path decides
+                return self.get(key)
+            if not data:
+                return None  # a folder, not a document
+            header, body = _split(path, data)
+            if not _chunk_names(header):
+                return Document(
+                    key=key,
+                    value=decode_json(path, body),
+                    version=int(stat.version),
+                    size=len(body),
+                    chunked=False,
+                    mtime=stat.mtime / 1000.0,
+                )
+        return self.get(key)
 
     # -- writes ------------------------------------------------------------------------
 

@@ -296,3 +296,19 @@ def test_zookeeper_holds_through_rewrites_of_the_largest_document_and_a_restart(
             assert server.running, server.log_tail()
         finally:
             close_quietly(client)
+
+
+def test_get_all_pipelined_returns_inline_chunked_and_skips_corrupt(
+    store: StateStore, zk_client: KazooClient
+) -> None:
+    for i in range(50):
+        store.create(f"agents/a{i}", {"i": i})
+    store.create("agents/big", {"blob": "x" * 400_000})  # chunked
+    zk_client.ensure_path(f"{store.docs}/agents/folder/child")  # a folder, no document
+    zk_client.create(f"{store.docs}/agents/foreign", b"not ours")
+    store.put("agents/a7", {"i": 70})
+    got = store.get_all("agents")
+    assert {k for k in got} == {f"agents/a{i}" for i in range(50)} | {"agents/big"}
+    assert got["agents/a7"].value == {"i": 70} and got["agents/a7"].version == 1
+    assert got["agents/big"].chunked and got["agents/big"].value == {"blob": "x" * 400_000}
+    assert got["agents/a3"] == store.get("agents/a3")
