@@ -115,10 +115,25 @@ class ZkMarathonStore:
         }
 
     def _all(self, prefix: str, shape: type, unreadable: dict[str, str]) -> dict[str, Any]:
+        """Every document under ``prefix``, read pipelined (``get_all``: a new leader's
+        thousands of instance and version documents cost about one round trip); one it
+        could not read (corrupt, changing) is read again alone, which names the problem
+        in ``unreadable``."""
         out: dict[str, Any] = {}
+        try:
+            docs = self.store.get_all(prefix)
+        except ZkError:
+            docs = {}
         for name in self.store.list(prefix):
             key = f"{prefix}/{name}"
-            value = self._get(key, shape, unreadable)
+            doc = docs.get(key)
+            if doc is None:
+                value = self._get(key, shape, unreadable)
+            elif self._shaped(key, doc.value, shape):
+                value = doc.value
+            else:
+                unreadable[key] = f"holds a {type(doc.value).__name__}, not a {shape.__name__}"
+                value = None
             if value is not None:
                 out[key] = value
         return out
