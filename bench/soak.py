@@ -18,8 +18,9 @@ Workload (all through the public HTTP APIs, plus a framework on the transport):
   launching 1-second tasks all along.
 
 Faults (seeded): SIGKILL of the leader, of a standby, of an agent, of one ZooKeeper
-member; partition of the leader's host, of an agent's host, of a standby's host (its
-ZooKeeper member with it: members live on the master hosts); then heal / restart.
+member; partition of the leader's host (its ZooKeeper member with it: members live on
+the master hosts), of an agent's host, of one ZooKeeper member alone (its ports only);
+then heal / restart.
 
 After each fault (once healed) and at the end:
 * ``lost_changes``: an acknowledged app change (instances, env) not in Marathon;
@@ -82,7 +83,7 @@ FAULTS = (
     "kill_zk",
     "partition_leader",
     "partition_agent",
-    "partition_standby_zk",
+    "partition_zk",
 )
 PARTITION_HOLD = 16.0
 """Seconds a partition lasts: past the agents' ping timeout (~6-7 s) plus the apps'
@@ -431,11 +432,13 @@ def inject(hc: HostsCluster, fault: str, rng: random.Random) -> tuple[set[str], 
         time.sleep(PARTITION_HOLD)
         hc.heal()
         return {victim.host}, facts
-    standby = rng.choice([m for m in masters if m.name != leader.name])
-    hc.partition(standby.host)
+    # One ZooKeeper member cut off (its client and quorum ports), the master beside it
+    # untouched: no task host is touched.
+    n = rng.randint(1, 3)
+    hc.partition(f"zk-{n}")
     time.sleep(PARTITION_HOLD)
     hc.heal()
-    return {standby.host}, facts
+    return {f"zk-{n}"}, facts
 
 
 def percentile(values: list[float], q: float) -> float | None:
