@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors import protocol as p
-from actors.resources import ResourceError, Resources
+from actors.resources import ResourceError, Resources, to_milli
 from actors.sdk._errors import PlanCommandError, PlanNotFound, UpdateRefused
 from actors.sdk._plans import (
     COMPLETE,
@@ -573,9 +573,14 @@ class ServiceCore:
                 if not all(self._reserved_ok(w.pod, i) for i in range(self.spec.pods[w.pod].count)):
                     continue
                 need = self._task_resources(w, r)
+                resized = self._resize(w, r, res, need)
+                if resized is None:
+                    continue
+                resize_ops, res = resized
                 if not res.contains(need):
                     continue
                 res = res - need
+                ops.extend(resize_ops)
                 ops.append(p.Operation("LAUNCH", tasks=[self._task_info(w, r, offer, need, wall)]))
                 pending.remove(w)
             for inst in list(to_reserve):
@@ -680,6 +685,54 @@ class ServiceCore:
         )
         self.dirty.add(f"reservations/{inst}")
         return ops, plain + port_res
+
+    def _resize(
+        self, w: Want, r: InstanceReservation, res: Resources, need: Resources
+    ) -> tuple[list[p.Operation], Resources] | None:
+        """RESERVE/UNRESERVE that fit the instance's reservation to the target config
+        before ``w`` launches on it, and what is left of the offer after them (None: the
+        agent has not the unreserved cpus/mem to grow it now).
+
+        A config update may change a resource set's cpus or memory (dcos-commons
+        re-reserves in place): the instance keeps its agent, ports and volumes; only the
+        difference is reserved (from the offer's unreserved resources) or unreserved.
+        When no task of the instance holds resources, its reserved cpus/mem in the offer
+        are the whole reservation: it is fitted to the sum of the pod's resource sets
+        (grow or shrink). Otherwise only what ``w`` lacks is reserved (a shrink waits for
+        the instance to be idle at a later launch)."""
+        pod = self.spec.pods[w.pod]
+        held = self._labelled(res).get(r.rid, Resources()).strip_volumes().milli_totals()
+        active = any(
+            rec.state in ACTIVE
+            for rec in self.tasks.values()
+            if rec.name.startswith(w.instance + "-") and rec.name != w.name
+        )
+        if active:
+            want = need.strip_volumes().milli_totals()
+        else:
+            want = {
+                "cpus": sum(to_milli(rs.cpus) for rs in pod.resource_sets.values()),
+                "mem": sum(to_milli(rs.memory) for rs in pod.resource_sets.values()),
+            }
+        grow = {n: want.get(n, 0) - held.get(n, 0) for n in ("cpus", "mem")}
+        shrink = {n: -d for n, d in grow.items() if d < 0 and not active}
+        grow = {n: d for n, d in grow.items() if d > 0}
+        if not grow and not shrink:
+            return [], res
+        role, principal, labels = self.spec.role, self.spec.principal, self._labels(r.rid)
+        ops: list[p.Operation] = []
+        if grow:
+            more = Resources.from_milli_totals(grow)
+            if not res.unreserved().contains(more):
+                return None
+            reserved = more.reserve_dynamic(role, principal, labels)
+            ops.append(p.Operation("RESERVE", resources=reserved.to_dict()))
+            res = res - more + reserved
+        if shrink:
+            surplus = Resources.from_milli_totals(shrink).reserve_dynamic(role, principal, labels)
+            ops.append(p.Operation("UNRESERVE", resources=surplus.to_dict()))
+            res = res - surplus + surplus.unreserve_dynamic()
+        return ops, res
 
     def _task_resources(self, w: Want, r: InstanceReservation) -> Resources:
         pod = self.spec.pods[w.pod]

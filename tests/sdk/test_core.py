@@ -366,3 +366,67 @@ def test_pod_info_shows_each_task_its_own_ports_and_volumes() -> None:
     assert set(info["node-0-server"]["ports"]) == {"client", "peer"}
     assert [v["path"] for v in info["node-0-server"]["volumes"]] == ["data"]
     assert info["node-0-backup"]["ports"] == {} and info["node-0-backup"]["volumes"] == []
+
+
+def reserved_of(sim: Sim, core: ServiceCore, instance: str) -> dict[str, float]:
+    """The instance's reserved cpus/mem on its agent, running tasks included."""
+    r = core.reservations[instance]
+    a = sim.agent(r.agent_id)
+    held = a.free + Resources.sum(Resources.from_dict(t.resources) for t in a.tasks.values())
+    part = core._labelled(held)[r.rid].strip_volumes()
+    return {n: part.scalar(n) for n in ("cpus", "mem")}
+
+
+@pytest.mark.parametrize(
+    ("cpus", "memory", "want"),
+    [
+        ("0.8", "96", {"cpus": 0.9, "mem": 112.0}),  # grow: the difference is RESERVEd
+        ("0.2", "32", {"cpus": 0.3, "mem": 48.0}),  # shrink: the surplus is UNRESERVEd
+    ],
+)
+def test_a_resource_update_re_reserves_in_place_keeping_volume_and_ports(
+    cpus: str, memory: str, want: dict[str, float]
+) -> None:
+    core, sim = deployed()
+    before = {n: t for n, t in sim.running().items()}
+    assert reserved_of(sim, core, "node-1") == {"cpus": 0.6, "mem": 80.0}  # server + backup
+    text = SPEC.replace("cpus: 0.5", f"cpus: {cpus}").replace("memory: 64", f"memory: {memory}")
+    fresh, problems = restarted(core, load_spec(text, {"COUNT": 3, "MODE": "a"}))
+    assert problems == []
+    sim.core = fresh
+    for _ in range(10):
+        sim.round()
+        assert len(sim.running()) >= 2  # one instance at a time
+    assert fresh.plan_view("update")["status"] == COMPLETE
+    after = sim.running()
+    for name, old in before.items():
+        new = after[name]
+        assert new.task_id != old.task_id and sim.agent_of(name) == old.agent_id
+        assert volume_of(new) == volume_of(old)
+        assert new.command.env["CLIENT_PORT"] == old.command.env["CLIENT_PORT"]  # type: ignore[union-attr]
+        assert Resources.from_dict(new.resources).scalar("cpus") == float(cpus)
+    for inst in ("node-0", "node-1", "node-2"):
+        assert reserved_of(sim, fresh, inst) == want
+    # a later custom plan still fits in the resized reservations (the backup's share kept)
+    fresh.plan_command("backup", "start", params={"BACKUP_NAME": "b"})
+    sim.round()
+    assert len([t for t in sim.running() if t.endswith("-backup")]) == 3
+
+
+def test_a_grow_waits_for_room_on_the_agent_then_rolls() -> None:
+    core, sim = deployed(count=1)
+    agent = sim.agent(core.reservations["node-0"].agent_id)
+    hog = Resources.from_scalars({"cpus": agent.free.unreserved().scalar("cpus") - 0.1})
+    agent.free = agent.free - hog  # another framework holds all but 0.1 cpus
+    fresh, _ = restarted(
+        core, load_spec(SPEC.replace("cpus: 0.5", "cpus: 1.0"), {"COUNT": 1, "MODE": "a"})
+    )
+    sim.core = fresh
+    for _ in range(3):
+        sim.round()
+    assert "node-0-server" not in sim.running()  # killed, waits for 0.5 more cpus
+    assert steps(fresh, "update") == [("node-0:[server]", "PREPARED")]
+    agent.free = agent.free + hog
+    sim.round()
+    assert fresh.plan_view("update")["status"] == COMPLETE
+    assert reserved_of(sim, fresh, "node-0")["cpus"] == 1.1
