@@ -17,9 +17,8 @@ Imports are lazy: ``from actors.sdk import load_spec`` loads no aiohttp, kazoo o
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from runtime import lazy_exports
+import importlib
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from actors.sdk._cleanup import STATE_ROOT, cleanup_calls
@@ -99,4 +98,19 @@ __all__ = [
     "plan_json",
 ]
 
-__getattr__, __dir__ = lazy_exports(__name__, _WHERE)
+
+# runtime.lazy_exports' table, inlined: a service's task helpers
+# (``python -m actors.sdk.services.<svc>.node``) start as a process on every plan step
+# under a small CPU quota, and importing ``runtime`` (logging, msgpack, the transport)
+# for the parent package cost them more than their work (a redis backup's launch).
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

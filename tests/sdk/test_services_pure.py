@@ -15,7 +15,7 @@ from actors.packages import BUNDLED_UNIVERSE, Catalog, build_app, parse_reposito
 from actors.sdk import SpecError, load_spec
 from actors.sdk.services import service_dir
 from actors.sdk.services.redis import logic as rl
-from actors.sdk.services.redis.feed import parse_command, reply_to
+from actors.sdk.services.redis.feed import parse_command, parse_reply, reply_to
 from actors.sdk.services.zookeeper import ensemble as ze
 from actors.sdk.services.zookeeper.node import static_config, super_digest
 
@@ -325,3 +325,18 @@ def test_the_snapshot_feed_answers_as_a_master_and_sends_the_file_on_psync() -> 
     )
     answer, snapshot = reply_to([b"SET", b"k", b"v"], "r" * 40, 0)
     assert answer.startswith(b"-ERR") and not snapshot
+
+
+def test_the_restore_reads_each_kind_of_redis_reply_and_waits_for_a_whole_one() -> None:
+    assert parse_reply(b"+OK\r\n:42\r\n") == ("OK", b":42\r\n")
+    assert parse_reply(b":42\r\n") == (42, b"")
+    assert parse_reply(b"$5\r\nrole:\r\nrest") == ("role:", b"rest")
+    assert parse_reply(b"$-1\r\n") == (None, b"")
+    assert parse_reply(b"*2\r\n$1\r\na\r\n:1\r\n") == (["a", 1], b"")
+    for partial in (b"", b"+OK", b"$5\r\nrol", b"*2\r\n$1\r\na\r\n"):
+        assert parse_reply(partial) is None  # incomplete: read more bytes
+    got = parse_reply(b"-LOADING Redis is loading the dataset in memory\r\n")
+    assert got is not None and isinstance(got[0], rl.RedisServiceError)
+    assert "LOADING" in str(got[0])
+    with pytest.raises(rl.RedisServiceError, match="RESP"):
+        parse_reply(b"?what\r\n")

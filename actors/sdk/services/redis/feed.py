@@ -70,6 +70,74 @@ def reply_to(words: list[bytes], replid: str, offset: int) -> tuple[bytes, bool]
     return b"-ERR this address only serves a snapshot to replicas\r\n", False
 
 
+def parse_reply(buf: bytes) -> tuple[object, bytes] | None:
+    """One RESP reply from ``buf``: (value, the rest), or None when incomplete. Errors
+    come back as ``RedisServiceError`` values (not raised: the caller names the command)."""
+    head, sep, rest = buf.partition(b"\r\n")
+    if not sep:
+        return None
+    kind, body = head[:1], head[1:]
+    if kind == b"+":
+        return body.decode(), rest
+    if kind == b"-":
+        return RedisServiceError(body.decode(errors="replace")), rest
+    if kind == b":":
+        return int(body), rest
+    if kind == b"$":
+        size = int(body)
+        if size < 0:
+            return None, rest
+        if len(rest) < size + 2:
+            return None
+        return rest[:size].decode(errors="replace"), rest[size + 2 :]
+    if kind == b"*":
+        count = int(body)
+        items: list[object] = []
+        for _ in range(max(count, 0)):
+            got = parse_reply(rest)
+            if got is None:
+                return None
+            item, rest = got
+            items.append(item)
+        return items, rest
+    raise RedisServiceError(f"not a RESP reply: {head[:20]!r}")
+
+
+class RedisConn:
+    """One connection to a server for the restore's commands and polls: a reply costs a
+    round trip, where a ``redis-cli`` process per poll cost a process start (the
+    snapshot itself is still taken with ``redis-cli --rdb``)."""
+
+    def __init__(self, host: str, port: int, timeout: float = 10.0) -> None:
+        self.where = f"{host}:{port}"
+        self._sock = socket.create_connection((host, port), timeout=timeout)
+        self._buf = b""
+
+    def call(self, *words: str) -> object:
+        """Send one command, return its reply; an error reply raises, naming it."""
+        out = b"*%d\r\n" % len(words)
+        for w in words:
+            raw = w.encode()
+            out += b"$%d\r\n%s\r\n" % (len(raw), raw)
+        self._sock.sendall(out)
+        while True:
+            got = parse_reply(self._buf)
+            if got is not None:
+                value, self._buf = got
+                break
+            data = self._sock.recv(65536)
+            if not data:
+                raise RedisServiceError(f"{self.where} closed the connection")
+            self._buf += data
+        if isinstance(value, RedisServiceError):
+            raise RedisServiceError(f"{' '.join(words)} on {self.where}: {value}")
+        return value
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.close()
+
+
 class SnapshotFeed:
     """Serve ``rdb`` to every replica that connects to ``host:port``, until ``stop``."""
 
