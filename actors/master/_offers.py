@@ -62,8 +62,8 @@ def address_port(address: str) -> int:
 
 def maybe_allocate(s: MasterState, now: float, out: list[Effect]) -> None:
     """Run an allocation cycle if something changed (or filters may have expired)
-    and the last cycle is at least ``allocation_interval`` old."""
-    if now - s.last_alloc < s.config.allocation_interval:
+    and the last cycle is at least ``allocation_interval`` (or ``alloc_pace``) old."""
+    if now - s.last_alloc < max(s.config.allocation_interval, s.alloc_pace):
         return
     has_filters = any(fw.filters for fw in s.frameworks.values())
     if not s.dirty and not has_filters:

@@ -240,6 +240,11 @@ class MasterState:
     """Serial numbers for minted ids."""
     last_ping: float = 0.0
     last_alloc: float = -math.inf
+    alloc_pace: float = 0.0
+    """Extra minimum seconds between allocation cycles, on top of the configured
+    ``allocation_interval``: the actor sets it from the last cycle's measured cost, so a
+    cluster whose cycle takes 100 ms is not reallocated every 50 ms (the leader would do
+    nothing else). 0 (pure tests, small clusters): the configured interval alone."""
     alloc_cycles: int = 0
     """Allocation cycles run so far (the actor times them)."""
     offers_made: int = 0
