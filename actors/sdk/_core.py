@@ -576,10 +576,10 @@ class ServiceCore:
                 resized = self._resize(w, r, res, need)
                 if resized is None:
                     continue
-                resize_ops, res = resized
-                if not res.contains(need):
+                resize_ops, after = resized
+                if not after.contains(need):
                     continue
-                res = res - need
+                res = after - need
                 ops.extend(resize_ops)
                 ops.append(p.Operation("LAUNCH", tasks=[self._task_info(w, r, offer, need, wall)]))
                 pending.remove(w)

@@ -5,7 +5,8 @@ app with the ``pydcos`` scope), its deploy plan walked through the master's
 carries on from ZooKeeper), a server SIGKILLed (recovered in place: same agent, same
 volume, same port), a custom plan with a parameter, the CLI's refusals, and the
 leading master SIGKILLed (the scheduler follows the new leader: its API answers through
-it, a pod restart relaunches in place)."""
+it, a pod restart relaunches in place), a cpus change through the scheduler app's env
+(re-reserved in place, same volume and ports)."""
 
 from __future__ import annotations
 
@@ -241,6 +242,70 @@ def test_after_a_leader_sigkill_the_scheduler_follows_the_new_leader(
     after = wait_for(restarted, 60, "hello-1 relaunched by the re-subscribed scheduler")
     assert after["info"]["slaveId"] == before["info"]["slaveId"]
     assert after["info"]["volumes"] == before["info"]["volumes"]
+
+
+def reserved_cpus(c: ClusterClient, role: str = "hello-role") -> float:
+    """The role's dynamically reserved cpus over every agent, as the master reports."""
+    total = 0.0
+    for s in c.get("/mesos/master/slaves")["slaves"]:
+        for r in (s.get("reserved_resources_full") or {}).get(role, []):
+            if r["name"] == "cpus":
+                total += r["scalar"]["value"]
+    return round(total, 3)
+
+
+def test_a_cpus_change_in_the_schedulers_env_re_reserves_in_place(
+    cluster: LocalCluster, client: ClusterClient
+) -> None:
+    """Runs after the tests above (hello deployed): the servers' cpus 0.1 -> 0.2 through
+    the scheduler app's env. Marathon restarts the scheduler on the new config, its update
+    plan relaunches each server on the same agent, volume and ports after RESERVing the
+    difference (it used to wait forever for the old reservation to hold 0.2 cpus)."""
+
+    def server(pod: str) -> dict[str, Any]:
+        r = cluster.cli("service", "pod", "info", "hello", pod, "--json")
+        assert r.returncode == 0, r.stderr
+        return next(t for t in json.loads(r.stdout) if t["info"]["name"].endswith("-server"))
+
+    before = {pod: server(pod) for pod in ("hello-0", "hello-1")}
+    cpus_before = reserved_cpus(client)
+    app = client.get("/marathon/v2/apps/hello")["app"]
+    env = dict(app["env"], HELLO_CPUS="0.2")
+    r = cluster.cli("marathon", "app", "update", "/hello", "env=" + json.dumps(env))
+    assert r.returncode == 0, r.stderr
+
+    def relaunched() -> list[dict[str, Any]] | None:
+        tasks = client.get("/mesos/master/tasks")["tasks"]
+        new = [
+            t
+            for t in tasks
+            if t["name"] in ("hello-0-server", "hello-1-server")
+            and t["state"] == "TASK_RUNNING"
+            and t["resources"]["cpus"] == 0.2
+        ]
+        return new if len(new) == 2 else None
+
+    wait_for(relaunched, 60, "both servers running with 0.2 cpus")
+    wait_for(
+        lambda: (
+            "update (serial strategy) (COMPLETE)"
+            in cluster.cli("service", "plan", "status", "hello", "update").stdout
+        ),
+        30,
+        "the update plan COMPLETE",
+    )
+    for pod, old in before.items():
+        new = server(pod)
+        assert new["info"]["taskId"] != old["info"]["taskId"]
+        assert new["info"]["slaveId"] == old["info"]["slaveId"]
+        assert new["info"]["volumes"] == old["info"]["volumes"]
+        assert new["info"]["ports"] == old["info"]["ports"]
+    assert reserved_cpus(client) == round(cpus_before + 0.2, 3)  # 0.1 more per instance
+    # the same volume: hello-0's log holds its earlier starts and the new one
+    ep = client.get("/service/hello/v1/endpoints/http")
+    host, port = ep["address"][0].rsplit(":", 1)
+    with urllib.request.urlopen(f"http://{host}:{port}/log", timeout=5) as resp:
+        assert resp.read().decode().count("start hello-0-server") == 3
 
 
 def test_uninstall_leaves_no_reservation_volume_or_state(
