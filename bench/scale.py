@@ -719,15 +719,16 @@ def plot(rows: list[dict[str, Any]]) -> str:
     plt.clear_figure()
     plt.plotsize(78, 22)
     plt.theme("clear")
-    for key, label in (
-        ("alloc_p50_ms", "alloc p50"),
-        ("apps_p50_ms", "/v2/apps p50"),
-        ("tasks_p50_ms", "/v2/tasks p50"),
-        ("state_p50_ms", "/state p50"),
-        ("jobs_p50_ms", "/v1/jobs p50"),
+    # One letter per curve: the terminal may have no colours (and a README has none).
+    for key, label, mark in (
+        ("alloc_p50_ms", "alloc cycle p50", "*"),
+        ("apps_p50_ms", "/v2/apps p50", "a"),
+        ("tasks_p50_ms", "/v2/tasks p50", "t"),
+        ("state_p50_ms", "/master/state p50", "s"),
+        ("jobs_p50_ms", "/v1/jobs p50", "j"),
     ):
         ys = [r.get(key) or 0.0 for r in rows]
-        plt.plot(xs, ys, label=label, marker="dot")
+        plt.plot(xs, ys, label=f"{mark} {label}", marker=mark)
     plt.title("leader latency (ms) vs tasks (thousands)")
     plt.xlabel("tasks (k)")
     out = re.sub(r"\x1b\[[0-9;]*m", "", str(plt.build()))
