@@ -65,18 +65,26 @@ def steps(doc: dict[str, Any]) -> dict[str, str]:
     return {s["name"]: s["status"] for ph in doc["phases"] for s in ph["steps"]}
 
 
-def scheduler_pid() -> int | None:
-    for proc in psutil.process_iter(["pid", "cmdline"]):
+def _ours(proc: psutil.Process, cluster: LocalCluster) -> bool:
+    """A task of THIS cluster (its sandbox is under the state dir): another cluster on
+    the machine may run the hello example too, on the same port numbers."""
+    cwd = os.path.realpath(proc.info["cwd"] or "/")
+    return cwd.startswith(os.path.realpath(cluster.state_dir) + os.sep)
+
+
+def scheduler_pid(cluster: LocalCluster) -> int | None:
+    for proc in psutil.process_iter(["pid", "cmdline", "cwd"]):
         cmd = proc.info["cmdline"] or []
-        if "actors.sdk.scheduler" in cmd and any("examples/sdk/hello/svc.yml" in a for a in cmd):
+        hello = any("examples/sdk/hello/svc.yml" in a for a in cmd)
+        if "actors.sdk.scheduler" in cmd and hello and _ours(proc, cluster):
             return int(proc.info["pid"])
     return None
 
 
-def server_pid(port: int) -> int | None:
-    for proc in psutil.process_iter(["pid", "cmdline"]):
+def server_pid(cluster: LocalCluster, port: int) -> int | None:
+    for proc in psutil.process_iter(["pid", "cmdline", "cwd"]):
         cmd = proc.info["cmdline"] or []
-        if "http.server" in cmd and str(port) in cmd:
+        if "http.server" in cmd and str(port) in cmd and _ours(proc, cluster):
             return int(proc.info["pid"])
     return None
 
@@ -133,13 +141,13 @@ def test_hello_installs_deploys_recovers_and_runs_its_plans(
 
     # -- mid-deploy: SIGKILL the scheduler once hello-0 is done, before the rest is
     wait_for(lambda: steps(plan(client)).get("hello-0:[server]") == "COMPLETE", 60, "hello-0")
-    pid = scheduler_pid()
+    pid = scheduler_pid(cluster)
     assert pid is not None
     before = plan(client)
     assert before["status"] != "COMPLETE", before
     first = pod_task(client, "hello-0")["info"]["taskId"]["value"]
     os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: (scheduler_pid() or pid) != pid, 60, "Marathon restarted the scheduler")
+    wait_for(lambda: (scheduler_pid(cluster) or pid) != pid, 60, "Marathon restarted the scheduler")
     wait_for(lambda: plan(client)["status"] == "COMPLETE", 90, "deploy complete after restart")
     # It carried on: hello-0 was not launched again, and every instance runs once.
     assert pod_task(client, "hello-0")["info"]["taskId"]["value"] == first
@@ -157,7 +165,7 @@ def test_hello_installs_deploys_recovers_and_runs_its_plans(
 
     # -- kill -9 a server: recovered in place, same agent, same volume (its log grows)
     old = pod_task(client, "hello-0")
-    victim = server_pid(int(port))
+    victim = server_pid(cluster, int(port))
     assert victim is not None
     os.kill(victim, signal.SIGKILL)
 
@@ -294,6 +302,9 @@ def test_a_cpus_change_in_the_schedulers_env_re_reserves_in_place(
         30,
         "the update plan COMPLETE",
     )
+    client.leader()  # urllib through the new leader's /service proxy, as any client
+    status, doc = http(client, "/service/hello/v1/plans/update")
+    assert (status, doc["status"]) == (200, "COMPLETE"), doc
     for pod, old in before.items():
         new = server(pod)
         assert new["info"]["taskId"] != old["info"]["taskId"]
