@@ -470,6 +470,11 @@ class MarathonCore(Loading):
                 self.emit(Kill(u.task_id))
             self.ack(u)
             return
+        if not inst.heard and inst.app_id in self.scale_deferred:
+            # The first answer since the election: its deferred surplus may be chosen
+            # now (``_converge_app``). Only such apps: after a failover every task
+            # answers the reconciliation, mostly with the state already stored.
+            self.dirty.add(inst.app_id)
         inst.heard = True
         app = self.apps.get(inst.app_id)
         has_checks = bool(app and app.health_checks)
@@ -631,6 +636,9 @@ class MarathonCore(Loading):
                 log.info("marathon: unreachable task %s is inactive: replacing it", inst.task_id)
                 inst.inactive = True
                 self.dirty.add(inst.app_id)
+        if self.scale_deferred and now >= self.adopt_deadline:
+            self.dirty |= self.scale_deferred  # silent tasks: choose the surplus anyway
+            self.scale_deferred = set()
         self.retry_kills(now)
         if self.subscribed and now - self.last_reconcile >= self.config.reconcile_interval:
             self.emit(Reconcile())

@@ -169,6 +169,18 @@ class Deployments(MarathonState):
             live = [i for i in tasks.values() if not i.killing and not i.inactive]
             if len(live) < app.instances:
                 want = app.instances - len(live)
+            elif (
+                len(live) > app.instances
+                and now < self.adopt_deadline
+                and any(not i.heard for i in live)
+            ):
+                # Just elected, and some of these records were not heard of since: the
+                # stored states may lag the tasks (the last leader's final writes can be
+                # fenced off when it steps down), so a task stored as running may be gone
+                # and one stored as staging may run. Choosing the surplus now could kill a
+                # running task to keep a vanished one: wait for the reconciliation answers
+                # (each first answer dirties the app) or the adoption deadline (the tick).
+                self.scale_deferred.add(app_id)
             elif len(live) > app.instances:
                 # The task views only when some must die: this runs after every update.
                 views = [

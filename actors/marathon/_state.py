@@ -174,6 +174,9 @@ class MarathonState:
         self.znode_prefix = "/marathon"
         self.adopting: set[str] = set()
         self.adopt_deadline = 0.0
+        self.scale_deferred: set[str] = set()
+        """Apps with a surplus left alone until their loaded tasks are heard of (or the
+        adoption deadline): see ``_converge_app``."""
         self.out: list[Effect] = []
         """Effects of the event being handled, in order."""
         self.pending: Pending | None = None

@@ -98,3 +98,41 @@ def test_disconnection_stops_launching_until_subscribed_again() -> None:
     )
     sim.subscribe()
     assert len(launched(sim.offers(sim.offer()))) == 1
+
+
+def _stored_surplus() -> tuple[dict[str, Any], list[str]]:
+    """What a leader left when its last write was fenced off as it stepped down: the
+    root says 1 instance while the instance records still list 2 (tasks[0] stored as
+    running, tasks[1] as staging)."""
+    stored, tasks = _old_leader(instances=2)
+    stored["root"]["apps"][0]["instances"] = 1
+    return stored, tasks
+
+
+def test_a_new_leader_chooses_a_surplus_only_once_its_tasks_are_heard_of() -> None:
+    stored, tasks = _stored_surplus()
+    sim = Sim(data=stored)
+    effects = sim.subscribe()
+    assert killed(effects) == [], "no kill on stored states that may lag the tasks"
+    # The task stored as running is gone, the one stored as staging runs: keep it.
+    assert killed(sim.update(tasks[1], "TASK_RUNNING")) == []
+    assert killed(sim.update(tasks[0], "TASK_UNKNOWN")) == []
+    assert sim.tasks() == [tasks[1]] and sim.core.queue == {}
+
+
+def test_a_surplus_of_tasks_heard_of_is_killed_after_the_election() -> None:
+    stored, tasks = _stored_surplus()
+    sim = Sim(data=stored)
+    sim.subscribe()
+    assert killed(sim.update(tasks[0], "TASK_RUNNING")) == []
+    dead = killed(sim.update(tasks[1], "TASK_RUNNING"))
+    assert len(dead) == 1 and dead[0] in tasks
+
+
+def test_a_silent_surplus_is_killed_at_the_adoption_deadline() -> None:
+    stored, tasks = _stored_surplus()
+    sim = Sim(data=stored)
+    sim.subscribe()
+    assert killed(sim.update(tasks[0], "TASK_RUNNING")) == []
+    dead = killed(sim.tick(sim.core.config.adoption_timeout))
+    assert len(dead) == 1 and dead[0] in tasks
