@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import socket
 import threading
 from pathlib import Path
@@ -115,11 +114,20 @@ class RedisConn:
 
     def call(self, *words: str) -> object:
         """Send one command, return its reply; an error reply raises, naming it."""
+        self.send(*words)
+        return self.reply(*words)
+
+    def send(self, *words: str) -> None:
+        """Send one command without waiting (``reply`` reads its answer): commands to
+        several servers go out at once instead of one round trip after another."""
         out = b"*%d\r\n" % len(words)
         for w in words:
             raw = w.encode()
             out += b"$%d\r\n%s\r\n" % (len(raw), raw)
         self._sock.sendall(out)
+
+    def reply(self, *words: str) -> object:
+        """The next reply (``words``: the command it answers, for the error text)."""
         while True:
             got = parse_reply(self._buf)
             if got is not None:
@@ -144,7 +152,7 @@ class SnapshotFeed:
     def __init__(self, rdb: Path, host: str, port: int) -> None:
         self.rdb = rdb
         self.size = rdb.stat().st_size
-        self.replid = secrets.token_hex(20)
+        self.replid = os.urandom(20).hex()
         self.offset = 0
         self._sock = socket.create_server((host, port), reuse_port=False)
         self._stop = threading.Event()

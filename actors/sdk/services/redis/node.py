@@ -17,8 +17,9 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from actors.sdk.services.redis.feed import RedisConn, SnapshotFeed
@@ -36,6 +37,8 @@ from actors.sdk.services.redis.logic import (
 )
 
 SYNC_TIMEOUT_S = 300.0
+CONN_TIMEOUT_S = 30.0
+"""A reply's deadline: a server loading a snapshot answers between chunks of its load."""
 POLL_S = 0.01
 """The restore's polls are one INFO round trip each: a sync is seen done within 10 ms."""
 
@@ -87,18 +90,6 @@ def info(addr: Address, section: str = "") -> dict[str, str]:
     except RedisServiceError:
         return {}
     return parse_info(reply) if isinstance(reply, str) else {}
-
-
-def wait(what: str, check: object, timeout: float = SYNC_TIMEOUT_S) -> str:
-    """Poll ``check() -> (ok, why)`` until ok; raise with the last reason at the deadline."""
-    deadline = time.monotonic() + timeout
-    why = "not checked yet"
-    while time.monotonic() < deadline:
-        ok, why = check()  # type: ignore[operator]
-        if ok:
-            return str(why)
-        time.sleep(POLL_S)
-    raise RedisServiceError(f"{what}: not done after {timeout:.0f} s ({why})")
 
 
 def own_address(env: Mapping[str, str], port_name: str) -> Address:
@@ -169,46 +160,34 @@ def restore(env: Mapping[str, str]) -> int:
     source = own_address(env, "restore")
     started = time.monotonic()
     marks: list[str] = []
+
+    def mark(what: str) -> None:
+        marks.append(f"{what} {time.monotonic() - started:.2f} s")
+
     feed = SnapshotFeed(rdb, source.host, source.port).start()
+    conns: dict[Address, RedisConn] = {}
     try:
         expected = rdb_keys(env, directory, name)
-        # Every server full-syncs from the backup at once; then the primary is promoted
-        # back and its replicas follow it again with a partial resync (the primary keeps
-        # the feed's replication id as its secondary id).
-        for server_address in (primary, *replicas):
-            command(server_address, "REPLICAOF", source.host, str(source.port))
-
-        def from_backup(a: Address) -> None:
-            wait(
-                f"full sync of {a} from the backup",
-                lambda: replica_synced(info(a, "replication"), source),
-            )
-
-        from_backup(primary)
-        marks.append(f"primary loaded {time.monotonic() - started:.2f} s")
-        command(primary, "REPLICAOF", "NO", "ONE")
-        got = keys_of(info(primary, "keyspace"))
-        if expected is None:
-            expected = got
-        elif got != expected:
-            raise RedisServiceError(
-                f"primary {primary} has {got} keys after the restore, backup {expected}"
-            )
-        # Each replica follows the primary again as soon as its own load is done.
-        for replica in replicas:
-            from_backup(replica)
-            marks.append(f"{replica} loaded {time.monotonic() - started:.2f} s")
-            command(replica, "REPLICAOF", primary.host, str(primary.port))
-        for replica in replicas:
-
-            def synced(replica: Address = replica) -> tuple[bool, str]:
-                ok, why = replica_synced(info(replica), primary)
-                n = keys_of(info(replica, "keyspace"))
-                return (ok and n == expected), f"{why}, {n}/{expected} keys"
-
-            wait(f"replica {replica} following the primary again", synced)
+        # One connection per server for the whole restore: commands and polls are one
+        # round trip each. Every server full-syncs from the backup at once.
+        for a in (primary, *replicas):
+            try:
+                conns[a] = RedisConn(a.host, a.port, CONN_TIMEOUT_S)
+            except OSError as exc:
+                raise RedisServiceError(f"connect to {a}: {exc}") from exc
+        follow_feed = ("REPLICAOF", source.host, str(source.port))
+        try:
+            for a in (primary, *replicas):
+                conns[a].send(*follow_feed)
+            for a in (primary, *replicas):
+                conns[a].reply(*follow_feed)
+        except OSError as exc:
+            raise RedisServiceError(f"{' '.join(follow_feed)}: {exc}") from exc
+        expected = follow_through(conns, primary, replicas, source, expected, mark)
     finally:
         feed.stop()
+        for c in conns.values():
+            c.close()
     if feed.errors:
         print(f"redis restore {name}: feed: {'; '.join(feed.errors)}", file=sys.stderr)
     print(
@@ -217,6 +196,87 @@ def restore(env: Mapping[str, str]) -> int:
         flush=True,
     )
     return 0
+
+
+def follow_through(
+    conns: Mapping[Address, RedisConn],
+    primary: Address,
+    replicas: Sequence[Address],
+    source: Address,
+    expected: int | None,
+    mark: Callable[[str], None],
+) -> int:
+    """Watch every server's load from the feed at once, each from a thread of its own
+    (an INFO to a server still loading waits for the load's next pause: one server's
+    poll must not hold up noticing another's end): the primary is promoted back
+    (``REPLICAOF NO ONE``) the moment its load is done, and each replica follows it
+    again (a partial resync) once its own load and the promotion are done. Returns the
+    key count once every replica serves it from the primary."""
+    deadline = time.monotonic() + SYNC_TIMEOUT_S
+    promoted = threading.Event()
+    keys: list[int] = [] if expected is None else [expected]
+    errors: list[str] = []
+
+    def until(what: str, a: Address, check: Callable[[dict[str, str]], tuple[bool, str]]) -> None:
+        why = "not checked yet"
+        while time.monotonic() < deadline and not errors:
+            reply = conns[a].call("INFO")
+            ok, why = check(parse_info(reply) if isinstance(reply, str) else {})
+            if ok:
+                return
+            time.sleep(POLL_S)
+        raise RedisServiceError(f"{what}: not done after {SYNC_TIMEOUT_S:.0f} s ({why})")
+
+    def loaded_from_feed(a: Address) -> None:
+        until(f"full sync of {a} from the backup", a, lambda d: replica_synced(d, source))
+        mark(f"{'primary' if a == primary else a} loaded")
+
+    def run_primary() -> None:
+        loaded_from_feed(primary)
+        conns[primary].call("REPLICAOF", "NO", "ONE")
+        reply = conns[primary].call("INFO", "keyspace")
+        got = keys_of(parse_info(reply) if isinstance(reply, str) else {})
+        if keys and got != keys[0]:
+            raise RedisServiceError(
+                f"primary {primary} has {got} keys after the restore, backup {keys[0]}"
+            )
+        keys[:] = [got]
+        mark("primary promoted")
+        promoted.set()
+
+    def run_replica(a: Address) -> None:
+        loaded_from_feed(a)
+        while not promoted.wait(0.1):
+            if errors or time.monotonic() > deadline:
+                return
+        conns[a].call("REPLICAOF", primary.host, str(primary.port))
+
+        def following(d: dict[str, str]) -> tuple[bool, str]:
+            ok, why = replica_synced(d, primary)
+            n = keys_of(d)
+            return ok and n == keys[0], f"{why}, {n}/{keys[0]} keys"
+
+        until(f"replica {a} following the primary again", a, following)
+
+    def guarded(fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except (OSError, RedisServiceError) as exc:
+            errors.append(str(exc))
+
+    threads = [threading.Thread(target=guarded, args=(run_primary,), daemon=True)]
+    threads += [
+        threading.Thread(target=guarded, args=(lambda r=r: run_replica(r),), daemon=True)
+        for r in replicas
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise RedisServiceError("; ".join(errors))
+    mark("replicas following")
+    return keys[0]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -239,4 +299,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # The task's end is the plan step's end: skip the interpreter's teardown (module
+    # cleanup, the feed's daemon threads) once the output is out.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
