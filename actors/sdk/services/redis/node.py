@@ -220,7 +220,7 @@ def follow_through(
     def until(what: str, a: Address, check: Callable[[dict[str, str]], tuple[bool, str]]) -> None:
         why = "not checked yet"
         while time.monotonic() < deadline and not errors:
-            reply = conns[a].call("INFO")
+            reply = conns[a].call("INFO", "replication", "keyspace")
             ok, why = check(parse_info(reply) if isinstance(reply, str) else {})
             if ok:
                 return
