@@ -27,6 +27,7 @@ from pathlib import Path
 
 import chevron
 import pytest
+import yaml
 
 from actors.sdk.services import service_dir
 from runtime.testing import wait_for
@@ -297,6 +298,16 @@ def test_redis_backup_flushall_restore_brings_the_keys_back_everywhere(
         ("replica", "replica-1"),
     ):
         wait_for(partial(ready, role, server), 30, f"{server} ready")
+    # The svc.yml's readiness checks (redis-cli + awk) follow the same rules.
+    pods = yaml.safe_load(chevron.render((service_dir("redis") / "svc.yml").read_text(), {}))
+
+    def check(pod: str, server: str) -> int:
+        cmd = pods["pods"][pod]["tasks"]["server"]["readiness-check"]["cmd"]
+        env = {**os.environ, **sdk, "HOST": "127.0.0.1", "PORT_REDIS": str(ports[server])}
+        return subprocess.run(["/bin/sh", "-c", cmd], env=env, timeout=30).returncode
+
+    assert [check("primary", s) for s in ("primary", "replica-0")] == [0, 1]
+    assert [check("replica", s) for s in ("replica-0", "replica-1", "primary")] == [0, 0, 1]
     keys = [f"k{i}" for i in range(500)]
     for i in range(0, len(keys), 100):
         batch = [x for k in keys[i : i + 100] for x in (k, f"v-{k}")]
