@@ -71,7 +71,39 @@ DEFAULT_JVM_OPTS: tuple[str, ...] = (
 )
 #: 200 ms ticks: sessions may be as short as 400 ms, expiry is checked every tick.
 DEFAULT_TICK_MS = 200
+SYNC_LIMIT_MS = 1_000
+"""How long a follower waits for anything from its leader (the leader pings every half
+tick) before it gives it up and starts an election; also how long a leader keeps leading
+without acks from a quorum. ZooKeeper counts it in ticks (``syncLimit``): 5 at 200 ms.
+It is most of the time a cut-off ZooKeeper leader costs: 2 s before, measured as 4-36 s
+of master failover when the leader's host (its ZooKeeper leader on it) was partitioned.
+Kept at 5 ticks at least: under a load of 20-30 on 2 cores, pings still arrive well
+inside a second (the JVM runs the serial GC on a small heap: pauses of milliseconds)."""
+ELECTION_CNX_TIMEOUT_MS = 500
+"""``cnxTimeout``: how long an election connect to a peer may block. ZooKeeper connects
+synchronously from the thread that sends every notification, so a cut-off peer (its
+packets dropped) holds up the notifications queued behind it for this long, each
+round. Members share a bridge or loopback: a live peer answers in milliseconds."""
+NOTIFICATION_MIN_MS = 100
+NOTIFICATION_MAX_MS = 1_600
+"""Fast leader election resends its vote when it has heard nothing for an interval that
+starts at the minimum (default 200 ms) and doubles up to the maximum (default 60 s).
+A member cut off for a while backs off to 60 s and so rejoined the quorum up to a
+minute after the partition healed (seen: 14 s and more), which left the ensemble one
+fault away from losing its quorum; capped at 1.6 s it rejoins within ~2 s."""
 MAX_SESSION_MS = 60_000
+FORCE_SNAPSHOT_SYNC = True
+"""Ensemble members sync with a new leader by snapshot (``zookeeper.forceSnapshotSync``),
+never by a diff of transactions. Two bugs of the Debian ZooKeeper (3.8.0) live in the
+diff path, both seen on ``cluster up --hosts`` when the leader's host was partitioned:
+the follower logs the diff's proposals at NEWLEADER and their ACKs can overtake its
+NEWLEADER ACK, so the leader gives up after ``initLimit`` (10 s) and the ensemble
+re-elects, again and again (ZOOKEEPER-4685: 25 s without a quorum); and committed
+transactions of a diff may be applied in memory and not yet logged when the member's
+epoch is bumped, so a crash there lets a short log win the next election and truncate
+the others (ZOOKEEPER-4643/4646). A snapshot sync writes the snapshot before the epoch
+and leaves no proposal to log. Its cost is a full snapshot per sync: the dev state is
+a few MB, sent over a bridge or loopback."""
 MAIN_CLASS = "org.apache.zookeeper.server.quorum.QuorumPeerMain"
 
 
@@ -299,6 +331,15 @@ class ZooKeeperServer:
             # the owner (cluster up, a fixture) sees the exit and the log says why.
             "-XX:+ExitOnOutOfMemoryError",
             "-Dzookeeper.admin.enableServer=false",
+            *(
+                (
+                    f"-Dzookeeper.fastleader.minNotificationInterval={NOTIFICATION_MIN_MS}",
+                    f"-Dzookeeper.fastleader.maxNotificationInterval={NOTIFICATION_MAX_MS}",
+                    f"-Dzookeeper.forceSnapshotSync={str(FORCE_SNAPSHOT_SYNC).lower()}",
+                )
+                if self.peers
+                else ()
+            ),
             "-cp",
             cp,
             MAIN_CLASS,
@@ -468,7 +509,7 @@ class ZooKeeperServer:
             "minSessionTimeout": str(2 * self.tick_ms),
             "maxSessionTimeout": str(MAX_SESSION_MS),
             "initLimit": str(max(10, 10_000 // self.tick_ms)),
-            "syncLimit": str(max(5, 2_000 // self.tick_ms)),
+            "syncLimit": str(max(5, SYNC_LIMIT_MS // self.tick_ms)),
             "snapCount": str(SNAP_COUNT),
             "snapSizeLimitInKb": str(SNAP_SIZE_LIMIT_KB),
             "autopurge.snapRetainCount": str(SNAP_RETAIN_COUNT),
@@ -476,7 +517,7 @@ class ZooKeeperServer:
         }
         if self.peers:
             cfg["electionPortBindRetry"] = "5"
-            cfg["cnxTimeout"] = "1000"
+            cfg["cnxTimeout"] = str(ELECTION_CNX_TIMEOUT_MS)
             for p in self.peers:
                 cfg[f"server.{p.server_id}"] = f"{p.host}:{p.quorum_port}:{p.election_port}"
         cfg.update(self.extra_config)
