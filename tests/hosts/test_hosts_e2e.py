@@ -291,7 +291,13 @@ def test_two_zk_members_down_no_change_is_accepted_then_all_recovers(hc: LocalCl
         lambda: request(f"{leader_url(hc)}/marathon/v2/apps", timeout=3)[1]["apps"], 30, "apps"
     )
     ids = {a["id"] for a in after}
-    assert before <= ids and "/no-quorum" not in ids  # nothing lost, nothing half-made
+    assert before <= ids  # nothing lost
+    if "/no-quorum" in ids:
+        # A POST that timed out (never answered) was in flight in the leader's ZooKeeper
+        # client when the quorum went, and the leader's session outlived the outage: its
+        # app write may land when the quorum returns, as any unanswered request may. It
+        # must not be half-made: the leader of the restored quorum runs it.
+        running_tasks(hc, "/no-quorum", 1)
     code, _ = request(f"{leader_url(hc)}/marathon/v2/apps", "POST", web_app("/after-quorum"))
     assert code == 201
     running_tasks(hc, "/after-quorum", 1)
