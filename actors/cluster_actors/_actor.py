@@ -190,11 +190,14 @@ class ClusterActorsActor(Actor):
         resolve: Callable[[str], ActorRef] | None = None,
         address: str | None = None,
         fence: Any = None,
+        pin_master: bool = False,
     ) -> None:
         super().__init__()
         self.zk = zk
         self.fence = fence
         """The leader term's ``zk.Fence``: a deposed leader's writes are refused."""
+        self.pin_master = pin_master
+        """Inside a master (its leader service): talk to that master only."""
         self.master = master
         self.settings = settings or FrameworkSettings()
         self.board = board if board is not None else ActorsBoard()
@@ -266,7 +269,11 @@ class ClusterActorsActor(Actor):
             hostname=self.hostname,
         )
         self.driver = FrameworkDriver(
-            info, master=self.master, address=self._address, resolve=self._resolve
+            info,
+            master=self.master,
+            address=self._address,
+            resolve=self._resolve,
+            pinned=self.pin_master,
         )
         self.driver.start(self)
         self.send_interval(s.tick_interval, _Tick())

@@ -153,6 +153,7 @@ class ClusterActorsService:
                     "board": self.board,
                     "hostname": ctx.hostname,
                     "fence": ctx.fence,
+                    "pin_master": True,
                     **self.actor_kwargs,
                 },
                 name=CLUSTER_ACTORS_ACTOR,

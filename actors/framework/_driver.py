@@ -104,11 +104,19 @@ class FrameworkDriver:
         address: str | None = None,
         resolve: Callable[[str], ActorRef] | None = None,
         resubscribe_interval: float = 1.0,
+        pinned: bool = False,
     ) -> None:
         """``master`` is the leader's master-actor address (``tcp://host:port/master``),
         or None until a ``p.MasterChanged`` says. ``address`` is where the master reaches
         the owning actor (default: its node's address and its name); ``resolve`` turns
-        an address into a ref (default: the node's)."""
+        an address into a ref (default: the node's).
+
+        ``pinned``: a framework that runs inside a master as its leader service
+        (Marathon, Metronome, cluster actors) only ever talks to that master. When
+        another master leads, this one's services are about to stop: following the new
+        leader would subscribe a deposed copy of the framework there and take the
+        framework's offers away from the new leader's own copy (seen in the soak: a
+        leader cut off by a partition came back and its Marathon re-subscribed)."""
         if not isinstance(info, p.FrameworkInfo):
             raise InvalidSpec(f"info: {info!r:.80} is not a FrameworkInfo")
         if not resubscribe_interval > 0:
@@ -119,6 +127,7 @@ class FrameworkDriver:
         self.master_address = master
         self.subscribed = False
         self.resubscribe_interval = resubscribe_interval
+        self.pinned = pinned
         self._address = address
         self._resolve = resolve
         self._master_ref: ActorRef | None = None
@@ -171,6 +180,18 @@ class FrameworkDriver:
         raise DriverError(f"not a framework driver message: {type(message).__name__}")
 
     def _master_changed(self, address: str | None) -> FrameworkEvent | None:
+        if self.pinned and self.master_address and address != self.master_address:
+            # Another master leads: this master's leader services stop soon; never
+            # subscribe this copy of the framework to the new leader.
+            log.info(
+                "framework %s: %s leads now; staying with its own master %s",
+                self.info.name,
+                address,
+                self.master_address,
+            )
+            was = self.subscribed
+            self.subscribed = False
+            return Disconnected() if was else None
         moved = address != self.master_address
         if moved:
             self.master_address = address

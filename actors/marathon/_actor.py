@@ -120,8 +120,12 @@ class MarathonActor(Actor):
         config: MarathonConfig | None = None,
         driver_factory: Callable[[p.FrameworkInfo], FrameworkDriver] | None = None,
         core_factory: Callable[..., MarathonCore] = MarathonCore,
+        pin_master: bool = False,
     ) -> None:
         super().__init__()
+        self.pin_master = pin_master
+        """Inside a master (its leader service): talk to that master only, never follow
+        another leader (``FrameworkDriver(pinned=True)``)."""
         self.config = config or MarathonConfig()
         self.core = core_factory(self.config, master_address=master_address, hostname=hostname)
         # Writes keep the records the core quarantined (it owns ``core.q``).
@@ -151,7 +155,7 @@ class MarathonActor(Actor):
         if self._driver_factory is not None:
             self.driver = self._driver_factory(info)
         else:
-            self.driver = FrameworkDriver(info, master=self.master_address)
+            self.driver = FrameworkDriver(info, master=self.master_address, pinned=self.pin_master)
         self.driver.start(self)  # the master talks to this actor (its node address + name)
         self.send_interval(self.config.tick_interval, Tick())
 

@@ -52,6 +52,7 @@ class MarathonService:
                     "hostname": ctx.hostname,
                     "http_url": lambda: ctx.http_url,
                     "config": self.config,
+                    "pin_master": True,
                 },
                 name=MARATHON_ACTOR,
             )

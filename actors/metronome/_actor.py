@@ -172,14 +172,17 @@ class MetronomeActor(Actor):
         resolve: Callable[[str], ActorRef] | None = None,
         address: str | None = None,
         fence: Any = None,
+        pin_master: bool = False,
     ) -> None:
-        """``master`` is the master actor's address; ``fence`` the leader term's
+        """``pin_master``: inside a master (its leader service), talk to that master only.
+        ``master`` is the master actor's address; ``fence`` the leader term's
         ``zk.Fence`` (writes of a deposed leader refused); ``clock`` the wall clock (default:
         the node clock's ``wall``); ``resolve`` and ``address`` (where the master reaches
         this actor) are for in-process clusters without a transport (tests)."""
         super().__init__()
         self.zk = zk
         self.fence = fence
+        self.pin_master = pin_master
         self.master = master
         self.board = board if board is not None else ViewBoard()
         self._wall = clock
@@ -241,7 +244,11 @@ class MetronomeActor(Actor):
             hostname=self.hostname,
         )
         self.driver = FrameworkDriver(
-            info, master=self.master, address=self._address, resolve=self._resolve
+            info,
+            master=self.master,
+            address=self._address,
+            resolve=self._resolve,
+            pinned=self.pin_master,
         )
         self.driver.start(self)
         self._publish()

@@ -63,6 +63,7 @@ class MetronomeService:
                     "config": self.config,
                     "hostname": ctx.hostname,
                     "fence": ctx.fence,
+                    "pin_master": True,
                     **self.actor_kwargs,
                 },
                 name=METRONOME_ACTOR,

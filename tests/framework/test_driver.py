@@ -39,7 +39,9 @@ class Owner(Actor):
     """A framework's own actor with the driver embedded: records the events it gets,
     on which thread, and launches one task per offer while it has work."""
 
-    def __init__(self, harness: FrameworkHarness, framework_id: str | None = None) -> None:
+    def __init__(
+        self, harness: FrameworkHarness, framework_id: str | None = None, pinned: bool = False
+    ) -> None:
         super().__init__()
         self.driver = FrameworkDriver(
             p.FrameworkInfo("owner", framework_id=framework_id),
@@ -47,6 +49,7 @@ class Owner(Actor):
             address="tcp://h:1/owner",
             resolve=harness.resolve,
             resubscribe_interval=0.05,
+            pinned=pinned,
         )
         self.events: list[Any] = []
         self.threads: set[int] = set()
@@ -132,6 +135,27 @@ def test_a_master_failover_is_a_resubscription(node: Node, harness: FrameworkHar
         Disconnected(),
         Registered("framework-1", "m3", reregistered=True),
     ]
+
+
+def test_a_pinned_framework_never_follows_another_leader(
+    node: Node, harness: FrameworkHarness
+) -> None:
+    """A leader service inside a master (Marathon, Metronome) stays with its own master:
+    told that another master leads, it neither subscribes there (which would take the
+    framework's offers from the new leader's own copy) nor forgets its master; its own
+    master leading again (same address) gets it subscribed again."""
+    owner = node.spawn(Owner, harness, None, True, name="owner")
+    wait_for(lambda: owner_events(node), what="registered")
+    other = FrameworkHarness(node, name="other-master", master_id="m3")
+    owner.tell(p.MasterChanged(other.address))
+    wait_for(lambda: len(owner_events(node)) == 2, what="disconnected")
+    assert owner_events(node)[1] == Disconnected()
+    settle(node)
+    assert not other.calls(p.Subscribe)
+    harness.fail_over("harness-2")  # its own master, re-elected at the same address
+    wait_for(lambda: len(owner_events(node)) == 3, what="re-registered")
+    assert owner_events(node)[2] == Registered("framework-1", "harness-2", reregistered=True)
+    assert not other.calls(p.Subscribe)
 
 
 class Recorder(Scheduler):
