@@ -516,6 +516,20 @@ class Worker(ActorsMixin):
         self.done.set()
 
 
+def _default_host() -> str:
+    """$HOST when it is an IP address (the agent's own, on its host with `cluster up
+    --hosts`), else loopback: an agent started with a name for a hostname (`--hostname
+    agent-1`) sets HOST to a name it may not resolve, and a transport can't bind it."""
+    import ipaddress
+
+    host = os.environ.get("HOST", "")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return "127.0.0.1"
+    return host
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(
         prog="python -m runtime.worker", description=__doc__.splitlines()[0]
@@ -526,8 +540,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--zk", default="", help="zk://... to follow leader changes")
     ap.add_argument("--keys", default=None, help="cluster keys dir (CURVE)")
     ap.add_argument("--insecure-dev", action="store_true")
-    # $HOST: the agent's address (on its own host with `cluster up --hosts`).
-    ap.add_argument("--host", default=os.environ.get("HOST") or "127.0.0.1", help="listen on")
+    ap.add_argument("--host", default=_default_host(), help="address to listen on")
     ap.add_argument("--task-id", default="")
     args = ap.parse_args(argv)
     if "://" not in args.framework or not args.framework.rsplit("/", 1)[-1]:
