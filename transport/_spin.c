@@ -344,10 +344,12 @@ zmq_events(PyObject *self, PyObject *arg)
     return PyLong_FromLong(ev);
 }
 
-/* recv_all(handle, max_msgs) -> (messages, drained): each message a list of its parts
- * as bytes; drained is True when the socket said EAGAIN (nothing left to read). */
+/* The loop behind recv_all and recv_users: read up to max_msgs whole messages without
+ * blocking, each a list of its parts as bytes; with_user appends the User-Id the ZAP
+ * handler gave the message's connection (bytes, b"" without one), read from the first
+ * part's metadata. drained is True when the socket said EAGAIN (nothing left to read). */
 static PyObject *
-zmq_recv_all(PyObject *self, PyObject *args)
+recv_messages(PyObject *args, int with_user)
 {
     PyObject *harg;
     int max_msgs;
@@ -356,70 +358,7 @@ zmq_recv_all(PyObject *self, PyObject *args)
     void *sock = handle_of(harg);
     if (sock == NULL)
         return NULL;
-    PyObject *out = PyList_New(0);
-    if (out == NULL)
-        return NULL;
-    int drained = 0;
-    PyObject *parts = NULL;
-    for (int m = 0; m < max_msgs;) {
-        zmsg_t msg;
-        z_msg_init(&msg);
-        int rc = z_msg_recv(&msg, sock, ZMQ_DONTWAIT_);
-        if (rc < 0) {
-            int err = z_errno();
-            z_msg_close(&msg);
-            if (err == EAGAIN && parts == NULL) {
-                drained = 1;
-                break;
-            }
-            if (err == EINTR)
-                continue;
-            zmq_error(err);
-            goto fail;
-        }
-        PyObject *b = PyBytes_FromStringAndSize(z_msg_data(&msg), (Py_ssize_t)z_msg_size(&msg));
-        int more = z_msg_more(&msg);
-        z_msg_close(&msg);
-        if (b == NULL)
-            goto fail;
-        if (parts == NULL && (parts = PyList_New(0)) == NULL) {
-            Py_DECREF(b);
-            goto fail;
-        }
-        int r = PyList_Append(parts, b);
-        Py_DECREF(b);
-        if (r < 0)
-            goto fail;
-        if (!more) {
-            r = PyList_Append(out, parts);
-            Py_CLEAR(parts);
-            if (r < 0)
-                goto fail;
-            m++;
-        }
-    }
-    return Py_BuildValue("(NO)", out, drained ? Py_True : Py_False);
-fail:
-    Py_XDECREF(parts);
-    Py_DECREF(out);
-    return NULL;
-}
-
-/* recv_users(handle, max_msgs) -> (messages, drained): as recv_all, each message's parts
- * followed by one more item: the User-Id the ZAP handler gave its connection (bytes, b""
- * without one), read from the first part's metadata. A ROUTER's ident is chosen by its
- * peer; the User-Id is what ZAP authenticated (the peer's CURVE key). */
-static PyObject *
-zmq_recv_users(PyObject *self, PyObject *args)
-{
-    PyObject *harg;
-    int max_msgs;
-    if (!PyArg_ParseTuple(args, "Oi", &harg, &max_msgs))
-        return NULL;
-    void *sock = handle_of(harg);
-    if (sock == NULL)
-        return NULL;
-    if (z_msg_gets == NULL) {
+    if (with_user && z_msg_gets == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "this libzmq has no zmq_msg_gets");
         return NULL;
     }
@@ -445,7 +384,7 @@ zmq_recv_users(PyObject *self, PyObject *args)
             zmq_error(err);
             goto fail;
         }
-        if (parts == NULL) {
+        if (with_user && parts == NULL) {
             const char *u = z_msg_gets(&msg, "User-Id");
             user = PyBytes_FromString(u != NULL ? u : "");
             if (user == NULL) {
@@ -467,10 +406,12 @@ zmq_recv_users(PyObject *self, PyObject *args)
         if (r < 0)
             goto fail;
         if (!more) {
-            r = PyList_Append(parts, user);
-            Py_CLEAR(user);
-            if (r < 0)
-                goto fail;
+            if (with_user) {
+                r = PyList_Append(parts, user);
+                Py_CLEAR(user);
+                if (r < 0)
+                    goto fail;
+            }
             r = PyList_Append(out, parts);
             Py_CLEAR(parts);
             if (r < 0)
@@ -484,6 +425,24 @@ fail:
     Py_XDECREF(parts);
     Py_DECREF(out);
     return NULL;
+}
+
+/* recv_all(handle, max_msgs) -> (messages, drained): each message a list of its parts
+ * as bytes; drained is True when the socket said EAGAIN (nothing left to read). */
+static PyObject *
+zmq_recv_all(PyObject *self, PyObject *args)
+{
+    return recv_messages(args, 0);
+}
+
+/* recv_users(handle, max_msgs) -> (messages, drained): as recv_all, each message's parts
+ * followed by one more item: the User-Id the ZAP handler gave its connection. A ROUTER's
+ * ident is chosen by its peer; the User-Id is what ZAP authenticated (the peer's CURVE
+ * key). */
+static PyObject *
+zmq_recv_users(PyObject *self, PyObject *args)
+{
+    return recv_messages(args, 1);
 }
 
 /* send(handle, data, ident=None) -> 0, or the errno (EAGAIN: no room; EHOSTUNREACH: a
