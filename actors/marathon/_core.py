@@ -180,10 +180,7 @@ class MarathonCore(Loading):
             self.emit(Reconcile(tuple(reconcile_ids(self))))
         self.emit(Reconcile())
         self.last_reconcile = self.now
-        for inst in self.instances.values():
-            if inst.killing:
-                inst.kill_sent_at = 0.0
-        self.retry_kills(self.now)
+        self.resend_kills()
         self.dirty.update(self.by_app)
         self.dirty.update(self.apps)
 
@@ -528,8 +525,11 @@ class MarathonCore(Loading):
         if u.state == TaskState.UNREACHABLE.value:
             if inst.unreachable_since is None:
                 inst.unreachable_since = now
+                self.note_unreachable(inst)
         elif u.state == TaskState.RUNNING.value:
-            inst.unreachable_since = None
+            if inst.unreachable_since is not None:
+                inst.unreachable_since = None
+                self.note_unreachable(inst)
             inst.inactive = False
             if inst.started_at is None:
                 inst.started_at = u.timestamp or wall
@@ -620,8 +620,10 @@ class MarathonCore(Loading):
                 self.backoff[app_id] = dataclasses.replace(backoff, deadline=None)
                 if self.subscribed:
                     self.emit(Revive())
-        for inst in list(self.instances.values()):
-            if inst.unreachable_since is None:
+        # Only the unreachable instances (indexed), in the order of ``instances``.
+        for inst in sorted(self.unreachable.values(), key=_seq):
+            if inst.unreachable_since is None or self.instances.get(inst.task_id) is not inst:
+                self.unreachable.pop(inst.task_id, None)
                 continue
             app = self.apps.get(inst.app_id)
             strategy = app.unreachable_strategy if app is not None else None
@@ -649,6 +651,10 @@ class MarathonCore(Loading):
                     self.dirty.add(action.app.id)
         if self.persist_dirty:
             self._flush_instances()  # on a failure still dirty: retried at the next tick
+
+
+def _seq(inst: Instance) -> int:
+    return inst.seq
 
 
 def _shown_fields(inst: Instance) -> tuple[Any, ...]:

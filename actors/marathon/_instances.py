@@ -74,6 +74,9 @@ class Instance:
     """False for records loaded after a failover until a status update arrives."""
     local_volumes: list[dict[str, str]] = field(default_factory=list)
     """A resident task's persistent volumes (``containerPath``, ``persistenceId``)."""
+    seq: int = field(default=0, compare=False, repr=False)
+    """Order of insertion into ``MarathonState.instances`` (set by ``add_instance``): the
+    tick's indexes act on instances in the order a walk of every instance would."""
     _json: dict[str, Any] | None = None
     _text: tuple[dict[str, Any], str] | None = None
     """``_json`` encoded, with the very dict it encodes: the HTTP layer encodes off the

@@ -11,6 +11,7 @@ decisions that change together (see README.md, "decision -> file"):
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -179,6 +180,15 @@ class MarathonState:
         adoption deadline): see ``_converge_app``."""
         self.out: list[Effect] = []
         """Effects of the event being handled, in order."""
+        self.added = 0
+        """Instances ever added (``Instance.seq``: the order of ``instances``)."""
+        self.kill_timers: list[tuple[float, int, str]] = []
+        """Heap of (kill_sent_at, seq, task_id), one pushed whenever an instance starts
+        being killed or its ``kill_sent_at`` changes (entries whose time is no longer
+        the instance's are stale and skipped): the tick retries what is due without
+        walking every instance."""
+        self.unreachable: dict[str, Instance] = {}
+        """Instances with ``unreachable_since`` set (the tick's expunge/inactivate)."""
         self.pending: Pending | None = None
 
     # ------------------------------------------------------------------- effects
@@ -208,11 +218,22 @@ class MarathonState:
     # ----------------------------------------------------------------- instances
 
     def add_instance(self, inst: Instance) -> None:
+        old = self.instances.get(inst.task_id)
+        if old is not None:
+            inst.seq = old.seq  # a dict keeps a replaced key where it was
+        else:
+            self.added += 1
+            inst.seq = self.added
         self.instances[inst.task_id] = inst
         self.by_app.setdefault(inst.app_id, {})[inst.task_id] = inst
+        self.unreachable.pop(inst.task_id, None)
+        self.note_unreachable(inst)
+        if inst.killing:
+            self._kill_timer(inst)
 
     def remove_instance(self, inst: Instance) -> None:
         self.instances.pop(inst.task_id, None)
+        self.unreachable.pop(inst.task_id, None)
         tasks = self.by_app.get(inst.app_id)
         if tasks is not None:
             tasks.pop(inst.task_id, None)
@@ -233,12 +254,41 @@ class MarathonState:
             for task_id in task_ids(self, inst):  # a pod instance: each member
                 self.emit(Kill(task_id))
             self.counters["tasks_killed"] += 1
+        if self.instances.get(inst.task_id) is inst:
+            self._kill_timer(inst)
+
+    def _kill_timer(self, inst: Instance) -> None:
+        heapq.heappush(self.kill_timers, (inst.kill_sent_at, inst.seq, inst.task_id))
 
     def retry_kills(self, now: float) -> None:
-        for inst in list(self.instances.values()):
-            if inst.killing and now - inst.kill_sent_at >= self.config.kill_retry_seconds:
+        """Kill again every instance being killed whose kill was sent
+        ``kill_retry_seconds`` ago or more (or never sent), in ``instances`` order: only
+        the due timers are looked at (``now - sent`` falls as ``sent`` grows)."""
+        timers, retry = self.kill_timers, self.config.kill_retry_seconds
+        due: dict[str, Instance] = {}
+        while timers and now - timers[0][0] >= retry:
+            sent, _, task_id = heapq.heappop(timers)
+            inst = self.instances.get(task_id)
+            if inst is not None and inst.killing and inst.kill_sent_at == sent:
+                due[task_id] = inst
+        for inst in sorted(due.values(), key=_seq):
+            inst.kill_sent_at = 0.0
+            self.kill(inst, inst.kill_reason)
+
+    def resend_kills(self) -> None:
+        """Subscribed (again): every kill in progress is sent now."""
+        for inst in self.instances.values():
+            if inst.killing:
                 inst.kill_sent_at = 0.0
-                self.kill(inst, inst.kill_reason)
+                self._kill_timer(inst)
+        self.retry_kills(self.now)
+
+    def note_unreachable(self, inst: Instance) -> None:
+        """Index ``inst`` for the tick if it is unreachable (``unreachable_since`` set)."""
+        if inst.unreachable_since is not None:
+            self.unreachable[inst.task_id] = inst
+        else:
+            self.unreachable.pop(inst.task_id, None)
 
     def agent_of(self, inst: Instance) -> Agent:
         return self.agents.get(inst.agent_id) or Agent(inst.host)
@@ -273,3 +323,7 @@ class MarathonState:
         if not inst.running or inst.killing:
             return False
         return inst.healthy is True if app.health_checks else True
+
+
+def _seq(inst: Instance) -> int:
+    return inst.seq
