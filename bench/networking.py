@@ -298,8 +298,8 @@ class Cluster:
 
     @staticmethod
     def dns(p: dict[str, Any]) -> tuple[str, int]:
-        flags = dict(zip(p["argv"], p["argv"][1:], strict=False))
-        return flags["--dns-host"], int(flags["--dns-port"])
+        host, _, port = p["dns"].rpartition(":")  # as the master's ready line reported it
+        return host, int(port)
 
 
 def srv_ports(server: tuple[str, int], name: str) -> set[int]:

@@ -117,26 +117,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def free_dns_port(host: str = "127.0.0.1") -> int:
-    """A port free for both UDP and TCP on ``host`` (DNS serves both on one port)."""
-    for _ in range(20):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind((host, 0))
-            port = int(udp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind((host, port))
-                except OSError:
-                    continue
-                return port
-    raise LauncherError(f"no port is free for DNS (UDP and TCP) on {host}")
-
-
 def dns_bindings(masters: int, port: int) -> list[tuple[str, int]]:
-    """Where each master's DNS listens: free ports on 127.0.0.1, or ``port`` on
-    127.0.0.<i> (checked free; below 1024 only as root)."""
+    """Where each master's DNS listens: ``("127.0.0.1", 0)`` each for ``port`` 0 (the
+    master binds a free port itself and prints it in its ready line: a port picked here
+    and released could be taken before the master binds it), or ``port`` on 127.0.0.<i>
+    (checked free; below 1024 only as root)."""
     if port == 0:
-        return [("127.0.0.1", free_dns_port()) for _ in range(masters)]
+        return [("127.0.0.1", 0) for _ in range(masters)]
     if not 0 < port < 65536:
         raise LauncherError(f"--dns-port: {port} is not a port (1-65535, or 0: free ports)")
     if port < 1024 and os.geteuid() != 0:
@@ -156,14 +143,22 @@ def dns_bindings(masters: int, port: int) -> list[tuple[str, int]]:
     return out
 
 
+def dns_address(p: ProcRecord) -> str:
+    """A master's DNS address (``ip:port``): the one its ready line reported, else the
+    one its flags name ('' when neither names a port)."""
+    if p.dns:
+        return p.dns
+    flags = dict(zip(p.argv, p.argv[1:], strict=False))
+    port = flags.get("--dns-port", "")
+    if port.isdigit() and int(port) > 0:
+        return f"{flags.get('--dns-host', '127.0.0.1')}:{port}"
+    return ""
+
+
 def dns_addresses(rec: ClusterRecord) -> list[str]:
-    """Each master's DNS address (``ip:port``), read from the flags it was started with."""
-    out = []
-    for p in rec.by_kind("master"):
-        flags = dict(zip(p.argv, p.argv[1:], strict=False))
-        if "--dns-port" in flags:
-            out.append(f"{flags.get('--dns-host', '127.0.0.1')}:{flags['--dns-port']}")
-    return out
+    """Each master's DNS address (``ip:port``) as its ready line reported it (a free
+    port it bound itself), or as its flags named it (a fixed ``--dns-port``)."""
+    return [a for a in (dns_address(p) for p in rec.by_kind("master")) if a]
 
 
 def credentials_path(state_dir: Path) -> Path:
@@ -439,10 +434,6 @@ class Launcher:
                 dns = [(h.ip, DNS_PORT) for h in plan.masters]
             else:
                 dns = dns_bindings(opts.masters, opts.dns_port)
-            # Tasks find the cluster's DNS servers in $PYDCOS_DNS (the agent passes it on).
-            agent_env = {"PYDCOS_DNS": ",".join(f"{h}:{p}" for h, p in dns)}
-            # Image names resolve in the cluster's local registry (`pydcos image import`).
-            agent_env["PYDCOS_IMAGE_REGISTRY"] = str(self.state_dir.resolve() / "images")
             members = record.zk_members
             for i in range(1, opts.masters + 1):
                 argv = cli_argv("master", *common, "--hostname", f"master-{i}", *services)
@@ -467,40 +458,23 @@ class Launcher:
                 )
                 s.rec.host = host.name if host else ""
                 started.append(s)
-            first_port = cluster_first_port(self.state_dir, opts.agents)
-            for j in range(1, opts.agents + 1):
-                work = self.state_dir / "agents" / f"agent-{j}"
-                ahost = plan.agents[j - 1] if plan is not None else None
-                argv = cli_argv(
-                    "agent",
-                    *common,
-                    "--hostname",
-                    ahost.ip if ahost else AGENT_HOSTNAME,
-                    "--work-dir",
-                    str(work),
-                    "--log-file",
-                    str(self.logs / f"agent-{j}.log"),
-                    "--resources",
-                    agent_resources(j, first_port),
-                    "--attributes",
-                    agent_attributes(j),
-                    "--containerizers",
-                    containerizers,
-                    *(["--docker-url", opts.docker_url] if opts.docker_url else []),
-                    *(["--default-user", opts.default_user] if opts.default_user else []),
-                )
-                if ahost is not None:
-                    argv += ["--bind", f"tcp://{ahost.ip}:0", "--advertise", f"tcp://{ahost.ip}"]
-                s = self._spawn(
-                    f"agent-{j}", "agent", argv, "agent", agent_env, ahost.netns if ahost else ""
-                )
-                s.rec.work_dir, s.rec.resources = str(work), agent_resources(j, first_port)
-                s.rec.attributes = agent_attributes(j)
-                s.rec.host = ahost.name if ahost else ""
-                started.append(s)
-            record.processes = [s.rec for s in started]
-            st.save(record)  # from now on `cluster down` can stop them
-            self._wait_ready(record, started, opts, progress, creds)
+
+            def spawn_agents(dns_servers: list[str]) -> None:
+                self._spawn_agents(opts, plan, common, containerizers, dns_servers, started)
+                record.processes = [s.rec for s in started]
+                st.save(record)
+
+            pending: Callable[[list[str]], None] | None = None
+            if all(port for _, port in dns):
+                spawn_agents([f"{h}:{p}" for h, p in dns])
+            else:
+                # Tasks get the DNS servers' addresses in $PYDCOS_DNS: the agents start once
+                # every master reported the free port it bound (``dns IP:PORT``, an early
+                # line: the agents' start-up still overlaps ZooKeeper's).
+                pending = spawn_agents
+                record.processes = [s.rec for s in started]
+                st.save(record)  # from now on `cluster down` can stop them
+            self._wait_ready(record, started, opts, progress, creds, pending)
         except BaseException:
             self._stop_started(started)
             if plan is not None:
@@ -513,6 +487,52 @@ class Launcher:
 
             save_token(record.zk, self.token)
         return record
+
+    def _spawn_agents(
+        self,
+        opts: UpOptions,
+        plan: NetPlan | None,
+        common: list[str],
+        containerizers: str,
+        dns_servers: list[str],
+        started: list[_Started],
+    ) -> None:
+        """Start the agents (appended to ``started``); their tasks find the cluster's DNS
+        servers in $PYDCOS_DNS (the agent passes it on)."""
+        agent_env = {"PYDCOS_DNS": ",".join(dns_servers)}
+        # Image names resolve in the cluster's local registry (`pydcos image import`).
+        agent_env["PYDCOS_IMAGE_REGISTRY"] = str(self.state_dir.resolve() / "images")
+        first_port = cluster_first_port(self.state_dir, opts.agents)
+        for j in range(1, opts.agents + 1):
+            work = self.state_dir / "agents" / f"agent-{j}"
+            ahost = plan.agents[j - 1] if plan is not None else None
+            argv = cli_argv(
+                "agent",
+                *common,
+                "--hostname",
+                ahost.ip if ahost else AGENT_HOSTNAME,
+                "--work-dir",
+                str(work),
+                "--log-file",
+                str(self.logs / f"agent-{j}.log"),
+                "--resources",
+                agent_resources(j, first_port),
+                "--attributes",
+                agent_attributes(j),
+                "--containerizers",
+                containerizers,
+                *(["--docker-url", opts.docker_url] if opts.docker_url else []),
+                *(["--default-user", opts.default_user] if opts.default_user else []),
+            )
+            if ahost is not None:
+                argv += ["--bind", f"tcp://{ahost.ip}:0", "--advertise", f"tcp://{ahost.ip}"]
+            s = self._spawn(
+                f"agent-{j}", "agent", argv, "agent", agent_env, ahost.netns if ahost else ""
+            )
+            s.rec.work_dir, s.rec.resources = str(work), agent_resources(j, first_port)
+            s.rec.attributes = agent_attributes(j)
+            s.rec.host = ahost.name if ahost else ""
+            started.append(s)
 
     hosts_note = ""
     """Why ``--hosts`` fell back to loopback (set by ``plan_hosts``), '' otherwise."""
@@ -605,7 +625,12 @@ class Launcher:
         opts: UpOptions,
         progress: Progress,
         creds: Any = None,
+        spawn_agents: Callable[[list[str]], None] | None = None,
     ) -> None:
+        """Wait for banners, ZooKeeper, the leader, the login and every agent. With
+        ``spawn_agents``, the agents start once every master reported the DNS address it
+        bound (its ``dns IP:PORT`` line, printed before it reaches ZooKeeper, or else
+        its ready line), given those addresses."""
         deadline = time.monotonic() + opts.timeout
         masters = [s for s in started if s.rec.kind == "master"]
         agents = [s for s in started if s.rec.kind == "agent"]
@@ -631,6 +656,14 @@ class Launcher:
                         words = read_banner(Path(s.rec.log), s.offset, s.banner)
                         if words is not None:
                             self._take_banner(s.rec, words)
+                for s in masters:
+                    if not s.rec.dns:  # "dns IP:PORT", printed once its sockets are bound
+                        words = read_banner(Path(s.rec.log), s.offset, "dns")
+                        s.rec.dns = words[1] if words is not None else ""
+                if spawn_agents is not None and all(s.rec.dns or s.rec.address for s in masters):
+                    spawn_agents([a for a in (dns_address(s.rec) for s in masters) if a])
+                    spawn_agents = None
+                    agents = [s for s in started if s.rec.kind == "agent"]
                 if zk_procs and all(z.rec.child_pid for z in zk_procs):
                     zk_up = True
                 progress("zk", int(zk_up), 1)
@@ -660,7 +693,7 @@ class Launcher:
                     progress("leader", int(leader is not None), 1)
                     if leader is not None and leader.http_url and not self._logged_in(leader):
                         waiting_for = "the bootstrap superuser's login"
-                    elif leader is not None and leader.http_url:
+                    elif leader is not None and leader.http_url and spawn_agents is None:
                         waiting_for = "agents to register"
                         if self.login_error:  # no token to read the agents with
                             if all(s.rec.address for s in agents):
@@ -726,10 +759,12 @@ class Launcher:
             else:
                 rec.child_pid = -1
         elif rec.kind == "master":
-            # "master tcp://... http http://..."
+            # "master tcp://... http http://... [dns IP:PORT]"
             if words[1].startswith("tcp://"):
                 rec.address = words[1]
                 rec.http_url = words[3] if len(words) >= 4 else ""
+                if len(words) >= 6 and words[4] == "dns":
+                    rec.dns = words[5]
         elif words[1].startswith("tcp://"):
             rec.address = words[1]
 

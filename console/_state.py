@@ -63,6 +63,8 @@ class ProcRecord:
     """``cluster up --hosts``: the simulated host (``master-1``...) it runs on."""
     netns: str = ""
     """... and that host's network namespace ('' on loopback)."""
+    dns: str = ""
+    """Masters: the DNS server's ``ip:port``, as the ready line reported it."""
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> ProcRecord:

@@ -145,6 +145,15 @@ def cmd_master(args: argparse.Namespace) -> int:
     tenure = args.min_leader_tenure
     if not (math.isfinite(tenure) and tenure >= 0):
         raise CliError(f"--min-leader-tenure: {tenure!r} must be a number of seconds >= 0")
+    dns = next((s for s in on_every_master if getattr(s, "name", "") == "dns"), None)
+    reserve = getattr(dns, "reserve", None)
+    if reserve is not None:
+        # Bound before ZooKeeper is reached and reported at once: `cluster up` starts the
+        # agents (whose tasks get $PYDCOS_DNS) as soon as every master told its DNS port.
+        try:
+            _banner(f"dns {reserve()}")
+        except Exception as exc:
+            raise CliError(f"master failed to start: {exc}") from None
     proc = MasterProcess(
         MasterOptions(
             zk=args.zk,
@@ -167,7 +176,11 @@ def cmd_master(args: argparse.Namespace) -> int:
     except Exception as exc:
         proc.stop()
         raise CliError(f"master failed to start: {exc}") from None
-    _banner(f"master {proc.address} http {proc.gateway.url if proc.gateway else '-'}")
+    line = f"master {proc.address} http {proc.gateway.url if proc.gateway else '-'}"
+    server = getattr(dns, "server", None)
+    if server is not None:
+        line += f" dns {server.address}"
+    _banner(line)
     try:
         _wait_for_signal()
     finally:

@@ -92,31 +92,14 @@ class DnsServer:
     # -- lifecycle ----------------------------------------------------------------
 
     def _bind(self) -> None:
-        tries = 20 if self.port == 0 else 1
-        last: OSError | None = None
-        for _ in range(tries):
-            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            try:
-                udp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                udp.bind((self.host, self.port))
-                port = udp.getsockname()[1]
-                tcp.bind((self.host, port))
-                tcp.listen(128)
-            except OSError as exc:
-                udp.close()
-                tcp.close()
-                last = exc
-                continue
-            for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
-                with contextlib.suppress(OSError):
-                    udp.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
-            udp.setblocking(False)
-            tcp.setblocking(False)
-            self._udp, self._tcp_sock, self.port = udp, tcp, port
-            return
-        raise DnsStartError(f"DNS cannot listen on {self.host}:{self.port}: {last}")
+        reserved = _RESERVED.pop((self.host, self.port), None)
+        udp, tcp, port = reserved if reserved is not None else bind_pair(self.host, self.port)
+        for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+            with contextlib.suppress(OSError):
+                udp.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
+        udp.setblocking(False)
+        tcp.setblocking(False)
+        self._udp, self._tcp_sock, self.port = udp, tcp, port
 
     def start(self, timeout: float = 5.0) -> DnsServer:
         self._bind()
@@ -292,6 +275,46 @@ class DnsServer:
             self._tcp_clients -= 1
             with contextlib.suppress(Exception):
                 writer.close()
+
+
+BIND_TRIES = 20
+"""Free ports tried for port 0: the kernel's free UDP port may have a TCP twin in use."""
+
+_RESERVED: dict[tuple[str, int], tuple[socket.socket, socket.socket, int]] = {}
+"""Sockets ``reserve`` bound before the server started, by (host, port)."""
+
+
+def bind_pair(host: str, port: int) -> tuple[socket.socket, socket.socket, int]:
+    """A UDP and a TCP (listening) socket on one port of ``host``: ``port``, or with 0 a
+    free UDP port whose TCP twin is free too (retried on EADDRINUSE). Bound here, by the
+    server's own process: a port picked elsewhere and released can be taken meanwhile."""
+    tries = BIND_TRIES if port == 0 else 1
+    last: OSError | None = None
+    for _ in range(tries):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            udp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            udp.bind((host, port))
+            bound = int(udp.getsockname()[1])
+            tcp.bind((host, bound))
+            tcp.listen(128)
+        except OSError as exc:
+            udp.close()
+            tcp.close()
+            last = exc
+            continue
+        return udp, tcp, bound
+    raise DnsStartError(f"DNS cannot listen on {host}:{port}: {last}")
+
+
+def reserve(host: str, port: int) -> int:
+    """Bind the DNS sockets now (a process' start-up, before it reports the port) and
+    keep them for the ``DnsServer`` that starts on (host, the returned port)."""
+    udp, tcp, bound = bind_pair(host, port)
+    _RESERVED[(host, bound)] = (udp, tcp, bound)
+    return bound
 
 
 def parse_upstreams(text: str) -> list[tuple[str, int]]:

@@ -28,7 +28,7 @@ from actors.dns._api import api_routes
 from actors.dns._errors import DnsConfigError
 from actors.dns._messages import DNS_ACTOR, DnsLeaderChanged
 from actors.dns._records import DnsConfig, RecordTable
-from actors.dns._server import DnsServer, parse_upstreams, resolv_conf_upstreams
+from actors.dns._server import DnsServer, parse_upstreams, reserve, resolv_conf_upstreams
 from actors.master import ServiceContext
 from runtime import ChildSpec
 
@@ -106,6 +106,14 @@ class DnsService:
             ttl=int(ttl) if ttl is not None else DEFAULT_TTL,
             salt=_salt(settings.get("zk")),
         )
+
+    def reserve(self) -> str:
+        """Bind this master's DNS sockets now, at the process' start-up (port 0: a free
+        port, chosen here and kept), and return ``ip:port`` for the master to report: a
+        launcher that picked a free port and released it could lose it to another
+        socket before the master bound it. The DNS actor serves on these sockets."""
+        self.port = reserve(self.host, self.port)
+        return f"{self.host}:{self.port}"
 
     def _publish(self, server: DnsServer) -> None:
         self.server = server

@@ -217,13 +217,13 @@ def kill_leading_master(tour: Tour) -> list[str]:
 
 
 def dns_address(tour: Tour) -> tuple[str, int]:
-    """The first live master's DNS server (``cluster up``'s DNS line), from its argv."""
+    """The first live master's DNS server (``cluster up``'s DNS line), as its ready line
+    reported it (the free port it bound)."""
     rec = json.loads((tour.state_dir / "cluster.json").read_text())
     for proc in rec["processes"]:
-        argv = proc["argv"]
-        if proc["kind"] == "master" and "--dns-port" in argv and pid_alive(proc["pid"]):
-            host = argv[argv.index("--dns-host") + 1] if "--dns-host" in argv else "127.0.0.1"
-            return host, int(argv[argv.index("--dns-port") + 1])
+        if proc["kind"] == "master" and proc.get("dns") and pid_alive(proc["pid"]):
+            host, _, port = proc["dns"].rpartition(":")
+            return host, int(port)
     raise AssertionError(f"no live master with a DNS port in {tour.state_dir}")
 
 

@@ -58,8 +58,9 @@ def masters(c: LocalCluster) -> list[dict[str, Any]]:
 
 
 def dns_of(p: dict[str, Any]) -> tuple[str, int]:
-    flags = dict(zip(p["argv"], p["argv"][1:], strict=False))
-    return flags["--dns-host"], int(flags["--dns-port"])
+    """The master's DNS server, as its ready line reported the free port it bound."""
+    host, _, port = p["dns"].rpartition(":")
+    return host, int(port)
 
 
 def srv_ports(server: tuple[str, int], name: str = "_web-shop._tcp.marathon.mesos") -> list[int]:
