@@ -4,8 +4,15 @@
  leader listener ──DnsLeaderChanged──> DnsActor ──WatchMaster──> leading master actor
                                           ^                              |
                                           └──── MasterEvent (seq 1 SUBSCRIBED, 2, 3...)
- each event: apply_event(view) ──DnsRebuild (coalesced)──> build_table ──> server.set_table
+ each event: apply_event(view, changes) ──DnsRebuild (coalesced)──>
+   TableIndex.apply (what changed) + publish ──> server.set_table
 ```
+
+The table is kept change by change (``actors.dns._index``): a status update costs the
+records of its task, not a walk over every task (a third of the leader's CPU at 100,000
+tasks); a fresh subscription rebuilds it from scratch. The VIP names likewise
+(``VipNames``): each task's VIP hostnames are counted, addresses re-allocated only when
+the set of hostnames changes.
 
 Ordering rules: the old table keeps serving until the new one is complete (never an
 empty table in between); a subscription answers with a full SUBSCRIBED before any
@@ -16,12 +23,15 @@ never NXDOMAIN, so a resolver tries another master instead of caching a negative
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from actors.dns._index import TableIndex
 from actors.dns._messages import DNS_ACTOR, DnsLeaderChanged, DnsRebuild, DnsTick
 from actors.dns._records import (
+    Changes,
     ClusterView,
     DnsConfig,
     RecordTable,
@@ -68,6 +78,104 @@ def vip_records(view: ClusterView, salt: str = "") -> dict[str, list[str]]:
     return {name: [ip] for name, ip in records.items()}
 
 
+def vip_salt(extra_records: Callable[..., Any]) -> str | None:
+    """The salt when ``extra_records`` is ``vip_records`` (or a partial of it giving only
+    ``salt``): the actor then keeps those names change by change (``VipNames``) instead of
+    calling it over the whole view for each table. None for any other function."""
+    func, kwargs = extra_records, {}
+    if isinstance(extra_records, functools.partial):
+        if extra_records.args:
+            return None
+        func, kwargs = extra_records.func, dict(extra_records.keywords)
+    if func is not vip_records or set(kwargs) - {"salt"}:
+        return None
+    salt = kwargs.get("salt", "")
+    return salt if isinstance(salt, str) else None
+
+
+class VipNames:
+    """``vip_records`` kept task by task (equal to it after every ``sync``): each task's
+    VIP hostnames (its named VIP labels, while live, with its framework's name) are
+    counted; addresses are re-allocated (``allocate``, over the hostnames only) when the
+    set of hostnames changes. A task's labels are read once per v1 Task it arrived as."""
+
+    def __init__(self, salt: str = "") -> None:
+        self.salt = salt
+        try:
+            import actors.l4lb as l4lb
+        except ImportError:
+            l4lb = None  # type: ignore[assignment]
+        self.l4lb: Any = l4lb
+        self._clear()
+
+    def _clear(self) -> None:
+        self.parsed: dict[str, tuple[Any, tuple[str, ...], str, str]] = {}
+        """task key -> (its raw v1 Task, VIP names, state from its statuses, framework id)."""
+        self.hosts_of: dict[str, frozenset[str]] = {}
+        self.count: dict[str, int] = {}
+        self.cached: dict[str, list[str]] | None = {}
+
+    def reset(self, view: ClusterView) -> None:
+        self._clear()
+        self.sync(view, view.tasks)
+
+    def sync(self, view: ClusterView, keys: Iterable[str]) -> None:
+        if self.l4lb is None:
+            return
+        for key in keys:
+            try:
+                hosts = self._hosts(view, key)
+            except Exception:
+                log.exception("dns: the VIP names of %s could not be computed", key)
+                hosts = frozenset()
+            old = self.hosts_of.pop(key, frozenset())
+            if hosts:
+                self.hosts_of[key] = hosts
+            if old == hosts:
+                continue
+            for host in old - hosts:
+                left = self.count[host] - 1
+                if left:
+                    self.count[host] = left
+                else:
+                    del self.count[host]
+                    self.cached = None
+            for host in hosts - old:
+                if host not in self.count:
+                    self.cached = None
+                self.count[host] = self.count.get(host, 0) + 1
+
+    def _hosts(self, view: ClusterView, key: str) -> frozenset[str]:
+        task = view.tasks.get(key)
+        if task is None:
+            self.parsed.pop(key, None)
+            return frozenset()
+        parsed = self.parsed.get(key)
+        if parsed is None or parsed[0] is not task.raw:
+            lv = self.l4lb.task_view({**task.raw, "state": ""})
+            if lv is None:
+                parsed = (task.raw, (), "", "")
+            else:
+                parsed = (task.raw, self.l4lb.named_vips(lv), lv.state, lv.framework_id)
+            self.parsed[key] = parsed
+        _, names, fallback, fid = parsed
+        if not names or (task.state or fallback) not in self.l4lb.LIVE_STATES:
+            return frozenset()
+        fw = view.frameworks.get(fid, "marathon") or "marathon"
+        return frozenset(self.l4lb.vip_hostname(name, fw) for name in names)
+
+    def records(self) -> dict[str, list[str]]:
+        """What ``vip_records`` gives for the view as synced."""
+        if self.cached is None:
+            try:
+                found = self.l4lb.allocate(self.count, salt=self.salt)
+            except Exception:
+                log.exception("dns: the VIP names could not be computed")
+                found = {}
+            self.cached = {name: [ip] for name, ip in found.items()}
+        return self.cached
+
+
 class DnsActor(Actor):
     """One per master. ``port_of()`` is the port to bind (0 at first: a free one; the
     service remembers the bound one, so a restarted actor serves the same address);
@@ -101,8 +209,12 @@ class DnsActor(Actor):
         self.follower = WatchFollower(SUBSCRIBE_RETRY, DEFAULT_HEARTBEAT, label="dns", logger=log)
         self._rebuild_pending = False
         self.pacer = RebuildPacer()
-        """At 10,000 tasks a rebuild takes a good part of a second: during a storm of
-        events (a failover's re-registrations) one per event starved the process."""
+        """Coalesces a storm of events (a failover's re-registrations, a launch) into
+        fewer tables; each costs what changed since the last one."""
+        self.changes = Changes()
+        self.index = TableIndex(config)
+        salt = vip_salt(extra_records)
+        self.vips = VipNames(salt) if salt is not None else None
 
     def started(self) -> None:
         self.follower.subscriber = self.node.actor_address(self.name or DNS_ACTOR)
@@ -166,7 +278,7 @@ class DnsActor(Actor):
         if verdict == "resubscribe":
             self._tell(self.follower.subscribe(now))
         elif verdict == "reset":
-            self.view = apply_event(self.view, event, msg.master_id, now, CARRY_FOR)
+            self.view = apply_event(self.view, event, msg.master_id, now, CARRY_FOR, self.changes)
             self.ready = True
             self._request_rebuild()
         elif verdict == "apply":
@@ -176,7 +288,7 @@ class DnsActor(Actor):
         """One change: the table is rebuilt only when something DNS serves changed."""
         key = updated_key(event)
         before = record_inputs(self.view.tasks.get(key)) if key else None
-        self.view = apply_event(self.view, event, master_id, now, CARRY_FOR)
+        self.view = apply_event(self.view, event, master_id, now, CARRY_FOR, self.changes)
         if key and before is not None and before == record_inputs(self.view.tasks.get(key)):
             return  # nothing DNS serves changed: keep the table (and its answer cache)
         self._request_rebuild()
@@ -193,7 +305,9 @@ class DnsActor(Actor):
             if self.follower.subscribed:
                 # a fresh state from this leader: every re-registered task
                 self._tell(self.follower.subscribe(now))
-            elif now - self.follower.sent_at >= SUBSCRIBE_RETRY and expire_carried(self.view, now):
+            elif now - self.follower.sent_at >= SUBSCRIBE_RETRY and expire_carried(
+                self.view, now, self.changes
+            ):
                 self._request_rebuild()
 
     # -- the table --------------------------------------------------------------------
@@ -217,5 +331,17 @@ class DnsActor(Actor):
         self.pacer.done(started, self.clock.now())
 
     def table(self) -> RecordTable:
-        extra = self.extra_records(self.view) if self.ready else {}
-        return build_table(self.view, self.config, self.serial, extra, ready=self.ready)
+        """The table for the view now: before the first state a (tiny) full build, then
+        the incremental index (equal to ``build_table`` with ``extra_records``)."""
+        if not self.ready:
+            return build_table(self.view, self.config, self.serial, ready=False)
+        touched = self.index.apply(self.view, self.changes)
+        if self.vips is None:
+            extra: Mapping[str, Iterable[str]] = self.extra_records(self.view)
+        else:
+            if touched is None:
+                self.vips.reset(self.view)
+            else:
+                self.vips.sync(self.view, touched)
+            extra = self.vips.records()
+        return self.index.publish(self.serial, extra, ready=True)

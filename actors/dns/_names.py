@@ -49,6 +49,7 @@ def rfc1123_label(name: str) -> str:
     return _mangle(name, RFC1123_MAX, "-", "-")
 
 
+@functools.lru_cache(maxsize=16384)  # tasks of one app share their name
 def label(name: str, rfc952: bool = True) -> str:
     return rfc952_label(name) if rfc952 else rfc1123_label(name)
 

@@ -31,8 +31,9 @@ framework goes away, loses them in the next table. Every name is lower-case, abs
 
 from __future__ import annotations
 
+import functools
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -143,9 +144,10 @@ class RecordTable:
     srv: Mapping[str, tuple[SrvTarget, ...]]
     serial: int
     config: DnsConfig
-    enumerate: Mapping[str, Any]
-    """Mesos-DNS' ``/v1/enumerate`` document."""
-    names: frozenset[str] = frozenset()
+    enumerate_source: Mapping[str, Any] | Callable[[], Mapping[str, Any]]
+    """Mesos-DNS' ``/v1/enumerate`` document, or what makes it on first use (the
+    incremental table: building it per change would cost a walk over every task)."""
+    names: Container[str] = frozenset()
     """Every name that exists (with records or as an empty non-terminal), for NODATA
     versus NXDOMAIN."""
     ready: bool = True
@@ -153,6 +155,30 @@ class RecordTable:
 
     def exists(self, name: str) -> bool:
         return name in self.names
+
+    @functools.cached_property
+    def enumerate(self) -> Mapping[str, Any]:
+        """Mesos-DNS' ``/v1/enumerate`` document."""
+        source = self.enumerate_source
+        return source() if callable(source) else source
+
+
+@dataclass
+class Changes:
+    """What the events applied since the last table touched (``apply_event`` fills it
+    in, the incremental table reads and clears it): ``framework/task`` keys, agent ids,
+    framework ids; ``everything`` after a fresh subscription (a new view)."""
+
+    tasks: set[str] = field(default_factory=set)
+    agents: set[str] = field(default_factory=set)
+    frameworks: set[str] = field(default_factory=set)
+    everything: bool = False
+
+    def clear(self) -> None:
+        self.tasks.clear()
+        self.agents.clear()
+        self.frameworks.clear()
+        self.everything = False
 
 
 # ---------------------------------------------------------------- v1 JSON readers
@@ -279,7 +305,7 @@ def task_view(task: dict[str, Any]) -> TaskView | None:
 # ---------------------------------------------------------------- events
 
 
-def _set_agent(view: ClusterView, agent: Any) -> None:
+def _set_agent(view: ClusterView, agent: Any, changes: Changes | None = None) -> None:
     if not isinstance(agent, dict):
         return
     info = _dict(agent.get("agent_info"))
@@ -291,25 +317,31 @@ def _set_agent(view: ClusterView, agent: Any) -> None:
         hp = (ip, port if isinstance(port, int) and 0 < port < 65536 else 5051) if ip else None
     if agent_id and hp is not None:
         view.agents[agent_id] = hp
+        if changes is not None:
+            changes.agents.add(agent_id)
 
 
-def _set_framework(view: ClusterView, fw: Any) -> None:
+def _set_framework(view: ClusterView, fw: Any, changes: Changes | None = None) -> None:
     if not isinstance(fw, dict):
         return
     info = _dict(fw.get("framework_info"))
     fid = _value(info, "id")
     name = info.get("name")
     if fid and isinstance(name, str):
+        if changes is not None:
+            changes.frameworks.add(fid)
         view.frameworks[fid] = name
         ip = _ipv4(str(info.get("hostname", "")))
         if ip:
             view.framework_hosts[fid] = ip
 
 
-def _set_task(view: ClusterView, task: Any) -> None:
+def _set_task(view: ClusterView, task: Any, changes: Changes | None = None) -> None:
     tv = task_view(task) if isinstance(task, dict) else None
     if tv is None:
         return
+    if changes is not None:
+        changes.tasks.add(tv.key)
     view.carried.pop(tv.key, None)
     if tv.state in TERMINAL_STATES:
         view.tasks.pop(tv.key, None)
@@ -351,12 +383,14 @@ def reset(
     return new
 
 
-def expire_carried(view: ClusterView, now: float) -> bool:
+def expire_carried(view: ClusterView, now: float, changes: Changes | None = None) -> bool:
     """Drop carried tasks whose time is up; True when any was dropped."""
     due = [key for key, until in view.carried.items() if until <= now]
     for key in due:
         del view.carried[key]
         view.tasks.pop(key, None)
+        if changes is not None:
+            changes.tasks.add(key)
     return bool(due)
 
 
@@ -366,16 +400,19 @@ def apply_event(
     master_id: str = "",
     now: float = 0.0,
     carry_for: float = 0.0,
+    changes: Changes | None = None,
 ) -> ClusterView:
     """One v1 operator event applied; returns the view to use next (a new one on
     SUBSCRIBED, else ``view`` updated in place). Unknown or malformed events change
-    nothing."""
+    nothing. ``changes`` collects what the event touched (see ``Changes``)."""
     kind = event.get("type") if isinstance(event, dict) else None
     if kind == "SUBSCRIBED":
         sub = _dict(event.get("subscribed"))
+        if changes is not None:
+            changes.everything = True
         return reset(view, _dict(sub.get("get_state")), master_id, now, carry_for)
     if kind == "TASK_ADDED":
-        _set_task(view, _dict(event.get("task_added")).get("task"))
+        _set_task(view, _dict(event.get("task_added")).get("task"), changes)
     elif kind == "TASK_UPDATED":
         upd = _dict(event.get("task_updated"))
         status = _dict(upd.get("status"))
@@ -384,6 +421,8 @@ def apply_event(
         state = str(upd.get("state") or status.get("state") or "")
         if old is None:
             return view
+        if changes is not None:
+            changes.tasks.add(key)
         view.carried.pop(key, None)
         if state in TERMINAL_STATES:
             del view.tasks[key]
@@ -398,17 +437,22 @@ def apply_event(
             healthy=healthy if isinstance(healthy, bool) else old.healthy,
         )
     elif kind == "AGENT_ADDED":
-        _set_agent(view, _dict(event.get("agent_added")).get("agent"))
+        _set_agent(view, _dict(event.get("agent_added")).get("agent"), changes)
     elif kind == "AGENT_REMOVED":
-        view.agents.pop(_value(_dict(event.get("agent_removed")), "agent_id"), None)
+        agent_id = _value(_dict(event.get("agent_removed")), "agent_id")
+        view.agents.pop(agent_id, None)
+        if changes is not None:
+            changes.agents.add(agent_id)
     elif kind in ("FRAMEWORK_ADDED", "FRAMEWORK_UPDATED"):
         key = "framework_added" if kind == "FRAMEWORK_ADDED" else "framework_updated"
-        _set_framework(view, _dict(event.get(key)).get("framework"))
+        _set_framework(view, _dict(event.get(key)).get("framework"), changes)
     elif kind == "FRAMEWORK_REMOVED":
         info = _dict(_dict(event.get("framework_removed")).get("framework_info"))
         fid = _value(info, "id")
         view.frameworks.pop(fid, None)
         view.framework_hosts.pop(fid, None)
+        if changes is not None:
+            changes.frameworks.add(fid)
     return view
 
 
@@ -474,42 +518,72 @@ class _Builder:
                 records.append({"name": name, "host": f"{target}:{port}", "rtype": "SRV"})
 
 
+Candidate = tuple[bool, str, Any]
+"""One record a task asks for: (is SRV, name, IP or ``SrvTarget``)."""
+
+
+def task_candidates(
+    task: TaskView, fw_name: str, agent_ip: str, rfc952: bool = True
+) -> list[Candidate]:
+    """One RUNNING task's records in the order Mesos-DNS adds them (duplicates kept:
+    the first one adding a record owns it in ``/v1/enumerate``)."""
+    out: list[Candidate] = []
+    fw = domain_frag(fw_name, rfc952)
+    name = label(task.discovery_name or task.name, rfc952)
+    if not fw or not name:
+        return out
+    tail = f".{DOMAIN}."
+    task_ip = task.container_ips[0] if task.container_ips else agent_ip
+    canonical = f"{name}-{task_hash(task.task_id)}-{agent_id_tail(task.agent_id)}.{fw}"
+    arec = f"{name}.{fw}"
+    slave_host = f"{canonical}.slave{tail}"
+    if task_ip:
+        out.append((False, arec + tail, task_ip))
+        out.append((False, canonical + tail, task_ip))
+    if agent_ip:
+        out.append((False, f"{arec}.slave{tail}", agent_ip))
+        out.append((False, slave_host, agent_ip))
+    with_discovery = task.discovery_name is not None
+    for port in task.host_ports:
+        for proto in ("tcp", "udp"):
+            out.append((True, f"_{name}._{proto}.{fw}.slave{tail}", SrvTarget(slave_host, port)))
+            if not with_discovery:
+                out.append((True, f"_{name}._{proto}.{fw}{tail}", SrvTarget(slave_host, port)))
+    for dport in task.discovery_ports:
+        protos = [p.strip() for p in dport.protocol.split(",") if p.strip() in ("tcp", "udp")]
+        target = SrvTarget(canonical + tail, dport.number)
+        for proto in protos or ["tcp"]:
+            out.append((True, f"_{name}._{proto}.{fw}{tail}", target))
+    dcos = f".dcos.{DCOS_DOMAIN}."
+    dname = label(task.discovery_name or task.name, False)
+    if dname:
+        auto = task.container_ips[0] if task.container_ips and not task.host_ports else agent_ip
+        if auto:
+            out.append((False, f"{dname}.{fw}.autoip{dcos}", auto))
+        if agent_ip:
+            out.append((False, f"{dname}.{fw}.agentip{dcos}", agent_ip))
+        if task.container_ips:
+            out.append((False, f"{dname}.{fw}.containerip{dcos}", task.container_ips[0]))
+    return out
+
+
+def record_entry(is_srv: bool, name: str, value: Any) -> dict[str, str]:
+    """One record as ``/v1/enumerate`` lists it."""
+    if is_srv:
+        return {"name": name, "host": f"{value.target}:{value.port}", "rtype": "SRV"}
+    return {"name": name, "host": value, "rtype": "A"}
+
+
 def task_records(
     b: _Builder, task: TaskView, fw_name: str, agent_ip: str, rfc952: bool = True
 ) -> list[dict[str, str]]:
     """Add one RUNNING task's records; returns them as Mesos-DNS enumerates them."""
     records: list[dict[str, str]] = []
-    fw = domain_frag(fw_name, rfc952)
-    name = label(task.discovery_name or task.name, rfc952)
-    if not fw or not name:
-        return records
-    tail = f".{DOMAIN}."
-    task_ip = task.container_ips[0] if task.container_ips else agent_ip
-    canonical = f"{name}-{task_hash(task.task_id)}-{agent_id_tail(task.agent_id)}.{fw}"
-    arec = f"{name}.{fw}"
-    b.add_a(arec + tail, task_ip, records)
-    b.add_a(canonical + tail, task_ip, records)
-    b.add_a(f"{arec}.slave{tail}", agent_ip, records)
-    b.add_a(f"{canonical}.slave{tail}", agent_ip, records)
-    slave_host = f"{canonical}.slave{tail}"
-    with_discovery = task.discovery_name is not None
-    for port in task.host_ports:
-        for proto in ("tcp", "udp"):
-            b.add_srv(f"_{name}._{proto}.{fw}.slave{tail}", slave_host, port, records)
-            if not with_discovery:
-                b.add_srv(f"_{name}._{proto}.{fw}{tail}", slave_host, port, records)
-    for dport in task.discovery_ports:
-        protos = [p.strip() for p in dport.protocol.split(",") if p.strip() in ("tcp", "udp")]
-        for proto in protos or ["tcp"]:
-            b.add_srv(f"_{name}._{proto}.{fw}{tail}", canonical + tail, dport.number, records)
-    dcos = f".dcos.{DCOS_DOMAIN}."
-    dname = label(task.discovery_name or task.name, False)
-    if dname:
-        auto = task.container_ips[0] if task.container_ips and not task.host_ports else agent_ip
-        b.add_a(f"{dname}.{fw}.autoip{dcos}", auto, records)
-        b.add_a(f"{dname}.{fw}.agentip{dcos}", agent_ip, records)
-        if task.container_ips:
-            b.add_a(f"{dname}.{fw}.containerip{dcos}", task.container_ips[0], records)
+    for is_srv, name, value in task_candidates(task, fw_name, agent_ip, rfc952):
+        if is_srv:
+            b.add_srv(name, value.target, value.port, records)
+        else:
+            b.add_a(name, value, records)
     return records
 
 
@@ -579,7 +653,7 @@ def build_table(
         srv={k: tuple(v) for k, v in b.srv.items()},
         serial=serial,
         config=config,
-        enumerate=enum,
+        enumerate_source=enum,
         names=frozenset(names),
         ready=ready,
     )

@@ -40,12 +40,15 @@ if TYPE_CHECKING:
     from actors.l4lb._process import Haproxy, find_haproxy
     from actors.l4lb._service import VIPS_PATH, L4lbService
     from actors.l4lb._table import (
+        LIVE_STATES,
         Backend,
         Vip,
         VipTable,
         allocate,
         cluster_salt,
         is_backend,
+        named_vips,
+        task_view,
         vip_dns_records,
         vips_json,
     )
@@ -82,6 +85,9 @@ _LAZY: dict[str, str] = {
     "cluster_salt": "actors.l4lb._table",
     "is_backend": "actors.l4lb._table",
     "vip_dns_records": "actors.l4lb._table",
+    "LIVE_STATES": "actors.l4lb._table",
+    "named_vips": "actors.l4lb._table",
+    "task_view": "actors.l4lb._table",
     "vips_json": "actors.l4lb._table",
 }
 
@@ -92,6 +98,7 @@ __all__ = [
     "BALANCE_LABEL",
     "L4LB_ACTOR",
     "L4LB_ZONE",
+    "LIVE_STATES",
     "NAMED_NETWORK",
     "VIPS_PATH",
     "Backend",
@@ -114,11 +121,13 @@ __all__ = [
     "find_haproxy",
     "is_backend",
     "is_vip_label",
+    "named_vips",
     "parse_vip",
     "plan",
     "port_vips",
     "ready_servers",
     "render_config",
+    "task_view",
     "vip_conflicts",
     "vip_dns_records",
     "vip_hostname",

@@ -372,6 +372,25 @@ def build_vips(
     return out
 
 
+def named_vips(view: TaskView) -> tuple[str, ...]:
+    """The names of a task's named VIPs (``VIP_n`` labels ``/name:port`` on its tcp
+    ports), whatever its state; the hostname adds the framework's name."""
+    out: list[str] = []
+    for _number, proto, labels in view.ports:
+        if "tcp" not in proto.split(","):
+            continue
+        for key in labels:
+            if not is_vip_label(key):
+                continue
+            try:
+                spec = parse_vip(labels[key])
+            except InvalidVip:
+                continue
+            if spec.name is not None:
+                out.append(spec.name)
+    return tuple(out)
+
+
 def vip_dns_records(
     tasks: Iterable[Mapping[str, Any]],
     frameworks: Mapping[str, str] | None = None,
@@ -387,19 +406,10 @@ def vip_dns_records(
         view = task_view(raw)
         if view is None or view.state not in LIVE_STATES:
             continue
-        for _number, proto, labels in view.ports:
-            if "tcp" not in proto.split(","):
-                continue
-            for key in labels:
-                if not is_vip_label(key):
-                    continue
-                try:
-                    spec = parse_vip(labels[key])
-                except InvalidVip:
-                    continue
-                if spec.name is not None:
-                    fw = names.get(view.framework_id, DEFAULT_FRAMEWORK) or DEFAULT_FRAMEWORK
-                    hosts.add(_vip_hostname(spec.name, fw))
+        vips = named_vips(view)
+        if vips:
+            fw = names.get(view.framework_id, DEFAULT_FRAMEWORK) or DEFAULT_FRAMEWORK
+            hosts.update(_vip_hostname(name, fw) for name in vips)
     return allocate(hosts, salt)
 
 
