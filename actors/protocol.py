@@ -709,6 +709,11 @@ class MasterChanged:
 
     address: str | None
     """The leader's master-actor address, or None while no master leads."""
+    master_id: str = ""
+    """Set when the master itself announces that it leads (its actor runs and will
+    answer); empty from a leader watch, which only saw the election. Agents re-register
+    on the former: after a failover the watch and the new leader both announce it, and
+    every copy of a re-registration carries every task the agent runs (issue 29)."""
 
 
 CLUSTER_MESSAGES: tuple[type, ...] = (

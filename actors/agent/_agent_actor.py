@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from actors import protocol as p
 from actors.agent import _groups, _logs, _metrics, _ports, _volumes
+from actors.agent._register_backoff import RegisterBackoff, on_announcement
 from actors.agent._spec import REASON_CONTAINER_LAUNCH_FAILED, RecoveredTask
 from actors.agent._task_store import RecoveryPlan, StoredTask, TaskStore, plan_recovery
 from actors.resources import Attributes, Resources
@@ -222,7 +223,11 @@ class AgentActor(Actor):
         self.registered = False
         self.tasks: dict[str, _Task] = {}
         self._master_ref: ActorRef | None = None
-        self._last_register = 0.0
+        self._backoff = RegisterBackoff(register_retry_interval, f"{hostname} {address}")
+        """When an unanswered (re-)registration is sent again (``_register_backoff``)."""
+        self._announced: str | None = None
+        """The master id whose announcement (``MasterChanged.master_id``) made us send
+        the registration we wait on (None once answered)."""
         self._store: TaskStore | None = (
             TaskStore(work_dir) if work_dir and getattr(self.runner, "checkpoints", False) else None
         )
@@ -347,7 +352,7 @@ class AgentActor(Actor):
             ref.tell(message)
 
     def _register(self) -> None:
-        self._last_register = self.clock.now()
+        self._backoff.sent(self.clock.now())
         self.advertised = self._host_free_resources()
         res = self.advertised.to_dict()
         attrs = self.attributes.to_dict()
@@ -396,9 +401,9 @@ class AgentActor(Actor):
         elif isinstance(message, p.Ping):
             if self.registered and self.agent_id and message.master_id == self.master_id:
                 self._tell_master(p.Pong(self.agent_id, message.seq))
-            elif self.clock.now() - self._last_register >= self.register_retry_interval:
+            elif self._backoff.due(self.clock.now()):
                 # A master we are not registered with pings us (it restarted, or took
-                # over): re-register with our tasks, at most once per retry interval.
+                # over): re-register with our tasks, as often as the backoff allows.
                 self.registered = False
                 self._register()
         elif isinstance(message, p.KillTask):
@@ -416,14 +421,7 @@ class AgentActor(Actor):
         elif isinstance(message, p.CheckpointResources):
             _volumes.on_checkpoint(self, message.resources)
         elif isinstance(message, p.MasterChanged):
-            # From the leader watch, or from a new master announcing itself: either way
-            # re-register now (idempotent at the master).
-            if message.address != self.master_address:
-                self.master_address = message.address
-                self._master_ref = None
-            self.registered = False
-            if message.address:
-                self._register()
+            self._on_master_changed(message)
         elif isinstance(message, (_metrics.MetricsTick, p.GetMetrics)):
             return _metrics.handle(self, message, self.metrics)
         elif isinstance(message, _logs.REQUESTS):
@@ -445,12 +443,46 @@ class AgentActor(Actor):
             return super().receive(message)
         return None
 
+    def _on_master_changed(self, m: p.MasterChanged) -> None:
+        """From the leader watch (``master_id`` empty), from a new leader announcing
+        itself to the agents of its registry, or from our master asking us to come back
+        (a healed partition): (re-)register, once per leader (idempotent at the master,
+        but every copy of a re-registration carries every task we run)."""
+        now = self.clock.now()
+        changed = m.address != self.master_address
+        if changed:
+            self.master_address = m.address
+            self._master_ref = None
+        if not m.address:
+            self.registered = False
+            return
+        action = on_announcement(
+            changed=changed,
+            master_id=m.master_id,
+            registered=self.registered,
+            our_master_id=self.master_id,
+            announced=self._announced,
+        )
+        if action == "ignore":
+            return
+        self.registered = False
+        self._backoff.reset()
+        if action == "defer":
+            self._announced = None
+            self._backoff.sent(now)  # the first retry sends it if no announcement came
+            return
+        if m.master_id:
+            self._announced = m.master_id
+        self._register()
+
     def _on_registered(self, m: p.AgentRegistered) -> None:
         if self.agent_id != m.agent_id:
             self._save_agent_id(m.agent_id)
         self.agent_id = m.agent_id
         self.master_id = m.master_id
         self.registered = True
+        self._backoff.reset()
+        self._announced = None
         log.info("agent %s registered with master %s", m.agent_id, m.master_id)
         now = self.clock.now()
         for t in self.tasks.values():
@@ -460,7 +492,7 @@ class AgentActor(Actor):
     def _on_retry(self) -> None:
         now = self.clock.now()
         if not self.registered:
-            if self.master_address and now - self._last_register >= self.register_retry_interval:
+            if self.master_address and self._backoff.due(now):
                 self._register()
             return
         for t in self.tasks.values():

@@ -109,6 +109,11 @@ _STORE_EFFECTS = (
 class MarathonActor(Actor):
     """Leader-only: carries out what ``MarathonCore`` decides (store, driver, bus, HTTP)."""
 
+    start_timeout = 120.0
+    """``started()`` loads every app and instance from ZooKeeper while a new leader also
+    takes in the agents' re-registrations: at 5,000 agents / 50,000 tasks it took over
+    the runtime's 5 s default, the start failed and the new leader never ran Marathon."""
+
     def __init__(
         self,
         store: MarathonStore,

@@ -16,7 +16,7 @@ from actors import protocol as p
 from actors.master import _reservations, _watch
 from actors.master._effects import Effect, Persist, Send, Watch
 from actors.master._offers import rescind
-from actors.master._state import AgentRecord, MasterState, TaskRecord, interned
+from actors.master._state import AgentRecord, MasterState, TaskRecord, parsed_resources
 from actors.master._tasks import master_status, master_update, on_reconcile
 from actors.resources import Attributes, ResourceError, Resources, apply_checkpointed
 from actors.task_states import TaskReason, TaskState, is_terminal
@@ -40,6 +40,7 @@ def recover_agent(s: MasterState, doc: dict[str, Any]) -> None:
         s.errors.append(f"agent record {doc!r:.200}: {exc}")
         return
     s.agents[rec.agent_id] = rec
+    s.recovery_pending.append(rec.agent_id)
     rec.persisted = rec.durable()
     note_address(s, rec)
 
@@ -134,9 +135,44 @@ def on_register_agent(
     _watch.agent_added(s, rec)
 
 
+def reregistration_digest(m: p.ReregisterAgent) -> int:
+    """What identifies a re-registration's content: who the agent is, what it offers,
+    and each task it reports with its state and health (not the tasks' whole specs: a
+    task id names one launch). Equal digests from one agent = the same facts sent
+    again. Kept in memory only (``hash`` of strings differs between processes)."""
+    return hash(
+        (
+            m.agent_id,
+            m.hostname,
+            m.address,
+            m.version,
+            repr(m.resources),
+            repr(m.attributes),
+            repr(m.checkpointed_resources),
+            tuple((at.framework_id, at.task.task_id, at.state, at.healthy) for at in m.tasks),
+        )
+    )
+
+
+def is_repeat(rec: AgentRecord | None, digest: int) -> bool:
+    """Whether a re-registration only repeats the last one this leader took in from
+    a registered, reachable agent. Agents retry an unanswered re-registration (a new
+    leader busy with 10,000 of them answers late): the repeat is answered, never
+    re-applied. Applying it again would cost the whole adoption once more, and would
+    also report LOST every task launched on the agent since the first one (the repeat
+    was sent before that launch reached the agent)."""
+    return rec is not None and rec.reported == digest and rec.reachable and not rec.recovering
+
+
 def on_reregister_agent(
     s: MasterState, m: p.ReregisterAgent, now: float, out: list[Effect], sender: str | None = None
 ) -> None:
+    digest = reregistration_digest(m)
+    known = s.agents.get(m.agent_id)
+    if is_repeat(known, digest):
+        assert known is not None
+        out.append(Send(m.address, registered(s, known)))
+        return
     parsed = _parsed(s, m, m.agent_id)
     if parsed is None:
         return
@@ -188,13 +224,28 @@ def on_reregister_agent(
                 now,
                 out,
             )
+    rec.reported = digest
     persist_agent(rec, out)
     out.append(Watch(m.address))
     out.append(Send(m.address, registered(s, rec)))
     _reservations.sync_agent(rec, m, out)
     s.dirty = True
-    if s.recovery_deadline is not None and not any(a.recovering for a in s.agents.values()):
+    if s.recovery_deadline is not None and recovery_done(s):
         end_recovery(s, now, out)
+
+
+def recovery_done(s: MasterState) -> bool:
+    """Whether every agent recovered from the registry has re-registered (or been
+    declared unreachable): amortized O(1) per re-registration (each recovered id is
+    popped once), where a scan of all agents per re-registration made a 10,000-agent
+    storm quadratic."""
+    pending = s.recovery_pending
+    while pending:
+        rec = s.agents.get(pending[-1])
+        if rec is not None and rec.recovering:
+            return False
+        pending.pop()
+    return True
 
 
 def reregistration_change(rec: AgentRecord, total: Resources) -> str | None:
@@ -226,7 +277,7 @@ def adopt_task(
     key = (at.framework_id, at.task.task_id)
     try:
         state = TaskState(at.state)
-        res = interned(Resources.from_dict(at.task.resources))
+        res = parsed_resources(at.task.resources)
     except (ValueError, TypeError) as exc:
         s.errors.append(f"agent {rec.agent_id} task {at.task.task_id}: {exc}")
         return
@@ -336,6 +387,7 @@ def mark_unreachable(
     """Rescind the agent's offers, report its tasks TASK_UNREACHABLE, tell frameworks."""
     rec.reachable = False
     rec.recovering = False
+    rec.reported = None
     for offer_id in list(rec.offers):
         rescind(s, offer_id, out)
     for key in sorted(rec.tasks):

@@ -112,7 +112,7 @@ class MasterCore(MasterState):
         """After a failover or a restart: tell every agent and framework from the registry
         that this master leads, so they re-register now instead of after a timeout."""
         out: list[Effect] = []
-        here = p.MasterChanged(self.address) if self.address else None
+        here = p.MasterChanged(self.address, self.master_id) if self.address else None
         if here is None:
             return out
         for rec in self.agents.values():

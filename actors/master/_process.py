@@ -155,6 +155,15 @@ def _idle_metrics(elected: bool, uptime_secs: float) -> dict[str, float]:
     return master_metrics(None, elected=elected, uptime_secs=uptime_secs)
 
 
+def _start_wait(child: ChildSpec) -> float:
+    """How long to wait for the root supervisor to start a leader service: longer than
+    the service's own ``start_timeout`` (Marathon and Metronome load their state from
+    ZooKeeper while a new leader takes in the agents' re-registrations), so a slow
+    start is not cut short by the ask; the supervisor starts children one at a time."""
+    own = getattr(child.start, "start_timeout", 5.0)
+    return max(30.0, float(own) + 10.0) if isinstance(own, int | float) else 30.0
+
+
 def _safe(key: str) -> str:
     return key.replace("/", "_")
 
@@ -337,7 +346,7 @@ class MasterProcess:
             for service in self.options.services:
                 for child in service.child_specs(self.context):
                     try:
-                        self.node.root.start_child(child)
+                        self.node.root.start_child(child, timeout=_start_wait(child))
                     except Exception:
                         log.exception(
                             "leader service %s: starting %s failed", service.name, child.id
