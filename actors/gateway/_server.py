@@ -35,6 +35,7 @@ from actors.gateway._auth import check as _auth_check
 from actors.gateway._errors import GatewayStartError
 from actors.protocol import AGENT_ACTOR, GetState
 from runtime import ActorRef, Clock, RuntimeSystemError, SystemClock
+from zk import Fenced
 
 log = logging.getLogger("actors.gateway")
 
@@ -127,6 +128,12 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         raise
     except TimeoutError:
         return json_error(503, "the leading master did not answer in time")
+    except Fenced as exc:
+        # A write refused because this master stopped leading (ZooKeeper connection
+        # suspended, lease lapsed, a newer term): nothing was written, and the same
+        # request succeeds once a master leads again. Marathon answers 503 while it has
+        # no leader; its clients (the dcos CLI, marathon-python) retry a 503.
+        return json_error(503, f"this master is not leading any more; retry: {exc}")
     except RuntimeSystemError as exc:
         return json_error(503, f"the leading master is not available: {exc}")
     except Exception as exc:
