@@ -177,17 +177,18 @@ def test_one_for_all_across_two_agents(cluster: E2ECluster, script: Any) -> None
     assert agent_of(cluster, ha.actor_id) != agent_of(cluster, hb.actor_id)
     pid_b = worker_pid(row(cluster, hb.actor_id)["task_id"])
     kill_worker(cluster, ha.actor_id)
-    wait_for(
-        lambda: (
-            row(cluster, hb.actor_id)["incarnation"] == 2
-            and row(cluster, hb.actor_id)["state"] == "RUNNING"
-        ),
-        30,
-        "the sibling restarted too",
-    )
-    assert hb.value().result(30) == 2  # restored from its checkpoint
+
+    def restarted(h: Any) -> bool:
+        # One read per check: incarnation and state of the same answer. The group's
+        # children come back one by one (each placed and started on its own agent), so
+        # the sibling RUNNING says nothing about the killed one: wait for each.
+        r = row(cluster, h.actor_id)
+        return bool(r["incarnation"] == 2 and r["state"] == "RUNNING")
+
+    wait_for(lambda: restarted(hb), 30, "the sibling restarted too")
+    wait_for(lambda: restarted(ha), 30, "the killed child restarted")
+    assert hb.value().result(30) == 2 and ha.value().result(30) == 1  # from checkpoints
     assert worker_pid(row(cluster, hb.actor_id)["task_id"]) != pid_b
-    assert row(cluster, ha.actor_id)["state"] == "RUNNING"
     for h in (ha, hb):
         script.kill(h)
 
@@ -249,14 +250,12 @@ def test_agent_loss_replaces_the_actor_on_the_other_agent(cluster: E2ECluster, s
     worker = worker_pid(row(cluster, c.actor_id)["task_id"])
     victim.kill9()  # the machine is gone: its agent and the worker on it
     os.kill(worker, signal.SIGKILL)
-    wait_for(
-        lambda: (
-            row(cluster, c.actor_id)["state"] == "RUNNING"
-            and row(cluster, c.actor_id)["agent_id"] != first
-        ),
-        60,
-        "re-placement on the other agent",
-    )
+
+    def replaced() -> bool:
+        r = row(cluster, c.actor_id)  # one read: state and agent of the same answer
+        return bool(r["state"] == "RUNNING" and r["agent_id"] != first)
+
+    wait_for(replaced, 60, "re-placement on the other agent")
     assert c.incr().result(30) == 9  # its checkpoint came along
     cluster.restart(victim)
 
