@@ -145,13 +145,23 @@ class SdkScheduler(Scheduler):
                 raise
 
     def call(self, fn: Callable[[ServiceCore], Any]) -> Any:
-        """Run ``fn(core)`` under the lock (the HTTP API), then persist and act."""
+        """Run ``fn(core)`` under the lock (the HTTP API), then persist and act.
+
+        A command that changed something (a plan started, a pod restarted...) revives
+        offers at once, BEFORE its records are written: an offer is handled under the
+        same lock, so it is acted on only once they are durable, and the master's
+        allocation runs while ZooKeeper writes (one round trip less before a launch).
+        A read (the plans polled every few ms) revives nothing: each revive is an
+        allocation cycle on the master and a batch of offers to decline here."""
         with self.lock:
             self.core.now = self.clock.now()
             result = fn(self.core)
+            if self.core.dirty or self.core.kill_now:
+                self._act(Effects(revive=True))
             self._persist()
             kills, self.core.kill_now = list(self.core.kill_now), []
-        self._act(Effects(kills=kills, revive=True))
+        if kills:
+            self._act(Effects(kills=kills))
         return result
 
     def _act(self, eff: Effects) -> None:
