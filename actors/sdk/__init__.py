@@ -18,9 +18,13 @@ Imports are lazy: ``from actors.sdk import load_spec`` loads no aiohttp, kazoo o
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+# Not ``typing.TYPE_CHECKING``: importing ``typing`` costs a task helper's start several
+# ms under its CPU quota (see ``__getattr__``); mypy treats this name the same way.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from actors.sdk._cleanup import STATE_ROOT, cleanup_calls
     from actors.sdk._core import Context, Effects, ServiceCore, TaskRecord, Want
     from actors.sdk._errors import (

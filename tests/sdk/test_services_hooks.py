@@ -5,14 +5,16 @@ is the hook's, not the scheduler's.
 - zookeeper: three members started one at a time form a quorum (kazoo); a member killed
   with SIGKILL restarts in place on its volume with its data; a member replaced on a
   fresh volume and new ports joins and the ensemble moves its line (``conf``).
-- redis: a primary and two replicas from the config template; backup (``redis-cli
-  --rdb``), FLUSHALL, restore: the keys are back on the primary and the replicas.
+- redis: a primary and two replicas from the config template; backup (the svc.yml's sh
+  command: ``redis-cli --rdb``), FLUSHALL, restore: the keys are back on the primary and
+  the replicas.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import shutil
 import signal
@@ -30,6 +32,7 @@ import pytest
 import yaml
 
 from actors.sdk.services import service_dir
+from actors.sdk.services.redis import logic as rl
 from runtime.testing import wait_for
 from zk import four_letter_word
 
@@ -313,9 +316,30 @@ def test_redis_backup_flushall_restore_brings_the_keys_back_everywhere(
         batch = [x for k in keys[i : i + 100] for x in (k, f"v-{k}")]
         assert redis_cli(ports["primary"], "MSET", *batch) == "OK"
     backups = backup_root / "redis"
-    done = hook("backup", BACKUP_NAME="b1", BACKUP_DIR=str(backups))
+
+    def backup(name: str, directory: str) -> subprocess.CompletedProcess[str]:
+        """The svc.yml's backup task: its sh command with the SDK's env."""
+        cmd = pods["pods"]["tools"]["tasks"]["backup"]["cmd"]
+        env = {**os.environ, **sdk, "BACKUP_NAME": name, "BACKUP_DIR": directory}
+        return subprocess.run(
+            ["/bin/sh", "-c", cmd], env=env, capture_output=True, text=True, timeout=120
+        )
+
+    # Refused as logic.backup_name / backup_dir refuse them, with their messages.
+    for name, directory in (("-x", str(backups)), ("a b", str(backups)), ("b1", "/tmp/b")):
+        refused = backup(name, directory)
+        with pytest.raises(rl.RedisServiceError) as why:
+            rl.backup_dir({"BACKUP_DIR": directory}) and rl.backup_name({"BACKUP_NAME": name})
+        assert refused.returncode == 1 and str(why.value) in refused.stderr, refused.stderr
+    assert backup("b1", "relative").returncode == 1
+    assert not backups.exists()
+    done = backup("b1", str(backups) + "/")
     assert done.returncode == 0, done.stderr
     assert "500 keys" in done.stdout and (backups / "b1.rdb").is_file()
+    record = json.loads((backups / "b1.json").read_text())
+    assert record["keys"] == 500 and record["name"] == "b1"
+    assert record["bytes"] == (backups / "b1.rdb").stat().st_size
+    assert not list(backups.glob("*.partial"))
 
     assert redis_cli(ports["primary"], "FLUSHALL") == "OK"
     wait_for(lambda: redis_cli(ports["replica-1"], "DBSIZE") == "0", 10, "flush replicated")

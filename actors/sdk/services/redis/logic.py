@@ -3,7 +3,10 @@
 Backups are RDB snapshots taken over the wire (``redis-cli --rdb``, Redis' own
 replication handshake), written to a directory on the agent's host that outlives every
 pod (``BACKUP_DIR``, default ``/var/tmp/pydcos-backups/<service>``: outside the task's
-private /tmp). A restore serves the snapshot file over Redis' replication protocol
+private /tmp). The backup task is a sh command in ``svc.yml`` that follows the rules of
+``backup_name`` and ``backup_dir`` (the restore's, here) with the same messages.
+
+A restore serves the snapshot file over Redis' replication protocol
 (``feed.SnapshotFeed``: a master whose full sync payload is the file itself) and makes
 the primary and its replicas replicas of it, all at once, then promotes the primary back
 (``REPLICAOF NO ONE``) and points the replicas at it again (a partial resync: the
@@ -16,7 +19,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from actors.sdk import SdkError
 
@@ -28,10 +30,25 @@ class RedisServiceError(SdkError, ValueError):
     """A bad parameter or a state the task cannot work from (names the value)."""
 
 
-@dataclass(frozen=True, slots=True)
 class Address:
-    host: str
-    port: int
+    """A server's ``host:port``, compared and hashed by value. A plain class, not a
+    dataclass: ``dataclasses`` imports ``inspect``, several ms of a restore task's start
+    under the tools pod's CPU quota."""
+
+    __slots__ = ("host", "port")
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Address) and (self.host, self.port) == (other.host, other.port)
+
+    def __hash__(self) -> int:
+        return hash((self.host, self.port))
+
+    def __repr__(self) -> str:
+        return f"Address({self.host!r}, {self.port})"
 
     def __str__(self) -> str:
         return f"{self.host}:{self.port}"

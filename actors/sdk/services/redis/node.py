@@ -1,21 +1,21 @@
-"""The ``redis`` service's task helpers: readiness, backup, restore.
+"""The ``redis`` service's task helpers: readiness and restore (the backup is a sh
+command in ``svc.yml``: ``redis-cli --rdb``).
 
     python -m actors.sdk.services.redis.node ready primary|replica
-    python -m actors.sdk.services.redis.node backup     # BACKUP_NAME from the plan's parameters
     python -m actors.sdk.services.redis.node restore    # BACKUP_NAME from the plan's parameters
 
 Run by the SDK with the task's env (``HOST``, ``PORT_<NAME>``, ``SDK_<POD>_<j>_...`` for
-every instance, the plan's parameters). They talk to the servers with ``redis-cli``, the
-real client (Debian ``redis-tools``); see ``logic`` for what a backup and a restore are.
+every instance, the plan's parameters). They talk RESP to the servers over a socket (the
+restore's feed is a replication master of its own, ``feed``); see ``logic`` for what a
+backup and a restore are. A restore task starts this module under the tools pod's CPU
+quota on every plan run: it imports only what it uses (no argparse, subprocess,
+dataclasses or typing: each costs ms of the start).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -36,37 +36,12 @@ from actors.sdk.services.redis.logic import (
     sdk_count,
 )
 
+USAGE = "usage: python -m actors.sdk.services.redis.node ready primary|replica | restore"
 SYNC_TIMEOUT_S = 300.0
 CONN_TIMEOUT_S = 30.0
 """A reply's deadline: a server loading a snapshot answers between chunks of its load."""
 POLL_S = 0.01
 """The restore's polls are one INFO round trip each: a sync is seen done within 10 ms."""
-
-
-def binary(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        raise RedisServiceError(
-            f"{name} not found on PATH ({os.environ.get('PATH', '')!r}); the redis service's "
-            "tasks run the host's binaries: apt-get install redis-server redis-tools"
-        )
-    return found
-
-
-def cli(addr: Address, *args: str, timeout: float = 10.0) -> str:
-    """One ``redis-cli`` command's reply text (raises with redis-cli's words on failure)."""
-    proc = subprocess.run(
-        [binary("redis-cli"), "-h", addr.host, "-p", str(addr.port), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    out = proc.stdout.strip()
-    if proc.returncode != 0 or out.startswith(("ERR", "Could not connect")):
-        raise RedisServiceError(
-            f"redis-cli {' '.join(args)} on {addr}: {(out or proc.stderr).strip()}"
-        )
-    return out
 
 
 def command(addr: Address, *words: str, timeout: float = 10.0) -> object:
@@ -108,34 +83,6 @@ def ready(role: str, env: Mapping[str, str]) -> int:
         ok, why = replica_synced(data, sdk_address(env, "primary", 0, "redis"))
     print(f"redis {role} {me}: {why}")
     return 0 if ok else 1
-
-
-def backup(env: Mapping[str, str]) -> int:
-    name = backup_name(env)
-    directory = Path(backup_dir(env))
-    directory.mkdir(parents=True, exist_ok=True)
-    primary = sdk_address(env, "primary", 0, "redis")
-    keys = keys_of(info(primary, "keyspace"))
-    partial = directory / f"{name}.rdb.partial"
-    started = time.monotonic()
-    cli(primary, "--rdb", str(partial), timeout=SYNC_TIMEOUT_S)
-    final = directory / f"{name}.rdb"
-    partial.replace(final)
-    meta = {
-        "name": name,
-        "keys": keys,
-        "bytes": final.stat().st_size,
-        "primary": str(primary),
-        "service": env.get("FRAMEWORK_NAME", ""),
-        "taken_at": time.time(),  # a process entry point: wall clock for the record
-    }
-    (directory / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
-    print(
-        f"redis backup {name}: {keys} keys, {meta['bytes']} bytes from {primary} to {final} "
-        f"in {time.monotonic() - started:.2f} s",
-        flush=True,
-    )
-    return 0
 
 
 def rdb_keys(env: Mapping[str, str], directory: Path, name: str) -> int | None:
@@ -280,22 +227,17 @@ def follow_through(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="redis-node", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("ready", help="exit 0 once this server is ready")
-    r.add_argument("role", choices=("primary", "replica"))
-    sub.add_parser("backup", help="snapshot the primary to BACKUP_DIR/BACKUP_NAME.rdb")
-    sub.add_parser("restore", help="load BACKUP_DIR/BACKUP_NAME.rdb into the primary")
-    args = parser.parse_args(argv)
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        if args.cmd == "ready":
-            return ready(args.role, os.environ)
-        if args.cmd == "backup":
-            return backup(os.environ)
-        return restore(os.environ)
-    except (RedisServiceError, subprocess.TimeoutExpired) as exc:
-        print(f"redis-node {args.cmd}: {exc}", file=sys.stderr, flush=True)
+        if args == ["restore"]:
+            return restore(os.environ)
+        if len(args) == 2 and args[0] == "ready" and args[1] in ("primary", "replica"):
+            return ready(args[1], os.environ)
+    except (RedisServiceError, OSError) as exc:
+        print(f"redis-node {args[0]}: {exc}", file=sys.stderr, flush=True)
         return 1
+    print(f"redis-node: {USAGE} (got {' '.join(args)!r})", file=sys.stderr, flush=True)
+    return 2
 
 
 if __name__ == "__main__":
