@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import weakref
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import compress
 from operator import is_
 from typing import Any
 from urllib.parse import urlsplit
@@ -164,62 +166,131 @@ def _port(address: str) -> int:
 
 
 @dataclass(slots=True)
-class _LiveTasks:
-    """A framework's live tasks as the last render saw them: what the next render reuses
-    when it did not change (sorting 100,000 ids, summing their resources and joining
-    45 MB of task texts per request made ``/master/state`` grow faster than the
-    cluster). Each reuse is checked against the records, never assumed."""
+class _FwTasks:
+    """One framework's tasks in task id order, kept across renders, and what its last
+    render reused."""
 
-    ids: frozenset[str]
-    """``fw.tasks`` then."""
-    keys: list[tuple[str, str]]
-    """``(framework_id, task_id)`` in task id order."""
+    tids: list[str]
+    """Task ids of the framework's keys in ``core.tasks``, sorted."""
+    idx: list[int]
+    """Their positions in ``_Tasks.values``."""
     resources: list[Resources]
     used: Resources
     texts: list[str]
     joined: bytes
     """``", ".join(texts)``, encoded."""
+    listed: frozenset[str] | None = None
+    """``fw.tasks`` when ``live`` was chosen, at order ``at``."""
+    live: list[int] | None = None
+    at: int = -1
+    """``_Tasks.moved`` when ``live`` was chosen (-1: never)."""
+    rendered: int = -1
+    """``_Tasks.passes`` of the pass ``texts``/``joined`` come from (-1: none)."""
+    rendered_live: list[int] | None = None
+    """The live positions ``texts``/``joined`` show."""
 
 
-_LIVE: weakref.WeakKeyDictionary[MasterCore, dict[str, _LiveTasks]] = weakref.WeakKeyDictionary()
-"""Per core and framework id. Renders run on the core's own (actor) thread."""
+@dataclass(slots=True)
+class _Tasks:
+    """``core.tasks`` as the last render saw it, in its own (insertion) order.
+
+    Why: at 100,000 tasks a render that sorted the ids and looked every record up in
+    id order (memory in random order) cost 20 times the 10,000-task render, not 10.
+    Records are now read once, in the dict's order (the order they were allocated
+    in), and placed by a kept permutation (``_FwTasks.idx``) that only the keys which
+    came or went change. Each reuse is checked (identity of keys, records, texts and
+    resources), never assumed."""
+
+    keys: list[tuple[str, str]]
+    values: list[TaskRecord]
+    fws: dict[str, _FwTasks]
+    moved: int = 0
+    """Bumped whenever a key came or went (positions and orders changed)."""
+    texts: list[str] | None = None
+    """The last pass's texts, by position, at order ``texts_at``."""
+    texts_at: int = -1
+    passes: int = 0
 
 
-def _live_tasks(core: MasterCore, fw: FrameworkRecord) -> tuple[_LiveTasks, list[TaskRecord]]:
-    """The framework's live task records in task id order, and the reusable parts of
-    the last render: the id order is only re-sorted for the ids that came or went (a
-    sorted run plus the new ids sorted: Timsort merges the two runs in linear time)."""
-    fid = fw.framework_id
-    per_core = _LIVE.setdefault(core, {})
-    last = per_core.get(fid)
-    ids = fw.tasks
-    if last is not None and last.ids == ids:
-        keys = last.keys
-    else:
-        if last is None:
-            order = sorted(ids)
-        else:
-            gone = last.ids - ids
-            order = [k for _, k in last.keys if k not in gone]
-            order += sorted(ids - last.ids)
-            order.sort()
-        keys = [(fid, task_id) for task_id in order]
-    live = [t for t in map(core.tasks.get, keys) if t is not None]
-    resources = [t.resources for t in live]
-    if (
-        last is not None
-        and len(resources) == len(last.resources)
-        and all(map(is_, resources, last.resources))
-    ):
-        used = last.used
-    else:
-        used = Resources.sum(resources)
-    snap = last.ids if last is not None and keys is last.keys else frozenset(ids)
-    entry = _LiveTasks(snap, keys, resources, used, [], b"")
+_TASKS: weakref.WeakKeyDictionary[MasterCore, _Tasks] = weakref.WeakKeyDictionary()
+"""Per core. Renders run on the core's own (actor) thread."""
+
+_MERGE_ONE_BY_ONE = 64
+"""Up to this many new tasks of a framework are inserted by bisection; more: one
+merge (Timsort on the kept sorted run plus the new ids sorted)."""
+
+
+def _sync(core: MasterCore) -> _Tasks:
+    """Bring the kept order up to date with ``core.tasks``: a key that kept its place
+    in the dict (same key object) keeps its place in its framework's order; the keys
+    after the last kept one are placed by id."""
+    keys = list(core.tasks)
+    values = list(core.tasks.values())
+    last = _TASKS.get(core)
+    if last is not None and len(keys) == len(last.keys) and all(map(is_, keys, last.keys)):
+        last.values = values  # same keys in the same places; records may be new
+        return last
+    fws: dict[str, _FwTasks] = {}
+    start = 0
     if last is not None:
-        entry.texts, entry.joined = last.texts, last.joined
-    per_core[fid] = entry
-    return entry, live
+        old, n, j = last.keys, len(keys), 0
+        remap = [-1] * len(old)
+        for i, k in enumerate(old):
+            if j < n and keys[j] is k:
+                remap[i] = j
+                j += 1
+        start = j  # keys[:j] matched an old key each; keys[j:] are placed by id
+        for fid, fo in last.fws.items():
+            idx = [remap[i] for i in fo.idx]
+            if -1 in idx:
+                keep = [i >= 0 for i in idx]
+                fo.tids = list(compress(fo.tids, keep))
+                idx = list(compress(idx, keep))
+            fo.idx = idx
+            if idx:
+                fws[fid] = fo
+    added: dict[str, list[tuple[str, int]]] = {}
+    for pos in range(start, len(keys)):
+        fid, tid = keys[pos]
+        added.setdefault(fid, []).append((tid, pos))
+    for fid, pairs in added.items():
+        fo = fws.get(fid) or _FwTasks([], [], [], Resources(), [], b"")
+        fws[fid] = fo
+        if len(pairs) <= _MERGE_ONE_BY_ONE:
+            for tid, pos in pairs:
+                at = bisect_left(fo.tids, tid)
+                fo.tids.insert(at, tid)
+                fo.idx.insert(at, pos)
+        else:
+            merged = list(zip(fo.tids, fo.idx, strict=True))
+            merged += sorted(pairs)
+            merged.sort()
+            fo.tids = [t for t, _ in merged]
+            fo.idx = [i for _, i in merged]
+    tasks = _Tasks(keys, values, fws, moved=last.moved + 1 if last is not None else 0)
+    if last is not None:
+        tasks.passes = last.passes
+    _TASKS[core] = tasks
+    return tasks
+
+
+_EMPTY = _FwTasks([], [], [], Resources(), [], b"")
+
+
+def _live(tasks: _Tasks, fw: FrameworkRecord) -> tuple[_FwTasks, list[int]]:
+    """Positions (in ``tasks.values``) of the framework's live tasks in task id order:
+    its ids in ``fw.tasks`` that ``core.tasks`` holds under its id (chosen again only
+    when the order moved or ``fw.tasks`` changed)."""
+    fo = tasks.fws.get(fw.framework_id)
+    if fo is None:
+        return _EMPTY, []
+    listed = fw.tasks
+    if fo.live is not None and fo.at == tasks.moved and fo.listed == listed:
+        return fo, fo.live
+    keep = list(map(listed.__contains__, fo.tids))
+    live = fo.idx if all(keep) else list(compress(fo.idx, keep))
+    fo.live, fo.at, fo.listed = live, tasks.moved, frozenset(listed)
+    return fo, live
 
 
 def _framework_parts(
@@ -227,16 +298,17 @@ def _framework_parts(
 ) -> tuple[dict[str, Any], list[TaskRecord], list[TaskRecord], list[OfferRecord]]:
     """A framework's JSON without its task and offer lists, and the records of those
     lists in order (live tasks by id, completed ones oldest first, offers by id)."""
-    head, _entry, live, completed, offers = _framework_head(core, fw)
+    tasks = _sync(core)
+    values = tasks.values
+    live = [values[i] for i in _live(tasks, fw)[1]]
+    head, completed, offers = _framework_head(core, fw, Resources.sum(t.resources for t in live))
     return head, live, completed, offers
 
 
 def _framework_head(
-    core: MasterCore, fw: FrameworkRecord
-) -> tuple[dict[str, Any], _LiveTasks, list[TaskRecord], list[TaskRecord], list[OfferRecord]]:
+    core: MasterCore, fw: FrameworkRecord, used: Resources
+) -> tuple[dict[str, Any], list[TaskRecord], list[OfferRecord]]:
     fid = fw.framework_id
-    entry, live = _live_tasks(core, fw)
-    used = entry.used
     offers = [o for o in (core.offers.get(i) for i in sorted(fw.offers)) if o is not None]
     offered = Resources.sum(o.resources for o in offers)
     completed = [t for t in core.completed if t.framework_id == fid]
@@ -264,7 +336,7 @@ def _framework_head(
         "capabilities": ["MULTI_ROLE", "PARTITION_AWARE"],
         "webui_url": "",
     }
-    return head, entry, live, completed, offers
+    return head, completed, offers
 
 
 def framework_json(core: MasterCore, fw: FrameworkRecord) -> dict[str, Any]:
@@ -284,28 +356,87 @@ def framework_json(core: MasterCore, fw: FrameworkRecord) -> dict[str, Any]:
 def framework_json_text(core: MasterCore, fw: FrameworkRecord) -> str:
     """``json.dumps(framework_json(core, fw))`` from the records' cached task texts."""
     parts: list[bytes] = []
-    _framework_parts_text(core, fw, parts)
+    tasks = _sync(core)
+    _framework_parts_text(core, fw, parts, tasks, _Pass(tasks, core.wall_offset))
     return b"".join(parts).decode()
 
 
-def _framework_parts_text(core: MasterCore, fw: FrameworkRecord, parts: list[bytes]) -> None:
+class _Pass:
+    """Every live task's text (``task_json_text``, inlined) and resources, read in one
+    walk over the records in the dict's order (the order they were allocated in), the
+    positions of the unreachable ones, and the positions whose text is not the last
+    pass's (None: every position, the order moved)."""
+
+    def __init__(self, tasks: _Tasks, wall: float) -> None:
+        values = tasks.values
+        prev = tasks.texts if tasks.texts_at == tasks.moved else None
+        texts: list[str] = []
+        resources: list[Resources] = []
+        changed: set[int] = set()
+        gone: set[int] = set()
+        unreachable = TaskState.UNREACHABLE
+        dumps = json.dumps
+        for i, t in enumerate(values):
+            key = (t.state, t.updated_at, t.healthy, t.message, t.reason, t.resources, t.role, wall)
+            cached = t.json_cache
+            if cached is None or cached[0] != key:
+                cached = t.json_cache = (key, dumps(task_json(t, wall)))
+            text = cached[1]
+            texts.append(text)
+            resources.append(t.resources)
+            if prev is not None and prev[i] is not text:
+                changed.add(i)
+            if t.state is unreachable:
+                gone.add(i)
+        self.texts, self.resources, self.gone = texts, resources, gone
+        self.changed: set[int] | None = changed if prev is not None else None
+        tasks.passes += 1
+        self.number = tasks.passes
+        tasks.texts, tasks.texts_at = texts, tasks.moved
+
+
+def _unchanged(tasks: _Tasks, fw: FrameworkRecord, fo: _FwTasks, done: _Pass) -> bool:
+    """Whether ``fo``'s texts and sums (from the pass before ``done``) still hold: the
+    same live positions, and none of them got another text in ``done``."""
+    changed = done.changed
+    if changed is None or fo.rendered != done.number - 1 or len(changed) > 1000:
+        return False
+    keys, listed, fid = tasks.keys, fw.tasks, fw.framework_id
+    return not any(keys[i][0] == fid and keys[i][1] in listed for i in changed)
+
+
+def _framework_parts_text(
+    core: MasterCore, fw: FrameworkRecord, parts: list[bytes], tasks: _Tasks, done: _Pass
+) -> None:
     """Append the pieces of ``framework_json_text``, encoded, to ``parts`` (joined once
     by the caller: 100,000 tasks make a 45 MB text, copied once rather than per piece;
     the task list's piece is the last render's when no task text changed). The lists
     come last in the object, so they follow the encoded head. JSON texts are ASCII
     (``json.dumps`` escapes the rest), so pieces encoded apart join to the same bytes."""
-    head, entry, live, completed, offers = _framework_head(core, fw)
+    fo, live = _live(tasks, fw)
+    if fo is not _EMPTY and live is fo.rendered_live and _unchanged(tasks, fw, fo, done):
+        used, joined = fo.used, fo.joined  # the same tasks with the same texts
+    else:
+        resources = [done.resources[i] for i in live]
+        if len(resources) == len(fo.resources) and all(map(is_, resources, fo.resources)):
+            used = fo.used
+        else:
+            used = Resources.sum(resources)
+        texts = [done.texts[i] for i in live]
+        if not (len(texts) == len(fo.texts) and all(map(is_, texts, fo.texts))):
+            joined = ", ".join(texts).encode()
+        else:
+            joined = fo.joined
+        if fo is not _EMPTY:
+            fo.resources, fo.used, fo.texts, fo.joined = resources, used, texts, joined
+    if fo is not _EMPTY:
+        fo.rendered, fo.rendered_live = done.number, live
+    gone = [done.texts[i] for i in live if i in done.gone] if done.gone else []
+    head, completed, offers = _framework_head(core, fw, used)
     wall = core.wall_offset
-    unreachable = TaskState.UNREACHABLE
-    tasks = [task_json_text(t, wall) for t in live]
-    last = entry.texts
-    if not (len(tasks) == len(last) and all(map(is_, tasks, last))):
-        entry.joined = ", ".join(tasks).encode()
-    entry.texts = tasks
-    gone = [text for t, text in zip(live, tasks, strict=True) if t.state is unreachable]
     parts.append(json.dumps(head)[:-1].encode())
     parts.append(b', "tasks": [')
-    parts.append(entry.joined)
+    parts.append(joined)
     rest = [
         '], "completed_tasks": [',
         ", ".join([task_json_text(t, wall) for t in completed]),
@@ -480,11 +611,13 @@ def state_json_bytes(
     slaves = ", ".join([agent_json_text(a, wall) for a in core.agents.values()])
     parts = [f'{json.dumps(head)[:-1]}, "slaves": [{slaves}'.encode()]
     parts.append(b'], "recovered_slaves": [], "frameworks": [')
+    tasks = _sync(core)
+    done = _Pass(tasks, wall)
     for group in (core.frameworks.values(), core.completed_frameworks):
         for i, fw in enumerate(group):
             if i:
                 parts.append(b", ")
-            _framework_parts_text(core, fw, parts)
+            _framework_parts_text(core, fw, parts, tasks, done)
         if group is not core.completed_frameworks:
             parts.append(b'], "completed_frameworks": [')
     parts.append(b'], "orphan_tasks": [], "unregistered_frameworks": []}')

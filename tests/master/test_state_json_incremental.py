@@ -22,9 +22,9 @@ def _check(core: MasterCore) -> bytes:
     """The incremental render against one from scratch (no reuse: the reference must
     not share the caches it checks), the caches left as the render left them."""
     encoded = state_json_bytes(core, **KW)
-    kept = _state_json._LIVE.pop(core)
+    kept = _state_json._TASKS.pop(core)
     assert encoded == json.dumps(state_json(core, **KW)).encode()
-    _state_json._LIVE[core] = kept
+    _state_json._TASKS[core] = kept
     return encoded
 
 
@@ -79,3 +79,47 @@ def test_a_task_replaced_by_another_of_other_resources_changes_the_sums() -> Non
     c.launch(offer, "b", "cpus:2;mem:128", refuse_seconds=0)
     after = _check(c.core)
     assert b'"used_resources": {"cpus": 2.0' in after and after != before
+
+
+def test_many_tasks_at_once_are_merged_into_the_kept_order() -> None:
+    """More new tasks than are inserted one by one: merged with the kept order."""
+    rng = random.Random(3)
+    c = Cluster(MasterCore("m1", MasterConfig(ping_interval=1e9), now=1000.0))
+    c.add_agent(AGENT, "cpus:512;mem:524288")
+    fid = c.subscribe()
+
+    def launch(count: int) -> list[str]:
+        [offer] = c.offers()
+        names = [f"{rng.choice('amz')}{rng.randrange(10**6):06d}" for _ in range(count)]
+        names = sorted(set(names) - set(c.core.frameworks[fid].tasks))
+        infos = [
+            p.TaskInfo(n, n, offer.agent_id, {"cpus": 0.1, "mem": 8}, p.CommandSpec("true"))
+            for n in names
+        ]
+        c.handle(p.Accept(fid, [offer.offer_id], [p.Operation("LAUNCH", infos)], 0))
+        return names
+
+    first = launch(150)
+    _check(c.core)
+    for name in rng.sample(first, 10):
+        c.handle(p.StatusUpdate(fid, name, c.agent_ids[AGENT], "TASK_FINISHED", name, c.now))
+    launch(100)
+    launch(5)
+    assert b'"TASK_STAGING"' in _check(c.core)
+
+
+def test_only_the_tasks_the_framework_lists_are_shown() -> None:
+    """As the render from scratch: a record ``core.tasks`` holds under the framework's
+    id but the framework does not list is left out (and back once listed again)."""
+    c = Cluster(MasterCore("m1", MasterConfig(ping_interval=1e9), now=1000.0))
+    c.add_agent(AGENT, "cpus:8;mem:8192")
+    fid = c.subscribe()
+    [offer] = c.offers()
+    c.launch(offer, "a", "cpus:1;mem:64", refuse_seconds=0)
+    [offer] = c.offers()
+    c.launch(offer, "b", "cpus:1;mem:64", refuse_seconds=0)
+    _check(c.core)
+    c.core.frameworks[fid].tasks.discard("a")
+    assert b'"id": "a"' not in _check(c.core)
+    c.core.frameworks[fid].tasks.add("a")
+    assert b'"id": "a"' in _check(c.core)
