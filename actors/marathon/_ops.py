@@ -423,9 +423,8 @@ class Operations(PodOperations):
 
     def _op_app_tasks(self, req: ApiRequest) -> ApiReply:
         app = self._app_or_404(req.app_id)
-        shown: dict[int, Instance] = {}
-        tasks = self.tasks_json(app, self.by_app.get(app.id, {}).values(), shown)
-        return shown_reply({"tasks": tasks}, shown)
+        instances = list(self.by_app.get(app.id, {}).values())
+        return self.task_lists.reply(("app", app.id), self.tasks_json(app, instances), instances)
 
     def _kill_tasks(
         self, victims: list[Instance], scale: bool, force: bool, wipe: bool = False
@@ -496,7 +495,7 @@ class Operations(PodOperations):
     def _op_list_tasks(self, req: ApiRequest) -> ApiReply:
         wanted = {s.lower() for s in req.params.get("status") or ()}
         out: list[dict[str, Any]] = []
-        shown: dict[int, Instance] = {}
+        instances: list[Instance] = []
         for app_id, tasks in self.by_app.items():
             app = self.apps.get(app_id)
             if isinstance(app, PodDefinition):
@@ -504,8 +503,11 @@ class Operations(PodOperations):
             chosen: Any = tasks.values()
             if wanted:
                 chosen = [i for i in chosen if i.state.removeprefix("TASK_").lower() in wanted]
-            out += self.tasks_json(app, chosen, shown)
-        return shown_reply({"tasks": out}, shown)
+            else:
+                chosen = list(chosen)
+            out += self.tasks_json(app, chosen)
+            instances += chosen
+        return self.task_lists.reply(("all", frozenset(wanted)), out, instances)
 
     def _op_versions(self, req: ApiRequest) -> ApiReply:
         app_id = req.app_id or ""

@@ -40,6 +40,7 @@ from ._pods_status import task_ids
 from ._quarantine import Quarantine
 from ._readiness import Readiness
 from ._resident import ResidentBook
+from ._task_lists import TaskLists
 from ._upgrade import RestartState
 
 log = logging.getLogger("actors.marathon")
@@ -187,6 +188,8 @@ class MarathonState:
         being killed or its ``kill_sent_at`` changes (entries whose time is no longer
         the instance's are stale and skipped): the tick retries what is due without
         walking every instance."""
+        self.task_lists = TaskLists()
+        """Encoded task lists last served, reused while their tasks are the same."""
         self.unreachable: dict[str, Instance] = {}
         """Instances with ``unreachable_since`` set (the tick's expunge/inactivate)."""
         self.pending: Pending | None = None
