@@ -57,6 +57,7 @@ from ._ids import make_run_id, parse_task_id
 from ._job import JobSpec
 from ._offers import Refusal, match_offer
 from ._run import (
+    TICK,
     JobRun,
     KillTask,
     LaunchTask,
@@ -67,6 +68,7 @@ from ._run import (
     Tick,
     create_run,
     step,
+    tick_is_noop,
 )
 from ._schedule import ScheduleSpec, ScheduleState, SlotSkipped, StartRun, next_fire, step_schedule
 from ._store import (
@@ -666,7 +668,9 @@ class MetronomeActor(Actor):
                 if entry.job.schedules:
                     self._tick_schedules(entry, now)
                 for run in self.entries[job_id].runs:
-                    new, effects = step(run, Tick(), now)
+                    if tick_is_noop(run):
+                        continue  # waits for its task's updates: nothing due
+                    new, effects = step(run, TICK, now)
                     if new is not run or effects:
                         self._replace_run(job_id, run, new, effects)
             except Exception as exc:  # this job only: the others still run on time
