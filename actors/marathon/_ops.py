@@ -424,7 +424,8 @@ class Operations(PodOperations):
     def _op_app_tasks(self, req: ApiRequest) -> ApiReply:
         app = self._app_or_404(req.app_id)
         instances = list(self.by_app.get(app.id, {}).values())
-        return self.task_lists.reply(("app", app.id), self.tasks_json(app, instances), instances)
+        tasks = self.tasks_json(app, instances)
+        return self.task_lists.reply(("app", app.id), tasks, instances, [(app.id, 0, len(tasks))])
 
     def _kill_tasks(
         self, victims: list[Instance], scale: bool, force: bool, wipe: bool = False
@@ -496,6 +497,7 @@ class Operations(PodOperations):
         wanted = {s.lower() for s in req.params.get("status") or ()}
         out: list[dict[str, Any]] = []
         instances: list[Instance] = []
+        groups: list[tuple[str, int, int]] = []
         for app_id, tasks in self.by_app.items():
             app = self.apps.get(app_id)
             if isinstance(app, PodDefinition):
@@ -505,9 +507,11 @@ class Operations(PodOperations):
                 chosen = [i for i in chosen if i.state.removeprefix("TASK_").lower() in wanted]
             else:
                 chosen = list(chosen)
+            start = len(out)
             out += self.tasks_json(app, chosen)
             instances += chosen
-        return self.task_lists.reply(("all", frozenset(wanted)), out, instances)
+            groups.append((app_id, start, len(out)))
+        return self.task_lists.reply(("all", frozenset(wanted)), out, instances, groups)
 
     def _op_versions(self, req: ApiRequest) -> ApiReply:
         app_id = req.app_id or ""
