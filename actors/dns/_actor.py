@@ -93,6 +93,18 @@ def vip_salt(extra_records: Callable[..., Any]) -> str | None:
     return salt if isinstance(salt, str) else None
 
 
+def _port_labels(raw: Mapping[str, Any]) -> bool:
+    """Whether a v1 Task may declare a VIP: some discovery port has labels (a VIP is a
+    port label; the l4lb's parse decides which)."""
+    try:
+        ports = raw["discovery"]["ports"]["ports"]
+    except (KeyError, TypeError, IndexError):
+        return False
+    return isinstance(ports, list) and any(
+        isinstance(p, Mapping) and p.get("labels") for p in ports
+    )
+
+
 class VipNames:
     """``vip_records`` kept task by task (equal to it after every ``sync``): each task's
     VIP hostnames (its named VIP labels, while live, with its framework's name) are
@@ -110,7 +122,8 @@ class VipNames:
 
     def _clear(self) -> None:
         self.parsed: dict[str, tuple[Any, tuple[str, ...], str, str]] = {}
-        """task key -> (its raw v1 Task, VIP names, state from its statuses, framework id)."""
+        """task key -> (its raw v1 Task, VIP names, state from its statuses, framework
+        id), for the tasks with port labels."""
         self.hosts_of: dict[str, frozenset[str]] = {}
         self.count: dict[str, int] = {}
         self.cached: dict[str, list[str]] | None = {}
@@ -150,6 +163,9 @@ class VipNames:
         if task is None:
             self.parsed.pop(key, None)
             return frozenset()
+        if not _port_labels(task.raw):
+            self.parsed.pop(key, None)
+            return frozenset()  # no VIP label: most tasks, no parse kept
         parsed = self.parsed.get(key)
         if parsed is None or parsed[0] is not task.raw:
             lv = self.l4lb.task_view({**task.raw, "state": ""})

@@ -31,6 +31,7 @@ it (amortised O(1) per change). Pure: no I/O, no clock.
 from __future__ import annotations
 
 import bisect
+import operator
 from collections.abc import Hashable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -40,6 +41,7 @@ from actors.dns._records import (
     DOMAIN,
     RUNNING,
     ZONES,
+    Candidate,
     Changes,
     ClusterView,
     DnsConfig,
@@ -60,6 +62,14 @@ COMPACT_MIN = 4096
 """Changes kept beside the base before it is rebuilt, at least."""
 COMPACT_RATIO = 8
 """... and at least this fraction of the base (1/8)."""
+
+_second = operator.itemgetter(1)
+
+
+def _first(ranks: Any) -> Rank:
+    """The first rank of a value: bare when it has one contribution, else a sorted list."""
+    return ranks if type(ranks) is tuple else ranks[0]  # type: ignore[no-any-return]
+
 
 T_FIXED, T_LEADER, T_MASTERS, T_AGENTS, T_FRAMEWORKS, T_TASKS, T_VIPS = range(7)
 """Rank sections, in ``build_table``'s order."""
@@ -150,11 +160,17 @@ def _zone(name: str) -> str:
     return DOMAIN + "." if name.endswith(DOMAIN + ".") else DCOS_DOMAIN + "."
 
 
-def _enumerate_doc(entries: Mapping[str, tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+Entry = tuple[str, str, str, tuple[Candidate, ...]]
+"""A task in ``/v1/enumerate``: (framework name, task name, task id, the records it
+lists); the JSON dicts are made only when the document is asked for."""
+
+
+def _enumerate_doc(entries: Mapping[str, Entry]) -> dict[str, Any]:
     frameworks: dict[str, list[dict[str, Any]]] = {}
     for key in sorted(entries):
-        fname, entry = entries[key]
-        frameworks.setdefault(fname, []).append(entry)
+        fname, name, task_id, owned = entries[key]
+        records = [record_entry(*c) for c in owned]
+        frameworks.setdefault(fname, []).append({"name": name, "id": task_id, "records": records})
     return {"frameworks": [{"name": f, "tasks": t} for f, t in sorted(frameworks.items())]}
 
 
@@ -167,9 +183,17 @@ class TableIndex:
         self._clear()
 
     def _clear(self) -> None:
-        self.owners: tuple[dict[str, dict[Any, list[Rank]]], ...] = ({}, {})
-        """[is_srv][name][value] -> sorted ranks of its contributions."""
+        self.owners: tuple[dict[str, dict[Any, Any]], ...] = ({}, {})
+        """[is_srv][name][value] -> its contribution's rank, or the sorted ranks of its
+        contributions when there are several."""
+        self.order: tuple[dict[str, list[tuple[Rank, Any]]], ...] = ({}, {})
+        """[is_srv][name] -> (first rank, value) of each of its values, sorted (names
+        with two values or more): the answer's order, kept in step so that an app of
+        1,000 instances is not sorted again for each of its tasks' changes."""
         self.groups: dict[Hashable, list[Contribution]] = {}
+        """Contributions of the leader, masters, agents, framework hosts, VIP names."""
+        self.task_groups: dict[str, list[Candidate]] = {}
+        """task key -> its candidates (rank: (T_TASKS, key, position))."""
         self.dirty: tuple[set[str], set[str]] = (set(), set())
         self.a: Published[tuple[str, ...]] = Published()
         self.srv: Published[tuple[SrvTarget, ...]] = Published()
@@ -177,7 +201,7 @@ class TableIndex:
         self.refs: dict[str, int] = {}
         for zone in ZONES:
             self._ref(zone, 1, parents=False)
-        self.entries: Published[tuple[str, dict[str, Any]]] = Published()
+        self.entries: Published[Entry] = Published()
         self.enum_dirty: set[str] = set()
         self.enum_fw: dict[str, str] = {}
         """task key -> framework name, for the tasks that have records."""
@@ -195,44 +219,90 @@ class TableIndex:
         if rank[0] == T_TASKS:
             self.enum_dirty.add(rank[1])
 
-    def _add(self, c: Contribution) -> None:
-        is_srv, name, value, rank = c
+    # Memory (100,000 tasks: 7 records each): a value with one contribution keeps its
+    # rank bare (a list only from the second one), and a name with one value keeps no
+    # order list; a task's group is its candidate list, ranks derived from positions.
+
+    def _add(self, is_srv: bool, name: str, value: Any, rank: Rank) -> None:
         self.dirty[is_srv].add(name)
-        values = self.owners[is_srv].setdefault(name, {})
-        ranks = values.get(value)
-        if ranks is None:
-            values[value] = [rank]
+        owners = self.owners[is_srv]
+        values = owners.get(name)
+        if values is None:
+            owners[name] = {value: rank}
             return
-        if rank < ranks[0]:
-            self._mark(ranks[0])  # it no longer lists the record in /v1/enumerate
+        ranks = values.get(value)
+        orders = self.order[is_srv]
+        if ranks is None:
+            if len(values) == 1:
+                ((v0, r0),) = values.items()
+                orders[name] = [(_first(r0), v0)]
+            values[value] = rank
+            bisect.insort(orders[name], (rank, value))
+            return
+        first = _first(ranks)
+        if type(ranks) is tuple:
+            ranks = values[value] = [ranks]
+        if rank < first:
+            self._mark(first)  # it no longer lists the record in /v1/enumerate
+            order = orders.get(name)
+            if order is not None:
+                del order[bisect.bisect_left(order, (first, value))]
+                bisect.insort(order, (rank, value))
         bisect.insort(ranks, rank)
 
-    def _remove(self, c: Contribution) -> None:
-        is_srv, name, value, rank = c
+    def _remove(self, is_srv: bool, name: str, value: Any, rank: Rank) -> None:
         self.dirty[is_srv].add(name)
         values = self.owners[is_srv][name]
         ranks = values[value]
-        i = bisect.bisect_left(ranks, rank)
-        del ranks[i]
-        if not ranks:
+        after: Rank | None = None
+        if type(ranks) is tuple:
             del values[value]
-            if not values:
-                del self.owners[is_srv][name]
-        elif i == 0:
-            self._mark(ranks[0])  # it lists the record now
+            was_first = True
+        else:
+            i = bisect.bisect_left(ranks, rank)
+            del ranks[i]
+            was_first, after = i == 0, ranks[0]
+            if len(ranks) == 1:
+                values[value] = after
+        orders = self.order[is_srv]
+        order = orders.get(name)
+        if was_first:
+            if after is not None:
+                self._mark(after)  # it lists the record now
+            if order is not None:
+                del order[bisect.bisect_left(order, (rank, value))]
+                if after is not None:
+                    bisect.insort(order, (after, value))
+        if not values:
+            del self.owners[is_srv][name]
+        elif order is not None and len(values) == 1:
+            del orders[name]
 
     def _set_group(self, gid: Hashable, new: list[Contribution]) -> None:
         old = self.groups.get(gid, [])
         if old == new:
             return
         for c in old:
-            self._remove(c)
+            self._remove(*c)
         for c in new:
-            self._add(c)
+            self._add(*c)
         if new:
             self.groups[gid] = new
         else:
             self.groups.pop(gid, None)
+
+    def _set_task(self, key: str, new: list[Candidate]) -> None:
+        old = self.task_groups.get(key, [])
+        if old == new:
+            return
+        for i, (is_srv, name, value) in enumerate(old):
+            self._remove(is_srv, name, value, (T_TASKS, key, i))
+        for i, (is_srv, name, value) in enumerate(new):
+            self._add(is_srv, name, value, (T_TASKS, key, i))
+        if new:
+            self.task_groups[key] = new
+        else:
+            self.task_groups.pop(key, None)
 
     # -- what changed -----------------------------------------------------------------
 
@@ -327,7 +397,7 @@ class TableIndex:
         if home is not None:
             self._unlink(self.by_agent, home[0], key)
             self._unlink(self.by_framework, home[1], key)
-        out: list[Contribution] = []
+        out: list[Candidate] = []
         fname: str | None = None
         if task is not None:
             self.home[key] = (task.agent_id, task.framework_id)
@@ -337,11 +407,10 @@ class TableIndex:
                 fname = view.frameworks.get(task.framework_id)
                 agent = view.agents.get(task.agent_id)
                 if fname is not None and agent is not None:
-                    candidates = task_candidates(task, fname, agent[0], self.config.rfc952)
-                    out = [(s, n, v, (T_TASKS, key, i)) for i, (s, n, v) in enumerate(candidates)]
+                    out = task_candidates(task, fname, agent[0], self.config.rfc952)
                 else:
                     fname = None
-        self._set_group(key, out)
+        self._set_task(key, out)
         if fname is None:
             if self.enum_fw.pop(key, None) is not None:
                 self.enum_dirty.add(key)
@@ -385,12 +454,12 @@ class TableIndex:
 
     def _derive(self, is_srv: bool) -> None:
         store: Published[Any] = self.srv if is_srv else self.a
-        owners = self.owners[is_srv]
         for name in self.dirty[is_srv]:
-            values = owners.get(name)
+            values = self.owners[is_srv].get(name)
             old = store.get(name)
             if values:
-                new = tuple(sorted(values, key=lambda v: values[v][0]))
+                order = self.order[is_srv].get(name)
+                new = tuple(map(_second, order)) if order is not None else tuple(values)
                 if new != old:
                     store.set(name, new)
                     if old is None:
@@ -400,13 +469,13 @@ class TableIndex:
                 self._ref(name, -1)
         self.dirty[is_srv].clear()
 
-    def _entry(self, key: str, fname: str) -> tuple[str, dict[str, Any]]:
+    def _entry(self, key: str, fname: str) -> Entry:
         task = self.view_task(key)
-        records = []
-        for is_srv, name, value, rank in self.groups.get(key, ()):
-            if self.owners[is_srv][name][value][0] == rank:
-                records.append(record_entry(is_srv, name, value))
-        return fname, {"name": task.name, "id": task.task_id, "records": records}
+        owned = []
+        for i, c in enumerate(self.task_groups.get(key, ())):
+            if _first(self.owners[c[0]][c[1]][c[2]]) == (T_TASKS, key, i):
+                owned.append(c)
+        return fname, task.name, task.task_id, tuple(owned)
 
     def view_task(self, key: str) -> Any:
         assert self._view is not None

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import sys
 from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -537,33 +538,37 @@ def task_candidates(
     canonical = f"{name}-{task_hash(task.task_id)}-{agent_id_tail(task.agent_id)}.{fw}"
     arec = f"{name}.{fw}"
     slave_host = f"{canonical}.slave{tail}"
+    # names an app's tasks share are interned: the incremental table keeps every
+    # task's candidates, and 100,000 copies of them would cost ~35 MB
     if task_ip:
-        out.append((False, arec + tail, task_ip))
+        out.append((False, sys.intern(arec + tail), task_ip))
         out.append((False, canonical + tail, task_ip))
     if agent_ip:
-        out.append((False, f"{arec}.slave{tail}", agent_ip))
+        out.append((False, sys.intern(f"{arec}.slave{tail}"), agent_ip))
         out.append((False, slave_host, agent_ip))
     with_discovery = task.discovery_name is not None
     for port in task.host_ports:
         for proto in ("tcp", "udp"):
-            out.append((True, f"_{name}._{proto}.{fw}.slave{tail}", SrvTarget(slave_host, port)))
+            target = SrvTarget(slave_host, port)
+            out.append((True, sys.intern(f"_{name}._{proto}.{fw}.slave{tail}"), target))
             if not with_discovery:
-                out.append((True, f"_{name}._{proto}.{fw}{tail}", SrvTarget(slave_host, port)))
+                out.append((True, sys.intern(f"_{name}._{proto}.{fw}{tail}"), target))
     for dport in task.discovery_ports:
         protos = [p.strip() for p in dport.protocol.split(",") if p.strip() in ("tcp", "udp")]
         target = SrvTarget(canonical + tail, dport.number)
         for proto in protos or ["tcp"]:
-            out.append((True, f"_{name}._{proto}.{fw}{tail}", target))
+            out.append((True, sys.intern(f"_{name}._{proto}.{fw}{tail}"), target))
     dcos = f".dcos.{DCOS_DOMAIN}."
     dname = label(task.discovery_name or task.name, False)
     if dname:
         auto = task.container_ips[0] if task.container_ips and not task.host_ports else agent_ip
         if auto:
-            out.append((False, f"{dname}.{fw}.autoip{dcos}", auto))
+            out.append((False, sys.intern(f"{dname}.{fw}.autoip{dcos}"), auto))
         if agent_ip:
-            out.append((False, f"{dname}.{fw}.agentip{dcos}", agent_ip))
+            out.append((False, sys.intern(f"{dname}.{fw}.agentip{dcos}"), agent_ip))
         if task.container_ips:
-            out.append((False, f"{dname}.{fw}.containerip{dcos}", task.container_ips[0]))
+            ip = task.container_ips[0]
+            out.append((False, sys.intern(f"{dname}.{fw}.containerip{dcos}"), ip))
     return out
 
 

@@ -216,6 +216,13 @@ class VipTable:
     """Tasks kept from the previous leader's state (task id -> until when): a new
     leader's first state lacks the tasks of agents that have not re-registered yet
     (they have 10 s), and a VIP must not lose its backends for that."""
+    with_vips: dict[str, None] = field(default_factory=dict)
+    """Ids of the tasks with a VIP label, in ``tasks``' order (the first task declaring
+    a VIP sets its balance): only they can make a VIP, so a sync reads them, not
+    100,000 tasks without one."""
+    _stale: bool = False
+    """``with_vips`` must be made again from ``tasks`` (a task already there gained a
+    VIP label: its place in ``tasks`` is not at the end)."""
 
     def apply(self, event: Mapping[str, Any], *, carry_until: float | None = None) -> None:
         """Fold one v1 operator event in (unknown types are ignored, as Mesos says).
@@ -230,6 +237,8 @@ class VipTable:
                     if task_id not in self.tasks:
                         self.tasks[task_id] = view
                         self.carried[task_id] = carry_until
+                        if has_vip_label(view):
+                            self.with_vips[task_id] = None
                 # a recovering leader lists its agents as recovered_agents until they
                 # re-register: their carried tasks keep their address meanwhile
                 for agent_id, ip in agents_before.items():
@@ -260,6 +269,8 @@ class VipTable:
         self.agents = {}
         self.frameworks = {}
         self.carried = {}
+        self.with_vips = {}
+        self._stale = False
         for agent in (state.get("get_agents") or {}).get("agents") or []:
             self.agents[_value(agent.get("agent_info") or {}, "id")] = agent_ip(agent)
         for fw in (state.get("get_frameworks") or {}).get("frameworks") or []:
@@ -275,6 +286,7 @@ class VipTable:
         for task_id in gone:
             del self.carried[task_id]
             self.tasks.pop(task_id, None)
+            self.with_vips.pop(task_id, None)
         return bool(gone)
 
     def _put_task(self, task: Mapping[str, Any]) -> None:
@@ -283,9 +295,16 @@ class VipTable:
             return
         self.carried.pop(view.task_id, None)
         if view.state in LIVE_STATES:
+            known = view.task_id in self.tasks
             self.tasks[view.task_id] = view
+            if not has_vip_label(view):
+                self.with_vips.pop(view.task_id, None)
+            elif view.task_id not in self.with_vips:
+                self._stale = self._stale or known
+                self.with_vips[view.task_id] = None
         else:
             self.tasks.pop(view.task_id, None)
+            self.with_vips.pop(view.task_id, None)
 
     def _update_task(self, update: Mapping[str, Any]) -> None:
         status = update.get("status") or {}
@@ -304,13 +323,24 @@ class VipTable:
             view.container_ip = ip
         if view.state not in LIVE_STATES:
             del self.tasks[task_id]
+            self.with_vips.pop(task_id, None)
 
     def framework_name(self, framework_id: str) -> str:
         return self.frameworks.get(framework_id, DEFAULT_FRAMEWORK) or DEFAULT_FRAMEWORK
 
     def vips(self) -> dict[str, Vip]:
-        """Every VIP by ``ident`` (``address:port``), with its current backends."""
-        return build_vips(self.tasks.values(), self.agents, self.framework_name, self.salt)
+        """Every VIP by ``ident`` (``address:port``), with its current backends (as
+        ``build_vips`` over every task: the others declare no VIP)."""
+        if self._stale:
+            self.with_vips = {k: None for k, v in self.tasks.items() if has_vip_label(v)}
+            self._stale = False
+        tasks = [self.tasks[task_id] for task_id in self.with_vips]
+        return build_vips(tasks, self.agents, self.framework_name, self.salt)
+
+
+def has_vip_label(task: TaskView) -> bool:
+    """Whether any of the task's ports has a ``VIP_n`` label (valid or not)."""
+    return any(is_vip_label(key) for _, _, labels in task.ports for key in labels)
 
 
 def is_backend(task: TaskView) -> bool:

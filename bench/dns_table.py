@@ -1,0 +1,200 @@
+"""Cost of one task event on the DNS table at datacenter size (pure: no processes).
+
+The DnsActor's path for each master event: ``apply_event`` on its ClusterView, then a new
+record table (and the VIP names). ``--mode full``: ``build_table`` + ``vip_records`` over
+the whole view, as before issue 29's incremental table (and as ``build_table`` still does
+for a reference); ``--mode incremental``: ``TableIndex`` + ``VipNames`` (what the actor
+serves now). The cluster: ``--tasks`` tasks as apps of up to 1,000 instances (as
+``bench/scale.py``) on ``tasks/10`` agents, 1 app in 20 with a named VIP. Each measured
+event is one launch step (TASK_ADDED staging, TASK_UPDATED running) or a kill, followed
+by a table; the figure is CPU milliseconds (this thread's) per event+table, median and
+p99, so other processes on the machine do not inflate it.
+
+    .venv/bin/python bench/dns_table.py --tasks 10000,100000 --mode incremental
+    cp bench/dns_table.py /tmp/old/bench/  # a tree before the index: git archive
+    .venv/bin/python /tmp/old/bench/dns_table.py --mode full
+
+Last line: ``{"bench": "dns_table", "mode": ..., "results": [{"tasks", "events",
+"p50_ms", "p99_ms", "setup_s"}]}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/actors.py is not it
+
+from actors.dns import ClusterView, DnsConfig, apply_event, build_table, set_leader
+
+CONFIG = DnsConfig(ttl=5, ns_ip="127.0.0.1")
+SALT = "127.0.0.1:2181"
+APP_SIZE = 1000
+
+
+def v1_task(task_id: str, app: int, agent: int, state: str) -> dict[str, Any]:
+    task: dict[str, Any] = {
+        "name": f"app-{app}.scale",
+        "task_id": {"value": task_id},
+        "framework_id": {"value": "fw-marathon"},
+        "agent_id": {"value": f"ag-S{agent}"},
+        "state": state,
+        "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.01}}],
+        "statuses": [],
+        "labels": {"labels": [{"key": "MARATHON_APP_ID", "value": f"/scale/app-{app}"}]},
+        "discovery": {"visibility": "FRAMEWORK", "name": f"app-{app}-scale", "ports": {}},
+    }
+    if app % 20 == 0:  # a named VIP on a container port
+        task["discovery"]["ports"] = {
+            "ports": [
+                {
+                    "number": 0,
+                    "protocol": "tcp",
+                    "labels": {"labels": [{"key": "VIP_0", "value": f"/app-{app}:80"}]},
+                }
+            ]
+        }
+    return task
+
+
+def agent(i: int) -> dict[str, Any]:
+    ip = f"127.{1 + i // 65536}.{(i // 256) % 256}.{i % 256}"
+    return {
+        "agent_info": {"id": {"value": f"ag-S{i}"}, "hostname": ip, "port": 5051},
+        "pid": f"slave(1)@{ip}:5051",
+    }
+
+
+def state(tasks: int) -> dict[str, Any]:
+    agents = max(1, tasks // 10)
+    return {
+        "type": "SUBSCRIBED",
+        "subscribed": {
+            "get_state": {
+                "get_agents": {"agents": [agent(i) for i in range(agents)]},
+                "get_frameworks": {
+                    "frameworks": [
+                        {"framework_info": {"id": {"value": "fw-marathon"}, "name": "marathon"}}
+                    ]
+                },
+                "get_tasks": {
+                    "tasks": [
+                        v1_task(f"t{i}", i // APP_SIZE, i % agents, "TASK_RUNNING")
+                        for i in range(tasks)
+                    ]
+                },
+            }
+        },
+    }
+
+
+def events(tasks: int, count: int) -> list[dict[str, Any]]:
+    """Launch steps for new tasks of the existing apps, and kills of old ones."""
+    agents = max(1, tasks // 10)
+    out: list[dict[str, Any]] = []
+    for n in range(count):
+        i = tasks + n
+        if n % 3 == 0:
+            task = v1_task(f"t{i}", n % (tasks // APP_SIZE + 1), i % agents, "TASK_STAGING")
+            out.append({"type": "TASK_ADDED", "task_added": {"task": task}})
+        else:
+            task_id, st = (f"t{i - 1}", "TASK_RUNNING") if n % 3 == 1 else (f"t{n}", "TASK_KILLED")
+            out.append(
+                {
+                    "type": "TASK_UPDATED",
+                    "task_updated": {
+                        "framework_id": {"value": "fw-marathon"},
+                        "status": {"task_id": {"value": task_id}, "state": st},
+                        "state": st,
+                    },
+                }
+            )
+    return out
+
+
+class Full:
+    def __init__(self) -> None:
+        from actors.dns._actor import vip_records
+
+        self.vip_records = vip_records
+        self.view = ClusterView()
+        set_leader(self.view, "tcp://127.0.0.1:5050/master", "127.0.0.1")
+
+    def event(self, ev: dict[str, Any], serial: int) -> Any:
+        self.view = apply_event(self.view, ev, "m1")
+        return build_table(self.view, CONFIG, serial, self.vip_records(self.view, SALT))
+
+
+class Incremental:
+    def __init__(self) -> None:
+        from actors.dns._actor import VipNames
+        from actors.dns._index import TableIndex
+        from actors.dns._records import Changes
+
+        self.view = ClusterView()
+        set_leader(self.view, "tcp://127.0.0.1:5050/master", "127.0.0.1")
+        self.changes = Changes()
+        self.index = TableIndex(CONFIG)
+        self.vips = VipNames(SALT)
+
+    def event(self, ev: dict[str, Any], serial: int) -> Any:
+        self.view = apply_event(self.view, ev, "m1", 0.0, 0.0, self.changes)
+        touched = self.index.apply(self.view, self.changes)
+        if touched is None:
+            self.vips.reset(self.view)
+        else:
+            self.vips.sync(self.view, touched)
+        return self.index.publish(serial, self.vips.records())
+
+
+def run(mode: str, tasks: int, count: int) -> dict[str, Any]:
+    table = Full() if mode == "full" else Incremental()
+    first = state(tasks)
+    t0 = time.thread_time()
+    table.event(first, 1)
+    setup = time.thread_time() - t0
+    costs = []
+    for serial, ev in enumerate(events(tasks, count), start=2):
+        t0 = time.thread_time()
+        table.event(ev, serial)
+        costs.append((time.thread_time() - t0) * 1000)
+    costs.sort()
+    return {
+        "tasks": tasks,
+        "events": count,
+        "p50_ms": round(statistics.median(costs), 3),
+        "p99_ms": round(costs[min(len(costs) - 1, int(len(costs) * 0.99))], 3),
+        "setup_s": round(setup, 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--tasks", default="10000,100000", help="comma-separated task counts")
+    p.add_argument("--mode", choices=("full", "incremental"), default="incremental")
+    p.add_argument("--events", type=int, default=0, help="events per size (0: by mode)")
+    args = p.parse_args(argv)
+    try:
+        sizes = [int(x) for x in args.tasks.split(",")]
+    except ValueError:
+        print(f"--tasks: {args.tasks!r} is not a comma-separated list of integers")
+        return 2
+    if any(n < 1000 for n in sizes) or args.events < 0:
+        print(f"--tasks: {args.tasks!r}: each size must be >= 1000; --events must be >= 0")
+        return 2
+    results = []
+    for n in sizes:
+        count = args.events or (3000 if args.mode == "incremental" else max(6, 300_000 // n))
+        results.append(run(args.mode, n, count))
+        print(f"{args.mode:12s} {n:>7d} tasks: {results[-1]}", file=sys.stderr)
+    print(json.dumps({"bench": "dns_table", "mode": args.mode, "results": results}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
