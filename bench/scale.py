@@ -78,6 +78,9 @@ APP_INSTANCES = 1000
 METRONOME_SHARE = 0.05
 TASK = {"cpus": 0.05, "mem": 32}
 PROBE_INSTANCES = 10
+PROBE_POST_TIMEOUT = 20.0
+"""Seconds the failover's probe POST waits for an answer before it is sent again (the
+gateway's ask of Marathon times out after 10 s)."""
 POSTERS = 4
 """Clients creating apps and jobs at once."""
 POST_PATIENCE = 300.0
@@ -423,17 +426,29 @@ class Bench:
         body = {"id": probe_id, "cmd": "sleep 3600", "instances": PROBE_INSTANCES, **TASK}
         body["portDefinitions"] = []
         probe_err = ""
+        tried = False
+        # Its own connection with a short timeout: an answer lost by a busy new leader
+        # must cost a retry, not the client's 120 s.
+        probe_http = Http(f"http://{http.host}:{http.port}", timeout=PROBE_POST_TIMEOUT)
         while True:
             try:
-                status, raw, _ = http.request("POST", "/marathon/v2/apps", body)
+                status, raw, _ = probe_http.request("POST", "/marathon/v2/apps", body)
                 if status == 201:
+                    break
+                if status == 409 and tried:
+                    # An earlier attempt created it but its answer was lost to us (the
+                    # busy new leader's ask timed out after Marathon had queued it): the
+                    # probe id is this step's own, as a DC/OS client's retry would see.
                     break
                 probe_err = f"{status} {raw[:200]!r}"
             except OSError as exc:
                 probe_err = str(exc)
+            tried = True
             if time.monotonic() - t0 > 300:
+                probe_http.close()
                 raise RuntimeError(f"the new leader did not take the probe app: {probe_err}")
             time.sleep(0.05)
+        probe_http.close()
         accepted = time.monotonic() - t0
         storm = full_state = launching = None
         total_agents = self.agents
