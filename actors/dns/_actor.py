@@ -57,6 +57,9 @@ DEFAULT_HEARTBEAT = 15.0
 CARRY_FOR = 15.0
 """Seconds the previous leader's tasks are kept after a failover (the master gives agents
 10 s to re-register); then a fresh subscription has them all."""
+MIN_GAP = 0.05
+"""Seconds between two tables during a stream of events (at most 20 tables a second):
+a table costs only what changed, but each swap renews the server's answer cache."""
 CARRY_GRACE = 5.0
 """Seconds past CARRY_FOR after which carried tasks go even if no fresh state came."""
 
@@ -331,7 +334,8 @@ class DnsActor(Actor):
     def _request_rebuild(self) -> None:
         if not self._rebuild_pending:
             self._rebuild_pending = True
-            wait = self.pacer.delay(self.clock.now())
+            now = self.clock.now()
+            wait = max(self.pacer.delay(now), self.pacer.ended + MIN_GAP - now)
             if wait > 0:  # a stream of changes: one rebuild per pace, not one per event
                 self.send_after(wait, DnsRebuild())
             else:
