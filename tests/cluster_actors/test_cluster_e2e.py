@@ -158,12 +158,16 @@ def test_a_killed_worker_restarts_in_place_with_its_checkpoint(
 ) -> None:
     c = script.spawn(Counter, 1, max_restarts=3)
     assert c.incr(41).result(30) == 42
-    where = agent_of(cluster, c.actor_id)
+    # The incarnation counts launches: one lost before it ran (its agent unreachable a
+    # moment under load) is placed again, uncounted as a restart. So compare with the
+    # incarnation that served, not with 1.
+    before = row(cluster, c.actor_id)
     pid = kill_worker(cluster, c.actor_id)
     wait_for(lambda: c.value().result(10) == 42, 30, "the restarted incarnation", retry_errors=True)
     info = row(cluster, c.actor_id)
     assert info["restarts"] == 1, (pid, info)
-    assert info["agent_id"] == where and info["incarnation"] == 2
+    assert info["agent_id"] == before["agent_id"], (before, info)
+    assert info["incarnation"] > before["incarnation"], (before, info)
     assert worker_pid(info["task_id"]) != pid
     script.kill(c)
 
@@ -176,14 +180,17 @@ def test_one_for_all_across_two_agents(cluster: E2ECluster, script: Any) -> None
     assert ha.incr().result(30) == 1 and hb.incr(2).result(30) == 2
     assert agent_of(cluster, ha.actor_id) != agent_of(cluster, hb.actor_id)
     pid_b = worker_pid(row(cluster, hb.actor_id)["task_id"])
+    served = {h.actor_id: row(cluster, h.actor_id)["incarnation"] for h in (ha, hb)}
     kill_worker(cluster, ha.actor_id)
 
     def restarted(h: Any) -> bool:
         # One read per check: incarnation and state of the same answer. The group's
         # children come back one by one (each placed and started on its own agent), so
-        # the sibling RUNNING says nothing about the killed one: wait for each.
+        # the sibling RUNNING says nothing about the killed one: wait for each. A later
+        # incarnation than the one that served (a launch lost before it ran is placed
+        # again, so the number is not always 2).
         r = row(cluster, h.actor_id)
-        return bool(r["incarnation"] == 2 and r["state"] == "RUNNING")
+        return bool(r["incarnation"] > served[h.actor_id] and r["state"] == "RUNNING")
 
     wait_for(lambda: restarted(hb), 30, "the sibling restarted too")
     wait_for(lambda: restarted(ha), 30, "the killed child restarted")
