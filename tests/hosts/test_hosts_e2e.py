@@ -126,6 +126,18 @@ def create_app(hc: LocalCluster, app: dict[str, Any], timeout: float = 60) -> No
         assert stored[field] == app[field], (field, stored, tries)
 
 
+def app_ids(hc: LocalCluster) -> set[str]:
+    """The leader's app ids, once it serves them (a master just re-elected after a
+    ZooKeeper fault answers 503 while it adopts its tasks). Callers hold ``across``:
+    an empty list reads as "not yet"."""
+
+    def listed() -> set[str] | None:
+        code, body = request(f"{leader_url(hc)}/marathon/v2/apps", timeout=3)
+        return {a["id"] for a in body["apps"]} if code == 200 else None
+
+    return set(wait_for(listed, 30, "the leader's app list"))
+
+
 @pytest.fixture(scope="module")
 def across(hc: LocalCluster) -> str:
     """The app ``/across`` (VIP ``/across:80``), one running task: created once for the
@@ -334,7 +346,7 @@ def test_two_zk_members_down_no_change_is_accepted_then_all_recovers(
     hc: LocalCluster, across: str
 ) -> None:
     wait_for(lambda: sorted(zk_modes(hc)) == ["follower", "follower", "leader"], 30, "quorum")
-    before = {a["id"] for a in request(f"{leader_url(hc)}/marathon/v2/apps")[1]["apps"]}
+    before = app_ids(hc)
     assert across in before  # and whatever the tests before made: none may be lost
     masters = [p["http_url"] for p in hc.record()["processes"] if p["kind"] == "master"]
     for n in ("1", "2"):
@@ -352,10 +364,7 @@ def test_two_zk_members_down_no_change_is_accepted_then_all_recovers(
         for n in ("2", "1"):
             hc.cli("cluster", "zk", "start", n)
     wait_for(lambda: sorted(zk_modes(hc)) == ["follower", "follower", "leader"], 30, "quorum")
-    after = wait_for(
-        lambda: request(f"{leader_url(hc)}/marathon/v2/apps", timeout=3)[1]["apps"], 30, "apps"
-    )
-    ids = {a["id"] for a in after}
+    ids = app_ids(hc)
     assert before <= ids  # nothing lost
     if "/no-quorum" in ids:
         # A POST that timed out (never answered) was in flight in the leader's ZooKeeper
