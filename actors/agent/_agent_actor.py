@@ -448,7 +448,6 @@ class AgentActor(Actor):
         itself to the agents of its registry, or from our master asking us to come back
         (a healed partition): (re-)register, once per leader (idempotent at the master,
         but every copy of a re-registration carries every task we run)."""
-        now = self.clock.now()
         changed = m.address != self.master_address
         if changed:
             self.master_address = m.address
@@ -467,12 +466,7 @@ class AgentActor(Actor):
             return
         self.registered = False
         self._backoff.reset()
-        if action == "defer":
-            self._announced = None
-            self._backoff.sent(now)  # the first retry sends it if no announcement came
-            return
-        if m.master_id:
-            self._announced = m.master_id
+        self._announced = m.master_id or None
         self._register()
 
     def _on_registered(self, m: p.AgentRegistered) -> None:

@@ -12,9 +12,10 @@ doubles after each unanswered attempt, up to a minute); so does this one:
   ``cap`` seconds, each stretched by a per-agent factor in [1, 1.5) so that thousands of
   agents that started together do not retry in lockstep;
 * an answer (``AgentRegistered``) or a new master address starts over at ``base``;
-* a repeated announcement of the master the agent is already waiting on (the leader
-  watch and the new leader's own ``MasterChanged`` both announce it) is not a reason
-  to send again before the backoff says so.
+* a repeated announcement of the master the agent is already waiting on is not a
+  reason to send again before the backoff says so; a new leader announces itself only
+  to the agents whose re-registration (sent on their leader watch's notice, queued
+  while it read its registry) it did not get.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class RegisterBackoff:
         self.last = float("-inf")
 
 
-Action = Literal["register", "defer", "ignore"]
+Action = Literal["register", "ignore"]
 
 
 def on_announcement(
@@ -74,9 +75,11 @@ def on_announcement(
     our_master_id: str | None,
     announced: str | None,
 ) -> Action:
-    """What a ``MasterChanged`` (address not None) asks of an agent: ``register`` now,
-    ``defer`` (wait for the new leader's own announcement; the backoff sends anyway if
-    none comes) or ``ignore``.
+    """What a ``MasterChanged`` (address not None) asks of an agent: ``register`` now or
+    ``ignore`` it. The leader watch's notice of a new leader registers at once: the
+    new leader's actor queues it while it reads its registry, and announces itself
+    afterwards only to the agents whose re-registration did not arrive (sent before
+    its actor ran: dropped).
 
     ``changed``: the address differs from the agent's master; ``master_id``: the
     announcing master's id (empty from a leader watch, or from our master asking us
@@ -89,12 +92,6 @@ def on_announcement(
         if not registered and announced == master_id:
             return "ignore"  # sent on its announcement already: the backoff resends it
         return "register"
-    if changed and our_master_id is not None:
-        # A new leader won the election and we were registered with the old one: it
-        # announces itself to every agent of its registry once its master actor runs
-        # (a re-registration sent before would be dropped, or be a second copy of
-        # every task). An agent that just started (never registered) sends at once.
-        return "defer"
     if not changed and not registered and announced is not None:
         return "ignore"  # the watch caught up with an announcement we answered already
     return "register"

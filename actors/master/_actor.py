@@ -104,6 +104,14 @@ class Tick:
 
 
 @dataclass(frozen=True, slots=True)
+class Announce:
+    """Self-message from ``started()``: tell the registry's agents and frameworks that
+    this master leads (``MasterCore.announce``), behind the re-registrations that
+    queued while the registry was read (10,000 agent records take seconds): those agents
+    are not asked again."""
+
+
+@dataclass(frozen=True, slots=True)
 class AllocateSoon:
     """Self-message: run one allocation cycle once the messages queued before it are
     handled. A burst of N registrations, status updates or declines costs ONE cycle
@@ -183,7 +191,7 @@ class MasterActor(Actor):
             log.error("registry: skipped a corrupt record: %s", problem)
         self.elected_at = now
         self.send_interval(self._tick_interval, Tick())
-        self._apply(self.core.announce())
+        self.ref.tell(Announce())
         log.info(
             "master %s leading with %d agents and %d frameworks from the registry",
             self.master_id,
@@ -209,6 +217,9 @@ class MasterActor(Actor):
         if type(message) is AllocateSoon:
             self._alloc_pending = False
             self._allocate(core, now)
+            return None
+        if type(message) is Announce:
+            self._apply(core.announce())
             return None
         if isinstance(message, Tick):
             self._apply(self._timed(core, core.tick, now))

@@ -109,14 +109,19 @@ class MasterCore(MasterState):
         return type(msg) in _HANDLERS
 
     def announce(self) -> list[Effect]:
-        """After a failover or a restart: tell every agent and framework from the registry
-        that this master leads, so they re-register now instead of after a timeout."""
+        """After a failover or a restart: tell every framework, and every agent from the
+        registry that has not re-registered yet, that this master leads, so they
+        re-register now instead of after a timeout. The master actor calls it once the
+        messages that queued while it read the registry are handled: an agent whose
+        re-registration (sent on its leader watch's notice) was among them is not told
+        again, as that would cost a second copy of every task it runs."""
         out: list[Effect] = []
         here = p.MasterChanged(self.address, self.master_id) if self.address else None
         if here is None:
             return out
         for rec in self.agents.values():
-            out.append(Send(rec.address, here))
+            if rec.recovering:
+                out.append(Send(rec.address, here))
         for fw in self.frameworks.values():
             if fw.address:
                 out.append(Send(fw.address, here))

@@ -69,10 +69,10 @@ def _act(**kw: object) -> str:
 
 
 def test_a_failover_costs_one_reregistration_per_agent() -> None:
-    # The leader watch sees the election first: a registered agent waits for the new
-    # leader's own announcement (its master actor may not run yet).
-    assert _act(changed=True, our_master_id="m1", registered=True) == "defer"
-    # The announcement: send once...
+    # The leader watch sees the election: send at once (the new leader's actor queues
+    # it while it reads its registry).
+    assert _act(changed=True, our_master_id="m1", registered=True) == "register"
+    # The new leader announces itself to the agents it got nothing from: send once...
     assert _act(master_id="m2", our_master_id="m1") == "register"
     # ...and not again while waiting for its answer (the backoff resends).
     assert _act(master_id="m2", our_master_id="m1", announced="m2") == "ignore"

@@ -120,11 +120,13 @@ def test_recovery_window_still_ends_agents_that_never_came_back() -> None:
     assert [a.agent_id for a in core.agents.values() if not a.reachable] == ["a0", "a2"]
 
 
-def test_a_new_leader_announces_itself_with_its_master_id() -> None:
-    """Agents re-register on the leader's own announcement (its actor runs), not on the
-    leader watch's notice of the election: one copy of every task per agent."""
-    core = _new_leader(2)
+def test_a_new_leader_announces_itself_to_the_agents_it_got_nothing_from() -> None:
+    """The master actor announces once the re-registrations queued while it read the
+    registry are handled: those agents are not asked for a second copy of their tasks;
+    the others (theirs was sent before its actor ran) are, with its master id."""
+    core = _new_leader(3)
     core.address = "tcp://127.0.0.1:5050/master"
+    core.handle(_rereg(1, _task(1, "t1")), 1.0)
     told = [e for e in core.announce() if isinstance(e, Send)]
-    assert sorted(e.to for e in told) == [_addr(0), _addr(1)]
+    assert sorted(e.to for e in told) == [_addr(0), _addr(2)]
     assert {(e.message.address, e.message.master_id) for e in told} == {(core.address, "m2")}
