@@ -307,8 +307,16 @@ class MasterProcess:
     def _on_leader(self, leader: LeaderInfo | None) -> None:
         self.leader = leader
         log.info("leader is now %s", leader.address if leader else None)
+        if leader is not None and leader.address == self.address and not self._leading.is_set():
+            # This master won, and its master actor starts in _on_elected, which tells the
+            # listeners then: a WatchMaster sent now would be a dead letter, and the DNS
+            # and l4lb observers would ask again only 2 s later, while Marathon on this
+            # very master already kills tasks (a VIP kept sending to a killed instance).
+            return
+        self._tell_leader_listeners(self._leader_master_address())
+
+    def _tell_leader_listeners(self, address: str | None) -> None:
         if self.context is not None:
-            address = self._leader_master_address()
             for listener in list(self.context.leader_listeners):
                 try:
                     listener(address)
@@ -340,6 +348,9 @@ class MasterProcess:
             )
             self.node.root.start_child(spec)
             self._leading.set()
+            # The observers (DNS, l4lb) of this master subscribe before any leader service
+            # (Marathon) can act: see _on_leader.
+            self._tell_leader_listeners(f"{self.address}/{MASTER_ACTOR}")
             self._elected_at = self.node.clock.now()
             log.info("elected (term %d): this master is leading", term)
             assert self.context is not None
