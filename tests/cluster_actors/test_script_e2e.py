@@ -312,4 +312,6 @@ def test_a_transient_actor_exiting_normally_is_not_restarted(conn: Any) -> None:
     with pytest.raises(ActorMethodError, match="SystemExit"):
         led.close(0).result(30)
     assert down.result(30).name == "ledger-dave"
-    assert led.info.incarnation == 1 and led.info.state == "STOPPED"
+    # Not restarted: no restart counted (the incarnation counts launches, and a launch
+    # lost before it ran is placed again, so it is not always 1).
+    assert led.info.restarts == 0 and led.info.state == "STOPPED", led.info
