@@ -608,8 +608,17 @@ def state_json_bytes(
         http_url=http_url,
     )
     wall = core.wall_offset
-    slaves = ", ".join([agent_json_text(a, wall) for a in core.agents.values()])
-    parts = [f'{json.dumps(head)[:-1]}, "slaves": [{slaves}'.encode()]
+    last = _ANSWERS.get(core)
+    texts = [agent_json_text(a, wall) for a in core.agents.values()]
+    if (
+        last is not None
+        and len(texts) == len(last.agent_texts)
+        and all(map(is_, texts, last.agent_texts))
+    ):
+        agents = last.agents
+    else:
+        agents = ", ".join(texts).encode()
+    parts = [json.dumps(head)[:-1].encode(), b', "slaves": [', agents]
     parts.append(b'], "recovered_slaves": [], "frameworks": [')
     tasks = _sync(core)
     done = _Pass(tasks, wall)
@@ -621,7 +630,35 @@ def state_json_bytes(
         if group is not core.completed_frameworks:
             parts.append(b'], "completed_frameworks": [')
     parts.append(b'], "orphan_tasks": [], "unregistered_frameworks": []}')
-    return b"".join(parts)
+    if (
+        last is not None
+        and len(parts) == len(last.parts)
+        and all(map(_same_part, parts, last.parts))
+    ):
+        data = last.data  # nothing shown changed: no 45 MB join
+    else:
+        data = b"".join(parts)
+    _ANSWERS[core] = _Answer(texts, agents, parts, data)
+    return data
+
+
+@dataclass(slots=True)
+class _Answer:
+    """The last ``state_json_bytes`` of a core, its pieces and its agents' texts."""
+
+    agent_texts: list[str]
+    agents: bytes
+    parts: list[bytes]
+    data: bytes
+
+
+_ANSWERS: weakref.WeakKeyDictionary[MasterCore, _Answer] = weakref.WeakKeyDictionary()
+
+
+def _same_part(a: bytes, b: bytes) -> bool:
+    """The same piece: the very object (the big ones are reused as objects), or a small
+    one equal (heads are encoded anew each time)."""
+    return a is b or (len(a) < 65536 and a == b)
 
 
 _SUMMARY_STATES = (

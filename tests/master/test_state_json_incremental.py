@@ -23,8 +23,10 @@ def _check(core: MasterCore) -> bytes:
     not share the caches it checks), the caches left as the render left them."""
     encoded = state_json_bytes(core, **KW)
     kept = _state_json._TASKS.pop(core)
+    answer = _state_json._ANSWERS.pop(core)
     assert encoded == json.dumps(state_json(core, **KW)).encode()
     _state_json._TASKS[core] = kept
+    _state_json._ANSWERS[core] = answer
     return encoded
 
 
@@ -123,3 +125,14 @@ def test_only_the_tasks_the_framework_lists_are_shown() -> None:
     assert b'"id": "a"' not in _check(c.core)
     c.core.frameworks[fid].tasks.add("a")
     assert b'"id": "a"' in _check(c.core)
+
+
+def test_an_unchanged_state_is_the_same_bytes_object() -> None:
+    c = Cluster(MasterCore("m1", MasterConfig(ping_interval=1e9), now=1000.0))
+    aid = c.add_agent(AGENT, "cpus:8;mem:8192")
+    c.subscribe()
+    first = _check(c.core)
+    assert state_json_bytes(c.core, **KW) is first, "nothing changed: no new join"
+    [offer] = c.offers()
+    c.launch(offer, "a", "cpus:1;mem:64", refuse_seconds=0)
+    assert aid.encode() in _check(c.core) and state_json_bytes(c.core, **KW) != first
