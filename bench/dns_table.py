@@ -119,7 +119,7 @@ def events(tasks: int, count: int) -> list[dict[str, Any]]:
 
 class Full:
     def __init__(self) -> None:
-        from actors.dns._actor import vip_records
+        from actors.dns import vip_records
 
         self.vip_records = vip_records
         self.view = ClusterView()
@@ -132,9 +132,7 @@ class Full:
 
 class Incremental:
     def __init__(self) -> None:
-        from actors.dns._actor import VipNames
-        from actors.dns._index import TableIndex
-        from actors.dns._records import Changes
+        from actors.dns import Changes, TableIndex, VipNames
 
         self.view = ClusterView()
         set_leader(self.view, "tcp://127.0.0.1:5050/master", "127.0.0.1")

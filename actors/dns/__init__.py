@@ -19,8 +19,10 @@ from runtime import lazy_exports
 
 if TYPE_CHECKING:
     from actors.dns._actor import DnsActor
+    from actors.dns._index import TableIndex
     from actors.dns._messages import DNS_ACTOR, DnsLeaderChanged
     from actors.dns._records import (
+        Changes,
         ClusterView,
         DnsConfig,
         RecordTable,
@@ -30,10 +32,15 @@ if TYPE_CHECKING:
     )
     from actors.dns._server import DnsServer, parse_upstreams
     from actors.dns._service import DnsService
+    from actors.dns._vips import VipNames, vip_records
     from actors.dns._wire import FORWARD, Answerer, make_query, parse_reply
 
 _LAZY = {
     "DnsActor": "actors.dns._actor",
+    "TableIndex": "actors.dns._index",
+    "Changes": "actors.dns._records",
+    "VipNames": "actors.dns._vips",
+    "vip_records": "actors.dns._vips",
     "DNS_ACTOR": "actors.dns._messages",
     "DnsLeaderChanged": "actors.dns._messages",
     "ClusterView": "actors.dns._records",
@@ -57,6 +64,7 @@ __all__ = [
     "DNS_ACTOR",
     "FORWARD",
     "Answerer",
+    "Changes",
     "ClusterView",
     "DnsActor",
     "DnsConfig",
@@ -67,6 +75,8 @@ __all__ = [
     "DnsService",
     "DnsStartError",
     "RecordTable",
+    "TableIndex",
+    "VipNames",
     "app_dns_name",
     "apply_event",
     "build_table",
@@ -77,4 +87,5 @@ __all__ = [
     "rfc952_label",
     "rfc1123_label",
     "set_leader",
+    "vip_records",
 ]

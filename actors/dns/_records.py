@@ -27,6 +27,10 @@ Names (zone ``mesos``, as Mesos-DNS ``records/generator.go``; zone
 Only RUNNING tasks get records (Mesos-DNS' rule); a task that ends, or whose agent or
 framework goes away, loses them in the next table. Every name is lower-case, absolute
 (trailing dot).
+
+``build_table`` is the reference (and the table before the first state); the DnsActor
+serves ``actors.dns._index.TableIndex``, which keeps the same table change by change
+(``Changes`` says what each event touched) and must equal it after every event.
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from actors.dns import ClusterView, DnsConfig, apply_event, build_table, set_leader
-from actors.dns._actor import VipNames, vip_records, vip_salt
 from actors.dns._index import COMPACT_MIN, Layered, Published, TableIndex
 from actors.dns._records import Changes, RecordTable, expire_carried
+from actors.dns._vips import VipNames, vip_records, vip_salt
 from tests.dns._events import subscribed, task_added, task_updated, v1_agent, v1_task
 
 CONFIG = DnsConfig(ttl=5, ns_ip="127.0.0.1")

@@ -21,6 +21,8 @@ IO_LIBRARIES = ("zmq", "kazoo", "aiohttp", "docker", "textual")
         "import actors.dns._records",
         "import actors.dns._wire",
         "from actors.dns import build_table, apply_event, Answerer, make_query, app_dns_name",
+        "import actors.dns._index",
+        "from actors.dns import TableIndex, Changes, VipNames; VipNames('s').l4lb.named_vips",
     ],
 )
 def test_pure_dns_modules_load_no_io_library(statement: str) -> None:
