@@ -228,9 +228,5 @@ class DnsActor(Actor):
         if self.vips is None:
             extra: Mapping[str, Iterable[str]] = self.extra_records(self.view)
         else:
-            if touched is None:
-                self.vips.reset(self.view)
-            else:
-                self.vips.sync(self.view, touched)
-            extra = self.vips.records()
+            extra = self.vips.follow(self.view, touched)
         return self.index.publish(self.serial, extra, ready=True)

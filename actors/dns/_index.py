@@ -308,9 +308,11 @@ class TableIndex:
 
     def apply(self, view: ClusterView, changes: Changes) -> set[str] | None:
         """Bring the contributions in line with ``view`` for what ``changes`` says was
-        touched (all of it for a new view), then clear ``changes``. Returns the task keys
-        synced, or None when everything was rebuilt."""
-        if changes.everything or view is not self._view:
+        touched, then clear ``changes``. A new view (a fresh subscription) is compared
+        with the one indexed, task by task: a failover's state repeats nearly every
+        task, and rebuilding 100,000 tasks' records took seconds. Returns the task keys
+        synced, or None when everything was built from nothing (the first view)."""
+        if self._view is None:
             changes.clear()
             self._clear()
             self._view = view
@@ -324,9 +326,23 @@ class TableIndex:
             self._sync_fixed(view)
             return None
         keys = set(changes.tasks)
-        if changes.frameworks:
+        fids, agent_ids = changes.frameworks, changes.agents
+        if changes.everything or view is not self._view:
+            # what the index holds (self.home: every task it synced; the previous
+            # view's TaskViews are those it synced, except the keys in ``changes``)
+            before = self._view.tasks
+            for key, task in view.tasks.items():
+                if key not in keys:
+                    old = before.get(key)
+                    if old is not task and old != task:
+                        keys.add(key)
+            keys.update(key for key in self.home if key not in view.tasks)
+            fids = fids | set(self.framework_seen) | set(view.frameworks)
+            agent_ids = agent_ids | set(self.agent_seen) | set(view.agents)
+            self._view = view
+        if fids:
             self._sync_frameworks(view)
-            for fid in changes.frameworks:
+            for fid in fids:
                 name = view.frameworks.get(fid)
                 if name != self.framework_seen.get(fid):
                     keys.update(self.by_framework.get(fid, ()))
@@ -334,7 +350,7 @@ class TableIndex:
                     self.framework_seen.pop(fid, None)
                 else:
                     self.framework_seen[fid] = name
-        for agent_id in changes.agents:
+        for agent_id in agent_ids:
             found = view.agents.get(agent_id)
             self._sync_agent(view, agent_id)
             ip = found[0] if found is not None else None

@@ -75,6 +75,7 @@ class VipNames:
         except ImportError:
             l4lb = None  # type: ignore[assignment]
         self.l4lb: Any = l4lb
+        self.view: ClusterView | None = None
         self._clear()
 
     def _clear(self) -> None:
@@ -88,6 +89,25 @@ class VipNames:
     def reset(self, view: ClusterView) -> None:
         self._clear()
         self.sync(view, view.tasks)
+
+    def resync(self, view: ClusterView) -> None:
+        """A new view (a fresh subscription): every task is looked at again, but only
+        those with port labels are parsed again, and the addresses are re-allocated
+        only if the set of hostnames changed."""
+        known = {**dict.fromkeys(self.hosts_of), **dict.fromkeys(self.parsed)}
+        self.sync(view, {**known, **dict.fromkeys(view.tasks)})
+
+    def follow(self, view: ClusterView, touched: Iterable[str] | None) -> dict[str, list[str]]:
+        """After ``TableIndex.apply`` returned ``touched`` (None: built from nothing):
+        the records for ``view``."""
+        if touched is None:
+            self.reset(view)
+        elif view is not self.view:
+            self.resync(view)
+        else:
+            self.sync(view, touched)
+        self.view = view
+        return self.records()
 
     def sync(self, view: ClusterView, keys: Iterable[str]) -> None:
         if self.l4lb is None:

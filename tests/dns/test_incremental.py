@@ -39,11 +39,7 @@ class Mirror:
     def tables(self) -> tuple[RecordTable, RecordTable]:
         self.serial += 1
         touched = self.index.apply(self.view, self.changes)
-        if touched is None:
-            self.vips.reset(self.view)
-        else:
-            self.vips.sync(self.view, touched)
-        got = self.index.publish(self.serial, self.vips.records())
+        got = self.index.publish(self.serial, self.vips.follow(self.view, touched))
         want = build_table(self.view, CONFIG, self.serial, vip_records(self.view, SALT))
         return got, want
 
@@ -190,6 +186,20 @@ def test_failover_carries_tasks_then_expires_them() -> None:
     assert not m.view.carried
 
 
+def test_a_fresh_state_with_changed_vip_labels_the_dns_view_does_not_read() -> None:
+    """A port numbered 0 (a container port) is not a DNS port, but its VIP label
+    counts: a fresh state changing only that label changes only the VIP names."""
+    m = Mirror()
+    task = v1_task("api.1", name="api", discovery="api", vip="/api:80")
+    task["discovery"]["ports"]["ports"][0]["number"] = 0
+    m.event(subscribed([task]))
+    assert "api.marathon.l4lb.thisdcos.directory." in m.check().a
+    again = v1_task("api.1", name="api", discovery="api", vip="/api2:80")
+    again["discovery"]["ports"]["ports"][0]["number"] = 0
+    m.event(subscribed([again]))
+    assert "api2.marathon.l4lb.thisdcos.directory." in m.check().a
+
+
 def test_the_leader_and_masters_change() -> None:
     m = Mirror()
     m.event(BASE)
@@ -329,7 +339,11 @@ def test_random_event_sequences_give_the_full_build_after_every_event(seed: int)
         elif roll < 0.05:
             set_leader(m.view, f"tcp://127.0.0.{rng.randrange(2, 5)}:5050/master", "127.0.0.1")
         else:
-            # several events may come between two tables (the actor coalesces them)
+            # several events may come between two tables (the actor coalesces them),
+            # a fresh state among them
             for _ in range(rng.choice([1, 1, 1, 2, 5])):
-                m.event(random_event(rng, ids), master, now)
+                if rng.random() < 0.03:
+                    m.event(random_state(rng, ids), rng.choice(["m1", "m2"]), now)
+                else:
+                    m.event(random_event(rng, ids), master, now)
         m.check()
