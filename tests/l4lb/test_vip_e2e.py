@@ -109,7 +109,12 @@ def _app() -> dict[str, Any]:
 def vip_cluster(zk_hosts: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2ECluster]:
     scratch = tmp_path_factory.mktemp("l4lb")
     resources = "cpus:4;mem:2048;disk:1000;ports:[31000-31100]"
-    with module_cluster(zk_hosts, scratch, ("--node-services", "l4lb"), resources) as c:
+    # The e2e default finds an agent unreachable after 1 s without pongs: a machine
+    # that starves the agent that long (CI beside CPU burners) made it "unreachable",
+    # and its tasks rightly left every VIP (both HAProxys with no server, thousands of
+    # requests closed). This module is about VIPs, not agent failure: 10 s here.
+    args = ("--node-services", "l4lb", "--max-missed-pings", "40")
+    with module_cluster(zk_hosts, scratch, args, resources) as c:
         yield c
 
 
