@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from typing import Any
 
@@ -127,3 +128,27 @@ def test_tell_all_sends_and_a_failed_unwatch_is_only_logged() -> None:
     assert sent == [(NEW, WatchMaster(subscriber=ME))]
     with pytest.raises(OSError):
         tell_all(ref, [(OLD, WatchMaster(subscriber=ME))], logging.getLogger("test"))
+
+
+def test_unanswered_subscribes_back_off_until_a_subscribed_comes() -> None:
+    """A new leader busy with a re-registration storm answers late: each retry queued
+    behind the storm would cost it a whole SUBSCRIBED state."""
+    follower = WatchFollower(subscribe_retry=1.0, subscriber=ME)
+    follower.leader(OLD, 0.0)
+    sent = []
+    now = 0.0
+    while now < 60.0:
+        now = round(now + 0.1, 1)
+        if follower.tick(now):
+            sent.append(now)
+    assert sent[:5] == [1.0, 3.0, 7.0, 15.0, 31.0]  # 1, 2, 4, 8, 16 s apart
+    assert all(b - a <= 16.0 for a, b in itertools.pairwise(sent))
+    # A SUBSCRIBED resets the schedule: the next lost subscribe is retried after 1 s.
+    follower.accept(subscribed(), now)
+    follower.subscribe(now)
+    assert follower.tick(now + 0.9) == []
+    assert follower.tick(now + 1.0) == [(OLD, WatchMaster(subscriber=ME))]
+    # So does a new leader.
+    follower.tick(now + 3.0)
+    follower.leader(NEW, now + 3.5)
+    assert follower.tick(now + 4.5) == [(NEW, WatchMaster(subscriber=ME))]
