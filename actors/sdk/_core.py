@@ -77,6 +77,21 @@ REPLACE_AVOID = 15.0
 """Seconds a replaced pod avoids its old agent (then any agent will do)."""
 KILL_RETRY = 10.0
 """Seconds before a kill that got no answer is asked again."""
+ACCEPT_REFUSE = 1.0
+"""Seconds the rest of an accepted offer is refused (its launches took what they needed)."""
+
+
+def accept_refuse_seconds(ops: Sequence[p.Operation]) -> float:
+    """How long the master may keep the rest of an accepted offer from this scheduler.
+
+    The rest includes what the accept's operations made (Mesos' rule): after a RESERVE or
+    CREATE, the new reservation is only launched on once it comes back in an offer, so
+    such an accept refuses nothing (0: re-offered at the next allocation). At
+    ``ACCEPT_REFUSE`` every pod instance's first launch (the deploy's, a replace's, the
+    first backup's) waited out a 1 s filter on its own reservation."""
+    if any(op.type in ("RESERVE", "CREATE") for op in ops):
+        return 0.0
+    return ACCEPT_REFUSE
 
 
 def backoff(failures: int) -> float:

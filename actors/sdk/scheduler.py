@@ -34,7 +34,7 @@ from typing import Any
 
 from actors import protocol as p
 from actors.framework import Scheduler, SchedulerDriver
-from actors.sdk._core import ACTIVE, Context, Effects, ServiceCore
+from actors.sdk._core import ACTIVE, Context, Effects, ServiceCore, accept_refuse_seconds
 from actors.sdk._errors import SdkError, SpecError, StateError
 from actors.sdk._spec import ServiceSpec, load_spec
 from actors.sdk._store import SdkStore
@@ -169,7 +169,7 @@ class SdkScheduler(Scheduler):
         if d is None or d.framework_id is None:
             return
         for offer_id, ops in eff.accepts:
-            d.accept([offer_id], ops, refuse_seconds=1.0)
+            d.accept([offer_id], ops, refuse_seconds=accept_refuse_seconds(ops))
         for offer_id, refuse in eff.declines:
             d.decline([offer_id], refuse_seconds=refuse)
         for task_id in eff.kills:
