@@ -24,9 +24,14 @@ id, and reconciles every task its runs think may be alive; a recorded task is ne
 launched again (the run state machine moves a provably-never-launched task to a new
 attempt when the master answers TASK_UNKNOWN/TASK_DROPPED).
 
-Offers are matched by the pure ``_offers.match_offer`` (the framework toolkit's
-placement: resources, containerizer, constraints); every attempt an offer cannot take
-gets a reason, shown in its run's JSON as ``waiting`` until it launches.
+Offers are matched by the pure ``_offers.match_queue`` (the framework toolkit's
+placement: resources, containerizer, constraints) against the launch queue kept by
+demand class (``_queue.py``: an offer costs O(classes + launches)); every attempt an
+offer cannot take gets a reason, shown in its run's JSON as ``waiting`` until it
+launches (refreshed once per tick). An offer no waiting attempt can use is declined for
+``decline_seconds`` (Marathon's ``decline_offer_duration``): the master's filter hides
+only offers contained in the declined one, so an agent that frees resources is offered
+again, and a new attempt of a class the filters were not proven useless for revives.
 
 Time: wall-clock ``clock()`` (default: the node clock's ``wall``) for cron slots, run
 deadlines and timestamps, injectable for tests; the node clock's ``now()`` for flush
@@ -55,7 +60,8 @@ from ._errors import MetronomeError
 from ._history import DEFAULT_HISTORY_LIMIT
 from ._ids import make_run_id, parse_task_id
 from ._job import JobSpec
-from ._offers import Refusal, match_offer
+from ._offers import ClassKey, class_key, match_queue
+from ._queue import LaunchQueue
 from ._run import (
     TICK,
     JobRun,
@@ -89,7 +95,6 @@ from ._view import (
     JobEntry,
     MetronomeView,
     ViewBoard,
-    Waiting,
 )
 
 log = logging.getLogger("actors.metronome")
@@ -115,9 +120,10 @@ class MetronomeConfig:
     flush_max_dirty: int = 512
     flush_max_delay: float = 0.05
     decline_seconds: float = 120.0
-    """Filter for offers declined while nothing waits to launch (revive clears it)."""
+    """Filter for offers declined while nothing waits to launch, or that fit none of the
+    waiting launches (revive clears it; more resources on the agent lift it)."""
     retry_decline_seconds: float = 1.0
-    """Filter for offers that fit none of the waiting launches."""
+    """Filter for offers whose resources could not be read."""
     role: str = "*"
     failures_to_quarantine: int = 3
     """Consecutive failures handling one job after which it is quarantined."""
@@ -200,11 +206,14 @@ class MetronomeActor(Actor):
         self.versions: dict[str, tuple[int | None, bool]] = {}
         """Job id -> (znode version, chunked) of its stored document."""
         self.unreadable: set[str] = set()
-        self.pending: dict[str, tuple[str, str]] = {}
+        self.pending = LaunchQueue()
         """Task id -> (job id, run id): persisted launch decisions waiting for an offer."""
         self.subscribed = False
         self.suppressed = False
-        self._filtered = False
+        self._hides: frozenset[ClassKey] | None = None
+        """None while no decline filter is out since the last revive; else the classes
+        every filter out is known to hide only useless offers from (a decline while
+        nothing waited, or of an unreadable offer, hides offers any class may use)."""
         self._want_revive = False
         self._dirty: set[str] = set()
         self._deletes: dict[str, tuple[int, bool]] = {}
@@ -286,7 +295,7 @@ class MetronomeActor(Actor):
         self.unreadable.add(job_id)
         if self.entries.pop(job_id, None) is not None:
             self._dirty.discard(job_id)
-            self.pending = {t: w for t, w in self.pending.items() if w[0] != job_id}
+            self.pending.drop_job(job_id)
             self._publish()
 
     def _error(self, where: str) -> None:
@@ -485,16 +494,35 @@ class MetronomeActor(Actor):
     # -- launching --------------------------------------------------------------------
 
     def _queue_launch(self, effect: LaunchTask) -> None:
-        self.pending[effect.task_id] = (effect.job_id, effect.run_id)
-        self._want_revive = True
+        key = self._class_of(effect.job_id, effect.run_id)
+        self.pending.add(effect.task_id, (effect.job_id, effect.run_id), key)
+        if self.suppressed or not self.subscribed or self._hidden_from(key):
+            self._want_revive = True
+
+    def _class_of(self, job_id: str, run_id: str) -> ClassKey:
+        entry = self.entries.get(job_id)
+        run = entry.run(run_id) if entry is not None else None
+        if run is None:
+            return None  # gone already: dropped at the next offer
+        try:
+            return class_key(run.job)
+        except Exception:
+            return None  # placing it fails again, counted against the job there
+
+    def _hidden_from(self, key: ClassKey) -> bool:
+        """May a decline filter out hide an offer class ``key`` could use?"""
+        return self._hides is not None and key not in self._hides
+
+    def _declined(self, useless_for: frozenset[ClassKey]) -> None:
+        self._hides = useless_for if self._hides is None else self._hides & useless_for
 
     def _revive(self) -> None:
         if self.driver is None or not self.subscribed:
             return
-        if self.suppressed or self._filtered:
+        if self.suppressed or self._hides is not None:
             self.driver.revive()
             self.suppressed = False
-            self._filtered = False
+            self._hides = None
 
     def _kill(self, task_id: str) -> None:
         if self.pending.pop(task_id, None) is not None:
@@ -516,69 +544,67 @@ class MetronomeActor(Actor):
         driver = self.driver
         if driver is None:
             return
-        wall = self.now()
+        stamp: str | None = None
         explained = False
         for offer in offers:
             if not self.pending:
                 driver.decline(
                     [offer.offer_id], self.config.decline_seconds, "no run waits to launch"
                 )
-                self._filtered = True
+                self._declined(frozenset())
                 continue
-            pending: list[tuple[str, JobRun]] = []
-            for task_id, where in list(self.pending.items()):
-                run = self._launchable(task_id, where)
-                if run is None:
-                    del self.pending[task_id]
-                else:
-                    pending.append((task_id, run))
-            plan = match_offer(offer, pending)
+            plan = match_queue(offer, self.pending.heads(), self._launchable)
+            for task_id in plan.stale:
+                self.pending.pop(task_id)
             if plan.unreadable is not None:
                 log.warning("metronome: offer %s unreadable: %s", offer.offer_id, plan.unreadable)
                 driver.decline(
                     [offer.offer_id], self.config.retry_decline_seconds, plan.decline_reason
                 )
+                self._declined(frozenset())
                 continue
             for task_id, exc in plan.failed:
-                failed = self.pending.pop(task_id, None)
+                failed = self.pending.pop(task_id)
                 if failed is not None:
                     self._job_failed(failed[0], "launch", exc)
-            for refusal in plan.refusals:
-                self._waits(self.pending[refusal.task_id], refusal.task_id, offer, refusal, wall)
-                explained = True
+            if plan.refused:
+                stamp = stamp or format_time(self.now())
+                for key, reason, detail in plan.refused:
+                    self.pending.refused(key, offer, reason, detail, stamp)
             if plan.launches:
                 for task_id, _ in plan.launches:
-                    explained |= self._launched(self.pending.pop(task_id))
+                    where = self.pending.pop(task_id)
+                    explained |= where is not None and self._launched(where)
                 refuse = 0.0 if self.pending else 5.0
                 driver.launch(
                     [offer.offer_id], [task for _, task in plan.launches], refuse_seconds=refuse
                 )
                 self.stats["launched"] += len(plan.launches)
             else:
+                # No waiting attempt can use it: every class was refused (or is gone).
                 driver.decline(
-                    [offer.offer_id], self.config.retry_decline_seconds, plan.decline_reason
+                    [offer.offer_id],
+                    self.config.decline_seconds,
+                    plan.decline_reason or "no run waits to launch",
                 )
-                self._filtered = True
+                self._declined(frozenset(key for key, _, _ in plan.refused))
         if not self.pending and not self.suppressed and self.subscribed:
             driver.suppress()
             self.suppressed = True
         if explained and not (self._dirty or self._deletes):
             self._publish()  # the view stays a persisted snapshot: else the flush publishes
 
-    def _waits(
-        self, where: tuple[str, str], task_id: str, offer: p.Offer, refusal: Refusal, wall: float
-    ) -> None:
-        """Note why ``task_id`` (of run ``where``) could not use ``offer``."""
-        entry = self.entries.get(where[0])
-        if entry is None:
-            return
-        waiting = entry.waiting.get(where[1])
-        if waiting is None or waiting.task_id != task_id:
-            waiting = Waiting(task_id)
-        waiting = waiting.refused(offer, refusal.reason, refusal.detail, wall)
-        self.entries[where[0]] = dataclasses.replace(
-            entry, waiting=MappingProxyType({**entry.waiting, where[1]: waiting})
-        )
+    def _show_waiting(self) -> bool:
+        """Refresh the ``waiting`` of runs whose class was refused offers since the last
+        refresh. True if an entry changed."""
+        updates = self.pending.waiting_updates()
+        for job_id, runs in updates.items():
+            entry = self.entries.get(job_id)
+            if entry is None:
+                continue
+            waiting = {**entry.waiting, **{r: w for r, w in runs.items() if entry.run(r)}}
+            self.entries[job_id] = dataclasses.replace(entry, waiting=MappingProxyType(waiting))
+        return bool(updates)
 
     def _launched(self, where: tuple[str, str]) -> bool:
         """The run's attempt has an offer: it no longer waits. True if it did."""
@@ -640,7 +666,8 @@ class MetronomeActor(Actor):
         self._reconcile()
         if self.pending or self._want_revive:
             self.driver.revive()
-            self.suppressed = self._filtered = False
+            self.suppressed = False
+            self._hides = None
         else:
             self.driver.suppress()
             self.suppressed = True
@@ -682,8 +709,14 @@ class MetronomeActor(Actor):
             and self.clock.now() - self._last_reconcile >= self.config.reconcile_interval
         ):
             self._reconcile()
-        if self.pending and self.subscribed and (self.suppressed or self._filtered):
+        if (
+            self.pending
+            and self.subscribed
+            and (self.suppressed or any(self._hidden_from(k) for k in self.pending.classes()))
+        ):
             self._revive()
+        if self._show_waiting() and not (self._dirty or self._deletes):
+            self._publish()  # else the flush publishes
         if self._dirty or self._deletes:
             self._flush()  # also retries a failed write
 

@@ -12,13 +12,15 @@ sits in STARTING: ``{"reason": "mem: need 8192, offer has 4096", "reasons":
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from actors import protocol as p
 from actors._validation import MIN_CPUS, MIN_MEM_MB
 from actors.framework import (
+    Constraint,
     Demand,
     agent_of,
     build_task_info,
@@ -40,6 +42,22 @@ def demand_of(job: JobSpec) -> Demand:
 
 def containerizer_of(job: JobSpec) -> str:
     return "docker" if job.run.docker is not None else "mesos"
+
+
+ClassKey = tuple[Demand, tuple[Constraint, ...], str] | None
+"""(demand, constraints, containerizer) of an attempt; None for one whose run is gone."""
+
+Where = tuple[str, str]
+"""(job id, run id) of a queued attempt."""
+
+Head = tuple[int, str, Where]
+"""(queue position, task id, where) of a queued attempt."""
+
+
+def class_key(job: JobSpec) -> ClassKey:
+    """What ``place`` reads of an attempt of ``job``: attempts with equal keys are placed
+    or refused alike by one offer (``_queue.py``)."""
+    return (demand_of(job), tuple(job.run.constraints), containerizer_of(job))
 
 
 def task_info(run: JobRun, task_id: str, agent_id: str) -> p.TaskInfo:
@@ -137,3 +155,93 @@ def match_offer(offer: p.Offer, pending: Sequence[tuple[str, JobRun]]) -> OfferP
         if left.get("cpus", 0.0) < MIN_CPUS or left.get("mem", 0.0) < MIN_MEM_MB:
             break  # what is left is below the smallest valid job
     return OfferPlan(tuple(launches), tuple(refusals), tuple(failed))
+
+
+@dataclass(frozen=True)
+class QueuePlan:
+    """What to do with one offer, matched against the queue by class (``match_queue``)."""
+
+    launches: tuple[tuple[str, p.TaskInfo], ...] = ()
+    """(task id, task) to launch on it, in queue order."""
+    refused: tuple[tuple[ClassKey, str, str], ...] = ()
+    """(class key, reason code, detail) of each class the offer could not take."""
+    failed: tuple[tuple[str, BaseException], ...] = ()
+    """(task id, error) of attempts whose job could not be described."""
+    stale: tuple[str, ...] = ()
+    """Task ids met in the queue whose run no longer waits (the caller drops them)."""
+    unreadable: str | None = None
+    """Why the offer's resources could not be read (then nothing else is set)."""
+
+    @property
+    def decline_reason(self) -> str:
+        """One line for the decline: the distinct details, in queue order (three at most)."""
+        if self.unreadable is not None:
+            return f"offer unreadable: {self.unreadable}"
+        details = dict.fromkeys(detail for _, _, detail in self.refused)
+        return "; ".join(list(details)[:3])
+
+
+def match_queue(
+    offer: p.Offer,
+    classes: Iterable[tuple[ClassKey, Iterator[Head]]],
+    run_of: Callable[[str, Where], JobRun | None],
+) -> QueuePlan:
+    """Place queued attempts on ``offer``: the same launches, in the same order, as
+    ``match_offer`` over every attempt in queue order, at O(classes + launches) cost.
+
+    ``classes``: per class key, its attempts in queue order (lazily: nothing is taken out
+    of the queue here); ``run_of(task_id, where)`` is the run whose attempt may still
+    launch, else None (the task id goes to ``stale``). Attempts of one class meet the
+    same placement (``class_key``), and what an offer refused it refuses once smaller:
+    the first refusal stands for the whole class, which this offer is done with.
+    """
+    try:
+        free = Resources.from_dict(offer.resources)
+    except ResourceError as exc:
+        return QueuePlan(unreadable=str(exc))
+    agent = agent_of(offer)
+    launches: list[tuple[str, p.TaskInfo]] = []
+    refused: list[tuple[ClassKey, str, str]] = []
+    failed: list[tuple[str, BaseException]] = []
+    stale: list[str] = []
+
+    def head(attempts: Iterator[Head]) -> tuple[int, str, JobRun] | None:
+        for seq, task_id, where in attempts:
+            run = run_of(task_id, where)
+            if run is not None:
+                return seq, task_id, run
+            stale.append(task_id)
+        return None
+
+    heap: list[tuple[int, int, str, JobRun, ClassKey, Iterator[Head]]] = []
+    for n, (key, attempts) in enumerate(classes):
+        first = head(attempts)
+        if first is not None:
+            heap.append((first[0], n, first[1], first[2], key, attempts))
+    heapq.heapify(heap)
+    while heap:
+        _, n, task_id, run, key, attempts = heapq.heappop(heap)
+        try:
+            job = run.job
+            got = place(
+                demand_of(job),
+                free,
+                agent,
+                constraints=job.run.constraints,
+                containerizer=containerizer_of(job),
+            )
+            if got.resources is None:
+                refused.append((key, got.reason, got.detail))
+                continue  # and so would every later attempt of the class be
+            launches.append((task_id, task_info(run, task_id, offer.agent_id)))
+        except Exception as exc:
+            failed.append((task_id, exc))
+        else:
+            free = free - got.resources
+            left = free.scalars()
+            if left.get("cpus", 0.0) < MIN_CPUS or left.get("mem", 0.0) < MIN_MEM_MB:
+                break  # what is left is below the smallest valid job
+        nxt = head(attempts)
+        if nxt is not None:
+            heapq.heappush(heap, (nxt[0], n, nxt[1], nxt[2], key, attempts))
+    return QueuePlan(tuple(launches), tuple(refused), tuple(failed), tuple(stale))
