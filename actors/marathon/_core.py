@@ -530,7 +530,9 @@ class MarathonCore(Loading):
             if inst.unreachable_since is not None:
                 inst.unreachable_since = None
                 self.note_unreachable(inst)
-            inst.inactive = False
+            if inst.inactive:
+                inst.inactive = False
+                self.note_live(inst)
             if inst.started_at is None:
                 inst.started_at = u.timestamp or wall
         if _shown_fields(inst) != shown_before:
@@ -637,6 +639,7 @@ class MarathonCore(Loading):
             elif verdict is UnreachableAction.INACTIVATE:
                 log.info("marathon: unreachable task %s is inactive: replacing it", inst.task_id)
                 inst.inactive = True
+                self.note_live(inst)
                 self.dirty.add(inst.app_id)
         if self.scale_deferred and now >= self.adopt_deadline:
             self.dirty |= self.scale_deferred  # silent tasks: choose the surplus anyway

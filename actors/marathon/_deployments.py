@@ -166,13 +166,15 @@ class Deployments(MarathonState):
         elif restart is not None:
             want = restart.pending_launches
         else:
-            live = [i for i in tasks.values() if not i.killing and not i.inactive]
-            if len(live) < app.instances:
-                want = app.instances - len(live)
+            # Counted from the index, not by walking the app's instances: this runs after
+            # every update of the app (an app of 1,000 instances cost 1,000 checks each).
+            n_live = self.live_count(app_id)
+            if n_live < app.instances:
+                want = app.instances - n_live
             elif (
-                len(live) > app.instances
+                n_live > app.instances
                 and now < self.adopt_deadline
-                and any(not i.heard for i in live)
+                and any(not i.heard for i in _live(tasks))
             ):
                 # Just elected, and some of these records were not heard of since: the
                 # stored states may lag the tasks (the last leader's final writes can be
@@ -181,11 +183,11 @@ class Deployments(MarathonState):
                 # running task to keep a vanished one: wait for the reconciliation answers
                 # (each first answer dirties the app) or the adoption deadline (the tick).
                 self.scale_deferred.add(app_id)
-            elif len(live) > app.instances:
+            elif n_live > app.instances:
                 # The task views only when some must die: this runs after every update.
                 views = [
                     UpgradeTask(i.task_id, i.started_at or i.staged_at, self.serving(i, app))
-                    for i in live
+                    for i in _live(tasks)
                 ]
                 self._apply(scale_effects(app, views))  # the surplus dies in kill_order
         if want > 0:
@@ -259,12 +261,22 @@ class Deployments(MarathonState):
         if len(tasks) != app.instances:
             return False
         key = config_key(app)
-        # Newest first: while instances come up in launch order, the first one not yet
-        # serving is found at once (this runs after every update of the app).
-        return all(
-            self.serving(i, app) and i.config_version == key and self.readiness_ok(i, app)
-            for i in reversed(tasks.values())
-        )
+
+        def done(i: Instance) -> bool:
+            return self.serving(i, app) and i.config_version == key and self.readiness_ok(i, app)
+
+        # This runs after every update of the app: the instance found not done last time
+        # is looked at first (it usually still is not: one check, not a walk of the
+        # app); else newest first, as instances come up in launch order.
+        witness = tasks.get(self.not_done.get(app.id, ""))
+        if witness is not None and not done(witness):
+            return False
+        for i in reversed(tasks.values()):
+            if not done(i):
+                self.not_done[app.id] = i.task_id
+                return False
+        self.not_done.pop(app.id, None)
+        return True
 
     def _advance_deployments(self) -> None:
         now = self.now
@@ -297,6 +309,7 @@ class Deployments(MarathonState):
         self.backoff.pop(app_id, None)
         self.last_failure.pop(app_id, None)
         self.offer_stats.pop(app_id, None)
+        self.not_done.pop(app_id, None)
 
     def _save_deployment(self, run: Run) -> None:
         # Best effort: progress is re-derived after a failover anyway.
@@ -451,3 +464,8 @@ class Deployments(MarathonState):
             )
             self.queue.pop(app_id, None)
             self.queued_since.pop(app_id, None)
+
+
+def _live(tasks: dict[str, Instance]) -> list[Instance]:
+    """An app's instances neither being killed nor inactive (``live_count`` of them)."""
+    return [i for i in tasks.values() if not i.killing and not i.inactive]

@@ -192,6 +192,12 @@ class MarathonState:
         """Encoded task lists last served, reused while their tasks are the same."""
         self.unreachable: dict[str, Instance] = {}
         """Instances with ``unreachable_since`` set (the tick's expunge/inactivate)."""
+        self.not_live: dict[str, set[str]] = {}
+        """App id -> task ids of its instances being killed or inactive (``note_live``):
+        the converge counts an app's live instances without walking them."""
+        self.not_done: dict[str, str] = {}
+        """App id -> task id of an instance last found not yet serving on the deployed
+        config: the next check of the deployment action looks at it first."""
         self.pending: Pending | None = None
 
     # ------------------------------------------------------------------- effects
@@ -231,12 +237,14 @@ class MarathonState:
         self.by_app.setdefault(inst.app_id, {})[inst.task_id] = inst
         self.unreachable.pop(inst.task_id, None)
         self.note_unreachable(inst)
+        self.note_live(inst)
         if inst.killing:
             self._kill_timer(inst)
 
     def remove_instance(self, inst: Instance) -> None:
         self.instances.pop(inst.task_id, None)
         self.unreachable.pop(inst.task_id, None)
+        self._live_again(inst.app_id, inst.task_id)
         tasks = self.by_app.get(inst.app_id)
         if tasks is not None:
             tasks.pop(inst.task_id, None)
@@ -259,6 +267,7 @@ class MarathonState:
             self.counters["tasks_killed"] += 1
         if self.instances.get(inst.task_id) is inst:
             self._kill_timer(inst)
+            self.note_live(inst)
 
     def _kill_timer(self, inst: Instance) -> None:
         heapq.heappush(self.kill_timers, (inst.kill_sent_at, inst.seq, inst.task_id))
@@ -292,6 +301,27 @@ class MarathonState:
             self.unreachable[inst.task_id] = inst
         else:
             self.unreachable.pop(inst.task_id, None)
+
+    def note_live(self, inst: Instance) -> None:
+        """Index ``inst`` (the app's current record of its task) as live or not: call
+        after ``killing`` or ``inactive`` changes."""
+        if self.by_app.get(inst.app_id, {}).get(inst.task_id) is not inst:
+            return
+        if inst.killing or inst.inactive:
+            self.not_live.setdefault(inst.app_id, set()).add(inst.task_id)
+        else:
+            self._live_again(inst.app_id, inst.task_id)
+
+    def _live_again(self, app_id: str, task_id: str) -> None:
+        marks = self.not_live.get(app_id)
+        if marks is not None:
+            marks.discard(task_id)
+            if not marks:
+                del self.not_live[app_id]
+
+    def live_count(self, app_id: str) -> int:
+        """Instances of ``app_id`` neither being killed nor inactive."""
+        return len(self.by_app.get(app_id, ())) - len(self.not_live.get(app_id, ()))
 
     def agent_of(self, inst: Instance) -> Agent:
         return self.agents.get(inst.agent_id) or Agent(inst.host)
