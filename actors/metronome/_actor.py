@@ -124,6 +124,10 @@ class MetronomeConfig:
     waiting launches (revive clears it; more resources on the agent lift it)."""
     retry_decline_seconds: float = 1.0
     """Filter for offers whose resources could not be read."""
+    revive_interval: float = 1.0
+    """Seconds at least between two revives (Marathon's ``min_revive_offers_interval``):
+    a revive clears every decline filter, so the master offers this framework every
+    agent again; launches queued meanwhile are revived for by the tick."""
     role: str = "*"
     failures_to_quarantine: int = 3
     """Consecutive failures handling one job after which it is quarantined."""
@@ -215,6 +219,7 @@ class MetronomeActor(Actor):
         every filter out is known to hide only useless offers from (a decline while
         nothing waited, or of an unreadable offer, hides offers any class may use)."""
         self._want_revive = False
+        self._last_revive = -float("inf")
         self._dirty: set[str] = set()
         self._deletes: dict[str, tuple[int, bool]] = {}
         self._after: list[Callable[[], None]] = []
@@ -520,6 +525,10 @@ class MetronomeActor(Actor):
         if self.driver is None or not self.subscribed:
             return
         if self.suppressed or self._hides is not None:
+            now = self.clock.now()
+            if now - self._last_revive < self.config.revive_interval:
+                return  # the tick revives once the interval is over
+            self._last_revive = now
             self.driver.revive()
             self.suppressed = False
             self._hides = None
@@ -666,6 +675,7 @@ class MetronomeActor(Actor):
         self._reconcile()
         if self.pending or self._want_revive:
             self.driver.revive()
+            self._last_revive = self.clock.now()
             self.suppressed = False
             self._hides = None
         else:

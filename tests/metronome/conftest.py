@@ -120,7 +120,7 @@ def cluster(zk_client: KazooClient) -> Iterator[MiniCluster]:
     ]
     clock = ManualClock(wall_start=1_700_000_000.0)
     service = MetronomeService(
-        MetronomeConfig(tick_interval=0.02, reconcile_interval=3600.0),
+        MetronomeConfig(tick_interval=0.02, reconcile_interval=3600.0, revive_interval=0.05),
         clock=clock.wall,
         actor_kwargs={
             "resolve": resolve,

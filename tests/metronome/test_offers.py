@@ -191,3 +191,55 @@ def test_a_run_shows_why_it_waits_until_an_offer_fits(node: Node, zk_client: Kaz
     view = board.view
     assert view is not None and view.get("big") is not None
     assert view.get("big").runs == ()  # type: ignore[union-attr]
+
+
+@pytest.mark.zk
+def test_an_unusable_offer_is_filtered_long_and_revives_are_spared(
+    node: Node, zk_client: KazooClient
+) -> None:
+    """An offer no waiting attempt can use is declined for ``decline_seconds`` (the
+    master lifts the filter if the agent frees resources); another attempt of a class it
+    was useless for does not revive (the filters hide nothing it could use); an attempt
+    of a new class does, once ``revive_interval`` after the last revive."""
+    harness = FrameworkHarness(node)
+    config = MetronomeConfig(tick_interval=0.05, reconcile_interval=3600.0, revive_interval=0.3)
+    ref = node.spawn(
+        MetronomeActor,
+        zk_client,
+        master=harness.address,
+        board=ViewBoard(),
+        config=config,
+        resolve=harness.resolve,
+        address="tcp://h:1/metronome",
+        name="metronome",
+    )
+    assert harness.wait_subscribed(5)
+    for job_id, mem in (("big", 8192), ("big2", 8192), ("small", 64)):
+        spec = JobSpec.from_json({"id": job_id, "run": {"cmd": "true", "cpus": 1, "mem": mem}})
+        assert command(ref, "create_job", spec)[0] == 201
+    assert command(ref, "start_run", "big")[0] == 201
+    wait_for(lambda: harness.count(p.Revive) >= 1, what="revive for the waiting run")
+    revives = harness.count(p.Revive)
+    small = harness.offer("cpus:4;mem:4096", hostname="agent1")
+    declined = wait_for(harness.waiter(small.offer_id), what="the small offer declined")
+    assert isinstance(declined, Declined)
+    assert declined.refuse_seconds == config.decline_seconds
+    # Same shape as the waiting one: the filter hides nothing it could use.
+    assert command(ref, "start_run", "big2")[0] == 201
+    assert command(ref, "metrics")[1]["gauges"]["metronome.launch-queue.gauge"]["value"] == 2
+    ticks = command(ref, "metrics")[1]["counters"]["metronome.ticks.counter"]["count"]
+    wait_for(
+        lambda: command(ref, "metrics")[1]["counters"]["metronome.ticks.counter"]["count"]
+        >= ticks + 10,
+        what="ten ticks",
+    )
+    assert harness.count(p.Revive) == revives
+    # A new shape may fit what was declined: revived.
+    assert command(ref, "start_run", "small")[0] == 201
+    wait_for(lambda: harness.count(p.Revive) > revives, what="revive for a new class")
+    launched = wait_for(
+        harness.waiter(harness.offer("cpus:4;mem:4096", hostname="agent1").offer_id),
+        what="the small run launched",
+    )
+    assert isinstance(launched, Launched)
+    assert [t.name for t in launched.tasks] == ["small"]
