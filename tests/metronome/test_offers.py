@@ -229,8 +229,9 @@ def test_an_unusable_offer_is_filtered_long_and_revives_are_spared(
     assert command(ref, "metrics")[1]["gauges"]["metronome.launch-queue.gauge"]["value"] == 2
     ticks = command(ref, "metrics")[1]["counters"]["metronome.ticks.counter"]["count"]
     wait_for(
-        lambda: command(ref, "metrics")[1]["counters"]["metronome.ticks.counter"]["count"]
-        >= ticks + 10,
+        lambda: (
+            command(ref, "metrics")[1]["counters"]["metronome.ticks.counter"]["count"] >= ticks + 10
+        ),
         what="ten ticks",
     )
     assert harness.count(p.Revive) == revives
