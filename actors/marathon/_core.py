@@ -281,7 +281,7 @@ class MarathonCore(Loading):
             queue,
             offers,
             framework_id=self.framework_id or "",
-            live_tasks=set(self.instances),
+            live_tasks=self.instances,  # membership only: no 50,000-id set per offer
             apps=self.apps,
             now=now,
         )

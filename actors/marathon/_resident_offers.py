@@ -6,7 +6,7 @@ nobody needs, launches on free reservations (only on their agent), new reservati
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,7 +78,7 @@ def match(
     offers: Sequence[p.Offer],
     *,
     framework_id: str,
-    live_tasks: set[str],
+    live_tasks: Container[str],
     apps: Mapping[str, AppDefinition],
     now: float,
     role: str = ROLE,
@@ -175,7 +175,7 @@ def match(
     return plan
 
 
-def _busy(r: Reservation, live_tasks: set[str]) -> bool:
+def _busy(r: Reservation, live_tasks: Container[str]) -> bool:
     return r.task_id is not None and r.task_id in live_tasks
 
 
