@@ -197,11 +197,13 @@ def on_revive(
             fw.suppressed_roles = set(fw.info.roles)
         fw.suppressed_roles -= set(m.roles)
         fw.filters = [f for f in fw.filters if f.role is not None and f.role not in m.roles]
+        s.filters_removed += 1
         s.dirty = True
     elif fw is not None:
         fw.suppressed = False
         fw.suppressed_roles.clear()
         fw.filters.clear()
+        s.filters_removed += 1
         s.dirty = True
     if fw is not None:
         _allocate_on_revive(s, now)

@@ -20,6 +20,7 @@ from actors.master.allocator import Agent as AllocAgent
 from actors.master.allocator import (
     Allocation,
     AllocatorConfig,
+    AllocMemo,
     ClusterSnapshot,
     OfferFilter,
     Quota,
@@ -167,6 +168,12 @@ class FrameworkRecord:
     suppressed_roles: set[str] = field(default_factory=set)
     """Roles suppressed one by one (Mesos 1.9+ ``Suppress.roles``); ``suppressed``: all."""
     filters: list[OfferFilter] = field(default_factory=list)
+    filter_index: tuple[list[OfferFilter], int, dict[str, list[OfferFilter]], float] | None = field(
+        default=None, repr=False, compare=False
+    )
+    """``filters`` by agent as of the list object and length it was built from, and
+    its earliest expiry (``_offers._filter_index``): allocation cycles index only the
+    filters added since."""
     allocation: dict[str, Resources] = field(default_factory=dict)
     offers: set[str] = field(default_factory=set)
     tasks: set[str] = field(default_factory=set)
@@ -288,6 +295,14 @@ class MasterState:
     """``now`` of that cycle."""
     last_snapshot: ClusterSnapshot | None = None
     """What that cycle looked at (each agent's free resources, frameworks' roles)."""
+    alloc_memo: AllocMemo = field(default_factory=AllocMemo)
+    """What allocation cycles carry over (``allocator.AllocMemo``): each agent's row and
+    free resources by view, the cluster total, the agents every wanting framework has
+    filtered. A cycle costs the agents that changed and those someone may take."""
+    filters_removed: int = 0
+    """Bumped whenever a live decline filter is removed (a revive): the allocator's memo
+    of agents hidden by filters is then dropped (``AllocMemo.epoch``). Expired filters
+    need no bump."""
     weights: dict[str, float] = field(default_factory=dict)
     """Role weights now (the config's, then the registry's and operators' updates)."""
     quotas: dict[str, Quota] = field(default_factory=dict)

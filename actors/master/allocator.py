@@ -54,6 +54,7 @@ __all__ = [
     "DEFAULT_REFUSE_SECONDS",
     "MAX_REFUSE_SECONDS",
     "Agent",
+    "AllocMemo",
     "Allocation",
     "AllocatorConfig",
     "ClusterSnapshot",
@@ -172,6 +173,9 @@ class Framework:
     """Roles for which it called SUPPRESS: it wants no offers for them."""
     filters: tuple[OfferFilter, ...] = ()
     """Its decline filters; expired ones are ignored, so the caller may prune lazily."""
+    filters_by_agent: Mapping[str, Sequence[OfferFilter]] | None = None
+    """The same filters by agent id, when the caller keeps them so (expired ones may
+    stay: they are ignored): a cycle then does not index 10,000s of filters anew."""
     allocation: Mapping[str, Resources] = field(default_factory=dict)
     """Per role, what it holds cluster-wide (tasks and outstanding offers): its DRF share."""
 
@@ -289,6 +293,45 @@ class Allocation:
         return "nothing to offer"
 
 
+@dataclass(slots=True)
+class AllocMemo:
+    """What one caller's cycles carry over from cycle to cycle (the master keeps one per
+    leadership): a cycle then costs work for the agents that changed and the agents that
+    some framework may take, not for every agent and every filter.
+
+    * per agent, its allocator view (compared by identity: the caller hands the SAME
+      ``Agent`` object while nothing in it changed) and what the view alone decides: its
+      ``AGENT_UNREACHABLE``/``NO_FREE_RESOURCES`` row, or its free resources; the cluster
+      total (DRF's denominator) is adjusted by the views that changed;
+    * ``blocked``: agents whose last visit offered nothing because every framework that
+      wants offers (every active, unsuppressed ``(framework, role)``) had a decline
+      filter hiding it. The visit is skipped while the agent's view is the same object,
+      the set of wanting ``(framework, role)`` pairs is the same, ``epoch`` (the caller's:
+      changed whenever filters are removed, e.g. a revive) is the same, and no filter it
+      hit has expired; its rows are reused. A new filter always comes with a new view
+      (the declined offer's resources go back to the agent). Not used while quotas are
+      set (their caps move with every offer).
+
+    Given the same snapshots, ``allocate`` with a memo makes the same offers in the same
+    order as without one, and the same rejection rows (a skipped visit's rows keep the
+    framework order of the visit that made them)."""
+
+    epoch: object = None
+    """The caller's filter-removal counter (see above)."""
+    views: dict[str, tuple[Agent, Rejection | None, Resources]] = field(default_factory=dict)
+    """agent id -> (view, its row or None, free resources)."""
+    total: dict[str, int] = field(default_factory=dict)
+    """Milli totals of the reachable agents in ``views``."""
+    wanting: frozenset[tuple[str, str]] | None = None
+    """The ``(framework, role)`` pairs that wanted offers when ``blocked`` was filled,
+    with the epoch: ``(epoch, pairs)``."""
+    key: object = None
+    blocked: dict[str, tuple[Agent, float, tuple[Rejection, ...]]] = field(default_factory=dict)
+    """agent id -> (view, earliest expiry of the filters that hit, its rows)."""
+    visits_skipped: int = 0
+    """Visits skipped so far (for tests and benches)."""
+
+
 # --------------------------------------------------------------------------- algorithm
 
 
@@ -335,8 +378,18 @@ def _too_small(minimums: Sequence[Mapping[str, float]]) -> str:
 class _Cycle:
     """Mutable bookkeeping of one :func:`allocate` call; never escapes it."""
 
-    def __init__(self, snapshot: ClusterSnapshot, now: float, config: AllocatorConfig) -> None:
+    def __init__(
+        self,
+        snapshot: ClusterSnapshot,
+        now: float,
+        config: AllocatorConfig,
+        total: dict[str, int] | None = None,
+    ) -> None:
         self.now = now
+        self.offered = 0
+        """Offers recorded so far (a visit that made none may be skipped next time)."""
+        self.hit_until = math.inf
+        """Earliest expiry among the filters that hid something in the current visit."""
         self.minimums = [
             {n: to_milli(v, f"min_allocatable {n}") for n, v in m.items()}
             for m in config.min_allocatable
@@ -354,10 +407,11 @@ class _Cycle:
 
         # Cluster totals: the DRF denominator (reachable agents only, as Mesos removes
         # unreachable agents from its sorters).
-        total: dict[str, int] = {}
-        for a in snapshot.agents:
-            if a.reachable:
-                _add_into(total, a.total.milli_totals())
+        if total is None:
+            total = {}
+            for a in snapshot.agents:
+                if a.reachable:
+                    _add_into(total, a.total.milli_totals())
         self.total = total
 
         # Role and framework allocations -> shares.
@@ -365,7 +419,8 @@ class _Cycle:
         self.fw_alloc: dict[tuple[str, str], dict[str, int]] = {}
         self.role_fws: dict[str, list[tuple[float, str]]] = {}
         self.fw_key: dict[tuple[str, str], float] = {}
-        self.filters: dict[tuple[str, str], list[OfferFilter]] = {}
+        self.filters: dict[str, Mapping[str, Sequence[OfferFilter]]] = {}
+        """framework id -> agent id -> its filters on that agent (expired ones included)."""
         for fw in snapshot.frameworks:
             fid = fw.framework_id
             for role, res in fw.allocation.items():
@@ -382,9 +437,14 @@ class _Cycle:
                     )
                     continue
                 self.role_fws.setdefault(role, [])
-            for flt in fw.filters:
-                if flt.until > now:
-                    self.filters.setdefault((fid, flt.agent_id), []).append(flt)
+            if fw.filters_by_agent is not None:
+                self.filters[fid] = fw.filters_by_agent
+            elif fw.filters:
+                mine: dict[str, list[OfferFilter]] = {}
+                for flt in fw.filters:
+                    if flt.until > now:
+                        mine.setdefault(flt.agent_id, []).append(flt)
+                self.filters[fid] = mine
         for fw in snapshot.frameworks:
             if not fw.active:
                 continue
@@ -478,6 +538,7 @@ class _Cycle:
         self, fid: str, role: str, agent: Agent, res: Resources, unreserved: Mapping[str, int]
     ) -> None:
         """Record an offer and move shares, quota consumption and headroom accordingly."""
+        self.offered += 1
         key = (fid, agent.agent_id, role)
         prev = self.offers.get(key)
         self.offers[key] = res if prev is None else prev + res
@@ -546,11 +607,15 @@ class _Cycle:
                         )
                 continue
             for _, fid in tuple(self.role_fws[role]):
-                flts = self.filters.get((fid, aid))
+                mine = self.filters.get(fid)
+                flts = mine.get(aid) if mine else None
                 if flts:
                     hit = [f for f in flts if f.applies(offerable, role, now)]
                     if hit:
                         until = max(f.until for f in hit)
+                        first = min(f.until for f in hit)
+                        if first < self.hit_until:
+                            self.hit_until = first
                         self.rejections.append(
                             Rejection(
                                 fid,
@@ -609,13 +674,17 @@ class _Cycle:
         return left
 
     def _filtered(self, fid: str, aid: str, offerable: Resources, role: str) -> bool:
-        flts = self.filters.get((fid, aid))
+        mine = self.filters.get(fid)
+        flts = mine.get(aid) if mine else None
         if not flts:
             return False
         hit = [f for f in flts if f.applies(offerable, role, self.now)]
         if not hit:
             return False
         until = max(f.until for f in hit)
+        first = min(f.until for f in hit)
+        if first < self.hit_until:
+            self.hit_until = first
         self.rejections.append(
             Rejection(fid, aid, RejectReason.FILTERED, f"filtered until {until:g}", role, until)
         )
@@ -623,32 +692,38 @@ class _Cycle:
 
 
 def allocate(
-    snapshot: ClusterSnapshot, now: float, config: AllocatorConfig | None = None
+    snapshot: ClusterSnapshot,
+    now: float,
+    config: AllocatorConfig | None = None,
+    memo: AllocMemo | None = None,
 ) -> Allocation:
     """Run one allocation cycle over ``snapshot`` at time ``now``; see the module docstring.
 
     Pure: the snapshot is not modified. The caller turns the offers into messages and adds
     them to the agents' and frameworks' allocations before the next cycle (Mesos counts an
-    outstanding offer as allocated).
+    outstanding offer as allocated). ``memo`` (see :class:`AllocMemo`) carries what the
+    next cycle may reuse; the result is the same with or without it.
     """
-    cycle = _Cycle(snapshot, now, config or AllocatorConfig())
-    agents: list[tuple[Agent, Resources]] = []
-    for agent in snapshot.agents:
-        if not agent.reachable:
-            cycle.rejections.append(
-                Rejection(ANY, agent.agent_id, RejectReason.AGENT_UNREACHABLE, agent.hostname)
-            )
-            continue
-        free = agent.free
-        if free is None:
-            free = agent.total.saturating_sub(agent.allocated)
-        if not _allocatable(free.milli_totals(), cycle.minimums):
-            detail = f"free {free}{cycle.too_small}" if free else "fully allocated"
-            cycle.rejections.append(
-                Rejection(ANY, agent.agent_id, RejectReason.NO_FREE_RESOURCES, detail)
-            )
-            continue
-        agents.append((agent, free))
+    config = config or AllocatorConfig()
+    if memo is None:
+        cycle = _Cycle(snapshot, now, config)
+        agents: list[tuple[Agent, Resources]] = []
+        for agent in snapshot.agents:
+            row, free = _agent_row(agent, cycle.minimums, cycle.too_small)
+            if row is not None:
+                cycle.rejections.append(row)
+            else:
+                agents.append((agent, free))
+    else:
+        minimums = [
+            {n: to_milli(v, f"min_allocatable {n}") for n, v in m.items()}
+            for m in config.min_allocatable
+        ]
+        rows, agents = _remembered_agents(
+            snapshot, memo, minimums, _too_small(config.min_allocatable)
+        )
+        cycle = _Cycle(snapshot, now, config, total=memo.total)
+        cycle.rejections.extend(rows)
 
     if cycle.role_order:
         if cycle.guarantees:
@@ -657,13 +732,100 @@ def allocate(
                 if not hungry:
                     break
                 agents[i] = (agent, cycle.visit(agent, free, hungry, stage1=True))
+        skipping = memo is not None and not (cycle.limits or cycle.guarantees)
+        blocked: dict[str, tuple[Agent, float, tuple[Rejection, ...]]] = {}
+        if memo is not None:
+            key = (memo.epoch, frozenset(cycle.fw_key))
+            if not skipping or key != memo.key:
+                memo.blocked.clear()
+            memo.key = key
+            blocked = memo.blocked
+        rejections = cycle.rejections
         for agent, free in agents:
-            if free:
-                order = [r for _, r in cycle.role_order]
-                cycle.visit(agent, free, order, stage1=False)
+            if not free:
+                continue
+            if skipping:
+                aid = agent.agent_id
+                seen = blocked.get(aid)
+                if seen is not None:
+                    if seen[0] is agent and now < seen[1]:
+                        rejections.extend(seen[2])
+                        memo.visits_skipped += 1  # type: ignore[union-attr]
+                        continue
+                    del blocked[aid]
+                mark, offered = len(rejections), cycle.offered
+                cycle.hit_until = math.inf
+            order = [r for _, r in cycle.role_order]
+            cycle.visit(agent, free, order, stage1=False)
+            if skipping and cycle.offered == offered:
+                blocked[aid] = (agent, cycle.hit_until, tuple(rejections[mark:]))
+    elif memo is not None:
+        memo.blocked.clear()
+        memo.key = None
 
     offers = tuple(
         Offer(fid, aid, cycle.hostnames[aid], role, res)
         for (fid, aid, role), res in cycle.offers.items()
     )
     return Allocation(offers=offers, rejections=tuple(cycle.rejections))
+
+
+def _agent_row(
+    agent: Agent, minimums: Sequence[Mapping[str, int]], too_small: str
+) -> tuple[Rejection | None, Resources]:
+    """What the agent's view alone decides: the row that keeps it out of the cycle
+    (unreachable, nothing allocatable free) or None, and its free resources."""
+    if not agent.reachable:
+        return Rejection(
+            ANY, agent.agent_id, RejectReason.AGENT_UNREACHABLE, agent.hostname
+        ), _EMPTY
+    free = agent.free
+    if free is None:
+        free = agent.total.saturating_sub(agent.allocated)
+    if not _allocatable(free.milli_totals(), minimums):
+        detail = f"free {free}{too_small}" if free else "fully allocated"
+        return Rejection(ANY, agent.agent_id, RejectReason.NO_FREE_RESOURCES, detail), free
+    return None, free
+
+
+def _remembered_agents(
+    snapshot: ClusterSnapshot,
+    memo: AllocMemo,
+    minimums: Sequence[Mapping[str, int]],
+    too_small: str,
+) -> tuple[list[Rejection], list[tuple[Agent, Resources]]]:
+    """The agents' rows and the agents to visit, in snapshot order, from ``memo`` for
+    every view seen before (identity), computed for the rest; ``memo.total`` follows the
+    changed views. Agents gone from the snapshot (or a memo fed another snapshot's
+    agents) rebuild the memo."""
+    if not memo.views:
+        memo.total = {}
+    views, total = memo.views, memo.total
+    rows: list[Rejection] = []
+    agents: list[tuple[Agent, Resources]] = []
+    for agent in snapshot.agents:
+        aid = agent.agent_id
+        known = views.get(aid)
+        if known is None or known[0] is not agent:
+            if known is not None and known[0].reachable:
+                for name, v in known[0].total.milli_totals().items():
+                    total[name] -= v
+            if agent.reachable:
+                _add_into(total, agent.total.milli_totals())
+            row, free = _agent_row(agent, minimums, too_small)
+            known = views[aid] = (agent, row, free)
+        if known[1] is not None:
+            rows.append(known[1])
+        else:
+            agents.append((agent, known[2]))
+    if len(views) != len(snapshot.agents):
+        # Agents left (rebuild from this snapshot), or one id twice (no memo can
+        # stand for both: start afresh each time, the result is computed anyway).
+        memo.views, memo.total, memo.key = {}, {}, None
+        memo.blocked.clear()
+        if len({a.agent_id for a in snapshot.agents}) == len(snapshot.agents):
+            return _remembered_agents(snapshot, memo, minimums, too_small)
+        for a in snapshot.agents:
+            if a.reachable:
+                _add_into(memo.total, a.total.milli_totals())
+    return rows, agents
