@@ -48,6 +48,29 @@ class TaskDescriptionError(ValueError):
     """A task-description field holds a value the agent cannot act on; names both."""
 
 
+LIMIT_KEYS = ("cpus", "mem")
+"""The resources a task may carry limits for (Mesos: cpus and mem only)."""
+
+
+def limits_problem(
+    limits: object, requested: dict[str, float] | None = None
+) -> tuple[str, str] | None:
+    """Why ``limits`` (``{"cpus"|"mem": number or math.inf}``) are not valid task
+    limits, as (key, message), or None. With ``requested`` (the task's own cpus/mem),
+    each limit must also be >= its request, as Mesos' and Marathon's validation."""
+    if not isinstance(limits, dict):
+        return "", f"{limits!r:.60} is not a mapping"
+    for key, value in limits.items():
+        if key not in LIMIT_KEYS:
+            return str(key), f"{key!r:.40} is not one of {', '.join(LIMIT_KEYS)}"
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            return key, f"{value!r:.60} must be a number >= 0 or unlimited"
+        want = (requested or {}).get(key)
+        if want is not None and value < want:
+            return key, f"{value!r:.60} is below the requested {key} {want:g}"
+    return None
+
+
 def _one_of(where: str, value: object, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise TaskDescriptionError(f"{where}: {value!r:.60} is not one of {', '.join(allowed)}")
@@ -322,6 +345,19 @@ class TaskInfo:
     group_id: str = ""
     """The task group it belongs to (Mesos' executor id of a LAUNCH_GROUP): ``""`` for a
     plain task. The agent starts a group's tasks together and kills them together."""
+    limits: dict[str, Any] = field(default_factory=dict)
+    """Resource limits (Mesos 1.9+ ``TaskInfo.limits``): ``cpus`` and/or ``mem`` (MB), each
+    >= the requested amount, ``math.inf`` for unlimited (a float, as Mesos' Value.Scalar;
+    typed Any only because the codec refuses non-finite floats: checked below). The
+    agent's cgroup gets its CPU quota and memory limit from them; the requested
+    ``resources`` stay what is allocated. Empty: the limits are the requested amounts (a
+    hard quota of ``cpus``)."""
+
+    def __post_init__(self) -> None:
+        if self.limits:
+            problem = limits_problem(self.limits)
+            if problem:
+                raise TaskDescriptionError(f"TaskInfo.limits.{problem[0]}: {problem[1]}")
 
 
 # --------------------------------------------------------------------------------------

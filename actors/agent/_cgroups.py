@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 from collections.abc import Callable
@@ -13,6 +14,40 @@ from runtime import real_now
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "pids")
 CFS_PERIOD_US = 100_000
+
+
+_OPTIONAL_FILES = ("memory.swap.max", "memory.memsw.limit_in_bytes")
+"""Limit files a kernel may lack (no swap accounting): written when present."""
+
+
+def cgroup_limit_files(
+    version: int,
+    cpus: float,
+    mem_mb: float,
+    cpus_limit: float | None = None,
+    mem_limit_mb: float | None = None,
+) -> dict[tuple[str, str], str]:
+    """The limit files of a task's cgroup, ``{(controller, file): text}`` in write order
+    (pure). A limit of ``math.inf`` is the kernel's "none": ``max`` (v2) or ``-1`` (v1);
+    None means the request is the limit. Swap stays off (v2 ``memory.swap.max`` 0; v1
+    memsw = the memory limit), as Mesos' memory isolator."""
+    cpu_lim = cpus if cpus_limit is None else max(cpus_limit, cpus)
+    mem_lim = mem_mb if mem_limit_mb is None else max(mem_limit_mb, mem_mb)
+    quota = None if math.isinf(cpu_lim) else max(1000, int(cpu_lim * CFS_PERIOD_US))
+    mem = None if math.isinf(mem_lim) else int(mem_lim * 1024 * 1024)
+    if version == 2:
+        return {
+            ("memory", "memory.max"): "max" if mem is None else str(mem),
+            ("memory", "memory.swap.max"): "0",
+            ("cpu", "cpu.max"): f"{'max' if quota is None else quota} {CFS_PERIOD_US}",
+        }
+    return {
+        ("memory", "memory.limit_in_bytes"): "-1" if mem is None else str(mem),
+        ("memory", "memory.memsw.limit_in_bytes"): "-1" if mem is None else str(mem),
+        ("cpu", "cpu.cfs_period_us"): str(CFS_PERIOD_US),
+        ("cpu", "cpu.cfs_quota_us"): "-1" if quota is None else str(quota),
+        ("cpu", "cpu.shares"): str(max(2, int(cpus * 1024))),
+    }
 
 
 def detect_version(root: Path = CGROUP_ROOT) -> int | None:
@@ -45,25 +80,28 @@ class Cgroup:
             return self.root / self.name / name
         return self.root / controller / self.name / name
 
-    def create(self, cpus: float, mem_mb: float) -> None:
+    def create(
+        self,
+        cpus: float,
+        mem_mb: float,
+        cpus_limit: float | None = None,
+        mem_limit_mb: float | None = None,
+    ) -> None:
+        """Create the cgroup and write its limits. ``cpus_limit``/``mem_limit_mb``: the
+        task's resource limits (None: the request itself, DC/OS' default hard CFS quota;
+        ``math.inf``: no quota / no memory limit). The CPU weight (v1 shares) follows the
+        request ``cpus`` either way: what is reserved is what a busy host shares out."""
         if self.version == 2:
             self._enable_v2_controllers()
         for d in self.dirs():
             d.mkdir(parents=True, exist_ok=True)
-        mem = int(mem_mb * 1024 * 1024)
-        quota = max(1000, int(cpus * CFS_PERIOD_US))
-        if self.version == 2:
-            (self.root / self.name / "memory.max").write_text(str(mem))
-            with contextlib.suppress(OSError):
-                (self.root / self.name / "memory.swap.max").write_text("0")
-            (self.root / self.name / "cpu.max").write_text(f"{quota} {CFS_PERIOD_US}")
-        else:
-            self._file("memory", "memory.limit_in_bytes").write_text(str(mem))
-            with contextlib.suppress(OSError):
-                self._file("memory", "memory.memsw.limit_in_bytes").write_text(str(mem))
-            self._file("cpu", "cpu.cfs_period_us").write_text(str(CFS_PERIOD_US))
-            self._file("cpu", "cpu.cfs_quota_us").write_text(str(quota))
-            self._file("cpu", "cpu.shares").write_text(str(max(2, int(cpus * 1024))))
+        files = cgroup_limit_files(self.version, cpus, mem_mb, cpus_limit, mem_limit_mb)
+        for (controller, name), value in files.items():
+            if name in _OPTIONAL_FILES:
+                with contextlib.suppress(OSError):
+                    self._file(controller, name).write_text(value)
+            else:
+                self._file(controller, name).write_text(value)
 
     def _enable_v2_controllers(self) -> None:
         parts = Path(self.name).parts

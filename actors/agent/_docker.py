@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import re
 import threading
@@ -110,6 +111,22 @@ def _exit_state(code: int, oom: bool, mem: float) -> tuple[str, str | None, str]
     return TASK_FAILED, REASON_COMMAND_EXECUTOR_FAILED, f"exited with status {code}"
 
 
+def docker_limits(spec: TaskSpec) -> dict[str, Any]:
+    """``containers.create`` limits from the request and the task's limits (pure): no
+    ``nano_cpus`` when cpus are unlimited (``cpu_shares`` keep the request's weight), no
+    memory limit when mem is unlimited."""
+    cpus = spec.cpus if spec.cpus_limit is None else max(spec.cpus_limit, spec.cpus)
+    mem = spec.mem if spec.mem_limit is None else max(spec.mem_limit, spec.mem)
+    out: dict[str, Any] = {}
+    if math.isinf(cpus):
+        out["cpu_shares"] = max(2, int(spec.cpus * 1024))
+    else:
+        out["nano_cpus"] = int(cpus * 1e9)
+    if not math.isinf(mem):
+        out["mem_limit"] = out["memswap_limit"] = int(mem * 1024 * 1024)
+    return out
+
+
 class DockerTask(TaskHandle):
     kind = "docker"
 
@@ -199,9 +216,7 @@ class DockerTask(TaskHandle):
             "name": name,
             "labels": labels,
             "environment": self.sandbox.environment(spec, c.host, SANDBOX_IN_CONTAINER),
-            "nano_cpus": int(spec.cpus * 1e9),
-            "mem_limit": int(spec.mem * 1024 * 1024),
-            "memswap_limit": int(spec.mem * 1024 * 1024),
+            **docker_limits(spec),
             "network_mode": "host" if spec.network == "HOST" else "bridge",
             "volumes": volumes,
             "detach": True,

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import select
 import shlex
@@ -697,7 +698,7 @@ class NativeTask(TaskHandle):
             assert c.cgroup_version is not None
             self.cgroup = _cgroups.Cgroup(c.cgroup_version, f"{c.cgroup_root}/{self.task_id}")
             self.cgroup.destroy(timeout=1.0)  # a stale one from an earlier run
-            self.cgroup.create(spec.cpus, spec.mem)
+            self.cgroup.create(spec.cpus, spec.mem, spec.cpus_limit, spec.mem_limit)
             argv = [
                 "/bin/sh",
                 "-c",
@@ -923,11 +924,14 @@ class NativeTask(TaskHandle):
     # -- usage ----------------------------------------------------------------------
     def usage(self) -> Usage | None:
         if self.cgroup is not None:
+            cpus_lim, mem_lim = self.spec.cpus_limit, self.spec.mem_limit
+            mem_lim = self.spec.mem if mem_lim is None else mem_lim
             return Usage(
                 self.cgroup.cpu_time_s(),
                 self.cgroup.mem_bytes(),
-                int(self.spec.mem * 1024 * 1024),
-                self.spec.cpus,
+                None if math.isinf(mem_lim) else int(mem_lim * 1024 * 1024),
+                # No quota: the reservation is what the task can count on.
+                self.spec.cpus if cpus_lim is None or math.isinf(cpus_lim) else cpus_lim,
             )
         if self._pid is None:
             return None

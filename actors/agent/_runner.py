@@ -119,7 +119,15 @@ def task_spec(task: p.TaskInfo, default_user: str | None = None) -> TaskSpec:
         user=user,
         docker_volumes=named_volumes,
         volume_driver=driver,
+        cpus_limit=_limit(task.limits, "cpus"),
+        mem_limit=_limit(task.limits, "mem"),
     )
+
+
+def _limit(limits: dict[str, float], key: str) -> float | None:
+    """A task's limit for ``key`` (None: none given, the request is the limit)."""
+    value = limits.get(key)
+    return None if value is None else float(value)
 
 
 class ContainerRunner:

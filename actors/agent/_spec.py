@@ -114,6 +114,11 @@ class TaskSpec:
     parameters (``docker run --volume name:/path``); Docker only."""
     volume_driver: str | None = None
     """Their driver (the ``volume-driver`` docker parameter; None: ``local``)."""
+    cpus_limit: float | None = None
+    """The CPU quota's cpus (``TaskInfo.limits``): None = ``cpus`` (DC/OS' default hard
+    CFS quota), ``math.inf`` = no quota (the task may burst while the host is idle)."""
+    mem_limit: float | None = None
+    """The memory limit in MB: None = ``mem``, ``math.inf`` = no limit."""
 
     def host_ports(self) -> tuple[int, ...]:
         """Ports the task uses on the host: mapped host ports in BRIDGE mode, else ports."""

@@ -113,8 +113,13 @@ class TaskStore:
                 elif d.get("format") != FORMAT:
                     raise ValueError(f"format {d.get('format')!r}, expected 1 or {FORMAT}")
                 if isinstance(task, dict):
-                    # Written before task groups: a plain task (the field's default).
-                    task = {**task, "group_id": task.get("group_id", "")}
+                    # Written before task groups: a plain task (the field's default);
+                    # before resource limits: none (the request is the limit).
+                    task = {
+                        **task,
+                        "group_id": task.get("group_id", ""),
+                        "limits": task.get("limits", {}),
+                    }
                 out.append(
                     StoredTask(
                         framework_id=str(d["framework_id"]),
@@ -141,6 +146,7 @@ def upgrade_v1_task(task: Any) -> Any:
     out = dict(task)
     out.setdefault("discovery", None)  # v1 tasks carry their PORT_<NAME> in their env
     out.setdefault("group_id", "")  # no task groups then
+    out.setdefault("limits", {})  # nor resource limits
     command = out.get("command")
     if isinstance(command, dict):
         command = dict(command)
