@@ -28,7 +28,7 @@ import base64
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from actors import protocol as p
@@ -880,6 +880,8 @@ class ServiceCore:
             kill_grace_period=t.kill_grace,
             labels={"sdk_plan": w.plan, "sdk_config": self.spec.config_id},
         )
+        if t.limits:  # svc.yml resource-limits: reserve the set, use up to these
+            info = replace(info, limits=dict(t.limits))
         old = self.tasks.get(w.name)
         self.tasks[w.name] = TaskRecord(
             name=w.name,

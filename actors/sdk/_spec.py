@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import uuid
 from collections.abc import Mapping
@@ -73,6 +74,14 @@ _PORTS = {
     },
     "additionalProperties": False,
 }
+_LIMIT = {
+    "anyOf": [
+        {"type": "number", "minimum": 0},
+        {"type": "string", "pattern": r"^(unlimited|[0-9]+(\.[0-9]+)?)$"},
+    ]
+}
+"""A resource limit: a number (or its text, as a rendered mustache value) or
+``unlimited`` (dcos-commons' ResourceLimits)."""
 _TASK = {
     "type": "object",
     "properties": {
@@ -107,6 +116,11 @@ _TASK = {
         "volume": _VOLUME,
         "volumes": _VOLUMES,
         "kill-grace-period": {"type": "number", "minimum": 0},
+        "resource-limits": {
+            "type": "object",
+            "properties": {"cpus": _LIMIT, "memory": _LIMIT},
+            "additionalProperties": False,
+        },
     },
     "required": ["goal", "cmd"],
     "additionalProperties": False,
@@ -289,6 +303,9 @@ class TaskSpec:
     health: CheckSpec | None = None
     configs: tuple[ConfigSpec, ...] = ()
     kill_grace: float | None = None
+    limits: tuple[tuple[str, float], ...] = ()
+    """``resource-limits`` as Mesos' ``TaskInfo.limits`` (``cpus``, ``mem``; ``math.inf``
+    = unlimited): the task reserves its resource set and may use up to these."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -481,6 +498,26 @@ def _check(raw: Mapping[str, Any] | None) -> CheckSpec | None:
     )
 
 
+def task_limits(
+    raw: Mapping[str, Any] | None, rs: ResourceSet, where: str
+) -> tuple[tuple[str, float], ...]:
+    """A task's ``resource-limits`` (dcos-commons: ``cpus``, ``memory``: ``unlimited`` or a
+    number >= what the task reserves) as ``TaskInfo.limits`` pairs (``cpus``, ``mem``)."""
+    out: list[tuple[str, float]] = []
+    for key, mesos_key, want in (("cpus", "cpus", rs.cpus), ("memory", "mem", rs.memory)):
+        value = (raw or {}).get(key)
+        if value is None:
+            continue
+        limit = math.inf if value == "unlimited" else float(value)
+        if limit < want:
+            raise SpecError(
+                f"{where}.resource-limits.{key}",
+                f"{value!r} is below the task's {key} {want:g} (a limit is >= the request)",
+            )
+        out.append((mesos_key, limit))
+    return tuple(out)
+
+
 def _volumes(raw: Mapping[str, Any], where: str) -> tuple[VolumeSpec, ...]:
     out = []
     if "volume" in raw:
@@ -597,6 +634,7 @@ def _build(doc: dict[str, Any], base: Path | None) -> ServiceSpec:
                 health=_check(t.get("health-check")),
                 configs=configs,
                 kill_grace=float(t["kill-grace-period"]) if "kill-grace-period" in t else None,
+                limits=task_limits(t.get("resource-limits"), sets[rs_name], tw),
             )
         pod = PodSpec(
             name=pod_name,
