@@ -61,16 +61,40 @@ def address_port(address: str) -> int:
 
 
 def maybe_allocate(s: MasterState, now: float, out: list[Effect]) -> None:
-    """Run an allocation cycle if something changed (or filters may have expired)
-    and the last cycle is at least ``allocation_interval`` (or ``alloc_pace``) old."""
+    """Run an allocation cycle if something changed (or a decline filter expired) and
+    the last cycle is at least ``allocation_interval`` (or ``alloc_pace``) old."""
     if now - s.last_alloc < max(s.config.allocation_interval, s.alloc_pace):
         return
-    has_filters = any(fw.filters for fw in s.frameworks.values())
-    if not s.dirty and not has_filters:
+    if not s.dirty and now < next_filter_expiry(s):
         return
     s.last_alloc = now
     s.dirty = False
     run_allocation(s, now, out)
+
+
+def next_filter_expiry(s: MasterState) -> float:
+    """When a cycle with nothing changed could offer something new: the earliest expiry
+    of a decline filter (inf: none; -inf: at once, filters not indexed yet, or quotas).
+
+    Why a cycle with nothing dirty and no filter expired is skipped: after a cycle, an
+    agent's free resources are either offered (counted as allocated) or left because
+    every framework that wants them has a filter hiding them (or they are below the
+    smallest offer); the next cycle sees the same or less on each agent, which the same
+    filters hide, whatever order DRF then visits roles in: it offers nothing. (Was: a
+    whole cycle at every pace while any framework held any filter, e.g. a 120 s decline
+    of an idle framework.) Quotas: not skipped (their caps move with allocations)."""
+    if s.quotas:
+        return -math.inf
+    first = math.inf
+    for fw in s.frameworks.values():
+        if not fw.filters:
+            continue
+        idx = fw.filter_index
+        if idx is None or idx[0] is not fw.filters or idx[1] != len(fw.filters):
+            return -math.inf
+        if idx[3] < first:
+            first = idx[3]
+    return first
 
 
 def snapshot(s: MasterState, now: float) -> ClusterSnapshot:
