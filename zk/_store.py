@@ -203,6 +203,9 @@ class StateStore:
         self.retry = retry
         self.fence = fence
         """Leader term every write is checked against (None: unfenced, e.g. tests)."""
+        self._parents: set[str] = set()
+        """Parents ``write_many``'s creates found or made: not ensured again per batch
+        (a round trip each); a create meeting NoNode ensures them and tries once more."""
         retry(client.ensure_path, self.docs)
         retry(client.ensure_path, self.chunks)
 
@@ -605,21 +608,21 @@ class StateStore:
             for op, _ in group
             if isinstance(op, Put) and op.version is None
         }
-        for parent in parents:
+        assumed = parents & self._parents
+        for parent in parents - assumed:
             self.retry(self.client.ensure_path, parent)
-        txn = self._transaction(self.path(group[0][0].key))
-        for op, data in group:
-            path = self.path(op.key)
-            if isinstance(op, Delete):
-                txn.delete(path, version=op.version)
-            elif op.version is None:
-                txn.create(path, data)
-            else:
-                txn.set_data(path, data, version=op.version)
-        results = list(txn.commit())
-        self._check_fence(self.path(group[0][0].key), results)
-        if self.fence is not None:
-            results = results[1:]
+        self._parents |= parents
+        results = self._commit_txn(group)
+        if assumed and any(
+            isinstance(r, NoNodeError) and isinstance(op, Put) and op.version is None
+            for (op, _), r in zip(group, results, strict=False)
+        ):
+            # A parent known before is gone (the multi was atomic: nothing was written).
+            self._parents -= parents
+            for parent in parents:
+                self.retry(self.client.ensure_path, parent)
+            self._parents |= parents
+            results = self._commit_txn(group)
         for (op, _), r in zip(group, results, strict=False):
             if isinstance(r, BaseException) and not isinstance(r, RolledBackError):
                 path = self.path(op.key)
@@ -632,6 +635,21 @@ class StateStore:
             done[op.key] = (
                 None if isinstance(op, Delete) else (0 if op.version is None else op.version + 1)
             )
+
+    def _commit_txn(self, group: builtins.list[tuple[Put | Delete, bytes]]) -> builtins.list[Any]:
+        """One multi of ``group``; its results past the fence check (Fenced if that failed)."""
+        txn = self._transaction(self.path(group[0][0].key))
+        for op, data in group:
+            path = self.path(op.key)
+            if isinstance(op, Delete):
+                txn.delete(path, version=op.version)
+            elif op.version is None:
+                txn.create(path, data)
+            else:
+                txn.set_data(path, data, version=op.version)
+        results = list(txn.commit())
+        self._check_fence(self.path(group[0][0].key), results)
+        return results[1:] if self.fence is not None else results
 
     def _transaction(self, path: str) -> Any:
         """A transaction whose first op checks the writer's term (when fenced)."""

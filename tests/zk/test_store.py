@@ -235,6 +235,29 @@ def test_write_many_stops_at_a_version_conflict_and_says_what_it_did(
     assert store.require("a").value == {"v": 2}  # nothing overwritten
 
 
+def test_write_many_ensures_a_parent_once_and_again_if_it_went(
+    store: StateStore, zk_client: KazooClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Creates under a parent ensured before skip ``ensure_path`` (a round trip per
+    batch: Metronome's new jobs); a parent deleted since is made again and the batch
+    written whole (its multi failed atomically)."""
+    ensured: list[str] = []
+    real = zk_client.ensure_path
+
+    def counting(path: str, *args: Any, **kw: Any) -> Any:
+        ensured.append(path)
+        return real(path, *args, **kw)
+
+    monkeypatch.setattr(zk_client, "ensure_path", counting)
+    store.write_many([Put("jobs/a", {"n": 1}, None)])
+    store.write_many([Put("jobs/b", {"n": 2}, None), Put("jobs/a", {"n": 3}, 0)])
+    assert ensured == [f"{store.docs}/jobs"]
+    zk_client.delete(f"{store.docs}/jobs", recursive=True)
+    assert store.write_many([Put("jobs/c", {"n": 4}, None)]) == {"jobs/c": 0}
+    assert ensured == [f"{store.docs}/jobs"] * 2
+    assert store.require("jobs/c").value == {"n": 4} and store.get("jobs/a") is None
+
+
 # -- limits (issue 30: a 7 MB app and one PATCH ran ZooKeeper out of memory) --------------
 
 
