@@ -14,6 +14,7 @@ YOUNGEST_FIRST, one dynamic port for apps without port mappings).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -356,6 +357,9 @@ class AppDefinition:
     mem: float = DEFAULT_MEM
     disk: float = DEFAULT_DISK
     gpus: int = DEFAULT_GPUS
+    resource_limits: tuple[tuple[str, float], ...] = ()
+    """``resourceLimits`` (Marathon 1.10) as Mesos' ``TaskInfo.limits`` pairs (``cpus``,
+    ``mem``; ``math.inf`` = ``"unlimited"``): the task reserves cpus/mem, uses up to these."""
     instances: int = DEFAULT_INSTANCES
     env: Mapping[str, str] = field(default_factory=empty_map)
     labels: Mapping[str, str] = field(default_factory=empty_map)
@@ -460,6 +464,7 @@ class AppDefinition:
             mem=data.get("mem", DEFAULT_MEM),
             disk=data.get("disk", DEFAULT_DISK),
             gpus=data.get("gpus", DEFAULT_GPUS),
+            resource_limits=limits_from_json(data.get("resourceLimits")),
             instances=data.get("instances", DEFAULT_INSTANCES),
             env=frozen_map(data.get("env")),
             labels=frozen_map(data.get("labels")),
@@ -544,6 +549,8 @@ class AppDefinition:
         }
         if self.readiness_checks:  # Marathon's RAML: omitEmpty
             out["readinessChecks"] = [r.to_json() for r in self.readiness_checks]
+        if self.resource_limits:  # omitted when none, as Marathon
+            out["resourceLimits"] = limits_to_json(self.resource_limits)
         if self.version is not None:
             out["version"] = self.version
         if self.version_info is not None:
@@ -620,11 +627,44 @@ def _duplicates(values: list[Any]) -> list[Any]:
     return dups
 
 
+def limits_from_json(raw: Mapping[str, Any] | None) -> tuple[tuple[str, float], ...]:
+    """Schema-checked ``resourceLimits`` as ``TaskInfo.limits`` pairs (``"unlimited"``:
+    ``math.inf``), in key order."""
+    return tuple(
+        (key, math.inf if value == "unlimited" else float(value))
+        for key, value in sorted((raw or {}).items())
+    )
+
+
+def limits_to_json(limits: tuple[tuple[str, float], ...]) -> dict[str, Any]:
+    """``resourceLimits`` as Marathon renders it: a number, or ``"unlimited"``."""
+    return {k: "unlimited" if math.isinf(v) else v for k, v in limits}
+
+
+def limits_problems(
+    limits: tuple[tuple[str, float], ...], cpus: float, mem: float, at: str
+) -> list[tuple[str, str]]:
+    """Marathon's rule: each limit >= the requested amount; (path, message) per problem."""
+    problems = []
+    for key, value in limits:
+        want = cpus if key == "cpus" else mem
+        if value < want:
+            problems.append(
+                (
+                    f"{at}/{key}",
+                    f"{value:g} is below the requested {key} {want:g}: a limit "
+                    f"must be 'unlimited' or >= the request",
+                )
+            )
+    return problems
+
+
 def _semantic_problems(
     app: AppDefinition, data: Mapping[str, Any], ports_given: bool
 ) -> list[tuple[str, str]]:
     """Cross-field rules Marathon enforces that a schema cannot express readably."""
     problems: list[tuple[str, str]] = []
+    problems.extend(limits_problems(app.resource_limits, app.cpus, app.mem, "/resourceLimits"))
     image = app.container.docker.image if app.container and app.container.docker else None
     if app.cmd is not None and app.args is not None:
         problems.append(("/", "cmd and args are mutually exclusive: give one of them"))

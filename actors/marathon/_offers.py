@@ -14,7 +14,7 @@ need 2, offer has 1``), which feeds ``GET /v2/queue``'s ``processedOffersSummary
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from actors import protocol as p
 from actors.framework import (
@@ -290,6 +290,8 @@ def build_task(
         kill_grace_period=float(app.task_kill_grace_period_seconds or 3),
         labels=labels,
     )
+    if app.resource_limits:  # resourceLimits: Mesos' TaskInfo.limits
+        task = replace(task, limits=dict(app.resource_limits))
     inst = Instance(
         task_id=task_id,
         app_id=app.id,

@@ -75,6 +75,7 @@ CONTAINER_FIELDS = frozenset(
         "artifacts",
         "labels",
         "lifecycle",
+        "resourceLimits",
     }
 )
 DEFAULT_CONTAINER_CPUS = 1.0
@@ -440,6 +441,10 @@ class _Validator:
         }
         if out["resources"]["cpus"] <= 0 and out["resources"]["mem"] <= 0:
             self.bad(f"{where}/resources", "a container needs cpus or mem")
+        if "resourceLimits" in c:
+            out["resourceLimits"] = self.limits(
+                c["resourceLimits"], f"{where}/resourceLimits", out["resources"]
+            )
         if "exec" in c:
             out["exec"] = self.exec_(c["exec"], f"{where}/exec")
         if "image" in c:
@@ -477,6 +482,30 @@ class _Validator:
                     life, "killGracePeriodSeconds", f"{where}/lifecycle", 3.0
                 )
             }
+        return out
+
+    def limits(self, raw: Any, where: str, res: Mapping[str, float]) -> dict[str, Any]:
+        """A container's ``resourceLimits`` (Marathon 1.10): ``cpus``/``mem``, each
+        ``"unlimited"`` or a number >= the container's request."""
+        lim = self.obj(raw, where)
+        self.unknown(lim, frozenset({"cpus", "mem"}), where)
+        out: dict[str, Any] = {}
+        for key in ("cpus", "mem"):
+            if key not in lim:
+                continue
+            value = lim[key]
+            if value == "unlimited":
+                out[key] = value
+            elif isinstance(value, bool) or not isinstance(value, int | float):
+                self.bad(f"{where}/{key}", f"{value!r:.40} must be 'unlimited' or a number")
+            elif not value >= res[key]:
+                self.bad(
+                    f"{where}/{key}",
+                    f"{value:g} is below the requested {key} {res[key]:g}: a limit must be "
+                    "'unlimited' or >= the request",
+                )
+            else:
+                out[key] = value
         return out
 
     def exec_(self, raw: Any, where: str) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from actors import protocol as p
 from actors.framework import Demand, build_task_info, command_spec, discovery_info
 from actors.resources import Resources
 
+from ._app import limits_from_json
 from ._instances import Instance, config_key
 from ._pods import PodDefinition
 
@@ -209,6 +210,8 @@ def build_pod_group(
             kill_grace_period=float(c.get("lifecycle", {}).get("killGracePeriodSeconds", 3.0)),
             labels=labels,
         )
+        if c.get("resourceLimits"):  # per container, as Marathon 1.10
+            task = dataclasses.replace(task, limits=dict(limits_from_json(c["resourceLimits"])))
         tasks.append(_with_group(task, instance_id))
     inst = Instance(
         task_id=instance_id,

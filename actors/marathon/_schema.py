@@ -100,6 +100,15 @@ _CONSTRAINT = {
     ]
 }
 
+_LIMIT: dict[str, Any] = {"type": ["number", "string"], "minimum": 0, "pattern": "^unlimited$"}
+RESOURCE_LIMITS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"cpus": _LIMIT, "mem": _LIMIT},
+}
+"""Marathon 1.10's ``resourceLimits`` (apps; pods per container): ``cpus``/``mem``, each
+``"unlimited"`` or a number (>= the request: checked with the app)."""
+
 APP_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
@@ -121,6 +130,7 @@ APP_SCHEMA: dict[str, Any] = {
         "mem": {"type": "number", "minimum": MIN_MEM_MB, "maximum": MAX_MEM_MB},
         "disk": {"type": "number", "minimum": 0, "maximum": MAX_DISK_MB},
         "gpus": {"type": "integer", "minimum": 0, "maximum": MAX_GPUS},
+        "resourceLimits": RESOURCE_LIMITS,
         "instances": {"type": "integer", "minimum": 0, "maximum": MAX_INSTANCES},
         "env": _ENV,
         "labels": _LABELS,
