@@ -566,6 +566,7 @@ def _task_from_v1(value: Any, where: str) -> LaunchedTask:
     discovery = (
         _discovery(d["discovery"], f"{where}.discovery") if d.get("discovery") is not None else None
     )
+    limits = _limits(d["limits"], f"{where}.limits", res) if d.get("limits") is not None else {}
     task = p.TaskInfo(
         task_id=task_id,
         name=name,
@@ -577,5 +578,29 @@ def _task_from_v1(value: Any, where: str) -> LaunchedTask:
         kill_grace_period=grace,
         labels=labels,
         discovery=discovery,
+        limits=limits,
     )
     return LaunchedTask(task, executor_id, res)
+
+
+_INFINITY = ("Infinity", "inf", "infinity")
+"""How a JSON client writes an unlimited ``Value.Scalar`` (protobuf's JSON mapping of a
+double infinity is the string ``"Infinity"``)."""
+
+
+def _limits(value: Any, where: str, res: Resources) -> dict[str, float]:
+    """``TaskInfo.limits`` (Mesos 1.9+: ``map<string, Value.Scalar>``, as JSON
+    ``{"cpus": {"value": 2}, "mem": {"value": "Infinity"}}``): only cpus and mem, each
+    >= the task's request (Mesos' master validation)."""
+    out: dict[str, float] = {}
+    for key, scalar in _obj(value, where).items():
+        at = f"{where}.{key}"
+        if key not in p.LIMIT_KEYS:
+            raise BadCall(f"{at}: only {' and '.join(p.LIMIT_KEYS)} take limits (as Mesos)")
+        raw = _obj(scalar, at).get("value")
+        limit = math.inf if raw in _INFINITY else _num(raw, f"{at}.value")
+        want = res.scalar(key)
+        if limit < want:
+            raise BadCall(f"{at}.value: {limit:g} is below the task's {key} {want:g}")
+        out[key] = limit
+    return out

@@ -54,18 +54,19 @@ class App(Scheduler):
                 while self.pending and cpus >= 0.1 and mem >= 32:
                     t = self.pending.pop(0)
                     cpus, mem = cpus - 0.1, mem - 32
-                    tasks.append(
-                        {
-                            "task_id": {"value": t["id"]},
-                            "agent_id": offer["agent_id"],
-                            "name": t["id"],
-                            "command": {"value": t["cmd"]},
-                            "resources": [
-                                {"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}},
-                                {"name": "mem", "type": "SCALAR", "scalar": {"value": 32}},
-                            ],
-                        }
-                    )
+                    task = {
+                        "task_id": {"value": t["id"]},
+                        "agent_id": offer["agent_id"],
+                        "name": t["id"],
+                        "command": {"value": t["cmd"]},
+                        "resources": [
+                            {"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}},
+                            {"name": "mem", "type": "SCALAR", "scalar": {"value": 32}},
+                        ],
+                    }
+                    if "limits" in t:  # TaskInfo.limits, as the caller wrote them
+                        task["limits"] = t["limits"]
+                    tasks.append(task)
             if tasks:
                 driver.launchTasks(offer["id"], tasks)
                 emit(event="launched", tasks=[t["task_id"]["value"] for t in tasks])

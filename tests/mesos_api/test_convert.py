@@ -393,3 +393,27 @@ def test_the_conversion_modules_load_no_io_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_task_limits_convert_to_task_info_limits() -> None:
+    """Mesos 1.9+ ``TaskInfo.limits``: ``map<string, Value.Scalar>``; an infinite scalar
+    (protobuf JSON ``"Infinity"``) is unlimited."""
+    limits = {"cpus": {"value": "Infinity"}, "mem": {"value": 128}}
+    t = task_from_v1(base_task(limits=limits), "t").task
+    assert t.limits == {"cpus": float("inf"), "mem": 128.0}
+    assert task_from_v1(base_task(), "t").task.limits == {}
+
+
+@pytest.mark.parametrize(
+    ("limits", "message"),
+    [
+        ({"disk": {"value": 10}}, r"t\.limits\.disk: only cpus and mem take limits"),
+        ({"cpus": {"value": 0.25}}, r"t\.limits\.cpus\.value: 0\.25 is below the task's cpus 0\.5"),
+        ({"mem": {"value": "lots"}}, r"t\.limits\.mem\.value: 'lots' is not a finite number"),
+        ({"mem": 64}, r"t\.limits\.mem: 64 is not a JSON object"),
+        ([], r"t\.limits: \[\] is not a JSON object"),
+    ],
+)
+def test_bad_task_limits_are_refused_naming_the_field(limits: Any, message: str) -> None:
+    with pytest.raises(BadCall, match=message):
+        task_from_v1(base_task(limits=limits), "t")

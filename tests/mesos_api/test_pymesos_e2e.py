@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import os
 import re
 import socket
 import subprocess
@@ -532,3 +533,35 @@ def test_pymesos_follows_a_master_failover_and_keeps_its_tasks(
     app.send(launch=[{"id": "after", "cmd": "echo after"}])
     app.state("after", "TASK_FINISHED", timeout=60)
     assert fid in {f["id"] for f in cluster.get("frameworks", new)["frameworks"]}
+
+
+def _cgroup_file(cluster: E2ECluster, task_id: str, v2: str, v1: tuple[str, str]) -> str:
+    """A limit file of a native task's cgroup, read from the kernel (v2 or v1 layout)."""
+    from actors.agent import CGROUP_ROOT
+
+    if (CGROUP_ROOT / "cgroup.controllers").exists():
+        path = CGROUP_ROOT / cluster.cgroup_root / task_id / v2
+    else:
+        path = CGROUP_ROOT / v1[0] / cluster.cgroup_root / task_id / v1[1]
+    return path.read_text().strip()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="task cgroups need root")
+def test_task_limits_from_pymesos_set_the_tasks_cgroup(
+    cluster: E2ECluster, apps: list[PyMesosApp]
+) -> None:
+    """Mesos 1.9+ ``TaskInfo.limits`` through pymesos: an unlimited cpus limit leaves the
+    task without a CFS quota, a numeric mem limit is its memory limit; the request (0.1
+    cpus, 32 MB) is what the offer is charged."""
+    app = PyMesosApp(hostport(cluster.serving_leader().http_url), "bursty")
+    apps.append(app)
+    app.registered()
+    limits = {"cpus": {"value": "Infinity"}, "mem": {"value": 64}}
+    app.send(launch=[{"id": "burst", "cmd": "sleep 300", "limits": limits}])
+    app.state("burst", "TASK_RUNNING")
+    quota = _cgroup_file(cluster, "burst", "cpu.max", ("cpu", "cpu.cfs_quota_us"))
+    mem = _cgroup_file(cluster, "burst", "memory.max", ("memory", "memory.limit_in_bytes"))
+    assert quota in ("-1", "max 100000"), quota
+    assert int(mem) == 64 * 1024 * 1024
+    app.send(kill="burst")
+    app.state("burst", "TASK_KILLED")
