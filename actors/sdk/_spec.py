@@ -75,10 +75,9 @@ _PORTS = {
     "additionalProperties": False,
 }
 _LIMIT = {
-    "anyOf": [
-        {"type": "number", "minimum": 0},
-        {"type": "string", "pattern": r"^(unlimited|[0-9]+(\.[0-9]+)?)$"},
-    ]
+    "type": ["number", "string"],
+    "minimum": 0,
+    "pattern": r"^(unlimited|[0-9]+(\.[0-9]+)?)$",
 }
 """A resource limit: a number (or its text, as a rendered mustache value) or
 ``unlimited`` (dcos-commons' ResourceLimits)."""

@@ -41,8 +41,8 @@ def test_limits_parse_as_mesos_task_limits() -> None:
     [
         (0.25, "unlimited", "resource-limits.cpus", "0.25 is below the task's cpus 0.5"),
         ("unlimited", 32, "resource-limits.memory", "32 is below the task's memory 64"),
-        ("lots", "unlimited", "resource-limits.cpus", "is not valid under any"),
-        (-1, "unlimited", "resource-limits.cpus", "is not valid under any"),
+        ("lots", "unlimited", "resource-limits.cpus", "'lots' does not match"),
+        (-1, "unlimited", "resource-limits.cpus", "-1 is less than the minimum of 0"),
     ],
 )
 def test_bad_limits_are_refused_naming_the_yaml_path(
