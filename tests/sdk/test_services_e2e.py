@@ -288,6 +288,29 @@ def start_plan(base: str, service: str, name: str, params: dict[str, str]) -> An
     return http_json(f"{base}/service/{service}/v1/plans/{name}/start", "POST", params) or True
 
 
+def cpu_quota(address: str) -> str:
+    """The CFS quota of the cgroup of the process listening on ``address`` (a task's
+    server), read from the kernel: ``-1``/``max`` = none."""
+    import psutil
+
+    port = int(address.rsplit(":", 1)[1])
+    pid = next(
+        c.pid
+        for c in psutil.net_connections("tcp")
+        if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port and c.pid
+    )
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":  # v2 (unified): cpu.max "<quota> <period>"
+            cg = Path("/sys/fs/cgroup") / path.lstrip("/") / "cpu.max"
+            if cg.exists() and (Path("/sys/fs/cgroup") / "cgroup.controllers").exists():
+                return cg.read_text().split()[0]
+        elif "cpu" in controllers.split(","):
+            d = Path("/sys/fs/cgroup") / controllers / path.lstrip("/")
+            return (d / "cpu.cfs_quota_us").read_text().strip()
+    raise AssertionError(f"no cpu cgroup for pid {pid}")
+
+
 def test_redis_installs_replicates_and_restores_a_backup_after_a_flush(
     cluster: LocalCluster, base: str, tmp_path: Path, backup_root: Path
 ) -> None:
@@ -298,6 +321,8 @@ def test_redis_installs_replicates_and_restores_a_backup_after_a_flush(
     roles = {a: redis_cli(a, "ROLE").splitlines()[0] for a in servers}
     assert sorted(roles.values()) == ["master", "slave", "slave"], roles
     primary = next(a for a, r in roles.items() if r == "master")
+    if os.geteuid() == 0:  # node.cpus_limit "unlimited": reserved 0.5 cpus, no CFS quota
+        assert {cpu_quota(a) for a in servers} <= {"-1", "max"}
 
     for i in range(0, 1000, 250):
         batch = [x for k in range(i, i + 250) for x in (f"k{k}", f"v{k}")]
