@@ -16,6 +16,7 @@ import signal
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -293,3 +294,38 @@ def test_the_library_keeps_working_after_a_leader_sigkill(
     wait_for(lambda: _running(client, app_id, 1), timeout=60, what="scaled to 1 after failover")
     client.delete_app(app_id, force=True)
     wait_for(lambda: all(a.id != app_id for a in client.list_apps()), timeout=60, what="gone")
+
+
+def test_resource_limits_round_trip_through_the_library(
+    client: MarathonClient, local_cluster: LocalCluster, app_id: str
+) -> None:
+    """Marathon 1.10's ``resourceLimits`` as the library writes it (every attribute,
+    camelCased), kept by its partial update (update_app), launched without a CFS quota.
+    The library (0.13) predates Marathon 1.10: its MarathonApp has no resource_limits
+    argument, so it cannot parse an app answer that carries the field (create_app's and
+    get_app's reply), as against Marathon 1.10 itself; the raw answers are read here."""
+    app = MarathonApp(cmd="sleep 1000", cpus=0.1, mem=32, instances=1)
+    app.resource_limits = {"cpus": "unlimited", "mem": 64}
+    with pytest.raises(TypeError, match="resource_limits"):
+        client.create_app(app_id, app)  # POSTed; the reply does not parse in 0.13
+    url = f"{_leader_url(local_cluster)}/marathon/v2/apps{app_id}"
+    got = requests.get(url, timeout=10).json()["app"]
+    assert got["resourceLimits"] == {"cpus": "unlimited", "mem": 64}
+    assert (got["cpus"], got["mem"]) == (0.1, 32)  # what is reserved
+
+    # update_app PUTs the minimal JSON {"instances": 2}: Marathon's partial update (its
+    # scale_app reads the app first, which 0.13 cannot parse).
+    assert client.update_app(app_id, MarathonApp(instances=2), force=True)
+    tasks = wait_for(lambda: _running(client, app_id, 2), timeout=60, what="2 running tasks")
+    assert requests.get(url, timeout=10).json()["app"]["resourceLimits"]["cpus"] == "unlimited"
+
+    bad = requests.put(url, json={"resourceLimits": {"cpus": 0.05}}, timeout=10)
+    assert bad.status_code == 422, bad.text
+    assert bad.json()["details"][0]["path"] == "/resourceLimits/cpus"
+
+    if os.geteuid() == 0:  # each task's cgroup, from the kernel: no quota, mem limit 64 MB
+        for t in tasks:
+            v1 = list(Path("/sys/fs/cgroup/cpu").glob(f"*/{t.id}/cpu.cfs_quota_us"))
+            v2 = list(Path("/sys/fs/cgroup").glob(f"*/{t.id}/cpu.max"))
+            assert [f.read_text().split()[0] for f in v1 + v2] in (["-1"], ["max"]), t.id
+    client.delete_app(app_id, force=True)
