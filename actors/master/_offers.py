@@ -150,16 +150,24 @@ def _filter_index(fw: FrameworkRecord, now: float) -> dict[str, list[OfferFilter
     if now >= expiry:
         keep: list[OfferFilter] = []
         expiry = math.inf
+        consistent = True
         for f in flts:
             if f.until > now:
                 keep.append(f)
                 if f.until < expiry:
                     expiry = f.until
-            else:
-                mine = by_agent[f.agent_id]
-                mine.remove(f)
-                if not mine:
-                    del by_agent[f.agent_id]
+                continue
+            mine = by_agent.get(f.agent_id)
+            if mine is None or f not in mine:
+                consistent = False  # the list was edited in place: index it anew below
+                continue
+            mine.remove(f)
+            if not mine:
+                del by_agent[f.agent_id]
+        if not consistent:
+            by_agent = {}
+            for f in keep:
+                by_agent.setdefault(f.agent_id, []).append(f)
         fw.filters = flts = keep
     fw.filter_index = (flts, len(flts), by_agent, expiry)
     return by_agent

@@ -162,3 +162,24 @@ def test_the_memo_did_skip_visits() -> None:
             SKIPPED[0] += w.core.alloc_memo.visits_skipped
     assert SKIPPED[0] > 0
     assert SKIPPED_CYCLES[0] > 0
+
+
+def test_a_filter_list_edited_in_place_is_indexed_anew() -> None:
+    """The index follows appends; a list edited in place (same length) is found out
+    when an expired filter is not in the index, and indexed again from the list."""
+    from actors.master.allocator import OfferFilter
+
+    w = World(3)
+    for _ in range(200):
+        w.step()
+    fw = next(f for f in w.core.frameworks.values())
+    aid = next(iter(w.core.agents))
+    fw.filters.append(OfferFilter(aid, until=w.now + 0.1))
+    _offers.snapshot(w.core, w.now)  # indexed
+    fw.filters[-1] = OfferFilter("elsewhere", until=w.now + 0.1)  # same length, in place
+    fw.filters.append(OfferFilter(aid, until=w.now + 100.0))
+    by_agent = _offers._filter_index(fw, w.now + 1.0)  # the edited one expired
+    assert all(f.until > w.now + 1.0 for f in fw.filters)
+    assert by_agent == {
+        f.agent_id: [g for g in fw.filters if g.agent_id == f.agent_id] for f in fw.filters
+    }
