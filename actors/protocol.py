@@ -860,6 +860,11 @@ class WatchMaster:
     subscriber: str
     """The observer actor's transport address (``tcp://host:port/name``, or a client
     node's ``client:<id>/name``)."""
+    episode: int = 0
+    """Which subscription this asks for (``WatchFollower``): a resend of an unanswered
+    subscribe carries the same episode, and a master that answered that episode
+    moments ago (its SUBSCRIBED crossed the resend) does not build the state again.
+    0: always answered."""
 
 
 @dataclass(frozen=True, slots=True)

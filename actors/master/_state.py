@@ -312,6 +312,9 @@ class MasterState:
     events: list[dict[str, Any]] = field(default_factory=list)
     """v1 events of changes applied but not yet sent to the watchers (only collected
     while there are watchers; ``_watch.flush`` turns them into ``Send`` effects)."""
+    watch_answered: dict[str, tuple[int, float]] = field(default_factory=dict)
+    """Watcher -> (``WatchMaster.episode``, ``now``) of the last subscription answered
+    (``_watch.on_watch`` skips a resend that crossed it)."""
     watch_heartbeat_at: float = 0.0
     """``now`` of the last HEARTBEAT to the watchers."""
     agents_at: dict[str, list[str]] = field(default_factory=dict)

@@ -136,6 +136,15 @@ def paged_subscribed(s: MasterState) -> list[dict[str, object]]:
     return out
 
 
+RESEND_WINDOW = 30.0
+"""Seconds after answering a subscription during which a resend of that same episode
+(``WatchMaster.episode``) is not answered again: the observer sent it before our
+SUBSCRIBED reached it (a new leader answers late behind a re-registration storm, and
+each answer is a whole state: 16% of its CPU at 5k/50k). Our answer is on its way on
+the same ordered connection (a lost peer is a ``PeerDown``, which ends the watch and
+the skipping); past the window a resend is answered anyway."""
+
+
 def _node_of(address: str) -> str:
     """``tcp://host:port`` of an actor address ``tcp://host:port/name``."""
     return address.rsplit("/", 1)[0]
@@ -176,6 +185,15 @@ def on_watch(
     if not isinstance(m.subscriber, str) or "/" not in m.subscriber:
         s.errors.append(f"WatchMaster.subscriber: {m.subscriber!r:.80} is not an actor address")
         return
+    answered = s.watch_answered.get(m.subscriber)
+    if (
+        m.episode
+        and answered is not None
+        and answered[0] == m.episode
+        and now - answered[1] < RESEND_WINDOW
+        and m.subscriber in s.watchers
+    ):
+        return  # a resend that crossed our SUBSCRIBED (on its way, in order)
     flush(s, out)  # events of earlier changes belong to the earlier subscriptions
     if not s.watchers:
         s.watch_heartbeat_at = now
@@ -185,12 +203,15 @@ def on_watch(
     for seq, event in enumerate(events, start=1):
         out.append(Send(m.subscriber, p.MasterEvent(event, s.master_id, seq)))
     s.watchers[m.subscriber] = len(events)
+    if m.episode:
+        s.watch_answered[m.subscriber] = (m.episode, now)
 
 
 def on_unwatch(
     s: MasterState, m: p.UnwatchMaster, now: float, out: list[Effect], sender: str | None = None
 ) -> None:
     s.watchers.pop(m.subscriber, None)
+    s.watch_answered.pop(m.subscriber, None)
 
 
 def on_peer_down(
@@ -198,3 +219,4 @@ def on_peer_down(
 ) -> None:
     """A watcher whose node went down gets nothing more (it re-subscribes on return)."""
     s.watchers.pop(m.address, None)
+    s.watch_answered.pop(m.address, None)

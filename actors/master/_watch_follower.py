@@ -16,6 +16,7 @@ values).
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
@@ -62,6 +63,10 @@ class WatchFollower:
         """Seconds after ``sent_at`` before an unanswered subscribe is sent again."""
         self.last_event_at = 0.0
         self.heartbeat = default_heartbeat
+        self.episode = random.getrandbits(30)
+        """Numbers this follower's subscriptions (``WatchMaster.episode``); a random
+        start, so a restarted observer at the same address is never taken for a resend
+        of its previous incarnation's subscription."""
 
     @property
     def subscribed(self) -> bool:
@@ -79,13 +84,17 @@ class WatchFollower:
         self.retry_in = self.subscribe_retry
         return tells + self.subscribe(now)
 
-    def subscribe(self, now: float) -> list[Tell]:
-        """(Re)subscribe to the watched leader: a fresh SUBSCRIBED will follow."""
+    def subscribe(self, now: float, resend: bool = False) -> list[Tell]:
+        """(Re)subscribe to the watched leader: a fresh SUBSCRIBED will follow.
+        ``resend``: the same subscription again (the last one went unanswered), which a
+        master that has just answered it may skip (``WatchMaster.episode``)."""
         if self.watching is None:
             return []
+        if not resend:
+            self.episode += 1
         self.expect = 1
         self.sent_at = now
-        return [(self.watching, WatchMaster(subscriber=self.subscriber))]
+        return [(self.watching, WatchMaster(subscriber=self.subscriber, episode=self.episode))]
 
     def unwatch(self) -> list[Tell]:
         """Stop the current subscription (on a leader change, or when stopping)."""
@@ -128,7 +137,7 @@ class WatchFollower:
             return []
         if self.expect == 1 and now - self.sent_at >= self.retry_in:
             self.retry_in = min(2.0 * self.retry_in, RETRY_BACKOFF_CAP * self.subscribe_retry)
-            return self.subscribe(now)
+            return self.subscribe(now, resend=True)
         silent = now - self.last_event_at
         if self.expect >= 2 and silent > SILENT_HEARTBEATS * self.heartbeat:
             self.log.warning(

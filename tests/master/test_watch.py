@@ -338,3 +338,23 @@ def test_a_recovered_agent_that_never_comes_back_is_removed_when_the_window_clos
     assert "AGENT_REMOVED" not in types(core.tick(4.0))
     (removed,) = [m for m in events(core.tick(5.5)) if m.event["type"] == "AGENT_REMOVED"]
     assert removed.event["agent_removed"]["agent_id"] == {"value": "old-S1"}
+
+
+def test_a_resend_that_crossed_our_subscribed_is_not_answered_again() -> None:
+    """A follower re-sends an unanswered subscribe with the same episode; the master
+    that answered that episode moments ago builds no second state (a new leader behind
+    a storm built one whole state per crossed resend). A fresh episode, a resend past
+    the window, or a resend after the watch ended (peer down, unwatch) is answered."""
+    core = MasterCore("m1", MasterConfig(), now=0.0)
+    assert types(core.handle(p.WatchMaster(W1, episode=7), 0.0)) == ["SUBSCRIBED"]
+    assert core.handle(p.WatchMaster(W1, episode=7), 5.0) == []  # crossed: skipped
+    assert types(core.handle(p.WatchMaster(W1, episode=8), 6.0)) == ["SUBSCRIBED"]
+    assert types(core.handle(p.WatchMaster(W1, episode=8), 6.0 + 30.0)) == ["SUBSCRIBED"]
+    core.handle(p.UnwatchMaster(W1), 37.0)
+    assert types(core.handle(p.WatchMaster(W1, episode=8), 38.0)) == ["SUBSCRIBED"]
+    assert core.handle(p.WatchMaster(W1, episode=8), 38.5) == []
+    core.handle(PeerDown(W1), 39.0)
+    assert types(core.handle(p.WatchMaster(W1, episode=8), 40.0)) == ["SUBSCRIBED"]
+    # Episode 0 (a client that does not number its subscriptions): always answered.
+    assert types(core.handle(p.WatchMaster(W1), 41.0)) == ["SUBSCRIBED"]
+    assert types(core.handle(p.WatchMaster(W1), 41.0)) == ["SUBSCRIBED"]

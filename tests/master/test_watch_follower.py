@@ -25,6 +25,11 @@ def change(seq: int, master_id: str = "m1", kind: str = "TASK_ADDED") -> MasterE
     return MasterEvent(event={"type": kind}, master_id=master_id, seq=seq)
 
 
+def watch(follower: WatchFollower) -> WatchMaster:
+    """The WatchMaster of the follower's current subscription."""
+    return WatchMaster(subscriber=ME, episode=follower.episode)
+
+
 def following(now: float = 0.0) -> WatchFollower:
     """Subscribed to OLD as ``m1`` with a 5 s heartbeat, seq 2 next."""
     follower = WatchFollower(subscribe_retry=1.0, default_heartbeat=15.0, subscriber=ME)
@@ -35,12 +40,12 @@ def following(now: float = 0.0) -> WatchFollower:
 
 def test_a_new_leader_is_watched_and_the_old_one_unwatched() -> None:
     follower = WatchFollower(subscribe_retry=1.0, subscriber=ME)
-    assert follower.leader(OLD, 0.0) == [(OLD, WatchMaster(subscriber=ME))]
+    assert follower.leader(OLD, 0.0) == [(OLD, watch(follower))]
     assert (follower.watching, follower.expect, follower.sent_at) == (OLD, 1, 0.0)
     assert follower.leader(OLD, 1.0) == []  # the same leader: nothing to tell
     assert follower.leader(NEW, 2.0) == [
         (OLD, UnwatchMaster(subscriber=ME)),
-        (NEW, WatchMaster(subscriber=ME)),
+        (NEW, watch(follower)),
     ]
     assert (follower.watching, follower.sent_at) == (NEW, 2.0)
     assert follower.leader(None, 3.0) == [(NEW, UnwatchMaster(subscriber=ME))]
@@ -83,7 +88,7 @@ def test_a_gap_asks_for_a_fresh_subscription(caplog: pytest.LogCaptureFixture) -
         assert follower.accept(change(3), 1.0) == "resubscribe"
     assert "dns: event 3 arrived, 2 expected: resubscribing" in caplog.text
     assert follower.last_event_at == 1.0
-    assert follower.subscribe(1.0) == [(OLD, WatchMaster(subscriber=ME))]
+    assert follower.subscribe(1.0) == [(OLD, watch(follower))]
     assert (follower.expect, follower.subscribed) == (1, False)
     assert follower.accept(change(2), 1.5) == "ignore"  # the old stream, until SUBSCRIBED
 
@@ -92,7 +97,7 @@ def test_tick_retries_an_unanswered_subscribe() -> None:
     follower = WatchFollower(subscribe_retry=1.0, subscriber=ME)
     follower.leader(OLD, 10.0)
     assert follower.tick(10.9) == []
-    assert follower.tick(11.0) == [(OLD, WatchMaster(subscriber=ME))]
+    assert follower.tick(11.0) == [(OLD, watch(follower))]
     assert follower.sent_at == 11.0 and follower.tick(11.5) == []
 
 
@@ -100,7 +105,7 @@ def test_tick_resubscribes_after_three_silent_heartbeats() -> None:
     follower = following(now=0.0)  # heartbeat 5 s
     assert follower.accept(change(2, kind="HEARTBEAT"), 10.0) == "ignore"
     assert follower.tick(25.0) == []  # 15 s silent: not more than three heartbeats
-    assert follower.tick(25.1) == [(OLD, WatchMaster(subscriber=ME))]
+    assert follower.tick(25.1) == [(OLD, watch(follower))]
     assert follower.expect == 1
 
 
@@ -125,9 +130,9 @@ def test_tell_all_sends_and_a_failed_unwatch_is_only_logged() -> None:
     tells = WatchFollower(1.0, subscriber=ME)
     tells.leader(OLD, 0.0)
     tell_all(ref, tells.leader(NEW, 1.0), logging.getLogger("test"))
-    assert sent == [(NEW, WatchMaster(subscriber=ME))]
+    assert sent == [(NEW, watch(tells))]
     with pytest.raises(OSError):
-        tell_all(ref, [(OLD, WatchMaster(subscriber=ME))], logging.getLogger("test"))
+        tell_all(ref, [(OLD, watch(tells))], logging.getLogger("test"))
 
 
 def test_unanswered_subscribes_back_off_until_a_subscribed_comes() -> None:
@@ -147,8 +152,26 @@ def test_unanswered_subscribes_back_off_until_a_subscribed_comes() -> None:
     follower.accept(subscribed(), now)
     follower.subscribe(now)
     assert follower.tick(now + 0.9) == []
-    assert follower.tick(now + 1.0) == [(OLD, WatchMaster(subscriber=ME))]
+    assert follower.tick(now + 1.0) == [(OLD, watch(follower))]
     # So does a new leader.
     follower.tick(now + 3.0)
     follower.leader(NEW, now + 3.5)
-    assert follower.tick(now + 4.5) == [(NEW, WatchMaster(subscriber=ME))]
+    assert follower.tick(now + 4.5) == [(NEW, watch(follower))]
+
+
+def test_a_resend_keeps_its_episode_and_a_fresh_subscription_takes_a_new_one() -> None:
+    """Resends of an unanswered subscribe carry its episode (a master that answered it
+    moments ago skips them); a gap, a silent leader or a new leader ask anew. Two
+    followers (an observer restarted at the same address) do not share episodes."""
+    follower = WatchFollower(subscribe_retry=1.0, subscriber=ME)
+    [(_, first)] = follower.leader(OLD, 0.0)
+    [(_, again)] = follower.tick(1.0)
+    assert again == first and first.episode == follower.episode
+    follower.accept(subscribed(), 1.5)
+    assert follower.accept(change(3), 2.0) == "resubscribe"
+    [(_, fresh)] = follower.subscribe(2.0)
+    assert fresh.episode == first.episode + 1
+    [_, (_, other)] = follower.leader(NEW, 3.0)
+    assert other.episode == fresh.episode + 1
+    starts = {WatchFollower(1.0, subscriber=ME).episode for _ in range(20)}
+    assert len(starts) > 1
