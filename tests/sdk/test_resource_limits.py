@@ -77,9 +77,11 @@ def test_redis_servers_default_to_unlimited_cpus_and_take_a_number() -> None:
     default = load_spec(svc, app_for("redis")["env"])
     for pod in ("primary", "replica"):
         assert default.pods[pod].tasks["server"].limits == (("cpus", math.inf),)
-    assert default.pods["tools"].tasks["backup"].limits == ()
+    for task in ("backup", "restore"):  # operations burst whatever node.cpus_limit says
+        assert default.pods["tools"].tasks[task].limits == (("cpus", math.inf),)
     capped = load_spec(svc, app_for("redis", {"node": {"cpus_limit": 1.5}})["env"])
     assert capped.pods["primary"].tasks["server"].limits == (("cpus", 1.5),)
+    assert capped.pods["tools"].tasks["restore"].limits == (("cpus", math.inf),)
     with pytest.raises(SpecError) as err:
         load_spec(svc, app_for("redis", {"node": {"cpus_limit": 0.2}})["env"])
     assert err.value.path == "pods.primary.tasks.server.resource-limits.cpus"
