@@ -106,6 +106,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         hosts=getattr(args, "hosts", False),
         zk_ensemble=getattr(args, "zk_ensemble", 0),
         auth=not args.no_auth,
+        offer_timeout=args.offer_timeout,
     )
     return cluster_up(opts, args.json)
 
@@ -175,6 +176,13 @@ def add_console_commands(sub: Any, csub: Any) -> None:
         "(default: made in the state dir beside the keys)",
     )
     up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for ready")
+    up.add_argument(
+        "--offer-timeout",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="masters rescind offers held longer than this (120, as DC/OS; 0: never)",
+    )
     up.add_argument(
         "--default-user",
         default=None,

@@ -106,6 +106,9 @@ class UpOptions:
     zk_ensemble: int = 0
     """ZooKeeper servers to start: 0 = the default (3 with ``hosts``, else 1); N > 1 on
     loopback gives an ensemble on free loopback ports."""
+    offer_timeout: float = 120.0
+    """Every master's ``--offer-timeout``: seconds before an unused offer is rescinded
+    (DC/OS' ``MESOS_OFFER_TIMEOUT=2mins``); 0: never, as plain Mesos."""
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -316,6 +319,11 @@ class Launcher:
     # -- up -------------------------------------------------------------------------
 
     def check_prerequisites(self, opts: UpOptions) -> None:
+        if not (isinstance(opts.offer_timeout, (int, float)) and 0 <= opts.offer_timeout < 1e12):
+            raise LauncherError(
+                f"--offer-timeout: {opts.offer_timeout!r} must be a number of seconds >= 0"
+                " (0: none)"
+            )
         if opts.zk is None:
             from zk import ZkNotInstalled, find_classpath, find_java
 
@@ -440,6 +448,7 @@ class Launcher:
                 argv += _iam_setup.master_flags(self.iam)
                 dns_host, dns_port = dns[i - 1]
                 argv += ["--dns-host", dns_host, "--dns-port", str(dns_port)]
+                argv += ["--offer-timeout", repr(float(opts.offer_timeout))]
                 if opts.dns_upstream:
                     argv += ["--dns-upstream", opts.dns_upstream]
                 argv += ["--log-file", str(self.logs / f"master-{i}.log")]  # served (logs)

@@ -112,7 +112,24 @@ def master_config(args: argparse.Namespace) -> Any:
         if not (math.isfinite(t) and t >= 0):
             raise CliError(f"--agent-reregister-timeout: {t!r} must be a number >= 0")
         changes["agent_reregister_timeout"] = t
+    offer_timeout = getattr(args, "offer_timeout", None)
+    if offer_timeout is not None:
+        changes["offer_timeout"] = offer_timeout_seconds(offer_timeout)
     return dataclasses.replace(config, **changes)
+
+
+DEFAULT_OFFER_TIMEOUT = 120.0
+"""DC/OS runs its Mesos masters with ``MESOS_OFFER_TIMEOUT=2mins`` (dcos-config): an offer a
+framework neither uses nor declines is rescinded, so one silent framework cannot hold the
+cluster's resources away from the others for ever."""
+
+
+def offer_timeout_seconds(value: float) -> float | None:
+    """``--offer-timeout`` as ``MasterConfig.offer_timeout``: seconds, 0 = none (Mesos'
+    own default, offers kept until used); a negative or non-finite value is an error."""
+    if not (math.isfinite(value) and value >= 0):
+        raise CliError(f"--offer-timeout: {value!r} must be a number of seconds >= 0 (0: none)")
+    return value or None
 
 
 def cmd_master(args: argparse.Namespace) -> int:
@@ -429,6 +446,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="after a failover, seconds agents have to re-register (10)",
+    )
+    m.add_argument(
+        "--offer-timeout",
+        type=float,
+        default=DEFAULT_OFFER_TIMEOUT,
+        metavar="SECONDS",
+        help="rescind offers a framework holds longer than this (120, as DC/OS; 0: never)",
     )
     m.add_argument(
         "--min-leader-tenure",

@@ -136,6 +136,12 @@ def master_flags(
         out["agent_reregister_timeout"] = out["agent_reregister_timeout"] + "secs"
     if "allocation_interval" in out:
         out["allocation_interval"] = out["allocation_interval"] + "secs"
+    if "offer_timeout" in out:
+        # Mesos lists --offer_timeout only when set (an Option<Duration>; unset: never).
+        if out["offer_timeout"]:
+            out["offer_timeout"] = out["offer_timeout"] + "secs"
+        else:
+            del out["offer_timeout"]
     if "services" in out:
         out["services"] = ",".join(
             str(getattr(s, "name", s)) for s in getattr(options, "services", ())

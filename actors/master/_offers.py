@@ -278,12 +278,21 @@ def rescind(s: MasterState, offer_id: str, out: list[Effect], notify: bool = Tru
 
 
 def expire_offers(s: MasterState, now: float, out: list[Effect]) -> None:
-    """Rescind offers older than ``offer_timeout`` (none when it is None, as Mesos)."""
+    """Rescind offers older than ``offer_timeout`` (none when it is None, as Mesos).
+
+    ``s.offers`` is in creation order (offers are only ever added by a cycle, stamped with
+    its ``now``), so the walk stops at the first young offer: a tick costs the expired
+    offers, not the 10,000 a silent framework may hold."""
     timeout = s.config.offer_timeout
     if timeout is None:
         return
-    for o in [o for o in s.offers.values() if now - o.created_at >= timeout]:
-        rescind(s, o.offer_id, out)
+    expired: list[str] = []
+    for o in s.offers.values():
+        if now - o.created_at < timeout:
+            break
+        expired.append(o.offer_id)
+    for offer_id in expired:
+        rescind(s, offer_id, out)
 
 
 # ------------------------------------------------------------------------ calls
