@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         requires,
         rid_for,
     )
+    from actors.gateway._body import send_bytes
     from actors.gateway._server import (
         MAX_BODY_BYTES,
         HttpGateway,
@@ -71,6 +72,7 @@ _LAZY = {
     "MAX_BODY_BYTES": "actors.gateway._server",
     "json_error": "actors.gateway._server",
     "agent_actor_address": "actors.gateway._server",
+    "send_bytes": "actors.gateway._body",
 }
 
 
@@ -106,5 +108,6 @@ __all__ = [
     "reader",
     "requires",
     "rid_for",
+    "send_bytes",
     "system_metrics",
 ]

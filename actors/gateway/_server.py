@@ -32,6 +32,7 @@ from aiohttp import web
 from actors.gateway._about import MasterAbout, build_info, build_json, system_metrics
 from actors.gateway._auth import Authenticator
 from actors.gateway._auth import check as _auth_check
+from actors.gateway._body import send_bytes
 from actors.gateway._errors import GatewayStartError
 from actors.protocol import AGENT_ACTOR, GetState
 from runtime import ActorRef, Clock, RuntimeSystemError, SystemClock
@@ -345,7 +346,7 @@ class HttpGateway:
                 params["encoded"] = True  # bytes, encoded once per state change (H8)
             doc = await self.ask_master(GetState(what, params))
             if isinstance(doc, bytes):
-                return web.Response(body=doc, content_type="application/json", charset="utf-8")
+                return await send_bytes(request, doc, charset="utf-8")
             return web.json_response(doc)
 
         return handler

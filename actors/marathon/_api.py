@@ -23,7 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from actors._validation import BadJson, parse_json_body
-from actors.gateway import forbidden, permit, principal, reader
+from actors.gateway import forbidden, permit, principal, reader, send_bytes
 from actors.master import ServiceContext
 
 from . import _authz
@@ -99,6 +99,18 @@ class _Api:
         return web.Response(
             status=status, body=body, headers=headers, content_type="application/json"
         )
+
+    async def call_large(
+        self, request: web.Request, req: ApiRequest, visible: _authz.Visible | None = None
+    ) -> web.StreamResponse:
+        """``call`` for answers that may be large (task lists: 42 MB at 100,000 tasks):
+        the same status, headers and bytes, written in slices of the bytes object the
+        actor's cache holds (``send_bytes``) instead of three whole copies."""
+        loop = asyncio.get_running_loop()
+        status, body, headers = await loop.run_in_executor(None, self._call_sync, req, visible)
+        if body is None:
+            return web.Response(status=status, headers=headers)
+        return await send_bytes(request, body, status=status, headers=headers)
 
     async def body(self, request: web.Request) -> Any:
         raw = await request.read()
@@ -260,7 +272,7 @@ class _Api:
     async def app_tasks(self, request: web.Request) -> web.StreamResponse:
         if no := self.app_denied(request, "read"):
             return no
-        return await self.call(ApiRequest("app_tasks", self.app_id(request)))
+        return await self.call_large(request, ApiRequest("app_tasks", self.app_id(request)))
 
     async def kill_app_tasks(self, request: web.Request) -> web.StreamResponse:
         if no := self.app_denied(request, "update"):
@@ -300,8 +312,8 @@ class _Api:
 
     async def list_tasks(self, request: web.Request) -> web.StreamResponse:
         status = [s for raw in request.query.getall("status", []) for s in raw.split(",") if s]
-        return await self.call(
-            ApiRequest("list_tasks", params={"status": status}), self.visible(request)
+        return await self.call_large(
+            request, ApiRequest("list_tasks", params={"status": status}), self.visible(request)
         )
 
     async def delete_tasks(self, request: web.Request) -> web.StreamResponse:
