@@ -29,6 +29,7 @@ from typing import Any
 
 from actors.dns._index import TableIndex
 from actors.dns._messages import DNS_ACTOR, DnsLeaderChanged, DnsRebuild, DnsTick
+from actors.dns._quiet import apply_upsert, upsert_target
 from actors.dns._records import (
     Changes,
     ClusterView,
@@ -174,6 +175,11 @@ class DnsActor(Actor):
 
     def _apply(self, event: dict[str, Any], master_id: str, now: float) -> None:
         """One change: the table is rebuilt only when something DNS serves changed."""
+        target = upsert_target(event)
+        if target is not None:  # a failover's re-registrations: mostly nothing new
+            if apply_upsert(self.view, event, target, master_id, now, CARRY_FOR, self.changes):
+                self._request_rebuild()
+            return
         key = updated_key(event)
         before = record_inputs(self.view.tasks.get(key)) if key else None
         self.view = apply_event(self.view, event, master_id, now, CARRY_FOR, self.changes)
