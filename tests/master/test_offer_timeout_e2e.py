@@ -1,0 +1,120 @@
+"""A framework that never answers its offers cannot starve Marathon once the master has an
+offer timeout (issue 29's bad input; DC/OS runs its masters with 2mins, here 2 s).
+
+Real processes: one ``pydcos master --offer-timeout 2`` (Marathon in it), two simulated
+agents, real ZooKeeper; the silent framework is an UNMODIFIED pymesos scheduler in its own
+process (tests/master/pymesos_silent.py) that takes every offer and never answers.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from runtime.testing import wait_for
+from tests.e2e.conftest import E2ECluster, _die_with_parent
+
+pytestmark = [pytest.mark.slow, pytest.mark.zk]
+
+SILENT = Path(__file__).with_name("pymesos_silent.py")
+
+
+def http(method: str, url: str, body: Any = None) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+class SilentFramework:
+    def __init__(self, master: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(SILENT), master],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            preexec_fn=_die_with_parent,
+        )
+        self.events: list[dict[str, Any]] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.events.append(json.loads(line))
+
+    def offered(self) -> set[str]:
+        return {i for e in list(self.events) if e["event"] == "offers" for i in e["ids"]}
+
+    def rescinded(self) -> set[str]:
+        return {e["id"] for e in list(self.events) if e["event"] == "rescinded"}
+
+    def stop(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+@pytest.fixture(scope="module")
+def cluster(zk_hosts: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2ECluster]:
+    c = E2ECluster(zk_hosts, f"/t-{uuid.uuid4().hex[:12]}", tmp_path_factory.mktemp("offer-to"))
+    try:
+        c.add_master("--offer-timeout", "2")
+        for _ in range(2):
+            c.add_agent()
+        for proc in c.masters + c.agents:
+            proc.wait_up()
+        c.wait_agents(2)
+        yield c
+    finally:
+        c.stop_all()
+
+
+def test_marathon_launches_beside_a_framework_that_never_answers_offers(
+    cluster: E2ECluster,
+) -> None:
+    leader = cluster.serving_leader()
+    status, doc = http("GET", leader.http_url + "/mesos/master/flags")
+    assert status == 200 and doc["flags"]["offer_timeout"] == "2secs"
+    silent = SilentFramework(urlsplit(leader.http_url).netloc)
+    try:
+        held = wait_for(lambda: silent.offered() or None, 30, "offers to the silent framework")
+        status, doc = http(
+            "POST",
+            leader.http_url + "/marathon/v2/apps",
+            {"id": "/beside-silent", "cmd": "sleep 600", "cpus": 0.1, "mem": 32, "instances": 1},
+        )
+        assert status == 201, doc
+
+        def running() -> Any:
+            code, app = http("GET", leader.http_url + "/marathon/v2/apps/beside-silent")
+            return (code == 200 and app["app"]["tasksRunning"] == 1) or None
+
+        wait_for(running, 60, "Marathon's task running beside the silent framework")
+        # Its offers were taken back (RESCIND reached the unmodified pymesos client).
+        wait_for(lambda: held & silent.rescinded() or None, 30, "a RESCIND of a held offer")
+        status, state = http("GET", leader.http_url + "/mesos/master/state")
+        silent_fw = next(f for f in state["frameworks"] if f["name"] == "silent")
+        assert silent_fw["tasks"] == []
+    finally:
+        silent.stop()
+        http("DELETE", leader.http_url + "/marathon/v2/apps/beside-silent?force=true")
