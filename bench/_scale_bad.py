@@ -4,7 +4,9 @@
    (beside the growth steps' own floods and the failover storm, where every agent
    re-registers within about a second);
 2. ``silent_framework``: a framework that subscribes and never answers its offers
-   (no accept, no decline), while Marathon must still launch a probe app;
+   (no accept, no decline), while Marathon must still launch a probe app: within the
+   leader's offer timeout (its ``/flags``; DC/OS' default 2 min) plus a margin, once the
+   master rescinded the held offers;
 3. ``hammer``: two clients GET /marathon/v2/tasks in a tight loop (no pause) while a
    third client reads /marathon/v2/apps and Marathon launches a probe app.
 
@@ -16,6 +18,7 @@ status update left unacknowledged, every task still running, none killed or rela
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any
@@ -89,7 +92,26 @@ def flood(bench: Any, extra: int = 2500) -> dict[str, Any]:
     return out
 
 
+OFFER_TIMEOUT_MARGIN = 30.0
+"""Seconds past the leader's offer timeout the probe may take: the rescind, the next cycles
+(DRF hands the silent framework's rescinded agents to Marathon once its share passes
+Marathon's) and the probe's launch."""
+
+
+def leader_offer_timeout(bench: Any) -> float | None:
+    """The leader's ``--offer-timeout`` as its ``/mesos/master/flags`` shows it (Mesos'
+    ``offer_timeout``, e.g. ``120secs``; absent: none)."""
+    status, raw, _ = bench.leader["http"].request("GET", "/mesos/master/flags")
+    if status != 200:
+        raise RuntimeError(f"GET /mesos/master/flags: {status} {raw[:200]!r}")
+    value = json.loads(raw)["flags"].get("offer_timeout")
+    return float(value.removesuffix("secs")) if value else None
+
+
 def silent_framework(bench: Any, hold: float = 15.0) -> dict[str, Any]:
+    """A framework that takes every offer and never answers. The master rescinds offers
+    older than its offer timeout (DC/OS: 2 min): the probe app may take that long plus
+    OFFER_TIMEOUT_MARGIN; with no timeout it has ``hold * 4`` and starves (not ok)."""
     from actors import protocol as p
     from actors.framework import Scheduler, SchedulerDriver
 
@@ -98,11 +120,16 @@ def silent_framework(bench: Any, hold: float = 15.0) -> dict[str, Any]:
 
         def __init__(self) -> None:
             self.offers = 0
+            self.rescinded = 0
 
         def resource_offers(self, driver: Any, offers: list[Any]) -> None:
             self.offers += len(offers)
 
+        def offer_rescinded(self, driver: Any, offer_id: str) -> None:
+            self.rescinded += 1
+
     silent = Silent()
+    offer_timeout = leader_offer_timeout(bench)
     rss0 = bench.leader["proc"].rss_mb()
     sampler = RssSampler(bench.leader["proc"])
     snap0 = bench.snapshot()
@@ -118,7 +145,8 @@ def silent_framework(bench: Any, hold: float = 15.0) -> dict[str, Any]:
             time.sleep(0.05)
         first_offer = time.monotonic() - t0 if silent.offers else None
         outstanding = [bench.snapshot()["master/outstanding_offers"]]
-        probe = probe_launch(bench, "silent", timeout=hold * 4)
+        allowed = hold * 4 if offer_timeout is None else offer_timeout + OFFER_TIMEOUT_MARGIN
+        probe = probe_launch(bench, "silent", timeout=allowed)
         while time.monotonic() - t0 < hold:
             outstanding.append(bench.snapshot()["master/outstanding_offers"])
             time.sleep(0.5)
@@ -130,7 +158,10 @@ def silent_framework(bench: Any, hold: float = 15.0) -> dict[str, Any]:
     cycles = snap1["allocator/mesos/allocation_runs"] - snap0["allocator/mesos/allocation_runs"]
     return {
         "first_offer_s": first_offer,
+        "offer_timeout_s": offer_timeout,
+        "probe_allowed_s": allowed,
         "offers_taken": silent.offers,
+        "offers_rescinded": silent.rescinded,
         "outstanding_offers_max": max(outstanding) if outstanding else None,
         "alloc_cycles_during": cycles,
         **probe,
