@@ -539,6 +539,7 @@ class MarathonCore(Loading):
             # Only a visible change re-renders: the periodic reconciliation answers every
             # task with its unchanged state, which dropped 100,000 tasks' cached JSON.
             inst._json = None
+            self.task_lists.note(inst)
         if u.state in ENDED_STATES:
             self._terminated(inst, u, now)
         else:
@@ -654,6 +655,15 @@ class MarathonCore(Loading):
                     self.dirty.add(action.app.id)
         if self.persist_dirty:
             self._flush_instances()  # on a failure still dirty: retried at the next tick
+        self.task_lists.prerender(self.instances, self._listed_checks)
+
+    def _listed_checks(self, app_id: str) -> bool | None:
+        """Whether ``app_id``'s tasks show health results in task lists (None: a pod's
+        instances, which task lists leave out)."""
+        app = self.apps.get(app_id)
+        if isinstance(app, PodDefinition):
+            return None
+        return bool(app and app.health_checks)
 
 
 def _seq(inst: Instance) -> int:

@@ -235,6 +235,7 @@ class MarathonState:
             inst.seq = self.added
         self.instances[inst.task_id] = inst
         self.by_app.setdefault(inst.app_id, {})[inst.task_id] = inst
+        self.task_lists.note(inst)
         self.unreachable.pop(inst.task_id, None)
         self.note_unreachable(inst)
         self.note_live(inst)
@@ -260,6 +261,7 @@ class MarathonState:
         inst.killing = True
         inst.kill_reason = reason
         inst._json = None
+        self.task_lists.note(inst)
         if self.subscribed:
             inst.kill_sent_at = now
             for task_id in task_ids(self, inst):  # a pod instance: each member

@@ -72,3 +72,68 @@ def test_random_changes_between_requests() -> None:
         body(sim.api("list_tasks"))
         body(sim.api("list_tasks", status=["running", "staging"]))
         body(sim.api("app_tasks", rng.choice(["/prod/web", "/prod/db"])))
+
+
+def _fresh(sim: Sim, op: str, *args: str) -> bytes:
+    """The answer rendered from nothing: every instance's cached dict and text dropped."""
+    for inst in sim.core.instances.values():
+        inst._json = None
+        inst._text = None
+    sim.core.task_lists.entries.clear()
+    data = body(sim.api(op, *args))
+    for inst in sim.core.instances.values():
+        sim.core.task_lists.note(inst)  # dropped here: rendered again by the next tick
+    return data
+
+
+def test_ticks_render_changed_tasks_ahead_and_answers_stay_the_same() -> None:
+    rng = random.Random(11)
+    sim = running_sim()
+    core = sim.core
+    for _ in range(40):
+        tasks = sim.tasks("/prod/web") + sim.tasks("/prod/db")
+        for _ in range(rng.randrange(4)):
+            roll = rng.random()
+            if roll < 0.5 and tasks:
+                state = rng.choice(["TASK_RUNNING", "TASK_FAILED", "TASK_KILLING", "TASK_STARTING"])
+                sim.update(rng.choice(tasks), state, healthy=rng.choice([True, False, None]))
+            elif roll < 0.8:
+                sim.offers(sim.offer(f"agent{rng.randrange(5)}"))
+            elif tasks:
+                sim.request("delete_tasks", body={"ids": [rng.choice(tasks)]})
+        if rng.random() < 0.7:
+            sim.tick(0.25)
+            listed = [
+                i for i in core.instances.values() if core._listed_checks(i.app_id) is not None
+            ]
+            assert not core.task_lists.unrendered
+            assert all(i._json is not None and i._text is not None for i in listed), (
+                "a tick renders every changed task's dict and text"
+            )
+        served = body(sim.api("list_tasks"))
+        app_id = rng.choice(["/prod/web", "/prod/db"])
+        one = body(sim.api("app_tasks", app_id))
+        assert served == _fresh(sim, "list_tasks")
+        assert one == _fresh(sim, "app_tasks", app_id)
+
+
+def test_prerender_is_bounded_and_skips_what_is_gone_or_rendered() -> None:
+    sim = running_sim()
+    core = sim.core
+    lists = core.task_lists
+    insts = list(core.instances.values())
+    for inst in insts:
+        inst._json = None
+        inst._text = None
+        lists.note(inst)
+    gone = insts[0]
+    core.remove_instance(gone)
+    assert lists.prerender(core.instances, core._listed_checks, limit=1) == 1
+    left = len(lists.unrendered)
+    assert left == len(insts) - 1
+    done = lists.prerender(core.instances, core._listed_checks)
+    assert done == len(insts) - 2 and not lists.unrendered
+    assert gone._json is None, "an instance no longer listed is not rendered"
+    for inst in insts[1:]:
+        lists.note(inst)  # noted again, already rendered: nothing to do
+    assert lists.prerender(core.instances, core._listed_checks) == 0
