@@ -16,6 +16,7 @@ from actors import protocol as p
 from actors.master import _reservations, _watch
 from actors.master._effects import Effect, Persist, Send, Watch
 from actors.master._offers import rescind
+from actors.master._share import shared_task
 from actors.master._state import AgentRecord, MasterState, TaskRecord, parsed_resources
 from actors.master._tasks import master_status, master_update, on_reconcile
 from actors.resources import Attributes, ResourceError, Resources, apply_checkpointed
@@ -288,7 +289,7 @@ def adopt_task(
         fw = s.frameworks.get(at.framework_id)
         role = fw.info.roles[0] if fw and fw.info.roles else "*"
         t = TaskRecord(
-            task=at.task,
+            task=shared_task(at.framework_id, at.task),  # one copy of its app's parts
             framework_id=at.framework_id,
             agent_id=rec.agent_id,
             resources=res,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from actors import protocol as p
 from actors.master import _watch
 from actors.master._effects import Effect, Send
+from actors.master._share import shared_task
 from actors.master._state import (
     AgentRecord,
     FrameworkRecord,
@@ -111,7 +112,7 @@ def launch(
     (``send=False``: a task group's member, sent in one ``RunTaskGroup``)."""
     key = (fw.framework_id, t.task_id)
     s.tasks[key] = TaskRecord(
-        task=t,
+        task=shared_task(fw.framework_id, t),  # one copy of its app's parts
         framework_id=fw.framework_id,
         agent_id=agent.agent_id,
         resources=res,
