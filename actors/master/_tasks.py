@@ -9,6 +9,9 @@ agent resends until acknowledged.
 
 from __future__ import annotations
 
+import dataclasses
+import sys
+
 from actors import protocol as p
 from actors.master import _watch
 from actors.master._effects import Effect, Send
@@ -188,6 +191,7 @@ def on_status_update(
     key = (m.framework_id, m.task_id)
     t = s.tasks.get(key)
     if t is not None:
+        m = compact_update(m, t, state)
         before = (t.state, t.healthy)
         if is_terminal(state):
             finish_task(s, t, state, m.reason, now)
@@ -203,6 +207,30 @@ def on_status_update(
     if fw is not None and fw.connected:
         out.append(Send(fw.address, m))
     # A disconnected framework gets it later: the agent resends until acknowledged.
+
+
+_UPDATE_FIELDS = tuple(f.name for f in dataclasses.fields(p.StatusUpdate))
+
+
+def compact_update(m: p.StatusUpdate, t: TaskRecord, state: TaskState) -> p.StatusUpdate:
+    """``m`` (equal) made of the task record's own ids and interned constants: the master
+    keeps the last update of every task (``last_status``) and Marathon its state string,
+    and a decoded update holds fresh copies of each (~350 of its ~630 B at 100,000 tasks).
+    Built without re-running ``__init__``: ``m`` was validated when decoded."""
+    same = {
+        "framework_id": t.framework_id,
+        "task_id": t.task.task_id,
+        "state": state.value,
+        "source": sys.intern(m.source),
+    }
+    if m.agent_id == t.agent_id:
+        same["agent_id"] = t.agent_id
+    if m.reason:
+        same["reason"] = sys.intern(m.reason)
+    copy = object.__new__(p.StatusUpdate)
+    for f in _UPDATE_FIELDS:
+        object.__setattr__(copy, f, same[f] if f in same else getattr(m, f))
+    return copy
 
 
 def on_acknowledge(

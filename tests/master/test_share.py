@@ -54,3 +54,29 @@ def test_other_frameworks_and_names_are_apart() -> None:
     other_name = shared_task("f", decoded(task(3, name="g.api")))
     assert other_fw.command is not first.command
     assert other_name.command is not first.command
+
+
+def test_a_kept_status_update_is_equal_and_made_of_the_records_strings() -> None:
+    from actors.master._master_core import MasterConfig, MasterCore
+    from actors.master._tasks import compact_update
+    from actors.task_states import TaskState
+    from tests.master.test_master_core import Cluster, one
+
+    c = Cluster(MasterCore("m1", MasterConfig(), now=1000.0))
+    c.add_agent()
+    c.subscribe()
+    c.launch(one(c.offers()), "t1", "cpus:1;mem:64")
+    t = next(iter(c.core.tasks.values()))
+    m = p.StatusUpdate(c.fid, "t1", t.agent_id, "TASK_RUNNING", "u1", 1.0, reason="R_X")
+    wire = codec.decode_body(*_wire(m))
+    kept = compact_update(wire, t, TaskState.RUNNING)
+    assert kept == m
+    assert kept.framework_id is t.framework_id and kept.task_id is t.task.task_id
+    assert kept.agent_id is t.agent_id and kept.state is TaskState.RUNNING.value
+    c.handle(wire)
+    assert t.last_status == m and t.last_status.task_id is t.task.task_id
+
+
+def _wire(m: p.StatusUpdate) -> tuple[str, object]:
+    mtype, body = codec.encode_body(m)
+    return mtype, msgpack.unpackb(msgpack.packb(body))
