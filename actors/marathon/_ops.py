@@ -423,9 +423,12 @@ class Operations(PodOperations):
 
     def _op_app_tasks(self, req: ApiRequest) -> ApiReply:
         app = self._app_or_404(req.app_id)
+        key, stamp = ("app", app.id), self.task_lists.stamp(self.root)
+        if (same := self.task_lists.unchanged(key, stamp)) is not None:
+            return same
         instances = list(self.by_app.get(app.id, {}).values())
         tasks = self.tasks_json(app, instances)
-        return self.task_lists.reply(("app", app.id), tasks, instances, [(app.id, 0, len(tasks))])
+        return self.task_lists.reply(key, tasks, instances, [(app.id, 0, len(tasks))], stamp)
 
     def _kill_tasks(
         self, victims: list[Instance], scale: bool, force: bool, wipe: bool = False
@@ -495,6 +498,9 @@ class Operations(PodOperations):
 
     def _op_list_tasks(self, req: ApiRequest) -> ApiReply:
         wanted = {s.lower() for s in req.params.get("status") or ()}
+        key, stamp = ("all", frozenset(wanted)), self.task_lists.stamp(self.root)
+        if (same := self.task_lists.unchanged(key, stamp)) is not None:
+            return same
         out: list[dict[str, Any]] = []
         instances: list[Instance] = []
         groups: list[tuple[str, int, int]] = []
@@ -511,7 +517,7 @@ class Operations(PodOperations):
             out += self.tasks_json(app, chosen)
             instances += chosen
             groups.append((app_id, start, len(out)))
-        return self.task_lists.reply(("all", frozenset(wanted)), out, instances, groups)
+        return self.task_lists.reply(key, out, instances, groups, stamp)
 
     def _op_versions(self, req: ApiRequest) -> ApiReply:
         app_id = req.app_id or ""

@@ -244,6 +244,7 @@ class MarathonState:
 
     def remove_instance(self, inst: Instance) -> None:
         self.instances.pop(inst.task_id, None)
+        self.task_lists.forget(inst)
         self.unreachable.pop(inst.task_id, None)
         self._live_again(inst.app_id, inst.task_id)
         tasks = self.by_app.get(inst.app_id)

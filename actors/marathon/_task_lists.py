@@ -39,14 +39,41 @@ class TaskLists:
     launch rate the scale bench aims for; ~10 us each)."""
 
     def __init__(self) -> None:
-        self.entries: dict[Any, tuple[list[dict[str, Any]], bytes, dict[str, Segment]]] = {}
+        self.entries: dict[Any, tuple[list[dict[str, Any]], bytes, dict[str, Segment], Any]] = {}
+        """Key -> (task dicts, bytes, segments per app, the ``stamp`` they were listed at)."""
         self.unrendered: dict[str, Instance] = {}
         """Instances whose shown JSON was dropped (added, changed, being killed) since
         ``prerender`` last saw them (rendered newest first)."""
+        self.generation = 0
+        """Bumped by every ``note``/``forget``: an instance came, went or got another
+        task JSON (every place that drops ``Instance._json`` notes it)."""
 
     def note(self, inst: Instance) -> None:
         """``inst``'s task JSON changed (or it is new): render it ahead of the next list."""
         self.unrendered[inst.task_id] = inst
+        self.generation += 1
+
+    def forget(self, inst: Instance) -> None:
+        """``inst`` left the instances."""
+        self.generation += 1
+
+    def stamp(self, root: Any) -> tuple[int, Any]:
+        """What a list depends on besides its instances' JSON: the apps (``root``, an
+        immutable group replaced on every change)."""
+        return (self.generation, root)
+
+    def unchanged(self, key: Any, stamp: tuple[int, Any]) -> ApiReply | None:
+        """The last answer for ``key`` when nothing it shows changed since it was listed
+        (same generation, same root): no walk over every instance (7 ms per request at
+        100,000 tasks, on the actor's thread, for an answer that is the same bytes)."""
+        entry = self.entries.get(key)
+        if entry is None:
+            return None
+        listed = entry[3]
+        if listed[0] != stamp[0] or listed[1] is not stamp[1]:
+            return None
+        tasks, data = entry[0], entry[1]
+        return ApiReply(200, {"tasks": tasks}, encode=lambda: data)
 
     def prerender(
         self,
@@ -85,14 +112,19 @@ class TaskLists:
         tasks: list[dict[str, Any]],
         instances: list[Instance],
         groups: list[Group],
+        stamp: tuple[int, Any] = (-1, None),
     ) -> ApiReply:
-        """The answer ``{"tasks": tasks}``; ``instances[i]`` shows ``tasks[i]``."""
+        """The answer ``{"tasks": tasks}``; ``instances[i]`` shows ``tasks[i]``;
+        ``stamp`` (from ``stamp``) when they were listed."""
         cached = self.entries.get(key)
         if cached is not None and _same(cached[0], tasks):
             data = cached[1]
+            self.entries[key] = (cached[0], data, cached[2], stamp)
             return ApiReply(200, {"tasks": tasks}, encode=lambda: data)
         return ApiReply(
-            200, {"tasks": tasks}, encode=lambda: self._encode(key, tasks, instances, groups)
+            200,
+            {"tasks": tasks},
+            encode=lambda: self._encode(key, tasks, instances, groups, stamp),
         )
 
     def _encode(
@@ -101,6 +133,7 @@ class TaskLists:
         tasks: list[dict[str, Any]],
         instances: list[Instance],
         groups: list[Group],
+        stamp: tuple[int, Any],
     ) -> bytes:
         last = self.entries.get(key)
         before = last[2] if last is not None else {}
@@ -123,7 +156,7 @@ class TaskLists:
         data = b"".join(parts)
         entries = self.entries
         entries.pop(key, None)
-        entries[key] = (tasks, data, segments)
+        entries[key] = (tasks, data, segments, stamp)
         for old in list(entries)[: -self.KEPT]:
             entries.pop(old, None)
         return data

@@ -4,6 +4,7 @@ byte for byte ``json.dumps(body)``."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 
@@ -137,3 +138,54 @@ def test_prerender_is_bounded_and_skips_what_is_gone_or_rendered() -> None:
     for inst in insts[1:]:
         lists.note(inst)  # noted again, already rendered: nothing to do
     assert lists.prerender(core.instances, core._listed_checks) == 0
+
+
+def _from_nothing(sim: Sim, app_id: str | None = None) -> bytes:
+    """The list rendered from the instances' fields, no cache read or written."""
+    core = sim.core
+    out = []
+    for aid, tasks in core.by_app.items():
+        checks = core._listed_checks(aid)
+        if checks is None or (app_id is not None and aid != app_id):
+            continue
+        out += [
+            dataclasses.replace(i, _json=None, _text=None).to_json(checks) for i in tasks.values()
+        ]
+    return json.dumps({"tasks": out}).encode()
+
+
+def test_an_unchanged_list_is_not_walked_again_and_changes_are_seen() -> None:
+    rng = random.Random(5)
+    sim = running_sim()
+    core = sim.core
+    first = body(sim.api("list_tasks"))
+    walked = core.tasks_json
+
+    def no_walk(*args: object, **kw: object) -> object:
+        raise AssertionError("listed again although nothing changed")
+
+    core.tasks_json = no_walk  # type: ignore[method-assign]
+    assert body(sim.api("list_tasks")) is first
+    core.tasks_json = walked  # type: ignore[method-assign]
+    hits = 0
+    for _ in range(80):
+        tasks = sim.tasks("/prod/web") + sim.tasks("/prod/db")
+        roll = rng.random()
+        if roll < 0.3 and tasks:
+            state = rng.choice(["TASK_RUNNING", "TASK_FAILED", "TASK_KILLING", "TASK_STARTING"])
+            sim.update(rng.choice(tasks), state, healthy=rng.choice([True, False, None]))
+        elif roll < 0.45:
+            sim.offers(sim.offer(f"agent{rng.randrange(5)}"))
+        elif roll < 0.55 and tasks:
+            sim.request("delete_tasks", body={"ids": [rng.choice(tasks)]})
+        elif roll < 0.6:
+            sim.api("put_app", "/prod/db", {"instances": rng.randrange(1, 4)}, partial=True)
+        elif roll < 0.7:
+            sim.tick(0.25)
+        key = ("all", frozenset())
+        stamp = core.task_lists.stamp(core.root)
+        hits += core.task_lists.unchanged(key, stamp) is not None
+        assert body(sim.api("list_tasks")) == _from_nothing(sim)
+        app_id = rng.choice(["/prod/web", "/prod/db"])
+        assert body(sim.api("app_tasks", app_id)) == _from_nothing(sim, app_id)
+    assert hits, "some requests found nothing changed"
