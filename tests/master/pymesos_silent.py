@@ -40,7 +40,7 @@ class Silent(Scheduler):
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    framework = {"name": "silent", "user": "", "hostname": "silent", "failover_timeout": 0.0}
+    framework = {"name": "silent", "user": "", "hostname": "silent", "failover_timeout": 300.0}
     driver = MesosSchedulerDriver(Silent(), framework, sys.argv[1], use_addict=True)
     driver.start()
     sys.stdin.read()

@@ -1,9 +1,10 @@
 """A framework that never answers its offers cannot starve Marathon once the master has an
 offer timeout (issue 29's bad input; DC/OS runs its masters with 2mins, here 2 s).
 
-Real processes: one ``pydcos master --offer-timeout 2`` (Marathon in it), two simulated
-agents, real ZooKeeper; the silent framework is an UNMODIFIED pymesos scheduler in its own
-process (tests/master/pymesos_silent.py) that takes every offer and never answers.
+Real processes: two ``pydcos master --offer-timeout 2`` (Marathon in the leader), two
+simulated agents, real ZooKeeper; the silent framework is an UNMODIFIED pymesos scheduler
+in its own process (tests/master/pymesos_silent.py, master found through ZooKeeper) that
+takes every offer and never answers. Then once more after a leader SIGKILL.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -78,7 +78,8 @@ class SilentFramework:
 def cluster(zk_hosts: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2ECluster]:
     c = E2ECluster(zk_hosts, f"/t-{uuid.uuid4().hex[:12]}", tmp_path_factory.mktemp("offer-to"))
     try:
-        c.add_master("--offer-timeout", "2")
+        for _ in range(2):
+            c.add_master("--offer-timeout", "2")
         for _ in range(2):
             c.add_agent()
         for proc in c.masters + c.agents:
@@ -89,32 +90,42 @@ def cluster(zk_hosts: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         c.stop_all()
 
 
+def launches_beside(silent: SilentFramework, url: str, app_id: str) -> None:
+    """Marathon runs one task of ``app_id`` while the silent framework holds offers, and
+    the silent one is told some held offer was rescinded."""
+    held = wait_for(lambda: silent.offered() or None, 60, "offers to the silent framework")
+    body = {"id": app_id, "cmd": "sleep 600", "cpus": 0.1, "mem": 32, "instances": 1}
+    status, doc = http("POST", url + "/marathon/v2/apps", body)
+    assert status == 201, doc
+
+    def running() -> Any:
+        code, app = http("GET", url + "/marathon/v2/apps" + app_id)
+        return (code == 200 and app["app"]["tasksRunning"] == 1) or None
+
+    wait_for(running, 60, f"Marathon's {app_id} running beside the silent framework")
+    # Its offers were taken back (RESCIND reached the unmodified pymesos client).
+    wait_for(lambda: held & silent.rescinded() or None, 30, "a RESCIND of a held offer")
+    status, state = http("GET", url + "/mesos/master/state")
+    silent_fw = next(f for f in state["frameworks"] if f["name"] == "silent")
+    assert silent_fw["tasks"] == []
+
+
 def test_marathon_launches_beside_a_framework_that_never_answers_offers(
     cluster: E2ECluster,
 ) -> None:
     leader = cluster.serving_leader()
     status, doc = http("GET", leader.http_url + "/mesos/master/flags")
     assert status == 200 and doc["flags"]["offer_timeout"] == "2secs"
-    silent = SilentFramework(urlsplit(leader.http_url).netloc)
+    silent = SilentFramework(f"zk://{cluster.zk}/mesos")
     try:
-        held = wait_for(lambda: silent.offered() or None, 30, "offers to the silent framework")
-        status, doc = http(
-            "POST",
-            leader.http_url + "/marathon/v2/apps",
-            {"id": "/beside-silent", "cmd": "sleep 600", "cpus": 0.1, "mem": 32, "instances": 1},
-        )
-        assert status == 201, doc
-
-        def running() -> Any:
-            code, app = http("GET", leader.http_url + "/marathon/v2/apps/beside-silent")
-            return (code == 200 and app["app"]["tasksRunning"] == 1) or None
-
-        wait_for(running, 60, "Marathon's task running beside the silent framework")
-        # Its offers were taken back (RESCIND reached the unmodified pymesos client).
-        wait_for(lambda: held & silent.rescinded() or None, 30, "a RESCIND of a held offer")
-        status, state = http("GET", leader.http_url + "/mesos/master/state")
-        silent_fw = next(f for f in state["frameworks"] if f["name"] == "silent")
-        assert silent_fw["tasks"] == []
+        launches_beside(silent, leader.http_url, "/beside-silent")
+        # Once more after a leader SIGKILL: the new leader has the same timeout.
+        leader.kill9()
+        new = cluster.serving_leader(timeout=60)
+        assert new is not leader
+        status, doc = http("GET", new.http_url + "/mesos/master/flags")
+        assert status == 200 and doc["flags"]["offer_timeout"] == "2secs"
+        silent.events.clear()
+        launches_beside(silent, new.http_url, "/beside-silent-2")
     finally:
         silent.stop()
-        http("DELETE", leader.http_url + "/marathon/v2/apps/beside-silent?force=true")
