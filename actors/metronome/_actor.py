@@ -40,6 +40,7 @@ and reconcile intervals; the tick period is a separate setting.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import dataclasses
 import logging
@@ -138,11 +139,43 @@ class MetronomeConfig:
 
 @dataclass(frozen=True)
 class Command:
-    """An HTTP request for the actor; ``reply`` gets ``(status, body)`` once persisted."""
+    """An HTTP request for the actor; ``reply`` gets ``(status, body)`` once persisted.
+
+    With ``loop``, ``reply`` is an asyncio future of that event loop and the actor hands
+    every answer a write released to the loop in ONE ``call_soon_threadsafe``: on a busy
+    leader each wake-up of the loop (a socket write) costs the actor a GIL hand-back, and
+    one per answer made the next group commit wait behind them. Without ``loop`` it is a
+    thread-safe `concurrent.futures.Future` (tests, in-process callers)."""
 
     op: str
     args: tuple[Any, ...]
-    reply: concurrent.futures.Future[tuple[int, Any]]
+    reply: concurrent.futures.Future[tuple[int, Any]] | asyncio.Future[tuple[int, Any]]
+    loop: asyncio.AbstractEventLoop | None = None
+
+
+def deliver(answers: list[tuple[Command, tuple[int, Any]]]) -> None:
+    """Complete the futures of ``answers`` (on their loop for asyncio futures); a
+    future already done (the HTTP side gave up: cancelled) is left as it is."""
+    for cmd, result in answers:
+        if not cmd.reply.done():
+            cmd.reply.set_result(result)
+
+
+def send_answers(answers: list[tuple[Command, tuple[int, Any]]]) -> None:
+    """Hand ``answers`` over from the actor's thread: thread-safe futures at once, the
+    rest in one callback per event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Command, tuple[int, Any]]]] = {}
+    for answer in answers:
+        loop = answer[0].loop
+        if loop is None:
+            deliver([answer])
+        else:
+            by_loop.setdefault(loop, []).append(answer)
+    for loop, batch in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(deliver, batch)
+        except RuntimeError:  # the loop closed: nobody waits for these any more
+            log.debug("metronome: %d answers for a closed event loop dropped", len(batch))
 
 
 @dataclass(frozen=True)
@@ -223,11 +256,21 @@ class MetronomeActor(Actor):
         self._dirty: set[str] = set()
         self._deletes: dict[str, tuple[int, bool]] = {}
         self._after: list[Callable[[], None]] = []
-        self._waiting: list[concurrent.futures.Future[tuple[int, Any]]] = []
+        self._waiting: list[Command] = []
+        """Commands whose answer waits for the next write (answered 503 if it fails)."""
+        self._answers: list[tuple[Command, tuple[int, Any]]] = []
+        """Answers released by the write that just landed, sent together after it."""
         self._first_dirty: float | None = None
         self._last_reconcile = 0.0
         self._next_slot: dict[tuple[str, ScheduleSpec, float], float] = {}
-        self.stats = {"flushes": 0, "docs_written": 0, "launched": 0, "ticks": 0}
+        self.stats = {
+            "flushes": 0,
+            "docs_written": 0,
+            "launched": 0,
+            "ticks": 0,
+            "flush_write_ms": 0,
+            "flush_write_max_ms": 0,
+        }
         self.quarantined: dict[str, dict[str, Any]] = {}
         """Job id -> report of a job document this leader refused to use (kept in
         ZooKeeper, left alone, listed by ``GET /v1/quarantine``)."""
@@ -409,6 +452,7 @@ class MetronomeActor(Actor):
         for job_id, (version, chunked) in self._deletes.items():
             ops.append(Delete(job_key(job_id), version, chunked))
         if ops:
+            started = self.clock.now()
             try:
                 written = self.store.write_batch(ops)
             except StoreUnavailable as exc:
@@ -423,6 +467,9 @@ class MetronomeActor(Actor):
             self._record_written(written)
             self.stats["flushes"] += 1
             self.stats["docs_written"] += len(ops)
+            took = round(1000 * (self.clock.now() - started))
+            self.stats["flush_write_ms"] += took  # /v1/metrics: what a reply waits for
+            self.stats["flush_write_max_ms"] = max(self.stats["flush_write_max_ms"], took)
         self._dirty.clear()
         self._deletes.clear()
         self._first_dirty = None
@@ -434,6 +481,8 @@ class MetronomeActor(Actor):
                 fn()
             except Exception:
                 log.exception("metronome: an effect after a write failed")
+        answers, self._answers = self._answers, []
+        send_answers(answers)
         if self._want_revive:
             self._want_revive = False
             self._revive()
@@ -450,10 +499,9 @@ class MetronomeActor(Actor):
 
     def _fail_waiting(self, message: str) -> None:
         """Answer 503 to every HTTP request still waiting for a write."""
-        for fut in self._waiting:
-            if not fut.done():
-                fut.set_result((503, {"message": message}))
+        send_answers([(cmd, (503, {"message": message})) for cmd in self._waiting])
         self._waiting.clear()
+        self._answers.clear()
 
     def _publish(self) -> None:
         self.board.publish(MetronomeView(MappingProxyType(dict(self.entries))), self.ref)
@@ -812,15 +860,12 @@ class MetronomeActor(Actor):
         self._reply(cmd, result)
 
     def _reply(self, cmd: Command, result: tuple[int, Any], now: bool = False) -> None:
-        def send() -> None:
-            if not cmd.reply.done():
-                cmd.reply.set_result(result)
-
         if now:
-            send()
+            send_answers([(cmd, result)])
         else:
-            self._waiting.append(cmd.reply)
-            self._later(send)  # after the write that the answer reports
+            self._waiting.append(cmd)
+            # after the write that the answer reports; sent with that write's others
+            self._later(partial(self._answers.append, (cmd, result)))
 
     def _entry(self, job_id: str) -> JobEntry:
         entry = self.entries.get(job_id)

@@ -16,7 +16,6 @@ with active runs -> 409; no Metronome running on this (leading) master -> 503.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
 from collections.abc import Callable
 from typing import Any
@@ -180,12 +179,12 @@ class MetronomeApi:
         actor = self.board.actor
         if actor is None or self.board.view is None:
             raise _message(503, "Metronome is not running on this master yet; retry")
-        fut: concurrent.futures.Future[tuple[int, Any]] = concurrent.futures.Future()
-        actor.tell(Command(op, args, fut))
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[tuple[int, Any]] = loop.create_future()
+        actor.tell(Command(op, args, fut, loop))  # completed on this loop, see Command
         try:
-            status, body = await asyncio.wait_for(asyncio.wrap_future(fut), self.timeout)
+            status, body = await asyncio.wait_for(fut, self.timeout)
         except TimeoutError:
-            fut.cancel()
             raise _message(503, f"Metronome did not answer within {self.timeout} s") from None
         return _json(status, body)
 
