@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from actors import protocol as p
@@ -94,15 +94,37 @@ def _resource_name(label: str, role: str) -> str:
     return label if role == UNRESERVED else label[: -len(role) - 2]
 
 
-_V1_RESOURCES: dict[tuple[Resources, str | None], list[dict[str, Any]]] = {}
-"""`v1_resources` by (resources, allocated_to), at most ``V1_RESOURCES_KEPT``: the
-tasks of one app have equal resources, and rebuilding their list was 75% of a v1
-state's build (a whole state per observer's SUBSCRIBED after a failover: 16% of the new
-leader's recovery CPU at 5k agents / 50k tasks). The lists are shared by every state
-and event that shows them: their readers (DNS, l4lb, the operator API) never mutate
-them (tests/master/test_v1_cache.py)."""
+_V1_RESOURCES: dict[tuple[int, str | None], tuple[Resources, list[dict[str, Any]]]] = {}
+"""`v1_resources` by (the Resources object's identity, allocated_to), with the object
+itself (an id is never taken for another object's), at most ``V1_RESOURCES_KEPT``. A
+recorded task's Resources is shared by every task of that shape (``parsed_resources``),
+and rebuilding their lists was 75% of a v1 state's build (a whole state per observer's
+SUBSCRIBED after a failover: 16% of the new leader's recovery CPU at 5k agents / 50k
+tasks). Identity, not equality: equal Resources built in another order list their
+entries in that order. The lists are shared by every state and event that shows them:
+their readers (DNS, l4lb, the operator API) never mutate them
+(tests/master/test_v1_cache.py)."""
 
 V1_RESOURCES_KEPT = 4096
+
+
+_V1_BY_IDENTITY: dict[tuple[str, int], tuple[Any, Any]] = {}
+"""A task's v1 ``labels`` / ``container`` by the identity of its TaskInfo's part (the
+tasks of one app share those objects: ``_share.shared_task``), with the part itself so
+an id is never taken for another object's; at most ``V1_RESOURCES_KEPT``. Shared like
+`v1_resources`' lists: never mutated by their readers."""
+
+
+def _by_identity(kind: str, part: Any, build: Callable[[Any], Any]) -> Any:
+    key = (kind, id(part))
+    hit = _V1_BY_IDENTITY.get(key)
+    if hit is not None and hit[0] is part:
+        return hit[1]
+    out = build(part)
+    if len(_V1_BY_IDENTITY) >= V1_RESOURCES_KEPT:
+        _V1_BY_IDENTITY.clear()
+    _V1_BY_IDENTITY[key] = (part, out)
+    return out
 
 
 def v1_resources(res: Resources, allocated_to: str | None = None) -> list[dict[str, Any]]:
@@ -110,14 +132,16 @@ def v1_resources(res: Resources, allocated_to: str | None = None) -> list[dict[s
 
     A reserved resource carries its ``role`` and a STATIC ``reservations`` entry (Mesos
     1.x prints both); ``allocated_to`` adds ``allocation_info.role`` (a task's or an
-    offer's resources). Resources are immutable and compare by content: equal ones
-    give equal lists, kept in ``_V1_RESOURCES`` (shared: never mutate the answer)."""
-    key = (res, allocated_to)
-    out = _V1_RESOURCES.get(key)
-    if out is None:
-        if len(_V1_RESOURCES) >= V1_RESOURCES_KEPT:
-            _V1_RESOURCES.clear()
-        out = _V1_RESOURCES[key] = v1_resources_uncached(res, allocated_to)
+    offer's resources). Resources are immutable: the list of one object is kept in
+    ``_V1_RESOURCES`` (shared: never mutate the answer)."""
+    key = (id(res), allocated_to)
+    hit = _V1_RESOURCES.get(key)
+    if hit is not None and hit[0] is res:
+        return hit[1]
+    out = v1_resources_uncached(res, allocated_to)
+    if len(_V1_RESOURCES) >= V1_RESOURCES_KEPT:
+        _V1_RESOURCES.clear()
+    _V1_RESOURCES[key] = (res, out)
     return out
 
 
@@ -339,11 +363,11 @@ def v1_task(s: MasterState, t: TaskRecord) -> dict[str, Any]:
     if info.group_id:  # a task group's member: its (default) executor's id, as Mesos
         out["executor_id"] = v1_id(info.group_id)
     if info.labels:
-        out["labels"] = v1_labels(info.labels)
+        out["labels"] = _by_identity("labels", info.labels, v1_labels)
     if info.discovery is not None:
         out["discovery"] = v1_discovery(info.discovery)
     if info.container is not None:
-        out["container"] = v1_container(info.container)
+        out["container"] = _by_identity("container", info.container, v1_container)
     if info.health_checks:
         ports = [n for b, e in t.resources.ranges("ports") for n in range(b, e + 1)]
         out["health_check"] = v1_health_check(info.health_checks[0], ports)

@@ -18,17 +18,49 @@ from actors.dns import ClusterView, apply_event
 from actors.l4lb import VipTable
 from actors.master import MasterConfig, MasterCore, _v1
 from actors.master._watch import subscribed_event
+from actors.resources import Resources
 from tests.master.test_master_core import AGENT, AGENT2, Cluster
 
 
 def _from_scratch(core: MasterCore) -> dict[str, Any]:
-    """``v1_get_state`` with every resource list built anew."""
-    memo = _v1.v1_resources
+    """``v1_get_state`` with every resource list, labels and container built anew."""
+    memo, by_identity = _v1.v1_resources, _v1._V1_BY_IDENTITY
     _v1.v1_resources = _v1.v1_resources_uncached  # type: ignore[assignment]
+    _v1._V1_BY_IDENTITY = {}
     try:
         return _v1.v1_get_state(core)
     finally:
         _v1.v1_resources = memo  # type: ignore[assignment]
+        _v1._V1_BY_IDENTITY = by_identity
+
+
+_LABELS = [{"MARATHON_APP_ID": "/a"}, {"MARATHON_APP_ID": "/b", "x": "1"}]
+_CONTAINERS = [
+    p.ContainerInfo(),
+    p.ContainerInfo("DOCKER", "BRIDGE", p.DockerInfo("nginx:1")),
+]
+
+
+def _launch(c: Cluster, rng: random.Random, offer: p.Offer, name: str) -> None:
+    """A task whose labels/container are the pool's objects (shared, as the master's
+    ``shared_task`` makes them), equal copies, or other ones."""
+    roll = rng.random()
+    labels = rng.choice(_LABELS)
+    container: p.ContainerInfo | None = rng.choice(_CONTAINERS)
+    if roll < 0.3:
+        labels = dict(labels)
+    elif roll < 0.4:
+        labels, container = {"only": name}, None
+    task = p.TaskInfo(
+        task_id=name,
+        name=f"app{len(labels)}",
+        agent_id=offer.agent_id,
+        resources=Resources.parse("cpus:0.1;mem:8").to_dict(),
+        command=p.CommandSpec("sleep 100"),
+        labels=labels,
+        container=container,
+    )
+    c.handle(p.Accept(c.fid, [offer.offer_id], [p.Operation("LAUNCH", [task])], refuse_seconds=0))
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -36,6 +68,7 @@ def test_cached_state_equals_a_build_from_scratch(seed: int, monkeypatch: Any) -
     rng = random.Random(seed)
     monkeypatch.setattr(_v1, "V1_RESOURCES_KEPT", rng.choice([1, 3, 4096]))
     _v1._V1_RESOURCES.clear()
+    _v1._V1_BY_IDENTITY.clear()
     c = Cluster(MasterCore("m1", MasterConfig(ping_interval=1e9), now=1000.0))
     c.add_agent(AGENT, "cpus:64;mem:65536")
     c.add_agent(AGENT2, "cpus:64;mem:65536")
@@ -52,7 +85,7 @@ def test_cached_state_equals_a_build_from_scratch(seed: int, monkeypatch: Any) -
                 if rng.random() < 0.3 and ended:
                     name = rng.choice(ended)
                 if name not in live:
-                    c.launch(offer, name, "cpus:0.1;mem:8", refuse_seconds=0)
+                    _launch(c, rng, offer, name)
                     if (fid, name) in c.core.tasks:  # not a rescinded offer
                         live[name] = offer.agent_id
             pending = []
@@ -82,7 +115,7 @@ def test_cached_state_equals_a_build_from_scratch(seed: int, monkeypatch: Any) -
             )
         else:
             pending = c.offers(rng.choice([0.1, 5.0]))
-        before = {id(x) for x in _v1._V1_RESOURCES.values()}
+        before = {id(x[1]) for x in _v1._V1_RESOURCES.values()}
         state = _v1.v1_get_state(c.core)
         assert state == _from_scratch(c.core)
         reused += sum(id(t["resources"]) in before for t in state["get_tasks"]["tasks"])
@@ -127,3 +160,17 @@ def test_the_dns_and_l4lb_readers_do_not_mutate_the_shared_dicts() -> None:
         }
     )
     assert event == frozen  # whatever the readers hold, the event is unchanged
+
+
+def test_equal_resources_built_in_another_order_keep_their_own_order() -> None:
+    """Resources compare by content, but their v1 lists follow their own entry order:
+    the memo is by object, never by equality (hypothesis found this in
+    tests/mesos_api/test_convert.py)."""
+    first = Resources.parse("cpus:0.124;mem:0.124;disk:0.001")
+    second = Resources.parse("mem:0.124;cpus:0.124;disk:0.001")
+    assert first == second
+    a = _v1.v1_resources(first, "*")
+    b = _v1.v1_resources(second, "*")
+    assert a == _v1.v1_resources_uncached(first, "*")
+    assert b == _v1.v1_resources_uncached(second, "*")
+    assert _v1.v1_resources(first, "*") is a
