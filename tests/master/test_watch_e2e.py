@@ -105,6 +105,10 @@ def test_a_watcher_gets_the_state_then_each_change_numbered(cluster: E2ECluster)
         assert added.event["task_added"]["task"]["task_id"] == {"value": "w1"}
 
         handle.actor("master").tell(p.UnwatchMaster(me))
+        # An answered ask on the same connection: the master has applied the Unwatch
+        # (one inbox, in order) before the framework's teardown, which travels on the
+        # framework's own connection and could otherwise overtake it.
+        handle.actor("master").ask(p.GetState("metrics"), timeout=20)
         fw.close(teardown=True)
 
         # The teardown is applied (the framework is gone) and nothing more arrives here.
