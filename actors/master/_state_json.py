@@ -194,6 +194,61 @@ def agent_json(a: AgentRecord, wall: float = 0.0) -> dict[str, Any]:
     }
 
 
+_V1_TEXT: dict[Resources, str] = {}
+_TOTAL_TEXT: dict[Resources, str] = {}
+
+
+def _kept(cache: dict[Resources, str], resources: Resources, make: Any) -> str:
+    """``make(resources)`` kept per resources value (bounded like ``_RESOURCES_TEXT``).
+    Scalars are integral fixed-point values: equal resources encode equally."""
+    text = cache.get(resources)
+    if text is None:
+        if len(cache) >= _RESOURCES_KEPT:
+            cache.clear()
+        text = cache[resources] = make(resources)
+    return text
+
+
+def _v1_text(resources: Resources) -> str:
+    return json.dumps(resources_v1(resources))
+
+
+def _total_text(total: Resources) -> str:
+    """The keys of ``agent_json`` made of its total alone, without the braces."""
+    block = {
+        "reserved_resources": reserved_resources_json(total),
+        "unreserved_resources": to_mesos_json(total.unreserved()),
+        "reserved_resources_full": {
+            role: resources_v1(total.for_role(role))
+            for role in sorted(total.roles() - {UNRESERVED})
+        },
+        "unreserved_resources_full": resources_v1(total.unreserved()),
+    }
+    return json.dumps(block)[1:-1]
+
+
+def agent_text(a: AgentRecord, wall: float = 0.0) -> str:
+    """``json.dumps(agent_json(a, wall))``, byte for byte, from texts kept per resources
+    value: after a launch every agent's ``used`` changed, and 10,000 agents' JSON (five
+    Mesos resource maps and three v1 lists each) were 250 ms of the first state."""
+    total, used, offered = a.total, a.used, a.offered
+    mesos = _resources_text
+    return (
+        f'{{"id": {_text(a.agent_id)}, "pid": {_text(_pid(a.address, "slave(1)"))}, '
+        f'"hostname": {_text(a.hostname)}, "port": {json.dumps(_port(a.address))}, '
+        f'"registered_time": {_text(a.registered_at + wall)}, "resources": {mesos(total)}, '
+        f'"used_resources": {mesos(used)}, "offered_resources": {mesos(offered)}, '
+        f"{_kept(_TOTAL_TEXT, total, _total_text)}, "
+        f'"used_resources_full": {_kept(_V1_TEXT, used, _v1_text)}, '
+        f'"offered_resources_full": {_kept(_V1_TEXT, offered, _v1_text)}, '
+        f'"available_resources": {mesos(total.saturating_sub(used))}, '
+        f'"attributes": {json.dumps(a.attributes.to_dict())}, '
+        f'"active": {json.dumps(a.reachable and not a.recovering)}, '
+        f'"reachable": {json.dumps(a.reachable)}, "version": {json.dumps(a.version)}, '
+        f'"capabilities": ["MULTI_ROLE"], "task_count": {json.dumps(len(a.tasks))}}}'
+    )
+
+
 def agent_json_text(a: AgentRecord, wall: float = 0.0) -> str:
     """``json.dumps(agent_json(a, wall))``, kept on the record as ``task_json_text``
     (resources are immutable values replaced on change: compared by identity first)."""
@@ -214,7 +269,7 @@ def agent_json_text(a: AgentRecord, wall: float = 0.0) -> str:
     cached = a.json_cache
     if cached is not None and cached[0] == key:
         return cached[1]
-    text = json.dumps(agent_json(a, wall))
+    text = agent_text(a, wall)
     a.json_cache = (key, text)
     return text
 

@@ -65,3 +65,36 @@ def test_equal_resources_share_one_text_and_the_cache_is_bounded() -> None:
     for n in range(sj._RESOURCES_KEPT + 10):
         sj._resources_text(Resources.parse(f"cpus:{n + 1}"))
     assert len(sj._RESOURCES_TEXT) <= sj._RESOURCES_KEPT
+
+
+def test_agent_text_is_json_dumps_of_agent_json() -> None:
+    from actors.master import MasterConfig, MasterCore
+
+    rng = random.Random(3)
+    core = MasterCore("t", MasterConfig(ping_interval=1e9), now=0.0)
+    specs = [
+        "cpus:4;mem:4096",
+        "cpus:4;mem:4096;ports:[31000-32000]",
+        "cpus:2;mem:1024;disk(db):100;cpus(db):1;ports:[1-2,5-9]",
+        "cpus:1.5;mem:512;gpus:1;disk:0.001",
+    ]
+    for i in range(60):
+        attrs = {"rack": f"r{i % 3}", "zone": rng.choice(ODD) or "z"} if i % 2 else {}
+        core.handle(
+            p.RegisterAgent(
+                rng.choice(ODD) + f"h{i}",
+                f"tcp://127.0.0.1:{1000 + i}/agent",
+                Resources.parse(rng.choice(specs)).to_dict(),
+                attributes=attrs,
+                version=rng.choice(["", "1.11.0"]),
+            ),
+            float(i),
+        )
+    for a in core.agents.values():
+        if rng.random() < 0.5:
+            a.used = Resources.parse("cpus:0.5;mem:32")
+        if rng.random() < 0.3:
+            a.offered = Resources.parse("cpus:1;mem:64")
+        a.reachable = rng.random() < 0.8
+        for wall in (0.0, 1.7e9):
+            assert sj.agent_text(a, wall) == json.dumps(sj.agent_json(a, wall))
