@@ -238,6 +238,9 @@ class Context:
     python: str = "python3"
     api_url: str = ""
     user: str | None = None
+    source: str = ""
+    """The directory holding the ``actors`` package (``PYDCOS_SOURCE``): a task's
+    ``PYTHONPATH`` for ``python -S`` starts that skip ``site`` (frequent checks)."""
 
 
 def instance_name(pod: str, index: int) -> str:
@@ -783,6 +786,7 @@ class ServiceCore:
                 "TASK_NAME": w.name,
                 "FRAMEWORK_NAME": self.spec.name,
                 "PYDCOS_PYTHON": self.context.python,
+                "PYDCOS_SOURCE": self.context.source,
                 "SCHEDULER_API_URL": self.context.api_url,
                 "SDK_PLAN": w.plan,
             }

@@ -385,7 +385,11 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     try:
         store = SdkStore(client, spec.name)
-        context = Context(python=sys.executable, user=getpass.getuser())
+        context = Context(
+            python=sys.executable,
+            user=getpass.getuser(),
+            source=str(project_root()),
+        )
         shell = SdkScheduler(spec, store, clock, context)
         forget_if_torn_down(cluster, store)
         api = ApiServer(shell, args.host, args.port).start()
