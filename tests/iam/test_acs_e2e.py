@@ -65,6 +65,12 @@ class Acs:
 
     def token(self, uid: str = "bootstrapuser", password: str = PASSWORD) -> str:
         r = self.login(uid, password)
+        if r.status == 401 and uid == "bootstrapuser":
+            # the IAM document the leader wrote may reach the serving master's view a
+            # moment later: a few tries (under the 5 failures a minute per uid)
+            r = wait_for(
+                lambda: (a := self.login(uid, password)).status != 401 and a, 9, "login", 2.0
+            )
         assert r.status == 200, r.body
         token: str = r.json()["token"]
         return token
@@ -91,6 +97,16 @@ def acs(zk_hosts: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Acs
             )
         for proc in c.masters:
             proc.wait_up()
+        logs = [c.logs / f"master-{i}.log" for i in (1, 2)]
+
+        def bootstrapped() -> bool:
+            # The leader creates the superuser after it is elected (IamActor): a login
+            # before that is a correct 401, and failed logins are rate-limited per uid,
+            # so wait for the leader to say it made it rather than polling logins.
+            done = "iam: bootstrap superuser 'bootstrapuser' created"
+            return any(p.exists() and done in p.read_text(errors="replace") for p in logs)
+
+        wait_for(bootstrapped, 60, "the bootstrap superuser created")
         yield Acs(c)
     finally:
         c.stop_all()
