@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from actors import protocol as p
 from actors._validation import MIN_CPUS, MIN_MEM_MB
 from actors.framework import (
+    Agent,
     Constraint,
     Demand,
+    Fit,
     agent_of,
     build_task_info,
     command_spec,
@@ -123,6 +125,19 @@ class OfferPlan:
         return "; ".join(detail for detail, _ in counts.most_common(3))
 
 
+def place_run(run: JobRun, free: Resources, agent: Agent) -> Fit:
+    """Where ``run``'s job fits in ``free`` on ``agent`` (``place``'s answer), the one
+    placement both matchers make."""
+    job = run.job
+    return place(
+        demand_of(job),
+        free,
+        agent,
+        constraints=job.run.constraints,
+        containerizer=containerizer_of(job),
+    )
+
+
 def match_offer(offer: p.Offer, pending: Sequence[tuple[str, JobRun]]) -> OfferPlan:
     """Place the waiting attempts ``pending`` ((task id, run), queue order) on ``offer``."""
     try:
@@ -135,14 +150,7 @@ def match_offer(offer: p.Offer, pending: Sequence[tuple[str, JobRun]]) -> OfferP
     failed: list[tuple[str, BaseException]] = []
     for task_id, run in pending:
         try:
-            job = run.job
-            got = place(
-                demand_of(job),
-                free,
-                agent,
-                constraints=job.run.constraints,
-                containerizer=containerizer_of(job),
-            )
+            got = place_run(run, free, agent)
             if got.resources is None:
                 refusals.append(Refusal(task_id, got.reason, got.detail))
                 continue
@@ -222,14 +230,7 @@ def match_queue(
     while heap:
         _, n, task_id, run, key, attempts = heapq.heappop(heap)
         try:
-            job = run.job
-            got = place(
-                demand_of(job),
-                free,
-                agent,
-                constraints=job.run.constraints,
-                containerizer=containerizer_of(job),
-            )
+            got = place_run(run, free, agent)
             if got.resources is None:
                 refused.append((key, got.reason, got.detail))
                 continue  # and so would every later attempt of the class be
