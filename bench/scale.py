@@ -3,6 +3,7 @@
     .venv/bin/python bench/scale.py [--agents 1000,5000,10000] [--tasks 10000,50000,100000]
         [--quick] [--profile DIR [--profile-steps last|all]] [--session-timeout S]
         [--failover-steps all|last] [--no-failover] [--no-bad-input] [--json-out FILE]
+        [--keep-logs]
 
 What runs, all real OS processes on loopback with the real ZooKeeper (Debian package):
 
@@ -768,6 +769,9 @@ def main() -> int:
     )
     ap.add_argument("--no-failover", action="store_true")
     ap.add_argument(
+        "--keep-logs", action="store_true", help="keep the masters' and agent hosts' logs"
+    )
+    ap.add_argument(
         "--failover-steps", default="all", help="steps that end with a SIGKILL: all | last"
     )
     ap.add_argument("--no-bad-input", action="store_true")
@@ -835,7 +839,7 @@ def main() -> int:
     finally:
         if bench is not None:
             bench.close()
-        if ok:
+        if ok and not args.keep_logs:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             print(f"logs kept in {tmp}", file=sys.stderr)

@@ -176,10 +176,20 @@ def _children(pid: int) -> list[int]:
 
 
 def _gone(pid: int) -> bool:
+    """Whether the process has closed every file it held (its listening sockets: one on
+    the VIP still open takes a share of the new connections, and resets them as it
+    closes). An empty ``cmdline`` is not enough: a dying process lets go of its memory
+    before its files, and a multi-threaded HAProxy's other threads still hold the
+    sockets after its main thread exited. A process is past closing its files once it
+    is a zombie with no thread left but its main one (the kernel marks it a zombie only
+    after that), or once it is reaped."""
+    proc = Path(f"/proc/{pid}")
     try:
-        return b"haproxy" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        threads = os.listdir(proc / "task")
     except OSError:
         return True
+    return state in ("Z", "X") and threads == [str(pid)]
 
 
 def _get(url: str) -> str:
