@@ -137,19 +137,19 @@ class Full:
 
 
 class Incremental:
-    def __init__(self) -> None:
-        from actors.dns import Changes, TableIndex, VipNames
+    """What the DnsActor serves: ``LiveTable`` (a table after every event here)."""
 
-        self.view = ClusterView()
-        set_leader(self.view, "tcp://127.0.0.1:5050/master", "127.0.0.1")
-        self.changes = Changes()
-        self.index = TableIndex(CONFIG)
-        self.vips = VipNames(SALT)
+    def __init__(self) -> None:
+        import functools
+
+        from actors.dns import LiveTable, vip_records
+
+        self.live = LiveTable(CONFIG, functools.partial(vip_records, salt=SALT), 0.0)
+        set_leader(self.live.view, "tcp://127.0.0.1:5050/master", "127.0.0.1")
 
     def event(self, ev: dict[str, Any], serial: int, master: str = "m1") -> Any:
-        self.view = apply_event(self.view, ev, master, 0.0, 0.0, self.changes)
-        touched = self.index.apply(self.view, self.changes)
-        return self.index.publish(serial, self.vips.follow(self.view, touched))
+        self.live.apply(ev, master, 0.0)
+        return self.live.table(serial)
 
 
 def run(mode: str, tasks: int, count: int) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from runtime import lazy_exports
 if TYPE_CHECKING:
     from actors.dns._actor import DnsActor
     from actors.dns._index import TableIndex
+    from actors.dns._live import LiveTable
     from actors.dns._messages import DNS_ACTOR, DnsLeaderChanged
     from actors.dns._records import (
         Changes,
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "DnsActor": "actors.dns._actor",
     "TableIndex": "actors.dns._index",
+    "LiveTable": "actors.dns._live",
     "Changes": "actors.dns._records",
     "VipNames": "actors.dns._vips",
     "vip_records": "actors.dns._vips",
@@ -74,6 +76,7 @@ __all__ = [
     "DnsServer",
     "DnsService",
     "DnsStartError",
+    "LiveTable",
     "RecordTable",
     "TableIndex",
     "VipNames",

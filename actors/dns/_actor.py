@@ -4,8 +4,9 @@
  leader listener ──DnsLeaderChanged──> DnsActor ──WatchMaster──> leading master actor
                                           ^                              |
                                           └──── MasterEvent (seq 1 SUBSCRIBED, 2, 3...)
- each event: apply_event(view, changes) ──DnsRebuild (coalesced)──>
-   TableIndex.apply (what changed) + publish ──> server.set_table
+ each event: LiveTable.apply (view + changes; False: nothing served changed)
+   ──DnsRebuild (coalesced)──> LiveTable.table: TableIndex.apply (what changed) +
+   publish ──> server.set_table
 ```
 
 The table is kept change by change (``actors.dns._index``): a status update costs the
@@ -24,27 +25,14 @@ never NXDOMAIN, so a resolver tries another master instead of caching a negative
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from actors.dns._index import TableIndex
+from actors.dns._live import LiveTable
 from actors.dns._messages import DNS_ACTOR, DnsLeaderChanged, DnsRebuild, DnsTick
-from actors.dns._quiet import apply_upsert, upsert_target
-from actors.dns._records import (
-    Changes,
-    ClusterView,
-    DnsConfig,
-    RecordTable,
-    apply_event,
-    build_table,
-    expire_carried,
-    master_ips,
-    record_inputs,
-    set_leader,
-    updated_key,
-)
+from actors.dns._records import ClusterView, DnsConfig, master_ips, set_leader
 from actors.dns._server import DnsServer
-from actors.dns._vips import VipNames, vip_records, vip_salt
+from actors.dns._vips import vip_records
 from actors.master import RebuildPacer, WatchFollower, tell_all
 from actors.protocol import MasterEvent, UnwatchMaster, WatchMaster
 from runtime import Actor
@@ -91,23 +79,23 @@ class DnsActor(Actor):
         """Every master's transport address (the election's contenders), for master.mesos."""
         self.other_masters: tuple[str, ...] = ()
         self.ticks = 0
-        self.view = ClusterView()
+        self.live = LiveTable(config, extra_records, CARRY_FOR)
+        """The table's state and its incremental index (pure: ``actors.dns._live``)."""
         self.server: DnsServer | None = None
         self.serial = 0
-        self.ready = False
         self.follower = WatchFollower(SUBSCRIBE_RETRY, DEFAULT_HEARTBEAT, label="dns", logger=log)
         self._rebuild_pending = False
         self.pacer = RebuildPacer()
         """Coalesces a storm of events (a failover's re-registrations, a launch) into
         fewer tables; each costs what changed since the last one."""
-        self.changes = Changes()
-        self.index = TableIndex(config)
-        salt = vip_salt(extra_records)
-        self.vips = VipNames(salt) if salt is not None else None
+
+    @property
+    def view(self) -> ClusterView:
+        return self.live.view
 
     def started(self) -> None:
         self.follower.subscriber = self.node.actor_address(self.name or DNS_ACTOR)
-        table = build_table(self.view, self.config, self.serial, ready=False)
+        table = self.live.table(self.serial)  # not ready yet: SERVFAIL in our zones
         self.server = DnsServer(table, self.host, self.port_of(), self.upstreams).start()
         log.info("dns: serving on %s (udp+tcp), upstreams %s", self.server.address, self.upstreams)
         self.publish(self.server)
@@ -166,26 +154,9 @@ class DnsActor(Actor):
         event = msg.event if isinstance(msg.event, dict) else {}
         if verdict == "resubscribe":
             self._tell(self.follower.subscribe(now))
-        elif verdict == "reset":
-            self.view = apply_event(self.view, event, msg.master_id, now, CARRY_FOR, self.changes)
-            self.ready = True
+        elif verdict in ("reset", "apply") and self.live.apply(event, msg.master_id, now):
+            # (else nothing DNS serves changed: the table and its answer cache stay)
             self._request_rebuild()
-        elif verdict == "apply":
-            self._apply(event, msg.master_id, now)
-
-    def _apply(self, event: dict[str, Any], master_id: str, now: float) -> None:
-        """One change: the table is rebuilt only when something DNS serves changed."""
-        target = upsert_target(event)
-        if target is not None:  # a failover's re-registrations: mostly nothing new
-            if apply_upsert(self.view, event, target, master_id, now, CARRY_FOR, self.changes):
-                self._request_rebuild()
-            return
-        key = updated_key(event)
-        before = record_inputs(self.view.tasks.get(key)) if key else None
-        self.view = apply_event(self.view, event, master_id, now, CARRY_FOR, self.changes)
-        if key and before is not None and before == record_inputs(self.view.tasks.get(key)):
-            return  # nothing DNS serves changed: keep the table (and its answer cache)
-        self._request_rebuild()
 
     def _tick(self) -> None:
         now = self.clock.now()
@@ -195,13 +166,11 @@ class DnsActor(Actor):
         if self.follower.watching is None:
             return
         self._tell(self.follower.tick(now))
-        if self.view.carried and min(self.view.carried.values()) <= now:
+        if self.live.carried_due(now):
             if self.follower.subscribed:
                 # a fresh state from this leader: every re-registered task
                 self._tell(self.follower.subscribe(now))
-            elif now - self.follower.sent_at >= SUBSCRIBE_RETRY and expire_carried(
-                self.view, now, self.changes
-            ):
+            elif now - self.follower.sent_at >= SUBSCRIBE_RETRY and self.live.expire(now):
                 self._request_rebuild()
 
     # -- the table --------------------------------------------------------------------
@@ -220,19 +189,7 @@ class DnsActor(Actor):
         self._rebuild_pending = False
         self.serial += 1
         started = self.clock.now()
-        table = self.table()
+        table = self.live.table(self.serial)
         if self.server is not None:
             self.server.set_table(table)
         self.pacer.done(started, self.clock.now())
-
-    def table(self) -> RecordTable:
-        """The table for the view now: before the first state a (tiny) full build, then
-        the incremental index (equal to ``build_table`` with ``extra_records``)."""
-        if not self.ready:
-            return build_table(self.view, self.config, self.serial, ready=False)
-        touched = self.index.apply(self.view, self.changes)
-        if self.vips is None:
-            extra: Mapping[str, Iterable[str]] = self.extra_records(self.view)
-        else:
-            extra = self.vips.follow(self.view, touched)
-        return self.index.publish(self.serial, extra, ready=True)

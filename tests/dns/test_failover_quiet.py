@@ -1,21 +1,21 @@
 """After a failover the DnsActor rebuilds its table only for the TASK_ADDED /
-AGENT_ADDED events that change it (``_quiet.apply_upsert``): the table it serves after
+AGENT_ADDED events that change it (``LiveTable.apply``): the table it serves after
 every event of a random re-registration stream equals the table of a DnsActor that
 rebuilt after every event (``build_table`` from scratch), and most re-registrations
 (the same task, the same agent) cost no rebuild."""
 
 from __future__ import annotations
 
+import functools
 import random
 from typing import Any
 
 import pytest
 
-from actors.dns import ClusterView, apply_event, build_table, set_leader
-from actors.dns._index import TableIndex
-from actors.dns._quiet import apply_upsert, upsert_target
-from actors.dns._records import Changes, RecordTable
-from actors.dns._vips import VipNames, vip_records
+from actors.dns import ClusterView, LiveTable, apply_event, build_table, set_leader
+from actors.dns._quiet import upsert_target
+from actors.dns._records import RecordTable
+from actors.dns._vips import vip_records
 from tests.dns._events import subscribed, task_added, task_updated, v1_agent, v1_framework, v1_task
 from tests.dns.test_incremental import CONFIG, SALT, agent_added
 
@@ -30,34 +30,23 @@ def _same(got: RecordTable, want: RecordTable) -> None:
 
 
 class Quiet:
-    """The DnsActor's path: upserts through apply_upsert, a rebuild only when asked."""
+    """The DnsActor's path (``LiveTable``): a new table only when ``apply`` asks."""
 
     def __init__(self) -> None:
-        self.view = ClusterView()
-        set_leader(self.view, "tcp://127.0.0.1:5050/master", "127.0.0.1")
-        self.changes = Changes()
-        self.index = TableIndex(CONFIG)
-        self.vips = VipNames(SALT)
+        self.live = LiveTable(CONFIG, functools.partial(vip_records, salt=SALT), CARRY)
+        set_leader(self.live.view, "tcp://127.0.0.1:5050/master", "127.0.0.1")
         self.serial = 0
         self.table: RecordTable | None = None
         self.rebuilds = 0
         self.skipped = 0
 
     def event(self, ev: dict[str, Any], master_id: str, now: float) -> None:
-        target = upsert_target(ev)
-        if target is None:
-            self.view = apply_event(self.view, ev, master_id, now, CARRY, self.changes)
-            self.rebuild()
-        elif apply_upsert(self.view, ev, target, master_id, now, CARRY, self.changes):
-            self.rebuild()
+        if self.live.apply(ev, master_id, now):
+            self.serial += 1
+            self.rebuilds += 1
+            self.table = self.live.table(self.serial)
         else:
             self.skipped += 1
-
-    def rebuild(self) -> None:
-        self.serial += 1
-        self.rebuilds += 1
-        touched = self.index.apply(self.view, self.changes)
-        self.table = self.index.publish(self.serial, self.vips.follow(self.view, touched))
 
 
 def _task(rng: random.Random, i: int, agents: int) -> dict[str, Any]:

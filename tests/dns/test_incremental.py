@@ -4,15 +4,16 @@ records in the same order, the same existing names, the same ``/v1/enumerate``."
 
 from __future__ import annotations
 
+import functools
 import random
 from typing import Any
 
 import pytest
 
-from actors.dns import ClusterView, DnsConfig, apply_event, build_table, set_leader
-from actors.dns._index import COMPACT_MIN, Layered, Published, TableIndex
-from actors.dns._records import Changes, RecordTable, expire_carried
-from actors.dns._vips import VipNames, vip_records, vip_salt
+from actors.dns import ClusterView, DnsConfig, LiveTable, build_table, set_leader
+from actors.dns._index import COMPACT_MIN, Layered, Published
+from actors.dns._records import RecordTable
+from actors.dns._vips import vip_records, vip_salt
 from tests.dns._events import subscribed, task_added, task_updated, v1_agent, v1_task
 
 CONFIG = DnsConfig(ttl=5, ns_ip="127.0.0.1")
@@ -20,26 +21,30 @@ SALT = "127.0.0.1:2181"
 
 
 class Mirror:
-    """The DnsActor's table path without the actor: events -> view + changes -> index."""
+    """The DnsActor's table path (``LiveTable``, what the actor serves) beside the full
+    build over the same view."""
 
     def __init__(self) -> None:
-        self.view = ClusterView()
-        set_leader(self.view, "tcp://127.0.0.1:5050/master", "127.0.0.1")
-        self.changes = Changes()
-        self.index = TableIndex(CONFIG)
-        self.vips = VipNames(SALT)
+        self.live = LiveTable(CONFIG, functools.partial(vip_records, salt=SALT), 15.0)
+        set_leader(self.live.view, "tcp://127.0.0.1:5050/master", "127.0.0.1")
         self.serial = 0
+        self.quiet = 0
+        """Events after which ``apply`` said the table stays (checked all the same)."""
+
+    @property
+    def view(self) -> ClusterView:
+        return self.live.view
 
     def event(self, ev: dict[str, Any], master_id: str = "m1", now: float = 0.0) -> None:
-        self.view = apply_event(self.view, ev, master_id, now, 15.0, self.changes)
+        if not self.live.apply(ev, master_id, now):
+            self.quiet += 1
 
     def expire(self, now: float) -> None:
-        expire_carried(self.view, now, self.changes)
+        self.live.expire(now)
 
     def tables(self) -> tuple[RecordTable, RecordTable]:
         self.serial += 1
-        touched = self.index.apply(self.view, self.changes)
-        got = self.index.publish(self.serial, self.vips.follow(self.view, touched))
+        got = self.live.table(self.serial)
         want = build_table(self.view, CONFIG, self.serial, vip_records(self.view, SALT))
         return got, want
 
@@ -247,8 +252,6 @@ def test_published_snapshots_compact_and_keep_their_contents() -> None:
 
 
 def test_only_vip_records_itself_is_kept_incrementally() -> None:
-    import functools
-
     assert vip_salt(vip_records) == ""
     assert vip_salt(functools.partial(vip_records, salt="s")) == "s"
     assert vip_salt(lambda view: {}) is None
