@@ -13,7 +13,7 @@ import dataclasses
 import sys
 
 from actors import protocol as p
-from actors.master import _watch
+from actors.master import _render_feed, _watch
 from actors.master._effects import Effect, Send
 from actors.master._share import shared_task
 from actors.master._state import (
@@ -201,6 +201,7 @@ def on_status_update(
         if m.healthy is not None:  # None: this update says nothing about health
             t.healthy = m.healthy
         t.last_status = m
+        _render_feed.touched(s, t, now)  # /master/state renders it while idle (G)
         if (t.state, t.healthy) != before:
             _watch.task_updated(s, t, m)
     fw = s.frameworks.get(m.framework_id)

@@ -1,0 +1,165 @@
+"""``/master/state``'s idle-time pre-render (``_state_json.prerender`` fed by
+``_render_feed``, issue 29: the first GET after 90,000 tasks started rendered each of
+their texts in the request). Pre-rendering only computes earlier what a render would:
+whatever happens between renders and pre-renders, the bytes stay those of a render from
+scratch; and after the idle calls the request renders no task text at all."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import pytest
+
+from actors import protocol as p
+from actors.master import MasterConfig, MasterCore, _render_feed, _state_json
+from actors.master._state_json import QUIET, prerender, state_json, state_json_bytes
+from actors.resources import Resources
+from tests.master.test_master_core import AGENT, AGENT2, Cluster
+from tests.master.test_state_cache import KW
+from tests.master.test_state_json_incremental import _check
+
+AGENT3 = "tcp://127.0.0.1:7003/agent"
+
+
+def _launch(c: Cluster, offer: p.Offer, task_ids: list[str], app: str, labels: Any) -> None:
+    infos = [
+        p.TaskInfo(
+            task_id=task_id,
+            name=app,
+            agent_id=offer.agent_id,
+            resources=Resources.parse("cpus:0.1;mem:8").to_dict(),
+            command=p.CommandSpec("sleep 100"),
+            labels=labels,
+            container=p.ContainerInfo(type="MESOS") if app.endswith("c") else None,
+        )
+        for task_id in task_ids
+    ]
+    c.handle(p.Accept(c.fid, [offer.offer_id], [p.Operation("LAUNCH", infos)], 0))
+
+
+def _drain(core: MasterCore, now: float) -> int:
+    calls = 0
+    while prerender(core, now, budget=7):
+        calls += 1
+    return calls
+
+
+def _pongs(c: Cluster, rng: random.Random) -> None:
+    """Every agent answers its pings but AGENT2, which sometimes does not."""
+    for address, agent_id in c.agent_ids.items():
+        if address != AGENT2 or rng.random() < 0.6:
+            c.handle(p.Pong(agent_id, 0))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_renders_stay_exact_whatever_is_prerendered_between_them(seed: int) -> None:
+    """Random launches (apps sharing labels, some with a container), updates (state,
+    health, message), terminal updates, kills, agents coming and becoming unreachable,
+    pre-renders of any budget at any time: every render equals one from scratch."""
+    rng = random.Random(seed)
+    c = Cluster(MasterCore("m1", MasterConfig(ping_interval=1.0, max_missed_pings=3), now=1000.0))
+    c.add_agent(AGENT, "cpus:64;mem:65536")
+    c.add_agent(AGENT2, "cpus:64;mem:65536")
+    fid = c.subscribe()
+    labels = {app: {"MARATHON_APP_ID": "/" + app, "n": str(i)} for i, app in enumerate("abc")}
+    live: dict[str, str] = {}
+    counter = 0
+    for _ in range(80):
+        roll = rng.random()
+        if roll < 0.3:
+            offers = c.offers(advance=0.05)
+            _pongs(c, rng)
+            for offer in offers:
+                app = rng.choice("abc")
+                ids = [f"{app}.{counter + i:05d}" for i in range(rng.randrange(1, 6))]
+                counter += len(ids)
+                _launch(c, offer, ids, app, labels[app] if rng.random() < 0.8 else {})
+                live.update(dict.fromkeys(ids, offer.agent_id))
+        elif 0.3 <= roll < 0.6 and live:
+            task_id = rng.choice(sorted(live))
+            state = rng.choice(["TASK_RUNNING"] * 4 + ["TASK_FINISHED", "TASK_KILLED"])
+            healthy = rng.choice([None, True, False])
+            c.handle(
+                p.StatusUpdate(
+                    fid,
+                    task_id,
+                    live[task_id],
+                    state,
+                    f"u{rng.randrange(10**9)}",
+                    c.now,
+                    message=rng.choice(["", "up", "ünïcode"]),
+                    healthy=healthy,
+                )
+            )
+            if state != "TASK_RUNNING":
+                del live[task_id]
+        elif 0.6 <= roll < 0.65 and live:
+            c.handle(p.Kill(fid, rng.choice(sorted(live))))
+        elif 0.65 <= roll < 0.7:
+            if AGENT3 not in c.agent_ids:
+                c.add_agent(AGENT3, "cpus:8;mem:8192")
+        elif 0.7 <= roll < 0.75:
+            c.tick(advance=1.0)  # pings: an agent that does not answer becomes unreachable
+            _pongs(c, rng)
+        else:
+            c.now += rng.choice([0.0, QUIET / 2, QUIET, 1.0])
+            _pongs(c, rng)
+            if rng.random() < 0.5:
+                prerender(c.core, c.now, budget=rng.randrange(1, 20))
+            else:
+                _drain(c.core, c.now)
+        if rng.random() < 0.3:  # else the next changes pile up before a render
+            _check(c.core)
+    _check(c.core)
+    assert counter, "the run launched tasks"
+
+
+def test_after_the_idle_calls_the_request_renders_no_task_or_agent_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    c = Cluster(MasterCore("m1", MasterConfig(ping_interval=1e9), now=1000.0))
+    c.add_agent(AGENT, "cpus:64;mem:65536")
+    c.add_agent(AGENT2, "cpus:64;mem:65536")
+    fid = c.subscribe()
+    state_json_bytes(c.core, **KW)
+    placed: dict[str, str] = {}
+    for offer in c.offers():
+        ids = [f"t{offer.agent_id[-4:]}.{i:03d}" for i in range(40)]
+        _launch(c, offer, ids, "web", {"app": "web"})
+        placed.update(dict.fromkeys(ids, offer.agent_id))
+    for task_id, agent_id in placed.items():
+        c.handle(p.StatusUpdate(fid, task_id, agent_id, "TASK_RUNNING", "u" + task_id, c.now))
+    assert not prerender(c.core, c.now), "notes younger than QUIET wait"
+    assert all(t.json_cache is None for t in c.core.tasks.values())
+    assert _drain(c.core, c.now + QUIET) > 1, "bounded batches"
+    expected = json.dumps(state_json(c.core, **KW)).encode()
+
+    def no_render(*args: Any) -> str:
+        raise AssertionError("the request rendered a text the idle calls should have")
+
+    monkeypatch.setattr(_state_json, "task_text", no_render)
+    monkeypatch.setattr(_state_json, "agent_text", no_render)
+    assert state_json_bytes(c.core, **KW) == expected
+    assert len(placed) == 80
+
+
+def test_the_feed_is_bounded_and_a_dropped_note_only_costs_the_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_render_feed, "KEPT", 5)
+    c = Cluster(MasterCore("m-bounded", MasterConfig(ping_interval=1e9), now=1000.0))
+    c.add_agent(AGENT, "cpus:64;mem:65536")
+    fid = c.subscribe()
+    [offer] = c.offers()
+    ids = [f"x{i:02d}" for i in range(12)]
+    _launch(c, offer, ids, "x", {})
+    for task_id in ids:
+        c.handle(p.StatusUpdate(fid, task_id, offer.agent_id, "TASK_RUNNING", task_id, c.now))
+    feed = _render_feed.feed(c.core)
+    assert feed is not None and len(feed) == 5
+    _drain(c.core, c.now + QUIET)
+    rendered = [t.task_id for t in c.core.tasks.values() if t.json_cache is not None]
+    assert rendered == ids[-5:], "the newest notes are kept"
+    _check(c.core)
