@@ -403,6 +403,9 @@ class ReregisterAgent:
     """The pydcos version the agent runs."""
     checkpointed_resources: dict[str, Any] = field(default_factory=dict)
     """Dynamic reservations and persistent volumes the agent checkpointed (issue 23)."""
+    copy_id: str = ""
+    """Names this copy (unique per agent life); a resend of the same facts to the same
+    master is a ``ReregisterAgentAgain`` naming it instead of the whole task list."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -1142,3 +1145,38 @@ class CheckpointResources:
 
 
 register_message(CheckpointResources)
+
+
+# --------------------------------------------------------------------------------------
+# Failover (F, issue 29): an agent resending an unanswered re-registration to a busy new
+# leader names the copy it sent instead of carrying every task again (10,000 agents x
+# 10 tasks decoded twice or more were a quarter of a new leader's recovery CPU).
+
+
+@dataclass(frozen=True, slots=True)
+class ReregisterAgentAgain:
+    """Agent -> master: "my re-registration ``copy_id`` again, nothing changed since".
+    The master answers ``AgentRegistered`` if it took that copy in (the agent is
+    registered, reachable, not recovering), else ``ReregisterFull``."""
+
+    agent_id: str
+    """The agent's id."""
+    address: str
+    """Transport address of the agent actor."""
+    copy_id: str
+    """``ReregisterAgent.copy_id`` of the full copy it repeats."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReregisterFull:
+    """Master -> agent: send your whole re-registration (the copy a
+    ``ReregisterAgentAgain`` named never reached this master, or is out of date)."""
+
+    address: str
+    """The asking master's address (an agent ignores a master it no longer follows)."""
+    master_id: str
+    """The asking master's id."""
+
+
+register_message(ReregisterAgentAgain)
+register_message(ReregisterFull)

@@ -31,7 +31,13 @@ from typing import Any, Protocol
 
 from actors import protocol as p
 from actors.agent import _groups, _logs, _metrics, _ports, _volumes
-from actors.agent._register_backoff import RegisterBackoff, on_announcement
+from actors.agent._register_backoff import (
+    CopySent,
+    RegisterBackoff,
+    facts_digest,
+    on_announcement,
+    repeat_of,
+)
 from actors.agent._spec import REASON_CONTAINER_LAUNCH_FAILED, RecoveredTask
 from actors.agent._task_store import RecoveryPlan, StoredTask, TaskStore, plan_recovery
 from actors.resources import Attributes, Resources
@@ -228,6 +234,9 @@ class AgentActor(Actor):
         self._announced: str | None = None
         """The master id whose announcement (``MasterChanged.master_id``) made us send
         the registration we wait on (None once answered)."""
+        self._copy: CopySent | None = None
+        """The whole re-registration sent last and not answered yet: an unchanged
+        resend to the same master names it (``ReregisterAgentAgain``)."""
         self._store: TaskStore | None = (
             TaskStore(work_dir) if work_dir and getattr(self.runner, "checkpoints", False) else None
         )
@@ -374,6 +383,19 @@ class AgentActor(Actor):
             for t in self.tasks.values()
             if not is_terminal(t.state) or t.stream
         ]
+        digest = facts_digest(
+            res,
+            attrs,
+            held,
+            ((at.framework_id, at.task.task_id, at.state, at.healthy) for at in tasks),
+        )
+        master = self.master_address or ""
+        repeat = repeat_of(self._copy, master, digest)
+        if repeat is not None:
+            self._tell_master(p.ReregisterAgentAgain(self.agent_id, self.address, repeat))
+            return
+        copy_id = uuid.uuid4().hex
+        self._copy = CopySent(master, copy_id, digest)
         self._tell_master(
             p.ReregisterAgent(
                 self.agent_id,
@@ -384,6 +406,7 @@ class AgentActor(Actor):
                 tasks,
                 self.version,
                 checkpointed_resources=held,
+                copy_id=copy_id,
             )
         )
 
@@ -422,6 +445,8 @@ class AgentActor(Actor):
             _volumes.on_checkpoint(self, message.resources)
         elif isinstance(message, p.MasterChanged):
             self._on_master_changed(message)
+        elif isinstance(message, p.ReregisterFull):
+            self._on_reregister_full(message)
         elif isinstance(message, (_metrics.MetricsTick, p.GetMetrics)):
             return _metrics.handle(self, message, self.metrics)
         elif isinstance(message, _logs.REQUESTS):
@@ -469,6 +494,17 @@ class AgentActor(Actor):
         self._announced = m.master_id or None
         self._register()
 
+    def _on_reregister_full(self, m: p.ReregisterFull) -> None:
+        """Our master never took in the copy a resend named: send the whole one now
+        (unless a master we no longer follow asks, or we are registered with it)."""
+        if m.address != self.master_address or self.agent_id is None:
+            return
+        if self.registered and m.master_id == self.master_id:
+            return
+        self.registered = False
+        self._copy = None
+        self._register()
+
     def _on_registered(self, m: p.AgentRegistered) -> None:
         if self.agent_id != m.agent_id:
             self._save_agent_id(m.agent_id)
@@ -477,6 +513,7 @@ class AgentActor(Actor):
         self.registered = True
         self._backoff.reset()
         self._announced = None
+        self._copy = None
         log.info("agent %s registered with master %s", m.agent_id, m.master_id)
         now = self.clock.now()
         for t in self.tasks.values():

@@ -15,13 +15,18 @@ doubles after each unanswered attempt, up to a minute); so does this one:
 * a repeated announcement of the master the agent is already waiting on is not a
   reason to send again before the backoff says so; a new leader announces itself only
   to the agents whose re-registration (sent on their leader watch's notice, queued
-  while it read its registry) it did not get.
+  while it read its registry) it did not get;
+* a resend of an unchanged re-registration to the same master names the copy it
+  repeats (``repeat_of``) instead of carrying every task again: the master answers it
+  if it took that copy in, else asks for the whole one (``ReregisterFull``).
 """
 
 from __future__ import annotations
 
 import random
-from typing import Literal
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
 
 CAP_FACTOR = 16.0
 """The longest wait between two attempts, in multiples of ``base`` (16 s for the 1 s
@@ -95,3 +100,38 @@ def on_announcement(
     if not changed and not registered and announced is not None:
         return "ignore"  # the watch caught up with an announcement we answered already
     return "register"
+
+
+@dataclass(frozen=True, slots=True)
+class CopySent:
+    """The last whole re-registration an agent sent and not yet saw answered."""
+
+    address: str
+    """The master it went to."""
+    copy_id: str
+    """``ReregisterAgent.copy_id``."""
+    digest: int
+    """``facts_digest`` of what it carried (in-process ``hash``: never sent)."""
+
+
+def facts_digest(
+    resources: dict[str, Any],
+    attributes: dict[str, Any],
+    checkpointed: dict[str, Any],
+    tasks: Iterable[tuple[str, str, str, bool | None]],
+) -> int:
+    """What a re-registration says, as the master's ``reregistration_digest`` reads
+    it: the agent's resources, attributes, checkpointed resources, and each task's
+    (framework id, task id, state, health). A task id names one launch, so its spec
+    never changes under it."""
+    return hash((repr(resources), repr(attributes), repr(checkpointed), tuple(tasks)))
+
+
+def repeat_of(last: CopySent | None, address: str, digest: int) -> str | None:
+    """The copy a resend may name instead of carrying every task again
+    (``ReregisterAgentAgain``), or None: send the whole re-registration. Only to the
+    master the copy went to, and only when nothing it carried has changed since (a
+    master that never got it answers ``ReregisterFull``)."""
+    if last is not None and last.address == address and last.digest == digest:
+        return last.copy_id
+    return None

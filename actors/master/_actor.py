@@ -36,6 +36,7 @@ from actors.master._state_json import (
     frameworks_json,
     leader_info_json,
     master_metrics,
+    prerender,
     roles_json,
     slaves_json,
     state_json,
@@ -122,6 +123,46 @@ class WatchSoon:
     cost a whole state (50,000 tasks: a third of the new leader's CPU at 5k/50k)."""
 
 
+STORM_BATCH = 64
+"""Re-registrations applied in one turn of the master actor at most: between two
+batches, whatever else queued meanwhile (a framework's SUBSCRIBE or ACCEPT, an
+operator's GET) is served, so a new leader launches again while 10,000 agents are
+still coming back (each carries its tasks: ~0.3 ms of the leader's thread apiece, more
+with observers subscribed)."""
+
+STORM_KINDS: tuple[type, ...] = (p.ReregisterAgent, p.ReregisterAgentAgain)
+"""What waits in the storm queue (an agent's resend stays behind its first copy)."""
+
+OVERTAKE_KINDS: frozenset[type] = frozenset(
+    {
+        p.Subscribe,
+        p.Accept,
+        p.Decline,
+        p.Revive,
+        p.Suppress,
+        p.Kill,
+        p.Acknowledge,
+        p.Reconcile,
+        p.Teardown,
+        p.WatchMaster,
+        p.UnwatchMaster,
+        p.GetState,
+        p.Ping,
+    }
+)
+"""Messages served ahead of queued re-registrations: a framework's or an observer's,
+from other connections than the agents' (their order relative to an agent's messages
+was never fixed: they could as well have arrived first), and reads. An agent's own
+message (status update, pong, registration) or an operator call waits until the
+queued re-registrations are applied, as do the periodic duties once the recovery
+window closes (an agent still queued must not be declared unreachable)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TakeStorm:
+    """Self-message: apply the next ``STORM_BATCH`` queued re-registrations."""
+
+
 @dataclass(frozen=True, slots=True)
 class AllocateSoon:
     """Self-message: run one allocation cycle once the messages queued before it are
@@ -190,6 +231,12 @@ class MasterActor(Actor):
         """An ``AllocateSoon`` is queued in this actor's inbox."""
         self._watch_pending: dict[str, p.WatchMaster] = {}
         """WatchMasters to answer on the queued ``WatchSoon``, by subscriber."""
+        self._storm: deque[Any] = deque()
+        """Re-registrations taken off the inbox, applied ``STORM_BATCH`` at a time."""
+        self._storm_agents: Counter[str] = Counter()
+        """Agent ids with a message in ``_storm`` (their count)."""
+        self._storm_pending = False
+        """A ``TakeStorm`` is queued in this actor's inbox."""
 
     def started(self) -> None:
         now = self.clock.now()
@@ -227,7 +274,16 @@ class MasterActor(Actor):
         core = self.core
         assert core is not None
         now = self.clock.now()
-        if type(message) is p.RegisterAgent:
+        kind = type(message)
+        if kind in STORM_KINDS and self._queue_storm(message):
+            return None
+        if kind is TakeStorm:
+            self._storm_pending = False
+            self._take_storm(core, now, STORM_BATCH)
+            return None
+        if self._storm and not self._may_overtake(core, message, now):
+            self._take_storm(core, now, len(self._storm))
+        if kind is p.RegisterAgent:
             return self._register(core, message, now)
         if self._held:
             self._flush_held()  # everything else sees the registrations durable and told
@@ -236,7 +292,7 @@ class MasterActor(Actor):
             self._allocate(core, now)
             return None
         if type(message) is Announce:
-            self._apply(core.announce())
+            self._apply(core.announce(heard=self._storm_agents))
             return None
         if type(message) is p.WatchMaster and self._watch_later(message):
             return None
@@ -250,6 +306,9 @@ class MasterActor(Actor):
         if isinstance(message, Tick):
             self._apply(self._timed(core, core.tick, now))
             self._count_ended(core)
+            inbox = getattr(self, "actor_inbox", None)  # None: driven by hand, no runtime
+            while inbox is not None and inbox.empty() and prerender(core, now):
+                pass  # idle: /master/state's texts of changed tasks, in small batches (G)
             return None
         if isinstance(message, p.GetState):
             return self._state(core, message)
@@ -273,6 +332,55 @@ class MasterActor(Actor):
         self._count_ended(core)
         self._allocate_soon(core, now)
         return None
+
+    def _queue_storm(self, m: Any) -> bool:
+        """Take a re-registration (or a resend naming one) into the storm queue when
+        other messages wait behind it or the queue is not empty; False: apply it now
+        (nothing else waits, as when driven by hand)."""
+        inbox = getattr(self, "actor_inbox", None)  # None: driven by hand, no runtime
+        if inbox is None or (inbox.empty() and not self._storm):
+            return False
+        self._storm.append(m)
+        self._storm_agents[m.agent_id] += 1
+        if not self._storm_pending:
+            self._storm_pending = True
+            self.ref.tell(TakeStorm())
+        return True
+
+    def _may_overtake(self, core: MasterCore, m: Any, now: float) -> bool:
+        """Whether ``m`` is served before the queued re-registrations (``OVERTAKE_KINDS``,
+        our own self-messages, the periodic tick while the recovery window is open, a
+        status update or pong from an agent with nothing queued)."""
+        kind = type(m)
+        if kind in OVERTAKE_KINDS or kind in (AllocateSoon, WatchSoon, Announce):
+            return True
+        if kind is Tick:
+            deadline = core.recovery_deadline
+            return deadline is not None and now < deadline
+        if kind in (p.StatusUpdate, p.Pong, p.UpdateAgent):
+            return self._storm_agents[m.agent_id] == 0
+        return False
+
+    def _take_storm(self, core: MasterCore, now: float, limit: int) -> None:
+        """Apply up to ``limit`` queued re-registrations in arrival order; queue the
+        next batch behind whatever arrived meanwhile; then allocate (the agents just
+        re-registered may be offered at once, as Mesos does)."""
+        storm, agents = self._storm, self._storm_agents
+        if self._held:
+            self._flush_held()
+        for _ in range(min(limit, len(storm))):
+            m = storm.popleft()
+            left = agents[m.agent_id] - 1
+            if left:
+                agents[m.agent_id] = left
+            else:
+                del agents[m.agent_id]
+            self._apply(core.handle(m, now, _sender_of(m)))
+        if storm and not self._storm_pending:
+            self._storm_pending = True
+            self.ref.tell(TakeStorm())
+        self._count_ended(core)
+        self._allocate_soon(core, now)
 
     def _watch_later(self, m: p.WatchMaster) -> bool:
         """Whether ``m`` waits for the ``WatchSoon`` (other messages are queued): copies

@@ -172,6 +172,7 @@ def on_reregister_agent(
     known = s.agents.get(m.agent_id)
     if is_repeat(known, digest):
         assert known is not None
+        known.copy_id = m.copy_id or None
         out.append(Send(m.address, registered(s, known)))
         return
     parsed = _parsed(s, m, m.agent_id)
@@ -226,6 +227,7 @@ def on_reregister_agent(
                 out,
             )
     rec.reported = digest
+    rec.copy_id = m.copy_id or None
     persist_agent(rec, out)
     out.append(Watch(m.address))
     out.append(Send(m.address, registered(s, rec)))
@@ -233,6 +235,35 @@ def on_reregister_agent(
     s.dirty = True
     if s.recovery_deadline is not None and recovery_done(s):
         end_recovery(s, now, out)
+
+
+def on_reregister_again(
+    s: MasterState,
+    m: p.ReregisterAgentAgain,
+    now: float,
+    out: list[Effect],
+    sender: str | None = None,
+) -> None:
+    """A resend naming the copy it repeats: answered as that copy was (``is_repeat``)
+    when this leader took it in, else the agent is asked for the whole one. An agent's
+    messages reach the master in order, so the copy it names either came first or never
+    will (sent before this leader's actor ran: a dead letter)."""
+    if not isinstance(m.address, str) or not m.address:
+        s.errors.append(f"ReregisterAgentAgain.address: {m.address!r:.80} is not an address")
+        return
+    rec = s.agents.get(m.agent_id)
+    if (
+        rec is not None
+        and m.copy_id
+        and rec.copy_id == m.copy_id
+        and rec.address == m.address
+        and rec.reachable
+        and not rec.recovering
+    ):
+        out.append(Send(m.address, registered(s, rec)))
+        return
+    if s.address:
+        out.append(Send(m.address, p.ReregisterFull(s.address, s.master_id)))
 
 
 def recovery_done(s: MasterState) -> bool:
@@ -389,6 +420,7 @@ def mark_unreachable(
     rec.reachable = False
     rec.recovering = False
     rec.reported = None
+    rec.copy_id = None
     for offer_id in list(rec.offers):
         rescind(s, offer_id, out)
     for key in sorted(rec.tasks):

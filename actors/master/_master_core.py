@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import uuid as uuid_mod
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from typing import Any
 
 from actors import protocol as p
@@ -108,19 +108,20 @@ class MasterCore(MasterState):
         """Whether ``msg`` is a message ``handle`` knows (else it raises TypeError)."""
         return type(msg) in _HANDLERS
 
-    def announce(self) -> list[Effect]:
+    def announce(self, heard: Container[str] = ()) -> list[Effect]:
         """After a failover or a restart: tell every framework, and every agent from the
         registry that has not re-registered yet, that this master leads, so they
         re-register now instead of after a timeout. The master actor calls it once the
         messages that queued while it read the registry are handled: an agent whose
         re-registration (sent on its leader watch's notice) was among them is not told
-        again, as that would cost a second copy of every task it runs."""
+        again, as that would cost a second copy of every task it runs; nor is an agent
+        in ``heard`` (ids whose re-registration the actor holds, not applied yet)."""
         out: list[Effect] = []
         here = p.MasterChanged(self.address, self.master_id) if self.address else None
         if here is None:
             return out
         for rec in self.agents.values():
-            if rec.recovering:
+            if rec.recovering and rec.agent_id not in heard:
                 out.append(Send(rec.address, here))
         for fw in self.frameworks.values():
             if fw.address:
@@ -134,7 +135,7 @@ class MasterCore(MasterState):
         if handler is None:
             raise TypeError(f"master: unexpected message type {type(msg).__name__}")
         handler(self, msg, now, out, sender)
-        if type(msg) is not p.Pong:  # a pong only resets a counter no view shows
+        if type(msg) not in _NO_CHANGE:
             self.generation += 1
         _watch.flush(self, out)
         return out
@@ -187,6 +188,7 @@ def new_master_id() -> str:
 _HANDLERS: dict[type, Handler] = {
     p.RegisterAgent: _agents.on_register_agent,
     p.ReregisterAgent: _agents.on_reregister_agent,
+    p.ReregisterAgentAgain: _agents.on_reregister_again,
     p.Pong: _agents.on_pong,
     p.UpdateAgent: _agents.on_update_agent,
     p.StatusUpdate: _tasks.on_status_update,
@@ -204,3 +206,7 @@ _HANDLERS: dict[type, Handler] = {
     p.UnwatchMaster: _watch.on_unwatch,
 }
 """The router: one handler per message type, each over the one ``MasterState``."""
+
+_NO_CHANGE: frozenset[type] = frozenset({p.Pong, p.ReregisterAgentAgain})
+"""Messages that change nothing a view shows (a pong resets a counter; a resend naming
+its copy is answered or asked for the whole one): no new state generation."""

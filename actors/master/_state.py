@@ -140,6 +140,9 @@ class AgentRecord:
     into the books; None until it re-registers under this leadership, and again once it
     is unreachable. The same re-registration again (the agent retried while a busy new
     leader had not answered yet) is only answered (``_agents.on_reregister_agent``)."""
+    copy_id: str | None = field(default=None, repr=False, compare=False)
+    """``ReregisterAgent.copy_id`` of the copy taken in last (same lifetime as
+    ``reported``): a ``ReregisterAgentAgain`` naming it is answered without the tasks."""
 
     def durable(self) -> dict[str, Any]:
         """What survives a master failover (Mesos' registry keeps agent info only)."""

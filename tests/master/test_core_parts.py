@@ -68,6 +68,7 @@ def test_the_router_sends_each_message_to_the_module_that_owns_it() -> None:
     assert owners == {
         "RegisterAgent": "_agents",
         "ReregisterAgent": "_agents",
+        "ReregisterAgentAgain": "_agents",
         "Pong": "_agents",
         "UpdateAgent": "_agents",
         "Subscribe": "_frameworks",
