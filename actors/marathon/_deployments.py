@@ -368,6 +368,7 @@ class Deployments(MarathonState):
         plan = plan_deployment(
             self.root, new_root, plan_id=str(uuid.uuid4()), version=version, restart=restart
         )
+        self._refuse_restarts_of_adopting(plan.steps)
         affected = set(plan.affected_apps)
         conflicts = [r for r in self.runs.values() if affected & set(r.plan.affected_apps)]
         if conflicts and not force:
@@ -396,6 +397,29 @@ class Deployments(MarathonState):
         return Deferred(
             lambda: then(self._commit(run, new_root, new_apps, changed_versions, conflicts))
         )
+
+    def _refuse_restarts_of_adopting(self, steps: Iterable[Any]) -> None:
+        """503 (``Retry-After``) for a rolling restart of an app of which a task loaded
+        after the election was not heard of yet: its first kills pick the old tasks not
+        running (``start_restart``), and a task stored as staging may run by now. Other
+        changes go on (the converge never replaces a task it was not told of)."""
+        if not self.adopting:
+            return
+        for plan_step in steps:
+            for action in plan_step.actions:
+                if not isinstance(action, RestartApplication):
+                    continue
+                waiting = sum(1 for t in self.by_app.get(action.app.id, {}) if t in self.adopting)
+                if waiting:
+                    raise Refused(
+                        503,
+                        {
+                            "message": "Marathon was just elected and is adopting "
+                            f"{len(self.adopting)} task(s), {waiting} of {action.app.id}, "
+                            "which this change would restart; retry"
+                        },
+                        {"Retry-After": "1"},
+                    )
 
     def _commit(
         self,

@@ -30,6 +30,7 @@ from ._quarantine import (
     salvage_root,
 )
 from ._resident import Reservation, is_reservation_record
+from ._shards import parse_name
 from ._state import Run, log
 from ._store import app_key, key_app
 
@@ -120,6 +121,8 @@ class Loading(Operations):
 
     def _quarantine_unreadable(self, key: str, reason: str) -> None:
         kind, _, rest = key.partition("/")
+        if kind == "instances":
+            rest = parse_name(rest)[0]  # one of the app's shards: the app's records
         ident = key_app(rest) if kind in ("versions", "instances") and rest else (rest or None)
         qkey = {"root": "root", "framework-id": "framework-id"}.get(kind) or (
             f"deployment:{key}" if kind == "deployments" else f"{kind}-unreadable:{ident}"

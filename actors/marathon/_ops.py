@@ -40,25 +40,25 @@ class Operations(PodOperations):
 
     def on_api(self, req: ApiRequest) -> None:
         """Dispatch one REST operation; its ``Reply`` is emitted now or, for a change,
-        once the change is stored. Until the state is loaded and the tasks adopted
-        every operation but the status ones answers 503 with ``Retry-After``."""
+        once the change is stored.
+
+        Just elected, while the tasks not stored as running have not been heard of yet
+        (``adopting``), reads that show task states answer 503 with ``Retry-After`` (a
+        view must never show a running task as staging). Changes are served, as real
+        Marathon serves its API once its state is loaded and reconciles in the
+        background: a change never acts on a not-yet-adopted task's stored state (the
+        converge counts it as live, so nothing replaces it; a scale-down waits for the
+        answers, ``scale_deferred``); the two that would (a rolling restart of an app
+        with such tasks, whose first kills pick the not-running ones; a task kill whose
+        answer shows the task) answer 503 for those apps and tasks only
+        (``adoption_refusal``)."""
         self.counters["api_requests"] += 1
         handler: Callable[[ApiRequest], Answer] | None = getattr(self, f"_op_{req.op}", None)
         if handler is None:
             self.emit(Reply(ApiReply(404, {"message": f"unknown operation {req.op!r}"})))
             return
-        if self.adopting and req.op not in _ALWAYS_SERVED:
-            self._answer(
-                req,
-                ApiReply(
-                    503,
-                    {
-                        "message": "Marathon was just elected and is adopting "
-                        f"{len(self.adopting)} task(s); retry"
-                    },
-                    {"Retry-After": "1"},
-                ),
-            )
+        if self.adopting and req.op not in _SERVED_WHILE_ADOPTING:
+            self._answer(req, self.adoption_refusal(len(self.adopting)))
             return
 
         def run_op() -> Answer:
@@ -66,6 +66,14 @@ class Operations(PodOperations):
             return quarantined if quarantined is not None else handler(req)
 
         self._serve(req, run_op)
+
+    def adoption_refusal(self, n: int, what: str = "") -> ApiReply:
+        """The 503 of an operation that waits for the adoption (``on_api``)."""
+        return ApiReply(
+            503,
+            {"message": f"Marathon was just elected and is adopting {n} task(s){what}; retry"},
+            {"Retry-After": "1"},
+        )
 
     def _serve(self, req: ApiRequest, step: Callable[[], Answer]) -> None:
         """Run one step of an operation and answer it, or wait for the store and run the
@@ -96,7 +104,7 @@ class Operations(PodOperations):
         try:
             return step()
         except Refused as exc:
-            return ApiReply(exc.status, exc.body)
+            return ApiReply(exc.status, exc.body, exc.headers)
         except ValidationFailed as exc:
             return ApiReply(422, exc.body)
         except InvalidPath as exc:
@@ -433,6 +441,11 @@ class Operations(PodOperations):
     def _kill_tasks(
         self, victims: list[Instance], scale: bool, force: bool, wipe: bool = False
     ) -> Answer:
+        waiting = sum(1 for i in victims if i.task_id in self.adopting)
+        if waiting:
+            # Its answer would show the task as stored (maybe staging while it runs).
+            reply = self.adoption_refusal(len(self.adopting), f", {waiting} of them asked for")
+            raise Refused(reply.status, reply.body, reply.headers)
         if scale:
             by_app = Counter(i.app_id for i in victims)
             target = self.root
@@ -702,7 +715,37 @@ class Operations(PodOperations):
 
 
 _ALWAYS_SERVED = frozenset({"info", "metrics", "quarantine", "ping", "leader"})
-"""Operations answered even while a new leader is still adopting its tasks."""
+"""Status operations."""
+_SERVED_WHILE_ADOPTING = _ALWAYS_SERVED | frozenset(
+    {
+        # changes (their answers show definitions and deployment ids, never task states)
+        "create_app",
+        "put_app",
+        "put_apps",
+        "delete_app",
+        "restart_app",
+        "put_group",
+        "delete_group",
+        "create_pod",
+        "put_pod",
+        "delete_pod",
+        "cancel_deployment",
+        "reset_delay",
+        # task kills: refused in ``_kill_tasks`` when a task asked for is still adopting
+        "kill_app_tasks",
+        "kill_task",
+        "delete_tasks",
+        # reads of definitions only
+        "versions",
+        "version",
+        "pod_versions",
+        "pod_version",
+        "deployments",
+    }
+)
+"""Operations a new leader serves while it is still adopting its tasks (``on_api``);
+every other one (task lists, app and group views with task counts, pod status, the
+queue) answers 503 until the tasks were heard of or ``adoption_timeout``."""
 _APP_WRITES = frozenset({"put_app", "delete_app", "restart_app"})
 """Operations that replace an app's definition: they lift a run-time quarantine."""
 

@@ -179,13 +179,30 @@ def _app_id_of(raw: Any, base: str) -> str | None:
         return None
 
 
+def _record_finite(doc: Mapping[str, Any]) -> bool:
+    """``_all_finite(doc)`` for a record whose values are mostly flat (strings, numbers,
+    None): those are checked inline, only nested ones walked. A new leader checks every
+    stored instance record (95,000 at 10k/100k: ~1.5 s of its start in ``_all_finite``)."""
+    for v in doc.values():
+        t = type(v)
+        if t is str or t is int or t is bool or v is None:
+            continue
+        if t is float:
+            if not math.isfinite(v):
+                return False
+        elif t is list and all(type(x) is int for x in v):
+            continue  # ports, service ports (often empty)
+        elif not _all_finite(v):
+            return False
+    return True
+
+
 def instance_problem(doc: Any) -> str | None:
     """Why a stored instance (task) record is unusable, or None."""
     if not isinstance(doc, Mapping):
         return f"an instance record must be a JSON object, not {type(doc).__name__}"
-    bad = non_finite(doc)
-    if bad is not None:
-        return f"{bad}: not a finite number"
+    if not _record_finite(doc):
+        return f"{non_finite(doc)}: not a finite number"
     for key in ("taskId", "appId", "configVersion", "version", "agentId", "host"):
         if not isinstance(doc.get(key), str):
             return f"/{key}: expected a string, got {doc.get(key)!r:.80}"

@@ -76,10 +76,13 @@ class Run:
 class Refused(MarathonError):
     """An API request refused with a Marathon-shaped body (4xx)."""
 
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
+    def __init__(
+        self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(body.get("message", ""))
         self.status = status
         self.body = body
+        self.headers = headers or {}
 
 
 class StoreError(MarathonError):

@@ -6,8 +6,15 @@
    root                      the root group, every app with version/versionInfo
    versions/<app>            [app JSON, ...] oldest first, the last 50
    deployments/<id>          {"id","version","original","target","restart","step"}
-   instances/<app>           {"instances": [task record, ...]}     written BEFORE launch
+   instances/<app>+<n>       {"instances": [task record, ...]}     written BEFORE launch
+   instances/<app>           the same, all of an app's records (an older layout: read,
+                             replaced by shards at the app's next write)
 ```
+
+An app's instance records are spread over shards of up to 100 records (``_shards.py``)
+and a write stores only the shards whose records changed, in multi transactions
+(``StateStore.write_many``, compare-and-set on the versions this store last read or
+wrote).
 
 App ids become keys by turning ``/`` into ``_`` (``_`` is not allowed in Marathon ids,
 so the mapping is one to one). Ordering contract for the actor: a change is written
@@ -22,7 +29,9 @@ import logging
 import threading
 from typing import Any, Protocol
 
-from zk import DEFAULT_MAX_BYTES, ZkError, encoded_size
+from zk import DEFAULT_MAX_BYTES, BatchFailed, Delete, Put, ZkError, encoded_size
+
+from ._shards import Shards, merged, parse_name, plan_write, shard_name
 
 log = logging.getLogger("actors.marathon")
 
@@ -88,6 +97,19 @@ class ZkMarathonStore:
 
     def __init__(self, store: Any) -> None:
         self.store = store
+        self.shards: dict[str, Shards] = {}
+        """App key -> its records as stored (loaded or last written), per shard."""
+        self.versions: dict[str, int] = {}
+        """Store key -> version of the instance documents this store read or wrote."""
+        self.stale: set[str] = set()
+        """App keys whose stored shards are unknown (a write failed part way): read
+        again before the next write."""
+        self.wholes: set[str] = set()
+        """App keys with a whole-app document (the older layout, readable or not): the
+        app's next write replaces it by shards."""
+        self.loaded = False
+        """``load()`` read every app's instance documents: an app it did not find has
+        none (no read before its first write)."""
 
     def load(self) -> dict[str, Any]:
         """Everything stored; a corrupt or foreign document is logged with its path,
@@ -97,6 +119,7 @@ class ZkMarathonStore:
         fid = self._get("framework-id", dict, unreadable)
         root = self._get("root", dict, unreadable)
         deployments = self._all("deployments", dict, unreadable)
+        instances = self._load_instances(unreadable)
         return {
             "framework_id": fid.get("id") if fid is not None else None,
             "root": root,
@@ -107,18 +130,54 @@ class ZkMarathonStore:
             },
             "deployments": list(deployments.values()),
             "deployments_by_key": deployments,
-            "instances": {
-                key_app(k.split("/", 1)[1]): v.get("instances", [])
-                for k, v in self._all("instances", dict, unreadable).items()
-            },
+            "instances": instances,
             "unreadable": unreadable,
         }
 
+    def _load_instances(self, unreadable: dict[str, str]) -> dict[str, list[Any]]:
+        """Every app's records, from its shards (and a whole-app document of the older
+        layout); remembers what is stored, so that writes store only changes."""
+        by_app: dict[str, tuple[list[Any] | None, dict[int, list[Any]], set[int]]] = {}
+        self.shards.clear()
+        self.versions.clear()
+        self.stale.clear()
+        self.wholes.clear()
+        for key, doc in self._all_docs("instances", dict, unreadable).items():
+            akey, n = parse_name(key.split("/", 1)[1])
+            whole, docs, reserved = by_app.setdefault(akey, (None, {}, set()))
+            recs = doc.value.get("instances", []) if doc is not None else None
+            if doc is not None:
+                self.versions[key] = doc.version
+            if n is None:
+                self.wholes.add(akey)
+                by_app[akey] = (recs if isinstance(recs, list) else None, docs, reserved)
+                if doc is not None and not isinstance(recs, list):
+                    unreadable[key] = f"its instances are a {type(recs).__name__}, not a list"
+            elif doc is None or not isinstance(recs, list):
+                reserved.add(n)  # unreadable: replaced by the app's next write only
+                if doc is not None:
+                    unreadable[key] = f"its instances are a {type(recs).__name__}, not a list"
+            else:
+                docs[n] = recs
+        out: dict[str, list[Any]] = {}
+        for akey, (whole, docs, reserved) in by_app.items():
+            self.shards[akey] = Shards.of(docs, reserved)
+            records = merged(whole, docs)
+            if records or whole is not None or docs:
+                out[key_app(akey)] = records
+        self.loaded = True
+        return out
+
     def _all(self, prefix: str, shape: type, unreadable: dict[str, str]) -> dict[str, Any]:
+        """Every readable document's value under ``prefix`` (``_all_docs``)."""
+        return {k: d.value for k, d in self._all_docs(prefix, shape, unreadable).items() if d}
+
+    def _all_docs(self, prefix: str, shape: type, unreadable: dict[str, str]) -> dict[str, Any]:
         """Every document under ``prefix``, read pipelined (``get_all``: a new leader's
         thousands of instance and version documents cost about one round trip); one it
         could not read (corrupt, changing) is read again alone, which names the problem
-        in ``unreadable``."""
+        in ``unreadable`` and maps it to None here. Folders and vanished ones are left
+        out."""
         out: dict[str, Any] = {}
         try:
             docs = self.store.get_all(prefix)
@@ -128,17 +187,20 @@ class ZkMarathonStore:
             key = f"{prefix}/{name}"
             doc = docs.get(key)
             if doc is None:
-                value = self._get(key, shape, unreadable)
-            elif self._shaped(key, doc.value, shape):
-                value = doc.value
-            else:
+                doc = self._get_doc(key, shape, unreadable)
+                if doc is None and key not in unreadable:
+                    continue
+            elif not self._shaped(key, doc.value, shape):
                 unreadable[key] = f"holds a {type(doc.value).__name__}, not a {shape.__name__}"
-                value = None
-            if value is not None:
-                out[key] = value
+                doc = None
+            out[key] = doc
         return out
 
     def _get(self, key: str, shape: type, unreadable: dict[str, str] | None = None) -> Any:
+        doc = self._get_doc(key, shape, unreadable)
+        return None if doc is None else doc.value
+
+    def _get_doc(self, key: str, shape: type, unreadable: dict[str, str] | None = None) -> Any:
         try:
             doc = self.store.get(key)
         except ZkError as exc:  # CorruptData names the path
@@ -152,7 +214,7 @@ class ZkMarathonStore:
             if unreadable is not None:
                 unreadable[key] = f"holds a {type(doc.value).__name__}, not a {shape.__name__}"
             return None
-        return doc.value
+        return doc
 
     def path(self, key: str) -> str:
         """The znode of ``key`` (under the cluster chroot), for reports."""
@@ -192,11 +254,84 @@ class ZkMarathonStore:
         self.store.delete(f"deployments/{deployment_id}")
 
     def save_instances(self, app_id: str, records: list[dict[str, Any]]) -> None:
-        key = f"instances/{app_key(app_id)}"
-        if records:
-            self.store.put(key, {"instances": records})
-        else:
-            self.store.delete(key)
+        """Store ``records`` as the app's records: only the shards that changed, then
+        the deletes (emptied shards, the whole-app document of the older layout), so a
+        write cut short leaves each record stored at least once."""
+        akey = app_key(app_id)
+        if akey in self.stale or (akey not in self.shards and not self.loaded):
+            self._read_app(akey)
+        elif akey not in self.shards:
+            self.shards[akey] = Shards()  # loaded: nothing is stored for it
+        old = self.shards[akey]
+        plan = plan_write(old, records)
+        ops: list[Any] = []
+        for n, recs in plan.puts.items():
+            key = f"instances/{shard_name(akey, n)}"
+            ops.append(Put(key, {"instances": recs}, self.versions.get(key)))
+        for n in plan.deletes:
+            key = f"instances/{shard_name(akey, n)}"
+            ops.append(Delete(key, self.versions[key]))
+        self.stale.add(akey)  # until the whole write landed
+        try:
+            done = self.store.write_many(ops) if ops else {}
+        except BatchFailed as exc:
+            self._written(exc.done)
+            raise
+        self._written(done)
+        # Replaced by this write, as the older layout's write replaced its whole
+        # document: the shards that could not be read, the whole-app document.
+        replaced = [f"instances/{shard_name(akey, n)}" for n in sorted(old.reserved)]
+        if akey in self.wholes:
+            replaced.append(f"instances/{akey}")
+        for key in replaced:
+            self.store.put(key, {"instances": []})  # over whatever it holds
+            self.store.delete(key)  # chunks and all
+            self.versions.pop(key, None)
+        self.wholes.discard(akey)
+        plan.after.reserved.clear()
+        self.shards[akey] = plan.after
+        self.stale.discard(akey)
+
+    def _written(self, done: dict[str, int | None]) -> None:
+        for key, version in done.items():
+            if version is None:
+                self.versions.pop(key, None)
+            else:
+                self.versions[key] = version
+
+    def _read_app(self, akey: str) -> None:
+        """What is stored for one app, read again (first write of an app this store did
+        not load, or after a failed write)."""
+        prefix = f"{akey}+"
+        docs: dict[int, list[Any]] = {}
+        reserved: set[int] = set()
+        for key in [k for k in self.versions if k.startswith(f"instances/{prefix}")]:
+            self.versions.pop(key)
+        self.wholes.discard(akey)
+        for name in self.store.list("instances"):
+            base, n = parse_name(name)
+            if base != akey:
+                continue
+            key = f"instances/{name}"
+            if n is None:
+                self.wholes.add(akey)
+            try:
+                doc = self.store.get(key)
+            except ZkError:
+                doc = None
+                if n is not None:
+                    reserved.add(n)
+            if doc is None:
+                continue
+            self.versions[key] = doc.version
+            recs = doc.value.get("instances") if isinstance(doc.value, dict) else None
+            if n is not None:
+                if isinstance(recs, list):
+                    docs[n] = recs
+                else:
+                    reserved.add(n)
+        self.shards[akey] = Shards.of(docs, reserved)
+        self.stale.discard(akey)
 
 
 class MemoryMarathonStore:

@@ -136,3 +136,57 @@ def test_a_silent_surplus_is_killed_at_the_adoption_deadline() -> None:
     assert killed(sim.update(tasks[0], "TASK_RUNNING")) == []
     dead = killed(sim.tick(sim.core.config.adoption_timeout))
     assert len(dead) == 1 and dead[0] in tasks
+
+
+# -- changes served while adopting (a new leader carries out what cannot act wrongly) --
+
+
+def _adopting() -> tuple[Sim, list[str]]:
+    """A new leader, subscribed, with ``tasks[1]`` (stored as staging) not heard of."""
+    stored, tasks = _old_leader()
+    sim = Sim(data=stored)
+    sim.subscribe()
+    assert sim.core.adopting == {tasks[1]}
+    return sim, tasks
+
+
+def test_a_new_app_is_accepted_and_launched_while_old_tasks_are_adopting() -> None:
+    sim, tasks = _adopting()
+    reply = sim.api("create_app", body=app("/probe", instances=2))
+    assert reply.status == 201, reply.body
+    assert sim.api("list_apps").status == 503, "views with task states still wait"
+    assert sim.api("deployments").status == 200
+    new = launched(sim.offers(sim.offer()))
+    assert sorted(t.task_id.split(".")[0] for t in new) == ["probe", "probe"]
+    assert sim.core.queue.get("/web", 0) == 0, "a task not heard of is never replaced"
+    assert sim.tasks("/web") == sorted(tasks) and sim.core.adopting == {tasks[1]}
+    sim.tick(sim.core.config.adoption_timeout)  # it stays silent: served, not replaced
+    assert sim.api("list_apps").status == 200 and sim.tasks("/web") == sorted(tasks)
+
+
+def test_a_restart_of_an_app_with_tasks_adopting_waits_other_changes_do_not() -> None:
+    sim, tasks = _adopting()
+    for op, body in (("restart_app", None), ("put_app", {"cmd": "sleep 2000"})):
+        reply = sim.api(op, "/web", body=body, partial=True)
+        assert reply.status == 503 and reply.headers == {"Retry-After": "1"}, (op, reply)
+        assert "/web" in reply.body["message"]
+    assert sim.core.runs == {} and sim.core.apps["/web"].cmd == "sleep 1000"
+    assert sim.api("kill_task", "/web", task_id=tasks[1]).status == 503, "its answer shows it"
+    assert sim.api("kill_task", "/web", task_id=tasks[0]).status == 200, "heard of: killed"
+    sim.update(tasks[1], "TASK_RUNNING")  # the reconciliation answer
+    assert sim.api("put_app", "/web", body={"cmd": "sleep 2000"}, partial=True).status == 200
+
+
+def test_a_scale_down_while_adopting_waits_for_the_answers_before_choosing() -> None:
+    sim, tasks = _adopting()
+    sim.update(tasks[0], "TASK_RUNNING")  # one answer: still adopting tasks[1]
+    effects = sim.request("put_app", "/web", body={"instances": 1}, partial=True)
+    assert killed(effects) == [], "which one dies is chosen once both were heard of"
+    effects = sim.update(tasks[1], "TASK_RUNNING")
+    assert len(killed(effects)) == 1
+
+
+def test_an_app_deleted_while_adopting_has_every_task_killed() -> None:
+    sim, tasks = _adopting()
+    effects = sim.request("delete_app", "/web")
+    assert sorted(killed(effects)) == sorted(tasks)
