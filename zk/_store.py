@@ -36,6 +36,7 @@ import hashlib
 import json
 import logging
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -53,6 +54,7 @@ from kazoo.exceptions import (
     RolledBackError,
     SessionExpiredError,
 )
+from kazoo.protocol.serialization import Transaction
 from kazoo.protocol.states import ZnodeStat
 from kazoo.recipe.watchers import ChildrenWatch, DataWatch
 
@@ -636,6 +638,75 @@ class StateStore:
                 None if isinstance(op, Delete) else (0 if op.version is None else op.version + 1)
             )
 
+    def write_many_async(
+        self,
+        ops: builtins.list[Put | Delete],
+        on_done: Callable[[dict[str, int | None], ZkError | None], None],
+    ) -> bool:
+        """`write_many` without waiting: the multis are sent and ``on_done(done, error)``
+        is called once all have been answered, ON THE ZOOKEEPER CLIENT'S THREAD (the
+        reader of its socket): keep it short, never block in it, never call ZooKeeper
+        synchronously from it. ``done`` maps each key written to its new version (None:
+        deleted); ``error`` is None, a `BatchFailed` (``conflict`` as in `write_many`) or
+        `Fenced`.
+
+        Why: a synchronous write costs its caller two thread wake-ups after ZooKeeper
+        answered (the client's reader thread, then the caller, each waiting for the GIL
+        on a busy process); here the answer is acted upon where it is read.
+
+        Returns False (nothing sent) when a document must be chunked: use `write_many`.
+        A parent never written under is created first, synchronously (once per parent).
+        Raises `Fenced` at once when the fence's local gate is closed.
+        """
+        call = getattr(self.client, "_call", None)
+        if call is None:
+            return False
+        inline: builtins.list[tuple[Put | Delete, bytes]] = []
+        for op in ops:
+            if isinstance(op, Delete):
+                inline.append((op, b""))
+                continue
+            data = _join({"pydcos": MAGIC}, encode_json(op.value))
+            if len(data) + len(self.path(op.key)) > self.node_limit:
+                return False
+            inline.append((op, data))
+        groups: builtins.list[builtins.list[tuple[Put | Delete, bytes]]] = []
+        size = 0
+        for item in inline:
+            if not groups or size + len(item[1]) > BATCH_BYTES or len(groups[-1]) >= BATCH_OPS:
+                groups.append([])
+                size = 0
+            groups[-1].append(item)
+            size += len(item[1]) + 200
+        if not groups:
+            on_done({}, None)
+            return True
+        parents = {
+            self.path(op.key).rsplit("/", 1)[0]
+            for op, _ in inline
+            if isinstance(op, Put) and op.version is None
+        }
+        for parent in parents - self._parents:
+            self.retry(self.client.ensure_path, parent)
+        self._parents |= parents
+        txns = []
+        for group in groups:
+            txn = self._transaction(self.path(group[0][0].key))  # Fenced: nothing sent
+            for op, data in group:
+                path = self.path(op.key)
+                if isinstance(op, Delete):
+                    txn.delete(path, version=op.version)
+                elif op.version is None:
+                    txn.create(path, data)
+                else:
+                    txn.set_data(path, data, version=op.version)
+            txns.append(txn)
+        batch = _AsyncBatch(self, groups, on_done)
+        for i, txn in enumerate(txns):
+            txn.committed = True
+            call(Transaction(txn.operations), _MultiSlot(batch, i))
+        return True
+
     def _commit_txn(self, group: builtins.list[tuple[Put | Delete, bytes]]) -> builtins.list[Any]:
         """One multi of ``group``; its results past the fence check (Fenced if that failed)."""
         txn = self._transaction(self.path(group[0][0].key))
@@ -754,3 +825,115 @@ def _first_error(results: list[Any]) -> BaseException | None:
     real = [e for e in errors if not isinstance(e, RolledBackError)]
     chosen = real or errors
     return chosen[0] if chosen else None
+
+
+class _MultiSlot:
+    """Where kazoo's reader thread puts one multi's answer (``client._call``'s async
+    object): straight into its batch, without kazoo's completion-worker thread."""
+
+    __slots__ = ("_batch", "_index")
+
+    def __init__(self, batch: _AsyncBatch, index: int) -> None:
+        self._batch = batch
+        self._index = index
+
+    def set(self, value: Any = None) -> None:
+        self._batch.landed(self._index, value, None)
+
+    def set_exception(self, exc: BaseException) -> None:
+        self._batch.landed(self._index, None, exc)
+
+
+class _AsyncBatch:
+    """The multis of one `StateStore.write_many_async`; the last answer calls
+    ``on_done`` with the same outcome `write_many` would have had (each multi is atomic,
+    the batch is not: a later multi may succeed after an earlier one failed)."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        groups: builtins.list[builtins.list[tuple[Put | Delete, bytes]]],
+        on_done: Callable[[dict[str, int | None], ZkError | None], None],
+    ) -> None:
+        self.store = store
+        self.groups = groups
+        self.on_done = on_done
+        self.answers: builtins.list[tuple[Any, BaseException | None] | None] = [None] * len(groups)
+        self.left = len(groups)
+        self.lock = threading.Lock()
+
+    def landed(self, index: int, value: Any, exc: BaseException | None) -> None:
+        with self.lock:
+            if self.answers[index] is not None:
+                return  # answered twice (kazoo failing a request it already answered)
+            self.answers[index] = (value, exc)
+            self.left -= 1
+            if self.left:
+                return
+        try:
+            done, error = self.outcome()
+        except Exception as bad:  # never into kazoo's reader thread
+            log.exception("zk: judging a batch's answers failed")
+            done, error = {}, BatchFailed(f"unreadable answer: {bad!r}", {}, conflict=False)
+        try:
+            self.on_done(done, error)
+        except Exception:
+            log.exception("zk: a write_many_async callback failed")
+
+    def outcome(self) -> tuple[dict[str, int | None], ZkError | None]:
+        store = self.store
+        done: dict[str, int | None] = {}
+        error: ZkError | None = None
+        for group, answer in zip(self.groups, self.answers, strict=True):
+            assert answer is not None
+            value, exc = answer
+            failure = _multi_failure(store, group, value, exc)
+            if failure is None:
+                for op, _ in group:
+                    done[op.key] = (
+                        None
+                        if isinstance(op, Delete)
+                        else (0 if op.version is None else op.version + 1)
+                    )
+            elif error is None or (
+                isinstance(failure, BatchFailed)
+                and failure.conflict
+                and not (isinstance(error, BatchFailed) and error.conflict)
+            ):
+                error = failure  # the worst one: a conflict over an unanswered multi
+        if isinstance(error, BatchFailed):
+            error.done = done
+        return done, error
+
+
+def _multi_failure(
+    store: StateStore,
+    group: builtins.list[tuple[Put | Delete, bytes]],
+    value: Any,
+    exc: BaseException | None,
+) -> ZkError | None:
+    """Why one multi of an async batch failed (None: it was applied), as `write_many`
+    would have said it, without a synchronous round trip (this runs on kazoo's thread)."""
+    first = store.path(group[0][0].key)
+    if exc is not None:
+        return BatchFailed(f"ZooKeeper did not answer: {exc!r}", {}, conflict=False)
+    results = list(value or [])
+    if store.fence is not None:
+        if results and isinstance(results[0], BadVersionError | NoNodeError):
+            fence = store.fence
+            return Fenced(first, fence.version, f"{fence.path} is no longer at that term")
+        results = results[1:]
+    for (op, _), r in zip(group, results, strict=False):
+        if isinstance(r, BaseException) and not isinstance(r, RolledBackError):
+            path = store.path(op.key)
+            if isinstance(r, NoNodeError) and isinstance(op, Put) and op.version is None:
+                # its parent is gone (the multi was atomic: nothing was written): made
+                # again before the next write, which the caller retries
+                store._parents.discard(path.rsplit("/", 1)[0])
+                return BatchFailed(f"{path}: its parent is gone", {}, conflict=False)
+            if isinstance(r, BadVersionError | NodeExistsError | NoNodeError):
+                return BatchFailed(
+                    f"{path}: {type(r).__name__} (another writer?)", {}, conflict=True
+                )
+            return BatchFailed(f"{path}: {r!r}", {}, conflict=False)
+    return None

@@ -44,6 +44,7 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -84,10 +85,12 @@ from ._store import (
     Op,
     Put,
     StoreConflict,
-    StoreUnavailable,
+    StoreError,
+    Written,
     job_key,
     record_problem,
 )
+from ._store import unavailable as _unavailable
 from ._time import format_time
 from ._view import (
     EMBEDS,
@@ -151,31 +154,116 @@ class Command:
     args: tuple[Any, ...]
     reply: concurrent.futures.Future[tuple[int, Any]] | asyncio.Future[tuple[int, Any]]
     loop: asyncio.AbstractEventLoop | None = None
+    sent: float | None = None
+    """When the HTTP side told the actor (node clock ``now()``): hop timings only."""
 
 
-def deliver(answers: list[tuple[Command, tuple[int, Any]]]) -> None:
+class PostHops:
+    """Where the time of the answers that waited for a write went (``/v1/metrics``,
+    microsecond totals), hop by hop: ``queue`` (HTTP handler -> actor), ``wait``
+    (actor -> its write sent: own work and the write before it), ``write`` (sent ->
+    answered by ZooKeeper, read on the client's thread), ``answer`` (-> the event loop
+    completed the future). Each total is added to by one thread only; ``*_max_us`` is
+    the longest, ``*_slow`` counts the answers that spent over 20 ms in that hop."""
+
+    HOPS = ("queue", "wait", "write", "answer")
+    SLOW = 0.020
+
+    def __init__(self, now: Callable[[], float]) -> None:
+        self.now = now
+        self.timed = 0
+        self.answered = 0
+        self.us = dict.fromkeys(self.HOPS, 0)
+        self.max_us = dict.fromkeys(self.HOPS, 0)
+        self.slow = dict.fromkeys(self.HOPS, 0)
+
+    def add(self, hop: str, seconds: float, count: int = 1) -> None:
+        us = round(1e6 * seconds)
+        self.us[hop] += us * count
+        if us > self.max_us[hop]:
+            self.max_us[hop] = us
+        if seconds > self.SLOW:
+            self.slow[hop] += count
+
+    def delivered(self, count: int, landed: float) -> None:
+        self.answered += count
+        self.add("answer", self.now() - landed, count)
+
+    def counters(self) -> dict[str, int]:
+        out = {"post_timed": self.timed, "post_answered": self.answered}
+        for hop in self.HOPS:
+            out[f"post_{hop}_us"] = self.us[hop]
+            out[f"post_{hop}_max_us"] = self.max_us[hop]
+            out[f"post_{hop}_slow"] = self.slow[hop]
+        return out
+
+
+def deliver(
+    answers: list[tuple[Command, tuple[int, Any]]],
+    landed: float | None = None,
+    hops: PostHops | None = None,
+) -> None:
     """Complete the futures of ``answers`` (on their loop for asyncio futures); a
     future already done (the HTTP side gave up: cancelled) is left as it is."""
     for cmd, result in answers:
         if not cmd.reply.done():
-            cmd.reply.set_result(result)
+            try:
+                cmd.reply.set_result(result)
+            except (asyncio.InvalidStateError, concurrent.futures.InvalidStateError):
+                pass  # answered meanwhile from another thread (a 503 on shutdown)
+    if hops is not None and landed is not None:
+        hops.delivered(len(answers), landed)
 
 
-def send_answers(answers: list[tuple[Command, tuple[int, Any]]]) -> None:
-    """Hand ``answers`` over from the actor's thread: thread-safe futures at once, the
-    rest in one callback per event loop."""
+def send_answers(
+    answers: list[tuple[Command, tuple[int, Any]]],
+    landed: float | None = None,
+    hops: PostHops | None = None,
+) -> None:
+    """Hand ``answers`` over from any thread: thread-safe futures at once, the rest in
+    one callback per event loop (``landed`` and ``hops``: time the last hop)."""
     by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Command, tuple[int, Any]]]] = {}
+    direct: list[tuple[Command, tuple[int, Any]]] = []
     for answer in answers:
         loop = answer[0].loop
         if loop is None:
-            deliver([answer])
+            direct.append(answer)
         else:
             by_loop.setdefault(loop, []).append(answer)
+    if direct:
+        deliver(direct, landed, hops)
     for loop, batch in by_loop.items():
         try:
-            loop.call_soon_threadsafe(deliver, batch)
+            loop.call_soon_threadsafe(deliver, batch, landed, hops)
         except RuntimeError:  # the loop closed: nobody waits for these any more
             log.debug("metronome: %d answers for a closed event loop dropped", len(batch))
+
+
+@dataclass(eq=False)
+class _Write:
+    """One flush in flight: what it writes and what waits for it."""
+
+    ops: list[Op]
+    puts: set[str]
+    """Job ids whose document it writes."""
+    deletes: set[str]
+    after: list[Callable[[], None]]
+    replies: list[tuple[Command, tuple[int, Any], float]]
+    """Answers it releases, with when the actor received their command."""
+    view: MetronomeView
+    """What readers see once it landed (the entries it persists)."""
+    issued: float
+    landed: float = 0.0
+    written: dict[str, Written] = dataclasses.field(default_factory=dict)
+    error: StoreError | None = None
+
+
+@dataclass(frozen=True)
+class _Landed:
+    """A write sent by `MetronomeActor._flush` was answered (told by the ZooKeeper
+    client's thread, which already published its view and sent its answers)."""
+
+    write: _Write
 
 
 @dataclass(frozen=True)
@@ -254,12 +342,24 @@ class MetronomeActor(Actor):
         self._want_revive = False
         self._last_revive = -float("inf")
         self._dirty: set[str] = set()
-        self._deletes: dict[str, tuple[int, bool]] = {}
+        self._deletes: set[str] = set()
+        """Deleted jobs whose document goes at the next write (at the version known
+        then: a command may run while a write of that job is in flight)."""
         self._after: list[Callable[[], None]] = []
-        self._waiting: list[Command] = []
-        """Commands whose answer waits for the next write (answered 503 if it fails)."""
-        self._answers: list[tuple[Command, tuple[int, Any]]] = []
-        """Answers released by the write that just landed, sent together after it."""
+        self._replies: list[tuple[Command, tuple[int, Any], float]] = []
+        """Answers waiting for the next write (503 if it fails for good), with when
+        their command was received."""
+        self._inflight: _Write | None = None
+        """The write sent and not yet answered (one at a time: the next flush uses the
+        versions it returns); the actor goes on handling messages meanwhile."""
+        self._held = False
+        """A write failed: the next one waits for the tick (no retry storm)."""
+        self._stale_view = False
+        """The entries changed without a write while one was in flight: publish after."""
+        self._closed = False
+        self._land_lock = threading.Lock()
+        """Orders `stopped`'s unpublish against a landing write's publish."""
+        self.hops = PostHops(lambda: self.clock.now())
         self._first_dirty: float | None = None
         self._last_reconcile = 0.0
         self._next_slot: dict[tuple[str, ScheduleSpec, float], float] = {}
@@ -344,7 +444,7 @@ class MetronomeActor(Actor):
         if self.entries.pop(job_id, None) is not None:
             self._dirty.discard(job_id)
             self.pending.drop_job(job_id)
-            self._publish()
+            self._publish_if_persisted()
 
     def _error(self, where: str) -> None:
         self.errors[where] = self.errors.get(where, 0) + 1
@@ -364,7 +464,9 @@ class MetronomeActor(Actor):
             self._failures.pop(job_id, None)
 
     def stopped(self) -> None:
-        self.board.publish(None)
+        with self._land_lock:
+            self._closed = True  # a write landing later answers its own requests
+            self.board.publish(None)
         self._fail_waiting("Metronome stopped (leadership lost?); retry")
         # No teardown: the tasks keep running and the next leader adopts them.
         self.driver = None
@@ -379,7 +481,7 @@ class MetronomeActor(Actor):
             return {**self.stats, "pending": len(self.pending), "jobs": len(self.entries)}
         driver = self.driver
         framework = driver is not None and driver.handles(message)
-        if not framework and not isinstance(message, Command | _Tick):
+        if not framework and not isinstance(message, Command | _Tick | _Landed):
             return super().receive(message)
         try:
             if framework:
@@ -387,6 +489,9 @@ class MetronomeActor(Actor):
                 self._on_framework(driver.handle(message))
             elif isinstance(message, Command):
                 self._on_command(message)
+            elif isinstance(message, _Landed):
+                if message.write is self._inflight:  # else an earlier incarnation's
+                    self._land(message.write)
             else:
                 self._on_tick()
         except StoreConflict:
@@ -424,7 +529,7 @@ class MetronomeActor(Actor):
             self._first_dirty = self.clock.now()
 
     def _maybe_flush(self) -> None:
-        if not (self._dirty or self._deletes or self._after):
+        if not (self._dirty or self._deletes or self._after or self._replies) or self._held:
             return
         if (
             self.actor_inbox.empty()
@@ -433,10 +538,10 @@ class MetronomeActor(Actor):
         ):
             self._flush()
 
-    def _flush(self) -> None:
-        """Write every changed job, then (only then) carry out what waited for it."""
-        assert self.store is not None
+    def _ops(self) -> tuple[list[Op], set[str], set[str]]:
+        """The write of every changed job (versions as the last landed write left them)."""
         ops: list[Op] = []
+        puts: set[str] = set()
         for job_id in list(self._dirty):
             entry = self.entries.get(job_id)
             if entry is None:
@@ -449,62 +554,160 @@ class MetronomeActor(Actor):
                 continue
             version, chunked = self.versions.get(job_id, (None, False))
             ops.append(Put(job_key(job_id), doc, version, chunked))
-        for job_id, (version, chunked) in self._deletes.items():
-            ops.append(Delete(job_key(job_id), version, chunked))
-        if ops:
-            started = self.clock.now()
-            try:
-                written = self.store.write_batch(ops)
-            except StoreUnavailable as exc:
-                self._record_written(exc.done)
-                log.warning("metronome: ZooKeeper write failed, retrying at the next tick: %s", exc)
-                return
-            except StoreConflict as exc:
-                self._record_written(exc.done)
-                log.error("metronome: its state changed under it, restarting: %s", exc)
-                self._fail_waiting(f"Metronome's state changed under it: {exc}")
-                raise  # crash: the supervisor restarts us from what ZooKeeper holds
-            self._record_written(written)
-            self.stats["flushes"] += 1
-            self.stats["docs_written"] += len(ops)
-            took = round(1000 * (self.clock.now() - started))
-            self.stats["flush_write_ms"] += took  # /v1/metrics: what a reply waits for
-            self.stats["flush_write_max_ms"] = max(self.stats["flush_write_max_ms"], took)
+            puts.add(job_id)
+        deletes: set[str] = set()
+        for job_id in self._deletes:
+            version, chunked = self.versions.get(job_id, (None, False))
+            if version is not None:  # else never stored: nothing to delete
+                ops.append(Delete(job_key(job_id), version, chunked))
+                deletes.add(job_id)
+        return ops, puts, deletes
+
+    def _flush(self) -> None:
+        """Send the write of every changed job; what waited for it is carried out once
+        ZooKeeper answered (`_on_written`, `_land`), never before."""
+        assert self.store is not None
+        if self._inflight is not None:
+            return  # one write at a time: its landing flushes again
+        self._held = False
+        ops, puts, deletes = self._ops()
+        after, self._after = self._after, []
+        replies, self._replies = self._replies, []
         self._dirty.clear()
         self._deletes.clear()
         self._first_dirty = None
-        self._publish()
-        after, self._after = self._after, []
-        self._waiting.clear()
-        for fn in after:
+        write = _Write(
+            ops,
+            puts,
+            deletes,
+            after,
+            replies,
+            MetronomeView(MappingProxyType(dict(self.entries))),
+            self.clock.now(),
+        )
+        if not ops:  # nothing to write: release at once
+            self._on_written(write, {}, None, tell=False)
+            self._land(write)
+            return
+        self._inflight = write
+        try:
+            sent = self.store.write_batch_async(ops, partial(self._on_written, write))
+        except Exception as exc:  # fenced, or ZooKeeper failed making a parent
+            sent = True
+            self._on_written(write, {}, _unavailable(exc), tell=False)
+            self._land(write)
+        if not sent:  # a document to chunk: the synchronous batch
+            try:
+                written = self.store.write_batch(ops)
+            except StoreError as exc:
+                self._on_written(write, exc.done, exc, tell=False)
+            except Exception as exc:
+                self._on_written(write, {}, _unavailable(exc), tell=False)
+            else:
+                self._on_written(write, written, None, tell=False)
+            self._land(write)
+
+    def _on_written(
+        self,
+        write: _Write,
+        written: dict[str, Written],
+        error: StoreError | None,
+        tell: bool = True,
+    ) -> None:
+        """ZooKeeper answered ``write`` (on the ZooKeeper client's thread unless ``tell``
+        is False): if it landed, publish its view and answer its requests from here,
+        a GIL hand-off sooner than through the actor; then tell the actor."""
+        write.landed = self.clock.now()
+        write.written = written
+        write.error = error
+        if error is None:
+            with self._land_lock:
+                if not self._closed:
+                    self.board.publish(write.view, self.ref)
+            send_answers([(c, r) for c, r, _ in write.replies], write.landed, self.hops)
+        elif self._closed:  # nobody retries it any more
+            message = "Metronome stopped (leadership lost?); retry"
+            send_answers([(c, (503, {"message": message})) for c, _, _ in write.replies])
+            write.replies = []
+        if tell:
+            self.ref.tell(_Landed(write))
+
+    def _land(self, write: _Write) -> None:
+        """The actor's half of a write's answer: versions, then the effects that waited
+        for it (launches, kills, acknowledgements); a failed write is retried."""
+        if self._inflight is write:
+            self._inflight = None
+        error = write.error
+        self._record_written(write.written)
+        if isinstance(error, StoreConflict):
+            log.error("metronome: its state changed under it, restarting: %s", error)
+            self._fail_waiting(f"Metronome's state changed under it: {error}", write.replies)
+            raise error  # crash: the supervisor restarts us from what ZooKeeper holds
+        if error is not None:
+            log.warning("metronome: ZooKeeper write failed, retrying at the next tick: %s", error)
+            for job_id in write.puts:
+                if job_key(job_id) not in write.written and job_id in self.entries:
+                    self._dirty.add(job_id)
+            for job_id in write.deletes:
+                if job_key(job_id) not in write.written and job_id not in self.entries:
+                    self._deletes.add(job_id)
+            self._after = write.after + self._after
+            self._replies = write.replies + self._replies
+            if self._first_dirty is None:
+                self._first_dirty = self.clock.now()
+            self._held = True
+            return
+        if write.ops:
+            self.stats["flushes"] += 1
+            self.stats["docs_written"] += len(write.ops)
+            took = round(1000 * (write.landed - write.issued))
+            self.stats["flush_write_ms"] += took  # /v1/metrics: what a reply waits for
+            self.stats["flush_write_max_ms"] = max(self.stats["flush_write_max_ms"], took)
+        hops = self.hops
+        for cmd, _, received in write.replies:
+            hops.timed += 1
+            if cmd.sent is not None:
+                hops.add("queue", received - cmd.sent)
+            hops.add("wait", write.issued - received)
+            hops.add("write", write.landed - write.issued)
+        for fn in write.after:
             try:
                 fn()
             except Exception:
                 log.exception("metronome: an effect after a write failed")
-        answers, self._answers = self._answers, []
-        send_answers(answers)
         if self._want_revive:
             self._want_revive = False
             self._revive()
+        if self._stale_view:
+            self._publish_if_persisted()
 
     def _record_written(self, written: dict[str, Any]) -> None:
         for key, w in written.items():
             job_id = key.split("/", 1)[1]
-            self._dirty.discard(job_id)
             if w.version is None:
                 self.versions.pop(job_id, None)
-                self._deletes.pop(job_id, None)
             else:
                 self.versions[job_id] = (w.version, w.chunked)
 
-    def _fail_waiting(self, message: str) -> None:
-        """Answer 503 to every HTTP request still waiting for a write."""
-        send_answers([(cmd, (503, {"message": message})) for cmd in self._waiting])
-        self._waiting.clear()
-        self._answers.clear()
+    def _fail_waiting(
+        self, message: str, also: list[tuple[Command, tuple[int, Any], float]] | None = None
+    ) -> None:
+        """Answer 503 to every HTTP request still waiting for a write (and ``also``)."""
+        waiting = [*(also or []), *self._replies]
+        send_answers([(cmd, (503, {"message": message})) for cmd, _, _ in waiting])
+        self._replies.clear()
 
     def _publish(self) -> None:
+        self._stale_view = False
         self.board.publish(MetronomeView(MappingProxyType(dict(self.entries))), self.ref)
+
+    def _publish_if_persisted(self) -> None:
+        """Publish the entries if they are what ZooKeeper holds (nothing changed waits
+        for a write); else the next write's landing publishes them."""
+        if self._inflight is None and not (self._dirty or self._deletes):
+            self._publish()
+        else:
+            self._stale_view = True
 
     # -- entries ----------------------------------------------------------------------
 
@@ -648,8 +851,8 @@ class MetronomeActor(Actor):
         if not self.pending and not self.suppressed and self.subscribed:
             driver.suppress()
             self.suppressed = True
-        if explained and not (self._dirty or self._deletes):
-            self._publish()  # the view stays a persisted snapshot: else the flush publishes
+        if explained:
+            self._publish_if_persisted()  # the view stays a persisted snapshot
 
     def _show_waiting(self) -> bool:
         """Refresh the ``waiting`` of runs whose class was refused offers since the last
@@ -773,9 +976,9 @@ class MetronomeActor(Actor):
             and (self.suppressed or any(self._hidden_from(k) for k in self.pending.classes()))
         ):
             self._revive()
-        if self._show_waiting() and not (self._dirty or self._deletes):
-            self._publish()  # else the flush publishes
-        if self._dirty or self._deletes:
+        if self._show_waiting():
+            self._publish_if_persisted()  # else the write's landing publishes
+        if self._dirty or self._deletes or self._after or self._replies:
             self._flush()  # also retries a failed write
 
     def _due(self, job_id: str, spec: ScheduleSpec, cursor: float, now: float) -> bool:
@@ -845,27 +1048,23 @@ class MetronomeActor(Actor):
     def _on_command(self, cmd: Command) -> None:
         if cmd.reply.done():
             return  # the HTTP side gave up already
+        received = self.clock.now()
         try:
             result = getattr(self, f"_cmd_{cmd.op}")(*cmd.args)
         except ApiError as exc:
-            self._reply(cmd, (exc.status, exc.body), now=True)
+            send_answers([(cmd, (exc.status, exc.body))])
             return
         except Exception as exc:
             about = _job_of(cmd)
             log.exception("metronome: %s%s failed", cmd.op, f" of job {about}" if about else "")
             self._error("command")
             message = f"{cmd.op}{f' of job {about}' if about else ''} failed: {reason_of(exc)}"
-            self._reply(cmd, (500, {"message": message}), now=True)
+            send_answers([(cmd, (500, {"message": message}))])
             return
-        self._reply(cmd, result)
-
-    def _reply(self, cmd: Command, result: tuple[int, Any], now: bool = False) -> None:
-        if now:
-            send_answers([(cmd, result)])
-        else:
-            self._waiting.append(cmd)
-            # after the write that the answer reports; sent with that write's others
-            self._later(partial(self._answers.append, (cmd, result)))
+        # after the write that the answer reports; sent with that write's others
+        self._replies.append((cmd, result, received))
+        if self._first_dirty is None:
+            self._first_dirty = received
 
     def _entry(self, job_id: str) -> JobEntry:
         entry = self.entries.get(job_id)
@@ -894,6 +1093,14 @@ class MetronomeActor(Actor):
         }
         counters = {
             **{k: v for k, v in self.stats.items()},
+            **self.hops.counters(),
+            **dict(
+                zip(
+                    ("post_http", "post_http_us", "post_http_max_us", "post_http_slow"),
+                    self.board.http_hop,
+                    strict=True,
+                )
+            ),
             **{f"errors.{k}": v for k, v in sorted(self.errors.items())},
         }
         return 200, {
@@ -915,7 +1122,7 @@ class MetronomeActor(Actor):
         self.entries[job.id] = JobEntry(
             job=job, cursors=MappingProxyType({s.id: now for s in job.schedules})
         )
-        self._deletes.pop(job.id, None)
+        self._deletes.discard(job.id)
         self._touch(job.id)
         return 201, job.to_json(embed_schedules=bool(job.schedules))
 
@@ -944,9 +1151,7 @@ class MetronomeActor(Actor):
                 self._later(partial(self._kill, task_id))
         del self.entries[job_id]
         self._dirty.discard(job_id)
-        version, chunked = self.versions.get(job_id, (None, False))
-        if version is not None:
-            self._deletes[job_id] = (version, chunked)
+        self._deletes.add(job_id)  # its version is looked up when written
         if self._first_dirty is None:
             self._first_dirty = self.clock.now()
         return 200, entry.job.to_json(embed_schedules=False)

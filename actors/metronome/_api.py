@@ -98,10 +98,13 @@ class MetronomeApi:
         clock: Callable[[], float],
         timeout: float = 15.0,
         large: int = 200,
+        now: Callable[[], float] | None = None,
     ) -> None:
-        """``clock`` is the wall clock (epoch seconds) schedules are rendered at."""
+        """``clock`` is the wall clock (epoch seconds) schedules are rendered at;
+        ``now`` the node clock's ``now`` (the actor's) that times a command's hops."""
         self.board = board
         self.clock = clock
+        self.now = now
         self.timeout = timeout
         self.large = large
         """Job lists longer than this are rendered on an executor thread."""
@@ -181,11 +184,20 @@ class MetronomeApi:
             raise _message(503, "Metronome is not running on this master yet; retry")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[tuple[int, Any]] = loop.create_future()
-        actor.tell(Command(op, args, fut, loop))  # completed on this loop, see Command
+        sent = self.now() if self.now is not None else None
+        actor.tell(Command(op, args, fut, loop, sent))  # completed on this loop, see Command
         try:
             status, body = await asyncio.wait_for(fut, self.timeout)
         except TimeoutError:
             raise _message(503, f"Metronome did not answer within {self.timeout} s") from None
+        if sent is not None and status < 300 and self.now is not None:
+            took = self.now() - sent
+            hop = self.board.http_hop
+            us = round(1e6 * took)
+            hop[0] += 1
+            hop[1] += us
+            hop[2] = max(hop[2], us)
+            hop[3] += took > 0.020
         return _json(status, body)
 
     @staticmethod

@@ -71,4 +71,6 @@ class MetronomeService:
         ]
 
     def routes(self, ctx: ServiceContext) -> list[web.RouteDef]:
-        return MetronomeApi(self.board, clock=self.clock or ctx.node.clock.wall).routes()
+        return MetronomeApi(
+            self.board, clock=self.clock or ctx.node.clock.wall, now=ctx.node.clock.now
+        ).routes()

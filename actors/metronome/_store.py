@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from zk import BatchFailed, StateStore, ZkError
+from zk import BatchFailed, Fenced, StateStore, ZkError
 from zk import Delete as ZkDelete
 from zk import Put as ZkPut
 
@@ -190,6 +191,46 @@ class MetronomeStore:
             err.done = {k: Written(v) for k, v in exc.done.items()}
             raise err from exc
         return {k: Written(v) for k, v in versions.items()}
+
+    def write_batch_async(
+        self,
+        ops: list[Op],
+        on_done: Callable[[dict[str, Written], StoreError | None], None],
+    ) -> bool:
+        """`write_batch` without waiting (`StateStore.write_many_async`):
+        ``on_done(written, error)`` is called on the ZooKeeper client's thread once
+        every multi was answered; ``error`` is None, `StoreConflict` or
+        `StoreUnavailable` (also for a write refused by the fence), its ``done`` what
+        was written. Returns False (nothing sent) when a document must be chunked: use
+        `write_batch`. Raises ``zk.Fenced`` (nothing sent) when the term is over."""
+        zops: list[ZkPut | ZkDelete] = [
+            ZkPut(op.key, op.value, op.version)
+            if isinstance(op, Put)
+            else ZkDelete(op.key, op.version)
+            for op in ops
+        ]
+
+        def done(versions: dict[str, int | None], error: ZkError | None) -> None:
+            written = {k: Written(v) for k, v in versions.items()}
+            if error is None:
+                on_done(written, None)
+                return
+            err: StoreError
+            if isinstance(error, BatchFailed) and error.conflict:
+                err = StoreConflict(str(error))
+            else:
+                err = StoreUnavailable(str(error))
+            err.done = written
+            on_done(written, err)
+
+        return self.state.write_many_async(zops, done)
+
+
+def unavailable(exc: BaseException) -> StoreUnavailable:
+    """A write that could not be sent (fenced, ZooKeeper unreachable) as the batch
+    error the actor retries."""
+    what = "refused by the fence" if isinstance(exc, Fenced) else "not sent"
+    return StoreUnavailable(f"{what}: {exc!r}")
 
 
 def record_problem(value: Any, where: str = "") -> str | None:

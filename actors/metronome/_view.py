@@ -250,6 +250,9 @@ class ViewBoard:
         self._view: MetronomeView | None = None
         self.actor: Any = None
         """The running actor's ref while one runs (commands go there)."""
+        self.http_hop = [0, 0, 0, 0]
+        """Commands answered 2xx by the HTTP side: count, total, max microseconds from
+        telling the actor to the answer, how many over 20 ms (the loop's thread only)."""
 
     @property
     def view(self) -> MetronomeView | None:

@@ -335,3 +335,120 @@ def test_get_all_pipelined_returns_inline_chunked_and_skips_corrupt(
     assert got["agents/a7"].value == {"i": 70} and got["agents/a7"].version == 1
     assert got["agents/big"].chunked and got["agents/big"].value == {"blob": "x" * 400_000}
     assert got["agents/a3"] == store.get("agents/a3")
+
+
+# -- write_many_async (Metronome's writes answered on kazoo's thread) ----------------------
+
+
+def _async_write(store: StateStore, ops: list[Any]) -> tuple[dict[str, Any], Any, str]:
+    """``write_many_async`` waited for: (done, error, name of the thread that answered)."""
+    got: list[tuple[dict[str, Any], Any, str]] = []
+    landed = threading.Event()
+
+    def on_done(done: dict[str, Any], error: Any) -> None:
+        got.append((done, error, threading.current_thread().name))
+        landed.set()
+
+    assert store.write_many_async(ops, on_done) is True
+    assert landed.wait(10)
+    assert len(got) == 1
+    return got[0]
+
+
+def _sync_write(store: StateStore, ops: list[Any]) -> tuple[dict[str, Any], Any]:
+    from zk import BatchFailed
+
+    try:
+        return store.write_many(ops), None
+    except BatchFailed as exc:
+        return exc.done, exc
+
+
+def _kind(error: Any) -> str | None:
+    return None if error is None else ("conflict" if error.conflict else "unavailable")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_write_many_async_has_write_many_outcomes_on_random_batches(
+    zk_client: KazooClient, seed: int
+) -> None:
+    """The same random batches (creates, compare-and-set puts and deletes, some with a
+    wrong version or on a key that exists) through ``write_many`` under one root and
+    ``write_many_async`` under another: the same versions, the same errors, the same
+    stored documents; the answer comes on kazoo's thread, not the caller's."""
+    import random
+
+    rng = random.Random(seed)
+    old, new = StateStore(zk_client, "/sync"), StateStore(zk_client, "/async")
+    known: dict[str, int] = {}  # key -> version both stores hold
+    for _ in range(25):
+        ops: list[Any] = []
+        for key in rng.sample([f"jobs/j{i}" for i in range(12)], rng.randint(1, 6)):
+            version = known.get(key)
+            roll = rng.random()
+            if roll < 0.08:  # a wrong version, a create of an existing key...
+                version = None if version is not None else rng.randint(0, 3)
+            if version is not None and roll > 0.75:
+                ops.append(Delete(key, version))
+            else:
+                ops.append(Put(key, {"k": key, "n": rng.randint(0, 99)}, version))
+        want_done, want_error = _sync_write(old, ops)
+        done, error, thread = _async_write(new, ops)
+        assert thread != threading.current_thread().name
+        assert done == want_done and _kind(error) == _kind(want_error), ops
+        for key, version in done.items():
+            if version is None:
+                known.pop(key, None)
+            else:
+                known[key] = version
+        if want_error is not None:  # what the failed multi did not write: read it back
+            for op in ops:
+                stored = old.get(op.key)
+                if stored is None:
+                    known.pop(op.key, None)
+                else:
+                    known[op.key] = stored.version
+    assert {k: (d.value, d.version) for k, d in old.get_all("jobs").items()} == {
+        k: (d.value, d.version) for k, d in new.get_all("jobs").items()
+    }
+
+
+def test_write_many_async_splits_big_batches_and_defers_chunked_documents(
+    store: StateStore,
+) -> None:
+    """Several multis (BATCH_BYTES each) answered once, all written; a document that must
+    be chunked is not sent at all (False: the caller uses ``write_many``)."""
+    ops: list[Any] = [Put(f"jobs/j{i}", {"pad": "x" * 2_000, "i": i}, None) for i in range(200)]
+    done, error, _ = _async_write(store, ops)
+    assert error is None and done == {f"jobs/j{i}": 0 for i in range(200)}
+    assert store.require("jobs/j199").value["i"] == 199
+    big_doc = [Put("jobs/j0", {"blob": "y" * 1_500_000}, 0)]
+    assert store.write_many_async(big_doc, lambda done, error: None) is False
+    assert store.require("jobs/j0").version == 0  # nothing was sent
+
+
+def test_write_many_async_reports_a_gone_parent_and_the_retry_makes_it_again(
+    store: StateStore, zk_client: KazooClient
+) -> None:
+    _async_write(store, [Put("jobs/a", {"n": 1}, None)])
+    zk_client.delete(f"{store.docs}/jobs", recursive=True)
+    done, error, _ = _async_write(store, [Put("jobs/b", {"n": 2}, None)])
+    assert done == {} and _kind(error) == "unavailable" and "parent" in str(error)
+    done, error, _ = _async_write(store, [Put("jobs/b", {"n": 2}, None)])
+    assert error is None and store.require("jobs/b").value == {"n": 2}
+
+
+def test_write_many_async_of_a_deposed_writer_is_fenced(zk_client: KazooClient) -> None:
+    from zk import Fence, Fenced
+
+    zk_client.ensure_path("/term")
+    leading = [True]
+    store = StateStore(zk_client, "/st", fence=Fence("/term", 0, active=lambda: leading[0]))
+    assert _async_write(store, [Put("a", {"n": 1}, None)])[1] is None
+    zk_client.set("/term", b"next leader")  # the term znode moves on: version 1
+    done, error, _ = _async_write(store, [Put("a", {"n": 2}, 0)])
+    assert done == {} and isinstance(error, Fenced)
+    assert store.require("a").value == {"n": 1}
+    leading[0] = False  # the local gate: refused before anything is sent
+    with pytest.raises(Fenced):
+        store.write_many_async([Put("a", {"n": 3}, 0)], lambda done, error: None)
