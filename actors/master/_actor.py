@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Protocol
 from actors import protocol as p
 from actors.gateway import MasterAbout, build_info
 from actors.master._allocation import allocation_json
-from actors.master._errors import UnknownStateQuery
+from actors.master._errors import MasterRecovering, UnknownStateQuery
 from actors.master._master_core import (
     Effect,
     MasterConfig,
@@ -108,6 +108,12 @@ class Tick:
 
 
 @dataclass(frozen=True, slots=True)
+class Recover:
+    """Self-message from ``started()``: read the registry (seconds at 10,000 agents)
+    on this actor's first turn, so that starting the actor does not wait for it."""
+
+
+@dataclass(frozen=True, slots=True)
 class Announce:
     """Self-message from ``started()``: tell the registry's agents and frameworks that
     this master leads (``MasterCore.announce``), behind the re-registrations that
@@ -176,8 +182,8 @@ class MasterActor(Actor):
     """Leader-only: agents, frameworks, offers and tasks (see ``MasterCore``)."""
 
     start_timeout: ClassVar[float] = 120.0
-    """``started()`` reads the registry (10,000 agents are 10,000 documents): the
-    runtime's 5 s default killed a new leader's master actor mid-recovery."""
+    """A new leader's registry read (10,000 agent documents) used to be in ``started()``
+    and outlasted the runtime's 5 s default; it is the ``Recover`` message now."""
 
     def __init__(
         self,
@@ -237,8 +243,20 @@ class MasterActor(Actor):
         """Agent ids with a message in ``_storm`` (their count)."""
         self._storm_pending = False
         """A ``TakeStorm`` is queued in this actor's inbox."""
+        self._early: list[Any] = []
+        """Messages that came before ``Recover`` (applied once the registry is read)."""
 
     def started(self) -> None:
+        # The registry is read on the first turn (``Recover``), not here: the leader
+        # services (Marathon loads 50,000 instances) start as soon as this returns and
+        # load while the registry is read; what is sent to this actor meanwhile queues.
+        self.send_interval(self._tick_interval, Tick())
+        self.ref.tell(Recover())
+
+    def _recover(self) -> None:
+        """Read the registry into a new ``MasterCore``; then apply what queued before
+        ``Recover`` (a message that overtook it), and announce this leader behind
+        everything queued meanwhile (``Announce``)."""
         now = self.clock.now()
         self.core = MasterCore(
             self.master_id,
@@ -254,14 +272,27 @@ class MasterActor(Actor):
         for problem in self.core.errors:
             log.error("registry: skipped a corrupt record: %s", problem)
         self.elected_at = now
-        self.send_interval(self._tick_interval, Tick())
         self.ref.tell(Announce())
         log.info(
-            "master %s leading with %d agents and %d frameworks from the registry",
+            "master %s leading with %d agents and %d frameworks from the registry (%.2f s)",
             self.master_id,
             len(self.core.agents),
             len(self.core.frameworks),
+            self.clock.now() - now,
         )
+        early, self._early = self._early, []
+        for message in early:
+            self.receive(message)
+
+    def _before_recovery(self, message: Any) -> None:
+        """A message that came before ``Recover``: a read is refused (503 at the
+        gateway: retried), the tick has nothing to do, anything else waits."""
+        if type(message) is Recover:
+            self._recover()
+        elif isinstance(message, (p.GetState, p.OperatorCall)):
+            raise MasterRecovering("the new leader is reading its registry; retry")
+        elif not isinstance(message, Tick):
+            self._early.append(message)
 
     def _ref(self, address: str) -> ActorRef:
         ref = self._refs.get(address)
@@ -272,7 +303,8 @@ class MasterActor(Actor):
 
     def receive(self, message: Any) -> Any:
         core = self.core
-        assert core is not None
+        if core is None:
+            return self._before_recovery(message)
         now = self.clock.now()
         kind = type(message)
         if kind in STORM_KINDS and self._queue_storm(message):

@@ -124,7 +124,7 @@ class MasterCore(MasterState):
             if rec.recovering and rec.agent_id not in heard:
                 out.append(Send(rec.address, here))
         for fw in self.frameworks.values():
-            if fw.address:
+            if fw.address and not fw.connected:  # not one that subscribed already
                 out.append(Send(fw.address, here))
         return out
 

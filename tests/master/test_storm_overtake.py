@@ -218,3 +218,43 @@ def test_the_batched_storm_ends_with_the_same_books_as_one_by_one(node: Node) ->
         want = tasks_json(core, limit=10**6)
         assert _books(got) == _books(want)
         node.stop(master)
+
+
+class GatedLoad(MemoryRegistryStore):
+    """The registry read waits for ``gate`` (10,000 agent records take seconds)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.reading = threading.Event()
+
+    def load(self, kind: str) -> list[dict[str, Any]]:
+        if kind == "agents":
+            self.reading.set()
+            assert self.gate.wait(30), "the test never opened the gate"
+        return super().load(kind)
+
+
+def test_starting_the_master_actor_does_not_wait_for_the_registry_read(node: Node) -> None:
+    """The leader services start once the master actor has started: the registry is
+    read on its first turn, and what is sent meanwhile is applied after it."""
+    store = GatedLoad()
+    for doc in _docs(20):
+        store.save("agents", doc["agent_id"], doc)
+    rec = node.spawn(Recorder, name="rec")
+    master = _master(node, store)  # returns while the read is held
+    assert store.reading.wait(10)
+    for i in range(20):
+        master.tell(_rereg(i, "fw", 2))
+    master.tell(p.Subscribe(p.FrameworkInfo("marathon", failover_timeout=600.0), FW))
+    store.gate.set()
+    wait_for(
+        lambda: (
+            _kinds(rec.ask("seen")).count("AgentRegistered") == 20
+            and "Subscribed" in _kinds(rec.ask("seen"))
+        ),
+        what="every agent back and the framework subscribed",
+    )
+    assert len(master.ask(p.GetState("tasks", {"limit": 1000}))["tasks"]) == 40
+    # No agent queued during the read was announced to (it would send every task again).
+    assert "MasterChanged" not in _kinds(rec.ask("seen"))
