@@ -26,6 +26,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--zk", required=True)
     ap.add_argument("--hostname", default="master")
+    ap.add_argument(
+        "--reregister-timeout",
+        type=float,
+        default=5.0,
+        help="agent_reregister_timeout: how long agents of the registry have to come back",
+    )
     args = ap.parse_args()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -38,7 +44,9 @@ def main() -> None:
             session_timeout=2.0,
             min_leader_tenure=0.0,
             config=MasterConfig(
-                ping_interval=0.25, max_missed_pings=4, agent_reregister_timeout=5.0
+                ping_interval=0.25,
+                max_missed_pings=4,
+                agent_reregister_timeout=args.reregister_timeout,
             ),
             services=(MarathonService(MarathonConfig(tick_interval=0.1)),),
         )

@@ -84,7 +84,7 @@ class E2E:
         self.cgroup_root = f"pydcos-e2e-marathon-{os.getpid()}-{tmp.name}"
         """A private parent cgroup for this test's native tasks, removed at teardown."""
 
-    def master(self) -> Proc:
+    def master(self, *extra: str) -> Proc:
         name = f"master-{sum(1 for p in self.procs if p.name.startswith('master')) + 1}"
         argv = [
             sys.executable,
@@ -93,6 +93,7 @@ class E2E:
             self.zk,
             "--hostname",
             name,
+            *extra,
         ]
         proc = Proc(name, argv, self.tmp / f"{name}.log")
         self.procs.append(proc)
