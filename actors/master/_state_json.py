@@ -802,13 +802,13 @@ def prerender(core: MasterCore, now: float, budget: int = PRERENDER_TASKS) -> bo
     records ``_render_feed`` noted at least ``QUIET`` before ``now`` (at most
     ``budget``) and of their agents; the master actor calls it on its ``Tick`` while
     its inbox is empty.
-    Once no note is left and tasks came or went, the kept task order is brought up to
-    date too (``_sync``). It computes exactly what the request would (the same cached
+    When it takes the last note of a wave of changes, the frameworks' task lists are
+    joined too (``_warm``). It computes exactly what the request would (the same cached
     texts, checked there against every field they show), only earlier. Returns whether
     notes that are due remain (the caller may call again)."""
     notes = _render_feed.feed(core)
     if not notes:
-        return False
+        return False  # nothing noted since the last call ran dry
     wall = core.wall_offset
     due = now - QUIET
     agent_ids: set[str] = set()
@@ -823,11 +823,38 @@ def prerender(core: MasterCore, now: float, budget: int = PRERENDER_TASKS) -> bo
         a = agents.get(agent_id)
         if a is not None:
             agent_json_text(a, wall)
-    if not notes:
-        last = _TASKS.get(core)
-        if last is not None and len(last.keys) != len(core.tasks):
-            _sync(core)
-    return bool(notes) and notes[0][0] <= due
+    noted = _NOTED[core] = _NOTED.get(core, 0) + done
+    if notes:
+        return notes[0][0] <= due
+    # Ran dry (a wave of changes is over; once: the next call finds no note). Place the
+    # tasks that came or went and join the frameworks' task lists now, not in the GET.
+    last = _TASKS.get(core)
+    if last is None or len(last.keys) != len(core.tasks) or noted >= WARM_AFTER:
+        _NOTED[core] = 0
+        _warm(core)
+    return False
+
+
+_NOTED: weakref.WeakKeyDictionary[MasterCore, int] = weakref.WeakKeyDictionary()
+"""Notes pre-rendered since the last ``_warm``, per core."""
+
+
+WARM_AFTER = 1000
+"""At least this many notes pre-rendered since the last ``_warm`` (or tasks that came
+or went) and the feed running dry are followed by one: about one render's pass over
+the tasks, once per wave of changes."""
+
+
+def _warm(core: MasterCore) -> None:
+    """What a render does for the task lists (order, pass over the records, each
+    framework's joined texts and sums), done while idle: the next render finds them
+    current and reuses them (its own pass checks every record again)."""
+    tasks = _sync(core)
+    done = _Pass(tasks, core.wall_offset)
+    scratch: list[bytes] = []
+    for group in (core.frameworks.values(), core.completed_frameworks):
+        for fw in group:
+            _framework_parts_text(core, fw, scratch, tasks, done)
 
 
 @dataclass(slots=True)

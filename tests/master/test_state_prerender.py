@@ -141,7 +141,10 @@ def test_after_the_idle_calls_the_request_renders_no_task_or_agent_text(
 
     monkeypatch.setattr(_state_json, "task_text", no_render)
     monkeypatch.setattr(_state_json, "agent_text", no_render)
+    joined = _state_json._TASKS[c.core].fws[fid].joined
+    assert joined, "the task list was joined while idle (_warm)"
     assert state_json_bytes(c.core, **KW) == expected
+    assert _state_json._TASKS[c.core].fws[fid].joined is joined, "and not again in the GET"
     assert len(placed) == 80
 
 
@@ -158,8 +161,7 @@ def test_the_feed_is_bounded_and_a_dropped_note_only_costs_the_request(
     for task_id in ids:
         c.handle(p.StatusUpdate(fid, task_id, offer.agent_id, "TASK_RUNNING", task_id, c.now))
     feed = _render_feed.feed(c.core)
-    assert feed is not None and len(feed) == 5
+    assert feed is not None and [t.task_id for _, t in feed] == ids[-5:], "the newest kept"
     _drain(c.core, c.now + QUIET)
-    rendered = [t.task_id for t in c.core.tasks.values() if t.json_cache is not None]
-    assert rendered == ids[-5:], "the newest notes are kept"
+    assert not feed
     _check(c.core)
