@@ -13,9 +13,21 @@ from typing import Any
 import pytest
 
 from actors import protocol as p
-from actors.master import MasterConfig, MasterCore, _render_feed, _state_json
+from actors.framework import SchedulerDriver
+from actors.master import (
+    MasterActor,
+    MasterConfig,
+    MasterCore,
+    MemoryRegistryStore,
+    _render_feed,
+    _state_json,
+)
 from actors.master._state_json import QUIET, prerender, state_json, state_json_bytes
+from actors.protocol import GetState
 from actors.resources import Resources
+from runtime import Node
+from runtime.testing import wait_for
+from tests.master.test_inprocess_cluster import Runner, resolver, start_cluster
 from tests.master.test_master_core import AGENT, AGENT2, Cluster
 from tests.master.test_state_cache import KW
 from tests.master.test_state_json_incremental import _check
@@ -165,3 +177,35 @@ def test_the_feed_is_bounded_and_a_dropped_note_only_costs_the_request(
     _drain(c.core, c.now + QUIET)
     assert not feed
     _check(c.core)
+
+
+def test_the_master_actor_prerenders_on_its_idle_ticks() -> None:
+    """Real actors in one process: once the tasks run and the master is idle, its
+    ``Tick`` has rendered their texts before anyone asked for ``/master/state``."""
+    node = Node("prerender", on_fatal=lambda reason: None)
+    try:
+        start_cluster(node, MemoryRegistryStore())
+        sched = Runner(4, exit_state="")  # the tasks keep running
+        SchedulerDriver(
+            sched,
+            p.FrameworkInfo("runner"),
+            node,
+            master="tcp://h:1/master",
+            address="tcp://h:1/fw",
+            resolve=resolver(node),
+            name="fw",
+        ).start()
+        master = next(a for a in node.actors() if isinstance(a, MasterActor))
+
+        def prerendered() -> bool:
+            core = master.core
+            records = list(core.tasks.values()) if core is not None else []
+            running = [t for t in records if t.state.value == "TASK_RUNNING"]
+            return len(running) == 4 and all(t.json_cache is not None for t in running)
+
+        wait_for(prerendered, timeout=15, what="the running tasks' texts rendered while idle")
+        body = node.ref("master").ask(GetState("state", {"encoded": True}))
+        [fw] = json.loads(body)["frameworks"]
+        assert sorted(t["state"] for t in fw["tasks"]) == ["TASK_RUNNING"] * 4
+    finally:
+        node.shutdown(timeout=5)
