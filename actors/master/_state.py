@@ -22,6 +22,7 @@ from actors.master.allocator import (
     AllocatorConfig,
     AllocMemo,
     ClusterSnapshot,
+    FilterIndex,
     OfferFilter,
     Quota,
 )
@@ -143,6 +144,21 @@ class AgentRecord:
     copy_id: str | None = field(default=None, repr=False, compare=False)
     """``ReregisterAgent.copy_id`` of the copy taken in last (same lifetime as
     ``reported``): a ``ReregisterAgentAgain`` naming it is answered without the tasks."""
+    alloc_sink: set[str] | None = field(default=None, repr=False, compare=False)
+    """The allocator's changed-agents set (``AgentTable.changed``) once this record is in
+    ``MasterState.agents``: setting a field the allocator's view is built from adds this
+    agent's id to it (``__setattr__``), so a cycle revisits the agents that changed, not
+    all 10,000 (was: an identity check of every agent's view per cycle)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in _ALLOC_FIELDS:
+            try:
+                sink = self.alloc_sink
+            except AttributeError:  # still in __init__: the table marks it when added
+                return
+            if sink is not None:
+                sink.add(self.agent_id)
 
     def durable(self) -> dict[str, Any]:
         """What survives a master failover (Mesos' registry keeps agent info only)."""
@@ -155,6 +171,60 @@ class AgentRecord:
             "registered_at": self.registered_at,
             "version": self.version,
         }
+
+
+_ALLOC_FIELDS = frozenset(
+    {"hostname", "total", "attributes", "reachable", "recovering", "used", "offered"}
+)
+"""The ``AgentRecord`` fields the allocator's view of an agent is built from."""
+
+
+class AgentTable(dict[str, AgentRecord]):
+    """``MasterState.agents``: a dict that knows which agents changed since the allocator
+    last looked (``changed``: ids added, replaced, removed, or whose allocation fields
+    were set; the allocator empties it). Records put in it report their own changes."""
+
+    __slots__ = ("changed",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+        self.changed: set[str] = set()
+        self.update(*args, **kwargs)
+
+    def __setitem__(self, key: str, rec: AgentRecord) -> None:
+        super().__setitem__(key, rec)
+        rec.alloc_sink = self.changed
+        self.changed.add(key)
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self.changed.add(key)
+
+    def pop(self, key: str, *default: Any) -> Any:  # type: ignore[override]
+        self.changed.add(key)
+        return super().pop(key, *default)
+
+    def popitem(self) -> tuple[str, AgentRecord]:
+        key, rec = super().popitem()
+        self.changed.add(key)
+        return key, rec
+
+    def setdefault(self, key: str, default: AgentRecord) -> AgentRecord:  # type: ignore[override]
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, rec in dict(*args, **kwargs).items():
+            self[key] = rec
+
+    def clear(self) -> None:
+        self.changed.update(self)
+        super().clear()
+
+    def __ior__(self, other: Any) -> AgentTable:  # type: ignore[override,misc]
+        self.update(other)
+        return self
 
 
 @dataclass(slots=True)
@@ -171,12 +241,10 @@ class FrameworkRecord:
     suppressed_roles: set[str] = field(default_factory=set)
     """Roles suppressed one by one (Mesos 1.9+ ``Suppress.roles``); ``suppressed``: all."""
     filters: list[OfferFilter] = field(default_factory=list)
-    filter_index: tuple[list[OfferFilter], int, dict[str, list[OfferFilter]], float] | None = field(
-        default=None, repr=False, compare=False
-    )
-    """``filters`` by agent as of the list object and length it was built from, and
-    its earliest expiry (``_offers._filter_index``): allocation cycles index only the
-    filters added since."""
+    filter_index: FilterIndex | None = field(default=None, repr=False, compare=False)
+    """``filters`` by agent as of the list object and length it was built from, with a
+    heap of expiries (``_offers._filter_index``): allocation cycles index only the
+    filters added and expired since."""
     allocation: dict[str, Resources] = field(default_factory=dict)
     offers: set[str] = field(default_factory=set)
     tasks: set[str] = field(default_factory=set)
@@ -260,7 +328,9 @@ class MasterState:
     """This master actor's transport address (announced to the registry's peers)."""
     wall_offset: float = 0.0
     """Add to a ``now`` to get wall-clock seconds (for timestamps people read)."""
-    agents: dict[str, AgentRecord] = field(default_factory=dict)
+    agents: AgentTable = field(default_factory=AgentTable)
+    """Every agent ever registered under this leadership (or recovered), by id; it tracks
+    which changed for the allocator (``AgentTable.changed``)."""
     frameworks: dict[str, FrameworkRecord] = field(default_factory=dict)
     offers: dict[str, OfferRecord] = field(default_factory=dict)
     tasks: dict[tuple[str, str], TaskRecord] = field(default_factory=dict)

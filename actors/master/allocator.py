@@ -33,9 +33,10 @@ re-sorted per agent; agents without reservations take a fast path with no copyin
 
 from __future__ import annotations
 
+import heapq
 import math
 from bisect import insort
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
@@ -58,6 +59,7 @@ __all__ = [
     "Allocation",
     "AllocatorConfig",
     "ClusterSnapshot",
+    "FilterIndex",
     "Framework",
     "Offer",
     "OfferFilter",
@@ -138,6 +140,32 @@ def decline_filter(
     )
 
 
+@dataclass(slots=True)
+class FilterIndex:
+    """One framework's decline filters by agent, kept between cycles by the caller that
+    owns the filter list (the master's ``FrameworkRecord.filter_index``), with a heap of
+    expiries: a cycle costs the filters added and the filters expired since the last
+    one, not every filter (30,000 at 10,000 agents; was a walk of the whole list
+    whenever one had expired, i.e. every cycle with Marathon's 1 s refusals)."""
+
+    filters: list[OfferFilter]
+    """The list indexed (by identity: a list replaced by someone else is indexed anew)."""
+    count: int
+    """How many of its filters are indexed (appends since are added)."""
+    by_agent: dict[str, list[OfferFilter]] = field(default_factory=dict)
+    """The live filters by agent id (expired ones are taken out as they expire)."""
+    heap: list[tuple[float, int, OfferFilter]] = field(default_factory=list)
+    """``(until, serial, filter)`` of every indexed filter not yet taken out."""
+    expired: int = 0
+    """Expired filters still in ``filters`` (the list is compacted past half)."""
+    serial: int = 0
+
+    @property
+    def first_expiry(self) -> float:
+        """The earliest expiry of a filter still indexed (inf: none)."""
+        return self.heap[0][0] if self.heap else math.inf
+
+
 @dataclass(frozen=True, slots=True)
 class Agent:
     """One agent as the allocator sees it."""
@@ -212,6 +240,11 @@ class ClusterSnapshot:
     """Role weights (Mesos ``/weights``); unlisted roles weigh 1."""
     quotas: Mapping[str, Quota] = field(default_factory=dict)
     """Role quotas; unlisted roles have none."""
+    changed: Mapping[str, int] | None = None
+    """For a caller that allocates with an :class:`AllocMemo`: the agents whose view may
+    differ from the memo's last cycle (id -> index in ``agents``; added ones included),
+    so a cycle walks those and the agents someone may take, not every agent. None:
+    unknown (every view is compared). Ignored without a memo."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,8 +299,9 @@ class Allocation:
 
     offers: tuple[Offer, ...]
     """Offers to send, at most one per (framework, agent, role)."""
-    rejections: tuple[Rejection, ...]
-    """Reasons, with ``"*"`` wildcards for agent-wide or framework-wide ones."""
+    rejections: Sequence[Rejection]
+    """Reasons, with ``"*"`` wildcards for agent-wide or framework-wide ones (a cycle
+    with a memo gives a lazy sequence: 10,000 agents' rows are only listed when read)."""
 
     def reasons(self, framework_id: str, agent_id: str) -> list[Rejection]:
         """Rejections that concern this framework and agent, wildcards included."""
@@ -330,6 +364,79 @@ class AllocMemo:
     """agent id -> (view, earliest expiry of the filters that hit, its rows)."""
     visits_skipped: int = 0
     """Visits skipped so far (for tests and benches)."""
+    visits: int = 0
+    """Agents visited so far (offered or found filtered; for tests and benches)."""
+    synced: bool = False
+    """The memo followed every agent of the last cycle's snapshot (a cycle may then walk
+    only ``ClusterSnapshot.changed`` and the agents below); False: walk every agent."""
+    pos: dict[str, int] = field(default_factory=dict)
+    """agent id -> index in the snapshot's ``agents`` (the visiting order)."""
+    rows: dict[str, tuple[Rejection, ...]] = field(default_factory=dict)
+    """agent id -> its rows in the last cycle (its view's row, or its visit's rows)."""
+    offered: set[str] = field(default_factory=set)
+    """Agents offered something in the last cycle: visited again (a cycle from scratch
+    would, whatever the caller did with the offer)."""
+    expiries: list[tuple[float, str]] = field(default_factory=list)
+    """Heap of ``(expiry, agent id)`` of ``blocked`` agents: due ones are visited again."""
+    caller_views: list[Agent] = field(default_factory=list)
+    """The caller's (the master's) agent views in snapshot order, kept between cycles."""
+    caller_changed: dict[str, int] = field(default_factory=dict)
+    """The caller's changes not yet handed to a cycle with this memo (id -> index)."""
+    caller_pos: dict[str, int] = field(default_factory=dict)
+    """agent id -> index in ``caller_views``."""
+    caller_table: object = None
+    """What ``caller_views`` follows (the master's agent table), by identity."""
+
+
+class _Rows(Sequence[Rejection]):
+    """A memo cycle's rejection rows: the frameworks' rows, then each agent's (in
+    ``agents`` order) from a copy of the memo's per-agent rows, listed on first read
+    (``GET /mesos/master/allocation``), not by every cycle."""
+
+    __slots__ = ("_agents", "_by_agent", "_head", "_rows")
+
+    def __init__(
+        self,
+        head: Sequence[Rejection],
+        agents: Sequence[Agent],
+        by_agent: Mapping[str, tuple[Rejection, ...]],
+    ) -> None:
+        self._head, self._agents, self._by_agent = head, agents, by_agent
+        self._rows: tuple[Rejection, ...] | None = None
+
+    def _all(self) -> tuple[Rejection, ...]:
+        rows = self._rows
+        if rows is None:
+            out = list(self._head)
+            seen: set[str] = set()
+            by_agent = self._by_agent
+            for a in self._agents:
+                aid = a.agent_id
+                if aid not in seen:
+                    seen.add(aid)
+                    out.extend(by_agent.get(aid, ()))
+            rows = self._rows = tuple(out)
+        return rows
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __getitem__(self, i: int | slice) -> object:  # type: ignore[override]
+        return self._all()[i]
+
+    def __iter__(self) -> Iterator[Rejection]:
+        return iter(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _Rows):
+            other = other._all()
+        return self._all() == other
+
+    def __hash__(self) -> int:
+        return hash(self._all())
+
+    def __repr__(self) -> str:
+        return repr(self._all())
 
 
 # --------------------------------------------------------------------------- algorithm
@@ -705,6 +812,8 @@ def allocate(
     next cycle may reuse; the result is the same with or without it.
     """
     config = config or AllocatorConfig()
+    if memo is not None and not any(q.limit or q.guarantee for q in snapshot.quotas.values()):
+        return _allocate_incremental(snapshot, now, config, memo)
     if memo is None:
         cycle = _Cycle(snapshot, now, config)
         agents: list[tuple[Agent, Resources]] = []
@@ -715,6 +824,7 @@ def allocate(
             else:
                 agents.append((agent, free))
     else:
+        memo.synced = False  # quotas: every agent is walked (their caps move per offer)
         minimums = [
             {n: to_milli(v, f"min_allocatable {n}") for n, v in m.items()}
             for m in config.min_allocatable
@@ -732,34 +842,10 @@ def allocate(
                 if not hungry:
                     break
                 agents[i] = (agent, cycle.visit(agent, free, hungry, stage1=True))
-        skipping = memo is not None and not (cycle.limits or cycle.guarantees)
-        blocked: dict[str, tuple[Agent, float, tuple[Rejection, ...]]] = {}
-        if memo is not None:
-            key = (memo.epoch, frozenset(cycle.fw_key))
-            if not skipping or key != memo.key:
-                memo.blocked.clear()
-            memo.key = key
-            blocked = memo.blocked
-        rejections = cycle.rejections
         for agent, free in agents:
-            if not free:
-                continue
-            if skipping:
-                aid = agent.agent_id
-                seen = blocked.get(aid)
-                if seen is not None:
-                    if seen[0] is agent and now < seen[1]:
-                        rejections.extend(seen[2])
-                        memo.visits_skipped += 1  # type: ignore[union-attr]
-                        continue
-                    del blocked[aid]
-                mark, offered = len(rejections), cycle.offered
-                cycle.hit_until = math.inf
-            order = [r for _, r in cycle.role_order]
-            cycle.visit(agent, free, order, stage1=False)
-            if skipping and cycle.offered == offered:
-                blocked[aid] = (agent, cycle.hit_until, tuple(rejections[mark:]))
-    elif memo is not None:
+            if free:
+                cycle.visit(agent, free, [r for _, r in cycle.role_order], stage1=False)
+    if memo is not None:
         memo.blocked.clear()
         memo.key = None
 
@@ -768,6 +854,137 @@ def allocate(
         for (fid, aid, role), res in cycle.offers.items()
     )
     return Allocation(offers=offers, rejections=tuple(cycle.rejections))
+
+
+def _allocate_incremental(
+    snapshot: ClusterSnapshot, now: float, config: AllocatorConfig, memo: AllocMemo
+) -> Allocation:
+    """``allocate`` with a memo and no quota: a cycle visits only the agents that may be
+    offered something a cycle from scratch would offer, in snapshot order:
+
+    * the agents whose view changed (``snapshot.changed``; every agent when the memo is
+      not in sync or the caller does not say) and have something allocatable free;
+    * the agents offered something by the last cycle (visited again, as from scratch);
+    * ``blocked`` agents (every wanting framework had a filter hiding them) once a
+      filter that hit expired (a heap), or all of them when the wanting set or the
+      caller's filter epoch changed.
+
+    Every other agent's rows are the last cycle's (kept per agent): its view's row
+    (unreachable, nothing free) or the filtered rows of its last visit. The rows are
+    listed lazily (:class:`_Rows`)."""
+    minimums = [
+        {n: to_milli(v, f"min_allocatable {n}") for n, v in m.items()}
+        for m in config.min_allocatable
+    ]
+    too_small = _too_small(config.min_allocatable)
+    agents = snapshot.agents
+    changed = snapshot.changed
+    views, rows_of, blocked, pos = memo.views, memo.rows, memo.blocked, memo.pos
+    cand: set[str] = set()
+    if not memo.synced or changed is None or len(pos) > len(agents):
+        # Walk every agent (first cycle, a memo out of step, agents gone).
+        ids = {a.agent_id for a in agents}
+        if len(ids) != len(agents):
+            # One id twice: no memo can stand for both; allocate from scratch.
+            memo.views, memo.total, memo.rows, memo.pos = {}, {}, {}, {}
+            memo.blocked.clear()
+            memo.offered.clear()
+            memo.expiries.clear()
+            memo.synced, memo.key = False, None
+            return allocate(snapshot, now, config)
+        if len(views) != len(ids) or any(aid not in ids for aid in views):
+            memo.views, memo.total, memo.rows, memo.pos = {}, {}, {}, {}
+            memo.blocked.clear()
+            memo.expiries.clear()
+            memo.key = None
+            views, rows_of, blocked, pos = memo.views, memo.rows, memo.blocked, memo.pos
+        changed = {a.agent_id: i for i, a in enumerate(agents)}
+        pos.clear()
+        pos.update(changed)
+        memo.offered.clear()
+    total = memo.total
+    for aid, i in changed.items():
+        agent = agents[i]
+        pos[aid] = i
+        known = views.get(aid)
+        if known is None or known[0] is not agent:
+            if known is not None and known[0].reachable:
+                for name, v in known[0].total.milli_totals().items():
+                    total[name] -= v
+            if agent.reachable:
+                _add_into(total, agent.total.milli_totals())
+            row, free = _agent_row(agent, minimums, too_small)
+            known = views[aid] = (agent, row, free)
+            blocked.pop(aid, None)
+        if known[1] is not None:
+            rows_of[aid] = (known[1],)
+        elif aid not in blocked:
+            cand.add(aid)
+    if len(views) != len(agents):
+        memo.synced = False  # the caller's changes missed an agent: walk all next time
+        return _allocate_incremental(snapshot, now, config, memo)
+    cand.update(memo.offered)
+    memo.offered.clear()
+    heap = memo.expiries
+    while heap and heap[0][0] <= now:
+        cand.add(heapq.heappop(heap)[1])
+
+    cycle = _Cycle(snapshot, now, config, total=total)
+    head = list(cycle.rejections)
+    if not cycle.role_order:
+        blocked.clear()
+        memo.key = None
+        memo.synced = False  # nobody visited: every agent with free waits for the next
+        memo.expiries.clear()
+        memo.offered.clear()
+        # No visit: an agent's only rows are its view's (a rare state: every framework
+        # inactive or suppressed; the next cycle walks every agent again).
+        rows_of.clear()
+        for aid, (_, row, _) in views.items():
+            rows_of[aid] = (row,) if row is not None else ()
+        return Allocation(offers=(), rejections=_Rows(head, agents, dict(rows_of)))
+    key = (memo.epoch, frozenset(cycle.fw_key))
+    if key != memo.key:
+        cand.update(blocked)
+        blocked.clear()
+        heap.clear()
+    memo.key = key
+    memo.synced = True
+    rejections = cycle.rejections
+    order = [r for _, r in cycle.role_order]
+    offered = memo.offered
+    reblocked = 0
+    for aid in sorted(cand, key=pos.__getitem__):
+        known = views.get(aid)
+        if known is None or known[1] is not None:
+            continue
+        agent, _, free = known
+        seen = blocked.get(aid)
+        if seen is not None:
+            if seen[0] is agent and now < seen[1]:
+                continue  # counted below with the others left blocked
+            del blocked[aid]
+        mark, before = len(rejections), cycle.offered
+        cycle.hit_until = math.inf
+        memo.visits += 1
+        cycle.visit(agent, free, order, stage1=False)
+        if cycle.offered != before:
+            order = [r for _, r in cycle.role_order]
+            offered.add(aid)
+            rows_of[aid] = tuple(rejections[mark:])
+        else:
+            mine = tuple(rejections[mark:])
+            blocked[aid] = (agent, cycle.hit_until, mine)
+            reblocked += 1
+            rows_of[aid] = mine
+            if cycle.hit_until < math.inf:
+                heapq.heappush(heap, (cycle.hit_until, aid))
+    memo.visits_skipped += len(blocked) - reblocked  # hidden by filters, not visited
+    offers = tuple(
+        Offer(fid, aid, cycle.hostnames[aid], role, res)
+        for (fid, aid, role), res in cycle.offers.items()
+    )
+    return Allocation(offers=offers, rejections=_Rows(head, agents, dict(rows_of)))
 
 
 def _agent_row(

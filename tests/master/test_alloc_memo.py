@@ -107,10 +107,10 @@ class World:
         else:
             self.now += r.choice((0.05, 0.2, 0.5, 1.5))
             self.take(c.tick(self.now))
-        out: list[Any] = []
+        effects: list[Any] = []
         before = c.alloc_cycles
-        c.maybe_allocate(self.now, out)
-        self.take(out)
+        c.maybe_allocate(self.now, effects)
+        self.take(effects)
         due = self.now - c.last_alloc >= max(c.config.allocation_interval, c.alloc_pace)
         if c.alloc_cycles == before and due and c.frameworks and c.agents:
             # Skipped (nothing dirty, no filter expired): a cycle would offer nothing.
@@ -165,8 +165,9 @@ def test_the_memo_did_skip_visits() -> None:
 
 
 def test_a_filter_list_edited_in_place_is_indexed_anew() -> None:
-    """The index follows appends; a list edited in place (same length) is found out
-    when an expired filter is not in the index, and indexed again from the list."""
+    """The index follows appends and takes expired filters out; a list edited in place
+    (same length) is found out when an expired filter is not in the index, and indexed
+    again from the list's live filters."""
     from actors.master.allocator import OfferFilter
 
     w = World(3)
@@ -179,7 +180,5 @@ def test_a_filter_list_edited_in_place_is_indexed_anew() -> None:
     fw.filters[-1] = OfferFilter("elsewhere", until=w.now + 0.1)  # same length, in place
     fw.filters.append(OfferFilter(aid, until=w.now + 100.0))
     by_agent = _offers._filter_index(fw, w.now + 1.0)  # the edited one expired
-    assert all(f.until > w.now + 1.0 for f in fw.filters)
-    assert by_agent == {
-        f.agent_id: [g for g in fw.filters if g.agent_id == f.agent_id] for f in fw.filters
-    }
+    live = [f for f in fw.filters if f.until > w.now + 1.0]
+    assert by_agent == {f.agent_id: [g for g in live if g.agent_id == f.agent_id] for f in live}
