@@ -257,23 +257,66 @@ def _total_text(total: Resources) -> str:
 def agent_text(a: AgentRecord, wall: float = 0.0) -> str:
     """``json.dumps(agent_json(a, wall))``, byte for byte, from texts kept per resources
     value: after a launch every agent's ``used`` changed, and 10,000 agents' JSON (five
-    Mesos resource maps and three v1 lists each) were 250 ms of the first state."""
-    total, used, offered = a.total, a.used, a.offered
+    Mesos resource maps and three v1 lists each) were 250 ms of the first state. What
+    surrounds the two ``offered`` maps is kept per agent (``_agent_parts``): offers come
+    and go on every allocation cycle, and only those two maps change with them."""
+    offered = a.offered
+    head, mid, tail = _agent_parts(a, wall)
+    return head + _resources_text(offered) + mid + _kept(_V1_TEXT, offered, _v1_text) + tail
+
+
+_AGENT_PARTS: dict[str, tuple[tuple[Any, ...], tuple[str, str, str]]] = {}
+"""Per agent id: the fields ``_agent_parts`` read and the three texts it made."""
+
+
+def _agent_parts(a: AgentRecord, wall: float) -> tuple[str, str, str]:
+    """``agent_text`` without its two ``offered`` maps: the text before the first,
+    between them, and after the second (kept until a field they show changes)."""
+    total, used = a.total, a.used
+    key = (
+        a.address,
+        a.hostname,
+        a.registered_at,
+        wall,
+        total,
+        used,
+        a.attributes,
+        a.reachable,
+        a.recovering,
+        a.version,
+        len(a.tasks),
+    )
+    kept = _AGENT_PARTS.get(a.agent_id)
+    if kept is not None and kept[0] == key:
+        return kept[1]
     mesos = _resources_text
-    return (
+    head = (
         f'{{"id": {_text(a.agent_id)}, "pid": {_text(_pid(a.address, "slave(1)"))}, '
         f'"hostname": {_text(a.hostname)}, "port": {json.dumps(_port(a.address))}, '
         f'"registered_time": {_text(a.registered_at + wall)}, "resources": {mesos(total)}, '
-        f'"used_resources": {mesos(used)}, "offered_resources": {mesos(offered)}, '
-        f"{_kept(_TOTAL_TEXT, total, _total_text)}, "
+        f'"used_resources": {mesos(used)}, "offered_resources": '
+    )
+    mid = (
+        f", {_kept(_TOTAL_TEXT, total, _total_text)}, "
         f'"used_resources_full": {_kept(_V1_TEXT, used, _v1_text)}, '
-        f'"offered_resources_full": {_kept(_V1_TEXT, offered, _v1_text)}, '
-        f'"available_resources": {mesos(total.saturating_sub(used))}, '
+        f'"offered_resources_full": '
+    )
+    tail = (
+        f', "available_resources": {mesos(total.saturating_sub(used))}, '
         f'"attributes": {json.dumps(a.attributes.to_dict())}, '
         f'"active": {json.dumps(a.reachable and not a.recovering)}, '
         f'"reachable": {json.dumps(a.reachable)}, "version": {json.dumps(a.version)}, '
         f'"capabilities": ["MULTI_ROLE"], "task_count": {json.dumps(len(a.tasks))}}}'
     )
+    if kept is None and len(_AGENT_PARTS) >= _AGENTS_KEPT:
+        _AGENT_PARTS.clear()
+    parts = (head, mid, tail)
+    _AGENT_PARTS[a.agent_id] = (key, parts)
+    return parts
+
+
+_AGENTS_KEPT = 131072
+"""Agents whose parts are kept (past it the table starts again)."""
 
 
 def agent_json_text(a: AgentRecord, wall: float = 0.0) -> str:

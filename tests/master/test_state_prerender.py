@@ -24,7 +24,7 @@ from actors.master import (
 )
 from actors.master._state_json import QUIET, prerender, state_json, state_json_bytes
 from actors.protocol import GetState
-from actors.resources import Resources
+from actors.resources import Attributes, Resources
 from runtime import Node
 from runtime.testing import wait_for
 from tests.master.test_inprocess_cluster import Runner, resolver, start_cluster
@@ -209,3 +209,30 @@ def test_the_master_actor_prerenders_on_its_idle_ticks() -> None:
         assert sorted(t["state"] for t in fw["tasks"]) == ["TASK_RUNNING"] * 4
     finally:
         node.shutdown(timeout=5)
+
+
+def test_an_agent_text_follows_every_field_it_shows() -> None:
+    """``agent_text`` keeps the text around the two ``offered`` maps per agent: any
+    field it shows changing, one at a time and in any order, gives ``agent_json``'s."""
+    rng = random.Random(7)
+    c = Cluster(MasterCore("m-agent", MasterConfig(ping_interval=1e9), now=1000.0))
+    aid = c.add_agent(AGENT, "cpus:8;mem:8192;ports:[31000-31009]")
+    a = c.core.agents[aid]
+    changes: list[Any] = [
+        lambda: setattr(a, "offered", Resources.parse(f"cpus:{rng.randrange(1, 8)};mem:64")),
+        lambda: setattr(a, "offered", Resources()),
+        lambda: setattr(a, "used", Resources.parse(f"cpus:{rng.randrange(1, 8)};mem:32")),
+        lambda: setattr(a, "total", Resources.parse(f"cpus:{rng.randrange(8, 16)};mem:8192")),
+        lambda: setattr(a, "address", f"tcp://127.0.0.{rng.randrange(1, 9)}:7001/agent"),
+        lambda: setattr(a, "hostname", rng.choice(["h1", "h2", "ünï"])),
+        lambda: setattr(a, "registered_at", a.registered_at + 1.5),
+        lambda: setattr(a, "attributes", Attributes({"rack": rng.choice("abc")})),
+        lambda: setattr(a, "reachable", not a.reachable),
+        lambda: setattr(a, "recovering", not a.recovering),
+        lambda: setattr(a, "version", rng.choice(["", "1.11.0"])),
+        lambda: a.tasks.add((c.fid, f"t{rng.randrange(10**6)}")),
+    ]
+    for wall in (0.0, 1.7e9):
+        for _ in range(150):
+            rng.choice(changes)()
+            assert _state_json.agent_text(a, wall) == json.dumps(_state_json.agent_json(a, wall))
