@@ -123,6 +123,8 @@ class MetronomeConfig:
     history_limit: int = DEFAULT_HISTORY_LIMIT
     flush_max_dirty: int = 512
     flush_max_delay: float = 0.05
+    max_writes_in_flight: int = 4
+    """Writes of different jobs sent before the first is answered (1: one at a time)."""
     decline_seconds: float = 120.0
     """Filter for offers declined while nothing waits to launch, or that fit none of the
     waiting launches (revive clears it; more resources on the agent lift it)."""
@@ -349,9 +351,12 @@ class MetronomeActor(Actor):
         self._replies: list[tuple[Command, tuple[int, Any], float]] = []
         """Answers waiting for the next write (503 if it fails for good), with when
         their command was received."""
-        self._inflight: _Write | None = None
-        """The write sent and not yet answered (one at a time: the next flush uses the
-        versions it returns); the actor goes on handling messages meanwhile."""
+        self._inflight: list[_Write] = []
+        """Writes sent and not yet answered, oldest first; the actor goes on handling
+        messages meanwhile. Several at once only for different jobs: a job in flight
+        stays dirty until that write returned its version (see `_may_send`)."""
+        self._flying: dict[str, int] = {}
+        """Job id -> how many writes in flight write or delete its document."""
         self._held = False
         """A write failed: the next one waits for the tick (no retry storm)."""
         self._stale_view = False
@@ -370,6 +375,7 @@ class MetronomeActor(Actor):
             "ticks": 0,
             "flush_write_ms": 0,
             "flush_write_max_ms": 0,
+            "in_flight_max": 0,
         }
         self.quarantined: dict[str, dict[str, Any]] = {}
         """Job id -> report of a job document this leader refused to use (kept in
@@ -490,8 +496,8 @@ class MetronomeActor(Actor):
             elif isinstance(message, Command):
                 self._on_command(message)
             elif isinstance(message, _Landed):
-                if message.write is self._inflight:  # else an earlier incarnation's
-                    self._land(message.write)
+                if any(w is message.write for w in self._inflight):
+                    self._land(message.write)  # (else an earlier incarnation's)
             else:
                 self._on_tick()
         except StoreConflict:
@@ -563,12 +569,27 @@ class MetronomeActor(Actor):
                 deletes.add(job_id)
         return ops, puts, deletes
 
+    def _may_send(self) -> bool:
+        """Whether a write may go out now, beside those in flight: it needs the versions
+        of the jobs it writes (none of them in flight), and a write of nothing (effects
+        and answers that wait for no job, or for a job in flight) comes after all of
+        them. At most ``max_writes_in_flight``."""
+        flying = self._inflight
+        if not flying:
+            return True
+        if len(flying) >= self.config.max_writes_in_flight:
+            return False
+        if not (self._dirty or self._deletes):
+            return False
+        busy = self._flying
+        return not any(j in busy for j in self._dirty) and not any(j in busy for j in self._deletes)
+
     def _flush(self) -> None:
         """Send the write of every changed job; what waited for it is carried out once
         ZooKeeper answered (`_on_written`, `_land`), never before."""
         assert self.store is not None
-        if self._inflight is not None:
-            return  # one write at a time: its landing flushes again
+        if not self._may_send():
+            return  # a landing flushes again
         self._held = False
         ops, puts, deletes = self._ops()
         after, self._after = self._after, []
@@ -589,7 +610,11 @@ class MetronomeActor(Actor):
             self._on_written(write, {}, None, tell=False)
             self._land(write)
             return
-        self._inflight = write
+        self._inflight.append(write)
+        if len(self._inflight) > self.stats["in_flight_max"]:
+            self.stats["in_flight_max"] = len(self._inflight)
+        for job_id in (*puts, *deletes):
+            self._flying[job_id] = self._flying.get(job_id, 0) + 1
         try:
             sent = self.store.write_batch_async(ops, partial(self._on_written, write))
         except Exception as exc:  # fenced, or ZooKeeper failed making a parent
@@ -635,8 +660,14 @@ class MetronomeActor(Actor):
     def _land(self, write: _Write) -> None:
         """The actor's half of a write's answer: versions, then the effects that waited
         for it (launches, kills, acknowledgements); a failed write is retried."""
-        if self._inflight is write:
-            self._inflight = None
+        if any(w is write for w in self._inflight):
+            self._inflight = [w for w in self._inflight if w is not write]
+            for job_id in (*write.puts, *write.deletes):
+                left = self._flying[job_id] - 1
+                if left:
+                    self._flying[job_id] = left
+                else:
+                    del self._flying[job_id]
         error = write.error
         self._record_written(write.written)
         if isinstance(error, StoreConflict):
@@ -704,7 +735,7 @@ class MetronomeActor(Actor):
     def _publish_if_persisted(self) -> None:
         """Publish the entries if they are what ZooKeeper holds (nothing changed waits
         for a write); else the next write's landing publishes them."""
-        if self._inflight is None and not (self._dirty or self._deletes):
+        if not (self._inflight or self._dirty or self._deletes):
             self._publish()
         else:
             self._stale_view = True
@@ -806,11 +837,14 @@ class MetronomeActor(Actor):
             return
         stamp: str | None = None
         explained = False
+        declines: dict[tuple[float, str], list[str]] = {}
+        """(refuse seconds, reason) -> offer ids: one Decline per kind and batch of
+        offers, not one per offer (a revive brings every agent's offer at once)."""
         for offer in offers:
             if not self.pending:
-                driver.decline(
-                    [offer.offer_id], self.config.decline_seconds, "no run waits to launch"
-                )
+                declines.setdefault(
+                    (self.config.decline_seconds, "no run waits to launch"), []
+                ).append(offer.offer_id)
                 self._declined(frozenset())
                 continue
             plan = match_queue(offer, self.pending.heads(), self._launchable)
@@ -818,9 +852,9 @@ class MetronomeActor(Actor):
                 self.pending.pop(task_id)
             if plan.unreadable is not None:
                 log.warning("metronome: offer %s unreadable: %s", offer.offer_id, plan.unreadable)
-                driver.decline(
-                    [offer.offer_id], self.config.retry_decline_seconds, plan.decline_reason
-                )
+                declines.setdefault(
+                    (self.config.retry_decline_seconds, plan.decline_reason), []
+                ).append(offer.offer_id)
                 self._declined(frozenset())
                 continue
             for task_id, exc in plan.failed:
@@ -842,12 +876,13 @@ class MetronomeActor(Actor):
                 self.stats["launched"] += len(plan.launches)
             else:
                 # No waiting attempt can use it: every class was refused (or is gone).
-                driver.decline(
-                    [offer.offer_id],
-                    self.config.decline_seconds,
-                    plan.decline_reason or "no run waits to launch",
+                reason = plan.decline_reason or "no run waits to launch"
+                declines.setdefault((self.config.decline_seconds, reason), []).append(
+                    offer.offer_id
                 )
                 self._declined(frozenset(key for key, _, _ in plan.refused))
+        for (seconds, reason), offer_ids in declines.items():
+            driver.decline(offer_ids, seconds, reason)
         if not self.pending and not self.suppressed and self.subscribed:
             driver.suppress()
             self.suppressed = True

@@ -244,3 +244,61 @@ def test_an_unusable_offer_is_filtered_long_and_revives_are_spared(
     )
     assert isinstance(launched, Launched)
     assert [t.name for t in launched.tasks] == ["small"]
+
+
+@pytest.mark.zk
+def test_a_batch_of_offers_is_declined_in_one_call_per_kind(
+    node: Node, zk_client: KazooClient
+) -> None:
+    """A revive brings every agent's offer at once: the offers of one batch that no run
+    can use go back in ONE Decline (per refuse time and reason), each decided as it
+    was when each had its own Decline: the one a waiting run fits launches it, the
+    others are declined for ``decline_seconds``."""
+    harness = FrameworkHarness(node)
+    config = MetronomeConfig(tick_interval=0.05, reconcile_interval=3600.0, decline_seconds=77.0)
+    ref = node.spawn(
+        MetronomeActor,
+        zk_client,
+        master=harness.address,
+        board=ViewBoard(),
+        config=config,
+        resolve=harness.resolve,
+        address="tcp://h:1/metronome",
+        name="metronome",
+    )
+    assert harness.wait_subscribed(5)
+
+    def batch(n: int, first: int) -> list[p.Offer]:
+        return [
+            p.Offer(
+                offer_id=f"batch-{first + i}",
+                framework_id=harness._fid(),
+                agent_id=f"agent-{first + i}",
+                hostname=f"agent{first + i}",
+                resources={"cpus": 4.0, "mem": 4096.0},
+                attributes={},
+                ip="127.0.0.1",
+            )
+            for i in range(n)
+        ]
+
+    idle = batch(40, 0)
+    ref.tell(p.Offers(idle))  # nothing waits to launch
+    wait_for(lambda: all(harness.decided(o.offer_id) for o in idle), what="all declined")
+    assert len(harness.calls(p.Decline)) == 1
+    (declined,) = harness.declines
+    assert set(declined.offer_ids) == {o.offer_id for o in idle}
+    assert declined.refuse_seconds == 77.0
+
+    spec = JobSpec.from_json({"id": "small", "run": {"cmd": "true", "cpus": 1, "mem": 64}})
+    assert command(ref, "create_job", spec)[0] == 201
+    assert command(ref, "start_run", "small")[0] == 201
+    wait_for(lambda: harness.count(p.Revive) >= 1, what="revive for the waiting run")
+    busy = batch(10, 100)
+    ref.tell(p.Offers(busy))
+    wait_for(lambda: all(harness.decided(o.offer_id) for o in busy), what="all decided")
+    (launched,) = harness.launches
+    assert launched.offer_ids == ("batch-100",) and launched.tasks[0].name == "small"
+    assert len(harness.calls(p.Decline)) == 2
+    assert set(harness.declines[1].offer_ids) == {o.offer_id for o in busy[1:]}
+    assert harness.declines[1].refuse_seconds == 77.0
