@@ -9,6 +9,7 @@ In-process cluster (conftest): real ZooKeeper, the real gateway, HTTP clients.
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 from typing import Any
@@ -143,3 +144,37 @@ def test_a_write_that_fails_is_retried_and_answered_only_once_stored(
     counters = c.get("/v1/metrics")["counters"]
     assert counters["metronome.flushes.counter"]["count"] > flushes
     wait_for(lambda: c.http("GET", "/v1/jobs/after-a-failure").status == 200, what="the view")
+
+
+def test_concurrent_posts_on_one_job_wait_for_its_write_in_flight(cluster: MiniCluster) -> None:
+    """Writes of different jobs fly together, but a job whose write is in flight waits
+    for the version it returns: 4 clients starting runs of ONE job at once (and 4 others
+    creating jobs beside them) all get 201, nothing conflicts (a write from a stale
+    version would fail and answer 503), and ZooKeeper holds every run answered."""
+    c = cluster
+    assert c.http("POST", "/v1/jobs", _spec("shared")).status == 201
+    statuses: list[int] = []
+    run_ids: list[str] = []
+
+    def runner() -> None:
+        for _ in range(8):
+            r = c.http("POST", "/v1/jobs/shared/runs", {})
+            statuses.append(r.status)
+            if r.status == 201:
+                run_ids.append(r.json()["id"])
+
+    def creator(k: int) -> None:
+        for i in range(8):
+            statuses.append(c.http("POST", "/v1/jobs", _spec(f"beside-{k}-{i}")).status)
+
+    threads = [threading.Thread(target=runner) for _ in range(4)]
+    threads += [threading.Thread(target=creator, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert statuses == [201] * 64
+    stored = json.dumps(MetronomeStore(c.zk).load_jobs()["shared"][0])  # active or history
+    assert len(run_ids) == 32 and all(f'"{rid}"' in stored for rid in run_ids)
+    counters = c.get("/v1/metrics")["counters"]
+    assert counters["metronome.in_flight_max.counter"]["count"] >= 1
