@@ -809,6 +809,9 @@ def state_json_bytes(
     parts.append(b'], "recovered_slaves": [], "frameworks": [')
     tasks = _sync(core)
     done = _Pass(tasks, wall)
+    idle = _IDLE.get(core)
+    if idle is not None:
+        idle.owed = False  # this render is the warm-up the idle calls owed
     for group in (core.frameworks.values(), core.completed_frameworks):
         for i, fw in enumerate(group):
             if i:
@@ -844,48 +847,56 @@ def prerender(core: MasterCore, now: float, budget: int = PRERENDER_TASKS) -> bo
     """Render and keep, ahead of the next ``/master/state``, the texts of the task
     records ``_render_feed`` noted at least ``QUIET`` before ``now`` (at most
     ``budget``) and of their agents; the master actor calls it on its ``Tick`` while
-    its inbox is empty.
-    When it takes the last note of a wave of changes, the frameworks' task lists are
-    joined too (``_warm``). It computes exactly what the request would (the same cached
-    texts, checked there against every field they show), only earlier. Returns whether
-    notes that are due remain (the caller may call again)."""
+    its inbox is empty. Once a wave of changes is over (no note for ``WARM_QUIET``),
+    the frameworks' task lists are joined too (``_warm``), unless a render did it.
+    It computes exactly what the request would (the same cached texts, checked there
+    against every field they show), only earlier. Returns whether notes that are due
+    remain (the caller may call again)."""
     notes = _render_feed.feed(core)
+    idle = _IDLE.get(core)
     if not notes:
-        return False  # nothing noted since the last call ran dry
+        if idle is not None and idle.owed and now - idle.last_note >= WARM_QUIET:
+            idle.owed = False
+            _warm(core)
+        return False
+    if idle is None:
+        idle = _IDLE[core] = _Idle()
     wall = core.wall_offset
     due = now - QUIET
     agent_ids: set[str] = set()
     done = 0
     while notes and done < budget and notes[0][0] <= due:
-        t = notes.popleft()[1]
+        noted, t = notes.popleft()
         task_json_text(t, wall)
         agent_ids.add(t.agent_id)
         done += 1
+    if done:
+        idle.owed, idle.last_note = True, noted
     agents = core.agents
     for agent_id in agent_ids:
         a = agents.get(agent_id)
         if a is not None:
             agent_json_text(a, wall)
-    noted = _NOTED[core] = _NOTED.get(core, 0) + done
-    if notes:
-        return notes[0][0] <= due
-    # Ran dry (a wave of changes is over; once: the next call finds no note). Place the
-    # tasks that came or went and join the frameworks' task lists now, not in the GET.
-    last = _TASKS.get(core)
-    if last is None or len(last.keys) != len(core.tasks) or noted >= WARM_AFTER:
-        _NOTED[core] = 0
-        _warm(core)
-    return False
+    return bool(notes) and notes[0][0] <= due
 
 
-_NOTED: weakref.WeakKeyDictionary[MasterCore, int] = weakref.WeakKeyDictionary()
-"""Notes pre-rendered since the last ``_warm``, per core."""
+WARM_QUIET = 1.0
+"""Seconds without a new note before ``_warm`` (once per wave): a launch of 90,000
+tasks notes a few thousand a second and must not pay a pass over every task each time
+its stream pauses."""
 
 
-WARM_AFTER = 1000
-"""At least this many notes pre-rendered since the last ``_warm`` (or tasks that came
-or went) and the feed running dry are followed by one: about one render's pass over
-the tasks, once per wave of changes."""
+@dataclass(slots=True)
+class _Idle:
+    """What ``prerender`` remembers of a core between calls."""
+
+    owed: bool = False
+    """Notes were rendered since the last ``_warm`` or ``/master/state`` render."""
+    last_note: float = 0.0
+    """When the newest note rendered was made."""
+
+
+_IDLE: weakref.WeakKeyDictionary[MasterCore, _Idle] = weakref.WeakKeyDictionary()
 
 
 def _warm(core: MasterCore) -> None:

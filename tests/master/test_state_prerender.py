@@ -22,7 +22,13 @@ from actors.master import (
     _render_feed,
     _state_json,
 )
-from actors.master._state_json import QUIET, prerender, state_json, state_json_bytes
+from actors.master._state_json import (
+    QUIET,
+    WARM_QUIET,
+    prerender,
+    state_json,
+    state_json_bytes,
+)
 from actors.protocol import GetState
 from actors.resources import Attributes, Resources
 from runtime import Node
@@ -146,6 +152,10 @@ def test_after_the_idle_calls_the_request_renders_no_task_or_agent_text(
     assert not prerender(c.core, c.now), "notes younger than QUIET wait"
     assert all(t.json_cache is None for t in c.core.tasks.values())
     assert _drain(c.core, c.now + QUIET) > 1, "bounded batches"
+    assert fid not in _state_json._TASKS[c.core].fws, "the lists are joined once it is quiet"
+    assert not prerender(c.core, c.now + QUIET + WARM_QUIET / 2)
+    assert fid not in _state_json._TASKS[c.core].fws, "a launch may still go on"
+    assert not prerender(c.core, c.now + QUIET + WARM_QUIET)
     expected = json.dumps(state_json(c.core, **KW)).encode()
 
     def no_render(*args: Any) -> str:
