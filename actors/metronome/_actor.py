@@ -473,7 +473,8 @@ class MetronomeActor(Actor):
         with self._land_lock:
             self._closed = True  # a write landing later answers its own requests
             self.board.publish(None)
-        self._fail_waiting("Metronome stopped (leadership lost?); retry")
+        failed = [r for w in self._inflight if w.error is not None for r in w.replies]
+        self._fail_waiting("Metronome stopped (leadership lost?); retry", failed)
         # No teardown: the tasks keep running and the next leader adopts them.
         self.driver = None
 
@@ -606,7 +607,11 @@ class MetronomeActor(Actor):
             MetronomeView(MappingProxyType(dict(self.entries))),
             self.clock.now(),
         )
-        if not ops:  # nothing to write: release at once
+        if not ops:  # nothing to write: release at once (after every write in flight)
+            if self._inflight:
+                self._after = after + self._after
+                self._replies = replies + self._replies
+                return
             self._on_written(write, {}, None, tell=False)
             self._land(write)
             return
