@@ -41,6 +41,7 @@ from actors.dns._records import (
 )
 from actors.dns._vips import VipNames, vip_records, vip_salt
 
+_NEVER = float("inf")
 ExtraRecords = Callable[[ClusterView], Mapping[str, Iterable[str]]]
 
 
@@ -67,6 +68,8 @@ class LiveTable:
         self.vips = VipNames(salt) if salt is not None else None
         self.ready = False
         """True once a SUBSCRIBED was applied (before it: a tiny not-ready table)."""
+        self._due = _NEVER
+        """No carried task is due before this (``carried_due``)."""
 
     def apply(self, event: dict[str, Any], master_id: str, now: float) -> bool:
         """One v1 operator event (a SUBSCRIBED replaces the view); whether the table may
@@ -75,6 +78,7 @@ class LiveTable:
         if kind == "SUBSCRIBED":
             self.view = apply_event(self.view, event, master_id, now, self.carry_for, self.changes)
             self.ready = True
+            self._due = min(self.view.carried.values(), default=_NEVER)
             return True
         target = upsert_target(event)
         if target is not None:  # a failover's re-registrations: mostly nothing new
@@ -93,9 +97,13 @@ class LiveTable:
         return expire_carried(self.view, now, self.changes)
 
     def carried_due(self, now: float) -> bool:
-        """Whether some carried task's time is up."""
-        carried = self.view.carried
-        return bool(carried) and min(carried.values()) <= now
+        """Whether some carried task's time is up. Asked every tick: the carried tasks
+        (100,000 after a failover) are looked at only once the earliest may be due
+        (only a SUBSCRIBED carries tasks; leaving ones cannot make it sooner)."""
+        if now < self._due:
+            return False
+        self._due = min(self.view.carried.values(), default=_NEVER)
+        return self._due <= now
 
     def table(self, serial: int) -> RecordTable:
         """The table for the view now: before the first state a (tiny) full build, then

@@ -204,7 +204,11 @@ def _value(d: Any, key: str) -> str:
     return v if isinstance(v, str) else ""
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _ipv4(text: str) -> str | None:
+    """``text`` as a canonical IPv4 address, or None. Cached: a cluster has a few
+    thousand addresses and each task's status repeats its agent's (ipaddress' parse was
+    a quarter of a re-registration storm's cost in the DNS)."""
     try:
         return str(ipaddress.IPv4Address(text))
     except ValueError:
@@ -277,32 +281,41 @@ def _discovery(task: dict[str, Any]) -> tuple[str | None, tuple[PortView, ...]]:
     return name, tuple(ports)
 
 
+def status_fields(task: dict[str, Any]) -> tuple[str, tuple[str, ...], bool | None]:
+    """What a v1 Task's ``TaskView`` takes from its state and ``statuses``: (state,
+    container IPs: the latest status with any, healthy: the latest status')."""
+    raw_statuses = task.get("statuses")
+    statuses: list[Any] = raw_statuses if isinstance(raw_statuses, list) else []
+    latest = _dict(statuses[-1]) if statuses else {}
+    ips: tuple[str, ...] = ()
+    for st in reversed(statuses):
+        ips = _container_ips(st)
+        if ips:
+            break
+    healthy = latest.get("healthy")
+    state = str(task.get("state") or latest.get("state") or "")
+    return state, ips, healthy if isinstance(healthy, bool) else None
+
+
 def task_view(task: dict[str, Any]) -> TaskView | None:
     """A v1 Task -> TaskView; None when it lacks an id, framework or agent."""
     task_id, fw, agent = _value(task, "task_id"), _value(task, "framework_id"), ""
     agent = _value(task, "agent_id")
     if not task_id or not fw:
         return None
-    raw_statuses = task.get("statuses")
-    statuses: list[Any] = raw_statuses if isinstance(raw_statuses, list) else []
-    latest = statuses[-1] if statuses else {}
-    ips: tuple[str, ...] = ()
-    for st in reversed(statuses):
-        ips = _container_ips(st)
-        if ips:
-            break
+    state, ips, healthy = status_fields(task)
     name, ports = _discovery(task)
     return TaskView(
         task_id=task_id,
         name=str(task.get("name") or task_id),
         framework_id=fw,
         agent_id=agent,
-        state=str(task.get("state") or latest.get("state") or ""),
+        state=state,
         discovery_name=name,
         discovery_ports=ports,
         host_ports=_host_ports(task.get("resources")),
         container_ips=ips,
-        healthy=latest.get("healthy") if isinstance(latest.get("healthy"), bool) else None,
+        healthy=healthy,
         raw=task,
     )
 

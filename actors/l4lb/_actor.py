@@ -4,7 +4,7 @@
  leader listener ──L4lbLeaderChanged──> L4lbActor ──WatchMaster──> leading master actor
                                            ^                               |
                                            └──── MasterEvent (seq 1 SUBSCRIBED, 2, 3...)
- each event: VipTable.apply ──L4lbSync (coalesced)──> plan(applied, vips)
+ each event: VipTable.apply (False: no VIP changed) ──L4lbSync (coalesced)──> plan(applied, vips)
       ──> runtime API commands (backend change) | config + SIGUSR2 (VIP set change)
  every 200 ms (L4lbTick): HAProxy dead? start it again from the current model
 ```
@@ -243,9 +243,8 @@ class L4lbActor(Actor):
             self.table.apply(event, carry_until=now + CARRY_FOR if new_leader else None)
             self.view.publish(self.view.vips, ready=True)
             self._request_sync()
-        elif verdict == "apply":
-            self.table.apply(event)
-            self._request_sync()
+        elif verdict == "apply" and self.table.apply(event):
+            self._request_sync()  # (else a re-sent task or agent: the VIPs are as synced)
 
     def _request_sync(self) -> None:
         if not self.sync_pending:

@@ -43,6 +43,7 @@ LIVE_STATES = frozenset(
     {"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING", "TASK_UNREACHABLE"}
 )
 """States in which a task still declares its VIPs (not necessarily as a backend)."""
+_NEVER = float("inf")
 _FIRST = int(NAMED_NETWORK.network_address) + 1
 _SLOTS = NAMED_NETWORK.num_addresses - 2
 
@@ -126,6 +127,8 @@ class TaskView:
     ports: tuple[tuple[int, str, Mapping[str, str]], ...]
     """(host port number, protocol, labels) of each discovery port."""
     app_id: str
+    raw: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    """The v1 Task this was read from (a TASK_UPDATED changes only the status part)."""
 
 
 def _value(obj: Any, key: str) -> str:
@@ -159,14 +162,54 @@ def _container_ip(status: Mapping[str, Any]) -> str | None:
     return None
 
 
+def status_part(task: Mapping[str, Any]) -> tuple[str, bool | None, bool, str | None]:
+    """What a ``TaskView`` takes from a v1 Task's state, ``statuses`` and health check:
+    (state, healthy, health_checked, container_ip); a TASK_UPDATED changes only these."""
+    raw_statuses = task.get("statuses")
+    statuses = [s for s in raw_statuses or () if type(s) is dict or isinstance(s, Mapping)]
+    last = statuses[-1] if statuses else {}
+    healthy = last.get("healthy") if isinstance(last.get("healthy"), bool) else None
+    state = task.get("state") if isinstance(task.get("state"), str) else ""
+    return (
+        state or str(last.get("state", "")),
+        healthy,
+        bool(task.get("health_check")) or any("healthy" in s for s in statuses),
+        _container_ip(last),
+    )
+
+
+READ_FIELDS = ("task_id", "framework_id", "agent_id", "discovery", "labels")
+"""The fields of a v1 Task a ``TaskView`` reads besides ``status_part``'s."""
+
+
+def same_task(view: TaskView, task: Mapping[str, Any]) -> bool:
+    """Whether ``task_view(task)`` would equal ``view`` (kept as it is then), told
+    without reading ``task`` whole: its ``READ_FIELDS`` equal those of the v1 Task
+    ``view`` was read from, and the same ``status_part``. Why: a new leader re-sends
+    every task as its agent re-registers (100,000 TASK_ADDED at 10k agents), nearly all
+    unchanged."""
+    old = view.raw
+    if old is None:
+        return False
+    if task is not old:
+        for key in READ_FIELDS:
+            if task.get(key) != old.get(key):
+                return False
+    state, healthy, checked, ip = status_part(task)
+    return (state, healthy, checked, ip) == (
+        view.state,
+        view.healthy,
+        view.health_checked,
+        view.container_ip,
+    )
+
+
 def task_view(task: Mapping[str, Any]) -> TaskView | None:
     """A v1 Task -> ``TaskView``; None when it is not a task (no id)."""
     task_id = _value(task, "task_id")
     if not task_id:
         return None
-    statuses = [s for s in task.get("statuses") or [] if isinstance(s, Mapping)]
-    last = statuses[-1] if statuses else {}
-    healthy = last.get("healthy") if isinstance(last.get("healthy"), bool) else None
+    state, healthy, health_checked, container_ip = status_part(task)
     ports: list[tuple[int, str, Mapping[str, str]]] = []
     discovery = task.get("discovery") or {}
     raw_ports = ((discovery.get("ports") or {}) if isinstance(discovery, Mapping) else {}).get(
@@ -177,17 +220,17 @@ def task_view(task: Mapping[str, Any]) -> TaskView | None:
             continue
         proto = port.get("protocol") if isinstance(port.get("protocol"), str) else "tcp"
         ports.append((port["number"], proto or "tcp", _labels(port.get("labels"))))
-    state = task.get("state") if isinstance(task.get("state"), str) else ""
     return TaskView(
         task_id=task_id,
         framework_id=_value(task, "framework_id"),
         agent_id=_value(task, "agent_id"),
-        state=state or str(last.get("state", "")),
+        state=state,
         healthy=healthy,
-        health_checked=bool(task.get("health_check")) or any("healthy" in s for s in statuses),
-        container_ip=_container_ip(last),
+        health_checked=health_checked,
+        container_ip=container_ip,
         ports=tuple(ports),
         app_id=_labels(task.get("labels")).get("MARATHON_APP_ID", ""),
+        raw=task,
     )
 
 
@@ -223,12 +266,25 @@ class VipTable:
     _stale: bool = False
     """``with_vips`` must be made again from ``tasks`` (a task already there gained a
     VIP label: its place in ``tasks`` is not at the end)."""
+    _due: float = float("inf")
+    """No carried task's time is up before this (``expire``)."""
 
-    def apply(self, event: Mapping[str, Any], *, carry_until: float | None = None) -> None:
-        """Fold one v1 operator event in (unknown types are ignored, as Mesos says).
-        ``carry_until``: for a ``SUBSCRIBED`` from a NEW leader, keep the tasks it does
-        not list until then (``expire`` drops them; an event about one adopts it)."""
+    def apply(self, event: Mapping[str, Any], *, carry_until: float | None = None) -> bool:
+        """Fold one v1 operator event in (unknown types are ignored, as Mesos says);
+        whether ``vips()`` may have changed (False: a task or agent re-sent as it is
+        held, a failover's re-registration storm: no sync needed). ``carry_until``: for
+        a ``SUBSCRIBED`` from a NEW leader, keep the tasks it does not list until then
+        (``expire`` drops them; an event about one adopts it)."""
         kind = event.get("type")
+        if kind == "TASK_ADDED":
+            return self._put_task((event.get("task_added") or {}).get("task") or {})
+        if kind == "AGENT_ADDED":
+            agent = (event.get("agent_added") or {}).get("agent") or {}
+            agent_id, ip = _value(agent.get("agent_info") or {}, "id"), agent_ip(agent)
+            if self.agents.get(agent_id) == ip:
+                return False
+            self.agents[agent_id] = ip
+            return True
         if kind == "SUBSCRIBED":
             before, agents_before = self.tasks, self.agents
             self.reset((event.get("subscribed") or {}).get("get_state") or {})
@@ -243,15 +299,11 @@ class VipTable:
                 # re-register: their carried tasks keep their address meanwhile
                 for agent_id, ip in agents_before.items():
                     self.agents.setdefault(agent_id, ip)
-        elif kind == "TASK_ADDED":
-            self._put_task((event.get("task_added") or {}).get("task") or {})
+            self._due = min(self.carried.values(), default=_NEVER)
         elif kind == "TASK_UPDATED":
             update = event.get("task_updated") or {}
             self.carried.pop(_value(update.get("status") or {}, "task_id"), None)
             self._update_task(update)
-        elif kind == "AGENT_ADDED":
-            agent = (event.get("agent_added") or {}).get("agent") or {}
-            self.agents[_value(agent.get("agent_info") or {}, "id")] = agent_ip(agent)
         elif kind == "AGENT_REMOVED":
             self.agents.pop(_value(event.get("agent_removed") or {}, "agent_id"), None)
         elif kind in ("FRAMEWORK_ADDED", "FRAMEWORK_UPDATED"):
@@ -262,6 +314,9 @@ class VipTable:
         elif kind == "FRAMEWORK_REMOVED":
             info = (event.get("framework_removed") or {}).get("framework_info") or {}
             self.frameworks.pop(_value(info, "id"), None)
+        else:
+            return False
+        return True
 
     def reset(self, state: Mapping[str, Any]) -> None:
         """Replace everything with a ``GET_STATE`` answer (on every ``SUBSCRIBED``)."""
@@ -271,6 +326,7 @@ class VipTable:
         self.carried = {}
         self.with_vips = {}
         self._stale = False
+        self._due = _NEVER
         for agent in (state.get("get_agents") or {}).get("agents") or []:
             self.agents[_value(agent.get("agent_info") or {}, "id")] = agent_ip(agent)
         for fw in (state.get("get_frameworks") or {}).get("frameworks") or []:
@@ -281,18 +337,27 @@ class VipTable:
             self._put_task(task)
 
     def expire(self, now: float) -> bool:
-        """Drop carried tasks whose time is up; whether any went."""
+        """Drop carried tasks whose time is up; whether any went. Called every tick: it
+        looks at them only once the earliest is due (100,000 carried after a failover)."""
+        if now < self._due:
+            return False
         gone = [task_id for task_id, until in self.carried.items() if until <= now]
         for task_id in gone:
             del self.carried[task_id]
             self.tasks.pop(task_id, None)
             self.with_vips.pop(task_id, None)
+        self._due = min(self.carried.values(), default=_NEVER)
         return bool(gone)
 
-    def _put_task(self, task: Mapping[str, Any]) -> None:
+    def _put_task(self, task: Mapping[str, Any]) -> bool:
+        """A TASK_ADDED (an upsert); whether the VIPs may have changed."""
+        held = self.tasks.get(_value(task, "task_id"))
+        if held is not None and same_task(held, task):
+            self.carried.pop(held.task_id, None)  # re-registered: no longer carried
+            return False
         view = task_view(task)
         if view is None:
-            return
+            return False
         self.carried.pop(view.task_id, None)
         if view.state in LIVE_STATES:
             known = view.task_id in self.tasks
@@ -305,6 +370,7 @@ class VipTable:
         else:
             self.tasks.pop(view.task_id, None)
             self.with_vips.pop(view.task_id, None)
+        return True
 
     def _update_task(self, update: Mapping[str, Any]) -> None:
         status = update.get("status") or {}

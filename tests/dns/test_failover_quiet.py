@@ -17,7 +17,7 @@ from actors.dns._quiet import upsert_target
 from actors.dns._records import RecordTable
 from actors.dns._vips import vip_records
 from tests.dns._events import subscribed, task_added, task_updated, v1_agent, v1_framework, v1_task
-from tests.dns.test_incremental import CONFIG, SALT, agent_added
+from tests.dns.test_incremental import CONFIG, SALT, agent_added, update
 
 CARRY = 15.0
 
@@ -65,8 +65,16 @@ def _task(rng: random.Random, i: int, agents: int) -> dict[str, Any]:
 def _variant(rng: random.Random, task: dict[str, Any], i: int, agents: int) -> dict[str, Any]:
     """The same task as re-registered: mostly identical, sometimes changed."""
     roll = rng.random()
-    if roll < 0.6:
+    if roll < 0.45:
         return _task(rng, i, agents)  # a fresh dict, equal content
+    if roll < 0.65:  # as a new leader makes its status: no uuid, another source and time
+        again = _task(rng, i, agents)
+        status = dict(again["statuses"][-1]) if again["statuses"] else {"state": again["state"]}
+        status.update(source="SOURCE_MASTER", timestamp=rng.random())
+        if roll < 0.5:
+            status["healthy"] = rng.random() < 0.5  # ... with a health result
+        again["statuses"] = [status]
+        return again
     if roll < 0.7:
         return v1_task(f"t{i}", name=f"app{i % 5}.shop", agent=f"ag-S{(i + 1) % agents}")
     if roll < 0.8:
@@ -105,6 +113,14 @@ def test_a_quiet_stream_serves_the_table_of_a_rebuild_per_event(seed: int) -> No
             events.append((task_added(_task(rng, i, agents)), "m2", now))  # a new task
         elif rng.random() < 0.1:
             events.append((task_updated(f"t{i}", "TASK_KILLED"), "m2", now))
+        elif rng.random() < 0.2:  # a status changes the held task: then it is re-sent
+            agent = rng.choice([None, f"ag-S{rng.randrange(agents)}"])
+            healthy = rng.choice([None, True, False])
+            ip = rng.choice([None, "10.8.8.8"])
+            events.append(
+                (update(f"t{i}", "TASK_RUNNING", agent=agent, ip=ip, healthy=healthy), "m2", now)
+            )
+            events.append((task_added(_variant(rng, tasks[i], i, agents)), "m2", now))
         else:
             events.append((task_added(_variant(rng, tasks[i], i, agents)), "m2", now))
         events.append((task_added(_variant(rng, tasks[i % n], i % n, agents)), "m2", now))
@@ -114,6 +130,7 @@ def test_a_quiet_stream_serves_the_table_of_a_rebuild_per_event(seed: int) -> No
         want = build_table(reference, CONFIG, 1, vip_records(reference, SALT))
         assert quiet.table is not None
         _same(quiet.table, want)
+        assert quiet.live.view.tasks == reference.tasks  # TaskView equality: all but raw
     assert quiet.skipped > len(events) // 4, (quiet.skipped, quiet.rebuilds)
     assert quiet.rebuilds > 10
 

@@ -3,6 +3,7 @@ over every task (the full build) after every event, balance and backends include
 
 from __future__ import annotations
 
+import copy
 import random
 from typing import Any
 
@@ -93,3 +94,78 @@ def test_vips_equal_the_full_build_after_every_event(seed: int) -> None:
             table.apply(event(rng, ids))
         want = build_vips(table.tasks.values(), table.agents, table.framework_name, table.salt)
         assert table.vips() == want
+
+
+class Reference(VipTable):
+    """A table that reads every TASK_ADDED whole (never ``same_task``'s shortcut)."""
+
+    def _put_task(self, task: Any) -> bool:
+        held = self.tasks.get(str((task.get("task_id") or {}).get("value", "")))
+        if held is not None:
+            held.raw = None
+        return super()._put_task(task)
+
+
+def resent(rng: random.Random, raw: dict[str, Any]) -> dict[str, Any]:
+    """A held task as a new leader re-sends it: a copy, its status made anew (no uuid,
+    another source and time), sometimes with another health or state in it."""
+    task = copy.deepcopy(raw)
+    status = dict(task["statuses"][-1]) if task.get("statuses") else {}
+    status.pop("uuid", None)
+    status["source"] = rng.choice(["SOURCE_MASTER", "SOURCE_EXECUTOR"])
+    status["timestamp"] = rng.random()
+    roll = rng.random()
+    if roll < 0.15:
+        status["healthy"] = rng.random() < 0.5
+    elif roll < 0.25:
+        task["state"] = status["state"] = rng.choice(STATES)
+    elif roll < 0.3:
+        ips = [{"ip_addresses": [{"ip_address": "9.9.9.9"}]}]
+        status["container_status"] = {"network_infos": ips}
+    elif roll < 0.35:
+        task["agent_id"] = {"value": rng.choice(["a1", "a2", "a3"])}
+    task["statuses"] = [status]
+    return task
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_re_registration_storm_gives_the_table_of_whole_reads(seed: int) -> None:
+    """A TASK_ADDED / AGENT_ADDED re-sending what the table holds says "nothing changed"
+    (no sync) and leaves ``vips()`` as it was; the table after every event equals one
+    that reads every task whole; carried tasks expire alike."""
+    rng = random.Random(seed)
+    ids = [f"t{i}" for i in range(15)]
+    table, reference = VipTable(salt="s"), Reference(salt="s")
+    raws: dict[str, dict[str, Any]] = {}
+    quiet, now = 0, 0.0
+    for _ in range(400):
+        now += 1.0
+        roll = rng.random()
+        ev: dict[str, Any] | None = None
+        if roll < 0.03:
+            tasks = [v1_task(rng, i) for i in rng.sample(ids, rng.randrange(len(ids)))]
+            raws.update((t["task_id"]["value"], t) for t in tasks)
+            state = {"get_tasks": {"tasks": tasks}}
+            ev = {"type": "SUBSCRIBED", "subscribed": {"get_state": state}}
+            until = now + rng.choice([1.0, 3.0])
+            for t in (table, reference):
+                t.apply(copy.deepcopy(ev), carry_until=until)
+        elif roll < 0.1:
+            when = now + rng.choice([0.0, 2.0])
+            assert table.expire(when) == reference.expire(when)
+        elif roll < 0.6 and table.tasks:
+            held = table.tasks[rng.choice(list(table.tasks))]
+            assert held.raw is not None
+            ev = {"type": "TASK_ADDED", "task_added": {"task": resent(rng, dict(held.raw))}}
+        else:
+            ev = event(rng, ids)
+        if ev is not None and ev["type"] != "SUBSCRIBED":
+            before = table.vips()
+            changed = table.apply(copy.deepcopy(ev))
+            reference.apply(copy.deepcopy(ev))
+            if not changed:
+                quiet += ev["type"] == "TASK_ADDED"
+                assert table.vips() == before
+        assert table.vips() == reference.vips()
+        assert set(table.carried) == set(reference.carried)
+    assert quiet > 40  # re-sent tasks told unchanged without a whole read
