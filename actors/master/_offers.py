@@ -267,6 +267,7 @@ def run_allocation(s: MasterState, now: float, out: list[Effect]) -> None:
     s.last_allocation, s.last_snapshot, s.last_allocation_at = result, snap, now
     s.offers_made += len(result.offers)
     batches: dict[str, list[p.Offer]] = {}
+    granted: dict[tuple[str, str], list[Resources]] = {}
     for o in result.offers:
         agent = s.agents[o.agent_id]
         fw = s.frameworks[o.framework_id]
@@ -277,7 +278,7 @@ def run_allocation(s: MasterState, now: float, out: list[Effect]) -> None:
         agent.offered = agent.offered + o.resources
         agent.offers.add(offer_id)
         fw.offers.add(offer_id)
-        fw.add_allocation(o.role, o.resources)
+        granted.setdefault((o.framework_id, o.role), []).append(o.resources)
         batches.setdefault(fw.address, []).append(
             p.Offer(
                 offer_id=offer_id,
@@ -290,6 +291,11 @@ def run_allocation(s: MasterState, now: float, out: list[Effect]) -> None:
                 port=address_port(agent.address),
             )
         )
+    # One addition per (framework, role) for the whole cycle: a framework's allocation
+    # is one bag of every agent's resources, and adding to it per offer merged its port
+    # ranges (which grow with the cluster) once per offer.
+    for (fid, role), parts in granted.items():
+        s.frameworks[fid].add_allocation(role, Resources.sum(parts))
     for address, offers in batches.items():
         out.append(Send(address, p.Offers(offers)))
 
@@ -297,8 +303,15 @@ def run_allocation(s: MasterState, now: float, out: list[Effect]) -> None:
 # ------------------------------------------------------------------------ outstanding
 
 
-def release_offer(s: MasterState, offer_id: str) -> OfferRecord | None:
-    """Forget an outstanding offer and give its resources back to the pool."""
+def release_offer(
+    s: MasterState,
+    offer_id: str,
+    released: dict[tuple[str, str], list[Resources]] | None = None,
+) -> OfferRecord | None:
+    """Forget an outstanding offer and give its resources back to the pool. With
+    ``released``, the framework's allocation is not reduced here: the resources are
+    collected per (framework, role) for one ``release_allocations`` (a Decline of 1,000
+    offers subtracts once, not 1,000 times)."""
     o = s.offers.pop(offer_id, None)
     if o is None:
         return None
@@ -309,9 +322,20 @@ def release_offer(s: MasterState, offer_id: str) -> OfferRecord | None:
     fw = s.frameworks.get(o.framework_id)
     if fw is not None:
         fw.offers.discard(offer_id)
-        fw.sub_allocation(o.role, o.resources)
+        if released is None:
+            fw.sub_allocation(o.role, o.resources)
+        else:
+            released.setdefault((o.framework_id, o.role), []).append(o.resources)
     s.dirty = True
     return o
+
+
+def release_allocations(s: MasterState, released: dict[tuple[str, str], list[Resources]]) -> None:
+    """Take what ``release_offer`` collected out of the frameworks' allocations."""
+    for (fid, role), parts in released.items():
+        fw = s.frameworks.get(fid)
+        if fw is not None:
+            fw.sub_allocation(role, parts[0] if len(parts) == 1 else Resources.sum(parts))
 
 
 def rescind(s: MasterState, offer_id: str, out: list[Effect], notify: bool = True) -> None:
@@ -352,14 +376,16 @@ def on_decline(
     fw = known_framework(s, m.framework_id, "Decline", sender, out)
     if fw is None:
         return
+    released: dict[tuple[str, str], list[Resources]] = {}
     for offer_id in m.offer_ids:
         o = s.offers.get(offer_id)
         if o is None or o.framework_id != fw.framework_id:
             continue  # Mesos ignores declines of unknown offers (they raced a rescind).
-        release_offer(s, offer_id)
+        release_offer(s, offer_id, released)
         f = decline_filter(o.agent_id, now, m.refuse_seconds, o.resources, o.role, m.reason)
         if f is not None:
             fw.filters.append(f)
+    release_allocations(s, released)
 
 
 def on_accept(
