@@ -32,7 +32,7 @@ from aiohttp import web
 from actors.gateway._about import MasterAbout, build_info, build_json, system_metrics
 from actors.gateway._auth import Authenticator
 from actors.gateway._auth import check as _auth_check
-from actors.gateway._body import send_bytes
+from actors.gateway._body import send_bytes, send_chunks
 from actors.gateway._errors import GatewayStartError
 from actors.protocol import AGENT_ACTOR, GetState
 from runtime import ActorRef, Clock, RuntimeSystemError, SystemClock
@@ -343,8 +343,10 @@ class HttpGateway:
             elif what == "allocation" and "framework_id" in request.query:
                 params["framework_id"] = request.query["framework_id"]
             elif what == "state":
-                params["encoded"] = True  # bytes, encoded once per state change (H8)
+                params["encoded"] = True  # pieces encoded once per state change (H8, G)
             doc = await self.ask_master(GetState(what, params))
+            if isinstance(doc, tuple):
+                return await send_chunks(request, doc, charset="utf-8")  # never joined
             if isinstance(doc, bytes):
                 return await send_bytes(request, doc, charset="utf-8")
             return web.json_response(doc)

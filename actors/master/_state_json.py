@@ -769,7 +769,7 @@ def state_json(
     return doc
 
 
-def state_json_bytes(
+def state_json_chunks(
     core: MasterCore,
     *,
     hostname: str,
@@ -780,9 +780,12 @@ def state_json_bytes(
     about: MasterAbout | None = None,
     build: BuildInfo | None = None,
     http_url: str = "",
-) -> bytes:
-    """``json.dumps(state_json(...)).encode()``, byte for byte, from the records'
-    cached texts: at 100,000 tasks a few tens of ms instead of seconds."""
+) -> tuple[bytes, ...]:
+    """``json.dumps(state_json(...)).encode()``, byte for byte once joined, from the
+    records' cached texts (at 100,000 tasks a few tens of ms instead of seconds), as
+    the pieces it is made of: the gateway writes them as they are (``send_chunks``)
+    instead of joining 61 MB per change; unchanged pieces are the last render's
+    objects, and nothing changed gives the very same tuple."""
     head = _state_head(
         core,
         hostname=hostname,
@@ -825,11 +828,41 @@ def state_json_bytes(
         and len(parts) == len(last.parts)
         and all(map(_same_part, parts, last.parts))
     ):
-        data = last.data  # nothing shown changed: no 45 MB join
-    else:
-        data = b"".join(parts)
-    _ANSWERS[core] = _Answer(texts, agents, parts, data)
-    return data
+        return last.parts  # nothing shown changed: the same pieces (and their join)
+    chunks = tuple(parts)
+    _ANSWERS[core] = _Answer(texts, agents, chunks)
+    return chunks
+
+
+def state_json_bytes(
+    core: MasterCore,
+    *,
+    hostname: str,
+    address: str,
+    leader_address: str,
+    elected_time: float | None,
+    flags: dict[str, str] | None = None,
+    about: MasterAbout | None = None,
+    build: BuildInfo | None = None,
+    http_url: str = "",
+) -> bytes:
+    """``json.dumps(state_json(...)).encode()``, byte for byte: ``state_json_chunks``
+    joined (once per set of pieces)."""
+    chunks = state_json_chunks(
+        core,
+        hostname=hostname,
+        address=address,
+        leader_address=leader_address,
+        elected_time=elected_time,
+        flags=flags,
+        about=about,
+        build=build,
+        http_url=http_url,
+    )
+    answer = _ANSWERS[core]
+    if answer.data is None:
+        answer.data = b"".join(chunks)
+    return answer.data
 
 
 PRERENDER_TASKS = 500
@@ -913,12 +946,13 @@ def _warm(core: MasterCore) -> None:
 
 @dataclass(slots=True)
 class _Answer:
-    """The last ``state_json_bytes`` of a core, its pieces and its agents' texts."""
+    """The last ``state_json_chunks`` of a core, its agents' texts, and its pieces
+    joined once ``state_json_bytes`` asked for them."""
 
     agent_texts: list[str]
     agents: bytes
-    parts: list[bytes]
-    data: bytes
+    parts: tuple[bytes, ...]
+    data: bytes | None = None
 
 
 _ANSWERS: weakref.WeakKeyDictionary[MasterCore, _Answer] = weakref.WeakKeyDictionary()

@@ -1,6 +1,7 @@
-"""``send_bytes`` answers exactly what ``web.Response(body=...)`` would: same status line,
-same headers (``Content-Length``, ``Content-Type``; only ``Date`` may differ), same body,
-byte for byte, on a real socket; small and large bodies, GET and HEAD, keep-alive."""
+"""``send_bytes`` (and ``send_chunks``, the same body in pieces) answers exactly what
+``web.Response(body=...)`` would: same status line, same headers (``Content-Length``,
+``Content-Type``; only ``Date`` may differ), same body, byte for byte, on a real socket;
+small and large bodies, GET and HEAD, keep-alive."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ import os
 import socket
 import threading
 from collections.abc import Iterator
+from itertools import pairwise
 from typing import Any
 
 import pytest
 from aiohttp import web
 
 from actors.gateway import send_bytes
-from actors.gateway._body import SLICE, SMALL
+from actors.gateway._body import SLICE, SMALL, send_chunks
 
 BODIES = {
     "empty": b"",
@@ -28,6 +30,13 @@ KINDS: dict[str, dict[str, Any]] = {
     "charset": {"charset": "utf-8"},
     "created": {"status": 201, "headers": {"X-Marathon-Leader": "http://127.0.0.1:1"}},
 }
+
+
+def _pieces(body: bytes) -> list[bytes]:
+    """``body`` cut as ``/master/state``'s pieces are: empty, tiny, one slice and more."""
+    cuts = sorted({0, 1, 7, SLICE - 3, SLICE + 5, 2 * SLICE + 1, len(body)})
+    cuts = [c for c in cuts if c <= len(body)]
+    return [b""] + [body[a:b] for a, b in pairwise(cuts)] + [b""]
 
 
 def _old(body: bytes, kw: dict[str, Any]) -> web.Response:
@@ -47,6 +56,8 @@ def server() -> Iterator[tuple[str, int]]:
         kw = KINDS[request.match_info["kind"]]
         if request.match_info["how"] == "old":
             return _old(body, kw)
+        if request.match_info["how"] == "chunks":
+            return await send_chunks(request, _pieces(body), **kw)
         return await send_bytes(request, body, **kw)
 
     app = web.Application()
@@ -91,11 +102,11 @@ def _exchange(addr: tuple[str, int], requests: list[tuple[str, str]]) -> list[by
 @pytest.mark.parametrize("kind", sorted(KINDS))
 @pytest.mark.parametrize("body", sorted(BODIES))
 def test_same_bytes_as_a_response(server: tuple[str, int], body: str, kind: str) -> None:
-    requests = [
-        (m, f"/{how}/{body}/{kind}") for m in ("GET", "HEAD", "GET") for how in ("old", "new")
-    ]
+    hows = ("old", "new", "chunks")
+    requests = [(m, f"/{how}/{body}/{kind}") for m in ("GET", "HEAD", "GET") for how in hows]
     answers = _exchange(server, requests)
-    for old, new in zip(answers[::2], answers[1::2], strict=True):
+    for old, new, chunks in zip(answers[::3], answers[1::3], answers[2::3], strict=True):
         assert new == old
+        assert chunks == old
     assert answers[0].endswith(BODIES[body])
     assert b"Transfer-Encoding" not in answers[1]

@@ -215,7 +215,7 @@ def test_the_master_actor_prerenders_on_its_idle_ticks() -> None:
 
         wait_for(prerendered, timeout=15, what="the running tasks' texts rendered while idle")
         body = node.ref("master").ask(GetState("state", {"encoded": True}))
-        [fw] = json.loads(body)["frameworks"]
+        [fw] = json.loads(b"".join(body))["frameworks"]
         assert sorted(t["state"] for t in fw["tasks"]) == ["TASK_RUNNING"] * 4
     finally:
         node.shutdown(timeout=5)
@@ -246,3 +246,20 @@ def test_an_agent_text_follows_every_field_it_shows() -> None:
         for _ in range(150):
             rng.choice(changes)()
             assert _state_json.agent_text(a, wall) == json.dumps(_state_json.agent_json(a, wall))
+
+
+def test_the_state_pieces_join_to_the_bytes_and_an_unchanged_state_gives_the_same() -> None:
+    """``state_json_chunks`` (what the gateway writes without joining) joins to what a
+    render from scratch gives; nothing changed: the same tuple, its big pieces kept."""
+    c = Cluster(MasterCore("m-chunks", MasterConfig(ping_interval=1e9), now=1000.0))
+    c.add_agent(AGENT, "cpus:8;mem:8192")
+    fid = c.subscribe()
+    [offer] = c.offers()
+    _launch(c, offer, ["a.1", "a.2"], "a", {"x": "y"})
+    first = _state_json.state_json_chunks(c.core, **KW)
+    assert b"".join(first) == json.dumps(state_json(c.core, **KW)).encode()
+    assert _state_json.state_json_chunks(c.core, **KW) is first
+    c.handle(p.StatusUpdate(fid, "a.1", offer.agent_id, "TASK_RUNNING", "u1", c.now))
+    second = _state_json.state_json_chunks(c.core, **KW)
+    assert b"".join(second) == json.dumps(state_json(c.core, **KW)).encode()
+    assert second[2] is first[2], "the agents' piece is kept (their texts did not change)"
