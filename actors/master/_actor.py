@@ -40,7 +40,7 @@ from actors.master._state_json import (
     roles_json,
     slaves_json,
     state_json,
-    state_json_bytes,
+    state_json_chunks,
     state_summary_json,
     tasks_json,
 )
@@ -228,7 +228,7 @@ class MasterActor(Actor):
         self.ended: Counter[TaskState] = Counter()
         """Tasks that reached each terminal state under this leader (Mesos' counters)."""
         self._last_completed: TaskRecord | None = None
-        self._state_bytes: tuple[int, bytes] | None = None
+        self._state_bytes: tuple[int, tuple[bytes, ...]] | None = None
         self._held: list[Effect] = []
         """Effects of registrations waiting for their batch's registry write."""
         self._held_count = 0
@@ -546,7 +546,7 @@ class MasterActor(Actor):
             self._allocate_soon(core, now)
         return answer
 
-    def _state(self, core: MasterCore, m: p.GetState) -> dict[str, Any] | bytes:
+    def _state(self, core: MasterCore, m: p.GetState) -> dict[str, Any] | tuple[bytes, ...]:
         params = m.params or {}
         if m.what == "slaves":
             return slaves_json(core)
@@ -577,8 +577,8 @@ class MasterActor(Actor):
             }
         if m.what == "state":
             about = self.about
-            render = state_json_bytes if params.get("encoded") else state_json
-            if render is state_json_bytes:
+            render = state_json_chunks if params.get("encoded") else state_json
+            if render is state_json_chunks:
                 cached = self._state_bytes
                 if cached is not None and cached[0] == core.generation:
                     return cached[1]
@@ -592,7 +592,7 @@ class MasterActor(Actor):
                 build=build_info(),
                 http_url=about.http_url if about is not None else "",
             )
-            if isinstance(doc, bytes):
+            if isinstance(doc, tuple):
                 # Encoded once per state generation, shared by every request until
                 # the next change (strict clients get the same bytes state_json gives).
                 self._state_bytes = (core.generation, doc)
