@@ -36,6 +36,20 @@ queued behind them cost it a whole SUBSCRIBED state (50,000 tasks) when it got t
 a third of its CPU in the 5k/50k failover (72 s storm)."""
 
 
+PROBE_EVERY = 0.4
+PROBE_FOR = 10.0
+"""After a leader change, the subscribe is sent again every ``PROBE_EVERY`` seconds until
+a SUBSCRIBED comes from the new leader, for at most ``PROBE_FOR`` seconds (then the
+backoff above). Why: a standby learns of a new leader from ZooKeeper as soon as it won
+the election, but that master starts its master actor only once it has read its
+registry (seconds at 10,000 agents): a WatchMaster arriving before that is a dead letter,
+and a tell that reaches no actor answers nothing. With the backoff alone the standby's
+DNS and l4lb asked again after 1, 2, 4... s (the l4lb 2, 4, 8... s), so they subscribed
+up to twice the registry read late. Copies are cheap for the master: the ones queued
+together cost one SUBSCRIBED (``WatchSoon``), and resends carry their episode, so one
+arriving after the answer is skipped (``RESEND_WINDOW``, 30 s > ``PROBE_FOR``)."""
+
+
 class WatchFollower:
     """The subscription of one observer (``subscriber``: its transport address) to the
     leading master's events. ``subscribe_retry``: seconds without SUBSCRIBED before the
@@ -61,6 +75,9 @@ class WatchFollower:
         self.sent_at = 0.0
         self.retry_in = subscribe_retry
         """Seconds after ``sent_at`` before an unanswered subscribe is sent again."""
+        self.probe_until = 0.0
+        """Until when an unanswered subscribe to a new leader is resent every
+        ``PROBE_EVERY`` s (0 once it answered)."""
         self.last_event_at = 0.0
         self.heartbeat = default_heartbeat
         self.episode = random.getrandbits(30)
@@ -82,6 +99,7 @@ class WatchFollower:
         self.watching = address
         self.expect = 0
         self.retry_in = self.subscribe_retry
+        self.probe_until = now + PROBE_FOR
         return tells + self.subscribe(now)
 
     def subscribe(self, now: float, resend: bool = False) -> list[Tell]:
@@ -112,6 +130,7 @@ class WatchFollower:
             self.master_id = msg.master_id
             self.expect = 2
             self.retry_in = self.subscribe_retry
+            self.probe_until = 0.0
             hb = (event.get("subscribed") or {}).get("heartbeat_interval_seconds")
             if isinstance(hb, int | float) and hb > 0:
                 self.heartbeat = float(hb)
@@ -131,9 +150,13 @@ class WatchFollower:
     def tick(self, now: float) -> list[Tell]:
         """Subscribe again when the subscribe went unanswered for ``retry_in`` seconds
         (``subscribe_retry``, doubling up to ``RETRY_BACKOFF_CAP`` times it until a
-        SUBSCRIBED comes), or when the leader was silent for ``SILENT_HEARTBEATS``
-        heartbeats."""
+        SUBSCRIBED comes; every ``PROBE_EVERY`` s in the first ``PROBE_FOR`` s of a new
+        leader), or when the leader was silent for ``SILENT_HEARTBEATS`` heartbeats."""
         if self.watching is None:
+            return []
+        if self.expect == 1 and now < self.probe_until:
+            if now - self.sent_at >= PROBE_EVERY:  # a new leader's actor may not run yet
+                return self.subscribe(now, resend=True)
             return []
         if self.expect == 1 and now - self.sent_at >= self.retry_in:
             self.retry_in = min(2.0 * self.retry_in, RETRY_BACKOFF_CAP * self.subscribe_retry)

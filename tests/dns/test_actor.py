@@ -96,3 +96,24 @@ def test_follows_the_leader_through_gaps_and_a_failover(node: Node) -> None:
     wait_for(lambda: srv(port) == ("NOERROR", [31000, 31002]), 5, "names kept over the failover")
     dns_ref.tell(MasterEvent(task_updated("w.2", "TASK_KILLED"), "m2", 3))
     wait_for(lambda: srv(port)[1] == [31000], 5, "w.2 killed under the new leader")
+
+
+def test_a_subscribe_that_found_no_master_actor_is_sent_again(node: Node) -> None:
+    """A standby learns of a new leader before that master's actor runs (it reads its
+    registry first): the first WatchMaster is a dead letter. The DNS sends the same
+    subscription again (``WatchFollower`` probes a new leader) until one arrives."""
+    late = node.actor_address("master-late")
+    ref = node.spawn(
+        DnsActor,
+        name="dns",
+        config=DnsConfig(),
+        host="127.0.0.1",
+        port_of=lambda: 0,
+        upstreams=[],
+        leader_address=lambda: late,
+    )
+    actor: DnsActor = ref._actor  # type: ignore[attr-defined]
+    wait_for(lambda: actor.follower.watching == late, 5, "a first WatchMaster (lost)")
+    master = node.spawn(FakeMaster, name="master-late")
+    fake: FakeMaster = master._actor  # type: ignore[attr-defined]
+    wait_for(lambda: fake.watchers, 10, "the WatchMaster sent again to the late master")

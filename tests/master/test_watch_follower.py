@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from actors.master import WatchFollower, tell_all
+from actors.master._watch_follower import PROBE_EVERY, PROBE_FOR
 from actors.protocol import MasterEvent, UnwatchMaster, WatchMaster
 
 ME = "tcp://127.0.0.1:5000/dns"
@@ -94,11 +95,30 @@ def test_a_gap_asks_for_a_fresh_subscription(caplog: pytest.LogCaptureFixture) -
 
 
 def test_tick_retries_an_unanswered_subscribe() -> None:
-    follower = WatchFollower(subscribe_retry=1.0, subscriber=ME)
-    follower.leader(OLD, 10.0)
+    follower = following(now=5.0)
+    follower.subscribe(10.0)  # a fresh subscription to the same leader
     assert follower.tick(10.9) == []
     assert follower.tick(11.0) == [(OLD, watch(follower))]
     assert follower.sent_at == 11.0 and follower.tick(11.5) == []
+
+
+def test_a_new_leaders_first_subscribe_is_resent_soon_until_it_answers() -> None:
+    """A standby learns of a new leader (ZooKeeper) before that master's actor runs (it
+    reads its registry first): the first WatchMaster is a dead letter, nothing says so.
+    It is resent every PROBE_EVERY s (same episode: the master answers one) until the
+    SUBSCRIBED comes, and no more once it came."""
+    follower = following(now=0.0)
+    [_, (_, first)] = follower.leader(NEW, 10.0)
+    assert follower.tick(10.0 + PROBE_EVERY / 2) == []
+    assert follower.tick(10.0 + PROBE_EVERY) == [(NEW, first)]  # the same episode
+    assert follower.tick(10.0 + 1.5 * PROBE_EVERY) == []
+    assert follower.tick(10.0 + 2 * PROBE_EVERY) == [(NEW, first)]
+    assert follower.accept(subscribed("m2"), 11.0) == "reset"
+    assert [follower.tick(11.0 + k * PROBE_EVERY) for k in range(1, 6)] == [[]] * 5
+    # a later fresh subscription to that same leader backs off as before
+    follower.subscribe(12.0)
+    assert follower.tick(12.0 + PROBE_EVERY) == []
+    assert follower.tick(13.0) == [(NEW, watch(follower))]
 
 
 def test_tick_resubscribes_after_three_silent_heartbeats() -> None:
@@ -142,21 +162,26 @@ def test_unanswered_subscribes_back_off_until_a_subscribed_comes() -> None:
     follower.leader(OLD, 0.0)
     sent = []
     now = 0.0
-    while now < 60.0:
+    while now < 70.0:
         now = round(now + 0.1, 1)
         if follower.tick(now):
             sent.append(now)
-    assert sent[:5] == [1.0, 3.0, 7.0, 15.0, 31.0]  # 1, 2, 4, 8, 16 s apart
-    assert all(b - a <= 16.0 for a, b in itertools.pairwise(sent))
+    probes = [s for s in sent if s < PROBE_FOR]  # its actor may not run yet: see above
+    gaps = [b - a for a, b in itertools.pairwise([0.0, *probes])]
+    assert probes and all(PROBE_EVERY - 1e-9 <= g <= PROBE_EVERY + 0.1 for g in gaps)  # ticks
+    last = probes[-1]
+    backoff = [round(s - last, 1) for s in sent[len(probes) :]]
+    assert backoff[:5] == pytest.approx([1.0, 3.0, 7.0, 15.0, 31.0], abs=0.11)  # 1, 2, 4, 8, 16
+    assert all(b - a <= 16.0 + 0.11 for a, b in itertools.pairwise(sent))  # + a tick
     # A SUBSCRIBED resets the schedule: the next lost subscribe is retried after 1 s.
     follower.accept(subscribed(), now)
     follower.subscribe(now)
     assert follower.tick(now + 0.9) == []
     assert follower.tick(now + 1.0) == [(OLD, watch(follower))]
-    # So does a new leader.
+    # So does a new leader (probed first).
     follower.tick(now + 3.0)
     follower.leader(NEW, now + 3.5)
-    assert follower.tick(now + 4.5) == [(NEW, watch(follower))]
+    assert follower.tick(now + 3.5 + PROBE_EVERY) == [(NEW, watch(follower))]
 
 
 def test_a_resend_keeps_its_episode_and_a_fresh_subscription_takes_a_new_one() -> None:
@@ -165,7 +190,7 @@ def test_a_resend_keeps_its_episode_and_a_fresh_subscription_takes_a_new_one() -
     followers (an observer restarted at the same address) do not share episodes."""
     follower = WatchFollower(subscribe_retry=1.0, subscriber=ME)
     [(_, first)] = follower.leader(OLD, 0.0)
-    [(_, again)] = follower.tick(1.0)
+    [(_, again)] = follower.tick(PROBE_EVERY)
     assert again == first and first.episode == follower.episode
     follower.accept(subscribed(), 1.5)
     assert follower.accept(change(3), 2.0) == "resubscribe"
