@@ -366,11 +366,15 @@ class MasterActor(Actor):
         return None
 
     def _queue_storm(self, m: Any) -> bool:
-        """Take a re-registration (or a resend naming one) into the storm queue when
-        other messages wait behind it or the queue is not empty; False: apply it now
-        (nothing else waits, as when driven by hand)."""
+        """Take a re-registration (or a resend naming one, behind its agent's queued
+        copy) into the storm queue when other messages wait behind it or the queue is
+        not empty; False: apply it now (nothing else waits, as when driven by hand)."""
         inbox = getattr(self, "actor_inbox", None)  # None: driven by hand, no runtime
         if inbox is None or (inbox.empty() and not self._storm):
+            return False
+        if type(m) is p.ReregisterAgentAgain and not self._storm_agents[m.agent_id]:
+            # Cheap, and nothing of this agent's is queued: answered now. An agent whose
+            # copy was a dead letter then sends it without waiting for the whole storm.
             return False
         self._storm.append(m)
         self._storm_agents[m.agent_id] += 1
@@ -382,14 +386,14 @@ class MasterActor(Actor):
     def _may_overtake(self, core: MasterCore, m: Any, now: float) -> bool:
         """Whether ``m`` is served before the queued re-registrations (``OVERTAKE_KINDS``,
         our own self-messages, the periodic tick while the recovery window is open, a
-        status update or pong from an agent with nothing queued)."""
+        status update, pong or resend from an agent with nothing queued)."""
         kind = type(m)
         if kind in OVERTAKE_KINDS or kind in (AllocateSoon, WatchSoon, Announce):
             return True
         if kind is Tick:
             deadline = core.recovery_deadline
             return deadline is not None and now < deadline
-        if kind in (p.StatusUpdate, p.Pong, p.UpdateAgent):
+        if kind in (p.StatusUpdate, p.Pong, p.UpdateAgent, p.ReregisterAgentAgain):
             return self._storm_agents[m.agent_id] == 0
         return False
 
