@@ -5,35 +5,19 @@ once."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from actors import protocol as p
-from actors.master import MasterActor, MasterConfig, MemoryRegistryStore
+from actors.master import MasterConfig, MemoryRegistryStore
 from actors.resources import Resources
 from runtime import Actor, ActorRef, Node
 from runtime.testing import wait_for
+from tests.master._busy_master import SlowStore, local_node, spawn_master
 
 N = 200
-
-
-class SlowFrameworkStore(MemoryRegistryStore):
-    """The framework's record takes 0.5 s to write, so registrations sent meanwhile
-    queue in the master's inbox as a burst."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.slow = threading.Event()
-
-    def save(self, kind: str, key: str, doc: dict[str, Any]) -> None:
-        if kind == "frameworks" and self.slow.is_set():
-            self.slow.clear()
-            time.sleep(0.5)
-        super().save(kind, key, doc)
 
 
 class Peers(Actor):
@@ -58,27 +42,14 @@ class Peers(Actor):
 
 @pytest.fixture
 def node() -> Iterator[Node]:
-    n = Node("test", on_fatal=lambda reason: None)
-    yield n
-    n.shutdown(timeout=5)
+    yield from local_node()
 
 
 def _master(node: Node, store: MemoryRegistryStore, peers: ActorRef) -> ActorRef:
-    def resolve(address: str) -> ActorRef:
-        return peers if "/fake" in address else node.ref(address.rsplit("/", 1)[1])
-
-    return node.spawn(
-        MasterActor,
-        "m1",
-        store,
-        address="tcp://h:1/master",
-        # No periodic cycle during the test and no minimum interval: before coalescing,
-        # every registration ran its own full cycle.
-        config=MasterConfig(ping_interval=60.0, allocation_interval=0.0),
-        tick_interval=60.0,
-        resolve=resolve,
-        name="master",
-    )
+    # No periodic cycle during the test and no minimum interval: before coalescing,
+    # every registration ran its own full cycle.
+    config = MasterConfig(ping_interval=60.0, allocation_interval=0.0)
+    return spawn_master(node, store, config, peers)
 
 
 def _metrics(master: ActorRef) -> dict[str, Any]:
@@ -88,7 +59,7 @@ def _metrics(master: ActorRef) -> dict[str, Any]:
 
 
 def test_a_burst_of_registrations_is_one_allocation_cycle(node: Node) -> None:
-    store = SlowFrameworkStore()
+    store = SlowStore()
     peers = node.spawn(Peers, name="peers")
     master = _master(node, store, peers)
     res = Resources.parse("cpus:2;mem:1024").to_dict()

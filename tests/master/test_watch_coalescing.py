@@ -8,31 +8,15 @@ tasks. A lone WatchMaster is still answered at once.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from actors import protocol as p
-from actors.master import MasterActor, MasterConfig, MemoryRegistryStore
-from runtime import Actor, ActorRef, Node
+from runtime import Actor, Node
 from runtime.testing import wait_for
-
-
-class SlowStore(MemoryRegistryStore):
-    """The framework's record takes 0.5 s to write: what is sent meanwhile queues."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.slow = threading.Event()
-
-    def save(self, kind: str, key: str, doc: dict[str, Any]) -> None:
-        if kind == "frameworks" and self.slow.is_set():
-            self.slow.clear()
-            time.sleep(0.5)
-        super().save(kind, key, doc)
+from tests.master._busy_master import SlowStore, local_node, spawn_master
 
 
 class Observer(Actor):
@@ -55,32 +39,14 @@ class Observer(Actor):
 
 @pytest.fixture
 def node() -> Iterator[Node]:
-    n = Node("test", on_fatal=lambda reason: None)
-    yield n
-    n.shutdown(timeout=5)
-
-
-def _master(node: Node, store: MemoryRegistryStore) -> ActorRef:
-    def resolve(address: str) -> ActorRef:
-        return node.ref(address.rsplit("/", 1)[1])
-
-    return node.spawn(
-        MasterActor,
-        "m1",
-        store,
-        address="tcp://h:1/master",
-        config=MasterConfig(ping_interval=60.0),
-        tick_interval=60.0,
-        resolve=resolve,
-        name="master",
-    )
+    yield from local_node()
 
 
 def test_queued_copies_of_a_watch_cost_one_subscribed_each_subscriber(node: Node) -> None:
     store = SlowStore()
     dns = node.spawn(Observer, name="dns")
     l4lb = node.spawn(Observer, name="l4lb")
-    master = _master(node, store)
+    master = spawn_master(node, store)
     store.slow.set()
     master.tell(p.Subscribe(p.FrameworkInfo("fw", failover_timeout=60.0), "tcp://h:2/dns"))
     for _ in range(5):  # queued while the framework's record is written
@@ -97,7 +63,7 @@ def test_queued_copies_of_a_watch_cost_one_subscribed_each_subscriber(node: Node
 def test_an_unwatch_queued_after_a_watch_wins(node: Node) -> None:
     store = SlowStore()
     dns = node.spawn(Observer, name="dns")
-    master = _master(node, store)
+    master = spawn_master(node, store)
     store.slow.set()
     master.tell(p.Subscribe(p.FrameworkInfo("fw", failover_timeout=60.0), "tcp://h:2/dns"))
     master.tell(p.WatchMaster("tcp://h:3/dns"))
