@@ -4,7 +4,7 @@ served, seq gaps, and a failover that must not flush the records."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import dns.message
@@ -14,7 +14,7 @@ import pytest
 
 from actors.dns import DnsActor, DnsConfig, DnsLeaderChanged
 from actors.protocol import MasterEvent, WatchMaster
-from runtime import Actor, Node
+from runtime import Actor, ActorRef, Node
 from runtime.testing import wait_for
 from tests.dns._events import subscribed, task_added, task_updated, v1_task
 from transport import Security
@@ -44,6 +44,20 @@ def node() -> Iterator[Node]:
     n.shutdown(5)
 
 
+def spawn_dns(node: Node, leader_address: Callable[[], str | None], **kw: Any) -> ActorRef:
+    """A DnsActor named ``dns`` on a free port, no upstream."""
+    return node.spawn(
+        DnsActor,
+        name="dns",
+        config=DnsConfig(),
+        host="127.0.0.1",
+        port_of=lambda: 0,
+        upstreams=[],
+        leader_address=leader_address,
+        **kw,
+    )
+
+
 def srv(port: int) -> tuple[str, list[int]]:
     q = dns.message.make_query("_web-shop._tcp.marathon.mesos", "SRV")
     reply = dns.query.udp(q, "127.0.0.1", port=port, timeout=2)
@@ -55,16 +69,7 @@ def test_follows_the_leader_through_gaps_and_a_failover(node: Node) -> None:
     m2 = node.spawn(FakeMaster, name="master-b")
     a1, a2 = node.actor_address("master-a"), node.actor_address("master-b")
     servers: list[Any] = []
-    node.spawn(
-        DnsActor,
-        name="dns",
-        config=DnsConfig(),
-        host="127.0.0.1",
-        port_of=lambda: 0,
-        upstreams=[],
-        leader_address=lambda: a1,
-        publish=servers.append,
-    )
+    spawn_dns(node, lambda: a1, publish=servers.append)
     fake1: FakeMaster = m1._actor  # type: ignore[attr-defined]
     fake2: FakeMaster = m2._actor  # type: ignore[attr-defined]
     me = wait_for(lambda: fake1.watchers and fake1.watchers[0], 5, "WatchMaster")
@@ -103,16 +108,7 @@ def test_a_subscribe_that_found_no_master_actor_is_sent_again(node: Node) -> Non
     registry first): the first WatchMaster is a dead letter. The DNS sends the same
     subscription again (``WatchFollower`` probes a new leader) until one arrives."""
     late = node.actor_address("master-late")
-    ref = node.spawn(
-        DnsActor,
-        name="dns",
-        config=DnsConfig(),
-        host="127.0.0.1",
-        port_of=lambda: 0,
-        upstreams=[],
-        leader_address=lambda: late,
-    )
-    actor: DnsActor = ref._actor  # type: ignore[attr-defined]
+    actor: DnsActor = spawn_dns(node, lambda: late)._actor  # type: ignore[attr-defined]
     wait_for(lambda: actor.follower.watching == late, 5, "a first WatchMaster (lost)")
     master = node.spawn(FakeMaster, name="master-late")
     fake: FakeMaster = master._actor  # type: ignore[attr-defined]
