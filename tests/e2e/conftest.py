@@ -427,10 +427,16 @@ class E2ECluster:
         self.agents.append(proc)
         return proc
 
-    def start(self, masters: int = 1, agents: int = 1, containerizers: str = "simulated") -> None:
+    def start(
+        self,
+        masters: int = 1,
+        agents: int = 1,
+        containerizers: str = "simulated",
+        master_args: tuple[str, ...] = (),
+    ) -> None:
         """Start processes in parallel, then wait for a leader and every agent registered."""
         for _ in range(masters):
-            self.add_master()
+            self.add_master(*master_args)
         for _ in range(agents):
             self.add_agent(containerizers)
         for proc in self.masters + self.agents:

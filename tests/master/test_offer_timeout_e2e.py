@@ -10,12 +10,8 @@ takes every offer and never answers. Then once more after a leader SIGKILL.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import threading
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +19,8 @@ from typing import Any
 import pytest
 
 from runtime.testing import wait_for
-from tests.e2e.conftest import E2ECluster, _die_with_parent
+from tests._scheduler_proc import SchedulerProcess, module_cluster
+from tests.e2e.conftest import E2ECluster
 
 pytestmark = [pytest.mark.slow, pytest.mark.zk]
 
@@ -41,22 +38,9 @@ def http(method: str, url: str, body: Any = None) -> tuple[int, Any]:
         return exc.code, json.loads(exc.read() or b"null")
 
 
-class SilentFramework:
+class SilentFramework(SchedulerProcess):
     def __init__(self, master: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(SILENT), master],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            preexec_fn=_die_with_parent,
-        )
-        self.events: list[dict[str, Any]] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.events.append(json.loads(line))
+        super().__init__(SILENT, master)
 
     def offered(self) -> set[str]:
         return {i for e in list(self.events) if e["event"] == "offers" for i in e["ids"]}
@@ -64,30 +48,12 @@ class SilentFramework:
     def rescinded(self) -> set[str]:
         return {e["id"] for e in list(self.events) if e["event"] == "rescinded"}
 
-    def stop(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-
 
 @pytest.fixture(scope="module")
 def cluster(zk_hosts: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2ECluster]:
-    c = E2ECluster(zk_hosts, f"/t-{uuid.uuid4().hex[:12]}", tmp_path_factory.mktemp("offer-to"))
-    try:
-        for _ in range(2):
-            c.add_master("--offer-timeout", "2")
-        for _ in range(2):
-            c.add_agent()
-        for proc in c.masters + c.agents:
-            proc.wait_up()
-        c.wait_agents(2)
-        yield c
-    finally:
-        c.stop_all()
+    yield from module_cluster(
+        zk_hosts, tmp_path_factory, "offer-to", 2, 2, ("--offer-timeout", "2")
+    )
 
 
 def launches_beside(silent: SilentFramework, url: str, app_id: str) -> None:

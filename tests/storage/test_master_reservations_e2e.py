@@ -8,15 +8,12 @@ shapes). The leader SIGKILL runs last.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +21,8 @@ from typing import Any
 import pytest
 
 from runtime.testing import wait_for
-from tests.e2e.conftest import E2ECluster, _die_with_parent
+from tests._scheduler_proc import SchedulerProcess, module_cluster
+from tests.e2e.conftest import E2ECluster
 
 pytestmark = [pytest.mark.slow, pytest.mark.zk]
 
@@ -45,30 +43,11 @@ VOLUME = scalar(
 )
 
 
-class RoleApp:
+class RoleApp(SchedulerProcess):
     """One pymesos scheduler process in one role."""
 
     def __init__(self, master: str, name: str, role: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(APP), master, name, role, "ops"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            preexec_fn=_die_with_parent,
-        )
-        self.events: list[dict[str, Any]] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.events.append(json.loads(line))
-
-    def send(self, **cmd: Any) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(cmd) + "\n")
-        self.proc.stdin.flush()
+        super().__init__(APP, master, name, role, "ops")
 
     def offers_after(self, mark: int) -> list[dict[str, Any]]:
         return [e for e in self.events[mark:] if e.get("event") == "offer"]
@@ -78,15 +57,6 @@ class RoleApp:
             return next((e for e in list(self.events[mark:]) if pred(e)), None)
 
         return wait_for(found, 30.0, what)
-
-    def stop(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            self.send(stop=True)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
 
 
 def post_form(url: str, **fields: Any) -> tuple[int, str]:
@@ -115,12 +85,7 @@ def request(url: str, method: str, body: Any = None) -> tuple[int, str]:
 
 @pytest.fixture(scope="module")
 def cluster(zk_hosts: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2ECluster]:
-    c = E2ECluster(zk_hosts, f"/t-{uuid.uuid4().hex[:12]}", tmp_path_factory.mktemp("storage"))
-    try:
-        c.start(masters=2, agents=1)
-        yield c
-    finally:
-        c.stop_all()
+    yield from module_cluster(zk_hosts, tmp_path_factory, "storage", masters=2, agents=1)
 
 
 def cli(c: E2ECluster, *args: str) -> subprocess.CompletedProcess[str]:
