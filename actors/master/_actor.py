@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Protocol
 from actors import protocol as p
 from actors.gateway import MasterAbout, build_info
 from actors.master._allocation import allocation_json
-from actors.master._errors import MasterRecovering, UnknownStateQuery
+from actors.master._errors import UnknownStateQuery
 from actors.master._master_core import (
     Effect,
     MasterConfig,
@@ -108,9 +108,13 @@ class Tick:
 
 
 @dataclass(frozen=True, slots=True)
-class Recover:
-    """Self-message from ``started()``: read the registry (seconds at 10,000 agents)
-    on this actor's first turn, so that starting the actor does not wait for it."""
+class AgentsRead:
+    """From the registry-reading thread: the agents' records (or why they could not
+    be read), and how long the read took."""
+
+    docs: list[dict[str, Any]]
+    seconds: float
+    error: Exception | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +187,8 @@ class MasterActor(Actor):
 
     start_timeout: ClassVar[float] = 120.0
     """A new leader's registry read (10,000 agent documents) used to be in ``started()``
-    and outlasted the runtime's 5 s default; it is the ``Recover`` message now."""
+    and outlasted the runtime's 5 s default; only frameworks, weights and quotas are
+    read there now, which a ZooKeeper under load may still make slow."""
 
     def __init__(
         self,
@@ -243,56 +248,57 @@ class MasterActor(Actor):
         """Agent ids with a message in ``_storm`` (their count)."""
         self._storm_pending = False
         """A ``TakeStorm`` is queued in this actor's inbox."""
-        self._early: list[Any] = []
-        """Messages that came before ``Recover`` (applied once the registry is read)."""
 
     def started(self) -> None:
-        # The registry is read on the first turn (``Recover``), not here: the leader
-        # services (Marathon loads 50,000 instances) start as soon as this returns and
-        # load while the registry is read; what is sent to this actor meanwhile queues.
-        self.send_interval(self._tick_interval, Tick())
-        self.ref.tell(Recover())
-
-    def _recover(self) -> None:
-        """Read the registry into a new ``MasterCore``; then apply what queued before
-        ``Recover`` (a message that overtook it), and announce this leader behind
-        everything queued meanwhile (``Announce``)."""
+        # The agents' registry (10,000 records: seconds) is read on a thread of its own
+        # (``AgentsRead``): this actor takes re-registrations and serves frameworks
+        # meanwhile, and the leader services (Marathon's load) start as soon as this
+        # returns. Frameworks, weights and quotas are a few records, read here.
         now = self.clock.now()
         self.core = MasterCore(
             self.master_id,
             self.config,
             now=now,
-            recovered_agents=self.store.load("agents"),
             recovered_frameworks=self.store.load("frameworks"),
             recovered_weights=self.store.load("weights"),
             recovered_quotas=self.store.load("quotas"),
             wall_offset=self.clock.wall() - now,
             address=self.address,
+            agents_pending=True,
         )
         for problem in self.core.errors:
             log.error("registry: skipped a corrupt record: %s", problem)
         self.elected_at = now
+        self.send_interval(self._tick_interval, Tick())
+        threading.Thread(target=self._read_agents, name="master-registry", daemon=True).start()
+
+    def _read_agents(self) -> None:
+        """Off the actor thread: read the agents' registry, hand it to the actor."""
+        started = self.clock.now()
+        try:
+            docs = self.store.load("agents")
+        except Exception as exc:  # the actor raises it: the supervisor restarts it
+            self.ref.tell(AgentsRead([], self.clock.now() - started, exc))
+            return
+        self.ref.tell(AgentsRead(docs, self.clock.now() - started))
+
+    def _agents_read(self, core: MasterCore, m: AgentsRead, now: float) -> None:
+        """Merge the agents' registry (``MasterCore.merge_agents``), then announce this
+        leader to those not back yet, behind what is queued now (``Announce``)."""
+        if m.error is not None:
+            raise m.error
+        errors = len(core.errors)
+        self._apply(core.merge_agents(m.docs, now))
+        for problem in core.errors[errors:]:
+            log.error("registry: %s", problem)
         self.ref.tell(Announce())
         log.info(
-            "master %s leading with %d agents and %d frameworks from the registry (%.2f s)",
+            "master %s leading with %d agents from the registry (read in %.2f s) and %d frameworks",
             self.master_id,
-            len(self.core.agents),
-            len(self.core.frameworks),
-            self.clock.now() - now,
+            len(m.docs),
+            m.seconds,
+            len(core.frameworks),
         )
-        early, self._early = self._early, []
-        for message in early:
-            self.receive(message)
-
-    def _before_recovery(self, message: Any) -> None:
-        """A message that came before ``Recover``: a read is refused (503 at the
-        gateway: retried), the tick has nothing to do, anything else waits."""
-        if type(message) is Recover:
-            self._recover()
-        elif isinstance(message, (p.GetState, p.OperatorCall)):
-            raise MasterRecovering("the new leader is reading its registry; retry")
-        elif not isinstance(message, Tick):
-            self._early.append(message)
 
     def _ref(self, address: str) -> ActorRef:
         ref = self._refs.get(address)
@@ -303,8 +309,7 @@ class MasterActor(Actor):
 
     def receive(self, message: Any) -> Any:
         core = self.core
-        if core is None:
-            return self._before_recovery(message)
+        assert core is not None
         now = self.clock.now()
         kind = type(message)
         if kind in STORM_KINDS and self._queue_storm(message):
@@ -322,6 +327,9 @@ class MasterActor(Actor):
         if type(message) is AllocateSoon:
             self._alloc_pending = False
             self._allocate(core, now)
+            return None
+        if type(message) is AgentsRead:
+            self._agents_read(core, message, now)
             return None
         if type(message) is Announce:
             self._apply(core.announce(heard=self._storm_agents))
@@ -388,7 +396,7 @@ class MasterActor(Actor):
         our own self-messages, the periodic tick while the recovery window is open, a
         status update, pong or resend from an agent with nothing queued)."""
         kind = type(m)
-        if kind in OVERTAKE_KINDS or kind in (AllocateSoon, WatchSoon, Announce):
+        if kind in OVERTAKE_KINDS or kind in (AllocateSoon, WatchSoon, Announce, AgentsRead):
             return True
         if kind is Tick:
             deadline = core.recovery_deadline

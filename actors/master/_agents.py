@@ -10,6 +10,7 @@ unreachable; reconciliation asked meanwhile is answered when that window closes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from actors import protocol as p
@@ -23,11 +24,11 @@ from actors.resources import Attributes, ResourceError, Resources, apply_checkpo
 from actors.task_states import TaskReason, TaskState, is_terminal
 
 
-def recover_agent(s: MasterState, doc: dict[str, Any]) -> None:
-    """Add an agent from the registry, ``recovering`` until it re-registers; a corrupt
-    record is skipped and noted."""
+def _from_registry(s: MasterState, doc: dict[str, Any]) -> AgentRecord | None:
+    """An agent's registry record as a ``recovering`` ``AgentRecord``; None (noted in
+    ``s.errors``) for a corrupt one."""
     try:
-        rec = AgentRecord(
+        return AgentRecord(
             agent_id=str(doc["agent_id"]),
             hostname=str(doc["hostname"]),
             address=str(doc["address"]),
@@ -37,8 +38,16 @@ def recover_agent(s: MasterState, doc: dict[str, Any]) -> None:
             version=str(doc.get("version", "")),
             recovering=True,
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         s.errors.append(f"agent record {doc!r:.200}: {exc}")
+        return None
+
+
+def recover_agent(s: MasterState, doc: dict[str, Any]) -> None:
+    """Add an agent from the registry, ``recovering`` until it re-registers; a corrupt
+    record is skipped and noted."""
+    rec = _from_registry(s, doc)
+    if rec is None:
         return
     s.agents[rec.agent_id] = rec
     s.recovery_pending.append(rec.agent_id)
@@ -228,7 +237,8 @@ def on_reregister_agent(
             )
     rec.reported = digest
     rec.copy_id = m.copy_id or None
-    persist_agent(rec, out)
+    if not s.registry_pending:  # else once the registry is read (merge_registry)
+        persist_agent(rec, out)
     out.append(Watch(m.address))
     out.append(Send(m.address, registered(s, rec)))
     _reservations.sync_agent(rec, m, out)
@@ -271,6 +281,8 @@ def recovery_done(s: MasterState) -> bool:
     declared unreachable): amortized O(1) per re-registration (each recovered id is
     popped once), where a scan of all agents per re-registration made a 10,000-agent
     storm quadratic."""
+    if s.registry_pending:
+        return False  # the registry's agents are not known yet
     pending = s.recovery_pending
     while pending:
         rec = s.agents.get(pending[-1])
@@ -278,6 +290,39 @@ def recovery_done(s: MasterState) -> bool:
             return False
         pending.pop()
     return True
+
+
+def merge_registry(
+    s: MasterState, docs: Iterable[dict[str, Any]], now: float, out: list[Effect]
+) -> None:
+    """The agents' registry, read while this new leader already took re-registrations
+    in: an agent not back yet is added ``recovering`` (as ``recover_agent``); one that
+    came back keeps what it re-registered with, and its record is written only where
+    it differs from the registry's (the write its re-registration held back). Ends the
+    recovery window at once when every agent is back."""
+    s.registry_pending = False
+    for doc in docs:
+        rec = s.agents.get(str(doc.get("agent_id", ""))) if isinstance(doc, dict) else None
+        if rec is None:
+            recover_agent(s, doc)
+            continue
+        stored = _from_registry(s, doc)
+        if stored is None:
+            continue
+        changed = reregistration_change(stored, rec.total)
+        if changed is not None:
+            s.errors.append(
+                f"agent {rec.agent_id} ({rec.address}) re-registered with {changed} "
+                "before the registry was read: kept as it re-registered"
+            )
+        rec.registered_at = stored.registered_at
+        rec.persisted = stored.durable()
+    for rec in list(s.agents.values()):
+        if not rec.recovering and rec.reachable:
+            persist_agent(rec, out)
+    s.dirty = True
+    if s.recovery_deadline is not None and recovery_done(s):
+        end_recovery(s, now, out)
 
 
 def reregistration_change(rec: AgentRecord, total: Resources) -> str | None:

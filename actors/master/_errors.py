@@ -23,8 +23,3 @@ class UnknownStateQuery(BadStateQuery):
 
 class AllocatorInputError(MasterError, ResourceError):
     """The allocator was given an impossible quota or weight (named in the message)."""
-
-
-class MasterRecovering(MasterError, TimeoutError):
-    """A read asked of a new leader's master actor before it read its registry (a
-    ``TimeoutError``: the gateway answers 503 + Retry-After, and clients retry)."""

@@ -81,6 +81,7 @@ class MasterCore(MasterState):
         recovered_quotas: Iterable[dict[str, Any]] = (),
         wall_offset: float = 0.0,
         address: str = "",
+        agents_pending: bool = False,
     ) -> None:
         config = config or MasterConfig()
         super().__init__(
@@ -100,8 +101,18 @@ class MasterCore(MasterState):
         self.weights = dict(config.weights)
         self.quotas = dict(config.quotas)
         _operator.recover_settings(self, recovered_weights, recovered_quotas)
-        if self.agents:
+        if self.agents or agents_pending:
             self.recovery_deadline = now + self.config.agent_reregister_timeout
+        self.registry_pending = agents_pending
+
+    def merge_agents(self, docs: Iterable[dict[str, Any]], now: float) -> list[Effect]:
+        """The agents' registry records, read after this core started with
+        ``agents_pending`` (``_agents.merge_registry``); the effects in order."""
+        out: list[Effect] = []
+        _agents.merge_registry(self, docs, now, out)
+        self.generation += 1
+        _watch.flush(self, out)
+        return out
 
     @staticmethod
     def handles(msg: Any) -> bool:
@@ -159,7 +170,8 @@ class MasterCore(MasterState):
             self.last_ping = now
             _agents.ping_agents(self, now, out)
             changed = True  # an agent may have become unreachable (with no effect to show)
-        if self.recovery_deadline is not None and now >= self.recovery_deadline:
+        deadline = self.recovery_deadline
+        if deadline is not None and now >= deadline and not self.registry_pending:
             _agents.end_recovery(self, now, out)
             changed = True
         _frameworks.expire_frameworks(self, now, out)

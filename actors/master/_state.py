@@ -398,6 +398,11 @@ class MasterState:
     """Ids of the agents recovered from the registry, in order: the end of the recovery
     window is found by popping those no longer ``recovering`` off the end (each once),
     not by scanning every agent after each re-registration (quadratic in a storm)."""
+    registry_pending: bool = False
+    """A new leader whose agents' registry is still being read (off the actor thread:
+    10,000 records take seconds): agents re-registering meanwhile are taken in at once,
+    their registry writes wait for the read (``_agents.merge_registry``), and the
+    recovery window cannot close."""
     generation: int = 0
     """Bumped by every message, operator write or periodic duty that may have changed
     what the JSON views show: rendered views are cached under it (``MasterActor``)."""

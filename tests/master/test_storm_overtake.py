@@ -226,12 +226,13 @@ def test_the_batched_storm_ends_with_the_same_books_as_one_by_one(node: Node) ->
 
 
 class GatedLoad(MemoryRegistryStore):
-    """The registry read waits for ``gate`` (10,000 agent records take seconds)."""
+    """The agents' registry read waits for ``gate`` (10,000 records take seconds)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.gate = threading.Event()
         self.reading = threading.Event()
+        self.writes: list[str] = []
 
     def load(self, kind: str) -> list[dict[str, Any]]:
         if kind == "agents":
@@ -239,27 +240,40 @@ class GatedLoad(MemoryRegistryStore):
             assert self.gate.wait(30), "the test never opened the gate"
         return super().load(kind)
 
+    def save(self, kind: str, key: str, doc: dict[str, Any]) -> None:
+        self.writes.append(f"{kind}/{key}")
+        super().save(kind, key, doc)
 
-def test_starting_the_master_actor_does_not_wait_for_the_registry_read(node: Node) -> None:
-    """The leader services start once the master actor has started: the registry is
-    read on its first turn, and what is sent meanwhile is applied after it."""
+    def save_many(self, docs: list[tuple[str, str, dict[str, Any]]]) -> None:
+        for kind, key, doc in docs:
+            self.save(kind, key, doc)
+
+
+def test_a_new_leader_serves_while_its_agents_registry_is_read(node: Node) -> None:
+    """The agents' registry is read off the master actor's thread: agents that come
+    back and a framework are served meanwhile; once read, the agents not back yet are
+    recovering (announced to), and nothing identical to the registry is written."""
     store = GatedLoad()
-    for doc in _docs(20):
+    for doc in _docs(30):
         store.save("agents", doc["agent_id"], doc)
+    store.writes.clear()
     rec = node.spawn(Recorder, name="rec")
     master = _master(node, store)  # returns while the read is held
     assert store.reading.wait(10)
     for i in range(20):
         master.tell(_rereg(i, "fw", 2))
     master.tell(p.Subscribe(p.FrameworkInfo("marathon", failover_timeout=600.0), FW))
-    store.gate.set()
     wait_for(
         lambda: (
             _kinds(rec.ask("seen")).count("AgentRegistered") == 20
-            and "Subscribed" in _kinds(rec.ask("seen"))
+            and "Offers" in _kinds(rec.ask("seen"))
         ),
-        what="every agent back and the framework subscribed",
+        what="agents back and offers made while the registry is read",
     )
+    assert master.ask(p.GetState("metrics"))["recovering"]  # the window stays open
+    store.gate.set()
+    wait_for(lambda: _kinds(rec.ask("seen")).count("MasterChanged") == 10, what="announced")
+    slaves = master.ask(p.GetState("slaves"))["slaves"]
+    assert sorted(s["id"] for s in slaves) == sorted(f"a{i}" for i in range(30))
     assert len(master.ask(p.GetState("tasks", {"limit": 1000}))["tasks"]) == 40
-    # No agent queued during the read was announced to (it would send every task again).
-    assert "MasterChanged" not in _kinds(rec.ask("seen"))
+    assert [w for w in store.writes if w.startswith("agents/")] == []
