@@ -268,8 +268,12 @@ def run_allocation(s: MasterState, now: float, out: list[Effect]) -> None:
     s.offers_made += len(result.offers)
     batches: dict[str, list[p.Offer]] = {}
     granted: dict[tuple[str, str], list[Resources]] = {}
+    plain = s.alloc_memo.caller_attributes
     for o in result.offers:
         agent = s.agents[o.agent_id]
+        attrs = plain.get(o.agent_id)
+        if attrs is None or attrs[0] is not agent.attributes:
+            attrs = plain[o.agent_id] = (agent.attributes, agent.attributes.to_dict())
         fw = s.frameworks[o.framework_id]
         offer_id = f"{s.master_id}-O{s.next_id()}"
         s.offers[offer_id] = OfferRecord(
@@ -286,7 +290,7 @@ def run_allocation(s: MasterState, now: float, out: list[Effect]) -> None:
                 agent_id=o.agent_id,
                 hostname=agent.hostname,
                 resources=o.resources.to_dict(),
-                attributes=agent.attributes.to_dict(),
+                attributes=attrs[1],
                 ip=address_ip(agent.address),
                 port=address_port(agent.address),
             )

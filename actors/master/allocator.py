@@ -385,6 +385,12 @@ class AllocMemo:
     caller_pos: dict[str, int] = field(default_factory=dict)
     """agent id -> index in ``caller_views``."""
     caller_table: object = None
+    caller_attributes: dict[str, tuple[Attributes, dict[str, str | float]]] = field(
+        default_factory=dict
+    )
+    """agent id -> (its attributes, their ``to_dict()``): offers of an agent share the
+    plain form while the agent's attributes are the same object (read-only by contract:
+    no consumer of an ``Offer`` changes it)."""
     """What ``caller_views`` follows (the master's agent table), by identity."""
 
 
