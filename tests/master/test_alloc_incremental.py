@@ -47,6 +47,11 @@ def _truth(c: MasterCore) -> ClusterSnapshot:
         )
         for a in c.agents.values()
     ]
+    held: dict[str, dict[str, list[Resources]]] = {}
+    for t in c.tasks.values():
+        held.setdefault(t.framework_id, {}).setdefault(t.role, []).append(t.resources)
+    for o in c.offers.values():
+        held.setdefault(o.framework_id, {}).setdefault(o.role, []).append(o.resources)
     frameworks = [
         Framework(
             framework_id=fw.framework_id,
@@ -56,7 +61,11 @@ def _truth(c: MasterCore) -> ClusterSnapshot:
             if fw.suppressed
             else frozenset(fw.suppressed_roles),
             filters=tuple(fw.filters),
-            allocation=dict(fw.allocation),
+            # Summed anew from its tasks and outstanding offers (the master's books
+            # add and subtract per cycle and per Decline, in batches).
+            allocation={
+                role: Resources.sum(parts) for role, parts in held.get(fw.framework_id, {}).items()
+            },
         )
         for fw in c.frameworks.values()
     ]
@@ -131,9 +140,13 @@ class World:
             if o.offer_id not in c.offers:
                 return
             if r.random() < 0.5:
-                self.handle(
-                    p.Decline(o.framework_id, [o.offer_id], r.choice((0.0, 0.3, 1.0, 3.0, 30.0)))
-                )
+                ids = [o.offer_id]
+                if r.random() < 0.3:  # several at once (Marathon declines in batches)
+                    mine = [x for x in self.offers if x.framework_id == o.framework_id]
+                    ids += [x.offer_id for x in mine[: r.randint(1, 5)]]
+                    self.offers = [x for x in self.offers if x.offer_id not in ids]
+                refuse = r.choice((0.0, 0.3, 1.0, 3.0, 30.0))
+                self.handle(p.Decline(o.framework_id, ids, refuse))
             else:
                 self.seq += 1
                 tid = f"t{self.seq}"
