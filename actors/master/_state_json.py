@@ -419,7 +419,11 @@ def _sync(core: MasterCore) -> _Tasks:
         return last
     fws: dict[str, _FwTasks] = {}
     start = 0
-    if last is not None:
+    if last is not None and len(keys) > len(last.keys) and all(map(is_, keys, last.keys)):
+        # Only added (a launch): every kept position stays, no remap of 100,000 keys.
+        start = len(last.keys)
+        fws = {fid: fo for fid, fo in last.fws.items() if fo.idx}
+    elif last is not None:
         old, n, j = last.keys, len(keys), 0
         remap = [-1] * len(old)
         for i, k in enumerate(old):
@@ -881,15 +885,21 @@ def prerender(core: MasterCore, now: float, budget: int = PRERENDER_TASKS) -> bo
     records ``_render_feed`` noted at least ``QUIET`` before ``now`` (at most
     ``budget``) and of their agents; the master actor calls it on its ``Tick`` while
     its inbox is empty. Once a wave of changes is over (no note for ``WARM_QUIET``),
-    the frameworks' task lists are joined too (``_warm``), unless a render did it.
+    the frameworks' task lists are joined too (``_warm``, at most every
+    ``WARM_EVERY``), unless a render did it.
     It computes exactly what the request would (the same cached texts, checked there
     against every field they show), only earlier. Returns whether notes that are due
     remain (the caller may call again)."""
     notes = _render_feed.feed(core)
     idle = _IDLE.get(core)
     if not notes:
-        if idle is not None and idle.owed and now - idle.last_note >= WARM_QUIET:
-            idle.owed = False
+        if (
+            idle is not None
+            and idle.owed
+            and now - idle.last_note >= WARM_QUIET
+            and now - idle.warmed >= WARM_EVERY
+        ):
+            idle.owed, idle.warmed = False, now
             _warm(core)
         return False
     if idle is None:
@@ -913,10 +923,15 @@ def prerender(core: MasterCore, now: float, budget: int = PRERENDER_TASKS) -> bo
     return bool(notes) and notes[0][0] <= due
 
 
-WARM_QUIET = 1.0
-"""Seconds without a new note before ``_warm`` (once per wave): a launch of 90,000
-tasks notes a few thousand a second and must not pay a pass over every task each time
-its stream pauses."""
+WARM_QUIET = 0.5
+"""Seconds without a new note before ``_warm`` (once per wave): the first GET after a
+launch tends to come within a second of its last TASK_RUNNING."""
+
+WARM_EVERY = 5.0
+"""Seconds between two ``_warm`` at least: a launch of 90,000 tasks notes a few
+thousand a second and its stream pauses now and then (an allocation cycle, an agent
+host's stall); a warm-up is a pass over every task (~0.1 s at 100,000), so at most ~2%
+of a core goes to warm-ups a wave did not need."""
 
 
 @dataclass(slots=True)
@@ -927,6 +942,8 @@ class _Idle:
     """Notes were rendered since the last ``_warm`` or ``/master/state`` render."""
     last_note: float = 0.0
     """When the newest note rendered was made."""
+    warmed: float = float("-inf")
+    """When the last ``_warm`` ran."""
 
 
 _IDLE: weakref.WeakKeyDictionary[MasterCore, _Idle] = weakref.WeakKeyDictionary()

@@ -24,6 +24,7 @@ from actors.master import (
 )
 from actors.master._state_json import (
     QUIET,
+    WARM_EVERY,
     WARM_QUIET,
     prerender,
     state_json,
@@ -263,3 +264,37 @@ def test_the_state_pieces_join_to_the_bytes_and_an_unchanged_state_gives_the_sam
     second = _state_json.state_json_chunks(c.core, **KW)
     assert b"".join(second) == json.dumps(state_json(c.core, **KW)).encode()
     assert second[2] is first[2], "the agents' piece is kept (their texts did not change)"
+
+
+def test_warm_ups_wait_for_a_quiet_wave_end_and_are_spaced() -> None:
+    """A pause in a launch's status stream may look like the end of a wave: warm-ups
+    (a pass over every task) are at least ``WARM_EVERY`` apart."""
+    c = Cluster(MasterCore("m-spaced", MasterConfig(ping_interval=1e9), now=1000.0))
+    c.add_agent(AGENT, "cpus:64;mem:65536")
+    fid = c.subscribe()
+    [offer] = c.offers()
+    ids = [f"w{i:02d}" for i in range(20)]
+    _launch(c, offer, ids, "w", {})
+
+    def wave(at: float, state: str) -> None:
+        c.now = at
+        for task_id in ids:
+            c.handle(p.StatusUpdate(fid, task_id, offer.agent_id, state, task_id + state, at))
+        _drain(c.core, at + QUIET)
+
+    def passes() -> int:
+        kept = _state_json._TASKS.get(c.core)
+        return kept.passes if kept is not None else 0
+
+    wave(c.now, "TASK_STARTING")
+    first = c.now + QUIET + WARM_QUIET
+    prerender(c.core, first)
+    assert passes() == 1, "the wave's end: one warm-up"
+    wave(first + 0.1, "TASK_RUNNING")
+    prerender(c.core, first + 0.1 + QUIET + WARM_QUIET)
+    assert passes() == 1, "another wave ended too soon after: it waits"
+    prerender(c.core, first + WARM_EVERY)
+    assert passes() == 2
+    prerender(c.core, first + 2 * WARM_EVERY)
+    assert passes() == 2, "nothing new: no warm-up"
+    _check(c.core)
