@@ -29,7 +29,15 @@ import logging
 import threading
 from typing import Any, Protocol
 
-from zk import DEFAULT_MAX_BYTES, BatchFailed, Delete, Put, ZkError, encoded_size
+from zk import (
+    DEFAULT_MAX_BYTES,
+    BatchFailed,
+    Delete,
+    Put,
+    ValueTooLarge,
+    ZkError,
+    encoded_size,
+)
 
 from ._shards import Shards, merged, parse_name, plan_write, shard_name
 
@@ -107,6 +115,10 @@ class ZkMarathonStore:
         self.wholes: set[str] = set()
         """App keys with a whole-app document (the older layout, readable or not): the
         app's next write replaces it by shards."""
+        self.doc_versions: dict[str, int] = {}
+        """Store key -> version of the other documents (root, versions, deployments,
+        framework id) as this store read or wrote them: a write of one is a single
+        compare-and-set multi (``_put``), not a read, a parent check and a commit."""
         self.loaded = False
         """``load()`` read every app's instance documents: an app it did not find has
         none (no read before its first write)."""
@@ -116,6 +128,7 @@ class ZkMarathonStore:
         skipped (left in place, never overwritten by this read) and listed in
         ``unreadable`` (store key -> reason) for the leader's quarantine report."""
         unreadable: dict[str, str] = {}
+        self.doc_versions.clear()
         fid = self._get("framework-id", dict, unreadable)
         root = self._get("root", dict, unreadable)
         deployments = self._all("deployments", dict, unreadable)
@@ -170,7 +183,9 @@ class ZkMarathonStore:
 
     def _all(self, prefix: str, shape: type, unreadable: dict[str, str]) -> dict[str, Any]:
         """Every readable document's value under ``prefix`` (``_all_docs``)."""
-        return {k: d.value for k, d in self._all_docs(prefix, shape, unreadable).items() if d}
+        docs = self._all_docs(prefix, shape, unreadable)
+        self.doc_versions.update((k, d.version) for k, d in docs.items() if d)
+        return {k: d.value for k, d in docs.items() if d}
 
     def _all_docs(self, prefix: str, shape: type, unreadable: dict[str, str]) -> dict[str, Any]:
         """Every document under ``prefix``, read pipelined (``get_all``: a new leader's
@@ -198,7 +213,32 @@ class ZkMarathonStore:
 
     def _get(self, key: str, shape: type, unreadable: dict[str, str] | None = None) -> Any:
         doc = self._get_doc(key, shape, unreadable)
+        if doc is not None:
+            self.doc_versions[key] = doc.version
         return None if doc is None else doc.value
+
+    def _put(self, key: str, value: Any) -> None:
+        """Write one document (any version, as ``StateStore.put``): one multi with the
+        version this store last saw (None: create, for a key ``load`` did not find);
+        the reading ``put`` when that version is unknown or was not the stored one."""
+        if key in self.doc_versions or self.loaded:
+            try:
+                done = self.store.write_many([Put(key, value, self.doc_versions.get(key))])
+            except BatchFailed as exc:
+                self.doc_versions.pop(key, None)
+                _unwrap_too_large(exc)
+                if not exc.conflict:
+                    raise
+            else:
+                version = done.get(key)
+                if version is not None:
+                    self.doc_versions[key] = version
+                return
+        self.doc_versions[key] = self.store.put(key, value).version
+
+    def _delete(self, key: str) -> None:
+        self.doc_versions.pop(key, None)
+        self.store.delete(key)  # chunks and all
 
     def _get_doc(self, key: str, shape: type, unreadable: dict[str, str] | None = None) -> Any:
         try:
@@ -235,23 +275,23 @@ class ZkMarathonStore:
         return bool(self.store.client.exists(self.store.path(key)))
 
     def save_framework_id(self, framework_id: str) -> None:
-        self.store.put("framework-id", {"id": framework_id})
+        self._put("framework-id", {"id": framework_id})
 
     def save_root(self, root: dict[str, Any]) -> None:
-        self.store.put("root", root)
+        self._put("root", root)
 
     def save_versions(self, app_id: str, versions: list[dict[str, Any]]) -> None:
         key = f"versions/{app_key(app_id)}"
-        self.store.put(key, keep_versions(versions, self.store.max_bytes))
+        self._put(key, keep_versions(versions, self.store.max_bytes))
 
     def delete_versions(self, app_id: str) -> None:
-        self.store.delete(f"versions/{app_key(app_id)}")
+        self._delete(f"versions/{app_key(app_id)}")
 
     def save_deployment(self, deployment_id: str, doc: dict[str, Any]) -> None:
-        self.store.put(f"deployments/{deployment_id}", doc)
+        self._put(f"deployments/{deployment_id}", doc)
 
     def delete_deployment(self, deployment_id: str) -> None:
-        self.store.delete(f"deployments/{deployment_id}")
+        self._delete(f"deployments/{deployment_id}")
 
     def save_instances(self, app_id: str, records: list[dict[str, Any]]) -> None:
         """Store ``records`` as the app's records: only the shards that changed, then
@@ -276,6 +316,7 @@ class ZkMarathonStore:
             done = self.store.write_many(ops) if ops else {}
         except BatchFailed as exc:
             self._written(exc.done)
+            _unwrap_too_large(exc)
             raise
         self._written(done)
         # Replaced by this write, as the older layout's write replaced its whole
@@ -332,6 +373,13 @@ class ZkMarathonStore:
                     reserved.add(n)
         self.shards[akey] = Shards.of(docs, reserved)
         self.stale.discard(akey)
+
+
+def _unwrap_too_large(exc: BatchFailed) -> None:
+    """``write_many`` wraps every store error in ``BatchFailed``; a document above the
+    limit must stay ``ValueTooLarge`` (the API answers it 422 naming size and limit)."""
+    if isinstance(exc.__cause__, ValueTooLarge):
+        raise exc.__cause__ from None
 
 
 class MemoryMarathonStore:

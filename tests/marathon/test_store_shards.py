@@ -148,3 +148,49 @@ def test_a_write_that_met_another_writer_reads_again_and_succeeds(zk_client: Any
         store.save_instances("/a", records)
     store.save_instances("/a", records)  # read again, then written
     assert ZkMarathonStore(state).load()["instances"]["/a"] == records
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [4, 5])
+def test_documents_written_by_version_load_as_before(zk_client: Any, seed: int) -> None:
+    """Root, versions, deployments and the framework id are written as one compare-and-
+    set multi with the version last seen (no read first): same outcome as before."""
+    rng = random.Random(seed)
+    state = StateStore(zk_client, "/marathon")
+    store, reference = ZkMarathonStore(state), MemoryMarathonStore()
+    store.load()
+    for step in range(80):
+        roll, n = rng.random(), rng.randint(0, 4)
+        for s in (store, reference):
+            if roll < 0.2:
+                s.save_root({"id": "/", "step": step})
+            elif roll < 0.45:
+                s.save_versions(f"/app{n}", [{"id": f"/app{n}", "v": step}])
+            elif roll < 0.55:
+                s.delete_versions(f"/app{n}")
+            elif roll < 0.8:
+                s.save_deployment(f"d{n}", {"id": f"d{n}", "step": step})
+            elif roll < 0.9:
+                s.delete_deployment(f"d{n}")
+            else:
+                s.save_framework_id(f"fw-{step}")
+        if step % 20 == 19:
+            state.put("root", {"id": "/", "behind": "its back"})  # another writer
+            reference.save_root({"id": "/", "behind": "its back"})
+            store = ZkMarathonStore(state) if step % 40 == 39 else store
+            if step % 40 == 39:
+                store.load()
+    got, want = ZkMarathonStore(state).load(), reference.load()
+    for field in ("framework_id", "root", "versions"):
+        assert got[field] == want[field], field
+    assert sorted(got["deployments"], key=str) == sorted(want["deployments"], key=str)
+
+
+@pytest.mark.slow
+def test_a_document_too_large_stays_a_value_too_large_error(zk_client: Any) -> None:
+    from zk import ValueTooLarge
+
+    store = ZkMarathonStore(StateStore(zk_client, "/marathon", max_bytes=200_000))
+    store.load()
+    with pytest.raises(ValueTooLarge):
+        store.save_deployment("big", {"blob": "x" * 300_000})  # above one znode too
