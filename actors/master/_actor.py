@@ -150,10 +150,6 @@ OVERTAKE_KINDS: frozenset[type] = frozenset(
         p.Decline,
         p.Revive,
         p.Suppress,
-        p.Kill,
-        p.Acknowledge,
-        p.Reconcile,
-        p.Teardown,
         p.WatchMaster,
         p.UnwatchMaster,
         p.GetState,
@@ -165,7 +161,9 @@ from other connections than the agents' (their order relative to an agent's mess
 was never fixed: they could as well have arrived first), and reads. An agent's own
 message (status update, pong, registration) or an operator call waits until the
 queued re-registrations are applied, as do the periodic duties once the recovery
-window closes (an agent still queued must not be declared unreachable)."""
+window closes (an agent still queued must not be declared unreachable). A KILL,
+ACKNOWLEDGE or RECONCILE overtakes only where its answer cannot depend on a queued
+re-registration (``_may_overtake``); a TEARDOWN never does."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,6 +399,12 @@ class MasterActor(Actor):
         if kind is Tick:
             deadline = core.recovery_deadline
             return deadline is not None and now < deadline
+        if kind is p.Kill:  # a task not known yet may be in a queued re-registration
+            return (m.framework_id, m.task_id) in core.tasks
+        if kind is p.Reconcile:  # during recovery it waits for the window anyway
+            return core.recovery_deadline is not None
+        if kind is p.Acknowledge:
+            return self._storm_agents[m.agent_id] == 0
         if kind in (p.StatusUpdate, p.Pong, p.UpdateAgent, p.ReregisterAgentAgain):
             return self._storm_agents[m.agent_id] == 0
         return False

@@ -277,3 +277,38 @@ def test_a_new_leader_serves_while_its_agents_registry_is_read(node: Node) -> No
     assert sorted(s["id"] for s in slaves) == sorted(f"a{i}" for i in range(30))
     assert len(master.ask(p.GetState("tasks", {"limit": 1000}))["tasks"]) == 40
     assert [w for w in store.writes if w.startswith("agents/")] == []
+
+
+def test_a_kill_of_a_task_in_a_queued_reregistration_waits_for_it(node: Node) -> None:
+    """A KILL of a task the master knows overtakes the storm; one of a task that only a
+    queued re-registration reports waits for it (else it is dropped as unknown during
+    recovery, and the task would go on running)."""
+    agents = 60
+    store = GatedStore()
+    for doc in _docs(agents + 1):
+        store.save("agents", doc["agent_id"], doc)
+    rec = node.spawn(Recorder, name="rec")
+    master = _master(node, store)
+    master.tell(p.Subscribe(p.FrameworkInfo("marathon", failover_timeout=600.0), FW))
+    wait_for(lambda: "Subscribed" in _kinds(rec.ask("seen")), what="subscribed")
+    fid = next(m for m in rec.ask("seen") if isinstance(m, p.Subscribed)).framework_id
+    master.tell(_rereg(agents, fid, 1))  # known before the storm: t60.0
+    wait_for(lambda: "AgentRegistered" in _kinds(rec.ask("seen")), what="a60 back")
+    store.hold = True
+    master.tell(p.Subscribe(p.FrameworkInfo("blocker", failover_timeout=600.0), FW))
+    for i in range(agents):
+        master.tell(_rereg(i, fid, 1))
+    master.tell(p.Kill(fid, f"t{agents}.0"))  # known
+    master.tell(p.Kill(fid, f"t{agents - 1}.0"))  # in the last queued re-registration
+    mark = len(rec.ask("seen"))
+    store.gate.set()
+    wait_for(
+        lambda: sum(isinstance(m, p.KillTask) for m in rec.ask("seen")) == 2, what="both kills"
+    )
+    after = rec.ask("seen")[mark:]
+    kills = [i for i, m in enumerate(after) if isinstance(m, p.KillTask)]
+    registered = [i for i, m in enumerate(after) if isinstance(m, p.AgentRegistered)]
+    assert after[kills[0]].task_id == f"t{agents}.0" and kills[0] < registered[0]
+    assert after[kills[1]].task_id == f"t{agents - 1}.0"
+    last = next(i for i in registered if after[i].agent_id == f"a{agents - 1}")
+    assert kills[1] > last
