@@ -896,7 +896,7 @@ def prerender(core: MasterCore, now: float, budget: int = PRERENDER_TASKS) -> bo
         if (
             idle is not None
             and idle.owed
-            and now - idle.last_note >= WARM_QUIET
+            and now - idle.last_note >= idle.quiet
             and now - idle.warmed >= WARM_EVERY
         ):
             idle.owed, idle.warmed = False, now
@@ -908,12 +908,19 @@ def prerender(core: MasterCore, now: float, budget: int = PRERENDER_TASKS) -> bo
     due = now - QUIET
     agent_ids: set[str] = set()
     done = 0
+    first = notes[0][0]
     while notes and done < budget and notes[0][0] <= due:
         noted, t = notes.popleft()
         task_json_text(t, wall)
         agent_ids.add(t.agent_id)
         done += 1
     if done:
+        if idle.warmed > idle.last_note:
+            # A warm-up ran since the last notes: the wave went on after it (it was a
+            # pause, not the end) and the next needs a longer quiet; a wave after a long
+            # quiet is a new one.
+            long_quiet = first - idle.warmed >= WARM_RESET
+            idle.quiet = WARM_QUIET if long_quiet else min(2 * idle.quiet, WARM_QUIET_MAX)
         idle.owed, idle.last_note = True, noted
     agents = core.agents
     for agent_id in agent_ids:
@@ -927,11 +934,17 @@ WARM_QUIET = 0.5
 """Seconds without a new note before ``_warm`` (once per wave): the first GET after a
 launch tends to come within a second of its last TASK_RUNNING."""
 
+WARM_QUIET_MAX = 8.0
+WARM_RESET = 30.0
+"""A launch of 90,000 tasks notes a few thousand a second and its stream pauses now
+and then (an allocation cycle, an agent host's stall): each warm-up the wave outlived
+doubles the quiet the next one waits for (up to ``WARM_QUIET_MAX``); notes after
+``WARM_RESET`` without any start a new wave (``WARM_QUIET`` again). The 10k/100k run
+with a fixed 0.5 s spent 5% of the launch's samples in warm-ups (one every 5 s)."""
+
 WARM_EVERY = 5.0
-"""Seconds between two ``_warm`` at least: a launch of 90,000 tasks notes a few
-thousand a second and its stream pauses now and then (an allocation cycle, an agent
-host's stall); a warm-up is a pass over every task (~0.1 s at 100,000), so at most ~2%
-of a core goes to warm-ups a wave did not need."""
+"""Seconds between two ``_warm`` at least (a warm-up is a pass over every task, ~0.1 s
+at 100,000 and more under load)."""
 
 
 @dataclass(slots=True)
@@ -944,6 +957,8 @@ class _Idle:
     """When the newest note rendered was made."""
     warmed: float = float("-inf")
     """When the last ``_warm`` ran."""
+    quiet: float = WARM_QUIET
+    """Seconds without a note the next ``_warm`` waits for (see ``WARM_QUIET_MAX``)."""
 
 
 _IDLE: weakref.WeakKeyDictionary[MasterCore, _Idle] = weakref.WeakKeyDictionary()

@@ -26,6 +26,7 @@ from actors.master._state_json import (
     QUIET,
     WARM_EVERY,
     WARM_QUIET,
+    WARM_RESET,
     prerender,
     state_json,
     state_json_bytes,
@@ -297,4 +298,17 @@ def test_warm_ups_wait_for_a_quiet_wave_end_and_are_spaced() -> None:
     assert passes() == 2
     prerender(c.core, first + 2 * WARM_EVERY)
     assert passes() == 2, "nothing new: no warm-up"
+    # The wave outlived both warm-ups: the next waits for twice the quiet each time.
+    second = first + WARM_EVERY
+    last = second + WARM_EVERY  # the notes' time: the wave outlived the second warm-up
+    wave(last, "TASK_RUNNING")
+    prerender(c.core, last + 2 * WARM_QUIET)
+    assert passes() == 2, "a pause as long as the last one is no longer the end"
+    prerender(c.core, last + 4 * WARM_QUIET)
+    assert passes() == 3
+    # A wave long after the last one starts over with WARM_QUIET.
+    third = last + 4 * WARM_QUIET
+    wave(third + WARM_RESET, "TASK_RUNNING")
+    prerender(c.core, third + WARM_RESET + WARM_QUIET)
+    assert passes() == 4
     _check(c.core)
