@@ -76,18 +76,24 @@ class Shards:
     """One app's records as last stored, per shard number."""
 
     docs: dict[int, list[Any]] = field(default_factory=dict)
-    where: dict[str, int] = field(default_factory=dict)
-    """Record key -> its shard."""
+    known: dict[str, int] | None = None
+    """Record key -> its shard; None until a write needs it (``where``): a new leader
+    loading 100,000 records does not key them all before its first change."""
     reserved: set[int] = field(default_factory=set)
     """Shards present but unreadable: left alone."""
 
+    @property
+    def where(self) -> dict[str, int]:
+        if self.known is None:
+            self.known = {}
+            for n in sorted(self.docs):
+                for key in keys_of(self.docs[n]):
+                    self.known[key] = n
+        return self.known
+
     @classmethod
     def of(cls, docs: dict[int, list[Any]], reserved: Iterable[int] = ()) -> Shards:
-        where: dict[str, int] = {}
-        for n in sorted(docs):
-            for key in keys_of(docs[n]):
-                where[key] = n
-        return cls({n: list(r) for n, r in docs.items()}, where, set(reserved))
+        return cls({n: list(r) for n, r in docs.items()}, None, set(reserved))
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,16 @@ def plan_write(old: Shards, records: list[Any], size: int = SHARD_RECORDS) -> Pl
     puts = {n: recs for n, recs in sorted(new.items()) if old.docs.get(n) != recs}
     deletes = tuple(n for n in sorted(old.docs) if n not in new)
     return Plan(puts, deletes, Shards(new, where, set(old.reserved)))
+
+
+def stored_records(whole: list[Any] | None, docs: dict[int, list[Any]]) -> list[Any]:
+    """What a reader returns for an app: its shards' records in shard order (``merged``
+    with the older layout's whole document). A record left in two shards by a write
+    cut short comes twice; the core keeps the later copy (``add_instance`` replaces a
+    task id it has, a reservation id replaces its entry)."""
+    if whole is not None:
+        return merged(whole, docs)
+    return [r for n in sorted(docs) for r in docs[n]]
 
 
 def _repack(

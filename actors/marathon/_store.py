@@ -39,7 +39,7 @@ from zk import (
     encoded_size,
 )
 
-from ._shards import Shards, merged, parse_name, plan_write, shard_name
+from ._shards import Shards, parse_name, plan_write, shard_name, stored_records
 
 log = logging.getLogger("actors.marathon")
 
@@ -175,7 +175,7 @@ class ZkMarathonStore:
         out: dict[str, list[Any]] = {}
         for akey, (whole, docs, reserved) in by_app.items():
             self.shards[akey] = Shards.of(docs, reserved)
-            records = merged(whole, docs)
+            records = stored_records(whole, docs)
             if records or whole is not None or docs:
                 out[key_app(akey)] = records
         self.loaded = True

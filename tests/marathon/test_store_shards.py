@@ -11,6 +11,7 @@ import pytest
 
 from actors.marathon._shards import SHARD_RECORDS, Shards, merged, parse_name, plan_write
 from actors.marathon._store import MemoryMarathonStore, ZkMarathonStore
+from tests.marathon._core_kit import Sim
 from zk import StateStore
 
 
@@ -194,3 +195,19 @@ def test_a_document_too_large_stays_a_value_too_large_error(zk_client: Any) -> N
     store.load()
     with pytest.raises(ValueTooLarge):
         store.save_deployment("big", {"blob": "x" * 300_000})  # above one znode too
+
+
+def test_a_record_stored_twice_loads_once_the_later_copy() -> None:
+    """A write cut short (repacking, moving off the older layout) can leave a record in
+    two shards: the reader returns both, in shard order, and the core keeps the later."""
+    from actors.marathon._shards import stored_records
+    from tests.marathon.test_core_failover import _old_leader
+
+    stored, tasks = _old_leader()
+    mine = stored["instances"]["/web"]
+    staging = next(r for r in mine if r["taskId"] == tasks[1])
+    running = dict(staging, state="TASK_RUNNING", startedAt=staging["stagedAt"] + 1)
+    stored["instances"]["/web"] = stored_records(None, {0: mine, 7: [running]})
+    sim = Sim(data=stored)
+    assert sim.tasks("/web") == sorted(tasks)
+    assert sim.core.instances[tasks[1]].state == "TASK_RUNNING" and not sim.core.adopting
