@@ -655,7 +655,11 @@ class MarathonCore(Loading):
                     self.dirty.add(action.app.id)
         if self.persist_dirty:
             self._flush_instances()  # on a failure still dirty: retried at the next tick
-        self.task_lists.prerender(self.instances, self._listed_checks)
+        if now >= self.adopt_deadline:
+            # Not in a new leader's first adoption_timeout: rendering the 100,000 task
+            # texts it just loaded took ~5 CPU-s of a 10k/100k recovery, beside the
+            # agents' re-registration storm (a list asked meanwhile renders them then).
+            self.task_lists.prerender(self.instances, self._listed_checks)
 
     def _listed_checks(self, app_id: str) -> bool | None:
         """Whether ``app_id``'s tasks show health results in task lists (None: a pod's

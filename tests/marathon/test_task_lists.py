@@ -91,6 +91,9 @@ def test_ticks_render_changed_tasks_ahead_and_answers_stay_the_same() -> None:
     rng = random.Random(11)
     sim = running_sim()
     core = sim.core
+    sim.tick(0.25)
+    assert core.task_lists.unrendered, "not in the first adoption_timeout (a new leader's)"
+    sim.tick(core.config.adoption_timeout)
     for _ in range(40):
         tasks = sim.tasks("/prod/web") + sim.tasks("/prod/db")
         for _ in range(rng.randrange(4)):
