@@ -17,7 +17,13 @@ Ordering contract (README of the pure half):
   a status update all wait in ``_after`` until the flush that persisted the change;
 * writes are coalesced: the actor flushes when its inbox is empty, after
   ``flush_max_dirty`` changed jobs, or ``flush_max_delay`` seconds after the first
-  change, so a burst of 1,000 status updates costs a few ZooKeeper multis.
+  change, so a burst of 1,000 status updates costs a few ZooKeeper multis;
+* a write does not block the actor (`MetronomeStore.write_batch_async`): kazoo's reader
+  thread, when ZooKeeper answered, publishes the write's view and completes its HTTP
+  futures (a GIL hand-off sooner than through the actor), then tells the actor
+  (``_Landed``), which runs the write's other effects. Up to ``max_writes_in_flight``
+  writes of different jobs fly at once; a job in flight stays dirty until its version
+  is back, and a write of nothing goes after every write in flight.
 
 After a (re)start the actor reloads every job, subscribes with the persisted framework
 id, and reconciles every task its runs think may be alive; a recorded task is never
