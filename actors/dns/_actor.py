@@ -45,12 +45,10 @@ ZooKeeper node can appear a moment before its master actor runs: the first is lo
 DEFAULT_HEARTBEAT = 15.0
 CARRY_FOR = 15.0
 """Seconds the previous leader's tasks are kept after a failover (the master gives agents
-10 s to re-register); then a fresh subscription has them all."""
+10 s to re-register); then those the new leader did not stream go."""
 MIN_GAP = 0.05
 """Seconds between two tables during a stream of events (at most 20 tables a second):
 a table costs only what changed, but each swap renews the server's answer cache."""
-CARRY_GRACE = 5.0
-"""Seconds past CARRY_FOR after which carried tasks go even if no fresh state came."""
 
 
 class DnsActor(Actor):
@@ -166,12 +164,15 @@ class DnsActor(Actor):
         if self.follower.watching is None:
             return
         self._tell(self.follower.tick(now))
-        if self.live.carried_due(now):
-            if self.follower.subscribed:
-                # a fresh state from this leader: every re-registered task
-                self._tell(self.follower.subscribe(now))
-            elif now - self.follower.sent_at >= SUBSCRIBE_RETRY and self.live.expire(now):
-                self._request_rebuild()
+        if (
+            self.live.carried_due(now)
+            # subscribed: the leader streamed every task and agent it took in since its
+            # state, so what is still carried it lacks (a fresh state to learn that was a
+            # whole v1 state of 100,000 tasks for the new leader to build, mid-recovery)
+            and (self.follower.subscribed or now - self.follower.sent_at >= SUBSCRIBE_RETRY)
+            and self.live.expire(now)
+        ):
+            self._request_rebuild()
 
     # -- the table --------------------------------------------------------------------
 

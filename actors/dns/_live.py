@@ -35,6 +35,7 @@ from actors.dns._records import (
     RecordTable,
     apply_event,
     build_table,
+    carried_until,
     expire_carried,
     record_inputs,
     updated_key,
@@ -78,7 +79,7 @@ class LiveTable:
         if kind == "SUBSCRIBED":
             self.view = apply_event(self.view, event, master_id, now, self.carry_for, self.changes)
             self.ready = True
-            self._due = min(self.view.carried.values(), default=_NEVER)
+            self._due = carried_until(self.view)
             return True
         target = upsert_target(event)
         if target is not None:  # a failover's re-registrations: mostly nothing new
@@ -97,12 +98,13 @@ class LiveTable:
         return expire_carried(self.view, now, self.changes)
 
     def carried_due(self, now: float) -> bool:
-        """Whether some carried task's time is up. Asked every tick: the carried tasks
-        (100,000 after a failover) are looked at only once the earliest may be due
-        (only a SUBSCRIBED carries tasks; leaving ones cannot make it sooner)."""
+        """Whether some carried task's (agent's, framework's) time is up. Asked every
+        tick: the carried ones (100,000 after a failover) are looked at only once the
+        earliest may be due (only a SUBSCRIBED carries; leaving ones cannot make it
+        sooner)."""
         if now < self._due:
             return False
-        self._due = min(self.view.carried.values(), default=_NEVER)
+        self._due = carried_until(self.view)
         return self._due <= now
 
     def table(self, serial: int) -> RecordTable:

@@ -125,6 +125,10 @@ class ClusterView:
     after a failover the new leader learns an agent's tasks only when the agent
     re-registers, so its first state lacks them; dropping them would answer NXDOMAIN
     for names that still exist (dcos/dcos#6267)."""
+    carried_agents: dict[str, float] = field(default_factory=dict)
+    """Agents kept with the carried tasks (id -> until) until they are added again."""
+    carried_frameworks: dict[str, float] = field(default_factory=dict)
+    """Frameworks kept with the carried tasks (id -> until) until they are added again."""
 
 
 @dataclass(frozen=True)
@@ -335,6 +339,7 @@ def _set_agent(view: ClusterView, agent: Any, changes: Changes | None = None) ->
         hp = (ip, port if isinstance(port, int) and 0 < port < 65536 else 5051) if ip else None
     if agent_id and hp is not None:
         view.agents[agent_id] = hp
+        view.carried_agents.pop(agent_id, None)
         if changes is not None:
             changes.agents.add(agent_id)
 
@@ -349,6 +354,7 @@ def _set_framework(view: ClusterView, fw: Any, changes: Changes | None = None) -
         if changes is not None:
             changes.frameworks.add(fid)
         view.frameworks[fid] = name
+        view.carried_frameworks.pop(fid, None)
         ip = _ipv4(str(info.get("hostname", "")))
         if ip:
             view.framework_hosts[fid] = ip
@@ -392,24 +398,53 @@ def reset(
             if key in new.tasks or task.state != RUNNING:
                 continue
             new.tasks[key] = task
-            new.carried[key] = view.carried.get(key, now + carry_for)
-            if task.agent_id not in new.agents and task.agent_id in view.agents:
-                new.agents[task.agent_id] = view.agents[task.agent_id]
-            fid = task.framework_id
-            if fid not in new.frameworks and fid in view.frameworks:
+            until = new.carried[key] = view.carried.get(key, now + carry_for)
+            agent_id, fid = task.agent_id, task.framework_id
+            if agent_id in new.carried_agents or (
+                agent_id not in new.agents and agent_id in view.agents
+            ):
+                new.agents[agent_id] = view.agents[agent_id]
+                new.carried_agents[agent_id] = max(until, new.carried_agents.get(agent_id, until))
+            if fid in new.carried_frameworks or (
+                fid not in new.frameworks and fid in view.frameworks
+            ):
                 new.frameworks[fid] = view.frameworks[fid]
+                new.carried_frameworks[fid] = max(until, new.carried_frameworks.get(fid, until))
     return new
 
 
+def carried_until(view: ClusterView) -> float:
+    """When the first carried task, agent or framework is due (inf: none is carried)."""
+    return min(
+        min(view.carried.values(), default=float("inf")),
+        min(view.carried_agents.values(), default=float("inf")),
+        min(view.carried_frameworks.values(), default=float("inf")),
+    )
+
+
 def expire_carried(view: ClusterView, now: float, changes: Changes | None = None) -> bool:
-    """Drop carried tasks whose time is up; True when any was dropped."""
+    """Drop the carried tasks, agents and frameworks whose time is up (what a fresh
+    state from the new leader would lack: it streamed every task and agent it took in
+    since its SUBSCRIBED); True when any was dropped."""
     due = [key for key, until in view.carried.items() if until <= now]
     for key in due:
         del view.carried[key]
         view.tasks.pop(key, None)
         if changes is not None:
             changes.tasks.add(key)
-    return bool(due)
+    agents = [a for a, until in view.carried_agents.items() if until <= now]
+    for agent_id in agents:
+        del view.carried_agents[agent_id]
+        view.agents.pop(agent_id, None)
+        if changes is not None:
+            changes.agents.add(agent_id)
+    fids = [f for f, until in view.carried_frameworks.items() if until <= now]
+    for fid in fids:
+        del view.carried_frameworks[fid]
+        view.frameworks.pop(fid, None)
+        if changes is not None:
+            changes.frameworks.add(fid)
+    return bool(due or agents or fids)
 
 
 def apply_event(
@@ -459,6 +494,7 @@ def apply_event(
     elif kind == "AGENT_REMOVED":
         agent_id = _value(_dict(event.get("agent_removed")), "agent_id")
         view.agents.pop(agent_id, None)
+        view.carried_agents.pop(agent_id, None)
         if changes is not None:
             changes.agents.add(agent_id)
     elif kind in ("FRAMEWORK_ADDED", "FRAMEWORK_UPDATED"):
@@ -469,6 +505,7 @@ def apply_event(
         fid = _value(info, "id")
         view.frameworks.pop(fid, None)
         view.framework_hosts.pop(fid, None)
+        view.carried_frameworks.pop(fid, None)
         if changes is not None:
             changes.frameworks.add(fid)
     return view

@@ -188,6 +188,35 @@ def test_after_failover_tasks_of_agents_not_yet_reregistered_are_carried() -> No
     assert expire_carried(view2, 15.0) and not view2.tasks
 
 
+def test_expiry_leaves_what_a_fresh_state_would_give() -> None:
+    """Past the carry time the view holds what a fresh state from the new leader holds:
+    the tasks, agents and frameworks it streamed since its SUBSCRIBED, and no more (an
+    agent that never came back no longer answers ``slave.mesos``)."""
+    agents = [v1_agent("ag-1", "127.0.0.2"), v1_agent("ag-2", "127.0.0.3")]
+    fws = [v1_framework("fw-1"), v1_framework("fw-2", "metronome")]
+    old = subscribed([v1_task("a.1", agent="ag-1"), v1_task("b.1", agent="ag-2")], agents, fws)
+    view, _ = table_of(old)
+    view = apply_event(view, subscribed([], [], []), "m2", now=0.0, carry_for=15.0)
+    assert set(view.carried_agents) == {"ag-1", "ag-2"} and set(view.carried_frameworks) == {"fw-1"}
+    stream = [  # ag-1 re-registers with a.1; ag-2 never comes back; fw-1 re-subscribes
+        {"type": "AGENT_ADDED", "agent_added": {"agent": agents[0]}},
+        task_added(v1_task("a.1", agent="ag-1")),
+        {"type": "FRAMEWORK_ADDED", "framework_added": {"framework": fws[0]}},
+    ]
+    for ev in stream:
+        view = apply_event(view, ev, "m2", now=1.0, carry_for=15.0)
+    assert expire_carried(view, 15.0)
+    fresh = apply_event(
+        ClusterView(leader=view.leader, masters=view.masters),
+        subscribed([v1_task("a.1", agent="ag-1")], [agents[0]], [fws[0]]),
+        "m2",
+    )
+    assert view.tasks == fresh.tasks and view.agents == fresh.agents
+    assert view.frameworks == fresh.frameworks
+    assert not (view.carried or view.carried_agents or view.carried_frameworks)
+    assert build_table(view, CONFIG, 3).a["slave.mesos."] == ("127.0.0.2",)
+
+
 def test_same_master_resubscribing_carries_nothing() -> None:
     view, _ = table_of(subscribed([v1_task("a.1")]))
     view = apply_event(view, subscribed([]), "m1", now=0.0, carry_for=15.0)
