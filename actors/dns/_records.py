@@ -422,29 +422,29 @@ def carried_until(view: ClusterView) -> float:
     )
 
 
+def _drop_due(
+    carried: dict[str, float], held: dict[str, Any], now: float, touched: set[str] | None
+) -> bool:
+    due = [key for key, until in carried.items() if until <= now]
+    for key in due:
+        del carried[key]
+        held.pop(key, None)
+        if touched is not None:
+            touched.add(key)
+    return bool(due)
+
+
 def expire_carried(view: ClusterView, now: float, changes: Changes | None = None) -> bool:
     """Drop the carried tasks, agents and frameworks whose time is up (what a fresh
     state from the new leader would lack: it streamed every task and agent it took in
     since its SUBSCRIBED); True when any was dropped."""
-    due = [key for key, until in view.carried.items() if until <= now]
-    for key in due:
-        del view.carried[key]
-        view.tasks.pop(key, None)
-        if changes is not None:
-            changes.tasks.add(key)
-    agents = [a for a, until in view.carried_agents.items() if until <= now]
-    for agent_id in agents:
-        del view.carried_agents[agent_id]
-        view.agents.pop(agent_id, None)
-        if changes is not None:
-            changes.agents.add(agent_id)
-    fids = [f for f, until in view.carried_frameworks.items() if until <= now]
-    for fid in fids:
-        del view.carried_frameworks[fid]
-        view.frameworks.pop(fid, None)
-        if changes is not None:
-            changes.frameworks.add(fid)
-    return bool(due or agents or fids)
+    c = changes
+    tasks = _drop_due(view.carried, view.tasks, now, None if c is None else c.tasks)
+    agents = _drop_due(view.carried_agents, view.agents, now, None if c is None else c.agents)
+    fws = _drop_due(
+        view.carried_frameworks, view.frameworks, now, None if c is None else c.frameworks
+    )
+    return tasks or agents or fws
 
 
 def apply_event(
