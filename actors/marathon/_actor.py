@@ -95,6 +95,9 @@ __all__ = [
 
 log = logging.getLogger("actors.marathon")
 
+SLOW_START = 2.0
+"""Seconds of store read and state build above which the start is logged as a warning."""
+
 _STORE_EFFECTS = (
     PersistFrameworkId,
     PersistRoot,
@@ -153,11 +156,18 @@ class MarathonActor(Actor):
         t1 = self.clock.now()
         self._feed(Load(data, self._znode_prefix()))
         # A new leader's start, timed (issue 29: at 5k agents / 50k tasks it was most
-        # of the time from the election to the first change served).
-        log.info(
-            "marathon: started: store read in %.2f s, state built in %.2f s",
+        # of the time from the election to the first change served); a slow one is a
+        # warning, so that it shows in a cluster logging warnings only.
+        t2 = self.clock.now()
+        log.log(
+            logging.WARNING if t2 - t0 >= SLOW_START else logging.INFO,
+            "marathon: started in %.2f s: store read in %.2f s, state of %d app(s) and "
+            "%d instance(s) built in %.2f s",
+            t2 - t0,
             t1 - t0,
-            self.clock.now() - t1,
+            len(self.core.apps),
+            len(self.core.instances),
+            t2 - t1,
         )
         info = p.FrameworkInfo(
             name="marathon",
