@@ -8,9 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from actors.framework import Agent
 from actors.metronome import JobSpec, ScheduleSpec, ValidationFailed
+from actors.metronome._job import plain_job
 
 
 def job(**run: Any) -> dict[str, Any]:
@@ -308,3 +311,73 @@ def test_a_job_nested_past_the_json_depth_is_a_422_without_recursing() -> None:
 def test_job_values_at_the_limits_are_accepted(data: Any) -> None:
     spec = JobSpec.from_json(data)
     assert JobSpec.from_json(spec.to_json()) == spec
+
+
+# -- the plain shape's fast path (no JSON-schema walk) ------------------------------------
+
+_WEIRD = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(10**20), max_value=10**20),
+    st.sampled_from([0, 0.009, 31.9, 1024.5, 4 * 1024 * 1024 + 1, 10**400, 64 * 1024**3 + 1]),
+    st.sampled_from([True, False, None, 1, 32, 0.5]),
+    st.sampled_from(["", "job\n", "-a", "a-", "A", "a..b", "a" * 256, "x\x00", "x" * 32_769]),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=4),
+    st.lists(st.integers(), max_size=1),
+    st.dictionaries(st.text(max_size=1), st.integers(), max_size=1),
+)
+_PLAIN = st.fixed_dictionaries(
+    {
+        "id": st.from_regex(r"[a-z0-9]{1,8}(-[a-z0-9]{1,4})?(\.[a-z0-9]{1,5})?", fullmatch=True),
+        "run": st.fixed_dictionaries(
+            {"cmd": st.text(min_size=1, max_size=12).filter(lambda c: "\x00" not in c)},
+            optional={
+                "cpus": st.one_of(st.floats(0.01, 1024), st.sampled_from([0.01, 1024, 1])),
+                "mem": st.one_of(st.floats(32, 4 * 1024**2), st.integers(32, 10**6)),
+                "disk": st.one_of(st.floats(0, 64 * 1024**2), st.just(0)),
+            },
+        ),
+    },
+    optional={"description": st.text(max_size=6)},
+)
+_WHERE = st.sampled_from(
+    (
+        *(None, "id", "description", "run", "extra", "labels", "schedules"),
+        *("run.cmd", "run.cpus", "run.mem", "run.disk", "run.gpus", "run.args", "run.extra"),
+    )
+)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_PLAIN, _WHERE, _WEIRD)
+def test_the_plain_shape_fast_path_builds_what_every_check_builds(
+    base: dict[str, Any], where: str | None, value: Any
+) -> None:
+    """A plain body with at most one field set to an odd value (a bool, a null, NaN, a
+    bound +- a bit, a bad id, another key...): the fast path takes it only if every check
+    passes, and gives the same job, or the same 422, as the checks."""
+    body: dict[str, Any] = {**base, "run": dict(base["run"])}
+    if where is not None:
+        target, _, key = where.rpartition(".")
+        (body["run"] if target == "run" else body)[key] = value
+    try:
+        checked: Any = JobSpec.from_json_checked(body)
+    except ValidationFailed as exc:
+        checked = ("422", exc.body)
+    if plain_job(body):
+        assert not isinstance(checked, tuple), (body, checked)
+    try:
+        fast: Any = JobSpec.from_json(body)
+    except ValidationFailed as exc:
+        fast = ("422", exc.body)
+    assert fast == checked
+
+
+def test_the_bench_body_and_a_stored_job_take_the_paths_they_should() -> None:
+    body = {"id": "scale-j00001", "run": {"cmd": "sleep 3600", "cpus": 0.05, "mem": 32}}
+    assert plain_job(body)
+    job = JobSpec.from_json(body)
+    assert job == JobSpec.from_json_checked(body)
+    assert not plain_job(job.to_json())  # every default spelled out: the full checks
+    assert JobSpec.from_json(job.to_json()) == job
