@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from zk._documents import DEFAULT_MAX_BYTES, encoded_size
+from zk._documents import DEFAULT_MAX_BYTES, Delete, Put, encoded_size
 from zk._errors import (
     BatchFailed,
     CorruptData,
@@ -138,10 +138,8 @@ _EXPORTS = {
     "zk._store": (
         "DEFAULT_NODE_LIMIT",
         "MAGIC",
-        "Delete",
         "Document",
         "Fence",
-        "Put",
         "StateStore",
         "StoreWatch",
     ),

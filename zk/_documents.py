@@ -8,6 +8,7 @@ without loading kazoo.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from zk._errors import CorruptData
@@ -34,3 +35,21 @@ def decode_json(path: str, data: bytes) -> Any:
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CorruptData(path, f"not UTF-8 JSON ({exc})", data) from None
+
+
+@dataclass(frozen=True)
+class Put:
+    """Batch op: write ``value`` at ``key``; create it (``version`` None) or CAS from
+    ``version``."""
+
+    key: str
+    value: Any
+    version: int | None
+
+
+@dataclass(frozen=True)
+class Delete:
+    """Batch op: delete ``key`` if it is still at ``version``."""
+
+    key: str
+    version: int

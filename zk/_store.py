@@ -58,7 +58,7 @@ from kazoo.protocol.serialization import Transaction
 from kazoo.protocol.states import ZnodeStat
 from kazoo.recipe.watchers import ChildrenWatch, DataWatch
 
-from zk._documents import DEFAULT_MAX_BYTES, decode_json, encode_json
+from zk._documents import DEFAULT_MAX_BYTES, Delete, Put, decode_json, encode_json
 from zk._errors import (
     BatchFailed,
     CorruptData,
@@ -151,24 +151,6 @@ class StoreWatch:
 
     def stop(self) -> None:
         self.stopped = True
-
-
-@dataclass(frozen=True)
-class Put:
-    """Batch op: write ``value`` at ``key``; create it (``version`` None) or CAS from
-    ``version``."""
-
-    key: str
-    value: Any
-    version: int | None
-
-
-@dataclass(frozen=True)
-class Delete:
-    """Batch op: delete ``key`` if it is still at ``version``."""
-
-    key: str
-    version: int
 
 
 BATCH_BYTES = 100_000
