@@ -32,7 +32,9 @@ written unfenced: nothing references them until a fenced header commit does.
 from __future__ import annotations
 
 import builtins
+import collections
 import hashlib
+import itertools
 import json
 import logging
 import random
@@ -153,6 +155,9 @@ class StoreWatch:
         self.stopped = True
 
 
+PIPELINE_WINDOW = 128
+"""Reads ``StateStore.get_all`` keeps in flight on the session (see there why not all)."""
+
 BATCH_BYTES = 100_000
 """Payload per multi transaction: a multi is one request, kept under DEFAULT_NODE_LIMIT."""
 BATCH_OPS = 500
@@ -227,26 +232,39 @@ class StateStore:
     def get_all(self, prefix: str = "") -> dict[str, Document]:
         """Documents directly under ``prefix`` by key; corrupt ones are logged and skipped.
 
-        Pipelined: every child's read is sent before the first answer is awaited (kazoo
-        sends them on one connection), so a new leader loading 10,000 agent records pays
-        about one round trip, not 10,000. A chunked document, or a read that failed,
-        takes the one-by-one path (``get``: chunks, retries, changes while reading)."""
-        keys = [f"{prefix}/{name}" if prefix else name for name in self.list(prefix)]
-        pending: builtins.list[tuple[str, Any]] = []
-        for key in keys:
+        Pipelined: up to ``PIPELINE_WINDOW`` reads are in flight at once (kazoo sends
+        them on one connection), so a new leader loading 10,000 agent records pays about
+        10,000 / window round trips, not 10,000. Not all at once: ZooKeeper answers a
+        session's requests in order, so the leader's lease heartbeat (a ``sync`` on the
+        same session) sent during a 10,000-read burst waited behind every answer, which
+        a GIL-bound new leader took seconds to take in, and its lease lapsed 4 s after
+        its election (bench/scale.py at 10k agents). A chunked document, or a read that
+        failed, takes the one-by-one path (``get``: chunks, retries, changes while
+        reading)."""
+        keys = iter([f"{prefix}/{name}" if prefix else name for name in self.list(prefix)])
+        pending: collections.deque[tuple[str, Any]] = collections.deque()
+
+        def send(key: str) -> None:
             try:
                 pending.append((key, self.client.get_async(self.path(key))))
             except (ConnectionLoss, SessionExpiredError, OperationTimeoutError):
                 pending.append((key, None))
+
+        for key in itertools.islice(keys, PIPELINE_WINDOW):
+            send(key)
         out: dict[str, Document] = {}
-        for key, answer in pending:
+        while pending:
+            key, answer = pending.popleft()
             try:
                 doc = self._pipelined(key, answer)
             except CorruptData as exc:
                 log.warning("%s: skipped", exc)
-                continue
+                doc = None
             if doc is not None:
                 out[key] = doc
+            following = next(keys, None)
+            if following is not None:
+                send(following)
         return out
 
     def _pipelined(self, key: str, answer: Any) -> Document | None:

@@ -337,6 +337,33 @@ def test_get_all_pipelined_returns_inline_chunked_and_skips_corrupt(
     assert got["agents/a3"] == store.get("agents/a3")
 
 
+def test_get_all_keeps_a_bounded_window_of_reads_in_flight(
+    store: StateStore, zk_client: KazooClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More documents than the window: every one read, never more than the window
+    outstanding at once (a lease heartbeat on the same session waits behind those only)."""
+    import zk._store as store_module
+
+    monkeypatch.setattr(store_module, "PIPELINE_WINDOW", 8)
+    for i in range(61):
+        store.create(f"many/d{i:02d}", {"i": i})
+    zk_client.create(f"{store.docs}/many/foreign", b"not ours")
+    inner = zk_client.get_async
+    outstanding: list[Any] = []
+    most = [0]
+
+    def counting_get_async(path: str) -> Any:
+        answer = inner(path)
+        outstanding.append(answer)
+        most[0] = max(most[0], sum(1 for a in outstanding if not a.ready()))
+        return answer
+
+    monkeypatch.setattr(zk_client, "get_async", counting_get_async)
+    got = store.get_all("many")
+    assert {k: d.value for k, d in got.items()} == {f"many/d{i:02d}": {"i": i} for i in range(61)}
+    assert len(outstanding) == 62 and 1 <= most[0] <= 8
+
+
 # -- write_many_async (Metronome's writes answered on kazoo's thread) ----------------------
 
 
