@@ -158,8 +158,12 @@ def connect(
     connect_timeout: float = 15.0,
     client_id: tuple[int, bytes] | None = None,
     credentials: ZkCredentials | None = None,
+    randomize_hosts: bool = True,
 ) -> KazooClient:
     """A started ``KazooClient`` on ``hosts`` under ``chroot`` (created if missing).
+
+    ``randomize_hosts=False`` tries the servers in the order given (two clients given the
+    same order sit on the same server).
 
     ``hosts`` may carry its own chroot (``"h:p,h:p/pydcos"``); then ``chroot`` is ignored.
     With ``credentials`` the client authenticates and everything it creates (the chroot
@@ -180,6 +184,7 @@ def connect(
         client_id=client_id,
         auth_data=credentials.auth_data if credentials is not None else None,
         default_acl=credentials.acl() if credentials is not None else None,
+        randomize_hosts=randomize_hosts,
     )
     try:
         with warnings.catch_warnings():  # we create the chroot just below

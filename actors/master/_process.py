@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import random
 import socket
 import threading
 from dataclasses import dataclass
@@ -101,15 +102,29 @@ periodic trim returns the freed pages (top of heap and ``madvise`` of free runs)
 large buffers keep being reused from the heap: RSS ~81-85 MB after the same rounds."""
 
 
-GC_THRESHOLDS = (100_000, 50, 100)
+GC_THRESHOLDS = (100_000, 5, 1000)
 """``gc.set_threshold`` of a master process (CPython's default is ``(700, 10, 10)``).
 
 Why: a leader holding 100,000 tasks has millions of live objects, and every full
 collection walks them all: with the defaults the in-process 10,000-agent/100,000-task
 run spent 7.0 s of CPU in 21 full collections of ~0.3 s each (pauses of the actor
-thread, the HTTP loop and the lease heartbeat alike); with these, 1.3 s and one full
-collection. Records die by reference counting; the cycle collector only has to find
-the rare cycle, so collecting it 140x less often costs little memory."""
+thread, the HTTP loop and the lease heartbeat alike); with a first threshold of 100,000,
+1.3 s and one full collection. Records die by reference counting; the cycle collector
+only has to find the rare cycle, so collecting it 140x less often costs little memory.
+The middle collection comes every 5 first ones (500,000 allocations), not 50: while a
+new leader takes in 100,000 tasks nearly everything it allocates survives, and a middle
+collection over 50 first ones' survivors held the GIL for 2.6 s (bench/scale.py at 10k
+agents; 0.2-0.35 s now); full collections stay as rare (1,000 middle ones)."""
+
+
+def shuffled_hosts(hosts: str) -> str:
+    """``hosts`` (``"h:p,h:p[/chroot]"``) with its servers in a random order: a process
+    connecting its sessions with ``randomize_hosts=False`` puts them on one server (and
+    they move to the same next one), while masters still spread over the ensemble."""
+    servers, slash, chroot = hosts.partition("/")
+    order = servers.split(",")
+    random.shuffle(order)
+    return ",".join(order) + slash + chroot
 
 
 def tune_gc() -> None:
@@ -200,6 +215,14 @@ class MasterProcess:
         self.options = options
         self.node = Node("master")
         self.client: Any = None
+        self.election_client: Any = None
+        """The election's own ZooKeeper session. Its lease heartbeat (a ``sync``) is
+        answered in order behind every request queued on its session, and kazoo's one
+        connection thread takes in a few dozen answers a second while a new leader at
+        10,000 agents is GIL-bound: behind the registry's and Marathon's reads the
+        heartbeat came back after more than the 3 s a lease allows and the new leader
+        stopped acting 4 s after its election (bench/scale.py, four runs of five). Writes
+        stay fenced by the election's term znode version, whatever session sends them."""
         self.election: Election | None = None
         self.watch: LeaderWatch | None = None
         self.gateway: HttpGateway | None = None
@@ -232,10 +255,21 @@ class MasterProcess:
         tune_gc()
         self.trimmer = HeapTrimmer().start()
         self.node.listen(o.bind, security=o.security, advertise=o.advertise)
+        # Two sessions on the same server (one order of the servers for both): the
+        # election's lease heartbeat must not queue behind the state's reads and writes.
+        hosts = shuffled_hosts(o.zk)
+        credentials = resolve_credentials(o.zk_credentials)
         self.client = connect(
-            o.zk,
+            hosts,
             session_timeout=o.session_timeout,
-            credentials=resolve_credentials(o.zk_credentials),
+            credentials=credentials,
+            randomize_hosts=False,
+        )
+        self.election_client = connect(
+            hosts,
+            session_timeout=o.session_timeout,
+            credentials=credentials,
+            randomize_hosts=False,
         )
         self.registry = ZkRegistryStore(StateStore(self.client, "/registry"))
         self.gateway = HttpGateway(
@@ -289,7 +323,10 @@ class MasterProcess:
         )
         # Assigned before start(): _on_elected may run before start() returns.
         self.election = Election(
-            self.client, info, on_elected=self._on_elected, on_revoked=self._on_revoked
+            self.election_client,
+            info,
+            on_elected=self._on_elected,
+            on_revoked=self._on_revoked,
         )
         self.election.start()
         log.info("master listening on %s, HTTP %s", self.address, self.gateway.url)
@@ -410,6 +447,9 @@ class MasterProcess:
             self.gateway.stop()
             self.gateway = None
         self.node.shutdown(10)
+        if self.election_client is not None:
+            close_quietly(self.election_client)
+            self.election_client = None
         if self.client is not None:
             close_quietly(self.client)
             self.client = None
