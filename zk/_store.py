@@ -689,26 +689,15 @@ class StateStore:
         for parent in parents - self._parents:
             self.retry(self.client.ensure_path, parent)
         self._parents |= parents
-        txns = []
-        for group in groups:
-            txn = self._transaction(self.path(group[0][0].key))  # Fenced: nothing sent
-            for op, data in group:
-                path = self.path(op.key)
-                if isinstance(op, Delete):
-                    txn.delete(path, version=op.version)
-                elif op.version is None:
-                    txn.create(path, data)
-                else:
-                    txn.set_data(path, data, version=op.version)
-            txns.append(txn)
+        txns = [self._group_txn(group) for group in groups]  # Fenced: nothing sent
         batch = _AsyncBatch(self, groups, on_done)
         for i, txn in enumerate(txns):
             txn.committed = True
             call(Transaction(txn.operations), _MultiSlot(batch, i))
         return True
 
-    def _commit_txn(self, group: builtins.list[tuple[Put | Delete, bytes]]) -> builtins.list[Any]:
-        """One multi of ``group``; its results past the fence check (Fenced if that failed)."""
+    def _group_txn(self, group: builtins.list[tuple[Put | Delete, bytes]]) -> Any:
+        """The multi of ``group`` (after the fence's term check), not sent yet."""
         txn = self._transaction(self.path(group[0][0].key))
         for op, data in group:
             path = self.path(op.key)
@@ -718,6 +707,11 @@ class StateStore:
                 txn.create(path, data)
             else:
                 txn.set_data(path, data, version=op.version)
+        return txn
+
+    def _commit_txn(self, group: builtins.list[tuple[Put | Delete, bytes]]) -> builtins.list[Any]:
+        """One multi of ``group``; its results past the fence check (Fenced if that failed)."""
+        txn = self._group_txn(group)
         results = list(txn.commit())
         self._check_fence(self.path(group[0][0].key), results)
         return results[1:] if self.fence is not None else results

@@ -914,13 +914,7 @@ def _allocate_incremental(
         pos[aid] = i
         known = views.get(aid)
         if known is None or known[0] is not agent:
-            if known is not None and known[0].reachable:
-                for name, v in known[0].total.milli_totals().items():
-                    total[name] -= v
-            if agent.reachable:
-                _add_into(total, agent.total.milli_totals())
-            row, free = _agent_row(agent, minimums, too_small)
-            known = views[aid] = (agent, row, free)
+            known = _renew_view(views, total, agent, minimums, too_small)
             blocked.pop(aid, None)
         if known[1] is not None:
             rows_of[aid] = (known[1],)
@@ -1011,6 +1005,27 @@ def _agent_row(
     return None, free
 
 
+def _renew_view(
+    views: dict[str, tuple[Agent, Rejection | None, Resources]],
+    total: dict[str, int],
+    agent: Agent,
+    minimums: Sequence[Mapping[str, int]],
+    too_small: str,
+) -> tuple[Agent, Rejection | None, Resources]:
+    """Replace ``agent``'s remembered view (its row and free resources) with one built
+    from this view, moving the cluster ``total`` (reachable agents' totals) from the old
+    view's to this one's."""
+    known = views.get(agent.agent_id)
+    if known is not None and known[0].reachable:
+        for name, v in known[0].total.milli_totals().items():
+            total[name] -= v
+    if agent.reachable:
+        _add_into(total, agent.total.milli_totals())
+    row, free = _agent_row(agent, minimums, too_small)
+    view = views[agent.agent_id] = (agent, row, free)
+    return view
+
+
 def _remembered_agents(
     snapshot: ClusterSnapshot,
     memo: AllocMemo,
@@ -1030,13 +1045,7 @@ def _remembered_agents(
         aid = agent.agent_id
         known = views.get(aid)
         if known is None or known[0] is not agent:
-            if known is not None and known[0].reachable:
-                for name, v in known[0].total.milli_totals().items():
-                    total[name] -= v
-            if agent.reachable:
-                _add_into(total, agent.total.milli_totals())
-            row, free = _agent_row(agent, minimums, too_small)
-            known = views[aid] = (agent, row, free)
+            known = _renew_view(views, total, agent, minimums, too_small)
         if known[1] is not None:
             rows.append(known[1])
         else:
