@@ -138,7 +138,18 @@ class Operations(PodOperations):
         about = f" of app {req.app_id}" if req.app_id else ""
         if req.op == "create_app" and isinstance(req.body, dict):
             about = f" of app {str(req.body.get('id'))[:200]}"
-        log.error("marathon: %s%s failed", req.op, about, exc_info=exc)
+        if transient:
+            # Expected while ZooKeeper is away or this master stopped leading (a fenced
+            # write): one line, no traceback; the client retries the 503.
+            log.warning(
+                "marathon: %s%s refused for now (%s: %s); answered 503",
+                req.op,
+                about,
+                type(exc).__name__,
+                str(exc)[:300],
+            )
+        else:
+            log.error("marathon: %s%s failed", req.op, about, exc_info=exc)
         self.counters["api_errors"] += 1
         return ApiReply(
             503 if transient else 500,

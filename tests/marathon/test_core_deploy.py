@@ -43,6 +43,21 @@ def test_a_store_that_fails_answers_503_and_changes_nothing() -> None:
     assert sim.api("create_app", body=app()).status == 201
 
 
+def test_a_store_that_fails_for_now_logs_one_warning_line_not_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A transient failure (ZooKeeper away, a fenced write) is expected during elections:
+    a one-line warning naming the app, no traceback; a bug stays an error with one."""
+    sim = Sim()
+    sim.store_down = ConnectionError("zookeeper is gone")
+    with caplog.at_level("WARNING", logger="actors.marathon"):
+        assert sim.api("create_app", body=app()).status == 503
+    records = [r for r in caplog.records if "create_app" in r.getMessage()]
+    assert [r.levelname for r in records] == ["WARNING"]
+    assert "/web" in records[0].getMessage() and "zookeeper is gone" in records[0].getMessage()
+    assert records[0].exc_info is None
+
+
 def test_instance_records_are_stored_before_their_tasks_launch() -> None:
     sim = Sim()
     sim.subscribe()
