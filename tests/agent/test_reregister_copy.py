@@ -18,24 +18,11 @@ import pytest
 from actors import protocol as p
 from actors.agent import AgentActor, GetAgentState
 from actors.resources import Resources
-from runtime import Actor, ActorRef, Node
+from runtime import ActorRef, Node
 from runtime.testing import wait_for
+from tests._recorder import Recorder
 
 NEW = "tcp://h:1/newmaster"
-
-
-class Master(Actor):
-    """Records what the agent sends."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: list[Any] = []
-
-    def receive(self, message: Any) -> Any:
-        if message == "seen":
-            return list(self.seen)
-        self.seen.append(message)
-        return None
 
 
 @pytest.fixture
@@ -50,8 +37,8 @@ def _sent(master: ActorRef, kind: type) -> list[Any]:
 
 
 def test_resends_name_the_copy_until_asked_for_the_whole_one(node: Node) -> None:
-    old = node.spawn(Master, name="oldmaster")
-    new = node.spawn(Master, name="newmaster")
+    old = node.spawn(Recorder, name="oldmaster")
+    new = node.spawn(Recorder, name="newmaster")
 
     def resolve(address: str) -> ActorRef:
         return node.ref(address.rsplit("/", 1)[1])

@@ -12,31 +12,16 @@ from typing import Any
 
 from actors import protocol as p
 from actors.master import _agents
-from actors.master._master_core import MasterConfig, MasterCore, Send
+from actors.master._master_core import MasterCore, Send
 from actors.resources import Resources
+from tests.master._storm_kit import FID, RES, new_leader
+from tests.master._storm_kit import agent_address as _addr
 
-RES = Resources.parse("cpus:4;mem:4096").to_dict()
 TRES = Resources.parse("cpus:1;mem:64").to_dict()
-FID = "fw-1"
-
-
-def _addr(i: int) -> str:
-    return f"tcp://127.0.0.1:{7000 + i}/agent"
 
 
 def _new_leader(agents: int) -> MasterCore:
-    docs = [
-        {"agent_id": f"a{i}", "hostname": f"h{i}", "address": _addr(i), "resources": RES}
-        for i in range(agents)
-    ]
-    fws = [{"framework_id": FID, "name": "marathon", "failover_timeout": 600.0}]
-    return MasterCore(
-        "m2",
-        MasterConfig(agent_reregister_timeout=30.0),
-        now=0.0,
-        recovered_agents=docs,
-        recovered_frameworks=fws,
-    )
+    return new_leader(agents, reregister_timeout=30.0)
 
 
 def _task(i: int, tid: str, state: str = "TASK_RUNNING") -> p.AgentTask:

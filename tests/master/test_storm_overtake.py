@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -23,8 +23,9 @@ from actors.master import MasterActor, MasterConfig, MemoryRegistryStore
 from actors.master._master_core import MasterCore
 from actors.master._state_json import tasks_json
 from actors.resources import Resources
-from runtime import Actor, ActorRef, Node
+from runtime import ActorRef, Node
 from runtime.testing import wait_for
+from tests._recorder import Recorder
 
 RES = Resources.parse("cpus:4;mem:4096").to_dict()
 TRES = Resources.parse("cpus:0.5;mem:64").to_dict()
@@ -45,20 +46,6 @@ class GatedStore(MemoryRegistryStore):
             self.hold = False
             assert self.gate.wait(30), "the test never opened the gate"
         super().save(kind, key, doc)
-
-
-class Recorder(Actor):
-    """Every message the master sends, in order."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: list[Any] = []
-
-    def receive(self, message: Any) -> Any:
-        if message == "seen":
-            return list(self.seen)
-        self.seen.append(message)
-        return None
 
 
 @pytest.fixture
@@ -87,8 +74,16 @@ def _rereg(i: int, fid: str, tasks: int) -> p.ReregisterAgent:
     return p.ReregisterAgent(f"a{i}", f"h{i}", f"{REC}#{i}", RES, tasks=ts, copy_id=f"c{i}")
 
 
-def _master(node: Node, store: MemoryRegistryStore) -> ActorRef:
-    def resolve(address: str) -> ActorRef:
+def _master(
+    node: Node,
+    store: MemoryRegistryStore,
+    resolve: Callable[[str], ActorRef] | None = None,
+    name: str = "master",
+) -> ActorRef:
+    """New leader ``m2`` at ``tcp://h:1/master``, no periodic work (600 s away); an
+    address resolves to ``resolve``'s answer, else to the node's actor of that name."""
+
+    def by_name(address: str) -> ActorRef:
         return node.ref(address.rsplit("/", 1)[1].split("#")[0])
 
     return node.spawn(
@@ -98,8 +93,8 @@ def _master(node: Node, store: MemoryRegistryStore) -> ActorRef:
         address="tcp://h:1/master",
         config=MasterConfig(ping_interval=600.0, agent_reregister_timeout=600.0),
         tick_interval=600.0,
-        resolve=resolve,
-        name="master",
+        resolve=resolve or by_name,
+        name=name,
     )
 
 
@@ -173,16 +168,7 @@ def test_the_batched_storm_ends_with_the_same_books_as_one_by_one(node: Node) ->
         def resolve(address: str, _ref: ActorRef = ref) -> ActorRef:
             return _ref
 
-        master = node.spawn(
-            MasterActor,
-            "m2",
-            store,
-            address="tcp://h:1/master",
-            config=MasterConfig(ping_interval=600.0, agent_reregister_timeout=600.0),
-            tick_interval=600.0,
-            resolve=resolve,
-            name=f"master{round_}",
-        )
+        master = _master(node, store, resolve, name=f"master{round_}")
         core = MasterCore(
             "m2",
             MasterConfig(ping_interval=600.0, agent_reregister_timeout=600.0),
