@@ -61,6 +61,7 @@ if TYPE_CHECKING:
         term_path,
     )
     from zk._lease import Acting, LeaderLease
+    from zk._mirror import HandOver, MirrorUnavailable, StoreMirror
     from zk._registry import Entry, Registry
     from zk._retry import DEFAULT_RETRY, RetryPolicy
     from zk._server import (
@@ -119,6 +120,7 @@ _EXPORTS = {
         "term_path",
     ),
     "zk._lease": ("Acting", "LeaderLease"),
+    "zk._mirror": ("HandOver", "MirrorUnavailable", "StoreMirror"),
     "zk._registry": ("Entry", "Registry"),
     "zk._retry": ("DEFAULT_RETRY", "RetryPolicy"),
     "zk._server": (
@@ -171,16 +173,19 @@ __all__ = [
     "Entry",
     "Fence",
     "Fenced",
+    "HandOver",
     "InvalidKey",
     "LeaderInfo",
     "LeaderLease",
     "LeaderWatch",
+    "MirrorUnavailable",
     "NoDocument",
     "Peer",
     "Put",
     "Registry",
     "RetryPolicy",
     "StateStore",
+    "StoreMirror",
     "StoreWatch",
     "ValueTooLarge",
     "VersionConflict",
