@@ -9,6 +9,7 @@ is full loses events rather than slowing Marathon down (its stream says so).
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -42,9 +43,36 @@ EVENT_TYPES = (
 """Every eventType this Marathon produces (a subset of Marathon's)."""
 
 
+_SECONDS: dict[int, str] = {}
+"""Epoch second -> its ``%Y-%m-%dT%H:%M:%S.`` text (a few kept: timestamps come in
+runs of nearby seconds)."""
+
+
 def timestamp(now: float) -> str:
     """Marathon's event timestamp for epoch seconds ``now`` (a clock's ``wall()``):
-    ISO-8601 UTC with milliseconds."""
+    ISO-8601 UTC with milliseconds. The same text as ``datetime.fromtimestamp(now,
+    UTC)`` formatted (its rounding to microseconds, half to even, a carry into the next
+    second included), with the second's text cached: every task's JSON shows two of
+    them, and a datetime + strftime per timestamp was 0.9% of a launching leader's CPU."""
+    if not 0.0 <= now < 2.0**52:  # exactness of the split below (and datetime's range)
+        return _formatted(now)
+    second = math.floor(now)
+    micros = round((now - second) * 1e6)  # as datetime: exact split, half to even
+    if micros >= 1_000_000:
+        second += 1
+        micros -= 1_000_000
+    text = _SECONDS.get(second)
+    if text is None:
+        if len(_SECONDS) >= 64:
+            _SECONDS.clear()
+        text = _SECONDS[second] = datetime.fromtimestamp(second, tz=UTC).strftime(
+            "%Y-%m-%dT%H:%M:%S."
+        )
+    return f"{text}{micros // 1000:03d}Z"
+
+
+def _formatted(now: float) -> str:
+    """``timestamp`` the plain way (and the reference its tests compare with)."""
     moment = datetime.fromtimestamp(now, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
