@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from actors import protocol as p
-from actors.master import _reservations, _watch
+from actors.master import _render_feed, _reservations, _watch
 from actors.master._effects import Effect, Persist, Send, Watch
 from actors.master._offers import rescind
 from actors.master._share import shared_task
@@ -394,6 +394,7 @@ def adopt_task(
             )
             t.last_status = status
             _watch.task_updated(s, t, status)
+        _render_feed.touched(s, t, now)  # /master/state shows its new fields (S)
     # The agent's latest health for the task: a new leader has no other source
     # (health is reported on a change only), and reconciliation answers with it.
     if announce:

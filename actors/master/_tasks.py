@@ -150,6 +150,7 @@ def finish_task(
         fw.sub_allocation(t.role, t.resources)
     s.completed.append(t)
     s.dirty = True
+    _render_feed.touched(s, t, now)  # /master/state shows its new fields (S)
 
 
 def master_update(
@@ -173,6 +174,7 @@ def master_update(
         s, t.framework_id, t.task_id, t.agent_id, state, reason, message, now, t.healthy
     )
     t.last_status = status
+    _render_feed.touched(s, t, now)  # /master/state shows its new fields (S)
     if (t.state, t.healthy) != before:
         _watch.task_updated(s, t, status)
     fw = s.frameworks.get(t.framework_id)

@@ -7,6 +7,7 @@ scratch; and after the idle calls the request renders no task text at all."""
 from __future__ import annotations
 
 import json
+import operator
 import random
 from typing import Any
 
@@ -165,10 +166,11 @@ def test_after_the_idle_calls_the_request_renders_no_task_or_agent_text(
 
     monkeypatch.setattr(_state_json, "task_text", no_render)
     monkeypatch.setattr(_state_json, "agent_text", no_render)
-    joined = _state_json._TASKS[c.core].fws[fid].joined
-    assert joined, "the task list was joined while idle (_warm)"
+    blocks = list(_state_json._TASKS[c.core].fws[fid].blocks)
+    assert blocks and all(b.joined for b in blocks), "the task list was joined while idle (_warm)"
     assert state_json_bytes(c.core, **KW) == expected
-    assert _state_json._TASKS[c.core].fws[fid].joined is joined, "and not again in the GET"
+    again = _state_json._TASKS[c.core].fws[fid].blocks
+    assert all(map(operator.is_, again, blocks)), "and not again in the GET"
     assert len(placed) == 80
 
 
