@@ -148,6 +148,9 @@ class StoreMirror:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.rounds = 0
+        self.ready = False
+        """Every document was read once (a hand-over reuses most of them); a master
+        elected before that reads its store as a fresh leader does."""
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -231,11 +234,12 @@ class StoreMirror:
                 self._dirty_keys.difference_update(keys)
             keys_read += len(keys)
             self._read_keys(keys)
-            if budget is not None:
-                return lists_read, keys_read
             with self._lock:
                 if not (self._whole or self._dirty_lists or self._dirty_keys):
+                    self.ready = True
                     return lists_read, keys_read
+            if budget is not None:
+                return lists_read, keys_read
 
     def _read_lists(self, prefixes: builtins.list[str]) -> None:
         answers = [
@@ -246,9 +250,12 @@ class StoreMirror:
             try:
                 names = set(answer.get(timeout=30))
             except NoNodeError:
-                names = set()  # not there yet: looked at again each round
-                with self._lock:
-                    self._dirty_lists.add(prefix)
+                names = set()
+                # Not there (yet): an exists watch tells when it is created (and a
+                # folder made between the two reads is listed again at once).
+                if self.client.exists(self._path(prefix), watch=self._on_children):
+                    with self._lock:
+                        self._dirty_lists.add(prefix)
             except (KazooException, ZkError, TimeoutError) as exc:
                 with self._lock:
                     self._dirty_lists.add(prefix)

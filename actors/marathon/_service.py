@@ -3,8 +3,10 @@
 ```
  MasterProcess (every master)
    gateway: /marathon/... routes (leader-only: standbys redirect)      at start-up
-   on_elected: ChildSpec "marathon" -> MarathonActor (loads ZooKeeper /marathon,
-               subscribes as framework "marathon" with its persisted id)
+   standby:    keeps a warm copy of /marathon (zk.StoreMirror, ``warm_stores``)
+   on_elected: ChildSpec "marathon" -> MarathonActor (loads ZooKeeper /marathon, from
+               the warm copy's hand-over when there is one; subscribes as framework
+               "marathon" with its persisted id)
    on_revoked: the actor stops at once; its tasks keep running (failover_timeout)
 ```
 """
@@ -21,7 +23,7 @@ from ._actor import MarathonActor
 from ._api import api_routes
 from ._events import EventBus
 from ._messages import MARATHON_ACTOR, MarathonConfig
-from ._store import ZkMarathonStore
+from ._store import MIRRORED, ZkMarathonStore
 
 STORE_ROOT = "/marathon"
 """Marathon's state store root, under the cluster chroot."""
@@ -32,6 +34,9 @@ class MarathonService:
 
     name = "marathon"
     prefixes: tuple[str, ...] = ("/marathon/",)
+    warm_stores: tuple[tuple[str, tuple[str, ...]], ...] = ((STORE_ROOT, MIRRORED),)
+    """(store root, prefixes) a standby master keeps warm for this service
+    (``zk.StoreMirror``): a new leader's Marathon reads only what changed since."""
 
     def __init__(self, config: MarathonConfig | None = None) -> None:
         self.config = config or MarathonConfig()
@@ -39,7 +44,10 @@ class MarathonService:
         """Shared by the actor (publishes) and the HTTP layer (SSE streams)."""
 
     def child_specs(self, ctx: ServiceContext) -> list[ChildSpec]:
-        store = ZkMarathonStore(StateStore(ctx.zk, STORE_ROOT, fence=ctx.fence))
+        store = ZkMarathonStore(
+            StateStore(ctx.zk, STORE_ROOT, fence=ctx.fence),
+            mirror=ctx.warm.pop(STORE_ROOT, None),
+        )
         return [
             ChildSpec(
                 MARATHON_ACTOR,

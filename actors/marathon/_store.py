@@ -43,6 +43,10 @@ from ._shards import Shards, parse_name, plan_write, shard_name, stored_records
 
 log = logging.getLogger("actors.marathon")
 
+MIRRORED = ("", "deployments", "instances", "versions")
+"""The store prefixes ``load`` reads: what a standby master keeps warm (``zk.StoreMirror``)
+so that a new leader reads only what changed since (``ZkMarathonStore(mirror=...)``)."""
+
 VERSIONS_KEPT = 50
 """App versions kept per app (Marathon's default ``max_versions``)."""
 
@@ -103,8 +107,15 @@ class MarathonStore(Protocol):
 class ZkMarathonStore:
     """``MarathonStore`` on ``zk.StateStore`` (versioned JSON documents)."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Any, mirror: Any = None) -> None:
         self.store = store
+        self.mirror = mirror
+        """A standby's warm copy of this store (``zk.StoreMirror`` over ``MIRRORED``):
+        the first ``load`` takes its hand-over instead of reading everything (then it is
+        gone: a later load, e.g. after a restart of the actor, reads ZooKeeper)."""
+        self._reader: Any = store
+        """Where ``load`` reads: the store, or the mirror's ``zk.HandOver`` (which
+        answers ``get_all``/``list``/``get`` exactly as the store would)."""
         self.shards: dict[str, Shards] = {}
         """App key -> its records as stored (loaded or last written), per shard."""
         self.versions: dict[str, int] = {}
@@ -129,23 +140,48 @@ class ZkMarathonStore:
         ``unreadable`` (store key -> reason) for the leader's quarantine report."""
         unreadable: dict[str, str] = {}
         self.doc_versions.clear()
-        fid = self._get("framework-id", dict, unreadable)
-        root = self._get("root", dict, unreadable)
-        deployments = self._all("deployments", dict, unreadable)
-        instances = self._load_instances(unreadable)
+        self._reader = self._hand_over()
+        try:
+            fid = self._get("framework-id", dict, unreadable)
+            root = self._get("root", dict, unreadable)
+            deployments = self._all("deployments", dict, unreadable)
+            instances = self._load_instances(unreadable)
+            versions = self._all("versions", list, unreadable)
+        finally:
+            self._reader = self.store
         return {
             "framework_id": fid.get("id") if fid is not None else None,
             "root": root,
             "root_unreadable": root is None and self._exists("root"),
-            "versions": {
-                key_app(k.split("/", 1)[1]): v
-                for k, v in self._all("versions", list, unreadable).items()
-            },
+            "versions": {key_app(k.split("/", 1)[1]): v for k, v in versions.items()},
             "deployments": list(deployments.values()),
             "deployments_by_key": deployments,
             "instances": instances,
             "unreadable": unreadable,
         }
+
+    def _hand_over(self) -> Any:
+        """The mirror's hand-over (once), else the store itself. A hand-over that fails
+        (the mirror's session gone) is a warning: the store is read as a fresh leader
+        reads it."""
+        mirror, self.mirror = self.mirror, None
+        if mirror is None:
+            return self.store
+        try:
+            handed = mirror.hand_over(self.store)
+        except ZkError as exc:
+            log.warning("marathon: no warm copy of the store (%s): reading it whole", exc)
+            return self.store
+        finally:
+            mirror.close()
+        log.info(
+            "marathon: warm standby hand-over: %d document(s) reused, %d read again%s, in %.2f s",
+            handed.reused,
+            handed.reread,
+            " (whole: the standby's session was interrupted)" if handed.whole else "",
+            handed.seconds,
+        )
+        return handed
 
     def _load_instances(self, unreadable: dict[str, str]) -> dict[str, list[Any]]:
         """Every app's records, from its shards (and a whole-app document of the older
@@ -195,10 +231,10 @@ class ZkMarathonStore:
         out."""
         out: dict[str, Any] = {}
         try:
-            docs = self.store.get_all(prefix)
+            docs = self._reader.get_all(prefix)
         except ZkError:
             docs = {}
-        for name in self.store.list(prefix):
+        for name in self._reader.list(prefix):
             key = f"{prefix}/{name}"
             doc = docs.get(key)
             if doc is None:
@@ -240,9 +276,21 @@ class ZkMarathonStore:
         self.doc_versions.pop(key, None)
         self.store.delete(key)  # chunks and all
 
+    def _read(self, key: str) -> Any:
+        """``store.get(key)``, from the hand-over during a warm ``load``: a document it
+        lacks although its name is listed (foreign data, a folder) is read from the
+        store, which names the problem as a fresh leader's read does."""
+        reader = self._reader
+        if reader is not self.store and reader.covers(key):
+            doc = reader.get(key)
+            prefix, _, name = key.rpartition("/")
+            if doc is not None or name not in reader.list(prefix):
+                return doc
+        return self.store.get(key)
+
     def _get_doc(self, key: str, shape: type, unreadable: dict[str, str] | None = None) -> Any:
         try:
-            doc = self.store.get(key)
+            doc = self._read(key)
         except ZkError as exc:  # CorruptData names the path
             log.error("marathon: %s is unreadable, skipped: %s", self.store.path(key), exc)
             if unreadable is not None:

@@ -53,6 +53,11 @@ class ServiceContext:
     """The current term's ``zk.Fence`` (set on election, before ``child_specs``): leader
     services build their state store with ``store(root)`` so a deposed leader's late
     write is refused (``zk.Fenced``). None on a standby."""
+    warm: dict[str, Any] = field(default_factory=dict)
+    """Store root -> this master's warm copy of it (a ``zk.StoreMirror`` it kept as a
+    standby), set on election before ``child_specs``: a leader service takes its own
+    (``pop``) and hands it to its store's first load. Empty on a master elected before
+    its copy was complete; what is left is closed once the services started."""
     leader_listeners: list[Callable[[str | None], None]] = field(default_factory=list)
     """Called (on ZooKeeper's thread: tell an actor, don't block) with the new leader's
     master-actor address whenever it changes, None while no master leads. Node services

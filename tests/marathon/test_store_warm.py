@@ -1,0 +1,124 @@
+"""A new leader's Marathon load from a standby's warm copy (``zk.StoreMirror``) equals
+its load from ZooKeeper: same data, same unreadable list, same bookkeeping (versions
+of shards and documents, whole-app layout, reserved shards), after random writes made
+while the mirror ran. Real ZooKeeper."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from kazoo.client import KazooClient
+
+from actors.marathon._store import MIRRORED, ZkMarathonStore
+from runtime.testing import wait_for
+from zk import StateStore, StoreMirror
+
+pytestmark = pytest.mark.zk
+
+
+def _task(app: str, i: int) -> dict[str, Any]:
+    return {"taskId": f"{app}.{i}", "appId": app, "state": "TASK_RUNNING"}
+
+
+def _random_writes(store: ZkMarathonStore, state: StateStore, rng: random.Random, n: int) -> None:
+    apps = [f"/prod/app{i}" for i in range(8)]
+    for _ in range(n):
+        app = rng.choice(apps)
+        akey = app.replace("/", "_")
+        roll = rng.random()
+        if roll < 0.4:
+            count = rng.choice([0, 1, 5, 130, 250])  # several shards of 100 records
+            store.save_instances(app, [_task(app, i) for i in range(count)])
+        elif roll < 0.5:
+            store.save_root({"id": "/", "apps": [{"id": a} for a in apps if rng.random() < 0.5]})
+        elif roll < 0.6:
+            store.save_versions(app, [{"id": app, "version": str(rng.random())}])
+        elif roll < 0.65:
+            store.delete_versions(app)
+        elif roll < 0.72:
+            store.save_deployment(f"d{rng.randrange(4)}", {"id": "d", "step": rng.randrange(3)})
+        elif roll < 0.77:
+            store.delete_deployment(f"d{rng.randrange(4)}")
+        elif roll < 0.8:
+            store.save_framework_id(f"fw-{rng.randrange(100)}")
+        elif roll < 0.84:
+            # the older whole-app layout, written by an older leader
+            state.put(f"instances/{akey}", {"instances": [_task(app, 999)]})
+            store.stale.add(akey)  # written behind the store's back: read again
+        elif roll < 0.88:
+            state.put(f"instances/{akey}+{rng.randrange(5)}", ["not", "an", "object"])
+            store.stale.add(akey)
+        elif roll < 0.91:
+            path = state.path(f"instances/{akey}+7")
+            state.client.ensure_path(path)
+            state.client.set(path, b"\x00garbage")  # foreign data
+            store.stale.add(akey)
+        elif roll < 0.94:
+            state.put("root", ["a", "list"])  # wrongly shaped root
+            store.doc_versions.pop("root", None)
+        elif roll < 0.97:
+            state.put(f"versions/{akey}", {"a": "dict"})
+            store.doc_versions.pop(f"versions/{akey}", None)
+        else:
+            state.put(f"versions/{akey}", [{"id": app, "big": "x" * 300_000}])  # chunked
+            store.doc_versions.pop(f"versions/{akey}", None)
+
+
+def _bookkeeping(store: ZkMarathonStore) -> dict[str, Any]:
+    return {
+        "shards": {k: (v.docs, v.reserved) for k, v in store.shards.items()},
+        "versions": dict(store.versions),
+        "stale": set(store.stale),
+        "wholes": set(store.wholes),
+        "doc_versions": dict(store.doc_versions),
+        "loaded": store.loaded,
+    }
+
+
+@pytest.mark.parametrize("seed", [7, 8, 9])
+def test_warm_load_equals_a_load_from_zookeeper(
+    zk_connect: Callable[..., KazooClient], seed: int
+) -> None:
+    rng = random.Random(seed)
+    state = StateStore(zk_connect(), "/marathon")
+    writer = ZkMarathonStore(state)
+    writer.load()
+    _random_writes(writer, state, rng, 40)
+    mirror = StoreMirror(zk_connect(), "/marathon", MIRRORED, interval=0.05, per_round=5)
+    mirror.start()
+    try:
+        wait_for(lambda: mirror.ready, timeout=20)
+        _random_writes(writer, state, rng, 60)  # while the mirror keeps up, paced
+        seen = mirror.rounds
+        wait_for(lambda: mirror.rounds >= seen + 3, timeout=20)
+        _random_writes(writer, state, rng, 15)  # dirty at the hand-over
+    finally:
+        mirror.stop()
+    warm = ZkMarathonStore(StateStore(zk_connect(), "/marathon"), mirror=mirror)
+    cold = ZkMarathonStore(StateStore(zk_connect(), "/marathon"))
+    warm_data = warm.load()
+    cold_data = cold.load()
+    assert warm_data == cold_data
+    assert _bookkeeping(warm) == _bookkeeping(cold)
+    assert warm.mirror is None  # used once: a later load reads ZooKeeper
+    # and the warm store writes on as the cold one would (its versions are right)
+    app = "/prod/app1"
+    warm.save_instances(app, [_task(app, i) for i in range(3)])
+    assert ZkMarathonStore(state).load()["instances"][app] == [_task(app, i) for i in range(3)]
+
+
+def test_a_mirror_without_a_session_falls_back_to_zookeeper(
+    zk_connect: Callable[..., KazooClient],
+) -> None:
+    state = StateStore(zk_connect(), "/marathon")
+    writer = ZkMarathonStore(state)
+    writer.save_instances("/a", [_task("/a", 1)])
+    client = zk_connect()
+    mirror = StoreMirror(client, "/marathon", MIRRORED, interval=0.05).start()
+    wait_for(lambda: mirror.ready, timeout=20)
+    client.stop()
+    warm = ZkMarathonStore(StateStore(zk_connect(), "/marathon"), mirror=mirror)
+    assert warm.load()["instances"] == {"/a": [_task("/a", 1)]}
