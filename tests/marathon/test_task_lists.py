@@ -111,9 +111,11 @@ def test_ticks_render_changed_tasks_ahead_and_answers_stay_the_same() -> None:
                 i for i in core.instances.values() if core._listed_checks(i.app_id) is not None
             ]
             assert not core.task_lists.unrendered
-            assert all(i._json is not None and i._text is not None for i in listed), (
-                "a tick renders every changed task's dict and text"
-            )
+            assert all(
+                i._json is not None and i._text is not None
+                for i in listed
+                if i.state != "TASK_STAGING"
+            ), "a tick renders every changed task's dict and text (past STAGING)"
         served = body(sim.api("list_tasks"))
         app_id = rng.choice(["/prod/web", "/prod/db"])
         one = body(sim.api("app_tasks", app_id))
@@ -192,3 +194,25 @@ def test_an_unchanged_list_is_not_walked_again_and_changes_are_seen() -> None:
         app_id = rng.choice(["/prod/web", "/prod/db"])
         assert body(sim.api("app_tasks", app_id)) == _from_nothing(sim, app_id)
     assert hits, "some requests found nothing changed"
+
+
+def test_a_staging_task_is_rendered_ahead_once_it_runs() -> None:
+    """A tick skips a just-launched (STAGING) instance: its RUNNING notes it again, and
+    a staging render would be thrown away; a list asked meanwhile is still exact."""
+    sim = Sim()
+    sim.subscribe()
+    core = sim.core
+    sim.tick(core.config.adoption_timeout)
+    sim.api("create_app", body=app("/prod/web", instances=2))
+    sim.offers(sim.offer("agent1"), sim.offer("agent2"))
+    staging = [core.instances[t] for t in sim.tasks("/prod/web")]
+    assert staging and all(i.state == "TASK_STAGING" for i in staging)
+    sim.tick(0.25)
+    assert all(i._text is None for i in staging), "staging: not rendered ahead"
+    assert body(sim.api("list_tasks")) == _from_nothing(sim)
+    for task_id in sim.tasks("/prod/web"):
+        sim.update(task_id, "TASK_RUNNING")
+    sim.tick(0.25)
+    running = [core.instances[t] for t in sim.tasks("/prod/web")]
+    assert all(i._json is not None and i._text is not None for i in running)
+    assert body(sim.api("list_tasks")) == _from_nothing(sim)
