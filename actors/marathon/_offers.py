@@ -104,6 +104,24 @@ class OfferPlan:
         return [pl for _, pls in self.launches for pl in pls]
 
 
+_PARSED_OFFERS: dict[int, tuple[p.Offer, Resources]] = {}
+
+
+def offer_resources(offer: p.Offer) -> Resources:
+    """``Resources.from_dict(offer.resources)``, parsed once per offer: the resident
+    matcher and ``match_offers`` both read every offer (an offer and its resources never
+    change; kept by identity, the offer held so its id is not reused; bounded). Raises
+    ``ResourceError`` as ``from_dict`` does (not remembered)."""
+    hit = _PARSED_OFFERS.get(id(offer))
+    if hit is not None and hit[0] is offer:
+        return hit[1]
+    res = Resources.from_dict(offer.resources)
+    if len(_PARSED_OFFERS) >= 1024:
+        _PARSED_OFFERS.clear()
+    _PARSED_OFFERS[id(offer)] = (offer, res)
+    return res
+
+
 def match_offers(
     queue: Sequence[QueueEntry],
     offers: Sequence[p.Offer],
@@ -127,7 +145,7 @@ def match_offers(
         agent = agent_of(offer)
         plan.agents[offer.agent_id] = agent
         try:
-            free = Resources.from_dict(offer.resources)
+            free = offer_resources(offer)
         except ResourceError as exc:
             plan.bad_offers.append((offer.offer_id, str(exc)))
             plan.declines.append(offer.offer_id)

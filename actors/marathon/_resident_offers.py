@@ -17,7 +17,7 @@ from actors.resources import ResourceError, Resources
 from ._app import AppDefinition
 from ._instances import Instance
 from ._messages import Operate
-from ._offers import QueueEntry, build_task, demand_of
+from ._offers import QueueEntry, build_task, demand_of, offer_resources
 from ._pods import PodDefinition
 from ._resident import (
     RESERVE_TIMEOUT,
@@ -110,7 +110,7 @@ def match(
     unused: list[tuple[p.Offer, Resources]] = []
     for offer in offers:
         try:
-            res = Resources.from_dict(offer.resources)
+            res = offer_resources(offer)
         except ResourceError:
             plan.offers_left.append(offer)
             continue

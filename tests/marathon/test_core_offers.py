@@ -4,6 +4,7 @@ saying why an app's instances wait."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -11,8 +12,8 @@ import pytest
 from actors import protocol as p
 from actors.marathon import AppDefinition, LaunchBackoff
 from actors.marathon._messages import Decline, Revive
-from actors.marathon._offers import QueueEntry, match_offers
-from actors.resources import Resources
+from actors.marathon._offers import QueueEntry, match_offers, offer_resources
+from actors.resources import ResourceError, Resources
 from tests.marathon._core_kit import Sim, app, declined, launched, of
 
 
@@ -168,3 +169,20 @@ def test_bad_offer_resources_are_declined_not_leaked() -> None:
     bad = p.Offer("o-bad", "fw", "id-x", "x", {"cpus": "lots"}, {})
     effects = sim.offers(bad)
     assert declined(effects) == ["o-bad"] and launched(effects) == []
+
+
+def test_an_offer_is_parsed_once_and_as_from_dict() -> None:
+    """``offer_resources``: the resident matcher and ``match_offers`` share one parse
+    per offer object; the result is ``Resources.from_dict``'s, a bad offer raises."""
+    sim = Sim()
+    offer = sim.offer("agent1")
+    first = offer_resources(offer)
+    assert first == Resources.from_dict(offer.resources)
+    assert offer_resources(offer) is first, "the same offer: parsed once"
+    twin = dataclasses.replace(offer)  # equal, but another offer object
+    assert offer_resources(twin) == first
+    bad = dataclasses.replace(offer, resources={"cpus": -1.0})
+    with pytest.raises(ResourceError):
+        offer_resources(bad)
+    with pytest.raises(ResourceError):
+        offer_resources(bad)
