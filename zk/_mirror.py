@@ -236,6 +236,10 @@ class StoreMirror:
             self._read_keys(keys)
             with self._lock:
                 if not (self._whole or self._dirty_lists or self._dirty_keys):
+                    if not self.ready:
+                        log.info(
+                            "zk mirror of %s: warm (%d documents)", self.docs_path, len(self._raw)
+                        )
                     self.ready = True
                     return lists_read, keys_read
             if budget is not None:
