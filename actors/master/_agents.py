@@ -382,6 +382,7 @@ def adopt_task(
         if at.healthy is not None:
             t.healthy = at.healthy
         _watch.task_added(s, t)
+        _render_feed.moved(s)  # /master/state lists the keys again (S)
     else:
         before = (t.state, t.healthy)
         t.state = state

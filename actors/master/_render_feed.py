@@ -10,7 +10,9 @@ keeps two things per state:
 * the notes (time, record), a bounded deque ``_state_json.prerender`` consumes while
   the master actor is idle, so the first request after a launch finds the texts made;
 * the marks: the records touched since the last render (``take``); a render re-renders
-  only those (plus records that came, went or were replaced: it sees the keys move).
+  only those (plus records that came, went or were replaced: ``moved``, called where a
+  key of ``tasks`` or a framework's ``tasks`` set changes, tells it to list the keys
+  again; else it skips listing 100,000 keys per render).
 
 A mark is what the render relies on, so a write without one would show a stale text:
 tests/master/test_state_marks.py fails when a shown field is assigned in ``actors/master``
@@ -55,12 +57,13 @@ Feed = deque[tuple[float, "TaskRecord"]]
 class _Kept:
     """One state's notes and marks."""
 
-    __slots__ = ("marks", "notes", "overflow")
+    __slots__ = ("marks", "moves", "notes", "overflow")
 
     def __init__(self) -> None:
         self.notes: Feed = deque(maxlen=KEPT)
         self.marks: dict[int, TaskRecord] = {}
         self.overflow = False
+        self.moves = 0
 
 
 _FEEDS: weakref.WeakKeyDictionary[MasterState, _Kept] = weakref.WeakKeyDictionary()
@@ -77,6 +80,21 @@ def touched(s: MasterState, t: TaskRecord, now: float) -> None:
         marks[id(t)] = t
     else:
         kept.overflow = True
+
+
+def moved(s: MasterState) -> None:
+    """A key of ``s.tasks`` came, went or got another record, or a framework's ``tasks``
+    set changed: the render lists the keys again (else it trusts the last listing)."""
+    kept = _FEEDS.get(s)
+    if kept is None:
+        kept = _FEEDS[s] = _Kept()
+    kept.moves += 1
+
+
+def moves(s: MasterState) -> int | None:
+    """How many ``moved`` calls ``s`` had (None: none kept yet, nothing to trust)."""
+    kept = _FEEDS.get(s)
+    return kept.moves if kept is not None else None
 
 
 def feed(s: MasterState) -> Feed | None:

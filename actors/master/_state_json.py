@@ -369,6 +369,11 @@ class _FwTasks:
     """Their positions in ``_Tasks.values``."""
     listed: frozenset[str] | None = None
     """``fw.tasks`` when ``live`` was chosen, at order ``at``."""
+    listed_set: set[str] | None = None
+    """The very ``fw.tasks`` set ``listed`` copied (or was last compared equal to)."""
+    moves: int | None = None
+    """``_Tasks.moves`` then: with the same set object, no ``moved`` since means the
+    same contents (every writer of ``fw.tasks`` calls ``moved``)."""
     live: list[int] | None = None
     at: int = -1
     """``_Tasks.moved`` when ``live`` was chosen (-1: never)."""
@@ -436,6 +441,8 @@ class _Tasks:
     """``id(record)`` -> its position, as ``texts`` (a hit is checked: ``values[i] is t``)."""
     wall: float = 0.0
     """The wall offset ``texts`` were rendered with."""
+    moves: int | None = None
+    """``_render_feed.moves`` when the keys were listed (None: not trusted)."""
 
 
 _TASKS: weakref.WeakKeyDictionary[MasterCore, _Tasks] = weakref.WeakKeyDictionary()
@@ -450,14 +457,23 @@ def _sync(core: MasterCore) -> _Tasks:
     """Bring the kept order up to date with ``core.tasks``: a key that kept its place
     in the dict (same key object) keeps its place in its framework's order; the keys
     after the last kept one are placed by id."""
+    last = _TASKS.get(core)
+    moves = _render_feed.moves(core)
+    if (
+        last is not None
+        and moves is not None
+        and last.moves == moves
+        and len(core.tasks) == len(last.keys)
+    ):
+        return last  # no key came, went or got another record since (``moved``)
     keys = list(core.tasks)
     values = list(core.tasks.values())
-    last = _TASKS.get(core)
     if last is not None and len(keys) == len(last.keys) and all(map(is_, keys, last.keys)):
         if not all(map(is_, values, last.values)):
             # A record replaced under its key: positions hold, texts do not (a full pass).
             last.values = values
             last.moved += 1
+        last.moves = moves
         return last
     fws: dict[str, _FwTasks] = {}
     start = 0
@@ -501,6 +517,7 @@ def _sync(core: MasterCore) -> _Tasks:
             fo.tids = [t for t, _ in merged]
             fo.idx = [i for _, i in merged]
     tasks = _Tasks(keys, values, fws, moved=last.moved + 1 if last is not None else 0)
+    tasks.moves = moves
     if last is not None:
         tasks.passes = last.passes
     _TASKS[core] = tasks
@@ -518,11 +535,20 @@ def _live(tasks: _Tasks, fw: FrameworkRecord) -> tuple[_FwTasks, list[int]]:
     if fo is None:
         return _EMPTY, []
     listed = fw.tasks
-    if fo.live is not None and fo.at == tasks.moved and fo.listed == listed:
-        return fo, fo.live
+    if fo.live is not None and fo.at == tasks.moved:
+        if (
+            fo.listed_set is listed
+            and fo.moves == tasks.moves is not None
+            and len(listed) == len(fo.listed or ())
+        ):
+            return fo, fo.live  # the same set, and no ``moved`` since: unchanged
+        if fo.listed == listed:
+            fo.listed_set, fo.moves = listed, tasks.moves
+            return fo, fo.live
     keep = list(map(listed.__contains__, fo.tids))
     live = fo.idx if all(keep) else list(compress(fo.idx, keep))
     fo.live, fo.at, fo.listed = live, tasks.moved, frozenset(listed)
+    fo.listed_set, fo.moves = listed, tasks.moves
     return fo, live
 
 
@@ -542,8 +568,8 @@ def _framework_head(
     core: MasterCore, fw: FrameworkRecord, used: Resources
 ) -> tuple[dict[str, Any], list[TaskRecord], list[OfferRecord]]:
     fid = fw.framework_id
-    offers = [o for o in (core.offers.get(i) for i in sorted(fw.offers)) if o is not None]
-    offered = Resources.sum(o.resources for o in offers)
+    kept = _offers_of(core, fw)
+    offers, offered = kept.records, kept.offered
     completed = [t for t in core.completed if t.framework_id == fid]
     info = fw.info
     head = {
@@ -570,6 +596,51 @@ def _framework_head(
         "webui_url": "",
     }
     return head, completed, offers
+
+
+@dataclass(slots=True)
+class _FwOffers:
+    """A framework's outstanding offers as the last render listed them: their ids (as
+    ``fw.offers`` then), the records in id order, their sum and their joined texts."""
+
+    ids: frozenset[str]
+    order: list[str]
+    records: list[OfferRecord]
+    offered: Resources
+    text: str | None = None
+
+
+_OFFERS: weakref.WeakKeyDictionary[MasterCore, dict[str, _FwOffers]] = weakref.WeakKeyDictionary()
+
+
+def _offers_of(core: MasterCore, fw: FrameworkRecord) -> _FwOffers:
+    """``fw``'s offers, kept while ``fw.offers`` holds the same ids for the same records:
+    a render between two allocation cycles sorted and summed 10,000 offers again."""
+    per = _OFFERS.get(core)
+    if per is None:
+        per = _OFFERS[core] = {}
+    kept = per.get(fw.framework_id)
+    listed, get = fw.offers, core.offers.get
+    if kept is not None and kept.ids == listed:
+        records = [o for o in map(get, kept.order) if o is not None]
+        if len(records) == len(kept.records) and all(map(is_, records, kept.records)):
+            return kept
+    order = sorted(listed)
+    records = [o for o in map(get, order) if o is not None]
+    if len(per) > 2 * (len(core.frameworks) + len(core.completed_frameworks)) + 16:
+        per.clear()  # frameworks long gone
+    kept = per[fw.framework_id] = _FwOffers(
+        frozenset(listed), order, records, Resources.sum(o.resources for o in records)
+    )
+    return kept
+
+
+def _offers_text(core: MasterCore, fw: FrameworkRecord) -> str:
+    """The framework's offers' texts joined (kept with ``_offers_of``)."""
+    kept = _offers_of(core, fw)
+    if kept.text is None:
+        kept.text = ", ".join([offer_json_text(o) for o in kept.records])
+    return kept.text
 
 
 def framework_json(core: MasterCore, fw: FrameworkRecord) -> dict[str, Any]:
@@ -720,7 +791,7 @@ def _framework_parts_text(
         where = fo.where
         mine = sorted(j for j in map(where.get, done.gone) if j is not None)
         gone = [done.texts[live[j]] for j in mine]
-    head, completed, offers = _framework_head(core, fw, used)
+    head, completed, _ = _framework_head(core, fw, used)
     wall = core.wall_offset
     parts.append(json.dumps(head)[:-1].encode())
     parts.append(b', "tasks": [')
@@ -734,7 +805,7 @@ def _framework_parts_text(
         '], "unreachable_tasks": [',
         ", ".join(gone),
         '], "offers": [',
-        ", ".join([offer_json_text(o) for o in offers]),
+        _offers_text(core, fw),
         '], "executors": []}',
     ]
     parts.append("".join(rest).encode())

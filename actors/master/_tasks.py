@@ -127,6 +127,7 @@ def launch(
     agent.used = agent.used + res
     fw.tasks.add(t.task_id)
     fw.add_allocation(role, res)
+    _render_feed.moved(s)  # /master/state lists the keys again (S)
     _watch.task_added(s, s.tasks[key])
     if send:
         out.append(Send(agent.address, p.RunTask(fw.framework_id, fw.address, t)))
@@ -151,6 +152,7 @@ def finish_task(
     s.completed.append(t)
     s.dirty = True
     _render_feed.touched(s, t, now)  # /master/state shows its new fields (S)
+    _render_feed.moved(s)  # and lists the keys again
 
 
 def master_update(

@@ -74,6 +74,44 @@ def test_every_function_that_writes_a_shown_task_field_marks_the_record() -> Non
     assert [w for w, marked in writers.items() if not marked] == []
 
 
+def _tasks_changes(fn: ast.AST) -> list[str]:
+    """``x.tasks[k] = ...``, ``del x.tasks[k]``, ``x.tasks.add/discard/pop/...(...)``."""
+    found = []
+    for node in ast.walk(fn):
+        if isinstance(node, (ast.Assign, ast.Delete)):
+            for t in node.targets:
+                if (
+                    isinstance(t, ast.Subscript)
+                    and isinstance(t.value, ast.Attribute)
+                    and t.value.attr == "tasks"
+                ):
+                    found.append(ast.unparse(t))
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr
+            in {"add", "discard", "pop", "remove", "clear", "update", "setdefault"}
+            and isinstance(node.func.value, ast.Attribute)
+            and node.func.value.attr == "tasks"
+        ):
+            found.append(ast.unparse(node))
+    return found
+
+
+def test_every_function_that_changes_a_tasks_key_or_set_says_so() -> None:
+    """``core.tasks``' keys and each framework's ``tasks`` set change only where
+    ``_render_feed.moved`` is called: the render skips listing 100,000 keys else."""
+    changers = {}
+    for path in sorted(MASTER.glob("*.py")):
+        if path.name == "_state_json.py":
+            continue
+        for fn in ast.walk(ast.parse(path.read_text())):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and _tasks_changes(fn):
+                changers[f"{path.name}:{fn.name}"] = "moved" in _calls(fn)
+    assert {"_tasks.py:launch", "_tasks.py:finish_task", "_agents.py:adopt_task"} <= set(changers)
+    assert [w for w, said in changers.items() if not said] == []
+
+
 def test_the_scan_sees_an_unmarked_write() -> None:
     code = "def f(s, t, now):\n    t.state, t.updated_at = 1, now\n"
     [fn] = ast.parse(code).body
