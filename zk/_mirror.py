@@ -147,6 +147,8 @@ class StoreMirror:
         """Everything must be read again (start, or the session was interrupted)."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.closed = threading.Event()
+        """Set by ``close``: whoever handed this mirror out may close its session."""
         self.rounds = 0
         self.ready = False
         """Every document was read once (a hand-over reuses most of them); a master
@@ -176,6 +178,7 @@ class StoreMirror:
             self.client.remove_listener(self._on_state)
         except Exception:  # never added, or the client is gone
             pass
+        self.closed.set()
 
     def _on_state(self, state: str) -> None:
         if state in (KazooState.SUSPENDED, KazooState.LOST):

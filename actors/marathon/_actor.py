@@ -159,12 +159,14 @@ class MarathonActor(Actor):
         # of the time from the election to the first change served); a slow one is a
         # warning, so that it shows in a cluster logging warnings only.
         t2 = self.clock.now()
+        note = getattr(self.store, "load_note", "")
         log.log(
             logging.WARNING if t2 - t0 >= SLOW_START else logging.INFO,
-            "marathon: started in %.2f s: store read in %.2f s, state of %d app(s) and "
+            "marathon: started in %.2f s: store read in %.2f s%s, state of %d app(s) and "
             "%d instance(s) built in %.2f s",
             t2 - t0,
             t1 - t0,
+            f" ({note})" if isinstance(note, str) and note else "",
             len(self.core.apps),
             len(self.core.instances),
             t2 - t1,

@@ -114,6 +114,9 @@ class ZkMarathonStore:
         the first ``load`` takes its hand-over instead of reading everything (then it is
         gone: a later load, e.g. after a restart of the actor, reads ZooKeeper)."""
         self._reader: Any = store
+        self.load_note = ""
+        """How the last ``load`` read the store (``"warm: N reused, M read again"``),
+        for the actor's start-up line."""
         """Where ``load`` reads: the store, or the mirror's ``zk.HandOver`` (which
         answers ``get_all``/``list``/``get`` exactly as the store would)."""
         self.shards: dict[str, Shards] = {}
@@ -165,12 +168,14 @@ class ZkMarathonStore:
         (the mirror's session gone) is a warning: the store is read as a fresh leader
         reads it."""
         mirror, self.mirror = self.mirror, None
+        self.load_note = ""
         if mirror is None:
             return self.store
         try:
             handed = mirror.hand_over(self.store)
         except ZkError as exc:
             log.warning("marathon: no warm copy of the store (%s): reading it whole", exc)
+            self.load_note = "cold: the warm copy failed"
             return self.store
         finally:
             mirror.close()
@@ -180,6 +185,10 @@ class ZkMarathonStore:
             handed.reread,
             " (whole: the standby's session was interrupted)" if handed.whole else "",
             handed.seconds,
+        )
+        self.load_note = (
+            f"warm: {handed.reused} reused, {handed.reread} read again "
+            f"in {handed.seconds:.2f} s{', whole' if handed.whole else ''}"
         )
         return handed
 

@@ -1,6 +1,7 @@
-"""Warm standby (issue 29): a standby master keeps a copy of Marathon's store, and after
-a SIGKILL of the leader the new leader's Marathon loads from it; an unmodified HTTP
-client sees the same apps and tasks before and after, and the new leader launches.
+"""Warm standby (issue 29): a standby master keeps a copy of Marathon's store and of the
+agent registry, and after a SIGKILL of the leader the new leader loads both from it; an
+unmodified HTTP client sees the same apps and tasks before and after, and the new leader
+launches.
 
 Real processes (two masters with Marathon, a simulated agent), the real ZooKeeper.
 """
@@ -60,7 +61,11 @@ def test_new_leader_loads_from_its_warm_copy_and_serves_the_same_state(
     leader.kill9()
     wait_for(lambda: e2e.leader_url() == standby.http_url, timeout=20, what="new leader")
     http = e2e.http()
-    wait_for(lambda: "warm standby hand-over" in standby.log.read_text(), what="hand-over")
+    for who in ("registry", "marathon"):
+        wait_for(
+            lambda line=f"{who}: warm standby hand-over": line in standby.log.read_text(),
+            what=f"the {who}'s hand-over",
+        )
     after = wait_for(lambda: (v := _view(http)) == before and v, timeout=60, what="same view")
     assert after == before
     # It launches again.
