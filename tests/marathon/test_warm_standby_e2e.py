@@ -61,11 +61,12 @@ def test_new_leader_loads_from_its_warm_copy_and_serves_the_same_state(
     leader.kill9()
     wait_for(lambda: e2e.leader_url() == standby.http_url, timeout=20, what="new leader")
     http = e2e.http()
-    for who in ("registry", "marathon"):
-        wait_for(
-            lambda line=f"{who}: warm standby hand-over": line in standby.log.read_text(),
-            what=f"the {who}'s hand-over",
-        )
+
+    def handed_over(who: str) -> bool:
+        return f"{who}: warm standby hand-over" in standby.log.read_text()
+
+    wait_for(lambda: handed_over("registry"), what="the registry's hand-over")
+    wait_for(lambda: handed_over("marathon"), what="Marathon's hand-over")
     after = wait_for(lambda: (v := _view(http)) == before and v, timeout=60, what="same view")
     assert after == before
     # It launches again.
