@@ -714,9 +714,10 @@ class _Pass:
             resources, gone, pos = tasks.resources, tasks.gone, tasks.pos
             changed = set()
             for t in marked:
-                i = pos.get(id(t))
-                if i is None or values[i] is not t:
+                at = pos.get(id(t))
+                if at is None or values[at] is not t:
                     continue  # not live (completed: rendered from its own cache)
+                i = at
                 key = (
                     t.state,
                     t.updated_at,
@@ -754,6 +755,7 @@ def _framework_parts_text(
     follow the encoded head. JSON texts are ASCII (``json.dumps`` escapes the rest),
     so pieces encoded apart join to the same bytes."""
     fo, live = _live(tasks, fw)
+    blocks: list[_Block]
     if fo is _EMPTY:
         used, blocks = Resources(), []
     else:
