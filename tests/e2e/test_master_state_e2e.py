@@ -101,3 +101,30 @@ def test_state_in_pieces_reads_whole_with_curl_before_and_after_a_leader_sigkill
     assert new is not leader
     size = wait_for(lambda: all_running(new), 60, "the new leader's state with every task")
     assert size > 1024 * 1024
+
+    # The new leader's state follows the changes after its adoption of the tasks: the
+    # answers between renders re-render only the tasks marked (S), so 50 kills must
+    # show as 150 running and 50 killed in the pieces curl reads.
+    r = http_request(
+        new.http_url + "/marathon/v2/apps/big",
+        "PUT",
+        json.dumps({"instances": INSTANCES - 50}).encode(),
+        timeout=10,
+    )
+    assert r.status in (200, 201), r.body[:300]
+
+    def scaled_down() -> dict[str, Any] | None:
+        _status, doc, _size = _curl_state(new, tmp_path)
+        if doc is None or _running_with_blob(doc) != INSTANCES - 50:
+            return None
+        killed = [
+            t
+            for fw in doc["frameworks"]
+            for t in fw["completed_tasks"]
+            if t["state"] == "TASK_KILLED"
+        ]
+        return doc if len(killed) >= 50 else None
+
+    doc = wait_for(scaled_down, 60, "50 tasks killed in the new leader's state")
+    ids = [t["id"] for fw in doc["frameworks"] for t in fw["tasks"]]
+    assert len(ids) == len(set(ids)) == INSTANCES - 50

@@ -235,3 +235,23 @@ def test_cached_bytes_equal_a_fresh_render_after_each_write_path(seed: int) -> N
         _check(c.core)
     assert c.core.tasks, "the run kept tasks"
     assert c.core.completed, "and ended some"
+
+
+def test_a_task_ended_and_another_launched_between_two_renders_are_both_shown() -> None:
+    """As many live tasks as at the last render, not the same ones: only ``moved``
+    (no count, no mark on the new record) tells the render to list the keys again."""
+    c = Cluster(MasterCore("m-swap", MasterConfig(ping_interval=1e9), now=1000.0))
+    c.add_agent(AGENT, "cpus:8;mem:8192")
+    fid = c.subscribe()
+    [offer] = c.offers()
+    c.launch(offer, "a", "cpus:1;mem:64", refuse_seconds=0)
+    c.handle(p.StatusUpdate(fid, "a", offer.agent_id, "TASK_RUNNING", "u1", c.now))
+    _check(c.core)
+    c.handle(p.StatusUpdate(fid, "a", offer.agent_id, "TASK_FINISHED", "u2", c.now))
+    [offer] = c.offers()
+    c.launch(offer, "b", "cpus:1;mem:64", refuse_seconds=0)
+    data = _check(c.core)
+    doc = json.loads(data)
+    [fw] = doc["frameworks"]
+    assert [t["id"] for t in fw["tasks"]] == ["b"]
+    assert [t["id"] for t in fw["completed_tasks"]] == ["a"]
