@@ -24,9 +24,12 @@ def _check(core: MasterCore) -> bytes:
     encoded = state_json_bytes(core, **KW)
     kept = _state_json._TASKS.pop(core)
     answer = _state_json._ANSWERS.pop(core)
+    offers = _state_json._OFFERS.pop(core, None)
     assert encoded == json.dumps(state_json(core, **KW)).encode()
     _state_json._TASKS[core] = kept
     _state_json._ANSWERS[core] = answer
+    if offers is not None:
+        _state_json._OFFERS[core] = offers
     return encoded
 
 
