@@ -70,6 +70,8 @@ DEFAULT_INTERVAL = 1.5
 """Seconds between two rounds of re-reads on a standby."""
 DEFAULT_PER_ROUND = 1000
 """Keys (and lists) read again per round at most."""
+DEFAULT_DECODE_PER_ROUND = 300
+"""Quiet documents decoded ahead per round at most (see `StoreMirror`)."""
 
 
 class MirrorUnavailable(ZkError):
@@ -78,9 +80,11 @@ class MirrorUnavailable(ZkError):
 
 @dataclass(frozen=True)
 class _Raw:
-    data: bytes
+    data: bytes | None
+    """The znode's bytes (empty: a folder); None once decoded into ``doc``."""
     version: int
     mtime: float
+    doc: Document | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,13 @@ class StoreMirror:
     """Raw copies of the documents directly under ``prefixes`` of ``store``'s root,
     kept current by watches on ``client`` (a session of its own: see ``hand_over``).
 
+    Decoding ahead: a document not read again in the last round (quiet: not being
+    rewritten) is decoded in the background, ``decode_per_round`` at most per round, and
+    kept as the `Document` ``get_all`` would build, its bytes dropped: the standby is
+    the process that will lead, so the JSON decoding of ~1,000 instance shards leaves
+    the new leader's critical path. A document rewritten meanwhile is read (and
+    decoded) again like any other; chunked and foreign ones are decoded at hand-over.
+
     ``start()`` begins the paced background reads; ``hand_over(store)`` (after the
     election) stops them and returns a `HandOver`; ``close()`` ends it (watches
     already set fire once more into a dirty set nobody reads)."""
@@ -131,12 +142,16 @@ class StoreMirror:
         *,
         interval: float = DEFAULT_INTERVAL,
         per_round: int = DEFAULT_PER_ROUND,
+        decode_per_round: int = DEFAULT_DECODE_PER_ROUND,
     ) -> None:
         self.client = client
         self.docs_path = f"{root.rstrip('/')}/docs"
         self.prefixes = tuple(dict.fromkeys(prefixes))
         self.interval = interval
         self.per_round = per_round
+        self.decode_per_round = decode_per_round
+        self._undecodable: set[str] = set()
+        """Keys whose bytes are not decoded ahead (chunked, foreign): at hand-over."""
         self._lock = threading.Lock()
         self._raw: dict[str, _Raw] = {}
         """key -> its bytes as last read (a folder: empty data)."""
@@ -197,7 +212,9 @@ class StoreMirror:
             with self._lock:
                 self._dirty_lists.add(key)
 
-    def _key(self, path: str) -> str | None:
+    def _key(self, path: str | None) -> str | None:
+        if not path:
+            return None  # a session event, not a node's
         if path == self.docs_path:
             return ""
         head = self.docs_path + "/"
@@ -237,6 +254,8 @@ class StoreMirror:
                 self._dirty_keys.difference_update(keys)
             keys_read += len(keys)
             self._read_keys(keys)
+            if budget is not None:
+                self._decode_quiet(set(keys))
             with self._lock:
                 if not (self._whole or self._dirty_lists or self._dirty_keys):
                     if not self.ready:
@@ -304,6 +323,7 @@ class StoreMirror:
             else:
                 with self._lock:
                     prefix = key.rpartition("/")[0]
+                    self._undecodable.discard(key)
                     if key.rpartition("/")[2] in self._names.get(prefix, ()):
                         self._raw[key] = _Raw(bytes(data or b""), stat.version, stat.mtime / 1000.0)
             send()
@@ -368,10 +388,45 @@ class StoreMirror:
             whole=whole,
         )
 
+    def _decode_quiet(self, fresh: set[str]) -> None:
+        """Decode up to ``decode_per_round`` documents not read this round."""
+        with self._lock:
+            todo = []
+            for key, raw in self._raw.items():
+                if raw.data and key not in fresh and key not in self._undecodable:
+                    todo.append((key, raw))
+                    if len(todo) >= self.decode_per_round:
+                        break
+        for key, raw in todo:
+            assert raw.data is not None
+            path = self._path(key)
+            try:
+                header, body = _split(path, raw.data)
+                if _chunk_names(header):
+                    raise CorruptData(path, "chunked: read whole at hand-over")
+                doc = Document(
+                    key=key,
+                    value=decode_json(path, body),
+                    version=raw.version,
+                    size=len(body),
+                    chunked=False,
+                    mtime=raw.mtime,
+                )
+            except Exception:  # foreign data: decoded (and reported) at hand-over
+                with self._lock:
+                    if self._raw.get(key) is raw:
+                        self._undecodable.add(key)
+                continue
+            with self._lock:
+                if self._raw.get(key) is raw:  # not read again meanwhile
+                    self._raw[key] = _Raw(None, raw.version, raw.mtime, doc)
+
     def _document(self, store: StateStore, key: str, raw: _Raw | None) -> Document | None:
         """As ``StateStore._pipelined`` decodes one read (a chunked one is read whole)."""
         if raw is None:
             return store.get(key)  # listed but not read (cannot happen once drained)
+        if raw.doc is not None:
+            return raw.doc  # decoded ahead, unchanged since
         if not raw.data:
             return None  # a folder, not a document
         path = self._path(key)

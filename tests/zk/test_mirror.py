@@ -79,6 +79,8 @@ def test_hand_over_reuses_what_did_not_change(zk_connect: Callable[..., KazooCli
         writer.put(f"a/k{i}", {"i": i})
     mirror = StoreMirror(zk_connect(), "/m", ("a",), interval=0.05).start()
     wait_for(lambda: len(mirror._raw) == 50, timeout=10)
+    # decoded ahead once quiet (bytes dropped), and still replaced when changed
+    wait_for(lambda: all(r.doc is not None for r in mirror._raw.values()), timeout=10)
     writer.put("a/k3", {"i": "changed"})
     writer.delete("a/k4")
     writer.put("a/new", {"i": "new"})
