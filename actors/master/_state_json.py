@@ -984,8 +984,12 @@ def state_json_chunks(
     ):
         agents = last.agents
     else:
-        agents = ", ".join(texts).encode()
-    parts = [json.dumps(head)[:-1].encode(), b', "slaves": [', agents]
+        agents = _agent_blocks(texts, last)
+    parts = [json.dumps(head)[:-1].encode(), b', "slaves": [']
+    for n, block in enumerate(agents):
+        if n:
+            parts.append(b", ")
+        parts.append(block)
     parts.append(b'], "recovered_slaves": [], "frameworks": [')
     tasks = _sync(core)
     done = _Pass(tasks, wall, core)
@@ -1149,13 +1153,34 @@ def _warm(core: MasterCore) -> None:
             _framework_parts_text(core, fw, scratch, tasks, done)
 
 
+AGENT_BLOCK = 256
+"""Agent texts per joined piece of ``slaves``: an allocation cycle offers to the agents
+that changed, and 10,000 agents' texts are ~15 MB, joined again per render before."""
+
+
+def _agent_blocks(texts: list[str], last: _Answer | None) -> list[bytes]:
+    """``texts`` joined by blocks, each the last answer's block when its texts are."""
+    blocks = []
+    old = last.agent_texts if last is not None else []
+    for n, start in enumerate(range(0, len(texts), AGENT_BLOCK)):
+        mine = texts[start : start + AGENT_BLOCK]
+        if last is not None and n < len(last.agents):
+            was = old[start : start + AGENT_BLOCK]
+            if len(was) == len(mine) and all(map(is_, mine, was)):
+                blocks.append(last.agents[n])
+                continue
+        blocks.append(", ".join(mine).encode())
+    return blocks
+
+
 @dataclass(slots=True)
 class _Answer:
     """The last ``state_json_chunks`` of a core, its agents' texts, and its pieces
     joined once ``state_json_bytes`` asked for them."""
 
     agent_texts: list[str]
-    agents: bytes
+    agents: list[bytes]
+    """The agents' texts joined by blocks of ``AGENT_BLOCK``."""
     parts: tuple[bytes, ...]
     data: bytes | None = None
 
