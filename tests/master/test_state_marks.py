@@ -255,3 +255,28 @@ def test_a_task_ended_and_another_launched_between_two_renders_are_both_shown() 
     [fw] = doc["frameworks"]
     assert [t["id"] for t in fw["tasks"]] == ["b"]
     assert [t["id"] for t in fw["completed_tasks"]] == ["a"]
+
+
+def test_past_the_kept_marks_the_next_render_checks_every_record(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No render for a long time: the marks stop at ``KEPT`` (bounded memory) and the
+    next render walks every record instead of trusting the marks it has."""
+    monkeypatch.setattr(_render_feed, "KEPT", 3)
+    c = Cluster(MasterCore("m-overflow", MasterConfig(ping_interval=1e9), now=1000.0))
+    c.add_agent(AGENT, "cpus:8;mem:8192")
+    fid = c.subscribe()
+    [offer] = c.offers()
+    ids = [f"t{i}" for i in range(6)]
+    tasks = [
+        p.TaskInfo(i, i, offer.agent_id, Resources.parse("cpus:0.1;mem:8").to_dict(),
+                   p.CommandSpec("sleep 100"))
+        for i in ids
+    ]  # fmt: skip
+    c.handle(p.Accept(fid, [offer.offer_id], [p.Operation("LAUNCH", tasks)]))
+    _check(c.core)
+    for i in ids:
+        c.handle(p.StatusUpdate(fid, i, offer.agent_id, "TASK_RUNNING", "u" + i, c.now))
+    doc = json.loads(_check(c.core))
+    [fw] = doc["frameworks"]
+    assert [t["state"] for t in fw["tasks"]] == ["TASK_RUNNING"] * 6
