@@ -33,8 +33,8 @@ from actors.dns._messages import DNS_ACTOR, DnsLeaderChanged, DnsRebuild, DnsTic
 from actors.dns._records import ClusterView, DnsConfig, master_ips, set_leader
 from actors.dns._server import DnsServer
 from actors.dns._vips import vip_records
-from actors.master import RebuildPacer, WatchFollower, tell_all
-from actors.protocol import MasterEvent, UnwatchMaster, WatchMaster
+from actors.master import RebuildPacer, WatchFollower, tell_all, unbatched
+from actors.protocol import MasterEvent, MasterEvents, UnwatchMaster, WatchMaster
 from runtime import Actor
 
 log = logging.getLogger("actors.dns")
@@ -93,7 +93,9 @@ class DnsActor(Actor):
         """The table's state and its incremental index (pure: ``actors.dns._live``)."""
         self.server: DnsServer | None = None
         self.serial = 0
-        self.follower = WatchFollower(SUBSCRIBE_RETRY, DEFAULT_HEARTBEAT, label="dns", logger=log)
+        self.follower = WatchFollower(
+            SUBSCRIBE_RETRY, DEFAULT_HEARTBEAT, label="dns", logger=log, batch=True
+        )
         self._rebuild_pending = False
         self.pacer = RebuildPacer()
         """Coalesces a storm of events (a failover's re-registrations, a launch) into
@@ -120,6 +122,9 @@ class DnsActor(Actor):
     def receive(self, message: Any) -> Any:
         if isinstance(message, MasterEvent):
             self._event(message)
+        elif isinstance(message, MasterEvents):  # WatchMaster.batch: several in order
+            for event in unbatched(message):
+                self._event(event)
         elif isinstance(message, DnsRebuild):
             self._rebuild()
         elif isinstance(message, DnsTick):

@@ -36,8 +36,8 @@ from actors.l4lb._haproxy import HaproxyModel, Plan, plan, proxy_name, render_co
 from actors.l4lb._messages import L4LB_ACTOR, L4lbLeaderChanged, L4lbSync, L4lbTick
 from actors.l4lb._process import Haproxy
 from actors.l4lb._table import Vip, VipTable
-from actors.master import RebuildPacer, WatchFollower, tell_all
-from actors.protocol import MasterEvent, UnwatchMaster, WatchMaster
+from actors.master import RebuildPacer, WatchFollower, tell_all, unbatched
+from actors.protocol import MasterEvent, MasterEvents, UnwatchMaster, WatchMaster
 from runtime import Actor
 
 log = logging.getLogger("actors.l4lb")
@@ -186,7 +186,9 @@ class L4lbActor(Actor):
         self.make_plane = plane
         self.plane: DataPlane | None = None
         self.applied = HaproxyModel()
-        self.follower = WatchFollower(SUBSCRIBE_RETRY, DEFAULT_HEARTBEAT, label="l4lb", logger=log)
+        self.follower = WatchFollower(
+            SUBSCRIBE_RETRY, DEFAULT_HEARTBEAT, label="l4lb", logger=log, batch=True
+        )
         self.sync_pending = False
         self.pacer = RebuildPacer()
         """Syncs (the VIP table and HAProxy) paced by their own cost (see RebuildPacer)."""
@@ -210,6 +212,9 @@ class L4lbActor(Actor):
     def receive(self, message: Any) -> Any:
         if isinstance(message, MasterEvent):
             self._event(message)
+        elif isinstance(message, MasterEvents):  # WatchMaster.batch: several in order
+            for event in unbatched(message):
+                self._event(event)
         elif isinstance(message, L4lbSync):
             self.sync_pending = False
             started = self.clock.now()

@@ -89,7 +89,7 @@ if TYPE_CHECKING:
         v1_time,
         v1_uuid,
     )
-    from actors.master._watch_follower import RebuildPacer, WatchFollower, tell_all
+    from actors.master._watch_follower import RebuildPacer, WatchFollower, tell_all, unbatched
 
 _LAZY: dict[str, str] = {
     # the actor shell and its registry stores
@@ -158,6 +158,7 @@ _LAZY: dict[str, str] = {
     "WatchFollower": "actors.master._watch_follower",
     "RebuildPacer": "actors.master._watch_follower",
     "tell_all": "actors.master._watch_follower",
+    "unbatched": "actors.master._watch_follower",
 }
 
 
@@ -220,6 +221,7 @@ __all__ = [
     "new_master_id",
     "node_services",
     "tell_all",
+    "unbatched",
     "uuid_from_v1",
     "v1_agent",
     "v1_agent_info",

@@ -390,6 +390,11 @@ class MasterState:
     (``_watch.on_watch`` skips a resend that crossed it)."""
     watch_heartbeat_at: float = 0.0
     """``now`` of the last HEARTBEAT to the watchers."""
+    watch_batched: set[str] = field(default_factory=set)
+    """Watchers that asked for ``MasterEvents`` (``WatchMaster.batch``)."""
+    watch_pending: list[dict[str, Any]] = field(default_factory=list)
+    """Events flushed but not yet sent to the batched watchers (``_watch.send_pending``,
+    at each tick)."""
     agents_at: dict[str, list[str]] = field(default_factory=dict)
     """Transport address -> ids of the agents registered from it, oldest first (entries
     may be stale: checked on use). A registration finds its old record in O(1) instead

@@ -150,13 +150,29 @@ def _node_of(address: str) -> str:
     return address.rsplit("/", 1)[0]
 
 
+BATCH_MAX = 512
+"""Events held for the batched watchers before they go out without waiting for the
+tick (a ``MasterEvents`` of 512 TASK_ADDED is ~0.5 MB, far under the frame limit)."""
+
+
 def flush(s: MasterState, out: list[Effect]) -> None:
-    """Send the collected events to every watcher, numbered per watcher."""
+    """Send the collected events to every watcher, numbered per watcher; the batched
+    watchers' (``WatchMaster.batch``) wait in ``s.watch_pending`` for ``send_pending``
+    (each tick, via ``heartbeat``), or go now once ``BATCH_MAX`` are held."""
     if not s.events:
         return
     events, s.events = s.events, []
     watchers = s.watchers
-    addresses = list(watchers)
+    batched = s.watch_batched
+    if batched:
+        s.watch_pending += events
+        if len(s.watch_pending) >= BATCH_MAX:
+            send_pending(s, out)
+        addresses = [a for a in watchers if a not in batched]
+    else:
+        addresses = list(watchers)
+    if not addresses:
+        return
     mid = s.master_id
     # Event by event, every watcher in turn: the transport packs each event once and
     # shares its bytes among the watchers' frames (codec ``share_field``), which needs
@@ -169,13 +185,31 @@ def flush(s: MasterState, out: list[Effect]) -> None:
             out.append(Send(address, p.MasterEvent(event, mid, seq)))
 
 
-def heartbeat(s: MasterState, now: float, out: list[Effect]) -> None:
-    """A HEARTBEAT to every watcher every ``watch_heartbeat_interval`` seconds."""
-    if not s.watchers or now - s.watch_heartbeat_at < s.config.watch_heartbeat_interval:
+def send_pending(s: MasterState, out: list[Effect]) -> None:
+    """The events held for the batched watchers, one ``MasterEvents`` each (the same
+    list: the transport packs it once), numbered on from each watcher's last seq."""
+    pending = s.watch_pending
+    if not pending:
         return
-    s.watch_heartbeat_at = now
-    s.events.append({"type": "HEARTBEAT"})
-    flush(s, out)
+    s.watch_pending = []
+    mid = s.master_id
+    watchers = s.watchers
+    for address in s.watch_batched:
+        seq = watchers.get(address)
+        if seq is None:
+            continue
+        watchers[address] = seq + len(pending)
+        out.append(Send(address, p.MasterEvents(pending, mid, seq + 1)))
+
+
+def heartbeat(s: MasterState, now: float, out: list[Effect]) -> None:
+    """A HEARTBEAT to every watcher every ``watch_heartbeat_interval`` seconds; the
+    batched watchers' held events (called at every tick)."""
+    if s.watchers and now - s.watch_heartbeat_at >= s.config.watch_heartbeat_interval:
+        s.watch_heartbeat_at = now
+        s.events.append({"type": "HEARTBEAT"})
+        flush(s, out)
+    send_pending(s, out)
 
 
 def on_watch(
@@ -195,6 +229,11 @@ def on_watch(
     ):
         return  # a resend that crossed our SUBSCRIBED (on its way, in order)
     flush(s, out)  # events of earlier changes belong to the earlier subscriptions
+    send_pending(s, out)
+    if getattr(m, "batch", False) is True:
+        s.watch_batched.add(m.subscriber)
+    else:
+        s.watch_batched.discard(m.subscriber)
     if not s.watchers:
         s.watch_heartbeat_at = now
     out.append(Watch(m.subscriber))
@@ -212,6 +251,7 @@ def on_unwatch(
 ) -> None:
     s.watchers.pop(m.subscriber, None)
     s.watch_answered.pop(m.subscriber, None)
+    s.watch_batched.discard(m.subscriber)
 
 
 def on_peer_down(
@@ -220,3 +260,4 @@ def on_peer_down(
     """A watcher whose node went down gets nothing more (it re-subscribes on return)."""
     s.watchers.pop(m.address, None)
     s.watch_answered.pop(m.address, None)
+    s.watch_batched.discard(m.address)

@@ -20,7 +20,7 @@ import random
 from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
-from actors.protocol import MasterEvent, UnwatchMaster, WatchMaster
+from actors.protocol import MasterEvent, MasterEvents, UnwatchMaster, WatchMaster
 
 Tell = tuple[str, WatchMaster | UnwatchMaster]
 Verdict = Literal["reset", "apply", "resubscribe", "ignore"]
@@ -63,8 +63,12 @@ class WatchFollower:
         subscriber: str = "",
         label: str = "watch",
         logger: logging.Logger | None = None,
+        batch: bool = False,
     ) -> None:
         self.subscribe_retry = subscribe_retry
+        self.batch = batch
+        """Ask for ``MasterEvents`` (``WatchMaster.batch``): the observer hands each of
+        their events to ``accept`` as a ``MasterEvent`` (``unbatched``)."""
         self.subscriber = subscriber
         self.label = label
         self.log = logger or logging.getLogger("actors.master.watch")
@@ -112,7 +116,8 @@ class WatchFollower:
             self.episode += 1
         self.expect = 1
         self.sent_at = now
-        return [(self.watching, WatchMaster(subscriber=self.subscriber, episode=self.episode))]
+        watch = WatchMaster(subscriber=self.subscriber, episode=self.episode, batch=self.batch)
+        return [(self.watching, watch)]
 
     def unwatch(self) -> list[Tell]:
         """Stop the current subscription (on a leader change, or when stopping)."""
@@ -168,6 +173,13 @@ class WatchFollower:
             )
             return self.subscribe(now)
         return []
+
+
+def unbatched(msg: MasterEvents) -> list[MasterEvent]:
+    """The ``MasterEvent`` s a ``MasterEvents`` stands for, in order."""
+    events = msg.events if isinstance(msg.events, list) else []
+    first = msg.first_seq if isinstance(msg.first_seq, int) else 0
+    return [MasterEvent(e, msg.master_id, first + i) for i, e in enumerate(events)]
 
 
 class _Ref(Protocol):
