@@ -39,7 +39,7 @@ from actors.master._services import LeaderService, NodeService, ServiceContext
 from actors.master._state import MasterConfig
 from actors.master._state_json import master_metrics
 from actors.protocol import MASTER_ACTOR
-from runtime import ActorRef, ChildSpec, Node
+from runtime import ActorRef, ChildSpec, Node, real_now
 from transport import Security
 from zk import (
     BatchFailed,
@@ -431,8 +431,10 @@ class MasterProcess:
                 mirror.close()
 
         def close_later() -> None:
+            deadline = real_now() + 300.0
             for mirror in taken:
-                mirror.closed.wait(300.0)
+                mirror.closed.wait(max(0.0, deadline - real_now()))
+                mirror.close()  # never taken (leadership lost first): its reads end
             if client is not None:
                 close_quietly(client)
 
