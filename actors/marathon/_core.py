@@ -473,6 +473,7 @@ class MarathonCore(Loading):
             # answers the reconciliation, mostly with the state already stored.
             self.dirty.add(inst.app_id)
         inst.heard = True
+        self.touched.add(inst.app_id)
         app = self.apps.get(inst.app_id)
         has_checks = bool(app and app.health_checks)
         old_state, old_healthy = inst.state, inst.healthy
@@ -617,6 +618,7 @@ class MarathonCore(Loading):
 
     def _on_tick(self) -> None:
         now = self.now
+        self.sweep_all = True  # this tick's converge looks at every deployment
         for app_id, backoff in self.backoff.items():
             if backoff.deadline is not None and backoff.deadline <= now and app_id in self.queue:
                 # The delay is over: offers declined meanwhile may have filters on them.

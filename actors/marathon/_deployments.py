@@ -120,6 +120,7 @@ class Deployments(MarathonState):
             before = sum(self.queue.values())
             for _ in range(10):  # finishing a step may dirty apps of the next one
                 dirty, self.dirty = self.dirty - failed, set()
+                self.touched |= dirty
                 for app_id in sorted(dirty):
                     if app_id in self.q.apps:
                         self.queue.pop(app_id, None)
@@ -134,14 +135,11 @@ class Deployments(MarathonState):
                         failed.add(app_id)
                     else:
                         self.q.failures.pop(app_id, None)
-                try:
-                    self._advance_deployments()
-                except Exception:
-                    log.exception("marathon: advancing deployments failed; retried later")
-                    self.counters["converge_errors"] += 1
+                if not self._advance_safely(None if self.sweep_all else self.touched):
                     break
                 if not self.dirty - failed:
                     break
+            self.touched = set()
             if sum(self.queue.values()) > before and self.subscribed:
                 self.emit(Revive())  # new work: clear our decline filters
                 self.suppressed = False
@@ -278,9 +276,31 @@ class Deployments(MarathonState):
         self.not_done.pop(app.id, None)
         return True
 
-    def _advance_deployments(self) -> None:
+    def _advance_safely(self, only: set[str] | None) -> bool:
+        """``_advance_deployments(only)``, a failure logged and counted (False)."""
+        try:
+            self._advance_deployments(only)
+        except Exception:
+            log.exception("marathon: advancing deployments failed; retried later")
+            self.counters["converge_errors"] += 1
+            return False
+        return True
+
+    def _advance_deployments(self, only: set[str] | None = None) -> None:
+        """Finish the actions that are done and start the next steps. ``only``: look
+        at the runs whose current step has one of these apps (their instances changed
+        or they were converged: ``touched``); None: at every run (the first converge
+        after each tick). Why: this ran after every message for every deployment in
+        motion (85 apps launching at 10k/100k: 2-3% of the leader, nearly all of it on
+        runs with nothing new). Status updates, launches, removals, readiness answers
+        and restart steps all touch or dirty their app; anything else that could finish
+        an action is seen at the first converge after the next tick."""
         now = self.now
+        if only is None:
+            self.sweep_all = False
         for run in list(self.runs.values()):
+            if only is not None and not any(a.app.id in only for a in run.current()):
+                continue
             while run.step < len(run.plan.steps):
                 for action in run.current():
                     if action.app.id not in run.done and self._action_done(run, action):

@@ -170,6 +170,12 @@ class MarathonState:
         """Readiness probes of the deployment steps in motion (never stored)."""
         self.dirty: set[str] = set()
         """Apps to converge at the end of this event."""
+        self.touched: set[str] = set()
+        """Apps whose instances changed (added, removed, a status update) since the
+        deployments were last advanced: with ``dirty``, the runs ``converge`` looks at
+        between ticks (each tick looks at every run)."""
+        self.sweep_all = True
+        """The next ``converge`` advances every deployment (set by each tick)."""
         self.persist_dirty: set[str] = set()
         """Apps whose instance records must be written (at the next tick at the latest)."""
         self.last_reconcile = 0.0
@@ -230,6 +236,7 @@ class MarathonState:
     # ----------------------------------------------------------------- instances
 
     def add_instance(self, inst: Instance) -> None:
+        self.touched.add(inst.app_id)
         old = self.instances.get(inst.task_id)
         if old is not None:
             inst.seq = old.seq  # a dict keeps a replaced key where it was
@@ -246,6 +253,7 @@ class MarathonState:
             self._kill_timer(inst)
 
     def remove_instance(self, inst: Instance) -> None:
+        self.touched.add(inst.app_id)
         self.instances.pop(inst.task_id, None)
         self.task_lists.forget(inst)
         self.unreachable.pop(inst.task_id, None)
