@@ -53,7 +53,7 @@ import collections
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +72,9 @@ DEFAULT_PER_ROUND = 1000
 """Keys (and lists) read again per round at most."""
 DEFAULT_DECODE_PER_ROUND = 300
 """Quiet documents decoded ahead per round at most (see `StoreMirror`)."""
+QUIET_ROUNDS = 2
+"""Rounds a document must go unchanged before it is decoded ahead: one being rewritten
+(a launch filling its shard) is not decoded at every version."""
 
 
 class MirrorUnavailable(ZkError):
@@ -85,6 +88,10 @@ class _Raw:
     version: int
     mtime: float
     doc: Document | None = None
+    read_in: int = 0
+    """The round it was read in (decoded ahead only once quiet for ``QUIET_ROUNDS``)."""
+    prepared: Any = None
+    """``prepare(key, doc.value)``, computed ahead with the decoding (None: none)."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,9 @@ class HandOver:
     """prefix -> key -> document (``get_all(prefix)``)."""
     names: dict[str, builtins.list[str]]
     """prefix -> sorted names directly under it (``list(prefix)``)."""
+    prepared: dict[str, Any]
+    """key -> what the mirror's ``prepare`` made of that document's value, for the
+    documents handed over as decoded ahead (the very value in ``docs``)."""
     reused: int
     """Documents taken from the warm copy as they were."""
     reread: int
@@ -129,6 +139,10 @@ class StoreMirror:
     the process that will lead, so the JSON decoding of ~1,000 instance shards leaves
     the new leader's critical path. A document rewritten meanwhile is read (and
     decoded) again like any other; chunked and foreign ones are decoded at hand-over.
+    ``prepare(key, value)``, if given, runs then too (on the standby's idle CPU) and its
+    result is handed over with the document (`HandOver.prepared`): the consumer's own
+    work per document, done ahead (it must not change ``value``; an exception means
+    no prepared result).
 
     ``start()`` begins the paced background reads; ``hand_over(store)`` (after the
     election) stops them and returns a `HandOver`; ``close()`` ends it (watches
@@ -143,6 +157,7 @@ class StoreMirror:
         interval: float = DEFAULT_INTERVAL,
         per_round: int = DEFAULT_PER_ROUND,
         decode_per_round: int = DEFAULT_DECODE_PER_ROUND,
+        prepare: Callable[[str, Any], Any] | None = None,
     ) -> None:
         self.client = client
         self.docs_path = f"{root.rstrip('/')}/docs"
@@ -150,6 +165,7 @@ class StoreMirror:
         self.interval = interval
         self.per_round = per_round
         self.decode_per_round = decode_per_round
+        self.prepare = prepare
         self._undecodable: set[str] = set()
         """Keys whose bytes are not decoded ahead (chunked, foreign): at hand-over."""
         self._lock = threading.Lock()
@@ -325,7 +341,9 @@ class StoreMirror:
                     prefix = key.rpartition("/")[0]
                     self._undecodable.discard(key)
                     if key.rpartition("/")[2] in self._names.get(prefix, ()):
-                        self._raw[key] = _Raw(bytes(data or b""), stat.version, stat.mtime / 1000.0)
+                        self._raw[key] = _Raw(
+                            bytes(data or b""), stat.version, stat.mtime / 1000.0, None, self.rounds
+                        )
             send()
         if failed is not None:
             raise ZkError(f"mirror reads failed: {failed!r}") from failed
@@ -362,6 +380,7 @@ class StoreMirror:
             raw = dict(self._raw)
             names = {p: sorted(n) for p, n in self._names.items()}
         docs: dict[str, dict[str, Document]] = {}
+        prepared: dict[str, Any] = {}
         chunked = 0
         for prefix in self.prefixes:
             out: dict[str, Document] = {}
@@ -375,6 +394,8 @@ class StoreMirror:
                     doc = None
                 if r is not None and r.data and doc is not None and doc.chunked:
                     chunked += 1
+                if r is not None and r.prepared is not None and doc is r.doc:
+                    prepared[key] = r.prepared
                 if doc is not None:
                     out[key] = doc
             docs[prefix] = out
@@ -382,6 +403,7 @@ class StoreMirror:
         return HandOver(
             docs=docs,
             names=names,
+            prepared=prepared,
             reused=max(0, total - reread - chunked),
             reread=reread + lists + chunked,
             seconds=time.monotonic() - t0,
@@ -392,8 +414,14 @@ class StoreMirror:
         """Decode up to ``decode_per_round`` documents not read this round."""
         with self._lock:
             todo = []
+            quiet = self.rounds - QUIET_ROUNDS
             for key, raw in self._raw.items():
-                if raw.data and key not in fresh and key not in self._undecodable:
+                if (
+                    raw.data
+                    and raw.read_in <= quiet
+                    and key not in fresh
+                    and key not in self._undecodable
+                ):
                     todo.append((key, raw))
                     if len(todo) >= self.decode_per_round:
                         break
@@ -417,9 +445,15 @@ class StoreMirror:
                     if self._raw.get(key) is raw:
                         self._undecodable.add(key)
                 continue
+            prepared = None
+            if self.prepare is not None:
+                try:
+                    prepared = self.prepare(key, doc.value)
+                except Exception:
+                    log.debug("zk mirror: preparing %s failed", key, exc_info=True)
             with self._lock:
                 if self._raw.get(key) is raw:  # not read again meanwhile
-                    self._raw[key] = _Raw(None, raw.version, raw.mtime, doc)
+                    self._raw[key] = _Raw(None, raw.version, raw.mtime, doc, raw.read_in, prepared)
 
     def _document(self, store: StateStore, key: str, raw: _Raw | None) -> Document | None:
         """As ``StateStore._pipelined`` decodes one read (a chunked one is read whole)."""

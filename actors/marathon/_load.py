@@ -35,6 +35,29 @@ from ._state import Run, log
 from ._store import app_key, key_app
 
 
+def prebuild_instances(key: str, value: Any) -> list[Instance | None] | None:
+    """A standby's work ahead (``zk.StoreMirror``'s ``prepare``, on its idle CPU): each
+    record of an instance shard built as ``_load_instances`` would build it (None for a
+    reservation or a record that fails validation: the load judges it itself). The new
+    leader then skips the validation and building of every record it received
+    prebuilt, most of its state build (~2 s of its start at 5k/50k)."""
+    if not key.startswith("instances/") or not isinstance(value, dict):
+        return None
+    records = value.get("instances")
+    if not isinstance(records, list):
+        return None
+    return [_prebuilt(rec) for rec in records]
+
+
+def _prebuilt(rec: Any) -> Instance | None:
+    if is_reservation_record(rec) or instance_problem(rec) is not None:
+        return None
+    try:
+        return Instance.from_record(rec)
+    except Exception:
+        return None
+
+
 class Loading(Operations):
     """Turns ``MarathonStore.load()``'s data into the state."""
 
@@ -76,8 +99,9 @@ class Loading(Operations):
         now = self.now
         self._load_deployments(data)
         self.apps = self.root.transitive_apps()
+        prebuilt = data.get("prebuilt") or {}
         for app_id, records in (data.get("instances") or {}).items():
-            self._load_instances(str(app_id), records)
+            self._load_instances(str(app_id), records, prebuilt)
         for app in list(self.apps.values()):
             try:
                 self.backoff[app.id] = LaunchBackoff.for_app(app)
@@ -208,10 +232,18 @@ class Loading(Operations):
             run.started_at = now
             self.runs[plan.id] = run
 
-    def _load_instances(self, app_id: str, records: Any) -> None:
+    def _load_instances(
+        self, app_id: str, records: Any, prebuilt: dict[int, tuple[Any, Instance]]
+    ) -> None:
+        """``prebuilt``: id(record) -> (that record, its instance) built ahead by a
+        standby (``prebuild_instances``), used only for that very record object."""
         bad: list[Any] = []
         reasons: list[str] = []
         for rec in records if isinstance(records, list) else [records]:
+            pre = prebuilt.get(id(rec))
+            if pre is not None and pre[0] is rec:
+                self.add_instance(pre[1])
+                continue
             if is_reservation_record(rec):  # a resident instance's reservation
                 try:
                     r = Reservation.from_record(rec, self.now)

@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from actors.master import ServiceContext
@@ -22,6 +24,7 @@ from zk import StateStore
 from ._actor import MarathonActor
 from ._api import api_routes
 from ._events import EventBus
+from ._load import prebuild_instances
 from ._messages import MARATHON_ACTOR, MarathonConfig
 from ._store import MIRRORED, ZkMarathonStore
 
@@ -34,9 +37,10 @@ class MarathonService:
 
     name = "marathon"
     prefixes: tuple[str, ...] = ("/marathon/",)
-    warm_stores: tuple[tuple[str, tuple[str, ...]], ...] = ((STORE_ROOT, MIRRORED),)
-    """(store root, prefixes) a standby master keeps warm for this service
-    (``zk.StoreMirror``): a new leader's Marathon reads only what changed since."""
+    warm_stores: tuple[tuple[Any, ...], ...] = ((STORE_ROOT, MIRRORED, prebuild_instances),)
+    """(store root, prefixes, prepare) a standby master keeps warm for this service
+    (``zk.StoreMirror``): a new leader's Marathon reads only what changed since, and
+    takes the instance records the standby validated and built ahead."""
 
     def __init__(self, config: MarathonConfig | None = None) -> None:
         self.config = config or MarathonConfig()

@@ -114,6 +114,9 @@ class ZkMarathonStore:
         the first ``load`` takes its hand-over instead of reading everything (then it is
         gone: a later load, e.g. after a restart of the actor, reads ZooKeeper)."""
         self._reader: Any = store
+        self.prebuilt: dict[int, tuple[Any, Any]] = {}
+        """id(record) -> (record, instance) a standby built ahead, for the records of a
+        warm ``load`` (``_load.prebuild_instances``), returned as its ``prebuilt``."""
         self.load_note = ""
         """How the last ``load`` read the store (``"warm: N reused, M read again"``),
         for the actor's start-up line."""
@@ -152,7 +155,11 @@ class ZkMarathonStore:
             versions = self._all("versions", list, unreadable)
         finally:
             self._reader = self.store
+        prebuilt, self.prebuilt = self.prebuilt, {}
+        if prebuilt:
+            self.load_note += f", {len(prebuilt)} record(s) built ahead"
         return {
+            **({"prebuilt": prebuilt} if prebuilt else {}),
             "framework_id": fid.get("id") if fid is not None else None,
             "root": root,
             "root_unreadable": root is None and self._exists("root"),
@@ -196,6 +203,8 @@ class ZkMarathonStore:
         """Every app's records, from its shards (and a whole-app document of the older
         layout); remembers what is stored, so that writes store only changes."""
         by_app: dict[str, tuple[list[Any] | None, dict[int, list[Any]], set[int]]] = {}
+        prepared = getattr(self._reader, "prepared", None) or {}
+        self.prebuilt = {}
         self.shards.clear()
         self.versions.clear()
         self.stale.clear()
@@ -206,6 +215,11 @@ class ZkMarathonStore:
             recs = doc.value.get("instances", []) if doc is not None else None
             if doc is not None:
                 self.versions[key] = doc.version
+            pre = prepared.get(key)
+            if isinstance(recs, list) and isinstance(pre, list) and len(pre) == len(recs):
+                for rec, inst in zip(recs, pre, strict=True):
+                    if inst is not None:
+                        self.prebuilt[id(rec)] = (rec, inst)
             if n is None:
                 self.wholes.add(akey)
                 by_app[akey] = (recs if isinstance(recs, list) else None, docs, reserved)

@@ -389,12 +389,13 @@ class MasterProcess:
         log.info("master listening on %s, HTTP %s", self.address, self.gateway.url)
         return self
 
-    def _warm_roots(self) -> dict[str, tuple[str, ...]]:
-        """Store root -> prefixes, as the leader services declare them."""
-        roots: dict[str, tuple[str, ...]] = {REGISTRY_ROOT: REGISTRY_MIRRORED}
+    def _warm_roots(self) -> dict[str, tuple[tuple[str, ...], Any]]:
+        """Store root -> (prefixes, prepare or None), as the leader services declare
+        them (``warm_stores`` entries: ``(root, prefixes[, prepare])``)."""
+        roots: dict[str, tuple[tuple[str, ...], Any]] = {REGISTRY_ROOT: (REGISTRY_MIRRORED, None)}
         for service in self.options.services:
-            for root, prefixes in getattr(service, "warm_stores", ()):
-                roots[str(root)] = tuple(prefixes)
+            for root, prefixes, *prepare in getattr(service, "warm_stores", ()):
+                roots[str(root)] = (tuple(prefixes), prepare[0] if prepare else None)
         return roots
 
     def _start_mirrors(self) -> None:
@@ -415,8 +416,8 @@ class MasterProcess:
             self._close_mirrors()
             self.mirror_client = client
             self.mirrors = {
-                root: StoreMirror(client, root, prefixes).start()
-                for root, prefixes in roots.items()
+                root: StoreMirror(client, root, prefixes, prepare=prepare).start()
+                for root, (prefixes, prepare) in roots.items()
             }
         log.info("warm standby: keeping a copy of %s", ", ".join(sorted(roots)))
 

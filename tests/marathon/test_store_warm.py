@@ -12,6 +12,9 @@ from typing import Any
 import pytest
 from kazoo.client import KazooClient
 
+from actors.marathon._core import MarathonCore
+from actors.marathon._load import prebuild_instances
+from actors.marathon._messages import Load, MarathonConfig
 from actors.marathon._store import MIRRORED, ZkMarathonStore
 from runtime.testing import wait_for
 from zk import StateStore, StoreMirror
@@ -20,7 +23,35 @@ pytestmark = pytest.mark.zk
 
 
 def _task(app: str, i: int) -> dict[str, Any]:
-    return {"taskId": f"{app}.{i}", "appId": app, "state": "TASK_RUNNING"}
+    """A valid instance record (most of them), or one that fails validation."""
+    if i % 17 == 3:
+        return {"taskId": f"{app}.{i}", "appId": app, "state": "TASK_RUNNING"}  # no host...
+    return {
+        "taskId": f"{app}.{i}",
+        "appId": app,
+        "configVersion": "2026-12-06T00:00:00.000Z",
+        "version": "2026-12-06T00:00:00.000Z",
+        "agentId": f"agent-{i % 5}",
+        "host": f"h{i % 5}",
+        "ports": [31000 + i % 100],
+        "stagedAt": 1.7e9 + i,
+        "startedAt": None if i % 4 else 1.7e9 + i + 1,
+        # i % 17 == 5: buildable, but not a task state: quarantined, never built ahead
+        "state": "TASK_BOGUS" if i % 17 == 5 else "TASK_RUNNING" if i % 4 else "TASK_STAGING",
+    }
+
+
+def _built(data: dict[str, Any]) -> dict[str, Any]:
+    """The state a new leader builds from ``data`` (instances, quarantine)."""
+    core = MarathonCore(MarathonConfig(), master_address="test")
+    core.handle(Load(data, "/pydcos/marathon"), 0.0, 1.7e9)
+    q = core.q
+    return {
+        "instances": {k: (v, v.seq) for k, v in core.instances.items()},
+        "by_app": {a: list(t) for a, t in core.by_app.items()},
+        "apps": sorted(core.apps),
+        "q": (sorted(q.entries), q.apps, q.kept_instances, q.kept_versions, sorted(q.tasks)),
+    }
 
 
 def _random_writes(store: ZkMarathonStore, state: StateStore, rng: random.Random, n: int) -> None:
@@ -87,7 +118,9 @@ def test_warm_load_equals_a_load_from_zookeeper(
     writer = ZkMarathonStore(state)
     writer.load()
     _random_writes(writer, state, rng, 40)
-    mirror = StoreMirror(zk_connect(), "/marathon", MIRRORED, interval=0.05, per_round=5)
+    mirror = StoreMirror(
+        zk_connect(), "/marathon", MIRRORED, interval=0.05, per_round=5, prepare=prebuild_instances
+    )
     mirror.start()
     try:
         wait_for(lambda: mirror.ready, timeout=20)
@@ -101,8 +134,13 @@ def test_warm_load_equals_a_load_from_zookeeper(
     cold = ZkMarathonStore(StateStore(zk_connect(), "/marathon"))
     warm_data = warm.load()
     cold_data = cold.load()
+    prebuilt = warm_data.pop("prebuilt", {})
+    assert "prebuilt" not in cold_data
     assert warm_data == cold_data
     assert _bookkeeping(warm) == _bookkeeping(cold)
+    # The records the standby built ahead give the very state a cold load builds.
+    assert prebuilt, "nothing was built ahead"
+    assert _built({**warm_data, "prebuilt": prebuilt}) == _built(cold_data)
     assert warm.mirror is None  # used once: a later load reads ZooKeeper
     # and the warm store writes on as the cold one would (its versions are right)
     app = "/prod/app1"
