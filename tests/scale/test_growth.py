@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 
 BOUND = 1.3
+ROUNDS = 3
 
 
 def exponent(f1: float, f2: float, n1: float, n2: float, floor: float) -> float:
@@ -48,12 +49,19 @@ def test_exponent_arithmetic() -> None:
 def test_core_growth() -> None:
     from scheduling import baseline_core
 
+    # Each size is measured ROUNDS times, the two sizes taking turns, and each figure is
+    # its best round: a machine whose load changes between the small and the big run (a
+    # developer's other cluster starting) slows one size's round, not every round of it
+    # (one pass of each, under a scale run started mid-test, gave 2.1 vs 43.7 ms: 1.31;
+    # the same code alone gives 1.8 vs 16 ms: 0.91).
     sizes = ((100, 1000), (1000, 10000))
-    figures: list[dict[str, float]] = []
-    for agents, tasks in sizes:
-        t0 = time.perf_counter()
-        r = baseline_core(agents, tasks)
-        figures.append({"total_s": time.perf_counter() - t0, "cycle_ms": r["cycle_ms_p50"]})
+    rounds: list[list[dict[str, float]]] = [[], []]
+    for _ in range(ROUNDS):
+        for i, (agents, tasks) in enumerate(sizes):
+            t0 = time.perf_counter()
+            r = baseline_core(agents, tasks)
+            rounds[i].append({"total_s": time.perf_counter() - t0, "cycle_ms": r["cycle_ms_p50"]})
+    figures = [{k: min(f[k] for f in runs) for k in runs[0]} for runs in rounds]
     small, big = figures
     launch = exponent(small["total_s"], big["total_s"], 1000, 10000, 0.05)
     cycle = exponent(small["cycle_ms"], big["cycle_ms"], 100, 1000, 2.0)
