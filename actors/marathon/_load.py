@@ -10,13 +10,15 @@ tasks not stored as running have been heard of (adoption).
 
 from __future__ import annotations
 
+from itertools import compress, repeat
+from operator import attrgetter, is_, is_not, itemgetter, not_
 from typing import Any
 
 from actors.framework import LaunchBackoff
 from actors.task_states import ENDED_STATES
 
 from ._group import Group
-from ._instances import Instance
+from ._instances import RUNNING, Instance
 from ._messages import Load
 from ._ops import Operations
 from ._plan import plan_deployment
@@ -56,6 +58,13 @@ def _prebuilt(rec: Any) -> Instance | None:
         return Instance.from_record(rec)
     except Exception:
         return None
+
+
+_SETTLED = ENDED_STATES | {RUNNING}
+"""States of a loaded instance not adopted (``Instance.running`` or ended)."""
+_state = attrgetter("state")
+_first = itemgetter(0)
+_second = itemgetter(1)
 
 
 class Loading(Operations):
@@ -126,11 +135,13 @@ class Loading(Operations):
         # Reads wait until the tasks not stored as running have been heard of (the
         # master answers the reconciliation once its agents re-registered): a view
         # must never show a running task as staging.
-        self.adopting = {
-            i.task_id
-            for i in self.instances.values()
-            if not i.running and i.state not in ENDED_STATES
-        }
+        # (in C, as ``add_instances``: not running and not ended, ``_SETTLED``)
+        self.adopting = set(
+            compress(
+                self.instances,
+                map(not_, map(_SETTLED.__contains__, map(_state, self.instances.values()))),
+            )
+        )
         self.adopt_deadline = now + self.config.adoption_timeout
         log.info(
             "marathon: loaded %d app(s), %d instance(s), %d deployment(s), framework %s; "
@@ -237,6 +248,13 @@ class Loading(Operations):
     ) -> None:
         """``prebuilt``: id(record) -> (that record, its instance) built ahead by a
         standby (``prebuild_instances``), used only for that very record object."""
+        if prebuilt and isinstance(records, list):
+            # Every record built ahead (the usual warm load): added in bulk, in C
+            # (``add_instances``), with the very checks of the loop below.
+            pairs = list(map(prebuilt.get, map(id, records)))
+            if all(map(is_not, pairs, repeat(None))) and all(map(is_, map(_first, pairs), records)):
+                self.add_instances(list(map(_second, pairs)))
+                return
         bad: list[Any] = []
         reasons: list[str] = []
         for rec in records if isinstance(records, list) else [records]:

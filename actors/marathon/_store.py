@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from itertools import repeat
+from operator import is_not
 from typing import Any, Protocol
 
 from zk import (
@@ -217,9 +219,14 @@ class ZkMarathonStore:
                 self.versions[key] = doc.version
             pre = prepared.get(key)
             if isinstance(recs, list) and isinstance(pre, list) and len(pre) == len(recs):
-                for rec, inst in zip(recs, pre, strict=True):
-                    if inst is not None:
-                        self.prebuilt[id(rec)] = (rec, inst)
+                if all(map(is_not, pre, repeat(None))):  # in C: a new leader's GIL is busy
+                    self.prebuilt.update(
+                        zip(map(id, recs), zip(recs, pre, strict=True), strict=True)
+                    )
+                else:
+                    for rec, inst in zip(recs, pre, strict=True):
+                        if inst is not None:
+                            self.prebuilt[id(rec)] = (rec, inst)
             if n is None:
                 self.wholes.add(akey)
                 by_app[akey] = (recs if isinstance(recs, list) else None, docs, reserved)

@@ -57,6 +57,11 @@ class TaskLists:
         self.unrendered[inst.task_id] = inst
         self.generation += 1
 
+    def note_many(self, task_ids: list[str], insts: list[Instance]) -> None:
+        """``note`` of each of ``insts`` (``task_ids[i]`` is ``insts[i].task_id``), in C."""
+        self.unrendered.update(zip(task_ids, insts, strict=True))
+        self.generation += len(insts)
+
     def forget(self, inst: Instance) -> None:
         """``inst`` left the instances."""
         self.generation += 1

@@ -49,6 +49,17 @@ def _built(data: dict[str, Any]) -> dict[str, Any]:
     return {
         "instances": {k: (v, v.seq) for k, v in core.instances.items()},
         "by_app": {a: list(t) for a, t in core.by_app.items()},
+        # the indexes ``add_instances`` fills in bulk for a warm load
+        "indexes": (
+            core.added,
+            set(core.touched),
+            list(core.unreachable),
+            {a: set(t) for a, t in core.not_live.items()},
+            sorted(core.kill_timers),
+            list(core.task_lists.unrendered),
+            core.task_lists.generation,
+            set(core.adopting),
+        ),
         "apps": sorted(core.apps),
         "q": (sorted(q.entries), q.apps, q.kept_instances, q.kept_versions, sorted(q.tasks)),
     }
