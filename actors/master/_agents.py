@@ -19,7 +19,7 @@ from actors.master._effects import Effect, Persist, Send, Watch
 from actors.master._offers import rescind
 from actors.master._share import shared_task
 from actors.master._state import AgentRecord, MasterState, TaskRecord, parsed_resources
-from actors.master._tasks import master_status, master_update, on_reconcile
+from actors.master._tasks import answer_deferred, master_status, master_update
 from actors.resources import Attributes, ResourceError, Resources, apply_checkpointed
 from actors.task_states import TaskReason, TaskState, is_terminal
 
@@ -497,5 +497,4 @@ def end_recovery(s: MasterState, now: float, out: list[Effect]) -> None:
         if rec.recovering:
             mark_unreachable(s, rec, now, out, "did not re-register after failover")
     deferred, s.deferred_reconcile = s.deferred_reconcile, []
-    for m in deferred:
-        on_reconcile(s, m, now, out)
+    answer_deferred(s, deferred, now, out)  # each task once per framework (R)

@@ -281,10 +281,17 @@ def on_kill(
 
 
 def on_reconcile(
-    s: MasterState, m: p.Reconcile, now: float, out: list[Effect], sender: str | None = None
+    s: MasterState,
+    m: p.Reconcile,
+    now: float,
+    out: list[Effect],
+    sender: str | None = None,
+    answered: set[str] | None = None,
 ) -> None:
     """Answer each task's latest state (explicit ids) or all live ones (implicit);
-    during recovery the answer waits until the agents had their chance to come back."""
+    during recovery the answer waits until the agents had their chance to come back.
+    ``answered``: task ids of this framework already answered in this same turn
+    (``answer_deferred``), skipped and then added to."""
     fw = known_framework(s, m.framework_id, "Reconcile", sender, out)
     if fw is None:
         return
@@ -293,6 +300,10 @@ def on_reconcile(
         return
     ids = m.task_ids or sorted(fw.tasks)
     for task_id in ids:
+        if answered is not None:
+            if task_id in answered:
+                continue
+            answered.add(task_id)
         t = s.tasks.get((m.framework_id, task_id))
         if t is not None:
             state, agent_id, healthy = t.state, t.agent_id, t.healthy
@@ -322,3 +333,20 @@ def on_reconcile(
             now,
             healthy,
         )
+
+
+def answer_deferred(
+    s: MasterState, deferred: list[p.Reconcile], now: float, out: list[Effect]
+) -> None:
+    """Answer the reconciliations asked while the recovery window was open, each task
+    ONCE per framework: nothing changes between the answers (one turn), so a second
+    answer would repeat the first. A new Marathon asks explicitly for every task it
+    stored, then implicitly (as real Marathon does): answered one by one that was two
+    updates per task (190,000 messages for 95,000 tasks, after a 10k-agent storm, queued
+    in Marathon's mailbox ahead of its offers); now the implicit one adds only the
+    tasks the explicit one did not name (orphans the framework must kill). Every id
+    asked explicitly is still answered (TASK_UNKNOWN for a task nobody knows), in the
+    order asked, and every live task at least once."""
+    answered: dict[str, set[str]] = {}
+    for m in deferred:
+        on_reconcile(s, m, now, out, answered=answered.setdefault(m.framework_id, set()))
