@@ -334,11 +334,21 @@ class TableIndex:
             for key, task in view.tasks.items():
                 if key not in keys:
                     old = before.get(key)
-                    if old is not task and old != task:
+                    if old is not task and (
+                        old != task
+                        # VIP names read the raw port labels (VipNames syncs these keys)
+                        or old is None
+                        or old.raw.get("discovery") != task.raw.get("discovery")
+                    ):
                         keys.add(key)
             keys.update(key for key in self.home if key not in view.tasks)
             fids = fids | set(self.framework_seen) | set(view.frameworks)
-            agent_ids = agent_ids | set(self.agent_seen) | set(view.agents)
+            # likewise the agents: only those that differ from the previous view
+            held = self._view.agents
+            agent_ids = set(agent_ids)
+            agent_ids.update(a for a, hp in view.agents.items() if held.get(a) != hp)
+            agent_ids.update(a for a in held if a not in view.agents)
+            agent_ids.update(a for a in self.agent_seen if a not in view.agents)
             self._view = view
         if fids:
             self._sync_frameworks(view)

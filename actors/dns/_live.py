@@ -83,6 +83,8 @@ class LiveTable:
             return True
         target = upsert_target(event)
         if target is not None:  # a failover's re-registrations: mostly nothing new
+            if target[0] == "agent" and target[1] in self.view.recovering:
+                self._due = min(self._due, now + self.carry_for)  # (``agent_back``)
             return apply_upsert(
                 self.view, event, target, master_id, now, self.carry_for, self.changes
             )

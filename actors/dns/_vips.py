@@ -102,9 +102,7 @@ class VipNames:
         the records for ``view``."""
         if touched is None:
             self.reset(view)
-        elif view is not self.view:
-            self.resync(view)
-        else:
+        else:  # a new view too: ``touched`` holds every task whose TaskView differs
             self.sync(view, touched)
         self.view = view
         return self.records()

@@ -48,6 +48,9 @@ SUBSCRIBE_RETRY = 2.0
 DEFAULT_HEARTBEAT = 15.0
 CARRY_FOR = 15.0
 """Seconds a new leader's missing tasks stay backends (agents have 10 s to re-register)."""
+RECOVERING_CARRY = 600.0
+"""Seconds at most the tasks of an agent the new leader lists as recovered stay backends
+(Mesos' ``agent_reregister_timeout`` default): until it re-registers or is removed."""
 
 
 class DataPlane(Protocol):
@@ -245,10 +248,14 @@ class L4lbActor(Actor):
             self._tell(self.follower.subscribe(now))
         elif verdict == "reset":
             new_leader = bool(previous) and msg.master_id != previous
-            self.table.apply(event, carry_until=now + CARRY_FOR if new_leader else None)
+            self.table.apply(
+                event,
+                carry_until=now + CARRY_FOR if new_leader else None,
+                recover_until=now + RECOVERING_CARRY,
+            )
             self.view.publish(self.view.vips, ready=True)
             self._request_sync()
-        elif verdict == "apply" and self.table.apply(event):
+        elif verdict == "apply" and self.table.apply(event, back_until=now + CARRY_FOR):
             self._request_sync()  # (else a re-sent task or agent: the VIPs are as synced)
 
     def _request_sync(self) -> None:

@@ -210,6 +210,18 @@ def same_task(view: TaskView, task: Mapping[str, Any]) -> bool:
     return _ports(task) == view.ports and _app_id(task) == view.app_id
 
 
+def no_vip_label(task: Mapping[str, Any]) -> bool:
+    """Whether no discovery port of the v1 Task has a ``VIP_n`` label (told without
+    reading its ports when it has none: most tasks)."""
+    discovery = task.get("discovery")
+    if not discovery:
+        return True
+    ports = discovery.get("ports") if isinstance(discovery, Mapping) else None
+    if not ports or not (ports.get("ports") if isinstance(ports, Mapping) else True):
+        return True
+    return not any(is_vip_label(key) for _, _, labels in _ports(task) for key in labels)
+
+
 def task_view(task: Mapping[str, Any]) -> TaskView | None:
     """A v1 Task -> ``TaskView``; None when it is not a task (no id)."""
     task_id = _value(task, "task_id")
@@ -263,44 +275,61 @@ class VipTable:
     VIP label: its place in ``tasks`` is not at the end)."""
     _due: float = float("inf")
     """No carried task's time is up before this (``expire``)."""
+    recovering: dict[str, list[str]] = field(default_factory=dict)
+    """Agents the leader's state lists as ``recovered_agents`` (from its registry, not
+    re-registered yet) -> the carried tasks on them, kept until ``recover_until`` (the
+    leader expects them back; a 10,000-agent storm outlasts ``carry_until``: dropping a
+    VIP's backends and adding them back cost two reloads and an outage). Their
+    AGENT_ADDED (``back_until`` from then for the tasks it does not re-send) or
+    AGENT_REMOVED (dropped now) ends it."""
 
-    def apply(self, event: Mapping[str, Any], *, carry_until: float | None = None) -> bool:
+    def apply(
+        self,
+        event: Mapping[str, Any],
+        *,
+        carry_until: float | None = None,
+        recover_until: float | None = None,
+        back_until: float | None = None,
+    ) -> bool:
         """Fold one v1 operator event in (unknown types are ignored, as Mesos says);
         whether ``vips()`` may have changed (False: a task or agent re-sent as it is
         held, a failover's re-registration storm: no sync needed). ``carry_until``: for
         a ``SUBSCRIBED`` from a NEW leader, keep the tasks it does not list until then
-        (``expire`` drops them; an event about one adopts it)."""
+        (``expire`` drops them; an event about one adopts it); ``recover_until``: the
+        same for the tasks of the agents it lists as recovered (see ``recovering``);
+        ``back_until``: for an AGENT_ADDED of such an agent, its carried tasks' end."""
         kind = event.get("type")
         if kind == "TASK_ADDED":
             return self._put_task((event.get("task_added") or {}).get("task") or {})
         if kind == "AGENT_ADDED":
             agent = (event.get("agent_added") or {}).get("agent") or {}
             agent_id, ip = _value(agent.get("agent_info") or {}, "id"), agent_ip(agent)
+            if self.recovering:
+                self._agent_back(agent_id, back_until)
             if self.agents.get(agent_id) == ip:
                 return False
             self.agents[agent_id] = ip
             return True
         if kind == "SUBSCRIBED":
-            before, agents_before = self.tasks, self.agents
-            self.reset((event.get("subscribed") or {}).get("get_state") or {})
-            if carry_until is not None:
-                for task_id, view in before.items():
-                    if task_id not in self.tasks:
-                        self.tasks[task_id] = view
-                        self.carried[task_id] = carry_until
-                        if has_vip_label(view):
-                            self.with_vips[task_id] = None
-                # a recovering leader lists its agents as recovered_agents until they
-                # re-register: their carried tasks keep their address meanwhile
-                for agent_id, ip in agents_before.items():
-                    self.agents.setdefault(agent_id, ip)
+            before, agents_before, carried_before = self.tasks, self.agents, self.carried
+            state = (event.get("subscribed") or {}).get("get_state") or {}
+            self.reset(state, before)
+            if carry_until is not None or carried_before:
+                self._carry(
+                    before, agents_before, carried_before, state, carry_until, recover_until
+                )
             self._due = min(self.carried.values(), default=_NEVER)
         elif kind == "TASK_UPDATED":
             update = event.get("task_updated") or {}
             self.carried.pop(_value(update.get("status") or {}, "task_id"), None)
-            self._update_task(update)
+            return self._update_task(update)
         elif kind == "AGENT_REMOVED":
-            self.agents.pop(_value(event.get("agent_removed") or {}, "agent_id"), None)
+            agent_id = _value(event.get("agent_removed") or {}, "agent_id")
+            self.agents.pop(agent_id, None)
+            for task_id in self.recovering.pop(agent_id, ()):  # the leader gave up on it
+                if self.carried.pop(task_id, None) is not None:
+                    self.tasks.pop(task_id, None)
+                    self.with_vips.pop(task_id, None)
         elif kind in ("FRAMEWORK_ADDED", "FRAMEWORK_UPDATED"):
             body = event.get("framework_added") or event.get("framework_updated") or {}
             info = (body.get("framework") or {}).get("framework_info") or {}
@@ -313,13 +342,63 @@ class VipTable:
             return False
         return True
 
-    def reset(self, state: Mapping[str, Any]) -> None:
-        """Replace everything with a ``GET_STATE`` answer (on every ``SUBSCRIBED``)."""
+    def _carry(
+        self,
+        before: dict[str, TaskView],
+        agents_before: dict[str, str],
+        carried_before: dict[str, float],
+        state: Mapping[str, Any],
+        carry_until: float | None,
+        recover_until: float | None,
+    ) -> None:
+        """After ``reset``: keep the previous tasks the state lacks (from a new leader:
+        every one; from the same leader: those still carried since its failover)."""
+        recovering = self.recovering
+        for info in (state.get("get_agents") or {}).get("recovered_agents") or []:
+            agent_id = _value(info if isinstance(info, Mapping) else {}, "id")
+            if agent_id and agent_id not in self.agents:
+                recovering[agent_id] = []
+        for task_id, view in before.items():
+            if task_id in self.tasks:
+                continue
+            until = carried_before.get(task_id) if carry_until is None else carry_until
+            if until is None:
+                continue  # the same leader: it was not carried
+            keys = recovering.get(view.agent_id)
+            if keys is not None and recover_until is not None:
+                until = max(until, recover_until)
+                keys.append(task_id)
+            self.tasks[task_id] = view
+            self.carried[task_id] = until
+            if has_vip_label(view):
+                self.with_vips[task_id] = None
+        # a recovering leader lists its agents as recovered_agents until they
+        # re-register: their carried tasks keep their address meanwhile
+        for agent_id, ip in agents_before.items():
+            self.agents.setdefault(agent_id, ip)
+
+    def _agent_back(self, agent_id: str, until: float | None) -> None:
+        """A recovering agent re-registered: its carried tasks that it does not re-send
+        (its TASK_ADDEDs follow at once) are kept until ``until`` at most."""
+        keys = self.recovering.pop(agent_id, None)
+        if keys is None or until is None:
+            return
+        for task_id in keys:
+            was = self.carried.get(task_id)
+            if was is not None and was > until:
+                self.carried[task_id] = until
+                self._due = min(self._due, until)
+
+    def reset(self, state: Mapping[str, Any], before: Mapping[str, TaskView] | None = None) -> None:
+        """Replace everything with a ``GET_STATE`` answer (on every ``SUBSCRIBED``);
+        a task re-sent as ``before`` holds it keeps its TaskView (``same_task``: a new
+        leader's or a resubscription's state repeats nearly every task)."""
         self.tasks = {}
         self.agents = {}
         self.frameworks = {}
         self.carried = {}
         self.with_vips = {}
+        self.recovering = {}
         self._stale = False
         self._due = _NEVER
         for agent in (state.get("get_agents") or {}).get("agents") or []:
@@ -329,6 +408,12 @@ class VipTable:
             if isinstance(info.get("name"), str):
                 self.frameworks[_value(info, "id")] = info["name"]
         for task in (state.get("get_tasks") or {}).get("tasks") or []:
+            held = before.get(_value(task, "task_id")) if before else None
+            if held is not None and same_task(held, task):
+                self.tasks[held.task_id] = held
+                if has_vip_label(held):
+                    self.with_vips[held.task_id] = None
+                continue
             self._put_task(task)
 
     def expire(self, now: float) -> bool:
@@ -345,14 +430,28 @@ class VipTable:
         return bool(gone)
 
     def _put_task(self, task: Mapping[str, Any]) -> bool:
-        """A TASK_ADDED (an upsert); whether the VIPs may have changed."""
-        held = self.tasks.get(_value(task, "task_id"))
+        """A TASK_ADDED (an upsert); whether the VIPs may have changed: only when the
+        task declares a VIP now or did (``vips`` reads no other task: a task without
+        one that changed, 1% of a failover's storm, made a sync each)."""
+        task_id = _value(task, "task_id")
+        held = self.tasks.get(task_id)
+        if (
+            held is not None
+            and task_id not in self.with_vips
+            and task.get("state") in LIVE_STATES
+            and no_vip_label(task)
+        ):
+            # neither the held task nor this one declares a VIP, and it is still live:
+            # nothing of it is read by ``vips`` (the held TaskView is kept as it is)
+            self.carried.pop(task_id, None)
+            return False
         if held is not None and same_task(held, task):
             self.carried.pop(held.task_id, None)  # re-registered: no longer carried
             return False
         view = task_view(task)
         if view is None:
             return False
+        had_vip = view.task_id in self.with_vips
         self.carried.pop(view.task_id, None)
         if view.state in LIVE_STATES:
             known = view.task_id in self.tasks
@@ -365,14 +464,16 @@ class VipTable:
         else:
             self.tasks.pop(view.task_id, None)
             self.with_vips.pop(view.task_id, None)
-        return True
+        return had_vip or view.task_id in self.with_vips
 
-    def _update_task(self, update: Mapping[str, Any]) -> None:
+    def _update_task(self, update: Mapping[str, Any]) -> bool:
+        """A TASK_UPDATED; whether the VIPs may have changed (a task declaring one)."""
         status = update.get("status") or {}
         task_id = _value(status, "task_id")
         view = self.tasks.get(task_id)
         if view is None:
-            return
+            return False
+        had_vip = task_id in self.with_vips
         state = update.get("state") or status.get("state")
         if isinstance(state, str) and state:
             view.state = state
@@ -385,6 +486,7 @@ class VipTable:
         if view.state not in LIVE_STATES:
             del self.tasks[task_id]
             self.with_vips.pop(task_id, None)
+        return had_vip
 
     def framework_name(self, framework_id: str) -> str:
         return self.frameworks.get(framework_id, DEFAULT_FRAMEWORK) or DEFAULT_FRAMEWORK
