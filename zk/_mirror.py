@@ -72,9 +72,18 @@ DEFAULT_PER_ROUND = 1000
 """Keys (and lists) read again per round at most."""
 DEFAULT_DECODE_PER_ROUND = 300
 """Quiet documents decoded ahead per round at most (see `StoreMirror`)."""
-QUIET_ROUNDS = 2
-"""Rounds a document must go unchanged before it is decoded ahead: one being rewritten
-(a launch filling its shard) is not decoded at every version."""
+QUIET_ROUNDS = 1
+"""Rounds a document must go unchanged before it is decoded ahead once the store is
+calm (a round found nothing changed): read in an earlier round, not changed since."""
+BUSY_QUIET_ROUNDS = 6
+"""The same while the leader writes (the last round read something again): a launch
+wave rewrites most shards every few seconds, and decoding and building the records of
+each shard that paused for 2 rounds was ~70% of a standby's copy's CPU in a 5k/50k
+launch (notes/scale/s11-W2); once the writes stop, the next calm round decodes what
+is left (up to ``CALM_DECODE_FACTOR`` times ``decode_per_round``)."""
+CALM_DECODE_FACTOR = 4
+"""How many more documents a calm round decodes than a busy one: the leader is idle or
+dead, the standby's CPU is free, and its hand-over may be moments away."""
 
 
 class MirrorUnavailable(ZkError):
@@ -181,6 +190,9 @@ class StoreMirror:
         self.closed = threading.Event()
         """Set by ``close``: whoever handed this mirror out may close its session."""
         self.rounds = 0
+        self.decoded = 0
+        """Documents decoded ahead so far (those rewritten afterwards were decoded in
+        vain: the notes compare it with the number of documents)."""
         self.ready = False
         """Every document was read once (a hand-over reuses most of them); a master
         elected before that reads its store as a fresh leader does."""
@@ -271,7 +283,9 @@ class StoreMirror:
             keys_read += len(keys)
             self._read_keys(keys)
             if budget is not None:
-                self._decode_quiet(set(keys))
+                with self._lock:
+                    calm = not (keys or lists or self._dirty_keys)
+                self._decode_quiet(set(keys), calm)
             with self._lock:
                 if not (self._whole or self._dirty_lists or self._dirty_keys):
                     if not self.ready:
@@ -410,11 +424,15 @@ class StoreMirror:
             whole=whole,
         )
 
-    def _decode_quiet(self, fresh: set[str]) -> None:
-        """Decode up to ``decode_per_round`` documents not read this round."""
+    def _decode_quiet(self, fresh: set[str], calm: bool = True) -> None:
+        """Decode documents not read this round: quiet for ``QUIET_ROUNDS`` when the
+        store is ``calm`` (this round read nothing), up to ``CALM_DECODE_FACTOR`` times
+        ``decode_per_round``; quiet for ``BUSY_QUIET_ROUNDS`` while the leader writes,
+        up to ``decode_per_round``."""
+        limit = self.decode_per_round * (CALM_DECODE_FACTOR if calm else 1)
         with self._lock:
             todo = []
-            quiet = self.rounds - QUIET_ROUNDS
+            quiet = self.rounds - (QUIET_ROUNDS if calm else BUSY_QUIET_ROUNDS)
             for key, raw in self._raw.items():
                 if (
                     raw.data
@@ -423,7 +441,7 @@ class StoreMirror:
                     and key not in self._undecodable
                 ):
                     todo.append((key, raw))
-                    if len(todo) >= self.decode_per_round:
+                    if len(todo) >= limit:
                         break
         for key, raw in todo:
             assert raw.data is not None
@@ -454,6 +472,7 @@ class StoreMirror:
             with self._lock:
                 if self._raw.get(key) is raw:  # not read again meanwhile
                     self._raw[key] = _Raw(None, raw.version, raw.mtime, doc, raw.read_in, prepared)
+            self.decoded += 1
 
     def _document(self, store: StateStore, key: str, raw: _Raw | None) -> Document | None:
         """As ``StateStore._pipelined`` decodes one read (a chunked one is read whole)."""
