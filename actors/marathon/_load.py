@@ -109,8 +109,9 @@ class Loading(Operations):
         self._load_deployments(data)
         self.apps = self.root.transitive_apps()
         prebuilt = data.get("prebuilt") or {}
+        prebuilt_apps = data.get("prebuilt_apps") or {}
         for app_id, records in (data.get("instances") or {}).items():
-            self._load_instances(str(app_id), records, prebuilt)
+            self._load_instances(str(app_id), records, prebuilt, prebuilt_apps.get(app_id))
         for app in list(self.apps.values()):
             try:
                 self.backoff[app.id] = LaunchBackoff.for_app(app)
@@ -244,10 +245,23 @@ class Loading(Operations):
             self.runs[plan.id] = run
 
     def _load_instances(
-        self, app_id: str, records: Any, prebuilt: dict[int, tuple[Any, Instance]]
+        self,
+        app_id: str,
+        records: Any,
+        prebuilt: dict[int, tuple[Any, Instance]],
+        prebuilt_app: list[Instance] | None = None,
     ) -> None:
         """``prebuilt``: id(record) -> (that record, its instance) built ahead by a
-        standby (``prebuild_instances``), used only for that very record object."""
+        standby (``prebuild_instances``), used only for that very record object;
+        ``prebuilt_app``: the instance of each of ``records``, in order, all built
+        ahead (the store's ``prebuilt_apps``): added in bulk."""
+        if (
+            prebuilt_app is not None
+            and isinstance(records, list)
+            and len(prebuilt_app) == len(records)
+        ):
+            self.add_instances(prebuilt_app)
+            return
         if prebuilt and isinstance(records, list):
             # Every record built ahead (the usual warm load): added in bulk, in C
             # (``add_instances``), with the very checks of the loop below.

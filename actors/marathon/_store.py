@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from itertools import repeat
+from itertools import chain, repeat
 from operator import is_not
 from typing import Any, Protocol
 
@@ -119,6 +119,9 @@ class ZkMarathonStore:
         self.prebuilt: dict[int, tuple[Any, Any]] = {}
         """id(record) -> (record, instance) a standby built ahead, for the records of a
         warm ``load`` (``_load.prebuild_instances``), returned as its ``prebuilt``."""
+        self.prebuilt_apps: dict[str, list[Any]] = {}
+        """App id -> its instances built ahead, in the order of its records, for the
+        apps of a warm ``load`` whose records were all built ahead (``prebuilt_apps``)."""
         self.load_note = ""
         """How the last ``load`` read the store (``"warm: N reused, M read again"``),
         for the actor's start-up line."""
@@ -158,10 +161,13 @@ class ZkMarathonStore:
         finally:
             self._reader = self.store
         prebuilt, self.prebuilt = self.prebuilt, {}
-        if prebuilt:
-            self.load_note += f", {len(prebuilt)} record(s) built ahead"
+        apps, self.prebuilt_apps = self.prebuilt_apps, {}
+        ahead = len(prebuilt) + sum(map(len, apps.values()))
+        if ahead:
+            self.load_note += f", {ahead} record(s) built ahead"
         return {
             **({"prebuilt": prebuilt} if prebuilt else {}),
+            **({"prebuilt_apps": apps} if apps else {}),
             "framework_id": fid.get("id") if fid is not None else None,
             "root": root,
             "root_unreadable": root is None and self._exists("root"),
@@ -206,7 +212,9 @@ class ZkMarathonStore:
         layout); remembers what is stored, so that writes store only changes."""
         by_app: dict[str, tuple[list[Any] | None, dict[int, list[Any]], set[int]]] = {}
         prepared = getattr(self._reader, "prepared", None) or {}
+        built: dict[str, dict[int | None, tuple[list[Any], list[Any]]]] = {}
         self.prebuilt = {}
+        self.prebuilt_apps = {}
         self.shards.clear()
         self.versions.clear()
         self.stale.clear()
@@ -219,14 +227,7 @@ class ZkMarathonStore:
                 self.versions[key] = doc.version
             pre = prepared.get(key)
             if isinstance(recs, list) and isinstance(pre, list) and len(pre) == len(recs):
-                if all(map(is_not, pre, repeat(None))):  # in C: a new leader's GIL is busy
-                    self.prebuilt.update(
-                        zip(map(id, recs), zip(recs, pre, strict=True), strict=True)
-                    )
-                else:
-                    for rec, inst in zip(recs, pre, strict=True):
-                        if inst is not None:
-                            self.prebuilt[id(rec)] = (rec, inst)
+                built.setdefault(akey, {})[n] = (recs, pre)
             if n is None:
                 self.wholes.add(akey)
                 by_app[akey] = (recs if isinstance(recs, list) else None, docs, reserved)
@@ -244,8 +245,36 @@ class ZkMarathonStore:
             records = stored_records(whole, docs)
             if records or whole is not None or docs:
                 out[key_app(akey)] = records
+            self._prebuilt(key_app(akey), whole, docs, built.get(akey, {}))
         self.loaded = True
         return out
+
+    def _prebuilt(
+        self,
+        app_id: str,
+        whole: list[Any] | None,
+        docs: dict[int, list[Any]],
+        built: dict[int | None, tuple[list[Any], list[Any]]],
+    ) -> None:
+        """Note what a standby built ahead of ``app_id``'s records (``built``: shard ->
+        (its records, their instances or None each)). Every shard's records all built
+        (the usual case): the app's instances in ``stored_records`` order, one list
+        (``prebuilt_apps``: no per-record work here, where a new leader's GIL is busy);
+        else each record's own (``prebuilt``, by the record's identity)."""
+        if (
+            whole is None
+            and docs
+            and all(built.get(n, ((), ()))[0] is docs[n] for n in docs)
+            and all(all(map(is_not, built[n][1], repeat(None))) for n in docs)
+        ):
+            self.prebuilt_apps[app_id] = list(
+                chain.from_iterable(built[n][1] for n in sorted(docs))
+            )
+            return
+        for recs, pre in built.values():
+            for rec, inst in zip(recs, pre, strict=True):
+                if inst is not None:
+                    self.prebuilt[id(rec)] = (rec, inst)
 
     def _all(self, prefix: str, shape: type, unreadable: dict[str, str]) -> dict[str, Any]:
         """Every readable document's value under ``prefix`` (``_all_docs``)."""

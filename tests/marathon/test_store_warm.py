@@ -146,12 +146,18 @@ def test_warm_load_equals_a_load_from_zookeeper(
     warm_data = warm.load()
     cold_data = cold.load()
     prebuilt = warm_data.pop("prebuilt", {})
-    assert "prebuilt" not in cold_data
+    prebuilt_apps = warm_data.pop("prebuilt_apps", {})
+    assert "prebuilt" not in cold_data and "prebuilt_apps" not in cold_data
     assert warm_data == cold_data
     assert _bookkeeping(warm) == _bookkeeping(cold)
-    # The records the standby built ahead give the very state a cold load builds.
-    assert prebuilt, "nothing was built ahead"
-    assert _built({**warm_data, "prebuilt": prebuilt}) == _built(cold_data)
+    # The records the standby built ahead (per record, and whole apps' lists added in
+    # bulk) give the very state a cold load builds.
+    assert prebuilt or prebuilt_apps, "nothing was built ahead"
+    for app_id, insts in prebuilt_apps.items():
+        assert [i.task_id for i in insts] == [r["taskId"] for r in warm_data["instances"][app_id]]
+    assert _built({**warm_data, "prebuilt": prebuilt, "prebuilt_apps": prebuilt_apps}) == _built(
+        cold_data
+    )
     assert warm.mirror is None  # used once: a later load reads ZooKeeper
     # and the warm store writes on as the cold one would (its versions are right)
     app = "/prod/app1"
@@ -171,3 +177,40 @@ def test_a_mirror_without_a_session_falls_back_to_zookeeper(
     client.stop()
     warm = ZkMarathonStore(StateStore(zk_connect(), "/marathon"), mirror=mirror)
     assert warm.load()["instances"] == {"/a": [_task("/a", 1)]}
+
+
+def test_a_warm_load_of_whole_apps_built_ahead_equals_the_cold_one(
+    zk_connect: Callable[..., KazooClient],
+) -> None:
+    """Apps whose every record was built ahead (the usual case at scale) take the bulk
+    path (``prebuilt_apps``, ``MarathonState.add_instances``); some records staging (to
+    adopt), several shards per app."""
+    state = StateStore(zk_connect(), "/marathon")
+    writer = ZkMarathonStore(state)
+    writer.load()
+    good = [i for i in range(400) if i % 17 not in (3, 5)]
+    for a in range(3):
+        app = f"/bulk/app{a}"
+        writer.save_instances(app, [_task(app, i) for i in good[: 120 * (a + 1)]])
+    mirror = StoreMirror(
+        zk_connect(), "/marathon", MIRRORED, interval=0.05, prepare=prebuild_instances
+    ).start()
+    try:
+        wait_for(
+            lambda: (
+                mirror.ready
+                and all(r.prepared is not None for k, r in mirror._raw.items() if "instances/" in k)
+            ),
+            timeout=20,
+        )
+    finally:
+        mirror.stop()
+    warm_data = ZkMarathonStore(StateStore(zk_connect(), "/marathon"), mirror=mirror).load()
+    cold_data = ZkMarathonStore(StateStore(zk_connect(), "/marathon")).load()
+    apps = warm_data.pop("prebuilt_apps")
+    assert sorted(apps) == [f"/bulk/app{a}" for a in range(3)]
+    assert "prebuilt" not in warm_data
+    assert warm_data == cold_data
+    built = _built({**warm_data, "prebuilt_apps": apps})
+    assert built == _built(cold_data)
+    assert built["indexes"][-1], "no staging task to adopt"
