@@ -223,3 +223,22 @@ def test_vip_table_through_a_long_storm_equals_the_leaders_fresh_state(seed: int
     assert not table.carried and not table.recovering
     assert table.vips() == fresh.vips()
     assert any(vip.backends for vip in fresh.vips().values())
+
+
+def test_a_re_sent_task_whose_resources_differ_only_off_its_ports_is_unchanged() -> None:
+    """A new leader renders a re-registered task's resources from the agent's report
+    (another role, allocation info): the DNS reads only their host ports."""
+    from actors.dns._quiet import unchanged_task
+    from actors.dns._records import task_view
+
+    raw = _task(5, 0)
+    held = task_view(raw)
+    assert held is not None
+    again = copy.deepcopy(raw)
+    for r in again["resources"]:
+        r["role"] = "slave_public"
+        r["allocation_info"] = {"role": "slave_public"}
+    assert unchanged_task(held, again)
+    moved = copy.deepcopy(again)
+    moved["resources"][1]["ranges"]["range"] = [{"begin": 31999, "end": 31999}]
+    assert not unchanged_task(held, moved)
