@@ -123,8 +123,12 @@ class DnsActor(Actor):
         if isinstance(message, MasterEvent):
             self._event(message)
         elif isinstance(message, MasterEvents):  # WatchMaster.batch: several in order
-            for event in unbatched(message):
-                self._event(event)
+            events = self.follower.accept_batch(message, self.clock.now())
+            if events is None:  # not the next in the stream: event by event
+                for event in unbatched(message):
+                    self._event(event)
+            else:
+                self._apply_all(events, message.master_id)
         elif isinstance(message, DnsRebuild):
             self._rebuild()
         elif isinstance(message, DnsTick):
@@ -171,6 +175,17 @@ class DnsActor(Actor):
             self._tell(self.follower.subscribe(now))
         elif verdict in ("reset", "apply") and self.live.apply(event, msg.master_id, now):
             # (else nothing DNS serves changed: the table and its answer cache stay)
+            self._request_rebuild()
+
+    def _apply_all(self, events: list[Any], master_id: str) -> None:
+        """A batch the follower took whole (``accept_batch``): one rebuild request."""
+        now = self.clock.now()
+        apply = self.live.apply
+        changed = False
+        for event in events:
+            if isinstance(event, dict) and apply(event, master_id, now):
+                changed = True
+        if changed:
             self._request_rebuild()
 
     def _tick(self) -> None:

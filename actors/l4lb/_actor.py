@@ -216,6 +216,10 @@ class L4lbActor(Actor):
         if isinstance(message, MasterEvent):
             self._event(message)
         elif isinstance(message, MasterEvents):  # WatchMaster.batch: several in order
+            events = self.follower.accept_batch(message, self.clock.now())
+            if events is not None:  # the next in the stream, taken whole
+                self._apply_all(events)
+                return None
             for event in unbatched(message):
                 self._event(event)
         elif isinstance(message, L4lbSync):
@@ -257,6 +261,17 @@ class L4lbActor(Actor):
             self._request_sync()
         elif verdict == "apply" and self.table.apply(event, back_until=now + CARRY_FOR):
             self._request_sync()  # (else a re-sent task or agent: the VIPs are as synced)
+
+    def _apply_all(self, events: list[Any]) -> None:
+        """A batch the follower took whole (``accept_batch``): one sync request."""
+        back_until = self.clock.now() + CARRY_FOR
+        apply = self.table.apply
+        changed = False
+        for event in events:
+            if isinstance(event, dict) and apply(event, back_until=back_until):
+                changed = True
+        if changed:
+            self._request_sync()
 
     def _request_sync(self) -> None:
         if not self.sync_pending:

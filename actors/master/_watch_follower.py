@@ -152,6 +152,27 @@ class WatchFollower:
         self.expect += 1
         return "ignore" if kind == "HEARTBEAT" else "apply"
 
+    def accept_batch(self, msg: MasterEvents, now: float) -> list[Any] | None:
+        """A ``MasterEvents`` that continues the stream exactly (this subscription's
+        master, ``first_seq`` the next expected, subscribed): taken whole, its events
+        returned to apply in order (HEARTBEATs left out). None for any other batch: the
+        caller then takes it event by event (``unbatched`` + ``accept``), which handles
+        gaps and replaced subscriptions. Why: a re-registration storm is ~110,000
+        events; one ``MasterEvent`` made and checked per event was a sixth of the DNS
+        actor's storm cost."""
+        events = msg.events
+        if (
+            self.expect < 2
+            or msg.master_id != self.master_id
+            or msg.first_seq != self.expect
+            or not isinstance(events, list)
+            or not events
+        ):
+            return None
+        self.expect += len(events)
+        self.last_event_at = now
+        return [e for e in events if not (isinstance(e, dict) and e.get("type") == "HEARTBEAT")]
+
     def tick(self, now: float) -> list[Tell]:
         """Subscribe again when the subscribe went unanswered for ``retry_in`` seconds
         (``subscribe_retry``, doubling up to ``RETRY_BACKOFF_CAP`` times it until a

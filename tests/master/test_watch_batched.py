@@ -127,3 +127,30 @@ def test_a_follower_with_batch_asks_for_it_and_accepts_the_expanded_events() -> 
     gap = p.MasterEvents([{"type": "TASK_ADDED"}], "m1", 9)
     assert [f.accept(m, 0.2) for m in unbatched(gap)] == ["resubscribe"]
     assert WatchFollower(1.0).subscribe(0.0) == [], "not watching: nothing"
+
+
+def test_accept_batch_takes_the_next_batch_whole_and_nothing_else() -> None:
+    """``accept_batch`` gives what ``accept`` event by event would have applied, for a
+    batch continuing the stream; any other batch is left to the event-by-event path
+    (and leaves the follower as it was)."""
+    rng = random.Random(7)
+    for _ in range(200):
+        whole = WatchFollower(1.0, batch=True, subscriber=W2)
+        single = WatchFollower(1.0, batch=True, subscriber=W2)
+        subscribed = rng.random() < 0.9
+        for f in (whole, single):
+            f.leader("tcp://127.0.0.1:5050/master", 0.0)
+            if subscribed:
+                f.accept(p.MasterEvent({"type": "SUBSCRIBED", "subscribed": {}}, "m1", 1), 0.0)
+        kinds = ["TASK_ADDED", "HEARTBEAT", "AGENT_ADDED", "TASK_UPDATED"]
+        events: list[Any] = [{"type": rng.choice(kinds), "n": i} for i in range(rng.randrange(4))]
+        first = rng.choice([2, 2, 2, 3, 1])
+        batch = p.MasterEvents(events, rng.choice(["m1", "m1", "m2"]), first)
+        got = whole.accept_batch(batch, 0.5)
+        verdicts = [(single.accept(m, 0.5), m.event) for m in unbatched(batch)]
+        if got is None:
+            assert whole.expect in (0, 1, 2) and whole.last_event_at == 0.0
+            continue
+        assert all(v in ("apply", "ignore") for v, _ in verdicts)
+        assert got == [e for v, e in verdicts if v == "apply"]
+        assert whole.expect == single.expect and whole.last_event_at == single.last_event_at
