@@ -265,7 +265,7 @@ class Loading(Operations):
         if prebuilt and isinstance(records, list):
             # Every record built ahead (the usual warm load): added in bulk, in C
             # (``add_instances``), with the very checks of the loop below.
-            pairs = list(map(prebuilt.get, map(id, records)))
+            pairs: list[Any] = list(map(prebuilt.get, map(id, records)))
             if all(map(is_not, pairs, repeat(None))) and all(map(is_, map(_first, pairs), records)):
                 self.add_instances(list(map(_second, pairs)))
                 return
