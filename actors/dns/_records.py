@@ -446,6 +446,18 @@ def reset(
             ):
                 new.frameworks[fid] = view.frameworks[fid]
                 new.carried_frameworks[fid] = max(until, new.carried_frameworks.get(fid, until))
+        # a recovering agent that runs no carried task keeps its own records too (else
+        # slave.mesos loses it until it is back: two table changes for nothing)
+        until = now + max(RECOVERING_CARRY, carry_for)
+        for agent_id in recovering:
+            hp = view.agents.get(agent_id)
+            if (
+                hp is not None
+                and agent_id not in new.agents
+                and (failover or agent_id in view.carried_agents)
+            ):
+                new.agents[agent_id] = hp
+                new.carried_agents[agent_id] = until
     return new
 
 

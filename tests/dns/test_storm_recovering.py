@@ -165,11 +165,12 @@ def test_dns_table_through_a_long_storm_equals_the_leaders_fresh_state(seed: int
 
 def test_recovering_agents_keep_their_tasks_until_they_come_back_or_go() -> None:
     tasks = {i: _task(i, i % 3) for i in range(6)}  # t0,t3 on ag-S0; t1,t4; t2,t5
-    ips = {a: f"127.0.1.{a + 1}" for a in range(3)}
+    ips = {a: f"127.0.1.{a + 1}" for a in range(4)}  # ag-S3 runs nothing
     view = apply_event(ClusterView(), state_of(tasks, ips, []), "m1", 0.0, CARRY)
-    # ag-S0 and ag-S1 are recovering; ag-S2 the new leader neither has nor lists
-    view = apply_event(view, state_of({}, {}, [0, 1]), "m2", 10.0, CARRY)
-    assert set(view.recovering) == {"ag-S0", "ag-S1"}
+    # ag-S0, ag-S1, ag-S3 are recovering; ag-S2 the new leader neither has nor lists
+    view = apply_event(view, state_of({}, {}, [0, 1, 3]), "m2", 10.0, CARRY)
+    assert set(view.recovering) == {"ag-S0", "ag-S1", "ag-S3"}
+    assert view.agents["ag-S3"] == ("127.0.1.4", 5051)  # its slave.mesos record stays
     assert not expire_carried(view, 10.0 + CARRY - 0.1)
     assert expire_carried(view, 10.0 + CARRY)  # the unlisted agent's tasks: carry_for
     assert set(view.tasks) == {"fw-1/t0", "fw-1/t3", "fw-1/t1", "fw-1/t4"}
@@ -180,7 +181,9 @@ def test_recovering_agents_keep_their_tasks_until_they_come_back_or_go() -> None
     assert "fw-1/t0" not in view.carried and view.carried["fw-1/t3"] == 100.0 + CARRY
     # the leader gives up on ag-S1: its tasks go at once
     view = apply_event(view, agent_removed("ag-S1"), "m2", 101.0, CARRY)
+    view = apply_event(view, agent_removed("ag-S3"), "m2", 101.0, CARRY)
     assert set(view.tasks) == {"fw-1/t0", "fw-1/t3"} and not view.recovering
+    assert "ag-S3" not in view.agents and "ag-S1" not in view.agents
     # a resubscription to the same leader keeps what is still carried (not only its state)
     view = apply_event(view, state_of({0: tasks[0]}, {0: ips[0]}, []), "m2", 102.0, CARRY)
     assert set(view.tasks) == {"fw-1/t0", "fw-1/t3"}
