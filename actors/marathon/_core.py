@@ -64,7 +64,14 @@ from ._messages import (
     Subscribed,
     Tick,
 )
-from ._offers import OfferPlan, QueueEntry, build_task, demand_of, match_offers
+from ._offers import (
+    OfferPlan,
+    QueueEntry,
+    build_task,
+    demand_of,
+    forget_parsed,
+    match_offers,
+)
 from ._pods import PodDefinition
 from ._pods_status import on_member_update, reconcile_ids
 from ._pods_tasks import build_pod_group
@@ -237,6 +244,8 @@ class MarathonCore(Loading):
             self._match(offers)
         except Exception:
             self._offers_failed(offers)
+        finally:
+            forget_parsed()  # the batch is matched: its offers' memo goes (memory)
 
     def _offers_failed(self, offers: list[p.Offer]) -> None:
         self.counters["offer_errors"] += 1
