@@ -17,43 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._records import (
-    Changes,
-    ClusterView,
-    TaskView,
-    _dict,
-    _host_ports,
-    _value,
-    apply_event,
-    status_fields,
-)
-
-READ_FIELDS = ("name", "discovery")
-"""The fields of a v1 Task that ``task_view`` reads whole besides its ids (the key),
-agent, state, statuses and resources (only their host ports: a new leader renders a
-re-registered task's resources from the agent's report, role and all, so equal ports
-in unequal resources were read whole again: 37% of the DNS' storm cost at 5k/50k), and
-that VIP names are read from (``discovery``' port labels): nothing else of a task held
-changes a record (labels, container, kill policy...)."""
-
-
-def unchanged_task(held: TaskView, raw: dict[str, Any]) -> bool:
-    """Whether the v1 Task ``raw`` (a TASK_ADDED for ``held``'s key) reads as ``held``
-    exactly, without reading it whole (``task_view``: ~60% of a storm event's cost):
-    the ``READ_FIELDS`` equal to those of the v1 Task ``held`` was read from (a
-    TASK_UPDATED never changes what they give), the same agent, and the same state,
-    container IPs and health (``status_fields``). ``held`` keeps its v1 Task then."""
-    old = held.raw
-    if raw is not old:
-        for key in READ_FIELDS:
-            if raw.get(key) != old.get(key):
-                return False
-        resources = raw.get("resources")
-        if resources != old.get("resources") and _host_ports(resources) != held.host_ports:
-            return False
-    if _value(raw, "agent_id") != held.agent_id:
-        return False
-    return status_fields(raw) == (held.state, held.container_ips, held.healthy)
+from ._records import Changes, ClusterView, _dict, _value, apply_event, unchanged_task
 
 
 def upsert_target(event: Any) -> tuple[str, str] | None:
@@ -105,4 +69,4 @@ def apply_upsert(
     return False
 
 
-__all__ = ["apply_upsert", "upsert_target"]
+__all__ = ["apply_upsert", "unchanged_task", "upsert_target"]
