@@ -47,3 +47,23 @@ def test_registry_load_from_the_warm_copy_equals_a_load_from_zookeeper(
     assert mirror.closed.is_set() and warm.mirror is None
     assert warm.load("frameworks") == cold.load("frameworks") == []
     assert warm.load("agents") == cold.load("agents")  # read from ZooKeeper now
+
+
+def test_services_with_a_warm_copy_start_first_the_others_in_order() -> None:
+    """On election Marathon (``warm_stores``) starts before IAM and the rest: the
+    supervisor starts them one at a time, and a new leader's Marathon start is on the
+    path from the election to the first POST taken."""
+    from actors.master._process import _warm_first
+
+    class Plain:
+        warm_stores: tuple[object, ...] = ()
+
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+    class Warm(Plain):
+        warm_stores = (("/x", ("a",), None),)
+
+    given = [Plain("iam"), Warm("marathon"), Plain("metronome"), Warm("other"), Plain("pkg")]
+    assert [s.name for s in _warm_first(given)] == ["marathon", "other", "iam", "metronome", "pkg"]
+    assert _warm_first([]) == []
