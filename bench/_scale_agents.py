@@ -24,9 +24,11 @@ exits when its stdin closes.
 from __future__ import annotations
 
 import argparse
+import collections
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 AGENT_RES = "cpus:16;mem:65536"
 HOST_TIMER_S = 3600.0
+LAUNCH_TIMES_KEPT = 256
+"""Launch times each simulated agent keeps (``"launched_since:T"``)."""
 """Sandbox GC, port checks and metrics sampling of a simulated agent (see the docstring)."""
 
 
@@ -49,9 +53,16 @@ def make_runner_class() -> Any:
             super().__init__()
             self.launches = 0
             self.kills = 0
+            self.last_launches: collections.deque[float] = collections.deque(
+                maxlen=LAUNCH_TIMES_KEPT
+            )
+            """When (``time.monotonic``: one clock for every process of the machine) the
+            latest launches happened: the failover's "launching again" is the moment the
+            probe's last task was launched, not when the bench's poll noticed it."""
 
         def launch(self, framework_id: str, task: Any, report: Any) -> None:
             self.launches += 1
+            self.last_launches.append(time.monotonic())
             super().launch(framework_id, task, report)
 
         def kill(self, task_id: str, grace: float | None, report: Any) -> None:
@@ -109,6 +120,9 @@ def serve(zk: str, count: int, first: int, register_retry: float) -> None:
                 "launches": sum(r.launches for r in runners),
                 "kills": sum(r.kills for r in runners),
             }
+            if isinstance(message, str) and message.startswith("launched_since:"):
+                since = float(message.partition(":")[2])
+                return sorted(t for r in runners for t in r.last_launches if t >= since)
             if message == "full":
                 states = [r.ask(GetAgentState(), timeout=60) for r in refs]
                 out["registered"] = sum(1 for s in states if s["registered"])

@@ -67,7 +67,10 @@ class Proc:
     banner: list[str] = field(default_factory=list)
 
     def start(self, stdin_pipe: bool = False) -> Proc:
-        env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1", PYDCOS_LOG="WARNING")
+        # The masters log at WARNING unless the bench's caller set PYDCOS_LOG (INFO gives a
+        # failover's timeline in --keep-logs).
+        env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+        env.setdefault("PYDCOS_LOG", "WARNING")
         env.pop("PYDCOS_ZK", None)
         with open(self.log_path, "ab") as log:
             self.popen = subprocess.Popen(
