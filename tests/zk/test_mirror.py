@@ -129,3 +129,55 @@ def test_hand_over_refuses_without_a_session(zk_connect: Callable[..., KazooClie
     client.stop()
     with pytest.raises(MirrorUnavailable):
         mirror.hand_over(writer)
+
+
+def test_documents_are_built_ahead_once_quiet_long_while_the_leader_writes(
+    zk_connect: Callable[..., KazooClient],
+) -> None:
+    """Rounds driven by hand (the paced thread not started): while every round reads
+    something again (a leader writing), a document is decoded and prepared ahead only
+    after ``BUSY_QUIET_ROUNDS`` rounds unchanged; the first round that reads nothing
+    (calm) decodes every document read in an earlier round. The hand-over equals the
+    store's read either way."""
+    from zk import _mirror
+
+    writer = StateStore(zk_connect(), "/m")
+    writer.put("a/quiet", {"v": 0})
+    writer.put("a/busy", {"v": 0})
+    prepared: list[str] = []
+
+    def prepare(key: str, value: object) -> str:
+        prepared.append(key)
+        return key
+
+    mirror = StoreMirror(zk_connect(), "/m", ("a",), prepare=prepare)
+
+    def round_() -> None:
+        mirror._round(mirror.per_round)
+        mirror.rounds += 1
+
+    def rewrite(v: int) -> None:
+        writer.put("a/busy", {"v": v})
+        wait_for(lambda: "a/busy" in mirror._dirty_keys, timeout=10)
+
+    round_()  # the first read of both
+    writer.put("a/quiet", {"v": 1})
+    wait_for(lambda: "a/quiet" in mirror._dirty_keys, timeout=10)
+    rewrite(1)
+    round_()  # reads both again: busy
+    read_in = mirror._raw["a/quiet"].read_in
+    for n in range(2, 40):
+        rewrite(n)
+        round_()
+        if mirror._raw["a/quiet"].doc is not None:
+            break
+    assert mirror.rounds - 1 - read_in == _mirror.BUSY_QUIET_ROUNDS  # decoded that round
+    assert prepared == ["a/quiet"]  # the busy one never: it changed every round
+    assert mirror._raw["a/busy"].doc is None
+    round_()  # reads nothing: calm, what the last round read is decoded
+    assert mirror._raw["a/busy"].doc is not None
+    assert prepared == ["a/quiet", "a/busy"]
+    got = mirror.hand_over(writer)
+    assert got.get_all("a") == writer.get_all("a")
+    assert got.prepared == {"a/quiet": "a/quiet", "a/busy": "a/busy"}
+    mirror.close()
