@@ -133,6 +133,12 @@ class ClusterView:
     """Agents kept with the carried tasks (id -> until) until they are added again."""
     carried_frameworks: dict[str, float] = field(default_factory=dict)
     """Frameworks kept with the carried tasks (id -> until) until they are added again."""
+    carry_floor: float = 0.0
+    """Nothing carried goes before this: ``carry_for`` after the last AGENT_ADDED while
+    anything was carried. A leader still taking re-registrations (a storm of 10,000
+    agents lasts longer than ``carry_for``) has not given up on the agents still to
+    come, listed as recovered or not (a leader that had not read its registry yet
+    lists none)."""
     recovering: dict[str, list[str]] = field(default_factory=dict)
     """Agents the leader lists as ``recovered_agents`` (known from its registry, not
     re-registered yet) -> the carried task keys on them. Their tasks are carried while
@@ -427,6 +433,7 @@ def reset(
     and framework, until ``now + carry_for`` (their agent re-registers meanwhile: its
     TASK_ADDED/TASK_UPDATED events replace them)."""
     new = ClusterView(master_id=master_id, leader=view.leader, masters=view.masters)
+    new.carry_floor = view.carry_floor
     agents = _dict(get_state.get("get_agents"))
     for agent in _list(agents.get("agents")):
         _set_agent(new, agent)
@@ -488,12 +495,14 @@ def reset(
 
 
 def carried_until(view: ClusterView) -> float:
-    """When the first carried task, agent or framework is due (inf: none is carried)."""
-    return min(
+    """When the first carried task, agent or framework is due (inf: none is carried;
+    never before ``carry_floor``)."""
+    due = min(
         min(view.carried.values(), default=float("inf")),
         min(view.carried_agents.values(), default=float("inf")),
         min(view.carried_frameworks.values(), default=float("inf")),
     )
+    return max(due, view.carry_floor)
 
 
 def _drop_due(
@@ -511,7 +520,10 @@ def _drop_due(
 def expire_carried(view: ClusterView, now: float, changes: Changes | None = None) -> bool:
     """Drop the carried tasks, agents and frameworks whose time is up (what a fresh
     state from the new leader would lack: it streamed every task and agent it took in
-    since its SUBSCRIBED); True when any was dropped."""
+    since its SUBSCRIBED); True when any was dropped. Nothing goes before
+    ``carry_floor`` (re-registrations still coming in)."""
+    if now < view.carry_floor:
+        return False
     c = changes
     tasks = _drop_due(view.carried, view.tasks, now, None if c is None else c.tasks)
     agents = _drop_due(view.carried_agents, view.agents, now, None if c is None else c.agents)
@@ -566,6 +578,8 @@ def apply_event(
     elif kind == "AGENT_ADDED":
         agent = _dict(event.get("agent_added")).get("agent")
         _set_agent(view, agent, changes)
+        if carry_for > 0 and (view.carried or view.carried_agents):
+            view.carry_floor = max(view.carry_floor, now + carry_for)
         if view.recovering:
             agent_back(view, _value(_dict(_dict(agent).get("agent_info")), "id"), now + carry_for)
     elif kind == "AGENT_REMOVED":

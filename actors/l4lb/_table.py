@@ -275,6 +275,10 @@ class VipTable:
     VIP label: its place in ``tasks`` is not at the end)."""
     _due: float = float("inf")
     """No carried task's time is up before this (``expire``)."""
+    carry_floor: float = 0.0
+    """Nothing carried goes before this: the last AGENT_ADDED's ``back_until`` while
+    anything was carried (a leader still taking re-registrations has not given up on
+    the agents still to come, listed as recovered or not)."""
     recovering: dict[str, list[str]] = field(default_factory=dict)
     """Agents the leader's state lists as ``recovered_agents`` (from its registry, not
     re-registered yet) -> the carried tasks on them, kept until ``recover_until`` (the
@@ -306,6 +310,8 @@ class VipTable:
             agent_id, ip = _value(agent.get("agent_info") or {}, "id"), agent_ip(agent)
             if self.recovering:
                 self._agent_back(agent_id, back_until)
+            if back_until is not None and self.carried:
+                self.carry_floor = max(self.carry_floor, back_until)
             if self.agents.get(agent_id) == ip:
                 return False
             self.agents[agent_id] = ip
@@ -419,7 +425,7 @@ class VipTable:
     def expire(self, now: float) -> bool:
         """Drop carried tasks whose time is up; whether any went. Called every tick: it
         looks at them only once the earliest is due (100,000 carried after a failover)."""
-        if now < self._due:
+        if now < self._due or now < self.carry_floor:
             return False
         gone = [task_id for task_id, until in self.carried.items() if until <= now]
         for task_id in gone:
