@@ -79,7 +79,11 @@ def maybe_allocate(s: MasterState, now: float, out: list[Effect]) -> None:
         return
     s.last_alloc = now
     s.dirty = False
+    clock = s.cycle_clock
+    started = clock() if clock is not None else 0.0
     run_allocation(s, now, out)
+    if clock is not None:
+        s.last_cycle_cost = clock() - started
 
 
 def next_filter_expiry(s: MasterState) -> float:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -351,6 +351,12 @@ class MasterState:
     nothing else). 0 (pure tests, small clusters): the configured interval alone."""
     alloc_cycles: int = 0
     """Allocation cycles run so far (the actor times them)."""
+    cycle_clock: Callable[[], float] | None = field(default=None, repr=False, compare=False)
+    """The actor's clock (``Clock.now``), to time the cycle alone (``last_cycle_cost``):
+    the actor's turn that ran it also pinged agents, expired offers and flushed the
+    watch. None (pure tests): not timed."""
+    last_cycle_cost: float = 0.0
+    """Seconds the last allocation cycle took (``run_allocation`` alone)."""
     offers_made: int = 0
     """Offers sent so far under this leadership (offers/s for the scale bench)."""
     dirty: bool = True

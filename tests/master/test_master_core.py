@@ -398,3 +398,20 @@ def test_state_json_has_mesos_field_names() -> None:
     assert one(tasks_json(c.core)["tasks"])["slave_id"] == aid
     assert one(slaves_json(c.core)["slaves"])["resources"]["mem"] == 4096.0
     assert one(frameworks_json(c.core)["frameworks"])["name"] == "test"
+
+
+def test_the_cycle_is_timed_alone_by_the_injected_clock() -> None:
+    # The actor reports the allocation cycle's own time (alloc_cycle_ms_*): the clock is
+    # read right around run_allocation, not around the tick's pings, expiries and flush.
+    c = Cluster()
+    c.add_agent()
+    c.subscribe()
+    reads: list[float] = [10.0, 10.25]
+    c.core.cycle_clock = lambda: reads.pop(0)
+    before = c.core.alloc_cycles
+    offers = c.offers()
+    assert c.core.alloc_cycles == before + 1 and offers
+    assert c.core.last_cycle_cost == pytest.approx(0.25)
+    assert reads == []  # read twice, for the one cycle
+    c.tick()  # nothing changed: no cycle, the clock is not read
+    assert c.core.alloc_cycles == before + 1
