@@ -276,7 +276,7 @@ class Bench:
     # ------------------------------------------------------------------ tasks
 
     def grow_tasks(self, target: int, profile_name: str | None) -> dict[str, Any]:
-        """POST apps and job runs for the missing tasks (8 clients at once); time until
+        """POST apps and job runs for the missing tasks (POSTERS clients at once); time until
         the agents run them all and Marathon reports them running."""
         have = self.expected_tasks()
         if target <= have:
