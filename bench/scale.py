@@ -139,6 +139,29 @@ class Bench:
             self.add_master()
         self.cluster = connect("zk://" + self.zk, insecure_dev=True)
         self.leader = self.wait_leader(None, 60)
+        self.baseline: Proc | None = None
+        self.baseline_http: Http | None = None
+
+    def baseline_p50(self, size: int) -> float:
+        """p50 ms of GETting ``size`` bytes from a static server in its own process
+        (bench/_scale_baseline.py) with the same client: the machine's cost of moving
+        that many bytes, measured in the same run as the view that sends them."""
+        if self.baseline_http is None:
+            proc = Proc(
+                "baseline",
+                [sys.executable, str(ROOT / "bench" / "_scale_baseline.py")],
+                self.tmp / "baseline.log",
+            ).start(stdin_pipe=True)
+            self.baseline = proc
+            port = int(proc.wait_banner("baseline", 30)[1].rsplit(":", 1)[1])
+            self.baseline_http = Http(f"http://127.0.0.1:{port}")
+        times = []
+        for _ in range(GET_SAMPLES):
+            status, raw, dt = self.baseline_http.request("GET", f"/{size}")
+            if status != 200 or len(raw) != size:
+                raise RuntimeError(f"baseline GET /{size}: {status}, {len(raw)} bytes")
+            times.append(dt * 1000)
+        return pct(times, 50)
 
     # ------------------------------------------------------------------ processes
 
@@ -415,6 +438,9 @@ class Bench:
             out[f"{key}_first_ms"] = times[0]
             out[f"{key}_bytes"] = size
         self._stop_profile(prof)
+        for key in ENDPOINTS:
+            if out[f"{key}_bytes"]:
+                out[f"{key}_baseline_p50_ms"] = self.baseline_p50(out[f"{key}_bytes"])
         return out
 
     # ------------------------------------------------------------------ failover
@@ -572,6 +598,8 @@ class Bench:
         log(f"profile {path} ({path.with_suffix('.top.txt').name})")
 
     def close(self) -> None:
+        if self.baseline is not None:
+            self.baseline.stop()
         for h in self.hosts:
             h.stop()
         for m in self.masters:
@@ -883,6 +911,26 @@ def main() -> int:
         f"({first['tasks']} -> {final['tasks']} tasks): "
         + ", ".join(f"{k} {v:.2f}" for k, v in exps_by.items() if v is not None)
     )
+    base = {
+        k: exponent(
+            first.get(f"{k}_baseline_p50_ms"),
+            final.get(f"{k}_baseline_p50_ms"),
+            first["tasks"],
+            final["tasks"],
+            GROWTH_FIGURES[f"{k}_p50_ms"],
+        )
+        for k in ENDPOINTS
+    }
+    if any(v is not None for v in base.values()):
+        print(
+            "transfer baseline (the same bytes from a static server, same client, this run): "
+            + ", ".join(
+                f"{k} {first.get(f'{k}_baseline_p50_ms', 0):.1f} -> "
+                f"{final.get(f'{k}_baseline_p50_ms', 0):.1f} ms (exponent {v:.2f})"
+                for k, v in base.items()
+                if v is not None
+            )
+        )
     for key, value in bad.items():
         print(f"bad input {key}: {json.dumps(value)}")
     print("plot: plotext in the terminal (matplotlib is not a dependency: no PNG)")
