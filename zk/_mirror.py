@@ -445,19 +445,10 @@ class StoreMirror:
                         break
         for key, raw in todo:
             assert raw.data is not None
-            path = self._path(key)
             try:
-                header, body = _split(path, raw.data)
-                if _chunk_names(header):
-                    raise CorruptData(path, "chunked: read whole at hand-over")
-                doc = Document(
-                    key=key,
-                    value=decode_json(path, body),
-                    version=raw.version,
-                    size=len(body),
-                    chunked=False,
-                    mtime=raw.mtime,
-                )
+                doc = self._decoded(key, raw.data, raw)
+                if doc is None:
+                    raise CorruptData(self._path(key), "chunked: read whole at hand-over")
             except Exception:  # foreign data: decoded (and reported) at hand-over
                 with self._lock:
                     if self._raw.get(key) is raw:
@@ -482,10 +473,16 @@ class StoreMirror:
             return raw.doc  # decoded ahead, unchanged since
         if not raw.data:
             return None  # a folder, not a document
+        doc = self._decoded(key, raw.data, raw)
+        return doc if doc is not None else store.get(key)
+
+    def _decoded(self, key: str, data: bytes, raw: _Raw) -> Document | None:
+        """The document in ``data`` as ``StateStore.get`` decodes it; None for a chunked
+        one (read whole); CorruptData for foreign data."""
         path = self._path(key)
-        header, body = _split(path, raw.data)
+        header, body = _split(path, data)
         if _chunk_names(header):
-            return store.get(key)
+            return None
         return Document(
             key=key,
             value=decode_json(path, body),
