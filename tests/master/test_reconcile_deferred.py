@@ -62,11 +62,8 @@ def _old_leader(n_tasks: int) -> tuple[str, str, list[p.TaskInfo], MasterCore]:
     return aid, fid, tasks, core
 
 
-@pytest.mark.parametrize("seed", range(8))
-def test_deferred_answers_are_the_old_ones_without_repeats(seed: int) -> None:
-    rng = random.Random(seed)
-    aid, fid, tasks, old = _old_leader(12)
-    now = 2000.0
+def _new_leader(old: MasterCore, fid: str, now: float) -> MasterCore:
+    """A new leader recovering ``old``'s agents and frameworks, Marathon resubscribed."""
     new = MasterCore(
         "m2",
         MasterConfig(agent_reregister_timeout=5.0),
@@ -75,6 +72,15 @@ def test_deferred_answers_are_the_old_ones_without_repeats(seed: int) -> None:
         recovered_frameworks=[f.durable() for f in old.frameworks.values()],
     )
     new.handle(p.Subscribe(p.FrameworkInfo("marathon", ["*"], 60.0, framework_id=fid), FW), now)
+    return new
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_deferred_answers_are_the_old_ones_without_repeats(seed: int) -> None:
+    rng = random.Random(seed)
+    aid, fid, tasks, old = _old_leader(12)
+    now = 2000.0
+    new = _new_leader(old, fid, now)
     ids = [t.task_id for t in tasks]
     asked: list[p.Reconcile] = []
     for _ in range(rng.randint(1, 4)):
@@ -122,14 +128,7 @@ def test_marathons_explicit_then_implicit_costs_one_update_per_task() -> None:
     finds (a task the master knows and the framework did not name)."""
     aid, fid, tasks, old = _old_leader(6)
     now = 2000.0
-    new = MasterCore(
-        "m2",
-        MasterConfig(agent_reregister_timeout=5.0),
-        now=now,
-        recovered_agents=[a.durable() for a in old.agents.values()],
-        recovered_frameworks=[f.durable() for f in old.frameworks.values()],
-    )
-    new.handle(p.Subscribe(p.FrameworkInfo("marathon", ["*"], 60.0, framework_id=fid), FW), now)
+    new = _new_leader(old, fid, now)
     stored = [t.task_id for t in tasks[:5]] + ["app.lost"]  # t05: an orphan
     new.handle(p.Reconcile(fid, stored), now)
     new.handle(p.Reconcile(fid), now)
