@@ -119,17 +119,23 @@ def test_the_scan_sees_an_unmarked_write() -> None:
     assert "touched" not in _calls(fn)
 
 
-def test_a_write_without_a_mark_is_what_the_comparison_catches() -> None:
-    """The incremental render trusts the marks: a field written behind its back (as an
-    unhooked writer would) is not shown, and the comparison with a render from
-    scratch fails; the same write with its mark is shown."""
-    c = Cluster(MasterCore("m-unmarked", MasterConfig(ping_interval=1e9), now=1000.0))
+def _one_running(name: str) -> tuple[Cluster, str, p.Offer]:
+    """A master with one agent and task "a" RUNNING, its state checked once."""
+    c = Cluster(MasterCore(name, MasterConfig(ping_interval=1e9), now=1000.0))
     c.add_agent(AGENT, "cpus:8;mem:8192")
     fid = c.subscribe()
     [offer] = c.offers()
     c.launch(offer, "a", "cpus:1;mem:64", refuse_seconds=0)
     c.handle(p.StatusUpdate(fid, "a", offer.agent_id, "TASK_RUNNING", "u1", c.now))
     _check(c.core)
+    return c, fid, offer
+
+
+def test_a_write_without_a_mark_is_what_the_comparison_catches() -> None:
+    """The incremental render trusts the marks: a field written behind its back (as an
+    unhooked writer would) is not shown, and the comparison with a render from
+    scratch fails; the same write with its mark is shown."""
+    c, fid, _ = _one_running("m-unmarked")
     t = c.core.tasks[(fid, "a")]
     t.message = "written without a mark"
     c.core.generation += 1
@@ -240,13 +246,7 @@ def test_cached_bytes_equal_a_fresh_render_after_each_write_path(seed: int) -> N
 def test_a_task_ended_and_another_launched_between_two_renders_are_both_shown() -> None:
     """As many live tasks as at the last render, not the same ones: only ``moved``
     (no count, no mark on the new record) tells the render to list the keys again."""
-    c = Cluster(MasterCore("m-swap", MasterConfig(ping_interval=1e9), now=1000.0))
-    c.add_agent(AGENT, "cpus:8;mem:8192")
-    fid = c.subscribe()
-    [offer] = c.offers()
-    c.launch(offer, "a", "cpus:1;mem:64", refuse_seconds=0)
-    c.handle(p.StatusUpdate(fid, "a", offer.agent_id, "TASK_RUNNING", "u1", c.now))
-    _check(c.core)
+    c, fid, offer = _one_running("m-swap")
     c.handle(p.StatusUpdate(fid, "a", offer.agent_id, "TASK_FINISHED", "u2", c.now))
     [offer] = c.offers()
     c.launch(offer, "b", "cpus:1;mem:64", refuse_seconds=0)
