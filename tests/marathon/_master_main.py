@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 def main() -> None:
     from actors.marathon import MarathonConfig, MarathonService
     from actors.master import MasterConfig, MasterOptions, MasterProcess
+    from console.cli import _banner
     from transport import Security
 
     ap = argparse.ArgumentParser()
@@ -51,7 +52,9 @@ def main() -> None:
             services=(MarathonService(MarathonConfig(tick_interval=0.1)),),
         )
     ).start()
-    print(f"master {proc.address} http {proc.gateway.url if proc.gateway else '-'}", flush=True)
+    # One write (console.cli's _banner): print() writes the text and its newline apart,
+    # and unbuffered, a log line from another thread glued itself to the URL.
+    _banner(f"master {proc.address} http {proc.gateway.url if proc.gateway else '-'}")
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: done.set())
     signal.signal(signal.SIGINT, lambda *a: done.set())

@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from actors.master import MasterConfig, MasterOptions, MasterProcess
 from actors.metronome import MetronomeConfig, MetronomeService
+from console.cli import _banner
 from transport import Security
 
 TEST_CLOCK_ENV = "PYDCOS_TEST_METRONOME_CLOCK"
@@ -85,7 +86,9 @@ def main() -> int:
             services=(service,),
         )
     ).start()
-    print(f"master {proc.address} http {proc.gateway.url if proc.gateway else '-'}", flush=True)
+    # One write (console.cli's _banner): print() writes the text and its newline apart,
+    # and unbuffered, a log line from another thread glued itself to the URL.
+    _banner(f"master {proc.address} http {proc.gateway.url if proc.gateway else '-'}")
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: done.set())
     signal.signal(signal.SIGINT, lambda *a: done.set())
