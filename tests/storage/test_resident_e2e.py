@@ -165,6 +165,24 @@ def start_agent(cluster: LocalCluster, argv: list[str]) -> subprocess.Popen[byte
     return proc
 
 
+def _fill_story(cluster: LocalCluster) -> str:
+    """What the cluster says of the /fill app, for a failure message: its tasks, the launch
+    queue, the deployments and the restarted agent's log lines about volumes and kills."""
+    out = []
+    for path in (
+        "/marathon/v2/apps/fill?embed=app.tasks",
+        "/marathon/v2/queue",
+        "/marathon/v2/deployments",
+    ):
+        with contextlib.suppress(Exception):
+            out.append(f"{path}: {json.dumps(http(cluster, 'GET', path))[:1500]}")
+    log = cluster.state_dir / "logs" / "agent-restarted.log"
+    with contextlib.suppress(OSError):
+        lines = log.read_text(errors="replace").splitlines()
+        out += [ln for ln in lines if "fill" in ln or "volume" in ln or "kill" in ln][-30:]
+    return "\n".join(out)
+
+
 def test_a_resident_app_keeps_its_data_across_kills_agent_restarts_and_is_wiped_on_delete(
     cluster: LocalCluster,
 ) -> None:
@@ -282,7 +300,10 @@ def test_a_resident_app_keeps_its_data_across_kills_agent_restarts_and_is_wiped_
         last = doc["app"].get("lastTaskFailure")
         return last if last and last["state"] == "TASK_FAILED" else None
 
-    last = wait_for(failure, 30, "the /fill task killed for its disk usage")
+    try:
+        last = wait_for(failure, 30, "the /fill task killed for its disk usage")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{_fill_story(cluster)}") from None
     assert "exceeds its size (16 MB)" in last["message"], last
     assert last["slaveId"] == first["slaveId"]
     assert http(cluster, "DELETE", "/marathon/v2/apps/fill")[0] == 200
