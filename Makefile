@@ -33,8 +33,15 @@ imports: install
 typecheck: install
 	$(VENV)/bin/mypy
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist; a module stays on one worker,
+# so its shared cluster is started once), then the `serial` tests (growth exponents: a
+# ratio of two timings must not see the other worker's load change in between) alone.
+# Exit status 5 is "no test selected" (a PYTEST_ARGS without serial tests).
+TEST_WORKERS ?= 2
+
 test: install lint typecheck
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial" $(PYTEST_ARGS)
+	$(PY) -m pytest -p no:xdist -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 demo: install
 	$(PY) -m console.cli cluster up --masters 3 --agents 2

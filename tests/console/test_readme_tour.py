@@ -37,6 +37,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -318,8 +319,11 @@ def equivalent(command: str) -> Callable[[Tour], list[str]] | None:
 
 
 @pytest.fixture
-def tour(tmp_path: Path) -> Iterator[Tour]:
-    home = tmp_path / "pydcos-home"
+def tour() -> Iterator[Tour]:
+    # A short home: the tables fold paths longer than their column (160 wide when not on a
+    # terminal), and pytest's tmp_path under a parallel worker (.../popen-gw1/...) made
+    # the log paths long enough to fold where the README's do not.
+    home = Path(tempfile.mkdtemp(prefix="tour-")) / "pydcos-home"
     env = dict(os.environ, PYTHONPATH=str(REPO), PYDCOS_HOME=str(home))
     env.pop("PYDCOS_ZK", None)
     t = Tour(home, env)
@@ -333,6 +337,7 @@ def tour(tmp_path: Path) -> Iterator[Tour]:
         for pid in [p for p in seen if pid_alive(p)]:  # never leak a process
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(home.parent, ignore_errors=True)
 
 
 def test_the_tour_parses_into_commands_with_outputs() -> None:
