@@ -169,9 +169,42 @@ def shuffled_hosts(hosts: str) -> str:
     return ",".join(order) + slash + chroot
 
 
+GC_PAUSE_WARNING = 0.25
+"""A cyclic collection holding the GIL at least this long (seconds) is logged: it
+stops the actor thread, the HTTP loop and the lease heartbeat alike."""
+
+
+class _GcPauses:
+    """A ``gc.callbacks`` entry timing each collection; long ones are logged."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.longest = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.started = real_now()
+            return
+        pause = real_now() - self.started
+        self.longest = max(self.longest, pause)
+        if pause >= GC_PAUSE_WARNING:
+            log.warning(
+                "gc: generation %d collection held the GIL for %.2f s (%d collected)",
+                info.get("generation", -1),
+                pause,
+                info.get("collected", 0),
+            )
+
+
+GC_PAUSES = _GcPauses()
+
+
 def tune_gc() -> None:
-    """Apply ``GC_THRESHOLDS`` to this process (a master's entry point calls it)."""
+    """Apply ``GC_THRESHOLDS`` to this process (a master's entry point calls it), and
+    log collections that pause it for long (``GC_PAUSES``)."""
     gc.set_threshold(*GC_THRESHOLDS)
+    if GC_PAUSES not in gc.callbacks:
+        gc.callbacks.append(GC_PAUSES)
 
 
 class HeapTrimmer:
