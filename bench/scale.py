@@ -215,10 +215,28 @@ class Bench:
         out: dict[str, float] = self.leader["ref"].ask(GetState("snapshot"), timeout=60)
         return out
 
+    def host_ask(self, ref: Any, what: str) -> Any:
+        """Ask an agent host's stats actor, again while its node is marked down: the
+        hosts are the harness (10,000 simulated machines on the leader's 2 cores), and
+        in a re-registration storm one may answer no heartbeat for 5 s (load 50), which
+        fails the pending ask (runtime: "node ... is unreachable") although the host
+        is alive and answers again moments later."""
+        from runtime import ActorDead
+
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                return ref.ask(what, timeout=120)
+            except ActorDead as exc:
+                if time.monotonic() > deadline:
+                    raise
+                log(f"  agent host busy ({exc}): asking again")
+                time.sleep(0.5)
+
     def host_stats(self, what: str = "stats") -> dict[str, int]:
         total: dict[str, int] = {}
         for ref in self.host_refs:
-            for k, v in ref.ask(what, timeout=120).items():
+            for k, v in self.host_ask(ref, what).items():
                 total[k] = total.get(k, 0) + v
         return total
 
@@ -229,7 +247,7 @@ class Bench:
         /metrics/snapshot and the hosts' answers take up to seconds during the storm)."""
         times: list[float] = []
         for ref in self.host_refs:
-            times.extend(ref.ask(f"launched_since:{t0!r}", timeout=120))
+            times.extend(self.host_ask(ref, f"launched_since:{t0!r}"))
         times.sort()
         return times[PROBE_INSTANCES - 1] if len(times) >= PROBE_INSTANCES else time.monotonic()
 

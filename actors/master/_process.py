@@ -144,7 +144,7 @@ periodic trim returns the freed pages (top of heap and ``madvise`` of free runs)
 large buffers keep being reused from the heap: RSS ~81-85 MB after the same rounds."""
 
 
-GC_THRESHOLDS = (100_000, 5, 1000)
+GC_THRESHOLDS = (100_000, 2, 2500)
 """``gc.set_threshold`` of a master process (CPython's default is ``(700, 10, 10)``).
 
 Why: a leader holding 100,000 tasks has millions of live objects, and every full
@@ -156,7 +156,12 @@ only has to find the rare cycle, so collecting it 140x less often costs little m
 The middle collection comes every 5 first ones (500,000 allocations), not 50: while a
 new leader takes in 100,000 tasks nearly everything it allocates survives, and a middle
 collection over 50 first ones' survivors held the GIL for 2.6 s (bench/scale.py at 10k
-agents; 0.2-0.35 s now); full collections stay as rare (1,000 middle ones)."""
+agents; 0.2-0.35 s at every 5). Every 2 first ones since: each young object is scanned
+once by a middle collection whatever the threshold, so the work is the same, cut in
+shorter pauses; at 5 a new leader's middle collections held the GIL for 1.2-2.0 s in the
+10k-agent re-registration storm (gc.callbacks, notes/scale/s12), with a 3 s lease. Full
+collections stay as rare (every 5,000 first ones, and CPython's own rule: only once the
+objects that survived since the last one are a quarter of the old ones)."""
 
 
 def shuffled_hosts(hosts: str) -> str:
