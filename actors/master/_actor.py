@@ -445,13 +445,23 @@ class MasterActor(Actor):
         self._watch_pending[m.subscriber] = m
         return True
 
-    def _allocate_soon(self, core: MasterCore, now: float) -> None:
+    def _allocate_soon(self, core: MasterCore, now: float, burst: bool = False) -> None:
         """After a change: allocate right away when nothing else is queued (one event ->
         offers within this mailbox turn), else once behind everything queued now (one
         ``AllocateSoon`` at a time), so a burst is one cycle. The periodic ``Tick``
-        still allocates when a cycle is due."""
+        still allocates when a cycle is due.
+
+        A master whose mailbox never empties (10,000 agents launching 2,000 tasks/s)
+        allocates as soon as a cycle is due again (``allocation_interval``, or the pace:
+        3x the last turn's cost) rather than behind the whole queue: queued behind it, its
+        cycles came 0.8 s apart and each took in 0.8 s of changes (~4,000 offers, 60 ms),
+        while the pace alone keeps the allocator to a quarter of the thread. Not for
+        registrations and a re-registration storm (``burst``): a flood is still one cycle."""
         inbox = getattr(self, "actor_inbox", None)  # None: driven by hand, no runtime
-        if inbox is None or inbox.empty():
+        due = not burst and now - core.last_alloc >= max(
+            core.config.allocation_interval, core.alloc_pace
+        )
+        if inbox is None or inbox.empty() or due:
             self._allocate(core, now)
         elif not self._alloc_pending:
             self._alloc_pending = True
@@ -462,8 +472,16 @@ class MasterActor(Actor):
         if self._held:
             self._flush_held()  # offers never overtake the registrations' acknowledgements
         out: list[Effect] = []
+        before = core.alloc_cycles
         self._timed(core, lambda t: core.maybe_allocate(t, out), now)
         self._apply(out)
+        if core.alloc_cycles == before and core.dirty and not self._alloc_pending:
+            # Changed but not due yet (within the pace of a cycle that ran inline): one
+            # AllocateSoon at the due time, not only the next Tick's check.
+            wait = core.last_alloc + max(core.config.allocation_interval, core.alloc_pace) - now
+            if wait > 0 and getattr(self, "actor_inbox", None) is not None:
+                self._alloc_pending = True
+                self.send_after(wait, AllocateSoon())
 
     def _register(self, core: MasterCore, message: p.RegisterAgent, now: float) -> None:
         """A registration flood (10,000 agents at once, or a cluster growing): the
@@ -477,7 +495,7 @@ class MasterActor(Actor):
         inbox = getattr(self, "actor_inbox", None)  # None: driven by hand, no runtime
         if self._held_count >= REGISTRATION_BATCH or inbox is None or inbox.empty():
             self._flush_held()
-        self._allocate_soon(core, now)  # the new agents' offers: once for the whole flood
+        self._allocate_soon(core, now, burst=True)  # the new agents' offers: once per flood
 
     def _flush_held(self) -> None:
         effects, self._held, self._held_count = self._held, [], 0

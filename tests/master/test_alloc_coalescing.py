@@ -87,3 +87,44 @@ def test_a_lone_event_is_offered_without_a_tick(node: Node) -> None:
 
         wait_for(offered, what=f"offer {i}")
     assert _metrics(master)["alloc_cycles"] == 3
+
+
+class Holder(Actor):
+    """A framework that holds every offer (and remembers them) and plays every agent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.framework_id = ""
+        self.offer_ids: list[str] = []
+
+    def receive(self, message: Any) -> Any:
+        if isinstance(message, p.Subscribed) and not self.framework_id:
+            self.framework_id = message.framework_id
+        elif isinstance(message, p.Offers):
+            self.offer_ids += [o.offer_id for o in message.offers]
+        elif message == "seen":
+            return self.framework_id, list(self.offer_ids)
+        return None
+
+
+def test_a_master_whose_inbox_never_empties_allocates_when_a_cycle_is_due(node: Node) -> None:
+    # Queued behind everything, a busy leader's cycles came one per queue drain (0.8 s
+    # apart at 10,000 agents, each taking in 0.8 s of changes); now a change allocates as
+    # soon as a cycle is due (the pace: 3x the last turn's cost), queue or not.
+    store = SlowStore()
+    holder = node.spawn(Holder, name="holder")
+    master = _master(node, store, holder)
+    res = Resources.parse("cpus:2;mem:1024").to_dict()
+    master.tell(p.Subscribe(p.FrameworkInfo("fw", failover_timeout=60.0), "tcp://h:2/fake"))
+    master.tell(p.RegisterAgent("host0", "tcp://10.0.0.1:5051/fake", res))
+    fid, (offer_id,) = wait_for(lambda: holder.ask("seen")[1] and holder.ask("seen"), what="offer")
+    store.slow.set()
+    # A 0.5 s framework write holds the master: the decline, 20,000 calls that change
+    # nothing, and the metrics ask all queue behind it, in this order.
+    master.tell(p.Subscribe(p.FrameworkInfo("blocker", failover_timeout=60.0), "tcp://h:3/fake"))
+    master.tell(p.Decline(fid, [offer_id], 0.0))
+    for _ in range(20_000):
+        master.tell(p.Decline(fid, ["no-such-offer"], 0.0))
+    metrics = _metrics(master)
+    assert metrics["offers_made"] == 2, metrics  # re-offered while the 20,000 were queued
+    wait_for(lambda: len(holder.ask("seen")[1]) == 2, what="the re-offer")
