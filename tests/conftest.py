@@ -21,6 +21,39 @@ from kazoo.client import KazooClient
 
 from zk import ZooKeeperServer, close_quietly, connect
 
+DOCKER_MODULES = frozenset(
+    {
+        "tests/agent/test_docker.py",
+        "tests/agent/test_task_user.py",
+        "tests/agent/test_volumes_docker.py",
+        "tests/e2e/test_agent_recovery.py",
+        "tests/logs/test_docker_logs.py",
+        "tests/marathon/test_marathon_e2e.py",
+        "tests/metrics/test_collect_docker.py",
+        "tests/ucr/test_images_e2e.py",
+    }
+)
+"""The test modules that start a private Docker engine (tests/test_conftest_docker.py
+checks the list). ``make test`` runs the suite on pytest-xdist workers, a module per
+worker; these modules go to ONE worker, in turn: two engines on one machine share the
+kernel's iptables chains (each one's start rewrites DOCKER's), and a bridge app's port
+mapping then broke under the other engine (/tmp/ci22)."""
+
+
+def pytest_xdist_make_scheduler(config: Any, log: Any) -> Any:
+    """``--dist loadfile``, except that every module in DOCKER_MODULES is one unit
+    (other ``--dist`` modes are left to xdist)."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class _DockerTogether(LoadFileScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "docker-engine" if path in DOCKER_MODULES else path
+
+    return _DockerTogether(config, log)
+
 
 @pytest.fixture(scope="session")
 def zk_server() -> Iterator[ZooKeeperServer]:

@@ -614,6 +614,9 @@ class MasterActor(Actor):
                 "alloc_cycle_ms_p99": cycles[int(len(cycles) * 0.99)] if cycles else None,
                 "alloc_cycle_ms_max": cycles[-1] if cycles else None,
                 "alloc_turn_ms_p50": turns[len(turns) // 2] if turns else None,
+                # the last (up to 1,000) cycles' times, oldest first: a reader that noted
+                # alloc_cycles before a phase takes the phase's own cycles from the end
+                "alloc_cycle_ms_last": list(self.cycle_ms),
                 "offers_made": core.offers_made,
                 "recovering": core.recovery_deadline is not None,
             }
