@@ -223,7 +223,9 @@ class Bench:
     def metrics(self) -> dict[str, Any]:
         from actors.protocol import GetState
 
-        out: dict[str, Any] = self.leader["ref"].ask(GetState("metrics"), timeout=60)
+        out: dict[str, Any] = self.leader["ref"].ask(
+            GetState("metrics", {"cycle_times": True}), timeout=60
+        )
         return out
 
     def snapshot(self) -> dict[str, float]:

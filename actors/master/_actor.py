@@ -604,7 +604,7 @@ class MasterActor(Actor):
         if m.what == "metrics":
             cycles = sorted(self.cycle_ms)
             turns = sorted(self.turn_ms)
-            return {
+            out: dict[str, Any] = {
                 "agents": len(core.agents),
                 "frameworks": len(core.frameworks),
                 "tasks": len(core.tasks),
@@ -614,12 +614,14 @@ class MasterActor(Actor):
                 "alloc_cycle_ms_p99": cycles[int(len(cycles) * 0.99)] if cycles else None,
                 "alloc_cycle_ms_max": cycles[-1] if cycles else None,
                 "alloc_turn_ms_p50": turns[len(turns) // 2] if turns else None,
-                # the last (up to 1,000) cycles' times, oldest first: a reader that noted
-                # alloc_cycles before a phase takes the phase's own cycles from the end
-                "alloc_cycle_ms_last": list(self.cycle_ms),
                 "offers_made": core.offers_made,
                 "recovering": core.recovery_deadline is not None,
             }
+            if params.get("cycle_times"):
+                # The last (up to 1,000) cycles' times, oldest first: a reader that noted
+                # alloc_cycles before a phase takes the phase's own from the end.
+                out["alloc_cycle_ms_last"] = list(self.cycle_ms)
+            return out
         if m.what == "state":
             about = self.about
             render = state_json_chunks if params.get("encoded") else state_json

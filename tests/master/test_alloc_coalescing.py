@@ -128,3 +128,19 @@ def test_a_master_whose_inbox_never_empties_allocates_when_a_cycle_is_due(node: 
     metrics = _metrics(master)
     assert metrics["offers_made"] == 2, metrics  # re-offered while the 20,000 were queued
     wait_for(lambda: len(holder.ask("seen")[1]) == 2, what="the re-offer")
+
+
+def test_metrics_list_the_cycle_times_only_when_asked(node: Node) -> None:
+    store = MemoryRegistryStore()
+    holder = node.spawn(Holder, name="holder")
+    master = _master(node, store, holder)
+    res = Resources.parse("cpus:2;mem:1024").to_dict()
+    master.tell(p.Subscribe(p.FrameworkInfo("fw", failover_timeout=60.0), "tcp://h:2/fake"))
+    master.tell(p.RegisterAgent("host0", "tcp://10.0.0.1:5051/fake", res))
+    wait_for(lambda: holder.ask("seen")[1], what="an offer")
+    plain = _metrics(master)
+    assert "alloc_cycle_ms_last" not in plain  # `pydcos actor ask master` stays short
+    doc = master.ask(p.GetState("metrics", {"cycle_times": True}))
+    times = doc["alloc_cycle_ms_last"]
+    assert len(times) == doc["alloc_cycles"] >= 1
+    assert all(isinstance(t, float) and t >= 0 for t in times)
