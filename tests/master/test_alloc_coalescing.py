@@ -107,17 +107,24 @@ class Holder(Actor):
         return None
 
 
-def test_a_master_whose_inbox_never_empties_allocates_when_a_cycle_is_due(node: Node) -> None:
-    # Queued behind everything, a busy leader's cycles came one per queue drain (0.8 s
-    # apart at 10,000 agents, each taking in 0.8 s of changes); now a change allocates as
-    # soon as a cycle is due (the pace: 3x the last turn's cost), queue or not.
-    store = SlowStore()
+def _one_offer(node: Node, store: MemoryRegistryStore) -> tuple[ActorRef, ActorRef, str, str]:
+    """A master with framework "fw" (played by a Holder) holding its one agent's offer:
+    (master, holder, framework id, offer id)."""
     holder = node.spawn(Holder, name="holder")
     master = _master(node, store, holder)
     res = Resources.parse("cpus:2;mem:1024").to_dict()
     master.tell(p.Subscribe(p.FrameworkInfo("fw", failover_timeout=60.0), "tcp://h:2/fake"))
     master.tell(p.RegisterAgent("host0", "tcp://10.0.0.1:5051/fake", res))
     fid, (offer_id,) = wait_for(lambda: holder.ask("seen")[1] and holder.ask("seen"), what="offer")
+    return master, holder, fid, offer_id
+
+
+def test_a_master_whose_inbox_never_empties_allocates_when_a_cycle_is_due(node: Node) -> None:
+    # Queued behind everything, a busy leader's cycles came one per queue drain (0.8 s
+    # apart at 10,000 agents, each taking in 0.8 s of changes); now a change allocates as
+    # soon as a cycle is due (the pace: 3x the last turn's cost), queue or not.
+    store = SlowStore()
+    master, holder, fid, offer_id = _one_offer(node, store)
     store.slow.set()
     # A 0.5 s framework write holds the master: the decline, 20,000 calls that change
     # nothing, and the metrics ask all queue behind it, in this order.
@@ -131,13 +138,7 @@ def test_a_master_whose_inbox_never_empties_allocates_when_a_cycle_is_due(node: 
 
 
 def test_metrics_list_the_cycle_times_only_when_asked(node: Node) -> None:
-    store = MemoryRegistryStore()
-    holder = node.spawn(Holder, name="holder")
-    master = _master(node, store, holder)
-    res = Resources.parse("cpus:2;mem:1024").to_dict()
-    master.tell(p.Subscribe(p.FrameworkInfo("fw", failover_timeout=60.0), "tcp://h:2/fake"))
-    master.tell(p.RegisterAgent("host0", "tcp://10.0.0.1:5051/fake", res))
-    wait_for(lambda: holder.ask("seen")[1], what="an offer")
+    master, _, _, _ = _one_offer(node, MemoryRegistryStore())
     plain = _metrics(master)
     assert "alloc_cycle_ms_last" not in plain  # `pydcos actor ask master` stays short
     doc = master.ask(p.GetState("metrics", {"cycle_times": True}))
