@@ -40,6 +40,7 @@ kernel's iptables chains (each one's start rewrites DOCKER's), and a bridge app'
 mapping then broke under the other engine (/tmp/ci22)."""
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of xdist's: unknown when it is not loaded
 def pytest_xdist_make_scheduler(config: Any, log: Any) -> Any:
     """``--dist loadfile``, except that every module in DOCKER_MODULES is one unit
     (other ``--dist`` modes are left to xdist)."""
