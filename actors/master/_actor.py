@@ -458,9 +458,7 @@ class MasterActor(Actor):
         while the pace alone keeps the allocator to a quarter of the thread. Not for
         registrations and a re-registration storm (``burst``): a flood is still one cycle."""
         inbox = getattr(self, "actor_inbox", None)  # None: driven by hand, no runtime
-        due = not burst and now - core.last_alloc >= max(
-            core.config.allocation_interval, core.alloc_pace
-        )
+        due = not burst and core.cycle_wait(now) <= 0
         if inbox is None or inbox.empty() or due:
             self._allocate(core, now)
         elif not self._alloc_pending:
@@ -478,7 +476,7 @@ class MasterActor(Actor):
         if core.alloc_cycles == before and core.dirty and not self._alloc_pending:
             # Changed but not due yet (within the pace of a cycle that ran inline): one
             # AllocateSoon at the due time, not only the next Tick's check.
-            wait = core.last_alloc + max(core.config.allocation_interval, core.alloc_pace) - now
+            wait = core.cycle_wait(now)
             if wait > 0 and getattr(self, "actor_inbox", None) is not None:
                 self._alloc_pending = True
                 self.send_after(wait, AllocateSoon())

@@ -183,6 +183,10 @@ class MasterCore(MasterState):
         _watch.heartbeat(self, now, out)
         return out
 
+    def cycle_wait(self, now: float) -> float:
+        """Seconds until an allocation cycle is due (see ``_offers.cycle_wait``)."""
+        return _offers.cycle_wait(self, now)
+
     def maybe_allocate(self, now: float, out: list[Effect]) -> None:
         """Run an allocation cycle if one is due (see ``_offers.maybe_allocate``)."""
         before = len(out)

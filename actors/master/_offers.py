@@ -73,7 +73,7 @@ def address_port(address: str) -> int:
 def maybe_allocate(s: MasterState, now: float, out: list[Effect]) -> None:
     """Run an allocation cycle if something changed (or a decline filter expired) and
     the last cycle is at least ``allocation_interval`` (or ``alloc_pace``) old."""
-    if now - s.last_alloc < max(s.config.allocation_interval, s.alloc_pace):
+    if cycle_wait(s, now) > 0:
         return
     if not s.dirty and now < next_filter_expiry(s):
         return
@@ -84,6 +84,12 @@ def maybe_allocate(s: MasterState, now: float, out: list[Effect]) -> None:
     run_allocation(s, now, out)
     if clock is not None:
         s.last_cycle_cost = clock() - started
+
+
+def cycle_wait(s: MasterState, now: float) -> float:
+    """Seconds until an allocation cycle is due (<= 0: due now): ``allocation_interval``
+    (or ``alloc_pace``, when longer) after the last one."""
+    return max(s.config.allocation_interval, s.alloc_pace) - (now - s.last_alloc)
 
 
 def next_filter_expiry(s: MasterState) -> float:
