@@ -225,9 +225,9 @@ class MasterActor(Actor):
         self.core: MasterCore | None = None
         self.elected_at: float | None = None
         self.cycle_ms: deque[float] = deque(maxlen=1000)
+        """Wall time of recent allocation cycles, for the metrics endpoint."""
         self.turn_ms: deque[float] = deque(maxlen=1000)
         """Whole actor turns that ran a cycle (``_timed``)."""
-        """Wall time of recent allocation cycles, for the metrics endpoint."""
         self.about = about
         """This master's facts (flags, cluster, log dir) for ``/master/state``."""
         self.ended: Counter[TaskState] = Counter()
