@@ -126,6 +126,15 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
+def _timed_get(http: Http, path: str, read: bool) -> tuple[int, int, float, bytes]:
+    """(status, body length, seconds, the body's first bytes) of one GET: into the
+    client's kept buffer, or with http.client's ``read()`` when ``read``."""
+    if read:
+        status, raw, dt = http.request("GET", path)
+        return status, len(raw), dt, raw[:200]
+    return http.get_into(path)
+
+
 class Bench:
     def __init__(
         self, tmp: Path, profile_dir: Path | None, session_timeout: float = SESSION_TIMEOUT
@@ -159,10 +168,11 @@ class Bench:
         self.baseline: Proc | None = None
         self.baseline_http: Http | None = None
 
-    def baseline_p50(self, size: int) -> float:
+    def baseline_p50(self, size: int, read: bool = False) -> float:
         """p50 ms of GETting ``size`` bytes from a static server in its own process
-        (bench/_scale_baseline.py) with the same client: the machine's cost of moving
-        that many bytes, measured in the same run as the view that sends them."""
+        (bench/_scale_baseline.py) with the same client (into its kept buffer, or with
+        ``read()`` when ``read``): the machine's cost of moving that many bytes,
+        measured in the same run as the view that sends them."""
         if self.baseline_http is None:
             proc = Proc(
                 "baseline",
@@ -174,9 +184,9 @@ class Bench:
             self.baseline_http = Http(f"http://127.0.0.1:{port}")
         times = []
         for _ in range(GET_SAMPLES):
-            status, raw, dt = self.baseline_http.request("GET", f"/{size}")
-            if status != 200 or len(raw) != size:
-                raise RuntimeError(f"baseline GET /{size}: {status}, {len(raw)} bytes")
+            status, n, dt = _timed_get(self.baseline_http, f"/{size}", read)[:3]
+            if status != 200 or n != size:
+                raise RuntimeError(f"baseline GET /{size}: {status}, {n} bytes")
             times.append(dt * 1000)
         return pct(times, 50)
 
@@ -442,40 +452,50 @@ class Bench:
     # ------------------------------------------------------------------ reads
 
     def measure_gets(self, profile_name: str | None) -> dict[str, Any]:
+        """The four GETs, GET_SAMPLES each, read into the client's kept buffer (the
+        targets' figures, ``{key}_p50_ms``...), then GET_SAMPLES more with http.client's
+        ``read()`` (``{key}_read_p50_ms``...: what a client that allocates every answer
+        sees), and the static-server baseline of the same bytes both ways."""
         prof = self._profile(profile_name)
         out: dict[str, Any] = {}
         http = self.leader["http"]
         for key, path in ENDPOINTS.items():
-            times, size, errors, last_error = [], 0, 0, ""
-            t_end = time.monotonic() + 60
-            for _ in range(GET_SAMPLES):
-                try:
-                    status, raw, dt = http.request("GET", path)
-                except OSError as exc:
-                    status, raw, dt = 0, str(exc).encode(), 60.0
-                # A failed request counts at its full time (a 503 after the gateway's
-                # timeout is a slow answer to the client), and as an error.
-                times.append(dt * 1000)
-                if status != 200:
-                    errors += 1
-                    last_error = f"{status} {raw[:160]!r}"
-                else:
-                    size = len(raw)
-                if time.monotonic() > t_end:
-                    break
-            if errors == len(times):
-                raise RuntimeError(f"GET {path}: every request failed, last {last_error}")
-            if errors:
-                log(f"  GET {path}: {errors}/{len(times)} failed, last {last_error}")
-            out[f"{key}_errors"] = errors
-            out[f"{key}_p50_ms"] = pct(times, 50)
-            out[f"{key}_p99_ms"] = pct(times, 99)
-            out[f"{key}_first_ms"] = times[0]
-            out[f"{key}_bytes"] = size
+            for read in (False, True):
+                times, size, errors, last_error = [], 0, 0, ""
+                t_end = time.monotonic() + 60
+                for _ in range(GET_SAMPLES):
+                    try:
+                        status, n, dt, head = _timed_get(http, path, read)
+                    except OSError as exc:
+                        status, n, dt, head = 0, 0, 60.0, str(exc).encode()
+                    # A failed request counts at its full time (a 503 after the
+                    # gateway's timeout is a slow answer to the client), and as an error.
+                    times.append(dt * 1000)
+                    if status != 200:
+                        errors += 1
+                        last_error = f"{status} {head[:160]!r}"
+                    else:
+                        size = n
+                    if time.monotonic() > t_end:
+                        break
+                if errors == len(times):
+                    raise RuntimeError(f"GET {path}: every request failed, last {last_error}")
+                if errors:
+                    log(f"  GET {path}: {errors}/{len(times)} failed, last {last_error}")
+                k = f"{key}_read" if read else key
+                out[f"{k}_errors"] = errors
+                out[f"{k}_p50_ms"] = pct(times, 50)
+                out[f"{k}_p99_ms"] = pct(times, 99)
+                if not read:
+                    out[f"{key}_first_ms"] = times[0]
+                    out[f"{key}_bytes"] = size
         self._stop_profile(prof)
         for key in ENDPOINTS:
             if out[f"{key}_bytes"]:
                 out[f"{key}_baseline_p50_ms"] = self.baseline_p50(out[f"{key}_bytes"])
+                out[f"{key}_baseline_read_p50_ms"] = self.baseline_p50(
+                    out[f"{key}_bytes"], read=True
+                )
         return out
 
     # ------------------------------------------------------------------ failover
@@ -947,26 +967,41 @@ def main() -> int:
         f"({first['tasks']} -> {final['tasks']} tasks): "
         + ", ".join(f"{k} {v:.2f}" for k, v in exps_by.items() if v is not None)
     )
-    base = {
-        k: exponent(
-            first.get(f"{k}_baseline_p50_ms"),
-            final.get(f"{k}_baseline_p50_ms"),
-            first["tasks"],
-            final["tasks"],
-            GROWTH_FIGURES[f"{k}_p50_ms"],
-        )
-        for k in ENDPOINTS
-    }
-    if any(v is not None for v in base.values()):
-        print(
-            "transfer baseline (the same bytes from a static server, same client, this run): "
-            + ", ".join(
-                f"{k} {first.get(f'{k}_baseline_p50_ms', 0):.1f} -> "
-                f"{final.get(f'{k}_baseline_p50_ms', 0):.1f} ms (exponent {v:.2f})"
-                for k, v in base.items()
-                if v is not None
+
+    def exps_of(fmt: str) -> dict[str, float | None]:
+        return {
+            k: exponent(
+                first.get(fmt.format(k)),
+                final.get(fmt.format(k)),
+                first["tasks"],
+                final["tasks"],
+                GROWTH_FIGURES[f"{k}_p50_ms"],
             )
-        )
+            for k in ENDPOINTS
+        }
+
+    for title, fmt in (
+        (
+            "transfer baseline (the same bytes from a static server, same client, this run)",
+            "{}_baseline_p50_ms",
+        ),
+        (
+            "read with http.client's read(), a fresh buffer per answer (not a target figure)",
+            "{}_read_p50_ms",
+        ),
+        ("transfer baseline with read()", "{}_baseline_read_p50_ms"),
+    ):
+        base = exps_of(fmt)
+        if any(v is not None for v in base.values()):
+            print(
+                f"{title}: "
+                + ", ".join(
+                    f"{k} {first.get(fmt.format(k), 0):.1f} -> "
+                    f"{final.get(fmt.format(k), 0):.1f} ms (exponent {v:.2f})"
+                    for k, v in base.items()
+                    if v is not None
+                )
+            )
     for key, value in bad.items():
         print(f"bad input {key}: {json.dumps(value)}")
     print("plot: plotext in the terminal (matplotlib is not a dependency: no PNG)")
