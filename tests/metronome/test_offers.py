@@ -255,7 +255,12 @@ def test_a_batch_of_offers_is_declined_in_one_call_per_kind(
     was when each had its own Decline: the one a waiting run fits launches it, the
     others are declined for ``decline_seconds``."""
     harness = FrameworkHarness(node)
-    config = MetronomeConfig(tick_interval=0.05, reconcile_interval=3600.0, decline_seconds=77.0)
+    config = MetronomeConfig(
+        tick_interval=0.05,
+        reconcile_interval=3600.0,
+        decline_seconds=77.0,
+        linger_seconds=0.0,  # every unused offer declined long (lingering: the next test)
+    )
     ref = node.spawn(
         MetronomeActor,
         zk_client,
@@ -302,3 +307,71 @@ def test_a_batch_of_offers_is_declined_in_one_call_per_kind(
     assert len(harness.calls(p.Decline)) == 2
     assert set(harness.declines[1].offer_ids) == {o.offer_id for o in busy[1:]}
     assert harness.declines[1].refuse_seconds == 77.0
+
+
+@pytest.mark.zk
+def test_a_stream_of_runs_launches_on_lingering_offers_without_reviving(
+    node: Node, zk_client: KazooClient
+) -> None:
+    """While runs keep coming, a few unused offers are declined with the short linger
+    filter (the rest for ``decline_seconds``) and Metronome stays unsuppressed: the
+    next run launches on a lingering agent's offer with no revive (a revive brings
+    every agent's offer). Once runs stop for ``linger_seconds``: suppressed, and the
+    next run revives."""
+    harness = FrameworkHarness(node)
+    config = MetronomeConfig(
+        tick_interval=0.05,
+        reconcile_interval=3600.0,
+        revive_interval=0.2,
+        decline_seconds=77.0,
+        linger_seconds=1.0,
+        linger_offers=2,
+        linger_refuse_seconds=5.0,
+        linger_revive_interval=60.0,  # no race: the lingering offer has all the time
+    )
+    ref = node.spawn(
+        MetronomeActor,
+        zk_client,
+        master=harness.address,
+        board=ViewBoard(),
+        config=config,
+        resolve=harness.resolve,
+        address="tcp://h:1/metronome",
+        name="metronome",
+    )
+    assert harness.wait_subscribed(5)
+    for job_id in ("a", "b", "c"):
+        spec = JobSpec.from_json({"id": job_id, "run": {"cmd": "true", "cpus": 1, "mem": 64}})
+        assert command(ref, "create_job", spec)[0] == 201
+    assert command(ref, "start_run", "a")[0] == 201
+    wait_for(lambda: harness.count(p.Revive) >= 1, what="revive for the first run")
+    revives = harness.count(p.Revive)
+    suppresses = harness.count(p.Suppress)  # the one at subscription, nothing waiting
+
+    offers = [
+        harness.offer("cpus:4;mem:4096", agent_id=f"agent-{i}", hostname=f"agent{i}")
+        for i in range(5)
+    ]
+    wait_for(lambda: all(harness.decided(o.offer_id) for o in offers), what="all decided")
+    (launched,) = harness.launches
+    assert [t.name for t in launched.tasks] == ["a"]
+    assert launched.refuse_seconds == 5.0  # what is left of that agent comes back soon
+    short = [d for d in harness.declines if d.refuse_seconds == 5.0]
+    long = [d for d in harness.declines if d.refuse_seconds == 77.0]
+    assert sum(len(d.offer_ids) for d in short) == 1  # linger_offers = 2, one is launched on
+    assert sum(len(d.offer_ids) for d in long) == 3
+    assert harness.count(p.Suppress) == suppresses
+
+    # The next run: no revive; the lingering agent's offer comes back and takes it.
+    assert command(ref, "start_run", "b")[0] == 201
+    lingering = short[0].offer_ids[0]
+    agent = next(o for o in offers if o.offer_id == lingering).agent_id
+    again = harness.offer("cpus:4;mem:4096", agent_id=agent, hostname="back")
+    took = wait_for(harness.waiter(again.offer_id), what="the lingering offer decided")
+    assert isinstance(took, Launched) and [t.name for t in took.tasks] == ["b"]
+    assert harness.count(p.Revive) == revives
+
+    # Runs stopped: suppressed once linger_seconds are over; the next run revives.
+    wait_for(lambda: harness.count(p.Suppress) > suppresses, timeout=30, what="suppressed")
+    assert command(ref, "start_run", "c")[0] == 201
+    wait_for(lambda: harness.count(p.Revive) > revives, timeout=30, what="revive for c")
