@@ -1,7 +1,8 @@
 """Frameworks: subscription, failover, disconnection, removal, revive and suppress.
 
 Mesos' rules kept here: a framework that re-subscribes with its id keeps its tasks and
-loses its outstanding offers (they are rescinded silently, it gets fresh ones); one that
+loses its outstanding offers (they are rescinded silently, it gets fresh ones), unless
+it is the connected framework retrying from the same address (answered again); one that
 disconnects keeps its tasks for its ``failover_timeout``, after which (and never during a
 master's recovery window) it is removed and its tasks killed; teardown removes at once.
 """
@@ -86,6 +87,15 @@ def on_subscribe(
             registered_at=now,
         )
         s.frameworks[fid] = rec
+    elif rec.connected and rec.address == m.address and list(info.roles) == list(rec.info.roles):
+        # A retry from the connected framework itself (its driver resubscribes until
+        # Subscribed arrives, and a busy master answers late), or an UPDATE_FRAMEWORK
+        # keeping its roles: answered again, its offers kept. (Rescinding them made its
+        # first launch after a failover name an offer it had just been sent: "unknown
+        # offer", the tasks dropped.)
+        rec.info = with_id(info, rec.framework_id)
+        rec.suppressed = False
+        rec.suppressed_roles.clear()
     else:
         # Failover of the scheduler (or of the master): same id, new address.
         for offer_id in list(rec.offers):

@@ -279,6 +279,37 @@ def test_framework_failover_within_timeout_keeps_id_and_tasks() -> None:
     assert (fid, "t1") in c.core.tasks
 
 
+def test_a_subscribe_retried_by_the_connected_framework_keeps_its_offers() -> None:
+    """The driver resubscribes until Subscribed arrives; a busy master (a new leader in
+    the re-registration storm) may take both Subscribes, and its offers went out in
+    between. The retry is answered again and the offers stay good: the framework's
+    launch on one is not refused as an unknown offer (its tasks dropped)."""
+    c = Cluster()
+    c.add_agent()
+    fid = c.subscribe(failover_timeout=30.0)
+    offer = one(c.offers())
+    assert c.subscribe(fid=fid) == fid  # the retry, same address
+    out = c.launch(offer, "t1", "cpus:1;mem:64")
+    assert sends(out, FW, p.FrameworkError) == []
+    assert one(sends(out, AGENT, p.RunTask)).task.task_id == "t1"
+
+
+def test_a_framework_failing_over_to_a_new_address_loses_its_offers() -> None:
+    """Mesos: a scheduler failover (same id, new address) gets fresh offers; the old
+    ones are rescinded (silently: the old address is gone)."""
+    c = Cluster()
+    c.add_agent()
+    fid = c.subscribe(failover_timeout=30.0)
+    offer = one(c.offers())
+    info = p.FrameworkInfo("test", ["*"], 30.0, framework_id=fid)
+    out = c.handle(p.Subscribe(info, "tcp://127.0.0.1:7200/sched2"))
+    assert one(sends(out, "tcp://127.0.0.1:7200/sched2", p.Subscribed)).framework_id == fid
+    out = c.handle(
+        p.Accept(fid, [offer.offer_id], [p.Operation("LAUNCH", [])]),
+    )
+    assert "unknown offer" in one(sends(out, kind=p.FrameworkError)).message
+
+
 def test_framework_gone_past_its_failover_timeout_is_torn_down() -> None:
     c = Cluster()
     c.add_agent()
