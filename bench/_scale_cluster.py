@@ -21,9 +21,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -168,6 +169,9 @@ def start_agent_host(zk: str, log_dir: Path, first: int, count: int) -> Proc:
     return Proc(name, argv, log_dir / f"{name}.log").start(stdin_pipe=True, niced=True)
 
 
+T = TypeVar("T")
+
+
 class Http:
     """A keep-alive HTTP/1.1 client per thread on one base URL (like any API client
     that polls). ``get`` returns (status, body, seconds)."""
@@ -185,23 +189,32 @@ class Http:
             self.local.conn = conn
         return conn
 
-    def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes, float]:
-        data = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"} if data is not None else {}
+    def _twice(self, call: Callable[[http.client.HTTPConnection], T]) -> T:
+        """``call`` on this thread's connection; once more on a new one if it broke
+        (a keep-alive connection the server closed meanwhile)."""
         for attempt in (0, 1):
             conn = self._conn()
-            t0 = time.perf_counter()
             try:
-                conn.request(method, path, body=data, headers=headers)
-                r = conn.getresponse()
-                raw = r.read()
-                return r.status, raw, time.perf_counter() - t0
+                return call(conn)
             except (OSError, http.client.HTTPException):
                 conn.close()
                 self.local.conn = None
                 if attempt:
                     raise
         raise AssertionError("unreachable")
+
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes, float]:
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+
+        def call(conn: http.client.HTTPConnection) -> tuple[int, bytes, float]:
+            t0 = time.perf_counter()
+            conn.request(method, path, body=data, headers=headers)
+            r = conn.getresponse()
+            raw = r.read()
+            return r.status, raw, time.perf_counter() - t0
+
+        return self._twice(call)
 
     def get_into(self, path: str) -> tuple[int, int, float, bytes]:
         """GET ``path`` as a poller that keeps one read buffer (per thread) and reads each
@@ -215,35 +228,30 @@ class Http:
         from a static server: exponent 1.28-1.45 with ``read()``, 0.96-1.04 into a kept
         buffer). The timed GETs use this reader so that a view's growth is the server's;
         the ``read()`` figures are measured beside them."""
-        for attempt in (0, 1):
-            conn = self._conn()
+
+        def call(conn: http.client.HTTPConnection) -> tuple[int, int, float, bytes]:
             t0 = time.perf_counter()
-            try:
-                conn.request("GET", path)
-                r = conn.getresponse()
-                n = r.length
-                if n is None:  # chunked or until close: nothing to size a buffer by
-                    raw = r.read()
-                    return r.status, len(raw), time.perf_counter() - t0, raw[:200]
-                buf = getattr(self.local, "buf", None)
-                if buf is None or len(buf) < n:
-                    # Grown by half again, so a view growing between steps regrows
-                    # rarely; bytearray() writes every page now, as a kept buffer has.
-                    buf = self.local.buf = bytearray(max(n + n // 2, 1 << 20))
-                view, got = memoryview(buf), 0
-                while got < n:
-                    k = r.readinto(view[got:n])
-                    if not k:
-                        raise http.client.IncompleteRead(bytes(view[:got]), n - got)
-                    got += k
-                dt = time.perf_counter() - t0
-                return r.status, got, dt, bytes(view[: min(got, 200)])
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                self.local.conn = None
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
+            conn.request("GET", path)
+            r = conn.getresponse()
+            n = r.length
+            if n is None:  # chunked or until close: nothing to size a buffer by
+                raw = r.read()
+                return r.status, len(raw), time.perf_counter() - t0, raw[:200]
+            buf = getattr(self.local, "buf", None)
+            if buf is None or len(buf) < n:
+                # Grown by half again, so a view growing between steps regrows rarely;
+                # bytearray() writes every page now, as a kept buffer has.
+                buf = self.local.buf = bytearray(max(n + n // 2, 1 << 20))
+            view, got = memoryview(buf), 0
+            while got < n:
+                k = r.readinto(view[got:n])
+                if not k:
+                    raise http.client.IncompleteRead(bytes(view[:got]), n - got)
+                got += k
+            dt = time.perf_counter() - t0
+            return r.status, got, dt, bytes(view[: min(got, 200)])
+
+        return self._twice(call)
 
     def get_json(self, path: str) -> Any:
         status, raw, _ = self.request("GET", path)

@@ -138,21 +138,39 @@ def command(ref: Any, op: str, *args: Any) -> tuple[int, Any]:
     return reply.result(timeout=10)
 
 
-@pytest.mark.zk
-def test_a_run_shows_why_it_waits_until_an_offer_fits(node: Node, zk_client: KazooClient) -> None:
-    harness = FrameworkHarness(node)
-    board = ViewBoard()
+def spawn_metronome(
+    node: Node,
+    zk_client: KazooClient,
+    harness: FrameworkHarness,
+    config: MetronomeConfig,
+    board: ViewBoard | None = None,
+) -> Any:
+    """A Metronome actor whose master is ``harness``, subscribed."""
     ref = node.spawn(
         MetronomeActor,
         zk_client,
         master=harness.address,
-        board=board,
-        config=MetronomeConfig(tick_interval=0.05, reconcile_interval=3600.0),
+        board=board or ViewBoard(),
+        config=config,
         resolve=harness.resolve,
         address="tcp://h:1/metronome",
         name="metronome",
     )
     assert harness.wait_subscribed(5)
+    return ref
+
+
+@pytest.mark.zk
+def test_a_run_shows_why_it_waits_until_an_offer_fits(node: Node, zk_client: KazooClient) -> None:
+    harness = FrameworkHarness(node)
+    board = ViewBoard()
+    ref = spawn_metronome(
+        node,
+        zk_client,
+        harness,
+        MetronomeConfig(tick_interval=0.05, reconcile_interval=3600.0),
+        board,
+    )
     spec = JobSpec.from_json({"id": "big", "run": {"cmd": "true", "cpus": 1, "mem": 8192}})
     assert command(ref, "create_job", spec)[0] == 201
     status, run = command(ref, "start_run", "big")
@@ -203,17 +221,7 @@ def test_an_unusable_offer_is_filtered_long_and_revives_are_spared(
     of a new class does, once ``revive_interval`` after the last revive."""
     harness = FrameworkHarness(node)
     config = MetronomeConfig(tick_interval=0.05, reconcile_interval=3600.0, revive_interval=0.3)
-    ref = node.spawn(
-        MetronomeActor,
-        zk_client,
-        master=harness.address,
-        board=ViewBoard(),
-        config=config,
-        resolve=harness.resolve,
-        address="tcp://h:1/metronome",
-        name="metronome",
-    )
-    assert harness.wait_subscribed(5)
+    ref = spawn_metronome(node, zk_client, harness, config)
     for job_id, mem in (("big", 8192), ("big2", 8192), ("small", 64)):
         spec = JobSpec.from_json({"id": job_id, "run": {"cmd": "true", "cpus": 1, "mem": mem}})
         assert command(ref, "create_job", spec)[0] == 201
@@ -261,17 +269,7 @@ def test_a_batch_of_offers_is_declined_in_one_call_per_kind(
         decline_seconds=77.0,
         linger_seconds=0.0,  # every unused offer declined long (lingering: the next test)
     )
-    ref = node.spawn(
-        MetronomeActor,
-        zk_client,
-        master=harness.address,
-        board=ViewBoard(),
-        config=config,
-        resolve=harness.resolve,
-        address="tcp://h:1/metronome",
-        name="metronome",
-    )
-    assert harness.wait_subscribed(5)
+    ref = spawn_metronome(node, zk_client, harness, config)
 
     def batch(n: int, first: int) -> list[p.Offer]:
         return [
@@ -329,17 +327,7 @@ def test_a_stream_of_runs_launches_on_lingering_offers_without_reviving(
         linger_refuse_seconds=5.0,
         linger_revive_interval=60.0,  # no race: the lingering offer has all the time
     )
-    ref = node.spawn(
-        MetronomeActor,
-        zk_client,
-        master=harness.address,
-        board=ViewBoard(),
-        config=config,
-        resolve=harness.resolve,
-        address="tcp://h:1/metronome",
-        name="metronome",
-    )
-    assert harness.wait_subscribed(5)
+    ref = spawn_metronome(node, zk_client, harness, config)
     for job_id in ("a", "b", "c"):
         spec = JobSpec.from_json({"id": job_id, "run": {"cmd": "true", "cpus": 1, "mem": 64}})
         assert command(ref, "create_job", spec)[0] == 201
