@@ -87,19 +87,19 @@ def on_subscribe(
             registered_at=now,
         )
         s.frameworks[fid] = rec
-    elif rec.connected and rec.address == m.address and list(info.roles) == list(rec.info.roles):
-        # A retry from the connected framework itself (its driver resubscribes until
-        # Subscribed arrives, and a busy master answers late), or an UPDATE_FRAMEWORK
-        # keeping its roles: answered again, its offers kept. (Rescinding them made its
-        # first launch after a failover name an offer it had just been sent: "unknown
-        # offer", the tasks dropped.)
-        rec.info = with_id(info, rec.framework_id)
-        rec.suppressed = False
-        rec.suppressed_roles.clear()
     else:
-        # Failover of the scheduler (or of the master): same id, new address.
-        for offer_id in list(rec.offers):
-            rescind(s, offer_id, out, notify=False)
+        # Failover of the scheduler (or of the master): same id, new address; its offers
+        # are rescinded. Not for a retry from the connected framework itself (its driver
+        # resubscribes until Subscribed arrives, and a busy master answers late) or an
+        # UPDATE_FRAMEWORK keeping its roles: answered again, its offers kept. (Rescinding
+        # them made its first launch after a failover name an offer it had just been
+        # sent: "unknown offer", the tasks dropped.)
+        retry = (
+            rec.connected and rec.address == m.address and list(info.roles) == list(rec.info.roles)
+        )
+        if not retry:
+            for offer_id in list(rec.offers):
+                rescind(s, offer_id, out, notify=False)
         rec.info = with_id(info, rec.framework_id)
         rec.address = m.address
         rec.connected = True
