@@ -851,6 +851,15 @@ class MetronomeActor(Actor):
             self._linger_agents.add(agent_id)
         return True
 
+    def _suppress_if_idle(self) -> None:
+        """No run waits and none came lately: no offers until a run revives."""
+        if self.pending or self.suppressed or not self.subscribed or self._lingering():
+            return
+        if self.driver is not None:
+            self.driver.suppress()
+            self.suppressed = True
+            self._linger_agents.clear()
+
     def _revive(self) -> None:
         if self.driver is None or not self.subscribed:
             return
@@ -948,9 +957,7 @@ class MetronomeActor(Actor):
         for (seconds, reason), offer_ids in declines.items():
             driver.decline(offer_ids, seconds, reason)
             self.stats["offers_declined"] += len(offer_ids)
-        if not self.pending and not self.suppressed and self.subscribed and not self._lingering():
-            driver.suppress()
-            self.suppressed = True
+        self._suppress_if_idle()
         if explained:
             self._publish_if_persisted()  # the view stays a persisted snapshot
 
@@ -1076,17 +1083,8 @@ class MetronomeActor(Actor):
             and (self.suppressed or any(self._hidden_from(k) for k in self.pending.classes()))
         ):
             self._revive()
-        if (
-            not self.pending
-            and not self.suppressed
-            and self.subscribed
-            and self.driver is not None
-            and self._linger_until > -float("inf")
-            and not self._lingering()
-        ):
-            self.driver.suppress()  # the runs stopped coming: no more lingering offers
-            self.suppressed = True
-            self._linger_agents.clear()
+        if self._linger_until > -float("inf"):
+            self._suppress_if_idle()  # lingering over (before any, only offers suppress)
         if self._show_waiting():
             self._publish_if_persisted()  # else the write's landing publishes
         if self._dirty or self._deletes or self._after or self._replies:
