@@ -888,6 +888,10 @@ class Resources:
 
     def volumes(self) -> list[ResourceEntry]:
         """The persistent volumes here (``entry.volume`` is set; value in MB)."""
+        # A volume's slot holds its ``[id:path]``: without one, no entry is built (the
+        # agent asks this of every task it launches; most have no volume).
+        if not any("[" in r for d in (self._scalars, self._ranges, self._sets) for _, r in d):
+            return []
         return [e for e in self.entries() if e.volume is not None]
 
     def base_form(self) -> Resources:
