@@ -68,6 +68,8 @@ from bench._scale_cluster import (  # noqa: E402
     Http,
     Proc,
     _supports,
+    cpu_seconds,
+    machine_busy_seconds,
     pct,
     start_agent_host,
     start_master,
@@ -120,6 +122,12 @@ def launch_cycles(m0: dict[str, Any], m1: dict[str, Any]) -> dict[str, Any]:
         "alloc_mean_ms": sum(times) / len(times),
         "alloc_total_s": sum(times) / 1000.0,
     }
+
+
+def cpu_share(c0: dict[str, float], c1: dict[str, float], wall: float) -> dict[str, float]:
+    """Cores each role used on average over ``wall`` seconds (``cpu_{role}_cores``), from
+    two ``Bench.cpu`` readings; ``cpu_busy_cores`` is the whole machine's."""
+    return {f"cpu_{k}_cores": (c1[k] - c0[k]) / wall for k in c0 if wall > 0}
 
 
 def log(msg: str) -> None:
@@ -280,6 +288,20 @@ class Bench:
         times.sort()
         return times[PROBE_INSTANCES - 1] if len(times) >= PROBE_INSTANCES else time.monotonic()
 
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by role (the leader, the standby masters, the agent
+        hosts, ZooKeeper, this bench) and by the whole machine (``busy``): where the 2
+        cores went during a phase, the harness's share included."""
+        leader = self.leader["proc"]
+        return {
+            "leader": cpu_seconds(leader.pid),
+            "standby": sum(cpu_seconds(m.pid) for m in self.masters if m is not leader),
+            "agents": sum(cpu_seconds(h.pid) for h in self.hosts),
+            "zk": cpu_seconds(self.zk_server.pid),
+            "bench": cpu_seconds(os.getpid()),
+            "busy": machine_busy_seconds(),
+        }
+
     def zk_size(self) -> dict[str, int]:
         from zk import four_letter_word
 
@@ -367,6 +389,7 @@ class Bench:
         stats0 = self.host_stats()
         jobs0 = self.metronome_counters()
         prof = self._profile(profile_name)
+        cpu0 = self.cpu()
         t0 = time.monotonic()
 
         def post_app(app: tuple[str, int]) -> None:
@@ -417,6 +440,7 @@ class Bench:
                 raise RuntimeError(f"only {running}/{expected} tasks running after {timeout} s")
             time.sleep(0.1)
         agents_done = time.monotonic() - t0
+        cpu1 = self.cpu()
         self.wait_marathon_running(sum(self.apps.values()), 300)
         elapsed = time.monotonic() - t0
         self._stop_profile(prof)
@@ -443,6 +467,8 @@ class Bench:
             "alloc_cycles": m1["alloc_cycles"] - m0["alloc_cycles"],
             **{f"metronome_{k}": jobs1[k] - jobs0[k] for k in jobs1 if k in jobs0},
             "bytes_per_task": max(0.0, (rss1 - rss0) * 1024 * 1024 / (expected - have)),
+            **cpu_share(cpu0, cpu1, agents_done),
+            "leader_cpu_ms_per_task": (cpu1["leader"] - cpu0["leader"]) * 1000 / (expected - have),
         }
 
     def metronome_counters(self) -> dict[str, int]:
@@ -1029,6 +1055,16 @@ def main() -> int:
                     for k, v in base.items()
                     if v is not None
                 )
+            )
+    for row in rows:
+        if "cpu_busy_cores" in row:
+            print(
+                f"cores used while {row['tasks']} tasks launched (machine "
+                f"{os.cpu_count()}): leader {row['cpu_leader_cores']:.2f}, standby "
+                f"{row['cpu_standby_cores']:.2f}, agent hosts {row['cpu_agents_cores']:.2f}, "
+                f"ZooKeeper {row['cpu_zk_cores']:.2f}, bench {row['cpu_bench_cores']:.2f}; "
+                f"machine busy {row['cpu_busy_cores']:.2f}; the leader's CPU per task "
+                f"{row['leader_cpu_ms_per_task']:.2f} ms"
             )
     for key, value in bad.items():
         print(f"bad input {key}: {json.dumps(value)}")
