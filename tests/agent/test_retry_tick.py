@@ -63,9 +63,7 @@ def test_the_retry_tick_is_armed_only_while_the_master_owes_an_answer(node: Node
     first = wait_for(lambda: _updates(log, "t1"), 5, "the first update")[0]
     assert state()["retrying"]
     # not acknowledged: the same update (same uuid) comes again
-    wait_for(
-        lambda: sum(u.uuid == first.uuid for u in _updates(log, "t1")) >= 2, 5, "a resend"
-    )
+    wait_for(lambda: sum(u.uuid == first.uuid for u in _updates(log, "t1")) >= 2, 5, "a resend")
 
     # acknowledge everything the agent sends until it has nothing left to say
     def settled() -> bool:
