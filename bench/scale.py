@@ -464,6 +464,13 @@ class Bench:
             **launch_cycles(m0, m1),
             # the whole master turn that ran a cycle (pings, expiries, watch flush beside)
             "alloc_turn_p50_ms": m1.get("alloc_turn_ms_p50"),
+            # the turns that ran a cycle: wall seconds, and the CPU the master thread
+            # spent in them (the rest of the wall time it waited for the GIL)
+            **{
+                f"{k}_during": m1[k] - m0[k]
+                for k in ("alloc_turn_wall_s", "alloc_turn_cpu_s")
+                if k in m1 and k in m0
+            },
             "alloc_cycles": m1["alloc_cycles"] - m0["alloc_cycles"],
             **{f"metronome_{k}": jobs1[k] - jobs0[k] for k in jobs1 if k in jobs0},
             "bytes_per_task": max(0.0, (rss1 - rss0) * 1024 * 1024 / (expected - have)),

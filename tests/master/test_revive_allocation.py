@@ -4,6 +4,7 @@ measured ``alloc_pace`` (a large cluster's cycle cost) still spaces cycles out."
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from actors import protocol as p
@@ -57,3 +58,27 @@ def test_a_revive_of_an_unknown_framework_changes_no_timing() -> None:
     c.handle(p.Revive("no-such-framework"))
     assert c.core.last_alloc == before
     assert offers_now(c) == []
+
+
+def test_the_pace_follows_the_cpu_a_cycle_took_not_its_waits() -> None:
+    """A turn that ran a cycle but waited most of its wall time (for the GIL, while the
+    other threads of a busy leader ran) spaces the next cycle by the CPU it took."""
+    from collections import deque
+    from types import SimpleNamespace
+
+    from actors.master._actor import ALLOC_PACE_FACTOR, MasterActor
+    from runtime import SystemClock
+
+    c = Cluster(allocation_interval=0.05)
+    me = SimpleNamespace(
+        clock=SystemClock(), cycle_ms=deque(), turn_ms=deque(), turn_totals=[0.0, 0.0]
+    )
+
+    def waiting_cycle(now: float) -> None:
+        c.core.alloc_cycles += 1
+        time.sleep(0.2)  # waits: no CPU
+
+    MasterActor._timed(me, c.core, waiting_cycle, c.now)  # type: ignore[arg-type]
+    wall, cpu = me.turn_totals
+    assert wall >= 0.2 and cpu < 0.05
+    assert c.core.alloc_pace == ALLOC_PACE_FACTOR * cpu < 0.15
