@@ -130,6 +130,22 @@ def cpu_share(c0: dict[str, float], c1: dict[str, float], wall: float) -> dict[s
     return {f"cpu_{k}_cores": (c1[k] - c0[k]) / wall for k in c0 if wall > 0}
 
 
+def reference_loop_s() -> float:
+    """Seconds a fixed pure-Python loop takes in this process (best of 3), run when the
+    cluster is down: how fast this machine runs Python today, so that absolute figures
+    from different machines can be compared (0.70 s on the VM of 2026-12-07's third
+    session, whose bench/scheduling.py gave 4,700-7,180 tasks/s where the README's earlier
+    runs had 10,300-11,700)."""
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        acc = 0
+        for i in range(10_000_000):
+            acc += i * i
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
@@ -1076,6 +1092,8 @@ def main() -> int:
     for key, value in bad.items():
         print(f"bad input {key}: {json.dumps(value)}")
     print("plot: plotext in the terminal (matplotlib is not a dependency: no PNG)")
+    machine_loop_s = reference_loop_s()
+    print(f"machine: a fixed pure-Python loop (10^7 multiply-adds) took {machine_loop_s:.2f} s")
     profiles = ", ".join(bench.profiles) if bench is not None else ""
     print(f"total {time.monotonic() - started:.0f} s; profiles: {profiles or '-'}")
     gets_ok = all(
@@ -1119,6 +1137,7 @@ def main() -> int:
                 "jobs_p50_ms": r(final["jobs_p50_ms"]),
                 "failover_s": r(final.get("failover_s"), 2),
                 "max_growth_exponent": r(max_growth, 3),
+                "machine_loop_s": r(machine_loop_s, 2),
                 "targets_met": met,
             }
         )
