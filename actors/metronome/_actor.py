@@ -366,6 +366,10 @@ class MetronomeActor(Actor):
         ``MetronomeConfig.linger_seconds``)."""
         self._linger_agents: set[str] = set()
         """Agents whose offers were declined with the short linger filter."""
+        self._served: set[ClassKey] = set()
+        """Classes a lingering agent's offer launched a run of (and did not refuse since)
+        while lingering: their next runs wait for those offers, no revive (a revive
+        brings every agent's offer: 10,000 of them at 10k agents, each one declined)."""
         self._dirty: set[str] = set()
         self._deletes: set[str] = set()
         """Deleted jobs whose document goes at the next write (at the version known
@@ -844,6 +848,7 @@ class MetronomeActor(Actor):
         while runs came lately, for up to ``linger_offers`` agents."""
         if not self._lingering():
             self._linger_agents.clear()
+            self._served.clear()
             return False
         if agent_id not in self._linger_agents:
             if len(self._linger_agents) >= self.config.linger_offers:
@@ -859,6 +864,7 @@ class MetronomeActor(Actor):
             self.driver.suppress()
             self.suppressed = True
             self._linger_agents.clear()
+            self._served.clear()
 
     def _revive(self) -> None:
         if self.driver is None or not self.subscribed:
@@ -867,13 +873,11 @@ class MetronomeActor(Actor):
             now = self.clock.now()
             if now - self._last_revive < self.config.revive_interval:
                 return  # the tick revives once the interval is over
-            if (
-                not self.suppressed
-                and self._linger_agents
-                and self._lingering()
-                and now - self._last_revive < self.config.linger_revive_interval
-            ):
-                return  # the lingering offers take runs meanwhile; the tick revives later
+            if not self.suppressed and self._linger_agents and self._lingering():
+                if now - self._last_revive < self.config.linger_revive_interval:
+                    return  # the lingering offers take runs meanwhile; the tick revives later
+                if all(k in self._served for k in self.pending.classes()):
+                    return  # and they launched each waiting class: they serve it
             self._last_revive = now
             self.driver.revive()
             self.stats["revives"] += 1
@@ -932,14 +936,20 @@ class MetronomeActor(Actor):
                 failed = self.pending.pop(task_id)
                 if failed is not None:
                     self._job_failed(failed[0], "launch", exc)
+            lingering = offer.agent_id in self._linger_agents
             if plan.refused:
                 stamp = stamp or format_time(self.now())
                 for key, reason, detail in plan.refused:
                     self.pending.refused(key, offer, reason, detail, stamp)
+                    if lingering:
+                        self._served.discard(key)
             if plan.launches:
                 for task_id, _ in plan.launches:
                     where = self.pending.pop(task_id)
                     explained |= where is not None and self._launched(where)
+                    key = self._class_of(*where) if lingering and where is not None else None
+                    if key is not None:
+                        self._served.add(key)
                 refuse = 0.0 if self.pending else 5.0
                 if not self.pending and self._linger(offer.agent_id):
                     refuse = self.config.linger_refuse_seconds  # what is left comes back

@@ -363,3 +363,63 @@ def test_a_stream_of_runs_launches_on_lingering_offers_without_reviving(
     wait_for(lambda: harness.count(p.Suppress) > suppresses, timeout=30, what="suppressed")
     assert command(ref, "start_run", "c")[0] == 201
     wait_for(lambda: harness.count(p.Revive) > revives, timeout=30, what="revive for c")
+
+
+@pytest.mark.zk
+def test_a_class_the_lingering_offers_serve_is_not_revived_for(
+    node: Node, zk_client: KazooClient
+) -> None:
+    """Once a lingering agent's offer launched a run of a class, runs of that class
+    wait for those offers however long the stream lasts: no revive every
+    ``linger_revive_interval`` (each brings every agent's offer, though the other
+    agents' offers were declined long). A lingering offer that refuses the class ends
+    that: the next tick revives."""
+    harness = FrameworkHarness(node)
+    config = MetronomeConfig(
+        tick_interval=0.05,
+        reconcile_interval=3600.0,
+        revive_interval=0.1,
+        decline_seconds=77.0,
+        linger_seconds=60.0,
+        linger_offers=1,
+        linger_refuse_seconds=5.0,
+        linger_revive_interval=0.3,
+    )
+    ref = spawn_metronome(node, zk_client, harness, config)
+    for job_id in ("a", "b", "c", "d"):
+        spec = JobSpec.from_json({"id": job_id, "run": {"cmd": "true", "cpus": 1, "mem": 64}})
+        assert command(ref, "create_job", spec)[0] == 201
+
+    def ticks() -> int:
+        return int(command(ref, "metrics")[1]["counters"]["metronome.ticks.counter"]["count"])
+
+    def quiet_for(n: int) -> None:
+        seen = ticks()
+        wait_for(lambda: ticks() >= seen + n, what=f"{n} Metronome ticks")
+
+    assert command(ref, "start_run", "a")[0] == 201
+    wait_for(lambda: harness.count(p.Revive) >= 1, what="revive for the first run")
+    offers = [
+        harness.offer("cpus:4;mem:4096", agent_id=f"agent-{i}", hostname=f"agent{i}")
+        for i in range(4)
+    ]
+    wait_for(lambda: all(harness.decided(o.offer_id) for o in offers), what="all decided")
+    (launched,) = harness.launches
+    assert launched.refuse_seconds == 5.0  # agent-0 lingers; agents 1-3 declined for 77 s
+    assert sum(len(d.offer_ids) for d in harness.declines if d.refuse_seconds == 77.0) == 3
+
+    assert command(ref, "start_run", "b")[0] == 201
+    back = harness.offer("cpus:3;mem:4000", agent_id="agent-0", hostname="agent0")
+    took = wait_for(harness.waiter(back.offer_id), what="b launched on the lingering offer")
+    assert isinstance(took, Launched) and [t.name for t in took.tasks] == ["b"]
+    revives = harness.count(p.Revive)
+
+    # c waits past linger_revive_interval: the lingering offer serves its class
+    assert command(ref, "start_run", "c")[0] == 201
+    quiet_for(12)  # 0.6 s
+    assert harness.count(p.Revive) == revives
+
+    # the lingering offer is now too small for the class: the next tick revives
+    small = harness.offer("cpus:0.5;mem:4000", agent_id="agent-0", hostname="agent0")
+    wait_for(harness.waiter(small.offer_id), what="the small offer declined")
+    wait_for(lambda: harness.count(p.Revive) > revives, timeout=30, what="revive for c")
