@@ -366,10 +366,12 @@ class MetronomeActor(Actor):
         ``MetronomeConfig.linger_seconds``)."""
         self._linger_agents: set[str] = set()
         """Agents whose offers were declined with the short linger filter."""
-        self._served: set[ClassKey] = set()
-        """Classes a lingering agent's offer launched a run of (and did not refuse since)
-        while lingering: their next runs wait for those offers, no revive (a revive
-        brings every agent's offer: 10,000 of them at 10k agents, each one declined)."""
+        self._served: dict[ClassKey, set[str]] = {}
+        """Class -> the lingering agents whose offers launched a run of it and did not
+        refuse it since: while a waiting class has one, its runs wait for those offers,
+        no revive (a revive brings every agent's offer: 10,000 at 10k agents, each one
+        declined). A lingering agent whose offer no waiting run can use (it is full)
+        stops lingering, so that a revive's offers bring a fresh one."""
         self._dirty: set[str] = set()
         self._deletes: set[str] = set()
         """Deleted jobs whose document goes at the next write (at the version known
@@ -840,6 +842,18 @@ class MetronomeActor(Actor):
     def _declined(self, useless_for: frozenset[ClassKey]) -> None:
         self._hides = useless_for if self._hides is None else self._hides & useless_for
 
+    def _not_served_by(self, key: ClassKey, agent_id: str) -> None:
+        agents = self._served.get(key)
+        if agents is not None:
+            agents.discard(agent_id)
+            if not agents:
+                del self._served[key]
+
+    def _stop_lingering(self, agent_id: str) -> None:
+        self._linger_agents.discard(agent_id)
+        for key in [k for k, agents in self._served.items() if agent_id in agents]:
+            self._not_served_by(key, agent_id)
+
     def _lingering(self) -> bool:
         return self.clock.now() < self._linger_until
 
@@ -876,7 +890,7 @@ class MetronomeActor(Actor):
             if not self.suppressed and self._linger_agents and self._lingering():
                 if now - self._last_revive < self.config.linger_revive_interval:
                     return  # the lingering offers take runs meanwhile; the tick revives later
-                if all(k in self._served for k in self.pending.classes()):
+                if all(self._served.get(k) for k in self.pending.classes()):
                     return  # and they launched each waiting class: they serve it
             self._last_revive = now
             self.driver.revive()
@@ -936,20 +950,23 @@ class MetronomeActor(Actor):
                 failed = self.pending.pop(task_id)
                 if failed is not None:
                     self._job_failed(failed[0], "launch", exc)
-            lingering = offer.agent_id in self._linger_agents
+            agent = offer.agent_id
+            lingering = agent in self._linger_agents
             if plan.refused:
                 stamp = stamp or format_time(self.now())
                 for key, reason, detail in plan.refused:
                     self.pending.refused(key, offer, reason, detail, stamp)
                     if lingering:
-                        self._served.discard(key)
+                        self._not_served_by(key, agent)
+            if lingering and not plan.launches:
+                self._stop_lingering(agent)  # declined long below: useless to what waits
             if plan.launches:
                 for task_id, _ in plan.launches:
                     where = self.pending.pop(task_id)
                     explained |= where is not None and self._launched(where)
                     key = self._class_of(*where) if lingering and where is not None else None
                     if key is not None:
-                        self._served.add(key)
+                        self._served.setdefault(key, set()).add(agent)
                 refuse = 0.0 if self.pending else 5.0
                 if not self.pending and self._linger(offer.agent_id):
                     refuse = self.config.linger_refuse_seconds  # what is left comes back

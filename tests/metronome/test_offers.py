@@ -423,3 +423,60 @@ def test_a_class_the_lingering_offers_serve_is_not_revived_for(
     small = harness.offer("cpus:0.5;mem:4000", agent_id="agent-0", hostname="agent0")
     wait_for(harness.waiter(small.offer_id), what="the small offer declined")
     wait_for(lambda: harness.count(p.Revive) > revives, timeout=30, what="revive for c")
+
+
+@pytest.mark.zk
+def test_a_full_lingering_agent_stops_lingering_and_the_others_keep_serving(
+    node: Node, zk_client: KazooClient
+) -> None:
+    """A lingering agent whose offer no waiting run fits (it is full) stops lingering
+    (declined long, its place free for a fresh one); while another lingering agent
+    still serves the class, no revive."""
+    harness = FrameworkHarness(node)
+    config = MetronomeConfig(
+        tick_interval=0.05,
+        reconcile_interval=3600.0,
+        revive_interval=0.1,
+        decline_seconds=77.0,
+        linger_seconds=60.0,
+        linger_offers=2,
+        linger_refuse_seconds=5.0,
+        linger_revive_interval=0.3,
+    )
+    ref = spawn_metronome(node, zk_client, harness, config)
+    for job_id in ("a", "b", "c", "d", "e"):
+        spec = JobSpec.from_json({"id": job_id, "run": {"cmd": "true", "cpus": 1, "mem": 64}})
+        assert command(ref, "create_job", spec)[0] == 201
+
+    def ticks() -> int:
+        return int(command(ref, "metrics")[1]["counters"]["metronome.ticks.counter"]["count"])
+
+    assert command(ref, "start_run", "a")[0] == 201
+    wait_for(lambda: harness.count(p.Revive) >= 1, what="revive for the first run")
+    first = [
+        harness.offer("cpus:4;mem:4096", agent_id=f"agent-{i}", hostname=f"agent{i}")
+        for i in range(3)
+    ]
+    wait_for(lambda: all(harness.decided(o.offer_id) for o in first), what="all decided")
+    # agent-0 launched a and lingers, agent-1 lingers, agent-2 declined long
+
+    def launch_on(agent: str, job_id: str) -> None:
+        assert command(ref, "start_run", job_id)[0] == 201
+        o = harness.offer("cpus:2;mem:4000", agent_id=agent, hostname=agent)
+        took = wait_for(harness.waiter(o.offer_id), what=f"{job_id} launched on {agent}")
+        assert isinstance(took, Launched) and [t.name for t in took.tasks] == [job_id]
+
+    launch_on("agent-0", "b")
+    launch_on("agent-1", "c")
+    revives = harness.count(p.Revive)
+    # agent-0 is full now: its offer fits nothing, it is declined for decline_seconds
+    assert command(ref, "start_run", "d")[0] == 201
+    full = harness.offer("cpus:0.5;mem:4000", agent_id="agent-0", hostname="agent0")
+    declined = wait_for(harness.waiter(full.offer_id), what="the full agent's offer declined")
+    assert isinstance(declined, Declined) and declined.refuse_seconds == 77.0
+    seen = ticks()
+    wait_for(lambda: ticks() >= seen + 12, what="12 Metronome ticks (0.6 s)")
+    assert harness.count(p.Revive) == revives  # agent-1 still serves the class
+    o = harness.offer("cpus:2;mem:4000", agent_id="agent-1", hostname="agent1")
+    took = wait_for(harness.waiter(o.offer_id), what="d launched on agent-1")
+    assert isinstance(took, Launched) and [t.name for t in took.tasks] == ["d"]
