@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench._scale_cluster import Http, pct
@@ -171,6 +172,24 @@ def silent_framework(bench: Any, hold: float = 15.0) -> dict[str, Any]:
     }
 
 
+def _other_client(other: Any, t0: float, seconds: float) -> tuple[list[float], int]:
+    """Another client's ``GET /v2/apps`` every 0.1 s until ``seconds`` after ``t0``:
+    its times (ms) and errors."""
+    times: list[float] = []
+    errors = 0
+    while time.monotonic() - t0 < seconds:
+        try:
+            status, _, dt = other.request("GET", "/marathon/v2/apps")
+            if status == 200:
+                times.append(dt * 1000)
+            else:
+                errors += 1
+        except OSError:
+            errors += 1
+        time.sleep(0.1)
+    return times, errors
+
+
 def hammer(bench: Any, seconds: float = 15.0, clients: int = 2) -> dict[str, Any]:
     leader = bench.leader
     url = f"http://{leader['http'].host}:{leader['http'].port}"
@@ -196,20 +215,14 @@ def hammer(bench: Any, seconds: float = 15.0, clients: int = 2) -> dict[str, Any
     for t in threads:
         t.start()
     other = Http(url)
-    times: list[float] = []
-    other_errors = 0
     t0 = time.monotonic()
-    probe = probe_launch(bench, "hammer", timeout=seconds * 4)
-    while time.monotonic() - t0 < seconds:
-        try:
-            status, _, dt = other.request("GET", "/marathon/v2/apps")
-            if status == 200:
-                times.append(dt * 1000)
-            else:
-                other_errors += 1
-        except OSError:
-            other_errors += 1
-        time.sleep(0.1)
+    # The probe app launches (and goes) beside the other client's GETs: in turn, a probe
+    # that took the whole 15 s window (POST, launch, DELETE, kills; 2026-12-07, 100,000
+    # tasks under the hammer) left the other client no time to ask anything.
+    with ThreadPoolExecutor(1) as pool:
+        probing = pool.submit(probe_launch, bench, "hammer", seconds * 4)
+        times, other_errors = _other_client(other, t0, seconds)
+        probe = probing.result()
     snap1 = bench.snapshot()
     stop.set()
     for t in threads:
