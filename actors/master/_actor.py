@@ -532,8 +532,8 @@ class MasterActor(Actor):
             # The cycle's own time is the figure (``alloc_cycle_ms_*``); the pace keeps
             # following the whole turn (pings, expiries, the watch's flush beside it), by
             # the CPU it took: its wall time also counts the waits for the GIL while the
-            # other threads run (a 60 ms turn took 300 ms at 2,000 launches/s, and the
-            # next cycle waited 0.9 s for it).
+            # other threads run (10k agents, 90,000 tasks launching: 12.4-17.3 s of such
+            # turns took 7.3-9.0 s of this thread's CPU, bench/scale.py 2026-12-07).
             cpu = time.thread_time() - cpu_started
             self.cycle_ms.append(core.last_cycle_cost * 1000.0)
             self.turn_ms.append(cost * 1000.0)
