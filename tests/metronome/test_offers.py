@@ -365,6 +365,52 @@ def test_a_stream_of_runs_launches_on_lingering_offers_without_reviving(
     wait_for(lambda: harness.count(p.Revive) > revives, timeout=30, what="revive for c")
 
 
+def lingering_metronome(
+    node: Node, zk_client: KazooClient, linger_offers: int, jobs: str
+) -> tuple[FrameworkHarness, Any]:
+    """A Metronome that lingers a minute after each run on up to ``linger_offers``
+    agents and may revive every 0.3 s while lingering, with a job per letter of
+    ``jobs`` (1 cpu, 64 MB: one class)."""
+    harness = FrameworkHarness(node)
+    config = MetronomeConfig(
+        tick_interval=0.05,
+        reconcile_interval=3600.0,
+        revive_interval=0.1,
+        decline_seconds=77.0,
+        linger_seconds=60.0,
+        linger_offers=linger_offers,
+        linger_refuse_seconds=5.0,
+        linger_revive_interval=0.3,
+    )
+    ref = spawn_metronome(node, zk_client, harness, config)
+    for job_id in jobs:
+        spec = JobSpec.from_json({"id": job_id, "run": {"cmd": "true", "cpus": 1, "mem": 64}})
+        assert command(ref, "create_job", spec)[0] == 201
+    return harness, ref
+
+
+def run_a_on_a_revives_offers(harness: FrameworkHarness, ref: Any, agents: int) -> None:
+    """Start a run of job ``a``; once Metronome revives, offer ``agents`` agents
+    (``agent-0`` first) and wait until each offer is decided."""
+    assert command(ref, "start_run", "a")[0] == 201
+    wait_for(lambda: harness.count(p.Revive) >= 1, what="revive for the first run")
+    offers = [
+        harness.offer("cpus:4;mem:4096", agent_id=f"agent-{i}", hostname=f"agent{i}")
+        for i in range(agents)
+    ]
+    wait_for(lambda: all(harness.decided(o.offer_id) for o in offers), what="all decided")
+
+
+def quiet_for(ref: Any, ticks: int) -> None:
+    """Wait until Metronome has ticked ``ticks`` more times (``/v1/metrics``)."""
+
+    def seen() -> int:
+        return int(command(ref, "metrics")[1]["counters"]["metronome.ticks.counter"]["count"])
+
+    start = seen()
+    wait_for(lambda: seen() >= start + ticks, what=f"{ticks} Metronome ticks")
+
+
 @pytest.mark.zk
 def test_a_class_the_lingering_offers_serve_is_not_revived_for(
     node: Node, zk_client: KazooClient
@@ -374,36 +420,8 @@ def test_a_class_the_lingering_offers_serve_is_not_revived_for(
     ``linger_revive_interval`` (each brings every agent's offer, though the other
     agents' offers were declined long). A lingering offer that refuses the class ends
     that: the next tick revives."""
-    harness = FrameworkHarness(node)
-    config = MetronomeConfig(
-        tick_interval=0.05,
-        reconcile_interval=3600.0,
-        revive_interval=0.1,
-        decline_seconds=77.0,
-        linger_seconds=60.0,
-        linger_offers=1,
-        linger_refuse_seconds=5.0,
-        linger_revive_interval=0.3,
-    )
-    ref = spawn_metronome(node, zk_client, harness, config)
-    for job_id in ("a", "b", "c", "d"):
-        spec = JobSpec.from_json({"id": job_id, "run": {"cmd": "true", "cpus": 1, "mem": 64}})
-        assert command(ref, "create_job", spec)[0] == 201
-
-    def ticks() -> int:
-        return int(command(ref, "metrics")[1]["counters"]["metronome.ticks.counter"]["count"])
-
-    def quiet_for(n: int) -> None:
-        seen = ticks()
-        wait_for(lambda: ticks() >= seen + n, what=f"{n} Metronome ticks")
-
-    assert command(ref, "start_run", "a")[0] == 201
-    wait_for(lambda: harness.count(p.Revive) >= 1, what="revive for the first run")
-    offers = [
-        harness.offer("cpus:4;mem:4096", agent_id=f"agent-{i}", hostname=f"agent{i}")
-        for i in range(4)
-    ]
-    wait_for(lambda: all(harness.decided(o.offer_id) for o in offers), what="all decided")
+    harness, ref = lingering_metronome(node, zk_client, linger_offers=1, jobs="abcd")
+    run_a_on_a_revives_offers(harness, ref, agents=4)
     (launched,) = harness.launches
     assert launched.refuse_seconds == 5.0  # agent-0 lingers; agents 1-3 declined for 77 s
     assert sum(len(d.offer_ids) for d in harness.declines if d.refuse_seconds == 77.0) == 3
@@ -416,7 +434,7 @@ def test_a_class_the_lingering_offers_serve_is_not_revived_for(
 
     # c waits past linger_revive_interval: the lingering offer serves its class
     assert command(ref, "start_run", "c")[0] == 201
-    quiet_for(12)  # 0.6 s
+    quiet_for(ref, 12)  # 0.6 s
     assert harness.count(p.Revive) == revives
 
     # the lingering offer is now too small for the class: the next tick revives
@@ -432,32 +450,8 @@ def test_a_full_lingering_agent_stops_lingering_and_the_others_keep_serving(
     """A lingering agent whose offer no waiting run fits (it is full) stops lingering
     (declined long, its place free for a fresh one); while another lingering agent
     still serves the class, no revive."""
-    harness = FrameworkHarness(node)
-    config = MetronomeConfig(
-        tick_interval=0.05,
-        reconcile_interval=3600.0,
-        revive_interval=0.1,
-        decline_seconds=77.0,
-        linger_seconds=60.0,
-        linger_offers=2,
-        linger_refuse_seconds=5.0,
-        linger_revive_interval=0.3,
-    )
-    ref = spawn_metronome(node, zk_client, harness, config)
-    for job_id in ("a", "b", "c", "d", "e"):
-        spec = JobSpec.from_json({"id": job_id, "run": {"cmd": "true", "cpus": 1, "mem": 64}})
-        assert command(ref, "create_job", spec)[0] == 201
-
-    def ticks() -> int:
-        return int(command(ref, "metrics")[1]["counters"]["metronome.ticks.counter"]["count"])
-
-    assert command(ref, "start_run", "a")[0] == 201
-    wait_for(lambda: harness.count(p.Revive) >= 1, what="revive for the first run")
-    first = [
-        harness.offer("cpus:4;mem:4096", agent_id=f"agent-{i}", hostname=f"agent{i}")
-        for i in range(3)
-    ]
-    wait_for(lambda: all(harness.decided(o.offer_id) for o in first), what="all decided")
+    harness, ref = lingering_metronome(node, zk_client, linger_offers=2, jobs="abcde")
+    run_a_on_a_revives_offers(harness, ref, agents=3)
     # agent-0 launched a and lingers, agent-1 lingers, agent-2 declined long
 
     def launch_on(agent: str, job_id: str) -> None:
@@ -474,8 +468,7 @@ def test_a_full_lingering_agent_stops_lingering_and_the_others_keep_serving(
     full = harness.offer("cpus:0.5;mem:4000", agent_id="agent-0", hostname="agent0")
     declined = wait_for(harness.waiter(full.offer_id), what="the full agent's offer declined")
     assert isinstance(declined, Declined) and declined.refuse_seconds == 77.0
-    seen = ticks()
-    wait_for(lambda: ticks() >= seen + 12, what="12 Metronome ticks (0.6 s)")
+    quiet_for(ref, 12)  # 0.6 s
     assert harness.count(p.Revive) == revives  # agent-1 still serves the class
     o = harness.offer("cpus:2;mem:4000", agent_id="agent-1", hostname="agent1")
     took = wait_for(harness.waiter(o.offer_id), what="d launched on agent-1")
