@@ -27,7 +27,6 @@ from kazoo.protocol.states import KazooState
 from kazoo.security import ACL, READ_ACL_UNSAFE, make_digest_acl
 
 from zk._errors import ZkError, ZkUnavailable
-from zk._handler import PollHandler
 from zk._retry import DEFAULT_RETRY, RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -186,7 +185,6 @@ def connect(
         auth_data=credentials.auth_data if credentials is not None else None,
         default_acl=credentials.acl() if credentials is not None else None,
         randomize_hosts=randomize_hosts,
-        handler=PollHandler(),
     )
     try:
         with warnings.catch_warnings():  # we create the chroot just below
@@ -285,7 +283,6 @@ def expire_session(client: KazooClient, timeout: float = 10.0) -> None:
         client_id=(session_id, password),
         timeout=2.0,
         auth_data=list(client.auth_data) or None,
-        handler=PollHandler(),
     )
     other.start(timeout=timeout)
     other.stop()
