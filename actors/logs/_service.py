@@ -571,7 +571,12 @@ class LogsApi:
             src = moved  # the agent restarted on another port: read it there
             probe = await self._checked(self._read(src, -1, 0))
         start = cursor_offset(query.cursor, probe.size)
+        tail_end: int | None = None
         if query.skip < 0:
+            # The last N lines before ``start``, and no more: a non-streaming answer ends
+            # where they were counted from (`tail -n`), not with what the task wrote
+            # while the answer was read (a ticking task gave 4 lines for skip=-3).
+            tail_end = start
             start = await self._tail_start(src, start, -query.skip)
         content_type = {
             "text": "text/plain; charset=utf-8",
@@ -599,7 +604,7 @@ class LogsApi:
                 if first.data:
                     await self._raw(resp, src, first, until=until)
             else:
-                await self._lines(resp, src, fmt, start, query)
+                await self._lines(resp, src, fmt, start, query, tail_end)
         except SourceGone as exc:
             self.stats.sources_gone_total += 1
             if fmt == "sse":
@@ -615,9 +620,19 @@ class LogsApi:
         return resp
 
     async def _lines(
-        self, resp: web.StreamResponse, src: Source, fmt: str, start: int, query: LogQuery
+        self,
+        resp: web.StreamResponse,
+        src: Source,
+        fmt: str,
+        start: int,
+        query: LogQuery,
+        until: int | None = None,
     ) -> None:
+        """Stream the lines from ``start``: followed (SSE), else to the end of the file,
+        or to ``until`` when given (a non-streaming tail)."""
         follow = fmt == "sse"
+        if follow:
+            until = None
         skip = max(0, query.skip)
         sent = 0
         carry = b""
@@ -628,7 +643,8 @@ class LogsApi:
                 if follow:
                     chunk = await self._follow(src, at)
                 else:
-                    chunk = await self._read(src, at, READ_CHUNK)
+                    want = READ_CHUNK if until is None else max(0, min(READ_CHUNK, until - at))
+                    chunk = await self._read(src, at, want)
             except SourceGone:
                 moved = await self._moved(src)
                 if moved is None:
@@ -642,8 +658,10 @@ class LogsApi:
                 return
             if chunk.offset != at:  # rotated: the file starts over
                 carry, carry_at = b"", chunk.offset
+                until = None
             data = carry + chunk.data
-            eof = chunk.offset + len(chunk.data) >= chunk.size
+            end = chunk.size if until is None else min(chunk.size, until)
+            eof = chunk.offset + len(chunk.data) >= end
             final = eof and (chunk.done or not follow)
             lines, nxt = split_lines(data, carry_at, final=final, max_line=MAX_LINE_BYTES)
             carry, carry_at = data[nxt - carry_at :], nxt
