@@ -854,6 +854,10 @@ class MetronomeActor(Actor):
         for key in [k for k, agents in self._served.items() if agent_id in agents]:
             self._not_served_by(key, agent_id)
 
+    def _end_lingering(self) -> None:
+        self._linger_agents.clear()
+        self._served.clear()
+
     def _lingering(self) -> bool:
         return self.clock.now() < self._linger_until
 
@@ -861,8 +865,7 @@ class MetronomeActor(Actor):
         """Keep this agent's offer coming back (short filter) instead of hiding it? Yes
         while runs came lately, for up to ``linger_offers`` agents."""
         if not self._lingering():
-            self._linger_agents.clear()
-            self._served.clear()
+            self._end_lingering()
             return False
         if agent_id not in self._linger_agents:
             if len(self._linger_agents) >= self.config.linger_offers:
@@ -877,8 +880,7 @@ class MetronomeActor(Actor):
         if self.driver is not None:
             self.driver.suppress()
             self.suppressed = True
-            self._linger_agents.clear()
-            self._served.clear()
+            self._end_lingering()
 
     def _revive(self) -> None:
         if self.driver is None or not self.subscribed:
