@@ -316,21 +316,15 @@ def test_a_stream_of_runs_launches_on_lingering_offers_without_reviving(
     next run launches on a lingering agent's offer with no revive (a revive brings
     every agent's offer). Once runs stop for ``linger_seconds``: suppressed, and the
     next run revives."""
-    harness = FrameworkHarness(node)
-    config = MetronomeConfig(
-        tick_interval=0.05,
-        reconcile_interval=3600.0,
+    harness, ref = lingering_metronome(
+        node,
+        zk_client,
+        jobs="abc",
         revive_interval=0.2,
-        decline_seconds=77.0,
         linger_seconds=1.0,
         linger_offers=2,
-        linger_refuse_seconds=5.0,
         linger_revive_interval=60.0,  # no race: the lingering offer has all the time
     )
-    ref = spawn_metronome(node, zk_client, harness, config)
-    for job_id in ("a", "b", "c"):
-        spec = JobSpec.from_json({"id": job_id, "run": {"cmd": "true", "cpus": 1, "mem": 64}})
-        assert command(ref, "create_job", spec)[0] == 201
     assert command(ref, "start_run", "a")[0] == 201
     wait_for(lambda: harness.count(p.Revive) >= 1, what="revive for the first run")
     revives = harness.count(p.Revive)
@@ -366,21 +360,24 @@ def test_a_stream_of_runs_launches_on_lingering_offers_without_reviving(
 
 
 def lingering_metronome(
-    node: Node, zk_client: KazooClient, linger_offers: int, jobs: str
+    node: Node, zk_client: KazooClient, jobs: str, **settings: Any
 ) -> tuple[FrameworkHarness, Any]:
-    """A Metronome that lingers a minute after each run on up to ``linger_offers``
-    agents and may revive every 0.3 s while lingering, with a job per letter of
-    ``jobs`` (1 cpu, 64 MB: one class)."""
+    """A Metronome with a job per letter of ``jobs`` (1 cpu, 64 MB: one class) that
+    declines unused offers for 77 s, or 5 s on its lingering agents; by default it
+    lingers a minute after each run and may revive every 0.3 s while lingering
+    (``settings`` override any ``MetronomeConfig`` field)."""
     harness = FrameworkHarness(node)
     config = MetronomeConfig(
-        tick_interval=0.05,
-        reconcile_interval=3600.0,
-        revive_interval=0.1,
-        decline_seconds=77.0,
-        linger_seconds=60.0,
-        linger_offers=linger_offers,
-        linger_refuse_seconds=5.0,
-        linger_revive_interval=0.3,
+        **{
+            "tick_interval": 0.05,
+            "reconcile_interval": 3600.0,
+            "revive_interval": 0.1,
+            "decline_seconds": 77.0,
+            "linger_seconds": 60.0,
+            "linger_refuse_seconds": 5.0,
+            "linger_revive_interval": 0.3,
+            **settings,
+        }
     )
     ref = spawn_metronome(node, zk_client, harness, config)
     for job_id in jobs:
