@@ -597,6 +597,10 @@ class Election:
             self._revoke("session lost")
             self._stale_node, self._node = self._node, None
             self._token = uuid.uuid4().hex
+            # Queue up again now: the heartbeat may judge after the reconnection's own
+            # check already ran, and no other event would come (connected: the check
+            # deletes the old node and joins at the back; not: it waits for CONNECTED).
+            self._events.put((_CHECK, None, True))
         elif kind == _LOST:
             self._revoke("session lost")
             self._node = None
@@ -729,8 +733,12 @@ class Election:
             if self.client.exists(pred, watch=self._on_watch) is None:
                 self._events.put((_CHECK, None, True))  # it went before the watch was set
         except (SessionExpiredError, ConnectionClosedError):
+            # kazoo also says SessionExpired for a request sent while it reconnects; the
+            # state events may all have been handled before this check: check again
+            # (a live session's node is found again by its token).
             self._revoke("session lost")
             self._node = None
+            self._recheck_later()
         except (ConnectionLoss, ZkError) as exc:
             log.warning("election %s: ZooKeeper unreachable (%r); waiting", self.path, exc)
             self._revoke("suspended")

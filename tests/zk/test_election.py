@@ -7,11 +7,13 @@ that keeps leading after losing its session (Marathon #2101, #3848; Mesos master
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
 import pytest
 from kazoo.client import KazooClient
+from kazoo.exceptions import SessionExpiredError
 
 from runtime.testing import wait_for
 from tests.zk._procs import ContenderProc
@@ -239,4 +241,55 @@ def test_a_leader_whose_on_elected_fails_abdicates_to_the_next(
     wait_for(lambda: e2.is_leader, timeout=20, what="m2 leads after m1 failed to start")
     assert r2.elected and not e1.is_leader
     e1.stop()
+    e2.stop()
+
+
+def test_a_standby_that_gives_its_place_up_late_queues_up_again_at_once(
+    zk_connect: Callable[..., KazooClient],
+) -> None:
+    """The lease heartbeat may judge "give up" (session lost) after the reconnection's
+    own check already put the standby back in line. Giving the place up then must queue
+    it up again by itself: no later event is sure to come, and its old node would sit in
+    line with nobody behind it acting for it (CI: a cluster left leaderless after a
+    leader SIGKILL, the first node in line a silent master's)."""
+    e1, _r1 = contender(zk_connect(), "m1")
+    assert e1.wait_leader(10)
+    e2, r2 = contender(zk_connect(), "m2")
+    wait_for(lambda: e2.node is not None, what="m2 in line")
+    old = e2.node
+    e2._put("give up", wait=10)  # what the heartbeat queues on Acting.ABDICATE
+    wait_for(lambda: e2.node not in (None, old), what="m2 back in line with a new node")
+    names = [c.node for c in read_contenders(e1.client)]
+    assert names == [e1.node, e2.node]  # the old node is gone, no second place held
+    e1.stop()
+    wait_for(lambda: e2.is_leader, what="m2 leads")
+    assert len(r2.elected) == 1
+    e2.stop()
+
+
+def test_a_check_told_session_expired_while_connected_checks_again(
+    zk_connect: Callable[..., KazooClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kazoo answers SessionExpired to a request sent while it reconnects; the state
+    events may have been handled already, so the contender must look again itself."""
+    e1, _r1 = contender(zk_connect(), "m1")
+    assert e1.wait_leader(10)
+    e2, r2 = contender(zk_connect(), "m2")
+    wait_for(lambda: e2.node is not None, what="m2 in line")
+    node = e2.node
+    real = e2.client.sync
+    faults = [SessionExpiredError()]
+
+    def sync(path: str) -> object:
+        if faults and threading.current_thread().name.startswith("election-"):
+            raise faults.pop()
+        return real(path)
+
+    monkeypatch.setattr(e2.client, "sync", sync)
+    assert e2.recheck() is False and not faults  # the check met the fault
+    wait_for(lambda: e2.node == node, what="m2 back in line with its own node")
+    assert [c.node for c in read_contenders(e1.client)] == [e1.node, node]
+    e1.stop()
+    wait_for(lambda: e2.is_leader, what="m2 leads")
+    assert len(r2.elected) == 1
     e2.stop()
