@@ -497,8 +497,15 @@ class Election:
         fast = self._lease.heartbeat_interval
         slow = self._lease.session_timeout
         last = -slow
+        looked = self._clock()
         while not self._beat_stop.wait(fast):
             now = self._clock()
+            if not self._leading.is_set() and not self._lapsed and now - looked >= slow:
+                # A contender not leading re-reads the line once per session timeout (as
+                # slow as a lapsed leader's beat): an event lost to a race or a watch that
+                # never fires must not leave its node first in line with nobody acting.
+                looked = now
+                self._events.put((_CHECK, None, True))
             if self._leading.is_set() or (self._lapsed and now - last >= slow):
                 last = now
                 # A sync goes through the quorum's leader (a read may be answered by a

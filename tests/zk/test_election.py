@@ -293,3 +293,29 @@ def test_a_check_told_session_expired_while_connected_checks_again(
     wait_for(lambda: e2.is_leader, what="m2 leads")
     assert len(r2.elected) == 1
     e2.stop()
+
+
+def test_a_standby_whose_watch_event_is_lost_still_takes_over(
+    zk_connect: Callable[..., KazooClient],
+) -> None:
+    """A standby re-reads the line once per session timeout by itself: a notification
+    lost (to a race, or a watch that never fires) delays its turn by at most that,
+    instead of leaving the cluster leaderless with its node first in line."""
+    e1, _r1 = contender(zk_connect(), "m1")
+    assert e1.wait_leader(10)
+    rec = Recorder("m2")
+    e2 = Election(
+        zk_connect(),
+        LeaderInfo(address="tcp://m2:5050"),
+        on_elected=rec.on_elected,
+        on_revoked=rec.on_revoked,
+        session_timeout=2.0,  # the re-read's pace (the client's own session is longer)
+    )
+    e2._on_watch = lambda event: None  # type: ignore[method-assign]  # every notification lost
+    e2.start()
+    wait_for(lambda: e2.node is not None, what="m2 in line")
+    e1.stop()
+    assert [c.node for c in read_contenders(e2.client)] == [e2.node]  # first in line
+    wait_for(lambda: e2.is_leader, timeout=10, what="m2 leads without a notification")
+    assert len(rec.elected) == 1
+    e2.stop()
