@@ -63,6 +63,7 @@ _LOST_LAUNCH = frozenset({TaskState.DROPPED, TaskState.UNKNOWN})
 _FAILURE = ENDED_STATES - {TaskState.FINISHED}
 """A task that ended without finishing (KILLED included: a job's task is not killed
 unless its run is stopped) fails its attempt."""
+_ENDED_VALUES = frozenset(s.value for s in ENDED_STATES)
 
 
 class RunStatus(StrEnum):
@@ -95,7 +96,9 @@ class RunTask:
 
     @property
     def alive(self) -> bool:
-        return self.status is None or not is_terminal(self.status)
+        """Not known to have ended: TASK_UNKNOWN counts as gone (the master knows no
+        such task), or reconciling it would be answered UNKNOWN again and again."""
+        return self.status is None or self.status not in _ENDED_VALUES
 
     def api_json(self) -> dict[str, Any]:
         """Metronome's run task: an unreported launch shows as TASK_STAGING."""
@@ -404,12 +407,13 @@ def _on_update(run: JobRun, event: TaskUpdate, now: float) -> tuple[JobRun, tupl
     task = next((t for t in run.tasks if t.id == event.task_id), None)
     if task is None or task.attempt != run.attempt or run.status.finished:
         # Not this run's current task: a stray. Record what we know, kill it if alive.
+        gone = state in ENDED_STATES  # UNKNOWN too: nothing the master could kill
         if task is not None and task.alive:
-            completed = now if is_terminal(state) else None
+            completed = now if gone else None
             run = _replace_task(
                 run, dataclasses.replace(task, status=state.value, completed_at=completed)
             )
-        return run, () if is_terminal(state) else (KillTask(event.task_id),)
+        return run, () if gone else (KillTask(event.task_id),)
     if not task.alive:
         return run, ()  # duplicate of a terminal update
     never_reported = task.status is None

@@ -429,3 +429,62 @@ def test_leader_killed_during_an_active_run_leaves_one_task(cluster: Cluster) ->
         ),
         what="the stopped run in history",
     )
+
+
+def test_a_launch_lost_in_a_failover_is_not_killed_again_and_again(cluster: Cluster) -> None:
+    """A run that could not launch (no agent fits it) has its task recorded, never
+    reported. The second leader reconciles it, hears TASK_UNKNOWN and moves the run to a
+    second attempt. The third leader must take that UNKNOWN task as gone: it was kept
+    alive, reconciled, answered UNKNOWN and killed, whose answer was UNKNOWN again: a
+    loop that rewrote the job in ZooKeeper about 10,000 times a second on an idle
+    cluster."""
+    masters = [cluster.master() for _ in range(3)]
+    cluster.agent("simulated")  # cpus:4;mem:4096: the run below never fits
+    first = cluster.wait_leader()
+    assert first in masters
+    body = {"id": "huge", "run": {"cmd": "sleep 1000", "mem": 8192}}
+    assert request(first.url + "/metronome/v1/jobs", "POST", body)[0] == 201
+    status, run = request(first.url + "/metronome/v1/jobs/huge/runs", "POST")
+    assert status == 201
+    run_url = f"/metronome/v1/jobs/huge/runs/{run['id']}"
+    t1, t2 = f"huge_{run['id']}.1", f"huge_{run['id']}.2"
+    wait_for(lambda: request(first.url + run_url)[1]["tasks"], what="the launch recorded")
+
+    def next_leader(*old: Proc) -> Proc:
+        leader: Proc = wait_for(
+            lambda: (m := cluster.leader()) is not None and m not in old and m,
+            timeout=30,
+            what="a new leader",
+        )
+        return leader
+
+    first.kill9()
+    second = next_leader(first)
+
+    def tasks(url: str) -> dict[str, str]:
+        status, doc = request(url + run_url)
+        return {t["id"]: t["status"] for t in doc["tasks"]} if status == 200 else {}
+
+    wait_for(
+        lambda: tasks(second.url) == {t1: "TASK_UNKNOWN", t2: "TASK_STAGING"},
+        what="attempt 1 UNKNOWN, attempt 2 recorded",
+    )
+    second.kill9()
+    third = next_leader(first, second)
+
+    def counters() -> dict[str, Any]:
+        status, doc = request(third.url + "/metronome/v1/metrics")
+        assert status == 200
+        return {k: v["count"] for k, v in doc["counters"].items()}
+
+    seen = counters()["metronome.ticks.counter"]
+    wait_for(lambda: counters()["metronome.ticks.counter"] >= seen + 5, what="five ticks")
+    before = counters()
+    wait_for(
+        lambda: counters()["metronome.ticks.counter"] >= before["metronome.ticks.counter"] + 10,
+        what="ten more ticks",
+    )
+    after = counters()
+    assert after["metronome.docs_written.counter"] - before["metronome.docs_written.counter"] <= 2
+    t3 = f"huge_{run['id']}.3"  # t2 never launched either: a third attempt waits
+    assert tasks(third.url) == {t1: "TASK_UNKNOWN", t2: "TASK_UNKNOWN", t3: "TASK_STAGING"}

@@ -252,3 +252,18 @@ def test_a_scheduled_run_that_cannot_launch_within_its_starting_deadline_fails()
     run = create_run(spec(), RUN, 0.0, starting_deadline_seconds=60, schedule_id="nightly")
     run, effects = step(run, Tick(), 61)
     assert effects == (RunFinished(JOB, RUN, RunStatus.FAILED),)
+
+
+def test_an_old_attempts_task_reported_unknown_is_gone_not_killed_again() -> None:
+    """A launch lost in a failover: reconciliation answers TASK_UNKNOWN, the run moves to
+    attempt 2. The old task is gone for good: it is not reconciled again, and a second
+    UNKNOWN for it (the answer to a kill or a reconciliation) changes nothing and kills
+    nothing. (It was kept "alive": each UNKNOWN rewrote the run and sent a kill, whose
+    answer was UNKNOWN again: a leader spun a core and wrote ZooKeeper without end.)"""
+    run, _ = play(new_run(), [(0, Tick()), (1, up(T1, "TASK_UNKNOWN")), (2, Tick())])
+    assert run.attempt == 2
+    assert run.live_task_ids() == (T2,)
+    again, effects = step(run, up(T1, "TASK_UNKNOWN"), 3)
+    assert effects == () and again is run
+    again, effects = step(run, up(T1, "TASK_DROPPED"), 3)
+    assert effects == () and again is run
