@@ -130,6 +130,26 @@ def cpu_share(c0: dict[str, float], c1: dict[str, float], wall: float) -> dict[s
     return {f"cpu_{k}_cores": (c1[k] - c0[k]) / wall for k in c0 if wall > 0}
 
 
+POST_HOPS = ("queue", "wait", "write", "answer")
+"""Metronome's timed hops of a POST (``/v1/metrics``, microseconds summed): gateway to
+its inbox, inbox to the write's issue (group commit), the ZooKeeper write, the answer's
+way back; ``http`` is the whole request as the gateway saw it."""
+
+
+def job_post_hops(row: dict[str, Any]) -> str | None:
+    """One line: where a step's job POSTs spent their time, from the step's deltas of
+    Metronome's POST counters (``metronome_post_*``); None when the step timed none."""
+    n = row.get("metronome_post_timed") or 0
+    if n <= 0 or "metronome_post_http_us" not in row:
+        return None
+    mean = {h: row.get(f"metronome_post_{h}_us", 0) / n / 1000.0 for h in (*POST_HOPS, "http")}
+    hops = ", ".join(f"{h} {mean[h]:.1f}" for h in POST_HOPS)
+    return (
+        f"job POSTs while {row['tasks']} tasks launched: {n} timed, mean {mean['http']:.1f} ms "
+        f"({hops} ms; the write is ZooKeeper's answer)"
+    )
+
+
 def reference_loop_s() -> float:
     """Seconds a fixed pure-Python loop takes in this process (best of 3), run when the
     cluster is down: how fast this machine runs Python today, so that absolute figures
@@ -488,24 +508,30 @@ class Bench:
                 if k in m1 and k in m0
             },
             "alloc_cycles": m1["alloc_cycles"] - m0["alloc_cycles"],
-            **{f"metronome_{k}": jobs1[k] - jobs0[k] for k in jobs1 if k in jobs0},
+            # (a maximum's difference means nothing: left out)
+            **{
+                f"metronome_{k}": jobs1[k] - jobs0[k]
+                for k in jobs1
+                if k in jobs0 and "max" not in k
+            },
             "bytes_per_task": max(0.0, (rss1 - rss0) * 1024 * 1024 / (expected - have)),
             **cpu_share(cpu0, cpu1, agents_done),
             "leader_cpu_ms_per_task": (cpu1["leader"] - cpu0["leader"]) * 1000 / (expected - have),
         }
 
     def metronome_counters(self) -> dict[str, int]:
-        """Metronome's revives and offers so far (``/v1/metrics``): what the job runs
-        cost the allocator (a revive brings every agent's offer to Metronome)."""
+        """Metronome's counters so far (``/v1/metrics``): what the job runs cost the
+        allocator (a revive brings every agent's offer to Metronome), and where its POSTs
+        spent their time."""
         try:
             counters = self.leader["http"].get_json("/metronome/v1/metrics")["counters"]
         except (OSError, RuntimeError, ValueError, KeyError):
             return {}
-        names = ("revives", "offers_received", "offers_declined", "launched")
+        # Every counter (revives, offers, launched, the POST hops: ``job_post_hops``).
         return {
-            k: counters[f"metronome.{k}.counter"]["count"]
-            for k in names
-            if f"metronome.{k}.counter" in counters
+            name[len("metronome.") : -len(".counter")]: c["count"]
+            for name, c in counters.items()
+            if name.startswith("metronome.") and name.endswith(".counter")
         }
 
     def expected_tasks(self) -> int:
@@ -1089,6 +1115,10 @@ def main() -> int:
                 f"machine busy {row['cpu_busy_cores']:.2f}; the leader's CPU per task "
                 f"{row['leader_cpu_ms_per_task']:.2f} ms"
             )
+    for row in rows:
+        line = job_post_hops(row)
+        if line is not None:
+            print(line)
     for key, value in bad.items():
         print(f"bad input {key}: {json.dumps(value)}")
     print("plot: plotext in the terminal (matplotlib is not a dependency: no PNG)")

@@ -46,3 +46,23 @@ def test_cpu_share_is_each_roles_average_cores_over_the_phase() -> None:
         "cpu_busy_cores": 1.8,
     }
     assert cpu_share(c0, c1, 0.0) == {}
+
+
+def test_job_post_hops_are_the_steps_means_in_ms() -> None:
+    from bench.scale import job_post_hops
+
+    row = {
+        "tasks": 100000,
+        "metronome_post_timed": 4,
+        "metronome_post_queue_us": 2000,
+        "metronome_post_wait_us": 800,
+        "metronome_post_write_us": 16000,
+        "metronome_post_answer_us": 2000,
+        "metronome_post_http_us": 24000,
+    }
+    line = job_post_hops(row)
+    assert line is not None
+    assert "4 timed, mean 6.0 ms" in line
+    assert "queue 0.5, wait 0.2, write 4.0, answer 0.5 ms" in line
+    assert job_post_hops({"tasks": 10, "metronome_post_timed": 0}) is None
+    assert job_post_hops({"tasks": 10}) is None
