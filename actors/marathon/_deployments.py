@@ -141,9 +141,7 @@ class Deployments(MarathonState):
                     break
             self.touched = set()
             if sum(self.queue.values()) > before and self.subscribed:
-                self.emit(Revive())  # new work: clear our decline filters
-                self.suppressed = False
-                self.counters["revives"] += 1
+                self.revive_wanted = True  # new work: clear our decline filters (paced)
             self._suppress_or_revive()
         except Exception:
             log.exception("marathon: the converge loop failed; retried at the next message")
@@ -201,11 +199,21 @@ class Deployments(MarathonState):
         if not self.subscribed:
             return
         work = any(n > 0 for n in self.queue.values()) or has_work(self.resident, self.apps)
-        if work and self.suppressed:
+        if work and (
+            self.suppressed
+            or (
+                self.revive_wanted
+                and self.now - self.last_revive >= self.config.min_revive_interval
+            )
+        ):
             self.emit(Revive())
             self.suppressed = False
+            self.revive_wanted = False
+            self.last_revive = self.now
             self.counters["revives"] += 1
-        elif not work and not self.suppressed:
+        elif not work:
+            self.revive_wanted = False
+        if not work and not self.suppressed:
             self.emit(Suppress())
             self.suppressed = True
             self.counters["suppresses"] += 1

@@ -50,6 +50,11 @@ class MarathonConfig:
     """Filter on an offer declined while launches wait (it may fit after a change)."""
     idle_refuse_seconds: float = 120.0
     """Filter on an offer declined with nothing to launch (Marathon's 120 s default)."""
+    min_revive_interval: float = 5.0
+    """Seconds between two revives for new work while not suppressed (Marathon's
+    ``--min_revive_offers_interval``, 5 s): a revive clears every decline filter, so each
+    one brings back the offers of every agent. Coming out of suppression is not held
+    back: nothing else would bring offers."""
     reconcile_interval: float = 60.0
     """Seconds between implicit reconciliations."""
     kill_retry_seconds: float = 10.0

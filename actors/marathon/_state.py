@@ -153,6 +153,9 @@ class MarathonState:
         self.framework_id: str | None = None
         self.subscribed = False
         self.suppressed = False
+        self.revive_wanted = False
+        """New work came while not suppressed: revive when ``min_revive_interval`` allows."""
+        self.last_revive = -float("inf")
         self.root = Group(id=ROOT)
         self.apps: dict[str, AppDefinition] = {}
         self.versions: dict[str, list[dict[str, Any]]] = {}

@@ -108,6 +108,22 @@ def test_new_launch_work_revives_offers_and_no_work_suppresses() -> None:
     assert of(Revive, sim.request("create_app", body=app()))
 
 
+def test_revives_for_new_work_are_paced_like_marathons_min_revive_offers_interval() -> None:
+    """While work waits (not suppressed), new work revives at most once per
+    ``min_revive_interval`` (Marathon: 5 s): each revive clears every decline filter and
+    brings back the offer of every agent (at 10,000 agents, one per app POSTed). The
+    revive held back is sent once the interval is over, and coming out of suppression
+    is never held back."""
+    sim = Sim()
+    sim.subscribe()
+    assert of(Revive, sim.request("create_app", body=app()))  # out of suppression
+    assert not of(Revive, sim.request("create_app", body=app(id="/api")))  # 0 s later
+    assert not of(Revive, sim.tick(4.0))
+    assert of(Revive, sim.tick(1.0))  # 5 s after the first: the held-back revive
+    assert not of(Revive, sim.tick(10.0))  # nothing new: nothing to revive for
+    assert of(Revive, sim.request("create_app", body=app(id="/db")))  # 15 s since the last
+
+
 def test_a_document_above_the_store_limit_is_refused_with_422_and_nothing_changes() -> None:
     sim = Sim()
     now, wall = sim.clock.now(), sim.clock.wall()
