@@ -45,7 +45,7 @@ from enum import StrEnum
 from typing import Any
 
 from actors.framework import LaunchBackoff
-from actors.task_states import ENDED_STATES, TaskState, is_terminal
+from actors.task_states import ENDED_STATES, TaskState
 
 from ._ids import task_id_for
 from ._job import JobSpec
@@ -63,7 +63,6 @@ _LOST_LAUNCH = frozenset({TaskState.DROPPED, TaskState.UNKNOWN})
 _FAILURE = ENDED_STATES - {TaskState.FINISHED}
 """A task that ended without finishing (KILLED included: a job's task is not killed
 unless its run is stopped) fails its attempt."""
-_ENDED_VALUES = frozenset(s.value for s in ENDED_STATES)
 
 
 class RunStatus(StrEnum):
@@ -98,7 +97,7 @@ class RunTask:
     def alive(self) -> bool:
         """Not known to have ended: TASK_UNKNOWN counts as gone (the master knows no
         such task), or reconciling it would be answered UNKNOWN again and again."""
-        return self.status is None or self.status not in _ENDED_VALUES
+        return self.status is None or self.status not in ENDED_STATES
 
     def api_json(self) -> dict[str, Any]:
         """Metronome's run task: an unreported launch shows as TASK_STAGING."""
@@ -417,7 +416,7 @@ def _on_update(run: JobRun, event: TaskUpdate, now: float) -> tuple[JobRun, tupl
     if not task.alive:
         return run, ()  # duplicate of a terminal update
     never_reported = task.status is None
-    terminal = is_terminal(state) or state is TaskState.UNKNOWN
+    terminal = state in ENDED_STATES
     unreachable_at = (task.unreachable_at or now) if state is TaskState.UNREACHABLE else None
     updated = dataclasses.replace(
         task,
