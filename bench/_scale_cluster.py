@@ -143,6 +143,29 @@ class Proc:
             self.kill9()
 
 
+def companion_pids(pid: int) -> list[int]:
+    """A master's children that run its node services apart (``--companion-of``: DNS by
+    default): their CPU and memory are not in the master's own /proc figures."""
+    out: list[int] = []
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return out
+    for task in tasks:
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            try:
+                cmd = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"--companion-of" in cmd:
+                out.append(int(child))
+    return out
+
+
 def cpu_seconds(pid: int | None) -> float:
     """CPU seconds (user + system) process ``pid`` has used so far; 0 once it is gone."""
     if pid is None:

@@ -67,7 +67,9 @@ from bench._scale_cluster import (  # noqa: E402
     SESSION_TIMEOUT,
     Http,
     Proc,
+    _status_kb,
     _supports,
+    companion_pids,
     cpu_seconds,
     machine_busy_seconds,
     pct,
@@ -122,6 +124,14 @@ def launch_cycles(m0: dict[str, Any], m1: dict[str, Any]) -> dict[str, Any]:
         "alloc_mean_ms": sum(times) / len(times),
         "alloc_total_s": sum(times) / 1000.0,
     }
+
+
+def rss_mb_of(pid: int) -> float:
+    """Resident MB of ``pid`` (0 once it is gone)."""
+    try:
+        return _status_kb(pid, "VmRSS") / 1024
+    except (OSError, RuntimeError):
+        return 0.0
 
 
 def cpu_share(c0: dict[str, float], c1: dict[str, float], wall: float) -> dict[str, float]:
@@ -332,6 +342,8 @@ class Bench:
         return {
             "leader": cpu_seconds(leader.pid),
             "standby": sum(cpu_seconds(m.pid) for m in self.masters if m is not leader),
+            # every master's DNS companion (a process apart: not in the master's figure)
+            "companions": sum(cpu_seconds(c) for m in self.masters for c in companion_pids(m.pid)),
             "agents": sum(cpu_seconds(h.pid) for h in self.hosts),
             "zk": cpu_seconds(self.zk_server.pid),
             "bench": cpu_seconds(os.getpid()),
@@ -862,6 +874,9 @@ def run_step(bench: Bench, a: int, t: int, prof: str | None, failover: bool) -> 
     log(f"  tasks: {gt.get('launch_per_s', 0):.0f}/s; reading the APIs")
     row.update(bench.measure_gets(f"gets-{prof}" if prof else None))
     row["leader_rss_mb"] = bench.leader["proc"].rss_mb()
+    row["leader_companion_rss_mb"] = sum(
+        rss_mb_of(c) for c in companion_pids(bench.leader["proc"].pid)
+    )
     z = bench.zk_size()
     row["zk_mb"] = z.get("zk_approximate_data_size", 0) / 1e6
     row["zk_znodes"] = z.get("zk_znode_count", 0)
@@ -1110,7 +1125,9 @@ def main() -> int:
             print(
                 f"cores used while {row['tasks']} tasks launched (machine "
                 f"{os.cpu_count()}): leader {row['cpu_leader_cores']:.2f}, standby "
-                f"{row['cpu_standby_cores']:.2f}, agent hosts {row['cpu_agents_cores']:.2f}, "
+                f"{row['cpu_standby_cores']:.2f}, the masters' DNS companions "
+                f"{row.get('cpu_companions_cores', 0.0):.2f}, agent hosts "
+                f"{row['cpu_agents_cores']:.2f}, "
                 f"ZooKeeper {row['cpu_zk_cores']:.2f}, bench {row['cpu_bench_cores']:.2f}; "
                 f"machine busy {row['cpu_busy_cores']:.2f}; the leader's CPU per task "
                 f"{row['leader_cpu_ms_per_task']:.2f} ms"
@@ -1160,6 +1177,8 @@ def main() -> int:
                 "alloc_p50_ms": r(final["alloc_p50_ms"], 2),
                 "launch_per_s": r(final["launch_per_s"]),
                 "leader_rss_mb": r(final["leader_rss_mb"]),
+                # the leader's DNS, a process apart (--node-services-apart): not in the above
+                "leader_dns_rss_mb": r(final.get("leader_companion_rss_mb")),
                 "bytes_per_task": r(final["bytes_per_task"], 0),
                 "apps_p50_ms": r(final["apps_p50_ms"]),
                 "tasks_p50_ms": r(final["tasks_p50_ms"]),

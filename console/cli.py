@@ -136,11 +136,13 @@ def cmd_master(args: argparse.Namespace) -> int:
     from actors.master import (
         DEFAULT_NODE_SERVICES,
         DEFAULT_SERVICES,
+        NODE_SERVICES,
         MasterError,
         MasterOptions,
         MasterProcess,
         leader_services,
         node_services,
+        shuffled_hosts,
     )
 
     config = master_config(args)
@@ -158,6 +160,14 @@ def cmd_master(args: argparse.Namespace) -> int:
         on_every_master = node_services(node_spec, vars(args))
     except (MasterError, ValueError) as exc:
         raise CliError(f"--{exc}") from None
+    apart_names = [n.strip() for n in args.node_services_apart.split(",") if n.strip()]
+    for name in apart_names:
+        if name not in NODE_SERVICES:
+            known = ", ".join(sorted(NODE_SERVICES))
+            raise CliError(f"--node-services-apart: {name!r} is not one of {known}")
+    if args.companion_of is not None:
+        return _run_companion(args, on_every_master, node_security(args))
+    apart = [s for s in on_every_master if getattr(s, "name", "") in apart_names]
     security = node_security(args)
     tenure = args.min_leader_tenure
     if not (math.isfinite(tenure) and tenure >= 0):
@@ -171,9 +181,15 @@ def cmd_master(args: argparse.Namespace) -> int:
             _banner(f"dns {reserve()}")
         except Exception as exc:
             raise CliError(f"master failed to start: {exc}") from None
+    # One order of the ZooKeeper servers for this master's sessions and its companion's.
+    zk_hosts = shuffled_hosts(args.zk)
+    here = tuple(s for s in on_every_master if s not in apart)
+    if apart:
+        here += (_companion_service(args, apart, dns, zk_hosts),)
     proc = MasterProcess(
         MasterOptions(
-            zk=args.zk,
+            zk=zk_hosts,
+            zk_order_fixed=True,
             security=security,
             bind=args.bind,
             advertise=args.advertise,
@@ -185,7 +201,7 @@ def cmd_master(args: argparse.Namespace) -> int:
             min_leader_tenure=args.min_leader_tenure,
             config=config,
             services=services,
-            node_services=on_every_master,
+            node_services=here,
         )
     )
     try:
@@ -197,7 +213,71 @@ def cmd_master(args: argparse.Namespace) -> int:
     server = getattr(dns, "server", None)
     if server is not None:
         line += f" dns {server.address}"
+    elif dns is not None and dns in apart:
+        line += f" dns {getattr(dns, 'host', '')}:{getattr(dns, 'port', '')}"
     _banner(line)
+    try:
+        _wait_for_signal()
+    finally:
+        proc.stop()
+    return 0
+
+
+def _companion_service(args: argparse.Namespace, apart: list[Any], dns: Any, zk_hosts: str) -> Any:
+    """The node service standing, in this master, for ``apart`` run in a companion
+    process (its command line: this one's, see ``actors.master.companion_argv``)."""
+    from actors.master import Companion, CompanionService, companion_argv
+
+    extra: list[str] = ["--zk", zk_hosts]
+    fds: tuple[int, ...] = ()
+    if dns is not None and dns in apart:
+        got = dns.inherited_fds()
+        if got is not None:
+            fds = got
+            extra += ["--dns-fds", f"{got[0]},{got[1]}"]
+        extra += ["--dns-host", dns.host, "--dns-port", str(dns.port)]
+    argv = companion_argv(args.argv, [s.name for s in apart], extra)
+    return CompanionService(apart, Companion(argv, pass_fds=fds))
+
+
+def _run_companion(args: argparse.Namespace, on_every_master: Any, security: Any) -> int:
+    """``pydcos master ... --companion-of PID``: the node services a master runs apart
+    (``--node-services-apart``), beside it, never standing for election."""
+    from actors.master import MasterOptions, MasterProcess, die_with_parent
+
+    if not die_with_parent(args.companion_of):
+        return 0  # the master is already gone
+    if args.dns_fds:
+        dns = next((s for s in on_every_master if getattr(s, "name", "") == "dns"), None)
+        fds = args.dns_fds.split(",")
+        if dns is None or len(fds) != 2 or not all(f.isdigit() for f in fds):
+            raise CliError(f"--dns-fds: {args.dns_fds!r} is not UDP,TCP descriptors for dns")
+        try:
+            dns.adopt_fds(int(fds[0]), int(fds[1]))
+        except Exception as exc:
+            raise CliError(f"--dns-fds: {exc}") from None
+    proc = MasterProcess(
+        MasterOptions(
+            zk=args.zk,
+            security=security,
+            bind=args.bind,
+            advertise=args.advertise,
+            http_host=args.http_host,
+            http_port=args.http_port,
+            hostname=args.hostname,
+            session_timeout=args.session_timeout,
+            zk_credentials=args.zk_credentials,
+            node_services=tuple(on_every_master),
+            zk_order_fixed=True,  # its master's order (see _companion_service)
+            contend=False,
+        )
+    )
+    try:
+        proc.start()
+    except Exception as exc:
+        proc.stop()
+        raise CliError(f"node services companion failed to start: {exc}") from None
+    _banner(f"companion http {proc.gateway.url if proc.gateway else '-'}")
     try:
         _wait_for_signal()
     finally:
@@ -390,6 +470,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="services this master runs whether it leads or not (default: all of them)",
     )
     m.add_argument(
+        "--node-services-apart",
+        default="dns",
+        metavar="NAMES",
+        help="node services run in a process of their own beside this master (a child "
+        "restarted if it dies, gone with the master), as DC/OS runs Mesos-DNS apart from "
+        "the Mesos master: the leader's GIL is not theirs (default: dns; '': none)",
+    )
+    m.add_argument("--companion-of", type=int, default=None, help=argparse.SUPPRESS)
+    m.add_argument("--dns-fds", default=None, help=argparse.SUPPRESS)
+    m.add_argument(
         "--iam-key",
         default=None,
         metavar="FILE",
@@ -560,6 +650,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.log_level is None:
         # Processes log their life; the console's verbs keep stderr for errors.
         quiet = getattr(args, "quiet_logs", False)

@@ -317,6 +317,30 @@ def reserve(host: str, port: int) -> int:
     return bound
 
 
+def reserved_fds(host: str, port: int) -> tuple[int, int] | None:
+    """The UDP and TCP descriptors ``reserve`` bound on (host, port), for a companion
+    process to inherit (None: nothing reserved there)."""
+    got = _RESERVED.get((host, port))
+    return (got[0].fileno(), got[1].fileno()) if got is not None else None
+
+
+def adopt(host: str, port: int, udp_fd: int, tcp_fd: int) -> None:
+    """Take sockets a parent bound and handed down (``reserved_fds``) as this process'
+    reservation of (host, port); a descriptor that is not such a socket is a
+    DnsStartError."""
+    try:
+        udp = socket.socket(fileno=udp_fd)
+        tcp = socket.socket(fileno=tcp_fd)
+    except OSError as exc:
+        raise DnsStartError(f"DNS: inherited descriptors {udp_fd},{tcp_fd}: {exc}") from None
+    if udp.type != socket.SOCK_DGRAM or tcp.type != socket.SOCK_STREAM:
+        raise DnsStartError(f"DNS: inherited descriptors {udp_fd},{tcp_fd} are not UDP,TCP")
+    bound = int(udp.getsockname()[1])
+    if bound != port or int(tcp.getsockname()[1]) != port:
+        raise DnsStartError(f"DNS: inherited sockets are on port {bound}, not {port}")
+    _RESERVED[(host, port)] = (udp, tcp, port)
+
+
 def parse_upstreams(text: str) -> list[tuple[str, int]]:
     """``"10.0.0.1,10.0.0.2:5353"`` -> [(ip, port)]; a bad entry is a DnsConfigError."""
     import ipaddress

@@ -28,7 +28,14 @@ from actors.dns._api import api_routes
 from actors.dns._errors import DnsConfigError
 from actors.dns._messages import DNS_ACTOR, DnsLeaderChanged
 from actors.dns._records import DnsConfig, RecordTable
-from actors.dns._server import DnsServer, parse_upstreams, reserve, resolv_conf_upstreams
+from actors.dns._server import (
+    DnsServer,
+    adopt,
+    parse_upstreams,
+    reserve,
+    reserved_fds,
+    resolv_conf_upstreams,
+)
 from actors.master import ServiceContext
 from runtime import ChildSpec
 
@@ -113,6 +120,16 @@ class DnsService:
         launcher that picked a free port and released it could lose it to another
         socket before the master bound it. The DNS actor serves on these sockets."""
         self.port = reserve(self.host, self.port)
+        return f"{self.host}:{self.port}"
+
+    def inherited_fds(self) -> tuple[int, int] | None:
+        """The sockets ``reserve`` bound (UDP, TCP descriptors), for a companion process
+        that runs this service apart from the master (``--dns-fds``)."""
+        return reserved_fds(self.host, self.port)
+
+    def adopt_fds(self, udp_fd: int, tcp_fd: int) -> str:
+        """In that companion: serve on the parent's sockets; returns ``ip:port``."""
+        adopt(self.host, self.port, udp_fd, tcp_fd)
         return f"{self.host}:{self.port}"
 
     def _publish(self, server: DnsServer) -> None:

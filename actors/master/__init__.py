@@ -42,6 +42,12 @@ from runtime import lazy_exports
 if TYPE_CHECKING:
     from actors.master._actor import MasterActor, MemoryRegistryStore, RegistryStore
     from actors.master._allocation import allocation_json
+    from actors.master._companion import (
+        Companion,
+        CompanionService,
+        companion_argv,
+        die_with_parent,
+    )
     from actors.master._effects import Effect, PeerDown, Persist, Send, Unpersist, Watch
     from actors.master._leader_services import (
         DEFAULT_NODE_SERVICES,
@@ -52,7 +58,12 @@ if TYPE_CHECKING:
         node_services,
     )
     from actors.master._master_core import MasterCore, address_ip, new_master_id
-    from actors.master._process import MasterOptions, MasterProcess, ZkRegistryStore
+    from actors.master._process import (
+        MasterOptions,
+        MasterProcess,
+        ZkRegistryStore,
+        shuffled_hosts,
+    )
     from actors.master._services import LeaderService, NodeService, ServiceContext
     from actors.master._state import (
         AgentRecord,
@@ -143,7 +154,12 @@ _LAZY: dict[str, str] = {
     "v1_uuid": "actors.master._v1",
     # the process and its leader services
     "MasterOptions": "actors.master._process",
+    "Companion": "actors.master._companion",
+    "CompanionService": "actors.master._companion",
+    "companion_argv": "actors.master._companion",
+    "die_with_parent": "actors.master._companion",
     "MasterProcess": "actors.master._process",
+    "shuffled_hosts": "actors.master._process",
     "LEADER_SERVICES": "actors.master._leader_services",
     "DEFAULT_SERVICES": "actors.master._leader_services",
     "leader_services": "actors.master._leader_services",
@@ -180,6 +196,8 @@ __all__ = [
     "AllocatorInputError",
     "BadStateQuery",
     "ClusterSnapshot",
+    "Companion",
+    "CompanionService",
     "Effect",
     "Framework",
     "FrameworkRecord",
@@ -214,12 +232,15 @@ __all__ = [
     "address_ip",
     "allocate",
     "allocation_json",
+    "companion_argv",
     "decline_filter",
+    "die_with_parent",
     "dominant_share",
     "leader_services",
     "master_metrics",
     "new_master_id",
     "node_services",
+    "shuffled_hosts",
     "tell_all",
     "unbatched",
     "uuid_from_v1",

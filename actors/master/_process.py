@@ -299,6 +299,14 @@ class MasterOptions:
     """Leader services (Marathon, Metronome...) started after the master actor."""
     node_services: tuple[NodeService, ...] = ()
     """Services every master runs for its whole life (DNS, load balancer...)."""
+    zk_order_fixed: bool = False
+    """Connect to ``zk``'s servers in the order given (else shuffled here): a master
+    shuffles once and hands its order to its companion, so that one host's sessions
+    share a server (and move to the same next one)."""
+    contend: bool = True
+    """Stand for election. False: a companion that only runs ``node_services`` beside a
+    master, in a process of its own (``actors.master.CompanionService``): it follows the
+    leader like a standby but never leads, keeps no warm copies and no election session."""
 
 
 class MasterProcess:
@@ -358,7 +366,7 @@ class MasterProcess:
         self.node.listen(o.bind, security=o.security, advertise=o.advertise)
         # Two sessions on the same server (one order of the servers for both): the
         # election's lease heartbeat must not queue behind the state's reads and writes.
-        hosts = shuffled_hosts(o.zk)
+        hosts = o.zk if o.zk_order_fixed else shuffled_hosts(o.zk)
         credentials = resolve_credentials(o.zk_credentials)
         self._connect_args = {
             "hosts": hosts,
@@ -372,12 +380,13 @@ class MasterProcess:
             credentials=credentials,
             randomize_hosts=False,
         )
-        self.election_client = connect(
-            hosts,
-            session_timeout=o.session_timeout,
-            credentials=credentials,
-            randomize_hosts=False,
-        )
+        if o.contend:
+            self.election_client = connect(
+                hosts,
+                session_timeout=o.session_timeout,
+                credentials=credentials,
+                randomize_hosts=False,
+            )
         self.registry = ZkRegistryStore(StateStore(self.client, REGISTRY_ROOT))
         self.gateway = HttpGateway(
             o.http_host,
@@ -428,6 +437,14 @@ class MasterProcess:
             hostname=self.hostname,
             version=VERSION,
         )
+        if not o.contend:
+            log.info(
+                "node services %s beside a master: %s, HTTP %s",
+                ",".join(s.name for s in o.node_services),
+                self.address,
+                self.gateway.url,
+            )
+            return self
         self._start_mirrors()
         # Assigned before start(): _on_elected may run before start() returns.
         self.election = Election(
