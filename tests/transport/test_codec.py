@@ -304,3 +304,32 @@ def test_untyped_bodies_are_not_inspected() -> None:
     (its consumer validates it, like Marathon's JSON)."""
     e = codec.decode(codec.encode(env({"v": float("inf")})))
     assert e.body == {"v": float("inf")}
+
+
+def test_a_frame_of_several_envelopes_decodes_each_once_in_order(reg: MessageRegistry) -> None:
+    a, b, c = (reg.encode(env(Point(i, -i))) for i in range(3))
+    out = reg.decode_batch(a + b + c, 1 << 20)
+    assert [e.body for e in out if isinstance(e, Envelope)] == [
+        Point(0, 0),
+        Point(1, -1),
+        Point(2, -2),
+    ]
+    assert len(out) == 3
+
+
+def test_bad_bytes_after_a_first_good_envelope_are_still_told_apart(reg: MessageRegistry) -> None:
+    good = reg.encode(env(Point(1, 2)))
+    other = reg.encode(env(Point(3, 4)))
+    # truncated: the offset is the whole frame's
+    out = reg.decode_batch(good + other[:-2], 1 << 20)
+    assert isinstance(out[0], Envelope) and out[0].body == Point(1, 2)
+    assert isinstance(out[1], DecodeError) and out[1].reason == "truncated"
+    assert f"after byte {len(good)}" in str(out[1])
+    # malformed bytes
+    out = reg.decode_batch(good + b"\xc1", 1 << 20)
+    assert isinstance(out[0], Envelope) and [type(o) for o in out[1:]] == [DecodeError]
+    assert out[1].reason == "malformed"
+    # a first value that is not an envelope, then a good one
+    out = reg.decode_batch(msgpack.packb([1, 2, 3]) + good, 1 << 20)
+    assert isinstance(out[0], DecodeError) and out[0].reason == "bad_envelope"
+    assert isinstance(out[1], Envelope) and out[1].body == Point(1, 2)
