@@ -92,8 +92,16 @@ class DnsServer:
     # -- lifecycle ----------------------------------------------------------------
 
     def _bind(self) -> None:
+        inherited = _INHERITED.get((self.host, self.port))
         reserved = _RESERVED.pop((self.host, self.port), None)
-        udp, tcp, port = reserved if reserved is not None else bind_pair(self.host, self.port)
+        if inherited is not None:
+            # Copies: the parent's sockets stay bound for the next server of this process
+            # (a restarted actor cannot bind a port its parent holds).
+            udp, tcp, port = inherited[0].dup(), inherited[1].dup(), self.port
+        elif reserved is not None:
+            udp, tcp, port = reserved
+        else:
+            udp, tcp, port = bind_pair(self.host, self.port)
         for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):
             with contextlib.suppress(OSError):
                 udp.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
@@ -281,6 +289,9 @@ BIND_TRIES = 20
 """Free ports tried for port 0: the kernel's free UDP port may have a TCP twin in use."""
 
 _RESERVED: dict[tuple[str, int], tuple[socket.socket, socket.socket, int]] = {}
+_INHERITED: dict[tuple[str, int], tuple[socket.socket, socket.socket]] = {}
+"""(host, port) -> sockets a parent bound and handed down (``adopt``): every server of
+this process on that address serves on copies of them."""
 """Sockets ``reserve`` bound before the server started, by (host, port)."""
 
 
@@ -325,8 +336,8 @@ def reserved_fds(host: str, port: int) -> tuple[int, int] | None:
 
 
 def adopt(host: str, port: int, udp_fd: int, tcp_fd: int) -> None:
-    """Take sockets a parent bound and handed down (``reserved_fds``) as this process'
-    reservation of (host, port); a descriptor that is not such a socket is a
+    """Serve (host, port) on sockets a parent bound and handed down (``reserved_fds``),
+    now and after a restart of the server; a descriptor that is not such a socket is a
     DnsStartError."""
     try:
         udp = socket.socket(fileno=udp_fd)
@@ -338,7 +349,7 @@ def adopt(host: str, port: int, udp_fd: int, tcp_fd: int) -> None:
     bound = int(udp.getsockname()[1])
     if bound != port or int(tcp.getsockname()[1]) != port:
         raise DnsStartError(f"DNS: inherited sockets are on port {bound}, not {port}")
-    _RESERVED[(host, port)] = (udp, tcp, port)
+    _INHERITED[(host, port)] = (udp, tcp)
 
 
 def parse_upstreams(text: str) -> list[tuple[str, int]]:

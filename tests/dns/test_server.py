@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import struct
@@ -165,3 +166,34 @@ def _read(sock: socket.socket, n: int) -> bytes:
         assert chunk, "connection closed"
         buf += chunk
     return buf
+
+
+def test_a_server_on_inherited_sockets_serves_again_after_a_restart() -> None:
+    """The companion process (``--dns-fds``) serves on its master's sockets; a restarted
+    DNS actor there must find them again (its parent keeps them bound)."""
+    from actors.dns import _server
+
+    udp, tcp, port = _server.bind_pair("127.0.0.1", 0)  # the master's, at its start-up
+    try:
+        _server.adopt("127.0.0.1", port, os.dup(udp.fileno()), os.dup(tcp.fileno()))
+        q = dns.message.make_query("_web-shop._tcp.marathon.mesos", "SRV")
+        for _ in range(2):
+            s = DnsServer(_table(), "127.0.0.1", port).start()
+            try:
+                assert s.port == port
+                for reply in (
+                    dns.query.udp(q, "127.0.0.1", port=port, timeout=2),
+                    dns.query.tcp(q, "127.0.0.1", port=port, timeout=2),
+                ):
+                    assert sorted(rd.port for rrset in reply.answer for rd in rrset) == [
+                        31000,
+                        31001,
+                        31002,
+                    ]
+            finally:
+                s.stop()
+    finally:
+        for sock in _server._INHERITED.pop(("127.0.0.1", port), ()):
+            sock.close()
+        udp.close()
+        tcp.close()
