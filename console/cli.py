@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -204,18 +205,28 @@ def cmd_master(args: argparse.Namespace) -> int:
             node_services=here,
         )
     )
+
+    def ready() -> str:
+        line = f"master {proc.address} http {proc.gateway.url if proc.gateway else '-'}"
+        server = getattr(dns, "server", None)
+        if server is not None:
+            line += f" dns {server.address}"
+        elif dns is not None and dns in apart:
+            line += f" dns {getattr(dns, 'host', '')}:{getattr(dns, 'port', '')}"
+        return line
+
+    return _serve(proc, "master", ready)
+
+
+def _serve(proc: Any, what: str, ready: Callable[[], str]) -> int:
+    """Start ``proc`` (a failure is one line naming ``what``), print its ready line, run
+    until SIGTERM/SIGINT, stop it."""
     try:
         proc.start()
     except Exception as exc:
         proc.stop()
-        raise CliError(f"master failed to start: {exc}") from None
-    line = f"master {proc.address} http {proc.gateway.url if proc.gateway else '-'}"
-    server = getattr(dns, "server", None)
-    if server is not None:
-        line += f" dns {server.address}"
-    elif dns is not None and dns in apart:
-        line += f" dns {getattr(dns, 'host', '')}:{getattr(dns, 'port', '')}"
-    _banner(line)
+        raise CliError(f"{what} failed to start: {exc}") from None
+    _banner(ready())
     try:
         _wait_for_signal()
     finally:
@@ -272,17 +283,11 @@ def _run_companion(args: argparse.Namespace, on_every_master: Any, security: Any
             contend=False,
         )
     )
-    try:
-        proc.start()
-    except Exception as exc:
-        proc.stop()
-        raise CliError(f"node services companion failed to start: {exc}") from None
-    _banner(f"companion http {proc.gateway.url if proc.gateway else '-'}")
-    try:
-        _wait_for_signal()
-    finally:
-        proc.stop()
-    return 0
+    return _serve(
+        proc,
+        "node services companion",
+        lambda: f"companion http {proc.gateway.url if proc.gateway else '-'}",
+    )
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
@@ -365,17 +370,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
             disk_watch_interval=args.disk_watch_interval,
         )
     )
-    try:
-        proc.start()
-    except Exception as exc:
-        proc.stop()
-        raise CliError(f"agent failed to start: {exc}") from None
-    _banner(f"agent {proc.node.address} resources {resources}")
-    try:
-        _wait_for_signal()
-    finally:
-        proc.stop()
-    return 0
+    return _serve(proc, "agent", lambda: f"agent {proc.node.address} resources {resources}")
 
 
 def cmd_zk(args: argparse.Namespace) -> int:

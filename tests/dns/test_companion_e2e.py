@@ -18,6 +18,7 @@ import dns.query
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench._scale_cluster import companion_pids
 from runtime.testing import wait_for
 from tests.console.conftest import LocalCluster, started_cluster
 from tests.console.conftest import http_json as http
@@ -35,20 +36,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
 
 def master(c: LocalCluster) -> dict[str, Any]:
     return next(p for p in c.record()["processes"] if p["kind"] == "master")
-
-
-def companions(pid: int) -> list[int]:
-    """The master's children that run its node services apart."""
-    out = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            try:
-                cmd = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"--companion-of" in cmd:
-                out.append(int(child))
-    return out
 
 
 def alive(pid: int) -> bool:
@@ -74,7 +61,7 @@ def test_dns_is_served_by_a_child_of_the_master_on_the_port_it_reported(
     m = master(cluster)
     host, _, port = m["dns"].rpartition(":")
     assert f"{host}:{port}" in cluster.up.stdout
-    kids = companions(m["pid"])
+    kids = companion_pids(m["pid"])
     assert len(kids) == 1
     assert wait_for(lambda: leader_a((host, int(port))), timeout=30, what="leader.mesos")
     # the master's own HTTP still answers Mesos-DNS' API and shows the DNS figures
@@ -89,10 +76,10 @@ def test_dns_is_served_by_a_child_of_the_master_on_the_port_it_reported(
 def test_a_companion_that_dies_is_started_again_on_the_same_port(cluster: LocalCluster) -> None:
     m = master(cluster)
     host, _, port = m["dns"].rpartition(":")
-    (old,) = companions(m["pid"])
+    (old,) = companion_pids(m["pid"])
     os.kill(old, signal.SIGKILL)
     new = wait_for(
-        lambda: [k for k in companions(m["pid"]) if k != old and alive(k)],
+        lambda: [k for k in companion_pids(m["pid"]) if k != old and alive(k)],
         timeout=60,
         what="a new companion",
     )
@@ -102,7 +89,7 @@ def test_a_companion_that_dies_is_started_again_on_the_same_port(cluster: LocalC
 
 def test_a_sigkilled_master_takes_its_companion_along(cluster: LocalCluster) -> None:
     m = master(cluster)
-    kids = companions(m["pid"])
+    kids = companion_pids(m["pid"])
     assert kids
     os.kill(m["pid"], signal.SIGKILL)
     wait_for(lambda: not any(alive(k) for k in kids), timeout=60, what="the companion gone")
