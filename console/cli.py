@@ -139,7 +139,6 @@ def cmd_master(args: argparse.Namespace) -> int:
         DEFAULT_SERVICES,
         NODE_SERVICES,
         MasterError,
-        MasterOptions,
         MasterProcess,
         leader_services,
         node_services,
@@ -188,17 +187,10 @@ def cmd_master(args: argparse.Namespace) -> int:
     if apart:
         here += (_companion_service(args, apart, dns, zk_hosts),)
     proc = MasterProcess(
-        MasterOptions(
+        _master_options(
+            args,
+            security,
             zk=zk_hosts,
-            zk_order_fixed=True,
-            security=security,
-            bind=args.bind,
-            advertise=args.advertise,
-            http_host=args.http_host,
-            http_port=args.http_port,
-            hostname=args.hostname,
-            session_timeout=args.session_timeout,
-            zk_credentials=args.zk_credentials,
             min_leader_tenure=args.min_leader_tenure,
             config=config,
             services=services,
@@ -216,6 +208,25 @@ def cmd_master(args: argparse.Namespace) -> int:
         return line
 
     return _serve(proc, "master", ready)
+
+
+def _master_options(args: argparse.Namespace, security: Any, **over: Any) -> Any:
+    """``MasterOptions`` from a master's flags (its ZooKeeper servers in the order given:
+    the caller shuffled them, see ``cmd_master``), with ``over`` on top."""
+    from actors.master import MasterOptions
+
+    return MasterOptions(
+        security=security,
+        bind=args.bind,
+        advertise=args.advertise,
+        http_host=args.http_host,
+        http_port=args.http_port,
+        hostname=args.hostname,
+        session_timeout=args.session_timeout,
+        zk_credentials=args.zk_credentials,
+        zk_order_fixed=True,
+        **over,
+    )
 
 
 def _serve(proc: Any, what: str, ready: Callable[[], str]) -> int:
@@ -254,7 +265,7 @@ def _companion_service(args: argparse.Namespace, apart: list[Any], dns: Any, zk_
 def _run_companion(args: argparse.Namespace, on_every_master: Any, security: Any) -> int:
     """``pydcos master ... --companion-of PID``: the node services a master runs apart
     (``--node-services-apart``), beside it, never standing for election."""
-    from actors.master import MasterOptions, MasterProcess, die_with_parent
+    from actors.master import MasterProcess, die_with_parent
 
     if not die_with_parent(args.companion_of):
         return 0  # the master is already gone
@@ -267,20 +278,10 @@ def _run_companion(args: argparse.Namespace, on_every_master: Any, security: Any
             dns.adopt_fds(int(fds[0]), int(fds[1]))
         except Exception as exc:
             raise CliError(f"--dns-fds: {exc}") from None
+    # --zk: its master's order of the servers (see _companion_service)
     proc = MasterProcess(
-        MasterOptions(
-            zk=args.zk,
-            security=security,
-            bind=args.bind,
-            advertise=args.advertise,
-            http_host=args.http_host,
-            http_port=args.http_port,
-            hostname=args.hostname,
-            session_timeout=args.session_timeout,
-            zk_credentials=args.zk_credentials,
-            node_services=tuple(on_every_master),
-            zk_order_fixed=True,  # its master's order (see _companion_service)
-            contend=False,
+        _master_options(
+            args, security, zk=args.zk, node_services=tuple(on_every_master), contend=False
         )
     )
     return _serve(
