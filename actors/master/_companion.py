@@ -24,6 +24,7 @@ of its output goes to the master's.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
@@ -69,12 +70,15 @@ class Companion:
     popen: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     restarts: int = 0
+    failed_spawn: bool = False
+    """The last start raised (see ``CompanionActor``): counts as exited."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def spawn(self) -> None:
         """Start the process (from the thread that lives as long as it should)."""
         with self._lock:
             self.url = ""
+            self.failed_spawn = False
             self.popen = subprocess.Popen(
                 self.argv,
                 stdin=subprocess.DEVNULL,
@@ -97,12 +101,14 @@ class Companion:
                         self.url = words[2].rstrip("/")
                 log.info("node services companion (pid %d) serves HTTP on %s", popen.pid, words[2])
                 continue
-            with _quiet():
+            with contextlib.suppress(OSError, ValueError):
                 sys.stdout.buffer.write(raw)
                 sys.stdout.flush()
 
     def exited(self) -> int | None:
         """The exit status if the process is gone (None while it runs or before spawn)."""
+        if self.failed_spawn:
+            return -1
         popen = self.popen
         return popen.poll() if popen is not None else None
 
@@ -112,7 +118,7 @@ class Companion:
             popen, self.popen, self.url = self.popen, None, ""
         if popen is None or popen.poll() is not None:
             return
-        with _quiet():
+        with contextlib.suppress(OSError, ValueError):
             popen.send_signal(signal.SIGTERM)
         try:
             popen.wait(STOP_GRACE)
@@ -120,14 +126,6 @@ class Companion:
             log.warning("node services companion (pid %d) ignored SIGTERM: killed", popen.pid)
             popen.kill()
             popen.wait(STOP_GRACE)
-
-
-class _quiet:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> bool:
-        return exc[0] is not None and issubclass(exc[0], (OSError, ValueError))
 
 
 class _Check:
@@ -147,8 +145,18 @@ class CompanionActor(Actor):
         self.next_start = 0.0
 
     def started(self) -> None:
-        self.companion.spawn()
+        self._spawn()
         self.send_interval(self.check_every, _Check())
+
+    def _spawn(self) -> None:
+        """Start the companion; one that cannot even be started (no interpreter, no
+        memory) counts as one that exited at once: tried again with the backoff."""
+        try:
+            self.companion.spawn()
+        except OSError as exc:
+            log.error("node services companion cannot start: %s", exc)
+            self.companion.failed_spawn = True
+            self.companion.started_at = time.monotonic()
 
     def stopped(self) -> None:
         self.companion.stop()
@@ -175,7 +183,7 @@ class CompanionActor(Actor):
         if now >= self.next_start:
             self.next_start = 0.0
             self.companion.restarts += 1
-            self.companion.spawn()
+            self._spawn()
         return None
 
 

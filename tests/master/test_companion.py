@@ -91,3 +91,13 @@ def test_a_companion_that_exits_is_started_again_and_stopped_with_its_actor(
     assert node.stop(ref, timeout=30)
     wait_for(lambda: popen.poll() is not None, timeout=30, what="the companion stopped")
     assert companion.popen is None and companion.url == ""
+
+
+def test_a_companion_that_cannot_start_is_tried_again_without_crashing_its_actor(
+    node: Node, tmp_path: Path
+) -> None:
+    companion = Companion([str(tmp_path / "no-such-interpreter")])
+    ref = node.spawn(CompanionActor, companion, check_every=0.05)
+    wait_for(lambda: companion.restarts >= 1, timeout=30, what="a second attempt")
+    assert companion.popen is None and companion.failed_spawn
+    assert node.stop(ref, timeout=30)
