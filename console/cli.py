@@ -172,7 +172,7 @@ def cmd_master(args: argparse.Namespace) -> int:
     tenure = args.min_leader_tenure
     if not (math.isfinite(tenure) and tenure >= 0):
         raise CliError(f"--min-leader-tenure: {tenure!r} must be a number of seconds >= 0")
-    dns = next((s for s in on_every_master if getattr(s, "name", "") == "dns"), None)
+    dns = _named(on_every_master, "dns")
     reserve = getattr(dns, "reserve", None)
     if reserve is not None:
         # Bound before ZooKeeper is reached and reported at once: `cluster up` starts the
@@ -208,6 +208,11 @@ def cmd_master(args: argparse.Namespace) -> int:
         return line
 
     return _serve(proc, "master", ready)
+
+
+def _named(services: Any, name: str) -> Any:
+    """The node service called ``name`` among ``services``, or None."""
+    return next((s for s in services if getattr(s, "name", "") == name), None)
 
 
 def _master_options(args: argparse.Namespace, security: Any, **over: Any) -> Any:
@@ -270,7 +275,7 @@ def _run_companion(args: argparse.Namespace, on_every_master: Any, security: Any
     if not die_with_parent(args.companion_of):
         return 0  # the master is already gone
     if args.dns_fds:
-        dns = next((s for s in on_every_master if getattr(s, "name", "") == "dns"), None)
+        dns = _named(on_every_master, "dns")
         fds = args.dns_fds.split(",")
         if dns is None or len(fds) != 2 or not all(f.isdigit() for f in fds):
             raise CliError(f"--dns-fds: {args.dns_fds!r} is not UDP,TCP descriptors for dns")

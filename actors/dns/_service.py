@@ -127,10 +127,9 @@ class DnsService:
         that runs this service apart from the master (``--dns-fds``)."""
         return reserved_fds(self.host, self.port)
 
-    def adopt_fds(self, udp_fd: int, tcp_fd: int) -> str:
-        """In that companion: serve on the parent's sockets; returns ``ip:port``."""
+    def adopt_fds(self, udp_fd: int, tcp_fd: int) -> None:
+        """In that companion: serve on the parent's sockets."""
         adopt(self.host, self.port, udp_fd, tcp_fd)
-        return f"{self.host}:{self.port}"
 
     def _publish(self, server: DnsServer) -> None:
         self.server = server

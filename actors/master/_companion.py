@@ -71,21 +71,28 @@ class Companion:
     started_at: float = 0.0
     restarts: int = 0
     failed_spawn: bool = False
-    """The last start raised (see ``CompanionActor``): counts as exited."""
+    """The last start raised (see ``spawn``): counts as exited."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def spawn(self) -> None:
-        """Start the process (from the thread that lives as long as it should)."""
+        """Start the process (from the thread that lives as long as it should). One that
+        cannot even be started (no interpreter, no memory) counts as one that exited at
+        once (``exited``), so its keeper tries again with the backoff."""
         with self._lock:
             self.url = ""
-            self.failed_spawn = False
-            self.popen = subprocess.Popen(
-                self.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                pass_fds=self.pass_fds,
-            )
             self.started_at = time.monotonic()
+            try:
+                self.popen = subprocess.Popen(
+                    self.argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    pass_fds=self.pass_fds,
+                )
+            except OSError as exc:
+                log.error("node services companion cannot start: %s", exc)
+                self.popen, self.failed_spawn = None, True
+                return
+            self.failed_spawn = False
         threading.Thread(
             target=self._read, args=(self.popen,), name="companion-stdout", daemon=True
         ).start()
@@ -145,18 +152,8 @@ class CompanionActor(Actor):
         self.next_start = 0.0
 
     def started(self) -> None:
-        self._spawn()
+        self.companion.spawn()
         self.send_interval(self.check_every, _Check())
-
-    def _spawn(self) -> None:
-        """Start the companion; one that cannot even be started (no interpreter, no
-        memory) counts as one that exited at once: tried again with the backoff."""
-        try:
-            self.companion.spawn()
-        except OSError as exc:
-            log.error("node services companion cannot start: %s", exc)
-            self.companion.failed_spawn = True
-            self.companion.started_at = time.monotonic()
 
     def stopped(self) -> None:
         self.companion.stop()
@@ -183,7 +180,7 @@ class CompanionActor(Actor):
         if now >= self.next_start:
             self.next_start = 0.0
             self.companion.restarts += 1
-            self._spawn()
+            self.companion.spawn()
         return None
 
 
