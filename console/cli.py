@@ -15,7 +15,7 @@ import math
 import os
 import signal
 import sys
-import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -61,15 +61,19 @@ def _banner(line: str) -> None:
 
 
 def _wait_for_signal() -> None:
-    done = threading.Event()
+    """Return once SIGTERM or SIGINT came. The handler only sets a flag: it runs in the
+    main thread between two bytecodes, and an ``Event.set`` there could wait for the
+    Event's own lock, held by the very ``wait`` it interrupted (a node services companion
+    hung that way when its master's death and ``cluster down`` signalled it at once)."""
+    done: list[int] = []
 
     def handler(signum: int, frame: Any) -> None:
-        done.set()
+        done.append(signum)
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
-    while not done.wait(0.5):
-        pass
+    while not done:
+        time.sleep(0.2)
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:

@@ -4,6 +4,7 @@ whole path through a cluster is tests/dns/test_companion_e2e.py)."""
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -101,3 +102,41 @@ def test_a_companion_that_cannot_start_is_tried_again_without_crashing_its_actor
     wait_for(lambda: companion.restarts >= 1, timeout=30, what="a second attempt")
     assert companion.popen is None and companion.failed_spawn
     assert node.stop(ref, timeout=30)
+
+
+def catches_sigterm(pid: int) -> bool:
+    """Whether ``pid`` has a handler for SIGTERM (``SigCgt`` in /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) & (1 << (15 - 1)))
+    return False
+
+
+def test_a_process_waiting_for_its_signal_stops_however_many_sigterms_come() -> None:
+    """``_wait_for_signal``'s handler takes no lock: a companion signalled by its dying
+    master and by ``cluster down`` at once hung in ``Event.set`` (CI, 2026-12-07)."""
+    import signal
+    import time
+
+    code = "from console.cli import _wait_for_signal\nprint('waiting', flush=True)\n"
+    code += "_wait_for_signal()\n"
+    for _ in range(5):
+        p = subprocess.Popen(
+            [sys.executable, "-c", code],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ, PYTHONPATH=str(REPO)),
+        )
+        try:
+            assert p.stdout is not None and p.stdout.readline() == "waiting\n"
+            wait_for(functools.partial(catches_sigterm, p.pid), timeout=30, what="its handler")
+            end = time.monotonic() + 0.5
+            while time.monotonic() < end and p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+            # It stops (the old handler hung for good); a SIGTERM that lands while the
+            # interpreter exits, its handlers reset, ends it a moment sooner.
+            assert p.wait(30) in (0, -signal.SIGTERM)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
