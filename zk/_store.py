@@ -581,16 +581,19 @@ class StateStore:
                     done[op.key] = doc.version
                 else:
                     inline.append((op, data))
-            group: builtins.list[tuple[Put | Delete, bytes]] = []
+            groups: builtins.list[builtins.list[tuple[Put | Delete, bytes]]] = []
             size = 0
             for item in inline:
-                if group and (size + len(item[1]) > BATCH_BYTES or len(group) >= BATCH_OPS):
-                    self._commit_many(group, done)
-                    group, size = [], 0
-                group.append(item)
+                if not groups or size + len(item[1]) > BATCH_BYTES or len(groups[-1]) >= BATCH_OPS:
+                    groups.append([])
+                    size = 0
+                groups[-1].append(item)
                 size += len(item[1]) + 200
-            if group:
-                self._commit_many(group, done)
+            for wave in _waves(groups):
+                if len(wave) == 1:
+                    self._commit_many(wave[0], done)
+                else:
+                    self._commit_wave(wave, done)
         except BatchFailed as exc:
             exc.done = done
             raise
@@ -605,6 +608,39 @@ class StateStore:
     def _commit_many(
         self, group: builtins.list[tuple[Put | Delete, bytes]], done: dict[str, int | None]
     ) -> None:
+        assumed = self._ensure_parents(group)
+        results = self._commit_txn(group)
+        self._group_done(group, self._parents_again(group, assumed, results), done)
+
+    def _commit_wave(
+        self,
+        wave: builtins.list[builtins.list[tuple[Put | Delete, bytes]]],
+        done: dict[str, int | None],
+    ) -> None:
+        """Several multis of puts sent at once, then their answers read in order: one
+        round trip's wait instead of one per multi (an app's instance shards, ~3 multis
+        of 100 KB, kept Marathon's thread waiting 30% of a 10k/100k launch). Each multi
+        is atomic, the wave is not; every multi that landed is in ``done`` before the
+        first failure is raised."""
+        assumed = [self._ensure_parents(group) for group in wave]
+        txns = [self._group_txn(group) for group in wave]  # Fenced: nothing sent
+        pending = [txn.commit_async() for txn in txns]
+        first: BaseException | None = None
+        for group, was, answer in zip(wave, assumed, pending, strict=True):
+            try:
+                results = list(answer.get())
+                self._check_fence(self.path(group[0][0].key), results)
+                if self.fence is not None:
+                    results = results[1:]
+                self._group_done(group, self._parents_again(group, was, results), done)
+            except Exception as exc:  # the first is raised once every answer is in
+                first = first or exc
+        if first is not None:
+            raise first
+
+    def _ensure_parents(self, group: builtins.list[tuple[Put | Delete, bytes]]) -> set[str]:
+        """Create the parents of the group's new documents not known to exist; returns
+        the ones assumed to exist (known from before)."""
         parents = {
             self.path(op.key).rsplit("/", 1)[0]
             for op, _ in group
@@ -614,17 +650,34 @@ class StateStore:
         for parent in parents - assumed:
             self.retry(self.client.ensure_path, parent)
         self._parents |= parents
-        results = self._commit_txn(group)
+        return assumed
+
+    def _parents_again(
+        self,
+        group: builtins.list[tuple[Put | Delete, bytes]],
+        assumed: set[str],
+        results: builtins.list[Any],
+    ) -> builtins.list[Any]:
+        """The group's results, committed once more when a parent assumed to exist was
+        gone (the multi was atomic: nothing was written)."""
         if assumed and any(
             isinstance(r, NoNodeError) and isinstance(op, Put) and op.version is None
             for (op, _), r in zip(group, results, strict=False)
         ):
-            # A parent known before is gone (the multi was atomic: nothing was written).
-            self._parents -= parents
-            for parent in parents:
+            self._parents -= assumed
+            for parent in assumed:
                 self.retry(self.client.ensure_path, parent)
-            self._parents |= parents
-            results = self._commit_txn(group)
+            self._parents |= assumed
+            return self._commit_txn(group)
+        return results
+
+    def _group_done(
+        self,
+        group: builtins.list[tuple[Put | Delete, bytes]],
+        results: builtins.list[Any],
+        done: dict[str, int | None],
+    ) -> None:
+        """Record the group's new versions in ``done``, or raise ``BatchFailed``."""
         for (op, _), r in zip(group, results, strict=False):
             if isinstance(r, BaseException) and not isinstance(r, RolledBackError):
                 path = self.path(op.key)
@@ -807,6 +860,25 @@ def _split(path: str, data: bytes) -> tuple[dict[str, Any], bytes]:
     if not isinstance(header, dict) or header.get("pydcos") != MAGIC:
         raise CorruptData(path, f"header is not {MAGIC!r}", data)
     return header, body
+
+
+def _waves(
+    groups: builtins.list[builtins.list[tuple[Put | Delete, bytes]]],
+) -> builtins.list[builtins.list[builtins.list[tuple[Put | Delete, bytes]]]]:
+    """The multis of a batch in the waves they may be sent in: consecutive multis of
+    puts go together; a multi with a delete waits for every multi before it (a caller
+    that moves records puts them in their new place before deleting the old one, and a
+    put that failed must leave the old one where it was)."""
+    waves: builtins.list[builtins.list[builtins.list[tuple[Put | Delete, bytes]]]] = []
+    joinable = False  # whether the last wave is of puts only
+    for group in groups:
+        puts_only = not any(isinstance(op, Delete) for op, _ in group)
+        if puts_only and joinable:
+            waves[-1].append(group)
+        else:
+            waves.append([group])
+        joinable = puts_only
+    return waves
 
 
 def _chunk_names(header: dict[str, Any]) -> list[str]:

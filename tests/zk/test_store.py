@@ -258,6 +258,53 @@ def test_write_many_ensures_a_parent_once_and_again_if_it_went(
     assert store.require("jobs/c").value == {"n": 4} and store.get("jobs/a") is None
 
 
+def test_write_many_sends_multis_of_puts_together_and_reports_each_that_landed(
+    store: StateStore,
+) -> None:
+    """Puts spanning several multis go at once (one wait); a conflict in one multi
+    leaves it unwritten while the others land, and ``done`` lists every one that did."""
+    from zk import BatchFailed
+
+    blob = "b" * (BATCH_BYTES // 3)
+    for i in range(9):
+        store.put(f"shards/s{i}", {"n": 0})
+    store.put("shards/s4", {"n": 0})  # version 1: the batch's CAS from 0 fails
+    ops: list[Any] = [Put(f"shards/s{i}", {"n": 1, "blob": blob}, 0) for i in range(9)]
+    with pytest.raises(BatchFailed) as info:
+        store.write_many(ops)
+    assert info.value.conflict
+    done = info.value.done
+    failed = {k for k in (f"shards/s{i}" for i in range(9)) if k not in done}
+    assert "shards/s4" in failed and len(failed) < 9  # only s4's multi
+    assert len(done) >= 6  # at least the multis before and after s4's
+    for i in range(9):
+        doc = store.require(f"shards/s{i}")
+        assert doc.value["n"] == (0 if f"shards/s{i}" in failed else 1)
+        if f"shards/s{i}" not in failed:
+            assert doc.version == done[f"shards/s{i}"] == 1
+    assert store.require("shards/s4").version == 1
+
+
+def test_write_many_deletes_only_after_every_put_before_them_landed(
+    store: StateStore,
+) -> None:
+    """A record moved to a new document is deleted from the old one only once the new
+    one is written: a failed put leaves the old document in place."""
+    from zk import BatchFailed
+
+    blob = "m" * (BATCH_BYTES // 3)
+    store.put("moved/old", {"records": ["r"]})
+    store.put("moved/new2", {"n": 0})
+    store.put("moved/new2", {"n": 0})  # version 1
+    ops: list[Any] = [Put(f"moved/new{i}", {"records": ["r"], "blob": blob}, None) for i in (0, 1)]
+    ops += [Put("moved/new2", {"records": ["r"], "blob": blob}, 0), Delete("moved/old", 0)]
+    with pytest.raises(BatchFailed):
+        store.write_many(ops)
+    assert store.require("moved/old").value == {"records": ["r"]}
+    ok = store.write_many([Put("moved/new2", {"records": ["r"]}, 1), Delete("moved/old", 0)])
+    assert ok == {"moved/new2": 2, "moved/old": None} and store.get("moved/old") is None
+
+
 # -- limits (issue 30: a 7 MB app and one PATCH ran ZooKeeper out of memory) --------------
 
 
