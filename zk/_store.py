@@ -551,17 +551,22 @@ class StateStore:
             raise ZkError(f"writing {path} failed: {err!r}")
         raise ZkError(f"document at {path} kept changing while being written")
 
-    def write_many(self, ops: builtins.list[Put | Delete]) -> dict[str, int | None]:
+    def write_many(
+        self, ops: builtins.list[Put | Delete], in_order: bool = False
+    ) -> dict[str, int | None]:
         """Write many documents with few round trips: compare-and-set ``multi``
         transactions of up to ``BATCH_OPS`` ops / ``BATCH_BYTES`` each.
 
         Returns each key's new version (None: deleted). A document too large for one
-        znode goes through ``put``/``create`` on its own (they chunk it). A document
-        that was stored chunked and is now written inline (or deleted) leaves its old
-        chunks behind for ``collect_garbage``: reading every document first would cost
-        the round trips batching saves. Raises ``BatchFailed`` (with what was done) when
-        a version check fails or ZooKeeper does not answer; each multi is atomic, the
-        batch is not.
+        znode goes through ``put``/``create`` on its own (they chunk it), before the
+        others unless ``in_order``. A document that was stored chunked and is now
+        written inline (or deleted) leaves its old chunks behind for
+        ``collect_garbage``: reading every document first would cost the round trips
+        batching saves. Raises ``BatchFailed`` (with what was done) when a version check
+        fails or ZooKeeper does not answer; each multi is atomic, the batch is not.
+        Consecutive multis of puts are sent together (`_waves`); ``in_order``: each
+        write waits for every one before it (a caller whose later documents must not
+        land without the earlier ones: the first failure stops the batch).
         """
         done: dict[str, int | None] = {}
         inline: builtins.list[tuple[Put | Delete, bytes]] = []
@@ -573,6 +578,9 @@ class StateStore:
                 body = encode_json(op.value)
                 data = _join({"pydcos": MAGIC}, body)
                 if len(data) + len(self.path(op.key)) > self.node_limit:
+                    if in_order:
+                        self._commit_inline(inline, done, in_order)
+                        inline = []
                     doc = (
                         self.create(op.key, op.value)
                         if op.version is None
@@ -581,19 +589,7 @@ class StateStore:
                     done[op.key] = doc.version
                 else:
                     inline.append((op, data))
-            groups: builtins.list[builtins.list[tuple[Put | Delete, bytes]]] = []
-            size = 0
-            for item in inline:
-                if not groups or size + len(item[1]) > BATCH_BYTES or len(groups[-1]) >= BATCH_OPS:
-                    groups.append([])
-                    size = 0
-                groups[-1].append(item)
-                size += len(item[1]) + 200
-            for wave in _waves(groups):
-                if len(wave) == 1:
-                    self._commit_many(wave[0], done)
-                else:
-                    self._commit_wave(wave, done)
+            self._commit_inline(inline, done, in_order)
         except BatchFailed as exc:
             exc.done = done
             raise
@@ -604,6 +600,27 @@ class StateStore:
         except (ZkError, ConnectionLoss, OperationTimeoutError, SessionExpiredError) as exc:
             raise BatchFailed(f"ZooKeeper did not answer: {exc!r}", done, conflict=False) from exc
         return done
+
+    def _commit_inline(
+        self,
+        inline: builtins.list[tuple[Put | Delete, bytes]],
+        done: dict[str, int | None],
+        in_order: bool,
+    ) -> None:
+        """The inline documents in multis of at most ``BATCH_BYTES`` / ``BATCH_OPS``."""
+        groups: builtins.list[builtins.list[tuple[Put | Delete, bytes]]] = []
+        size = 0
+        for item in inline:
+            if not groups or size + len(item[1]) > BATCH_BYTES or len(groups[-1]) >= BATCH_OPS:
+                groups.append([])
+                size = 0
+            groups[-1].append(item)
+            size += len(item[1]) + 200
+        for wave in [[g] for g in groups] if in_order else _waves(groups):
+            if len(wave) == 1:
+                self._commit_many(wave[0], done)
+            else:
+                self._commit_wave(wave, done)
 
     def _commit_many(
         self, group: builtins.list[tuple[Put | Delete, bytes]], done: dict[str, int | None]

@@ -23,6 +23,7 @@ All of it runs on the actor's thread; the HTTP layer only asks (from an executor
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import logging
 import queue
@@ -107,6 +108,15 @@ _STORE_EFFECTS = (
     DeleteDeployment,
     PersistInstances,
 )
+
+
+def _joins(effect: Any) -> bool:
+    """Whether ``effect`` may share one store write with its neighbours of this kind: a
+    change's deployment, versions and root (not a best-effort one: its failure is only
+    logged, where theirs fails the batch)."""
+    return isinstance(effect, PersistDeployment | PersistVersions | PersistRoot) and not getattr(
+        effect, "best_effort", False
+    )
 
 
 class MarathonActor(Actor):
@@ -233,18 +243,31 @@ class MarathonActor(Actor):
         batch = self.core.handle(event, self.clock.now(), self.clock.wall())
         while batch:
             follow: Stored | StoreFailed | None = None
-            for effect in batch:
+            i = 0
+            while i < len(batch):
+                effect = batch[i]
                 if isinstance(effect, AwaitStored):
                     follow = Stored()
                     break
                 if isinstance(effect, Reply):
                     reply = effect.reply
+                    i += 1
                     continue
+                run: list[Effect] = [effect]
+                while _joins(effect) and i + len(run) < len(batch) and _joins(batch[i + len(run)]):
+                    run.append(batch[i + len(run)])
+                i += len(run)
                 try:
-                    self._carry_out(effect)
+                    if len(run) == 1:
+                        self._carry_out(effect)
+                    else:  # one write for the deployment, versions and root of a change
+                        with self._together():
+                            for e in run:
+                                self._carry_out(e)
                 except Exception as exc:
-                    if isinstance(effect, _STORE_EFFECTS) and not getattr(
-                        effect, "best_effort", False
+                    if any(
+                        isinstance(e, _STORE_EFFECTS) and not getattr(e, "best_effort", False)
+                        for e in run
                     ):
                         follow = _store_failed(exc)
                         break
@@ -254,6 +277,11 @@ class MarathonActor(Actor):
                 break
             batch = self.core.handle(follow, self.clock.now(), self.clock.wall())
         return reply
+
+    def _together(self) -> Any:
+        """The store's ``together`` (one write for several documents), if it has one."""
+        together = getattr(self.store, "together", None)
+        return together() if together is not None else contextlib.nullcontext()
 
     def _carry_out(self, e: Effect) -> None:
         store, driver = self.store, self.driver

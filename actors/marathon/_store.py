@@ -25,8 +25,10 @@ does not know about.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+from collections.abc import Iterator
 from itertools import chain, repeat
 from operator import is_not
 from typing import Any, Protocol
@@ -144,6 +146,8 @@ class ZkMarathonStore:
         self.loaded = False
         """``load()`` read every app's instance documents: an app it did not find has
         none (no read before its first write)."""
+        self._deferred: list[Put] | None = None
+        """Inside ``together``: the documents ``_put`` left for its one write."""
 
     def load(self) -> dict[str, Any]:
         """Everything stored; a corrupt or foreign document is logged with its path,
@@ -312,10 +316,59 @@ class ZkMarathonStore:
             self.doc_versions[key] = doc.version
         return None if doc is None else doc.value
 
+    @contextlib.contextmanager
+    def together(self) -> Iterator[None]:
+        """The documents written meanwhile (root, versions, deployments) go in one write
+        when it ends, in the order given (``write_many(in_order=True)``: one multi when
+        they fit, and a later one never lands without the earlier ones): an app's POST
+        wrote three one after the other (deployment, versions, root), each a round trip
+        on the Marathon thread. A failure is raised when it ends; nothing is written if
+        the block itself raised."""
+        if self._deferred is not None:
+            yield
+            return
+        self._deferred = []
+        try:
+            yield
+            self._flush_deferred()
+        finally:
+            self._deferred = None
+
+    def _flush_deferred(self) -> None:
+        ops, self._deferred = self._deferred or [], []
+        if not ops:
+            return
+        try:
+            done = self.store.write_many(ops, in_order=True)
+        except BatchFailed as exc:
+            self._written_docs(exc.done)
+            left = [op for op in ops if op.key not in exc.done]
+            for op in left:
+                self.doc_versions.pop(op.key, None)
+            _unwrap_too_large(exc)
+            if not exc.conflict:
+                raise
+            for op in left:  # a version this store did not expect: as ``_put`` does
+                self.doc_versions[op.key] = self.store.put(op.key, op.value).version
+            return
+        self._written_docs(done)
+
+    def _written_docs(self, done: dict[str, int | None]) -> None:
+        for key, version in done.items():
+            if version is not None:
+                self.doc_versions[key] = version
+
     def _put(self, key: str, value: Any) -> None:
         """Write one document (any version, as ``StateStore.put``): one multi with the
         version this store last saw (None: create, for a key ``load`` did not find);
-        the reading ``put`` when that version is unknown or was not the stored one."""
+        the reading ``put`` when that version is unknown or was not the stored one.
+        Inside ``together``: left for its write when the version is known."""
+        deferred = self._deferred
+        if deferred is not None:
+            if (key in self.doc_versions or self.loaded) and all(op.key != key for op in deferred):
+                deferred.append(Put(key, value, self.doc_versions.get(key)))
+                return
+            self._flush_deferred()  # what came before goes first
         if key in self.doc_versions or self.loaded:
             try:
                 done = self.store.write_many([Put(key, value, self.doc_versions.get(key))])
@@ -332,6 +385,8 @@ class ZkMarathonStore:
         self.doc_versions[key] = self.store.put(key, value).version
 
     def _delete(self, key: str) -> None:
+        if self._deferred:
+            self._flush_deferred()
         self.doc_versions.pop(key, None)
         self.store.delete(key)  # chunks and all
 
@@ -404,6 +459,8 @@ class ZkMarathonStore:
         """Store ``records`` as the app's records: only the shards that changed, then
         the deletes (emptied shards, the whole-app document of the older layout), so a
         write cut short leaves each record stored at least once."""
+        if self._deferred:
+            self._flush_deferred()
         akey = app_key(app_id)
         if akey in self.stale or (akey not in self.shards and not self.loaded):
             self._read_app(akey)

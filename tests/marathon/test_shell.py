@@ -6,6 +6,7 @@ ZooKeeper: an in-memory store; no HTTP: the API is asked directly."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -121,6 +122,59 @@ def test_a_store_that_fails_launches_nothing_and_declines_the_offer(node: Node) 
     offer = harness.offer(RES, agent_id="a1", hostname="agent1")
     launched = wait_for(harness.waiter(offer.offer_id), 5, "launched once the store is back")
     assert isinstance(launched, Launched) and len(launched.tasks) == 2
+
+
+class TogetherStore(MemoryMarathonStore):
+    """Records which documents were written inside ``together`` (one write each time);
+    ``fail_root`` makes the root's write fail, as a ZooKeeper error at the end would."""
+
+    fail_root = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.groups: list[list[str]] = []
+        self._open: list[str] | None = None
+
+    @contextlib.contextmanager
+    def together(self) -> Iterator[None]:
+        self._open = []
+        try:
+            yield
+            self.groups.append(self._open)
+            if self.fail_root and "root" in self._open:
+                raise ConnectionError("ZooKeeper did not answer")
+        finally:
+            self._open = None
+
+    def _note(self, what: str) -> None:
+        if self._open is not None:
+            self._open.append(what)
+
+    def save_root(self, root: dict[str, Any]) -> None:
+        self._note("root")
+        if not self.fail_root:
+            super().save_root(root)
+
+    def save_versions(self, app_id: str, versions: list[dict[str, Any]]) -> None:
+        self._note(f"versions {app_id}")
+        super().save_versions(app_id, versions)
+
+    def save_deployment(self, deployment_id: str, doc: dict[str, Any]) -> None:
+        self._note("deployment")
+        super().save_deployment(deployment_id, doc)
+
+
+def test_an_app_post_writes_its_documents_in_one_store_write(node: Node) -> None:
+    """The deployment, versions and root of a POST are one write (``together``), in
+    that order; when that write fails the POST is answered with an error and the app
+    is not created."""
+    store = TogetherStore()
+    ref, _ = start(node, store)
+    assert ask(ref, "create_app", body=APP).status == 201
+    assert store.groups == [["deployment", "versions /web", "root"]]
+    store.fail_root = True
+    failed = ask(ref, "create_app", body={**APP, "id": "/other"})
+    assert failed.status >= 500 and "/other" not in str(ask(ref, "list_apps").body)
 
 
 def test_a_new_master_gets_a_resubscription_and_a_reconciliation(node: Node) -> None:

@@ -187,6 +187,48 @@ def test_documents_written_by_version_load_as_before(zk_client: Any, seed: int) 
     assert sorted(got["deployments"], key=str) == sorted(want["deployments"], key=str)
 
 
+def test_documents_written_together_go_in_one_write_in_their_order(
+    zk_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An app's POST writes its deployment, versions and root: inside ``together`` they
+    are one ``write_many`` (in order) instead of three; a version changed behind the
+    store's back is written over as ``_put`` does; a block that raised writes nothing."""
+    state = StateStore(zk_client, "/marathon")
+    store = ZkMarathonStore(state)
+    store.load()
+    calls: list[tuple[list[str], bool]] = []
+    real = state.write_many
+
+    def counting(ops: list[Any], in_order: bool = False) -> Any:
+        calls.append(([op.key for op in ops], in_order))
+        return real(ops, in_order=in_order)
+
+    monkeypatch.setattr(state, "write_many", counting)
+    with store.together():
+        store.save_deployment("d1", {"id": "d1"})
+        store.save_versions("/a", [{"id": "/a", "version": "v1"}])
+        store.save_root({"id": "/", "apps": ["/a"]})
+    assert calls == [(["deployments/d1", "versions/_a", "root"], True)]
+    loaded = ZkMarathonStore(state).load()
+    assert loaded["root"] == {"id": "/", "apps": ["/a"]} and loaded["deployments"] == [{"id": "d1"}]
+
+    state.put("root", {"id": "/", "behind": "its back"})  # another writer
+    with store.together():
+        store.save_deployment("d2", {"id": "d2"})
+        store.save_root({"id": "/", "apps": ["/a", "/b"]})
+    loaded = ZkMarathonStore(state).load()
+    assert loaded["root"] == {"id": "/", "apps": ["/a", "/b"]}
+    assert sorted(d["id"] for d in loaded["deployments"]) == ["d1", "d2"]
+
+    with pytest.raises(RuntimeError), store.together():
+        store.save_deployment("d3", {"id": "d3"})
+        raise RuntimeError("the block failed")
+    assert state.get("deployments/d3") is None
+    with store.together():  # its versions are still right afterwards
+        store.save_root({"id": "/", "apps": []})
+    assert ZkMarathonStore(state).load()["root"] == {"id": "/", "apps": []}
+
+
 @pytest.mark.slow
 def test_a_document_too_large_stays_a_value_too_large_error(zk_client: Any) -> None:
     from zk import ValueTooLarge

@@ -305,6 +305,29 @@ def test_write_many_deletes_only_after_every_put_before_them_landed(
     assert ok == {"moved/new2": 2, "moved/old": None} and store.get("moved/old") is None
 
 
+def test_write_many_in_order_stops_at_the_first_failure(store: StateStore) -> None:
+    """``in_order``: a document that must be chunked is written where it stands, and a
+    failed multi stops the batch (what comes after it is not written)."""
+    from zk import BatchFailed
+
+    store.put("a", {"v": 0})
+    store.put("a", {"v": 1})  # version 1: the batch's CAS from 0 fails
+    huge = {"blob": "h" * (DEFAULT_NODE_LIMIT * 2)}
+    with pytest.raises(BatchFailed) as info:
+        store.write_many(
+            [Put("a", {"v": 2}, 0), Put("huge", huge, None), Put("after", {"n": 1}, None)],
+            in_order=True,
+        )
+    assert info.value.conflict and info.value.done == {}
+    assert store.get("huge") is None and store.get("after") is None
+    done = store.write_many(
+        [Put("first", {"n": 1}, None), Put("huge", huge, None), Put("after", {"n": 1}, None)],
+        in_order=True,
+    )
+    assert done == {"first": 0, "huge": 0, "after": 0}
+    assert store.require("huge").chunked and store.require("huge").value == huge
+
+
 # -- limits (issue 30: a 7 MB app and one PATCH ran ZooKeeper out of memory) --------------
 
 
