@@ -14,8 +14,9 @@ What runs, all real OS processes on loopback with the real ZooKeeper (Debian pac
 * agent hosts (bench/_scale_agents.py): up to 2,500 simulated agents per process, each a
   real ``AgentActor`` (registration, pings, acknowledged status updates) with
   ``SimulatedRunner`` tasks (no process), the containerizer bench/scheduling.py uses;
-* this script: an HTTP client of the Marathon, Metronome and Mesos APIs only, plus a
-  ``runtime.connect`` handle to read the leader's allocation metrics.
+* this script: an HTTP client of the Marathon, Metronome and Mesos APIs only (4 clients
+  posting the apps, then 16 posting the jobs and their runs), plus a ``runtime.connect``
+  handle to read the leader's allocation metrics.
 
 Each step (agents[i], tasks[i]) adds agents (all of a host's at once: the registration
 flood), then tasks: 95% as Marathon apps of up to 1,000 instances, 5% as Metronome job
