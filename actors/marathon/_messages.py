@@ -55,8 +55,12 @@ class MarathonConfig:
     ``--min_revive_offers_interval``, 5 s): a revive clears every decline filter, so each
     one brings back the offers of every agent. Coming out of suppression is not held
     back: nothing else would bring offers."""
-    reconcile_interval: float = 60.0
-    """Seconds between implicit reconciliations."""
+    reconcile_interval: float = 600.0
+    """Seconds between implicit reconciliations (Marathon's ``--reconciliation_interval``,
+    10 minutes). Each asks the master for the state of every task: at 100,000 tasks,
+    100,000 status updates more for the master and Marathon, which every 60 s (the
+    earlier setting) fell in the middle of a 10k/100k launch. A new subscription
+    reconciles at once, whatever this is."""
     kill_retry_seconds: float = 10.0
     """Resend a kill when the task is still alive after this long."""
     local_port_min: int = DEFAULT_PORT_RANGE[0]
