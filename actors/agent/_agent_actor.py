@@ -55,6 +55,19 @@ Report = Callable[[str, str, str | None, str, bool | None], None]
 """report(task_id, state, reason, message, healthy): any thread may call it."""
 
 
+UPDATE_RETRY_MAX = 600.0
+"""Longest wait between two resends of an unacknowledged status update (Mesos'
+``STATUS_UPDATE_RETRY_INTERVAL_MAX``, 10 minutes)."""
+
+
+def retry_wait(previous: float, interval: float, maximum: float, again: bool) -> float:
+    """Seconds before a status update sent now is sent again: ``interval`` for a new
+    head, twice the previous wait for a resend (``again``), never over ``maximum``."""
+    if not again:
+        return interval
+    return min(max(previous, interval) * 2, max(maximum, interval))
+
+
 class TaskRunner(Protocol):
     """How the agent starts and stops tasks; reports flow back through ``report``."""
 
@@ -125,6 +138,9 @@ class _Task:
     state: str = TaskState.STAGING.value
     stream: deque[p.StatusUpdate] = field(default_factory=deque)
     sent_at: float = 0.0
+    retry_in: float = 0.0
+    """Seconds after ``sent_at`` before the head is sent again: ``update_retry_interval``
+    for a new head, doubled at each resend up to ``update_retry_max``."""
     healthy: bool | None = None
     """The latest health check result, re-sent on re-registration: a new leader has
     no other way to learn it (health is reported on a change only)."""
@@ -196,6 +212,7 @@ class AgentActor(Actor):
         work_dir: str | None = None,
         update_retry_interval: float = 2.0,
         register_retry_interval: float = 1.0,
+        update_retry_max: float = UPDATE_RETRY_MAX,
         resolve: Callable[[str], ActorRef] | None = None,
         version: str = "",
         gc_interval: float = 60.0,
@@ -213,6 +230,7 @@ class AgentActor(Actor):
         self.master_address = master
         self.work_dir = work_dir
         self.update_retry_interval = update_retry_interval
+        self.update_retry_max = max(update_retry_max, update_retry_interval)
         self.register_retry_interval = register_retry_interval
         self._resolve = resolve
         self.version = version
@@ -545,8 +563,8 @@ class AgentActor(Actor):
         for t in self.tasks.values():
             if t.stream:
                 waiting = True
-                if now - t.sent_at >= self.update_retry_interval:
-                    self._send_head(t, now)
+                if now - t.sent_at >= t.retry_in:
+                    self._send_head(t, now, again=True)
         if not waiting and self._retry is not None:
             self._retry.cancel()
             self._retry = None
@@ -694,7 +712,16 @@ class AgentActor(Actor):
         if len(t.stream) == 1 and self.registered:
             self._send_head(t, self.clock.now())
 
-    def _send_head(self, t: _Task, now: float) -> None:
+    def _send_head(self, t: _Task, now: float, again: bool = False) -> None:
+        """Send the head of ``t``'s stream; ``again``: a resend of an unacknowledged one,
+        which doubles the wait before the next (Mesos' status update manager: 10 s
+        doubling up to 10 minutes). Without the backoff a leader slow to acknowledge got
+        every unacknowledged update again every interval: 45,000-64,000 resends while
+        100,000 tasks launched (10k agents, bench/scale.py), each a status update the
+        leader and the framework handled once more, slowing the acknowledgements
+        further."""
+        interval, most = self.update_retry_interval, self.update_retry_max
+        t.retry_in = retry_wait(t.retry_in, interval, most, again)
         t.sent_at = now
         self._tell_master(t.stream[0])
 

@@ -81,3 +81,17 @@ def test_the_retry_tick_is_armed_only_while_the_master_owes_an_answer(node: Node
     wait_for(lambda: state()["registered"], 5, "registered again")
     wait_for(lambda: not state()["retrying"], 5, "disarmed again")
     assert any(isinstance(m, p.ReregisterAgent) for m in log[sent:])
+
+
+def test_an_unacknowledged_update_is_resent_with_a_doubling_wait_up_to_the_max() -> None:
+    """Mesos' status update manager: the first resend after ``update_retry_interval``,
+    then twice as long each time up to ``update_retry_max``; a new head (the previous one
+    acknowledged) starts again from the interval."""
+    from actors.agent._agent_actor import retry_wait
+
+    waits = [retry_wait(0.0, 10.0, 60.0, again=False)]
+    for _ in range(5):
+        waits.append(retry_wait(waits[-1], 10.0, 60.0, again=True))
+    assert waits == [10.0, 20.0, 40.0, 60.0, 60.0, 60.0]
+    assert retry_wait(60.0, 10.0, 60.0, again=False) == 10.0  # the next head
+    assert retry_wait(0.0, 10.0, 5.0, again=True) == 10.0  # a max below the interval
