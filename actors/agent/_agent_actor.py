@@ -1,9 +1,10 @@
 """The agent actor: registers with the leading master, runs tasks, reports their states.
 
 Status updates are reliable the way Mesos' status update manager makes them: each task
-has a stream of updates; the head of each stream is sent to the master and resent every
-``update_retry_interval`` until the framework's acknowledgement comes back (through the
-master); only then is the next update of that task sent. After a master failover the
+has a stream of updates; the head of each stream is sent to the master and resent after
+``update_retry_interval``, then twice as long each time (up to ``update_retry_max``, 10
+minutes), until the framework's acknowledgement comes back (through the master); only
+then is the next update of that task sent. After a master failover the
 agent re-registers with every task it still supervises, then resends the heads.
 
 Tasks run through a ``TaskRunner``: ``SimulatedRunner`` (no process; for scale tests)
