@@ -608,14 +608,7 @@ class StateStore:
         in_order: bool,
     ) -> None:
         """The inline documents in multis of at most ``BATCH_BYTES`` / ``BATCH_OPS``."""
-        groups: builtins.list[builtins.list[tuple[Put | Delete, bytes]]] = []
-        size = 0
-        for item in inline:
-            if not groups or size + len(item[1]) > BATCH_BYTES or len(groups[-1]) >= BATCH_OPS:
-                groups.append([])
-                size = 0
-            groups[-1].append(item)
-            size += len(item[1]) + 200
+        groups = _groups(inline)
         for wave in [[g] for g in groups] if in_order else _waves(groups):
             if len(wave) == 1:
                 self._commit_many(wave[0], done)
@@ -740,14 +733,7 @@ class StateStore:
             if len(data) + len(self.path(op.key)) > self.node_limit:
                 return False
             inline.append((op, data))
-        groups: builtins.list[builtins.list[tuple[Put | Delete, bytes]]] = []
-        size = 0
-        for item in inline:
-            if not groups or size + len(item[1]) > BATCH_BYTES or len(groups[-1]) >= BATCH_OPS:
-                groups.append([])
-                size = 0
-            groups[-1].append(item)
-            size += len(item[1]) + 200
+        groups = _groups(inline)
         if not groups:
             on_done({}, None)
             return True
@@ -877,6 +863,22 @@ def _split(path: str, data: bytes) -> tuple[dict[str, Any], bytes]:
     if not isinstance(header, dict) or header.get("pydcos") != MAGIC:
         raise CorruptData(path, f"header is not {MAGIC!r}", data)
     return header, body
+
+
+def _groups(
+    inline: builtins.list[tuple[Put | Delete, bytes]],
+) -> builtins.list[builtins.list[tuple[Put | Delete, bytes]]]:
+    """Inline documents (op, encoded bytes) in multis of at most ``BATCH_BYTES`` /
+    ``BATCH_OPS``, in order."""
+    groups: builtins.list[builtins.list[tuple[Put | Delete, bytes]]] = []
+    size = 0
+    for item in inline:
+        if not groups or size + len(item[1]) > BATCH_BYTES or len(groups[-1]) >= BATCH_OPS:
+            groups.append([])
+            size = 0
+        groups[-1].append(item)
+        size += len(item[1]) + 200
+    return groups
 
 
 def _waves(
