@@ -610,38 +610,25 @@ class StateStore:
         """The inline documents in multis of at most ``BATCH_BYTES`` / ``BATCH_OPS``."""
         groups = _groups(inline)
         for wave in [[g] for g in groups] if in_order else _waves(groups):
-            if len(wave) == 1:
-                self._commit_many(wave[0], done)
-            else:
-                self._commit_wave(wave, done)
-
-    def _commit_many(
-        self, group: builtins.list[tuple[Put | Delete, bytes]], done: dict[str, int | None]
-    ) -> None:
-        assumed = self._ensure_parents(group)
-        results = self._commit_txn(group)
-        self._group_done(group, self._parents_again(group, assumed, results), done)
+            self._commit_wave(wave, done)
 
     def _commit_wave(
         self,
         wave: builtins.list[builtins.list[tuple[Put | Delete, bytes]]],
         done: dict[str, int | None],
     ) -> None:
-        """Several multis of puts sent at once, then their answers read in order: one
-        round trip's wait instead of one per multi (an app's instance shards, ~3 multis
-        of 100 KB, kept Marathon's thread waiting 30% of a 10k/100k launch). Each multi
-        is atomic, the wave is not; every multi that landed is in ``done`` before the
-        first failure is raised."""
+        """One multi, or several of puts sent at once and their answers read in order:
+        one round trip's wait instead of one per multi (an app's instance shards, ~3
+        multis of 100 KB, kept Marathon's thread waiting 30% of a 10k/100k launch). Each
+        multi is atomic, the wave is not; every multi that landed is in ``done`` before
+        the first failure is raised."""
         assumed = [self._ensure_parents(group) for group in wave]
         txns = [self._group_txn(group) for group in wave]  # Fenced: nothing sent
         pending = [txn.commit_async() for txn in txns]
         first: BaseException | None = None
         for group, was, answer in zip(wave, assumed, pending, strict=True):
             try:
-                results = list(answer.get())
-                self._check_fence(self.path(group[0][0].key), results)
-                if self.fence is not None:
-                    results = results[1:]
+                results = self._fenced_results(group, list(answer.get()))
                 self._group_done(group, self._parents_again(group, was, results), done)
             except Exception as exc:  # the first is raised once every answer is in
                 first = first or exc
@@ -767,8 +754,12 @@ class StateStore:
 
     def _commit_txn(self, group: builtins.list[tuple[Put | Delete, bytes]]) -> builtins.list[Any]:
         """One multi of ``group``; its results past the fence check (Fenced if that failed)."""
-        txn = self._group_txn(group)
-        results = list(txn.commit())
+        return self._fenced_results(group, list(self._group_txn(group).commit()))
+
+    def _fenced_results(
+        self, group: builtins.list[tuple[Put | Delete, bytes]], results: builtins.list[Any]
+    ) -> builtins.list[Any]:
+        """A multi's results past the fence's term check (Fenced if that failed)."""
         self._check_fence(self.path(group[0][0].key), results)
         return results[1:] if self.fence is not None else results
 
