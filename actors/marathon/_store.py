@@ -336,8 +336,12 @@ class ZkMarathonStore:
 
     def _flush_deferred(self) -> None:
         ops, self._deferred = self._deferred or [], []
-        if not ops:
-            return
+        if ops:
+            self._write_docs(ops)
+
+    def _write_docs(self, ops: list[Put]) -> None:
+        """Write documents with the versions this store last saw, in order; those whose
+        version was not the stored one again with the reading ``put`` (any version)."""
         try:
             done = self.store.write_many(ops, in_order=True)
         except BatchFailed as exc:
@@ -370,19 +374,9 @@ class ZkMarathonStore:
                 return
             self._flush_deferred()  # what came before goes first
         if key in self.doc_versions or self.loaded:
-            try:
-                done = self.store.write_many([Put(key, value, self.doc_versions.get(key))])
-            except BatchFailed as exc:
-                self.doc_versions.pop(key, None)
-                _unwrap_too_large(exc)
-                if not exc.conflict:
-                    raise
-            else:
-                version = done.get(key)
-                if version is not None:
-                    self.doc_versions[key] = version
-                return
-        self.doc_versions[key] = self.store.put(key, value).version
+            self._write_docs([Put(key, value, self.doc_versions.get(key))])
+        else:
+            self.doc_versions[key] = self.store.put(key, value).version
 
     def _delete(self, key: str) -> None:
         if self._deferred:
