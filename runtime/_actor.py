@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 import pykka
 from pykka import messages as pykka_messages
 
-from runtime._inbox import Inbox, bind_inbox, pay_wake
+from runtime._inbox import Inbox, LanedInbox, bind_inbox, pay_wake
 from runtime._messages import (
     KILLED,
     NORMAL,
@@ -87,9 +87,15 @@ class Actor(pykka.ThreadingActor):
     def start(cls, *args: Any, **kwargs: Any) -> NoReturn:
         raise TypeError(f"start {cls.__name__} with node.spawn({cls.__name__}, ...)")
 
-    @staticmethod
-    def _create_actor_inbox() -> Inbox[Envelope]:  # type: ignore[override]
-        return Inbox()
+    urgent: ClassVar[frozenset[type]] = frozenset()
+    """Message types served before the others already queued (taking turns with them
+    while both wait): a control-aware mailbox (``LanedInbox``). Empty: one FIFO."""
+
+    def _create_actor_inbox(self) -> Inbox[Envelope]:  # type: ignore[override]
+        urgent = type(self).urgent
+        if not urgent:
+            return Inbox()
+        return LanedInbox(lambda e: type(e.message) in urgent)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
@@ -159,6 +165,19 @@ class Actor(pykka.ThreadingActor):
         self._rt_timers.add(handle)
         handle._schedule()
         return handle
+
+    def take_queued(self, kind: type, limit: int) -> list[Any]:
+        """From the actor's own thread (in ``receive``): the messages of exactly type
+        ``kind`` queued right behind the one being handled (tells, not asks; up to
+        ``limit``), taken out of the inbox in arrival order, so that a burst of them
+        can be handled as one batch. Stops at the first other message (of its lane,
+        with ``urgent`` types)."""
+        if threading.get_ident() != self._rt_ident:
+            raise RuntimeError(f"{self._rt_label()}.take_queued: not on the actor's thread")
+        taken = self.actor_inbox.take_while(
+            lambda e: type(e.message) is kind and e.reply_to is None, limit
+        )
+        return [e.message for e in taken]
 
     def monitor(self, ref: ActorRef) -> None:
         """Receive `Down(ref, name, reason)` when the actor behind `ref` stops.
@@ -242,6 +261,8 @@ class Actor(pykka.ThreadingActor):
                     if handle._period is None:
                         handle.active = False
                         self._rt_timers.discard(handle)
+                    else:
+                        handle.queued = False
                     message = message.message
                 elif type(message) is _Wake:
                     continue

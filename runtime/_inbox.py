@@ -24,13 +24,22 @@ import queue
 import select
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
 from transport import c_hand_off as _c_hand_off
 from transport import c_signal as _c_signal
 from transport import deferred, write_eventfd
 
-__all__ = ["Inbox", "ThreadWaker", "bind_inbox", "owe_wake", "pay_wake", "thread_waker"]
+__all__ = [
+    "Inbox",
+    "LanedInbox",
+    "ThreadWaker",
+    "bind_inbox",
+    "owe_wake",
+    "pay_wake",
+    "thread_waker",
+]
 
 T = TypeVar("T")
 
@@ -177,6 +186,15 @@ class Inbox(Generic[T]):
                 return items.popleft()
             self._sleep()
 
+    def take_while(self, wanted: Callable[[T], bool], limit: int) -> list[T]:
+        """Up to ``limit`` items from the front, in order, while ``wanted(item)``; for
+        the consumer only (producers only append, so the front is the consumer's)."""
+        items = self._items
+        taken: list[T] = []
+        while items and len(taken) < limit and wanted(items[0]):
+            taken.append(items.popleft())
+        return taken
+
     def get_nowait(self) -> T:
         try:
             return self._items.popleft()
@@ -194,7 +212,7 @@ class Inbox(Generic[T]):
         sleep so far (the same number twice means it did not run in between); None
         while it has work or is running. Read from another thread by
         `runtime.testing.settle`."""
-        if self._sleeping and not self._items:
+        if self._sleeping and self.empty():
             return self._sleeps
         return None
 
@@ -203,7 +221,7 @@ class Inbox(Generic[T]):
             self._fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
         self._sleeps += 1
         self._sleeping = True
-        if self._items:  # a put came in between: no need to sleep
+        if not self.empty():  # a put came in between: no need to sleep
             self._sleeping = False
             return
         _hand_off(_take_owed_fd(), self._fd, -1.0)
@@ -214,6 +232,71 @@ class Inbox(Generic[T]):
                 os.close(self._fd)
             except OSError:
                 pass
+
+
+class LanedInbox(Inbox[T]):
+    """An ``Inbox`` with two lanes: the items ``urgent(item)`` picks are served before
+    the others already waiting, taking turns with them while both lanes hold some (so
+    that neither starves); arrival order is kept within each lane. Akka's control-aware
+    mailbox, for an actor whose few urgent messages (API requests, offers) must not
+    wait behind thousands of routine ones (status updates)."""
+
+    __slots__ = ("_first", "_took_first", "_urgent")
+
+    def __init__(self, urgent: Callable[[T], bool]) -> None:
+        super().__init__()
+        self._first: deque[T] = deque()
+        self._urgent = urgent
+        self._took_first = False
+
+    def put(self, item: T) -> None:
+        (self._first if self._urgent(item) else self._items).append(item)
+        if self._sleeping:
+            self._sleeping = False
+            _signal_keeping_gil(self._fd)
+
+    def hand_over(self, item: T) -> None:
+        (self._first if self._urgent(item) else self._items).append(item)
+        if self._sleeping:
+            self._sleeping = False
+            _signal(self._fd)
+
+    def _pop(self) -> T:
+        first = self._first
+        if first and not (self._took_first and self._items):
+            self._took_first = True
+            return first.popleft()
+        self._took_first = False
+        return self._items.popleft()
+
+    def take_while(self, wanted: Callable[[T], bool], limit: int) -> list[T]:
+        """``Inbox.take_while`` from the lane whose front is ``wanted`` (urgent first)."""
+        first = self._first
+        lane = first if first and wanted(first[0]) else self._items
+        taken: list[T] = []
+        while lane and len(taken) < limit and wanted(lane[0]):
+            taken.append(lane.popleft())
+        return taken
+
+    def get(self) -> T:
+        while True:
+            if self._first or self._items:
+                if _local.owed is not None:
+                    pay_wake()
+                return self._pop()
+            self._sleep()
+
+    def get_nowait(self) -> T:
+        try:
+            return self._pop()
+        except IndexError:
+            raise queue.Empty from None
+
+    def empty(self) -> bool:
+        return not (self._first or self._items)
+
+    def qsize(self) -> int:
+        return len(self._first) + len(self._items)
 
 
 class ThreadWaker:

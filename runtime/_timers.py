@@ -20,9 +20,13 @@ class TimerHandle:
     when it reaches the front of the inbox, so after `cancel()` returns in the
     actor's own thread the handler never sees that timer again (stricter than
     Erlang's cancel_timer, where a queued message still arrives).
+
+    A periodic timer has at most one message queued: a period that ends while the
+    last one still waits in a busy actor's inbox sends nothing (the actor handles one
+    tick when it gets there, not one per period it spent busy).
     """
 
-    __slots__ = ("_actor", "_entry", "_message", "_period", "_when", "active")
+    __slots__ = ("_actor", "_entry", "_message", "_period", "_when", "active", "queued")
 
     def __init__(self, actor: Actor, message: Any, when: float, period: float | None) -> None:
         self._actor = actor
@@ -31,6 +35,8 @@ class TimerHandle:
         self._period = period
         self._entry: Cancellable | None = None
         self.active = True
+        self.queued = False
+        """A periodic fire waits in the inbox (the actor loop clears it as it takes it)."""
 
     @property
     def periodic(self) -> bool:
@@ -52,7 +58,11 @@ class TimerHandle:
     def _fire(self) -> None:
         if not self.active:
             return
-        self._actor._rt_post(_TimerFire(self, self._message))
+        if self._period is None:
+            self._actor._rt_post(_TimerFire(self, self._message))
+        elif not self.queued:
+            self.queued = True
+            self._actor._rt_post(_TimerFire(self, self._message))
         if self._period is not None:
             self._when += self._period
             self._schedule()

@@ -243,7 +243,10 @@ def test_timers_run_on_the_manual_clock(node: Node, clock: ManualClock) -> None:
     ref = node.spawn(Ticker)
     ref.ask(("after", 5.0, "once"))
     ref.ask(("every", 1.0, "tick"))
-    clock.advance(4.9)
+    for _ in range(4):
+        clock.advance(1.0)
+        assert ref.ask("seen")[-1] == "tick"  # each taken before the next is due
+    clock.advance(0.9)
     assert ref.ask("seen") == ["tick"] * 4
     clock.advance(0.1)
     assert ref.ask("seen") == ["tick"] * 4 + ["once", "tick"]  # due together: set-up order
@@ -260,6 +263,74 @@ def test_cancel_drops_a_timer_message_already_queued(node: Node, clock: ManualCl
     clock.advance(1.0)  # the timer's message is now queued behind the blocked handler
     hold.set()
     assert "late" not in ref.ask("seen")
+
+
+def test_a_periodic_timer_has_one_message_queued_at_most(node: Node, clock: ManualClock) -> None:
+    hold = threading.Event()
+    ref = node.spawn(Ticker)
+    ref.ask(("every", 1.0, "tick"))
+    ref.tell(("block_then_cancel", hold, "boot"))  # busy: the ticks wait behind it
+    clock.advance(5.0)  # five periods end while the actor is busy
+    hold.set()
+    assert ref.ask("seen") == ["tick"], "one tick for the busy stretch, not five"
+    clock.advance(1.0)
+    assert ref.ask("seen") == ["tick"] * 2, "then one per period again"
+    clock.advance(1.0)
+    assert ref.ask("seen") == ["tick"] * 3
+
+
+class Batcher(Actor):
+    """Takes the strings queued right behind a string as one batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[Any]] = []
+
+    def receive(self, message: Any) -> Any:
+        if isinstance(message, tuple):  # ("hold", inside, release)
+            message[1].set()
+            message[2].wait(10)
+        elif message == "batches":
+            return list(self.batches)
+        elif message == "off-thread":
+            return self
+        elif isinstance(message, str):
+            self.batches.append([message, *self.take_queued(str, 3)])
+        else:
+            self.batches.append([message])
+        return None
+
+
+def test_take_queued_takes_the_tells_of_its_kind_right_behind_in_order(node: Node) -> None:
+    inside, hold = threading.Event(), threading.Event()
+    ref = node.spawn(Batcher)
+    ref.tell(("hold", inside, hold))  # busy while the rest queues up
+    assert inside.wait(5)
+    for m in ["a", "b", "c", "d", "e", 1, "f"]:
+        ref.tell(m)
+    asked = ref.ask_future("g")  # an ask of the kind is never taken: its caller waits
+    ref.tell("h")
+    hold.set()
+    assert asked.get() is None
+    assert ref.ask("batches") == [["a", "b", "c", "d"], ["e"], [1], ["f"], ["g", "h"]]
+    actor = ref.ask("off-thread")
+    with pytest.raises(RuntimeError, match="not on the actor's thread"):
+        actor.take_queued(str, 1)
+
+
+class Urgent(Batcher):
+    urgent = frozenset({int})
+
+
+def test_an_actors_urgent_types_overtake_the_queue(node: Node) -> None:
+    inside, hold = threading.Event(), threading.Event()
+    ref = node.spawn(Urgent)
+    ref.tell(("hold", inside, hold))
+    assert inside.wait(5)
+    for m in ["a", "b", 1, 2, "c"]:
+        ref.tell(m)
+    hold.set()
+    assert ref.ask("batches") == [[1], ["a", "b", "c"], [2]]
 
 
 def test_timers_are_cancelled_when_the_actor_stops_or_restarts(

@@ -298,3 +298,33 @@ def test_a_thread_that_defers_wakes_holds_them_until_it_waits(target: _Target) -
     assert got == [1]
     assert thread_waker()._fd in held
     thread_waker().wait(0)  # reset this thread's waker for the other tests
+
+
+def test_laned_inbox_serves_urgent_items_first_taking_turns_with_the_rest() -> None:
+    box: _inbox.LanedInbox[str] = _inbox.LanedInbox(lambda s: s.isupper())
+    for item in ["a", "b", "c", "X", "d", "Y", "Z"]:
+        box.put(item)
+    assert box.qsize() == 7 and not box.empty()
+    taken = [box.get() for _ in range(7)]
+    # urgent first, then turns while both lanes wait; each lane in arrival order
+    assert taken == ["X", "a", "Y", "b", "Z", "c", "d"]
+    assert box.empty()
+    with pytest.raises(queue.Empty):
+        box.get_nowait()
+    box.hand_over("Q")
+    box.put("e")
+    assert box.take_while(str.isupper, 5) == ["Q"], "from the lane whose front is wanted"
+    assert box.take_while(str.islower, 5) == ["e"]
+
+
+def test_laned_inbox_wakes_its_sleeping_consumer(hand_off_impl: str) -> None:
+    box: _inbox.LanedInbox[str] = _inbox.LanedInbox(lambda s: s.isupper())
+    got: list[str] = []
+    consumer = threading.Thread(target=lambda: got.extend([box.get(), box.get()]))
+    consumer.start()
+    wait_for(lambda: box.idle_mark() is not None, 5, "the consumer asleep")
+    box.put("a")
+    wait_for(lambda: box.idle_mark() is not None or got, 5, "the consumer asleep again")
+    box.hand_over("B")
+    consumer.join(5)
+    assert got == ["a", "B"]
