@@ -3,7 +3,7 @@
 ```
  events                      MarathonCore (one MarathonState)       effects, in order
  ApiRequest, Offers,     --> _ops.py _offers.py _deployments.py --> Persist*/Delete*, AwaitStored,
- p.StatusUpdate, Tick,       _render.py _load.py _core.py (router,  Launch, Decline, Kill, Revive,
+ p.StatusUpdate(s), Tick,    _render.py _load.py _core.py (router,  Launch, Decline, Kill, Revive,
  Subscribed, Disconnected,   status, offers, tick)                  Suppress, Reconcile,
  Load, Stopping                                                     Acknowledge, Publish, Reply
  Stored / StoreFailed    <-- fed back by the shell after AwaitStored
@@ -58,6 +58,7 @@ from ._messages import (
     ReadinessResult,
     Reconcile,
     Revive,
+    StatusUpdates,
     Stopping,
     Stored,
     StoreFailed,
@@ -440,6 +441,16 @@ class MarathonCore(Loading):
             # running from the start instead of as the staging task it was launched as.
             self.persist_dirty.add(inst.app_id)
 
+    def _on_statuses(self, m: StatusUpdates) -> None:
+        """Each update as ``_on_status`` would take it alone (an update never awaits the
+        store), one failing without the others; ``handle`` then converges once."""
+        for u in m.updates:
+            try:
+                self._on_status(u)
+            except Exception:
+                self.counters["handler_errors"] += 1
+                log.exception("marathon: handling the update of %s failed; carrying on", u.task_id)
+
     def _quarantined_task_owner(self, task_id: str) -> set[str]:
         """``{task_id}`` when the task belongs to an app the converge loop leaves alone
         and that has no record of it (its instance records were unreadable)."""
@@ -705,6 +716,7 @@ _REASON_CHARS = 1000
 
 _HANDLERS: dict[type, Callable[[MarathonCore, Any], None]] = {
     p.StatusUpdate: MarathonCore._on_status,
+    StatusUpdates: MarathonCore._on_statuses,
     Offers: MarathonCore._on_offers,
     Tick: lambda core, _: core._on_tick(),
     Subscribed: MarathonCore._on_subscribed,

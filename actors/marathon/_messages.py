@@ -144,6 +144,16 @@ class FrameworkError:
 
 
 @dataclass(frozen=True, slots=True)
+class StatusUpdates:
+    """Status updates that reached the actor one behind the other, handled as one event
+    (each as a lone ``p.StatusUpdate`` would be; the deployments are looked at once
+    after all of them). At 100,000 tasks they arrive in bursts of thousands, and looking
+    at the deployments after each one kept the acknowledgements seconds behind."""
+
+    updates: tuple[p.StatusUpdate, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """Housekeeping period (``MarathonConfig.tick_interval``)."""
 

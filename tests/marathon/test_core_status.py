@@ -6,7 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.marathon._core_kit import Sim, app, events, killed, launched
+import pytest
+
+from actors import protocol as p
+from actors.marathon import MarathonCore
+from actors.marathon._messages import Acknowledge, StatusUpdates
+from tests.marathon._core_kit import Sim, app, events, killed, launched, of
 
 CHECK = [{"protocol": "COMMAND", "command": {"value": "true"}}]
 
@@ -74,3 +79,40 @@ def test_an_unreachable_task_that_comes_back_is_kept() -> None:
     sim.update(task_id, "TASK_RUNNING")
     assert killed(sim.tick(100.0)) == [] and sim.core.queue == {}
     assert sim.tasks() == [task_id]
+
+
+def _update(sim: Sim, task_id: str, state: str, uuid: str) -> p.StatusUpdate:
+    inst = sim.core.instances.get(task_id)
+    agent = inst.agent_id if inst is not None else "id-agent1"
+    return p.StatusUpdate(sim.core.framework_id or "", task_id, agent, state, uuid, 0.0)
+
+
+def test_a_burst_of_updates_is_one_event_handled_as_each_alone_would_be(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sim = Sim()
+    sim.subscribe()
+    sim.api("create_app", body=app(instances=3))
+    tasks = [t.task_id for t in launched(sim.offers(sim.offer("agent1"), sim.offer("agent2")))]
+    assert len(tasks) == 3
+    (deployment,) = sim.api("deployments").body
+    burst = [_update(sim, t, "TASK_RUNNING", f"b{i}") for i, t in enumerate(tasks)]
+    burst.insert(1, _update(sim, "ghost.1", "TASK_RUNNING", "g"))  # a task nobody knows
+    burst.append(_update(sim, tasks[0], "TASK_RUNNING", "b0"))  # a resend of the first
+    broken = _update(sim, tasks[2], "TASK_RUNNING", "boom")
+    burst.insert(3, broken)
+    real = MarathonCore._on_status
+
+    def on_status(core: MarathonCore, u: p.StatusUpdate) -> None:
+        if u is broken:
+            raise RuntimeError("one bad update")
+        real(core, u)
+
+    monkeypatch.setattr(MarathonCore, "_on_status", on_status)
+    out = sim.feed(StatusUpdates(tuple(burst)))
+    acked = [e.update.uuid for e in of(Acknowledge, out)]
+    assert acked == ["b0", "g", "b1", "b2", "b0"], "every update but the broken one, in order"
+    assert killed(out) == ["ghost.1"]
+    assert sim.core.counters["handler_errors"] == 1
+    assert all(sim.core.instances[t].running for t in tasks)
+    assert sim.api("deployments").body == [], f"{deployment['id']} done after the burst"

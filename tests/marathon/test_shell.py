@@ -196,3 +196,20 @@ def test_a_new_master_gets_a_resubscription_and_a_reconciliation(node: Node) -> 
     assert asked[:2] == [[task.task_id], []], "explicit for its task, then implicit"
     subscribe = harness.calls(p.Subscribe)[-1]
     assert subscribe.info.framework_id == harness.framework_id, "the same framework id"
+
+
+def test_a_burst_of_updates_is_acknowledged_and_applied(node: Node) -> None:
+    store = MemoryMarathonStore()
+    ref, harness = start(node, store)
+    assert ask(ref, "create_app", body={**APP, "instances": 6, "constraints": []}).status == 201
+    offer = harness.offer(RES, agent_id="a1", hostname="agent1")
+    launched = wait_for(harness.waiter(offer.offer_id), 5, "the offer used")
+    assert isinstance(launched, Launched) and len(launched.tasks) == 6
+    # Sent one behind the other: the actor takes those queued together as one event.
+    updates = [harness.update(t.task_id, "TASK_RUNNING", agent_id="a1") for t in launched.tasks]
+    updates += [harness.update(launched.tasks[0].task_id, "TASK_RUNNING", agent_id="a1")]
+    wait_for(
+        lambda: {u.uuid for u in updates} <= set(harness.acknowledged), 5, "every update acked"
+    )
+    tasks = ask(ref, "app_tasks", "/web").body["tasks"]
+    assert sorted(t["state"] for t in tasks) == ["TASK_RUNNING"] * 6
