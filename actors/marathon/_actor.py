@@ -103,6 +103,9 @@ SLOW_START = 2.0
 UPDATE_BATCH = 1000
 """Status updates queued one behind the other handled as one core event, at most."""
 
+OFFER_BATCH = 50
+"""Offer messages queued one behind the other matched as one event, at most."""
+
 _STORE_EFFECTS = (
     PersistFrameworkId,
     PersistRoot,
@@ -242,6 +245,11 @@ class MarathonActor(Actor):
             more = self.take_queued(p.StatusUpdate, UPDATE_BATCH - 1)
             if more:
                 message = StatusUpdates((message, *more))
+        elif type(message) is p.Offers and self.driver is not None:
+            # Offers queued one behind the other are matched together: one write of
+            # each app's new instance records before their launch, not one per batch.
+            more = self.take_queued(p.Offers, OFFER_BATCH - 1)
+            message = Offers([o for m in (message, *more) for o in m.offers])
         elif self.driver is not None and self.driver.handles(message):
             message = _core_event(self.driver.handle(message))
             if message is None:

@@ -681,7 +681,15 @@ class MarathonCore(Loading):
             # Not in a new leader's first adoption_timeout: rendering the 100,000 task
             # texts it just loaded took ~5 CPU-s of a 10k/100k recovery, beside the
             # agents' re-registration storm (a list asked meanwhile renders them then).
-            self.task_lists.prerender(self.instances, self._listed_checks)
+            # As many as the periods since the last tick would have rendered (a busy
+            # actor gets one tick for several), up to PRERENDER_PERIODS' worth.
+            periods = 1.0
+            if self.last_tick is not None and self.config.tick_interval > 0:
+                periods = (now - self.last_tick) / self.config.tick_interval
+            periods = min(max(periods, 1.0), PRERENDER_PERIODS)
+            limit = round(self.task_lists.PRERENDER * periods)
+            self.task_lists.prerender(self.instances, self._listed_checks, limit)
+        self.last_tick = now
 
     def _listed_checks(self, app_id: str) -> bool | None:
         """Whether ``app_id``'s tasks show health results in task lists (None: a pod's
@@ -690,6 +698,10 @@ class MarathonCore(Loading):
         if isinstance(app, PodDefinition):
             return None
         return bool(app and app.health_checks)
+
+
+PRERENDER_PERIODS = 8.0
+"""A late tick renders the task texts of at most this many tick periods at once."""
 
 
 def _seq(inst: Instance) -> int:

@@ -184,6 +184,8 @@ class MarathonState:
         self.persist_dirty: set[str] = set()
         """Apps whose instance records must be written (at the next tick at the latest)."""
         self.last_reconcile = 0.0
+        self.last_tick: float | None = None
+        """When the last tick ran (a busy actor gets one tick for several periods)."""
         self.counters: Counter[str] = Counter()
         self.started_wall = 0.0
         self.q = Quarantine()

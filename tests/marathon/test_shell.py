@@ -7,6 +7,7 @@ ZooKeeper: an in-memory store; no HTTP: the API is asked directly."""
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -213,3 +214,38 @@ def test_a_burst_of_updates_is_acknowledged_and_applied(node: Node) -> None:
     )
     tasks = ask(ref, "app_tasks", "/web").body["tasks"]
     assert sorted(t["state"] for t in tasks) == ["TASK_RUNNING"] * 6
+
+
+class GatedStore(MemoryMarathonStore):
+    """Instance writes wait for ``gate`` (``entered`` says one is waiting); counted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate, self.entered = threading.Event(), threading.Event()
+        self.gate.set()
+        self.instance_writes = 0
+
+    def save_instances(self, app_id: str, records: list[dict[str, Any]]) -> None:
+        self.instance_writes += 1
+        self.entered.set()
+        assert self.gate.wait(10)
+        super().save_instances(app_id, records)
+
+
+def test_offers_queued_one_behind_the_other_are_matched_and_stored_together(
+    node: Node,
+) -> None:
+    store = GatedStore()
+    ref, harness = start(node, store)
+    body = {**APP, "instances": 6, "constraints": []}
+    assert ask(ref, "create_app", body=body).status == 201
+    small = "cpus:1;mem:1024;ports:[31000-31010]"  # two tasks of 0.5 cpu each
+    store.gate.clear()
+    first = harness.offer(small, agent_id="a1", hostname="agent1")
+    assert store.entered.wait(5), "the first offer's records are being written"
+    more = [harness.offer(small, agent_id=f"a{i}", hostname=f"agent{i}") for i in (2, 3)]
+    store.gate.set()
+    for offer in [first, *more]:
+        used = wait_for(harness.waiter(offer.offer_id), 5, f"offer {offer.offer_id} used")
+        assert isinstance(used, Launched) and len(used.tasks) == 2
+    assert store.instance_writes == 2, "the two queued offers: one match, one write"

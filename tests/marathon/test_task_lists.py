@@ -216,3 +216,24 @@ def test_a_staging_task_is_rendered_ahead_once_it_runs() -> None:
     running = [core.instances[t] for t in sim.tasks("/prod/web")]
     assert all(i._json is not None and i._text is not None for i in running)
     assert body(sim.api("list_tasks")) == _from_nothing(sim)
+
+
+def test_a_late_tick_renders_ahead_for_every_period_it_stood_for() -> None:
+    sim = running_sim()
+    core = sim.core
+    sim.tick(core.config.adoption_timeout)  # past a new leader's first adoption_timeout
+    lists = core.task_lists
+    lists.PRERENDER = 1  # type: ignore[misc]  # an instance attribute, this test only
+    for task_id in sim.tasks("/prod/web") + sim.tasks("/prod/db"):
+        core.instances[task_id]._text = None
+        lists.note(core.instances[task_id])
+    assert len(lists.unrendered) == 3
+    sim.tick(core.config.tick_interval)  # on time: one period's worth
+    assert len(lists.unrendered) == 2
+    sim.tick(core.config.tick_interval)
+    assert len(lists.unrendered) == 1
+    for task_id in sim.tasks("/prod/web") + sim.tasks("/prod/db"):
+        core.instances[task_id]._text = None
+        lists.note(core.instances[task_id])
+    sim.tick(2 * core.config.tick_interval)  # a busy actor's one tick for two periods
+    assert len(lists.unrendered) == 1
