@@ -700,8 +700,11 @@ class MarathonCore(Loading):
         return bool(app and app.health_checks)
 
 
-PRERENDER_PERIODS = 8.0
-"""A late tick renders the task texts of at most this many tick periods at once."""
+PRERENDER_PERIODS = 40.0
+"""A late tick renders the task texts of at most this many tick periods at once (10 s
+of them: behind a launch's queued status updates a tick came every few seconds, and
+with one period's worth each the first ``/v2/tasks`` after a 10k/100k launch rendered
+what they had left, 0.7-1.7 s instead of 0.4)."""
 
 
 def _seq(inst: Instance) -> int:
