@@ -78,6 +78,17 @@ def start(node: Node, store: MemoryMarathonStore) -> tuple[Any, FrameworkHarness
     return ref, harness
 
 
+def launch_on_one_offer(node: Node, instances: int) -> tuple[Any, FrameworkHarness, Launched]:
+    """A started shell with ``/web`` of ``instances`` launched on one offer of agent1."""
+    ref, harness = start(node, MemoryMarathonStore())
+    body = {**APP, "instances": instances, "constraints": []}
+    assert ask(ref, "create_app", body=body).status == 201
+    offer = harness.offer(RES, agent_id="a1", hostname="agent1")
+    launched = wait_for(harness.waiter(offer.offer_id), 5, "the offer used")
+    assert isinstance(launched, Launched) and len(launched.tasks) == instances
+    return ref, harness, launched
+
+
 def ask(ref: Any, op: str, app_id: str | None = None, body: Any = None) -> ApiReply:
     reply: ApiReply = ref.ask(ApiRequest(op, app_id, body=body), timeout=5.0)
     return reply
@@ -179,12 +190,7 @@ def test_an_app_post_writes_its_documents_in_one_store_write(node: Node) -> None
 
 
 def test_a_new_master_gets_a_resubscription_and_a_reconciliation(node: Node) -> None:
-    store = MemoryMarathonStore()
-    ref, harness = start(node, store)
-    assert ask(ref, "create_app", body={**APP, "instances": 1, "constraints": []}).status == 201
-    offer = harness.offer(RES, agent_id="a1", hostname="agent1")
-    launched = wait_for(harness.waiter(offer.offer_id), 5, "launched")
-    assert isinstance(launched, Launched)
+    _ref, harness, launched = launch_on_one_offer(node, 1)
     (task,) = launched.tasks
     before = len(harness.calls(p.Reconcile))
     harness.fail_over("m2")
@@ -200,12 +206,7 @@ def test_a_new_master_gets_a_resubscription_and_a_reconciliation(node: Node) -> 
 
 
 def test_a_burst_of_updates_is_acknowledged_and_applied(node: Node) -> None:
-    store = MemoryMarathonStore()
-    ref, harness = start(node, store)
-    assert ask(ref, "create_app", body={**APP, "instances": 6, "constraints": []}).status == 201
-    offer = harness.offer(RES, agent_id="a1", hostname="agent1")
-    launched = wait_for(harness.waiter(offer.offer_id), 5, "the offer used")
-    assert isinstance(launched, Launched) and len(launched.tasks) == 6
+    ref, harness, launched = launch_on_one_offer(node, 6)
     # Sent one behind the other: the actor takes those queued together as one event.
     updates = [harness.update(t.task_id, "TASK_RUNNING", agent_id="a1") for t in launched.tasks]
     updates += [harness.update(launched.tasks[0].task_id, "TASK_RUNNING", agent_id="a1")]
