@@ -121,6 +121,8 @@ def test_an_update_checkpointed_but_unacknowledged_before_the_kill_is_delivered_
     (stored,) = TaskStore(agent.work_dir).load()
     starting, running = stored.updates
     assert (starting.state, running.state) == ("TASK_STARTING", "TASK_RUNNING")
+    # The agent counts STARTING pending once it is sent; the master forwards it on.
+    wait_for(lambda: fw.sched.states("slow"), 20, "STARTING forwarded to the framework")
     assert fw.sched.states("slow")[0] == "TASK_STARTING"
     assert running.uuid not in {u.uuid for u in fw.sched.of("slow")}
 
