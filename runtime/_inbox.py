@@ -189,11 +189,15 @@ class Inbox(Generic[T]):
     def take_while(self, wanted: Callable[[T], bool], limit: int) -> list[T]:
         """Up to ``limit`` items from the front, in order, while ``wanted(item)``; for
         the consumer only (producers only append, so the front is the consumer's)."""
-        items = self._items
+        lane = self._lane_of(wanted)
         taken: list[T] = []
-        while items and len(taken) < limit and wanted(items[0]):
-            taken.append(items.popleft())
+        while lane and len(taken) < limit and wanted(lane[0]):
+            taken.append(lane.popleft())
         return taken
+
+    def _lane_of(self, wanted: Callable[[T], bool]) -> deque[T]:
+        """The queue ``take_while`` takes from (there is one)."""
+        return self._items
 
     def get_nowait(self) -> T:
         try:
@@ -269,14 +273,10 @@ class LanedInbox(Inbox[T]):
         self._took_first = False
         return self._items.popleft()
 
-    def take_while(self, wanted: Callable[[T], bool], limit: int) -> list[T]:
-        """``Inbox.take_while`` from the lane whose front is ``wanted`` (urgent first)."""
+    def _lane_of(self, wanted: Callable[[T], bool]) -> deque[T]:
+        """``take_while`` takes from the lane whose front is ``wanted`` (urgent first)."""
         first = self._first
-        lane = first if first and wanted(first[0]) else self._items
-        taken: list[T] = []
-        while lane and len(taken) < limit and wanted(lane[0]):
-            taken.append(lane.popleft())
-        return taken
+        return first if first and wanted(first[0]) else self._items
 
     def get(self) -> T:
         while True:

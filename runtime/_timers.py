@@ -60,9 +60,9 @@ class TimerHandle:
             return
         if self._period is None:
             self._actor._rt_post(_TimerFire(self, self._message))
-        elif not self.queued:
+            return
+        if not self.queued:
             self.queued = True
             self._actor._rt_post(_TimerFire(self, self._message))
-        if self._period is not None:
-            self._when += self._period
-            self._schedule()
+        self._when += self._period
+        self._schedule()
