@@ -93,3 +93,5 @@ def test_a_sigkilled_master_takes_its_companion_along(cluster: LocalCluster) -> 
     assert kids
     os.kill(m["pid"], signal.SIGKILL)
     wait_for(lambda: not any(alive(k) for k in kids), timeout=60, what="the companion gone")
+    # At once, without the orderly stop (its output goes to the master's log).
+    assert "the master is gone: exiting at once" in Path(m["log"]).read_text()
