@@ -26,7 +26,8 @@ them all), leader RSS and marginal bytes per agent and per task, ZooKeeper data 
 (``mntr``), p50/p99 of GET /marathon/v2/apps, /marathon/v2/tasks, /mesos/master/state,
 /metronome/v1/jobs (20 requests each, the first after a change uncached), then a leader
 SIGKILL: time until the new leader is elected, until every agent has re-registered (the
-storm), until it serves the full state, and until it launches again (a probe app's
+storm), until it serves the full state (every task in /mesos/master/state and
+/marathon/v2/apps, every job in /metronome/v1/jobs), and until it launches again (a probe app's
 tasks RUNNING: ``failover_s``), with tasks lost or restarted counted.
 
 After the last step, the issue's bad inputs at full size (bench/_scale_bad.py): a
@@ -722,12 +723,15 @@ class Bench:
                     n = sum(len(f["tasks"]) for f in state["frameworks"])
                     apps = http.get_json(ENDPOINTS["apps"])["apps"]
                     mara = sum(a["tasksRunning"] for a in apps if a["id"].startswith("/scale/app-"))
+                    # Metronome too (503 while its new actor loads the jobs).
+                    status, raw, _ = http.request("GET", ENDPOINTS["jobs"])
+                    jobs = len(json.loads(raw)) if status == 200 else -1
                 except (OSError, RuntimeError, ValueError) as exc:
                     log(f"  reading the full state: {exc}")
                     self._follow_leader()
                     http = self.leader["http"]
-                    n = mara = -1
-                if n >= expected and mara >= sum(self.apps.values()):
+                    n = mara = jobs = -1
+                if n >= expected and mara >= sum(self.apps.values()) and jobs >= self.jobs:
                     full_state = time.monotonic() - t0
                     log(f"  full state served at {full_state:.1f} s")
             time.sleep(0.1)
