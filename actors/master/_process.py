@@ -252,7 +252,7 @@ def _idle_metrics(elected: bool, uptime_secs: float) -> dict[str, float]:
 
 def _warm_first(services: Any) -> list[Any]:
     """Leader services in the order they start on election: those a standby keeps warm
-    (``warm_stores``: Marathon) first, the others in their given order. The supervisor
+    (``warm_stores``: Marathon, Metronome) first, the others in their given order. The supervisor
     starts children one at a time, and at 5k agents the services started before
     Marathon (IAM's bootstrap check, a ZooKeeper read on the contended new leader) took
     ~0.4 s of the path from the election to Marathon taking a POST (notes/scale/s11-W2).

@@ -326,8 +326,12 @@ class MetronomeActor(Actor):
         address: str | None = None,
         fence: Any = None,
         pin_master: bool = False,
+        warm: list[Any] | None = None,
     ) -> None:
         """``pin_master``: inside a master (its leader service), talk to that master only.
+        ``warm``: a list holding this master's warm copy of the store (a standby's
+        ``zk.StoreMirror``), taken out by the first start only (a restarted actor reads
+        ZooKeeper: the copy is handed over once).
         ``master`` is the master actor's address; ``fence`` the leader term's
         ``zk.Fence`` (writes of a deposed leader refused); ``clock`` the wall clock (default:
         the node clock's ``wall``); ``resolve`` and ``address`` (where the master reaches
@@ -335,6 +339,7 @@ class MetronomeActor(Actor):
         super().__init__()
         self.zk = zk
         self.fence = fence
+        self._warm = warm
         self.pin_master = pin_master
         self.master = master
         self.board = board if board is not None else ViewBoard()
@@ -419,7 +424,9 @@ class MetronomeActor(Actor):
     # -- lifecycle ------------------------------------------------------------------
 
     def started(self) -> None:
-        self.store = MetronomeStore(self.zk, fence=self.fence)
+        t0 = self.clock.now()
+        mirror = self._warm.pop() if self._warm else None
+        self.store = MetronomeStore(self.zk, fence=self.fence, mirror=mirror)
         docs, unreadable = self.store.load_jobs_checked()
         for job_id, reason in unreadable.items():
             self._quarantine(job_id, reason)
@@ -452,9 +459,12 @@ class MetronomeActor(Actor):
         self.send_interval(self.config.tick_interval, _Tick())
         runs = sum(len(e.runs) for e in self.entries.values())
         log.info(
-            "metronome: %d jobs, %d active runs loaded; framework id %s; %d quarantined",
+            "metronome: %d jobs, %d active runs loaded in %.2f s (%s); framework id %s; "
+            "%d quarantined",
             len(self.entries),
             runs,
+            self.clock.now() - t0,
+            self.store.load_note,
             self.framework_id,
             len(self.quarantined),
         )

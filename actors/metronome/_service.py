@@ -2,8 +2,10 @@
 
 ```
  MasterProcess(services=(MetronomeService(),))
+   standby  -> keeps a warm copy of /metronome (zk.StoreMirror, ``warm_stores``)
    elected  -> root supervisor starts "metronome" (MetronomeActor; registered name
-               "metronome") after the master actor; it subscribes to this node's master
+               "metronome") after the master actor; it loads the jobs (from the warm
+               copy's hand-over when there is one) and subscribes to this node's master
    revoked  -> the actor stops at once (its driver stops with failover: tasks live on)
    gateway  -> /metronome/... and /service/metronome/... (leader-only: standbys redirect)
 ```
@@ -24,6 +26,7 @@ from runtime import ChildSpec
 
 from ._actor import METRONOME_ACTOR, MetronomeActor, MetronomeConfig
 from ._api import PREFIXES, MetronomeApi
+from ._store import MIRRORED, STORE_ROOT
 from ._view import ViewBoard
 
 
@@ -32,6 +35,9 @@ class MetronomeService:
 
     name = "metronome"
     prefixes: tuple[str, ...] = tuple(prefix + "/" for prefix in PREFIXES)
+    warm_stores: tuple[tuple[Any, ...], ...] = ((STORE_ROOT, MIRRORED),)
+    """(store root, prefixes) a standby master keeps warm (``zk.StoreMirror``): a new
+    leader's Metronome reads only the jobs that changed since."""
 
     def __init__(
         self,
@@ -64,6 +70,7 @@ class MetronomeService:
                     "hostname": ctx.hostname,
                     "fence": ctx.fence,
                     "pin_master": True,
+                    "warm": [ctx.warm.pop(STORE_ROOT)] if STORE_ROOT in ctx.warm else None,
                     **self.actor_kwargs,
                 },
                 name=METRONOME_ACTOR,
