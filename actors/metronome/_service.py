@@ -24,7 +24,7 @@ from aiohttp import web
 from actors.master import ServiceContext
 from runtime import ChildSpec
 
-from ._actor import METRONOME_ACTOR, MetronomeActor, MetronomeConfig
+from ._actor import METRONOME_ACTOR, MetronomeActor, MetronomeConfig, prepare_entry
 from ._api import PREFIXES, MetronomeApi
 from ._store import MIRRORED, STORE_ROOT
 from ._view import ViewBoard
@@ -35,9 +35,10 @@ class MetronomeService:
 
     name = "metronome"
     prefixes: tuple[str, ...] = tuple(prefix + "/" for prefix in PREFIXES)
-    warm_stores: tuple[tuple[Any, ...], ...] = ((STORE_ROOT, MIRRORED),)
-    """(store root, prefixes) a standby master keeps warm (``zk.StoreMirror``): a new
-    leader's Metronome reads only the jobs that changed since."""
+    warm_stores: tuple[tuple[Any, ...], ...] = ((STORE_ROOT, MIRRORED, prepare_entry),)
+    """(store root, prefixes, prepare) a standby master keeps warm (``zk.StoreMirror``):
+    a new leader's Metronome reads only the jobs that changed since, and takes the
+    entries the standby checked and built ahead."""
 
     def __init__(
         self,

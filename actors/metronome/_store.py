@@ -118,6 +118,9 @@ class MetronomeStore:
         """Where the framework id is read: the hand-over right after a warm load."""
         self.load_note = "cold"
         """How the last load read the store, for the actor's start-up line."""
+        self.prepared: dict[str, Any] = {}
+        """Job id -> what the copy's ``prepare`` made ahead of the very document the
+        last load returned for it (``MetronomeService.warm_stores``); empty when cold."""
 
     # -- reads ---------------------------------------------------------------------
 
@@ -189,6 +192,10 @@ class MetronomeStore:
             read = reader.get_all(JOBS)
         except ZkError:
             read = {}
+        ahead = getattr(reader, "prepared", {})
+        self.prepared = {
+            key.split("/", 1)[1]: value for key, value in ahead.items() if key.startswith("jobs/")
+        }
         for name in reader.list(JOBS):
             doc = read.get(job_key(name))
             if doc is None:

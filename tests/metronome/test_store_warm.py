@@ -6,11 +6,14 @@ falls back to ZooKeeper. Real ZooKeeper."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from kazoo.client import KazooClient
 
+from actors.metronome._actor import _checked_entry, prepare_entry
 from actors.metronome._store import MIRRORED, MetronomeStore, job_key
+from actors.metronome._view import JobEntry
 from runtime.testing import wait_for
 from zk import StateStore, StoreMirror
 
@@ -76,3 +79,36 @@ def test_a_copy_without_a_session_falls_back_to_zookeeper(
     docs, bad = warm.load_jobs_checked()
     assert list(docs) == ["only"] and not bad
     assert warm.load_note == "cold: the warm copy failed"
+
+
+def _valid(job_id: str, cmd: str = "true") -> dict[str, Any]:
+    spec = {"id": job_id, "run": {"cmd": cmd, "cpus": 0.1, "mem": 32, "disk": 0}}
+    return JobEntry.from_doc({"job": spec, "cursors": {}}).to_doc()
+
+
+def test_entries_checked_ahead_are_handed_over_for_the_very_documents_loaded(
+    zk_connect: Callable[..., KazooClient],
+) -> None:
+    state = StateStore(zk_connect(), "/metronome")
+    for i in range(20):
+        state.put(job_key(f"ok-{i:02d}"), _valid(f"ok-{i:02d}"))
+    poison = _valid("poison")
+    poison["job"]["id"] = "someone-else"  # stored under another id: fails the checks
+    state.put(job_key("poison"), poison)
+    mirror = StoreMirror(
+        zk_connect(), "/metronome", MIRRORED, interval=0.05, prepare=prepare_entry
+    ).start()
+    try:
+        wait_for(lambda: mirror.ready and mirror.decoded >= 21, timeout=20)
+        state.put(job_key("ok-03"), _valid("ok-03", cmd="changed"))  # after it was built
+    finally:
+        mirror.stop()
+    store = MetronomeStore(zk_connect(), mirror=mirror)
+    docs, _ = store.load_jobs_checked()
+
+    assert sorted(store.prepared) == sorted(f"ok-{i:02d}" for i in range(20) if i != 3)
+    for job_id, entry in store.prepared.items():
+        assert entry == _checked_entry(job_id, docs[job_id][0], 1.7e9)
+    assert docs["ok-03"][0]["job"]["run"]["cmd"] == "changed"  # checked by the load itself
+    assert "poison" in docs and "poison" not in store.prepared
+    assert prepare_entry("framework", {"frameworkId": "x"}) is None
