@@ -457,13 +457,18 @@ class MasterProcess:
         log.info("master listening on %s, HTTP %s", self.address, self.gateway.url)
         return self
 
-    def _warm_roots(self) -> dict[str, tuple[tuple[str, ...], Any]]:
-        """Store root -> (prefixes, prepare or None), as the leader services declare
-        them (``warm_stores`` entries: ``(root, prefixes[, prepare])``)."""
-        roots: dict[str, tuple[tuple[str, ...], Any]] = {REGISTRY_ROOT: (REGISTRY_MIRRORED, None)}
+    def _warm_roots(self) -> dict[str, tuple[tuple[str, ...], Any, dict[str, Any]]]:
+        """Store root -> (prefixes, prepare or None, ``StoreMirror`` options), as the
+        leader services declare them (``warm_stores`` entries:
+        ``(root, prefixes[, prepare[, options]])``, options such as ``interval``)."""
+        roots: dict[str, tuple[tuple[str, ...], Any, dict[str, Any]]] = {
+            REGISTRY_ROOT: (REGISTRY_MIRRORED, None, {})
+        }
         for service in self.options.services:
-            for root, prefixes, *prepare in getattr(service, "warm_stores", ()):
-                roots[str(root)] = (tuple(prefixes), prepare[0] if prepare else None)
+            for root, prefixes, *rest in getattr(service, "warm_stores", ()):
+                prepare = rest[0] if rest else None
+                options = dict(rest[1]) if len(rest) > 1 else {}
+                roots[str(root)] = (tuple(prefixes), prepare, options)
         return roots
 
     def _start_mirrors(self) -> None:
@@ -484,8 +489,8 @@ class MasterProcess:
             self._close_mirrors()
             self.mirror_client = client
             self.mirrors = {
-                root: StoreMirror(client, root, prefixes, prepare=prepare).start()
-                for root, (prefixes, prepare) in roots.items()
+                root: StoreMirror(client, root, prefixes, prepare=prepare, **options).start()
+                for root, (prefixes, prepare, options) in roots.items()
             }
         log.info("warm standby: keeping a copy of %s", ", ".join(sorted(roots)))
 

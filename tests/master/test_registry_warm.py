@@ -67,3 +67,36 @@ def test_services_with_a_warm_copy_start_first_the_others_in_order() -> None:
     given = [Plain("iam"), Warm("marathon"), Plain("metronome"), Warm("other"), Plain("pkg")]
     assert [s.name for s in _warm_first(given)] == ["marathon", "other", "iam", "metronome", "pkg"]
     assert _warm_first([]) == []
+
+
+def test_a_standby_keeps_each_services_copy_with_the_options_it_declares(
+    zk_hosts: str, zk_chroot: str
+) -> None:
+    """``warm_stores`` entries ``(root, prefixes[, prepare[, options]])``: the standby's
+    copies get the prepare and the ``StoreMirror`` options (Metronome's interval)."""
+    from actors.marathon import MarathonService
+    from actors.master import MasterOptions, MasterProcess
+    from actors.metronome import MetronomeService
+    from actors.metronome._actor import prepare_entry
+    from actors.metronome._service import MIRROR_INTERVAL
+    from transport import Security
+    from zk._mirror import DEFAULT_INTERVAL
+
+    options = MasterOptions(
+        zk=f"{zk_hosts}{zk_chroot}",
+        security=Security.plain(),
+        services=(MarathonService(), MetronomeService()),
+    )
+    proc = MasterProcess(options)
+    roots = proc._warm_roots()
+    assert roots["/metronome"][1:] == (prepare_entry, {"interval": MIRROR_INTERVAL})
+    assert roots["/marathon"][2] == {} and roots[REGISTRY_ROOT] == (REGISTRY_MIRRORED, None, {})
+    proc._connect_args = {"hosts": f"{zk_hosts}{zk_chroot}"}
+    proc._start_mirrors()
+    try:
+        assert proc.mirrors["/metronome"].interval == MIRROR_INTERVAL
+        assert proc.mirrors["/metronome"].prepare is prepare_entry
+        assert proc.mirrors["/marathon"].interval == DEFAULT_INTERVAL
+    finally:
+        proc._close_mirrors()
+        proc.node.shutdown(5)
