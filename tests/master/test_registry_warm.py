@@ -78,7 +78,7 @@ def test_a_standby_keeps_each_services_copy_with_the_options_it_declares(
     from actors.master import MasterOptions, MasterProcess
     from actors.metronome import MetronomeService
     from actors.metronome._actor import prepare_entry
-    from actors.metronome._service import MIRROR_INTERVAL
+    from actors.metronome._service import MIRROR_INTERVAL, MIRROR_OPTIONS
     from transport import Security
     from zk._mirror import DEFAULT_INTERVAL
 
@@ -89,12 +89,13 @@ def test_a_standby_keeps_each_services_copy_with_the_options_it_declares(
     )
     proc = MasterProcess(options)
     roots = proc._warm_roots()
-    assert roots["/metronome"][1:] == (prepare_entry, {"interval": MIRROR_INTERVAL})
+    assert roots["/metronome"][1:] == (prepare_entry, MIRROR_OPTIONS)
     assert roots["/marathon"][2] == {} and roots[REGISTRY_ROOT] == (REGISTRY_MIRRORED, None, {})
     proc._connect_args = {"hosts": f"{zk_hosts}{zk_chroot}"}
     proc._start_mirrors()
     try:
         assert proc.mirrors["/metronome"].interval == MIRROR_INTERVAL
+        assert proc.mirrors["/metronome"].decode_per_round == MIRROR_OPTIONS["decode_per_round"]
         assert proc.mirrors["/metronome"].prepare is prepare_entry
         assert proc.mirrors["/marathon"].interval == DEFAULT_INTERVAL
     finally:
