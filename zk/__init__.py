@@ -61,7 +61,7 @@ if TYPE_CHECKING:
         term_path,
     )
     from zk._lease import Acting, LeaderLease
-    from zk._mirror import HandOver, MirrorUnavailable, StoreMirror
+    from zk._mirror import HandOver, MirrorUnavailable, StoreMirror, take_hand_over
     from zk._registry import Entry, Registry
     from zk._retry import DEFAULT_RETRY, RetryPolicy
     from zk._server import (
@@ -120,7 +120,7 @@ _EXPORTS = {
         "term_path",
     ),
     "zk._lease": ("Acting", "LeaderLease"),
-    "zk._mirror": ("HandOver", "MirrorUnavailable", "StoreMirror"),
+    "zk._mirror": ("HandOver", "MirrorUnavailable", "StoreMirror", "take_hand_over"),
     "zk._registry": ("Entry", "Registry"),
     "zk._retry": ("DEFAULT_RETRY", "RetryPolicy"),
     "zk._server": (
@@ -215,6 +215,7 @@ __all__ = [
     "read_term",
     "resolve_credentials",
     "secure_tree",
+    "take_hand_over",
     "term_path",
     "write_credentials",
 ]

@@ -41,6 +41,7 @@ from zk import (
     ValueTooLarge,
     ZkError,
     encoded_size,
+    take_hand_over,
 )
 
 from ._shards import Shards, parse_name, plan_write, shard_name, stored_records
@@ -183,33 +184,12 @@ class ZkMarathonStore:
         }
 
     def _hand_over(self) -> Any:
-        """The mirror's hand-over (once), else the store itself. A hand-over that fails
-        (the mirror's session gone) is a warning: the store is read as a fresh leader
-        reads it."""
+        """The mirror's hand-over (once), else the store itself (``zk.take_hand_over``:
+        a hand-over that fails is a warning, and the store is read as a fresh leader
+        reads it)."""
         mirror, self.mirror = self.mirror, None
-        self.load_note = ""
-        if mirror is None:
-            return self.store
-        try:
-            handed = mirror.hand_over(self.store)
-        except ZkError as exc:
-            log.warning("marathon: no warm copy of the store (%s): reading it whole", exc)
-            self.load_note = "cold: the warm copy failed"
-            return self.store
-        finally:
-            mirror.close()
-        log.info(
-            "marathon: warm standby hand-over: %d document(s) reused, %d read again%s, in %.2f s",
-            handed.reused,
-            handed.reread,
-            " (whole: the standby's session was interrupted)" if handed.whole else "",
-            handed.seconds,
-        )
-        self.load_note = (
-            f"warm: {handed.reused} reused, {handed.reread} read again "
-            f"in {handed.seconds:.2f} s{', whole' if handed.whole else ''}"
-        )
-        return handed
+        reader, self.load_note = take_hand_over(mirror, self.store, "marathon")
+        return reader
 
     def _load_instances(self, unreadable: dict[str, str]) -> dict[str, list[Any]]:
         """Every app's records, from its shards (and a whole-app document of the older

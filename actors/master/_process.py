@@ -54,6 +54,7 @@ from zk import (
     close_quietly,
     connect,
     resolve_credentials,
+    take_hand_over,
 )
 
 log = logging.getLogger("actors.master")
@@ -84,21 +85,8 @@ class ZkRegistryStore:
         if mirror is None or kind not in mirror.prefixes:
             return self.store.get_all(kind)
         self.mirror = None
-        try:
-            handed = mirror.hand_over(self.store)
-        except ZkError as exc:
-            log.warning("registry: no warm copy (%s): reading it whole", exc)
-            return self.store.get_all(kind)
-        finally:
-            mirror.close()
-        log.info(
-            "registry: warm standby hand-over: %d document(s) reused, %d read again%s, in %.2f s",
-            handed.reused,
-            handed.reread,
-            " (whole: the standby's session was interrupted)" if handed.whole else "",
-            handed.seconds,
-        )
-        return handed.get_all(kind)
+        reader, _ = take_hand_over(mirror, self.store, "registry")
+        return reader.get_all(kind)
 
     def load(self, kind: str) -> list[dict[str, Any]]:
         out = []

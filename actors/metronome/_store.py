@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from zk import BatchFailed, Fenced, StateStore, ZkError
+from zk import BatchFailed, Fenced, StateStore, ZkError, take_hand_over
 from zk import Delete as ZkDelete
 from zk import Put as ZkPut
 
@@ -125,25 +125,10 @@ class MetronomeStore:
     # -- reads ---------------------------------------------------------------------
 
     def _hand_over(self) -> Any:
-        """The mirror's hand-over (once), else the store itself; a hand-over that fails
-        (the mirror's session gone) is a warning and the store is read whole."""
+        """The mirror's hand-over (once), else the store itself (``zk.take_hand_over``)."""
         mirror, self.mirror = self.mirror, None
-        self.load_note = "cold"
-        if mirror is None:
-            return self.state
-        try:
-            handed = mirror.hand_over(self.state)
-        except ZkError as exc:
-            log.warning("metronome: no warm copy of the store (%s): reading it whole", exc)
-            self.load_note = "cold: the warm copy failed"
-            return self.state
-        finally:
-            mirror.close()
-        self.load_note = (
-            f"warm: {handed.reused} reused, {handed.reread} read again in {handed.seconds:.2f} s"
-            f"{', whole' if handed.whole else ''}"
-        )
-        return handed
+        reader, self.load_note = take_hand_over(mirror, self.state, "metronome")
+        return reader
 
     def framework_id(self) -> str | None:
         reader, self._reader = self._reader, self.state
