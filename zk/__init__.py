@@ -60,8 +60,9 @@ if TYPE_CHECKING:
         read_term,
         term_path,
     )
+    from zk._hand_over import take_hand_over
     from zk._lease import Acting, LeaderLease
-    from zk._mirror import HandOver, MirrorUnavailable, StoreMirror, take_hand_over
+    from zk._mirror import HandOver, MirrorUnavailable, StoreMirror
     from zk._registry import Entry, Registry
     from zk._retry import DEFAULT_RETRY, RetryPolicy
     from zk._server import (
@@ -120,7 +121,8 @@ _EXPORTS = {
         "term_path",
     ),
     "zk._lease": ("Acting", "LeaderLease"),
-    "zk._mirror": ("HandOver", "MirrorUnavailable", "StoreMirror", "take_hand_over"),
+    "zk._mirror": ("HandOver", "MirrorUnavailable", "StoreMirror"),
+    "zk._hand_over": ("take_hand_over",),
     "zk._registry": ("Entry", "Registry"),
     "zk._retry": ("DEFAULT_RETRY", "RetryPolicy"),
     "zk._server": (
