@@ -44,9 +44,10 @@ log = logging.getLogger("actors.metronome")
 STORE_ROOT = "/metronome"
 FRAMEWORK_KEY = "framework"
 JOBS = "jobs"
-MIRRORED = ("", JOBS)
-"""The store prefixes a new leader reads (the framework id, the jobs): what a standby
-master keeps warm (``zk.StoreMirror``; ``MetronomeService.warm_stores``)."""
+MIRRORED = (JOBS,)
+"""The store prefixes a new leader reads in bulk (the jobs): what a standby master keeps
+warm (``zk.StoreMirror``; ``MetronomeService.warm_stores``). The framework id is one
+document, read from the store."""
 
 
 class StoreError(MetronomeError):
@@ -114,8 +115,6 @@ class MetronomeStore:
         """A standby's warm copy of this store (``zk.StoreMirror`` over ``MIRRORED``):
         the first `load_jobs_checked` takes its hand-over instead of reading every job
         (then it is gone: a later load reads ZooKeeper)."""
-        self._reader: Any = self.state
-        """Where the framework id is read: the hand-over right after a warm load."""
         self.load_note = "cold"
         """How the last load read the store, for the actor's start-up line."""
         self.prepared: dict[str, Any] = {}
@@ -131,9 +130,8 @@ class MetronomeStore:
         return reader
 
     def framework_id(self) -> str | None:
-        reader, self._reader = self._reader, self.state
         try:
-            doc = reader.get(FRAMEWORK_KEY)
+            doc = self.state.get(FRAMEWORK_KEY)
         except ZkError as exc:  # corrupt or foreign data: reported with its path, skipped
             log.error(
                 "metronome: %s is unreadable (%s); registering as a new framework",
@@ -172,14 +170,17 @@ class MetronomeStore:
         names the problem."""
         docs: dict[str, tuple[Any, int, bool]] = {}
         unreadable: dict[str, str] = {}
-        reader = self._reader = self._hand_over()
+        reader = self._hand_over()
         try:
             read = reader.get_all(JOBS)
         except ZkError:
             read = {}
         ahead = getattr(reader, "prepared", {})
+        prefix = f"{JOBS}/"
         self.prepared = {
-            key.split("/", 1)[1]: value for key, value in ahead.items() if key.startswith("jobs/")
+            key.removeprefix(prefix): entry
+            for key, entry in ahead.items()
+            if key.startswith(prefix)
         }
         for name in reader.list(JOBS):
             doc = read.get(job_key(name))
