@@ -27,6 +27,7 @@ from kazoo.protocol.states import KazooState
 from kazoo.security import ACL, READ_ACL_UNSAFE, make_digest_acl
 
 from zk._errors import ZkError, ZkUnavailable
+from zk._poll import PollHandler
 from zk._retry import DEFAULT_RETRY, RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -178,6 +179,7 @@ def connect(
     connection_retry = {"max_tries": -1, "delay": 0.05, "backoff": 2, "max_delay": 0.5}
     client = KazooClient(
         hosts=hosts,
+        handler=PollHandler(),
         timeout=session_timeout,
         connection_retry=connection_retry,
         command_retry=retry.kazoo(),
@@ -281,6 +283,7 @@ def expire_session(client: KazooClient, timeout: float = 10.0) -> None:
     other = KazooClient(
         hosts=hosts + chroot,
         client_id=(session_id, password),
+        handler=PollHandler(),
         timeout=2.0,
         auth_data=list(client.auth_data) or None,
     )
