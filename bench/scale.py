@@ -515,6 +515,7 @@ class Bench:
             time.sleep(0.1)
         agents_done = time.monotonic() - t0
         cpu1 = self.cpu()
+        curve = self.launch_curve(t0)
         self.wait_marathon_running(sum(self.apps.values()), 300)
         elapsed = time.monotonic() - t0
         self._stop_profile(prof)
@@ -555,6 +556,21 @@ class Bench:
             "bytes_per_task": max(0.0, (rss1 - rss0) * 1024 * 1024 / (expected - have)),
             **cpu_share(cpu0, cpu1, agents_done),
             "leader_cpu_ms_per_task": (cpu1["leader"] - cpu0["leader"]) * 1000 / (expected - have),
+            **curve,
+        }
+
+    def launch_curve(self, t0: float) -> dict[str, float]:
+        """Seconds from ``t0`` until half, 90%, 95% and 99% of the tasks launched since
+        then had launched (the hosts' launch times): where a step's launch time went."""
+        times: list[float] = []
+        for ref in self.host_refs:
+            times.extend(self.host_ask(ref, f"launched_since:{t0!r}"))
+        times.sort()
+        if not times:
+            return {}
+        return {
+            f"launched_p{q}_s": times[min(len(times) - 1, len(times) * q // 100)] - t0
+            for q in (50, 90, 95, 99)
         }
 
     def metronome_counters(self) -> dict[str, int]:

@@ -153,7 +153,7 @@ class TaskLists:
         last = self.entries.get(key)
         before = last[2] if last is not None else {}
         segments: dict[str, Segment] = {}
-        parts = [b'{"tasks": [']
+        parts = [b'{"tasks":[']
         for app_id, lo, hi in groups:
             if lo == hi:
                 continue
@@ -162,10 +162,10 @@ class TaskLists:
             if segment is None or not _same(segment[0], dicts):
                 shown = instances[lo:hi]
                 texts = [i.json_text(d) for i, d in zip(shown, dicts, strict=True)]
-                segment = (dicts, ", ".join(texts).encode())
+                segment = (dicts, ",".join(texts).encode())
             segments[app_id] = segment
             if len(parts) > 1:
-                parts.append(b", ")
+                parts.append(b",")
             parts.append(segment[1])
         parts.append(b"]}")
         data = b"".join(parts)
