@@ -36,11 +36,16 @@ POST (the run, its launch, its task running): read again every 1.5 s, the two st
 copies cost 6% of the launch rate at 10k agents / 100k tasks (bench/scale.py: 1,977/s
 mean of five runs, against 2,063/s without copies and 2,117/s with 5 s, two runs); what
 changed in the last interval is read at the hand-over."""
-MIRROR_OPTIONS = {"interval": MIRROR_INTERVAL, "decode_per_round": 1000}
+MIRROR_OPTIONS = {"interval": MIRROR_INTERVAL, "decode_per_round": 1000, "busy_quiet_rounds": 2}
 """The copy's ``StoreMirror`` options: as many jobs checked and built ahead per second as
 Marathon's copy builds instance shards (300 per 1.5 s round): with 300 per 5 s round the
 5,000 jobs of a launch that ended 8 s before a failover were not ready, and the new
-leader's Metronome checked them itself (9.4 s beside the storm, against 0.5 s)."""
+leader's Metronome checked them itself (9.4 s beside the storm, against 0.5 s). A job
+unchanged for 2 rounds (10 s) is built ahead while the leader still writes others (its
+three writes come within seconds; Marathon's shards are rewritten all along a launch,
+hence the default 6): at 6 rounds (30 s) the copy still had ~4,000 jobs of a launch
+to build when the leader was killed 8 s after it, and building them took the new
+leader's first 7.6-9.4 s beside Marathon's start (bench/scale.py, 2026-12-07)."""
 
 
 class MetronomeService:

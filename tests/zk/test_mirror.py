@@ -4,6 +4,7 @@ another client did meanwhile, the hand-over equals a fresh ``get_all``/``list``.
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -131,12 +132,14 @@ def test_hand_over_refuses_without_a_session(zk_connect: Callable[..., KazooClie
         mirror.hand_over(writer)
 
 
+@pytest.mark.parametrize("busy_quiet", [None, 2])
 def test_documents_are_built_ahead_once_quiet_long_while_the_leader_writes(
-    zk_connect: Callable[..., KazooClient],
+    zk_connect: Callable[..., KazooClient], busy_quiet: int | None
 ) -> None:
     """Rounds driven by hand (the paced thread not started): while every round reads
     something again (a leader writing), a document is decoded and prepared ahead only
-    after ``BUSY_QUIET_ROUNDS`` rounds unchanged; the first round that reads nothing
+    after ``BUSY_QUIET_ROUNDS`` rounds unchanged (or the mirror's ``busy_quiet_rounds``,
+    as Metronome's copy sets it); the first round that reads nothing
     (calm) decodes every document read in an earlier round. The hand-over equals the
     store's read either way."""
     from zk import _mirror
@@ -150,7 +153,8 @@ def test_documents_are_built_ahead_once_quiet_long_while_the_leader_writes(
         prepared.append(key)
         return key
 
-    mirror = StoreMirror(zk_connect(), "/m", ("a",), prepare=prepare)
+    options = {} if busy_quiet is None else {"busy_quiet_rounds": busy_quiet}
+    mirror = StoreMirror(zk_connect(), "/m", ("a",), prepare=prepare, **options)
 
     def round_() -> None:
         mirror._round(mirror.per_round)
@@ -171,7 +175,8 @@ def test_documents_are_built_ahead_once_quiet_long_while_the_leader_writes(
         round_()
         if mirror._raw["a/quiet"].doc is not None:
             break
-    assert mirror.rounds - 1 - read_in == _mirror.BUSY_QUIET_ROUNDS  # decoded that round
+    want = _mirror.BUSY_QUIET_ROUNDS if busy_quiet is None else busy_quiet
+    assert mirror.rounds - 1 - read_in == want  # decoded that round
     assert prepared == ["a/quiet"]  # the busy one never: it changed every round
     assert mirror._raw["a/busy"].doc is None
     round_()  # reads nothing: calm, what the last round read is decoded
@@ -180,4 +185,81 @@ def test_documents_are_built_ahead_once_quiet_long_while_the_leader_writes(
     got = mirror.hand_over(writer)
     assert got.get_all("a") == writer.get_all("a")
     assert got.prepared == {"a/quiet": "a/quiet", "a/busy": "a/busy"}
+    mirror.close()
+
+
+class _Waits(threading.Event):
+    """An ``Event`` that records the timeouts it was waited with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timeouts: list[float | None] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.timeouts.append(timeout)
+        return super().wait(0.01)
+
+
+def test_a_calm_copy_with_documents_left_goes_on_without_waiting_the_interval(
+    zk_connect: Callable[..., KazooClient],
+) -> None:
+    """After a burst of writes, a calm round decodes up to ``CALM_DECODE_FACTOR`` x
+    ``decode_per_round`` documents; while some are left the next round comes after
+    ``CALM_BACKLOG_PAUSE``, then at the paced ``interval`` again once all are done."""
+    from zk import _mirror
+
+    writer = StateStore(zk_connect(), "/m")
+    for i in range(30):
+        writer.put(f"a/k{i:02d}", {"v": i})
+    prepared: list[str] = []
+
+    def prepare(key: str, value: object) -> str:
+        prepared.append(key)
+        return key
+
+    mirror = StoreMirror(
+        zk_connect(), "/m", ("a",), interval=60.0, decode_per_round=2, prepare=prepare
+    )
+    waits = _Waits()
+    mirror._stop = waits
+    mirror.start()
+    wait_for(lambda: len(prepared) == 30, timeout=20)
+    wait_for(lambda: waits.timeouts[-1:] == [60.0], timeout=20)
+    backlog = [t for t in waits.timeouts if t == _mirror.CALM_BACKLOG_PAUSE]
+    # the first round reads all 30 (busy: nothing decoded); then calm rounds of 8
+    assert len(backlog) >= 3, waits.timeouts
+    got = mirror.hand_over(writer)
+    assert got.get_all("a") == writer.get_all("a") and len(got.prepared) == 30
+    mirror.close()
+
+
+def test_a_hand_over_does_not_wait_for_a_whole_round_of_building(
+    zk_connect: Callable[..., KazooClient],
+) -> None:
+    """``stop`` (a hand-over) ends a round's decoding at the next document: what is
+    left is decoded at the hand-over, not after the round's whole budget."""
+    writer = StateStore(zk_connect(), "/m")
+    for i in range(10):
+        writer.put(f"a/k{i}", {"v": i})
+    started, release = threading.Event(), threading.Event()
+    prepared: list[str] = []
+
+    def prepare(key: str, value: object) -> str:
+        prepared.append(key)
+        started.set()
+        release.wait(10)
+        return key
+
+    mirror = StoreMirror(zk_connect(), "/m", ("a",), prepare=prepare)
+    mirror._round(mirror.per_round)  # the first read of all 10
+    mirror.rounds += 1
+    worker = threading.Thread(target=mirror._round, args=(mirror.per_round,))
+    worker.start()  # calm: decodes the 10
+    assert started.wait(10)
+    mirror._stop.set()
+    release.set()
+    worker.join(10)
+    assert prepared == ["a/k0"] and not mirror._backlog
+    got = mirror.hand_over(writer)
+    assert got.get_all("a") == writer.get_all("a") and list(got.prepared) == ["a/k0"]
     mirror.close()
