@@ -50,3 +50,12 @@ def test_what_is_not_json_names_the_path(data: bytes) -> None:
     with pytest.raises(CorruptData) as err:
         decode_json("/apps/web", data)
     assert "/apps/web" in str(err.value) and "not UTF-8 JSON" in str(err.value)
+
+
+def test_a_non_finite_number_is_written_back_as_it_was_read() -> None:
+    """A quarantined record read with ``NaN`` (older code wrote it) is written back byte
+    for byte as ``json`` wrote it, not with orjson's ``null``."""
+    doc = decode_json("/d", b'{"cpus":NaN,"mem":Infinity,"none":null}')
+    assert encode_json(doc) == b'{"cpus":NaN,"mem":Infinity,"none":null}'
+    assert encode_json({"a": None, "b": [1, None]}) == b'{"a":null,"b":[1,null]}'
+    assert encode_json({"t": (1, None)}) == b'{"t":[1,null]}'
