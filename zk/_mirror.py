@@ -443,7 +443,7 @@ class StoreMirror:
     def _decode_quiet(self, fresh: set[str], calm: bool = True) -> None:
         """Decode documents not read this round: quiet for ``QUIET_ROUNDS`` when the
         store is ``calm`` (this round read nothing), up to ``CALM_DECODE_FACTOR`` times
-        ``decode_per_round``; quiet for ``BUSY_QUIET_ROUNDS`` while the leader writes,
+        ``decode_per_round``; quiet for ``busy_quiet_rounds`` while the leader writes,
         up to ``decode_per_round``."""
         limit = self.decode_per_round * (CALM_DECODE_FACTOR if calm else 1)
         self._backlog = False

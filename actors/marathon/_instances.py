@@ -52,6 +52,17 @@ def config_key(app: AppDefinition) -> str:
     return app.backoff_key or ""
 
 
+def compact_json(v: Any) -> str:
+    """``v`` as compact JSON: orjson (the launch wave's task texts with ``json`` were 7%
+    of the leader's CPU in the last seconds of the 10k-agent bench, py-spy 2026-12-07),
+    ``json`` for what orjson cannot encode (an integer past 64 bits); keys that are not
+    strings become strings, as ``json`` does."""
+    try:
+        return orjson.dumps(v, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+
+
 def task_id_for(app_id: str) -> str:
     """A new task id: ``<app path with / as _>.<uuid>`` (Marathon 1.x's older form)."""
     return f"{app_id.strip('/').replace('/', '_')}.{uuid.uuid4().hex}"
@@ -172,21 +183,13 @@ class Instance:
         return self._json
 
     def json_text(self, shown: dict[str, Any]) -> str:
-        """``shown`` (what ``to_json`` returned) as compact JSON: encoded once per version
-        of the instance. Safe from another thread: a stale text is never reused (it is
-        paired with the dict it encodes) nor kept for a dict not current.
-
-        orjson: the texts of a 90,000-task launch wave are rendered a tick at a time as
-        the tasks start, and with ``json`` that was 7% of the leader's CPU in the last
-        seconds of the 10k-agent bench (py-spy, 2026-12-07); ``json`` for what orjson
-        cannot encode."""
+        """``compact_json(shown)`` where ``shown`` is what ``to_json`` returned: encoded
+        once per version of the instance. Safe from another thread: a stale text is never
+        reused (it is paired with the dict it encodes) nor kept for a dict not current."""
         cached = self._text
         if cached is not None and cached[0] is shown:
             return cached[1]
-        try:
-            text = orjson.dumps(shown, option=orjson.OPT_NON_STR_KEYS).decode()
-        except orjson.JSONEncodeError:
-            text = json.dumps(shown, separators=(",", ":"), ensure_ascii=False)
+        text = compact_json(shown)
         if self._json is shown:
             self._text = (shown, text)
         return text

@@ -4,11 +4,8 @@ waits for), ``/v2/info`` and ``/metrics``. Read-only, no I/O; times from the eve
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
-
-import orjson
 
 from actors.framework import LaunchBackoff
 from actors.task_states import TaskState
@@ -17,7 +14,7 @@ from ._app import AppDefinition
 from ._deployments import Deployments
 from ._events import timestamp
 from ._group import Group
-from ._instances import STAGING, Instance, OfferStats
+from ._instances import STAGING, Instance, OfferStats, compact_json
 from ._messages import FAILOVER_TIMEOUT, MARATHON_VERSION, ApiReply
 from ._plan import StopApplication
 from ._pods import PodDefinition
@@ -25,24 +22,15 @@ from ._readiness import waiting_text
 from ._upgrade import waiting_reason
 
 
-def _dumps(v: Any) -> str:
-    """``v`` as compact JSON (orjson; ``json`` for what orjson cannot encode, e.g. an
-    integer past 64 bits; keys that are not strings become strings, as ``json`` does)."""
-    try:
-        return orjson.dumps(v, option=orjson.OPT_NON_STR_KEYS).decode()
-    except orjson.JSONEncodeError:
-        return json.dumps(v, separators=(",", ":"), ensure_ascii=False)
-
-
 def encode_shown(doc: Any, shown: dict[int, Instance]) -> bytes:
-    """``doc`` as compact JSON (``orjson.dumps(doc)``, byte for byte), where the task
+    """``compact_json(doc)`` (``orjson.dumps(doc)``, byte for byte), where the task
     dicts in ``doc`` that ``shown`` maps (by ``id``) to their instance take that
     instance's cached text (``Instance.json_text``).
 
     Runs on the HTTP executor's thread: ``doc`` was built for this one request, and an
     instance's dict is replaced, never changed, when the instance changes."""
     if not shown:
-        return _dumps(doc).encode()
+        return compact_json(doc).encode()
     return _text(doc, shown).encode()
 
 
@@ -52,8 +40,8 @@ def _text(v: Any, shown: dict[int, Instance]) -> str:
         if inst is not None:
             return inst.json_text(v)
         if not all(type(k) is str for k in v):
-            return _dumps(v)
-        return "{" + ",".join(_dumps(k) + ":" + _text(x, shown) for k, x in v.items()) + "}"
+            return compact_json(v)
+        return "{" + ",".join(compact_json(k) + ":" + _text(x, shown) for k, x in v.items()) + "}"
     if type(v) is list:
         parts = []
         for x in v:  # the hot loop: 100,000 tasks, most with a current cached text
@@ -65,7 +53,7 @@ def _text(v: Any, shown: dict[int, Instance]) -> str:
             else:
                 parts.append(_text(x, shown))
         return "[" + ",".join(parts) + "]"
-    return _dumps(v)
+    return compact_json(v)
 
 
 def shown_reply(body: dict[str, Any], shown: dict[int, Instance]) -> ApiReply:
